@@ -1,0 +1,21 @@
+// The kernel log: formatted lines on the console. Safe to call from any context (it takes the
+// console lock with interrupts saved; the panic path bypasses the lock).
+#pragma once
+
+#include "kernel/lib/format.h"
+
+namespace lamina {
+
+[[gnu::format(printf, 1, 2)]] void kprintf(const char* fmt, ...);
+void kvprintf(const char* fmt, va_list ap);
+
+// Halts every CPU after printing the message, the caller's registers and a symbolized backtrace.
+[[noreturn, gnu::format(printf, 1, 2)]] void panic(const char* fmt, ...);
+
+}  // namespace lamina
+
+#define KASSERT(cond)                                                                       \
+    do {                                                                                    \
+        if (!(cond)) [[unlikely]]                                                           \
+            ::lamina::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__);   \
+    } while (0)

@@ -1,0 +1,127 @@
+// The kernel's C++ entry: from the boot stub to a running system.
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/gdt.h"
+#include "kernel/arch/x86_64/interrupts.h"
+#include "kernel/arch/x86_64/layout.h"
+#include "kernel/boot/boot_info.h"
+#include "kernel/boot/cmdline.h"
+#include "kernel/dev/serial.h"
+#include "kernel/ktest/ktest.h"
+#include "kernel/lib/log.h"
+#include "kernel/power.h"
+#include "kernel/version.h"
+
+extern "C" void (*__init_array_start[])();
+extern "C" void (*__init_array_end[])();
+
+namespace lamina {
+
+namespace {
+
+boot::BootInfo g_boot_info;
+boot::CommandLine g_cmdline;
+
+// The boot page tables map the first 4 GiB in the direct map; the loader's structures live there.
+const void* boot_phys_reader(uint64_t phys, size_t len, void*) {
+    constexpr uint64_t LIMIT = 4ull << 30;
+    if (phys >= LIMIT || len > LIMIT - phys) return nullptr;
+    return reinterpret_cast<const void*>(KERNEL_DIRECT_MAP + phys);
+}
+
+// QEMU's -kernel and GRUB both put the kernel's path before the arguments.
+const char* skip_image_path(const char* cmdline) {
+    const char* p = cmdline;
+    while (*p == ' ') p++;
+    const char* word = p;
+    bool path = false, assignment = false;
+    for (; *p && *p != ' '; p++) {
+        if (*p == '/') path = true;
+        if (*p == '=') assignment = true;
+    }
+    if (!path || assignment) return word;
+    while (*p == ' ') p++;
+    return p;
+}
+
+void enable_cpu_protections() {
+    auto leaf7 = cpu::cpuid(7, 0);
+    uint64_t cr4 = cpu::read_cr4();
+    if (leaf7.ebx & (1u << 7)) cr4 |= 1ull << 20;   // SMEP
+    if (leaf7.ebx & (1u << 20)) cr4 |= 1ull << 21;  // SMAP
+    if (leaf7.ecx & (1u << 2)) cr4 |= 1ull << 11;   // UMIP
+    cpu::write_cr4(cr4);
+    cpu::write_cr0(cpu::read_cr0() | (1ull << 16));  // WP: the kernel honours read-only pages
+}
+
+void print_memory_map() {
+    uint64_t usable = 0;
+    kprintf("memory map (%s, %lu regions):\n", g_boot_info.memory_map_from_efi ? "EFI" : "e820",
+            g_boot_info.region_count);
+    for (size_t i = 0; i < g_boot_info.region_count; i++) {
+        const auto& r = g_boot_info.regions[i];
+        if (r.type == boot::MemoryType::Usable) usable += r.length;
+        if (g_cmdline.has("verbose"))
+            kprintf("  %016lx-%016lx %s\n", r.base, r.base + r.length, boot::memory_type_name(r.type));
+    }
+    kprintf("memory: %lu MiB usable\n", usable >> 20);
+}
+
+}  // namespace
+
+// `crash=KIND` on the command line: a deliberate kernel fault after boot, to check that faults
+// are reported (tests and demos). Kept out of line so it shows in backtraces.
+[[gnu::noinline]] void crash_on_request(const char* kind) {
+    kprintf("lamina: crashing on request: %s\n", kind);
+    if (__builtin_strcmp(kind, "page-fault") == 0) {
+        *static_cast<volatile uint64_t*>(nullptr) = 1;
+    } else if (__builtin_strcmp(kind, "invalid-opcode") == 0) {
+        asm volatile("ud2");
+    } else if (__builtin_strcmp(kind, "panic") == 0) {
+        panic("requested on the command line");
+    } else {
+        kprintf("lamina: unknown crash kind '%s' (page-fault, invalid-opcode, panic)\n", kind);
+    }
+}
+
+[[noreturn]] void kernel_start(uint32_t magic, uint64_t info_phys) {
+    serial::init();
+    for (auto ctor = __init_array_start; ctor < __init_array_end; ctor++) (*ctor)();
+
+    arch::init_cpu_tables(arch::boot_cpu_tables());
+    arch::init_idt();
+    enable_cpu_protections();
+
+    auto parsed = boot::parse_boot_info(magic, info_phys, boot_phys_reader, nullptr, g_boot_info);
+    if (parsed.is_error())
+        panic("cannot read the boot loader's information (magic %#x at %#lx)", magic, info_phys);
+    g_cmdline.parse(skip_image_path(g_boot_info.cmdline));
+    power::set_test_mode(g_cmdline.has("test") || g_cmdline.has("ktest"));
+
+    const char* path = g_boot_info.path == boot::BootPath::Multiboot1 ? "multiboot1" : "multiboot2";
+    kprintf("\nLamina %s (boot: %s%s%s)\n", LAMINA_VERSION, path,
+            g_boot_info.loader_name[0] ? " from " : "", g_boot_info.loader_name);
+    kprintf("command line: %s\n", g_cmdline.text());
+    print_memory_map();
+    for (size_t i = 0; i < g_boot_info.module_count; i++) {
+        const auto& m = g_boot_info.modules[i];
+        kprintf("module: %s (%lu bytes)\n", m.name, m.end - m.start);
+    }
+
+    if (g_cmdline.has("ktest")) {
+        unsigned passed = 0;
+        unsigned failed = ktest::run_all(g_cmdline.get("ktest"), &passed);
+        power::debug_exit(failed ? power::TestExit::Failure : power::TestExit::Success);
+        cpu::halt_forever();
+    }
+
+    kprintf("lamina: boot complete\n");
+    if (const char* kind = g_cmdline.get("crash")) crash_on_request(kind);
+    if (g_cmdline.has("poweroff")) power::power_off();
+    cpu::halt_forever();
+}
+
+}  // namespace lamina
+
+extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) {
+    lamina::kernel_start(magic, info_phys);
+}

@@ -1,0 +1,2 @@
+#pragma once
+#define LAMINA_VERSION "0.1.0"
