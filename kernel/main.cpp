@@ -70,10 +70,13 @@ void print_memory_map() {
 
 // `crash=KIND` on the command line: a deliberate kernel fault after boot, to check that faults
 // are reported (tests and demos). Kept out of line so it shows in backtraces.
+constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
+
 [[gnu::noinline]] void crash_on_request(const char* kind) {
     kprintf("lamina: crashing on request: %s\n", kind);
     if (__builtin_strcmp(kind, "page-fault") == 0) {
-        *static_cast<volatile uint64_t*>(nullptr) = 1;
+        // Above the boot mappings and below the higher half: never mapped.
+        *reinterpret_cast<volatile uint64_t*>(UNMAPPED_ADDRESS) = 1;
     } else if (__builtin_strcmp(kind, "invalid-opcode") == 0) {
         asm volatile("ud2");
     } else if (__builtin_strcmp(kind, "panic") == 0) {

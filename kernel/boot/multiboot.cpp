@@ -120,6 +120,7 @@ Result<void> parse_mb2(const Reader& r, uint64_t info_phys, BootInfo& info) {
     struct { uint32_t total_size, reserved; } hdr;
     if (!read_struct(r, info_phys, hdr)) return Errno::Inval;
     if (hdr.total_size < 16 || hdr.total_size > (1u << 24)) return Errno::Inval;
+    if (!r.map(info_phys, hdr.total_size)) return Errno::Inval;  // all of it must be there
     note_end(info, info_phys + hdr.total_size);
     bool have_mmap = false;
     uint64_t end = info_phys + hdr.total_size;

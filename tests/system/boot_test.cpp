@@ -22,7 +22,7 @@ TEST_P(Boot, KernelFaultIsReportedWithSymbolizedBacktrace) {
     ASSERT_TRUE(vm.wait_for("KERNEL PANIC: #PF page fault", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("page not present, write, supervisor", 5s));
     ASSERT_TRUE(vm.wait_for("backtrace:", 5s, report));
-    EXPECT_NE(report.find("cr2 0000000000000000"), std::string::npos) << report;
+    EXPECT_NE(report.find("cr2 0000004000000000"), std::string::npos) << report;
     ASSERT_TRUE(vm.wait_for("lamina::crash_on_request", 5s));
     ASSERT_TRUE(vm.wait_for("lamina::kernel_start", 5s));
     EXPECT_EQ(vm.wait_exit(30s), EXIT_PANIC);

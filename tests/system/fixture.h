@@ -22,7 +22,10 @@ class SystemTest : public ::testing::Test {
 protected:
     Qemu& boot(const BootOptions& options) {
         auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string log = build_dir() + "/tests/logs/" + info->test_suite_name() + "." + info->name() + ".log";
+        std::string name = std::string(info->test_suite_name()) + "." + info->name();
+        for (char& c : name)
+            if (c == '/') c = '_';  // parameterized names carry slashes
+        std::string log = build_dir() + "/tests/logs/" + name + ".log";
         machines_.push_back(std::make_unique<Qemu>(options, log));
         return *machines_.back();
     }

@@ -67,7 +67,8 @@ std::vector<uint8_t> sample_mb2(bool with_plain_map) {
     }
     uint8_t rsdp[20] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' '};
     b.tag(14, rsdp, sizeof(rsdp));
-    struct EfiDesc { uint32_t type, pad; uint64_t phys, virt, pages, attr; };
+    // Firmware descriptors are larger than the UEFI structure (desc_size 48 here, as OVMF's).
+    struct EfiDesc { uint32_t type, pad; uint64_t phys, virt, pages, attr, firmware_extra; };
     struct { uint32_t size, version; EfiDesc d[3]; } efi = {
         48, 1, {{7, 0, 0x100000, 0, 256, 0}, {5, 0, 0x200000, 0, 16, 0}, {9, 0, 0x300000, 0, 4, 0}}};
     b.tag(17, &efi, sizeof(efi));
