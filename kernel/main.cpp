@@ -5,7 +5,9 @@
 #include "kernel/arch/x86_64/layout.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/cmdline.h"
+#include "kernel/dev/acpi/platform.h"
 #include "kernel/dev/serial.h"
+#include "kernel/mm/memory.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/power.h"
@@ -109,6 +111,9 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
         const auto& m = g_boot_info.modules[i];
         kprintf("module: %s (%lu bytes)\n", m.name, m.end - m.start);
     }
+
+    mm::init(g_boot_info);
+    acpi::init(g_boot_info);
 
     if (g_cmdline.has("ktest")) {
         unsigned passed = 0;

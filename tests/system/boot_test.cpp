@@ -35,6 +35,16 @@ TEST_P(Boot, KernelPanicExitsWithPanicStatus) {
     EXPECT_EQ(vm.wait_exit(30s), EXIT_PANIC);
 }
 
+// `poweroff` goes through ACPI S5, which QEMU answers by exiting with status 0 (isa-debug-exit,
+// the fallback, could only produce odd statuses).
+TEST_P(Boot, PowersOffThroughAcpi) {
+    auto& vm = boot({.direct = GetParam(), .append = "poweroff"});
+    ASSERT_TRUE(vm.wait_for("acpi: ", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("lamina: powering off", 30s));
+    EXPECT_EQ(vm.wait_exit(30s), 0);
+    EXPECT_EQ(vm.output().find("ACPI power-off failed"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, Boot, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Direct" : "Uefi"; });
 
