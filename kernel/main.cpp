@@ -8,6 +8,7 @@
 #include "kernel/dev/acpi/platform.h"
 #include "kernel/dev/serial.h"
 #include "kernel/mm/memory.h"
+#include "kernel/ktest/kbench.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/power.h"
@@ -100,7 +101,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     if (parsed.is_error())
         panic("cannot read the boot loader's information (magic %#x at %#lx)", magic, info_phys);
     g_cmdline.parse(skip_image_path(g_boot_info.cmdline));
-    power::set_test_mode(g_cmdline.has("test") || g_cmdline.has("ktest"));
+    power::set_test_mode(g_cmdline.has("test") || g_cmdline.has("ktest") || g_cmdline.has("kbench"));
 
     const char* path = g_boot_info.path == boot::BootPath::Multiboot1 ? "multiboot1" : "multiboot2";
     kprintf("\nLamina %s (boot: %s%s%s)\n", LAMINA_VERSION, path,
@@ -112,13 +113,21 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
         kprintf("module: %s (%lu bytes)\n", m.name, m.end - m.start);
     }
 
-    mm::init(g_boot_info);
+    // ACPI first: its tables are read through the boot page tables' direct map of the first
+    // 4 GiB; what the kernel needs later is copied out.
     acpi::init(g_boot_info);
+    mm::init(g_boot_info);
 
     if (g_cmdline.has("ktest")) {
         unsigned passed = 0;
         unsigned failed = ktest::run_all(g_cmdline.get("ktest"), &passed);
         power::debug_exit(failed ? power::TestExit::Failure : power::TestExit::Success);
+        cpu::halt_forever();
+    }
+
+    if (g_cmdline.has("kbench")) {
+        kbench::run_all(g_cmdline.get("kbench"));
+        power::debug_exit(power::TestExit::Success);
         cpu::halt_forever();
     }
 
