@@ -75,6 +75,25 @@ void print_memory_map() {
 // are reported (tests and demos). Kept out of line so it shows in backtraces.
 constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
 
+// Recurses until the stack runs into its guard page. The volatile buffer and the use of the
+// result after the call keep the compiler from turning this into a loop.
+[[gnu::noinline]] uint64_t recurse_without_end(uint64_t depth) {
+    volatile uint8_t frame[256];
+    frame[0] = uint8_t(depth);
+    if (depth == ~0ull) return 0;  // never: an end the compiler can see
+    return recurse_without_end(depth + 1) + frame[0];
+}
+
+// Moves onto a fresh guarded kernel stack, so that the overflow hits a guard page rather than
+// whatever lies below the boot stack.
+[[noreturn]] void overflow_guarded_stack() {
+    auto stack = mm::alloc_kernel_stack(16 * 1024);
+    if (stack.is_error()) panic("cannot allocate a kernel stack (%s)", stack.error().name());
+    asm volatile("mov %0, %%rsp\n\txor %%ebp, %%ebp\n\tcall *%1"
+                 :: "r"(stack.value().top), "r"(recurse_without_end), "D"(0ull) : "memory");
+    __builtin_unreachable();
+}
+
 [[gnu::noinline]] void crash_on_request(const char* kind) {
     kprintf("lamina: crashing on request: %s\n", kind);
     if (__builtin_strcmp(kind, "page-fault") == 0) {
@@ -84,8 +103,10 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
         asm volatile("ud2");
     } else if (__builtin_strcmp(kind, "panic") == 0) {
         panic("requested on the command line");
+    } else if (__builtin_strcmp(kind, "stack-overflow") == 0) {
+        overflow_guarded_stack();
     } else {
-        kprintf("lamina: unknown crash kind '%s' (page-fault, invalid-opcode, panic)\n", kind);
+        kprintf("lamina: unknown crash kind '%s' (page-fault, invalid-opcode, panic, stack-overflow)\n", kind);
     }
 }
 

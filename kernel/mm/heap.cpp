@@ -106,6 +106,11 @@ void print_heap_stats() {
 // The kernel has no exceptions: plain `new` cannot report failure, so it panics; code that can
 // cope with exhaustion uses `new (std::nothrow)`.
 
+// <new> declares it; the freestanding kernel has no C++ runtime library to define it.
+namespace std {
+const nothrow_t nothrow{};
+}
+
 namespace {
 
 void* allocate_aligned(size_t size, size_t align) {
