@@ -287,6 +287,7 @@ KTEST(mm, kmalloc_sizes_and_patterns) {
     // Each cache keeps at most one empty slab.
     KEXPECT(heap_pages() <= pages_before + 8);
     kfree(nullptr);
+    print_heap_stats();
 }
 
 struct Tracked {
