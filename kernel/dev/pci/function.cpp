@@ -57,6 +57,7 @@ const char* problem_name(uint32_t bit) {
     case kProblemUnknownHeaderType: return "unknown header type";
     case kProblemBridgeBusInvalid: return "bridge secondary bus out of order or range";
     case kProblemCapDuplicate: return "duplicate MSI/MSI-X/PCIe capability";
+    case kProblemBarUnassigned: return "BAR left without an address";
     default: return "unknown problem";
     }
 }

@@ -81,8 +81,9 @@ enum Problem : uint32_t {
     kProblemUnknownHeaderType = 1u << 9,
     kProblemBridgeBusInvalid = 1u << 10,  // secondary bus not after its own bus, or out of range
     kProblemCapDuplicate = 1u << 11,  // MSI, MSI-X or PCIe twice: the first one is used
+    kProblemBarUnassigned = 1u << 12,  // no address from firmware and none could be given
 };
-inline constexpr unsigned kProblemCount = 12;
+inline constexpr unsigned kProblemCount = 13;
 // A short phrase for one problem bit, for the log.
 const char* problem_name(uint32_t bit);
 
