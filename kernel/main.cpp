@@ -6,6 +6,7 @@
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/cmdline.h"
 #include "kernel/dev/acpi/platform.h"
+#include "kernel/dev/pci/pci.h"
 #include "kernel/dev/serial.h"
 #include "kernel/mm/memory.h"
 #include "kernel/ktest/kbench.h"
@@ -138,6 +139,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     // 4 GiB; what the kernel needs later is copied out.
     acpi::init(g_boot_info);
     mm::init(g_boot_info);
+    pci::init(g_boot_info);
 
     if (g_cmdline.has("ktest")) {
         unsigned passed = 0;
