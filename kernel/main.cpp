@@ -8,11 +8,13 @@
 #include "kernel/dev/acpi/platform.h"
 #include "kernel/dev/pci/pci.h"
 #include "kernel/dev/serial.h"
+#include "kernel/irq/irq.h"
 #include "kernel/mm/memory.h"
 #include "kernel/ktest/kbench.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/power.h"
+#include "kernel/time/time.h"
 #include "kernel/version.h"
 
 extern "C" void (*__init_array_start[])();
@@ -139,7 +141,10 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     // 4 GiB; what the kernel needs later is copied out.
     acpi::init(g_boot_info);
     mm::init(g_boot_info);
+    if (auto r = irq::init(); r.is_error()) panic("cannot set up interrupt controllers: %s", r.error().name());
+    if (auto r = time::init(); r.is_error()) panic("cannot calibrate the clocks: %s", r.error().name());
     pci::init(g_boot_info);
+    cpu::sti();
 
     if (g_cmdline.has("ktest")) {
         unsigned passed = 0;

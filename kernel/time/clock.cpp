@@ -1,0 +1,138 @@
+// Calibration and the monotonic clock. See time.h for the design.
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/lapic.h"
+#include "kernel/irq/vectors.h"
+#include "kernel/lib/log.h"
+#include "kernel/time/hpet.h"
+#include "kernel/time/internal.h"
+#include "kernel/time/pit.h"
+#include "kernel/time/scale.h"
+#include "kernel/time/time.h"
+
+namespace lamina::time {
+
+namespace {
+
+uint64_t g_tsc_base;
+Scale g_tsc_to_ns;
+Scale g_ns_to_lapic;
+uint64_t g_tsc_hz;
+uint64_t g_lapic_hz;
+bool g_tsc_invariant;
+const char* g_reference = "none";
+
+struct Sample {
+    uint64_t tsc_cycles;
+    uint64_t lapic_counts;
+    uint64_t ns;  // the interval as the reference measured it
+};
+
+// Runs the TSC and the (masked, one-shot) local APIC timer over an interval timed by the
+// reference. The reads of the reference bracket the TSC and APIC reads closely, so a stall of
+// the (virtual) CPU stretches all three alike.
+constexpr uint64_t CALIBRATION_NS = 10'000'000;
+
+Sample measure_with_hpet() {
+    uint64_t mask = hpet::counter_mask();
+    uint64_t want = mul_div(CALIBRATION_NS, hpet::frequency_hz(), kNsPerSec);
+    lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
+    uint64_t h0 = hpet::read_counter();
+    uint64_t t0 = cpu::rdtsc();
+    uint32_t l0 = lapic::timer_current_count();
+    uint64_t h1;
+    while ((((h1 = hpet::read_counter()) - h0) & mask) < want) cpu::pause();
+    uint64_t t1 = cpu::rdtsc();
+    uint32_t l1 = lapic::timer_current_count();
+    lapic::timer_stop();
+    return {t1 - t0, uint64_t(l0 - l1), mul_div((h1 - h0) & mask, kNsPerSec, hpet::frequency_hz())};
+}
+
+Sample measure_with_pit() {
+    // 10 ms is 11932 PIT ticks; channel 2's countdown is polled through port 0x61.
+    uint16_t ticks = uint16_t(mul_div(CALIBRATION_NS, pit::kFrequencyHz, kNsPerSec));
+    lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
+    pit::start_countdown(ticks);
+    uint64_t t0 = cpu::rdtsc();
+    uint32_t l0 = lapic::timer_current_count();
+    while (!pit::countdown_done()) cpu::pause();
+    uint64_t t1 = cpu::rdtsc();
+    uint32_t l1 = lapic::timer_current_count();
+    lapic::timer_stop();
+    return {t1 - t0, uint64_t(l0 - l1), mul_div(ticks, kNsPerSec, pit::kFrequencyHz)};
+}
+
+uint64_t median3(uint64_t a, uint64_t b, uint64_t c) {
+    if (a > b) { uint64_t t = a; a = b; b = t; }
+    if (b > c) { uint64_t t = b; b = c; c = t; }
+    if (a > b) { uint64_t t = a; a = b; b = t; }
+    return b;
+}
+
+}  // namespace
+
+Result<void> init() {
+    auto hpet_ready = hpet::init();
+    bool use_hpet = hpet_ready.is_ok();
+    if (!use_hpet && hpet_ready.error().code() != Errno::NoDev)
+        kprintf("time: HPET unusable (%s); calibrating against the PIT\n", hpet_ready.error().name());
+    g_reference = use_hpet ? "HPET" : "PIT";
+
+    uint64_t tsc[3], lapic_hz[3];
+    uint64_t flags = cpu::read_flags();
+    cpu::cli();
+    for (int i = 0; i < 3; i++) {
+        Sample s = use_hpet ? measure_with_hpet() : measure_with_pit();
+        if (s.ns == 0) return Errno::IO;
+        tsc[i] = Scale::frequency_from(s.tsc_cycles, s.ns);
+        lapic_hz[i] = Scale::frequency_from(s.lapic_counts, s.ns);
+    }
+    if (flags & (1u << 9)) cpu::sti();
+    g_tsc_hz = median3(tsc[0], tsc[1], tsc[2]);
+    g_lapic_hz = median3(lapic_hz[0], lapic_hz[1], lapic_hz[2]);
+    if (g_tsc_hz < 1'000'000 || g_lapic_hz < 10'000) {
+        kprintf("time: calibration failed (TSC %lu Hz, APIC timer %lu Hz)\n", g_tsc_hz, g_lapic_hz);
+        return Errno::IO;
+    }
+
+    auto ext = cpu::cpuid(0x80000000);
+    g_tsc_invariant = ext.eax >= 0x80000007 && (cpu::cpuid(0x80000007).edx & (1u << 8));
+
+    g_tsc_to_ns = Scale::from_frequencies(g_tsc_hz, kNsPerSec);
+    g_ns_to_lapic = Scale::from_frequencies(kNsPerSec, g_lapic_hz);
+    __atomic_store_n(&g_tsc_base, cpu::rdtsc(), __ATOMIC_RELEASE);
+
+    kprintf("time: reference %s", g_reference);
+    if (use_hpet) kprintf(" (%lu Hz, %u comparators)", hpet::frequency_hz(), hpet::timer_count());
+    kprintf("\ntime: TSC %lu.%03lu MHz%s\n", g_tsc_hz / 1'000'000, g_tsc_hz / 1000 % 1000,
+            g_tsc_invariant ? ", invariant" : ", not invariant (assumed constant)");
+    kprintf("time: local APIC timer %lu.%03lu MHz (divide by %u), tick %u Hz\n", g_lapic_hz / 1'000'000,
+            g_lapic_hz / 1000 % 1000, lapic::kTimerDivide, kTickHz);
+    init_this_cpu();
+    return {};
+}
+
+void init_this_cpu() { internal::start_cpu_tick(); }
+
+uint64_t now_ns() {
+    uint64_t base = g_tsc_base;
+    uint64_t tsc = cpu::rdtsc();
+    // A CPU whose TSC lags the boot CPU's by a few cycles must not see time before the base.
+    return tsc > base ? g_tsc_to_ns.apply(tsc - base) : 0;
+}
+
+void busy_wait_ns(uint64_t ns) {
+    uint64_t end = now_ns() + ns;
+    while (now_ns() < end) cpu::pause();
+}
+
+uint64_t tsc_hz() { return g_tsc_hz; }
+uint64_t lapic_timer_hz() { return g_lapic_hz; }
+const char* reference_name() { return g_reference; }
+bool tsc_invariant() { return g_tsc_invariant; }
+
+uint32_t internal::lapic_counts_for(uint64_t ns) {
+    uint64_t counts = g_ns_to_lapic.apply(ns) + 1;  // the scale rounds down; never fire early
+    return counts > 0xFFFFFFFF ? 0xFFFFFFFF : uint32_t(counts);
+}
+
+}  // namespace lamina::time
