@@ -45,6 +45,8 @@ using TickHandler = void (*)();
 void set_tick_handler(TickHandler handler);
 // Ticks the calling CPU has taken.
 uint64_t ticks();
+// Ticks the calling CPU skipped because its timer interrupt came more than a period late.
+uint64_t missed_ticks();
 
 // A one-shot timer. It fires on the CPU that armed it, in that CPU's timer interrupt: the
 // callback runs in interrupt context with interrupts off, so it must be short and must not

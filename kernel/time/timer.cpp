@@ -20,6 +20,7 @@ struct TimerQueue {
     Timer* running = nullptr;
     uint64_t next_tick_ns = 0;
     uint64_t ticks = 0;
+    uint64_t missed_ticks = 0;
     uint32_t apic_id = 0;
     bool started = false;
 
@@ -105,7 +106,10 @@ void timer_interrupt(arch::InterruptFrame&) {
     if (tick) {
         q.ticks++;
         q.next_tick_ns += kTickPeriodNs;
-        if (q.next_tick_ns <= now) q.next_tick_ns = now + kTickPeriodNs;  // missed ticks are dropped
+        if (q.next_tick_ns <= now) {  // missed ticks are dropped, not replayed
+            q.missed_ticks += (now - q.next_tick_ns) / kTickPeriodNs + 1;
+            q.next_tick_ns = now + kTickPeriodNs;
+        }
     }
     q.program(now);
     q.lock.unlock_noirq();
@@ -151,6 +155,14 @@ uint64_t ticks() {
     uint64_t flags = cpu::read_flags();
     cpu::cli();
     uint64_t n = this_cpu_queue().ticks;
+    if (flags & (1u << 9)) cpu::sti();
+    return n;
+}
+
+uint64_t missed_ticks() {
+    uint64_t flags = cpu::read_flags();
+    cpu::cli();
+    uint64_t n = this_cpu_queue().missed_ticks;
     if (flags & (1u << 9)) cpu::sti();
     return n;
 }
