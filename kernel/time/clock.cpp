@@ -21,44 +21,81 @@ uint64_t g_lapic_hz;
 bool g_tsc_invariant;
 const char* g_reference = "none";
 
+// Runs the TSC and the (masked, one-shot) local APIC timer over an interval timed by the
+// reference. Under emulation a device register read can stall for milliseconds (the vCPU waits
+// for the emulator's device lock), so every reading of the reference is bracketed by two TSC
+// reads and retried until the bracket is narrow; the reading is taken to have happened at the
+// bracket's middle.
+constexpr uint64_t CALIBRATION_NS = 10'000'000;
+constexpr int READ_ATTEMPTS = 8;
+
+struct Point {
+    uint64_t tsc;
+    uint64_t reference;
+    uint32_t lapic;
+};
+
+template <typename ReadReference>
+Point read_point(ReadReference read_reference) {
+    Point best{};
+    uint64_t best_window = UINT64_MAX;
+    for (int i = 0; i < READ_ATTEMPTS; i++) {
+        uint64_t before = cpu::rdtsc();
+        uint64_t reference = read_reference();
+        uint32_t lapic = lapic::timer_current_count();
+        uint64_t after = cpu::rdtsc();
+        if (after - before < best_window) {
+            best_window = after - before;
+            best = {before + (after - before) / 2, reference, lapic};
+        }
+    }
+    return best;
+}
+
 struct Sample {
     uint64_t tsc_cycles;
     uint64_t lapic_counts;
     uint64_t ns;  // the interval as the reference measured it
 };
 
-// Runs the TSC and the (masked, one-shot) local APIC timer over an interval timed by the
-// reference. The reads of the reference bracket the TSC and APIC reads closely, so a stall of
-// the (virtual) CPU stretches all three alike.
-constexpr uint64_t CALIBRATION_NS = 10'000'000;
-
 Sample measure_with_hpet() {
     uint64_t mask = hpet::counter_mask();
     uint64_t want = mul_div(CALIBRATION_NS, hpet::frequency_hz(), kNsPerSec);
     lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
-    uint64_t h0 = hpet::read_counter();
-    uint64_t t0 = cpu::rdtsc();
-    uint32_t l0 = lapic::timer_current_count();
-    uint64_t h1;
-    while ((((h1 = hpet::read_counter()) - h0) & mask) < want) cpu::pause();
-    uint64_t t1 = cpu::rdtsc();
-    uint32_t l1 = lapic::timer_current_count();
+    Point p0 = read_point(hpet::read_counter);
+    while (((hpet::read_counter() - p0.reference) & mask) < want) cpu::pause();
+    Point p1 = read_point(hpet::read_counter);
     lapic::timer_stop();
-    return {t1 - t0, uint64_t(l0 - l1), mul_div((h1 - h0) & mask, kNsPerSec, hpet::frequency_hz())};
+    return {p1.tsc - p0.tsc, uint64_t(p0.lapic - p1.lapic),
+            mul_div((p1.reference - p0.reference) & mask, kNsPerSec, hpet::frequency_hz())};
 }
 
+// The PIT gives no counter to read, only the moment its countdown ends, so the end is bracketed
+// by the polling loop instead (one port read: a stall there shows as a long last iteration,
+// and the measurement is retried).
 Sample measure_with_pit() {
     // 10 ms is 11932 PIT ticks; channel 2's countdown is polled through port 0x61.
     uint16_t ticks = uint16_t(mul_div(CALIBRATION_NS, pit::kFrequencyHz, kNsPerSec));
-    lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
-    pit::start_countdown(ticks);
-    uint64_t t0 = cpu::rdtsc();
-    uint32_t l0 = lapic::timer_current_count();
-    while (!pit::countdown_done()) cpu::pause();
-    uint64_t t1 = cpu::rdtsc();
-    uint32_t l1 = lapic::timer_current_count();
-    lapic::timer_stop();
-    return {t1 - t0, uint64_t(l0 - l1), mul_div(ticks, kNsPerSec, pit::kFrequencyHz)};
+    for (int attempt = 0;; attempt++) {
+        lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
+        uint64_t t0 = cpu::rdtsc();
+        pit::start_countdown(ticks);  // counting starts with its last port write (the gate)
+        uint64_t start = cpu::rdtsc();
+        uint32_t l0 = lapic::timer_current_count();
+        uint64_t last = cpu::rdtsc(), end;
+        for (;;) {
+            bool done = pit::countdown_done();
+            end = cpu::rdtsc();
+            if (done) break;
+            last = end;
+        }
+        uint32_t l1 = lapic::timer_current_count();
+        lapic::timer_stop();
+        uint64_t window = (end - last) + (start - t0);
+        uint64_t cycles = end - start;
+        if (window * 100 < cycles || attempt == READ_ATTEMPTS)
+            return {cycles, uint64_t(l0 - l1), mul_div(ticks, kNsPerSec, pit::kFrequencyHz)};
+    }
 }
 
 uint64_t median3(uint64_t a, uint64_t b, uint64_t c) {

@@ -1,5 +1,5 @@
 // In-kernel tests of the clock, the tick and one-shot timers. Timing bounds are generous: QEMU
-// under TCG on a loaded machine can stall a virtual CPU for milliseconds. What must hold exactly
+// under TCG on a loaded machine can stall a virtual CPU for tens of milliseconds. What must hold exactly
 // (monotonicity, never firing early, ordering, cancellation) is checked exactly.
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/ktest/ktest.h"
@@ -41,16 +41,28 @@ KTEST(time, clock_advances_at_hpet_rate) {
         ktest_ctx.note("no HPET; nothing to compare with");
         return;
     }
+    // Each HPET read is bracketed by two clock reads, and retried until the bracket is narrow:
+    // under emulation one device read can stall for milliseconds.
+    auto read = [](uint64_t* clock) {
+        uint64_t best_window = UINT64_MAX, h = 0;
+        for (int i = 0; i < 8; i++) {
+            uint64_t before = now_ns();
+            uint64_t counter = hpet::read_counter();
+            uint64_t after = now_ns();
+            if (after - before < best_window) {
+                best_window = after - before;
+                h = counter;
+                *clock = before + (after - before) / 2;
+            }
+        }
+        return h;
+    };
     uint64_t mask = hpet::counter_mask();
     uint64_t want = mul_div(50 * MS, hpet::frequency_hz(), kNsPerSec);
-    uint64_t flags = cpu::read_flags();
-    cpu::cli();
-    uint64_t h0 = hpet::read_counter();
-    uint64_t t0 = now_ns();
-    uint64_t h1;
-    while ((((h1 = hpet::read_counter()) - h0) & mask) < want) cpu::pause();
-    uint64_t t1 = now_ns();
-    if (flags & (1u << 9)) cpu::sti();
+    uint64_t t0 = 0, t1 = 0;
+    uint64_t h0 = read(&t0);
+    while (((hpet::read_counter() - h0) & mask) < want) cpu::pause();
+    uint64_t h1 = read(&t1);
     uint64_t hpet_ns = mul_div((h1 - h0) & mask, kNsPerSec, hpet::frequency_hz());
     uint64_t clock_ns = t1 - t0;
     ktest_ctx.note("50 ms by HPET: %lu ns by now_ns()", clock_ns);
@@ -75,8 +87,12 @@ KTEST(time, tick_runs_at_configured_rate) {
     uint64_t expected = elapsed / kTickPeriodNs;
     ktest_ctx.note("%lu ticks (%lu missed) in %lu ms (%u Hz: %lu expected)", n, missed, elapsed / MS,
                    kTickHz, expected);
-    KEXPECT(n >= expected / 2);
-    KEXPECT(n <= expected + expected / 2 + 1);
+    // Every tick period that passed is either taken or counted as missed (the interrupt came more
+    // than a period late, which a loaded host running TCG does cause); how many are taken is
+    // up to the host, so only some are required.
+    KEXPECT(n + missed + 2 >= expected);
+    KEXPECT(n + missed <= expected + 2);
+    KEXPECT(n >= 2);
 }
 
 struct Fired {
@@ -94,15 +110,17 @@ KTEST(time, one_shot_fires_after_deadline) {
     for (uint64_t delay : {1 * MS, 5 * MS, 12 * MS}) {
         Fired f;
         Timer t;
+        cpu::cli();  // so that a stall of the virtual CPU cannot let it fire before the check
         uint64_t deadline = now_ns() + delay;
         t.arm(deadline, record, &f);
         KEXPECT(t.armed());
+        cpu::sti();
         KEXPECT(wait_until([&] { return f.fired; }, 1000 * MS));
         KEXPECT(!t.armed());
         KEXPECT(f.at >= deadline);
         uint64_t late = f.at - deadline;
         ktest_ctx.note("%lu ms timer: %lu us late", delay / MS, late / 1000);
-        KEXPECT(late < 50 * MS);
+        KEXPECT(late < 250 * MS);  // generous: a loaded host stalls TCG vCPUs for tens of ms
     }
 }
 
@@ -119,6 +137,8 @@ KTEST(time, timers_fire_in_deadline_order) {
         uint64_t at;
     };
     static Slot slots[N];
+    // All armed before any can fire, even if the virtual CPU stalls while arming.
+    cpu::cli();
     uint64_t base = now_ns();
     for (int i = 0; i < N; i++) {
         slots[i].index = i;
@@ -130,6 +150,7 @@ KTEST(time, timers_fire_in_deadline_order) {
             fired = fired + 1;
         }, &slots[i]);
     }
+    cpu::sti();
     KASSERT_TRUE(wait_until([] { return fired == N; }, 2000 * MS));
     // Deadline order, and arming order between the two equal deadlines (2 before 4).
     const int expected[N] = {5, 1, 3, 2, 4, 0};
@@ -140,14 +161,16 @@ KTEST(time, timers_fire_in_deadline_order) {
 KTEST(time, cancelled_timer_does_not_fire) {
     Fired kept, cancelled;
     Timer keep, drop;
+    cpu::cli();  // nothing may fire before the cancel, however the virtual CPU is scheduled
     uint64_t base = now_ns();
     drop.arm(base + 3 * MS, record, &cancelled);
     keep.arm(base + 6 * MS, record, &kept);
     KEXPECT(drop.cancel());
     KEXPECT(!drop.armed());
     KEXPECT(!drop.cancel());  // a second cancel has nothing to cancel
-    KEXPECT(wait_until([&] { return kept.fired; }, 1000 * MS));
-    busy_wait_ns(5 * MS);
+    cpu::sti();
+    KEXPECT(wait_until([&] { return kept.fired; }, 1000 * MS));  // past drop's deadline too
+    busy_wait_ns(2 * MS);
     KEXPECT(!cancelled.fired);
     // Cancelling one that already fired says so.
     KEXPECT(!keep.cancel());

@@ -106,9 +106,10 @@ void timer_interrupt(arch::InterruptFrame&) {
     if (tick) {
         q.ticks++;
         q.next_tick_ns += kTickPeriodNs;
-        if (q.next_tick_ns <= now) {  // missed ticks are dropped, not replayed
-            q.missed_ticks += (now - q.next_tick_ns) / kTickPeriodNs + 1;
-            q.next_tick_ns = now + kTickPeriodNs;
+        if (q.next_tick_ns <= now) {  // missed ticks are dropped, not replayed; the grid stays
+            uint64_t behind = (now - q.next_tick_ns) / kTickPeriodNs + 1;
+            q.missed_ticks += behind;
+            q.next_tick_ns += behind * kTickPeriodNs;
         }
     }
     q.program(now);
