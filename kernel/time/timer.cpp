@@ -178,7 +178,9 @@ void Timer::arm(uint64_t deadline_ns, Callback callback, void* context) {
     callback_ = callback;
     context_ = context;
     q.insert(*this);
-    if (q.head == this && q.started) q.program(now_ns());
+    // From inside a callback (running is set only then, on this CPU) the interrupt handler
+    // programs the APIC timer once all callbacks are done; save the register write.
+    if (q.head == this && q.started && !q.running) q.program(now_ns());
     q.lock.unlock_noirq();
     if (flags & (1u << 9)) cpu::sti();
 }
