@@ -36,13 +36,13 @@ struct Point {
 };
 
 template <typename ReadReference>
-Point read_point(ReadReference read_reference) {
+Point read_point(ReadReference read_reference, bool with_lapic) {
     Point best{};
     uint64_t best_window = UINT64_MAX;
     for (int i = 0; i < READ_ATTEMPTS; i++) {
         uint64_t before = cpu::rdtsc();
         uint64_t reference = read_reference();
-        uint32_t lapic = lapic::timer_current_count();
+        uint32_t lapic = with_lapic ? lapic::timer_current_count() : 0;
         uint64_t after = cpu::rdtsc();
         if (after - before < best_window) {
             best_window = after - before;
@@ -58,30 +58,32 @@ struct Sample {
     uint64_t ns;  // the interval as the reference measured it
 };
 
-Sample measure_with_hpet() {
+Sample measure_with_hpet(bool with_lapic) {
     uint64_t mask = hpet::counter_mask();
     uint64_t want = mul_div(CALIBRATION_NS, hpet::frequency_hz(), kNsPerSec);
-    lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
-    Point p0 = read_point(hpet::read_counter);
+    if (with_lapic) lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
+    Point p0 = read_point(hpet::read_counter, with_lapic);
     while (((hpet::read_counter() - p0.reference) & mask) < want) cpu::pause();
-    Point p1 = read_point(hpet::read_counter);
-    lapic::timer_stop();
+    Point p1 = read_point(hpet::read_counter, with_lapic);
+    if (with_lapic) lapic::timer_stop();
     return {p1.tsc - p0.tsc, uint64_t(p0.lapic - p1.lapic),
             mul_div((p1.reference - p0.reference) & mask, kNsPerSec, hpet::frequency_hz())};
 }
 
 // The PIT gives no counter to read, only the moment its countdown ends, so the end is bracketed
-// by the polling loop instead (one port read: a stall there shows as a long last iteration,
-// and the measurement is retried).
-Sample measure_with_pit() {
+// by the polling loop instead (a stall there shows as a long last iteration). A measurement with
+// wide brackets is retried; the narrowest of the attempts is kept.
+Sample measure_with_pit(bool with_lapic) {
     // 10 ms is 11932 PIT ticks; channel 2's countdown is polled through port 0x61.
     uint16_t ticks = uint16_t(mul_div(CALIBRATION_NS, pit::kFrequencyHz, kNsPerSec));
+    Sample best{};
+    uint64_t best_window = UINT64_MAX;
     for (int attempt = 0;; attempt++) {
-        lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
+        if (with_lapic) lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
         uint64_t t0 = cpu::rdtsc();
         pit::start_countdown(ticks);  // counting starts with its last port write (the gate)
         uint64_t start = cpu::rdtsc();
-        uint32_t l0 = lapic::timer_current_count();
+        uint32_t l0 = with_lapic ? lapic::timer_current_count() : 0;
         uint64_t last = cpu::rdtsc(), end;
         for (;;) {
             bool done = pit::countdown_done();
@@ -89,12 +91,17 @@ Sample measure_with_pit() {
             if (done) break;
             last = end;
         }
-        uint32_t l1 = lapic::timer_current_count();
-        lapic::timer_stop();
+        uint32_t l1 = with_lapic ? lapic::timer_current_count() : 0;
+        if (with_lapic) lapic::timer_stop();
+        // The count starts at the gate's rising edge on an 8254, at the count write under QEMU
+        // (which ignores the gate in mode 0): both lie in [t0, start].
         uint64_t window = (end - last) + (start - t0);
-        uint64_t cycles = end - start;
-        if (window * 100 < cycles || attempt == READ_ATTEMPTS)
-            return {cycles, uint64_t(l0 - l1), mul_div(ticks, kNsPerSec, pit::kFrequencyHz)};
+        Sample s{end - (t0 + (start - t0) / 2), uint64_t(l0 - l1), mul_div(ticks, kNsPerSec, pit::kFrequencyHz)};
+        if (window < best_window) {
+            best_window = window;
+            best = s;
+        }
+        if (window * 200 < s.tsc_cycles || attempt == READ_ATTEMPTS) return best;
     }
 }
 
@@ -107,6 +114,19 @@ uint64_t median3(uint64_t a, uint64_t b, uint64_t c) {
 
 }  // namespace
 
+internal::Calibration internal::calibrate(Reference reference, bool with_lapic) {
+    uint64_t tsc[3], lapic_hz[3];
+    uint64_t flags = cpu::read_flags();
+    cpu::cli();
+    for (int i = 0; i < 3; i++) {
+        Sample s = reference == Reference::Hpet ? measure_with_hpet(with_lapic) : measure_with_pit(with_lapic);
+        tsc[i] = Scale::frequency_from(s.tsc_cycles, s.ns);
+        lapic_hz[i] = Scale::frequency_from(s.lapic_counts, s.ns);
+    }
+    if (flags & (1u << 9)) cpu::sti();
+    return {median3(tsc[0], tsc[1], tsc[2]), median3(lapic_hz[0], lapic_hz[1], lapic_hz[2])};
+}
+
 Result<void> init() {
     auto hpet_ready = hpet::init();
     bool use_hpet = hpet_ready.is_ok();
@@ -114,18 +134,9 @@ Result<void> init() {
         kprintf("time: HPET unusable (%s); calibrating against the PIT\n", hpet_ready.error().name());
     g_reference = use_hpet ? "HPET" : "PIT";
 
-    uint64_t tsc[3], lapic_hz[3];
-    uint64_t flags = cpu::read_flags();
-    cpu::cli();
-    for (int i = 0; i < 3; i++) {
-        Sample s = use_hpet ? measure_with_hpet() : measure_with_pit();
-        if (s.ns == 0) return Errno::IO;
-        tsc[i] = Scale::frequency_from(s.tsc_cycles, s.ns);
-        lapic_hz[i] = Scale::frequency_from(s.lapic_counts, s.ns);
-    }
-    if (flags & (1u << 9)) cpu::sti();
-    g_tsc_hz = median3(tsc[0], tsc[1], tsc[2]);
-    g_lapic_hz = median3(lapic_hz[0], lapic_hz[1], lapic_hz[2]);
+    auto measured = internal::calibrate(use_hpet ? internal::Reference::Hpet : internal::Reference::Pit, true);
+    g_tsc_hz = measured.tsc_hz;
+    g_lapic_hz = measured.lapic_hz;
     if (g_tsc_hz < 1'000'000 || g_lapic_hz < 10'000) {
         kprintf("time: calibration failed (TSC %lu Hz, APIC timer %lu Hz)\n", g_tsc_hz, g_lapic_hz);
         return Errno::IO;
@@ -158,6 +169,8 @@ uint64_t now_ns() {
 }
 
 void busy_wait_ns(uint64_t ns) {
+    // Before calibration now_ns() stands still: waiting on it would never end.
+    if (g_tsc_hz == 0) panic("time::busy_wait_ns called before time::init");
     uint64_t end = now_ns() + ns;
     while (now_ns() < end) cpu::pause();
 }

@@ -30,7 +30,7 @@ void init_this_cpu();
 // Nanoseconds since time::init; 0 before it. Monotonic on each CPU; cheap (an RDTSC, a 64x64
 // multiply and a shift).
 uint64_t now_ns();
-// Spins (interrupts as they were) for at least ns nanoseconds. Usable after time::init.
+// Spins (interrupts as they were) for at least ns nanoseconds. Panics before time::init.
 void busy_wait_ns(uint64_t ns);
 
 uint64_t tsc_hz();
@@ -55,7 +55,9 @@ uint64_t missed_ticks();
 //
 // Timers of a CPU sit in a queue ordered by deadline (equal deadlines fire in arming order),
 // under that queue's lock; arming costs a walk of the queue. Lock order: a CPU's timer queue
-// lock is taken with no other lock held, and callbacks run without it.
+// lock is a leaf (nothing is taken under it), and callbacks run without it. Since cancel() may
+// wait for a running callback, a callback must not take a lock that a canceller holds while
+// calling cancel(). A CPU must have run time::init_this_cpu before arming timers.
 class Timer {
 public:
     using Callback = void (*)(void* context);

@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/time/hpet.h"
+#include "kernel/time/internal.h"
 #include "kernel/time/scale.h"
 #include "kernel/time/time.h"
 
@@ -68,6 +69,17 @@ KTEST(time, clock_advances_at_hpet_rate) {
     ktest_ctx.note("50 ms by HPET: %lu ns by now_ns()", clock_ns);
     KEXPECT(clock_ns >= hpet_ns - hpet_ns / 50);
     KEXPECT(clock_ns <= hpet_ns + hpet_ns / 50);
+}
+
+// The fallback reference for machines without an HPET. On an idle host the PIT agrees with the
+// HPET to 0.1%, but on a loaded one it has read up to 50% high under TCG (not yet understood:
+// the polling brackets stay narrow), so this checks only that it is the same order of magnitude
+// and reports the figure.
+KTEST(time, pit_calibration_agrees) {
+    uint64_t pit_hz = internal::calibrate(internal::Reference::Pit, false).tsc_hz;
+    ktest_ctx.note("TSC by PIT %lu kHz, by %s %lu kHz", pit_hz / 1000, reference_name(), tsc_hz() / 1000);
+    KEXPECT(pit_hz >= tsc_hz() / 2);
+    KEXPECT(pit_hz <= tsc_hz() * 2);
 }
 
 KTEST(time, busy_wait_waits_long_enough) {
