@@ -13,7 +13,9 @@ int64_t twice(int64_t v) { return 2 * v; }
 
 }  // namespace
 
-// In .data.rel.ro (made read-only after relocation): function pointers, also relocated.
+// In .data.rel.ro (made read-only after relocation): function pointers, also relocated. The
+// declaration gives the constant external linkage, so its symbol keeps its plain name.
+extern int64_t (*const hello_operations[2])(int64_t);
 int64_t (*const hello_operations[])(int64_t) = {square, twice};
 
 int64_t domain_main(const lamina_domain_caps& caps) {

@@ -102,8 +102,8 @@ Result<void> write_package(const uint8_t* manifest, size_t manifest_size, const 
     h.total_size = total;
     __builtin_memset(out, 0, total);
     __builtin_memcpy(out, &h, sizeof(h));
-    __builtin_memcpy(out + h.manifest_offset, manifest, manifest_size);
-    __builtin_memcpy(out + h.elf_offset, elf, elf_size);
+    if (manifest_size) __builtin_memcpy(out + h.manifest_offset, manifest, manifest_size);
+    if (elf_size) __builtin_memcpy(out + h.elf_offset, elf, elf_size);
     h.checksum = package_checksum(out, total);
     __builtin_memcpy(out + offsetof(PackageHeader, checksum), &h.checksum, sizeof(h.checksum));
     return {};
