@@ -1,0 +1,42 @@
+// The gdb workflow of `ninja debug`: QEMU waits for gdb (--gdb), gdb loads the kernel's symbols,
+// stops at kernel_main with a source location, and sees the backtrace into the boot code.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "tests/system/qemu.h"
+
+namespace lamina::test {
+namespace {
+
+TEST(Debug, GdbStopsAtKernelMainWithSymbols) {
+    std::string dir = build_dir();
+    std::string script = dir + "/tests/logs/debug-test.gdb";
+    std::ofstream(script) << "set architecture i386:x86-64\n"
+                          << "file " << dir << "/kernel/lamina.elf\n"
+                          << "target remote localhost:1234\n"
+                          << "hbreak kernel_main\n"
+                          << "continue\n"
+                          << "bt\n"
+                          << "kill\n";
+    // Port 1234 is QEMU's fixed gdb port (-s): this test must not run twice at once.
+    std::string cmd = "timeout 120 sh -c 'images/run --build-dir=" + dir +
+                      " --gdb --direct --snapshot --port=0 --serial=null " + dir +
+                      "/images/test.img >/dev/null 2>&1 & sleep 1; gdb -q -batch -x " + script + "' 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    pclose(p);
+    EXPECT_NE(out.find("kernel_main (magic="), std::string::npos) << out;
+    EXPECT_NE(out.find("kernel/main.cpp:"), std::string::npos) << out;
+    EXPECT_NE(out.find("higher_half_entry"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace lamina::test
