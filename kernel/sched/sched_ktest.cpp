@@ -254,3 +254,35 @@ KTEST(sched, mutex_try_lock_and_owner) {
 
 }  // namespace
 }  // namespace lamina::sched
+
+namespace lamina::sched {
+namespace {
+
+// ---- contained faults ----
+
+[[gnu::noinline]] void touch_unmapped(void* arg) {
+    // Above the boot identity map and below the higher half: never mapped.
+    *reinterpret_cast<volatile uint64_t*>(0x4000000000) = 1;
+    *static_cast<volatile bool*>(arg) = true;  // never reached
+}
+
+KTEST(sched, expected_fault_ends_only_the_thread) {
+    volatile bool survived = false;
+    uint64_t faults_before = contained_fault_count();
+    ThreadOptions o;
+    o.faults_expected = true;
+    auto r = Thread::create("faulty", touch_unmapped, const_cast<bool*>(&survived), o);
+    KASSERT_TRUE(r.is_ok());
+    KEXPECT(r.value()->join() == ExitReason::Faulted);
+    KEXPECT(!survived);
+    KEXPECT_EQ(contained_fault_count(), faults_before + 1);
+    // The kernel goes on: threads still run.
+    uint64_t counter = 0;
+    auto ok = Thread::create("after", add_one, &counter);
+    KASSERT_TRUE(ok.is_ok());
+    KEXPECT(ok.value()->join() == ExitReason::Returned);
+    KEXPECT_EQ(counter, 1u);
+}
+
+}  // namespace
+}  // namespace lamina::sched
