@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/arch/x86_64/layout.h"
 #include "kernel/arch/x86_64/percpu.h"
+#include "kernel/arch/x86_64/smp.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/cmdline.h"
 #include "kernel/dev/acpi/platform.h"
@@ -139,6 +140,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     if (auto r = time::init(); r.is_error()) panic("cannot calibrate the clocks: %s", r.error().name());
     pci::init(g_boot_info);
     cpu::sti();
+    smp::start_aps();
 
     if (g_cmdline.has("ktest")) {
         unsigned passed = 0;

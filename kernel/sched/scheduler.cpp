@@ -6,6 +6,7 @@
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/lib/log.h"
 #include "kernel/sched/ipi.h"
+#include "kernel/time/time.h"
 
 extern "C" lamina::sched::Thread* context_switch(uint64_t* save_rsp, uint64_t next_rsp,
                                                  lamina::sched::Thread* prev);
@@ -364,6 +365,7 @@ void init() {
     arch::set_interrupt_exit_hook(interrupt_exit);
     arch::set_interrupt_handler(ipi::RESCHEDULE_VECTOR, reschedule_ipi);
     arch::set_exception_hook(contain_thread_fault);
+    time::set_tick_handler(on_tick);
 
     ThreadOptions options;
     options.detached = true;

@@ -15,6 +15,7 @@
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/mm/memory.h"
 #include "kernel/sched/wait_queue.h"
+#include "kernel/time/time.h"
 
 namespace lamina::sched {
 
@@ -118,9 +119,9 @@ private:
     Thread* wait_next_ = nullptr;  // wait list link (the owning WaitQueue's or Mutex's lock)
     WaitQueue* waiting_on_ = nullptr;
     bool wait_timed_out_ = false;
-    // The wake-up timer of a timed wait (see WaitQueue): armed, and being run, flags.
-    volatile bool timeout_armed_ = false;
-    volatile bool timeout_running_ = false;
+    // A timed wait's wake-up (timeout.cpp): the queue it waits on and the timer.
+    WaitQueue* timeout_queue_ = nullptr;
+    time::Timer timeout_timer_;
 
     WaitQueue exit_waiters_;       // join() waits here
     Thread* zombie_next_ = nullptr;

@@ -73,8 +73,10 @@ void WaitQueue::block_locked(uint64_t flags, uint64_t deadline) {
     t->waiting_on_ = this;
     t->wait_timed_out_ = false;
     waiters_.push_back(t);
-    if (deadline) arm_timeout(t, this, deadline);
     lock_.unlock_noirq();
+    // Armed with no lock held (timer queues come first in their lock order) but interrupts
+    // still off: the timer fires on this CPU, so not before schedule() has switched away.
+    if (deadline) arm_timeout(t, this, deadline);
     Scheduler::schedule();
     if (deadline) disarm_timeout(t);
     if (flags & (1u << 9)) asm volatile("sti" ::: "memory");
