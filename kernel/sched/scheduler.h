@@ -10,7 +10,10 @@
 // (arch::set_interrupt_exit_hook), after the handler has sent its EOI, on the interrupted
 // thread's stack. The interrupt frame stays on that stack below the switch, and the thread
 // resumes by returning through it with iretq when it is next chosen. Code that must not be
-// switched away holds a spinlock (interrupts off) or a PreemptGuard.
+// switched away holds a spinlock (interrupts off) or a PreemptGuard. A wake-up that should
+// preempt (a higher priority, or an idle CPU) sets need_resched on the target CPU and, if that is
+// another CPU, sends it the reschedule IPI; on the waker's own CPU it takes effect at the next
+// interrupt (at most one tick later).
 //
 // Lock order: WaitQueue / Mutex locks, then one RunQueue lock. Two run queue locks are never held
 // together. A RunQueue lock is held across context_switch and released by the thread that
