@@ -3,6 +3,8 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/arch/x86_64/layout.h"
+#include "kernel/arch/x86_64/percpu.h"
+#include "kernel/arch/x86_64/smp.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/cmdline.h"
 #include "kernel/dev/acpi/platform.h"
@@ -14,6 +16,7 @@
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/power.h"
+#include "kernel/sched/scheduler.h"
 #include "kernel/time/time.h"
 #include "kernel/version.h"
 
@@ -47,16 +50,6 @@ const char* skip_image_path(const char* cmdline) {
     if (!path || assignment) return word;
     while (*p == ' ') p++;
     return p;
-}
-
-void enable_cpu_protections() {
-    auto leaf7 = cpu::cpuid(7, 0);
-    uint64_t cr4 = cpu::read_cr4();
-    if (leaf7.ebx & (1u << 7)) cr4 |= 1ull << 20;   // SMEP
-    if (leaf7.ebx & (1u << 20)) cr4 |= 1ull << 21;  // SMAP
-    if (leaf7.ecx & (1u << 2)) cr4 |= 1ull << 11;   // UMIP
-    cpu::write_cr4(cr4);
-    cpu::write_cr0(cpu::read_cr0() | (1ull << 16));  // WP: the kernel honours read-only pages
 }
 
 void print_memory_map() {
@@ -119,7 +112,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
 
     arch::init_cpu_tables(arch::boot_cpu_tables());
     arch::init_idt();
-    enable_cpu_protections();
+    arch::enable_cpu_protections();
 
     auto parsed = boot::parse_boot_info(magic, info_phys, boot_phys_reader, nullptr, g_boot_info);
     if (parsed.is_error())
@@ -141,10 +134,13 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     // 4 GiB; what the kernel needs later is copied out.
     acpi::init(g_boot_info);
     mm::init(g_boot_info);
+    // From here on kernel_start runs as CPU 0's first thread.
+    sched::init();
     if (auto r = irq::init(); r.is_error()) panic("cannot set up interrupt controllers: %s", r.error().name());
     if (auto r = time::init(); r.is_error()) panic("cannot calibrate the clocks: %s", r.error().name());
     pci::init(g_boot_info);
     cpu::sti();
+    smp::start_aps();
 
     if (g_cmdline.has("ktest")) {
         unsigned passed = 0;

@@ -1,6 +1,7 @@
 #include "kernel/power.h"
 
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/smp.h"
 #include "kernel/lib/log.h"
 
 namespace lamina::power {
@@ -28,6 +29,7 @@ void power_off() {
 }
 
 void halt_after_panic() {
+    smp::halt_other_cpus();
     if (g_test_mode) debug_exit(TestExit::Panic);
     cpu::halt_forever();
 }

@@ -30,6 +30,7 @@ struct [[gnu::packed]] Idtr {
 alignas(16) IdtEntry g_idt[256];
 InterruptHandler g_handlers[256];
 ExceptionHook g_exception_hook;
+InterruptExitHook g_interrupt_exit_hook;
 
 void set_gate(uint8_t vector, uint64_t handler, uint8_t ist, uint8_t dpl) {
     IdtEntry& e = g_idt[vector];
@@ -78,6 +79,7 @@ void load_idt() {
 
 void set_interrupt_handler(uint8_t vector, InterruptHandler handler) { g_handlers[vector] = handler; }
 void set_exception_hook(ExceptionHook hook) { g_exception_hook = hook; }
+void set_interrupt_exit_hook(InterruptExitHook hook) { g_interrupt_exit_hook = hook; }
 
 void print_frame(const InterruptFrame& f) {
     kprintf("  rip %016lx  cs %04lx  rflags %016lx\n", f.rip, f.cs, f.rflags);
@@ -91,6 +93,18 @@ void print_frame(const InterruptFrame& f) {
             cpu::read_cr2(), cpu::read_cr3(), cpu::read_cr4());
 }
 
+void print_exception_details(const InterruptFrame& f) {
+    if (f.vector == 14) {
+        uint64_t cr2 = cpu::read_cr2();
+        kprintf("  page fault at %016lx: %s, %s, %s%s%s\n", cr2,
+                (f.error_code & 1) ? "protection violation" : "page not present",
+                (f.error_code & 2) ? "write" : "read", (f.error_code & 4) ? "user" : "supervisor",
+                (f.error_code & 16) ? ", instruction fetch" : "",
+                (f.error_code & 8) ? ", reserved bit set" : "");
+        if (is_stack_guard_address(cr2)) kprintf("  this is a kernel stack overflow (guard page hit)\n");
+    }
+}
+
 namespace {
 
 [[noreturn]] void fatal_exception(InterruptFrame& f) {
@@ -101,15 +115,7 @@ namespace {
     }
     kprintf("\nKERNEL PANIC: %s (vector %lu) in %s mode\n", exception_name(f.vector), f.vector,
             (f.cs & 3) ? "user" : "kernel");
-    if (f.vector == 14) {
-        uint64_t cr2 = cpu::read_cr2();
-        kprintf("  page fault at %016lx: %s, %s, %s%s%s\n", cr2,
-                (f.error_code & 1) ? "protection violation" : "page not present",
-                (f.error_code & 2) ? "write" : "read", (f.error_code & 4) ? "user" : "supervisor",
-                (f.error_code & 16) ? ", instruction fetch" : "",
-                (f.error_code & 8) ? ", reserved bit set" : "");
-        if (is_stack_guard_address(cr2)) kprintf("  this is a kernel stack overflow (guard page hit)\n");
-    }
+    print_exception_details(f);
     print_frame(f);
     print_backtrace_from(f.rip, f.rbp);
     power::halt_after_panic();
@@ -128,7 +134,8 @@ extern "C" void interrupt_dispatch(lamina::arch::InterruptFrame* frame) {
     }
     if (InterruptHandler h = g_handlers[f.vector]) {
         h(f);
-        return;
+    } else {
+        lamina::kprintf("lamina: unexpected interrupt vector %lu\n", f.vector);
     }
-    lamina::kprintf("lamina: unexpected interrupt vector %lu\n", f.vector);
+    if (g_interrupt_exit_hook) g_interrupt_exit_hook(f);
 }

@@ -28,8 +28,16 @@ void set_interrupt_handler(uint8_t vector, InterruptHandler handler);
 using ExceptionHook = bool (*)(InterruptFrame&);
 void set_exception_hook(ExceptionHook hook);
 
+// Called after the handler of an interrupt (vector >= 32) returns, still with interrupts off:
+// the scheduler switches threads here when the tick asked for it. Handlers must have sent
+// their EOI by then.
+using InterruptExitHook = void (*)(InterruptFrame&);
+void set_interrupt_exit_hook(InterruptExitHook hook);
+
 const char* exception_name(uint64_t vector);
 void print_frame(const InterruptFrame& f);
+// The exception-specific lines of a fault report (for #PF: the address and the access).
+void print_exception_details(const InterruptFrame& f);
 
 // IST slots in the TSS (1-based as the IDT encodes them).
 constexpr uint8_t IST_DOUBLE_FAULT = 1;
