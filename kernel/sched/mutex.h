@@ -26,7 +26,7 @@ public:
     bool try_lock();
     void unlock();
     bool is_held_by_current() const;
-    size_t waiter_count() const { return __atomic_load_n(&waiters_.count, __ATOMIC_RELAXED); }
+    size_t waiter_count() const { return waiters_.count(); }
 
 private:
     mutable Spinlock lock_;

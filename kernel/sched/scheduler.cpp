@@ -94,22 +94,6 @@ bool contain_thread_fault(arch::InterruptFrame& f) {
 
 // ---- lists ----
 
-void ThreadList::push_back(Thread* t) {
-    t->run_next_ = nullptr;
-    if (tail) tail->run_next_ = t;
-    else head = t;
-    tail = t;
-}
-
-Thread* ThreadList::pop_front() {
-    Thread* t = head;
-    if (!t) return nullptr;
-    head = t->run_next_;
-    if (!head) tail = nullptr;
-    t->run_next_ = nullptr;
-    return t;
-}
-
 namespace {
 
 void push_runnable(RunQueue& rq, Thread* t) {

@@ -30,13 +30,12 @@ namespace lamina::sched {
 
 constexpr unsigned SLICE_TICKS = 3;
 
-// An intrusive FIFO of threads linked through Thread::run_next_.
+// A FIFO of runnable threads linked through Thread::run_link_.
 struct ThreadList {
-    Thread* head = nullptr;
-    Thread* tail = nullptr;
-    void push_back(Thread* t);
-    Thread* pop_front();
-    bool empty() const { return head == nullptr; }
+    IntrusiveList<Thread, &Thread::run_link_> list;
+    void push_back(Thread* t) { list.push_back(t); }
+    Thread* pop_front() { return list.pop_front(); }
+    bool empty() const { return list.empty(); }
 };
 
 struct RunQueue {

@@ -14,6 +14,7 @@
 
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/mm/memory.h"
+#include "kernel/lib/intrusive_list.h"
 #include "kernel/sched/wait_queue.h"
 #include "kernel/time/time.h"
 
@@ -115,8 +116,8 @@ private:
     // in use, so no other CPU may run it and nobody may free it.
     volatile bool on_cpu_ = false;
 
-    Thread* run_next_ = nullptr;   // run queue link (RunQueue lock)
-    Thread* wait_next_ = nullptr;  // wait list link (the owning WaitQueue's or Mutex's lock)
+    ListNode run_link_;   // run queue link (RunQueue lock)
+    ListNode wait_link_;  // wait list link (the owning WaitQueue's or Mutex's lock)
     WaitQueue* waiting_on_ = nullptr;
     bool wait_timed_out_ = false;
     // A timed wait's wake-up (timeout.cpp): the queue it waits on and the timer.

@@ -6,37 +6,10 @@
 
 namespace lamina::sched {
 
-void WaitList::push_back(Thread* t) {
-    t->wait_next_ = nullptr;
-    if (tail) tail->wait_next_ = t;
-    else head = t;
-    tail = t;
-    count++;
-}
-
-Thread* WaitList::pop_front() {
-    Thread* t = head;
-    if (!t) return nullptr;
-    head = t->wait_next_;
-    if (!head) tail = nullptr;
-    t->wait_next_ = nullptr;
-    count--;
-    return t;
-}
-
-bool WaitList::remove(Thread* t) {
-    Thread* prev = nullptr;
-    for (Thread* c = head; c; prev = c, c = c->wait_next_) {
-        if (c != t) continue;
-        if (prev) prev->wait_next_ = c->wait_next_;
-        else head = c->wait_next_;
-        if (tail == c) tail = prev;
-        c->wait_next_ = nullptr;
-        count--;
-        return true;
-    }
-    return false;
-}
+// WaitList is Thread's friend, so the link member is named inside its functions.
+void WaitList::push_back(Thread* t) { chain.push_back(&t->wait_link_); }
+Thread* WaitList::pop_front() { return ListLink<Thread, &Thread::wait_link_>::owner(chain.pop_front()); }
+bool WaitList::remove(Thread* t) { return chain.remove(&t->wait_link_); }
 
 size_t WaitQueue::wake_one() {
     uint64_t flags = lock_.lock();

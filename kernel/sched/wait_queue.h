@@ -15,21 +15,22 @@
 
 #include <lamina/result.h>
 
+#include "kernel/lib/intrusive_list.h"
 #include "kernel/sync/spinlock.h"
 
 namespace lamina::sched {
 
 class Thread;
 
-// An intrusive FIFO of threads linked through Thread::wait_next_.
+// A FIFO of waiting threads linked through Thread::wait_link_ (Thread is incomplete here, so
+// the list is kept as an untyped chain and typed in wait_queue.cpp).
 struct WaitList {
-    Thread* head = nullptr;
-    Thread* tail = nullptr;
-    size_t count = 0;
+    ListChain chain;
     void push_back(Thread* t);
     Thread* pop_front();
     bool remove(Thread* t);
-    bool empty() const { return head == nullptr; }
+    bool empty() const { return chain.empty(); }
+    size_t count() const { return chain.size_relaxed(); }
 };
 
 class WaitQueue {
@@ -86,7 +87,7 @@ public:
         return n;
     }
 
-    size_t waiter_count() const { return __atomic_load_n(&waiters_.count, __ATOMIC_RELAXED); }
+    size_t waiter_count() const { return waiters_.count(); }
 
     // For the timeout machinery (timeout.cpp): t's timed wait on this queue expired.
     void remove_timed_out(Thread* t);
