@@ -1,0 +1,189 @@
+// lamina:portable
+#include "domains/fs/ext2/buffer_cache.h"
+
+#include <new>
+
+namespace lamina::ext2 {
+
+namespace {
+constexpr uint64_t NO_BLOCK = ~0ull;
+}
+
+BufferRef& BufferRef::operator=(BufferRef&& o) {
+    if (this != &o) {
+        reset();
+        cache_ = o.cache_;
+        buf_ = o.buf_;
+        o.buf_ = nullptr;
+    }
+    return *this;
+}
+
+void BufferRef::reset() {
+    if (buf_) cache_->unpin(buf_);
+    buf_ = nullptr;
+}
+
+Result<BufferCache*> BufferCache::create(fs::BlockDevice& dev, Allocator& alloc,
+                                         uint32_t block_size, uint32_t count, fs::FsLog* log) {
+    if (block_size == 0 || block_size % fs::SECTOR_SIZE || count < MIN_BUFFERS) return Errno::Inval;
+    void* self_mem = alloc.allocate(sizeof(BufferCache), alignof(BufferCache));
+    if (!self_mem) return Errno::NoMem;
+    auto* c = new (self_mem) BufferCache(dev, alloc, block_size, count, log);
+    c->nbuckets_ = count * 2;
+    c->buffers_ = static_cast<Buffer*>(alloc.allocate(sizeof(Buffer) * count, alignof(Buffer)));
+    c->buckets_ = static_cast<Buffer**>(alloc.allocate(sizeof(Buffer*) * c->nbuckets_, alignof(Buffer*)));
+    c->memory_ = static_cast<uint8_t*>(alloc.allocate(size_t{block_size} * count, 4096));
+    if (!c->buffers_ || !c->buckets_ || !c->memory_) {
+        destroy(c);
+        return Errno::NoMem;
+    }
+    for (uint32_t i = 0; i < c->nbuckets_; i++) c->buckets_[i] = nullptr;
+    for (uint32_t i = 0; i < count; i++) {
+        Buffer* b = new (&c->buffers_[i]) Buffer{};
+        b->block = NO_BLOCK;
+        b->data = c->memory_ + size_t{block_size} * i;
+        c->lru_push_front(b);
+    }
+    return c;
+}
+
+void BufferCache::destroy(BufferCache* c) {
+    Allocator& alloc = c->alloc_;
+    if (c->memory_) alloc.release(c->memory_, size_t{c->block_size_} * c->count_);
+    if (c->buckets_) alloc.release(c->buckets_, sizeof(Buffer*) * c->nbuckets_);
+    if (c->buffers_) alloc.release(c->buffers_, sizeof(Buffer) * c->count_);
+    c->~BufferCache();
+    alloc.release(c, sizeof(BufferCache));
+}
+
+void BufferCache::lru_remove(Buffer* b) {
+    (b->lru_prev ? b->lru_prev->lru_next : lru_head_) = b->lru_next;
+    (b->lru_next ? b->lru_next->lru_prev : lru_tail_) = b->lru_prev;
+    b->lru_prev = b->lru_next = nullptr;
+}
+
+void BufferCache::lru_push_front(Buffer* b) {
+    b->lru_prev = nullptr;
+    b->lru_next = lru_head_;
+    if (lru_head_) lru_head_->lru_prev = b;
+    lru_head_ = b;
+    if (!lru_tail_) lru_tail_ = b;
+}
+
+void BufferCache::hash_remove(Buffer* b) {
+    if (b->block == NO_BLOCK) return;
+    Buffer** p = &buckets_[bucket(b->block)];
+    while (*p && *p != b) p = &(*p)->hash_next;
+    if (*p) *p = b->hash_next;
+    b->hash_next = nullptr;
+    b->block = NO_BLOCK;
+}
+
+Result<void> BufferCache::write_back(Buffer* b) {
+    uint32_t spb = block_size_ / fs::SECTOR_SIZE;
+    auto r = dev_.write_sectors(b->block * spb, spb, b->data);
+    if (r.is_error()) {
+        fs::log_line(log_, "ext2: write of block %llu failed", static_cast<unsigned long long>(b->block));
+        return r;
+    }
+    stats_.writes++;
+    b->dirty = false;
+    return {};
+}
+
+// Finds the block's buffer, or takes the least recently used unpinned one for it (writing it
+// back first if dirty). The buffer returned is pinned and at the front of the LRU list.
+Result<Buffer*> BufferCache::lookup_or_claim(uint64_t block, bool& hit) {
+    if (block == NO_BLOCK) return Errno::Inval;
+    for (Buffer* b = buckets_[bucket(block)]; b; b = b->hash_next) {
+        if (b->block == block) {
+            hit = true;
+            stats_.hits++;
+            b->pins++;
+            lru_remove(b);
+            lru_push_front(b);
+            return b;
+        }
+    }
+    hit = false;
+    stats_.misses++;
+    Buffer* victim = lru_tail_;
+    while (victim && victim->pins) victim = victim->lru_prev;
+    if (!victim) {
+        fs::log_line(log_, "ext2: buffer cache exhausted (all %u buffers pinned)", count_);
+        return Errno::NoMem;
+    }
+    if (victim->dirty) TRY(write_back(victim));
+    if (victim->block != NO_BLOCK) stats_.evictions++;
+    hash_remove(victim);
+    victim->block = block;
+    victim->valid = false;
+    victim->hash_next = buckets_[bucket(block)];
+    buckets_[bucket(block)] = victim;
+    victim->pins = 1;
+    lru_remove(victim);
+    lru_push_front(victim);
+    return victim;
+}
+
+Result<BufferRef> BufferCache::get(uint64_t block) {
+    bool hit;
+    Buffer* b = TRY(lookup_or_claim(block, hit));
+    if (!b->valid) {
+        uint32_t spb = block_size_ / fs::SECTOR_SIZE;
+        auto r = dev_.read_sectors(block * spb, spb, b->data);
+        if (r.is_error()) {
+            fs::log_line(log_, "ext2: read of block %llu failed", static_cast<unsigned long long>(block));
+            b->pins--;
+            hash_remove(b);
+            return r.error();
+        }
+        stats_.reads++;
+        b->valid = true;
+    }
+    return BufferRef(this, b);
+}
+
+Result<BufferRef> BufferCache::get_zeroed(uint64_t block) {
+    bool hit;
+    Buffer* b = TRY(lookup_or_claim(block, hit));
+    __builtin_memset(b->data, 0, block_size_);
+    b->valid = true;
+    b->dirty = true;
+    return BufferRef(this, b);
+}
+
+void BufferCache::unpin(Buffer* b) { b->pins--; }
+
+void BufferCache::forget(uint64_t block) {
+    for (Buffer* b = buckets_[bucket(block)]; b; b = b->hash_next) {
+        if (b->block == block && b->pins == 0) {
+            b->dirty = false;
+            b->valid = false;
+            hash_remove(b);
+            lru_remove(b);
+            // Reuse it first.
+            b->lru_prev = lru_tail_;
+            b->lru_next = nullptr;
+            if (lru_tail_) lru_tail_->lru_next = b;
+            lru_tail_ = b;
+            if (!lru_head_) lru_head_ = b;
+            return;
+        }
+    }
+}
+
+Result<void> BufferCache::sync() {
+    Result<void> first_error;
+    for (Buffer* b = lru_head_; b; b = b->lru_next) {
+        if (b->dirty) {
+            auto r = write_back(b);
+            if (r.is_error() && first_error.is_ok()) first_error = r.error();
+        }
+    }
+    TRY(first_error);
+    return dev_.flush();
+}
+
+}  // namespace lamina::ext2

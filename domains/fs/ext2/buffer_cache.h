@@ -1,0 +1,113 @@
+// lamina:portable
+// The block buffer cache: a fixed number of block-sized buffers, found by block number through
+// a hash table, recycled least-recently-used first. Modified buffers are marked dirty and
+// written back on sync(), or when they are evicted.
+//
+// A BufferRef pins its buffer (it cannot be evicted while referenced). The file-system code
+// never holds more than a handful at a time (an indirect-block path, a bitmap, an inode-table
+// block and a directory block), so the cache needs at least MIN_BUFFERS buffers.
+//
+// Not thread-safe: the file system serializes all calls into it.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/result.h>
+
+#include "domains/fs/block_device.h"
+#include "domains/fs/ext2/allocator.h"
+#include "domains/fs/fs_log.h"
+
+namespace lamina::ext2 {
+
+class BufferCache;
+
+struct Buffer {
+    uint64_t block;
+    uint8_t* data;
+    uint32_t pins;
+    bool valid;  // data holds the block (read from disk, or fully written)
+    bool dirty;
+    Buffer* lru_prev;  // the LRU list holds every buffer; head is the most recently used
+    Buffer* lru_next;
+    Buffer* hash_next;
+};
+
+class BufferRef {
+public:
+    BufferRef() = default;
+    BufferRef(BufferCache* cache, Buffer* b) : cache_(cache), buf_(b) {}
+    BufferRef(BufferRef&& o) : cache_(o.cache_), buf_(o.buf_) { o.buf_ = nullptr; }
+    BufferRef& operator=(BufferRef&& o);
+    BufferRef(const BufferRef&) = delete;
+    BufferRef& operator=(const BufferRef&) = delete;
+    ~BufferRef() { reset(); }
+
+    uint8_t* data() const { return buf_->data; }
+    uint64_t block() const { return buf_->block; }
+    void mark_dirty() { buf_->dirty = true; }
+    void reset();
+    explicit operator bool() const { return buf_ != nullptr; }
+
+private:
+    BufferCache* cache_ = nullptr;
+    Buffer* buf_ = nullptr;
+};
+
+class BufferCache {
+public:
+    static constexpr uint32_t MIN_BUFFERS = 16;
+
+    struct Stats {
+        uint64_t hits, misses, reads, writes, evictions;
+    };
+
+    // Allocates `count` buffers of block_size bytes (a multiple of 512) from alloc.
+    // The device is addressed in blocks of block_size bytes from sector 0.
+    static Result<BufferCache*> create(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size,
+                                       uint32_t count, fs::FsLog* log);
+    // Writes nothing back (call sync() first); frees all memory.
+    static void destroy(BufferCache* cache);
+
+    // The block's buffer, read from disk if not cached.
+    Result<BufferRef> get(uint64_t block);
+    // The block's buffer filled with zeros and marked dirty, without reading the disk: for
+    // blocks just allocated.
+    Result<BufferRef> get_zeroed(uint64_t block);
+    // Writes every dirty buffer back, then flushes the device.
+    Result<void> sync();
+    // Drops a cached block without writing it (it was freed).
+    void forget(uint64_t block);
+
+    uint32_t block_size() const { return block_size_; }
+    const Stats& stats() const { return stats_; }
+
+private:
+    friend class BufferRef;
+    BufferCache(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size, uint32_t count,
+                fs::FsLog* log)
+        : dev_(dev), alloc_(alloc), block_size_(block_size), count_(count), log_(log) {}
+    Result<Buffer*> lookup_or_claim(uint64_t block, bool& hit);
+    Result<void> write_back(Buffer* b);
+    void unpin(Buffer* b);
+    void lru_remove(Buffer* b);
+    void lru_push_front(Buffer* b);
+    void hash_remove(Buffer* b);
+    uint32_t bucket(uint64_t block) const { return static_cast<uint32_t>((block * 0x9E3779B97F4A7C15ull) >> 40) % nbuckets_; }
+
+    fs::BlockDevice& dev_;
+    Allocator& alloc_;
+    uint32_t block_size_;
+    uint32_t count_;
+    fs::FsLog* log_;
+    Buffer* buffers_ = nullptr;
+    uint8_t* memory_ = nullptr;
+    Buffer** buckets_ = nullptr;
+    uint32_t nbuckets_ = 0;
+    Buffer* lru_head_ = nullptr;
+    Buffer* lru_tail_ = nullptr;
+    Stats stats_{};
+};
+
+}  // namespace lamina::ext2
