@@ -25,6 +25,91 @@ void zero(void* p, size_t n) {
 
 }  // namespace
 
+PageSet::~PageSet() {
+    if (slots_ != nullptr)
+        pages_.free_pages(slots_, order_);
+}
+
+bool PageSet::grow() {
+    unsigned order = slots_ == nullptr ? 0 : order_ + 1;
+    if (order > mm::MAX_ORDER)
+        return false;
+    auto* fresh = static_cast<uintptr_t*>(pages_.alloc_pages(order));
+    if (fresh == nullptr)
+        return false;
+    size_t capacity = (mm::PAGE_SIZE << order) / sizeof(uintptr_t);
+    for (size_t i = 0; i < capacity; i++)
+        fresh[i] = 0;
+    uintptr_t* old = slots_;
+    size_t old_capacity = capacity_;
+    unsigned old_order = order_;
+    slots_ = fresh;
+    capacity_ = capacity;
+    order_ = order;
+    shift_ = 0;
+    while ((size_t{1} << shift_) < capacity)
+        shift_++;
+    for (size_t i = 0; i < old_capacity; i++) {
+        if (old[i] == 0)
+            continue;
+        size_t j = slot_of(old[i]);
+        while (slots_[j] != 0)
+            j = (j + 1) & (capacity_ - 1);
+        slots_[j] = old[i];
+    }
+    if (old != nullptr)
+        pages_.free_pages(old, old_order);
+    return true;
+}
+
+bool PageSet::insert(uintptr_t page) {
+    if ((count_ + 1) * 2 > capacity_ && !grow())
+        return false;
+    size_t i = slot_of(page);
+    while (slots_[i] != 0 && slots_[i] != page)
+        i = (i + 1) & (capacity_ - 1);
+    if (slots_[i] == 0)
+        count_++;
+    slots_[i] = page;
+    return true;
+}
+
+void PageSet::erase(uintptr_t page) {
+    if (count_ == 0)
+        return;
+    size_t i = slot_of(page);
+    while (slots_[i] != page) {
+        if (slots_[i] == 0)
+            return;
+        i = (i + 1) & (capacity_ - 1);
+    }
+    // Backward shift: pull later entries of the probe run into the hole so lookups still work.
+    size_t mask = capacity_ - 1;
+    for (size_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
+        size_t home = slot_of(slots_[j]);
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            slots_[i] = slots_[j];
+            i = j;
+        }
+    }
+    slots_[i] = 0;
+    count_--;
+}
+
+void* TrackedPages::alloc_pages(unsigned order) {
+    void* p = inner_.alloc_pages(order);
+    if (p != nullptr && !set_.insert(reinterpret_cast<uintptr_t>(p))) {
+        inner_.free_pages(p, order);
+        return nullptr;
+    }
+    return p;
+}
+
+void TrackedPages::free_pages(void* pages, unsigned order) {
+    set_.erase(reinterpret_cast<uintptr_t>(pages));
+    inner_.free_pages(pages, order);
+}
+
 TypeRegistry::TypeRegistry() {
     for (auto& s : slots_)
         s = nullptr;
@@ -68,7 +153,7 @@ const TypeInfo* TypeRegistry::find(TypeId id) const {
     return nullptr;
 }
 
-ExchangeHeap::ExchangeHeap(mm::PageProvider& pages) : heap_(pages) {
+ExchangeHeap::ExchangeHeap(mm::PageProvider& pages) : pages_(pages), heap_(pages_) {
     (void)register_type<uint8_t>();
     (void)register_type<uint16_t>();
     (void)register_type<uint32_t>();

@@ -3,6 +3,7 @@
 // for each object.
 //
 // Guarantees
+//   - A pointer a domain hands in is only read through if it lies in one of the heap's pages.
 //   - Every object has an ObjectHeader in front of it: magic, owner domain, type (resolved
 //     through the heap's own TypeRegistry, never through a pointer a domain supplied), size, and
 //     loan state. Objects are 16-byte aligned and zero-filled.
@@ -19,7 +20,8 @@
 //     to their owners.
 //
 // Costs
-//   transfer/lend/end_loan of an object without nested handles: a few loads and stores (inline).
+//   transfer/lend/end_loan of an object without nested handles: a page-set lookup and a few loads
+//   and stores (inline).
 //   allocate/free: the slab heap's cost plus list linking. reclaim_domain and the counting
 //   queries walk every live object.
 //
@@ -57,6 +59,58 @@ private:
     size_t count_ = 0;
 };
 
+// The pages the heap holds, so that a pointer from a domain is checked to lie in the heap before
+// anything is read through it. An open-addressing set of page addresses (linear probing,
+// backward-shift deletion) whose table itself comes from the provider and doubles when half full.
+class PageSet {
+public:
+    explicit PageSet(mm::PageProvider& pages) : pages_(pages) {}
+    ~PageSet();
+    PageSet(const PageSet&) = delete;
+    PageSet& operator=(const PageSet&) = delete;
+
+    // False when the table could not grow.
+    bool insert(uintptr_t page);
+    void erase(uintptr_t page);
+    bool contains(uintptr_t page) const {
+        if (count_ == 0)
+            return false;
+        for (size_t i = slot_of(page);; i = (i + 1) & (capacity_ - 1)) {
+            if (slots_[i] == page)
+                return true;
+            if (slots_[i] == 0)
+                return false;
+        }
+    }
+
+private:
+    size_t slot_of(uintptr_t page) const {
+        return static_cast<size_t>(((page >> 12) * 0x9e3779b97f4a7c15ull) >> (64 - shift_));
+    }
+    bool grow();
+
+    mm::PageProvider& pages_;
+    uintptr_t* slots_ = nullptr;
+    size_t capacity_ = 0;  // a power of two
+    unsigned shift_ = 0;   // log2(capacity_)
+    unsigned order_ = 0;   // of the table's pages
+    size_t count_ = 0;
+};
+
+// Passes pages through to the real provider, recording the first page of each block (where the
+// slab or large-allocation header, and so every object header, lives).
+class TrackedPages final : public mm::PageProvider {
+public:
+    explicit TrackedPages(mm::PageProvider& inner) : inner_(inner), set_(inner) {}
+    void* alloc_pages(unsigned order) override;
+    void free_pages(void* pages, unsigned order) override;
+    bool holds(uintptr_t page) const { return set_.contains(page); }
+
+private:
+    mm::PageProvider& inner_;
+    PageSet set_;
+};
+
 struct ObjectHeader {
     static constexpr uint32_t LIVE = 0x52526566;  // "RRef"
     static constexpr uint32_t FREED = 0x44656164;
@@ -92,6 +146,7 @@ public:
     explicit ExchangeHeap(mm::PageProvider& pages);
     // Gives every page back, live objects or not.
     ~ExchangeHeap() = default;
+    ExchangeHeap(ExchangeHeap&&) = delete;
     ExchangeHeap(const ExchangeHeap&) = delete;
     ExchangeHeap& operator=(const ExchangeHeap&) = delete;
 
@@ -157,9 +212,11 @@ public:
     size_t live_objects() const { return live_objects_; }
     size_t live_bytes() const { return live_bytes_; }
 
-    static Result<ObjectHeader*> header_of(const void* object) {
+    // The header of a live object; Inval for anything else. Nothing is read through a pointer
+    // outside the heap's pages.
+    Result<ObjectHeader*> header_of(const void* object) const {
         uintptr_t p = reinterpret_cast<uintptr_t>(object);
-        if (p == 0 || (p & 15) != 0)
+        if ((p & 15) != 0 || p < HEADER_SIZE || !pages_.holds((p - HEADER_SIZE) & ~(mm::PAGE_SIZE - 1)))
             return Errno::Inval;
         auto* h = reinterpret_cast<ObjectHeader*>(p - HEADER_SIZE);
         if (h->magic != ObjectHeader::LIVE)
@@ -178,6 +235,7 @@ private:
     template <typename Accept>
     void push_children(ObjectHeader* h, ObjectHeader** stack, size_t* corrupt, Accept&& accept);
 
+    TrackedPages pages_;  // before heap_, which takes pages from it
     mm::Heap heap_;
     TypeRegistry types_;
     ObjectHeader* objects_ = nullptr;

@@ -190,7 +190,7 @@ void proxy_rt::end_loan(const void* object, DomainId borrower, DomainId previous
 }
 
 bool proxy_rt::rescue_rref(void* object, TypeId type, DomainId from, DomainId to) {
-    auto h = domain::ExchangeHeap::header_of(object);
+    auto h = HostDomains::installed().heap().header_of(object);
     if (h.is_error() || h.value()->type != type)
         return false;
     return HostDomains::installed().heap().transfer(object, from, to).is_ok();
