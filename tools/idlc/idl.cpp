@@ -28,6 +28,7 @@
 // empty structs, and names that are C++ keywords.
 #include "tools/idlc/idl.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -35,6 +36,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace idlc {
 
@@ -527,12 +529,18 @@ public:
     explicit Checker(const std::string& file) : file_(file) {}
 
     void declare(Module& m) {
+        // In file order, so that the later of two declarations is the one reported.
+        std::vector<std::tuple<int, std::string, const char*>> decls;
         for (auto& e : m.enums)
-            add_name(e->name, e->line, m, "enum");
+            decls.emplace_back(e->line, e->name, "enum");
         for (auto& s : m.structs)
-            add_name(s->name, s->line, m, "struct");
+            decls.emplace_back(s->line, s->name, "struct");
         for (auto& i : m.interfaces)
-            add_name(i->name, i->line, m, "interface");
+            decls.emplace_back(i->line, i->name, "interface");
+        std::stable_sort(decls.begin(), decls.end(),
+                         [](auto& a, auto& b) { return std::get<0>(a) < std::get<0>(b); });
+        for (auto& [line, name, kind] : decls)
+            add_name(name, line, m, kind);
         for (auto& e : m.enums)
             enums_[e->name] = e.get();
         for (auto& s : m.structs)
