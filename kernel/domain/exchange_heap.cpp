@@ -17,11 +17,7 @@ bool same_layout(const TypeInfo& a, const TypeInfo& b) {
     return true;
 }
 
-void zero(void* p, size_t n) {
-    auto* b = static_cast<volatile uint8_t*>(p);
-    for (size_t i = 0; i < n; i++)
-        b[i] = 0;
-}
+void zero(void* p, size_t n) { __builtin_memset(p, 0, n); }
 
 }  // namespace
 
@@ -181,7 +177,7 @@ Result<void*> ExchangeHeap::allocate(DomainId owner, TypeId type, size_t size) {
     h->magic = ObjectHeader::LIVE;
     h->owner = owner;
     h->type = type;
-    h->flags = 0;
+    h->flags = info->rref_count != 0 ? ObjectHeader::NESTED : 0;
     h->borrower = NO_DOMAIN;
     h->lend_count = 0;
     h->size = size;

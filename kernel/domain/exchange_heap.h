@@ -115,6 +115,7 @@ struct ObjectHeader {
     static constexpr uint32_t LIVE = 0x52526566;  // "RRef"
     static constexpr uint32_t FREED = 0x44656164;
     static constexpr uint32_t ORPHANED = 1;        // flags: owner died while it was lent out
+    static constexpr uint32_t NESTED = 2;          // flags: its type has handle fields (saves a load)
 
     uint32_t magic;
     DomainId owner;
@@ -167,7 +168,7 @@ public:
             return Errno::Perm;
         if (h->lend_count != 0)
             return Errno::Busy;
-        if (h->info->rref_count == 0) {
+        if (!(h->flags & ObjectHeader::NESTED)) {
             h->owner = to;
             return {};
         }
