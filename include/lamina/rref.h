@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <concepts>
 #include <new>
 #include <type_traits>
 #include <utility>
