@@ -1,0 +1,226 @@
+// Host tests for idlc's parser and checker (tools/idlc/idl.h): what it accepts, and the message
+// (file, line, offending name) for everything it refuses. That the generated code compiles and
+// works is tested by proxy_test.cpp, which uses the header idlc made from interfaces/test_echo.idl.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "tools/idlc/idl.h"
+
+namespace {
+
+idlc::Output compile(const std::string& text, const std::map<std::string, std::string>& others = {}) {
+    idlc::Loader loader = [&](const std::string& module) -> std::optional<idlc::Source> {
+        auto it = others.find(module);
+        if (it == others.end())
+            return std::nullopt;
+        return idlc::Source{"interfaces/" + module + ".idl", it->second};
+    };
+    return idlc::compile("interfaces/t.idl", text, loader);
+}
+
+// The one error, as "FILE:LINE: error: MESSAGE".
+std::string error_of(const std::string& text, const std::map<std::string, std::string>& others = {}) {
+    idlc::Output out = compile(text, others);
+    if (out.ok)
+        return "(accepted)";
+    return out.errors.at(0).text();
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(IdlcTest, AcceptsTheFullGrammar) {
+    idlc::Output out = compile(R"(
+        // comment
+        enum Kind : u16 { A, B = 7, C, }
+        enum Signed : i8 { Low = -128, High = 127 }
+        struct BlockBuf { data: u8[4096]; len: u32; }
+        struct Node { value: i64; next: RRef<Node>; kind: Kind; flags: bool[3]; }
+        struct Ring { bufs: RRefDeque<BlockBuf, 8>; blocks: RRefArray<u64, 16>; raw: RRefBytes; owner: Block; }
+        interface Block {
+            method read(lba: u64, buf: RRef<BlockBuf>) -> RRef<BlockBuf> [retry];
+            method write(lba: u64, buf: lend RRef<BlockBuf>) -> Result<void>;
+            method flush() -> void;
+            method info() -> Result<u64> [retry];
+            method ring(r: RRef<Ring>) -> RRefArray<u64, 16>;
+        }
+    )");
+    ASSERT_TRUE(out.ok) << (out.errors.empty() ? "" : out.errors[0].text());
+    const std::string& h = out.header;
+    EXPECT_TRUE(contains(h, "class Block {"));
+    EXPECT_TRUE(contains(h, "class BlockProxy final : public Block"));
+    EXPECT_TRUE(contains(h, "class BlockShadow final : public Block"));
+    EXPECT_TRUE(contains(h, "virtual ::lamina::Result<::lamina::RRef<::lamina::idl::BlockBuf>> read(uint64_t lba, ::lamina::RRef<::lamina::idl::BlockBuf> buf) = 0;"));
+    EXPECT_TRUE(contains(h, "write(uint64_t lba, const ::lamina::RRef<::lamina::idl::BlockBuf>& buf)"));
+    EXPECT_TRUE(contains(h, "static_assert(sizeof(BlockBuf) == 4100 && alignof(BlockBuf) == 4"));
+    EXPECT_TRUE(contains(h, "static_assert(offsetof(BlockBuf, len) == 4096);"));
+    EXPECT_TRUE(contains(h, "static constexpr uint32_t rref_offset_table[] = {0, 8, 16};"));  // Ring: not the interface handle
+    EXPECT_TRUE(contains(h, "inline constexpr const TypeInfo* t_types[]"));
+    EXPECT_TRUE(contains(h, "Low = -128"));
+}
+
+TEST(IdlcTest, TypeIdsFollowTheLayout) {
+    auto a = compile("struct S { x: u32; }");
+    auto b = compile("struct S { x: u32; }");
+    auto c = compile("struct S { x: u64; }");
+    ASSERT_TRUE(a.ok && b.ok && c.ok);
+    auto id = [](const std::string& h) { return h.substr(h.find("static constexpr TypeId id = "), 50); };
+    EXPECT_EQ(id(a.header), id(b.header));
+    EXPECT_NE(id(a.header), id(c.header));
+}
+
+TEST(IdlcTest, ImportsBringDeclarationsAndIncludes) {
+    std::map<std::string, std::string> others = {{"types", "struct Page { bytes: u8[4096]; }\n"}};
+    idlc::Output out = compile("import types;\ninterface Pager { method get(n: u64) -> RRef<Page>; }", others);
+    ASSERT_TRUE(out.ok) << out.errors.at(0).text();
+    EXPECT_TRUE(contains(out.header, "#include \"interfaces/types.h\""));
+    EXPECT_FALSE(contains(out.header, "struct Page {"));  // defined by types.h
+    ASSERT_EQ(out.dependencies.size(), 1u);
+    EXPECT_EQ(out.dependencies[0], "interfaces/types.idl");
+    EXPECT_EQ(error_of("import nothing;"), "interfaces/t.idl:1: error: import nothing: no interfaces/nothing.idl");
+    EXPECT_EQ(error_of("struct Page { x: u8; }\nimport types;", others).substr(0, 60),
+              "interfaces/t.idl:1: error: struct name 'Page' is already dec");
+}
+
+TEST(IdlcTest, RefusesRawPointers) {
+    EXPECT_EQ(error_of("struct S {\n  a: u32;\n  p: u8*;\n}"),
+              "interfaces/t.idl:3: error: field S.p: raw pointers are not exchangeable (use RRef<T>)");
+    EXPECT_EQ(error_of("interface I {\n method m(x: *u8) -> void;\n}"),
+              "interfaces/t.idl:2: error: parameter x of I.m: raw pointers are not exchangeable (use RRef<T>)");
+    EXPECT_EQ(error_of("struct B { x: u8; }\ninterface I {\n method m() -> B*;\n}"),
+              "interfaces/t.idl:3: error: return type of I.m: raw pointers are not exchangeable (use RRef<T>)");
+}
+
+TEST(IdlcTest, RefusesReferences) {
+    EXPECT_EQ(error_of("struct B { x: u8; }\ninterface I {\n  method m(b: B&) -> void;\n}"),
+              "interfaces/t.idl:3: error: parameter b of I.m: references are not exchangeable (use 'lend RRef<T>' to lend for a call)");
+    EXPECT_EQ(error_of("struct S { r: &u8; }"),
+              "interfaces/t.idl:1: error: field S.r: references are not exchangeable (use 'lend RRef<T>' to lend for a call)");
+}
+
+TEST(IdlcTest, RefusesUnknownTypesAndStrings) {
+    EXPECT_EQ(error_of("struct S {\n  x: Widget;\n}"), "interfaces/t.idl:2: error: field S.x: unknown type 'Widget'");
+    EXPECT_EQ(error_of("interface I { method m(n: string) -> void; }"),
+              "interfaces/t.idl:1: error: parameter n of I.m: strings are not exchangeable (use RRefBytes)");
+    EXPECT_EQ(error_of("struct S { n: \"abc\"; }"),
+              "interfaces/t.idl:1: error: field S.n: strings are not exchangeable (use RRefBytes)");
+    EXPECT_EQ(error_of("interface I { method m(x: RRef<Gadget>) -> void; }"),
+              "interfaces/t.idl:1: error: parameter x of I.m: unknown type 'Gadget'");
+    EXPECT_EQ(error_of("interface I { method m() -> Nope; }"),
+              "interfaces/t.idl:1: error: return type of I.m: unknown type 'Nope'");
+}
+
+TEST(IdlcTest, RefusesAMissingReturnType) {
+    EXPECT_EQ(error_of("interface I {\n  method m(x: u32);\n}"),
+              "interfaces/t.idl:2: error: method I.m has no return type (write '-> void' or '-> TYPE')");
+}
+
+TEST(IdlcTest, RefusesDuplicateNames) {
+    EXPECT_EQ(error_of("struct S { x: u8; }\nenum S { A }"),
+              "interfaces/t.idl:2: error: enum name 'S' is already declared at interfaces/t.idl:1");
+    EXPECT_EQ(error_of("struct S {\n x: u8;\n x: u16;\n}"), "interfaces/t.idl:3: error: struct S: duplicate field 'x'");
+    EXPECT_EQ(error_of("interface I {\n method m() -> void;\n method m(a: u8) -> void;\n}"),
+              "interfaces/t.idl:3: error: interface I: duplicate method 'm' (no overloading)");
+    EXPECT_EQ(error_of("interface I { method m(a: u8, a: u8) -> void; }"),
+              "interfaces/t.idl:1: error: method I.m: duplicate parameter 'a'");
+    EXPECT_EQ(error_of("enum E { A, B, A }"), "interfaces/t.idl:1: error: enum E: duplicate value name 'A'");
+}
+
+TEST(IdlcTest, RefusesStructsThatContainThemselves) {
+    EXPECT_EQ(error_of("struct A {\n b: B;\n}\nstruct B {\n a: A[2];\n}"),
+              "interfaces/t.idl:1: error: struct A contains itself by value (A -> B -> A); break the cycle with an RRef");
+    EXPECT_EQ(error_of("struct Self { me: Self; }"),
+              "interfaces/t.idl:1: error: struct Self contains itself by value (Self -> Self); break the cycle with an RRef");
+    EXPECT_TRUE(compile("struct List { next: RRef<List>; v: u8; }").ok);
+}
+
+TEST(IdlcTest, RefusesTypesInTheWrongPlace) {
+    EXPECT_EQ(error_of("struct S { h: RRef<u8>; }\ninterface I { method m(s: S) -> void; }"),
+              "interfaces/t.idl:2: error: parameter s of I.m: struct S contains handles and cannot be passed by value (pass RRef<S>)");
+    EXPECT_EQ(error_of("interface I { method m(a: u8[4]) -> void; }"),
+              "interfaces/t.idl:1: error: parameter a of I.m: fixed arrays cannot be passed by value (put the array in a struct, or use RRefArray)");
+    EXPECT_EQ(error_of("interface I { method m(a: lend u64) -> void; }"),
+              "interfaces/t.idl:1: error: parameter a of I.m: only handles (RRef, RRefArray, RRefDeque, RRefBytes) can be lent");
+    EXPECT_EQ(error_of("struct S { h: RRef<u8>[4]; }"),
+              "interfaces/t.idl:1: error: field S.h: fixed arrays hold scalars, enums or structs (use RRefDeque<T, N> for handles)");
+    EXPECT_EQ(error_of("interface I { method m() -> void; }\nstruct S { r: RRef<I>; }"),
+              "interfaces/t.idl:2: error: field S.r: the target of an RRef must be a scalar, enum or struct, not an interface");
+    EXPECT_EQ(error_of("struct S { r: RRef<RRefBytes>; }"),
+              "interfaces/t.idl:1: error: field S.r: the target of an RRef must be a scalar, enum or struct, not RRefBytes");
+    EXPECT_EQ(error_of("struct S { a: u8[0]; }"), "interfaces/t.idl:1: error: field S.a: a length must be at least 1");
+    EXPECT_EQ(error_of("struct S { a: void; }"), "interfaces/t.idl:1: error: field S.a: void is only a return type");
+    EXPECT_EQ(error_of("struct S { }"), "interfaces/t.idl:1: error: struct S has no fields");
+    EXPECT_EQ(error_of("enum E : u8 { A = 256 }"), "interfaces/t.idl:1: error: enum E: value A = 256 does not fit in u8");
+    EXPECT_EQ(error_of("struct S { big: u8[16777216]; more: u8[16777216]; }"),
+              "interfaces/t.idl:1: error: struct S is larger than 16 MiB at field more");
+}
+
+TEST(IdlcTest, RefusesWhatIsNotInTheGrammar) {
+    EXPECT_EQ(error_of("class C {}"), "interfaces/t.idl:1: error: expected 'import', 'enum', 'struct' or 'interface', found 'class'");
+    EXPECT_EQ(error_of("struct S { x: u8 }"), "interfaces/t.idl:1: error: expected ';' after field S.x, found '}'");
+    EXPECT_EQ(error_of("struct S { class: u8; }"),
+              "interfaces/t.idl:1: error: field name 'class' is reserved (a keyword or a name the generated code uses)");
+    EXPECT_EQ(error_of("interface I { method m() -> void [fast]; }"),
+              "interfaces/t.idl:1: error: method I.m: unknown attribute 'fast' (known: retry)");
+    EXPECT_EQ(error_of("struct S { x: u8; } $"), "interfaces/t.idl:1: error: unexpected character '$'");
+    EXPECT_EQ(error_of("interface I { method m(lamina_d: u8) -> void; }"),
+              "interfaces/t.idl:1: error: parameter name 'lamina_d' is reserved (a keyword or a name the generated code uses)");
+    EXPECT_EQ(error_of("struct S {\n x: u8;"), "interfaces/t.idl:2: error: struct S is not closed");
+}
+
+// The command line: exit status, message on stderr, nothing written on an error; and the header
+// it writes for a file using every construct compiles (with the real headers, in C++20).
+TEST(IdlcTest, CommandLineRefusesWithStatusAndCompilesWhatItAccepts) {
+    const char* build = std::getenv("LAMINA_BUILD_DIR");
+    std::string idlc = std::string(build ? build : "build") + "/tools/idlc";
+    if (access(idlc.c_str(), X_OK) != 0)
+        GTEST_SKIP() << "no " << idlc << " (run from the source tree after ninja)";
+    char dir[] = "/tmp/idlc_test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string d = dir;
+    auto write = [&](const std::string& name, const std::string& text) { std::ofstream(d + "/" + name) << text; };
+    auto read = [&](const std::string& name) {
+        std::ifstream in(d + "/" + name);
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    };
+    write("bad.idl", "struct S {\n  p: u8*;\n}\n");
+    int status = std::system((idlc + " -o " + d + "/bad.h " + d + "/bad.idl 2>" + d + "/err").c_str());
+    EXPECT_EQ(WEXITSTATUS(status), 1);
+    EXPECT_EQ(read("err"), d + "/bad.idl:2: error: field S.p: raw pointers are not exchangeable (use RRef<T>)\n");
+    EXPECT_NE(access((d + "/bad.h").c_str(), F_OK), 0);
+
+    mkdir((d + "/interfaces").c_str(), 0755);
+    write("interfaces/types.idl", "enum Kind : u16 { A, B = 7 }\nstruct BlockBuf { data: u8[4096]; len: u32; kind: Kind; }\n");
+    write("interfaces/full.idl", R"(
+        import types;
+        struct Node { value: i64; next: RRef<Node>; flags: bool[3]; }
+        struct Ring { bufs: RRefDeque<BlockBuf, 8>; blocks: RRefArray<u64, 16>; raw: RRefBytes; owner: Block; nodes: Node[2]; }
+        interface Block {
+            method read(lba: u64, buf: RRef<BlockBuf>) -> RRef<BlockBuf> [retry];
+            method write(lba: u64, buf: lend RRef<BlockBuf>, bytes: lend RRefBytes) -> Result<void>;
+            method ring(r: RRef<Ring>, kind: Kind, peer: Block) -> RRefArray<u64, 16>;
+            method deque(q: RRefDeque<Node, 2>) -> RRefDeque<Node, 2> [retry];
+        }
+    )");
+    ASSERT_EQ(std::system((idlc + " -o " + d + "/interfaces/types.h " + d + "/interfaces/types.idl").c_str()), 0);
+    ASSERT_EQ(std::system((idlc + " -o " + d + "/interfaces/full.h --depfile " + d + "/full.d " + d + "/interfaces/full.idl").c_str()), 0);
+    EXPECT_EQ(read("full.d"), d + "/interfaces/full.h: " + d + "/interfaces/types.idl\n");
+    write("use.cpp", "#include \"interfaces/full.h\"\nlamina::idl::BlockShadow* s;\nlamina::idl::BlockProxy* p;\n"
+                     "template class lamina::RRefDeque<lamina::idl::Node, 2>;\n");
+    EXPECT_EQ(std::system(("g++ -std=c++20 -Wall -Wextra -Werror -Wno-missing-field-initializers -fsyntax-only -Iinclude -I" +
+                           d + " " + d + "/use.cpp").c_str()), 0);
+    std::system(("rm -rf " + d).c_str());
+}
+
+}  // namespace
