@@ -28,6 +28,7 @@ void NvmeIoQueue::reset() {
     for (uint32_t i = 0; i < n; i++) free_requests[i] = uint16_t(n - 1 - i);
     for (auto& r : requests) r = Request{};
     requests_in_flight = 0;
+    earliest_deadline = ~uint64_t(0);
 }
 
 Result<Owned<Controller>> Controller::create(Platform& platform, const Config& config) {
@@ -364,6 +365,7 @@ Result<void> Controller::submit_one(NvmeIoQueue& q, const BlockRequest& r, bool&
     req.busy = true;
     q.requests_in_flight++;
     uint64_t deadline = platform_.now_ns() + config_.command_timeout_ns;
+    if (deadline < q.earliest_deadline) q.earliest_deadline = deadline;
     for (uint32_t p = 0; p < parts; p++) {
         uint16_t cid;
         (void)q.pair.alloc_cid(cid);  // checked above
@@ -450,15 +452,21 @@ Result<uint32_t> Controller::reap(uint16_t queue, BlockCompletion* out, uint32_t
         q.requests_in_flight--;
     }
     q.pair.ring_cq(platform_);
-    if (n == 0 && q.requests_in_flight > 0) {
-        // Nothing came back: is anything overdue?
+    if (q.requests_in_flight == 0) {
+        q.earliest_deadline = ~uint64_t(0);
+    } else if (n == 0 && platform_.now_ns() >= q.earliest_deadline) {
+        // Nothing came back and something may be overdue: look closer.
         uint64_t now = platform_.now_ns();
+        uint64_t earliest = ~uint64_t(0);
         for (uint16_t cid = 0; cid < q.pair.entries(); cid++) {
-            if (q.pair.cid_busy(cid) && q.cid_deadline[cid] <= now) {
+            if (!q.pair.cid_busy(cid)) continue;
+            if (q.cid_deadline[cid] <= now) {
                 if (!check_health()) return CONTROLLER_FAILED;
                 return fail(Failure::CommandTimeout);
             }
+            if (q.cid_deadline[cid] < earliest) earliest = q.cid_deadline[cid];
         }
+        q.earliest_deadline = earliest;
     }
     return n;
 }
@@ -472,11 +480,7 @@ Result<uint32_t> Controller::wait(uint16_t queue, BlockCompletion* out, uint32_t
         uint32_t n = TRY(reap(queue, out, max));
         if (n > 0) return n;
         if (!check_health()) return CONTROLLER_FAILED;
-        uint64_t earliest = ~uint64_t(0);
-        for (uint16_t cid = 0; cid < q.pair.entries(); cid++)
-            if (q.pair.cid_busy(cid) && q.cid_deadline[cid] < earliest)
-                earliest = q.cid_deadline[cid];
-        platform_.wait_for_queue(q.pair.vector(), earliest);
+        platform_.wait_for_queue(q.pair.vector(), q.earliest_deadline);
     }
 }
 

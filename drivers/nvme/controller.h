@@ -85,6 +85,10 @@ struct NvmeIoQueue {
     uint16_t cid_request[MAX_QUEUE_ENTRIES];   // request slot of each command in flight
     uint64_t cid_deadline[MAX_QUEUE_ENTRIES];
     uint32_t requests_in_flight = 0;
+    // No command in flight is due before this. Every command gets the same timeout on a
+    // monotonic clock, so later submissions never lower the minimum and completions only
+    // raise it: the deadlines need scanning only once this has passed.
+    uint64_t earliest_deadline = ~uint64_t(0);
     void reset();
 };
 
@@ -121,7 +125,10 @@ public:
     uint32_t in_flight() const;
 
     // Resets and brings the controller up again; the requests that were in flight (accepted,
-    // not completed) are copied to `out` and forgotten. Range if `capacity` < in_flight().
+    // not completed) are copied to `out` and forgotten. Range if `capacity` < in_flight(),
+    // and nothing happens. The requests are copied out before the reset is tried, so when
+    // bring-up fails, the first in_flight() entries (as counted before the call) of `out`
+    // still hold them.
     Result<uint32_t> reinitialize(BlockRequest* out, uint32_t capacity);
 
     // Orderly shutdown (CC.SHN), for power-off; the controller is then disabled.

@@ -488,15 +488,46 @@ TEST(NvmeDriver, ReinitializeAfterFatalStatus) {
 }
 
 TEST(NvmeDriver, InterruptModeAsksForOneVectorPerQueue) {
+    Options o;
+    o.process_on_doorbell = false;
     Config c;
     c.io_queues = 3;
-    Rig rig(Options{}, c);
+    Rig rig(o, c);
     rig.platform.interrupts = true;
     rig.start();
     auto b = rig.buffer(4096);
-    for (uint16_t q = 0; q < 3; q++)
+    for (uint16_t q = 0; q < 3; q++) {
         ASSERT_TRUE(rig.run(q, rig.request(BlockOp::Read, 0, 8, &b.seg, 1, q)).ok());
+        EXPECT_EQ(rig.platform.last_wait_vector, q + 1);  // waited on this queue's vector
+    }
     for (uint16_t v = 1; v <= 3; v++) EXPECT_EQ(rig.model.interrupts(v), 1u) << v;
+    // Polled mode asks for no interrupts at all.
+    Rig polled(o, c);
+    polled.start();
+    auto pb = polled.buffer(4096);
+    ASSERT_TRUE(polled.run(0, polled.request(BlockOp::Read, 0, 8, &pb.seg, 1, 1)).ok());
+    EXPECT_EQ(polled.model.interrupts(1), 0u);
+}
+
+// A full queue takes part of a batch; the rest goes in after completions are reaped.
+TEST(NvmeDriver, FullQueueTakesPartOfABatch) {
+    Options o;
+    o.process_on_doorbell = false;
+    Config c;
+    c.io_queues = 1;
+    c.io_queue_entries = 8;
+    Rig rig(o, c);
+    rig.start();
+    std::vector<Buffer> bufs;
+    std::vector<BlockRequest> reqs;
+    for (int i = 0; i < 20; i++) bufs.push_back(rig.buffer(4096));
+    for (int i = 0; i < 20; i++)
+        reqs.push_back(rig.request(BlockOp::Read, uint64_t(i) * 8, 8, &bufs[i].seg, 1, i));
+    EXPECT_EQ(rig.ctl->submit(0, reqs.data(), 20).value(), 7u);  // entries - 1
+    EXPECT_EQ(rig.ctl->submit(0, reqs.data() + 7, 13).value(), 0u);
+    BlockCompletion out[8];
+    EXPECT_EQ(rig.ctl->wait(0, out, 8).value(), 7u);
+    EXPECT_EQ(rig.ctl->submit(0, reqs.data() + 7, 13).value(), 7u);
 }
 
 TEST(NvmeDriver, ShutdownAndTeardownReleaseEverything) {
