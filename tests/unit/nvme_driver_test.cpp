@@ -2,7 +2,9 @@
 // (tests/models/nvme_model.h), with a fake clock so that timeouts are instant.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -126,6 +128,10 @@ TEST(NvmeDriver, BringsUpAndParsesIdentify) {
 TEST(NvmeDriver, OldControllerWithoutActiveListAndFewerQueues) {
     Options o;
     o.version = spec::version(1, 0);
+    // No active-namespace list before 1.1: the driver asks for every NSID up to NN and skips
+    // the inactive ones (identify data all zero).
+    o.namespaces = {NamespaceSpec{1, 0, 9, false}, NamespaceSpec{2, 8192, 9, true}};
+    o.nn = 3;
     o.max_io_queues = 2;
     o.dstrd = 2;  // 16-byte doorbell stride
     o.mqes = 15;
@@ -136,11 +142,14 @@ TEST(NvmeDriver, OldControllerWithoutActiveListAndFewerQueues) {
     rig.start();
     EXPECT_EQ(rig.ctl->io_queue_count(), 2);  // granted fewer than asked
     EXPECT_EQ(rig.ctl->queue_entries(1), 16u);  // capped by CAP.MQES
-    EXPECT_EQ(rig.ctl->namespace_count(), 1u);
+    ASSERT_EQ(rig.ctl->namespace_count(), 1u);
+    EXPECT_EQ(rig.ctl->namespace_at(0).nsid, 2u);
     auto b = rig.buffer(4096);
     fill(b.data, 4096, 1);
-    EXPECT_TRUE(rig.run(1, rig.request(BlockOp::Write, 8, 8, &b.seg, 1, 1)).ok());
-    EXPECT_EQ(std::memcmp(rig.model.disk(1).data() + 8 * 512, b.data, 4096), 0);
+    BlockRequest w = rig.request(BlockOp::Write, 8, 8, &b.seg, 1, 1);
+    w.nsid = 2;
+    EXPECT_TRUE(rig.run(1, w).ok());
+    EXPECT_EQ(std::memcmp(rig.model.disk(2).data() + 8 * 512, b.data, 4096), 0);
     EXPECT_EQ(rig.model.stats().invalid_doorbells, 0u);
 }
 
@@ -364,6 +373,20 @@ TEST(NvmeDriver, StoppedControllerTimesOut) {
     EXPECT_TRUE(is_controller_failure(rig.ctl->reap(0, &out, 1).error()));
 }
 
+TEST(NvmeDriver, AdminCommandThatNeverCompletes) {
+    Config c;
+    c.command_timeout_ns = 2'000'000'000;
+    Rig rig(Options{}, c);
+    rig.model.set_unresponsive(true);
+    uint64_t before = rig.platform.clock_ns;
+    auto r = Controller::create(rig.platform, c);
+    ASSERT_TRUE(r.is_error());
+    EXPECT_TRUE(is_controller_failure(r.error()));
+    EXPECT_GE(rig.platform.clock_ns - before, c.command_timeout_ns);
+    EXPECT_EQ(rig.platform.dma_allocations, rig.platform.dma_frees);
+    EXPECT_FALSE(rig.model.enabled());  // left disabled before its rings were freed
+}
+
 TEST(NvmeDriver, ControllerThatNeverGetsReady) {
     Rig rig;
     rig.model.set_never_ready(true);
@@ -544,6 +567,125 @@ TEST(NvmeDriver, ShutdownAndTeardownReleaseEverything) {
     rig.ctl.reset();
     EXPECT_FALSE(rig.model.enabled());
     EXPECT_EQ(rig.model.memory().live_allocations(), 0u);
+}
+
+// Random reads, writes and flushes of random sizes, buffer offsets and segment layouts on all
+// queues at once, checked against a shadow copy of the disk. Each queue works on its own third
+// of the disk; the model executes a queue's commands in order, so a read must see the shadow as
+// it was when the read was submitted.
+TEST(NvmeDriver, RandomMixAgainstShadowDisk) {
+    Options o;
+    o.process_on_doorbell = false;
+    o.mdts = 3;  // 32 KiB: many splits
+    o.namespaces = {NamespaceSpec{1, 4096, 9, true}};  // 2 MiB
+    Config c;
+    c.io_queues = 3;
+    c.io_queue_entries = 16;
+    Rig rig(o, c);
+    rig.start();
+    std::mt19937 rng(12345);
+    std::vector<uint8_t> shadow(4096 * 512, 0);
+    struct Pending {
+        BlockRequest req;
+        std::vector<Buffer> bufs;
+        std::vector<DmaSegment> segs;
+        std::vector<uint8_t> expect;
+    };
+    std::vector<std::unique_ptr<Pending>> live(1024);
+    uint64_t next_tag = 0;
+    int completed = 0;
+    auto finish = [&](const BlockCompletion* out, uint32_t n) {
+        for (uint32_t i = 0; i < n; i++) {
+            ASSERT_TRUE(out[i].status.ok()) << out[i].status.message();
+            auto& p = live[out[i].tag % live.size()];
+            ASSERT_TRUE(p);
+            if (p->req.op == BlockOp::Read) {
+                size_t off = 0;
+                for (auto& b : p->bufs) {
+                    ASSERT_EQ(std::memcmp(b.data, p->expect.data() + off, b.size), 0)
+                        << "tag " << out[i].tag;
+                    off += b.size;
+                }
+            }
+            p.reset();
+            completed++;
+        }
+    };
+    for (int round = 0; round < 300; round++) {
+        for (uint16_t q = 0; q < 3; q++) {
+            if (rig.ctl->in_flight(q) >= 8) continue;
+            auto p = std::make_unique<Pending>();
+            uint32_t op = rng() % 10;
+            uint32_t blocks = 1 + rng() % 200;
+            uint64_t lba = q * 1365 + rng() % (1365 - blocks);
+            p->req.tag = next_tag;
+            p->req.lba = lba;
+            p->req.blocks = blocks;
+            if (op == 0) {
+                p->req.op = BlockOp::Flush;
+                p->req.blocks = 0;
+            } else {
+                p->req.op = op < 5 ? BlockOp::Write : BlockOp::Read;
+                size_t bytes = size_t(blocks) * 512;
+                // 1-3+ segments: the first may start mid-page, inner edges on page boundaries.
+                size_t first_off = (rng() % 8) * 512;
+                size_t first_len = std::min(bytes, 4096 - first_off + (rng() % 3) * 4096);
+                p->bufs.push_back(rig.buffer(first_len, first_off));
+                size_t left = bytes - first_len;
+                while (left > 0) {
+                    size_t len = left > 8192 && rng() % 2 ? 8192 : left;
+                    p->bufs.push_back(rig.buffer(len));
+                    left -= len;
+                }
+                for (auto& b : p->bufs) {
+                    if (p->req.op == BlockOp::Write) fill(b.data, b.size, uint32_t(next_tag));
+                    p->segs.push_back(b.seg);
+                }
+                p->req.segments = p->segs.data();
+                p->req.segment_count = uint32_t(p->segs.size());
+            }
+            auto n = rig.ctl->submit(q, &p->req, 1);
+            ASSERT_TRUE(n.is_ok()) << n.error().name();
+            if (n.value() == 0) continue;
+            uint8_t* disk = shadow.data() + lba * 512;
+            if (p->req.op == BlockOp::Write) {
+                for (auto& b : p->bufs) {
+                    std::memcpy(disk, b.data, b.size);
+                    disk += b.size;
+                }
+            } else if (p->req.op == BlockOp::Read) {
+                p->expect.assign(disk, disk + size_t(blocks) * 512);
+            }
+            ASSERT_FALSE(live[next_tag % live.size()]);
+            live[next_tag % live.size()] = std::move(p);
+            next_tag++;
+        }
+        for (uint16_t q = 0; q < 3; q++) {
+            BlockCompletion out[16];
+            auto n = rig.ctl->reap(q, out, 16);
+            ASSERT_TRUE(n.is_ok());
+            uint32_t got = n.value();
+            if (got == 0 && rig.ctl->in_flight(q) > 4) {
+                auto w = rig.ctl->wait(q, out, 16);
+                ASSERT_TRUE(w.is_ok());
+                got = w.value();
+            }
+            finish(out, got);
+        }
+    }
+    for (uint16_t q = 0; q < 3; q++) {
+        BlockCompletion out[16];
+        while (rig.ctl->in_flight(q)) {
+            auto n = rig.ctl->wait(q, out, 16);
+            ASSERT_TRUE(n.is_ok());
+            finish(out, n.value());
+        }
+    }
+    EXPECT_EQ(completed, int(next_tag));
+    EXPECT_GT(next_tag, 500u);
+    EXPECT_EQ(std::memcmp(rig.model.disk(1).data(), shadow.data(), shadow.size()), 0);
+    EXPECT_EQ(rig.model.stats().error_completions, 0u);
+    EXPECT_EQ(rig.model.stats().invalid_doorbells, 0u);
 }
 
 }  // namespace
