@@ -155,11 +155,13 @@ Figure run(uint32_t depth, uint32_t ios, double overhead) {
 
 int main() {
     double overhead = timer_overhead();
-    std::printf("nvme driver core vs controller model, 4 KiB reads (TSC cycles per I/O, best of 5)\n");
+    std::printf("nvme driver core vs controller model, 4 KiB reads "
+                "(TSC cycles per I/O, best of 5)\n");
     std::printf("  timer overhead per model call taken out: %.1f cycles\n", overhead);
     for (uint32_t depth : {1u, 32u}) {
         Figure f = run(depth, 200000, overhead);
-        std::printf("  QD%-2u  total %7.0f   model (baseline) %7.0f   driver %7.0f   driver/model %.2f\n",
+        std::printf("  QD%-2u  total %7.0f   model (baseline) %7.0f   driver %7.0f   "
+                    "driver/model %.2f\n",
                     depth, f.total, f.model, f.total - f.model,
                     f.model > 0 ? (f.total - f.model) / f.model : 0.0);
     }

@@ -45,9 +45,9 @@ Result<Owned<Controller>> Controller::create(Platform& platform, const Config& c
 }
 
 Controller::~Controller() {
-    // The controller must stop using the rings before their memory goes back.
-    if (enabled_ && !failed()) (void)disable();
-    else if (enabled_) platform_.write32(spec::reg::CC, platform_.read32(spec::reg::CC) & ~spec::cc::EN);
+    // The controller must stop using the rings before their memory goes back. A failed one
+    // gets the same reset, bounded by the ready timeout like every other wait.
+    if (enabled_) (void)disable();
     release_dma();
 }
 
@@ -127,8 +127,10 @@ Result<void> Controller::disable() {
     if (cc == spec::csts::GONE) return fail(Failure::DeviceGone);
     uint32_t csts = platform_.read32(spec::reg::CSTS);
     // Changing EN while RDY still lags behind it is undefined (7.6.1): let it catch up first,
-    // unless it is fatally broken, in which case only the reset can help.
-    if ((cc & spec::cc::EN) && !(csts & spec::csts::RDY) && !(csts & spec::csts::CFS))
+    // unless it is known to be broken (fatal status, or it already failed us, e.g. by never
+    // getting ready), in which case only the reset can help.
+    if ((cc & spec::cc::EN) && !(csts & spec::csts::RDY) && !(csts & spec::csts::CFS) &&
+        !failed())
         (void)wait_ready(true);
     platform_.write32(spec::reg::CC, cc & ~spec::cc::EN);
     enabled_ = false;
@@ -507,9 +509,8 @@ Result<uint32_t> Controller::reinitialize(BlockRequest* out, uint32_t capacity) 
         q.reset();
     }
     io_queue_count_ = 0;
-    failure_ = Failure::None;
     last_admin_status_ = Status{};
-    TRY(bring_up());
+    TRY(bring_up());  // clears the failure once the controller is disabled
     return n;
 }
 

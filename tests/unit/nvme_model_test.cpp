@@ -189,7 +189,8 @@ TEST(NvmeModel, PrpRulesAndChainedLists) {
     EXPECT_EQ(h.status(h.command(1, h.rw(spec::nvm::READ, 0, 1, data.phys + 2, 0))),
               h.make(g, spec::sc::INVALID_PRP_OFFSET));
     // Two pages with PRP2 carrying an offset.
-    EXPECT_EQ(h.status(h.command(1, h.rw(spec::nvm::READ, 0, 8, data.phys + 512, data.phys + 4608))),
+    Sqe two = h.rw(spec::nvm::READ, 0, 8, data.phys + 512, data.phys + 4608);
+    EXPECT_EQ(h.status(h.command(1, two)),
               h.make(g, spec::sc::INVALID_PRP_OFFSET));
     // An address outside any memory.
     EXPECT_EQ(h.status(h.command(1, h.rw(spec::nvm::READ, 0, 1, 0x42000, 0))),
@@ -212,7 +213,8 @@ TEST(NvmeModel, PrpRulesAndChainedLists) {
     for (uint32_t i = 512; i < PAGES; i++) l1[i - 512] = big.phys + uint64_t(i) * 4096;
     for (uint32_t i = 0; i < PAGES * 4096; i++) static_cast<uint8_t*>(big.virt)[i] = uint8_t(i * 7);
     uint64_t before = h.m.stats().prp_list_pages;
-    EXPECT_EQ(h.status(h.command(1, h.rw(spec::nvm::WRITE, 0, PAGES * 8, big.phys, lists.phys))), 0);
+    Sqe chained = h.rw(spec::nvm::WRITE, 0, PAGES * 8, big.phys, lists.phys);
+    EXPECT_EQ(h.status(h.command(1, chained)), 0);
     EXPECT_EQ(h.m.stats().prp_list_pages - before, 2u);
     EXPECT_EQ(std::memcmp(h.m.disk(1).data(), big.virt, PAGES * 4096), 0);
     // A list entry with an offset.
