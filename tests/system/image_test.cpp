@@ -73,6 +73,47 @@ TEST_P(Image, RootFileSystemIsCleanAndOwnedByRoot) {
     EXPECT_NE(motd.output.find("lamina"), std::string::npos) << motd.output;
 }
 
+// The userland the kernel starts: busybox init with our inittab and start script, domctl, and
+// the modes git cannot keep (set by images/build-image).
+TEST_P(Image, RootFileSystemHoldsTheUserland) {
+    long off = root_offset();
+    ASSERT_GT(off, 0);
+    std::string part = "\"" + image() + "?offset=" + std::to_string(off) + "\"";
+    auto stat = [&](const std::string& path) { return run("debugfs -R 'stat " + path + "' " + part).output; };
+    auto cat = [&](const std::string& path) { return run("debugfs -R 'cat " + path + "' " + part).output; };
+
+    auto init = stat("/sbin/init");
+    EXPECT_NE(init.find("Type: symlink"), std::string::npos) << init;
+    EXPECT_NE(init.find("Fast link dest: \"../bin/busybox\""), std::string::npos) << init;
+    auto inittab = cat("/etc/inittab");
+    EXPECT_NE(inittab.find("\n::sysinit:/etc/init.d/rcS\n"), std::string::npos) << inittab;
+    EXPECT_NE(inittab.find("\n::respawn:-/bin/sh\n"), std::string::npos) << inittab;
+    EXPECT_NE(inittab.find("\n::shutdown:/bin/umount -a -r\n"), std::string::npos) << inittab;
+    auto rcs = stat("/etc/init.d/rcS");
+    EXPECT_NE(rcs.find("Type: regular    Mode:  0755"), std::string::npos) << rcs;
+    EXPECT_NE(cat("/etc/init.d/rcS").find("mount -t devfs devfs /dev"), std::string::npos);
+    auto domctl = stat("/usr/bin/domctl");
+    EXPECT_NE(domctl.find("Type: regular    Mode:  0755"), std::string::npos) << domctl;
+    EXPECT_NE(cat("/etc/passwd").find("root:x:0:0:root:/root:/bin/sh\n"), std::string::npos);
+    EXPECT_NE(cat("/etc/profile").find("PS1="), std::string::npos);
+    EXPECT_NE(cat("/www/index.html").find("<title>Lamina</title>"), std::string::npos);
+
+    auto tmp = stat("/tmp");
+    EXPECT_NE(tmp.find("Type: directory    Mode:  01777"), std::string::npos) << tmp;
+    auto root = stat("/root");
+    EXPECT_NE(root.find("Type: directory    Mode:  0700"), std::string::npos) << root;
+    for (const char* dir : {"/proc", "/dev", "/var/log", "/var/run"}) {
+        auto d = stat(dir);
+        EXPECT_NE(d.find("Type: directory    Mode:  0755"), std::string::npos) << dir << ": " << d;
+    }
+    // The placeholders that keep empty folders in git stay out of the image.
+    auto keep = run("debugfs -R 'ls /tmp' " + part);
+    EXPECT_EQ(keep.output.find(".keep"), std::string::npos) << keep.output;
+
+    auto cfg = run("mtype -i " + image() + "@@1M ::/boot/grub/grub.cfg");
+    EXPECT_NE(cfg.output.find(" init=/sbin/init "), std::string::npos) << cfg.output;
+}
+
 INSTANTIATE_TEST_SUITE_P(Profiles, Image, ::testing::Values("default", "test"));
 
 }  // namespace

@@ -1,0 +1,73 @@
+// The root file system's scripts, run on the host by the busybox that goes into the images (a
+// static binary: the host runs the same file Lamina will).
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "tests/system/qemu.h"
+
+namespace lamina::test {
+namespace {
+
+struct Shell {
+    int status;
+    std::string output;
+};
+
+// Runs `busybox sh -c SCRIPT` with an empty environment.
+Shell busybox_sh(const std::string& script) {
+    std::string busybox = build_dir() + "/ports/busybox/root/bin/busybox";
+    std::string quoted;
+    for (char c : script) {
+        if (c == '\'') quoted += "'\\''";
+        else quoted += c;
+    }
+    Shell r{-1, {}};
+    FILE* p = popen(("env -i " + busybox + " sh -c '" + quoted + "' 2>&1").c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+TEST(Rootfs, ProfileSetsPathHomeAndPrompt) {
+    auto r = busybox_sh(". rootfs/etc/profile && printf '%s|%s|%s|%s\\n' \"$PATH\" \"$HOME\" \"$PS1\" \"$(umask)\"");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output, "/sbin:/usr/sbin:/bin:/usr/bin|/root|\\u@\\h:\\w\\$ |0022\n");
+}
+
+TEST(Rootfs, ScriptsParse) {
+    for (const char* script : {"rootfs/etc/init.d/rcS", "rootfs/etc/profile"}) {
+        auto r = busybox_sh(std::string("sh -n ") + script);
+        EXPECT_EQ(r.status, 0) << script << ": " << r.output;
+    }
+    EXPECT_EQ(access("rootfs/etc/init.d/rcS", X_OK), 0);
+}
+
+// Every inittab line is ID:RUNLEVELS:ACTION:PROCESS with an action busybox init knows, and
+// every program it runs is in the busybox install or the root skeleton.
+TEST(Rootfs, InittabNamesKnownActionsAndPrograms) {
+    std::string root = build_dir() + "/ports/busybox/root";
+    auto r = busybox_sh(
+        "n=0; while IFS=: read -r id levels action process; do "
+        "  case $id in \\#*) continue ;; esac; "
+        "  [ -n \"$id$levels$action$process\" ] || continue; "
+        "  case $action in sysinit|wait|once|respawn|askfirst|ctrlaltdel|shutdown|restart) ;; "
+        "    *) echo \"bad action $action\"; exit 1 ;; esac; "
+        "  prog=${process#-}; prog=${prog%% *}; "
+        "  [ -e \"" + root + "$prog\" ] || [ -e \"rootfs$prog\" ] || { echo \"missing $prog\"; exit 1; }; "
+        "  n=$((n+1)); "
+        "done < rootfs/etc/inittab; echo \"$n entries\"");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output, "6 entries\n");
+}
+
+}  // namespace
+}  // namespace lamina::test
