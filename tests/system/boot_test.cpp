@@ -11,7 +11,7 @@ TEST_P(Boot, ReachesBannerWithCommandLine) {
     bool direct = GetParam();
     auto& vm = boot({.direct = direct, .append = "marker=hello"});
     ASSERT_TRUE(vm.wait_for(direct ? "(boot: multiboot1" : "(boot: multiboot2 from GRUB", BOOT_TIMEOUT));
-    ASSERT_TRUE(vm.wait_for("command line: console=ttyS0 test marker=hello", 10s));
+    ASSERT_TRUE(vm.wait_for("command line: console=ttyS0 init=/sbin/init test marker=hello", 10s));
     ASSERT_TRUE(vm.wait_for("usable", 10s));
     ASSERT_TRUE(vm.wait_for("lamina: boot complete", 30s));
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "tests/system/qemu.h"
@@ -67,6 +68,32 @@ TEST(Rootfs, InittabNamesKnownActionsAndPrograms) {
         "done < rootfs/etc/inittab; echo \"$n entries\"");
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output, "6 entries\n");
+}
+
+// rcS with mount, hostname and cat replaced by stubs that log their arguments (mount fails):
+// it mounts proc and devfs, reports each failure and carries on to a successful end.
+TEST(Rootfs, StartScriptMountsAndToleratesFailure) {
+    char tmpl[] = "/tmp/lamina-rcs-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    std::string stubs = tmpl;
+    std::string busybox = build_dir() + "/ports/busybox/root/bin/busybox";
+    auto r = busybox_sh(
+        "for c in mount hostname cat; do "
+        "  printf '#!/bin/sh\\necho \"%s $*\"\\n[ %s != mount ]\\n' $c $c > " + stubs + "/$c; "
+        "  chmod +x " + stubs + "/$c; "
+        "done; "
+        "PATH=" + stubs + " " + busybox + " sh rootfs/etc/init.d/rcS; echo \"status $?\"");
+    EXPECT_EQ(std::system(("rm -rf '" + stubs + "'").c_str()), 0);
+    EXPECT_NE(r.output.find("mount -t proc proc /proc\nrcS: could not mount /proc\n"), std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("mount -t devfs devfs /dev\nrcS: could not mount devfs on /dev\n"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("status 0\n"), std::string::npos) << r.output;
+    // The rest reads the host's /etc, which may lack these files.
+    if (access("/etc/motd", R_OK) == 0) {
+        EXPECT_NE(r.output.find("cat /etc/motd\n"), std::string::npos) << r.output;
+    }
 }
 
 }  // namespace
