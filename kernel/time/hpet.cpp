@@ -94,6 +94,17 @@ Result<void> start_periodic(unsigned timer, uint32_t gsi, uint64_t period) {
     return {};
 }
 
+Result<void> start_oneshot(unsigned timer, uint32_t gsi, uint64_t delay) {
+    if (!g_base || timer >= g_timers || gsi >= 32 || delay == 0) return Errno::Inval;
+    if (!(route_capability(timer) & (1u << gsi))) return Errno::Inval;
+    uint64_t config = read64(timer_config(timer));
+    config &= ~(TN_ROUTE_MASK | TN_LEVEL | TN_FSB_ENABLE | TN_32BIT_MODE | TN_PERIODIC | TN_VALUE_SET);
+    config |= (uint64_t(gsi) << TN_ROUTE_SHIFT) | TN_INT_ENABLE;
+    write64(timer_comparator(timer), read_counter() + delay);
+    write64(timer_config(timer), config);
+    return {};
+}
+
 void stop(unsigned timer) {
     if (!g_base || timer >= g_timers) return;
     write64(timer_config(timer), read64(timer_config(timer)) & ~(TN_INT_ENABLE | TN_PERIODIC));

@@ -26,6 +26,9 @@ uint32_t route_capability(unsigned timer);
 // `gsi`, edge triggered. Inval for a timer or gsi it cannot use, NotSup if the timer has no
 // periodic mode.
 Result<void> start_periodic(unsigned timer, uint32_t gsi, uint64_t period);
+// One interrupt when the main counter reaches now + delay (ticks), routed to gsi. One-shot mode
+// needs no VAL_SET sequence, whose split 32-bit comparator writes are easy to get wrong.
+Result<void> start_oneshot(unsigned timer, uint32_t gsi, uint64_t delay);
 void stop(unsigned timer);
 
 }  // namespace lamina::time::hpet

@@ -14,18 +14,22 @@ namespace {
 
 TEST(Debug, GdbStopsAtKernelMainWithSymbols) {
     std::string dir = build_dir();
+    int port = free_local_port();
+    ASSERT_NE(port, 0);
     std::string script = dir + "/tests/logs/debug-test.gdb";
     std::ofstream(script) << "set architecture i386:x86-64\n"
                           << "file " << dir << "/kernel/lamina.elf\n"
-                          << "target remote localhost:1234\n"
+                          << "target remote 127.0.0.1:" << port << "\n"
                           << "hbreak kernel_main\n"
                           << "continue\n"
                           << "bt\n"
                           << "kill\n";
-    // Port 1234 is QEMU's fixed gdb port (-s): this test must not run twice at once.
-    std::string cmd = "timeout 120 sh -c 'images/run --build-dir=" + dir +
-                      " --gdb --direct --snapshot --port=0 --serial=null " + dir +
-                      "/images/test.img >/dev/null 2>&1 & sleep 1; gdb -q -batch -x " + script + "' 2>&1";
+    // QEMU waits for gdb on a free port; the trap ends it whatever gdb does (a QEMU left
+    // waiting would otherwise live on after the test).
+    std::string cmd = "sh -c 'images/run --build-dir=" + dir + " --gdb=" + std::to_string(port) +
+                      " --direct --snapshot --port=0 --serial=null " + dir +
+                      "/images/test.img >/dev/null 2>&1 & q=$!; trap \"kill $q 2>/dev/null\" EXIT; "
+                      "sleep 1; timeout 60 gdb -q -batch -x " + script + "' 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     ASSERT_NE(p, nullptr);
     std::string out;
