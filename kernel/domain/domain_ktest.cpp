@@ -1,0 +1,203 @@
+// Domains in the kernel: loading and running the test packages (domains/test/*), containing each
+// kind of fault, tearing down without leaks, and restarting over and over.
+#include "kernel/domain/domain.h"
+#include "kernel/ktest/ktest.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/memory.h"
+#include "kernel/mm/page_table.h"
+#include "kernel/sched/thread.h"
+#include "kernel/time/time.h"
+
+namespace lamina::domain {
+
+namespace {
+
+// Runs fn on a fresh thread with its own guarded stack (the stack-overflow domain runs the
+// caller's stack into its guard page), and waits for it.
+template <typename Fn>
+void on_thread(ktest::Context& ktest_ctx, Fn fn) {
+    auto thunk = [](void* p) { (*static_cast<Fn*>(p))(); };
+    auto t = sched::Thread::create("domain-test", thunk, &fn);
+    KASSERT_TRUE(t.is_ok());
+    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
+}
+
+// Loads and starts a package; nullptr (with the failure recorded) if that does not work.
+Domain* start_domain(ktest::Context& ktest_ctx, const char* name) {
+    auto d = create(name);
+    if (!KEXPECT(d.is_ok())) return nullptr;
+    auto r = start(d.value());
+    if (!KEXPECT(r.is_ok() && r.value() >= 0)) {
+        destroy(d.value());
+        return nullptr;
+    }
+    return d.value();
+}
+
+// Creates, runs and destroys hello: it must still answer 42.
+void check_hello(ktest::Context& ktest_ctx) {
+    auto d = create("hello");
+    KASSERT_TRUE(d.is_ok());
+    auto r = start(d.value());
+    KEXPECT(r.is_ok() && r.value() == 42);
+    KEXPECT(d.value()->get_state() == State::Running);
+    destroy(d.value());
+}
+
+// The faulting domains, one per kind; loop ends by the watchdog.
+void check_fault(ktest::Context& ktest_ctx, const char* package, DomainError expected) {
+    check_hello(ktest_ctx);  // warms the heap and page tables up for the baseline
+    uint64_t free_before = mm::free_pages();
+    uint64_t faults_before = fault_count();
+    uint32_t id = 0;
+    on_thread(ktest_ctx, [&] {
+        Domain* d = start_domain(ktest_ctx, package);
+        if (!d) return;
+        id = d->id;
+        auto trigger = reinterpret_cast<CallFn>(find_export(d, "test.trigger"));
+        KASSERT_TRUE(trigger);
+        uint64_t result = 1;
+        KEXPECT(call(d, trigger, 0, &result) == DomainError::None);
+        KEXPECT_EQ(result, 0u);
+        DomainError e = call(d, trigger, 7, &result);
+        KEXPECT(e == expected);
+        if (e != expected) ktest_ctx.note("%s: got domain error %d", package, int(e));
+        KEXPECT(d->get_state() == State::Failed);
+        KEXPECT_EQ(d->counters.faults, 1u);
+        KEXPECT(call(d, trigger, 0, &result) == DomainError::Dead);
+        KEXPECT(current() == nullptr);
+        destroy(d);
+    });
+    KEXPECT_EQ(fault_count(), faults_before + 1);
+    KEXPECT_EQ(mm::pages_owned_by(mm::Owner::domain(id)), 0u);
+    check_hello(ktest_ctx);  // other domains keep working
+    KEXPECT_EQ(mm::free_pages(), free_before);
+}
+
+}  // namespace
+
+KTEST(domain, hello_runs_and_leaves_nothing) {
+    check_hello(ktest_ctx);
+    uint64_t free_before = mm::free_pages();
+    auto d = create("hello");
+    KASSERT_TRUE(d.is_ok());
+    uint32_t id = d.value()->id;
+    KEXPECT(d.value()->get_state() == State::Created);
+    KEXPECT(mm::pages_owned_by(mm::Owner::domain(id)) > 0);
+    auto r = start(d.value());
+    KEXPECT(r.is_ok() && r.value() == 42);
+    KEXPECT_EQ(d.value()->counters.calls_in, 1u);
+    KEXPECT(find("hello") == d.value());
+    destroy(d.value());
+    KEXPECT_EQ(mm::pages_owned_by(mm::Owner::domain(id)), 0u);
+    KEXPECT_EQ(mm::free_pages(), free_before);
+    KEXPECT(find("hello") == nullptr);
+}
+
+KTEST(domain, unknown_package_is_noent) {
+    auto d = create("no_such_domain");
+    KEXPECT(d.is_error() && d.error().code() == Errno::NoEnt);
+}
+
+KTEST(domain, image_is_wx_and_symbolized) {
+    auto d = create("hello");
+    KASSERT_TRUE(d.is_ok());
+    const LoadedImage& img = d.value()->image;
+    KEXPECT(img.base >= kImageBase);
+    for (size_t i = 0; i < img.segment_count; i++) {
+        const LoadedSegment& s = img.segments[i];
+        auto tr = mm::translate_kernel(s.start);
+        if (s.prot == 0) {
+            KEXPECT(tr.is_error());
+            continue;
+        }
+        KASSERT_TRUE(tr.is_ok());
+        bool writable = tr.value().flags & mm::PageFlag::Writable;
+        bool exec = !(tr.value().flags & mm::PageFlag::NoExecute);
+        KEXPECT(!(writable && exec));
+        KEXPECT_EQ(writable, bool(s.prot & kProtWrite));
+        KEXPECT_EQ(exec, bool(s.prot & kProtExec));
+    }
+    const char* name = nullptr;
+    uintptr_t off = 0;
+    KEXPECT(img.symbols.symbolize(img.entry, &name, &off) && __builtin_strcmp(name, LAMINA_DOMAIN_ENTRY_SYMBOL) == 0);
+    destroy(d.value());
+}
+
+KTEST(domain, panic_is_contained) { check_fault(ktest_ctx, "fault_panic", DomainError::Faulted); }
+KTEST(domain, null_dereference_is_contained) { check_fault(ktest_ctx, "fault_null", DomainError::Faulted); }
+KTEST(domain, invalid_opcode_is_contained) { check_fault(ktest_ctx, "fault_ud", DomainError::Faulted); }
+KTEST(domain, divide_error_is_contained) { check_fault(ktest_ctx, "fault_div0", DomainError::Faulted); }
+KTEST(domain, stack_overflow_is_contained) { check_fault(ktest_ctx, "fault_stack", DomainError::Faulted); }
+
+KTEST(domain, endless_loop_is_ended_by_the_watchdog) {
+    uint64_t old = watchdog_ns();
+    set_watchdog_ns(200'000'000);
+    uint64_t t0 = time::now_ns();
+    check_fault(ktest_ctx, "fault_loop", DomainError::TimedOut);
+    ktest_ctx.note("watchdog (200 ms) ended the loop; test took %lu ms", (unsigned long)((time::now_ns() - t0) / 1000000));
+    set_watchdog_ns(old);
+}
+
+KTEST(domain, injected_fault_fails_the_domain) {
+    on_thread(ktest_ctx, [&] {
+        Domain* d = start_domain(ktest_ctx, "fault_ud");
+        if (!d) return;
+        auto trigger = reinterpret_cast<CallFn>(find_export(d, "test.trigger"));
+        KEXPECT(inject_fault("fault_ud").is_ok());
+        KEXPECT(d->get_state() == State::Failed);
+        uint64_t result = 0;
+        KEXPECT(call(d, trigger, 0, &result) == DomainError::Dead);
+        destroy(d);
+    });
+    KEXPECT(inject_fault("no_such_domain").is_error());
+}
+
+KTEST(domain, introspection_lists_live_domains) {
+    auto d = create("hello");
+    KASSERT_TRUE(d.is_ok());
+    char buf[1024];
+    size_t n = format_domains(buf, sizeof(buf));
+    KEXPECT(n > 0 && n < sizeof(buf));
+    bool listed = false;
+    for (size_t i = 0; i + 5 <= n; i++) listed |= __builtin_memcmp(buf + i, "hello", 5) == 0;
+    KEXPECT(listed);
+    destroy(d.value());
+}
+
+// Recovery, by hand (the generated shadow does the same): fault, tear down, start afresh.
+KTEST(domain, restart_loop_leaks_nothing) {
+    constexpr unsigned kRounds = 200;
+    check_hello(ktest_ctx);
+    uint64_t free_before = mm::free_pages();
+    uint64_t recovery_ns = 0;
+    unsigned ok = 0;
+    on_thread(ktest_ctx, [&] {
+        Domain* d = start_domain(ktest_ctx, "fault_null");
+        for (unsigned i = 0; d && i < kRounds; i++) {
+            auto trigger = reinterpret_cast<CallFn>(find_export(d, "test.trigger"));
+            uint64_t r = 0;
+            if (call(d, trigger, 1, &r) != DomainError::Faulted) break;
+            uint64_t t0 = time::now_ns();
+            uint64_t restarts = d->counters.restarts;
+            destroy(d);
+            auto fresh = create("fault_null");
+            if (fresh.is_error()) { d = nullptr; break; }
+            d = fresh.value();
+            d->counters.restarts = restarts + 1;
+            if (start(d).is_error()) break;
+            recovery_ns += time::now_ns() - t0;
+            ok++;
+        }
+        if (d) {
+            KEXPECT_EQ(d->counters.restarts, uint64_t(kRounds));
+            destroy(d);
+        }
+    });
+    KEXPECT_EQ(ok, kRounds);
+    KEXPECT_EQ(mm::free_pages(), free_before);
+    if (ok) ktest_ctx.note("%u restarts, average recovery (teardown + create + start) %lu us", ok,
+                           (unsigned long)(recovery_ns / ok / 1000));
+}
+
+}  // namespace lamina::domain
