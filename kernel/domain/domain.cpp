@@ -1,5 +1,9 @@
 #include "kernel/domain/domain.h"
 
+#include <type_traits>
+
+#include "kernel/domain/exchange_heap.h"
+
 #include "kernel/arch/x86_64/backtrace.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
@@ -48,6 +52,23 @@ Domain* g_slots[kImageSlots];  // g_domains_lock for writes; read locklessly by 
 uint32_t g_next_id = 1;         // g_domains_lock
 uint64_t g_watchdog_ns = kDefaultWatchdogNs;
 uint64_t g_faults;
+bool g_verbose_faults = true;
+
+// The exchange heap: one for the whole kernel, its pages owned by Owner::exchange_heap(0).
+// Lock order: after a Domain's lock (never the other way round); the page provider it calls
+// with the lock held only takes the frame allocator's.
+class ExchangePages final : public mm::PageProvider {
+public:
+    void* alloc_pages(unsigned order) override {
+        auto frames = mm::alloc_frames(order, mm::Owner::exchange_heap(0));
+        return frames.is_ok() ? mm::phys_to_virt(frames.value()) : nullptr;
+    }
+    void free_pages(void* pages, unsigned order) override { (void)mm::free_frames(mm::virt_to_phys(pages), order); }
+};
+ExchangePages g_exchange_pages;
+alignas(ExchangeHeap) unsigned char g_exchange_storage[sizeof(ExchangeHeap)];
+ExchangeHeap* g_exchange;  // g_exchange_lock
+Spinlock g_exchange_lock;
 
 Continuation* top_of(sched::Thread* t) { return t ? static_cast<Continuation*>(t->domain_call_top()) : nullptr; }
 
@@ -70,6 +91,7 @@ bool mark_failed(Domain* d) {
     while (s == uint32_t(State::Created) || s == uint32_t(State::Running)) {
         if (__atomic_compare_exchange_n(&d->state, &s, uint32_t(State::Failed), false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&d->record.state, uint32_t(proxy_rt::DomainState::Failed), __ATOMIC_RELEASE);
             __atomic_fetch_add(&d->counters.faults, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&g_faults, 1, __ATOMIC_RELAXED);
             return true;
@@ -139,6 +161,7 @@ void print_domain_backtrace(Domain* d, sched::Thread* t, uint64_t rip, uint64_t 
 void report_fault(Domain* d, sched::Thread* t, const arch::InterruptFrame& f) {
     kprintf("domain %s (id %u): %s (vector %lu) in thread %lu '%s'\n", d->name, d->id,
             arch::exception_name(f.vector), f.vector, t->id(), t->name());
+    if (!g_verbose_faults) return;
     arch::print_exception_details(f);
     arch::print_frame(f);
     print_domain_backtrace(d, t, f.rip, f.rbp);
@@ -217,7 +240,7 @@ bool readable(const void* p, size_t len) {
 
 [[noreturn]] void fail_calling_domain(Domain* d, const char* why) {
     kprintf("domain %s (id %u): %s\n", d->name, d->id, why);
-    print_domain_backtrace(d, sched::current_thread(), 0, reinterpret_cast<uint64_t>(__builtin_frame_address(0)));
+    if (g_verbose_faults) print_domain_backtrace(d, sched::current_thread(), 0, reinterpret_cast<uint64_t>(__builtin_frame_address(0)));
     mark_failed(d);
     kprintf("domain %s: failed; unwinding its callers, the kernel continues\n", d->name);
     domain_resume(unwind_to_caller_of(sched::current_thread(), d, DomainError::Faulted));
@@ -236,7 +259,7 @@ void cap_log(const char* msg, size_t len) {
     Domain* d = calling_domain();
     if (!d) panic("domain panic outside any domain call");
     if (len > 1024) len = 1024;
-    if (readable(msg, len)) kprintf("domain %s (id %u): panic: %.*s\n", d->name, d->id, int(len), msg);
+    if (readable(msg, len) && g_verbose_faults) kprintf("domain %s (id %u): panic: %.*s\n", d->name, d->id, int(len), msg);
     fail_calling_domain(d, "panicked");
 }
 
@@ -309,14 +332,34 @@ int32_t cap_thread_create(void (*)(void*), void*, const char*, size_t, uint64_t*
     return kENOSYS;
 }
 
-int32_t cap_exchange_alloc(size_t, size_t, uint64_t, void** out) {
-    if (readable(out, sizeof(*out))) *out = nullptr;
-    if (Domain* d = calling_domain()) kprintf("domain %s: exchange_alloc is not implemented yet\n", d->name);
-    return kENOSYS;
+int32_t cap_exchange_alloc(size_t size, size_t align, uint64_t type, void** out) {
+    Domain* d = calling_domain();
+    if (!d || !readable(out, sizeof(*out)) || align == 0 || align > 16 || (align & (align - 1))) return kEINVAL;
+    if (type > 0xffffffffull) return kEINVAL;
+    void* object = nullptr;
+    Errno e = Errno::None;
+    {
+        SpinlockGuard g(g_exchange_lock);
+        auto r = g_exchange->allocate(d->id, TypeId(type), size);
+        if (r.is_ok()) object = r.value();
+        else e = r.error().code();
+    }
+    if (e != Errno::None) return int32_t(e);
+    *out = object;
+    back_to_domain();
+    return 0;
 }
 
-void cap_exchange_free(void*) {
-    if (Domain* d = calling_domain()) kprintf("domain %s: exchange_free is not implemented yet\n", d->name);
+void cap_exchange_free(void* object) {
+    Domain* d = calling_domain();
+    if (!d) return;
+    bool ok;
+    {
+        SpinlockGuard g(g_exchange_lock);
+        ok = g_exchange->free(d->id, object).is_ok();
+    }
+    if (!ok) fail_calling_domain(d, "exchange_free: not an object it owns (ownership violation)");
+    back_to_domain();
 }
 
 int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamina_device_info* out) {
@@ -507,6 +550,7 @@ const char* state_name(State s) {
 
 void init(const boot::BootInfo& info) {
     g_boot_info = &info;
+    g_exchange = new (g_exchange_storage) ExchangeHeap(g_exchange_pages);
     g_next_exception_hook = arch::exception_hook();
     arch::set_exception_hook(on_exception);
     g_next_exit_hook = arch::interrupt_exit_hook();
@@ -558,6 +602,7 @@ Result<Domain*> create(const char* package_name) {
     d->counters.image_pages = d->image.size / mm::PAGE_SIZE;
     d->caps = kCapsTemplate;
     d->caps.domain_id = d->id;
+    d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
     __atomic_store_n(&g_slots[d->slot], d, __ATOMIC_RELEASE);
     return d;
 }
@@ -572,6 +617,7 @@ DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame) {
     c.callee = d;
     c.error = DomainError::None;
     c.progress_ns = time::now_ns();
+    if (c.prev) __atomic_fetch_add(&c.prev->callee->counters.calls_out, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&d->threads_inside, 1, __ATOMIC_ACQUIRE);
     __atomic_fetch_add(&d->counters.calls_in, 1, __ATOMIC_RELAXED);
     t->set_domain_call_top(&c);
@@ -600,16 +646,16 @@ Result<int64_t> start(Domain* d) {
         kprintf("domain %s: failed to start (%s)\n", d->name, e == DomainError::TimedOut ? "timed out" : "faulted");
         return Errno::IO;
     }
-    if (f.result >= 0) {
-        uint32_t created = uint32_t(State::Created);
-        __atomic_compare_exchange_n(&d->state, &created, uint32_t(State::Running), false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE);
-    }
+    uint32_t created = uint32_t(State::Created);
+    if (f.result >= 0 && __atomic_compare_exchange_n(&d->state, &created, uint32_t(State::Running), false,
+                                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&d->record.state, uint32_t(proxy_rt::DomainState::Running), __ATOMIC_RELEASE);
     return f.result;
 }
 
 void destroy(Domain* d) {
     __atomic_store_n(&d->state, uint32_t(State::Dead), __ATOMIC_RELEASE);
+    __atomic_store_n(&d->record.state, uint32_t(proxy_rt::DomainState::Dead), __ATOMIC_RELEASE);
     // Threads still running its code leave at their next interrupt; ones in a capability when
     // they come back from it.
     uint64_t deadline = time::now_ns() + 5'000'000'000ull;
@@ -633,6 +679,15 @@ void destroy(Domain* d) {
     for (size_t i = 0; i < d->allocation_count; i++)
         (void)mm::free_frames(d->allocations[i].phys, d->allocations[i].order);
     d->allocation_count = 0;
+    ReclaimStats stats;
+    {
+        SpinlockGuard g(g_exchange_lock);
+        stats = g_exchange->reclaim_domain(d->id);
+    }
+    if (stats.freed || stats.orphaned || stats.loans_returned || stats.corrupt)
+        kprintf("domain %s: exchange heap: %zu objects freed (%zu nested), %zu orphaned while lent, %zu loans "
+                "returned, %zu corrupt handles\n", d->name, stats.freed, stats.nested, stats.orphaned,
+                stats.loans_returned, stats.corrupt);
     unmap_and_free(d->image.base, d->image.size / mm::PAGE_SIZE);
     delete d;
 }
@@ -661,6 +716,62 @@ Result<void> inject_fault(const char* name) {
     return {};
 }
 
+void set_verbose_faults(bool verbose) { g_verbose_faults = verbose; }
+
+Recovery::Recovery(Domain* instance, Hook rebind, Hook replay, void* context)
+    : Recovery(instance, rebind, replay, context,
+               instance->package.manifest.restart == RestartPolicy::Never ? 0 : instance->package.manifest.restart_max,
+               uint64_t(instance->package.manifest.restart_window_s) * 1'000'000'000ull) {}
+
+Recovery::Recovery(Domain* instance, Hook rebind, Hook replay, void* context, uint32_t max, uint64_t window_ns)
+    : instance_(instance), rebind_(rebind), replay_(replay), context_(context),
+      max_(max < kMaxTracked ? max : uint32_t(kMaxTracked)), window_ns_(window_ns) {
+    __builtin_memcpy(package_, instance->name, sizeof(package_));
+}
+
+Result<void> Recovery::recover(DomainError why) {
+    uint64_t t0 = time::now_ns();
+    // The budget: the max-th most recent restart must lie outside the window.
+    if (max_ == 0) return Errno::Perm;
+    uint64_t oldest = recent_[recent_next_];  // the slot max_ restarts ago (0: unused)
+    if (restarts_ >= max_ && t0 - oldest < window_ns_) {
+        kprintf("domain %s: %u restarts within %lu s: giving up\n", package_, max_,
+                (unsigned long)(window_ns_ / 1'000'000'000ull));
+        return Errno::Again;
+    }
+    Domain* fresh = TRY(create(package_));
+    auto started = start(fresh);
+    if (started.is_error() || started.value() < 0) {
+        kprintf("domain %s: the fresh instance did not start\n", package_);
+        destroy(fresh);
+        return Errno::IO;
+    }
+    if (replay_) {
+        if (auto r = replay_(context_, fresh); r.is_error()) {
+            kprintf("domain %s: replay failed: %s\n", package_, r.error().name());
+            destroy(fresh);
+            return r.error();
+        }
+    }
+    if (auto r = rebind_(context_, fresh); r.is_error()) {
+        destroy(fresh);
+        return r.error();
+    }
+    Domain* old = instance_;
+    instance_ = fresh;
+    fresh->counters.restarts = old->counters.restarts + 1;
+    destroy(old);
+    restarts_++;
+    recent_[recent_next_] = t0;
+    recent_next_ = (recent_next_ + 1) % max_;
+    last_recovery_ns_ = time::now_ns() - t0;
+    if (g_verbose_faults)
+        kprintf("domain %s: restarted after %s (id %u, restart %lu, %lu us)\n", package_,
+                why == DomainError::TimedOut ? "a timeout" : why == DomainError::Dead ? "its death" : "a fault",
+                fresh->id, (unsigned long)fresh->counters.restarts, (unsigned long)(last_recovery_ns_ / 1000));
+    return {};
+}
+
 void set_watchdog_ns(uint64_t ns) { __atomic_store_n(&g_watchdog_ns, ns, __ATOMIC_RELAXED); }
 uint64_t watchdog_ns() { return __atomic_load_n(&g_watchdog_ns, __ATOMIC_RELAXED); }
 uint64_t fault_count() { return __atomic_load_n(&g_faults, __ATOMIC_RELAXED); }
@@ -683,3 +794,98 @@ size_t format_domains(char* buf, size_t size) {
 }
 
 }  // namespace lamina::domain
+
+namespace lamina::domain {
+
+static_assert(std::is_standard_layout_v<Domain>, "the proxy runtime finds a Domain from its record");
+
+size_t exchange_objects_owned_by(DomainId id) {
+    SpinlockGuard g(g_exchange_lock);
+    return g_exchange->objects_owned_by(id);
+}
+
+size_t exchange_live_objects() {
+    SpinlockGuard g(g_exchange_lock);
+    return g_exchange->live_objects();
+}
+
+Result<void> exchange_register_types(const TypeInfo* const* types, size_t count) {
+    SpinlockGuard g(g_exchange_lock);
+    for (size_t i = 0; i < count; i++) TRY(g_exchange->register_type(*types[i]));
+    return {};
+}
+
+}  // namespace lamina::domain
+
+// ---- the kernel's proxy runtime (include/lamina/proxy_runtime.h) and exchange:: (rref.h) -------
+
+namespace lamina {
+
+using domain::Domain;
+using domain::g_exchange;
+using domain::g_exchange_lock;
+
+DomainId proxy_rt::current_domain() {
+    Domain* d = domain::calling_domain();
+    return d ? d->id : KERNEL_DOMAIN;
+}
+
+DomainError proxy_rt::call_into(DomainRecord& callee, Thunk thunk, void* frame) {
+    // The record is a Domain's first member (static_assert above).
+    auto* d = reinterpret_cast<Domain*>(&callee);
+    if (!is_alive(callee)) return DomainError::Dead;
+    return domain::call_thunk(d, thunk, frame);
+}
+
+Result<void> proxy_rt::move_rref(void* object, DomainId from, DomainId to) {
+    SpinlockGuard g(g_exchange_lock);
+    return g_exchange->transfer(object, from, to);
+}
+
+Result<DomainId> proxy_rt::lend_rref(const void* object, DomainId lender, DomainId borrower) {
+    SpinlockGuard g(g_exchange_lock);
+    return g_exchange->lend(object, lender, borrower);
+}
+
+void proxy_rt::end_loan(const void* object, DomainId borrower, DomainId previous) {
+    SpinlockGuard g(g_exchange_lock);
+    (void)g_exchange->end_loan(object, borrower, previous);
+}
+
+bool proxy_rt::rescue_rref(void* object, TypeId type, DomainId from, DomainId to) {
+    SpinlockGuard g(g_exchange_lock);
+    auto h = g_exchange->header_of(object);
+    if (h.is_error() || h.value()->type != type) return false;
+    return g_exchange->transfer(object, from, to).is_ok();
+}
+
+void proxy_rt::ownership_violation(DomainId culprit, Error error) {
+    Domain* current = domain::calling_domain();
+    if (current && current->id == culprit)
+        domain::fail_calling_domain(current, "ownership violation in a proxy call");
+    kprintf("domain: ownership violation by domain %u (%s)\n", culprit, error.name());
+    SpinlockGuard g(domain::g_domains_lock);
+    for (Domain* d : domain::g_slots)
+        if (uintptr_t(d) > 1 && d->id == culprit) domain::mark_failed(d);
+}
+
+Result<void*> exchange::allocate(TypeId type, size_t size) {
+    DomainId owner = proxy_rt::current_domain();
+    SpinlockGuard g(g_exchange_lock);
+    return g_exchange->allocate(owner, type, size);
+}
+
+Result<void> exchange::free(void* object) {
+    DomainId caller = proxy_rt::current_domain();
+    Error e = Errno::None;
+    {
+        SpinlockGuard g(g_exchange_lock);
+        auto r = g_exchange->free(caller, object);
+        if (r.is_error()) e = r.error();
+    }
+    if (e.code() == Errno::None) return {};
+    proxy_rt::ownership_violation(caller, e);
+    return e;
+}
+
+}  // namespace lamina

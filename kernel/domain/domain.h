@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <lamina/domain_abi.h>
+#include <lamina/proxy_runtime.h>
 #include <lamina/result.h>
 
 #include "kernel/domain/loader/loader.h"
@@ -54,6 +55,7 @@ struct Continuation;
 
 struct Counters {
     uint64_t calls_in = 0;      // calls that entered the domain
+    uint64_t calls_out = 0;     // calls it made into other domains
     uint64_t faults = 0;
     uint64_t heap_pages = 0;    // private-heap pages now held
     uint64_t image_pages = 0;
@@ -61,6 +63,10 @@ struct Counters {
 };
 
 struct Domain {
+    // What proxies hold (first, so the proxy runtime finds the Domain from it). Its state
+    // mirrors `state`: Restarting until started, Running, Failed, Dead. Valid until destroy():
+    // a shadow rebinds its proxy to the fresh instance before destroying the failed one.
+    proxy_rt::DomainRecord record = {};
     uint32_t id = 0;
     char name[Manifest::kMaxName + 1] = {};
     uint32_t state = uint32_t(State::Created);  // State; atomic
@@ -137,5 +143,46 @@ size_t format_domains(char* buf, size_t size);
 
 // Faults contained since boot (all domains).
 uint64_t fault_count();
+// Full fault reports (registers, backtrace) or one line each (restart stress tests).
+void set_verbose_faults(bool verbose);
+
+// Recovery behind a generated shadow (IShadow): on a fault, create a fresh instance from the
+// same package (so with the same manifest and capabilities), start it, run the replay hook,
+// point the shadow's proxy at it (rebind), and only then destroy the failed instance. Restarts
+// are limited to `max` within `window_ns` (the manifest's restart policy by default; `never`
+// allows none); beyond that recover() fails and the shadow returns Restarting.
+class Recovery final : public proxy_rt::ShadowRecovery {
+public:
+    using Hook = Result<void> (*)(void* context, Domain* fresh);
+
+    Recovery(Domain* instance, Hook rebind, Hook replay, void* context);
+    Recovery(Domain* instance, Hook rebind, Hook replay, void* context, uint32_t max, uint64_t window_ns);
+
+    Result<void> recover(DomainError why) override;
+    Domain* instance() const { return instance_; }
+    uint64_t restarts() const { return restarts_; }
+    uint64_t last_recovery_ns() const { return last_recovery_ns_; }
+
+private:
+    static constexpr size_t kMaxTracked = 1000;  // the manifest's upper bound for max
+
+    Domain* instance_;
+    char package_[Manifest::kMaxName + 1];
+    Hook rebind_, replay_;
+    void* context_;
+    uint32_t max_;
+    uint64_t window_ns_;
+    uint64_t restarts_ = 0;
+    uint64_t last_recovery_ns_ = 0;
+    uint64_t recent_[kMaxTracked] = {};  // times of the last restarts, a ring
+    size_t recent_next_ = 0;
+};
+
+// The exchange heap's objects owned by a domain (for introspection and tests), and the live
+// objects in all.
+size_t exchange_objects_owned_by(DomainId id);
+size_t exchange_live_objects();
+// Registers the type tables a generated interface header lists (NAME_types[]).
+Result<void> exchange_register_types(const TypeInfo* const* types, size_t count);
 
 }  // namespace lamina::domain

@@ -174,6 +174,7 @@ KTEST(domain, restart_loop_leaks_nothing) {
     unsigned ok = 0;
     on_thread(ktest_ctx, [&] {
         Domain* d = start_domain(ktest_ctx, "fault_null");
+        set_verbose_faults(false);
         for (unsigned i = 0; d && i < kRounds; i++) {
             auto trigger = reinterpret_cast<CallFn>(find_export(d, "test.trigger"));
             uint64_t r = 0;
@@ -189,6 +190,7 @@ KTEST(domain, restart_loop_leaks_nothing) {
             recovery_ns += time::now_ns() - t0;
             ok++;
         }
+        set_verbose_faults(true);
         if (d) {
             KEXPECT_EQ(d->counters.restarts, uint64_t(kRounds));
             destroy(d);
