@@ -203,3 +203,40 @@ KTEST(domain, restart_loop_leaks_nothing) {
 }
 
 }  // namespace lamina::domain
+
+namespace lamina::domain {
+
+// A fault injected from outside unwinds a thread that is busy in the domain's code (on whichever
+// CPU it runs), at its next interrupt.
+KTEST(domain, injection_unwinds_a_busy_thread) {
+    uint64_t free_before = 0;
+    check_hello(ktest_ctx);
+    free_before = mm::free_pages();
+    auto d = create("fault_loop");
+    KASSERT_TRUE(d.is_ok());
+    KASSERT_TRUE(start(d.value()).is_ok());
+    struct Busy {
+        Domain* d;
+        DomainError error = DomainError::None;
+        volatile bool entered = false;
+    } busy{d.value()};
+    auto body = [](void* p) {
+        auto* b = static_cast<Busy*>(p);
+        auto trigger = reinterpret_cast<CallFn>(find_export(b->d, "test.trigger"));
+        b->entered = true;
+        uint64_t r = 0;
+        b->error = call(b->d, trigger, 1, &r);
+    };
+    auto t = sched::Thread::create("domain-busy", body, &busy);
+    KASSERT_TRUE(t.is_ok());
+    while (!busy.entered || __atomic_load_n(&busy.d->threads_inside, __ATOMIC_ACQUIRE) == 0) sched::yield();
+    sched::sleep_ns(20'000'000);  // well inside the loop (the watchdog allows 2 s)
+    KEXPECT(inject_fault("fault_loop").is_ok());
+    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
+    KEXPECT(busy.error == DomainError::Faulted);
+    KEXPECT_EQ(__atomic_load_n(&busy.d->threads_inside, __ATOMIC_ACQUIRE), 0u);
+    destroy(d.value());
+    KEXPECT_EQ(mm::free_pages(), free_before);
+}
+
+}  // namespace lamina::domain
