@@ -321,15 +321,56 @@ void cap_free_pages(void* base, size_t count) {
 
 uint64_t cap_time_now_ns() { return time::now_ns(); }
 
+// Sleeps in slices, so a thread of a domain that fails meanwhile leaves within one slice.
 int32_t cap_sleep_ns(uint64_t ns) {
-    sched::sleep_ns(ns);
+    constexpr uint64_t kSlice = 10'000'000;
+    uint64_t end = time::now_ns() + ns;
+    for (;;) {
+        uint64_t now = time::now_ns();
+        if (now >= end) break;
+        sched::sleep_ns(end - now < kSlice ? end - now : kSlice);
+        back_to_domain();
+    }
     back_to_domain();
     return 0;
 }
 
-int32_t cap_thread_create(void (*)(void*), void*, const char*, size_t, uint64_t*) {
-    if (Domain* d = calling_domain()) kprintf("domain %s: thread_create is not implemented yet\n", d->name);
-    return kENOSYS;
+void domain_thread_main(void* p) {
+    auto* own = static_cast<Domain::OwnThread*>(p);
+    DomainError e = call_thunk(own->domain, own->fn, own->arg);
+    sched::Thread* self = sched::current_thread();
+    if (e != DomainError::None && g_verbose_faults)
+        kprintf("domain %s: thread %lu '%s' left the domain (%s)\n", own->domain->name, self->id(), self->name(),
+                own->domain->get_state() == State::Dead ? "torn down" : "failed");
+}
+
+int32_t cap_thread_create(void (*fn)(void*), void* arg, const char* name, size_t name_len, uint64_t* out_thread) {
+    Domain* d = calling_domain();
+    if (!d || !fn || !d->contains(reinterpret_cast<uintptr_t>(fn)) || !readable(name, name_len)) return kEINVAL;
+    if (out_thread && !readable(out_thread, sizeof(*out_thread))) return kEINVAL;
+    Domain::OwnThread* own = nullptr;
+    {
+        SpinlockGuard g(d->lock);
+        if (d->thread_count == Domain::kMaxThreads) return kENOSPC;
+        own = &d->threads[d->thread_count++];
+        *own = {nullptr, fn, arg, d};
+    }
+    char full[32];
+    size_t n = snformat(full, sizeof(full), "%s/", d->name);
+    for (size_t i = 0; i < name_len && n + 1 < sizeof(full); i++) full[n++] = name[i];
+    full[n < sizeof(full) ? n : sizeof(full) - 1] = 0;
+    // The thread may run (on another CPU) before own->thread is set; it never reads it. The
+    // creator is inside the domain until this returns, so destroy() cannot see it unset.
+    auto t = sched::Thread::create(full, domain_thread_main, own);
+    if (t.is_ok()) own->thread = t.value();
+    if (t.is_error()) {
+        SpinlockGuard g(d->lock);
+        d->thread_count--;
+        return kENOMEM;
+    }
+    if (out_thread) *out_thread = t.value()->id();
+    back_to_domain();
+    return 0;
 }
 
 int32_t cap_exchange_alloc(size_t size, size_t align, uint64_t type, void** out) {
@@ -409,6 +450,8 @@ int32_t cap_device_map_bar(uint64_t handle, uint32_t bar, void** out, size_t* ou
     if (!d || !readable(out, sizeof(*out)) || !readable(out_size, sizeof(*out_size))) return kEINVAL;
     pci::PciDevice* dev = device_of(d, handle);
     if (!dev) return kENOENT;
+    // A BAR is only reachable with memory decoding on (release leaves decoding as it is).
+    if (auto r = dev->enable_memory_space(); r.is_error()) return int32_t(r.error().code());
     auto mapped = dev->map_bar(bar);
     if (mapped.is_error()) return int32_t(mapped.error().code());
     *out = const_cast<void*>(mapped.value());
@@ -609,8 +652,14 @@ Result<Domain*> create(const char* package_name) {
 
 DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame) {
     KASSERT(cpu::interrupts_enabled());
+    // Counted inside before the state check: destroy() marks the domain Dead, then waits for the
+    // count to drop, so a caller either sees Dead here or is waited for.
+    __atomic_fetch_add(&d->threads_inside, 1, __ATOMIC_SEQ_CST);
     State s = d->get_state();
-    if (s == State::Failed || s == State::Dead) return DomainError::Dead;
+    if (s == State::Failed || s == State::Dead) {
+        __atomic_fetch_sub(&d->threads_inside, 1, __ATOMIC_RELEASE);
+        return DomainError::Dead;
+    }
     sched::Thread* t = sched::current_thread();
     Continuation c{};
     c.prev = top_of(t);
@@ -618,7 +667,6 @@ DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame) {
     c.error = DomainError::None;
     c.progress_ns = time::now_ns();
     if (c.prev) __atomic_fetch_add(&c.prev->callee->counters.calls_out, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&d->threads_inside, 1, __ATOMIC_ACQUIRE);
     __atomic_fetch_add(&d->counters.calls_in, 1, __ATOMIC_RELAXED);
     t->set_domain_call_top(&c);
     domain_enter(&c, thunk, frame);
@@ -654,7 +702,7 @@ Result<int64_t> start(Domain* d) {
 }
 
 void destroy(Domain* d) {
-    __atomic_store_n(&d->state, uint32_t(State::Dead), __ATOMIC_RELEASE);
+    __atomic_store_n(&d->state, uint32_t(State::Dead), __ATOMIC_SEQ_CST);
     __atomic_store_n(&d->record.state, uint32_t(proxy_rt::DomainState::Dead), __ATOMIC_RELEASE);
     // Threads still running its code leave at their next interrupt; ones in a capability when
     // they come back from it.
@@ -666,6 +714,10 @@ void destroy(Domain* d) {
         }
         sched::yield();
     }
+    // Its own threads have left it: they end now.
+    for (size_t i = 0; i < d->thread_count; i++)
+        if (d->threads[i].thread) (void)d->threads[i].thread->join();
+    d->thread_count = 0;
     {
         SpinlockGuard g(g_domains_lock);
         g_slots[d->slot] = nullptr;
@@ -779,15 +831,21 @@ uint64_t fault_count() { return __atomic_load_n(&g_faults, __ATOMIC_RELAXED); }
 size_t format_domains(char* buf, size_t size) {
     size_t n = 0;
     auto add = [&](size_t m) { n = n + m < size ? n + m : (size ? size - 1 : 0); };
-    add(snformat(buf + n, size - n, "%-4s %-16s %-8s %8s %8s %8s %8s %8s %8s\n", "id", "name", "state", "calls",
-                 "faults", "restarts", "heap", "image", "threads"));
+    add(snformat(buf + n, size - n, "%-4s %-16s %-8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "id", "name", "state",
+                 "calls-in", "calls-out", "faults", "restarts", "heap-pg", "image-pg", "exchange", "threads"));
     SpinlockGuard g(g_domains_lock);
     for (Domain* d : g_slots) {
         if (uintptr_t(d) <= 1) continue;
-        add(snformat(buf + n, size - n, "%-4u %-16s %-8s %8lu %8lu %8lu %8lu %8lu %8u\n", d->id, d->name,
-                     state_name(d->get_state()), (unsigned long)d->counters.calls_in,
-                     (unsigned long)d->counters.faults, (unsigned long)d->counters.restarts,
-                     (unsigned long)d->counters.heap_pages, (unsigned long)d->counters.image_pages,
+        size_t exchange_objects;
+        {
+            SpinlockGuard x(g_exchange_lock);
+            exchange_objects = g_exchange->objects_owned_by(d->id);
+        }
+        add(snformat(buf + n, size - n, "%-4u %-16s %-8s %8lu %8lu %8lu %8lu %8lu %8lu %8zu %4zu/%-3u\n", d->id,
+                     d->name, state_name(d->get_state()), (unsigned long)d->counters.calls_in,
+                     (unsigned long)d->counters.calls_out, (unsigned long)d->counters.faults,
+                     (unsigned long)d->counters.restarts, (unsigned long)d->counters.heap_pages,
+                     (unsigned long)d->counters.image_pages, exchange_objects, d->thread_count,
                      __atomic_load_n(&d->threads_inside, __ATOMIC_RELAXED)));
     }
     return n;

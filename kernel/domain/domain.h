@@ -38,6 +38,9 @@ class PciDevice;
 namespace lamina::boot {
 struct BootInfo;
 }
+namespace lamina::sched {
+class Thread;
+}
 
 namespace lamina::domain {
 
@@ -87,6 +90,18 @@ struct Domain {
     Allocation allocations[kMaxAllocations] = {};
     size_t allocation_count = 0;
     pci::PciDevice* devices[Manifest::kMaxDevices] = {};
+
+    // The domain's own threads (thread_create): each runs its function through a domain call
+    // and ends when it returns or is unwound; destroy() joins them.
+    static constexpr size_t kMaxThreads = 16;
+    struct OwnThread {
+        sched::Thread* thread;
+        void (*fn)(void*);
+        void* arg;
+        Domain* domain;
+    };
+    OwnThread threads[kMaxThreads] = {};
+    size_t thread_count = 0;
 
     static constexpr size_t kMaxExports = Manifest::kMaxInterfaces;
     struct Export {
@@ -138,7 +153,8 @@ Result<void> inject_fault(const char* name);
 void set_watchdog_ns(uint64_t ns);
 uint64_t watchdog_ns();
 
-// One line per domain: id, name, state, counters (for /proc/domains and the kernel log).
+// One line per domain: id, name, state, calls in and out, faults, restarts, heap and image
+// pages, exchange-heap objects owned, own threads / threads inside (for /proc/domains).
 size_t format_domains(char* buf, size_t size);
 
 // Faults contained since boot (all domains).
