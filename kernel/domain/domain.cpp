@@ -760,10 +760,14 @@ Domain* find(const char* name) {
 
 Domain* current() { return calling_domain(); }
 
-Result<void> inject_fault(const char* name) {
+Result<void> inject_fault(const char* name, const char* kind) {
+    static const char* const kKinds[] = {"panic", "null", "ud", "div0", "loop"};
+    bool known = false;
+    for (const char* k : kKinds) known |= __builtin_strcmp(k, kind) == 0;
+    if (!known) return Errno::Inval;
     Domain* d = find(name);
     if (!d) return Errno::NoEnt;
-    kprintf("domain %s (id %u): fault injected\n", d->name, d->id);
+    kprintf("domain %s (id %u): fault injected (%s)\n", d->name, d->id, kind);
     mark_failed(d);
     return {};
 }
@@ -829,10 +833,10 @@ uint64_t watchdog_ns() { return __atomic_load_n(&g_watchdog_ns, __ATOMIC_RELAXED
 uint64_t fault_count() { return __atomic_load_n(&g_faults, __ATOMIC_RELAXED); }
 
 size_t format_domains(char* buf, size_t size) {
+    // The /proc/domains contract (userland/domctl/README.md): key=value fields, one domain a line.
+    static const char* const kStates[] = {"starting", "running", "faulted", "stopped"};
     size_t n = 0;
     auto add = [&](size_t m) { n = n + m < size ? n + m : (size ? size - 1 : 0); };
-    add(snformat(buf + n, size - n, "%-4s %-16s %-8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "id", "name", "state",
-                 "calls-in", "calls-out", "faults", "restarts", "heap-pg", "image-pg", "exchange", "threads"));
     SpinlockGuard g(g_domains_lock);
     for (Domain* d : g_slots) {
         if (uintptr_t(d) <= 1) continue;
@@ -841,12 +845,14 @@ size_t format_domains(char* buf, size_t size) {
             SpinlockGuard x(g_exchange_lock);
             exchange_objects = g_exchange->objects_owned_by(d->id);
         }
-        add(snformat(buf + n, size - n, "%-4u %-16s %-8s %8lu %8lu %8lu %8lu %8lu %8lu %8zu %4zu/%-3u\n", d->id,
-                     d->name, state_name(d->get_state()), (unsigned long)d->counters.calls_in,
-                     (unsigned long)d->counters.calls_out, (unsigned long)d->counters.faults,
-                     (unsigned long)d->counters.restarts, (unsigned long)d->counters.heap_pages,
-                     (unsigned long)d->counters.image_pages, exchange_objects, d->thread_count,
-                     __atomic_load_n(&d->threads_inside, __ATOMIC_RELAXED)));
+        add(snformat(buf + n, size - n,
+                     "id=%u name=%s state=%s restarts=%lu faults=%lu calls_in=%lu calls_out=%lu heap_pages=%lu "
+                     "exchange_objects=%zu threads=%zu threads_inside=%u image_pages=%lu\n",
+                     d->id, d->name, kStates[uint32_t(d->get_state()) & 3], (unsigned long)d->counters.restarts,
+                     (unsigned long)d->counters.faults, (unsigned long)d->counters.calls_in,
+                     (unsigned long)d->counters.calls_out, (unsigned long)d->counters.heap_pages, exchange_objects,
+                     d->thread_count, __atomic_load_n(&d->threads_inside, __ATOMIC_RELAXED),
+                     (unsigned long)d->counters.image_pages));
     }
     return n;
 }

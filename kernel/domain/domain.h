@@ -146,15 +146,19 @@ Domain* find(const char* name);
 Domain* current();
 
 // Marks the named domain Failed as if it had faulted: threads running its code are unwound at
-// their next interrupt. NoEnt if no such domain.
-Result<void> inject_fault(const char* name);
+// their next interrupt, threads in a capability when they come back from it. kind is one of
+// /proc/domctl's (panic, null, ud, div0, loop; Inval otherwise); it is logged, but every kind
+// fails the domain the same way for now (the fault is not yet raised by the domain's own code).
+// NoEnt if no such domain.
+Result<void> inject_fault(const char* name, const char* kind = "panic");
 
 // Watchdog limit for domain calls (tests shorten it).
 void set_watchdog_ns(uint64_t ns);
 uint64_t watchdog_ns();
 
-// One line per domain: id, name, state, calls in and out, faults, restarts, heap and image
-// pages, exchange-heap objects owned, own threads / threads inside (for /proc/domains).
+// The /proc/domains text (userland/domctl/README.md): one line of key=value fields per domain
+// (id, name, state, restarts, faults, calls_in, calls_out, heap_pages, exchange_objects,
+// threads, threads_inside, image_pages). Returns the length written (truncated to fit).
 size_t format_domains(char* buf, size_t size);
 
 // Faults contained since boot (all domains).

@@ -152,6 +152,7 @@ KTEST(domain, injected_fault_fails_the_domain) {
         destroy(d);
     });
     KEXPECT(inject_fault("no_such_domain").is_error());
+    KEXPECT(inject_fault("hello", "sideways").is_error());
 }
 
 KTEST(domain, introspection_lists_live_domains) {
@@ -161,7 +162,7 @@ KTEST(domain, introspection_lists_live_domains) {
     size_t n = format_domains(buf, sizeof(buf));
     KEXPECT(n > 0 && n < sizeof(buf));
     bool listed = false;
-    for (size_t i = 0; i + 5 <= n; i++) listed |= __builtin_memcmp(buf + i, "hello", 5) == 0;
+    for (size_t i = 0; i + 10 <= n; i++) listed |= __builtin_memcmp(buf + i, "name=hello", 10) == 0;
     KEXPECT(listed);
     destroy(d.value());
 }
