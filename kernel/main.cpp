@@ -10,6 +10,7 @@
 #include "kernel/dev/acpi/platform.h"
 #include "kernel/dev/pci/pci.h"
 #include "kernel/dev/serial.h"
+#include "kernel/domain/domain.h"
 #include "kernel/irq/irq.h"
 #include "kernel/mm/memory.h"
 #include "kernel/ktest/kbench.h"
@@ -139,6 +140,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     if (auto r = irq::init(); r.is_error()) panic("cannot set up interrupt controllers: %s", r.error().name());
     if (auto r = time::init(); r.is_error()) panic("cannot calibrate the clocks: %s", r.error().name());
     pci::init(g_boot_info);
+    domain::init(g_boot_info);
     cpu::sti();
     smp::start_aps();
 

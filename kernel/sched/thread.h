@@ -72,6 +72,9 @@ public:
     // The CPU whose run queue the thread belongs to.
     unsigned cpu_index() const { return cpu_->index; }
     const mm::KernelStack& stack() const { return stack_; }
+    // The innermost continuation of the thread's domain calls (kernel/domain); null outside any.
+    void* domain_call_top() const { return domain_call_top_; }
+    void set_domain_call_top(void* c) { domain_call_top_ = c; }
 
     Thread(const Thread&) = delete;
     Thread& operator=(const Thread&) = delete;
@@ -126,6 +129,7 @@ private:
 
     WaitQueue exit_waiters_;       // join() waits here
     Thread* zombie_next_ = nullptr;
+    void* domain_call_top_ = nullptr;  // owned by kernel/domain
 };
 
 Thread* current_thread();

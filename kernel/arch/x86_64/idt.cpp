@@ -80,6 +80,8 @@ void load_idt() {
 void set_interrupt_handler(uint8_t vector, InterruptHandler handler) { g_handlers[vector] = handler; }
 void set_exception_hook(ExceptionHook hook) { g_exception_hook = hook; }
 void set_interrupt_exit_hook(InterruptExitHook hook) { g_interrupt_exit_hook = hook; }
+ExceptionHook exception_hook() { return g_exception_hook; }
+InterruptExitHook interrupt_exit_hook() { return g_interrupt_exit_hook; }
 
 void print_frame(const InterruptFrame& f) {
     kprintf("  rip %016lx  cs %04lx  rflags %016lx\n", f.rip, f.cs, f.rflags);

@@ -27,12 +27,15 @@ void set_interrupt_handler(uint8_t vector, InterruptHandler handler);
 // handled it (and may have changed the frame to resume elsewhere).
 using ExceptionHook = bool (*)(InterruptFrame&);
 void set_exception_hook(ExceptionHook hook);
+// The installed hook, so a later subsystem can put its own in front and chain to it.
+ExceptionHook exception_hook();
 
 // Called after the handler of an interrupt (vector >= 32) returns, still with interrupts off:
 // the scheduler switches threads here when the tick asked for it. Handlers must have sent
 // their EOI by then.
 using InterruptExitHook = void (*)(InterruptFrame&);
 void set_interrupt_exit_hook(InterruptExitHook hook);
+InterruptExitHook interrupt_exit_hook();
 
 const char* exception_name(uint64_t vector);
 void print_frame(const InterruptFrame& f);

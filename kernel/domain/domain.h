@@ -1,0 +1,208 @@
+// Domains in the kernel: creating one from its boot-module package, calling into it with fault
+// containment, and tearing it down so that nothing it held leaks (DESIGN.md, "Domains").
+//
+// Lifecycle: create() validates the package and loads its image (state Created); start() runs
+// its entry through a domain call (Running when the entry returns >= 0); call() runs one of its
+// published functions; destroy() tears it down and frees the record.
+//
+// Domain calls. A thread entering a domain records a Continuation on its own stack (callee-saved
+// registers, stack pointer, resume address: domain_call.S) and pushes it on its domain-call stack
+// (Thread::domain_call_top). The innermost continuation's callee is the thread's current domain.
+// If the domain's code takes a CPU exception, panics through its capability table, or runs longer
+// than the watchdog limit without returning to the kernel, the domain is marked Failed and the
+// thread resumes at the innermost continuation that entered the failed domain; the call returns
+// DomainError::Faulted (TimedOut for the watchdog). Calls into a Failed or Dead domain return
+// Dead without entering.
+//
+// What counts as "in the domain": the interrupted or faulting instruction lies in the domain's
+// image. A fault in kernel code (a capability running on the domain's behalf) stays a kernel
+// fault; the capabilities check what domains hand them instead.
+//
+// Locking: g_domains_lock (domain.cpp) guards the domain list and image slots; each Domain's lock
+// guards its page and device tables. Order: g_domains_lock, then a Domain's lock.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/domain_abi.h>
+#include <lamina/proxy_runtime.h>
+#include <lamina/result.h>
+
+#include "kernel/domain/loader/loader.h"
+#include "kernel/sync/spinlock.h"
+
+namespace lamina::pci {
+class PciDevice;
+}
+namespace lamina::boot {
+struct BootInfo;
+}
+namespace lamina::sched {
+class Thread;
+}
+
+namespace lamina::domain {
+
+enum class State : uint32_t { Created, Running, Failed, Dead };
+const char* state_name(State s);
+
+// Kernel virtual range of domain images: one slot of kDomainMaxImage bytes per live domain.
+inline constexpr uintptr_t kImageBase = 0xffffd00000000000;
+inline constexpr size_t kImageSlots = 64;
+
+// How long a domain call may run in domain code without coming back to the kernel.
+inline constexpr uint64_t kDefaultWatchdogNs = 2'000'000'000;
+
+struct Continuation;
+
+struct Counters {
+    uint64_t calls_in = 0;      // calls that entered the domain
+    uint64_t calls_out = 0;     // calls it made into other domains
+    uint64_t faults = 0;
+    uint64_t heap_pages = 0;    // private-heap pages now held
+    uint64_t image_pages = 0;
+    uint64_t restarts = 0;      // set by whoever re-creates the domain (a shadow)
+};
+
+struct Domain {
+    // What proxies hold (first, so the proxy runtime finds the Domain from it). Its state
+    // mirrors `state`: Restarting until started, Running, Failed, Dead. Valid until destroy():
+    // a shadow rebinds its proxy to the fresh instance before destroying the failed one.
+    proxy_rt::DomainRecord record = {};
+    uint32_t id = 0;
+    char name[Manifest::kMaxName + 1] = {};
+    uint32_t state = uint32_t(State::Created);  // State; atomic
+    unsigned slot = 0;
+    ValidatedPackage package;
+    LoadedImage image;
+    lamina_domain_caps caps = {};
+    Counters counters;
+    uint32_t threads_inside = 0;  // atomic: threads whose call stack holds this domain
+
+    static constexpr size_t kMaxAllocations = 256;
+    struct Allocation {
+        uint64_t phys;
+        unsigned order;
+        size_t pages;  // what the domain asked for (<= 1 << order)
+    };
+    Spinlock lock;                             // the tables below
+    Allocation allocations[kMaxAllocations] = {};
+    size_t allocation_count = 0;
+    pci::PciDevice* devices[Manifest::kMaxDevices] = {};
+
+    // The domain's own threads (thread_create): each runs its function through a domain call
+    // and ends when it returns or is unwound; destroy() joins them.
+    static constexpr size_t kMaxThreads = 16;
+    struct OwnThread {
+        sched::Thread* thread;
+        void (*fn)(void*);
+        void* arg;
+        Domain* domain;
+    };
+    OwnThread threads[kMaxThreads] = {};
+    size_t thread_count = 0;
+
+    static constexpr size_t kMaxExports = Manifest::kMaxInterfaces;
+    struct Export {
+        char name[Manifest::kMaxInterfaceName + 1];
+        void* object;
+    };
+    Export exports[kMaxExports] = {};
+    size_t export_count = 0;
+
+    State get_state() const { return State(__atomic_load_n(&state, __ATOMIC_ACQUIRE)); }
+    bool contains(uintptr_t addr) const { return addr >= image.base && addr - image.base < image.size; }
+};
+
+// Installs the exception and interrupt-exit hooks in front of the scheduler's (after
+// sched::init); packages are looked up among info's boot modules, which must stay reserved.
+void init(const boot::BootInfo& info);
+
+// Finds the boot module of that package, validates and loads it. Errors: NoEnt (no such
+// module), what the loader refused (logged with its reason), NoSpc (no image slot), NoMem.
+Result<Domain*> create(const char* package_name);
+
+// Runs the domain's entry. The value is what the entry returned (>= 0: the domain is Running;
+// < 0: it stays Created and the value is its -errno). A DomainError if it faulted.
+Result<int64_t> start(Domain* d);
+
+// Calls fn(arg) inside domain d on the calling thread (interrupts on, no spinlock held).
+using CallFn = uint64_t (*)(uint64_t arg);
+DomainError call(Domain* d, CallFn fn, uint64_t arg, uint64_t* result);
+// The general form the proxy runtime uses: thunk(frame) inside d.
+DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame);
+
+// Tears d down (see DESIGN.md, "Teardown") and frees the record. No thread may be inside it
+// (threads inside a Failed domain have already been unwound by the time callers see the error).
+void destroy(Domain* d);
+
+// The object a domain published under name (interface_publish), or nullptr.
+void* find_export(Domain* d, const char* name);
+
+// The live domain named name, or nullptr (the record stays valid until destroy()).
+Domain* find(const char* name);
+// The domain the calling thread runs in (nullptr: the kernel).
+Domain* current();
+
+// Marks the named domain Failed as if it had faulted: threads running its code are unwound at
+// their next interrupt, threads in a capability when they come back from it. kind is one of
+// /proc/domctl's (panic, null, ud, div0, loop; Inval otherwise); it is logged, but every kind
+// fails the domain the same way for now (the fault is not yet raised by the domain's own code).
+// NoEnt if no such domain.
+Result<void> inject_fault(const char* name, const char* kind = "panic");
+
+// Watchdog limit for domain calls (tests shorten it).
+void set_watchdog_ns(uint64_t ns);
+uint64_t watchdog_ns();
+
+// The /proc/domains text (userland/domctl/README.md): one line of key=value fields per domain
+// (id, name, state, restarts, faults, calls_in, calls_out, heap_pages, exchange_objects,
+// threads, threads_inside, image_pages). Returns the length written (truncated to fit).
+size_t format_domains(char* buf, size_t size);
+
+// Faults contained since boot (all domains).
+uint64_t fault_count();
+// Full fault reports (registers, backtrace) or one line each (restart stress tests).
+void set_verbose_faults(bool verbose);
+
+// Recovery behind a generated shadow (IShadow): on a fault, create a fresh instance from the
+// same package (so with the same manifest and capabilities), start it, run the replay hook,
+// point the shadow's proxy at it (rebind), and only then destroy the failed instance. Restarts
+// are limited to `max` within `window_ns` (the manifest's restart policy by default; `never`
+// allows none); beyond that recover() fails and the shadow returns Restarting.
+class Recovery final : public proxy_rt::ShadowRecovery {
+public:
+    using Hook = Result<void> (*)(void* context, Domain* fresh);
+
+    Recovery(Domain* instance, Hook rebind, Hook replay, void* context);
+    Recovery(Domain* instance, Hook rebind, Hook replay, void* context, uint32_t max, uint64_t window_ns);
+
+    Result<void> recover(DomainError why) override;
+    Domain* instance() const { return instance_; }
+    uint64_t restarts() const { return restarts_; }
+    uint64_t last_recovery_ns() const { return last_recovery_ns_; }
+
+private:
+    static constexpr size_t kMaxTracked = 1000;  // the manifest's upper bound for max
+
+    Domain* instance_;
+    char package_[Manifest::kMaxName + 1];
+    Hook rebind_, replay_;
+    void* context_;
+    uint32_t max_;
+    uint64_t window_ns_;
+    uint64_t restarts_ = 0;
+    uint64_t last_recovery_ns_ = 0;
+    uint64_t recent_[kMaxTracked] = {};  // times of the last restarts, a ring
+    size_t recent_next_ = 0;
+};
+
+// The exchange heap's objects owned by a domain (for introspection and tests), and the live
+// objects in all.
+size_t exchange_objects_owned_by(DomainId id);
+size_t exchange_live_objects();
+// Registers the type tables a generated interface header lists (NAME_types[]).
+Result<void> exchange_register_types(const TypeInfo* const* types, size_t count);
+
+}  // namespace lamina::domain
