@@ -1,0 +1,441 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <string>
+
+#include "kernel/posix/vfs/path.h"
+
+using namespace lamina;
+using namespace lamina::posix;
+
+namespace {
+
+// A small in-memory file system: enough of Inode for resolution and the directory operations.
+class MemInode : public Inode {
+public:
+    MemInode(uint64_t dev, uint64_t ino, uint32_t mode, MemInode* parent)
+        : dev_(dev), ino_(ino), mode_(mode), parent_(parent ? parent : this) {}
+    uint64_t dev() const override { return dev_; }
+    uint64_t ino() const override { return ino_; }
+    uint32_t mode() const override { return mode_; }
+    Result<void> getattr(Stat& st) override {
+        st = Stat{};
+        st.st_dev = dev_;
+        st.st_ino = ino_;
+        st.st_mode = mode_;
+        st.st_uid = uid;
+        st.st_gid = gid;
+        st.st_nlink = 1;
+        st.st_size = int64_t(is_symlink(mode_) ? target.size() : data.size());
+        return {};
+    }
+    Result<RefPtr<Inode>> lookup(Name n) override {
+        if (!is_dir(mode_)) return Errno::NotDir;
+        lookups++;
+        if (n.len > kNameMax) return Errno::NameTooLong;
+        std::string s(n.ptr, n.len);
+        if (s == ".") return RefPtr<Inode>(this);
+        if (s == "..") return RefPtr<Inode>(parent_);
+        auto it = children.find(s);
+        if (it == children.end()) return Errno::NoEnt;
+        return RefPtr<Inode>(it->second.get());
+    }
+    Result<size_t> readlink(char* buf, size_t n) override {
+        if (!is_symlink(mode_)) return Errno::Inval;
+        size_t k = std::min(n, target.size());
+        memcpy(buf, target.data(), k);
+        return k;
+    }
+    Result<RefPtr<Inode>> create(Name n, uint32_t m, uint32_t, uint32_t) override {
+        std::string s(n.ptr, n.len);
+        if (children.count(s)) return Errno::Exist;
+        return RefPtr<Inode>(add(s, mode::Regular | (m & 07777)));
+    }
+
+    MemInode* add(const std::string& name, uint32_t m, const std::string& link = "") {
+        static uint64_t next_ino = 100;
+        auto* c = new MemInode(dev_, next_ino++, m, this);
+        c->target = link;
+        children[name] = RefPtr<MemInode>(c);
+        return c;
+    }
+    MemInode* dir(const std::string& name, uint32_t perm = 0755) { return add(name, mode::Directory | perm); }
+    MemInode* file(const std::string& name, uint32_t perm = 0644) { return add(name, mode::Regular | perm); }
+    MemInode* link(const std::string& name, const std::string& to) { return add(name, mode::Symlink | 0777, to); }
+
+    std::map<std::string, RefPtr<MemInode>> children;
+    std::string target;
+    std::string data;
+    uint32_t uid = 0, gid = 0;
+    int lookups = 0;
+
+private:
+    uint64_t dev_, ino_;
+    uint32_t mode_;
+    MemInode* parent_;  // not counted: children never outlive the tree's root
+};
+
+// /
+//   etc/passwd
+//   home/user/notes          home/user is 0700, owned by uid 1000
+//   bin -> usr/bin           usr/bin/sh
+//   abs -> /etc              rel -> ../etc (in /home)
+//   loop1 -> loop2 -> loop1  dangling -> /nowhere   self -> self   empty -> ""
+//   mnt/                     second fs mounted here: data/file, up -> ..
+//   file
+struct PosixPathTree : testing::Test {
+    void SetUp() override {
+        root = RefPtr<MemInode>(new MemInode(1, 2, mode::Directory | 0755, nullptr));
+        etc = root->dir("etc");
+        etc->file("passwd");
+        home = root->dir("home");
+        user = home->dir("user", 0700);
+        user->uid = 1000;
+        user->file("notes");
+        home->link("rel", "../etc");
+        usr = root->dir("usr");
+        usr->dir("bin")->file("sh", 0755);
+        root->link("bin", "usr/bin");
+        root->link("abs", "/etc");
+        root->link("loop1", "loop2");
+        root->link("loop2", "loop1");
+        root->link("self", "self");
+        root->link("dangling", "/nowhere");
+        root->link("empty", "");
+        root->link("filelink", "file");
+        mnt = root->dir("mnt");
+        root->file("file");
+
+        fs2 = RefPtr<MemInode>(new MemInode(2, 2, mode::Directory | 0755, nullptr));
+        fs2->dir("data")->file("file");
+        fs2->link("up", "..");
+        fs2->link("toroot", "/etc");
+
+        root_loc = mounts.mount_root(RefPtr<Inode>(root.get())).release_value();
+        Location at = must(resolve(ctx(), "/mnt", lookup::Follow));
+        ASSERT_TRUE(mounts.mount(at, "/mnt", RefPtr<Inode>(fs2.get())).is_ok());
+    }
+
+    PathContext ctx(Location cwd = {}) { return PathContext{mounts, root_loc, cwd.inode ? cwd : root_loc, cred}; }
+    static Location must(Result<Location> r) {
+        EXPECT_TRUE(r.is_ok()) << (r.is_error() ? int(r.error().code()) : 0);
+        return r.is_ok() ? r.release_value() : Location{};
+    }
+    // "dev:ino" of what path resolves to, or "E<errno>".
+    std::string at(const char* path, uint32_t flags = lookup::Follow, Location cwd = {}) {
+        auto r = resolve(ctx(cwd), path, flags);
+        if (r.is_error()) return "E" + std::to_string(int(r.error().code()));
+        return std::to_string(r.value().inode->dev()) + ":" + std::to_string(r.value().inode->ino());
+    }
+    static std::string id(Inode* i) { return std::to_string(i->dev()) + ":" + std::to_string(i->ino()); }
+    static std::string err(Errno e) { return "E" + std::to_string(int(e)); }
+
+    RefPtr<MemInode> root, fs2;
+    MemInode *etc, *home, *user, *usr, *mnt;
+    MountTable mounts;
+    Location root_loc;
+    Credentials cred;
+};
+
+}  // namespace
+
+TEST(PosixVfsLayout, StatMatchesLinuxX8664) {
+    EXPECT_EQ(sizeof(Stat), 144u);
+    EXPECT_EQ(offsetof(Stat, st_nlink), 16u);
+    EXPECT_EQ(offsetof(Stat, st_uid), 28u);
+    EXPECT_EQ(offsetof(Stat, st_blksize), 56u);
+    EXPECT_EQ(offsetof(Stat, st_mtim), 88u);
+    EXPECT_EQ(offsetof(Stat, st_ctim), 104u);
+}
+
+TEST_F(PosixPathTree, AbsoluteAndRelative) {
+    EXPECT_EQ(at("/"), id(root.get()));
+    EXPECT_EQ(at("/etc/passwd"), id(etc->children["passwd"].get()));
+    EXPECT_EQ(at("//etc///passwd"), id(etc->children["passwd"].get()));
+    Location e = must(resolve(ctx(), "/etc", 0));
+    EXPECT_EQ(at("passwd", lookup::Follow, e), id(etc->children["passwd"].get()));
+    EXPECT_EQ(at("./passwd", lookup::Follow, e), id(etc->children["passwd"].get()));
+    EXPECT_EQ(at("../usr/bin/sh", lookup::Follow, e), at("/usr/bin/sh"));
+    EXPECT_EQ(at("/etc/./../etc/."), id(etc));
+    EXPECT_EQ(at("."), id(root.get()));
+}
+
+TEST_F(PosixPathTree, DotDotAtRootStaysAtRoot) {
+    EXPECT_EQ(at("/.."), id(root.get()));
+    EXPECT_EQ(at("/../../.."), id(root.get()));
+    EXPECT_EQ(at("/../etc"), id(etc));
+    EXPECT_EQ(at(".."), id(root.get()));
+    // A chroot-like process root: ".." does not leave it either.
+    Location h = must(resolve(ctx(), "/home", 0));
+    PathContext jail{mounts, h, h, cred};
+    auto r = resolve(jail, "../../user", 0);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(id(r.value().inode.get()), id(user));
+    // And an absolute symlink inside the jail starts at the jail's root.
+    auto rel = resolve(jail, "/rel", lookup::Follow);  // ../etc from /home = /home/etc
+    ASSERT_TRUE(rel.is_error());
+    EXPECT_EQ(rel.error().code(), Errno::NoEnt);
+}
+
+TEST_F(PosixPathTree, EmptyAndTooLong) {
+    EXPECT_EQ(at(""), err(Errno::NoEnt));
+    std::string c255(255, 'a'), c256(256, 'a');
+    EXPECT_EQ(at(("/" + c255).c_str()), err(Errno::NoEnt));
+    EXPECT_EQ(at(("/" + c256).c_str()), err(Errno::NameTooLong));
+    EXPECT_EQ(at(("/" + c256 + "/x").c_str()), err(Errno::NameTooLong));
+    // Components are checked in order: a missing directory comes first.
+    EXPECT_EQ(at(("/nonexistent/" + c256).c_str()), err(Errno::NoEnt));
+    std::string p4095 = "/";
+    while (p4095.size() < 4095) p4095 += "./";
+    p4095.resize(4095);
+    if (p4095.back() == '/') p4095.back() = '.';
+    EXPECT_EQ(at(p4095.c_str()), id(root.get()));
+    std::string p4096 = p4095 + "/";
+    EXPECT_EQ(at(p4096.c_str()), err(Errno::NameTooLong));
+}
+
+TEST_F(PosixPathTree, TrailingSlashes) {
+    EXPECT_EQ(at("/etc/"), id(etc));
+    EXPECT_EQ(at("/etc//"), id(etc));
+    EXPECT_EQ(at("/file/"), err(Errno::NotDir));
+    EXPECT_EQ(at("/file/."), err(Errno::NotDir));
+    EXPECT_EQ(at("/file/.."), err(Errno::NotDir));
+    EXPECT_EQ(at("/nothing/"), err(Errno::NoEnt));
+    EXPECT_EQ(at("/file", lookup::Follow | lookup::Directory), err(Errno::NotDir));
+    // A trailing slash follows a final symlink even under nofollow.
+    EXPECT_EQ(at("/abs/", 0), id(etc));
+    EXPECT_EQ(at("/filelink/", 0), err(Errno::NotDir));
+}
+
+TEST_F(PosixPathTree, NotDirInTheMiddle) {
+    EXPECT_EQ(at("/file/x"), err(Errno::NotDir));
+    EXPECT_EQ(at("/etc/passwd/x"), err(Errno::NotDir));
+    EXPECT_EQ(at("/filelink/x"), err(Errno::NotDir));
+    EXPECT_EQ(at("/missing/x"), err(Errno::NoEnt));
+}
+
+TEST_F(PosixPathTree, Symlinks) {
+    EXPECT_EQ(at("/bin/sh"), at("/usr/bin/sh"));
+    EXPECT_EQ(at("/bin"), at("/usr/bin"));
+    EXPECT_EQ(at("/abs/passwd"), id(etc->children["passwd"].get()));
+    EXPECT_EQ(at("/home/rel/passwd"), id(etc->children["passwd"].get()));
+    // Final symlink: followed or not.
+    EXPECT_EQ(at("/bin", 0), id(root->children["bin"].get()));
+    EXPECT_EQ(at("/abs", lookup::Follow), id(etc));
+    EXPECT_EQ(at("/dangling", 0), id(root->children["dangling"].get()));
+    EXPECT_EQ(at("/dangling"), err(Errno::NoEnt));
+    EXPECT_EQ(at("/dangling/x", 0), err(Errno::NoEnt));
+    EXPECT_EQ(at("/empty"), err(Errno::NoEnt));
+    // Loops.
+    EXPECT_EQ(at("/loop1"), err(Errno::Loop));
+    EXPECT_EQ(at("/self"), err(Errno::Loop));
+    EXPECT_EQ(at("/self", 0), id(root->children["self"].get()));
+    EXPECT_EQ(at("/loop1/x", 0), err(Errno::Loop));
+}
+
+TEST_F(PosixPathTree, FortySymlinksAreAllowedFortyOneAreNot) {
+    // chain: c0 -> c1 -> ... -> cN -> /etc
+    for (int n : {40, 41}) {
+        MemInode* d = root->dir("chain" + std::to_string(n));
+        for (int i = 0; i < n; i++) {
+            std::string to = i + 1 < n ? "c" + std::to_string(i + 1) : "/etc";
+            d->link("c" + std::to_string(i), to);
+        }
+    }
+    EXPECT_EQ(at("/chain40/c0"), id(etc));
+    EXPECT_EQ(at("/chain41/c0"), err(Errno::Loop));
+    EXPECT_EQ(at("/chain41/c0", 0), at("/chain41/c0", 0));
+    EXPECT_EQ(at("/chain41/c1"), id(etc));
+}
+
+TEST_F(PosixPathTree, MountsAreCrossedBothWays) {
+    MemInode* data = fs2->children["data"].get();
+    EXPECT_EQ(at("/mnt"), id(fs2.get()));
+    EXPECT_EQ(at("/mnt/"), id(fs2.get()));
+    EXPECT_EQ(at("/mnt/data/file"), id(data->children["file"].get()));
+    EXPECT_EQ(at("/mnt/.."), id(root.get()));
+    EXPECT_EQ(at("/mnt/data/../../etc"), id(etc));
+    EXPECT_EQ(at("/mnt/up"), id(root.get()));  // a relative symlink leaving the mount
+    EXPECT_EQ(at("/mnt/toroot/passwd"), id(etc->children["passwd"].get()));
+    Location d = must(resolve(ctx(), "/mnt/data", 0));
+    EXPECT_EQ(d.mount, mounts.covering(root_loc.mount, *mnt));
+    EXPECT_EQ(at("../..", lookup::Follow, d), id(root.get()));
+    EXPECT_EQ(at("../../mnt/data", lookup::Follow, d), id(data));
+    // Symlinks into the mount point land on the mounted root.
+    root->link("tomnt", "mnt");
+    EXPECT_EQ(at("/tomnt/data"), id(data));
+    // Stacking: the newest mount wins; ".." from it goes to the parent of /mnt.
+    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    fs3->file("three");
+    Location m = must(resolve(ctx(), "/mnt", 0));
+    ASSERT_TRUE(mounts.mount(m, "/mnt", RefPtr<Inode>(fs3.get())).is_ok());
+    EXPECT_EQ(at("/mnt"), id(fs3.get()));
+    EXPECT_EQ(at("/mnt/data"), err(Errno::NoEnt));
+    EXPECT_EQ(at("/mnt/three/.."), err(Errno::NotDir));
+    EXPECT_EQ(at("/mnt/.."), id(root.get()));
+    // Unmounting: busy while a mount sits on top, then in order.
+    Location top = must(resolve(ctx(), "/mnt", 0));
+    ASSERT_TRUE(mounts.umount(top).is_ok());
+    EXPECT_EQ(at("/mnt/data"), id(data));
+    Location mid = must(resolve(ctx(), "/mnt", 0));
+    Location d2 = must(resolve(ctx(), "/mnt/data", 0));
+    EXPECT_EQ(mounts.umount(d2).error().code(), Errno::Inval);
+    EXPECT_EQ(mounts.umount(root_loc).error().code(), Errno::Busy);
+    ASSERT_TRUE(mounts.umount(mid).is_ok());
+    EXPECT_EQ(at("/mnt"), id(mnt));
+    EXPECT_EQ(mounts.count(), 1u);
+}
+
+TEST_F(PosixPathTree, MountOnlyOnDirectories) {
+    Location f = must(resolve(ctx(), "/file", 0));
+    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    EXPECT_EQ(mounts.mount(f, "/file", RefPtr<Inode>(fs3.get())).error().code(), Errno::NotDir);
+    EXPECT_EQ(mounts.mount(root_loc, "relative", RefPtr<Inode>(fs3.get())).error().code(), Errno::Inval);
+    EXPECT_EQ(mounts.mount_root(RefPtr<Inode>(fs3.get())).error().code(), Errno::Busy);
+}
+
+TEST_F(PosixPathTree, LongestPrefix) {
+    Location e = must(resolve(ctx(), "/mnt/data", 0));
+    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    ASSERT_TRUE(mounts.mount(e, "/mnt//./data/", RefPtr<Inode>(fs3.get())).is_ok());
+    size_t rest = 0;
+    Mount* m = mounts.longest_prefix("/mnt/data/x/y", &rest);
+    ASSERT_NE(m, nullptr);
+    EXPECT_STREQ(m->path, "/mnt/data");
+    EXPECT_STREQ("/mnt/data/x/y" + rest, "/x/y");
+    EXPECT_STREQ(mounts.longest_prefix("/mnt/dat", &rest)->path, "/mnt");
+    EXPECT_STREQ(mounts.longest_prefix("/mntx", &rest)->path, "/");
+    EXPECT_STREQ(mounts.longest_prefix("/mnt", &rest)->path, "/mnt");
+    EXPECT_STREQ(mounts.longest_prefix("/", &rest)->path, "/");
+    EXPECT_EQ(at("/mnt/data"), id(fs3.get()));
+    EXPECT_EQ(at("/mnt/data/.."), id(fs2.get()));
+
+    char out[64];
+    EXPECT_EQ(normalize_path("//a/./b/../c/", out, sizeof out).value(), 4u);
+    EXPECT_STREQ(out, "/a/c");
+    EXPECT_EQ(normalize_path("/../..", out, sizeof out).value(), 1u);
+    EXPECT_STREQ(out, "/");
+    EXPECT_EQ(normalize_path("/abcdef", out, 4).error().code(), Errno::NameTooLong);
+}
+
+TEST_F(PosixPathTree, SearchPermission) {
+    Credentials alice{1000, 1000, nullptr, 0};
+    Credentials bob{1001, 1001, nullptr, 0};
+    PathContext a{mounts, root_loc, root_loc, alice};
+    PathContext b{mounts, root_loc, root_loc, bob};
+    EXPECT_TRUE(resolve(a, "/home/user/notes", 0).is_ok());
+    auto r = resolve(b, "/home/user/notes", 0);
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error().code(), Errno::Acces);
+    // The directory itself can be named; only going through it needs search permission.
+    EXPECT_TRUE(resolve(b, "/home/user", 0).is_ok());
+    EXPECT_EQ(at("/home/user/notes"), id(user->children["notes"].get()));  // root bypasses
+    ParentResult p;
+    EXPECT_EQ(resolve_parent(b, "/home/user/new", p).error().code(), Errno::Acces);
+    // Group access through a supplementary group.
+    user->gid = 50;
+    auto* g = user;
+    (void)g;
+    uint32_t groups[] = {7, 50};
+    Credentials carol{1002, 1002, groups, 2};
+    PathContext c{mounts, root_loc, root_loc, carol};
+    EXPECT_TRUE(resolve(c, "/home/user/notes", 0).is_error());  // 0700: no group bits
+}
+
+TEST(PosixVfsAccess, CheckAccess) {
+    Credentials root{0, 0, nullptr, 0};
+    Credentials u{10, 20, nullptr, 0};
+    uint32_t g[] = {30};
+    Credentials ug{11, 21, g, 1};
+    EXPECT_TRUE(check_access(mode::Regular | 0000, 5, 5, root, access::Read | access::Write).is_ok());
+    EXPECT_TRUE(check_access(mode::Regular | 0644, 5, 5, root, access::Exec).is_error());
+    EXPECT_TRUE(check_access(mode::Regular | 0001, 5, 5, root, access::Exec).is_ok());
+    EXPECT_TRUE(check_access(mode::Directory | 0000, 5, 5, root, access::Exec).is_ok());
+    EXPECT_TRUE(check_access(mode::Regular | 0600, 10, 5, u, access::Read | access::Write).is_ok());
+    EXPECT_TRUE(check_access(mode::Regular | 0060, 10, 20, u, access::Read).is_error());  // owner class wins
+    EXPECT_TRUE(check_access(mode::Regular | 0040, 9, 30, ug, access::Read).is_ok());
+    EXPECT_TRUE(check_access(mode::Regular | 0004, 9, 30, ug, access::Read).is_error());
+    EXPECT_TRUE(check_access(mode::Regular | 0004, 9, 31, ug, access::Read).is_ok());
+}
+
+TEST_F(PosixPathTree, ResolveParent) {
+    ParentResult p;
+    ASSERT_TRUE(resolve_parent(ctx(), "/etc/newfile", p).is_ok());
+    EXPECT_EQ(id(p.parent.inode.get()), id(etc));
+    EXPECT_STREQ(p.name, "newfile");
+    EXPECT_EQ(p.kind, ParentResult::Normal);
+    EXPECT_FALSE(p.trailing_slash);
+    // The last component is not followed, earlier ones are.
+    ASSERT_TRUE(resolve_parent(ctx(), "/abs/dangling", p).is_ok());
+    EXPECT_EQ(id(p.parent.inode.get()), id(etc));
+    ASSERT_TRUE(resolve_parent(ctx(), "/dangling", p).is_ok());
+    EXPECT_STREQ(p.name, "dangling");
+    ASSERT_TRUE(resolve_parent(ctx(), "/bin/newdir/", p).is_ok());
+    EXPECT_EQ(id(p.parent.inode.get()), at("/usr/bin"));
+    EXPECT_STREQ(p.name, "newdir");
+    EXPECT_TRUE(p.trailing_slash);
+    ASSERT_TRUE(resolve_parent(ctx(), "/etc/..", p).is_ok());
+    EXPECT_EQ(p.kind, ParentResult::DotDot);
+    ASSERT_TRUE(resolve_parent(ctx(), ".", p).is_ok());
+    EXPECT_EQ(p.kind, ParentResult::Dot);
+    ASSERT_TRUE(resolve_parent(ctx(), "//", p).is_ok());
+    EXPECT_EQ(p.kind, ParentResult::Root);
+    // Into a mount.
+    ASSERT_TRUE(resolve_parent(ctx(), "/mnt/x", p).is_ok());
+    EXPECT_EQ(id(p.parent.inode.get()), id(fs2.get()));
+    EXPECT_EQ(resolve_parent(ctx(), "", p).error().code(), Errno::NoEnt);
+    EXPECT_EQ(resolve_parent(ctx(), "/file/x", p).error().code(), Errno::NotDir);
+    EXPECT_EQ(resolve_parent(ctx(), "/nope/x", p).error().code(), Errno::NoEnt);
+    EXPECT_EQ(resolve_parent(ctx(), ("/" + std::string(256, 'n')).c_str(), p).error().code(), Errno::NameTooLong);
+    EXPECT_EQ(resolve_parent(ctx(), "/loop1/x", p).error().code(), Errno::Loop);
+    // The parent then creates through the Inode interface.
+    ASSERT_TRUE(resolve_parent(ctx(), "/etc/created", p).is_ok());
+    ASSERT_TRUE(p.parent.inode->create(p.last(), 0600, 0, 0).is_ok());
+    EXPECT_EQ(at("/etc/created"), id(etc->children["created"].get()));
+    EXPECT_EQ(p.parent.inode->create(p.last(), 0600, 0, 0).error().code(), Errno::Exist);
+}
+
+TEST_F(PosixPathTree, RandomPathsDoNotCrash) {
+    // Paths made of the tree's names, dots, slashes, long and odd bytes, from random starting
+    // directories; every result must be a location or an errno resolution can produce.
+    const char* pieces[] = {"etc", "passwd", "home", "user", "notes", "rel", "usr", "bin", "sh",
+                            "abs", "loop1", "loop2", "self", "dangling", "empty", "mnt", "data",
+                            "file", "up", "toroot", "filelink", ".", "..", "", "x", "\xff\x01"};
+    std::mt19937 rng(20261127);
+    Credentials someone{1001, 1001, nullptr, 0};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
+    int runs = 0;
+    while (std::chrono::steady_clock::now() < deadline && runs < 200000) {
+        runs++;
+        std::string p = (rng() & 1) ? "/" : "";
+        int n = int(rng() % 12);
+        for (int i = 0; i < n; i++) {
+            if (rng() % 50 == 0) p += std::string(rng() % 300, 'z');
+            else p += pieces[rng() % (sizeof pieces / sizeof *pieces)];
+            if (rng() % 4) p += std::string(1 + rng() % 2, '/');
+        }
+        if (rng() % 100 == 0) p += std::string(4000 + rng() % 200, '/');
+        Location start = root_loc;
+        if (rng() & 1) {
+            auto s = resolve(ctx(), "/mnt/data", 0);
+            if (s.is_ok()) start = s.release_value();
+        }
+        PathContext c{mounts, root_loc, start, (rng() & 1) ? cred : someone};
+        uint32_t flags = rng() & 3;
+        auto r = resolve(c, p.c_str(), flags);
+        if (r.is_ok()) {
+            ASSERT_TRUE(r.value().inode);
+            ASSERT_NE(r.value().mount, nullptr);
+            if (flags & lookup::Follow) { ASSERT_FALSE(is_symlink(r.value().inode->mode())); }
+        } else {
+            Errno e = r.error().code();
+            ASSERT_TRUE(e == Errno::NoEnt || e == Errno::NotDir || e == Errno::Loop ||
+                        e == Errno::NameTooLong || e == Errno::Acces) << int(e) << " " << p;
+        }
+        ParentResult pr;
+        (void)resolve_parent(c, p.c_str(), pr);
+    }
+    EXPECT_GT(runs, 100);
+}
