@@ -5,6 +5,8 @@
 #include <random>
 #include <string>
 
+#include "kernel/posix/fd/open_flags.h"
+#include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/path.h"
 
 using namespace lamina;
@@ -48,10 +50,70 @@ public:
         memcpy(buf, target.data(), k);
         return k;
     }
-    Result<RefPtr<Inode>> create(Name n, uint32_t m, uint32_t, uint32_t) override {
+    Result<RefPtr<Inode>> create(Name n, uint32_t m, uint32_t u, uint32_t g) override {
         std::string s(n.ptr, n.len);
         if (children.count(s)) return Errno::Exist;
-        return RefPtr<Inode>(add(s, mode::Regular | (m & 07777)));
+        MemInode* f = add(s, mode::Regular | (m & 07777));
+        f->uid = u;
+        f->gid = g;
+        return RefPtr<Inode>(f);
+    }
+
+    Result<RefPtr<Inode>> mkdir(Name n, uint32_t m, uint32_t u, uint32_t g) override {
+        std::string s(n.ptr, n.len);
+        if (children.count(s)) return Errno::Exist;
+        MemInode* d = add(s, mode::Directory | (m & 07777));
+        d->uid = u;
+        d->gid = g;
+        return RefPtr<Inode>(d);
+    }
+    Result<RefPtr<Inode>> symlink(Name n, Name t, uint32_t u, uint32_t g) override {
+        std::string s(n.ptr, n.len);
+        if (children.count(s)) return Errno::Exist;
+        MemInode* l = add(s, mode::Symlink | 0777, std::string(t.ptr, t.len));
+        l->uid = u;
+        l->gid = g;
+        return RefPtr<Inode>(l);
+    }
+    Result<void> link(Name n, Inode& target) override {
+        std::string s(n.ptr, n.len);
+        if (children.count(s)) return Errno::Exist;
+        children[s] = RefPtr<MemInode>(static_cast<MemInode*>(&target));
+        return {};
+    }
+    Result<void> unlink(Name n) override {
+        auto it = children.find(std::string(n.ptr, n.len));
+        if (it == children.end()) return Errno::NoEnt;
+        children.erase(it);
+        return {};
+    }
+    Result<void> rmdir(Name n) override {
+        auto it = children.find(std::string(n.ptr, n.len));
+        if (it == children.end()) return Errno::NoEnt;
+        if (!it->second->children.empty()) return Errno::NotEmpty;
+        children.erase(it);
+        return {};
+    }
+    Result<void> rename(Name from, Inode& new_dir, Name to) override {
+        auto it = children.find(std::string(from.ptr, from.len));
+        if (it == children.end()) return Errno::NoEnt;
+        RefPtr<MemInode> moving = it->second;
+        auto& nd = static_cast<MemInode&>(new_dir);
+        std::string t(to.ptr, to.len);
+        auto dst = nd.children.find(t);
+        if (dst != nd.children.end() && is_dir(dst->second->mode()) && !dst->second->children.empty())
+            return Errno::NotEmpty;
+        children.erase(it);
+        if (is_dir(moving->mode())) moving->parent_ = &nd;
+        nd.children[t] = moving;
+        return {};
+    }
+    Result<void> setattr(const SetAttr& a) override {
+        if (a.mask & SetAttr::Mode) mode_ = (mode_ & mode::TypeMask) | (a.mode & 07777);
+        if (a.mask & SetAttr::Uid) uid = a.uid;
+        if (a.mask & SetAttr::Gid) gid = a.gid;
+        if (a.mask & SetAttr::Size) data.resize(size_t(a.size));
+        return {};
     }
 
     MemInode* add(const std::string& name, uint32_t m, const std::string& link = "") {
@@ -71,7 +133,6 @@ public:
     uint32_t uid = 0, gid = 0;
     int lookups = 0;
 
-private:
     uint64_t dev_, ino_;
     uint32_t mode_;
     MemInode* parent_;  // not counted: children never outlive the tree's root
@@ -438,4 +499,240 @@ TEST_F(PosixPathTree, RandomPathsDoNotCrash) {
         (void)resolve_parent(c, p.c_str(), pr);
     }
     EXPECT_GT(runs, 100);
+}
+
+namespace {
+
+struct PosixVfsOps : PosixPathTree {
+    void SetUp() override {
+        PosixPathTree::SetUp();
+        tmp = root->dir("tmp", 01777);
+        pub = root->dir("pub", 0777);
+    }
+    PathContext as(const Credentials& c) { return PathContext{mounts, root_loc, root_loc, c}; }
+    static Errno e(Result<void> r) { return r.is_error() ? r.error().code() : Errno::None; }
+    template <typename T>
+    static Errno e(Result<T> r) { return r.is_error() ? r.error().code() : Errno::None; }
+
+    MemInode *tmp, *pub;
+    Credentials alice{1000, 1000, nullptr, 0};
+    Credentials bob{1001, 1001, nullptr, 0};
+};
+
+}  // namespace
+
+TEST_F(PosixVfsOps, OpenCreateExclAndFlags) {
+    auto c = ctx();
+    auto r = vfs_open(c, "/etc/new", oflag::WriteOnly | oflag::Creat, 0640);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_TRUE(r.value().created);
+    EXPECT_EQ(r.value().loc.inode->mode(), mode::Regular | 0640);
+    auto again = vfs_open(c, "/etc/new", oflag::WriteOnly | oflag::Creat, 0600);
+    ASSERT_TRUE(again.is_ok());
+    EXPECT_FALSE(again.value().created);
+    EXPECT_EQ(e(vfs_open(c, "/etc/new", oflag::Creat | oflag::Excl, 0600)), Errno::Exist);
+    // O_EXCL does not follow symlinks, even dangling ones.
+    EXPECT_EQ(e(vfs_open(c, "/dangling", oflag::Creat | oflag::Excl, 0600)), Errno::Exist);
+    EXPECT_EQ(e(vfs_open(c, "/abs", oflag::Creat | oflag::NoFollow, 0600)), Errno::Loop);
+    EXPECT_EQ(e(vfs_open(c, "/etc/", oflag::Creat, 0600)), Errno::IsDir);
+    EXPECT_EQ(e(vfs_open(c, "/", oflag::Creat, 0600)), Errno::IsDir);
+    EXPECT_EQ(e(vfs_open(c, "/etc/x/", oflag::Creat, 0600)), Errno::IsDir);
+    EXPECT_EQ(e(vfs_open(c, "/nodir/x", oflag::Creat, 0600)), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_open(c, "/missing", oflag::ReadOnly, 0)), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_open(c, "/abs", oflag::ReadOnly | oflag::NoFollow, 0)), Errno::Loop);
+    auto p = vfs_open(c, "/abs", oflag::Path | oflag::NoFollow, 0);
+    ASSERT_TRUE(p.is_ok());
+    EXPECT_TRUE(is_symlink(p.value().loc.inode->mode()));
+    EXPECT_EQ(e(vfs_open(c, "/file", oflag::Directory, 0)), Errno::NotDir);
+    EXPECT_EQ(e(vfs_open(c, "/etc", oflag::Directory, 0)), Errno::None);
+    EXPECT_EQ(e(vfs_open(c, "/etc", oflag::WriteOnly, 0)), Errno::IsDir);
+    EXPECT_EQ(e(vfs_open(c, "/etc", oflag::ReadOnly | oflag::Trunc, 0)), Errno::IsDir);
+    EXPECT_EQ(e(vfs_open(c, "/file", oflag::AccMode, 0)), Errno::Inval);
+    etc->children["passwd"]->data = "root:x:0:0";
+    ASSERT_TRUE(vfs_open(c, "/abs/passwd", oflag::WriteOnly | oflag::Trunc, 0).is_ok());
+    EXPECT_EQ(etc->children["passwd"]->data, "");
+}
+
+TEST_F(PosixVfsOps, OpenChecksPermissions) {
+    auto a = as(alice);
+    EXPECT_EQ(e(vfs_open(a, "/etc/passwd", oflag::ReadOnly, 0)), Errno::None);
+    EXPECT_EQ(e(vfs_open(a, "/etc/passwd", oflag::ReadWrite, 0)), Errno::Acces);
+    EXPECT_EQ(e(vfs_open(a, "/etc/passwd", oflag::ReadOnly | oflag::Trunc, 0)), Errno::Acces);
+    EXPECT_EQ(e(vfs_open(a, "/etc/mine", oflag::Creat | oflag::WriteOnly, 0600)), Errno::Acces);
+    auto r = vfs_open(a, "/tmp/mine", oflag::Creat | oflag::WriteOnly, 0400);
+    ASSERT_TRUE(r.is_ok());
+    Stat st;
+    ASSERT_TRUE(r.value().loc.inode->getattr(st).is_ok());
+    EXPECT_EQ(st.st_uid, 1000u);
+    EXPECT_EQ(st.st_gid, 1000u);
+    // Reopening the read-only file for writing is refused; O_PATH needs no permission.
+    EXPECT_EQ(e(vfs_open(a, "/tmp/mine", oflag::WriteOnly, 0)), Errno::Acces);
+    EXPECT_EQ(e(vfs_open(a, "/tmp/mine", oflag::Path | oflag::WriteOnly, 0)), Errno::None);
+    EXPECT_EQ(e(vfs_open(a, "/tmp/mine", oflag::WriteOnly, 0)), Errno::Acces);
+    // Root ignores permission bits.
+    EXPECT_EQ(e(vfs_open(ctx(), "/tmp/mine", oflag::ReadWrite, 0)), Errno::None);
+}
+
+TEST_F(PosixVfsOps, Mkdir) {
+    auto c = ctx();
+    EXPECT_EQ(e(vfs_mkdir(c, "/etc/d", 0755)), Errno::None);
+    EXPECT_TRUE(is_dir(etc->children["d"]->mode()));
+    EXPECT_EQ(e(vfs_mkdir(c, "/etc/d2/", 0755)), Errno::None);
+    EXPECT_EQ(e(vfs_mkdir(c, "/etc/d", 0755)), Errno::Exist);
+    EXPECT_EQ(e(vfs_mkdir(c, "/etc/passwd", 0755)), Errno::Exist);
+    EXPECT_EQ(e(vfs_mkdir(c, "/dangling", 0755)), Errno::Exist);
+    EXPECT_EQ(e(vfs_mkdir(c, "/etc/..", 0755)), Errno::Exist);
+    EXPECT_EQ(e(vfs_mkdir(c, "/", 0755)), Errno::Exist);
+    EXPECT_EQ(e(vfs_mkdir(c, "/x/y", 0755)), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_mkdir(c, "/file/y", 0755)), Errno::NotDir);
+    EXPECT_EQ(e(vfs_mkdir(c, "", 0755)), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_mkdir(as(alice), "/etc/no", 0755)), Errno::Acces);
+    // Set-group-ID directories hand down their group and the bit.
+    MemInode* sg = root->dir("sg", 02777);
+    sg->gid = 77;
+    ASSERT_EQ(e(vfs_mkdir(as(alice), "/sg/sub", 0750)), Errno::None);
+    EXPECT_EQ(sg->children["sub"]->gid, 77u);
+    EXPECT_EQ(sg->children["sub"]->mode(), mode::Directory | 02750);
+}
+
+TEST_F(PosixVfsOps, UnlinkAndRmdir) {
+    auto c = ctx();
+    ASSERT_TRUE(vfs_mkdir(c, "/etc/d", 0755).is_ok());
+    EXPECT_EQ(e(vfs_unlink(c, "/etc/d")), Errno::IsDir);
+    EXPECT_EQ(e(vfs_unlink(c, "/etc/d/")), Errno::IsDir);
+    EXPECT_EQ(e(vfs_unlink(c, "/etc/passwd/")), Errno::NotDir);
+    EXPECT_EQ(e(vfs_unlink(c, "/etc/none")), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_unlink(c, "/etc/.")), Errno::IsDir);
+    EXPECT_EQ(e(vfs_unlink(c, "/")), Errno::IsDir);
+    // unlink removes the symlink, not its target.
+    EXPECT_EQ(e(vfs_unlink(c, "/abs")), Errno::None);
+    EXPECT_EQ(at("/etc"), id(etc));
+    EXPECT_EQ(e(vfs_unlink(c, "/etc/passwd")), Errno::None);
+    EXPECT_EQ(at("/etc/passwd"), err(Errno::NoEnt));
+
+    EXPECT_EQ(e(vfs_rmdir(c, "/file")), Errno::NotDir);
+    EXPECT_EQ(e(vfs_rmdir(c, "/etc/d/.")), Errno::Inval);
+    EXPECT_EQ(e(vfs_rmdir(c, "/etc/d/..")), Errno::NotEmpty);
+    EXPECT_EQ(e(vfs_rmdir(c, "/")), Errno::Busy);
+    EXPECT_EQ(e(vfs_rmdir(c, "/mnt")), Errno::Busy);
+    EXPECT_EQ(e(vfs_rmdir(c, "/home")), Errno::NotEmpty);
+    EXPECT_EQ(e(vfs_rmdir(c, "/etc/d/")), Errno::None);
+    EXPECT_EQ(e(vfs_rmdir(c, "/etc/d")), Errno::NoEnt);
+}
+
+TEST_F(PosixVfsOps, StickyDirectories) {
+    ASSERT_TRUE(vfs_open(as(alice), "/tmp/a", oflag::Creat | oflag::WriteOnly, 0666).is_ok());
+    ASSERT_TRUE(vfs_open(as(alice), "/pub/a", oflag::Creat | oflag::WriteOnly, 0666).is_ok());
+    EXPECT_EQ(e(vfs_unlink(as(bob), "/tmp/a")), Errno::Perm);
+    EXPECT_EQ(e(vfs_rename(as(bob), "/tmp/a", as(bob), "/tmp/b")), Errno::Perm);
+    EXPECT_EQ(e(vfs_unlink(as(bob), "/pub/a")), Errno::None);
+    EXPECT_EQ(e(vfs_unlink(as(alice), "/tmp/a")), Errno::None);
+}
+
+TEST_F(PosixVfsOps, Rename) {
+    auto c = ctx();
+    ASSERT_TRUE(vfs_mkdir(c, "/pub/d", 0755).is_ok());
+    ASSERT_TRUE(vfs_mkdir(c, "/pub/d/sub", 0755).is_ok());
+    ASSERT_TRUE(vfs_mkdir(c, "/pub/e", 0755).is_ok());
+    ASSERT_TRUE(vfs_open(c, "/pub/f", oflag::Creat, 0644).is_ok());
+    ASSERT_TRUE(vfs_open(c, "/pub/g", oflag::Creat, 0644).is_ok());
+    EXPECT_EQ(e(vfs_rename(c, "/pub/d", c, "/pub/d/sub/x")), Errno::Inval);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/d", c, "/pub/d/x")), Errno::Inval);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/d", c, "/pub/f")), Errno::NotDir);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/f", c, "/pub/e")), Errno::IsDir);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/f", c, "/pub/x/")), Errno::NotDir);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/f/", c, "/pub/x")), Errno::NotDir);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/.", c, "/pub/x")), Errno::Busy);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/f", c, "/pub/..")), Errno::Busy);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/f", c, "/mnt/f")), Errno::XDev);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/none", c, "/pub/x")), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/f", c, "/pub/f")), Errno::None);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/f", c, "/pub/g")), Errno::None);
+    EXPECT_EQ(at("/pub/f"), err(Errno::NoEnt));
+    EXPECT_EQ(e(vfs_rename(c, "/pub/e", c, "/pub/d")), Errno::NotEmpty);
+    EXPECT_EQ(e(vfs_rename(c, "/pub/d/", c, "/etc/moved/")), Errno::None);
+    EXPECT_EQ(at("/etc/moved/sub/../.."), id(etc));
+    EXPECT_EQ(e(vfs_rename(as(alice), "/etc/moved", as(alice), "/pub/back")), Errno::Acces);
+}
+
+TEST_F(PosixVfsOps, LinkSymlinkReadlink) {
+    auto c = ctx();
+    EXPECT_EQ(e(vfs_link(c, "/etc/passwd", c, "/etc/pw2", false)), Errno::None);
+    EXPECT_EQ(at("/etc/pw2"), at("/etc/passwd"));
+    EXPECT_EQ(e(vfs_link(c, "/etc/passwd", c, "/etc/pw2", false)), Errno::Exist);
+    EXPECT_EQ(e(vfs_link(c, "/etc", c, "/etc2", false)), Errno::Perm);
+    EXPECT_EQ(e(vfs_link(c, "/etc/passwd", c, "/mnt/pw", false)), Errno::XDev);
+    EXPECT_EQ(e(vfs_link(c, "/etc/passwd", c, "/etc/pw3/", false)), Errno::NoEnt);
+    // Without AT_SYMLINK_FOLLOW the link itself is linked.
+    ASSERT_EQ(e(vfs_link(c, "/abs", c, "/abs2", false)), Errno::None);
+    EXPECT_TRUE(is_symlink(root->children["abs2"]->mode()));
+    ASSERT_EQ(e(vfs_link(c, "/filelink", c, "/file2", true)), Errno::None);
+    EXPECT_EQ(at("/file2", 0), id(root->children["file"].get()));
+
+    EXPECT_EQ(e(vfs_symlink(c, "etc/passwd", "/pwlink")), Errno::None);
+    EXPECT_EQ(at("/pwlink"), at("/etc/passwd"));
+    EXPECT_EQ(e(vfs_symlink(c, "x", "/pwlink")), Errno::Exist);
+    EXPECT_EQ(e(vfs_symlink(c, "", "/e")), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_symlink(c, "x", "/newl/")), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_symlink(as(alice), "x", "/etc/l")), Errno::Acces);
+    char buf[64];
+    auto n = vfs_readlink(c, "/pwlink", buf, sizeof buf);
+    ASSERT_TRUE(n.is_ok());
+    EXPECT_EQ(std::string(buf, n.value()), "etc/passwd");
+    auto shortn = vfs_readlink(c, "/pwlink", buf, 3);
+    EXPECT_EQ(shortn.value(), 3u);  // truncated, no NUL
+    EXPECT_EQ(e(vfs_readlink(c, "/pwlink", buf, 0)), Errno::Inval);
+    EXPECT_EQ(e(vfs_readlink(c, "/etc", buf, sizeof buf)), Errno::Inval);
+    EXPECT_EQ(e(vfs_readlink(c, "/abs/", buf, sizeof buf)), Errno::Inval);
+}
+
+TEST_F(PosixVfsOps, StatChmodChownTruncateAccess) {
+    auto c = ctx();
+    Stat st;
+    ASSERT_TRUE(vfs_stat(c, "/abs", true, st).is_ok());
+    EXPECT_EQ(st.st_ino, etc->ino());
+    EXPECT_TRUE(is_dir(st.st_mode));
+    ASSERT_TRUE(vfs_stat(c, "/abs", false, st).is_ok());
+    EXPECT_TRUE(is_symlink(st.st_mode));
+    EXPECT_EQ(st.st_size, 4);
+    EXPECT_EQ(e(vfs_stat(c, "/dangling", true, st)), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_stat(c, "/dangling", false, st)), Errno::None);
+
+    ASSERT_TRUE(vfs_open(as(alice), "/tmp/f", oflag::Creat | oflag::WriteOnly, 0644).is_ok());
+    MemInode* f = tmp->children["f"].get();
+    EXPECT_EQ(e(vfs_chmod(as(bob), "/tmp/f", 0777)), Errno::Perm);
+    EXPECT_EQ(e(vfs_chmod(as(alice), "/tmp/f", 02755)), Errno::None);
+    EXPECT_EQ(f->mode(), mode::Regular | 02755);
+    EXPECT_EQ(e(vfs_chmod(c, "/tmp/f", 04700)), Errno::None);
+    EXPECT_EQ(f->mode(), mode::Regular | 04700);
+    f->gid = 5;
+    EXPECT_EQ(e(vfs_chmod(as(alice), "/tmp/f", 02700)), Errno::None);
+    EXPECT_EQ(f->mode(), mode::Regular | 0700);  // not in group 5: no set-group-ID
+
+    EXPECT_EQ(e(vfs_chown(as(alice), "/tmp/f", 1001, 0xffffffff, true)), Errno::Perm);
+    EXPECT_EQ(e(vfs_chown(as(alice), "/tmp/f", 0xffffffff, 1000, true)), Errno::None);
+    EXPECT_EQ(f->gid, 1000u);
+    EXPECT_EQ(e(vfs_chown(as(alice), "/tmp/f", 0xffffffff, 1234, true)), Errno::Perm);
+    EXPECT_EQ(e(vfs_chown(as(bob), "/tmp/f", 0xffffffff, 0xffffffff, true)), Errno::Perm);
+    ASSERT_EQ(e(vfs_chmod(c, "/tmp/f", 06755)), Errno::None);
+    EXPECT_EQ(e(vfs_chown(c, "/tmp/f", 1001, 1001, true)), Errno::None);
+    EXPECT_EQ(f->uid, 1001u);
+    EXPECT_EQ(f->mode(), mode::Regular | 0755);  // set-ID bits cleared by the owner change
+    // chown without following changes the link itself.
+    ASSERT_EQ(e(vfs_chown(c, "/abs", 7, 7, false)), Errno::None);
+    EXPECT_EQ(root->children["abs"]->uid, 7u);
+    EXPECT_EQ(etc->uid, 0u);
+
+    f->data = "0123456789";
+    EXPECT_EQ(e(vfs_truncate(as(bob), "/tmp/f", 4)), Errno::None);
+    EXPECT_EQ(f->data, "0123");
+    EXPECT_EQ(e(vfs_truncate(as(alice), "/tmp/f", 2)), Errno::Acces);
+    EXPECT_EQ(e(vfs_truncate(c, "/tmp/f", -1)), Errno::Inval);
+    EXPECT_EQ(e(vfs_truncate(c, "/etc", 0)), Errno::IsDir);
+
+    EXPECT_EQ(e(vfs_access(as(alice), "/tmp/f", access::Read | access::Exec)), Errno::None);
+    EXPECT_EQ(e(vfs_access(as(alice), "/tmp/f", access::Write)), Errno::Acces);
+    EXPECT_EQ(e(vfs_access(as(alice), "/tmp/none", 0)), Errno::NoEnt);
+    EXPECT_EQ(e(vfs_access(as(alice), "/tmp/f", 8)), Errno::Inval);
+    EXPECT_EQ(e(vfs_access(c, "/file", access::Exec)), Errno::Acces);
 }

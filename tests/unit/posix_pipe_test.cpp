@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernel/posix/pipe/pipe.h"
+#include "kernel/posix/pipe/pipe_file.h"
 
 using namespace lamina;
 using namespace lamina::posix;
@@ -179,4 +180,49 @@ TEST(PosixPipe, RandomTrafficPreservesOrder) {
         ASSERT_EQ(p->size(), sent.size() - got.size());
     }
     EXPECT_TRUE(std::equal(got.begin(), got.end(), sent.begin()));
+}
+
+TEST(PosixPipeFile, Pipe2FlagsAndEnds) {
+    EXPECT_EQ(make_pipe(oflag::Append).error().code(), Errno::Inval);
+    auto pr = make_pipe(oflag::NonBlock | oflag::CloExec);
+    ASSERT_TRUE(pr.is_ok());
+    PipePair p = pr.release_value();
+    EXPECT_EQ(p.read_end->flags(), oflag::ReadOnly | oflag::NonBlock);
+    EXPECT_EQ(p.write_end->flags(), oflag::WriteOnly | oflag::NonBlock);
+    char c = 'x';
+    EXPECT_EQ(pipe_write(*p.read_end, &c, 1).error().code(), Errno::BadF);
+    EXPECT_EQ(pipe_read(*p.write_end, &c, 1).error().code(), Errno::BadF);
+    EXPECT_EQ(pipe_read(*p.read_end, &c, 1).error().code(), Errno::Again);
+    EXPECT_EQ(pipe_write(*p.write_end, "y", 1).value().bytes, 1u);
+    EXPECT_EQ(pipe_read(*p.read_end, &c, 1).value().bytes, 1u);
+    EXPECT_EQ(c, 'y');
+}
+
+TEST(PosixPipeFile, EofAndEpipeFollowTheLastDescriptor) {
+    auto t = FdTable::create().release_value();
+    PipePair p = make_pipe(0).release_value();
+    Pipe& pipe = static_cast<PipeEnd*>(p.read_end->object())->pipe();
+    RefPtr<Pipe> keep(&pipe);
+    int rfd = t->install(p.read_end, false).value();
+    int wfd = t->install(p.write_end, false).value();
+    p = PipePair{};
+    int wdup = t->dup(wfd).value();
+    auto child = t->fork().release_value();
+    EXPECT_EQ(keep->writers(), 1u);  // one description, however many descriptors
+    ASSERT_TRUE(t->close(wfd).is_ok());
+    ASSERT_TRUE(t->close(wdup).is_ok());
+    char c;
+    // The child still holds the write end: a blocking read waits instead of seeing EOF.
+    EXPECT_EQ(pipe_read(*t->get(rfd).value(), &c, 1).value().status, PipeStatus::WouldBlock);
+    ASSERT_TRUE(child->close(wfd).is_ok());
+    ASSERT_TRUE(child->close(wdup).is_ok());
+    EXPECT_EQ(keep->writers(), 0u);
+    auto eof = pipe_read(*t->get(rfd).value(), &c, 1);
+    EXPECT_EQ(eof.value().status, PipeStatus::Done);
+    EXPECT_EQ(eof.value().bytes, 0u);
+    // And with every reader gone, writes break.
+    PipePair q = make_pipe(0).release_value();
+    RefPtr<OpenFile> w = q.write_end;
+    q.read_end = nullptr;
+    EXPECT_EQ(pipe_write(*w, "z", 1).value().status, PipeStatus::BrokenPipe);
 }

@@ -372,3 +372,39 @@ TEST(PosixTty, RandomInputFuzz) {
         if (h.out.size() > 100000) h.out.clear();
     }
 }
+
+TEST(PosixTty, Ioctls) {
+    Harness h;
+    KernelTermios t{};
+    ASSERT_TRUE(h.ld.ioctl(tc::TcGets, &t).is_ok());
+    EXPECT_EQ(t.c_lflag, default_termios().c_lflag);
+    t.c_lflag &= ~tc::Echo;
+    ASSERT_TRUE(h.ld.ioctl(tc::TcSets, &t).is_ok());
+    EXPECT_FALSE(h.ld.termios().c_lflag & tc::Echo);
+    h.type("ab\n");
+    int32_t n = -1;
+    ASSERT_TRUE(h.ld.ioctl(tc::FionRead, &n).is_ok());
+    EXPECT_EQ(n, 3);
+    ASSERT_TRUE(h.ld.ioctl(tc::TcSetsF, &t).is_ok());  // flushes pending input
+    ASSERT_TRUE(h.ld.ioctl(tc::FionRead, &n).is_ok());
+    EXPECT_EQ(n, 0);
+    int32_t pg = 12;
+    ASSERT_TRUE(h.ld.ioctl(tc::TiocSPgrp, &pg).is_ok());
+    pg = 0;
+    ASSERT_TRUE(h.ld.ioctl(tc::TiocGPgrp, &pg).is_ok());
+    EXPECT_EQ(pg, 12);
+    pg = -3;
+    EXPECT_EQ(h.ld.ioctl(tc::TiocSPgrp, &pg).error().code(), Errno::Inval);
+    WinSize w{30, 100, 0, 0};
+    ASSERT_TRUE(h.ld.ioctl(tc::TiocSWinSz, &w).is_ok());
+    WinSize g{};
+    ASSERT_TRUE(h.ld.ioctl(tc::TiocGWinSz, &g).is_ok());
+    EXPECT_EQ(g.ws_row, 30);
+    EXPECT_EQ(g.ws_col, 100);
+    int32_t sid;
+    EXPECT_EQ(h.ld.ioctl(tc::TiocGSid, &sid).error().code(), Errno::NotTty);
+    h.ld.set_session(4);
+    ASSERT_TRUE(h.ld.ioctl(tc::TiocGSid, &sid).is_ok());
+    EXPECT_EQ(sid, 4);
+    EXPECT_EQ(h.ld.ioctl(0x1234, &sid).error().code(), Errno::NotTty);
+}

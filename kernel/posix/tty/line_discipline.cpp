@@ -303,4 +303,57 @@ Result<void> LineDiscipline::set_foreground_pgrp(int pgrp) {
     return {};
 }
 
+Result<int> LineDiscipline::ioctl(uint32_t cmd, void* arg) {
+    if (!arg) return Errno::Fault;
+    switch (cmd) {
+    case tc::TcGets:
+        __builtin_memcpy(arg, &termios_, sizeof termios_);
+        return 0;
+    case tc::TcSetsF:
+        flush_input();
+        [[fallthrough]];
+    case tc::TcSets:
+    case tc::TcSetsW: {
+        // Output is written synchronously, so there is nothing to drain for TCSETSW.
+        KernelTermios t;
+        __builtin_memcpy(&t, arg, sizeof t);
+        set_termios(t);
+        return 0;
+    }
+    case tc::TiocGPgrp: {
+        int32_t v = fg_pgrp_;
+        __builtin_memcpy(arg, &v, sizeof v);
+        return 0;
+    }
+    case tc::TiocSPgrp: {
+        int32_t v;
+        __builtin_memcpy(&v, arg, sizeof v);
+        TRY(set_foreground_pgrp(v));
+        return 0;
+    }
+    case tc::TiocGWinSz:
+        __builtin_memcpy(arg, &winsize_, sizeof winsize_);
+        return 0;
+    case tc::TiocSWinSz: {
+        WinSize w;
+        __builtin_memcpy(&w, arg, sizeof w);
+        set_winsize(w);
+        return 0;
+    }
+    case tc::TiocGSid: {
+        if (session_ <= 0) return Errno::NotTty;
+        int32_t v = session_;
+        __builtin_memcpy(arg, &v, sizeof v);
+        return 0;
+    }
+    case tc::FionRead: {
+        int32_t v = int32_t(readable_bytes());
+        __builtin_memcpy(arg, &v, sizeof v);
+        return 0;
+    }
+    default:
+        return Errno::NotTty;
+    }
+}
+
 }  // namespace lamina::posix

@@ -74,6 +74,11 @@ public:
     int session() const { return session_; }
     void set_session(int sid) { session_ = sid; }
 
+    // The tty ioctls on a kernel copy of their argument (the syscall layer copies it from and
+    // to user memory; `arg` has the size the command implies): TCGETS, TCSETS(W/F),
+    // TIOCGPGRP, TIOCSPGRP, TIOCGWINSZ, TIOCSWINSZ, TIOCGSID, FIONREAD. Others: ENOTTY.
+    Result<int> ioctl(uint32_t cmd, void* arg);
+
     // FIONREAD / poll: bytes a read could return now.
     size_t readable_bytes() const;
     bool read_ready() const;
