@@ -4,8 +4,10 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "kernel/posix/fd/open_flags.h"
+#include "kernel/posix/vfs/dirent.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/path.h"
 
@@ -108,11 +110,34 @@ public:
         nd.children[t] = moving;
         return {};
     }
+    // Cookie k is the k-th entry of ".", "..", then the children in name order.
+    Result<bool> readdir(uint64_t& cookie, DirEntry& e) override {
+        if (!is_dir(mode_)) return Errno::NotDir;
+        std::string name;
+        MemInode* who;
+        if (cookie == 0) { name = "."; who = this; }
+        else if (cookie == 1) { name = ".."; who = parent_; }
+        else {
+            if (cookie - 2 >= children.size()) return false;
+            auto it = std::next(children.begin(), long(cookie - 2));
+            name = it->first;
+            who = it->second.get();
+        }
+        e.ino = who->ino();
+        e.type = is_dir(who->mode()) ? dtype::Dir : is_symlink(who->mode()) ? dtype::Symlink : dtype::Regular;
+        e.name_len = uint16_t(name.size());
+        memcpy(e.name, name.data(), name.size());
+        e.name[name.size()] = 0;
+        cookie++;
+        return true;
+    }
     Result<void> setattr(const SetAttr& a) override {
         if (a.mask & SetAttr::Mode) mode_ = (mode_ & mode::TypeMask) | (a.mode & 07777);
         if (a.mask & SetAttr::Uid) uid = a.uid;
         if (a.mask & SetAttr::Gid) gid = a.gid;
         if (a.mask & SetAttr::Size) data.resize(size_t(a.size));
+        if (a.mask & SetAttr::Atime) atime = a.atime;
+        if (a.mask & SetAttr::Mtime) mtime = a.mtime;
         return {};
     }
 
@@ -131,6 +156,7 @@ public:
     std::string target;
     std::string data;
     uint32_t uid = 0, gid = 0;
+    Timespec atime{}, mtime{};
     int lookups = 0;
 
     uint64_t dev_, ino_;
@@ -537,6 +563,8 @@ TEST_F(PosixVfsOps, OpenCreateExclAndFlags) {
     EXPECT_EQ(e(vfs_open(c, "/etc/", oflag::Creat, 0600)), Errno::IsDir);
     EXPECT_EQ(e(vfs_open(c, "/", oflag::Creat, 0600)), Errno::IsDir);
     EXPECT_EQ(e(vfs_open(c, "/etc/x/", oflag::Creat, 0600)), Errno::IsDir);
+    EXPECT_EQ(e(vfs_open(c, "/etc", oflag::Creat, 0600)), Errno::IsDir);  // even read-only
+    EXPECT_EQ(e(vfs_open(c, "/abs", oflag::Creat, 0600)), Errno::IsDir);
     EXPECT_EQ(e(vfs_open(c, "/nodir/x", oflag::Creat, 0600)), Errno::NoEnt);
     EXPECT_EQ(e(vfs_open(c, "/missing", oflag::ReadOnly, 0)), Errno::NoEnt);
     EXPECT_EQ(e(vfs_open(c, "/abs", oflag::ReadOnly | oflag::NoFollow, 0)), Errno::Loop);
@@ -735,4 +763,59 @@ TEST_F(PosixVfsOps, StatChmodChownTruncateAccess) {
     EXPECT_EQ(e(vfs_access(as(alice), "/tmp/none", 0)), Errno::NoEnt);
     EXPECT_EQ(e(vfs_access(as(alice), "/tmp/f", 8)), Errno::Inval);
     EXPECT_EQ(e(vfs_access(c, "/file", access::Exec)), Errno::Acces);
+}
+
+TEST_F(PosixVfsOps, Getdents64) {
+    uint8_t buf[4096];
+    uint64_t cookie = 0;
+    auto n = fill_dirents64(*etc, &cookie, buf, sizeof buf);
+    ASSERT_TRUE(n.is_ok());
+    std::vector<std::string> names;
+    for (size_t off = 0; off < n.value();) {
+        Dirent64Header h;
+        memcpy(&h.d_reclen, buf + off + 16, 2);
+        EXPECT_EQ(h.d_reclen % 8, 0u);
+        names.push_back(reinterpret_cast<const char*>(buf + off + kDirent64NameOffset));
+        off += h.d_reclen;
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{".", "..", "passwd"}));
+    EXPECT_EQ(fill_dirents64(*etc, &cookie, buf, sizeof buf).value(), 0u);  // the end
+    // A small buffer takes what fits whole and continues where it stopped; too small is EINVAL.
+    cookie = 0;
+    EXPECT_EQ(fill_dirents64(*etc, &cookie, buf, 10).error().code(), Errno::Inval);
+    EXPECT_EQ(cookie, 0u);
+    EXPECT_EQ(fill_dirents64(*etc, &cookie, buf, 24).value(), 24u);
+    EXPECT_STREQ(reinterpret_cast<const char*>(buf + 19), ".");
+    uint64_t ino;
+    memcpy(&ino, buf, 8);
+    EXPECT_EQ(ino, etc->ino());
+    EXPECT_EQ(fill_dirents64(*etc, &cookie, buf, 55).value(), 24u);  // ".." only: "passwd" needs 32
+    EXPECT_EQ(fill_dirents64(*etc, &cookie, buf, 56).value(), 32u);
+    EXPECT_STREQ(reinterpret_cast<const char*>(buf + 19), "passwd");
+    EXPECT_EQ(buf[18], dtype::Regular);
+    EXPECT_EQ(fill_dirents64(*root->children["file"], &cookie, buf, 48).error().code(), Errno::NotDir);
+}
+
+TEST_F(PosixVfsOps, Utimens) {
+    ASSERT_TRUE(vfs_open(as(alice), "/tmp/t", oflag::Creat | oflag::WriteOnly, 0666).is_ok());
+    MemInode* f = tmp->children["t"].get();
+    Timespec now{1000, 5};
+    ASSERT_TRUE(vfs_utimens(as(alice), "/tmp/t", nullptr, now, true).is_ok());
+    EXPECT_EQ(f->atime.tv_sec, 1000);
+    EXPECT_EQ(f->mtime.tv_nsec, 5);
+    Timespec explicit_times[2] = {{1, 0}, {2, kUtimeOmit}};
+    ASSERT_TRUE(vfs_utimens(as(alice), "/tmp/t", explicit_times, now, true).is_ok());
+    EXPECT_EQ(f->atime.tv_sec, 1);
+    EXPECT_EQ(f->mtime.tv_sec, 1000);
+    // Bob may only touch (write permission), not set explicit times.
+    EXPECT_EQ(vfs_utimens(as(bob), "/tmp/t", explicit_times, now, true).error().code(), Errno::Perm);
+    Timespec later{2000, 0};
+    EXPECT_TRUE(vfs_utimens(as(bob), "/tmp/t", nullptr, later, true).is_ok());
+    EXPECT_EQ(f->mtime.tv_sec, 2000);
+    f->setattr(SetAttr{SetAttr::Mode, 0644}).release_value();
+    EXPECT_EQ(vfs_utimens(as(bob), "/tmp/t", nullptr, later, true).error().code(), Errno::Acces);
+    Timespec omit[2] = {{0, kUtimeOmit}, {0, kUtimeOmit}};
+    EXPECT_TRUE(vfs_utimens(as(bob), "/tmp/t", omit, later, true).is_ok());
+    Timespec bad[2] = {{0, 1000000000}, {0, 0}};
+    EXPECT_EQ(vfs_utimens(as(alice), "/tmp/t", bad, now, true).error().code(), Errno::Inval);
 }

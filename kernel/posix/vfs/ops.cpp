@@ -108,6 +108,7 @@ Result<OpenedPath> vfs_open(const PathContext& ctx, const char* path, uint32_t o
         // target is not created: that is refused with ENOENT here).
         if (is_symlink(existing->mode()) && !follow) return Errno::Loop;
         out.loc = TRY(resolve(ctx, path, lookup::Follow));
+        if (is_dir(out.loc.inode->mode())) return Errno::IsDir;
     } else {
         uint32_t lf = (follow ? lookup::Follow : 0) | ((oflags & oflag::Directory) ? lookup::Directory : 0);
         out.loc = TRY(resolve(ctx, path, lf));
@@ -284,6 +285,39 @@ Result<void> vfs_truncate(const PathContext& ctx, const char* path, int64_t leng
     SetAttr a;
     a.mask = SetAttr::Size;
     a.size = length;
+    return l.inode->setattr(a);
+}
+
+Result<void> vfs_utimens(const PathContext& ctx, const char* path, const Timespec* times, Timespec now, bool follow) {
+    Timespec t[2] = {{0, kUtimeNow}, {0, kUtimeNow}};
+    if (times) {
+        t[0] = times[0];
+        t[1] = times[1];
+    }
+    for (const Timespec& x : t) {
+        if (x.tv_nsec != kUtimeNow && x.tv_nsec != kUtimeOmit && (x.tv_nsec < 0 || x.tv_nsec > 999999999))
+            return Errno::Inval;
+    }
+    Location l = TRY(resolve(ctx, path, follow ? lookup::Follow : 0));
+    if (t[0].tv_nsec == kUtimeOmit && t[1].tv_nsec == kUtimeOmit) return {};
+    Stat st = TRY(stat_of(*l.inode));
+    bool owner = ctx.cred.uid == 0 || ctx.cred.uid == st.st_uid;
+    bool only_now = (t[0].tv_nsec == kUtimeNow || t[0].tv_nsec == kUtimeOmit) &&
+                    (t[1].tv_nsec == kUtimeNow || t[1].tv_nsec == kUtimeOmit);
+    if (!owner) {
+        // Setting the current time needs only write permission; explicit times need ownership.
+        if (!only_now) return Errno::Perm;
+        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access::Write));
+    }
+    SetAttr a;
+    if (t[0].tv_nsec != kUtimeOmit) {
+        a.mask |= SetAttr::Atime;
+        a.atime = t[0].tv_nsec == kUtimeNow ? now : t[0];
+    }
+    if (t[1].tv_nsec != kUtimeOmit) {
+        a.mask |= SetAttr::Mtime;
+        a.mtime = t[1].tv_nsec == kUtimeNow ? now : t[1];
+    }
     return l.inode->setattr(a);
 }
 
