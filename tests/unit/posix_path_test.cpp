@@ -10,6 +10,7 @@
 #include "kernel/posix/vfs/dirent.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/path.h"
+#include "kernel/posix/vfs/vnode_file.h"
 
 using namespace lamina;
 using namespace lamina::posix;
@@ -109,6 +110,19 @@ public:
         if (is_dir(moving->mode())) moving->parent_ = &nd;
         nd.children[t] = moving;
         return {};
+    }
+    Result<size_t> read(uint64_t off, void* dst, size_t n) override {
+        if (is_dir(mode_)) return Errno::IsDir;
+        if (off >= data.size()) return size_t(0);
+        size_t k = std::min(n, data.size() - size_t(off));
+        memcpy(dst, data.data() + off, k);
+        return k;
+    }
+    Result<size_t> write(uint64_t off, const void* src, size_t n) override {
+        if (is_dir(mode_)) return Errno::IsDir;
+        if (off + n > data.size()) data.resize(size_t(off + n));
+        memcpy(data.data() + off, src, n);
+        return n;
     }
     // Cookie k is the k-th entry of ".", "..", then the children in name order.
     Result<bool> readdir(uint64_t& cookie, DirEntry& e) override {
@@ -818,4 +832,66 @@ TEST_F(PosixVfsOps, Utimens) {
     EXPECT_TRUE(vfs_utimens(as(bob), "/tmp/t", omit, later, true).is_ok());
     Timespec bad[2] = {{0, 1000000000}, {0, 0}};
     EXPECT_EQ(vfs_utimens(as(alice), "/tmp/t", bad, now, true).error().code(), Errno::Inval);
+}
+
+TEST_F(PosixVfsOps, ReadWriteSeekThroughDescriptions) {
+    auto c = ctx();
+    auto opened = vfs_open(c, "/etc/log", oflag::Creat | oflag::ReadWrite, 0644);
+    ASSERT_TRUE(opened.is_ok());
+    RefPtr<OpenFile> f = VnodeFile::open(opened.value().loc, oflag::ReadWrite).release_value();
+    EXPECT_EQ(vnode_write(*f, "hello", 5).value(), 5u);
+    EXPECT_EQ(f->offset, 5u);
+    char buf[16] = {};
+    EXPECT_EQ(vnode_read(*f, buf, sizeof buf).value(), 0u);  // at the end
+    EXPECT_EQ(vnode_lseek(*f, 1, seek::Set).value(), 1u);
+    EXPECT_EQ(vnode_read(*f, buf, 3).value(), 3u);
+    EXPECT_EQ(std::string(buf, 3), "ell");
+    EXPECT_EQ(vnode_lseek(*f, -2, seek::Cur).value(), 2u);
+    EXPECT_EQ(vnode_lseek(*f, -1, seek::End).value(), 4u);
+    EXPECT_EQ(vnode_lseek(*f, 10, seek::End).value(), 15u);  // past the end is allowed
+    EXPECT_EQ(vnode_lseek(*f, -6, seek::End).error().code(), Errno::Inval);
+    EXPECT_EQ(f->offset, 15u);  // a failed seek leaves the offset
+    EXPECT_EQ(vnode_lseek(*f, 0, 7).error().code(), Errno::Inval);
+    EXPECT_EQ(vnode_lseek(*f, 2, seek::Data).value(), 2u);
+    EXPECT_EQ(vnode_lseek(*f, 2, seek::Hole).value(), 5u);
+    EXPECT_EQ(vnode_lseek(*f, 5, seek::Data).error().code(), Errno::NXIO);
+    ASSERT_TRUE(vnode_lseek(*f, INT64_MAX, seek::Set).is_ok());
+    EXPECT_EQ(vnode_lseek(*f, 1, seek::Cur).error().code(), Errno::Overflow);
+    EXPECT_EQ(vnode_write(*f, "x", 1).error().code(), Errno::FBig);
+
+    // pread/pwrite leave the offset alone.
+    ASSERT_TRUE(vnode_lseek(*f, 0, seek::Set).is_ok());
+    EXPECT_EQ(vnode_pwrite(*f, "J", 1, 0).value(), 1u);
+    EXPECT_EQ(vnode_pread(*f, buf, 5, 0).value(), 5u);
+    EXPECT_EQ(std::string(buf, 5), "Jello");
+    EXPECT_EQ(f->offset, 0u);
+    EXPECT_EQ(vnode_pread(*f, buf, 5, -1).error().code(), Errno::Inval);
+
+    // O_APPEND moves every write to the end; F_SETFL can turn it on later.
+    f->set_status_flags(oflag::Append);
+    EXPECT_EQ(vnode_write(*f, "!", 1).value(), 1u);
+    EXPECT_EQ(f->offset, 6u);
+    EXPECT_EQ(vnode_pwrite(*f, "?", 1, 0).value(), 1u);
+    EXPECT_EQ(etc->children["log"]->data, "Jello!?");
+
+    // Access modes and directories.
+    RefPtr<OpenFile> ro = VnodeFile::open(opened.value().loc, oflag::ReadOnly).release_value();
+    EXPECT_EQ(vnode_write(*ro, "x", 1).error().code(), Errno::BadF);
+    RefPtr<OpenFile> wo = VnodeFile::open(opened.value().loc, oflag::WriteOnly).release_value();
+    EXPECT_EQ(vnode_read(*wo, buf, 1).error().code(), Errno::BadF);
+    EXPECT_EQ(vnode_getdents64(*wo, reinterpret_cast<uint8_t*>(buf), sizeof buf).error().code(), Errno::NotDir);
+    Location d = must(resolve(c, "/etc", 0));
+    RefPtr<OpenFile> dir = VnodeFile::open(d, oflag::ReadOnly | oflag::Directory).release_value();
+    EXPECT_EQ(vnode_read(*dir, buf, 1).error().code(), Errno::IsDir);
+    uint8_t dents[256];
+    size_t total = 0;
+    for (;;) {
+        auto r = vnode_getdents64(*dir, dents, 40);  // one record at a time
+        ASSERT_TRUE(r.is_ok());
+        if (r.value() == 0) break;
+        total++;
+    }
+    EXPECT_EQ(total, 4u);  // . .. log passwd
+    ASSERT_TRUE(vnode_lseek(*dir, 0, seek::Set).is_ok());
+    EXPECT_GT(vnode_getdents64(*dir, dents, sizeof dents).value(), 0u);
 }

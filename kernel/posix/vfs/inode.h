@@ -108,7 +108,8 @@ public:
     virtual Result<void> getattr(Stat& st) = 0;
     virtual Result<void> setattr(const SetAttr&) { return Errno::Perm; }
 
-    // Directories. lookup must understand "..", which the resolver uses to go up.
+    // Directories. lookup must understand "..", which the resolver uses to go up, and returns
+    // an inode or an error (ENOENT for a missing name), never null.
     virtual Result<RefPtr<Inode>> lookup(Name) { return Errno::NotDir; }
     // Returns false after the last entry; cookie 0 starts from the beginning.
     virtual Result<bool> readdir(uint64_t& /*cookie*/, DirEntry&) { return Errno::NotDir; }

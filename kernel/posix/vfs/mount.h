@@ -43,7 +43,9 @@ public:
     // stacks: the newest mount is the one resolution sees.
     Result<Mount*> mount(const Location& at, const char* path, RefPtr<Inode> fs_root);
     // Unmounts the file system whose root is `at`. EINVAL when `at` is not a mounted root,
-    // EBUSY while something is mounted inside it.
+    // EBUSY while something is mounted inside it. Locations point at their Mount without a
+    // count, so the caller must first make sure no cwd, root or open file is inside the file
+    // system (Linux's EBUSY for a busy file system); this table cannot see those.
     Result<void> umount(const Location& at);
 
     // The newest mount covering `dir` in `parent`'s file system, or null.

@@ -41,6 +41,14 @@ bool busy(const PathContext& ctx, const Location& parent, Inode& victim) {
     return ctx.mounts.covering(parent.mount, victim) != nullptr;
 }
 
+// A lookup that must find something (a file system returning null without an error is
+// treated as an I/O error rather than trusted).
+Result<RefPtr<Inode>> lookup_existing(Inode& dir, Name name) {
+    RefPtr<Inode> r = TRY(dir.lookup(name));
+    if (!r) return Errno::IO;
+    return r;
+}
+
 // Looks the last component up; a missing entry is a null result, not an error.
 Result<RefPtr<Inode>> lookup_optional(Inode& dir, Name name) {
     auto r = dir.lookup(name);
@@ -72,7 +80,7 @@ Result<bool> is_within(const Location& dir, Inode& ancestor) {
     RefPtr<Inode> cur = dir.inode;
     for (int depth = 0; depth < 4096; depth++) {
         if (cur->same_as(ancestor)) return true;
-        RefPtr<Inode> up = TRY(cur->lookup(Name{"..", 2}));
+        RefPtr<Inode> up = TRY(lookup_existing(*cur, Name{"..", 2}));
         if (up->same_as(*cur)) return false;
         cur = static_cast<RefPtr<Inode>&&>(up);
     }
@@ -150,7 +158,7 @@ Result<void> vfs_unlink(const PathContext& ctx, const char* path) {
     ParentResult p;
     TRY(resolve_parent(ctx, path, p));
     if (p.kind != ParentResult::Normal) return Errno::IsDir;
-    RefPtr<Inode> victim = TRY(p.parent.inode->lookup(p.last()));
+    RefPtr<Inode> victim = TRY(lookup_existing(*p.parent.inode, p.last()));
     if (is_dir(victim->mode())) return Errno::IsDir;
     if (p.trailing_slash) return Errno::NotDir;
     TRY(may_modify_dir(ctx, *p.parent.inode));
@@ -164,7 +172,7 @@ Result<void> vfs_rmdir(const PathContext& ctx, const char* path) {
     if (p.kind == ParentResult::Dot) return Errno::Inval;
     if (p.kind == ParentResult::DotDot) return Errno::NotEmpty;
     if (p.kind == ParentResult::Root) return Errno::Busy;
-    RefPtr<Inode> victim = TRY(p.parent.inode->lookup(p.last()));
+    RefPtr<Inode> victim = TRY(lookup_existing(*p.parent.inode, p.last()));
     if (!is_dir(victim->mode())) return Errno::NotDir;
     TRY(may_modify_dir(ctx, *p.parent.inode));
     TRY(sticky_check(ctx, *p.parent.inode, *victim));
@@ -178,7 +186,7 @@ Result<void> vfs_rename(const PathContext& from_ctx, const char* from, const Pat
     TRY(resolve_parent(to_ctx, to, np));
     if (op.kind != ParentResult::Normal || np.kind != ParentResult::Normal) return Errno::Busy;
     if (op.parent.mount != np.parent.mount) return Errno::XDev;
-    RefPtr<Inode> src = TRY(op.parent.inode->lookup(op.last()));
+    RefPtr<Inode> src = TRY(lookup_existing(*op.parent.inode, op.last()));
     bool src_dir = is_dir(src->mode());
     if (!src_dir && (op.trailing_slash || np.trailing_slash)) return Errno::NotDir;
     RefPtr<Inode> dst = TRY(lookup_optional(*np.parent.inode, np.last()));

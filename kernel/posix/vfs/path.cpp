@@ -57,6 +57,7 @@ Result<Location> step_up(const PathContext& ctx, Location cur) {
         cur = Location{m->mountpoint, m->parent};
     }
     RefPtr<Inode> parent = TRY(cur.inode->lookup(Name{"..", 2}));
+    if (!parent) return Errno::IO;
     return Location{static_cast<RefPtr<Inode>&&>(parent), cur.mount};
 }
 
@@ -117,6 +118,7 @@ Result<Location> walk(const PathContext& ctx, const char* path, uint32_t flags, 
             continue;
         }
         RefPtr<Inode> child = TRY(cur.inode->lookup(name));
+        if (!child) return Errno::IO;  // a file system that found nothing must say ENOENT
         if (is_symlink(child->mode()) && (!last || trailing || (flags & lookup::Follow))) {
             if (++links > kMaxSymlinks) return Errno::Loop;
             char* target = scratch.s->link;
