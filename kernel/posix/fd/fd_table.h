@@ -1,0 +1,100 @@
+// lamina:portable
+// Per-process file descriptor tables and the open file descriptions they point to.
+//
+// A descriptor is a slot holding a counted reference to an OpenFile (the "open file
+// description": offset, status flags, the object) plus its own close-on-exec bit. dup and fork
+// share OpenFiles, so they share offsets and status flags, but never FD_CLOEXEC.
+//
+// No locking here: the process layer holds its table lock around these calls.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/result.h>
+
+#include "kernel/posix/fd/open_flags.h"
+#include "kernel/posix/vfs/ref.h"
+
+namespace lamina::posix {
+
+// What a description refers to (a vnode's open state, a pipe end, the tty...). Its destructor
+// runs when the last description referring to it is gone, which is where pipe ends drop their
+// reader/writer counts.
+class FileObject : public RefCounted {
+protected:
+    FileObject() = default;
+};
+
+class OpenFile final : public RefCounted {
+public:
+    static Result<RefPtr<OpenFile>> create(RefPtr<FileObject> object, uint32_t flags);
+
+    FileObject* object() const { return object_.get(); }
+    // The status flags as F_GETFL reports them (access mode included; creation flags and
+    // O_CLOEXEC, which belong to open or to the descriptor, are not kept).
+    uint32_t flags() const { return flags_; }
+    uint32_t access_mode() const { return flags_ & oflag::AccMode; }
+    bool readable() const { return access_mode() != oflag::WriteOnly && !(flags_ & oflag::Path); }
+    bool writable() const { return access_mode() != oflag::ReadOnly && !(flags_ & oflag::Path); }
+    bool append() const { return flags_ & oflag::Append; }
+    bool nonblocking() const { return flags_ & oflag::NonBlock; }
+    // F_SETFL: only O_APPEND and O_NONBLOCK change; everything else in `flags` is ignored.
+    void set_status_flags(uint32_t flags);
+
+    uint64_t offset = 0;
+
+private:
+    OpenFile(RefPtr<FileObject> object, uint32_t flags);
+    RefPtr<FileObject> object_;
+    uint32_t flags_;
+};
+
+class FdTable final : public RefCounted {
+public:
+    static constexpr uint32_t kDefaultLimit = 1024;  // RLIMIT_NOFILE soft default on Linux
+    static constexpr uint32_t kMaxLimit = 1u << 20;  // fs.nr_open default
+
+    static Result<RefPtr<FdTable>> create(uint32_t limit = kDefaultLimit);
+    ~FdTable() override;
+
+    // The lowest free descriptor >= min_fd (EMFILE when none is below the limit).
+    Result<int> install(RefPtr<OpenFile> file, bool cloexec, int min_fd = 0);
+    Result<RefPtr<OpenFile>> get(int fd) const;
+    Result<void> close(int fd);
+
+    Result<int> dup(int fd);
+    Result<int> dup2(int oldfd, int newfd);
+    Result<int> dup3(int oldfd, int newfd, uint32_t flags);
+    // F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; others are EINVAL.
+    Result<int> fcntl(int fd, int cmd, uint64_t arg);
+
+    // execve: closes every descriptor marked close-on-exec.
+    void close_on_exec();
+    // fork: a new table whose descriptors share this one's descriptions (and their offsets).
+    Result<RefPtr<FdTable>> fork() const;
+
+    // setrlimit(RLIMIT_NOFILE): descriptors already above a lowered limit stay open, as on Linux.
+    Result<void> set_limit(uint64_t limit);
+    uint32_t limit() const { return limit_; }
+    // How many descriptors are open.
+    uint32_t count() const;
+    bool is_open(int fd) const { return fd >= 0 && uint32_t(fd) < capacity_ && slots_[fd].file; }
+
+private:
+    struct Slot {
+        RefPtr<OpenFile> file;
+        bool cloexec = false;
+    };
+
+    explicit FdTable(uint32_t limit) : limit_(limit) {}
+    Result<void> grow_to(uint32_t n);
+    Result<int> install_at(int fd, RefPtr<OpenFile> file, bool cloexec);
+    Result<int> dup_to(int oldfd, int newfd, bool cloexec);
+
+    uint32_t limit_;
+    uint32_t capacity_ = 0;
+    Slot* slots_ = nullptr;
+};
+
+}  // namespace lamina::posix

@@ -1,0 +1,119 @@
+// lamina:portable
+#include "kernel/posix/vfs/vnode_file.h"
+
+#include <new>
+
+#include "kernel/posix/vfs/dirent.h"
+
+namespace lamina::posix {
+
+namespace {
+
+constexpr uint64_t kMaxOffset = uint64_t(INT64_MAX);
+
+Inode& inode_of(OpenFile& f) { return static_cast<VnodeFile*>(f.object())->inode(); }
+
+Result<int64_t> size_of(Inode& i) {
+    Stat st{};
+    TRY(i.getattr(st));
+    return st.st_size;
+}
+
+Result<void> readable(OpenFile& f) {
+    if (!f.readable()) return Errno::BadF;
+    if (is_dir(inode_of(f).mode())) return Errno::IsDir;
+    return {};
+}
+
+Result<void> writable(OpenFile& f) {
+    if (!f.writable()) return Errno::BadF;
+    if (is_dir(inode_of(f).mode())) return Errno::IsDir;
+    return {};
+}
+
+// Linux clamps a single transfer to a bit under 2 GiB.
+constexpr size_t kMaxRw = 0x7ffff000;
+size_t clamp(size_t n) { return n > kMaxRw ? kMaxRw : n; }
+
+}  // namespace
+
+Result<RefPtr<OpenFile>> VnodeFile::open(Location loc, uint32_t oflags) {
+    if (!loc.inode) return Errno::Inval;
+    VnodeFile* v = new (std::nothrow) VnodeFile(static_cast<Location&&>(loc));
+    if (!v) return Errno::NoMem;
+    return OpenFile::create(RefPtr<FileObject>(v), oflags);
+}
+
+Result<uint64_t> seek_offset(uint64_t current, int64_t offset, int whence, int64_t size) {
+    int64_t base;
+    switch (whence) {
+    case seek::Set: base = 0; break;
+    case seek::Cur: base = int64_t(current); break;
+    case seek::End: base = size; break;
+    case seek::Data:
+        if (offset < 0) return Errno::NXIO;
+        if (offset >= size) return Errno::NXIO;
+        return uint64_t(offset);
+    case seek::Hole:
+        if (offset < 0 || offset >= size) return Errno::NXIO;
+        return uint64_t(size);
+    default: return Errno::Inval;
+    }
+    int64_t result;
+    if (__builtin_add_overflow(base, offset, &result)) return Errno::Overflow;
+    if (result < 0) return Errno::Inval;
+    return uint64_t(result);
+}
+
+Result<size_t> vnode_read(OpenFile& f, void* dst, size_t n) {
+    TRY(readable(f));
+    size_t k = TRY(inode_of(f).read(f.offset, dst, clamp(n)));
+    f.offset += k;
+    return k;
+}
+
+Result<size_t> vnode_write(OpenFile& f, const void* src, size_t n) {
+    TRY(writable(f));
+    Inode& i = inode_of(f);
+    // O_APPEND: every write goes to the current end, and leaves the offset after it.
+    if (f.append()) f.offset = uint64_t(TRY(size_of(i)));
+    n = clamp(n);
+    if (f.offset > kMaxOffset || n > kMaxOffset - f.offset) return Errno::FBig;
+    size_t k = TRY(i.write(f.offset, src, n));
+    f.offset += k;
+    return k;
+}
+
+Result<size_t> vnode_pread(OpenFile& f, void* dst, size_t n, int64_t offset) {
+    if (offset < 0) return Errno::Inval;
+    TRY(readable(f));
+    return inode_of(f).read(uint64_t(offset), dst, clamp(n));
+}
+
+Result<size_t> vnode_pwrite(OpenFile& f, const void* src, size_t n, int64_t offset) {
+    if (offset < 0) return Errno::Inval;
+    TRY(writable(f));
+    Inode& i = inode_of(f);
+    // Linux ignores the offset of pwrite on an O_APPEND file and appends.
+    uint64_t at = f.append() ? uint64_t(TRY(size_of(i))) : uint64_t(offset);
+    n = clamp(n);
+    if (n > kMaxOffset - at) return Errno::FBig;
+    return i.write(at, src, n);
+}
+
+Result<uint64_t> vnode_lseek(OpenFile& f, int64_t offset, int whence) {
+    Inode& i = inode_of(f);
+    if ((i.mode() & mode::TypeMask) == mode::Fifo) return Errno::SPipe;
+    int64_t size = TRY(size_of(i));
+    uint64_t to = TRY(seek_offset(f.offset, offset, whence, size));
+    f.offset = to;
+    return to;
+}
+
+Result<size_t> vnode_getdents64(OpenFile& f, uint8_t* buf, size_t n) {
+    Inode& i = inode_of(f);
+    if (!is_dir(i.mode())) return Errno::NotDir;
+    return fill_dirents64(i, &f.offset, buf, n);
+}
+
+}  // namespace lamina::posix
