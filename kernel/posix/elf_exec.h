@@ -1,0 +1,119 @@
+// lamina:portable
+// Checking a static executable before it is mapped (ET_EXEC, or a static-pie ET_DYN whose only
+// relocations are R_X86_64_RELATIVE), and building the psABI initial stack.
+//
+// Guarantees
+//   - parse_executable accepts a file only when every PT_LOAD lies inside the file and inside
+//     the user half, segments are page-congruent (vaddr ≡ offset mod 4096), do not overlap,
+//     filesz <= memsz, and the entry point lies in an executable segment. A PT_INTERP (a
+//     dynamically linked program) is refused with NoExec: there is no dynamic loader.
+//   - Every bad input is an error (NoExec for what is not an executable for this machine, Inval
+//     for a malformed one); nothing reads outside the given bytes (file offsets may be
+//     misaligned: headers are copied out, never cast in place).
+//   - build_initial_stack lays out argc, argv, envp, auxv and the strings below a given top,
+//     16-byte aligned as the x86-64 psABI (3.4.1) asks, into a caller-supplied buffer standing
+//     for the highest bytes of the user stack.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/result.h>
+
+namespace lamina::posix {
+
+// The highest user address + 1 Lamina hands out (the canonical lower half, minus a guard page).
+inline constexpr uint64_t USER_TOP = 0x0000'7fff'ffff'f000;
+inline constexpr uint64_t USER_BOTTOM = 0x10000;  // nothing is ever mapped below: NULL traps
+// Where a static-pie executable is placed.
+inline constexpr uint64_t PIE_BASE = 0x0000'5555'5555'4000;
+
+struct LoadSegment {
+    uint64_t vaddr;   // after the bias
+    uint64_t memsz;
+    uint64_t offset;  // in the file
+    uint64_t filesz;
+    bool read, write, exec;
+};
+
+struct Executable {
+    static constexpr size_t MAX_SEGMENTS = 8;
+    LoadSegment segments[MAX_SEGMENTS];
+    size_t segment_count = 0;
+    uint64_t entry = 0;       // after the bias
+    uint64_t phdr_vaddr = 0;  // where the program headers are visible (AT_PHDR); 0 if not mapped
+    uint16_t phnum = 0;
+    uint16_t phentsize = 0;
+    uint64_t bias = 0;        // added to every vaddr (static-pie)
+    uint64_t end = 0;         // highest mapped address + 1 (the initial break starts above it)
+    // Static-pie: RELATIVE relocations to apply after mapping (file offsets of the table).
+    uint64_t rela_offset = 0, rela_count = 0;
+    bool pie = false;
+};
+
+Result<Executable> parse_executable(const uint8_t* file, size_t size);
+
+// For a static-pie: calls apply(address, value) for each R_X86_64_RELATIVE relocation (address
+// already biased). Any other relocation type is NoExec.
+template <typename F>
+Result<void> for_each_relative(const Executable& exe, const uint8_t* file, size_t size, F&& apply);
+
+// The auxiliary vector entries Lamina provides (psABI / Linux numbers).
+namespace at {
+inline constexpr uint64_t NUL = 0, PHDR = 3, PHENT = 4, PHNUM = 5, PAGESZ = 6, BASE = 7,
+                          FLAGS = 8, ENTRY = 9, UID = 11, EUID = 12, GID = 13, EGID = 14,
+                          PLATFORM = 15, HWCAP = 16, CLKTCK = 17, SECURE = 23, RANDOM = 25,
+                          HWCAP2 = 26, EXECFN = 31;
+}
+
+struct StackImage {
+    uint64_t rsp;        // the initial user stack pointer (16-byte aligned, points at argc)
+    size_t used;         // bytes of the buffer used (from its end)
+};
+
+struct StackArgs {
+    const char* const* argv;  // argc strings
+    size_t argc;
+    const char* const* envp;
+    size_t envc;
+    const uint8_t* random16;  // AT_RANDOM bytes
+    const Executable* exe;
+    uint64_t hwcap;
+};
+
+// buffer[0..size) stands for user addresses [top - size, top). Inval when it does not fit.
+Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t top, const StackArgs& args);
+
+// ---------------------------------------------------------------------------------------------
+
+namespace detail {
+inline uint64_t load64(const uint8_t* p) {
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return v;
+}
+}  // namespace detail
+
+template <typename F>
+Result<void> for_each_relative(const Executable& exe, const uint8_t* file, size_t size, F&& apply) {
+    constexpr uint32_t R_X86_64_RELATIVE = 8;
+    if (exe.rela_count == 0) return {};
+    if (exe.rela_offset > size || exe.rela_count > (size - exe.rela_offset) / 24) return Errno::Inval;
+    for (uint64_t i = 0; i < exe.rela_count; i++) {
+        const uint8_t* r = file + exe.rela_offset + i * 24;
+        uint64_t offset = detail::load64(r), info = detail::load64(r + 8), addend = detail::load64(r + 16);
+        if (uint32_t(info) != R_X86_64_RELATIVE) return Errno::NoExec;
+        uint64_t where = offset + exe.bias;
+        // The target must be 8 writable bytes of some segment.
+        bool ok = false;
+        for (size_t s = 0; s < exe.segment_count; s++) {
+            const LoadSegment& seg = exe.segments[s];
+            if (seg.write && where >= seg.vaddr && where - seg.vaddr <= seg.memsz - 8 && seg.memsz >= 8) ok = true;
+        }
+        if (!ok) return Errno::Inval;
+        apply(where, addend + exe.bias);
+    }
+    return {};
+}
+
+}  // namespace lamina::posix
