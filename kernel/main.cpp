@@ -16,6 +16,7 @@
 #include "kernel/ktest/kbench.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
+#include "kernel/posix/posix.h"
 #include "kernel/power.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/time/time.h"
@@ -143,6 +144,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     domain::init(g_boot_info);
     cpu::sti();
     smp::start_aps();
+    posix::init(g_boot_info);
 
     if (g_cmdline.has("ktest")) {
         unsigned passed = 0;
@@ -158,6 +160,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     }
 
     kprintf("lamina: boot complete\n");
+    posix::run_init(g_cmdline);
     if (const char* kind = g_cmdline.get("crash")) crash_on_request(kind);
     if (g_cmdline.has("poweroff")) power::power_off();
     cpu::halt_forever();

@@ -5,6 +5,7 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/lib/log.h"
+#include "kernel/mm/page_table.h"
 #include "kernel/sched/ipi.h"
 #include "kernel/time/time.h"
 
@@ -52,6 +53,24 @@ void reaper(void*) {
         // the check above and the halt.
         asm volatile("sti; hlt" ::: "memory");
     }
+}
+
+// The ring-3 half of a switch (see Thread::UserState): FS base, address space and the SYSCALL
+// entry's stack.
+void switch_user_state(arch::Cpu& cpu, Thread* prev, Thread* next) {
+    constexpr uint32_t IA32_FS_BASE = 0xC0000100;
+    if (Thread::UserState* u = prev->user_state()) {
+        u->fs_base = cpu::rdmsr(IA32_FS_BASE);
+        asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(u->fpu)));
+    }
+    uint64_t cr3 = mm::kernel_root_phys();
+    if (Thread::UserState* u = next->user_state()) {
+        cpu::wrmsr(IA32_FS_BASE, u->fs_base);
+        asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<uint8_t(*)[512]>(u->fpu)));
+        cr3 = u->cr3;
+    }
+    if (cpu::read_cr3() != cr3) cpu::write_cr3(cr3);
+    cpu.syscall_kernel_rsp = next->stack().top;
 }
 
 void interrupt_exit(arch::InterruptFrame&) {
@@ -147,6 +166,7 @@ void Scheduler::schedule() {
     cpu->slice_left = SLICE_TICKS;
     cpu->context_switches++;
     arch::set_kernel_stack(*cpu->tables, next->stack_.top);
+    switch_user_state(*cpu, prev, next);
     Thread* left = context_switch(&prev->saved_rsp_, next->saved_rsp_, prev);
     finish_switch(left);
 }

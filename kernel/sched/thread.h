@@ -76,6 +76,20 @@ public:
     void* domain_call_top() const { return domain_call_top_; }
     void set_domain_call_top(void* c) { domain_call_top_ = c; }
 
+    // Ring-3 state of a thread that runs a user program (kernel/posix); null for a kernel thread.
+    // The scheduler loads cr3 and the FS base when it switches to such a thread and saves the FS
+    // base when it switches away; switching to a kernel thread loads the kernel's cr3, so a
+    // freed address space is never left loaded. Set and cleared by the thread itself with
+    // interrupts off.
+    struct UserState {
+        uint64_t cr3;
+        uint64_t fs_base;
+        void* process;
+        uint8_t* fpu;  // 512-byte, 16-aligned FXSAVE area for the x87/SSE registers
+    };
+    UserState* user_state() const { return user_; }
+    void set_user_state(UserState* user) { user_ = user; }
+
     Thread(const Thread&) = delete;
     Thread& operator=(const Thread&) = delete;
 
@@ -130,6 +144,7 @@ private:
     WaitQueue exit_waiters_;       // join() waits here
     Thread* zombie_next_ = nullptr;
     void* domain_call_top_ = nullptr;  // owned by kernel/domain
+    UserState* user_ = nullptr;
 };
 
 Thread* current_thread();

@@ -34,9 +34,15 @@ struct Cpu {
     uint32_t slice_left;       // ticks left in the current thread's time slice
     uint64_t ticks;            // ticks this CPU has taken
     uint64_t context_switches;
+    // The SYSCALL entry (syscall.S) has no stack of its own: it parks the user rsp here and
+    // loads the current thread's kernel stack top, which the scheduler sets on every switch.
+    uint64_t syscall_kernel_rsp;  // offset 80
+    uint64_t syscall_user_rsp;    // offset 88
 };
 static_assert(offsetof(Cpu, self) == 0);
 static_assert(offsetof(Cpu, current) == 8);
+static_assert(offsetof(Cpu, syscall_kernel_rsp) == 80 && offsetof(Cpu, syscall_user_rsp) == 88,
+              "syscall.S uses these offsets");
 
 inline Cpu* this_cpu() {
     Cpu* c;
@@ -48,7 +54,8 @@ inline Cpu* this_cpu() {
 // until a first return to ring 3 installs a user one).
 void install_this_cpu(Cpu& cpu);
 
-// The CR0/CR4 protections every CPU runs with (SMEP, SMAP, UMIP where present; WP).
+// The CR0/CR4 protections every CPU runs with (SMEP, SMAP, UMIP where present; WP), and the
+// SYSCALL instruction's MSRs (EFER.SCE, STAR, LSTAR, FMASK) pointing at syscall.S.
 void enable_cpu_protections();
 
 // Every CPU the kernel knows of (brought up or not), indexed by Cpu::index.

@@ -1,0 +1,247 @@
+#include "kernel/posix/address_space.h"
+
+#include <new>
+
+#include "kernel/lib/log.h"
+#include "kernel/mm/memory.h"
+#include "kernel/posix/elf_exec.h"
+
+namespace lamina::posix {
+
+namespace {
+constexpr uint64_t PAGE = mm::PAGE_SIZE;
+// mmap's top-down search starts below the stack's maximum size and a gap.
+constexpr uint64_t STACK_RESERVE = 8ull << 20;
+constexpr uint64_t MMAP_TOP = USER_TOP - STACK_RESERVE - (1ull << 30);
+
+void invlpg(uint64_t virt) { asm volatile("invlpg (%0)" ::"r"(virt) : "memory"); }
+}  // namespace
+
+const char* fault_result_name(FaultResult r) {
+    switch (r) {
+        case FaultResult::Handled: return "handled";
+        case FaultResult::NoVma: return "no mapping";
+        case FaultResult::Protection: return "access not permitted";
+        case FaultResult::NoMem: return "out of memory";
+    }
+    return "?";
+}
+
+uint64_t page_flags(uint32_t prot) {
+    uint64_t f = 0;
+    if (prot & (Prot::Read | Prot::Write | Prot::Exec)) f |= mm::PageFlag::User;
+    if (prot & Prot::Write) f |= mm::PageFlag::Writable;
+    if (!(prot & Prot::Exec)) f |= mm::PageFlag::NoExecute;
+    return f;
+}
+
+AddressSpace::AddressSpace(uint32_t pid, uint64_t root) : pt_(mm::kernel_phys_memory(), root), pid_(pid) {}
+
+Result<AddressSpace*> AddressSpace::create(uint32_t pid) {
+    uint64_t root = TRY(mm::create_address_space_root());
+    auto* as = new (std::nothrow) AddressSpace(pid, root);
+    if (!as) {
+        (void)mm::free_frames(root, 0);
+        return Errno::NoMem;
+    }
+    return as;
+}
+
+void AddressSpace::destroy() {
+    // Walk the lower half directly: every present leaf is a frame of this process, every table
+    // below the root was made for it (the higher half is the kernel's and stays).
+    mm::PhysMemory& pm = mm::kernel_phys_memory();
+    uint64_t* pml4 = pm.table(pt_.root());
+    for (unsigned i = 0; i < 256; i++) {
+        if (!(pml4[i] & mm::pte::Present)) continue;
+        uint64_t pdpt_phys = pml4[i] & mm::pte::AddressMask;
+        uint64_t* pdpt = pm.table(pdpt_phys);
+        for (unsigned j = 0; j < 512; j++) {
+            if (!(pdpt[j] & mm::pte::Present)) continue;
+            uint64_t pd_phys = pdpt[j] & mm::pte::AddressMask;
+            uint64_t* pd = pm.table(pd_phys);
+            for (unsigned k = 0; k < 512; k++) {
+                if (!(pd[k] & mm::pte::Present)) continue;
+                KASSERT(!(pd[k] & mm::pte::Large));  // user memory is mapped in 4 KiB pages
+                uint64_t pt_phys = pd[k] & mm::pte::AddressMask;
+                uint64_t* pt = pm.table(pt_phys);
+                for (unsigned l = 0; l < 512; l++)
+                    if (pt[l] & mm::pte::Present) (void)mm::free_frames(pt[l] & mm::pte::AddressMask, 0);
+                (void)mm::free_frames(pt_phys, 0);
+            }
+            (void)mm::free_frames(pd_phys, 0);
+        }
+        (void)mm::free_frames(pdpt_phys, 0);
+    }
+    (void)mm::free_frames(pt_.root(), 0);
+    for (Vma* v = vmas_; v;) {
+        Vma* next = v->next;
+        delete v;
+        v = next;
+    }
+    vmas_ = nullptr;
+    delete this;
+}
+
+Vma* AddressSpace::find_locked(uint64_t addr) {
+    for (Vma* v = vmas_; v; v = v->next)
+        if (addr >= v->start && addr < v->end) return v;
+    return nullptr;
+}
+
+size_t AddressSpace::vma_count() {
+    SpinlockGuard g(lock_);
+    size_t n = 0;
+    for (Vma* v = vmas_; v; v = v->next) n++;
+    return n;
+}
+
+Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot) {
+    if (start % PAGE || end % PAGE || start >= end || start < USER_BOTTOM || end > USER_TOP) return Errno::Inval;
+    auto* nv = new (std::nothrow) Vma{start, end, prot, nullptr};
+    if (!nv) return Errno::NoMem;
+    SpinlockGuard g(lock_);
+    Vma** link = &vmas_;
+    Vma* prev = nullptr;
+    while (*link && (*link)->start < start) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    if ((prev && prev->end > start) || (*link && (*link)->start < end)) {
+        delete nv;
+        return Errno::Exist;
+    }
+    // Merge with a neighbour of the same permissions (brk grows one step at a time).
+    if (prev && prev->end == start && prev->prot == prot) {
+        delete nv;
+        prev->end = end;
+        Vma* n = prev->next;
+        if (n && n->start == end && n->prot == prot) {
+            prev->end = n->end;
+            prev->next = n->next;
+            delete n;
+        }
+        return {};
+    }
+    nv->next = *link;
+    *link = nv;
+    return {};
+}
+
+Result<void> AddressSpace::split_locked(uint64_t at) {
+    Vma* v = find_locked(at);
+    if (!v || v->start == at) return {};
+    auto* tail = new (std::nothrow) Vma{at, v->end, v->prot, v->next};
+    if (!tail) return Errno::NoMem;
+    v->end = at;
+    v->next = tail;
+    return {};
+}
+
+void AddressSpace::unmap_pages_locked(uint64_t start, uint64_t end) {
+    for (uint64_t a = start; a < end; a += PAGE) {
+        auto u = pt_.unmap(a);
+        if (u.is_error()) continue;  // a hole
+        invlpg(a);
+        (void)mm::free_frames(u.value().phys, 0);
+        for (unsigned i = 0; i < u.value().released_count; i++)
+            (void)mm::free_frames(u.value().released_tables[i], 0);
+    }
+}
+
+Result<void> AddressSpace::unmap(uint64_t start, uint64_t end) {
+    if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
+    SpinlockGuard g(lock_);
+    TRY(split_locked(start));
+    TRY(split_locked(end));
+    Vma** link = &vmas_;
+    while (*link) {
+        Vma* v = *link;
+        if (v->start >= start && v->end <= end) {
+            unmap_pages_locked(v->start, v->end);
+            *link = v->next;
+            delete v;
+        } else {
+            link = &v->next;
+        }
+    }
+    return {};
+}
+
+Result<void> AddressSpace::protect(uint64_t start, uint64_t end, uint32_t prot) {
+    if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
+    SpinlockGuard g(lock_);
+    // The whole range must be mapped.
+    for (uint64_t a = start; a < end;) {
+        Vma* v = find_locked(a);
+        if (!v) return Errno::NoMem;
+        a = v->end;
+    }
+    TRY(split_locked(start));
+    TRY(split_locked(end));
+    for (Vma* v = vmas_; v; v = v->next) {
+        if (v->start < start || v->end > end) continue;
+        v->prot = prot;
+        for (uint64_t a = v->start; a < v->end; a += PAGE) {
+            if (pt_.protect(a, page_flags(prot)).is_ok()) invlpg(a);
+        }
+    }
+    return {};
+}
+
+Result<uint64_t> AddressSpace::find_free(uint64_t len, uint64_t hint) {
+    if (len == 0 || len % PAGE || len > MMAP_TOP) return Errno::NoMem;
+    SpinlockGuard g(lock_);
+    auto overlapping = [&](uint64_t s, uint64_t e) -> Vma* {
+        for (Vma* v = vmas_; v; v = v->next)
+            if (v->start < e && s < v->end) return v;
+        return nullptr;
+    };
+    if (hint && hint % PAGE == 0 && hint >= USER_BOTTOM && hint <= USER_TOP - len && !overlapping(hint, hint + len))
+        return hint;
+    uint64_t cand = MMAP_TOP - len;
+    while (cand >= USER_BOTTOM) {
+        Vma* v = overlapping(cand, cand + len);
+        if (!v) return cand;
+        if (v->start < len + USER_BOTTOM) break;
+        cand = v->start - len;
+    }
+    return Errno::NoMem;
+}
+
+Result<uint64_t> AddressSpace::populate_locked(uint64_t page, uint32_t prot) {
+    if (auto t = pt_.translate(page); t.is_ok()) return t.value().phys & ~(PAGE - 1);
+    uint64_t phys = TRY(mm::alloc_frames(0, mm::Owner::process(pid_)));
+    __builtin_memset(mm::phys_to_virt(phys), 0, PAGE);
+    if (auto r = pt_.map(page, phys, page_flags(prot)); r.is_error()) {
+        (void)mm::free_frames(phys, 0);
+        return r.error();
+    }
+    return phys;
+}
+
+Result<uint64_t> AddressSpace::populate(uint64_t virt) {
+    SpinlockGuard g(lock_);
+    Vma* v = find_locked(virt);
+    if (!v) return Errno::Inval;
+    return populate_locked(virt & ~(PAGE - 1), v->prot);
+}
+
+FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
+    SpinlockGuard g(lock_);
+    Vma* v = find_locked(addr);
+    if (!v) return FaultResult::NoVma;
+    if ((write && !(v->prot & Prot::Write)) || (exec && !(v->prot & Prot::Exec)) ||
+        (!write && !exec && !(v->prot & (Prot::Read | Prot::Write | Prot::Exec))))
+        return FaultResult::Protection;
+    uint64_t page = addr & ~(PAGE - 1);
+    if (pt_.translate(page).is_ok()) {
+        // Present and the VMA allows the access: a stale TLB entry from a permission change.
+        invlpg(page);
+        return FaultResult::Handled;
+    }
+    if (populate_locked(page, v->prot).is_error()) return FaultResult::NoMem;
+    return FaultResult::Handled;
+}
+
+}  // namespace lamina::posix

@@ -1,0 +1,90 @@
+// A process's user address space: its page tables (kernel half shared, see
+// mm::create_address_space_root) and its VMAs, the ranges the program may touch and how.
+//
+// Guarantees
+//   - Pages are demand-zero: a VMA has no frames until the first access (or the loader fills
+//     one); a fault inside a VMA that its permissions allow maps a zeroed frame owned by
+//     Owner::process(pid). A fault outside every VMA, or against its permissions, is refused
+//     (the caller kills the process, or returns EFAULT for a kernel copy).
+//   - destroy() returns every frame and page-table page of the lower half: afterwards
+//     pages_owned_by(Owner::process(pid)) is 0.
+//   - PROT_NONE ranges keep their frames but lose the user bit: the program faults on them
+//     (kernel copies still reach them; there is no guard against that yet).
+//
+// Locking
+//   lock_ (a spinlock, interrupts off) guards the VMA list and the page tables. The page-fault
+//   path takes it from the exception hook, so no holder may fault on user memory: system calls
+//   copy from and to user memory without holding it. Lock order: lock_, then the frame
+//   allocator's and the heap's locks.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/result.h>
+
+#include "kernel/mm/page_table.h"
+#include "kernel/sync/spinlock.h"
+
+namespace lamina::posix {
+
+namespace Prot {
+inline constexpr uint32_t Read = 1, Write = 2, Exec = 4;
+}
+
+struct Vma {
+    uint64_t start, end;  // page aligned, start < end
+    uint32_t prot;
+    Vma* next;            // sorted by start
+};
+
+enum class FaultResult : uint8_t { Handled, NoVma, Protection, NoMem };
+const char* fault_result_name(FaultResult r);
+
+class AddressSpace {
+public:
+    static Result<AddressSpace*> create(uint32_t pid);
+    // Frees every user frame, page table, VMA and the object itself. Must not be loaded on any
+    // CPU.
+    void destroy();
+
+    uint64_t root() const { return pt_.root(); }
+    uint32_t pid() const { return pid_; }
+
+    // A new demand-zero range; Exist when it overlaps a VMA, Inval when misaligned or outside
+    // the user range.
+    Result<void> map(uint64_t start, uint64_t end, uint32_t prot);
+    // Removes every VMA part and page in [start, end); holes are fine.
+    Result<void> unmap(uint64_t start, uint64_t end);
+    // NoMem when part of the range has no VMA (Linux's ENOMEM).
+    Result<void> protect(uint64_t start, uint64_t end, uint32_t prot);
+    // A free range of len bytes for mmap, at hint when that is free, else top-down.
+    Result<uint64_t> find_free(uint64_t len, uint64_t hint);
+    // The frame behind the page at virt, allocating a zeroed one if needed (the loader fills
+    // pages this way). Inval outside every VMA.
+    Result<uint64_t> populate(uint64_t virt);
+
+    FaultResult handle_fault(uint64_t addr, bool write, bool exec);
+
+    // The program break: [brk_start, brk) is the heap VMA part in use.
+    uint64_t brk_start = 0;
+    uint64_t brk = 0;
+
+    size_t vma_count();
+
+private:
+    AddressSpace(uint32_t pid, uint64_t root);
+    Result<uint64_t> populate_locked(uint64_t page, uint32_t prot);
+    void unmap_pages_locked(uint64_t start, uint64_t end);
+    Result<void> split_locked(uint64_t at);  // makes `at` a VMA boundary if it falls inside one
+    Vma* find_locked(uint64_t addr);
+
+    Spinlock lock_;
+    mm::PageTable pt_;
+    Vma* vmas_ = nullptr;
+    uint32_t pid_;
+};
+
+uint64_t page_flags(uint32_t prot);
+
+}  // namespace lamina::posix

@@ -1,0 +1,27 @@
+// Where programs come from until the VFS exists: the boot modules. A module whose loader string
+// ends in the word NAME (GRUB: `module2 /boot/modules/NAME NAME`; QEMU -initrd "PATH NAME") and
+// whose bytes are an ELF file is the program NAME. The VFS replaces this source later; callers
+// only see lookup().
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/result.h>
+
+namespace lamina::boot {
+struct BootInfo;
+}
+
+namespace lamina::posix::boot_files {
+
+struct File {
+    const uint8_t* data;
+    size_t size;
+};
+
+void init(const boot::BootInfo& info);
+// NoEnt when no module has that name.
+Result<File> lookup(const char* name);
+
+}  // namespace lamina::posix::boot_files

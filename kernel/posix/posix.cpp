@@ -1,0 +1,145 @@
+#include "kernel/posix/posix.h"
+
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/gdt.h"
+#include "kernel/arch/x86_64/interrupts.h"
+#include "kernel/boot/cmdline.h"
+#include "kernel/lib/log.h"
+#include "kernel/posix/boot_files.h"
+#include "kernel/posix/process.h"
+#include "kernel/posix/user_access.h"
+#include "kernel/power.h"
+
+namespace lamina::posix {
+
+namespace {
+
+arch::ExceptionHook g_previous_hook;
+
+constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11;
+
+const char* signal_name(int sig) {
+    switch (sig) {
+        case SIGILL: return "SIGILL";
+        case SIGTRAP: return "SIGTRAP";
+        case SIGBUS: return "SIGBUS";
+        case SIGFPE: return "SIGFPE";
+        case SIGSEGV: return "SIGSEGV";
+        case 9: return "SIGKILL";
+    }
+    return "signal";
+}
+
+// Where a killed process's thread resumes, in kernel mode on its own stack (never on the IST
+// stack a page fault arrives on).
+[[noreturn]] void end_killed_process() {
+    cpu::sti();
+    Process* p = current_process();
+    exit_current(p->kill_signal);
+}
+
+bool user_exception(arch::InterruptFrame& f) {
+    Process* p = current_process();
+    if (!p) return false;
+    int sig = SIGSEGV;
+    uint64_t addr = f.rip;
+    const char* reason = arch::exception_name(f.vector);
+    if (f.vector == 14) {
+        addr = cpu::read_cr2();
+        FaultResult r = FaultResult::NoVma;
+        if (addr < USER_LIMIT) r = p->as->handle_fault(addr, f.error_code & 2, f.error_code & 16);
+        if (r == FaultResult::Handled) return true;
+        reason = fault_result_name(r);
+        if (r == FaultResult::NoMem) sig = 9;
+    } else if (f.vector == 0 || f.vector == 16 || f.vector == 19) {
+        sig = SIGFPE;
+    } else if (f.vector == 6) {
+        sig = SIGILL;
+    } else if (f.vector == 1 || f.vector == 3) {
+        sig = SIGTRAP;
+    } else if (f.vector == 17) {
+        sig = SIGBUS;
+    }
+    kprintf("pid %u (%s): %s at 0x%lx: %s%s (rip 0x%lx)\n", p->pid, p->name, signal_name(sig), addr, reason,
+            f.vector == 14 ? ((f.error_code & 2) ? ", write" : (f.error_code & 16) ? ", fetch" : ", read") : "",
+            f.rip);
+    p->kill_signal = sig;
+    f.rip = reinterpret_cast<uint64_t>(&end_killed_process);
+    f.cs = arch::KERNEL_CS;
+    f.ss = arch::KERNEL_DS;
+    f.rsp = sched::current_thread()->stack().top - 8;  // as if called: rsp + 8 is 16-byte aligned
+    f.rflags = 2;
+    return true;
+}
+
+bool exception_hook(arch::InterruptFrame& f) {
+    if (f.cs & 3) {
+        if (user_exception(f)) return true;
+    } else if (is_user_access_rip(f.rip) && (f.vector == 14 || f.vector == 13)) {
+        if (f.vector == 14) {
+            uint64_t addr = cpu::read_cr2();
+            Process* p = current_process();
+            if (p && addr < USER_LIMIT && p->as->handle_fault(addr, f.error_code & 2, false) == FaultResult::Handled)
+                return true;
+        }
+        f.rip = user_access_fixup_address();
+        return true;
+    }
+    return g_previous_hook ? g_previous_hook(f) : false;
+}
+
+}  // namespace
+
+void init(const boot::BootInfo& info) {
+    boot_files::init(info);
+    init_user_access();
+    g_previous_hook = arch::exception_hook();
+    arch::set_exception_hook(exception_hook);
+}
+
+void run_init(const boot::CommandLine& cmdline) {
+    const char* text = cmdline.text();
+    // The init= word and every word after it.
+    const char* start = nullptr;
+    for (const char* p = text; *p; p++) {
+        if ((p == text || p[-1] == ' ') && __builtin_strncmp(p, "init=", 5) == 0) {
+            start = p + 5;
+            break;
+        }
+    }
+    if (!start) return;
+    constexpr size_t MAX_ARGS = 32;
+    static char buffer[512];
+    const char* argv[MAX_ARGS];
+    size_t argc = 0, n = 0;
+    for (const char* p = start; *p && n + 1 < sizeof buffer;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        if (argc == MAX_ARGS) break;
+        argv[argc++] = buffer + n;
+        while (*p && *p != ' ' && n + 1 < sizeof buffer) buffer[n++] = *p++;
+        buffer[n++] = 0;
+    }
+    if (argc == 0 || !argv[0][0]) {
+        kprintf("init: no program named after init=\n");
+        if (power::test_mode()) power::debug_exit(power::TestExit::Failure);
+        return;
+    }
+    const char* envp[] = {"HOME=/", "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "TERM=vt100"};
+    auto p = spawn({argv[0], argv, argc, envp, 3, 0});
+    if (p.is_error()) {
+        kprintf("init: cannot start %s: %s\n", argv[0], p.error().name());
+        if (power::test_mode()) power::debug_exit(power::TestExit::Failure);
+        return;
+    }
+    kprintf("init: started %s as pid %u\n", argv[0], p.value()->pid);
+    int status = wait(p.value());
+    if (status & 0x7f) {
+        kprintf("init killed by signal %d (%s)\n", status & 0x7f, signal_name(status & 0x7f));
+    } else {
+        kprintf("init exited with status %d\n", (status >> 8) & 0xff);
+    }
+    if (power::test_mode()) power::debug_exit(status == 0 ? power::TestExit::Success : power::TestExit::Failure);
+}
+
+}  // namespace lamina::posix

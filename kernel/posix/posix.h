@@ -1,0 +1,22 @@
+// The POSIX layer's entry points for the rest of the kernel (see DESIGN.md, "Processes and
+// POSIX"): user programs in ring 3 with a subset of the Linux x86-64 system calls
+// (kernel/posix/SYSCALLS.md).
+#pragma once
+
+namespace lamina::boot {
+struct BootInfo;
+class CommandLine;
+}  // namespace lamina::boot
+
+namespace lamina::posix {
+
+// After the scheduler is up: the program source (boot modules), the fault hook for user faults
+// and user copies.
+void init(const boot::BootInfo& info);
+
+// `init=NAME args...`: runs NAME with the words after it as arguments, waits for it and logs
+// "init exited with status N" (or "init killed by signal N"). In test mode, QEMU then exits
+// with Success when the status is 0 and Failure otherwise. Returns when there is no init=.
+void run_init(const boot::CommandLine& cmdline);
+
+}  // namespace lamina::posix

@@ -1,0 +1,432 @@
+// The system-call table (Linux x86-64 numbers; kernel/posix/SYSCALLS.md lists what is done) and
+// the dispatcher syscall.S calls. Handlers return a value or -errno, as Linux does; every
+// pointer argument goes through user_access.h.
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/interrupts.h"
+#include "kernel/dev/serial.h"
+#include "kernel/lib/log.h"
+#include "kernel/posix/address_space.h"
+#include "kernel/posix/elf_exec.h"
+#include "kernel/posix/process.h"
+#include "kernel/posix/random.h"
+#include "kernel/posix/user_access.h"
+#include "kernel/sched/thread.h"
+#include "kernel/time/time.h"
+#include "kernel/version.h"
+
+namespace lamina::posix {
+
+namespace {
+
+constexpr uint64_t PAGE = 4096;
+constexpr int64_t err(Errno e) { return -int64_t(e); }
+int64_t err(const Error& e) { return -int64_t(e.code()); }
+
+bool console_fd(uint64_t fd) { return fd <= 2; }
+
+// --- console I/O ------------------------------------------------------------------------------
+
+int64_t sys_write(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
+    if (!console_fd(fd)) return err(Errno::BadF);
+    if (int64_t(count) < 0) return err(Errno::Inval);
+    char chunk[256];
+    uint64_t done = 0;
+    while (done < count) {
+        size_t k = count - done < sizeof chunk ? size_t(count - done) : sizeof chunk;
+        if (copy_from_user(chunk, buf + done, k).is_error()) return done ? int64_t(done) : err(Errno::Fault);
+        serial::write(chunk, k);
+        done += k;
+    }
+    return int64_t(done);
+}
+
+struct IoVec {
+    uint64_t base, len;
+};
+
+int64_t sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t, uint64_t, uint64_t) {
+    if (!console_fd(fd)) return err(Errno::BadF);
+    if (iovcnt > 1024) return err(Errno::Inval);
+    int64_t total = 0;
+    for (uint64_t i = 0; i < iovcnt; i++) {
+        auto v = UserPtr<IoVec>(iov + i * sizeof(IoVec)).read();
+        if (v.is_error()) return total ? total : err(Errno::Fault);
+        if (int64_t(v.value().len) < 0) return err(Errno::Inval);
+        int64_t r = sys_write(fd, v.value().base, v.value().len, 0, 0, 0);
+        if (r < 0) return total ? total : r;
+        total += r;
+    }
+    return total;
+}
+
+// Console input: polls the UART (there is no receive interrupt yet), echoes, and returns at the
+// end of a line or when the buffer is full (a line discipline comes with the tty layer).
+int64_t sys_read(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
+    if (!console_fd(fd)) return err(Errno::BadF);
+    if (int64_t(count) < 0) return err(Errno::Inval);
+    if (count == 0) return 0;
+    if (!user_range_ok(buf, count)) return err(Errno::Fault);
+    uint64_t done = 0;
+    for (;;) {
+        int c = serial::read_byte();
+        if (c < 0) {
+            sched::sleep_ns(5'000'000);
+            continue;
+        }
+        char ch = c == '\r' ? '\n' : char(c);
+        serial::write(ch == '\n' ? "\r\n" : &ch, ch == '\n' ? 2 : 1);
+        if (copy_to_user(buf + done, &ch, 1).is_error()) return done ? int64_t(done) : err(Errno::Fault);
+        done++;
+        if (ch == '\n' || done == count) return int64_t(done);
+    }
+}
+
+int64_t sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg, uint64_t, uint64_t, uint64_t) {
+    constexpr uint64_t TIOCGWINSZ = 0x5413;
+    if (!console_fd(fd)) return err(Errno::BadF);
+    if (uint32_t(request) == TIOCGWINSZ) {
+        // A serial console has no size of its own: Linux reports 0 rows, 0 columns (until
+        // stty sets one), and the call succeeds, which tells musl this is a terminal.
+        uint16_t ws[4] = {0, 0, 0, 0};
+        if (copy_to_user(arg, ws, sizeof ws).is_error()) return err(Errno::Fault);
+        return 0;
+    }
+    return err(Errno::NotTty);
+}
+
+// --- process ----------------------------------------------------------------------------------
+
+int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    exit_current(int((status & 0xff) << 8));
+}
+
+int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return current_process()->pid; }
+int64_t sys_getppid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return current_process()->parent_pid; }
+int64_t sys_zero(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }  // uid 0
+
+int64_t sys_set_tid_address(uint64_t tidptr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    current_process()->clear_child_tid = tidptr;
+    return current_process()->pid;
+}
+
+int64_t sys_set_robust_list(uint64_t, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return len == 24 ? 0 : err(Errno::Inval);
+}
+
+int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t) {
+    constexpr uint64_t ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003;
+    constexpr uint32_t IA32_FS_BASE = 0xC0000100;
+    Process* p = current_process();
+    if (code == ARCH_SET_FS) {
+        if (addr >= USER_LIMIT) return err(Errno::Perm);
+        cpu::cli();  // the scheduler saves the MSR into user.fs_base on a switch
+        cpu::wrmsr(IA32_FS_BASE, addr);
+        p->user.fs_base = addr;
+        cpu::sti();
+        return 0;
+    }
+    if (code == ARCH_GET_FS) {
+        uint64_t v = cpu::rdmsr(IA32_FS_BASE);
+        return UserPtr<uint64_t>(addr).write(v).is_ok() ? 0 : err(Errno::Fault);
+    }
+    return err(Errno::Inval);
+}
+
+int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    sched::yield();
+    return 0;
+}
+
+int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    char u[6][65] = {};
+    const char* fields[6] = {"Lamina", "lamina", LAMINA_VERSION, "#1", "x86_64", "(none)"};
+    for (int i = 0; i < 6; i++) {
+        size_t n = __builtin_strlen(fields[i]);
+        __builtin_memcpy(u[i], fields[i], n < 64 ? n : 64);
+    }
+    return copy_to_user(buf, u, sizeof u).is_ok() ? 0 : err(Errno::Fault);
+}
+
+// --- signals (recorded; nothing is delivered yet) ---------------------------------------------
+
+int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oldact, uint64_t sigsetsize, uint64_t, uint64_t) {
+    if (sigsetsize != 8) return err(Errno::Inval);
+    if (sig < 1 || sig > 64) return err(Errno::Inval);
+    if (act && (sig == 9 || sig == 19)) return err(Errno::Inval);
+    Process* p = current_process();
+    SigAction old = p->actions[sig - 1];
+    if (act) {
+        auto a = UserPtr<SigAction>(act).read();
+        if (a.is_error()) return err(Errno::Fault);
+        p->actions[sig - 1] = a.value();
+    }
+    if (oldact && UserPtr<SigAction>(oldact).write(old).is_error()) return err(Errno::Fault);
+    return 0;
+}
+
+int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t sigsetsize, uint64_t, uint64_t) {
+    if (sigsetsize != 8) return err(Errno::Inval);
+    Process* p = current_process();
+    uint64_t old = p->signal_mask;
+    if (set) {
+        auto s = UserPtr<uint64_t>(set).read();
+        if (s.is_error()) return err(Errno::Fault);
+        uint64_t v = s.value() & ~((1ull << 8) | (1ull << 18));  // SIGKILL, SIGSTOP
+        if (how == 0) p->signal_mask |= v;
+        else if (how == 1) p->signal_mask &= ~v;
+        else if (how == 2) p->signal_mask = v;
+        else return err(Errno::Inval);
+    }
+    if (oldset && UserPtr<uint64_t>(oldset).write(old).is_error()) return err(Errno::Fault);
+    return 0;
+}
+
+// --- memory -----------------------------------------------------------------------------------
+
+uint64_t page_up(uint64_t v) { return (v + PAGE - 1) & ~(PAGE - 1); }
+
+int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    AddressSpace& as = *current_process()->as;
+    if (addr < as.brk_start || addr >= USER_TOP) return int64_t(as.brk);
+    uint64_t old_top = page_up(as.brk), new_top = page_up(addr);
+    if (new_top > old_top) {
+        if (as.map(old_top, new_top, Prot::Read | Prot::Write).is_error()) return int64_t(as.brk);
+    } else if (new_top < old_top) {
+        (void)as.unmap(new_top, old_top);
+    }
+    as.brk = addr;
+    return int64_t(addr);
+}
+
+int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd, uint64_t off) {
+    constexpr uint64_t MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
+                       MAP_FIXED_NOREPLACE = 0x100000, MAP_SHARED_VALIDATE = 3;
+    if (len == 0 || (prot & ~uint64_t(7)) || (off & (PAGE - 1))) return err(Errno::Inval);
+    uint64_t type = flags & 3;
+    if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return err(Errno::Inval);
+    if (!(flags & MAP_ANONYMOUS)) return int64_t(fd) < 0 || fd > 2 ? err(Errno::BadF) : err(Errno::NoDev);
+    if (len > USER_TOP) return err(Errno::NoMem);
+    len = page_up(len);
+    AddressSpace& as = *current_process()->as;
+    uint64_t start;
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+        if (addr & (PAGE - 1)) return err(Errno::Inval);
+        if (addr < USER_BOTTOM || addr > USER_TOP - len) return err(Errno::NoMem);
+        if (flags & MAP_FIXED) {
+            if (auto r = as.unmap(addr, addr + len); r.is_error()) return err(r.error());
+        }
+        start = addr;
+    } else {
+        auto r = as.find_free(len, addr & ~(PAGE - 1));
+        if (r.is_error()) return err(Errno::NoMem);
+        start = r.value();
+    }
+    if (auto r = as.map(start, start + len, uint32_t(prot)); r.is_error())
+        return r.error().code() == Errno::Exist ? err(Errno::Exist) : err(r.error());
+    return int64_t(start);
+}
+
+int64_t sys_munmap(uint64_t addr, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if ((addr & (PAGE - 1)) || len == 0 || len > USER_TOP) return err(Errno::Inval);
+    uint64_t end = addr + page_up(len);
+    if (end > USER_TOP) return err(Errno::Inval);
+    auto r = current_process()->as->unmap(addr, end);
+    return r.is_ok() ? 0 : err(r.error());
+}
+
+int64_t sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot, uint64_t, uint64_t, uint64_t) {
+    if ((addr & (PAGE - 1)) || (prot & ~uint64_t(7 | 0x01000000 | 0x02000000))) return err(Errno::Inval);
+    if (len == 0) return 0;
+    if (len > USER_TOP || addr + page_up(len) > USER_TOP) return err(Errno::NoMem);
+    auto r = current_process()->as->protect(addr, addr + page_up(len), uint32_t(prot & 7));
+    return r.is_ok() ? 0 : err(r.error());
+}
+
+// --- time -------------------------------------------------------------------------------------
+
+struct TimeSpec {
+    int64_t sec, nsec;
+};
+
+// Wall-clock time at boot from the CMOS RTC (UTC, as Linux's hwclock assumes), read once.
+uint64_t g_boot_epoch_ns = 0;
+bool g_epoch_read = false;
+
+uint8_t cmos(uint8_t reg) {
+    cpu::outb(0x70, reg);
+    return cpu::inb(0x71);
+}
+
+uint64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = unsigned(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return uint64_t(era * 146097 + int64_t(doe) - 719468);
+}
+
+uint64_t boot_epoch_ns() {
+    if (__atomic_load_n(&g_epoch_read, __ATOMIC_ACQUIRE)) return g_boot_epoch_ns;
+    while (cmos(0x0A) & 0x80) cpu::pause();  // update in progress
+    uint8_t sec = cmos(0), min = cmos(2), hour = cmos(4), day = cmos(7), mon = cmos(8), year = cmos(9);
+    uint8_t b = cmos(0x0B);
+    auto bcd = [&](uint8_t v) -> unsigned { return (b & 4) ? v : (v & 15) + (v >> 4) * 10; };
+    bool pm = hour & 0x80;
+    unsigned h = bcd(hour & 0x7f);
+    if (!(b & 2) && pm) h = (h % 12) + 12;
+    uint64_t days = days_from_civil(2000 + int64_t(bcd(year)), bcd(mon), bcd(day));
+    uint64_t secs = days * 86400 + h * 3600 + bcd(min) * 60 + bcd(sec);
+    g_boot_epoch_ns = secs * 1'000'000'000ull - time::now_ns();
+    __atomic_store_n(&g_epoch_read, true, __ATOMIC_RELEASE);
+    return g_boot_epoch_ns;
+}
+
+Result<uint64_t> clock_now(uint64_t clk) {
+    switch (clk) {
+        case 0: case 5: return boot_epoch_ns() + time::now_ns();  // REALTIME(_COARSE)
+        case 1: case 4: case 6: case 7: return time::now_ns();     // MONOTONIC(_RAW/_COARSE), BOOTTIME
+        case 2: case 3: return time::now_ns();  // process/thread CPU time: approximated by uptime
+    }
+    return Errno::Inval;
+}
+
+int64_t sys_clock_gettime(uint64_t clk, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
+    auto now = clock_now(clk);
+    if (now.is_error()) return err(Errno::Inval);
+    TimeSpec ts{int64_t(now.value() / 1'000'000'000), int64_t(now.value() % 1'000'000'000)};
+    return UserPtr<TimeSpec>(tp).write(ts).is_ok() ? 0 : err(Errno::Fault);
+}
+
+int64_t sys_clock_getres(uint64_t clk, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (clock_now(clk).is_error()) return err(Errno::Inval);
+    if (!tp) return 0;
+    return UserPtr<TimeSpec>(tp).write({0, 1}).is_ok() ? 0 : err(Errno::Fault);
+}
+
+Result<uint64_t> read_duration(uint64_t req) {
+    TimeSpec ts = TRY(UserPtr<TimeSpec>(req).read());
+    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1'000'000'000) return Errno::Inval;
+    if (uint64_t(ts.sec) > 100ull * 365 * 86400) return uint64_t(100ull * 365 * 86400) * 1'000'000'000ull;
+    return uint64_t(ts.sec) * 1'000'000'000ull + uint64_t(ts.nsec);
+}
+
+int64_t sys_nanosleep(uint64_t req, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    auto d = read_duration(req);
+    if (d.is_error()) return err(d.error());
+    if (d.value()) sched::sleep_ns(d.value());
+    return 0;
+}
+
+int64_t sys_clock_nanosleep(uint64_t clk, uint64_t flags, uint64_t req, uint64_t, uint64_t, uint64_t) {
+    auto now = clock_now(clk);
+    if (now.is_error() || clk == 2 || clk == 3) return err(Errno::Inval);
+    auto d = read_duration(req);
+    if (d.is_error()) return err(d.error());
+    uint64_t ns = d.value();
+    if (flags & 1) ns = ns > now.value() ? ns - now.value() : 0;  // TIMER_ABSTIME
+    if (ns) sched::sleep_ns(ns);
+    return 0;
+}
+
+int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t, uint64_t) {
+    if (flags & ~uint64_t(1 | 2 | 4)) return err(Errno::Inval);
+    if (len > 33554431) len = 33554431;
+    uint8_t chunk[256];
+    uint64_t done = 0;
+    while (done < len) {
+        size_t k = len - done < sizeof chunk ? size_t(len - done) : sizeof chunk;
+        fill_random(chunk, k);
+        if (copy_to_user(buf + done, chunk, k).is_error()) return done ? int64_t(done) : err(Errno::Fault);
+        done += k;
+    }
+    return int64_t(done);
+}
+
+// --- the table --------------------------------------------------------------------------------
+
+using Handler = int64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+constexpr size_t TABLE_SIZE = 512;
+
+struct Entry {
+    uint16_t nr;
+    const char* name;
+    Handler handler;  // nullptr: known by name, not implemented (ENOSYS)
+};
+
+// Implemented calls first, then names of common ones for the ENOSYS log.
+constexpr Entry ENTRIES[] = {
+    {0, "read", sys_read}, {1, "write", sys_write}, {9, "mmap", sys_mmap}, {10, "mprotect", sys_mprotect},
+    {11, "munmap", sys_munmap}, {12, "brk", sys_brk}, {13, "rt_sigaction", sys_rt_sigaction},
+    {14, "rt_sigprocmask", sys_rt_sigprocmask}, {16, "ioctl", sys_ioctl}, {20, "writev", sys_writev},
+    {24, "sched_yield", sys_sched_yield}, {35, "nanosleep", sys_nanosleep}, {39, "getpid", sys_getpid},
+    {60, "exit", sys_exit}, {63, "uname", sys_uname}, {102, "getuid", sys_zero}, {104, "getgid", sys_zero},
+    {107, "geteuid", sys_zero}, {108, "getegid", sys_zero}, {110, "getppid", sys_getppid},
+    {158, "arch_prctl", sys_arch_prctl}, {186, "gettid", sys_getpid},
+    {218, "set_tid_address", sys_set_tid_address}, {228, "clock_gettime", sys_clock_gettime},
+    {229, "clock_getres", sys_clock_getres}, {230, "clock_nanosleep", sys_clock_nanosleep},
+    {231, "exit_group", sys_exit}, {273, "set_robust_list", sys_set_robust_list},
+    {318, "getrandom", sys_getrandom},
+    {2, "open", nullptr}, {3, "close", nullptr}, {4, "stat", nullptr}, {5, "fstat", nullptr},
+    {6, "lstat", nullptr}, {7, "poll", nullptr}, {8, "lseek", nullptr}, {15, "rt_sigreturn", nullptr},
+    {17, "pread64", nullptr}, {18, "pwrite64", nullptr}, {19, "readv", nullptr}, {21, "access", nullptr},
+    {22, "pipe", nullptr}, {23, "select", nullptr}, {25, "mremap", nullptr}, {28, "madvise", nullptr},
+    {32, "dup", nullptr}, {33, "dup2", nullptr}, {34, "pause", nullptr}, {37, "alarm", nullptr},
+    {38, "setitimer", nullptr}, {40, "sendfile", nullptr}, {41, "socket", nullptr}, {42, "connect", nullptr},
+    {43, "accept", nullptr}, {44, "sendto", nullptr}, {45, "recvfrom", nullptr}, {49, "bind", nullptr},
+    {50, "listen", nullptr}, {56, "clone", nullptr}, {57, "fork", nullptr}, {58, "vfork", nullptr},
+    {59, "execve", nullptr}, {61, "wait4", nullptr}, {62, "kill", nullptr}, {72, "fcntl", nullptr},
+    {74, "fsync", nullptr}, {77, "ftruncate", nullptr}, {78, "getdents", nullptr}, {79, "getcwd", nullptr},
+    {80, "chdir", nullptr}, {82, "rename", nullptr}, {83, "mkdir", nullptr}, {84, "rmdir", nullptr},
+    {87, "unlink", nullptr}, {89, "readlink", nullptr}, {90, "chmod", nullptr}, {92, "chown", nullptr},
+    {95, "umask", nullptr}, {96, "gettimeofday", nullptr}, {97, "getrlimit", nullptr},
+    {99, "sysinfo", nullptr}, {109, "setpgid", nullptr}, {111, "getpgrp", nullptr}, {112, "setsid", nullptr},
+    {121, "getpgid", nullptr}, {124, "getsid", nullptr}, {131, "sigaltstack", nullptr},
+    {137, "statfs", nullptr}, {157, "prctl", nullptr}, {160, "setrlimit", nullptr}, {163, "acct", nullptr},
+    {200, "tkill", nullptr}, {201, "time", nullptr}, {202, "futex", nullptr}, {217, "getdents64", nullptr},
+    {234, "tgkill", nullptr}, {257, "openat", nullptr}, {262, "newfstatat", nullptr},
+    {263, "unlinkat", nullptr}, {270, "pselect6", nullptr}, {271, "ppoll", nullptr},
+    {280, "utimensat", nullptr}, {292, "dup3", nullptr}, {293, "pipe2", nullptr}, {302, "prlimit64", nullptr},
+    {332, "statx", nullptr}, {334, "rseq", nullptr}, {435, "clone3", nullptr},
+};
+
+struct Table {
+    Handler handlers[TABLE_SIZE] = {};
+    const char* names[TABLE_SIZE] = {};
+    constexpr Table() {
+        for (const Entry& e : ENTRIES) {
+            handlers[e.nr] = e.handler;
+            names[e.nr] = e.name;
+        }
+    }
+};
+constexpr Table TABLE;
+
+uint64_t g_logged[TABLE_SIZE / 64 + 1];  // unknown calls already logged (one bit each)
+
+int64_t unknown(uint64_t nr) {
+    size_t bit = nr < TABLE_SIZE ? nr : TABLE_SIZE;
+    uint64_t mask = 1ull << (bit % 64);
+    if (!(__atomic_fetch_or(&g_logged[bit / 64], mask, __ATOMIC_RELAXED) & mask)) {
+        Process* p = current_process();
+        const char* name = nr < TABLE_SIZE ? TABLE.names[nr] : nullptr;
+        kprintf("pid %u (%s): system call %lu (%s) is not implemented: ENOSYS\n", p->pid, p->name, nr,
+                name ? name : "unknown");
+    }
+    return err(Errno::NoSys);
+}
+
+}  // namespace
+
+const char* syscall_name(uint64_t nr) { return nr < TABLE_SIZE ? TABLE.names[nr] : nullptr; }
+
+}  // namespace lamina::posix
+
+extern "C" void syscall_dispatch(lamina::arch::InterruptFrame* frame) {
+    using namespace lamina::posix;
+    lamina::arch::InterruptFrame& f = *frame;
+    uint64_t nr = f.rax;
+    Handler h = nr < TABLE_SIZE ? TABLE.handlers[nr] : nullptr;
+    int64_t r = h ? h(f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9) : unknown(nr);
+    f.rax = uint64_t(r);
+}
