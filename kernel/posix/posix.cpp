@@ -126,13 +126,14 @@ void run_init(const boot::CommandLine& cmdline) {
         return;
     }
     const char* envp[] = {"HOME=/", "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "TERM=vt100"};
+    // Logged before the program can print anything.
+    kprintf("init: starting %s\n", argv[0]);
     auto p = spawn({argv[0], argv, argc, envp, 3, 0});
     if (p.is_error()) {
         kprintf("init: cannot start %s: %s\n", argv[0], p.error().name());
         if (power::test_mode()) power::debug_exit(power::TestExit::Failure);
         return;
     }
-    kprintf("init: started %s as pid %u\n", argv[0], p.value()->pid);
     int status = wait(p.value());
     if (status & 0x7f) {
         kprintf("init killed by signal %d (%s)\n", status & 0x7f, signal_name(status & 0x7f));

@@ -1,0 +1,139 @@
+// User programs: each test program (tests/programs, static musl) runs in Lamina as init (direct
+// boot, `init=NAME args`) and natively on the host Linux, the same binary; the outputs must be
+// the same and the exit statuses must agree.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "tests/system/fixture.h"
+
+namespace lamina::test {
+namespace {
+
+struct Program {
+    const char* name;
+    std::vector<std::string> args;
+    int exit_status;  // expected, when signal is 0
+    int signal;       // expected fatal signal, or 0
+};
+
+struct HostRun {
+    std::string output;
+    int status;
+};
+
+HostRun run_on_host(const Program& p) {
+    std::string path = build_dir() + "/tests/programs/" + p.name;
+    int fds[2];
+    if (pipe(fds) != 0) return {"", -1};
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 2);
+        close(fds[0]);
+        std::vector<char*> argv;
+        argv.push_back(const_cast<char*>(p.name));
+        for (auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(path.c_str(), argv.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+    close(fds[0]);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    return {out, status};
+}
+
+// Drops carriage returns and the kernel's own lines ("pid N (name): ...").
+std::string normalise(const std::string& s) {
+    std::istringstream in(s);
+    std::string line, out;
+    auto kernel_line = [](const std::string& l) {
+        if (l.rfind("pid ", 0) != 0) return false;
+        size_t i = 4;
+        while (i < l.size() && isdigit(static_cast<unsigned char>(l[i]))) i++;
+        return i > 4 && l.compare(i, 2, " (") == 0 && l.find("): ", i) != std::string::npos;
+    };
+    while (std::getline(in, line)) {
+        line.erase(std::remove(line.begin(), line.end(), '\r'), line.end());
+        if (kernel_line(line)) continue;
+        out += line + "\n";
+    }
+    return out;
+}
+
+class Posix : public SystemTest, public ::testing::WithParamInterface<Program> {};
+
+TEST_P(Posix, SameOutputAsLinux) {
+    const Program& p = GetParam();
+    HostRun host = run_on_host(p);
+    if (p.signal) {
+        ASSERT_TRUE(WIFSIGNALED(host.status)) << "host status " << host.status;
+        EXPECT_EQ(WTERMSIG(host.status), p.signal);
+    } else {
+        ASSERT_TRUE(WIFEXITED(host.status)) << "host status " << host.status;
+        EXPECT_EQ(WEXITSTATUS(host.status), p.exit_status);
+    }
+
+    std::string cmd = std::string("init=") + p.name;
+    for (auto& a : p.args) cmd += " " + a;
+    auto& vm = boot({.direct = true, .append = cmd});
+    ASSERT_TRUE(vm.wait_for(std::string("init: starting ") + p.name, BOOT_TIMEOUT));
+    std::string output;
+    ASSERT_TRUE(vm.wait_for("\ninit ", 60s, output));
+    output.erase(0, output.find('\n') + 1);  // the rest of the "starting" line
+    std::string end;
+    ASSERT_TRUE(vm.wait_for("\n", 5s, end));
+    end.erase(std::remove(end.begin(), end.end(), '\r'), end.end());
+    if (p.signal) {
+        EXPECT_EQ(end, "killed by signal " + std::to_string(p.signal) + (p.signal == 11 ? " (SIGSEGV)" : ""));
+    } else {
+        EXPECT_EQ(end, "exited with status " + std::to_string(p.exit_status));
+    }
+    EXPECT_EQ(normalise(output + "\n"), normalise(host.output));
+    bool success = !p.signal && p.exit_status == 0;
+    EXPECT_EQ(vm.wait_exit(30s), success ? EXIT_KTEST_PASSED : EXIT_KTEST_FAILED);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Programs, Posix,
+    ::testing::Values(Program{"hello", {}, 3, 0}, Program{"args", {"one", "two-words", "3"}, 0, 0},
+                      Program{"malloc", {}, 0, 0}, Program{"mmap", {}, 0, 0}, Program{"errno", {}, 0, 0},
+                      Program{"segv", {}, 0, 11}, Program{"clock", {}, 0, 0}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// The kernel's side of a killed process: one log line naming the process, the signal and the
+// address, and the kernel goes on.
+TEST_F(SystemTest, NullDereferenceIsReportedAndKernelContinues) {
+    auto& vm = boot({.direct = true, .append = "init=segv"});
+    ASSERT_TRUE(vm.wait_for("pid 1 (segv): SIGSEGV at 0x0: no mapping, write", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("init killed by signal 11", 10s));
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_FAILED);
+}
+
+TEST_F(SystemTest, UnknownProgramIsAnError) {
+    auto& vm = boot({.direct = true, .append = "init=no-such-program"});
+    ASSERT_TRUE(vm.wait_for("init: cannot start no-such-program: ", BOOT_TIMEOUT));
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_FAILED);
+}
+
+// Programs also start through UEFI + GRUB (module2 lines from the profile's `module` keys).
+TEST_F(SystemTest, ProgramStartsThroughGrub) {
+    auto& vm = boot({.direct = false, .append = "init=hello"});
+    ASSERT_TRUE(vm.wait_for("hello from user space", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("init exited with status 3", 10s));
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_FAILED);
+}
+
+}  // namespace
+}  // namespace lamina::test
