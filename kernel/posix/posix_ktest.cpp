@@ -106,6 +106,21 @@ KTEST(posix, process_exit_frees_everything) {
     KEXPECT_EQ(mm::pages_of_kind(mm::OwnerKind::PageTable), tables_before);
 }
 
+// Several programs at once on all CPUs: each keeps its own FPU/SSE registers, FS base (TLS) and
+// address space across preemption, yields and sleeps.
+KTEST(posix, concurrent_processes_keep_their_state) {
+    if (boot_files::lookup("float").is_error()) return;
+    constexpr int N = 4;
+    Process* procs[N] = {};
+    const char* argv[] = {"float"};
+    for (int i = 0; i < N; i++) {
+        auto p = spawn({"float", argv, 1, nullptr, 0, 0});
+        KASSERT_TRUE(p.is_ok());
+        procs[i] = p.value();
+    }
+    for (int i = 0; i < N; i++) KEXPECT_EQ(wait(procs[i]), 0);
+}
+
 KTEST(posix, spawn_refuses_what_it_cannot_run) {
     const char* argv[] = {"x"};
     KEXPECT(spawn({"no-such-program", argv, 1, nullptr, 0, 0}).error().code() == Errno::NoEnt);
