@@ -10,12 +10,14 @@
 #include "kernel/posix/elf_exec.h"
 
 extern "C" const uint8_t lamina_test_program_hello_start[], lamina_test_program_hello_end[];
+extern "C" const uint8_t lamina_test_program_hello_pie_start[], lamina_test_program_hello_pie_end[];
 
 namespace lamina::posix {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 Bytes hello() { return Bytes(lamina_test_program_hello_start, lamina_test_program_hello_end); }
+Bytes hello_pie() { return Bytes(lamina_test_program_hello_pie_start, lamina_test_program_hello_pie_end); }
 
 // What must hold for anything parse_executable accepts.
 void expect_sane(const Executable& e, size_t file_size) {
@@ -46,6 +48,48 @@ TEST(ElfExec, AcceptsStaticMuslBinary) {
     EXPECT_EQ(e.phentsize, 56);
     EXPECT_GT(e.end, e.entry);
     expect_sane(e, f.size());
+}
+
+TEST(ElfExec, AcceptsStaticPieWithRelativeRelocations) {
+    Bytes f = hello_pie();
+    auto r = parse_executable(f.data(), f.size());
+    ASSERT_TRUE(r.is_ok()) << r.error().name();
+    const Executable& e = r.value();
+    EXPECT_TRUE(e.pie);
+    EXPECT_EQ(e.bias, PIE_BASE);
+    EXPECT_GT(e.rela_count, 0u);
+    expect_sane(e, f.size());
+    size_t applied = 0;
+    auto rel = for_each_relative(e, f.data(), f.size(), [&](uint64_t where, uint64_t value) {
+        EXPECT_GE(where, PIE_BASE);
+        EXPECT_GE(value, PIE_BASE);
+        applied++;
+    });
+    EXPECT_TRUE(rel.is_ok());
+    EXPECT_EQ(applied, e.rela_count);
+
+    // Any other relocation type means a dynamic loader's work: refused.
+    Bytes g = f;
+    g[e.rela_offset + 8] = 6;  // R_X86_64_GLOB_DAT
+    auto again = parse_executable(g.data(), g.size());
+    ASSERT_TRUE(again.is_ok());
+    EXPECT_EQ(for_each_relative(again.value(), g.data(), g.size(), [](uint64_t, uint64_t) {}).error().code(),
+              Errno::NoExec);
+}
+
+TEST(ElfExec, PieByteFlipFuzz) {
+    Bytes f = hello_pie();
+    std::mt19937_64 rng(7);
+    for (unsigned round = 0; round < 20000; round++) {
+        Bytes g = f;
+        size_t pos = rng() % 1024;
+        g[pos] ^= uint8_t(1u << (rng() % 8));
+        auto r = parse_executable(g.data(), g.size());
+        if (!r.is_ok()) continue;
+        expect_sane(r.value(), g.size());
+        (void)for_each_relative(r.value(), g.data(), g.size(), [&](uint64_t, uint64_t) {});
+        if (HasFailure()) return;
+    }
 }
 
 TEST(ElfExec, RefusesWhatIsNotAnExecutable) {
