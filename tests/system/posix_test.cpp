@@ -128,6 +128,25 @@ TEST_F(SystemTest, UnknownProgramIsAnError) {
     EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_FAILED);
 }
 
+// Console input: read(0) blocks until a line arrives, echoing it.
+TEST_F(SystemTest, ReadsConsoleLines) {
+    auto& vm = boot({.direct = true, .append = "init=readline"});
+    ASSERT_TRUE(vm.wait_for("ready", BOOT_TIMEOUT));
+    vm.send("hello world\r");
+    ASSERT_TRUE(vm.wait_for("got: [hello world] (12 bytes)", 20s));
+    vm.send("second\r");
+    ASSERT_TRUE(vm.wait_for("got: [second] (7 bytes)", 20s));
+    vm.send("quit\r");
+    ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_PASSED);
+}
+
+TEST_F(SystemTest, UnknownSystemCallIsLoggedOnceByNumber) {
+    auto& vm = boot({.direct = true, .append = "init=errno"});
+    ASSERT_TRUE(vm.wait_for("pid 1 (errno): system call 1000 (unknown) is not implemented: ENOSYS", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
+}
+
 // Programs also start through UEFI + GRUB (module2 lines from the profile's `module` keys).
 TEST_F(SystemTest, ProgramStartsThroughGrub) {
     auto& vm = boot({.direct = false, .append = "init=hello"});
