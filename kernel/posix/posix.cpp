@@ -88,6 +88,12 @@ bool exception_hook(arch::InterruptFrame& f) {
     return g_previous_hook ? g_previous_hook(f) : false;
 }
 
+bool is_path(const char* s) {
+    for (; *s; s++)
+        if (*s == '/') return true;
+    return false;
+}
+
 }  // namespace
 
 void init(const boot::BootInfo& info) {
@@ -99,13 +105,11 @@ void init(const boot::BootInfo& info) {
 
 void run_init(const boot::CommandLine& cmdline) {
     const char* text = cmdline.text();
-    // The init= word and every word after it.
+    // The last init= word (words added later, e.g. by images/run --append, override the
+    // profile's) and every word after it.
     const char* start = nullptr;
     for (const char* p = text; *p; p++) {
-        if ((p == text || p[-1] == ' ') && __builtin_strncmp(p, "init=", 5) == 0) {
-            start = p + 5;
-            break;
-        }
+        if ((p == text || p[-1] == ' ') && __builtin_strncmp(p, "init=", 5) == 0) start = p + 5;
     }
     if (!start) return;
     constexpr size_t MAX_ARGS = 32;
@@ -129,6 +133,12 @@ void run_init(const boot::CommandLine& cmdline) {
     // Logged before the program can print anything.
     kprintf("init: starting %s\n", argv[0]);
     auto p = spawn({argv[0], argv, argc, envp, 3, 0});
+    if (p.is_error() && p.error().code() == Errno::NoEnt && is_path(argv[0])) {
+        // A path: it names a file in the root file system, which the VFS will serve; boot
+        // modules only have plain names. Not an error yet.
+        kprintf("init: %s is a path and there is no file system yet: not started\n", argv[0]);
+        return;
+    }
     if (p.is_error()) {
         kprintf("init: cannot start %s: %s\n", argv[0], p.error().name());
         if (power::test_mode()) power::debug_exit(power::TestExit::Failure);

@@ -14,9 +14,11 @@ namespace lamina::posix {
 // and user copies.
 void init(const boot::BootInfo& info);
 
-// `init=NAME args...`: runs NAME with the words after it as arguments, waits for it and logs
-// "init exited with status N" (or "init killed by signal N"). In test mode, QEMU then exits
-// with Success when the status is 0 and Failure otherwise. Returns when there is no init=.
+// `init=NAME args...` (the last init= word): runs the boot-module program NAME with the words
+// after it as arguments, waits for it and logs "init exited with status N" (or "init killed by
+// signal N"). In test mode, QEMU then exits with Success when the status is 0 and Failure
+// otherwise (also when NAME cannot be started). Returns when there is no init=, or when NAME
+// is a path (a file of the root file system, which the VFS will serve; not started yet).
 void run_init(const boot::CommandLine& cmdline);
 
 }  // namespace lamina::posix
