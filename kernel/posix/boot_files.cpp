@@ -28,6 +28,9 @@ void init(const boot::BootInfo& info) {
         const char* word = s;
         for (const char* p = s; *p; p++)
             if (*p == ' ' && p[1] && p[1] != ' ') word = p + 1;
+        constexpr char PREFIX[] = "program:";
+        if (__builtin_strncmp(word, PREFIX, sizeof PREFIX - 1) != 0) continue;
+        word += sizeof PREFIX - 1;
         size_t n = 0;
         while (word[n] && word[n] != ' ' && n + 1 < sizeof g_files[0].name) n++;
         if (n == 0) continue;
