@@ -3,6 +3,8 @@
  * vector number, and jumps to the common path, which saves the general registers, switches GS
  * when the interrupt came from ring 3, and calls interrupt_dispatch(frame).
  */
+#include "kernel/arch/x86_64/frame.inc"
+
 .text
 
 /* Vectors whose exceptions push an error code: #DF 8, #TS 10, #NP 11, #SS 12, #GP 13, #PF 14,
@@ -29,21 +31,7 @@ isr_stub_table:
 .endr
 
 isr_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     cld
     testb $3, 18*8(%rsp)             /* CS of the interrupted context */
     jz 1f
@@ -58,21 +46,7 @@ isr_common:
     testb $3, 18*8(%rsp)
     jz 2f
     swapgs
-2:  popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+2:  POP_GPRS
     add $16, %rsp                    /* vector and error code */
     iretq
 

@@ -25,6 +25,8 @@
 #define FRAME_RSP (20*8)
 #define FRAME_SS (21*8)
 
+#include "kernel/arch/x86_64/frame.inc"
+
 .text
 .global syscall_entry
 .type syscall_entry, @function
@@ -39,21 +41,7 @@ syscall_entry:
     pushq %rcx
     pushq $0                         /* error code */
     pushq $256                       /* vector: not an interrupt */
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     movq %rsp, %rdi
     pushq FRAME_RIP(%rsp)            /* frame link for the backtracer */
     pushq %rbp
@@ -70,21 +58,7 @@ syscall_entry:
     movq FRAME_RIP(%rsp), %rcx
     shrq $47, %rcx
     jnz syscall_exit_iret
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     movq 16(%rsp), %rcx              /* rip */
     movq 32(%rsp), %r11              /* rflags */
     movq 40(%rsp), %rsp              /* user rsp */
@@ -95,21 +69,7 @@ syscall_exit_iret:
     testb $3, FRAME_CS(%rsp)
     jz 1f
     swapgs
-1:  popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+1:  POP_GPRS
     addq $16, %rsp
     iretq
 .size syscall_entry, . - syscall_entry
