@@ -1,6 +1,6 @@
 // A test domain for the kernel's fault containment: it publishes "test.trigger", a function
 // that returns its argument when it is 0 and otherwise recurses without end until the stack overflows.
-#include "domains/lib/domain.h"
+#include "domains/test/fault_trigger.h"
 
 namespace {
 
@@ -11,17 +11,10 @@ namespace {
     return recurse(depth + 1) + frame[0];
 }
 
-[[gnu::noinline]] uint64_t misbehave(uint64_t arg) { return recurse(arg); }
-
-uint64_t trigger(uint64_t arg) {
-    if (arg == 0) return 0;
-    return misbehave(arg);
-}
-
 }  // namespace
 
+uint64_t misbehave(uint64_t arg) { return recurse(arg); }
+
 int64_t domain_main(const lamina_domain_caps& caps) {
-    auto fn = &trigger;
-    int32_t rc = caps.interface_publish("test.trigger", 12, reinterpret_cast<void*>(fn));
-    return rc ? -rc : 0;
+    return lamina::test_domain::publish_trigger(caps);
 }
