@@ -1,4 +1,5 @@
 #include "kernel/domain/domain.h"
+#include "kernel/domain/interfaces.h"
 
 #include <type_traits>
 
@@ -464,7 +465,14 @@ int32_t cap_device_irq_wait(uint64_t, uint32_t, uint64_t) { return kENOSYS; }
 int32_t cap_dma_alloc(uint64_t, size_t, void**, uint64_t*) { return kENOSYS; }
 void cap_dma_free(uint64_t, void*, size_t) {}
 
-int32_t cap_interface_lookup(const char*, size_t, void**) { return kENOSYS; }
+int32_t cap_interface_lookup(const char* name, size_t len, void** out) {
+    Domain* d = calling_domain();
+    if (!d || !readable(name, len) || !readable(out, sizeof *out)) return kEINVAL;
+    auto found = lookup_interface(d, name, len);
+    if (found.is_error()) return int32_t(found.error().code());
+    *out = found.value();
+    return 0;
+}
 
 int32_t cap_interface_publish(const char* name, size_t len, void* object) {
     Domain* d = calling_domain();

@@ -2,6 +2,7 @@
 // kind of fault, tearing down without leaks, and restarting over and over.
 #include "kernel/dev/pci/pci.h"
 #include "kernel/domain/domain.h"
+#include "kernel/domain/interfaces.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
@@ -93,6 +94,32 @@ KTEST(domain, hello_runs_and_leaves_nothing) {
     KEXPECT_EQ(mm::pages_owned_by(mm::Owner::domain(id)), 0u);
     KEXPECT_EQ(mm::free_pages(), free_before);
     KEXPECT(find("hello") == nullptr);
+}
+
+// interface_lookup answers only names the manifest imports, and only while the kernel provides
+// them: hello imports test.greeting but not test.unlisted.
+KTEST(domain, interface_lookup_follows_the_manifest) {
+    auto d = create("hello");
+    KASSERT_TRUE(d.is_ok());
+    auto r = start(d.value());
+    KEXPECT(r.is_ok() && r.value() == 42);
+    auto probe = reinterpret_cast<CallFn>(find_export(d.value(), "hello.lookup_probe"));
+    KASSERT_TRUE(probe != nullptr);
+    auto run_probe = [&]() {
+        uint64_t result = 0;
+        KEXPECT(call(d.value(), probe, 0, &result) == DomainError::None);
+        return result;
+    };
+    constexpr uint64_t kPermHigh = uint64_t(uint32_t(Errno::Perm)) << 32;
+    KEXPECT_EQ(run_probe(), kPermHigh | uint32_t(Errno::NoEnt));
+    static uint32_t greeting = 0x6c616d69;
+    KEXPECT(provide_interface("test.greeting", &greeting).is_ok());
+    KEXPECT(provide_interface("test.greeting", &greeting).error().code() == Errno::Exist);
+    KEXPECT_EQ(run_probe(), kPermHigh | greeting);
+    KEXPECT(withdraw_interface("test.greeting").is_ok());
+    KEXPECT_EQ(run_probe(), kPermHigh | uint32_t(Errno::NoEnt));
+    KEXPECT(withdraw_interface("test.greeting").error().code() == Errno::NoEnt);
+    destroy(d.value());
 }
 
 KTEST(domain, unknown_package_is_noent) {

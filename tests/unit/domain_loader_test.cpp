@@ -297,6 +297,12 @@ struct HostCaps {
         pages.clear();
         return n;
     }
+    // hello publishes its lookup probe; the host only counts publications.
+    static inline size_t published = 0;
+    static int32_t publish(const char*, size_t, void*) {
+        published++;
+        return 0;
+    }
     static lamina_domain_caps make() {
         lamina_domain_caps c = {};
         c.abi_version = LAMINA_DOMAIN_ABI_VERSION;
@@ -306,6 +312,7 @@ struct HostCaps {
         c.panic = do_panic;
         c.alloc_pages = alloc_pages;
         c.free_pages = free_pages;
+        c.interface_publish = publish;
         return c;
     }
 };
@@ -323,6 +330,7 @@ TEST(DomainLoader, RunsHelloTwice) {
         EXPECT_EQ(entry(&caps), 42);
         EXPECT_EQ(HostCaps::log, "hello from a domain (ABI 1.0, domain 7)\n");
     }
+    EXPECT_EQ(HostCaps::published, 2u);
     // Each instance gave its large allocation back and keeps the page of its small-size class.
     EXPECT_EQ(HostCaps::teardown(), 2u);
 

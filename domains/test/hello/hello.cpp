@@ -11,6 +11,19 @@ namespace {
 int64_t square(int64_t v) { return v * v; }
 int64_t twice(int64_t v) { return 2 * v; }
 
+// Looks up the interface the manifest imports and one it does not: the kernel's ktest calls
+// this inside the domain (domain::call) and checks what the capability answered. Returns the
+// looked-up object's first word (what the kernel provided) or the errno (positive, as the
+// capability returns it); the unlisted lookup's errno goes to bits 32 and up.
+uint64_t lookup_probe(uint64_t) {
+    const lamina_domain_caps& caps = lamina::domain_rt::caps();
+    void* object = nullptr;
+    int32_t unlisted = caps.interface_lookup("test.unlisted", 13, &object);
+    int32_t err = caps.interface_lookup("test.greeting", 13, &object);
+    uint64_t low = err ? uint64_t(uint32_t(err)) : *static_cast<uint32_t*>(object);
+    return (uint64_t(uint32_t(unlisted)) << 32) | low;
+}
+
 }  // namespace
 
 // In .data.rel.ro (made read-only after relocation): function pointers, also relocated. The
@@ -32,6 +45,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     *small = ops[0](6) + ops[1](3);  // 42
     large[3 * 4096 - 1] = 1;
     int64_t result = *small;
+    if (caps.interface_publish("hello.lookup_probe", 18, reinterpret_cast<void*>(&lookup_probe)) != 0) result = -1;
     free(large);
     free(small);
     return result;
