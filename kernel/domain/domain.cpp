@@ -3,6 +3,7 @@
 
 #include <type_traits>
 
+#include "kernel/domain/device.h"
 #include "kernel/domain/exchange_heap.h"
 
 #include "kernel/arch/x86_64/backtrace.h"
@@ -41,7 +42,7 @@ namespace lamina::domain {
 namespace {
 
 constexpr int32_t kENOSYS = 38, kENOMEM = 12, kEINVAL = 22, kEPERM = 1, kENOENT = 2,
-                  kEEXIST = 17, kENOSPC = 28;
+                  kEEXIST = 17, kENOSPC = 28, kEAGAIN = 11;
 
 const boot::BootInfo* g_boot_info;
 arch::ExceptionHook g_next_exception_hook;
@@ -404,6 +405,42 @@ void cap_exchange_free(void* object) {
     back_to_domain();
 }
 
+// A fresh instance of a driver whose previous instance failed (a shadow's recovery starts the
+// fresh one before it destroys the failed one) takes the device over: the failed instance's
+// claim is quiesced and released first (MSI-X masked, bus mastering off, BARs unmapped), so
+// nothing the dead driver set up can reach memory once the new one resets the device. Only
+// an instance of the same package may do this, and only from a Failed or Dead holder.
+Result<pci::PciDevice*> take_over_from_failed(Domain* d, uint16_t vendor, uint16_t device) {
+    Domain* holder = nullptr;
+    pci::PciDevice* dev = nullptr;
+    size_t handle = 0;
+    {
+        SpinlockGuard g(g_domains_lock);
+        for (Domain* o : g_slots) {
+            if (uintptr_t(o) <= 1 || o == d || __builtin_strcmp(o->name, d->name) != 0) continue;
+            State s = o->get_state();
+            if (s != State::Failed && s != State::Dead) continue;
+            SpinlockGuard og(o->lock);
+            for (size_t i = 0; i < Manifest::kMaxDevices; i++) {
+                pci::PciDevice* p = o->devices[i];
+                if (p && p->info().vendor == vendor && p->info().device == device) {
+                    holder = o;
+                    dev = p;
+                    handle = i + 1;
+                    o->devices[i] = nullptr;  // its teardown no longer releases it
+                    break;
+                }
+            }
+            if (holder) break;
+        }
+    }
+    if (!holder) return Errno::Busy;
+    kprintf("domain %s (id %u): takes %04x:%04x over from failed instance %u\n", d->name, d->id, vendor, device,
+            holder->id);
+    device::release_device(*holder, handle, *dev);
+    return pci::claim(pci::Match::id(vendor, device), d->name);
+}
+
 int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamina_device_info* out) {
     Domain* d = calling_domain();
     if (!d || !readable(out, sizeof(*out))) return kEINVAL;
@@ -423,8 +460,11 @@ int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamin
     }
     if (slot == Manifest::kMaxDevices) return kENOSPC;
     auto claimed = pci::claim(pci::Match::id(vendor, device), d->name);
-    if (claimed.is_error()) return int32_t(claimed.error().code());
-    pci::PciDevice* dev = claimed.value();
+    bool busy = claimed.is_error() && claimed.error().code() == Errno::Busy;
+    auto taken = busy ? take_over_from_failed(d, vendor, device) : Result<pci::PciDevice*>(Errno::Busy);
+    if (claimed.is_error() && !busy) return int32_t(claimed.error().code());
+    if (busy && taken.is_error()) return int32_t(taken.error().code());
+    pci::PciDevice* dev = busy ? taken.value() : claimed.value();
     {
         SpinlockGuard g(d->lock);
         d->devices[slot] = dev;
@@ -436,6 +476,10 @@ int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamin
     out->bus = dev->address().bus;
     out->slot = dev->address().device;
     out->function = dev->address().function;
+    uint16_t msix = dev->msix_vector_count();
+    out->irq_count = uint8_t(msix > device::kMaxIrqs ? device::kMaxIrqs : msix);
+    for (size_t i = 0; i < 6 && i < dev->info().bar_count; i++)
+        out->bar_size[i] = dev->info().bars[i].is_memory() ? dev->info().bars[i].size : 0;
     back_to_domain();
     return 0;
 }
@@ -456,14 +500,96 @@ int32_t cap_device_map_bar(uint64_t handle, uint32_t bar, void** out, size_t* ou
     auto mapped = dev->map_bar(bar);
     if (mapped.is_error()) return int32_t(mapped.error().code());
     *out = const_cast<void*>(mapped.value());
-    *out_size = 0;  // the BAR's size is in the device info once pci exposes it
+    *out_size = bar < dev->info().bar_count ? size_t(dev->info().bars[bar].size) : 0;
     back_to_domain();
     return 0;
 }
 
-int32_t cap_device_irq_wait(uint64_t, uint32_t, uint64_t) { return kENOSYS; }
-int32_t cap_dma_alloc(uint64_t, size_t, void**, uint64_t*) { return kENOSYS; }
-void cap_dma_free(uint64_t, void*, size_t) {}
+// Sleeps in slices, like sleep_ns, so that a waiter of a domain that fails meanwhile leaves
+// within one slice.
+int32_t cap_device_irq_wait(uint64_t handle, uint32_t entry, uint64_t timeout_ns) {
+    constexpr uint64_t kSlice = 10'000'000;
+    Domain* d = calling_domain();
+    if (!d) return kEINVAL;
+    if (!device_of(d, handle)) return kENOENT;
+    uint64_t now = time::now_ns();
+    uint64_t deadline = timeout_ns > ~uint64_t(0) - now ? ~uint64_t(0) : now + timeout_ns;
+    for (;;) {
+        int32_t rc = device::irq_wait_slice(*d, handle, entry, deadline, kSlice);
+        back_to_domain();
+        if (rc != kEAGAIN) return rc;
+    }
+}
+
+int32_t cap_device_irq_setup(uint64_t handle, uint32_t count, uint32_t* out_count) {
+    Domain* d = calling_domain();
+    if (!d || !readable(out_count, sizeof(*out_count))) return kEINVAL;
+    pci::PciDevice* dev = device_of(d, handle);
+    if (!dev) return kENOENT;
+    int32_t rc = device::irq_setup(*d, handle, *dev, count, out_count);
+    back_to_domain();
+    return rc;
+}
+
+int32_t cap_dma_alloc(uint64_t handle, size_t size, void** out, uint64_t* out_bus_address) {
+    Domain* d = calling_domain();
+    if (!d || !readable(out, sizeof(*out)) || !readable(out_bus_address, sizeof(*out_bus_address))) return kEINVAL;
+    pci::PciDevice* dev = device_of(d, handle);
+    if (!dev) return kENOENT;
+    // Asking for DMA memory is asking for DMA: the device may master the bus from now on
+    // (teardown turns it off again).
+    if (auto r = dev->enable_bus_mastering(); r.is_error()) return int32_t(r.error().code());
+    int32_t rc = device::dma_alloc(*d, size, out, out_bus_address);
+    back_to_domain();
+    return rc;
+}
+
+void cap_dma_free(uint64_t handle, void* base, size_t size) {
+    Domain* d = calling_domain();
+    if (!d) return;
+    (void)handle;  // regions belong to the domain, not to one device
+    if (device::dma_free(*d, base, size) != 0) fail_calling_domain(d, "dma_free: not a DMA region this domain was given");
+    back_to_domain();
+}
+
+int32_t cap_exchange_dma_segments(const void* object, uint64_t offset, uint64_t length, lamina_dma_segment* out,
+                                  uint32_t max, uint32_t* out_count) {
+    Domain* d = calling_domain();
+    if (!d || max == 0 || max > 4096 || !readable(out, size_t(max) * sizeof(*out)) ||
+        !readable(out_count, sizeof(*out_count)) || length == 0)
+        return kEINVAL;
+    int32_t rc = 0;
+    {
+        SpinlockGuard g(g_exchange_lock);
+        auto h = g_exchange->header_of(object);
+        if (h.is_error()) rc = kEINVAL;
+        else if (h.value()->owner != d->id && !(h.value()->lend_count && h.value()->borrower == d->id)) rc = kEPERM;
+        else if (offset > h.value()->size || length > h.value()->size - offset) rc = kEINVAL;
+    }
+    if (rc) return rc;
+    // Exchange-heap pages come from the direct map, so an object is usually one segment; the
+    // walk does not depend on it.
+    uintptr_t at = reinterpret_cast<uintptr_t>(object) + offset;
+    uint64_t left = length;
+    uint32_t n = 0;
+    while (left) {
+        auto t = mm::translate_kernel(at);
+        if (t.is_error()) return kEINVAL;
+        uint64_t in_page = mm::PAGE_SIZE - (at & (mm::PAGE_SIZE - 1));
+        uint64_t piece = left < in_page ? left : in_page;
+        if (n && out[n - 1].bus_address + out[n - 1].length == t.value().phys) {
+            out[n - 1].length += piece;
+        } else {
+            if (n == max) return kENOSPC;
+            out[n++] = {t.value().phys, piece};
+        }
+        at += piece;
+        left -= piece;
+    }
+    *out_count = n;
+    back_to_domain();
+    return 0;
+}
 
 int32_t cap_interface_lookup(const char* name, size_t len, void** out) {
     Domain* d = calling_domain();
@@ -563,6 +689,7 @@ const lamina_domain_caps kCapsTemplate = {
     cap_log, cap_panic, cap_alloc_pages, cap_free_pages, cap_time_now_ns, cap_sleep_ns,
     cap_thread_create, cap_exchange_alloc, cap_exchange_free, cap_device_claim, cap_device_map_bar,
     cap_device_irq_wait, cap_dma_alloc, cap_dma_free, cap_interface_lookup, cap_interface_publish,
+    cap_device_irq_setup, cap_exchange_dma_segments,
 };
 
 struct CallFrame {
@@ -730,12 +857,16 @@ void destroy(Domain* d) {
         SpinlockGuard g(g_domains_lock);
         g_slots[d->slot] = nullptr;
     }
-    for (pci::PciDevice*& dev : d->devices) {
-        if (!dev) continue;
-        if (auto r = pci::release(dev); r.is_error())
-            kprintf("domain %s: releasing a device failed: %s\n", d->name, r.error().name());
-        dev = nullptr;
+    for (size_t i = 0; i < Manifest::kMaxDevices; i++) {
+        pci::PciDevice* dev;
+        {
+            SpinlockGuard g(d->lock);
+            dev = d->devices[i];
+            d->devices[i] = nullptr;
+        }
+        if (dev) device::release_device(*d, i + 1, *dev);
     }
+    device::release_dma(*d);  // after the devices: nothing DMAs into it anymore
     for (size_t i = 0; i < d->allocation_count; i++)
         (void)mm::free_frames(d->allocations[i].phys, d->allocations[i].order);
     d->allocation_count = 0;

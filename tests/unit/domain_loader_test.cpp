@@ -328,7 +328,7 @@ TEST(DomainLoader, RunsHelloTwice) {
         HostCaps::log.clear();
         auto entry = reinterpret_cast<lamina_domain_entry_fn>(li->entry);
         EXPECT_EQ(entry(&caps), 42);
-        EXPECT_EQ(HostCaps::log, "hello from a domain (ABI 1.0, domain 7)\n");
+        EXPECT_EQ(HostCaps::log, "hello from a domain (ABI 1.1, domain 7)\n");
     }
     EXPECT_EQ(HostCaps::published, 2u);
     // Each instance gave its large allocation back and keeps the page of its small-size class.
