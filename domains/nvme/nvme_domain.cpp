@@ -83,14 +83,18 @@ public:
     void free_dma(const DmaRegion& region) override { caps_.dma_free(handle_, region.virt, region.size); }
 
     uint64_t now_ns() override { return caps_.time_now_ns(); }
+    // The controller's register polls back off to about 1 ms; a kernel sleep lasts at least a
+    // scheduler tick (10 ms), so short delays spin (sleep_ns(0) then restarts the watchdog).
     void delay_us(uint32_t us) override {
-        if (us >= 1000) {
+        if (us > kSpinLimitUs) {
             caps_.sleep_ns(uint64_t(us) * 1000);
             return;
         }
         uint64_t end = now_ns() + uint64_t(us) * 1000;
         while (now_ns() < end) asm volatile("pause");
+        caps_.sleep_ns(0);
     }
+    static constexpr uint32_t kSpinLimitUs = 2000;
 
     void wait_for_queue(uint16_t vector, uint64_t deadline_ns) override {
         uint64_t now = now_ns();
