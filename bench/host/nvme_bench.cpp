@@ -11,8 +11,7 @@
 // depth 32 the driver really has 32 commands outstanding. "cycles" are TSC ticks. Best of 5.
 // A second table runs the same reads through the block interface (BlockAdaptor), in batches.
 //
-// Build: g++ -std=c++20 -O2 -I. -Iinclude bench/host/nvme_bench.cpp drivers/nvme/*.cpp
-//        tests/models/nvme_model.cpp kernel/lib/error.cpp -o nvme_bench
+// Build: `ninja build/bench/nvme_bench` (it links the portable files and the device models).
 #include <x86intrin.h>
 
 #include <algorithm>
