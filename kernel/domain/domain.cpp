@@ -96,6 +96,11 @@ bool mark_failed(Domain* d) {
             __atomic_store_n(&d->record.state, uint32_t(proxy_rt::DomainState::Failed), __ATOMIC_RELEASE);
             __atomic_fetch_add(&d->counters.faults, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&g_faults, 1, __ATOMIC_RELAXED);
+            // A failed driver's device stops mastering the bus at once: the proxies hand the
+            // buffers of its unfinished requests back to their callers, and nothing it queued
+            // may reach them (teardown or a fresh instance's takeover releases the device).
+            for (pci::PciDevice*& slot : d->devices)
+                if (pci::PciDevice* dev = __atomic_load_n(&slot, __ATOMIC_ACQUIRE)) (void)dev->disable_bus_mastering();
             return true;
         }
     }
