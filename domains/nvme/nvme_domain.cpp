@@ -52,6 +52,7 @@ enum Control : uint64_t {
     kInterruptWakeups = 4,  // waits an interrupt ended
     kPolledWaits = 5,     // waits in polled mode
     kUsesInterrupts = 6,  // 1 when the I/O queues run on MSI-X
+    kStallController = 7,  // disable the controller behind the driver's back: the next command times out
 };
 
 class DomainPlatform final : public Platform {
@@ -141,7 +142,7 @@ public:
         for (uint32_t i = 0; i < n; i++) out[i] = DmaSegment{segs[i].bus_address, uint32_t(segs[i].length)};
         return n;
     }
-    void controller_failed(const char* why) override { domain_rt::panic("controller failed: %s", why); }
+    void controller_failed(const char* why) override { domain_rt::panic("%s", why); }
     void yield() override { caps_.sleep_ns(20'000); }
 
 private:
@@ -170,6 +171,9 @@ uint64_t control(uint64_t op) {
     case kInterruptWakeups: return __atomic_load_n(&g_platform->interrupt_wakeups, __ATOMIC_RELAXED);
     case kPolledWaits: return __atomic_load_n(&g_platform->polled_waits, __ATOMIC_RELAXED);
     case kUsesInterrupts: return g_platform->interrupts ? 1 : 0;
+    case kStallController:
+        g_platform->write32(spec::reg::CC, g_platform->read32(spec::reg::CC) & ~spec::cc::EN);
+        return 0;
     default: return 22;  // EINVAL
     }
 }

@@ -30,7 +30,7 @@ constexpr uint32_t kBlock = 512;
 
 // nvme.control operations (domains/nvme/nvme_domain.cpp).
 constexpr uint64_t kCrashInFlight = 1, kUsePolling = 2, kUseInterrupts = 3, kInterruptWakeups = 4, kPolledWaits = 5,
-                   kUsesInterrupts = 6;
+                   kUsesInterrupts = 6, kStallController = 7;
 
 struct ScopedService {
     bool started = false;
@@ -277,6 +277,26 @@ KTEST(block, a_crash_in_flight_is_invisible) {
     KEXPECT(all_ok(w2.value()));
     KEXPECT(reads_back(kScratchFirst, 32, 8, 7));
     KEXPECT_EQ(block_recovery()->restarts(), 2u);
+}
+
+// A controller that stops answering: the driver's command timeout (1 s) makes it panic, and the
+// shadow's fresh instance resets the controller and runs the batch.
+KTEST(block, a_command_timeout_is_a_fault_the_shadow_recovers) {
+    ScopedService svc;
+    KASSERT_TRUE(svc.ok);
+    auto w = rw(BlockOp::Write, kScratchFirst, 32, 8, 10);
+    KASSERT_TRUE(w.is_ok() && all_ok(w.value()));
+    KEXPECT_EQ(control(kStallController), 0u);
+    uint64_t faults = nvme_instance()->counters.faults;
+    domain::Domain* before = nvme_instance();
+    uint64_t t0 = time::now_ns();
+    KEXPECT(reads_back(kScratchFirst, 32, 8, 10));
+    uint64_t took = time::now_ns() - t0;
+    KEXPECT(nvme_instance() != before);
+    KEXPECT_EQ(block_recovery()->restarts(), 1u);
+    KEXPECT_EQ(faults, 0u);
+    KEXPECT(took >= 900'000'000ull);  // the timeout, not something quicker, ended the first try
+    ktest_ctx.note("stalled controller: the batch came back after %lu ms", (unsigned long)(took / 1'000'000));
 }
 
 // Every 10th of 300 batches crashes the driver with its commands in flight (and one crash comes
