@@ -34,7 +34,8 @@ namespace lamina::storage {
 
 // Creates and starts the nvme domain and provides "block". NoEnt when no nvme package was
 // loaded, Exist when already running, what the domain's start returned otherwise (IO when the
-// controller did not come up).
+// controller did not come up). When something else already provides "block" (a test's
+// stand-in), the driver still runs and serves block_device(), without taking the name.
 Result<void> start_block_service();
 // Withdraws "block" and destroys the driver domain (quiescing the controller). No importer may
 // still be calling it.
