@@ -5,6 +5,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/elf_exec.h"
+#include "kernel/posix/frame_shares.h"
 
 namespace lamina::posix {
 
@@ -15,7 +16,24 @@ constexpr uint64_t STACK_RESERVE = 8ull << 20;
 constexpr uint64_t MMAP_TOP = USER_TOP - STACK_RESERVE - (1ull << 30);
 
 void invlpg(uint64_t virt) { asm volatile("invlpg (%0)" ::"r"(virt) : "memory"); }
+
+FrameShares g_shares;
+
+// Drops one mapping of a user frame; the last one frees it.
+void release_frame(uint64_t phys) {
+    if (!g_shares.covers(phys) || g_shares.release(phys)) (void)mm::free_frames(phys, 0);
+}
+bool frame_exclusive(uint64_t phys) { return !g_shares.covers(phys) || g_shares.exclusive(phys); }
 }  // namespace
+
+Result<void> init_frame_shares(uint64_t phys_end) {
+    size_t frames = size_t(phys_end / PAGE);
+    auto* counts = static_cast<uint16_t*>(mm::kmalloc(frames * sizeof(uint16_t)));
+    if (!counts) return Errno::NoMem;
+    __builtin_memset(counts, 0, frames * sizeof(uint16_t));
+    g_shares.attach(counts, frames);
+    return {};
+}
 
 const char* fault_result_name(FaultResult r) {
     switch (r) {
@@ -66,7 +84,7 @@ void AddressSpace::destroy() {
                 uint64_t pt_phys = pd[k] & mm::pte::AddressMask;
                 uint64_t* pt = pm.table(pt_phys);
                 for (unsigned l = 0; l < 512; l++)
-                    if (pt[l] & mm::pte::Present) (void)mm::free_frames(pt[l] & mm::pte::AddressMask, 0);
+                    if (pt[l] & mm::pte::Present) release_frame(pt[l] & mm::pte::AddressMask);
                 (void)mm::free_frames(pt_phys, 0);
             }
             (void)mm::free_frames(pd_phys, 0);
@@ -96,9 +114,9 @@ size_t AddressSpace::vma_count() {
     return n;
 }
 
-Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot) {
+Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot, bool shared) {
     if (start % PAGE || end % PAGE || start >= end || start < USER_BOTTOM || end > USER_TOP) return Errno::Inval;
-    auto* nv = new (std::nothrow) Vma{start, end, prot, nullptr};
+    auto* nv = new (std::nothrow) Vma{start, end, prot, nullptr, shared};
     if (!nv) return Errno::NoMem;
     SpinlockGuard g(lock_);
     Vma** link = &vmas_;
@@ -112,11 +130,11 @@ Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot) {
         return Errno::Exist;
     }
     // Merge with a neighbour of the same permissions (brk grows one step at a time).
-    if (prev && prev->end == start && prev->prot == prot) {
+    if (prev && prev->end == start && prev->prot == prot && prev->shared == shared) {
         delete nv;
         prev->end = end;
         Vma* n = prev->next;
-        if (n && n->start == end && n->prot == prot) {
+        if (n && n->start == end && n->prot == prot && n->shared == shared) {
             prev->end = n->end;
             prev->next = n->next;
             delete n;
@@ -131,7 +149,7 @@ Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot) {
 Result<void> AddressSpace::split_locked(uint64_t at) {
     Vma* v = find_locked(at);
     if (!v || v->start == at) return {};
-    auto* tail = new (std::nothrow) Vma{at, v->end, v->prot, v->next};
+    auto* tail = new (std::nothrow) Vma{at, v->end, v->prot, v->next, v->shared};
     if (!tail) return Errno::NoMem;
     v->end = at;
     v->next = tail;
@@ -143,7 +161,7 @@ void AddressSpace::unmap_pages_locked(uint64_t start, uint64_t end) {
         auto u = pt_.unmap(a);
         if (u.is_error()) continue;  // a hole
         invlpg(a);
-        (void)mm::free_frames(u.value().phys, 0);
+        release_frame(u.value().phys);
         for (unsigned i = 0; i < u.value().released_count; i++)
             (void)mm::free_frames(u.value().released_tables[i], 0);
     }
@@ -183,7 +201,12 @@ Result<void> AddressSpace::protect(uint64_t start, uint64_t end, uint32_t prot) 
         if (v->start < start || v->end > end) continue;
         v->prot = prot;
         for (uint64_t a = v->start; a < v->end; a += PAGE) {
-            if (pt_.protect(a, page_flags(prot)).is_ok()) invlpg(a);
+            auto t = pt_.translate(a);
+            if (t.is_error()) continue;
+            uint64_t flags = page_flags(prot);
+            // A frame still shared copy-on-write stays read-only: the next write copies it.
+            if (!v->shared && !frame_exclusive(t.value().phys & ~(PAGE - 1))) flags &= ~mm::PageFlag::Writable;
+            if (pt_.protect(a, flags).is_ok()) invlpg(a);
         }
     }
     return {};
@@ -235,13 +258,84 @@ FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
         (!write && !exec && !(v->prot & (Prot::Read | Prot::Write | Prot::Exec))))
         return FaultResult::Protection;
     uint64_t page = addr & ~(PAGE - 1);
-    if (pt_.translate(page).is_ok()) {
+    if (auto t = pt_.translate(page); t.is_ok()) {
+        if (write && !(t.value().flags & mm::PageFlag::Writable))
+            return break_cow_locked(page, t.value().phys & ~(PAGE - 1), v->prot);
         // Present and the VMA allows the access: a stale TLB entry from a permission change.
         invlpg(page);
         return FaultResult::Handled;
     }
     if (populate_locked(page, v->prot).is_error()) return FaultResult::NoMem;
     return FaultResult::Handled;
+}
+
+FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot) {
+    if (frame_exclusive(phys)) {
+        // The other sharers are gone: the frame is ours again.
+        if (pt_.protect(page, page_flags(prot)).is_error()) return FaultResult::NoMem;
+        invlpg(page);
+        return FaultResult::Handled;
+    }
+    auto copy = mm::alloc_frames(0, mm::Owner::process(pid_));
+    if (copy.is_error()) return FaultResult::NoMem;
+    __builtin_memcpy(mm::phys_to_virt(copy.value()), mm::phys_to_virt(phys), PAGE);
+    // Swap the frame: unmap (freeing any table that became empty once the entry is flushed),
+    // then map the copy.
+    auto u = pt_.unmap(page);
+    if (u.is_error()) {
+        (void)mm::free_frames(copy.value(), 0);
+        return FaultResult::NoMem;
+    }
+    invlpg(page);
+    for (unsigned i = 0; i < u.value().released_count; i++) (void)mm::free_frames(u.value().released_tables[i], 0);
+    if (pt_.map(page, copy.value(), page_flags(prot)).is_error()) {
+        (void)mm::free_frames(copy.value(), 0);
+        if (pt_.map(page, phys, page_flags(prot) & ~mm::PageFlag::Writable).is_error()) release_frame(phys);
+        return FaultResult::NoMem;
+    }
+    release_frame(phys);
+    return FaultResult::Handled;
+}
+
+Result<AddressSpace*> AddressSpace::fork(uint32_t child_pid) {
+    AddressSpace* child = TRY(create(child_pid));
+    SpinlockGuard g(lock_);
+    // VMAs first, in order.
+    Vma** tail = &child->vmas_;
+    for (Vma* v = vmas_; v; v = v->next) {
+        auto* c = new (std::nothrow) Vma{v->start, v->end, v->prot, nullptr, v->shared};
+        if (!c) {
+            child->destroy();
+            return Errno::NoMem;
+        }
+        *tail = c;
+        tail = &c->next;
+    }
+    child->brk_start = brk_start;
+    child->brk = brk;
+    for (Vma* v = vmas_; v; v = v->next) {
+        for (uint64_t a = v->start; a < v->end; a += PAGE) {
+            if (v->shared && populate_locked(a, v->prot).is_error()) {
+                child->destroy();
+                return Errno::NoMem;
+            }
+            auto t = pt_.translate(a);
+            if (t.is_error()) continue;
+            uint64_t phys = t.value().phys & ~(PAGE - 1);
+            uint64_t flags = t.value().flags;
+            if (!v->shared && (flags & mm::PageFlag::Writable)) {
+                flags &= ~mm::PageFlag::Writable;
+                (void)pt_.protect(a, flags);
+                invlpg(a);
+            }
+            if (child->pt_.map(a, phys, flags).is_error()) {
+                child->destroy();
+                return Errno::NoMem;
+            }
+            if (g_shares.covers(phys)) g_shares.share(phys);
+        }
+    }
+    return child;
 }
 
 }  // namespace lamina::posix

@@ -10,6 +10,17 @@
 //     pages_owned_by(Owner::process(pid)) is 0.
 //   - PROT_NONE ranges keep their frames but lose the user bit: the program faults on them
 //     (kernel copies still reach them; there is no guard against that yet).
+//   - fork() gives a child space that shares every present frame copy-on-write: private
+//     writable pages become read-only in both spaces, and the first write in either (by the
+//     program, or by a kernel copy: CR0.WP is set) takes a private copy, or just the write
+//     permission back when no other space maps the frame any more (frame_shares.h counts).
+//     Shared mappings (MAP_SHARED) are populated at fork and stay writable in both spaces.
+//     A frame stays recorded under the process that allocated it until its last sharer lets
+//     go of it.
+//   - TLB: an address space is live on at most one CPU (one thread per process) and every CR3
+//     load flushes non-global entries (no PCID), so changing this space's entries needs only a
+//     local invlpg on the CPU that runs it; fork write-protects the parent's entries from the
+//     parent's own thread. When processes get more threads, these paths need a shoot-down.
 //
 // Locking
 //   lock_ (a spinlock, interrupts off) guards the VMA list and the page tables. The page-fault
@@ -35,7 +46,8 @@ inline constexpr uint32_t Read = 1, Write = 2, Exec = 4;
 struct Vma {
     uint64_t start, end;  // page aligned, start < end
     uint32_t prot;
-    Vma* next;            // sorted by start
+    Vma* next;
+    bool shared = false;  // MAP_SHARED: fork shares the frames instead of copying on write            // sorted by start
 };
 
 enum class FaultResult : uint8_t { Handled, NoVma, Protection, NoMem };
@@ -53,7 +65,7 @@ public:
 
     // A new demand-zero range; Exist when it overlaps a VMA, Inval when misaligned or outside
     // the user range.
-    Result<void> map(uint64_t start, uint64_t end, uint32_t prot);
+    Result<void> map(uint64_t start, uint64_t end, uint32_t prot, bool shared = false);
     // Removes every VMA part and page in [start, end); holes are fine.
     Result<void> unmap(uint64_t start, uint64_t end);
     // NoMem when part of the range has no VMA (Linux's ENOMEM).
@@ -65,6 +77,10 @@ public:
     Result<uint64_t> populate(uint64_t virt);
 
     FaultResult handle_fault(uint64_t addr, bool write, bool exec);
+
+    // A copy-on-write duplicate for a child process (see above). Must be called by the thread
+    // running this space (the write-protection of its own entries is flushed locally).
+    Result<AddressSpace*> fork(uint32_t child_pid);
 
     // The program break: [brk_start, brk) is the heap VMA part in use.
     uint64_t brk_start = 0;
@@ -78,6 +94,7 @@ private:
     void unmap_pages_locked(uint64_t start, uint64_t end);
     Result<void> split_locked(uint64_t at);  // makes `at` a VMA boundary if it falls inside one
     Vma* find_locked(uint64_t addr);
+    FaultResult break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot);
 
     Spinlock lock_;
     mm::PageTable pt_;
@@ -86,5 +103,8 @@ private:
 };
 
 uint64_t page_flags(uint32_t prot);
+
+// Sets up the copy-on-write share counts for every frame below phys_end (posix::init).
+Result<void> init_frame_shares(uint64_t phys_end);
 
 }  // namespace lamina::posix

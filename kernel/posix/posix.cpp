@@ -6,7 +6,9 @@
 #include "kernel/boot/cmdline.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/boot_files.h"
+#include "kernel/mm/memory.h"
 #include "kernel/posix/process.h"
+#include "kernel/posix/signal.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/power.h"
 
@@ -15,20 +17,9 @@ namespace lamina::posix {
 namespace {
 
 arch::ExceptionHook g_previous_hook;
+arch::InterruptExitHook g_previous_exit_hook;
 
-constexpr int SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11;
-
-const char* signal_name(int sig) {
-    switch (sig) {
-        case SIGILL: return "SIGILL";
-        case SIGTRAP: return "SIGTRAP";
-        case SIGBUS: return "SIGBUS";
-        case SIGFPE: return "SIGFPE";
-        case SIGSEGV: return "SIGSEGV";
-        case 9: return "SIGKILL";
-    }
-    return "signal";
-}
+constexpr int SIGILL = sig::ILL, SIGTRAP = sig::TRAP, SIGBUS = sig::BUS, SIGFPE = sig::FPE, SIGSEGV = sig::SEGV;
 
 // Where a killed process's thread resumes, in kernel mode on its own stack (never on the IST
 // stack a page fault arrives on).
@@ -42,24 +33,35 @@ bool user_exception(arch::InterruptFrame& f) {
     Process* p = current_process();
     if (!p) return false;
     int sig = SIGSEGV;
+    int code = si::KERNEL;  // #GP and friends: Linux reports SI_KERNEL with address 0
     uint64_t addr = f.rip;
     const char* reason = arch::exception_name(f.vector);
     if (f.vector == 14) {
         addr = cpu::read_cr2();
         FaultResult r = FaultResult::NoVma;
         if (addr < USER_LIMIT) r = p->as->handle_fault(addr, f.error_code & 2, f.error_code & 16);
-        if (r == FaultResult::Handled) return true;
+        if (r == FaultResult::Handled) {
+            divert_for_signals(f);
+            return true;
+        }
         reason = fault_result_name(r);
+        code = r == FaultResult::Protection ? si::SEGV_ACCERR : si::SEGV_MAPERR;
         if (r == FaultResult::NoMem) sig = 9;
     } else if (f.vector == 0 || f.vector == 16 || f.vector == 19) {
         sig = SIGFPE;
+        code = si::FPE_INTDIV;
     } else if (f.vector == 6) {
         sig = SIGILL;
+        code = si::ILL_ILLOPN;
     } else if (f.vector == 1 || f.vector == 3) {
         sig = SIGTRAP;
     } else if (f.vector == 17) {
         sig = SIGBUS;
+        code = si::BUS_ADRALN;
     }
+    if (f.vector == 13) addr = 0;
+    if (sig != 9 && divert_for_fault_signal(f, sig, code, addr)) return true;
+    if (f.vector == 13) addr = f.rip;
     kprintf("pid %u (%s): %s at 0x%lx: %s%s (rip 0x%lx)\n", p->pid, p->name, signal_name(sig), addr, reason,
             f.vector == 14 ? ((f.error_code & 2) ? ", write" : (f.error_code & 16) ? ", fetch" : ", read") : "",
             f.rip);
@@ -88,6 +90,13 @@ bool exception_hook(arch::InterruptFrame& f) {
     return g_previous_hook ? g_previous_hook(f) : false;
 }
 
+// Every interrupt that returns to user mode delivers pending signals (after the scheduler's
+// hook, which may have switched to another thread and back).
+void interrupt_exit(arch::InterruptFrame& f) {
+    if (g_previous_exit_hook) g_previous_exit_hook(f);
+    divert_for_signals(f);
+}
+
 bool is_path(const char* s) {
     for (; *s; s++)
         if (*s == '/') return true;
@@ -101,6 +110,9 @@ void init(const boot::BootInfo& info) {
     init_user_access();
     g_previous_hook = arch::exception_hook();
     arch::set_exception_hook(exception_hook);
+    g_previous_exit_hook = arch::interrupt_exit_hook();
+    arch::set_interrupt_exit_hook(interrupt_exit);
+    if (init_frame_shares(mm::phys_end()).is_error()) panic("posix: no memory for the copy-on-write counts");
 }
 
 void run_init(const boot::CommandLine& cmdline) {
@@ -144,7 +156,9 @@ void run_init(const boot::CommandLine& cmdline) {
         if (power::test_mode()) power::debug_exit(power::TestExit::Failure);
         return;
     }
+    set_init_pid(p.value()->pid);
     int status = wait(p.value());
+    set_init_pid(0);
     if (status & 0x7f) {
         kprintf("init killed by signal %d (%s)\n", status & 0x7f, signal_name(status & 0x7f));
     } else {

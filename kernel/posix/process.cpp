@@ -10,6 +10,7 @@
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/elf_exec.h"
 #include "kernel/posix/random.h"
+#include "kernel/posix/signal.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sync/spinlock.h"
 
@@ -17,21 +18,28 @@ extern "C" [[noreturn]] void enter_user_mode(uint64_t rip, uint64_t rsp);
 
 namespace lamina::posix {
 
+namespace detail {
+Process* g_processes[MAX_PROCESSES];  // g_processes_lock
+}
+using detail::g_processes;
+using detail::MAX_PROCESSES;
+
 namespace {
 
 constexpr uint64_t PAGE = mm::PAGE_SIZE;
 constexpr uint32_t IA32_FS_BASE = 0xC0000100;
 constexpr uint64_t STACK_SIZE = 8ull << 20;
-constexpr size_t STACK_IMAGE = 16384;  // argv, envp, auxv and strings must fit here
-constexpr size_t MAX_PROCESSES = 64;
+constexpr size_t STACK_IMAGE = 256 * 1024;  // argv, envp, auxv and strings must fit here
+constexpr int MAX_SCRIPT_DEPTH = 4;         // #! interpreters of #! interpreters (Linux: 4)
 
-// Lock order: taken alone.
+// Lock order: taken first (see process.h).
 Spinlock g_processes_lock;
-Process* g_processes[MAX_PROCESSES];  // g_processes_lock
-uint32_t g_next_pid = 1;              // g_processes_lock
+uint32_t g_next_pid = 1;   // g_processes_lock
+uint32_t g_init_pid = 0;   // g_processes_lock
+sched::WaitQueue g_events; // process exits, stops, continues, vfork releases
 
 // Writes bytes into the address space through the frames' direct-map addresses (the address
-// space need not be loaded).
+// space need not be loaded, and must be fresh: this bypasses copy-on-write).
 Result<void> write_to_space(AddressSpace& as, uint64_t virt, const void* data, size_t n) {
     auto* src = static_cast<const uint8_t*>(data);
     while (n) {
@@ -51,9 +59,19 @@ uint32_t segment_prot(const LoadSegment& s) {
     return (s.read ? Prot::Read : 0) | (s.write ? Prot::Write : 0) | (s.exec ? Prot::Exec : 0);
 }
 
-Result<void> load(Process& p, const uint8_t* file, size_t size, const SpawnArgs& args) {
+struct Loaded {
+    uint64_t entry, rsp;
+};
+
+struct ProgramArgs {
+    const char* const* argv;
+    size_t argc;
+    const char* const* envp;
+    size_t envc;
+};
+
+Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const ProgramArgs& args) {
     Executable exe = TRY(parse_executable(file, size));
-    AddressSpace& as = *p.as;
     for (size_t i = 0; i < exe.segment_count; i++) {
         const LoadSegment& s = exe.segments[i];
         uint64_t start = s.vaddr & ~(PAGE - 1), end = (s.vaddr + s.memsz + PAGE - 1) & ~(PAGE - 1);
@@ -75,61 +93,209 @@ Result<void> load(Process& p, const uint8_t* file, size_t size, const SpawnArgs&
                                      {args.argv, args.argc, args.envp, args.envc, random, &exe, hwcap});
     if (built.is_error()) {
         mm::kfree(image);
-        return built.error();
+        return built.error().code() == Errno::Inval ? Errno::TooBig : built.error();
     }
     auto w = write_to_space(as, USER_TOP - built.value().used, image + STACK_IMAGE - built.value().used,
                             built.value().used);
     mm::kfree(image);
     TRY(w);
-    p.entry = exe.entry;
-    p.initial_rsp = built.value().rsp;
-    return {};
+    return Loaded{exe.entry, built.value().rsp};
 }
 
-void process_main(void* arg) {
-    auto* p = static_cast<Process*>(arg);
-    cpu::cli();
-    sched::current_thread()->set_user_state(&p->user);
-    cpu::write_cr3(p->user.cr3);
-    cpu::wrmsr(IA32_FS_BASE, 0);
-    // A clean x87/SSE state (the psABI's initial control words), also saved as the thread's
-    // own so a switch before the first instruction restores the same.
-    uint32_t mxcsr = 0x1f80;
-    asm volatile("fninit; ldmxcsr %0; fxsave64 %1" : "+m"(mxcsr), "=m"(*reinterpret_cast<uint8_t(*)[512]>(p->fpu)));
-    enter_user_mode(p->entry, p->initial_rsp);
+void set_name(Process& p, const char* path) {
+    const char* base = path;
+    for (const char* s = path; *s; s++)
+        if (*s == '/' && s[1]) base = s + 1;
+    size_t n = 0;
+    for (; base[n] && base[n] != '/' && n + 1 < sizeof p.name; n++) p.name[n] = base[n];
+    p.name[n] = 0;
+}
+
+void default_rlimits(Process& p) {
+    for (auto& r : p.rlimits) r = {RLIM_INFINITY, RLIM_INFINITY};
+    p.rlimits[3] = {8ull << 20, RLIM_INFINITY};  // STACK
+    p.rlimits[4] = {0, RLIM_INFINITY};           // CORE
+    p.rlimits[6] = {4096, 4096};                 // NPROC
+    p.rlimits[7] = {1024, 4096};                 // NOFILE
+    p.rlimits[8] = {8ull << 20, 8ull << 20};     // MEMLOCK
+    p.rlimits[11] = {4096, 4096};                // SIGPENDING
+    p.rlimits[12] = {819200, 819200};            // MSGQUEUE
+    p.rlimits[13] = {0, 0};                      // NICE
+    p.rlimits[14] = {0, 0};                      // RTPRIO
+}
+
+// Takes a table slot and a pid for p (Again when the table is full).
+Result<void> insert(Process* p, bool assign_pid) {
+    SpinlockGuard g(g_processes_lock);
+    for (auto& slot : g_processes) {
+        if (slot) continue;
+        if (assign_pid) p->pid = g_next_pid++;
+        slot = p;
+        return {};
+    }
+    return Errno::Again;
+}
+
+void remove_locked(Process* p) {
+    for (auto& slot : g_processes)
+        if (slot == p) slot = nullptr;
 }
 
 void free_process(Process* p) {
     {
         SpinlockGuard g(g_processes_lock);
-        for (auto& slot : g_processes)
-            if (slot == p) slot = nullptr;
+        remove_locked(p);
     }
     if (p->as) p->as->destroy();
     delete p;
 }
 
+// The first instructions of a process's thread: its user state, then ring 3.
+void load_user_state(Process* p) {
+    cpu::cli();
+    sched::current_thread()->set_user_state(&p->user);
+    cpu::write_cr3(p->user.cr3);
+    cpu::wrmsr(IA32_FS_BASE, p->user.fs_base);
+}
+
+void reset_fpu(Process* p) {
+    // A clean x87/SSE state (the psABI's initial control words), also saved as the thread's
+    // own so a switch before the first instruction restores the same.
+    uint32_t mxcsr = 0x1f80;
+    asm volatile("fninit; ldmxcsr %0; fxsave64 %1" : "+m"(mxcsr), "=m"(*reinterpret_cast<uint8_t(*)[512]>(p->fpu)));
+}
+
+void process_main(void* arg) {
+    auto* p = static_cast<Process*>(arg);
+    load_user_state(p);
+    reset_fpu(p);
+    enter_user_mode(p->entry, p->initial_rsp);
+}
+
+void child_main(void* arg) {
+    auto* p = static_cast<Process*>(arg);
+    load_user_state(p);
+    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<uint8_t(*)[512]>(p->fpu)));
+    arch::InterruptFrame f = p->trap_frame;
+    cpu::sti();
+    deliver_signals(f, -1);
+    cpu::cli();
+    return_to_user(f);
+}
+
+Process* new_process() {
+    auto* p = new (std::nothrow) Process{};
+    if (!p) return nullptr;
+    p->state = ProcessState::Running;
+    p->exit_signal = sig::CHLD;
+    default_rlimits(*p);
+    return p;
+}
+
+// The ELF behind path, following #! lines: fills `file` and rewrites argv into `out` when a
+// script names an interpreter. `strings` holds the words taken from #! lines.
+struct ExecPlan {
+    static constexpr size_t MAX_ARGS = 4096;
+    ExecutableFile file;
+    const char** argv;  // kmalloc'd, MAX_ARGS entries
+    size_t argc;
+    char strings[MAX_SCRIPT_DEPTH][2][256];
+    char path[MAX_SCRIPT_DEPTH + 1][256];
+};
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, size_t argc) {
+    if (argc > ExecPlan::MAX_ARGS) return Errno::TooBig;
+    for (size_t i = 0; i < argc; i++) plan.argv[i] = argv[i];
+    plan.argc = argc;
+    const char* current = path;
+    for (int depth = 0;; depth++) {
+        ExecutableFile f = TRY(load_executable(current));
+        if (f.size < 2 || f.data[0] != '#' || f.data[1] != '!') {
+            plan.file = f;
+            return {};
+        }
+        if (depth == MAX_SCRIPT_DEPTH) return Errno::Loop;
+        // "#!interpreter [one argument]" on the first line (at most 255 bytes, as Linux reads).
+        size_t end = 2;
+        while (end < f.size && end < 256 && f.data[end] != '\n') end++;
+        if (end == f.size || end == 256) {
+            if (end == 256) return Errno::NoExec;
+        }
+        size_t i = 2;
+        while (i < end && is_space(char(f.data[i]))) i++;
+        size_t start = i;
+        while (i < end && !is_space(char(f.data[i]))) i++;
+        if (i == start) return Errno::NoExec;
+        char* interp = plan.strings[depth][0];
+        __builtin_memcpy(interp, f.data + start, i - start);
+        interp[i - start] = 0;
+        while (i < end && is_space(char(f.data[i]))) i++;
+        size_t arg_end = end;
+        while (arg_end > i && (is_space(char(f.data[arg_end - 1])) || f.data[arg_end - 1] == '\r')) arg_end--;
+        char* arg = nullptr;
+        if (arg_end > i) {
+            arg = plan.strings[depth][1];
+            __builtin_memcpy(arg, f.data + i, arg_end - i);
+            arg[arg_end - i] = 0;
+        }
+        // argv becomes: interpreter [arg] script-path argv[1..].
+        size_t extra = arg ? 3 : 2;
+        if (plan.argc - (plan.argc ? 1 : 0) + extra > ExecPlan::MAX_ARGS) return Errno::TooBig;
+        size_t rest = plan.argc ? plan.argc - 1 : 0;
+        __builtin_memmove(plan.argv + extra, plan.argv + (plan.argc ? 1 : 0), rest * sizeof(char*));
+        size_t n = __builtin_strlen(current);
+        if (n >= sizeof plan.path[0]) return Errno::NameTooLong;
+        __builtin_memcpy(plan.path[depth], current, n + 1);
+        plan.argv[0] = interp;
+        if (arg) plan.argv[1] = arg;
+        plan.argv[extra - 1] = plan.path[depth];
+        plan.argc = rest + extra;
+        current = interp;
+    }
+}
+
 }  // namespace
 
+Spinlock& process_table_lock() { return g_processes_lock; }
+sched::WaitQueue& process_events() { return g_events; }
+void wake_process_events() { g_events.wake_all(); }
+
+void set_init_pid(uint32_t pid) {
+    SpinlockGuard g(g_processes_lock);
+    g_init_pid = pid;
+}
+
+size_t process_count() {
+    SpinlockGuard g(g_processes_lock);
+    size_t n = 0;
+    for (Process* p : g_processes) n += p != nullptr;
+    return n;
+}
+
+Result<ExecutableFile> load_executable(const char* path) {
+    if (!*path) return Errno::NoEnt;
+    const char* base = path;
+    for (const char* s = path; *s; s++)
+        if (*s == '/') base = s + 1;
+    if (!*base) return Errno::IsDir;
+    boot_files::File f = TRY(boot_files::lookup(base));
+    return ExecutableFile{f.data, f.size};
+}
+
 Result<Process*> spawn(const SpawnArgs& args) {
-    boot_files::File file = TRY(boot_files::lookup(args.path));
-    auto* p = new (std::nothrow) Process{};
+    ExecutableFile file = TRY(load_executable(args.path));
+    Process* p = new_process();
     if (!p) return Errno::NoMem;
-    {
-        SpinlockGuard g(g_processes_lock);
-        size_t slot = MAX_PROCESSES;
-        for (size_t i = 0; i < MAX_PROCESSES; i++)
-            if (!g_processes[i]) { slot = i; break; }
-        if (slot == MAX_PROCESSES) {
-            delete p;
-            return Errno::Again;
-        }
-        p->pid = g_next_pid++;
-        g_processes[slot] = p;
+    if (auto r = insert(p, true); r.is_error()) {
+        delete p;
+        return r.error();
     }
     p->parent_pid = args.parent_pid;
-    size_t n = 0;
-    for (const char* s = args.path; *s && n + 1 < sizeof p->name; s++) p->name[n++] = *s;
+    p->kernel_waited = true;
+    p->pgid = p->sid = p->pid;
+    set_name(*p, args.path);
     auto as = AddressSpace::create(p->pid);
     if (as.is_error()) {
         free_process(p);
@@ -137,10 +303,13 @@ Result<Process*> spawn(const SpawnArgs& args) {
     }
     p->as = as.value();
     p->user = {p->as->root(), 0, p, p->fpu};
-    if (auto r = load(*p, file.data, file.size, args); r.is_error()) {
+    auto loaded = load(*p->as, file.data, file.size, {args.argv, args.argc, args.envp, args.envc});
+    if (loaded.is_error()) {
         free_process(p);
-        return r.error();
+        return loaded.error();
     }
+    p->entry = loaded.value().entry;
+    p->initial_rsp = loaded.value().rsp;
     sched::ThreadOptions options;
     options.detached = true;
     auto t = sched::Thread::create(p->name, process_main, p, options);
@@ -153,7 +322,7 @@ Result<Process*> spawn(const SpawnArgs& args) {
 }
 
 int wait(Process* p) {
-    p->exit_waiters.wait([p] { return __atomic_load_n(&p->exited, __ATOMIC_ACQUIRE); });
+    g_events.wait([p] { return __atomic_load_n(&p->exited, __ATOMIC_ACQUIRE); });
     int status = p->wait_status;
     free_process(p);
     return status;
@@ -172,11 +341,11 @@ Process* find_process(uint32_t pid) {
     return nullptr;
 }
 
-size_t process_count() {
-    SpinlockGuard g(g_processes_lock);
-    size_t n = 0;
-    for (Process* p : g_processes) n += p != nullptr;
-    return n;
+void release_vfork_parent_locked(Process& child) {
+    if (!child.vfork_parent) return;
+    for (Process* q : g_processes)
+        if (q && q->pid == child.vfork_parent && q->vfork_child == child.pid) q->vfork_child = 0;
+    child.vfork_parent = 0;
 }
 
 void exit_current(int wait_status) {
@@ -189,11 +358,187 @@ void exit_current(int wait_status) {
     cpu::sti();
     p->as->destroy();
     p->as = nullptr;
-    p->exit_waiters.update_and_wake_all([p, wait_status] {
+
+    Process* orphans_to_free[MAX_PROCESSES];
+    size_t orphan_count = 0;
+    bool self_reap = false;
+    {
+        SpinlockGuard g(g_processes_lock);
+        release_vfork_parent_locked(*p);
+        Process* init = nullptr;
+        for (Process* q : g_processes)
+            if (q && q->pid == g_init_pid && q != p && q->state == ProcessState::Running) init = q;
+        for (Process* q : g_processes) {
+            if (!q || q->parent_pid != p->pid || q == p) continue;
+            q->parent_pid = init ? init->pid : 0;
+            if (q->state == ProcessState::Zombie) {
+                if (init) {
+                    init->child_events++;
+                } else if (!q->kernel_waited) {
+                    remove_locked(q);
+                    orphans_to_free[orphan_count++] = q;
+                }
+            }
+        }
+        Process* parent = nullptr;
+        for (Process* q : g_processes)
+            if (q && q->pid == p->parent_pid && p->parent_pid) parent = q;
+        p->state = ProcessState::Zombie;
         p->wait_status = wait_status;
+        if (parent) {
+            const SigAction& chld = parent->actions[sig::CHLD - 1];
+            self_reap = chld.handler == SIG_IGN || (chld.flags & sa::NOCLDWAIT);
+            parent->child_events++;
+            if (p->exit_signal) {
+                SigInfo info{};
+                info.signo = p->exit_signal;
+                info.code = (wait_status & 0x7f) ? si::CLD_KILLED : si::CLD_EXITED;
+                info.child.pid = int32_t(p->pid);
+                info.child.status = (wait_status & 0x7f) ? (wait_status & 0x7f) : ((wait_status >> 8) & 0xff);
+                send_signal_locked(*parent, p->exit_signal, info);
+            }
+        } else {
+            self_reap = !p->kernel_waited;
+        }
+        if (self_reap) remove_locked(p);
         __atomic_store_n(&p->exited, true, __ATOMIC_RELEASE);
-    });
+    }
+    g_events.wake_all();
+    for (size_t i = 0; i < orphan_count; i++) delete orphans_to_free[i];
+    // Nobody else can reach p once it left the table; a zombie is freed by its reaper.
+    if (self_reap) delete p;
     sched::thread_exit();
+}
+
+Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_stack, int exit_signal, bool vfork) {
+    Process* parent = current_process();
+    Process* child = new_process();
+    if (!child) return Errno::NoMem;
+    {
+        SpinlockGuard g(g_processes_lock);
+        child->pid = g_next_pid++;
+    }
+    auto as = parent->as->fork(child->pid);
+    if (as.is_error()) {
+        delete child;
+        return as.error();
+    }
+    child->as = as.value();
+    __builtin_memcpy(child->name, parent->name, sizeof child->name);
+    child->exit_signal = exit_signal;
+    child->trap_frame = frame;
+    child->trap_frame.rax = 0;
+    if (new_stack) child->trap_frame.rsp = new_stack;
+    asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(child->fpu)));
+    child->user = {child->as->root(), cpu::rdmsr(IA32_FS_BASE), child, child->fpu};
+    child->uid = parent->uid; child->euid = parent->euid; child->suid = parent->suid;
+    child->gid = parent->gid; child->egid = parent->egid; child->sgid = parent->sgid;
+    __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
+    {
+        SpinlockGuard g(g_processes_lock);
+        child->parent_pid = parent->pid;
+        child->pgid = parent->pgid;
+        child->sid = parent->sid;
+        __builtin_memcpy(child->actions, parent->actions, sizeof child->actions);
+        child->signal_mask = parent->signal_mask;
+        child->altstack = parent->altstack;
+        if (vfork) {
+            child->vfork_parent = parent->pid;
+            parent->vfork_child = child->pid;
+        }
+        bool placed = false;
+        for (auto& slot : g_processes) {
+            if (slot) continue;
+            slot = child;
+            placed = true;
+            break;
+        }
+        if (!placed) {
+            parent->vfork_child = 0;
+            child->pid = 0;
+        }
+    }
+    if (child->pid == 0) {
+        child->as->destroy();
+        delete child;
+        return Errno::Again;
+    }
+    sched::ThreadOptions options;
+    options.detached = true;
+    auto t = sched::Thread::create(child->name, child_main, child, options);
+    if (t.is_error()) {
+        {
+            SpinlockGuard g(g_processes_lock);
+            parent->vfork_child = 0;
+        }
+        free_process(child);
+        return t.error();
+    }
+    child->main_thread = t.value();
+    uint32_t pid = child->pid;  // the child may be gone by the time the wait below ends
+    if (vfork) g_events.wait([parent] { return __atomic_load_n(&parent->vfork_child, __ATOMIC_ACQUIRE) == 0; });
+    return pid;
+}
+
+Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const char* const* argv, size_t argc,
+                          const char* const* envp, size_t envc) {
+    Process* p = current_process();
+    auto* plan = static_cast<ExecPlan*>(mm::kmalloc(sizeof(ExecPlan)));
+    if (!plan) return Errno::NoMem;
+    plan->argv = static_cast<const char**>(mm::kmalloc(ExecPlan::MAX_ARGS * sizeof(char*)));
+    if (!plan->argv) {
+        mm::kfree(plan);
+        return Errno::NoMem;
+    }
+    auto finish = [&](Result<void> r) {
+        mm::kfree(plan->argv);
+        mm::kfree(plan);
+        return r;
+    };
+    if (auto r = resolve(*plan, path, argv, argc); r.is_error()) return finish(r.error());
+    auto as = AddressSpace::create(p->pid);
+    if (as.is_error()) return finish(as.error());
+    auto loaded = load(*as.value(), plan->file.data, plan->file.size, {plan->argv, plan->argc, envp, envc});
+    if (loaded.is_error()) {
+        as.value()->destroy();
+        return finish(loaded.error());
+    }
+    // The point of no return: the old program is gone.
+    AddressSpace* old = p->as;
+    cpu::cli();
+    p->as = as.value();
+    p->user.cr3 = p->as->root();
+    p->user.fs_base = 0;
+    cpu::write_cr3(p->user.cr3);
+    cpu::wrmsr(IA32_FS_BASE, 0);
+    cpu::sti();
+    old->destroy();
+    reset_fpu(p);
+    set_name(*p, path);
+    p->clear_child_tid = 0;
+    {
+        SpinlockGuard g(g_processes_lock);
+        // Handlers do not survive the program that installed them; ignored signals stay
+        // ignored; the mask and pending signals stay.
+        for (auto& a : p->actions) {
+            if (a.handler != SIG_IGN) a.handler = SIG_DFL;
+            a.flags = 0;
+            a.restorer = 0;
+            a.mask = 0;
+        }
+        p->altstack = {};
+        p->did_exec = true;
+        release_vfork_parent_locked(*p);
+    }
+    g_events.wake_all();
+    frame = {};
+    frame.rip = loaded.value().entry;
+    frame.rsp = loaded.value().rsp;
+    frame.cs = arch::USER_CS;
+    frame.ss = arch::USER_DS;
+    frame.rflags = 0x202;
+    frame.vector = 256;
+    return finish({});
 }
 
 }  // namespace lamina::posix

@@ -1,12 +1,25 @@
-// Processes: a user address space, a main thread that runs the program in ring 3, and an exit
-// status for whoever waits.
+// Processes: a user address space, a main thread that runs the program in ring 3, a place in
+// the process tree (parent, process group, session), signal state, and an exit status for
+// whoever waits.
 //
-// Lifetime: spawn() loads the program and starts its thread; the process ends on exit/exit_group
-// or a fatal fault (its address space is freed by its own thread, on the kernel's cr3, before
-// the thread ends). wait() blocks until then, returns the status and frees the Process.
+// Lifetime
+//   - spawn() (the kernel starting a program: init, ktests) loads the program and starts its
+//     thread; the kernel collects it with wait(). fork() (kernel/posix/sys_process.cpp) makes a
+//     child of the calling process, which its parent collects with wait4/waitid.
+//   - A process ends on exit/exit_group, a fatal signal or a fatal fault: its thread frees the
+//     address space (on the kernel's cr3), reparents its children to init (or, when there is no
+//     live init, to the kernel, which frees them as soon as they are zombies), and becomes a
+//     zombie that its parent reaps. A child whose parent ignores SIGCHLD or set SA_NOCLDWAIT
+//     is freed at once, as on Linux.
 //
-// Locking: g_processes_lock guards the process table (taken alone). A Process's fields are
-// written only by its own thread, except `state`, published with the exit wait queue.
+// Locking
+//   process_table_lock() (a spinlock, interrupts off) guards the table, every tree field
+//   (parent_pid, pgid, sid, state), the signal fields (pending, info, signal_mask, actions,
+//   stop state) and interruptible_queue. A process reads its own fields without it when only it
+//   writes them (name, as, user, rlimits, ids). Lock order: the table lock, then wait-queue
+//   locks; it is never held across a user copy. Wait conditions never take it (they read
+//   counters with atomics), so a waker may call into signals while holding a queue's lock only
+//   if that queue is not the one being woken.
 #pragma once
 
 #include <stddef.h>
@@ -14,18 +27,25 @@
 
 #include <lamina/result.h>
 
+#include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/posix/address_space.h"
+#include "kernel/posix/signal_abi.h"
 #include "kernel/sched/thread.h"
+#include "kernel/sync/spinlock.h"
 
 namespace lamina::posix {
 
-struct SigAction {
-    uint64_t handler, flags, restorer, mask;
+enum class ProcessState : uint8_t { Running, Zombie };
+
+struct Rlimit {
+    uint64_t cur, max;
 };
+inline constexpr int RLIMIT_COUNT = 16;
+inline constexpr uint64_t RLIM_INFINITY = ~uint64_t(0);
 
 struct Process {
     uint32_t pid;
-    uint32_t parent_pid;
+    uint32_t parent_pid;  // 0: the kernel
     char name[32];
     AddressSpace* as;
     sched::Thread* main_thread;
@@ -40,6 +60,34 @@ struct Process {
     SigAction actions[64];
     sched::WaitQueue exit_waiters;
     alignas(16) uint8_t fpu[512];  // Thread::UserState::fpu
+
+    // --- process tree (table lock) ---
+    ProcessState state;
+    uint32_t pgid, sid;
+    bool kernel_waited;   // started by spawn(): the kernel's wait() frees it
+    bool did_exec;        // setpgid on it is EACCES
+    int exit_signal;      // sent to the parent at exit (fork: SIGCHLD)
+    uint32_t child_events;     // bumped on each child exit/stop/continue (wait4 sleeps on it)
+    uint32_t vfork_child;      // this process is suspended in vfork until that child execs/exits
+    uint32_t vfork_parent;     // the parent waiting for this vfork child
+    bool stopped;
+    int stop_report;           // a stop not yet reported to wait4(WUNTRACED), its signal
+    bool continue_report;      // a continue not yet reported to wait4(WCONTINUED)
+
+    // --- signals (table lock) ---
+    uint64_t pending;
+    SigInfo info[64];          // for each pending standard signal
+    AltStack altstack;
+    uint64_t saved_mask;       // sigsuspend's mask to put back after the handler
+    bool saved_mask_valid;
+    sched::WaitQueue* interruptible_queue;  // the queue the process sleeps on, interruptibly
+    bool restartable;          // the current system call's EINTR came from an interruptible wait
+    arch::InterruptFrame* syscall_frame;    // the frame of the system call being served
+    arch::InterruptFrame trap_frame;        // user state parked while signals are delivered
+
+    // --- identity and limits (own thread) ---
+    uint32_t uid, euid, suid, gid, egid, sgid;
+    Rlimit rlimits[RLIMIT_COUNT];
 };
 
 struct SpawnArgs {
@@ -52,18 +100,65 @@ struct SpawnArgs {
 };
 
 // Loads the program and starts it. NoEnt (no such program), NoExec (not a static x86-64
-// executable), Inval (malformed), NoMem.
+// executable), Inval (malformed), NoMem, Again (process table full).
 Result<Process*> spawn(const SpawnArgs& args);
-// Waits for the process to end, frees it, and returns its wait status.
+// Waits for a spawn()ed process to end, frees it, and returns its wait status.
 int wait(Process* p);
 
 Process* current_process();
+// Unlocked lookup: only for the caller's own process or under process_table_lock().
 Process* find_process(uint32_t pid);
-// Processes in the table (zombies included), for sysinfo.
+Spinlock& process_table_lock();
+// Processes in the table (zombies included): tests wait for it to come back to a baseline.
 size_t process_count();
+// The process orphans go to (run_init sets it); 0: none.
+void set_init_pid(uint32_t pid);
 
 // Ends the calling process (from its own thread, in a system call or after a fatal fault).
 [[noreturn]] void exit_current(int wait_status);
 
+// --- used by the system-call families (sys_process.cpp, sys_signal.cpp) -----------------------
+
+// The executable the program at `path` names. For now the boot modules: `/bin/NAME`, `NAME` or
+// any path whose last component is NAME finds the module program:NAME. This is the one place
+// execve and spawn read programs through; it becomes a VFS lookup at integration.
+struct ExecutableFile {
+    const uint8_t* data;
+    size_t size;
+};
+Result<ExecutableFile> load_executable(const char* path);
+
+// A new child of the calling process: a copy-on-write address space, the same signal actions,
+// mask and limits, and a thread that resumes at `frame` with rax = 0 (and rsp = new_stack when
+// that is not 0). Returns the child's pid.
+Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_stack, int exit_signal,
+                              bool vfork);
+
+// Replaces the calling process's program (execve): on success `frame` enters the new program.
+// argv/envp are kernel copies. NoEnt, NoExec, TooBig, Loop (#! nested too deep), NoMem.
+Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const char* const* argv, size_t argc,
+                          const char* const* envp, size_t envc);
+
+// Lets a vfork parent go (the child execs or exits). Table lock held.
+void release_vfork_parent_locked(Process& child);
+
+// Wakes whoever waits on process events (wait4, vfork, stop/continue, kernel wait()).
+void wake_process_events();
+sched::WaitQueue& process_events();
+
+// Called for every process in the table (zombies too) with the table lock held.
+template <typename F>
+void for_each_process_locked(F&& f);
+
+namespace detail {
+inline constexpr size_t MAX_PROCESSES = 128;
+extern Process* g_processes[MAX_PROCESSES];
+}  // namespace detail
+
+template <typename F>
+void for_each_process_locked(F&& f) {
+    for (Process* p : detail::g_processes)
+        if (p) f(*p);
+}
 
 }  // namespace lamina::posix

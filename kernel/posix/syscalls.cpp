@@ -10,6 +10,8 @@
 #include "kernel/posix/process.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/sys_system.h"
+#include "kernel/posix/signal.h"
+#include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sched/thread.h"
 #include "kernel/time/time.h"
@@ -20,8 +22,6 @@ namespace lamina::posix {
 namespace {
 
 constexpr uint64_t PAGE = 4096;
-constexpr int64_t err(Errno e) { return -int64_t(e); }
-int64_t err(const Error& e) { return -int64_t(e.code()); }
 
 bool console_fd(uint64_t fd) { return fd <= 2; }
 
@@ -97,13 +97,6 @@ int64_t sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg, uint64_t, uint64_
 
 // --- process ----------------------------------------------------------------------------------
 
-int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    exit_current(int((status & 0xff) << 8));
-}
-
-int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return current_process()->pid; }
-int64_t sys_getppid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return current_process()->parent_pid; }
-int64_t sys_zero(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }  // uid 0
 
 int64_t sys_set_tid_address(uint64_t tidptr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     current_process()->clear_child_tid = tidptr;
@@ -135,40 +128,6 @@ int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_
 
 int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     sched::yield();
-    return 0;
-}
-
-// --- signals (recorded; nothing is delivered yet) ---------------------------------------------
-
-int64_t sys_rt_sigaction(uint64_t sig, uint64_t act, uint64_t oldact, uint64_t sigsetsize, uint64_t, uint64_t) {
-    if (sigsetsize != 8) return err(Errno::Inval);
-    if (sig < 1 || sig > 64) return err(Errno::Inval);
-    if (act && (sig == 9 || sig == 19)) return err(Errno::Inval);
-    Process* p = current_process();
-    SigAction old = p->actions[sig - 1];
-    if (act) {
-        auto a = UserPtr<SigAction>(act).read();
-        if (a.is_error()) return err(Errno::Fault);
-        p->actions[sig - 1] = a.value();
-    }
-    if (oldact && UserPtr<SigAction>(oldact).write(old).is_error()) return err(Errno::Fault);
-    return 0;
-}
-
-int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t sigsetsize, uint64_t, uint64_t) {
-    if (sigsetsize != 8) return err(Errno::Inval);
-    Process* p = current_process();
-    uint64_t old = p->signal_mask;
-    if (set) {
-        auto s = UserPtr<uint64_t>(set).read();
-        if (s.is_error()) return err(Errno::Fault);
-        uint64_t v = s.value() & ~((1ull << 8) | (1ull << 18));  // SIGKILL, SIGSTOP
-        if (how == 0) p->signal_mask |= v;
-        else if (how == 1) p->signal_mask &= ~v;
-        else if (how == 2) p->signal_mask = v;
-        else return err(Errno::Inval);
-    }
-    if (oldset && UserPtr<uint64_t>(oldset).write(old).is_error()) return err(Errno::Fault);
     return 0;
 }
 
@@ -212,7 +171,7 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
         if (r.is_error()) return err(Errno::NoMem);
         start = r.value();
     }
-    if (auto r = as.map(start, start + len, uint32_t(prot)); r.is_error())
+    if (auto r = as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE); r.is_error())
         return r.error().code() == Errno::Exist ? err(Errno::Exist) : err(r.error());
     return int64_t(start);
 }
@@ -302,22 +261,38 @@ Result<uint64_t> read_duration(uint64_t req) {
     return uint64_t(ts.sec) * 1'000'000'000ull + uint64_t(ts.nsec);
 }
 
-int64_t sys_nanosleep(uint64_t req, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto d = read_duration(req);
-    if (d.is_error()) return err(d.error());
-    if (d.value()) sched::sleep_ns(d.value());
-    return 0;
+// Sleeps until the deadline or a signal: EINTR with the time left in rem (when given). Like
+// Linux after a handler, an interrupted sleep is never restarted.
+int64_t interruptible_sleep(uint64_t ns, uint64_t rem) {
+    if (!ns) return 0;
+    sched::WaitQueue q;
+    uint64_t start = time::now_ns();
+    auto r = wait_interruptible_for(q, [] { return false; }, ns);
+    if (r.is_ok() || r.error().code() == Errno::TimedOut) return 0;
+    current_process()->restartable = false;
+    if (rem) {
+        uint64_t slept = time::now_ns() - start, left = slept < ns ? ns - slept : 0;
+        TimeSpec ts{int64_t(left / 1'000'000'000), int64_t(left % 1'000'000'000)};
+        if (UserPtr<TimeSpec>(rem).write(ts).is_error()) return err(Errno::Fault);
+    }
+    return err(Errno::Intr);
 }
 
-int64_t sys_clock_nanosleep(uint64_t clk, uint64_t flags, uint64_t req, uint64_t, uint64_t, uint64_t) {
+int64_t sys_nanosleep(uint64_t req, uint64_t rem, uint64_t, uint64_t, uint64_t, uint64_t) {
+    auto d = read_duration(req);
+    if (d.is_error()) return err(d.error());
+    return interruptible_sleep(d.value(), rem);
+}
+
+int64_t sys_clock_nanosleep(uint64_t clk, uint64_t flags, uint64_t req, uint64_t rem, uint64_t, uint64_t) {
     auto now = clock_now(clk);
     if (now.is_error() || clk == 2 || clk == 3) return err(Errno::Inval);
     auto d = read_duration(req);
     if (d.is_error()) return err(d.error());
     uint64_t ns = d.value();
-    if (flags & 1) ns = ns > now.value() ? ns - now.value() : 0;  // TIMER_ABSTIME
-    if (ns) sched::sleep_ns(ns);
-    return 0;
+    bool absolute = flags & 1;  // TIMER_ABSTIME
+    if (absolute) ns = ns > now.value() ? ns - now.value() : 0;
+    return interruptible_sleep(ns, absolute ? 0 : rem);
 }
 
 int64_t sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags, uint64_t, uint64_t, uint64_t) {
@@ -349,26 +324,37 @@ struct Entry {
 constexpr Entry ENTRIES[] = {
     {0, "read", sys_read}, {1, "write", sys_write}, {9, "mmap", sys_mmap}, {10, "mprotect", sys_mprotect},
     {11, "munmap", sys_munmap}, {12, "brk", sys_brk}, {13, "rt_sigaction", sys_rt_sigaction},
-    {14, "rt_sigprocmask", sys_rt_sigprocmask}, {16, "ioctl", sys_ioctl}, {20, "writev", sys_writev},
-    {24, "sched_yield", sys_sched_yield}, {35, "nanosleep", sys_nanosleep}, {39, "getpid", sys_getpid},
-    {60, "exit", sys_exit}, {63, "uname", sys_uname}, {102, "getuid", sys_zero}, {104, "getgid", sys_zero},
-    {107, "geteuid", sys_zero}, {108, "getegid", sys_zero}, {110, "getppid", sys_getppid},
-    {158, "arch_prctl", sys_arch_prctl}, {186, "gettid", sys_getpid},
+    {14, "rt_sigprocmask", sys_rt_sigprocmask}, {15, "rt_sigreturn", sys_rt_sigreturn}, {16, "ioctl", sys_ioctl},
+    {20, "writev", sys_writev}, {24, "sched_yield", sys_sched_yield}, {34, "pause", sys_pause},
+    {35, "nanosleep", sys_nanosleep}, {39, "getpid", sys_getpid}, {56, "clone", sys_clone}, {57, "fork", sys_fork},
+    {58, "vfork", sys_vfork}, {59, "execve", sys_execve}, {60, "exit", sys_exit}, {61, "wait4", sys_wait4},
+    {62, "kill", sys_kill}, {63, "uname", sys_uname}, {97, "getrlimit", sys_getrlimit},
+    {102, "getuid", sys_getuid}, {104, "getgid", sys_getgid}, {105, "setuid", sys_setuid},
+    {106, "setgid", sys_setgid}, {107, "geteuid", sys_geteuid}, {108, "getegid", sys_getegid},
+    {109, "setpgid", sys_setpgid}, {110, "getppid", sys_getppid}, {111, "getpgrp", sys_getpgrp},
+    {112, "setsid", sys_setsid}, {113, "setreuid", sys_setreuid}, {114, "setregid", sys_setregid},
+    {115, "getgroups", sys_getgroups}, {116, "setgroups", sys_setgroups}, {117, "setresuid", sys_setresuid},
+    {118, "getresuid", sys_getresuid}, {119, "setresgid", sys_setresgid}, {120, "getresgid", sys_getresgid},
+    {121, "getpgid", sys_getpgid}, {122, "setfsuid", sys_setfsuid}, {123, "setfsgid", sys_setfsgid},
+    {124, "getsid", sys_getsid}, {127, "rt_sigpending", sys_rt_sigpending}, {130, "rt_sigsuspend", sys_rt_sigsuspend},
+    {131, "sigaltstack", sys_sigaltstack}, {158, "arch_prctl", sys_arch_prctl}, {160, "setrlimit", sys_setrlimit},
+    {186, "gettid", sys_getpid}, {200, "tkill", sys_tkill}, {202, "futex", sys_futex},
     {218, "set_tid_address", sys_set_tid_address}, {228, "clock_gettime", sys_clock_gettime},
     {229, "clock_getres", sys_clock_getres}, {230, "clock_nanosleep", sys_clock_nanosleep},
-    {231, "exit_group", sys_exit}, {273, "set_robust_list", sys_set_robust_list},
-    {318, "getrandom", sys_getrandom}, {99, "sysinfo", sys_sysinfo}, {103, "syslog", sys_syslog},
+    {231, "exit_group", sys_exit}, {234, "tgkill", sys_tgkill}, {247, "waitid", sys_waitid},
+    {273, "set_robust_list", sys_set_robust_list}, {302, "prlimit64", sys_prlimit64},
+    {318, "getrandom", sys_getrandom},
+    {99, "sysinfo", sys_sysinfo}, {103, "syslog", sys_syslog},
     {169, "reboot", sys_reboot}, {170, "sethostname", sys_sethostname},
     {171, "setdomainname", sys_setdomainname},
     {2, "open", nullptr}, {3, "close", nullptr}, {4, "stat", nullptr}, {5, "fstat", nullptr},
-    {6, "lstat", nullptr}, {7, "poll", nullptr}, {8, "lseek", nullptr}, {15, "rt_sigreturn", nullptr},
+    {6, "lstat", nullptr}, {7, "poll", nullptr}, {8, "lseek", nullptr},
     {17, "pread64", nullptr}, {18, "pwrite64", nullptr}, {19, "readv", nullptr}, {21, "access", nullptr},
     {22, "pipe", nullptr}, {23, "select", nullptr}, {25, "mremap", nullptr}, {28, "madvise", nullptr},
-    {32, "dup", nullptr}, {33, "dup2", nullptr}, {34, "pause", nullptr}, {37, "alarm", nullptr},
+    {32, "dup", nullptr}, {33, "dup2", nullptr}, {37, "alarm", nullptr},
     {38, "setitimer", nullptr}, {40, "sendfile", nullptr}, {41, "socket", nullptr}, {42, "connect", nullptr},
     {43, "accept", nullptr}, {44, "sendto", nullptr}, {45, "recvfrom", nullptr}, {49, "bind", nullptr},
-    {50, "listen", nullptr}, {56, "clone", nullptr}, {57, "fork", nullptr}, {58, "vfork", nullptr},
-    {59, "execve", nullptr}, {61, "wait4", nullptr}, {62, "kill", nullptr}, {72, "fcntl", nullptr},
+    {50, "listen", nullptr}, {72, "fcntl", nullptr},
     {74, "fsync", nullptr}, {77, "ftruncate", nullptr}, {78, "getdents", nullptr}, {79, "getcwd", nullptr},
     {80, "chdir", nullptr}, {82, "rename", nullptr}, {83, "mkdir", nullptr}, {84, "rmdir", nullptr},
     {87, "unlink", nullptr}, {89, "readlink", nullptr}, {90, "chmod", nullptr}, {92, "chown", nullptr},
@@ -378,8 +364,13 @@ constexpr Entry ENTRIES[] = {
     {137, "statfs", nullptr}, {157, "prctl", nullptr}, {160, "setrlimit", nullptr}, {163, "acct", nullptr},
     {200, "tkill", nullptr}, {201, "time", nullptr}, {202, "futex", nullptr}, {217, "getdents64", nullptr},
     {234, "tgkill", nullptr}, {257, "openat", nullptr}, {262, "newfstatat", nullptr},
+    {95, "umask", nullptr}, {96, "gettimeofday", nullptr}, {99, "sysinfo", nullptr},
+    {128, "rt_sigtimedwait", nullptr}, {129, "rt_sigqueueinfo", nullptr},
+    {137, "statfs", nullptr}, {157, "prctl", nullptr}, {163, "acct", nullptr},
+    {201, "time", nullptr}, {217, "getdents64", nullptr},
+    {257, "openat", nullptr}, {262, "newfstatat", nullptr},
     {263, "unlinkat", nullptr}, {270, "pselect6", nullptr}, {271, "ppoll", nullptr},
-    {280, "utimensat", nullptr}, {292, "dup3", nullptr}, {293, "pipe2", nullptr}, {302, "prlimit64", nullptr},
+    {280, "utimensat", nullptr}, {292, "dup3", nullptr}, {293, "pipe2", nullptr},
     {332, "statx", nullptr}, {334, "rseq", nullptr}, {435, "clone3", nullptr},
 };
 
@@ -419,7 +410,14 @@ extern "C" void syscall_dispatch(lamina::arch::InterruptFrame* frame) {
     using namespace lamina::posix;
     lamina::arch::InterruptFrame& f = *frame;
     uint64_t nr = f.rax;
+    Process* p = current_process();
+    p->syscall_frame = &f;
+    p->restartable = false;
     Handler h = nr < TABLE_SIZE ? TABLE.handlers[nr] : nullptr;
     int64_t r = h ? h(f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9) : unknown(nr);
+    // execve and rt_sigreturn rewrote the frame; their result is already in place or is 0.
     f.rax = uint64_t(r);
+    // Signals go out on the way back to user mode (an unlocked look first: the common case).
+    if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) || p->restartable || p->saved_mask_valid)
+        deliver_signals(f, int64_t(nr));
 }

@@ -19,6 +19,7 @@
 #define CPU_SYSCALL_USER_RSP 88
 #define USER_DS 0x23
 #define USER_CS 0x2b
+#define FRAME_VECTOR (15*8)
 #define FRAME_RIP (17*8)
 #define FRAME_CS (18*8)
 #define FRAME_RFLAGS (19*8)
@@ -50,7 +51,10 @@ syscall_entry:
     call syscall_dispatch
     cli
     addq $16, %rsp
-    /* SYSRET only for a plain return to canonical user code. */
+    /* SYSRET only for a plain return to canonical user code whose rcx and r11 need not be
+       kept (rt_sigreturn and signal delivery change the vector to ask for IRETQ). */
+    cmpq $256, FRAME_VECTOR(%rsp)
+    jne syscall_exit_iret
     cmpq $USER_CS, FRAME_CS(%rsp)
     jne syscall_exit_iret
     cmpq $USER_DS, FRAME_SS(%rsp)
@@ -73,6 +77,20 @@ syscall_exit_iret:
     addq $16, %rsp
     iretq
 .size syscall_entry, . - syscall_entry
+
+/* void arch_return_to_user(const InterruptFrame* f): leaves for ring 3 with exactly the registers
+   in *f (a copy the caller keeps on its own stack), as the interrupt exit path does. Never
+   returns. */
+.global arch_return_to_user
+.type arch_return_to_user, @function
+arch_return_to_user:
+    cli
+    movq %rdi, %rsp
+    POP_GPRS
+    addq $16, %rsp
+    swapgs
+    iretq
+.size arch_return_to_user, . - arch_return_to_user
 
 /* void enter_user_mode(uint64_t rip, uint64_t rsp): never returns. */
 .global enter_user_mode

@@ -1,0 +1,571 @@
+// Process system calls: fork, vfork, clone (fork-like flag sets only), execve, exit and
+// exit_group, wait4, waitid, getpid/getppid, process groups and sessions, user and group ids,
+// resource limits, futex.
+//
+// Contract
+//   - fork/vfork/clone: the child is a copy-on-write copy of the caller (process.h). vfork (and
+//     clone with CLONE_VFORK) returns in the parent only once the child has called execve or
+//     ended. clone accepts an exit signal in the low byte and CLONE_VFORK, CLONE_VM (only with
+//     CLONE_VFORK: the child runs on a copy of the memory, which a vfork child cannot tell
+//     apart while its parent waits), CLONE_PARENT_SETTID, CLONE_CHILD_SETTID,
+//     CLONE_CHILD_CLEARTID; any other flag (threads, namespaces) is EINVAL, logged once.
+//   - execve: the program is found by load_executable (boot modules by last path component for
+//     now); `#!interpreter [arg]` scripts run the interpreter with the script's path; at most
+//     4096 arguments and 4096 environment strings, 128 KiB of strings (E2BIG). Handled signals
+//     go back to their default action; ignored ones, the mask and pending signals stay. On
+//     failure the calling program is untouched.
+//   - wait4/waitid: children only; pid -1 (any), > 0, 0 (the caller's group), < -1 (group
+//     -pid). WNOHANG, WUNTRACED/WSTOPPED, WCONTINUED, WNOWAIT (waitid), __WALL and __WCLONE
+//     are accepted. Blocking waits end early on a signal (EINTR, or restarted per SA_RESTART).
+//     rusage is written as zeros.
+//   - Sessions and groups follow POSIX: setpgid only on the caller or its children in the same
+//     session (EACCES once a child has exec'd, EPERM for a session leader or a group in another
+//     session); setsid fails with EPERM for a group leader.
+//   - Identity: real, effective and saved ids are kept; everything starts as root (0), and a
+//     process whose effective uid is 0 may set any ids, others only to ids they already hold.
+//   - Limits: getrlimit/setrlimit/prlimit64 keep per-process values, inherited by children;
+//     nothing enforces them yet except the checks Linux makes on the values (soft <= hard;
+//     raising hard needs root).
+//   - futex: FUTEX_WAIT, FUTEX_WAKE and their _BITSET forms (the bitset must be nonzero and is
+//     otherwise treated as all ones), private or not (the key is the address space and the
+//     address; shared-memory futexes across processes are not keyed by frame yet).
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/lib/log.h"
+#include "kernel/mm/memory.h"
+#include "kernel/posix/process.h"
+#include "kernel/posix/signal.h"
+#include "kernel/posix/syscall_handlers.h"
+#include "kernel/posix/user_access.h"
+#include "kernel/time/time.h"
+
+namespace lamina::posix {
+
+namespace {
+
+constexpr uint64_t CLONE_VM = 0x100, CLONE_VFORK = 0x4000, CLONE_PARENT_SETTID = 0x100000,
+                   CLONE_CHILD_CLEARTID = 0x200000, CLONE_CHILD_SETTID = 0x1000000;
+constexpr int WNOHANG = 1, WUNTRACED = 2, WSTOPPED = 2, WEXITED = 4, WCONTINUED = 8, WNOWAIT = 0x01000000,
+              WNOTHREAD = 0x20000000, WALL = 0x40000000, WCLONE = int(0x80000000);
+
+Process& self() { return *current_process(); }
+
+// --- fork -----------------------------------------------------------------------------------------
+
+int64_t do_fork(uint64_t new_stack, int exit_signal, bool vfork) {
+    auto r = fork_current(*self().syscall_frame, new_stack, exit_signal, vfork);
+    return r.is_ok() ? int64_t(r.value()) : err(r.error());
+}
+
+// --- execve -------------------------------------------------------------------------------------
+
+constexpr size_t MAX_STRINGS = 4096;
+constexpr size_t STRING_BYTES = 128 * 1024;
+
+struct ArgCopy {
+    const char* argv[MAX_STRINGS];
+    const char* envp[MAX_STRINGS];
+    size_t argc, envc;
+    size_t used;
+    char strings[STRING_BYTES];
+    char path[4096];
+};
+
+// Copies a NULL-terminated user array of strings.
+Result<size_t> copy_strings(ArgCopy& c, uint64_t user_array, const char** out) {
+    if (!user_array) return size_t(0);  // Linux accepts NULL as an empty list
+    for (size_t i = 0;; i++) {
+        if (i == MAX_STRINGS) return Errno::TooBig;
+        uint64_t ptr = TRY(UserPtr<uint64_t>(user_array + i * 8).read());
+        if (!ptr) return i;
+        auto n = strncpy_from_user(c.strings + c.used, ptr, STRING_BYTES - c.used);
+        if (n.is_error()) return n.error().code() == Errno::NameTooLong ? Errno::TooBig : n.error();
+        out[i] = c.strings + c.used;
+        c.used += n.value() + 1;
+    }
+}
+
+// --- wait ---------------------------------------------------------------------------------------
+
+struct WaitSelect {
+    int64_t pid;  // -1 any, > 0 that pid, 0 the caller's group, < -1 group -pid
+    int options;
+};
+
+struct Waited {
+    uint32_t pid;
+    int status;  // wait status
+    int code;    // CLD_*
+    int si_status;
+};
+
+bool matches(const Process& caller, const Process& q, int64_t pid) {
+    if (q.parent_pid != caller.pid || q.kernel_waited) return false;
+    if (pid == -1) return true;
+    if (pid > 0) return q.pid == uint64_t(pid);
+    if (pid == 0) return q.pgid == caller.pgid;
+    return q.pgid == uint64_t(-pid);
+}
+
+// One round over the children: Child when there is none that matches, else what was found
+// (pid 0: nothing to report yet); `events` is the caller's child_events seen.
+Result<Waited> scan_children(const WaitSelect& w, uint32_t& events) {
+    Process& me = self();
+    Process* reaped = nullptr;
+    Waited found{};
+    bool any = false;
+    {
+        SpinlockGuard g(process_table_lock());
+        events = me.child_events;
+        for_each_process_locked([&](Process& q) {
+            if (found.pid || !matches(me, q, w.pid)) return;
+            any = true;
+            if (q.state == ProcessState::Zombie && (w.options & WEXITED)) {
+                int st = q.wait_status;
+                found = {q.pid, st, (st & 0x7f) ? si::CLD_KILLED : si::CLD_EXITED,
+                         (st & 0x7f) ? (st & 0x7f) : ((st >> 8) & 0xff)};
+                if (!(w.options & WNOWAIT)) reaped = &q;
+            } else if (q.stop_report && (w.options & WSTOPPED)) {
+                found = {q.pid, 0x7f | (q.stop_report << 8), si::CLD_STOPPED, q.stop_report};
+                if (!(w.options & WNOWAIT)) q.stop_report = 0;
+            } else if (q.continue_report && (w.options & WCONTINUED)) {
+                found = {q.pid, 0xffff, si::CLD_CONTINUED, sig::CONT};
+                if (!(w.options & WNOWAIT)) q.continue_report = false;
+            }
+        });
+        if (reaped) {
+            for (auto& slot : detail::g_processes)
+                if (slot == reaped) slot = nullptr;
+        }
+    }
+    if (reaped) delete reaped;  // a zombie: its address space and thread are gone
+    if (!any) return Errno::Child;
+    return found;
+}
+
+Result<Waited> do_wait(const WaitSelect& w) {
+    for (;;) {
+        uint32_t events;
+        Waited r = TRY(scan_children(w, events));
+        if (r.pid || (w.options & WNOHANG)) return r;
+        Process* me = &self();
+        TRY(wait_interruptible(process_events(),
+                               [me, events] { return __atomic_load_n(&me->child_events, __ATOMIC_ACQUIRE) != events; }));
+    }
+}
+
+// --- ids ----------------------------------------------------------------------------------------
+
+// --- futex --------------------------------------------------------------------------------------
+
+struct FutexWaiter {
+    const AddressSpace* as;
+    uint64_t addr;
+    uint32_t bitset;
+    bool woken;
+    FutexWaiter* next;
+};
+
+struct FutexBucket {
+    Spinlock lock;  // guards waiters; taken alone (before the queue's lock, never inside it)
+    FutexWaiter* waiters = nullptr;
+    sched::WaitQueue queue;
+};
+constexpr size_t FUTEX_BUCKETS = 64;
+FutexBucket g_futex[FUTEX_BUCKETS];
+
+FutexBucket& bucket(const AddressSpace* as, uint64_t addr) {
+    uint64_t h = (reinterpret_cast<uint64_t>(as) >> 4) ^ (addr >> 2) * 0x9e3779b97f4a7c15ull;
+    return g_futex[(h >> 32) % FUTEX_BUCKETS];
+}
+
+int64_t futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns, bool timed, uint32_t bitset) {
+    const AddressSpace* as = self().as;
+    FutexBucket& b = bucket(as, addr);
+    // Queue first, then read the word: a waker that changes it afterwards finds us on the list;
+    // one that changed it before makes the read differ (EAGAIN). The read is a user copy, so it
+    // cannot happen under the bucket lock.
+    FutexWaiter w{as, addr, bitset, false, nullptr};
+    {
+        SpinlockGuard g(b.lock);
+        w.next = b.waiters;
+        b.waiters = &w;
+    }
+    auto value = UserPtr<uint32_t>(addr).read();
+    Result<void> r = {};
+    if (value.is_ok() && value.value() == expected) {
+        auto cond = [&w] { return __atomic_load_n(&w.woken, __ATOMIC_ACQUIRE); };
+        r = timed ? wait_interruptible_for(b.queue, cond, timeout_ns) : wait_interruptible(b.queue, cond);
+    }
+    bool woken;
+    {
+        SpinlockGuard g(b.lock);
+        woken = w.woken;
+        if (!woken) {
+            for (FutexWaiter** l = &b.waiters; *l; l = &(*l)->next)
+                if (*l == &w) {
+                    *l = w.next;
+                    break;
+                }
+        }
+    }
+    if (woken) return 0;
+    if (value.is_error()) return err(Errno::Fault);
+    if (value.value() != expected) return err(Errno::Again);
+    if (r.is_error()) return r.error().code() == Errno::TimedOut ? err(Errno::TimedOut) : err(Errno::Intr);
+    return 0;
+}
+
+int64_t futex_wake(uint64_t addr, uint32_t count, uint32_t bitset) {
+    const AddressSpace* as = self().as;
+    FutexBucket& b = bucket(as, addr);
+    int64_t n = 0;
+    {
+        SpinlockGuard g(b.lock);
+        for (FutexWaiter** l = &b.waiters; *l && uint64_t(n) < count;) {
+            FutexWaiter* w = *l;
+            if (w->as == as && w->addr == addr && (w->bitset & bitset)) {
+                *l = w->next;
+                __atomic_store_n(&w->woken, true, __ATOMIC_RELEASE);
+                n++;
+            } else {
+                l = &w->next;
+            }
+        }
+    }
+    if (n) b.queue.wake_all();
+    return n;
+}
+
+struct TimeSpec {
+    int64_t sec, nsec;
+};
+
+}  // namespace
+
+// --- the calls ------------------------------------------------------------------------------------
+
+int64_t sys_fork(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return do_fork(0, sig::CHLD, false); }
+int64_t sys_vfork(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return do_fork(0, sig::CHLD, true); }
+
+int64_t sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid, uint64_t, uint64_t) {
+    constexpr uint64_t ALLOWED = 0xff | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID |
+                                 CLONE_CHILD_CLEARTID;
+    if ((flags & ~ALLOWED) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
+        static bool logged = false;
+        if (!__atomic_exchange_n(&logged, true, __ATOMIC_RELAXED))
+            kprintf("pid %u (%s): clone flags 0x%lx are not supported (threads): EINVAL\n", self().pid, self().name,
+                    flags);
+        return err(Errno::Inval);
+    }
+    int exit_signal = int(flags & 0xff);
+    if (exit_signal && !valid_signal(uint64_t(exit_signal))) return err(Errno::Inval);
+    int64_t pid = do_fork(stack, exit_signal, flags & CLONE_VFORK);
+    if (pid < 0) return pid;
+    // The child's copy of the word is written through its own copy-on-write page later; here
+    // only the parent's side is set (CLONE_PARENT_SETTID), and the child's CHILD_SETTID word is
+    // written by the child's first return (not needed by musl or busybox: left out).
+    if ((flags & CLONE_PARENT_SETTID) && parent_tid) (void)UserPtr<uint32_t>(parent_tid).write(uint32_t(pid));
+    (void)child_tid;
+    return pid;
+}
+
+int64_t sys_execve(uint64_t path, uint64_t argv, uint64_t envp, uint64_t, uint64_t, uint64_t) {
+    auto* c = static_cast<ArgCopy*>(mm::kmalloc(sizeof(ArgCopy)));
+    if (!c) return err(Errno::NoMem);
+    c->used = 0;
+    int64_t result = 0;
+    auto n = strncpy_from_user(c->path, path, sizeof c->path);
+    if (n.is_error()) {
+        result = err(n.error());
+    } else if (auto a = copy_strings(*c, argv, c->argv); a.is_error()) {
+        result = err(a.error());
+    } else if (auto e = copy_strings(*c, envp, c->envp); e.is_error()) {
+        result = err(e.error());
+    } else {
+        auto r = exec_current(*self().syscall_frame, c->path, c->argv, a.value(), c->envp, e.value());
+        result = r.is_ok() ? 0 : err(r.error());
+    }
+    mm::kfree(c);
+    return result;
+}
+
+int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    exit_current(int((status & 0xff) << 8));
+}
+
+int64_t sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusage, uint64_t, uint64_t) {
+    int opt = int(options);
+    if (opt & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE)) return err(Errno::Inval);
+    auto r = do_wait({int64_t(int32_t(pid)), opt | WEXITED});
+    if (r.is_error()) return err(r.error());
+    if (r.value().pid) {
+        if (status && UserPtr<int32_t>(status).write(r.value().status).is_error()) return err(Errno::Fault);
+        if (rusage && clear_user(rusage, 144).is_error()) return err(Errno::Fault);
+    }
+    return r.value().pid;
+}
+
+int64_t sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t options, uint64_t rusage, uint64_t) {
+    constexpr uint64_t P_ALL = 0, P_PID = 1, P_PGID = 2;
+    int opt = int(options);
+    if (opt & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)) return err(Errno::Inval);
+    if (!(opt & (WEXITED | WSTOPPED | WCONTINUED))) return err(Errno::Inval);
+    int64_t sel;
+    if (idtype == P_ALL) sel = -1;
+    else if (idtype == P_PID) {
+        if (int32_t(id) <= 0) return err(Errno::Inval);
+        sel = int32_t(id);
+    } else if (idtype == P_PGID) {
+        if (int32_t(id) < 0) return err(Errno::Inval);
+        sel = id ? -int64_t(id) : 0;
+    } else return err(Errno::Inval);
+    auto r = do_wait({sel, opt});
+    if (r.is_error()) return err(r.error());
+    SigInfo info{};
+    if (r.value().pid) {
+        info.signo = sig::CHLD;
+        info.code = r.value().code;
+        info.child.pid = int32_t(r.value().pid);
+        info.child.status = r.value().si_status;
+    }
+    if (infop && copy_to_user(infop, &info, sizeof info).is_error()) return err(Errno::Fault);
+    if (rusage && clear_user(rusage, 144).is_error()) return err(Errno::Fault);
+    return 0;
+}
+
+int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().pid; }
+
+int64_t sys_getppid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    SpinlockGuard g(process_table_lock());
+    return self().parent_pid;
+}
+
+int64_t sys_setpgid(uint64_t pid_arg, uint64_t pgid_arg, uint64_t, uint64_t, uint64_t, uint64_t) {
+    int32_t pid = int32_t(pid_arg), pgid = int32_t(pgid_arg);
+    if (pgid < 0 || pid < 0) return err(Errno::Inval);
+    Process& me = self();
+    SpinlockGuard g(process_table_lock());
+    Process* target = nullptr;
+    uint32_t want = pid ? uint32_t(pid) : me.pid;
+    for_each_process_locked([&](Process& q) {
+        if (q.pid == want) target = &q;
+    });
+    if (!target || (target != &me && target->parent_pid != me.pid)) return err(Errno::Srch);
+    if (target != &me) {
+        if (target->sid != me.sid) return err(Errno::Perm);
+        if (target->did_exec) return err(Errno::Acces);
+    }
+    if (target->sid == target->pid) return err(Errno::Perm);  // a session leader
+    uint32_t group = pgid ? uint32_t(pgid) : target->pid;
+    if (group != target->pid) {
+        bool exists = false;
+        for_each_process_locked([&](Process& q) {
+            if (q.pgid == group && q.sid == me.sid && q.state == ProcessState::Running) exists = true;
+        });
+        if (!exists) return err(Errno::Perm);
+    }
+    target->pgid = group;
+    return 0;
+}
+
+int64_t sys_getpgid(uint64_t pid, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (int32_t(pid) < 0) return err(Errno::Srch);
+    SpinlockGuard g(process_table_lock());
+    if (!pid) return self().pgid;
+    int64_t r = err(Errno::Srch);
+    for_each_process_locked([&](Process& q) {
+        if (q.pid == pid) r = q.pgid;
+    });
+    return r;
+}
+
+int64_t sys_getpgrp(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return sys_getpgid(0, 0, 0, 0, 0, 0); }
+
+int64_t sys_getsid(uint64_t pid, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (int32_t(pid) < 0) return err(Errno::Srch);
+    SpinlockGuard g(process_table_lock());
+    if (!pid) return self().sid;
+    int64_t r = err(Errno::Srch);
+    for_each_process_locked([&](Process& q) {
+        if (q.pid == pid) r = q.sid;
+    });
+    return r;
+}
+
+int64_t sys_setsid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    Process& me = self();
+    SpinlockGuard g(process_table_lock());
+    bool leader = false;
+    for_each_process_locked([&](Process& q) {
+        if (q.pgid == me.pid) leader = true;
+    });
+    if (leader) return err(Errno::Perm);
+    me.sid = me.pgid = me.pid;
+    return me.pid;
+}
+
+int64_t sys_getuid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().uid; }
+int64_t sys_geteuid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().euid; }
+int64_t sys_getgid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().gid; }
+int64_t sys_getegid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().egid; }
+
+int64_t sys_setuid(uint64_t id, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    uint32_t u = uint32_t(id);
+    if (u == ~0u) return err(Errno::Inval);
+    if (p.euid == 0) p.uid = p.euid = p.suid = u;
+    else if (u == p.uid || u == p.suid) p.euid = u;
+    else return err(Errno::Perm);
+    return 0;
+}
+
+int64_t sys_setgid(uint64_t id, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    uint32_t g = uint32_t(id);
+    if (g == ~0u) return err(Errno::Inval);
+    if (p.euid == 0) p.gid = p.egid = p.sgid = g;
+    else if (g == p.gid || g == p.sgid) p.egid = g;
+    else return err(Errno::Perm);
+    return 0;
+}
+
+namespace {
+int64_t set_res(uint32_t& r, uint32_t& e, uint32_t& s, uint64_t nr, uint64_t ne, uint64_t ns, bool privileged) {
+    uint32_t a[3] = {uint32_t(nr), uint32_t(ne), uint32_t(ns)};
+    for (uint32_t v : a)
+        if (v != ~0u && !privileged && v != r && v != e && v != s) return err(Errno::Perm);
+    if (a[0] != ~0u) r = a[0];
+    if (a[1] != ~0u) e = a[1];
+    if (a[2] != ~0u) s = a[2];
+    return 0;
+}
+}  // namespace
+
+int64_t sys_setresuid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    return set_res(p.uid, p.euid, p.suid, r, e, s, p.euid == 0);
+}
+
+int64_t sys_setresgid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    return set_res(p.gid, p.egid, p.sgid, r, e, s, p.euid == 0);
+}
+
+int64_t sys_setreuid(uint64_t r, uint64_t e, uint64_t, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    uint32_t old = p.uid;
+    int64_t res = set_res(p.uid, p.euid, p.suid, r, e, ~0u, p.euid == 0);
+    // The saved id follows the effective one when the real id is set or the effective one
+    // becomes different from the old real id.
+    if (res == 0 && (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old))) p.suid = p.euid;
+    return res;
+}
+
+int64_t sys_setregid(uint64_t r, uint64_t e, uint64_t, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    uint32_t old = p.gid;
+    int64_t res = set_res(p.gid, p.egid, p.sgid, r, e, ~0u, p.euid == 0);
+    if (res == 0 && (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old))) p.sgid = p.egid;
+    return res;
+}
+
+int64_t sys_getresuid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    if (UserPtr<uint32_t>(r).write(p.uid).is_error() || UserPtr<uint32_t>(e).write(p.euid).is_error() ||
+        UserPtr<uint32_t>(s).write(p.suid).is_error())
+        return err(Errno::Fault);
+    return 0;
+}
+
+int64_t sys_getresgid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    if (UserPtr<uint32_t>(r).write(p.gid).is_error() || UserPtr<uint32_t>(e).write(p.egid).is_error() ||
+        UserPtr<uint32_t>(s).write(p.sgid).is_error())
+        return err(Errno::Fault);
+    return 0;
+}
+
+// No supplementary groups are kept.
+int64_t sys_getgroups(uint64_t size, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (int32_t(size) < 0) return err(Errno::Inval);
+    return 0;
+}
+
+int64_t sys_setgroups(uint64_t size, uint64_t list, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (self().euid != 0) return err(Errno::Perm);
+    if (size > 65536) return err(Errno::Inval);
+    (void)list;
+    return 0;
+}
+
+int64_t sys_setfsuid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().euid; }
+int64_t sys_setfsgid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().egid; }
+
+namespace {
+int64_t do_prlimit(Process& p, uint64_t resource, uint64_t new_limit, uint64_t old_limit) {
+    if (resource >= uint64_t(RLIMIT_COUNT)) return err(Errno::Inval);
+    Rlimit next{};
+    if (new_limit) {
+        auto n = UserPtr<Rlimit>(new_limit).read();
+        if (n.is_error()) return err(Errno::Fault);
+        next = n.value();
+        if (next.cur > next.max) return err(Errno::Inval);
+        if (next.max > p.rlimits[resource].max && self().euid != 0) return err(Errno::Perm);
+    }
+    if (old_limit && UserPtr<Rlimit>(old_limit).write(p.rlimits[resource]).is_error()) return err(Errno::Fault);
+    if (new_limit) p.rlimits[resource] = next;
+    return 0;
+}
+}  // namespace
+
+int64_t sys_getrlimit(uint64_t resource, uint64_t old_limit, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (!old_limit) return err(Errno::Fault);
+    return do_prlimit(self(), resource, 0, old_limit);
+}
+
+int64_t sys_setrlimit(uint64_t resource, uint64_t new_limit, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (!new_limit) return err(Errno::Fault);
+    return do_prlimit(self(), resource, new_limit, 0);
+}
+
+int64_t sys_prlimit64(uint64_t pid, uint64_t resource, uint64_t new_limit, uint64_t old_limit, uint64_t, uint64_t) {
+    // Other processes' limits: only the caller's own for now (the table lock cannot be held
+    // across the user copies; no caller of ours needs another's).
+    if (pid && pid != self().pid) return find_process(uint32_t(pid)) ? err(Errno::Perm) : err(Errno::Srch);
+    return do_prlimit(self(), resource, new_limit, old_limit);
+}
+
+int64_t sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t, uint64_t val3) {
+    constexpr uint64_t WAIT = 0, WAKE = 1, WAIT_BITSET = 9, WAKE_BITSET = 10, PRIVATE = 128, REALTIME = 256;
+    uint64_t cmd = op & ~(PRIVATE | REALTIME);
+    if (addr & 3) return err(Errno::Inval);
+    switch (cmd) {
+        case WAIT:
+        case WAIT_BITSET: {
+            uint32_t bitset = cmd == WAIT ? ~0u : uint32_t(val3);
+            if (!bitset) return err(Errno::Inval);
+            uint64_t ns = 0;
+            bool timed = timeout != 0;
+            if (timed) {
+                auto ts = UserPtr<TimeSpec>(timeout).read();
+                if (ts.is_error()) return err(Errno::Fault);
+                if (ts.value().sec < 0 || ts.value().nsec < 0 || ts.value().nsec >= 1'000'000'000) return err(Errno::Inval);
+                ns = uint64_t(ts.value().sec) * 1'000'000'000ull + uint64_t(ts.value().nsec);
+                if (cmd == WAIT_BITSET) {  // absolute, on CLOCK_MONOTONIC (REALTIME: close enough)
+                    uint64_t now = time::now_ns();
+                    ns = ns > now ? ns - now : 0;
+                }
+            }
+            return futex_wait(addr, uint32_t(val), ns, timed, bitset);
+        }
+        case WAKE:
+        case WAKE_BITSET: {
+            uint32_t bitset = cmd == WAKE ? ~0u : uint32_t(val3);
+            if (!bitset) return err(Errno::Inval);
+            return futex_wake(addr, uint32_t(val > 0x7fffffff ? 0x7fffffff : val), bitset);
+        }
+    }
+    return err(Errno::NoSys);
+}
+
+}  // namespace lamina::posix

@@ -1,0 +1,202 @@
+// Signal system calls: rt_sigaction, rt_sigprocmask, rt_sigreturn, rt_sigpending,
+// rt_sigsuspend, pause, sigaltstack, kill, tkill, tgkill.
+//
+// Contract
+//   - Signal sets are 8 bytes (sigsetsize must be 8: EINVAL otherwise). SIGKILL and SIGSTOP
+//     cannot be caught, ignored or blocked: rt_sigaction on them is EINVAL, and masks drop them.
+//   - rt_sigaction stores struct k_sigaction as given; a handler must come with SA_RESTORER
+//     (musl always supplies one), or its delivery kills the process with SIGSEGV, as on Linux.
+//     Setting SIGCHLD to SIG_IGN (or SA_NOCLDWAIT) makes children reap themselves.
+//   - Delivery happens on the way back to user mode (signal.h): one handler frame per return,
+//     Linux's rt_sigframe; rt_sigreturn restores registers, FPU state, mask and altstack.
+//   - kill: pid > 0 that process, 0 the caller's group, -1 every process but init and the
+//     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Everyone is
+//     root, so there is no EPERM. tkill/tgkill: a thread id is the pid (one thread each).
+//   - rt_sigsuspend and pause always end with EINTR after a handler ran.
+//   - sigaltstack: SS_DISABLE, SS_AUTODISARM accepted (AUTODISARM is not applied); EPERM while
+//     running on it; ENOMEM below MINSIGSTKSZ.
+#include "kernel/posix/process.h"
+#include "kernel/posix/signal.h"
+#include "kernel/posix/syscall_handlers.h"
+#include "kernel/posix/user_access.h"
+
+namespace lamina::posix {
+
+namespace {
+
+Process& self() { return *current_process(); }
+
+// Shared by kill and the group forms: sends to every process `match` accepts.
+template <typename Match>
+int64_t send_matching(int s, int32_t code, Match&& match) {
+    Process& me = self();
+    SigInfo info{};
+    info.signo = s;
+    info.code = code;
+    info.kill.pid = int32_t(me.pid);
+    info.kill.uid = me.uid;
+    bool found = false;
+    SpinlockGuard g(process_table_lock());
+    for_each_process_locked([&](Process& q) {
+        if (!match(q)) return;
+        found = true;
+        if (s) send_signal_locked(q, s, info);
+    });
+    return found ? 0 : err(Errno::Srch);
+}
+
+}  // namespace
+
+int64_t sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64_t sigsetsize, uint64_t, uint64_t) {
+    if (sigsetsize != 8) return err(Errno::Inval);
+    if (!valid_signal(s)) return err(Errno::Inval);
+    if (act && (s == uint64_t(sig::KILL) || s == uint64_t(sig::STOP))) return err(Errno::Inval);
+    Process& p = self();
+    SigAction next{};
+    if (act) {
+        auto a = UserPtr<SigAction>(act).read();
+        if (a.is_error()) return err(Errno::Fault);
+        next = a.value();
+        next.mask &= ~UNBLOCKABLE;
+    }
+    SigAction old;
+    {
+        SpinlockGuard g(process_table_lock());
+        old = p.actions[s - 1];
+        if (act) {
+            p.actions[s - 1] = next;
+            // Setting a signal to be ignored discards it when pending (POSIX).
+            if (ignored(next, int(s))) __atomic_and_fetch(&p.pending, ~sigbit(int(s)), __ATOMIC_ACQ_REL);
+        }
+    }
+    if (oldact && UserPtr<SigAction>(oldact).write(old).is_error()) return err(Errno::Fault);
+    return 0;
+}
+
+int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t sigsetsize, uint64_t, uint64_t) {
+    if (sigsetsize != 8) return err(Errno::Inval);
+    if (set && how > 2) return err(Errno::Inval);
+    Process& p = self();
+    uint64_t v = 0;
+    if (set) {
+        auto s = UserPtr<uint64_t>(set).read();
+        if (s.is_error()) return err(Errno::Fault);
+        v = s.value() & ~UNBLOCKABLE;
+    }
+    uint64_t old;
+    {
+        SpinlockGuard g(process_table_lock());
+        old = p.signal_mask;
+        uint64_t next = old;
+        if (set) {
+            if (how == 0) next |= v;
+            else if (how == 1) next &= ~v;
+            else next = v;
+        }
+        __atomic_store_n(&p.signal_mask, next, __ATOMIC_RELEASE);
+    }
+    if (oldset && UserPtr<uint64_t>(oldset).write(old).is_error()) return err(Errno::Fault);
+    return 0;
+}
+
+int64_t sys_rt_sigreturn(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    return sigreturn(*self().syscall_frame);
+}
+
+int64_t sys_rt_sigpending(uint64_t set, uint64_t sigsetsize, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (sigsetsize != 8) return err(Errno::Inval);
+    Process& p = self();
+    uint64_t v;
+    {
+        SpinlockGuard g(process_table_lock());
+        v = p.pending & p.signal_mask;
+    }
+    return UserPtr<uint64_t>(set).write(v).is_ok() ? 0 : err(Errno::Fault);
+}
+
+int64_t sys_rt_sigsuspend(uint64_t set, uint64_t sigsetsize, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (sigsetsize != 8) return err(Errno::Inval);
+    auto s = UserPtr<uint64_t>(set).read();
+    if (s.is_error()) return err(Errno::Fault);
+    Process& p = self();
+    {
+        SpinlockGuard g(process_table_lock());
+        p.saved_mask = p.signal_mask;
+        p.saved_mask_valid = true;
+        __atomic_store_n(&p.signal_mask, s.value() & ~UNBLOCKABLE, __ATOMIC_RELEASE);
+    }
+    sched::WaitQueue never;
+    (void)wait_interruptible(never, [] { return false; });
+    p.restartable = false;  // always EINTR; the handler's frame restores the old mask
+    return err(Errno::Intr);
+}
+
+int64_t sys_pause(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    sched::WaitQueue never;
+    (void)wait_interruptible(never, [] { return false; });
+    self().restartable = false;
+    return err(Errno::Intr);
+}
+
+int64_t sys_sigaltstack(uint64_t ss, uint64_t old_ss, uint64_t, uint64_t, uint64_t, uint64_t) {
+    Process& p = self();
+    uint64_t rsp = p.syscall_frame->rsp;
+    AltStack cur;
+    {
+        SpinlockGuard g(process_table_lock());
+        cur = p.altstack;
+    }
+    if (ss) {
+        auto n = UserPtr<StackT>(ss).read();
+        if (n.is_error()) return err(Errno::Fault);
+        if (cur.on(rsp)) return err(Errno::Perm);
+        uint32_t flags = uint32_t(n.value().flags) & ~SS_AUTODISARM;
+        if (flags != 0 && flags != uint32_t(SS_DISABLE) && flags != uint32_t(SS_ONSTACK)) return err(Errno::Inval);
+        AltStack next{};
+        if (!(flags & SS_DISABLE)) {
+            if (n.value().size < MINSIGSTKSZ) return err(Errno::NoMem);
+            next = {n.value().sp, n.value().size, true};
+        }
+        SpinlockGuard g(process_table_lock());
+        p.altstack = next;
+    }
+    if (old_ss) {
+        StackT o{cur.sp, cur.enabled ? (cur.on(rsp) ? SS_ONSTACK : 0) : SS_DISABLE, 0, cur.size};
+        if (UserPtr<StackT>(old_ss).write(o).is_error()) return err(Errno::Fault);
+    }
+    return 0;
+}
+
+int64_t sys_kill(uint64_t pid_arg, uint64_t s, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (s > uint64_t(NSIG)) return err(Errno::Inval);
+    int32_t pid = int32_t(pid_arg);
+    Process& me = self();
+    int sg = int(s);
+    // kill(-1) spares the processes the kernel started itself (init, ktest programs), as Linux
+    // spares init.
+    if (pid > 0) return send_matching(sg, si::USER, [&](const Process& q) { return q.pid == uint32_t(pid); });
+    if (pid == 0) {
+        uint32_t pg = me.pgid;
+        return send_matching(sg, si::USER, [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
+    }
+    if (pid == -1) {
+        return send_matching(sg, si::USER, [&](const Process& q) {
+            return q.pid != me.pid && !q.kernel_waited && q.state == ProcessState::Running;
+        });
+    }
+    uint32_t pg = uint32_t(-int64_t(pid));
+    return send_matching(sg, si::USER, [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
+}
+
+int64_t sys_tkill(uint64_t tid, uint64_t s, uint64_t, uint64_t, uint64_t, uint64_t) {
+    if (int32_t(tid) <= 0 || s > uint64_t(NSIG)) return err(Errno::Inval);
+    return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
+}
+
+int64_t sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t s, uint64_t, uint64_t, uint64_t) {
+    if (int32_t(tid) <= 0 || int32_t(tgid) <= 0 || s > uint64_t(NSIG)) return err(Errno::Inval);
+    if (tgid != tid) return err(Errno::Srch);
+    return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
+}
+
+}  // namespace lamina::posix
