@@ -6,7 +6,7 @@
 namespace lamina::posix::boot_files {
 
 namespace {
-constexpr size_t MAX_FILES = 32;
+constexpr size_t MAX_FILES = 64;
 struct Entry {
     char name[64];
     File file;
