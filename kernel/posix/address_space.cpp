@@ -269,6 +269,15 @@ FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
     return FaultResult::Handled;
 }
 
+Result<AddressSpace::PageInfo> AddressSpace::lookup(uint64_t virt) {
+    SpinlockGuard g(lock_);
+    auto t = pt_.translate(virt & ~(PAGE - 1));
+    if (t.is_error()) return Errno::NoEnt;
+    uint64_t phys = t.value().phys & ~(PAGE - 1);
+    return PageInfo{phys, (t.value().flags & mm::PageFlag::Writable) != 0,
+                    g_shares.covers(phys) ? g_shares.sharers(phys) : uint16_t(0)};
+}
+
 FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot) {
     if (frame_exclusive(phys)) {
         // The other sharers are gone: the frame is ours again.

@@ -78,6 +78,14 @@ public:
 
     FaultResult handle_fault(uint64_t addr, bool write, bool exec);
 
+    // What backs the page at virt (tests and diagnostics). NoEnt when nothing is mapped there.
+    struct PageInfo {
+        uint64_t phys;
+        bool writable;
+        uint16_t sharers;  // other address spaces mapping the frame
+    };
+    Result<PageInfo> lookup(uint64_t virt);
+
     // A copy-on-write duplicate for a child process (see above). Must be called by the thread
     // running this space (the write-protection of its own entries is flushed locally).
     Result<AddressSpace*> fork(uint32_t child_pid);
