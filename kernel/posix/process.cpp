@@ -387,7 +387,7 @@ void exit_current(int wait_status) {
         p->wait_status = wait_status;
         if (parent) {
             const SigAction& chld = parent->actions[sig::CHLD - 1];
-            self_reap = chld.handler == SIG_IGN || (chld.flags & sa::NOCLDWAIT);
+            self_reap = chld.handler == HANDLER_IGNORE || (chld.flags & sa::NOCLDWAIT);
             parent->child_events++;
             if (p->exit_signal) {
                 SigInfo info{};
@@ -521,7 +521,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
         // Handlers do not survive the program that installed them; ignored signals stay
         // ignored; the mask and pending signals stay.
         for (auto& a : p->actions) {
-            if (a.handler != SIG_IGN) a.handler = SIG_DFL;
+            if (a.handler != HANDLER_IGNORE) a.handler = HANDLER_DEFAULT;
             a.flags = 0;
             a.restorer = 0;
             a.mask = 0;

@@ -223,15 +223,15 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
             __atomic_and_fetch(&p->pending, ~sigbit(s), __ATOMIC_ACQ_REL);
             info = p->info[s - 1];
             a = p->actions[s - 1];
-            if (a.handler == SIG_IGN) continue;
-            if (a.handler != SIG_DFL) {
+            if (a.handler == HANDLER_IGNORE) continue;
+            if (a.handler != HANDLER_DEFAULT) {
                 old_mask = p->saved_mask_valid ? p->saved_mask : p->signal_mask;
                 p->saved_mask_valid = false;
                 __atomic_store_n(&p->signal_mask, handler_mask(p->signal_mask, a, s), __ATOMIC_RELEASE);
                 if (a.flags & sa::RESETHAND) p->actions[s - 1] = {};
             }
         }
-        if (a.handler == SIG_DFL) {
+        if (a.handler == HANDLER_DEFAULT) {
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
                 case DefaultAction::Continue:
@@ -282,7 +282,7 @@ bool divert_for_fault_signal(arch::InterruptFrame& f, int s, int code, uint64_t 
         SpinlockGuard g(process_table_lock());
         const SigAction& a = p->actions[s - 1];
         // Blocked or ignored synchronous signals cannot be held back: the process dies.
-        if (a.handler == SIG_DFL || a.handler == SIG_IGN || (p->signal_mask & sigbit(s))) return false;
+        if (a.handler == HANDLER_DEFAULT || a.handler == HANDLER_IGNORE || (p->signal_mask & sigbit(s))) return false;
         SigInfo info{};
         info.signo = s;
         info.code = code;
@@ -321,8 +321,8 @@ int64_t sigreturn(arch::InterruptFrame& f) {
         __atomic_store_n(&p->signal_mask, frame.uc.sigmask & ~UNBLOCKABLE, __ATOMIC_RELEASE);
         const StackT& ss = frame.uc.stack;
         if (!p->altstack.on(regs.rsp)) {
-            if (ss.flags & SS_DISABLE) p->altstack = {};
-            else if (ss.size >= MINSIGSTKSZ) p->altstack = {ss.sp, ss.size, true};
+            if (ss.flags & ss_flag::DISABLE) p->altstack = {};
+            else if (ss.size >= MIN_SIGNAL_STACK) p->altstack = {ss.sp, ss.size, true};
         }
     }
     from_regs(f, regs);

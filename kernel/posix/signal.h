@@ -4,7 +4,7 @@
 // Contract for other layers
 //   - send_signal(p, sig): p must be the calling process, or one the caller keeps alive by
 //     holding process_table_lock() (use send_signal_locked then) — otherwise use signal_pid.
-//     Ignored signals (SIG_IGN, or ignored by default: SIGCHLD, SIGURG, SIGWINCH) are dropped
+//     Ignored signals (HANDLER_IGNORE, or ignored by default: SIGCHLD, SIGURG, SIGWINCH) are dropped
 //     unless blocked, as on Linux. SIGKILL and SIGCONT wake a stopped process.
 //   - signal_pid(pid, sig) / signal_process_group(pgrp, sig): Srch when no process matched.
 //     Safe from any thread context (not from interrupt handlers: they take the table lock with

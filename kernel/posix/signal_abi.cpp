@@ -45,8 +45,8 @@ int next_signal(uint64_t pending, uint64_t blocked) {
 }
 
 bool ignored(const SigAction& a, int s) {
-    if (a.handler == SIG_IGN) return s != sig::KILL && s != sig::STOP;
-    if (a.handler != SIG_DFL) return false;
+    if (a.handler == HANDLER_IGNORE) return s != sig::KILL && s != sig::STOP;
+    if (a.handler != HANDLER_DEFAULT) return false;
     DefaultAction d = default_action(s);
     return d == DefaultAction::Ignore || d == DefaultAction::Continue;
 }
@@ -66,7 +66,7 @@ void fill_frame(RtSigFrame& f, const UserRegs& r, const SigInfo& info, uint64_t 
                 const SigAction& a, const AltStack& alt, uint64_t fpstate_addr) {
     f = {};
     f.pretcode = a.restorer;
-    f.uc.stack = {alt.sp, alt.enabled ? (alt.on(r.rsp) ? SS_ONSTACK : 0) : SS_DISABLE, 0, alt.size};
+    f.uc.stack = {alt.sp, alt.enabled ? (alt.on(r.rsp) ? ss_flag::ON_STACK : 0) : ss_flag::DISABLE, 0, alt.size};
     SigContext& c = f.uc.mcontext;
     c.r8 = r.r8; c.r9 = r.r9; c.r10 = r.r10; c.r11 = r.r11; c.r12 = r.r12; c.r13 = r.r13;
     c.r14 = r.r14; c.r15 = r.r15; c.rdi = r.rdi; c.rsi = r.rsi; c.rbp = r.rbp; c.rbx = r.rbx;

@@ -17,7 +17,7 @@
 
 namespace lamina::posix {
 
-inline constexpr int NSIG = 64;
+inline constexpr int MAX_SIGNAL = 64;
 namespace sig {
 inline constexpr int HUP = 1, INT = 2, QUIT = 3, ILL = 4, TRAP = 5, ABRT = 6, BUS = 7, FPE = 8,
                      KILL = 9, USR1 = 10, SEGV = 11, USR2 = 12, PIPE = 13, ALRM = 14, TERM = 15,
@@ -26,7 +26,7 @@ inline constexpr int HUP = 1, INT = 2, QUIT = 3, ILL = 4, TRAP = 5, ABRT = 6, BU
                      PWR = 30, SYS = 31;
 }
 inline constexpr uint64_t sigbit(int s) { return uint64_t(1) << (s - 1); }
-inline constexpr bool valid_signal(uint64_t s) { return s >= 1 && s <= uint64_t(NSIG); }
+inline constexpr bool valid_signal(uint64_t s) { return s >= 1 && s <= uint64_t(MAX_SIGNAL); }
 inline constexpr uint64_t UNBLOCKABLE = sigbit(sig::KILL) | sigbit(sig::STOP);
 inline constexpr uint64_t STOP_SIGNALS = sigbit(sig::STOP) | sigbit(sig::TSTP) | sigbit(sig::TTIN) | sigbit(sig::TTOU);
 // Raised by the CPU for the instruction that faulted: delivered before anything else pending.
@@ -46,7 +46,7 @@ inline constexpr uint64_t NOCLDSTOP = 1, NOCLDWAIT = 2, SIGINFO = 4, RESTORER = 
                           ONSTACK = 0x08000000, RESTART = 0x10000000, NODEFER = 0x40000000,
                           RESETHAND = 0x80000000;
 }
-inline constexpr uint64_t SIG_DFL = 0, SIG_IGN = 1;
+inline constexpr uint64_t HANDLER_DEFAULT = 0, HANDLER_IGNORE = 1;
 
 // struct k_sigaction as rt_sigaction passes it on x86-64.
 struct SigAction {
@@ -99,9 +99,11 @@ struct StackT {  // stack_t
     uint64_t size;
 };
 static_assert(sizeof(StackT) == 24);
-inline constexpr int32_t SS_ONSTACK = 1, SS_DISABLE = 2;
-inline constexpr uint32_t SS_AUTODISARM = 1u << 31;
-inline constexpr uint64_t MINSIGSTKSZ = 2048;
+namespace ss_flag {  // stack_t.ss_flags
+inline constexpr int32_t ON_STACK = 1, DISABLE = 2;
+inline constexpr uint32_t AUTODISARM = 1u << 31;
+}
+inline constexpr uint64_t MIN_SIGNAL_STACK = 2048;
 
 struct SigContext {
     uint64_t r8, r9, r10, r11, r12, r13, r14, r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;

@@ -6,15 +6,15 @@
 //     cannot be caught, ignored or blocked: rt_sigaction on them is EINVAL, and masks drop them.
 //   - rt_sigaction stores struct k_sigaction as given; a handler must come with SA_RESTORER
 //     (musl always supplies one), or its delivery kills the process with SIGSEGV, as on Linux.
-//     Setting SIGCHLD to SIG_IGN (or SA_NOCLDWAIT) makes children reap themselves.
+//     Setting SIGCHLD to HANDLER_IGNORE (or SA_NOCLDWAIT) makes children reap themselves.
 //   - Delivery happens on the way back to user mode (signal.h): one handler frame per return,
 //     Linux's rt_sigframe; rt_sigreturn restores registers, FPU state, mask and altstack.
 //   - kill: pid > 0 that process, 0 the caller's group, -1 every process but init and the
 //     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Everyone is
 //     root, so there is no EPERM. tkill/tgkill: a thread id is the pid (one thread each).
 //   - rt_sigsuspend and pause always end with EINTR after a handler ran.
-//   - sigaltstack: SS_DISABLE, SS_AUTODISARM accepted (AUTODISARM is not applied); EPERM while
-//     running on it; ENOMEM below MINSIGSTKSZ.
+//   - sigaltstack: ss_flag::DISABLE, ss_flag::AUTODISARM accepted (AUTODISARM is not applied); EPERM while
+//     running on it; ENOMEM below MIN_SIGNAL_STACK.
 #include "kernel/posix/process.h"
 #include "kernel/posix/signal.h"
 #include "kernel/posix/syscall_handlers.h"
@@ -150,25 +150,25 @@ int64_t sys_sigaltstack(uint64_t ss, uint64_t old_ss, uint64_t, uint64_t, uint64
         auto n = UserPtr<StackT>(ss).read();
         if (n.is_error()) return err(Errno::Fault);
         if (cur.on(rsp)) return err(Errno::Perm);
-        uint32_t flags = uint32_t(n.value().flags) & ~SS_AUTODISARM;
-        if (flags != 0 && flags != uint32_t(SS_DISABLE) && flags != uint32_t(SS_ONSTACK)) return err(Errno::Inval);
+        uint32_t flags = uint32_t(n.value().flags) & ~ss_flag::AUTODISARM;
+        if (flags != 0 && flags != uint32_t(ss_flag::DISABLE) && flags != uint32_t(ss_flag::ON_STACK)) return err(Errno::Inval);
         AltStack next{};
-        if (!(flags & SS_DISABLE)) {
-            if (n.value().size < MINSIGSTKSZ) return err(Errno::NoMem);
+        if (!(flags & ss_flag::DISABLE)) {
+            if (n.value().size < MIN_SIGNAL_STACK) return err(Errno::NoMem);
             next = {n.value().sp, n.value().size, true};
         }
         SpinlockGuard g(process_table_lock());
         p.altstack = next;
     }
     if (old_ss) {
-        StackT o{cur.sp, cur.enabled ? (cur.on(rsp) ? SS_ONSTACK : 0) : SS_DISABLE, 0, cur.size};
+        StackT o{cur.sp, cur.enabled ? (cur.on(rsp) ? ss_flag::ON_STACK : 0) : ss_flag::DISABLE, 0, cur.size};
         if (UserPtr<StackT>(old_ss).write(o).is_error()) return err(Errno::Fault);
     }
     return 0;
 }
 
 int64_t sys_kill(uint64_t pid_arg, uint64_t s, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (s > uint64_t(NSIG)) return err(Errno::Inval);
+    if (s > uint64_t(MAX_SIGNAL)) return err(Errno::Inval);
     int32_t pid = int32_t(pid_arg);
     Process& me = self();
     int sg = int(s);
@@ -189,12 +189,12 @@ int64_t sys_kill(uint64_t pid_arg, uint64_t s, uint64_t, uint64_t, uint64_t, uin
 }
 
 int64_t sys_tkill(uint64_t tid, uint64_t s, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (int32_t(tid) <= 0 || s > uint64_t(NSIG)) return err(Errno::Inval);
+    if (int32_t(tid) <= 0 || s > uint64_t(MAX_SIGNAL)) return err(Errno::Inval);
     return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
 }
 
 int64_t sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t s, uint64_t, uint64_t, uint64_t) {
-    if (int32_t(tid) <= 0 || int32_t(tgid) <= 0 || s > uint64_t(NSIG)) return err(Errno::Inval);
+    if (int32_t(tid) <= 0 || int32_t(tgid) <= 0 || s > uint64_t(MAX_SIGNAL)) return err(Errno::Inval);
     if (tgid != tid) return err(Errno::Srch);
     return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
 }
