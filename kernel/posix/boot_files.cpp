@@ -22,7 +22,9 @@ void init(const boot::BootInfo& info) {
         if (m.end <= m.start) continue;
         auto* data = static_cast<const uint8_t*>(mm::phys_to_virt(m.start));
         size_t size = size_t(m.end - m.start);
-        if (size < 4 || data[0] != 0x7f || data[1] != 'E' || data[2] != 'L' || data[3] != 'F') continue;
+        bool elf = size >= 4 && data[0] == 0x7f && data[1] == 'E' && data[2] == 'L' && data[3] == 'F';
+        bool script = size >= 2 && data[0] == '#' && data[1] == '!';  // execve follows #! lines
+        if (!elf && !script) continue;
         // The last word of the loader's string.
         const char* s = m.name;
         const char* word = s;

@@ -10,6 +10,7 @@
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/elf_exec.h"
 #include "kernel/posix/random.h"
+#include "kernel/posix/script.h"
 #include "kernel/posix/signal.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sync/spinlock.h"
@@ -199,12 +200,12 @@ struct ExecPlan {
     ExecutableFile file;
     const char** argv;  // kmalloc'd, MAX_ARGS entries
     size_t argc;
-    char strings[MAX_SCRIPT_DEPTH][2][256];
-    char path[MAX_SCRIPT_DEPTH + 1][256];
+    ScriptLine lines[MAX_SCRIPT_DEPTH];
+    char path[MAX_SCRIPT_DEPTH][256];
 };
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-
+// Finds the ELF behind path, following #! lines: argv becomes interpreter [argument] path
+// argv[1..] at each level, as Linux builds it.
 Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, size_t argc) {
     if (argc > ExecPlan::MAX_ARGS) return Errno::TooBig;
     for (size_t i = 0; i < argc; i++) plan.argv[i] = argv[i];
@@ -212,48 +213,46 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
     const char* current = path;
     for (int depth = 0;; depth++) {
         ExecutableFile f = TRY(load_executable(current));
-        if (f.size < 2 || f.data[0] != '#' || f.data[1] != '!') {
+        if (!is_script(f.data, f.size)) {
             plan.file = f;
             return {};
         }
         if (depth == MAX_SCRIPT_DEPTH) return Errno::Loop;
-        // "#!interpreter [one argument]" on the first line (at most 255 bytes, as Linux reads).
-        size_t end = 2;
-        while (end < f.size && end < 256 && f.data[end] != '\n') end++;
-        if (end == f.size || end == 256) {
-            if (end == 256) return Errno::NoExec;
-        }
-        size_t i = 2;
-        while (i < end && is_space(char(f.data[i]))) i++;
-        size_t start = i;
-        while (i < end && !is_space(char(f.data[i]))) i++;
-        if (i == start) return Errno::NoExec;
-        char* interp = plan.strings[depth][0];
-        __builtin_memcpy(interp, f.data + start, i - start);
-        interp[i - start] = 0;
-        while (i < end && is_space(char(f.data[i]))) i++;
-        size_t arg_end = end;
-        while (arg_end > i && (is_space(char(f.data[arg_end - 1])) || f.data[arg_end - 1] == '\r')) arg_end--;
-        char* arg = nullptr;
-        if (arg_end > i) {
-            arg = plan.strings[depth][1];
-            __builtin_memcpy(arg, f.data + i, arg_end - i);
-            arg[arg_end - i] = 0;
-        }
-        // argv becomes: interpreter [arg] script-path argv[1..].
-        size_t extra = arg ? 3 : 2;
-        if (plan.argc - (plan.argc ? 1 : 0) + extra > ExecPlan::MAX_ARGS) return Errno::TooBig;
-        size_t rest = plan.argc ? plan.argc - 1 : 0;
-        __builtin_memmove(plan.argv + extra, plan.argv + (plan.argc ? 1 : 0), rest * sizeof(char*));
+        ScriptLine& line = plan.lines[depth];
+        TRY(parse_script_line(f.data, f.size, line));
         size_t n = __builtin_strlen(current);
         if (n >= sizeof plan.path[0]) return Errno::NameTooLong;
         __builtin_memcpy(plan.path[depth], current, n + 1);
-        plan.argv[0] = interp;
-        if (arg) plan.argv[1] = arg;
+        size_t extra = line.has_argument ? 3 : 2;
+        size_t rest = plan.argc ? plan.argc - 1 : 0;  // argv[0] is replaced by the script's path
+        if (rest + extra > ExecPlan::MAX_ARGS) return Errno::TooBig;
+        __builtin_memmove(plan.argv + extra, plan.argv + (plan.argc ? 1 : 0), rest * sizeof(char*));
+        plan.argv[0] = line.interpreter;
+        if (line.has_argument) plan.argv[1] = line.argument;
         plan.argv[extra - 1] = plan.path[depth];
         plan.argc = rest + extra;
-        current = interp;
+        current = line.interpreter;
     }
+}
+
+// Resolves path (following #! lines) and loads the program into the fresh space `as`.
+Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path, const ProgramArgs& args) {
+    TRY(resolve(plan, path, args.argv, args.argc));
+    return load(as, plan.file.data, plan.file.size, {plan.argv, plan.argc, args.envp, args.envc});
+}
+
+Result<Loaded> load_program(AddressSpace& as, const char* path, const ProgramArgs& args) {
+    auto* plan = static_cast<ExecPlan*>(mm::kmalloc(sizeof(ExecPlan)));
+    if (!plan) return Errno::NoMem;
+    plan->argv = static_cast<const char**>(mm::kmalloc(ExecPlan::MAX_ARGS * sizeof(char*)));
+    if (!plan->argv) {
+        mm::kfree(plan);
+        return Errno::NoMem;
+    }
+    auto r = load_resolved(as, *plan, path, args);
+    mm::kfree(plan->argv);
+    mm::kfree(plan);
+    return r;
 }
 
 }  // namespace
@@ -285,7 +284,7 @@ Result<ExecutableFile> load_executable(const char* path) {
 }
 
 Result<Process*> spawn(const SpawnArgs& args) {
-    ExecutableFile file = TRY(load_executable(args.path));
+    TRY(load_executable(args.path));  // fail early, before a pid is taken
     Process* p = new_process();
     if (!p) return Errno::NoMem;
     if (auto r = insert(p, true); r.is_error()) {
@@ -303,7 +302,7 @@ Result<Process*> spawn(const SpawnArgs& args) {
     }
     p->as = as.value();
     p->user = {p->as->root(), 0, p, p->fpu};
-    auto loaded = load(*p->as, file.data, file.size, {args.argv, args.argc, args.envp, args.envc});
+    auto loaded = load_program(*p->as, args.path, {args.argv, args.argc, args.envp, args.envc});
     if (loaded.is_error()) {
         free_process(p);
         return loaded.error();
@@ -483,30 +482,16 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
 Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const char* const* argv, size_t argc,
                           const char* const* envp, size_t envc) {
     Process* p = current_process();
-    auto* plan = static_cast<ExecPlan*>(mm::kmalloc(sizeof(ExecPlan)));
-    if (!plan) return Errno::NoMem;
-    plan->argv = static_cast<const char**>(mm::kmalloc(ExecPlan::MAX_ARGS * sizeof(char*)));
-    if (!plan->argv) {
-        mm::kfree(plan);
-        return Errno::NoMem;
-    }
-    auto finish = [&](Result<void> r) {
-        mm::kfree(plan->argv);
-        mm::kfree(plan);
-        return r;
-    };
-    if (auto r = resolve(*plan, path, argv, argc); r.is_error()) return finish(r.error());
-    auto as = AddressSpace::create(p->pid);
-    if (as.is_error()) return finish(as.error());
-    auto loaded = load(*as.value(), plan->file.data, plan->file.size, {plan->argv, plan->argc, envp, envc});
+    AddressSpace* fresh = TRY(AddressSpace::create(p->pid));
+    auto loaded = load_program(*fresh, path, {argv, argc, envp, envc});
     if (loaded.is_error()) {
-        as.value()->destroy();
-        return finish(loaded.error());
+        fresh->destroy();
+        return loaded.error();
     }
     // The point of no return: the old program is gone.
     AddressSpace* old = p->as;
     cpu::cli();
-    p->as = as.value();
+    p->as = fresh;
     p->user.cr3 = p->as->root();
     p->user.fs_base = 0;
     cpu::write_cr3(p->user.cr3);
@@ -538,7 +523,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     frame.ss = arch::USER_DS;
     frame.rflags = 0x202;
     frame.vector = 256;
-    return finish({});
+    return {};
 }
 
 }  // namespace lamina::posix

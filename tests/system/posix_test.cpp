@@ -128,6 +128,19 @@ TEST_F(SystemTest, NullDereferenceIsReportedAndKernelContinues) {
     EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_FAILED);
 }
 
+// #! scripts (boot modules for now): the interpreter runs with the line's argument and the
+// script's path, through two levels here, as Linux builds argv.
+TEST_F(SystemTest, ScriptsRunTheirInterpreter) {
+    auto& vm = boot({.direct = true, .append = "init=script_nested extra"});
+    ASSERT_TRUE(vm.wait_for("argc=5", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("argv[1]=one arg", 10s));
+    ASSERT_TRUE(vm.wait_for("argv[2]=/bin/script_args", 10s));
+    ASSERT_TRUE(vm.wait_for("argv[3]=script_nested", 10s));
+    ASSERT_TRUE(vm.wait_for("argv[4]=extra", 10s));
+    ASSERT_TRUE(vm.wait_for("init exited with status 0", 10s));
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_PASSED);
+}
+
 TEST_F(SystemTest, UnknownProgramIsAnError) {
     auto& vm = boot({.direct = true, .append = "init=no-such-program"});
     ASSERT_TRUE(vm.wait_for("init: cannot start no-such-program: ", BOOT_TIMEOUT));

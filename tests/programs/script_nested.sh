@@ -1,0 +1,1 @@
+#!/bin/script_args
