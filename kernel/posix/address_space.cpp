@@ -2,6 +2,7 @@
 
 #include <new>
 
+#include "kernel/arch/x86_64/cpu.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/elf_exec.h"
@@ -306,6 +307,12 @@ FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_
     return FaultResult::Handled;
 }
 
+void AddressSpace::flush_own_tlb(bool needed) {
+    // Write-protected entries must not linger in this CPU's TLB; no other CPU has this space
+    // loaded (see the header), and one CR3 reload is cheaper than an invlpg per page.
+    if (needed && cpu::read_cr3() == pt_.root()) cpu::write_cr3(pt_.root());
+}
+
 Result<AddressSpace*> AddressSpace::fork(uint32_t child_pid) {
     AddressSpace* child = TRY(create(child_pid));
     SpinlockGuard g(lock_);
@@ -322,28 +329,54 @@ Result<AddressSpace*> AddressSpace::fork(uint32_t child_pid) {
     }
     child->brk_start = brk_start;
     child->brk = brk;
+    // Shared mappings get all their frames now, so that both spaces see the same ones.
     for (Vma* v = vmas_; v; v = v->next) {
+        if (!v->shared) continue;
         for (uint64_t a = v->start; a < v->end; a += PAGE) {
-            if (v->shared && populate_locked(a, v->prot).is_error()) {
+            if (populate_locked(a, v->prot).is_error()) {
                 child->destroy();
                 return Errno::NoMem;
             }
-            auto t = pt_.translate(a);
-            if (t.is_error()) continue;
-            uint64_t phys = t.value().phys & ~(PAGE - 1);
-            uint64_t flags = t.value().flags;
-            if (!v->shared && (flags & mm::PageFlag::Writable)) {
-                flags &= ~mm::PageFlag::Writable;
-                (void)pt_.protect(a, flags);
-                invlpg(a);
-            }
-            if (child->pt_.map(a, phys, flags).is_error()) {
-                child->destroy();
-                return Errno::NoMem;
-            }
-            if (g_shares.covers(phys)) g_shares.share(phys);
         }
     }
+    // Then every present page, found by walking the lower half's tables (not page by page
+    // through the VMAs: an 8 MiB stack is mostly holes). Leaves come in address order, as the
+    // VMAs do.
+    mm::PhysMemory& pm = mm::kernel_phys_memory();
+    uint64_t* pml4 = pm.table(pt_.root());
+    Vma* v = vmas_;
+    bool protected_any = false;
+    for (unsigned i = 0; i < 256; i++) {
+        if (!(pml4[i] & mm::pte::Present)) continue;
+        uint64_t* pdpt = pm.table(pml4[i] & mm::pte::AddressMask);
+        for (unsigned j = 0; j < 512; j++) {
+            if (!(pdpt[j] & mm::pte::Present)) continue;
+            uint64_t* pd = pm.table(pdpt[j] & mm::pte::AddressMask);
+            for (unsigned k = 0; k < 512; k++) {
+                if (!(pd[k] & mm::pte::Present)) continue;
+                uint64_t* pt = pm.table(pd[k] & mm::pte::AddressMask);
+                for (unsigned l = 0; l < 512; l++) {
+                    uint64_t& e = pt[l];
+                    if (!(e & mm::pte::Present)) continue;
+                    uint64_t virt = (uint64_t(i) << 39) | (uint64_t(j) << 30) | (uint64_t(k) << 21) | (uint64_t(l) << 12);
+                    while (v && v->end <= virt) v = v->next;
+                    bool shared = v && v->start <= virt && v->shared;
+                    if (!shared && (e & mm::pte::Writable)) {
+                        e &= ~mm::pte::Writable;
+                        protected_any = true;
+                    }
+                    uint64_t phys = e & mm::pte::AddressMask;
+                    if (child->pt_.map(virt, phys, e & mm::PageFlag::ALL).is_error()) {
+                        child->destroy();
+                        flush_own_tlb(protected_any);
+                        return Errno::NoMem;
+                    }
+                    if (g_shares.covers(phys)) g_shares.share(phys);
+                }
+            }
+        }
+    }
+    flush_own_tlb(protected_any);
     return child;
 }
 

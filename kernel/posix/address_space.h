@@ -103,6 +103,7 @@ private:
     Result<void> split_locked(uint64_t at);  // makes `at` a VMA boundary if it falls inside one
     Vma* find_locked(uint64_t addr);
     FaultResult break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot);
+    void flush_own_tlb(bool needed);
 
     Spinlock lock_;
     mm::PageTable pt_;
