@@ -266,6 +266,8 @@ void set_init_pid(uint32_t pid) {
     g_init_pid = pid;
 }
 
+uint32_t init_pid() { return __atomic_load_n(&g_init_pid, __ATOMIC_RELAXED); }
+
 size_t process_count() {
     SpinlockGuard g(g_processes_lock);
     size_t n = 0;

@@ -113,6 +113,7 @@ Spinlock& process_table_lock();
 size_t process_count();
 // The process orphans go to (run_init sets it); 0: none.
 void set_init_pid(uint32_t pid);
+uint32_t init_pid();
 
 // Ends the calling process (from its own thread, in a system call or after a fatal fault).
 [[noreturn]] void exit_current(int wait_status);

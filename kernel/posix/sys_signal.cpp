@@ -12,6 +12,7 @@
 //   - kill: pid > 0 that process, 0 the caller's group, -1 every process but init and the
 //     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Everyone is
 //     root, so there is no EPERM. tkill/tgkill: a thread id is the pid (one thread each).
+//   - init (the process run_init started) only receives signals it has a handler for.
 //   - rt_sigsuspend and pause always end with EINTR after a handler ran.
 //   - sigaltstack: ss_flag::DISABLE, ss_flag::AUTODISARM accepted (AUTODISARM is not applied); EPERM while
 //     running on it; ENOMEM below MIN_SIGNAL_STACK.
@@ -36,10 +37,13 @@ int64_t send_matching(int s, int32_t code, Match&& match) {
     info.kill.pid = int32_t(me.pid);
     info.kill.uid = me.uid;
     bool found = false;
+    uint32_t init = init_pid();
     SpinlockGuard g(process_table_lock());
     for_each_process_locked([&](Process& q) {
         if (!match(q)) return;
         found = true;
+        // As on Linux, init only receives the signals it has handlers for (not even SIGKILL).
+        if (q.pid == init && q.actions[s ? s - 1 : 0].handler <= HANDLER_IGNORE) return;
         if (s) send_signal_locked(q, s, info);
     });
     return found ? 0 : err(Errno::Srch);

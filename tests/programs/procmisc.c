@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -61,6 +62,15 @@ int main(void) {
     struct rlimit old;
     CHECK(prlimit(0, RLIMIT_STACK, NULL, &old) == 0 && old.rlim_cur > 0);
     printf("rlimits ok\n");
+
+    // As init (Lamina's test boots), default-action signals from others do not reach us.
+    if (getpid() == 1) {
+        pid_t k = fork();
+        if (k == 0) _exit(kill(1, SIGTERM) == 0 && kill(1, SIGKILL) == 0 ? 0 : 1);
+        waitpid(k, &status, 0);
+        usleep(50 * 1000);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
 
     static uint32_t word = 5;
     struct timespec ts = {0, 20 * 1000 * 1000};
