@@ -359,6 +359,7 @@ void exit_current(int wait_status) {
     cpu::sti();
     p->as->destroy();
     p->as = nullptr;
+    // Integration point (files layer): the fd table is closed here, before the parent can reap.
 
     Process* orphans_to_free[MAX_PROCESSES];
     size_t orphan_count = 0;
@@ -435,6 +436,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     child->uid = parent->uid; child->euid = parent->euid; child->suid = parent->suid;
     child->gid = parent->gid; child->egid = parent->egid; child->sgid = parent->sgid;
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
+    // Integration point (files layer): the child gets a copy of the fd table, cwd and umask here.
     {
         SpinlockGuard g(g_processes_lock);
         child->parent_pid = parent->pid;
@@ -501,6 +503,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     cpu::sti();
     old->destroy();
     reset_fpu(p);
+    // Integration point (files layer): close-on-exec descriptors are closed here.
     set_name(*p, path);
     p->clear_child_tid = 0;
     {
