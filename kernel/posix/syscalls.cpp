@@ -71,6 +71,12 @@ int64_t sys_read(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, 
     for (;;) {
         int c = serial::read_byte();
         if (c < 0) {
+            // A signal ends the wait: EINTR before any byte (restartable), else the count.
+            if (signal_pending()) {
+                if (done) return int64_t(done);
+                current_process()->restartable = true;
+                return err(Errno::Intr);
+            }
             sched::sleep_ns(5'000'000);
             continue;
         }
