@@ -11,33 +11,17 @@ namespace {
 
 class ConsoleSink final : public FormatSink {
 public:
-    void put(const char* s, size_t n) override { serial::write(s, n); }
+    void put(const char* s, size_t n) override { serial::write_locked(s, n); }
 };
-
-// Until the scheduler brings real spinlocks, a simple test-and-set lock with interrupts off.
-volatile int console_lock = 0;
-volatile bool panicking = false;
-
-uint64_t lock_console() {
-    uint64_t flags = cpu::read_flags();
-    cpu::cli();
-    if (!panicking)
-        while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE)) cpu::pause();
-    return flags;
-}
-
-void unlock_console(uint64_t flags) {
-    __atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
-    if (flags & (1u << 9)) cpu::sti();
-}
 
 }  // namespace
 
 void kvprintf(const char* fmt, va_list ap) {
+    // One call's text goes out in one burst, never mixed with another CPU's or the tty's.
     ConsoleSink sink;
-    uint64_t flags = lock_console();
+    uint64_t flags = serial::lock_output();
     vformat(sink, fmt, ap);
-    unlock_console(flags);
+    serial::unlock_output(flags);
 }
 
 void kprintf(const char* fmt, ...) {
@@ -49,7 +33,7 @@ void kprintf(const char* fmt, ...) {
 
 void panic(const char* fmt, ...) {
     cpu::cli();
-    panicking = true;
+    serial::set_panicking();
     ConsoleSink sink;
     format(sink, "\nKERNEL PANIC: ");
     va_list ap;

@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/boot/cmdline.h"
+#include "kernel/dev/serial.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/process.h"
@@ -98,6 +99,8 @@ bool is_path(const char* s) {
 
 void init(const boot::BootInfo& info) {
     boot_files::init(info);
+    if (auto r = serial::enable_receive_interrupt(); r.is_error())
+        kprintf("serial: no receive interrupt (%s)\n", r.error().name());
     init_user_access();
     g_previous_hook = arch::exception_hook();
     arch::set_exception_hook(exception_hook);
