@@ -13,18 +13,11 @@
 
 #include <lamina/result.h>
 
+#include "kernel/posix/fd/file_object.h"
 #include "kernel/posix/fd/open_flags.h"
 #include "kernel/posix/vfs/ref.h"
 
 namespace lamina::posix {
-
-// What a description refers to (a vnode's open state, a pipe end, the tty...). Its destructor
-// runs when the last description referring to it is gone, which is where pipe ends drop their
-// reader/writer counts.
-class FileObject : public RefCounted {
-protected:
-    FileObject() = default;
-};
 
 class OpenFile final : public RefCounted {
 public:
