@@ -4,10 +4,11 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/boot/cmdline.h"
-#include "kernel/dev/serial.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/process.h"
+#include "kernel/posix/process_hooks.h"
+#include "kernel/posix/tty/console.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/power.h"
 
@@ -99,8 +100,8 @@ bool is_path(const char* s) {
 
 void init(const boot::BootInfo& info) {
     boot_files::init(info);
-    if (auto r = serial::enable_receive_interrupt(); r.is_error())
-        kprintf("serial: no receive interrupt (%s)\n", r.error().name());
+    init_process_hooks();
+    (void)init_console();
     init_user_access();
     g_previous_hook = arch::exception_hook();
     arch::set_exception_hook(exception_hook);

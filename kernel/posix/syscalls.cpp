@@ -3,11 +3,13 @@
 // pointer argument goes through user_access.h.
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/interrupts.h"
-#include "kernel/dev/serial.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/address_space.h"
 #include "kernel/posix/elf_exec.h"
+#include "kernel/posix/pipe/pipe_syscalls.h"
+#include "kernel/posix/poll/poll_syscalls.h"
 #include "kernel/posix/process.h"
+#include "kernel/posix/process_hooks.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sched/thread.h"
@@ -22,20 +24,23 @@ constexpr uint64_t PAGE = 4096;
 constexpr int64_t err(Errno e) { return -int64_t(e); }
 int64_t err(const Error& e) { return -int64_t(e.code()); }
 
-bool console_fd(uint64_t fd) { return fd <= 2; }
-
-// --- console I/O ------------------------------------------------------------------------------
+// --- read, write, ioctl through file objects --------------------------------------------------
+// (Provisional: the files branch brings the descriptor tables and its own versions of these.)
 
 int64_t sys_write(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
-    if (!console_fd(fd)) return err(Errno::BadF);
+    auto f = fd_lookup(int(fd));
+    if (f.is_error()) return err(f.error());
     if (int64_t(count) < 0) return err(Errno::Inval);
-    char chunk[256];
+    OpenFile& file = *f.value();
+    uint8_t chunk[512];
     uint64_t done = 0;
     while (done < count) {
         size_t k = count - done < sizeof chunk ? size_t(count - done) : sizeof chunk;
         if (copy_from_user(chunk, buf + done, k).is_error()) return done ? int64_t(done) : err(Errno::Fault);
-        serial::write(chunk, k);
-        done += k;
+        auto r = file.object()->write(file, chunk, k);
+        if (r.is_error()) return done ? int64_t(done) : err(r.error());
+        done += r.value();
+        if (r.value() < k) break;
     }
     return int64_t(done);
 }
@@ -45,7 +50,6 @@ struct IoVec {
 };
 
 int64_t sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t, uint64_t, uint64_t) {
-    if (!console_fd(fd)) return err(Errno::BadF);
     if (iovcnt > 1024) return err(Errno::Inval);
     int64_t total = 0;
     for (uint64_t i = 0; i < iovcnt; i++) {
@@ -59,39 +63,32 @@ int64_t sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t, uint64_
     return total;
 }
 
-// Console input: polls the UART (there is no receive interrupt yet), echoes, and returns at the
-// end of a line or when the buffer is full (a line discipline comes with the tty layer).
 int64_t sys_read(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
-    if (!console_fd(fd)) return err(Errno::BadF);
+    auto f = fd_lookup(int(fd));
+    if (f.is_error()) return err(f.error());
     if (int64_t(count) < 0) return err(Errno::Inval);
-    if (count == 0) return 0;
     if (!user_range_ok(buf, count)) return err(Errno::Fault);
-    uint64_t done = 0;
-    for (;;) {
-        int c = serial::read_byte();
-        if (c < 0) {
-            sched::sleep_ns(5'000'000);
-            continue;
-        }
-        char ch = c == '\r' ? '\n' : char(c);
-        serial::write(ch == '\n' ? "\r\n" : &ch, ch == '\n' ? 2 : 1);
-        if (copy_to_user(buf + done, &ch, 1).is_error()) return done ? int64_t(done) : err(Errno::Fault);
-        done++;
-        if (ch == '\n' || done == count) return int64_t(done);
-    }
+    OpenFile& file = *f.value();
+    uint8_t chunk[512];
+    size_t k = count < sizeof chunk ? size_t(count) : sizeof chunk;
+    auto r = file.object()->read(file, chunk, k);
+    if (r.is_error()) return err(r.error());
+    if (copy_to_user(buf, chunk, r.value()).is_error()) return err(Errno::Fault);
+    return int64_t(r.value());
 }
 
+class KernelUserIo final : public UserIo {
+public:
+    Result<void> copy_in(void* dst, uint64_t src, size_t n) override { return copy_from_user(dst, src, n); }
+    Result<void> copy_out(uint64_t dst, const void* src, size_t n) override { return copy_to_user(dst, src, n); }
+};
+
 int64_t sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg, uint64_t, uint64_t, uint64_t) {
-    constexpr uint64_t TIOCGWINSZ = 0x5413;
-    if (!console_fd(fd)) return err(Errno::BadF);
-    if (uint32_t(request) == TIOCGWINSZ) {
-        // A serial console has no size of its own: Linux reports 0 rows, 0 columns (until
-        // stty sets one), and the call succeeds, which tells musl this is a terminal.
-        uint16_t ws[4] = {0, 0, 0, 0};
-        if (copy_to_user(arg, ws, sizeof ws).is_error()) return err(Errno::Fault);
-        return 0;
-    }
-    return err(Errno::NotTty);
+    auto f = fd_lookup(int(fd));
+    if (f.is_error()) return err(f.error());
+    KernelUserIo io;
+    auto r = f.value()->object()->ioctl(*f.value(), uint32_t(request), arg, io);
+    return r.is_ok() ? r.value() : err(r.error());
 }
 
 // --- process ----------------------------------------------------------------------------------
@@ -367,10 +364,12 @@ constexpr Entry ENTRIES[] = {
     {229, "clock_getres", sys_clock_getres}, {230, "clock_nanosleep", sys_clock_nanosleep},
     {231, "exit_group", sys_exit}, {273, "set_robust_list", sys_set_robust_list},
     {318, "getrandom", sys_getrandom},
+    {7, "poll", sys_poll}, {22, "pipe", sys_pipe}, {23, "select", sys_select}, {270, "pselect6", sys_pselect6},
+    {271, "ppoll", sys_ppoll}, {293, "pipe2", sys_pipe2},
     {2, "open", nullptr}, {3, "close", nullptr}, {4, "stat", nullptr}, {5, "fstat", nullptr},
-    {6, "lstat", nullptr}, {7, "poll", nullptr}, {8, "lseek", nullptr}, {15, "rt_sigreturn", nullptr},
+    {6, "lstat", nullptr}, {8, "lseek", nullptr}, {15, "rt_sigreturn", nullptr},
     {17, "pread64", nullptr}, {18, "pwrite64", nullptr}, {19, "readv", nullptr}, {21, "access", nullptr},
-    {22, "pipe", nullptr}, {23, "select", nullptr}, {25, "mremap", nullptr}, {28, "madvise", nullptr},
+    {25, "mremap", nullptr}, {28, "madvise", nullptr},
     {32, "dup", nullptr}, {33, "dup2", nullptr}, {34, "pause", nullptr}, {37, "alarm", nullptr},
     {38, "setitimer", nullptr}, {40, "sendfile", nullptr}, {41, "socket", nullptr}, {42, "connect", nullptr},
     {43, "accept", nullptr}, {44, "sendto", nullptr}, {45, "recvfrom", nullptr}, {49, "bind", nullptr},
@@ -385,8 +384,8 @@ constexpr Entry ENTRIES[] = {
     {137, "statfs", nullptr}, {157, "prctl", nullptr}, {160, "setrlimit", nullptr}, {163, "acct", nullptr},
     {200, "tkill", nullptr}, {201, "time", nullptr}, {202, "futex", nullptr}, {217, "getdents64", nullptr},
     {234, "tgkill", nullptr}, {257, "openat", nullptr}, {262, "newfstatat", nullptr},
-    {263, "unlinkat", nullptr}, {270, "pselect6", nullptr}, {271, "ppoll", nullptr},
-    {280, "utimensat", nullptr}, {292, "dup3", nullptr}, {293, "pipe2", nullptr}, {302, "prlimit64", nullptr},
+    {263, "unlinkat", nullptr}, 
+    {280, "utimensat", nullptr}, {292, "dup3", nullptr}, {302, "prlimit64", nullptr},
     {332, "statx", nullptr}, {334, "rseq", nullptr}, {435, "clone3", nullptr},
 };
 
@@ -429,4 +428,8 @@ extern "C" void syscall_dispatch(lamina::arch::InterruptFrame* frame) {
     Handler h = nr < TABLE_SIZE ? TABLE.handlers[nr] : nullptr;
     int64_t r = h ? h(f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9) : unknown(nr);
     f.rax = uint64_t(r);
+    // Provisional signal delivery (process_hooks.h): a default-action signal ends the process
+    // on its way out of the kernel.
+    if (Process* p = current_process(); p && __atomic_load_n(&p->kill_signal, __ATOMIC_ACQUIRE))
+        exit_current(p->kill_signal);
 }

@@ -1,0 +1,88 @@
+// PROVISIONAL process-layer services for the tty, pipes and poll (see process_hooks.h): to be
+// replaced by the signal implementation's send_signal / signal_process_group / signal_pending
+// and its interruptible wait.
+#include "kernel/posix/process_hooks.h"
+
+#include "kernel/lib/log.h"
+#include "kernel/posix/fd/waiting.h"
+#include "kernel/posix/poll/poll_sleeper.h"
+#include "kernel/posix/process.h"
+#include "kernel/posix/tty/console.h"
+
+namespace lamina::posix {
+
+namespace {
+
+constexpr uint64_t SIG_DFL = 0;
+constexpr int SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22,
+              SIGURG = 23, SIGWINCH = 28;
+
+bool default_terminates(int sig) {
+    switch (sig) {
+    case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
+    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:  // stopping is not supported yet
+        return false;
+    }
+    return true;
+}
+
+// Marks p to end with sig when it leaves its system call; true when that happened.
+bool doom(Process* p, int sig) {
+    if (sig < 1 || sig > 64) return false;
+    if (p->actions[sig - 1].handler != SIG_DFL || !default_terminates(sig)) return false;
+    int none = 0;
+    return __atomic_compare_exchange_n(&p->kill_signal, &none, sig, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+// fd/waiting.h's sleep for portable objects: subscribe, sleep until the condition, unsubscribe.
+Result<void> kernel_wait_on(PollQueue& queue, WaitCondition& condition) {
+    PollSleeper sleeper;
+    PollEntry entry;
+    queue.subscribe(entry, sleeper);
+    auto r = sleeper.sleep_until([&] { return condition.satisfied(); });
+    queue.unsubscribe(entry);
+    return r;
+}
+
+}  // namespace
+
+void init_process_hooks() {
+    set_wait_function(kernel_wait_on);
+    set_signal_function(signal_current);
+}
+
+TtyCaller tty_caller() {
+    Process* p = current_process();
+    int pid = p ? int(p->pid) : 0;
+    return {pid, pid, pid};
+}
+
+void tty_signal_pgrp(int pgrp, int sig) {
+    Process* p = pgrp > 0 ? find_process(uint32_t(pgrp)) : nullptr;
+    if (!p || !doom(p, sig)) return;
+    // The console read is where a process Ctrl-C targets usually waits: wake it at once.
+    console_wake_readers();
+}
+
+void signal_current(int sig) {
+    if (Process* p = current_process()) (void)doom(p, sig);
+}
+
+bool signal_pending() {
+    Process* p = current_process();
+    return p && __atomic_load_n(&p->kill_signal, __ATOMIC_ACQUIRE) != 0;
+}
+
+// Until processes have descriptor tables (the files branch), only the console on 0-2.
+Result<RefPtr<OpenFile>> fd_lookup(int fd) {
+    if (fd < 0 || fd > 2) return Errno::BadF;
+    static OpenFile* console = nullptr;  // one description for ever
+    if (!console) console = TRY(OpenFile::create(console_file(), oflag::ReadWrite)).leak();
+    return RefPtr<OpenFile>(console);
+}
+
+Result<int> fd_install(RefPtr<OpenFile>, bool) { return Errno::MFile; }
+Result<void> fd_close(int) { return Errno::BadF; }
+uint64_t fd_limit() { return FdTable::kDefaultLimit; }
+
+}  // namespace lamina::posix
