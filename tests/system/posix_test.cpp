@@ -110,7 +110,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Program{"hello", {}, 3, 0}, Program{"args", {"one", "two-words", "3"}, 0, 0},
                       Program{"malloc", {}, 0, 0}, Program{"mmap", {}, 0, 0}, Program{"errno", {}, 0, 0},
                       Program{"segv", {}, 0, 11}, Program{"clock", {}, 0, 0},
-                      Program{"float", {}, 0, 0}, Program{"hello_pie", {}, 3, 0}),
+                      Program{"float", {}, 0, 0}, Program{"hello_pie", {}, 3, 0},
+                      Program{"files", {}, 0, 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The kernel's side of a killed process: one log line naming the process, the signal and the
