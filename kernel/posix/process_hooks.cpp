@@ -73,16 +73,32 @@ bool signal_pending() {
     return p && __atomic_load_n(&p->kill_signal, __ATOMIC_ACQUIRE) != 0;
 }
 
-// Until processes have descriptor tables (the files branch), only the console on 0-2.
-Result<RefPtr<OpenFile>> fd_lookup(int fd) {
-    if (fd < 0 || fd > 2) return Errno::BadF;
-    static OpenFile* console = nullptr;  // one description for ever
-    if (!console) console = TRY(OpenFile::create(console_file(), oflag::ReadWrite)).leak();
-    return RefPtr<OpenFile>(console);
+FdTable* current_fds() {
+    Process* p = current_process();
+    return p ? p->fds.get() : nullptr;
 }
 
-Result<int> fd_install(RefPtr<OpenFile>, bool) { return Errno::MFile; }
-Result<void> fd_close(int) { return Errno::BadF; }
-uint64_t fd_limit() { return FdTable::kDefaultLimit; }
+Result<RefPtr<OpenFile>> fd_lookup(int fd) {
+    FdTable* t = current_fds();
+    if (!t) return Errno::BadF;
+    return t->get(fd);
+}
+
+Result<int> fd_install(RefPtr<OpenFile> file, bool cloexec) {
+    FdTable* t = current_fds();
+    if (!t) return Errno::MFile;
+    return t->install(static_cast<RefPtr<OpenFile>&&>(file), cloexec);
+}
+
+Result<void> fd_close(int fd) {
+    FdTable* t = current_fds();
+    if (!t) return Errno::BadF;
+    return t->close(fd);
+}
+
+uint64_t fd_limit() {
+    FdTable* t = current_fds();
+    return t ? t->limit() : FdTable::kDefaultLimit;
+}
 
 }  // namespace lamina::posix

@@ -42,6 +42,7 @@
 #include <lamina/result.h>
 
 #include "kernel/lib/intrusive_list.h"
+#include "kernel/posix/irq_spinlock.h"
 #include "kernel/posix/vfs/inode.h"
 #include "kernel/posix/vfs/ref.h"
 
@@ -86,33 +87,6 @@ struct PollEntry {
     class PollQueue* queue = nullptr;
 };
 
-// A small lock that is safe against interrupt handlers on the same CPU (interrupts are off
-// while it is held in the kernel; host builds have no interrupts to mask).
-class PollLock {
-public:
-    uint64_t lock() {
-        uint64_t flags = 0;
-#if !__STDC_HOSTED__
-        asm volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
-#endif
-        while (__atomic_exchange_n(&locked_, 1, __ATOMIC_ACQUIRE)) {
-            while (__atomic_load_n(&locked_, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-        }
-        return flags;
-    }
-    void unlock(uint64_t flags) {
-        __atomic_store_n(&locked_, 0, __ATOMIC_RELEASE);
-#if !__STDC_HOSTED__
-        if (flags & (1u << 9)) asm volatile("sti" ::: "memory");
-#else
-        (void)flags;
-#endif
-    }
-
-private:
-    uint32_t locked_ = 0;
-};
-
 // The subscribers waiting for an object's readiness to change. Lock order: a PollQueue's lock
 // is taken after the owning object's own locks and before the scheduler's.
 class PollQueue {
@@ -146,7 +120,7 @@ public:
     size_t subscribers() const { return subscribers_.size_relaxed(); }
 
 private:
-    PollLock lock_;
+    IrqSpinlock lock_;
     ListChain subscribers_;
 };
 

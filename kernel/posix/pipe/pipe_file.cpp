@@ -4,6 +4,7 @@
 #include <new>
 
 #include "kernel/posix/fd/waiting.h"
+#include "kernel/posix/irq_spinlock.h"
 
 namespace lamina::posix {
 
@@ -57,7 +58,7 @@ public:
 private:
     explicit PipeChannel(RefPtr<Pipe> pipe) : pipe_(static_cast<RefPtr<Pipe>&&>(pipe)) {}
 
-    PollLock lock_;
+    IrqSpinlock lock_;
     RefPtr<Pipe> pipe_;  // lock_
     uint64_t generation_ = 0;
     // Readers, writers and pollers all wait here: one side's progress is the other's event.

@@ -7,7 +7,7 @@
 // description sharing it is closed (dup and fork share it), which is what makes EOF and EPIPE
 // appear at the right moment.
 //
-// Locking: the channel's PollLock guards the ring and the counts; the PollQueue is notified
+// Locking: the channel's IrqSpinlock guards the ring and the counts; the PollQueue is notified
 // after it is released (lock order: the channel lock is never held while notifying). Sleepers
 // compare a generation counter that every change bumps, so no wake-up is lost between a failed
 // attempt and the sleep.

@@ -156,7 +156,9 @@ Result<int> do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
     int n = TRY(wait_ready(set, deadline, [&] {
         int count = 0;
         for (size_t i = 0; i < nfds; i++) {
-            fds[i].revents = fds[i].fd < 0 ? 0 : poll_revents(fds[i].fd, fds[i].events, set.ready(i));
+            if (fds[i].fd < 0) fds[i].revents = 0;
+            else if (!set[i].file) fds[i].revents = int16_t(pollbits::Nval);
+            else fds[i].revents = poll_revents(fds[i].fd, fds[i].events, set.ready(i));
             if (fds[i].revents) count++;
         }
         return count;
