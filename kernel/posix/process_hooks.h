@@ -29,8 +29,8 @@ struct TtyCaller {
 };
 TtyCaller tty_caller();
 
-// Ctrl-C, Ctrl-\, window changes, hang-ups: a signal to every process in the group. Safe in
-// interrupt context, with no tty or pipe lock held.
+// Ctrl-C, Ctrl-\, window changes, hang-ups: a signal to every process in the group. Thread
+// context (the console's signal thread, or an ioctl), with no tty or pipe lock held.
 void tty_signal_pgrp(int pgrp, int sig);
 // SIGPIPE to the calling process (the write still fails with EPIPE).
 void signal_current(int sig);

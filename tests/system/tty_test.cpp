@@ -87,6 +87,15 @@ TEST_F(Tty, CtrlCEndsTheForegroundProgram) {
     ASSERT_TRUE(vm.wait_for("init killed by signal 2", 20s));
 }
 
+// Ctrl-\ is SIGQUIT, which ends the program too (with a core dump on Linux).
+TEST_F(Tty, CtrlBackslashQuits) {
+    auto& vm = start("intr");
+    ASSERT_TRUE(vm.wait_for("waiting for ^C", 30s));
+    vm.send("\x1c");
+    ASSERT_TRUE(vm.wait_for("^\\", 20s));
+    ASSERT_TRUE(vm.wait_for("init killed by signal 3", 20s));
+}
+
 // With a handler installed, the blocked read fails with EINTR after the handler ran.
 // Needs signal delivery to handlers (the procs branch); enable once it is merged.
 TEST_F(Tty, DISABLED_CtrlCRunsTheProgramsHandler) {

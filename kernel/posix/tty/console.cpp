@@ -7,6 +7,7 @@
 #include "kernel/posix/fd/fd_table.h"
 #include "kernel/posix/process_hooks.h"
 #include "kernel/posix/tty/line_discipline.h"
+#include "kernel/sched/thread.h"
 #include "kernel/sched/wait_queue.h"
 #include "kernel/sync/spinlock.h"
 
@@ -19,6 +20,44 @@ constexpr uint32_t TCSBRK = 0x5409, TCXONC = 0x540A, TCFLSH = 0x540B, TIOCNOTTY 
 constexpr int SIGHUP = 1, SIGCONT = 18;
 constexpr uint32_t S_IFCHR = 0020000;
 constexpr uint64_t kConsoleRdev = (5u << 8) | 1;  // major 5, minor 1: /dev/console
+
+// Signals the keyboard raises (Ctrl-C, Ctrl-\\) are generated in the receive interrupt, but
+// sending them takes the process layer's locks and walks its table, which belongs in thread
+// context: a kernel thread sends them, in order. A burst beyond the queue's room loses the
+// excess, like keys typed into a full input buffer.
+struct SignalPoster {
+    struct Item {
+        int pgrp, sig;
+    };
+    static constexpr size_t kSize = 16;
+    Spinlock lock;
+    Item items[kSize];  // lock
+    size_t head = 0, len = 0;  // lock
+    sched::WaitQueue ready;
+};
+SignalPoster g_poster;
+
+void post_signal(int pgrp, int sig) {
+    uint64_t flags = g_poster.lock.lock();
+    if (g_poster.len < SignalPoster::kSize) {
+        g_poster.items[(g_poster.head + g_poster.len) % SignalPoster::kSize] = {pgrp, sig};
+        g_poster.len++;
+    }
+    g_poster.lock.unlock(flags);
+    g_poster.ready.wake_one();
+}
+
+void signal_poster_main(void*) {
+    for (;;) {
+        g_poster.ready.wait([] { return __atomic_load_n(&g_poster.len, __ATOMIC_ACQUIRE) > 0; });
+        uint64_t flags = g_poster.lock.lock();
+        SignalPoster::Item it = g_poster.items[g_poster.head];
+        g_poster.head = (g_poster.head + 1) % SignalPoster::kSize;
+        g_poster.len--;
+        g_poster.lock.unlock(flags);
+        tty_signal_pgrp(it.pgrp, it.sig);
+    }
+}
 
 class ConsoleTty final : public FileObject, private TtySink, private TtySignals {
 public:
@@ -33,7 +72,7 @@ public:
         tty->take_signals(pending);
         tty->lock_.unlock(flags);
         tty->changed();
-        pending.send();
+        for (int i = 0; i < pending.n; i++) post_signal(pending.sigs[i].pgrp, pending.sigs[i].sig);
         return n;
     }
 
@@ -282,6 +321,11 @@ Result<void> init_console() {
     if (!tty) return Errno::NoMem;
     tty->ref();  // the console lives for ever
     g_console = tty;
+    sched::ThreadOptions options;
+    options.detached = true;
+    options.priority = sched::Priority::High;
+    if (auto t = sched::Thread::create("tty-signals", signal_poster_main, nullptr, options); t.is_error())
+        return t.error();
     serial::set_receiver(&ConsoleTty::receive, tty);
     if (auto r = serial::enable_receive_interrupt(); r.is_error()) {
         kprintf("console: no receive interrupt (%s): input will not arrive\n", r.error().name());

@@ -9,7 +9,8 @@
 // Locking: the tty lock (a Spinlock: the interrupt path takes it) guards the line discipline.
 // Order: the serial receive lock, then the tty lock, then the serial transmit lock; the read
 // wait queue and the poll queue are only woken after the tty lock is dropped. Signals the line
-// discipline raises are collected under the lock and sent after it is released.
+// discipline raises are collected under the lock and sent after it is released: from an ioctl
+// directly, from the receive interrupt through the "tty-signals" kernel thread.
 #pragma once
 
 #include <stddef.h>
