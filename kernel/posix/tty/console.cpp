@@ -47,6 +47,28 @@ void post_signal(int pgrp, int sig) {
     g_poster.ready.wake_one();
 }
 
+// The thread starts with the first foreground process group (TIOCSCTTY, TIOCSPGRP): before
+// that no signal has anyone to go to, and a kernel that never runs programs (ktest) keeps its
+// thread set as it was.
+int g_poster_state = 0;  // 0: none, 1: starting, 2: running
+
+void signal_poster_main(void*);
+
+void start_signal_poster() {
+    int none = 0;
+    if (!__atomic_compare_exchange_n(&g_poster_state, &none, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
+    sched::ThreadOptions options;
+    options.detached = true;
+    options.priority = sched::Priority::High;
+    auto t = sched::Thread::create("tty-signals", signal_poster_main, nullptr, options);
+    if (t.is_error()) {
+        kprintf("console: cannot start the signal thread (%s): ^C will not reach programs\n", t.error().name());
+        __atomic_store_n(&g_poster_state, 0, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_store_n(&g_poster_state, 2, __ATOMIC_RELEASE);
+}
+
 void signal_poster_main(void*) {
     for (;;) {
         g_poster.ready.wait([] { return __atomic_load_n(&g_poster.len, __ATOMIC_ACQUIRE) > 0; });
@@ -234,6 +256,7 @@ Result<int64_t> ConsoleTty::ioctl(OpenFile&, uint32_t cmd, uint64_t arg, UserIo&
         int32_t pgrp;
         TRY(io.copy_in(&pgrp, arg, sizeof pgrp));
         if (pgrp < 0) return Errno::Inval;
+        start_signal_poster();
         uint64_t flags = lock_.lock();
         if (ld_.session() != me.sid) fail(Errno::NotTty);
         else if (ld_.set_foreground_pgrp(pgrp).is_error()) fail(Errno::Inval);
@@ -252,6 +275,7 @@ Result<int64_t> ConsoleTty::ioctl(OpenFile&, uint32_t cmd, uint64_t arg, UserIo&
         // The caller's session takes the console: only a session leader may, and only from
         // another session when forced (arg 1; everyone here is root).
         if (!me.session_leader()) return Errno::Perm;
+        start_signal_poster();
         uint64_t flags = lock_.lock();
         if (ld_.session() > 0 && ld_.session() != me.sid && arg != 1) {
             fail(Errno::Perm);
@@ -321,11 +345,6 @@ Result<void> init_console() {
     if (!tty) return Errno::NoMem;
     tty->ref();  // the console lives for ever
     g_console = tty;
-    sched::ThreadOptions options;
-    options.detached = true;
-    options.priority = sched::Priority::High;
-    if (auto t = sched::Thread::create("tty-signals", signal_poster_main, nullptr, options); t.is_error())
-        return t.error();
     serial::set_receiver(&ConsoleTty::receive, tty);
     if (auto r = serial::enable_receive_interrupt(); r.is_error()) {
         kprintf("console: no receive interrupt (%s): input will not arrive\n", r.error().name());
