@@ -205,6 +205,13 @@ size_t list_pids(uint32_t* out, size_t max) {
     return n;
 }
 
+size_t process_count() {
+    SpinlockGuard g(g_processes_lock);
+    size_t n = 0;
+    for (Process* p : g_processes) n += p != nullptr;
+    return n;
+}
+
 void exit_current(int wait_status) {
     Process* p = current_process();
     KASSERT(p);

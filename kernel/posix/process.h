@@ -68,6 +68,8 @@ Process* current_process();
 Process* find_process(uint32_t pid);
 // Live pids in ascending order (at most max); returns how many were written.
 size_t list_pids(uint32_t* out, size_t max);
+// Processes in the table (zombies included), for sysinfo.
+size_t process_count();
 
 // Ends the calling process (from its own thread, in a system call or after a fatal fault).
 [[noreturn]] void exit_current(int wait_status);

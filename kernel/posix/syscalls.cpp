@@ -11,6 +11,7 @@
 #include "kernel/posix/process.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/sys_file_handlers.h"
+#include "kernel/posix/sys_system.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sched/thread.h"
 #include "kernel/time/time.h"
@@ -65,16 +66,6 @@ int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_
 int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     sched::yield();
     return 0;
-}
-
-int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    char u[6][65] = {};
-    const char* fields[6] = {"Lamina", "lamina", LAMINA_VERSION, "#1", "x86_64", "(none)"};
-    for (int i = 0; i < 6; i++) {
-        size_t n = __builtin_strlen(fields[i]);
-        __builtin_memcpy(u[i], fields[i], n < 64 ? n : 64);
-    }
-    return copy_to_user(buf, u, sizeof u).is_ok() ? 0 : err(Errno::Fault);
 }
 
 // --- signals (recorded; nothing is delivered yet) ---------------------------------------------
@@ -362,15 +353,18 @@ constexpr Entry ENTRIES[] = {
     {218, "set_tid_address", sys_set_tid_address}, {228, "clock_gettime", sys_clock_gettime},
     {229, "clock_getres", sys_clock_getres}, {230, "clock_nanosleep", sys_clock_nanosleep},
     {231, "exit_group", sys_exit}, {273, "set_robust_list", sys_set_robust_list},
-    {318, "getrandom", sys_getrandom},
+    {318, "getrandom", sys_getrandom}, {99, "sysinfo", sys_sysinfo}, {103, "syslog", sys_syslog},
+    {169, "reboot", sys_reboot}, {170, "sethostname", sys_sethostname},
+    {171, "setdomainname", sys_setdomainname},
     {7, "poll", nullptr}, {15, "rt_sigreturn", nullptr},
     {22, "pipe", nullptr}, {23, "select", nullptr}, {25, "mremap", nullptr}, {28, "madvise", nullptr},
     {34, "pause", nullptr}, {37, "alarm", nullptr},
     {38, "setitimer", nullptr}, {41, "socket", nullptr}, {42, "connect", nullptr},
     {43, "accept", nullptr}, {44, "sendto", nullptr}, {45, "recvfrom", nullptr}, {49, "bind", nullptr},
     {50, "listen", nullptr}, {56, "clone", nullptr}, {57, "fork", nullptr}, {58, "vfork", nullptr},
-    {59, "execve", nullptr}, {61, "wait4", nullptr}, {62, "kill", nullptr}, {78, "getdents", nullptr}, {96, "gettimeofday", nullptr}, {97, "getrlimit", nullptr},
-    {99, "sysinfo", nullptr}, {109, "setpgid", nullptr}, {111, "getpgrp", nullptr}, {112, "setsid", nullptr},
+    {59, "execve", nullptr}, {61, "wait4", nullptr}, {62, "kill", nullptr}, {78, "getdents", nullptr},
+    {96, "gettimeofday", nullptr}, {97, "getrlimit", nullptr},
+    {109, "setpgid", nullptr}, {111, "getpgrp", nullptr}, {112, "setsid", nullptr},
     {121, "getpgid", nullptr}, {124, "getsid", nullptr}, {131, "sigaltstack", nullptr},
     {157, "prctl", nullptr}, {160, "setrlimit", nullptr}, {163, "acct", nullptr},
     {200, "tkill", nullptr}, {201, "time", nullptr}, {202, "futex", nullptr}, {234, "tgkill", nullptr}, {270, "pselect6", nullptr}, {271, "ppoll", nullptr},
