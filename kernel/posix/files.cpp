@@ -298,14 +298,42 @@ void forget_mount(const Mount* m) {
     }
 }
 
+Location namespace_root() {
+    Location root = g_mounts.root();
+    while (Mount* m = g_mounts.covering(root.mount, *root.inode)) root = Location{m->root, m};
+    return root;
+}
+
+Result<void> mount_over_root(RefPtr<Inode> new_root, const char* type, const char* source) {
+    sched::MutexGuard g(g_namespace_lock);
+    Location at = namespace_root();
+    Mount* m = TRY(g_mounts.mount(at, "/", static_cast<RefPtr<Inode>&&>(new_root)));
+    record_mount(m, type, source, nullptr);
+    Location root = namespace_root();
+    PathContext ctx{g_mounts, root, root, g_root_credentials};
+    struct Standard {
+        const char* path;
+        const char* type;
+    };
+    for (Standard s : {Standard{"/dev", "devtmpfs"}, Standard{"/proc", "proc"}, Standard{"/tmp", "tmpfs"}}) {
+        auto dir = resolve(ctx, s.path, lookup::Follow | lookup::Directory);
+        if (dir.is_error()) {
+            kprintf("files: the new root has no %s (%s): not mounted\n", s.path, dir.error().name());
+            continue;
+        }
+        TRY(mount_fs(dir.value(), s.path, s.type, s.type));
+    }
+    return {};
+}
+
 // --- processes ---------------------------------------------------------------------------------
 
 Result<void> files_spawn(Process& p) {
     p.umask = 022;
     {
         sched::MutexGuard g(g_namespace_lock);
-        p.root = g_mounts.root();
-        p.cwd = g_mounts.root();
+        p.root = namespace_root();
+        p.cwd = p.root;
     }
     RefPtr<FdTable> t = TRY(FdTable::create());
     // The console, as Linux's init gets /dev/console on 0, 1 and 2.
@@ -347,8 +375,8 @@ Result<LoadedFile> load_executable_file(const char* path) {
     Location loc;
     {
         sched::MutexGuard g(g_namespace_lock);
-        Location root = p && p->root.inode ? p->root : g_mounts.root();
-        Location cwd = p && p->cwd.inode ? p->cwd : g_mounts.root();
+        Location root = p && p->root.inode ? p->root : namespace_root();
+        Location cwd = p && p->cwd.inode ? p->cwd : root;
         PathContext ctx{g_mounts, root, cwd, g_root_credentials};
         loc = TRY(resolve(ctx, path, lookup::Follow));
         Stat st{};

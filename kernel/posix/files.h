@@ -36,6 +36,14 @@ Result<void> files_fork(const Process& parent, Process& child);
 void files_exec(Process& p);
 void files_exit(Process& p);
 
+// The root new processes get: the root mount with whatever was mounted over "/" on top.
+Location namespace_root();
+
+// At integration, the ext2 root: mounts `root` over "/", then devfs on /dev, procfs on /proc
+// and a tmpfs on /tmp of the new root (each only where that directory exists in it). Processes
+// started afterwards see the new root; the boot tmpfs stays underneath (with /bin).
+Result<void> mount_over_root(RefPtr<Inode> root, const char* type, const char* source);
+
 // mount(2)/umount2(2) below the namespace lock: tmpfs, devtmpfs (devfs), proc.
 Result<void> mount_fs(const Location& at, const char* path, const char* type, const char* source);
 void forget_mount(const Mount* m);

@@ -127,7 +127,10 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     if (len == 0 || (prot & ~uint64_t(7)) || (off & (PAGE - 1))) return err(Errno::Inval);
     uint64_t type = flags & 3;
     if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return err(Errno::Inval);
-    if (!(flags & MAP_ANONYMOUS)) return int64_t(fd) < 0 || fd > 2 ? err(Errno::BadF) : err(Errno::NoDev);
+    if (!(flags & MAP_ANONYMOUS)) {
+        bool open = fd <= 0x7fffffff && current_process()->fds->is_open(int(fd));
+        return open ? err(Errno::NoDev) : err(Errno::BadF);  // file mappings come later
+    }
     if (len > USER_TOP) return err(Errno::NoMem);
     len = page_up(len);
     AddressSpace& as = *current_process()->as;

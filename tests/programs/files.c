@@ -351,7 +351,11 @@ static void attrs(void) {
     fd = open("fd", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     printf("cloexec after O_CLOEXEC: %d\n", fcntl(fd, F_GETFD));
     int d = dup(fd);
-    printf("dup is lowest free: %d, cloexec %d\n", d == fd + 1, fcntl(d, F_GETFD));
+    printf("dup: new descriptor %d, cloexec %d\n", d > fd, fcntl(d, F_GETFD));
+    // fd was the lowest free descriptor when it was opened: once closed, it is again.
+    close(fd);
+    int again = dup(d);
+    printf("dup takes the lowest free: %d\n", again == fd);
     int d2 = fcntl(fd, F_DUPFD_CLOEXEC, 50);
     printf("F_DUPFD_CLOEXEC: %d cloexec %d\n", d2, fcntl(d2, F_GETFD));
     show("dup2 to itself", dup2(fd, fd) == fd);
