@@ -57,6 +57,12 @@ TtyCaller tty_caller() {
     return {pid, pid, pid};
 }
 
+bool session_alive(int sid) {
+    if (sid <= 0) return false;
+    Process* p = find_process(uint32_t(sid));
+    return p && !__atomic_load_n(&p->exited, __ATOMIC_ACQUIRE);
+}
+
 void tty_signal_pgrp(int pgrp, int sig) {
     Process* p = pgrp > 0 ? find_process(uint32_t(pgrp)) : nullptr;
     if (!p || !doom(p, sig)) return;

@@ -28,6 +28,9 @@ struct TtyCaller {
     bool session_leader() const { return pid == sid; }
 };
 TtyCaller tty_caller();
+// Whether any live process is still in session sid (a terminal whose session ended can be
+// taken by a new session leader, as Linux frees it when the old leader exits).
+bool session_alive(int sid);
 
 // Ctrl-C, Ctrl-\, window changes, hang-ups: a signal to every process in the group. Thread
 // context (the console's signal thread, or an ioctl), with no tty or pipe lock held.

@@ -276,8 +276,14 @@ Result<int64_t> ConsoleTty::ioctl(OpenFile&, uint32_t cmd, uint64_t arg, UserIo&
         // another session when forced (arg 1; everyone here is root).
         if (!me.session_leader()) return Errno::Perm;
         start_signal_poster();
+        // Checked outside the lock (it looks at the process table); a session that ends in
+        // between only makes the call fail with EPERM, as it would have a moment earlier.
         uint64_t flags = lock_.lock();
-        if (ld_.session() > 0 && ld_.session() != me.sid && arg != 1) {
+        int held_by = ld_.session();
+        lock_.unlock(flags);
+        bool taken = held_by > 0 && held_by != me.sid && session_alive(held_by);
+        flags = lock_.lock();
+        if (taken && ld_.session() == held_by && arg != 1) {
             fail(Errno::Perm);
         } else {
             ld_.set_session(me.sid);
