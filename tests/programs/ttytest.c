@@ -7,7 +7,11 @@
 //            VMIN=0 VTIME=0 (returns at once) and VMIN=0 VTIME=3 (0.3 s, then 0)
 //   intr     takes the console as controlling tty, then waits in read (Ctrl-C ends it)
 //   handler  as intr, with a SIGINT handler: prints "caught SIGINT" and read's EINTR
+//   poll     poll and select on fd 0: a timeout with nothing typed, then readable once a whole
+//            line is in (not before), FIONREAD counting it
 #include <errno.h>
+#include <poll.h>
+#include <sys/select.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -172,6 +176,36 @@ static int intr(int with_handler) {
     return caught ? 0 : 1;
 }
 
+static int poll_tty(void) {
+    struct pollfd p = {0, POLLIN, 0};
+    int r = poll(&p, 1, 100);
+    printf("poll with nothing typed: %d revents %#x\n", r, p.revents);
+    printf("type a line\n");
+    fflush(stdout);
+    r = poll(&p, 1, -1);
+    int n = -1;
+    ioctl(0, FIONREAD, &n);
+    printf("poll: %d revents %#x FIONREAD %d\n", r, p.revents, n);
+    char buf[64];
+    ssize_t got = read(0, buf, sizeof buf);
+    printf("read %zd\n", got);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(0, &rs);
+    struct timeval tv = {0, 100000};
+    r = select(1, &rs, NULL, NULL, &tv);
+    printf("select with nothing typed: %d\n", r);
+    printf("type another\n");
+    fflush(stdout);
+    FD_ZERO(&rs);
+    FD_SET(0, &rs);
+    r = select(1, &rs, NULL, NULL, NULL);
+    printf("select: %d readable %d\n", r, FD_ISSET(0, &rs));
+    got = read(0, buf, sizeof buf);
+    printf("read %zd\n", got);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     const char* mode = argc > 1 ? argv[1] : "termios";
     if (!strcmp(mode, "termios")) return termios_checks();
@@ -179,6 +213,7 @@ int main(int argc, char** argv) {
     if (!strcmp(mode, "raw")) return raw();
     if (!strcmp(mode, "intr")) return intr(0);
     if (!strcmp(mode, "handler")) return intr(1);
+    if (!strcmp(mode, "poll")) return poll_tty();
     printf("unknown mode %s\n", mode);
     return 2;
 }

@@ -78,6 +78,26 @@ TEST_F(Tty, RawModeWithVminAndVtime) {
     ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
 }
 
+// poll and select on the console: the receive interrupt's input wakes them, but only once a
+// whole line is there in canonical mode.
+TEST_F(Tty, PollAndSelectWakeForALine) {
+    auto& vm = start("poll");
+    ASSERT_TRUE(vm.wait_for("poll with nothing typed: 0 revents 0", 30s));
+    ASSERT_TRUE(vm.wait_for("type a line", 20s));
+    vm.send("abc");  // no line yet: nothing is readable
+    std::string between;
+    ASSERT_TRUE(vm.wait_for("abc", 20s));
+    vm.send("\r");
+    ASSERT_TRUE(vm.wait_for("poll: 1 revents 0x1 FIONREAD 4", 20s, between));
+    ASSERT_TRUE(vm.wait_for("read 4", 20s));
+    ASSERT_TRUE(vm.wait_for("select with nothing typed: 0", 20s));
+    ASSERT_TRUE(vm.wait_for("type another", 20s));
+    vm.send("xy\r");
+    ASSERT_TRUE(vm.wait_for("select: 1 readable 1", 20s));
+    ASSERT_TRUE(vm.wait_for("read 3", 20s));
+    ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
+}
+
 // Ctrl-C sends SIGINT to the foreground process group; by default it ends the program.
 TEST_F(Tty, CtrlCEndsTheForegroundProgram) {
     auto& vm = start("intr");
