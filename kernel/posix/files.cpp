@@ -289,6 +289,25 @@ Result<void> mount_fs(const Location& at, const char* path, const char* type, co
     return {};
 }
 
+bool mount_in_use(const Mount* m) {
+    uint32_t pids[128];
+    size_t n = list_pids(pids, 128);
+    for (size_t i = 0; i < n; i++) {
+        Process* p = find_process(pids[i]);
+        if (!p || p->exited) continue;
+        if (p->cwd.mount == m || p->root.mount == m) return true;
+        bool busy = false;
+        if (p->fds) {
+            p->fds->for_each_open([&](OpenFile& f) {
+                const Location* l = f.object()->location();
+                if (l && l->mount == m) busy = true;
+            });
+        }
+        if (busy) return true;
+    }
+    return false;
+}
+
 void forget_mount(const Mount* m) {
     for (MountInfo& i : g_mount_info) {
         if (i.mount == m) {

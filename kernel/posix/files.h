@@ -47,6 +47,8 @@ Result<void> mount_over_root(RefPtr<Inode> root, const char* type, const char* s
 // mount(2)/umount2(2) below the namespace lock: tmpfs, devtmpfs (devfs), proc.
 Result<void> mount_fs(const Location& at, const char* path, const char* type, const char* source);
 void forget_mount(const Mount* m);
+// Whether a process has its cwd, root or an open file inside the mount (umount's EBUSY).
+bool mount_in_use(const Mount* m);
 
 // The caller's credentials (root for now).
 const Credentials& current_credentials();

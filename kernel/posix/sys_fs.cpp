@@ -586,8 +586,9 @@ int64_t sys_umount2(uint64_t target, uint64_t flags, uint64_t, uint64_t, uint64_
     return ok_or(with_path(AT_FDCWD, target, [&](const PathContext& ctx, const char* p) -> Result<void> {
         Location at = TRY(resolve(ctx, p, (flags & UMOUNT_NOFOLLOW) ? 0 : lookup::Follow));
         if (!at.mount || !at.mount->root->same_as(*at.inode)) return Errno::Inval;
-        // The caller's own cwd inside it makes it busy (other users are not tracked yet).
-        if (self.cwd.mount == at.mount) return Errno::Busy;
+        // A cwd, root or open file inside it makes it busy, as on Linux (MNT_DETACH's lazy
+        // unmount is not supported: it is busy too).
+        if (self.cwd.mount == at.mount || mount_in_use(at.mount)) return Errno::Busy;
         const Mount* m = at.mount;
         TRY(mount_table().umount(at));
         forget_mount(m);

@@ -73,6 +73,12 @@ public:
     // How many descriptors are open.
     uint32_t count() const;
     bool is_open(int fd) const { return fd >= 0 && uint32_t(fd) < capacity_ && slots_[fd].file; }
+    // Calls f(OpenFile&) for each open descriptor (umount looks for files inside a mount).
+    template <typename F>
+    void for_each_open(F&& f) const {
+        for (uint32_t fd = 0; fd < capacity_; fd++)
+            if (slots_[fd].file) f(*slots_[fd].file);
+    }
 
 private:
     struct Slot {
