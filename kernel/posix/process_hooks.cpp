@@ -63,6 +63,13 @@ bool session_alive(int sid) {
     return p && !__atomic_load_n(&p->exited, __ATOMIC_ACQUIRE);
 }
 
+Result<int> pgrp_session(int pgrp) {
+    if (pgrp <= 0) return Errno::Srch;
+    Process* p = find_process(uint32_t(pgrp));
+    if (!p || __atomic_load_n(&p->exited, __ATOMIC_ACQUIRE)) return Errno::Srch;
+    return pgrp;  // every process is its own session and group for now
+}
+
 void tty_signal_pgrp(int pgrp, int sig) {
     Process* p = pgrp > 0 ? find_process(uint32_t(pgrp)) : nullptr;
     if (!p || !doom(p, sig)) return;
@@ -72,6 +79,13 @@ void tty_signal_pgrp(int pgrp, int sig) {
 
 void signal_current(int sig) {
     if (Process* p = current_process()) (void)doom(p, sig);
+}
+
+bool signal_ignored_or_blocked(int sig) {
+    constexpr uint64_t SIG_IGN = 1;
+    Process* p = current_process();
+    if (!p || sig < 1 || sig > 64) return false;
+    return p->actions[sig - 1].handler == SIG_IGN || (p->signal_mask & (uint64_t(1) << (sig - 1)));
 }
 
 bool signal_pending() {

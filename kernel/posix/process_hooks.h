@@ -31,12 +31,16 @@ TtyCaller tty_caller();
 // Whether any live process is still in session sid (a terminal whose session ended can be
 // taken by a new session leader, as Linux frees it when the old leader exits).
 bool session_alive(int sid);
+// The session of process group pgrp; Srch when no process is in it.
+Result<int> pgrp_session(int pgrp);
 
 // Ctrl-C, Ctrl-\, window changes, hang-ups: a signal to every process in the group. Thread
 // context (the console's signal thread, or an ioctl), with no tty or pipe lock held.
 void tty_signal_pgrp(int pgrp, int sig);
 // SIGPIPE to the calling process (the write still fails with EPIPE).
 void signal_current(int sig);
+// The calling process ignores sig or blocks it (job control then fails with EIO instead).
+bool signal_ignored_or_blocked(int sig);
 // A signal is waiting for the calling process: blocking waits give up with Errno::Intr.
 bool signal_pending();
 

@@ -76,6 +76,9 @@ static int termios_checks(void) {
     take_console();
     CHECK(tcgetpgrp(0) == getpid());  // a session leader after take_console
     CHECK(tcgetsid(0) == getpid());
+    CHECK(tcsetpgrp(0, 999999) == -1 && errno == ESRCH);
+    CHECK(tcsetpgrp(0, -1) == -1 && errno == EINVAL);
+    CHECK(tcgetpgrp(0) == getpid());
     int n = -1;
     CHECK(ioctl(0, FIONREAD, &n) == 0 && n == 0);
     CHECK(ioctl(0, TIOCGWINSZ, (void*)8) == -1 && errno == EFAULT);

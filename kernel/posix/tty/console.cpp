@@ -17,7 +17,7 @@ namespace {
 
 constexpr uint32_t TCSBRK = 0x5409, TCXONC = 0x540A, TCFLSH = 0x540B, TIOCNOTTY = 0x5422,
                    TIOCOUTQ = 0x5411, TCSBRKP = 0x5425;
-constexpr int SIGHUP = 1, SIGCONT = 18;
+constexpr int SIGHUP = 1, SIGCONT = 18, SIGTTIN = 21, SIGTTOU = 22;
 constexpr uint32_t S_IFCHR = 0020000;
 constexpr uint64_t kConsoleRdev = (5u << 8) | 1;  // major 5, minor 1: /dev/console
 
@@ -101,6 +101,7 @@ public:
     void wake_readers() { changed(); }
 
     Result<size_t> read(OpenFile& f, void* dst, size_t n) override {
+        TRY(job_control(SIGTTIN, false));
         bool timed_out = false;
         for (;;) {
             uint64_t seen = __atomic_load_n(&generation_, __ATOMIC_ACQUIRE);
@@ -122,6 +123,7 @@ public:
     }
 
     Result<size_t> write(OpenFile&, const void* src, size_t n) override {
+        TRY(job_control(SIGTTOU, true));
         // In pieces, so that the receive interrupt is not held off for a whole large write.
         auto* s = static_cast<const uint8_t*>(src);
         size_t done = 0;
@@ -169,6 +171,26 @@ private:
             for (int i = 0; i < n; i++) tty_signal_pgrp(sigs[i].pgrp, sigs[i].sig);
         }
     };
+
+    // A process of the terminal's session outside its foreground group may not read it (nor
+    // write, with TOSTOP): its group gets SIGTTIN/SIGTTOU (which stops it) and the call EINTR;
+    // EIO when the signal is ignored or blocked, so that it cannot wait for ever. Writes are
+    // allowed then, as on Linux.
+    Result<void> job_control(int sig, bool writing) {
+        TtyCaller me = tty_caller();
+        uint64_t flags = lock_.lock();
+        int sid = ld_.session(), fg = ld_.foreground_pgrp();
+        bool tostop = ld_.termios().c_lflag & tc::ToStop;
+        lock_.unlock(flags);
+        if (sid <= 0 || sid != me.sid || fg <= 0 || me.pgrp == fg) return {};
+        if (writing && !tostop) return {};
+        if (signal_ignored_or_blocked(sig)) {
+            if (writing) return {};
+            return Errno::IO;
+        }
+        tty_signal_pgrp(me.pgrp, sig);
+        return Errno::Intr;
+    }
 
     void tty_output(const uint8_t* data, size_t n) override { serial::write_terminal(data, n); }
     void signal_pgrp(int pgrp, int sig) override {
@@ -256,6 +278,10 @@ Result<int64_t> ConsoleTty::ioctl(OpenFile&, uint32_t cmd, uint64_t arg, UserIo&
         int32_t pgrp;
         TRY(io.copy_in(&pgrp, arg, sizeof pgrp));
         if (pgrp < 0) return Errno::Inval;
+        // As Linux: the group must exist (ESRCH) and belong to the terminal's session (EPERM).
+        auto in = pgrp_session(pgrp);
+        if (in.is_error()) return in.error();
+        if (in.value() != me.sid) return Errno::Perm;
         start_signal_poster();
         uint64_t flags = lock_.lock();
         if (ld_.session() != me.sid) fail(Errno::NotTty);
