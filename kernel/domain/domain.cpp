@@ -1035,9 +1035,9 @@ DomainError proxy_rt::call_into(DomainRecord& callee, Thunk thunk, void* frame) 
     return domain::call_thunk(d, thunk, frame);
 }
 
-Result<void> proxy_rt::move_rref(void* object, DomainId from, DomainId to) {
+Result<void> proxy_rt::move_rref(void* object, TypeId type, DomainId from, DomainId to) {
     SpinlockGuard g(g_exchange_lock);
-    return g_exchange->transfer(object, from, to);
+    return g_exchange->transfer_typed(object, type, from, to);
 }
 
 Result<DomainId> proxy_rt::lend_rref(const void* object, DomainId lender, DomainId borrower) {

@@ -176,6 +176,20 @@ public:
         return {};
     }
 
+    // transfer() as a proxy moves a handle of type `type`: the object must also be of that type
+    // (Inval otherwise). The common case (live, owned by `from`, not lent, of that type, no
+    // handles inside) is one straight-line check of the header and a store.
+    Result<void> transfer_typed(void* object, TypeId type, DomainId from, DomainId to) {
+        ObjectHeader* h = TRY(header_of(object));
+        if (((h->owner ^ from) | (h->type ^ type) | h->lend_count | (h->flags & ObjectHeader::NESTED)) == 0) [[likely]] {
+            h->owner = to;
+            return {};
+        }
+        if (h->type != type)
+            return Errno::Inval;
+        return transfer(object, from, to);
+    }
+
     // Lends object to borrower; lender must own it or be its current borrower. Returns the
     // previous borrower, to hand back to end_loan.
     Result<DomainId> lend(const void* object, DomainId lender, DomainId borrower) {
