@@ -1,6 +1,7 @@
 // Fault injection through the domain's own code (libdomain's LAMINA_INJECT_EXPORT), and the
 // /proc/domctl command parser and its errors. Restarts through a shadow: proxy_ktest.cpp.
 #include "kernel/domain/domain.h"
+#include "kernel/domain/ktest_domains.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/format.h"
 #include "kernel/mm/memory.h"
@@ -10,17 +11,6 @@
 namespace lamina::domain {
 
 namespace {
-
-Domain* started(const char* name) {
-    auto d = create(name);
-    if (d.is_error()) return nullptr;
-    auto r = start(d.value());
-    if (r.is_error() || r.value() < 0) {
-        destroy(d.value());
-        return nullptr;
-    }
-    return d.value();
-}
 
 bool hello_answers() {
     Domain* d = nullptr;

@@ -37,6 +37,7 @@
 #include <lamina/result.h>
 #include <lamina/rref.h>
 
+#include "kernel/lib/intrusive_list.h"
 #include "kernel/mm/slab.h"
 
 namespace lamina::domain {
@@ -124,9 +125,7 @@ struct ObjectHeader {
     DomainId borrower;    // innermost domain it is lent to, NO_DOMAIN when not lent
     uint32_t lend_count;  // nested loans (a borrower may lend on)
     uint64_t size;
-    const TypeInfo* info;
-    ObjectHeader* prev;
-    ObjectHeader* next;
+    ListNode link;        // on the heap's list of live objects
     ObjectHeader* work;   // scratch link for the heap's graph walks
 };
 static_assert(sizeof(ObjectHeader) <= 64);
@@ -253,7 +252,7 @@ private:
     TrackedPages pages_;  // before heap_, which takes pages from it
     mm::Heap heap_;
     TypeRegistry types_;
-    ObjectHeader* objects_ = nullptr;
+    IntrusiveList<ObjectHeader, &ObjectHeader::link> objects_;
     size_t live_objects_ = 0;
     size_t live_bytes_ = 0;
 };
