@@ -611,6 +611,46 @@ void init(const boot::BootInfo& info) {
     arch::set_interrupt_exit_hook(on_interrupt_exit);
 }
 
+namespace {
+
+// Gives d (its package validated) an image slot, an id, its image and its capability table.
+Result<Domain*> instantiate(Domain* d) {
+    {
+        SpinlockGuard g(g_domains_lock);
+        size_t slot = kImageSlots;
+        for (size_t i = 0; i < kImageSlots; i++)
+            if (!g_slots[i]) { slot = i; break; }
+        if (slot == kImageSlots) {
+            delete d;
+            return Errno::NoSpc;
+        }
+        d->slot = unsigned(slot);
+        d->id = g_next_id++;
+        // Reserved so no other create takes it; published for the fault paths once loaded.
+        g_slots[slot] = reinterpret_cast<Domain*>(uintptr_t(1));
+    }
+    __builtin_memcpy(d->name, d->package.manifest.name, sizeof(d->name));
+    ImageMemory memory(d->id, kImageBase + d->slot * kDomainMaxImage);
+    LoadError err;
+    auto loaded = load_image(d->package.elf, memory, err);
+    if (loaded.is_error()) {
+        kprintf("domain: package '%s' could not be loaded: %s\n", d->name, err.message);
+        SpinlockGuard g(g_domains_lock);
+        g_slots[d->slot] = nullptr;
+        delete d;
+        return loaded.error();
+    }
+    d->image = loaded.release_value();
+    d->counters.image_pages = d->image.size / mm::PAGE_SIZE;
+    d->caps = kCapsTemplate;
+    d->caps.domain_id = d->id;
+    d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
+    __atomic_store_n(&g_slots[d->slot], d, __ATOMIC_RELEASE);
+    return d;
+}
+
+}  // namespace
+
 Result<Domain*> create(const char* package_name) {
     const boot::Module* module = nullptr;
     for (size_t i = 0; g_boot_info && i < g_boot_info->module_count; i++)
@@ -628,37 +668,15 @@ Result<Domain*> create(const char* package_name) {
         delete d;
         return r.error();
     }
-    {
-        SpinlockGuard g(g_domains_lock);
-        size_t slot = kImageSlots;
-        for (size_t i = 0; i < kImageSlots; i++)
-            if (!g_slots[i]) { slot = i; break; }
-        if (slot == kImageSlots) {
-            delete d;
-            return Errno::NoSpc;
-        }
-        d->slot = unsigned(slot);
-        d->id = g_next_id++;
-        // Reserved so no other create takes it; published for the fault paths once loaded.
-        g_slots[slot] = reinterpret_cast<Domain*>(uintptr_t(1));
-    }
-    __builtin_memcpy(d->name, d->package.manifest.name, sizeof(d->name));
-    ImageMemory memory(d->id, kImageBase + d->slot * kDomainMaxImage);
-    auto loaded = load_image(d->package.elf, memory, err);
-    if (loaded.is_error()) {
-        kprintf("domain: package '%s' could not be loaded: %s\n", package_name, err.message);
-        SpinlockGuard g(g_domains_lock);
-        g_slots[d->slot] = nullptr;
-        delete d;
-        return loaded.error();
-    }
-    d->image = loaded.release_value();
-    d->counters.image_pages = d->image.size / mm::PAGE_SIZE;
-    d->caps = kCapsTemplate;
-    d->caps.domain_id = d->id;
-    d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
-    __atomic_store_n(&g_slots[d->slot], d, __ATOMIC_RELEASE);
-    return d;
+    return instantiate(d);
+}
+
+Result<Domain*> create_like(const Domain* original) {
+    auto* d = new (std::nothrow) Domain;
+    if (!d) return Errno::NoMem;
+    // The package lies in a boot module, reserved and never written: what was validated still is.
+    d->package = original->package;
+    return instantiate(d);
 }
 
 DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame) {
@@ -926,7 +944,7 @@ Result<void> Recovery::replace(DomainError why) {
         __atomic_store_n(&old->restarting, false, __ATOMIC_RELEASE);
         return e;
     };
-    auto created = create(package_);
+    auto created = create_like(old);
     if (created.is_error()) return fail(nullptr, created.error());
     Domain* fresh = created.value();
     auto started = start(fresh);

@@ -138,6 +138,9 @@ void init(const boot::BootInfo& info);
 // Finds the boot module of that package, validates and loads it. Errors: NoEnt (no such
 // module), what the loader refused (logged with its reason), NoSpc (no image slot), NoMem.
 Result<Domain*> create(const char* package_name);
+// A fresh instance of the package original was created from, without validating it again
+// (recovery: the same package, manifest and capabilities). Errors: NoSpc, NoMem, load errors.
+Result<Domain*> create_like(const Domain* original);
 
 // Runs the domain's entry. The value is what the entry returned (>= 0: the domain is Running;
 // < 0: it stays Created and the value is its -errno). A DomainError if it faulted.
