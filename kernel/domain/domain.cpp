@@ -794,9 +794,14 @@ Domain* pin(const char* name) {
     SpinlockGuard g(g_domains_lock);
     for (Domain* d : g_slots) {
         if (uintptr_t(d) <= 1 || __builtin_strcmp(d->name, name) != 0) continue;
-        // Pinned under the lock that destroy() takes after its wait, so a domain being
-        // destroyed is either waited for or no longer found.
+        // As call_thunk counts threads: pinned first, then the state checked. destroy() marks
+        // the domain Dead and then waits for the pins, so either it waits for this one or this
+        // sees Dead; and it frees d only after taking this lock to empty the slot.
         __atomic_fetch_add(&d->pins, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&d->state, __ATOMIC_SEQ_CST) == uint32_t(State::Dead)) {
+            __atomic_fetch_sub(&d->pins, 1, __ATOMIC_RELEASE);
+            return nullptr;
+        }
         return d;
     }
     return nullptr;
