@@ -349,16 +349,19 @@ KBENCH(domain_recovery) {
     auto* fx = new Fixture(d, 1000);
     set_verbose_faults(false);
     constexpr unsigned kRounds = 200;
-    uint64_t recovery_ns = 0, call_ns = 0;
+    uint64_t recovery_ns = 0, call_ns = 0, best_ns = ~0ull;
     for (unsigned i = 0; i < kRounds; i++) {
         fx->echo.faulty = true;
         uint64_t t0 = time::now_ns();
         (void)fx->shadow.add(1, 1);
         call_ns += time::now_ns() - t0;
         recovery_ns += fx->recovery.last_recovery_ns();
+        if (fx->recovery.last_recovery_ns() < best_ns) best_ns = fx->recovery.last_recovery_ns();
     }
     set_verbose_faults(true);
     kbench_ctx.report("recovery", recovery_ns / kRounds / 1000, "us");
+    // The average carries every time the host preempted QEMU; the best round shows the cost.
+    kbench_ctx.report("recovery_best", best_ns / 1000, "us");
     kbench_ctx.report("fault_to_retried_result", call_ns / kRounds / 1000, "us");
     destroy(fx->recovery.instance());
     delete fx;
