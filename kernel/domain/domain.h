@@ -119,7 +119,7 @@ struct Domain {
     OwnThread threads[kMaxThreads] = {};
     size_t thread_count = 0;
 
-    static constexpr size_t kMaxExports = Manifest::kMaxInterfaces;
+    static constexpr size_t kMaxExports = Manifest::kMaxInterfaces + 1;  // + libdomain's LAMINA_INJECT_EXPORT
     struct Export {
         char name[Manifest::kMaxInterfaceName + 1];
         void* object;
