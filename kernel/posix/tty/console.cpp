@@ -21,7 +21,7 @@ constexpr int SIGHUP = 1, SIGCONT = 18, SIGTTIN = 21, SIGTTOU = 22;
 constexpr uint32_t S_IFCHR = 0020000;
 constexpr uint64_t kConsoleRdev = (5u << 8) | 1;  // major 5, minor 1: /dev/console
 
-// Signals the keyboard raises (Ctrl-C, Ctrl-\\) are generated in the receive interrupt, but
+// Signals the keyboard raises (Ctrl-C, Ctrl-\) are generated in the receive interrupt, but
 // sending them takes the process layer's locks and walks its table, which belongs in thread
 // context: a kernel thread sends them, in order. A burst beyond the queue's room loses the
 // excess, like keys typed into a full input buffer.
