@@ -99,6 +99,20 @@ typedef struct lamina_domain_caps {
 
 typedef int64_t (*lamina_domain_entry_fn)(const lamina_domain_caps* caps);
 
+// Fault injection (/proc/domctl "inject"). libdomain publishes, through interface_publish before
+// the domain's own code runs, a function `uint64_t inject(uint64_t kind)` under this name; the
+// kernel calls it inside the domain with one of the kinds below, and it raises that fault in the
+// domain's own code, so that the failure takes the same path as a real bug.
+#define LAMINA_INJECT_EXPORT "lamina.inject"
+enum lamina_inject_kind {
+    LAMINA_INJECT_PANIC = 1,  // the domain panics through its capability table
+    LAMINA_INJECT_NULL = 2,   // writes through a null pointer (#PF)
+    LAMINA_INJECT_UD = 3,     // executes ud2 (#UD)
+    LAMINA_INJECT_DIV0 = 4,   // divides by zero (#DE)
+    LAMINA_INJECT_STACK = 5,  // recurses without end (#PF on the stack's guard page)
+    LAMINA_INJECT_LOOP = 6,   // spins without returning (the watchdog ends it)
+};
+
 #ifdef __cplusplus
 }  // extern "C"
 

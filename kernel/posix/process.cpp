@@ -9,6 +9,7 @@
 #include "kernel/mm/memory.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/elf_exec.h"
+#include "kernel/posix/files.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/script.h"
 #include "kernel/posix/signal.h"
@@ -214,12 +215,13 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
     for (int depth = 0;; depth++) {
         ExecutableFile f = TRY(load_executable(current));
         if (!is_script(f.data, f.size)) {
-            plan.file = f;
+            plan.file = f;  // the caller releases it
             return {};
         }
-        if (depth == MAX_SCRIPT_DEPTH) return Errno::Loop;
         ScriptLine& line = plan.lines[depth];
-        TRY(parse_script_line(f.data, f.size, line));
+        auto parsed = depth == MAX_SCRIPT_DEPTH ? Result<void>(Errno::Loop) : parse_script_line(f.data, f.size, line);
+        f.release();  // the line is copied out
+        TRY(parsed);
         size_t n = __builtin_strlen(current);
         if (n >= sizeof plan.path[0]) return Errno::NameTooLong;
         __builtin_memcpy(plan.path[depth], current, n + 1);
@@ -238,7 +240,9 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
 // Resolves path (following #! lines) and loads the program into the fresh space `as`.
 Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path, const ProgramArgs& args) {
     TRY(resolve(plan, path, args.argv, args.argc));
-    return load(as, plan.file.data, plan.file.size, {plan.argv, plan.argc, args.envp, args.envc});
+    auto r = load(as, plan.file.data, plan.file.size, {plan.argv, plan.argc, args.envp, args.envc});
+    plan.file.release();
+    return r;
 }
 
 Result<Loaded> load_program(AddressSpace& as, const char* path, const ProgramArgs& args) {
@@ -277,16 +281,20 @@ size_t process_count() {
 
 Result<ExecutableFile> load_executable(const char* path) {
     if (!*path) return Errno::NoEnt;
-    const char* base = path;
-    for (const char* s = path; *s; s++)
-        if (*s == '/') base = s + 1;
-    if (!*base) return Errno::IsDir;
-    boot_files::File f = TRY(boot_files::lookup(base));
-    return ExecutableFile{f.data, f.size};
+    bool plain_name = true;
+    for (const char* c = path; *c; c++)
+        if (*c == '/') plain_name = false;
+    if (!current_process() && plain_name) {
+        if (auto m = boot_files::lookup(path); m.is_ok()) return ExecutableFile{m.value().data, m.value().size, {}};
+    }
+    LoadedFile f = TRY(load_executable_file(path));
+    return ExecutableFile{f.data, f.size, f};
 }
 
 Result<Process*> spawn(const SpawnArgs& args) {
-    TRY(load_executable(args.path));  // fail early, before a pid is taken
+    // Fail early, before a pid is taken.
+    ExecutableFile probe = TRY(load_executable(args.path));
+    probe.release();
     Process* p = new_process();
     if (!p) return Errno::NoMem;
     if (auto r = insert(p, true); r.is_error()) {
@@ -304,6 +312,10 @@ Result<Process*> spawn(const SpawnArgs& args) {
     }
     p->as = as.value();
     p->user = {p->as->root(), 0, p, p->fpu};
+    if (auto r = files_spawn(*p); r.is_error()) {
+        free_process(p);
+        return r.error();
+    }
     auto loaded = load_program(*p->as, args.path, {args.argv, args.argc, args.envp, args.envc});
     if (loaded.is_error()) {
         free_process(p);
@@ -349,6 +361,22 @@ void release_vfork_parent_locked(Process& child) {
     child.vfork_parent = 0;
 }
 
+size_t list_pids(uint32_t* out, size_t max) {
+    size_t n = 0;
+    {
+        SpinlockGuard g(g_processes_lock);
+        for (Process* p : g_processes)
+            if (p && n < max) out[n++] = p->pid;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            uint32_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
 void exit_current(int wait_status) {
     Process* p = current_process();
     KASSERT(p);
@@ -359,7 +387,7 @@ void exit_current(int wait_status) {
     cpu::sti();
     p->as->destroy();
     p->as = nullptr;
-    // Integration point (files layer): the fd table is closed here, before the parent can reap.
+    files_exit(*p);  // pipe ends see EOF/EPIPE at once, before the parent can reap
 
     Process* orphans_to_free[MAX_PROCESSES];
     size_t orphan_count = 0;
@@ -436,7 +464,11 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     child->uid = parent->uid; child->euid = parent->euid; child->suid = parent->suid;
     child->gid = parent->gid; child->egid = parent->egid; child->sgid = parent->sgid;
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
-    // Integration point (files layer): the child gets a copy of the fd table, cwd and umask here.
+    if (auto r = files_fork(*parent, *child); r.is_error()) {
+        child->as->destroy();
+        delete child;
+        return r.error();
+    }
     {
         SpinlockGuard g(g_processes_lock);
         child->parent_pid = parent->pid;
@@ -503,7 +535,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     cpu::sti();
     old->destroy();
     reset_fpu(p);
-    // Integration point (files layer): close-on-exec descriptors are closed here.
+    files_exec(*p);  // close-on-exec descriptors
     set_name(*p, path);
     p->clear_child_tid = 0;
     {

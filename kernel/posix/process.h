@@ -30,6 +30,9 @@
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/posix/address_space.h"
 #include "kernel/posix/signal_abi.h"
+#include "kernel/posix/fd/fd_table.h"
+#include "kernel/posix/files.h"
+#include "kernel/posix/vfs/mount.h"
 #include "kernel/sched/thread.h"
 #include "kernel/sync/spinlock.h"
 
@@ -88,6 +91,11 @@ struct Process {
     // --- identity and limits (own thread) ---
     uint32_t uid, euid, suid, gid, egid, sgid;
     Rlimit rlimits[RLIMIT_COUNT];
+
+    // --- files (own thread; kernel/posix/files.h) ---
+    RefPtr<FdTable> fds;
+    Location root, cwd;
+    uint32_t umask;
 };
 
 struct SpawnArgs {
@@ -109,7 +117,9 @@ Process* current_process();
 // Unlocked lookup: only for the caller's own process or under process_table_lock().
 Process* find_process(uint32_t pid);
 Spinlock& process_table_lock();
-// Processes in the table (zombies included): tests wait for it to come back to a baseline.
+// Live pids in ascending order (at most max); returns how many were written.
+size_t list_pids(uint32_t* out, size_t max);
+// Processes in the table (zombies included): sysinfo, and tests waiting for a baseline.
 size_t process_count();
 // The process orphans go to (run_init sets it); 0: none.
 void set_init_pid(uint32_t pid);
@@ -120,12 +130,19 @@ uint32_t init_pid();
 
 // --- used by the system-call families (sys_process.cpp, sys_signal.cpp) -----------------------
 
-// The executable the program at `path` names. For now the boot modules: `/bin/NAME`, `NAME` or
-// any path whose last component is NAME finds the module program:NAME. This is the one place
-// execve and spawn read programs through; it becomes a VFS lookup at integration.
+// The file the program at `path` names: the one place execve and spawn read programs through.
+// In a process (execve) the path goes through the VFS from the caller's cwd and root (/bin
+// holds the boot-module programs); the kernel (spawn, no process) may also name a boot module
+// by its plain name. release() frees the VFS copy.
 struct ExecutableFile {
-    const uint8_t* data;
-    size_t size;
+    const uint8_t* data = nullptr;
+    size_t size = 0;
+    LoadedFile owned;  // the VFS copy, when there is one
+    void release() {
+        owned.free();
+        data = nullptr;
+        size = 0;
+    }
 };
 Result<ExecutableFile> load_executable(const char* path);
 

@@ -11,9 +11,10 @@
 //     interrupts off, which is fine, but keep them out of hard-IRQ paths all the same).
 //   - signal_pending(): the calling process has a signal that is not blocked, i.e. one that
 //     must interrupt a blocking system call.
-//   - wait_interruptible(q, cond) / wait_interruptible_for(q, cond, ns): like WaitQueue::wait,
-//     but also return Intr as soon as a signal is pending for the calling process (TimedOut
-//     after ns). The system call then returns -EINTR, and the delivery path restarts it instead
+//   - wait_interruptible(q, cond, ns = 0) / wait_interruptible_for(q, cond, ns): like
+//     WaitQueue::wait, but also return Intr as soon as a signal is pending for the calling
+//     process (TimedOut after ns; for wait_interruptible 0 means no timeout, for
+//     wait_interruptible_for 0 means already expired). The system call then returns -EINTR, and the delivery path restarts it instead
 //     when the handler has SA_RESTART or no handler runs (Linux's ERESTARTSYS): a layer that
 //     returns Intr from these must be restartable, i.e. have no side effect visible yet. cond
 //     runs under q's lock with interrupts off: it must be cheap and must not take the process
@@ -52,32 +53,34 @@ private:
     Process* p_;
 };
 
+// timeout_ns 0: no timeout (the files layer's convention).
 template <typename Cond>
-Result<void> wait_interruptible(sched::WaitQueue& q, Cond&& cond) {
+Result<void> wait_interruptible(sched::WaitQueue& q, Cond&& cond, uint64_t timeout_ns = 0) {
     InterruptibleSleep s(q);
     bool woke_for_signal = false;
-    q.wait([&] {
+    auto ready = [&] {
         if (cond()) return true;
         if (signal_pending()) return woke_for_signal = true;
         return false;
-    });
+    };
+    if (timeout_ns) {
+        TRY(q.wait_for(ready, timeout_ns));
+    } else {
+        q.wait(ready);
+    }
     if (woke_for_signal) return s.interrupted();
     return {};
 }
 
+// A timed wait where 0 means "already expired" (TimedOut unless cond() holds now).
 template <typename Cond>
 Result<void> wait_interruptible_for(sched::WaitQueue& q, Cond&& cond, uint64_t timeout_ns) {
-    InterruptibleSleep s(q);
-    bool woke_for_signal = false;
-    TRY(q.wait_for(
-        [&] {
-            if (cond()) return true;
-            if (signal_pending()) return woke_for_signal = true;
-            return false;
-        },
-        timeout_ns));
-    if (woke_for_signal) return s.interrupted();
-    return {};
+    if (!timeout_ns) {
+        if (cond()) return {};
+        if (signal_pending()) return InterruptibleSleep(q).interrupted();
+        return Errno::TimedOut;
+    }
+    return wait_interruptible(q, static_cast<Cond&&>(cond), timeout_ns);
 }
 
 // --- the kernel's side ---------------------------------------------------------------------
