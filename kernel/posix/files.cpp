@@ -135,7 +135,7 @@ private:
         case ProcFile::PidStat:
             out.printf("%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 "
                        "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                       pid, base, state, ppid, pid, pid);
+                       pid, base, state, ppid, p->pgid, p->sid);
             return {};
         case ProcFile::PidCmdline:
             out.put(name, __builtin_strlen(name) + 1);

@@ -104,12 +104,11 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
     return Loaded{exe.entry, built.value().rsp};
 }
 
+// The name is the path as given (procfs shows it in cmdline, its last component in stat and
+// status), cut to fit.
 void set_name(Process& p, const char* path) {
-    const char* base = path;
-    for (const char* s = path; *s; s++)
-        if (*s == '/' && s[1]) base = s + 1;
     size_t n = 0;
-    for (; base[n] && base[n] != '/' && n + 1 < sizeof p.name; n++) p.name[n] = base[n];
+    for (; path[n] && n + 1 < sizeof p.name; n++) p.name[n] = path[n];
     p.name[n] = 0;
 }
 
