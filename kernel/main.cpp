@@ -18,6 +18,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/posix/posix.h"
 #include "kernel/power.h"
+#include "kernel/storage/storage.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/time/time.h"
 #include "kernel/version.h"
@@ -142,6 +143,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     if (auto r = time::init(); r.is_error()) panic("cannot calibrate the clocks: %s", r.error().name());
     pci::init(g_boot_info);
     domain::init(g_boot_info);
+    storage::init(g_boot_info);
     cpu::sti();
     smp::start_aps();
     posix::init(g_boot_info);
