@@ -4,7 +4,8 @@
 //
 // Which partition: the GPT entry named "root", else the first partition of type "Linux
 // filesystem data" (0FC63DAF-8483-4772-8E79-3D69D8477DE4) — what images/build-image makes
-// (partition 2, `sgdisk -c 2:root -t 2:8300`). A disk without a GPT is refused (NoEnt).
+// (partition 2, `sgdisk -c 2:root -t 2:8300`). A disk without a valid GPT is refused with IO
+// (the reason logged), one without such a partition with NoEnt.
 //
 // Every call is serialized: the ext2 core is not thread-safe, and the kernel already calls one
 // at a time (its FsClient holds a mutex around each call), so a second thread arriving while a
