@@ -9,9 +9,24 @@ namespace lamina {
 
 namespace {
 
+// The last kLogSize bytes of kernel output, for dmesg (syslog(2)); written under the console
+// lock.
+constexpr size_t kLogSize = 64 * 1024;
+char g_log[kLogSize];
+uint64_t g_log_total;  // bytes ever written; the ring holds the last min(total, kLogSize)
+uint64_t g_log_cleared;  // g_log_total when last cleared
+
+void remember(const char* s, size_t n) {
+    for (size_t i = 0; i < n; i++) g_log[(g_log_total + i) % kLogSize] = s[i];
+    g_log_total += n;
+}
+
 class ConsoleSink final : public FormatSink {
 public:
-    void put(const char* s, size_t n) override { serial::write(s, n); }
+    void put(const char* s, size_t n) override {
+        remember(s, n);
+        serial::write(s, n);
+    }
 };
 
 // Until the scheduler brings real spinlocks, a simple test-and-set lock with interrupts off.
@@ -45,6 +60,36 @@ void kprintf(const char* fmt, ...) {
     va_start(ap, fmt);
     kvprintf(fmt, ap);
     va_end(ap);
+}
+
+size_t log_read(char* buf, size_t size, bool clear) {
+    uint64_t flags = lock_console();
+    uint64_t first = g_log_total > kLogSize ? g_log_total - kLogSize : 0;
+    if (first < g_log_cleared) first = g_log_cleared;
+    uint64_t n = g_log_total - first;
+    if (n > size) {
+        first += n - size;
+        n = size;
+    }
+    for (uint64_t i = 0; i < n; i++) buf[i] = g_log[(first + i) % kLogSize];
+    if (clear) g_log_cleared = g_log_total;
+    unlock_console(flags);
+    return size_t(n);
+}
+
+size_t log_unread_size() {
+    uint64_t flags = lock_console();
+    uint64_t first = g_log_total > kLogSize ? g_log_total - kLogSize : 0;
+    if (first < g_log_cleared) first = g_log_cleared;
+    size_t n = size_t(g_log_total - first);
+    unlock_console(flags);
+    return n;
+}
+
+void log_clear() {
+    uint64_t flags = lock_console();
+    g_log_cleared = g_log_total;
+    unlock_console(flags);
 }
 
 void panic(const char* fmt, ...) {

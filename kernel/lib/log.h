@@ -9,6 +9,12 @@ namespace lamina {
 [[gnu::format(printf, 1, 2)]] void kprintf(const char* fmt, ...);
 void kvprintf(const char* fmt, va_list ap);
 
+// The kernel log as dmesg sees it: the last 64 KiB of output since the last clear. log_read
+// copies the newest `size` bytes of it (oldest first) and returns how many; clear also empties it.
+size_t log_read(char* buf, size_t size, bool clear = false);
+size_t log_unread_size();
+void log_clear();
+
 // Halts every CPU after printing the message, the caller's registers and a symbolized backtrace.
 [[noreturn, gnu::format(printf, 1, 2)]] void panic(const char* fmt, ...);
 

@@ -172,6 +172,13 @@ Process* find_process(uint32_t pid) {
     return nullptr;
 }
 
+size_t process_count() {
+    SpinlockGuard g(g_processes_lock);
+    size_t n = 0;
+    for (Process* p : g_processes) n += p != nullptr;
+    return n;
+}
+
 void exit_current(int wait_status) {
     Process* p = current_process();
     KASSERT(p);

@@ -59,6 +59,8 @@ int wait(Process* p);
 
 Process* current_process();
 Process* find_process(uint32_t pid);
+// Processes in the table (zombies included), for sysinfo.
+size_t process_count();
 
 // Ends the calling process (from its own thread, in a system call or after a fatal fault).
 [[noreturn]] void exit_current(int wait_status);

@@ -9,6 +9,7 @@
 #include "kernel/posix/elf_exec.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/random.h"
+#include "kernel/posix/sys_system.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sched/thread.h"
 #include "kernel/time/time.h"
@@ -135,16 +136,6 @@ int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_
 int64_t sys_sched_yield(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
     sched::yield();
     return 0;
-}
-
-int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    char u[6][65] = {};
-    const char* fields[6] = {"Lamina", "lamina", LAMINA_VERSION, "#1", "x86_64", "(none)"};
-    for (int i = 0; i < 6; i++) {
-        size_t n = __builtin_strlen(fields[i]);
-        __builtin_memcpy(u[i], fields[i], n < 64 ? n : 64);
-    }
-    return copy_to_user(buf, u, sizeof u).is_ok() ? 0 : err(Errno::Fault);
 }
 
 // --- signals (recorded; nothing is delivered yet) ---------------------------------------------
@@ -366,7 +357,9 @@ constexpr Entry ENTRIES[] = {
     {218, "set_tid_address", sys_set_tid_address}, {228, "clock_gettime", sys_clock_gettime},
     {229, "clock_getres", sys_clock_getres}, {230, "clock_nanosleep", sys_clock_nanosleep},
     {231, "exit_group", sys_exit}, {273, "set_robust_list", sys_set_robust_list},
-    {318, "getrandom", sys_getrandom},
+    {318, "getrandom", sys_getrandom}, {99, "sysinfo", sys_sysinfo}, {103, "syslog", sys_syslog},
+    {169, "reboot", sys_reboot}, {170, "sethostname", sys_sethostname},
+    {171, "setdomainname", sys_setdomainname},
     {2, "open", nullptr}, {3, "close", nullptr}, {4, "stat", nullptr}, {5, "fstat", nullptr},
     {6, "lstat", nullptr}, {7, "poll", nullptr}, {8, "lseek", nullptr}, {15, "rt_sigreturn", nullptr},
     {17, "pread64", nullptr}, {18, "pwrite64", nullptr}, {19, "readv", nullptr}, {21, "access", nullptr},
@@ -380,7 +373,7 @@ constexpr Entry ENTRIES[] = {
     {80, "chdir", nullptr}, {82, "rename", nullptr}, {83, "mkdir", nullptr}, {84, "rmdir", nullptr},
     {87, "unlink", nullptr}, {89, "readlink", nullptr}, {90, "chmod", nullptr}, {92, "chown", nullptr},
     {95, "umask", nullptr}, {96, "gettimeofday", nullptr}, {97, "getrlimit", nullptr},
-    {99, "sysinfo", nullptr}, {109, "setpgid", nullptr}, {111, "getpgrp", nullptr}, {112, "setsid", nullptr},
+    {109, "setpgid", nullptr}, {111, "getpgrp", nullptr}, {112, "setsid", nullptr},
     {121, "getpgid", nullptr}, {124, "getsid", nullptr}, {131, "sigaltstack", nullptr},
     {137, "statfs", nullptr}, {157, "prctl", nullptr}, {160, "setrlimit", nullptr}, {163, "acct", nullptr},
     {200, "tkill", nullptr}, {201, "time", nullptr}, {202, "futex", nullptr}, {217, "getdents64", nullptr},

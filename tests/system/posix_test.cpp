@@ -147,6 +147,15 @@ TEST_F(SystemTest, UnknownSystemCallIsLoggedOnceByNumber) {
     ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
 }
 
+// uname/sethostname, sysinfo, syslog and reboot's checks, then reboot(RB_POWER_OFF) ends the
+// machine through ACPI: QEMU exits with status 0, not through the test exit device.
+TEST_F(SystemTest, SystemCallsAndPowerOff) {
+    auto& vm = boot({.direct = true, .append = "init=sysctl poweroff"});
+    ASSERT_TRUE(vm.wait_for("0 failures", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("lamina: powering off", 10s));
+    EXPECT_EQ(vm.wait_exit(30s), 0);
+}
+
 // Programs also start through UEFI + GRUB (module2 lines from the profile's `module` keys).
 TEST_F(SystemTest, ProgramStartsThroughGrub) {
     auto& vm = boot({.direct = false, .append = "init=hello"});
