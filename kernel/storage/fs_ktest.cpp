@@ -402,3 +402,35 @@ KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
 }
 
 }  // namespace lamina::storage
+
+namespace lamina::storage {
+
+// The bring-up the kernel's boot sequence uses: start_root_fs() over whatever provides
+// "block", mounted as the VFS root; stop_root_fs() leaves it clean for the next mount.
+KTEST(fs, start_root_fs_gives_the_vfs_root) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto root = start_root_fs();
+        KASSERT_TRUE(root.is_ok());
+        KEXPECT(root_fs() != nullptr);
+        KEXPECT(start_root_fs().error().code() == Errno::Busy);
+        auto* mounts = new posix::MountTable;
+        auto loc = mounts->mount_root(root.value());
+        KEXPECT(loc.is_ok());
+        posix::Credentials cred;
+        posix::PathContext ctx{*mounts, loc.value(), loc.value(), cred};
+        posix::Stat st;
+        KEXPECT(posix::vfs_stat(ctx, "/hello.txt", true, st).is_ok() && st.st_size == int64_t(sizeof kHello - 1));
+        delete mounts;
+        root.value() = nullptr;
+        KEXPECT(stop_root_fs().is_ok());
+        KEXPECT(root_fs() == nullptr);
+        auto again = FsClient::start({});
+        KASSERT_TRUE(again.is_ok());
+        KEXPECT(!again.value()->info().read_only);  // stopped cleanly
+        KEXPECT(again.value()->stop().is_ok());
+    });
+}
+
+}  // namespace lamina::storage

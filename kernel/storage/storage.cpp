@@ -3,6 +3,7 @@
 #include "kernel/boot/boot_info.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
+#include "kernel/power.h"
 
 namespace lamina::storage {
 
@@ -34,6 +35,14 @@ Result<DiskImage> disk_module(const char* name) {
 Result<RefPtr<posix::Inode>> start_root_fs() {
     if (g_root) return Errno::Busy;
     g_root = TRY(FsClient::start(FsClient::Options{}));
+    static bool hooked = false;
+    // reboot(2) and power-off: write everything back and leave the file system marked clean,
+    // or the next boot mounts it read-only.
+    if (!hooked) hooked = power::add_shutdown_hook([] {
+        if (g_root) {
+            if (auto r = stop_root_fs(); r.is_error()) kprintf("storage: unmounting the root file system: %s\n", r.error().name());
+        }
+    });
     return g_root->root();
 }
 
