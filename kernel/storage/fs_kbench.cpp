@@ -11,13 +11,13 @@
 #include "kernel/storage/fs_inode.h"
 #include "kernel/storage/ram_disk.h"
 #include "kernel/storage/storage.h"
+#include "kernel/storage/test_disk.h"
 #include "kernel/time/time.h"
 
 namespace lamina::storage {
 
 namespace {
 
-constexpr uint64_t kDiskSize = 112ull << 20;
 constexpr size_t kFileSize = 64u << 20;
 constexpr size_t kChunk = 1u << 20;  // per VFS call (the inode splits it into 64 KiB domain calls)
 constexpr unsigned kRandomReads = 2000;
@@ -35,16 +35,10 @@ uint64_t next_random(uint64_t& s) {
 }  // namespace
 
 KBENCH(fs_domain_io) {
-    auto image = disk_module("fsdisk");
-    if (image.is_error()) {
+    TestDisk test_disk;
+    RamDisk* disk = test_disk.disk;
+    if (!disk) {
         kprintf("kbench: fs_domain_io needs the disk:fsdisk module (test image)\n");
-        return;
-    }
-    auto made = RamDisk::create(image.value().data, image.value().size, kDiskSize);
-    if (made.is_error()) return;
-    RamDisk* disk = made.value();
-    if (domain::provide_interface("block", static_cast<idl::Block*>(disk)).is_error()) {
-        delete disk;
         return;
     }
     auto* buf = static_cast<uint8_t*>(mm::kmalloc(kChunk));
@@ -115,8 +109,6 @@ KBENCH(fs_domain_io) {
         }
     }
     mm::kfree(buf);
-    (void)domain::withdraw_interface("block");
-    delete disk;
 }
 
 }  // namespace lamina::storage

@@ -14,6 +14,7 @@
 #include "kernel/storage/fs_inode.h"
 #include "kernel/storage/ram_disk.h"
 #include "kernel/storage/storage.h"
+#include "kernel/storage/test_disk.h"
 
 namespace lamina::storage {
 
@@ -22,33 +23,9 @@ namespace {
 using posix::Inode;
 using posix::Name;
 
-constexpr uint64_t kDiskSize = 112ull << 20;  // what make-test-disk partitioned
 constexpr char kHello[] = "hello from the ext2 root partition\n";
 
 Name name(const char* s) { return Name{s, __builtin_strlen(s)}; }
-
-// A RAM disk from the image, provided as "block" while it lives.
-class TestDisk {
-public:
-    TestDisk() {
-        auto image = disk_module("fsdisk");
-        if (image.is_error()) return;
-        auto d = RamDisk::create(image.value().data, image.value().size, kDiskSize);
-        if (d.is_error()) return;
-        disk = d.value();
-        if (domain::provide_interface("block", static_cast<idl::Block*>(disk)).is_error()) {
-            delete disk;
-            disk = nullptr;
-        }
-    }
-    ~TestDisk() {
-        if (disk) {
-            (void)domain::withdraw_interface("block");
-            delete disk;
-        }
-    }
-    RamDisk* disk = nullptr;
-};
 
 template <typename Fn>
 void on_thread(ktest::Context& ktest_ctx, Fn fn) {
