@@ -215,6 +215,7 @@ Result<size_t> FsInode::write(uint64_t offset, const void* buf, size_t len) {
             RRefBytes* io = TRY(c.io_buffer());
             __builtin_memcpy(io->data(), in + done, want);
             TRY(io->set_length(want));
+            if (!written_in_) written_in_ = c.restarts() + 1;
             uint64_t n = TRY(c.fs().write(ino_, offset + done, *io));
             return n > want ? Result<size_t>(Errno::IO) : Result<size_t>(size_t(n));
         })));
@@ -241,7 +242,13 @@ Result<size_t> FsInode::readlink(char* buf, size_t len) {
 Result<void> FsInode::fsync(bool) {
     return vfs(client_->call([&](FsClient& c) -> Result<void> {
         if (c.stopped()) return Errno::IO;
-        return c.fs().fsync(ino_);
+        // Checked after the call too: a restart inside it (the shadow recovering and retrying
+        // on the fresh instance) loses the writes just the same.
+        uint64_t written_in = written_in_;
+        written_in_ = 0;
+        TRY(c.fs().fsync(ino_));
+        if (written_in && written_in != c.restarts() + 1) return Errno::IO;
+        return {};
     }));
 }
 

@@ -38,7 +38,10 @@ public:
     Result<size_t> write(uint64_t offset, const void* buf, size_t len) override;
     Result<size_t> readlink(char* buf, size_t len) override;
 
-    // fsync(2)/fdatasync(2) (the VFS's Inode gains this hook on the files branch).
+    // fsync(2)/fdatasync(2) (the VFS's Inode gains this hook on the files branch). EIO when the
+    // fs domain restarted since this inode was last written: those writes may be lost (they
+    // lived in the failed instance's cache), and a fresh instance with nothing dirty must not
+    // report them durable. Reported once, as Linux reports a writeback error.
     Result<void> fsync(bool data_only);
     // statfs(2)'s figures.
     Result<idl::FsInfo> fs_info();
@@ -51,6 +54,8 @@ private:
     RefPtr<FsClient> client_;
     uint32_t ino_;
     uint32_t mode_;  // atomic; refreshed by getattr and setattr
+    // FsClient::restarts() + 1 at the last write not yet fsync'ed; 0: none. Under the client's mutex.
+    uint64_t written_in_ = 0;
 };
 
 }  // namespace lamina::storage

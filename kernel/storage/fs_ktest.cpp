@@ -411,3 +411,105 @@ KTEST(fs, start_root_fs_gives_the_vfs_root) {
 }
 
 }  // namespace lamina::storage
+
+namespace lamina::storage {
+
+namespace {
+
+struct Worker {
+    ktest::Context* ctx;
+    RefPtr<Inode> root;
+    unsigned id;
+    unsigned ok = 0, eio = 0, other = 0, mismatched = 0;
+    bool done = false;
+};
+
+// write + fsync + read back, over and over, on its own file. When all three succeed the data
+// must be there; any of them may fail with EIO while the domain restarts, and nothing else.
+void worker_main(void* p) {
+    auto& w = *static_cast<Worker*>(p);
+    char file[8] = {'w', char('0' + w.id), 0};
+    RefPtr<Inode> file_inode;
+    for (unsigned tries = 0; !file_inode && tries < 10; tries++) {
+        auto made = w.root->create(name(file), posix::mode::Regular | 0644, 0, 0);
+        if (made.is_ok()) {
+            file_inode = made.value();
+        } else if (made.error().code() == Errno::Exist) {
+            auto found = w.root->lookup(name(file));
+            if (found.is_ok()) file_inode = found.value();
+        } else if (!is_eio(made.error())) {
+            break;
+        }
+    }
+    if (!file_inode) {
+        w.other++;
+        __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+        return;
+    }
+    // Off the stack: kernel stacks are small.
+    constexpr size_t kSize = 8192;
+    auto* out = static_cast<uint8_t*>(mm::kmalloc(2 * kSize));
+    if (!out) {
+        w.other++;
+        __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+        return;
+    }
+    uint8_t* in = out + kSize;
+    for (unsigned i = 0; i < 40; i++) {
+        fill_pattern(out, kSize, w.id * 100 + i);
+        auto wr = file_inode->write(0, out, kSize);
+        auto fs = wr.is_ok() ? static_cast<FsInode*>(file_inode.get())->fsync(false) : Result<void>(wr.error());
+        auto rd = fs.is_ok() ? file_inode->read(0, in, kSize) : Result<size_t>(fs.error());
+        if (rd.is_ok()) {
+            if (rd.value() == kSize && check_pattern(in, kSize, w.id * 100 + i)) w.ok++;
+            else w.mismatched++;
+        } else if (is_eio(rd.error())) {
+            w.eio++;
+        } else {
+            w.other++;
+        }
+    }
+    mm::kfree(out);
+    __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+}
+
+}  // namespace
+
+KTEST(fs, concurrent_callers_see_data_or_eio_across_restarts) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        Worker workers[2] = {{&ktest_ctx, c.root(), 1}, {&ktest_ctx, c.root(), 2}};
+        sched::Thread* threads[2] = {};
+        for (int i = 0; i < 2; i++) {
+            auto t = sched::Thread::create("fs-worker", worker_main, &workers[i]);
+            KASSERT_TRUE(t.is_ok());
+            threads[i] = t.value();
+        }
+        domain::set_verbose_faults(false);
+        unsigned injected = 0;
+        while (!__atomic_load_n(&workers[0].done, __ATOMIC_ACQUIRE) || !__atomic_load_n(&workers[1].done, __ATOMIC_ACQUIRE)) {
+            sched::sleep_ns(3'000'000);
+            if (injected < 6 && domain::inject_fault("fs").is_ok()) injected++;
+        }
+        for (auto* t : threads) KEXPECT(t->join() == sched::ExitReason::Returned);
+        domain::set_verbose_faults(true);
+        for (auto& w : workers) {
+            KEXPECT_EQ(w.other, 0u);
+            KEXPECT_EQ(w.mismatched, 0u);
+            KEXPECT(w.ok > 0);
+            ktest_ctx.note("worker %u: %u rounds ok, %u EIO", w.id, w.ok, w.eio);
+        }
+        KEXPECT(c.restarts() >= 1);
+        ktest_ctx.note("%u faults injected, %lu restarts", injected, (unsigned long)c.restarts());
+        RefPtr<Inode> root = c.root();
+        KEXPECT(write_file(ktest_ctx, root, "final.bin", 10000, 77));
+        KEXPECT(file_has_pattern(root, "final.bin", 10000, 77));
+        KEXPECT(c.stop().is_ok());
+    });
+}
+
+}  // namespace lamina::storage

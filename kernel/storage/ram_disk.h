@@ -6,7 +6,8 @@
 // image costs only what is written.
 //
 // Called by the fs domain through the interface registry (kernel code running on the domain's
-// behalf, no proxy in between): it works on the batch the domain owns and hands it back.
+// behalf, no proxy in between): submit() checks and takes over the batch the way a proxy
+// would, works on it, and hands it back.
 #pragma once
 
 #include <stddef.h>

@@ -64,6 +64,8 @@ Result<ext2::FileSystem*> FsService::mounted() {
     return fs_.get();
 }
 
+Result<void> FsService::commit_namespace() { return fs_->sync(); }
+
 FsInfo FsService::info_of() const {
     const ext2::Superblock& sb = fs_->superblock();
     FsInfo info{};
@@ -170,6 +172,7 @@ Result<FsStat> FsService::create(uint32_t dir, const FsName& name, uint32_t mode
     if (type == 0) type = ext2::MODE_IFREG;
     if (type != ext2::MODE_IFREG && type != ext2::MODE_IFIFO && type != ext2::MODE_IFSOCK) return Errno::Inval;
     uint32_t ino = TRY(fs_->create(dir, name_ptr(name), len, static_cast<uint16_t>(type | (mode & 07777)), uid, gid));
+    TRY(commit_namespace());
     return stat_of(ino);
 }
 
@@ -178,6 +181,7 @@ Result<FsStat> FsService::mkdir(uint32_t dir, const FsName& name, uint32_t mode,
     TRY(mounted());
     size_t len = TRY(name_len(name));
     uint32_t ino = TRY(fs_->mkdir(dir, name_ptr(name), len, static_cast<uint16_t>(mode & 07777), uid, gid));
+    TRY(commit_namespace());
     return stat_of(ino);
 }
 
@@ -189,6 +193,7 @@ Result<FsStat> FsService::symlink(uint32_t dir, const FsName& name, const RRefBy
     if (target.length() >= ext2::MAX_PATH_LEN) return Errno::NameTooLong;
     uint32_t ino = TRY(fs_->symlink(dir, name_ptr(name), len, reinterpret_cast<const char*>(target.data()),
                                     target.length(), uid, gid));
+    TRY(commit_namespace());
     return stat_of(ino);
 }
 
@@ -196,21 +201,24 @@ Result<void> FsService::link(uint32_t dir, const FsName& name, uint32_t ino) {
     SERIAL();
     TRY(mounted());
     size_t len = TRY(name_len(name));
-    return fs_->link(dir, name_ptr(name), len, ino);
+    TRY(fs_->link(dir, name_ptr(name), len, ino));
+    return commit_namespace();
 }
 
 Result<void> FsService::unlink(uint32_t dir, const FsName& name) {
     SERIAL();
     TRY(mounted());
     size_t len = TRY(name_len(name));
-    return fs_->unlink(dir, name_ptr(name), len);
+    TRY(fs_->unlink(dir, name_ptr(name), len));
+    return commit_namespace();
 }
 
 Result<void> FsService::rmdir(uint32_t dir, const FsName& name) {
     SERIAL();
     TRY(mounted());
     size_t len = TRY(name_len(name));
-    return fs_->rmdir(dir, name_ptr(name), len);
+    TRY(fs_->rmdir(dir, name_ptr(name), len));
+    return commit_namespace();
 }
 
 Result<void> FsService::rename(uint32_t from_dir, const FsName& from, uint32_t to_dir, const FsName& to) {
@@ -218,7 +226,8 @@ Result<void> FsService::rename(uint32_t from_dir, const FsName& from, uint32_t t
     TRY(mounted());
     size_t from_len = TRY(name_len(from));
     size_t to_len = TRY(name_len(to));
-    return fs_->rename(from_dir, name_ptr(from), from_len, to_dir, name_ptr(to), to_len);
+    TRY(fs_->rename(from_dir, name_ptr(from), from_len, to_dir, name_ptr(to), to_len));
+    return commit_namespace();
 }
 
 Result<RRef<FsDirBatch>> FsService::readdir(uint32_t dir, uint64_t cookie, RRef<FsDirBatch> batch) {

@@ -7,6 +7,13 @@
 // (partition 2, `sgdisk -c 2:root -t 2:8300`). A disk without a valid GPT is refused with IO
 // (the reason logged), one without such a partition with NoEnt.
 //
+// Name-space changes are synchronous (like Linux's dirsync): create, mkdir, symlink, link,
+// unlink, rmdir and rename write the file system back before they return. The kernel keeps
+// inode numbers across a restart of this domain, so an inode it was told about must still be
+// that inode on disk afterwards: a create lost with the failed instance's cache would leave
+// the kernel holding a number the fresh instance hands to the next new file. File data stays
+// in the cache until fsync or sync (a restart loses it; the kernel reports that at fsync).
+//
 // Every call is serialized: the ext2 core is not thread-safe, and the kernel already calls one
 // at a time (its FsClient holds a mutex around each call), so a second thread arriving while a
 // call is inside gets Busy instead of corrupting the cache.
@@ -65,6 +72,7 @@ public:
 private:
     class Serial;
     Result<ext2::FileSystem*> mounted();
+    Result<void> commit_namespace();
     Result<idl::FsStat> stat_of(uint32_t ino);
     idl::FsInfo info_of() const;
 
