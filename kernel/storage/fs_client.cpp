@@ -64,6 +64,7 @@ Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
         return info.error();
     }
     c->info_ = info.value();
+    c->mounted_rw_ = !c->info_.read_only;
     kprintf("storage: root file system mounted%s: %lu blocks of %u bytes, %lu free; %lu inodes, %lu free\n",
             c->info_.read_only ? " read-only" : "", (unsigned long)c->info_.blocks, c->info_.block_size,
             (unsigned long)c->info_.free_blocks, (unsigned long)c->info_.inodes, (unsigned long)c->info_.free_inodes);
@@ -76,12 +77,15 @@ Result<void> FsClient::replay(void* context, domain::Domain* fresh) {
     if (!fs) return Errno::NoEnt;
     // Straight to the fresh instance: the shadow's proxy still points at the failed one.
     idl::FsProxy direct(fresh->record, *fs);
-    auto info = direct.mount(c->opts_.read_only, !c->info_.read_only);
+    // after_fault only when the failed instance had the file system mounted read-write: then
+    // the missing "clean" mark is its own doing. A first mount that crashed gets no such pass.
+    auto info = direct.mount(c->opts_.read_only, c->mounted_rw_);
     if (info.is_error()) {
         kprintf("storage: remounting after an fs domain fault failed (%s)\n", info.error().name());
         return info.error().is_domain_error() ? Error(Errno::IO) : info.error();
     }
     c->info_ = info.value();
+    c->mounted_rw_ = !c->info_.read_only;
     c->dir_valid_ = false;
     return {};
 }

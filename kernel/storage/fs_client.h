@@ -91,6 +91,7 @@ private:
     domain::Recovery* recovery_ = nullptr;
     idl::FsShadow* shadow_ = nullptr;
     idl::FsInfo info_{};
+    bool mounted_rw_ = false;  // a read-write mount succeeded: a restart remounts after_fault
     bool stopped_ = false;
 
     RRefBytes io_;
