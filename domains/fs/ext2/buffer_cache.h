@@ -1,7 +1,8 @@
 // lamina:portable
 // The block buffer cache: a fixed number of block-sized buffers, found by block number through
 // a hash table, recycled least-recently-used first. Modified buffers are marked dirty and
-// written back on sync(), or when they are evicted.
+// written back on sync(), or when they are evicted; both write groups of up to WRITE_GROUP
+// buffers in one BlockDevice::write_runs call.
 //
 // A BufferRef pins its buffer (it cannot be evicted while referenced). The file-system code
 // never holds more than a handful at a time (an indirect-block path, a bitmap, an inode-table
@@ -58,6 +59,9 @@ private:
 class BufferCache {
 public:
     static constexpr uint32_t MIN_BUFFERS = 16;
+    // Dirty buffers written back in one device call (BlockDevice::write_runs), by sync() and
+    // when an eviction has to write (write-behind from the LRU tail).
+    static constexpr uint32_t WRITE_GROUP = 32;
 
     struct Stats {
         uint64_t hits, misses, reads, writes, evictions;
@@ -89,7 +93,8 @@ private:
                 fs::FsLog* log)
         : dev_(dev), alloc_(alloc), block_size_(block_size), count_(count), log_(log) {}
     Result<Buffer*> lookup_or_claim(uint64_t block, bool& hit);
-    Result<void> write_back(Buffer* b);
+    Result<void> write_group(Buffer* const* group, uint32_t n);
+    Result<void> write_behind(Buffer* victim);
     void unpin(Buffer* b);
     void lru_remove(Buffer* b);
     void lru_push_front(Buffer* b);

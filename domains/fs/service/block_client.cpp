@@ -50,6 +50,78 @@ Result<uint32_t> BlockClient::submit(RRef<BlockRequest>* done) {
     return n;
 }
 
+Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp op, uint8_t* read_base,
+                                   uint64_t first_lba, uint64_t sectors) {
+    // The driver may return the requests in another order: each read lands where its LBA
+    // says, after checking that it stays inside this batch's range.
+    Result<void> result;
+    for (uint32_t i = 0; i < n; i++) {
+        RRef<BlockRequest>& req = done[i];
+        if (result.is_ok() && (!req || !req->buf || req->op != op)) {
+            log_line(log_, "fs: block device returned a malformed request");
+            result = Errno::IO;
+        }
+        if (result.is_ok() && req->status != 0) {
+            log_line(log_, "fs: block %s at LBA %llu failed (errno %d)",
+                     op == BlockOp::Read ? "read" : op == BlockOp::Write ? "write" : "flush",
+                     static_cast<unsigned long long>(req->lba), req->status);
+            result = req->status > 0 && req->status < 4096 ? Errno(req->status) : Errno::IO;
+        }
+        if (result.is_ok() && op == BlockOp::Read) {
+            uint64_t at = req->lba - first_lba;  // wraps for an LBA below the batch
+            size_t bytes = size_t(req->blocks) * SECTOR_SIZE;
+            if (req->lba < first_lba || at >= sectors || req->blocks > sectors - at || req->buf.length() != bytes ||
+                req->buf.capacity() < bytes) {
+                log_line(log_, "fs: block device returned a read of the wrong size or place");
+                result = Errno::IO;
+            } else {
+                __builtin_memcpy(read_base + at * SECTOR_SIZE, req->buf.data(), bytes);
+                stats_.sectors_read += req->blocks;
+            }
+        }
+        if (req && req->buf && req->buf.capacity() >= kChunkSectors * SECTOR_SIZE && pooled_ < kBatch)
+            pool_[pooled_++] = std::move(req);
+    }
+    return result;
+}
+
+Result<void> BlockClient::write_runs(const SectorRun* runs, size_t count) {
+    for (size_t i = 0; i < count; i++)
+        if (runs[i].lba > info_.block_count || runs[i].count > info_.block_count - runs[i].lba) return Errno::Inval;
+    const uint32_t chunk = chunk_sectors();
+    size_t i = 0;
+    uint32_t done_in_run = 0;
+    while (i < count) {
+        if (!batch_) batch_ = TRY((RRefDeque<BlockRequest, kBatch>::create()));
+        while (!batch_.full() && i < count) {
+            const SectorRun& run = runs[i];
+            if (done_in_run == run.count) {  // also skips empty runs
+                i++;
+                done_in_run = 0;
+                continue;
+            }
+            uint32_t left = run.count - done_in_run;
+            uint32_t n = left < chunk ? left : chunk;
+            RRef<BlockRequest> req = TRY(take_request());
+            req->op = BlockOp::Write;
+            req->lba = run.lba + done_in_run;
+            req->blocks = n;
+            req->status = 0;
+            __builtin_memcpy(req->buf.data(), static_cast<const uint8_t*>(run.data) + size_t(done_in_run) * SECTOR_SIZE,
+                             size_t(n) * SECTOR_SIZE);
+            (void)req->buf.set_length(n * SECTOR_SIZE);
+            if (batch_.push_back(std::move(req)).is_error()) return Errno::IO;  // cannot: not full
+            stats_.sectors_written += n;
+            done_in_run += n;
+        }
+        if (batch_.empty()) break;
+        RRef<BlockRequest> done[kBatch];
+        uint32_t n = TRY(submit(done));
+        TRY(complete(done, n, BlockOp::Write, nullptr, 0, 0));
+    }
+    return {};
+}
+
 Result<void> BlockClient::transfer(BlockOp op, uint64_t lba, uint32_t count, uint8_t* buf) {
     if (lba > info_.block_count || count > info_.block_count - lba) return Errno::Inval;
     const uint32_t chunk = chunk_sectors();
@@ -74,39 +146,8 @@ Result<void> BlockClient::transfer(BlockOp op, uint64_t lba, uint32_t count, uin
             if (op == BlockOp::Flush) break;
         }
         RRef<BlockRequest> done[kBatch];
-        const uint64_t batch_sectors = lba - first_lba;
         uint32_t n = TRY(submit(done));
-        // The driver may return the requests in another order: each read lands where its LBA
-        // says, after checking that it stays inside this batch's range.
-        Result<void> result;
-        for (uint32_t i = 0; i < n; i++) {
-            RRef<BlockRequest>& req = done[i];
-            if (result.is_ok() && (!req || !req->buf || req->op != op)) {
-                log_line(log_, "fs: block device returned a malformed request");
-                result = Errno::IO;
-            }
-            if (result.is_ok() && req->status != 0) {
-                log_line(log_, "fs: block %s at LBA %llu failed (errno %d)",
-                         op == BlockOp::Read ? "read" : op == BlockOp::Write ? "write" : "flush",
-                         static_cast<unsigned long long>(req->lba), req->status);
-                result = req->status > 0 && req->status < 4096 ? Errno(req->status) : Errno::IO;
-            }
-            if (result.is_ok() && op == BlockOp::Read) {
-                uint64_t at = req->lba - first_lba;  // wraps for an LBA below the batch
-                size_t bytes = size_t(req->blocks) * SECTOR_SIZE;
-                if (req->lba < first_lba || at >= batch_sectors || req->blocks > batch_sectors - at ||
-                    req->buf.length() != bytes || req->buf.capacity() < bytes) {
-                    log_line(log_, "fs: block device returned a read of the wrong size or place");
-                    result = Errno::IO;
-                } else {
-                    __builtin_memcpy(first_buf + at * SECTOR_SIZE, req->buf.data(), bytes);
-                    stats_.sectors_read += req->blocks;
-                }
-            }
-            if (req && req->buf && req->buf.capacity() >= kChunkSectors * SECTOR_SIZE && pooled_ < kBatch)
-                pool_[pooled_++] = std::move(req);
-        }
-        TRY(result);
+        TRY(complete(done, n, op, first_buf, first_lba, lba - first_lba));
         if (op == BlockOp::Flush) break;
     }
     return {};

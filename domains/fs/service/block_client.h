@@ -40,6 +40,9 @@ public:
     Result<void> read_sectors(uint64_t lba, uint32_t count, void* buf) override;
     Result<void> write_sectors(uint64_t lba, uint32_t count, const void* buf) override;
     Result<void> flush() override;
+    // As many runs per batch as fit (each run split into chunks): 32 dirty blocks written back
+    // in one domain crossing.
+    Result<void> write_runs(const SectorRun* runs, size_t count) override;
 
     struct Stats {
         uint64_t submits, requests, sectors_read, sectors_written;
@@ -53,6 +56,10 @@ private:
     // Sends batch_ and puts the requests back in the pool, in submission order, into done[].
     Result<uint32_t> submit(RRef<idl::BlockRequest>* done);
     uint32_t chunk_sectors() const;
+    // Checks the completed requests of one batch (statuses; for reads, places and sizes, and
+    // copies the data to read_base + (lba - first_lba) sectors) and pools them again.
+    Result<void> complete(RRef<idl::BlockRequest>* done, uint32_t n, idl::BlockOp op, uint8_t* read_base,
+                          uint64_t first_lba, uint64_t sectors);
 
     idl::Block& dev_;
     FsLog* log_;
