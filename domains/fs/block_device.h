@@ -21,6 +21,13 @@ struct SectorRun {
     const void* data;
 };
 
+// `count` sectors at `lba` into `data`: one piece of a scattered read.
+struct SectorRunIn {
+    uint64_t lba;
+    uint32_t count;
+    void* data;
+};
+
 class BlockDevice {
 public:
     virtual uint64_t sector_count() const = 0;
@@ -34,6 +41,11 @@ public:
     // have been written.
     virtual Result<void> write_runs(const SectorRun* runs, size_t count) {
         for (size_t i = 0; i < count; i++) TRY(write_sectors(runs[i].lba, runs[i].count, runs[i].data));
+        return {};
+    }
+    // The same for reads (the buffer cache's read-ahead).
+    virtual Result<void> read_runs(const SectorRunIn* runs, size_t count) {
+        for (size_t i = 0; i < count; i++) TRY(read_sectors(runs[i].lba, runs[i].count, runs[i].data));
         return {};
     }
 
@@ -67,6 +79,19 @@ public:
                 moved[i] = {first_ + runs[at + i].lba, runs[at + i].count, runs[at + i].data};
             }
             TRY(parent_.write_runs(moved, n));
+        }
+        return {};
+    }
+    Result<void> read_runs(const SectorRunIn* runs, size_t count) override {
+        constexpr size_t kGroup = 32;
+        SectorRunIn moved[kGroup];
+        for (size_t at = 0; at < count; at += kGroup) {
+            size_t n = count - at < kGroup ? count - at : kGroup;
+            for (size_t i = 0; i < n; i++) {
+                if (!in_range(runs[at + i].lba, runs[at + i].count)) return Errno::Inval;
+                moved[i] = {first_ + runs[at + i].lba, runs[at + i].count, runs[at + i].data};
+            }
+            TRY(parent_.read_runs(moved, n));
         }
         return {};
     }

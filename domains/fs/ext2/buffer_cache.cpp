@@ -141,20 +141,67 @@ Result<Buffer*> BufferCache::lookup_or_claim(uint64_t block, bool& hit) {
     return victim;
 }
 
+Buffer* BufferCache::find(uint64_t block) const {
+    for (Buffer* b = buckets_[bucket(block)]; b; b = b->hash_next)
+        if (b->block == block) return b;
+    return nullptr;
+}
+
+Result<void> BufferCache::fill(Buffer* b) {
+    const uint32_t spb = block_size_ / fs::SECTOR_SIZE;
+    Buffer* group[READ_AHEAD];
+    uint32_t n = 0;
+    group[n++] = b;
+    if (b->block == last_read_ + 1) {
+        // The run of uncached blocks after b, and as many clean unpinned buffers for it.
+        const uint64_t limit = dev_.sector_count() / spb;
+        uint32_t want = 0;
+        while (want + 1 < READ_AHEAD && b->block + 1 + want < limit && !find(b->block + 1 + want)) want++;
+        for (Buffer* v = lru_tail_; v && n < want + 1;) {
+            Buffer* prev = v->lru_prev;
+            if (v != b && !v->pins && !v->dirty) {
+                if (v->block != NO_BLOCK) stats_.evictions++;
+                hash_remove(v);
+                v->block = b->block + n;
+                v->valid = false;
+                v->hash_next = buckets_[bucket(v->block)];
+                buckets_[bucket(v->block)] = v;
+                v->pins = 1;
+                lru_remove(v);
+                lru_push_front(v);
+                group[n++] = v;
+            }
+            v = prev;
+        }
+    }
+    fs::SectorRunIn runs[READ_AHEAD] = {};
+    for (uint32_t i = 0; i < n; i++) runs[i] = {group[i]->block * spb, spb, group[i]->data};
+    auto r = n == 1 ? dev_.read_sectors(runs[0].lba, spb, runs[0].data) : dev_.read_runs(runs, n);
+    for (uint32_t i = 1; i < n; i++) {
+        group[i]->pins--;
+        if (r.is_error()) hash_remove(group[i]);
+    }
+    if (r.is_error()) {
+        fs::log_line(log_, "ext2: read of block %llu failed", static_cast<unsigned long long>(b->block));
+        return r;
+    }
+    for (uint32_t i = 0; i < n; i++) group[i]->valid = true;
+    stats_.reads += n;
+    stats_.read_ahead += n - 1;
+    last_read_ = group[n - 1]->block;
+    return {};
+}
+
 Result<BufferRef> BufferCache::get(uint64_t block) {
     bool hit;
     Buffer* b = TRY(lookup_or_claim(block, hit));
     if (!b->valid) {
-        uint32_t spb = block_size_ / fs::SECTOR_SIZE;
-        auto r = dev_.read_sectors(block * spb, spb, b->data);
+        auto r = fill(b);
         if (r.is_error()) {
-            fs::log_line(log_, "ext2: read of block %llu failed", static_cast<unsigned long long>(block));
             b->pins--;
             hash_remove(b);
             return r.error();
         }
-        stats_.reads++;
-        b->valid = true;
     }
     return BufferRef(this, b);
 }

@@ -26,6 +26,19 @@ uint32_t BlockClient::chunk_sectors() const {
     return info_.max_blocks < kChunkSectors ? info_.max_blocks : kChunkSectors;
 }
 
+Result<void> BlockClient::ready_batch() {
+    if (!batch_) {
+        batch_ = TRY((RRefDeque<BlockRequest, kBatch>::create()));
+        return {};
+    }
+    // Left over from a fill that failed half-way: back to the pool (or dropped).
+    while (!batch_.empty()) {
+        RRef<BlockRequest> req = batch_.pop_front();
+        if (req && req->buf && pooled_ < kBatch) pool_[pooled_++] = std::move(req);
+    }
+    return {};
+}
+
 Result<RRef<BlockRequest>> BlockClient::take_request() {
     if (pooled_ > 0) return std::move(pool_[--pooled_]);
     auto req = TRY(RRef<BlockRequest>::create());
@@ -51,7 +64,8 @@ Result<uint32_t> BlockClient::submit(RRef<BlockRequest>* done) {
 }
 
 Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp op, uint8_t* read_base,
-                                   uint64_t first_lba, uint64_t sectors) {
+                                   uint64_t first_lba, uint64_t sectors, const SectorRunIn* runs,
+                                   size_t run_count) {
     // The driver may return the requests in another order: each read lands where its LBA
     // says, after checking that it stays inside this batch's range.
     Result<void> result;
@@ -67,7 +81,19 @@ Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp
                      static_cast<unsigned long long>(req->lba), req->status);
             result = req->status > 0 && req->status < 4096 ? Errno(req->status) : Errno::IO;
         }
-        if (result.is_ok() && op == BlockOp::Read) {
+        if (result.is_ok() && op == BlockOp::Read && runs) {
+            size_t bytes = size_t(req->blocks) * SECTOR_SIZE;
+            const SectorRunIn* run = nullptr;
+            for (size_t k = 0; k < run_count && !run; k++)
+                if (runs[k].lba == req->lba && runs[k].count == req->blocks) run = &runs[k];
+            if (!run || req->buf.length() != bytes || req->buf.capacity() < bytes) {
+                log_line(log_, "fs: block device returned a read of the wrong size or place");
+                result = Errno::IO;
+            } else {
+                __builtin_memcpy(run->data, req->buf.data(), bytes);
+                stats_.sectors_read += req->blocks;
+            }
+        } else if (result.is_ok() && op == BlockOp::Read) {
             uint64_t at = req->lba - first_lba;  // wraps for an LBA below the batch
             size_t bytes = size_t(req->blocks) * SECTOR_SIZE;
             if (req->lba < first_lba || at >= sectors || req->blocks > sectors - at || req->buf.length() != bytes ||
@@ -92,7 +118,7 @@ Result<void> BlockClient::write_runs(const SectorRun* runs, size_t count) {
     size_t i = 0;
     uint32_t done_in_run = 0;
     while (i < count) {
-        if (!batch_) batch_ = TRY((RRefDeque<BlockRequest, kBatch>::create()));
+        TRY(ready_batch());
         while (!batch_.full() && i < count) {
             const SectorRun& run = runs[i];
             if (done_in_run == run.count) {  // also skips empty runs
@@ -122,11 +148,43 @@ Result<void> BlockClient::write_runs(const SectorRun* runs, size_t count) {
     return {};
 }
 
+Result<void> BlockClient::read_runs(const SectorRunIn* runs, size_t count) {
+    const uint32_t chunk = chunk_sectors();
+    for (size_t at = 0; at < count; at += kBatch) {
+        size_t n = count - at < kBatch ? count - at : kBatch;
+        for (size_t i = at; i < at + n; i++) {
+            if (runs[i].lba > info_.block_count || runs[i].count > info_.block_count - runs[i].lba) return Errno::Inval;
+            if (runs[i].count == 0 || runs[i].count > chunk) {
+                // Not one request each: the slow way, run by run.
+                for (size_t k = 0; k < count; k++) TRY(read_sectors(runs[k].lba, runs[k].count, runs[k].data));
+                return {};
+            }
+        }
+    }
+    for (size_t at = 0; at < count; at += kBatch) {
+        size_t n = count - at < kBatch ? count - at : kBatch;
+        TRY(ready_batch());
+        for (size_t i = at; i < at + n; i++) {
+            RRef<BlockRequest> req = TRY(take_request());
+            req->op = BlockOp::Read;
+            req->lba = runs[i].lba;
+            req->blocks = runs[i].count;
+            req->status = 0;
+            (void)req->buf.set_length(0);
+            if (batch_.push_back(std::move(req)).is_error()) return Errno::IO;  // cannot: n <= 32
+        }
+        RRef<BlockRequest> done[kBatch];
+        uint32_t got = TRY(submit(done));
+        TRY(complete(done, got, BlockOp::Read, nullptr, 0, 0, runs + at, n));
+    }
+    return {};
+}
+
 Result<void> BlockClient::transfer(BlockOp op, uint64_t lba, uint32_t count, uint8_t* buf) {
     if (lba > info_.block_count || count > info_.block_count - lba) return Errno::Inval;
     const uint32_t chunk = chunk_sectors();
     while (count > 0 || op == BlockOp::Flush) {
-        if (!batch_) batch_ = TRY((RRefDeque<BlockRequest, kBatch>::create()));
+        TRY(ready_batch());
         // Fill one batch.
         uint64_t first_lba = lba;
         uint8_t* first_buf = buf;

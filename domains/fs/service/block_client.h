@@ -43,6 +43,8 @@ public:
     // As many runs per batch as fit (each run split into chunks): 32 dirty blocks written back
     // in one domain crossing.
     Result<void> write_runs(const SectorRun* runs, size_t count) override;
+    // Runs of at most kChunkSectors each go in one batch, up to 32 of them.
+    Result<void> read_runs(const SectorRunIn* runs, size_t count) override;
 
     struct Stats {
         uint64_t submits, requests, sectors_read, sectors_written;
@@ -53,13 +55,17 @@ private:
     Result<void> transfer(idl::BlockOp op, uint64_t lba, uint32_t count, uint8_t* buf);
     // A request with a buffer of chunk_bytes() from the pool, or a new one.
     Result<RRef<idl::BlockRequest>> take_request();
+    // batch_ exists and is empty.
+    Result<void> ready_batch();
     // Sends batch_ and puts the requests back in the pool, in submission order, into done[].
     Result<uint32_t> submit(RRef<idl::BlockRequest>* done);
     uint32_t chunk_sectors() const;
     // Checks the completed requests of one batch (statuses; for reads, places and sizes, and
-    // copies the data to read_base + (lba - first_lba) sectors) and pools them again.
+    // copies the data to read_base + (lba - first_lba) sectors, or with runs, to the run that
+    // asked for exactly that LBA and length) and pools them again.
     Result<void> complete(RRef<idl::BlockRequest>* done, uint32_t n, idl::BlockOp op, uint8_t* read_base,
-                          uint64_t first_lba, uint64_t sectors);
+                          uint64_t first_lba, uint64_t sectors, const SectorRunIn* runs = nullptr,
+                          size_t run_count = 0);
 
     idl::Block& dev_;
     FsLog* log_;
