@@ -73,6 +73,7 @@ KBENCH(fs_domain_io) {
             if (ok) kbench_ctx.report("seq_read_64MiB", mib_per_s(kFileSize, read_ns), "MiB/s");
             RamDisk::Stats s2 = disk->stats();
             kbench_ctx.report("seq_read_block_batches", s2.batches - s1.batches, "batches");
+            kbench_ctx.report("seq_read_block_requests", s2.reads - s1.reads, "requests");
 
             uint64_t seed = 0x9e3779b97f4a7c15ull;
             t0 = time::now_ns();

@@ -38,6 +38,7 @@ public:
     int fail_status = 0;        // every request fails with this errno
     bool drop_one = false;      // return one request fewer
     uint64_t submits = 0;
+    uint32_t largest = 0;       // sectors in the largest request seen
 
     lamina::Result<BlockInfo> info() override { return BlockInfo{512, 128, disk.size() / 512}; }
     lamina::Result<RRefDeque<BlockRequest, 32>> submit(RRefDeque<BlockRequest, 32> batch) override {
@@ -46,6 +47,7 @@ public:
         while (!batch.empty()) reqs.push_back(batch.pop_front());
         for (auto& r : reqs) {
             size_t bytes = size_t(r->blocks) * 512;
+            largest = std::max(largest, r->blocks);
             if (fail_status) {
                 r->status = fail_status;
             } else if (r->op == BlockOp::Read) {
@@ -171,6 +173,7 @@ TEST_F(FsServiceTest, MountsTheRootPartitionAndServesFiles) {
     EXPECT_EQ(read_all(lookup(2, "big.bin")), pattern(300000, 7));
     EXPECT_LT(driver.submits - submits_before, 100u);
     EXPECT_GT(service->file_system()->cache_stats().read_ahead, 200u);
+    EXPECT_GT(driver.largest, 2u);  // adjacent 1 KiB blocks merged into larger requests
     auto st = proxy->stat(hello);
     ASSERT_TRUE(st.is_ok());
     EXPECT_EQ(st.value().size, 6u);

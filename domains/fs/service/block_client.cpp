@@ -64,8 +64,7 @@ Result<uint32_t> BlockClient::submit(RRef<BlockRequest>* done) {
 }
 
 Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp op, uint8_t* read_base,
-                                   uint64_t first_lba, uint64_t sectors, const SectorRunIn* runs,
-                                   size_t run_count) {
+                                   uint64_t first_lba, uint64_t sectors) {
     // The driver may return the requests in another order: each read lands where its LBA
     // says, after checking that it stays inside this batch's range.
     Result<void> result;
@@ -81,19 +80,7 @@ Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp
                      static_cast<unsigned long long>(req->lba), req->status);
             result = req->status > 0 && req->status < 4096 ? Errno(req->status) : Errno::IO;
         }
-        if (result.is_ok() && op == BlockOp::Read && runs) {
-            size_t bytes = size_t(req->blocks) * SECTOR_SIZE;
-            const SectorRunIn* run = nullptr;
-            for (size_t k = 0; k < run_count && !run; k++)
-                if (runs[k].lba == req->lba && runs[k].count == req->blocks) run = &runs[k];
-            if (!run || req->buf.length() != bytes || req->buf.capacity() < bytes) {
-                log_line(log_, "fs: block device returned a read of the wrong size or place");
-                result = Errno::IO;
-            } else {
-                __builtin_memcpy(run->data, req->buf.data(), bytes);
-                stats_.sectors_read += req->blocks;
-            }
-        } else if (result.is_ok() && op == BlockOp::Read) {
+        if (result.is_ok() && op == BlockOp::Read) {
             uint64_t at = req->lba - first_lba;  // wraps for an LBA below the batch
             size_t bytes = size_t(req->blocks) * SECTOR_SIZE;
             if (req->lba < first_lba || at >= sectors || req->blocks > sectors - at || req->buf.length() != bytes ||
@@ -111,71 +98,130 @@ Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp
     return result;
 }
 
+namespace {
+
+// Up to kBatch runs, without the empty ones, in LBA order (insertion sort: n <= 32).
+template <typename Run>
+size_t sorted_runs(const Run* runs, size_t n, Run* out) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (runs[i].count == 0) continue;
+        size_t j = m++;
+        while (j > 0 && out[j - 1].lba > runs[i].lba) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = runs[i];
+    }
+    return m;
+}
+
+}  // namespace
+
+template <typename Run, typename Copy>
+Result<void> BlockClient::fill_merged(BlockOp op, const Run* runs, size_t n, size_t& i, uint32_t& done_in_run,
+                                      Copy copy) {
+    const uint32_t chunk = chunk_sectors();
+    TRY(ready_batch());
+    while (!batch_.full() && i < n) {
+        RRef<BlockRequest> req = TRY(take_request());
+        req->op = op;
+        req->lba = runs[i].lba + done_in_run;
+        req->blocks = 0;
+        req->status = 0;
+        // Pieces that continue the request's LBA range join it, up to a chunk.
+        while (i < n && req->blocks < chunk && runs[i].lba + done_in_run == req->lba + req->blocks) {
+            uint32_t left = runs[i].count - done_in_run;
+            uint32_t room = chunk - req->blocks;
+            uint32_t m = left < room ? left : room;
+            copy(req->buf.data() + size_t(req->blocks) * SECTOR_SIZE, runs[i], done_in_run, m);
+            req->blocks += m;
+            done_in_run += m;
+            if (done_in_run == runs[i].count) {
+                i++;
+                done_in_run = 0;
+            }
+        }
+        (void)req->buf.set_length(op == BlockOp::Write ? req->blocks * SECTOR_SIZE : 0);
+        if (op == BlockOp::Write) stats_.sectors_written += req->blocks;
+        if (batch_.push_back(std::move(req)).is_error()) return Errno::IO;  // cannot: not full
+    }
+    return {};
+}
+
 Result<void> BlockClient::write_runs(const SectorRun* runs, size_t count) {
     for (size_t i = 0; i < count; i++)
         if (runs[i].lba > info_.block_count || runs[i].count > info_.block_count - runs[i].lba) return Errno::Inval;
-    const uint32_t chunk = chunk_sectors();
-    size_t i = 0;
-    uint32_t done_in_run = 0;
-    while (i < count) {
-        TRY(ready_batch());
-        while (!batch_.full() && i < count) {
-            const SectorRun& run = runs[i];
-            if (done_in_run == run.count) {  // also skips empty runs
-                i++;
-                done_in_run = 0;
-                continue;
-            }
-            uint32_t left = run.count - done_in_run;
-            uint32_t n = left < chunk ? left : chunk;
-            RRef<BlockRequest> req = TRY(take_request());
-            req->op = BlockOp::Write;
-            req->lba = run.lba + done_in_run;
-            req->blocks = n;
-            req->status = 0;
-            __builtin_memcpy(req->buf.data(), static_cast<const uint8_t*>(run.data) + size_t(done_in_run) * SECTOR_SIZE,
-                             size_t(n) * SECTOR_SIZE);
-            (void)req->buf.set_length(n * SECTOR_SIZE);
-            if (batch_.push_back(std::move(req)).is_error()) return Errno::IO;  // cannot: not full
-            stats_.sectors_written += n;
-            done_in_run += n;
+    for (size_t at = 0; at < count; at += kBatch) {
+        SectorRun sorted[kBatch];
+        size_t n = sorted_runs(runs + at, count - at < kBatch ? count - at : kBatch, sorted);
+        size_t i = 0;
+        uint32_t done_in_run = 0;
+        while (i < n) {
+            TRY(fill_merged(BlockOp::Write, sorted, n, i, done_in_run,
+                            [](uint8_t* to, const SectorRun& run, uint32_t from, uint32_t sectors) {
+                                __builtin_memcpy(to, static_cast<const uint8_t*>(run.data) + size_t(from) * SECTOR_SIZE,
+                                                 size_t(sectors) * SECTOR_SIZE);
+                            }));
+            RRef<BlockRequest> done[kBatch];
+            uint32_t got = TRY(submit(done));
+            TRY(complete(done, got, BlockOp::Write, nullptr, 0, 0));
         }
-        if (batch_.empty()) break;
-        RRef<BlockRequest> done[kBatch];
-        uint32_t n = TRY(submit(done));
-        TRY(complete(done, n, BlockOp::Write, nullptr, 0, 0));
     }
     return {};
 }
 
 Result<void> BlockClient::read_runs(const SectorRunIn* runs, size_t count) {
-    const uint32_t chunk = chunk_sectors();
+    for (size_t i = 0; i < count; i++)
+        if (runs[i].lba > info_.block_count || runs[i].count > info_.block_count - runs[i].lba) return Errno::Inval;
     for (size_t at = 0; at < count; at += kBatch) {
-        size_t n = count - at < kBatch ? count - at : kBatch;
-        for (size_t i = at; i < at + n; i++) {
-            if (runs[i].lba > info_.block_count || runs[i].count > info_.block_count - runs[i].lba) return Errno::Inval;
-            if (runs[i].count == 0 || runs[i].count > chunk) {
-                // Not one request each: the slow way, run by run.
-                for (size_t k = 0; k < count; k++) TRY(read_sectors(runs[k].lba, runs[k].count, runs[k].data));
-                return {};
+        SectorRunIn sorted[kBatch];
+        size_t n = sorted_runs(runs + at, count - at < kBatch ? count - at : kBatch, sorted);
+        uint64_t wanted = 0, delivered = 0;
+        for (size_t k = 0; k < n; k++) wanted += sorted[k].count;
+        size_t i = 0;
+        uint32_t done_in_run = 0;
+        while (i < n) {
+            TRY(fill_merged(BlockOp::Read, sorted, n, i, done_in_run, [](uint8_t*, const SectorRunIn&, uint32_t, uint32_t) {}));
+            RRef<BlockRequest> done[kBatch];
+            uint32_t got = TRY(submit(done));
+            // Each request's sectors go to the runs they overlap (whatever order they come in).
+            Result<void> result;
+            for (uint32_t r = 0; r < got; r++) {
+                RRef<BlockRequest>& req = done[r];
+                if (result.is_ok() && (!req || !req->buf || req->op != BlockOp::Read ||
+                                       req->buf.length() != size_t(req->blocks) * SECTOR_SIZE ||
+                                       req->buf.capacity() < size_t(req->blocks) * SECTOR_SIZE)) {
+                    log_line(log_, "fs: block device returned a malformed read");
+                    result = Errno::IO;
+                }
+                if (result.is_ok() && req->status != 0) {
+                    log_line(log_, "fs: block read at LBA %llu failed (errno %d)",
+                             static_cast<unsigned long long>(req->lba), req->status);
+                    result = req->status > 0 && req->status < 4096 ? Errno(req->status) : Errno::IO;
+                }
+                if (result.is_ok()) {
+                    uint64_t lo = req->lba, hi = req->lba + req->blocks;
+                    for (size_t k = 0; k < n; k++) {
+                        uint64_t a = sorted[k].lba > lo ? sorted[k].lba : lo;
+                        uint64_t b = sorted[k].lba + sorted[k].count < hi ? sorted[k].lba + sorted[k].count : hi;
+                        if (a >= b) continue;
+                        __builtin_memcpy(static_cast<uint8_t*>(sorted[k].data) + (a - sorted[k].lba) * SECTOR_SIZE,
+                                         req->buf.data() + (a - lo) * SECTOR_SIZE, size_t(b - a) * SECTOR_SIZE);
+                        delivered += b - a;
+                    }
+                    stats_.sectors_read += req->blocks;
+                }
+                if (req && req->buf && req->buf.capacity() >= kChunkSectors * SECTOR_SIZE && pooled_ < kBatch)
+                    pool_[pooled_++] = std::move(req);
             }
+            TRY(result);
         }
-    }
-    for (size_t at = 0; at < count; at += kBatch) {
-        size_t n = count - at < kBatch ? count - at : kBatch;
-        TRY(ready_batch());
-        for (size_t i = at; i < at + n; i++) {
-            RRef<BlockRequest> req = TRY(take_request());
-            req->op = BlockOp::Read;
-            req->lba = runs[i].lba;
-            req->blocks = runs[i].count;
-            req->status = 0;
-            (void)req->buf.set_length(0);
-            if (batch_.push_back(std::move(req)).is_error()) return Errno::IO;  // cannot: n <= 32
+        if (delivered != wanted) {
+            log_line(log_, "fs: block device returned %llu of %llu sectors asked for",
+                     static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(wanted));
+            return Errno::IO;
         }
-        RRef<BlockRequest> done[kBatch];
-        uint32_t got = TRY(submit(done));
-        TRY(complete(done, got, BlockOp::Read, nullptr, 0, 0, runs + at, n));
     }
     return {};
 }

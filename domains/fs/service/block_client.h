@@ -40,10 +40,12 @@ public:
     Result<void> read_sectors(uint64_t lba, uint32_t count, void* buf) override;
     Result<void> write_sectors(uint64_t lba, uint32_t count, const void* buf) override;
     Result<void> flush() override;
-    // As many runs per batch as fit (each run split into chunks): 32 dirty blocks written back
-    // in one domain crossing.
+    // Gathered I/O: the runs (up to 32 at a time) sorted by LBA, adjacent ones merged into
+    // requests of up to a chunk, as few batches as that takes: the buffer cache's 32 dirty or
+    // read-ahead blocks of 4 KiB go to the driver as 4 requests of 32 KiB in one crossing when
+    // they are contiguous on disk. A write batch's requests must not overlap (the driver may
+    // reorder them).
     Result<void> write_runs(const SectorRun* runs, size_t count) override;
-    // Runs of at most kChunkSectors each go in one batch, up to 32 of them.
     Result<void> read_runs(const SectorRunIn* runs, size_t count) override;
 
     struct Stats {
@@ -61,11 +63,14 @@ private:
     Result<uint32_t> submit(RRef<idl::BlockRequest>* done);
     uint32_t chunk_sectors() const;
     // Checks the completed requests of one batch (statuses; for reads, places and sizes, and
-    // copies the data to read_base + (lba - first_lba) sectors, or with runs, to the run that
-    // asked for exactly that LBA and length) and pools them again.
+    // copies the data to read_base + (lba - first_lba) sectors) and pools them again.
     Result<void> complete(RRef<idl::BlockRequest>* done, uint32_t n, idl::BlockOp op, uint8_t* read_base,
-                          uint64_t first_lba, uint64_t sectors, const SectorRunIn* runs = nullptr,
-                          size_t run_count = 0);
+                          uint64_t first_lba, uint64_t sectors);
+    // Fills batch_ with requests for runs[i..] (sorted by LBA), merging pieces that continue
+    // each other into requests of up to a chunk; copy(to, run, first_sector, sectors) fills a
+    // write's buffer. i and done_in_run say where the next batch starts.
+    template <typename Run, typename Copy>
+    Result<void> fill_merged(idl::BlockOp op, const Run* runs, size_t n, size_t& i, uint32_t& done_in_run, Copy copy);
 
     idl::Block& dev_;
     FsLog* log_;
