@@ -17,6 +17,7 @@
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/posix.h"
+#include "kernel/storage/block_service.h"
 #include "kernel/power.h"
 #include "kernel/storage/storage.h"
 #include "kernel/sched/scheduler.h"
@@ -161,6 +162,9 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
         cpu::halt_forever();
     }
 
+    // The NVMe driver domain behind its shadow, as "block" (ktests start their own).
+    if (auto r = storage::start_block_service(); r.is_error() && r.error().code() != Errno::NoEnt)
+        kprintf("lamina: no block device: %s\n", r.error().name());
     kprintf("lamina: boot complete\n");
     posix::run_init(g_cmdline);
     if (const char* kind = g_cmdline.get("crash")) crash_on_request(kind);

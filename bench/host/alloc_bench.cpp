@@ -12,7 +12,6 @@
 // Build: g++ -std=c++20 -O2 -I. -Iinclude bench/host/alloc_bench.cpp kernel/mm/buddy.cpp
 //        kernel/mm/slab.cpp -o alloc_bench
 #include <malloc.h>
-#include <x86intrin.h>
 
 #include <chrono>
 #include <cstdint>
@@ -20,6 +19,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench/host/measure.h"
 #include "kernel/mm/buddy.h"
 #include "kernel/mm/slab.h"
 
@@ -37,33 +37,12 @@ constexpr uint64_t FAKE_MEMORY_PAGES = 32768;  // 128 MiB of pretend physical me
 
 volatile uintptr_t g_sink;  // keeps the compiler from dropping allocations it deems unused
 
-struct Figure {
-    double ns;
-    double cycles;
-};
+using lamina::bench::Figure;
 
-// Runs body() `rounds` times in REPEATS slices and keeps the fastest slice, which filters out
-// preemption and noisy neighbours on a shared machine. Returns the cost per alloc+free pair.
-constexpr size_t REPEATS = 5;
-
+// Every figure is per alloc+free pair, the best of 5 slices of `rounds` batches.
 template <typename Body>
 Figure measure(size_t rounds, Body&& body) {
-    body();  // warm-up: fills free lists and caches
-    Figure best{1e30, 1e30};
-    size_t slice = rounds / REPEATS;
-    for (size_t rep = 0; rep < REPEATS; rep++) {
-        auto t0 = std::chrono::steady_clock::now();
-        uint64_t c0 = __rdtsc();
-        for (size_t r = 0; r < slice; r++)
-            body();
-        uint64_t c1 = __rdtsc();
-        auto t1 = std::chrono::steady_clock::now();
-        double pairs = static_cast<double>(slice * BATCH);
-        double ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / pairs;
-        if (ns < best.ns)
-            best = {ns, static_cast<double>(c1 - c0) / pairs};
-    }
-    return best;
+    return lamina::bench::measure(rounds, BATCH, 1, body);
 }
 
 // The kernel's arrangement: frames from the buddy allocator, addressed through a direct map.

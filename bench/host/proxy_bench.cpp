@@ -6,11 +6,10 @@
 // Each figure is the best of 5 slices of ITERATIONS/5 calls, in TSC ticks ("cycles": rdtsc runs
 // at the nominal frequency) and nanoseconds per call. Issue 4's aims: a null proxy call <= 40
 // cycles, moving an RRef adds <= 10, a shadow call <= 100.
-#include <x86intrin.h>
 
-#include <chrono>
 #include <cstdio>
 
+#include "bench/host/measure.h"
 #include "interfaces/test_echo.h"
 #include "tests/unit/host_domains.cpp"  // the host proxy runtime, built into this program
 
@@ -44,30 +43,11 @@ public:
     Result<void> recover(lamina::DomainError) override { return lamina::Errno::NoSys; }
 };
 
-struct Figure {
-    double cycles;
-    double ns;
-};
+using lamina::bench::Figure;
 
 template <typename Body>
 Figure measure(Body&& body) {
-    for (size_t i = 0; i < 10000; i++)
-        body();
-    Figure best{1e30, 1e30};
-    size_t slice = ITERATIONS / REPEATS;
-    for (size_t rep = 0; rep < REPEATS; rep++) {
-        auto t0 = std::chrono::steady_clock::now();
-        uint64_t c0 = __rdtsc();
-        for (size_t i = 0; i < slice; i++)
-            body();
-        uint64_t c1 = __rdtsc();
-        auto t1 = std::chrono::steady_clock::now();
-        double cycles = double(c1 - c0) / slice;
-        double ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / slice;
-        if (cycles < best.cycles)
-            best = {cycles, ns};
-    }
-    return best;
+    return lamina::bench::measure(ITERATIONS, 1, 10000, body, REPEATS);
 }
 
 void print(const char* what, Figure f, const Figure* baseline = nullptr) {
@@ -116,6 +96,12 @@ int main() {
         buf = r.release_value();
     });
     check(host.heap().owner_of(buf.get()).value() == lamina::KERNEL_DOMAIN, "ownership after bounce");
+    // The same call with an empty handle: everything but the two moves.
+    RRef<Buf> empty;
+    Figure proxy_bounce_empty = measure([&] {
+        auto r = proxy_p->bounce(std::move(empty));
+        empty = r.release_value();
+    });
 
     auto& heap = host.heap();
     const lamina::TypeId buf_type = lamina::ExchangeTraits<Buf>::id;
@@ -135,8 +121,9 @@ int main() {
     print("shadow call (shadow -> proxy)", shadow_call, &virt);
     print("virtual call moving an RRef in and out", virt_bounce);
     print("proxy call moving an RRef in and out", proxy_bounce, &virt_bounce);
-    std::printf("  %-44s %8.1f cycles (2 moves, over the null proxy call)\n", "  added by the RRef moves",
-                proxy_bounce.cycles - null_proxy.cycles);
+    print("proxy call passing an empty RRef in and out", proxy_bounce_empty, &virt_bounce);
+    std::printf("  %-44s %8.1f cycles per move (half the difference to the empty handle)\n",
+                "  added by moving an RRef", (proxy_bounce.cycles - proxy_bounce_empty.cycles) / 2);
     print("exchange heap allocate+free (264 B)", heap_alloc);
     print("RRef<Buf>::create + destroy (zero-filled)", rref_create);
     print("exchange heap transfer (there and back)", transfer);

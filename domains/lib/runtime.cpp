@@ -15,6 +15,46 @@ bool compatible(const lamina_domain_caps* c) {
     return c && (c->abi_version >> 16) == LAMINA_DOMAIN_ABI_MAJOR && c->size >= sizeof(lamina_domain_caps);
 }
 
+// Frames the compiler can neither merge nor turn into a loop: each call takes 256 more bytes of
+// the thread's stack, until the guard page below it.
+[[gnu::noinline]] uint64_t recurse_forever(uint64_t depth) {
+    volatile uint8_t frame[256];
+    frame[0] = uint8_t(depth);
+    if (depth == ~0ull) return 0;  // never: an end the compiler cannot rule out
+    return recurse_forever(depth + 1) + frame[0];
+}
+
+// What the kernel calls (through the LAMINA_INJECT_EXPORT export) to make this domain fail the
+// way a bug in it would: the fault is raised here, in the domain's own code, so the kernel sees
+// and reports it (exception, registers, backtrace through these frames) like any other. The
+// operands go through empty asm statements so the compiler cannot see the faults coming and
+// replace them with traps of its own.
+[[gnu::noinline]] uint64_t inject(uint64_t kind) {
+    switch (kind) {
+    case LAMINA_INJECT_PANIC:
+        panic("fault injected by the kernel");
+    case LAMINA_INJECT_NULL: {
+        volatile uint64_t* p = nullptr;
+        asm("" : "+r"(p));
+        *p = kind;
+        return 0;
+    }
+    case LAMINA_INJECT_UD:
+        asm volatile("ud2");
+        return 0;
+    case LAMINA_INJECT_DIV0: {
+        uint64_t zero = 0;
+        asm("" : "+r"(zero));
+        return kind / zero;
+    }
+    case LAMINA_INJECT_STACK:
+        return recurse_forever(kind);
+    case LAMINA_INJECT_LOOP:
+        for (;;) asm volatile("" ::: "memory");
+    }
+    return ~0ull;  // a kind this runtime does not know: no fault
+}
+
 }  // namespace
 
 const lamina_domain_caps& caps() { return *g_caps; }
@@ -45,6 +85,11 @@ extern "C" {
 [[gnu::visibility("default")]] int64_t lamina_domain_entry(const lamina_domain_caps* caps) {
     if (!lamina::domain_rt::compatible(caps)) return -22;  // EINVAL: refuse to run on a foreign ABI
     lamina::domain_rt::g_caps = caps;
+    // Before the domain's own code, so injection works even into a domain that hangs in its
+    // start. A kernel that refuses it falls back to failing the domain without running it.
+    auto inject = &lamina::domain_rt::inject;
+    if (caps->interface_publish)  // the host tests' tables leave what they do not offer null
+        (void)caps->interface_publish(LAMINA_INJECT_EXPORT, sizeof(LAMINA_INJECT_EXPORT) - 1, reinterpret_cast<void*>(inject));
     return domain_main(*caps);
 }
 

@@ -26,6 +26,8 @@ public:
     ~Owned() { reset(); }
 
     void reset() { delete std::exchange(p_, nullptr); }
+    // Gives up ownership (the caller keeps the object alive from now on).
+    T* release() { return std::exchange(p_, nullptr); }
     T* get() const { return p_; }
     T* operator->() const { return p_; }
     T& operator*() const { return *p_; }

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define LAMINA_DOMAIN_ABI_MAJOR 1
-#define LAMINA_DOMAIN_ABI_MINOR 0
+#define LAMINA_DOMAIN_ABI_MINOR 1
 #define LAMINA_DOMAIN_ABI_VERSION ((LAMINA_DOMAIN_ABI_MAJOR << 16) | LAMINA_DOMAIN_ABI_MINOR)
 #define LAMINA_DOMAIN_ENTRY_SYMBOL "lamina_domain_entry"
 
@@ -33,6 +33,12 @@ typedef struct lamina_device_info {
     uint8_t bus, slot, function, irq_count;
     uint64_t bar_size[6];     // 0 for absent BARs
 } lamina_device_info;
+
+// A physically contiguous piece of memory as a device addresses it (ABI 1.1).
+typedef struct lamina_dma_segment {
+    uint64_t bus_address;
+    uint64_t length;
+} lamina_dma_segment;
 
 typedef struct lamina_domain_caps {
     uint32_t abi_version;     // LAMINA_DOMAIN_ABI_VERSION the kernel implements
@@ -73,9 +79,39 @@ typedef struct lamina_domain_caps {
     // its generated proxy sits behind; publish one this domain exports.
     int32_t (*interface_lookup)(const char* name, size_t name_len, void** out);
     int32_t (*interface_publish)(const char* name, size_t name_len, void* object);
+
+    // ---- ABI 1.1 ----
+    // MSI-X for a claimed device: allocates interrupt vectors for its MSI-X table entries
+    // 0..count-1, points the entries at them and enables MSI-X; *out_count is what was granted
+    // (fewer when the table is smaller). device_irq_wait(handle, entry, timeout) then waits for
+    // an interrupt of that entry: 0 when one arrived since the last wait on it returned,
+    // ETIMEDOUT otherwise. ENOTSUP when the device has no MSI-X (poll instead), EEXIST when
+    // already set up. Teardown masks the entries and frees the vectors.
+    int32_t (*device_irq_setup)(uint64_t handle, uint32_t count, uint32_t* out_count);
+    // Where [offset, offset + length) of an exchange-heap object the domain owns or borrows lies
+    // in bus addresses, for DMA straight into or out of it: up to max segments in out, the number
+    // used in *out_count. EINVAL for a pointer that is not a live heap object or a range outside
+    // it, EPERM for an object the domain neither owns nor borrows, ENOSPC when max is too small.
+    // The object must stay owned (or borrowed) by the domain until the device is done with it.
+    int32_t (*exchange_dma_segments)(const void* object, uint64_t offset, uint64_t length,
+                                     lamina_dma_segment* out, uint32_t max, uint32_t* out_count);
 } lamina_domain_caps;
 
 typedef int64_t (*lamina_domain_entry_fn)(const lamina_domain_caps* caps);
+
+// Fault injection (/proc/domctl "inject"). libdomain publishes, through interface_publish before
+// the domain's own code runs, a function `uint64_t inject(uint64_t kind)` under this name; the
+// kernel calls it inside the domain with one of the kinds below, and it raises that fault in the
+// domain's own code, so that the failure takes the same path as a real bug.
+#define LAMINA_INJECT_EXPORT "lamina.inject"
+enum lamina_inject_kind {
+    LAMINA_INJECT_PANIC = 1,  // the domain panics through its capability table
+    LAMINA_INJECT_NULL = 2,   // writes through a null pointer (#PF)
+    LAMINA_INJECT_UD = 3,     // executes ud2 (#UD)
+    LAMINA_INJECT_DIV0 = 4,   // divides by zero (#DE)
+    LAMINA_INJECT_STACK = 5,  // recurses without end (#PF on the stack's guard page)
+    LAMINA_INJECT_LOOP = 6,   // spins without returning (the watchdog ends it)
+};
 
 #ifdef __cplusplus
 }  // extern "C"
@@ -90,9 +126,10 @@ static_assert(offsetof(lamina_domain_caps, thread_create) == 64);
 static_assert(offsetof(lamina_domain_caps, exchange_alloc) == 72);
 static_assert(offsetof(lamina_domain_caps, device_claim) == 88);
 static_assert(offsetof(lamina_domain_caps, interface_lookup) == 128);
-static_assert(sizeof(lamina_domain_caps) == 144);
+static_assert(offsetof(lamina_domain_caps, device_irq_setup) == 144);
+static_assert(sizeof(lamina_domain_caps) == 160);
 #else
-_Static_assert(sizeof(lamina_domain_caps) == 144, "lamina_domain_caps layout");
+_Static_assert(sizeof(lamina_domain_caps) == 160, "lamina_domain_caps layout");
 #endif
 
 #endif  // LAMINA_DOMAIN_ABI_H

@@ -69,8 +69,9 @@ DomainId current_domain();
 // Steps 3 above. Returns None or Faulted (or Dead if the callee died between the check and the
 // entry).
 DomainError call_into(DomainRecord& callee, Thunk thunk, void* frame);
-// Exchange-heap operations with the contract of ExchangeHeap (kernel/domain/exchange_heap.h).
-Result<void> move_rref(void* object, DomainId from, DomainId to);
+// Exchange-heap operations with the contract of ExchangeHeap (kernel/domain/exchange_heap.h);
+// move_rref is its transfer_typed (the handle's type must match the object's).
+Result<void> move_rref(void* object, TypeId type, DomainId from, DomainId to);
 Result<DomainId> lend_rref(const void* object, DomainId lender, DomainId borrower);
 void end_loan(const void* object, DomainId borrower, DomainId previous);
 // True if object is live, of type `type` and owned by `from`: then it now belongs to `to`.
@@ -85,7 +86,7 @@ void ownership_violation(DomainId culprit, Error error);
 template <typename T>
 class Slot {
 public:
-    Slot() = default;
+    Slot() {}  // user-provided: a value-initialized frame leaves the storage alone
     Slot(const Slot&) = delete;
     ~Slot() {
         if (full_)

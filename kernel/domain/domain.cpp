@@ -3,6 +3,7 @@
 
 #include <type_traits>
 
+#include "kernel/domain/device.h"
 #include "kernel/domain/exchange_heap.h"
 
 #include "kernel/arch/x86_64/backtrace.h"
@@ -41,7 +42,7 @@ namespace lamina::domain {
 namespace {
 
 constexpr int32_t kENOSYS = 38, kENOMEM = 12, kEINVAL = 22, kEPERM = 1, kENOENT = 2,
-                  kEEXIST = 17, kENOSPC = 28;
+                  kEEXIST = 17, kENOSPC = 28, kEAGAIN = 11;
 
 const boot::BootInfo* g_boot_info;
 arch::ExceptionHook g_next_exception_hook;
@@ -86,15 +87,21 @@ bool on_call_stack(Continuation* top, Domain* d) {
     return false;
 }
 
-// Marks d Failed (once); true if this call did it.
-bool mark_failed(Domain* d) {
+// Marks d Failed (once), recording why; true if this call did it.
+bool mark_failed(Domain* d, const FaultRecord& why = {FaultRecord::Cause::Violation}) {
     uint32_t s = __atomic_load_n(&d->state, __ATOMIC_ACQUIRE);
     while (s == uint32_t(State::Created) || s == uint32_t(State::Running)) {
         if (__atomic_compare_exchange_n(&d->state, &s, uint32_t(State::Failed), false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE)) {
+            d->fault = why;
             __atomic_store_n(&d->record.state, uint32_t(proxy_rt::DomainState::Failed), __ATOMIC_RELEASE);
             __atomic_fetch_add(&d->counters.faults, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&g_faults, 1, __ATOMIC_RELAXED);
+            // A failed driver's device stops mastering the bus at once: the proxies hand the
+            // buffers of its unfinished requests back to their callers, and nothing it queued
+            // may reach them (teardown or a fresh instance's takeover releases the device).
+            for (pci::PciDevice*& slot : d->devices)
+                if (pci::PciDevice* dev = __atomic_load_n(&slot, __ATOMIC_ACQUIRE)) (void)dev->disable_bus_mastering();
             return true;
         }
     }
@@ -176,7 +183,8 @@ bool on_exception(arch::InterruptFrame& f) {
     Domain* d = top && !(f.cs & 3) ? domain_at(f.rip) : nullptr;
     if (d && on_call_stack(top, d)) {
         report_fault(d, t, f);
-        mark_failed(d);
+        uint64_t cr2 = f.vector == 14 ? cpu::read_cr2() : 0;
+        mark_failed(d, {FaultRecord::Cause::Exception, uint32_t(f.vector), f.rip, cr2, f.vector == 14 && is_stack_guard_address(cr2)});
         redirect(f, unwind_to_caller_of(t, d, DomainError::Faulted));
         return true;
     }
@@ -204,7 +212,7 @@ void on_interrupt_exit(arch::InterruptFrame& f) {
                 d->id, t->id(), t->name(), (unsigned long)((time::now_ns() - top->progress_ns) / 1000000));
         arch::print_frame(f);
         print_domain_backtrace(d, t, f.rip, f.rbp);
-        mark_failed(d);
+        mark_failed(d, {FaultRecord::Cause::Watchdog, 0, f.rip, 0});
         redirect(f, unwind_to_caller_of(t, d, DomainError::TimedOut));
     }
 }
@@ -239,10 +247,11 @@ bool readable(const void* p, size_t len) {
     return true;
 }
 
-[[noreturn]] void fail_calling_domain(Domain* d, const char* why) {
+[[noreturn]] void fail_calling_domain(Domain* d, const char* why,
+                                      FaultRecord::Cause cause = FaultRecord::Cause::Violation) {
     kprintf("domain %s (id %u): %s\n", d->name, d->id, why);
     if (g_verbose_faults) print_domain_backtrace(d, sched::current_thread(), 0, reinterpret_cast<uint64_t>(__builtin_frame_address(0)));
-    mark_failed(d);
+    mark_failed(d, {cause, 0, reinterpret_cast<uint64_t>(__builtin_return_address(0)), 0});
     kprintf("domain %s: failed; unwinding its callers, the kernel continues\n", d->name);
     domain_resume(unwind_to_caller_of(sched::current_thread(), d, DomainError::Faulted));
 }
@@ -261,7 +270,7 @@ void cap_log(const char* msg, size_t len) {
     if (!d) panic("domain panic outside any domain call");
     if (len > 1024) len = 1024;
     if (readable(msg, len) && g_verbose_faults) kprintf("domain %s (id %u): panic: %.*s\n", d->name, d->id, int(len), msg);
-    fail_calling_domain(d, "panicked");
+    fail_calling_domain(d, "panicked", FaultRecord::Cause::Panic);
 }
 
 int32_t cap_alloc_pages(size_t count, void** out) {
@@ -404,6 +413,42 @@ void cap_exchange_free(void* object) {
     back_to_domain();
 }
 
+// A fresh instance of a driver whose previous instance failed (a shadow's recovery starts the
+// fresh one before it destroys the failed one) takes the device over: the failed instance's
+// claim is quiesced and released first (MSI-X masked, bus mastering off, BARs unmapped), so
+// nothing the dead driver set up can reach memory once the new one resets the device. Only
+// an instance of the same package may do this, and only from a Failed or Dead holder.
+Result<pci::PciDevice*> take_over_from_failed(Domain* d, uint16_t vendor, uint16_t device) {
+    Domain* holder = nullptr;
+    pci::PciDevice* dev = nullptr;
+    size_t handle = 0;
+    {
+        SpinlockGuard g(g_domains_lock);
+        for (Domain* o : g_slots) {
+            if (uintptr_t(o) <= 1 || o == d || __builtin_strcmp(o->name, d->name) != 0) continue;
+            State s = o->get_state();
+            if (s != State::Failed && s != State::Dead) continue;
+            SpinlockGuard og(o->lock);
+            for (size_t i = 0; i < Manifest::kMaxDevices; i++) {
+                pci::PciDevice* p = o->devices[i];
+                if (p && p->info().vendor == vendor && p->info().device == device) {
+                    holder = o;
+                    dev = p;
+                    handle = i + 1;
+                    o->devices[i] = nullptr;  // its teardown no longer releases it
+                    break;
+                }
+            }
+            if (holder) break;
+        }
+    }
+    if (!holder) return Errno::Busy;
+    kprintf("domain %s (id %u): takes %04x:%04x over from failed instance %u\n", d->name, d->id, vendor, device,
+            holder->id);
+    device::release_device(*holder, handle, *dev);
+    return pci::claim(pci::Match::id(vendor, device), d->name);
+}
+
 int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamina_device_info* out) {
     Domain* d = calling_domain();
     if (!d || !readable(out, sizeof(*out))) return kEINVAL;
@@ -423,8 +468,11 @@ int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamin
     }
     if (slot == Manifest::kMaxDevices) return kENOSPC;
     auto claimed = pci::claim(pci::Match::id(vendor, device), d->name);
-    if (claimed.is_error()) return int32_t(claimed.error().code());
-    pci::PciDevice* dev = claimed.value();
+    bool busy = claimed.is_error() && claimed.error().code() == Errno::Busy;
+    auto taken = busy ? take_over_from_failed(d, vendor, device) : Result<pci::PciDevice*>(Errno::Busy);
+    if (claimed.is_error() && !busy) return int32_t(claimed.error().code());
+    if (busy && taken.is_error()) return int32_t(taken.error().code());
+    pci::PciDevice* dev = busy ? taken.value() : claimed.value();
     {
         SpinlockGuard g(d->lock);
         d->devices[slot] = dev;
@@ -436,6 +484,10 @@ int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamin
     out->bus = dev->address().bus;
     out->slot = dev->address().device;
     out->function = dev->address().function;
+    uint16_t msix = dev->msix_vector_count();
+    out->irq_count = uint8_t(msix > device::kMaxIrqs ? device::kMaxIrqs : msix);
+    for (size_t i = 0; i < 6 && i < dev->info().bar_count; i++)
+        out->bar_size[i] = dev->info().bars[i].is_memory() ? dev->info().bars[i].size : 0;
     back_to_domain();
     return 0;
 }
@@ -456,14 +508,96 @@ int32_t cap_device_map_bar(uint64_t handle, uint32_t bar, void** out, size_t* ou
     auto mapped = dev->map_bar(bar);
     if (mapped.is_error()) return int32_t(mapped.error().code());
     *out = const_cast<void*>(mapped.value());
-    *out_size = 0;  // the BAR's size is in the device info once pci exposes it
+    *out_size = bar < dev->info().bar_count ? size_t(dev->info().bars[bar].size) : 0;
     back_to_domain();
     return 0;
 }
 
-int32_t cap_device_irq_wait(uint64_t, uint32_t, uint64_t) { return kENOSYS; }
-int32_t cap_dma_alloc(uint64_t, size_t, void**, uint64_t*) { return kENOSYS; }
-void cap_dma_free(uint64_t, void*, size_t) {}
+// Sleeps in slices, like sleep_ns, so that a waiter of a domain that fails meanwhile leaves
+// within one slice.
+int32_t cap_device_irq_wait(uint64_t handle, uint32_t entry, uint64_t timeout_ns) {
+    constexpr uint64_t kSlice = 10'000'000;
+    Domain* d = calling_domain();
+    if (!d) return kEINVAL;
+    if (!device_of(d, handle)) return kENOENT;
+    uint64_t now = time::now_ns();
+    uint64_t deadline = timeout_ns > ~uint64_t(0) - now ? ~uint64_t(0) : now + timeout_ns;
+    for (;;) {
+        int32_t rc = device::irq_wait_slice(*d, handle, entry, deadline, kSlice);
+        back_to_domain();
+        if (rc != kEAGAIN) return rc;
+    }
+}
+
+int32_t cap_device_irq_setup(uint64_t handle, uint32_t count, uint32_t* out_count) {
+    Domain* d = calling_domain();
+    if (!d || !readable(out_count, sizeof(*out_count))) return kEINVAL;
+    pci::PciDevice* dev = device_of(d, handle);
+    if (!dev) return kENOENT;
+    int32_t rc = device::irq_setup(*d, handle, *dev, count, out_count);
+    back_to_domain();
+    return rc;
+}
+
+int32_t cap_dma_alloc(uint64_t handle, size_t size, void** out, uint64_t* out_bus_address) {
+    Domain* d = calling_domain();
+    if (!d || !readable(out, sizeof(*out)) || !readable(out_bus_address, sizeof(*out_bus_address))) return kEINVAL;
+    pci::PciDevice* dev = device_of(d, handle);
+    if (!dev) return kENOENT;
+    // Asking for DMA memory is asking for DMA: the device may master the bus from now on
+    // (teardown turns it off again).
+    if (auto r = dev->enable_bus_mastering(); r.is_error()) return int32_t(r.error().code());
+    int32_t rc = device::dma_alloc(*d, size, out, out_bus_address);
+    back_to_domain();
+    return rc;
+}
+
+void cap_dma_free(uint64_t handle, void* base, size_t size) {
+    Domain* d = calling_domain();
+    if (!d) return;
+    (void)handle;  // regions belong to the domain, not to one device
+    if (device::dma_free(*d, base, size) != 0) fail_calling_domain(d, "dma_free: not a DMA region this domain was given");
+    back_to_domain();
+}
+
+int32_t cap_exchange_dma_segments(const void* object, uint64_t offset, uint64_t length, lamina_dma_segment* out,
+                                  uint32_t max, uint32_t* out_count) {
+    Domain* d = calling_domain();
+    if (!d || max == 0 || max > 4096 || !readable(out, size_t(max) * sizeof(*out)) ||
+        !readable(out_count, sizeof(*out_count)) || length == 0)
+        return kEINVAL;
+    int32_t rc = 0;
+    {
+        SpinlockGuard g(g_exchange_lock);
+        auto h = g_exchange->header_of(object);
+        if (h.is_error()) rc = kEINVAL;
+        else if (h.value()->owner != d->id && !(h.value()->lend_count && h.value()->borrower == d->id)) rc = kEPERM;
+        else if (offset > h.value()->size || length > h.value()->size - offset) rc = kEINVAL;
+    }
+    if (rc) return rc;
+    // Exchange-heap pages come from the direct map, so an object is usually one segment; the
+    // walk does not depend on it.
+    uintptr_t at = reinterpret_cast<uintptr_t>(object) + offset;
+    uint64_t left = length;
+    uint32_t n = 0;
+    while (left) {
+        auto t = mm::translate_kernel(at);
+        if (t.is_error()) return kEINVAL;
+        uint64_t in_page = mm::PAGE_SIZE - (at & (mm::PAGE_SIZE - 1));
+        uint64_t piece = left < in_page ? left : in_page;
+        if (n && out[n - 1].bus_address + out[n - 1].length == t.value().phys) {
+            out[n - 1].length += piece;
+        } else {
+            if (n == max) return kENOSPC;
+            out[n++] = {t.value().phys, piece};
+        }
+        at += piece;
+        left -= piece;
+    }
+    *out_count = n;
+    back_to_domain();
+    return 0;
+}
 
 int32_t cap_interface_lookup(const char* name, size_t len, void** out) {
     Domain* d = calling_domain();
@@ -498,10 +632,15 @@ uint64_t page_flags(uint32_t prot) {
     return f;
 }
 
+// One TLB shoot-down per batch of pages, not per page: most of a small domain's teardown.
 void unmap_and_free(uintptr_t start, size_t pages) {
-    for (size_t i = 0; i < pages; i++) {
-        auto r = mm::unmap_kernel_page(start + i * mm::PAGE_SIZE);
-        if (r.is_ok()) (void)mm::free_frames(r.value(), 0);
+    constexpr size_t kBatch = 64;
+    uint64_t frames[kBatch];
+    for (size_t done = 0; done < pages; done += kBatch) {
+        size_t n = pages - done < kBatch ? pages - done : kBatch;
+        mm::unmap_kernel_range(start + done * mm::PAGE_SIZE, n, frames);
+        for (size_t i = 0; i < n; i++)
+            if (frames[i]) (void)mm::free_frames(frames[i], 0);
     }
 }
 
@@ -532,8 +671,7 @@ public:
             unmap_and_free(addr, pages);  // gaps: nothing may touch them
             return {};
         }
-        for (size_t i = 0; i < pages; i++) TRY(mm::protect_kernel_page(addr + i * mm::PAGE_SIZE, page_flags(prot)));
-        return {};
+        return mm::protect_kernel_range(addr, pages, page_flags(prot));
     }
 
     void release(const Region& region, size_t pages) override { unmap_and_free(region.base, pages); }
@@ -563,6 +701,7 @@ const lamina_domain_caps kCapsTemplate = {
     cap_log, cap_panic, cap_alloc_pages, cap_free_pages, cap_time_now_ns, cap_sleep_ns,
     cap_thread_create, cap_exchange_alloc, cap_exchange_free, cap_device_claim, cap_device_map_bar,
     cap_device_irq_wait, cap_dma_alloc, cap_dma_free, cap_interface_lookup, cap_interface_publish,
+    cap_device_irq_setup, cap_exchange_dma_segments,
 };
 
 struct CallFrame {
@@ -608,6 +747,46 @@ void init(const boot::BootInfo& info) {
     arch::set_interrupt_exit_hook(on_interrupt_exit);
 }
 
+namespace {
+
+// Gives d (its package validated) an image slot, an id, its image and its capability table.
+Result<Domain*> instantiate(Domain* d) {
+    {
+        SpinlockGuard g(g_domains_lock);
+        size_t slot = kImageSlots;
+        for (size_t i = 0; i < kImageSlots; i++)
+            if (!g_slots[i]) { slot = i; break; }
+        if (slot == kImageSlots) {
+            delete d;
+            return Errno::NoSpc;
+        }
+        d->slot = unsigned(slot);
+        d->id = g_next_id++;
+        // Reserved so no other create takes it; published for the fault paths once loaded.
+        g_slots[slot] = reinterpret_cast<Domain*>(uintptr_t(1));
+    }
+    __builtin_memcpy(d->name, d->package.manifest.name, sizeof(d->name));
+    ImageMemory memory(d->id, kImageBase + d->slot * kDomainMaxImage);
+    LoadError err;
+    auto loaded = load_image(d->package.elf, memory, err);
+    if (loaded.is_error()) {
+        kprintf("domain: package '%s' could not be loaded: %s\n", d->name, err.message);
+        SpinlockGuard g(g_domains_lock);
+        g_slots[d->slot] = nullptr;
+        delete d;
+        return loaded.error();
+    }
+    d->image = loaded.release_value();
+    d->counters.image_pages = d->image.size / mm::PAGE_SIZE;
+    d->caps = kCapsTemplate;
+    d->caps.domain_id = d->id;
+    d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
+    __atomic_store_n(&g_slots[d->slot], d, __ATOMIC_RELEASE);
+    return d;
+}
+
+}  // namespace
+
 Result<Domain*> create(const char* package_name) {
     const boot::Module* module = nullptr;
     for (size_t i = 0; g_boot_info && i < g_boot_info->module_count; i++)
@@ -625,37 +804,15 @@ Result<Domain*> create(const char* package_name) {
         delete d;
         return r.error();
     }
-    {
-        SpinlockGuard g(g_domains_lock);
-        size_t slot = kImageSlots;
-        for (size_t i = 0; i < kImageSlots; i++)
-            if (!g_slots[i]) { slot = i; break; }
-        if (slot == kImageSlots) {
-            delete d;
-            return Errno::NoSpc;
-        }
-        d->slot = unsigned(slot);
-        d->id = g_next_id++;
-        // Reserved so no other create takes it; published for the fault paths once loaded.
-        g_slots[slot] = reinterpret_cast<Domain*>(uintptr_t(1));
-    }
-    __builtin_memcpy(d->name, d->package.manifest.name, sizeof(d->name));
-    ImageMemory memory(d->id, kImageBase + d->slot * kDomainMaxImage);
-    auto loaded = load_image(d->package.elf, memory, err);
-    if (loaded.is_error()) {
-        kprintf("domain: package '%s' could not be loaded: %s\n", package_name, err.message);
-        SpinlockGuard g(g_domains_lock);
-        g_slots[d->slot] = nullptr;
-        delete d;
-        return loaded.error();
-    }
-    d->image = loaded.release_value();
-    d->counters.image_pages = d->image.size / mm::PAGE_SIZE;
-    d->caps = kCapsTemplate;
-    d->caps.domain_id = d->id;
-    d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
-    __atomic_store_n(&g_slots[d->slot], d, __ATOMIC_RELEASE);
-    return d;
+    return instantiate(d);
+}
+
+Result<Domain*> create_like(const Domain* original) {
+    auto* d = new (std::nothrow) Domain;
+    if (!d) return Errno::NoMem;
+    // The package lies in a boot module, reserved and never written: what was validated still is.
+    d->package = original->package;
+    return instantiate(d);
 }
 
 DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame) {
@@ -715,9 +872,10 @@ void destroy(Domain* d) {
     // Threads still running its code leave at their next interrupt; ones in a capability when
     // they come back from it.
     uint64_t deadline = time::now_ns() + 5'000'000'000ull;
-    while (__atomic_load_n(&d->threads_inside, __ATOMIC_ACQUIRE) != 0) {
+    while (__atomic_load_n(&d->threads_inside, __ATOMIC_ACQUIRE) != 0 || __atomic_load_n(&d->pins, __ATOMIC_ACQUIRE) != 0) {
         if (time::now_ns() > deadline) {
-            kprintf("domain %s: %u threads still inside after 5 s; its memory is kept\n", d->name, d->threads_inside);
+            kprintf("domain %s: %u threads still inside (%u pins) after 5 s; its memory is kept\n", d->name,
+                    d->threads_inside, d->pins);
             return;
         }
         sched::yield();
@@ -730,12 +888,16 @@ void destroy(Domain* d) {
         SpinlockGuard g(g_domains_lock);
         g_slots[d->slot] = nullptr;
     }
-    for (pci::PciDevice*& dev : d->devices) {
-        if (!dev) continue;
-        if (auto r = pci::release(dev); r.is_error())
-            kprintf("domain %s: releasing a device failed: %s\n", d->name, r.error().name());
-        dev = nullptr;
+    for (size_t i = 0; i < Manifest::kMaxDevices; i++) {
+        pci::PciDevice* dev;
+        {
+            SpinlockGuard g(d->lock);
+            dev = d->devices[i];
+            d->devices[i] = nullptr;
+        }
+        if (dev) device::release_device(*d, i + 1, *dev);
     }
+    device::release_dma(*d);  // after the devices: nothing DMAs into it anymore
     for (size_t i = 0; i < d->allocation_count; i++)
         (void)mm::free_frames(d->allocations[i].phys, d->allocations[i].order);
     d->allocation_count = 0;
@@ -768,16 +930,97 @@ Domain* find(const char* name) {
 
 Domain* current() { return calling_domain(); }
 
+Domain* pin(const char* name) {
+    SpinlockGuard g(g_domains_lock);
+    for (Domain* d : g_slots) {
+        if (uintptr_t(d) <= 1 || __builtin_strcmp(d->name, name) != 0) continue;
+        // As call_thunk counts threads: pinned first, then the state checked. destroy() marks
+        // the domain Dead and then waits for the pins, so either it waits for this one or this
+        // sees Dead; and it frees d only after taking this lock to empty the slot.
+        __atomic_fetch_add(&d->pins, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&d->state, __ATOMIC_SEQ_CST) == uint32_t(State::Dead)) {
+            __atomic_fetch_sub(&d->pins, 1, __ATOMIC_RELEASE);
+            return nullptr;
+        }
+        return d;
+    }
+    return nullptr;
+}
+
+void unpin(Domain* d) { __atomic_fetch_sub(&d->pins, 1, __ATOMIC_RELEASE); }
+
+uint64_t inject_kind(const char* kind, size_t len) {
+    static const char* const kKinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
+    static_assert(LAMINA_INJECT_PANIC == 1 && LAMINA_INJECT_LOOP == 6, "kKinds follows lamina_inject_kind");
+    for (size_t i = 0; i < sizeof(kKinds) / sizeof(kKinds[0]); i++)
+        if (__builtin_strlen(kKinds[i]) == len && __builtin_memcmp(kKinds[i], kind, len) == 0) return i + 1;
+    return 0;
+}
+
+namespace {
+
+struct Injection {
+    Domain* d;
+    CallFn fn;
+    uint64_t kind;
+    DomainError result;
+};
+
+// On a thread of its own (a fresh, guarded stack for the stack overflow; nothing of the
+// requester's to unwind): the fault ends this call, through the normal fault path.
+void injection_thread(void* p) {
+    auto* in = static_cast<Injection*>(p);
+    uint64_t ignored = 0;
+    in->result = call(in->d, in->fn, in->kind, &ignored);
+    if (in->result == DomainError::None)
+        kprintf("domain %s: the injected fault did not happen (its runtime does not know kind %lu)\n",
+                in->d->name, (unsigned long)in->kind);
+    unpin(in->d);
+    if (in->kind == LAMINA_INJECT_LOOP) delete in;  // detached: nobody waits for it
+}
+
+}  // namespace
+
 Result<void> inject_fault(const char* name, const char* kind) {
-    static const char* const kKinds[] = {"panic", "null", "ud", "div0", "loop"};
-    bool known = false;
-    for (const char* k : kKinds) known |= __builtin_strcmp(k, kind) == 0;
-    if (!known) return Errno::Inval;
-    Domain* d = find(name);
+    uint64_t code = inject_kind(kind, __builtin_strlen(kind));
+    if (!code) return Errno::Inval;
+    Domain* d = pin(name);
     if (!d) return Errno::NoEnt;
-    kprintf("domain %s (id %u): fault injected (%s)\n", d->name, d->id, kind);
-    mark_failed(d);
-    return {};
+    if (d->get_state() != State::Running || __atomic_load_n(&d->restarting, __ATOMIC_ACQUIRE)) {
+        unpin(d);
+        return Errno::Busy;
+    }
+    auto fn = reinterpret_cast<CallFn>(find_export(d, LAMINA_INJECT_EXPORT));
+    kprintf("domain %s (id %u): injecting a fault (%s)\n", d->name, d->id, kind);
+    if (!fn || !d->contains(reinterpret_cast<uintptr_t>(fn))) {
+        // Nothing of the domain's own to run (only a function in its image is ever called).
+        kprintf("domain %s: no %s function in its image: marked failed without running it\n", d->name,
+                LAMINA_INJECT_EXPORT);
+        mark_failed(d, {FaultRecord::Cause::Injected});
+        unpin(d);
+        return {};
+    }
+    bool detached = code == LAMINA_INJECT_LOOP;
+    auto* in = new (std::nothrow) Injection{d, fn, code, DomainError::None};
+    if (!in) {
+        unpin(d);
+        return Errno::NoMem;
+    }
+    sched::ThreadOptions options;
+    options.detached = detached;
+    char thread_name[32];
+    snformat(thread_name, sizeof(thread_name), "inject/%s", d->name);
+    auto t = sched::Thread::create(thread_name, injection_thread, in, options);
+    if (t.is_error()) {
+        delete in;
+        unpin(d);
+        return t.error();
+    }
+    if (detached) return {};
+    (void)t.value()->join();
+    DomainError e = in->result;
+    delete in;
+    return e == DomainError::None ? Result<void>(Errno::IO) : Result<void>();
 }
 
 void set_verbose_faults(bool verbose) { g_verbose_faults = verbose; }
@@ -791,47 +1034,92 @@ Recovery::Recovery(Domain* instance, Hook rebind, Hook replay, void* context, ui
     : instance_(instance), rebind_(rebind), replay_(replay), context_(context),
       max_(max < kMaxTracked ? max : uint32_t(kMaxTracked)), window_ns_(window_ns) {
     __builtin_memcpy(package_, instance->name, sizeof(package_));
+    SpinlockGuard g(g_domains_lock);
+    instance->recovery = this;
+}
+
+Recovery::~Recovery() {
+    // Only live domains are looked at: the instance may have been destroyed already.
+    SpinlockGuard g(g_domains_lock);
+    for (Domain* d : g_slots)
+        if (uintptr_t(d) > 1 && d->recovery == this) d->recovery = nullptr;
 }
 
 Result<void> Recovery::recover(DomainError why) {
-    uint64_t t0 = time::now_ns();
-    // The budget: the max-th most recent restart must lie outside the window.
-    if (max_ == 0) return Errno::Perm;
-    uint64_t oldest = recent_[recent_next_];  // the slot max_ restarts ago (0: unused)
-    if (restarts_ >= max_ && t0 - oldest < window_ns_) {
-        kprintf("domain %s: %u restarts within %lu s: giving up\n", package_, max_,
-                (unsigned long)(window_ns_ / 1'000'000'000ull));
-        return Errno::Again;
+    // One recovery at a time; a thread that waited for another's finds the fresh instance
+    // running, and its call may go again.
+    while (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) sched::yield();
+    Result<void> r;
+    if (instance_->get_state() != State::Running) {
+        // The budget: the max-th most recent restart must lie outside the window.
+        uint64_t now = time::now_ns();
+        uint64_t oldest = max_ ? recent_[recent_next_] : 0;  // the slot max_ restarts ago (0: unused)
+        if (max_ == 0) {
+            r = Errno::Perm;
+        } else if (restarts_ >= max_ && now - oldest < window_ns_) {
+            kprintf("domain %s: %u restarts within %lu s: giving up\n", package_, max_,
+                    (unsigned long)(window_ns_ / 1'000'000'000ull));
+            r = Errno::Again;
+        } else {
+            r = replace(why);
+            if (r.is_ok()) {
+                recent_[recent_next_] = now;
+                recent_next_ = (recent_next_ + 1) % max_;
+            }
+        }
     }
-    Domain* fresh = TRY(create(package_));
+    __atomic_store_n(&busy_, false, __ATOMIC_RELEASE);
+    return r;
+}
+
+Result<void> Recovery::restart() {
+    if (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) return Errno::Busy;
+    Result<void> r = replace(DomainError::None);
+    __atomic_store_n(&busy_, false, __ATOMIC_RELEASE);
+    return r;
+}
+
+// Fresh instance from the same package, started, replayed, rebound; then the old one goes.
+Result<void> Recovery::replace(DomainError why) {
+    uint64_t t0 = time::now_ns();
+    Domain* old = instance_;
+    __atomic_store_n(&old->restarting, true, __ATOMIC_RELEASE);
+    auto fail = [&](Domain* fresh, Error e) -> Result<void> {
+        if (fresh) destroy(fresh);
+        __atomic_store_n(&old->restarting, false, __ATOMIC_RELEASE);
+        return e;
+    };
+    auto created = create_like(old);
+    if (created.is_error()) return fail(nullptr, created.error());
+    Domain* fresh = created.value();
     auto started = start(fresh);
     if (started.is_error() || started.value() < 0) {
         kprintf("domain %s: the fresh instance did not start\n", package_);
-        destroy(fresh);
-        return Errno::IO;
+        return fail(fresh, Errno::IO);
     }
     if (replay_) {
         if (auto r = replay_(context_, fresh); r.is_error()) {
             kprintf("domain %s: replay failed: %s\n", package_, r.error().name());
-            destroy(fresh);
-            return r.error();
+            return fail(fresh, r.error());
         }
     }
-    if (auto r = rebind_(context_, fresh); r.is_error()) {
-        destroy(fresh);
-        return r.error();
-    }
-    Domain* old = instance_;
+    if (auto r = rebind_(context_, fresh); r.is_error()) return fail(fresh, r.error());
     instance_ = fresh;
     fresh->counters.restarts = old->counters.restarts + 1;
+    {
+        SpinlockGuard g(g_domains_lock);
+        fresh->recovery = this;
+        old->recovery = nullptr;
+    }
     destroy(old);
     restarts_++;
-    recent_[recent_next_] = t0;
-    recent_next_ = (recent_next_ + 1) % max_;
     last_recovery_ns_ = time::now_ns() - t0;
     if (g_verbose_faults)
-        kprintf("domain %s: restarted after %s (id %u, restart %lu, %lu us)\n", package_,
-                why == DomainError::TimedOut ? "a timeout" : why == DomainError::Dead ? "its death" : "a fault",
+        kprintf("domain %s: restarted %s (id %u, restart %lu, %lu us)\n", package_,
+                why == DomainError::None       ? "on request"
+                : why == DomainError::TimedOut ? "after a timeout"
+                : why == DomainError::Dead     ? "after its death"
+                                               : "after a fault",
                 fresh->id, (unsigned long)fresh->counters.restarts, (unsigned long)(last_recovery_ns_ / 1000));
     return {};
 }
@@ -856,7 +1144,8 @@ size_t format_domains(char* buf, size_t size) {
         add(snformat(buf + n, size - n,
                      "id=%u name=%s state=%s restarts=%lu faults=%lu calls_in=%lu calls_out=%lu heap_pages=%lu "
                      "exchange_objects=%zu threads=%zu threads_inside=%u image_pages=%lu\n",
-                     d->id, d->name, kStates[uint32_t(d->get_state()) & 3], (unsigned long)d->counters.restarts,
+                     d->id, d->name,
+                     __atomic_load_n(&d->restarting, __ATOMIC_ACQUIRE) ? "restarting" : kStates[uint32_t(d->get_state()) & 3], (unsigned long)d->counters.restarts,
                      (unsigned long)d->counters.faults, (unsigned long)d->counters.calls_in,
                      (unsigned long)d->counters.calls_out, (unsigned long)d->counters.heap_pages, exchange_objects,
                      d->thread_count, __atomic_load_n(&d->threads_inside, __ATOMIC_RELAXED),
@@ -909,9 +1198,9 @@ DomainError proxy_rt::call_into(DomainRecord& callee, Thunk thunk, void* frame) 
     return domain::call_thunk(d, thunk, frame);
 }
 
-Result<void> proxy_rt::move_rref(void* object, DomainId from, DomainId to) {
+Result<void> proxy_rt::move_rref(void* object, TypeId type, DomainId from, DomainId to) {
     SpinlockGuard g(g_exchange_lock);
-    return g_exchange->transfer(object, from, to);
+    return g_exchange->transfer_typed(object, type, from, to);
 }
 
 Result<DomainId> proxy_rt::lend_rref(const void* object, DomainId lender, DomainId borrower) {

@@ -65,6 +65,18 @@ struct Counters {
     uint64_t restarts = 0;      // set by whoever re-creates the domain (a shadow)
 };
 
+// Why a domain failed (the first fault only: later ones find it Failed already).
+struct FaultRecord {
+    enum class Cause : uint32_t { None, Panic, Exception, Watchdog, Violation, Injected };
+    Cause cause = Cause::None;
+    uint32_t vector = 0;   // Exception: the CPU exception vector
+    uint64_t address = 0;  // Exception: the faulting instruction; for #PF, cr2 in `data`
+    uint64_t data = 0;
+    bool stack_overflow = false;  // a #PF in the guard page below the thread's stack
+};
+
+class Recovery;
+
 struct Domain {
     // What proxies hold (first, so the proxy runtime finds the Domain from it). Its state
     // mirrors `state`: Restarting until started, Running, Failed, Dead. Valid until destroy():
@@ -79,6 +91,10 @@ struct Domain {
     lamina_domain_caps caps = {};
     Counters counters;
     uint32_t threads_inside = 0;  // atomic: threads whose call stack holds this domain
+    uint32_t pins = 0;            // atomic: references held outside any call (see pin())
+    FaultRecord fault;            // written once, by whoever marks the domain Failed
+    Recovery* recovery = nullptr; // g_domains_lock: the shadow's recovery that restarts it
+    bool restarting = false;      // atomic: its recovery is replacing it (shown as "restarting")
 
     static constexpr size_t kMaxAllocations = 256;
     struct Allocation {
@@ -103,7 +119,7 @@ struct Domain {
     OwnThread threads[kMaxThreads] = {};
     size_t thread_count = 0;
 
-    static constexpr size_t kMaxExports = Manifest::kMaxInterfaces;
+    static constexpr size_t kMaxExports = Manifest::kMaxInterfaces + 1;  // + libdomain's LAMINA_INJECT_EXPORT
     struct Export {
         char name[Manifest::kMaxInterfaceName + 1];
         void* object;
@@ -122,6 +138,9 @@ void init(const boot::BootInfo& info);
 // Finds the boot module of that package, validates and loads it. Errors: NoEnt (no such
 // module), what the loader refused (logged with its reason), NoSpc (no image slot), NoMem.
 Result<Domain*> create(const char* package_name);
+// A fresh instance of the package original was created from, without validating it again
+// (recovery: the same package, manifest and capabilities). Errors: NoSpc, NoMem, load errors.
+Result<Domain*> create_like(const Domain* original);
 
 // Runs the domain's entry. The value is what the entry returned (>= 0: the domain is Running;
 // < 0: it stays Created and the value is its -errno). A DomainError if it faulted.
@@ -142,15 +161,40 @@ void* find_export(Domain* d, const char* name);
 
 // The live domain named name, or nullptr (the record stays valid until destroy()).
 Domain* find(const char* name);
+// find() for callers that use the domain after the lookup, on another thread or across a
+// sleep: destroy() waits until every pin is released. Release with unpin().
+Domain* pin(const char* name);
+void unpin(Domain* d);
 // The domain the calling thread runs in (nullptr: the kernel).
 Domain* current();
 
-// Marks the named domain Failed as if it had faulted: threads running its code are unwound at
-// their next interrupt, threads in a capability when they come back from it. kind is one of
-// /proc/domctl's (panic, null, ud, div0, loop; Inval otherwise); it is logged, but every kind
-// fails the domain the same way for now (the fault is not yet raised by the domain's own code).
-// NoEnt if no such domain.
+// Makes the named domain fail by running its own faulting code: kind is one of /proc/domctl's
+// (panic, null, ud, div0, stack, loop). A kernel thread calls the domain's LAMINA_INJECT_EXPORT
+// function (libdomain publishes it), which raises the fault inside the domain, so that it takes
+// the normal path: logged with the exception, registers and a backtrace, the domain Failed,
+// threads of other callers inside it unwound (their calls return Faulted, and a shadow in front
+// recovers). Returns once the domain has failed, except for loop, which returns at once (the
+// watchdog ends it later). A domain without the export (a foreign runtime) is marked Failed
+// without running it. Errors: Inval (unknown kind), NoEnt (no such domain), Busy (not running:
+// starting, failed already, being torn down or restarted), NoMem.
 Result<void> inject_fault(const char* name, const char* kind = "panic");
+// The LAMINA_INJECT_* code of a kind name, 0 if unknown.
+uint64_t inject_kind(const char* kind, size_t len);
+
+// /proc/domctl (userland/domctl/README.md): one command, `inject NAME [KIND]` or `restart NAME`,
+// with or without its final newline. restart goes through the domain's Recovery (the shadow's,
+// so its proxy is rebound and the replay hook runs): NotSup when no Recovery is registered for
+// it. Errors: Inval (malformed command, unknown kind), NoEnt (unknown domain), Busy (being
+// restarted or not running), what restarting returned. Implemented in control.cpp.
+Result<void> control(const char* cmd, size_t len);
+
+struct ControlCommand {
+    enum class Op { Inject, Restart } op;
+    char name[Manifest::kMaxName + 1];
+    char kind[8];  // inject: the fault kind ("panic" when not given)
+};
+// The parser behind control(): Inval for anything but one well-formed command.
+Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out);
 
 // Watchdog limit for domain calls (tests shorten it).
 void set_watchdog_ns(uint64_t ns);
@@ -178,13 +222,26 @@ public:
     Recovery(Domain* instance, Hook rebind, Hook replay, void* context);
     Recovery(Domain* instance, Hook rebind, Hook replay, void* context, uint32_t max, uint64_t window_ns);
 
+    // Registers itself as instance's recovery (Domain::recovery), so that /proc/domctl's
+    // restart finds it; unregisters on destruction.
+    ~Recovery();
+    Recovery(const Recovery&) = delete;
+    Recovery& operator=(const Recovery&) = delete;
+
+    // Replaces the failed instance. Calls from several threads are serialized: one that waited
+    // for another's recovery finds the fresh instance running and returns at once.
     Result<void> recover(DomainError why) override;
+    // Replaces a healthy instance (/proc/domctl restart): counted in restarts, not against the
+    // budget (an operator asked for it). Busy if a restart is under way.
+    Result<void> restart();
     Domain* instance() const { return instance_; }
     uint64_t restarts() const { return restarts_; }
     uint64_t last_recovery_ns() const { return last_recovery_ns_; }
 
 private:
     static constexpr size_t kMaxTracked = 1000;  // the manifest's upper bound for max
+
+    Result<void> replace(DomainError why);
 
     Domain* instance_;
     char package_[Manifest::kMaxName + 1];
@@ -196,6 +253,7 @@ private:
     uint64_t last_recovery_ns_ = 0;
     uint64_t recent_[kMaxTracked] = {};  // times of the last restarts, a ring
     size_t recent_next_ = 0;
+    bool busy_ = false;  // atomic: a recovery or restart is under way
 };
 
 // The exchange heap's objects owned by a domain (for introspection and tests), and the live

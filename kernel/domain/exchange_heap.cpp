@@ -1,6 +1,8 @@
 // lamina:portable
 #include "kernel/domain/exchange_heap.h"
 
+#include <new>
+
 namespace lamina::domain {
 
 namespace {
@@ -181,13 +183,9 @@ Result<void*> ExchangeHeap::allocate(DomainId owner, TypeId type, size_t size) {
     h->borrower = NO_DOMAIN;
     h->lend_count = 0;
     h->size = size;
-    h->info = info;
-    h->prev = nullptr;
-    h->next = objects_;
+    new (&h->link) ListNode();
     h->work = nullptr;
-    if (objects_ != nullptr)
-        objects_->prev = h;
-    objects_ = h;
+    objects_.push_front(h);
     live_objects_++;
     live_bytes_ += size;
     void* object = static_cast<uint8_t*>(block) + HEADER_SIZE;
@@ -206,12 +204,7 @@ Result<void> ExchangeHeap::free(DomainId caller, void* object) {
 }
 
 void ExchangeHeap::release(ObjectHeader* h) {
-    if (h->prev != nullptr)
-        h->prev->next = h->next;
-    else
-        objects_ = h->next;
-    if (h->next != nullptr)
-        h->next->prev = h->prev;
+    objects_.remove(h);
     h->magic = ObjectHeader::FREED;
     live_objects_--;
     live_bytes_ -= h->size;
@@ -222,8 +215,9 @@ template <typename Accept>
 void ExchangeHeap::push_children(ObjectHeader* h, ObjectHeader** stack, size_t* corrupt,
                                  Accept&& accept) {
     const uint8_t* base = reinterpret_cast<const uint8_t*>(h) + HEADER_SIZE;
-    for (uint32_t i = 0; i < h->info->rref_count; i++) {
-        void* child = *reinterpret_cast<void* const*>(base + h->info->rref_offsets[i]);
+    const TypeInfo* info = types_.find(h->type);  // registered when h was allocated
+    for (uint32_t i = 0; i < info->rref_count; i++) {
+        void* child = *reinterpret_cast<void* const*>(base + info->rref_offsets[i]);
         if (child == nullptr)
             continue;
         auto c = header_of(child);
@@ -298,7 +292,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
 
     // 1. Loans to the dead domain end; an orphan whose last loan that was is freed below.
     ObjectHeader* stack = nullptr;
-    for (ObjectHeader* h = objects_; h != nullptr; h = h->next) {
+    for (ObjectHeader* h : objects_) {
         if (h->lend_count != 0 && h->borrower == dead) {
             h->lend_count = 0;
             h->borrower = NO_DOMAIN;
@@ -309,9 +303,13 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
     }
     // free_tree may free other flagged objects (contents of the first), so look again each time.
     for (;;) {
-        ObjectHeader* h = objects_;
-        while (h != nullptr && !(h->flags & UNLENT_ORPHAN))
-            h = h->next;
+        ObjectHeader* h = nullptr;
+        for (ObjectHeader* o : objects_) {
+            if (o->flags & UNLENT_ORPHAN) {
+                h = o;
+                break;
+            }
+        }
         if (h == nullptr)
             break;
         h->flags &= ~UNLENT_ORPHAN;
@@ -322,7 +320,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
 
     // 2. The dead domain's objects that are lent out right now stay, with everything they
     //    contain, until the loan ends.
-    for (ObjectHeader* h = objects_; h != nullptr; h = h->next) {
+    for (ObjectHeader* h : objects_) {
         if (h->owner == dead && h->lend_count != 0 && !(h->flags & KEEP)) {
             h->flags |= KEEP;
             h->work = stack;
@@ -344,7 +342,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
 
     // 3. Everything else it owns goes; the type tables tell which of those were nested in
     //    another (and find handles that point nowhere).
-    for (ObjectHeader* h = objects_; h != nullptr; h = h->next) {
+    for (ObjectHeader* h : objects_) {
         if (h->owner != dead)
             continue;
         if (h->flags & KEEP) {
@@ -355,7 +353,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
             h->flags |= DOOM;
         }
     }
-    for (ObjectHeader* h = objects_; h != nullptr; h = h->next) {
+    for (ObjectHeader* h : objects_) {
         if (!(h->flags & DOOM))
             continue;
         ObjectHeader* children = nullptr;
@@ -367,9 +365,8 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
             return false;
         });
     }
-    ObjectHeader* h = objects_;
-    while (h != nullptr) {
-        ObjectHeader* next = h->next;
+    for (ObjectHeader* h = objects_.front(); h != nullptr;) {
+        ObjectHeader* next = ListLink<ObjectHeader, &ObjectHeader::link>::owner(h->link.next);
         if (h->flags & DOOM) {
             stats.freed++;
             release(h);
@@ -391,14 +388,14 @@ Result<DomainId> ExchangeHeap::borrower_of(const void* object) const {
 
 size_t ExchangeHeap::objects_owned_by(DomainId owner) const {
     size_t n = 0;
-    for (const ObjectHeader* h = objects_; h != nullptr; h = h->next)
+    for (const ObjectHeader* h : objects_)
         n += h->owner == owner;
     return n;
 }
 
 size_t ExchangeHeap::objects_lent_to(DomainId borrower) const {
     size_t n = 0;
-    for (const ObjectHeader* h = objects_; h != nullptr; h = h->next)
+    for (const ObjectHeader* h : objects_)
         n += h->lend_count != 0 && h->borrower == borrower;
     return n;
 }

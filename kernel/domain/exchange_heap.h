@@ -37,6 +37,7 @@
 #include <lamina/result.h>
 #include <lamina/rref.h>
 
+#include "kernel/lib/intrusive_list.h"
 #include "kernel/mm/slab.h"
 
 namespace lamina::domain {
@@ -124,9 +125,7 @@ struct ObjectHeader {
     DomainId borrower;    // innermost domain it is lent to, NO_DOMAIN when not lent
     uint32_t lend_count;  // nested loans (a borrower may lend on)
     uint64_t size;
-    const TypeInfo* info;
-    ObjectHeader* prev;
-    ObjectHeader* next;
+    ListNode link;        // on the heap's list of live objects
     ObjectHeader* work;   // scratch link for the heap's graph walks
 };
 static_assert(sizeof(ObjectHeader) <= 64);
@@ -174,6 +173,20 @@ public:
         }
         transfer_nested(h, from, to);
         return {};
+    }
+
+    // transfer() as a proxy moves a handle of type `type`: the object must also be of that type
+    // (Inval otherwise). The common case (live, owned by `from`, not lent, of that type, no
+    // handles inside) is one straight-line check of the header and a store.
+    Result<void> transfer_typed(void* object, TypeId type, DomainId from, DomainId to) {
+        ObjectHeader* h = TRY(header_of(object));
+        if (((h->owner ^ from) | (h->type ^ type) | h->lend_count | (h->flags & ObjectHeader::NESTED)) == 0) [[likely]] {
+            h->owner = to;
+            return {};
+        }
+        if (h->type != type)
+            return Errno::Inval;
+        return transfer(object, from, to);
     }
 
     // Lends object to borrower; lender must own it or be its current borrower. Returns the
@@ -239,7 +252,7 @@ private:
     TrackedPages pages_;  // before heap_, which takes pages from it
     mm::Heap heap_;
     TypeRegistry types_;
-    ObjectHeader* objects_ = nullptr;
+    IntrusiveList<ObjectHeader, &ObjectHeader::link> objects_;
     size_t live_objects_ = 0;
     size_t live_bytes_ = 0;
 };

@@ -6,7 +6,9 @@
 // thread's current domain) and calls into fault_null's code directly, the way a domain's own
 // methods would run: a fault there is a fault of fault_null.
 #include "interfaces/test_echo.h"
+#include "kernel/arch/x86_64/cpu.h"
 #include "kernel/domain/domain.h"
+#include "kernel/domain/ktest_domains.h"
 #include "kernel/ktest/kbench.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/mm/memory.h"
@@ -86,17 +88,6 @@ void on_thread(ktest::Context& ktest_ctx, Fn fn) {
     auto t = sched::Thread::create("proxy-test", thunk, &fn);
     KASSERT_TRUE(t.is_ok());
     KEXPECT(t.value()->join() == sched::ExitReason::Returned);
-}
-
-Domain* started(const char* name) {
-    auto d = create(name);
-    if (d.is_error()) return nullptr;
-    auto r = start(d.value());
-    if (r.is_error() || r.value() < 0) {
-        destroy(d.value());
-        return nullptr;
-    }
-    return d.value();
 }
 
 bool is(const Error& e, DomainError d) { return e.is_domain_error() && e.domain_error() == d; }
@@ -183,6 +174,61 @@ KTEST(proxy, restart_budget_is_enforced) {
     });
 }
 
+// /proc/domctl's restart goes through the shadow's Recovery: its proxy is rebound to the fresh
+// instance, which keeps serving calls; the restart shows in /proc/domains. Faults injected
+// through domctl are recovered the same way.
+static bool has_line(const char* text, const char* a, const char* b) {
+    for (const char* line = text; *line;) {
+        const char* end = line;
+        while (*end && *end != '\n') end++;
+        auto holds = [&](const char* s) {
+            size_t n = __builtin_strlen(s);
+            for (const char* p = line; p + n <= end; p++)
+                if (__builtin_memcmp(p, s, n) == 0) return true;
+            return false;
+        };
+        if (holds(a) && holds(b)) return true;
+        line = *end ? end + 1 : end;
+    }
+    return false;
+}
+
+KTEST(proxy, domctl_restart_goes_through_the_shadow) {
+    on_thread(ktest_ctx, [&] {
+        Domain* d = started("fault_null");
+        KASSERT_TRUE(d);
+        auto* fx = new Fixture(d, 5);
+        KEXPECT(fx->shadow.add(2, 3).is_ok());
+        KEXPECT(control("restart fault_null\n", 19).is_ok());
+        Domain* fresh = fx->recovery.instance();
+        KEXPECT(fresh != d);
+        KEXPECT(fresh->get_state() == State::Running);
+        KEXPECT_EQ(fresh->counters.restarts, 1u);
+        KEXPECT(&fx->proxy.domain() == &fresh->record);
+        auto r = fx->shadow.add(2, 3);
+        KEXPECT(r.is_ok() && r.value() == 5);
+        KEXPECT_EQ(fx->shadow.restarts(), 0u);  // the call itself never failed
+        char buf[2048];
+        format_domains(buf, sizeof(buf));
+        KEXPECT(has_line(buf, "name=fault_null", "restarts=1 "));
+        KEXPECT(has_line(buf, "name=fault_null", "state=running"));
+        // An injected fault: the next call through the shadow recovers and is retried.
+        KEXPECT(control("inject fault_null null\n", 23).is_ok());
+        KEXPECT(fresh->get_state() == State::Failed);
+        format_domains(buf, sizeof(buf));
+        KEXPECT(has_line(buf, "name=fault_null", "state=faulted"));
+        auto retried = fx->shadow.add(4, 5);
+        KEXPECT(retried.is_ok() && retried.value() == 9);
+        KEXPECT_EQ(fx->recovery.instance()->counters.restarts, 2u);
+        format_domains(buf, sizeof(buf));
+        KEXPECT(has_line(buf, "name=fault_null", "restarts=2 "));
+        destroy(fx->recovery.instance());
+        delete fx;
+        auto gone = control("restart fault_null\n", 19);
+        KEXPECT(gone.is_error() && gone.error().code() == Errno::NoEnt);
+    });
+}
+
 // The figure: 1,000 restarts in a row through the shadow, no page leaked.
 KTEST(proxy, shadow_restarts_1000_times_without_leaking) {
     constexpr unsigned kRounds = 1000;
@@ -228,22 +274,52 @@ KTEST(proxy, shadow_restarts_1000_times_without_leaking) {
 
 // ---- figures ----
 
+// TSC cycles per call of body(), the best of 5 slices (TCG on a shared machine: the other
+// slices measure the neighbours).
+template <typename Body>
+uint64_t cycles_per_call(unsigned calls, Body&& body) {
+    for (unsigned i = 0; i < calls / 10; i++) body();
+    uint64_t best = ~0ull;
+    for (unsigned slice = 0; slice < 5; slice++) {
+        uint64_t t0 = cpu::rdtsc();
+        for (unsigned i = 0; i < calls / 5; i++) body();
+        uint64_t per = (cpu::rdtsc() - t0) / (calls / 5);
+        if (per < best) best = per;
+    }
+    return best;
+}
+
+// The call figures, from the kernel into fault_null through the generated proxy and
+// shadow; the virtual call to the same implementation is the baseline.
 KBENCH(domain_null_proxy_call) {
     Domain* d = started("fault_null");
     if (!d) return;
-    TriggerEcho echo(d);
-    EchoProxy proxy(d->record, echo);
+    (void)exchange_register_types(idl::test_echo_types, sizeof(idl::test_echo_types) / sizeof(idl::test_echo_types[0]) - 1);
+    auto* fx = new Fixture(d, 5);
+    Echo* volatile direct = &fx->echo;
+    Echo* volatile proxy = &fx->proxy;
+    Echo* volatile shadow = &fx->shadow;
     constexpr unsigned kCalls = 20000;
-    uint64_t t0 = time::now_ns();
-    for (unsigned i = 0; i < kCalls; i++) (void)proxy.nop();
-    uint64_t proxy_ns = time::now_ns() - t0;
-    t0 = time::now_ns();
     uint64_t out = 0;
-    for (unsigned i = 0; i < kCalls; i++) (void)call(d, echo.trigger, 0, &out);
-    uint64_t call_ns = time::now_ns() - t0;
-    kbench_ctx.report("null_proxy_call", proxy_ns / kCalls, "ns");
-    kbench_ctx.report("null_domain_call", call_ns / kCalls, "ns");
-    destroy(d);
+    kbench_ctx.report("virtual_call", cycles_per_call(kCalls, [&] { (void)direct->nop(); }), "cycles");
+    kbench_ctx.report("null_proxy_call", cycles_per_call(kCalls, [&] { (void)proxy->nop(); }), "cycles");
+    kbench_ctx.report("null_domain_call", cycles_per_call(kCalls, [&] { (void)call(d, fx->echo.trigger, 0, &out); }), "cycles");
+    kbench_ctx.report("shadow_call", cycles_per_call(kCalls, [&] { (void)shadow->nop(); }), "cycles");
+    RRef<Buf> buf = RRef<Buf>::create().release_value();
+    RRef<Buf> empty;
+    auto bounce = [&](RRef<Buf>& b) {
+        auto r = proxy->fill(std::move(b), 1);
+        if (r.is_ok()) b = r.release_value();
+    };
+    uint64_t moving = cycles_per_call(kCalls, [&] { bounce(buf); });
+    uint64_t passing = cycles_per_call(kCalls, [&] { bounce(empty); });
+    kbench_ctx.report("proxy_call_moving_rref_in_and_out", moving, "cycles");
+    kbench_ctx.report("proxy_call_passing_empty_rref", passing, "cycles");
+    kbench_ctx.report("per_rref_move", moving > passing ? (moving - passing) / 2 : 0, "cycles");
+    kbench_ctx.report("exchange_alloc_free_264B", cycles_per_call(kCalls, [&] { (void)RRef<Buf>::create(); }), "cycles");
+    buf = RRef<Buf>();
+    destroy(fx->recovery.instance());
+    delete fx;
 }
 
 // hello logs a line to the serial console when it starts (most of its start time under TCG);
@@ -273,16 +349,19 @@ KBENCH(domain_recovery) {
     auto* fx = new Fixture(d, 1000);
     set_verbose_faults(false);
     constexpr unsigned kRounds = 200;
-    uint64_t recovery_ns = 0, call_ns = 0;
+    uint64_t recovery_ns = 0, call_ns = 0, best_ns = ~0ull;
     for (unsigned i = 0; i < kRounds; i++) {
         fx->echo.faulty = true;
         uint64_t t0 = time::now_ns();
         (void)fx->shadow.add(1, 1);
         call_ns += time::now_ns() - t0;
         recovery_ns += fx->recovery.last_recovery_ns();
+        if (fx->recovery.last_recovery_ns() < best_ns) best_ns = fx->recovery.last_recovery_ns();
     }
     set_verbose_faults(true);
     kbench_ctx.report("recovery", recovery_ns / kRounds / 1000, "us");
+    // The average carries every time the host preempted QEMU; the best round shows the cost.
+    kbench_ctx.report("recovery_best", best_ns / 1000, "us");
     kbench_ctx.report("fault_to_retried_result", call_ns / kRounds / 1000, "us");
     destroy(fx->recovery.instance());
     delete fx;

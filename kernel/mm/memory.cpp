@@ -349,6 +349,42 @@ Result<void> protect_kernel_page(uintptr_t virt, uint64_t flags) {
     return {};
 }
 
+Result<void> protect_kernel_range(uintptr_t virt, size_t pages, uint64_t flags) {
+    if (!in_kernel_half(virt) || (flags & PageFlag::User)) return Errno::Inval;
+    Result<void> r;
+    {
+        SpinlockGuard g(g_pt_lock);
+        for (size_t i = 0; i < pages && r.is_ok(); i++)
+            r = g_kernel_pt.protect(virt + i * PAGE_SIZE, flags & ~(PageFlag::NoExecute & ~g_nx));
+    }
+    flush_tlb_range(virt, pages * PAGE_SIZE);  // also after a partial change
+    return r;
+}
+
+void unmap_kernel_range(uintptr_t virt, size_t pages, uint64_t* frames) {
+    // In chunks whose emptied tables fit the deferred list (at most two per page); each chunk's
+    // shoot-down happens without the lock, as other CPUs may be spinning on it with interrupts off.
+    constexpr size_t kChunk = Deferred::CAPACITY / 2;
+    for (size_t done = 0; done < pages;) {
+        size_t n = pages - done < kChunk ? pages - done : kChunk;
+        Deferred tables;
+        {
+            SpinlockGuard g(g_pt_lock);
+            for (size_t i = done; i < done + n; i++) {
+                frames[i] = 0;
+                if (!in_kernel_half(virt + i * PAGE_SIZE)) continue;
+                auto u = g_kernel_pt.unmap(virt + i * PAGE_SIZE);
+                if (u.is_error()) continue;
+                frames[i] = u.value().phys;
+                tables.add_tables(u.value());
+            }
+        }
+        flush_tlb_range(virt + done * PAGE_SIZE, n * PAGE_SIZE);
+        tables.free_all();
+        done += n;
+    }
+}
+
 Result<Translation> translate_kernel(uintptr_t virt) {
     SpinlockGuard g(g_pt_lock);
     return g_kernel_pt.translate(virt);

@@ -174,6 +174,34 @@ KTEST(mm, map_translate_unmap) {
     (void)free_frames(frame.value(), 0);
 }
 
+// The range forms: one shoot-down for many pages; holes are skipped and reported as 0.
+KTEST(mm, protect_and_unmap_ranges) {
+    uint64_t tables_before = pages_owned_by(Owner::page_table());
+    constexpr uint64_t N = 100;  // more than one unmap chunk
+    uint64_t frames[N];
+    for (uint64_t i = 0; i < N; i++) {
+        frames[i] = 0;
+        if (i % 10 == 3) continue;  // holes
+        auto f = alloc_frames(0, Owner::kernel());
+        KASSERT_TRUE(f.is_ok());
+        frames[i] = f.value();
+        KASSERT_TRUE(map_kernel_page(TEST_VA + i * PAGE_SIZE, f.value(), PageFlag::Writable | PageFlag::NoExecute).is_ok());
+    }
+    KEXPECT(protect_kernel_range(TEST_VA, 10, PageFlag::NoExecute).error().code() == Errno::NoEnt);  // a hole
+    KEXPECT(protect_kernel_range(TEST_VA + 20 * PAGE_SIZE, 3, PageFlag::NoExecute).is_ok());
+    for (uint64_t i = 20; i < 23; i++) KEXPECT(!(translate_kernel(TEST_VA + i * PAGE_SIZE).value().flags & PageFlag::Writable));
+    KEXPECT(translate_kernel(TEST_VA + 24 * PAGE_SIZE).value().flags & PageFlag::Writable);
+    KEXPECT(protect_kernel_range(0x1000, 1, 0).is_error());
+    uint64_t unmapped[N];
+    unmap_kernel_range(TEST_VA, N, unmapped);
+    for (uint64_t i = 0; i < N; i++) {
+        KEXPECT_EQ(unmapped[i], frames[i]);
+        KEXPECT(translate_kernel(TEST_VA + i * PAGE_SIZE).is_error());
+        if (frames[i]) (void)free_frames(frames[i], 0);
+    }
+    KEXPECT_EQ(pages_owned_by(Owner::page_table()), tables_before);
+}
+
 KTEST(mm, split_direct_map_large_page) {
     // Find a 2 MiB page of the direct map, make one 4 KiB page in it read-only, check the rest.
     auto frame = alloc_frames(MAX_ORDER, Owner::kernel());  // 4 MiB: contains an aligned 2 MiB

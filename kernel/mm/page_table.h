@@ -133,6 +133,12 @@ Result<void> map_kernel_page(uintptr_t virt, uint64_t phys, uint64_t flags);
 // tables that became empty are freed after the shoot-down.
 Result<uint64_t> unmap_kernel_page(uintptr_t virt);
 Result<void> protect_kernel_page(uintptr_t virt, uint64_t flags);
+// The same for `pages` consecutive pages with one shoot-down for them all (a shoot-down is an
+// IPI to every other CPU: per page it dominates loading and tearing down a domain image).
+// unmap_kernel_range sets frames[i] to the frame that was mapped at page i, 0 where none was,
+// and returns once no CPU can reach them any more; the caller owns (and frees) them.
+Result<void> protect_kernel_range(uintptr_t virt, size_t pages, uint64_t flags);
+void unmap_kernel_range(uintptr_t virt, size_t pages, uint64_t* frames);
 // Any canonical address (the lower half of the kernel's tables is empty: NoEnt).
 Result<Translation> translate_kernel(uintptr_t virt);
 // The CR3 value every CPU runs the kernel on.

@@ -25,24 +25,23 @@ struct SlabHeader {
     uint8_t unused;
     SlabCache* cache;
     FreeObject* free_list;
-    SlabHeader* prev;
-    SlabHeader* next;
-    uint64_t reserved;
+    ListNode link;  // on its cache's list for `list`
 };
 static_assert(sizeof(SlabHeader) == 48);
+using SlabLink = ListLink<SlabHeader, &SlabHeader::link>;
 
 }  // namespace detail
 
 using detail::FreeObject;
 using detail::SlabHeader;
+using detail::SlabLink;
 
 // At offset 0 of the first page of every large allocation.
 struct Heap::LargeHeader {
     uint32_t magic;
     uint32_t order;
     size_t size;
-    LargeHeader* prev;
-    LargeHeader* next;
+    ListNode link;  // on Heap::large_
 };
 
 namespace {
@@ -122,26 +121,11 @@ detail::SlabList& SlabCache::list_named(uint8_t list) {
 }
 
 void SlabCache::move_to(SlabHeader* slab, uint8_t list) {
-    if (slab->list != detail::ListNone) {
-        detail::SlabList& from = list_named(slab->list);
-        if (slab->prev != nullptr)
-            slab->prev->next = slab->next;
-        else
-            from.head = slab->next;
-        if (slab->next != nullptr)
-            slab->next->prev = slab->prev;
-        from.count--;
-    }
+    if (slab->list != detail::ListNone)
+        list_named(slab->list).remove(&slab->link);
     slab->list = list;
-    slab->prev = slab->next = nullptr;
-    if (list == detail::ListNone)
-        return;
-    detail::SlabList& to = list_named(list);
-    slab->next = to.head;
-    if (to.head != nullptr)
-        to.head->prev = slab;
-    to.head = slab;
-    to.count++;
+    if (list != detail::ListNone)
+        list_named(list).push_front(&slab->link);
 }
 
 SlabHeader* SlabCache::new_slab() {
@@ -159,8 +143,7 @@ SlabHeader* SlabCache::new_slab() {
     slab->list = detail::ListNone;
     slab->unused = 0;
     slab->cache = this;
-    slab->prev = slab->next = nullptr;
-    slab->reserved = 0;
+    new (&slab->link) ListNode();
     // Threaded back to front so objects are handed out in address order.
     FreeObject* head = nullptr;
     auto* base = static_cast<unsigned char*>(page) + first_offset_;
@@ -183,7 +166,7 @@ void SlabCache::release_slab(SlabHeader* slab) {
 }
 
 void* SlabCache::allocate() {
-    SlabHeader* slab = partial_.head != nullptr ? partial_.head : empty_.head;
+    SlabHeader* slab = SlabLink::owner(!partial_.empty() ? partial_.front() : empty_.front());
     if (slab == nullptr) {
         slab = new_slab();
         if (slab == nullptr) {
@@ -242,7 +225,7 @@ Result<void> SlabCache::deallocate_in(SlabHeader* slab, void* object) {
 
     if (slab->in_use == 0) {
         // Keep one empty slab to absorb alloc/free ping-pong at a slab boundary.
-        if (empty_.count >= 1)
+        if (empty_.size() >= 1)
             release_slab(slab);
         else
             move_to(slab, detail::ListEmpty);
@@ -254,8 +237,8 @@ Result<void> SlabCache::deallocate_in(SlabHeader* slab, void* object) {
 
 size_t SlabCache::release_empty_slabs() {
     size_t released = 0;
-    while (empty_.head != nullptr) {
-        release_slab(empty_.head);
+    while (!empty_.empty()) {
+        release_slab(SlabLink::owner(empty_.front()));
         released++;
     }
     return released;
@@ -264,14 +247,14 @@ size_t SlabCache::release_empty_slabs() {
 void SlabCache::release_all_slabs() {
     detail::SlabList* lists[] = {&partial_, &full_, &empty_};
     for (detail::SlabList* list : lists) {
-        while (list->head != nullptr)
-            release_slab(list->head);
+        while (!list->empty())
+            release_slab(SlabLink::owner(list->front()));
     }
     in_use_ = 0;
 }
 
 SlabStats SlabCache::stats() const {
-    size_t slabs = partial_.count + full_.count + empty_.count;
+    size_t slabs = partial_.size() + full_.size() + empty_.size();
     return SlabStats{name_, stride_, capacity_, in_use_, slabs, slabs,
                      total_allocs_, total_frees_, failed_allocs_};
 }
@@ -300,9 +283,8 @@ Heap::~Heap() {
     named_ = nullptr;
     for (SlabCache& cache : size_classes_)
         cache.release_all_slabs();
-    while (large_ != nullptr) {
-        LargeHeader* header = large_;
-        large_ = header->next;
+    while (ListNode* n = large_.pop_front()) {
+        LargeHeader* header = ListLink<LargeHeader, &LargeHeader::link>::owner(n);
         header->magic = DEAD_MAGIC;
         pages_->free_pages(header, header->order);
     }
@@ -329,11 +311,8 @@ void* Heap::allocate(size_t size) {
     header->magic = LARGE_MAGIC;
     header->order = order;
     header->size = size;
-    header->prev = nullptr;
-    header->next = large_;
-    if (large_ != nullptr)
-        large_->prev = header;
-    large_ = header;
+    new (&header->link) ListNode();
+    large_.push_front(&header->link);
     large_stats_.allocations_in_use++;
     large_stats_.pages += size_t{1} << order;
     large_stats_.total_allocs++;
@@ -360,12 +339,8 @@ Result<void> Heap::deallocate_large(LargeHeader* header, void* p) {
     if (reinterpret_cast<unsigned char*>(header) + LARGE_HEADER_SIZE != p ||
         header->order > MAX_ORDER)
         return Errno::Inval;
-    if (header->prev != nullptr)
-        header->prev->next = header->next;
-    else
-        large_ = header->next;
-    if (header->next != nullptr)
-        header->next->prev = header->prev;
+    if (!large_.remove(&header->link))
+        return Errno::Inval;  // a forged header in some page with the right magic
     header->magic = DEAD_MAGIC;
     large_stats_.allocations_in_use--;
     large_stats_.pages -= size_t{1} << header->order;

@@ -38,6 +38,7 @@
 
 #include <lamina/result.h>
 
+#include "kernel/lib/intrusive_list.h"
 #include "kernel/mm/buddy.h"  // PAGE_SIZE, MAX_ORDER
 
 namespace lamina::mm {
@@ -79,10 +80,8 @@ struct LargeStats {
 
 namespace detail {
 struct SlabHeader;
-struct SlabList {
-    SlabHeader* head = nullptr;
-    size_t count = 0;
-};
+// Slabs of one state (partial, full, empty), linked through SlabHeader::link.
+using SlabList = ListChain;
 }  // namespace detail
 
 class Heap;
@@ -194,7 +193,7 @@ private:
     PageProvider* pages_;
     SlabCache size_classes_[SIZE_CLASS_COUNT];
     SlabCache* named_ = nullptr;
-    LargeHeader* large_ = nullptr;  // live large allocations, so ~Heap can return them
+    ListChain large_;  // live large allocations (LargeHeader::link), so ~Heap can return them
     LargeStats large_stats_ = {};
 };
 

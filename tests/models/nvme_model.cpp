@@ -17,7 +17,8 @@ constexpr uint64_t PAGE = spec::PAGE_SIZE;
 ModelMemory::ModelMemory() = default;
 
 ModelMemory::~ModelMemory() {
-    for (auto& [phys, b] : blocks_) ::free(b.mem);
+    for (auto& [phys, b] : blocks_)
+        if (!b.external) ::free(b.mem);
 }
 
 ModelMemory::Allocation ModelMemory::allocate(size_t bytes) {
@@ -32,9 +33,16 @@ ModelMemory::Allocation ModelMemory::allocate(size_t bytes) {
     return {mem, phys, size};
 }
 
+uint64_t ModelMemory::map_external(void* mem, size_t size) {
+    uint64_t phys = next_ + (reinterpret_cast<uintptr_t>(mem) & (PAGE - 1));  // keeps the page offset
+    next_ += ((size + (phys & (PAGE - 1)) + PAGE - 1) & ~(PAGE - 1)) + PAGE;
+    blocks_[phys] = Block{static_cast<uint8_t*>(mem), size, true};
+    return phys;
+}
+
 bool ModelMemory::free(uint64_t phys) {
     auto it = blocks_.find(phys);
-    if (it == blocks_.end()) return false;
+    if (it == blocks_.end() || it->second.external) return false;
     ::free(it->second.mem);
     blocks_.erase(it);
     return true;
@@ -49,9 +57,16 @@ uint8_t* ModelMemory::translate(uint64_t phys, size_t len) {
     return it->second.mem + off;
 }
 
+size_t ModelMemory::live_allocations() const {
+    size_t n = 0;
+    for (auto& [phys, b] : blocks_) n += !b.external;
+    return n;
+}
+
 size_t ModelMemory::live_bytes() const {
     size_t n = 0;
-    for (auto& [phys, b] : blocks_) n += b.size;
+    for (auto& [phys, b] : blocks_)
+        if (!b.external) n += b.size;
     return n;
 }
 

@@ -41,9 +41,12 @@ public:
     ~ModelMemory();
     Allocation allocate(size_t bytes);
     bool free(uint64_t phys);
+    // Makes host memory the model does not own reachable at a made-up physical address (for
+    // buffers the driver DMAs into in place, such as exchange-heap objects); never freed by it.
+    uint64_t map_external(void* mem, size_t size);
     // Host address of [phys, phys + len) if it lies inside one allocation, else nullptr.
     uint8_t* translate(uint64_t phys, size_t len);
-    size_t live_allocations() const { return blocks_.size(); }
+    size_t live_allocations() const;
     size_t live_bytes() const;
     size_t limit_bytes = size_t(1) << 30;  // allocations beyond this fail (virt == nullptr)
 
@@ -51,6 +54,7 @@ private:
     struct Block {
         uint8_t* mem;
         size_t size;
+        bool external = false;
     };
     std::map<uint64_t, Block> blocks_;
     uint64_t next_ = 0x10'0000'0000;  // far from zero, so a null-ish pointer never translates

@@ -297,10 +297,12 @@ struct HostCaps {
         pages.clear();
         return n;
     }
-    // hello publishes its lookup probe; the host only counts publications.
-    static inline size_t published = 0;
-    static int32_t publish(const char*, size_t, void*) {
+    // hello publishes its lookup probe, libdomain its fault-injection entry; the host counts
+    // publications and the runtime's.
+    static inline size_t published = 0, injection_entries = 0;
+    static int32_t publish(const char* name, size_t len, void*) {
         published++;
+        injection_entries += std::string(name, len) == LAMINA_INJECT_EXPORT;
         return 0;
     }
     static lamina_domain_caps make() {
@@ -328,9 +330,10 @@ TEST(DomainLoader, RunsHelloTwice) {
         HostCaps::log.clear();
         auto entry = reinterpret_cast<lamina_domain_entry_fn>(li->entry);
         EXPECT_EQ(entry(&caps), 42);
-        EXPECT_EQ(HostCaps::log, "hello from a domain (ABI 1.0, domain 7)\n");
+        EXPECT_EQ(HostCaps::log, "hello from a domain (ABI 1.1, domain 7)\n");
     }
-    EXPECT_EQ(HostCaps::published, 2u);
+    EXPECT_EQ(HostCaps::published, 4u);
+    EXPECT_EQ(HostCaps::injection_entries, 2u);
     // Each instance gave its large allocation back and keeps the page of its small-size class.
     EXPECT_EQ(HostCaps::teardown(), 2u);
 

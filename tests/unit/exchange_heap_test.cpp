@@ -93,6 +93,30 @@ TEST_F(ExchangeHeapTest, OnlyTheOwnerFreesOrMoves) {
     EXPECT_EQ(heap.free(A, &local).error(), lamina::Error(Errno::Inval));
 }
 
+// The proxies' move: the fast path and every way out of it.
+TEST_F(ExchangeHeapTest, TypedTransferChecksTheTypeToo) {
+    const lamina::TypeId buf_type = ExchangeTraits<Buf>::id, parcel_type = ExchangeTraits<Parcel>::id;
+    void* p = buf(A);
+    EXPECT_TRUE(heap.transfer_typed(p, buf_type, A, B).is_ok());
+    EXPECT_EQ(owner(p), B);
+    EXPECT_EQ(heap.transfer_typed(p, buf_type, A, C).error(), lamina::Error(Errno::Perm));
+    EXPECT_EQ(heap.transfer_typed(p, parcel_type, B, C).error(), lamina::Error(Errno::Inval));  // a forged handle type
+    EXPECT_EQ(owner(p), B);
+    ASSERT_TRUE(heap.lend(p, B, C).is_ok());
+    EXPECT_EQ(heap.transfer_typed(p, buf_type, B, A).error(), lamina::Error(Errno::Busy));
+    EXPECT_TRUE(heap.end_loan(p, C, NO_DOMAIN).is_ok());
+    EXPECT_TRUE(heap.transfer_typed(p, buf_type, B, A).is_ok());
+    int local[32] = {};
+    EXPECT_EQ(heap.transfer_typed(&local[16], buf_type, A, B).error(), lamina::Error(Errno::Inval));
+    // A container takes the slow path and moves what it holds.
+    Parcel* outer = parcel(A);
+    put(outer->inner, p);
+    EXPECT_TRUE(heap.transfer_typed(outer, parcel_type, A, B).is_ok());
+    EXPECT_EQ(owner(outer), B);
+    EXPECT_EQ(owner(p), B);
+    drop(outer->inner);
+}
+
 TEST_F(ExchangeHeapTest, LendingAndRelending) {
     void* p = buf(A);
     auto prev = heap.lend(p, A, B);

@@ -177,8 +177,8 @@ DomainError proxy_rt::call_into(DomainRecord& callee, Thunk thunk, void* frame) 
     return HostDomains::installed().call_into(callee, thunk, frame);
 }
 
-Result<void> proxy_rt::move_rref(void* object, DomainId from, DomainId to) {
-    return HostDomains::installed().heap().transfer(object, from, to);
+Result<void> proxy_rt::move_rref(void* object, TypeId type, DomainId from, DomainId to) {
+    return HostDomains::installed().heap().transfer_typed(object, type, from, to);
 }
 
 Result<DomainId> proxy_rt::lend_rref(const void* object, DomainId lender, DomainId borrower) {

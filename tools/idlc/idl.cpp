@@ -1112,10 +1112,10 @@ private:
             const Param& p = *moved[i];
             o_ << "        void* const " << p.name << "_lamina_raw = " << HT(p) << "::raw(" << p.name << ");\n"
                << "        if (" << p.name << "_lamina_raw != nullptr) {\n"
-               << "            if (auto lamina_e = proxy_rt::move_rref(" << p.name << "_lamina_raw, lamina_caller, lamina_d.id); lamina_e.is_error()) [[unlikely]] {\n";
+               << "            if (auto lamina_e = proxy_rt::move_rref(" << p.name << "_lamina_raw, " << HT(p) << "::type, lamina_caller, lamina_d.id); lamina_e.is_error()) [[unlikely]] {\n";
             for (size_t j = 0; j < i; j++)
                 o_ << "                if (" << moved[j]->name << "_lamina_raw != nullptr)\n"
-                   << "                    (void)proxy_rt::move_rref(" << moved[j]->name << "_lamina_raw, lamina_d.id, lamina_caller);\n";
+                   << "                    (void)proxy_rt::move_rref(" << moved[j]->name << "_lamina_raw, " << HT(*moved[j]) << "::type, lamina_d.id, lamina_caller);\n";
             o_ << "                proxy_rt::ownership_violation(lamina_caller, lamina_e.error());\n"
                << "                return lamina_e.error();\n            }\n        }\n";
         }
@@ -1131,7 +1131,7 @@ private:
                    << "                    proxy_rt::end_loan(" << lent[j]->name << "_lamina_raw, lamina_d.id, " << lent[j]->name << "_lamina_previous);\n";
             for (auto* m : moved)
                 o_ << "                if (" << m->name << "_lamina_raw != nullptr)\n"
-                   << "                    (void)proxy_rt::move_rref(" << m->name << "_lamina_raw, lamina_d.id, lamina_caller);\n";
+                   << "                    (void)proxy_rt::move_rref(" << m->name << "_lamina_raw, " << HT(*m) << "::type, lamina_d.id, lamina_caller);\n";
             o_ << "                proxy_rt::ownership_violation(lamina_caller, lamina_e.error());\n"
                << "                return lamina_e.error();\n            }\n"
                << "            " << p.name << "_lamina_previous = lamina_e.value();\n        }\n";
@@ -1170,7 +1170,7 @@ private:
             o_ << "        " << R << "& lamina_r = lamina_frame.result.get();\n"
                << "        if (lamina_r.is_ok()) {\n"
                << "            if (void* lamina_out = " << RT << "::raw(lamina_r.value()); lamina_out != nullptr) {\n"
-               << "                if (auto lamina_e = proxy_rt::move_rref(lamina_out, lamina_d.id, lamina_caller); lamina_e.is_error()) [[unlikely]] {\n"
+               << "                if (auto lamina_e = proxy_rt::move_rref(lamina_out, " << RT << "::type, lamina_d.id, lamina_caller); lamina_e.is_error()) [[unlikely]] {\n"
                << "                    " << RT << "::leak(lamina_r.value());  // not ours to free\n"
                << "                    proxy_rt::ownership_violation(lamina_d.id, lamina_e.error());\n"
                << "                    return proxy_rt::domain_error(DomainError::Faulted);\n"

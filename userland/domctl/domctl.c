@@ -2,8 +2,8 @@
  * domctl: lists Lamina's domains and injects faults into them or restarts them.
  *
  *   domctl list                       table of the domains
- *   domctl inject NAME [KIND]         make domain NAME fault (KIND: panic, null, ud, div0, loop;
- *                                     default panic)
+ *   domctl inject NAME [KIND]         make domain NAME fault (KIND: panic, null, ud, div0, stack,
+ *                                     loop; default panic)
  *   domctl restart NAME               tear domain NAME down and start a fresh instance
  *
  * Exit status: 0 success, 1 failure (unknown domain, refused command, unreadable /proc), 2 usage.
@@ -34,7 +34,7 @@
 
 enum { EXIT_USAGE = 2 };
 
-static const char *const fault_kinds[] = {"panic", "null", "ud", "div0", "loop"};
+static const char *const fault_kinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
 
 struct column {
     const char *key;     /* field name in /proc/domains */
@@ -73,7 +73,7 @@ static void proc_path(char *buf, size_t size, const char *file) {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: domctl list\n"
-            "       domctl inject NAME [panic|null|ud|div0|loop]\n"
+            "       domctl inject NAME [panic|null|ud|div0|stack|loop]\n"
             "       domctl restart NAME\n");
 }
 

@@ -1,0 +1,230 @@
+// The NVMe driver domain: the driver core (drivers/nvme) on a Platform made of the capability
+// table, publishing the block interface (drivers/nvme/block_adaptor.h) as "block".
+//
+// Entry: claim the controller, map BAR0, ask for one MSI-X vector per queue (admin + I/O; the
+// driver polls when the device or the kernel gives fewer), bring the controller up (reset,
+// identify, queues), publish. A fresh instance after a crash does exactly the same: the kernel
+// hands it the device the failed instance held, and the controller reset drops whatever the
+// failed instance left in the queues.
+//
+// Faults on purpose: a controller that fails (a command timed out, CSTS.CFS) panics the domain,
+// so that its shadow restarts it. Every wait is bounded well below the kernel's watchdog.
+//
+// "nvme.control" (a CallFn for the kernel's tests, domain::call): see Control below.
+#include <new>
+
+#include "domains/lib/domain.h"
+#include "drivers/nvme/block_adaptor.h"
+#include "drivers/nvme/controller.h"
+
+using namespace lamina;
+using namespace lamina::nvme;
+
+// No C++ runtime in a domain: the nothrow tag and the allocation functions come from here.
+// <new> declares them with default visibility; the package may export nothing but its entry.
+asm(".hidden _ZSt7nothrow\n.hidden _Znwm\n.hidden _Znam\n.hidden _ZnwmRKSt9nothrow_t\n"
+    ".hidden _ZnamRKSt9nothrow_t\n.hidden _ZdlPv\n.hidden _ZdaPv\n.hidden _ZdlPvm\n.hidden _ZdaPvm");
+namespace std {
+extern const nothrow_t nothrow;
+const nothrow_t nothrow{};
+}
+
+void* operator new(size_t size) { return domain_rt::malloc(size); }
+void* operator new[](size_t size) { return domain_rt::malloc(size); }
+void* operator new(size_t size, const std::nothrow_t&) noexcept { return domain_rt::malloc(size); }
+void* operator new[](size_t size, const std::nothrow_t&) noexcept { return domain_rt::malloc(size); }
+void operator delete(void* p) noexcept { domain_rt::free(p); }
+void operator delete[](void* p) noexcept { domain_rt::free(p); }
+void operator delete(void* p, size_t) noexcept { domain_rt::free(p); }
+void operator delete[](void* p, size_t) noexcept { domain_rt::free(p); }
+
+namespace {
+
+constexpr uint16_t kVendor = 0x1b36, kDevice = 0x0010;
+constexpr uint16_t kIoQueues = 2;
+constexpr uint64_t kCommandTimeoutNs = 1'000'000'000;  // below the 2 s watchdog
+
+// What the kernel's tests may ask (domain::call(d, control, op)).
+enum Control : uint64_t {
+    kCrashInFlight = 1,   // panic right after the next I/O submission doorbell write
+    kUsePolling = 2,      // re-initialise the controller without interrupts
+    kUseInterrupts = 3,   // ... with MSI-X again (ENOTSUP if none were granted)
+    kInterruptWakeups = 4,  // waits an interrupt ended
+    kPolledWaits = 5,     // waits in polled mode
+    kUsesInterrupts = 6,  // 1 when the I/O queues run on MSI-X
+    kStallController = 7,  // disable the controller behind the driver's back: the next command times out
+};
+
+class DomainPlatform final : public Platform {
+public:
+    DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, volatile uint8_t* regs)
+        : caps_(caps), handle_(handle), regs_(regs) {}
+
+    uint32_t read32(uint32_t offset) override { return *reinterpret_cast<volatile uint32_t*>(regs_ + offset); }
+    void write32(uint32_t offset, uint32_t value) override {
+        *reinterpret_cast<volatile uint32_t*>(regs_ + offset) = value;
+        // An I/O submission queue's tail doorbell (qid >= 1, even doorbell index; the driver
+        // uses CAP.DSTRD 0 spacing here only to spot it): the commands are now the device's.
+        if (offset >= 0x1008 && ((offset - 0x1000) / 4) % 2 == 0 &&
+            __atomic_exchange_n(&crash_armed, false, __ATOMIC_ACQ_REL))
+            domain_rt::panic("fault injected with I/O commands in flight (nvme.control)");
+    }
+    uint64_t read64(uint32_t offset) override { return *reinterpret_cast<volatile uint64_t*>(regs_ + offset); }
+    void write64(uint32_t offset, uint64_t value) override {
+        *reinterpret_cast<volatile uint64_t*>(regs_ + offset) = value;
+    }
+
+    Result<DmaRegion> alloc_dma(size_t bytes) override {
+        size_t size = (bytes + 4095) & ~size_t(4095);
+        void* virt = nullptr;
+        uint64_t bus = 0;
+        if (int32_t rc = caps_.dma_alloc(handle_, size, &virt, &bus); rc != 0) return Errno(rc);
+        return DmaRegion{virt, bus, size};
+    }
+    void free_dma(const DmaRegion& region) override { caps_.dma_free(handle_, region.virt, region.size); }
+
+    uint64_t now_ns() override { return caps_.time_now_ns(); }
+    // The controller's register polls back off to about 1 ms; a kernel sleep lasts at least a
+    // scheduler tick (10 ms), so short delays spin (sleep_ns(0) then restarts the watchdog).
+    void delay_us(uint32_t us) override {
+        if (us > kSpinLimitUs) {
+            caps_.sleep_ns(uint64_t(us) * 1000);
+            return;
+        }
+        uint64_t end = now_ns() + uint64_t(us) * 1000;
+        while (now_ns() < end) asm volatile("pause");
+        caps_.sleep_ns(0);
+    }
+    static constexpr uint32_t kSpinLimitUs = 2000;
+
+    void wait_for_queue(uint16_t vector, uint64_t deadline_ns) override {
+        uint64_t now = now_ns();
+        if (now >= deadline_ns) return;
+        if (interrupts && vector < vectors) {
+            if (caps_.device_irq_wait(handle_, vector, deadline_ns - now) == 0)
+                __atomic_fetch_add(&interrupt_wakeups, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        __atomic_fetch_add(&polled_waits, 1, __ATOMIC_RELAXED);
+        // Polled: spin briefly, then let the kernel see us (sleep_ns(0) restarts the watchdog
+        // and leaves at once if the domain has been failed meanwhile).
+        uint64_t end = now + poll_interval_us() * 1000ull;
+        if (end > deadline_ns) end = deadline_ns;
+        while (now_ns() < end) asm volatile("pause");
+        caps_.sleep_ns(0);
+    }
+    bool has_interrupts() const override { return interrupts; }
+    uint32_t poll_interval_us() const override { return 5; }
+
+    bool interrupts = false;
+    uint32_t vectors = 0;  // MSI-X entries granted
+    bool crash_armed = false;
+    uint64_t interrupt_wakeups = 0;
+    uint64_t polled_waits = 0;
+
+private:
+    const lamina_domain_caps& caps_;
+    uint64_t handle_;
+    volatile uint8_t* regs_;
+};
+
+class DomainBlockHost final : public BlockHost {
+public:
+    explicit DomainBlockHost(const lamina_domain_caps& caps) : caps_(caps) {}
+
+    Result<uint32_t> map_buffer(const void* object, uint64_t offset, uint64_t length, DmaSegment* out,
+                                uint32_t max) override {
+        lamina_dma_segment segs[BlockAdaptor::kMaxSegments];
+        if (max > BlockAdaptor::kMaxSegments) max = BlockAdaptor::kMaxSegments;
+        uint32_t n = 0;
+        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, segs, max, &n); rc != 0)
+            return Errno(rc);
+        for (uint32_t i = 0; i < n; i++) out[i] = DmaSegment{segs[i].bus_address, uint32_t(segs[i].length)};
+        return n;
+    }
+    void controller_failed(const char* why) override { domain_rt::panic("%s", why); }
+    void yield() override { caps_.sleep_ns(20'000); }
+
+private:
+    const lamina_domain_caps& caps_;
+};
+
+DomainPlatform* g_platform;
+Controller* g_controller;
+BlockAdaptor* g_adaptor;
+
+uint64_t reinit(bool interrupts) {
+    if (interrupts && g_platform->vectors <= kIoQueues) return 95;  // ENOTSUP
+    g_adaptor->acquire_all();
+    g_platform->interrupts = interrupts;
+    auto r = g_controller->reinitialize(nullptr, 0);
+    g_adaptor->release_all();
+    if (r.is_error()) domain_rt::panic("re-initialising the controller failed: %s", g_controller->failure_message());
+    return 0;
+}
+
+uint64_t control(uint64_t op) {
+    switch (op) {
+    case kCrashInFlight: __atomic_store_n(&g_platform->crash_armed, true, __ATOMIC_RELEASE); return 0;
+    case kUsePolling: return reinit(false);
+    case kUseInterrupts: return reinit(true);
+    case kInterruptWakeups: return __atomic_load_n(&g_platform->interrupt_wakeups, __ATOMIC_RELAXED);
+    case kPolledWaits: return __atomic_load_n(&g_platform->polled_waits, __ATOMIC_RELAXED);
+    case kUsesInterrupts: return g_platform->interrupts ? 1 : 0;
+    case kStallController:
+        g_platform->write32(spec::reg::CC, g_platform->read32(spec::reg::CC) & ~spec::cc::EN);
+        return 0;
+    default: return 22;  // EINVAL
+    }
+}
+
+}  // namespace
+
+int64_t domain_main(const lamina_domain_caps& caps) {
+    using domain_rt::log;
+    lamina_device_info dev;
+    if (int32_t rc = caps.device_claim(kVendor, kDevice, 0, &dev); rc != 0) {
+        log("cannot claim the NVMe controller %04x:%04x: errno %d", kVendor, kDevice, rc);
+        return -rc;
+    }
+    void* bar = nullptr;
+    size_t bar_size = 0;
+    if (int32_t rc = caps.device_map_bar(dev.handle, 0, &bar, &bar_size); rc != 0) {
+        log("cannot map BAR0: errno %d", rc);
+        return -rc;
+    }
+    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, static_cast<volatile uint8_t*>(bar));
+    auto* host = new (std::nothrow) DomainBlockHost(caps);
+    if (!platform || !host) return -12;
+    uint32_t granted = 0;
+    if (caps.device_irq_setup(dev.handle, 1 + kIoQueues, &granted) == 0) platform->vectors = granted;
+    platform->interrupts = platform->vectors > kIoQueues;
+    Config config;
+    config.io_queues = kIoQueues;
+    config.io_queue_entries = 64;
+    config.command_timeout_ns = kCommandTimeoutNs;
+    auto controller = Controller::create(*platform, config);
+    if (controller.is_error()) {
+        log("controller bring-up failed: %s", controller.error().name());
+        if (controller.error().code() == CONTROLLER_FAILED) log("(the controller did not become ready or stopped answering)");
+        return -int64_t(controller.error().code());
+    }
+    Controller* ctl = controller.release_value().release();
+    auto adaptor = BlockAdaptor::create(*ctl, *host);
+    if (adaptor.is_error()) {
+        log("namespace 1 is not usable: %s", adaptor.error().name());
+        return -int64_t(adaptor.error().code());
+    }
+    g_platform = platform;
+    g_controller = ctl;
+    g_adaptor = adaptor.release_value().release();
+    auto* block = static_cast<idl::Block*>(g_adaptor);
+    if (int32_t rc = caps.interface_publish("block", 5, block); rc != 0) return -rc;
+    auto fn = &control;
+    if (int32_t rc = caps.interface_publish("nvme.control", 12, reinterpret_cast<void*>(fn)); rc != 0) return -rc;
+    const NamespaceInfo& ns = *ctl->find_namespace(1);
+    log("%s %s: %llu blocks of %u bytes, %u I/O queues, %s", ctl->info().model, ctl->info().serial,
+        (unsigned long long)ns.blocks, ns.block_size, ctl->io_queue_count(),
+        platform->interrupts ? "MSI-X" : "polled");
+    return 0;
+}
