@@ -104,7 +104,7 @@ Result<RRefDeque<idl::BlockRequest, 32>> RamDisk::submit(RRefDeque<idl::BlockReq
         DequeTraits::leak(batch);  // not ours to free
         return Errno::Inval;
     }
-    auto give_back = [&] { (void)proxy_rt::move_rref(raw, KERNEL_DOMAIN, caller); };
+    auto give_back = [&] { (void)proxy_rt::move_rref(raw, DequeTraits::type, KERNEL_DOMAIN, caller); };
     auto* storage = static_cast<Deque::Storage*>(raw);
     if (storage->head >= 32 || storage->count > 32) {
         give_back();
