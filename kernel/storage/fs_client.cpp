@@ -59,8 +59,7 @@ Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
     if (info.is_error()) {
         kprintf("storage: mounting the root file system failed (%s)\n", info.error().name());
         c->stopped_ = true;
-        domain::Domain* now = c->instance();
-        if (now) domain::destroy(now);
+        c->teardown();
         return info.error();
     }
     c->info_ = info.value();
@@ -73,29 +72,60 @@ Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
 
 Result<void> FsClient::replay(void* context, domain::Domain* fresh) {
     auto* c = static_cast<FsClient*>(context);
+    // A shadow's recovery runs inside a call, under mutex_; an operator's restart does not.
+    bool took = !c->mutex_.is_held_by_current();
+    if (took) c->mutex_.lock();
+    auto fail = [&](Error e) -> Result<void> {
+        if (took) c->mutex_.unlock();
+        return e;
+    };
     idl::Fs* fs = exported_fs(fresh);
-    if (!fs) return Errno::NoEnt;
-    // Straight to the fresh instance: the shadow's proxy still points at the failed one.
+    if (!fs) return fail(Errno::NoEnt);
+    // A healthy instance being replaced writes back first, so that the restart loses nothing.
+    domain::Domain* old = c->recovery_->instance();
+    bool written_back = false;
+    if (old && old->get_state() == domain::State::Running && c->mounted_rw_) {
+        auto r = c->proxy_->sync();
+        written_back = r.is_ok();
+        if (r.is_error())
+            kprintf("storage: the fs domain being restarted could not write back (%s)\n", r.error().name());
+    }
+    // Straight to the fresh instance: the shadow's proxy still points at the old one.
     idl::FsProxy direct(fresh->record, *fs);
-    // after_fault only when the failed instance had the file system mounted read-write: then
-    // the missing "clean" mark is its own doing. A first mount that crashed gets no such pass.
+    // after_fault only when the old instance had the file system mounted read-write: then the
+    // missing "clean" mark is its own doing. A first mount that crashed gets no such pass.
     auto info = direct.mount(c->opts_.read_only, c->mounted_rw_);
     if (info.is_error()) {
         kprintf("storage: remounting after an fs domain fault failed (%s)\n", info.error().name());
-        return info.error().is_domain_error() ? Error(Errno::IO) : info.error();
+        return fail(info.error().is_domain_error() ? Error(Errno::IO) : info.error());
     }
     c->info_ = info.value();
     c->mounted_rw_ = !c->info_.read_only;
     c->dir_valid_ = false;
+    if (!written_back) c->losses_++;
+    c->restart_locked_ = took;
     return {};
 }
 
 Result<void> FsClient::rebind(void* context, domain::Domain* fresh) {
     auto* c = static_cast<FsClient*>(context);
     idl::Fs* fs = exported_fs(fresh);
-    if (!fs) return Errno::NoEnt;
-    c->proxy_->rebind(fresh->record, *fs);
-    return {};
+    if (fs) c->proxy_->rebind(fresh->record, *fs);
+    if (c->restart_locked_) {
+        c->restart_locked_ = false;
+        c->mutex_.unlock();
+    }
+    return fs ? Result<void>() : Result<void>(Errno::NoEnt);
+}
+
+void FsClient::teardown() {
+    if (domain::Domain* d = instance()) domain::destroy(d);
+    if (shadow_) shadow_->~FsShadow();
+    if (recovery_) recovery_->~Recovery();
+    if (proxy_) proxy_->~FsProxy();
+    shadow_ = nullptr;
+    recovery_ = nullptr;
+    proxy_ = nullptr;
 }
 
 Result<void> FsClient::stop() {
@@ -105,15 +135,11 @@ Result<void> FsClient::stop() {
     stopped_ = true;
     io_.reset();
     dir_batch_.reset();
-    if (domain::Domain* d = instance()) domain::destroy(d);
+    teardown();
     return r.is_error() ? to_vfs_error(r.error()) : r;
 }
 
-FsClient::~FsClient() {
-    if (!stopped_) {
-        if (domain::Domain* d = instance()) domain::destroy(d);
-    }
-}
+FsClient::~FsClient() { teardown(); }
 
 uint64_t FsClient::restarts() const { return recovery_ ? recovery_->restarts() : 0; }
 

@@ -11,6 +11,12 @@
 //
 // Inode numbers stay valid across restarts, so the VFS's FsInodes (fs_inode.h) survive them.
 //
+// An operator's restart of the healthy domain (/proc/domctl `restart fs`, Recovery::restart)
+// runs the same hooks from another thread: replay then takes the mutex (no call is inside the
+// domain while it is replaced, none enters the old instance afterwards), has the old instance
+// write everything back, mounts in the fresh one, and rebind lets calls go again. Nothing is
+// lost.
+//
 // Locking: mutex_ serializes every call into the domain (the ext2 core is single-threaded)
 // and guards the reusable exchange buffers and the directory cache. It is the outermost lock
 // of the storage stack: it is held across the domain call, the recovery included, and taken
@@ -73,6 +79,9 @@ public:
     void forget_dir_cache() { dir_valid_ = false; }
     // Restarts seen through the shadow, and the domain instance serving now.
     uint64_t restarts() const;
+    // Restarts after which unwritten data may be gone (faults; not an operator's restart,
+    // which writes back first). Under mutex_.
+    uint64_t losses() const { return losses_; }
     domain::Domain* instance() const { return recovery_ ? recovery_->instance() : nullptr; }
 
     ~FsClient() override;
@@ -81,6 +90,8 @@ private:
     FsClient() = default;
     static Result<void> rebind(void* context, domain::Domain* fresh);
     static Result<void> replay(void* context, domain::Domain* fresh);
+    // Destroys the domain instance and the proxy, recovery and shadow in front of it.
+    void teardown();
 
     Options opts_;
     sched::Mutex mutex_;
@@ -92,6 +103,8 @@ private:
     idl::FsShadow* shadow_ = nullptr;
     idl::FsInfo info_{};
     bool mounted_rw_ = false;  // a read-write mount succeeded: a restart remounts after_fault
+    bool restart_locked_ = false;  // replay took mutex_ for an operator restart; rebind drops it
+    uint64_t losses_ = 0;
     bool stopped_ = false;
 
     RRefBytes io_;

@@ -215,7 +215,7 @@ Result<size_t> FsInode::write(uint64_t offset, const void* buf, size_t len) {
             RRefBytes* io = TRY(c.io_buffer());
             __builtin_memcpy(io->data(), in + done, want);
             TRY(io->set_length(want));
-            if (!written_in_) written_in_ = c.restarts() + 1;
+            if (!written_in_) written_in_ = c.losses() + 1;
             uint64_t n = TRY(c.fs().write(ino_, offset + done, *io));
             return n > want ? Result<size_t>(Errno::IO) : Result<size_t>(size_t(n));
         })));
@@ -247,7 +247,7 @@ Result<void> FsInode::fsync(bool) {
         uint64_t written_in = written_in_;
         written_in_ = 0;
         TRY(c.fs().fsync(ino_));
-        if (written_in && written_in != c.restarts() + 1) return Errno::IO;
+        if (written_in && written_in != c.losses() + 1) return Errno::IO;
         return {};
     }));
 }

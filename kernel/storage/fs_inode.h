@@ -39,7 +39,7 @@ public:
     Result<size_t> readlink(char* buf, size_t len) override;
 
     // fsync(2)/fdatasync(2) (the VFS's Inode gains this hook on the files branch). EIO when the
-    // fs domain restarted since this inode was last written: those writes may be lost (they
+    // fs domain restarted after a fault since this inode was last written: those writes may be lost (they
     // lived in the failed instance's cache), and a fresh instance with nothing dirty must not
     // report them durable. Reported once, as Linux reports a writeback error.
     Result<void> fsync(bool data_only);
@@ -54,7 +54,7 @@ private:
     RefPtr<FsClient> client_;
     uint32_t ino_;
     uint32_t mode_;  // atomic; refreshed by getattr and setattr
-    // FsClient::restarts() + 1 at the last write not yet fsync'ed; 0: none. Under the client's mutex.
+    // FsClient::losses() + 1 at the last write not yet fsync'ed; 0: none. Under the client's mutex.
     uint64_t written_in_ = 0;
 };
 
