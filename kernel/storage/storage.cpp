@@ -32,9 +32,11 @@ Result<DiskImage> disk_module(const char* name) {
     return Errno::NoEnt;
 }
 
-Result<RefPtr<posix::Inode>> start_root_fs() {
+Result<RefPtr<posix::Inode>> start_root_fs(bool read_only) {
     if (g_root) return Errno::Busy;
-    g_root = TRY(FsClient::start(FsClient::Options{}));
+    FsClient::Options opts;
+    opts.read_only = read_only;
+    g_root = TRY(FsClient::start(opts));
     static bool hooked = false;
     // reboot(2) and power-off: write everything back and leave the file system marked clean,
     // or the next boot mounts it read-only.

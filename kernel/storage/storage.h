@@ -7,6 +7,9 @@
 //
 //     auto root = storage::start_root_fs();
 //     if (root.is_ok()) mounts.mount_root(root.value());
+//
+// Until the VFS serves files from it, kernel_start starts it read-only (so that a QEMU killed
+// without a shutdown leaves the image clean) and keeps the root in root_fs().
 #pragma once
 
 #include <stddef.h>
@@ -35,9 +38,9 @@ struct DiskImage {
 Result<DiskImage> disk_module(const char* name);
 
 // Starts the fs domain on the provided "block" interface and mounts its root partition
-// read-write; the client stays alive (root_fs()) until stop_root_fs(), which a shutdown hook
+// (read-only if asked: nothing on the disk changes, not even the "mounted" mark); the client stays alive (root_fs()) until stop_root_fs(), which a shutdown hook
 // (power::add_shutdown_hook) also runs.
-Result<RefPtr<posix::Inode>> start_root_fs();
+Result<RefPtr<posix::Inode>> start_root_fs(bool read_only = false);
 FsClient* root_fs();
 // Unmounts cleanly (for power-off) and destroys the domain.
 Result<void> stop_root_fs();
