@@ -41,6 +41,10 @@ void init(const boot::BootInfo& info) {
     }
 }
 
+size_t count() { return g_count; }
+const char* name(size_t i) { return g_files[i].name; }
+File file(size_t i) { return g_files[i].file; }
+
 Result<File> lookup(const char* name) {
     for (size_t i = 0; i < g_count; i++)
         if (__builtin_strcmp(g_files[i].name, name) == 0) return g_files[i].file;

@@ -24,5 +24,9 @@ struct File {
 void init(const boot::BootInfo& info);
 // NoEnt when no module has that name.
 Result<File> lookup(const char* name);
+// The programs by index (for /bin).
+size_t count();
+const char* name(size_t i);
+File file(size_t i);
 
 }  // namespace lamina::posix::boot_files

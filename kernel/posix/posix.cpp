@@ -6,7 +6,10 @@
 #include "kernel/boot/cmdline.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/boot_files.h"
+#include "kernel/posix/files.h"
 #include "kernel/posix/process.h"
+#include "kernel/posix/process_hooks.h"
+#include "kernel/posix/tty/console.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/power.h"
 
@@ -98,6 +101,9 @@ bool is_path(const char* s) {
 
 void init(const boot::BootInfo& info) {
     boot_files::init(info);
+    init_process_hooks();
+    (void)init_console();
+    init_files();
     init_user_access();
     g_previous_hook = arch::exception_hook();
     arch::set_exception_hook(exception_hook);

@@ -9,6 +9,7 @@
 #include "kernel/mm/memory.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/elf_exec.h"
+#include "kernel/posix/files.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sync/spinlock.h"
@@ -112,7 +113,19 @@ void free_process(Process* p) {
 }  // namespace
 
 Result<Process*> spawn(const SpawnArgs& args) {
-    boot_files::File file = TRY(boot_files::lookup(args.path));
+    // Boot modules by name; anything else (a path) through the VFS, where /bin holds them too.
+    boot_files::File file{};
+    LoadedFile loaded;
+    if (auto m = boot_files::lookup(args.path); m.is_ok()) {
+        file = m.value();
+    } else {
+        loaded = TRY(load_executable_file(args.path));
+        file = {loaded.data, loaded.size};
+    }
+    struct Release {
+        LoadedFile& f;
+        ~Release() { f.free(); }
+    } release{loaded};
     auto* p = new (std::nothrow) Process{};
     if (!p) return Errno::NoMem;
     {
@@ -137,6 +150,10 @@ Result<Process*> spawn(const SpawnArgs& args) {
     }
     p->as = as.value();
     p->user = {p->as->root(), 0, p, p->fpu};
+    if (auto r = files_spawn(*p); r.is_error()) {
+        free_process(p);
+        return r.error();
+    }
     if (auto r = load(*p, file.data, file.size, args); r.is_error()) {
         free_process(p);
         return r.error();
@@ -172,6 +189,22 @@ Process* find_process(uint32_t pid) {
     return nullptr;
 }
 
+size_t list_pids(uint32_t* out, size_t max) {
+    size_t n = 0;
+    {
+        SpinlockGuard g(g_processes_lock);
+        for (Process* p : g_processes)
+            if (p && n < max) out[n++] = p->pid;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            uint32_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
 size_t process_count() {
     SpinlockGuard g(g_processes_lock);
     size_t n = 0;
@@ -189,6 +222,7 @@ void exit_current(int wait_status) {
     cpu::sti();
     p->as->destroy();
     p->as = nullptr;
+    files_exit(*p);
     p->exit_waiters.update_and_wake_all([p, wait_status] {
         p->wait_status = wait_status;
         __atomic_store_n(&p->exited, true, __ATOMIC_RELEASE);

@@ -15,6 +15,8 @@
 #include <lamina/result.h>
 
 #include "kernel/posix/address_space.h"
+#include "kernel/posix/fd/fd_table.h"
+#include "kernel/posix/vfs/mount.h"
 #include "kernel/sched/thread.h"
 
 namespace lamina::posix {
@@ -40,6 +42,11 @@ struct Process {
     SigAction actions[64];
     sched::WaitQueue exit_waiters;
     alignas(16) uint8_t fpu[512];  // Thread::UserState::fpu
+
+    // --- files (own thread; kernel/posix/files.h) ---
+    RefPtr<FdTable> fds;
+    Location root, cwd;
+    uint32_t umask;
 };
 
 struct SpawnArgs {
@@ -59,6 +66,8 @@ int wait(Process* p);
 
 Process* current_process();
 Process* find_process(uint32_t pid);
+// Live pids in ascending order (at most max); returns how many were written.
+size_t list_pids(uint32_t* out, size_t max);
 // Processes in the table (zombies included), for sysinfo.
 size_t process_count();
 

@@ -3,12 +3,16 @@
 // pointer argument goes through user_access.h.
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/interrupts.h"
-#include "kernel/dev/serial.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/address_space.h"
 #include "kernel/posix/elf_exec.h"
+#include "kernel/posix/pipe/pipe_syscalls.h"
+#include "kernel/posix/poll/poll_syscalls.h"
+#include "kernel/posix/files.h"
 #include "kernel/posix/process.h"
+#include "kernel/posix/process_hooks.h"
 #include "kernel/posix/random.h"
+#include "kernel/posix/sys_file_handlers.h"
 #include "kernel/posix/sys_system.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sched/thread.h"
@@ -22,78 +26,6 @@ namespace {
 constexpr uint64_t PAGE = 4096;
 constexpr int64_t err(Errno e) { return -int64_t(e); }
 int64_t err(const Error& e) { return -int64_t(e.code()); }
-
-bool console_fd(uint64_t fd) { return fd <= 2; }
-
-// --- console I/O ------------------------------------------------------------------------------
-
-int64_t sys_write(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
-    if (!console_fd(fd)) return err(Errno::BadF);
-    if (int64_t(count) < 0) return err(Errno::Inval);
-    char chunk[256];
-    uint64_t done = 0;
-    while (done < count) {
-        size_t k = count - done < sizeof chunk ? size_t(count - done) : sizeof chunk;
-        if (copy_from_user(chunk, buf + done, k).is_error()) return done ? int64_t(done) : err(Errno::Fault);
-        serial::write(chunk, k);
-        done += k;
-    }
-    return int64_t(done);
-}
-
-struct IoVec {
-    uint64_t base, len;
-};
-
-int64_t sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t, uint64_t, uint64_t) {
-    if (!console_fd(fd)) return err(Errno::BadF);
-    if (iovcnt > 1024) return err(Errno::Inval);
-    int64_t total = 0;
-    for (uint64_t i = 0; i < iovcnt; i++) {
-        auto v = UserPtr<IoVec>(iov + i * sizeof(IoVec)).read();
-        if (v.is_error()) return total ? total : err(Errno::Fault);
-        if (int64_t(v.value().len) < 0) return err(Errno::Inval);
-        int64_t r = sys_write(fd, v.value().base, v.value().len, 0, 0, 0);
-        if (r < 0) return total ? total : r;
-        total += r;
-    }
-    return total;
-}
-
-// Console input: polls the UART (there is no receive interrupt yet), echoes, and returns at the
-// end of a line or when the buffer is full (a line discipline comes with the tty layer).
-int64_t sys_read(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
-    if (!console_fd(fd)) return err(Errno::BadF);
-    if (int64_t(count) < 0) return err(Errno::Inval);
-    if (count == 0) return 0;
-    if (!user_range_ok(buf, count)) return err(Errno::Fault);
-    uint64_t done = 0;
-    for (;;) {
-        int c = serial::read_byte();
-        if (c < 0) {
-            sched::sleep_ns(5'000'000);
-            continue;
-        }
-        char ch = c == '\r' ? '\n' : char(c);
-        serial::write(ch == '\n' ? "\r\n" : &ch, ch == '\n' ? 2 : 1);
-        if (copy_to_user(buf + done, &ch, 1).is_error()) return done ? int64_t(done) : err(Errno::Fault);
-        done++;
-        if (ch == '\n' || done == count) return int64_t(done);
-    }
-}
-
-int64_t sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg, uint64_t, uint64_t, uint64_t) {
-    constexpr uint64_t TIOCGWINSZ = 0x5413;
-    if (!console_fd(fd)) return err(Errno::BadF);
-    if (uint32_t(request) == TIOCGWINSZ) {
-        // A serial console has no size of its own: Linux reports 0 rows, 0 columns (until
-        // stty sets one), and the call succeeds, which tells musl this is a terminal.
-        uint16_t ws[4] = {0, 0, 0, 0};
-        if (copy_to_user(arg, ws, sizeof ws).is_error()) return err(Errno::Fault);
-        return 0;
-    }
-    return err(Errno::NotTty);
-}
 
 // --- process ----------------------------------------------------------------------------------
 
@@ -195,7 +127,10 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     if (len == 0 || (prot & ~uint64_t(7)) || (off & (PAGE - 1))) return err(Errno::Inval);
     uint64_t type = flags & 3;
     if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return err(Errno::Inval);
-    if (!(flags & MAP_ANONYMOUS)) return int64_t(fd) < 0 || fd > 2 ? err(Errno::BadF) : err(Errno::NoDev);
+    if (!(flags & MAP_ANONYMOUS)) {
+        bool open = fd <= 0x7fffffff && current_process()->fds->is_open(int(fd));
+        return open ? err(Errno::NoDev) : err(Errno::BadF);  // file mappings come later
+    }
     if (len > USER_TOP) return err(Errno::NoMem);
     len = page_up(len);
     AddressSpace& as = *current_process()->as;
@@ -347,10 +282,73 @@ struct Entry {
 
 // Implemented calls first, then names of common ones for the ENOSYS log.
 constexpr Entry ENTRIES[] = {
-    {0, "read", sys_read}, {1, "write", sys_write}, {9, "mmap", sys_mmap}, {10, "mprotect", sys_mprotect},
+    // Files (sys_file.cpp, sys_fs.cpp).
+    {0, "read", sys_read},
+    {1, "write", sys_write},
+    {2, "open", sys_open},
+    {3, "close", sys_close},
+    {4, "stat", sys_stat},
+    {5, "fstat", sys_fstat},
+    {6, "lstat", sys_lstat},
+    {8, "lseek", sys_lseek},
+    {16, "ioctl", sys_ioctl},
+    {17, "pread64", sys_pread64},
+    {18, "pwrite64", sys_pwrite64},
+    {19, "readv", sys_readv},
+    {20, "writev", sys_writev},
+    {21, "access", sys_access},
+    {32, "dup", sys_dup},
+    {33, "dup2", sys_dup2},
+    {40, "sendfile", sys_sendfile},
+    {72, "fcntl", sys_fcntl},
+    {74, "fsync", sys_fsync},
+    {75, "fdatasync", sys_fdatasync},
+    {76, "truncate", sys_truncate},
+    {77, "ftruncate", sys_ftruncate},
+    {79, "getcwd", sys_getcwd},
+    {80, "chdir", sys_chdir},
+    {81, "fchdir", sys_fchdir},
+    {82, "rename", sys_rename},
+    {83, "mkdir", sys_mkdir},
+    {84, "rmdir", sys_rmdir},
+    {85, "creat", sys_creat},
+    {86, "link", sys_link},
+    {87, "unlink", sys_unlink},
+    {88, "symlink", sys_symlink},
+    {89, "readlink", sys_readlink},
+    {90, "chmod", sys_chmod},
+    {91, "fchmod", sys_fchmod},
+    {92, "chown", sys_chown},
+    {93, "fchown", sys_fchown},
+    {94, "lchown", sys_lchown},
+    {95, "umask", sys_umask},
+    {137, "statfs", sys_statfs},
+    {138, "fstatfs", sys_fstatfs},
+    {162, "sync", sys_sync},
+    {165, "mount", sys_mount},
+    {166, "umount2", sys_umount2},
+    {217, "getdents64", sys_getdents64},
+    {257, "openat", sys_openat},
+    {258, "mkdirat", sys_mkdirat},
+    {260, "fchownat", sys_fchownat},
+    {262, "newfstatat", sys_newfstatat},
+    {263, "unlinkat", sys_unlinkat},
+    {264, "renameat", sys_renameat},
+    {265, "linkat", sys_linkat},
+    {266, "symlinkat", sys_symlinkat},
+    {267, "readlinkat", sys_readlinkat},
+    {268, "fchmodat", sys_fchmodat},
+    {269, "faccessat", sys_faccessat},
+    {280, "utimensat", sys_utimensat},
+    {292, "dup3", sys_dup3},
+    {295, "preadv", sys_preadv},
+    {296, "pwritev", sys_pwritev},
+    {316, "renameat2", sys_renameat2},
+    {332, "statx", sys_statx},
+    {439, "faccessat2", sys_faccessat2},
+    {9, "mmap", sys_mmap}, {10, "mprotect", sys_mprotect},
     {11, "munmap", sys_munmap}, {12, "brk", sys_brk}, {13, "rt_sigaction", sys_rt_sigaction},
-    {14, "rt_sigprocmask", sys_rt_sigprocmask}, {16, "ioctl", sys_ioctl}, {20, "writev", sys_writev},
-    {24, "sched_yield", sys_sched_yield}, {35, "nanosleep", sys_nanosleep}, {39, "getpid", sys_getpid},
+    {14, "rt_sigprocmask", sys_rt_sigprocmask}, {24, "sched_yield", sys_sched_yield}, {35, "nanosleep", sys_nanosleep}, {39, "getpid", sys_getpid},
     {60, "exit", sys_exit}, {63, "uname", sys_uname}, {102, "getuid", sys_zero}, {104, "getgid", sys_zero},
     {107, "geteuid", sys_zero}, {108, "getegid", sys_zero}, {110, "getppid", sys_getppid},
     {158, "arch_prctl", sys_arch_prctl}, {186, "gettid", sys_getpid},
@@ -360,27 +358,21 @@ constexpr Entry ENTRIES[] = {
     {318, "getrandom", sys_getrandom}, {99, "sysinfo", sys_sysinfo}, {103, "syslog", sys_syslog},
     {169, "reboot", sys_reboot}, {170, "sethostname", sys_sethostname},
     {171, "setdomainname", sys_setdomainname},
-    {2, "open", nullptr}, {3, "close", nullptr}, {4, "stat", nullptr}, {5, "fstat", nullptr},
-    {6, "lstat", nullptr}, {7, "poll", nullptr}, {8, "lseek", nullptr}, {15, "rt_sigreturn", nullptr},
-    {17, "pread64", nullptr}, {18, "pwrite64", nullptr}, {19, "readv", nullptr}, {21, "access", nullptr},
-    {22, "pipe", nullptr}, {23, "select", nullptr}, {25, "mremap", nullptr}, {28, "madvise", nullptr},
-    {32, "dup", nullptr}, {33, "dup2", nullptr}, {34, "pause", nullptr}, {37, "alarm", nullptr},
-    {38, "setitimer", nullptr}, {40, "sendfile", nullptr}, {41, "socket", nullptr}, {42, "connect", nullptr},
+    {7, "poll", sys_poll}, {22, "pipe", sys_pipe}, {23, "select", sys_select}, {270, "pselect6", sys_pselect6},
+    {271, "ppoll", sys_ppoll}, {293, "pipe2", sys_pipe2},
+    {15, "rt_sigreturn", nullptr},
+    {25, "mremap", nullptr}, {28, "madvise", nullptr},
+    {34, "pause", nullptr}, {37, "alarm", nullptr},
+    {38, "setitimer", nullptr}, {41, "socket", nullptr}, {42, "connect", nullptr},
     {43, "accept", nullptr}, {44, "sendto", nullptr}, {45, "recvfrom", nullptr}, {49, "bind", nullptr},
     {50, "listen", nullptr}, {56, "clone", nullptr}, {57, "fork", nullptr}, {58, "vfork", nullptr},
-    {59, "execve", nullptr}, {61, "wait4", nullptr}, {62, "kill", nullptr}, {72, "fcntl", nullptr},
-    {74, "fsync", nullptr}, {77, "ftruncate", nullptr}, {78, "getdents", nullptr}, {79, "getcwd", nullptr},
-    {80, "chdir", nullptr}, {82, "rename", nullptr}, {83, "mkdir", nullptr}, {84, "rmdir", nullptr},
-    {87, "unlink", nullptr}, {89, "readlink", nullptr}, {90, "chmod", nullptr}, {92, "chown", nullptr},
-    {95, "umask", nullptr}, {96, "gettimeofday", nullptr}, {97, "getrlimit", nullptr},
+    {59, "execve", nullptr}, {61, "wait4", nullptr}, {62, "kill", nullptr}, {78, "getdents", nullptr}, {96, "gettimeofday", nullptr}, {97, "getrlimit", nullptr},
     {109, "setpgid", nullptr}, {111, "getpgrp", nullptr}, {112, "setsid", nullptr},
     {121, "getpgid", nullptr}, {124, "getsid", nullptr}, {131, "sigaltstack", nullptr},
-    {137, "statfs", nullptr}, {157, "prctl", nullptr}, {160, "setrlimit", nullptr}, {163, "acct", nullptr},
-    {200, "tkill", nullptr}, {201, "time", nullptr}, {202, "futex", nullptr}, {217, "getdents64", nullptr},
-    {234, "tgkill", nullptr}, {257, "openat", nullptr}, {262, "newfstatat", nullptr},
-    {263, "unlinkat", nullptr}, {270, "pselect6", nullptr}, {271, "ppoll", nullptr},
-    {280, "utimensat", nullptr}, {292, "dup3", nullptr}, {293, "pipe2", nullptr}, {302, "prlimit64", nullptr},
-    {332, "statx", nullptr}, {334, "rseq", nullptr}, {435, "clone3", nullptr},
+    {157, "prctl", nullptr}, {160, "setrlimit", nullptr}, {163, "acct", nullptr},
+    {200, "tkill", nullptr}, {201, "time", nullptr}, {202, "futex", nullptr}, {234, "tgkill", nullptr},
+    {302, "prlimit64", nullptr},
+    {334, "rseq", nullptr}, {435, "clone3", nullptr},
 };
 
 struct Table {
@@ -411,6 +403,11 @@ int64_t unknown(uint64_t nr) {
 
 }  // namespace
 
+Timespec realtime_now() {
+    uint64_t ns = boot_epoch_ns() + time::now_ns();
+    return Timespec{int64_t(ns / 1'000'000'000), int64_t(ns % 1'000'000'000)};
+}
+
 const char* syscall_name(uint64_t nr) { return nr < TABLE_SIZE ? TABLE.names[nr] : nullptr; }
 
 }  // namespace lamina::posix
@@ -422,4 +419,8 @@ extern "C" void syscall_dispatch(lamina::arch::InterruptFrame* frame) {
     Handler h = nr < TABLE_SIZE ? TABLE.handlers[nr] : nullptr;
     int64_t r = h ? h(f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9) : unknown(nr);
     f.rax = uint64_t(r);
+    // Provisional signal delivery (process_hooks.h): a default-action signal ends the process
+    // on its way out of the kernel.
+    if (Process* p = current_process(); p && __atomic_load_n(&p->kill_signal, __ATOMIC_ACQUIRE))
+        exit_current(p->kill_signal);
 }

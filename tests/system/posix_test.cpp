@@ -35,7 +35,9 @@ HostRun run_on_host(const Program& p) {
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
         dup2(null, 2);
-        close(fds[0]);
+        // Only 0-2 stay open, as in Lamina: programs that check descriptor numbers (the
+        // lowest free one) must see the same table on both sides.
+        for (int fd = 3; fd < 1024; fd++) close(fd);
         std::vector<char*> argv;
         argv.push_back(const_cast<char*>(p.name));
         for (auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -96,7 +98,12 @@ TEST_P(Posix, SameOutputAsLinux) {
     ASSERT_TRUE(vm.wait_for("\n", 5s, end));
     end.erase(std::remove(end.begin(), end.end(), '\r'), end.end());
     if (p.signal) {
-        EXPECT_EQ(end, "killed by signal " + std::to_string(p.signal) + (p.signal == 11 ? " (SIGSEGV)" : ""));
+        // "killed by signal N", then the signal's name in parentheses when the kernel knows it.
+        std::string expect = "killed by signal " + std::to_string(p.signal);
+        EXPECT_TRUE(end == expect || end.rfind(expect + " (", 0) == 0) << end;
+        if (p.signal == 11) {
+            EXPECT_EQ(end, expect + " (SIGSEGV)");
+        }
     } else {
         EXPECT_EQ(end, "exited with status " + std::to_string(p.exit_status));
     }
@@ -110,7 +117,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Program{"hello", {}, 3, 0}, Program{"args", {"one", "two-words", "3"}, 0, 0},
                       Program{"malloc", {}, 0, 0}, Program{"mmap", {}, 0, 0}, Program{"errno", {}, 0, 0},
                       Program{"segv", {}, 0, 11}, Program{"clock", {}, 0, 0},
-                      Program{"float", {}, 0, 0}, Program{"hello_pie", {}, 3, 0}),
+                      Program{"float", {}, 0, 0}, Program{"hello_pie", {}, 3, 0},
+                      Program{"files", {}, 0, 0}, Program{"pipe", {}, 0, 0}, Program{"poll", {}, 0, 0},
+                      Program{"sigpipe", {}, 0, 13}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The kernel's side of a killed process: one log line naming the process, the signal and the

@@ -13,18 +13,11 @@
 
 #include <lamina/result.h>
 
+#include "kernel/posix/fd/file_object.h"
 #include "kernel/posix/fd/open_flags.h"
 #include "kernel/posix/vfs/ref.h"
 
 namespace lamina::posix {
-
-// What a description refers to (a vnode's open state, a pipe end, the tty...). Its destructor
-// runs when the last description referring to it is gone, which is where pipe ends drop their
-// reader/writer counts.
-class FileObject : public RefCounted {
-protected:
-    FileObject() = default;
-};
 
 class OpenFile final : public RefCounted {
 public:
@@ -80,6 +73,12 @@ public:
     // How many descriptors are open.
     uint32_t count() const;
     bool is_open(int fd) const { return fd >= 0 && uint32_t(fd) < capacity_ && slots_[fd].file; }
+    // Calls f(OpenFile&) for each open descriptor (umount looks for files inside a mount).
+    template <typename F>
+    void for_each_open(F&& f) const {
+        for (uint32_t fd = 0; fd < capacity_; fd++)
+            if (slots_[fd].file) f(*slots_[fd].file);
+    }
 
 private:
     struct Slot {

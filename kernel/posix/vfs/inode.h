@@ -14,6 +14,9 @@
 
 namespace lamina::posix {
 
+class FileObject;
+struct Location;
+
 inline constexpr size_t kNameMax = 255;   // NAME_MAX
 inline constexpr size_t kPathMax = 4096;  // PATH_MAX, the terminating NUL included
 inline constexpr int kMaxSymlinks = 40;   // MAXSYMLINKS
@@ -70,6 +73,23 @@ struct SetAttr {
     Timespec atime{};
     Timespec mtime{};
 };
+
+// struct statfs as the x86-64 Linux kernel writes it.
+struct StatFs {
+    int64_t f_type;
+    int64_t f_bsize;
+    uint64_t f_blocks;
+    uint64_t f_bfree;
+    uint64_t f_bavail;
+    uint64_t f_files;
+    uint64_t f_ffree;
+    int32_t f_fsid[2];
+    int64_t f_namelen;
+    int64_t f_frsize;
+    int64_t f_flags;
+    int64_t f_spare[4];
+};
+static_assert(sizeof(StatFs) == 120);
 
 // A path component: not NUL-terminated, never empty, no '/'.
 struct Name {
@@ -128,6 +148,20 @@ public:
     virtual Result<size_t> write(uint64_t /*offset*/, const void*, size_t) { return is_dir(mode()) ? Errno::IsDir : Errno::Inval; }
     // Symbolic links: the target's length (no NUL is written).
     virtual Result<size_t> readlink(char*, size_t) { return Errno::Inval; }
+
+    // Inodes with their own open-file behaviour (device nodes, procfs files whose text is made
+    // at open) return their object; null means an ordinary VnodeFile over this inode.
+    // `loc` is where it was opened; oflags are open's (access mode and status flags).
+    virtual Result<RefPtr<FileObject>> open_file(const Location& loc, uint32_t oflags);
+    // fsync/fdatasync: nothing to do for memory file systems.
+    virtual Result<void> fsync(bool /*data_only*/) { return {}; }
+    // statfs(2) of the file system the inode is in.
+    virtual Result<void> statfs(StatFs& st) {
+        st = StatFs{};
+        st.f_bsize = st.f_frsize = 4096;
+        st.f_namelen = kNameMax;
+        return {};
+    }
 
     bool same_as(const Inode& o) const { return dev() == o.dev() && ino() == o.ino(); }
 };

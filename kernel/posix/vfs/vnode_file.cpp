@@ -11,24 +11,10 @@ namespace {
 
 constexpr uint64_t kMaxOffset = uint64_t(INT64_MAX);
 
-Inode& inode_of(OpenFile& f) { return static_cast<VnodeFile*>(f.object())->inode(); }
-
 Result<int64_t> size_of(Inode& i) {
     Stat st{};
     TRY(i.getattr(st));
     return st.st_size;
-}
-
-Result<void> readable(OpenFile& f) {
-    if (!f.readable()) return Errno::BadF;
-    if (is_dir(inode_of(f).mode())) return Errno::IsDir;
-    return {};
-}
-
-Result<void> writable(OpenFile& f) {
-    if (!f.writable()) return Errno::BadF;
-    if (is_dir(inode_of(f).mode())) return Errno::IsDir;
-    return {};
 }
 
 // Linux clamps a single transfer to a bit under 2 GiB.
@@ -37,8 +23,15 @@ size_t clamp(size_t n) { return n > kMaxRw ? kMaxRw : n; }
 
 }  // namespace
 
+Result<RefPtr<FileObject>> Inode::open_file(const Location&, uint32_t) { return RefPtr<FileObject>(); }
+
 Result<RefPtr<OpenFile>> VnodeFile::open(Location loc, uint32_t oflags) {
     if (!loc.inode) return Errno::Inval;
+    // O_PATH descriptions never reach the inode's own open behaviour.
+    if (!(oflags & oflag::Path)) {
+        RefPtr<FileObject> own = TRY(loc.inode->open_file(loc, oflags));
+        if (own) return OpenFile::create(static_cast<RefPtr<FileObject>&&>(own), oflags);
+    }
     VnodeFile* v = new (std::nothrow) VnodeFile(static_cast<Location&&>(loc));
     if (!v) return Errno::NoMem;
     return OpenFile::create(RefPtr<FileObject>(v), oflags);
@@ -65,16 +58,18 @@ Result<uint64_t> seek_offset(uint64_t current, int64_t offset, int whence, int64
     return uint64_t(result);
 }
 
-Result<size_t> vnode_read(OpenFile& f, void* dst, size_t n) {
-    TRY(readable(f));
-    size_t k = TRY(inode_of(f).read(f.offset, dst, clamp(n)));
+Result<size_t> VnodeFile::read(OpenFile& f, void* dst, size_t n) {
+    if (!f.readable()) return Errno::BadF;
+    if (is_dir(inode().mode())) return Errno::IsDir;
+    size_t k = TRY(inode().read(f.offset, dst, clamp(n)));
     f.offset += k;
     return k;
 }
 
-Result<size_t> vnode_write(OpenFile& f, const void* src, size_t n) {
-    TRY(writable(f));
-    Inode& i = inode_of(f);
+Result<size_t> VnodeFile::write(OpenFile& f, const void* src, size_t n) {
+    if (!f.writable()) return Errno::BadF;
+    Inode& i = inode();
+    if (is_dir(i.mode())) return Errno::IsDir;
     // O_APPEND: every write goes to the current end, and leaves the offset after it.
     if (f.append()) f.offset = uint64_t(TRY(size_of(i)));
     n = clamp(n);
@@ -84,25 +79,27 @@ Result<size_t> vnode_write(OpenFile& f, const void* src, size_t n) {
     return k;
 }
 
-Result<size_t> vnode_pread(OpenFile& f, void* dst, size_t n, int64_t offset) {
-    if (offset < 0) return Errno::Inval;
-    TRY(readable(f));
-    return inode_of(f).read(uint64_t(offset), dst, clamp(n));
+Result<size_t> VnodeFile::pread(OpenFile& f, void* dst, size_t n, uint64_t offset) {
+    if (offset > kMaxOffset) return Errno::Inval;
+    if (!f.readable()) return Errno::BadF;
+    if (is_dir(inode().mode())) return Errno::IsDir;
+    return inode().read(offset, dst, clamp(n));
 }
 
-Result<size_t> vnode_pwrite(OpenFile& f, const void* src, size_t n, int64_t offset) {
-    if (offset < 0) return Errno::Inval;
-    TRY(writable(f));
-    Inode& i = inode_of(f);
+Result<size_t> VnodeFile::pwrite(OpenFile& f, const void* src, size_t n, uint64_t offset) {
+    if (offset > kMaxOffset) return Errno::Inval;
+    if (!f.writable()) return Errno::BadF;
+    Inode& i = inode();
+    if (is_dir(i.mode())) return Errno::IsDir;
     // Linux ignores the offset of pwrite on an O_APPEND file and appends.
-    uint64_t at = f.append() ? uint64_t(TRY(size_of(i))) : uint64_t(offset);
+    uint64_t at = f.append() ? uint64_t(TRY(size_of(i))) : offset;
     n = clamp(n);
     if (n > kMaxOffset - at) return Errno::FBig;
     return i.write(at, src, n);
 }
 
-Result<uint64_t> vnode_lseek(OpenFile& f, int64_t offset, int whence) {
-    Inode& i = inode_of(f);
+Result<uint64_t> VnodeFile::lseek(OpenFile& f, int64_t offset, int whence) {
+    Inode& i = inode();
     if ((i.mode() & mode::TypeMask) == mode::Fifo) return Errno::SPipe;
     int64_t size = TRY(size_of(i));
     uint64_t to = TRY(seek_offset(f.offset, offset, whence, size));
@@ -110,10 +107,37 @@ Result<uint64_t> vnode_lseek(OpenFile& f, int64_t offset, int whence) {
     return to;
 }
 
-Result<size_t> vnode_getdents64(OpenFile& f, uint8_t* buf, size_t n) {
-    Inode& i = inode_of(f);
+Result<size_t> VnodeFile::getdents64(OpenFile& f, uint8_t* buf, size_t n) {
+    if (f.flags() & oflag::Path) return Errno::BadF;
+    Inode& i = inode();
     if (!is_dir(i.mode())) return Errno::NotDir;
     return fill_dirents64(i, &f.offset, buf, n);
 }
+
+Result<void> VnodeFile::truncate(OpenFile& f, int64_t length) {
+    if (length < 0) return Errno::Inval;
+    // ftruncate needs a description open for writing on a regular file.
+    if (!f.writable() || !is_regular(inode().mode())) return Errno::Inval;
+    SetAttr a;
+    a.mask = SetAttr::Size;
+    a.size = length;
+    return inode().setattr(a);
+}
+
+Result<size_t> vnode_read(OpenFile& f, void* dst, size_t n) { return f.object()->read(f, dst, n); }
+Result<size_t> vnode_write(OpenFile& f, const void* src, size_t n) { return f.object()->write(f, src, n); }
+
+Result<size_t> vnode_pread(OpenFile& f, void* dst, size_t n, int64_t offset) {
+    if (offset < 0) return Errno::Inval;
+    return f.object()->pread(f, dst, n, uint64_t(offset));
+}
+
+Result<size_t> vnode_pwrite(OpenFile& f, const void* src, size_t n, int64_t offset) {
+    if (offset < 0) return Errno::Inval;
+    return f.object()->pwrite(f, src, n, uint64_t(offset));
+}
+
+Result<uint64_t> vnode_lseek(OpenFile& f, int64_t offset, int whence) { return f.object()->lseek(f, offset, whence); }
+Result<size_t> vnode_getdents64(OpenFile& f, uint8_t* buf, size_t n) { return f.object()->getdents64(f, buf, n); }
 
 }  // namespace lamina::posix

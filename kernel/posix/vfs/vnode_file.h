@@ -1,6 +1,7 @@
 // lamina:portable
-// An open file or directory of the VFS as a file object, and what read, write, pread,
-// pwrite, lseek and getdents64 do with the description's offset and flags.
+// An open file or directory of the VFS as a file object: read, write, pread, pwrite, lseek and
+// getdents64 with the description's offset and flags, fstat, ftruncate and fsync through the
+// inode.
 #pragma once
 
 #include <stddef.h>
@@ -15,9 +16,21 @@ namespace lamina::posix {
 
 class VnodeFile final : public FileObject {
 public:
+    // The description for an opened path: the inode's own object when it has one (devices),
+    // a VnodeFile otherwise.
     static Result<RefPtr<OpenFile>> open(Location loc, uint32_t oflags);
     Inode& inode() const { return *loc_.inode; }
-    const Location& location() const { return loc_; }
+
+    Result<size_t> read(OpenFile& f, void* dst, size_t n) override;
+    Result<size_t> write(OpenFile& f, const void* src, size_t n) override;
+    Result<size_t> pread(OpenFile& f, void* dst, size_t n, uint64_t offset) override;
+    Result<size_t> pwrite(OpenFile& f, const void* src, size_t n, uint64_t offset) override;
+    Result<uint64_t> lseek(OpenFile& f, int64_t offset, int whence) override;
+    Result<size_t> getdents64(OpenFile& f, uint8_t* buf, size_t n) override;
+    Result<void> stat(Stat& st) override { return loc_.inode->getattr(st); }
+    Result<void> truncate(OpenFile& f, int64_t length) override;
+    Result<void> fsync(OpenFile&, bool data_only) override { return loc_.inode->fsync(data_only); }
+    const Location* location() const override { return &loc_; }
 
 private:
     explicit VnodeFile(Location loc) : loc_(static_cast<Location&&>(loc)) {}
@@ -33,7 +46,8 @@ inline constexpr int Set = 0, Cur = 1, End = 2, Data = 3, Hole = 4;
 // past the end (the whole file counts as data).
 Result<uint64_t> seek_offset(uint64_t current, int64_t offset, int whence, int64_t size);
 
-// f must refer to a VnodeFile.
+// The same operations through the description's object (any kind), for callers and tests
+// that hold an OpenFile; negative offsets of pread/pwrite are EINVAL here.
 Result<size_t> vnode_read(OpenFile& f, void* dst, size_t n);
 Result<size_t> vnode_write(OpenFile& f, const void* src, size_t n);
 Result<size_t> vnode_pread(OpenFile& f, void* dst, size_t n, int64_t offset);

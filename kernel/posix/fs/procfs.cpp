@@ -1,0 +1,295 @@
+// lamina:portable
+#include "kernel/posix/fs/procfs.h"
+
+#include <new>
+#include <stdarg.h>
+
+#include "kernel/posix/vfs/mount.h"
+#include "kernel/posix/vfs/vnode_file.h"
+
+namespace lamina::posix {
+
+ProcText::~ProcText() { delete[] data_; }
+
+void ProcText::put(const char* s, size_t n) {
+    if (failed_) return;
+    if (size_ + n > cap_) {
+        size_t cap = cap_ ? cap_ : 256;
+        while (cap < size_ + n) cap *= 2;
+        char* d = new (std::nothrow) char[cap];
+        if (!d) {
+            failed_ = true;
+            return;
+        }
+        if (size_) __builtin_memcpy(d, data_, size_);
+        delete[] data_;
+        data_ = d;
+        cap_ = cap;
+    }
+    __builtin_memcpy(data_ + size_, s, n);
+    size_ += n;
+}
+
+void ProcText::printf(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(*this, fmt, ap);
+    va_end(ap);
+}
+
+namespace {
+
+// Inode numbers: fixed ones for the global entries, PID-derived ones for the rest.
+constexpr uint64_t kRootIno = 1, kSelfIno = 2, kFileIno = 16;
+uint64_t pid_dir_ino(uint32_t pid) { return (uint64_t(pid) << 8) | 0x80; }
+uint64_t pid_file_ino(uint32_t pid, ProcFile f) { return (uint64_t(pid) << 8) | 0x80 | (uint64_t(f) + 1); }
+
+struct Fs {
+    ProcSource& source;
+    uint64_t dev;
+};
+
+struct GlobalFile {
+    const char* name;
+    ProcFile file;
+    uint32_t perm;
+};
+constexpr GlobalFile kGlobal[] = {
+    {"meminfo", ProcFile::MemInfo, 0444}, {"uptime", ProcFile::Uptime, 0444},
+    {"mounts", ProcFile::Mounts, 0444},   {"domains", ProcFile::Domains, 0444},
+    {"domctl", ProcFile::DomCtl, 0200},
+};
+struct PidFile {
+    const char* name;
+    ProcFile file;
+};
+constexpr PidFile kPidFiles[] = {{"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};
+
+struct ProcState final : RefCounted {
+    ProcState(ProcSource& s, uint64_t d) : source(s), dev(d) {}
+    ProcSource& source;
+    uint64_t dev;
+};
+
+void set_name(DirEntry& out, const char* name, size_t len, uint64_t ino, uint8_t type) {
+    out.ino = ino;
+    out.type = type;
+    out.name_len = uint16_t(len);
+    __builtin_memcpy(out.name, name, len);
+    out.name[len] = 0;
+}
+
+size_t cstrlen(const char* s) {
+    size_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+// A decimal pid with no sign, no leading zero and no overflow; 0 when the name is not one.
+uint32_t parse_pid(Name name) {
+    if (name.len == 0 || name.len > 10 || name.ptr[0] == '0') return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < name.len; i++) {
+        char c = name.ptr[i];
+        if (c < '0' || c > '9') return 0;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    return v <= 0x7fffffff ? uint32_t(v) : 0;
+}
+
+class ProcNode : public Inode {
+public:
+    ProcNode(RefPtr<ProcState> st, uint64_t ino, uint32_t mode) : st_(static_cast<RefPtr<ProcState>&&>(st)), ino_(ino), mode_(mode) {}
+    uint64_t dev() const override { return st_->dev; }
+    uint64_t ino() const override { return ino_; }
+    uint32_t mode() const override { return mode_; }
+    Result<void> getattr(Stat& st) override {
+        st = Stat{};
+        st.st_dev = st_->dev;
+        st.st_ino = ino_;
+        st.st_mode = mode_;
+        st.st_nlink = is_dir(mode_) ? 2 : 1;
+        st.st_blksize = 1024;
+        return {};
+    }
+    Result<void> statfs(StatFs& st) override {
+        st = StatFs{};
+        st.f_type = 0x9fa0;  // PROC_SUPER_MAGIC
+        st.f_bsize = st.f_frsize = 4096;
+        st.f_namelen = kNameMax;
+        return {};
+    }
+
+protected:
+    RefPtr<ProcState> st_;
+    uint64_t ino_;
+    uint32_t mode_;
+};
+
+class ProcOpenFile final : public FileObject {
+public:
+    ProcOpenFile(RefPtr<Inode> node, ProcFile file, RefPtr<ProcState> st) : node_(static_cast<RefPtr<Inode>&&>(node)), file_(file), st_(static_cast<RefPtr<ProcState>&&>(st)) {}
+    ProcText text;
+
+    Result<size_t> read(OpenFile& f, void* dst, size_t n) override {
+        size_t k = TRY(pread(f, dst, n, f.offset));
+        f.offset += k;
+        return k;
+    }
+    Result<size_t> pread(OpenFile&, void* dst, size_t n, uint64_t offset) override {
+        if (offset >= text.size()) return size_t(0);
+        size_t k = text.size() - size_t(offset);
+        if (k > n) k = n;
+        __builtin_memcpy(dst, text.data() + offset, k);
+        return k;
+    }
+    Result<size_t> write(OpenFile&, const void* src, size_t n) override {
+        if (file_ != ProcFile::DomCtl) return Errno::Inval;
+        return st_->source.write(file_, static_cast<const char*>(src), n);
+    }
+    Result<uint64_t> lseek(OpenFile& f, int64_t offset, int whence) override {
+        uint64_t to = TRY(seek_offset(f.offset, offset, whence, int64_t(text.size())));
+        f.offset = to;
+        return to;
+    }
+    Result<void> stat(Stat& st) override { return node_->getattr(st); }
+
+private:
+    RefPtr<Inode> node_;
+    ProcFile file_;
+    RefPtr<ProcState> st_;
+};
+
+class ProcFileNode final : public ProcNode {
+public:
+    ProcFileNode(RefPtr<ProcState> st, uint64_t ino, uint32_t perm, ProcFile file, uint32_t pid)
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ino, mode::Regular | perm), file_(file), pid_(pid) {}
+    Result<RefPtr<FileObject>> open_file(const Location&, uint32_t oflags) override {
+        auto* f = new (std::nothrow) ProcOpenFile(RefPtr<Inode>(this), file_, st_);
+        if (!f) return Errno::NoMem;
+        RefPtr<FileObject> ref(f);
+        if ((oflags & 3) != 1) {  // anything but O_WRONLY reads the text
+            TRY(st_->source.generate(file_, pid_, f->text));
+            if (f->text.failed()) return Errno::NoMem;
+        }
+        return ref;
+    }
+
+private:
+    ProcFile file_;
+    uint32_t pid_;
+};
+
+class ProcSelf final : public ProcNode {
+public:
+    ProcSelf(RefPtr<ProcState> st) : ProcNode(static_cast<RefPtr<ProcState>&&>(st), kSelfIno, mode::Symlink | 0777) {}
+    Result<size_t> readlink(char* buf, size_t n) override {
+        uint32_t pid = st_->source.self_pid();
+        if (!pid) return Errno::NoEnt;
+        char tmp[16];
+        size_t len = snformat(tmp, sizeof tmp, "%u", pid);
+        if (len > n) len = n;
+        __builtin_memcpy(buf, tmp, len);
+        return len;
+    }
+};
+
+template <typename T, typename... Args>
+Result<RefPtr<Inode>> make_node(Args&&... args) {
+    T* n = new (std::nothrow) T(static_cast<Args&&>(args)...);
+    if (!n) return Errno::NoMem;
+    return RefPtr<Inode>(n);
+}
+
+class ProcPidDir final : public ProcNode {
+public:
+    ProcPidDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> root)
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), pid_dir_ino(pid), mode::Directory | 0555), pid_(pid), root_(static_cast<RefPtr<Inode>&&>(root)) {}
+
+    Result<RefPtr<Inode>> lookup(Name name) override {
+        if (name.equals(".")) return RefPtr<Inode>(this);
+        if (name.equals("..")) return root_;
+        if (!st_->source.pid_exists(pid_)) return Errno::NoEnt;
+        for (const PidFile& f : kPidFiles) {
+            if (name.equals(f.name)) return make_node<ProcFileNode>(st_, pid_file_ino(pid_, f.file), 0444u, f.file, pid_);
+        }
+        return Errno::NoEnt;
+    }
+    Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
+        if (cookie == 0) set_name(out, ".", 1, ino_, dtype::Dir);
+        else if (cookie == 1) set_name(out, "..", 2, kRootIno, dtype::Dir);
+        else if (cookie - 2 < sizeof kPidFiles / sizeof kPidFiles[0]) {
+            const PidFile& f = kPidFiles[cookie - 2];
+            set_name(out, f.name, cstrlen(f.name), pid_file_ino(pid_, f.file), dtype::Regular);
+        } else {
+            return false;
+        }
+        cookie++;
+        return true;
+    }
+
+private:
+    uint32_t pid_;
+    RefPtr<Inode> root_;
+};
+
+constexpr uint64_t kPidCookie = 0x10000;
+constexpr size_t kGlobalCount = sizeof kGlobal / sizeof kGlobal[0];
+
+class ProcRoot final : public ProcNode {
+public:
+    explicit ProcRoot(RefPtr<ProcState> st) : ProcNode(static_cast<RefPtr<ProcState>&&>(st), kRootIno, mode::Directory | 0555) {}
+
+    Result<RefPtr<Inode>> lookup(Name name) override {
+        if (name.equals(".") || name.equals("..")) return RefPtr<Inode>(this);
+        if (name.equals("self")) return make_node<ProcSelf>(st_);
+        for (size_t i = 0; i < kGlobalCount; i++) {
+            if (name.equals(kGlobal[i].name))
+                return make_node<ProcFileNode>(st_, kFileIno + i, kGlobal[i].perm, kGlobal[i].file, 0u);
+        }
+        uint32_t pid = parse_pid(name);
+        if (pid && st_->source.pid_exists(pid)) return make_node<ProcPidDir>(st_, pid, RefPtr<Inode>(this));
+        return Errno::NoEnt;
+    }
+
+    Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
+        if (cookie == 0) {
+            set_name(out, ".", 1, kRootIno, dtype::Dir);
+        } else if (cookie == 1) {
+            set_name(out, "..", 2, kRootIno, dtype::Dir);
+        } else if (cookie == 2) {
+            set_name(out, "self", 4, kSelfIno, dtype::Symlink);
+        } else if (cookie - 3 < kGlobalCount) {
+            const GlobalFile& g = kGlobal[cookie - 3];
+            set_name(out, g.name, cstrlen(g.name), kFileIno + (cookie - 3), dtype::Regular);
+        } else {
+            // Processes, by pid: the cookie is just past the last pid returned.
+            uint64_t from = cookie < kPidCookie ? 0 : cookie - kPidCookie;
+            uint32_t pids[128];
+            size_t n = st_->source.pids(pids, 128);
+            for (size_t i = 0; i < n; i++) {
+                if (pids[i] < from) continue;
+                char name[16];
+                size_t len = snformat(name, sizeof name, "%u", pids[i]);
+                set_name(out, name, len, pid_dir_ino(pids[i]), dtype::Dir);
+                cookie = kPidCookie + pids[i] + 1;
+                return true;
+            }
+            return false;
+        }
+        cookie++;
+        if (cookie == 3 + kGlobalCount) cookie = kPidCookie;
+        return true;
+    }
+};
+
+}  // namespace
+
+Result<RefPtr<Inode>> make_procfs(ProcSource& source, uint64_t dev) {
+    auto* st = new (std::nothrow) ProcState(source, dev);
+    if (!st) return Errno::NoMem;
+    RefPtr<ProcState> ref(st);
+    return make_node<ProcRoot>(ref);
+}
+
+}  // namespace lamina::posix

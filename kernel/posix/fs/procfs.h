@@ -1,0 +1,59 @@
+// lamina:portable
+// procfs: /proc as a file system whose files are made when they are opened. The tree:
+//   /proc/self -> PID of the caller (a symlink)      /proc/meminfo /proc/uptime /proc/mounts
+//   /proc/PID/{stat,cmdline,status}                  /proc/domains (read) /proc/domctl (write)
+// What the files say comes from a ProcSource (the kernel's: the process table, the memory
+// manager, the mount table, the domain manager; host tests use a fake). A file's text is made
+// once, at open, into a buffer the description reads from, so a reader sees one consistent
+// snapshot however small its reads are (as seq_file gives on Linux for small files).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/result.h>
+
+#include "kernel/lib/format.h"
+#include "kernel/posix/fd/fd_table.h"
+#include "kernel/posix/vfs/inode.h"
+
+namespace lamina::posix {
+
+enum class ProcFile : uint8_t { MemInfo, Uptime, Mounts, Domains, DomCtl, PidStat, PidCmdline, PidStatus };
+
+// A growing text buffer (the file's contents).
+class ProcText final : public FormatSink {
+public:
+    ~ProcText();
+    void put(const char* s, size_t n) override;
+    [[gnu::format(printf, 2, 3)]] void printf(const char* fmt, ...);
+    const char* data() const { return data_; }
+    size_t size() const { return size_; }
+    bool failed() const { return failed_; }
+
+private:
+    char* data_ = nullptr;
+    size_t size_ = 0, cap_ = 0;
+    bool failed_ = false;
+};
+
+class ProcSource {
+public:
+    // Live process ids, ascending; returns how many (at most max written).
+    virtual size_t pids(uint32_t* out, size_t max) = 0;
+    virtual bool pid_exists(uint32_t pid) = 0;
+    // The caller's pid (/proc/self); 0 when there is none (a kernel thread): ENOENT.
+    virtual uint32_t self_pid() = 0;
+    // The text of a file (pid is 0 for the global ones). NoEnt when the process is gone.
+    virtual Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) = 0;
+    // A write to a writable file (/proc/domctl).
+    virtual Result<size_t> write(ProcFile file, const char* data, size_t n) = 0;
+
+protected:
+    ~ProcSource() = default;
+};
+
+// The root directory of a new procfs instance; `dev` is its st_dev.
+Result<RefPtr<Inode>> make_procfs(ProcSource& source, uint64_t dev);
+
+}  // namespace lamina::posix

@@ -1,0 +1,68 @@
+// The file name space as programs see it in Lamina (things the host cannot be compared with):
+// a program started by path from /bin (the tmpfs root holds the boot-module programs), the
+// mounts, procfs's per-process and global files, devfs.
+#include "tests/system/fixture.h"
+
+namespace lamina::test {
+namespace {
+
+TEST_F(SystemTest, ProcAndDevSeenFromAProgramStartedByPath) {
+    auto& vm = boot({.direct = true,
+                     .append = "init=/bin/cat /proc/mounts /proc/1/status /proc/self/cmdline /proc/self/stat "
+                               "/proc/meminfo /proc/uptime /dev/null"});
+    ASSERT_TRUE(vm.wait_for("init: starting /bin/cat", BOOT_TIMEOUT));
+    std::string out;
+    ASSERT_TRUE(vm.wait_for("\ninit exited", 60s, out));
+    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    EXPECT_NE(out.find("== /proc/mounts\nrootfs / tmpfs rw 0 0\ntmpfs /tmp tmpfs rw 0 0\n"
+                       "devtmpfs /dev devtmpfs rw 0 0\nproc /proc proc rw 0 0\n"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("Name:\tcat\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("Pid:\t1\nPPid:\t0\n"), std::string::npos) << out;
+    EXPECT_NE(out.find(std::string("== /proc/self/cmdline\n/bin/cat\0", 26)), std::string::npos) << out;
+    EXPECT_NE(out.find("== /proc/self/stat\n1 (cat) R 0 "), std::string::npos) << out;
+    EXPECT_NE(out.find("== /proc/meminfo\nMemTotal:"), std::string::npos) << out;
+    EXPECT_NE(out.find("== /proc/uptime\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("== /dev/null"), std::string::npos) << out;
+    std::string end;
+    ASSERT_TRUE(vm.wait_for("\n", 5s, end));
+    EXPECT_NE(end.find("with status 0"), std::string::npos) << end;
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_PASSED);
+}
+
+}  // namespace
+}  // namespace lamina::test
+
+namespace lamina::test {
+namespace {
+
+TEST_F(SystemTest, MountAndUmount) {
+    auto& vm = boot({.direct = true, .append = "init=mounts"});
+    ASSERT_TRUE(vm.wait_for("init: starting mounts", BOOT_TIMEOUT));
+    std::string out;
+    ASSERT_TRUE(vm.wait_for("\ninit exited with status 0", 60s, out));
+    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    const char* expected[] = {
+        "mount tmpfs on /mnt: 0",
+        "proc /proc proc rw 0 0\nnone /mnt tmpfs rw 0 0\n",
+        "statfs /mnt: 0",
+        "tmpfs magic: 1",
+        "proc magic: 1",
+        "umount while a file is open: -1 Resource busy",
+        "umount while it is the cwd: -1 Resource busy",
+        "umount: 0",
+        "file gone with it: -1 No such file or directory",
+        "umount a plain directory: -1 Invalid argument",
+        "mount an unknown type: -1 No such device",
+        "mount on a missing directory: -1 No such file or directory",
+        "mount proc again on /mnt: 0",
+        "its self link: 0",
+        "umount it: 0 \nrootfs / tmpfs rw 0 0\ntmpfs /tmp tmpfs rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\nproc /proc proc rw 0 0",
+    };
+    for (const char* e : expected) EXPECT_NE(out.find(e), std::string::npos) << e << "\n---\n" << out;
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_PASSED);
+}
+
+}  // namespace
+}  // namespace lamina::test
