@@ -252,6 +252,22 @@ Result<void> FsInode::fsync(bool) {
     }));
 }
 
+Result<void> FsInode::statfs(posix::StatFs& st) {
+    idl::FsInfo info = TRY(fs_info());
+    st = posix::StatFs{};
+    st.f_type = 0xEF53;  // EXT2_SUPER_MAGIC
+    st.f_bsize = st.f_frsize = info.block_size;
+    st.f_blocks = info.blocks;
+    st.f_bfree = st.f_bavail = info.free_blocks;
+    st.f_files = info.inodes;
+    st.f_ffree = info.free_inodes;
+    st.f_fsid[0] = int32_t(dev() & 0xffffffff);
+    st.f_fsid[1] = int32_t(dev() >> 32);
+    st.f_namelen = info.name_max;
+    st.f_flags = info.read_only ? 1 : 0;  // ST_RDONLY
+    return {};
+}
+
 Result<idl::FsInfo> FsInode::fs_info() {
     return vfs(client_->call([&](FsClient& c) -> Result<idl::FsInfo> {
         if (c.stopped()) return Errno::IO;

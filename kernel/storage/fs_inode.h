@@ -38,12 +38,13 @@ public:
     Result<size_t> write(uint64_t offset, const void* buf, size_t len) override;
     Result<size_t> readlink(char* buf, size_t len) override;
 
-    // fsync(2)/fdatasync(2) (the VFS's Inode gains this hook on the files branch). EIO when the
+    // fsync(2)/fdatasync(2). EIO when the
     // fs domain restarted after a fault since this inode was last written: those writes may be lost (they
     // lived in the failed instance's cache), and a fresh instance with nothing dirty must not
     // report them durable. Reported once, as Linux reports a writeback error.
-    Result<void> fsync(bool data_only);
-    // statfs(2)'s figures.
+    Result<void> fsync(bool data_only) override;
+    // statfs(2): ext2's magic and the file system's counts.
+    Result<void> statfs(posix::StatFs& st) override;
     Result<idl::FsInfo> fs_info();
 
 private:

@@ -9,7 +9,9 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/sched/thread.h"
+#include "kernel/posix/files.h"
 #include "kernel/storage/block_service.h"
+#include "kernel/storage/storage.h"
 #include "kernel/storage/fs_client.h"
 #include "kernel/storage/fs_inode.h"
 #include "kernel/time/time.h"
@@ -125,6 +127,54 @@ KTEST(fs, nvme_root_partition_survives_driver_crashes) {
         KEXPECT(check.value()->write(0, kCheckText, sizeof kCheckText - 1).is_ok());
         KEXPECT(client.value()->stop().is_ok());  // unmount: clean for e2fsck
         mm::kfree(buf);
+    });
+}
+
+namespace {
+
+Errno resolve_error(const char* path) {
+    sched::MutexGuard g(posix::namespace_lock());
+    posix::Location root = posix::namespace_root();
+    posix::PathContext ctx{posix::mount_table(), root, root, posix::current_credentials()};
+    auto r = posix::resolve(ctx, path, posix::lookup::Follow);
+    return r.is_error() ? r.error().code() : Errno::None;
+}
+
+Result<void> umount_path(const char* path) {
+    sched::MutexGuard g(posix::namespace_lock());
+    posix::Location root = posix::namespace_root();
+    posix::PathContext ctx{posix::mount_table(), root, root, posix::current_credentials()};
+    posix::Location at = TRY(posix::resolve(ctx, path, posix::lookup::Follow));
+    const posix::Mount* m = at.mount;
+    TRY(posix::mount_table().umount(at));
+    posix::forget_mount(m);
+    return {};
+}
+
+}  // namespace
+
+// The integration step: the ext2 root on the NVMe disk becomes the name space's root, with
+// devfs, procfs and a tmpfs inside it; programs load from its /bin; then it is all undone.
+KTEST(fs, mount_root_fs_makes_the_ext2_root_the_namespace_root) {
+    ScopedBlockService svc;
+    KASSERT_TRUE(svc.ok);
+    on_thread(ktest_ctx, [&] {
+        KASSERT_TRUE(mount_root_fs().is_ok());
+        KEXPECT(root_fs() && !root_fs()->info().read_only);
+        KEXPECT(resolve_error("/etc/hostname") == Errno::None);
+        KEXPECT(resolve_error("/bin/busybox") == Errno::None);
+        KEXPECT(resolve_error("/proc/meminfo") == Errno::None);
+        KEXPECT(resolve_error("/dev/null") == Errno::None);
+        auto busybox = posix::load_executable_file("/bin/busybox");
+        KEXPECT(busybox.is_ok() && busybox.value().size > 100000 && busybox.value().data[1] == uint8_t('E'));
+        if (busybox.is_ok()) busybox.value().free();
+        posix::StatFs st;
+        posix::Location root = posix::namespace_root();
+        KEXPECT(root.inode->statfs(st).is_ok() && st.f_type == 0xEF53 && st.f_bsize == 4096 && st.f_flags == 0);
+        root = {};
+        for (const char* p : {"/dev", "/proc", "/tmp", "/"}) KEXPECT(umount_path(p).is_ok());
+        KEXPECT(resolve_error("/bin/hello") == Errno::None);  // the boot tmpfs again
+        KEXPECT(stop_root_fs().is_ok());
     });
 }
 

@@ -3,6 +3,7 @@
 #include "kernel/boot/boot_info.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
+#include "kernel/posix/files.h"
 #include "kernel/power.h"
 
 namespace lamina::storage {
@@ -55,6 +56,12 @@ Result<void> stop_root_fs() {
     Result<void> r = g_root->stop();
     g_root = nullptr;
     return r;
+}
+
+Result<void> mount_root_fs() {
+    if (g_root && g_root->info().read_only) TRY(stop_root_fs());
+    RefPtr<posix::Inode> root = g_root ? g_root->root() : TRY(start_root_fs(false));
+    return posix::mount_over_root(root, "ext2", "nvme0n1p2");
 }
 
 }  // namespace lamina::storage

@@ -8,8 +8,9 @@
 //     auto root = storage::start_root_fs();
 //     if (root.is_ok()) mounts.mount_root(root.value());
 //
-// Until the VFS serves files from it, kernel_start starts it read-only (so that a QEMU killed
-// without a shutdown leaves the image clean) and keeps the root in root_fs().
+// kernel_start starts it read-only for now (so that a QEMU killed without a shutdown leaves the
+// image clean) and keeps it in root_fs(); mount_root_fs() is the integration step that makes it
+// the processes' root, read-write.
 #pragma once
 
 #include <stddef.h>
@@ -44,5 +45,10 @@ Result<RefPtr<posix::Inode>> start_root_fs(bool read_only = false);
 FsClient* root_fs();
 // Unmounts cleanly (for power-off) and destroys the domain.
 Result<void> stop_root_fs();
+
+// Integration: the root file system read-write (restarting it if it runs read-only) mounted
+// over "/" of the kernel's name space (posix::mount_over_root: devfs, procfs and a tmpfs
+// inside it); processes started afterwards see it as their root.
+Result<void> mount_root_fs();
 
 }  // namespace lamina::storage
