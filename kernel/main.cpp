@@ -19,6 +19,7 @@
 #include "kernel/posix/posix.h"
 #include "kernel/storage/block_service.h"
 #include "kernel/power.h"
+#include "kernel/storage/storage.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/time/time.h"
 #include "kernel/version.h"
@@ -143,6 +144,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     if (auto r = time::init(); r.is_error()) panic("cannot calibrate the clocks: %s", r.error().name());
     pci::init(g_boot_info);
     domain::init(g_boot_info);
+    storage::init(g_boot_info);
     cpu::sti();
     smp::start_aps();
     posix::init(g_boot_info);
@@ -163,6 +165,10 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     // The NVMe driver domain behind its shadow, as "block" (ktests start their own).
     if (auto r = storage::start_block_service(); r.is_error() && r.error().code() != Errno::NoEnt)
         kprintf("lamina: no block device: %s\n", r.error().name());
+    // The ext2 root in the fs domain on it. Read-only until the VFS serves files from it; then
+    // start_root_fs() read-write and mount its root at "/" (kernel/storage/storage.h).
+    if (storage::block_service_running())
+        if (auto r = storage::start_root_fs(true); r.is_error()) kprintf("lamina: no root file system: %s\n", r.error().name());
     kprintf("lamina: boot complete\n");
     posix::run_init(g_cmdline);
     if (const char* kind = g_cmdline.get("crash")) crash_on_request(kind);

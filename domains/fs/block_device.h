@@ -14,6 +14,20 @@ namespace lamina::fs {
 
 constexpr uint32_t SECTOR_SIZE = 512;
 
+// `count` sectors at `lba` from `data`: one piece of a gathered write.
+struct SectorRun {
+    uint64_t lba;
+    uint32_t count;
+    const void* data;
+};
+
+// `count` sectors at `lba` into `data`: one piece of a scattered read.
+struct SectorRunIn {
+    uint64_t lba;
+    uint32_t count;
+    void* data;
+};
+
 class BlockDevice {
 public:
     virtual uint64_t sector_count() const = 0;
@@ -22,6 +36,18 @@ public:
     virtual Result<void> write_sectors(uint64_t lba, uint32_t count, const void* buf) = 0;
     // Makes every completed write durable.
     virtual Result<void> flush() = 0;
+    // Writes several runs (the buffer cache's write-back), as one batch where the device can
+    // send many requests at once; this default writes them in turn. On an error some runs may
+    // have been written.
+    virtual Result<void> write_runs(const SectorRun* runs, size_t count) {
+        for (size_t i = 0; i < count; i++) TRY(write_sectors(runs[i].lba, runs[i].count, runs[i].data));
+        return {};
+    }
+    // The same for reads (the buffer cache's read-ahead).
+    virtual Result<void> read_runs(const SectorRunIn* runs, size_t count) {
+        for (size_t i = 0; i < count; i++) TRY(read_sectors(runs[i].lba, runs[i].count, runs[i].data));
+        return {};
+    }
 
 protected:
     ~BlockDevice() = default;
@@ -43,6 +69,32 @@ public:
         return parent_.write_sectors(first_ + lba, count, buf);
     }
     Result<void> flush() override { return parent_.flush(); }
+    Result<void> write_runs(const SectorRun* runs, size_t count) override {
+        constexpr size_t kGroup = 32;
+        SectorRun moved[kGroup];
+        for (size_t at = 0; at < count; at += kGroup) {
+            size_t n = count - at < kGroup ? count - at : kGroup;
+            for (size_t i = 0; i < n; i++) {
+                if (!in_range(runs[at + i].lba, runs[at + i].count)) return Errno::Inval;
+                moved[i] = {first_ + runs[at + i].lba, runs[at + i].count, runs[at + i].data};
+            }
+            TRY(parent_.write_runs(moved, n));
+        }
+        return {};
+    }
+    Result<void> read_runs(const SectorRunIn* runs, size_t count) override {
+        constexpr size_t kGroup = 32;
+        SectorRunIn moved[kGroup];
+        for (size_t at = 0; at < count; at += kGroup) {
+            size_t n = count - at < kGroup ? count - at : kGroup;
+            for (size_t i = 0; i < n; i++) {
+                if (!in_range(runs[at + i].lba, runs[at + i].count)) return Errno::Inval;
+                moved[i] = {first_ + runs[at + i].lba, runs[at + i].count, runs[at + i].data};
+            }
+            TRY(parent_.read_runs(moved, n));
+        }
+        return {};
+    }
 
 private:
     bool in_range(uint64_t lba, uint32_t count) const {

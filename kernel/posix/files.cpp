@@ -111,12 +111,11 @@ public:
         return Errno::NoEnt;
     }
 
-    Result<size_t> write(ProcFile file, const char*, size_t n) override {
+    Result<size_t> write(ProcFile file, const char* data, size_t n) override {
         if (file != ProcFile::DomCtl) return Errno::Inval;
-        // domain::control(cmd, len) comes with the domains-rest work; until the lead connects
-        // it, a write says so instead of pretending to succeed.
-        kprintf("procfs: /proc/domctl write of %lu bytes: domain::control is not connected yet: ENOSYS\n", n);
-        return Errno::NoSys;
+        // One command per write (userland/domctl/README.md); what it fails with is its errno.
+        TRY(domain::control(data, n));
+        return n;
     }
 
 private:

@@ -80,16 +80,30 @@ void BufferCache::hash_remove(Buffer* b) {
     b->block = NO_BLOCK;
 }
 
-Result<void> BufferCache::write_back(Buffer* b) {
+Result<void> BufferCache::write_group(Buffer* const* group, uint32_t n) {
     uint32_t spb = block_size_ / fs::SECTOR_SIZE;
-    auto r = dev_.write_sectors(b->block * spb, spb, b->data);
+    fs::SectorRun runs[WRITE_GROUP] = {};
+    for (uint32_t i = 0; i < n; i++) runs[i] = {group[i]->block * spb, spb, group[i]->data};
+    auto r = dev_.write_runs(runs, n);
     if (r.is_error()) {
-        fs::log_line(log_, "ext2: write of block %llu failed", static_cast<unsigned long long>(b->block));
+        fs::log_line(log_, "ext2: writing back %u block%s from block %llu failed", n, n == 1 ? "" : "s",
+                     static_cast<unsigned long long>(group[0]->block));
         return r;
     }
-    stats_.writes++;
-    b->dirty = false;
+    stats_.writes += n;
+    for (uint32_t i = 0; i < n; i++) group[i]->dirty = false;
     return {};
+}
+
+// The victim, and with it other dirty unpinned buffers from the LRU tail (the next victims):
+// one device call instead of one per eviction.
+Result<void> BufferCache::write_behind(Buffer* victim) {
+    Buffer* group[WRITE_GROUP];
+    uint32_t n = 0;
+    group[n++] = victim;
+    for (Buffer* b = lru_tail_; b && n < WRITE_GROUP; b = b->lru_prev)
+        if (b != victim && b->dirty && !b->pins) group[n++] = b;
+    return write_group(group, n);
 }
 
 // Finds the block's buffer, or takes the least recently used unpinned one for it (writing it
@@ -114,7 +128,7 @@ Result<Buffer*> BufferCache::lookup_or_claim(uint64_t block, bool& hit) {
         fs::log_line(log_, "ext2: buffer cache exhausted (all %u buffers pinned)", count_);
         return Errno::NoMem;
     }
-    if (victim->dirty) TRY(write_back(victim));
+    if (victim->dirty) TRY(write_behind(victim));
     if (victim->block != NO_BLOCK) stats_.evictions++;
     hash_remove(victim);
     victim->block = block;
@@ -127,20 +141,67 @@ Result<Buffer*> BufferCache::lookup_or_claim(uint64_t block, bool& hit) {
     return victim;
 }
 
+Buffer* BufferCache::find(uint64_t block) const {
+    for (Buffer* b = buckets_[bucket(block)]; b; b = b->hash_next)
+        if (b->block == block) return b;
+    return nullptr;
+}
+
+Result<void> BufferCache::fill(Buffer* b) {
+    const uint32_t spb = block_size_ / fs::SECTOR_SIZE;
+    Buffer* group[READ_AHEAD];
+    uint32_t n = 0;
+    group[n++] = b;
+    if (b->block == last_read_ + 1) {
+        // The run of uncached blocks after b, and as many clean unpinned buffers for it.
+        const uint64_t limit = dev_.sector_count() / spb;
+        uint32_t want = 0;
+        while (want + 1 < READ_AHEAD && b->block + 1 + want < limit && !find(b->block + 1 + want)) want++;
+        for (Buffer* v = lru_tail_; v && n < want + 1;) {
+            Buffer* prev = v->lru_prev;
+            if (v != b && !v->pins && !v->dirty) {
+                if (v->block != NO_BLOCK) stats_.evictions++;
+                hash_remove(v);
+                v->block = b->block + n;
+                v->valid = false;
+                v->hash_next = buckets_[bucket(v->block)];
+                buckets_[bucket(v->block)] = v;
+                v->pins = 1;
+                lru_remove(v);
+                lru_push_front(v);
+                group[n++] = v;
+            }
+            v = prev;
+        }
+    }
+    fs::SectorRunIn runs[READ_AHEAD] = {};
+    for (uint32_t i = 0; i < n; i++) runs[i] = {group[i]->block * spb, spb, group[i]->data};
+    auto r = n == 1 ? dev_.read_sectors(runs[0].lba, spb, runs[0].data) : dev_.read_runs(runs, n);
+    for (uint32_t i = 1; i < n; i++) {
+        group[i]->pins--;
+        if (r.is_error()) hash_remove(group[i]);
+    }
+    if (r.is_error()) {
+        fs::log_line(log_, "ext2: read of block %llu failed", static_cast<unsigned long long>(b->block));
+        return r;
+    }
+    for (uint32_t i = 0; i < n; i++) group[i]->valid = true;
+    stats_.reads += n;
+    stats_.read_ahead += n - 1;
+    last_read_ = group[n - 1]->block;
+    return {};
+}
+
 Result<BufferRef> BufferCache::get(uint64_t block) {
     bool hit;
     Buffer* b = TRY(lookup_or_claim(block, hit));
     if (!b->valid) {
-        uint32_t spb = block_size_ / fs::SECTOR_SIZE;
-        auto r = dev_.read_sectors(block * spb, spb, b->data);
+        auto r = fill(b);
         if (r.is_error()) {
-            fs::log_line(log_, "ext2: read of block %llu failed", static_cast<unsigned long long>(block));
             b->pins--;
             hash_remove(b);
             return r.error();
         }
-        stats_.reads++;
-        b->valid = true;
     }
     return BufferRef(this, b);
 }
@@ -176,10 +237,14 @@ void BufferCache::forget(uint64_t block) {
 
 Result<void> BufferCache::sync() {
     Result<void> first_error;
+    Buffer* group[WRITE_GROUP];
+    uint32_t n = 0;
     for (Buffer* b = lru_head_; b; b = b->lru_next) {
-        if (b->dirty) {
-            auto r = write_back(b);
+        if (b->dirty) group[n++] = b;
+        if (n == WRITE_GROUP || (n > 0 && !b->lru_next)) {
+            auto r = write_group(group, n);
             if (r.is_error() && first_error.is_ok()) first_error = r.error();
+            n = 0;
         }
     }
     TRY(first_error);

@@ -1,7 +1,8 @@
 // lamina:portable
 // The block buffer cache: a fixed number of block-sized buffers, found by block number through
 // a hash table, recycled least-recently-used first. Modified buffers are marked dirty and
-// written back on sync(), or when they are evicted.
+// written back on sync(), or when they are evicted; both write groups of up to WRITE_GROUP
+// buffers in one BlockDevice::write_runs call.
 //
 // A BufferRef pins its buffer (it cannot be evicted while referenced). The file-system code
 // never holds more than a handful at a time (an indirect-block path, a bitmap, an inode-table
@@ -58,9 +59,18 @@ private:
 class BufferCache {
 public:
     static constexpr uint32_t MIN_BUFFERS = 16;
+    // Dirty buffers written back in one device call (BlockDevice::write_runs), by sync() and
+    // when an eviction has to write (write-behind from the LRU tail).
+    static constexpr uint32_t WRITE_GROUP = 32;
+    // A miss right after the block last read from disk reads the following uncached blocks
+    // too (up to READ_AHEAD in all, into clean unpinned buffers) in one BlockDevice::read_runs
+    // call: sequential reads then cost one device call per READ_AHEAD blocks. ext2 keeps a
+    // file's blocks mostly contiguous, so physical read-ahead follows the file.
+    static constexpr uint32_t READ_AHEAD = 32;
 
     struct Stats {
         uint64_t hits, misses, reads, writes, evictions;
+        uint64_t read_ahead;  // blocks read ahead (included in reads)
     };
 
     // Allocates `count` buffers of block_size bytes (a multiple of 512) from alloc.
@@ -89,7 +99,11 @@ private:
                 fs::FsLog* log)
         : dev_(dev), alloc_(alloc), block_size_(block_size), count_(count), log_(log) {}
     Result<Buffer*> lookup_or_claim(uint64_t block, bool& hit);
-    Result<void> write_back(Buffer* b);
+    Result<void> write_group(Buffer* const* group, uint32_t n);
+    Buffer* find(uint64_t block) const;
+    // Reads b (claimed, not valid) and, when the access looks sequential, blocks after it.
+    Result<void> fill(Buffer* b);
+    Result<void> write_behind(Buffer* victim);
     void unpin(Buffer* b);
     void lru_remove(Buffer* b);
     void lru_push_front(Buffer* b);
@@ -108,6 +122,7 @@ private:
     Buffer* lru_head_ = nullptr;
     Buffer* lru_tail_ = nullptr;
     Stats stats_{};
+    uint64_t last_read_ = ~0ull;  // the last block read from the device (sequential detection)
 };
 
 }  // namespace lamina::ext2

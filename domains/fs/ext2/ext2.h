@@ -11,7 +11,8 @@
 //    in the log);
 //  - an RO_COMPAT feature other than sparse_super and large_file mounts read-only;
 //  - a file system not cleanly unmounted (s_state without VALID, or with ERROR) mounts
-//    read-only with a warning: writing to it could spread the damage; e2fsck it first.
+//    read-only with a warning: writing to it could spread the damage; e2fsck it first
+//    (except MountOptions::after_fault, for a missing VALID only).
 //  read_only_reason() says why a mount asked for read-write came out read-only.
 //
 // Corrupt metadata (numbers out of range, malformed directory blocks, indirect-block cycles,
@@ -45,6 +46,10 @@ protected:
 struct MountOptions {
     bool read_only = false;
     uint32_t cache_buffers = 64;  // buffer-cache size in blocks (at least BufferCache::MIN_BUFFERS)
+    // The previous mount was ours and died without unmounting (the fs domain restarting after
+    // a fault): the missing VALID bit is expected and does not force a read-only mount. What
+    // is on disk is what that mount had written back; ERROR still forces read-only.
+    bool after_fault = false;
 };
 
 struct Stat {

@@ -182,7 +182,8 @@ Result<void> FileSystem::load(const MountOptions& opts) {
         read_only_ = true;
         ro_reason_ = "unsupported read-only-compatible features";
     }
-    if (!read_only_ && (!(sb_.s_state & STATE_VALID) || (sb_.s_state & STATE_ERROR))) {
+    bool unclean = !(sb_.s_state & STATE_VALID) && !opts.after_fault;
+    if (!read_only_ && (unclean || (sb_.s_state & STATE_ERROR))) {
         fs::log_line(log_, "ext2: warning: file system %s; mounting read-only (run e2fsck)",
                      (sb_.s_state & STATE_ERROR) ? "has errors" : "was not cleanly unmounted");
         read_only_ = true;

@@ -1,0 +1,195 @@
+#include "kernel/storage/fs_client.h"
+
+#include <new>
+#include <utility>
+
+#include "interfaces/block.h"
+#include "kernel/lib/log.h"
+#include "kernel/storage/fs_inode.h"
+
+namespace lamina::storage {
+
+namespace {
+
+bool g_types_registered = false;
+
+Result<void> register_types() {
+    if (g_types_registered) return {};
+    TRY(domain::exchange_register_types(idl::block_types, sizeof(idl::block_types) / sizeof(idl::block_types[0]) - 1));
+    TRY(domain::exchange_register_types(idl::fs_types, sizeof(idl::fs_types) / sizeof(idl::fs_types[0]) - 1));
+    g_types_registered = true;
+    return {};
+}
+
+idl::Fs* exported_fs(domain::Domain* d) { return static_cast<idl::Fs*>(domain::find_export(d, "fs")); }
+
+Result<domain::Domain*> started(const char* package) {
+    domain::Domain* d = TRY(domain::create(package));
+    auto r = domain::start(d);
+    if (r.is_error() || r.value() < 0) {
+        Error e = r.is_error() ? r.error() : Error(Errno(-r.value()));
+        kprintf("storage: the %s domain did not start (%s)\n", package, e.name());
+        domain::destroy(d);
+        return e;
+    }
+    if (!exported_fs(d)) {
+        kprintf("storage: the %s domain exports no \"fs\"\n", package);
+        domain::destroy(d);
+        return Errno::NoEnt;
+    }
+    return d;
+}
+
+}  // namespace
+
+Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
+    TRY(register_types());
+    domain::Domain* d = TRY(started(opts.package));
+    auto* c = new (std::nothrow) FsClient;
+    if (!c) {
+        domain::destroy(d);
+        return Errno::NoMem;
+    }
+    RefPtr<FsClient> client(c);
+    c->opts_ = opts;
+    c->proxy_ = new (c->proxy_storage_) idl::FsProxy(d->record, *exported_fs(d));
+    c->recovery_ = new (c->recovery_storage_) domain::Recovery(d, rebind, replay, c);
+    c->shadow_ = new (c->shadow_storage_) idl::FsShadow(*c->proxy_, *c->recovery_);
+    auto info = c->call([&](FsClient& self) { return self.fs().mount(opts.read_only, false); });
+    if (info.is_error()) {
+        kprintf("storage: mounting the root file system failed (%s)\n", info.error().name());
+        c->stopped_ = true;
+        c->teardown();
+        return info.error();
+    }
+    c->info_ = info.value();
+    c->mounted_rw_ = !c->info_.read_only;
+    kprintf("storage: root file system mounted%s: %lu blocks of %u bytes, %lu free; %lu inodes, %lu free\n",
+            c->info_.read_only ? " read-only" : "", (unsigned long)c->info_.blocks, c->info_.block_size,
+            (unsigned long)c->info_.free_blocks, (unsigned long)c->info_.inodes, (unsigned long)c->info_.free_inodes);
+    return client;
+}
+
+Result<void> FsClient::replay(void* context, domain::Domain* fresh) {
+    auto* c = static_cast<FsClient*>(context);
+    // A shadow's recovery runs inside a call, under mutex_; an operator's restart does not.
+    bool took = !c->mutex_.is_held_by_current();
+    if (took) c->mutex_.lock();
+    auto fail = [&](Error e) -> Result<void> {
+        if (took) c->mutex_.unlock();
+        return e;
+    };
+    idl::Fs* fs = exported_fs(fresh);
+    if (!fs) return fail(Errno::NoEnt);
+    // A healthy instance being replaced writes back first, so that the restart loses nothing.
+    domain::Domain* old = c->recovery_->instance();
+    bool written_back = false;
+    if (old && old->get_state() == domain::State::Running && c->mounted_rw_) {
+        auto r = c->proxy_->sync();
+        written_back = r.is_ok();
+        if (r.is_error())
+            kprintf("storage: the fs domain being restarted could not write back (%s)\n", r.error().name());
+    }
+    // Straight to the fresh instance: the shadow's proxy still points at the old one.
+    idl::FsProxy direct(fresh->record, *fs);
+    // after_fault only when the old instance had the file system mounted read-write: then the
+    // missing "clean" mark is its own doing. A first mount that crashed gets no such pass.
+    auto info = direct.mount(c->opts_.read_only, c->mounted_rw_);
+    if (info.is_error()) {
+        kprintf("storage: remounting after an fs domain fault failed (%s)\n", info.error().name());
+        return fail(info.error().is_domain_error() ? Error(Errno::IO) : info.error());
+    }
+    c->info_ = info.value();
+    c->mounted_rw_ = !c->info_.read_only;
+    c->dir_valid_ = false;
+    if (!written_back) c->losses_++;
+    c->restart_locked_ = took;
+    return {};
+}
+
+Result<void> FsClient::rebind(void* context, domain::Domain* fresh) {
+    auto* c = static_cast<FsClient*>(context);
+    idl::Fs* fs = exported_fs(fresh);
+    if (fs) c->proxy_->rebind(fresh->record, *fs);
+    if (c->restart_locked_) {
+        c->restart_locked_ = false;
+        c->mutex_.unlock();
+    }
+    return fs ? Result<void>() : Result<void>(Errno::NoEnt);
+}
+
+void FsClient::teardown() {
+    if (domain::Domain* d = instance()) domain::destroy(d);
+    if (shadow_) shadow_->~FsShadow();
+    if (recovery_) recovery_->~Recovery();
+    if (proxy_) proxy_->~FsProxy();
+    shadow_ = nullptr;
+    recovery_ = nullptr;
+    proxy_ = nullptr;
+}
+
+Result<void> FsClient::stop() {
+    sched::MutexGuard g(mutex_);
+    if (stopped_) return {};
+    Result<void> r = fs().unmount();
+    stopped_ = true;
+    io_.reset();
+    dir_batch_.reset();
+    teardown();
+    return r.is_error() ? to_vfs_error(r.error()) : r;
+}
+
+FsClient::~FsClient() { teardown(); }
+
+uint64_t FsClient::restarts() const { return recovery_ ? recovery_->restarts() : 0; }
+
+idl::FsInfo FsClient::info() {
+    sched::MutexGuard g(mutex_);
+    return info_;
+}
+
+RefPtr<posix::Inode> FsClient::root() {
+    idl::FsInfo i = info();
+    auto st = call([&](FsClient& self) { return self.stopped_ ? Result<idl::FsStat>(Errno::IO) : self.fs().stat(i.root); });
+    idl::FsStat s{};
+    s.ino = i.root;
+    s.mode = 040755;
+    if (st.is_ok()) s = st.value();
+    return RefPtr<posix::Inode>(new (std::nothrow) FsInode(RefPtr<FsClient>(this), s));
+}
+
+Result<RRefBytes*> FsClient::io_buffer() {
+    if (!io_) io_ = TRY(RRefBytes::create(kIoChunk));
+    return &io_;
+}
+
+Result<bool> FsClient::dir_entry(uint32_t dir, uint64_t cookie, idl::FsDirEntry& out, uint64_t& next) {
+    for (int pass = 0; pass < 2; pass++) {
+        if (dir_valid_ && dir_ino_ == dir && dir_batch_) {
+            uint64_t at = dir_cookie_;
+            for (uint32_t i = 0; i < dir_batch_->count; i++) {
+                if (at == cookie) {
+                    out = dir_batch_->entries[i];
+                    next = out.next;
+                    return true;
+                }
+                at = dir_batch_->entries[i].next;
+            }
+            if (at == cookie && dir_batch_->end) return false;
+        }
+        if (pass == 1) break;
+        if (stopped_) return Errno::IO;
+        if (!dir_batch_) dir_batch_ = TRY(RRef<idl::FsDirBatch>::create());
+        dir_valid_ = false;
+        auto r = fs().readdir(dir, cookie, std::move(dir_batch_));
+        if (r.is_error()) return r.error();
+        dir_batch_ = std::move(r.value());
+        dir_valid_ = true;
+        dir_ino_ = dir;
+        dir_cookie_ = cookie;
+    }
+    // A batch that starts at the cookie but holds nothing and is not the end.
+    return Errno::IO;
+}
+
+}  // namespace lamina::storage

@@ -1,0 +1,121 @@
+// The kernel's side of the fs domain: creates and starts it, keeps it behind a proxy and a
+// shadow with domain::Recovery, mounts it, and serializes the VFS's calls into it.
+//
+// Recovery (issue 5): when the domain faults, the shadow tears it down and starts a fresh
+// instance from the same package; the replay hook remounts the partition (with after_fault,
+// so the "not cleanly unmounted" mark its predecessor left does not force a read-only mount),
+// and the rebind hook points the proxy at it. Reads ([retry] in interfaces/fs.idl) are then
+// retried and succeed; a call that changes the file system returns DomainError::Restarting,
+// which the VFS inodes report as EIO. Later calls go to the fresh instance. What the failed
+// instance had not written back (its buffer cache) is lost; what was fsync'ed is on disk.
+//
+// Inode numbers stay valid across restarts, so the VFS's FsInodes (fs_inode.h) survive them.
+//
+// An operator's restart of the healthy domain (/proc/domctl `restart fs`, Recovery::restart)
+// runs the same hooks from another thread: replay then takes the mutex (no call is inside the
+// domain while it is replaced, none enters the old instance afterwards), has the old instance
+// write everything back, mounts in the fresh one, and rebind lets calls go again. Nothing is
+// lost.
+//
+// Locking: mutex_ serializes every call into the domain (the ext2 core is single-threaded)
+// and guards the reusable exchange buffers and the directory cache. It is the outermost lock
+// of the storage stack: it is held across the domain call, the recovery included, and taken
+// with no spinlock held.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/result.h>
+#include <lamina/rref.h>
+
+#include "interfaces/fs.h"
+#include "kernel/domain/domain.h"
+#include "kernel/posix/vfs/inode.h"
+#include "kernel/sched/mutex.h"
+
+namespace lamina::storage {
+
+using posix::RefPtr;
+
+class FsClient final : public posix::RefCounted {
+public:
+    struct Options {
+        const char* package = "fs";
+        bool read_only = false;
+        uint64_t dev = 0x10300001;  // st_dev of its files (made up: major 259, minor 1)
+    };
+
+    // Creates, starts and mounts the fs domain. Whoever provides the "block" interface (the
+    // NVMe driver's shadow, or a test's RamDisk) must have done so first. Errors: what
+    // domain::create refused, the domain's own errno for a failed start or mount (NoEnt: no
+    // root partition; IO: corrupt file system, see the log).
+    static Result<RefPtr<FsClient>> start(const Options& opts);
+
+    // Writes everything back, marks the file system clean and destroys the domain. Inodes
+    // may outlive it: their calls then fail with EIO.
+    Result<void> stop();
+
+    RefPtr<posix::Inode> root();
+    uint64_t dev() const { return opts_.dev; }
+    idl::FsInfo info();
+
+    // Calls fn(fs) with mutex_ held; fs is the shadow. Domain errors come back as they are.
+    template <typename Fn>
+    auto call(Fn&& fn) {
+        sched::MutexGuard g(mutex_);
+        return fn(*this);
+    }
+
+    // Under mutex_ (inside call()).
+    idl::Fs& fs() { return *shadow_; }
+    bool stopped() const { return stopped_; }
+    // The reusable exchange buffers (recreated when a failed call lost them).
+    Result<RRefBytes*> io_buffer();
+    static constexpr uint32_t kIoChunk = 64 * 1024;
+    // One cached readdir batch: the entry at `cookie` of directory `dir`, loading a batch from
+    // the domain when it is not cached. false at the end.
+    Result<bool> dir_entry(uint32_t dir, uint64_t cookie, idl::FsDirEntry& out, uint64_t& next);
+    void forget_dir_cache() { dir_valid_ = false; }
+    // Restarts seen through the shadow, and the domain instance serving now.
+    uint64_t restarts() const;
+    // Restarts after which unwritten data may be gone (faults; not an operator's restart,
+    // which writes back first). Under mutex_.
+    uint64_t losses() const { return losses_; }
+    domain::Domain* instance() const { return recovery_ ? recovery_->instance() : nullptr; }
+
+    ~FsClient() override;
+
+private:
+    FsClient() = default;
+    static Result<void> rebind(void* context, domain::Domain* fresh);
+    static Result<void> replay(void* context, domain::Domain* fresh);
+    // Destroys the domain instance and the proxy, recovery and shadow in front of it.
+    void teardown();
+
+    Options opts_;
+    sched::Mutex mutex_;
+    alignas(idl::FsProxy) unsigned char proxy_storage_[sizeof(idl::FsProxy)];
+    alignas(domain::Recovery) unsigned char recovery_storage_[sizeof(domain::Recovery)];
+    alignas(idl::FsShadow) unsigned char shadow_storage_[sizeof(idl::FsShadow)];
+    idl::FsProxy* proxy_ = nullptr;
+    domain::Recovery* recovery_ = nullptr;
+    idl::FsShadow* shadow_ = nullptr;
+    idl::FsInfo info_{};
+    bool mounted_rw_ = false;  // a read-write mount succeeded: a restart remounts after_fault
+    bool restart_locked_ = false;  // replay took mutex_ for an operator restart; rebind drops it
+    uint64_t losses_ = 0;
+    bool stopped_ = false;
+
+    RRefBytes io_;
+    RRef<idl::FsDirBatch> dir_batch_;
+    bool dir_valid_ = false;
+    uint32_t dir_ino_ = 0;
+    uint64_t dir_cookie_ = 0;  // where the cached batch starts
+};
+
+// A domain error (the call could not be completed: the domain faulted, is restarting or is
+// gone) is EIO to the VFS; file-system errors pass through.
+inline Error to_vfs_error(Error e) { return e.is_domain_error() ? Error(Errno::IO) : e; }
+
+}  // namespace lamina::storage

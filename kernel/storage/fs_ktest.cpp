@@ -1,0 +1,546 @@
+// The fs domain in the kernel: mounted over a RAM disk made from the test image's disk:fsdisk
+// module (images/make-test-disk: a GPT disk whose "root" partition holds known files), the
+// VFS's inodes over it, and recovery from faults of the domain (issue 5: the operation in
+// flight fails with EIO, the domain restarts and remounts, later operations succeed, data
+// fsync'ed before the fault is intact, nothing leaks).
+#include "kernel/domain/domain.h"
+#include "kernel/domain/interfaces.h"
+#include "kernel/ktest/ktest.h"
+#include "kernel/mm/memory.h"
+#include "kernel/posix/fd/open_flags.h"
+#include "kernel/posix/vfs/ops.h"
+#include "kernel/sched/thread.h"
+#include "kernel/storage/fs_client.h"
+#include "kernel/storage/fs_inode.h"
+#include "kernel/storage/ram_disk.h"
+#include "kernel/storage/storage.h"
+#include "kernel/storage/test_disk.h"
+
+namespace lamina::storage {
+
+namespace {
+
+using posix::Inode;
+using posix::Name;
+
+constexpr char kHello[] = "hello from the ext2 root partition\n";
+
+Name name(const char* s) { return Name{s, __builtin_strlen(s)}; }
+
+template <typename Fn>
+void on_thread(ktest::Context& ktest_ctx, Fn fn) {
+    auto thunk = [](void* p) { (*static_cast<Fn*>(p))(); };
+    auto t = sched::Thread::create("fs-test", thunk, &fn);
+    KASSERT_TRUE(t.is_ok());
+    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
+}
+
+RefPtr<Inode> walk(RefPtr<Inode> dir, const char* a, const char* b = nullptr) {
+    auto r = dir->lookup(name(a));
+    if (r.is_error()) return nullptr;
+    if (!b) return r.value();
+    auto r2 = r.value()->lookup(name(b));
+    return r2.is_ok() ? r2.value() : nullptr;
+}
+
+bool fill_pattern(uint8_t* buf, size_t len, uint32_t seed) {
+    for (size_t i = 0; i < len; i++) buf[i] = uint8_t((i * 7 + seed) ^ (i >> 9));
+    return true;
+}
+
+bool check_pattern(const uint8_t* buf, size_t len, uint32_t seed) {
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] != uint8_t((i * 7 + seed) ^ (i >> 9))) return false;
+    return true;
+}
+
+bool is_eio(const Error& e) { return e.code() == Errno::IO && !e.is_domain_error(); }
+
+// Writes len pattern bytes into a new file `file` of root and fsyncs it.
+bool write_file(ktest::Context& ktest_ctx, RefPtr<Inode> root, const char* file, size_t len, uint32_t seed,
+                bool fsync = true) {
+    auto f = root->create(name(file), posix::mode::Regular | 0644, 0, 0);
+    if (!KEXPECT(f.is_ok())) return false;
+    auto* buf = static_cast<uint8_t*>(mm::kmalloc(len));
+    if (!KEXPECT(buf)) return false;
+    fill_pattern(buf, len, seed);
+    auto w = f.value()->write(0, buf, len);
+    mm::kfree(buf);
+    if (!KEXPECT(w.is_ok() && w.value() == len)) return false;
+    if (fsync) return KEXPECT(static_cast<FsInode*>(f.value().get())->fsync(false).is_ok());
+    return true;
+}
+
+bool file_has_pattern(RefPtr<Inode> root, const char* file, size_t len, uint32_t seed) {
+    RefPtr<Inode> f = walk(root, file);
+    if (!f) return false;
+    auto* buf = static_cast<uint8_t*>(mm::kmalloc(len + 1));
+    if (!buf) return false;
+    auto r = f->read(0, buf, len + 1);
+    bool ok = r.is_ok() && r.value() == len && check_pattern(buf, len, seed);
+    mm::kfree(buf);
+    return ok;
+}
+
+}  // namespace
+
+KTEST(fs, mounts_the_root_partition_and_reads_known_files) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        idl::FsInfo info = client.value()->info();
+        KEXPECT_EQ(info.block_size, 4096u);
+        KEXPECT(!info.read_only);
+        RefPtr<Inode> root = client.value()->root();
+        KASSERT_TRUE(root && posix::is_dir(root->mode()));
+
+        RefPtr<Inode> hello = walk(root, "hello.txt");
+        KASSERT_TRUE(hello);
+        char buf[128] = {};
+        auto r = hello->read(0, buf, sizeof buf);
+        KEXPECT(r.is_ok() && r.value() == sizeof kHello - 1);
+        KEXPECT(__builtin_memcmp(buf, kHello, sizeof kHello - 1) == 0);
+        posix::Stat st;
+        KEXPECT(hello->getattr(st).is_ok());
+        KEXPECT_EQ(st.st_size, int64_t(sizeof kHello - 1));
+        KEXPECT(posix::is_regular(st.st_mode));
+        KEXPECT_EQ(st.st_uid, 0u);
+
+        RefPtr<Inode> nested = walk(root, "dir", "nested.txt");
+        KASSERT_TRUE(nested);
+        auto rn = nested->read(0, buf, sizeof buf);
+        KEXPECT(rn.is_ok() && rn.value() == 7 && __builtin_memcmp(buf, "nested\n", 7) == 0);
+        RefPtr<Inode> up = walk(root, "dir", "..");
+        KEXPECT(up && up->ino() == root->ino());
+
+        RefPtr<Inode> link = walk(root, "link");
+        KASSERT_TRUE(link && posix::is_symlink(link->mode()));
+        auto l = link->readlink(buf, sizeof buf);
+        KEXPECT(l.is_ok() && l.value() == 9 && __builtin_memcmp(buf, "hello.txt", 9) == 0);
+
+        // 300000 bytes through indirect blocks, read in odd-sized pieces across chunk borders.
+        RefPtr<Inode> pattern = walk(root, "pattern.bin");
+        KASSERT_TRUE(pattern);
+        auto* big = static_cast<uint8_t*>(mm::kmalloc(300001));
+        KASSERT_TRUE(big);
+        size_t got = 0;
+        bool reads_ok = true;
+        while (got < 300001) {
+            auto p = pattern->read(got, big + got, 70001);
+            if (p.is_error()) reads_ok = false;
+            if (p.is_error() || p.value() == 0) break;
+            got += p.value();
+        }
+        KEXPECT(reads_ok);
+        KEXPECT_EQ(got, size_t(300000));
+        bool same = true;
+        for (size_t i = 0; i < 300000 && same; i++) same = big[i] == uint8_t(i % 251);
+        KEXPECT(same);
+        mm::kfree(big);
+
+        // The root directory lists what make-test-disk put there.
+        unsigned seen = 0, entries = 0;
+        uint64_t cookie = 0;
+        posix::DirEntry e;
+        while (entries < 100) {
+            auto more = root->readdir(cookie, e);
+            KASSERT_TRUE(more.is_ok());
+            if (!more.value()) break;
+            entries++;
+            for (const char* n : {".", "..", "hello.txt", "dir", "link", "pattern.bin", "lost+found"})
+                if (__builtin_strcmp(e.name, n) == 0) seen++;
+            if (__builtin_strcmp(e.name, "dir") == 0) KEXPECT_EQ(e.type, uint8_t(posix::dtype::Dir));
+        }
+        KEXPECT_EQ(seen, 7u);
+        KEXPECT_EQ(entries, 7u);
+
+        KEXPECT(walk(root, "missing") == nullptr);
+        auto missing = root->lookup(name("missing"));
+        KEXPECT(missing.is_error() && missing.error().code() == Errno::NoEnt);
+        KEXPECT(client.value()->stop().is_ok());
+    });
+}
+
+KTEST(fs, writes_survive_fsync_and_remount) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        {
+            auto client = FsClient::start({});
+            KASSERT_TRUE(client.is_ok());
+            RefPtr<Inode> root = client.value()->root();
+            KASSERT_TRUE(write_file(ktest_ctx, root, "new.bin", 200000, 3));
+            KEXPECT(file_has_pattern(root, "new.bin", 200000, 3));
+            // Overwrite the middle, extend past the end, then truncate back.
+            RefPtr<Inode> f = walk(root, "new.bin");
+            KASSERT_TRUE(f);
+            uint8_t ones[5000];
+            __builtin_memset(ones, 1, sizeof ones);
+            KEXPECT(f->write(250000, ones, sizeof ones).is_ok());
+            posix::Stat st;
+            KEXPECT(f->getattr(st).is_ok() && st.st_size == 255000);
+            posix::SetAttr a;
+            a.mask = posix::SetAttr::Size | posix::SetAttr::Mode;
+            a.size = 200000;
+            a.mode = 0600;
+            KEXPECT(f->setattr(a).is_ok());
+            KEXPECT(f->getattr(st).is_ok() && st.st_size == 200000 && (st.st_mode & 07777) == 0600);
+            KEXPECT(client.value()->stop().is_ok());  // unmount: written back, marked clean
+        }
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        KEXPECT(!client.value()->info().read_only);  // the unmount left it clean
+        RefPtr<Inode> root = client.value()->root();
+        KEXPECT(file_has_pattern(root, "new.bin", 200000, 3));
+        KEXPECT(client.value()->stop().is_ok());
+    });
+}
+
+KTEST(fs, directories_through_the_vfs) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        auto* mounts = new posix::MountTable;
+        auto root = mounts->mount_root(client.value()->root());
+        KASSERT_TRUE(root.is_ok());
+        posix::Credentials cred;
+        posix::PathContext ctx{*mounts, root.value(), root.value(), cred};
+
+        KEXPECT(posix::vfs_mkdir(ctx, "/a", 0755).is_ok());
+        KEXPECT(posix::vfs_mkdir(ctx, "/a/b", 0755).is_ok());
+        auto opened = posix::vfs_open(ctx, "/a/b/file", posix::oflag::Creat | posix::oflag::WriteOnly, 0644);
+        KASSERT_TRUE(opened.is_ok());
+        KEXPECT(opened.value().created);
+        KEXPECT(opened.value().loc.inode->write(0, "data", 4).is_ok());
+        KEXPECT(posix::vfs_rename(ctx, "/a/b/file", ctx, "/a/moved").is_ok());
+        posix::Stat st;
+        KEXPECT(posix::vfs_stat(ctx, "/a/moved", true, st).is_ok() && st.st_size == 4);
+        KEXPECT(posix::vfs_stat(ctx, "/a/b/file", true, st).error().code() == Errno::NoEnt);
+        KEXPECT(posix::vfs_link(ctx, "/a/moved", ctx, "/a/hard", false).is_ok());
+        KEXPECT(posix::vfs_stat(ctx, "/a/hard", true, st).is_ok() && st.st_nlink == 2);
+        KEXPECT(posix::vfs_symlink(ctx, "moved", "/a/soft").is_ok());
+        KEXPECT(posix::vfs_stat(ctx, "/a/soft", true, st).is_ok() && st.st_size == 4);
+        KEXPECT(posix::vfs_rmdir(ctx, "/a").error().code() == Errno::NotEmpty);
+        KEXPECT(posix::vfs_unlink(ctx, "/a/moved").is_ok());
+        KEXPECT(posix::vfs_unlink(ctx, "/a/hard").is_ok());
+        KEXPECT(posix::vfs_unlink(ctx, "/a/soft").is_ok());
+        KEXPECT(posix::vfs_rmdir(ctx, "/a/b").is_ok());
+        KEXPECT(posix::vfs_rmdir(ctx, "/a").is_ok());
+        KEXPECT(posix::vfs_stat(ctx, "/a", true, st).error().code() == Errno::NoEnt);
+        KEXPECT(posix::vfs_stat(ctx, "/dir/nested.txt", true, st).is_ok() && st.st_size == 7);
+        KEXPECT(posix::vfs_stat(ctx, "/link", true, st).is_ok() && st.st_size == int64_t(sizeof kHello - 1));
+        delete mounts;
+        KEXPECT(client.value()->stop().is_ok());
+    });
+}
+
+// A fault in the middle of a write-back: the fsync in flight fails with EIO, the domain
+// restarts and remounts, fsync'ed data is intact, and later operations (writes too) succeed.
+KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        RefPtr<Inode> root = c.root();
+        domain::Domain* first = c.instance();
+        KASSERT_TRUE(write_file(ktest_ctx, root, "durable.bin", 100000, 11));
+
+        KASSERT_TRUE(write_file(ktest_ctx, root, "doomed.bin", 50000, 12, false));
+        RefPtr<Inode> doomed = walk(root, "doomed.bin");
+        KASSERT_TRUE(doomed);
+        disk.disk->sabotage_next_write();
+        domain::set_verbose_faults(false);
+        auto r = static_cast<FsInode*>(doomed.get())->fsync(false);
+        domain::set_verbose_faults(true);
+        KEXPECT(r.is_error() && is_eio(r.error()));
+        KEXPECT_EQ(c.restarts(), 1u);
+        KEXPECT(c.instance() != first);
+        KEXPECT(c.instance() && c.instance()->get_state() == domain::State::Running);
+        KEXPECT(!c.info().read_only);
+
+        // The old inodes still work, fsync'ed data is intact, and the file system takes writes.
+        KEXPECT(file_has_pattern(root, "durable.bin", 100000, 11));
+        KEXPECT(write_file(ktest_ctx, root, "after.bin", 30000, 13));
+        KEXPECT(file_has_pattern(root, "after.bin", 30000, 13));
+        posix::Stat st;
+        KEXPECT(root->getattr(st).is_ok());
+        KEXPECT(c.stop().is_ok());
+
+        // And it all reached the disk: a fresh mount sees it.
+        auto again = FsClient::start({});
+        KASSERT_TRUE(again.is_ok());
+        RefPtr<Inode> root2 = again.value()->root();
+        KEXPECT(file_has_pattern(root2, "durable.bin", 100000, 11));
+        KEXPECT(file_has_pattern(root2, "after.bin", 30000, 13));
+        KEXPECT(again.value()->stop().is_ok());
+    });
+}
+
+// Reads are [retry]: a fault while one is in flight is invisible to the caller.
+KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        RefPtr<Inode> root = c.root();
+        RefPtr<Inode> hello = walk(root, "hello.txt");
+        KASSERT_TRUE(hello);
+        // The domain is marked failed while idle: the next call cannot enter it (Dead), the
+        // shadow restarts it and makes the call on the fresh instance.
+        domain::set_verbose_faults(false);
+        KEXPECT(domain::inject_fault("fs").is_ok());
+        char buf[64] = {};
+        auto r = hello->read(0, buf, sizeof buf);
+        domain::set_verbose_faults(true);
+        KEXPECT(r.is_ok() && r.value() == sizeof kHello - 1);
+        KEXPECT_EQ(c.restarts(), 1u);
+        KEXPECT(c.stop().is_ok());
+    });
+}
+
+KTEST(fs, restarts_leave_page_counters_flat) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    constexpr unsigned kRounds = 5;
+    uint64_t free_before = 0, free_after = 0;
+    size_t objects_before = 0, objects_after = 0;
+    unsigned eio = 0;
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        RefPtr<Inode> root = c.root();
+        KASSERT_TRUE(write_file(ktest_ctx, root, "victim.bin", 20000, 5));
+        RefPtr<Inode> victim = walk(root, "victim.bin");
+        KASSERT_TRUE(victim);
+        uint8_t data[4096];
+        fill_pattern(data, sizeof data, 9);
+        domain::set_verbose_faults(false);
+        for (unsigned i = 0; i <= kRounds; i++) {
+            if (i == 1) {  // after one warm-up round (heap classes, RAM-disk pages)
+                free_before = mm::free_pages();
+                objects_before = domain::exchange_live_objects();
+            }
+            (void)victim->write(0, data, sizeof data);
+            disk.disk->sabotage_next_write();
+            auto r = static_cast<FsInode*>(victim.get())->fsync(false);
+            if (r.is_error() && is_eio(r.error())) eio++;
+        }
+        free_after = mm::free_pages();
+        objects_after = domain::exchange_live_objects();
+        domain::set_verbose_faults(true);
+        KEXPECT_EQ(c.restarts(), uint64_t(kRounds + 1));
+        KEXPECT(c.stop().is_ok());
+    });
+    KEXPECT_EQ(eio, kRounds + 1);
+    KEXPECT_EQ(free_after, free_before);
+    KEXPECT_EQ(objects_after, objects_before);
+}
+
+// Corrupt metadata is an error, never a kernel crash.
+KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        // Find the root directory's entry for hello.txt on the disk and give it a zero rec_len.
+        constexpr uint64_t kPartition = 4096 * 512, kScan = 1u << 20;
+        auto* bytes = static_cast<uint8_t*>(mm::kmalloc(kScan));
+        KASSERT_TRUE(bytes);
+        disk.disk->read(kPartition, bytes, kScan);
+        uint64_t entry = 0;
+        for (uint64_t i = 8; i + 9 < kScan && !entry; i++)
+            if (bytes[i - 2] == 9 && __builtin_memcmp(bytes + i, "hello.txt", 9) == 0) entry = kPartition + i - 8;
+        mm::kfree(bytes);
+        KASSERT_TRUE(entry);
+        uint16_t zero = 0;
+        KASSERT_TRUE(disk.disk->write(entry + 4, &zero, 2).is_ok());
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        RefPtr<Inode> root = client.value()->root();
+        auto r = root->lookup(name("pattern.bin"));
+        KEXPECT(r.is_error() && r.error().code() == Errno::IO);
+        KEXPECT(client.value()->instance()->get_state() == domain::State::Running);
+        (void)client.value()->stop();
+
+        // A superblock without its magic: the mount is refused.
+        uint8_t sb_magic[2] = {0, 0};
+        KASSERT_TRUE(disk.disk->write(kPartition + 1024 + 56, sb_magic, 2).is_ok());
+        auto refused = FsClient::start({});
+        KEXPECT(refused.is_error());
+    });
+}
+
+}  // namespace lamina::storage
+
+namespace lamina::storage {
+
+// The bring-up the kernel's boot sequence uses: start_root_fs() over whatever provides
+// "block", mounted as the VFS root; stop_root_fs() leaves it clean for the next mount.
+KTEST(fs, start_root_fs_gives_the_vfs_root) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto root = start_root_fs();
+        KASSERT_TRUE(root.is_ok());
+        KEXPECT(root_fs() != nullptr);
+        KEXPECT(start_root_fs().error().code() == Errno::Busy);
+        auto* mounts = new posix::MountTable;
+        auto loc = mounts->mount_root(root.value());
+        KEXPECT(loc.is_ok());
+        posix::Credentials cred;
+        posix::PathContext ctx{*mounts, loc.value(), loc.value(), cred};
+        posix::Stat st;
+        KEXPECT(posix::vfs_stat(ctx, "/hello.txt", true, st).is_ok() && st.st_size == int64_t(sizeof kHello - 1));
+        delete mounts;
+        root.value() = nullptr;
+        KEXPECT(stop_root_fs().is_ok());
+        KEXPECT(root_fs() == nullptr);
+        auto again = FsClient::start({});
+        KASSERT_TRUE(again.is_ok());
+        KEXPECT(!again.value()->info().read_only);  // stopped cleanly
+        KEXPECT(again.value()->stop().is_ok());
+    });
+}
+
+}  // namespace lamina::storage
+
+namespace lamina::storage {
+
+namespace {
+
+struct Worker {
+    ktest::Context* ctx;
+    RefPtr<Inode> root;
+    unsigned id;
+    unsigned ok = 0, eio = 0, other = 0, mismatched = 0;
+    bool done = false;
+};
+
+// write + fsync + read back, over and over, on its own file. When all three succeed the data
+// must be there; any of them may fail with EIO while the domain restarts, and nothing else.
+void worker_main(void* p) {
+    auto& w = *static_cast<Worker*>(p);
+    char file[8] = {'w', char('0' + w.id), 0};
+    RefPtr<Inode> file_inode;
+    for (unsigned tries = 0; !file_inode && tries < 10; tries++) {
+        auto made = w.root->create(name(file), posix::mode::Regular | 0644, 0, 0);
+        if (made.is_ok()) {
+            file_inode = made.value();
+        } else if (made.error().code() == Errno::Exist) {
+            auto found = w.root->lookup(name(file));
+            if (found.is_ok()) file_inode = found.value();
+        } else if (!is_eio(made.error())) {
+            break;
+        }
+    }
+    if (!file_inode) {
+        w.other++;
+        __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+        return;
+    }
+    // Off the stack: kernel stacks are small.
+    constexpr size_t kSize = 8192;
+    auto* out = static_cast<uint8_t*>(mm::kmalloc(2 * kSize));
+    if (!out) {
+        w.other++;
+        __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+        return;
+    }
+    uint8_t* in = out + kSize;
+    for (unsigned i = 0; i < 40; i++) {
+        fill_pattern(out, kSize, w.id * 100 + i);
+        auto wr = file_inode->write(0, out, kSize);
+        auto fs = wr.is_ok() ? static_cast<FsInode*>(file_inode.get())->fsync(false) : Result<void>(wr.error());
+        auto rd = fs.is_ok() ? file_inode->read(0, in, kSize) : Result<size_t>(fs.error());
+        if (rd.is_ok()) {
+            if (rd.value() == kSize && check_pattern(in, kSize, w.id * 100 + i)) w.ok++;
+            else w.mismatched++;
+        } else if (is_eio(rd.error())) {
+            w.eio++;
+        } else {
+            w.other++;
+        }
+    }
+    mm::kfree(out);
+    __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
+}
+
+}  // namespace
+
+KTEST(fs, concurrent_callers_see_data_or_eio_across_restarts) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        Worker workers[2] = {{&ktest_ctx, c.root(), 1}, {&ktest_ctx, c.root(), 2}};
+        sched::Thread* threads[2] = {};
+        for (int i = 0; i < 2; i++) {
+            auto t = sched::Thread::create("fs-worker", worker_main, &workers[i]);
+            KASSERT_TRUE(t.is_ok());
+            threads[i] = t.value();
+        }
+        domain::set_verbose_faults(false);
+        unsigned injected = 0;
+        while (!__atomic_load_n(&workers[0].done, __ATOMIC_ACQUIRE) || !__atomic_load_n(&workers[1].done, __ATOMIC_ACQUIRE)) {
+            sched::sleep_ns(3'000'000);
+            if (injected < 6 && domain::inject_fault("fs").is_ok()) injected++;
+        }
+        for (auto* t : threads) KEXPECT(t->join() == sched::ExitReason::Returned);
+        domain::set_verbose_faults(true);
+        for (auto& w : workers) {
+            KEXPECT_EQ(w.other, 0u);
+            KEXPECT_EQ(w.mismatched, 0u);
+            KEXPECT(w.ok > 0);
+            ktest_ctx.note("worker %u: %u rounds ok, %u EIO", w.id, w.ok, w.eio);
+        }
+        KEXPECT(c.restarts() >= 1);
+        ktest_ctx.note("%u faults injected, %lu restarts", injected, (unsigned long)c.restarts());
+        RefPtr<Inode> root = c.root();
+        KEXPECT(write_file(ktest_ctx, root, "final.bin", 10000, 77));
+        KEXPECT(file_has_pattern(root, "final.bin", 10000, 77));
+        KEXPECT(c.stop().is_ok());
+    });
+}
+
+// /proc/domctl's `restart fs` replaces the healthy domain: calls wait, the old instance writes
+// back first, so even data nobody fsync'ed survives, and fsync does not report a loss.
+KTEST(fs, an_operator_restart_loses_nothing) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    on_thread(ktest_ctx, [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        RefPtr<Inode> root = c.root();
+        KASSERT_TRUE(write_file(ktest_ctx, root, "unsynced.bin", 40000, 21, false));
+        RefPtr<Inode> writer = walk(root, "unsynced.bin");
+        KASSERT_TRUE(writer);
+        uint8_t more[100] = {};
+        KEXPECT(writer->write(40000, more, sizeof more).is_ok());  // dirty in this inode
+        domain::Domain* before = c.instance();
+        const char cmd[] = "restart fs\n";
+        auto r = domain::control(cmd, sizeof cmd - 1);
+        KEXPECT(r.is_ok());
+        KEXPECT(c.instance() != before);
+        KEXPECT_EQ(c.restarts(), 1u);
+        RefPtr<Inode> f = walk(root, "unsynced.bin");
+        posix::Stat st;
+        KEXPECT(f && f->getattr(st).is_ok() && st.st_size == 40100);
+        // Nothing was lost, so the writer's fsync succeeds (after a fault it would be EIO).
+        KEXPECT(static_cast<FsInode*>(writer.get())->fsync(false).is_ok());
+        KEXPECT(write_file(ktest_ctx, root, "after-restart.bin", 10000, 22));
+        KEXPECT(c.stop().is_ok());
+    });
+}
+
+}  // namespace lamina::storage

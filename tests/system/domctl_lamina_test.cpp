@@ -1,0 +1,35 @@
+// domctl inside Lamina (started as init from /bin, where the test image puts it): it lists the
+// domains the kernel describes in /proc/domains and injects faults through /proc/domctl, which
+// the kernel runs in the domain's own code.
+#include "tests/system/fixture.h"
+
+namespace lamina::test {
+namespace {
+
+TEST_F(SystemTest, DomctlListsTheNvmeDomainRunning) {
+    auto& vm = boot({.direct = true, .append = "init=/bin/domctl list"});
+    std::string out;
+    ASSERT_TRUE(vm.wait_for("init exited with status ", BOOT_TIMEOUT, out));
+    ASSERT_TRUE(vm.wait_for("\n", 5s));
+    EXPECT_NE(out.find("ID  NAME"), std::string::npos) << out;
+    EXPECT_NE(out.find("nvme  running"), std::string::npos) << out;
+    EXPECT_EQ(vm.output().find("init exited with status 0") != std::string::npos, true);
+}
+
+TEST_F(SystemTest, DomctlInjectRunsTheFaultInTheDomain) {
+    auto& vm = boot({.direct = true, .append = "init=/bin/domctl inject nvme null"});
+    ASSERT_TRUE(vm.wait_for("domain nvme (id 1): #PF page fault (vector 14)", BOOT_TIMEOUT));
+    // The backtrace names the domain's own code, symbolized with its symbols.
+    ASSERT_TRUE(vm.wait_for("[nvme] ", 10s));
+    ASSERT_TRUE(vm.wait_for("domctl: injected a null fault into nvme", 20s));
+    ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
+}
+
+TEST_F(SystemTest, DomctlNamesAnUnknownDomain) {
+    auto& vm = boot({.direct = true, .append = "init=/bin/domctl inject ghost"});
+    ASSERT_TRUE(vm.wait_for("domctl: no domain named 'ghost'", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("init exited with status 1", 20s));
+}
+
+}  // namespace
+}  // namespace lamina::test
