@@ -165,13 +165,22 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     // The NVMe driver domain behind its shadow, as "block" (ktests start their own).
     if (auto r = storage::start_block_service(); r.is_error() && r.error().code() != Errno::NoEnt)
         kprintf("lamina: no block device: %s\n", r.error().name());
-    // The ext2 root in the fs domain on it. Read-only until the VFS serves files from it; then
-    // start_root_fs() read-write and mount its root at "/" (kernel/storage/storage.h).
-    if (storage::block_service_running())
-        if (auto r = storage::start_root_fs(true); r.is_error()) kprintf("lamina: no root file system: %s\n", r.error().name());
+    // The ext2 root in the fs domain on it. init=/PATH runs a program of that file system, so it
+    // becomes the processes' root, read-write; init=NAME runs a boot-module program on the
+    // kernel's tmpfs root (the test programs), and the ext2 root is only checked, read-only.
+    if (storage::block_service_running()) {
+        Error e(Errno::None);
+        if (posix::init_is_path(g_cmdline)) {
+            if (auto r = storage::mount_root_fs(); r.is_error()) e = r.error();
+        } else if (auto r = storage::start_root_fs(true); r.is_error()) {
+            e = r.error();
+        }
+        if (e.code() != Errno::None) kprintf("lamina: no root file system: %s\n", e.name());
+    }
     kprintf("lamina: boot complete\n");
-    posix::run_init(g_cmdline);
+    // Before init: with init=/sbin/init, run_init does not come back.
     if (const char* kind = g_cmdline.get("crash")) crash_on_request(kind);
+    posix::run_init(g_cmdline);
     if (g_cmdline.has("poweroff")) power::power_off();
     cpu::halt_forever();
 }

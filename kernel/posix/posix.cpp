@@ -121,14 +121,31 @@ void init(const boot::BootInfo& info) {
     if (init_frame_shares(mm::phys_end()).is_error()) panic("posix: no memory for the copy-on-write counts");
 }
 
-void run_init(const boot::CommandLine& cmdline) {
+namespace {
+
+// The last init= word's value (words added later, e.g. by images/run --append, override the
+// profile's) and every word after it; nullptr without one.
+const char* init_words(const boot::CommandLine& cmdline) {
     const char* text = cmdline.text();
-    // The last init= word (words added later, e.g. by images/run --append, override the
-    // profile's) and every word after it.
     const char* start = nullptr;
     for (const char* p = text; *p; p++) {
         if ((p == text || p[-1] == ' ') && __builtin_strncmp(p, "init=", 5) == 0) start = p + 5;
     }
+    return start;
+}
+
+}  // namespace
+
+bool init_is_path(const boot::CommandLine& cmdline) {
+    const char* start = init_words(cmdline);
+    if (!start) return false;
+    for (const char* p = start; *p && *p != ' '; p++)
+        if (*p == '/') return true;
+    return false;
+}
+
+void run_init(const boot::CommandLine& cmdline) {
+    const char* start = init_words(cmdline);
     if (!start) return;
     constexpr size_t MAX_ARGS = 32;
     static char buffer[512];

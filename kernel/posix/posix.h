@@ -21,4 +21,8 @@ void init(const boot::BootInfo& info);
 // is a path (a file of the root file system, which the VFS will serve; not started yet).
 void run_init(const boot::CommandLine& cmdline);
 
+// Whether the last init= names a path (init=/sbin/init: a file of the root file system) rather
+// than a boot-module program (init=NAME, run from the kernel's tmpfs root).
+bool init_is_path(const boot::CommandLine& cmdline);
+
 }  // namespace lamina::posix

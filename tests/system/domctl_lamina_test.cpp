@@ -7,7 +7,7 @@ namespace lamina::test {
 namespace {
 
 TEST_F(SystemTest, DomctlListsTheNvmeDomainRunning) {
-    auto& vm = boot({.direct = true, .append = "init=/bin/domctl list"});
+    auto& vm = boot({.direct = true, .append = "init=domctl list"});
     std::string out;
     ASSERT_TRUE(vm.wait_for("init exited with status ", BOOT_TIMEOUT, out));
     ASSERT_TRUE(vm.wait_for("\n", 5s));
@@ -17,7 +17,7 @@ TEST_F(SystemTest, DomctlListsTheNvmeDomainRunning) {
 }
 
 TEST_F(SystemTest, DomctlInjectRunsTheFaultInTheDomain) {
-    auto& vm = boot({.direct = true, .append = "init=/bin/domctl inject nvme null"});
+    auto& vm = boot({.direct = true, .append = "init=domctl inject nvme null"});
     ASSERT_TRUE(vm.wait_for("domain nvme (id 1): #PF page fault (vector 14)", BOOT_TIMEOUT));
     // The backtrace names the domain's own code, symbolized with its symbols.
     ASSERT_TRUE(vm.wait_for("[nvme] ", 10s));
@@ -26,7 +26,7 @@ TEST_F(SystemTest, DomctlInjectRunsTheFaultInTheDomain) {
 }
 
 TEST_F(SystemTest, DomctlNamesAnUnknownDomain) {
-    auto& vm = boot({.direct = true, .append = "init=/bin/domctl inject ghost"});
+    auto& vm = boot({.direct = true, .append = "init=domctl inject ghost"});
     ASSERT_TRUE(vm.wait_for("domctl: no domain named 'ghost'", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("init exited with status 1", 20s));
 }
