@@ -43,11 +43,13 @@ int free_local_port() {
 }
 
 Qemu::Qemu(const BootOptions& o, const std::string& log_path) : log_path_(log_path) {
-    std::string image = build_dir() + "/images/" + o.profile + ".img";
+    std::string image = o.image.empty() ? build_dir() + "/images/" + o.profile + ".img" : o.image;
     std::vector<std::string> args = {"images/run", "--build-dir=" + build_dir(), "--accel=" + accel(),
-                                     "--serial=stdio", "--snapshot",
+                                     "--serial=stdio",
                                      "--smp=" + std::to_string(o.smp), "--memory=" + o.memory,
                                      "--port=" + std::to_string(o.host_port)};
+    if (o.snapshot) args.push_back("--snapshot");
+    if (!o.image.empty()) args.push_back("--profile=" + o.profile);
     if (o.direct) args.push_back("--direct");
     if (!o.append.empty()) args.push_back("--append=" + o.append);
     args.push_back(image);
