@@ -17,8 +17,8 @@ struct BootOptions {
     std::string memory = "512M";
     std::string append;            // extra kernel command line
     int host_port = 0;             // forward 127.0.0.1:host_port to guest port 80; 0: none
-    std::string image;             // a copy of the profile's image (named PROFILE.img) instead
-    bool snapshot = true;          // false: the guest's writes reach the image (use a copy)
+    std::string image;             // a disk image to boot instead of the profile's
+    bool snapshot = true;          // false: the guest writes to the image itself
 };
 
 class Qemu {

@@ -1,0 +1,163 @@
+// The distribution as a user meets it: boot the image, get busybox's shell on the serial
+// console, and use it (issue 7's list). Every command's output is read back through the console
+// and checked; a marker echoed after each command tells where its output ends.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "tests/system/fixture.h"
+
+namespace lamina::test {
+namespace {
+
+constexpr auto CMD_TIMEOUT = 60s;
+
+// Drives the shell: run() sends a command line followed by a marker echo, and returns what the
+// command printed (the echoed command line removed, carriage returns dropped).
+class Shell {
+public:
+    explicit Shell(Qemu& vm) : vm_(vm) {}
+
+    bool wait_prompt(std::chrono::milliseconds timeout = BOOT_TIMEOUT) {
+        // The profile's PS1 is '\u@\h:\w\$ ': root@lamina:/# at first.
+        return vm_.wait_for("# ", timeout);
+    }
+
+    // Output of `line`, or "<timeout>" when the marker did not come back.
+    std::string run(const std::string& line, std::chrono::milliseconds timeout = CMD_TIMEOUT) {
+        std::string marker = "@@" + std::to_string(++n_) + "@@";
+        // The marker is split in the echoed command line, so only the real output matches it.
+        vm_.send(line + "; echo '@@'" + std::to_string(n_) + "'@@' $?\r");
+        std::string out;
+        if (!vm_.wait_for(marker, timeout, out)) return "<timeout>";
+        std::string status;
+        vm_.wait_for("\n", 5s, status);
+        last_status_ = std::atoi(status.c_str());
+        out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+        // Drop the echoed command line (everything up to its first newline).
+        size_t nl = out.find('\n');
+        out = nl == std::string::npos ? "" : out.substr(nl + 1);
+        return out;
+    }
+    int status() const { return last_status_; }
+
+private:
+    Qemu& vm_;
+    int n_ = 0;
+    int last_status_ = -1;
+};
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+class ShellTest : public SystemTest {
+protected:
+    Shell& start(BootOptions options = {.direct = true}) {
+        options.profile = "test";
+        vm_ = &boot(options);
+        shell_ = std::make_unique<Shell>(*vm_);
+        EXPECT_TRUE(shell_->wait_prompt()) << "no shell prompt";
+        // Quieter, predictable output for the checks.
+        shell_->run("stty -echo 2>/dev/null; export PS1='# '");
+        return *shell_;
+    }
+    Qemu* vm_ = nullptr;
+    std::unique_ptr<Shell> shell_;
+};
+
+TEST_F(ShellTest, CoreUtilitiesAndPipelines) {
+    Shell& sh = start();
+    int bins = std::atoi(sh.run("ls -l /bin | wc -l").c_str());
+    EXPECT_GT(bins, 50);
+    EXPECT_EQ(sh.run("echo hi > /tmp/x && cat /tmp/x"), "hi\n");
+    sh.run("sh -c 'exit 3'");
+    EXPECT_EQ(sh.status(), 3);
+    EXPECT_EQ(sh.run("find / -name passwd -xdev 2>/dev/null"), "/etc/passwd\n");
+    EXPECT_EQ(sh.run("printf 'b\\na\\nc\\na\\n' | sort | uniq -c | sed 's/^ *//' | awk '{print $2 \"=\" $1}'"),
+              "a=2\nb=1\nc=1\n");
+    EXPECT_EQ(sh.run("grep -c root /etc/passwd"), "1\n");
+}
+
+TEST_F(ShellTest, TarGzipRoundTripAndChecksums) {
+    Shell& sh = start();
+    sh.run("mkdir -p /tmp/src/sub && echo one > /tmp/src/a && seq 1 5000 > /tmp/src/sub/b && ln -s a /tmp/src/l");
+    EXPECT_EQ(sh.status(), 0);
+    sh.run("cd /tmp && tar czf src.tgz src && mkdir out && cd out && tar xzf ../src.tgz && diff -r /tmp/src /tmp/out/src");
+    EXPECT_EQ(sh.status(), 0);
+    std::string sum = sh.run("dd if=/dev/zero bs=1024 count=4096 2>/dev/null | md5sum");
+    EXPECT_EQ(sum, "b5cfa9d6c8febd618f91ac2843d50a1c  -\n");  // md5 of 4 MiB of zeros
+}
+
+TEST_F(ShellTest, JobsSignalsAndProcesses) {
+    Shell& sh = start();
+    EXPECT_EQ(sh.run("sleep 1 & jobs | grep -c sleep; wait; echo done"), "1\ndone\n");
+    // Ctrl-C interrupts a foreground cat and the shell carries on.
+    vm_->send("cat\r");
+    std::this_thread::sleep_for(1s);
+    vm_->send("\x03");
+    EXPECT_EQ(sh.run("echo after"), "after\n");
+    EXPECT_NE(sh.run("ps").find("sh"), std::string::npos);
+    sh.run("sleep 100 & kill $!; wait $!");
+    EXPECT_EQ(sh.status(), 128 + 15);
+}
+
+TEST_F(ShellTest, DomctlListsDomains) {
+    Shell& sh = start();
+    std::string list = sh.run("domctl list");
+    EXPECT_NE(list.find("NAME"), std::string::npos) << list;
+    EXPECT_NE(list.find("nvme"), std::string::npos) << list;
+    EXPECT_NE(list.find("fs"), std::string::npos) << list;
+}
+
+// The NVMe driver crashes while md5sum reads a large file; its shadow restarts it and the sum
+// is the same as before.
+TEST_F(ShellTest, NvmeCrashDuringReadIsInvisible) {
+    Shell& sh = start();
+    sh.run("dd if=/dev/urandom of=/root/big bs=65536 count=64 2>/dev/null && sync");
+    ASSERT_EQ(sh.status(), 0);
+    std::string before = sh.run("echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; md5sum /root/big");
+    std::string during = sh.run("(sleep 0.2; domctl inject nvme) & md5sum /root/big; wait");
+    EXPECT_EQ(trim(during).substr(0, 32), trim(before).substr(0, 32)) << during;
+    std::string list = sh.run("domctl list | grep nvme");
+    EXPECT_NE(list.find("running"), std::string::npos) << list;
+}
+
+// Files written in the OS survive a reboot, and after poweroff the root file system is clean.
+TEST_F(ShellTest, FilesSurviveRebootAndPoweroffLeavesCleanFs) {
+    std::string image = build_dir() + "/tests/persist.img";
+    ASSERT_EQ(std::system(("cp --sparse=always " + build_dir() + "/images/test.img " + image).c_str()), 0);
+    {
+        Shell& sh = start({.direct = true, .image = image, .snapshot = false});
+        sh.run("echo persistent > /root/keep && sync");
+        EXPECT_EQ(sh.status(), 0);
+        vm_->send("reboot\r");
+        EXPECT_TRUE(vm_->wait_for("lamina: rebooting", CMD_TIMEOUT));
+        EXPECT_EQ(vm_->wait_exit(30s), 0);  // images/run passes -no-reboot
+    }
+    {
+        Shell& sh = start({.direct = true, .image = image, .snapshot = false});
+        EXPECT_EQ(sh.run("cat /root/keep"), "persistent\n");
+        vm_->send("poweroff\r");
+        EXPECT_TRUE(vm_->wait_for("lamina: powering off", CMD_TIMEOUT));
+        EXPECT_EQ(vm_->wait_exit(30s), 0);
+    }
+    // The ext2 root is partition 2 (starting at sector 133120).
+    std::string part = image + ".root";
+    ASSERT_EQ(std::system(("dd if=" + image + " of=" + part + " bs=512 skip=133120 status=none").c_str()), 0);
+    int st = std::system(("e2fsck -fn " + part + " > " + part + ".log 2>&1").c_str());
+    std::ifstream log(part + ".log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << text;
+    std::remove(part.c_str());
+    std::remove((part + ".log").c_str());
+    std::remove(image.c_str());
+}
+
+}  // namespace
+}  // namespace lamina::test
