@@ -79,6 +79,7 @@ struct Process {
 
     // --- signals (table lock) ---
     uint64_t pending;
+    uint64_t sigwait_set;      // rt_sigtimedwait's set while it waits: counts as blocked
     SigInfo info[64];          // for each pending standard signal
     AltStack altstack;
     uint64_t saved_mask;       // sigsuspend's mask to put back after the handler

@@ -133,7 +133,7 @@ void send_signal_locked(Process& p, int s, const SigInfo& info) {
     } else if (bit & STOP_SIGNALS) {
         __atomic_and_fetch(&p.pending, ~sigbit(sig::CONT), __ATOMIC_ACQ_REL);
     }
-    if (ignored(p.actions[s - 1], s) && !(p.signal_mask & bit)) return;
+    if (ignored(p.actions[s - 1], s) && !((p.signal_mask | p.sigwait_set) & bit)) return;
     if (!(p.pending & bit)) p.info[s - 1] = info;  // standard signals do not queue
     __atomic_or_fetch(&p.pending, bit, __ATOMIC_ACQ_REL);
     wake_locked(p);

@@ -1,5 +1,5 @@
 // Signal system calls: rt_sigaction, rt_sigprocmask, rt_sigreturn, rt_sigpending,
-// rt_sigsuspend, pause, sigaltstack, kill, tkill, tgkill.
+// rt_sigsuspend, rt_sigtimedwait, pause, sigaltstack, kill, tkill, tgkill.
 //
 // Contract
 //   - Signal sets are 8 bytes (sigsetsize must be 8: EINVAL otherwise). SIGKILL and SIGSTOP
@@ -12,8 +12,12 @@
 //   - kill: pid > 0 that process, 0 the caller's group, -1 every process but init and the
 //     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Everyone is
 //     root, so there is no EPERM. tkill/tgkill: a thread id is the pid (one thread each).
-//   - init (the process run_init started) only receives signals it has a handler for.
+//   - init (the process run_init started) only receives signals it has a handler for or blocks.
 //   - rt_sigsuspend and pause always end with EINTR after a handler ran.
+//   - rt_sigtimedwait takes a pending signal of the set (normally blocked by the caller) without
+//     running its handler: its number, and its siginfo when asked. While it waits, the set is
+//     unblocked so that a new one wakes it. EAGAIN when the timeout passes (at once for a zero
+//     timeout), EINVAL for a bad timeout, EINTR when a signal outside the set was handled.
 //   - sigaltstack: ss_flag::DISABLE, ss_flag::AUTODISARM accepted (AUTODISARM is not applied); EPERM while
 //     running on it; ENOMEM below MIN_SIGNAL_STACK.
 #include "kernel/posix/process.h"
@@ -42,8 +46,11 @@ int64_t send_matching(int s, int32_t code, Match&& match) {
     for_each_process_locked([&](Process& q) {
         if (!match(q)) return;
         found = true;
-        // As on Linux, init only receives the signals it has handlers for (not even SIGKILL).
-        if (q.pid == init && q.actions[s ? s - 1 : 0].handler <= HANDLER_IGNORE) return;
+        // As on Linux, init only receives the signals it has handlers for (not even SIGKILL),
+        // or blocks (to take them with sigtimedwait, as busybox init does).
+        if (q.pid == init && s && q.actions[s - 1].handler <= HANDLER_IGNORE &&
+            !((__atomic_load_n(&q.signal_mask, __ATOMIC_ACQUIRE) | q.sigwait_set) & sigbit(s)))
+            return;
         if (s) send_signal_locked(q, s, info);
     });
     return found ? 0 : err(Errno::Srch);
@@ -133,6 +140,58 @@ int64_t sys_rt_sigsuspend(uint64_t set, uint64_t sigsetsize, uint64_t, uint64_t,
     (void)wait_interruptible(never, [] { return false; });
     p.restartable = false;  // always EINTR; the handler's frame restores the old mask
     return err(Errno::Intr);
+}
+
+int64_t sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout, uint64_t sigsetsize, uint64_t, uint64_t) {
+    if (sigsetsize != 8) return err(Errno::Inval);
+    auto s = UserPtr<uint64_t>(set).read();
+    if (s.is_error()) return err(Errno::Fault);
+    uint64_t want = s.value() & ~UNBLOCKABLE;
+    uint64_t ns = 0;
+    if (timeout) {
+        struct {
+            int64_t sec, nsec;
+        } ts;
+        if (copy_from_user(&ts, timeout, sizeof ts).is_error()) return err(Errno::Fault);
+        if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1'000'000'000) return err(Errno::Inval);
+        ns = ts.sec > int64_t(UINT64_MAX / 2'000'000'000) ? UINT64_MAX / 2 : uint64_t(ts.sec) * 1'000'000'000 + uint64_t(ts.nsec);
+    }
+    Process& p = self();
+    SigInfo si{};
+    auto take = [&]() -> int {
+        SpinlockGuard g(process_table_lock());
+        uint64_t hit = __atomic_load_n(&p.pending, __ATOMIC_ACQUIRE) & want;
+        if (!hit) return 0;
+        int n = __builtin_ctzll(hit) + 1;
+        __atomic_and_fetch(&p.pending, ~sigbit(n), __ATOMIC_ACQ_REL);
+        si = p.info[n - 1];
+        si.signo = n;
+        return n;
+    };
+    int n = take();
+    if (!n) {
+        if (timeout && ns == 0) return err(Errno::Again);
+        uint64_t old;
+        {
+            SpinlockGuard g(process_table_lock());
+            old = p.signal_mask;
+            p.sigwait_set = want;
+            __atomic_store_n(&p.signal_mask, old & ~want, __ATOMIC_RELEASE);
+        }
+        sched::WaitQueue never;
+        auto r = timeout ? wait_interruptible_for(never, [] { return false; }, ns)
+                         : wait_interruptible(never, [] { return false; });
+        n = take();
+        {
+            SpinlockGuard g(process_table_lock());
+            p.sigwait_set = 0;
+            __atomic_store_n(&p.signal_mask, old, __ATOMIC_RELEASE);
+        }
+        p.restartable = false;  // Linux never restarts it
+        if (!n) return err(r.is_error() && r.error().code() == Errno::TimedOut ? Errno::Again : Errno::Intr);
+    }
+    if (info && UserPtr<SigInfo>(info).write(si).is_error()) return err(Errno::Fault);
+    return n;
 }
 
 int64_t sys_pause(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {

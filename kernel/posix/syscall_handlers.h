@@ -56,6 +56,7 @@ LAMINA_SYSCALL(sys_rt_sigaction);
 LAMINA_SYSCALL(sys_rt_sigprocmask);
 LAMINA_SYSCALL(sys_rt_sigreturn);
 LAMINA_SYSCALL(sys_rt_sigpending);
+LAMINA_SYSCALL(sys_rt_sigtimedwait);
 LAMINA_SYSCALL(sys_rt_sigsuspend);
 LAMINA_SYSCALL(sys_sigaltstack);
 LAMINA_SYSCALL(sys_kill);

@@ -335,7 +335,7 @@ constexpr Entry ENTRIES[] = {
     {114, "setregid", sys_setregid}, {115, "getgroups", sys_getgroups}, {116, "setgroups", sys_setgroups},
     {117, "setresuid", sys_setresuid}, {118, "getresuid", sys_getresuid}, {119, "setresgid", sys_setresgid},
     {120, "getresgid", sys_getresgid}, {121, "getpgid", sys_getpgid}, {122, "setfsuid", sys_setfsuid},
-    {123, "setfsgid", sys_setfsgid}, {124, "getsid", sys_getsid}, {127, "rt_sigpending", sys_rt_sigpending},
+    {123, "setfsgid", sys_setfsgid}, {124, "getsid", sys_getsid}, {127, "rt_sigpending", sys_rt_sigpending}, {128, "rt_sigtimedwait", sys_rt_sigtimedwait},
     {130, "rt_sigsuspend", sys_rt_sigsuspend}, {131, "sigaltstack", sys_sigaltstack},
     {158, "arch_prctl", sys_arch_prctl}, {160, "setrlimit", sys_setrlimit}, {169, "reboot", sys_reboot},
     {170, "sethostname", sys_sethostname}, {171, "setdomainname", sys_setdomainname},

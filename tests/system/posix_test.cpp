@@ -117,7 +117,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Program{"hello", {}, 3, 0}, Program{"args", {"one", "two-words", "3"}, 0, 0},
                       Program{"malloc", {}, 0, 0}, Program{"mmap", {}, 0, 0}, Program{"errno", {}, 0, 0},
                       Program{"segv", {}, 0, 11}, Program{"clock", {}, 0, 0},
-                      Program{"float", {}, 0, 0}, Program{"hello_pie", {}, 3, 0},
+                      Program{"float", {}, 0, 0}, Program{"sigwait", {}, 0, 0}, Program{"hello_pie", {}, 3, 0},
                       Program{"files", {}, 0, 0}, Program{"pipe", {}, 0, 0}, Program{"poll", {}, 0, 0},
                       Program{"sigpipe", {}, 0, 13},
                       // Processes and signals.

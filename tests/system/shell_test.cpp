@@ -38,9 +38,8 @@ public:
         vm_.wait_for("\n", 5s, status);
         last_status_ = std::atoi(status.c_str());
         out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
-        // Drop the echoed command line (everything up to its first newline).
-        size_t nl = out.find('\n');
-        out = nl == std::string::npos ? "" : out.substr(nl + 1);
+        // Echo is off (start() turns it off), so what precedes the output is the prompt.
+        if (out.rfind("# ", 0) == 0) out.erase(0, 2);
         return out;
     }
     int status() const { return last_status_; }
@@ -78,7 +77,7 @@ TEST_F(ShellTest, CoreUtilitiesAndPipelines) {
     EXPECT_EQ(sh.run("echo hi > /tmp/x && cat /tmp/x"), "hi\n");
     sh.run("sh -c 'exit 3'");
     EXPECT_EQ(sh.status(), 3);
-    EXPECT_EQ(sh.run("find / -name passwd -xdev 2>/dev/null"), "/etc/passwd\n");
+    EXPECT_EQ(sh.run("find / -xdev -name passwd | sort"), "/etc/passwd\n/usr/bin/passwd\n");
     EXPECT_EQ(sh.run("printf 'b\\na\\nc\\na\\n' | sort | uniq -c | sed 's/^ *//' | awk '{print $2 \"=\" $1}'"),
               "a=2\nb=1\nc=1\n");
     EXPECT_EQ(sh.run("grep -c root /etc/passwd"), "1\n");
