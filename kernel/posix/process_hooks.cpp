@@ -50,8 +50,10 @@ Result<int> pgrp_session(int pgrp) {
     if (pgrp <= 0) return Errno::Srch;
     int sid = -1;
     SpinlockGuard g(process_table_lock());
+    // Zombies stay in their group until reaped, as on Linux: a shell may hand the terminal to
+    // a pipeline whose first process has already exited.
     for_each_process_locked([&](Process& q) {
-        if (q.pgid == uint32_t(pgrp) && q.state == ProcessState::Running) sid = int(q.sid);
+        if (q.pgid == uint32_t(pgrp)) sid = int(q.sid);
     });
     if (sid < 0) return Errno::Srch;
     return sid;

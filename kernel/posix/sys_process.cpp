@@ -360,7 +360,7 @@ int64_t sys_setpgid(uint64_t pid_arg, uint64_t pgid_arg, uint64_t, uint64_t, uin
     if (group != target->pid) {
         bool exists = false;
         for_each_process_locked([&](Process& q) {
-            if (q.pgid == group && q.sid == me.sid && q.state == ProcessState::Running) exists = true;
+            if (q.pgid == group && q.sid == me.sid) exists = true;  // zombies count, as on Linux
         });
         if (!exists) return err(Errno::Perm);
     }
