@@ -187,7 +187,11 @@ void run_init(const boot::CommandLine& cmdline) {
     } else {
         kprintf("init exited with status %d\n", (status >> 8) & 0xff);
     }
-    if (power::test_mode()) power::debug_exit(status == 0 ? power::TestExit::Success : power::TestExit::Failure);
+    if (power::test_mode()) {
+        // As a power-off would: the file systems write back and unmount, so the disk is clean.
+        power::run_shutdown_hooks();
+        power::debug_exit(status == 0 ? power::TestExit::Success : power::TestExit::Failure);
+    }
 }
 
 }  // namespace lamina::posix

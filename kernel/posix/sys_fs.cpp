@@ -621,6 +621,14 @@ int64_t sys_fstatfs(uint64_t fd, uint64_t buf, uint64_t, uint64_t, uint64_t, uin
     return copy_to_user(buf, &st, sizeof st).is_ok() ? 0 : err(Errno::Fault);
 }
 
-int64_t sys_sync(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return 0; }
+// sync(2): every mounted file system writes back what it caches (an inode's fsync writes its
+// whole file system back; memory file systems have nothing to do). Errors are not reported,
+// as on Linux.
+int64_t sys_sync(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    mount_table().for_each([](Mount& m) {
+        if (m.root) (void)m.root->fsync(false);
+    });
+    return 0;
+}
 
 }  // namespace lamina::posix

@@ -43,6 +43,9 @@ int free_local_port() {
 }
 
 Qemu::Qemu(const BootOptions& o, const std::string& log_path) : log_path_(log_path) {
+    // A machine that has exited (powered off, crashed) must fail the test that writes to its
+    // console, not kill the whole test program.
+    signal(SIGPIPE, SIG_IGN);
     std::string image = o.image.empty() ? build_dir() + "/images/" + o.profile + ".img" : o.image;
     std::vector<std::string> args = {"images/run", "--build-dir=" + build_dir(), "--accel=" + accel(),
                                      "--serial=stdio",

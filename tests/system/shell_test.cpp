@@ -175,5 +175,69 @@ TEST_F(ShellTest, FilesSurviveRebootAndPoweroffLeavesCleanFs) {
     std::remove(image.c_str());
 }
 
+// vi edits a file through the terminal (raw mode, escape sequences) and writes it.
+TEST_F(ShellTest, ViEditsAFile) {
+    Shell& sh = start();
+    sh.run("echo first > /tmp/v");
+    vm_->send("vi /tmp/v\r");
+    std::this_thread::sleep_for(3s);
+    vm_->send("Osecond\x1b");  // open a line above, type, leave insert mode
+    std::this_thread::sleep_for(1s);
+    vm_->send(":wq\r");
+    // What precedes cat's output is vi's screen, then the prompt.
+    std::string out = sh.run("cat /tmp/v");
+    EXPECT_EQ(out.substr(out.size() < 13 ? 0 : out.size() - 13), "second\nfirst\n") << out;
+}
+
+// The fs domain crashes: the shell and its files carry on; what was synced is intact.
+TEST_F(ShellTest, FsCrashIsContained) {
+    Shell& sh = start();
+    sh.run("echo kept > /root/f && sync");
+    ASSERT_EQ(sh.status(), 0);
+    sh.run("domctl inject fs");
+    EXPECT_EQ(sh.status(), 0);
+    // The first access meets the failed domain: the shadow restarts it (its log lines share
+    // the console) and the read succeeds.
+    std::string first = sh.run("cat /root/f");
+    EXPECT_EQ(first.substr(first.size() < 5 ? 0 : first.size() - 5), "kept\n") << first;
+    EXPECT_NE(first.find("domain fs: restarted after"), std::string::npos) << first;
+    EXPECT_EQ(sh.run("echo more >> /root/f && cat /root/f"), "kept\nmore\n");
+    EXPECT_NE(sh.run("domctl list | grep ' fs '").find("running"), std::string::npos);
+}
+
+// What a user does first: the default image, through UEFI and GRUB, to a shell prompt.
+TEST_F(SystemTest, DefaultImageBootsToAShellThroughUefi) {
+    auto& vm = boot({.profile = "default", .direct = false});
+    ASSERT_TRUE(vm.wait_for("Welcome to Lamina.", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("root@lamina:~# ", 60s));
+    vm.send("uname -sm; echo done\r");
+    ASSERT_TRUE(vm.wait_for("Lamina x86_64", 30s));
+    vm.send("poweroff\r");
+    ASSERT_TRUE(vm.wait_for("lamina: powering off", 60s));
+    EXPECT_EQ(vm.wait_exit(30s), 0);
+}
+
+// Random system calls with random arguments from the ext2 root (issue 6): the kernel answers
+// them all and keeps running, and the file system is clean afterwards.
+TEST_F(SystemTest, RandomSystemCallsLeaveTheKernelAndTheFileSystemIntact) {
+    std::string image = build_dir() + "/tests/stress.img";
+    ASSERT_EQ(std::system(("cp --sparse=always " + build_dir() + "/images/test.img " + image).c_str()), 0);
+    auto& vm = boot({.direct = true, .append = "init=/usr/libexec/lamina/stress 12 3000", .image = image,
+                     .snapshot = false});
+    ASSERT_TRUE(vm.wait_for("stress: 12 rounds of 3000 calls: ", BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("stress: the kernel is still running", 10s));
+    ASSERT_TRUE(vm.wait_for("init exited with status 0", 30s));
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_PASSED);
+    std::string part = image + ".root";
+    ASSERT_EQ(std::system(("dd if=" + image + " of=" + part + " bs=512 skip=133120 status=none").c_str()), 0);
+    int st = std::system(("e2fsck -fn " + part + " > " + part + ".log 2>&1").c_str());
+    std::ifstream log(part + ".log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << text;
+    std::remove(part.c_str());
+    std::remove((part + ".log").c_str());
+    std::remove(image.c_str());
+}
+
 }  // namespace
 }  // namespace lamina::test

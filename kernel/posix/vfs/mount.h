@@ -54,6 +54,12 @@ public:
     // *rest is set to the offset of the part below it.
     Mount* longest_prefix(const char* path, size_t* rest) const;
     size_t count() const;
+    // Calls fn(mount) for every mounted file system (sync).
+    template <typename Fn>
+    void for_each(Fn&& fn) {
+        for (Mount& m : mounts_)
+            if (m.used) fn(m);
+    }
 
 private:
     Mount mounts_[kMaxMounts];

@@ -1,0 +1,115 @@
+// Random system calls with random arguments (issue 6, "Bad input"): the kernel must answer each
+// with a result or an errno and keep running. Each round forks a child that closes its standard
+// descriptors (so the console's settings are never touched), moves into a scratch directory and
+// issues random calls: numbers 0-335 and a few beyond, arguments that are small integers, -1,
+// huge values, kernel addresses, or pointers into a buffer of random bytes. Calls that would
+// end or stall the experiment rather than exercise the kernel are left out (reboot, kill and
+// friends, fork-like calls, exit, pause-like waits). The parent kills a child that is still
+// running after its time (a random blocking call), reaps it, and prints one line per round.
+//
+//   stress [ROUNDS [CALLS [SEED]]]
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t state;
+
+static uint64_t next(void) {  // xorshift64*
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 2685821657736338717ull;
+}
+
+static unsigned char scratch[8192];
+
+static long random_arg(void) {
+    switch (next() % 8) {
+    case 0: return (long)(next() % 64);
+    case 1: return -1;
+    case 2: return (long)next();
+    case 3: return (long)0xffff800000000000ull + (long)(next() % 0x100000);  // the kernel's half
+    case 4: case 5: return (long)(scratch + next() % sizeof scratch);
+    case 6: return (long)(next() % 4096);  // the null page
+    default: return (long)(next() & 0xffffffff);
+    }
+}
+
+static int refused(long nr) {
+    switch (nr) {
+    case SYS_reboot: case SYS_kill: case SYS_tkill: case SYS_tgkill: case SYS_rt_sigqueueinfo:
+    case SYS_fork: case SYS_vfork: case SYS_clone: case SYS_clone3: case SYS_execve: case SYS_execveat:
+    case SYS_exit: case SYS_exit_group: case SYS_pause: case SYS_rt_sigsuspend:
+    case SYS_rt_sigreturn: case SYS_vhangup:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void child(int calls) {
+    for (int fd = 0; fd < 3; fd++) close(fd);
+    open("/dev/null", O_RDWR);
+    dup(0);
+    dup(0);
+    mkdir("/tmp/stress", 0777);
+    if (chdir("/tmp/stress") != 0) _exit(2);
+    for (size_t i = 0; i < sizeof scratch; i++) scratch[i] = (unsigned char)next();
+    for (int i = 0; i < calls; i++) {
+        long nr = (long)(next() % 340);
+        if (refused(nr)) continue;
+        syscall(nr, random_arg(), random_arg(), random_arg(), random_arg(), random_arg(), random_arg());
+        // Refresh a little of the scratch buffer: calls write into it.
+        scratch[next() % sizeof scratch] = (unsigned char)next();
+    }
+    _exit(0);
+}
+
+int main(int argc, char** argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 20;
+    int calls = argc > 2 ? atoi(argv[2]) : 2000;
+    uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x5eed;
+    int finished = 0, killed = 0, signalled = 0;
+    for (int r = 0; r < rounds; r++) {
+        state = seed + (uint64_t)r * 0x9e3779b97f4a7c15ull;
+        if (!state) state = 1;
+        pid_t pid = fork();
+        if (pid < 0) {
+            printf("stress: fork failed\n");
+            return 1;
+        }
+        if (pid == 0) child(calls);
+        int status = 0;
+        int waited = 0;
+        for (int t = 0; t < 200; t++) {  // 2 s
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                waited = 1;
+                break;
+            }
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (!waited) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            killed++;
+        } else if (WIFSIGNALED(status)) {
+            signalled++;
+        } else {
+            finished++;
+        }
+        // Children that became session leaders or changed groups are still reaped above.
+    }
+    // Grandchildren cannot exist (no fork-like calls), so everything is reaped.
+    printf("stress: %d rounds of %d calls: %d finished, %d ended by a signal, %d killed after 2 s\n", rounds, calls,
+           finished, signalled, killed);
+    printf("stress: the kernel is still running\n");
+    return 0;
+}
