@@ -183,6 +183,25 @@ int64_t sys_clock_gettime(uint64_t clk, uint64_t tp, uint64_t, uint64_t, uint64_
     return UserPtr<TimeSpec>(tp).write(ts).is_ok() ? 0 : err(Errno::Fault);
 }
 
+// gettimeofday: the realtime clock in microseconds; the obsolete timezone is written as zeros.
+int64_t sys_gettimeofday(uint64_t tv, uint64_t tz, uint64_t, uint64_t, uint64_t, uint64_t) {
+    uint64_t ns = boot_epoch_ns() + time::now_ns();
+    struct {
+        int64_t sec, usec;
+    } v{int64_t(ns / 1'000'000'000), int64_t(ns % 1'000'000'000 / 1000)};
+    if (tv && copy_to_user(tv, &v, sizeof v).is_error()) return err(Errno::Fault);
+    uint32_t zone[2] = {0, 0};
+    if (tz && copy_to_user(tz, zone, sizeof zone).is_error()) return err(Errno::Fault);
+    return 0;
+}
+
+// time: seconds of the realtime clock, also stored at t when given.
+int64_t sys_time(uint64_t t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+    int64_t sec = int64_t((boot_epoch_ns() + time::now_ns()) / 1'000'000'000);
+    if (t && UserPtr<int64_t>(t).write(sec).is_error()) return err(Errno::Fault);
+    return sec;
+}
+
 int64_t sys_clock_getres(uint64_t clk, uint64_t tp, uint64_t, uint64_t, uint64_t, uint64_t) {
     if (clock_now(clk).is_error()) return err(Errno::Inval);
     if (!tp) return 0;
@@ -340,7 +359,7 @@ constexpr Entry ENTRIES[] = {
     {158, "arch_prctl", sys_arch_prctl}, {160, "setrlimit", sys_setrlimit}, {169, "reboot", sys_reboot},
     {170, "sethostname", sys_sethostname}, {171, "setdomainname", sys_setdomainname},
     {186, "gettid", sys_getpid}, {200, "tkill", sys_tkill}, {202, "futex", sys_futex},
-    {218, "set_tid_address", sys_set_tid_address}, {228, "clock_gettime", sys_clock_gettime},
+    {218, "set_tid_address", sys_set_tid_address}, {228, "clock_gettime", sys_clock_gettime}, {96, "gettimeofday", sys_gettimeofday}, {201, "time", sys_time},
     {229, "clock_getres", sys_clock_getres}, {230, "clock_nanosleep", sys_clock_nanosleep},
     {231, "exit_group", sys_exit}, {234, "tgkill", sys_tgkill}, {247, "waitid", sys_waitid},
     {273, "set_robust_list", sys_set_robust_list}, {302, "prlimit64", sys_prlimit64},
@@ -349,8 +368,8 @@ constexpr Entry ENTRIES[] = {
     {293, "pipe2", sys_pipe2}, {25, "mremap", nullptr}, {28, "madvise", nullptr}, {37, "alarm", nullptr},
     {38, "setitimer", nullptr}, {41, "socket", nullptr}, {42, "connect", nullptr}, {43, "accept", nullptr},
     {44, "sendto", nullptr}, {45, "recvfrom", nullptr}, {49, "bind", nullptr}, {50, "listen", nullptr},
-    {78, "getdents", nullptr}, {96, "gettimeofday", nullptr}, {157, "prctl", nullptr}, {163, "acct", nullptr},
-    {201, "time", nullptr}, {334, "rseq", nullptr}, {435, "clone3", nullptr},
+    {78, "getdents", nullptr}, {157, "prctl", nullptr}, {163, "acct", nullptr},
+    {334, "rseq", nullptr}, {435, "clone3", nullptr},
 };
 
 struct Table {

@@ -38,7 +38,7 @@ TEST_P(Boot, KernelPanicExitsWithPanicStatus) {
 // `poweroff` goes through ACPI S5, which QEMU answers by exiting with status 0 (isa-debug-exit,
 // the fallback, could only produce odd statuses).
 TEST_P(Boot, PowersOffThroughAcpi) {
-    auto& vm = boot({.direct = GetParam(), .append = "poweroff"});
+    auto& vm = boot({.direct = GetParam(), .append = "init=sysctl poweroff"});
     ASSERT_TRUE(vm.wait_for("acpi: ", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("lamina: powering off", 30s));
     EXPECT_EQ(vm.wait_exit(30s), 0);

@@ -9,7 +9,7 @@ namespace {
 class Memory : public SystemTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(Memory, BootLogReportsTotalAndFree) {
-    auto& vm = boot({.direct = GetParam(), .append = "poweroff"});
+    auto& vm = boot({.direct = GetParam(), .append = "init=sysctl poweroff"});
     std::string line;
     ASSERT_TRUE(vm.wait_for("mm: ", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("MiB free", 10s, line));

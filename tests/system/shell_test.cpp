@@ -180,9 +180,10 @@ TEST_F(ShellTest, ViEditsAFile) {
     Shell& sh = start();
     sh.run("echo first > /tmp/v");
     vm_->send("vi /tmp/v\r");
-    std::this_thread::sleep_for(3s);
+    ASSERT_TRUE(vm_->wait_for("/tmp/v 1/1", CMD_TIMEOUT));  // vi's status line
     vm_->send("Osecond\x1b");  // open a line above, type, leave insert mode
-    std::this_thread::sleep_for(1s);
+    ASSERT_TRUE(vm_->wait_for("[Modified]", CMD_TIMEOUT));
+    std::this_thread::sleep_for(1s);  // the escape on its own, not the start of a sequence
     vm_->send(":wq\r");
     // What precedes cat's output is vi's screen, then the prompt.
     std::string out = sh.run("cat /tmp/v");
