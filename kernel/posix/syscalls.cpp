@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/lib/log.h"
+#include "kernel/mm/memory.h"
 #include "kernel/posix/address_space.h"
 #include "kernel/posix/elf_exec.h"
 #include "kernel/posix/pipe/pipe_syscalls.h"
@@ -80,15 +81,47 @@ int64_t sys_brk(uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
     return int64_t(addr);
 }
 
+// A MAP_PRIVATE file mapping is a private anonymous range filled from the file at mmap time:
+// later changes to the file are not seen through it (POSIX leaves that unspecified), and its
+// pages are ordinary private pages for fork and munmap. Bytes past the end of the file are zero.
+Result<void> fill_from_file(AddressSpace& as, OpenFile& f, uint64_t start, uint64_t len, uint64_t off, uint64_t size) {
+    for (uint64_t done = 0; done < len && off + done < size; done += PAGE) {
+        uint64_t phys = TRY(as.populate(start + done));
+        uint64_t want = size - (off + done) < PAGE ? size - (off + done) : PAGE;
+        // The frame is this process's own and fresh (zeroed), and only this thread can map or
+        // free it, so pread may sleep while filling it through the direct map.
+        uint8_t* dst = static_cast<uint8_t*>(mm::phys_to_virt(phys));
+        for (uint64_t got = 0; got < want;) {
+            size_t n = TRY(f.object()->pread(f, dst + got, want - got, off + done + got));
+            if (n == 0) return {};  // the file shrank since fstat: the rest stays zero
+            got += n;
+        }
+    }
+    return {};
+}
+
 int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd, uint64_t off) {
     constexpr uint64_t MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
                        MAP_FIXED_NOREPLACE = 0x100000, MAP_SHARED_VALIDATE = 3;
     if (len == 0 || (prot & ~uint64_t(7)) || (off & (PAGE - 1))) return err(Errno::Inval);
     uint64_t type = flags & 3;
     if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE) return err(Errno::Inval);
+    RefPtr<OpenFile> file;
+    uint64_t file_size = 0;
     if (!(flags & MAP_ANONYMOUS)) {
-        bool open = fd <= 0x7fffffff && current_process()->fds->is_open(int(fd));
-        return open ? err(Errno::NoDev) : err(Errno::BadF);  // file mappings come later
+        if (fd > 0x7fffffff) return err(Errno::BadF);
+        auto got = current_process()->fds->get(int(fd));
+        if (got.is_error() || (got.value()->flags() & oflag::Path)) return err(Errno::BadF);
+        file = got.value();
+        // Linux checks read access before whether the object can be mapped at all, and for
+        // every protection (a PROT_NONE or PROT_WRITE private mapping also needs it).
+        if (!file->readable()) return err(Errno::Acces);
+        Stat st;
+        if (auto r = file->object()->stat(st); r.is_error() || !is_regular(st.st_mode)) return err(Errno::NoDev);
+        if (type != MAP_PRIVATE) return err(Errno::NoDev);  // shared file mappings: not yet
+        // Past the largest file offset, as Linux checks before looking for room (ENOMEM).
+        if (len > uint64_t(INT64_MAX) - PAGE || off > uint64_t(INT64_MAX) - page_up(len)) return err(Errno::Overflow);
+        file_size = st.st_size > 0 ? uint64_t(st.st_size) : 0;
     }
     if (len > USER_TOP) return err(Errno::NoMem);
     len = page_up(len);
@@ -108,6 +141,12 @@ int64_t sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uin
     }
     if (auto r = as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE); r.is_error())
         return r.error().code() == Errno::Exist ? err(Errno::Exist) : err(r.error());
+    if (file) {
+        if (auto r = fill_from_file(as, *file, start, len, off, file_size); r.is_error()) {
+            (void)as.unmap(start, start + len);
+            return err(r.error());
+        }
+    }
     return int64_t(start);
 }
 
