@@ -108,6 +108,19 @@ TEST_F(ShellTest, JobsSignalsAndProcesses) {
     EXPECT_TRUE(sh.wait_prompt(CMD_TIMEOUT));
     EXPECT_EQ(sh.run("echo after"), "after\n");
     EXPECT_NE(sh.run("ps").find("/bin/sh"), std::string::npos);
+    // Ctrl-Z stops the foreground job, fg continues it, Ctrl-C ends it.
+    vm_->send("sleep 30\r");
+    std::this_thread::sleep_for(2s);
+    vm_->send("\x1a");
+    EXPECT_TRUE(vm_->wait_for("Stopped", CMD_TIMEOUT));
+    EXPECT_TRUE(sh.wait_prompt(CMD_TIMEOUT));
+    EXPECT_NE(sh.run("jobs").find("Stopped                    sleep 30"), std::string::npos);
+    vm_->send("fg\r");
+    EXPECT_TRUE(vm_->wait_for("sleep 30", CMD_TIMEOUT));  // fg names the job it continues
+    std::this_thread::sleep_for(1s);
+    vm_->send("\x03");
+    EXPECT_TRUE(sh.wait_prompt(CMD_TIMEOUT));
+    EXPECT_EQ(sh.run("jobs; echo back"), "back\n");
     // Killed once it runs (the interactive shell's child ignores SIGTERM until it resets its
     // signals, on Linux too).
     sh.run("sleep 100 & true");
