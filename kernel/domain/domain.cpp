@@ -134,12 +134,20 @@ void redirect(arch::InterruptFrame& f, Continuation* c) {
     f.ss = arch::KERNEL_DS;
 }
 
-void print_address(const char* prefix, Domain* d, uint64_t addr) {
+// A return address is symbolized by the call before it: after a call to a noreturn function
+// it points past the caller's end, often into the next function or padding.
+void print_address(const char* prefix, Domain* d, uint64_t addr, bool return_address = false) {
     const char* name = nullptr;
     uintptr_t off = 0;
     Domain* owner = domain_at(addr);
-    if (owner && owner->image.symbols.symbolize(addr, &name, &off)) {
-        kprintf("%s%016lx  [%s] %s+%#lx\n", prefix, addr, owner->name, name, (unsigned long)off);
+    uint64_t at = return_address ? addr - 1 : addr;
+    if (owner && owner->image.symbols.symbolize(at, &name, &off)) {
+        kprintf("%s%016lx  [%s] %s+%#lx\n", prefix, addr, owner->name, name, (unsigned long)(off + (addr - at)));
+        return;
+    }
+    // Inside a domain's image but not covered by its symbols: the kernel's would be wrong.
+    if (owner) {
+        kprintf("%s%016lx  [%s] +%#lx\n", prefix, addr, owner->name, (unsigned long)(addr - owner->image.base));
         return;
     }
     uint64_t koff = 0;
@@ -154,13 +162,13 @@ void print_address(const char* prefix, Domain* d, uint64_t addr) {
 // The frame-pointer chain, bounded by the thread's stack, symbolized with the domain's symbols.
 void print_domain_backtrace(Domain* d, sched::Thread* t, uint64_t rip, uint64_t rbp) {
     kprintf("  backtrace:\n");
-    print_address("    ", d, rip);
+    if (rip) print_address("    ", d, rip);  // 0: a report from inside the kernel (a panic), no faulting rip
     uintptr_t lo = t->stack().bottom, hi = t->stack().top;
     for (int i = 0; i < 16; i++) {
         if (rbp % 8 || rbp < lo || rbp + 16 > hi) break;
         auto* frame = reinterpret_cast<const uint64_t*>(rbp);
         if (frame[1] == 0) break;
-        print_address("    ", d, frame[1]);
+        print_address("    ", d, frame[1], true);
         if (frame[0] <= rbp) break;
         rbp = frame[0];
     }

@@ -25,6 +25,18 @@ TEST_F(SystemTest, DomctlInjectRunsTheFaultInTheDomain) {
     ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
 }
 
+// A panic's backtrace goes through libdomain's noreturn panic(): its return address lies past
+// the call, and is still named by the function that made the call.
+TEST_F(SystemTest, DomctlInjectedPanicIsSymbolizedThroughNoreturnCalls) {
+    auto& vm = boot({.direct = true, .append = "init=domctl inject nvme panic"});
+    ASSERT_TRUE(vm.wait_for("domain nvme (id 1): panic: fault injected by the kernel", BOOT_TIMEOUT));
+    std::string trace;
+    ASSERT_TRUE(vm.wait_for("domain nvme: failed", 20s, trace));
+    EXPECT_NE(trace.find("[nvme] _ZN6lamina9domain_rt5panicEPKcz+"), std::string::npos) << trace;
+    EXPECT_NE(trace.find("[nvme] _ZN6lamina9domain_rt12_GLOBAL__N_16injectEm+"), std::string::npos) << trace;
+    EXPECT_EQ(trace.find("  ?"), std::string::npos) << trace;
+}
+
 TEST_F(SystemTest, DomctlNamesAnUnknownDomain) {
     auto& vm = boot({.direct = true, .append = "init=domctl inject ghost"});
     ASSERT_TRUE(vm.wait_for("domctl: no domain named 'ghost'", BOOT_TIMEOUT));
