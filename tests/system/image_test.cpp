@@ -6,39 +6,19 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/system/host_tools.h"
 #include "tests/system/qemu.h"
 
 namespace lamina::test {
 namespace {
 
-struct CommandResult {
-    int status;
-    std::string output;
-};
-
-CommandResult run(const std::string& command) {
-    CommandResult r{-1, {}};
-    FILE* p = popen((command + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
+CommandResult run(const std::string& command) { return run_command(command); }
 
 class Image : public ::testing::TestWithParam<const char*> {
 protected:
     std::string image() const { return build_dir() + "/images/" + GetParam() + ".img"; }
-    // Byte offset of the root partition (GPT entry 2), from sgdisk.
-    long root_offset() const {
-        auto r = run("sgdisk -i 2 " + image());
-        long sector = -1;
-        auto at = r.output.find("First sector: ");
-        if (at != std::string::npos) sector = std::stol(r.output.substr(at + 14));
-        return sector * 512;
-    }
+    // The root partition (GPT entry 2), quoted for the shell.
+    std::string root() const { return "\"" + root_partition(image()) + "\""; }
 };
 
 TEST_P(Image, GptIsValid) {
@@ -60,9 +40,8 @@ TEST_P(Image, EspHoldsBootFiles) {
 }
 
 TEST_P(Image, RootFileSystemIsCleanAndOwnedByRoot) {
-    long off = root_offset();
-    ASSERT_GT(off, 0);
-    std::string part = "\"" + image() + "?offset=" + std::to_string(off) + "\"";
+    std::string part = root();
+    ASSERT_NE(part, "\"\"");
     auto fsck = run("e2fsck -fn " + part);
     EXPECT_EQ(fsck.status, 0) << fsck.output;
     auto ls = run("debugfs -R 'stat /bin/busybox' " + part);
@@ -76,9 +55,8 @@ TEST_P(Image, RootFileSystemIsCleanAndOwnedByRoot) {
 // The userland the kernel starts: busybox init with our inittab and start script, domctl, and
 // the modes git cannot keep (set by images/build-image).
 TEST_P(Image, RootFileSystemHoldsTheUserland) {
-    long off = root_offset();
-    ASSERT_GT(off, 0);
-    std::string part = "\"" + image() + "?offset=" + std::to_string(off) + "\"";
+    std::string part = root();
+    ASSERT_NE(part, "\"\"");
     auto stat = [&](const std::string& path) { return run("debugfs -R 'stat " + path + "' " + part).output; };
     auto cat = [&](const std::string& path) { return run("debugfs -R 'cat " + path + "' " + part).output; };
 

@@ -1,16 +1,12 @@
 // The distribution as a user meets it: boot the image, get busybox's shell on the serial
 // console, and use it (issue 7's list). Every command's output is read back through the console
 // and checked; a marker echoed after each command tells where its output ends.
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdio>
+#include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <regex>
 #include <thread>
 
 #include "tests/system/fixture.h"
+#include "tests/system/host_tools.h"
 
 namespace lamina::test {
 namespace {
@@ -51,6 +47,14 @@ private:
     int n_ = 0;
     int last_status_ = -1;
 };
+
+// e2fsck -fn finds the image's ext2 root clean.
+void expect_root_clean(const std::string& image) {
+    std::string part = root_partition(image);
+    ASSERT_FALSE(part.empty());
+    auto fsck = run_command("e2fsck -fn '" + part + "'");
+    EXPECT_EQ(fsck.status, 0) << fsck.output;
+}
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -159,8 +163,9 @@ TEST_F(ShellTest, NvmeCrashDuringReadIsInvisible) {
 
 // Files written in the OS survive a reboot, and after poweroff the root file system is clean.
 TEST_F(ShellTest, FilesSurviveRebootAndPoweroffLeavesCleanFs) {
-    std::string image = build_dir() + "/tests/persist.img";
-    ASSERT_EQ(std::system(("cp --sparse=always " + build_dir() + "/images/test.img " + image).c_str()), 0);
+    ImageCopy copy;
+    ASSERT_TRUE(copy.ok());
+    const std::string& image = copy.path();
     {
         Shell& sh = start({.direct = true, .image = image, .snapshot = false});
         sh.run("echo persistent > /root/keep && sync");
@@ -176,16 +181,7 @@ TEST_F(ShellTest, FilesSurviveRebootAndPoweroffLeavesCleanFs) {
         EXPECT_TRUE(vm_->wait_for("lamina: powering off", CMD_TIMEOUT));
         EXPECT_EQ(vm_->wait_exit(30s), 0);
     }
-    // The ext2 root is partition 2 (starting at sector 133120).
-    std::string part = image + ".root";
-    ASSERT_EQ(std::system(("dd if=" + image + " of=" + part + " bs=512 skip=133120 status=none").c_str()), 0);
-    int st = std::system(("e2fsck -fn " + part + " > " + part + ".log 2>&1").c_str());
-    std::ifstream log(part + ".log");
-    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << text;
-    std::remove(part.c_str());
-    std::remove((part + ".log").c_str());
-    std::remove(image.c_str());
+    expect_root_clean(image);
 }
 
 // vi edits a file through the terminal (raw mode, escape sequences) and writes it.
@@ -234,23 +230,16 @@ TEST_F(SystemTest, DefaultImageBootsToAShellThroughUefi) {
 // Random system calls with random arguments from the ext2 root (issue 6): the kernel answers
 // them all and keeps running, and the file system is clean afterwards.
 TEST_F(SystemTest, RandomSystemCallsLeaveTheKernelAndTheFileSystemIntact) {
-    std::string image = build_dir() + "/tests/stress.img";
-    ASSERT_EQ(std::system(("cp --sparse=always " + build_dir() + "/images/test.img " + image).c_str()), 0);
+    ImageCopy copy;
+    ASSERT_TRUE(copy.ok());
+    const std::string& image = copy.path();
     auto& vm = boot({.direct = true, .append = "init=/usr/libexec/lamina/stress 12 3000", .image = image,
                      .snapshot = false});
     ASSERT_TRUE(vm.wait_for("stress: 12 rounds of 3000 calls: ", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("stress: the kernel is still running", 10s));
     ASSERT_TRUE(vm.wait_for("init exited with status 0", 30s));
     EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_PASSED);
-    std::string part = image + ".root";
-    ASSERT_EQ(std::system(("dd if=" + image + " of=" + part + " bs=512 skip=133120 status=none").c_str()), 0);
-    int st = std::system(("e2fsck -fn " + part + " > " + part + ".log 2>&1").c_str());
-    std::ifstream log(part + ".log");
-    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << text;
-    std::remove(part.c_str());
-    std::remove((part + ".log").c_str());
-    std::remove(image.c_str());
+    expect_root_clean(image);
 }
 
 }  // namespace

@@ -1,0 +1,36 @@
+// What system tests do on the host around a machine: run a command, make a private writable
+// copy of a built disk image, and find its ext2 root partition for e2fsck and debugfs.
+#pragma once
+
+#include <string>
+
+namespace lamina::test {
+
+struct CommandResult {
+    int status;          // the exit status, or -1 when the command could not run or was killed
+    std::string output;  // standard output and standard error
+};
+CommandResult run_command(const std::string& command);
+
+// A copy of BUILD/images/PROFILE.img, named PROFILE.img (images/run finds the profile by the
+// name) in a fresh temporary directory, which the destructor removes. Boot it with
+// BootOptions{.image = copy.path(), .snapshot = false} so the guest writes reach it.
+class ImageCopy {
+public:
+    explicit ImageCopy(const std::string& profile = "test");
+    ~ImageCopy();
+    ImageCopy(const ImageCopy&) = delete;
+    ImageCopy& operator=(const ImageCopy&) = delete;
+    bool ok() const { return ok_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string dir_, path_;
+    bool ok_ = false;
+};
+
+// "IMAGE?offset=BYTES" of the image's GPT partition 2 (the ext2 root), as e2fsck and debugfs
+// take it; empty when sgdisk cannot tell.
+std::string root_partition(const std::string& image);
+
+}  // namespace lamina::test
