@@ -80,11 +80,15 @@ private:
     PollSleeper sleeper_;
 };
 
-Result<uint64_t> deadline_from(const TimeSpecArg* ts) {
-    if (!ts) return kNever;
-    if (ts->sec < 0 || ts->nsec < 0 || ts->nsec >= int64_t(NS_PER_SEC)) return Errno::Inval;
-    if (uint64_t(ts->sec) > 100ull * 365 * 86400) return kNever;
-    return time::now_ns() + uint64_t(ts->sec) * NS_PER_SEC + uint64_t(ts->nsec);
+// The deadline of ppoll's and pselect6's optional timeout at user address tsp: kNever without
+// one, 0 for a zero timeout (poll once). Fault for a bad pointer, Inval for a bad timespec.
+Result<uint64_t> read_deadline(uint64_t tsp) {
+    if (!tsp) return kNever;
+    TimeSpecArg ts = TRY(UserPtr<TimeSpecArg>(tsp).read());
+    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= int64_t(NS_PER_SEC)) return Errno::Inval;
+    if (ts.sec == 0 && ts.nsec == 0) return 0;
+    if (uint64_t(ts.sec) > 100ull * 365 * 86400) return kNever;
+    return time::now_ns() + uint64_t(ts.sec) * NS_PER_SEC + uint64_t(ts.nsec);
 }
 
 TimeSpecArg time_left(uint64_t deadline) {
@@ -243,15 +247,9 @@ int64_t sys_poll(uint64_t fds, uint64_t nfds, uint64_t timeout_ms, uint64_t, uin
 }
 
 int64_t sys_ppoll(uint64_t fds, uint64_t nfds, uint64_t tsp, uint64_t sigmask, uint64_t sigsetsize, uint64_t) {
-    TimeSpecArg ts{};
-    if (tsp) {
-        auto r = UserPtr<TimeSpecArg>(tsp).read();
-        if (r.is_error()) return err(Errno::Fault);
-        ts = r.value();
-    }
-    auto d = deadline_from(tsp ? &ts : nullptr);
-    if (d.is_error()) return err(Errno::Inval);
-    uint64_t deadline = tsp && ts.sec == 0 && ts.nsec == 0 ? 0 : d.value();
+    auto d = read_deadline(tsp);
+    if (d.is_error()) return err(d.error().code());
+    uint64_t deadline = d.value();
     MaskSwap mask;
     if (auto m = mask.install(sigmask, sigsetsize); m.is_error()) return -int64_t(m.error().code());
     int64_t r = result(do_poll(fds, nfds, deadline));
@@ -284,15 +282,9 @@ int64_t sys_select(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64
 }
 
 int64_t sys_pselect6(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tsp, uint64_t sig) {
-    TimeSpecArg ts{};
-    if (tsp) {
-        auto r = UserPtr<TimeSpecArg>(tsp).read();
-        if (r.is_error()) return err(Errno::Fault);
-        ts = r.value();
-    }
-    auto d = deadline_from(tsp ? &ts : nullptr);
-    if (d.is_error()) return err(Errno::Inval);
-    uint64_t deadline = tsp && ts.sec == 0 && ts.nsec == 0 ? 0 : d.value();
+    auto d = read_deadline(tsp);
+    if (d.is_error()) return err(d.error().code());
+    uint64_t deadline = d.value();
     // The sixth argument points at {const sigset_t* ss; size_t ss_len}.
     MaskSwap mask;
     if (sig) {
