@@ -4,6 +4,7 @@
 #include "kernel/domain/domain.h"
 #include "kernel/domain/interfaces.h"
 #include "kernel/ktest/ktest.h"
+#include "kernel/ktest/on_thread.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/mm/page_table.h"
@@ -13,16 +14,6 @@
 namespace lamina::domain {
 
 namespace {
-
-// Runs fn on a fresh thread with its own guarded stack (the stack-overflow domain runs the
-// caller's stack into its guard page), and waits for it.
-template <typename Fn>
-void on_thread(ktest::Context& ktest_ctx, Fn fn) {
-    auto thunk = [](void* p) { (*static_cast<Fn*>(p))(); };
-    auto t = sched::Thread::create("domain-test", thunk, &fn);
-    KASSERT_TRUE(t.is_ok());
-    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
-}
 
 // Loads and starts a package; nullptr (with the failure recorded) if that does not work.
 Domain* start_domain(ktest::Context& ktest_ctx, const char* name) {
@@ -52,7 +43,7 @@ void check_fault(ktest::Context& ktest_ctx, const char* package, DomainError exp
     uint64_t free_before = mm::free_pages();
     uint64_t faults_before = fault_count();
     uint32_t id = 0;
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "domain-test", [&] {
         Domain* d = start_domain(ktest_ctx, package);
         if (!d) return;
         id = d->id;
@@ -168,7 +159,7 @@ KTEST(domain, endless_loop_is_ended_by_the_watchdog) {
 }
 
 KTEST(domain, injected_fault_fails_the_domain) {
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "domain-test", [&] {
         Domain* d = start_domain(ktest_ctx, "fault_ud");
         if (!d) return;
         auto trigger = reinterpret_cast<CallFn>(find_export(d, "test.trigger"));
@@ -201,7 +192,7 @@ KTEST(domain, restart_loop_leaks_nothing) {
     uint64_t free_before = mm::free_pages();
     uint64_t recovery_ns = 0;
     unsigned ok = 0;
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "domain-test", [&] {
         Domain* d = start_domain(ktest_ctx, "fault_null");
         set_verbose_faults(false);
         for (unsigned i = 0; d && i < kRounds; i++) {

@@ -11,6 +11,7 @@
 #include "kernel/domain/ktest_domains.h"
 #include "kernel/ktest/kbench.h"
 #include "kernel/ktest/ktest.h"
+#include "kernel/ktest/on_thread.h"
 #include "kernel/mm/memory.h"
 #include "kernel/sched/thread.h"
 #include "kernel/time/time.h"
@@ -82,20 +83,12 @@ Result<void> rebind_echo(void* context, Domain* fresh) {
     return {};
 }
 
-template <typename Fn>
-void on_thread(ktest::Context& ktest_ctx, Fn fn) {
-    auto thunk = [](void* p) { (*static_cast<Fn*>(p))(); };
-    auto t = sched::Thread::create("proxy-test", thunk, &fn);
-    KASSERT_TRUE(t.is_ok());
-    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
-}
-
 bool is(const Error& e, DomainError d) { return e.is_domain_error() && e.domain_error() == d; }
 
 }  // namespace
 
 KTEST(proxy, calls_enter_the_domain_and_faults_return_errors) {
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
         TriggerEcho echo(d);
@@ -117,7 +110,7 @@ KTEST(proxy, calls_enter_the_domain_and_faults_return_errors) {
 KTEST(proxy, teardown_reclaims_exchange_objects) {
     KASSERT_TRUE(exchange_register_types(idl::test_echo_types, sizeof(idl::test_echo_types) / sizeof(idl::test_echo_types[0]) - 1).is_ok());
     size_t live_before = exchange_live_objects();
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
         uint32_t id = d->id;
@@ -138,7 +131,7 @@ KTEST(proxy, teardown_reclaims_exchange_objects) {
 }
 
 KTEST(proxy, shadow_restarts_and_retries) {
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
         auto* fx = new Fixture(d, 5);
@@ -155,7 +148,7 @@ KTEST(proxy, shadow_restarts_and_retries) {
 }
 
 KTEST(proxy, restart_budget_is_enforced) {
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
         auto* fx = new Fixture(d, 2);
@@ -194,7 +187,7 @@ static bool has_line(const char* text, const char* a, const char* b) {
 }
 
 KTEST(proxy, domctl_restart_goes_through_the_shadow) {
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
         auto* fx = new Fixture(d, 5);
@@ -232,7 +225,7 @@ KTEST(proxy, domctl_restart_goes_through_the_shadow) {
 // The figure: 1,000 restarts in a row through the shadow, no page leaked.
 KTEST(proxy, shadow_restarts_1000_times_without_leaking) {
     constexpr unsigned kRounds = 1000;
-    on_thread(ktest_ctx, [&] {  // warm-up: heap classes and page tables the loop will use
+    ktest::on_thread(ktest_ctx, "proxy-test", [&] {  // warm-up: heap classes and page tables the loop will use
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
         auto* fx = new Fixture(d, 5);
@@ -246,7 +239,7 @@ KTEST(proxy, shadow_restarts_1000_times_without_leaking) {
     uint64_t free_before = mm::free_pages();
     uint64_t total_ns = 0;
     unsigned ok = 0;
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
         auto* fx = new Fixture(d, kRounds);

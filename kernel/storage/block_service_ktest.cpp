@@ -11,6 +11,7 @@
 #include "kernel/domain/domain.h"
 #include "kernel/ktest/kbench.h"
 #include "kernel/ktest/ktest.h"
+#include "kernel/ktest/on_thread.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/sched/thread.h"
@@ -120,14 +121,6 @@ bool reads_back(uint64_t lba, uint32_t count, uint32_t blocks, uint32_t seed) {
     for (uint32_t i = 0; i < count; i++)
         if (!matches(r.value(), i, seed)) return false;
     return true;
-}
-
-template <typename Fn>
-void on_thread(ktest::Context& ktest_ctx, Fn fn) {
-    auto thunk = [](void* p) { (*static_cast<Fn*>(p))(); };
-    auto t = sched::Thread::create("block-test", thunk, &fn);
-    KASSERT_TRUE(t.is_ok());
-    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
 }
 
 }  // namespace
@@ -315,7 +308,7 @@ KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
     KASSERT_TRUE(!block_service_running());
     uint64_t free_before = mm::free_pages();
     uint32_t bad = 0, crashes = 0;
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "block-test", [&] {
         ScopedService svc;
         KASSERT_TRUE(svc.ok);
         domain::set_verbose_faults(false);

@@ -6,6 +6,7 @@
 #include "kernel/domain/domain.h"
 #include "kernel/domain/interfaces.h"
 #include "kernel/ktest/ktest.h"
+#include "kernel/ktest/on_thread.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/fd/open_flags.h"
 #include "kernel/posix/vfs/ops.h"
@@ -26,14 +27,6 @@ using posix::Name;
 constexpr char kHello[] = "hello from the ext2 root partition\n";
 
 Name name(const char* s) { return Name{s, __builtin_strlen(s)}; }
-
-template <typename Fn>
-void on_thread(ktest::Context& ktest_ctx, Fn fn) {
-    auto thunk = [](void* p) { (*static_cast<Fn*>(p))(); };
-    auto t = sched::Thread::create("fs-test", thunk, &fn);
-    KASSERT_TRUE(t.is_ok());
-    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
-}
 
 RefPtr<Inode> walk(RefPtr<Inode> dir, const char* a, const char* b = nullptr) {
     auto r = dir->lookup(name(a));
@@ -87,7 +80,7 @@ bool file_has_pattern(RefPtr<Inode> root, const char* file, size_t len, uint32_t
 KTEST(fs, mounts_the_root_partition_and_reads_known_files) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         idl::FsInfo info = client.value()->info();
@@ -166,7 +159,7 @@ KTEST(fs, mounts_the_root_partition_and_reads_known_files) {
 KTEST(fs, writes_survive_fsync_and_remount) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         {
             auto client = FsClient::start({});
             KASSERT_TRUE(client.is_ok());
@@ -201,7 +194,7 @@ KTEST(fs, writes_survive_fsync_and_remount) {
 KTEST(fs, directories_through_the_vfs) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         auto* mounts = new posix::MountTable;
@@ -243,7 +236,7 @@ KTEST(fs, directories_through_the_vfs) {
 KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         FsClient& c = *client.value();
@@ -286,7 +279,7 @@ KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
 KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         FsClient& c = *client.value();
@@ -313,7 +306,7 @@ KTEST(fs, restarts_leave_page_counters_flat) {
     uint64_t free_before = 0, free_after = 0;
     size_t objects_before = 0, objects_after = 0;
     unsigned eio = 0;
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         FsClient& c = *client.value();
@@ -349,7 +342,7 @@ KTEST(fs, restarts_leave_page_counters_flat) {
 KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         // Find the root directory's entry for hello.txt on the disk and give it a zero rec_len.
         constexpr uint64_t kPartition = 4096 * 512, kScan = 1u << 20;
         auto* bytes = static_cast<uint8_t*>(mm::kmalloc(kScan));
@@ -387,7 +380,7 @@ namespace lamina::storage {
 KTEST(fs, start_root_fs_gives_the_vfs_root) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto root = start_root_fs();
         KASSERT_TRUE(root.is_ok());
         KEXPECT(root_fs() != nullptr);
@@ -478,7 +471,7 @@ void worker_main(void* p) {
 KTEST(fs, concurrent_callers_see_data_or_eio_across_restarts) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         FsClient& c = *client.value();
@@ -517,7 +510,7 @@ KTEST(fs, concurrent_callers_see_data_or_eio_across_restarts) {
 KTEST(fs, an_operator_restart_loses_nothing) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         FsClient& c = *client.value();

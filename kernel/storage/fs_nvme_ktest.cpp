@@ -6,6 +6,7 @@
 #include "kernel/domain/domain.h"
 #include "kernel/ktest/kbench.h"
 #include "kernel/ktest/ktest.h"
+#include "kernel/ktest/on_thread.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/sched/thread.h"
@@ -57,20 +58,12 @@ bool crash_next_io() {
 
 uint8_t byte_at(size_t i) { return uint8_t((i * 31) ^ (i >> 11)); }
 
-template <typename Fn>
-void on_thread(ktest::Context& ktest_ctx, Fn fn) {
-    auto thunk = [](void* p) { (*static_cast<Fn*>(p))(); };
-    auto t = sched::Thread::create("fs-nvme-test", thunk, &fn);
-    KASSERT_TRUE(t.is_ok());
-    KEXPECT(t.value()->join() == sched::ExitReason::Returned);
-}
-
 }  // namespace
 
 KTEST(fs, nvme_root_partition_survives_driver_crashes) {
     ScopedBlockService svc;
     KASSERT_TRUE(svc.ok);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-nvme-test", [&] {
         auto* buf = static_cast<uint8_t*>(mm::kmalloc(kFileSize));
         KASSERT_TRUE(buf);
         {
@@ -158,7 +151,7 @@ Result<void> umount_path(const char* path) {
 KTEST(fs, mount_root_fs_makes_the_ext2_root_the_namespace_root) {
     ScopedBlockService svc;
     KASSERT_TRUE(svc.ok);
-    on_thread(ktest_ctx, [&] {
+    ktest::on_thread(ktest_ctx, "fs-nvme-test", [&] {
         KASSERT_TRUE(mount_root_fs().is_ok());
         KEXPECT(root_fs() && !root_fs()->info().read_only);
         KEXPECT(resolve_error("/etc/hostname") == Errno::None);
