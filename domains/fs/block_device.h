@@ -70,33 +70,30 @@ public:
     }
     Result<void> flush() override { return parent_.flush(); }
     Result<void> write_runs(const SectorRun* runs, size_t count) override {
-        constexpr size_t kGroup = 32;
-        SectorRun moved[kGroup];
-        for (size_t at = 0; at < count; at += kGroup) {
-            size_t n = count - at < kGroup ? count - at : kGroup;
-            for (size_t i = 0; i < n; i++) {
-                if (!in_range(runs[at + i].lba, runs[at + i].count)) return Errno::Inval;
-                moved[i] = {first_ + runs[at + i].lba, runs[at + i].count, runs[at + i].data};
-            }
-            TRY(parent_.write_runs(moved, n));
-        }
-        return {};
+        return shifted(runs, count, [&](const SectorRun* moved, size_t n) { return parent_.write_runs(moved, n); });
     }
     Result<void> read_runs(const SectorRunIn* runs, size_t count) override {
+        return shifted(runs, count, [&](const SectorRunIn* moved, size_t n) { return parent_.read_runs(moved, n); });
+    }
+
+private:
+    // Checks every run against the partition and hands them on, moved to the parent's sectors,
+    // in groups (so no allocation).
+    template <typename Run, typename Forward>
+    Result<void> shifted(const Run* runs, size_t count, Forward forward) {
         constexpr size_t kGroup = 32;
-        SectorRunIn moved[kGroup];
+        Run moved[kGroup];
         for (size_t at = 0; at < count; at += kGroup) {
             size_t n = count - at < kGroup ? count - at : kGroup;
             for (size_t i = 0; i < n; i++) {
                 if (!in_range(runs[at + i].lba, runs[at + i].count)) return Errno::Inval;
                 moved[i] = {first_ + runs[at + i].lba, runs[at + i].count, runs[at + i].data};
             }
-            TRY(parent_.read_runs(moved, n));
+            TRY(forward(moved, n));
         }
         return {};
     }
 
-private:
     bool in_range(uint64_t lba, uint32_t count) const {
         return lba <= count_ && count <= count_ - lba;
     }
