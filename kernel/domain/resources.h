@@ -66,7 +66,7 @@ private:
 };
 
 // Physically contiguous, zeroed runs of frames a domain owns: its private-heap pages or its DMA
-// regions. A run is given back only by its exact (base, size).
+// regions. A run is given back only by its exact (base, size). The storage is its owner's.
 class FrameRuns {
 public:
     struct Run {
@@ -74,7 +74,9 @@ public:
         size_t bytes;    // as asked for
         unsigned order;  // of the frames behind it
     };
-    explicit FrameRuns(size_t max) : max_(max) {}
+    FrameRuns(Run* runs, size_t max) : runs_(runs), max_(max) {}
+    FrameRuns(const FrameRuns&) = delete;
+    FrameRuns& operator=(const FrameRuns&) = delete;
     // Whoever calls these holds the domain's Resources::lock.
     bool full() const { return count_ == max_; }
     bool add(const Run& r);
@@ -83,7 +85,7 @@ public:
     uint64_t pages() const { return pages_; }
 
 private:
-    Run runs_[kMaxPageRuns > kMaxDmaRegions ? kMaxPageRuns : kMaxDmaRegions] = {};
+    Run* runs_;
     size_t max_;
     size_t count_ = 0;
     uint64_t pages_ = 0;
@@ -100,8 +102,10 @@ struct Resources {
     };
 
     mutable Spinlock lock;
-    FrameRuns heap{kMaxPageRuns};
-    FrameRuns dma{kMaxDmaRegions};
+    FrameRuns::Run heap_runs[kMaxPageRuns] = {};
+    FrameRuns::Run dma_runs[kMaxDmaRegions] = {};
+    FrameRuns heap{heap_runs, kMaxPageRuns};
+    FrameRuns dma{dma_runs, kMaxDmaRegions};
     pci::PciDevice* devices[Manifest::kMaxDevices] = {};  // claim handle = index + 1
     IrqEntry irqs[Manifest::kMaxDevices][kMaxIrqs] = {};
     uint32_t irq_granted[Manifest::kMaxDevices] = {};
