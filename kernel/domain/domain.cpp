@@ -13,7 +13,7 @@
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/dev/pci/pci.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/mm/page_table.h"

@@ -13,7 +13,7 @@
 
 #include <lamina/result.h>
 
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 #include "kernel/posix/fd/fd_table.h"
 #include "kernel/posix/vfs/inode.h"
 
