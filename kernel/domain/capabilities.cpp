@@ -16,7 +16,7 @@
 #include "kernel/domain/device.h"
 #include "kernel/domain/interfaces.h"
 #include "kernel/domain/internal.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/mm/page_table.h"

@@ -5,7 +5,7 @@
 
 #include "kernel/domain/internal.h"
 #include "kernel/domain/recovery.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 #include "kernel/lib/log.h"
 #include "kernel/sched/thread.h"
 
