@@ -12,6 +12,8 @@
 // What a domain hands in is checked before use: pointers the kernel reads or writes must lie in
 // mapped kernel memory (readable()), functions a thread runs must lie in the domain's image,
 // and objects, pages and regions must be the domain's own.
+#include <lamina/scope_guard.h>
+
 #include "kernel/dev/pci/pci.h"
 #include "kernel/domain/device.h"
 #include "kernel/domain/interfaces.h"
@@ -27,22 +29,14 @@ namespace lamina::domain {
 
 namespace {
 
-// back_to_domain() when the capability's body is done. Declared before anything else in the
-// entry, so that every other local is gone when it may unwind (domain_resume runs no
-// destructors).
-class ReturnToDomain {
-public:
-    ReturnToDomain() = default;
-    ~ReturnToDomain() { back_to_domain(); }
-    ReturnToDomain(const ReturnToDomain&) = delete;
-    ReturnToDomain& operator=(const ReturnToDomain&) = delete;
-};
-
 int32_t abi_error(const Error& e) { return e.is_domain_error() ? int32_t(Errno::IO) : int32_t(e.code()); }
 
+// back_to_domain() when the capability's body is done, whichever way it ends. The guard comes
+// before anything else in the entry, so that every other local is gone when it may unwind
+// (domain_resume runs no destructors).
 template <typename Fn>
 int32_t entry(Fn&& body) {
-    ReturnToDomain back;
+    ScopeGuard back([] { back_to_domain(); });
     Domain* d = calling_domain();
     if (!d) return int32_t(Errno::Inval);
     Result<void> r = body(*d);
@@ -55,7 +49,7 @@ int32_t entry(T* out, Fn&& body);
 
 template <typename Fn>
 void checked_entry(const char* rule, Fn&& body) {
-    ReturnToDomain back;
+    ScopeGuard back([] { back_to_domain(); });
     Domain* d = calling_domain();
     if (!d) return;
     if (body(*d).is_error()) fail_calling_domain(d, rule);
