@@ -1,7 +1,8 @@
 // The capability table (include/lamina/domain_abi.h): everything a domain may do in the kernel.
 //
 // Each capability runs on the thread that called it from domain code, so the calling domain is
-// the callee of the thread's innermost continuation. Every one goes through entry(): it
+// the callee of the thread's innermost continuation. Every one (but panic, which never returns,
+// and time_now_ns, which touches nothing of the domain's) goes through entry(): it
 // resolves the calling domain, runs the capability's body (a function returning Result), turns
 // an error into the ABI's positive errno in that one place, and, whatever path the body takes,
 // returns to the domain through back_to_domain() (the watchdog starts again; a domain that
@@ -29,6 +30,20 @@ namespace lamina::domain {
 
 namespace {
 
+// [p, p + len) lies in mapped kernel memory: what a domain hands the kernel is used only then.
+bool readable(const void* p, size_t len) {
+    uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    if (len == 0) return true;
+    if (a < KERNEL_DIRECT_MAP || a + len < a) return false;
+    for (uintptr_t page = a & ~(mm::PAGE_SIZE - 1); page < a + len; page += mm::PAGE_SIZE)
+        if (mm::translate_kernel(page).is_error()) return false;
+    return true;
+}
+
+Result<void> check_memory(const void* p, size_t len) {
+    return readable(p, len) ? Result<void>() : Result<void>(Errno::Inval);
+}
+
 int32_t abi_error(const Error& e) { return e.is_domain_error() ? int32_t(Errno::IO) : int32_t(e.code()); }
 
 // back_to_domain() when the capability's body is done, whichever way it ends. The guard comes
@@ -45,37 +60,21 @@ int32_t entry(Fn&& body) {
 
 // A capability with one result, stored at out (which the domain hands in) on success.
 template <typename T, typename Fn>
-int32_t entry(T* out, Fn&& body);
-
-template <typename Fn>
-void checked_entry(const char* rule, Fn&& body) {
-    ScopeGuard back([] { back_to_domain(); });
-    Domain* d = calling_domain();
-    if (!d) return;
-    if (body(*d).is_error()) fail_calling_domain(d, rule);
-}
-
-// [p, p + len) lies in mapped kernel memory: what a domain hands the kernel is used only then.
-bool readable(const void* p, size_t len) {
-    uintptr_t a = reinterpret_cast<uintptr_t>(p);
-    if (len == 0) return true;
-    if (a < KERNEL_DIRECT_MAP || a + len < a) return false;
-    for (uintptr_t page = a & ~(mm::PAGE_SIZE - 1); page < a + len; page += mm::PAGE_SIZE)
-        if (mm::translate_kernel(page).is_error()) return false;
-    return true;
-}
-
-Result<void> check_memory(const void* p, size_t len) {
-    return readable(p, len) ? Result<void>() : Result<void>(Errno::Inval);
-}
-
-template <typename T, typename Fn>
 int32_t entry(T* out, Fn&& body) {
     return entry([&](Domain& d) -> Result<void> {
         TRY(check_memory(out, sizeof(*out)));
         *out = TRY(body(d));
         return {};
     });
+}
+
+// A capability without a result: an error is the domain breaking `rule`, and fails it.
+template <typename Fn>
+void checked_entry(const char* rule, Fn&& body) {
+    ScopeGuard back([] { back_to_domain(); });
+    Domain* d = calling_domain();
+    if (!d) return;
+    if (body(*d).is_error()) fail_calling_domain(d, rule);
 }
 
 void cap_log(const char* msg, size_t len) {
