@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "tests/system/host_tools.h"
 #include "tests/system/qemu.h"
 
 namespace lamina::test {
@@ -29,14 +30,8 @@ TEST(Debug, GdbStopsAtKernelMainWithSymbols) {
     std::string cmd = "sh -c 'images/run --build-dir=" + dir + " --gdb=" + std::to_string(port) +
                       " --direct --snapshot --port=0 --serial=null " + dir +
                       "/images/test.img >/dev/null 2>&1 & q=$!; trap \"kill $q 2>/dev/null\" EXIT; "
-                      "sleep 1; timeout 60 gdb -q -batch -x " + script + "' 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    pclose(p);
+                      "sleep 1; timeout 60 gdb -q -batch -x " + script + "'";
+    std::string out = run_command(cmd).output;
     EXPECT_NE(out.find("kernel_main (magic="), std::string::npos) << out;
     EXPECT_NE(out.find("kernel/main.cpp:"), std::string::npos) << out;
     EXPECT_NE(out.find("higher_half_entry"), std::string::npos) << out;
