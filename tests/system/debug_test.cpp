@@ -1,9 +1,8 @@
 // The gdb workflow of `ninja debug`: QEMU waits for gdb (--gdb), gdb loads the kernel's symbols,
 // stops at kernel_main with a source location, and sees the backtrace into the boot code.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -17,6 +16,8 @@ TEST(Debug, GdbStopsAtKernelMainWithSymbols) {
     std::string dir = build_dir();
     int port = free_local_port();
     ASSERT_NE(port, 0);
+    // The logs directory exists only while some test keeps a log: this test may run first.
+    std::filesystem::create_directories(dir + "/tests/logs");
     std::string script = dir + "/tests/logs/debug-test.gdb";
     std::ofstream(script) << "set architecture i386:x86-64\n"
                           << "file " << dir << "/kernel/lamina.elf\n"

@@ -2,10 +2,8 @@
 // static binary: the host runs the same file Lamina will).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
