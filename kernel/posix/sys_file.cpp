@@ -2,7 +2,7 @@
 // dup, dup2, dup3, fcntl, ioctl, fstat, getdents64, ftruncate, fsync, fdatasync, sendfile,
 // fchmod, fchown, fchdir.
 //
-// Contract: every user buffer is copied through user_access.h, in chunks of at most kChunk
+// Contract: every user buffer is copied through user_access.h, in chunks of at most CHUNK
 // bytes through one kernel buffer (EFAULT when nothing could be moved, otherwise the count so
 // far, as Linux returns for a fault after partial progress). The chunk rules of
 // kernel/posix/fd/file_object.h apply: the next chunk only after a whole one, and no second
@@ -25,11 +25,11 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
-constexpr uint64_t kMaxRw = 0x7ffff000;
+constexpr size_t CHUNK = 64 * 1024;
+constexpr uint64_t MAX_RW_COUNT = 0x7ffff000;
 
 struct KernelBuffer {
-    explicit KernelBuffer(size_t n) : size(n < kChunk ? (n ? n : 1) : kChunk), data(static_cast<uint8_t*>(mm::kmalloc(size))) {}
+    explicit KernelBuffer(size_t n) : size(n < CHUNK ? (n ? n : 1) : CHUNK), data(static_cast<uint8_t*>(mm::kmalloc(size))) {}
     ~KernelBuffer() { mm::kfree(data); }
     size_t size;
     uint8_t* data;
@@ -50,7 +50,7 @@ SyscallResult finish(uint64_t done, const Error& e) {
 // Reads into user memory at `buf`; offset < 0 reads at (and moves) the description's offset.
 SyscallResult do_read(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset) {
     if (!f.readable()) return Errno::BadF;
-    if (count > kMaxRw) count = kMaxRw;
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     if (count == 0) {
         // A zero-length read still reports errors such as EISDIR.
         uint8_t none;
@@ -81,7 +81,7 @@ SyscallResult do_read(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset)
 
 SyscallResult do_write(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset) {
     if (!f.writable()) return Errno::BadF;
-    if (count > kMaxRw) count = kMaxRw;
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     if (count == 0) {
         TRY(offset < 0 ? f.object()->write(f, "", 0) : f.object()->pwrite(f, "", 0, uint64_t(offset)));
         return 0;
@@ -301,7 +301,7 @@ SyscallResult sys_sendfile(uint64_t out_fd, uint64_t in_fd, uint64_t offset_ptr,
     if (!in->readable() || !out->writable()) return Errno::BadF;
     if (out->append()) return Errno::Inval;  // Linux refuses O_APPEND targets
     if (int64_t(count) < 0) return Errno::Inval;
-    if (count > kMaxRw) count = kMaxRw;
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     int64_t offset = -1;
     if (offset_ptr) {
         auto o = UserPtr<int64_t>(offset_ptr).read();

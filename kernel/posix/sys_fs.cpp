@@ -438,22 +438,22 @@ Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t fl
         PathContext ctx{mount_table(), l, l, current_credentials()};
         // "." from the file itself only works for directories; set the times directly.
         SetAttr a;
-        Timespec v[2] = {{0, kUtimeNow}, {0, kUtimeNow}};
+        Timespec v[2] = {{0, UTIMENS_NOW}, {0, UTIMENS_NOW}};
         if (tp) {
             v[0] = tp[0];
             v[1] = tp[1];
         }
         for (int i = 0; i < 2; i++) {
-            if (v[i].tv_nsec != kUtimeNow && v[i].tv_nsec != kUtimeOmit && (v[i].tv_nsec < 0 || v[i].tv_nsec > 999999999))
+            if (v[i].tv_nsec != UTIMENS_NOW && v[i].tv_nsec != UTIMENS_OMIT && (v[i].tv_nsec < 0 || v[i].tv_nsec > 999999999))
                 return Errno::Inval;
         }
-        if (v[0].tv_nsec != kUtimeOmit) {
+        if (v[0].tv_nsec != UTIMENS_OMIT) {
             a.mask |= SetAttr::Atime;
-            a.atime = v[0].tv_nsec == kUtimeNow ? now : v[0];
+            a.atime = v[0].tv_nsec == UTIMENS_NOW ? now : v[0];
         }
-        if (v[1].tv_nsec != kUtimeOmit) {
+        if (v[1].tv_nsec != UTIMENS_OMIT) {
             a.mask |= SetAttr::Mtime;
-            a.mtime = v[1].tv_nsec == kUtimeNow ? now : v[1];
+            a.mtime = v[1].tv_nsec == UTIMENS_NOW ? now : v[1];
         }
         (void)ctx;
         if (!a.mask) return {};

@@ -29,7 +29,7 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr uint64_t kNever = PollSleeper::kNever;
+constexpr uint64_t NEVER = PollSleeper::NEVER;
 constexpr uint64_t NS_PER_SEC = 1'000'000'000ull;
 
 // One descriptor of a poll or select call.
@@ -79,14 +79,14 @@ private:
     PollSleeper sleeper_;
 };
 
-// The deadline of ppoll's and pselect6's optional timeout at user address tsp: kNever without
+// The deadline of ppoll's and pselect6's optional timeout at user address tsp: NEVER without
 // one, 0 for a zero timeout (poll once). Fault for a bad pointer, Inval for a bad timespec.
 Result<uint64_t> read_deadline(uint64_t tsp) {
-    if (!tsp) return kNever;
+    if (!tsp) return NEVER;
     Timespec ts = TRY(UserPtr<Timespec>(tsp).read());
     if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= int64_t(NS_PER_SEC)) return Errno::Inval;
     if (ts.tv_sec == 0 && ts.tv_nsec == 0) return 0;
-    if (uint64_t(ts.tv_sec) > 100ull * 365 * 86400) return kNever;
+    if (uint64_t(ts.tv_sec) > 100ull * 365 * 86400) return NEVER;
     return time::now_ns() + uint64_t(ts.tv_sec) * NS_PER_SEC + uint64_t(ts.tv_nsec);
 }
 
@@ -238,7 +238,7 @@ Result<int> do_select(int64_t nfds, uint64_t uin, uint64_t uout, uint64_t uex, u
 }  // namespace
 
 Result<int> sys_poll(uint64_t fds, uint64_t nfds, int32_t timeout_ms) {
-    uint64_t deadline = timeout_ms < 0 ? kNever : timeout_ms == 0 ? 0 : time::now_ns() + uint64_t(timeout_ms) * 1'000'000ull;
+    uint64_t deadline = timeout_ms < 0 ? NEVER : timeout_ms == 0 ? 0 : time::now_ns() + uint64_t(timeout_ms) * 1'000'000ull;
     return do_poll(fds, nfds, deadline);
 }
 
@@ -247,7 +247,7 @@ Result<int> sys_ppoll(uint64_t fds, uint64_t nfds, uint64_t tsp, uint64_t sigmas
     MaskSwap mask;
     TRY(mask.install(sigmask, sigsetsize));
     auto r = do_poll(fds, nfds, deadline);
-    if (tsp && deadline != kNever && deadline != 0) (void)UserPtr<Timespec>(tsp).write(time_left(deadline));
+    if (tsp && deadline != NEVER && deadline != 0) (void)UserPtr<Timespec>(tsp).write(time_left(deadline));
     return r;
 }
 
@@ -255,7 +255,7 @@ Result<int> sys_select(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, ui
     struct TimeVal {
         int64_t sec, usec;
     };
-    uint64_t deadline = kNever;
+    uint64_t deadline = NEVER;
     TimeVal tv{};
     if (tvp) {
         auto r = UserPtr<TimeVal>(tvp).read();
@@ -287,7 +287,7 @@ Result<int> sys_pselect6(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, 
         TRY(mask.install(s.ss, s.len));
     }
     auto r = do_select(int64_t(int32_t(nfds)), in, out, ex, deadline);
-    if (tsp && deadline != kNever && deadline != 0) (void)UserPtr<Timespec>(tsp).write(time_left(deadline));
+    if (tsp && deadline != NEVER && deadline != 0) (void)UserPtr<Timespec>(tsp).write(time_left(deadline));
     return r;
 }
 
