@@ -30,6 +30,7 @@
 //     otherwise treated as all ones), private or not (the key is the address space and the
 //     address; shared-memory futexes across processes are not keyed by frame yet).
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/process.h"
@@ -581,18 +582,17 @@ Result<void> sys_set_robust_list(uint64_t, uint64_t len) {
 
 SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr) {
     constexpr uint64_t ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003;
-    constexpr uint32_t IA32_FS_BASE = 0xC0000100;
     Process* p = current_process();
     if (code == ARCH_SET_FS) {
         if (addr >= USER_LIMIT) return Errno::Perm;
         cpu::cli();  // the scheduler saves the MSR into user.fs_base on a switch
-        cpu::wrmsr(IA32_FS_BASE, addr);
+        cpu::wrmsr(MSR_IA32_FS_BASE, addr);
         p->user.fs_base = addr;
         cpu::sti();
         return 0;
     }
     if (code == ARCH_GET_FS) {
-        uint64_t v = cpu::rdmsr(IA32_FS_BASE);
+        uint64_t v = cpu::rdmsr(MSR_IA32_FS_BASE);
         TRY(UserPtr<uint64_t>(addr).write(v));
         return 0;
     }
