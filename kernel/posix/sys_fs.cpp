@@ -10,6 +10,9 @@
 // operation run under the namespace lock (kernel/posix/files.h); what Linux checks and which
 // errno it picks is kernel/posix/vfs/ops.h's. Unknown flag bits are EINVAL. Modes of new
 // files have the process umask applied. Everything runs as root (uid 0) for now.
+#include <lamina/own.h>
+#include <lamina/scope_guard.h>
+
 #include <new>
 
 #include "kernel/lib/log.h"
@@ -143,12 +146,7 @@ Result<size_t> cwd_path(const Process& p, char* out, size_t cap) {
     char* tmp = out;
     size_t pos = cap;  // built backwards from the end of out
     Location cur = p.cwd;
-    DirEntry* e = new (std::nothrow) DirEntry;
-    if (!e) return Errno::NoMem;
-    struct Free {
-        DirEntry* e;
-        ~Free() { delete e; }
-    } free_entry{e};
+    Own<DirEntry> e = TRY(make_own<DirEntry>());
     for (int depth = 0; depth < 4096; depth++) {
         if (cur.same_as(p.root)) break;
         Mount* m = cur.mount;
@@ -553,10 +551,7 @@ Result<void> sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64
         // The mount table keeps absolute paths (for /proc/mounts): make one from the cwd.
         char* abs = static_cast<char*>(mm::kmalloc(kPathMax));
         if (!abs) return Errno::NoMem;
-        struct Free {
-            char* p;
-            ~Free() { mm::kfree(p); }
-        } free_abs{abs};
+        ScopeGuard free_abs([abs] { mm::kfree(abs); });
         if (p[0] == '/') return mount_fs(at, p, type, src);
         size_t len = TRY(cwd_path(*current_process(), abs, kPathMax)) - 1;
         size_t plen = __builtin_strlen(p);

@@ -13,6 +13,8 @@
 // A notify between the check and the sleep bumps the sleeper's generation, so it is never lost.
 #include "kernel/posix/syscall_handlers.h"
 
+#include <lamina/scope_guard.h>
+
 #include <new>
 
 #include "kernel/mm/memory.h"
@@ -34,8 +36,8 @@ constexpr uint64_t NS_PER_SEC = 1'000'000'000ull;
 
 // One descriptor of a poll or select call.
 struct Slot {
-    int fd;
-    uint32_t interest;  // pollev bits
+    int fd = -1;
+    uint32_t interest = 0;  // pollev bits
     RefPtr<OpenFile> file;
     PollEntry entry;
 };
@@ -44,23 +46,24 @@ struct Slot {
 class PollSet {
 public:
     ~PollSet() {
-        for (size_t i = 0; i < n_; i++) {
+        for (size_t i = 0; i < n_; i++)
             if (slots_[i].entry.queue) slots_[i].entry.queue->unsubscribe(slots_[i].entry);
-            slots_[i].~Slot();
-        }
-        mm::kfree(slots_);
+        delete[] slots_;
     }
     Result<void> reserve(size_t n) {
         if (n == 0) return {};
-        slots_ = static_cast<Slot*>(mm::kmalloc(n * sizeof(Slot)));
+        slots_ = new (std::nothrow) Slot[n];
         if (!slots_) return Errno::NoMem;
         return {};
     }
     // file is null for a descriptor that is not open.
     void add(int fd, uint32_t interest, RefPtr<OpenFile> file) {
-        Slot* s = new (&slots_[n_++]) Slot{fd, interest, static_cast<RefPtr<OpenFile>&&>(file), {}};
-        if (s->file) {
-            if (PollQueue* q = s->file->object()->poll_queue()) q->subscribe(s->entry, sleeper_);
+        Slot& s = slots_[n_++];
+        s.fd = fd;
+        s.interest = interest;
+        s.file = static_cast<RefPtr<OpenFile>&&>(file);
+        if (s.file) {
+            if (PollQueue* q = s.file->object()->poll_queue()) q->subscribe(s.entry, sleeper_);
         }
     }
     size_t size() const { return n_; }
@@ -141,10 +144,7 @@ Result<int> do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
         fds = static_cast<PollFd*>(mm::kmalloc(nfds * sizeof(PollFd)));
         if (!fds) return Errno::NoMem;
     }
-    struct Free {
-        PollFd* p;
-        ~Free() { mm::kfree(p); }
-    } free_fds{fds};
+    ScopeGuard free_fds([fds] { mm::kfree(fds); });
     if (nfds) TRY(copy_from_user(fds, ufds, nfds * sizeof(PollFd)));
     PollSet set;
     TRY(set.reserve(nfds));
@@ -184,10 +184,7 @@ Result<int> do_select(int64_t nfds, uint64_t uin, uint64_t uout, uint64_t uex, u
         if (!sets) return Errno::NoMem;
         __builtin_memset(sets, 0, 6 * bytes);
     }
-    struct Free {
-        uint64_t* p;
-        ~Free() { mm::kfree(p); }
-    } free_sets{sets};
+    ScopeGuard free_sets([sets] { mm::kfree(sets); });
     uint64_t* in = uin ? sets : nullptr;
     uint64_t* out = uout ? sets + words : nullptr;
     uint64_t* ex = uex ? sets + 2 * words : nullptr;
