@@ -85,6 +85,13 @@ KTEST(sched, detached_threads_are_reaped) {
 
 // ---- cooperative switching and priorities ----
 
+// What each thread of a group is started with: the state they share and which one it is.
+template <typename Shared>
+struct Member {
+    Shared* shared;
+    unsigned index;
+};
+
 struct PingPong {
     volatile unsigned turn = 0;
     unsigned rounds = 0;
@@ -92,20 +99,14 @@ struct PingPong {
     unsigned logged = 0;
 };
 
-void ping(void* arg) {
-    auto* p = static_cast<PingPong*>(arg);
+// Thread `index` (0 or 1) waits for its turn, logs itself and hands the turn to the other.
+void take_turns(void* arg) {
+    auto* m = static_cast<Member<PingPong>*>(arg);
+    PingPong* p = m->shared;
     for (unsigned i = 0; i < p->rounds; i++) {
-        while (p->turn != 0) yield();
-        if (p->logged < 64) p->log[p->logged++] = 0;
-        p->turn = 1;
-    }
-}
-void pong(void* arg) {
-    auto* p = static_cast<PingPong*>(arg);
-    for (unsigned i = 0; i < p->rounds; i++) {
-        while (p->turn != 1) yield();
-        if (p->logged < 64) p->log[p->logged++] = 1;
-        p->turn = 0;
+        while (p->turn != m->index) yield();
+        if (p->logged < 64) p->log[p->logged++] = m->index;
+        p->turn = 1 - m->index;
     }
 }
 
@@ -114,8 +115,9 @@ KTEST(sched, yield_alternates_threads_on_one_cpu) {
     p.rounds = 32;
     ThreadOptions o;
     o.cpu = 0;
-    Thread* a = must_create(ktest_ctx, "ping", ping, &p, o);
-    Thread* b = must_create(ktest_ctx, "pong", pong, &p, o);
+    Member<PingPong> ping{&p, 0}, pong{&p, 1};
+    Thread* a = must_create(ktest_ctx, "ping", take_turns, &ping, o);
+    Thread* b = must_create(ktest_ctx, "pong", take_turns, &pong, o);
     KASSERT_TRUE(a && b);
     a->join();
     b->join();
@@ -131,14 +133,9 @@ struct FifoWaiters {
     volatile unsigned woken = 0;
     unsigned order[16];
 };
-struct FifoArg {
-    FifoWaiters* w;
-    unsigned index;
-};
-
 void fifo_waiter(void* arg) {
-    auto* a = static_cast<FifoArg*>(arg);
-    FifoWaiters* w = a->w;
+    auto* a = static_cast<Member<FifoWaiters>*>(arg);
+    FifoWaiters* w = a->shared;
     w->queue.wait([w] {
         if (!w->tokens) return false;
         w->tokens--;
@@ -151,7 +148,7 @@ void fifo_waiter(void* arg) {
 KTEST(sched, wait_queue_wakes_in_fifo_order) {
     constexpr unsigned N = 8;
     FifoWaiters w;
-    FifoArg args[N];
+    Member<FifoWaiters> args[N];
     Thread* threads[N];
     ThreadOptions o;
     o.cpu = 0;
@@ -180,29 +177,24 @@ KTEST(sched, wait_queue_wakes_in_fifo_order) {
 // ---- mutexes ----
 
 struct Contention {
-    Mutex mutex;
+    MutexProtected<uint64_t> counter;  // deliberately not atomic
     volatile bool stop = false;
-    uint64_t counter = 0;  // mutex; deliberately not atomic
-    uint64_t per_thread[8] = {};
-    unsigned iterations = 0;  // 0: until stop
-};
-struct ContentionArg {
-    Contention* c;
-    unsigned index;
+    uint64_t per_thread[8] = {};  // each thread's own
+    unsigned iterations = 0;      // 0: until stop
 };
 
 void contend(void* arg) {
-    auto* a = static_cast<ContentionArg*>(arg);
-    Contention* c = a->c;
+    auto* a = static_cast<Member<Contention>*>(arg);
+    Contention* c = a->shared;
     for (unsigned i = 0; c->iterations ? i < c->iterations : !c->stop; i++) {
-        c->mutex.lock();
-        uint64_t v = c->counter;
-        // Give others every chance to break in while the mutex is held.
-        if (i % 8 == 0) yield();
-        for (int spin = 0; spin < 50; spin++) asm volatile("");
-        c->counter = v + 1;
+        c->counter.with([&](uint64_t& counter) {
+            uint64_t v = counter;
+            // Give others every chance to break in while the mutex is held.
+            if (i % 8 == 0) yield();
+            for (int spin = 0; spin < 50; spin++) asm volatile("");
+            counter = v + 1;
+        });
         c->per_thread[a->index]++;
-        c->mutex.unlock();
     }
 }
 
@@ -210,7 +202,7 @@ KTEST(sched, mutex_excludes) {
     constexpr unsigned N = 6, ITERATIONS = 2000;
     Contention c;
     c.iterations = ITERATIONS;
-    ContentionArg args[N];
+    Member<Contention> args[N];
     Thread* threads[N];
     for (unsigned i = 0; i < N; i++) {
         args[i] = {&c, i};
@@ -218,7 +210,7 @@ KTEST(sched, mutex_excludes) {
         KASSERT_TRUE(threads[i]);
     }
     for (unsigned i = 0; i < N; i++) threads[i]->join();
-    KEXPECT_EQ(c.counter, uint64_t(N) * ITERATIONS);
+    KEXPECT_EQ(c.counter.with([](uint64_t& n) { return n; }), uint64_t(N) * ITERATIONS);
 }
 
 // FIFO hand-off: over a stretch of time every contender gets about the same share (each waits
@@ -229,7 +221,7 @@ KTEST(sched, mutex_excludes) {
 KTEST(sched, mutex_is_fair) {
     constexpr unsigned N = 4;
     Contention c;
-    ContentionArg args[N];
+    Member<Contention> args[N];
     Thread* threads[N];
     ThreadOptions o;
     o.cpu = int(arch::cpu_count() - 1);
@@ -259,16 +251,10 @@ struct Arrival {
     unsigned order[8];
     unsigned acquired = 0;  // mutex
 };
-struct ArrivalArg {
-    Arrival* a;
-    unsigned index;
-};
-
 void lock_and_record(void* arg) {
-    auto* a = static_cast<ArrivalArg*>(arg);
-    a->a->mutex.lock();
-    a->a->order[a->a->acquired++] = a->index;
-    a->a->mutex.unlock();
+    auto* m = static_cast<Member<Arrival>*>(arg);
+    MutexGuard g(m->shared->mutex);
+    m->shared->order[m->shared->acquired++] = m->index;
 }
 
 // Waiters queue up in a known order (spread over the CPUs); unlocking hands the mutex down the
@@ -276,7 +262,7 @@ void lock_and_record(void* arg) {
 KTEST(sched, mutex_hands_off_in_arrival_order) {
     constexpr unsigned N = 8;
     Arrival a;
-    ArrivalArg args[N];
+    Member<Arrival> args[N];
     Thread* threads[N];
     a.mutex.lock();
     for (unsigned i = 0; i < N; i++) {
