@@ -92,6 +92,34 @@ struct Member {
     unsigned index;
 };
 
+// N threads running one entry over shared state, thread i with Member{&shared, i}.
+template <typename Shared, unsigned N>
+struct Team {
+    Member<Shared> members[N];
+    Thread* threads[N] = {};
+
+    // Starts them in index order; after(i) runs once thread i exists (to wait for it to arrive
+    // somewhere before the next one starts). False when a thread could not be created.
+    template <typename After>
+    bool start(ktest::Context& ktest_ctx, const char* name, Thread::Entry entry, Shared& shared,
+               const ThreadOptions& options, After after) {
+        for (unsigned i = 0; i < N; i++) {
+            members[i] = {&shared, i};
+            threads[i] = must_create(ktest_ctx, name, entry, &members[i], options);
+            if (!threads[i]) return false;
+            after(i);
+        }
+        return true;
+    }
+    bool start(ktest::Context& ktest_ctx, const char* name, Thread::Entry entry, Shared& shared,
+               const ThreadOptions& options = {}) {
+        return start(ktest_ctx, name, entry, shared, options, [](unsigned) {});
+    }
+    void join() {
+        for (Thread* t : threads) t->join();
+    }
+};
+
 struct PingPong {
     volatile unsigned turn = 0;
     unsigned rounds = 0;
@@ -148,17 +176,13 @@ void fifo_waiter(void* arg) {
 KTEST(sched, wait_queue_wakes_in_fifo_order) {
     constexpr unsigned N = 8;
     FifoWaiters w;
-    Member<FifoWaiters> args[N];
-    Thread* threads[N];
+    Team<FifoWaiters, N> team;
     ThreadOptions o;
     o.cpu = 0;
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&w, i};
-        threads[i] = must_create(ktest_ctx, "waiter", fifo_waiter, &args[i], o);
-        KASSERT_TRUE(threads[i]);
-        // Let it reach the queue before the next one is made, so arrival order is i.
+    // Each reaches the queue before the next one is made, so arrival order is the index.
+    KASSERT_TRUE(team.start(ktest_ctx, "waiter", fifo_waiter, w, o, [&w](unsigned i) {
         while (w.queue.waiter_count() != i + 1) yield();
-    }
+    }));
     for (unsigned i = 0; i < N; i++) {
         w.queue.update_and_wake_all([] {});  // spurious wake-ups: nobody may pass without a token
         while (w.queue.waiter_count() != N - i) yield();
@@ -170,7 +194,7 @@ KTEST(sched, wait_queue_wakes_in_fifo_order) {
         }
         while (__atomic_load_n(&w.woken, __ATOMIC_ACQUIRE) != i + 1) yield();
     }
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
+    team.join();
     for (unsigned i = 0; i < N; i++) KEXPECT_EQ(w.order[i], i);
 }
 
@@ -202,14 +226,9 @@ KTEST(sched, mutex_excludes) {
     constexpr unsigned N = 6, ITERATIONS = 2000;
     Contention c;
     c.iterations = ITERATIONS;
-    Member<Contention> args[N];
-    Thread* threads[N];
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&c, i};
-        threads[i] = must_create(ktest_ctx, "contend", contend, &args[i]);
-        KASSERT_TRUE(threads[i]);
-    }
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
+    Team<Contention, N> team;
+    KASSERT_TRUE(team.start(ktest_ctx, "contend", contend, c));
+    team.join();
     KEXPECT_EQ(c.counter.with([](uint64_t& n) { return n; }), uint64_t(N) * ITERATIONS);
 }
 
@@ -221,16 +240,11 @@ KTEST(sched, mutex_excludes) {
 KTEST(sched, mutex_is_fair) {
     constexpr unsigned N = 4;
     Contention c;
-    Member<Contention> args[N];
-    Thread* threads[N];
+    Team<Contention, N> team;
     ThreadOptions o;
     o.cpu = int(arch::cpu_count() - 1);
     while (!arch::cpu_by_index(unsigned(o.cpu)).online) o.cpu--;
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&c, i};
-        threads[i] = must_create(ktest_ctx, "fair", contend, &args[i], o);
-        KASSERT_TRUE(threads[i]);
-    }
+    KASSERT_TRUE(team.start(ktest_ctx, "fair", contend, c, o));
     // Long enough for many time slices: every contender is running and queued on the mutex for
     // most of it, whichever CPUs they share.
     sleep_ns(400'000'000);
@@ -241,7 +255,7 @@ KTEST(sched, mutex_is_fair) {
         hi = c.per_thread[i] > hi ? c.per_thread[i] : hi;
     }
     ktest_ctx.note("acquisitions per thread: min %lu, max %lu", lo, hi);
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
+    team.join();
     KEXPECT(lo > 0);
     KEXPECT(hi <= 3 * lo + 16);
 }
@@ -262,17 +276,13 @@ void lock_and_record(void* arg) {
 KTEST(sched, mutex_hands_off_in_arrival_order) {
     constexpr unsigned N = 8;
     Arrival a;
-    Member<Arrival> args[N];
-    Thread* threads[N];
+    Team<Arrival, N> team;
     a.mutex.lock();
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&a, i};
-        threads[i] = must_create(ktest_ctx, "arrive", lock_and_record, &args[i]);
-        KASSERT_TRUE(threads[i]);
+    KASSERT_TRUE(team.start(ktest_ctx, "arrive", lock_and_record, a, {}, [&a](unsigned i) {
         while (a.mutex.waiter_count() != i + 1) yield();
-    }
+    }));
     a.mutex.unlock();
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
+    team.join();
     KEXPECT_EQ(a.acquired, N);
     for (unsigned i = 0; i < N; i++) KEXPECT_EQ(a.order[i], i);
 }
