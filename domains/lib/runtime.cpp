@@ -1,7 +1,7 @@
 // The domain entry, logging and panics: the small part of libdomain that talks to the kernel.
 #include "domains/lib/domain.h"
 
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina::domain_rt {
 
@@ -79,6 +79,14 @@ void panic(const char* fmt, ...) {
 }
 
 }  // namespace lamina::domain_rt
+
+namespace lamina {
+
+void assertion_failed(const char* expression, const char* file, int line) {
+    domain_rt::panic("assertion failed: %s at %s:%d", expression, file, line);
+}
+
+}  // namespace lamina
 
 extern "C" {
 
