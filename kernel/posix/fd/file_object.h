@@ -42,7 +42,7 @@
 #include <lamina/ref_ptr.h>
 #include <lamina/result.h>
 
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/posix/irq_spinlock.h"
 #include "kernel/posix/vfs/inode.h"
 

@@ -3,7 +3,7 @@
 
 #include <new>
 
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/posix/fd/file_object.h"
 
 namespace lamina::posix {
