@@ -27,7 +27,7 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr uint64_t PAGE = 4096;
+constexpr uint64_t PAGE = PAGE_SIZE;
 
 // --- process ----------------------------------------------------------------------------------
 
