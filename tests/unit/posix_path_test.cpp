@@ -54,29 +54,13 @@ public:
         return k;
     }
     Result<RefPtr<Inode>> create(Name n, uint32_t m, uint32_t u, uint32_t g) override {
-        std::string s(n.ptr, n.len);
-        if (children.count(s)) return Errno::Exist;
-        MemInode* f = add(s, mode::Regular | (m & 07777));
-        f->uid = u;
-        f->gid = g;
-        return RefPtr<Inode>(f);
+        return add_new(n, mode::Regular | (m & 07777), u, g);
     }
-
     Result<RefPtr<Inode>> mkdir(Name n, uint32_t m, uint32_t u, uint32_t g) override {
-        std::string s(n.ptr, n.len);
-        if (children.count(s)) return Errno::Exist;
-        MemInode* d = add(s, mode::Directory | (m & 07777));
-        d->uid = u;
-        d->gid = g;
-        return RefPtr<Inode>(d);
+        return add_new(n, mode::Directory | (m & 07777), u, g);
     }
     Result<RefPtr<Inode>> symlink(Name n, Name t, uint32_t u, uint32_t g) override {
-        std::string s(n.ptr, n.len);
-        if (children.count(s)) return Errno::Exist;
-        MemInode* l = add(s, mode::Symlink | 0777, std::string(t.ptr, t.len));
-        l->uid = u;
-        l->gid = g;
-        return RefPtr<Inode>(l);
+        return add_new(n, mode::Symlink | 0777, u, g, std::string(t.ptr, t.len));
     }
     Result<void> link(Name n, Inode& target) override {
         std::string s(n.ptr, n.len);
@@ -161,6 +145,15 @@ public:
         c->target = link;
         children[name] = RefPtr<MemInode>(c);
         return c;
+    }
+    // What create, mkdir and symlink share: a new child owned by owner and group, unless the name is taken.
+    Result<RefPtr<Inode>> add_new(Name n, uint32_t m, uint32_t owner, uint32_t group, const std::string& link = "") {
+        std::string s(n.ptr, n.len);
+        if (children.count(s)) return Errno::Exist;
+        MemInode* child = add(s, m, link);
+        child->uid = owner;
+        child->gid = group;
+        return RefPtr<Inode>(child);
     }
     MemInode* dir(const std::string& name, uint32_t perm = 0755) { return add(name, mode::Directory | perm); }
     MemInode* file(const std::string& name, uint32_t perm = 0644) { return add(name, mode::Regular | perm); }

@@ -205,20 +205,21 @@ Result<void> FsService::link(uint32_t dir, const FsName& name, uint32_t ino) {
     return commit_namespace();
 }
 
-Result<void> FsService::unlink(uint32_t dir, const FsName& name) {
+Result<void> FsService::remove_name(uint32_t dir, const FsName& name,
+                                    Result<void> (ext2::FileSystem::*op)(uint32_t, const char*, size_t)) {
     SERIAL();
-    TRY(mounted());
+    ext2::FileSystem* fs = TRY(mounted());
     size_t len = TRY(name_len(name));
-    TRY(fs_->unlink(dir, name_ptr(name), len));
+    TRY((fs->*op)(dir, name_ptr(name), len));
     return commit_namespace();
 }
 
+Result<void> FsService::unlink(uint32_t dir, const FsName& name) {
+    return remove_name(dir, name, &ext2::FileSystem::unlink);
+}
+
 Result<void> FsService::rmdir(uint32_t dir, const FsName& name) {
-    SERIAL();
-    TRY(mounted());
-    size_t len = TRY(name_len(name));
-    TRY(fs_->rmdir(dir, name_ptr(name), len));
-    return commit_namespace();
+    return remove_name(dir, name, &ext2::FileSystem::rmdir);
 }
 
 Result<void> FsService::rename(uint32_t from_dir, const FsName& from, uint32_t to_dir, const FsName& to) {

@@ -76,6 +76,9 @@ private:
     Result<void> commit_namespace();
     Result<idl::FsStat> stat_of(uint32_t ino);
     idl::FsInfo info_of() const;
+    // unlink and rmdir: remove `name` from `dir` with `op`, then write the file system back.
+    Result<void> remove_name(uint32_t dir, const idl::FsName& name,
+                             Result<void> (ext2::FileSystem::*op)(uint32_t, const char*, size_t));
 
     Env env_;
     BlockClient blocks_;
