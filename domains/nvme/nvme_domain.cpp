@@ -13,6 +13,8 @@
 // "nvme.control" (a CallFn for the kernel's tests, domain::call): see Control below.
 #include <new>
 
+#include <lamina/own.h>
+
 #include "domains/lib/domain.h"
 #include "drivers/nvme/block_adaptor.h"
 #include "drivers/nvme/controller.h"
@@ -132,6 +134,7 @@ private:
 };
 
 DomainPlatform* g_platform;
+DomainBlockHost* g_host;
 Controller* g_controller;
 BlockAdaptor* g_adaptor;
 
@@ -175,9 +178,11 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("cannot map BAR0: errno %d", rc);
         return -rc;
     }
-    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, static_cast<volatile uint8_t*>(bar));
-    auto* host = new (std::nothrow) DomainBlockHost(caps);
-    if (!platform || !host) return -12;
+    auto made_platform = make_own<DomainPlatform>(caps, dev.handle, static_cast<volatile uint8_t*>(bar));
+    auto made_host = make_own<DomainBlockHost>(caps);
+    if (made_platform.is_error() || made_host.is_error()) return -int64_t(Errno::NoMem);
+    Own<DomainPlatform> platform = made_platform.release_value();
+    Own<DomainBlockHost> host = made_host.release_value();
     uint32_t granted = 0;
     if (caps.device_irq_setup(dev.handle, 1 + kIoQueues, &granted) == 0) platform->vectors = granted;
     platform->interrupts = platform->vectors > kIoQueues;
@@ -191,22 +196,24 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         if (controller.error().code() == CONTROLLER_FAILED) log("(the controller did not become ready or stopped answering)");
         return -int64_t(controller.error().code());
     }
-    Controller* ctl = controller.release_value().release();
+    Own<Controller> ctl = controller.release_value();
     auto adaptor = BlockAdaptor::create(*ctl, *host);
     if (adaptor.is_error()) {
         log("namespace 1 is not usable: %s", adaptor.error().name());
         return -int64_t(adaptor.error().code());
     }
-    g_platform = platform;
-    g_controller = ctl;
+    // Up: the driver's objects live as long as this instance (the kernel frees its heap with it).
+    g_platform = platform.release();
+    g_host = host.release();
+    g_controller = ctl.release();
     g_adaptor = adaptor.release_value().release();
     auto* block = static_cast<idl::Block*>(g_adaptor);
     if (int32_t rc = caps.interface_publish("block", 5, block); rc != 0) return -rc;
     auto fn = &control;
     if (int32_t rc = caps.interface_publish("nvme.control", 12, reinterpret_cast<void*>(fn)); rc != 0) return -rc;
-    const NamespaceInfo& ns = *ctl->find_namespace(1);
-    log("%s %s: %llu blocks of %u bytes, %u I/O queues, %s", ctl->info().model, ctl->info().serial,
-        (unsigned long long)ns.blocks, ns.block_size, ctl->io_queue_count(),
-        platform->interrupts ? "MSI-X" : "polled");
+    const NamespaceInfo& ns = *g_controller->find_namespace(1);
+    log("%s %s: %llu blocks of %u bytes, %u I/O queues, %s", g_controller->info().model,
+        g_controller->info().serial, (unsigned long long)ns.blocks, ns.block_size,
+        g_controller->io_queue_count(), g_platform->interrupts ? "MSI-X" : "polled");
     return 0;
 }

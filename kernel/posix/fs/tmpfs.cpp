@@ -4,12 +4,13 @@
 #include <new>
 
 #include <lamina/intrusive_list.h>
+#include <lamina/page.h>
 #include "kernel/posix/fd/file_object.h"
 
 namespace lamina::posix {
 
 namespace {
-constexpr uint64_t kPage = 4096;
+constexpr uint64_t kPage = PAGE_SIZE;
 constexpr uint64_t NODE_COST = 256;       // what a node is charged, whatever its kind
 constexpr uint64_t MAX_FILE_SIZE = 1ull << 40;
 }  // namespace
