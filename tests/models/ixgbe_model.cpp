@@ -471,7 +471,7 @@ void IxgbeModel::process_tx() {
             if (r(reg::HLREG0) & spec::hlreg0::LPBK) {
                 stats_.looped_back++;
                 rx_frame(tx_frame_.data(), tx_frame_.size(), fcs_ok);
-            } else {
+            } else if (options_.keep_wire_frames) {
                 wire_out_.push_back(tx_frame_);
             }
         }

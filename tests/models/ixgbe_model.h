@@ -56,6 +56,7 @@ struct Options {
     uint64_t link_up_ns = 4'000'000;       // link-up after AUTOC.RESTART_AN (or a flap's end)
     uint64_t queue_enable_ns = 30'000;     // RXDCTL/TXDCTL.ENABLE read-back latency
     bool cable = true;                     // a link partner: without it only loopback links
+    bool keep_wire_frames = true;          // false: frames sent to the wire are only counted
 };
 
 class IxgbeModel {
