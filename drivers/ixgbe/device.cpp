@@ -43,17 +43,23 @@ Result<Owned<Device>> Device::create(Platform& platform, const Config& config, F
 }
 
 Device::~Device() {
-    // Quiesce before the rings go: the device must not DMA into memory that is about to be
-    // reused (5.2.5.3.2: master disable, then reset).
-    if (up_ && failure_ != Failure::DeviceGone) {
-        (void)master_disable();
-        (void)reset();
-    }
+    // The device must not DMA into memory that is about to be reused.
+    quiesce();
     if (rx_ring_mem_.valid()) platform_.free_dma(rx_ring_mem_);
     if (tx_ring_mem_.valid()) platform_.free_dma(tx_ring_mem_);
     delete[] rx_cookies_;
     delete[] tx_cookies_;
     delete[] tx_rs_;
+}
+
+void Device::quiesce() {
+    if (up_ && failure_ != Failure::DeviceGone) {
+        (void)master_disable();
+        (void)reset();
+    }
+    up_ = false;
+    rx_posted_ = tx_in_flight_ = tx_rs_count_ = 0;
+    if (failure_ == Failure::None) failure_ = Failure::Quiesced;
 }
 
 const char* Device::failure_text(Failure failure) {
@@ -65,6 +71,7 @@ const char* Device::failure_text(Failure failure) {
     case Failure::QueueEnableTimeout: return "a queue's ENABLE bit did not read back as set";
     case Failure::DeviceGone: return "registers read as all ones: the device is gone";
     case Failure::TxStalled: return "the transmit queue made no progress with the link up";
+    case Failure::Quiesced: return "the device was quiesced";
     }
     return "?";
 }
@@ -172,6 +179,8 @@ Result<void> Device::setup_rx() {
     if (config_.loopback) hl |= spec::hlreg0::LPBK;
     platform_.write32(reg::HLREG0, hl);
     platform_.write32(reg::RDRXCTL, TRY(read(reg::RDRXCTL)) | spec::rdrxctl::CRC_STRIP);
+    // No jumbo frames: MAX_RX_WRITE bounds what one receive buffer gets.
+    platform_.write32(reg::MAXFRS, 1518u << 16);  // MFS: a 1500-byte MTU, header and FCS
     // Broadcasts in; unicast only to our address, no multicast (the netstack needs none yet).
     platform_.write32(reg::FCTRL, spec::fctrl::BAM);
 

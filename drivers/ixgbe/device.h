@@ -52,8 +52,14 @@ struct Config {
     uint64_t tx_stall_timeout_ns = 100'000'000;
 };
 
+// The most a receive descriptor's buffer gets written without jumbo frames: a maximal frame
+// (MAXFRS.MFS = 1518 with FCS, 8.2.3.22.13) plus a VLAN tag, less the stripped FCS.
+constexpr uint32_t MAX_RX_WRITE = 1522;
+
 struct RxBuffer {
-    uint64_t phys;    // at least Config::rx_buffer_bytes of DMA memory
+    // At least Config::rx_buffer_bytes of DMA memory, or, when that is 2 KiB or more, at
+    // least MAX_RX_WRITE (the device writes no more: jumbo frames stay off).
+    uint64_t phys;
     uint64_t cookie;
 };
 
@@ -87,6 +93,7 @@ constexpr uint32_t EVENT_RX = 1, EVENT_TX = 2, EVENT_LINK = 4;
 
 enum class Failure : uint8_t {
     None, ResetTimeout, EepromTimeout, DmaInitTimeout, QueueEnableTimeout, DeviceGone, TxStalled,
+    Quiesced,
 };
 
 struct MacAddress {
@@ -100,7 +107,13 @@ public:
     // `why`, when given, receives the failure that ended a bring-up (Failure::None otherwise).
     static Result<Owned<Device>> create(Platform& platform, const Config& config,
                                         Failure* why = nullptr);
-    ~Device();  // quiesces the device (master disable, reset) before freeing the rings
+    ~Device();  // quiesces the device before freeing the rings
+
+    // Stops all DMA (master disable, then reset: 5.2.5.3.2) and forgets every buffer on the
+    // rings, which the caller may free once this returns. The device is unusable afterwards
+    // (Failure::Quiesced, unless it had failed before).
+    void quiesce();
+    uint64_t now_ns() { return platform_.now_ns(); }
     Device(const Device&) = delete;
     Device& operator=(const Device&) = delete;
 
