@@ -10,6 +10,7 @@
 // Faults on purpose: a device that fails (a transmit queue stalled with the link up, registers
 // reading all ones) panics the domain, so that its shadow restarts it. Every wait is bounded
 // well below the kernel's watchdog.
+#include "domains/lib/device.h"
 #include "domains/lib/domain.h"
 #include "drivers/ixgbe/ixgbe_nic.h"
 #include "drivers/nic/nic_adaptor.h"
@@ -26,36 +27,18 @@ constexpr uint64_t kTxStallNs = 500'000'000;  // below the 2 s watchdog
 
 class DomainPlatform final : public Platform {
 public:
-    DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, volatile uint8_t* regs)
-        : caps_(caps), handle_(handle), regs_(regs) {}
+    DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, void* bar)
+        : caps_(caps), handle_(handle), regs_(bar) {}
 
-    uint32_t read32(uint32_t offset) override {
-        return *reinterpret_cast<volatile uint32_t*>(regs_ + offset);
-    }
-    void write32(uint32_t offset, uint32_t value) override {
-        *reinterpret_cast<volatile uint32_t*>(regs_ + offset) = value;
-    }
+    uint32_t read32(uint32_t offset) override { return regs_.read32(offset); }
+    void write32(uint32_t offset, uint32_t value) override { regs_.write32(offset, value); }
     Result<DmaRegion> alloc_dma(size_t bytes) override {
-        size_t size = (bytes + 4095) & ~size_t(4095);
-        void* virt = nullptr;
-        uint64_t bus = 0;
-        if (int32_t rc = caps_.dma_alloc(handle_, size, &virt, &bus); rc != 0) return Errno(rc);
-        return DmaRegion{virt, bus, size};
+        auto p = TRY(domain_rt::dma_alloc(handle_, bytes));
+        return DmaRegion{p.virt, p.bus, p.size};
     }
-    void free_dma(const DmaRegion& region) override {
-        caps_.dma_free(handle_, region.virt, region.size);
-    }
+    void free_dma(const DmaRegion& r) override { domain_rt::dma_free(handle_, r.virt, r.size); }
     uint64_t now_ns() override { return caps_.time_now_ns(); }
-    // Register polls wait 10 us, the reset 10 ms: a kernel sleep lasts at least a tick, so
-    // anything under a millisecond spins (and sleep_ns(0) lets the kernel see the domain).
-    void delay_us(uint32_t us) override {
-        if (us >= 1000) {
-            caps_.sleep_ns(uint64_t(us) * 1000);
-            return;
-        }
-        for (uint64_t end = now_ns() + us * 1000ull; now_ns() < end;) asm volatile("pause");
-        caps_.sleep_ns(0);
-    }
+    void delay_us(uint32_t us) override { domain_rt::delay_us(us); }
     void wait_for_interrupt(uint64_t deadline_ns) override {
         uint64_t now = now_ns();
         if (now >= deadline_ns) return;
@@ -73,7 +56,7 @@ public:
 private:
     const lamina_domain_caps& caps_;
     uint64_t handle_;
-    volatile uint8_t* regs_;
+    domain_rt::Mmio regs_;
 };
 
 // A NetPacket never straddles a page: its bytes are one bus-address segment.
@@ -115,8 +98,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("BAR0 is %zu bytes, the 82599's registers need %u", bar_size, spec::BAR0_SIZE);
         return -int64_t(Errno::NXIO);
     }
-    auto* platform =
-        new (std::nothrow) DomainPlatform(caps, dev.handle, static_cast<volatile uint8_t*>(bar));
+    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, bar);
     auto* host = new (std::nothrow) DomainNicHost(caps);
     if (!platform || !host) return -int64_t(Errno::NoMem);
     uint32_t granted = 0;
