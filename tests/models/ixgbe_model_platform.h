@@ -11,9 +11,11 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include "drivers/ixgbe/platform.h"
+#include "drivers/nic/nic_adaptor.h"
 #include "tests/models/ixgbe_model.h"
 
 namespace lamina::ixgbe_model {
@@ -71,6 +73,25 @@ private:
     IxgbeModel& model_;
     std::vector<uint64_t> regions_;
     bool fired_ = false;
+};
+
+// Exchange-heap NetPackets reach the model's DMA window as external memory, one mapping per
+// object (the NIC adaptor's NicHost, as the kernel's exchange_dma_segments is in a domain).
+class ModelNicHost final : public lamina::nic::NicHost {
+public:
+    explicit ModelNicHost(IxgbeModel& m) : model_(m) {}
+    lamina::Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
+        constexpr size_t size = sizeof(lamina::idl::NetPacket);
+        if (offset + length > size) return lamina::Errno::Inval;
+        auto it = mapped_.find(object);
+        if (it == mapped_.end())
+            it = mapped_.emplace(object, model_.memory().map_external(const_cast<void*>(object), size)).first;
+        return it->second + offset;
+    }
+
+private:
+    IxgbeModel& model_;
+    std::map<const void*, uint64_t> mapped_;
 };
 
 }  // namespace lamina::ixgbe_model

@@ -6,7 +6,6 @@
 
 #include <cstring>
 #include <deque>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -28,27 +27,10 @@ using lamina::idl::PacketKind;
 using lamina::ixgbe::IxgbeNic;
 using lamina::ixgbe_model::IxgbeModel;
 using lamina::ixgbe_model::IxgbeModelPlatform;
+using lamina::ixgbe_model::ModelNicHost;
 using lamina::nic::NicAdaptor;
 using Batch = NicAdaptor::Batch;
 namespace nic = lamina::nic;
-
-// Exchange-heap objects reach the model's DMA window as external memory, one mapping each.
-class ModelHost final : public nic::NicHost {
-public:
-    explicit ModelHost(IxgbeModel& m) : model_(m) {}
-    Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
-        if (offset + length > sizeof(NetPacket)) return Errno::Inval;
-        auto it = mapped_.find(object);
-        if (it == mapped_.end())
-            it = mapped_.emplace(object, model_.memory().map_external(const_cast<void*>(object),
-                                                                      sizeof(NetPacket))).first;
-        return it->second + offset;
-    }
-
-private:
-    IxgbeModel& model_;
-    std::map<const void*, uint64_t> mapped_;
-};
 
 class IxgbeNicTest : public ::testing::Test {
 protected:
@@ -87,7 +69,7 @@ protected:
     size_t baseline = 0;
     IxgbeModel model;
     IxgbeModelPlatform platform{model};
-    ModelHost host{model};
+    ModelNicHost host{model};
     lamina::ixgbe::Owned<IxgbeNic> core;
     std::unique_ptr<NicAdaptor> adaptor;
     int failures = 0;
