@@ -166,7 +166,7 @@ struct Bench {
 
     IxgbeModel model{options()};
     TimedPlatform platform;
-    lamina::ixgbe::Owned<Device> dev;
+    lamina::Own<Device> dev;
     uint8_t* base = nullptr;
     uint64_t phys = 0;
     uint8_t wire[FRAME] = {};

@@ -26,14 +26,13 @@ uint32_t load_acquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_AC
 
 }  // namespace
 
-Result<Owned<Device>> Device::create(Platform& platform, const Config& config, Failure* why) {
+Result<Own<Device>> Device::create(Platform& platform, const Config& config, Failure* why) {
     if (why) *why = Failure::None;
     if (!power_of_two_ring(config.rx_entries) || !power_of_two_ring(config.tx_entries) ||
         config.rx_buffer_bytes == 0 || config.rx_buffer_bytes % spec::srrctl::BSIZEPACKET_UNIT ||
         config.rx_buffer_bytes / spec::srrctl::BSIZEPACKET_UNIT > spec::srrctl::BSIZEPACKET_MASK)
         return Errno::Inval;
-    Owned<Device> d(new (std::nothrow) Device(platform, config));
-    if (!d) return Errno::NoMem;
+    auto d = TRY(adopt_own_or_nomem(new (std::nothrow) Device(platform, config)));
     auto r = d->bring_up();
     if (r.is_error()) {
         if (why) *why = d->failure_;

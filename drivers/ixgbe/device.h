@@ -22,15 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/own.h>
 #include <lamina/result.h>
 
 #include "drivers/ixgbe/ixgbe_spec.h"
 #include "drivers/ixgbe/platform.h"
-#include "drivers/nvme/owned.h"
 
 namespace lamina::ixgbe {
-
-using nvme::Owned;
 
 // MSI-X vectors the core programs: the queue pair's causes, and the "other" causes (link).
 constexpr uint16_t VECTOR_QUEUE = 0;
@@ -105,7 +103,7 @@ public:
     // Brings the device at `platform` up. IO (with failure()) when a wait times out or the
     // device reads as all ones; NoMem when DMA memory runs out; Inval for a bad Config.
     // `why`, when given, receives the failure that ended a bring-up (Failure::None otherwise).
-    static Result<Owned<Device>> create(Platform& platform, const Config& config,
+    static Result<Own<Device>> create(Platform& platform, const Config& config,
                                         Failure* why = nullptr);
     ~Device();  // quiesces the device before freeing the rings
 

@@ -10,13 +10,12 @@ constexpr uint32_t MTU = 1500;
 constexpr uint32_t RX_BUFFER_BYTES = 2048;
 }  // namespace
 
-Result<Owned<IxgbeNic>> IxgbeNic::create(Platform& platform, Config config, FailureHook hook,
+Result<Own<IxgbeNic>> IxgbeNic::create(Platform& platform, Config config, FailureHook hook,
                                          void* context, Failure* why) {
     config.rx_buffer_bytes = RX_BUFFER_BYTES;
     auto dev = Device::create(platform, config, why);
     if (dev.is_error()) return dev.error();
-    Owned<IxgbeNic> nic(new (std::nothrow) IxgbeNic(dev.release_value(), hook, context));
-    if (!nic) return Errno::NoMem;
+    auto nic = TRY(adopt_own_or_nomem(new (std::nothrow) IxgbeNic(dev.release_value(), hook, context)));
     TRY(nic->stage_memory());
     return nic;
 }

@@ -30,7 +30,7 @@ public:
     static constexpr uint32_t kReapBatch = 64;
 
     // Brings the device up (Device::create, with 2 KiB receive buffers); `why` as there.
-    static Result<Owned<IxgbeNic>> create(Platform& platform, Config config,
+    static Result<Own<IxgbeNic>> create(Platform& platform, Config config,
                                           FailureHook hook = nullptr, void* context = nullptr,
                                           Failure* why = nullptr);
     ~IxgbeNic();
@@ -53,12 +53,12 @@ public:
     Device& device() { return *dev_; }
 
 private:
-    IxgbeNic(Owned<Device> dev, FailureHook hook, void* context)
-        : dev_(static_cast<Owned<Device>&&>(dev)), hook_(hook), context_(context) {}
+    IxgbeNic(Own<Device> dev, FailureHook hook, void* context)
+        : dev_(std::move(dev)), hook_(hook), context_(context) {}
     Result<void> stage_memory();
     void report_failure();  // calls the hook once, if the device failed
 
-    Owned<Device> dev_;
+    Own<Device> dev_;
     FailureHook hook_;
     void* context_;
     bool reported_ = false;

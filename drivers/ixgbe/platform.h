@@ -10,12 +10,15 @@
 
 #include <lamina/result.h>
 
-#include "drivers/nvme/platform.h"
-
 namespace lamina::ixgbe {
 
-// Physically contiguous memory the device may read and write (one kind for every driver).
-using nvme::DmaRegion;
+// Physically contiguous memory the device may read and write.
+struct DmaRegion {
+    void* virt = nullptr;
+    uint64_t phys = 0;
+    size_t size = 0;
+    bool valid() const { return virt != nullptr; }
+};
 
 class Platform {
 public:

@@ -19,7 +19,7 @@ namespace lamina::ixgbe_test {
 
 using ixgbe::Config;
 using ixgbe::Device;
-using ixgbe::Owned;
+using lamina::Own;
 using ixgbe::RxBuffer;
 using ixgbe::RxFragment;
 using ixgbe::TxFrame;
@@ -141,7 +141,7 @@ public:
     IxgbeModel model;
     IxgbeModelPlatform platform;
     PacketPool pool;
-    Owned<Device> dev;
+    Own<Device> dev;
 };
 
 // Loopback traffic: `total` frames of random sizes in [min_len, max_len], sent to the

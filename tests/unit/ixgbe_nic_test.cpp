@@ -70,7 +70,7 @@ protected:
     IxgbeModel model;
     IxgbeModelPlatform platform{model};
     ModelNicHost host{model};
-    lamina::ixgbe::Owned<IxgbeNic> core;
+    lamina::Own<IxgbeNic> core;
     std::unique_ptr<NicAdaptor> adaptor;
     int failures = 0;
     std::string failure;

@@ -57,7 +57,7 @@ TEST(IxgbeRecovery, OrderlyTeardownQuiescesBeforeFreeing) {
     Rig rig;
     ASSERT_TRUE(rig.start().is_ok());
     traffic_in_flight(rig);
-    rig.dev = {};  // the destructor: master disable, reset, then the rings are freed
+    rig.dev = nullptr;  // the destructor: master disable, reset, then the rings are freed
     EXPECT_EQ(rig.platform.regions(), 0u);
     EXPECT_EQ(rig.model.stats().resets, 2u);
     rig.pool.revoke();
@@ -122,7 +122,7 @@ TEST(IxgbeFaults, AllOnesRegistersMeanTheDeviceIsGone) {
     EXPECT_STREQ(rig.dev->failure_message(), "registers read as all ones: the device is gone");
     EXPECT_TRUE(rig.dev->counters().is_error());
     EXPECT_TRUE(rig.dev->wait(rig.platform.clock_ns + 1000).is_error());
-    rig.dev = {};  // a gone device is not touched on the way out
+    rig.dev = nullptr;  // a gone device is not touched on the way out
 
     Rig gone;
     gone.model.set_all_ones(true);
