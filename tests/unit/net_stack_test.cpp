@@ -619,6 +619,93 @@ TEST_F(NetStackTest, InitialSequenceNumbersDependOnTheSeed) {
     EXPECT_NE(first, other);
 }
 
+// A DHCP server as QEMU's user network is one (10.0.2.2 hands out 10.0.2.15/24), answering
+// what a sent on the wire: DISCOVER with an OFFER, REQUEST with an ACK (RFC 2131 4.3).
+class DhcpServer {
+public:
+    explicit DhcpServer(WireEnd& client) : client_(client) {}
+    int offers = 0, acks = 0;
+
+    void serve(std::deque<std::vector<uint8_t>>& from_client) {
+        while (!from_client.empty()) {
+            std::vector<uint8_t> f = std::move(from_client.front());
+            from_client.pop_front();
+            // Ethernet IPv4, UDP to port 67, BOOTREQUEST with the magic cookie.
+            if (f.size() < 14 + 20 + 8 + 240 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 17) continue;
+            size_t udp = 14 + (f[14] & 0xf) * 4, bootp = udp + 8;
+            if (f[udp + 2] != 0 || f[udp + 3] != 67 || f[bootp] != 1) continue;
+            if (memcmp(&f[bootp + 236], "\x63\x82\x53\x63", 4) != 0) continue;
+            int type = 0;
+            for (size_t o = bootp + 240; o + 1 < f.size() && f[o] != 255;) {
+                if (f[o] == 0) { o++; continue; }
+                if (f[o] == 53) type = f[o + 2];
+                o += 2 + f[o + 1];
+            }
+            if (type == 1) { offers++; reply(f, bootp, 2); }
+            if (type == 3) { acks++; reply(f, bootp, 5); }
+        }
+    }
+
+private:
+    void reply(const std::vector<uint8_t>& req, size_t bootp, uint8_t type) {
+        std::vector<uint8_t> b(240, 0);
+        b[0] = 2, b[1] = 1, b[2] = 6;                       // BOOTREPLY, Ethernet
+        memcpy(&b[4], &req[bootp + 4], 4);                  // xid
+        b[16] = 10, b[17] = 0, b[18] = 2, b[19] = 15;       // yiaddr
+        memcpy(&b[28], &req[bootp + 28], 16);               // chaddr
+        memcpy(&b[236], "\x63\x82\x53\x63", 4);
+        uint8_t opts[] = {53, 1, type, 54, 4, 10, 0, 2, 2, 51, 4, 0, 1, 0x51, 0x80, 1, 4, 255, 255, 255, 0,
+                          3, 4, 10, 0, 2, 2, 255};
+        b.insert(b.end(), opts, opts + sizeof opts);
+        std::vector<uint8_t> f(14 + 20 + 8);
+        memcpy(&f[0], &req[6], 6);                          // to the client's MAC
+        uint8_t server_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+        memcpy(&f[6], server_mac, 6);
+        f[12] = 0x08, f[13] = 0x00;
+        uint16_t ip_len = uint16_t(20 + 8 + b.size());
+        uint8_t ip[20] = {0x45, 0, uint8_t(ip_len >> 8), uint8_t(ip_len), 0, 0, 0, 0, 64, 17, 0, 0,
+                          10, 0, 2, 2, 255, 255, 255, 255};
+        uint32_t sum = 0;
+        for (int i = 0; i < 20; i += 2) sum += (ip[i] << 8) | ip[i + 1];
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        ip[10] = uint8_t(~sum >> 8), ip[11] = uint8_t(~sum);
+        memcpy(&f[14], ip, 20);
+        uint16_t udp_len = uint16_t(8 + b.size());
+        uint8_t udp[8] = {0, 67, 0, 68, uint8_t(udp_len >> 8), uint8_t(udp_len), 0, 0};  // no checksum
+        memcpy(&f[34], udp, 8);
+        f.insert(f.end(), b.begin(), b.end());
+        client_.arriving.push_back(std::move(f));
+    }
+    WireEnd& client_;
+};
+
+TEST_F(NetStackTest, DhcpClientGetsItsAddressAndRoute) {
+    b->stop();  // the other end of the wire is the DHCP server
+    DhcpServer server(end_a);
+    NetIfConfig dhcp{true, true, {}, {}, {}};
+    ASSERT_TRUE(a->net().if_configure(ETH0, dhcp).is_ok());
+    lamina::idl::NetIfStatus st{};
+    ASSERT_TRUE(run_until([&] {
+        server.serve(end_b.arriving);
+        auto r = a->net().if_status(ETH0);
+        if (r.is_ok()) st = r.value();
+        return r.is_ok() && st.dhcp_bound;
+    }, 30'000));
+    EXPECT_EQ(server.offers, 1);
+    EXPECT_EQ(server.acks, 1);
+    EXPECT_TRUE(st.dhcp);
+    EXPECT_EQ(memcmp(st.addr, "\x0a\x00\x02\x0f", 4), 0);
+    EXPECT_EQ(memcmp(st.netmask, "\xff\xff\xff\x00", 4), 0);
+    EXPECT_EQ(memcmp(st.gateway, "\x0a\x00\x02\x02", 4), 0);
+    // Back to a static address: DHCP stops (no more requests go out).
+    NetIfConfig fixed{true, false, {10, 0, 2, 99}, {255, 255, 255, 0}, {10, 0, 2, 2}};
+    ASSERT_TRUE(a->net().if_configure(ETH0, fixed).is_ok());
+    auto after = a->net().if_status(ETH0);
+    ASSERT_TRUE(after.is_ok());
+    EXPECT_FALSE(after.value().dhcp);
+    EXPECT_EQ(after.value().addr[3], 99);
+}
+
 TEST_F(NetStackTest, BadRequestsGetClearErrors) {
     auto& net = a->net();
     EXPECT_EQ(net.close(0).error().code(), Errno::BadF);
