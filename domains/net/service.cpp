@@ -156,7 +156,7 @@ void free_input(Socket& s) {
     s.rx_head = s.rx_tail = nullptr;
     s.rx_off = s.rx_bytes = 0;
     for (uint32_t i = 0; i < s.dgram_count; i++)
-        pbuf_free(s.dgrams[(s.dgram_head + i) % 32].p);
+        pbuf_free(s.dgrams[(s.dgram_head + i) % Socket::DATAGRAM_QUEUE].p);
     s.dgram_head = s.dgram_count = 0;
 }
 
@@ -285,11 +285,11 @@ struct Callbacks {
     }
 
     static void queue_datagram(Socket& s, struct pbuf* p, const ip_addr_t* from, u16_t port) {
-        if (s.dgram_count == 32) {
+        if (s.dgram_count == Socket::DATAGRAM_QUEUE) {
             pbuf_free(p);  // a full receive queue drops, as a full socket buffer does
             return;
         }
-        s.dgrams[(s.dgram_head + s.dgram_count) % 32] = {p, to_net(from, port)};
+        s.dgrams[(s.dgram_head + s.dgram_count) % Socket::DATAGRAM_QUEUE] = {p, to_net(from, port)};
         s.dgram_count++;
         s.owner->mark(s);
     }
@@ -719,7 +719,7 @@ Result<RRef<NetMessage>> NetService::recv_datagram(Socket& s, uint32_t flags, RR
     msg->from = d.from;
     if ((flags & MSG_PEEK) == 0) {
         pbuf_free(d.p);
-        s.dgram_head = (s.dgram_head + 1) % 32;
+        s.dgram_head = (s.dgram_head + 1) % Socket::DATAGRAM_QUEUE;
         s.dgram_count--;
         mark(s);
     }
@@ -740,7 +740,12 @@ Result<void> NetService::shutdown(uint32_t sock, uint8_t how) {
     bool rd = how != 1, wr = how != 0;
     if (s.kind == SockKind::Stream) {
         if (s.stream == Socket::Stream::Listening && rd) {
-            // Linux: shutting a listener down stops it; accept then fails with Inval.
+            // Linux stops a listener shut down for reading: new SYNs are refused, and accept
+            // fails with Inval from then on.
+            stop_listening(s);
+            s.stream = Socket::Stream::Closed;
+            s.pcb.tcp = nullptr;
+            mark(s);
             return {};
         }
         if (s.stream != Socket::Stream::Connected)
@@ -758,20 +763,25 @@ Result<void> NetService::shutdown(uint32_t sock, uint8_t how) {
     return {};
 }
 
+void NetService::stop_listening(Socket& s) {
+    // Connections the kernel never accepted are reset.
+    while (s.pending_head != 0) {
+        Socket& c = sockets_[s.pending_head - 1];
+        s.pending_head = c.next_pending;
+        detach(c.pcb.tcp);
+        tcp_abort(c.pcb.tcp);
+        release(c);
+    }
+    s.pending_tail = s.pending_count = 0;
+    tcp_arg(s.pcb.tcp, nullptr);
+    tcp_accept(s.pcb.tcp, nullptr);
+    (void)tcp_close(s.pcb.tcp);  // a listening pcb always closes
+}
+
 void NetService::close_stream(Socket& s) {
     struct tcp_pcb* pcb = s.pcb.tcp;
     if (s.stream == Socket::Stream::Listening) {
-        // Connections the kernel never accepted are reset.
-        while (s.pending_head != 0) {
-            Socket& c = sockets_[s.pending_head - 1];
-            s.pending_head = c.next_pending;
-            detach(c.pcb.tcp);
-            tcp_abort(c.pcb.tcp);
-            release(c);
-        }
-        tcp_arg(pcb, nullptr);
-        tcp_accept(pcb, nullptr);
-        (void)tcp_close(pcb);  // a listening pcb always closes
+        stop_listening(s);
         return;
     }
     if (pcb == nullptr)

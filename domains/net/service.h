@@ -36,6 +36,7 @@ class NetService;
 // One socket slot. Stream sockets go Fresh -> (Listening | Connecting -> Connected) -> Closed
 // (the connection is gone: reset, timed out, or fully closed by lwIP).
 struct Socket {
+    static constexpr uint32_t DATAGRAM_QUEUE = 32;  // per socket; more are dropped, as on Linux
     enum class Stream : uint8_t { Fresh, Listening, Connecting, Connected, Closed };
     struct Datagram {
         struct pbuf* p;
@@ -71,7 +72,7 @@ struct Socket {
     uint32_t rx_off;
     uint32_t rx_bytes;
     // Datagram input: a ring.
-    Datagram dgrams[32];
+    Datagram dgrams[DATAGRAM_QUEUE];
     uint32_t dgram_head, dgram_count;
     // Listening: connections lwIP accepted, oldest first, linked through next_pending (slot + 1).
     uint32_t pending_head, pending_tail, pending_count;
@@ -129,6 +130,7 @@ private:
     Result<RRef<idl::NetMessage>> recv_datagram(Socket& s, uint32_t flags, RRef<idl::NetMessage> msg);
     void drop_stream_input(Socket& s);
     void close_stream(Socket& s);
+    void stop_listening(Socket& s);
 
     idl::NetEvents& events_;
     Stack stack_;

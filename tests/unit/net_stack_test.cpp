@@ -526,6 +526,20 @@ TEST_F(NetStackTest, ListenBacklogBoundsUnacceptedConnections) {
     EXPECT_EQ(a->recv(kept, 100).value(), "still here");
 }
 
+TEST_F(NetStackTest, ListenerShutDownForReadingRefusesConnections) {
+    uint32_t l = b->socket(SockKind::Stream);
+    ASSERT_TRUE(b->net().bind(l, addr(0, 0, 0, 0, 9100)).is_ok());
+    ASSERT_TRUE(b->net().listen(l, 4).is_ok());
+    ASSERT_TRUE(b->net().shutdown(l, 0).is_ok());
+    EXPECT_EQ(b->net().accept(l).error().code(), Errno::Inval);
+    uint32_t c = a->socket(SockKind::Stream);
+    ASSERT_TRUE(a->net().connect(c, b->ip(9100)).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(c) & ERROR; }));
+    EXPECT_EQ(a->sink.states[c].error, int32_t(Errno::ConnRefused));
+    EXPECT_EQ(a->recv(c, 10).error().code(), Errno::ConnRefused);
+    EXPECT_TRUE(b->net().close(l).is_ok());
+}
+
 TEST_F(NetStackTest, LoopbackTcpInsideOneInstance) {
     uint32_t l = a->socket(SockKind::Stream);
     ASSERT_TRUE(a->net().bind(l, addr(127, 0, 0, 1, 5555)).is_ok());
