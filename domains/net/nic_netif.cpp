@@ -110,10 +110,13 @@ Result<bool> NicInterface::exchange() {
     for (uint32_t i = sent; i < tx_count_; i++)
         tx_[i - sent] = static_cast<RRef<NetPacket>&&>(tx_[i]);
     tx_count_ -= sent;
-    while (spare_count_ > TX_RESERVE && !batch_.full()) {
+    // Receive buffers up to what the driver's ring holds: a sender's finished frames would
+    // otherwise all end up posted, and a driver has nowhere to put more than a ring.
+    while (spare_count_ > TX_RESERVE && posted_ < info_.rx_ring && !batch_.full()) {
         RRef<NetPacket> buffer = static_cast<RRef<NetPacket>&&>(spare_[--spare_count_]);
         buffer->kind = PacketKind::RxBuffer;
         (void)batch_.push_back(static_cast<RRef<NetPacket>&&>(buffer));
+        posted_++;
     }
     // On an error the batch is gone with what was in it (a dead driver's frames are lost like
     // frames on a wire); the next exchange starts a new one.
@@ -123,6 +126,10 @@ Result<bool> NicInterface::exchange() {
         RRef<NetPacket> packet = batch_.pop_front();
         if (!packet)
             continue;
+        // A frame may come in a buffer the driver allocated itself (after a restart, when we
+        // had posted too few): the count only estimates how many of ours it holds.
+        if (packet->kind == PacketKind::RxFrame && posted_ > 0)
+            posted_--;
         if (packet->kind == PacketKind::RxFrame && rx_count_ < 2 * BATCH) {
             rx_[rx_count_++] = static_cast<RRef<NetPacket>&&>(packet);
             continue;

@@ -92,6 +92,7 @@ private:
     uint32_t held_ = 0;
     RRef<idl::NetPacket> spare_[SPARE_MAX];
     uint32_t spare_count_ = 0;
+    uint32_t posted_ = 0;                       // receive buffers the driver holds of ours
     RRef<idl::NetPacket> tx_[BATCH];            // frames to send, in order
     uint32_t tx_count_ = 0;
     RRef<idl::NetPacket> rx_[2 * BATCH];        // received, not yet given to lwIP
