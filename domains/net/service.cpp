@@ -186,6 +186,13 @@ struct Callbacks {
         (void)err;  // always ERR_OK in lwIP 2.1
         if (p == nullptr) {
             s->rx_eof = true;
+            if (s->shut_wr) {
+                // Both directions are finished: lwIP takes the pcb through TIME_WAIT and frees
+                // it without a callback, so the socket lets go of it now.
+                detach(pcb);
+                s->pcb.tcp = nullptr;
+                s->stream = Socket::Stream::Closed;
+            }
         } else if (s->shut_rd) {
             window_update(pcb, p->tot_len);
             pbuf_free(p);
@@ -219,8 +226,11 @@ struct Callbacks {
         bool connecting = s->stream == Socket::Stream::Connecting;
         s->pcb.tcp = nullptr;
         s->stream = Socket::Stream::Closed;
-        // Refused or unanswered while connecting; reset or out of retransmissions after.
-        if (err == ERR_RST)
+        // Refused or unanswered while connecting; reset or out of retransmissions after;
+        // ERR_CLSD is a clean end (our FIN acknowledged after the peer's): no error.
+        if (err == ERR_CLSD)
+            s->error = 0;
+        else if (err == ERR_RST)
             s->error = static_cast<int32_t>(connecting ? Errno::ConnRefused : Errno::ConnReset);
         else if (err == ERR_ABRT)
             s->error = static_cast<int32_t>(Errno::TimedOut);

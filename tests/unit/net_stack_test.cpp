@@ -433,9 +433,15 @@ TEST_F(NetStackTest, TcpConnectTransferCheckedAndClose) {
     ASSERT_TRUE(b->net().close(c.server).is_ok());
     ASSERT_TRUE(run_until([&] { return a->sink.bits(c.client) & HANGUP; }));
     EXPECT_EQ(a->recv(c.client, 100).value(), "");
+    // lwIP ends the client's TIME_WAIT (2 MSL, 120 s) alone and reuses the pcb for the next
+    // connection: the old socket, closed only now, must not touch it.
+    run_for(130'000);
+    Conn next = connect_pair(8081);
     ASSERT_TRUE(a->net().close(c.client).is_ok());
     EXPECT_EQ(a->net().close(c.client).error().code(), Errno::BadF);  // the handle is gone
-    run_for(1000);
+    EXPECT_EQ(transfer(*a, next.client, *b, next.server, "next one"), "next one");
+    EXPECT_EQ(transfer(*b, next.server, *a, next.client, "and back"), "and back");
+    EXPECT_EQ(a->sink.states[next.client].error, 0);
 }
 
 // Unread receive windows hold the NIC's buffers (zero copy). Three connections' worth is more
