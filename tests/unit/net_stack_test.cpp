@@ -536,6 +536,28 @@ TEST_F(NetStackTest, ListenBacklogBoundsUnacceptedConnections) {
     EXPECT_EQ(a->recv(kept, 100).value(), "still here");
 }
 
+// The server closes first, so its side of the connection sits in TIME_WAIT on the port: a new
+// listener may bind the port only with SO_REUSEADDR (what a restarted server does).
+TEST_F(NetStackTest, ReuseAddrRebindsAPortInTimeWait) {
+    Conn c = connect_pair(8080);
+    ASSERT_TRUE(b->net().close(c.server).is_ok());
+    ASSERT_TRUE(b->net().close(c.listener).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(c.client) & HANGUP; }));
+    ASSERT_TRUE(a->net().close(c.client).is_ok());
+    run_for(1000);
+    uint32_t plain = b->socket(SockKind::Stream);
+    EXPECT_EQ(b->net().bind(plain, addr(0, 0, 0, 0, 8080)).error().code(), Errno::AddrInUse);
+    uint32_t reuse = b->socket(SockKind::Stream);
+    ASSERT_TRUE(b->net().setopt(reuse, SockOpt::ReuseAddr, 1).is_ok());
+    EXPECT_EQ(b->net().getopt(reuse, SockOpt::ReuseAddr).value(), 1);
+    ASSERT_TRUE(b->net().bind(reuse, addr(0, 0, 0, 0, 8080)).is_ok());
+    ASSERT_TRUE(b->net().listen(reuse, 4).is_ok());
+    uint32_t again = a->socket(SockKind::Stream);
+    ASSERT_TRUE(a->net().connect(again, b->ip(8080)).is_ok());
+    ASSERT_TRUE(run_until([&] { return b->sink.bits(reuse) & READABLE; }));
+    EXPECT_TRUE(b->net().accept(reuse).is_ok());
+}
+
 TEST_F(NetStackTest, ListenerShutDownForReadingRefusesConnections) {
     uint32_t l = b->socket(SockKind::Stream);
     ASSERT_TRUE(b->net().bind(l, addr(0, 0, 0, 0, 9100)).is_ok());
