@@ -37,6 +37,7 @@ err_t NicInterface::init_netif(struct netif* netif) {
     auto* self = static_cast<NicInterface*>(netif->state);
     netif->name[0] = 'e';
     netif->name[1] = 'n';
+    netif_set_hostname(netif, "lamina");
     netif->hwaddr_len = ETH_HWADDR_LEN;
     memcpy(netif->hwaddr, self->info_.mac, ETH_HWADDR_LEN);
     netif->mtu = static_cast<u16_t>(self->info_.mtu);

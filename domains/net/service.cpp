@@ -77,6 +77,18 @@ bool is_local(const ip_addr_t& ip) {
     return false;
 }
 
+// The limited broadcast address, or the subnet broadcast of an interface.
+bool is_broadcast(const ip_addr_t& ip) {
+    if (ip4_addr_get_u32(ip_2_ip4(&ip)) == IPADDR_BROADCAST)
+        return true;
+    struct netif* n;
+    NETIF_FOREACH(n) {
+        if (ip4_addr_isbroadcast(ip_2_ip4(&ip), n))
+            return true;
+    }
+    return false;
+}
+
 uint32_t state_of(const Socket& s) {
     uint32_t st = s.error != 0 ? ERROR | READABLE | WRITABLE : 0;
     if (s.kind != SockKind::Stream)
@@ -654,13 +666,16 @@ Result<uint32_t> NetService::send_datagram(Socket& s, const NetAddr& to, const R
     bool use_peer = is_any(to) && to.port == 0;
     if (use_peer && !connected)
         return Errno::DestAddrReq;
+    ip_addr_t ip = to_ip(to);
+    if (!use_peer && s.kind == SockKind::Datagram && !ip_get_option(s.pcb.udp, SOF_BROADCAST) &&
+        is_broadcast(ip))
+        return Errno::Acces;  // broadcasting needs SO_BROADCAST (Linux: EACCES)
     struct pbuf* p = pbuf_alloc(s.kind == SockKind::Datagram ? PBUF_TRANSPORT : PBUF_IP,
                                 static_cast<u16_t>(len), PBUF_RAM);
     if (p == nullptr)
         return Errno::NoBufs;
     if (len > 0)
         pbuf_take(p, buf.data(), static_cast<u16_t>(len));
-    ip_addr_t ip = to_ip(to);
     err_t e;
     if (s.kind == SockKind::Datagram)
         e = use_peer ? udp_send(s.pcb.udp, p) : udp_sendto(s.pcb.udp, p, &ip, to.port);

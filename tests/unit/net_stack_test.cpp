@@ -406,6 +406,14 @@ TEST_F(NetStackTest, UdpDatagramsBothWaysWithTruncationAndPeek) {
     ASSERT_TRUE(names.is_ok());
     EXPECT_EQ(names.value().peer.port, 7000);
     EXPECT_EQ(names.value().local.port, from.port);
+
+    // Broadcast: sending needs SO_BROADCAST; receiving does not (as on Linux).
+    uint32_t caster = a->socket(SockKind::Datagram);
+    EXPECT_EQ(a->send(caster, "to all", addr(10, 0, 0, 255, 7000)).error().code(), Errno::Acces);
+    ASSERT_TRUE(a->net().setopt(caster, SockOpt::Broadcast, 1).is_ok());
+    ASSERT_TRUE(a->send(caster, "to all", addr(10, 0, 0, 255, 7000)).is_ok());
+    ASSERT_TRUE(run_until([&] { return b->sink.bits(server) & READABLE; }));
+    EXPECT_EQ(b->recv(server, 100).value(), "to all");
 }
 
 TEST_F(NetStackTest, TcpConnectTransferCheckedAndClose) {
@@ -671,6 +679,7 @@ class DhcpServer {
 public:
     explicit DhcpServer(WireEnd& client) : client_(client) {}
     int offers = 0, acks = 0;
+    std::string hostname;  // option 12 of the last request
 
     void serve(std::deque<std::vector<uint8_t>>& from_client) {
         while (!from_client.empty()) {
@@ -685,6 +694,7 @@ public:
             for (size_t o = bootp + 240; o + 1 < f.size() && f[o] != 255;) {
                 if (f[o] == 0) { o++; continue; }
                 if (f[o] == 53) type = f[o + 2];
+                if (f[o] == 12) hostname.assign(reinterpret_cast<const char*>(&f[o + 2]), f[o + 1]);
                 o += 2 + f[o + 1];
             }
             if (type == 1) { offers++; reply(f, bootp, 2); }
@@ -739,6 +749,7 @@ TEST_F(NetStackTest, DhcpClientGetsItsAddressAndRoute) {
     }, 30'000));
     EXPECT_EQ(server.offers, 1);
     EXPECT_EQ(server.acks, 1);
+    EXPECT_EQ(server.hostname, "lamina");
     EXPECT_TRUE(st.dhcp);
     EXPECT_EQ(memcmp(st.addr, "\x0a\x00\x02\x0f", 4), 0);
     EXPECT_EQ(memcmp(st.netmask, "\xff\xff\xff\x00", 4), 0);

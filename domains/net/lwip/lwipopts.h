@@ -50,7 +50,7 @@
 #define ETH_PAD_SIZE                0
 #define LWIP_NETIF_STATUS_CALLBACK  1
 #define LWIP_NETIF_LINK_CALLBACK    1
-#define LWIP_NETIF_HOSTNAME         1   /* sent in DHCP requests */
+#define LWIP_NETIF_HOSTNAME         1   /* "lamina", sent in DHCP requests */
 #define LWIP_NETIF_LOOPBACK         1   /* frames to an interface's own address loop back */
 #define LWIP_HAVE_LOOPIF            1   /* lo, 127.0.0.1 */
 #define LWIP_LOOPBACK_MAX_PBUFS     1024 /* a full 256 KiB window in flight on lo, and then some */
@@ -73,8 +73,9 @@
 #define LWIP_IGMP                   0
 #define LWIP_DNS                    0   /* name resolution is musl's, over UDP sockets */
 #define LWIP_BROADCAST_PING         0
-#define IP_SOF_BROADCAST            1   /* SO_BROADCAST is per socket, as on Linux */
-#define IP_SOF_BROADCAST_RECV       1
+#define IP_SOF_BROADCAST            1   /* sending to a broadcast address needs SO_BROADCAST */
+#define IP_SOF_BROADCAST_RECV       0   /* receiving does not: Linux delivers broadcasts to any
+                                           socket bound to the port */
 
 /* ---- UDP ----------------------------------------------------------------------------------- */
 #define LWIP_UDP                    1
