@@ -1,19 +1,11 @@
 #include "kernel/storage/block_service.h"
 
+#include <utility>
+
 #include "kernel/domain/interfaces.h"
 #include "kernel/domain/supervised.h"
 #include "kernel/lib/log.h"
 #include "kernel/sync/spinlock.h"
-
-namespace lamina::domain {
-template <>
-struct Binding<idl::Block> {
-    using Proxy = idl::BlockProxy;
-    using Shadow = idl::BlockShadow;
-    static constexpr const char* kExport = "block";
-    static constexpr const TypeInfo* const* kTypes[] = {idl::block_types};
-};
-}  // namespace lamina::domain
 
 namespace lamina::storage {
 
@@ -23,7 +15,7 @@ using Nvme = domain::Supervised<idl::Block>;
 constexpr const char* kInterface = "block";
 
 struct Service {
-    Nvme* nvme = nullptr;
+    Own<Nvme> nvme;
     idl::BlockInfo geometry{};
     bool provided = false;  // "block" is ours in the interface registry
 };
@@ -60,20 +52,20 @@ void end() {
 
 Result<void> start_locked() {
     if (g_service.nvme) return Errno::Exist;
-    Nvme* nvme = TRY(Nvme::start({"nvme", replay, &g_service}));
-    auto info = nvme->proxy().info();
-    auto provided = info.is_ok() ? domain::provide_interface(kInterface, &nvme->shadow()) : Result<void>(info.error());
-    if (provided.is_error() && provided.error().code() != Errno::Exist) {
-        delete nvme;
-        return provided.error();
-    }
-    g_service = {nvme, info.value(), provided.is_ok()};
+    Own<Nvme> nvme = TRY(Nvme::start({"nvme", replay, &g_service}));
+    idl::BlockInfo info = TRY(nvme->proxy().info());
+    auto provided = domain::provide_interface(kInterface, &nvme->shadow());
+    if (provided.is_error() && provided.error().code() != Errno::Exist) return provided.error();
+    g_service.geometry = info;
+    g_service.provided = provided.is_ok();
+    g_service.nvme = std::move(nvme);
+    const Own<Nvme>& n = g_service.nvme;
     if (g_service.provided)
-        kprintf("block: '%s' is the nvme driver (domain %u): %lu blocks of %u bytes\n", kInterface,
-                nvme->instance()->id, (unsigned long)info.value().block_count, info.value().block_size);
+        kprintf("block: '%s' is the nvme driver (domain %u): %lu blocks of %u bytes\n", kInterface, n->instance()->id,
+                (unsigned long)info.block_count, info.block_size);
     else  // a stand-in (the fs tests' RAM disk) holds the name: serve block_device() only
         kprintf("block: '%s' is provided by something else; the nvme driver (domain %u) serves only the kernel\n",
-                kInterface, nvme->instance()->id);
+                kInterface, n->instance()->id);
     return {};
 }
 
@@ -90,9 +82,8 @@ void stop_block_service() {
     if (!begin()) return;
     if (g_service.nvme) {
         if (g_service.provided) (void)domain::withdraw_interface(kInterface);
-        Nvme* nvme = g_service.nvme;
-        g_service = {};
-        delete nvme;
+        Own<Nvme> nvme = std::move(g_service.nvme);  // block_device() is null from here on
+        g_service.provided = false;
     }
     end();
 }
