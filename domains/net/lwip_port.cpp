@@ -3,7 +3,7 @@
 #include <stdarg.h>
 
 #include "domains/net/platform.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 extern "C" {
 #include "lwip/ip_addr.h"
