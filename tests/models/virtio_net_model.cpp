@@ -339,7 +339,7 @@ void VirtioNetModel::process_tx() {
             std::vector<uint8_t> frame(bytes.begin() + kHeader, bytes.end());
             stats_.tx_frames++;
             if (options_.loopback) backlog_.push_back(frame);
-            sent_.push_back(std::move(frame));
+            if (options_.keep_sent) sent_.push_back(std::move(frame));
         }
         push_used(q, head, 0, stats_.tx_ring_wraps);
     }

@@ -47,6 +47,7 @@ struct Options {
     uint64_t bar4_size = 0x4000;
     bool msix = true;                 // accepts MSI-X vectors (else reads back NO_VECTOR)
     bool loopback = true;             // sent frames come back on the receive queue
+    bool keep_sent = true;            // sent() records every frame (off: a sink, for benchmarks)
     bool process_on_notify = true;
     bool suppress_notify = false;     // sets USED_F_NO_NOTIFY: "I poll, don't ring"
     uint32_t reset_delay_reads = 1;   // status reads before a reset reads back 0
