@@ -7,6 +7,7 @@
 // LAMINA_DOMAIN_ENTRY_SYMBOL, defined in runtime.cpp.
 #pragma once
 
+#include <lamina/assert.h>
 #include <lamina/domain_abi.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,8 +32,5 @@ void free(void* p);
 // capability table. Returns a non-negative value or -errno (see domain_abi.h).
 int64_t domain_main(const lamina_domain_caps& caps);
 
-#define DASSERT(cond)                                                                           \
-    do {                                                                                        \
-        if (!(cond)) [[unlikely]]                                                               \
-            ::lamina::domain_rt::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__); \
-    } while (0)
+// A domain's name for LAMINA_ASSERT: a failure panics the domain (runtime.cpp).
+#define DASSERT(cond) LAMINA_ASSERT(cond)

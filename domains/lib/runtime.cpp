@@ -80,6 +80,14 @@ void panic(const char* fmt, ...) {
 
 }  // namespace lamina::domain_rt
 
+namespace lamina {
+
+void assertion_failed(const char* expression, const char* file, int line) {
+    domain_rt::panic("assertion failed: %s at %s:%d", expression, file, line);
+}
+
+}  // namespace lamina
+
 extern "C" {
 
 [[gnu::visibility("default")]] int64_t lamina_domain_entry(const lamina_domain_caps* caps) {

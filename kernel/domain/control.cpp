@@ -1,8 +1,13 @@
-// /proc/domctl's commands (userland/domctl/README.md, "The kernel contract"): fault injection and
-// restarts of named domains, for tests and demos. procfs hands each write to control().
-#include "kernel/domain/domain.h"
+// Fault injection and /proc/domctl's commands (userland/domctl/README.md, "The kernel
+// contract"): making a named domain fail through its own code, and restarting one through its
+// Recovery, for tests and demos. procfs hands each write to control().
+#include <new>
 
+#include "kernel/domain/internal.h"
+#include "kernel/domain/recovery.h"
+#include "kernel/lib/format.h"
 #include "kernel/lib/log.h"
+#include "kernel/sched/thread.h"
 
 namespace lamina::domain {
 
@@ -32,6 +37,81 @@ Result<void> restart(const char* name) {
 }
 
 }  // namespace
+
+uint64_t inject_kind(const char* kind, size_t len) {
+    static const char* const kKinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
+    static_assert(LAMINA_INJECT_PANIC == 1 && LAMINA_INJECT_LOOP == 6, "kKinds follows lamina_inject_kind");
+    for (size_t i = 0; i < sizeof(kKinds) / sizeof(kKinds[0]); i++)
+        if (__builtin_strlen(kKinds[i]) == len && __builtin_memcmp(kKinds[i], kind, len) == 0) return i + 1;
+    return 0;
+}
+
+namespace {
+
+struct Injection {
+    Domain* d;
+    CallFn fn;
+    uint64_t kind;
+    DomainError result;
+};
+
+// On a thread of its own (a fresh, guarded stack for the stack overflow; nothing of the
+// requester's to unwind): the fault ends this call, through the normal fault path.
+void injection_thread(void* p) {
+    auto* in = static_cast<Injection*>(p);
+    uint64_t ignored = 0;
+    in->result = call(in->d, in->fn, in->kind, &ignored);
+    if (in->result == DomainError::None)
+        kprintf("domain %s: the injected fault did not happen (its runtime does not know kind %lu)\n",
+                in->d->name, (unsigned long)in->kind);
+    unpin(in->d);
+    if (in->kind == LAMINA_INJECT_LOOP) delete in;  // detached: nobody waits for it
+}
+
+}  // namespace
+
+Result<void> inject_fault(const char* name, const char* kind) {
+    uint64_t code = inject_kind(kind, __builtin_strlen(kind));
+    if (!code) return Errno::Inval;
+    Domain* d = pin(name);
+    if (!d) return Errno::NoEnt;
+    if (d->get_state() != State::Running || __atomic_load_n(&d->restarting, __ATOMIC_ACQUIRE)) {
+        unpin(d);
+        return Errno::Busy;
+    }
+    auto fn = reinterpret_cast<CallFn>(find_export(d, LAMINA_INJECT_EXPORT));
+    kprintf("domain %s (id %u): injecting a fault (%s)\n", d->name, d->id, kind);
+    if (!fn || !d->contains(reinterpret_cast<uintptr_t>(fn))) {
+        // Nothing of the domain's own to run (only a function in its image is ever called).
+        kprintf("domain %s: no %s function in its image: marked failed without running it\n", d->name,
+                LAMINA_INJECT_EXPORT);
+        mark_failed(d, {FaultRecord::Cause::Injected});
+        unpin(d);
+        return {};
+    }
+    bool detached = code == LAMINA_INJECT_LOOP;
+    auto* in = new (std::nothrow) Injection{d, fn, code, DomainError::None};
+    if (!in) {
+        unpin(d);
+        return Errno::NoMem;
+    }
+    sched::ThreadOptions options;
+    options.detached = detached;
+    char thread_name[32];
+    snformat(thread_name, sizeof(thread_name), "inject/%s", d->name);
+    auto t = sched::Thread::create(thread_name, injection_thread, in, options);
+    if (t.is_error()) {
+        delete in;
+        unpin(d);
+        return t.error();
+    }
+    if (detached) return {};
+    (void)t.value()->join();
+    DomainError e = in->result;
+    delete in;
+    return e == DomainError::None ? Result<void>(Errno::IO) : Result<void>();
+}
+
 
 Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out) {
     if (len > 0 && cmd[len - 1] == '\n') len--;

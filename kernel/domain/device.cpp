@@ -9,15 +9,11 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/sched/wait_queue.h"
-#include "kernel/sync/spinlock.h"
 #include "kernel/time/time.h"
 
 namespace lamina::domain::device {
 
 namespace {
-
-constexpr int32_t kEINVAL = 22, kENOMEM = 12, kENOENT = 2, kEEXIST = 17, kENOTSUP = 95, kETIMEDOUT = 110,
-                  kEAGAIN = 11, kENOSPC = 28;
 
 // What the interrupt handler touches, per CPU vector.
 struct VectorWait {
@@ -26,29 +22,6 @@ struct VectorWait {
 };
 VectorWait g_vectors[256];
 
-struct DmaRegion {
-    uint64_t phys;
-    size_t size;     // as asked for
-    unsigned order;  // of the frames behind it
-};
-
-struct IrqEntry {
-    uint8_t vector;     // 0: not set up
-    uint64_t consumed;  // atomic: g_vectors[vector].count the last successful wait saw
-};
-
-struct Resources {
-    Spinlock lock;
-    DmaRegion dma[kMaxDmaRegions];
-    size_t dma_count = 0;
-    uint64_t dma_pages = 0;
-    IrqEntry irqs[Manifest::kMaxDevices][kMaxIrqs];
-    uint32_t irq_granted[Manifest::kMaxDevices] = {};
-};
-Resources g_resources[kImageSlots];
-
-Resources& of(const Domain& d) { return g_resources[d.slot]; }
-
 void on_device_interrupt(arch::InterruptFrame& f) {
     VectorWait& v = g_vectors[f.vector & 0xff];
     __atomic_fetch_add(&v.count, 1, __ATOMIC_RELEASE);
@@ -56,77 +29,33 @@ void on_device_interrupt(arch::InterruptFrame& f) {
     lapic::eoi();
 }
 
-unsigned order_for(size_t bytes) {
-    size_t pages = (bytes + mm::PAGE_SIZE - 1) / mm::PAGE_SIZE;
-    unsigned order = 0;
-    while ((size_t(1) << order) < pages) order++;
-    return order;
-}
+bool valid_handle(uint64_t handle) { return handle >= 1 && handle <= Manifest::kMaxDevices; }
 
 }  // namespace
 
-int32_t dma_alloc(Domain& d, size_t size, void** out, uint64_t* bus) {
-    if (size == 0 || size > kMaxDmaBytes) return kEINVAL;
-    Resources& r = of(d);
-    {
-        SpinlockGuard g(r.lock);
-        if (r.dma_count == kMaxDmaRegions) return kENOMEM;
-    }
-    unsigned order = order_for(size);
-    auto frames = mm::alloc_frames(order, mm::Owner::domain(d.id));
-    if (frames.is_error()) return kENOMEM;
-    uint64_t phys = frames.value();
-    __builtin_memset(mm::phys_to_virt(phys), 0, mm::PAGE_SIZE << order);
-    bool recorded = false;
-    {
-        SpinlockGuard g(r.lock);
-        if (r.dma_count < kMaxDmaRegions) {
-            r.dma[r.dma_count++] = {phys, size, order};
-            r.dma_pages += size_t(1) << order;
-            recorded = true;
-        }
-    }
-    if (!recorded) {
-        (void)mm::free_frames(phys, order);
-        return kENOMEM;
-    }
-    *out = mm::phys_to_virt(phys);
-    *bus = phys;  // no IOMMU: bus addresses are physical addresses
-    return 0;
+Result<DmaBuffer> dma_alloc(Domain& d, size_t size) {
+    if (size == 0 || size > kMaxDmaBytes) return Errno::Inval;
+    uint64_t phys = TRY(alloc_run(d, d.resources.dma, size));
+    return DmaBuffer{mm::phys_to_virt(phys), phys};  // no IOMMU: bus addresses are physical
 }
 
-int32_t dma_free(Domain& d, void* base, size_t size) {
-    Resources& r = of(d);
-    DmaRegion found{};
-    {
-        SpinlockGuard g(r.lock);
-        size_t i = 0;
-        for (; i < r.dma_count; i++)
-            if (mm::phys_to_virt(r.dma[i].phys) == base && r.dma[i].size == size) break;
-        if (i == r.dma_count) return kEINVAL;
-        found = r.dma[i];
-        r.dma[i] = r.dma[--r.dma_count];
-        r.dma_pages -= size_t(1) << found.order;
-    }
-    (void)mm::free_frames(found.phys, found.order);
-    return 0;
-}
+Result<void> dma_free(Domain& d, void* base, size_t size) { return free_run(d, d.resources.dma, base, size); }
 
-int32_t irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint32_t count, uint32_t* granted) {
-    if (handle == 0 || handle > Manifest::kMaxDevices || count == 0) return kEINVAL;
-    Resources& r = of(d);
+Result<uint32_t> irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint32_t count) {
+    if (!valid_handle(handle) || count == 0) return Errno::Inval;
+    Resources& r = d.resources;
     size_t slot = handle - 1;
     {
         SpinlockGuard g(r.lock);
-        if (r.irq_granted[slot]) return kEEXIST;
+        if (r.irq_granted[slot]) return Errno::Exist;
     }
     uint16_t table = dev.msix_vector_count();
-    if (table == 0) return kENOTSUP;
+    if (table == 0) return Errno::NotSup;
     uint32_t n = count;
     if (n > table) n = table;
     if (n > kMaxIrqs) n = kMaxIrqs;
     // The table is reached through its BAR: memory decoding must be on.
-    if (auto e = dev.enable_memory_space(); e.is_error()) return int32_t(e.error().code());
+    TRY(dev.enable_memory_space());
     uint8_t vectors[kMaxIrqs] = {};
     uint32_t got = 0;
     for (; got < n; got++) {
@@ -134,27 +63,23 @@ int32_t irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint32_t coun
         if (v.is_error()) break;
         vectors[got] = v.value();
     }
-    auto undo = [&](uint32_t upto) {
-        for (uint32_t i = 0; i < upto; i++) {
+    if (got == 0) return Errno::NoSpc;
+    auto undo = [&](Error e) -> Result<uint32_t> {
+        for (uint32_t i = 0; i < got; i++) {
             (void)dev.msix_mask(uint16_t(i));
             arch::set_interrupt_handler(vectors[i], nullptr);
             (void)irq::free_vector(vectors[i]);
         }
+        return e;
     };
-    if (got == 0) return kENOSPC;
     uint32_t apic = lapic::id();
     for (uint32_t i = 0; i < got; i++) {
         arch::set_interrupt_handler(vectors[i], on_device_interrupt);
         irq::MsiMessage m = irq::compose_msi(apic, vectors[i]);
-        if (auto e = dev.msix_set_entry(uint16_t(i), m.address, m.data, /*masked=*/false); e.is_error()) {
-            undo(got);
-            return int32_t(e.error().code());
-        }
+        if (auto e = dev.msix_set_entry(uint16_t(i), m.address, m.data, /*masked=*/false); e.is_error())
+            return undo(e.error());
     }
-    if (auto e = dev.msix_enable(); e.is_error()) {
-        undo(got);
-        return int32_t(e.error().code());
-    }
+    if (auto e = dev.msix_enable(); e.is_error()) return undo(e.error());
     (void)dev.msix_set_function_mask(false);
     {
         SpinlockGuard g(r.lock);
@@ -162,17 +87,16 @@ int32_t irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint32_t coun
             r.irqs[slot][i] = {vectors[i], __atomic_load_n(&g_vectors[vectors[i]].count, __ATOMIC_ACQUIRE)};
         r.irq_granted[slot] = got;
     }
-    *granted = got;
-    return 0;
+    return got;
 }
 
-int32_t irq_wait_slice(Domain& d, uint64_t handle, uint32_t entry, uint64_t deadline_ns, uint64_t slice_ns) {
-    if (handle == 0 || handle > Manifest::kMaxDevices) return kENOENT;
-    Resources& r = of(d);
-    IrqEntry* e;
+Result<void> irq_wait_slice(Domain& d, uint64_t handle, uint32_t entry, uint64_t deadline_ns, uint64_t slice_ns) {
+    if (!valid_handle(handle)) return Errno::NoEnt;
+    Resources& r = d.resources;
+    Resources::IrqEntry* e;
     {
         SpinlockGuard g(r.lock);
-        if (entry >= r.irq_granted[handle - 1]) return kENOENT;
+        if (entry >= r.irq_granted[handle - 1]) return Errno::NoEnt;
         e = &r.irqs[handle - 1][entry];
     }
     VectorWait& v = g_vectors[e->vector];
@@ -182,26 +106,26 @@ int32_t irq_wait_slice(Domain& d, uint64_t handle, uint32_t entry, uint64_t dead
     bool last_slice = wait <= slice_ns;
     if (!last_slice) wait = slice_ns;
     auto arrived = v.queue.wait_for([&] { return __atomic_load_n(&v.count, __ATOMIC_ACQUIRE) != seen; }, wait);
-    if (arrived.is_error()) return last_slice ? kETIMEDOUT : kEAGAIN;
+    if (arrived.is_error()) return last_slice ? Errno::TimedOut : Errno::Again;
     // Several threads may wait on one entry: each moves `consumed` forward, none backward.
     uint64_t now_count = __atomic_load_n(&v.count, __ATOMIC_ACQUIRE);
     __atomic_compare_exchange_n(&e->consumed, &seen, now_count, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-    return 0;
+    return {};
 }
 
 uint64_t irq_count(const Domain& d, uint64_t handle, uint32_t entry) {
-    if (handle == 0 || handle > Manifest::kMaxDevices) return 0;
-    Resources& r = of(d);
+    if (!valid_handle(handle)) return 0;
+    const Resources& r = d.resources;
     SpinlockGuard g(r.lock);
     if (entry >= r.irq_granted[handle - 1]) return 0;
     return __atomic_load_n(&g_vectors[r.irqs[handle - 1][entry].vector].count, __ATOMIC_ACQUIRE);
 }
 
 void release_device(Domain& d, uint64_t handle, pci::PciDevice& dev) {
-    Resources& r = of(d);
+    Resources& r = d.resources;
     uint8_t vectors[kMaxIrqs] = {};
     uint32_t n = 0;
-    if (handle >= 1 && handle <= Manifest::kMaxDevices) {
+    if (valid_handle(handle)) {
         SpinlockGuard g(r.lock);
         n = r.irq_granted[handle - 1];
         for (uint32_t i = 0; i < n; i++) vectors[i] = r.irqs[handle - 1][i].vector;
@@ -218,24 +142,9 @@ void release_device(Domain& d, uint64_t handle, pci::PciDevice& dev) {
     }
 }
 
-void release_dma(Domain& d) {
-    Resources& r = of(d);
-    for (;;) {
-        DmaRegion region;
-        {
-            SpinlockGuard g(r.lock);
-            if (r.dma_count == 0) break;
-            region = r.dma[--r.dma_count];
-            r.dma_pages -= size_t(1) << region.order;
-        }
-        (void)mm::free_frames(region.phys, region.order);
-    }
-}
-
 uint64_t dma_pages(const Domain& d) {
-    Resources& r = of(d);
-    SpinlockGuard g(r.lock);
-    return r.dma_pages;
+    SpinlockGuard g(d.resources.lock);
+    return d.resources.dma.pages();
 }
 
 }  // namespace lamina::domain::device

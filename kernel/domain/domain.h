@@ -18,8 +18,10 @@
 // image. A fault in kernel code (a capability running on the domain's behalf) stays a kernel
 // fault; the capabilities check what domains hand them instead.
 //
-// Locking: g_domains_lock (domain.cpp) guards the domain list and image slots; each Domain's lock
-// guards its page and device tables. Order: g_domains_lock, then a Domain's lock.
+// The code: docs/domains.md; kernel/domain/internal.h lists which file does what.
+//
+// Locking: g_domains_lock (lifecycle.cpp) guards the table of live domains and image slots;
+// each Domain's Resources::lock its resource tables. Order: g_domains_lock, then a Domain's.
 #pragma once
 
 #include <stddef.h>
@@ -30,6 +32,8 @@
 #include <lamina/result.h>
 
 #include "kernel/domain/loader/loader.h"
+#include "kernel/domain/resources.h"
+#include "kernel/domain/status.h"
 #include "kernel/sync/spinlock.h"
 
 namespace lamina::pci {
@@ -44,7 +48,6 @@ class Thread;
 
 namespace lamina::domain {
 
-enum class State : uint32_t { Created, Running, Failed, Dead };
 const char* state_name(State s);
 
 // Kernel virtual range of domain images: one slot of kDomainMaxImage bytes per live domain.
@@ -55,15 +58,6 @@ inline constexpr size_t kImageSlots = 64;
 inline constexpr uint64_t kDefaultWatchdogNs = 2'000'000'000;
 
 struct Continuation;
-
-struct Counters {
-    uint64_t calls_in = 0;      // calls that entered the domain
-    uint64_t calls_out = 0;     // calls it made into other domains
-    uint64_t faults = 0;
-    uint64_t heap_pages = 0;    // private-heap pages now held
-    uint64_t image_pages = 0;
-    uint64_t restarts = 0;      // set by whoever re-creates the domain (a shadow)
-};
 
 // Why a domain failed (the first fault only: later ones find it Failed already).
 struct FaultRecord {
@@ -93,39 +87,10 @@ struct Domain {
     uint32_t threads_inside = 0;  // atomic: threads whose call stack holds this domain
     uint32_t pins = 0;            // atomic: references held outside any call (see pin())
     FaultRecord fault;            // written once, by whoever marks the domain Failed
-    Recovery* recovery = nullptr; // g_domains_lock: the shadow's recovery that restarts it
+    Recovery* recovery = nullptr; // g_domains_lock: the shadow's recovery that restarts it (recovery.h)
     bool restarting = false;      // atomic: its recovery is replacing it (shown as "restarting")
 
-    static constexpr size_t kMaxAllocations = 256;
-    struct Allocation {
-        uint64_t phys;
-        unsigned order;
-        size_t pages;  // what the domain asked for (<= 1 << order)
-    };
-    Spinlock lock;                             // the tables below
-    Allocation allocations[kMaxAllocations] = {};
-    size_t allocation_count = 0;
-    pci::PciDevice* devices[Manifest::kMaxDevices] = {};
-
-    // The domain's own threads (thread_create): each runs its function through a domain call
-    // and ends when it returns or is unwound; destroy() joins them.
-    static constexpr size_t kMaxThreads = 16;
-    struct OwnThread {
-        sched::Thread* thread;
-        void (*fn)(void*);
-        void* arg;
-        Domain* domain;
-    };
-    OwnThread threads[kMaxThreads] = {};
-    size_t thread_count = 0;
-
-    static constexpr size_t kMaxExports = Manifest::kMaxInterfaces + 1;  // + libdomain's LAMINA_INJECT_EXPORT
-    struct Export {
-        char name[Manifest::kMaxInterfaceName + 1];
-        void* object;
-    };
-    Export exports[kMaxExports] = {};
-    size_t export_count = 0;
+    Resources resources;  // what it holds in the kernel (resources.h)
 
     State get_state() const { return State(__atomic_load_n(&state, __ATOMIC_ACQUIRE)); }
     bool contains(uintptr_t addr) const { return addr >= image.base && addr - image.base < image.size; }
@@ -200,67 +165,21 @@ Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out);
 void set_watchdog_ns(uint64_t ns);
 uint64_t watchdog_ns();
 
-// The /proc/domains text (userland/domctl/README.md): one line of key=value fields per domain
-// (id, name, state, restarts, faults, calls_in, calls_out, heap_pages, exchange_objects,
-// threads, threads_inside, image_pages). Returns the length written (truncated to fit).
-size_t format_domains(char* buf, size_t size);
+// The live domains' status, at most max of them (kImageSlots is enough for all); the count.
+size_t list(Status* out, size_t max);
 
 // Faults contained since boot (all domains).
 uint64_t fault_count();
 // Full fault reports (registers, backtrace) or one line each (restart stress tests).
 void set_verbose_faults(bool verbose);
 
-// Recovery behind a generated shadow (IShadow): on a fault, create a fresh instance from the
-// same package (so with the same manifest and capabilities), start it, run the replay hook,
-// point the shadow's proxy at it (rebind), and only then destroy the failed instance. Restarts
-// are limited to `max` within `window_ns` (the manifest's restart policy by default; `never`
-// allows none); beyond that recover() fails and the shadow returns Restarting.
-class Recovery final : public proxy_rt::ShadowRecovery {
-public:
-    using Hook = Result<void> (*)(void* context, Domain* fresh);
-
-    Recovery(Domain* instance, Hook rebind, Hook replay, void* context);
-    Recovery(Domain* instance, Hook rebind, Hook replay, void* context, uint32_t max, uint64_t window_ns);
-
-    // Registers itself as instance's recovery (Domain::recovery), so that /proc/domctl's
-    // restart finds it; unregisters on destruction.
-    ~Recovery();
-    Recovery(const Recovery&) = delete;
-    Recovery& operator=(const Recovery&) = delete;
-
-    // Replaces the failed instance. Calls from several threads are serialized: one that waited
-    // for another's recovery finds the fresh instance running and returns at once.
-    Result<void> recover(DomainError why) override;
-    // Replaces a healthy instance (/proc/domctl restart): counted in restarts, not against the
-    // budget (an operator asked for it). Busy if a restart is under way.
-    Result<void> restart();
-    Domain* instance() const { return instance_; }
-    uint64_t restarts() const { return restarts_; }
-    uint64_t last_recovery_ns() const { return last_recovery_ns_; }
-
-private:
-    static constexpr size_t kMaxTracked = 1000;  // the manifest's upper bound for max
-
-    Result<void> replace(DomainError why);
-
-    Domain* instance_;
-    char package_[Manifest::kMaxName + 1];
-    Hook rebind_, replay_;
-    void* context_;
-    uint32_t max_;
-    uint64_t window_ns_;
-    uint64_t restarts_ = 0;
-    uint64_t last_recovery_ns_ = 0;
-    uint64_t recent_[kMaxTracked] = {};  // times of the last restarts, a ring
-    size_t recent_next_ = 0;
-    bool busy_ = false;  // atomic: a recovery or restart is under way
-};
-
 // The exchange heap's objects owned by a domain (for introspection and tests), and the live
 // objects in all.
 size_t exchange_objects_owned_by(DomainId id);
 size_t exchange_live_objects();
-// Registers the type tables a generated interface header lists (NAME_types[]).
+// Registers the type tables a generated interface header lists (NAME_types[]): count of them,
+// or all up to its terminating nullptr. Registering a table again is harmless.
 Result<void> exchange_register_types(const TypeInfo* const* types, size_t count);
+Result<void> exchange_register_types(const TypeInfo* const* types);
 
 }  // namespace lamina::domain

@@ -1,6 +1,8 @@
 // What the domain ktests share: a test package loaded and started.
 #pragma once
 
+#include <new>
+
 #include "kernel/domain/domain.h"
 
 namespace lamina::domain {
@@ -15,6 +17,22 @@ inline Domain* started(const char* name) {
         return nullptr;
     }
     return d.value();
+}
+
+// What domain::list says of the live domain named name (the first of that name): false when
+// it is not listed.
+inline bool status_of(const char* name, Status& out) {
+    auto* all = new (std::nothrow) Status[kImageSlots];
+    if (!all) return false;
+    size_t n = list(all, kImageSlots);
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i++)
+        if (__builtin_strcmp(all[i].name, name) == 0) {
+            out = all[i];
+            found = true;
+        }
+    delete[] all;
+    return found;
 }
 
 }  // namespace lamina::domain

@@ -90,4 +90,8 @@ void panic(const char* fmt, ...) {
     power::halt_after_panic();
 }
 
+void assertion_failed(const char* expression, const char* file, int line) {
+    panic("assertion failed: %s at %s:%d", expression, file, line);
+}
+
 }  // namespace lamina

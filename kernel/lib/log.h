@@ -2,6 +2,8 @@
 // console lock with interrupts saved; the panic path bypasses the lock).
 #pragma once
 
+#include <lamina/assert.h>
+
 #include "kernel/lib/format.h"
 
 namespace lamina {
@@ -20,8 +22,5 @@ void log_clear();
 
 }  // namespace lamina
 
-#define KASSERT(cond)                                                                       \
-    do {                                                                                    \
-        if (!(cond)) [[unlikely]]                                                           \
-            ::lamina::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__);   \
-    } while (0)
+// The kernel's name for LAMINA_ASSERT (a failure panics through assertion_failed, log.cpp).
+#define KASSERT(cond) LAMINA_ASSERT(cond)

@@ -7,6 +7,7 @@
 //   g_frames_lock  the buddy allocator; innermost, taken by both of the above
 // No lock is held across flush_tlb_range(): a TLB shoot-down waits for other CPUs, which may be
 // spinning on the same lock with interrupts off.
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/mm/memory.h"
 
 #include <new>
@@ -245,15 +246,14 @@ bool stack_guard_query(uint64_t addr) {
 }
 
 void set_cpu_paging_features() {
-    constexpr uint32_t IA32_PAT = 0x277;
     // PAT entry 7 (PAT|PCD|PWT) becomes write-combining; the others keep their reset values.
     // A CPU that has not run this still reads entry 7 as uncached, which is safe for devices.
     if (cpu::cpuid(1).edx & (1u << 16)) {
-        uint64_t pat = cpu::rdmsr(IA32_PAT);
+        uint64_t pat = cpu::rdmsr(MSR_IA32_PAT);
         pat = (pat & ~(0xFFull << 56)) | (0x01ull << 56);
-        cpu::wrmsr(IA32_PAT, pat);
+        cpu::wrmsr(MSR_IA32_PAT, pat);
     }
-    if (cpu::cpuid(1).edx & (1u << 13)) cpu::write_cr4(cpu::read_cr4() | (1ull << 7));  // PGE
+    if (cpu::cpuid(1).edx & (1u << 13)) cpu::write_cr4(cpu::read_cr4() | CR4_PGE);
 }
 
 }  // namespace
@@ -406,8 +406,8 @@ void flush_tlb_range(uintptr_t virt, size_t size) {
     if (end - start > 32 * PAGE_SIZE) {
         // Toggling PGE drops global entries too; a CR3 reload alone would keep them.
         uint64_t cr4 = cpu::read_cr4();
-        if (cr4 & (1ull << 7)) {
-            cpu::write_cr4(cr4 & ~(1ull << 7));
+        if (cr4 & CR4_PGE) {
+            cpu::write_cr4(cr4 & ~uint64_t(CR4_PGE));
             cpu::write_cr4(cr4);
         } else {
             cpu::write_cr3(cpu::read_cr3());

@@ -95,12 +95,10 @@ public:
             return {};
         }
         case ProcFile::Domains: {
-            constexpr size_t kMax = 16384;
-            char* buf = static_cast<char*>(mm::kmalloc(kMax));
-            if (!buf) return Errno::NoMem;
-            size_t n = domain::format_domains(buf, kMax);
-            out.put(buf, n < kMax ? n : kMax - 1);
-            mm::kfree(buf);
+            auto* domains = static_cast<domain::Status*>(mm::kmalloc(sizeof(domain::Status) * domain::kImageSlots));
+            if (!domains) return Errno::NoMem;
+            format_domains(out, domains, domain::list(domains, domain::kImageSlots));
+            mm::kfree(domains);
             return {};
         }
         case ProcFile::DomCtl: return {};

@@ -5,6 +5,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/interrupts.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/boot_files.h"
@@ -29,7 +30,6 @@ using detail::MAX_PROCESSES;
 namespace {
 
 constexpr uint64_t PAGE = mm::PAGE_SIZE;
-constexpr uint32_t IA32_FS_BASE = 0xC0000100;
 constexpr uint64_t STACK_SIZE = 8ull << 20;
 constexpr size_t STACK_IMAGE = 256 * 1024;  // argv, envp, auxv and strings must fit here
 constexpr int MAX_SCRIPT_DEPTH = 4;         // #! interpreters of #! interpreters (Linux: 4)
@@ -156,7 +156,7 @@ void load_user_state(Process* p) {
     cpu::cli();
     sched::current_thread()->set_user_state(&p->user);
     cpu::write_cr3(p->user.cr3);
-    cpu::wrmsr(IA32_FS_BASE, p->user.fs_base);
+    cpu::wrmsr(MSR_IA32_FS_BASE, p->user.fs_base);
 }
 
 void reset_fpu(Process* p) {
@@ -459,7 +459,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     child->trap_frame.rax = 0;
     if (new_stack) child->trap_frame.rsp = new_stack;
     asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(child->fpu)));
-    child->user = {child->as->root(), cpu::rdmsr(IA32_FS_BASE), child, child->fpu};
+    child->user = {child->as->root(), cpu::rdmsr(MSR_IA32_FS_BASE), child, child->fpu};
     child->uid = parent->uid; child->euid = parent->euid; child->suid = parent->suid;
     child->gid = parent->gid; child->egid = parent->egid; child->sgid = parent->sgid;
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
@@ -530,7 +530,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     p->user.cr3 = p->as->root();
     p->user.fs_base = 0;
     cpu::write_cr3(p->user.cr3);
-    cpu::wrmsr(IA32_FS_BASE, 0);
+    cpu::wrmsr(MSR_IA32_FS_BASE, 0);
     cpu::sti();
     old->destroy();
     reset_fpu(p);

@@ -3,6 +3,7 @@
 // pointer argument goes through user_access.h.
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/interrupts.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/address_space.h"
@@ -42,18 +43,17 @@ int64_t sys_set_robust_list(uint64_t, uint64_t len, uint64_t, uint64_t, uint64_t
 
 int64_t sys_arch_prctl(uint64_t code, uint64_t addr, uint64_t, uint64_t, uint64_t, uint64_t) {
     constexpr uint64_t ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003;
-    constexpr uint32_t IA32_FS_BASE = 0xC0000100;
     Process* p = current_process();
     if (code == ARCH_SET_FS) {
         if (addr >= USER_LIMIT) return err(Errno::Perm);
         cpu::cli();  // the scheduler saves the MSR into user.fs_base on a switch
-        cpu::wrmsr(IA32_FS_BASE, addr);
+        cpu::wrmsr(MSR_IA32_FS_BASE, addr);
         p->user.fs_base = addr;
         cpu::sti();
         return 0;
     }
     if (code == ARCH_GET_FS) {
-        uint64_t v = cpu::rdmsr(IA32_FS_BASE);
+        uint64_t v = cpu::rdmsr(MSR_IA32_FS_BASE);
         return UserPtr<uint64_t>(addr).write(v).is_ok() ? 0 : err(Errno::Fault);
     }
     return err(Errno::Inval);

@@ -1,5 +1,6 @@
 #include "kernel/sched/mutex.h"
 
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/sched/scheduler.h"
 
@@ -23,7 +24,7 @@ void Mutex::lock() {
     Scheduler::schedule();
     // unlock() made us the owner before waking us.
     KASSERT(__atomic_load_n(&owner_, __ATOMIC_RELAXED) == self);
-    if (flags & (1u << 9)) asm volatile("sti" ::: "memory");
+    if (flags & RFLAGS_IF) asm volatile("sti" ::: "memory");
 }
 
 bool Mutex::try_lock() {

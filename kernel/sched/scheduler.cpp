@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/interrupts.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/page_table.h"
 #include "kernel/sched/ipi.h"
@@ -15,8 +16,6 @@ extern "C" lamina::sched::Thread* context_switch(uint64_t* save_rsp, uint64_t ne
 namespace lamina::sched {
 
 namespace {
-
-constexpr uint64_t RFLAGS_IF = 1u << 9;
 
 // Detached threads that have ended, waiting for the reaper to free them.
 // Lock order: taken alone (from finish_switch, with interrupts off).
@@ -58,14 +57,13 @@ void reaper(void*) {
 // The ring-3 half of a switch (see Thread::UserState): FS base, address space and the SYSCALL
 // entry's stack.
 void switch_user_state(arch::Cpu& cpu, Thread* prev, Thread* next) {
-    constexpr uint32_t IA32_FS_BASE = 0xC0000100;
     if (Thread::UserState* u = prev->user_state()) {
-        u->fs_base = cpu::rdmsr(IA32_FS_BASE);
+        u->fs_base = cpu::rdmsr(MSR_IA32_FS_BASE);
         asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(u->fpu)));
     }
     uint64_t cr3 = mm::kernel_root_phys();
     if (Thread::UserState* u = next->user_state()) {
-        cpu::wrmsr(IA32_FS_BASE, u->fs_base);
+        cpu::wrmsr(MSR_IA32_FS_BASE, u->fs_base);
         asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<uint8_t(*)[512]>(u->fpu)));
         cr3 = u->cr3;
     }

@@ -1,5 +1,6 @@
 #include "kernel/sched/wait_queue.h"
 
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/sched/scheduler.h"
 #include "kernel/sched/timeout.h"
@@ -52,7 +53,7 @@ void WaitQueue::block_locked(uint64_t flags, uint64_t deadline) {
     if (deadline) arm_timeout(t, this, deadline);
     Scheduler::schedule();
     if (deadline) disarm_timeout(t);
-    if (flags & (1u << 9)) asm volatile("sti" ::: "memory");
+    if (flags & RFLAGS_IF) asm volatile("sti" ::: "memory");
 }
 
 void WaitQueue::remove_timed_out(Thread* t) {

@@ -14,6 +14,9 @@
 // instance, resets the controller, creates its queues); replay checks it serves the same
 // device geometry; then the proxy is rebound and the failed instance torn down.
 //
+// The supervision (loading, shadow, recovery, replay) is a domain::Supervised<idl::Block>
+// (kernel/domain/supervised.h); this file adds the geometry check and the "block" name.
+//
 // Lifetime: started at boot when the image carries the nvme package (not under ktest/kbench,
 // where the tests start and stop it themselves: other tests claim the NVMe controller too).
 // The shadow keeps its address across driver restarts; stop() withdraws "block" first.
@@ -24,11 +27,7 @@
 #include <lamina/result.h>
 
 #include "interfaces/block.h"
-
-namespace lamina::domain {
-struct Domain;
-class Recovery;
-}  // namespace lamina::domain
+#include "kernel/domain/recovery.h"
 
 namespace lamina::storage {
 

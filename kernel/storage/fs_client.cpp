@@ -3,58 +3,17 @@
 #include <new>
 #include <utility>
 
-#include "interfaces/block.h"
 #include "kernel/lib/log.h"
 #include "kernel/storage/fs_inode.h"
 
 namespace lamina::storage {
 
-namespace {
-
-bool g_types_registered = false;
-
-Result<void> register_types() {
-    if (g_types_registered) return {};
-    TRY(domain::exchange_register_types(idl::block_types, sizeof(idl::block_types) / sizeof(idl::block_types[0]) - 1));
-    TRY(domain::exchange_register_types(idl::fs_types, sizeof(idl::fs_types) / sizeof(idl::fs_types[0]) - 1));
-    g_types_registered = true;
-    return {};
-}
-
-idl::Fs* exported_fs(domain::Domain* d) { return static_cast<idl::Fs*>(domain::find_export(d, "fs")); }
-
-Result<domain::Domain*> started(const char* package) {
-    domain::Domain* d = TRY(domain::create(package));
-    auto r = domain::start(d);
-    if (r.is_error() || r.value() < 0) {
-        Error e = r.is_error() ? r.error() : Error(Errno(-r.value()));
-        kprintf("storage: the %s domain did not start (%s)\n", package, e.name());
-        domain::destroy(d);
-        return e;
-    }
-    if (!exported_fs(d)) {
-        kprintf("storage: the %s domain exports no \"fs\"\n", package);
-        domain::destroy(d);
-        return Errno::NoEnt;
-    }
-    return d;
-}
-
-}  // namespace
-
 Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
-    TRY(register_types());
-    domain::Domain* d = TRY(started(opts.package));
     auto* c = new (std::nothrow) FsClient;
-    if (!c) {
-        domain::destroy(d);
-        return Errno::NoMem;
-    }
+    if (!c) return Errno::NoMem;
     RefPtr<FsClient> client(c);
     c->opts_ = opts;
-    c->proxy_ = new (c->proxy_storage_) idl::FsProxy(d->record, *exported_fs(d));
-    c->recovery_ = new (c->recovery_storage_) domain::Recovery(d, rebind, replay, c);
-    c->shadow_ = new (c->shadow_storage_) idl::FsShadow(*c->proxy_, *c->recovery_);
+    c->domain_ = TRY(domain::Supervised<idl::Fs>::start({opts.package, replay, c, &c->mutex_}));
     auto info = c->call([&](FsClient& self) { return self.fs().mount(opts.read_only, false); });
     if (info.is_error()) {
         kprintf("storage: mounting the root file system failed (%s)\n", info.error().name());
@@ -70,62 +29,34 @@ Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
     return client;
 }
 
-Result<void> FsClient::replay(void* context, domain::Domain* fresh) {
+Result<void> FsClient::replay(void* context, idl::FsProxy& fresh) {
     auto* c = static_cast<FsClient*>(context);
-    // A shadow's recovery runs inside a call, under mutex_; an operator's restart does not.
-    bool took = !c->mutex_.is_held_by_current();
-    if (took) c->mutex_.lock();
-    auto fail = [&](Error e) -> Result<void> {
-        if (took) c->mutex_.unlock();
-        return e;
-    };
-    idl::Fs* fs = exported_fs(fresh);
-    if (!fs) return fail(Errno::NoEnt);
-    // A healthy instance being replaced writes back first, so that the restart loses nothing.
-    domain::Domain* old = c->recovery_->instance();
+    // A healthy instance being replaced (an operator's restart) writes back first, so that the
+    // restart loses nothing. The Supervised's proxy still points at it.
     bool written_back = false;
-    if (old && old->get_state() == domain::State::Running && c->mounted_rw_) {
-        auto r = c->proxy_->sync();
+    if (c->instance()->get_state() == domain::State::Running && c->mounted_rw_) {
+        auto r = c->domain_->proxy().sync();
         written_back = r.is_ok();
         if (r.is_error())
             kprintf("storage: the fs domain being restarted could not write back (%s)\n", r.error().name());
     }
-    // Straight to the fresh instance: the shadow's proxy still points at the old one.
-    idl::FsProxy direct(fresh->record, *fs);
     // after_fault only when the old instance had the file system mounted read-write: then the
     // missing "clean" mark is its own doing. A first mount that crashed gets no such pass.
-    auto info = direct.mount(c->opts_.read_only, c->mounted_rw_);
+    auto info = fresh.mount(c->opts_.read_only, c->mounted_rw_);
     if (info.is_error()) {
         kprintf("storage: remounting after an fs domain fault failed (%s)\n", info.error().name());
-        return fail(info.error().is_domain_error() ? Error(Errno::IO) : info.error());
+        return info.error().is_domain_error() ? Error(Errno::IO) : info.error();
     }
     c->info_ = info.value();
     c->mounted_rw_ = !c->info_.read_only;
     c->dir_valid_ = false;
     if (!written_back) c->losses_++;
-    c->restart_locked_ = took;
     return {};
 }
 
-Result<void> FsClient::rebind(void* context, domain::Domain* fresh) {
-    auto* c = static_cast<FsClient*>(context);
-    idl::Fs* fs = exported_fs(fresh);
-    if (fs) c->proxy_->rebind(fresh->record, *fs);
-    if (c->restart_locked_) {
-        c->restart_locked_ = false;
-        c->mutex_.unlock();
-    }
-    return fs ? Result<void>() : Result<void>(Errno::NoEnt);
-}
-
 void FsClient::teardown() {
-    if (domain::Domain* d = instance()) domain::destroy(d);
-    if (shadow_) shadow_->~FsShadow();
-    if (recovery_) recovery_->~Recovery();
-    if (proxy_) proxy_->~FsProxy();
-    shadow_ = nullptr;
-    recovery_ = nullptr;
-    proxy_ = nullptr;
+    delete domain_;
+    domain_ = nullptr;
 }
 
 Result<void> FsClient::stop() {
@@ -141,7 +72,7 @@ Result<void> FsClient::stop() {
 
 FsClient::~FsClient() { teardown(); }
 
-uint64_t FsClient::restarts() const { return recovery_ ? recovery_->restarts() : 0; }
+uint64_t FsClient::restarts() const { return domain_ ? domain_->restarts() : 0; }
 
 idl::FsInfo FsClient::info() {
     sched::MutexGuard g(mutex_);

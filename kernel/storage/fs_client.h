@@ -12,10 +12,9 @@
 // Inode numbers stay valid across restarts, so the VFS's FsInodes (fs_inode.h) survive them.
 //
 // An operator's restart of the healthy domain (/proc/domctl `restart fs`, Recovery::restart)
-// runs the same hooks from another thread: replay then takes the mutex (no call is inside the
-// domain while it is replaced, none enters the old instance afterwards), has the old instance
-// write everything back, mounts in the fresh one, and rebind lets calls go again. Nothing is
-// lost.
+// runs the same replay from another thread, with mutex_ held too (it is the Supervised's calls
+// lock, see kernel/domain/supervised.h): the old instance writes everything back, the fresh one
+// mounts, and only then do calls go to it. Nothing is lost.
 //
 // Locking: mutex_ serializes every call into the domain (the ext2 core is single-threaded)
 // and guards the reusable exchange buffers and the directory cache. It is the outermost lock
@@ -29,10 +28,21 @@
 #include <lamina/result.h>
 #include <lamina/rref.h>
 
+#include "interfaces/block.h"
 #include "interfaces/fs.h"
-#include "kernel/domain/domain.h"
+#include "kernel/domain/supervised.h"
 #include "kernel/posix/vfs/inode.h"
 #include "kernel/sched/mutex.h"
+
+namespace lamina::domain {
+template <>
+struct Binding<idl::Fs> {
+    using Proxy = idl::FsProxy;
+    using Shadow = idl::FsShadow;
+    static constexpr const char* kExport = "fs";
+    static constexpr const TypeInfo* const* kTypes[] = {idl::block_types, idl::fs_types};
+};
+}  // namespace lamina::domain
 
 namespace lamina::storage {
 
@@ -68,7 +78,7 @@ public:
     }
 
     // Under mutex_ (inside call()).
-    idl::Fs& fs() { return *shadow_; }
+    idl::Fs& fs() { return domain_->shadow(); }
     bool stopped() const { return stopped_; }
     // The reusable exchange buffers (recreated when a failed call lost them).
     Result<RRefBytes*> io_buffer();
@@ -82,28 +92,22 @@ public:
     // Restarts after which unwritten data may be gone (faults; not an operator's restart,
     // which writes back first). Under mutex_.
     uint64_t losses() const { return losses_; }
-    domain::Domain* instance() const { return recovery_ ? recovery_->instance() : nullptr; }
+    domain::Domain* instance() const { return domain_ ? domain_->instance() : nullptr; }
 
     ~FsClient() override;
 
 private:
     FsClient() = default;
-    static Result<void> rebind(void* context, domain::Domain* fresh);
-    static Result<void> replay(void* context, domain::Domain* fresh);
-    // Destroys the domain instance and the proxy, recovery and shadow in front of it.
+    // Mounts in the fresh instance of a restart (mutex_ held).
+    static Result<void> replay(void* context, idl::FsProxy& fresh);
+    // Destroys the domain (the instance serving now, and the shadow in front of it).
     void teardown();
 
     Options opts_;
     sched::Mutex mutex_;
-    alignas(idl::FsProxy) unsigned char proxy_storage_[sizeof(idl::FsProxy)];
-    alignas(domain::Recovery) unsigned char recovery_storage_[sizeof(domain::Recovery)];
-    alignas(idl::FsShadow) unsigned char shadow_storage_[sizeof(idl::FsShadow)];
-    idl::FsProxy* proxy_ = nullptr;
-    domain::Recovery* recovery_ = nullptr;
-    idl::FsShadow* shadow_ = nullptr;
+    domain::Supervised<idl::Fs>* domain_ = nullptr;  // owned
     idl::FsInfo info_{};
     bool mounted_rw_ = false;  // a read-write mount succeeded: a restart remounts after_fault
-    bool restart_locked_ = false;  // replay took mutex_ for an operator restart; rebind drops it
     uint64_t losses_ = 0;
     bool stopped_ = false;
 

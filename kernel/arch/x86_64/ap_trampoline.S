@@ -8,6 +8,8 @@
  * and the boot CPU's EFER -> the kernel's ap_entry(cpu) in the higher half, on the stack the
  * boot CPU allocated for it. Every address below is where the byte will be after the copy.
  */
+#include "kernel/arch/x86_64/registers.h"
+
 #define AP_TRAMPOLINE_PHYS 0x8000
 #define AT(sym) (AP_TRAMPOLINE_PHYS + ((sym) - ap_trampoline_start))
 
@@ -22,7 +24,7 @@ ap_trampoline_start:
     movw %ax, %ds
     lgdtl AT(tramp_gdtr)
     movl %cr0, %eax
-    orl $1, %eax                         /* PE */
+    orl $CR0_PE, %eax
     movl %eax, %cr0
     ljmpl $0x08, $AT(tramp_protected)
 
@@ -33,16 +35,16 @@ tramp_protected:
     movw %ax, %es
     movw %ax, %ss
     movl %cr4, %eax
-    orl $(1 << 5), %eax                  /* PAE */
+    orl $CR4_PAE, %eax
     movl %eax, %cr4
     movl AT(ap_trampoline_cr3), %eax     /* below 4 GiB: checked by the boot CPU */
     movl %eax, %cr3
-    movl $0xC0000080, %ecx               /* EFER: LME, and NXE when the page tables use NX */
+    movl $MSR_IA32_EFER, %ecx            /* LME, and NXE when the page tables use NX */
     movl AT(ap_trampoline_efer), %eax
     xorl %edx, %edx
     wrmsr
     movl %cr0, %eax
-    orl $0x80010001, %eax                /* PG | WP | PE */
+    orl $(CR0_PG | CR0_WP | CR0_PE), %eax
     movl %eax, %cr0
     ljmpl $0x18, $AT(tramp_long)
 

@@ -2,6 +2,7 @@
 #include "kernel/arch/x86_64/backtrace.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/format.h"
 
@@ -13,11 +14,11 @@ namespace {
 KTEST(arch, protections_enabled) {
     auto leaf7 = cpu::cpuid(7, 0);
     uint64_t cr4 = cpu::read_cr4();
-    KEXPECT(cpu::read_cr0() & (1ull << 16));  // WP
-    if (leaf7.ebx & (1u << 7)) KEXPECT(cr4 & (1ull << 20));   // SMEP
-    if (leaf7.ebx & (1u << 20)) KEXPECT(cr4 & (1ull << 21));  // SMAP
-    if (leaf7.ecx & (1u << 2)) KEXPECT(cr4 & (1ull << 11));   // UMIP
-    if (cpu::cpuid(0x80000001).edx & (1u << 20)) KEXPECT(cpu::rdmsr(0xC0000080) & (1ull << 11));  // NXE
+    KEXPECT(cpu::read_cr0() & CR0_WP);
+    if (leaf7.ebx & (1u << 7)) KEXPECT(cr4 & CR4_SMEP);
+    if (leaf7.ebx & (1u << 20)) KEXPECT(cr4 & CR4_SMAP);
+    if (leaf7.ecx & (1u << 2)) KEXPECT(cr4 & CR4_UMIP);
+    if (cpu::cpuid(0x80000001).edx & (1u << 20)) KEXPECT(cpu::rdmsr(MSR_IA32_EFER) & EFER_NXE);
 }
 
 KTEST(arch, task_register_loaded) {

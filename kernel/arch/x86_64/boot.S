@@ -9,6 +9,7 @@
  * replaces these tables with W^X mappings once it knows the physical memory map.
  */
 #include "kernel/arch/x86_64/layout.h"
+#include "kernel/arch/x86_64/registers.h"
 
 #define MB1_MAGIC 0x1BADB002
 #define MB1_FLAGS 0x00010003 /* page-aligned modules, memory info, address fields (a.out kludge) */
@@ -109,20 +110,20 @@ _start32:
     mov %eax, 511*8(%ebx)
 
     mov %cr4, %eax
-    or $(1 << 5), %eax                       /* PAE */
+    or $CR4_PAE, %eax
     mov %eax, %cr4
     mov %ebx, %cr3
 
-    mov $0xC0000080, %ecx                    /* EFER */
+    mov $MSR_IA32_EFER, %ecx
     rdmsr
-    or $(1 << 8), %eax                       /* LME */
+    or $EFER_LME, %eax
     test $(1 << 20), %ebp
     jz 2f
-    or $(1 << 11), %eax                      /* NXE, when the CPU has NX */
+    or $EFER_NXE, %eax                       /* when the CPU has NX */
 2:  wrmsr
 
     mov %cr0, %eax
-    or $0x80010001, %eax                     /* PG | WP | PE */
+    or $(CR0_PG | CR0_WP | CR0_PE), %eax
     mov %eax, %cr0
 
     lgdt boot_gdtr

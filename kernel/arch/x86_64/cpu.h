@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "kernel/arch/x86_64/registers.h"
+
 namespace lamina::cpu {
 
 inline void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
@@ -59,7 +61,7 @@ inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
 inline uint64_t read_flags() { uint64_t f; asm volatile("pushfq; popq %0" : "=r"(f)); return f; }
-inline bool interrupts_enabled() { return read_flags() & (1u << 9); }
+inline bool interrupts_enabled() { return read_flags() & RFLAGS_IF; }
 
 [[noreturn]] inline void halt_forever() {
     for (;;) { cli(); hlt(); }

@@ -2,6 +2,7 @@
 
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/interrupts.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/dev/acpi/platform.h"
 #include "kernel/irq/vectors.h"
 #include "kernel/lib/log.h"
@@ -10,13 +11,6 @@
 namespace lamina::lapic {
 
 namespace {
-
-// Intel SDM vol. 3, 11.4.1 (IA32_APIC_BASE) and 11.12.1 (x2APIC register address space).
-constexpr uint32_t MSR_APIC_BASE = 0x1B;
-constexpr uint64_t APIC_BASE_X2APIC_ENABLE = 1ull << 10;
-constexpr uint64_t APIC_BASE_GLOBAL_ENABLE = 1ull << 11;
-constexpr uint64_t APIC_BASE_ADDRESS_MASK = 0x000FFFFFFFFFF000ull;
-constexpr uint32_t X2APIC_MSR_BASE = 0x800;
 
 // Register offsets in the xAPIC page (11.4.1, table 11-1); the x2APIC MSR is 0x800 + offset/16.
 enum Reg : uint32_t {
@@ -69,13 +63,13 @@ uint64_t g_spurious;
 uint64_t g_errors;
 
 uint32_t read(Reg reg) {
-    if (g_x2apic) return uint32_t(cpu::rdmsr(X2APIC_MSR_BASE + reg / 16));
+    if (g_x2apic) return uint32_t(cpu::rdmsr(MSR_X2APIC_FIRST + reg / 16));
     return g_mmio[reg / 4];
 }
 
 void write(Reg reg, uint32_t value) {
     if (g_x2apic)
-        cpu::wrmsr(X2APIC_MSR_BASE + reg / 16, value);
+        cpu::wrmsr(MSR_X2APIC_FIRST + reg / 16, value);
     else
         g_mmio[reg / 4] = value;
 }
@@ -88,7 +82,7 @@ Result<void> write_icr(uint32_t destination, uint32_t low) {
         // WRMSR to the x2APIC ICR is not serializing: order earlier stores (the data an IPI
         // handler will look at) before the interrupt (SDM 11.12.3).
         asm volatile("mfence" ::: "memory");
-        cpu::wrmsr(X2APIC_MSR_BASE + ICR_LOW / 16, (uint64_t(destination) << 32) | low);
+        cpu::wrmsr(MSR_X2APIC_FIRST + ICR_LOW / 16, (uint64_t(destination) << 32) | low);
         return {};
     }
     uint64_t flags = cpu::read_flags();
@@ -107,7 +101,7 @@ Result<void> write_icr(uint32_t destination, uint32_t low) {
         g_mmio[ICR_HIGH / 4] = destination << 24;
         g_mmio[ICR_LOW / 4] = low;
     }
-    if (flags & (1u << 9)) cpu::sti();
+    if (flags & RFLAGS_IF) cpu::sti();
     return result;
 }
 
@@ -159,7 +153,7 @@ void program_lint_pins() {
 Result<void> init() {
     if (!(cpu::cpuid(1).edx & (1u << 9))) return Errno::NotSup;
     g_x2apic = cpu::cpuid(1).ecx & (1u << 21);
-    uint64_t base = cpu::rdmsr(MSR_APIC_BASE);
+    uint64_t base = cpu::rdmsr(MSR_IA32_APIC_BASE);
     if (!g_x2apic) {
         uint64_t phys = base & APIC_BASE_ADDRESS_MASK;
         const acpi::Acpi* platform = acpi::platform();
@@ -177,10 +171,10 @@ Result<void> init() {
 }
 
 void init_this_cpu() {
-    uint64_t base = cpu::rdmsr(MSR_APIC_BASE) | APIC_BASE_GLOBAL_ENABLE;
+    uint64_t base = cpu::rdmsr(MSR_IA32_APIC_BASE) | APIC_BASE_GLOBAL_ENABLE;
     // x2APIC mode can only be entered from xAPIC mode (11.12.5): enable globally first.
-    cpu::wrmsr(MSR_APIC_BASE, base);
-    if (g_x2apic) cpu::wrmsr(MSR_APIC_BASE, base | APIC_BASE_X2APIC_ENABLE);
+    cpu::wrmsr(MSR_IA32_APIC_BASE, base);
+    if (g_x2apic) cpu::wrmsr(MSR_IA32_APIC_BASE, base | APIC_BASE_X2APIC_ENABLE);
 
     write(TPR, 0);
     write(LVT_TIMER, LVT_MASKED | irq::kVectorLapicTimer);
@@ -210,7 +204,7 @@ void send_ipi(uint32_t apic_id, uint8_t vector) {
 
 void send_ipi_self(uint8_t vector) {
     if (g_x2apic) {
-        cpu::wrmsr(X2APIC_MSR_BASE + SELF_IPI / 16, vector);
+        cpu::wrmsr(MSR_X2APIC_FIRST + SELF_IPI / 16, vector);
         return;
     }
     (void)write_icr(0, ICR_DELIVERY_FIXED | ICR_LEVEL_ASSERT | ICR_SHORTHAND_SELF | vector);

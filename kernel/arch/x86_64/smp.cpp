@@ -7,6 +7,7 @@
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/arch/x86_64/lapic.h"
 #include "kernel/arch/x86_64/percpu.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/dev/acpi/platform.h"
 #include "kernel/irq/vectors.h"
 #include "kernel/lib/log.h"
@@ -23,8 +24,6 @@ namespace lamina::smp {
 
 namespace {
 
-constexpr uint32_t IA32_EFER = 0xC0000080;
-constexpr uint64_t EFER_LMA = 1u << 10;
 constexpr size_t AP_STACK_SIZE = 16384;
 // Intel SDM vol. 3, 8.4.4.1 and the MP specification B.4: 10 ms after INIT, 200 us between the
 // start-up IPIs. TCG on a loaded host can take long to run a new vCPU's first instructions.
@@ -74,8 +73,8 @@ void flush_local(uintptr_t virt, size_t size) {
     if (pages > FULL_FLUSH_PAGES) {
         // Toggling PGE drops global entries too; reloading CR3 alone would keep them.
         uint64_t cr4 = cpu::read_cr4();
-        if (cr4 & (1u << 7)) {
-            cpu::write_cr4(cr4 & ~uint64_t(1u << 7));
+        if (cr4 & CR4_PGE) {
+            cpu::write_cr4(cr4 & ~uint64_t(CR4_PGE));
             cpu::write_cr4(cr4);
         } else {
             cpu::write_cr3(cpu::read_cr3());
@@ -139,7 +138,7 @@ void tlb_shootdown(uintptr_t virt, size_t size) {
         }
     }
     __atomic_store_n(&g_shootdown_busy, 0, __ATOMIC_RELEASE);
-    if (flags & (1u << 9)) cpu::sti();
+    if (flags & RFLAGS_IF) cpu::sti();
 }
 
 uint64_t tlb_shootdowns_received() { return __atomic_load_n(&g_shootdowns_received, __ATOMIC_RELAXED); }
@@ -250,9 +249,9 @@ void start_aps() {
     size_t len = size_t(ap_trampoline_end - ap_trampoline_start);
     __builtin_memcpy(copy, ap_trampoline_start, len);
     *in_copy(copy, ap_trampoline_cr3) = g_trampoline_root;
-    *in_copy(copy, ap_trampoline_efer) = cpu::rdmsr(IA32_EFER) & ~EFER_LMA;
+    *in_copy(copy, ap_trampoline_efer) = cpu::rdmsr(MSR_IA32_EFER) & ~uint64_t(EFER_LMA);
     *in_copy(copy, ap_trampoline_entry) = reinterpret_cast<uint64_t>(&ap_entry);
-    g_bsp_cr4 = cpu::read_cr4() & ~((1ull << 20) | (1ull << 21) | (1ull << 11));
+    g_bsp_cr4 = cpu::read_cr4() & ~uint64_t(CR4_SMEP | CR4_SMAP | CR4_UMIP);
     g_aps_started = true;  // from now on, shoot-downs and halts reach the APs that come up
 
     for (const auto& c : platform->madt().cpus) {

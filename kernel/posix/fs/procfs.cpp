@@ -37,6 +37,21 @@ void ProcText::printf(const char* fmt, ...) {
     va_end(ap);
 }
 
+void format_domains(ProcText& out, const domain::Status* domains, size_t count) {
+    // The /proc/domains contract (userland/domctl/README.md): key=value fields, one domain a line.
+    static const char* const kStates[] = {"starting", "running", "faulted", "stopped"};
+    for (size_t i = 0; i < count; i++) {
+        const domain::Status& d = domains[i];
+        const domain::Counters& c = d.counters;
+        out.printf("id=%u name=%s state=%s restarts=%lu faults=%lu calls_in=%lu calls_out=%lu heap_pages=%lu "
+                   "exchange_objects=%zu threads=%zu threads_inside=%u image_pages=%lu\n",
+                   d.id, d.name, d.restarting ? "restarting" : kStates[uint32_t(d.state) & 3],
+                   (unsigned long)c.restarts, (unsigned long)c.faults, (unsigned long)c.calls_in,
+                   (unsigned long)c.calls_out, (unsigned long)c.heap_pages, d.exchange_objects, d.threads,
+                   d.threads_inside, (unsigned long)c.image_pages);
+    }
+}
+
 namespace {
 
 // Inode numbers: fixed ones for the global entries, PID-derived ones for the rest.

@@ -13,6 +13,7 @@
 
 #include <lamina/result.h>
 
+#include "kernel/domain/status.h"
 #include "kernel/lib/format.h"
 #include "kernel/posix/fd/fd_table.h"
 #include "kernel/posix/vfs/inode.h"
@@ -52,6 +53,11 @@ public:
 protected:
     ~ProcSource() = default;
 };
+
+// The /proc/domains text: one line of key=value fields per domain (id, name, state, restarts,
+// faults, calls_in, calls_out, heap_pages, exchange_objects, threads, threads_inside,
+// image_pages), the contract userland/domctl/README.md describes.
+void format_domains(ProcText& out, const domain::Status* domains, size_t count);
 
 // The root directory of a new procfs instance; `dev` is its st_dev.
 Result<RefPtr<Inode>> make_procfs(ProcSource& source, uint64_t dev);

@@ -1,0 +1,148 @@
+#include "kernel/domain/recovery.h"
+
+#include "kernel/domain/internal.h"
+#include "kernel/lib/log.h"
+#include "kernel/sched/mutex.h"
+#include "kernel/sched/thread.h"
+#include "kernel/time/time.h"
+
+namespace lamina::domain {
+
+namespace {
+
+uint32_t policy_max(const Domain* d) {
+    const Manifest& m = d->package.manifest;
+    return m.restart == RestartPolicy::Never ? 0 : m.restart_max;
+}
+
+// Holds the calls lock unless the thread holds it already (a shadow's recovery inside a call).
+class CallsLock {
+public:
+    explicit CallsLock(sched::Mutex* m) : m_(m && !m->is_held_by_current() ? m : nullptr) {
+        if (m_) m_->lock();
+    }
+    ~CallsLock() {
+        if (m_) m_->unlock();
+    }
+    CallsLock(const CallsLock&) = delete;
+    CallsLock& operator=(const CallsLock&) = delete;
+
+private:
+    sched::Mutex* m_;
+};
+
+// Sets the busy flag for its lifetime.
+class Busy {
+public:
+    explicit Busy(bool& flag) : flag_(flag) {}
+    bool try_take() { return taken_ = !__atomic_exchange_n(&flag_, true, __ATOMIC_ACQUIRE); }
+    ~Busy() {
+        if (taken_) __atomic_store_n(&flag_, false, __ATOMIC_RELEASE);
+    }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+private:
+    bool& flag_;
+    bool taken_ = false;
+};
+
+}  // namespace
+
+Recovery::Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls)
+    : Recovery(instance, handover, context, calls, policy_max(instance),
+               uint64_t(instance->package.manifest.restart_window_s) * 1'000'000'000ull) {}
+
+Recovery::Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls, uint32_t max,
+                   uint64_t window_ns)
+    : instance_(instance), handover_(handover), context_(context), calls_(calls),
+      max_(max < kMaxTracked ? max : uint32_t(kMaxTracked)), window_ns_(window_ns) {
+    __builtin_memcpy(package_, instance->name, sizeof(package_));
+    SpinlockGuard g(g_domains_lock);
+    instance->recovery = this;
+}
+
+Recovery::~Recovery() {
+    // Only live domains are looked at: the instance may have been destroyed already.
+    SpinlockGuard g(g_domains_lock);
+    for (Domain* d : g_slots)
+        if (is_live(d) && d->recovery == this) d->recovery = nullptr;
+}
+
+// The max-th most recent restart must lie outside the window.
+Result<void> Recovery::within_budget() {
+    if (max_ == 0) return Errno::Perm;
+    uint64_t oldest = recent_[recent_next_];  // the slot max_ restarts ago (0: unused)
+    if (restarts_ >= max_ && time::now_ns() - oldest < window_ns_) {
+        kprintf("domain %s: %u restarts within %lu s: giving up\n", package_, max_,
+                (unsigned long)(window_ns_ / 1'000'000'000ull));
+        return Errno::Again;
+    }
+    return {};
+}
+
+Result<void> Recovery::recover(DomainError why) {
+    CallsLock calls(calls_);
+    // One recovery at a time; a thread that waited for another's finds the fresh instance
+    // running, and its call may go again.
+    Busy busy(busy_);
+    while (!busy.try_take()) sched::yield();
+    if (instance_->get_state() == State::Running) return {};
+    TRY(within_budget());
+    uint64_t now = time::now_ns();
+    TRY(replace(why));
+    recent_[recent_next_] = now;
+    recent_next_ = (recent_next_ + 1) % max_;
+    return {};
+}
+
+Result<void> Recovery::restart() {
+    CallsLock calls(calls_);
+    Busy busy(busy_);
+    if (!busy.try_take()) return Errno::Busy;
+    return replace(DomainError::None);
+}
+
+// Fresh instance from the same package, started, handed over to; then the old one goes.
+Result<void> Recovery::replace(DomainError why) {
+    uint64_t t0 = time::now_ns();
+    Domain* old = instance_;
+    __atomic_store_n(&old->restarting, true, __ATOMIC_RELEASE);
+    auto fail = [&](Domain* fresh, Error e) -> Result<void> {
+        if (fresh) destroy(fresh);
+        __atomic_store_n(&old->restarting, false, __ATOMIC_RELEASE);
+        return e;
+    };
+    auto created = create_like(old);
+    if (created.is_error()) return fail(nullptr, created.error());
+    Domain* fresh = created.value();
+    auto started = start(fresh);
+    if (started.is_error() || started.value() < 0) {
+        kprintf("domain %s: the fresh instance did not start\n", package_);
+        return fail(fresh, Errno::IO);
+    }
+    if (auto r = handover_(context_, fresh); r.is_error()) {
+        kprintf("domain %s: the fresh instance could not take over: %s\n", package_, r.error().name());
+        return fail(fresh, r.error());
+    }
+    instance_ = fresh;
+    fresh->counters.restarts = old->counters.restarts + 1;
+    {
+        SpinlockGuard g(g_domains_lock);
+        fresh->recovery = this;
+        old->recovery = nullptr;
+    }
+    destroy(old);
+    restarts_++;
+    last_recovery_ns_ = time::now_ns() - t0;
+    if (verbose_faults())
+        kprintf("domain %s: restarted %s (id %u, restart %lu, %lu us)\n", package_,
+                why == DomainError::None       ? "on request"
+                : why == DomainError::TimedOut ? "after a timeout"
+                : why == DomainError::Dead     ? "after its death"
+                                               : "after a fault",
+                fresh->id, (unsigned long)fresh->counters.restarts, (unsigned long)(last_recovery_ns_ / 1000));
+    return {};
+}
+
+}  // namespace lamina::domain

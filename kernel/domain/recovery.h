@@ -1,0 +1,81 @@
+// Recovery behind a generated shadow (ShadowRecovery): on a fault, create a fresh instance from
+// the same package (so with the same manifest and capabilities), start it, hand over to it
+// (the service replays what the fresh instance needs and points the shadow's proxy at it), and
+// only then destroy the failed instance. Restarts are limited to `max` within `window_ns` (the
+// manifest's restart policy by default; `never` allows none); beyond that recover() fails and
+// the shadow returns Restarting. Services normally get one through domain::Supervised
+// (supervised.h), which supplies the hand-over.
+//
+// The calls lock. A service that serializes its calls into the domain with a mutex names it
+// here. A shadow recovers inside such a call, so with it held; an operator's restart (/proc/
+// domctl) takes it before anything else. Either way the hand-over runs with it held: no call is
+// inside the old instance while it is replaced, and none enters it afterwards. Taking it before
+// the busy flag also means a call that faults during an operator's restart waits for the lock
+// rather than for the restart it would otherwise wait for while holding the lock.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/proxy_runtime.h>
+#include <lamina/result.h>
+
+#include "kernel/domain/loader/manifest.h"
+
+namespace lamina::sched {
+class Mutex;
+}
+
+namespace lamina::domain {
+
+struct Domain;
+
+class Recovery final : public proxy_rt::ShadowRecovery {
+public:
+    // Makes the fresh instance serve in place of the current one: replays what it needs, then
+    // points the shadow's proxy at it. An error leaves the shadow bound to the old instance;
+    // the fresh one is destroyed.
+    using Handover = Result<void> (*)(void* context, Domain* fresh);
+
+    // The manifest's restart policy.
+    Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls = nullptr);
+    Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls, uint32_t max,
+             uint64_t window_ns);
+
+    // Registers itself as instance's recovery (Domain::recovery), so that /proc/domctl's
+    // restart finds it; unregisters on destruction.
+    ~Recovery();
+    Recovery(const Recovery&) = delete;
+    Recovery& operator=(const Recovery&) = delete;
+
+    // Replaces the failed instance. Calls from several threads are serialized: one that waited
+    // for another's recovery finds the fresh instance running and returns at once.
+    Result<void> recover(DomainError why) override;
+    // Replaces a healthy instance (/proc/domctl restart): counted in restarts, not against the
+    // budget (an operator asked for it). Busy if a restart is under way.
+    Result<void> restart();
+    Domain* instance() const { return instance_; }
+    uint64_t restarts() const { return restarts_; }
+    uint64_t last_recovery_ns() const { return last_recovery_ns_; }
+
+private:
+    static constexpr size_t kMaxTracked = 1000;  // the manifest's upper bound for max
+
+    Result<void> replace(DomainError why);
+    Result<void> within_budget();
+
+    Domain* instance_;
+    char package_[Manifest::kMaxName + 1];
+    Handover handover_;
+    void* context_;
+    sched::Mutex* calls_;
+    uint32_t max_;
+    uint64_t window_ns_;
+    uint64_t restarts_ = 0;
+    uint64_t last_recovery_ns_ = 0;
+    uint64_t recent_[kMaxTracked] = {};  // times of the last restarts, a ring
+    size_t recent_next_ = 0;
+    bool busy_ = false;  // atomic: a recovery or restart is under way
+};
+
+}  // namespace lamina::domain
