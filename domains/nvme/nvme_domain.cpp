@@ -20,24 +20,6 @@
 using namespace lamina;
 using namespace lamina::nvme;
 
-// No C++ runtime in a domain: the nothrow tag and the allocation functions come from here.
-// <new> declares them with default visibility; the package may export nothing but its entry.
-asm(".hidden _ZSt7nothrow\n.hidden _Znwm\n.hidden _Znam\n.hidden _ZnwmRKSt9nothrow_t\n"
-    ".hidden _ZnamRKSt9nothrow_t\n.hidden _ZdlPv\n.hidden _ZdaPv\n.hidden _ZdlPvm\n.hidden _ZdaPvm");
-namespace std {
-extern const nothrow_t nothrow;
-const nothrow_t nothrow{};
-}
-
-void* operator new(size_t size) { return domain_rt::malloc(size); }
-void* operator new[](size_t size) { return domain_rt::malloc(size); }
-void* operator new(size_t size, const std::nothrow_t&) noexcept { return domain_rt::malloc(size); }
-void* operator new[](size_t size, const std::nothrow_t&) noexcept { return domain_rt::malloc(size); }
-void operator delete(void* p) noexcept { domain_rt::free(p); }
-void operator delete[](void* p) noexcept { domain_rt::free(p); }
-void operator delete(void* p, size_t) noexcept { domain_rt::free(p); }
-void operator delete[](void* p, size_t) noexcept { domain_rt::free(p); }
-
 namespace {
 
 constexpr uint16_t kVendor = 0x1b36, kDevice = 0x0010;

@@ -1,8 +1,6 @@
 // lamina:portable
 #include "drivers/virtio/net.h"
 
-#include <string.h>
-
 namespace lamina::virtio {
 
 namespace {
@@ -59,7 +57,7 @@ Result<void> VirtioNet::init(const NetOptions& options) {
 
 nic::CoreInfo VirtioNet::info() const {
     nic::CoreInfo i{};
-    memcpy(i.mac, mac_, sizeof(mac_));
+    __builtin_memcpy(i.mac, mac_, sizeof(mac_));
     i.mtu = kMtu;
     i.rx_ring = rx_.size();
     i.tx_ring = tx_.size();
@@ -104,12 +102,12 @@ Result<void> VirtioNet::post_tx(const nic::TxPost& f) {
     Segment segs[2];
     uint16_t n;
     if (f.offset >= kHeader) {
-        memcpy(f.data + f.offset - kHeader, &hdr, kHeader);
+        __builtin_memcpy(f.data + f.offset - kHeader, &hdr, kHeader);
         segs[0] = Segment{f.bus + f.offset - kHeader, uint32_t(f.len) + kHeader, false};
         n = 1;
     } else {
         auto* slot = static_cast<uint8_t*>(tx_headers_.virt) + size_t(f.tag) * kHeader;
-        memcpy(slot, &hdr, kHeader);
+        __builtin_memcpy(slot, &hdr, kHeader);
         segs[0] = Segment{tx_headers_.bus + uint64_t(f.tag) * kHeader, kHeader, false};
         segs[1] = Segment{f.bus + f.offset, f.len, false};
         n = 2;
