@@ -1,7 +1,7 @@
 // lamina:portable
 #include "domains/fs/fs_log.h"
 
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina::fs {
 

@@ -1,7 +1,7 @@
 // The domain entry, logging and panics: the small part of libdomain that talks to the kernel.
 #include "domains/lib/domain.h"
 
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina::domain_rt {
 

@@ -17,11 +17,10 @@ idl::BlockRequest* slot(RRefDeque<idl::BlockRequest, BlockAdaptor::kBatch>& batc
 
 }  // namespace
 
-Result<Owned<BlockAdaptor>> BlockAdaptor::create(Controller& controller, BlockHost& host, uint32_t nsid) {
+Result<Own<BlockAdaptor>> BlockAdaptor::create(Controller& controller, BlockHost& host, uint32_t nsid) {
     const NamespaceInfo* ns = controller.find_namespace(nsid);
     if (!ns || ns->block_size == 0) return Errno::NoEnt;
-    Owned<BlockAdaptor> a(new (std::nothrow) BlockAdaptor(controller, host, nsid, *ns));
-    if (!a) return Errno::NoMem;
+    auto a = TRY(adopt_own_or_nomem(new (std::nothrow) BlockAdaptor(controller, host, nsid, *ns)));
     a->segments_ = new (std::nothrow) DmaSegment[MAX_IO_QUEUES][kBatch][kMaxSegments];
     if (!a->segments_) return Errno::NoMem;
     return a;

@@ -26,11 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/own.h>
 #include <lamina/result.h>
 
 #include "drivers/nvme/block.h"
 #include "drivers/nvme/controller.h"
-#include "drivers/nvme/owned.h"
 #include "interfaces/block.h"
 
 namespace lamina::nvme {
@@ -59,7 +59,7 @@ public:
 
     // Serves namespace `nsid` of `controller` (which must outlive the adaptor). NoEnt without
     // that namespace, NoMem.
-    static Result<Owned<BlockAdaptor>> create(Controller& controller, BlockHost& host, uint32_t nsid = 1);
+    static Result<Own<BlockAdaptor>> create(Controller& controller, BlockHost& host, uint32_t nsid = 1);
     ~BlockAdaptor();
 
     Result<idl::BlockInfo> info() override;

@@ -31,15 +31,14 @@ void NvmeIoQueue::reset() {
     earliest_deadline = ~uint64_t(0);
 }
 
-Result<Owned<Controller>> Controller::create(Platform& platform, const Config& config) {
+Result<Own<Controller>> Controller::create(Platform& platform, const Config& config) {
     if (config.io_queues == 0 || config.io_queues > MAX_IO_QUEUES) return Errno::Inval;
     if (config.io_queue_entries < 2 || config.io_queue_entries > MAX_QUEUE_ENTRIES)
         return Errno::Inval;
     if (config.admin_queue_entries < 2 || config.admin_queue_entries > MAX_QUEUE_ENTRIES)
         return Errno::Inval;
     if (config.command_timeout_ns == 0) return Errno::Inval;
-    Owned<Controller> c(new (std::nothrow) Controller(platform, config));
-    if (!c) return Errno::NoMem;
+    auto c = TRY(adopt_own_or_nomem(new (std::nothrow) Controller(platform, config)));
     TRY(c->bring_up());
     return c;
 }

@@ -26,11 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/own.h>
 #include <lamina/result.h>
 
 #include "drivers/nvme/block.h"
 #include "drivers/nvme/nvme_spec.h"
-#include "drivers/nvme/owned.h"
 #include "drivers/nvme/platform.h"
 #include "drivers/nvme/queue_pair.h"
 
@@ -98,7 +98,7 @@ public:
     // or stops answering; NotSup when it lacks what the driver needs (NVM command set, 4 KiB
     // pages, 64/16-byte queue entries); IO (with last_admin_status()) when an admin command
     // fails; NoMem when DMA memory runs out; Inval for a bad Config.
-    static Result<Owned<Controller>> create(Platform& platform, const Config& config);
+    static Result<Own<Controller>> create(Platform& platform, const Config& config);
     ~Controller();
     Controller(const Controller&) = delete;
     Controller& operator=(const Controller&) = delete;

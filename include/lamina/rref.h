@@ -31,11 +31,11 @@
 #include <utility>
 
 #include <lamina/result.h>
+#include <lamina/type_id.h>
 
 namespace lamina {
 
 using DomainId = uint32_t;
-using TypeId = uint32_t;
 
 // The kernel is domain 0; domains get ids from 1.
 inline constexpr DomainId KERNEL_DOMAIN = 0;
@@ -75,20 +75,6 @@ struct TypeInfo {
 };
 inline constexpr uint32_t TYPE_VARIABLE_SIZE = 1;  // allocations may be larger than `size`
 
-// FNV-1a, 32-bit: type ids are hashes of a canonical layout signature (idlc hashes
-// "struct NAME{field:type;...}"), so a domain built against another layout of a type gets a
-// different id and its allocations are refused.
-constexpr uint32_t fnv1a(const char* s, uint32_t h = 2166136261u) {
-    for (; *s != '\0'; s++)
-        h = (h ^ static_cast<uint8_t>(*s)) * 16777619u;
-    return h;
-}
-constexpr uint32_t fnv1a_u32(uint32_t v, uint32_t h) {
-    for (int i = 0; i < 4; i++)
-        h = (h ^ ((v >> (8 * i)) & 0xff)) * 16777619u;
-    return h;
-}
-
 // Specialised for every exchangeable type: `static constexpr TypeId id`, `static constexpr
 // FieldKind kind` (as an element of a field), `static constexpr uint32_t rref_count`, `static constexpr const uint32_t* rref_offsets` (nullptr when 0) and
 // `static const TypeInfo& info()`. Deliberately left undefined for everything else.
@@ -114,19 +100,16 @@ struct ScalarTraits {
 };
 }  // namespace detail
 
-// Scalars have small fixed ids (FNV hashes of signatures are never this small in practice; the
-// registry refuses a duplicate id anyway).
-template <> struct ExchangeTraits<uint8_t> : detail::ScalarTraits<uint8_t, FieldKind::U8, 1> {};
-template <> struct ExchangeTraits<uint16_t> : detail::ScalarTraits<uint16_t, FieldKind::U16, 2> {};
-template <> struct ExchangeTraits<uint32_t> : detail::ScalarTraits<uint32_t, FieldKind::U32, 3> {};
-template <> struct ExchangeTraits<uint64_t> : detail::ScalarTraits<uint64_t, FieldKind::U64, 4> {};
-template <> struct ExchangeTraits<int8_t> : detail::ScalarTraits<int8_t, FieldKind::I8, 5> {};
-template <> struct ExchangeTraits<int16_t> : detail::ScalarTraits<int16_t, FieldKind::I16, 6> {};
-template <> struct ExchangeTraits<int32_t> : detail::ScalarTraits<int32_t, FieldKind::I32, 7> {};
-template <> struct ExchangeTraits<int64_t> : detail::ScalarTraits<int64_t, FieldKind::I64, 8> {};
-template <> struct ExchangeTraits<bool> : detail::ScalarTraits<bool, FieldKind::Bool, 9> {};
-inline constexpr TypeId BYTES_TYPE_ID = 10;
-inline constexpr TypeId LAST_BUILTIN_TYPE_ID = 15;
+// Scalars have the fixed built-in ids of type_id.h.
+template <> struct ExchangeTraits<uint8_t> : detail::ScalarTraits<uint8_t, FieldKind::U8, U8_TYPE_ID> {};
+template <> struct ExchangeTraits<uint16_t> : detail::ScalarTraits<uint16_t, FieldKind::U16, U16_TYPE_ID> {};
+template <> struct ExchangeTraits<uint32_t> : detail::ScalarTraits<uint32_t, FieldKind::U32, U32_TYPE_ID> {};
+template <> struct ExchangeTraits<uint64_t> : detail::ScalarTraits<uint64_t, FieldKind::U64, U64_TYPE_ID> {};
+template <> struct ExchangeTraits<int8_t> : detail::ScalarTraits<int8_t, FieldKind::I8, I8_TYPE_ID> {};
+template <> struct ExchangeTraits<int16_t> : detail::ScalarTraits<int16_t, FieldKind::I16, I16_TYPE_ID> {};
+template <> struct ExchangeTraits<int32_t> : detail::ScalarTraits<int32_t, FieldKind::I32, I32_TYPE_ID> {};
+template <> struct ExchangeTraits<int64_t> : detail::ScalarTraits<int64_t, FieldKind::I64, I64_TYPE_ID> {};
+template <> struct ExchangeTraits<bool> : detail::ScalarTraits<bool, FieldKind::Bool, BOOL_TYPE_ID> {};
 
 // ---- the environment -----------------------------------------------------------------------
 
@@ -228,7 +211,7 @@ struct ExchangeArray {
 template <Exchangeable T, uint32_t N>
 struct ExchangeTraits<ExchangeArray<T, N>> {
     using Inner = ExchangeTraits<T>;
-    static constexpr TypeId id = fnv1a_u32(N, fnv1a_u32(Inner::id, fnv1a("array")));
+    static constexpr TypeId id = array_type_id(Inner::id, N);
     static constexpr uint32_t rref_count = Inner::rref_count * N;
     static constexpr detail::OffsetTable<rref_count> offsets = [] {
         detail::OffsetTable<rref_count> t{};
@@ -280,7 +263,7 @@ struct ExchangeDequeStorage {
 template <Exchangeable T, uint32_t N>
 struct ExchangeTraits<ExchangeDequeStorage<T, N>> {
     using Storage = ExchangeDequeStorage<T, N>;
-    static constexpr TypeId id = fnv1a_u32(N, fnv1a_u32(ExchangeTraits<T>::id, fnv1a("deque")));
+    static constexpr TypeId id = deque_type_id(ExchangeTraits<T>::id, N);
     static constexpr uint32_t rref_count = N;
     static constexpr detail::OffsetTable<N> offsets = [] {
         detail::OffsetTable<N> t{};

@@ -1,7 +1,8 @@
 // The capability table (include/lamina/domain_abi.h): everything a domain may do in the kernel.
 //
 // Each capability runs on the thread that called it from domain code, so the calling domain is
-// the callee of the thread's innermost continuation. Every one goes through entry(): it
+// the callee of the thread's innermost continuation. Every one (but panic, which never returns,
+// and time_now_ns, which touches nothing of the domain's) goes through entry(): it
 // resolves the calling domain, runs the capability's body (a function returning Result), turns
 // an error into the ABI's positive errno in that one place, and, whatever path the body takes,
 // returns to the domain through back_to_domain() (the watchdog starts again; a domain that
@@ -12,11 +13,13 @@
 // What a domain hands in is checked before use: pointers the kernel reads or writes must lie in
 // mapped kernel memory (readable()), functions a thread runs must lie in the domain's image,
 // and objects, pages and regions must be the domain's own.
+#include <lamina/scope_guard.h>
+
 #include "kernel/dev/pci/pci.h"
 #include "kernel/domain/device.h"
 #include "kernel/domain/interfaces.h"
 #include "kernel/domain/internal.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/mm/page_table.h"
@@ -26,40 +29,6 @@
 namespace lamina::domain {
 
 namespace {
-
-// back_to_domain() when the capability's body is done. Declared before anything else in the
-// entry, so that every other local is gone when it may unwind (domain_resume runs no
-// destructors).
-class ReturnToDomain {
-public:
-    ReturnToDomain() = default;
-    ~ReturnToDomain() { back_to_domain(); }
-    ReturnToDomain(const ReturnToDomain&) = delete;
-    ReturnToDomain& operator=(const ReturnToDomain&) = delete;
-};
-
-int32_t abi_error(const Error& e) { return e.is_domain_error() ? int32_t(Errno::IO) : int32_t(e.code()); }
-
-template <typename Fn>
-int32_t entry(Fn&& body) {
-    ReturnToDomain back;
-    Domain* d = calling_domain();
-    if (!d) return int32_t(Errno::Inval);
-    Result<void> r = body(*d);
-    return r.is_error() ? abi_error(r.error()) : 0;
-}
-
-// A capability with one result, stored at out (which the domain hands in) on success.
-template <typename T, typename Fn>
-int32_t entry(T* out, Fn&& body);
-
-template <typename Fn>
-void checked_entry(const char* rule, Fn&& body) {
-    ReturnToDomain back;
-    Domain* d = calling_domain();
-    if (!d) return;
-    if (body(*d).is_error()) fail_calling_domain(d, rule);
-}
 
 // [p, p + len) lies in mapped kernel memory: what a domain hands the kernel is used only then.
 bool readable(const void* p, size_t len) {
@@ -75,6 +44,21 @@ Result<void> check_memory(const void* p, size_t len) {
     return readable(p, len) ? Result<void>() : Result<void>(Errno::Inval);
 }
 
+int32_t abi_error(const Error& e) { return e.is_domain_error() ? int32_t(Errno::IO) : int32_t(e.code()); }
+
+// back_to_domain() when the capability's body is done, whichever way it ends. The guard comes
+// before anything else in the entry, so that every other local is gone when it may unwind
+// (domain_resume runs no destructors).
+template <typename Fn>
+int32_t entry(Fn&& body) {
+    ScopeGuard back([] { back_to_domain(); });
+    Domain* d = calling_domain();
+    if (!d) return int32_t(Errno::Inval);
+    Result<void> r = body(*d);
+    return r.is_error() ? abi_error(r.error()) : 0;
+}
+
+// A capability with one result, stored at out (which the domain hands in) on success.
 template <typename T, typename Fn>
 int32_t entry(T* out, Fn&& body) {
     return entry([&](Domain& d) -> Result<void> {
@@ -82,6 +66,15 @@ int32_t entry(T* out, Fn&& body) {
         *out = TRY(body(d));
         return {};
     });
+}
+
+// A capability without a result: an error is the domain breaking `rule`, and fails it.
+template <typename Fn>
+void checked_entry(const char* rule, Fn&& body) {
+    ScopeGuard back([] { back_to_domain(); });
+    Domain* d = calling_domain();
+    if (!d) return;
+    if (body(*d).is_error()) fail_calling_domain(d, rule);
 }
 
 void cap_log(const char* msg, size_t len) {

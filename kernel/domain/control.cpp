@@ -3,9 +3,12 @@
 // Recovery, for tests and demos. procfs hands each write to control().
 #include <new>
 
+#include <lamina/own.h>
+#include <lamina/scope_guard.h>
+
 #include "kernel/domain/internal.h"
 #include "kernel/domain/recovery.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 #include "kernel/lib/log.h"
 #include "kernel/sched/thread.h"
 
@@ -75,10 +78,9 @@ Result<void> inject_fault(const char* name, const char* kind) {
     if (!code) return Errno::Inval;
     Domain* d = pin(name);
     if (!d) return Errno::NoEnt;
-    if (d->get_state() != State::Running || __atomic_load_n(&d->restarting, __ATOMIC_ACQUIRE)) {
-        unpin(d);
-        return Errno::Busy;
-    }
+    // Until the injection thread owns the pin.
+    ScopeGuard unpin_d([&] { unpin(d); });
+    if (d->get_state() != State::Running || __atomic_load_n(&d->restarting, __ATOMIC_ACQUIRE)) return Errno::Busy;
     auto fn = reinterpret_cast<CallFn>(find_export(d, LAMINA_INJECT_EXPORT));
     kprintf("domain %s (id %u): injecting a fault (%s)\n", d->name, d->id, kind);
     if (!fn || !d->contains(reinterpret_cast<uintptr_t>(fn))) {
@@ -86,30 +88,22 @@ Result<void> inject_fault(const char* name, const char* kind) {
         kprintf("domain %s: no %s function in its image: marked failed without running it\n", d->name,
                 LAMINA_INJECT_EXPORT);
         mark_failed(d, {FaultRecord::Cause::Injected});
-        unpin(d);
         return {};
     }
     bool detached = code == LAMINA_INJECT_LOOP;
-    auto* in = new (std::nothrow) Injection{d, fn, code, DomainError::None};
-    if (!in) {
-        unpin(d);
-        return Errno::NoMem;
-    }
+    Own<Injection> in = TRY(adopt_own_or_nomem(new (std::nothrow) Injection{d, fn, code, DomainError::None}));
     sched::ThreadOptions options;
     options.detached = detached;
     char thread_name[32];
     snformat(thread_name, sizeof(thread_name), "inject/%s", d->name);
-    auto t = sched::Thread::create(thread_name, injection_thread, in, options);
-    if (t.is_error()) {
-        delete in;
-        unpin(d);
-        return t.error();
+    sched::Thread* t = TRY(sched::Thread::create(thread_name, injection_thread, in.get(), options));
+    unpin_d.dismiss();  // the thread unpins
+    if (detached) {
+        (void)in.release();  // the thread deletes it
+        return {};
     }
-    if (detached) return {};
-    (void)t.value()->join();
-    DomainError e = in->result;
-    delete in;
-    return e == DomainError::None ? Result<void>(Errno::IO) : Result<void>();
+    (void)t->join();
+    return in->result == DomainError::None ? Result<void>(Errno::IO) : Result<void>();
 }
 
 

@@ -3,7 +3,7 @@
 #include "kernel/domain/domain.h"
 #include "kernel/domain/ktest_domains.h"
 #include "kernel/ktest/ktest.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 #include "kernel/mm/memory.h"
 #include "kernel/sched/thread.h"
 #include "kernel/time/time.h"

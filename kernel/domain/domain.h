@@ -10,7 +10,7 @@
 // (Thread::domain_call_top). The innermost continuation's callee is the thread's current domain.
 // If the domain's code takes a CPU exception, panics through its capability table, or runs longer
 // than the watchdog limit without returning to the kernel, the domain is marked Failed and the
-// thread resumes at the innermost continuation that entered the failed domain; the call returns
+// thread resumes at the outermost continuation that entered the failed domain; that call returns
 // DomainError::Faulted (TimedOut for the watchdog). Calls into a Failed or Dead domain return
 // Dead without entering.
 //
@@ -36,14 +36,8 @@
 #include "kernel/domain/status.h"
 #include "kernel/sync/spinlock.h"
 
-namespace lamina::pci {
-class PciDevice;
-}
 namespace lamina::boot {
 struct BootInfo;
-}
-namespace lamina::sched {
-class Thread;
 }
 
 namespace lamina::domain {

@@ -37,7 +37,7 @@
 #include <lamina/result.h>
 #include <lamina/rref.h>
 
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/mm/slab.h"
 
 namespace lamina::domain {

@@ -22,6 +22,9 @@
 namespace lamina::arch {
 struct InterruptFrame;
 }
+namespace lamina::sched {
+class Thread;
+}
 
 namespace lamina::domain {
 

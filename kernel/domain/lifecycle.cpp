@@ -2,6 +2,9 @@
 // validated, image loaded into its slot), start (the entry through a domain call), destroy
 // (teardown: DESIGN.md, "Teardown"), and the lookups by name and address.
 #include <new>
+#include <utility>
+
+#include <lamina/own.h>
 
 #include "kernel/boot/boot_info.h"
 #include "kernel/domain/internal.h"
@@ -109,16 +112,13 @@ void release_slot(Domain* d) {
 }
 
 // Gives d (its package validated) an image slot, an id, its image and its capability table.
-Result<Domain*> instantiate(Domain* d) {
+Result<Domain*> instantiate(Own<Domain> d) {
     {
         SpinlockGuard g(g_domains_lock);
         size_t slot = kImageSlots;
         for (size_t i = 0; i < kImageSlots && slot == kImageSlots; i++)
             if (!g_slots[i]) slot = i;
-        if (slot == kImageSlots) {
-            delete d;
-            return Errno::NoSpc;
-        }
+        if (slot == kImageSlots) return Errno::NoSpc;
         d->slot = unsigned(slot);
         d->id = g_next_id++;
         // Reserved so no other create takes it; published for the fault paths once loaded.
@@ -130,8 +130,7 @@ Result<Domain*> instantiate(Domain* d) {
     auto loaded = load_image(d->package.elf, memory, err);
     if (loaded.is_error()) {
         kprintf("domain: package '%s' could not be loaded: %s\n", d->name, err.message);
-        release_slot(d);
-        delete d;
+        release_slot(d.get());
         return loaded.error();
     }
     d->image = loaded.release_value();
@@ -139,8 +138,8 @@ Result<Domain*> instantiate(Domain* d) {
     d->caps = kCapsTemplate;
     d->caps.domain_id = d->id;
     d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
-    __atomic_store_n(&g_slots[d->slot], d, __ATOMIC_RELEASE);
-    return d;
+    __atomic_store_n(&g_slots[d->slot], d.get(), __ATOMIC_RELEASE);
+    return d.release();  // the table's until destroy()
 }
 
 }  // namespace
@@ -175,24 +174,21 @@ Result<Domain*> create(const char* package_name) {
         kprintf("domain: no boot module holds package '%s'\n", package_name);
         return Errno::NoEnt;
     }
-    auto* d = new (std::nothrow) Domain;
-    if (!d) return Errno::NoMem;
+    Own<Domain> d = TRY(make_own<Domain>());
     const auto* data = static_cast<const uint8_t*>(mm::phys_to_virt(module->start));
     LoadError err;
     if (auto r = validate_package(data, size_t(module->end - module->start), d->package, err); r.is_error()) {
         kprintf("domain: package '%s' refused: %s\n", package_name, err.message);
-        delete d;
         return r.error();
     }
-    return instantiate(d);
+    return instantiate(std::move(d));
 }
 
 Result<Domain*> create_like(const Domain* original) {
-    auto* d = new (std::nothrow) Domain;
-    if (!d) return Errno::NoMem;
+    Own<Domain> d = TRY(make_own<Domain>());
     // The package lies in a boot module, reserved and never written: what was validated still is.
     d->package = original->package;
-    return instantiate(d);
+    return instantiate(std::move(d));
 }
 
 Result<int64_t> start(Domain* d) {

@@ -7,11 +7,13 @@
 //                          then provides the shadow under Binding::kExport. When something else
 //                          already holds that name (a test's stand-in) the driver still runs for
 //                          the kernel's own use, and provided() is false. Any failure destroys
-//                          the domain and returns the error.
+//                          the domain (its Own goes) and returns the error.
 //   stop()                 withdraws the name (if it was ours) and destroys the domain.
-// A global Provided is constant-initialised, so services may start before constructors run.
 #pragma once
 
+#include <utility>
+
+#include <lamina/own.h>
 #include <lamina/result.h>
 
 #include "kernel/domain/interfaces.h"
@@ -25,7 +27,7 @@ class Provided {
 public:
     using Service = Supervised<Interface>;
 
-    constexpr Provided() = default;
+    Provided() = default;
     Provided(const Provided&) = delete;
     Provided& operator=(const Provided&) = delete;
 
@@ -39,18 +41,17 @@ public:
 
     void stop() {
         if (!begin()) return;
-        if (Service* s = service_) {
+        if (service_) {
             if (provided_) (void)withdraw_interface(Binding<Interface>::kExport);
-            service_ = nullptr;
+            Own<Service> going = std::move(service_);  // shadow() is null from here on
             provided_ = false;
-            delete s;
         }
         end();
     }
 
     bool running() const { return service_ != nullptr; }
     bool provided() const { return provided_; }
-    Service* get() const { return service_; }
+    Service* get() const { return service_.get(); }
     Interface* shadow() const { return service_ ? &service_->shadow() : nullptr; }
     Domain* instance() const { return service_ ? service_->instance() : nullptr; }
     Recovery* recovery() const { return service_ ? &service_->recovery() : nullptr; }
@@ -59,15 +60,11 @@ private:
     template <typename Admit>
     Result<void> start_locked(const typename Service::Options& options, Admit& admit) {
         if (service_) return Errno::Exist;
-        Service* s = TRY(Service::start(options));
-        Result<void> admitted = admit(*s);
-        Result<void> provided = admitted.is_ok() ? provide_interface(Binding<Interface>::kExport, &s->shadow())
-                                                 : Result<void>(admitted.error());
-        if (admitted.is_error() || (provided.is_error() && provided.error().code() != Errno::Exist)) {
-            delete s;
-            return admitted.is_error() ? admitted.error() : provided.error();
-        }
-        service_ = s;
+        Own<Service> s = TRY(Service::start(options));
+        TRY(admit(*s));
+        Result<void> provided = provide_interface(Binding<Interface>::kExport, &s->shadow());
+        if (provided.is_error() && provided.error().code() != Errno::Exist) return provided.error();
+        service_ = std::move(s);
         provided_ = provided.is_ok();
         return {};
     }
@@ -85,7 +82,7 @@ private:
 
     Spinlock lock_;
     bool busy_ = false;  // lock_: a start or stop is under way
-    Service* service_ = nullptr;
+    Own<Service> service_;
     bool provided_ = false;
 };
 

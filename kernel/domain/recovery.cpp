@@ -1,5 +1,7 @@
 #include "kernel/domain/recovery.h"
 
+#include <lamina/scope_guard.h>
+
 #include "kernel/domain/internal.h"
 #include "kernel/lib/log.h"
 #include "kernel/sched/mutex.h"
@@ -29,22 +31,6 @@ public:
 
 private:
     sched::Mutex* m_;
-};
-
-// Sets the busy flag for its lifetime.
-class Busy {
-public:
-    explicit Busy(bool& flag) : flag_(flag) {}
-    bool try_take() { return taken_ = !__atomic_exchange_n(&flag_, true, __ATOMIC_ACQUIRE); }
-    ~Busy() {
-        if (taken_) __atomic_store_n(&flag_, false, __ATOMIC_RELEASE);
-    }
-    Busy(const Busy&) = delete;
-    Busy& operator=(const Busy&) = delete;
-
-private:
-    bool& flag_;
-    bool taken_ = false;
 };
 
 }  // namespace
@@ -85,8 +71,8 @@ Result<void> Recovery::recover(DomainError why) {
     CallsLock calls(calls_);
     // One recovery at a time; a thread that waited for another's finds the fresh instance
     // running, and its call may go again.
-    Busy busy(busy_);
-    while (!busy.try_take()) sched::yield();
+    while (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) sched::yield();
+    ScopeGuard done([&] { __atomic_store_n(&busy_, false, __ATOMIC_RELEASE); });
     if (instance_->get_state() == State::Running) return {};
     TRY(within_budget());
     uint64_t now = time::now_ns();
@@ -98,8 +84,8 @@ Result<void> Recovery::recover(DomainError why) {
 
 Result<void> Recovery::restart() {
     CallsLock calls(calls_);
-    Busy busy(busy_);
-    if (!busy.try_take()) return Errno::Busy;
+    if (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) return Errno::Busy;
+    ScopeGuard done([&] { __atomic_store_n(&busy_, false, __ATOMIC_RELEASE); });
     return replace(DomainError::None);
 }
 
@@ -108,23 +94,20 @@ Result<void> Recovery::replace(DomainError why) {
     uint64_t t0 = time::now_ns();
     Domain* old = instance_;
     __atomic_store_n(&old->restarting, true, __ATOMIC_RELEASE);
-    auto fail = [&](Domain* fresh, Error e) -> Result<void> {
-        if (fresh) destroy(fresh);
-        __atomic_store_n(&old->restarting, false, __ATOMIC_RELEASE);
-        return e;
-    };
-    auto created = create_like(old);
-    if (created.is_error()) return fail(nullptr, created.error());
-    Domain* fresh = created.value();
+    ScopeGuard still_old([&] { __atomic_store_n(&old->restarting, false, __ATOMIC_RELEASE); });
+    Domain* fresh = TRY(create_like(old));
+    ScopeGuard drop_fresh([&] { destroy(fresh); });
     auto started = start(fresh);
     if (started.is_error() || started.value() < 0) {
         kprintf("domain %s: the fresh instance did not start\n", package_);
-        return fail(fresh, Errno::IO);
+        return Errno::IO;
     }
     if (auto r = handover_(context_, fresh); r.is_error()) {
         kprintf("domain %s: the fresh instance could not take over: %s\n", package_, r.error().name());
-        return fail(fresh, r.error());
+        return r.error();
     }
+    drop_fresh.dismiss();
+    still_old.dismiss();  // old goes below, restarting to the end
     instance_ = fresh;
     fresh->counters.restarts = old->counters.restarts + 1;
     {

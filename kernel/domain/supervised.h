@@ -47,8 +47,10 @@
 
 #include <new>
 
+#include <lamina/own.h>
 #include <lamina/result.h>
 #include <lamina/rref.h>
+#include <lamina/scope_guard.h>
 
 #include "kernel/domain/domain.h"
 #include "kernel/domain/recovery.h"
@@ -83,13 +85,11 @@ public:
         sched::Mutex* calls = nullptr;  // the service's calls lock (see above), or none
     };
 
-    static Result<Supervised*> start(const Options& options) {
+    static Result<Own<Supervised>> start(const Options& options) {
         Domain* d = TRY(start_supervised(options.package, B::kExport, B::kTypes, sizeof(B::kTypes) / sizeof(B::kTypes[0])));
-        auto* s = new (std::nothrow) Supervised(d, *export_of(d), options);
-        if (!s) {
-            destroy(d);
-            return Errno::NoMem;
-        }
+        ScopeGuard drop([&] { destroy(d); });
+        auto s = TRY(adopt_own_or_nomem(new (std::nothrow) Supervised(d, *export_of(d), options)));
+        drop.dismiss();
         return s;
     }
 

@@ -3,8 +3,7 @@
 #pragma once
 
 #include <lamina/assert.h>
-
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina {
 

@@ -38,7 +38,7 @@
 
 #include <lamina/result.h>
 
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/mm/buddy.h"  // PAGE_SIZE, MAX_ORDER
 
 namespace lamina::mm {

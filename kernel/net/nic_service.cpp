@@ -3,16 +3,6 @@
 #include "kernel/domain/provided.h"
 #include "kernel/lib/log.h"
 
-namespace lamina::domain {
-template <>
-struct Binding<idl::Nic> {
-    using Proxy = idl::NicProxy;
-    using Shadow = idl::NicShadow;
-    static constexpr const char* kExport = "nic";
-    static constexpr const TypeInfo* const* kTypes[] = {idl::nic_types};
-};
-}  // namespace lamina::domain
-
 namespace lamina::net {
 
 namespace {

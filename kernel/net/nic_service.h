@@ -22,6 +22,17 @@
 
 #include "interfaces/nic.h"
 #include "kernel/domain/recovery.h"
+#include "kernel/domain/supervised.h"
+
+namespace lamina::domain {
+template <>
+struct Binding<idl::Nic> {
+    using Proxy = idl::NicProxy;
+    using Shadow = idl::NicShadow;
+    static constexpr const char* kExport = "nic";
+    static constexpr const TypeInfo* const* kTypes[] = {idl::nic_types};
+};
+}  // namespace lamina::domain
 
 namespace lamina::net {
 

@@ -32,7 +32,7 @@ struct MountInfo {
     char source[32];
     RefPtr<Tmpfs> tmpfs;  // keeps a tmpfs alive while it is mounted
 };
-MountInfo g_mount_info[MountTable::kMaxMounts];  // g_namespace_lock
+MountInfo g_mount_info[MountTable::MAX_MOUNTS];  // g_namespace_lock
 uint64_t g_next_dev = 1;                         // g_namespace_lock
 
 Timespec clock_for_tmpfs() { return realtime_now(); }

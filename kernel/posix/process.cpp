@@ -114,15 +114,16 @@ void set_name(Process& p, const char* path) {
 
 void default_rlimits(Process& p) {
     for (auto& r : p.rlimits) r = {RLIM_INFINITY, RLIM_INFINITY};
-    p.rlimits[3] = {8ull << 20, RLIM_INFINITY};  // STACK
-    p.rlimits[4] = {0, RLIM_INFINITY};           // CORE
-    p.rlimits[6] = {4096, 4096};                 // NPROC
-    p.rlimits[7] = {1024, 4096};                 // NOFILE
-    p.rlimits[8] = {8ull << 20, 8ull << 20};     // MEMLOCK
-    p.rlimits[11] = {4096, 4096};                // SIGPENDING
-    p.rlimits[12] = {819200, 819200};            // MSGQUEUE
-    p.rlimits[13] = {0, 0};                      // NICE
-    p.rlimits[14] = {0, 0};                      // RTPRIO
+    // Linux's defaults for a root login.
+    p.rlimits[RLIMIT_STACK] = {8ull << 20, RLIM_INFINITY};
+    p.rlimits[RLIMIT_CORE] = {0, RLIM_INFINITY};
+    p.rlimits[RLIMIT_NPROC] = {4096, 4096};
+    p.rlimits[RLIMIT_NOFILE] = {1024, 4096};
+    p.rlimits[RLIMIT_MEMLOCK] = {8ull << 20, 8ull << 20};
+    p.rlimits[RLIMIT_SIGPENDING] = {4096, 4096};
+    p.rlimits[RLIMIT_MSGQUEUE] = {819200, 819200};
+    p.rlimits[RLIMIT_NICE] = {0, 0};
+    p.rlimits[RLIMIT_RTPRIO] = {0, 0};
 }
 
 // Takes a table slot and a pid for p (Again when the table is full).

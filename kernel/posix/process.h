@@ -43,7 +43,11 @@ enum class ProcessState : uint8_t { Running, Zombie };
 struct Rlimit {
     uint64_t cur, max;
 };
-inline constexpr int RLIMIT_COUNT = 16;
+// Linux's resource ids (getrlimit(2)), indexes into Process::rlimits.
+inline constexpr int RLIMIT_CPU = 0, RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_STACK = 3, RLIMIT_CORE = 4,
+                     RLIMIT_RSS = 5, RLIMIT_NPROC = 6, RLIMIT_NOFILE = 7, RLIMIT_MEMLOCK = 8, RLIMIT_AS = 9,
+                     RLIMIT_LOCKS = 10, RLIMIT_SIGPENDING = 11, RLIMIT_MSGQUEUE = 12, RLIMIT_NICE = 13,
+                     RLIMIT_RTPRIO = 14, RLIMIT_RTTIME = 15, RLIMIT_COUNT = 16;
 inline constexpr uint64_t RLIM_INFINITY = ~uint64_t(0);
 
 struct Process {

@@ -99,7 +99,7 @@ Result<void> fd_close(int fd) {
 
 uint64_t fd_limit() {
     FdTable* t = current_fds();
-    return t ? t->limit() : FdTable::kDefaultLimit;
+    return t ? t->limit() : FdTable::DEFAULT_LIMIT;
 }
 
 }  // namespace lamina::posix

@@ -2,7 +2,7 @@
 // dup, dup2, dup3, fcntl, ioctl, fstat, getdents64, ftruncate, fsync, fdatasync, sendfile,
 // fchmod, fchown, fchdir.
 //
-// Contract: every user buffer is copied through user_access.h, in chunks of at most kChunk
+// Contract: every user buffer is copied through user_access.h, in chunks of at most CHUNK
 // bytes through one kernel buffer (EFAULT when nothing could be moved, otherwise the count so
 // far, as Linux returns for a fault after partial progress). The chunk rules of
 // kernel/posix/fd/file_object.h apply: the next chunk only after a whole one, and no second
@@ -16,7 +16,7 @@
 #include "kernel/mm/memory.h"
 #include "kernel/posix/files.h"
 #include "kernel/posix/process.h"
-#include "kernel/posix/sys_file_handlers.h"
+#include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
@@ -25,13 +25,11 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
-constexpr uint64_t kMaxRw = 0x7ffff000;
-constexpr int64_t err(Errno e) { return -int64_t(e); }
-int64_t err(const Error& e) { return -int64_t(e.code()); }
+constexpr size_t CHUNK = 64 * 1024;
+constexpr uint64_t MAX_RW_COUNT = 0x7ffff000;
 
 struct KernelBuffer {
-    explicit KernelBuffer(size_t n) : size(n < kChunk ? (n ? n : 1) : kChunk), data(static_cast<uint8_t*>(mm::kmalloc(size))) {}
+    explicit KernelBuffer(size_t n) : size(n < CHUNK ? (n ? n : 1) : CHUNK), data(static_cast<uint8_t*>(mm::kmalloc(size))) {}
     ~KernelBuffer() { mm::kfree(data); }
     size_t size;
     uint8_t* data;
@@ -44,21 +42,24 @@ public:
 };
 
 // A partial transfer wins over a later error, as on Linux.
-int64_t finish(uint64_t done, const Error& e) { return done ? int64_t(done) : err(e); }
+SyscallResult finish(uint64_t done, const Error& e) {
+    if (done) return int64_t(done);
+    return e;
+}
 
 // Reads into user memory at `buf`; offset < 0 reads at (and moves) the description's offset.
-int64_t do_read(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset) {
-    if (!f.readable()) return err(Errno::BadF);
-    if (count > kMaxRw) count = kMaxRw;
+SyscallResult do_read(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset) {
+    if (!f.readable()) return Errno::BadF;
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     if (count == 0) {
         // A zero-length read still reports errors such as EISDIR.
         uint8_t none;
-        auto r = offset < 0 ? f.object()->read(f, &none, 0) : f.object()->pread(f, &none, 0, uint64_t(offset));
-        return r.is_error() ? err(r.error()) : 0;
+        TRY(offset < 0 ? f.object()->read(f, &none, 0) : f.object()->pread(f, &none, 0, uint64_t(offset)));
+        return 0;
     }
-    if (!user_range_ok(buf, count)) return err(Errno::Fault);
+    if (!user_range_ok(buf, count)) return Errno::Fault;
     KernelBuffer kb(count);
-    if (!kb.data) return err(Errno::NoMem);
+    if (!kb.data) return Errno::NoMem;
     FileObject& o = *f.object();
     uint64_t done = 0;
     while (done < count) {
@@ -78,16 +79,16 @@ int64_t do_read(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset) {
     return int64_t(done);
 }
 
-int64_t do_write(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset) {
-    if (!f.writable()) return err(Errno::BadF);
-    if (count > kMaxRw) count = kMaxRw;
+SyscallResult do_write(OpenFile& f, uint64_t buf, uint64_t count, int64_t offset) {
+    if (!f.writable()) return Errno::BadF;
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     if (count == 0) {
-        auto r = offset < 0 ? f.object()->write(f, "", 0) : f.object()->pwrite(f, "", 0, uint64_t(offset));
-        return r.is_error() ? err(r.error()) : 0;
+        TRY(offset < 0 ? f.object()->write(f, "", 0) : f.object()->pwrite(f, "", 0, uint64_t(offset)));
+        return 0;
     }
-    if (!user_range_ok(buf, count)) return err(Errno::Fault);
+    if (!user_range_ok(buf, count)) return Errno::Fault;
     KernelBuffer kb(count);
-    if (!kb.data) return err(Errno::NoMem);
+    if (!kb.data) return Errno::NoMem;
     FileObject& o = *f.object();
     uint64_t done = 0;
     while (done < count) {
@@ -117,18 +118,17 @@ struct IoVec {
     uint64_t base, len;
 };
 
-int64_t do_vector(uint64_t fd, uint64_t iov, uint64_t iovcnt, int64_t offset, bool writing) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    if (iovcnt > 1024) return err(Errno::Inval);
-    if (writing ? !f.value()->writable() : !f.value()->readable()) return err(Errno::BadF);
+SyscallResult do_vector(uint64_t fd, uint64_t iov, uint64_t iovcnt, int64_t offset, bool writing) {
+    auto f = TRY(io_file(fd));
+    if (iovcnt > 1024) return Errno::Inval;
+    if (writing ? !f->writable() : !f->readable()) return Errno::BadF;
     // Check the whole vector first: a bad iovec or an overflowing total is an error before
     // any data moves, as on Linux.
     uint64_t total = 0;
     for (uint64_t i = 0; i < iovcnt; i++) {
         auto v = UserPtr<IoVec>(iov + i * sizeof(IoVec)).read();
-        if (v.is_error()) return err(Errno::Fault);
-        if (int64_t(v.value().len) < 0 || total + v.value().len > uint64_t(INT64_MAX)) return err(Errno::Inval);
+        if (v.is_error()) return Errno::Fault;
+        if (int64_t(v.value().len) < 0 || total + v.value().len > uint64_t(INT64_MAX)) return Errno::Inval;
         total += v.value().len;
     }
     uint64_t done = 0;
@@ -136,208 +136,188 @@ int64_t do_vector(uint64_t fd, uint64_t iov, uint64_t iovcnt, int64_t offset, bo
         IoVec v = UserPtr<IoVec>(iov + i * sizeof(IoVec)).read().value();
         if (v.len == 0) continue;
         int64_t at = offset < 0 ? -1 : offset + int64_t(done);
-        int64_t r = writing ? do_write(*f.value(), v.base, v.len, at) : do_read(*f.value(), v.base, v.len, at);
-        if (r < 0) return done ? int64_t(done) : r;
-        done += uint64_t(r);
-        if (uint64_t(r) < v.len) break;
-        if (!writing && f.value()->object()->is_stream()) break;
+        auto r = writing ? do_write(*f, v.base, v.len, at) : do_read(*f, v.base, v.len, at);
+        if (r.is_error()) return finish(done, r.error());
+        done += uint64_t(r.value());
+        if (uint64_t(r.value()) < v.len) break;
+        if (!writing && f->object()->is_stream()) break;
     }
     return int64_t(done);
 }
 
 }  // namespace
 
-int64_t sys_read(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    if (int64_t(count) < 0) return err(Errno::Inval);
-    return do_read(*f.value(), buf, count, -1);
+SyscallResult sys_read(uint64_t fd, uint64_t buf, uint64_t count) {
+    auto f = TRY(io_file(fd));
+    if (int64_t(count) < 0) return Errno::Inval;
+    return do_read(*f, buf, count, -1);
 }
 
-int64_t sys_write(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    if (int64_t(count) < 0) return err(Errno::Inval);
-    return do_write(*f.value(), buf, count, -1);
+SyscallResult sys_write(uint64_t fd, uint64_t buf, uint64_t count) {
+    auto f = TRY(io_file(fd));
+    if (int64_t(count) < 0) return Errno::Inval;
+    return do_write(*f, buf, count, -1);
 }
 
-int64_t sys_pread64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t offset, uint64_t, uint64_t) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    if (int64_t(offset) < 0 || int64_t(count) < 0) return err(Errno::Inval);
-    return do_read(*f.value(), buf, count, int64_t(offset));
+SyscallResult sys_pread64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t offset) {
+    auto f = TRY(io_file(fd));
+    if (int64_t(offset) < 0 || int64_t(count) < 0) return Errno::Inval;
+    return do_read(*f, buf, count, int64_t(offset));
 }
 
-int64_t sys_pwrite64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t offset, uint64_t, uint64_t) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    if (int64_t(offset) < 0 || int64_t(count) < 0) return err(Errno::Inval);
-    return do_write(*f.value(), buf, count, int64_t(offset));
+SyscallResult sys_pwrite64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t offset) {
+    auto f = TRY(io_file(fd));
+    if (int64_t(offset) < 0 || int64_t(count) < 0) return Errno::Inval;
+    return do_write(*f, buf, count, int64_t(offset));
 }
 
-int64_t sys_readv(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_readv(uint64_t fd, uint64_t iov, uint64_t iovcnt) {
     return do_vector(fd, iov, iovcnt, -1, false);
 }
 
-int64_t sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt) {
     return do_vector(fd, iov, iovcnt, -1, true);
 }
 
-int64_t sys_preadv(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t offset, uint64_t, uint64_t) {
-    if (int64_t(offset) < 0) return err(Errno::Inval);
+SyscallResult sys_preadv(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t offset) {
+    if (int64_t(offset) < 0) return Errno::Inval;
     return do_vector(fd, iov, iovcnt, int64_t(offset), false);
 }
 
-int64_t sys_pwritev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t offset, uint64_t, uint64_t) {
-    if (int64_t(offset) < 0) return err(Errno::Inval);
+SyscallResult sys_pwritev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t offset) {
+    if (int64_t(offset) < 0) return Errno::Inval;
     return do_vector(fd, iov, iovcnt, int64_t(offset), true);
 }
 
-int64_t sys_lseek(uint64_t fd, uint64_t offset, uint64_t whence, uint64_t, uint64_t, uint64_t) {
-    auto f = file(fd);
-    if (f.is_error()) return err(f.error());
-    if (f.value()->flags() & oflag::Path) return err(Errno::BadF);
-    auto r = f.value()->object()->lseek(*f.value(), int64_t(offset), int(whence));
-    return r.is_ok() ? int64_t(r.value()) : err(r.error());
+SyscallResult sys_lseek(uint64_t fd, uint64_t offset, uint64_t whence) {
+    auto f = TRY(file(fd));
+    if (f->flags() & oflag::Path) return Errno::BadF;
+    return TRY(f->object()->lseek(*f, int64_t(offset), int(whence)));
 }
 
-int64_t sys_close(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (fd > 0x7fffffff) return err(Errno::BadF);
-    auto r = current_process()->fds->close(int(fd));
-    return r.is_ok() ? 0 : err(r.error());
+SyscallResult sys_close(uint64_t fd) {
+    if (fd > 0x7fffffff) return Errno::BadF;
+    TRY(current_process()->fds->close(int(fd)));
+    return 0;
 }
 
-int64_t sys_dup(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (fd > 0x7fffffff) return err(Errno::BadF);
-    auto r = current_process()->fds->dup(int(fd));
-    return r.is_ok() ? r.value() : err(r.error());
+SyscallResult sys_dup(uint64_t fd) {
+    if (fd > 0x7fffffff) return Errno::BadF;
+    return TRY(current_process()->fds->dup(int(fd)));
 }
 
-int64_t sys_dup2(uint64_t oldfd, uint64_t newfd, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (oldfd > 0x7fffffff || newfd > 0x7fffffff) return err(Errno::BadF);
-    auto r = current_process()->fds->dup2(int(oldfd), int(newfd));
-    return r.is_ok() ? r.value() : err(r.error());
+SyscallResult sys_dup2(uint64_t oldfd, uint64_t newfd) {
+    if (oldfd > 0x7fffffff || newfd > 0x7fffffff) return Errno::BadF;
+    return TRY(current_process()->fds->dup2(int(oldfd), int(newfd)));
 }
 
-int64_t sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags, uint64_t, uint64_t, uint64_t) {
-    if (oldfd > 0x7fffffff || newfd > 0x7fffffff) return err(Errno::BadF);
-    auto r = current_process()->fds->dup3(int(oldfd), int(newfd), uint32_t(flags));
-    return r.is_ok() ? r.value() : err(r.error());
+SyscallResult sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags) {
+    if (oldfd > 0x7fffffff || newfd > 0x7fffffff) return Errno::BadF;
+    return TRY(current_process()->fds->dup3(int(oldfd), int(newfd), uint32_t(flags)));
 }
 
-int64_t sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg) {
     constexpr int F_GETLK = 5, F_SETLK = 6, F_SETLKW = 7;
-    if (fd > 0x7fffffff) return err(Errno::BadF);
+    if (fd > 0x7fffffff) return Errno::BadF;
     int c = int(cmd);
     if (c == F_GETLK || c == F_SETLK || c == F_SETLKW) {
         // Record locks: one process at a time uses a file here, so every lock is granted; a
         // query says the range is unlocked (l_type = F_UNLCK).
-        auto f = file(fd);
-        if (f.is_error()) return err(f.error());
+        auto f = TRY(file(fd));
         if (c == F_GETLK) {
             int16_t unlck = 2;
-            if (copy_to_user(arg, &unlck, sizeof unlck).is_error()) return err(Errno::Fault);
+            TRY(copy_to_user(arg, &unlck, sizeof unlck));
         }
         return 0;
     }
-    auto r = current_process()->fds->fcntl(int(fd), c, arg);
-    return r.is_ok() ? r.value() : err(r.error());
+    return TRY(current_process()->fds->fcntl(int(fd), c, arg));
 }
 
-int64_t sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg) {
     constexpr uint32_t FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIONBIO = 0x5421;
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
+    auto f = TRY(io_file(fd));
     uint32_t cmd = uint32_t(request);
     FdTable& t = *current_process()->fds;
     if (cmd == FIOCLEX || cmd == FIONCLEX) {
-        auto r = t.fcntl(int(fd), fcntl_cmd::SetFd, cmd == FIOCLEX ? fcntl_cmd::FdCloExec : 0);
-        return r.is_ok() ? 0 : err(r.error());
+        TRY(t.fcntl(int(fd), fcntl_cmd::SetFd, cmd == FIOCLEX ? fcntl_cmd::FdCloExec : 0));
+        return 0;
     }
     if (cmd == FIONBIO) {
         auto on = UserPtr<int>(arg).read();
-        if (on.is_error()) return err(Errno::Fault);
-        uint32_t fl = f.value()->flags();
-        f.value()->set_status_flags(on.value() ? fl | oflag::NonBlock : fl & ~oflag::NonBlock);
+        if (on.is_error()) return Errno::Fault;
+        uint32_t fl = f->flags();
+        f->set_status_flags(on.value() ? fl | oflag::NonBlock : fl & ~oflag::NonBlock);
         return 0;
     }
     KernelUserIo io;
-    auto r = f.value()->object()->ioctl(*f.value(), cmd, arg, io);
-    return r.is_ok() ? r.value() : err(r.error());
+    return TRY(f->object()->ioctl(*f, cmd, arg, io));
 }
 
-int64_t sys_fstat(uint64_t fd, uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto f = file(fd);
-    if (f.is_error()) return err(f.error());
+SyscallResult sys_fstat(uint64_t fd, uint64_t buf) {
+    auto f = TRY(file(fd));
     Stat st{};
-    if (auto r = f.value()->object()->stat(st); r.is_error()) return err(r.error());
-    return copy_to_user(buf, &st, sizeof st).is_ok() ? 0 : err(Errno::Fault);
+    TRY(f->object()->stat(st));
+    TRY(copy_to_user(buf, &st, sizeof st));
+    return 0;
 }
 
-int64_t sys_getdents64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t, uint64_t, uint64_t) {
-    auto f = file(fd);
-    if (f.is_error()) return err(f.error());
+SyscallResult sys_getdents64(uint64_t fd, uint64_t buf, uint64_t count) {
+    auto f = TRY(file(fd));
     if (count > 0x7fffffff) count = 0x7fffffff;
-    if (!user_range_ok(buf, count)) return err(Errno::Fault);
+    if (!user_range_ok(buf, count)) return Errno::Fault;
     KernelBuffer kb(count);
-    if (!kb.data) return err(Errno::NoMem);
-    uint64_t saved = f.value()->offset;
-    auto r = f.value()->object()->getdents64(*f.value(), kb.data, count < kb.size ? size_t(count) : kb.size);
-    if (r.is_error()) return err(r.error());
-    if (copy_to_user(buf, kb.data, r.value()).is_error()) {
-        f.value()->offset = saved;  // nothing was delivered: the entries come again next time
-        return err(Errno::Fault);
+    if (!kb.data) return Errno::NoMem;
+    uint64_t saved = f->offset;
+    auto r = TRY(f->object()->getdents64(*f, kb.data, count < kb.size ? size_t(count) : kb.size));
+    if (copy_to_user(buf, kb.data, r).is_error()) {
+        f->offset = saved;  // nothing was delivered: the entries come again next time
+        return Errno::Fault;
     }
-    return int64_t(r.value());
+    return int64_t(r);
 }
 
-int64_t sys_ftruncate(uint64_t fd, uint64_t length, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    if (int64_t(length) < 0) return err(Errno::Inval);
-    auto r = f.value()->object()->truncate(*f.value(), int64_t(length));
-    return r.is_ok() ? 0 : err(r.error());
+SyscallResult sys_ftruncate(uint64_t fd, uint64_t length) {
+    auto f = TRY(io_file(fd));
+    if (int64_t(length) < 0) return Errno::Inval;
+    TRY(f->object()->truncate(*f, int64_t(length)));
+    return 0;
 }
 
-int64_t sys_fsync(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    auto r = f.value()->object()->fsync(*f.value(), false);
-    return r.is_ok() ? 0 : err(r.error());
+SyscallResult sys_fsync(uint64_t fd) {
+    auto f = TRY(io_file(fd));
+    TRY(f->object()->fsync(*f, false));
+    return 0;
 }
 
-int64_t sys_fdatasync(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto f = io_file(fd);
-    if (f.is_error()) return err(f.error());
-    auto r = f.value()->object()->fsync(*f.value(), true);
-    return r.is_ok() ? 0 : err(r.error());
+SyscallResult sys_fdatasync(uint64_t fd) {
+    auto f = TRY(io_file(fd));
+    TRY(f->object()->fsync(*f, true));
+    return 0;
 }
 
-int64_t sys_sendfile(uint64_t out_fd, uint64_t in_fd, uint64_t offset_ptr, uint64_t count, uint64_t, uint64_t) {
-    auto in = io_file(in_fd);
-    if (in.is_error()) return err(in.error());
-    auto out = io_file(out_fd);
-    if (out.is_error()) return err(out.error());
-    if (!in.value()->readable() || !out.value()->writable()) return err(Errno::BadF);
-    if (out.value()->append()) return err(Errno::Inval);  // Linux refuses O_APPEND targets
-    if (int64_t(count) < 0) return err(Errno::Inval);
-    if (count > kMaxRw) count = kMaxRw;
+SyscallResult sys_sendfile(uint64_t out_fd, uint64_t in_fd, uint64_t offset_ptr, uint64_t count) {
+    auto in = TRY(io_file(in_fd));
+    auto out = TRY(io_file(out_fd));
+    if (!in->readable() || !out->writable()) return Errno::BadF;
+    if (out->append()) return Errno::Inval;  // Linux refuses O_APPEND targets
+    if (int64_t(count) < 0) return Errno::Inval;
+    if (count > MAX_RW_COUNT) count = MAX_RW_COUNT;
     int64_t offset = -1;
     if (offset_ptr) {
         auto o = UserPtr<int64_t>(offset_ptr).read();
-        if (o.is_error()) return err(Errno::Fault);
-        if (o.value() < 0) return err(Errno::Inval);
+        if (o.is_error()) return Errno::Fault;
+        if (o.value() < 0) return Errno::Inval;
         offset = o.value();
     }
     KernelBuffer kb(count);
-    if (!kb.data) return err(Errno::NoMem);
-    FileObject& src = *in.value()->object();
-    FileObject& dst = *out.value()->object();
+    if (!kb.data) return Errno::NoMem;
+    FileObject& src = *in->object();
+    FileObject& dst = *out->object();
     uint64_t done = 0;
     Error failure = Errno::None;
     while (done < count) {
         size_t want = count - done < kb.size ? size_t(count - done) : kb.size;
-        auto r = offset < 0 ? src.read(*in.value(), kb.data, want) : src.pread(*in.value(), kb.data, want, uint64_t(offset) + done);
+        auto r = offset < 0 ? src.read(*in, kb.data, want) : src.pread(*in, kb.data, want, uint64_t(offset) + done);
         if (r.is_error()) {
             failure = r.error();
             break;
@@ -345,7 +325,7 @@ int64_t sys_sendfile(uint64_t out_fd, uint64_t in_fd, uint64_t offset_ptr, uint6
         if (r.value() == 0) break;
         size_t got = r.value(), put = 0;
         while (put < got) {
-            auto w = dst.write(*out.value(), kb.data + put, got - put);
+            auto w = dst.write(*out, kb.data + put, got - put);
             if (w.is_error()) {
                 failure = w.error();
                 break;
@@ -355,8 +335,8 @@ int64_t sys_sendfile(uint64_t out_fd, uint64_t in_fd, uint64_t offset_ptr, uint6
         done += put;
         if (put < got || got < want) break;
     }
-    if (offset_ptr && UserPtr<int64_t>(offset_ptr).write(offset + int64_t(done)).is_error()) return err(Errno::Fault);
-    if (done == 0 && !(failure == Error(Errno::None))) return err(failure);
+    if (offset_ptr && UserPtr<int64_t>(offset_ptr).write(offset + int64_t(done)).is_error()) return Errno::Fault;
+    if (done == 0 && !(failure == Error(Errno::None))) return failure;
     return int64_t(done);
 }
 

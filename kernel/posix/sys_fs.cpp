@@ -10,13 +10,16 @@
 // operation run under the namespace lock (kernel/posix/files.h); what Linux checks and which
 // errno it picks is kernel/posix/vfs/ops.h's. Unknown flag bits are EINVAL. Modes of new
 // files have the process umask applied. Everything runs as root (uid 0) for now.
+#include <lamina/own.h>
+#include <lamina/scope_guard.h>
+
 #include <new>
 
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/files.h"
 #include "kernel/posix/process.h"
-#include "kernel/posix/sys_file_handlers.h"
+#include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
@@ -25,15 +28,12 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr int64_t AT_FDCWD = -100;
+constexpr int AT_FDCWD = -100;
 constexpr uint32_t AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400,
                    AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000, AT_EACCESS = 0x200,
                    AT_STATX_SYNC_TYPE = 0x6000;
 constexpr uint32_t O_LARGEFILE = 0100000, O_TMPFILE_DIR = 020000000;
 
-constexpr int64_t err(Errno e) { return -int64_t(e); }
-int64_t err(const Error& e) { return -int64_t(e.code()); }
-int64_t ok_or(const Result<void>& r) { return r.is_ok() ? 0 : err(r.error()); }
 
 // A path copied from user memory (on the heap: PATH_MAX is too much for a kernel stack).
 struct UserPath {
@@ -45,8 +45,6 @@ struct UserPath {
         return {};
     }
 };
-
-int dirfd_of(uint64_t v) { return int(int32_t(uint32_t(v))); }
 
 // Where a relative `path` starts for dirfd.
 Result<Location> start_of(int dirfd, const char* path) {
@@ -91,8 +89,6 @@ Result<int> do_open(int dirfd, uint64_t upath, uint32_t flags, uint32_t perm) {
     RefPtr<OpenFile> f = TRY(VnodeFile::open(opened.loc, flags | O_LARGEFILE));
     return p.fds->install(static_cast<RefPtr<OpenFile>&&>(f), flags & oflag::CloExec);
 }
-
-int64_t result(Result<int> r) { return r.is_ok() ? r.value() : err(r.error()); }
 
 Result<void> stat_to_user(const Stat& st, uint64_t buf) { return copy_to_user(buf, &st, sizeof st); }
 
@@ -150,12 +146,7 @@ Result<size_t> cwd_path(const Process& p, char* out, size_t cap) {
     char* tmp = out;
     size_t pos = cap;  // built backwards from the end of out
     Location cur = p.cwd;
-    DirEntry* e = new (std::nothrow) DirEntry;
-    if (!e) return Errno::NoMem;
-    struct Free {
-        DirEntry* e;
-        ~Free() { delete e; }
-    } free_entry{e};
+    Own<DirEntry> e = TRY(make_own<DirEntry>());
     for (int depth = 0; depth < 4096; depth++) {
         if (cur.same_as(p.root)) break;
         Mount* m = cur.mount;
@@ -221,42 +212,42 @@ uint32_t dev_minor(uint64_t d) { return uint32_t((d & 0xff) | ((d >> 12) & ~0xff
 
 // --- open -----------------------------------------------------------------------------------
 
-int64_t sys_open(uint64_t path, uint64_t flags, uint64_t mode, uint64_t, uint64_t, uint64_t) {
-    return result(do_open(AT_FDCWD, path, uint32_t(flags), uint32_t(mode)));
+Result<int> sys_open(uint64_t path, uint64_t flags, uint64_t mode) {
+    return do_open(AT_FDCWD, path, uint32_t(flags), uint32_t(mode));
 }
 
-int64_t sys_openat(uint64_t dirfd, uint64_t path, uint64_t flags, uint64_t mode, uint64_t, uint64_t) {
-    return result(do_open(dirfd_of(dirfd), path, uint32_t(flags), uint32_t(mode)));
+Result<int> sys_openat(int dirfd, uint64_t path, uint64_t flags, uint64_t mode) {
+    return do_open(dirfd, path, uint32_t(flags), uint32_t(mode));
 }
 
-int64_t sys_creat(uint64_t path, uint64_t mode, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return result(do_open(AT_FDCWD, path, oflag::Creat | oflag::WriteOnly | oflag::Trunc, uint32_t(mode)));
+Result<int> sys_creat(uint64_t path, uint64_t mode) {
+    return do_open(AT_FDCWD, path, oflag::Creat | oflag::WriteOnly | oflag::Trunc, uint32_t(mode));
 }
 
 // --- stat -----------------------------------------------------------------------------------
 
-int64_t sys_stat(uint64_t path, uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_stat(uint64_t path, uint64_t buf) {
     Stat st{};
-    if (auto r = do_fstatat(AT_FDCWD, path, buf, 0, st); r.is_error()) return err(r.error());
-    return ok_or(stat_to_user(st, buf));
+    TRY(do_fstatat(AT_FDCWD, path, buf, 0, st));
+    return stat_to_user(st, buf);
 }
 
-int64_t sys_lstat(uint64_t path, uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_lstat(uint64_t path, uint64_t buf) {
     Stat st{};
-    if (auto r = do_fstatat(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, st); r.is_error()) return err(r.error());
-    return ok_or(stat_to_user(st, buf));
+    TRY(do_fstatat(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW, st));
+    return stat_to_user(st, buf);
 }
 
-int64_t sys_newfstatat(uint64_t dirfd, uint64_t path, uint64_t buf, uint64_t flags, uint64_t, uint64_t) {
+Result<void> sys_newfstatat(int dirfd, uint64_t path, uint64_t buf, uint64_t flags) {
     Stat st{};
-    if (auto r = do_fstatat(dirfd_of(dirfd), path, buf, uint32_t(flags), st); r.is_error()) return err(r.error());
-    return ok_or(stat_to_user(st, buf));
+    TRY(do_fstatat(dirfd, path, buf, uint32_t(flags), st));
+    return stat_to_user(st, buf);
 }
 
-int64_t sys_statx(uint64_t dirfd, uint64_t path, uint64_t flags, uint64_t mask, uint64_t buf, uint64_t) {
+SyscallResult sys_statx(int dirfd, uint64_t path, uint64_t flags, uint64_t mask, uint64_t buf) {
     (void)mask;
     Stat st{};
-    if (auto r = do_fstatat(dirfd_of(dirfd), path, buf, uint32_t(flags), st); r.is_error()) return err(r.error());
+    TRY(do_fstatat(dirfd, path, buf, uint32_t(flags), st));
     Statx x{};
     x.stx_mask = 0x7ff;  // STATX_BASIC_STATS
     x.stx_blksize = uint32_t(st.st_blksize);
@@ -274,46 +265,46 @@ int64_t sys_statx(uint64_t dirfd, uint64_t path, uint64_t flags, uint64_t mask, 
     x.stx_rdev_minor = dev_minor(st.st_rdev);
     x.stx_dev_major = dev_major(st.st_dev);
     x.stx_dev_minor = dev_minor(st.st_dev);
-    return copy_to_user(buf, &x, sizeof x).is_ok() ? 0 : err(Errno::Fault);
+    TRY(copy_to_user(buf, &x, sizeof x));
+    return 0;
 }
 
 // --- directories and names ----------------------------------------------------------------------
 
-int64_t sys_mkdirat(uint64_t dirfd, uint64_t path, uint64_t mode, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_mkdirat(int dirfd, uint64_t path, uint64_t mode) {
     uint32_t m = uint32_t(mode) & ~current_process()->umask & 01777;
-    return ok_or(with_path(dirfd_of(dirfd), path, [&](const PathContext& ctx, const char* p) { return vfs_mkdir(ctx, p, m); }));
+    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) { return vfs_mkdir(ctx, p, m); });
 }
 
-int64_t sys_mkdir(uint64_t path, uint64_t mode, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_mkdirat(uint64_t(AT_FDCWD), path, mode, 0, 0, 0);
+Result<void> sys_mkdir(uint64_t path, uint64_t mode) {
+    return sys_mkdirat(AT_FDCWD, path, mode);
 }
 
-int64_t sys_rmdir(uint64_t path, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return ok_or(with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* p) { return vfs_rmdir(ctx, p); }));
+Result<void> sys_rmdir(uint64_t path) {
+    return with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* p) { return vfs_rmdir(ctx, p); });
 }
 
-int64_t sys_unlinkat(uint64_t dirfd, uint64_t path, uint64_t flags, uint64_t, uint64_t, uint64_t) {
-    if (flags & ~uint64_t(AT_REMOVEDIR)) return err(Errno::Inval);
+Result<void> sys_unlinkat(int dirfd, uint64_t path, uint64_t flags) {
+    if (flags & ~uint64_t(AT_REMOVEDIR)) return Errno::Inval;
     bool dir = flags & AT_REMOVEDIR;
-    return ok_or(with_path(dirfd_of(dirfd), path, [&](const PathContext& ctx, const char* p) {
+    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return dir ? vfs_rmdir(ctx, p) : vfs_unlink(ctx, p);
-    }));
+    });
 }
 
-int64_t sys_unlink(uint64_t path, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_unlinkat(uint64_t(AT_FDCWD), path, 0, 0, 0, 0);
+Result<void> sys_unlink(uint64_t path) {
+    return sys_unlinkat(AT_FDCWD, path, 0);
 }
 
-int64_t sys_renameat2(uint64_t olddirfd, uint64_t oldpath, uint64_t newdirfd, uint64_t newpath, uint64_t flags, uint64_t) {
+Result<void> sys_renameat2(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath, uint64_t flags) {
     constexpr uint64_t RENAME_NOREPLACE = 1;
-    if (flags & ~RENAME_NOREPLACE) return err(Errno::Inval);
+    if (flags & ~RENAME_NOREPLACE) return Errno::Inval;
     UserPath to;
-    if (auto r = to.copy(newpath); r.is_error()) return err(r.error());
-    auto to_start = start_of(dirfd_of(newdirfd), to.text);
-    if (to_start.is_error()) return err(to_start.error());
+    TRY(to.copy(newpath));
+    auto to_start = TRY(start_of(newdirfd, to.text));
     Process& p = *current_process();
-    return ok_or(with_path(dirfd_of(olddirfd), oldpath, [&](const PathContext& from_ctx, const char* from) -> Result<void> {
-        PathContext to_ctx{mount_table(), p.root, to_start.value(), current_credentials()};
+    return with_path(olddirfd, oldpath, [&](const PathContext& from_ctx, const char* from) -> Result<void> {
+        PathContext to_ctx{mount_table(), p.root, to_start, current_credentials()};
         if (flags & RENAME_NOREPLACE) {
             Stat st{};
             if (vfs_stat(to_ctx, to.text, false, st).is_ok()) {
@@ -322,181 +313,177 @@ int64_t sys_renameat2(uint64_t olddirfd, uint64_t oldpath, uint64_t newdirfd, ui
             }
         }
         return vfs_rename(from_ctx, from, to_ctx, to.text);
-    }));
+    });
 }
 
-int64_t sys_renameat(uint64_t olddirfd, uint64_t oldpath, uint64_t newdirfd, uint64_t newpath, uint64_t, uint64_t) {
-    return sys_renameat2(olddirfd, oldpath, newdirfd, newpath, 0, 0);
+Result<void> sys_renameat(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath) {
+    return sys_renameat2(olddirfd, oldpath, newdirfd, newpath, 0);
 }
 
-int64_t sys_rename(uint64_t oldpath, uint64_t newpath, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_renameat2(uint64_t(AT_FDCWD), oldpath, uint64_t(AT_FDCWD), newpath, 0, 0);
+Result<void> sys_rename(uint64_t oldpath, uint64_t newpath) {
+    return sys_renameat2(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
 }
 
-int64_t sys_linkat(uint64_t olddirfd, uint64_t oldpath, uint64_t newdirfd, uint64_t newpath, uint64_t flags, uint64_t) {
-    if (flags & ~uint64_t(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return err(Errno::Inval);
+Result<void> sys_linkat(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath, uint64_t flags) {
+    if (flags & ~uint64_t(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return Errno::Inval;
     UserPath to;
-    if (auto r = to.copy(newpath); r.is_error()) return err(r.error());
-    auto to_start = start_of(dirfd_of(newdirfd), to.text);
-    if (to_start.is_error()) return err(to_start.error());
+    TRY(to.copy(newpath));
+    auto to_start = TRY(start_of(newdirfd, to.text));
     Process& p = *current_process();
-    return ok_or(with_path(dirfd_of(olddirfd), oldpath, [&](const PathContext& from_ctx, const char* from) {
-        PathContext to_ctx{mount_table(), p.root, to_start.value(), current_credentials()};
+    return with_path(olddirfd, oldpath, [&](const PathContext& from_ctx, const char* from) {
+        PathContext to_ctx{mount_table(), p.root, to_start, current_credentials()};
         return vfs_link(from_ctx, from, to_ctx, to.text, flags & AT_SYMLINK_FOLLOW);
-    }));
+    });
 }
 
-int64_t sys_link(uint64_t oldpath, uint64_t newpath, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_linkat(uint64_t(AT_FDCWD), oldpath, uint64_t(AT_FDCWD), newpath, 0, 0);
+Result<void> sys_link(uint64_t oldpath, uint64_t newpath) {
+    return sys_linkat(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
 }
 
-int64_t sys_symlinkat(uint64_t target, uint64_t newdirfd, uint64_t linkpath, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_symlinkat(uint64_t target, int newdirfd, uint64_t linkpath) {
     UserPath t;
-    if (auto r = t.copy(target); r.is_error()) return err(r.error());
-    return ok_or(with_path(dirfd_of(newdirfd), linkpath, [&](const PathContext& ctx, const char* p) {
+    TRY(t.copy(target));
+    return with_path(newdirfd, linkpath, [&](const PathContext& ctx, const char* p) {
         return vfs_symlink(ctx, t.text, p);
-    }));
+    });
 }
 
-int64_t sys_symlink(uint64_t target, uint64_t linkpath, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_symlinkat(target, uint64_t(AT_FDCWD), linkpath, 0, 0, 0);
+Result<void> sys_symlink(uint64_t target, uint64_t linkpath) {
+    return sys_symlinkat(target, AT_FDCWD, linkpath);
 }
 
-int64_t sys_readlinkat(uint64_t dirfd, uint64_t path, uint64_t buf, uint64_t bufsiz, uint64_t, uint64_t) {
-    if (int32_t(bufsiz) <= 0) return err(Errno::Inval);
+SyscallResult sys_readlinkat(int dirfd, uint64_t path, uint64_t buf, uint64_t bufsiz) {
+    if (int32_t(bufsiz) <= 0) return Errno::Inval;
     size_t n = uint32_t(bufsiz) < kPathMax ? uint32_t(bufsiz) : kPathMax;
     UserPath out;
-    if (!out.text) return err(Errno::NoMem);
-    auto r = with_path(dirfd_of(dirfd), path, [&](const PathContext& ctx, const char* p) {
+    if (!out.text) return Errno::NoMem;
+    auto r = with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return vfs_readlink(ctx, p, out.text, n);
     });
-    if (r.is_error()) return err(r.error());
-    return copy_to_user(buf, out.text, r.value()).is_ok() ? int64_t(r.value()) : err(Errno::Fault);
+    if (r.is_error()) return r.error();
+    TRY(copy_to_user(buf, out.text, r.value()));
+    return int64_t(r.value());
 }
 
-int64_t sys_readlink(uint64_t path, uint64_t buf, uint64_t bufsiz, uint64_t, uint64_t, uint64_t) {
-    return sys_readlinkat(uint64_t(AT_FDCWD), path, buf, bufsiz, 0, 0);
+SyscallResult sys_readlink(uint64_t path, uint64_t buf, uint64_t bufsiz) {
+    return sys_readlinkat(AT_FDCWD, path, buf, bufsiz);
 }
 
 // --- attributes ---------------------------------------------------------------------------------
 
-int64_t sys_fchmodat(uint64_t dirfd, uint64_t path, uint64_t mode, uint64_t, uint64_t, uint64_t) {
-    return ok_or(with_path(dirfd_of(dirfd), path, [&](const PathContext& ctx, const char* p) {
+Result<void> sys_fchmodat(int dirfd, uint64_t path, uint64_t mode) {
+    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return vfs_chmod(ctx, p, uint32_t(mode));
-    }));
+    });
 }
 
-int64_t sys_chmod(uint64_t path, uint64_t mode, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_fchmodat(uint64_t(AT_FDCWD), path, mode, 0, 0, 0);
+Result<void> sys_chmod(uint64_t path, uint64_t mode) {
+    return sys_fchmodat(AT_FDCWD, path, mode);
 }
 
-int64_t sys_fchmod(uint64_t fd, uint64_t mode, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto f = current_process()->fds->get(dirfd_of(fd));
-    if (f.is_error()) return err(f.error());
-    if (f.value()->flags() & oflag::Path) return err(Errno::BadF);
-    const Location* loc = f.value()->object()->location();
-    if (!loc) return 0;  // pipes and other anonymous objects: nothing to keep
-    return ok_or(chmod_inode(*loc->inode, uint32_t(mode)));
+Result<void> sys_fchmod(int fd, uint64_t mode) {
+    auto f = TRY(current_process()->fds->get(fd));
+    if (f->flags() & oflag::Path) return Errno::BadF;
+    const Location* loc = f->object()->location();
+    if (!loc) return {};  // pipes and other anonymous objects: nothing to keep
+    return chmod_inode(*loc->inode, uint32_t(mode));
 }
 
-int64_t sys_fchownat(uint64_t dirfd, uint64_t path, uint64_t uid, uint64_t gid, uint64_t flags, uint64_t) {
-    if (flags & ~uint64_t(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return err(Errno::Inval);
+Result<void> sys_fchownat(int dirfd, uint64_t path, uint64_t uid, uint64_t gid, uint64_t flags) {
+    if (flags & ~uint64_t(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno::Inval;
     UserPath probe;
-    if (auto r = probe.copy(path); r.is_error()) return err(r.error());
+    TRY(probe.copy(path));
     if (probe.text[0] == 0 && (flags & AT_EMPTY_PATH)) {
-        auto loc = location_of_fd(dirfd_of(dirfd));
-        if (loc.is_error()) return err(loc.error());
-        return ok_or(chown_inode(*loc.value().inode, uint32_t(uid), uint32_t(gid)));
+        auto loc = TRY(location_of_fd(dirfd));
+        return chown_inode(*loc.inode, uint32_t(uid), uint32_t(gid));
     }
-    return ok_or(with_path(dirfd_of(dirfd), path, [&](const PathContext& ctx, const char* p) {
+    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return vfs_chown(ctx, p, uint32_t(uid), uint32_t(gid), !(flags & AT_SYMLINK_NOFOLLOW));
-    }));
+    });
 }
 
-int64_t sys_chown(uint64_t path, uint64_t uid, uint64_t gid, uint64_t, uint64_t, uint64_t) {
-    return sys_fchownat(uint64_t(AT_FDCWD), path, uid, gid, 0, 0);
+Result<void> sys_chown(uint64_t path, uint64_t uid, uint64_t gid) {
+    return sys_fchownat(AT_FDCWD, path, uid, gid, 0);
 }
 
-int64_t sys_lchown(uint64_t path, uint64_t uid, uint64_t gid, uint64_t, uint64_t, uint64_t) {
-    return sys_fchownat(uint64_t(AT_FDCWD), path, uid, gid, AT_SYMLINK_NOFOLLOW, 0);
+Result<void> sys_lchown(uint64_t path, uint64_t uid, uint64_t gid) {
+    return sys_fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
-int64_t sys_fchown(uint64_t fd, uint64_t uid, uint64_t gid, uint64_t, uint64_t, uint64_t) {
-    auto f = current_process()->fds->get(dirfd_of(fd));
-    if (f.is_error()) return err(f.error());
-    if (f.value()->flags() & oflag::Path) return err(Errno::BadF);
-    const Location* loc = f.value()->object()->location();
-    if (!loc) return 0;
-    return ok_or(chown_inode(*loc->inode, uint32_t(uid), uint32_t(gid)));
+Result<void> sys_fchown(int fd, uint64_t uid, uint64_t gid) {
+    auto f = TRY(current_process()->fds->get(fd));
+    if (f->flags() & oflag::Path) return Errno::BadF;
+    const Location* loc = f->object()->location();
+    if (!loc) return {};
+    return chown_inode(*loc->inode, uint32_t(uid), uint32_t(gid));
 }
 
-int64_t sys_utimensat(uint64_t dirfd, uint64_t path, uint64_t times, uint64_t flags, uint64_t, uint64_t) {
-    if (flags & ~uint64_t(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return err(Errno::Inval);
+Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t flags) {
+    if (flags & ~uint64_t(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno::Inval;
     Timespec t[2];
     const Timespec* tp = nullptr;
     if (times) {
-        if (copy_from_user(t, times, sizeof t).is_error()) return err(Errno::Fault);
+        TRY(copy_from_user(t, times, sizeof t));
         tp = t;
     }
     Timespec now = realtime_now();
     if (!path) {
         // futimens: the descriptor itself.
-        if (dirfd_of(dirfd) == AT_FDCWD) return err(Errno::Fault);
-        auto loc = location_of_fd(dirfd_of(dirfd));
-        if (loc.is_error()) return err(loc.error());
+        if (dirfd == AT_FDCWD) return Errno::Fault;
+        auto loc = TRY(location_of_fd(dirfd));
         sched::MutexGuard g(namespace_lock());
-        Location l = loc.value();
+        Location l = loc;
         PathContext ctx{mount_table(), l, l, current_credentials()};
         // "." from the file itself only works for directories; set the times directly.
         SetAttr a;
-        Timespec v[2] = {{0, kUtimeNow}, {0, kUtimeNow}};
+        Timespec v[2] = {{0, UTIMENS_NOW}, {0, UTIMENS_NOW}};
         if (tp) {
             v[0] = tp[0];
             v[1] = tp[1];
         }
         for (int i = 0; i < 2; i++) {
-            if (v[i].tv_nsec != kUtimeNow && v[i].tv_nsec != kUtimeOmit && (v[i].tv_nsec < 0 || v[i].tv_nsec > 999999999))
-                return err(Errno::Inval);
+            if (v[i].tv_nsec != UTIMENS_NOW && v[i].tv_nsec != UTIMENS_OMIT && (v[i].tv_nsec < 0 || v[i].tv_nsec > 999999999))
+                return Errno::Inval;
         }
-        if (v[0].tv_nsec != kUtimeOmit) {
+        if (v[0].tv_nsec != UTIMENS_OMIT) {
             a.mask |= SetAttr::Atime;
-            a.atime = v[0].tv_nsec == kUtimeNow ? now : v[0];
+            a.atime = v[0].tv_nsec == UTIMENS_NOW ? now : v[0];
         }
-        if (v[1].tv_nsec != kUtimeOmit) {
+        if (v[1].tv_nsec != UTIMENS_OMIT) {
             a.mask |= SetAttr::Mtime;
-            a.mtime = v[1].tv_nsec == kUtimeNow ? now : v[1];
+            a.mtime = v[1].tv_nsec == UTIMENS_NOW ? now : v[1];
         }
         (void)ctx;
-        if (!a.mask) return 0;
-        return ok_or(l.inode->setattr(a));
+        if (!a.mask) return {};
+        return l.inode->setattr(a);
     }
-    return ok_or(with_path(dirfd_of(dirfd), path, [&](const PathContext& ctx, const char* p) {
+    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return vfs_utimens(ctx, p, tp, now, !(flags & AT_SYMLINK_NOFOLLOW));
-    }));
+    });
 }
 
-int64_t sys_faccessat2(uint64_t dirfd, uint64_t path, uint64_t mode, uint64_t flags, uint64_t, uint64_t) {
-    if (flags & ~uint64_t(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return err(Errno::Inval);
-    return ok_or(with_path(dirfd_of(dirfd), path, [&](const PathContext& ctx, const char* p) {
+Result<void> sys_faccessat2(int dirfd, uint64_t path, uint64_t mode, uint64_t flags) {
+    if (flags & ~uint64_t(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno::Inval;
+    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return vfs_access(ctx, p, int(mode));
-    }));
+    });
 }
 
-int64_t sys_faccessat(uint64_t dirfd, uint64_t path, uint64_t mode, uint64_t, uint64_t, uint64_t) {
-    return sys_faccessat2(dirfd, path, mode, 0, 0, 0);
+Result<void> sys_faccessat(int dirfd, uint64_t path, uint64_t mode) {
+    return sys_faccessat2(dirfd, path, mode, 0);
 }
 
-int64_t sys_access(uint64_t path, uint64_t mode, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_faccessat2(uint64_t(AT_FDCWD), path, mode, 0, 0, 0);
+Result<void> sys_access(uint64_t path, uint64_t mode) {
+    return sys_faccessat2(AT_FDCWD, path, mode, 0);
 }
 
-int64_t sys_truncate(uint64_t path, uint64_t length, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return ok_or(with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* p) {
+Result<void> sys_truncate(uint64_t path, uint64_t length) {
+    return with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* p) {
         return vfs_truncate(ctx, p, int64_t(length));
-    }));
+    });
 }
 
-int64_t sys_umask(uint64_t mask, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_umask(uint64_t mask) {
     Process& p = *current_process();
     uint32_t old = p.umask;
     p.umask = uint32_t(mask) & 0777;
@@ -505,7 +492,7 @@ int64_t sys_umask(uint64_t mask, uint64_t, uint64_t, uint64_t, uint64_t, uint64_
 
 // --- working directory ----------------------------------------------------------------------------
 
-int64_t sys_chdir(uint64_t path, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_chdir(uint64_t path) {
     Process& p = *current_process();
     auto r = with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* s) -> Result<Location> {
         Location l = TRY(resolve(ctx, s, lookup::Follow | lookup::Directory));
@@ -514,61 +501,57 @@ int64_t sys_chdir(uint64_t path, uint64_t, uint64_t, uint64_t, uint64_t, uint64_
         TRY(check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access::Exec));
         return l;
     });
-    if (r.is_error()) return err(r.error());
+    if (r.is_error()) return r.error();
     p.cwd = r.release_value();
     return 0;
 }
 
-int64_t sys_fchdir(uint64_t fd, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_fchdir(int fd) {
     Process& p = *current_process();
-    auto f = p.fds->get(dirfd_of(fd));
-    if (f.is_error()) return err(f.error());
-    const Location* loc = f.value()->object()->location();
-    if (!loc || !is_dir(loc->inode->mode())) return err(Errno::NotDir);
+    auto f = TRY(p.fds->get(fd));
+    const Location* loc = f->object()->location();
+    if (!loc || !is_dir(loc->inode->mode())) return Errno::NotDir;
     p.cwd = *loc;
     return 0;
 }
 
-int64_t sys_getcwd(uint64_t buf, uint64_t size, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (size == 0) return err(Errno::Range);
+SyscallResult sys_getcwd(uint64_t buf, uint64_t size) {
+    if (size == 0) return Errno::Range;
     UserPath out;
-    if (!out.text) return err(Errno::NoMem);
+    if (!out.text) return Errno::NoMem;
     Process& p = *current_process();
     size_t len;
     {
         sched::MutexGuard g(namespace_lock());
-        auto r = cwd_path(p, out.text, kPathMax);
-        if (r.is_error()) return err(r.error());
-        len = r.value();
+        auto r = TRY(cwd_path(p, out.text, kPathMax));
+        len = r;
     }
-    if (len > size) return err(Errno::Range);
-    return copy_to_user(buf, out.text, len).is_ok() ? int64_t(len) : err(Errno::Fault);
+    if (len > size) return Errno::Range;
+    TRY(copy_to_user(buf, out.text, len));
+    return int64_t(len);
 }
 
 // --- mounts and file systems ----------------------------------------------------------------------
 
-int64_t sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64_t flags, uint64_t, uint64_t) {
+Result<void> sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64_t flags) {
     constexpr uint64_t MS_REMOUNT = 32, MS_BIND = 4096, MS_MOVE = 8192;
-    if (flags & (MS_BIND | MS_MOVE)) return err(Errno::Inval);
+    if (flags & (MS_BIND | MS_MOVE)) return Errno::Inval;
     char type[32] = {}, src[64] = {};
     if (!(flags & MS_REMOUNT)) {
         auto t = strncpy_from_user(type, fstype, sizeof type);
-        if (t.is_error()) return t.error().code() == Errno::NameTooLong ? err(Errno::NoDev) : err(t.error());
+        if (t.is_error()) return t.error().code() == Errno::NameTooLong ? Error(Errno::NoDev) : t.error();
     }
     if (source) {
         auto s = strncpy_from_user(src, source, sizeof src);
-        if (s.is_error() && s.error().code() != Errno::NameTooLong) return err(s.error());
+        if (s.is_error() && s.error().code() != Errno::NameTooLong) return s.error();
     }
-    return ok_or(with_path(AT_FDCWD, target, [&](const PathContext& ctx, const char* p) -> Result<void> {
+    return with_path(AT_FDCWD, target, [&](const PathContext& ctx, const char* p) -> Result<void> {
         Location at = TRY(resolve(ctx, p, lookup::Follow | lookup::Directory));
         if (flags & MS_REMOUNT) return {};  // options are not kept: nothing to change
         // The mount table keeps absolute paths (for /proc/mounts): make one from the cwd.
         char* abs = static_cast<char*>(mm::kmalloc(kPathMax));
         if (!abs) return Errno::NoMem;
-        struct Free {
-            char* p;
-            ~Free() { mm::kfree(p); }
-        } free_abs{abs};
+        ScopeGuard free_abs([abs] { mm::kfree(abs); });
         if (p[0] == '/') return mount_fs(at, p, type, src);
         size_t len = TRY(cwd_path(*current_process(), abs, kPathMax)) - 1;
         size_t plen = __builtin_strlen(p);
@@ -576,14 +559,14 @@ int64_t sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64_t fl
         if (len > 1) abs[len++] = '/';
         __builtin_memcpy(abs + len, p, plen + 1);
         return mount_fs(at, abs, type, src);
-    }));
+    });
 }
 
-int64_t sys_umount2(uint64_t target, uint64_t flags, uint64_t, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_umount2(uint64_t target, uint64_t flags) {
     constexpr uint64_t MNT_FORCE = 1, MNT_DETACH = 2, MNT_EXPIRE = 4, UMOUNT_NOFOLLOW = 8;
-    if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return err(Errno::Inval);
+    if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return Errno::Inval;
     Process& self = *current_process();
-    return ok_or(with_path(AT_FDCWD, target, [&](const PathContext& ctx, const char* p) -> Result<void> {
+    return with_path(AT_FDCWD, target, [&](const PathContext& ctx, const char* p) -> Result<void> {
         Location at = TRY(resolve(ctx, p, (flags & UMOUNT_NOFOLLOW) ? 0 : lookup::Follow));
         if (!at.mount || !at.mount->root->same_as(*at.inode)) return Errno::Inval;
         // A cwd, root or open file inside it makes it busy, as on Linux (MNT_DETACH's lazy
@@ -593,38 +576,39 @@ int64_t sys_umount2(uint64_t target, uint64_t flags, uint64_t, uint64_t, uint64_
         TRY(mount_table().umount(at));
         forget_mount(m);
         return {};
-    }));
+    });
 }
 
-int64_t sys_statfs(uint64_t path, uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_statfs(uint64_t path, uint64_t buf) {
     StatFs st{};
     auto r = with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* p) -> Result<void> {
         Location l = TRY(resolve(ctx, p, lookup::Follow));
         return l.inode->statfs(st);
     });
-    if (r.is_error()) return err(r.error());
-    return copy_to_user(buf, &st, sizeof st).is_ok() ? 0 : err(Errno::Fault);
+    if (r.is_error()) return r.error();
+    TRY(copy_to_user(buf, &st, sizeof st));
+    return 0;
 }
 
-int64_t sys_fstatfs(uint64_t fd, uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto f = current_process()->fds->get(dirfd_of(fd));
-    if (f.is_error()) return err(f.error());
+SyscallResult sys_fstatfs(int fd, uint64_t buf) {
+    auto f = TRY(current_process()->fds->get(fd));
     StatFs st{};
-    const Location* loc = f.value()->object()->location();
+    const Location* loc = f->object()->location();
     if (loc) {
-        if (auto r = loc->inode->statfs(st); r.is_error()) return err(r.error());
+        TRY(loc->inode->statfs(st));
     } else {
         st.f_type = 0x50495045;  // PIPEFS_MAGIC: anonymous objects
         st.f_bsize = st.f_frsize = 4096;
         st.f_namelen = kNameMax;
     }
-    return copy_to_user(buf, &st, sizeof st).is_ok() ? 0 : err(Errno::Fault);
+    TRY(copy_to_user(buf, &st, sizeof st));
+    return 0;
 }
 
 // sync(2): every mounted file system writes back what it caches (an inode's fsync writes its
 // whole file system back; memory file systems have nothing to do). Errors are not reported,
 // as on Linux.
-int64_t sys_sync(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_sync() {
     mount_table().for_each([](Mount& m) {
         if (m.root) (void)m.root->fsync(false);
     });

@@ -1,6 +1,6 @@
 // Process system calls: fork, vfork, clone (fork-like flag sets only), execve, exit and
 // exit_group, wait4, waitid, getpid/getppid, process groups and sessions, user and group ids,
-// resource limits, futex.
+// resource limits, futex, set_tid_address, set_robust_list, arch_prctl, sched_yield.
 //
 // Contract
 //   - fork/vfork/clone: the child is a copy-on-write copy of the caller (process.h). vfork (and
@@ -30,12 +30,14 @@
 //     otherwise treated as all ones), private or not (the key is the address space and the
 //     address; shared-memory futexes across processes are not keyed by frame yet).
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/signal.h"
 #include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
+#include "kernel/sched/thread.h"
 #include "kernel/time/time.h"
 
 namespace lamina::posix {
@@ -51,9 +53,8 @@ Process& self() { return *current_process(); }
 
 // --- fork -----------------------------------------------------------------------------------------
 
-int64_t do_fork(uint64_t new_stack, int exit_signal, bool vfork) {
-    auto r = fork_current(*self().syscall_frame, new_stack, exit_signal, vfork);
-    return r.is_ok() ? int64_t(r.value()) : err(r.error());
+SyscallResult do_fork(uint64_t new_stack, int exit_signal, bool vfork) {
+    return TRY(fork_current(*self().syscall_frame, new_stack, exit_signal, vfork));
 }
 
 // --- execve -------------------------------------------------------------------------------------
@@ -178,7 +179,7 @@ FutexBucket& bucket(const AddressSpace* as, uint64_t addr) {
     return g_futex[(h >> 32) % FUTEX_BUCKETS];
 }
 
-int64_t futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns, bool timed, uint32_t bitset) {
+SyscallResult futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns, bool timed, uint32_t bitset) {
     const AddressSpace* as = self().as;
     FutexBucket& b = bucket(as, addr);
     // Queue first, then read the word: a waker that changes it afterwards finds us on the list;
@@ -209,13 +210,13 @@ int64_t futex_wait(uint64_t addr, uint32_t expected, uint64_t timeout_ns, bool t
         }
     }
     if (woken) return 0;
-    if (value.is_error()) return err(Errno::Fault);
-    if (value.value() != expected) return err(Errno::Again);
-    if (r.is_error()) return r.error().code() == Errno::TimedOut ? err(Errno::TimedOut) : err(Errno::Intr);
+    if (value.is_error()) return Errno::Fault;
+    if (value.value() != expected) return Errno::Again;
+    if (r.is_error()) return r.error().code() == Errno::TimedOut ? Errno::TimedOut : Errno::Intr;
     return 0;
 }
 
-int64_t futex_wake(uint64_t addr, uint32_t count, uint32_t bitset) {
+SyscallResult futex_wake(uint64_t addr, uint32_t count, uint32_t bitset) {
     const AddressSpace* as = self().as;
     FutexBucket& b = bucket(as, addr);
     int64_t n = 0;
@@ -244,10 +245,10 @@ struct TimeSpec {
 
 // --- the calls ------------------------------------------------------------------------------------
 
-int64_t sys_fork(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return do_fork(0, sig::CHLD, false); }
-int64_t sys_vfork(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return do_fork(0, sig::CHLD, true); }
+SyscallResult sys_fork() { return do_fork(0, sig::CHLD, false); }
+SyscallResult sys_vfork() { return do_fork(0, sig::CHLD, true); }
 
-int64_t sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid, uint64_t, uint64_t) {
+SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid) {
     constexpr uint64_t ALLOWED = 0xff | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID |
                                  CLONE_CHILD_CLEARTID;
     if ((flags & ~ALLOWED) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
@@ -255,12 +256,11 @@ int64_t sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t 
         if (!__atomic_exchange_n(&logged, true, __ATOMIC_RELAXED))
             kprintf("pid %u (%s): clone flags 0x%lx are not supported (threads): EINVAL\n", self().pid, self().name,
                     flags);
-        return err(Errno::Inval);
+        return Errno::Inval;
     }
     int exit_signal = int(flags & 0xff);
-    if (exit_signal && !valid_signal(uint64_t(exit_signal))) return err(Errno::Inval);
-    int64_t pid = do_fork(stack, exit_signal, flags & CLONE_VFORK);
-    if (pid < 0) return pid;
+    if (exit_signal && !valid_signal(uint64_t(exit_signal))) return Errno::Inval;
+    int64_t pid = TRY(do_fork(stack, exit_signal, flags & CLONE_VFORK));
     // The child's copy of the word is written through its own copy-on-write page later; here
     // only the parent's side is set (CLONE_PARENT_SETTID), and the child's CHILD_SETTID word is
     // written by the child's first return (not needed by musl or busybox: left out).
@@ -269,80 +269,77 @@ int64_t sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t 
     return pid;
 }
 
-int64_t sys_execve(uint64_t path, uint64_t argv, uint64_t envp, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_execve(uint64_t path, uint64_t argv, uint64_t envp) {
     auto* c = static_cast<ArgCopy*>(mm::kmalloc(sizeof(ArgCopy)));
-    if (!c) return err(Errno::NoMem);
+    if (!c) return Errno::NoMem;
     c->used = 0;
-    int64_t result = 0;
+    Result<void> result;
     auto n = strncpy_from_user(c->path, path, sizeof c->path);
     if (n.is_error()) {
-        result = err(n.error());
+        result = n.error();
     } else if (auto a = copy_strings(*c, argv, c->argv); a.is_error()) {
-        result = err(a.error());
+        result = a.error();
     } else if (auto e = copy_strings(*c, envp, c->envp); e.is_error()) {
-        result = err(e.error());
+        result = e.error();
     } else {
-        auto r = exec_current(*self().syscall_frame, c->path, c->argv, a.value(), c->envp, e.value());
-        result = r.is_ok() ? 0 : err(r.error());
+        result = exec_current(*self().syscall_frame, c->path, c->argv, a.value(), c->envp, e.value());
     }
     mm::kfree(c);
     return result;
 }
 
-int64_t sys_exit(uint64_t status, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_exit(uint64_t status) {
     exit_current(int((status & 0xff) << 8));
 }
 
-int64_t sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusage, uint64_t, uint64_t) {
+SyscallResult sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusage) {
     int opt = int(options);
-    if (opt & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE)) return err(Errno::Inval);
-    auto r = do_wait({int64_t(int32_t(pid)), opt | WEXITED});
-    if (r.is_error()) return err(r.error());
-    if (r.value().pid) {
-        if (status && UserPtr<int32_t>(status).write(r.value().status).is_error()) return err(Errno::Fault);
-        if (rusage && clear_user(rusage, 144).is_error()) return err(Errno::Fault);
+    if (opt & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE)) return Errno::Inval;
+    auto r = TRY(do_wait({int64_t(int32_t(pid)), opt | WEXITED}));
+    if (r.pid) {
+        if (status && UserPtr<int32_t>(status).write(r.status).is_error()) return Errno::Fault;
+        if (rusage && clear_user(rusage, 144).is_error()) return Errno::Fault;
     }
-    return r.value().pid;
+    return r.pid;
 }
 
-int64_t sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t options, uint64_t rusage, uint64_t) {
+SyscallResult sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t options, uint64_t rusage) {
     constexpr uint64_t P_ALL = 0, P_PID = 1, P_PGID = 2;
     int opt = int(options);
-    if (opt & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)) return err(Errno::Inval);
-    if (!(opt & (WEXITED | WSTOPPED | WCONTINUED))) return err(Errno::Inval);
+    if (opt & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)) return Errno::Inval;
+    if (!(opt & (WEXITED | WSTOPPED | WCONTINUED))) return Errno::Inval;
     int64_t sel;
     if (idtype == P_ALL) sel = -1;
     else if (idtype == P_PID) {
-        if (int32_t(id) <= 0) return err(Errno::Inval);
+        if (int32_t(id) <= 0) return Errno::Inval;
         sel = int32_t(id);
     } else if (idtype == P_PGID) {
-        if (int32_t(id) < 0) return err(Errno::Inval);
+        if (int32_t(id) < 0) return Errno::Inval;
         sel = id ? -int64_t(id) : 0;
-    } else return err(Errno::Inval);
-    auto r = do_wait({sel, opt});
-    if (r.is_error()) return err(r.error());
+    } else return Errno::Inval;
+    auto r = TRY(do_wait({sel, opt}));
     SigInfo info{};
-    if (r.value().pid) {
+    if (r.pid) {
         info.signo = sig::CHLD;
-        info.code = r.value().code;
-        info.child.pid = int32_t(r.value().pid);
-        info.child.status = r.value().si_status;
+        info.code = r.code;
+        info.child.pid = int32_t(r.pid);
+        info.child.status = r.si_status;
     }
-    if (infop && copy_to_user(infop, &info, sizeof info).is_error()) return err(Errno::Fault);
-    if (rusage && clear_user(rusage, 144).is_error()) return err(Errno::Fault);
+    if (infop && copy_to_user(infop, &info, sizeof info).is_error()) return Errno::Fault;
+    if (rusage && clear_user(rusage, 144).is_error()) return Errno::Fault;
     return 0;
 }
 
-int64_t sys_getpid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().pid; }
+SyscallResult sys_getpid() { return self().pid; }
 
-int64_t sys_getppid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_getppid() {
     SpinlockGuard g(process_table_lock());
     return self().parent_pid;
 }
 
-int64_t sys_setpgid(uint64_t pid_arg, uint64_t pgid_arg, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_setpgid(uint64_t pid_arg, uint64_t pgid_arg) {
     int32_t pid = int32_t(pid_arg), pgid = int32_t(pgid_arg);
-    if (pgid < 0 || pid < 0) return err(Errno::Inval);
+    if (pgid < 0 || pid < 0) return Errno::Inval;
     Process& me = self();
     SpinlockGuard g(process_table_lock());
     Process* target = nullptr;
@@ -350,206 +347,208 @@ int64_t sys_setpgid(uint64_t pid_arg, uint64_t pgid_arg, uint64_t, uint64_t, uin
     for_each_process_locked([&](Process& q) {
         if (q.pid == want) target = &q;
     });
-    if (!target || (target != &me && target->parent_pid != me.pid)) return err(Errno::Srch);
+    if (!target || (target != &me && target->parent_pid != me.pid)) return Errno::Srch;
     if (target != &me) {
-        if (target->sid != me.sid) return err(Errno::Perm);
-        if (target->did_exec) return err(Errno::Acces);
+        if (target->sid != me.sid) return Errno::Perm;
+        if (target->did_exec) return Errno::Acces;
     }
-    if (target->sid == target->pid) return err(Errno::Perm);  // a session leader
+    if (target->sid == target->pid) return Errno::Perm;  // a session leader
     uint32_t group = pgid ? uint32_t(pgid) : target->pid;
     if (group != target->pid) {
         bool exists = false;
         for_each_process_locked([&](Process& q) {
             if (q.pgid == group && q.sid == me.sid) exists = true;  // zombies count, as on Linux
         });
-        if (!exists) return err(Errno::Perm);
+        if (!exists) return Errno::Perm;
     }
     target->pgid = group;
     return 0;
 }
 
-int64_t sys_getpgid(uint64_t pid, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (int32_t(pid) < 0) return err(Errno::Srch);
+SyscallResult sys_getpgid(uint64_t pid) {
+    if (int32_t(pid) < 0) return Errno::Srch;
     SpinlockGuard g(process_table_lock());
     if (!pid) return self().pgid;
-    int64_t r = err(Errno::Srch);
+    const Process* found = nullptr;
     for_each_process_locked([&](Process& q) {
-        if (q.pid == pid) r = q.pgid;
+        if (q.pid == pid) found = &q;
     });
-    return r;
+    if (!found) return Errno::Srch;
+    return found->pgid;
 }
 
-int64_t sys_getpgrp(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return sys_getpgid(0, 0, 0, 0, 0, 0); }
+SyscallResult sys_getpgrp() { return sys_getpgid(0); }
 
-int64_t sys_getsid(uint64_t pid, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (int32_t(pid) < 0) return err(Errno::Srch);
+SyscallResult sys_getsid(uint64_t pid) {
+    if (int32_t(pid) < 0) return Errno::Srch;
     SpinlockGuard g(process_table_lock());
     if (!pid) return self().sid;
-    int64_t r = err(Errno::Srch);
+    const Process* found = nullptr;
     for_each_process_locked([&](Process& q) {
-        if (q.pid == pid) r = q.sid;
+        if (q.pid == pid) found = &q;
     });
-    return r;
+    if (!found) return Errno::Srch;
+    return found->sid;
 }
 
-int64_t sys_setsid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_setsid() {
     Process& me = self();
     SpinlockGuard g(process_table_lock());
     bool leader = false;
     for_each_process_locked([&](Process& q) {
         if (q.pgid == me.pid) leader = true;
     });
-    if (leader) return err(Errno::Perm);
+    if (leader) return Errno::Perm;
     me.sid = me.pgid = me.pid;
     return me.pid;
 }
 
-int64_t sys_getuid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().uid; }
-int64_t sys_geteuid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().euid; }
-int64_t sys_getgid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().gid; }
-int64_t sys_getegid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().egid; }
+SyscallResult sys_getuid() { return self().uid; }
+SyscallResult sys_geteuid() { return self().euid; }
+SyscallResult sys_getgid() { return self().gid; }
+SyscallResult sys_getegid() { return self().egid; }
 
-int64_t sys_setuid(uint64_t id, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_setuid(uint64_t id) {
     Process& p = self();
     uint32_t u = uint32_t(id);
-    if (u == ~0u) return err(Errno::Inval);
+    if (u == ~0u) return Errno::Inval;
     if (p.euid == 0) p.uid = p.euid = p.suid = u;
     else if (u == p.uid || u == p.suid) p.euid = u;
-    else return err(Errno::Perm);
+    else return Errno::Perm;
     return 0;
 }
 
-int64_t sys_setgid(uint64_t id, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_setgid(uint64_t id) {
     Process& p = self();
     uint32_t g = uint32_t(id);
-    if (g == ~0u) return err(Errno::Inval);
+    if (g == ~0u) return Errno::Inval;
     if (p.euid == 0) p.gid = p.egid = p.sgid = g;
     else if (g == p.gid || g == p.sgid) p.egid = g;
-    else return err(Errno::Perm);
+    else return Errno::Perm;
     return 0;
 }
 
 namespace {
-int64_t set_res(uint32_t& r, uint32_t& e, uint32_t& s, uint64_t nr, uint64_t ne, uint64_t ns, bool privileged) {
+Result<void> set_res(uint32_t& r, uint32_t& e, uint32_t& s, uint64_t nr, uint64_t ne, uint64_t ns, bool privileged) {
     uint32_t a[3] = {uint32_t(nr), uint32_t(ne), uint32_t(ns)};
     for (uint32_t v : a)
-        if (v != ~0u && !privileged && v != r && v != e && v != s) return err(Errno::Perm);
+        if (v != ~0u && !privileged && v != r && v != e && v != s) return Errno::Perm;
     if (a[0] != ~0u) r = a[0];
     if (a[1] != ~0u) e = a[1];
     if (a[2] != ~0u) s = a[2];
-    return 0;
+    return {};
 }
 }  // namespace
 
-int64_t sys_setresuid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_setresuid(uint64_t r, uint64_t e, uint64_t s) {
     Process& p = self();
     return set_res(p.uid, p.euid, p.suid, r, e, s, p.euid == 0);
 }
 
-int64_t sys_setresgid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_setresgid(uint64_t r, uint64_t e, uint64_t s) {
     Process& p = self();
     return set_res(p.gid, p.egid, p.sgid, r, e, s, p.euid == 0);
 }
 
-int64_t sys_setreuid(uint64_t r, uint64_t e, uint64_t, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_setreuid(uint64_t r, uint64_t e) {
     Process& p = self();
     uint32_t old = p.uid;
-    int64_t res = set_res(p.uid, p.euid, p.suid, r, e, ~0u, p.euid == 0);
+    TRY(set_res(p.uid, p.euid, p.suid, r, e, ~0u, p.euid == 0));
     // The saved id follows the effective one when the real id is set or the effective one
     // becomes different from the old real id.
-    if (res == 0 && (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old))) p.suid = p.euid;
-    return res;
+    if (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old)) p.suid = p.euid;
+    return {};
 }
 
-int64_t sys_setregid(uint64_t r, uint64_t e, uint64_t, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_setregid(uint64_t r, uint64_t e) {
     Process& p = self();
     uint32_t old = p.gid;
-    int64_t res = set_res(p.gid, p.egid, p.sgid, r, e, ~0u, p.euid == 0);
-    if (res == 0 && (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old))) p.sgid = p.egid;
-    return res;
+    TRY(set_res(p.gid, p.egid, p.sgid, r, e, ~0u, p.euid == 0));
+    if (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old)) p.sgid = p.egid;
+    return {};
 }
 
-int64_t sys_getresuid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_getresuid(uint64_t r, uint64_t e, uint64_t s) {
     Process& p = self();
     if (UserPtr<uint32_t>(r).write(p.uid).is_error() || UserPtr<uint32_t>(e).write(p.euid).is_error() ||
         UserPtr<uint32_t>(s).write(p.suid).is_error())
-        return err(Errno::Fault);
+        return Errno::Fault;
     return 0;
 }
 
-int64_t sys_getresgid(uint64_t r, uint64_t e, uint64_t s, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_getresgid(uint64_t r, uint64_t e, uint64_t s) {
     Process& p = self();
     if (UserPtr<uint32_t>(r).write(p.gid).is_error() || UserPtr<uint32_t>(e).write(p.egid).is_error() ||
         UserPtr<uint32_t>(s).write(p.sgid).is_error())
-        return err(Errno::Fault);
+        return Errno::Fault;
     return 0;
 }
 
 // No supplementary groups are kept.
-int64_t sys_getgroups(uint64_t size, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (int32_t(size) < 0) return err(Errno::Inval);
+SyscallResult sys_getgroups(uint64_t size) {
+    if (int32_t(size) < 0) return Errno::Inval;
     return 0;
 }
 
-int64_t sys_setgroups(uint64_t size, uint64_t list, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (self().euid != 0) return err(Errno::Perm);
-    if (size > 65536) return err(Errno::Inval);
+SyscallResult sys_setgroups(uint64_t size, uint64_t list) {
+    if (self().euid != 0) return Errno::Perm;
+    if (size > 65536) return Errno::Inval;
     (void)list;
     return 0;
 }
 
-int64_t sys_setfsuid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().euid; }
-int64_t sys_setfsgid(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) { return self().egid; }
+SyscallResult sys_setfsuid() { return self().euid; }
+SyscallResult sys_setfsgid() { return self().egid; }
 
 namespace {
-int64_t do_prlimit(Process& p, uint64_t resource, uint64_t new_limit, uint64_t old_limit) {
-    if (resource >= uint64_t(RLIMIT_COUNT)) return err(Errno::Inval);
+SyscallResult do_prlimit(Process& p, uint64_t resource, uint64_t new_limit, uint64_t old_limit) {
+    if (resource >= uint64_t(RLIMIT_COUNT)) return Errno::Inval;
     Rlimit next{};
     if (new_limit) {
         auto n = UserPtr<Rlimit>(new_limit).read();
-        if (n.is_error()) return err(Errno::Fault);
+        if (n.is_error()) return Errno::Fault;
         next = n.value();
-        if (next.cur > next.max) return err(Errno::Inval);
-        if (next.max > p.rlimits[resource].max && self().euid != 0) return err(Errno::Perm);
+        if (next.cur > next.max) return Errno::Inval;
+        if (next.max > p.rlimits[resource].max && self().euid != 0) return Errno::Perm;
     }
-    if (old_limit && UserPtr<Rlimit>(old_limit).write(p.rlimits[resource]).is_error()) return err(Errno::Fault);
+    if (old_limit && UserPtr<Rlimit>(old_limit).write(p.rlimits[resource]).is_error()) return Errno::Fault;
     if (new_limit) p.rlimits[resource] = next;
     return 0;
 }
 }  // namespace
 
-int64_t sys_getrlimit(uint64_t resource, uint64_t old_limit, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (!old_limit) return err(Errno::Fault);
+SyscallResult sys_getrlimit(uint64_t resource, uint64_t old_limit) {
+    if (!old_limit) return Errno::Fault;
     return do_prlimit(self(), resource, 0, old_limit);
 }
 
-int64_t sys_setrlimit(uint64_t resource, uint64_t new_limit, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (!new_limit) return err(Errno::Fault);
+SyscallResult sys_setrlimit(uint64_t resource, uint64_t new_limit) {
+    if (!new_limit) return Errno::Fault;
     return do_prlimit(self(), resource, new_limit, 0);
 }
 
-int64_t sys_prlimit64(uint64_t pid, uint64_t resource, uint64_t new_limit, uint64_t old_limit, uint64_t, uint64_t) {
+SyscallResult sys_prlimit64(uint64_t pid, uint64_t resource, uint64_t new_limit, uint64_t old_limit) {
     // Other processes' limits: only the caller's own for now (the table lock cannot be held
     // across the user copies; no caller of ours needs another's).
-    if (pid && pid != self().pid) return find_process(uint32_t(pid)) ? err(Errno::Perm) : err(Errno::Srch);
+    if (pid && pid != self().pid) return find_process(uint32_t(pid)) ? Errno::Perm : Errno::Srch;
     return do_prlimit(self(), resource, new_limit, old_limit);
 }
 
-int64_t sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t, uint64_t val3) {
+SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t, uint64_t val3) {
     constexpr uint64_t WAIT = 0, WAKE = 1, WAIT_BITSET = 9, WAKE_BITSET = 10, PRIVATE = 128, REALTIME = 256;
     uint64_t cmd = op & ~(PRIVATE | REALTIME);
-    if (addr & 3) return err(Errno::Inval);
+    if (addr & 3) return Errno::Inval;
     switch (cmd) {
         case WAIT:
         case WAIT_BITSET: {
             uint32_t bitset = cmd == WAIT ? ~0u : uint32_t(val3);
-            if (!bitset) return err(Errno::Inval);
+            if (!bitset) return Errno::Inval;
             uint64_t ns = 0;
             bool timed = timeout != 0;
             if (timed) {
                 auto ts = UserPtr<TimeSpec>(timeout).read();
-                if (ts.is_error()) return err(Errno::Fault);
-                if (ts.value().sec < 0 || ts.value().nsec < 0 || ts.value().nsec >= 1'000'000'000) return err(Errno::Inval);
+                if (ts.is_error()) return Errno::Fault;
+                if (ts.value().sec < 0 || ts.value().nsec < 0 || ts.value().nsec >= 1'000'000'000) return Errno::Inval;
                 ns = uint64_t(ts.value().sec) * 1'000'000'000ull + uint64_t(ts.value().nsec);
                 if (cmd == WAIT_BITSET) {  // absolute, on CLOCK_MONOTONIC (REALTIME: close enough)
                     uint64_t now = time::now_ns();
@@ -561,11 +560,48 @@ int64_t sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, ui
         case WAKE:
         case WAKE_BITSET: {
             uint32_t bitset = cmd == WAKE ? ~0u : uint32_t(val3);
-            if (!bitset) return err(Errno::Inval);
+            if (!bitset) return Errno::Inval;
             return futex_wake(addr, uint32_t(val > 0x7fffffff ? 0x7fffffff : val), bitset);
         }
     }
-    return err(Errno::NoSys);
+    return Errno::NoSys;
+}
+
+
+SyscallResult sys_set_tid_address(uint64_t tidptr) {
+    current_process()->clear_child_tid = tidptr;
+    return current_process()->pid;
+}
+
+// The list is musl's business until threads exist: only its header size is checked.
+Result<void> sys_set_robust_list(uint64_t, uint64_t len) {
+    constexpr uint64_t ROBUST_LIST_HEAD_SIZE = 24;
+    if (len != ROBUST_LIST_HEAD_SIZE) return Errno::Inval;
+    return {};
+}
+
+SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr) {
+    constexpr uint64_t ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003;
+    Process* p = current_process();
+    if (code == ARCH_SET_FS) {
+        if (addr >= USER_LIMIT) return Errno::Perm;
+        cpu::cli();  // the scheduler saves the MSR into user.fs_base on a switch
+        cpu::wrmsr(MSR_IA32_FS_BASE, addr);
+        p->user.fs_base = addr;
+        cpu::sti();
+        return 0;
+    }
+    if (code == ARCH_GET_FS) {
+        uint64_t v = cpu::rdmsr(MSR_IA32_FS_BASE);
+        TRY(UserPtr<uint64_t>(addr).write(v));
+        return 0;
+    }
+    return Errno::Inval;
+}
+
+SyscallResult sys_sched_yield() {
+    sched::yield();
+    return 0;
 }
 
 }  // namespace lamina::posix

@@ -33,7 +33,7 @@ Process& self() { return *current_process(); }
 
 // Shared by kill and the group forms: sends to every process `match` accepts.
 template <typename Match>
-int64_t send_matching(int s, int32_t code, Match&& match) {
+Result<void> send_matching(int s, int32_t code, Match&& match) {
     Process& me = self();
     SigInfo info{};
     info.signo = s;
@@ -53,20 +53,21 @@ int64_t send_matching(int s, int32_t code, Match&& match) {
             return;
         if (s) send_signal_locked(q, s, info);
     });
-    return found ? 0 : err(Errno::Srch);
+    if (!found) return Errno::Srch;
+    return {};
 }
 
 }  // namespace
 
-int64_t sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64_t sigsetsize, uint64_t, uint64_t) {
-    if (sigsetsize != 8) return err(Errno::Inval);
-    if (!valid_signal(s)) return err(Errno::Inval);
-    if (act && (s == uint64_t(sig::KILL) || s == uint64_t(sig::STOP))) return err(Errno::Inval);
+SyscallResult sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64_t sigsetsize) {
+    if (sigsetsize != 8) return Errno::Inval;
+    if (!valid_signal(s)) return Errno::Inval;
+    if (act && (s == uint64_t(sig::KILL) || s == uint64_t(sig::STOP))) return Errno::Inval;
     Process& p = self();
     SigAction next{};
     if (act) {
         auto a = UserPtr<SigAction>(act).read();
-        if (a.is_error()) return err(Errno::Fault);
+        if (a.is_error()) return Errno::Fault;
         next = a.value();
         next.mask &= ~UNBLOCKABLE;
     }
@@ -80,18 +81,18 @@ int64_t sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64_t sig
             if (ignored(next, int(s))) __atomic_and_fetch(&p.pending, ~sigbit(int(s)), __ATOMIC_ACQ_REL);
         }
     }
-    if (oldact && UserPtr<SigAction>(oldact).write(old).is_error()) return err(Errno::Fault);
+    if (oldact && UserPtr<SigAction>(oldact).write(old).is_error()) return Errno::Fault;
     return 0;
 }
 
-int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t sigsetsize, uint64_t, uint64_t) {
-    if (sigsetsize != 8) return err(Errno::Inval);
-    if (set && how > 2) return err(Errno::Inval);
+SyscallResult sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t sigsetsize) {
+    if (sigsetsize != 8) return Errno::Inval;
+    if (set && how > 2) return Errno::Inval;
     Process& p = self();
     uint64_t v = 0;
     if (set) {
         auto s = UserPtr<uint64_t>(set).read();
-        if (s.is_error()) return err(Errno::Fault);
+        if (s.is_error()) return Errno::Fault;
         v = s.value() & ~UNBLOCKABLE;
     }
     uint64_t old;
@@ -106,29 +107,30 @@ int64_t sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t
         }
         __atomic_store_n(&p.signal_mask, next, __ATOMIC_RELEASE);
     }
-    if (oldset && UserPtr<uint64_t>(oldset).write(old).is_error()) return err(Errno::Fault);
+    if (oldset && UserPtr<uint64_t>(oldset).write(old).is_error()) return Errno::Fault;
     return 0;
 }
 
-int64_t sys_rt_sigreturn(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_rt_sigreturn() {
     return sigreturn(*self().syscall_frame);
 }
 
-int64_t sys_rt_sigpending(uint64_t set, uint64_t sigsetsize, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (sigsetsize != 8) return err(Errno::Inval);
+SyscallResult sys_rt_sigpending(uint64_t set, uint64_t sigsetsize) {
+    if (sigsetsize != 8) return Errno::Inval;
     Process& p = self();
     uint64_t v;
     {
         SpinlockGuard g(process_table_lock());
         v = p.pending & p.signal_mask;
     }
-    return UserPtr<uint64_t>(set).write(v).is_ok() ? 0 : err(Errno::Fault);
+    TRY(UserPtr<uint64_t>(set).write(v));
+    return 0;
 }
 
-int64_t sys_rt_sigsuspend(uint64_t set, uint64_t sigsetsize, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (sigsetsize != 8) return err(Errno::Inval);
+SyscallResult sys_rt_sigsuspend(uint64_t set, uint64_t sigsetsize) {
+    if (sigsetsize != 8) return Errno::Inval;
     auto s = UserPtr<uint64_t>(set).read();
-    if (s.is_error()) return err(Errno::Fault);
+    if (s.is_error()) return Errno::Fault;
     Process& p = self();
     {
         SpinlockGuard g(process_table_lock());
@@ -139,21 +141,21 @@ int64_t sys_rt_sigsuspend(uint64_t set, uint64_t sigsetsize, uint64_t, uint64_t,
     sched::WaitQueue never;
     (void)wait_interruptible(never, [] { return false; });
     p.restartable = false;  // always EINTR; the handler's frame restores the old mask
-    return err(Errno::Intr);
+    return Errno::Intr;
 }
 
-int64_t sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout, uint64_t sigsetsize, uint64_t, uint64_t) {
-    if (sigsetsize != 8) return err(Errno::Inval);
+SyscallResult sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout, uint64_t sigsetsize) {
+    if (sigsetsize != 8) return Errno::Inval;
     auto s = UserPtr<uint64_t>(set).read();
-    if (s.is_error()) return err(Errno::Fault);
+    if (s.is_error()) return Errno::Fault;
     uint64_t want = s.value() & ~UNBLOCKABLE;
     uint64_t ns = 0;
     if (timeout) {
         struct {
             int64_t sec, nsec;
         } ts;
-        if (copy_from_user(&ts, timeout, sizeof ts).is_error()) return err(Errno::Fault);
-        if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1'000'000'000) return err(Errno::Inval);
+        TRY(copy_from_user(&ts, timeout, sizeof ts));
+        if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1'000'000'000) return Errno::Inval;
         ns = ts.sec > int64_t(UINT64_MAX / 2'000'000'000) ? UINT64_MAX / 2 : uint64_t(ts.sec) * 1'000'000'000 + uint64_t(ts.nsec);
     }
     Process& p = self();
@@ -170,7 +172,7 @@ int64_t sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout, uint6
     };
     int n = take();
     if (!n) {
-        if (timeout && ns == 0) return err(Errno::Again);
+        if (timeout && ns == 0) return Errno::Again;
         uint64_t old;
         {
             SpinlockGuard g(process_table_lock());
@@ -188,20 +190,20 @@ int64_t sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout, uint6
             __atomic_store_n(&p.signal_mask, old, __ATOMIC_RELEASE);
         }
         p.restartable = false;  // Linux never restarts it
-        if (!n) return err(r.is_error() && r.error().code() == Errno::TimedOut ? Errno::Again : Errno::Intr);
+        if (!n) return r.is_error() && r.error().code() == Errno::TimedOut ? Errno::Again : Errno::Intr;
     }
-    if (info && UserPtr<SigInfo>(info).write(si).is_error()) return err(Errno::Fault);
+    if (info && UserPtr<SigInfo>(info).write(si).is_error()) return Errno::Fault;
     return n;
 }
 
-int64_t sys_pause(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_pause() {
     sched::WaitQueue never;
     (void)wait_interruptible(never, [] { return false; });
     self().restartable = false;
-    return err(Errno::Intr);
+    return Errno::Intr;
 }
 
-int64_t sys_sigaltstack(uint64_t ss, uint64_t old_ss, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_sigaltstack(uint64_t ss, uint64_t old_ss) {
     Process& p = self();
     uint64_t rsp = p.syscall_frame->rsp;
     AltStack cur;
@@ -211,13 +213,13 @@ int64_t sys_sigaltstack(uint64_t ss, uint64_t old_ss, uint64_t, uint64_t, uint64
     }
     if (ss) {
         auto n = UserPtr<StackT>(ss).read();
-        if (n.is_error()) return err(Errno::Fault);
-        if (cur.on(rsp)) return err(Errno::Perm);
+        if (n.is_error()) return Errno::Fault;
+        if (cur.on(rsp)) return Errno::Perm;
         uint32_t flags = uint32_t(n.value().flags) & ~ss_flag::AUTODISARM;
-        if (flags != 0 && flags != uint32_t(ss_flag::DISABLE) && flags != uint32_t(ss_flag::ON_STACK)) return err(Errno::Inval);
+        if (flags != 0 && flags != uint32_t(ss_flag::DISABLE) && flags != uint32_t(ss_flag::ON_STACK)) return Errno::Inval;
         AltStack next{};
         if (!(flags & ss_flag::DISABLE)) {
-            if (n.value().size < MIN_SIGNAL_STACK) return err(Errno::NoMem);
+            if (n.value().size < MIN_SIGNAL_STACK) return Errno::NoMem;
             next = {n.value().sp, n.value().size, true};
         }
         SpinlockGuard g(process_table_lock());
@@ -225,13 +227,13 @@ int64_t sys_sigaltstack(uint64_t ss, uint64_t old_ss, uint64_t, uint64_t, uint64
     }
     if (old_ss) {
         StackT o{cur.sp, cur.enabled ? (cur.on(rsp) ? ss_flag::ON_STACK : 0) : ss_flag::DISABLE, 0, cur.size};
-        if (UserPtr<StackT>(old_ss).write(o).is_error()) return err(Errno::Fault);
+        TRY(UserPtr<StackT>(old_ss).write(o));
     }
     return 0;
 }
 
-int64_t sys_kill(uint64_t pid_arg, uint64_t s, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (s > uint64_t(MAX_SIGNAL)) return err(Errno::Inval);
+Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
+    if (s > uint64_t(MAX_SIGNAL)) return Errno::Inval;
     int32_t pid = int32_t(pid_arg);
     Process& me = self();
     int sg = int(s);
@@ -251,14 +253,14 @@ int64_t sys_kill(uint64_t pid_arg, uint64_t s, uint64_t, uint64_t, uint64_t, uin
     return send_matching(sg, si::USER, [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
 }
 
-int64_t sys_tkill(uint64_t tid, uint64_t s, uint64_t, uint64_t, uint64_t, uint64_t) {
-    if (int32_t(tid) <= 0 || s > uint64_t(MAX_SIGNAL)) return err(Errno::Inval);
+Result<void> sys_tkill(uint64_t tid, uint64_t s) {
+    if (int32_t(tid) <= 0 || s > uint64_t(MAX_SIGNAL)) return Errno::Inval;
     return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
 }
 
-int64_t sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t s, uint64_t, uint64_t, uint64_t) {
-    if (int32_t(tid) <= 0 || int32_t(tgid) <= 0 || s > uint64_t(MAX_SIGNAL)) return err(Errno::Inval);
-    if (tgid != tid) return err(Errno::Srch);
+Result<void> sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t s) {
+    if (int32_t(tid) <= 0 || int32_t(tgid) <= 0 || s > uint64_t(MAX_SIGNAL)) return Errno::Inval;
+    if (tgid != tid) return Errno::Srch;
     return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
 }
 

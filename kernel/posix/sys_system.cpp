@@ -1,4 +1,5 @@
-// System-wide calls: uname, sethostname/setdomainname, sysinfo, syslog (dmesg), reboot.
+// System-wide calls: uname, sethostname/setdomainname, sysinfo, syslog (dmesg), reboot,
+// getrandom.
 //
 // Contract (Linux x86-64 semantics):
 // - uname fills struct utsname (6 fields of 65 bytes); the node and domain names are what
@@ -14,7 +15,8 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/process.h"
-#include "kernel/posix/sys_system.h"
+#include "kernel/posix/random.h"
+#include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/power.h"
 #include "kernel/sync/spinlock.h"
@@ -25,20 +27,18 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr int64_t err(Errno e) { return -int64_t(e); }
-
 struct Names {
     char host[65] = "lamina";
     char domain[65] = "(none)";
 };
 SpinlockProtected<Names> g_names;
 
-int64_t set_name(bool host, uint64_t name, uint64_t len) {
-    if (len > 64) return err(Errno::Inval);
+Result<void> set_name(bool host, uint64_t name, uint64_t len) {
+    if (len > 64) return Errno::Inval;
     char buf[65] = {};
-    if (len && copy_from_user(buf, name, size_t(len)).is_error()) return err(Errno::Fault);
+    if (len) TRY(copy_from_user(buf, name, size_t(len)));
     g_names.with([&](Names& n) { __builtin_memcpy(host ? n.host : n.domain, buf, sizeof buf); });
-    return 0;
+    return {};
 }
 
 struct SysInfo {  // struct sysinfo on x86-64
@@ -56,7 +56,7 @@ static_assert(sizeof(SysInfo) == 112);
 
 }  // namespace
 
-int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_uname(uint64_t buf) {
     char u[6][65] = {};
     const char* fields[6] = {"Lamina", nullptr, LAMINA_VERSION, "#1", "x86_64", nullptr};
     for (int i = 0; i < 6; i++) {
@@ -68,56 +68,59 @@ int64_t sys_uname(uint64_t buf, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t
         __builtin_memcpy(u[1], n.host, 65);
         __builtin_memcpy(u[5], n.domain, 65);
     });
-    return copy_to_user(buf, u, sizeof u).is_ok() ? 0 : err(Errno::Fault);
+    TRY(copy_to_user(buf, u, sizeof u));
+    return 0;
 }
 
-int64_t sys_sethostname(uint64_t name, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_sethostname(uint64_t name, uint64_t len) {
     return set_name(true, name, len);
 }
 
-int64_t sys_setdomainname(uint64_t name, uint64_t len, uint64_t, uint64_t, uint64_t, uint64_t) {
+Result<void> sys_setdomainname(uint64_t name, uint64_t len) {
     return set_name(false, name, len);
 }
 
-int64_t sys_sysinfo(uint64_t info, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_sysinfo(uint64_t info) {
     SysInfo si = {};
     si.uptime = int64_t(time::now_ns() / 1'000'000'000);
     si.totalram = mm::total_pages() * mm::PAGE_SIZE;
     si.freeram = mm::free_pages() * mm::PAGE_SIZE;
     si.procs = uint16_t(process_count());
     si.mem_unit = 1;
-    return UserPtr<SysInfo>(info).write(si).is_ok() ? 0 : err(Errno::Fault);
+    TRY(UserPtr<SysInfo>(info).write(si));
+    return 0;
 }
 
-int64_t sys_syslog(uint64_t type, uint64_t buf, uint64_t len, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_syslog(uint64_t type, uint64_t buf, uint64_t len) {
     switch (type) {
     case 0: case 1: case 6: case 7: case 8: return 0;  // close, open, console level
     case 3: case 4: {                                  // READ_ALL, READ_CLEAR
-        if (int64_t(len) < 0) return err(Errno::Inval);
+        if (int64_t(len) < 0) return Errno::Inval;
         if (len == 0) return 0;
         size_t cap = len < 64 * 1024 ? size_t(len) : 64 * 1024;
         char* tmp = static_cast<char*>(mm::kmalloc(cap));
-        if (!tmp) return err(Errno::NoMem);
+        if (!tmp) return Errno::NoMem;
         size_t n = log_read(tmp, cap, type == 4);
-        bool ok = copy_to_user(buf, tmp, n).is_ok();
+        auto copied = copy_to_user(buf, tmp, n);
         mm::kfree(tmp);
-        return ok ? int64_t(n) : err(Errno::Fault);
+        TRY(copied);
+        return int64_t(n);
     }
     case 5: log_clear(); return 0;
     case 9: return int64_t(log_unread_size());
     case 10: return 64 * 1024;
-    default: return err(Errno::Inval);
+    default: return Errno::Inval;
     }
 }
 
-int64_t sys_reboot(uint64_t magic1, uint64_t magic2, uint64_t cmd, uint64_t, uint64_t, uint64_t) {
+SyscallResult sys_reboot(uint64_t magic1, uint64_t magic2, uint64_t cmd) {
     constexpr uint32_t MAGIC1 = 0xfee1dead, MAGIC2 = 672274793, MAGIC2A = 85072278, MAGIC2B = 369367448,
                        MAGIC2C = 537993216;
     constexpr uint32_t RESTART = 0x01234567, HALT = 0xcdef0123, CAD_ON = 0x89abcdef, CAD_OFF = 0,
                        POWER_OFF = 0x4321fedc;
     uint32_t m2 = uint32_t(magic2);
     if (uint32_t(magic1) != MAGIC1 || (m2 != MAGIC2 && m2 != MAGIC2A && m2 != MAGIC2B && m2 != MAGIC2C))
-        return err(Errno::Inval);
+        return Errno::Inval;
     switch (uint32_t(cmd)) {
     case CAD_ON: case CAD_OFF: return 0;
     case POWER_OFF: case HALT:
@@ -126,8 +129,29 @@ int64_t sys_reboot(uint64_t magic1, uint64_t magic2, uint64_t cmd, uint64_t, uin
     case RESTART:
         power::run_shutdown_hooks();
         power::reboot();
-    default: return err(Errno::Inval);
+    default: return Errno::Inval;
     }
 }
+
+// getrandom: the kernel's generator (random.h) is never short of entropy, so GRND_NONBLOCK,
+// GRND_RANDOM and GRND_INSECURE change nothing. A request is cut at Linux's 32 MiB - 1.
+SyscallResult sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags) {
+    constexpr uint64_t GRND_NONBLOCK = 1, GRND_RANDOM = 2, GRND_INSECURE = 4, MAX_REQUEST = (32 << 20) - 1;
+    if (flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return Errno::Inval;
+    if (len > MAX_REQUEST) len = MAX_REQUEST;
+    uint8_t chunk[256];
+    uint64_t done = 0;
+    while (done < len) {
+        size_t k = len - done < sizeof chunk ? size_t(len - done) : sizeof chunk;
+        fill_random(chunk, k);
+        if (copy_to_user(buf + done, chunk, k).is_error()) {
+            if (!done) return Errno::Fault;
+            break;  // a fault after some bytes: the count so far, as for read
+        }
+        done += k;
+    }
+    return int64_t(done);
+}
+
 
 }  // namespace lamina::posix

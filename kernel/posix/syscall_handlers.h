@@ -1,7 +1,12 @@
-// The system-call families' handlers, as the table in syscalls.cpp registers them: Linux's
-// argument registers in order (rdi, rsi, rdx, r10, r8, r9), the result or -errno. A handler that
-// needs the whole user frame (fork, execve, rt_sigreturn) finds it in
-// current_process()->syscall_frame.
+// Every system-call handler, by the file that defines it, for the table in syscalls.cpp.
+//
+// A handler takes the arguments it uses, in Linux's register order (rdi, rsi, rdx, r10, r8,
+// r9), each typed as Linux declares it where that matters: the table's adapter converts each
+// register to the parameter's type as a C cast does (an `int dirfd` is the low 32 bits, as in
+// Linux's SYSCALL_DEFINE). It returns a Result: Result<void> for calls that return 0, or a
+// value (SyscallResult, Result<int>). The dispatcher turns an error into -errno in one place
+// (syscalls.cpp); no handler does. A handler that needs the whole user frame (fork, execve,
+// rt_sigreturn) finds it in current_process()->syscall_frame. docs/posix.md has the picture.
 #pragma once
 
 #include <stdint.h>
@@ -10,60 +15,159 @@
 
 namespace lamina::posix {
 
-#define LAMINA_SYSCALL(name) int64_t name(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)
+using SyscallResult = Result<int64_t>;
 
-constexpr int64_t err(Errno e) { return -int64_t(e); }
-inline int64_t err(const Error& e) { return -int64_t(e.code()); }
+// sys_file.cpp: descriptors.
+SyscallResult sys_read(uint64_t fd, uint64_t buf, uint64_t count);
+SyscallResult sys_write(uint64_t fd, uint64_t buf, uint64_t count);
+SyscallResult sys_pread64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t offset);
+SyscallResult sys_pwrite64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t offset);
+SyscallResult sys_readv(uint64_t fd, uint64_t iov, uint64_t iovcnt);
+SyscallResult sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt);
+SyscallResult sys_preadv(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t offset);
+SyscallResult sys_pwritev(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t offset);
+SyscallResult sys_lseek(uint64_t fd, uint64_t offset, uint64_t whence);
+SyscallResult sys_close(uint64_t fd);
+SyscallResult sys_dup(uint64_t fd);
+SyscallResult sys_dup2(uint64_t oldfd, uint64_t newfd);
+SyscallResult sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags);
+SyscallResult sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg);
+SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg);
+SyscallResult sys_fstat(uint64_t fd, uint64_t buf);
+SyscallResult sys_getdents64(uint64_t fd, uint64_t buf, uint64_t count);
+SyscallResult sys_ftruncate(uint64_t fd, uint64_t length);
+SyscallResult sys_fsync(uint64_t fd);
+SyscallResult sys_fdatasync(uint64_t fd);
+SyscallResult sys_sendfile(uint64_t out_fd, uint64_t in_fd, uint64_t offset_ptr, uint64_t count);
 
-// sys_process.cpp: process lifecycle, tree, identity, limits, futex.
-LAMINA_SYSCALL(sys_fork);
-LAMINA_SYSCALL(sys_vfork);
-LAMINA_SYSCALL(sys_clone);
-LAMINA_SYSCALL(sys_execve);
-LAMINA_SYSCALL(sys_exit);
-LAMINA_SYSCALL(sys_wait4);
-LAMINA_SYSCALL(sys_waitid);
-LAMINA_SYSCALL(sys_getpid);
-LAMINA_SYSCALL(sys_getppid);
-LAMINA_SYSCALL(sys_setpgid);
-LAMINA_SYSCALL(sys_getpgid);
-LAMINA_SYSCALL(sys_getpgrp);
-LAMINA_SYSCALL(sys_setsid);
-LAMINA_SYSCALL(sys_getsid);
-LAMINA_SYSCALL(sys_getuid);
-LAMINA_SYSCALL(sys_geteuid);
-LAMINA_SYSCALL(sys_getgid);
-LAMINA_SYSCALL(sys_getegid);
-LAMINA_SYSCALL(sys_setuid);
-LAMINA_SYSCALL(sys_setgid);
-LAMINA_SYSCALL(sys_setreuid);
-LAMINA_SYSCALL(sys_setregid);
-LAMINA_SYSCALL(sys_setresuid);
-LAMINA_SYSCALL(sys_setresgid);
-LAMINA_SYSCALL(sys_getresuid);
-LAMINA_SYSCALL(sys_getresgid);
-LAMINA_SYSCALL(sys_getgroups);
-LAMINA_SYSCALL(sys_setgroups);
-LAMINA_SYSCALL(sys_setfsuid);
-LAMINA_SYSCALL(sys_setfsgid);
-LAMINA_SYSCALL(sys_getrlimit);
-LAMINA_SYSCALL(sys_setrlimit);
-LAMINA_SYSCALL(sys_prlimit64);
-LAMINA_SYSCALL(sys_futex);
+// sys_fs.cpp: names, directories, attributes, mounts.
+Result<int> sys_open(uint64_t path, uint64_t flags, uint64_t mode);
+Result<int> sys_openat(int dirfd, uint64_t path, uint64_t flags, uint64_t mode);
+Result<int> sys_creat(uint64_t path, uint64_t mode);
+Result<void> sys_stat(uint64_t path, uint64_t buf);
+Result<void> sys_lstat(uint64_t path, uint64_t buf);
+Result<void> sys_newfstatat(int dirfd, uint64_t path, uint64_t buf, uint64_t flags);
+SyscallResult sys_statx(int dirfd, uint64_t path, uint64_t flags, uint64_t mask, uint64_t buf);
+Result<void> sys_mkdirat(int dirfd, uint64_t path, uint64_t mode);
+Result<void> sys_mkdir(uint64_t path, uint64_t mode);
+Result<void> sys_rmdir(uint64_t path);
+Result<void> sys_unlinkat(int dirfd, uint64_t path, uint64_t flags);
+Result<void> sys_unlink(uint64_t path);
+Result<void> sys_renameat2(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath, uint64_t flags);
+Result<void> sys_renameat(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath);
+Result<void> sys_rename(uint64_t oldpath, uint64_t newpath);
+Result<void> sys_linkat(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath, uint64_t flags);
+Result<void> sys_link(uint64_t oldpath, uint64_t newpath);
+Result<void> sys_symlinkat(uint64_t target, int newdirfd, uint64_t linkpath);
+Result<void> sys_symlink(uint64_t target, uint64_t linkpath);
+SyscallResult sys_readlinkat(int dirfd, uint64_t path, uint64_t buf, uint64_t bufsiz);
+SyscallResult sys_readlink(uint64_t path, uint64_t buf, uint64_t bufsiz);
+Result<void> sys_fchmodat(int dirfd, uint64_t path, uint64_t mode);
+Result<void> sys_chmod(uint64_t path, uint64_t mode);
+Result<void> sys_fchmod(int fd, uint64_t mode);
+Result<void> sys_fchownat(int dirfd, uint64_t path, uint64_t uid, uint64_t gid, uint64_t flags);
+Result<void> sys_chown(uint64_t path, uint64_t uid, uint64_t gid);
+Result<void> sys_lchown(uint64_t path, uint64_t uid, uint64_t gid);
+Result<void> sys_fchown(int fd, uint64_t uid, uint64_t gid);
+Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t flags);
+Result<void> sys_faccessat2(int dirfd, uint64_t path, uint64_t mode, uint64_t flags);
+Result<void> sys_faccessat(int dirfd, uint64_t path, uint64_t mode);
+Result<void> sys_access(uint64_t path, uint64_t mode);
+Result<void> sys_truncate(uint64_t path, uint64_t length);
+SyscallResult sys_umask(uint64_t mask);
+SyscallResult sys_chdir(uint64_t path);
+SyscallResult sys_fchdir(int fd);
+SyscallResult sys_getcwd(uint64_t buf, uint64_t size);
+Result<void> sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64_t flags);
+Result<void> sys_umount2(uint64_t target, uint64_t flags);
+SyscallResult sys_statfs(uint64_t path, uint64_t buf);
+SyscallResult sys_fstatfs(int fd, uint64_t buf);
+SyscallResult sys_sync();
+
+// sys_memory.cpp: memory.
+SyscallResult sys_brk(uint64_t addr);
+SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd, uint64_t off);
+Result<void> sys_munmap(uint64_t addr, uint64_t len);
+Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot);
+
+// sys_process.cpp: processes, identity, limits, futex.
+SyscallResult sys_fork();
+SyscallResult sys_vfork();
+SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid);
+Result<void> sys_execve(uint64_t path, uint64_t argv, uint64_t envp);
+SyscallResult sys_exit(uint64_t status);
+SyscallResult sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusage);
+SyscallResult sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t options, uint64_t rusage);
+SyscallResult sys_getpid();
+SyscallResult sys_getppid();
+SyscallResult sys_setpgid(uint64_t pid_arg, uint64_t pgid_arg);
+SyscallResult sys_getpgid(uint64_t pid);
+SyscallResult sys_getpgrp();
+SyscallResult sys_getsid(uint64_t pid);
+SyscallResult sys_setsid();
+SyscallResult sys_getuid();
+SyscallResult sys_geteuid();
+SyscallResult sys_getgid();
+SyscallResult sys_getegid();
+SyscallResult sys_setuid(uint64_t id);
+SyscallResult sys_setgid(uint64_t id);
+Result<void> sys_setresuid(uint64_t r, uint64_t e, uint64_t s);
+Result<void> sys_setresgid(uint64_t r, uint64_t e, uint64_t s);
+Result<void> sys_setreuid(uint64_t r, uint64_t e);
+Result<void> sys_setregid(uint64_t r, uint64_t e);
+SyscallResult sys_getresuid(uint64_t r, uint64_t e, uint64_t s);
+SyscallResult sys_getresgid(uint64_t r, uint64_t e, uint64_t s);
+SyscallResult sys_getgroups(uint64_t size);
+SyscallResult sys_setgroups(uint64_t size, uint64_t list);
+SyscallResult sys_setfsuid();
+SyscallResult sys_setfsgid();
+SyscallResult sys_getrlimit(uint64_t resource, uint64_t old_limit);
+SyscallResult sys_setrlimit(uint64_t resource, uint64_t new_limit);
+SyscallResult sys_prlimit64(uint64_t pid, uint64_t resource, uint64_t new_limit, uint64_t old_limit);
+SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t, uint64_t val3);
+SyscallResult sys_set_tid_address(uint64_t tidptr);
+Result<void> sys_set_robust_list(uint64_t, uint64_t len);
+SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr);
+SyscallResult sys_sched_yield();
 
 // sys_signal.cpp: signals.
-LAMINA_SYSCALL(sys_rt_sigaction);
-LAMINA_SYSCALL(sys_rt_sigprocmask);
-LAMINA_SYSCALL(sys_rt_sigreturn);
-LAMINA_SYSCALL(sys_rt_sigpending);
-LAMINA_SYSCALL(sys_rt_sigtimedwait);
-LAMINA_SYSCALL(sys_rt_sigsuspend);
-LAMINA_SYSCALL(sys_sigaltstack);
-LAMINA_SYSCALL(sys_kill);
-LAMINA_SYSCALL(sys_tkill);
-LAMINA_SYSCALL(sys_tgkill);
-LAMINA_SYSCALL(sys_pause);
+SyscallResult sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64_t sigsetsize);
+SyscallResult sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t sigsetsize);
+SyscallResult sys_rt_sigreturn();
+SyscallResult sys_rt_sigpending(uint64_t set, uint64_t sigsetsize);
+SyscallResult sys_rt_sigsuspend(uint64_t set, uint64_t sigsetsize);
+SyscallResult sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout, uint64_t sigsetsize);
+SyscallResult sys_pause();
+SyscallResult sys_sigaltstack(uint64_t ss, uint64_t old_ss);
+Result<void> sys_kill(uint64_t pid_arg, uint64_t s);
+Result<void> sys_tkill(uint64_t tid, uint64_t s);
+Result<void> sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t s);
 
-#undef LAMINA_SYSCALL
+// sys_time.cpp: clocks and sleeps.
+Result<void> sys_clock_gettime(uint64_t clk, uint64_t tp);
+Result<void> sys_clock_getres(uint64_t clk, uint64_t tp);
+Result<void> sys_gettimeofday(uint64_t tv, uint64_t tz);
+SyscallResult sys_time(uint64_t t);
+Result<void> sys_nanosleep(uint64_t req, uint64_t rem);
+Result<void> sys_clock_nanosleep(uint64_t clk, uint64_t flags, uint64_t req, uint64_t rem);
+
+// sys_system.cpp: system-wide.
+SyscallResult sys_uname(uint64_t buf);
+Result<void> sys_sethostname(uint64_t name, uint64_t len);
+Result<void> sys_setdomainname(uint64_t name, uint64_t len);
+SyscallResult sys_sysinfo(uint64_t info);
+SyscallResult sys_syslog(uint64_t type, uint64_t buf, uint64_t len);
+SyscallResult sys_reboot(uint64_t magic1, uint64_t magic2, uint64_t cmd);
+SyscallResult sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags);
+
+// pipe/pipe_syscalls.cpp: pipes.
+Result<void> sys_pipe2(uint64_t ufds, uint64_t flags);
+Result<void> sys_pipe(uint64_t ufds);
+
+// poll/poll_syscalls.cpp: poll and select.
+Result<int> sys_poll(uint64_t fds, uint64_t nfds, int32_t timeout_ms);
+Result<int> sys_ppoll(uint64_t fds, uint64_t nfds, uint64_t tsp, uint64_t sigmask, uint64_t sigsetsize);
+Result<int> sys_select(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tvp);
+Result<int> sys_pselect6(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tsp, uint64_t sig);
 
 }  // namespace lamina::posix

@@ -14,7 +14,7 @@
 
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/mm/memory.h"
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/sched/wait_queue.h"
 #include "kernel/time/time.h"
 

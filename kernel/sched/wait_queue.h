@@ -15,7 +15,7 @@
 
 #include <lamina/result.h>
 
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/sync/spinlock.h"
 
 namespace lamina::sched {

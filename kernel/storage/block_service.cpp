@@ -3,16 +3,6 @@
 #include "kernel/domain/provided.h"
 #include "kernel/lib/log.h"
 
-namespace lamina::domain {
-template <>
-struct Binding<idl::Block> {
-    using Proxy = idl::BlockProxy;
-    using Shadow = idl::BlockShadow;
-    static constexpr const char* kExport = "block";
-    static constexpr const TypeInfo* const* kTypes[] = {idl::block_types};
-};
-}  // namespace lamina::domain
-
 namespace lamina::storage {
 
 namespace {

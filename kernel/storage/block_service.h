@@ -28,6 +28,17 @@
 
 #include "interfaces/block.h"
 #include "kernel/domain/recovery.h"
+#include "kernel/domain/supervised.h"
+
+namespace lamina::domain {
+template <>
+struct Binding<idl::Block> {
+    using Proxy = idl::BlockProxy;
+    using Shadow = idl::BlockShadow;
+    static constexpr const char* kExport = "block";
+    static constexpr const TypeInfo* const* kTypes[] = {idl::block_types};
+};
+}  // namespace lamina::domain
 
 namespace lamina::storage {
 

@@ -415,6 +415,21 @@ uint64_t random_reads(uint32_t depth, uint32_t ios) {
 
 }  // namespace
 
+// Supervised::start refuses a package that runs but publishes no "block" (hello publishes
+// only its probe): the instance is destroyed again, nothing of it is left, and the error says
+// what was missing.
+KTEST(block, supervised_start_refuses_a_package_without_the_export) {
+    auto warm = domain::Supervised<idl::Block>::start({"hello"});  // heap classes the next one uses
+    KEXPECT(warm.is_error() && warm.error().code() == Errno::NoEnt);
+    uint64_t free_before = mm::free_pages();
+    auto s = domain::Supervised<idl::Block>::start({"hello"});
+    KEXPECT(s.is_error() && s.error().code() == Errno::NoEnt);
+    KEXPECT(domain::find("hello") == nullptr);
+    KEXPECT_EQ(mm::free_pages(), free_before);
+    auto missing = domain::Supervised<idl::Block>::start({"no_such_package"});
+    KEXPECT(missing.is_error() && missing.error().code() == Errno::NoEnt);
+}
+
 KBENCH(nvme_block) {
     ScopedService svc;
     if (!svc.ok) return;

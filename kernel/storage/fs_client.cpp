@@ -54,10 +54,7 @@ Result<void> FsClient::replay(void* context, idl::FsProxy& fresh) {
     return {};
 }
 
-void FsClient::teardown() {
-    delete domain_;
-    domain_ = nullptr;
-}
+void FsClient::teardown() { domain_ = nullptr; }
 
 Result<void> FsClient::stop() {
     sched::MutexGuard g(mutex_);

@@ -105,7 +105,7 @@ private:
 
     Options opts_;
     sched::Mutex mutex_;
-    domain::Supervised<idl::Fs>* domain_ = nullptr;  // owned
+    Own<domain::Supervised<idl::Fs>> domain_;
     idl::FsInfo info_{};
     bool mounted_rw_ = false;  // a read-write mount succeeded: a restart remounts after_fault
     uint64_t losses_ = 0;

@@ -1,23 +1,17 @@
 // configure's command-line contract: --help succeeds, anything it does not know is a usage error
 // (status 2) that changes nothing.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <string>
+
+#include "tests/system/host_tools.h"
 
 namespace {
 
 int status_of(const std::string& command, std::string* output = nullptr) {
-    FILE* p = popen((command + " 2>&1").c_str(), "r");
-    if (!p) return -1;
-    char buf[4096];
-    size_t n;
-    std::string out;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    int st = pclose(p);
-    if (output) *output = out;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    auto r = lamina::test::run_command(command);
+    if (output) *output = r.output;
+    return r.status;
 }
 
 TEST(Configure, HelpDescribesTheOptions) {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/system/host_tools.h"
 #include "tests/system/qemu.h"
 
 namespace lamina::test {
@@ -93,6 +94,7 @@ protected:
         pid_t pid = fork();
         if (pid == 0) {
             // Only async-signal-safe calls from here on.
+            default_signals();
             int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             int n = open("/dev/null", O_RDONLY);
@@ -119,13 +121,8 @@ protected:
 };
 
 TEST_F(Domctl, IsAStaticBinary) {
-    FILE* p = popen(("readelf -lh '" + binary_ + "' 2>&1").c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) text.append(buf, n);
-    EXPECT_EQ(pclose(p), 0) << text;
+    auto [status, text] = run_command("readelf -lh '" + binary_ + "'");
+    EXPECT_EQ(status, 0) << text;
     EXPECT_NE(text.find("Advanced Micro Devices X86-64"), std::string::npos) << text;
     EXPECT_EQ(text.find("INTERP"), std::string::npos) << "domctl must be static:\n" << text;
     EXPECT_EQ(text.find("DYNAMIC"), std::string::npos) << "domctl must be static:\n" << text;

@@ -1,22 +1,56 @@
 #include "tests/system/host_tools.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 
 #include "tests/system/qemu.h"
 
 namespace lamina::test {
 
+void default_signals() {
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    // SIGKILL and SIGSTOP refuse (EINVAL), as do the two realtime signals glibc keeps; both
+    // are at their defaults anyway.
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// popen would hand the shell the caller's ignored signals, hence fork and exec by hand.
 CommandResult run_command(const std::string& command) {
     CommandResult r{-1, {}};
-    FILE* p = popen((command + " 2>&1").c_str(), "r");
-    if (!p) return r;
+    int fds[2];
+    if (pipe(fds) != 0) return r;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return r;
+    }
+    if (pid == 0) {
+        default_signals();
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(fds[1]);
     char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-    int st = pclose(p);
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0) r.output.append(buf, size_t(n));
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return r;
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return r;
 }

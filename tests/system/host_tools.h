@@ -1,5 +1,10 @@
 // What system tests do on the host around a machine: run a command, make a private writable
 // copy of a built disk image, and find its ext2 root partition for e2fsck and debugfs.
+//
+// Every program a test starts on the host begins with every signal at its default action and
+// none blocked, whatever the test program inherited (a shell's background job ignores SIGINT
+// and SIGQUIT; the QEMU harness ignores SIGPIPE): host runs are compared with runs in Lamina,
+// where init starts with defaults.
 #pragma once
 
 #include <string>
@@ -10,7 +15,12 @@ struct CommandResult {
     int status;          // the exit status, or -1 when the command could not run or was killed
     std::string output;  // standard output and standard error
 };
+// Runs `sh -c COMMAND` with default signal dispositions and an empty mask.
 CommandResult run_command(const std::string& command);
+
+// In a child between fork and exec (async-signal-safe): every signal back to its default
+// action, the signal mask emptied.
+void default_signals();
 
 // A copy of BUILD/images/PROFILE.img, named PROFILE.img (images/run finds the profile by the
 // name) in a fresh temporary directory, which the destructor removes. Boot it with

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tests/system/fixture.h"
+#include "tests/system/host_tools.h"
 
 namespace lamina::test {
 namespace {
@@ -31,6 +32,7 @@ HostRun run_on_host(const Program& p) {
     if (pipe(fds) != 0) return {"", -1};
     pid_t pid = fork();
     if (pid == 0) {
+        default_signals();  // as init starts in Lamina, whatever this test program inherited
         dup2(fds[1], 1);
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);

@@ -2,40 +2,26 @@
 // static binary: the host runs the same file Lamina will).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "tests/system/host_tools.h"
 #include "tests/system/qemu.h"
 
 namespace lamina::test {
 namespace {
 
-struct Shell {
-    int status;
-    std::string output;
-};
-
 // Runs `busybox sh -c SCRIPT` with an empty environment.
-Shell busybox_sh(const std::string& script) {
+CommandResult busybox_sh(const std::string& script) {
     std::string busybox = build_dir() + "/ports/busybox/root/bin/busybox";
     std::string quoted;
     for (char c : script) {
         if (c == '\'') quoted += "'\\''";
         else quoted += c;
     }
-    Shell r{-1, {}};
-    FILE* p = popen(("env -i " + busybox + " sh -c '" + quoted + "' 2>&1").c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return run_command("env -i " + busybox + " sh -c '" + quoted + "'");
 }
 
 TEST(Rootfs, ProfileSetsPathHomeAndPrompt) {

@@ -1,6 +1,7 @@
-// Host tests for idlc's parser and checker (tools/idlc/idl.h): what it accepts, and the message
-// (file, line, offending name) for everything it refuses. That the generated code compiles and
-// works is tested by proxy_test.cpp, which uses the header idlc made from interfaces/test_echo.idl.
+// Host tests for idlc (tools/idlc): what it accepts, the message (file, line, offending name) for
+// everything it refuses, the type ids it computes, and its lexer and template expander. That the
+// generated code compiles and works is tested by proxy_test.cpp, which uses the header idlc made
+// from interfaces/test_echo.idl.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -12,9 +13,13 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tools/idlc/idl.h"
+#include "tools/idlc/lexer.h"
+#include "tools/idlc/template.h"
 
 namespace {
 
@@ -76,6 +81,95 @@ TEST(IdlcTest, TypeIdsFollowTheLayout) {
     auto id = [](const std::string& h) { return h.substr(h.find("static constexpr TypeId id = "), 50); };
     EXPECT_EQ(id(a.header), id(b.header));
     EXPECT_NE(id(a.header), id(c.header));
+}
+
+// The id written for the first type table of a header.
+lamina::TypeId first_id(const idlc::Output& out) {
+    const std::string key = "static constexpr TypeId id = ";
+    size_t at = out.header.find(key);
+    return at == std::string::npos ? 0 : static_cast<lamina::TypeId>(std::stoul(out.header.substr(at + key.size(), 10), nullptr, 16));
+}
+
+lamina::TypeId hashed(const std::string& layout) {
+    return lamina::declared_type_id(lamina::type_id::fnv1a(layout.data(), layout.size()));
+}
+
+// The canonical layouts that docs/idl.md documents: changing them changes every id.
+TEST(IdlcTest, TypeIdsHashTheDocumentedLayouts) {
+    auto e = compile("enum E : u8 { A, B = 5, C }");
+    ASSERT_TRUE(e.ok);
+    EXPECT_EQ(first_id(e), hashed("enum E:u8{A=0;B=5;C=6;}"));
+    auto s = compile("struct S { x: u32; r: RRef<S>; q: RRefDeque<u8, 4>; b: bool[2]; }");
+    ASSERT_TRUE(s.ok);
+    EXPECT_EQ(first_id(s), hashed("struct S{x:u32;r:RRef<S>;q:RRefDeque<u8,4>;b:bool[2];}"));
+    // An embedded struct adds its id, so a change below changes the struct around it.
+    auto in = compile("struct In { a: u8; }");
+    auto out = compile("struct In { a: u8; }\nstruct Out { i: In[2]; }");
+    ASSERT_TRUE(in.ok && out.ok);
+    EXPECT_TRUE(contains(out.header, "{\"i\", 0, 2, FieldKind::Struct, 2, 0x"));
+    size_t second = out.header.find("static constexpr TypeId id = ", out.header.find("ExchangeTraits<idl::Out>"));
+    ASSERT_NE(second, std::string::npos);
+    EXPECT_EQ(std::stoul(out.header.substr(second + 29, 10), nullptr, 16),
+              hashed("struct Out{i:In[2]#" + std::to_string(first_id(in)) + ";}"));
+}
+
+// One definition of the hash and the built-in ids serves idlc and rref.h.
+TEST(IdlcTest, SharedTypeIdDefinitions) {
+    static_assert(lamina::type_id::fnv1a("") == 0x811c9dc5u);  // FNV-1a test vectors
+    static_assert(lamina::type_id::fnv1a("a") == 0xe40c292cu);
+    static_assert(lamina::type_id::fnv1a("foobar") == 0xbf9cf968u);
+    static_assert(lamina::type_id::fnv1a("ab", 1) == lamina::type_id::fnv1a("a"));
+    for (uint32_t h = 0; h <= lamina::LAST_BUILTIN_TYPE_ID; h++)
+        EXPECT_GT(lamina::declared_type_id(h), lamina::LAST_BUILTIN_TYPE_ID) << h;
+    EXPECT_EQ(lamina::declared_type_id(0x12345678u), 0x12345678u);
+    // The ids idlc writes for handle targets are the ones rref.h computes.
+    auto out = compile("struct S { a: RRefArray<u16, 3>; d: RRefDeque<i64, 2>; b: RRefBytes; }");
+    ASSERT_TRUE(out.ok);
+    auto hex = [](uint32_t v) {
+        char b[16];
+        std::snprintf(b, sizeof b, "0x%08xu", v);
+        return std::string(b);
+    };
+    EXPECT_TRUE(contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::array_type_id(lamina::U16_TYPE_ID, 3)) + "}"));
+    EXPECT_TRUE(contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::deque_type_id(lamina::I64_TYPE_ID, 2)) + "}"));
+    EXPECT_TRUE(contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::BYTES_TYPE_ID) + "}"));
+}
+
+TEST(IdlcTest, LexerTokensAndLines) {
+    auto toks = idlc::lex("f.idl", "struct S // note\n{ n: u8[0x10]; } -> -");
+    std::vector<std::string> texts;
+    for (auto& t : toks)
+        texts.push_back(t.text);
+    EXPECT_EQ(texts, (std::vector<std::string>{"struct", "S", "{", "n", ":", "u8", "[", "0x10", "]", ";", "}", "->", "-",
+                                               "end of file"}));
+    EXPECT_EQ(toks[1].line, 1);
+    EXPECT_EQ(toks[2].line, 2);
+    EXPECT_EQ(toks[7].kind, idlc::TokenKind::Number);
+    EXPECT_EQ(toks[7].number, 16u);
+    EXPECT_EQ(toks.back().kind, idlc::TokenKind::End);
+    EXPECT_EQ(error_of("struct S { a: u8[99999999999999999999]; }"),
+              "interfaces/t.idl:1: error: number '99999999999999999999' does not fit in 64 bits");
+    EXPECT_EQ(error_of("struct S { a: u8[12ab]; }"), "interfaces/t.idl:1: error: malformed number '12a'");
+    EXPECT_EQ(error_of("struct S { a: u8[0x]; }"), "interfaces/t.idl:1: error: malformed number");
+}
+
+TEST(IdlcTemplateTest, InlineValuesAndIndentedBlocks) {
+    std::string block = idlc::expand("a;\n\nb;\n", {});
+    EXPECT_EQ(idlc::expand(R"(
+f(${x}) {
+    ${body}
+    ${nothing}
+}
+)", {{"x", "int y"}, {"body", block}, {"nothing", ""}}),
+              "f(int y) {\n    a;\n\n    b;\n}\n");
+    EXPECT_EQ(idlc::expand("${a}${a} ${b}", {{"a", "1"}, {"b", "2"}}), "11 2");
+    EXPECT_EQ(idlc::expand("  ${block}", {{"block", "x\ny"}}), "  x\n  y\n");  // a block ends its line
+}
+
+TEST(IdlcTemplateTest, MismatchedPlaceholdersAreGeneratorBugs) {
+    EXPECT_THROW(idlc::expand("${missing}", {}), std::logic_error);
+    EXPECT_THROW(idlc::expand("x", {{"unused", "1"}}), std::logic_error);
+    EXPECT_THROW(idlc::expand("a ${open", {{"open", "1"}}), std::logic_error);
 }
 
 TEST(IdlcTest, ImportsBringDeclarationsAndIncludes) {
@@ -175,6 +269,9 @@ TEST(IdlcTest, RefusesWhatIsNotInTheGrammar) {
     EXPECT_EQ(error_of("interface I { method m(lamina_d: u8) -> void; }"),
               "interfaces/t.idl:1: error: parameter name 'lamina_d' is reserved (a keyword or a name the generated code uses)");
     EXPECT_EQ(error_of("struct S {\n x: u8;"), "interfaces/t.idl:2: error: struct S is not closed");
+    EXPECT_EQ(error_of("interface I { method m() -> void []; }"),
+              "interfaces/t.idl:1: error: method I.m: unknown attribute ']' (known: retry)");
+    EXPECT_EQ(error_of("interface I {\n method m() -> void;"), "interfaces/t.idl:2: error: interface I is not closed");
 }
 
 // The command line: exit status, message on stderr, nothing written on an error; and the header

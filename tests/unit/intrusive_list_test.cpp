@@ -1,4 +1,4 @@
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 
 #include <gtest/gtest.h>
 

@@ -24,7 +24,7 @@ using lamina::nvme::BlockAdaptor;
 using lamina::nvme::Config;
 using lamina::nvme::Controller;
 using lamina::nvme::DmaSegment;
-using lamina::nvme::Owned;
+using lamina::Own;
 using lamina::nvme_model::ModelPlatform;
 using lamina::nvme_model::NvmeModel;
 using lamina::nvme_model::Options;
@@ -96,8 +96,8 @@ protected:
     NvmeModel model;
     ModelPlatform platform;
     ModelHost host;
-    Owned<Controller> controller;
-    Owned<BlockAdaptor> adaptor;
+    Own<Controller> controller;
+    Own<BlockAdaptor> adaptor;
 };
 
 TEST_F(NvmeBlockAdaptorTest, InfoDescribesTheNamespace) {

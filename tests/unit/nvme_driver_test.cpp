@@ -24,7 +24,7 @@ using lamina::nvme::Controller;
 using lamina::nvme::DmaSegment;
 using lamina::nvme::Failure;
 using lamina::nvme::is_controller_failure;
-using lamina::nvme::Owned;
+using lamina::Own;
 using lamina::nvme::Status;
 using lamina::nvme_model::ModelPlatform;
 using lamina::nvme_model::NamespaceSpec;
@@ -84,7 +84,7 @@ public:
     NvmeModel model;
     ModelPlatform platform;
     Config config;
-    Owned<Controller> ctl;
+    Own<Controller> ctl;
 };
 
 void fill(uint8_t* p, size_t n, uint32_t seed) {

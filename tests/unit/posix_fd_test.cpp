@@ -20,7 +20,7 @@ RefPtr<OpenFile> make_file(int* live, uint32_t flags = oflag::ReadWrite) {
     return f.release_value();
 }
 
-RefPtr<FdTable> make_table(uint32_t limit = FdTable::kDefaultLimit) {
+RefPtr<FdTable> make_table(uint32_t limit = FdTable::DEFAULT_LIMIT) {
     auto t = FdTable::create(limit);
     EXPECT_TRUE(t.is_ok());
     return t.release_value();

@@ -789,7 +789,7 @@ TEST_F(PosixVfsOps, Getdents64) {
         Dirent64Header h;
         memcpy(&h.d_reclen, buf + off + 16, 2);
         EXPECT_EQ(h.d_reclen % 8, 0u);
-        names.push_back(reinterpret_cast<const char*>(buf + off + kDirent64NameOffset));
+        names.push_back(reinterpret_cast<const char*>(buf + off + DIRENT64_NAME_OFFSET));
         off += h.d_reclen;
     }
     EXPECT_EQ(names, (std::vector<std::string>{".", "..", "passwd"}));
@@ -817,7 +817,7 @@ TEST_F(PosixVfsOps, Utimens) {
     ASSERT_TRUE(vfs_utimens(as(alice), "/tmp/t", nullptr, now, true).is_ok());
     EXPECT_EQ(f->atime.tv_sec, 1000);
     EXPECT_EQ(f->mtime.tv_nsec, 5);
-    Timespec explicit_times[2] = {{1, 0}, {2, kUtimeOmit}};
+    Timespec explicit_times[2] = {{1, 0}, {2, UTIMENS_OMIT}};
     ASSERT_TRUE(vfs_utimens(as(alice), "/tmp/t", explicit_times, now, true).is_ok());
     EXPECT_EQ(f->atime.tv_sec, 1);
     EXPECT_EQ(f->mtime.tv_sec, 1000);
@@ -828,7 +828,7 @@ TEST_F(PosixVfsOps, Utimens) {
     EXPECT_EQ(f->mtime.tv_sec, 2000);
     f->setattr(SetAttr{SetAttr::Mode, 0644}).release_value();
     EXPECT_EQ(vfs_utimens(as(bob), "/tmp/t", nullptr, later, true).error().code(), Errno::Acces);
-    Timespec omit[2] = {{0, kUtimeOmit}, {0, kUtimeOmit}};
+    Timespec omit[2] = {{0, UTIMENS_OMIT}, {0, UTIMENS_OMIT}};
     EXPECT_TRUE(vfs_utimens(as(bob), "/tmp/t", omit, later, true).is_ok());
     Timespec bad[2] = {{0, 1000000000}, {0, 0}};
     EXPECT_EQ(vfs_utimens(as(alice), "/tmp/t", bad, now, true).error().code(), Errno::Inval);

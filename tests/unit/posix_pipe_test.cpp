@@ -26,8 +26,8 @@ RefPtr<Pipe> open_pipe() {
 }  // namespace
 
 TEST(PosixPipe, CapacityMatchesLinuxDefaults) {
-    EXPECT_EQ(kPipeCapacity, 65536u);
-    EXPECT_EQ(kPipeBuf, 4096u);
+    EXPECT_EQ(PIPE_CAPACITY, 65536u);
+    EXPECT_EQ(PIPE_ATOMIC_BYTES, 4096u);
 }
 
 TEST(PosixPipe, ReadReturnsWhatIsAvailable) {
@@ -104,7 +104,7 @@ TEST(PosixPipe, ZeroLengthOperations) {
 
 TEST(PosixPipe, SmallWritesAreAtomic) {
     auto p = open_pipe();
-    std::vector<uint8_t> big(kPipeCapacity - 100, 'a');
+    std::vector<uint8_t> big(PIPE_CAPACITY - 100, 'a');
     auto w = p->write(big.data(), big.size(), false);
     ASSERT_EQ(w.value().status, PipeStatus::Done);
     EXPECT_EQ(p->space(), 100u);
@@ -119,34 +119,34 @@ TEST(PosixPipe, SmallWritesAreAtomic) {
     EXPECT_EQ(b.value().bytes, 0u);
     EXPECT_EQ(p->space(), 100u);
     // Exactly PIPE_BUF is still atomic.
-    std::vector<uint8_t> out(kPipeCapacity);
-    ASSERT_TRUE(p->read(out.data(), kPipeBuf - 1 - 100, false).is_ok());
-    EXPECT_EQ(p->space(), kPipeBuf - 1);
-    std::vector<uint8_t> pb(kPipeBuf, 'c');
+    std::vector<uint8_t> out(PIPE_CAPACITY);
+    ASSERT_TRUE(p->read(out.data(), PIPE_ATOMIC_BYTES - 1 - 100, false).is_ok());
+    EXPECT_EQ(p->space(), PIPE_ATOMIC_BYTES - 1);
+    std::vector<uint8_t> pb(PIPE_ATOMIC_BYTES, 'c');
     EXPECT_EQ(p->write(pb.data(), pb.size(), false).value().status, PipeStatus::WouldBlock);
     EXPECT_FALSE(p->writable());
     ASSERT_TRUE(p->read(out.data(), 1, false).is_ok());
     EXPECT_TRUE(p->writable());
-    EXPECT_EQ(p->write(pb.data(), pb.size(), false).value().bytes, kPipeBuf);
+    EXPECT_EQ(p->write(pb.data(), pb.size(), false).value().bytes, PIPE_ATOMIC_BYTES);
     EXPECT_EQ(p->space(), 0u);
 }
 
 TEST(PosixPipe, LargeWritesArePartial) {
     auto p = open_pipe();
-    std::vector<uint8_t> big(kPipeCapacity + 5000);
+    std::vector<uint8_t> big(PIPE_CAPACITY + 5000);
     for (size_t i = 0; i < big.size(); i++) big[i] = uint8_t(i * 7);
     auto w = p->write(big.data(), big.size(), false);
     ASSERT_TRUE(w.is_ok());
     EXPECT_EQ(w.value().status, PipeStatus::WouldBlock);
-    EXPECT_EQ(w.value().bytes, kPipeCapacity);
+    EXPECT_EQ(w.value().bytes, PIPE_CAPACITY);
     // The full pipe refuses even one more byte of a large write.
-    auto nb = p->write(big.data() + kPipeCapacity, 5000, true);
+    auto nb = p->write(big.data() + PIPE_CAPACITY, 5000, true);
     ASSERT_TRUE(nb.is_error());
     EXPECT_EQ(nb.error().code(), Errno::Again);
     std::vector<uint8_t> out(big.size());
     ASSERT_EQ(p->read(out.data(), 6000, false).value().bytes, 6000u);
     // Non-blocking large write: what fits, reported as done.
-    auto w2 = p->write(big.data() + kPipeCapacity, 5000, true);
+    auto w2 = p->write(big.data() + PIPE_CAPACITY, 5000, true);
     ASSERT_TRUE(w2.is_ok());
     EXPECT_EQ(w2.value().status, PipeStatus::Done);
     EXPECT_EQ(w2.value().bytes, 5000u);
@@ -159,7 +159,7 @@ TEST(PosixPipe, RandomTrafficPreservesOrder) {
     std::mt19937 rng(1234);
     std::vector<uint8_t> sent, got;
     uint8_t next = 0;
-    std::vector<uint8_t> buf(3 * kPipeBuf);
+    std::vector<uint8_t> buf(3 * PIPE_ATOMIC_BYTES);
     for (int i = 0; i < 4000; i++) {
         size_t n = rng() % buf.size();
         bool nonblock = rng() & 1;
@@ -169,10 +169,10 @@ TEST(PosixPipe, RandomTrafficPreservesOrder) {
             auto w = p->write(buf.data(), n, nonblock);
             if (w.is_error()) {
                 EXPECT_EQ(w.error().code(), Errno::Again);
-                EXPECT_TRUE(n <= kPipeBuf ? before < n : before == 0);
+                EXPECT_TRUE(n <= PIPE_ATOMIC_BYTES ? before < n : before == 0);
                 continue;
             }
-            if (n <= kPipeBuf) { EXPECT_TRUE(w.value().bytes == 0 || w.value().bytes == n); }
+            if (n <= PIPE_ATOMIC_BYTES) { EXPECT_TRUE(w.value().bytes == 0 || w.value().bytes == n); }
             sent.insert(sent.end(), buf.begin(), buf.begin() + w.value().bytes);
             next += uint8_t(w.value().bytes);
         } else {
@@ -328,13 +328,13 @@ TEST_F(PosixPipeFile, SignalInterruptsASleep) {
     char c;
     EXPECT_EQ(rd(*p.read_end, &c, 1).error().code(), Errno::Intr);
     // A blocked write that already moved data reports the count instead.
-    std::vector<uint8_t> big(kPipeCapacity + 100, 'x');
-    EXPECT_EQ(wr(*p.write_end, big.data(), big.size()).value(), kPipeCapacity);
+    std::vector<uint8_t> big(PIPE_CAPACITY + 100, 'x');
+    EXPECT_EQ(wr(*p.write_end, big.data(), big.size()).value(), PIPE_CAPACITY);
 }
 
 TEST_F(PosixPipeFile, LargeBlockingWriteGoesInPieces) {
     PipePair p = make_pipe(0).release_value();
-    std::vector<uint8_t> big(kPipeCapacity * 2 + 10);
+    std::vector<uint8_t> big(PIPE_CAPACITY * 2 + 10);
     for (size_t i = 0; i < big.size(); i++) big[i] = uint8_t(i * 13);
     std::vector<uint8_t> got;
     std::function<void()> drain = [&] {
@@ -347,7 +347,7 @@ TEST_F(PosixPipeFile, LargeBlockingWriteGoesInPieces) {
     script.action = drain;
     EXPECT_EQ(wr(*p.write_end, big.data(), big.size()).value(), big.size());
     script.action = nullptr;
-    uint8_t buf[kPipeCapacity];
+    uint8_t buf[PIPE_CAPACITY];
     while (p.read_end->object()->poll(*p.read_end) & pollev::In) {
         size_t n = rd(*p.read_end, buf, sizeof buf).value();
         got.insert(got.end(), buf, buf + n);
@@ -366,9 +366,9 @@ TEST_F(PosixPipeFile, EpipeRaisesSigpipe) {
     EXPECT_EQ(g_raised, 0);
     // The reader leaving while a writer sleeps: the writer wakes, EPIPE after what went in.
     PipePair q = make_pipe(0).release_value();
-    std::vector<uint8_t> big(kPipeCapacity + 10, 'x');
+    std::vector<uint8_t> big(PIPE_CAPACITY + 10, 'x');
     script.action = [&] { q.read_end = nullptr; };
-    EXPECT_EQ(wr(*q.write_end, big.data(), big.size()).value(), kPipeCapacity);
+    EXPECT_EQ(wr(*q.write_end, big.data(), big.size()).value(), PIPE_CAPACITY);
     EXPECT_EQ(g_raised, 13);
 }
 

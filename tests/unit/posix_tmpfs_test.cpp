@@ -59,7 +59,7 @@ struct PosixTmpfs : testing::Test {
             for (size_t off = 0; off < r.value();) {
                 uint16_t reclen;
                 memcpy(&reclen, buf + off + 16, 2);
-                names.emplace_back(reinterpret_cast<char*>(buf + off + kDirent64NameOffset));
+                names.emplace_back(reinterpret_cast<char*>(buf + off + DIRENT64_NAME_OFFSET));
                 off += reclen;
             }
         }
@@ -176,7 +176,7 @@ TEST_F(PosixTmpfs, ReaddirContinuesAcrossRemovals) {
         for (size_t off = 0; off < r.value();) {
             uint16_t reclen;
             memcpy(&reclen, buf + off + 16, 2);
-            std::string name(reinterpret_cast<char*>(buf + off + kDirent64NameOffset));
+            std::string name(reinterpret_cast<char*>(buf + off + DIRENT64_NAME_OFFSET));
             if (name != "." && name != "..") {
                 ASSERT_TRUE(vfs_unlink(ctx(), ("/d/" + name).c_str()).is_ok()) << name;
                 removed++;

@@ -180,14 +180,14 @@ TEST(PosixTty, SignalsGoToTheForegroundGroup) {
     h.type("\x03");
     EXPECT_EQ(h.out, "partial^C");
     ASSERT_EQ(h.sigs.size(), 1u);
-    EXPECT_EQ(h.sigs[0], std::make_pair(42, kSigInt));
+    EXPECT_EQ(h.sigs[0], std::make_pair(42, SIG_INT));
     // The partial line was flushed.
     h.type("x\n");
     EXPECT_EQ(h.read(), "x\n");
     h.type("\x1c\x1a");
     ASSERT_EQ(h.sigs.size(), 3u);
-    EXPECT_EQ(h.sigs[1].second, kSigQuit);
-    EXPECT_EQ(h.sigs[2].second, kSigTstp);
+    EXPECT_EQ(h.sigs[1].second, SIG_QUIT);
+    EXPECT_EQ(h.sigs[2].second, SIG_TSTP);
     EXPECT_EQ(h.out.substr(h.out.size() - 4), "^\\^Z");
 }
 
@@ -228,7 +228,7 @@ TEST(PosixTty, WinsizeChangeRaisesSigwinch) {
     EXPECT_EQ(h.ld.winsize().ws_col, 132);
     h.ld.set_winsize({50, 132, 0, 0});
     ASSERT_EQ(h.sigs.size(), 1u);
-    EXPECT_EQ(h.sigs[0].second, kSigWinch);
+    EXPECT_EQ(h.sigs[0].second, SIG_WINCH);
 }
 
 TEST(PosixTty, OutputProcessing) {
@@ -346,7 +346,7 @@ TEST(PosixTty, LongLinesAreBounded) {
     h.type(big);
     h.type("\n");
     std::string got = h.read(20000);
-    EXPECT_LE(got.size(), LineDiscipline::kBufferSize);
+    EXPECT_LE(got.size(), LineDiscipline::BUFFER_SIZE);
     EXPECT_EQ(got.back(), '\n');
 }
 

@@ -3,7 +3,7 @@
 #include <new>
 
 #include "domains/fs/ext2/ext2.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina::ext2 {
 

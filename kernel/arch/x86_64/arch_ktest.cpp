@@ -4,7 +4,7 @@
 #include "kernel/arch/x86_64/gdt.h"
 #include "kernel/arch/x86_64/registers.h"
 #include "kernel/ktest/ktest.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 extern "C" void kernel_main(uint32_t, uint64_t);
 

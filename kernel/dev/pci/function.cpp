@@ -1,7 +1,7 @@
 // lamina:portable
 #include "kernel/dev/pci/function.h"
 
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina::pci {
 

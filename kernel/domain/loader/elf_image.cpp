@@ -2,7 +2,7 @@
 #include "kernel/domain/loader/elf_image.h"
 
 #include "kernel/domain/loader/elf.h"
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina::domain {
 

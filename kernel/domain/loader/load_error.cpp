@@ -1,7 +1,7 @@
 // lamina:portable
 #include "kernel/domain/loader/load_error.h"
 
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 namespace lamina::domain {
 

@@ -22,7 +22,7 @@ void OpenFile::set_status_flags(uint32_t flags) {
 }
 
 Result<RefPtr<FdTable>> FdTable::create(uint32_t limit) {
-    if (limit == 0 || limit > kMaxLimit) return Errno::Inval;
+    if (limit == 0 || limit > MAX_LIMIT) return Errno::Inval;
     FdTable* t = new (std::nothrow) FdTable(limit);
     if (!t) return Errno::NoMem;
     return RefPtr<FdTable>(t);
@@ -147,7 +147,7 @@ Result<RefPtr<FdTable>> FdTable::fork() const {
 }
 
 Result<void> FdTable::set_limit(uint64_t limit) {
-    if (limit == 0 || limit > kMaxLimit) return Errno::Inval;
+    if (limit == 0 || limit > MAX_LIMIT) return Errno::Inval;
     limit_ = uint32_t(limit);
     return {};
 }

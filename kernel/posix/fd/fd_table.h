@@ -45,10 +45,10 @@ private:
 
 class FdTable final : public RefCounted {
 public:
-    static constexpr uint32_t kDefaultLimit = 1024;  // RLIMIT_NOFILE soft default on Linux
-    static constexpr uint32_t kMaxLimit = 1u << 20;  // fs.nr_open default
+    static constexpr uint32_t DEFAULT_LIMIT = 1024;  // RLIMIT_NOFILE soft default on Linux
+    static constexpr uint32_t MAX_LIMIT = 1u << 20;  // fs.nr_open default
 
-    static Result<RefPtr<FdTable>> create(uint32_t limit = kDefaultLimit);
+    static Result<RefPtr<FdTable>> create(uint32_t limit = DEFAULT_LIMIT);
     ~FdTable() override;
 
     // The lowest free descriptor >= min_fd (EMFILE when none is below the limit).

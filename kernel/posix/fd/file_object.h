@@ -41,7 +41,7 @@
 
 #include <lamina/result.h>
 
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/posix/irq_spinlock.h"
 #include "kernel/posix/vfs/inode.h"
 #include "kernel/posix/vfs/ref.h"

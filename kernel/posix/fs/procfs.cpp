@@ -55,7 +55,7 @@ void format_domains(ProcText& out, const domain::Status* domains, size_t count) 
 namespace {
 
 // Inode numbers: fixed ones for the global entries, PID-derived ones for the rest.
-constexpr uint64_t kRootIno = 1, kSelfIno = 2, kFileIno = 16;
+constexpr uint64_t ROOT_INO = 1, SELF_INO = 2, FILE_INO = 16;
 uint64_t pid_dir_ino(uint32_t pid) { return (uint64_t(pid) << 8) | 0x80; }
 uint64_t pid_file_ino(uint32_t pid, ProcFile f) { return (uint64_t(pid) << 8) | 0x80 | (uint64_t(f) + 1); }
 
@@ -69,7 +69,7 @@ struct GlobalFile {
     ProcFile file;
     uint32_t perm;
 };
-constexpr GlobalFile kGlobal[] = {
+constexpr GlobalFile GLOBAL_FILES[] = {
     {"meminfo", ProcFile::MemInfo, 0444}, {"uptime", ProcFile::Uptime, 0444},
     {"mounts", ProcFile::Mounts, 0444},   {"domains", ProcFile::Domains, 0444},
     {"domctl", ProcFile::DomCtl, 0200},
@@ -78,7 +78,7 @@ struct PidFile {
     const char* name;
     ProcFile file;
 };
-constexpr PidFile kPidFiles[] = {{"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};
+constexpr PidFile PID_FILES[] = {{"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};
 
 struct ProcState final : RefCounted {
     ProcState(ProcSource& s, uint64_t d) : source(s), dev(d) {}
@@ -197,7 +197,7 @@ private:
 
 class ProcSelf final : public ProcNode {
 public:
-    ProcSelf(RefPtr<ProcState> st) : ProcNode(static_cast<RefPtr<ProcState>&&>(st), kSelfIno, mode::Symlink | 0777) {}
+    ProcSelf(RefPtr<ProcState> st) : ProcNode(static_cast<RefPtr<ProcState>&&>(st), SELF_INO, mode::Symlink | 0777) {}
     Result<size_t> readlink(char* buf, size_t n) override {
         uint32_t pid = st_->source.self_pid();
         if (!pid) return Errno::NoEnt;
@@ -225,16 +225,16 @@ public:
         if (name.equals(".")) return RefPtr<Inode>(this);
         if (name.equals("..")) return root_;
         if (!st_->source.pid_exists(pid_)) return Errno::NoEnt;
-        for (const PidFile& f : kPidFiles) {
+        for (const PidFile& f : PID_FILES) {
             if (name.equals(f.name)) return make_node<ProcFileNode>(st_, pid_file_ino(pid_, f.file), 0444u, f.file, pid_);
         }
         return Errno::NoEnt;
     }
     Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
         if (cookie == 0) set_name(out, ".", 1, ino_, dtype::Dir);
-        else if (cookie == 1) set_name(out, "..", 2, kRootIno, dtype::Dir);
-        else if (cookie - 2 < sizeof kPidFiles / sizeof kPidFiles[0]) {
-            const PidFile& f = kPidFiles[cookie - 2];
+        else if (cookie == 1) set_name(out, "..", 2, ROOT_INO, dtype::Dir);
+        else if (cookie - 2 < sizeof PID_FILES / sizeof PID_FILES[0]) {
+            const PidFile& f = PID_FILES[cookie - 2];
             set_name(out, f.name, cstrlen(f.name), pid_file_ino(pid_, f.file), dtype::Regular);
         } else {
             return false;
@@ -248,19 +248,19 @@ private:
     RefPtr<Inode> root_;
 };
 
-constexpr uint64_t kPidCookie = 0x10000;
-constexpr size_t kGlobalCount = sizeof kGlobal / sizeof kGlobal[0];
+constexpr uint64_t PID_COOKIE = 0x10000;
+constexpr size_t GLOBAL_FILE_COUNT = sizeof GLOBAL_FILES / sizeof GLOBAL_FILES[0];
 
 class ProcRoot final : public ProcNode {
 public:
-    explicit ProcRoot(RefPtr<ProcState> st) : ProcNode(static_cast<RefPtr<ProcState>&&>(st), kRootIno, mode::Directory | 0555) {}
+    explicit ProcRoot(RefPtr<ProcState> st) : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ROOT_INO, mode::Directory | 0555) {}
 
     Result<RefPtr<Inode>> lookup(Name name) override {
         if (name.equals(".") || name.equals("..")) return RefPtr<Inode>(this);
         if (name.equals("self")) return make_node<ProcSelf>(st_);
-        for (size_t i = 0; i < kGlobalCount; i++) {
-            if (name.equals(kGlobal[i].name))
-                return make_node<ProcFileNode>(st_, kFileIno + i, kGlobal[i].perm, kGlobal[i].file, 0u);
+        for (size_t i = 0; i < GLOBAL_FILE_COUNT; i++) {
+            if (name.equals(GLOBAL_FILES[i].name))
+                return make_node<ProcFileNode>(st_, FILE_INO + i, GLOBAL_FILES[i].perm, GLOBAL_FILES[i].file, 0u);
         }
         uint32_t pid = parse_pid(name);
         if (pid && st_->source.pid_exists(pid)) return make_node<ProcPidDir>(st_, pid, RefPtr<Inode>(this));
@@ -269,17 +269,17 @@ public:
 
     Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
         if (cookie == 0) {
-            set_name(out, ".", 1, kRootIno, dtype::Dir);
+            set_name(out, ".", 1, ROOT_INO, dtype::Dir);
         } else if (cookie == 1) {
-            set_name(out, "..", 2, kRootIno, dtype::Dir);
+            set_name(out, "..", 2, ROOT_INO, dtype::Dir);
         } else if (cookie == 2) {
-            set_name(out, "self", 4, kSelfIno, dtype::Symlink);
-        } else if (cookie - 3 < kGlobalCount) {
-            const GlobalFile& g = kGlobal[cookie - 3];
-            set_name(out, g.name, cstrlen(g.name), kFileIno + (cookie - 3), dtype::Regular);
+            set_name(out, "self", 4, SELF_INO, dtype::Symlink);
+        } else if (cookie - 3 < GLOBAL_FILE_COUNT) {
+            const GlobalFile& g = GLOBAL_FILES[cookie - 3];
+            set_name(out, g.name, cstrlen(g.name), FILE_INO + (cookie - 3), dtype::Regular);
         } else {
             // Processes, by pid: the cookie is just past the last pid returned.
-            uint64_t from = cookie < kPidCookie ? 0 : cookie - kPidCookie;
+            uint64_t from = cookie < PID_COOKIE ? 0 : cookie - PID_COOKIE;
             uint32_t pids[128];
             size_t n = st_->source.pids(pids, 128);
             for (size_t i = 0; i < n; i++) {
@@ -287,13 +287,13 @@ public:
                 char name[16];
                 size_t len = snformat(name, sizeof name, "%u", pids[i]);
                 set_name(out, name, len, pid_dir_ino(pids[i]), dtype::Dir);
-                cookie = kPidCookie + pids[i] + 1;
+                cookie = PID_COOKIE + pids[i] + 1;
                 return true;
             }
             return false;
         }
         cookie++;
-        if (cookie == 3 + kGlobalCount) cookie = kPidCookie;
+        if (cookie == 3 + GLOBAL_FILE_COUNT) cookie = PID_COOKIE;
         return true;
     }
 };

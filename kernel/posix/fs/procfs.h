@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/format.h>
 #include <lamina/result.h>
 
 #include "kernel/domain/status.h"
-#include "kernel/lib/format.h"
 #include "kernel/posix/fd/fd_table.h"
 #include "kernel/posix/vfs/inode.h"
 

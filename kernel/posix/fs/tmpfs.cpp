@@ -3,15 +3,15 @@
 
 #include <new>
 
-#include "kernel/lib/intrusive_list.h"
+#include <lamina/intrusive_list.h>
 #include "kernel/posix/fd/file_object.h"
 
 namespace lamina::posix {
 
 namespace {
 constexpr uint64_t kPage = 4096;
-constexpr uint64_t kNodeCost = 256;       // what a node is charged, whatever its kind
-constexpr uint64_t kMaxFileSize = 1ull << 40;
+constexpr uint64_t NODE_COST = 256;       // what a node is charged, whatever its kind
+constexpr uint64_t MAX_FILE_SIZE = 1ull << 40;
 }  // namespace
 
 class TmpfsNode final : public Inode {
@@ -119,7 +119,7 @@ Result<RefPtr<Tmpfs>> Tmpfs::create(const TmpfsOptions& options) {
     root->parent_ = root;
     fs->root_ = root;
     fs->nodes_ = 1;
-    fs->used_ = kNodeCost;
+    fs->used_ = NODE_COST;
     return ref;
 }
 
@@ -153,7 +153,7 @@ TmpfsNode::~TmpfsNode() {
         IrqSpinlockGuard g(fs_->lock_);
         fs_->all_.remove(&all_link_.node);
         free_pages_from(0);
-        fs_->uncharge(kNodeCost);
+        fs_->uncharge(NODE_COST);
         fs_->nodes_--;
     } else {
         free_pages_from(0);
@@ -203,7 +203,7 @@ Result<void> TmpfsNode::getattr(Stat& st) {
 }
 
 Result<void> TmpfsNode::resize(uint64_t size) {
-    if (size > kMaxFileSize) return Errno::FBig;
+    if (size > MAX_FILE_SIZE) return Errno::FBig;
     uint64_t need = (size + kPage - 1) / kPage;
     if (need < page_cap_) {
         free_pages_from(need);
@@ -374,10 +374,10 @@ Result<RefPtr<Inode>> TmpfsNode::make(Name name, uint32_t m, uint32_t uid, uint3
     };
     if (!parent_) return fail(Errno::NoEnt);  // a removed directory takes no new entries
     if (find(name) >= 0) return fail(Errno::Exist);
-    if (fs_->charge(kNodeCost).is_error()) return fail(Errno::NoSpc);
+    if (fs_->charge(NODE_COST).is_error()) return fail(Errno::NoSpc);
     TmpfsNode* n = new (std::nothrow) TmpfsNode(fs_, fs_->next_ino_++, m, uid, gid);
     if (!n) {
-        fs_->uncharge(kNodeCost);
+        fs_->uncharge(NODE_COST);
         return fail(Errno::NoSpc);
     }
     node = RefPtr<TmpfsNode>(n);
@@ -530,8 +530,8 @@ Result<size_t> TmpfsNode::write(uint64_t offset, const void* src, size_t n) {
     if (is_directory()) return Errno::IsDir;
     if (!is_regular(mode_)) return Errno::Inval;
     if (n == 0) return size_t(0);
-    if (offset >= kMaxFileSize) return Errno::FBig;
-    if (n > kMaxFileSize - offset) n = size_t(kMaxFileSize - offset);
+    if (offset >= MAX_FILE_SIZE) return Errno::FBig;
+    if (n > MAX_FILE_SIZE - offset) n = size_t(MAX_FILE_SIZE - offset);
     IrqSpinlockGuard g(fs_->lock_);
     uint64_t end = offset + n;
     if (end > size_) {
@@ -589,7 +589,7 @@ Result<void> TmpfsNode::statfs(StatFs& st) {
     st.f_blocks = fs_->options_.max_bytes / kPage;
     uint64_t used = (fs_->used_ + kPage - 1) / kPage;
     st.f_bfree = st.f_bavail = st.f_blocks > used ? st.f_blocks - used : 0;
-    st.f_files = fs_->options_.max_bytes / kNodeCost;
+    st.f_files = fs_->options_.max_bytes / NODE_COST;
     st.f_ffree = st.f_files > fs_->nodes_ ? st.f_files - fs_->nodes_ : 0;
     st.f_namelen = kNameMax;
     return {};

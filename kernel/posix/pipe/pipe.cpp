@@ -20,18 +20,18 @@ void Pipe::remove_writer() {
 }
 
 void Pipe::copy_in(const uint8_t* src, size_t n) {
-    size_t tail = (head_ + used_) % kPipeCapacity;
-    size_t first = n < kPipeCapacity - tail ? n : kPipeCapacity - tail;
+    size_t tail = (head_ + used_) % PIPE_CAPACITY;
+    size_t first = n < PIPE_CAPACITY - tail ? n : PIPE_CAPACITY - tail;
     __builtin_memcpy(data_ + tail, src, first);
     __builtin_memcpy(data_, src + first, n - first);
     used_ += n;
 }
 
 void Pipe::copy_out(uint8_t* dst, size_t n) {
-    size_t first = n < kPipeCapacity - head_ ? n : kPipeCapacity - head_;
+    size_t first = n < PIPE_CAPACITY - head_ ? n : PIPE_CAPACITY - head_;
     __builtin_memcpy(dst, data_ + head_, first);
     __builtin_memcpy(dst + first, data_, n - first);
-    head_ = (head_ + n) % kPipeCapacity;
+    head_ = (head_ + n) % PIPE_CAPACITY;
     used_ -= n;
     // An empty ring restarts at 0 so that later writes stay contiguous.
     if (used_ == 0) head_ = 0;
@@ -54,7 +54,7 @@ Result<PipeResult> Pipe::write(const void* src, size_t n, bool nonblock) {
     if (n == 0) return PipeResult{PipeStatus::Done, 0};
     if (readers_ == 0) return PipeResult{PipeStatus::BrokenPipe, 0};
     const uint8_t* s = static_cast<const uint8_t*>(src);
-    if (n <= kPipeBuf) {
+    if (n <= PIPE_ATOMIC_BYTES) {
         if (space() < n) {
             if (nonblock) return Errno::Again;
             return PipeResult{PipeStatus::WouldBlock, 0};

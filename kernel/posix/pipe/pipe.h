@@ -14,8 +14,8 @@
 
 namespace lamina::posix {
 
-inline constexpr size_t kPipeCapacity = 65536;
-inline constexpr size_t kPipeBuf = 4096;  // PIPE_BUF: writes up to this size are atomic
+inline constexpr size_t PIPE_CAPACITY = 65536;
+inline constexpr size_t PIPE_ATOMIC_BYTES = 4096;  // PIPE_BUF: writes up to this size are atomic
 
 enum class PipeStatus : uint8_t {
     Done,        // `bytes` moved (0 from a read means end of file)
@@ -42,17 +42,17 @@ public:
 
     // Reads up to n bytes. Returns Errno::Again when empty, writers remain and nonblock is set.
     Result<PipeResult> read(void* dst, size_t n, bool nonblock);
-    // Writes up to n bytes; at most kPipeBuf bytes go in whole or not at all. A blocking write
-    // larger than kPipeBuf moves what fits and reports WouldBlock with the count; the caller
+    // Writes up to n bytes; at most PIPE_ATOMIC_BYTES bytes go in whole or not at all. A blocking write
+    // larger than PIPE_ATOMIC_BYTES moves what fits and reports WouldBlock with the count; the caller
     // retries with the rest. Errno::Again when nonblock is set and nothing could be written.
     Result<PipeResult> write(const void* src, size_t n, bool nonblock);
 
     size_t size() const { return used_; }
-    size_t space() const { return kPipeCapacity - used_; }
+    size_t space() const { return PIPE_CAPACITY - used_; }
     // poll(): POLLIN when data or no writers (EOF), POLLOUT when an atomic write would fit,
     // POLLHUP when no writers, POLLERR when no readers.
     bool readable() const { return used_ > 0 || writers_ == 0; }
-    bool writable() const { return space() >= kPipeBuf || readers_ == 0; }
+    bool writable() const { return space() >= PIPE_ATOMIC_BYTES || readers_ == 0; }
     bool hung_up() const { return writers_ == 0; }
 
 private:
@@ -64,7 +64,7 @@ private:
     uint32_t writers_ = 0;
     size_t head_ = 0;  // next byte to read
     size_t used_ = 0;
-    uint8_t data_[kPipeCapacity];
+    uint8_t data_[PIPE_CAPACITY];
 };
 
 }  // namespace lamina::posix

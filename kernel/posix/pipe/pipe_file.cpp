@@ -138,7 +138,7 @@ uint32_t PipeEnd::poll(OpenFile&) {
         uint32_t ev = 0;
         if (writer_) {
             // As Linux: room still counts as writable beside the error.
-            if (p.space() >= kPipeBuf) ev |= pollev::Out | pollev::WrNorm;
+            if (p.space() >= PIPE_ATOMIC_BYTES) ev |= pollev::Out | pollev::WrNorm;
             if (p.readers() == 0) ev |= pollev::Err;
         } else {
             if (p.size() > 0) ev |= pollev::In | pollev::RdNorm;

@@ -63,8 +63,8 @@ KTEST(pipe, blocked_reader_wakes_for_data_and_eof) {
 KTEST(pipe, large_transfer_blocks_both_sides_and_arrives_intact) {
     auto pair = make_pipe(0);
     KASSERT_TRUE(pair.is_ok());
-    constexpr size_t kBytes = 1 << 20;  // 16 times the capacity
-    Transfer w{pair.value().write_end, kBytes, 0, 0, true};
+    constexpr size_t BYTES = 1 << 20;  // 16 times the capacity
+    Transfer w{pair.value().write_end, BYTES, 0, 0, true};
     pair.value().write_end = nullptr;
     auto t = sched::Thread::create("pipe-writer", writer_main, &w);
     KASSERT_TRUE(t.is_ok());
@@ -84,7 +84,7 @@ KTEST(pipe, large_transfer_blocks_both_sides_and_arrives_intact) {
         total += got.value();
     }
     t.value()->join();
-    KEXPECT_EQ(total, kBytes);
+    KEXPECT_EQ(total, BYTES);
     KEXPECT(in_order);
     KEXPECT_EQ(sum, w.checksum);
 }
@@ -92,7 +92,7 @@ KTEST(pipe, large_transfer_blocks_both_sides_and_arrives_intact) {
 KTEST(pipe, writer_gets_epipe_when_the_reader_leaves_while_it_sleeps) {
     auto pair = make_pipe(0);
     KASSERT_TRUE(pair.is_ok());
-    Transfer w{pair.value().write_end, kPipeCapacity + 4096, 0, 0, false};
+    Transfer w{pair.value().write_end, PIPE_CAPACITY + 4096, 0, 0, false};
     auto t = sched::Thread::create("pipe-writer", writer_main, &w);
     KASSERT_TRUE(t.is_ok());
     sched::sleep_ns(30'000'000);  // the writer fills the pipe and sleeps

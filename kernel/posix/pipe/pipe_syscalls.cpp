@@ -1,7 +1,7 @@
 // pipe(2) and pipe2(2): two new descriptors, the read end first. When the second descriptor
 // cannot be installed the first is closed again (EMFILE leaves nothing behind); a fault writing
 // the pair back closes both, as Linux does.
-#include "kernel/posix/pipe/pipe_syscalls.h"
+#include "kernel/posix/syscall_handlers.h"
 
 #include "kernel/posix/fd/open_flags.h"
 #include "kernel/posix/pipe/pipe_file.h"
@@ -10,30 +10,27 @@
 
 namespace lamina::posix {
 
-int64_t sys_pipe2(uint64_t ufds, uint64_t flags, uint64_t, uint64_t, uint64_t, uint64_t) {
-    auto err = [](const Error& e) { return -int64_t(e.code()); };
-    if (flags > 0xffffffffu) return -int64_t(Errno::Inval);
-    auto pair = make_pipe(uint32_t(flags));
-    if (pair.is_error()) return err(pair.error());
+Result<void> sys_pipe2(uint64_t ufds, uint64_t flags) {
+    if (flags > 0xffffffffu) return Errno::Inval;
+    auto pair = TRY(make_pipe(uint32_t(flags)));
     bool cloexec = flags & oflag::CloExec;
-    auto rfd = fd_install(pair.value().read_end, cloexec);
-    if (rfd.is_error()) return err(rfd.error());
-    auto wfd = fd_install(pair.value().write_end, cloexec);
+    auto rfd = TRY(fd_install(pair.read_end, cloexec));
+    auto wfd = fd_install(pair.write_end, cloexec);
     if (wfd.is_error()) {
-        (void)fd_close(rfd.value());
-        return err(wfd.error());
+        (void)fd_close(rfd);
+        return wfd.error();
     }
-    int32_t fds[2] = {rfd.value(), wfd.value()};
+    int32_t fds[2] = {rfd, wfd.value()};
     if (copy_to_user(ufds, fds, sizeof fds).is_error()) {
         (void)fd_close(fds[0]);
         (void)fd_close(fds[1]);
-        return -int64_t(Errno::Fault);
+        return Errno::Fault;
     }
-    return 0;
+    return {};
 }
 
-int64_t sys_pipe(uint64_t ufds, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-    return sys_pipe2(ufds, 0, 0, 0, 0, 0);
+Result<void> sys_pipe(uint64_t ufds) {
+    return sys_pipe2(ufds, 0);
 }
 
 }  // namespace lamina::posix

@@ -17,7 +17,7 @@ namespace lamina::posix {
 
 class PollSleeper final : public PollWaker {
 public:
-    static constexpr uint64_t kNever = ~uint64_t(0);
+    static constexpr uint64_t NEVER = ~uint64_t(0);
 
     void wake() override {
         __atomic_add_fetch(&generation_, 1, __ATOMIC_RELEASE);
@@ -25,11 +25,11 @@ public:
     }
     uint64_t generation() const { return __atomic_load_n(&generation_, __ATOMIC_ACQUIRE); }
 
-    // Until a wake after `seen`: Intr on a signal, TimedOut at `deadline` (absolute ns, kNever
+    // Until a wake after `seen`: Intr on a signal, TimedOut at `deadline` (absolute ns, NEVER
     // for none).
-    Result<void> sleep(uint64_t seen, uint64_t deadline = kNever) {
+    Result<void> sleep(uint64_t seen, uint64_t deadline = NEVER) {
         uint64_t timeout = 0;
-        if (deadline != kNever) {
+        if (deadline != NEVER) {
             uint64_t now = time::now_ns();
             if (now >= deadline) return Errno::TimedOut;
             timeout = deadline - now;

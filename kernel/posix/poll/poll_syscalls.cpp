@@ -11,7 +11,9 @@
 // descriptor, all waking the same PollSleeper), then readiness is checked; the caller sleeps
 // only when nothing was ready, until a notify, a signal or the deadline, then checks again.
 // A notify between the check and the sleep bumps the sleeper's generation, so it is never lost.
-#include "kernel/posix/poll/poll_syscalls.h"
+#include "kernel/posix/syscall_handlers.h"
+
+#include <lamina/scope_guard.h>
 
 #include <new>
 
@@ -29,14 +31,13 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr int64_t err(Errno e) { return -int64_t(e); }
-constexpr uint64_t kNever = PollSleeper::kNever;
+constexpr uint64_t NEVER = PollSleeper::NEVER;
 constexpr uint64_t NS_PER_SEC = 1'000'000'000ull;
 
 // One descriptor of a poll or select call.
 struct Slot {
-    int fd;
-    uint32_t interest;  // pollev bits
+    int fd = -1;
+    uint32_t interest = 0;  // pollev bits
     RefPtr<OpenFile> file;
     PollEntry entry;
 };
@@ -45,23 +46,24 @@ struct Slot {
 class PollSet {
 public:
     ~PollSet() {
-        for (size_t i = 0; i < n_; i++) {
+        for (size_t i = 0; i < n_; i++)
             if (slots_[i].entry.queue) slots_[i].entry.queue->unsubscribe(slots_[i].entry);
-            slots_[i].~Slot();
-        }
-        mm::kfree(slots_);
+        delete[] slots_;
     }
     Result<void> reserve(size_t n) {
         if (n == 0) return {};
-        slots_ = static_cast<Slot*>(mm::kmalloc(n * sizeof(Slot)));
+        slots_ = new (std::nothrow) Slot[n];
         if (!slots_) return Errno::NoMem;
         return {};
     }
     // file is null for a descriptor that is not open.
     void add(int fd, uint32_t interest, RefPtr<OpenFile> file) {
-        Slot* s = new (&slots_[n_++]) Slot{fd, interest, static_cast<RefPtr<OpenFile>&&>(file), {}};
-        if (s->file) {
-            if (PollQueue* q = s->file->object()->poll_queue()) q->subscribe(s->entry, sleeper_);
+        Slot& s = slots_[n_++];
+        s.fd = fd;
+        s.interest = interest;
+        s.file = static_cast<RefPtr<OpenFile>&&>(file);
+        if (s.file) {
+            if (PollQueue* q = s.file->object()->poll_queue()) q->subscribe(s.entry, sleeper_);
         }
     }
     size_t size() const { return n_; }
@@ -80,18 +82,18 @@ private:
     PollSleeper sleeper_;
 };
 
-// The deadline of ppoll's and pselect6's optional timeout at user address tsp: kNever without
+// The deadline of ppoll's and pselect6's optional timeout at user address tsp: NEVER without
 // one, 0 for a zero timeout (poll once). Fault for a bad pointer, Inval for a bad timespec.
 Result<uint64_t> read_deadline(uint64_t tsp) {
-    if (!tsp) return kNever;
-    TimeSpecArg ts = TRY(UserPtr<TimeSpecArg>(tsp).read());
-    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= int64_t(NS_PER_SEC)) return Errno::Inval;
-    if (ts.sec == 0 && ts.nsec == 0) return 0;
-    if (uint64_t(ts.sec) > 100ull * 365 * 86400) return kNever;
-    return time::now_ns() + uint64_t(ts.sec) * NS_PER_SEC + uint64_t(ts.nsec);
+    if (!tsp) return NEVER;
+    Timespec ts = TRY(UserPtr<Timespec>(tsp).read());
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= int64_t(NS_PER_SEC)) return Errno::Inval;
+    if (ts.tv_sec == 0 && ts.tv_nsec == 0) return 0;
+    if (uint64_t(ts.tv_sec) > 100ull * 365 * 86400) return NEVER;
+    return time::now_ns() + uint64_t(ts.tv_sec) * NS_PER_SEC + uint64_t(ts.tv_nsec);
 }
 
-TimeSpecArg time_left(uint64_t deadline) {
+Timespec time_left(uint64_t deadline) {
     uint64_t now = time::now_ns();
     uint64_t left = deadline > now ? deadline - now : 0;
     return {int64_t(left / NS_PER_SEC), int64_t(left % NS_PER_SEC)};
@@ -142,10 +144,7 @@ Result<int> do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
         fds = static_cast<PollFd*>(mm::kmalloc(nfds * sizeof(PollFd)));
         if (!fds) return Errno::NoMem;
     }
-    struct Free {
-        PollFd* p;
-        ~Free() { mm::kfree(p); }
-    } free_fds{fds};
+    ScopeGuard free_fds([fds] { mm::kfree(fds); });
     if (nfds) TRY(copy_from_user(fds, ufds, nfds * sizeof(PollFd)));
     PollSet set;
     TRY(set.reserve(nfds));
@@ -185,10 +184,7 @@ Result<int> do_select(int64_t nfds, uint64_t uin, uint64_t uout, uint64_t uex, u
         if (!sets) return Errno::NoMem;
         __builtin_memset(sets, 0, 6 * bytes);
     }
-    struct Free {
-        uint64_t* p;
-        ~Free() { mm::kfree(p); }
-    } free_sets{sets};
+    ScopeGuard free_sets([sets] { mm::kfree(sets); });
     uint64_t* in = uin ? sets : nullptr;
     uint64_t* out = uout ? sets + words : nullptr;
     uint64_t* ex = uex ? sets + 2 * words : nullptr;
@@ -236,66 +232,59 @@ Result<int> do_select(int64_t nfds, uint64_t uin, uint64_t uout, uint64_t uex, u
     return n;
 }
 
-int64_t result(const Result<int>& r) { return r.is_ok() ? r.value() : -int64_t(r.error().code()); }
-
 }  // namespace
 
-int64_t sys_poll(uint64_t fds, uint64_t nfds, uint64_t timeout_ms, uint64_t, uint64_t, uint64_t) {
-    int32_t ms = int32_t(timeout_ms);
-    uint64_t deadline = ms < 0 ? kNever : ms == 0 ? 0 : time::now_ns() + uint64_t(ms) * 1'000'000ull;
-    return result(do_poll(fds, nfds, deadline));
+Result<int> sys_poll(uint64_t fds, uint64_t nfds, int32_t timeout_ms) {
+    uint64_t deadline = timeout_ms < 0 ? NEVER : timeout_ms == 0 ? 0 : time::now_ns() + uint64_t(timeout_ms) * 1'000'000ull;
+    return do_poll(fds, nfds, deadline);
 }
 
-int64_t sys_ppoll(uint64_t fds, uint64_t nfds, uint64_t tsp, uint64_t sigmask, uint64_t sigsetsize, uint64_t) {
-    auto d = read_deadline(tsp);
-    if (d.is_error()) return err(d.error().code());
-    uint64_t deadline = d.value();
+Result<int> sys_ppoll(uint64_t fds, uint64_t nfds, uint64_t tsp, uint64_t sigmask, uint64_t sigsetsize) {
+    uint64_t deadline = TRY(read_deadline(tsp));
     MaskSwap mask;
-    if (auto m = mask.install(sigmask, sigsetsize); m.is_error()) return -int64_t(m.error().code());
-    int64_t r = result(do_poll(fds, nfds, deadline));
-    if (tsp && deadline != kNever && deadline != 0) (void)UserPtr<TimeSpecArg>(tsp).write(time_left(deadline));
+    TRY(mask.install(sigmask, sigsetsize));
+    auto r = do_poll(fds, nfds, deadline);
+    if (tsp && deadline != NEVER && deadline != 0) (void)UserPtr<Timespec>(tsp).write(time_left(deadline));
     return r;
 }
 
-int64_t sys_select(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tvp, uint64_t) {
+Result<int> sys_select(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tvp) {
     struct TimeVal {
         int64_t sec, usec;
     };
-    uint64_t deadline = kNever;
+    uint64_t deadline = NEVER;
     TimeVal tv{};
     if (tvp) {
         auto r = UserPtr<TimeVal>(tvp).read();
-        if (r.is_error()) return err(Errno::Fault);
+        if (r.is_error()) return Errno::Fault;
         tv = r.value();
-        if (tv.sec < 0 || tv.usec < 0) return err(Errno::Inval);
+        if (tv.sec < 0 || tv.usec < 0) return Errno::Inval;
         // Linux folds excess microseconds into seconds.
         uint64_t ns = uint64_t(tv.sec) * NS_PER_SEC + uint64_t(tv.usec) * 1000;
         deadline = ns == 0 ? 0 : time::now_ns() + ns;
     }
-    int64_t r = result(do_select(int64_t(int32_t(nfds)), in, out, ex, deadline));
+    auto r = do_select(int64_t(int32_t(nfds)), in, out, ex, deadline);
     if (tvp && deadline != 0) {
-        TimeSpecArg left = time_left(deadline);
-        TimeVal back{left.sec, left.nsec / 1000};
+        Timespec left = time_left(deadline);
+        TimeVal back{left.tv_sec, left.tv_nsec / 1000};
         (void)UserPtr<TimeVal>(tvp).write(back);
     }
     return r;
 }
 
-int64_t sys_pselect6(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tsp, uint64_t sig) {
-    auto d = read_deadline(tsp);
-    if (d.is_error()) return err(d.error().code());
-    uint64_t deadline = d.value();
+Result<int> sys_pselect6(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tsp, uint64_t sig) {
+    uint64_t deadline = TRY(read_deadline(tsp));
     // The sixth argument points at {const sigset_t* ss; size_t ss_len}.
     MaskSwap mask;
     if (sig) {
         struct {
             uint64_t ss, len;
         } s;
-        if (copy_from_user(&s, sig, sizeof s).is_error()) return err(Errno::Fault);
-        if (auto m = mask.install(s.ss, s.len); m.is_error()) return -int64_t(m.error().code());
+        TRY(copy_from_user(&s, sig, sizeof s));
+        TRY(mask.install(s.ss, s.len));
     }
-    int64_t r = result(do_select(int64_t(int32_t(nfds)), in, out, ex, deadline));
-    if (tsp && deadline != kNever && deadline != 0) (void)UserPtr<TimeSpecArg>(tsp).write(time_left(deadline));
+    auto r = do_select(int64_t(int32_t(nfds)), in, out, ex, deadline);
+    if (tsp && deadline != NEVER && deadline != 0) (void)UserPtr<Timespec>(tsp).write(time_left(deadline));
     return r;
 }
 

@@ -19,7 +19,7 @@ constexpr uint32_t TCSBRK = 0x5409, TCXONC = 0x540A, TCFLSH = 0x540B, TIOCNOTTY 
                    TIOCOUTQ = 0x5411, TCSBRKP = 0x5425;
 constexpr int SIGHUP = 1, SIGCONT = 18, SIGTTIN = 21, SIGTTOU = 22;
 constexpr uint32_t S_IFCHR = 0020000;
-constexpr uint64_t kConsoleRdev = (5u << 8) | 1;  // major 5, minor 1: /dev/console
+constexpr uint64_t CONSOLE_RDEV = (5u << 8) | 1;  // major 5, minor 1: /dev/console
 
 // Signals the keyboard raises (Ctrl-C, Ctrl-\) are generated in the receive interrupt, but
 // sending them takes the process layer's locks and walks its table, which belongs in thread
@@ -29,9 +29,9 @@ struct SignalPoster {
     struct Item {
         int pgrp, sig;
     };
-    static constexpr size_t kSize = 16;
+    static constexpr size_t CAPACITY = 16;
     Spinlock lock;
-    Item items[kSize];  // lock
+    Item items[CAPACITY];  // lock
     size_t head = 0, len = 0;  // lock
     sched::WaitQueue ready;
 };
@@ -39,8 +39,8 @@ SignalPoster g_poster;
 
 void post_signal(int pgrp, int sig) {
     uint64_t flags = g_poster.lock.lock();
-    if (g_poster.len < SignalPoster::kSize) {
-        g_poster.items[(g_poster.head + g_poster.len) % SignalPoster::kSize] = {pgrp, sig};
+    if (g_poster.len < SignalPoster::CAPACITY) {
+        g_poster.items[(g_poster.head + g_poster.len) % SignalPoster::CAPACITY] = {pgrp, sig};
         g_poster.len++;
     }
     g_poster.lock.unlock(flags);
@@ -74,7 +74,7 @@ void signal_poster_main(void*) {
         g_poster.ready.wait([] { return __atomic_load_n(&g_poster.len, __ATOMIC_ACQUIRE) > 0; });
         uint64_t flags = g_poster.lock.lock();
         SignalPoster::Item it = g_poster.items[g_poster.head];
-        g_poster.head = (g_poster.head + 1) % SignalPoster::kSize;
+        g_poster.head = (g_poster.head + 1) % SignalPoster::CAPACITY;
         g_poster.len--;
         g_poster.lock.unlock(flags);
         tty_signal_pgrp(it.pgrp, it.sig);
@@ -154,7 +154,7 @@ public:
         st = Stat{};
         st.st_mode = S_IFCHR | 0600;
         st.st_nlink = 1;
-        st.st_rdev = kConsoleRdev;
+        st.st_rdev = CONSOLE_RDEV;
         st.st_blksize = 1024;
         st.st_ino = 2;
         return {};

@@ -5,8 +5,8 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr uint8_t kDelim = 1;  // rq_flags_: this byte ends a canonical line
-constexpr uint8_t kEof = 2;    // rq_flags_: an EOF marker, consumed but never delivered
+constexpr uint8_t RQ_DELIM = 1;  // rq_flags_: this byte ends a canonical line
+constexpr uint8_t RQ_EOF = 2;    // rq_flags_: an EOF marker, consumed but never delivered
 
 enum EraseKind { kErase, kWerase, kKill };
 
@@ -47,10 +47,10 @@ void LineDiscipline::echo_char(uint8_t c) {
 }
 
 void LineDiscipline::push_read(uint8_t c, bool delim, bool eof) {
-    if (rq_len_ == kBufferSize) return;
-    size_t at = (rq_head_ + rq_len_) % kBufferSize;
+    if (rq_len_ == BUFFER_SIZE) return;
+    size_t at = (rq_head_ + rq_len_) % BUFFER_SIZE;
     rq_[at] = c;
-    rq_flags_[at] = uint8_t((delim ? kDelim : 0) | (eof ? kEof : 0));
+    rq_flags_[at] = uint8_t((delim ? RQ_DELIM : 0) | (eof ? RQ_EOF : 0));
     rq_len_++;
     if (delim) lines_++;
 }
@@ -148,10 +148,10 @@ void LineDiscipline::receive_canonical(uint8_t c) {
 void LineDiscipline::receive_raw(uint8_t c) {
     if (lflag(tc::ICanon)) {
         // Keep room for the line's delimiter in the read queue.
-        if (rq_len_ + line_len_ + 2 > kBufferSize) return;
+        if (rq_len_ + line_len_ + 2 > BUFFER_SIZE) return;
         line_[line_len_++] = c;
     } else {
-        if (rq_len_ == kBufferSize) return;
+        if (rq_len_ == BUFFER_SIZE) return;
         push_read(c, false, false);
     }
     if (lflag(tc::Echo)) echo_char(c);
@@ -176,9 +176,9 @@ void LineDiscipline::input(uint8_t c) {
         if (stopped_ && iflag(tc::IXany)) stopped_ = false;
     }
     if (lflag(tc::ISig)) {
-        if (is_cc(c, tc::VIntr)) return raise_signal(c, kSigInt);
-        if (is_cc(c, tc::VQuit)) return raise_signal(c, kSigQuit);
-        if (is_cc(c, tc::VSusp)) return raise_signal(c, kSigTstp);
+        if (is_cc(c, tc::VIntr)) return raise_signal(c, SIG_INT);
+        if (is_cc(c, tc::VQuit)) return raise_signal(c, SIG_QUIT);
+        if (is_cc(c, tc::VSusp)) return raise_signal(c, SIG_TSTP);
     }
     if (c == '\r') {
         if (iflag(tc::IgnCr)) return;
@@ -200,9 +200,9 @@ size_t LineDiscipline::readable_bytes() const {
     // Only whole lines can be read; EOF markers are not data.
     size_t n = 0, upto = 0;
     for (size_t i = 0; i < rq_len_; i++) {
-        size_t at = (rq_head_ + i) % kBufferSize;
-        if (!(rq_flags_[at] & kEof)) n++;
-        if (rq_flags_[at] & kDelim) upto = n;
+        size_t at = (rq_head_ + i) % BUFFER_SIZE;
+        if (!(rq_flags_[at] & RQ_EOF)) n++;
+        if (rq_flags_[at] & RQ_DELIM) upto = n;
     }
     return upto;
 }
@@ -225,17 +225,17 @@ Result<TtyRead> LineDiscipline::read(uint8_t* dst, size_t n, bool nonblock, bool
             if (copied == n) {
                 // A full buffer that ends right before an EOF marker takes the marker along,
                 // so the next read does not see a spurious end of file.
-                if ((flags & kEof) && copied > 0) {
-                    rq_head_ = (rq_head_ + 1) % kBufferSize;
+                if ((flags & RQ_EOF) && copied > 0) {
+                    rq_head_ = (rq_head_ + 1) % BUFFER_SIZE;
                     rq_len_--;
                     lines_--;
                 }
                 break;
             }
-            if (!(flags & kEof)) dst[copied++] = rq_[rq_head_];
-            rq_head_ = (rq_head_ + 1) % kBufferSize;
+            if (!(flags & RQ_EOF)) dst[copied++] = rq_[rq_head_];
+            rq_head_ = (rq_head_ + 1) % BUFFER_SIZE;
             rq_len_--;
-            if (flags & kDelim) {
+            if (flags & RQ_DELIM) {
                 lines_--;
                 break;
             }
@@ -258,7 +258,7 @@ Result<TtyRead> LineDiscipline::read(uint8_t* dst, size_t n, bool nonblock, bool
     size_t k = avail < n ? avail : n;
     for (size_t i = 0; i < k; i++) {
         dst[i] = rq_[rq_head_];
-        rq_head_ = (rq_head_ + 1) % kBufferSize;
+        rq_head_ = (rq_head_ + 1) % BUFFER_SIZE;
     }
     rq_len_ -= k;
     return TtyRead{TtyReadStatus::Done, k, 0};
@@ -278,9 +278,9 @@ void LineDiscipline::set_termios(const KernelTermios& t) {
         // Lines already complete stay readable; their EOF markers are dropped as data.
         size_t kept = 0;
         for (size_t i = 0; i < rq_len_; i++) {
-            size_t from = (rq_head_ + i) % kBufferSize;
-            if (rq_flags_[from] & kEof) continue;
-            size_t to = (rq_head_ + kept) % kBufferSize;
+            size_t from = (rq_head_ + i) % BUFFER_SIZE;
+            if (rq_flags_[from] & RQ_EOF) continue;
+            size_t to = (rq_head_ + kept) % BUFFER_SIZE;
             rq_[to] = rq_[from];
             rq_flags_[to] = 0;
             kept++;
@@ -294,7 +294,7 @@ void LineDiscipline::set_winsize(const WinSize& w) {
     bool changed = w.ws_row != winsize_.ws_row || w.ws_col != winsize_.ws_col ||
                    w.ws_xpixel != winsize_.ws_xpixel || w.ws_ypixel != winsize_.ws_ypixel;
     winsize_ = w;
-    if (changed && fg_pgrp_ > 0) signals_.signal_pgrp(fg_pgrp_, kSigWinch);
+    if (changed && fg_pgrp_ > 0) signals_.signal_pgrp(fg_pgrp_, SIG_WINCH);
 }
 
 Result<void> LineDiscipline::set_foreground_pgrp(int pgrp) {

@@ -46,7 +46,7 @@ struct TtyRead {
 
 class LineDiscipline {
 public:
-    static constexpr size_t kBufferSize = 4096;  // N_TTY_BUF_SIZE
+    static constexpr size_t BUFFER_SIZE = 4096;  // N_TTY_BUF_SIZE
 
     LineDiscipline(TtySink& sink, TtySignals& signals);
 
@@ -114,12 +114,12 @@ private:
     bool lnext_ = false;
 
     // The line being edited (canonical mode).
-    uint8_t line_[kBufferSize];
+    uint8_t line_[BUFFER_SIZE];
     size_t line_len_ = 0;
     // Input ready for read(): bytes, each marked when it ends a canonical line; an EOF marker
     // is a delimiter whose byte is not delivered.
-    uint8_t rq_[kBufferSize];
-    uint8_t rq_flags_[kBufferSize];
+    uint8_t rq_[BUFFER_SIZE];
+    uint8_t rq_flags_[BUFFER_SIZE];
     size_t rq_head_ = 0;
     size_t rq_len_ = 0;
     size_t lines_ = 0;

@@ -7,7 +7,7 @@
 
 namespace lamina::posix {
 
-inline constexpr int kNccs = 19;
+inline constexpr int CC_COUNT = 19;
 
 struct KernelTermios {
     uint32_t c_iflag;
@@ -15,7 +15,7 @@ struct KernelTermios {
     uint32_t c_cflag;
     uint32_t c_lflag;
     uint8_t c_line;
-    uint8_t c_cc[kNccs];
+    uint8_t c_cc[CC_COUNT];
 };
 static_assert(sizeof(KernelTermios) == 36);
 static_assert(__builtin_offsetof(KernelTermios, c_cc) == 17);
@@ -56,7 +56,7 @@ inline constexpr uint32_t TcGets = 0x5401, TcSets = 0x5402, TcSetsW = 0x5403, Tc
 }  // namespace tc
 
 // Signal numbers the line discipline raises (x86-64 Linux).
-inline constexpr int kSigInt = 2, kSigQuit = 3, kSigTstp = 20, kSigWinch = 28;
+inline constexpr int SIG_INT = 2, SIG_QUIT = 3, SIG_TSTP = 20, SIG_WINCH = 28;
 
 // What a new tty starts with: Linux's tty_std_termios.
 constexpr KernelTermios default_termios() {
@@ -66,8 +66,8 @@ constexpr KernelTermios default_termios() {
     t.c_cflag = tc::B38400 | tc::CS8 | tc::CRead | tc::HupCl;
     t.c_lflag = tc::ISig | tc::ICanon | tc::Echo | tc::EchoE | tc::EchoK | tc::EchoCtl |
                 tc::EchoKe | tc::IExten;
-    const uint8_t cc[kNccs] = {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0};
-    for (int i = 0; i < kNccs; i++) t.c_cc[i] = cc[i];
+    const uint8_t cc[CC_COUNT] = {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0};
+    for (int i = 0; i < CC_COUNT; i++) t.c_cc[i] = cc[i];
     return t;
 }
 

@@ -21,7 +21,7 @@ Result<size_t> fill_dirents64(Inode& dir, uint64_t* cookie, uint8_t* buf, size_t
         }
         if (!more.value()) break;
         size_t len = e->name_len > kNameMax ? kNameMax : e->name_len;
-        size_t reclen = (kDirent64NameOffset + len + 1 + 7) & ~size_t(7);
+        size_t reclen = (DIRENT64_NAME_OFFSET + len + 1 + 7) & ~size_t(7);
         if (used + reclen > n) {
             if (used == 0) failure = Errno::Inval;
             break;
@@ -33,7 +33,7 @@ Result<size_t> fill_dirents64(Inode& dir, uint64_t* cookie, uint8_t* buf, size_t
         __builtin_memcpy(rec + 8, &h.d_off, 8);
         __builtin_memcpy(rec + 16, &h.d_reclen, 2);
         rec[18] = h.d_type;
-        __builtin_memcpy(rec + kDirent64NameOffset, e->name, len);
+        __builtin_memcpy(rec + DIRENT64_NAME_OFFSET, e->name, len);
         used += reclen;
         *cookie = next;
     }

@@ -18,7 +18,7 @@ struct Dirent64Header {
     uint16_t d_reclen;
     uint8_t d_type;
 };
-inline constexpr size_t kDirent64NameOffset = 19;
+inline constexpr size_t DIRENT64_NAME_OFFSET = 19;
 
 // Fills buf with as many whole records as fit, continuing from *cookie (the description's
 // offset) and advancing it. 0 at the end of the directory; EINVAL when not even the next

@@ -19,7 +19,7 @@ struct Location;
 
 inline constexpr size_t kNameMax = 255;   // NAME_MAX
 inline constexpr size_t kPathMax = 4096;  // PATH_MAX, the terminating NUL included
-inline constexpr int kMaxSymlinks = 40;   // MAXSYMLINKS
+inline constexpr int MAX_SYMLINKS = 40;   // MAXSYMLINKS
 
 // st_mode bits (Linux values).
 namespace mode {

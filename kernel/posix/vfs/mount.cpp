@@ -57,7 +57,7 @@ Result<Mount*> MountTable::mount(const Location& at, const char* path, RefPtr<In
     if (!is_dir(at.inode->mode()) || !is_dir(fs_root->mode())) return Errno::NotDir;
     char norm[sizeof(Mount::path)];
     size_t len = TRY(normalize_path(path, norm, sizeof norm));
-    for (size_t i = 1; i < kMaxMounts; i++) {
+    for (size_t i = 1; i < MAX_MOUNTS; i++) {
         if (mounts_[i].used) continue;
         Mount& m = mounts_[i];
         m.used = true;
@@ -76,7 +76,7 @@ Result<void> MountTable::umount(const Location& at) {
     Mount* m = at.mount;
     if (!m || !at.inode || !m->used || !m->root->same_as(*at.inode)) return Errno::Inval;
     if (!m->parent) return Errno::Busy;  // the root file system stays
-    for (size_t i = 0; i < kMaxMounts; i++) {
+    for (size_t i = 0; i < MAX_MOUNTS; i++) {
         if (mounts_[i].used && mounts_[i].parent == m) return Errno::Busy;
     }
     m->used = false;
@@ -90,7 +90,7 @@ Result<void> MountTable::umount(const Location& at) {
 Mount* MountTable::covering(const Mount* parent, const Inode& dir) const {
     const Mount* best = nullptr;
     uint64_t best_stamp = 0;
-    for (size_t i = 1; i < kMaxMounts; i++) {
+    for (size_t i = 1; i < MAX_MOUNTS; i++) {
         const Mount& m = mounts_[i];
         if (m.used && m.parent == parent && m.mountpoint->same_as(dir) && stamp_[i] > best_stamp) {
             best = &m;
@@ -104,7 +104,7 @@ Mount* MountTable::longest_prefix(const char* path, size_t* rest) const {
     const Mount* best = nullptr;
     size_t best_len = 0;
     uint64_t best_stamp = 0;
-    for (size_t i = 0; i < kMaxMounts; i++) {
+    for (size_t i = 0; i < MAX_MOUNTS; i++) {
         const Mount& m = mounts_[i];
         if (!m.used) continue;
         size_t k = 0;

@@ -32,7 +32,7 @@ struct Location {
 
 class MountTable {
 public:
-    static constexpr size_t kMaxMounts = 64;
+    static constexpr size_t MAX_MOUNTS = 64;
 
     // The root file system; only once.
     Result<Location> mount_root(RefPtr<Inode> root);
@@ -62,8 +62,8 @@ public:
     }
 
 private:
-    Mount mounts_[kMaxMounts];
-    uint64_t stamp_[kMaxMounts] = {};  // mount order, for stacking
+    Mount mounts_[MAX_MOUNTS];
+    uint64_t stamp_[MAX_MOUNTS] = {};  // mount order, for stacking
     uint64_t next_stamp_ = 1;
 };
 

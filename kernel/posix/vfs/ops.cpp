@@ -7,7 +7,7 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr uint32_t kUnchanged = 0xffffffff;
+constexpr uint32_t UNCHANGED = 0xffffffff;
 
 Result<Stat> stat_of(Inode& i) {
     Stat st{};
@@ -259,12 +259,12 @@ Result<void> vfs_chown(const PathContext& ctx, const char* path, uint32_t uid, u
     Location l = TRY(resolve(ctx, path, follow ? lookup::Follow : 0));
     Stat st = TRY(stat_of(*l.inode));
     SetAttr a;
-    if (uid != kUnchanged && uid != st.st_uid) {
+    if (uid != UNCHANGED && uid != st.st_uid) {
         if (ctx.cred.uid != 0) return Errno::Perm;
         a.mask |= SetAttr::Uid;
         a.uid = uid;
     }
-    if (gid != kUnchanged && gid != st.st_gid) {
+    if (gid != UNCHANGED && gid != st.st_gid) {
         // The owner may move the file to one of its own groups.
         if (ctx.cred.uid != 0 && (ctx.cred.uid != st.st_uid || !ctx.cred.in_group(gid))) return Errno::Perm;
         a.mask |= SetAttr::Gid;
@@ -297,34 +297,34 @@ Result<void> vfs_truncate(const PathContext& ctx, const char* path, int64_t leng
 }
 
 Result<void> vfs_utimens(const PathContext& ctx, const char* path, const Timespec* times, Timespec now, bool follow) {
-    Timespec t[2] = {{0, kUtimeNow}, {0, kUtimeNow}};
+    Timespec t[2] = {{0, UTIMENS_NOW}, {0, UTIMENS_NOW}};
     if (times) {
         t[0] = times[0];
         t[1] = times[1];
     }
     for (const Timespec& x : t) {
-        if (x.tv_nsec != kUtimeNow && x.tv_nsec != kUtimeOmit && (x.tv_nsec < 0 || x.tv_nsec > 999999999))
+        if (x.tv_nsec != UTIMENS_NOW && x.tv_nsec != UTIMENS_OMIT && (x.tv_nsec < 0 || x.tv_nsec > 999999999))
             return Errno::Inval;
     }
     Location l = TRY(resolve(ctx, path, follow ? lookup::Follow : 0));
-    if (t[0].tv_nsec == kUtimeOmit && t[1].tv_nsec == kUtimeOmit) return {};
+    if (t[0].tv_nsec == UTIMENS_OMIT && t[1].tv_nsec == UTIMENS_OMIT) return {};
     Stat st = TRY(stat_of(*l.inode));
     bool owner = ctx.cred.uid == 0 || ctx.cred.uid == st.st_uid;
-    bool only_now = (t[0].tv_nsec == kUtimeNow || t[0].tv_nsec == kUtimeOmit) &&
-                    (t[1].tv_nsec == kUtimeNow || t[1].tv_nsec == kUtimeOmit);
+    bool only_now = (t[0].tv_nsec == UTIMENS_NOW || t[0].tv_nsec == UTIMENS_OMIT) &&
+                    (t[1].tv_nsec == UTIMENS_NOW || t[1].tv_nsec == UTIMENS_OMIT);
     if (!owner) {
         // Setting the current time needs only write permission; explicit times need ownership.
         if (!only_now) return Errno::Perm;
         TRY(check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access::Write));
     }
     SetAttr a;
-    if (t[0].tv_nsec != kUtimeOmit) {
+    if (t[0].tv_nsec != UTIMENS_OMIT) {
         a.mask |= SetAttr::Atime;
-        a.atime = t[0].tv_nsec == kUtimeNow ? now : t[0];
+        a.atime = t[0].tv_nsec == UTIMENS_NOW ? now : t[0];
     }
-    if (t[1].tv_nsec != kUtimeOmit) {
+    if (t[1].tv_nsec != UTIMENS_OMIT) {
         a.mask |= SetAttr::Mtime;
-        a.mtime = t[1].tv_nsec == kUtimeNow ? now : t[1];
+        a.mtime = t[1].tv_nsec == UTIMENS_NOW ? now : t[1];
     }
     return l.inode->setattr(a);
 }

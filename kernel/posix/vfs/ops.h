@@ -39,9 +39,9 @@ Result<void> vfs_chmod(const PathContext& ctx, const char* path, uint32_t mode);
 // uid or gid of 0xffffffff leaves it unchanged.
 Result<void> vfs_chown(const PathContext& ctx, const char* path, uint32_t uid, uint32_t gid, bool follow);
 Result<void> vfs_truncate(const PathContext& ctx, const char* path, int64_t length);
-// utimensat(2): times null means both now; tv_nsec may be kUtimeNow or kUtimeOmit.
-inline constexpr int64_t kUtimeNow = (1 << 30) - 1;
-inline constexpr int64_t kUtimeOmit = (1 << 30) - 2;
+// utimensat(2): times null means both now; tv_nsec may be UTIMENS_NOW or UTIMENS_OMIT.
+inline constexpr int64_t UTIMENS_NOW = (1 << 30) - 1;
+inline constexpr int64_t UTIMENS_OMIT = (1 << 30) - 2;
 Result<void> vfs_utimens(const PathContext& ctx, const char* path, const Timespec* times, Timespec now, bool follow);
 // access(2)/faccessat: F_OK is 0, else R_OK/W_OK/X_OK bits.
 Result<void> vfs_access(const PathContext& ctx, const char* path, int mask);

@@ -120,7 +120,7 @@ Result<Location> walk(const PathContext& ctx, const char* path, uint32_t flags, 
         RefPtr<Inode> child = TRY(cur.inode->lookup(name));
         if (!child) return Errno::IO;  // a file system that found nothing must say ENOENT
         if (is_symlink(child->mode()) && (!last || trailing || (flags & lookup::Follow))) {
-            if (++links > kMaxSymlinks) return Errno::Loop;
+            if (++links > MAX_SYMLINKS) return Errno::Loop;
             char* target = scratch.s->link;
             size_t tlen = TRY(child->readlink(target, kPathMax));
             if (tlen == 0) return Errno::NoEnt;

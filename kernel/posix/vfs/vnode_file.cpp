@@ -9,7 +9,7 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr uint64_t kMaxOffset = uint64_t(INT64_MAX);
+constexpr uint64_t MAX_OFFSET = uint64_t(INT64_MAX);
 
 Result<int64_t> size_of(Inode& i) {
     Stat st{};
@@ -18,8 +18,8 @@ Result<int64_t> size_of(Inode& i) {
 }
 
 // Linux clamps a single transfer to a bit under 2 GiB.
-constexpr size_t kMaxRw = 0x7ffff000;
-size_t clamp(size_t n) { return n > kMaxRw ? kMaxRw : n; }
+constexpr size_t MAX_RW_COUNT = 0x7ffff000;
+size_t clamp(size_t n) { return n > MAX_RW_COUNT ? MAX_RW_COUNT : n; }
 
 }  // namespace
 
@@ -73,28 +73,28 @@ Result<size_t> VnodeFile::write(OpenFile& f, const void* src, size_t n) {
     // O_APPEND: every write goes to the current end, and leaves the offset after it.
     if (f.append()) f.offset = uint64_t(TRY(size_of(i)));
     n = clamp(n);
-    if (f.offset > kMaxOffset || n > kMaxOffset - f.offset) return Errno::FBig;
+    if (f.offset > MAX_OFFSET || n > MAX_OFFSET - f.offset) return Errno::FBig;
     size_t k = TRY(i.write(f.offset, src, n));
     f.offset += k;
     return k;
 }
 
 Result<size_t> VnodeFile::pread(OpenFile& f, void* dst, size_t n, uint64_t offset) {
-    if (offset > kMaxOffset) return Errno::Inval;
+    if (offset > MAX_OFFSET) return Errno::Inval;
     if (!f.readable()) return Errno::BadF;
     if (is_dir(inode().mode())) return Errno::IsDir;
     return inode().read(offset, dst, clamp(n));
 }
 
 Result<size_t> VnodeFile::pwrite(OpenFile& f, const void* src, size_t n, uint64_t offset) {
-    if (offset > kMaxOffset) return Errno::Inval;
+    if (offset > MAX_OFFSET) return Errno::Inval;
     if (!f.writable()) return Errno::BadF;
     Inode& i = inode();
     if (is_dir(i.mode())) return Errno::IsDir;
     // Linux ignores the offset of pwrite on an O_APPEND file and appends.
     uint64_t at = f.append() ? uint64_t(TRY(size_of(i))) : offset;
     n = clamp(n);
-    if (n > kMaxOffset - at) return Errno::FBig;
+    if (n > MAX_OFFSET - at) return Errno::FBig;
     return i.write(at, src, n);
 }
 

@@ -1,5 +1,5 @@
 // lamina:portable
-#include "kernel/lib/format.h"
+#include <lamina/format.h>
 
 #include <stdint.h>
 

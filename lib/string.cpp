@@ -1,5 +1,5 @@
 // The C memory and string primitives that the compiler may emit calls to on its own.
-// Kernel only: the host tests use the C library's.
+// Kernel and domains (not portable: the host tests and tools use the C library's).
 #include <stddef.h>
 #include <stdint.h>
 

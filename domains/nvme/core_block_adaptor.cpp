@@ -1,3 +1,0 @@
-// The NVMe driver core (drivers/nvme, portable and host-tested) compiled into this package:
-// configure builds a domain from the .cpp files of its own directory, one wrapper per core file.
-#include "drivers/nvme/block_adaptor.cpp"

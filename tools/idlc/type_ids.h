@@ -1,0 +1,28 @@
+// The type ids idlc writes into generated headers. The hash, the built-in ids and the formulas
+// for array and deque storage are include/lamina/type_id.h's, shared with rref.h; what idlc adds
+// is the canonical layout text that is hashed for a declared type:
+//   enum NAME:UNDERLYING{VALUE=N;...}
+//   struct NAME{FIELD:TYPE;...}   where TYPE is the IDL spelling (u8[4], RRef<Node>, ...) and an
+//                                 embedded struct (by value or in an array) adds #ITS_ID
+// so that changing a layout anywhere below a struct changes its id.
+#pragma once
+
+#include <string>
+
+#include "tools/idlc/idl.h"
+
+namespace idlc {
+
+// The IDL spelling of a resolved type, as it appears in layout texts.
+std::string layout_spelling(const Type& t);
+
+TypeId enum_type_id(const EnumDecl& e);
+// Every struct embedded by value must have its id already (the checker's layout order).
+TypeId struct_type_id(const StructDecl& s);
+
+// The id of a scalar, enum or struct type.
+TypeId value_type_id(const Type& t);
+// The id of the heap object a handle (RRef, RRefArray, RRefDeque, RRefBytes) points to.
+TypeId handle_target_id(const Type& t);
+
+}  // namespace idlc
