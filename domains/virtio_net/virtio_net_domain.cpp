@@ -120,24 +120,25 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     using domain_rt::log;
     if (caps.size < offsetof(lamina_domain_caps, device_config_read) + sizeof(caps.device_config_read)) {
         log("the kernel has no device_config_read (ABI 1.2): cannot walk the virtio capabilities");
-        return -95;  // ENOTSUP
+        return -int64_t(Errno::NotSup);
     }
     lamina_device_info dev;
     if (int32_t rc = caps.device_claim(kVendor, kDevice, 0, &dev); rc != 0) {
-        if (rc != 2) log("cannot claim the virtio-net device %04x:%04x: errno %d", kVendor, kDevice, rc);
+        // No such device is the common case (a machine without the card): the service says so.
+        if (rc != int32_t(Errno::NoEnt)) log("cannot claim the virtio-net device %04x:%04x: errno %d", kVendor, kDevice, rc);
         return -rc;
     }
     auto* platform = new (std::nothrow) DomainPlatform(caps, dev);
     auto* host = new (std::nothrow) DomainNicHost(caps);
     auto* driver = platform ? new (std::nothrow) virtio::VirtioNet(*platform) : nullptr;
-    if (!host || !driver) return -12;
+    if (!host || !driver) return -int64_t(Errno::NoMem);
     platform->map_bars();
     if (auto r = driver->init(); r.is_error()) {
         log("virtio-net bring-up failed: %s", r.error().name());
         return -int64_t(r.error().code());
     }
     auto* adaptor = new (std::nothrow) nic::NicAdaptor(*driver, *host);
-    if (!adaptor) return -12;
+    if (!adaptor) return -int64_t(Errno::NoMem);
     if (auto r = adaptor->start(); r.is_error()) {
         log("cannot fill the receive ring: %s", r.error().name());
         return -int64_t(r.error().code());
