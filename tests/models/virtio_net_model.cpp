@@ -47,6 +47,12 @@ VirtioNetModel::VirtioNetModel(Options options) : options_(options) {
     config_[at - 16 + 1] = 0;  // the last one ends the list
 }
 
+uint8_t VirtioNetModel::capability_at(uint8_t cfg_type) const {
+    for (uint8_t at = config_[spec::pci::CAPABILITIES_POINTER]; at; at = config_[at + 1])
+        if (config_[at] == spec::pci::CAP_ID_VENDOR && config_[at + 3] == cfg_type) return at;
+    return 0;
+}
+
 uint8_t VirtioNetModel::config_read8(uint16_t offset) const { return offset < 256 ? config_[offset] : 0xff; }
 uint16_t VirtioNetModel::config_read16(uint16_t offset) const {
     return uint16_t(config_read8(offset) | config_read8(uint16_t(offset + 1)) << 8);

@@ -63,6 +63,10 @@ public:
     uint16_t config_read16(uint16_t offset) const;
     uint32_t config_read32(uint16_t offset) const;
     uint64_t bar_size(uint8_t bar) const { return bar == 4 ? options_.bar4_size : 0; }
+    // Overwrites one byte of configuration space (tests of broken capability lists).
+    void config_poke(uint16_t offset, uint8_t value) { config_[offset & 0xff] = value; }
+    // Where the capability of `cfg_type` starts (0 if none), for config_poke.
+    uint8_t capability_at(uint8_t cfg_type) const;
     uint32_t bar_read(uint8_t bar, uint32_t offset, uint8_t width);
     void bar_write(uint8_t bar, uint32_t offset, uint8_t width, uint32_t value);
 

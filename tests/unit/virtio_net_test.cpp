@@ -173,6 +173,38 @@ TEST_F(VirtioNetTest, BrokenCapabilitiesAreRefused) {
     model.reset();
 }
 
+TEST_F(VirtioNetTest, BrokenCapabilityListsAreRefusedBeforeTheDeviceIsTouched) {
+    struct Case {
+        const char* what;
+        void (*poke)(VirtioNetModel&);
+        Errno expected;
+    };
+    const Case cases[] = {
+        {"a list that loops back on itself",
+         [](VirtioNetModel& m) { m.config_poke(m.capability_at(spec::cfg_type::COMMON) + 1, 0x40); }, Errno::Inval},
+        {"a pointer into the header",
+         [](VirtioNetModel& m) { m.config_poke(spec::pci::CAPABILITIES_POINTER, 0x10); }, Errno::Inval},
+        {"no common configuration",
+         [](VirtioNetModel& m) { m.config_poke(m.capability_at(spec::cfg_type::COMMON) + 3, 0x7f); }, Errno::NoDev},
+        {"no capability list at all",
+         [](VirtioNetModel& m) { m.config_poke(spec::pci::STATUS, 0); }, Errno::NoDev},
+        {"a region in a BAR the device lacks",
+         [](VirtioNetModel& m) { m.config_poke(m.capability_at(spec::cfg_type::NOTIFY) + 4, 2); }, Errno::Inval},
+        {"another vendor's device", [](VirtioNetModel& m) { m.config_poke(spec::pci::VENDOR_ID, 0x86); },
+         Errno::NoDev},
+    };
+    for (const Case& c : cases) {
+        model = std::make_unique<VirtioNetModel>();
+        c.poke(*model);
+        platform = std::make_unique<VirtioModelPlatform>(*model);
+        VirtioNet d(*platform);
+        EXPECT_EQ(d.init().error(), lamina::Error(c.expected)) << c.what;
+        EXPECT_EQ(model->status(), 0) << c.what;
+        EXPECT_EQ(model->stats().resets, 0u) << c.what << ": nothing was written to the device";
+    }
+    model.reset();
+}
+
 TEST_F(VirtioNetTest, QueueSizesAreThePowerOfTwoBothSidesCanDo) {
     Options o;
     o.queue_max = 128;
