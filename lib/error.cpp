@@ -53,6 +53,26 @@ const char* Error::name() const {
     case Errno::NotSup: return "ENOTSUP";
     case Errno::NetDown: return "ENETDOWN";
     case Errno::TimedOut: return "ETIMEDOUT";
+    case Errno::NotSock: return "ENOTSOCK";
+    case Errno::DestAddrReq: return "EDESTADDRREQ";
+    case Errno::MsgSize: return "EMSGSIZE";
+    case Errno::ProtoType: return "EPROTOTYPE";
+    case Errno::NoProtoOpt: return "ENOPROTOOPT";
+    case Errno::ProtoNoSupport: return "EPROTONOSUPPORT";
+    case Errno::SockTNoSupport: return "ESOCKTNOSUPPORT";
+    case Errno::AfNoSupport: return "EAFNOSUPPORT";
+    case Errno::AddrInUse: return "EADDRINUSE";
+    case Errno::AddrNotAvail: return "EADDRNOTAVAIL";
+    case Errno::NetUnreach: return "ENETUNREACH";
+    case Errno::ConnAborted: return "ECONNABORTED";
+    case Errno::ConnReset: return "ECONNRESET";
+    case Errno::NoBufs: return "ENOBUFS";
+    case Errno::IsConn: return "EISCONN";
+    case Errno::NotConn: return "ENOTCONN";
+    case Errno::ConnRefused: return "ECONNREFUSED";
+    case Errno::HostUnreach: return "EHOSTUNREACH";
+    case Errno::Already: return "EALREADY";
+    case Errno::InProgress: return "EINPROGRESS";
     }
     return "unknown error";
 }
