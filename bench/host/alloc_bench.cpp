@@ -22,6 +22,7 @@
 #include "bench/host/measure.h"
 #include "kernel/mm/buddy.h"
 #include "kernel/mm/slab.h"
+#include "tests/unit/host_domains.cpp"  // ninja links every portable file; some need the host exchange heap
 
 namespace {
 

@@ -3,55 +3,19 @@
 // mke2fs (4 KiB blocks), with the raw in-memory block device as the baseline in the same run.
 // Figures: MB/s for sequential transfers, µs per 4 KiB random read.
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "domains/fs/ext2/ext2.h"
+#include "tests/unit/ext2_test_util.h"  // the tests' memory device, allocator, clock and mke2fs
+#include "tests/unit/host_domains.cpp"   // the host exchange heap, which the portable fs service code needs to link
 
 namespace ext2 = lamina::ext2;
-using lamina::Errno;
-using lamina::Result;
 
 namespace {
-
-class MemDevice final : public lamina::fs::BlockDevice {
-public:
-    std::vector<uint8_t> bytes;
-    uint64_t sector_count() const override { return bytes.size() / 512; }
-    Result<void> read_sectors(uint64_t lba, uint32_t count, void* buf) override {
-        if (lba > sector_count() || count > sector_count() - lba) return Errno::Inval;
-        memcpy(buf, bytes.data() + lba * 512, size_t{count} * 512);
-        return {};
-    }
-    Result<void> write_sectors(uint64_t lba, uint32_t count, const void* buf) override {
-        if (lba > sector_count() || count > sector_count() - lba) return Errno::Inval;
-        memcpy(bytes.data() + lba * 512, buf, size_t{count} * 512);
-        return {};
-    }
-    Result<void> flush() override { return {}; }
-};
-
-class Malloc final : public ext2::Allocator {
-public:
-    void* allocate(size_t size, size_t align) override {
-        void* p = nullptr;
-        return posix_memalign(&p, align < 16 ? 16 : align, size) ? nullptr : p;
-    }
-    void release(void* p, size_t) override { free(p); }
-};
-
-class Clock final : public ext2::Clock {
-public:
-    uint32_t now() override { return static_cast<uint32_t>(time(nullptr)); }
-};
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -64,21 +28,15 @@ constexpr int RANDOM_READS = 20000;
 }  // namespace
 
 int main() {
-    char dir[] = "/tmp/lamina-ext2-bench-XXXXXX";
-    if (!mkdtemp(dir)) return 1;
-    std::string img = std::string(dir) + "/fs.img";
-    std::string cmd = "mke2fs -q -F -t ext2 -b 4096 '" + img + "' 128M >/dev/null 2>&1";
-    if (system(cmd.c_str()) != 0) {
+    ext2_test::MemDevice dev;
+    {
+        ext2_test::TempDir tmp;
+        dev = ext2_test::make_image(tmp, 4096, "128M");
+    }
+    if (dev.bytes.empty()) {
         fprintf(stderr, "ext2_bench: mke2fs failed\n");
         return 1;
     }
-    MemDevice dev;
-    {
-        std::ifstream f(img, std::ios::binary);
-        dev.bytes.assign(std::istreambuf_iterator<char>(f), {});
-    }
-    std::string rm = std::string("rm -rf '") + dir + "'";
-    if (system(rm.c_str())) {}
 
     std::vector<uint8_t> buf(CHUNK, 0xA5);
     std::mt19937 rng(1);
@@ -98,8 +56,8 @@ int main() {
         (void)dev.read_sectors(base_lba + (rng() % (FILE_SIZE / 4096)) * 8, 8, buf.data());
     double raw_rand = seconds_since(t0) / RANDOM_READS * 1e6;
 
-    Malloc alloc;
-    Clock clock;
+    ext2_test::MallocAllocator alloc;
+    ext2_test::WallClock clock;
     auto m = ext2::FileSystem::mount(dev, alloc, clock, nullptr, {.read_only = false, .cache_buffers = 1024});
     if (m.is_error()) {
         fprintf(stderr, "ext2_bench: mount failed\n");

@@ -99,6 +99,11 @@ public:
     }
     T& get() { return *std::launder(reinterpret_cast<T*>(storage_)); }
     bool full() const { return full_; }
+    // Forgets the value without destroying it: what a callee that failed before its call got
+    // back returned is not the caller's. Its handles name objects the dead domain owns (freed
+    // when it is reclaimed) or arguments the proxy has just rescued for a retry, which
+    // destroying it here would free under the caller. Results hold nothing else to destroy.
+    void abandon() { full_ = false; }
 
 private:
     alignas(T) unsigned char storage_[sizeof(T)];

@@ -10,6 +10,13 @@ namespace {
 
 constexpr uint64_t block_pages(unsigned order) { return uint64_t{1} << order; }
 
+// Who owns the block whose head is `m`.
+Owner block_owner(const PageMeta& m) {
+    if (m.flags & PageMeta::FreeBlock)
+        return Owner::free();
+    return Owner{static_cast<OwnerKind>(m.owner_kind), m.owner_id};
+}
+
 }  // namespace
 
 Result<BuddyAllocator> BuddyAllocator::create(void* metadata, size_t metadata_size,
@@ -274,10 +281,7 @@ Result<Owner> BuddyAllocator::owner_of(uint64_t phys) const {
     uint32_t head = find_head(static_cast<uint32_t>(index));
     if (head == NO_PAGE)
         return Errno::Inval;
-    const PageMeta& m = meta_[head];
-    if (m.flags & PageMeta::FreeBlock)
-        return Owner::free();
-    return Owner{static_cast<OwnerKind>(m.owner_kind), m.owner_id};
+    return block_owner(meta_[head]);
 }
 
 uint64_t BuddyAllocator::count_owned(Owner owner) const {
@@ -292,10 +296,7 @@ uint64_t BuddyAllocator::count_owned(Owner owner) const {
             continue;
         }
         uint64_t n = block_pages(m.order);
-        Owner o = (m.flags & PageMeta::FreeBlock)
-                      ? Owner::free()
-                      : Owner{static_cast<OwnerKind>(m.owner_kind), m.owner_id};
-        if (o == owner)
+        if (block_owner(m) == owner)
             count += n;
         i += n;
     }

@@ -400,7 +400,7 @@ Result<uint64_t> create_address_space_root() {
 
 PhysMemory& kernel_phys_memory() { return g_phys_memory; }
 
-void flush_tlb_range(uintptr_t virt, size_t size) {
+void flush_tlb_local(uintptr_t virt, size_t size) {
     uintptr_t start = virt & ~(PAGE_SIZE - 1);
     uintptr_t end = virt + size;
     if (end - start > 32 * PAGE_SIZE) {
@@ -415,6 +415,10 @@ void flush_tlb_range(uintptr_t virt, size_t size) {
     } else {
         for (uintptr_t a = start; a < end; a += PAGE_SIZE) asm volatile("invlpg (%0)" ::"r"(a) : "memory");
     }
+}
+
+void flush_tlb_range(uintptr_t virt, size_t size) {
+    flush_tlb_local(virt, size);
     if (TlbShootdown fn = __atomic_load_n(&g_shootdown, __ATOMIC_ACQUIRE)) fn(virt, size);
 }
 

@@ -89,6 +89,8 @@ void free_kernel_stack(const KernelStack& stack);
 // Invalidates TLB entries for a kernel range on every CPU. Until SMP registers its shoot-down,
 // only the calling CPU is flushed.
 void flush_tlb_range(uintptr_t virt, size_t size);
+// The same on this CPU only (what a shootdown request runs on each of the others).
+void flush_tlb_local(uintptr_t virt, size_t size);
 using TlbShootdown = void (*)(uintptr_t virt, size_t size);
 void set_tlb_shootdown(TlbShootdown fn);
 

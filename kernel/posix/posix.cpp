@@ -171,7 +171,7 @@ void run_init(const boot::CommandLine& cmdline) {
     const char* envp[] = {"HOME=/", "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "TERM=vt100"};
     // Logged before the program can print anything.
     kprintf("init: starting %s\n", argv[0]);
-    auto p = spawn({argv[0], argv, argc, envp, 3, 0});
+    auto p = spawn({argv[0], argv, argc, envp, 3, 0, /*is_init=*/true});
     if (p.is_error() && p.error().code() == Errno::NoEnt && is_path(argv[0])) {
         // A path: it names a file in the root file system, which the VFS will serve; boot
         // modules only have plain names. Not an error yet.
@@ -183,7 +183,6 @@ void run_init(const boot::CommandLine& cmdline) {
         if (power::test_mode()) power::debug_exit(power::TestExit::Failure);
         return;
     }
-    set_init_pid(p.value()->pid);
     int status = wait(p.value());
     set_init_pid(0);
     if (status & 0x7f) {

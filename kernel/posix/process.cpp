@@ -325,8 +325,10 @@ Result<Process*> spawn(const SpawnArgs& args) {
     p->initial_rsp = loaded.value().rsp;
     sched::ThreadOptions options;
     options.detached = true;
+    if (args.is_init) set_init_pid(p->pid);
     auto t = sched::Thread::create(p->name, process_main, p, options);
     if (t.is_error()) {
+        if (args.is_init) set_init_pid(0);
         free_process(p);
         return t.error();
     }

@@ -110,6 +110,9 @@ struct SpawnArgs {
     const char* const* envp;
     size_t envc;
     uint32_t parent_pid;
+    // The process is init (signals with a default action from others do not reach it). Set
+    // before its thread can run: a child it forks at once must already see it as init.
+    bool is_init = false;
 };
 
 // Loads the program and starts it. NoEnt (no such program), NoExec (not a static x86-64

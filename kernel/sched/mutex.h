@@ -45,22 +45,8 @@ private:
     Mutex& m_;
 };
 
-// Data reachable only with its mutex held, as SpinlockProtected does for spinlocks.
+// Data reachable only with its mutex held (Protected, in kernel/sync/spinlock.h).
 template <typename T>
-class MutexProtected {
-public:
-    template <typename... Args>
-    constexpr explicit MutexProtected(Args&&... args) : value_(std::forward<Args>(args)...) {}
-
-    template <typename F>
-    decltype(auto) with(F&& f) {
-        MutexGuard g(mutex_);
-        return f(value_);
-    }
-
-private:
-    Mutex mutex_;
-    T value_;
-};
+using MutexProtected = Protected<T, Mutex, MutexGuard>;
 
 }  // namespace lamina::sched

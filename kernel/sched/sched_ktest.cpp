@@ -85,6 +85,41 @@ KTEST(sched, detached_threads_are_reaped) {
 
 // ---- cooperative switching and priorities ----
 
+// What each thread of a group is started with: the state they share and which one it is.
+template <typename Shared>
+struct Member {
+    Shared* shared;
+    unsigned index;
+};
+
+// N threads running one entry over shared state, thread i with Member{&shared, i}.
+template <typename Shared, unsigned N>
+struct Team {
+    Member<Shared> members[N];
+    Thread* threads[N] = {};
+
+    // Starts them in index order; after(i) runs once thread i exists (to wait for it to arrive
+    // somewhere before the next one starts). False when a thread could not be created.
+    template <typename After>
+    bool start(ktest::Context& ktest_ctx, const char* name, Thread::Entry entry, Shared& shared,
+               const ThreadOptions& options, After after) {
+        for (unsigned i = 0; i < N; i++) {
+            members[i] = {&shared, i};
+            threads[i] = must_create(ktest_ctx, name, entry, &members[i], options);
+            if (!threads[i]) return false;
+            after(i);
+        }
+        return true;
+    }
+    bool start(ktest::Context& ktest_ctx, const char* name, Thread::Entry entry, Shared& shared,
+               const ThreadOptions& options = {}) {
+        return start(ktest_ctx, name, entry, shared, options, [](unsigned) {});
+    }
+    void join() {
+        for (Thread* t : threads) t->join();
+    }
+};
+
 struct PingPong {
     volatile unsigned turn = 0;
     unsigned rounds = 0;
@@ -92,20 +127,14 @@ struct PingPong {
     unsigned logged = 0;
 };
 
-void ping(void* arg) {
-    auto* p = static_cast<PingPong*>(arg);
+// Thread `index` (0 or 1) waits for its turn, logs itself and hands the turn to the other.
+void take_turns(void* arg) {
+    auto* m = static_cast<Member<PingPong>*>(arg);
+    PingPong* p = m->shared;
     for (unsigned i = 0; i < p->rounds; i++) {
-        while (p->turn != 0) yield();
-        if (p->logged < 64) p->log[p->logged++] = 0;
-        p->turn = 1;
-    }
-}
-void pong(void* arg) {
-    auto* p = static_cast<PingPong*>(arg);
-    for (unsigned i = 0; i < p->rounds; i++) {
-        while (p->turn != 1) yield();
-        if (p->logged < 64) p->log[p->logged++] = 1;
-        p->turn = 0;
+        while (p->turn != m->index) yield();
+        if (p->logged < 64) p->log[p->logged++] = m->index;
+        p->turn = 1 - m->index;
     }
 }
 
@@ -114,8 +143,9 @@ KTEST(sched, yield_alternates_threads_on_one_cpu) {
     p.rounds = 32;
     ThreadOptions o;
     o.cpu = 0;
-    Thread* a = must_create(ktest_ctx, "ping", ping, &p, o);
-    Thread* b = must_create(ktest_ctx, "pong", pong, &p, o);
+    Member<PingPong> ping{&p, 0}, pong{&p, 1};
+    Thread* a = must_create(ktest_ctx, "ping", take_turns, &ping, o);
+    Thread* b = must_create(ktest_ctx, "pong", take_turns, &pong, o);
     KASSERT_TRUE(a && b);
     a->join();
     b->join();
@@ -131,14 +161,9 @@ struct FifoWaiters {
     volatile unsigned woken = 0;
     unsigned order[16];
 };
-struct FifoArg {
-    FifoWaiters* w;
-    unsigned index;
-};
-
 void fifo_waiter(void* arg) {
-    auto* a = static_cast<FifoArg*>(arg);
-    FifoWaiters* w = a->w;
+    auto* a = static_cast<Member<FifoWaiters>*>(arg);
+    FifoWaiters* w = a->shared;
     w->queue.wait([w] {
         if (!w->tokens) return false;
         w->tokens--;
@@ -151,17 +176,13 @@ void fifo_waiter(void* arg) {
 KTEST(sched, wait_queue_wakes_in_fifo_order) {
     constexpr unsigned N = 8;
     FifoWaiters w;
-    FifoArg args[N];
-    Thread* threads[N];
+    Team<FifoWaiters, N> team;
     ThreadOptions o;
     o.cpu = 0;
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&w, i};
-        threads[i] = must_create(ktest_ctx, "waiter", fifo_waiter, &args[i], o);
-        KASSERT_TRUE(threads[i]);
-        // Let it reach the queue before the next one is made, so arrival order is i.
+    // Each reaches the queue before the next one is made, so arrival order is the index.
+    KASSERT_TRUE(team.start(ktest_ctx, "waiter", fifo_waiter, w, o, [&w](unsigned i) {
         while (w.queue.waiter_count() != i + 1) yield();
-    }
+    }));
     for (unsigned i = 0; i < N; i++) {
         w.queue.update_and_wake_all([] {});  // spurious wake-ups: nobody may pass without a token
         while (w.queue.waiter_count() != N - i) yield();
@@ -173,36 +194,31 @@ KTEST(sched, wait_queue_wakes_in_fifo_order) {
         }
         while (__atomic_load_n(&w.woken, __ATOMIC_ACQUIRE) != i + 1) yield();
     }
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
+    team.join();
     for (unsigned i = 0; i < N; i++) KEXPECT_EQ(w.order[i], i);
 }
 
 // ---- mutexes ----
 
 struct Contention {
-    Mutex mutex;
+    MutexProtected<uint64_t> counter;  // deliberately not atomic
     volatile bool stop = false;
-    uint64_t counter = 0;  // mutex; deliberately not atomic
-    uint64_t per_thread[8] = {};
-    unsigned iterations = 0;  // 0: until stop
-};
-struct ContentionArg {
-    Contention* c;
-    unsigned index;
+    uint64_t per_thread[8] = {};  // each thread's own
+    unsigned iterations = 0;      // 0: until stop
 };
 
 void contend(void* arg) {
-    auto* a = static_cast<ContentionArg*>(arg);
-    Contention* c = a->c;
+    auto* a = static_cast<Member<Contention>*>(arg);
+    Contention* c = a->shared;
     for (unsigned i = 0; c->iterations ? i < c->iterations : !c->stop; i++) {
-        c->mutex.lock();
-        uint64_t v = c->counter;
-        // Give others every chance to break in while the mutex is held.
-        if (i % 8 == 0) yield();
-        for (int spin = 0; spin < 50; spin++) asm volatile("");
-        c->counter = v + 1;
+        c->counter.with([&](uint64_t& counter) {
+            uint64_t v = counter;
+            // Give others every chance to break in while the mutex is held.
+            if (i % 8 == 0) yield();
+            for (int spin = 0; spin < 50; spin++) asm volatile("");
+            counter = v + 1;
+        });
         c->per_thread[a->index]++;
-        c->mutex.unlock();
     }
 }
 
@@ -210,15 +226,10 @@ KTEST(sched, mutex_excludes) {
     constexpr unsigned N = 6, ITERATIONS = 2000;
     Contention c;
     c.iterations = ITERATIONS;
-    ContentionArg args[N];
-    Thread* threads[N];
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&c, i};
-        threads[i] = must_create(ktest_ctx, "contend", contend, &args[i]);
-        KASSERT_TRUE(threads[i]);
-    }
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
-    KEXPECT_EQ(c.counter, uint64_t(N) * ITERATIONS);
+    Team<Contention, N> team;
+    KASSERT_TRUE(team.start(ktest_ctx, "contend", contend, c));
+    team.join();
+    KEXPECT_EQ(c.counter.with([](uint64_t& n) { return n; }), uint64_t(N) * ITERATIONS);
 }
 
 // FIFO hand-off: over a stretch of time every contender gets about the same share (each waits
@@ -229,16 +240,11 @@ KTEST(sched, mutex_excludes) {
 KTEST(sched, mutex_is_fair) {
     constexpr unsigned N = 4;
     Contention c;
-    ContentionArg args[N];
-    Thread* threads[N];
+    Team<Contention, N> team;
     ThreadOptions o;
     o.cpu = int(arch::cpu_count() - 1);
     while (!arch::cpu_by_index(unsigned(o.cpu)).online) o.cpu--;
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&c, i};
-        threads[i] = must_create(ktest_ctx, "fair", contend, &args[i], o);
-        KASSERT_TRUE(threads[i]);
-    }
+    KASSERT_TRUE(team.start(ktest_ctx, "fair", contend, c, o));
     // Long enough for many time slices: every contender is running and queued on the mutex for
     // most of it, whichever CPUs they share.
     sleep_ns(400'000'000);
@@ -249,7 +255,7 @@ KTEST(sched, mutex_is_fair) {
         hi = c.per_thread[i] > hi ? c.per_thread[i] : hi;
     }
     ktest_ctx.note("acquisitions per thread: min %lu, max %lu", lo, hi);
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
+    team.join();
     KEXPECT(lo > 0);
     KEXPECT(hi <= 3 * lo + 16);
 }
@@ -259,16 +265,10 @@ struct Arrival {
     unsigned order[8];
     unsigned acquired = 0;  // mutex
 };
-struct ArrivalArg {
-    Arrival* a;
-    unsigned index;
-};
-
 void lock_and_record(void* arg) {
-    auto* a = static_cast<ArrivalArg*>(arg);
-    a->a->mutex.lock();
-    a->a->order[a->a->acquired++] = a->index;
-    a->a->mutex.unlock();
+    auto* m = static_cast<Member<Arrival>*>(arg);
+    MutexGuard g(m->shared->mutex);
+    m->shared->order[m->shared->acquired++] = m->index;
 }
 
 // Waiters queue up in a known order (spread over the CPUs); unlocking hands the mutex down the
@@ -276,17 +276,13 @@ void lock_and_record(void* arg) {
 KTEST(sched, mutex_hands_off_in_arrival_order) {
     constexpr unsigned N = 8;
     Arrival a;
-    ArrivalArg args[N];
-    Thread* threads[N];
+    Team<Arrival, N> team;
     a.mutex.lock();
-    for (unsigned i = 0; i < N; i++) {
-        args[i] = {&a, i};
-        threads[i] = must_create(ktest_ctx, "arrive", lock_and_record, &args[i]);
-        KASSERT_TRUE(threads[i]);
+    KASSERT_TRUE(team.start(ktest_ctx, "arrive", lock_and_record, a, {}, [&a](unsigned i) {
         while (a.mutex.waiter_count() != i + 1) yield();
-    }
+    }));
     a.mutex.unlock();
-    for (unsigned i = 0; i < N; i++) threads[i]->join();
+    team.join();
     KEXPECT_EQ(a.acquired, N);
     for (unsigned i = 0; i < N; i++) KEXPECT_EQ(a.order[i], i);
 }

@@ -368,12 +368,26 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
     for (uint32_t round = 1; round <= kRounds; round++) {
         __atomic_store_n(&shared.go, round, __ATOMIC_RELEASE);
         uint64_t restarts = block_recovery()->restarts();
-        if (!reads_back(kScratchFirst, 30, kBlocks, 9)) bad++;
+        auto r = rw(BlockOp::Read, kScratchFirst, 30, kBlocks, 9);
+        if (r.is_error()) {
+            ktest_ctx.note("round %u: the batch failed (%s)", round, r.error().name());
+            bad++;
+        } else {
+            for (uint32_t i = 0; i < 30; i++)
+                if (!matches(r.value(), i, 9)) {
+                    ktest_ctx.note("round %u: request %u: status %d", round, i, at(r.value(), i).status);
+                    bad++;
+                    break;
+                }
+        }
         during += block_recovery()->restarts() != restarts;
         while (__atomic_load_n(&shared.done, __ATOMIC_ACQUIRE) != round) sched::sleep_ns(100'000);
         // A fault that landed after the batch came back is recovered here, before the next
         // round's injection can arrive.
-        if (block_device()->info().is_error()) bad++;
+        if (auto info = block_device()->info(); info.is_error()) {
+            ktest_ctx.note("round %u: info() failed (%s)", round, info.error().name());
+            bad++;
+        }
     }
     domain::set_verbose_faults(true);
     KEXPECT(t.value()->join() == sched::ExitReason::Returned);

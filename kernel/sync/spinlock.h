@@ -58,15 +58,17 @@ private:
     uint64_t flags_;
 };
 
-template <typename T>
-class SpinlockProtected {
+// Data reachable only inside with(), which holds `Lock` (through a `Guard`) for the call. The
+// same wrapper serves every lock kind: SpinlockProtected here, sched::MutexProtected.
+template <typename T, typename Lock, typename Guard>
+class Protected {
 public:
     template <typename... Args>
-    constexpr explicit SpinlockProtected(Args&&... args) : value_(std::forward<Args>(args)...) {}
+    constexpr explicit Protected(Args&&... args) : value_(std::forward<Args>(args)...) {}
 
     template <typename F>
     decltype(auto) with(F&& f) {
-        SpinlockGuard g(lock_);
+        Guard g(lock_);
         return f(value_);
     }
 
@@ -74,8 +76,11 @@ public:
     T& unsafe_get() { return value_; }
 
 private:
-    Spinlock lock_;
+    Lock lock_;
     T value_;
 };
+
+template <typename T>
+using SpinlockProtected = Protected<T, Spinlock, SpinlockGuard>;
 
 }  // namespace lamina

@@ -95,6 +95,16 @@ TimerQueue& this_cpu_queue() {
     panic("time: CPU with APIC id %u has no timer queue (time::init_this_cpu not called)", id);
 }
 
+// A counter of this CPU's queue, read with interrupts off so that the thread cannot move to
+// another CPU between finding the queue and reading it.
+uint64_t this_cpu_counter(uint64_t TimerQueue::*counter) {
+    uint64_t flags = cpu::read_flags();
+    cpu::cli();
+    uint64_t n = this_cpu_queue().*counter;
+    if (flags & (1u << 9)) cpu::sti();
+    return n;
+}
+
 void timer_interrupt(arch::InterruptFrame&) {
     TimerQueue& q = this_cpu_queue();
     // One-shot mode: no new timer interrupt until program() below, so the early EOI cannot let
@@ -152,21 +162,9 @@ void internal::start_cpu_tick() {
 
 void set_tick_handler(TickHandler handler) { __atomic_store_n(&g_tick_handler, handler, __ATOMIC_RELEASE); }
 
-uint64_t ticks() {
-    uint64_t flags = cpu::read_flags();
-    cpu::cli();
-    uint64_t n = this_cpu_queue().ticks;
-    if (flags & (1u << 9)) cpu::sti();
-    return n;
-}
+uint64_t ticks() { return this_cpu_counter(&TimerQueue::ticks); }
 
-uint64_t missed_ticks() {
-    uint64_t flags = cpu::read_flags();
-    cpu::cli();
-    uint64_t n = this_cpu_queue().missed_ticks;
-    if (flags & (1u << 9)) cpu::sti();
-    return n;
-}
+uint64_t missed_ticks() { return this_cpu_counter(&TimerQueue::missed_ticks); }
 
 void Timer::arm(uint64_t deadline_ns, Callback callback, void* context) {
     cancel();

@@ -6,14 +6,25 @@
 namespace lamina::test {
 namespace {
 
+// Waits for init to start `program` and for the console to show `until`; returns what came
+// between, without the console's CRs. A timeout is a test failure (check HasFailure()).
+std::string init_output(Qemu& vm, const std::string& program, const std::string& until) {
+    std::string out;
+    if (!vm.wait_for("init: starting " + program, BOOT_TIMEOUT)) {
+        ADD_FAILURE() << program << " did not start";
+        return out;
+    }
+    if (!vm.wait_for(until, 60s, out)) ADD_FAILURE() << "no \"" << until << "\" after " << program;
+    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    return out;
+}
+
 TEST_F(SystemTest, ProcAndDevSeenFromABootModuleProgram) {
     auto& vm = boot({.direct = true,
                      .append = "init=cat /proc/mounts /proc/1/status /proc/self/cmdline /proc/self/stat "
                                "/proc/meminfo /proc/uptime /dev/null"});
-    ASSERT_TRUE(vm.wait_for("init: starting cat", BOOT_TIMEOUT));
-    std::string out;
-    ASSERT_TRUE(vm.wait_for("\ninit exited", 60s, out));
-    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    std::string out = init_output(vm, "cat", "\ninit exited");
+    ASSERT_FALSE(HasFailure());
     EXPECT_NE(out.find("== /proc/mounts\nrootfs / tmpfs rw 0 0\ntmpfs /tmp tmpfs rw 0 0\n"
                        "devtmpfs /dev devtmpfs rw 0 0\nproc /proc proc rw 0 0\n"),
               std::string::npos)
@@ -35,10 +46,8 @@ TEST_F(SystemTest, ProcAndDevSeenFromABootModuleProgram) {
 // devfs, procfs and a tmpfs mounted inside it.
 TEST_F(SystemTest, ProgramStartedByPathRunsFromTheExt2Root) {
     auto& vm = boot({.direct = true, .append = "init=/bin/cat /proc/mounts /etc/hostname"});
-    ASSERT_TRUE(vm.wait_for("init: starting /bin/cat", BOOT_TIMEOUT));
-    std::string out;
-    ASSERT_TRUE(vm.wait_for("\ninit exited with status 0", 60s, out));
-    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    std::string out = init_output(vm, "/bin/cat", "\ninit exited with status 0");
+    ASSERT_FALSE(HasFailure());
     EXPECT_NE(out.find("nvme0n1p2 / ext2 rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\nproc /proc proc rw 0 0\n"
                        "tmpfs /tmp tmpfs rw 0 0\nlamina"),
               std::string::npos)
@@ -54,10 +63,8 @@ namespace {
 
 TEST_F(SystemTest, MountAndUmount) {
     auto& vm = boot({.direct = true, .append = "init=mounts"});
-    ASSERT_TRUE(vm.wait_for("init: starting mounts", BOOT_TIMEOUT));
-    std::string out;
-    ASSERT_TRUE(vm.wait_for("\ninit exited with status 0", 60s, out));
-    out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+    std::string out = init_output(vm, "mounts", "\ninit exited with status 0");
+    ASSERT_FALSE(HasFailure());
     const char* expected[] = {
         "mount tmpfs on /mnt: 0",
         "proc /proc proc rw 0 0\nnone /mnt tmpfs rw 0 0\n",

@@ -98,23 +98,30 @@ TEST_F(Tty, PollAndSelectWakeForALine) {
     ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
 }
 
-// Ctrl-C sends SIGINT to the foreground process group; by default it ends the program.
-TEST_F(Tty, CtrlCEndsTheForegroundProgram) {
+// Ctrl-C sends SIGINT and Ctrl-\ SIGQUIT to the foreground process group; by default either
+// ends the program (SIGQUIT with a core dump on Linux). The key is echoed as ^C or ^\.
+struct SignalKey {
+    const char* name;
+    const char* typed;  // the key, after some input it discards
+    const char* echo;
+    int signal;
+};
+
+class TtySignalKey : public Tty, public ::testing::WithParamInterface<SignalKey> {};
+
+TEST_P(TtySignalKey, EndsTheForegroundProgram) {
+    const SignalKey& key = GetParam();
     auto& vm = start("intr");
     ASSERT_TRUE(vm.wait_for("waiting for ^C", 30s));
-    vm.send("some input\x03");
-    ASSERT_TRUE(vm.wait_for("^C", 20s));
-    ASSERT_TRUE(vm.wait_for("init killed by signal 2", 20s));
+    vm.send(key.typed);
+    ASSERT_TRUE(vm.wait_for(key.echo, 20s));
+    ASSERT_TRUE(vm.wait_for("init killed by signal " + std::to_string(key.signal), 20s));
 }
 
-// Ctrl-\ is SIGQUIT, which ends the program too (with a core dump on Linux).
-TEST_F(Tty, CtrlBackslashQuits) {
-    auto& vm = start("intr");
-    ASSERT_TRUE(vm.wait_for("waiting for ^C", 30s));
-    vm.send("\x1c");
-    ASSERT_TRUE(vm.wait_for("^\\", 20s));
-    ASSERT_TRUE(vm.wait_for("init killed by signal 3", 20s));
-}
+INSTANTIATE_TEST_SUITE_P(Keys, TtySignalKey,
+                         ::testing::Values(SignalKey{"CtrlC", "some input\x03", "^C", 2},
+                                           SignalKey{"CtrlBackslash", "\x1c", "^\\", 3}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // With a handler installed, the blocked read fails with EINTR after the handler ran.
 // Needs signal delivery to handlers (the procs branch); enable once it is merged.

@@ -600,23 +600,30 @@ TEST(AcpiParse, MissingOptionalTables) {
 
 // --- RSDP discovery --------------------------------------------------------------------------
 
+// Copies `what` into `area` at `offset`.
+void place(Bytes& area, size_t offset, const Bytes& what) { std::copy(what.begin(), what.end(), area.begin() + offset); }
+
+// The address the BIOS-area search finds (0, and a test failure, when it finds none).
+uint64_t found_rsdp(FakeMemory& memory) {
+    auto found = acpi::find_rsdp_in_bios_area(memory);
+    EXPECT_TRUE(found.is_ok());
+    return found.is_ok() ? found.value() : 0;
+}
+
 TEST(AcpiFindRsdp, InBiosArea) {
     FakeMemory memory = Layout {}.build();
     Bytes area(0x20000, 0);
     Bytes decoy = rsdp(2, 0x1234, 0x5678);
     decoy[8] ^= 1;  // right signature, wrong checksum: an option ROM string, say
-    std::copy(decoy.begin(), decoy.end(), area.begin() + 0x100);
-    Bytes unaligned = memory.region(kRsdpAt);
-    std::copy(unaligned.begin(), unaligned.end(), area.begin() + 0x208);  // not on 16 bytes
-    Bytes real = memory.region(kRsdpAt);
-    std::copy(real.begin(), real.end(), area.begin() + 0x15A10);
+    place(area, 0x100, decoy);
+    place(area, 0x208, memory.region(kRsdpAt));  // not on 16 bytes
+    place(area, 0x15A10, memory.region(kRsdpAt));
     memory.remove(kRsdpAt);
     memory.add(0xE0000, area);
 
-    auto found = acpi::find_rsdp_in_bios_area(memory);
-    ASSERT_TRUE(found.is_ok());
-    EXPECT_EQ(found.value(), 0xF5A10u);
-    auto parsed = acpi::Acpi::parse(found.value(), memory);
+    uint64_t found = found_rsdp(memory);
+    EXPECT_EQ(found, 0xF5A10u);
+    auto parsed = acpi::Acpi::parse(found, memory);
     ASSERT_TRUE(parsed.is_ok());
     EXPECT_EQ(parsed.value().madt().cpus.size(), 4u);
 }
@@ -629,15 +636,13 @@ TEST(AcpiFindRsdp, InEbdaFirst) {
     memory.add(0x400, bda);
     Bytes ebda(0x400, 0);
     Bytes r = rsdp(0, 0x7FE1000, 0);
-    std::copy(r.begin(), r.end(), ebda.begin() + 0x20);
+    place(ebda, 0x20, r);
     memory.add(0x9FC00, ebda);
     Bytes area(0x20000, 0);
-    std::copy(r.begin(), r.end(), area.begin() + 0x10);
+    place(area, 0x10, r);
     memory.add(0xE0000, area);
 
-    auto found = acpi::find_rsdp_in_bios_area(memory);
-    ASSERT_TRUE(found.is_ok());
-    EXPECT_EQ(found.value(), 0x9FC20u);
+    EXPECT_EQ(found_rsdp(memory), 0x9FC20u);
 }
 
 TEST(AcpiFindRsdp, RejectsBadExtendedChecksumAndKeepsLooking) {
@@ -645,13 +650,10 @@ TEST(AcpiFindRsdp, RejectsBadExtendedChecksumAndKeepsLooking) {
     Bytes area(0x20000, 0);
     Bytes bad = rsdp(2, 0x1000, 0x2000);
     bad[32] ^= 0xFF;  // v1 checksum still fine
-    std::copy(bad.begin(), bad.end(), area.begin() + 0x40);
-    Bytes good = rsdp(2, 0x1000, 0x2000);
-    std::copy(good.begin(), good.end(), area.begin() + 0x80);
+    place(area, 0x40, bad);
+    place(area, 0x80, rsdp(2, 0x1000, 0x2000));
     memory.add(0xE0000, area);
-    auto found = acpi::find_rsdp_in_bios_area(memory);
-    ASSERT_TRUE(found.is_ok());
-    EXPECT_EQ(found.value(), 0xE0080u);
+    EXPECT_EQ(found_rsdp(memory), 0xE0080u);
 }
 
 TEST(AcpiFindRsdp, NotFound) {
@@ -827,48 +829,46 @@ Bytes madt_with(const Bytes& entries) {
     return sdt("APIC", 3, body);
 }
 
+// The standard layout with a MADT of these entries fails to parse.
+void expect_madt_refused(const Bytes& entries) {
+    FakeMemory memory = Layout {}.build();
+    memory.add(kMadtAt, madt_with(entries));
+    expect_error(memory);
+}
+
 TEST(AcpiMadt, EntryWithZeroOrOneLengthIsRejected) {
     // Type 0x7F is one we do not decode: only the length check stands between it and a loop
     // that never advances.
     for (uint8_t type : {0x00, 0x7F})
     for (uint8_t length : {0, 1}) {
         SCOPED_TRACE(testing::Message() << "type " << int(type) << " length " << int(length));
-        FakeMemory memory = Layout {}.build();
         Bytes entries;
         lapic(entries, 0, 0, 1);
         put8(entries, type);
         put8(entries, length);
         put_str(entries, "\0\0\0\0\0\0", 6);
-        memory.add(kMadtAt, madt_with(entries));
-        expect_error(memory);
+        expect_madt_refused(entries);
     }
 }
 
 TEST(AcpiMadt, EntryLongerThanTheTableIsRejected) {
-    FakeMemory memory = Layout {}.build();
     Bytes entries;
     lapic(entries, 0, 0, 1);
     put8(entries, 1);
     put8(entries, 255);  // an IO APIC claiming 255 bytes, with 10 left in the table
     put_str(entries, "\0\0\0\0\0\0\0\0\0\0", 10);
-    memory.add(kMadtAt, madt_with(entries));
-    expect_error(memory);
+    expect_madt_refused(entries);
 }
 
 TEST(AcpiMadt, EntryShorterThanItsTypeIsRejected) {
-    FakeMemory memory = Layout {}.build();
-    Bytes entries = {0, 6, 0, 0, 1, 0};  // a local APIC needs 8 bytes
-    memory.add(kMadtAt, madt_with(entries));
-    expect_error(memory);
+    expect_madt_refused({0, 6, 0, 0, 1, 0});  // a local APIC needs 8 bytes
 }
 
 TEST(AcpiMadt, TrailingByteIsRejected) {
-    FakeMemory memory = Layout {}.build();
     Bytes entries;
     lapic(entries, 0, 0, 1);
     put8(entries, 0);
-    memory.add(kMadtAt, madt_with(entries));
-    expect_error(memory);
+    expect_madt_refused(entries);
 }
 
 TEST(AcpiMadt, LongerEntriesAndUnknownTypesAreAccepted) {

@@ -122,6 +122,11 @@ DomainError HostDomains::call_into(proxy_rt::DomainRecord& callee, proxy_rt::Thu
     uint64_t unwound = lamina_host_enter(&f.cont, thunk, frame);
     depth_ = index;
     current_ = f.caller;
+    if (!unwound && fault_on_return_) {
+        fault_on_return_ = false;
+        __atomic_store_n(&callee.state, static_cast<uint32_t>(proxy_rt::DomainState::Failed), __ATOMIC_RELEASE);
+        return DomainError::Faulted;
+    }
     return unwound ? DomainError::Faulted : DomainError::None;
 }
 

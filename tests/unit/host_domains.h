@@ -48,6 +48,10 @@ public:
     // Called by "domain code": fails the current domain and unwinds to the continuation of the
     // outermost call into it. Does not return.
     [[noreturn]] void fault();
+    // The next call that returns normally from a domain fails it on the way out, as a fault
+    // injected from another thread can in the kernel: the callee's result exists, its domain
+    // is Failed, and the call reports Faulted.
+    void fault_on_next_return() { fault_on_return_ = true; }
     // Teardown after a fault or kill: dead, and its exchange-heap objects reclaimed.
     domain::ReclaimStats reclaim(DomainId d);
 
@@ -78,6 +82,7 @@ private:
 
     MallocPages pages_;
     domain::ExchangeHeap heap_;
+    bool fault_on_return_ = false;
     std::deque<proxy_rt::DomainRecord> domains_;  // stable addresses
     DomainId current_ = KERNEL_DOMAIN;
     CallFrame stack_[MAX_DEPTH];

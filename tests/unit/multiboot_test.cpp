@@ -81,14 +81,19 @@ BootInfo& fresh_info() {
     return *info;
 }
 
+// Puts a multiboot2 information structure at the start of `mem` and parses it as GRUB hands it over.
+lamina::Result<void> parse_mb2(FakeMemory& mem, const std::vector<uint8_t>& mb, BootInfo& info) {
+    mem.put_bytes(mem.base, mb.data(), mb.size());
+    return parse_boot_info(MULTIBOOT2_LOADER_MAGIC, mem.base, FakeMemory::read, &mem, info);
+}
+
 }  // namespace
 
 TEST(Multiboot2, ParsesTags) {
     FakeMemory mem;
     auto mb = sample_mb2(true);
-    mem.put_bytes(mem.base, mb.data(), mb.size());
     BootInfo& info = fresh_info();
-    ASSERT_TRUE(parse_boot_info(MULTIBOOT2_LOADER_MAGIC, mem.base, FakeMemory::read, &mem, info).is_ok());
+    ASSERT_TRUE(parse_mb2(mem, mb, info).is_ok());
     EXPECT_EQ(info.path, BootPath::Multiboot2);
     EXPECT_STREQ(info.cmdline, "/boot/lamina.elf console=ttyS0 ktest");
     EXPECT_STREQ(info.loader_name, "GRUB 2.06");
@@ -105,9 +110,8 @@ TEST(Multiboot2, ParsesTags) {
 TEST(Multiboot2, FallsBackToEfiMemoryMap) {
     FakeMemory mem;
     auto mb = sample_mb2(false);
-    mem.put_bytes(mem.base, mb.data(), mb.size());
     BootInfo& info = fresh_info();
-    ASSERT_TRUE(parse_boot_info(MULTIBOOT2_LOADER_MAGIC, mem.base, FakeMemory::read, &mem, info).is_ok());
+    ASSERT_TRUE(parse_mb2(mem, mb, info).is_ok());
     EXPECT_TRUE(info.memory_map_from_efi);
     ASSERT_EQ(info.region_count, 3u);
     EXPECT_EQ(info.regions[0].type, MemoryType::Usable);  // conventional memory
@@ -123,20 +127,17 @@ TEST(Multiboot2, RejectsMalformedTags) {
     auto bad = mb;
     uint32_t huge = 0x10000;
     std::memcpy(&bad[8 + 4], &huge, 4);
-    mem.put_bytes(mem.base, bad.data(), bad.size());
-    EXPECT_TRUE(parse_boot_info(MULTIBOOT2_LOADER_MAGIC, mem.base, FakeMemory::read, &mem, fresh_info()).is_error());
+    EXPECT_TRUE(parse_mb2(mem, bad, fresh_info()).is_error());
     // A tag smaller than its header.
     bad = mb;
     uint32_t tiny = 4;
     std::memcpy(&bad[8 + 4], &tiny, 4);
-    mem.put_bytes(mem.base, bad.data(), bad.size());
-    EXPECT_TRUE(parse_boot_info(MULTIBOOT2_LOADER_MAGIC, mem.base, FakeMemory::read, &mem, fresh_info()).is_error());
+    EXPECT_TRUE(parse_mb2(mem, bad, fresh_info()).is_error());
     // A total size beyond mapped memory.
     bad = mb;
     uint32_t total = 0x100000;
     std::memcpy(&bad[0], &total, 4);
-    mem.put_bytes(mem.base, bad.data(), bad.size());
-    EXPECT_TRUE(parse_boot_info(MULTIBOOT2_LOADER_MAGIC, mem.base, FakeMemory::read, &mem, fresh_info()).is_error());
+    EXPECT_TRUE(parse_mb2(mem, bad, fresh_info()).is_error());
     // Wrong magic.
     EXPECT_TRUE(parse_boot_info(0x12345678, mem.base, FakeMemory::read, &mem, fresh_info()).is_error());
 }
@@ -148,9 +149,8 @@ TEST(Multiboot2, SurvivesRandomCorruption) {
         FakeMemory mem;
         auto bad = mb;
         for (int k = 0; k < 4; k++) bad[rng() % bad.size()] = uint8_t(rng());
-        mem.put_bytes(mem.base, bad.data(), bad.size());
         BootInfo& info = fresh_info();
-        auto r = parse_boot_info(MULTIBOOT2_LOADER_MAGIC, mem.base, FakeMemory::read, &mem, info);
+        auto r = parse_mb2(mem, bad, info);
         if (r.is_ok()) {
             EXPECT_LE(info.region_count, BootInfo::MAX_REGIONS);
             EXPECT_LE(info.module_count, BootInfo::MAX_MODULES);

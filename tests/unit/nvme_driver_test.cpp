@@ -97,10 +97,7 @@ TEST(NvmeDriver, BringsUpAndParsesIdentify) {
     o.namespaces = {NamespaceSpec{1, 20000, 9, true}, NamespaceSpec{2, 0, 9, false},
                     NamespaceSpec{3, 512, 12, true}};
     o.mdts = 3;
-    Config c;
-    c.io_queues = 3;
-    c.io_queue_entries = 32;
-    Rig rig(o, c);
+    Rig rig(o, {.io_queues = 3, .io_queue_entries = 32});
     rig.start();
     const auto& info = rig.ctl->info();
     EXPECT_EQ(info.vendor_id, 0x1d1d);
@@ -135,10 +132,7 @@ TEST(NvmeDriver, OldControllerWithoutActiveListAndFewerQueues) {
     o.max_io_queues = 2;
     o.dstrd = 2;  // 16-byte doorbell stride
     o.mqes = 15;
-    Config c;
-    c.io_queues = 4;
-    c.io_queue_entries = 64;
-    Rig rig(o, c);
+    Rig rig(o, {.io_queues = 4, .io_queue_entries = 64});
     rig.start();
     EXPECT_EQ(rig.ctl->io_queue_count(), 2);  // granted fewer than asked
     EXPECT_EQ(rig.ctl->queue_entries(1), 16u);  // capped by CAP.MQES
@@ -374,15 +368,13 @@ TEST(NvmeDriver, StoppedControllerTimesOut) {
 }
 
 TEST(NvmeDriver, AdminCommandThatNeverCompletes) {
-    Config c;
-    c.command_timeout_ns = 2'000'000'000;
-    Rig rig(Options{}, c);
+    Rig rig(Options{}, {.command_timeout_ns = 2'000'000'000});
     rig.model.set_unresponsive(true);
     uint64_t before = rig.platform.clock_ns;
-    auto r = Controller::create(rig.platform, c);
+    auto r = Controller::create(rig.platform, rig.config);
     ASSERT_TRUE(r.is_error());
     EXPECT_TRUE(is_controller_failure(r.error()));
-    EXPECT_GE(rig.platform.clock_ns - before, c.command_timeout_ns);
+    EXPECT_GE(rig.platform.clock_ns - before, rig.config.command_timeout_ns);
     EXPECT_EQ(rig.platform.dma_allocations, rig.platform.dma_frees);
     EXPECT_FALSE(rig.model.enabled());  // left disabled before its rings were freed
 }
@@ -402,9 +394,7 @@ TEST(NvmeDriver, ControllerThatNeverGetsReady) {
 }
 
 TEST(NvmeDriver, FatalStatusIsControllerFailure) {
-    Options o;
-    o.process_on_doorbell = false;
-    Rig rig(o);
+    Rig rig(Options{.process_on_doorbell = false});
     rig.start();
     auto b = rig.buffer(4096);
     BlockRequest r = rig.request(BlockOp::Read, 0, 8, &b.seg, 1, 1);
@@ -434,12 +424,7 @@ TEST(NvmeDriver, VanishedDeviceIsControllerFailure) {
 // After a failure, reinitialize hands back what was in flight; resubmitting it completes and
 // the data on the disk is what the writes said.
 TEST(NvmeDriver, ReinitializeRecoversAndReturnsInFlight) {
-    Options o;
-    o.process_on_doorbell = false;
-    Config c;
-    c.io_queues = 2;
-    c.io_queue_entries = 32;
-    Rig rig(o, c);
+    Rig rig({.process_on_doorbell = false}, {.io_queues = 2, .io_queue_entries = 32});
     rig.start();
     constexpr int N = 24;
     std::vector<Buffer> bufs;
@@ -511,11 +496,7 @@ TEST(NvmeDriver, ReinitializeAfterFatalStatus) {
 }
 
 TEST(NvmeDriver, InterruptModeAsksForOneVectorPerQueue) {
-    Options o;
-    o.process_on_doorbell = false;
-    Config c;
-    c.io_queues = 3;
-    Rig rig(o, c);
+    Rig rig({.process_on_doorbell = false}, {.io_queues = 3});
     rig.platform.interrupts = true;
     rig.start();
     auto b = rig.buffer(4096);
@@ -525,7 +506,7 @@ TEST(NvmeDriver, InterruptModeAsksForOneVectorPerQueue) {
     }
     for (uint16_t v = 1; v <= 3; v++) EXPECT_EQ(rig.model.interrupts(v), 1u) << v;
     // Polled mode asks for no interrupts at all.
-    Rig polled(o, c);
+    Rig polled(rig.model.options(), rig.config);
     polled.start();
     auto pb = polled.buffer(4096);
     ASSERT_TRUE(polled.run(0, polled.request(BlockOp::Read, 0, 8, &pb.seg, 1, 1)).ok());
@@ -534,12 +515,7 @@ TEST(NvmeDriver, InterruptModeAsksForOneVectorPerQueue) {
 
 // A full queue takes part of a batch; the rest goes in after completions are reaped.
 TEST(NvmeDriver, FullQueueTakesPartOfABatch) {
-    Options o;
-    o.process_on_doorbell = false;
-    Config c;
-    c.io_queues = 1;
-    c.io_queue_entries = 8;
-    Rig rig(o, c);
+    Rig rig({.process_on_doorbell = false}, {.io_queues = 1, .io_queue_entries = 8});
     rig.start();
     std::vector<Buffer> bufs;
     std::vector<BlockRequest> reqs;
@@ -578,10 +554,7 @@ TEST(NvmeDriver, RandomMixAgainstShadowDisk) {
     o.process_on_doorbell = false;
     o.mdts = 3;  // 32 KiB: many splits
     o.namespaces = {NamespaceSpec{1, 4096, 9, true}};  // 2 MiB
-    Config c;
-    c.io_queues = 3;
-    c.io_queue_entries = 16;
-    Rig rig(o, c);
+    Rig rig(o, {.io_queues = 3, .io_queue_entries = 16});
     rig.start();
     std::mt19937 rng(12345);
     std::vector<uint8_t> shadow(4096 * 512, 0);

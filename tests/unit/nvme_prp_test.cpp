@@ -21,24 +21,26 @@ namespace spec = lamina::nvme::spec;
 constexpr uint64_t P = 4096;
 constexpr uint64_t LIST_PHYS = 0x9000'0000;
 
-TEST(NvmePrp, OnePageUsesPrp1Only) {
-    DmaSegment s{0x10000, 4096};
-    uint64_t list[512] = {};
-    auto r = build_prps(&s, 1, 0, 4096, list, LIST_PHYS);
-    ASSERT_TRUE(r.is_ok());
-    EXPECT_EQ(r.value().prp1, 0x10000u);
-    EXPECT_EQ(r.value().prp2, 0u);
-    EXPECT_EQ(r.value().entries, 1u);
-}
-
-TEST(NvmePrp, TwoPagesUsePrp2AsPage) {
-    DmaSegment s{0x10200, 4096};  // starts mid-page, so it touches two pages
-    uint64_t list[512] = {};
-    auto r = build_prps(&s, 1, 0, 4096, list, LIST_PHYS);
-    ASSERT_TRUE(r.is_ok());
-    EXPECT_EQ(r.value().prp1, 0x10200u);
-    EXPECT_EQ(r.value().prp2, 0x11000u);
-    EXPECT_EQ(r.value().entries, 2u);
+// Up to two pages need no list: PRP1 points at the data, PRP2 (if needed) at the second page.
+TEST(NvmePrp, OneOrTwoPagesNeedNoList) {
+    struct Case {
+        DmaSegment segment;
+        uint64_t prp1, prp2;
+        uint32_t entries;
+    };
+    const Case cases[] = {
+        {{0x10000, 4096}, 0x10000, 0, 1},
+        {{0x10200, 4096}, 0x10200, 0x11000, 2},  // starts mid-page, so it touches two pages
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(testing::Message() << "segment at 0x" << std::hex << c.segment.phys);
+        uint64_t list[512] = {};
+        auto r = build_prps(&c.segment, 1, 0, c.segment.length, list, LIST_PHYS);
+        ASSERT_TRUE(r.is_ok());
+        EXPECT_EQ(r.value().prp1, c.prp1);
+        EXPECT_EQ(r.value().prp2, c.prp2);
+        EXPECT_EQ(r.value().entries, c.entries);
+    }
 }
 
 TEST(NvmePrp, ManyPagesUseAList) {

@@ -33,6 +33,26 @@ TEST_F(PciDecode, AbsentFunctionIsNotRead) {
     EXPECT_EQ(info.vendor, kNoVendor);
 }
 
+// The interface refuses unaligned and out-of-range accesses before any mechanism sees them:
+// reads are all ones of the access's width, writes are dropped.
+TEST_F(PciDecode, InvalidAccessesNeverReachTheMechanism) {
+    FakeConfigSpace small(256);
+    small.add(kDev, 0x1b36, 0x0010, 0x01, 0x08, 0x02);
+    EXPECT_EQ(small.read16(kDev, kVendorId), 0x1b36);
+    unsigned reads = small.reads;
+    EXPECT_EQ(small.read16(kDev, 1), 0xFFFFu);
+    EXPECT_EQ(small.read32(kDev, 2), 0xFFFFFFFFu);
+    EXPECT_EQ(small.read8(kDev, 256), 0xFFu);
+    EXPECT_EQ(small.read32(kDev, 254), 0xFFFFFFFFu);
+    EXPECT_EQ(small.reads, reads);
+    small.write16(kDev, kCommand + 1, 0xFFFF);
+    small.write32(kDev, 256, 0xFFFFFFFF);
+    EXPECT_EQ(small.read16(kDev, kCommand), 0);
+    // A valid access to a function that is not there reads as all ones of its width.
+    EXPECT_EQ(small.read8(Address{0, 0, 9, 0}, 0), 0xFFu);
+    EXPECT_EQ(small.read16(Address{0, 0, 9, 0}, 0), 0xFFFFu);
+}
+
 TEST_F(PciDecode, IdentityAndClass) {
     auto& f = cs.at(kDev);
     f.bytes[kRevisionId] = 2;

@@ -82,35 +82,22 @@ public:
     uint16_t size() const override { return size_; }
     bool covers(uint16_t segment, uint8_t) const override { return segment == 0; }
 
-    uint8_t read8(Address a, uint16_t off) override { return uint8_t(read(a, off, 1)); }
-    uint16_t read16(Address a, uint16_t off) override { return uint16_t(read(a, off, 2)); }
-    uint32_t read32(Address a, uint16_t off) override { return read(a, off, 4); }
-    void write8(Address a, uint16_t off, uint8_t v) override { write(a, off, 1, v); }
-    void write16(Address a, uint16_t off, uint16_t v) override { write(a, off, 2, v); }
-    void write32(Address a, uint16_t off, uint32_t v) override { write(a, off, 4, v); }
-
     unsigned bar_writes_while_decoding = 0;
     unsigned reads = 0;
     std::vector<std::tuple<uint8_t, uint8_t, uint8_t>> scanned;  // functions read at offset 0
 
-private:
-    static uint32_t key(Address a) {
-        return uint32_t(a.segment) << 16 | uint32_t(a.bus) << 8 | uint32_t(a.device) << 3 | a.function;
-    }
-
-    uint32_t read(Address a, uint16_t off, unsigned width) {
+protected:
+    uint32_t read_checked(Address a, uint16_t off, unsigned width) override {
         reads++;
-        if (!valid_access(off, width)) return 0xFFFFFFFF;
         if (off == 0) scanned.emplace_back(a.bus, a.device, a.function);
         auto it = functions_.find(key(a));
-        if (it == functions_.end()) return 0xFFFFFFFF >> (32 - 8 * width);
+        if (it == functions_.end()) return all_ones(width);
         uint32_t v = 0;
         memcpy(&v, &it->second.bytes[off], width);
         return v;
     }
 
-    void write(Address a, uint16_t off, unsigned width, uint32_t value) {
-        if (!valid_access(off, width)) return;
+    void write_checked(Address a, uint16_t off, unsigned width, uint32_t value) override {
         auto it = functions_.find(key(a));
         if (it == functions_.end()) return;
         Function& f = it->second;
@@ -123,10 +110,15 @@ private:
         uint32_t current;
         memcpy(&current, &f.bytes[dword], 4);
         unsigned shift = 8 * (off - dword);
-        uint32_t lane = (width == 4 ? 0xFFFFFFFFu : ((1u << (8 * width)) - 1)) << shift;
+        uint32_t lane = all_ones(width) << shift;
         uint32_t mask = lane & f.writable[dword / 4];
         uint32_t next = (current & ~mask) | ((value << shift) & mask);
         memcpy(&f.bytes[dword], &next, 4);
+    }
+
+private:
+    static uint32_t key(Address a) {
+        return uint32_t(a.segment) << 16 | uint32_t(a.bus) << 8 | uint32_t(a.device) << 3 | a.function;
     }
 
     uint16_t size_;

@@ -54,29 +54,13 @@ public:
         return k;
     }
     Result<RefPtr<Inode>> create(Name n, uint32_t m, uint32_t u, uint32_t g) override {
-        std::string s(n.ptr, n.len);
-        if (children.count(s)) return Errno::Exist;
-        MemInode* f = add(s, mode::Regular | (m & 07777));
-        f->uid = u;
-        f->gid = g;
-        return RefPtr<Inode>(f);
+        return add_new(n, mode::Regular | (m & 07777), u, g);
     }
-
     Result<RefPtr<Inode>> mkdir(Name n, uint32_t m, uint32_t u, uint32_t g) override {
-        std::string s(n.ptr, n.len);
-        if (children.count(s)) return Errno::Exist;
-        MemInode* d = add(s, mode::Directory | (m & 07777));
-        d->uid = u;
-        d->gid = g;
-        return RefPtr<Inode>(d);
+        return add_new(n, mode::Directory | (m & 07777), u, g);
     }
     Result<RefPtr<Inode>> symlink(Name n, Name t, uint32_t u, uint32_t g) override {
-        std::string s(n.ptr, n.len);
-        if (children.count(s)) return Errno::Exist;
-        MemInode* l = add(s, mode::Symlink | 0777, std::string(t.ptr, t.len));
-        l->uid = u;
-        l->gid = g;
-        return RefPtr<Inode>(l);
+        return add_new(n, mode::Symlink | 0777, u, g, std::string(t.ptr, t.len));
     }
     Result<void> link(Name n, Inode& target) override {
         std::string s(n.ptr, n.len);
@@ -159,8 +143,17 @@ public:
         static uint64_t next_ino = 100;
         auto* c = new MemInode(dev_, next_ino++, m, this);
         c->target = link;
-        children[name] = RefPtr<MemInode>(c);
+        children[name] = adopt_ref(c);
         return c;
+    }
+    // What create, mkdir and symlink share: a new child owned by owner and group, unless the name is taken.
+    Result<RefPtr<Inode>> add_new(Name n, uint32_t m, uint32_t owner, uint32_t group, const std::string& link = "") {
+        std::string s(n.ptr, n.len);
+        if (children.count(s)) return Errno::Exist;
+        MemInode* child = add(s, m, link);
+        child->uid = owner;
+        child->gid = group;
+        return RefPtr<Inode>(child);
     }
     MemInode* dir(const std::string& name, uint32_t perm = 0755) { return add(name, mode::Directory | perm); }
     MemInode* file(const std::string& name, uint32_t perm = 0644) { return add(name, mode::Regular | perm); }
@@ -188,7 +181,7 @@ public:
 //   file
 struct PosixPathTree : testing::Test {
     void SetUp() override {
-        root = RefPtr<MemInode>(new MemInode(1, 2, mode::Directory | 0755, nullptr));
+        root = adopt_ref(new MemInode(1, 2, mode::Directory | 0755, nullptr));
         etc = root->dir("etc");
         etc->file("passwd");
         home = root->dir("home");
@@ -209,7 +202,7 @@ struct PosixPathTree : testing::Test {
         mnt = root->dir("mnt");
         root->file("file");
 
-        fs2 = RefPtr<MemInode>(new MemInode(2, 2, mode::Directory | 0755, nullptr));
+        fs2 = adopt_ref(new MemInode(2, 2, mode::Directory | 0755, nullptr));
         fs2->dir("data")->file("file");
         fs2->link("up", "..");
         fs2->link("toroot", "/etc");
@@ -368,7 +361,7 @@ TEST_F(PosixPathTree, MountsAreCrossedBothWays) {
     root->link("tomnt", "mnt");
     EXPECT_EQ(at("/tomnt/data"), id(data));
     // Stacking: the newest mount wins; ".." from it goes to the parent of /mnt.
-    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    RefPtr<MemInode> fs3 = adopt_ref(new MemInode(3, 2, mode::Directory | 0755, nullptr));
     fs3->file("three");
     Location m = must(resolve(ctx(), "/mnt", 0));
     ASSERT_TRUE(mounts.mount(m, "/mnt", RefPtr<Inode>(fs3.get())).is_ok());
@@ -391,7 +384,7 @@ TEST_F(PosixPathTree, MountsAreCrossedBothWays) {
 
 TEST_F(PosixPathTree, MountOnlyOnDirectories) {
     Location f = must(resolve(ctx(), "/file", 0));
-    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    RefPtr<MemInode> fs3 = adopt_ref(new MemInode(3, 2, mode::Directory | 0755, nullptr));
     EXPECT_EQ(mounts.mount(f, "/file", RefPtr<Inode>(fs3.get())).error().code(), Errno::NotDir);
     EXPECT_EQ(mounts.mount(root_loc, "relative", RefPtr<Inode>(fs3.get())).error().code(), Errno::Inval);
     EXPECT_EQ(mounts.mount_root(RefPtr<Inode>(fs3.get())).error().code(), Errno::Busy);
@@ -399,7 +392,7 @@ TEST_F(PosixPathTree, MountOnlyOnDirectories) {
 
 TEST_F(PosixPathTree, LongestPrefix) {
     Location e = must(resolve(ctx(), "/mnt/data", 0));
-    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    RefPtr<MemInode> fs3 = adopt_ref(new MemInode(3, 2, mode::Directory | 0755, nullptr));
     ASSERT_TRUE(mounts.mount(e, "/mnt//./data/", RefPtr<Inode>(fs3.get())).is_ok());
     size_t rest = 0;
     Mount* m = mounts.longest_prefix("/mnt/data/x/y", &rest);

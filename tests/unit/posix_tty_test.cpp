@@ -110,22 +110,28 @@ TEST(PosixTty, EraseAndKill) {
     EXPECT_EQ(k.out, "");
 }
 
-TEST(PosixTty, KillWithoutEchoke) {
-    Harness h;
-    h.set_lflag(0, tc::EchoKe);
-    h.type("abc\x15");
-    EXPECT_EQ(h.out, "abc^U\r\n");
-    h.type("d\n");
-    EXPECT_EQ(h.read(), "d\n");
-}
-
-TEST(PosixTty, EraseWithoutEchoeEchoesTheEraseCharacter) {
-    Harness h;
-    h.set_lflag(0, tc::EchoE);
-    h.type("ab\x7f");
-    EXPECT_EQ(h.out, "ab^?");
-    h.type("\n");
-    EXPECT_EQ(h.read(), "a\n");
+// Without ECHOKE a kill, and without ECHOE an erase, echoes the control character instead of
+// rubbing out the line; the line is edited all the same.
+TEST(PosixTty, KillAndEraseWithoutVisualEcho) {
+    struct Case {
+        uint32_t cleared;
+        const char* typed;
+        const char* echo;
+        const char* line;  // what reads after "d\n" is typed
+    };
+    const Case cases[] = {
+        {tc::EchoKe, "abc\x15", "abc^U\r\n", "d\n"},
+        {tc::EchoE, "ab\x7f", "ab^?", "ad\n"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.echo);
+        Harness h;
+        h.set_lflag(0, c.cleared);
+        h.type(c.typed);
+        EXPECT_EQ(h.out, c.echo);
+        h.type("d\n");
+        EXPECT_EQ(h.read(), c.line);
+    }
 }
 
 TEST(PosixTty, WordErase) {

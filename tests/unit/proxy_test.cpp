@@ -369,6 +369,24 @@ TEST_F(ProxyTest, ShadowRetriesWithRescuedHandles) {
     EXPECT_EQ(restarter.last_stats.freed, 0u);  // it was rescued before the teardown
 }
 
+// The callee returned its by-value argument and then failed before the call got back to the
+// kernel (a fault injected from another thread at that moment): the argument is rescued for the
+// retry, and the result the dead callee made must not free it when the proxy drops it.
+TEST_F(ProxyTest, ShadowRetriesWithTheArgumentADeadCalleeHadAlreadyReturned) {
+    Restarter restarter(host, proxy, impl);
+    EchoShadow shadow(proxy, restarter);
+    host.fault_on_next_return();
+    RRef<Buf> b = new_buf(0, 0);
+    Buf* raw = b.get();
+    auto r = shadow.fill_retry(std::move(b), 4);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(r.value().get(), raw);
+    EXPECT_EQ(r.value()->data[0], 4);
+    EXPECT_EQ(owner(raw), lamina::KERNEL_DOMAIN);
+    EXPECT_EQ(restarter.recoveries, 1);
+    EXPECT_EQ(host.violations(), 0u);
+}
+
 TEST_F(ProxyTest, ShadowReturnsRestartingForAMethodThatIsNotRetrySafe) {
     Restarter restarter(host, proxy, impl);
     EchoShadow shadow(proxy, restarter);

@@ -234,6 +234,7 @@ ${result} invoke_${method}(${params}) {
     }, &lamina_frame);
     ${end_loans}
     if (lamina_fault != DomainError::None) [[unlikely]] {
+        lamina_frame.result.abandon();
         ${rescue}
         return proxy_rt::domain_error(lamina_fault);
     }

@@ -167,8 +167,13 @@ private:
     bool group_has_super(uint32_t g) const;
     bool is_metadata_block(uint64_t b) const;
     Result<void> check_data_block(uint64_t b, uint32_t ino);
+    // The cached block holding inode `ino`, and the inode's byte offset in it.
+    Result<BufferRef> inode_block(uint32_t ino, uint32_t& offset);
     Result<Inode> read_inode(uint32_t ino);
     Result<void> write_inode(uint32_t ino, const Inode& in);
+    // Clears bit `index` of the bitmap in `bitmap_block`; a bit already clear is corruption,
+    // reported as freeing `what` `number`.
+    Result<void> clear_bitmap_bit(uint32_t bitmap_block, uint32_t index, const char* what, uint32_t number);
     Result<uint32_t> alloc_block(uint32_t goal);
     Result<void> free_block(uint32_t b);
     Result<uint32_t> alloc_inode(uint32_t parent, bool dir);
@@ -187,6 +192,9 @@ private:
     Result<size_t> read_data(uint32_t ino, Inode& in, uint64_t offset, void* buf, size_t len);
     Result<size_t> write_data(uint32_t ino, Inode& in, uint64_t offset, const void* buf, size_t len);
     Result<void> check_inode_usable(uint32_t ino, const Inode& in);
+    // The inode of a regular file for read, write or truncate: EISDIR for a directory, EINVAL
+    // for anything else that is not a regular file.
+    Result<Inode> read_regular(uint32_t ino);
 
     // ext2_dir.cpp: directory blocks.
     struct Slot;

@@ -14,6 +14,18 @@ inline uint32_t get_u32(const uint8_t* p) {
 }
 inline void put_u32(uint8_t* p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
 
+// The part of a transfer at byte `pos` with `left` bytes to go that lies in one block.
+struct BlockPiece {
+    uint64_t lblk;
+    uint32_t in_block;  // offset of the piece in its block
+    size_t len;
+};
+BlockPiece piece_at(uint64_t pos, size_t left, uint32_t block_size) {
+    auto in_block = static_cast<uint32_t>(pos % block_size);
+    size_t len = block_size - in_block;
+    return {pos / block_size, in_block, len < left ? len : left};
+}
+
 }  // namespace
 
 uint64_t FileSystem::size_of(const Inode& in) const {
@@ -220,19 +232,15 @@ Result<size_t> FileSystem::read_data(uint32_t ino, Inode& in, uint64_t offset, v
     auto* out = static_cast<uint8_t*>(buf);
     size_t done = 0;
     while (done < len) {
-        uint64_t pos = offset + done;
-        uint64_t lblk = pos / block_size_;
-        uint32_t in_block = static_cast<uint32_t>(pos % block_size_);
-        size_t n = block_size_ - in_block;
-        if (n > len - done) n = len - done;
-        uint32_t phys = TRY(map_block(ino, in, lblk, false, nullptr));
+        BlockPiece p = piece_at(offset + done, len - done, block_size_);
+        uint32_t phys = TRY(map_block(ino, in, p.lblk, false, nullptr));
         if (phys == 0) {
-            __builtin_memset(out + done, 0, n);
+            __builtin_memset(out + done, 0, p.len);
         } else {
             BufferRef b = TRY(cache_->get(phys));
-            __builtin_memcpy(out + done, b.data() + in_block, n);
+            __builtin_memcpy(out + done, b.data() + p.in_block, p.len);
         }
-        done += n;
+        done += p.len;
     }
     return done;
 }
@@ -243,25 +251,21 @@ Result<size_t> FileSystem::write_data(uint32_t ino, Inode& in, uint64_t offset, 
     size_t done = 0;
     Result<void> failure;
     while (done < len) {
-        uint64_t pos = offset + done;
-        uint64_t lblk = pos / block_size_;
-        uint32_t in_block = static_cast<uint32_t>(pos % block_size_);
-        size_t n = block_size_ - in_block;
-        if (n > len - done) n = len - done;
+        BlockPiece p = piece_at(offset + done, len - done, block_size_);
         bool created;
-        auto phys = map_block(ino, in, lblk, true, &created);
+        auto phys = map_block(ino, in, p.lblk, true, &created);
         if (phys.is_error()) {
             failure = phys.error();
             break;
         }
-        auto b = (created || n == block_size_) ? cache_->get_zeroed(phys.value()) : cache_->get(phys.value());
+        auto b = (created || p.len == block_size_) ? cache_->get_zeroed(phys.value()) : cache_->get(phys.value());
         if (b.is_error()) {
             failure = b.error();
             break;
         }
-        __builtin_memcpy(b.value().data() + in_block, src + done, n);
+        __builtin_memcpy(b.value().data() + p.in_block, src + done, p.len);
         b.value().mark_dirty();
-        done += n;
+        done += p.len;
     }
     // What was written stays written (and counted in the size) even if a later block failed.
     if (offset + done > size_of(in)) TRY(set_size(in, offset + done));
@@ -311,12 +315,17 @@ Result<void> FileSystem::setattr(uint32_t ino, const SetAttr& a) {
     return write_inode(ino, in);
 }
 
-Result<size_t> FileSystem::read(uint32_t ino, uint64_t offset, void* buf, size_t len) {
+Result<Inode> FileSystem::read_regular(uint32_t ino) {
     Inode in = TRY(read_inode(ino));
     TRY(check_inode_usable(ino, in));
     uint16_t type = in.i_mode & MODE_IFMT;
     if (type == MODE_IFDIR) return Errno::IsDir;
     if (type != MODE_IFREG) return Errno::Inval;
+    return in;
+}
+
+Result<size_t> FileSystem::read(uint32_t ino, uint64_t offset, void* buf, size_t len) {
+    Inode in = TRY(read_regular(ino));
     size_t n = TRY(read_data(ino, in, offset, buf, len));
     // relatime: record an access only when the last one predates the last change or a day.
     if (!read_only_ && n > 0) {
@@ -331,11 +340,7 @@ Result<size_t> FileSystem::read(uint32_t ino, uint64_t offset, void* buf, size_t
 
 Result<size_t> FileSystem::write(uint32_t ino, uint64_t offset, const void* buf, size_t len) {
     TRY(require_writable());
-    Inode in = TRY(read_inode(ino));
-    TRY(check_inode_usable(ino, in));
-    uint16_t type = in.i_mode & MODE_IFMT;
-    if (type == MODE_IFDIR) return Errno::IsDir;
-    if (type != MODE_IFREG) return Errno::Inval;
+    Inode in = TRY(read_regular(ino));
     if (len == 0) return size_t{0};
     size_t n = TRY(write_data(ino, in, offset, buf, len));
     in.i_mtime = in.i_ctime = clock_.now();
@@ -345,11 +350,7 @@ Result<size_t> FileSystem::write(uint32_t ino, uint64_t offset, const void* buf,
 
 Result<void> FileSystem::truncate(uint32_t ino, uint64_t size) {
     TRY(require_writable());
-    Inode in = TRY(read_inode(ino));
-    TRY(check_inode_usable(ino, in));
-    uint16_t type = in.i_mode & MODE_IFMT;
-    if (type == MODE_IFDIR) return Errno::IsDir;
-    if (type != MODE_IFREG) return Errno::Inval;
+    Inode in = TRY(read_regular(ino));
     if (size > max_file_size_) return Errno::FBig;
     uint64_t old = size_of(in);
     if (size < old) {

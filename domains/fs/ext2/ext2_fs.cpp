@@ -274,24 +274,38 @@ Result<void> FileSystem::check_data_block(uint64_t b, uint32_t ino) {
     return {};
 }
 
-Result<Inode> FileSystem::read_inode(uint32_t ino) {
+Result<BufferRef> FileSystem::inode_block(uint32_t ino, uint32_t& offset) {
     if (ino == 0 || ino > sb_.s_inodes_count) return corrupt("inode number %u out of range", ino);
     uint32_t g = (ino - 1) / sb_.s_inodes_per_group;
     uint64_t byte = uint64_t{(ino - 1) % sb_.s_inodes_per_group} * inode_size_;
-    BufferRef b = TRY(cache_->get(groups_[g].bg_inode_table + byte / block_size_));
+    offset = static_cast<uint32_t>(byte % block_size_);
+    return cache_->get(groups_[g].bg_inode_table + byte / block_size_);
+}
+
+Result<Inode> FileSystem::read_inode(uint32_t ino) {
+    uint32_t offset;
+    BufferRef b = TRY(inode_block(ino, offset));
     Inode in;
-    __builtin_memcpy(&in, b.data() + byte % block_size_, sizeof in);
+    __builtin_memcpy(&in, b.data() + offset, sizeof in);
     return in;
 }
 
 Result<void> FileSystem::write_inode(uint32_t ino, const Inode& in) {
     TRY(require_writable());
-    if (ino == 0 || ino > sb_.s_inodes_count) return corrupt("inode number %u out of range", ino);
-    uint32_t g = (ino - 1) / sb_.s_inodes_per_group;
-    uint64_t byte = uint64_t{(ino - 1) % sb_.s_inodes_per_group} * inode_size_;
-    BufferRef b = TRY(cache_->get(groups_[g].bg_inode_table + byte / block_size_));
-    __builtin_memcpy(b.data() + byte % block_size_, &in, sizeof in);
+    uint32_t offset;
+    BufferRef b = TRY(inode_block(ino, offset));
+    __builtin_memcpy(b.data() + offset, &in, sizeof in);
     b.mark_dirty();
+    return {};
+}
+
+Result<void> FileSystem::clear_bitmap_bit(uint32_t bitmap_block, uint32_t index, const char* what, uint32_t number) {
+    BufferRef bm = TRY(cache_->get(bitmap_block));
+    uint8_t& byte = bm.data()[index >> 3];
+    const auto bit = static_cast<uint8_t>(1u << (index & 7));
+    if (!(byte & bit)) return corrupt("freeing %s %u, which is already free", what, number);
+    byte &= static_cast<uint8_t>(~bit);
+    bm.mark_dirty();
     return {};
 }
 
@@ -341,11 +355,7 @@ Result<void> FileSystem::free_block(uint32_t b) {
     uint32_t g = (b - sb_.s_first_data_block) / sb_.s_blocks_per_group;
     uint32_t i = (b - sb_.s_first_data_block) % sb_.s_blocks_per_group;
     GroupDesc& d = groups_[g];
-    BufferRef bm = TRY(cache_->get(d.bg_block_bitmap));
-    uint8_t& byte = bm.data()[i >> 3];
-    if (!(byte & (1u << (i & 7)))) return corrupt("freeing block %u, which is already free", b);
-    byte &= static_cast<uint8_t>(~(1u << (i & 7)));
-    bm.mark_dirty();
+    TRY(clear_bitmap_bit(d.bg_block_bitmap, i, "block", b));
     d.bg_free_blocks_count++;
     sb_.s_free_blocks_count++;
     meta_dirty_ = true;
@@ -404,11 +414,7 @@ Result<void> FileSystem::free_inode(uint32_t ino, bool dir) {
     uint32_t g = (ino - 1) / sb_.s_inodes_per_group;
     uint32_t i = (ino - 1) % sb_.s_inodes_per_group;
     GroupDesc& d = groups_[g];
-    BufferRef bm = TRY(cache_->get(d.bg_inode_bitmap));
-    uint8_t& byte = bm.data()[i >> 3];
-    if (!(byte & (1u << (i & 7)))) return corrupt("freeing inode %u, which is already free", ino);
-    byte &= static_cast<uint8_t>(~(1u << (i & 7)));
-    bm.mark_dirty();
+    TRY(clear_bitmap_bit(d.bg_inode_bitmap, i, "inode", ino));
     d.bg_free_inodes_count++;
     if (dir && d.bg_used_dirs_count) d.bg_used_dirs_count--;
     sb_.s_free_inodes_count++;

@@ -116,6 +116,25 @@ size_t sorted_runs(const Run* runs, size_t n, Run* out) {
     return m;
 }
 
+bool on_device(uint64_t lba, uint64_t count, uint64_t block_count) {
+    return lba <= block_count && count <= block_count - lba;
+}
+
+// Checks that every run is on the device, then calls fn(sorted, n) for each batch of up to
+// kBatch runs in LBA order.
+template <typename Run, typename Fn>
+Result<void> each_sorted_batch(const Run* runs, size_t count, uint64_t block_count, Fn fn) {
+    for (size_t i = 0; i < count; i++)
+        if (!on_device(runs[i].lba, runs[i].count, block_count)) return Errno::Inval;
+    constexpr size_t batch = BlockClient::kBatch;
+    for (size_t at = 0; at < count; at += batch) {
+        Run sorted[batch];
+        size_t n = sorted_runs(runs + at, count - at < batch ? count - at : batch, sorted);
+        TRY(fn(sorted, n));
+    }
+    return {};
+}
+
 }  // namespace
 
 template <typename Run, typename Copy>
@@ -150,11 +169,7 @@ Result<void> BlockClient::fill_merged(BlockOp op, const Run* runs, size_t n, siz
 }
 
 Result<void> BlockClient::write_runs(const SectorRun* runs, size_t count) {
-    for (size_t i = 0; i < count; i++)
-        if (runs[i].lba > info_.block_count || runs[i].count > info_.block_count - runs[i].lba) return Errno::Inval;
-    for (size_t at = 0; at < count; at += kBatch) {
-        SectorRun sorted[kBatch];
-        size_t n = sorted_runs(runs + at, count - at < kBatch ? count - at : kBatch, sorted);
+    return each_sorted_batch(runs, count, info_.block_count, [&](const SectorRun* sorted, size_t n) -> Result<void> {
         size_t i = 0;
         uint32_t done_in_run = 0;
         while (i < n) {
@@ -167,16 +182,12 @@ Result<void> BlockClient::write_runs(const SectorRun* runs, size_t count) {
             uint32_t got = TRY(submit(done));
             TRY(complete(done, got, BlockOp::Write, nullptr, 0, 0));
         }
-    }
-    return {};
+        return {};
+    });
 }
 
 Result<void> BlockClient::read_runs(const SectorRunIn* runs, size_t count) {
-    for (size_t i = 0; i < count; i++)
-        if (runs[i].lba > info_.block_count || runs[i].count > info_.block_count - runs[i].lba) return Errno::Inval;
-    for (size_t at = 0; at < count; at += kBatch) {
-        SectorRunIn sorted[kBatch];
-        size_t n = sorted_runs(runs + at, count - at < kBatch ? count - at : kBatch, sorted);
+    return each_sorted_batch(runs, count, info_.block_count, [&](const SectorRunIn* sorted, size_t n) -> Result<void> {
         uint64_t wanted = 0, delivered = 0;
         for (size_t k = 0; k < n; k++) wanted += sorted[k].count;
         size_t i = 0;
@@ -222,12 +233,12 @@ Result<void> BlockClient::read_runs(const SectorRunIn* runs, size_t count) {
                      static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(wanted));
             return Errno::IO;
         }
-    }
-    return {};
+        return {};
+    });
 }
 
 Result<void> BlockClient::transfer(BlockOp op, uint64_t lba, uint32_t count, uint8_t* buf) {
-    if (lba > info_.block_count || count > info_.block_count - lba) return Errno::Inval;
+    if (!on_device(lba, count, info_.block_count)) return Errno::Inval;
     const uint32_t chunk = chunk_sectors();
     while (count > 0 || op == BlockOp::Flush) {
         TRY(ready_batch());

@@ -95,7 +95,7 @@ Result<FsInfo> FsService::mount(bool read_only, bool after_fault) {
         log_line(env_.log, "fs: partition %u ends past the disk", p.index);
         return Errno::IO;
     }
-    if (!part_) part_ = new (part_storage_) PartitionDevice(blocks_, p.first_lba, p.sector_count());
+    if (!part_) part_.emplace(blocks_, p.first_lba, p.sector_count());
     ext2::MountOptions opts;
     opts.read_only = read_only;
     opts.after_fault = after_fault;
@@ -205,20 +205,21 @@ Result<void> FsService::link(uint32_t dir, const FsName& name, uint32_t ino) {
     return commit_namespace();
 }
 
-Result<void> FsService::unlink(uint32_t dir, const FsName& name) {
+Result<void> FsService::remove_name(uint32_t dir, const FsName& name,
+                                    Result<void> (ext2::FileSystem::*op)(uint32_t, const char*, size_t)) {
     SERIAL();
-    TRY(mounted());
+    ext2::FileSystem* fs = TRY(mounted());
     size_t len = TRY(name_len(name));
-    TRY(fs_->unlink(dir, name_ptr(name), len));
+    TRY((fs->*op)(dir, name_ptr(name), len));
     return commit_namespace();
 }
 
+Result<void> FsService::unlink(uint32_t dir, const FsName& name) {
+    return remove_name(dir, name, &ext2::FileSystem::unlink);
+}
+
 Result<void> FsService::rmdir(uint32_t dir, const FsName& name) {
-    SERIAL();
-    TRY(mounted());
-    size_t len = TRY(name_len(name));
-    TRY(fs_->rmdir(dir, name_ptr(name), len));
-    return commit_namespace();
+    return remove_name(dir, name, &ext2::FileSystem::rmdir);
 }
 
 Result<void> FsService::rename(uint32_t from_dir, const FsName& from, uint32_t to_dir, const FsName& to) {

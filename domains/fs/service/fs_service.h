@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/optional.h>
 #include <lamina/result.h>
 #include <lamina/rref.h>
 
@@ -75,11 +76,13 @@ private:
     Result<void> commit_namespace();
     Result<idl::FsStat> stat_of(uint32_t ino);
     idl::FsInfo info_of() const;
+    // unlink and rmdir: remove `name` from `dir` with `op`, then write the file system back.
+    Result<void> remove_name(uint32_t dir, const idl::FsName& name,
+                             Result<void> (ext2::FileSystem::*op)(uint32_t, const char*, size_t));
 
     Env env_;
     BlockClient blocks_;
-    alignas(PartitionDevice) unsigned char part_storage_[sizeof(PartitionDevice)];
-    PartitionDevice* part_ = nullptr;
+    Optional<PartitionDevice> part_;  // made at the first mount, kept for the later ones
     ext2::FsOwner fs_;
     uint32_t busy_ = 0;  // atomic
 };

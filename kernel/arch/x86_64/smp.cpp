@@ -66,28 +66,10 @@ struct {
 volatile bool g_request_for[arch::MAX_CPUS];
 uint64_t g_shootdowns_received = 0;
 
-void flush_local(uintptr_t virt, size_t size) {
-    constexpr size_t FULL_FLUSH_PAGES = 32;
-    uintptr_t start = virt & ~uintptr_t(4095);
-    size_t pages = (virt + size - start + 4095) / 4096;
-    if (pages > FULL_FLUSH_PAGES) {
-        // Toggling PGE drops global entries too; reloading CR3 alone would keep them.
-        uint64_t cr4 = cpu::read_cr4();
-        if (cr4 & CR4_PGE) {
-            cpu::write_cr4(cr4 & ~uint64_t(CR4_PGE));
-            cpu::write_cr4(cr4);
-        } else {
-            cpu::write_cr3(cpu::read_cr3());
-        }
-        return;
-    }
-    for (size_t i = 0; i < pages; i++) asm volatile("invlpg (%0)" ::"r"(start + i * 4096) : "memory");
-}
-
 void serve_shootdown() {
     unsigned me = arch::this_cpu()->index;
     if (!__atomic_load_n(&g_request_for[me], __ATOMIC_ACQUIRE)) return;
-    flush_local(g_request.virt, g_request.size);
+    mm::flush_tlb_local(g_request.virt, g_request.size);
     __atomic_fetch_add(&g_shootdowns_received, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&g_request_for[me], false, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&g_request.pending, 1, __ATOMIC_RELEASE);

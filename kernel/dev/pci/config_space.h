@@ -29,12 +29,12 @@ public:
     // Whether the mechanism reaches this segment and bus at all.
     virtual bool covers(uint16_t segment, uint8_t bus) const = 0;
 
-    virtual uint8_t read8(Address, uint16_t offset) = 0;
-    virtual uint16_t read16(Address, uint16_t offset) = 0;
-    virtual uint32_t read32(Address, uint16_t offset) = 0;
-    virtual void write8(Address, uint16_t offset, uint8_t value) = 0;
-    virtual void write16(Address, uint16_t offset, uint16_t value) = 0;
-    virtual void write32(Address, uint16_t offset, uint32_t value) = 0;
+    uint8_t read8(Address a, uint16_t offset) { return uint8_t(read(a, offset, 1)); }
+    uint16_t read16(Address a, uint16_t offset) { return uint16_t(read(a, offset, 2)); }
+    uint32_t read32(Address a, uint16_t offset) { return read(a, offset, 4); }
+    void write8(Address a, uint16_t offset, uint8_t value) { write(a, offset, 1, value); }
+    void write16(Address a, uint16_t offset, uint16_t value) { write(a, offset, 2, value); }
+    void write32(Address a, uint16_t offset, uint32_t value) { write(a, offset, 4, value); }
 
     // Whether an access of `width` bytes at `offset` is one the interface allows.
     bool valid_access(uint16_t offset, unsigned width) const {
@@ -42,8 +42,24 @@ public:
                uint32_t(offset) + width <= size();
     }
 
+    // What a read of `width` bytes returns when nothing answers.
+    static constexpr uint32_t all_ones(unsigned width) { return 0xFFFFFFFFu >> (32 - 8 * width); }
+
 protected:
     ~ConfigSpace() = default;
+
+    // One access of `width` (1, 2 or 4) bytes that valid_access() allowed; the value is in the
+    // low bytes. The mechanisms differ only here: the checks and the widths are the interface's.
+    virtual uint32_t read_checked(Address, uint16_t offset, unsigned width) = 0;
+    virtual void write_checked(Address, uint16_t offset, unsigned width, uint32_t value) = 0;
+
+private:
+    uint32_t read(Address a, uint16_t offset, unsigned width) {
+        return valid_access(offset, width) ? read_checked(a, offset, width) : all_ones(width);
+    }
+    void write(Address a, uint16_t offset, unsigned width, uint32_t value) {
+        if (valid_access(offset, width)) write_checked(a, offset, width, value);
+    }
 };
 
 }  // namespace lamina::pci

@@ -66,29 +66,24 @@ volatile uint8_t* EcamConfigSpace::function_base(Address a) {
 
 // ECAM needs accesses of exactly the register's width: the volatile pointers keep the compiler
 // from merging or splitting them.
-uint8_t EcamConfigSpace::read8(Address a, uint16_t off) {
-    auto* base = valid_access(off, 1) ? function_base(a) : nullptr;
-    return base ? *reinterpret_cast<volatile uint8_t*>(base + off) : 0xFF;
+uint32_t EcamConfigSpace::read_checked(Address a, uint16_t off, unsigned width) {
+    volatile uint8_t* base = function_base(a);
+    if (!base) return all_ones(width);
+    switch (width) {
+    case 1: return base[off];
+    case 2: return *reinterpret_cast<volatile uint16_t*>(base + off);
+    default: return *reinterpret_cast<volatile uint32_t*>(base + off);
+    }
 }
-uint16_t EcamConfigSpace::read16(Address a, uint16_t off) {
-    auto* base = valid_access(off, 2) ? function_base(a) : nullptr;
-    return base ? *reinterpret_cast<volatile uint16_t*>(base + off) : 0xFFFF;
-}
-uint32_t EcamConfigSpace::read32(Address a, uint16_t off) {
-    auto* base = valid_access(off, 4) ? function_base(a) : nullptr;
-    return base ? *reinterpret_cast<volatile uint32_t*>(base + off) : 0xFFFFFFFF;
-}
-void EcamConfigSpace::write8(Address a, uint16_t off, uint8_t v) {
-    if (auto* base = valid_access(off, 1) ? function_base(a) : nullptr)
-        *reinterpret_cast<volatile uint8_t*>(base + off) = v;
-}
-void EcamConfigSpace::write16(Address a, uint16_t off, uint16_t v) {
-    if (auto* base = valid_access(off, 2) ? function_base(a) : nullptr)
-        *reinterpret_cast<volatile uint16_t*>(base + off) = v;
-}
-void EcamConfigSpace::write32(Address a, uint16_t off, uint32_t v) {
-    if (auto* base = valid_access(off, 4) ? function_base(a) : nullptr)
-        *reinterpret_cast<volatile uint32_t*>(base + off) = v;
+
+void EcamConfigSpace::write_checked(Address a, uint16_t off, unsigned width, uint32_t v) {
+    volatile uint8_t* base = function_base(a);
+    if (!base) return;
+    switch (width) {
+    case 1: base[off] = uint8_t(v); break;
+    case 2: *reinterpret_cast<volatile uint16_t*>(base + off) = uint16_t(v); break;
+    default: *reinterpret_cast<volatile uint32_t*>(base + off) = v; break;
+    }
 }
 
 }  // namespace lamina::pci

@@ -21,16 +21,13 @@ public:
     uint16_t size() const override { return 4096; }
     bool covers(uint16_t segment, uint8_t bus) const override;
 
-    uint8_t read8(Address, uint16_t offset) override;
-    uint16_t read16(Address, uint16_t offset) override;
-    uint32_t read32(Address, uint16_t offset) override;
-    void write8(Address, uint16_t offset, uint8_t value) override;
-    void write16(Address, uint16_t offset, uint16_t value) override;
-    void write32(Address, uint16_t offset, uint32_t value) override;
-
     unsigned mapped_buses() const;
     size_t segment_count() const { return count_; }
     const acpi::McfgSegment& segment(size_t i) const { return segments_[i]; }
+
+protected:
+    uint32_t read_checked(Address, uint16_t offset, unsigned width) override;
+    void write_checked(Address, uint16_t offset, unsigned width, uint32_t value) override;
 
 private:
     // The function's 4 KiB, or nullptr when the address is not covered or cannot be mapped.

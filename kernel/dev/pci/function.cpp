@@ -154,6 +154,23 @@ void size_bars(ConfigSpace& cs, FunctionInfo& f) {
     cs.write16(a, kCommand, command);
 }
 
+namespace {
+
+// The first capability of a kind is the one decoded (into `info`, at `pointer`); another of the
+// same kind is a problem and is skipped.
+template <typename Info>
+bool first_of_kind(FunctionInfo& f, Info& info, uint8_t pointer) {
+    if (info.present) {
+        f.problems |= kProblemCapDuplicate;
+        return false;
+    }
+    info.present = true;
+    info.offset = pointer;
+    return true;
+}
+
+}  // namespace
+
 void walk_capabilities(ConfigSpace& cs, FunctionInfo& f) {
     const Address a = f.address;
     f.capability_count = 0;
@@ -193,13 +210,8 @@ void walk_capabilities(ConfigSpace& cs, FunctionInfo& f) {
 
         switch (CapabilityId(id)) {
         case CapabilityId::Msi: {
-            if (f.msi.present) {
-                f.problems |= kProblemCapDuplicate;
-                break;
-            }
+            if (!first_of_kind(f, f.msi, pointer)) break;
             const uint16_t control = cs.read16(a, uint16_t(pointer + kMsiControl));
-            f.msi.present = true;
-            f.msi.offset = pointer;
             f.msi.is_64bit = control & kMsiControl64Bit;
             f.msi.per_vector_mask = control & kMsiControlPerVectorMask;
             unsigned log2 = (control >> kMsiControlMultipleCapableShift) & 0x7;
@@ -207,15 +219,10 @@ void walk_capabilities(ConfigSpace& cs, FunctionInfo& f) {
             break;
         }
         case CapabilityId::MsiX: {
-            if (f.msix.present) {
-                f.problems |= kProblemCapDuplicate;
-                break;
-            }
+            if (!first_of_kind(f, f.msix, pointer)) break;
             const uint16_t control = cs.read16(a, uint16_t(pointer + kMsixControl));
             const uint32_t table = cs.read32(a, uint16_t(pointer + kMsixTable));
             const uint32_t pba = cs.read32(a, uint16_t(pointer + kMsixPba));
-            f.msix.present = true;
-            f.msix.offset = pointer;
             f.msix.table_size = uint16_t((control & kMsixControlTableSizeMask) + 1);
             f.msix.table_bar = uint8_t(table & kMsixBirMask);
             f.msix.table_offset = table & ~kMsixBirMask;
@@ -224,13 +231,8 @@ void walk_capabilities(ConfigSpace& cs, FunctionInfo& f) {
             break;
         }
         case CapabilityId::PciExpress: {
-            if (f.pcie.present) {
-                f.problems |= kProblemCapDuplicate;
-                break;
-            }
+            if (!first_of_kind(f, f.pcie, pointer)) break;
             const uint16_t caps = cs.read16(a, uint16_t(pointer + kPcieCapabilities));
-            f.pcie.present = true;
-            f.pcie.offset = pointer;
             f.pcie.port_type = uint8_t((caps >> kPcieDevicePortTypeShift) & kPcieDevicePortTypeMask);
             break;
         }

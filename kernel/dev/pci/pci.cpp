@@ -217,31 +217,21 @@ Result<void> PciDevice::config_write32(uint16_t off, uint32_t v) {
     return {};
 }
 
-void PciDevice::update_command(uint16_t set, uint16_t clear) {
-    uint16_t command = config_->read16(address(), kCommand);
-    config_->write16(address(), kCommand, uint16_t((command | set) & ~clear));
+void PciDevice::update16(uint16_t offset, uint16_t set, uint16_t clear) {
+    uint16_t value = config_->read16(address(), offset);
+    config_->write16(address(), offset, uint16_t((value | set) & ~clear));
 }
 
-Result<void> PciDevice::enable_memory_space() {
+Result<void> PciDevice::change_command(uint16_t set, uint16_t clear) {
     TRY(check_claimed());
-    update_command(kCommandMemorySpace, 0);
+    update16(kCommand, set, clear);
     return {};
 }
-Result<void> PciDevice::enable_io_space() {
-    TRY(check_claimed());
-    update_command(kCommandIoSpace, 0);
-    return {};
-}
-Result<void> PciDevice::enable_bus_mastering() {
-    TRY(check_claimed());
-    update_command(kCommandBusMaster, 0);
-    return {};
-}
-Result<void> PciDevice::disable_bus_mastering() {
-    TRY(check_claimed());
-    update_command(0, kCommandBusMaster);
-    return {};
-}
+
+Result<void> PciDevice::enable_memory_space() { return change_command(kCommandMemorySpace, 0); }
+Result<void> PciDevice::enable_io_space() { return change_command(kCommandIoSpace, 0); }
+Result<void> PciDevice::enable_bus_mastering() { return change_command(kCommandBusMaster, 0); }
+Result<void> PciDevice::disable_bus_mastering() { return change_command(0, kCommandBusMaster); }
 
 Result<volatile void*> PciDevice::map_bar(unsigned index) {
     TRY(check_claimed());
@@ -304,32 +294,24 @@ Result<bool> PciDevice::msix_is_masked(uint16_t index) {
 Result<void> PciDevice::msix_enable() {
     TRY(check_claimed());
     if (!info_.msix.present) return Errno::NotSup;
-    if (info_.msi.present) {
-        uint16_t at = uint16_t(info_.msi.offset + kMsiControl);
-        config_->write16(address(), at, uint16_t(config_->read16(address(), at) & ~kMsiControlEnable));
-    }
-    update_command(kCommandInterruptDisable, 0);
-    uint16_t at = uint16_t(info_.msix.offset + kMsixControl);
-    config_->write16(address(), at, uint16_t(config_->read16(address(), at) | kMsixControlEnable));
+    if (info_.msi.present) update16(uint16_t(info_.msi.offset + kMsiControl), 0, kMsiControlEnable);
+    update16(kCommand, kCommandInterruptDisable, 0);
+    update16(uint16_t(info_.msix.offset + kMsixControl), kMsixControlEnable, 0);
     return {};
 }
 
 Result<void> PciDevice::msix_disable() {
     TRY(check_claimed());
     if (!info_.msix.present) return Errno::NotSup;
-    uint16_t at = uint16_t(info_.msix.offset + kMsixControl);
-    config_->write16(address(), at, uint16_t(config_->read16(address(), at) & ~kMsixControlEnable));
+    update16(uint16_t(info_.msix.offset + kMsixControl), 0, kMsixControlEnable);
     return {};
 }
 
 Result<void> PciDevice::msix_set_function_mask(bool masked) {
     TRY(check_claimed());
     if (!info_.msix.present) return Errno::NotSup;
-    uint16_t at = uint16_t(info_.msix.offset + kMsixControl);
-    uint16_t control = config_->read16(address(), at);
-    control = masked ? uint16_t(control | kMsixControlFunctionMask)
-                     : uint16_t(control & ~kMsixControlFunctionMask);
-    config_->write16(address(), at, control);
+    const uint16_t mask = kMsixControlFunctionMask;
+    update16(uint16_t(info_.msix.offset + kMsixControl), masked ? mask : 0, masked ? 0 : mask);
     return {};
 }
 
@@ -337,14 +319,11 @@ void PciDevice::quiesce() {
     const Address a = address();
     // No more DMA and no more message interrupts (MSI and MSI-X are memory writes by the
     // device), then no line interrupts either.
-    update_command(kCommandInterruptDisable, kCommandBusMaster);
-    if (info_.msi.present) {
-        uint16_t at = uint16_t(info_.msi.offset + kMsiControl);
-        config_->write16(a, at, uint16_t(config_->read16(a, at) & ~kMsiControlEnable));
-    }
+    update16(kCommand, kCommandInterruptDisable, kCommandBusMaster);
+    if (info_.msi.present) update16(uint16_t(info_.msi.offset + kMsiControl), 0, kMsiControlEnable);
     if (info_.msix.present) {
-        uint16_t at = uint16_t(info_.msix.offset + kMsixControl);
-        config_->write16(a, at, uint16_t(config_->read16(a, at) | kMsixControlFunctionMask));
+        const auto at = uint16_t(info_.msix.offset + kMsixControl);
+        update16(at, kMsixControlFunctionMask, 0);
         // Mask every entry, so that whoever enables MSI-X next starts from silence; the table is
         // reachable only with memory decoding on.
         uint16_t command = config_->read16(a, kCommand);
@@ -353,8 +332,7 @@ void PciDevice::quiesce() {
         for (uint16_t i = 0; i < info_.msix.table_size; i++)
             if (msix_mask(i).is_error()) break;
         config_->write16(a, kCommand, command);
-        config_->write16(a, at, uint16_t(config_->read16(a, at) &
-                                         ~(kMsixControlEnable | kMsixControlFunctionMask)));
+        update16(at, 0, kMsixControlEnable | kMsixControlFunctionMask);
     }
     for (auto& m : mappings_) {
         if (m.base) mm::unmap_mmio(const_cast<uint8_t*>(m.base), m.length);

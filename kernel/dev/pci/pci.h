@@ -125,7 +125,9 @@ private:
     Result<void> check_claimed() const;
     Result<void> check_access(uint16_t offset, unsigned width) const;
     Result<volatile uint32_t*> msix_entry(uint16_t index);
-    void update_command(uint16_t set, uint16_t clear);
+    // Read-modify-write of a 16-bit register: sets `set`, clears `clear`.
+    void update16(uint16_t offset, uint16_t set, uint16_t clear);
+    Result<void> change_command(uint16_t set, uint16_t clear);  // claimed devices only
     void quiesce();  // what release does to the hardware
 
     FunctionInfo info_;

@@ -12,49 +12,36 @@ uint32_t config_address(Address a, uint16_t offset) {
            uint32_t(a.function) << 8 | (offset & 0xFC);
 }
 
+// The address dword names the device; the rest of the check is the interface's.
+bool reachable(Address a) {
+    return a.segment == 0 && a.device < kDevicesPerBus && a.function < kFunctionsPerDevice;
+}
+
 }  // namespace
 
-bool PortConfigSpace::reachable(Address a, uint16_t offset, unsigned width) const {
-    return a.segment == 0 && a.device < kDevicesPerBus && a.function < kFunctionsPerDevice &&
-           valid_access(offset, width);
+// The data port's byte lanes follow the offset's low bits: 0xCFC + (offset & 3).
+uint32_t PortConfigSpace::read_checked(Address a, uint16_t off, unsigned width) {
+    if (!reachable(a)) return all_ones(width);
+    SpinlockGuard g(lock_);
+    cpu::outl(kConfigAddressPort, config_address(a, off));
+    const auto port = uint16_t(kConfigDataPort + (off & 3));
+    switch (width) {
+    case 1: return cpu::inb(port);
+    case 2: return cpu::inw(port);
+    default: return cpu::inl(port);
+    }
 }
 
-// The data port's byte lanes follow the offset's low bits: 0xCFC + (offset & 3).
-uint8_t PortConfigSpace::read8(Address a, uint16_t off) {
-    if (!reachable(a, off, 1)) return 0xFF;
+void PortConfigSpace::write_checked(Address a, uint16_t off, unsigned width, uint32_t v) {
+    if (!reachable(a)) return;
     SpinlockGuard g(lock_);
     cpu::outl(kConfigAddressPort, config_address(a, off));
-    return cpu::inb(uint16_t(kConfigDataPort + (off & 3)));
-}
-uint16_t PortConfigSpace::read16(Address a, uint16_t off) {
-    if (!reachable(a, off, 2)) return 0xFFFF;
-    SpinlockGuard g(lock_);
-    cpu::outl(kConfigAddressPort, config_address(a, off));
-    return cpu::inw(uint16_t(kConfigDataPort + (off & 2)));
-}
-uint32_t PortConfigSpace::read32(Address a, uint16_t off) {
-    if (!reachable(a, off, 4)) return 0xFFFFFFFF;
-    SpinlockGuard g(lock_);
-    cpu::outl(kConfigAddressPort, config_address(a, off));
-    return cpu::inl(kConfigDataPort);
-}
-void PortConfigSpace::write8(Address a, uint16_t off, uint8_t v) {
-    if (!reachable(a, off, 1)) return;
-    SpinlockGuard g(lock_);
-    cpu::outl(kConfigAddressPort, config_address(a, off));
-    cpu::outb(uint16_t(kConfigDataPort + (off & 3)), v);
-}
-void PortConfigSpace::write16(Address a, uint16_t off, uint16_t v) {
-    if (!reachable(a, off, 2)) return;
-    SpinlockGuard g(lock_);
-    cpu::outl(kConfigAddressPort, config_address(a, off));
-    cpu::outw(uint16_t(kConfigDataPort + (off & 2)), v);
-}
-void PortConfigSpace::write32(Address a, uint16_t off, uint32_t v) {
-    if (!reachable(a, off, 4)) return;
-    SpinlockGuard g(lock_);
-    cpu::outl(kConfigAddressPort, config_address(a, off));
-    cpu::outl(kConfigDataPort, v);
+    const auto port = uint16_t(kConfigDataPort + (off & 3));
+    switch (width) {
+    case 1: cpu::outb(port, uint8_t(v)); break;
+    case 2: cpu::outw(port, uint16_t(v)); break;
+    default: cpu::outl(port, v); break;
+    }
 }
 
 }  // namespace lamina::pci

@@ -141,10 +141,7 @@ public:
     static RefPtr<OpenFile> file_of(Item& it) {
         RefPtr<OpenFile> f;
         IrqSpinlockGuard l(g_lock);
-        if (it.file && it.file->try_ref()) {
-            f = RefPtr<OpenFile>(it.file);
-            it.file->unref();
-        }
+        if (it.file && it.file->try_ref()) f = adopt_ref(it.file);
         return f;
     }
 
@@ -248,9 +245,8 @@ Result<Epoll*> epoll_of(OpenFile& f) {
 void init_epoll() { OpenFile::set_close_hook(forget_file); }
 
 Result<RefPtr<OpenFile>> make_epoll() {
-    auto* e = new (std::nothrow) Epoll();
-    if (!e) return Errno::NoMem;
-    return OpenFile::create(RefPtr<FileObject>(e), oflag::ReadWrite);
+    RefPtr<FileObject> e = TRY(make_ref<Epoll>());
+    return OpenFile::create(static_cast<RefPtr<FileObject>&&>(e), oflag::ReadWrite);
 }
 
 Result<void> epoll_control(OpenFile& ep, int op, int fd, RefPtr<OpenFile> target, const EpollEvent* ev) {

@@ -68,9 +68,8 @@ uint32_t EventFd::poll(OpenFile&) {
 
 Result<RefPtr<OpenFile>> make_eventfd(uint32_t initial, uint32_t flags) {
     if (flags & ~(efd::Semaphore | efd::CloExec | efd::NonBlock)) return Errno::Inval;
-    auto* e = new (std::nothrow) EventFd(initial, flags & efd::Semaphore);
-    if (!e) return Errno::NoMem;
-    return OpenFile::create(RefPtr<FileObject>(e), oflag::ReadWrite | (flags & efd::NonBlock));
+    RefPtr<FileObject> e = TRY(make_ref<EventFd>(uint64_t(initial), bool(flags & efd::Semaphore)));
+    return OpenFile::create(static_cast<RefPtr<FileObject>&&>(e), oflag::ReadWrite | (flags & efd::NonBlock));
 }
 
 }  // namespace lamina::posix

@@ -323,9 +323,8 @@ public:
         RefPtr<UnixCore> server = TRY(lookup(a));
         if (server->type != c.type) return Errno::ProtoType;
         // The embryo the listener's accept will hand out, connected to us from the start.
-        auto* e = new (std::nothrow) UnixCore(c.type);
-        if (!e) return Errno::NoMem;
-        RefPtr<UnixCore> embryo(e);
+        RefPtr<UnixCore> embryo = TRY(make_ref<UnixCore>(c.type));
+        UnixCore* e = embryo.get();
         for (;;) {
             uint64_t seen = server->gen();
             {
@@ -396,14 +395,13 @@ public:
                 }
             }
             if (e) {
-                RefPtr<UnixCore> core(e);
-                e->unref();  // the backlog's reference is now `core`
-                auto* s = new (std::nothrow) UnixSocket(static_cast<RefPtr<UnixCore>&&>(core), protocol());
+                RefPtr<UnixCore> core = adopt_ref(e);  // the backlog's reference
+                auto* s = new (std::nothrow) UnixSocket(core, protocol());
                 if (!s) {
                     close_core(*e);
                     return Errno::NoMem;
                 }
-                return RefPtr<Socket>(s);
+                return RefPtr<Socket>(adopt_ref(s));
             }
             if (f.nonblocking()) return Errno::Again;
             TRY(wait_change(c, seen));
@@ -778,12 +776,8 @@ private:
 };
 
 Result<RefPtr<UnixSocket>> make_socket(int type, int protocol) {
-    auto* c = new (std::nothrow) UnixCore(type);
-    if (!c) return Errno::NoMem;
-    RefPtr<UnixCore> core(c);
-    auto* s = new (std::nothrow) UnixSocket(core, protocol);
-    if (!s) return Errno::NoMem;
-    return RefPtr<UnixSocket>(s);
+    RefPtr<UnixCore> core = TRY(make_ref<UnixCore>(type));
+    return make_ref<UnixSocket>(core, protocol);
 }
 
 Result<RefPtr<Socket>> unix_create(int type, int protocol) {
