@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "tests/system/qemu.h"
 
@@ -53,6 +55,27 @@ CommandResult run_command(const std::string& command) {
         if (errno != EINTR) return r;
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return r;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << text;
+}
+
+std::string static_binary_problem(const std::string& path) {
+    auto [status, text] = run_command("readelf -lh '" + path + "'");
+    if (status != 0) return "readelf failed:\n" + text;
+    if (text.find("Advanced Micro Devices X86-64") == std::string::npos) return "not an x86-64 ELF:\n" + text;
+    if (text.find("INTERP") != std::string::npos || text.find("DYNAMIC") != std::string::npos)
+        return path + " is not static:\n" + text;
+    return "";
 }
 
 ImageCopy::ImageCopy(const std::string& profile) {

@@ -22,6 +22,14 @@ CommandResult run_command(const std::string& command);
 // action, the signal mask emptied.
 void default_signals();
 
+// A whole file's bytes (empty when it cannot be read), and a file made to hold exactly text.
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+
+// Empty when path is a static x86-64 executable (what Lamina runs); otherwise what is wrong,
+// with readelf's account.
+std::string static_binary_problem(const std::string& path);
+
 // A copy of BUILD/images/PROFILE.img, named PROFILE.img (images/run finds the profile by the
 // name) in a fresh temporary directory, which the destructor removes. Boot it with
 // BootOptions{.image = copy.path(), .snapshot = false} so the guest writes reach it.
