@@ -1,7 +1,11 @@
 #include "tests/system/host_tools.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +58,50 @@ CommandResult run_command(const std::string& command) {
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) return r;
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+pid_t spawn_program(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    const std::string& stdin_path, const std::string& out_path, const std::string& err_path,
+                    const sock_fprog* filter) {
+    if (argv.empty()) return -1;
+    std::vector<char*> args, envp;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const char* in = stdin_path.empty() ? "/dev/null" : stdin_path.c_str();
+    pid_t pid = fork();
+    if (pid == 0) {
+        // Only async-signal-safe calls from here on.
+        default_signals();
+        int i = open(in, O_RDONLY);
+        int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = out_path == err_path ? o : open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(120);
+        if (filter) {
+            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(121);
+            if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, filter) != 0) _exit(122);
+        }
+        execve(args[0], args.data(), envp.data());
+        _exit(123);
+    }
+    return pid;
+}
+
+ProgramResult run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::string& dir, const std::string& input, const sock_fprog* filter) {
+    ProgramResult r;
+    std::string in = dir + "/stdin", out = dir + "/stdout", err = dir + "/stderr";
+    write_text(in, input);
+    pid_t pid = spawn_program(argv, env, in, out, err, filter);
+    int st = 0;
+    if (pid < 0) return r;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return r;
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = read_text(out);
+    r.err = read_text(err);
     return r;
 }
 

@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -20,8 +19,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
-#include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -247,27 +244,11 @@ protected:
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
         };
         sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
-        std::string prefix = dir_ + "/", conf = dir_ + "/nginx.conf", err = dir_ + "/logs/error.log";
-        std::string console = dir_ + "/console";
+        std::string err = dir_ + "/logs/error.log", console = dir_ + "/console";
         // In the foreground (Lamina's rcS lets it daemonize), so that the test is its parent.
-        std::vector<const char*> argv = {binary_.c_str(), "-p", prefix.c_str(), "-c", conf.c_str(),
-                                         "-e", err.c_str(), "-g", "daemon off;", nullptr};
-        char* envp[] = {nullptr};
-        pid_ = fork();
+        pid_ = spawn_program({binary_, "-p", dir_ + "/", "-c", dir_ + "/nginx.conf", "-e", err, "-g", "daemon off;"}, {},
+                             "", console, console, deny_sendfile ? &prog : nullptr);
         ASSERT_GE(pid_, 0);
-        if (pid_ == 0) {
-            // Only async-signal-safe calls from here on.
-            default_signals();
-            int o = open(console.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int n = open("/dev/null", O_RDONLY);
-            if (o < 0 || n < 0 || dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0) _exit(120);
-            if (deny_sendfile) {
-                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(121);
-                if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(122);
-            }
-            execve(argv[0], const_cast<char* const*>(argv.data()), envp);
-            _exit(123);
-        }
         auto deadline = std::chrono::steady_clock::now() + 20s;
         while (std::chrono::steady_clock::now() < deadline) {
             if (Connection(port_).ok()) return;
