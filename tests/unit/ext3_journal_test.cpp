@@ -151,28 +151,121 @@ TEST(Ext3Journal, MkfsExt3MountsReadWriteAndStaysClean) {
     EXPECT_EQ(debugfs(fs.tmp, dev, "cat /new"), pattern(5000, 3));
 }
 
+// The journal of an image, opened directly (without mounting the file system).
+struct OpenJournal {
+    MallocAllocator alloc;
+    CollectLog log;
+    ext2::BufferCache* cache = nullptr;
+    Result<ext2::Journal> journal;
+
+    OpenJournal(MemDevice& dev, uint32_t bs) : journal(open(dev, bs)) {}
+    Result<ext2::Journal> open(MemDevice& dev, uint32_t bs) {
+        ext2::Superblock sb;
+        memcpy(&sb, &dev.bytes[1024], sizeof sb);
+        ext2::GroupDesc gd;  // group 0's descriptor: the block after the superblock's
+        memcpy(&gd, &dev.bytes[size_t{sb.s_first_data_block + 1} * bs], sizeof gd);
+        ext2::Inode in;
+        memcpy(&in, &dev.bytes[size_t{gd.bg_inode_table} * bs + 7 * sb.s_inode_size], sizeof in);
+        auto c = ext2::BufferCache::create(dev, alloc, bs, 16, &log);
+        EXPECT_TRUE(c.is_ok());
+        cache = c.value();
+        return ext2::Journal::open(*cache, in, sb.s_blocks_count, &log);
+    }
+    ~OpenJournal() { ext2::BufferCache::destroy(cache); }
+    ext2::Journal& operator*() { return journal.value(); }
+};
+
 TEST(Ext3Journal, ReadsTheJournalSuperblock) {
     Ext3 fs;
     MemDevice dev = fs.load();
-    MallocAllocator alloc;
-    CollectLog log;
-    auto cache = ext2::BufferCache::create(dev, alloc, 1024, 16, &log);
-    ASSERT_TRUE(cache.is_ok());
-    ext2::Inode in;
-    // Inode 8 of group 0: mke2fs puts the inode table of a 1 KiB-block 8 MiB file system in
-    // the group descriptor's bg_inode_table.
-    ext2::GroupDesc gd;
-    memcpy(&gd, &dev.bytes[2 * 1024], sizeof gd);
+    OpenJournal j(dev, 1024);
+    ASSERT_TRUE(j.journal.is_ok()) << j.log.all();
+    EXPECT_FALSE((*j).needs_recovery());
+    EXPECT_EQ(jbd2::be32((*j).superblock().s_maxlen), 1024u);  // "Total journal blocks"
+    EXPECT_EQ(jbd2::be32((*j).superblock().s_blocksize), 1024u);
+    EXPECT_EQ((*j).unsupported_incompat(), 0u);
+}
+
+// Lamina writes a transaction (one block escaped, enough blocks for two descriptors with
+// 1 KiB blocks); debugfs' logdump must find it whole, and both e2fsck's replay and Lamina's
+// must put the blocks home.
+void lamina_transaction_is_valid_jbd2(uint32_t bs, const std::string& mkfs_extra, const std::string& features) {
+    Ext3 fs(bs, mkfs_extra, "16M");
+    if (!features.empty()) fs.debugfs_w("jo " + features + "\njc\n");  // sets the journal's features
+    MemDevice dev = fs.load();
+    {
+        Mounted m(dev);  // clears needs_recovery left by debugfs
+        ASSERT_TRUE(m.fs.is_ok()) << m.log.all();
+    }
+    constexpr size_t N = 200;
+    uint32_t first_home = 2000;
+    std::vector<std::string> contents;
+    std::vector<ext2::LoggedBlock> blocks;
+    for (size_t i = 0; i < N; i++) contents.push_back(pattern(bs, static_cast<uint32_t>(i + 100)));
+    const uint32_t magic = jbd2::be32(jbd2::MAGIC);
+    memcpy(contents[3].data(), &magic, 4);
+    for (size_t i = 0; i < N; i++)
+        blocks.push_back({first_home + i, reinterpret_cast<const uint8_t*>(contents[i].data())});
+    {
+        OpenJournal j(dev, bs);
+        ASSERT_TRUE(j.journal.is_ok()) << j.log.all();
+        std::vector<uint8_t> scratch(2 * bs);
+        ASSERT_TRUE((*j).commit(blocks.data(), N, scratch.data()).is_ok()) << j.log.all();
+        EXPECT_EQ((*j).commit(blocks.data(), 1, scratch.data()).error(), Errno::Busy);
+    }
+    // The file system must say the journal needs recovery (the fs side's job when it commits).
     ext2::Superblock sb;
     memcpy(&sb, &dev.bytes[1024], sizeof sb);
-    memcpy(&in, &dev.bytes[size_t{gd.bg_inode_table} * 1024 + 7 * sb.s_inode_size], sizeof in);
-    auto j = ext2::Journal::open(*cache.value(), in, sb.s_blocks_count, &log);
-    ASSERT_TRUE(j.is_ok()) << log.all();
-    EXPECT_FALSE(j.value().needs_recovery());
-    EXPECT_EQ(jbd2::be32(j.value().superblock().s_maxlen), 1024u);  // "Total journal blocks"
-    EXPECT_EQ(jbd2::be32(j.value().superblock().s_blocksize), 1024u);
-    EXPECT_EQ(j.value().unsupported_incompat(), 0u);
-    ext2::BufferCache::destroy(cache.value());
+    sb.s_feature_incompat |= ext2::INCOMPAT_RECOVER;
+    memcpy(&dev.bytes[1024], &sb, sizeof sb);
+    dev.save(fs.img);
+    std::string dump = run("debugfs -R logdump '" + fs.img + "'").output;
+    EXPECT_NE(dump.find("Found expected sequence 1, type 2 (commit block)"), std::string::npos) << dump;
+    EXPECT_NE(dump.find("No magic number at block"), std::string::npos) << dump;
+    EXPECT_EQ(dump.find("checksum"), std::string::npos) << dump;  // no checksum complaints
+    MemDevice reference = e2fsck_replayed(fs);
+    for (size_t i = 0; i < N; i++) ASSERT_EQ(fs.block_of(reference, first_home + i), contents[i]) << i;
+    {
+        Mounted m(dev);
+        ASSERT_TRUE(m.fs.is_ok()) << m.log.all();
+        EXPECT_TRUE(m.log.contains("journal: replayed 1 transactions")) << m.log.all();
+    }
+    for (size_t i = 0; i < N; i++) ASSERT_EQ(fs.block_of(dev, first_home + i), contents[i]) << i;
+    // Blocks 2000.. belong to no file: e2fsck -fn only checks that the rest is consistent.
+    expect_clean(fs, dev);
+}
+
+TEST(Ext3Journal, WritesValidTransactions1K) { lamina_transaction_is_valid_jbd2(1024, "", ""); }
+TEST(Ext3Journal, WritesValidTransactions4K) { lamina_transaction_is_valid_jbd2(4096, "", ""); }
+TEST(Ext3Journal, WritesValidTransactionsChecksumV1) { lamina_transaction_is_valid_jbd2(1024, "", "-c"); }
+TEST(Ext3Journal, WritesValidTransactionsChecksumV2) {
+    lamina_transaction_is_valid_jbd2(1024, "-O metadata_csum", "-c -v 2");
+}
+TEST(Ext3Journal, WritesValidTransactionsChecksumV3) {
+    lamina_transaction_is_valid_jbd2(1024, "-O metadata_csum", "-c");
+}
+
+TEST(Ext3Journal, CheckpointEmptiesTheJournal) {
+    Ext3 fs;
+    MemDevice dev = fs.load();
+    std::string content(1024, 'k');
+    ext2::LoggedBlock b{fs.file_block("/file", 0), reinterpret_cast<const uint8_t*>(content.data())};
+    OpenJournal j(dev, 1024);
+    ASSERT_TRUE(j.journal.is_ok());
+    std::vector<uint8_t> scratch(2048);
+    ASSERT_TRUE((*j).commit(&b, 1, scratch.data()).is_ok());
+    EXPECT_TRUE((*j).checkpoint().is_ok());
+    ASSERT_TRUE((*j).commit(&b, 1, scratch.data()).is_ok());  // the next transaction, sequence 2
+    EXPECT_TRUE((*j).checkpoint().is_ok());
+    dev.save(fs.img);
+    std::string h = fs.dumpe2fs();
+    EXPECT_NE(h.find("Journal start:            0"), std::string::npos) << h;
+    EXPECT_NE(h.find("Journal sequence:         0x00000003"), std::string::npos) << h;
+    // Too large for the log, or out of range: refused before anything is written.
+    std::vector<ext2::LoggedBlock> many(1100, b);
+    EXPECT_EQ((*j).commit(many.data(), many.size(), scratch.data()).error(), Errno::NoSpc);
+    ext2::LoggedBlock far{1u << 30, b.data};
+    EXPECT_EQ((*j).commit(&far, 1, scratch.data()).error(), Errno::Inval);
 }
 
 // Two transactions of new contents for the file's blocks 0-2, the second overwriting block 1.

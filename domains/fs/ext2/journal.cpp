@@ -374,16 +374,145 @@ Result<RecoveryStats> Journal::recover(Allocator& alloc) {
 Result<void> Journal::mark_empty(uint32_t next_sequence) {
     sb_.s_start = 0;
     sb_.s_sequence = be32(next_sequence);
+    TRY(write_superblock());
+    return cache_->device().flush();
+}
+
+Result<void> Journal::write_superblock() {
     if (checksummed()) {
         sb_.s_checksum = 0;
         sb_.s_checksum = be32(fs::crc32c_raw(~0u, &sb_, sizeof sb_));
     }
-    {
-        BufferRef b = TRY(read(0));
-        __builtin_memcpy(b.data(), &sb_, sizeof sb_);
-        b.mark_dirty();
+    // The superblock is the first 1024 bytes of journal block 0; the rest of the block is kept.
+    BufferRef b = TRY(read(0));
+    __builtin_memcpy(b.data(), &sb_, sizeof sb_);
+    uint64_t block = b.block();
+    Result<void> r = cache_->device().write_sectors(block * (block_size_ / fs::SECTOR_SIZE),
+                                                     block_size_ / fs::SECTOR_SIZE, b.data());
+    return r;
+}
+
+Result<void> Journal::write_log_block(uint32_t lblk, const uint8_t* data) {
+    uint64_t block = TRY(map(lblk));
+    cache_->forget(block);  // a copy read during recovery would be stale
+    return cache_->device().write_sectors(block * (block_size_ / fs::SECTOR_SIZE),
+                                          block_size_ / fs::SECTOR_SIZE, data);
+}
+
+void Journal::set_tail(uint8_t* block) const {
+    if (!checksummed()) return;
+    uint32_t at = block_size_ - static_cast<uint32_t>(sizeof(BlockTail));
+    store_be32(block + at, 0);
+    store_be32(block + at, fs::crc32c_raw(seed_, block, block_size_));
+}
+
+uint32_t Journal::tags_per_descriptor() const {
+    // The first tag carries the UUID, the others SAME_UUID.
+    return (payload_end() - static_cast<uint32_t>(sizeof(Header)) - UUID_SIZE) / tag_bytes();
+}
+
+uint32_t Journal::blocks_needed(size_t count) const {
+    uint32_t per = tags_per_descriptor();
+    return static_cast<uint32_t>(count + (count + per - 1) / per + 1);
+}
+
+Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* buf) {
+    if (needs_recovery() || committed_) return Errno::Busy;
+    if (unsupported_incompat()) return Errno::NotSup;
+    if (count == 0) return Errno::Inval;
+    if (count > maxlen_ || blocks_needed(count) > maxlen_ - first_) return Errno::NoSpc;
+    for (size_t i = 0; i < count; i++)
+        if (blocks[i].home >= fs_blocks_ || (!has(jbd2::INCOMPAT_64BIT) && blocks[i].home >> 32))
+            return Errno::Inval;
+    const uint32_t sequence = be32(sb_.s_sequence);
+    const uint32_t tb = tag_bytes();
+    uint8_t* escaped = buf + block_size_;
+    uint32_t pos = first_;
+    uint32_t crc32_sum = ~0u;
+    auto header = [&](uint8_t* block, uint32_t type) {
+        __builtin_memset(block, 0, block_size_);
+        store_be32(block, jbd2::MAGIC);
+        store_be32(block + 4, type);
+        store_be32(block + 8, sequence);
+    };
+    // The log block content of blocks[i]: escaped when it starts with the magic number.
+    auto log_copy = [&](size_t i, bool& escape) -> const uint8_t* {
+        escape = load_be32(blocks[i].data) == jbd2::MAGIC;
+        if (!escape) return blocks[i].data;
+        __builtin_memcpy(escaped, blocks[i].data, block_size_);
+        store_be32(escaped, 0);
+        return escaped;
+    };
+    for (size_t i = 0; i < count;) {
+        size_t n = count - i < tags_per_descriptor() ? count - i : tags_per_descriptor();
+        header(buf, DESCRIPTOR_BLOCK);
+        uint32_t off = sizeof(Header);
+        for (size_t k = 0; k < n; k++) {
+            bool escape;
+            const uint8_t* data = log_copy(i + k, escape);
+            uint32_t flags = (k ? TAG_SAME_UUID : 0) | (k + 1 == n ? TAG_LAST : 0) | (escape ? TAG_ESCAPE : 0);
+            uint8_t* tag = buf + off;
+            uint64_t home = blocks[i + k].home;
+            store_be32(tag, static_cast<uint32_t>(home));
+            uint32_t seq_be = be32(sequence);
+            uint32_t csum = fs::crc32c_raw(fs::crc32c_raw(seed_, &seq_be, 4), data, block_size_);
+            if (has(INCOMPAT_CSUM_V3)) {
+                store_be32(tag + offsetof(BlockTag3, t_flags), flags);
+                store_be32(tag + offsetof(BlockTag3, t_blocknr_high), static_cast<uint32_t>(home >> 32));
+                store_be32(tag + offsetof(BlockTag3, t_checksum), csum);
+            } else {
+                uint16_t f = be16(static_cast<uint16_t>(flags));
+                __builtin_memcpy(tag + offsetof(BlockTag, t_flags), &f, 2);
+                if (has(jbd2::INCOMPAT_64BIT))
+                    store_be32(tag + offsetof(BlockTag, t_blocknr_high), static_cast<uint32_t>(home >> 32));
+                if (has(INCOMPAT_CSUM_V2)) {
+                    uint16_t c = be16(static_cast<uint16_t>(csum));
+                    __builtin_memcpy(tag + offsetof(BlockTag, t_checksum), &c, 2);
+                }
+            }
+            off += tb;
+            if (k == 0) {
+                __builtin_memcpy(buf + off, sb_.s_uuid, UUID_SIZE);
+                off += UUID_SIZE;
+            }
+        }
+        set_tail(buf);
+        crc32_sum = fs::crc32_be_raw(crc32_sum, buf, block_size_);
+        TRY(write_log_block(pos++, buf));
+        for (size_t k = 0; k < n; k++) {
+            bool escape;
+            const uint8_t* data = log_copy(i + k, escape);
+            crc32_sum = fs::crc32_be_raw(crc32_sum, data, block_size_);
+            TRY(write_log_block(pos++, data));
+        }
+        i += n;
     }
-    return cache_->sync();
+    // Recovery starts from the superblock's s_start: it must point at the transaction before
+    // the commit block can make it count.
+    sb_.s_start = be32(first_);
+    TRY(write_superblock());
+    TRY(cache_->device().flush());
+    header(buf, COMMIT_BLOCK);
+    if (checksummed()) {
+        store_be32(buf + offsetof(CommitHeader, h_chksum), fs::crc32c_raw(seed_, buf, block_size_));
+    } else if (compat_ & COMPAT_CHECKSUM) {
+        buf[offsetof(CommitHeader, h_chksum_type)] = CHECKSUM_CRC32;
+        buf[offsetof(CommitHeader, h_chksum_size)] = 4;
+        store_be32(buf + offsetof(CommitHeader, h_chksum), crc32_sum);
+    }
+    TRY(write_log_block(pos, buf));
+    TRY(cache_->device().flush());
+    committed_ = 1;
+    return {};
+}
+
+Result<void> Journal::checkpoint() {
+    if (!committed_) return {};
+    // The blocks the caller wrote home must be durable before the journal forgets them.
+    TRY(cache_->device().flush());
+    TRY(mark_empty(be32(sb_.s_sequence) + 1));
+    committed_ = 0;
+    return {};
 }
 
 }  // namespace lamina::ext2

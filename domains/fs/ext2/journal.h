@@ -31,6 +31,12 @@ namespace lamina::ext2 {
 
 constexpr uint32_t JOURNAL_INO = 8;
 
+// One block a transaction logs: its home location and the contents to put there.
+struct LoggedBlock {
+    uint64_t home;
+    const uint8_t* data;  // block_size bytes
+};
+
 struct RecoveryStats {
     uint32_t transactions;  // committed transactions replayed
     uint32_t blocks;        // blocks written home
@@ -52,6 +58,19 @@ public:
     uint32_t unsupported_incompat() const;
     // Writes the journal's committed transactions home, flushes, and marks the journal empty.
     Result<RecoveryStats> recover(Allocator& alloc);
+
+    // Writing (the journal must be empty: recovered, or checkpointed). commit() logs one
+    // transaction holding `count` blocks, with the checksums the journal's features ask for,
+    // straight to the device: descriptors and copies, the journal superblock pointing at them,
+    // a flush, the commit block, a flush. Once it returns the transaction survives a crash.
+    // The caller then writes the blocks home and calls checkpoint(), which flushes and marks
+    // the journal empty again. Errno::NoSpc: the transaction is larger than the log.
+    // `buf` is scratch of 2 * block_size bytes. One transaction at a time: a second commit
+    // before the checkpoint is Errno::Busy.
+    Result<void> commit(const LoggedBlock* blocks, size_t count, uint8_t* buf);
+    Result<void> checkpoint();
+    // Log blocks a transaction of `count` blocks needs (descriptors, copies, commit).
+    uint32_t blocks_needed(size_t count) const;
 
 private:
     enum class Pass { Scan, Revoke, Replay };
@@ -75,6 +94,11 @@ private:
     bool commit_ok(const uint8_t* block, uint32_t crc32_sum) const;
     bool data_ok(const uint8_t* tag, const uint8_t* data, uint32_t sequence) const;
     Result<void> mark_empty(uint32_t next_sequence);
+    // Tags one descriptor block holds.
+    uint32_t tags_per_descriptor() const;
+    Result<void> write_log_block(uint32_t lblk, const uint8_t* data);
+    Result<void> write_superblock();
+    void set_tail(uint8_t* block) const;
 
     BufferCache* cache_;
     fs::FsLog* log_;
@@ -86,6 +110,7 @@ private:
     uint32_t compat_ = 0, incompat_ = 0;  // features (none in a version-1 superblock)
     uint32_t seed_ = 0;  // crc32c(~0, s_uuid)
     uint32_t end_sequence_ = 0;
+    uint32_t committed_ = 0;  // transactions committed since the last checkpoint
     uint32_t revoke_records_ = 0;
 };
 
