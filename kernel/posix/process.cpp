@@ -33,6 +33,8 @@ constexpr uint64_t PAGE = mm::PAGE_SIZE;
 constexpr uint64_t STACK_SIZE = 8ull << 20;
 constexpr size_t STACK_IMAGE = 256 * 1024;  // argv, envp, auxv and strings must fit here
 constexpr int MAX_SCRIPT_DEPTH = 4;         // #! interpreters of #! interpreters (Linux: 4)
+// How long fork waits at most for the child to exec, end, sleep or stop (fork_current).
+constexpr uint64_t FORK_HEAD_START_NS = 20'000'000;
 
 // Lock order: taken first (see process.h).
 Spinlock g_processes_lock;
@@ -363,6 +365,12 @@ void release_vfork_parent_locked(Process& child) {
     child.vfork_parent = 0;
 }
 
+bool release_fork_parent_locked(Process& child) {
+    if (!child.vfork_parent || !child.releases_on_sleep) return false;
+    release_vfork_parent_locked(child);
+    return true;
+}
+
 size_t list_pids(uint32_t* out, size_t max) {
     size_t n = 0;
     {
@@ -479,10 +487,9 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
         __builtin_memcpy(child->actions, parent->actions, sizeof child->actions);
         child->signal_mask = parent->signal_mask;
         child->altstack = parent->altstack;
-        if (vfork) {
-            child->vfork_parent = parent->pid;
-            parent->vfork_child = child->pid;
-        }
+        child->vfork_parent = parent->pid;
+        child->releases_on_sleep = !vfork;
+        parent->vfork_child = child->pid;
         bool placed = false;
         for (auto& slot : g_processes) {
             if (slot) continue;
@@ -513,7 +520,15 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     }
     child->main_thread = t.value();
     uint32_t pid = child->pid;  // the child may be gone by the time the wait below ends
-    if (vfork) g_events.wait([parent] { return __atomic_load_n(&parent->vfork_child, __ATOMIC_ACQUIRE) == 0; });
+    auto released = [parent] { return __atomic_load_n(&parent->vfork_child, __ATOMIC_ACQUIRE) == 0; };
+    if (vfork) {
+        g_events.wait(released);
+    } else if (g_events.wait_for(released, FORK_HEAD_START_NS).is_error()) {
+        // The child computes (or waits on a device) for a long time: the parent goes on. The
+        // child's stale vfork_parent is harmless: a release matches both pids.
+        SpinlockGuard g(g_processes_lock);
+        if (parent->vfork_child == pid) parent->vfork_child = 0;
+    }
     return pid;
 }
 

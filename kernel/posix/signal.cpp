@@ -50,6 +50,7 @@ void stop_current(Process& p, int sig) {
         SpinlockGuard g(process_table_lock());
         p.stopped = true;
         p.stop_report = sig;
+        release_fork_parent_locked(p);  // woken below in any case
         p.continue_report = false;
         for_each_process_locked([&](Process& parent) {
             if (parent.pid != p.parent_pid) return;
@@ -189,8 +190,13 @@ bool signal_pending() {
 
 InterruptibleSleep::InterruptibleSleep(sched::WaitQueue& q) : p_(current_process()) {
     if (!p_) return;
-    SpinlockGuard g(process_table_lock());
-    p_->interruptible_queue = &q;
+    bool released;
+    {
+        SpinlockGuard g(process_table_lock());
+        p_->interruptible_queue = &q;
+        released = release_fork_parent_locked(*p_);
+    }
+    if (released) wake_process_events();
 }
 
 InterruptibleSleep::~InterruptibleSleep() {
@@ -232,6 +238,9 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
             }
         }
         if (a.handler == HANDLER_DEFAULT) {
+            // Init takes no default action but SIGKILL's and SIGSTOP's, also for a signal that
+            // came while it blocked it (Linux's SIGNAL_UNKILLABLE): sys_signal.cpp filters the rest.
+            if (p->pid == init_pid() && s != sig::KILL && s != sig::STOP) continue;
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
                 case DefaultAction::Continue:
