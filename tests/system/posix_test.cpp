@@ -124,7 +124,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Program{"sigpipe", {}, 0, 13},
                       // Processes and signals.
                       Program{"fork_wait", {}, 0, 0}, Program{"fork_cow", {}, 0, 0},
-                      Program{"fork_many", {}, 0, 0}, Program{"exec", {}, 0, 0}, Program{"signals", {}, 0, 0},
+                      Program{"fork_many", {}, 0, 0}, Program{"exec", {}, 0, 0}, Program{"argmax", {}, 0, 0},
+                      Program{"signals", {}, 0, 0},
                       Program{"sigchld_eintr", {}, 0, 0}, Program{"pgroups", {}, 0, 0},
                       Program{"deaths", {}, 0, 0}, Program{"segv_handler", {}, 0, 0},
                       Program{"procmisc", {}, 0, 0}, Program{"mmap_file", {}, 0, 0}),
