@@ -39,7 +39,7 @@ void from_regs(arch::InterruptFrame& f, const UserRegs& r) {
 
 // A handler frame could not be written (bad stack): the process dies of SIGSEGV, as on Linux.
 [[noreturn]] void kill_bad_frame(Process& p, int sig, uint64_t where) {
-    kprintf("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where,
+    kinfo("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where,
             signal_name(sig));
     exit_current(sig::SEGV);
 }
@@ -312,7 +312,7 @@ int64_t sigreturn(arch::InterruptFrame& f) {
     UserRegs regs{};
     if (copy_from_user(&frame, frame_addr, sizeof frame).is_error() ||
         !restore_from_frame(frame.uc, f.rflags, regs)) {
-        kprintf("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
+        kinfo("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
         exit_current(sig::SEGV);
     }
     if (uint64_t fp = frame.uc.mcontext.fpstate) {

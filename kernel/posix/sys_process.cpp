@@ -324,7 +324,7 @@ SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uin
     if ((flags & ~ALLOWED) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
         static bool logged = false;
         if (!__atomic_exchange_n(&logged, true, __ATOMIC_RELAXED))
-            kprintf("pid %u (%s): clone flags 0x%lx are not supported (threads): EINVAL\n", self().pid, self().name,
+            kinfo("pid %u (%s): clone flags 0x%lx are not supported (threads): EINVAL\n", self().pid, self().name,
                     flags);
         return Errno::Inval;
     }

@@ -239,7 +239,7 @@ int64_t unknown(uint64_t nr) {
     if (!(__atomic_fetch_or(&g_logged[bit / 64], mask, __ATOMIC_RELAXED) & mask)) {
         Process* p = current_process();
         const char* name = nr < TABLE_SIZE ? TABLE.names[nr] : nullptr;
-        kprintf("pid %u (%s): system call %lu (%s) is not implemented: ENOSYS\n", p->pid, p->name, nr,
+        kinfo("pid %u (%s): system call %lu (%s) is not implemented: ENOSYS\n", p->pid, p->name, nr,
                 name ? name : "unknown");
     }
     return -int64_t(Errno::NoSys);
