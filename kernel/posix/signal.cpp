@@ -238,9 +238,11 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
             }
         }
         if (a.handler == HANDLER_DEFAULT) {
-            // Init takes no default action but SIGKILL's and SIGSTOP's, also for a signal that
-            // came while it blocked it (Linux's SIGNAL_UNKILLABLE): sys_signal.cpp filters the rest.
-            if (p->pid == init_pid() && s != sig::KILL && s != sig::STOP) continue;
+            // Another process's signal that reached init while init blocked it (musl's fork
+            // blocks all) takes no default action either: send_matching's rule, applied late
+            // as Linux's SIGNAL_UNKILLABLE does. The kernel's own (si_code > 0: the tty's
+            // SIGINT, SIGPIPE) still act, so a test program run as init dies as on the host.
+            if (p->pid == init_pid() && info.code <= 0 && s != sig::KILL && s != sig::STOP) continue;
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
                 case DefaultAction::Continue:
