@@ -391,6 +391,7 @@ size_t list_pids(uint32_t* out, size_t max) {
 void exit_current(int wait_status) {
     Process* p = current_process();
     KASSERT(p);
+    cancel_real_timer(*p);  // its callback names p, which its reaper frees
     // Leave the address space before freeing it: from here on the thread is a kernel thread.
     cpu::cli();
     sched::current_thread()->set_user_state(nullptr);

@@ -35,6 +35,7 @@
 #include "kernel/posix/vfs/mount.h"
 #include "kernel/sched/thread.h"
 #include "kernel/sync/spinlock.h"
+#include "kernel/time/time.h"
 
 namespace lamina::posix {
 
@@ -94,6 +95,10 @@ struct Process {
     arch::InterruptFrame* syscall_frame;    // the frame of the system call being served
     arch::InterruptFrame trap_frame;        // user state parked while signals are delivered
 
+    // --- interval timer (sys_itimer.cpp; set by the own thread, read by the callback) ---
+    time::Timer real_timer;
+    uint64_t real_interval_ns;
+
     // --- identity and limits (own thread) ---
     uint32_t uid, euid, suid, gid, egid, sgid;
     Rlimit rlimits[RLIMIT_COUNT];
@@ -136,6 +141,8 @@ uint32_t init_pid();
 
 // Ends the calling process (from its own thread, in a system call or after a fatal fault).
 [[noreturn]] void exit_current(int wait_status);
+// Stops the process's interval timer for good (sys_itimer.cpp; its exit).
+void cancel_real_timer(Process& p);
 
 // --- used by the system-call families (sys_process.cpp, sys_signal.cpp) -----------------------
 
