@@ -39,7 +39,7 @@ void from_regs(arch::InterruptFrame& f, const UserRegs& r) {
 
 // A handler frame could not be written (bad stack): the process dies of SIGSEGV, as on Linux.
 [[noreturn]] void kill_bad_frame(Process& p, int sig, uint64_t where) {
-    kprintf("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where,
+    kinfo("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where,
             signal_name(sig));
     exit_current(sig::SEGV);
 }
@@ -50,6 +50,7 @@ void stop_current(Process& p, int sig) {
         SpinlockGuard g(process_table_lock());
         p.stopped = true;
         p.stop_report = sig;
+        release_fork_parent_locked(p);  // woken below in any case
         p.continue_report = false;
         for_each_process_locked([&](Process& parent) {
             if (parent.pid != p.parent_pid) return;
@@ -189,8 +190,13 @@ bool signal_pending() {
 
 InterruptibleSleep::InterruptibleSleep(sched::WaitQueue& q) : p_(current_process()) {
     if (!p_) return;
-    SpinlockGuard g(process_table_lock());
-    p_->interruptible_queue = &q;
+    bool released;
+    {
+        SpinlockGuard g(process_table_lock());
+        p_->interruptible_queue = &q;
+        released = release_fork_parent_locked(*p_);
+    }
+    if (released) wake_process_events();
 }
 
 InterruptibleSleep::~InterruptibleSleep() {
@@ -232,6 +238,11 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
             }
         }
         if (a.handler == HANDLER_DEFAULT) {
+            // Another process's signal that reached init while init blocked it (musl's fork
+            // blocks all) takes no default action either: send_matching's rule, applied late
+            // as Linux's SIGNAL_UNKILLABLE does. The kernel's own (si_code > 0: the tty's
+            // SIGINT, SIGPIPE) still act, so a test program run as init dies as on the host.
+            if (p->pid == init_pid() && info.code <= 0 && s != sig::KILL && s != sig::STOP) continue;
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
                 case DefaultAction::Continue:
@@ -303,7 +314,7 @@ int64_t sigreturn(arch::InterruptFrame& f) {
     UserRegs regs{};
     if (copy_from_user(&frame, frame_addr, sizeof frame).is_error() ||
         !restore_from_frame(frame.uc, f.rflags, regs)) {
-        kprintf("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
+        kinfo("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
         exit_current(sig::SEGV);
     }
     if (uint64_t fp = frame.uc.mcontext.fpstate) {
