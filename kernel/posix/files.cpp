@@ -106,7 +106,7 @@ public:
         case ProcFile::NetDev: {
             NetDevRow rows[1] = {};
             size_t n = 0;
-            if (auto c = net::nic_counters(); c.is_ok()) {
+            if (auto c = ::lamina::net::nic_counters(); c.is_ok()) {
                 NetDevRow& r = rows[n++];
                 copy_text(r.name, sizeof r.name, "eth0");
                 r.rx_bytes = c.value().rx_bytes;
