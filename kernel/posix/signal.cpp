@@ -151,7 +151,11 @@ Result<void> send_signal(Process& p, int s) {
     return {};
 }
 
-Result<void> signal_pid(uint32_t pid, int s) {
+namespace {
+
+// A kernel signal (si::KERNEL) to every process `match` accepts; Srch when it accepted none.
+template <typename Match>
+Result<void> signal_matching(int s, Match match) {
     if (!valid_signal(uint64_t(s))) return Errno::Inval;
     SigInfo info{};
     info.signo = s;
@@ -159,7 +163,7 @@ Result<void> signal_pid(uint32_t pid, int s) {
     SpinlockGuard g(process_table_lock());
     bool found = false;
     for_each_process_locked([&](Process& p) {
-        if (p.pid != pid) return;
+        if (!match(p)) return;
         found = true;
         send_signal_locked(p, s, info);
     });
@@ -167,20 +171,14 @@ Result<void> signal_pid(uint32_t pid, int s) {
     return {};
 }
 
+}  // namespace
+
+Result<void> signal_pid(uint32_t pid, int s) {
+    return signal_matching(s, [pid](const Process& p) { return p.pid == pid; });
+}
+
 Result<void> signal_process_group(uint32_t pgrp, int s) {
-    if (!valid_signal(uint64_t(s))) return Errno::Inval;
-    SigInfo info{};
-    info.signo = s;
-    info.code = si::KERNEL;
-    SpinlockGuard g(process_table_lock());
-    bool found = false;
-    for_each_process_locked([&](Process& p) {
-        if (p.pgid != pgrp || p.state != ProcessState::Running) return;
-        found = true;
-        send_signal_locked(p, s, info);
-    });
-    if (!found) return Errno::Srch;
-    return {};
+    return signal_matching(s, [pgrp](const Process& p) { return p.pgid == pgrp && p.state == ProcessState::Running; });
 }
 
 bool signal_pending() {
