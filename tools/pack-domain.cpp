@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <lamina/own.h>
+
 #include "kernel/domain/loader/loader.h"
 #include "kernel/domain/loader/package.h"
 
@@ -64,21 +66,18 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (verify) {
-        auto* checked = new lamina::domain::ValidatedPackage;
+        auto checked = lamina::adopt_own(new lamina::domain::ValidatedPackage);
         bool ok = lamina::domain::validate_package(pkg.data(), pkg.size(), *checked, err).is_ok();
         if (!ok) {
             bool in_manifest = std::strncmp(err.message, "manifest", 8) == 0;
             std::fprintf(stderr, "pack-domain: %s: %s\n", in_manifest ? manifest_path : elf_path, err.message);
-            delete checked;
             return 1;
         }
         if (!name.empty() && name != checked->manifest.name) {
             std::fprintf(stderr, "pack-domain: %s: the manifest names the domain '%s', but its package is '%s'\n",
                          manifest_path, checked->manifest.name, name.c_str());
-            delete checked;
             return 1;
         }
-        delete checked;
     }
     std::string tmp = std::string(out_path) + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "wb");

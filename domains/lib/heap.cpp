@@ -2,13 +2,14 @@
 // single pages, and anything larger as whole pages of its own. Pages come from the kernel
 // (caps().alloc_pages) and are never returned for small classes: the kernel frees them all when
 // the domain is torn down, which is the point of a private heap.
+#include <lamina/page.h>
+
 #include "domains/lib/domain.h"
 
 namespace lamina::domain_rt {
 
 namespace {
 
-constexpr size_t kPage = 4096;
 constexpr size_t kHeader = 16;             // keeps payloads 16-byte aligned
 constexpr int kClasses = 8;                // 16 << 0 .. 16 << 7 = 2048 bytes, header included
 constexpr uint64_t kLargeTag = 1ull << 63;
@@ -41,7 +42,7 @@ void* malloc(size_t size) {
     if (size > (size_t(1) << 40)) return nullptr;
     size_t total = size + kHeader;
     if (total > (size_t(16) << (kClasses - 1))) {
-        size_t pages = (total + kPage - 1) / kPage;
+        size_t pages = (total + PAGE_SIZE - 1) / PAGE_SIZE;
         void* base;
         if (caps().alloc_pages(pages, &base) != 0) return nullptr;
         *static_cast<uint64_t*>(base) = kLargeTag | pages;
@@ -53,7 +54,7 @@ void* malloc(size_t size) {
         void* page;
         if (caps().alloc_pages(1, &page) != 0) return nullptr;
         size_t block = size_t(16) << c;
-        for (size_t off = 0; off + block <= kPage; off += block) {
+        for (size_t off = 0; off + block <= PAGE_SIZE; off += block) {
             auto* b = reinterpret_cast<FreeBlock*>(static_cast<char*>(page) + off);
             b->next = g_free[c];
             g_free[c] = b;

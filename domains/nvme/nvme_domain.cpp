@@ -13,6 +13,9 @@
 // "nvme.control" (a CallFn for the kernel's tests, domain::call): see Control below.
 #include <new>
 
+#include <lamina/own.h>
+
+#include "domains/lib/device.h"
 #include "domains/lib/domain.h"
 #include "drivers/nvme/block_adaptor.h"
 #include "drivers/nvme/controller.h"
@@ -39,45 +42,29 @@ enum Control : uint64_t {
 
 class DomainPlatform final : public Platform {
 public:
-    DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, volatile uint8_t* regs)
-        : caps_(caps), handle_(handle), regs_(regs) {}
+    DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, void* bar)
+        : caps_(caps), handle_(handle), regs_(bar) {}
 
-    uint32_t read32(uint32_t offset) override { return *reinterpret_cast<volatile uint32_t*>(regs_ + offset); }
+    uint32_t read32(uint32_t offset) override { return regs_.read32(offset); }
     void write32(uint32_t offset, uint32_t value) override {
-        *reinterpret_cast<volatile uint32_t*>(regs_ + offset) = value;
+        regs_.write32(offset, value);
         // An I/O submission queue's tail doorbell (qid >= 1, even doorbell index; the driver
         // uses CAP.DSTRD 0 spacing here only to spot it): the commands are now the device's.
         if (offset >= 0x1008 && ((offset - 0x1000) / 4) % 2 == 0 &&
             __atomic_exchange_n(&crash_armed, false, __ATOMIC_ACQ_REL))
             domain_rt::panic("fault injected with I/O commands in flight (nvme.control)");
     }
-    uint64_t read64(uint32_t offset) override { return *reinterpret_cast<volatile uint64_t*>(regs_ + offset); }
-    void write64(uint32_t offset, uint64_t value) override {
-        *reinterpret_cast<volatile uint64_t*>(regs_ + offset) = value;
-    }
+    uint64_t read64(uint32_t offset) override { return regs_.read64(offset); }
+    void write64(uint32_t offset, uint64_t value) override { regs_.write64(offset, value); }
 
     Result<DmaRegion> alloc_dma(size_t bytes) override {
-        size_t size = (bytes + 4095) & ~size_t(4095);
-        void* virt = nullptr;
-        uint64_t bus = 0;
-        if (int32_t rc = caps_.dma_alloc(handle_, size, &virt, &bus); rc != 0) return Errno(rc);
-        return DmaRegion{virt, bus, size};
+        auto p = TRY(domain_rt::dma_alloc(handle_, bytes));
+        return DmaRegion{p.virt, p.bus, p.size};
     }
-    void free_dma(const DmaRegion& region) override { caps_.dma_free(handle_, region.virt, region.size); }
+    void free_dma(const DmaRegion& region) override { domain_rt::dma_free(handle_, region.virt, region.size); }
 
     uint64_t now_ns() override { return caps_.time_now_ns(); }
-    // The controller's register polls back off to about 1 ms; a kernel sleep lasts at least a
-    // scheduler tick (10 ms), so short delays spin (sleep_ns(0) then restarts the watchdog).
-    void delay_us(uint32_t us) override {
-        if (us > kSpinLimitUs) {
-            caps_.sleep_ns(uint64_t(us) * 1000);
-            return;
-        }
-        uint64_t end = now_ns() + uint64_t(us) * 1000;
-        while (now_ns() < end) asm volatile("pause");
-        caps_.sleep_ns(0);
-    }
-    static constexpr uint32_t kSpinLimitUs = 2000;
+    void delay_us(uint32_t us) override { domain_rt::delay_us(us); }
 
     void wait_for_queue(uint16_t vector, uint64_t deadline_ns) override {
         uint64_t now = now_ns();
@@ -107,7 +94,7 @@ public:
 private:
     const lamina_domain_caps& caps_;
     uint64_t handle_;
-    volatile uint8_t* regs_;
+    domain_rt::Mmio regs_;
 };
 
 class DomainBlockHost final : public BlockHost {
@@ -132,6 +119,7 @@ private:
 };
 
 DomainPlatform* g_platform;
+DomainBlockHost* g_host;
 Controller* g_controller;
 BlockAdaptor* g_adaptor;
 
@@ -175,9 +163,11 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("cannot map BAR0: errno %d", rc);
         return -rc;
     }
-    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, static_cast<volatile uint8_t*>(bar));
-    auto* host = new (std::nothrow) DomainBlockHost(caps);
-    if (!platform || !host) return -12;
+    auto made_platform = make_own<DomainPlatform>(caps, dev.handle, bar);
+    auto made_host = make_own<DomainBlockHost>(caps);
+    if (made_platform.is_error() || made_host.is_error()) return -int64_t(Errno::NoMem);
+    Own<DomainPlatform> platform = made_platform.release_value();
+    Own<DomainBlockHost> host = made_host.release_value();
     uint32_t granted = 0;
     if (caps.device_irq_setup(dev.handle, 1 + kIoQueues, &granted) == 0) platform->vectors = granted;
     platform->interrupts = platform->vectors > kIoQueues;
@@ -191,22 +181,24 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         if (controller.error().code() == CONTROLLER_FAILED) log("(the controller did not become ready or stopped answering)");
         return -int64_t(controller.error().code());
     }
-    Controller* ctl = controller.release_value().release();
+    Own<Controller> ctl = controller.release_value();
     auto adaptor = BlockAdaptor::create(*ctl, *host);
     if (adaptor.is_error()) {
         log("namespace 1 is not usable: %s", adaptor.error().name());
         return -int64_t(adaptor.error().code());
     }
-    g_platform = platform;
-    g_controller = ctl;
+    // Up: the driver's objects live as long as this instance (the kernel frees its heap with it).
+    g_platform = platform.release();
+    g_host = host.release();
+    g_controller = ctl.release();
     g_adaptor = adaptor.release_value().release();
     auto* block = static_cast<idl::Block*>(g_adaptor);
     if (int32_t rc = caps.interface_publish("block", 5, block); rc != 0) return -rc;
     auto fn = &control;
     if (int32_t rc = caps.interface_publish("nvme.control", 12, reinterpret_cast<void*>(fn)); rc != 0) return -rc;
-    const NamespaceInfo& ns = *ctl->find_namespace(1);
-    log("%s %s: %llu blocks of %u bytes, %u I/O queues, %s", ctl->info().model, ctl->info().serial,
-        (unsigned long long)ns.blocks, ns.block_size, ctl->io_queue_count(),
-        platform->interrupts ? "MSI-X" : "polled");
+    const NamespaceInfo& ns = *g_controller->find_namespace(1);
+    log("%s %s: %llu blocks of %u bytes, %u I/O queues, %s", g_controller->info().model,
+        g_controller->info().serial, (unsigned long long)ns.blocks, ns.block_size,
+        g_controller->io_queue_count(), g_platform->interrupts ? "MSI-X" : "polled");
     return 0;
 }

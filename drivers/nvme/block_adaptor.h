@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include <lamina/own.h>
+#include <lamina/page.h>
 #include <lamina/result.h>
 
 #include "drivers/nvme/block.h"
@@ -55,7 +56,7 @@ public:
     static constexpr uint32_t kBatch = 32;
     static constexpr uint32_t kMaxRequestBytes = 128 * 1024;
     // Segments one request's buffer may need: a page each, plus one for an unaligned start.
-    static constexpr uint32_t kMaxSegments = kMaxRequestBytes / 4096 + 1;
+    static constexpr uint32_t kMaxSegments = kMaxRequestBytes / PAGE_SIZE + 1;
 
     // Serves namespace `nsid` of `controller` (which must outlive the adaptor). NoEnt without
     // that namespace, NoMem.

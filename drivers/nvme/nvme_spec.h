@@ -11,10 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/page.h>
+
+
 namespace lamina::nvme::spec {
 
-constexpr uint32_t PAGE_SIZE = 4096;   // the memory page size the driver programs (CC.MPS = 0)
-constexpr uint32_t PAGE_SHIFT = 12;
+// The memory page size the driver programs (CC.MPS = 0): the host's page, so that every DMA
+// buffer page is one PRP entry.
+constexpr uint32_t PAGE_SIZE = uint32_t(lamina::PAGE_SIZE);
+constexpr uint32_t PAGE_SHIFT = lamina::PAGE_SHIFT;
 
 // --- 3.1 Controller registers (offsets into BAR0) -------------------------------------------
 namespace reg {

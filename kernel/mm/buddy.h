@@ -35,11 +35,12 @@
 #include <stdint.h>
 
 #include <lamina/result.h>
+#include <lamina/page.h>
 
 namespace lamina::mm {
 
-inline constexpr unsigned PAGE_SHIFT = 12;
-inline constexpr uint64_t PAGE_SIZE = uint64_t{1} << PAGE_SHIFT;
+using ::lamina::PAGE_SHIFT;  // include/lamina/page.h
+using ::lamina::PAGE_SIZE;
 
 // Largest block is 2^MAX_ORDER frames = 4 MiB: big enough for any DMA ring or 2 MiB huge page,
 // small enough that a few pinned frames do not make most of memory unusable for big orders.

@@ -43,9 +43,7 @@ private:
 Result<RefPtr<FileObject>> open_console(uint32_t rdev, const Location& loc, uint32_t) {
     RefPtr<FileObject> tty = console_file();
     if (!tty) return Errno::NoDev;
-    auto* c = new (std::nothrow) ConsoleFile(Location(loc), rdev, static_cast<RefPtr<FileObject>&&>(tty));
-    if (!c) return Errno::NoMem;
-    return RefPtr<FileObject>(c);
+    return TRY(make_ref<ConsoleFile>(Location(loc), rdev, static_cast<RefPtr<FileObject>&&>(tty)));
 }
 
 }  // namespace lamina::posix

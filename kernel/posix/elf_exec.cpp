@@ -1,13 +1,15 @@
 // lamina:portable
 #include "kernel/posix/elf_exec.h"
 
+#include <lamina/page.h>
+
 #include "kernel/domain/loader/elf.h"
 
 namespace lamina::posix {
 
 namespace {
 
-constexpr uint64_t PAGE = 4096;
+constexpr uint64_t PAGE = PAGE_SIZE;
 constexpr uint32_t PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_PHDR = 6;
 constexpr uint32_t PF_X = 1, PF_W = 2, PF_R = 4;
 constexpr uint16_t ET_EXEC = 2, ET_DYN = 3, EM_X86_64 = 62;

@@ -9,9 +9,8 @@
 namespace lamina::storage {
 
 Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
-    auto* c = new (std::nothrow) FsClient;
-    if (!c) return Errno::NoMem;
-    RefPtr<FsClient> client(c);
+    RefPtr<FsClient> client = TRY(adopt_ref_or_nomem(new (std::nothrow) FsClient));
+    FsClient* c = client.get();
     c->opts_ = opts;
     c->domain_ = TRY(domain::Supervised<idl::Fs>::start({opts.package, replay, c, &c->mutex_}));
     auto info = c->call([&](FsClient& self) { return self.fs().mount(opts.read_only, false); });
@@ -83,7 +82,9 @@ RefPtr<posix::Inode> FsClient::root() {
     s.ino = i.root;
     s.mode = 040755;
     if (st.is_ok()) s = st.value();
-    return RefPtr<posix::Inode>(new (std::nothrow) FsInode(RefPtr<FsClient>(this), s));
+    auto* inode = new (std::nothrow) FsInode(RefPtr<FsClient>(this), s);
+    if (!inode) return {};
+    return adopt_ref(inode);
 }
 
 Result<RRefBytes*> FsClient::io_buffer() {

@@ -46,9 +46,7 @@ struct Binding<idl::Fs> {
 
 namespace lamina::storage {
 
-using posix::RefPtr;
-
-class FsClient final : public posix::RefCounted {
+class FsClient final : public RefCounted {
 public:
     struct Options {
         const char* package = "fs";

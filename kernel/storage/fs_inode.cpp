@@ -76,9 +76,7 @@ Result<void> FsInode::setattr(const posix::SetAttr& attr) {
 
 Result<RefPtr<posix::Inode>> FsInode::made(Result<idl::FsStat> r) {
     if (r.is_error()) return to_vfs_error(r.error());
-    auto* inode = new (std::nothrow) FsInode(client_, r.value());
-    if (!inode) return Errno::NoMem;
-    return RefPtr<posix::Inode>(inode);
+    return TRY(adopt_ref_or_nomem(new (std::nothrow) FsInode(client_, r.value())));
 }
 
 Result<RefPtr<posix::Inode>> FsInode::lookup(posix::Name name) {

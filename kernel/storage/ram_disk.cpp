@@ -4,13 +4,14 @@
 #include <utility>
 
 #include <lamina/proxy_runtime.h>
+#include <lamina/page.h>
 
 #include "kernel/mm/memory.h"
 
 namespace lamina::storage {
 
 namespace {
-constexpr uint64_t kPage = 4096;
+constexpr uint64_t kPage = PAGE_SIZE;
 }
 
 Result<RamDisk*> RamDisk::create(const uint8_t* image, size_t image_size, uint64_t size_bytes) {

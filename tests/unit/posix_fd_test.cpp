@@ -15,7 +15,7 @@ struct CountedObject : FileObject {
 };
 
 RefPtr<OpenFile> make_file(int* live, uint32_t flags = oflag::ReadWrite) {
-    auto f = OpenFile::create(RefPtr<FileObject>(new CountedObject(live)), flags);
+    auto f = OpenFile::create(adopt_ref<FileObject>(new CountedObject(live)), flags);
     EXPECT_TRUE(f.is_ok());
     return f.release_value();
 }
@@ -171,7 +171,7 @@ TEST(PosixFd, GetflSetflChangeOnlyAppendAndNonblock) {
     EXPECT_FALSE(f->readable());
     ok(t->fcntl(0, fcntl_cmd::SetFl, 0));
     EXPECT_EQ(uint32_t(ok(t->fcntl(1, fcntl_cmd::GetFl, 0))), oflag::WriteOnly | oflag::DSync);
-    EXPECT_EQ(OpenFile::create(RefPtr<FileObject>(new CountedObject(&live)), 3).error().code(), Errno::Inval);
+    EXPECT_EQ(OpenFile::create(adopt_ref<FileObject>(new CountedObject(&live)), 3).error().code(), Errno::Inval);
 }
 
 TEST(PosixFd, CloseOnExecSweep) {

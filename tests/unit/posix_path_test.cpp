@@ -143,7 +143,7 @@ public:
         static uint64_t next_ino = 100;
         auto* c = new MemInode(dev_, next_ino++, m, this);
         c->target = link;
-        children[name] = RefPtr<MemInode>(c);
+        children[name] = adopt_ref(c);
         return c;
     }
     // What create, mkdir and symlink share: a new child owned by owner and group, unless the name is taken.
@@ -181,7 +181,7 @@ public:
 //   file
 struct PosixPathTree : testing::Test {
     void SetUp() override {
-        root = RefPtr<MemInode>(new MemInode(1, 2, mode::Directory | 0755, nullptr));
+        root = adopt_ref(new MemInode(1, 2, mode::Directory | 0755, nullptr));
         etc = root->dir("etc");
         etc->file("passwd");
         home = root->dir("home");
@@ -202,7 +202,7 @@ struct PosixPathTree : testing::Test {
         mnt = root->dir("mnt");
         root->file("file");
 
-        fs2 = RefPtr<MemInode>(new MemInode(2, 2, mode::Directory | 0755, nullptr));
+        fs2 = adopt_ref(new MemInode(2, 2, mode::Directory | 0755, nullptr));
         fs2->dir("data")->file("file");
         fs2->link("up", "..");
         fs2->link("toroot", "/etc");
@@ -361,7 +361,7 @@ TEST_F(PosixPathTree, MountsAreCrossedBothWays) {
     root->link("tomnt", "mnt");
     EXPECT_EQ(at("/tomnt/data"), id(data));
     // Stacking: the newest mount wins; ".." from it goes to the parent of /mnt.
-    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    RefPtr<MemInode> fs3 = adopt_ref(new MemInode(3, 2, mode::Directory | 0755, nullptr));
     fs3->file("three");
     Location m = must(resolve(ctx(), "/mnt", 0));
     ASSERT_TRUE(mounts.mount(m, "/mnt", RefPtr<Inode>(fs3.get())).is_ok());
@@ -384,7 +384,7 @@ TEST_F(PosixPathTree, MountsAreCrossedBothWays) {
 
 TEST_F(PosixPathTree, MountOnlyOnDirectories) {
     Location f = must(resolve(ctx(), "/file", 0));
-    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    RefPtr<MemInode> fs3 = adopt_ref(new MemInode(3, 2, mode::Directory | 0755, nullptr));
     EXPECT_EQ(mounts.mount(f, "/file", RefPtr<Inode>(fs3.get())).error().code(), Errno::NotDir);
     EXPECT_EQ(mounts.mount(root_loc, "relative", RefPtr<Inode>(fs3.get())).error().code(), Errno::Inval);
     EXPECT_EQ(mounts.mount_root(RefPtr<Inode>(fs3.get())).error().code(), Errno::Busy);
@@ -392,7 +392,7 @@ TEST_F(PosixPathTree, MountOnlyOnDirectories) {
 
 TEST_F(PosixPathTree, LongestPrefix) {
     Location e = must(resolve(ctx(), "/mnt/data", 0));
-    RefPtr<MemInode> fs3(new MemInode(3, 2, mode::Directory | 0755, nullptr));
+    RefPtr<MemInode> fs3 = adopt_ref(new MemInode(3, 2, mode::Directory | 0755, nullptr));
     ASSERT_TRUE(mounts.mount(e, "/mnt//./data/", RefPtr<Inode>(fs3.get())).is_ok());
     size_t rest = 0;
     Mount* m = mounts.longest_prefix("/mnt/data/x/y", &rest);

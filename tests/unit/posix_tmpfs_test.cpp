@@ -381,7 +381,7 @@ TEST(PosixPollQueue, NotifyWakesSubscribersUntilUnsubscribed) {
 
 TEST(PosixPollQueue, DefaultsMatchLinux) {
     struct Plain final : FileObject {} obj;
-    obj.ref();  // on the stack: never let the count reach zero
+    // On the stack: the creator's reference is never dropped, so the count never reaches zero.
     RefPtr<OpenFile> f = OpenFile::create(RefPtr<FileObject>(&obj), oflag::ReadWrite).release_value();
     char c;
     EXPECT_EQ(obj.read(*f, &c, 1).error().code(), Errno::Inval);

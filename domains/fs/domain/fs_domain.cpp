@@ -3,6 +3,8 @@
 // restart can remount with after_fault set (kernel/storage/fs_client.cpp).
 #include <new>
 
+#include <lamina/own.h>
+
 #include "domains/fs/service/fs_service.h"
 #include "domains/lib/domain.h"
 
@@ -42,13 +44,20 @@ public:
     void line(const char* text) override { domain_rt::log("%s", text); }
 };
 
-// Built in domain_main (domains run no static constructors).
-alignas(HeapAllocator) unsigned char g_alloc[sizeof(HeapAllocator)];
-alignas(BootClock) unsigned char g_clock[sizeof(BootClock)];
-alignas(KernelLog) unsigned char g_log[sizeof(KernelLog)];
-alignas(fs::FsService) unsigned char g_service[sizeof(fs::FsService)];
-
 constexpr uint32_t kCacheBuffers = 512;
+
+// What the exported service runs on, made in domain_main (domains run no static constructors)
+// and alive as long as this instance: the kernel drops it with the instance's heap.
+struct Instance {
+    explicit Instance(idl::Block& block)
+        : service(fs::FsService::Env{block, alloc, clock, &log, kCacheBuffers}) {}
+
+    HeapAllocator alloc;
+    BootClock clock;
+    KernelLog log;
+    fs::FsService service;
+};
+Instance* g_instance;
 
 }  // namespace
 
@@ -58,12 +67,10 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         domain_rt::log("fs: no block device to mount (interface_lookup: errno %d)", rc);
         return -rc;
     }
-    auto* alloc = new (g_alloc) HeapAllocator;
-    auto* clock = new (g_clock) BootClock;
-    auto* log = new (g_log) KernelLog;
-    auto* service = new (g_service) fs::FsService(
-        fs::FsService::Env{*static_cast<idl::Block*>(block), *alloc, *clock, log, kCacheBuffers});
-    idl::Fs* exported = service;
-    int32_t rc = caps.interface_publish("fs", 2, exported);
-    return rc ? -rc : 0;
+    auto instance = make_own<Instance>(*static_cast<idl::Block*>(block));
+    if (instance.is_error()) return -int64_t(instance.error().code());
+    idl::Fs* exported = &instance.value()->service;
+    if (int32_t rc = caps.interface_publish("fs", 2, exported); rc != 0) return -rc;
+    g_instance = instance.value().release();
+    return 0;
 }

@@ -11,7 +11,7 @@ namespace lamina::ext2 {
 
 class Allocator {
 public:
-    // align is a power of two no larger than 4096. nullptr when out of memory.
+    // align is a power of two no larger than PAGE_SIZE. nullptr when out of memory.
     virtual void* allocate(size_t size, size_t align) = 0;
     virtual void release(void* p, size_t size) = 0;
 

@@ -3,6 +3,8 @@
 
 #include <new>
 
+#include <lamina/page.h>
+
 namespace lamina::ext2 {
 
 namespace {
@@ -33,7 +35,7 @@ Result<BufferCache*> BufferCache::create(fs::BlockDevice& dev, Allocator& alloc,
     c->nbuckets_ = count * 2;
     c->buffers_ = static_cast<Buffer*>(alloc.allocate(sizeof(Buffer) * count, alignof(Buffer)));
     c->buckets_ = static_cast<Buffer**>(alloc.allocate(sizeof(Buffer*) * c->nbuckets_, alignof(Buffer*)));
-    c->memory_ = static_cast<uint8_t*>(alloc.allocate(size_t{block_size} * count, 4096));
+    c->memory_ = static_cast<uint8_t*>(alloc.allocate(size_t{block_size} * count, PAGE_SIZE));
     if (!c->buffers_ || !c->buckets_ || !c->memory_) {
         destroy(c);
         return Errno::NoMem;

@@ -95,7 +95,7 @@ Result<FsInfo> FsService::mount(bool read_only, bool after_fault) {
         log_line(env_.log, "fs: partition %u ends past the disk", p.index);
         return Errno::IO;
     }
-    if (!part_) part_ = new (part_storage_) PartitionDevice(blocks_, p.first_lba, p.sector_count());
+    if (!part_) part_.emplace(blocks_, p.first_lba, p.sector_count());
     ext2::MountOptions opts;
     opts.read_only = read_only;
     opts.after_fault = after_fault;

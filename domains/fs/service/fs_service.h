@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/optional.h>
 #include <lamina/result.h>
 #include <lamina/rref.h>
 
@@ -81,8 +82,7 @@ private:
 
     Env env_;
     BlockClient blocks_;
-    alignas(PartitionDevice) unsigned char part_storage_[sizeof(PartitionDevice)];
-    PartitionDevice* part_ = nullptr;
+    Optional<PartitionDevice> part_;  // made at the first mount, kept for the later ones
     ext2::FsOwner fs_;
     uint32_t busy_ = 0;  // atomic
 };

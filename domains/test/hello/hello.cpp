@@ -1,6 +1,8 @@
 // The smallest domain: logs a greeting through its capability table, uses its private heap,
 // and returns a known value. The host tests load it at different addresses and run it; the
 // pointers below are what they check relocation with.
+#include <lamina/page.h>
+
 #include "domains/lib/domain.h"
 
 // In .data: a pointer the loader must relocate (R_X86_64_RELATIVE).
@@ -58,14 +60,14 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     log("%s (ABI %u.%u, domain %llu)", hello_greeting, caps.abi_version >> 16, caps.abi_version & 0xffff,
         (unsigned long long)caps.domain_id);
     auto* small = static_cast<int64_t*>(malloc(sizeof(int64_t)));
-    auto* large = static_cast<char*>(malloc(3 * 4096));
+    auto* large = static_cast<char*>(malloc(3 * lamina::PAGE_SIZE));
     if (!small || !large) return -12;  // ENOMEM
     // Through the table in memory (the barrier stops the compiler from folding the calls), so
     // that the relocated pointers are what runs.
     auto* ops = hello_operations;
     asm("" : "+r"(ops));
     *small = ops[0](6) + ops[1](3);  // 42
-    large[3 * 4096 - 1] = 1;
+    large[3 * lamina::PAGE_SIZE - 1] = 1;
     int64_t result = *small;
     if (caps.interface_publish("hello.probe", 11, reinterpret_cast<void*>(&probe)) != 0) result = -1;
     free(large);

@@ -15,13 +15,14 @@
 #include <stdint.h>
 
 #include <lamina/domain_abi.h>
+#include <lamina/page.h>
 
 #include "kernel/domain/loader/load_error.h"
 
 namespace lamina::domain {
 
 inline constexpr char kDomainEntrySymbol[] = LAMINA_DOMAIN_ENTRY_SYMBOL;
-inline constexpr uint64_t kPageSize = 4096;
+inline constexpr uint64_t kPageSize = PAGE_SIZE;
 inline constexpr size_t kMaxLoadSegments = 8;
 inline constexpr uint64_t kDomainMaxImage = 256ull << 20;
 inline constexpr size_t kMaxSymbols = 1u << 20;

@@ -11,9 +11,7 @@ OpenFile::OpenFile(RefPtr<FileObject> object, uint32_t flags)
 
 Result<RefPtr<OpenFile>> OpenFile::create(RefPtr<FileObject> object, uint32_t flags) {
     if ((flags & oflag::AccMode) == oflag::AccMode) return Errno::Inval;
-    OpenFile* f = new (std::nothrow) OpenFile(static_cast<RefPtr<FileObject>&&>(object), flags);
-    if (!f) return Errno::NoMem;
-    return RefPtr<OpenFile>(f);
+    return adopt_ref_or_nomem(new (std::nothrow) OpenFile(static_cast<RefPtr<FileObject>&&>(object), flags));
 }
 
 void OpenFile::set_status_flags(uint32_t flags) {
@@ -23,9 +21,7 @@ void OpenFile::set_status_flags(uint32_t flags) {
 
 Result<RefPtr<FdTable>> FdTable::create(uint32_t limit) {
     if (limit == 0 || limit > MAX_LIMIT) return Errno::Inval;
-    FdTable* t = new (std::nothrow) FdTable(limit);
-    if (!t) return Errno::NoMem;
-    return RefPtr<FdTable>(t);
+    return adopt_ref_or_nomem(new (std::nothrow) FdTable(limit));
 }
 
 FdTable::~FdTable() { delete[] slots_; }

@@ -11,11 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/ref_ptr.h>
 #include <lamina/result.h>
 
 #include "kernel/posix/fd/file_object.h"
 #include "kernel/posix/fd/open_flags.h"
-#include "kernel/posix/vfs/ref.h"
 
 namespace lamina::posix {
 

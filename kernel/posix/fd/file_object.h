@@ -39,12 +39,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/ref_ptr.h>
 #include <lamina/result.h>
 
 #include <lamina/intrusive_list.h>
 #include "kernel/posix/irq_spinlock.h"
 #include "kernel/posix/vfs/inode.h"
-#include "kernel/posix/vfs/ref.h"
 
 namespace lamina::posix {
 

@@ -60,9 +60,7 @@ private:
 
 template <typename T, typename... Args>
 Result<RefPtr<FileObject>> make(Args&&... args) {
-    T* d = new (std::nothrow) T(static_cast<Args&&>(args)...);
-    if (!d) return Errno::NoMem;
-    return RefPtr<FileObject>(d);
+    return TRY(make_ref<T>(static_cast<Args&&>(args)...));
 }
 
 }  // namespace

@@ -180,9 +180,8 @@ public:
     ProcFileNode(RefPtr<ProcState> st, uint64_t ino, uint32_t perm, ProcFile file, uint32_t pid)
         : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ino, mode::Regular | perm), file_(file), pid_(pid) {}
     Result<RefPtr<FileObject>> open_file(const Location&, uint32_t oflags) override {
-        auto* f = new (std::nothrow) ProcOpenFile(RefPtr<Inode>(this), file_, st_);
-        if (!f) return Errno::NoMem;
-        RefPtr<FileObject> ref(f);
+        RefPtr<ProcOpenFile> f = TRY(make_ref<ProcOpenFile>(RefPtr<Inode>(this), file_, st_));
+        RefPtr<FileObject> ref = f;
         if ((oflags & 3) != 1) {  // anything but O_WRONLY reads the text
             TRY(st_->source.generate(file_, pid_, f->text));
             if (f->text.failed()) return Errno::NoMem;
@@ -211,9 +210,7 @@ public:
 
 template <typename T, typename... Args>
 Result<RefPtr<Inode>> make_node(Args&&... args) {
-    T* n = new (std::nothrow) T(static_cast<Args&&>(args)...);
-    if (!n) return Errno::NoMem;
-    return RefPtr<Inode>(n);
+    return TRY(make_ref<T>(static_cast<Args&&>(args)...));
 }
 
 class ProcPidDir final : public ProcNode {
@@ -301,10 +298,8 @@ public:
 }  // namespace
 
 Result<RefPtr<Inode>> make_procfs(ProcSource& source, uint64_t dev) {
-    auto* st = new (std::nothrow) ProcState(source, dev);
-    if (!st) return Errno::NoMem;
-    RefPtr<ProcState> ref(st);
-    return make_node<ProcRoot>(ref);
+    RefPtr<ProcState> st = TRY(make_ref<ProcState>(source, dev));
+    return make_node<ProcRoot>(st);
 }
 
 }  // namespace lamina::posix

@@ -4,12 +4,13 @@
 #include <new>
 
 #include <lamina/intrusive_list.h>
+#include <lamina/page.h>
 #include "kernel/posix/fd/file_object.h"
 
 namespace lamina::posix {
 
 namespace {
-constexpr uint64_t kPage = 4096;
+constexpr uint64_t kPage = PAGE_SIZE;
 constexpr uint64_t NODE_COST = 256;       // what a node is charged, whatever its kind
 constexpr uint64_t MAX_FILE_SIZE = 1ull << 40;
 }  // namespace
@@ -109,12 +110,11 @@ TmpfsNode* node_of(ListNode* n) {
 // --- the file system ------------------------------------------------------------------------
 
 Result<RefPtr<Tmpfs>> Tmpfs::create(const TmpfsOptions& options) {
-    Tmpfs* fs = new (std::nothrow) Tmpfs(options);
-    if (!fs) return Errno::NoMem;
-    RefPtr<Tmpfs> ref(fs);
+    RefPtr<Tmpfs> ref = TRY(adopt_ref_or_nomem(new (std::nothrow) Tmpfs(options)));
+    Tmpfs* fs = ref.get();
+    // root_ holds the root's first reference; ~Tmpfs drops it.
     TmpfsNode* root = new (std::nothrow) TmpfsNode(fs, 1, mode::Directory | (options.root_mode & mode::PermMask), 0, 0);
     if (!root) return Errno::NoMem;
-    root->ref();
     root->nlink_ = 2;
     root->parent_ = root;
     fs->root_ = root;
@@ -126,8 +126,10 @@ Result<RefPtr<Tmpfs>> Tmpfs::create(const TmpfsOptions& options) {
 Tmpfs::~Tmpfs() {
     // Dropping the root frees the tree; nodes still referenced from elsewhere (open files)
     // are orphaned: they stay valid objects, and fail with EIO from now on.
-    root_->parent_ = nullptr;
-    root_->unref();
+    if (root_) {  // null when create() failed to make it
+        root_->parent_ = nullptr;
+        root_->unref();
+    }
     while (ListNode* n = all_.pop_front()) node_of(n)->fs_ = nullptr;
 }
 
@@ -380,7 +382,7 @@ Result<RefPtr<Inode>> TmpfsNode::make(Name name, uint32_t m, uint32_t uid, uint3
         fs_->uncharge(NODE_COST);
         return fail(Errno::NoSpc);
     }
-    node = RefPtr<TmpfsNode>(n);
+    node = adopt_ref(n);
     fs_->nodes_++;
     node->rdev_ = rdev;
     if (text) {

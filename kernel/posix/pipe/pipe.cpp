@@ -6,9 +6,7 @@
 namespace lamina::posix {
 
 Result<RefPtr<Pipe>> Pipe::create() {
-    Pipe* p = new (std::nothrow) Pipe();
-    if (!p) return Errno::NoMem;
-    return RefPtr<Pipe>(p);
+    return adopt_ref_or_nomem(new (std::nothrow) Pipe());
 }
 
 void Pipe::remove_reader() {

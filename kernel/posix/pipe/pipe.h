@@ -8,9 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/ref_ptr.h>
 #include <lamina/result.h>
-
-#include "kernel/posix/vfs/ref.h"
 
 namespace lamina::posix {
 

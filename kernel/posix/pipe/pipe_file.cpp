@@ -20,9 +20,7 @@ class PipeChannel final : public RefCounted {
 public:
     static Result<RefPtr<PipeChannel>> create() {
         RefPtr<Pipe> pipe = TRY(Pipe::create());
-        auto* c = new (std::nothrow) PipeChannel(static_cast<RefPtr<Pipe>&&>(pipe));
-        if (!c) return Errno::NoMem;
-        return RefPtr<PipeChannel>(c);
+        return adopt_ref_or_nomem(new (std::nothrow) PipeChannel(static_cast<RefPtr<Pipe>&&>(pipe)));
     }
 
     // f(pipe) under the lock.
@@ -162,12 +160,8 @@ Result<void> PipeEnd::stat(Stat& st) {
 Result<PipePair> make_pipe(uint32_t flags) {
     if (flags & ~(oflag::NonBlock | oflag::CloExec | O_DIRECT)) return Errno::Inval;
     RefPtr<PipeChannel> channel = TRY(PipeChannel::create());
-    auto* r = new (std::nothrow) PipeEnd(channel, false);
-    if (!r) return Errno::NoMem;
-    RefPtr<FileObject> rend(r);
-    auto* w = new (std::nothrow) PipeEnd(channel, true);
-    if (!w) return Errno::NoMem;
-    RefPtr<FileObject> wend(w);
+    RefPtr<FileObject> rend = TRY(make_ref<PipeEnd>(channel, false));
+    RefPtr<FileObject> wend = TRY(make_ref<PipeEnd>(channel, true));
     uint32_t status = flags & oflag::NonBlock;
     PipePair p;
     p.read_end = TRY(OpenFile::create(static_cast<RefPtr<FileObject>&&>(rend), oflag::ReadOnly | status));

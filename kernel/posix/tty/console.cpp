@@ -375,8 +375,7 @@ Result<void> init_console() {
     if (g_console) return {};
     auto* tty = new (std::nothrow) ConsoleTty();
     if (!tty) return Errno::NoMem;
-    tty->ref();  // the console lives for ever
-    g_console = tty;
+    g_console = tty;  // holds the first reference for ever: the console is never freed
     serial::set_receiver(&ConsoleTty::receive, tty);
     if (auto r = serial::enable_receive_interrupt(); r.is_error()) {
         kprintf("console: no receive interrupt (%s): input will not arrive\n", r.error().name());

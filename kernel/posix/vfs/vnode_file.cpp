@@ -32,9 +32,8 @@ Result<RefPtr<OpenFile>> VnodeFile::open(Location loc, uint32_t oflags) {
         RefPtr<FileObject> own = TRY(loc.inode->open_file(loc, oflags));
         if (own) return OpenFile::create(static_cast<RefPtr<FileObject>&&>(own), oflags);
     }
-    VnodeFile* v = new (std::nothrow) VnodeFile(static_cast<Location&&>(loc));
-    if (!v) return Errno::NoMem;
-    return OpenFile::create(RefPtr<FileObject>(v), oflags);
+    RefPtr<FileObject> v = TRY(adopt_ref_or_nomem(new (std::nothrow) VnodeFile(static_cast<Location&&>(loc))));
+    return OpenFile::create(static_cast<RefPtr<FileObject>&&>(v), oflags);
 }
 
 Result<uint64_t> seek_offset(uint64_t current, int64_t offset, int whence, int64_t size) {

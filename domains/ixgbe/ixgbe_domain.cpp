@@ -1,0 +1,128 @@
+// The ixgbe driver domain: the 82599 core (drivers/ixgbe) on a Platform made of the capability
+// table, serving idl::Nic through the shared NicAdaptor (drivers/nic) as "nic".
+//
+// Entry: claim the port, map BAR0, ask for the core's two MSI-X vectors (the queue pair, the
+// link and other causes; polled when none are granted), bring the device up (master disable,
+// reset, the datasheet's waits, queues), fill the receive ring, publish. A fresh instance
+// after a crash does exactly the same: its bring-up starts with a master disable and a reset,
+// so nothing a dead instance left on the rings is ever DMAed.
+//
+// Faults on purpose: a device that fails (a transmit queue stalled with the link up, registers
+// reading all ones) panics the domain, so that its shadow restarts it. Every wait is bounded
+// well below the kernel's watchdog.
+#include "domains/lib/device.h"
+#include "domains/lib/domain.h"
+#include "drivers/ixgbe/ixgbe_nic.h"
+#include "drivers/nic/nic_adaptor.h"
+
+using namespace lamina;
+using namespace lamina::ixgbe;
+
+namespace {
+
+// The core reads EICR each time a wait returns, so waiting on the queue vector alone, in
+// slices this long, still notices a link change within a slice.
+constexpr uint64_t kWaitSliceNs = 10'000'000;
+constexpr uint64_t kTxStallNs = 500'000'000;  // below the 2 s watchdog
+
+class DomainPlatform final : public Platform {
+public:
+    DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, void* bar)
+        : caps_(caps), handle_(handle), regs_(bar) {}
+
+    uint32_t read32(uint32_t offset) override { return regs_.read32(offset); }
+    void write32(uint32_t offset, uint32_t value) override { regs_.write32(offset, value); }
+    Result<DmaRegion> alloc_dma(size_t bytes) override {
+        auto p = TRY(domain_rt::dma_alloc(handle_, bytes));
+        return DmaRegion{p.virt, p.bus, p.size};
+    }
+    void free_dma(const DmaRegion& r) override { domain_rt::dma_free(handle_, r.virt, r.size); }
+    uint64_t now_ns() override { return caps_.time_now_ns(); }
+    void delay_us(uint32_t us) override { domain_rt::delay_us(us); }
+    void wait_for_interrupt(uint64_t deadline_ns) override {
+        uint64_t now = now_ns();
+        if (now >= deadline_ns) return;
+        uint64_t slice = deadline_ns - now < kWaitSliceNs ? deadline_ns - now : kWaitSliceNs;
+        if (vectors > VECTOR_QUEUE) {
+            caps_.device_irq_wait(handle_, VECTOR_QUEUE, slice);
+            return;
+        }
+        delay_us(poll_interval_us());
+    }
+    bool has_interrupts() const override { return vectors > VECTOR_QUEUE; }
+
+    uint32_t vectors = 0;  // MSI-X entries granted
+
+private:
+    const lamina_domain_caps& caps_;
+    uint64_t handle_;
+    domain_rt::Mmio regs_;
+};
+
+// A NetPacket never straddles a page: its bytes are one bus-address segment.
+class DomainNicHost final : public nic::NicHost {
+public:
+    explicit DomainNicHost(const lamina_domain_caps& caps) : caps_(caps) {}
+    Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
+        lamina_dma_segment seg;
+        uint32_t n = 0;
+        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, &seg, 1, &n); rc != 0)
+            return Errno(rc);
+        if (n != 1 || seg.length < length) return Errno::Inval;
+        return seg.bus_address;
+    }
+
+private:
+    const lamina_domain_caps& caps_;
+};
+
+void device_failed(void*, const char* why) { domain_rt::panic("82599 failed: %s", why); }
+
+}  // namespace
+
+int64_t domain_main(const lamina_domain_caps& caps) {
+    using domain_rt::log;
+    lamina_device_info dev;
+    if (int32_t rc = caps.device_claim(spec::VENDOR_INTEL, spec::DEVICE_82599_SFP, 0, &dev); rc != 0) {
+        log("no 82599 port %04x:%04x to claim: errno %d", spec::VENDOR_INTEL,
+            spec::DEVICE_82599_SFP, rc);
+        return -rc;
+    }
+    void* bar = nullptr;
+    size_t bar_size = 0;
+    if (int32_t rc = caps.device_map_bar(dev.handle, 0, &bar, &bar_size); rc != 0) {
+        log("cannot map BAR0: errno %d", rc);
+        return -rc;
+    }
+    if (bar_size < spec::BAR0_SIZE) {
+        log("BAR0 is %zu bytes, the 82599's registers need %u", bar_size, spec::BAR0_SIZE);
+        return -int64_t(Errno::NXIO);
+    }
+    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, bar);
+    auto* host = new (std::nothrow) DomainNicHost(caps);
+    if (!platform || !host) return -int64_t(Errno::NoMem);
+    uint32_t granted = 0;
+    if (caps.device_irq_setup(dev.handle, VECTORS, &granted) == 0) platform->vectors = granted;
+
+    Config config;
+    config.tx_stall_timeout_ns = kTxStallNs;
+    Failure why = Failure::None;
+    auto created = IxgbeNic::create(*platform, config, device_failed, nullptr, &why);
+    if (created.is_error()) {
+        log("bring-up failed: %s (%s)", created.error().name(), Device::failure_text(why));
+        return -int64_t(created.error().code());
+    }
+    IxgbeNic* core = created.release_value().release();
+    auto* adaptor = new (std::nothrow) nic::NicAdaptor(*core, *host);
+    if (!adaptor) return -int64_t(Errno::NoMem);
+    if (auto r = adaptor->start(); r.is_error()) {
+        log("cannot fill the receive ring: %s", r.error().name());
+        return -int64_t(r.error().code());
+    }
+    if (int32_t rc = caps.interface_publish("nic", 3, static_cast<idl::Nic*>(adaptor)); rc != 0)
+        return -rc;
+    const uint8_t* m = core->device().mac().bytes;
+    log("82599 port %02x:%02x:%02x:%02x:%02x:%02x, %s", m[0], m[1], m[2], m[3], m[4], m[5],
+        platform->has_interrupts() ? "MSI-X" : "polled");
+    return 0;
+}
