@@ -46,10 +46,28 @@ public:
         return b;
     }
     const uint8_t* rest(size_t* got) { return bytes(left(), got); }
+    // The next n bytes (fewer at the end) as an input of their own: a second stream, so that
+    // what one consumer takes does not shift what the other sees.
+    Input split(size_t n) {
+        size_t got;
+        const uint8_t* b = bytes(n, &got);
+        return Input(b, got);
+    }
 
 private:
     const uint8_t* p_;
     const uint8_t* end_;
 };
+
+// A hostile device's DMA write: `unit` bytes (4 or 16: one field or one descriptor) from the
+// input, at a unit-aligned offset inside the first `window` bytes of a region of `size`.
+inline void scribble(void* base, size_t size, size_t window, size_t unit, Input& in) {
+    if (size < unit) return;
+    size_t at = in.take<uint16_t>() % (window < size ? window : size) & ~(unit - 1);
+    if (at + unit > size) at = size - unit;
+    size_t n;
+    const uint8_t* v = in.bytes(unit, &n);
+    memcpy(static_cast<uint8_t*>(base) + at, v, n);
+}
 
 }  // namespace fuzz
