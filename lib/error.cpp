@@ -50,9 +50,27 @@ const char* Error::name() const {
     case Errno::NotEmpty: return "ENOTEMPTY";
     case Errno::Loop: return "ELOOP";
     case Errno::Overflow: return "EOVERFLOW";
+    case Errno::DestAddrReq: return "EDESTADDRREQ";
+    case Errno::MsgSize: return "EMSGSIZE";
+    case Errno::ProtoType: return "EPROTOTYPE";
+    case Errno::NoProtoOpt: return "ENOPROTOOPT";
+    case Errno::ProtoNoSupport: return "EPROTONOSUPPORT";
     case Errno::NotSup: return "ENOTSUP";
+    case Errno::AfNoSupport: return "EAFNOSUPPORT";
+    case Errno::AddrInUse: return "EADDRINUSE";
+    case Errno::AddrNotAvail: return "EADDRNOTAVAIL";
     case Errno::NetDown: return "ENETDOWN";
+    case Errno::NetUnreach: return "ENETUNREACH";
+    case Errno::ConnAborted: return "ECONNABORTED";
+    case Errno::ConnReset: return "ECONNRESET";
+    case Errno::NoBufs: return "ENOBUFS";
+    case Errno::IsConn: return "EISCONN";
+    case Errno::NotConn: return "ENOTCONN";
     case Errno::TimedOut: return "ETIMEDOUT";
+    case Errno::ConnRefused: return "ECONNREFUSED";
+    case Errno::HostUnreach: return "EHOSTUNREACH";
+    case Errno::Already: return "EALREADY";
+    case Errno::InProgress: return "EINPROGRESS";
     }
     return "unknown error";
 }

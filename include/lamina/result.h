@@ -21,7 +21,11 @@ enum class Errno : int32_t {
     Exist = 17, XDev = 18, NoDev = 19, NotDir = 20, IsDir = 21, Inval = 22, NFile = 23,
     MFile = 24, NotTty = 25, FBig = 27, NoSpc = 28, SPipe = 29, ROFS = 30, MLink = 31,
     Pipe = 32, Dom = 33, Range = 34, NameTooLong = 36, NoSys = 38, NotEmpty = 39,
-    Loop = 40, Overflow = 75, NotSup = 95, NetDown = 100, TimedOut = 110,
+    Loop = 40, Overflow = 75, DestAddrReq = 89, MsgSize = 90, ProtoType = 91, NoProtoOpt = 92,
+    ProtoNoSupport = 93, NotSup = 95, AfNoSupport = 97, AddrInUse = 98, AddrNotAvail = 99,
+    NetDown = 100, NetUnreach = 101, ConnAborted = 103, ConnReset = 104, NoBufs = 105,
+    IsConn = 106, NotConn = 107, TimedOut = 110, ConnRefused = 111, HostUnreach = 113,
+    Already = 114, InProgress = 115,
 };
 
 // Failures of a cross-domain call. Only proxies construct errors with these (see
