@@ -17,6 +17,7 @@
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/posix.h"
+#include "kernel/net/nic_service.h"
 #include "kernel/storage/block_service.h"
 #include "kernel/power.h"
 #include "kernel/storage/storage.h"
@@ -177,6 +178,10 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
         }
         if (e.code() != Errno::None) kprintf("lamina: no root file system: %s\n", e.name());
     }
+    // The NIC driver domain behind its shadow, as "nic", when the machine has the card (after the
+    // storage domains, whose ids the tests and the operator know).
+    if (auto r = net::start_nic_service(); r.is_error() && r.error().code() != Errno::NoEnt)
+        kprintf("lamina: no network interface: %s\n", r.error().name());
     kprintf("lamina: boot complete\n");
     // Before init: with init=/sbin/init, run_init does not come back.
     if (const char* kind = g_cmdline.get("crash")) crash_on_request(kind);

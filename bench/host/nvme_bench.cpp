@@ -21,6 +21,7 @@
 
 #include <unordered_map>
 
+#include "bench/host/measure.h"
 #include "drivers/nvme/block_adaptor.h"
 #include "drivers/nvme/controller.h"
 #include "tests/models/nvme_model.h"
@@ -81,20 +82,6 @@ private:
     NvmeModel& model_;
     uint64_t clock_ = 1;
 };
-
-// The cost of one rdtsc pair around nothing, to take out of the model's share.
-double timer_overhead() {
-    uint64_t best = ~0ull;
-    for (int r = 0; r < 5; r++) {
-        uint64_t sum = 0;
-        for (int i = 0; i < 100000; i++) {
-            uint64_t t = __rdtsc();
-            sum += __rdtsc() - t;
-        }
-        best = std::min(best, sum);
-    }
-    return double(best) / 100000;
-}
 
 struct Figure {
     double total, model;
@@ -221,7 +208,7 @@ Figure run_adaptor(uint32_t depth, uint32_t ios, double overhead) {
 }  // namespace
 
 int main() {
-    double overhead = timer_overhead();
+    double overhead = lamina::bench::timer_overhead();
     std::printf("nvme driver core vs controller model, 4 KiB reads "
                 "(TSC cycles per I/O, best of 5)\n");
     std::printf("  timer overhead per model call taken out: %.1f cycles\n", overhead);

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define LAMINA_DOMAIN_ABI_MAJOR 1
-#define LAMINA_DOMAIN_ABI_MINOR 1
+#define LAMINA_DOMAIN_ABI_MINOR 2
 #define LAMINA_DOMAIN_ABI_VERSION ((LAMINA_DOMAIN_ABI_MAJOR << 16) | LAMINA_DOMAIN_ABI_MINOR)
 #define LAMINA_DOMAIN_ENTRY_SYMBOL "lamina_domain_entry"
 
@@ -95,6 +95,12 @@ typedef struct lamina_domain_caps {
     // The object must stay owned (or borrowed) by the domain until the device is done with it.
     int32_t (*exchange_dma_segments)(const void* object, uint64_t offset, uint64_t length,
                                      lamina_dma_segment* out, uint32_t max, uint32_t* out_count);
+
+    // ---- ABI 1.2 ----
+    // Reads `width` (1, 2 or 4) naturally aligned bytes at `offset` of a claimed device's PCI
+    // configuration space (the first 256 bytes), for devices that describe themselves there
+    // (virtio's capability list). EINVAL for a bad width, alignment or offset.
+    int32_t (*device_config_read)(uint64_t handle, uint32_t offset, uint32_t width, uint32_t* out);
 } lamina_domain_caps;
 
 typedef int64_t (*lamina_domain_entry_fn)(const lamina_domain_caps* caps);
@@ -127,9 +133,10 @@ static_assert(offsetof(lamina_domain_caps, exchange_alloc) == 72);
 static_assert(offsetof(lamina_domain_caps, device_claim) == 88);
 static_assert(offsetof(lamina_domain_caps, interface_lookup) == 128);
 static_assert(offsetof(lamina_domain_caps, device_irq_setup) == 144);
-static_assert(sizeof(lamina_domain_caps) == 160);
+static_assert(offsetof(lamina_domain_caps, device_config_read) == 160);
+static_assert(sizeof(lamina_domain_caps) == 168);
 #else
-_Static_assert(sizeof(lamina_domain_caps) == 160, "lamina_domain_caps layout");
+_Static_assert(sizeof(lamina_domain_caps) == 168, "lamina_domain_caps layout");
 #endif
 
 #endif  // LAMINA_DOMAIN_ABI_H

@@ -293,6 +293,16 @@ int32_t cap_device_irq_setup(uint64_t handle, uint32_t count, uint32_t* out_coun
     });
 }
 
+int32_t cap_device_config_read(uint64_t handle, uint32_t offset, uint32_t width, uint32_t* out) {
+    return entry(out, [&](Domain& d) -> Result<uint32_t> {
+        pci::PciDevice* dev = TRY(claimed(d, handle));
+        if ((width != 1 && width != 2 && width != 4) || offset % width != 0 || offset + width > 256) return Errno::Inval;
+        if (width == 1) return uint32_t(TRY(dev->config_read8(uint16_t(offset))));
+        if (width == 2) return uint32_t(TRY(dev->config_read16(uint16_t(offset))));
+        return TRY(dev->config_read32(uint16_t(offset)));
+    });
+}
+
 int32_t cap_dma_alloc(uint64_t handle, size_t size, void** out, uint64_t* out_bus_address) {
     return entry([&](Domain& d) -> Result<void> {
         TRY(check_memory(out, sizeof(*out)));
@@ -371,7 +381,7 @@ const lamina_domain_caps kCapsTemplate = {
     cap_log, cap_panic, cap_alloc_pages, cap_free_pages, cap_time_now_ns, cap_sleep_ns,
     cap_thread_create, cap_exchange_alloc, cap_exchange_free, cap_device_claim, cap_device_map_bar,
     cap_device_irq_wait, cap_dma_alloc, cap_dma_free, cap_interface_lookup, cap_interface_publish,
-    cap_device_irq_setup, cap_exchange_dma_segments,
+    cap_device_irq_setup, cap_exchange_dma_segments, cap_device_config_read,
 };
 
 }  // namespace lamina::domain

@@ -1,34 +1,20 @@
 #include "kernel/storage/block_service.h"
 
-#include <utility>
-
-#include "kernel/domain/interfaces.h"
-#include "kernel/domain/supervised.h"
+#include "kernel/domain/provided.h"
 #include "kernel/lib/log.h"
-#include "kernel/sync/spinlock.h"
 
 namespace lamina::storage {
 
 namespace {
 
-using Nvme = domain::Supervised<idl::Block>;
-constexpr const char* kInterface = "block";
-
-struct Service {
-    Own<Nvme> nvme;
-    idl::BlockInfo geometry{};
-    bool provided = false;  // "block" is ours in the interface registry
-};
-
-// Guards start/stop (a mutex would do; both are rare and never nest).
-Spinlock g_lock;
-bool g_busy;  // g_lock: a start or stop is under way
-Service g_service;
+// The disk the driver served when the service started: a restarted driver must serve the same.
+idl::BlockInfo g_geometry;
+domain::Provided<idl::Block> g_service;
 
 // The fresh instance has already reset the controller and built its queues in its entry; what
 // remains is to make sure it drives the same disk.
-Result<void> replay(void* context, idl::BlockProxy& fresh) {
-    const idl::BlockInfo& was = static_cast<Service*>(context)->geometry;
+Result<void> replay(void*, idl::BlockProxy& fresh) {
+    const idl::BlockInfo& was = g_geometry;
     idl::BlockInfo info = TRY(fresh.info());
     if (info.block_size != was.block_size || info.block_count != was.block_count) {
         kprintf("block: the restarted driver sees another disk (%u x %lu, was %u x %lu)\n", info.block_size,
@@ -38,59 +24,27 @@ Result<void> replay(void* context, idl::BlockProxy& fresh) {
     return {};
 }
 
-bool begin() {
-    SpinlockGuard g(g_lock);
-    if (g_busy) return false;
-    g_busy = true;
-    return true;
-}
-
-void end() {
-    SpinlockGuard g(g_lock);
-    g_busy = false;
-}
-
-Result<void> start_locked() {
-    if (g_service.nvme) return Errno::Exist;
-    Own<Nvme> nvme = TRY(Nvme::start({"nvme", replay, &g_service}));
-    idl::BlockInfo info = TRY(nvme->proxy().info());
-    auto provided = domain::provide_interface(kInterface, &nvme->shadow());
-    if (provided.is_error() && provided.error().code() != Errno::Exist) return provided.error();
-    g_service.geometry = info;
-    g_service.provided = provided.is_ok();
-    g_service.nvme = std::move(nvme);
-    const Own<Nvme>& n = g_service.nvme;
-    if (g_service.provided)
-        kprintf("block: '%s' is the nvme driver (domain %u): %lu blocks of %u bytes\n", kInterface, n->instance()->id,
-                (unsigned long)info.block_count, info.block_size);
-    else  // a stand-in (the fs tests' RAM disk) holds the name: serve block_device() only
-        kprintf("block: '%s' is provided by something else; the nvme driver (domain %u) serves only the kernel\n",
-                kInterface, n->instance()->id);
-    return {};
-}
-
 }  // namespace
 
 Result<void> start_block_service() {
-    if (!begin()) return Errno::Busy;
-    auto r = start_locked();
-    end();
-    return r;
+    TRY(g_service.start({"nvme", replay}, [](domain::Supervised<idl::Block>& nvme) -> Result<void> {
+        g_geometry = TRY(nvme.proxy().info());
+        return {};
+    }));
+    const idl::BlockInfo& info = g_geometry;
+    if (g_service.provided())
+        kprintf("block: 'block' is the nvme driver (domain %u): %lu blocks of %u bytes\n", g_service.instance()->id,
+                (unsigned long)info.block_count, info.block_size);
+    else  // a stand-in (the fs tests' RAM disk) holds the name: serve block_device() only
+        kprintf("block: 'block' is provided by something else; the nvme driver (domain %u) serves only the kernel\n",
+                g_service.instance()->id);
+    return {};
 }
 
-void stop_block_service() {
-    if (!begin()) return;
-    if (g_service.nvme) {
-        if (g_service.provided) (void)domain::withdraw_interface(kInterface);
-        Own<Nvme> nvme = std::move(g_service.nvme);  // block_device() is null from here on
-        g_service.provided = false;
-    }
-    end();
-}
-
-bool block_service_running() { return g_service.nvme != nullptr; }
-idl::Block* block_device() { return g_service.nvme ? &g_service.nvme->shadow() : nullptr; }
-domain::Domain* nvme_instance() { return g_service.nvme ? g_service.nvme->instance() : nullptr; }
-domain::Recovery* block_recovery() { return g_service.nvme ? &g_service.nvme->recovery() : nullptr; }
+void stop_block_service() { g_service.stop(); }
+bool block_service_running() { return g_service.running(); }
+idl::Block* block_device() { return g_service.shadow(); }
+domain::Domain* nvme_instance() { return g_service.instance(); }
+domain::Recovery* block_recovery() { return g_service.recovery(); }
 
 }  // namespace lamina::storage

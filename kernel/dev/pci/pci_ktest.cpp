@@ -1,5 +1,5 @@
 // In-kernel tests of PCI on QEMU's q35: the devices the test machine has (host bridge 8086:29c0,
-// NVMe 1b36:0010; virtio-net 1af4:1000 when the machine has a network), ECAM against port I/O,
+// NVMe 1b36:0010; virtio-net 1af4:1041, modern only, when the machine has a network), ECAM against port I/O,
 // and the claim / map / MSI-X / release cycle on the NVMe controller.
 #include "kernel/dev/pci/pci.h"
 #include "kernel/dev/pci/registers.h"
@@ -33,7 +33,7 @@ KTEST(pci, finds_qemu_devices) {
     KEXPECT_EQ(nvme->info().class_code, 0x01);
     KEXPECT_EQ(nvme->info().subclass, 0x08);
     KEXPECT_EQ(nvme->info().prog_if, 0x02);
-    if (PciDevice* net = find(0x1af4, 0x1000)) {
+    if (PciDevice* net = find(0x1af4, 0x1041)) {
         KEXPECT_EQ(net->info().class_code, 0x02);
     } else {
         ktest_ctx.note("no virtio-net on this machine (booted without a network)");
