@@ -67,6 +67,8 @@ const char* Error::name() const {
     case Errno::IsConn: return "EISCONN";
     case Errno::NotConn: return "ENOTCONN";
     case Errno::TimedOut: return "ETIMEDOUT";
+    case Errno::NotSock: return "ENOTSOCK";
+    case Errno::SockTNoSupport: return "ESOCKTNOSUPPORT";
     case Errno::ConnRefused: return "ECONNREFUSED";
     case Errno::HostUnreach: return "EHOSTUNREACH";
     case Errno::Already: return "EALREADY";

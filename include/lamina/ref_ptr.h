@@ -44,6 +44,15 @@ public:
         return true;
     }
     uint32_t ref_count() const { return __atomic_load_n(&refs_, __ATOMIC_RELAXED); }
+    // A reference only if the object is not already being deleted (its count reached 0 and
+    // its destructor may be waiting for a lock the caller holds): for registries that find
+    // objects through plain pointers and forget them in the destructor (epoll). Adopt it.
+    bool try_ref() const {
+        uint32_t c = __atomic_load_n(&refs_, __ATOMIC_RELAXED);
+        while (c)
+            if (__atomic_compare_exchange_n(&refs_, &c, c + 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return true;
+        return false;
+    }
 
 protected:
     RefCounted() = default;

@@ -16,6 +16,7 @@ namespace lamina {
 // macros so that they cannot collide with <errno.h> in host builds.
 enum class Errno : int32_t {
     None = 0,
+    NotSock = 88, SockTNoSupport = 94,  // the socket layer's (the others in number order below)
     Perm = 1, NoEnt = 2, Srch = 3, Intr = 4, IO = 5, NXIO = 6, TooBig = 7, NoExec = 8,
     BadF = 9, Child = 10, Again = 11, NoMem = 12, Acces = 13, Fault = 14, Busy = 16,
     Exist = 17, XDev = 18, NoDev = 19, NotDir = 20, IsDir = 21, Inval = 22, NFile = 23,

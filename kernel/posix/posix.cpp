@@ -9,6 +9,8 @@
 #include "kernel/mm/memory.h"
 #include "kernel/posix/files.h"
 #include "kernel/posix/process.h"
+#include "kernel/posix/event/epoll.h"
+#include "kernel/posix/net/unix_socket.h"
 #include "kernel/posix/process_hooks.h"
 #include "kernel/posix/signal.h"
 #include "kernel/posix/tty/console.h"
@@ -113,6 +115,8 @@ void init(const boot::BootInfo& info) {
     init_process_hooks();
     (void)init_console();
     init_files();
+    net::init_unix_sockets();
+    init_epoll();
     init_user_access();
     g_previous_hook = arch::exception_hook();
     arch::set_exception_hook(exception_hook);

@@ -170,4 +170,32 @@ Result<int> sys_ppoll(uint64_t fds, uint64_t nfds, uint64_t tsp, uint64_t sigmas
 Result<int> sys_select(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tvp);
 Result<int> sys_pselect6(uint64_t nfds, uint64_t in, uint64_t out, uint64_t ex, uint64_t tsp, uint64_t sig);
 
+// net/sys_socket.cpp: sockets.
+Result<int> sys_socket(uint64_t domain, uint64_t type, uint64_t protocol);
+Result<void> sys_socketpair(uint64_t domain, uint64_t type, uint64_t protocol, uint64_t sv);
+Result<void> sys_bind(uint64_t fd, uint64_t addr, uint64_t len);
+Result<void> sys_listen(uint64_t fd, uint64_t backlog);
+Result<void> sys_connect(uint64_t fd, uint64_t addr, uint64_t len);
+Result<int> sys_accept(uint64_t fd, uint64_t addr, uint64_t len);
+Result<int> sys_accept4(uint64_t fd, uint64_t addr, uint64_t len, uint64_t flags);
+SyscallResult sys_sendto(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t addr, uint64_t alen);
+SyscallResult sys_recvfrom(uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags, uint64_t addr, uint64_t alen);
+SyscallResult sys_sendmsg(uint64_t fd, uint64_t msg, uint64_t flags);
+SyscallResult sys_recvmsg(uint64_t fd, uint64_t msg, uint64_t flags);
+Result<void> sys_shutdown(uint64_t fd, uint64_t how);
+Result<void> sys_getsockname(uint64_t fd, uint64_t addr, uint64_t len);
+Result<void> sys_getpeername(uint64_t fd, uint64_t addr, uint64_t len);
+Result<void> sys_setsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t val, uint64_t len);
+Result<void> sys_getsockopt(uint64_t fd, uint64_t level, uint64_t name, uint64_t val, uint64_t len);
+
+// event/sys_event.cpp: eventfd and epoll.
+Result<int> sys_eventfd(uint64_t initval);
+Result<int> sys_eventfd2(uint64_t initval, uint64_t flags);
+Result<int> sys_epoll_create(int32_t size);
+Result<int> sys_epoll_create1(uint64_t flags);
+Result<void> sys_epoll_ctl(int32_t epfd, int32_t op, int32_t fd, uint64_t event);
+Result<int> sys_epoll_wait(int32_t epfd, uint64_t events, int32_t maxevents, int32_t timeout);
+Result<int> sys_epoll_pwait(int32_t epfd, uint64_t events, int32_t maxevents, int32_t timeout, uint64_t sigmask,
+                            uint64_t sigsetsize);
+
 }  // namespace lamina::posix

@@ -7,12 +7,19 @@
 // friends, fork-like calls, exit, pause-like waits). The parent kills a child that is still
 // running after its time (a random blocking call), reaps it, and prints one line per round.
 //
+// The socket, epoll and eventfd calls get a quarter of the calls, with a socket pair, a
+// listening AF_UNIX socket, an epoll descriptor and an eventfd open as descriptors 3-7 for
+// the small-integer arguments to hit.
+//
 //   stress [ROUNDS [CALLS [SEED]]]
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,6 +61,14 @@ static int refused(long nr) {
     }
 }
 
+// The calls on sockets and readiness objects.
+static const long object_calls[] = {
+    SYS_socket, SYS_socketpair, SYS_bind, SYS_listen, SYS_accept, SYS_accept4, SYS_connect, SYS_sendto,
+    SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_shutdown, SYS_getsockname, SYS_getpeername, SYS_setsockopt,
+    SYS_getsockopt, SYS_epoll_create, SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait,
+    SYS_eventfd, SYS_eventfd2, SYS_read, SYS_write, SYS_poll, SYS_sendfile,
+};
+
 static void child(int calls) {
     for (int fd = 0; fd < 3; fd++) close(fd);
     open("/dev/null", O_RDWR);
@@ -62,8 +77,19 @@ static void child(int calls) {
     mkdir("/tmp/stress", 0777);
     if (chdir("/tmp/stress") != 0) _exit(2);
     for (size_t i = 0; i < sizeof scratch; i++) scratch[i] = (unsigned char)next();
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int l = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un_short {
+        unsigned short family;
+        char path[8];
+    } name = {AF_UNIX, "\0stress"};
+    bind(l, (struct sockaddr*)&name, sizeof name);
+    epoll_create1(0);
+    eventfd(1, 0);
     for (int i = 0; i < calls; i++) {
-        long nr = (long)(next() % 340);
+        long nr = next() % 4 == 0 ? object_calls[next() % (sizeof object_calls / sizeof object_calls[0])]
+                                  : (long)(next() % 340);
         if (refused(nr)) continue;
         syscall(nr, random_arg(), random_arg(), random_arg(), random_arg(), random_arg(), random_arg());
         // Refresh a little of the scratch buffer: calls write into it.

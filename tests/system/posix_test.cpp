@@ -127,7 +127,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Program{"fork_many", {}, 0, 0}, Program{"exec", {}, 0, 0}, Program{"signals", {}, 0, 0},
                       Program{"sigchld_eintr", {}, 0, 0}, Program{"pgroups", {}, 0, 0},
                       Program{"deaths", {}, 0, 0}, Program{"segv_handler", {}, 0, 0},
-                      Program{"procmisc", {}, 0, 0}, Program{"mmap_file", {}, 0, 0}),
+                      Program{"procmisc", {}, 0, 0}, Program{"mmap_file", {}, 0, 0},
+                      // Sockets.
+                      Program{"unix", {}, 0, 0}, Program{"epoll", {}, 0, 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The kernel's side of a killed process: one log line naming the process, the signal and the

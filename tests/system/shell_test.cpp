@@ -89,6 +89,25 @@ TEST_F(ShellTest, CoreUtilitiesAndPipelines) {
     EXPECT_EQ(sh.run("grep -c root /etc/passwd"), "1\n");
 }
 
+// syslogd and logger talk over the AF_UNIX datagram socket /dev/log (issue 13).
+TEST_F(ShellTest, SyslogdReceivesLoggerMessages) {
+    Shell& sh = start();
+    sh.run("syslogd -O /tmp/messages -S");
+    EXPECT_EQ(sh.status(), 0);
+    EXPECT_EQ(sh.run("ls -l /dev/log | cut -c1"), "s\n");
+    sh.run("logger -t lamina-test 'hello from logger' && logger -p user.err second-message");
+    EXPECT_EQ(sh.status(), 0);
+    // syslogd writes asynchronously: poll the file for both lines.
+    std::string got;
+    for (int i = 0; i < 50; i++) {
+        got = sh.run("grep -c -e 'lamina-test: hello from logger' -e 'second-message' /tmp/messages");
+        if (got == "2\n") break;
+        sh.run("sleep 0.2");
+    }
+    EXPECT_EQ(got, "2\n");
+    sh.run("killall syslogd");
+}
+
 TEST_F(ShellTest, TarGzipRoundTripAndChecksums) {
     Shell& sh = start();
     sh.run("mkdir -p /tmp/src/sub && echo one > /tmp/src/a && seq 1 5000 > /tmp/src/sub/b && ln -s a /tmp/src/l");

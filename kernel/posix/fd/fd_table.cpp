@@ -14,6 +14,17 @@ Result<RefPtr<OpenFile>> OpenFile::create(RefPtr<FileObject> object, uint32_t fl
     return adopt_ref_or_nomem(new (std::nothrow) OpenFile(static_cast<RefPtr<FileObject>&&>(object), flags));
 }
 
+namespace {
+OpenFile::CloseHook g_close_hook = nullptr;
+}
+
+void OpenFile::set_close_hook(CloseHook hook) { g_close_hook = hook; }
+
+OpenFile::~OpenFile() {
+    // Registrations are made through a live reference, so none can appear now.
+    if (g_close_hook && !watchers.empty()) g_close_hook(*this);
+}
+
 void OpenFile::set_status_flags(uint32_t flags) {
     constexpr uint32_t changeable = oflag::Append | oflag::NonBlock;
     flags_ = (flags_ & ~changeable) | (flags & changeable);

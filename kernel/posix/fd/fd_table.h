@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/intrusive_list.h>
 #include <lamina/ref_ptr.h>
 #include <lamina/result.h>
 
@@ -22,6 +23,14 @@ namespace lamina::posix {
 class OpenFile final : public RefCounted {
 public:
     static Result<RefPtr<OpenFile>> create(RefPtr<FileObject> object, uint32_t flags);
+    ~OpenFile() override;
+
+    // The epoll registrations of this description (kernel/posix/event/epoll.cpp links them
+    // here); the close hook forgets them at the last close, as Linux removes a closed file
+    // from every epoll set.
+    ListChain watchers;
+    using CloseHook = void (*)(OpenFile&);
+    static void set_close_hook(CloseHook hook);
 
     FileObject* object() const { return object_.get(); }
     // The status flags as F_GETFL reports them (access mode included; creation flags and

@@ -50,6 +50,9 @@ namespace lamina::posix {
 
 class OpenFile;
 struct Location;
+namespace net {
+class Socket;
+}
 
 // poll(2) event bits (Linux values).
 namespace pollev {
@@ -154,6 +157,11 @@ public:
     // Where in the name space the object was opened, for fchdir, fchmod, fchown, futimens,
     // the *at calls' dirfd and /proc/PID/fd; null for objects outside it (pipes).
     virtual const Location* location() const { return nullptr; }
+    // The socket behind a descriptor, for the socket calls (ENOTSOCK when null).
+    virtual net::Socket* socket() { return nullptr; }
+    // Which kind of kernel object this is, for calls that only accept one kind (epoll_ctl's
+    // epoll descriptor): the address of a tag the kind owns; null for the rest.
+    virtual const void* kind() const { return nullptr; }
 
 protected:
     FileObject() = default;

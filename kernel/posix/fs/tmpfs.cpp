@@ -34,7 +34,9 @@ public:
     Result<RefPtr<Inode>> lookup(Name name) override;
     Result<bool> readdir(uint64_t& cookie, DirEntry& out) override;
     Result<RefPtr<Inode>> create(Name name, uint32_t mode, uint32_t uid, uint32_t gid) override {
-        return make(name, mode::Regular | (mode & mode::PermMask), uid, gid, 0, nullptr);
+        // Sockets (AF_UNIX bind) keep their type; everything else open creates is a file.
+        uint32_t type = (mode & mode::TypeMask) == mode::Socket ? mode::Socket : mode::Regular;
+        return make(name, type | (mode & mode::PermMask), uid, gid, 0, nullptr);
     }
     Result<RefPtr<Inode>> mkdir(Name name, uint32_t mode, uint32_t uid, uint32_t gid) override {
         return make(name, mode::Directory | (mode & mode::PermMask), uid, gid, 0, nullptr);

@@ -154,6 +154,17 @@ Result<void> vfs_mkdir(const PathContext& ctx, const char* path, uint32_t perm) 
     return {};
 }
 
+// The node an AF_UNIX bind makes: EADDRINUSE (not EEXIST) when the name is taken, as bind says.
+Result<RefPtr<Inode>> vfs_mknod_socket(const PathContext& ctx, const char* path, uint32_t perm) {
+    ParentResult p;
+    TRY(resolve_parent(ctx, path, p));
+    auto fresh = check_new_name(*p.parent.inode, p, false);
+    if (fresh.is_error()) return fresh.error().code() == Errno::Exist ? Errno::AddrInUse : fresh.error();
+    TRY(may_modify_dir(ctx, *p.parent.inode));
+    uint32_t gid = TRY(new_gid(ctx, *p.parent.inode));
+    return p.parent.inode->create(p.last(), mode::Socket | (perm & mode::PermMask), ctx.cred.uid, gid);
+}
+
 Result<void> vfs_unlink(const PathContext& ctx, const char* path) {
     ParentResult p;
     TRY(resolve_parent(ctx, path, p));

@@ -26,6 +26,8 @@ struct OpenedPath {
 Result<OpenedPath> vfs_open(const PathContext& ctx, const char* path, uint32_t oflags, uint32_t mode);
 
 Result<void> vfs_mkdir(const PathContext& ctx, const char* path, uint32_t mode);
+// bind(2) of an AF_UNIX socket to a path: a new socket node (mode S_IFSOCK | perm).
+Result<RefPtr<Inode>> vfs_mknod_socket(const PathContext& ctx, const char* path, uint32_t perm);
 Result<void> vfs_unlink(const PathContext& ctx, const char* path);
 Result<void> vfs_rmdir(const PathContext& ctx, const char* path);
 Result<void> vfs_rename(const PathContext& from_ctx, const char* from, const PathContext& to_ctx, const char* to);
