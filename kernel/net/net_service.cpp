@@ -60,7 +60,7 @@ domain::Provided<idl::Net> g_service;
 
 void new_generation() {
     g_readiness.update_and_wake_all([] {
-        g_generation++;
+        __atomic_add_fetch(&g_generation, 1, __ATOMIC_RELEASE);
         for (Entry& e : g_table) e = {};
     });
 }

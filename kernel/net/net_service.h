@@ -67,7 +67,8 @@ domain::Recovery* net_recovery();
 uint64_t generation();
 
 // The latest state the stack published for handle (0 if none since the handle was made) and
-// its pending error; GONE for a handle of an older generation.
+// its pending error; GONE for a handle of an older generation. Consistent when read inside a
+// readiness_queue() wait condition (the queue's lock guards the table).
 struct SockState {
     uint32_t state;
     int32_t error;
