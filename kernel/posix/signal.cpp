@@ -231,6 +231,12 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
                 if (a.flags & sa::RESETHAND) p->actions[s - 1] = {};
             }
         }
+        // A signal another process sent init while init blocked it (musl's fork blocks every
+        // signal for a moment) is dropped here if its action is still the default, as Linux's
+        // get_signal does for an unkillable init: kill() lets blocked signals through only so
+        // that init can take them with sigtimedwait.
+        if (a.handler == HANDLER_DEFAULT && p->pid == init_pid() && (info.code == si::USER || info.code == si::TKILL))
+            continue;
         if (a.handler == HANDLER_DEFAULT) {
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
