@@ -124,6 +124,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     if (parsed.is_error())
         panic("cannot read the boot loader's information (magic %#x at %#lx)", magic, info_phys);
     g_cmdline.parse(skip_image_path(g_boot_info.cmdline));
+    set_console_loglevel(int(g_cmdline.get_number("loglevel", LOGLEVEL_DEFAULT)));
     power::set_test_mode(g_cmdline.has("test") || g_cmdline.has("ktest") || g_cmdline.has("kbench"));
 
     const char* path = g_boot_info.path == boot::BootPath::Multiboot1 ? "multiboot1" : "multiboot2";

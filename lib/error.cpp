@@ -50,11 +50,13 @@ const char* Error::name() const {
     case Errno::NotEmpty: return "ENOTEMPTY";
     case Errno::Loop: return "ELOOP";
     case Errno::Overflow: return "EOVERFLOW";
+    case Errno::NotSock: return "ENOTSOCK";
     case Errno::DestAddrReq: return "EDESTADDRREQ";
     case Errno::MsgSize: return "EMSGSIZE";
     case Errno::ProtoType: return "EPROTOTYPE";
     case Errno::NoProtoOpt: return "ENOPROTOOPT";
     case Errno::ProtoNoSupport: return "EPROTONOSUPPORT";
+    case Errno::SockTNoSupport: return "ESOCKTNOSUPPORT";
     case Errno::NotSup: return "ENOTSUP";
     case Errno::AfNoSupport: return "EAFNOSUPPORT";
     case Errno::AddrInUse: return "EADDRINUSE";
@@ -67,8 +69,6 @@ const char* Error::name() const {
     case Errno::IsConn: return "EISCONN";
     case Errno::NotConn: return "ENOTCONN";
     case Errno::TimedOut: return "ETIMEDOUT";
-    case Errno::NotSock: return "ENOTSOCK";
-    case Errno::SockTNoSupport: return "ESOCKTNOSUPPORT";
     case Errno::ConnRefused: return "ECONNREFUSED";
     case Errno::HostUnreach: return "EHOSTUNREACH";
     case Errno::Already: return "EALREADY";

@@ -149,7 +149,9 @@ void vformat(FormatSink& sink, const char* fmt, va_list ap) {
             const char* s = va_arg(ap, const char*);
             if (!s) s = "(null)";
             size_t n = 0;
-            while (s[n] && (spec.precision < 0 || n < size_t(spec.precision))) n++;
+            // With a precision the argument need not be NUL-terminated (C17 7.21.6.1): the
+            // bound is checked before the byte is read.
+            while ((spec.precision < 0 || n < size_t(spec.precision)) && s[n]) n++;
             spec.zero = false;
             emit_padded(sink, spec, nullptr, 0, s, n);
             break;

@@ -299,9 +299,15 @@ Result<uint32_t> Device::receive(RxFragment* out, uint32_t max) {
             return taken;
         }
         uint8_t err = (status & spec::rxd::ERR_MASK) ? FRAG_ERROR : 0;
+        // A length past what the buffer holds is the device's lie, not data: the caller gets
+        // the frame as an error and never a length beyond its buffer.
+        uint32_t holds = config_.rx_buffer_bytes < 2048 ? config_.rx_buffer_bytes : MAX_RX_WRITE;
+        for (uint32_t f = 0, k = rx_next_; f < frags; f++, k = (k + 1) & rx_mask_)
+            if (rx_ring_[k].wb.length > holds) err = FRAG_ERROR;
         for (uint32_t f = 0; f < frags; f++) {
             const spec::RxDesc& d = rx_ring_[rx_next_];
-            out[taken++] = RxFragment{rx_cookies_[rx_next_], d.wb.length,
+            uint16_t len = d.wb.length;
+            out[taken++] = RxFragment{rx_cookies_[rx_next_], uint16_t(len > holds ? holds : len),
                                       uint8_t((f == 0 ? FRAG_FIRST : 0) |
                                               (f == frags - 1 ? FRAG_EOP : 0) | err)};
             rx_next_ = (rx_next_ + 1) & rx_mask_;

@@ -65,7 +65,7 @@ constexpr uint8_t FRAG_FIRST = 1, FRAG_EOP = 2, FRAG_ERROR = 4;
 
 struct RxFragment {
     uint64_t cookie;  // of the buffer the fragment is in (at its start)
-    uint16_t len;
+    uint16_t len;     // never more than the buffer holds (a device claiming more: FRAG_ERROR)
     uint8_t flags;    // FRAG_*; FRAG_ERROR on every fragment of a frame the device flagged bad
 };
 

@@ -1,5 +1,5 @@
 // The device side of the capability table: DMA memory a driver domain owns, MSI-X vectors of
-// its claimed devices with per-vector waits, and quiescing a device at teardown (DESIGN.md,
+// its claimed devices with per-vector waits, and quiescing a device at teardown (docs/domains.md,
 // "Teardown"). capabilities.cpp checks what the domain handed it and calls these; the state
 // lives in the domain's Resources (resources.h).
 //

@@ -1,5 +1,5 @@
 // Domains in the kernel: creating one from its boot-module package, calling into it with fault
-// containment, and tearing it down so that nothing it held leaks (DESIGN.md, "Domains").
+// containment, and tearing it down so that nothing it held leaks (docs/domains.md).
 //
 // Lifecycle: create() validates the package and loads its image (state Created); start() runs
 // its entry through a domain call (Running when the entry returns >= 0); call() runs one of its
@@ -111,7 +111,7 @@ DomainError call(Domain* d, CallFn fn, uint64_t arg, uint64_t* result);
 // The general form the proxy runtime uses: thunk(frame) inside d.
 DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame);
 
-// Tears d down (see DESIGN.md, "Teardown") and frees the record. No thread may be inside it
+// Tears d down (docs/domains.md, "Teardown") and frees the record. No thread may be inside it
 // (threads inside a Failed domain have already been unwound by the time callers see the error).
 void destroy(Domain* d);
 

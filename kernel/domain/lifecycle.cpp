@@ -1,6 +1,6 @@
 // Loading and lifecycle: the table of live domains (one image slot each), create (package
 // validated, image loaded into its slot), start (the entry through a domain call), destroy
-// (teardown: DESIGN.md, "Teardown"), and the lookups by name and address.
+// (teardown: docs/domains.md, "Teardown"), and the lookups by name and address.
 #include <new>
 #include <utility>
 

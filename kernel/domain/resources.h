@@ -2,7 +2,7 @@
 // the devices it claimed with their MSI-X vectors, its DMA regions, its own threads and the
 // objects it published. The capabilities add to these tables; teardown (destroy) empties them
 // in a fixed order: threads joined, devices quiesced and released, DMA regions and heap pages
-// freed (DESIGN.md, "Teardown"; docs/domains.md).
+// freed (docs/domains.md, "Teardown").
 //
 // Locking: Resources::lock guards every table below. It is taken after g_domains_lock and
 // never held while sleeping or calling into a domain. `devices` entries are also read without

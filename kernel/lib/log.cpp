@@ -21,22 +21,39 @@ void remember(const char* s, size_t n) {
     g_log_total += n;
 }
 
+int g_console_loglevel = LOGLEVEL_DEFAULT;
+
 class ConsoleSink final : public FormatSink {
 public:
+    explicit ConsoleSink(bool console) : console_(console) {}
     void put(const char* s, size_t n) override {
         remember(s, n);
-        serial::write_locked(s, n);
+        if (console_) serial::write_locked(s, n);
     }
+
+private:
+    bool console_;
 };
 
-}  // namespace
-
-void kvprintf(const char* fmt, va_list ap) {
+void log_at(int level, const char* fmt, va_list ap) {
     // One call's text goes out in one burst, never mixed with another CPU's or the tty's.
-    ConsoleSink sink;
+    ConsoleSink sink(level < __atomic_load_n(&g_console_loglevel, __ATOMIC_RELAXED));
     uint64_t flags = serial::lock_output();
     vformat(sink, fmt, ap);
     serial::unlock_output(flags);
+}
+
+}  // namespace
+
+void kvprintf(const char* fmt, va_list ap) { log_at(0, fmt, ap); }
+
+void set_console_loglevel(int level) { __atomic_store_n(&g_console_loglevel, level, __ATOMIC_RELAXED); }
+
+void kinfo(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    log_at(LOGLEVEL_INFO, fmt, ap);
+    va_end(ap);
 }
 
 void kprintf(const char* fmt, ...) {
@@ -79,7 +96,7 @@ void log_clear() {
 void panic(const char* fmt, ...) {
     cpu::cli();
     serial::set_panicking();
-    ConsoleSink sink;
+    ConsoleSink sink(true);
     format(sink, "\nKERNEL PANIC: ");
     va_list ap;
     va_start(ap, fmt);

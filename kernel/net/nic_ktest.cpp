@@ -347,6 +347,27 @@ KTEST(nic, a_driver_crash_between_arp_and_dhcp_is_recovered) {
     KEXPECT_EQ(nic_recovery()->restarts(), restarts + 2);
 }
 
+// /proc/net/dev's counters (nic_counters) add up the instances: a restart does not send them
+// back to zero, and frames the fresh instance moves are counted on top.
+KTEST(nic, counters_survive_a_driver_restart) {
+    ScopedService s;
+    KASSERT_TRUE(s.ok);
+    idl::NicInfo info = nic_device()->info().value();
+    uint32_t seen = 0;
+    KEXPECT(arp_gateway(*nic_device(), info.mac, &seen));
+    auto before = nic_counters();
+    KASSERT_TRUE(before.is_ok());
+    KEXPECT(before.value().tx_frames >= 1 && before.value().rx_frames >= 1);
+    KASSERT_TRUE(domain::inject_fault("virtio_net", "panic").is_ok());
+    KEXPECT(arp_gateway(*nic_device(), info.mac, &seen));
+    auto fresh = nic_device()->counters();  // the new instance's own, from zero
+    auto after = nic_counters();
+    KASSERT_TRUE(fresh.is_ok() && after.is_ok());
+    KEXPECT(after.value().tx_frames >= before.value().tx_frames + fresh.value().tx_frames);
+    KEXPECT(after.value().rx_frames >= before.value().rx_frames + 1);
+    KEXPECT(after.value().tx_bytes > before.value().tx_bytes);
+}
+
 }  // namespace lamina::net
 
 namespace lamina::net {

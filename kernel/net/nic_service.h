@@ -45,6 +45,10 @@ bool nic_service_running();
 
 // The shadow (what importers get), or nullptr when not running.
 idl::Nic* nic_device();
+// The card's counters since the service started (/proc/net/dev): the serving instance's plus
+// what the instances before it had counted when last read (each instance counts from zero; what
+// a crashed one counted after the last read is lost with it). NoDev when not running.
+Result<idl::NicCounters> nic_counters();
 domain::Domain* nic_instance();
 domain::Recovery* nic_recovery();
 

@@ -117,6 +117,17 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
     return exe;
 }
 
+// The auxiliary vector build_initial_stack writes, AT_NULL included.
+constexpr size_t AUXV_ENTRIES = 18;
+
+size_t initial_stack_size(const StackArgs& a) {
+    size_t n = 16 + 16 + 7 + 1 + 64;  // padding, random bytes, "x86_64", alignment
+    if (a.argc) n += __builtin_strlen(a.argv[0]) + 1;  // AT_EXECFN's copy
+    for (size_t i = 0; i < a.argc; i++) n += __builtin_strlen(a.argv[i]) + 1 + 8;
+    for (size_t i = 0; i < a.envc; i++) n += __builtin_strlen(a.envp[i]) + 1 + 8;
+    return n + 3 * 8 + AUXV_ENTRIES * 16;
+}
+
 Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t top, const StackArgs& a) {
     if (top % 16 || size > top) return Errno::Inval;
     // Strings and the random bytes go at the top; the pointer block below them.
@@ -135,11 +146,11 @@ Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t to
     uint64_t random = TRY(push_bytes(a.random16, 16));
     uint64_t platform = TRY(push_string("x86_64"));
     uint64_t execfn = a.argc ? TRY(push_string(a.argv[0])) : 0;
-    constexpr size_t MAX_STRINGS = 256;
-    if (a.argc > MAX_STRINGS || a.envc > MAX_STRINGS) return Errno::TooBig;
-    uint64_t argv_addr[MAX_STRINGS], envp_addr[MAX_STRINGS];
-    for (size_t i = a.envc; i-- > 0;) envp_addr[i] = TRY(push_string(a.envp[i]));
-    for (size_t i = a.argc; i-- > 0;) argv_addr[i] = TRY(push_string(a.argv[i]));
+    // Pushed last to first, the strings lie in order from argv[0] up: their addresses are
+    // found again by walking forward, so no limit on their number is needed here.
+    for (size_t i = a.envc; i-- > 0;) TRY(push_string(a.envp[i]));
+    for (size_t i = a.argc; i-- > 0;) TRY(push_string(a.argv[i]));
+    uint64_t first_string = top - (size - pos);
 
     const Executable& e = *a.exe;
     uint64_t auxv[][2] = {
@@ -150,6 +161,7 @@ Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t to
         {at::HWCAP, a.hwcap},     {at::CLKTCK, 100},        {at::RANDOM, random},
         {at::PLATFORM, platform}, {at::EXECFN, execfn},     {at::NUL, 0},
     };
+    static_assert(sizeof auxv / 16 == AUXV_ENTRIES);
     size_t words = 1 + a.argc + 1 + a.envc + 1 + sizeof auxv / 8;
     // Align the start of the block (argc) to 16 bytes.
     uint64_t block_top = top - (size - pos);
@@ -162,9 +174,16 @@ Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t to
         off += 8;
     };
     put(a.argc);
-    for (size_t i = 0; i < a.argc; i++) put(argv_addr[i]);
+    uint64_t next = first_string;
+    for (size_t i = 0; i < a.argc; i++) {
+        put(next);
+        next += __builtin_strlen(a.argv[i]) + 1;
+    }
     put(0);
-    for (size_t i = 0; i < a.envc; i++) put(envp_addr[i]);
+    for (size_t i = 0; i < a.envc; i++) {
+        put(next);
+        next += __builtin_strlen(a.envp[i]) + 1;
+    }
     put(0);
     for (auto& kv : auxv) { put(kv[0]); put(kv[1]); }
     return StackImage{rsp, size_t(top - rsp)};

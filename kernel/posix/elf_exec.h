@@ -81,6 +81,8 @@ struct StackArgs {
     uint64_t hwcap;
 };
 
+// The most bytes build_initial_stack can need for args (a buffer of this size always fits).
+size_t initial_stack_size(const StackArgs& args);
 // buffer[0..size) stands for user addresses [top - size, top). Inval when it does not fit.
 Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t top, const StackArgs& args);
 

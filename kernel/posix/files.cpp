@@ -5,6 +5,7 @@
 #include "kernel/domain/domain.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
+#include "kernel/net/nic_service.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/console_file.h"
 #include "kernel/posix/fs/devices.h"
@@ -102,6 +103,24 @@ public:
             return {};
         }
         case ProcFile::DomCtl: return {};
+        case ProcFile::NetDev: {
+            NetDevRow rows[1] = {};
+            size_t n = 0;
+            if (auto c = ::lamina::net::nic_counters(); c.is_ok()) {
+                NetDevRow& r = rows[n++];
+                copy_text(r.name, sizeof r.name, "eth0");
+                r.rx_bytes = c.value().rx_bytes;
+                r.rx_packets = c.value().rx_frames;
+                r.rx_errors = c.value().rx_errors;
+                r.rx_dropped = c.value().rx_dropped;
+                r.tx_bytes = c.value().tx_bytes;
+                r.tx_packets = c.value().tx_frames;
+                r.tx_errors = c.value().tx_errors;
+                r.tx_dropped = c.value().tx_dropped;
+            }
+            format_net_dev(out, rows, n);
+            return {};
+        }
         case ProcFile::PidStat:
         case ProcFile::PidCmdline:
         case ProcFile::PidStatus: return generate_pid(file, pid, out);

@@ -1,6 +1,5 @@
-// The POSIX layer's entry points for the rest of the kernel (see DESIGN.md, "Processes and
-// POSIX"): user programs in ring 3 with a subset of the Linux x86-64 system calls
-// (kernel/posix/SYSCALLS.md).
+// The POSIX layer's entry points for the rest of the kernel (see docs/posix.md): user programs
+// in ring 3 with a subset of the Linux x86-64 system calls (kernel/posix/SYSCALLS.md).
 #pragma once
 
 namespace lamina::boot {

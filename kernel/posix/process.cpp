@@ -31,8 +31,9 @@ namespace {
 
 constexpr uint64_t PAGE = mm::PAGE_SIZE;
 constexpr uint64_t STACK_SIZE = 8ull << 20;
-constexpr size_t STACK_IMAGE = 256 * 1024;  // argv, envp, auxv and strings must fit here
 constexpr int MAX_SCRIPT_DEPTH = 4;         // #! interpreters of #! interpreters (Linux: 4)
+// How long fork waits at most for the child to exec, end, sleep or stop (fork_current).
+constexpr uint64_t FORK_HEAD_START_NS = 20'000'000;
 
 // Lock order: taken first (see process.h).
 Spinlock g_processes_lock;
@@ -86,18 +87,20 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
     as.brk_start = as.brk = exe.end;
 
     TRY(as.map(USER_TOP - STACK_SIZE, USER_TOP, Prot::Read | Prot::Write));
-    auto* image = static_cast<uint8_t*>(mm::kmalloc(STACK_IMAGE));
-    if (!image) return Errno::NoMem;
     uint8_t random[16];
     fill_random(random, sizeof random);
     uint64_t hwcap = cpu::cpuid(1).edx;  // what Linux reports as AT_HWCAP on x86-64
-    auto built = build_initial_stack(image, STACK_IMAGE, USER_TOP,
-                                     {args.argv, args.argc, args.envp, args.envc, random, &exe, hwcap});
+    StackArgs stack_args{args.argv, args.argc, args.envp, args.envc, random, &exe, hwcap};
+    size_t image_size = initial_stack_size(stack_args);
+    if (image_size + (1u << 20) > STACK_SIZE) return Errno::TooBig;  // execve's limit keeps below
+    auto* image = static_cast<uint8_t*>(mm::kmalloc(image_size));
+    if (!image) return Errno::NoMem;
+    auto built = build_initial_stack(image, image_size, USER_TOP, stack_args);
     if (built.is_error()) {
         mm::kfree(image);
         return built.error().code() == Errno::Inval ? Errno::TooBig : built.error();
     }
-    auto w = write_to_space(as, USER_TOP - built.value().used, image + STACK_IMAGE - built.value().used,
+    auto w = write_to_space(as, USER_TOP - built.value().used, image + image_size - built.value().used,
                             built.value().used);
     mm::kfree(image);
     TRY(w);
@@ -197,9 +200,9 @@ Process* new_process() {
 // The ELF behind path, following #! lines: fills `file` and rewrites argv into `out` when a
 // script names an interpreter. `strings` holds the words taken from #! lines.
 struct ExecPlan {
-    static constexpr size_t MAX_ARGS = 4096;
     ExecutableFile file;
-    const char** argv;  // kmalloc'd, MAX_ARGS entries
+    const char** argv;  // kmalloc'd: the caller's argc plus what #! lines can add
+    size_t max_args;
     size_t argc;
     ScriptLine lines[MAX_SCRIPT_DEPTH];
     char path[MAX_SCRIPT_DEPTH][256];
@@ -208,7 +211,6 @@ struct ExecPlan {
 // Finds the ELF behind path, following #! lines: argv becomes interpreter [argument] path
 // argv[1..] at each level, as Linux builds it.
 Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, size_t argc) {
-    if (argc > ExecPlan::MAX_ARGS) return Errno::TooBig;
     for (size_t i = 0; i < argc; i++) plan.argv[i] = argv[i];
     plan.argc = argc;
     const char* current = path;
@@ -227,7 +229,7 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
         __builtin_memcpy(plan.path[depth], current, n + 1);
         size_t extra = line.has_argument ? 3 : 2;
         size_t rest = plan.argc ? plan.argc - 1 : 0;  // argv[0] is replaced by the script's path
-        if (rest + extra > ExecPlan::MAX_ARGS) return Errno::TooBig;
+        if (rest + extra > plan.max_args) return Errno::TooBig;
         __builtin_memmove(plan.argv + extra, plan.argv + (plan.argc ? 1 : 0), rest * sizeof(char*));
         plan.argv[0] = line.interpreter;
         if (line.has_argument) plan.argv[1] = line.argument;
@@ -248,7 +250,8 @@ Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path,
 Result<Loaded> load_program(AddressSpace& as, const char* path, const ProgramArgs& args) {
     auto* plan = static_cast<ExecPlan*>(mm::kmalloc(sizeof(ExecPlan)));
     if (!plan) return Errno::NoMem;
-    plan->argv = static_cast<const char**>(mm::kmalloc(ExecPlan::MAX_ARGS * sizeof(char*)));
+    plan->max_args = args.argc + 3 * MAX_SCRIPT_DEPTH;  // interpreter, argument, script path
+    plan->argv = static_cast<const char**>(mm::kmalloc(plan->max_args * sizeof(char*)));
     if (!plan->argv) {
         mm::kfree(plan);
         return Errno::NoMem;
@@ -363,6 +366,12 @@ void release_vfork_parent_locked(Process& child) {
     child.vfork_parent = 0;
 }
 
+bool release_fork_parent_locked(Process& child) {
+    if (!child.vfork_parent || !child.releases_on_sleep) return false;
+    release_vfork_parent_locked(child);
+    return true;
+}
+
 size_t list_pids(uint32_t* out, size_t max) {
     size_t n = 0;
     {
@@ -382,6 +391,7 @@ size_t list_pids(uint32_t* out, size_t max) {
 void exit_current(int wait_status) {
     Process* p = current_process();
     KASSERT(p);
+    cancel_real_timer(*p);  // its callback names p, which its reaper frees
     // Leave the address space before freeing it: from here on the thread is a kernel thread.
     cpu::cli();
     sched::current_thread()->set_user_state(nullptr);
@@ -479,10 +489,9 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
         __builtin_memcpy(child->actions, parent->actions, sizeof child->actions);
         child->signal_mask = parent->signal_mask;
         child->altstack = parent->altstack;
-        if (vfork) {
-            child->vfork_parent = parent->pid;
-            parent->vfork_child = child->pid;
-        }
+        child->vfork_parent = parent->pid;
+        child->releases_on_sleep = !vfork;
+        parent->vfork_child = child->pid;
         bool placed = false;
         for (auto& slot : g_processes) {
             if (slot) continue;
@@ -513,7 +522,15 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     }
     child->main_thread = t.value();
     uint32_t pid = child->pid;  // the child may be gone by the time the wait below ends
-    if (vfork) g_events.wait([parent] { return __atomic_load_n(&parent->vfork_child, __ATOMIC_ACQUIRE) == 0; });
+    auto released = [parent] { return __atomic_load_n(&parent->vfork_child, __ATOMIC_ACQUIRE) == 0; };
+    if (vfork) {
+        g_events.wait(released);
+    } else if (g_events.wait_for(released, FORK_HEAD_START_NS).is_error()) {
+        // The child computes (or waits on a device) for a long time: the parent goes on. The
+        // child's stale vfork_parent is harmless: a release matches both pids.
+        SpinlockGuard g(g_processes_lock);
+        if (parent->vfork_child == pid) parent->vfork_child = 0;
+    }
     return pid;
 }
 

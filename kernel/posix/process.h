@@ -35,6 +35,7 @@
 #include "kernel/posix/vfs/mount.h"
 #include "kernel/sched/thread.h"
 #include "kernel/sync/spinlock.h"
+#include "kernel/time/time.h"
 
 namespace lamina::posix {
 
@@ -75,8 +76,9 @@ struct Process {
     bool did_exec;        // setpgid on it is EACCES
     int exit_signal;      // sent to the parent at exit (fork: SIGCHLD)
     uint32_t child_events;     // bumped on each child exit/stop/continue (wait4 sleeps on it)
-    uint32_t vfork_child;      // this process is suspended in vfork until that child execs/exits
-    uint32_t vfork_parent;     // the parent waiting for this vfork child
+    uint32_t vfork_child;      // this process waits in fork/vfork until that child releases it
+    uint32_t vfork_parent;     // the parent waiting for this child (fork_current says until when)
+    bool releases_on_sleep;    // a fork child: its first sleep or stop releases the parent too
     bool stopped;
     int stop_report;           // a stop not yet reported to wait4(WUNTRACED), its signal
     bool continue_report;      // a continue not yet reported to wait4(WCONTINUED)
@@ -92,6 +94,10 @@ struct Process {
     bool restartable;          // the current system call's EINTR came from an interruptible wait
     arch::InterruptFrame* syscall_frame;    // the frame of the system call being served
     arch::InterruptFrame trap_frame;        // user state parked while signals are delivered
+
+    // --- interval timer (sys_itimer.cpp; set by the own thread, read by the callback) ---
+    time::Timer real_timer;
+    uint64_t real_interval_ns;
 
     // --- identity and limits (own thread) ---
     uint32_t uid, euid, suid, gid, egid, sgid;
@@ -135,6 +141,8 @@ uint32_t init_pid();
 
 // Ends the calling process (from its own thread, in a system call or after a fatal fault).
 [[noreturn]] void exit_current(int wait_status);
+// Stops the process's interval timer for good (sys_itimer.cpp; its exit).
+void cancel_real_timer(Process& p);
 
 // --- used by the system-call families (sys_process.cpp, sys_signal.cpp) -----------------------
 
@@ -156,7 +164,10 @@ Result<ExecutableFile> load_executable(const char* path);
 
 // A new child of the calling process: a copy-on-write address space, the same signal actions,
 // mask and limits, and a thread that resumes at `frame` with rax = 0 (and rsp = new_stack when
-// that is not 0). Returns the child's pid.
+// that is not 0). Returns the child's pid: after vfork once the child has exec'd or ended;
+// after fork once the child has also slept or stopped, or at most FORK_HEAD_START_NS later.
+// That head start is what Linux gives a child on an idle CPU: a shell's child resets the
+// signals the shell ignores (SIGTERM) before the shell can send it one, which is then not lost.
 Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_stack, int exit_signal,
                               bool vfork);
 
@@ -167,6 +178,9 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
 
 // Lets a vfork parent go (the child execs or exits). Table lock held.
 void release_vfork_parent_locked(Process& child);
+// The calling child sleeps or stops: a fork parent waiting for it goes on. True when the caller
+// must wake_process_events() (after dropping the table lock). Table lock held.
+bool release_fork_parent_locked(Process& child);
 
 // Wakes whoever waits on process events (wait4, vfork, stop/continue, kernel wait()).
 void wake_process_events();

@@ -39,7 +39,7 @@ void from_regs(arch::InterruptFrame& f, const UserRegs& r) {
 
 // A handler frame could not be written (bad stack): the process dies of SIGSEGV, as on Linux.
 [[noreturn]] void kill_bad_frame(Process& p, int sig, uint64_t where) {
-    kprintf("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where,
+    kinfo("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where,
             signal_name(sig));
     exit_current(sig::SEGV);
 }
@@ -50,6 +50,7 @@ void stop_current(Process& p, int sig) {
         SpinlockGuard g(process_table_lock());
         p.stopped = true;
         p.stop_report = sig;
+        release_fork_parent_locked(p);  // woken below in any case
         p.continue_report = false;
         for_each_process_locked([&](Process& parent) {
             if (parent.pid != p.parent_pid) return;
@@ -150,7 +151,11 @@ Result<void> send_signal(Process& p, int s) {
     return {};
 }
 
-Result<void> signal_pid(uint32_t pid, int s) {
+namespace {
+
+// A kernel signal (si::KERNEL) to every process `match` accepts; Srch when it accepted none.
+template <typename Match>
+Result<void> signal_matching(int s, Match match) {
     if (!valid_signal(uint64_t(s))) return Errno::Inval;
     SigInfo info{};
     info.signo = s;
@@ -158,7 +163,7 @@ Result<void> signal_pid(uint32_t pid, int s) {
     SpinlockGuard g(process_table_lock());
     bool found = false;
     for_each_process_locked([&](Process& p) {
-        if (p.pid != pid) return;
+        if (!match(p)) return;
         found = true;
         send_signal_locked(p, s, info);
     });
@@ -166,20 +171,14 @@ Result<void> signal_pid(uint32_t pid, int s) {
     return {};
 }
 
+}  // namespace
+
+Result<void> signal_pid(uint32_t pid, int s) {
+    return signal_matching(s, [pid](const Process& p) { return p.pid == pid; });
+}
+
 Result<void> signal_process_group(uint32_t pgrp, int s) {
-    if (!valid_signal(uint64_t(s))) return Errno::Inval;
-    SigInfo info{};
-    info.signo = s;
-    info.code = si::KERNEL;
-    SpinlockGuard g(process_table_lock());
-    bool found = false;
-    for_each_process_locked([&](Process& p) {
-        if (p.pgid != pgrp || p.state != ProcessState::Running) return;
-        found = true;
-        send_signal_locked(p, s, info);
-    });
-    if (!found) return Errno::Srch;
-    return {};
+    return signal_matching(s, [pgrp](const Process& p) { return p.pgid == pgrp && p.state == ProcessState::Running; });
 }
 
 bool signal_pending() {
@@ -189,8 +188,13 @@ bool signal_pending() {
 
 InterruptibleSleep::InterruptibleSleep(sched::WaitQueue& q) : p_(current_process()) {
     if (!p_) return;
-    SpinlockGuard g(process_table_lock());
-    p_->interruptible_queue = &q;
+    bool released;
+    {
+        SpinlockGuard g(process_table_lock());
+        p_->interruptible_queue = &q;
+        released = release_fork_parent_locked(*p_);
+    }
+    if (released) wake_process_events();
 }
 
 InterruptibleSleep::~InterruptibleSleep() {
@@ -231,13 +235,12 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
                 if (a.flags & sa::RESETHAND) p->actions[s - 1] = {};
             }
         }
-        // A signal another process sent init while init blocked it (musl's fork blocks every
-        // signal for a moment) is dropped here if its action is still the default, as Linux's
-        // get_signal does for an unkillable init: kill() lets blocked signals through only so
-        // that init can take them with sigtimedwait.
-        if (a.handler == HANDLER_DEFAULT && p->pid == init_pid() && (info.code == si::USER || info.code == si::TKILL))
-            continue;
         if (a.handler == HANDLER_DEFAULT) {
+            // Another process's signal that reached init while init blocked it (musl's fork
+            // blocks all) takes no default action either: send_matching's rule, applied late
+            // as Linux's SIGNAL_UNKILLABLE does. The kernel's own (si_code > 0: the tty's
+            // SIGINT, SIGPIPE) still act, so a test program run as init dies as on the host.
+            if (p->pid == init_pid() && info.code <= 0 && s != sig::KILL && s != sig::STOP) continue;
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
                 case DefaultAction::Continue:
@@ -309,7 +312,7 @@ int64_t sigreturn(arch::InterruptFrame& f) {
     UserRegs regs{};
     if (copy_from_user(&frame, frame_addr, sizeof frame).is_error() ||
         !restore_from_frame(frame.uc, f.rflags, regs)) {
-        kprintf("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
+        kinfo("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
         exit_current(sig::SEGV);
     }
     if (uint64_t fp = frame.uc.mcontext.fpstate) {

@@ -10,8 +10,9 @@
 //     apart while its parent waits), CLONE_PARENT_SETTID, CLONE_CHILD_SETTID,
 //     CLONE_CHILD_CLEARTID; any other flag (threads, namespaces) is EINVAL, logged once.
 //   - execve: the program is found by load_executable (boot modules by last path component for
-//     now); `#!interpreter [arg]` scripts run the interpreter with the script's path; at most
-//     4096 arguments and 4096 environment strings, 128 KiB of strings (E2BIG). Handled signals
+//     now); `#!interpreter [arg]` scripts run the interpreter with the script's path. Linux's
+//     limits (E2BIG beyond): 128 KiB per string, and strings plus pointers within a quarter of
+//     RLIMIT_STACK (2 MiB by default; at least 128 KiB, at most 3 MiB where Linux allows 6). Handled signals
 //     go back to their default action; ignored ones, the mask and pending signals stay. On
 //     failure the calling program is untouched.
 //   - wait4/waitid: children only; pid -1 (any), > 0, 0 (the caller's group), < -1 (group
@@ -29,6 +30,8 @@
 //   - futex: FUTEX_WAIT, FUTEX_WAKE and their _BITSET forms (the bitset must be nonzero and is
 //     otherwise treated as all ones), private or not (the key is the address space and the
 //     address; shared-memory futexes across processes are not keyed by frame yet).
+#include <lamina/scope_guard.h>
+
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
@@ -59,31 +62,98 @@ SyscallResult do_fork(uint64_t new_stack, int exit_signal, bool vfork) {
 
 // --- execve -------------------------------------------------------------------------------------
 
-constexpr size_t MAX_STRINGS = 4096;
-constexpr size_t STRING_BYTES = 128 * 1024;
+// Linux's limits (fs/exec.c): one string at most MAX_ARG_STRLEN bytes with its NUL; the
+// strings (the path too) and the argv/envp pointers at most a quarter of the stack limit, at
+// least ARG_MAX. Linux caps that at 6 MiB; Lamina at 3 MiB, because the copies are contiguous
+// heap blocks (4 MiB at most) and the stack is a fixed 8 MiB: only a stack limit raised past
+// 12 MiB tells the difference.
+constexpr size_t MAX_ARG_STRLEN = 32 * mm::PAGE_SIZE;
+constexpr size_t ARG_MAX = 32 * mm::PAGE_SIZE;
+constexpr size_t ARG_LIMIT_CAP = 3u << 20;
+constexpr size_t PATH_BYTES = 4096;
 
-struct ArgCopy {
-    const char* argv[MAX_STRINGS];
-    const char* envp[MAX_STRINGS];
-    size_t argc, envc;
-    size_t used;
-    char strings[STRING_BYTES];
-    char path[4096];
-};
-
-// Copies a NULL-terminated user array of strings.
-Result<size_t> copy_strings(ArgCopy& c, uint64_t user_array, const char** out) {
-    if (!user_array) return size_t(0);  // Linux accepts NULL as an empty list
-    for (size_t i = 0;; i++) {
-        if (i == MAX_STRINGS) return Errno::TooBig;
-        uint64_t ptr = TRY(UserPtr<uint64_t>(user_array + i * 8).read());
-        if (!ptr) return i;
-        auto n = strncpy_from_user(c.strings + c.used, ptr, STRING_BYTES - c.used);
-        if (n.is_error()) return n.error().code() == Errno::NameTooLong ? Errno::TooBig : n.error();
-        out[i] = c.strings + c.used;
-        c.used += n.value() + 1;
-    }
+size_t exec_arg_limit(const Process& p) {
+    uint64_t quarter = p.rlimits[RLIMIT_STACK].cur / 4;
+    if (quarter > ARG_LIMIT_CAP) quarter = ARG_LIMIT_CAP;
+    return quarter < ARG_MAX ? ARG_MAX : size_t(quarter);
 }
+
+// execve's kernel copy of argv and envp: the strings back to back in one block that grows,
+// their offsets in another (the block moves as it grows), and the pointer arrays made at the end.
+class ArgCopy {
+public:
+    explicit ArgCopy(size_t limit) : limit_(limit) {}
+    ~ArgCopy() {
+        mm::kfree(strings_);
+        mm::kfree(offsets_);
+        mm::kfree(pointers_);
+    }
+    ArgCopy(const ArgCopy&) = delete;
+    ArgCopy& operator=(const ArgCopy&) = delete;
+
+    // Appends a NULL-terminated user array of strings; returns how many it held.
+    Result<size_t> add_array(uint64_t user_array) {
+        if (!user_array) return size_t(0);  // Linux accepts NULL as an empty list
+        for (size_t i = 0;; i++) {
+            uint64_t ptr = TRY(UserPtr<uint64_t>(user_array + i * 8).read());
+            if (!ptr) return i;
+            TRY(add_string(ptr));
+        }
+    }
+
+    Result<void> add_string(uint64_t user_string) {
+        if (count_ == offsets_cap_) TRY(grow(reinterpret_cast<void*&>(offsets_), offsets_cap_, count_ * 8, 8));
+        for (;;) {
+            size_t room = strings_cap_ - used_ < MAX_ARG_STRLEN ? strings_cap_ - used_ : MAX_ARG_STRLEN;
+            auto n = room ? strncpy_from_user(strings_ + used_, user_string, room) : Result<size_t>(Errno::NameTooLong);
+            if (n.is_ok()) {
+                offsets_[count_++] = used_;
+                used_ += n.value() + 1;
+                if (!fits(count_ - 1)) return Errno::TooBig;  // the path has no pointer
+                return {};
+            }
+            if (n.error().code() != Errno::NameTooLong) return n.error();
+            if (room == MAX_ARG_STRLEN) return Errno::TooBig;
+            TRY(grow(reinterpret_cast<void*&>(strings_), strings_cap_, used_, 1));
+        }
+    }
+
+    // The strings plus `pointers` argv/envp entries within the limit? (Linux counts one argv
+    // pointer even for an empty argv.)
+    bool fits(size_t pointers) const { return used_ + 8 * pointers <= limit_; }
+
+    // Every string as a pointer, in the order added (valid until the copy is destroyed).
+    Result<const char* const*> pointers() {
+        pointers_ = static_cast<const char**>(mm::kmalloc((count_ ? count_ : 1) * sizeof(char*)));
+        if (!pointers_) return Errno::NoMem;
+        for (size_t i = 0; i < count_; i++) pointers_[i] = strings_ + offsets_[i];
+        return static_cast<const char* const*>(pointers_);
+    }
+
+private:
+    // Doubles a block (first size 4 KiB), keeping its first `keep` bytes. Neither block needs
+    // more than the limit plus one string (fits() bounds the strings and the offsets alike),
+    // which stays below the heap's largest block.
+    Result<void> grow(void*& block, size_t& cap, size_t keep, size_t elem) {
+        size_t most = (limit_ + MAX_ARG_STRLEN) / elem;
+        if (cap >= most) return Errno::TooBig;
+        size_t next = cap ? (cap * 2 < most ? cap * 2 : most) : 4096 / elem;
+        void* bigger = mm::kmalloc(next * elem);
+        if (!bigger) return Errno::NoMem;
+        if (keep) __builtin_memcpy(bigger, block, keep);
+        mm::kfree(block);
+        block = bigger;
+        cap = next;
+        return {};
+    }
+
+    size_t limit_;
+    char* strings_ = nullptr;
+    size_t used_ = 0, strings_cap_ = 0;
+    size_t* offsets_ = nullptr;
+    size_t count_ = 0, offsets_cap_ = 0;
+    const char** pointers_ = nullptr;
+};
 
 // --- wait ---------------------------------------------------------------------------------------
 
@@ -254,7 +324,7 @@ SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uin
     if ((flags & ~ALLOWED) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
         static bool logged = false;
         if (!__atomic_exchange_n(&logged, true, __ATOMIC_RELAXED))
-            kprintf("pid %u (%s): clone flags 0x%lx are not supported (threads): EINVAL\n", self().pid, self().name,
+            kinfo("pid %u (%s): clone flags 0x%lx are not supported (threads): EINVAL\n", self().pid, self().name,
                     flags);
         return Errno::Inval;
     }
@@ -270,22 +340,17 @@ SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uin
 }
 
 Result<void> sys_execve(uint64_t path, uint64_t argv, uint64_t envp) {
-    auto* c = static_cast<ArgCopy*>(mm::kmalloc(sizeof(ArgCopy)));
-    if (!c) return Errno::NoMem;
-    c->used = 0;
-    Result<void> result;
-    auto n = strncpy_from_user(c->path, path, sizeof c->path);
-    if (n.is_error()) {
-        result = n.error();
-    } else if (auto a = copy_strings(*c, argv, c->argv); a.is_error()) {
-        result = a.error();
-    } else if (auto e = copy_strings(*c, envp, c->envp); e.is_error()) {
-        result = e.error();
-    } else {
-        result = exec_current(*self().syscall_frame, c->path, c->argv, a.value(), c->envp, e.value());
-    }
-    mm::kfree(c);
-    return result;
+    auto* name = static_cast<char*>(mm::kmalloc(PATH_BYTES));
+    if (!name) return Errno::NoMem;
+    ScopeGuard free_name([name] { mm::kfree(name); });
+    TRY(strncpy_from_user(name, path, PATH_BYTES));
+    ArgCopy c(exec_arg_limit(self()));
+    TRY(c.add_string(path));  // counts against the limit as on Linux; not passed on
+    size_t argc = TRY(c.add_array(argv));
+    size_t envc = TRY(c.add_array(envp));
+    if (!c.fits((argc ? argc : 1) + envc)) return Errno::TooBig;
+    const char* const* args = TRY(c.pointers()) + 1;
+    return exec_current(*self().syscall_frame, name, args, argc, args + argc, envc);
 }
 
 SyscallResult sys_exit(uint64_t status) {

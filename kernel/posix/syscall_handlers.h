@@ -151,6 +151,11 @@ SyscallResult sys_time(uint64_t t);
 Result<void> sys_nanosleep(uint64_t req, uint64_t rem);
 Result<void> sys_clock_nanosleep(uint64_t clk, uint64_t flags, uint64_t req, uint64_t rem);
 
+// sys_itimer.cpp: interval timers.
+SyscallResult sys_alarm(unsigned seconds);
+Result<void> sys_setitimer(int which, uint64_t new_value, uint64_t old_value);
+Result<void> sys_getitimer(int which, uint64_t value);
+
 // sys_system.cpp: system-wide.
 SyscallResult sys_uname(uint64_t buf);
 Result<void> sys_sethostname(uint64_t name, uint64_t len);

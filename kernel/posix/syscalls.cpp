@@ -88,8 +88,9 @@ constexpr Entry ENTRIES[] = {
     {33, "dup2",             handler<sys_dup2>},
     {34, "pause",            handler<sys_pause>},
     {35, "nanosleep",        handler<sys_nanosleep>},
-    {37, "alarm",            nullptr},
-    {38, "setitimer",        nullptr},
+    {36, "getitimer",        handler<sys_getitimer>},
+    {37, "alarm",            handler<sys_alarm>},
+    {38, "setitimer",        handler<sys_setitimer>},
     {39, "getpid",           handler<sys_getpid>},
     {40, "sendfile",         handler<sys_sendfile>},
     {41, "socket",           handler<sys_socket>},
@@ -255,7 +256,7 @@ int64_t unknown(uint64_t nr) {
     if (!(__atomic_fetch_or(&g_logged[bit / 64], mask, __ATOMIC_RELAXED) & mask)) {
         Process* p = current_process();
         const char* name = nr < TABLE_SIZE ? TABLE.names[nr] : nullptr;
-        kprintf("pid %u (%s): system call %lu (%s) is not implemented: ENOSYS\n", p->pid, p->name, nr,
+        kinfo("pid %u (%s): system call %lu (%s) is not implemented: ENOSYS\n", p->pid, p->name, nr,
                 name ? name : "unknown");
     }
     return -int64_t(Errno::NoSys);

@@ -6,21 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
-#include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,24 +24,6 @@
 
 namespace lamina::test {
 namespace {
-
-struct Outcome {
-    int status = -1;  // exit status, or -1 when killed by a signal
-    std::string out;
-    std::string err;
-};
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << text;
-}
 
 class Domctl : public ::testing::Test {
 protected:
@@ -69,7 +46,7 @@ protected:
 
     // Runs domctl with args; with write_errno, every write(2) to a descriptor above 2 (the
     // control file; stdout and stderr are 1 and 2) fails with that errno.
-    Outcome run(const std::vector<std::string>& args, int write_errno = 0) {
+    ProgramResult run(const std::vector<std::string>& args, int write_errno = 0) {
         std::vector<sock_filter> filter = {
             BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
             BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
@@ -82,37 +59,9 @@ protected:
         };
         sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
 
-        std::vector<std::string> argv_s = {binary_};
-        argv_s.insert(argv_s.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : argv_s) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::string env_s = "DOMCTL_PROC=" + proc_;
-        char* envp[] = {env_s.data(), nullptr};
-        std::string out_path = dir_ + "/stdout", err_path = dir_ + "/stderr";
-
-        pid_t pid = fork();
-        if (pid == 0) {
-            // Only async-signal-safe calls from here on.
-            default_signals();
-            int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int n = open("/dev/null", O_RDONLY);
-            if (o < 0 || e < 0 || n < 0 || dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(120);
-            if (write_errno) {
-                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(121);
-                if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(122);
-            }
-            execve(argv[0], argv.data(), envp);
-            _exit(123);
-        }
-        Outcome r;
-        int st = 0;
-        if (pid < 0 || waitpid(pid, &st, 0) != pid) return r;
-        r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        r.out = read_text(out_path);
-        r.err = read_text(err_path);
-        return r;
+        std::vector<std::string> argv = {binary_};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_program(argv, {"DOMCTL_PROC=" + proc_}, dir_, "", write_errno ? &prog : nullptr);
     }
 
     std::string control() const { return read_text(proc_ + "/domctl"); }
@@ -121,11 +70,7 @@ protected:
 };
 
 TEST_F(Domctl, IsAStaticBinary) {
-    auto [status, text] = run_command("readelf -lh '" + binary_ + "'");
-    EXPECT_EQ(status, 0) << text;
-    EXPECT_NE(text.find("Advanced Micro Devices X86-64"), std::string::npos) << text;
-    EXPECT_EQ(text.find("INTERP"), std::string::npos) << "domctl must be static:\n" << text;
-    EXPECT_EQ(text.find("DYNAMIC"), std::string::npos) << "domctl must be static:\n" << text;
+    EXPECT_EQ(static_binary_problem(binary_), "");
 }
 
 TEST_F(Domctl, ListPrintsAnAlignedTable) {

@@ -7,7 +7,12 @@
 // where init starts with defaults.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
+
+struct sock_fprog;
 
 namespace lamina::test {
 
@@ -21,6 +26,31 @@ CommandResult run_command(const std::string& command);
 // In a child between fork and exec (async-signal-safe): every signal back to its default
 // action, the signal mask emptied.
 void default_signals();
+
+// Starts argv[0] with exactly argv and env (default signals, empty mask), standard input from
+// the file stdin_path (/dev/null when empty), standard output and error into the files out_path
+// and err_path (both may be the same file), and, when filter is given, that seccomp filter
+// installed (with no_new_privs) just before exec. Returns the pid, or -1.
+pid_t spawn_program(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    const std::string& stdin_path, const std::string& out_path, const std::string& err_path,
+                    const sock_fprog* filter = nullptr);
+
+struct ProgramResult {
+    int status = -1;  // the exit status, or -1 when it could not run or was killed
+    std::string out, err;
+};
+// spawn_program, then waits; the output files are made as dir/stdout and dir/stderr, the input
+// (input's bytes) as dir/stdin.
+ProgramResult run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::string& dir, const std::string& input = "", const sock_fprog* filter = nullptr);
+
+// A whole file's bytes (empty when it cannot be read), and a file made to hold exactly text.
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+
+// Empty when path is a static x86-64 executable (what Lamina runs); otherwise what is wrong,
+// with readelf's account.
+std::string static_binary_problem(const std::string& path);
 
 // A copy of BUILD/images/PROFILE.img, named PROFILE.img (images/run finds the profile by the
 // name) in a fresh temporary directory, which the destructor removes. Boot it with

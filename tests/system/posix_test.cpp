@@ -124,20 +124,30 @@ INSTANTIATE_TEST_SUITE_P(
                       Program{"sigpipe", {}, 0, 13},
                       // Processes and signals.
                       Program{"fork_wait", {}, 0, 0}, Program{"fork_cow", {}, 0, 0},
-                      Program{"fork_many", {}, 0, 0}, Program{"exec", {}, 0, 0}, Program{"signals", {}, 0, 0},
+                      Program{"fork_many", {}, 0, 0}, Program{"exec", {}, 0, 0}, Program{"argmax", {}, 0, 0},
+                      Program{"signals", {}, 0, 0},
                       Program{"sigchld_eintr", {}, 0, 0}, Program{"pgroups", {}, 0, 0},
                       Program{"deaths", {}, 0, 0}, Program{"segv_handler", {}, 0, 0},
                       Program{"procmisc", {}, 0, 0}, Program{"mmap_file", {}, 0, 0},
+                      Program{"timers", {}, 0, 0},
                       // Sockets.
                       Program{"unix", {}, 0, 0}, Program{"epoll", {}, 0, 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The kernel's side of a killed process: one log line naming the process, the signal and the
-// address, and the kernel goes on.
+// address, and the kernel goes on. The line is on the console only at loglevel=7 and above.
 TEST_F(SystemTest, NullDereferenceIsReportedAndKernelContinues) {
-    auto& vm = boot({.direct = true, .append = "init=segv"});
+    auto& vm = boot({.direct = true, .append = "loglevel=7 init=segv"});
     ASSERT_TRUE(vm.wait_for("pid 1 (segv): SIGSEGV at 0x0: no mapping, write", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("init killed by signal 11", 10s));
+    EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_FAILED);
+}
+
+TEST_F(SystemTest, UserFaultLinesStayOffTheConsoleByDefault) {
+    auto& vm = boot({.direct = true, .append = "init=segv"});
+    std::string console;
+    ASSERT_TRUE(vm.wait_for("init killed by signal 11", BOOT_TIMEOUT, console));
+    EXPECT_EQ(console.find("SIGSEGV at"), std::string::npos) << console;
     EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_FAILED);
 }
 
@@ -174,7 +184,7 @@ TEST_F(SystemTest, ReadsConsoleLines) {
 }
 
 TEST_F(SystemTest, UnknownSystemCallIsLoggedOnceByNumber) {
-    auto& vm = boot({.direct = true, .append = "init=errno"});
+    auto& vm = boot({.direct = true, .append = "loglevel=7 init=errno"});
     ASSERT_TRUE(vm.wait_for("pid 1 (errno): system call 1000 (unknown) is not implemented: ENOSYS", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("init exited with status 0", 20s));
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernel/posix/elf_exec.h"
@@ -211,6 +212,37 @@ TEST(ElfExec, InitialStackLayout) {
         }
     }
     EXPECT_TRUE(saw_random && saw_pagesz && saw_null);
+}
+
+// Thousands of strings (xargs builds such lists) in a buffer of initial_stack_size bytes.
+TEST(ElfExec, InitialStackHoldsManyStringsInTheSizeItAsksFor) {
+    Bytes f = hello();
+    Executable e = parse_executable(f.data(), f.size()).value();
+    std::vector<std::string> words;
+    for (int i = 0; i < 5000; i++) words.push_back(std::to_string(i));
+    std::vector<const char*> argv, envp = {"A=1", "LONGER=value"};
+    for (auto& w : words) argv.push_back(w.c_str());
+    uint8_t rnd[16] = {};
+    StackArgs args{argv.data(), argv.size(), envp.data(), envp.size(), rnd, &e, 0};
+    std::vector<uint8_t> buf(initial_stack_size(args));
+    uint64_t top = 0x7ffffffff000;
+    auto r = build_initial_stack(buf.data(), buf.size(), top, args);
+    ASSERT_TRUE(r.is_ok()) << r.error().name();
+    auto word = [&](uint64_t addr) {
+        uint64_t v;
+        std::memcpy(&v, buf.data() + buf.size() - (top - addr), 8);
+        return v;
+    };
+    auto str = [&](uint64_t addr) { return std::string(reinterpret_cast<const char*>(buf.data() + buf.size() - (top - addr))); };
+    uint64_t rsp = r.value().rsp;
+    ASSERT_EQ(word(rsp), 5000u);
+    for (size_t i = 0; i < 5000; i++) ASSERT_EQ(str(word(rsp + 8 + 8 * i)), words[i]) << i;
+    EXPECT_EQ(word(rsp + 8 + 8 * 5000), 0u);
+    EXPECT_EQ(str(word(rsp + 8 * 5002)), "A=1");
+    EXPECT_EQ(str(word(rsp + 8 * 5003)), "LONGER=value");
+    EXPECT_EQ(word(rsp + 8 * 5004), 0u);
+    std::vector<uint8_t> small(buf.size() / 2);
+    EXPECT_EQ(build_initial_stack(small.data(), small.size(), top, args).error().code(), Errno::Inval);
 }
 
 TEST(ElfExec, InitialStackTooSmallIsAnError) {

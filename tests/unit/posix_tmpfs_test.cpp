@@ -332,8 +332,10 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     Location at = resolve(ctx(), "/proc", lookup::Follow).release_value();
     ASSERT_TRUE(mounts.mount(at, "/proc", make_procfs(procs, 3).release_value()).is_ok());
 
-    EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "meminfo", "uptime", "mounts", "domains",
-                                                        "domctl", "1", "5", "12"}));
+    EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "meminfo", "uptime", "mounts",
+                                                        "domains", "domctl", "1", "5", "12"}));
+    EXPECT_EQ(list("/proc/net"), (std::vector<std::string>{".", "..", "dev"}));
+    EXPECT_EQ(list("/proc/net/.."), list("/proc"));
     char buf[64] = {};
     EXPECT_EQ(vfs_readlink(ctx(), "/proc/self", buf, sizeof buf).value(), 1u);
     EXPECT_EQ(buf[0], '5');

@@ -92,6 +92,9 @@ public:
 
     uint32_t block_size() const { return block_size_; }
     const Stats& stats() const { return stats_; }
+    // The device under the cache, for writes that must bypass it (the journal's log, whose
+    // order against the cache's write-back matters); forget() such blocks.
+    fs::BlockDevice& device() const { return dev_; }
 
 private:
     friend class BufferRef;

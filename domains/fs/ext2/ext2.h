@@ -7,8 +7,13 @@
 // sync() (or fsync, or unmount) writes it back.
 //
 // Mount policy:
-//  - an INCOMPAT feature other than filetype refuses the mount (Errno::NotSup, features named
-//    in the log);
+//  - an INCOMPAT feature other than filetype (and needs_recovery with a journal) refuses the
+//    mount (Errno::NotSup, features named in the log);
+//  - ext3 (has_journal): a journal needing recovery is replayed first (journal.h), even for a
+//    read-only mount, as Linux does; one that cannot be replayed (unsupported journal
+//    features, an external journal) refuses the mount. A clean journal with unsupported
+//    features, or an external one, mounts read-only. Writes do not go through the journal
+//    yet: a read-write mount leaves it empty and writes in place as ext2 does;
 //  - an RO_COMPAT feature other than sparse_super and large_file mounts read-only;
 //  - a file system not cleanly unmounted (s_state without VALID, or with ERROR) mounts
 //    read-only with a warning: writing to it could spread the damage; e2fsck it first
@@ -31,6 +36,7 @@
 #include "domains/fs/ext2/allocator.h"
 #include "domains/fs/ext2/buffer_cache.h"
 #include "domains/fs/ext2/ext2_format.h"
+#include "domains/fs/ext2/journal.h"
 #include "domains/fs/fs_log.h"
 
 namespace lamina::ext2 {
@@ -163,6 +169,10 @@ private:
     // ext2_fs.cpp: mount, superblock, group descriptors, bitmaps, inodes.
     Result<void> load(const MountOptions& opts);
     Result<void> check_group(uint32_t g);
+    bool has_journal() const { return sb_.s_feature_compat & COMPAT_HAS_JOURNAL; }
+    // Opens the journal (ext3/ext4) before the groups are read; true when it replayed the
+    // journal and the mount must start again from the disk.
+    Result<bool> load_journal();
     [[gnu::format(printf, 2, 3)]] Error corrupt(const char* fmt, ...);
     bool group_has_super(uint32_t g) const;
     bool is_metadata_block(uint64_t b) const;
@@ -232,6 +242,7 @@ private:
     bool read_only_ = false;
     bool meta_dirty_ = false;
     bool errors_found_ = false;
+    bool replayed_ = false;  // this mount replayed the journal
     const char* ro_reason_ = nullptr;
     uint32_t last_alloc_ino_ = 0;  // allocation hint: where that inode's last block went
     uint32_t last_alloc_block_ = 0;

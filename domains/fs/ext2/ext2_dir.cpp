@@ -84,6 +84,12 @@ Result<void> FileSystem::check_dir_block(const uint8_t* data, uint32_t dir, uint
         if (h.inode != 0 && (h.inode > sb_.s_inodes_count || h.name_len == 0))
             return corrupt("directory %u block %llu: entry at %u names inode %u", dir,
                            static_cast<unsigned long long>(lblk), off, h.inode);
+        // A name read_dir hands out is one a caller could have made: no NUL, no '/' (e2fsck
+        // calls these illegal characters).
+        if (h.inode != 0 && check_name(reinterpret_cast<const char*>(data + off + sizeof(DirEntryHeader)),
+                                       h.name_len).is_error())
+            return corrupt("directory %u block %llu: entry at %u has a NUL or '/' in its name", dir,
+                           static_cast<unsigned long long>(lblk), off);
         off += rec;
     }
     return {};

@@ -127,6 +127,9 @@ static_assert(offsetof(Superblock, s_magic) == 0x38);
 static_assert(offsetof(Superblock, s_first_ino) == 0x54);
 static_assert(offsetof(Superblock, s_reserved_gdt_blocks) == 0xCE);
 static_assert(offsetof(Superblock, s_min_extra_isize) == 0x15C);
+// With metadata_csum, the superblock's last 4 bytes (s_checksum) hold crc32c(~0, the bytes
+// before them), without the final XOR.
+constexpr uint32_t SUPERBLOCK_CHECKSUM_OFFSET = 0x3FC;
 
 // One per block group, in the blocks after the superblock.
 struct [[gnu::packed]] GroupDesc {

@@ -2,6 +2,7 @@
 // Mounting, the superblock and group descriptors, bitmaps and the inode table.
 #include <new>
 
+#include "domains/fs/crc32.h"
 #include "domains/fs/ext2/ext2.h"
 #include <lamina/format.h>
 
@@ -123,7 +124,9 @@ Result<void> FileSystem::load(const MountOptions& opts) {
         fs::log_line(log_, "ext2: revision %u unsupported (only revision 1)", sb_.s_rev_level);
         return Errno::NotSup;
     }
-    if (uint32_t bad = sb_.s_feature_incompat & ~INCOMPAT_SUPPORTED) {
+    // needs_recovery belongs to a journal, which load_journal replays.
+    uint32_t supported = INCOMPAT_SUPPORTED | (has_journal() ? INCOMPAT_RECOVER : 0);
+    if (uint32_t bad = sb_.s_feature_incompat & ~supported) {
         char names[160];
         name_features(bad, INCOMPAT_NAMES, names, sizeof names);
         fs::log_line(log_, "ext2: unsupported incompatible features: %s", names);
@@ -194,6 +197,16 @@ Result<void> FileSystem::load(const MountOptions& opts) {
                                                                      : opts.cache_buffers;
     cache_ = TRY(BufferCache::create(dev_, alloc_, block_size_, buffers, log_));
 
+    if (has_journal() && TRY(load_journal())) {
+        // The replay may have rewritten anything, the superblock included: start again from
+        // what is on disk now (the journal is empty, so this happens once).
+        BufferCache::destroy(cache_);
+        cache_ = nullptr;
+        if (replayed_) return corrupt("journal still needs recovery after replaying it");
+        replayed_ = true;
+        return load(opts);
+    }
+
     groups_ = static_cast<GroupDesc*>(alloc_.allocate(sizeof(GroupDesc) * group_count_, alignof(GroupDesc)));
     if (!groups_) return Errno::NoMem;
     uint32_t per_block = block_size_ / sizeof(GroupDesc);
@@ -225,6 +238,71 @@ Result<void> FileSystem::load(const MountOptions& opts) {
         TRY(cache_->sync());
     }
     return {};
+}
+
+Result<bool> FileSystem::load_journal() {
+    if (sb_.s_journal_inum != JOURNAL_INO || sb_.s_journal_dev != 0) {
+        if (sb_.s_feature_incompat & INCOMPAT_RECOVER) {
+            fs::log_line(log_, "ext3: the journal (inode %u, device 0x%x) is not inode %u: cannot replay it",
+                         sb_.s_journal_inum, sb_.s_journal_dev, JOURNAL_INO);
+            return Errno::NotSup;
+        }
+        if (!read_only_) {
+            fs::log_line(log_, "ext3: mounting read-only: external or misplaced journal (inode %u, device 0x%x)",
+                         sb_.s_journal_inum, sb_.s_journal_dev);
+            read_only_ = true;
+            ro_reason_ = "external journal unsupported";
+        }
+        return false;
+    }
+    // The journal inode, found through group 0's descriptor as it is on disk now: the groups
+    // are loaded only after the replay, which may hold newer copies of them.
+    GroupDesc g0;
+    {
+        BufferRef b = TRY(cache_->get(sb_.s_first_data_block + 1));
+        __builtin_memcpy(&g0, b.data(), sizeof g0);
+    }
+    uint64_t byte = uint64_t{JOURNAL_INO - 1} * inode_size_;
+    uint64_t table_block = g0.bg_inode_table + byte / block_size_;
+    if (g0.bg_inode_table == 0 || table_block >= sb_.s_blocks_count)
+        return corrupt("group 0: inode table at %u outside the file system", g0.bg_inode_table);
+    Inode in;
+    {
+        BufferRef b = TRY(cache_->get(table_block));
+        __builtin_memcpy(&in, b.data() + byte % block_size_, sizeof in);
+    }
+    Journal journal = TRY(Journal::open(*cache_, in, sb_.s_blocks_count, log_));
+    if (journal.needs_recovery()) {
+        // Replayed even for a read-only mount, as Linux does: without it the metadata on disk
+        // is not consistent.
+        TRY(journal.recover(alloc_));
+        uint32_t sb_block = block_size_ == 1024 ? 1 : 0;
+        uint32_t sb_off = block_size_ == 1024 ? 0 : SUPERBLOCK_OFFSET;
+        BufferRef b = TRY(cache_->get(sb_block));
+        Superblock on_disk;
+        __builtin_memcpy(&on_disk, b.data() + sb_off, sizeof on_disk);
+        on_disk.s_feature_incompat &= ~INCOMPAT_RECOVER;
+        if (on_disk.s_feature_ro_compat & RO_COMPAT_METADATA_CSUM) {
+            // Keep the superblock valid for the tools (this mount is read-only: nothing else of
+            // a metadata_csum file system is written).
+            uint32_t sum = fs::crc32c_raw(~0u, &on_disk, SUPERBLOCK_CHECKSUM_OFFSET);
+            __builtin_memcpy(reinterpret_cast<uint8_t*>(&on_disk) + SUPERBLOCK_CHECKSUM_OFFSET, &sum, 4);
+        }
+        __builtin_memcpy(b.data() + sb_off, &on_disk, sizeof on_disk);
+        b.mark_dirty();
+        b.reset();
+        TRY(cache_->sync());
+        return true;
+    }
+    // An empty journal: nothing to recover, whatever the flag says (a read-write mount writes
+    // the cleared flag back).
+    sb_.s_feature_incompat &= ~INCOMPAT_RECOVER;
+    if (uint32_t bad = journal.unsupported_incompat(); bad && !read_only_) {
+        fs::log_line(log_, "ext3: mounting read-only: unsupported journal features 0x%x", bad);
+        read_only_ = true;
+        ro_reason_ = "unsupported journal features";
+    }
+    return false;
 }
 
 bool FileSystem::group_has_super(uint32_t g) const {

@@ -2,7 +2,7 @@
 // Validation of a domain's ELF: everything the loader will later read or write is checked here,
 // once, so that loading a validated image cannot go out of bounds whatever the file says.
 //
-// What a domain ELF must be (see DESIGN.md, "Domains"): ELF64, little-endian, x86-64, ET_DYN;
+// What a domain ELF must be (see docs/domains.md, "Packages and loading"): ELF64, little-endian, x86-64, ET_DYN;
 // PT_LOAD segments page-consistent (vaddr and offset equal modulo the page size), sorted, not
 // sharing pages, never writable and executable, within kDomainMaxImage of address 0; one
 // PT_DYNAMIC inside a loaded segment; no interpreter, TLS, DT_NEEDED, static constructors,

@@ -24,7 +24,10 @@ void add_segment(LoadedImage& img, uintptr_t start, uintptr_t end, uint32_t prot
 
 Result<LoadedImage> load_image(const ElfImage& elf, MemoryProvider& memory, LoadError& err) {
     size_t pages = size_t((elf.image_end - elf.image_start) / kPageSize);
-    MemoryProvider::Region region = TRY(memory.allocate(pages));
+    Result<MemoryProvider::Region> got = memory.allocate(pages);
+    if (got.is_error())
+        return err.fail(got.error().code(), "load: no memory for an image of %zu pages", pages);
+    MemoryProvider::Region region = got.value();
     if (region.base % kPageSize) {
         memory.release(region, pages);
         return err.fail(Errno::Inval, "load: memory provider returned unaligned base %#lx", (unsigned long)region.base);

@@ -52,10 +52,26 @@ void format_domains(ProcText& out, const domain::Status* domains, size_t count) 
     }
 }
 
+void format_net_dev(ProcText& out, const NetDevRow* rows, size_t count) {
+    // Linux's layout (readers such as busybox find the column set from the second header line).
+    out.printf("Inter-|   Receive                                                |  Transmit\n"
+               " face |bytes    packets errs drop fifo frame compressed multicast|"
+               "bytes    packets errs drop fifo colls carrier compressed\n");
+    for (size_t i = 0; i < count; i++) {
+        const NetDevRow& r = rows[i];
+        const unsigned long none = 0;
+        out.printf("%6s: %7lu %7lu %4lu %4lu %4lu %5lu %10lu %9lu %8lu %7lu %4lu %4lu %4lu %5lu %7lu %10lu\n", r.name,
+                   (unsigned long)r.rx_bytes, (unsigned long)r.rx_packets, (unsigned long)r.rx_errors,
+                   (unsigned long)r.rx_dropped, none, none, none, none, (unsigned long)r.tx_bytes,
+                   (unsigned long)r.tx_packets, (unsigned long)r.tx_errors, (unsigned long)r.tx_dropped, none, none,
+                   none, none);
+    }
+}
+
 namespace {
 
 // Inode numbers: fixed ones for the global entries, PID-derived ones for the rest.
-constexpr uint64_t ROOT_INO = 1, SELF_INO = 2, FILE_INO = 16;
+constexpr uint64_t ROOT_INO = 1, SELF_INO = 2, NET_DIR_INO = 3, FILE_INO = 16, NET_FILE_INO = 48;
 uint64_t pid_dir_ino(uint32_t pid) { return (uint64_t(pid) << 8) | 0x80; }
 uint64_t pid_file_ino(uint32_t pid, ProcFile f) { return (uint64_t(pid) << 8) | 0x80 | (uint64_t(f) + 1); }
 
@@ -78,6 +94,9 @@ struct PidFile {
     const char* name;
     ProcFile file;
 };
+// /proc/net: the network's files.
+constexpr PidFile NET_FILES[] = {{"dev", ProcFile::NetDev}};
+constexpr size_t NET_FILE_COUNT = sizeof NET_FILES / sizeof NET_FILES[0];
 constexpr PidFile PID_FILES[] = {{"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};
 
 struct ProcState final : RefCounted {
@@ -245,6 +264,36 @@ private:
     RefPtr<Inode> root_;
 };
 
+class ProcNetDir final : public ProcNode {
+public:
+    ProcNetDir(RefPtr<ProcState> st, RefPtr<Inode> root)
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), NET_DIR_INO, mode::Directory | 0555), root_(static_cast<RefPtr<Inode>&&>(root)) {}
+
+    Result<RefPtr<Inode>> lookup(Name name) override {
+        if (name.equals(".")) return RefPtr<Inode>(this);
+        if (name.equals("..")) return root_;
+        for (size_t i = 0; i < NET_FILE_COUNT; i++)
+            if (name.equals(NET_FILES[i].name))
+                return make_node<ProcFileNode>(st_, NET_FILE_INO + i, 0444u, NET_FILES[i].file, 0u);
+        return Errno::NoEnt;
+    }
+    Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
+        if (cookie == 0) set_name(out, ".", 1, NET_DIR_INO, dtype::Dir);
+        else if (cookie == 1) set_name(out, "..", 2, ROOT_INO, dtype::Dir);
+        else if (cookie - 2 < NET_FILE_COUNT) {
+            const PidFile& f = NET_FILES[cookie - 2];
+            set_name(out, f.name, cstrlen(f.name), NET_FILE_INO + (cookie - 2), dtype::Regular);
+        } else {
+            return false;
+        }
+        cookie++;
+        return true;
+    }
+
+private:
+    RefPtr<Inode> root_;
+};
+
 constexpr uint64_t PID_COOKIE = 0x10000;
 constexpr size_t GLOBAL_FILE_COUNT = sizeof GLOBAL_FILES / sizeof GLOBAL_FILES[0];
 
@@ -255,6 +304,7 @@ public:
     Result<RefPtr<Inode>> lookup(Name name) override {
         if (name.equals(".") || name.equals("..")) return RefPtr<Inode>(this);
         if (name.equals("self")) return make_node<ProcSelf>(st_);
+        if (name.equals("net")) return make_node<ProcNetDir>(st_, RefPtr<Inode>(this));
         for (size_t i = 0; i < GLOBAL_FILE_COUNT; i++) {
             if (name.equals(GLOBAL_FILES[i].name))
                 return make_node<ProcFileNode>(st_, FILE_INO + i, GLOBAL_FILES[i].perm, GLOBAL_FILES[i].file, 0u);
@@ -271,9 +321,11 @@ public:
             set_name(out, "..", 2, ROOT_INO, dtype::Dir);
         } else if (cookie == 2) {
             set_name(out, "self", 4, SELF_INO, dtype::Symlink);
-        } else if (cookie - 3 < GLOBAL_FILE_COUNT) {
-            const GlobalFile& g = GLOBAL_FILES[cookie - 3];
-            set_name(out, g.name, cstrlen(g.name), FILE_INO + (cookie - 3), dtype::Regular);
+        } else if (cookie == 3) {
+            set_name(out, "net", 3, NET_DIR_INO, dtype::Dir);
+        } else if (cookie - 4 < GLOBAL_FILE_COUNT) {
+            const GlobalFile& g = GLOBAL_FILES[cookie - 4];
+            set_name(out, g.name, cstrlen(g.name), FILE_INO + (cookie - 4), dtype::Regular);
         } else {
             // Processes, by pid: the cookie is just past the last pid returned.
             uint64_t from = cookie < PID_COOKIE ? 0 : cookie - PID_COOKIE;
@@ -290,7 +342,7 @@ public:
             return false;
         }
         cookie++;
-        if (cookie == 3 + GLOBAL_FILE_COUNT) cookie = PID_COOKIE;
+        if (cookie == 4 + GLOBAL_FILE_COUNT) cookie = PID_COOKIE;
         return true;
     }
 };

@@ -20,7 +20,7 @@
 
 namespace lamina::posix {
 
-enum class ProcFile : uint8_t { MemInfo, Uptime, Mounts, Domains, DomCtl, PidStat, PidCmdline, PidStatus };
+enum class ProcFile : uint8_t { MemInfo, Uptime, Mounts, Domains, DomCtl, PidStat, PidCmdline, PidStatus, NetDev };
 
 // A growing text buffer (the file's contents).
 class ProcText final : public FormatSink {
@@ -58,6 +58,17 @@ protected:
 // faults, calls_in, calls_out, heap_pages, exchange_objects, threads, threads_inside,
 // image_pages), the contract userland/domctl/README.md describes.
 void format_domains(ProcText& out, const domain::Status* domains, size_t count);
+
+// One interface's line of /proc/net/dev: the counters Linux shows (its other columns, fifo,
+// frame, compressed, multicast, colls, carrier, are 0 here).
+struct NetDevRow {
+    char name[16];
+    uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped;
+    uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped;
+};
+// The /proc/net/dev text: Linux's two header lines, then one line per interface, in the
+// layout busybox ifconfig and netstat parse.
+void format_net_dev(ProcText& out, const NetDevRow* rows, size_t count);
 
 // The root directory of a new procfs instance; `dev` is its st_dev.
 Result<RefPtr<Inode>> make_procfs(ProcSource& source, uint64_t dev);
