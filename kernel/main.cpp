@@ -91,8 +91,9 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
 [[noreturn]] void overflow_guarded_stack() {
     auto stack = mm::alloc_kernel_stack(16 * 1024);
     if (stack.is_error()) panic("cannot allocate a kernel stack (%s)", stack.error().name());
-    asm volatile("mov %0, %%rsp\n\txor %%ebp, %%ebp\n\tcall *%1"
-                 :: "r"(stack.value().top), "r"(recurse_without_end), "D"(0ull) : "memory");
+    asm volatile("mov %0, %%rsp\n\txor %%ebp, %%ebp\n\tcall *%1" ::"r"(stack.value().top), "r"(recurse_without_end),
+                 "D"(0ull)
+                 : "memory");
     __builtin_unreachable();
 }
 
@@ -121,15 +122,14 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     arch::enable_cpu_protections();
 
     auto parsed = boot::parse_boot_info(magic, info_phys, boot_phys_reader, nullptr, g_boot_info);
-    if (parsed.is_error())
-        panic("cannot read the boot loader's information (magic %#x at %#lx)", magic, info_phys);
+    if (parsed.is_error()) panic("cannot read the boot loader's information (magic %#x at %#lx)", magic, info_phys);
     g_cmdline.parse(skip_image_path(g_boot_info.cmdline));
     set_console_loglevel(int(g_cmdline.get_number("loglevel", LOGLEVEL_DEFAULT)));
     power::set_test_mode(g_cmdline.has("test") || g_cmdline.has("ktest") || g_cmdline.has("kbench"));
 
     const char* path = g_boot_info.path == boot::BootPath::Multiboot1 ? "multiboot1" : "multiboot2";
-    kprintf("\nLamina %s (boot: %s%s%s)\n", LAMINA_VERSION, path,
-            g_boot_info.loader_name[0] ? " from " : "", g_boot_info.loader_name);
+    kprintf("\nLamina %s (boot: %s%s%s)\n", LAMINA_VERSION, path, g_boot_info.loader_name[0] ? " from " : "",
+            g_boot_info.loader_name);
     kprintf("command line: %s\n", g_cmdline.text());
     print_memory_map();
     for (size_t i = 0; i < g_boot_info.module_count; i++) {
@@ -197,6 +197,4 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
 
 }  // namespace lamina
 
-extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) {
-    lamina::kernel_start(magic, info_phys);
-}
+extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint64_t info_phys) { lamina::kernel_start(magic, info_phys); }

@@ -23,8 +23,8 @@ void pad(FormatSink& sink, char c, int n) {
     }
 }
 
-void emit_padded(FormatSink& sink, const Spec& spec, const char* prefix, size_t prefix_len,
-                 const char* body, size_t body_len) {
+void emit_padded(FormatSink& sink, const Spec& spec, const char* prefix, size_t prefix_len, const char* body,
+                 size_t body_len) {
     int total = int(prefix_len + body_len);
     int fill = spec.width > total ? spec.width - total : 0;
     if (!spec.left && !spec.zero) pad(sink, ' ', fill);
@@ -34,8 +34,8 @@ void emit_padded(FormatSink& sink, const Spec& spec, const char* prefix, size_t 
     if (spec.left) pad(sink, ' ', fill);
 }
 
-void emit_number(FormatSink& sink, Spec spec, uint64_t value, bool negative, unsigned base,
-                 bool upper, const char* alt_prefix) {
+void emit_number(FormatSink& sink, Spec spec, uint64_t value, bool negative, unsigned base, bool upper,
+                 const char* alt_prefix) {
     const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char body[32];
     size_t len = 0;
@@ -47,9 +47,12 @@ void emit_number(FormatSink& sink, Spec spec, uint64_t value, bool negative, uns
     for (size_t i = 0; i < len; i++) body[i] = tmp[len - 1 - i];
     char prefix[4];
     size_t plen = 0;
-    if (negative) prefix[plen++] = '-';
-    else if (spec.plus) prefix[plen++] = '+';
-    else if (spec.space) prefix[plen++] = ' ';
+    if (negative)
+        prefix[plen++] = '-';
+    else if (spec.plus)
+        prefix[plen++] = '+';
+    else if (spec.space)
+        prefix[plen++] = ' ';
     if (alt_prefix)
         while (*alt_prefix) prefix[plen++] = *alt_prefix++;
     emit_padded(sink, spec, prefix, plen, body, len);
@@ -66,12 +69,18 @@ void vformat(FormatSink& sink, const char* fmt, va_list ap) {
         fmt++;  // '%'
         Spec spec;
         for (;; fmt++) {
-            if (*fmt == '-') spec.left = true;
-            else if (*fmt == '0') spec.zero = true;
-            else if (*fmt == '+') spec.plus = true;
-            else if (*fmt == ' ') spec.space = true;
-            else if (*fmt == '#') spec.alt = true;
-            else break;
+            if (*fmt == '-')
+                spec.left = true;
+            else if (*fmt == '0')
+                spec.zero = true;
+            else if (*fmt == '+')
+                spec.plus = true;
+            else if (*fmt == ' ')
+                spec.space = true;
+            else if (*fmt == '#')
+                spec.alt = true;
+            else
+                break;
         }
         if (*fmt == '*') {
             spec.width = va_arg(ap, int);
@@ -92,10 +101,14 @@ void vformat(FormatSink& sink, const char* fmt, va_list ap) {
         }
         int length = 0;  // 0 int, 1 long, 2 long long, -1 short, -2 char
         for (;; fmt++) {
-            if (*fmt == 'l') length++;
-            else if (*fmt == 'h') length--;
-            else if (*fmt == 'z' || *fmt == 't' || *fmt == 'j') length = 2;
-            else break;
+            if (*fmt == 'l')
+                length++;
+            else if (*fmt == 'h')
+                length--;
+            else if (*fmt == 'z' || *fmt == 't' || *fmt == 'j')
+                length = 2;
+            else
+                break;
         }
         if (spec.left) spec.zero = false;
         char conv = *fmt;
@@ -118,51 +131,57 @@ void vformat(FormatSink& sink, const char* fmt, va_list ap) {
             return v;
         };
         switch (conv) {
-        case 'd':
-        case 'i': {
-            int64_t v = get_signed();
-            uint64_t mag = v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v);
-            emit_number(sink, spec, mag, v < 0, 10, false, nullptr);
-            break;
-        }
-        case 'u': emit_number(sink, spec, get_unsigned(), false, 10, false, nullptr); break;
-        case 'x':
-        case 'X': {
-            uint64_t v = get_unsigned();
-            emit_number(sink, spec, v, false, 16, conv == 'X',
-                        spec.alt && v ? (conv == 'X' ? "0X" : "0x") : nullptr);
-            break;
-        }
-        case 'o': emit_number(sink, spec, get_unsigned(), false, 8, false, spec.alt ? "0" : nullptr); break;
-        case 'p': {
-            auto v = reinterpret_cast<uintptr_t>(va_arg(ap, void*));
-            emit_number(sink, spec, v, false, 16, false, "0x");
-            break;
-        }
-        case 'c': {
-            char c = char(va_arg(ap, int));
-            spec.zero = false;
-            emit_padded(sink, spec, nullptr, 0, &c, 1);
-            break;
-        }
-        case 's': {
-            const char* s = va_arg(ap, const char*);
-            if (!s) s = "(null)";
-            size_t n = 0;
-            // With a precision the argument need not be NUL-terminated (C17 7.21.6.1): the
-            // bound is checked before the byte is read.
-            while ((spec.precision < 0 || n < size_t(spec.precision)) && s[n]) n++;
-            spec.zero = false;
-            emit_padded(sink, spec, nullptr, 0, s, n);
-            break;
-        }
-        case '%': sink.put("%", 1); break;
-        default: {
-            // Unknown conversion: print it verbatim so the mistake is visible.
-            char bad[2] = {'%', conv};
-            sink.put(bad, 2);
-            break;
-        }
+            case 'd':
+            case 'i': {
+                int64_t v = get_signed();
+                uint64_t mag = v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v);
+                emit_number(sink, spec, mag, v < 0, 10, false, nullptr);
+                break;
+            }
+            case 'u':
+                emit_number(sink, spec, get_unsigned(), false, 10, false, nullptr);
+                break;
+            case 'x':
+            case 'X': {
+                uint64_t v = get_unsigned();
+                emit_number(sink, spec, v, false, 16, conv == 'X',
+                            spec.alt && v ? (conv == 'X' ? "0X" : "0x") : nullptr);
+                break;
+            }
+            case 'o':
+                emit_number(sink, spec, get_unsigned(), false, 8, false, spec.alt ? "0" : nullptr);
+                break;
+            case 'p': {
+                auto v = reinterpret_cast<uintptr_t>(va_arg(ap, void*));
+                emit_number(sink, spec, v, false, 16, false, "0x");
+                break;
+            }
+            case 'c': {
+                char c = char(va_arg(ap, int));
+                spec.zero = false;
+                emit_padded(sink, spec, nullptr, 0, &c, 1);
+                break;
+            }
+            case 's': {
+                const char* s = va_arg(ap, const char*);
+                if (!s) s = "(null)";
+                size_t n = 0;
+                // With a precision the argument need not be NUL-terminated (C17 7.21.6.1): the
+                // bound is checked before the byte is read.
+                while ((spec.precision < 0 || n < size_t(spec.precision)) && s[n]) n++;
+                spec.zero = false;
+                emit_padded(sink, spec, nullptr, 0, s, n);
+                break;
+            }
+            case '%':
+                sink.put("%", 1);
+                break;
+            default: {
+                // Unknown conversion: print it verbatim so the mistake is visible.
+                char bad[2] = {'%', conv};
+                sink.put(bad, 2);
+                break;
+            }
         }
     }
 }

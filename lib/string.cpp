@@ -58,5 +58,4 @@ int strncmp(const char* a, const char* b, size_t n) {
     }
     return 0;
 }
-
 }

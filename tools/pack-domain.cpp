@@ -41,10 +41,14 @@ int main(int argc, char** argv) {
     std::string name;
     std::vector<const char*> args;
     for (int i = 1; i < argc; i++) {
-        if (std::strcmp(argv[i], "--no-verify") == 0) verify = false;
-        else if (std::strncmp(argv[i], "--name=", 7) == 0) name = argv[i] + 7;
-        else if (argv[i][0] == '-') return usage();
-        else args.push_back(argv[i]);
+        if (std::strcmp(argv[i], "--no-verify") == 0)
+            verify = false;
+        else if (std::strncmp(argv[i], "--name=", 7) == 0)
+            name = argv[i] + 7;
+        else if (argv[i][0] == '-')
+            return usage();
+        else
+            args.push_back(argv[i]);
     }
     if (args.size() != 3) return usage();
     const char *manifest_path = args[0], *elf_path = args[1], *out_path = args[2];
@@ -60,8 +64,9 @@ int main(int argc, char** argv) {
     }
     lamina::domain::LoadError err;
     std::vector<uint8_t> pkg(lamina::domain::package_size(manifest.size(), elf.size()));
-    if (lamina::domain::write_package(manifest.data(), manifest.size(), elf.data(), elf.size(), pkg.data(),
-                                      pkg.size(), err).is_error()) {
+    if (lamina::domain::write_package(manifest.data(), manifest.size(), elf.data(), elf.size(), pkg.data(), pkg.size(),
+                                      err)
+            .is_error()) {
         std::fprintf(stderr, "pack-domain: %s\n", err.message);
         return 1;
     }

@@ -49,8 +49,7 @@ Figure measure(size_t rounds, Body&& body) {
 // The kernel's arrangement: frames from the buddy allocator, addressed through a direct map.
 class DirectMappedFrames final : public PageProvider {
 public:
-    DirectMappedFrames(BuddyAllocator& frames, unsigned char* direct_map)
-        : frames_(frames), direct_map_(direct_map) {}
+    DirectMappedFrames(BuddyAllocator& frames, unsigned char* direct_map) : frames_(frames), direct_map_(direct_map) {}
     void* alloc_pages(unsigned order) override {
         auto phys = frames_.alloc(order, Owner::kernel());
         return phys.is_ok() ? direct_map_ + phys.value() : nullptr;
@@ -69,8 +68,8 @@ private:
 };
 
 void print_row(const char* what, Figure ours, Figure glibc) {
-    std::printf("%-28s %9.1f %9.1f   %9.1f %9.1f   %6.2fx\n", what, ours.ns, ours.cycles, glibc.ns,
-                glibc.cycles, ours.ns / glibc.ns);
+    std::printf("%-28s %9.1f %9.1f   %9.1f %9.1f   %6.2fx\n", what, ours.ns, ours.cycles, glibc.ns, glibc.cycles,
+                ours.ns / glibc.ns);
 }
 
 Figure bench_malloc(size_t size, size_t rounds) {
@@ -97,10 +96,8 @@ int main() {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
 
-    std::vector<PageMeta> meta(BuddyAllocator::metadata_bytes(FAKE_MEMORY_PAGES * PAGE_SIZE) /
-                               sizeof(PageMeta));
-    auto created = BuddyAllocator::create(meta.data(), meta.size() * sizeof(PageMeta),
-                                          FAKE_MEMORY_PAGES * PAGE_SIZE);
+    std::vector<PageMeta> meta(BuddyAllocator::metadata_bytes(FAKE_MEMORY_PAGES * PAGE_SIZE) / sizeof(PageMeta));
+    auto created = BuddyAllocator::create(meta.data(), meta.size() * sizeof(PageMeta), FAKE_MEMORY_PAGES * PAGE_SIZE);
     if (created.is_error()) {
         std::fprintf(stderr, "bench: BuddyAllocator::create failed\n");
         return 1;
@@ -113,14 +110,12 @@ int main() {
     }
 
     std::printf("lamina allocator benchmark: per alloc+free pair, batches of %zu\n", BATCH);
-    std::printf("%-28s %9s %9s   %9s %9s   %7s\n", "", "lamina ns", "cycles", "glibc ns", "cycles",
-                "ratio");
+    std::printf("%-28s %9s %9s   %9s %9s   %7s\n", "", "lamina ns", "cycles", "glibc ns", "cycles", "ratio");
 
     std::vector<uint64_t> phys(BATCH);
     for (unsigned order : {0u, 3u}) {
         Figure ours = measure(8000, [&] {
-            for (size_t i = 0; i < BATCH; i++)
-                phys[i] = frames.alloc(order, Owner::kernel()).value();
+            for (size_t i = 0; i < BATCH; i++) phys[i] = frames.alloc(order, Owner::kernel()).value();
             for (size_t i = 0; i < BATCH; i++) {
                 g_sink = g_sink + phys[i];
                 (void)frames.free(phys[i], order).is_ok();
@@ -133,8 +128,7 @@ int main() {
         print_row(label, ours, glibc);
     }
 
-    auto* direct_map = static_cast<unsigned char*>(
-        std::aligned_alloc(PAGE_SIZE, FAKE_MEMORY_PAGES * PAGE_SIZE));
+    auto* direct_map = static_cast<unsigned char*>(std::aligned_alloc(PAGE_SIZE, FAKE_MEMORY_PAGES * PAGE_SIZE));
     if (direct_map == nullptr) {
         std::fprintf(stderr, "bench: no memory for the fake direct map\n");
         return 1;
@@ -172,15 +166,13 @@ int main() {
                     "  %-10s size %4zu  per-slab %3zu  in use %zu  slabs %zu  allocs %llu  frees "
                     "%llu  failed %llu\n",
                     s.name, s.object_size, s.objects_per_slab, s.objects_in_use, s.slabs,
-                    static_cast<unsigned long long>(s.total_allocs),
-                    static_cast<unsigned long long>(s.total_frees),
+                    static_cast<unsigned long long>(s.total_allocs), static_cast<unsigned long long>(s.total_frees),
                     static_cast<unsigned long long>(s.failed_allocs));
         });
     }
     std::free(direct_map);
 
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("\ntotal run time %.2f s\n", seconds);
     return 0;
 }

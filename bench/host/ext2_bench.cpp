@@ -11,7 +11,7 @@
 
 #include "domains/fs/ext2/ext2.h"
 #include "tests/unit/ext2_test_util.h"  // the tests' memory device, allocator, clock and mke2fs
-#include "tests/unit/host_domains.cpp"   // the host exchange heap, which the portable fs service code needs to link
+#include "tests/unit/host_domains.cpp"  // the host exchange heap, which the portable fs service code needs to link
 
 namespace ext2 = lamina::ext2;
 
@@ -83,7 +83,8 @@ int main() {
 
     printf("ext2 (4 KiB blocks, 1024-buffer cache, in-memory image), 64 MiB file, 64 KiB calls\n");
     printf("  %-28s %10s %10s %8s\n", "", "ext2", "raw dev", "ratio");
-    printf("  %-28s %8.0f MB/s %6.0f MB/s %7.2fx\n", "sequential write (+sync)", fs_write, raw_write, fs_write / raw_write);
+    printf("  %-28s %8.0f MB/s %6.0f MB/s %7.2fx\n", "sequential write (+sync)", fs_write, raw_write,
+           fs_write / raw_write);
     printf("  %-28s %8.0f MB/s %6.0f MB/s %7.2fx\n", "sequential read", fs_read, raw_read, fs_read / raw_read);
     printf("  %-28s %8.2f us   %6.2f us   %7.2fx\n", "4 KiB random read", fs_rand, raw_rand, fs_rand / raw_rand);
     printf("  cache: %llu hits, %llu misses, %llu evictions\n", (unsigned long long)stats.hits,

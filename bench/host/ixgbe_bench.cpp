@@ -37,6 +37,8 @@
 
 namespace {
 
+using lamina::idl::NetPacket;
+using lamina::idl::PacketKind;
 using lamina::ixgbe::Config;
 using lamina::ixgbe::Device;
 using lamina::ixgbe::DmaRegion;
@@ -46,8 +48,6 @@ using lamina::ixgbe::TxFrame;
 using lamina::ixgbe_model::IxgbeModel;
 using lamina::ixgbe_model::ModelNicHost;
 using lamina::ixgbe_model::Options;
-using lamina::idl::NetPacket;
-using lamina::idl::PacketKind;
 using Batch = lamina::nic::NicAdaptor::Batch;
 
 constexpr uint32_t FRAME = 60;
@@ -234,7 +234,7 @@ Figure through_adaptor(uint32_t batch, double& host_share) {
             b = std::move(adaptor.transfer(std::move(b)).value());
             auto& s = *b.handle();
             for (uint32_t i = 0; i < b.size(); i++) {
-                NetPacket& p = *s.slots[(s.head + i) % lamina::nic::NicAdaptor::kBatch];
+                NetPacket& p = *s.slots[(s.head + i) % lamina::nic::NicAdaptor::BATCH];
                 if (p.kind == PacketKind::RxFrame) {
                     received++;
                     p.kind = PacketKind::RxBuffer;
@@ -258,9 +258,10 @@ Figure through_adaptor(uint32_t batch, double& host_share) {
 
 int main() {
     calibrate_timer();
-    std::printf("ixgbe driver core against the 82599 model, %u-byte frames, TSC cycles per frame "
-                "(best of 5 slices of %llu frames)\n",
-                FRAME, static_cast<unsigned long long>(FRAMES_PER_SLICE));
+    std::printf(
+        "ixgbe driver core against the 82599 model, %u-byte frames, TSC cycles per frame "
+        "(best of 5 slices of %llu frames)\n",
+        FRAME, static_cast<unsigned long long>(FRAMES_PER_SLICE));
     std::printf("%-10s %6s %10s %10s %10s\n", "path", "batch", "total", "model", "driver");
     for (bool rx : {false, true}) {
         for (uint32_t batch : {1u, 8u, 32u}) {
@@ -273,22 +274,21 @@ int main() {
                 b.dev->post_rx(post, n).value();
                 memcpy(b.wire, b.dev->mac().bytes, 6);
             }
-            Figure f = best_of([&](uint64_t frames) {
-                return rx ? b.receive(batch, frames) : b.transmit(batch, frames);
-            });
-            std::printf("%-10s %6u %10.0f %10.0f %10.0f\n", rx ? "receive" : "transmit", batch,
-                        f.total, f.model, f.total - f.model);
+            Figure f =
+                best_of([&](uint64_t frames) { return rx ? b.receive(batch, frames) : b.transmit(batch, frames); });
+            std::printf("%-10s %6u %10.0f %10.0f %10.0f\n", rx ? "receive" : "transmit", batch, f.total, f.model,
+                        f.total - f.model);
         }
     }
-    std::printf("\nthe same frames through NicAdaptor::transfer (idl::Nic) over IxgbeNic, MAC "
-                "loopback: cycles per frame sent and received (host: bus-address look-ups)\n");
-    std::printf("%-10s %6s %10s %10s %10s %10s\n", "path", "batch", "total", "model", "host",
-                "driver");
+    std::printf(
+        "\nthe same frames through NicAdaptor::transfer (idl::Nic) over IxgbeNic, MAC "
+        "loopback: cycles per frame sent and received (host: bus-address look-ups)\n");
+    std::printf("%-10s %6s %10s %10s %10s %10s\n", "path", "batch", "total", "model", "host", "driver");
     for (uint32_t batch : {1u, 8u, 32u}) {
         double host = 0;
         Figure f = through_adaptor(batch, host);
-        std::printf("%-10s %6u %10.0f %10.0f %10.0f %10.0f\n", "transfer", batch, f.total,
-                    f.model - host, host, f.total - f.model);
+        std::printf("%-10s %6u %10.0f %10.0f %10.0f %10.0f\n", "transfer", batch, f.total, f.model - host, host,
+                    f.total - f.model);
     }
     return 0;
 }

@@ -20,21 +20,18 @@ struct Figure {
 // `ops_per_call` of them.
 template <typename Body>
 Figure measure(size_t rounds, size_t ops_per_call, size_t warmup, Body&& body, size_t slices = 5) {
-    for (size_t i = 0; i < warmup; i++)
-        body();
+    for (size_t i = 0; i < warmup; i++) body();
     Figure best{1e30, 1e30};
     size_t slice = rounds / slices;
     double ops = static_cast<double>(slice * ops_per_call);
     for (size_t rep = 0; rep < slices; rep++) {
         auto t0 = std::chrono::steady_clock::now();
         uint64_t c0 = __rdtsc();
-        for (size_t i = 0; i < slice; i++)
-            body();
+        for (size_t i = 0; i < slice; i++) body();
         uint64_t c1 = __rdtsc();
         auto t1 = std::chrono::steady_clock::now();
         double cycles = static_cast<double>(c1 - c0) / ops;
-        if (cycles < best.cycles)
-            best = {cycles, std::chrono::duration<double, std::nano>(t1 - t0).count() / ops};
+        if (cycles < best.cycles) best = {cycles, std::chrono::duration<double, std::nano>(t1 - t0).count() / ops};
     }
     return best;
 }

@@ -135,8 +135,7 @@ Figure run(uint32_t depth, uint32_t ios, double overhead) {
         }
         uint64_t cycles = __rdtsc() - start;
         double total = double(cycles) / ios;
-        double model_share =
-            (double(platform.model_cycles) - overhead * double(platform.model_calls)) / ios;
+        double model_share = (double(platform.model_cycles) - overhead * double(platform.model_calls)) / ios;
         if (total < best.total) best = {total, model_share};
     }
     return best;
@@ -209,21 +208,22 @@ Figure run_adaptor(uint32_t depth, uint32_t ios, double overhead) {
 
 int main() {
     double overhead = lamina::bench::timer_overhead();
-    std::printf("nvme driver core vs controller model, 4 KiB reads "
-                "(TSC cycles per I/O, best of 5)\n");
+    std::printf(
+        "nvme driver core vs controller model, 4 KiB reads "
+        "(TSC cycles per I/O, best of 5)\n");
     std::printf("  timer overhead per model call taken out: %.1f cycles\n", overhead);
     for (uint32_t depth : {1u, 32u}) {
         Figure f = run(depth, 200000, overhead);
-        std::printf("  QD%-2u  total %7.0f   model (baseline) %7.0f   driver %7.0f   "
-                    "driver/model %.2f\n",
-                    depth, f.total, f.model, f.total - f.model,
-                    f.model > 0 ? (f.total - f.model) / f.model : 0.0);
+        std::printf(
+            "  QD%-2u  total %7.0f   model (baseline) %7.0f   driver %7.0f   "
+            "driver/model %.2f\n",
+            depth, f.total, f.model, f.total - f.model, f.model > 0 ? (f.total - f.model) / f.model : 0.0);
     }
     std::printf("through the block interface (BlockAdaptor: batches of QD requests, RRefBytes buffers)\n");
     for (uint32_t depth : {1u, 32u}) {
         Figure f = run_adaptor(depth, depth == 1 ? 100000 : 200000, overhead);
-        std::printf("  QD%-2u  total %7.0f   model (baseline) %7.0f   adaptor+driver %7.0f\n", depth, f.total,
-                    f.model, f.total - f.model);
+        std::printf("  QD%-2u  total %7.0f   model (baseline) %7.0f   adaptor+driver %7.0f\n", depth, f.total, f.model,
+                    f.total - f.model);
     }
     return 0;
 }

@@ -52,8 +52,7 @@ Figure measure(Body&& body) {
 
 void print(const char* what, Figure f, const Figure* baseline = nullptr) {
     std::printf("  %-44s %8.1f cycles %8.1f ns", what, f.cycles, f.ns);
-    if (baseline != nullptr)
-        std::printf("   x%.1f vs virtual call", f.cycles / baseline->cycles);
+    if (baseline != nullptr) std::printf("   x%.1f vs virtual call", f.cycles / baseline->cycles);
     std::printf("\n");
 }
 

@@ -152,7 +152,7 @@ Figure run(bool transmit, uint32_t batch_size, uint32_t frames, double overhead)
             // Caller's side: turn what came back into the next batch's entries.
             auto& s = *batch.handle();
             for (uint32_t i = 0; i < s.count; i++)
-                s.slots[(s.head + i) % NicAdaptor::kBatch]->kind = transmit ? PacketKind::TxFrame : PacketKind::RxBuffer;
+                s.slots[(s.head + i) % NicAdaptor::BATCH]->kind = transmit ? PacketKind::TxFrame : PacketKind::RxBuffer;
             if (!transmit) {
                 uint64_t t = __rdtsc();
                 for (uint32_t i = 0; i < batch_size; i++) model.inject(frame);

@@ -81,10 +81,10 @@ private:
     // in groups (so no allocation).
     template <typename Run, typename Forward>
     Result<void> shifted(const Run* runs, size_t count, Forward forward) {
-        constexpr size_t kGroup = 32;
-        Run moved[kGroup];
-        for (size_t at = 0; at < count; at += kGroup) {
-            size_t n = count - at < kGroup ? count - at : kGroup;
+        constexpr size_t GROUP = 32;
+        Run moved[GROUP];
+        for (size_t at = 0; at < count; at += GROUP) {
+            size_t n = count - at < GROUP ? count - at : GROUP;
             for (size_t i = 0; i < n; i++) {
                 if (!in_range(runs[at + i].lba, runs[at + i].count)) return Errno::Inval;
                 moved[i] = {first_ + runs[at + i].lba, runs[at + i].count, runs[at + i].data};
@@ -94,9 +94,7 @@ private:
         return {};
     }
 
-    bool in_range(uint64_t lba, uint32_t count) const {
-        return lba <= count_ && count <= count_ - lba;
-    }
+    bool in_range(uint64_t lba, uint32_t count) const { return lba <= count_ && count <= count_ - lba; }
     BlockDevice& parent_;
     uint64_t first_;
     uint64_t count_;

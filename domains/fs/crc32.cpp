@@ -12,8 +12,7 @@ struct Table {
     constexpr Table() : entry() {
         for (uint32_t i = 0; i < 256; i++) {
             uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? (c >> 1) ^ Poly : c >> 1;
+            for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ Poly : c >> 1;
             entry[i] = c;
         }
     }
@@ -25,8 +24,7 @@ struct TableBe {
     constexpr TableBe() : entry() {
         for (uint32_t i = 0; i < 256; i++) {
             uint32_t c = i << 24;
-            for (int k = 0; k < 8; k++)
-                c = (c & 0x80000000u) ? (c << 1) ^ 0x04C11DB7u : c << 1;
+            for (int k = 0; k < 8; k++) c = (c & 0x80000000u) ? (c << 1) ^ 0x04C11DB7u : c << 1;
             entry[i] = c;
         }
     }
@@ -39,25 +37,19 @@ constexpr TableBe table_be;
 template <uint32_t Poly>
 uint32_t reflected(const Table<Poly>& t, uint32_t crc, const void* data, size_t len) {
     const auto* p = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < len; i++)
-        crc = t.entry[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    for (size_t i = 0; i < len; i++) crc = t.entry[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
     return crc;
 }
 
 }  // namespace
 
-uint32_t crc32_update(uint32_t crc, const void* data, size_t len) {
-    return ~reflected(table, ~crc, data, len);
-}
+uint32_t crc32_update(uint32_t crc, const void* data, size_t len) { return ~reflected(table, ~crc, data, len); }
 
-uint32_t crc32c_raw(uint32_t crc, const void* data, size_t len) {
-    return reflected(table_c, crc, data, len);
-}
+uint32_t crc32c_raw(uint32_t crc, const void* data, size_t len) { return reflected(table_c, crc, data, len); }
 
 uint32_t crc32_be_raw(uint32_t crc, const void* data, size_t len) {
     const auto* p = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < len; i++)
-        crc = table_be.entry[((crc >> 24) ^ p[i]) & 0xFF] ^ (crc << 8);
+    for (size_t i = 0; i < len; i++) crc = table_be.entry[((crc >> 24) ^ p[i]) & 0xFF] ^ (crc << 8);
     return crc;
 }
 

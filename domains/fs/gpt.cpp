@@ -46,8 +46,7 @@ bool names_equal(const uint16_t* utf16, const char* ascii) {
     return i == 36 || utf16[i] == 0;
 }
 
-Result<GptPartition> scan(BlockDevice& dev, uint64_t header_lba, const Guid& type,
-                          const char* name, FsLog* log) {
+Result<GptPartition> scan(BlockDevice& dev, uint64_t header_lba, const Guid& type, const char* name, FsLog* log) {
     uint8_t sector[SECTOR_SIZE];
     TRY(dev.read_sectors(header_lba, 1, sector));
     GptHeader h;
@@ -69,8 +68,7 @@ Result<GptPartition> scan(BlockDevice& dev, uint64_t header_lba, const Guid& typ
     }
     uint64_t n = dev.sector_count();
     if (h.my_lba != header_lba) {
-        log_line(log, "gpt: %s header: claims to be at LBA %llu", which,
-                 static_cast<unsigned long long>(h.my_lba));
+        log_line(log, "gpt: %s header: claims to be at LBA %llu", which, static_cast<unsigned long long>(h.my_lba));
         return Errno::IO;
     }
     if (h.first_usable_lba > h.last_usable_lba || h.last_usable_lba >= n) {
@@ -121,8 +119,7 @@ Result<GptPartition> scan(BlockDevice& dev, uint64_t header_lba, const Guid& typ
         best.first_lba = e.first_lba;
         best.last_lba = e.last_lba;
         best.attributes = e.attributes;
-        for (int k = 0; k < 36; k++)
-            best.name[k] = ename[k] < 0x80 ? static_cast<char>(ename[k]) : '?';
+        for (int k = 0; k < 36; k++) best.name[k] = ename[k] < 0x80 ? static_cast<char>(ename[k]) : '?';
         best.name[36] = 0;
     }
     if (crc != h.entries_crc) {
@@ -130,11 +127,9 @@ Result<GptPartition> scan(BlockDevice& dev, uint64_t header_lba, const Guid& typ
         return Errno::IO;
     }
     if (!found) return Errno::NoEnt;
-    if (best.first_lba > best.last_lba || best.first_lba < h.first_usable_lba ||
-        best.last_lba > h.last_usable_lba) {
+    if (best.first_lba > best.last_lba || best.first_lba < h.first_usable_lba || best.last_lba > h.last_usable_lba) {
         log_line(log, "gpt: partition %u: sectors %llu-%llu outside the usable range", best.index,
-                 static_cast<unsigned long long>(best.first_lba),
-                 static_cast<unsigned long long>(best.last_lba));
+                 static_cast<unsigned long long>(best.first_lba), static_cast<unsigned long long>(best.last_lba));
         return Errno::IO;
     }
     return best;
@@ -142,8 +137,7 @@ Result<GptPartition> scan(BlockDevice& dev, uint64_t header_lba, const Guid& typ
 
 }  // namespace
 
-Result<GptPartition> gpt_find_partition(BlockDevice& dev, const Guid& type, const char* name,
-                                        FsLog* log) {
+Result<GptPartition> gpt_find_partition(BlockDevice& dev, const Guid& type, const char* name, FsLog* log) {
     if (dev.sector_count() < 3) return Errno::IO;
     auto primary = scan(dev, 1, type, name, log);
     if (primary.is_ok() || primary.error().code() == Errno::NoEnt) return primary;

@@ -20,8 +20,8 @@ struct Guid {
 };
 
 // 0FC63DAF-8483-4772-8E79-3D69D8477DE4, "Linux filesystem data".
-constexpr Guid GPT_TYPE_LINUX_FS = {{0xAF, 0x3D, 0xC6, 0x0F, 0x83, 0x84, 0x72, 0x47, 0x8E, 0x79,
-                                     0x3D, 0x69, 0xD8, 0x47, 0x7D, 0xE4}};
+constexpr Guid GPT_TYPE_LINUX_FS = {
+    {0xAF, 0x3D, 0xC6, 0x0F, 0x83, 0x84, 0x72, 0x47, 0x8E, 0x79, 0x3D, 0x69, 0xD8, 0x47, 0x7D, 0xE4}};
 
 struct GptPartition {
     uint32_t index;  // 1-based, as Linux numbers partitions
@@ -36,8 +36,7 @@ struct GptPartition {
 
 // The partition named `name`, or (name == nullptr or no such name) the first partition of type
 // `type`. Errno::NoEnt when none matches, Errno::IO (with a logged reason) for a corrupt table.
-Result<GptPartition> gpt_find_partition(BlockDevice& dev, const Guid& type, const char* name,
-                                        FsLog* log);
+Result<GptPartition> gpt_find_partition(BlockDevice& dev, const Guid& type, const char* name, FsLog* log);
 
 // The root file system: the partition named "root", else the first "Linux filesystem" one.
 inline Result<GptPartition> gpt_find_root(BlockDevice& dev, FsLog* log) {

@@ -22,8 +22,8 @@ namespace {
 
 // The core reads EICR each time a wait returns, so waiting on the queue vector alone, in
 // slices this long, still notices a link change within a slice.
-constexpr uint64_t kWaitSliceNs = 10'000'000;
-constexpr uint64_t kTxStallNs = 500'000'000;  // below the 2 s watchdog
+constexpr uint64_t WAIT_SLICE_NS = 10'000'000;
+constexpr uint64_t TX_STALL_NS = 500'000'000;  // below the 2 s watchdog
 
 class DomainPlatform final : public Platform {
 public:
@@ -42,7 +42,7 @@ public:
     void wait_for_interrupt(uint64_t deadline_ns) override {
         uint64_t now = now_ns();
         if (now >= deadline_ns) return;
-        uint64_t slice = deadline_ns - now < kWaitSliceNs ? deadline_ns - now : kWaitSliceNs;
+        uint64_t slice = deadline_ns - now < WAIT_SLICE_NS ? deadline_ns - now : WAIT_SLICE_NS;
         if (vectors > VECTOR_QUEUE) {
             caps_.device_irq_wait(handle_, VECTOR_QUEUE, slice);
             return;
@@ -66,8 +66,7 @@ public:
     Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
         lamina_dma_segment seg;
         uint32_t n = 0;
-        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, &seg, 1, &n); rc != 0)
-            return Errno(rc);
+        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, &seg, 1, &n); rc != 0) return Errno(rc);
         if (n != 1 || seg.length < length) return Errno::Inval;
         return seg.bus_address;
     }
@@ -84,8 +83,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     using domain_rt::log;
     lamina_device_info dev;
     if (int32_t rc = caps.device_claim(spec::VENDOR_INTEL, spec::DEVICE_82599_SFP, 0, &dev); rc != 0) {
-        log("no 82599 port %04x:%04x to claim: errno %d", spec::VENDOR_INTEL,
-            spec::DEVICE_82599_SFP, rc);
+        log("no 82599 port %04x:%04x to claim: errno %d", spec::VENDOR_INTEL, spec::DEVICE_82599_SFP, rc);
         return -rc;
     }
     void* bar = nullptr;
@@ -105,7 +103,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     if (caps.device_irq_setup(dev.handle, VECTORS, &granted) == 0) platform->vectors = granted;
 
     Config config;
-    config.tx_stall_timeout_ns = kTxStallNs;
+    config.tx_stall_timeout_ns = TX_STALL_NS;
     Failure why = Failure::None;
     auto created = IxgbeNic::create(*platform, config, device_failed, nullptr, &why);
     if (created.is_error()) {
@@ -119,8 +117,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("cannot fill the receive ring: %s", r.error().name());
         return -int64_t(r.error().code());
     }
-    if (int32_t rc = caps.interface_publish("nic", 3, static_cast<idl::Nic*>(adaptor)); rc != 0)
-        return -rc;
+    if (int32_t rc = caps.interface_publish("nic", 3, static_cast<idl::Nic*>(adaptor)); rc != 0) return -rc;
     const uint8_t* m = core->device().mac().bytes;
     log("82599 port %02x:%02x:%02x:%02x:%02x:%02x, %s", m[0], m[1], m[2], m[3], m[4], m[5],
         platform->has_interrupts() ? "MSI-X" : "polled");

@@ -10,9 +10,9 @@ namespace lamina::domain_rt {
 
 namespace {
 
-constexpr size_t kHeader = 16;             // keeps payloads 16-byte aligned
-constexpr int kClasses = 8;                // 16 << 0 .. 16 << 7 = 2048 bytes, header included
-constexpr uint64_t kLargeTag = 1ull << 63;
+constexpr size_t HEADER = 16;  // keeps payloads 16-byte aligned
+constexpr int CLASSES = 8;     // 16 << 0 .. 16 << 7 = 2048 bytes, header included
+constexpr uint64_t LARGE_TAG = 1ull << 63;
 
 struct FreeBlock {
     FreeBlock* next;
@@ -20,7 +20,7 @@ struct FreeBlock {
 
 // Lock order: the heap lock is a leaf; nothing is called while holding it but alloc_pages.
 int g_lock;
-FreeBlock* g_free[kClasses];
+FreeBlock* g_free[CLASSES];
 
 struct Guard {
     Guard() {
@@ -40,13 +40,13 @@ int class_of(size_t total) {
 
 void* malloc(size_t size) {
     if (size > (size_t(1) << 40)) return nullptr;
-    size_t total = size + kHeader;
-    if (total > (size_t(16) << (kClasses - 1))) {
+    size_t total = size + HEADER;
+    if (total > (size_t(16) << (CLASSES - 1))) {
         size_t pages = (total + PAGE_SIZE - 1) / PAGE_SIZE;
         void* base;
         if (caps().alloc_pages(pages, &base) != 0) return nullptr;
-        *static_cast<uint64_t*>(base) = kLargeTag | pages;
-        return static_cast<char*>(base) + kHeader;
+        *static_cast<uint64_t*>(base) = LARGE_TAG | pages;
+        return static_cast<char*>(base) + HEADER;
     }
     int c = class_of(total);
     Guard guard;
@@ -63,18 +63,18 @@ void* malloc(size_t size) {
     FreeBlock* b = g_free[c];
     g_free[c] = b->next;
     *reinterpret_cast<uint64_t*>(b) = uint64_t(c);
-    return reinterpret_cast<char*>(b) + kHeader;
+    return reinterpret_cast<char*>(b) + HEADER;
 }
 
 void free(void* p) {
     if (!p) return;
-    auto* header = reinterpret_cast<uint64_t*>(static_cast<char*>(p) - kHeader);
+    auto* header = reinterpret_cast<uint64_t*>(static_cast<char*>(p) - HEADER);
     uint64_t tag = *header;
-    if (tag & kLargeTag) {
-        caps().free_pages(header, size_t(tag & ~kLargeTag));
+    if (tag & LARGE_TAG) {
+        caps().free_pages(header, size_t(tag & ~LARGE_TAG));
         return;
     }
-    if (tag >= uint64_t(kClasses)) panic("free(%p): not a heap block (header %#llx)", p, (unsigned long long)tag);
+    if (tag >= uint64_t(CLASSES)) panic("free(%p): not a heap block (header %#llx)", p, (unsigned long long)tag);
     Guard guard;
     auto* b = reinterpret_cast<FreeBlock*>(header);
     b->next = g_free[tag];

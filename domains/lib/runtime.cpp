@@ -31,26 +31,26 @@ bool compatible(const lamina_domain_caps* c) {
 // replace them with traps of its own.
 [[gnu::noinline]] uint64_t inject(uint64_t kind) {
     switch (kind) {
-    case LAMINA_INJECT_PANIC:
-        panic("fault injected by the kernel");
-    case LAMINA_INJECT_NULL: {
-        volatile uint64_t* p = nullptr;
-        asm("" : "+r"(p));
-        *p = kind;
-        return 0;
-    }
-    case LAMINA_INJECT_UD:
-        asm volatile("ud2");
-        return 0;
-    case LAMINA_INJECT_DIV0: {
-        uint64_t zero = 0;
-        asm("" : "+r"(zero));
-        return kind / zero;
-    }
-    case LAMINA_INJECT_STACK:
-        return recurse_forever(kind);
-    case LAMINA_INJECT_LOOP:
-        for (;;) asm volatile("" ::: "memory");
+        case LAMINA_INJECT_PANIC:
+            panic("fault injected by the kernel");
+        case LAMINA_INJECT_NULL: {
+            volatile uint64_t* p = nullptr;
+            asm("" : "+r"(p));
+            *p = kind;
+            return 0;
+        }
+        case LAMINA_INJECT_UD:
+            asm volatile("ud2");
+            return 0;
+        case LAMINA_INJECT_DIV0: {
+            uint64_t zero = 0;
+            asm("" : "+r"(zero));
+            return kind / zero;
+        }
+        case LAMINA_INJECT_STACK:
+            return recurse_forever(kind);
+        case LAMINA_INJECT_LOOP:
+            for (;;) asm volatile("" ::: "memory");
     }
     return ~0ull;  // a kind this runtime does not know: no fault
 }
@@ -97,7 +97,8 @@ extern "C" {
     // start. A kernel that refuses it falls back to failing the domain without running it.
     auto inject = &lamina::domain_rt::inject;
     if (caps->interface_publish)  // the host tests' tables leave what they do not offer null
-        (void)caps->interface_publish(LAMINA_INJECT_EXPORT, sizeof(LAMINA_INJECT_EXPORT) - 1, reinterpret_cast<void*>(inject));
+        (void)caps->interface_publish(LAMINA_INJECT_EXPORT, sizeof(LAMINA_INJECT_EXPORT) - 1,
+                                      reinterpret_cast<void*>(inject));
     return domain_main(*caps);
 }
 

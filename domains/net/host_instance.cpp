@@ -18,8 +18,7 @@ extern "C" __attribute__((visibility("default"))) bool lamina_net_host_instance(
     lamina::net::NetPlatform& platform, const lamina::net::NetSeed& seed, lamina::idl::Nic* const* nics,
     unsigned nic_count, lamina::idl::NetEvents& events, lamina::net::HostInstance* out) {
     auto* service = new (g_storage) lamina::net::NetService(events);
-    if (service->start(platform, seed).is_error())
-        return false;
+    if (service->start(platform, seed).is_error()) return false;
     for (unsigned i = 0; i < nic_count; i++) {
         if (service->stack().add_nic(*nics[i]).is_error()) {
             platform.log("net: a NIC could not be attached");

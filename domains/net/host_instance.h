@@ -10,8 +10,8 @@
 namespace lamina::net {
 
 struct HostInstance {
-    idl::Net* net;    // the exported interface (the test calls it through a NetProxy)
-    NetLoop* loop;    // the loop's side: step(), next_timer_ns()
+    idl::Net* net;  // the exported interface (the test calls it through a NetProxy)
+    NetLoop* loop;  // the loop's side: step(), next_timer_ns()
 };
 
 using HostInstanceEntry = bool (*)(NetPlatform& platform, const NetSeed& seed, idl::Nic* const* nics,

@@ -15,8 +15,8 @@ namespace lamina::net::port {
 namespace {
 
 NetPlatform* g_platform = nullptr;
-uint64_t g_rng[4];          // xoshiro256** state
-uint64_t g_isn_key[2];      // SipHash key for sequence numbers
+uint64_t g_rng[4];      // xoshiro256** state
+uint64_t g_isn_key[2];  // SipHash key for sequence numbers
 
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -46,10 +46,20 @@ uint64_t siphash(const uint64_t key[2], uint64_t m0, uint64_t m1) {
     uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
     uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
     auto round = [&] {
-        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);
-        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;
-        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;
-        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
+        v0 += v1;
+        v1 = rotl(v1, 13);
+        v1 ^= v0;
+        v0 = rotl(v0, 32);
+        v2 += v3;
+        v3 = rotl(v3, 16);
+        v3 ^= v2;
+        v0 += v3;
+        v3 = rotl(v3, 21);
+        v3 ^= v0;
+        v2 += v1;
+        v1 = rotl(v1, 17);
+        v1 ^= v2;
+        v2 = rotl(v2, 32);
     };
     const uint64_t words[3] = {m0, m1, uint64_t{16} << 56};  // the last block carries the length
     for (uint64_t m : words) {
@@ -59,8 +69,7 @@ uint64_t siphash(const uint64_t key[2], uint64_t m0, uint64_t m1) {
         v0 ^= m;
     }
     v2 ^= 0xff;
-    for (int i = 0; i < 4; i++)
-        round();
+    for (int i = 0; i < 4; i++) round();
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
@@ -69,8 +78,7 @@ uint64_t siphash(const uint64_t key[2], uint64_t m0, uint64_t m1) {
 void install(NetPlatform& platform, const NetSeed& seed) {
     g_platform = &platform;
     uint64_t x = seed.words[0] ^ rotl(seed.words[1], 17);
-    for (uint64_t& w : g_rng)
-        w = splitmix(x);
+    for (uint64_t& w : g_rng) w = splitmix(x);
     uint64_t y = seed.words[2] ^ rotl(seed.words[3], 29);
     g_isn_key[0] = splitmix(y);
     g_isn_key[1] = splitmix(y);
@@ -107,8 +115,8 @@ extern "C" uint32_t lamina_net_random(void) { return static_cast<uint32_t>(port:
 // RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4-microsecond
 // timer. The key is fresh in every instance, so a restarted stack starts its connections at
 // unrelated sequence numbers (segments of the dead instance's connections fall outside them).
-extern "C" u32_t lamina_net_tcp_isn(const ip_addr_t* local_ip, u16_t local_port,
-                                    const ip_addr_t* remote_ip, u16_t remote_port) {
+extern "C" u32_t lamina_net_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip,
+                                    u16_t remote_port) {
     uint64_t m0 = (uint64_t{ip_addr_get_ip4_u32(local_ip)} << 32) | ip_addr_get_ip4_u32(remote_ip);
     uint64_t m1 = (uint64_t{local_port} << 16) | remote_port;
     uint64_t f = port::siphash(port::g_isn_key, m0, m1);

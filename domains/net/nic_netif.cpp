@@ -16,8 +16,7 @@ using idl::PacketKind;
 Result<void> NicInterface::attach(idl::Nic& nic, uint8_t number) {
     nic_ = &nic;
     info_ = TRY(nic.info());
-    if (info_.mtu < 576 || info_.max_frame < info_.mtu + 14 ||
-        info_.max_frame + TX_HEADROOM > sizeof(NetPacket::data))
+    if (info_.mtu < 576 || info_.max_frame < info_.mtu + 14 || info_.max_frame + TX_HEADROOM > sizeof(NetPacket::data))
         return Errno::Inval;
     for (uint32_t i = 0; i < HELD_MAX; i++) {
         slots_[i].owner = this;
@@ -26,8 +25,7 @@ Result<void> NicInterface::attach(idl::Nic& nic, uint8_t number) {
         free_slots_ = &slots_[i];
     }
     batch_ = TRY((RRefDeque<NetPacket, BATCH>::create()));
-    if (netif_add(&netif_, nullptr, nullptr, nullptr, this, init_netif, ethernet_input) == nullptr)
-        return Errno::NoMem;
+    if (netif_add(&netif_, nullptr, nullptr, nullptr, this, init_netif, ethernet_input) == nullptr) return Errno::NoMem;
     netif_.num = number;
     update_link();
     return {};
@@ -64,8 +62,7 @@ void NicInterface::recycle(RRef<NetPacket>&& packet) {
 }
 
 Result<RRef<NetPacket>> NicInterface::take_buffer() {
-    if (spare_count_ > 0)
-        return static_cast<RRef<NetPacket>&&>(spare_[--spare_count_]);
+    if (spare_count_ > 0) return static_cast<RRef<NetPacket>&&>(spare_[--spare_count_]);
     return RRef<NetPacket>::create();
 }
 
@@ -103,13 +100,10 @@ err_t NicInterface::linkoutput(struct netif* netif, struct pbuf* p) {
 }
 
 Result<bool> NicInterface::exchange() {
-    if (!batch_)
-        batch_ = TRY((RRefDeque<NetPacket, BATCH>::create()));
+    if (!batch_) batch_ = TRY((RRefDeque<NetPacket, BATCH>::create()));
     uint32_t sent = 0;
-    while (sent < tx_count_ && !batch_.full())
-        (void)batch_.push_back(static_cast<RRef<NetPacket>&&>(tx_[sent++]));
-    for (uint32_t i = sent; i < tx_count_; i++)
-        tx_[i - sent] = static_cast<RRef<NetPacket>&&>(tx_[i]);
+    while (sent < tx_count_ && !batch_.full()) (void)batch_.push_back(static_cast<RRef<NetPacket>&&>(tx_[sent++]));
+    for (uint32_t i = sent; i < tx_count_; i++) tx_[i - sent] = static_cast<RRef<NetPacket>&&>(tx_[i]);
     tx_count_ -= sent;
     // Receive buffers up to what the driver's ring holds: a sender's finished frames would
     // otherwise all end up posted, and a driver has nowhere to put more than a ring.
@@ -125,12 +119,10 @@ Result<bool> NicInterface::exchange() {
     bool full = batch_.full();
     while (!batch_.empty()) {
         RRef<NetPacket> packet = batch_.pop_front();
-        if (!packet)
-            continue;
+        if (!packet) continue;
         // A frame may come in a buffer the driver allocated itself (after a restart, when we
         // had posted too few): the count only estimates how many of ours it holds.
-        if (packet->kind == PacketKind::RxFrame && posted_ > 0)
-            posted_--;
+        if (packet->kind == PacketKind::RxFrame && posted_ > 0) posted_--;
         if (packet->kind == PacketKind::RxFrame && rx_count_ < 2 * BATCH) {
             rx_[rx_count_++] = static_cast<RRef<NetPacket>&&>(packet);
             continue;
@@ -145,8 +137,7 @@ Result<bool> NicInterface::exchange() {
 }
 
 void NicInterface::input() {
-    for (uint32_t i = 0; i < rx_count_; i++)
-        input_one(static_cast<RRef<NetPacket>&&>(rx_[i]));
+    for (uint32_t i = 0; i < rx_count_; i++) input_one(static_cast<RRef<NetPacket>&&>(rx_[i]));
     rx_count_ = 0;
 }
 
@@ -181,8 +172,7 @@ void NicInterface::input_one(RRef<NetPacket>&& packet) {
             return;
         }
     }
-    if (netif_.input(p, &netif_) != ERR_OK)
-        pbuf_free(p);
+    if (netif_.input(p, &netif_) != ERR_OK) pbuf_free(p);
 }
 
 void NicInterface::free_rx(struct pbuf* p) {

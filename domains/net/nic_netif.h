@@ -32,18 +32,18 @@ namespace lamina::net {
 
 struct NicCounters {
     uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
-    uint64_t rx_dropped;   // malformed, or no buffer for the copy fallback
-    uint64_t tx_dropped;   // no packet buffer, too long, or the driver refused it
-    uint64_t rx_copied;    // frames that took the copy fallback
+    uint64_t rx_dropped;  // malformed, or no buffer for the copy fallback
+    uint64_t tx_dropped;  // no packet buffer, too long, or the driver refused it
+    uint64_t rx_copied;   // frames that took the copy fallback
 };
 
 class NicInterface {
 public:
-    static constexpr uint32_t BATCH = 64;       // NetPacket entries per transfer (nic.idl)
-    static constexpr uint32_t HELD_MAX = 384;   // zero-copy frames lwIP may hold at once
-    static constexpr uint32_t SPARE_MAX = 256;  // idle buffers kept for posting and sending
-    static constexpr uint32_t TX_RESERVE = 16;  // spares never posted: the next frames to send
-    static constexpr uint16_t TX_HEADROOM = 64; // room before a frame for a driver's header
+    static constexpr uint32_t BATCH = 64;        // NetPacket entries per transfer (nic.idl)
+    static constexpr uint32_t HELD_MAX = 384;    // zero-copy frames lwIP may hold at once
+    static constexpr uint32_t SPARE_MAX = 256;   // idle buffers kept for posting and sending
+    static constexpr uint32_t TX_RESERVE = 16;   // spares never posted: the next frames to send
+    static constexpr uint16_t TX_HEADROOM = 64;  // room before a frame for a driver's header
 
     NicInterface() = default;
     NicInterface(const NicInterface&) = delete;
@@ -51,7 +51,9 @@ public:
     // Reads the NIC's identity and adds the lwIP interface ("en" + number), down and
     // unconfigured.
     Result<void> attach(idl::Nic& nic, uint8_t number);
-    struct netif& lwip() { return netif_; }
+    struct netif& lwip() {
+        return netif_;
+    }
     const idl::NicInfo& info() const { return info_; }
     const NicCounters& counters() const { return counters_; }
     uint32_t held() const { return held_; }
@@ -83,7 +85,7 @@ private:
 
     idl::Nic* nic_ = nullptr;
     idl::NicInfo info_{};
-    struct netif netif_{};
+    struct netif netif_ {};
     NicCounters counters_{};
     RRefDeque<idl::NetPacket, BATCH> batch_;
 
@@ -92,10 +94,10 @@ private:
     uint32_t held_ = 0;
     RRef<idl::NetPacket> spare_[SPARE_MAX];
     uint32_t spare_count_ = 0;
-    uint32_t posted_ = 0;                       // receive buffers the driver holds of ours
-    RRef<idl::NetPacket> tx_[BATCH];            // frames to send, in order
+    uint32_t posted_ = 0;             // receive buffers the driver holds of ours
+    RRef<idl::NetPacket> tx_[BATCH];  // frames to send, in order
     uint32_t tx_count_ = 0;
-    RRef<idl::NetPacket> rx_[2 * BATCH];        // received, not yet given to lwIP
+    RRef<idl::NetPacket> rx_[2 * BATCH];  // received, not yet given to lwIP
     uint32_t rx_count_ = 0;
 };
 

@@ -26,8 +26,7 @@ namespace {
 constexpr uint32_t READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, CONNECTED = 16;
 constexpr uint32_t NO_STATE = 0xffffffff;
 // Linux's MSG_* flags that the calls understand.
-constexpr uint32_t MSG_PEEK = 0x2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000,
-                   MSG_MORE = 0x8000;
+constexpr uint32_t MSG_PEEK = 0x2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000;
 constexpr uint32_t MAX_BACKLOG = 128;
 constexpr uint32_t MAX_DATAGRAM = 65507;  // 65535 - 20 (IP) - 8 (UDP)
 constexpr uint32_t WRITE_CHUNK = 16 * 1024;
@@ -50,69 +49,76 @@ bool is_any(const NetAddr& a) { return a.ip[0] == 0 && a.ip[1] == 0 && a.ip[2] =
 
 Errno from_err(err_t e) {
     switch (e) {
-    case ERR_MEM: case ERR_BUF: return Errno::NoBufs;
-    case ERR_TIMEOUT: return Errno::TimedOut;
-    case ERR_RTE: case ERR_IF: return Errno::NetUnreach;
-    case ERR_INPROGRESS: return Errno::InProgress;
-    case ERR_WOULDBLOCK: return Errno::Again;
-    case ERR_USE: return Errno::AddrInUse;
-    case ERR_ALREADY: return Errno::Already;
-    case ERR_ISCONN: return Errno::IsConn;
-    case ERR_CONN: case ERR_CLSD: return Errno::NotConn;
-    case ERR_ABRT: return Errno::ConnAborted;
-    case ERR_RST: return Errno::ConnReset;
-    default: return Errno::Inval;
+        case ERR_MEM:
+        case ERR_BUF:
+            return Errno::NoBufs;
+        case ERR_TIMEOUT:
+            return Errno::TimedOut;
+        case ERR_RTE:
+        case ERR_IF:
+            return Errno::NetUnreach;
+        case ERR_INPROGRESS:
+            return Errno::InProgress;
+        case ERR_WOULDBLOCK:
+            return Errno::Again;
+        case ERR_USE:
+            return Errno::AddrInUse;
+        case ERR_ALREADY:
+            return Errno::Already;
+        case ERR_ISCONN:
+            return Errno::IsConn;
+        case ERR_CONN:
+        case ERR_CLSD:
+            return Errno::NotConn;
+        case ERR_ABRT:
+            return Errno::ConnAborted;
+        case ERR_RST:
+            return Errno::ConnReset;
+        default:
+            return Errno::Inval;
     }
 }
 
 // An address a socket may bind to: any, loopback, or one of the interfaces' own.
 bool is_local(const ip_addr_t& ip) {
-    if (ip_addr_isany_val(ip) || ip4_addr_isloopback(ip_2_ip4(&ip)))
-        return true;
+    if (ip_addr_isany_val(ip) || ip4_addr_isloopback(ip_2_ip4(&ip))) return true;
     struct netif* n;
     NETIF_FOREACH(n) {
-        if (ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(&ip)))
-            return true;
+        if (ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(&ip))) return true;
     }
     return false;
 }
 
 // The limited broadcast address, or the subnet broadcast of an interface.
 bool is_broadcast(const ip_addr_t& ip) {
-    if (ip4_addr_get_u32(ip_2_ip4(&ip)) == IPADDR_BROADCAST)
-        return true;
+    if (ip4_addr_get_u32(ip_2_ip4(&ip)) == IPADDR_BROADCAST) return true;
     struct netif* n;
     NETIF_FOREACH(n) {
-        if (ip4_addr_isbroadcast(ip_2_ip4(&ip), n))
-            return true;
+        if (ip4_addr_isbroadcast(ip_2_ip4(&ip), n)) return true;
     }
     return false;
 }
 
 uint32_t state_of(const Socket& s) {
     uint32_t st = s.error != 0 ? ERROR | READABLE | WRITABLE : 0;
-    if (s.kind != SockKind::Stream)
-        return st | WRITABLE | (s.dgram_count > 0 ? READABLE : 0);
+    if (s.kind != SockKind::Stream) return st | WRITABLE | (s.dgram_count > 0 ? READABLE : 0);
     switch (s.stream) {
-    case Socket::Stream::Fresh:
-    case Socket::Stream::Connecting:
-        return st;
-    case Socket::Stream::Listening:
-        return st | (s.pending_count > 0 ? READABLE : 0);
-    case Socket::Stream::Closed:
-        return st | READABLE | WRITABLE | HANGUP;
-    case Socket::Stream::Connected:
-        break;
+        case Socket::Stream::Fresh:
+        case Socket::Stream::Connecting:
+            return st;
+        case Socket::Stream::Listening:
+            return st | (s.pending_count > 0 ? READABLE : 0);
+        case Socket::Stream::Closed:
+            return st | READABLE | WRITABLE | HANGUP;
+        case Socket::Stream::Connected:
+            break;
     }
     st |= CONNECTED;
-    if (s.rx_bytes > 0 || s.rx_eof || s.shut_rd)
-        st |= READABLE;
-    if (s.rx_eof)
-        st |= HANGUP;
+    if (s.rx_bytes > 0 || s.rx_eof || s.shut_rd) st |= READABLE;
+    if (s.rx_eof) st |= HANGUP;
     if (s.shut_wr)
         st |= WRITABLE;  // send fails at once (Pipe)
-    else if (!s.write_blocked && s.pcb.tcp->snd_buf >= TCP_SNDLOWAT &&
-             s.pcb.tcp->snd_queuelen < TCP_SND_QUEUELEN / 2)
+    else if (!s.write_blocked && s.pcb.tcp->snd_buf >= TCP_SNDLOWAT && s.pcb.tcp->snd_queuelen < TCP_SND_QUEUELEN / 2)
         st |= WRITABLE;
     return st;
 }
@@ -123,8 +129,7 @@ void append_input(Socket& s, struct pbuf* p) {
         s.rx_tail->next = p;
     else
         s.rx_head = p;
-    while (p->next != nullptr)
-        p = p->next;
+    while (p->next != nullptr) p = p->next;
     s.rx_tail = p;
 }
 
@@ -133,8 +138,7 @@ uint32_t copy_input(const Socket& s, uint8_t* out, uint32_t n) {
     uint32_t done = 0, off = s.rx_off;
     for (struct pbuf* p = s.rx_head; p != nullptr && done < n; p = p->next, off = 0) {
         uint32_t take = p->len - off;
-        if (take > n - done)
-            take = n - done;
+        if (take > n - done) take = n - done;
         memcpy(out + done, static_cast<uint8_t*>(p->payload) + off, take);
         done += take;
     }
@@ -158,17 +162,14 @@ void consume_input(Socket& s, uint32_t n) {
         pbuf_free(p);
         s.rx_off = 0;
     }
-    if (s.rx_head == nullptr)
-        s.rx_tail = nullptr;
+    if (s.rx_head == nullptr) s.rx_tail = nullptr;
 }
 
 void free_input(Socket& s) {
-    if (s.rx_head != nullptr)
-        pbuf_free(s.rx_head);  // the queue is a valid chain for pbuf_free (it ignores tot_len)
+    if (s.rx_head != nullptr) pbuf_free(s.rx_head);  // the queue is a valid chain for pbuf_free (it ignores tot_len)
     s.rx_head = s.rx_tail = nullptr;
     s.rx_off = s.rx_bytes = 0;
-    for (uint32_t i = 0; i < s.dgram_count; i++)
-        pbuf_free(s.dgrams[(s.dgram_head + i) % Socket::DATAGRAM_QUEUE].p);
+    for (uint32_t i = 0; i < s.dgram_count; i++) pbuf_free(s.dgrams[(s.dgram_head + i) % Socket::DATAGRAM_QUEUE].p);
     s.dgram_head = s.dgram_count = 0;
 }
 
@@ -232,8 +233,7 @@ struct Callbacks {
     // The pcb is already freed when this runs.
     static void on_tcp_err(void* arg, err_t err) {
         auto* s = static_cast<Socket*>(arg);
-        if (s == nullptr)
-            return;
+        if (s == nullptr) return;
         NetService& service = *s->owner;
         bool connecting = s->stream == Socket::Stream::Connecting;
         s->pcb.tcp = nullptr;
@@ -260,8 +260,7 @@ struct Callbacks {
             }
             if (*link == self) {
                 *link = s->next_pending;
-                if (listener.pending_tail == self)
-                    listener.pending_tail = prev;
+                if (listener.pending_tail == self) listener.pending_tail = prev;
                 listener.pending_count--;
             }
             service.mark(listener);
@@ -273,8 +272,7 @@ struct Callbacks {
 
     static err_t on_tcp_accept(void* arg, struct tcp_pcb* pcb, err_t err) {
         auto* listener = static_cast<Socket*>(arg);
-        if (err != ERR_OK || pcb == nullptr)
-            return ERR_VAL;
+        if (err != ERR_OK || pcb == nullptr) return ERR_VAL;
         NetService& service = *listener->owner;
         Socket* s = service.allocate(SockKind::Stream);
         if (s == nullptr) {
@@ -287,8 +285,7 @@ struct Callbacks {
         s->listener = static_cast<uint32_t>(listener - service.sockets_) + 1;
         s->nodelay = listener->nodelay;
         s->linger = listener->linger;
-        if (s->nodelay)
-            tcp_nagle_disable(pcb);
+        if (s->nodelay) tcp_nagle_disable(pcb);
         tcp_arg(pcb, s);
         tcp_recv(pcb, on_tcp_recv);
         tcp_sent(pcb, on_tcp_sent);
@@ -324,8 +321,7 @@ struct Callbacks {
     // (an echo request is answered even while ping has a socket open), as on Linux.
     static u8_t on_raw_recv(void* arg, struct raw_pcb*, struct pbuf* p, const ip_addr_t* from) {
         struct pbuf* copy = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
-        if (copy != nullptr)
-            queue_datagram(*static_cast<Socket*>(arg), copy, from, 0);
+        if (copy != nullptr) queue_datagram(*static_cast<Socket*>(arg), copy, from, 0);
         return 0;
     }
 };
@@ -351,19 +347,16 @@ uint32_t NetService::handle_of(const Socket& s) const {
 
 Result<Socket*> NetService::lookup(uint32_t handle) {
     uint32_t slot = (handle & 0xffff);
-    if (slot == 0 || slot > MAX_SOCKETS)
-        return Errno::BadF;
+    if (slot == 0 || slot > MAX_SOCKETS) return Errno::BadF;
     Socket& s = sockets_[slot - 1];
-    if (!s.used || s.pending || s.generation != (handle >> 16))
-        return Errno::BadF;
+    if (!s.used || s.pending || s.generation != (handle >> 16)) return Errno::BadF;
     return &s;
 }
 
 Socket* NetService::allocate(SockKind kind) {
     for (uint32_t i = 0; i < MAX_SOCKETS; i++) {
         Socket& s = sockets_[i];
-        if (s.used)
-            continue;
+        if (s.used) continue;
         uint16_t generation = static_cast<uint16_t>(s.generation + 1);
         bool listed = s.dirty;  // still in dirty_ from its previous life: must not go in twice
         s = Socket{};
@@ -395,8 +388,7 @@ Errno NetService::take_error(Socket& s) {
 }
 
 void NetService::mark(Socket& s) {
-    if (s.dirty || s.pending)
-        return;
+    if (s.dirty || s.pending) return;
     s.dirty = true;
     dirty_[dirty_count_++] = static_cast<uint32_t>(&s - sockets_);
 }
@@ -406,28 +398,23 @@ void NetService::publish() {
     while (i < dirty_count_) {
         if (!batch_) {
             auto fresh = RRef<idl::NetEventBatch>::create();
-            if (fresh.is_error())
-                return;  // the states stay dirty and go out with the next entry point
+            if (fresh.is_error()) return;  // the states stay dirty and go out with the next entry point
             batch_ = fresh.release_value();
         }
         batch_->count = 0;
         for (; i < dirty_count_ && batch_->count < 64; i++) {
             Socket& s = sockets_[dirty_[i]];
             s.dirty = false;
-            if (!s.used || s.pending)
-                continue;
+            if (!s.used || s.pending) continue;
             uint32_t state = state_of(s);
-            if (state == s.published && s.error == s.published_error)
-                continue;
+            if (state == s.published && s.error == s.published_error) continue;
             s.published = state;
             s.published_error = s.error;
             batch_->events[batch_->count++] = {handle_of(s), state, s.error};
         }
-        if (batch_->count == 0)
-            continue;
+        if (batch_->count == 0) continue;
         auto back = events_.ready(static_cast<RRef<idl::NetEventBatch>&&>(batch_));
-        if (back.is_ok())
-            batch_ = back.release_value();
+        if (back.is_ok()) batch_ = back.release_value();
     }
     dirty_count_ = 0;
 }
@@ -440,43 +427,37 @@ void NetService::step() {
 Result<uint32_t> NetService::socket(SockKind kind, uint8_t protocol) {
     Request request(*this);
     switch (kind) {
-    case SockKind::Stream:
-        if (protocol != 0 && protocol != IP_PROTO_TCP)
-            return Errno::ProtoNoSupport;
-        break;
-    case SockKind::Datagram:
-        if (protocol != 0 && protocol != IP_PROTO_UDP)
-            return Errno::ProtoNoSupport;
-        break;
-    case SockKind::Raw:
-        if (protocol != IP_PROTO_ICMP)
-            return Errno::ProtoNoSupport;
-        break;
-    default:
-        return Errno::Inval;
+        case SockKind::Stream:
+            if (protocol != 0 && protocol != IP_PROTO_TCP) return Errno::ProtoNoSupport;
+            break;
+        case SockKind::Datagram:
+            if (protocol != 0 && protocol != IP_PROTO_UDP) return Errno::ProtoNoSupport;
+            break;
+        case SockKind::Raw:
+            if (protocol != IP_PROTO_ICMP) return Errno::ProtoNoSupport;
+            break;
+        default:
+            return Errno::Inval;
     }
     Socket* s = allocate(kind);
-    if (s == nullptr)
-        return Errno::NoBufs;
+    if (s == nullptr) return Errno::NoBufs;
     s->protocol = protocol;
     switch (kind) {
-    case SockKind::Stream:
-        s->pcb.tcp = tcp_new_ip_type(IPADDR_TYPE_V4);
-        if (s->pcb.tcp != nullptr) {
-            tcp_arg(s->pcb.tcp, s);
-            tcp_err(s->pcb.tcp, Callbacks::on_tcp_err);
-        }
-        break;
-    case SockKind::Datagram:
-        s->pcb.udp = udp_new_ip_type(IPADDR_TYPE_V4);
-        if (s->pcb.udp != nullptr)
-            udp_recv(s->pcb.udp, Callbacks::on_udp_recv, s);
-        break;
-    case SockKind::Raw:
-        s->pcb.raw = raw_new_ip_type(IPADDR_TYPE_V4, protocol);
-        if (s->pcb.raw != nullptr)
-            raw_recv(s->pcb.raw, Callbacks::on_raw_recv, s);
-        break;
+        case SockKind::Stream:
+            s->pcb.tcp = tcp_new_ip_type(IPADDR_TYPE_V4);
+            if (s->pcb.tcp != nullptr) {
+                tcp_arg(s->pcb.tcp, s);
+                tcp_err(s->pcb.tcp, Callbacks::on_tcp_err);
+            }
+            break;
+        case SockKind::Datagram:
+            s->pcb.udp = udp_new_ip_type(IPADDR_TYPE_V4);
+            if (s->pcb.udp != nullptr) udp_recv(s->pcb.udp, Callbacks::on_udp_recv, s);
+            break;
+        case SockKind::Raw:
+            s->pcb.raw = raw_new_ip_type(IPADDR_TYPE_V4, protocol);
+            if (s->pcb.raw != nullptr) raw_recv(s->pcb.raw, Callbacks::on_raw_recv, s);
+            break;
     }
     if (s->pcb.any == nullptr) {
         release(*s);
@@ -489,25 +470,20 @@ Result<NetAddr> NetService::bind(uint32_t sock, const NetAddr& addr) {
     Request request(*this);
     Socket& s = *TRY(lookup(sock));
     ip_addr_t ip = to_ip(addr);
-    if (!is_local(ip))
-        return Errno::AddrNotAvail;
+    if (!is_local(ip)) return Errno::AddrNotAvail;
     switch (s.kind) {
-    case SockKind::Stream:
-        if (s.stream != Socket::Stream::Fresh || s.pcb.tcp->local_port != 0)
-            return Errno::Inval;
-        if (err_t e = tcp_bind(s.pcb.tcp, &ip, addr.port); e != ERR_OK)
-            return e == ERR_USE ? Errno::AddrInUse : from_err(e);
-        return to_net(&s.pcb.tcp->local_ip, s.pcb.tcp->local_port);
-    case SockKind::Datagram:
-        if (s.pcb.udp->local_port != 0)
-            return Errno::Inval;
-        if (err_t e = udp_bind(s.pcb.udp, &ip, addr.port); e != ERR_OK)
-            return from_err(e);
-        return to_net(&s.pcb.udp->local_ip, s.pcb.udp->local_port);
-    case SockKind::Raw:
-        if (err_t e = raw_bind(s.pcb.raw, &ip); e != ERR_OK)
-            return from_err(e);
-        return to_net(&s.pcb.raw->local_ip, 0);
+        case SockKind::Stream:
+            if (s.stream != Socket::Stream::Fresh || s.pcb.tcp->local_port != 0) return Errno::Inval;
+            if (err_t e = tcp_bind(s.pcb.tcp, &ip, addr.port); e != ERR_OK)
+                return e == ERR_USE ? Errno::AddrInUse : from_err(e);
+            return to_net(&s.pcb.tcp->local_ip, s.pcb.tcp->local_port);
+        case SockKind::Datagram:
+            if (s.pcb.udp->local_port != 0) return Errno::Inval;
+            if (err_t e = udp_bind(s.pcb.udp, &ip, addr.port); e != ERR_OK) return from_err(e);
+            return to_net(&s.pcb.udp->local_ip, s.pcb.udp->local_port);
+        case SockKind::Raw:
+            if (err_t e = raw_bind(s.pcb.raw, &ip); e != ERR_OK) return from_err(e);
+            return to_net(&s.pcb.raw->local_ip, 0);
     }
     return Errno::Inval;
 }
@@ -515,24 +491,20 @@ Result<NetAddr> NetService::bind(uint32_t sock, const NetAddr& addr) {
 Result<void> NetService::listen(uint32_t sock, uint32_t backlog) {
     Request request(*this);
     Socket& s = *TRY(lookup(sock));
-    if (s.kind != SockKind::Stream)
-        return Errno::NotSup;  // EOPNOTSUPP, as Linux says for datagram sockets
+    if (s.kind != SockKind::Stream) return Errno::NotSup;  // EOPNOTSUPP, as Linux says for datagram sockets
     u8_t limit = static_cast<u8_t>(backlog < 1 ? 1 : backlog > MAX_BACKLOG ? MAX_BACKLOG : backlog);
     if (s.stream == Socket::Stream::Listening) {
         tcp_backlog_set(s.pcb.tcp, limit);
         return {};
     }
-    if (s.stream != Socket::Stream::Fresh)
-        return Errno::Inval;
+    if (s.stream != Socket::Stream::Fresh) return Errno::Inval;
     if (s.pcb.tcp->local_port == 0) {
         // Linux binds an unbound listener to an ephemeral port.
-        if (err_t e = tcp_bind(s.pcb.tcp, IP4_ADDR_ANY, 0); e != ERR_OK)
-            return from_err(e);
+        if (err_t e = tcp_bind(s.pcb.tcp, IP4_ADDR_ANY, 0); e != ERR_OK) return from_err(e);
     }
     err_t e = ERR_OK;
     struct tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(s.pcb.tcp, limit, &e);
-    if (lpcb == nullptr)
-        return e == ERR_USE ? Errno::AddrInUse : from_err(e);
+    if (lpcb == nullptr) return e == ERR_USE ? Errno::AddrInUse : from_err(e);
     s.pcb.tcp = lpcb;  // lwIP freed the original pcb
     s.stream = Socket::Stream::Listening;
     tcp_arg(lpcb, &s);
@@ -550,30 +522,30 @@ Result<void> NetService::connect(uint32_t sock, const NetAddr& addr) {
             udp_disconnect(s.pcb.udp);  // AF_UNSPEC: dissolve the association
             return {};
         }
-        if (err_t e = udp_connect(s.pcb.udp, &ip, addr.port); e != ERR_OK)
-            return from_err(e);
+        if (err_t e = udp_connect(s.pcb.udp, &ip, addr.port); e != ERR_OK) return from_err(e);
         return {};
     }
     if (s.kind == SockKind::Raw) {
-        if (err_t e = raw_connect(s.pcb.raw, &ip); e != ERR_OK)
-            return from_err(e);
+        if (err_t e = raw_connect(s.pcb.raw, &ip); e != ERR_OK) return from_err(e);
         return {};
     }
     switch (s.stream) {
-    case Socket::Stream::Connecting: return Errno::Already;
-    case Socket::Stream::Connected: return Errno::IsConn;
-    case Socket::Stream::Listening: return Errno::Inval;
-    case Socket::Stream::Closed: return Errno::Inval;
-    case Socket::Stream::Fresh: break;
+        case Socket::Stream::Connecting:
+            return Errno::Already;
+        case Socket::Stream::Connected:
+            return Errno::IsConn;
+        case Socket::Stream::Listening:
+            return Errno::Inval;
+        case Socket::Stream::Closed:
+            return Errno::Inval;
+        case Socket::Stream::Fresh:
+            break;
     }
-    if (addr.port == 0)
-        return Errno::ConnRefused;
-    if (is_any(addr))
-        IP_ADDR4(&ip, 127, 0, 0, 1);  // Linux connects "any" to the local host
+    if (addr.port == 0) return Errno::ConnRefused;
+    if (is_any(addr)) IP_ADDR4(&ip, 127, 0, 0, 1);  // Linux connects "any" to the local host
     tcp_recv(s.pcb.tcp, Callbacks::on_tcp_recv);
     tcp_sent(s.pcb.tcp, Callbacks::on_tcp_sent);
-    if (err_t e = tcp_connect(s.pcb.tcp, &ip, addr.port, Callbacks::on_tcp_connected); e != ERR_OK)
-        return from_err(e);
+    if (err_t e = tcp_connect(s.pcb.tcp, &ip, addr.port, Callbacks::on_tcp_connected); e != ERR_OK) return from_err(e);
     s.stream = Socket::Stream::Connecting;
     return {};
 }
@@ -581,16 +553,12 @@ Result<void> NetService::connect(uint32_t sock, const NetAddr& addr) {
 Result<idl::NetAccepted> NetService::accept(uint32_t sock) {
     Request request(*this);
     Socket& l = *TRY(lookup(sock));
-    if (l.kind != SockKind::Stream)
-        return Errno::NotSup;
-    if (l.stream != Socket::Stream::Listening)
-        return Errno::Inval;
-    if (l.pending_head == 0)
-        return Errno::Again;
+    if (l.kind != SockKind::Stream) return Errno::NotSup;
+    if (l.stream != Socket::Stream::Listening) return Errno::Inval;
+    if (l.pending_head == 0) return Errno::Again;
     Socket& s = sockets_[l.pending_head - 1];
     l.pending_head = s.next_pending;
-    if (l.pending_head == 0)
-        l.pending_tail = 0;
+    if (l.pending_head == 0) l.pending_tail = 0;
     l.pending_count--;
     mark(l);
     s.pending = false;
@@ -605,30 +573,28 @@ Result<idl::NetAccepted> NetService::accept(uint32_t sock) {
 Result<uint32_t> NetService::send(uint32_t sock, uint32_t flags, const NetAddr& to, const RRefBytes& buf) {
     Request request(*this);
     Socket& s = *TRY(lookup(sock));
-    if ((flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL)) != 0)
-        return Errno::Inval;
-    if (!buf)
-        return Errno::Fault;
-    if (s.kind == SockKind::Stream)
-        return send_stream(s, flags, buf);
+    if ((flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL)) != 0) return Errno::Inval;
+    if (!buf) return Errno::Fault;
+    if (s.kind == SockKind::Stream) return send_stream(s, flags, buf);
     return send_datagram(s, to, buf);
 }
 
 Result<uint32_t> NetService::send_stream(Socket& s, uint32_t flags, const RRefBytes& buf) {
-    if (s.error != 0)
-        return take_error(s);
+    if (s.error != 0) return take_error(s);
     switch (s.stream) {
-    case Socket::Stream::Fresh:
-    case Socket::Stream::Listening: return Errno::NotConn;
-    case Socket::Stream::Connecting: return Errno::Again;
-    case Socket::Stream::Closed: return Errno::Pipe;
-    case Socket::Stream::Connected: break;
+        case Socket::Stream::Fresh:
+        case Socket::Stream::Listening:
+            return Errno::NotConn;
+        case Socket::Stream::Connecting:
+            return Errno::Again;
+        case Socket::Stream::Closed:
+            return Errno::Pipe;
+        case Socket::Stream::Connected:
+            break;
     }
-    if (s.shut_wr)
-        return Errno::Pipe;
+    if (s.shut_wr) return Errno::Pipe;
     uint32_t len = buf.length();
-    if (len == 0)
-        return 0u;
+    if (len == 0) return 0u;
     struct tcp_pcb* pcb = s.pcb.tcp;
     uint32_t room = pcb->snd_buf;
     uint32_t want = len < room ? len : room;
@@ -636,13 +602,10 @@ Result<uint32_t> NetService::send_stream(Socket& s, uint32_t flags, const RRefBy
     while (done < want && pcb->snd_queuelen < TCP_SND_QUEUELEN - 2) {
         uint32_t chunk = want - done < WRITE_CHUNK ? want - done : WRITE_CHUNK;
         u8_t wflags = TCP_WRITE_FLAG_COPY;
-        if (done + chunk < len || (flags & MSG_MORE))
-            wflags |= TCP_WRITE_FLAG_MORE;
+        if (done + chunk < len || (flags & MSG_MORE)) wflags |= TCP_WRITE_FLAG_MORE;
         err_t e = tcp_write(pcb, buf.data() + done, static_cast<u16_t>(chunk), wflags);
-        if (e == ERR_MEM)
-            break;
-        if (e != ERR_OK)
-            return done > 0 ? Result<uint32_t>(done) : Result<uint32_t>(from_err(e));
+        if (e == ERR_MEM) break;
+        if (e != ERR_OK) return done > 0 ? Result<uint32_t>(done) : Result<uint32_t>(from_err(e));
         done += chunk;
     }
     if (done == 0) {
@@ -656,65 +619,55 @@ Result<uint32_t> NetService::send_stream(Socket& s, uint32_t flags, const RRefBy
 }
 
 Result<uint32_t> NetService::send_datagram(Socket& s, const NetAddr& to, const RRefBytes& buf) {
-    if (s.error != 0)
-        return take_error(s);
+    if (s.error != 0) return take_error(s);
     uint32_t len = buf.length();
-    if (len > MAX_DATAGRAM)
-        return Errno::MsgSize;
+    if (len > MAX_DATAGRAM) return Errno::MsgSize;
     bool connected = s.kind == SockKind::Datagram ? (s.pcb.udp->flags & UDP_FLAGS_CONNECTED) != 0
                                                   : (s.pcb.raw->flags & RAW_FLAGS_CONNECTED) != 0;
     bool use_peer = is_any(to) && to.port == 0;
-    if (use_peer && !connected)
-        return Errno::DestAddrReq;
+    if (use_peer && !connected) return Errno::DestAddrReq;
     ip_addr_t ip = to_ip(to);
-    if (!use_peer && s.kind == SockKind::Datagram && !ip_get_option(s.pcb.udp, SOF_BROADCAST) &&
-        is_broadcast(ip))
+    if (!use_peer && s.kind == SockKind::Datagram && !ip_get_option(s.pcb.udp, SOF_BROADCAST) && is_broadcast(ip))
         return Errno::Acces;  // broadcasting needs SO_BROADCAST (Linux: EACCES)
-    struct pbuf* p = pbuf_alloc(s.kind == SockKind::Datagram ? PBUF_TRANSPORT : PBUF_IP,
-                                static_cast<u16_t>(len), PBUF_RAM);
-    if (p == nullptr)
-        return Errno::NoBufs;
-    if (len > 0)
-        pbuf_take(p, buf.data(), static_cast<u16_t>(len));
+    struct pbuf* p =
+        pbuf_alloc(s.kind == SockKind::Datagram ? PBUF_TRANSPORT : PBUF_IP, static_cast<u16_t>(len), PBUF_RAM);
+    if (p == nullptr) return Errno::NoBufs;
+    if (len > 0) pbuf_take(p, buf.data(), static_cast<u16_t>(len));
     err_t e;
     if (s.kind == SockKind::Datagram)
         e = use_peer ? udp_send(s.pcb.udp, p) : udp_sendto(s.pcb.udp, p, &ip, to.port);
     else
         e = use_peer ? raw_send(s.pcb.raw, p) : raw_sendto(s.pcb.raw, p, &ip);
     pbuf_free(p);
-    if (e != ERR_OK)
-        return from_err(e);
+    if (e != ERR_OK) return from_err(e);
     return len;
 }
 
 Result<RRef<NetMessage>> NetService::recv(uint32_t sock, uint32_t flags, RRef<NetMessage> msg) {
     Request request(*this);
     Socket& s = *TRY(lookup(sock));
-    if ((flags & ~(MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT)) != 0)
-        return Errno::Inval;
-    if (!msg || !msg->data)
-        return Errno::Fault;
-    if (s.kind == SockKind::Stream)
-        return recv_stream(s, flags, static_cast<RRef<NetMessage>&&>(msg));
+    if ((flags & ~(MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT)) != 0) return Errno::Inval;
+    if (!msg || !msg->data) return Errno::Fault;
+    if (s.kind == SockKind::Stream) return recv_stream(s, flags, static_cast<RRef<NetMessage>&&>(msg));
     return recv_datagram(s, flags, static_cast<RRef<NetMessage>&&>(msg));
 }
 
 Result<RRef<NetMessage>> NetService::recv_stream(Socket& s, uint32_t flags, RRef<NetMessage> msg) {
     switch (s.stream) {
-    case Socket::Stream::Fresh:
-    case Socket::Stream::Listening: return Errno::NotConn;
-    case Socket::Stream::Connecting: return Errno::Again;
-    case Socket::Stream::Connected:
-    case Socket::Stream::Closed: break;
+        case Socket::Stream::Fresh:
+        case Socket::Stream::Listening:
+            return Errno::NotConn;
+        case Socket::Stream::Connecting:
+            return Errno::Again;
+        case Socket::Stream::Connected:
+        case Socket::Stream::Closed:
+            break;
     }
     msg->full_len = 0;
-    if (s.pcb.tcp != nullptr)
-        msg->from = to_net(&s.pcb.tcp->remote_ip, s.pcb.tcp->remote_port);
+    if (s.pcb.tcp != nullptr) msg->from = to_net(&s.pcb.tcp->remote_ip, s.pcb.tcp->remote_port);
     if (s.rx_bytes == 0) {
-        if (s.error != 0)
-            return take_error(s);  // queued data first, then the error (a reset), then the end
-        if (!s.rx_eof && !s.shut_rd && s.stream != Socket::Stream::Closed)
-            return Errno::Again;
+        if (s.error != 0) return take_error(s);  // queued data first, then the error (a reset), then the end
+        if (!s.rx_eof && !s.shut_rd && s.stream != Socket::Stream::Closed) return Errno::Again;
         (void)msg->data.set_length(0);
         return msg;
     }
@@ -723,8 +676,7 @@ Result<RRef<NetMessage>> NetService::recv_stream(Socket& s, uint32_t flags, RRef
     msg->full_len = n;
     if ((flags & MSG_PEEK) == 0) {
         consume_input(s, n);
-        if (s.pcb.tcp != nullptr)
-            window_update(s.pcb.tcp, n);
+        if (s.pcb.tcp != nullptr) window_update(s.pcb.tcp, n);
         mark(s);
     }
     return msg;
@@ -732,8 +684,7 @@ Result<RRef<NetMessage>> NetService::recv_stream(Socket& s, uint32_t flags, RRef
 
 Result<RRef<NetMessage>> NetService::recv_datagram(Socket& s, uint32_t flags, RRef<NetMessage> msg) {
     if (s.dgram_count == 0) {
-        if (s.error != 0)
-            return take_error(s);
+        if (s.error != 0) return take_error(s);
         return Errno::Again;
     }
     Socket::Datagram& d = s.dgrams[s.dgram_head];
@@ -752,16 +703,14 @@ Result<RRef<NetMessage>> NetService::recv_datagram(Socket& s, uint32_t flags, RR
 }
 
 void NetService::drop_stream_input(Socket& s) {
-    if (s.pcb.tcp != nullptr && s.rx_bytes > 0)
-        window_update(s.pcb.tcp, s.rx_bytes);
+    if (s.pcb.tcp != nullptr && s.rx_bytes > 0) window_update(s.pcb.tcp, s.rx_bytes);
     free_input(s);
 }
 
 Result<void> NetService::shutdown(uint32_t sock, uint8_t how) {
     Request request(*this);
     Socket& s = *TRY(lookup(sock));
-    if (how > 2)
-        return Errno::Inval;
+    if (how > 2) return Errno::Inval;
     bool rd = how != 1, wr = how != 0;
     if (s.kind == SockKind::Stream) {
         if (s.stream == Socket::Stream::Listening && rd) {
@@ -773,14 +722,11 @@ Result<void> NetService::shutdown(uint32_t sock, uint8_t how) {
             mark(s);
             return {};
         }
-        if (s.stream != Socket::Stream::Connected)
-            return Errno::NotConn;
+        if (s.stream != Socket::Stream::Connected) return Errno::NotConn;
         if (wr && !s.shut_wr && s.pcb.tcp != nullptr) {
-            if (err_t e = tcp_shutdown(s.pcb.tcp, 0, 1); e != ERR_OK)
-                return from_err(e);
+            if (err_t e = tcp_shutdown(s.pcb.tcp, 0, 1); e != ERR_OK) return from_err(e);
         }
-        if (rd)
-            drop_stream_input(s);
+        if (rd) drop_stream_input(s);
     }
     s.shut_rd = s.shut_rd || rd;
     s.shut_wr = s.shut_wr || wr;
@@ -809,21 +755,25 @@ void NetService::close_stream(Socket& s) {
         stop_listening(s);
         return;
     }
-    if (pcb == nullptr)
-        return;
+    if (pcb == nullptr) return;
     detach(pcb);
     // Linux resets instead of closing when unread data would be lost, or for SO_LINGER 0.
-    if (s.rx_bytes > 0 || s.linger == 0 || tcp_close(pcb) != ERR_OK)
-        tcp_abort(pcb);
+    if (s.rx_bytes > 0 || s.linger == 0 || tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
 }
 
 Result<void> NetService::close(uint32_t sock) {
     Request request(*this);
     Socket& s = *TRY(lookup(sock));
     switch (s.kind) {
-    case SockKind::Stream: close_stream(s); break;
-    case SockKind::Datagram: udp_remove(s.pcb.udp); break;
-    case SockKind::Raw: raw_remove(s.pcb.raw); break;
+        case SockKind::Stream:
+            close_stream(s);
+            break;
+        case SockKind::Datagram:
+            udp_remove(s.pcb.udp);
+            break;
+        case SockKind::Raw:
+            raw_remove(s.pcb.raw);
+            break;
     }
     release(s);
     return {};
@@ -841,53 +791,67 @@ Result<void> NetService::setopt(uint32_t sock, SockOpt opt, int32_t value) {
     static_assert(offsetof(struct udp_pcb, so_options) == offsetof(ip_pcb_view, so_options));
     static_assert(offsetof(struct raw_pcb, so_options) == offsetof(ip_pcb_view, so_options));
     auto* ip = static_cast<ip_pcb_view*>(s.pcb.any);
-    if (ip == nullptr && opt != SockOpt::Linger)
-        return Errno::Inval;  // the connection is gone
+    if (ip == nullptr && opt != SockOpt::Linger) return Errno::Inval;  // the connection is gone
     bool tcp = s.kind == SockKind::Stream;
     bool tcp_conn = tcp && s.stream != Socket::Stream::Listening;
     switch (opt) {
-    case SockOpt::ReuseAddr:
-        if (on) ip_set_option(ip, SOF_REUSEADDR); else ip_reset_option(ip, SOF_REUSEADDR);
-        return {};
-    case SockOpt::Broadcast:
-        if (on) ip_set_option(ip, SOF_BROADCAST); else ip_reset_option(ip, SOF_BROADCAST);
-        return {};
-    case SockOpt::KeepAlive:
-        if (!tcp) return Errno::NoProtoOpt;
-        if (on) ip_set_option(ip, SOF_KEEPALIVE); else ip_reset_option(ip, SOF_KEEPALIVE);
-        return {};
-    case SockOpt::KeepIdle:
-    case SockOpt::KeepInterval:
-    case SockOpt::KeepCount:
-        if (!tcp) return Errno::NoProtoOpt;
-        if (value < 1 || value > 32767) return Errno::Inval;
-        if (!tcp_conn) return {};
-        if (opt == SockOpt::KeepIdle) s.pcb.tcp->keep_idle = static_cast<u32_t>(value) * 1000;
-        else if (opt == SockOpt::KeepInterval) s.pcb.tcp->keep_intvl = static_cast<u32_t>(value) * 1000;
-        else s.pcb.tcp->keep_cnt = static_cast<u32_t>(value);
-        return {};
-    case SockOpt::NoDelay:
-        if (!tcp) return Errno::NoProtoOpt;
-        s.nodelay = on;
-        if (tcp_conn) {
-            if (on) tcp_nagle_disable(s.pcb.tcp); else tcp_nagle_enable(s.pcb.tcp);
-        }
-        return {};
-    case SockOpt::Linger:
-        s.linger = value < 0 ? -1 : value;
-        return {};
-    case SockOpt::RcvBuf:
-    case SockOpt::SndBuf:
-        return {};  // fixed by lwipopts.h; accepted as Linux accepts any size
-    case SockOpt::Ttl:
-        if (value < 1 || value > 255) return Errno::Inval;
-        ip->ttl = static_cast<u8_t>(value);
-        return {};
-    case SockOpt::Tos:
-        ip->tos = static_cast<u8_t>(value);
-        return {};
-    case SockOpt::Error:
-        return Errno::NoProtoOpt;
+        case SockOpt::ReuseAddr:
+            if (on)
+                ip_set_option(ip, SOF_REUSEADDR);
+            else
+                ip_reset_option(ip, SOF_REUSEADDR);
+            return {};
+        case SockOpt::Broadcast:
+            if (on)
+                ip_set_option(ip, SOF_BROADCAST);
+            else
+                ip_reset_option(ip, SOF_BROADCAST);
+            return {};
+        case SockOpt::KeepAlive:
+            if (!tcp) return Errno::NoProtoOpt;
+            if (on)
+                ip_set_option(ip, SOF_KEEPALIVE);
+            else
+                ip_reset_option(ip, SOF_KEEPALIVE);
+            return {};
+        case SockOpt::KeepIdle:
+        case SockOpt::KeepInterval:
+        case SockOpt::KeepCount:
+            if (!tcp) return Errno::NoProtoOpt;
+            if (value < 1 || value > 32767) return Errno::Inval;
+            if (!tcp_conn) return {};
+            if (opt == SockOpt::KeepIdle)
+                s.pcb.tcp->keep_idle = static_cast<u32_t>(value) * 1000;
+            else if (opt == SockOpt::KeepInterval)
+                s.pcb.tcp->keep_intvl = static_cast<u32_t>(value) * 1000;
+            else
+                s.pcb.tcp->keep_cnt = static_cast<u32_t>(value);
+            return {};
+        case SockOpt::NoDelay:
+            if (!tcp) return Errno::NoProtoOpt;
+            s.nodelay = on;
+            if (tcp_conn) {
+                if (on)
+                    tcp_nagle_disable(s.pcb.tcp);
+                else
+                    tcp_nagle_enable(s.pcb.tcp);
+            }
+            return {};
+        case SockOpt::Linger:
+            s.linger = value < 0 ? -1 : value;
+            return {};
+        case SockOpt::RcvBuf:
+        case SockOpt::SndBuf:
+            return {};  // fixed by lwipopts.h; accepted as Linux accepts any size
+        case SockOpt::Ttl:
+            if (value < 1 || value > 255) return Errno::Inval;
+            ip->ttl = static_cast<u8_t>(value);
+            return {};
+        case SockOpt::Tos:
+            ip->tos = static_cast<u8_t>(value);
+            return {};
+        case SockOpt::Error:
+            return Errno::NoProtoOpt;
     }
     return Errno::NoProtoOpt;
 }
@@ -902,20 +866,32 @@ Result<int32_t> NetService::getopt(uint32_t sock, SockOpt opt) {
     bool tcp_conn = s.kind == SockKind::Stream && s.stream != Socket::Stream::Listening && ip != nullptr;
     auto bit = [&](u8_t option) -> int32_t { return ip != nullptr && ip_get_option(ip, option) ? 1 : 0; };
     switch (opt) {
-    case SockOpt::ReuseAddr: return bit(SOF_REUSEADDR);
-    case SockOpt::Broadcast: return bit(SOF_BROADCAST);
-    case SockOpt::KeepAlive: return bit(SOF_KEEPALIVE);
-    case SockOpt::KeepIdle: return tcp_conn ? static_cast<int32_t>(s.pcb.tcp->keep_idle / 1000) : TCP_KEEPIDLE_DEFAULT / 1000;
-    case SockOpt::KeepInterval: return tcp_conn ? static_cast<int32_t>(s.pcb.tcp->keep_intvl / 1000) : TCP_KEEPINTVL_DEFAULT / 1000;
-    case SockOpt::KeepCount: return tcp_conn ? static_cast<int32_t>(s.pcb.tcp->keep_cnt) : TCP_KEEPCNT_DEFAULT;
-    case SockOpt::NoDelay: return s.nodelay ? 1 : 0;
-    case SockOpt::Linger: return s.linger;
-    case SockOpt::RcvBuf: return TCP_WND;
-    case SockOpt::SndBuf: return TCP_SND_BUF;
-    case SockOpt::Ttl: return ip != nullptr ? ip->ttl : IP_DEFAULT_TTL;
-    case SockOpt::Tos: return ip != nullptr ? ip->tos : 0;
-    case SockOpt::Error:
-        return s.error != 0 ? static_cast<int32_t>(take_error(s)) : 0;
+        case SockOpt::ReuseAddr:
+            return bit(SOF_REUSEADDR);
+        case SockOpt::Broadcast:
+            return bit(SOF_BROADCAST);
+        case SockOpt::KeepAlive:
+            return bit(SOF_KEEPALIVE);
+        case SockOpt::KeepIdle:
+            return tcp_conn ? static_cast<int32_t>(s.pcb.tcp->keep_idle / 1000) : TCP_KEEPIDLE_DEFAULT / 1000;
+        case SockOpt::KeepInterval:
+            return tcp_conn ? static_cast<int32_t>(s.pcb.tcp->keep_intvl / 1000) : TCP_KEEPINTVL_DEFAULT / 1000;
+        case SockOpt::KeepCount:
+            return tcp_conn ? static_cast<int32_t>(s.pcb.tcp->keep_cnt) : TCP_KEEPCNT_DEFAULT;
+        case SockOpt::NoDelay:
+            return s.nodelay ? 1 : 0;
+        case SockOpt::Linger:
+            return s.linger;
+        case SockOpt::RcvBuf:
+            return TCP_WND;
+        case SockOpt::SndBuf:
+            return TCP_SND_BUF;
+        case SockOpt::Ttl:
+            return ip != nullptr ? ip->ttl : IP_DEFAULT_TTL;
+        case SockOpt::Tos:
+            return ip != nullptr ? ip->tos : 0;
+        case SockOpt::Error:
+            return s.error != 0 ? static_cast<int32_t>(take_error(s)) : 0;
     }
     return Errno::NoProtoOpt;
 }
@@ -924,24 +900,20 @@ Result<idl::SockNames> NetService::names(uint32_t sock) {
     Request request(*this);
     Socket& s = *TRY(lookup(sock));
     idl::SockNames n{};
-    if (s.pcb.any == nullptr)
-        return n;
+    if (s.pcb.any == nullptr) return n;
     switch (s.kind) {
-    case SockKind::Stream:
-        n.local = to_net(&s.pcb.tcp->local_ip, s.pcb.tcp->local_port);
-        if (s.stream == Socket::Stream::Connected)
-            n.peer = to_net(&s.pcb.tcp->remote_ip, s.pcb.tcp->remote_port);
-        break;
-    case SockKind::Datagram:
-        n.local = to_net(&s.pcb.udp->local_ip, s.pcb.udp->local_port);
-        if (s.pcb.udp->flags & UDP_FLAGS_CONNECTED)
-            n.peer = to_net(&s.pcb.udp->remote_ip, s.pcb.udp->remote_port);
-        break;
-    case SockKind::Raw:
-        n.local = to_net(&s.pcb.raw->local_ip, 0);
-        if (s.pcb.raw->flags & RAW_FLAGS_CONNECTED)
-            n.peer = to_net(&s.pcb.raw->remote_ip, 0);
-        break;
+        case SockKind::Stream:
+            n.local = to_net(&s.pcb.tcp->local_ip, s.pcb.tcp->local_port);
+            if (s.stream == Socket::Stream::Connected) n.peer = to_net(&s.pcb.tcp->remote_ip, s.pcb.tcp->remote_port);
+            break;
+        case SockKind::Datagram:
+            n.local = to_net(&s.pcb.udp->local_ip, s.pcb.udp->local_port);
+            if (s.pcb.udp->flags & UDP_FLAGS_CONNECTED) n.peer = to_net(&s.pcb.udp->remote_ip, s.pcb.udp->remote_port);
+            break;
+        case SockKind::Raw:
+            n.local = to_net(&s.pcb.raw->local_ip, 0);
+            if (s.pcb.raw->flags & RAW_FLAGS_CONNECTED) n.peer = to_net(&s.pcb.raw->remote_ip, 0);
+            break;
     }
     return n;
 }

@@ -46,18 +46,18 @@ struct Socket {
     NetService* owner;
     bool used;
     bool dirty;
-    bool pending;          // accepted by lwIP, not yet by the kernel: no events yet
-    bool write_blocked;    // the last send found lwIP's memory full: not WRITABLE until a sent
+    bool pending;        // accepted by lwIP, not yet by the kernel: no events yet
+    bool write_blocked;  // the last send found lwIP's memory full: not WRITABLE until a sent
     bool shut_rd, shut_wr;
-    bool rx_eof;           // the peer's FIN arrived
+    bool rx_eof;  // the peer's FIN arrived
     bool nodelay;
     idl::SockKind kind;
     Stream stream;
     uint8_t protocol;
     uint16_t generation;
-    int32_t error;         // pending error (a positive errno), SO_ERROR
-    int32_t linger;        // -1 off, else seconds
-    uint32_t published;    // the state last sent to the kernel (NO_STATE: never)
+    int32_t error;       // pending error (a positive errno), SO_ERROR
+    int32_t linger;      // -1 off, else seconds
+    uint32_t published;  // the state last sent to the kernel (NO_STATE: never)
     int32_t published_error;
     union {
         struct tcp_pcb* tcp;
@@ -77,7 +77,7 @@ struct Socket {
     // Listening: connections lwIP accepted, oldest first, linked through next_pending (slot + 1).
     uint32_t pending_head, pending_tail, pending_count;
     uint32_t next_pending;
-    uint32_t listener;     // pending: the listening slot + 1
+    uint32_t listener;  // pending: the listening slot + 1
 };
 
 class NetService final : public idl::Net, public NetLoop {

@@ -31,8 +31,7 @@ void from_lwip(const ip4_addr_t* a, uint8_t out[4]) {
 }  // namespace
 
 Result<void> Stack::start(NetPlatform& platform, const NetSeed& seed) {
-    if (started_)
-        return Errno::Busy;
+    if (started_) return Errno::Busy;
     port::install(platform, seed);
     lwip_init();
     started_ = true;
@@ -40,8 +39,7 @@ Result<void> Stack::start(NetPlatform& platform, const NetSeed& seed) {
 }
 
 Result<uint32_t> Stack::add_nic(idl::Nic& nic) {
-    if (nic_count_ == MAX_NICS)
-        return Errno::NoSpc;
+    if (nic_count_ == MAX_NICS) return Errno::NoSpc;
     TRY(nics_[nic_count_].attach(nic, static_cast<uint8_t>(nic_count_)));
     nic_count_++;
     return LOOPBACK_INDEX + nic_count_;
@@ -51,23 +49,23 @@ struct netif* Stack::lwip_netif(uint32_t index) {
     if (index == LOOPBACK_INDEX) {
         struct netif* n;
         NETIF_FOREACH(n) {
-            if (n->name[0] == 'l' && n->name[1] == 'o')
-                return n;
+            if (n->name[0] == 'l' && n->name[1] == 'o') return n;
         }
         return nullptr;
     }
-    if (index < LOOPBACK_INDEX + 1 || index > LOOPBACK_INDEX + nic_count_)
-        return nullptr;
+    if (index < LOOPBACK_INDEX + 1 || index > LOOPBACK_INDEX + nic_count_) return nullptr;
     return &nics_[index - LOOPBACK_INDEX - 1].lwip();
 }
 
 Result<void> Stack::configure(uint32_t index, const idl::NetIfConfig& config) {
     struct netif* n = lwip_netif(index);
-    if (n == nullptr)
-        return Errno::NoDev;
+    if (n == nullptr) return Errno::NoDev;
     if (index == LOOPBACK_INDEX) {
         // lo keeps 127.0.0.1/8; only up/down changes.
-        if (config.up) netif_set_up(n); else netif_set_down(n);
+        if (config.up)
+            netif_set_up(n);
+        else
+            netif_set_down(n);
         return {};
     }
     uint32_t nic = index - LOOPBACK_INDEX - 1;
@@ -79,8 +77,7 @@ Result<void> Stack::configure(uint32_t index, const idl::NetIfConfig& config) {
         netif_set_addr(n, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4);
     } else {
         ip4_addr_t addr = to_lwip(config.addr), mask = to_lwip(config.netmask), gw = to_lwip(config.gateway);
-        if (!ip4_addr_isany_val(addr) && !ip4_addr_netmask_valid(ip4_addr_get_u32(&mask)))
-            return Errno::Inval;
+        if (!ip4_addr_isany_val(addr) && !ip4_addr_netmask_valid(ip4_addr_get_u32(&mask))) return Errno::Inval;
         netif_set_addr(n, &addr, &mask, &gw);
     }
     if (!config.up) {
@@ -88,11 +85,9 @@ Result<void> Stack::configure(uint32_t index, const idl::NetIfConfig& config) {
         return {};
     }
     netif_set_up(n);
-    if (config.dhcp || !ip4_addr_isany_val(*netif_ip4_gw(n)))
-        netif_set_default(n);
+    if (config.dhcp || !ip4_addr_isany_val(*netif_ip4_gw(n))) netif_set_default(n);
     if (config.dhcp) {
-        if (dhcp_start(n) != ERR_OK)
-            return Errno::NoMem;
+        if (dhcp_start(n) != ERR_OK) return Errno::NoMem;
         dhcp_[nic] = true;
     }
     return {};
@@ -100,8 +95,7 @@ Result<void> Stack::configure(uint32_t index, const idl::NetIfConfig& config) {
 
 Result<idl::NetIfStatus> Stack::status(uint32_t index) {
     struct netif* n = lwip_netif(index);
-    if (n == nullptr)
-        return Errno::NoDev;
+    if (n == nullptr) return Errno::NoDev;
     idl::NetIfStatus s{};
     s.index = index;
     s.mtu = n->mtu;
@@ -118,7 +112,10 @@ Result<idl::NetIfStatus> Stack::status(uint32_t index) {
     }
     uint32_t nic = index - LOOPBACK_INDEX - 1;
     const NicInterface& i = nics_[nic];
-    s.name[0] = 'e'; s.name[1] = 't'; s.name[2] = 'h'; s.name[3] = static_cast<uint8_t>('0' + nic);
+    s.name[0] = 'e';
+    s.name[1] = 't';
+    s.name[2] = 'h';
+    s.name[3] = static_cast<uint8_t>('0' + nic);
     memcpy(s.mac, i.info().mac, 6);
     s.flags |= IFF_BROADCAST;
     s.dhcp = dhcp_[nic];
@@ -140,8 +137,7 @@ void Stack::step() {
         for (int round = 0; round < 8; round++) {
             auto more = nics_[i].exchange();
             nics_[i].input();
-            if (more.is_error() || !more.value())
-                break;
+            if (more.is_error() || !more.value()) break;
         }
         nics_[i].update_link();
     }
@@ -155,14 +151,12 @@ void Stack::flush() {
     // the same request, as it would on Linux.
     netif_poll_all();
     for (uint32_t i = 0; i < nic_count_; i++)
-        if (nics_[i].has_output())
-            (void)nics_[i].exchange();
+        if (nics_[i].has_output()) (void)nics_[i].exchange();
 }
 
 uint64_t Stack::next_timer_ns() {
     for (uint32_t i = 0; i < nic_count_; i++)
-        if (nics_[i].has_input())
-            return 0;
+        if (nics_[i].has_input()) return 0;
     u32_t ms = sys_timeouts_sleeptime();
     return ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? UINT64_MAX : uint64_t{ms} * 1000000;
 }

@@ -25,19 +25,19 @@ using namespace lamina::nvme;
 
 namespace {
 
-constexpr uint16_t kVendor = 0x1b36, kDevice = 0x0010;
-constexpr uint16_t kIoQueues = 2;
-constexpr uint64_t kCommandTimeoutNs = 1'000'000'000;  // below the 2 s watchdog
+constexpr uint16_t VENDOR = 0x1b36, kDevice = 0x0010;
+constexpr uint16_t IO_QUEUES = 2;
+constexpr uint64_t COMMAND_TIMEOUT_NS = 1'000'000'000;  // below the 2 s watchdog
 
 // What the kernel's tests may ask (domain::call(d, control, op)).
 enum Control : uint64_t {
-    kCrashInFlight = 1,   // panic right after the next I/O submission doorbell write
-    kUsePolling = 2,      // re-initialise the controller without interrupts
-    kUseInterrupts = 3,   // ... with MSI-X again (ENOTSUP if none were granted)
-    kInterruptWakeups = 4,  // waits an interrupt ended
-    kPolledWaits = 5,     // waits in polled mode
-    kUsesInterrupts = 6,  // 1 when the I/O queues run on MSI-X
-    kStallController = 7,  // disable the controller behind the driver's back: the next command times out
+    CRASH_IN_FLIGHT = 1,    // panic right after the next I/O submission doorbell write
+    USE_POLLING = 2,        // re-initialise the controller without interrupts
+    USE_INTERRUPTS = 3,     // ... with MSI-X again (ENOTSUP if none were granted)
+    INTERRUPT_WAKEUPS = 4,  // waits an interrupt ended
+    POLLED_WAITS = 5,       // waits in polled mode
+    USES_INTERRUPTS = 6,    // 1 when the I/O queues run on MSI-X
+    STALL_CONTROLLER = 7,   // disable the controller behind the driver's back: the next command times out
 };
 
 class DomainPlatform final : public Platform {
@@ -103,11 +103,10 @@ public:
 
     Result<uint32_t> map_buffer(const void* object, uint64_t offset, uint64_t length, DmaSegment* out,
                                 uint32_t max) override {
-        lamina_dma_segment segs[BlockAdaptor::kMaxSegments];
-        if (max > BlockAdaptor::kMaxSegments) max = BlockAdaptor::kMaxSegments;
+        lamina_dma_segment segs[BlockAdaptor::MAX_SEGMENTS];
+        if (max > BlockAdaptor::MAX_SEGMENTS) max = BlockAdaptor::MAX_SEGMENTS;
         uint32_t n = 0;
-        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, segs, max, &n); rc != 0)
-            return Errno(rc);
+        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, segs, max, &n); rc != 0) return Errno(rc);
         for (uint32_t i = 0; i < n; i++) out[i] = DmaSegment{segs[i].bus_address, uint32_t(segs[i].length)};
         return n;
     }
@@ -124,7 +123,7 @@ Controller* g_controller;
 BlockAdaptor* g_adaptor;
 
 uint64_t reinit(bool interrupts) {
-    if (interrupts && g_platform->vectors <= kIoQueues) return 95;  // ENOTSUP
+    if (interrupts && g_platform->vectors <= IO_QUEUES) return 95;  // ENOTSUP
     g_adaptor->acquire_all();
     g_platform->interrupts = interrupts;
     auto r = g_controller->reinitialize(nullptr, 0);
@@ -135,16 +134,24 @@ uint64_t reinit(bool interrupts) {
 
 uint64_t control(uint64_t op) {
     switch (op) {
-    case kCrashInFlight: __atomic_store_n(&g_platform->crash_armed, true, __ATOMIC_RELEASE); return 0;
-    case kUsePolling: return reinit(false);
-    case kUseInterrupts: return reinit(true);
-    case kInterruptWakeups: return __atomic_load_n(&g_platform->interrupt_wakeups, __ATOMIC_RELAXED);
-    case kPolledWaits: return __atomic_load_n(&g_platform->polled_waits, __ATOMIC_RELAXED);
-    case kUsesInterrupts: return g_platform->interrupts ? 1 : 0;
-    case kStallController:
-        g_platform->write32(spec::reg::CC, g_platform->read32(spec::reg::CC) & ~spec::cc::EN);
-        return 0;
-    default: return 22;  // EINVAL
+        case CRASH_IN_FLIGHT:
+            __atomic_store_n(&g_platform->crash_armed, true, __ATOMIC_RELEASE);
+            return 0;
+        case USE_POLLING:
+            return reinit(false);
+        case USE_INTERRUPTS:
+            return reinit(true);
+        case INTERRUPT_WAKEUPS:
+            return __atomic_load_n(&g_platform->interrupt_wakeups, __ATOMIC_RELAXED);
+        case POLLED_WAITS:
+            return __atomic_load_n(&g_platform->polled_waits, __ATOMIC_RELAXED);
+        case USES_INTERRUPTS:
+            return g_platform->interrupts ? 1 : 0;
+        case STALL_CONTROLLER:
+            g_platform->write32(spec::reg::CC, g_platform->read32(spec::reg::CC) & ~spec::cc::EN);
+            return 0;
+        default:
+            return 22;  // EINVAL
     }
 }
 
@@ -153,8 +160,8 @@ uint64_t control(uint64_t op) {
 int64_t domain_main(const lamina_domain_caps& caps) {
     using domain_rt::log;
     lamina_device_info dev;
-    if (int32_t rc = caps.device_claim(kVendor, kDevice, 0, &dev); rc != 0) {
-        log("cannot claim the NVMe controller %04x:%04x: errno %d", kVendor, kDevice, rc);
+    if (int32_t rc = caps.device_claim(VENDOR, kDevice, 0, &dev); rc != 0) {
+        log("cannot claim the NVMe controller %04x:%04x: errno %d", VENDOR, kDevice, rc);
         return -rc;
     }
     void* bar = nullptr;
@@ -169,16 +176,17 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     Own<DomainPlatform> platform = made_platform.release_value();
     Own<DomainBlockHost> host = made_host.release_value();
     uint32_t granted = 0;
-    if (caps.device_irq_setup(dev.handle, 1 + kIoQueues, &granted) == 0) platform->vectors = granted;
-    platform->interrupts = platform->vectors > kIoQueues;
+    if (caps.device_irq_setup(dev.handle, 1 + IO_QUEUES, &granted) == 0) platform->vectors = granted;
+    platform->interrupts = platform->vectors > IO_QUEUES;
     Config config;
-    config.io_queues = kIoQueues;
+    config.io_queues = IO_QUEUES;
     config.io_queue_entries = 64;
-    config.command_timeout_ns = kCommandTimeoutNs;
+    config.command_timeout_ns = COMMAND_TIMEOUT_NS;
     auto controller = Controller::create(*platform, config);
     if (controller.is_error()) {
         log("controller bring-up failed: %s", controller.error().name());
-        if (controller.error().code() == CONTROLLER_FAILED) log("(the controller did not become ready or stopped answering)");
+        if (controller.error().code() == CONTROLLER_FAILED)
+            log("(the controller did not become ready or stopped answering)");
         return -int64_t(controller.error().code());
     }
     Own<Controller> ctl = controller.release_value();
@@ -197,8 +205,8 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     auto fn = &control;
     if (int32_t rc = caps.interface_publish("nvme.control", 12, reinterpret_cast<void*>(fn)); rc != 0) return -rc;
     const NamespaceInfo& ns = *g_controller->find_namespace(1);
-    log("%s %s: %llu blocks of %u bytes, %u I/O queues, %s", g_controller->info().model,
-        g_controller->info().serial, (unsigned long long)ns.blocks, ns.block_size,
-        g_controller->io_queue_count(), g_platform->interrupts ? "MSI-X" : "polled");
+    log("%s %s: %llu blocks of %u bytes, %u I/O queues, %s", g_controller->info().model, g_controller->info().serial,
+        (unsigned long long)ns.blocks, ns.block_size, g_controller->io_queue_count(),
+        g_platform->interrupts ? "MSI-X" : "polled");
     return 0;
 }

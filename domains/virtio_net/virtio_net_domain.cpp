@@ -19,7 +19,7 @@ using namespace lamina;
 
 namespace {
 
-constexpr uint16_t kVendor = virtio::spec::PCI_VENDOR, kDevice = virtio::spec::PCI_DEVICE_NET;
+constexpr uint16_t VENDOR = virtio::spec::PCI_VENDOR, kDevice = virtio::spec::PCI_DEVICE_NET;
 
 class DomainPlatform final : public virtio::Platform {
 public:
@@ -51,9 +51,12 @@ public:
     }
     void bar_write(uint8_t bar, uint32_t off, uint8_t width, uint32_t v) override {
         volatile uint8_t* p = bars_[bar] + off;
-        if (width == 1) *p = uint8_t(v);
-        else if (width == 2) *reinterpret_cast<volatile uint16_t*>(p) = uint16_t(v);
-        else *reinterpret_cast<volatile uint32_t*>(p) = v;
+        if (width == 1)
+            *p = uint8_t(v);
+        else if (width == 2)
+            *reinterpret_cast<volatile uint16_t*>(p) = uint16_t(v);
+        else
+            *reinterpret_cast<volatile uint32_t*>(p) = v;
     }
 
     Result<virtio::DmaRegion> alloc_dma(size_t bytes) override {
@@ -123,9 +126,10 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         return -int64_t(Errno::NotSup);
     }
     lamina_device_info dev;
-    if (int32_t rc = caps.device_claim(kVendor, kDevice, 0, &dev); rc != 0) {
+    if (int32_t rc = caps.device_claim(VENDOR, kDevice, 0, &dev); rc != 0) {
         // No such device is the common case (a machine without the card): the service says so.
-        if (rc != int32_t(Errno::NoEnt)) log("cannot claim the virtio-net device %04x:%04x: errno %d", kVendor, kDevice, rc);
+        if (rc != int32_t(Errno::NoEnt))
+            log("cannot claim the virtio-net device %04x:%04x: errno %d", VENDOR, kDevice, rc);
         return -rc;
     }
     auto* platform = new (std::nothrow) DomainPlatform(caps, dev);

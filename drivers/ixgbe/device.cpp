@@ -14,7 +14,7 @@ constexpr uint32_t POLL_US = 10;
 // A transmit descriptor asks for write-back (RS) at least this often, so reclaim() frees
 // buffers in batches no larger than this even while send() is handed long batches.
 constexpr uint32_t RS_INTERVAL = 32;
-constexpr uint32_t MAX_FRAME = 9728;          // jumbo limit (8.2.3.22.13)
+constexpr uint32_t MAX_FRAME = 9728;  // jumbo limit (8.2.3.22.13)
 constexpr uint32_t FCS_BYTES = 4;
 constexpr uint32_t TX_PTHRESH = 36, TX_HTHRESH = 8;  // prefetch thresholds (4.6.8)
 
@@ -28,8 +28,8 @@ uint32_t load_acquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_AC
 
 Result<Own<Device>> Device::create(Platform& platform, const Config& config, Failure* why) {
     if (why) *why = Failure::None;
-    if (!power_of_two_ring(config.rx_entries) || !power_of_two_ring(config.tx_entries) ||
-        config.rx_buffer_bytes == 0 || config.rx_buffer_bytes % spec::srrctl::BSIZEPACKET_UNIT ||
+    if (!power_of_two_ring(config.rx_entries) || !power_of_two_ring(config.tx_entries) || config.rx_buffer_bytes == 0 ||
+        config.rx_buffer_bytes % spec::srrctl::BSIZEPACKET_UNIT ||
         config.rx_buffer_bytes / spec::srrctl::BSIZEPACKET_UNIT > spec::srrctl::BSIZEPACKET_MASK)
         return Errno::Inval;
     auto d = TRY(adopt_own_or_nomem(new (std::nothrow) Device(platform, config)));
@@ -63,14 +63,22 @@ void Device::quiesce() {
 
 const char* Device::failure_text(Failure failure) {
     switch (failure) {
-    case Failure::None: return "none";
-    case Failure::ResetTimeout: return "CTRL.RST did not clear after a device reset";
-    case Failure::EepromTimeout: return "EEPROM auto-read (EEC.ARD) did not complete";
-    case Failure::DmaInitTimeout: return "DMA initialisation (RDRXCTL.DMAIDONE) did not complete";
-    case Failure::QueueEnableTimeout: return "a queue's ENABLE bit did not read back as set";
-    case Failure::DeviceGone: return "registers read as all ones: the device is gone";
-    case Failure::TxStalled: return "the transmit queue made no progress with the link up";
-    case Failure::Quiesced: return "the device was quiesced";
+        case Failure::None:
+            return "none";
+        case Failure::ResetTimeout:
+            return "CTRL.RST did not clear after a device reset";
+        case Failure::EepromTimeout:
+            return "EEPROM auto-read (EEC.ARD) did not complete";
+        case Failure::DmaInitTimeout:
+            return "DMA initialisation (RDRXCTL.DMAIDONE) did not complete";
+        case Failure::QueueEnableTimeout:
+            return "a queue's ENABLE bit did not read back as set";
+        case Failure::DeviceGone:
+            return "registers read as all ones: the device is gone";
+        case Failure::TxStalled:
+            return "the transmit queue made no progress with the link up";
+        case Failure::Quiesced:
+            return "the device was quiesced";
     }
     return "?";
 }
@@ -88,8 +96,7 @@ Result<uint32_t> Device::read(uint32_t offset) {
     return v;
 }
 
-Result<void> Device::wait_bits(uint32_t offset, uint32_t mask, uint32_t want,
-                               uint64_t timeout_ns, Failure on_timeout) {
+Result<void> Device::wait_bits(uint32_t offset, uint32_t mask, uint32_t want, uint64_t timeout_ns, Failure on_timeout) {
     uint64_t deadline = platform_.now_ns() + timeout_ns;
     for (;;) {
         uint32_t v = TRY(read(offset));
@@ -103,8 +110,7 @@ Result<void> Device::wait_bits(uint32_t offset, uint32_t mask, uint32_t want,
 // flow control); the reset that follows clears what is left, so that is not a failure.
 Result<void> Device::master_disable() {
     platform_.write32(reg::CTRL, TRY(read(reg::CTRL)) | spec::ctrl::MASTER_DISABLE);
-    auto r = wait_bits(reg::STATUS, spec::status::MASTER_ENABLE, 0,
-                       config_.master_disable_timeout_ns, Failure::None);
+    auto r = wait_bits(reg::STATUS, spec::status::MASTER_ENABLE, 0, config_.master_disable_timeout_ns, Failure::None);
     if (r.is_error() && failure_ == Failure::DeviceGone) return r;
     return {};
 }
@@ -125,10 +131,9 @@ Result<void> Device::bring_up() {
     platform_.write32(reg::EIMC, spec::eicr::ALL);
     TRY(master_disable());
     TRY(reset());
-    TRY(wait_bits(reg::EEC, spec::eec::ARD, spec::eec::ARD, config_.eeprom_timeout_ns,
-                  Failure::EepromTimeout));
-    TRY(wait_bits(reg::RDRXCTL, spec::rdrxctl::DMAIDONE, spec::rdrxctl::DMAIDONE,
-                  config_.dma_init_timeout_ns, Failure::DmaInitTimeout));
+    TRY(wait_bits(reg::EEC, spec::eec::ARD, spec::eec::ARD, config_.eeprom_timeout_ns, Failure::EepromTimeout));
+    TRY(wait_bits(reg::RDRXCTL, spec::rdrxctl::DMAIDONE, spec::rdrxctl::DMAIDONE, config_.dma_init_timeout_ns,
+                  Failure::DmaInitTimeout));
     up_ = true;
 
     // The EEPROM auto-read loaded the port's address into receive address 0.
@@ -195,8 +200,7 @@ Result<void> Device::setup_rx() {
     platform_.write32(reg::rdbah(0), uint32_t(rx_ring_mem_.phys >> 32));
     platform_.write32(reg::rdlen(0), n * sizeof(spec::RxDesc));
     platform_.write32(reg::srrctl(0), config_.rx_buffer_bytes / spec::srrctl::BSIZEPACKET_UNIT |
-                                          spec::srrctl::DESCTYPE_ADV_ONEBUF |
-                                          spec::srrctl::DROP_EN);
+                                          spec::srrctl::DESCTYPE_ADV_ONEBUF | spec::srrctl::DROP_EN);
     platform_.write32(reg::rdh(0), 0);
     platform_.write32(reg::rdt(0), 0);
     return {};
@@ -227,8 +231,8 @@ Result<void> Device::setup_tx() {
     platform_.write32(reg::tdh(0), 0);
     platform_.write32(reg::tdt(0), 0);
     // WTHRESH 0: the device writes DD back as soon as an RS descriptor is done.
-    platform_.write32(reg::txdctl(0), TX_PTHRESH << spec::txdctl::PTHRESH_SHIFT |
-                                          TX_HTHRESH << spec::txdctl::HTHRESH_SHIFT);
+    platform_.write32(reg::txdctl(0),
+                      TX_PTHRESH << spec::txdctl::PTHRESH_SHIFT | TX_HTHRESH << spec::txdctl::HTHRESH_SHIFT);
     platform_.write32(reg::DMATXCTL, spec::dmatxctl::TE);
     return {};
 }
@@ -236,11 +240,9 @@ Result<void> Device::setup_tx() {
 // 7.3: MSI-X with one vector for the queue pair and one for the other causes. The queue
 // vector auto-clears its cause and auto-masks itself when it fires, so wait() re-arms it.
 void Device::setup_interrupts() {
-    platform_.write32(reg::GPIE,
-                      spec::gpie::MULTIPLE_MSIX | spec::gpie::PBA_SUPPORT | spec::gpie::EIAME);
+    platform_.write32(reg::GPIE, spec::gpie::MULTIPLE_MSIX | spec::gpie::PBA_SUPPORT | spec::gpie::EIAME);
     uint32_t q = (VECTOR_QUEUE | spec::ivar::VALID);
-    platform_.write32(reg::ivar(0), q << spec::ivar::entry_shift(0, false) |
-                                        q << spec::ivar::entry_shift(0, true));
+    platform_.write32(reg::ivar(0), q << spec::ivar::entry_shift(0, false) | q << spec::ivar::entry_shift(0, true));
     platform_.write32(reg::IVAR_MISC, (VECTOR_OTHER | spec::ivar::VALID) << spec::ivar::OTHER_SHIFT);
     uint32_t interval = config_.itr_interval_ns / spec::eitr::UNIT_NS;
     if (interval > 0x1FF) interval = 0x1FF;
@@ -253,12 +255,12 @@ void Device::setup_interrupts() {
 // receive unit goes on after its queue.
 Result<void> Device::enable_queues() {
     platform_.write32(reg::rxdctl(0), TRY(read(reg::rxdctl(0))) | spec::rxdctl::ENABLE);
-    TRY(wait_bits(reg::rxdctl(0), spec::rxdctl::ENABLE, spec::rxdctl::ENABLE,
-                  config_.queue_enable_timeout_ns, Failure::QueueEnableTimeout));
+    TRY(wait_bits(reg::rxdctl(0), spec::rxdctl::ENABLE, spec::rxdctl::ENABLE, config_.queue_enable_timeout_ns,
+                  Failure::QueueEnableTimeout));
     platform_.write32(reg::RXCTRL, spec::rxctrl::RXEN);
     platform_.write32(reg::txdctl(0), TRY(read(reg::txdctl(0))) | spec::txdctl::ENABLE);
-    TRY(wait_bits(reg::txdctl(0), spec::txdctl::ENABLE, spec::txdctl::ENABLE,
-                  config_.queue_enable_timeout_ns, Failure::QueueEnableTimeout));
+    TRY(wait_bits(reg::txdctl(0), spec::txdctl::ENABLE, spec::txdctl::ENABLE, config_.queue_enable_timeout_ns,
+                  Failure::QueueEnableTimeout));
     return {};
 }
 
@@ -308,8 +310,7 @@ Result<uint32_t> Device::receive(RxFragment* out, uint32_t max) {
             const spec::RxDesc& d = rx_ring_[rx_next_];
             uint16_t len = d.wb.length;
             out[taken++] = RxFragment{rx_cookies_[rx_next_], uint16_t(len > holds ? holds : len),
-                                      uint8_t((f == 0 ? FRAG_FIRST : 0) |
-                                              (f == frags - 1 ? FRAG_EOP : 0) | err)};
+                                      uint8_t((f == 0 ? FRAG_FIRST : 0) | (f == frags - 1 ? FRAG_EOP : 0) | err)};
             rx_next_ = (rx_next_ + 1) & rx_mask_;
         }
         rx_posted_ -= frags;
@@ -329,8 +330,7 @@ Result<uint32_t> Device::send(const TxFrame* frames, uint32_t count) {
             if (i == 0) return Errno::Inval;
             break;
         }
-        uint32_t cmd = len | spec::txd::DTYP_DATA | spec::txd::CMD_DEXT | spec::txd::CMD_EOP |
-                       spec::txd::CMD_IFCS;
+        uint32_t cmd = len | spec::txd::DTYP_DATA | spec::txd::CMD_DEXT | spec::txd::CMD_EOP | spec::txd::CMD_IFCS;
         if (++tx_since_rs_ == RS_INTERVAL || i == n - 1) {
             cmd |= spec::txd::CMD_RS;
             tx_since_rs_ = 0;
@@ -397,8 +397,7 @@ bool Device::rx_ready() const {
 }
 
 bool Device::tx_ready() const {
-    return tx_rs_count_ &&
-           (load_acquire(&tx_ring_[tx_rs_[tx_rs_head_]].wb.status) & spec::txd::STAT_DD);
+    return tx_rs_count_ && (load_acquire(&tx_ring_[tx_rs_[tx_rs_head_]].wb.status) & spec::txd::STAT_DD);
 }
 
 Result<uint32_t> Device::wait(uint64_t deadline_ns) {
@@ -406,15 +405,14 @@ Result<uint32_t> Device::wait(uint64_t deadline_ns) {
     for (;;) {
         // The link cause is latched in EICR whether or not it is masked (read to clear).
         uint32_t cause = TRY(read(reg::EICR));
-        uint32_t events = (rx_ready() ? EVENT_RX : 0) | (tx_ready() ? EVENT_TX : 0) |
-                          ((cause & spec::eicr::LSC) ? EVENT_LINK : 0);
+        uint32_t events =
+            (rx_ready() ? EVENT_RX : 0) | (tx_ready() ? EVENT_TX : 0) | ((cause & spec::eicr::LSC) ? EVENT_LINK : 0);
         if (events) {
             if (events & EVENT_LINK) link_up_ = TRY(link()).up;
             return events;
         }
         if (platform_.now_ns() >= deadline_ns) return 0u;
-        if (platform_.has_interrupts())
-            platform_.write32(reg::EIMS, 1u << VECTOR_QUEUE | spec::eicr::LSC);
+        if (platform_.has_interrupts()) platform_.write32(reg::EIMS, 1u << VECTOR_QUEUE | spec::eicr::LSC);
         platform_.wait_for_interrupt(deadline_ns);
     }
 }
@@ -426,10 +424,18 @@ Result<LinkState> Device::link() {
     s.up = links & spec::links::LINK_UP;
     if (s.up) {
         switch (links & spec::links::SPEED_MASK) {
-        case spec::links::SPEED_10G: s.speed_mbps = 10000; break;
-        case spec::links::SPEED_1G: s.speed_mbps = 1000; break;
-        case spec::links::SPEED_100M: s.speed_mbps = 100; break;
-        default: s.speed_mbps = 0; break;
+            case spec::links::SPEED_10G:
+                s.speed_mbps = 10000;
+                break;
+            case spec::links::SPEED_1G:
+                s.speed_mbps = 1000;
+                break;
+            case spec::links::SPEED_100M:
+                s.speed_mbps = 100;
+                break;
+            default:
+                s.speed_mbps = 0;
+                break;
         }
     }
     link_up_ = s.up;

@@ -36,17 +36,17 @@ constexpr uint16_t VECTOR_OTHER = 1;
 constexpr uint16_t VECTORS = 2;
 
 struct Config {
-    uint16_t rx_entries = 512;            // descriptors, a power of two from 8 to 8192
+    uint16_t rx_entries = 512;  // descriptors, a power of two from 8 to 8192
     uint16_t tx_entries = 512;
-    uint32_t rx_buffer_bytes = 1024;      // per receive buffer: a multiple of 1 KiB, <= 15 KiB
-    uint32_t itr_interval_ns = 8192;      // interrupt throttling per vector; 0 = none
-    bool loopback = false;                // MAC loopback (HLREG0.LPBK), link forced up
+    uint32_t rx_buffer_bytes = 1024;  // per receive buffer: a multiple of 1 KiB, <= 15 KiB
+    uint32_t itr_interval_ns = 8192;  // interrupt throttling per vector; 0 = none
+    bool loopback = false;            // MAC loopback (HLREG0.LPBK), link forced up
     uint64_t reset_timeout_ns = 50'000'000;
     uint64_t eeprom_timeout_ns = 50'000'000;
     uint64_t dma_init_timeout_ns = 50'000'000;
     uint64_t queue_enable_timeout_ns = 10'000'000;
     uint64_t master_disable_timeout_ns = 10'000'000;
-    uint64_t link_wait_ns = 0;            // bring-up waits this long for link-up (not fatal)
+    uint64_t link_wait_ns = 0;  // bring-up waits this long for link-up (not fatal)
     uint64_t tx_stall_timeout_ns = 100'000'000;
 };
 
@@ -71,7 +71,7 @@ struct RxFragment {
 
 struct TxFrame {
     uint64_t phys;
-    uint16_t len;     // 14 .. 9728 bytes, without the FCS (the device appends it)
+    uint16_t len;  // 14 .. 9728 bytes, without the FCS (the device appends it)
     uint64_t cookie;
 };
 
@@ -83,14 +83,20 @@ struct LinkState {
 struct Counters {
     uint64_t rx_frames = 0, rx_bytes = 0;
     uint64_t tx_frames = 0, tx_bytes = 0;
-    uint64_t rx_dropped = 0;   // missed (packet buffer full) + queue drops (no descriptor)
-    uint64_t rx_errors = 0;    // CRC and length errors
+    uint64_t rx_dropped = 0;  // missed (packet buffer full) + queue drops (no descriptor)
+    uint64_t rx_errors = 0;   // CRC and length errors
 };
 
 constexpr uint32_t EVENT_RX = 1, EVENT_TX = 2, EVENT_LINK = 4;
 
 enum class Failure : uint8_t {
-    None, ResetTimeout, EepromTimeout, DmaInitTimeout, QueueEnableTimeout, DeviceGone, TxStalled,
+    None,
+    ResetTimeout,
+    EepromTimeout,
+    DmaInitTimeout,
+    QueueEnableTimeout,
+    DeviceGone,
+    TxStalled,
     Quiesced,
 };
 
@@ -103,8 +109,7 @@ public:
     // Brings the device at `platform` up. IO (with failure()) when a wait times out or the
     // device reads as all ones; NoMem when DMA memory runs out; Inval for a bad Config.
     // `why`, when given, receives the failure that ended a bring-up (Failure::None otherwise).
-    static Result<Own<Device>> create(Platform& platform, const Config& config,
-                                        Failure* why = nullptr);
+    static Result<Own<Device>> create(Platform& platform, const Config& config, Failure* why = nullptr);
     ~Device();  // quiesces the device before freeing the rings
 
     // Stops all DMA (master disable, then reset: 5.2.5.3.2) and forgets every buffer on the
@@ -153,8 +158,7 @@ private:
     Result<void> bring_up();
     Result<void> reset();
     Result<void> master_disable();
-    Result<void> wait_bits(uint32_t offset, uint32_t mask, uint32_t want, uint64_t timeout_ns,
-                           Failure on_timeout);
+    Result<void> wait_bits(uint32_t offset, uint32_t mask, uint32_t want, uint64_t timeout_ns, Failure on_timeout);
     void setup_link();
     void setup_interrupts();
     Result<void> setup_rx();
@@ -174,19 +178,19 @@ private:
     DmaRegion rx_ring_mem_, tx_ring_mem_;
     spec::RxDesc* rx_ring_ = nullptr;
     spec::TxDesc* tx_ring_ = nullptr;
-    uint64_t* rx_cookies_ = nullptr;   // per receive descriptor
-    uint64_t* tx_cookies_ = nullptr;   // per transmit descriptor
+    uint64_t* rx_cookies_ = nullptr;  // per receive descriptor
+    uint64_t* tx_cookies_ = nullptr;  // per transmit descriptor
     // Descriptors sent with RS, oldest first: the only ones the device writes DD back to.
     uint16_t* tx_rs_ = nullptr;
     uint32_t tx_rs_head_ = 0, tx_rs_count_ = 0;
-    uint32_t rx_next_ = 0;             // next descriptor the device writes back
-    uint32_t rx_tail_ = 0;             // next descriptor the driver fills (RDT)
+    uint32_t rx_next_ = 0;  // next descriptor the device writes back
+    uint32_t rx_tail_ = 0;  // next descriptor the driver fills (RDT)
     uint32_t rx_posted_ = 0;
-    uint32_t tx_clean_ = 0;            // oldest descriptor not yet reclaimed
-    uint32_t tx_tail_ = 0;             // next descriptor to fill (TDT)
+    uint32_t tx_clean_ = 0;  // oldest descriptor not yet reclaimed
+    uint32_t tx_tail_ = 0;   // next descriptor to fill (TDT)
     uint32_t tx_in_flight_ = 0;
-    uint32_t tx_since_rs_ = 0;         // descriptors queued since the last RS
-    uint64_t tx_progress_ns_ = 0;      // when reclaim last saw progress (or the queue was idle)
+    uint32_t tx_since_rs_ = 0;     // descriptors queued since the last RS
+    uint64_t tx_progress_ns_ = 0;  // when reclaim last saw progress (or the queue was idle)
     uint32_t rx_mask_ = 0, tx_mask_ = 0;
     bool link_up_ = false;
     Counters totals_;

@@ -10,8 +10,8 @@ constexpr uint32_t MTU = 1500;
 constexpr uint32_t RX_BUFFER_BYTES = 2048;
 }  // namespace
 
-Result<Own<IxgbeNic>> IxgbeNic::create(Platform& platform, Config config, FailureHook hook,
-                                         void* context, Failure* why) {
+Result<Own<IxgbeNic>> IxgbeNic::create(Platform& platform, Config config, FailureHook hook, void* context,
+                                       Failure* why) {
     config.rx_buffer_bytes = RX_BUFFER_BYTES;
     auto dev = Device::create(platform, config, why);
     if (dev.is_error()) return dev.error();
@@ -72,9 +72,7 @@ nic::CoreCounters IxgbeNic::counters() {
     return out;
 }
 
-uint32_t IxgbeNic::rx_space() const {
-    return dev_->config().rx_entries - 1 - dev_->rx_posted() - rx_staged_;
-}
+uint32_t IxgbeNic::rx_space() const { return dev_->config().rx_entries - 1 - dev_->rx_posted() - rx_staged_; }
 
 uint32_t IxgbeNic::tx_space() const { return dev_->tx_free() - tx_staged_; }
 
@@ -109,7 +107,7 @@ void IxgbeNic::kick() {
 }
 
 uint32_t IxgbeNic::reap_rx(nic::RxDone* out, uint32_t max) {
-    if (max > kReapBatch) max = kReapBatch;
+    if (max > REAP_BATCH) max = REAP_BATCH;
     auto r = dev_->receive(frags_, max);
     if (r.is_error()) {
         if (r.error().code() != Errno::Range) report_failure();
@@ -126,7 +124,7 @@ uint32_t IxgbeNic::reap_rx(nic::RxDone* out, uint32_t max) {
 }
 
 uint32_t IxgbeNic::reap_tx(nic::TxDone* out, uint32_t max) {
-    if (max > kReapBatch) max = kReapBatch;
+    if (max > REAP_BATCH) max = REAP_BATCH;
     auto r = dev_->reclaim(cookies_, max);
     if (r.is_error()) {
         if (r.error().code() != Errno::Range) report_failure();

@@ -27,12 +27,11 @@ namespace lamina::ixgbe {
 class IxgbeNic final : public nic::NicCore {
 public:
     using FailureHook = void (*)(void* context, const char* why);
-    static constexpr uint32_t kReapBatch = 64;
+    static constexpr uint32_t REAP_BATCH = 64;
 
     // Brings the device up (Device::create, with 2 KiB receive buffers); `why` as there.
-    static Result<Own<IxgbeNic>> create(Platform& platform, Config config,
-                                          FailureHook hook = nullptr, void* context = nullptr,
-                                          Failure* why = nullptr);
+    static Result<Own<IxgbeNic>> create(Platform& platform, Config config, FailureHook hook = nullptr,
+                                        void* context = nullptr, Failure* why = nullptr);
     ~IxgbeNic();
     IxgbeNic(const IxgbeNic&) = delete;
     IxgbeNic& operator=(const IxgbeNic&) = delete;
@@ -53,8 +52,7 @@ public:
     Device& device() { return *dev_; }
 
 private:
-    IxgbeNic(Own<Device> dev, FailureHook hook, void* context)
-        : dev_(std::move(dev)), hook_(hook), context_(context) {}
+    IxgbeNic(Own<Device> dev, FailureHook hook, void* context) : dev_(std::move(dev)), hook_(hook), context_(context) {}
     Result<void> stage_memory();
     void report_failure();  // calls the hook once, if the device failed
 
@@ -65,8 +63,8 @@ private:
     RxBuffer* rx_stage_ = nullptr;
     TxFrame* tx_stage_ = nullptr;
     uint32_t rx_staged_ = 0, tx_staged_ = 0;
-    RxFragment frags_[kReapBatch];
-    uint64_t cookies_[kReapBatch];
+    RxFragment frags_[REAP_BATCH];
+    uint64_t cookies_[REAP_BATCH];
 };
 
 }  // namespace lamina::ixgbe

@@ -19,10 +19,10 @@ constexpr uint32_t BAR0_SIZE = 128 * 1024;     // memory CSR space (9.3.6.1)
 
 // --- 8.2.3.1 General control registers ---------------------------------------------------
 namespace reg {
-constexpr uint32_t CTRL = 0x00000;       // device control (8.2.3.1.1)
-constexpr uint32_t STATUS = 0x00008;     // device status (8.2.3.1.2)
-constexpr uint32_t CTRL_EXT = 0x00018;   // extended device control (8.2.3.1.3)
-constexpr uint32_t EEC = 0x10010;        // EEPROM/flash control (8.2.3.2.1)
+constexpr uint32_t CTRL = 0x00000;      // device control (8.2.3.1.1)
+constexpr uint32_t STATUS = 0x00008;    // device status (8.2.3.1.2)
+constexpr uint32_t CTRL_EXT = 0x00018;  // extended device control (8.2.3.1.3)
+constexpr uint32_t EEC = 0x10010;       // EEPROM/flash control (8.2.3.2.1)
 
 // --- 8.2.3.5 Interrupt registers
 constexpr uint32_t EICR = 0x00800;       // extended interrupt cause (8.2.3.5.1)
@@ -39,13 +39,13 @@ constexpr uint32_t eitr(uint32_t n) { return n < 24 ? 0x00820 + 4 * n : 0x012300
 constexpr uint32_t ivar(uint32_t n) { return 0x00900 + 4 * n; }
 
 // --- 8.2.3.7 Receive registers
-constexpr uint32_t RXCTRL = 0x03000;     // receive control (8.2.3.8.10)
-constexpr uint32_t FCTRL = 0x05080;      // filter control (8.2.3.7.1)
-constexpr uint32_t RDRXCTL = 0x02F00;    // receive DMA control (8.2.3.8.8)
-constexpr uint32_t SECRXCTRL = 0x08D00;  // security receive control (8.2.3.12.4)
-constexpr uint32_t SECRXSTAT = 0x08D04;  // security receive status (8.2.3.12.5)
-constexpr uint32_t ral(uint32_t n) { return 0x0A200 + 8 * n; }  // receive address low (8.2.3.7.9)
-constexpr uint32_t rah(uint32_t n) { return 0x0A204 + 8 * n; }  // receive address high (8.2.3.7.10)
+constexpr uint32_t RXCTRL = 0x03000;                                 // receive control (8.2.3.8.10)
+constexpr uint32_t FCTRL = 0x05080;                                  // filter control (8.2.3.7.1)
+constexpr uint32_t RDRXCTL = 0x02F00;                                // receive DMA control (8.2.3.8.8)
+constexpr uint32_t SECRXCTRL = 0x08D00;                              // security receive control (8.2.3.12.4)
+constexpr uint32_t SECRXSTAT = 0x08D04;                              // security receive status (8.2.3.12.5)
+constexpr uint32_t ral(uint32_t n) { return 0x0A200 + 8 * n; }       // receive address low (8.2.3.7.9)
+constexpr uint32_t rah(uint32_t n) { return 0x0A204 + 8 * n; }       // receive address high (8.2.3.7.10)
 constexpr uint32_t rxpbsize(uint32_t n) { return 0x03C00 + 4 * n; }  // 8.2.3.8.9
 
 // --- 8.2.3.8 Receive DMA registers, queue n < 64
@@ -62,30 +62,30 @@ constexpr uint32_t DMATXCTL = 0x04A80;   // DMA transmit control (8.2.3.9.2)
 constexpr uint32_t DTXMXSZRQ = 0x08100;  // max total outstanding transmit data requests (8.2.3.9.3)
 constexpr uint32_t MTQC = 0x08120;       // multiple transmit queues command (8.2.3.9.15)
 constexpr uint32_t RTTDCS = 0x04900;     // DCB transmit descriptor plane control (8.2.3.10.2)
-constexpr uint32_t tdbal(uint32_t n) { return 0x06000 + 0x40 * n; }     // 8.2.3.9.5
-constexpr uint32_t tdbah(uint32_t n) { return 0x06004 + 0x40 * n; }     // 8.2.3.9.6
-constexpr uint32_t tdlen(uint32_t n) { return 0x06008 + 0x40 * n; }     // 8.2.3.9.7
-constexpr uint32_t tdh(uint32_t n) { return 0x06010 + 0x40 * n; }       // 8.2.3.9.8
-constexpr uint32_t tdt(uint32_t n) { return 0x06018 + 0x40 * n; }       // 8.2.3.9.9
-constexpr uint32_t txdctl(uint32_t n) { return 0x06028 + 0x40 * n; }    // 8.2.3.9.10
-constexpr uint32_t txpbsize(uint32_t n) { return 0x0CC00 + 4 * n; }     // 8.2.3.9.13
+constexpr uint32_t tdbal(uint32_t n) { return 0x06000 + 0x40 * n; }   // 8.2.3.9.5
+constexpr uint32_t tdbah(uint32_t n) { return 0x06004 + 0x40 * n; }   // 8.2.3.9.6
+constexpr uint32_t tdlen(uint32_t n) { return 0x06008 + 0x40 * n; }   // 8.2.3.9.7
+constexpr uint32_t tdh(uint32_t n) { return 0x06010 + 0x40 * n; }     // 8.2.3.9.8
+constexpr uint32_t tdt(uint32_t n) { return 0x06018 + 0x40 * n; }     // 8.2.3.9.9
+constexpr uint32_t txdctl(uint32_t n) { return 0x06028 + 0x40 * n; }  // 8.2.3.9.10
+constexpr uint32_t txpbsize(uint32_t n) { return 0x0CC00 + 4 * n; }   // 8.2.3.9.13
 
 // --- 8.2.3.22 MAC registers
-constexpr uint32_t HLREG0 = 0x04240;     // MAC core control 0 (8.2.3.22.8)
-constexpr uint32_t MAXFRS = 0x04268;     // max frame size (8.2.3.22.13)
-constexpr uint32_t AUTOC = 0x042A0;      // auto-negotiation control (8.2.3.22.19)
-constexpr uint32_t LINKS = 0x042A4;      // link status (8.2.3.22.20)
+constexpr uint32_t HLREG0 = 0x04240;  // MAC core control 0 (8.2.3.22.8)
+constexpr uint32_t MAXFRS = 0x04268;  // max frame size (8.2.3.22.13)
+constexpr uint32_t AUTOC = 0x042A0;   // auto-negotiation control (8.2.3.22.19)
+constexpr uint32_t LINKS = 0x042A4;   // link status (8.2.3.22.20)
 
 // --- 8.2.3.23 Statistics (all clear on read)
-constexpr uint32_t CRCERRS = 0x04000;    // CRC errors (8.2.3.23.1)
-constexpr uint32_t RLEC = 0x04040;       // receive length errors (8.2.3.23.3)
-constexpr uint32_t GPRC = 0x04074;       // good packets received (8.2.3.23.18)
-constexpr uint32_t GPTC = 0x04080;       // good packets transmitted (8.2.3.23.22)
-constexpr uint32_t GORCL = 0x04088;      // good octets received, low then high (8.2.3.23.23)
+constexpr uint32_t CRCERRS = 0x04000;  // CRC errors (8.2.3.23.1)
+constexpr uint32_t RLEC = 0x04040;     // receive length errors (8.2.3.23.3)
+constexpr uint32_t GPRC = 0x04074;     // good packets received (8.2.3.23.18)
+constexpr uint32_t GPTC = 0x04080;     // good packets transmitted (8.2.3.23.22)
+constexpr uint32_t GORCL = 0x04088;    // good octets received, low then high (8.2.3.23.23)
 constexpr uint32_t GORCH = 0x0408C;
-constexpr uint32_t GOTCL = 0x04090;      // good octets transmitted (8.2.3.23.24)
+constexpr uint32_t GOTCL = 0x04090;  // good octets transmitted (8.2.3.23.24)
 constexpr uint32_t GOTCH = 0x04094;
-constexpr uint32_t mpc(uint32_t n) { return 0x03FA0 + 4 * n; }  // missed packets, per PB (8.2.3.23.4)
+constexpr uint32_t mpc(uint32_t n) { return 0x03FA0 + 4 * n; }       // missed packets, per PB (8.2.3.23.4)
 constexpr uint32_t qprdc(uint32_t n) { return 0x01430 + 0x40 * n; }  // queue drops (8.2.3.23.66)
 }  // namespace reg
 
@@ -116,16 +116,16 @@ constexpr uint32_t ARD = 1u << 9;   // EEPROM auto-read done
 // 8.2.3.5.1 EICR / EIMS / EIMC bits in MSI-X mode: bits 0..15 are the queue vectors the IVAR
 // table names; the "other" causes keep their own bits and are signalled on IVAR_MISC's vector.
 namespace eicr {
-constexpr uint32_t RTXQ_MASK = 0xFFFF;   // one bit per MSI-X vector 0..15
-constexpr uint32_t LSC = 1u << 20;       // link status change
-constexpr uint32_t OTHER = 1u << 31;     // summary of the "other" causes
-constexpr uint32_t ALL = 0x7FFFFFFF;     // what EIMC takes to mask every cause (4.6.3.1)
+constexpr uint32_t RTXQ_MASK = 0xFFFF;  // one bit per MSI-X vector 0..15
+constexpr uint32_t LSC = 1u << 20;      // link status change
+constexpr uint32_t OTHER = 1u << 31;    // summary of the "other" causes
+constexpr uint32_t ALL = 0x7FFFFFFF;    // what EIMC takes to mask every cause (4.6.3.1)
 }  // namespace eicr
 
 // 8.2.3.5.18 GPIE
 namespace gpie {
 constexpr uint32_t MULTIPLE_MSIX = 1u << 4;
-constexpr uint32_t EIAME = 1u << 30;        // auto-mask on MSI-X, per EIAM
+constexpr uint32_t EIAME = 1u << 30;  // auto-mask on MSI-X, per EIAM
 constexpr uint32_t PBA_SUPPORT = 1u << 31;
 }  // namespace gpie
 
@@ -172,13 +172,13 @@ constexpr uint32_t BSIZEPACKET_UNIT = 1024;
 constexpr uint32_t DESCTYPE_SHIFT = 25;
 constexpr uint32_t DESCTYPE_MASK = 7u << DESCTYPE_SHIFT;
 constexpr uint32_t DESCTYPE_ADV_ONEBUF = 1u << DESCTYPE_SHIFT;  // advanced, one buffer
-constexpr uint32_t DROP_EN = 1u << 28;  // drop when the queue has no descriptor
+constexpr uint32_t DROP_EN = 1u << 28;                          // drop when the queue has no descriptor
 }  // namespace srrctl
 
 // 8.2.3.8.8 RDRXCTL
 namespace rdrxctl {
-constexpr uint32_t CRC_STRIP = 1u << 1;   // must equal HLREG0.RXCRCSTRP (4.6.7)
-constexpr uint32_t DMAIDONE = 1u << 3;    // DMA initialisation done after reset
+constexpr uint32_t CRC_STRIP = 1u << 1;  // must equal HLREG0.RXCRCSTRP (4.6.7)
+constexpr uint32_t DMAIDONE = 1u << 3;   // DMA initialisation done after reset
 }  // namespace rdrxctl
 
 // 8.2.3.8.9 RXPBSIZE / 8.2.3.9.13 TXPBSIZE: size in KiB, bits 19:10.
@@ -216,8 +216,8 @@ namespace hlreg0 {
 constexpr uint32_t TXCRCEN = 1u << 0;    // append the FCS on transmit
 constexpr uint32_t RXCRCSTRP = 1u << 1;  // strip the FCS on receive
 constexpr uint32_t JUMBOEN = 1u << 2;
-constexpr uint32_t TXPADEN = 1u << 10;   // pad short frames to 64 bytes
-constexpr uint32_t LPBK = 1u << 15;      // MAC loopback (transmit goes to receive)
+constexpr uint32_t TXPADEN = 1u << 10;  // pad short frames to 64 bytes
+constexpr uint32_t LPBK = 1u << 15;     // MAC loopback (transmit goes to receive)
 }  // namespace hlreg0
 
 // 8.2.3.22.19 AUTOC
@@ -226,8 +226,8 @@ constexpr uint32_t FLU = 1u << 0;          // force link up
 constexpr uint32_t RESTART_AN = 1u << 12;  // self-clearing
 constexpr uint32_t LMS_SHIFT = 13;         // link mode select, bits 15:13
 constexpr uint32_t LMS_MASK = 7u << LMS_SHIFT;
-constexpr uint32_t LMS_10G_SERIAL = 3u << LMS_SHIFT;       // 10 GbE serial link, no AN (SFI)
-constexpr uint32_t LMS_KX4_KX_KR = 4u << LMS_SHIFT;        // clause 73 auto-negotiation
+constexpr uint32_t LMS_10G_SERIAL = 3u << LMS_SHIFT;  // 10 GbE serial link, no AN (SFI)
+constexpr uint32_t LMS_KX4_KX_KR = 4u << LMS_SHIFT;   // clause 73 auto-negotiation
 }  // namespace autoc
 
 // 8.2.3.22.20 LINKS
@@ -248,7 +248,7 @@ struct RxDescRead {
 };
 // Write-back format (7.1.6.2): what the device writes over it.
 struct RxDescWb {
-    uint16_t pkt_info;    // RSS type, packet type
+    uint16_t pkt_info;  // RSS type, packet type
     uint16_t hdr_info;
     uint32_t rss_hash;
     uint32_t status_error;  // extended status (low bits) and extended errors (high bits)

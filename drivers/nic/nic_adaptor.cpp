@@ -7,8 +7,8 @@ namespace lamina::nic {
 
 namespace {
 
-constexpr uint32_t kEthHeader = 14;
-constexpr uint64_t kDataOffset = offsetof(idl::NetPacket, data);
+constexpr uint32_t ETH_HEADER = 14;
+constexpr uint64_t DATA_OFFSET = offsetof(idl::NetPacket, data);
 
 void free_packet(idl::NetPacket* p) { RRef<idl::NetPacket>::adopt(p).reset(); }
 
@@ -45,8 +45,8 @@ NicAdaptor::~NicAdaptor() {
 Result<void> NicAdaptor::start() {
     if (started_) return Errno::Busy;
     info_ = core_.info();
-    if (info_.rx_ring == 0 || info_.tx_ring == 0 || info_.rx_ring > kMaxRing || info_.tx_ring > kMaxRing ||
-        info_.rx_headroom >= kDataSize)
+    if (info_.rx_ring == 0 || info_.tx_ring == 0 || info_.rx_ring > MAX_RING || info_.tx_ring > MAX_RING ||
+        info_.rx_headroom >= DATA_SIZE)
         return Errno::Inval;
     rx_ring_ = info_.rx_ring;
     tx_ring_ = info_.tx_ring;
@@ -62,7 +62,7 @@ Result<idl::NicInfo> NicAdaptor::info() {
     idl::NicInfo i{};
     for (int k = 0; k < 6; k++) i.mac[k] = info_.mac[k];
     i.mtu = info_.mtu;
-    i.max_frame = info_.mtu + kEthHeader;
+    i.max_frame = info_.mtu + ETH_HEADER;
     i.rx_ring = info_.rx_ring;
     i.tx_ring = info_.tx_ring;
     i.features = info_.features;
@@ -88,17 +88,17 @@ Result<uint32_t> NicAdaptor::wait(uint64_t timeout_ns) { return core_.wait(timeo
 
 Result<void> NicAdaptor::post_rx(idl::NetPacket* p) {
     if (rx_free_count_ == 0) return Errno::Busy;
-    uint64_t bus = TRY(host_.bus_address(p, kDataOffset, kDataSize));
+    uint64_t bus = TRY(host_.bus_address(p, DATA_OFFSET, DATA_SIZE));
     uint32_t tag = rx_.free[rx_free_count_ - 1];
     p->kind = idl::PacketKind::RxBuffer;
-    TRY(core_.post_rx(RxPost{p->data, bus, kDataSize, tag}));
+    TRY(core_.post_rx(RxPost{p->data, bus, DATA_SIZE, tag}));
     rx_free_count_--;
     rx_.packet[tag] = p;
     return {};
 }
 
 void NicAdaptor::give_back(idl::NetPacket* p) {
-    if (spare_count_ < kSpare)
+    if (spare_count_ < SPARE)
         spare_[spare_count_++] = p;
     else
         free_packet(p);
@@ -128,20 +128,20 @@ void NicAdaptor::queue_tx(RRef<idl::NetPacket> p, Batch& out) {
         counts_.tx_dropped++;
         (void)out.push_back(std::move(p));  // room: every entry popped before any is pushed
     };
-    if (p->len > info_.mtu + kEthHeader) return done(kEMSGSIZE);
-    if (tx_free_count_ == 0 || core_.tx_space() == 0) return done(kENOBUFS);
-    auto bus = host_.bus_address(p.get(), kDataOffset, kDataSize);
-    if (bus.is_error()) return done(kEIO);
+    if (p->len > info_.mtu + ETH_HEADER) return done(ABI_EMSGSIZE);
+    if (tx_free_count_ == 0 || core_.tx_space() == 0) return done(ABI_ENOBUFS);
+    auto bus = host_.bus_address(p.get(), DATA_OFFSET, DATA_SIZE);
+    if (bus.is_error()) return done(ABI_EIO);
     uint32_t tag = tx_.free[tx_free_count_ - 1];
     TxPost t{p->data, bus.value(), p->offset, p->len, p->flags, p->csum_start, p->csum_offset, tag};
-    if (core_.post_tx(t).is_error()) return done(kENOBUFS);
+    if (core_.post_tx(t).is_error()) return done(ABI_ENOBUFS);
     tx_free_count_--;
     tx_.packet[tag] = p.leak();
 }
 
 void NicAdaptor::reap(Batch& out) {
-    TxDone txd[kBatch];
-    uint32_t n = core_.reap_tx(txd, kBatch - out.size());
+    TxDone txd[BATCH];
+    uint32_t n = core_.reap_tx(txd, BATCH - out.size());
     for (uint32_t i = 0; i < n; i++) {
         idl::NetPacket* p = tx_.packet[txd[i].tag];
         tx_.packet[txd[i].tag] = nullptr;
@@ -156,13 +156,13 @@ void NicAdaptor::reap(Batch& out) {
         }
         (void)out.push_back(RRef<idl::NetPacket>::adopt(p));
     }
-    RxDone rxd[kBatch];
-    n = core_.reap_rx(rxd, kBatch - out.size());
+    RxDone rxd[BATCH];
+    n = core_.reap_rx(rxd, BATCH - out.size());
     for (uint32_t i = 0; i < n; i++) {
         idl::NetPacket* p = rx_.packet[rxd[i].tag];
         rx_.packet[rxd[i].tag] = nullptr;
         rx_.free[rx_free_count_++] = rxd[i].tag;
-        if (rxd[i].error != 0 || uint32_t(rxd[i].offset) + rxd[i].len > kDataSize) {
+        if (rxd[i].error != 0 || uint32_t(rxd[i].offset) + rxd[i].len > DATA_SIZE) {
             counts_.rx_errors++;
             give_back(p);  // straight back onto the ring by refill()
             continue;
@@ -183,10 +183,10 @@ Result<NicAdaptor::Batch> NicAdaptor::transfer(Batch batch) {
     uint32_t n = batch.size();
     auto& storage = *batch.handle();
     for (uint32_t i = 0; i < n; i++) {
-        const idl::NetPacket* p = storage.slots[(storage.head + i) % kBatch].get();
+        const idl::NetPacket* p = storage.slots[(storage.head + i) % BATCH].get();
         if (!p) return Errno::Inval;
         if (p->kind == idl::PacketKind::RxBuffer) continue;
-        if (p->kind != idl::PacketKind::TxFrame || p->len == 0 || uint32_t(p->offset) + p->len > kDataSize)
+        if (p->kind != idl::PacketKind::TxFrame || p->len == 0 || uint32_t(p->offset) + p->len > DATA_SIZE)
             return Errno::Inval;
     }
     for (uint32_t i = 0; i < n; i++) {

@@ -41,11 +41,11 @@ protected:
 
 class NicAdaptor final : public idl::Nic {
 public:
-    static constexpr uint32_t kBatch = 64;
-    static constexpr uint32_t kMaxRing = 4096;
-    static constexpr uint32_t kSpare = kBatch;  // posted buffers kept beyond a full ring
-    static constexpr uint32_t kDataSize = sizeof(idl::NetPacket::data);
-    using Batch = RRefDeque<idl::NetPacket, kBatch>;
+    static constexpr uint32_t BATCH = 64;
+    static constexpr uint32_t MAX_RING = 4096;
+    static constexpr uint32_t SPARE = BATCH;  // posted buffers kept beyond a full ring
+    static constexpr uint32_t DATA_SIZE = sizeof(idl::NetPacket::data);
+    using Batch = RRefDeque<idl::NetPacket, BATCH>;
 
     NicAdaptor(NicCore& core, NicHost& host) : core_(core), host_(host) {}
     ~NicAdaptor();
@@ -53,7 +53,7 @@ public:
     NicAdaptor& operator=(const NicAdaptor&) = delete;
 
     // Sizes the slot tables from the core's rings and fills the receive ring with buffers of
-    // its own. NoMem, or Inval for a core whose rings are empty or larger than kMaxRing.
+    // its own. NoMem, or Inval for a core whose rings are empty or larger than MAX_RING.
     Result<void> start();
 
     Result<idl::NicInfo> info() override;
@@ -88,7 +88,7 @@ private:
     uint32_t rx_ring_ = 0, tx_ring_ = 0;
     Slots rx_, tx_;
     uint32_t rx_free_count_ = 0, tx_free_count_ = 0;
-    idl::NetPacket* spare_[kSpare] = {};
+    idl::NetPacket* spare_[SPARE] = {};
     uint32_t spare_count_ = 0;
     bool started_ = false;
     idl::NicCounters counts_{};

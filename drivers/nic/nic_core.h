@@ -17,9 +17,9 @@
 namespace lamina::nic {
 
 // errno values a TxDone status carries (Linux numbering; not in lamina::Errno).
-inline constexpr uint8_t kENOBUFS = 105;
-inline constexpr uint8_t kEMSGSIZE = 90;
-inline constexpr uint8_t kEIO = 5;
+inline constexpr uint8_t ABI_ENOBUFS = 105;
+inline constexpr uint8_t ABI_EMSGSIZE = 90;
+inline constexpr uint8_t ABI_EIO = 5;
 
 // NetPacket.flags and NicInfo.features bits, as interfaces/nic.idl defines them.
 inline constexpr uint16_t PACKET_TX_CSUM = 1;
@@ -49,7 +49,7 @@ struct TxPost {
     uint64_t bus;
     uint16_t offset;
     uint16_t len;
-    uint16_t flags;        // PACKET_TX_CSUM
+    uint16_t flags;  // PACKET_TX_CSUM
     uint16_t csum_start;
     uint16_t csum_offset;
     uint32_t tag;
@@ -61,13 +61,13 @@ struct RxDone {
     uint32_t tag;
     uint16_t offset;
     uint16_t len;
-    uint16_t flags;        // PACKET_RX_CSUM_OK
+    uint16_t flags;  // PACKET_RX_CSUM_OK
     uint16_t error;
 };
 
 struct TxDone {
     uint32_t tag;
-    uint8_t status;        // 0 sent, else an errno
+    uint8_t status;  // 0 sent, else an errno
 };
 
 struct CoreInfo {

@@ -25,11 +25,11 @@ struct DmaSegment {
 // The caller keeps `segments` (and the memory they describe) alive until the request completes
 // or is handed back by Controller::reinitialize.
 struct BlockRequest {
-    uint64_t tag = 0;            // the caller's name for it, returned in the completion
+    uint64_t tag = 0;  // the caller's name for it, returned in the completion
     BlockOp op = BlockOp::Read;
     uint32_t nsid = 1;
     uint64_t lba = 0;
-    uint32_t blocks = 0;         // any number; the driver splits what exceeds MDTS
+    uint32_t blocks = 0;  // any number; the driver splits what exceeds MDTS
     const DmaSegment* segments = nullptr;
     uint32_t segment_count = 0;
 };
@@ -44,7 +44,7 @@ struct Status {
     Kind kind = Kind::Ok;
     uint8_t sct = 0;
     uint8_t sc = 0;
-    bool dnr = false;   // the controller says a retry would fail the same way
+    bool dnr = false;  // the controller says a retry would fail the same way
 
     bool ok() const { return kind == Kind::Ok; }
     // A fixed description, e.g. "LBA out of range" (never null).

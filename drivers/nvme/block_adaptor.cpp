@@ -7,12 +7,12 @@ namespace lamina::nvme {
 
 namespace {
 
-constexpr int32_t kEINVAL = 22, kEIO = 5;
-constexpr uint64_t kDataOffset = offsetof(ExchangeBytes, data);
+constexpr int32_t ABI_EINVAL = 22, ABI_EIO = 5;
+constexpr uint64_t DATA_OFFSET = offsetof(ExchangeBytes, data);
 
-idl::BlockRequest* slot(RRefDeque<idl::BlockRequest, BlockAdaptor::kBatch>& batch, uint32_t i) {
+idl::BlockRequest* slot(RRefDeque<idl::BlockRequest, BlockAdaptor::BATCH>& batch, uint32_t i) {
     auto& storage = *batch.handle();
-    return storage.slots[(storage.head + i) % BlockAdaptor::kBatch].get();
+    return storage.slots[(storage.head + i) % BlockAdaptor::BATCH].get();
 }
 
 }  // namespace
@@ -21,7 +21,7 @@ Result<Own<BlockAdaptor>> BlockAdaptor::create(Controller& controller, BlockHost
     const NamespaceInfo* ns = controller.find_namespace(nsid);
     if (!ns || ns->block_size == 0) return Errno::NoEnt;
     auto a = TRY(adopt_own_or_nomem(new (std::nothrow) BlockAdaptor(controller, host, nsid, *ns)));
-    a->segments_ = new (std::nothrow) DmaSegment[MAX_IO_QUEUES][kBatch][kMaxSegments];
+    a->segments_ = new (std::nothrow) DmaSegment[MAX_IO_QUEUES][BATCH][MAX_SEGMENTS];
     if (!a->segments_) return Errno::NoMem;
     return a;
 }
@@ -30,7 +30,7 @@ BlockAdaptor::~BlockAdaptor() { delete[] segments_; }
 
 Result<idl::BlockInfo> BlockAdaptor::info() {
     uint32_t max_bytes = controller_.info().max_transfer_bytes;
-    if (max_bytes == 0 || max_bytes > kMaxRequestBytes) max_bytes = kMaxRequestBytes;
+    if (max_bytes == 0 || max_bytes > MAX_REQUEST_BYTES) max_bytes = MAX_REQUEST_BYTES;
     return idl::BlockInfo{ns_.block_size, max_bytes / ns_.block_size, ns_.blocks};
 }
 
@@ -62,12 +62,12 @@ void BlockAdaptor::release_all() {
     for (uint16_t q = 0; q < MAX_IO_QUEUES; q++) release_queue(q);
 }
 
-Result<RRefDeque<idl::BlockRequest, BlockAdaptor::kBatch>> BlockAdaptor::submit(
-    RRefDeque<idl::BlockRequest, kBatch> batch) {
+Result<RRefDeque<idl::BlockRequest, BlockAdaptor::BATCH>> BlockAdaptor::submit(
+    RRefDeque<idl::BlockRequest, BATCH> batch) {
     if (!batch) return Errno::Inval;
     uint32_t count = batch.size();
-    if (count > kBatch) return Errno::Inval;
-    idl::BlockRequest* reqs[kBatch];
+    if (count > BATCH) return Errno::Inval;
+    idl::BlockRequest* reqs[BATCH];
     uint32_t max_blocks = info().value().max_blocks;
     // The whole batch is checked before anything runs: a malformed one runs nothing.
     for (uint32_t i = 0; i < count; i++) {
@@ -75,14 +75,16 @@ Result<RRefDeque<idl::BlockRequest, BlockAdaptor::kBatch>> BlockAdaptor::submit(
         if (!r) return Errno::Inval;
         reqs[i] = r;
         switch (r->op) {
-        case idl::BlockOp::Flush: break;
-        case idl::BlockOp::Read:
-        case idl::BlockOp::Write:
-            if (r->blocks == 0 || r->blocks > max_blocks || !r->buf ||
-                uint64_t(r->blocks) * ns_.block_size > r->buf.capacity())
+            case idl::BlockOp::Flush:
+                break;
+            case idl::BlockOp::Read:
+            case idl::BlockOp::Write:
+                if (r->blocks == 0 || r->blocks > max_blocks || !r->buf ||
+                    uint64_t(r->blocks) * ns_.block_size > r->buf.capacity())
+                    return Errno::Inval;
+                break;
+            default:
                 return Errno::Inval;
-            break;
-        default: return Errno::Inval;
         }
         r->status = 0;
     }
@@ -105,8 +107,8 @@ Result<RRefDeque<idl::BlockRequest, BlockAdaptor::kBatch>> BlockAdaptor::submit(
 }
 
 Result<void> BlockAdaptor::run(uint16_t q, idl::BlockRequest** reqs, uint32_t first, uint32_t end) {
-    BlockRequest cmds[kBatch];
-    uint32_t tags[kBatch];  // cmds index -> batch index
+    BlockRequest cmds[BATCH];
+    uint32_t tags[BATCH];  // cmds index -> batch index
     uint32_t n = 0;
     for (uint32_t i = first; i < end; i++) {
         idl::BlockRequest* r = reqs[i];
@@ -117,7 +119,7 @@ Result<void> BlockAdaptor::run(uint16_t q, idl::BlockRequest** reqs, uint32_t fi
             c.op = BlockOp::Flush;
         } else {
             if (r->lba >= ns_.blocks || r->blocks > ns_.blocks - r->lba) {
-                r->status = kEINVAL;
+                r->status = ABI_EINVAL;
                 (void)r->buf.set_length(0);
                 continue;
             }
@@ -125,8 +127,8 @@ Result<void> BlockAdaptor::run(uint16_t q, idl::BlockRequest** reqs, uint32_t fi
             c.lba = r->lba;
             c.blocks = r->blocks;
             DmaSegment* segs = segments_[q][i];
-            auto mapped = host_.map_buffer(r->buf.raw(), kDataOffset, uint64_t(r->blocks) * ns_.block_size, segs,
-                                           kMaxSegments);
+            auto mapped =
+                host_.map_buffer(r->buf.raw(), DATA_OFFSET, uint64_t(r->blocks) * ns_.block_size, segs, MAX_SEGMENTS);
             if (mapped.is_error()) {
                 r->status = int32_t(mapped.error().code());
                 (void)r->buf.set_length(0);
@@ -140,7 +142,7 @@ Result<void> BlockAdaptor::run(uint16_t q, idl::BlockRequest** reqs, uint32_t fi
     }
     (void)tags;
     uint32_t submitted = 0, completed = 0;
-    BlockCompletion done[kBatch];
+    BlockCompletion done[BATCH];
     auto failed = [&](Error e) -> Result<void> {
         if (is_controller_failure(e)) {
             host_.controller_failed(controller_.failure_message());
@@ -166,7 +168,7 @@ Result<void> BlockAdaptor::run(uint16_t q, idl::BlockRequest** reqs, uint32_t fi
             submitted += taken.value();
         }
         if (completed >= n) break;
-        auto got = controller_.wait(q, done, kBatch);
+        auto got = controller_.wait(q, done, BATCH);
         if (got.is_error()) return failed(got.error());
         for (uint32_t k = 0; k < got.value(); k++) {
             idl::BlockRequest* r = reqs[done[k].tag];
@@ -175,7 +177,9 @@ Result<void> BlockAdaptor::run(uint16_t q, idl::BlockRequest** reqs, uint32_t fi
                 if (r->op != idl::BlockOp::Flush) (void)r->buf.set_length(r->blocks * ns_.block_size);
             } else {
                 Error e = done[k].status.error();
-                r->status = e.code() == Errno::Range ? kEINVAL : e.code() == Errno::None ? kEIO : int32_t(e.code());
+                r->status = e.code() == Errno::Range  ? ABI_EINVAL
+                            : e.code() == Errno::None ? ABI_EIO
+                                                      : int32_t(e.code());
                 if (r->buf) (void)r->buf.set_length(0);
             }
             completed++;

@@ -53,10 +53,10 @@ protected:
 
 class BlockAdaptor final : public idl::Block {
 public:
-    static constexpr uint32_t kBatch = 32;
-    static constexpr uint32_t kMaxRequestBytes = 128 * 1024;
+    static constexpr uint32_t BATCH = 32;
+    static constexpr uint32_t MAX_REQUEST_BYTES = 128 * 1024;
     // Segments one request's buffer may need: a page each, plus one for an unaligned start.
-    static constexpr uint32_t kMaxSegments = kMaxRequestBytes / PAGE_SIZE + 1;
+    static constexpr uint32_t MAX_SEGMENTS = MAX_REQUEST_BYTES / PAGE_SIZE + 1;
 
     // Serves namespace `nsid` of `controller` (which must outlive the adaptor). NoEnt without
     // that namespace, NoMem.
@@ -64,7 +64,7 @@ public:
     ~BlockAdaptor();
 
     Result<idl::BlockInfo> info() override;
-    Result<RRefDeque<idl::BlockRequest, kBatch>> submit(RRefDeque<idl::BlockRequest, kBatch> batch) override;
+    Result<RRefDeque<idl::BlockRequest, BATCH>> submit(RRefDeque<idl::BlockRequest, BATCH> batch) override;
 
     // Takes every queue (waiting for batches in flight), for a reinitialisation of the
     // controller; release_all gives them back.
@@ -87,8 +87,8 @@ private:
     BlockHost& host_;
     uint32_t nsid_;
     NamespaceInfo ns_;
-    uint32_t queue_busy_[MAX_IO_QUEUES] = {};  // atomic flags
-    DmaSegment (*segments_)[kBatch][kMaxSegments] = nullptr;  // per queue, from new
+    uint32_t queue_busy_[MAX_IO_QUEUES] = {};                // atomic flags
+    DmaSegment (*segments_)[BATCH][MAX_SEGMENTS] = nullptr;  // per queue, from new
     uint64_t batches_ = 0;
     uint64_t requests_ = 0;
 };

@@ -33,10 +33,8 @@ void NvmeIoQueue::reset() {
 
 Result<Own<Controller>> Controller::create(Platform& platform, const Config& config) {
     if (config.io_queues == 0 || config.io_queues > MAX_IO_QUEUES) return Errno::Inval;
-    if (config.io_queue_entries < 2 || config.io_queue_entries > MAX_QUEUE_ENTRIES)
-        return Errno::Inval;
-    if (config.admin_queue_entries < 2 || config.admin_queue_entries > MAX_QUEUE_ENTRIES)
-        return Errno::Inval;
+    if (config.io_queue_entries < 2 || config.io_queue_entries > MAX_QUEUE_ENTRIES) return Errno::Inval;
+    if (config.admin_queue_entries < 2 || config.admin_queue_entries > MAX_QUEUE_ENTRIES) return Errno::Inval;
     if (config.command_timeout_ns == 0) return Errno::Inval;
     auto c = TRY(adopt_own_or_nomem(new (std::nothrow) Controller(platform, config)));
     TRY(c->bring_up());
@@ -60,11 +58,16 @@ void Controller::release_dma() {
 
 const char* Controller::failure_message() const {
     switch (failure_) {
-    case Failure::None: return "controller working";
-    case Failure::CommandTimeout: return "controller failed: a command timed out";
-    case Failure::FatalStatus: return "controller failed: fatal status (CSTS.CFS)";
-    case Failure::DeviceGone: return "controller failed: registers read as all ones (device gone)";
-    case Failure::NotReady: return "controller failed: CSTS.RDY did not follow CC.EN in time";
+        case Failure::None:
+            return "controller working";
+        case Failure::CommandTimeout:
+            return "controller failed: a command timed out";
+        case Failure::FatalStatus:
+            return "controller failed: fatal status (CSTS.CFS)";
+        case Failure::DeviceGone:
+            return "controller failed: registers read as all ones (device gone)";
+        case Failure::NotReady:
+            return "controller failed: CSTS.RDY did not follow CC.EN in time";
     }
     return "controller failed";
 }
@@ -128,8 +131,7 @@ Result<void> Controller::disable() {
     // Changing EN while RDY still lags behind it is undefined (7.6.1): let it catch up first,
     // unless it is known to be broken (fatal status, or it already failed us, e.g. by never
     // getting ready), in which case only the reset can help.
-    if ((cc & spec::cc::EN) && !(csts & spec::csts::RDY) && !(csts & spec::csts::CFS) &&
-        !failed())
+    if ((cc & spec::cc::EN) && !(csts & spec::csts::RDY) && !(csts & spec::csts::CFS) && !failed())
         (void)wait_ready(true);
     platform_.write32(spec::reg::CC, cc & ~spec::cc::EN);
     enabled_ = false;
@@ -137,9 +139,8 @@ Result<void> Controller::disable() {
 }
 
 Result<void> Controller::enable() {
-    uint32_t cc = 0u << spec::cc::CSS_SHIFT | 0u << spec::cc::MPS_SHIFT |
-                  0u << spec::cc::AMS_SHIFT | spec::SQ_ENTRY_SHIFT << spec::cc::IOSQES_SHIFT |
-                  spec::CQ_ENTRY_SHIFT << spec::cc::IOCQES_SHIFT;
+    uint32_t cc = 0u << spec::cc::CSS_SHIFT | 0u << spec::cc::MPS_SHIFT | 0u << spec::cc::AMS_SHIFT |
+                  spec::SQ_ENTRY_SHIFT << spec::cc::IOSQES_SHIFT | spec::CQ_ENTRY_SHIFT << spec::cc::IOCQES_SHIFT;
     platform_.write32(spec::reg::AQA, spec::aqa(admin_.entries(), admin_.entries()));
     platform_.write64(spec::reg::ASQ, admin_.sq_phys());
     platform_.write64(spec::reg::ACQ, admin_.cq_phys());
@@ -169,8 +170,7 @@ Result<void> Controller::bring_up() {
     if (!scratch_.valid()) scratch_ = TRY(platform_.alloc_dma(spec::IDENTIFY_SIZE));
     uint32_t admin_entries = config_.admin_queue_entries;
     if (admin_entries > info_.max_queue_entries) admin_entries = info_.max_queue_entries;
-    if (!admin_.allocated())
-        TRY(admin_.allocate(platform_, 0, uint16_t(admin_entries), 0, dstrd_, false));
+    if (!admin_.allocated()) TRY(admin_.allocate(platform_, 0, uint16_t(admin_entries), 0, dstrd_, false));
     admin_.reset();
     TRY(enable());
     TRY(identify());
@@ -195,8 +195,7 @@ Result<uint32_t> Controller::admin(spec::SubmissionEntry& entry) {
             if (cqe.cid != cid) continue;  // a leftover; not ours
             if (!spec::status::ok(cqe.status)) {
                 last_admin_status_ = Status{Status::Kind::Device, spec::status::sct(cqe.status),
-                                            spec::status::sc(cqe.status),
-                                            spec::status::dnr(cqe.status)};
+                                            spec::status::sc(cqe.status), spec::status::dnr(cqe.status)};
                 return Errno::IO;
             }
             return cqe.dw0;
@@ -222,8 +221,7 @@ Result<void> Controller::identify() {
     info_.volatile_write_cache = id.vwc & 1;
     // SQES/CQES bits 3:0 are the smallest entry sizes the controller accepts (from 1.2 on,
     // required to be 6 and 4); 0 in older controllers means "not reported".
-    if ((id.sqes & 0xf) > spec::SQ_ENTRY_SHIFT || (id.cqes & 0xf) > spec::CQ_ENTRY_SHIFT)
-        return Errno::NotSup;
+    if ((id.sqes & 0xf) > spec::SQ_ENTRY_SHIFT || (id.cqes & 0xf) > spec::CQ_ENTRY_SHIFT) return Errno::NotSup;
     if ((id.sqes >> 4) && (id.sqes >> 4) < spec::SQ_ENTRY_SHIFT) return Errno::NotSup;
     if ((id.cqes >> 4) && (id.cqes >> 4) < spec::CQ_ENTRY_SHIFT) return Errno::NotSup;
     uint64_t max = MAX_PRP_TRANSFER;
@@ -277,8 +275,7 @@ Result<void> Controller::identify_namespaces() {
         }
     }
     if (!listed)
-        for (uint32_t n = 1; n <= info_.namespace_count && count < MAX_NAMESPACES; n++)
-            nsids[count++] = n;
+        for (uint32_t n = 1; n <= info_.namespace_count && count < MAX_NAMESPACES; n++) nsids[count++] = n;
     for (uint32_t i = 0; i < count; i++) {
         spec::SubmissionEntry e{};
         e.opcode = spec::admin::IDENTIFY;
@@ -349,8 +346,7 @@ Result<void> Controller::submit_one(NvmeIoQueue& q, const BlockRequest& r, bool&
         if (r.lba >= ns->blocks || r.blocks > ns->blocks - r.lba) return Errno::Range;
         TRY(validate_segments(r.segments, r.segment_count, uint64_t(r.blocks) * ns->block_size));
         part_blocks = info_.max_transfer_bytes / ns->block_size;
-        if (part_blocks > spec::nvm::MAX_BLOCKS_PER_COMMAND)
-            part_blocks = spec::nvm::MAX_BLOCKS_PER_COMMAND;
+        if (part_blocks > spec::nvm::MAX_BLOCKS_PER_COMMAND) part_blocks = spec::nvm::MAX_BLOCKS_PER_COMMAND;
         parts = (r.blocks + part_blocks - 1) / part_blocks;
     } else {
         return Errno::Inval;
@@ -380,9 +376,8 @@ Result<void> Controller::submit_one(NvmeIoQueue& q, const BlockRequest& r, bool&
             uint32_t first = p * part_blocks;
             uint32_t n = r.blocks - first < part_blocks ? r.blocks - first : part_blocks;
             uint64_t lba = r.lba + first;
-            auto prps = build_prps(r.segments, r.segment_count, uint64_t(first) * ns->block_size,
-                                   n * ns->block_size, q.pair.prp_list(cid),
-                                   q.pair.prp_list_phys(cid));
+            auto prps = build_prps(r.segments, r.segment_count, uint64_t(first) * ns->block_size, n * ns->block_size,
+                                   q.pair.prp_list(cid), q.pair.prp_list_phys(cid));
             // Validated segments always yield PRPs; anything else is a driver bug, but it
             // still must not reach the controller half-described.
             if (prps.is_error()) {
@@ -394,8 +389,7 @@ Result<void> Controller::submit_one(NvmeIoQueue& q, const BlockRequest& r, bool&
                     return prps.error();
                 }
                 req.parts_left = uint16_t(req.parts_left - (parts - p));
-                req.status = Status{Status::Kind::Device, spec::sct::GENERIC,
-                                    spec::sc::INVALID_FIELD, true};
+                req.status = Status{Status::Kind::Device, spec::sct::GENERIC, spec::sc::INVALID_FIELD, true};
                 break;
             }
             e.prp1 = prps.value().prp1;
@@ -444,8 +438,8 @@ Result<uint32_t> Controller::reap(uint16_t queue, BlockCompletion* out, uint32_t
         NvmeIoQueue::Request& req = q.requests[slot];
         if (!req.busy) continue;
         if (!spec::status::ok(cqe.status) && req.status.ok())
-            req.status = Status{Status::Kind::Device, spec::status::sct(cqe.status),
-                                spec::status::sc(cqe.status), spec::status::dnr(cqe.status)};
+            req.status = Status{Status::Kind::Device, spec::status::sct(cqe.status), spec::status::sc(cqe.status),
+                                spec::status::dnr(cqe.status)};
         if (--req.parts_left > 0) continue;
         out[n++] = BlockCompletion{req.request.tag, req.status};
         req.busy = false;

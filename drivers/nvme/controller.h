@@ -40,31 +40,31 @@ constexpr uint32_t MAX_IO_QUEUES = 8;
 constexpr uint32_t MAX_NAMESPACES = 16;
 
 struct Config {
-    uint16_t io_queues = 4;            // asked for; the controller may grant fewer
-    uint16_t io_queue_entries = 64;    // per queue, capped by CAP.MQES and MAX_QUEUE_ENTRIES
+    uint16_t io_queues = 4;          // asked for; the controller may grant fewer
+    uint16_t io_queue_entries = 64;  // per queue, capped by CAP.MQES and MAX_QUEUE_ENTRIES
     uint16_t admin_queue_entries = 16;
     uint64_t command_timeout_ns = 5'000'000'000;
-    uint64_t ready_timeout_ns = 0;     // 0: what CAP.TO says
+    uint64_t ready_timeout_ns = 0;  // 0: what CAP.TO says
 };
 
 struct ControllerInfo {
     uint16_t vendor_id = 0;
-    char serial[21] = {};              // trailing spaces removed
+    char serial[21] = {};  // trailing spaces removed
     char model[41] = {};
     char firmware[9] = {};
-    uint32_t version = 0;              // VS register
-    uint32_t max_transfer_bytes = 0;   // what one command may carry (MDTS, PRP list limit)
-    uint32_t namespace_count = 0;      // NN
+    uint32_t version = 0;             // VS register
+    uint32_t max_transfer_bytes = 0;  // what one command may carry (MDTS, PRP list limit)
+    uint32_t namespace_count = 0;     // NN
     bool volatile_write_cache = false;
-    uint32_t max_queue_entries = 0;    // CAP.MQES + 1
-    uint32_t doorbell_stride = 0;      // CAP.DSTRD
+    uint32_t max_queue_entries = 0;  // CAP.MQES + 1
+    uint32_t doorbell_stride = 0;    // CAP.DSTRD
     uint64_t ready_timeout_ns = 0;
 };
 
 struct NamespaceInfo {
     uint32_t nsid = 0;
-    uint64_t blocks = 0;               // NSZE
-    uint32_t block_size = 0;           // from the LBA format FLBAS selects
+    uint64_t blocks = 0;      // NSZE
+    uint32_t block_size = 0;  // from the LBA format FLBAS selects
     uint8_t lba_format = 0;
 };
 
@@ -82,7 +82,7 @@ struct NvmeIoQueue {
     Request requests[MAX_QUEUE_ENTRIES];
     uint16_t free_requests[MAX_QUEUE_ENTRIES];
     uint32_t free_request_count = 0;
-    uint16_t cid_request[MAX_QUEUE_ENTRIES];   // request slot of each command in flight
+    uint16_t cid_request[MAX_QUEUE_ENTRIES];  // request slot of each command in flight
     uint64_t cid_deadline[MAX_QUEUE_ENTRIES];
     uint32_t requests_in_flight = 0;
     // No command in flight is due before this. Every command gets the same timeout on a

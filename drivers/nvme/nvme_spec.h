@@ -13,7 +13,6 @@
 
 #include <lamina/page.h>
 
-
 namespace lamina::nvme::spec {
 
 // The memory page size the driver programs (CC.MPS = 0): the host's page, so that every DMA
@@ -23,23 +22,21 @@ constexpr uint32_t PAGE_SHIFT = lamina::PAGE_SHIFT;
 
 // --- 3.1 Controller registers (offsets into BAR0) -------------------------------------------
 namespace reg {
-constexpr uint32_t CAP = 0x00;    // 64-bit, controller capabilities (3.1.1)
-constexpr uint32_t VS = 0x08;     // version (3.1.2)
-constexpr uint32_t INTMS = 0x0c;  // interrupt mask set (3.1.3; pin/MSI only, not with MSI-X)
-constexpr uint32_t INTMC = 0x10;  // interrupt mask clear (3.1.4)
-constexpr uint32_t CC = 0x14;     // controller configuration (3.1.5)
-constexpr uint32_t CSTS = 0x1c;   // controller status (3.1.6)
-constexpr uint32_t NSSR = 0x20;   // NVM subsystem reset (3.1.7)
-constexpr uint32_t AQA = 0x24;    // admin queue attributes (3.1.8)
-constexpr uint32_t ASQ = 0x28;    // 64-bit, admin submission queue base (3.1.9)
-constexpr uint32_t ACQ = 0x30;    // 64-bit, admin completion queue base (3.1.10)
+constexpr uint32_t CAP = 0x00;              // 64-bit, controller capabilities (3.1.1)
+constexpr uint32_t VS = 0x08;               // version (3.1.2)
+constexpr uint32_t INTMS = 0x0c;            // interrupt mask set (3.1.3; pin/MSI only, not with MSI-X)
+constexpr uint32_t INTMC = 0x10;            // interrupt mask clear (3.1.4)
+constexpr uint32_t CC = 0x14;               // controller configuration (3.1.5)
+constexpr uint32_t CSTS = 0x1c;             // controller status (3.1.6)
+constexpr uint32_t NSSR = 0x20;             // NVM subsystem reset (3.1.7)
+constexpr uint32_t AQA = 0x24;              // admin queue attributes (3.1.8)
+constexpr uint32_t ASQ = 0x28;              // 64-bit, admin submission queue base (3.1.9)
+constexpr uint32_t ACQ = 0x30;              // 64-bit, admin completion queue base (3.1.10)
 constexpr uint32_t DOORBELL_BASE = 0x1000;  // 3.1.24/3.1.25
 
 // Submission queue y tail doorbell and completion queue y head doorbell: each doorbell is
 // (4 << CAP.DSTRD) bytes apart, SQ and CQ of one queue id interleaved.
-constexpr uint32_t sq_tail_doorbell(uint16_t qid, uint32_t dstrd) {
-    return DOORBELL_BASE + (2u * qid) * (4u << dstrd);
-}
+constexpr uint32_t sq_tail_doorbell(uint16_t qid, uint32_t dstrd) { return DOORBELL_BASE + (2u * qid) * (4u << dstrd); }
 constexpr uint32_t cq_head_doorbell(uint16_t qid, uint32_t dstrd) {
     return DOORBELL_BASE + (2u * qid + 1u) * (4u << dstrd);
 }
@@ -47,18 +44,16 @@ constexpr uint32_t cq_head_doorbell(uint16_t qid, uint32_t dstrd) {
 
 // 3.1.1 CAP
 namespace cap {
-constexpr uint64_t mqes(uint64_t v) { return v & 0xffff; }          // max queue entries, 0-based
-constexpr bool cqr(uint64_t v) { return (v >> 16) & 1; }             // contiguous queues required
-constexpr uint64_t to(uint64_t v) { return (v >> 24) & 0xff; }       // ready timeout, 500 ms units
-constexpr uint32_t dstrd(uint64_t v) { return uint32_t((v >> 32) & 0xf); }  // doorbell stride
-constexpr bool css_nvm(uint64_t v) { return (v >> 37) & 1; }         // NVM command set supported
+constexpr uint64_t mqes(uint64_t v) { return v & 0xffff; }                   // max queue entries, 0-based
+constexpr bool cqr(uint64_t v) { return (v >> 16) & 1; }                     // contiguous queues required
+constexpr uint64_t to(uint64_t v) { return (v >> 24) & 0xff; }               // ready timeout, 500 ms units
+constexpr uint32_t dstrd(uint64_t v) { return uint32_t((v >> 32) & 0xf); }   // doorbell stride
+constexpr bool css_nvm(uint64_t v) { return (v >> 37) & 1; }                 // NVM command set supported
 constexpr uint32_t mpsmin(uint64_t v) { return uint32_t((v >> 48) & 0xf); }  // 2^(12+n) bytes
 constexpr uint32_t mpsmax(uint64_t v) { return uint32_t((v >> 52) & 0xf); }
-constexpr uint64_t make(uint16_t mqes, bool cqr, uint8_t to, uint8_t dstrd, uint8_t mpsmin,
-                        uint8_t mpsmax) {
-    return uint64_t(mqes) | uint64_t(cqr) << 16 | uint64_t(to) << 24 |
-           uint64_t(dstrd & 0xf) << 32 | uint64_t(1) << 37 | uint64_t(mpsmin & 0xf) << 48 |
-           uint64_t(mpsmax & 0xf) << 52;
+constexpr uint64_t make(uint16_t mqes, bool cqr, uint8_t to, uint8_t dstrd, uint8_t mpsmin, uint8_t mpsmax) {
+    return uint64_t(mqes) | uint64_t(cqr) << 16 | uint64_t(to) << 24 | uint64_t(dstrd & 0xf) << 32 | uint64_t(1) << 37 |
+           uint64_t(mpsmin & 0xf) << 48 | uint64_t(mpsmax & 0xf) << 52;
 }
 }  // namespace cap
 
@@ -70,10 +65,10 @@ constexpr uint32_t version(uint32_t major, uint32_t minor, uint32_t tertiary = 0
 // 3.1.5 CC
 namespace cc {
 constexpr uint32_t EN = 1u << 0;
-constexpr uint32_t CSS_SHIFT = 4;      // 3 bits; 000b = NVM command set
-constexpr uint32_t MPS_SHIFT = 7;      // 4 bits; page size 2^(12+MPS)
-constexpr uint32_t AMS_SHIFT = 11;     // 3 bits; 000b = round robin
-constexpr uint32_t SHN_SHIFT = 14;     // 2 bits
+constexpr uint32_t CSS_SHIFT = 4;   // 3 bits; 000b = NVM command set
+constexpr uint32_t MPS_SHIFT = 7;   // 4 bits; page size 2^(12+MPS)
+constexpr uint32_t AMS_SHIFT = 11;  // 3 bits; 000b = round robin
+constexpr uint32_t SHN_SHIFT = 14;  // 2 bits
 constexpr uint32_t SHN_MASK = 3u << SHN_SHIFT;
 constexpr uint32_t SHN_NORMAL = 1u << SHN_SHIFT;
 constexpr uint32_t IOSQES_SHIFT = 16;  // 4 bits; log2 of the SQ entry size
@@ -87,8 +82,8 @@ constexpr uint32_t iocqes(uint32_t v) { return (v >> IOCQES_SHIFT) & 0xf; }
 // 3.1.6 CSTS
 namespace csts {
 constexpr uint32_t RDY = 1u << 0;
-constexpr uint32_t CFS = 1u << 1;          // controller fatal status
-constexpr uint32_t SHST_SHIFT = 2;         // 2 bits: 00 normal, 01 in progress, 10 complete
+constexpr uint32_t CFS = 1u << 1;   // controller fatal status
+constexpr uint32_t SHST_SHIFT = 2;  // 2 bits: 00 normal, 01 in progress, 10 complete
 constexpr uint32_t SHST_MASK = 3u << SHST_SHIFT;
 constexpr uint32_t SHST_COMPLETE = 2u << SHST_SHIFT;
 constexpr uint32_t NSSRO = 1u << 4;
@@ -108,12 +103,12 @@ constexpr uint32_t MAX_ADMIN_QUEUE_ENTRIES = 4096;
 // Common command format (figure 105). PRP1/PRP2 form the data pointer (4.3); SGLs are not used.
 struct SubmissionEntry {
     uint8_t opcode;
-    uint8_t flags;       // bits 1:0 FUSE, bits 7:6 PSDT (00b = PRPs)
-    uint16_t cid;        // command identifier, unique among the commands in flight on this SQ
+    uint8_t flags;  // bits 1:0 FUSE, bits 7:6 PSDT (00b = PRPs)
+    uint16_t cid;   // command identifier, unique among the commands in flight on this SQ
     uint32_t nsid;
     uint32_t cdw2;
     uint32_t cdw3;
-    uint64_t mptr;       // metadata pointer (unused: namespaces without metadata only)
+    uint64_t mptr;  // metadata pointer (unused: namespaces without metadata only)
     uint64_t prp1;
     uint64_t prp2;
     uint32_t cdw10;
@@ -130,12 +125,12 @@ constexpr uint32_t SQ_ENTRY_SHIFT = 6;  // CC.IOSQES
 
 // --- 4.6 Completion queue entry (figure 124) -----------------------------------------------
 struct CompletionEntry {
-    uint32_t dw0;        // command specific
+    uint32_t dw0;  // command specific
     uint32_t dw1;
-    uint16_t sq_head;    // where the controller has consumed the SQ up to
+    uint16_t sq_head;  // where the controller has consumed the SQ up to
     uint16_t sq_id;
     uint16_t cid;
-    uint16_t status;     // bit 0 phase tag, bits 15:1 status field (4.6.1)
+    uint16_t status;  // bit 0 phase tag, bits 15:1 status field (4.6.1)
 };
 static_assert(sizeof(CompletionEntry) == 16);
 static_assert(offsetof(CompletionEntry, status) == 14);
@@ -144,15 +139,14 @@ constexpr uint32_t CQ_ENTRY_SHIFT = 4;  // CC.IOCQES
 // 4.6.1 Status field (figure 126): the 16-bit word including the phase tag.
 namespace status {
 constexpr bool phase(uint16_t s) { return s & 1; }
-constexpr uint8_t sc(uint16_t s) { return uint8_t(s >> 1); }           // status code
-constexpr uint8_t sct(uint16_t s) { return uint8_t((s >> 9) & 7); }    // status code type
+constexpr uint8_t sc(uint16_t s) { return uint8_t(s >> 1); }         // status code
+constexpr uint8_t sct(uint16_t s) { return uint8_t((s >> 9) & 7); }  // status code type
 constexpr uint8_t crd(uint16_t s) { return uint8_t((s >> 12) & 3); }
 constexpr bool more(uint16_t s) { return (s >> 14) & 1; }
-constexpr bool dnr(uint16_t s) { return (s >> 15) & 1; }               // do not retry
+constexpr bool dnr(uint16_t s) { return (s >> 15) & 1; }  // do not retry
 constexpr bool ok(uint16_t s) { return (s >> 1) == 0; }
 constexpr uint16_t make(uint8_t sct, uint8_t sc, bool dnr, bool phase) {
-    return uint16_t((phase ? 1 : 0) | uint16_t(sc) << 1 | uint16_t(sct & 7) << 9 |
-                    (dnr ? 1u << 15 : 0));
+    return uint16_t((phase ? 1 : 0) | uint16_t(sc) << 1 | uint16_t(sct & 7) << 9 | (dnr ? 1u << 15 : 0));
 }
 }  // namespace status
 
@@ -216,9 +210,7 @@ namespace create_cq {
 constexpr uint32_t PC = 1u << 0;
 constexpr uint32_t IEN = 1u << 1;
 constexpr uint32_t cdw10(uint16_t qid, uint32_t entries) { return (entries - 1) << 16 | qid; }
-constexpr uint32_t cdw11(uint16_t vector, bool ien) {
-    return uint32_t(vector) << 16 | (ien ? IEN : 0) | PC;
-}
+constexpr uint32_t cdw11(uint16_t vector, bool ien) { return uint32_t(vector) << 16 | (ien ? IEN : 0) | PC; }
 }  // namespace create_cq
 
 // 5.4 Create I/O submission queue: CDW10 as above; CDW11 = CQID << 16 | QPRIO << 1 | PC.
@@ -230,9 +222,9 @@ constexpr uint32_t cdw11(uint16_t cqid) { return uint32_t(cqid) << 16 | PC; }
 
 // 5.15 Identify: CDW10 bits 7:0 = CNS (figure 244).
 namespace cns {
-constexpr uint8_t NAMESPACE = 0x00;            // identify namespace data for NSID
+constexpr uint8_t NAMESPACE = 0x00;  // identify namespace data for NSID
 constexpr uint8_t CONTROLLER = 0x01;
-constexpr uint8_t ACTIVE_NAMESPACES = 0x02;    // active NSIDs greater than NSID (1.1+)
+constexpr uint8_t ACTIVE_NAMESPACES = 0x02;  // active NSIDs greater than NSID (1.1+)
 }  // namespace cns
 constexpr uint32_t IDENTIFY_SIZE = 4096;
 constexpr uint32_t BROADCAST_NSID = 0xffffffff;
@@ -241,9 +233,7 @@ constexpr uint32_t BROADCAST_NSID = 0xffffffff;
 // (both 0-based); completion DW0 = NCQA << 16 | NSQA (0-based) as allocated.
 namespace feature {
 constexpr uint8_t NUMBER_OF_QUEUES = 0x07;
-constexpr uint32_t queues_cdw11(uint16_t sq, uint16_t cq) {
-    return uint32_t(cq - 1) << 16 | uint32_t(sq - 1);
-}
+constexpr uint32_t queues_cdw11(uint16_t sq, uint16_t cq) { return uint32_t(cq - 1) << 16 | uint32_t(sq - 1); }
 constexpr uint32_t allocated_sq(uint32_t dw0) { return (dw0 & 0xffff) + 1; }
 constexpr uint32_t allocated_cq(uint32_t dw0) { return (dw0 >> 16) + 1; }
 }  // namespace feature
@@ -259,27 +249,27 @@ constexpr uint32_t MAX_BLOCKS_PER_COMMAND = 65536;  // NLB is 16 bits, 0-based
 
 // --- 5.15.2.2 Identify controller data structure (figure 249), the fields used -------------
 struct IdentifyController {
-    uint16_t vid;                // 0
-    uint16_t ssvid;              // 2
-    char sn[20];                 // 4: serial number, ASCII, space padded
-    char mn[40];                 // 24: model number
-    char fr[8];                  // 64: firmware revision
-    uint8_t rab;                 // 72
-    uint8_t ieee[3];             // 73
-    uint8_t cmic;                // 76
-    uint8_t mdts;                // 77: max data transfer, 2^n minimum pages; 0 = no limit
-    uint16_t cntlid;             // 78
-    uint32_t ver;                // 80
-    uint8_t reserved84[428];     // 84..511
-    uint8_t sqes;                // 512: bits 3:0 required, 7:4 maximum SQ entry size (log2)
-    uint8_t cqes;                // 513
-    uint16_t maxcmd;             // 514
-    uint32_t nn;                 // 516: number of namespaces (highest valid NSID)
-    uint16_t oncs;               // 520: optional NVM commands
-    uint16_t fuses;              // 522
-    uint8_t fna;                 // 524
-    uint8_t vwc;                 // 525: volatile write cache present (bit 0)
-    uint8_t reserved526[3570];   // 526..4095
+    uint16_t vid;               // 0
+    uint16_t ssvid;             // 2
+    char sn[20];                // 4: serial number, ASCII, space padded
+    char mn[40];                // 24: model number
+    char fr[8];                 // 64: firmware revision
+    uint8_t rab;                // 72
+    uint8_t ieee[3];            // 73
+    uint8_t cmic;               // 76
+    uint8_t mdts;               // 77: max data transfer, 2^n minimum pages; 0 = no limit
+    uint16_t cntlid;            // 78
+    uint32_t ver;               // 80
+    uint8_t reserved84[428];    // 84..511
+    uint8_t sqes;               // 512: bits 3:0 required, 7:4 maximum SQ entry size (log2)
+    uint8_t cqes;               // 513
+    uint16_t maxcmd;            // 514
+    uint32_t nn;                // 516: number of namespaces (highest valid NSID)
+    uint16_t oncs;              // 520: optional NVM commands
+    uint16_t fuses;             // 522
+    uint8_t fna;                // 524
+    uint8_t vwc;                // 525: volatile write cache present (bit 0)
+    uint8_t reserved526[3570];  // 526..4095
 };
 static_assert(sizeof(IdentifyController) == IDENTIFY_SIZE);
 static_assert(offsetof(IdentifyController, mdts) == 77);
@@ -289,26 +279,26 @@ static_assert(offsetof(IdentifyController, vwc) == 525);
 
 // 5.15.2.1 LBA format data structure (figure 247).
 struct LbaFormat {
-    uint16_t ms;     // metadata bytes per LBA
-    uint8_t lbads;   // LBA data size, 2^n bytes; 0 = format not available
-    uint8_t rp;      // bits 1:0 relative performance
+    uint16_t ms;    // metadata bytes per LBA
+    uint8_t lbads;  // LBA data size, 2^n bytes; 0 = format not available
+    uint8_t rp;     // bits 1:0 relative performance
 };
 static_assert(sizeof(LbaFormat) == 4);
 
 // 5.15.2.1 Identify namespace data structure (figure 245), the fields used.
 struct IdentifyNamespace {
-    uint64_t nsze;             // 0: namespace size in logical blocks
-    uint64_t ncap;             // 8: capacity
-    uint64_t nuse;             // 16: utilisation
-    uint8_t nsfeat;            // 24
-    uint8_t nlbaf;             // 25: number of LBA formats, 0-based
-    uint8_t flbas;             // 26: bits 3:0 format in use; bit 4 metadata at end of LBA
-    uint8_t mc;                // 27
-    uint8_t dpc;               // 28
-    uint8_t dps;               // 29
-    uint8_t reserved30[98];    // 30..127
-    LbaFormat lbaf[16];        // 128..191
-    uint8_t reserved192[3904]; // 192..4095
+    uint64_t nsze;              // 0: namespace size in logical blocks
+    uint64_t ncap;              // 8: capacity
+    uint64_t nuse;              // 16: utilisation
+    uint8_t nsfeat;             // 24
+    uint8_t nlbaf;              // 25: number of LBA formats, 0-based
+    uint8_t flbas;              // 26: bits 3:0 format in use; bit 4 metadata at end of LBA
+    uint8_t mc;                 // 27
+    uint8_t dpc;                // 28
+    uint8_t dps;                // 29
+    uint8_t reserved30[98];     // 30..127
+    LbaFormat lbaf[16];         // 128..191
+    uint8_t reserved192[3904];  // 192..4095
 };
 static_assert(sizeof(IdentifyNamespace) == IDENTIFY_SIZE);
 static_assert(offsetof(IdentifyNamespace, flbas) == 26);

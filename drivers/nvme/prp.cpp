@@ -23,8 +23,8 @@ Result<void> validate_segments(const DmaSegment* segments, uint32_t count, uint6
     return {};
 }
 
-Result<Prps> build_prps(const DmaSegment* segments, uint32_t count, uint64_t offset,
-                        uint32_t length, uint64_t* list, uint64_t list_phys) {
+Result<Prps> build_prps(const DmaSegment* segments, uint32_t count, uint64_t offset, uint32_t length, uint64_t* list,
+                        uint64_t list_phys) {
     if (length == 0 || length > MAX_PRP_TRANSFER) return Errno::Inval;
     Prps out;
     uint64_t end = offset + length;

@@ -19,7 +19,7 @@ namespace lamina::nvme {
 
 // PRP1 plus a full list page: the largest transfer, at any starting offset, one list describes
 // without chaining (513 page entries cover 2 MiB starting mid-page).
-constexpr uint32_t MAX_PRP_TRANSFER = (spec::PRP_ENTRIES_PER_PAGE) * spec::PAGE_SIZE;
+constexpr uint32_t MAX_PRP_TRANSFER = (spec::PRP_ENTRIES_PER_PAGE)*spec::PAGE_SIZE;
 
 // Checks that `segments` can be described by PRPs (see DmaSegment) and add up to `bytes`.
 // Inval with no segments, a zero length, a misaligned address or length, or segments that do
@@ -35,7 +35,7 @@ struct Prps {
 // Describes bytes [offset, offset + length) of the (validated) segment list, writing list
 // entries into `list` (a page at `list_phys`) when more than two pages are touched. `length`
 // must be at most MAX_PRP_TRANSFER and nonzero; Inval otherwise.
-Result<Prps> build_prps(const DmaSegment* segments, uint32_t count, uint64_t offset,
-                        uint32_t length, uint64_t* list, uint64_t list_phys);
+Result<Prps> build_prps(const DmaSegment* segments, uint32_t count, uint64_t offset, uint32_t length, uint64_t* list,
+                        uint64_t list_phys);
 
 }  // namespace lamina::nvme

@@ -3,8 +3,8 @@
 
 namespace lamina::nvme {
 
-Result<void> NvmeQueuePair::allocate(Platform& platform, uint16_t qid, uint16_t entries,
-                                     uint16_t vector, uint32_t dstrd, bool prp_lists) {
+Result<void> NvmeQueuePair::allocate(Platform& platform, uint16_t qid, uint16_t entries, uint16_t vector,
+                                     uint32_t dstrd, bool prp_lists) {
     if (entries < 2 || entries > MAX_QUEUE_ENTRIES) return Errno::Inval;
     qid_ = qid;
     entries_ = entries;
@@ -64,13 +64,10 @@ void NvmeQueuePair::release_cid(uint16_t cid) {
 }
 
 uint64_t* NvmeQueuePair::prp_list(uint16_t cid) const {
-    return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(prp_.virt) +
-                                       size_t(cid) * spec::PAGE_SIZE);
+    return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(prp_.virt) + size_t(cid) * spec::PAGE_SIZE);
 }
 
-uint64_t NvmeQueuePair::prp_list_phys(uint16_t cid) const {
-    return prp_.phys + uint64_t(cid) * spec::PAGE_SIZE;
-}
+uint64_t NvmeQueuePair::prp_list_phys(uint16_t cid) const { return prp_.phys + uint64_t(cid) * spec::PAGE_SIZE; }
 
 void NvmeQueuePair::push(const spec::SubmissionEntry& entry) {
     auto* slot = static_cast<spec::SubmissionEntry*>(sq_.virt) + sq_tail_;

@@ -34,8 +34,8 @@ public:
 
     // Allocates the rings (and, with prp_lists, one PRP list page per slot). The queue starts
     // empty; reset() empties it again after a controller reset.
-    Result<void> allocate(Platform& platform, uint16_t qid, uint16_t entries, uint16_t vector,
-                          uint32_t dstrd, bool prp_lists);
+    Result<void> allocate(Platform& platform, uint16_t qid, uint16_t entries, uint16_t vector, uint32_t dstrd,
+                          bool prp_lists);
     void free(Platform& platform);
     void reset();
 
@@ -79,7 +79,7 @@ private:
     DmaRegion prp_;
     uint16_t sq_tail_ = 0;
     uint16_t sq_head_ = 0;
-    uint16_t sq_rung_ = 0;   // tail last written to the doorbell
+    uint16_t sq_rung_ = 0;  // tail last written to the doorbell
     uint16_t cq_head_ = 0;
     uint16_t cq_rung_ = 0;
     bool phase_ = true;

@@ -4,10 +4,10 @@
 namespace lamina::virtio {
 
 namespace {
-constexpr uint32_t kMtu = 1500;
-constexpr uint32_t kMaxFrame = kMtu + 14;
-constexpr uint64_t kRequired = spec::feature::VERSION_1 | spec::feature::NET_MAC;
-constexpr uint64_t kWanted = spec::feature::NET_STATUS;
+constexpr uint32_t MTU = 1500;
+constexpr uint32_t MAX_FRAME = MTU + 14;
+constexpr uint64_t REQUIRED = spec::feature::VERSION_1 | spec::feature::NET_MAC;
+constexpr uint64_t WANTED = spec::feature::NET_STATUS;
 }  // namespace
 
 VirtioNet::~VirtioNet() {
@@ -21,12 +21,12 @@ Result<void> VirtioNet::setup_queue(Virtqueue& q, uint16_t index, uint16_t wante
     uint16_t max = transport_.queue_max_size(index);
     if (max == 0) return Errno::NoDev;
     uint16_t size = wanted < max ? wanted : max;
-    if (size > Virtqueue::kMaxSize) size = Virtqueue::kMaxSize;
+    if (size > Virtqueue::MAX_SIZE) size = Virtqueue::MAX_SIZE;
     while (size & (size - 1)) size &= uint16_t(size - 1);  // split queues are powers of two (2.6)
     TRY(q.init(platform_, size));
     bool ok = true;
     TRY(transport_.enable_queue(index, size, q.desc_bus(), q.avail_bus(), q.used_bus(),
-                                interrupts_ ? kVector : spec::NO_VECTOR, ok));
+                                interrupts_ ? VECTOR : spec::NO_VECTOR, ok));
     vector_ok = vector_ok && ok;
     return {};
 }
@@ -34,7 +34,7 @@ Result<void> VirtioNet::setup_queue(Virtqueue& q, uint16_t index, uint16_t wante
 Result<void> VirtioNet::init(const NetOptions& options) {
     if (running_) return Errno::Busy;
     TRY(transport_.probe());
-    features_ = TRY(transport_.negotiate(kWanted, kRequired));
+    features_ = TRY(transport_.negotiate(WANTED, REQUIRED));
     auto fail = [&](Error e) -> Result<void> {
         transport_.fail();
         return e;
@@ -42,11 +42,13 @@ Result<void> VirtioNet::init(const NetOptions& options) {
     if (transport_.read_device_bytes(spec::net_cfg::MAC, mac_, sizeof(mac_)).is_error()) return fail(Errno::IO);
     if (transport_.num_queues() < 2) return fail(Errno::NoDev);
     interrupts_ = options.use_interrupts && platform_.setup_interrupts(1) >= 1;
-    bool vectors_ok = !interrupts_ || transport_.set_config_vector(kVector);
-    if (auto r = setup_queue(rx_, spec::NET_RX_QUEUE, options.queue_size, vectors_ok); r.is_error()) return fail(r.error());
-    if (auto r = setup_queue(tx_, spec::NET_TX_QUEUE, options.queue_size, vectors_ok); r.is_error()) return fail(r.error());
+    bool vectors_ok = !interrupts_ || transport_.set_config_vector(VECTOR);
+    if (auto r = setup_queue(rx_, spec::NET_RX_QUEUE, options.queue_size, vectors_ok); r.is_error())
+        return fail(r.error());
+    if (auto r = setup_queue(tx_, spec::NET_TX_QUEUE, options.queue_size, vectors_ok); r.is_error())
+        return fail(r.error());
     if (!vectors_ok) interrupts_ = false;  // the device could not use the vector: poll
-    auto headers = platform_.alloc_dma(size_t(tx_.size()) * kHeader);
+    auto headers = platform_.alloc_dma(size_t(tx_.size()) * HEADER);
     if (headers.is_error()) return fail(headers.error());
     tx_headers_ = headers.value();
     transport_.set_status(spec::status::DRIVER_OK);
@@ -58,12 +60,12 @@ Result<void> VirtioNet::init(const NetOptions& options) {
 nic::CoreInfo VirtioNet::info() const {
     nic::CoreInfo i{};
     __builtin_memcpy(i.mac, mac_, sizeof(mac_));
-    i.mtu = kMtu;
+    i.mtu = MTU;
     i.rx_ring = rx_.size();
     i.tx_ring = tx_.size();
     i.features = 0;
-    i.rx_headroom = kHeader;
-    i.tx_headroom = kHeader;
+    i.rx_headroom = HEADER;
+    i.tx_headroom = HEADER;
     i.name = "virtio_net";
     return i;
 }
@@ -90,7 +92,7 @@ nic::CoreCounters VirtioNet::counters() {
 
 Result<void> VirtioNet::post_rx(const nic::RxPost& b) {
     if (!running_) return Errno::NetDown;
-    if (b.capacity < kHeader + kMaxFrame) return Errno::Inval;
+    if (b.capacity < HEADER + MAX_FRAME) return Errno::Inval;
     Segment s{b.bus, b.capacity, true};
     return rx_.add(&s, 1, b.tag);
 }
@@ -101,14 +103,14 @@ Result<void> VirtioNet::post_tx(const nic::TxPost& f) {
     spec::NetHdr hdr{};  // no checksum offload negotiated: flags 0, GSO_NONE
     Segment segs[2];
     uint16_t n;
-    if (f.offset >= kHeader) {
-        __builtin_memcpy(f.data + f.offset - kHeader, &hdr, kHeader);
-        segs[0] = Segment{f.bus + f.offset - kHeader, uint32_t(f.len) + kHeader, false};
+    if (f.offset >= HEADER) {
+        __builtin_memcpy(f.data + f.offset - HEADER, &hdr, HEADER);
+        segs[0] = Segment{f.bus + f.offset - HEADER, uint32_t(f.len) + HEADER, false};
         n = 1;
     } else {
-        auto* slot = static_cast<uint8_t*>(tx_headers_.virt) + size_t(f.tag) * kHeader;
-        __builtin_memcpy(slot, &hdr, kHeader);
-        segs[0] = Segment{tx_headers_.bus + uint64_t(f.tag) * kHeader, kHeader, false};
+        auto* slot = static_cast<uint8_t*>(tx_headers_.virt) + size_t(f.tag) * HEADER;
+        __builtin_memcpy(slot, &hdr, HEADER);
+        segs[0] = Segment{tx_headers_.bus + uint64_t(f.tag) * HEADER, HEADER, false};
         segs[1] = Segment{f.bus + f.offset, f.len, false};
         n = 2;
     }
@@ -139,12 +141,12 @@ uint32_t VirtioNet::reap_rx(nic::RxDone* out, uint32_t max) {
             continue;
         }
         nic::RxDone& d = out[n++];
-        d = nic::RxDone{token, uint16_t(kHeader), 0, 0, 0};
-        if (len < kHeader + 14 || len > kHeader + kMaxFrame) {
+        d = nic::RxDone{token, uint16_t(HEADER), 0, 0, 0};
+        if (len < HEADER + 14 || len > HEADER + MAX_FRAME) {
             d.error = 1;
             continue;
         }
-        d.len = uint16_t(len - kHeader);
+        d.len = uint16_t(len - HEADER);
     }
     return n;
 }
@@ -174,7 +176,7 @@ uint32_t VirtioNet::wait(uint64_t timeout_ns) {
             bool armed = rx_.arm_interrupt() && tx_.arm_interrupt();
             if (armed) {
                 stats_.interrupt_waits++;
-                platform_.wait_interrupt(kVector, deadline);
+                platform_.wait_interrupt(VECTOR, deadline);
             }
             rx_.suppress_interrupt();
             tx_.suppress_interrupt();

@@ -75,8 +75,8 @@ public:
     PciTransport& transport() { return transport_; }
 
 private:
-    static constexpr uint16_t kVector = 0;
-    static constexpr uint32_t kHeader = sizeof(spec::NetHdr);
+    static constexpr uint16_t VECTOR = 0;
+    static constexpr uint32_t HEADER = sizeof(spec::NetHdr);
 
     bool link_up();
     Result<void> setup_queue(Virtqueue& q, uint16_t index, uint16_t wanted, bool& vector_ok);

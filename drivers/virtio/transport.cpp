@@ -5,8 +5,8 @@ namespace lamina::virtio {
 
 namespace {
 // A capability list has at most (256 - 64) / 4 entries; more steps than that means a loop.
-constexpr int kMaxCapabilities = 48;
-constexpr uint64_t kResetTimeoutNs = 1'000'000'000;
+constexpr int MAX_CAPABILITIES = 48;
+constexpr uint64_t RESET_TIMEOUT_NS = 1'000'000'000;
 }  // namespace
 
 Result<Region> PciTransport::region_of(uint8_t cap) {
@@ -25,13 +25,13 @@ Result<void> PciTransport::probe() {
     if (!(platform_.config_read16(spec::pci::STATUS) & spec::pci::STATUS_CAPABILITIES)) return Errno::NoDev;
     uint8_t cap = platform_.config_read8(spec::pci::CAPABILITIES_POINTER) & 0xfc;
     for (int steps = 0; cap != 0; steps++) {
-        if (steps == kMaxCapabilities || cap < 0x40) return Errno::Inval;
+        if (steps == MAX_CAPABILITIES || cap < 0x40) return Errno::Inval;
         uint8_t id = platform_.config_read8(cap);
         uint8_t next = platform_.config_read8(cap + 1) & 0xfc;
         if (id == spec::pci::CAP_ID_VENDOR) {
             uint8_t type = platform_.config_read8(cap + offsetof(spec::PciCap, cfg_type));
             // 4.1.4: the first capability of each type that the driver can use is the one.
-            Region* slot = type == spec::cfg_type::COMMON ? &common_
+            Region* slot = type == spec::cfg_type::COMMON   ? &common_
                            : type == spec::cfg_type::NOTIFY ? &notify_
                            : type == spec::cfg_type::ISR    ? &isr_
                            : type == spec::cfg_type::DEVICE ? &device_
@@ -55,7 +55,7 @@ void PciTransport::set_status(uint8_t bits) { common_write(spec::common::DEVICE_
 
 Result<void> PciTransport::reset() {
     common_write(spec::common::DEVICE_STATUS, 1, 0);
-    uint64_t deadline = platform_.now_ns() + kResetTimeoutNs;
+    uint64_t deadline = platform_.now_ns() + RESET_TIMEOUT_NS;
     while (status() != 0) {
         if (platform_.now_ns() >= deadline) return Errno::TimedOut;
         platform_.delay_us(10);
@@ -98,9 +98,9 @@ uint16_t PciTransport::queue_max_size(uint16_t index) {
     return uint16_t(common_read(spec::common::QUEUE_SIZE, 2));
 }
 
-Result<void> PciTransport::enable_queue(uint16_t index, uint16_t size, uint64_t desc, uint64_t driver,
-                                        uint64_t device, uint16_t vector, bool& vector_ok) {
-    if (index >= kMaxQueues) return Errno::Range;
+Result<void> PciTransport::enable_queue(uint16_t index, uint16_t size, uint64_t desc, uint64_t driver, uint64_t device,
+                                        uint16_t vector, bool& vector_ok) {
+    if (index >= MAX_QUEUES) return Errno::Range;
     common_write(spec::common::QUEUE_SELECT, 2, index);
     uint16_t max = uint16_t(common_read(spec::common::QUEUE_SIZE, 2));
     if (max == 0 || size == 0 || size > max || (size & (size - 1)) != 0) return Errno::Inval;

@@ -67,17 +67,23 @@ public:
     const Region& device_region() const { return device_; }
     uint32_t notify_multiplier() const { return notify_multiplier_; }
 
-    static constexpr uint16_t kMaxQueues = 4;
+    static constexpr uint16_t MAX_QUEUES = 4;
 
 private:
-    uint32_t common_read(uint32_t off, uint8_t width) { return platform_.bar_read(common_.bar, common_.offset + off, width); }
-    void common_write(uint32_t off, uint8_t width, uint32_t v) { platform_.bar_write(common_.bar, common_.offset + off, width, v); }
+    uint32_t common_read(uint32_t off, uint8_t width) {
+        return platform_.bar_read(common_.bar, common_.offset + off, width);
+    }
+    void common_write(uint32_t off, uint8_t width, uint32_t v) {
+        platform_.bar_write(common_.bar, common_.offset + off, width, v);
+    }
     void common_write64(uint32_t off, uint64_t v) {
         common_write(off, 4, uint32_t(v));
         common_write(off + 4, 4, uint32_t(v >> 32));
     }
     Result<Region> region_of(uint8_t cap);
-    uint32_t device_read(uint32_t off, uint8_t width) { return platform_.bar_read(device_.bar, device_.offset + off, width); }
+    uint32_t device_read(uint32_t off, uint8_t width) {
+        return platform_.bar_read(device_.bar, device_.offset + off, width);
+    }
     // Runs `read` until config_generation is the same before and after it.
     template <typename F>
     Result<void> consistently(F read) {
@@ -92,7 +98,7 @@ private:
     Platform& platform_;
     Region common_, notify_, isr_, device_;
     uint32_t notify_multiplier_ = 0;
-    uint32_t notify_addr_[kMaxQueues] = {};  // BAR offset of each enabled queue's doorbell
+    uint32_t notify_addr_[MAX_QUEUES] = {};  // BAR offset of each enabled queue's doorbell
 };
 
 }  // namespace lamina::virtio

@@ -8,7 +8,7 @@ constexpr size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 }  // namespace
 
 Result<void> Virtqueue::init(Platform& platform, uint16_t size) {
-    if (size == 0 || size > kMaxSize || (size & (size - 1)) != 0) return Errno::Inval;
+    if (size == 0 || size > MAX_SIZE || (size & (size - 1)) != 0) return Errno::Inval;
     release();
     avail_offset_ = align_up(spec::desc_bytes(size), spec::AVAIL_ALIGN);
     used_offset_ = align_up(avail_offset_ + spec::avail_bytes(size), spec::USED_ALIGN);
@@ -37,7 +37,8 @@ Result<void> Virtqueue::add(const Segment* segments, uint16_t count, uint32_t to
         spec::Desc& e = desc()[d];
         e.addr = segments[i].bus;
         e.len = segments[i].len;
-        e.flags = uint16_t((segments[i].device_writes ? spec::DESC_F_WRITE : 0) | (i + 1 < count ? spec::DESC_F_NEXT : 0));
+        e.flags =
+            uint16_t((segments[i].device_writes ? spec::DESC_F_WRITE : 0) | (i + 1 < count ? spec::DESC_F_NEXT : 0));
         d = e.next;
     }
     free_head_ = d;
@@ -100,6 +101,8 @@ bool Virtqueue::arm_interrupt() {
     return true;
 }
 
-void Virtqueue::suppress_interrupt() { __atomic_store_n(&avail()->flags, spec::AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED); }
+void Virtqueue::suppress_interrupt() {
+    __atomic_store_n(&avail()->flags, spec::AVAIL_F_NO_INTERRUPT, __ATOMIC_RELAXED);
+}
 
 }  // namespace lamina::virtio

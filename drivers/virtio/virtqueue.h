@@ -29,14 +29,14 @@ struct Segment {
 
 class Virtqueue {
 public:
-    static constexpr uint16_t kMaxSize = 1024;
+    static constexpr uint16_t MAX_SIZE = 1024;
 
     Virtqueue() = default;
     ~Virtqueue() { release(); }
     Virtqueue(const Virtqueue&) = delete;
     Virtqueue& operator=(const Virtqueue&) = delete;
 
-    // Allocates the rings for `size` entries (a power of two up to kMaxSize). NoMem, Inval.
+    // Allocates the rings for `size` entries (a power of two up to MAX_SIZE). NoMem, Inval.
     Result<void> init(Platform& platform, uint16_t size);
     // Frees the rings: only after the device was reset (or never saw them).
     void release();
@@ -71,13 +71,15 @@ private:
         return reinterpret_cast<spec::AvailHeader*>(static_cast<uint8_t*>(region_.virt) + avail_offset_);
     }
     uint16_t* avail_ring() const {
-        return reinterpret_cast<uint16_t*>(static_cast<uint8_t*>(region_.virt) + avail_offset_ + sizeof(spec::AvailHeader));
+        return reinterpret_cast<uint16_t*>(static_cast<uint8_t*>(region_.virt) + avail_offset_ +
+                                           sizeof(spec::AvailHeader));
     }
     spec::UsedHeader* used() const {
         return reinterpret_cast<spec::UsedHeader*>(static_cast<uint8_t*>(region_.virt) + used_offset_);
     }
     spec::UsedElem* used_ring() const {
-        return reinterpret_cast<spec::UsedElem*>(static_cast<uint8_t*>(region_.virt) + used_offset_ + sizeof(spec::UsedHeader));
+        return reinterpret_cast<spec::UsedElem*>(static_cast<uint8_t*>(region_.virt) + used_offset_ +
+                                                 sizeof(spec::UsedHeader));
     }
     spec::Desc* desc() const { return static_cast<spec::Desc*>(region_.virt); }
 
@@ -85,13 +87,13 @@ private:
     DmaRegion region_;
     size_t avail_offset_ = 0, used_offset_ = 0;
     uint16_t size_ = 0;
-    uint16_t free_head_ = 0;       // free descriptors are chained through `next`
+    uint16_t free_head_ = 0;  // free descriptors are chained through `next`
     uint16_t free_count_ = 0;
-    uint16_t avail_idx_ = 0;       // next avail->idx (not yet published)
-    uint16_t published_idx_ = 0;   // avail->idx as the device sees it
-    uint16_t last_used_ = 0;       // used entries consumed
-    uint32_t token_[kMaxSize] = {};     // by head descriptor
-    uint16_t chain_len_[kMaxSize] = {};
+    uint16_t avail_idx_ = 0;         // next avail->idx (not yet published)
+    uint16_t published_idx_ = 0;     // avail->idx as the device sees it
+    uint16_t last_used_ = 0;         // used entries consumed
+    uint32_t token_[MAX_SIZE] = {};  // by head descriptor
+    uint16_t chain_len_[MAX_SIZE] = {};
 };
 
 }  // namespace lamina::virtio

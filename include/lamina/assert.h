@@ -11,8 +11,8 @@ namespace lamina {
 
 }  // namespace lamina
 
-#define LAMINA_ASSERT(cond)                                                 \
-    do {                                                                    \
-        if (!(cond)) [[unlikely]]                                           \
-            ::lamina::assertion_failed(#cond, __FILE__, __LINE__);          \
+#define LAMINA_ASSERT(cond)                                        \
+    do {                                                           \
+        if (!(cond)) [[unlikely]]                                  \
+            ::lamina::assertion_failed(#cond, __FILE__, __LINE__); \
     } while (0)

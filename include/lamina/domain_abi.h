@@ -28,10 +28,10 @@ extern "C" {
 
 // A device the domain claimed (see the manifest's `device` lines).
 typedef struct lamina_device_info {
-    uint64_t handle;          // names the device in the calls below
+    uint64_t handle;  // names the device in the calls below
     uint16_t vendor, device;
     uint8_t bus, slot, function, irq_count;
-    uint64_t bar_size[6];     // 0 for absent BARs
+    uint64_t bar_size[6];  // 0 for absent BARs
 } lamina_device_info;
 
 // A physically contiguous piece of memory as a device addresses it (ABI 1.1).
@@ -41,8 +41,8 @@ typedef struct lamina_dma_segment {
 } lamina_dma_segment;
 
 typedef struct lamina_domain_caps {
-    uint32_t abi_version;     // LAMINA_DOMAIN_ABI_VERSION the kernel implements
-    uint32_t size;            // sizeof(lamina_domain_caps) as the kernel built it
+    uint32_t abi_version;  // LAMINA_DOMAIN_ABI_VERSION the kernel implements
+    uint32_t size;         // sizeof(lamina_domain_caps) as the kernel built it
     uint64_t domain_id;
 
     // Console and failure.
@@ -60,8 +60,7 @@ typedef struct lamina_domain_caps {
     int32_t (*sleep_ns)(uint64_t ns);
 
     // A new thread of this domain, running fn(arg); the kernel tracks it as the domain's.
-    int32_t (*thread_create)(void (*fn)(void* arg), void* arg, const char* name, size_t name_len,
-                             uint64_t* out_thread);
+    int32_t (*thread_create)(void (*fn)(void* arg), void* arg, const char* name, size_t name_len, uint64_t* out_thread);
 
     // The shared exchange heap (behind RRef<T>): objects owned by this domain until moved.
     int32_t (*exchange_alloc)(size_t size, size_t align, uint64_t type_id, void** out);
@@ -93,8 +92,8 @@ typedef struct lamina_domain_caps {
     // used in *out_count. EINVAL for a pointer that is not a live heap object or a range outside
     // it, EPERM for an object the domain neither owns nor borrows, ENOSPC when max is too small.
     // The object must stay owned (or borrowed) by the domain until the device is done with it.
-    int32_t (*exchange_dma_segments)(const void* object, uint64_t offset, uint64_t length,
-                                     lamina_dma_segment* out, uint32_t max, uint32_t* out_count);
+    int32_t (*exchange_dma_segments)(const void* object, uint64_t offset, uint64_t length, lamina_dma_segment* out,
+                                     uint32_t max, uint32_t* out_count);
 
     // ---- ABI 1.2 ----
     // Reads `width` (1, 2 or 4) naturally aligned bytes at `offset` of a claimed device's PCI

@@ -58,18 +58,26 @@ private:
         n->prev = prev;
         n->next = next;
         n->linked = true;
-        if (prev) prev->next = n;
-        else head_ = n;
-        if (next) next->prev = n;
-        else tail_ = n;
+        if (prev)
+            prev->next = n;
+        else
+            head_ = n;
+        if (next)
+            next->prev = n;
+        else
+            tail_ = n;
         __atomic_store_n(&size_, size_ + 1, __ATOMIC_RELAXED);
     }
 
     void unlink(ListNode* n) {
-        if (n->prev) n->prev->next = n->next;
-        else head_ = n->next;
-        if (n->next) n->next->prev = n->prev;
-        else tail_ = n->prev;
+        if (n->prev)
+            n->prev->next = n->next;
+        else
+            head_ = n->next;
+        if (n->next)
+            n->next->prev = n->prev;
+        else
+            tail_ = n->prev;
         n->prev = n->next = nullptr;
         n->linked = false;
         __atomic_store_n(&size_, size_ - 1, __ATOMIC_RELAXED);

@@ -28,21 +28,25 @@ public:
     constexpr Optional(decltype(nullptr)) = delete;  // ambiguous for Optional<T*>: use {}
     constexpr Optional(const T& v) : has_(true), value_(v) {}
     constexpr Optional(T&& v) : has_(true), value_(std::move(v)) {}
-    template <typename U, typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
-                                                      !std::is_same_v<std::decay_t<U>, T> &&
-                                                      !std::is_same_v<std::decay_t<U>, Optional>>>
+    template <typename U,
+              typename = std::enable_if_t<std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+                                          !std::is_same_v<std::decay_t<U>, Optional>>>
     constexpr Optional(U&& v) : has_(true), value_(std::forward<U>(v)) {}
 
-    constexpr Optional(const Optional& o) requires std::is_trivially_copy_constructible_v<T> = default;
+    constexpr Optional(const Optional& o) requires std::is_trivially_copy_constructible_v<T>
+    = default;
     Optional(const Optional& o) : has_(o.has_) {
         if (has_) new (&value_) T(o.value_);
     }
-    constexpr Optional(Optional&& o) requires std::is_trivially_move_constructible_v<T> = default;
+    constexpr Optional(Optional&& o) requires std::is_trivially_move_constructible_v<T>
+    = default;
     Optional(Optional&& o) : has_(o.has_) {
         if (has_) new (&value_) T(std::move(o.value_));
     }
-    constexpr Optional& operator=(const Optional& o) requires std::is_trivially_copyable_v<T> = default;
-    constexpr Optional& operator=(Optional&& o) requires std::is_trivially_copyable_v<T> = default;
+    constexpr Optional& operator=(const Optional& o) requires std::is_trivially_copyable_v<T>
+    = default;
+    constexpr Optional& operator=(Optional&& o) requires std::is_trivially_copyable_v<T>
+    = default;
     Optional& operator=(const Optional& o) {
         if (this != &o) {
             clear();
@@ -57,7 +61,8 @@ public:
         }
         return *this;
     }
-    constexpr ~Optional() requires std::is_trivially_destructible_v<T> = default;
+    constexpr ~Optional() requires std::is_trivially_destructible_v<T>
+    = default;
     ~Optional() { clear(); }
 
     template <typename... Args>

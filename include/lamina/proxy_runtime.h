@@ -58,8 +58,7 @@ inline bool is_alive(const DomainRecord& d) { return state_of(d) == DomainState:
 inline Error domain_error(DomainError e) { return DomainErrorFactory::make(e); }
 // Why a call could not enter d.
 inline Error unavailable(const DomainRecord& d) {
-    return domain_error(state_of(d) == DomainState::Restarting ? DomainError::Restarting
-                                                               : DomainError::Dead);
+    return domain_error(state_of(d) == DomainState::Restarting ? DomainError::Restarting : DomainError::Dead);
 }
 
 using Thunk = void (*)(void* frame);
@@ -89,8 +88,7 @@ public:
     Slot() {}  // user-provided: a value-initialized frame leaves the storage alone
     Slot(const Slot&) = delete;
     ~Slot() {
-        if (full_)
-            get().~T();
+        if (full_) get().~T();
     }
     template <typename U>
     void emplace(U&& v) {

@@ -109,7 +109,9 @@ public:
     }
     explicit operator bool() const { return p_ != nullptr; }
     template <typename U>
-    bool operator==(const RefPtr<U>& o) const { return p_ == o.get(); }
+    bool operator==(const RefPtr<U>& o) const {
+        return p_ == o.get();
+    }
     bool operator==(const T* p) const { return p_ == p; }
     bool operator==(decltype(nullptr)) const { return p_ == nullptr; }
     void swap(RefPtr& o) { std::swap(p_, o.p_); }

@@ -44,7 +44,15 @@ inline constexpr DomainId NO_DOMAIN = 0xffffffff;
 // ---- type tables ---------------------------------------------------------------------------
 
 enum class FieldKind : uint8_t {
-    U8, U16, U32, U64, I8, I16, I32, I64, Bool,
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    Bool,
     Enum,       // integer of the enum's underlying size; target = the enum's type id
     Struct,     // embedded by value; target = the struct's type id
     RRef,       // a handle (one pointer) to another heap object; target = its type id
@@ -76,8 +84,8 @@ struct TypeInfo {
 inline constexpr uint32_t TYPE_VARIABLE_SIZE = 1;  // allocations may be larger than `size`
 
 // Specialised for every exchangeable type: `static constexpr TypeId id`, `static constexpr
-// FieldKind kind` (as an element of a field), `static constexpr uint32_t rref_count`, `static constexpr const uint32_t* rref_offsets` (nullptr when 0) and
-// `static const TypeInfo& info()`. Deliberately left undefined for everything else.
+// FieldKind kind` (as an element of a field), `static constexpr uint32_t rref_count`, `static constexpr const uint32_t*
+// rref_offsets` (nullptr when 0) and `static const TypeInfo& info()`. Deliberately left undefined for everything else.
 template <typename T>
 struct ExchangeTraits;
 
@@ -101,15 +109,24 @@ struct ScalarTraits {
 }  // namespace detail
 
 // Scalars have the fixed built-in ids of type_id.h.
-template <> struct ExchangeTraits<uint8_t> : detail::ScalarTraits<uint8_t, FieldKind::U8, U8_TYPE_ID> {};
-template <> struct ExchangeTraits<uint16_t> : detail::ScalarTraits<uint16_t, FieldKind::U16, U16_TYPE_ID> {};
-template <> struct ExchangeTraits<uint32_t> : detail::ScalarTraits<uint32_t, FieldKind::U32, U32_TYPE_ID> {};
-template <> struct ExchangeTraits<uint64_t> : detail::ScalarTraits<uint64_t, FieldKind::U64, U64_TYPE_ID> {};
-template <> struct ExchangeTraits<int8_t> : detail::ScalarTraits<int8_t, FieldKind::I8, I8_TYPE_ID> {};
-template <> struct ExchangeTraits<int16_t> : detail::ScalarTraits<int16_t, FieldKind::I16, I16_TYPE_ID> {};
-template <> struct ExchangeTraits<int32_t> : detail::ScalarTraits<int32_t, FieldKind::I32, I32_TYPE_ID> {};
-template <> struct ExchangeTraits<int64_t> : detail::ScalarTraits<int64_t, FieldKind::I64, I64_TYPE_ID> {};
-template <> struct ExchangeTraits<bool> : detail::ScalarTraits<bool, FieldKind::Bool, BOOL_TYPE_ID> {};
+template <>
+struct ExchangeTraits<uint8_t> : detail::ScalarTraits<uint8_t, FieldKind::U8, U8_TYPE_ID> {};
+template <>
+struct ExchangeTraits<uint16_t> : detail::ScalarTraits<uint16_t, FieldKind::U16, U16_TYPE_ID> {};
+template <>
+struct ExchangeTraits<uint32_t> : detail::ScalarTraits<uint32_t, FieldKind::U32, U32_TYPE_ID> {};
+template <>
+struct ExchangeTraits<uint64_t> : detail::ScalarTraits<uint64_t, FieldKind::U64, U64_TYPE_ID> {};
+template <>
+struct ExchangeTraits<int8_t> : detail::ScalarTraits<int8_t, FieldKind::I8, I8_TYPE_ID> {};
+template <>
+struct ExchangeTraits<int16_t> : detail::ScalarTraits<int16_t, FieldKind::I16, I16_TYPE_ID> {};
+template <>
+struct ExchangeTraits<int32_t> : detail::ScalarTraits<int32_t, FieldKind::I32, I32_TYPE_ID> {};
+template <>
+struct ExchangeTraits<int64_t> : detail::ScalarTraits<int64_t, FieldKind::I64, I64_TYPE_ID> {};
+template <>
+struct ExchangeTraits<bool> : detail::ScalarTraits<bool, FieldKind::Bool, BOOL_TYPE_ID> {};
 
 // ---- the environment -----------------------------------------------------------------------
 
@@ -223,9 +240,8 @@ struct ExchangeTraits<ExchangeArray<T, N>> {
     static constexpr const uint32_t* rref_offsets = rref_count ? offsets.v : nullptr;
     static constexpr FieldKind kind = FieldKind::Struct;
     static constexpr FieldInfo field{"items", 0, sizeof(T) * N, Inner::kind, N, Inner::id};
-    static constexpr TypeInfo table{id, "array", sizeof(ExchangeArray<T, N>),
-                                    alignof(ExchangeArray<T, N>), &field, 1, rref_offsets,
-                                    rref_count, 0};
+    static constexpr TypeInfo table{
+        id, "array", sizeof(ExchangeArray<T, N>), alignof(ExchangeArray<T, N>), &field, 1, rref_offsets, rref_count, 0};
     static const TypeInfo& info() { return table; }
 };
 
@@ -267,20 +283,18 @@ struct ExchangeTraits<ExchangeDequeStorage<T, N>> {
     static constexpr uint32_t rref_count = N;
     static constexpr detail::OffsetTable<N> offsets = [] {
         detail::OffsetTable<N> t{};
-        for (uint32_t i = 0; i < N; i++)
-            t.v[i] = static_cast<uint32_t>(offsetof(Storage, slots) + i * sizeof(RRef<T>));
+        for (uint32_t i = 0; i < N; i++) t.v[i] = static_cast<uint32_t>(offsetof(Storage, slots) + i * sizeof(RRef<T>));
         return t;
     }();
     static constexpr const uint32_t* rref_offsets = offsets.v;
     static constexpr FieldInfo fields[] = {
         {"head", offsetof(Storage, head), 4, FieldKind::U32, 1, 0},
         {"count", offsetof(Storage, count), 4, FieldKind::U32, 1, 0},
-        {"slots", offsetof(Storage, slots), sizeof(RRef<T>) * N, FieldKind::RRef, N,
-         ExchangeTraits<T>::id},
+        {"slots", offsetof(Storage, slots), sizeof(RRef<T>) * N, FieldKind::RRef, N, ExchangeTraits<T>::id},
     };
     static constexpr FieldKind kind = FieldKind::Struct;
-    static constexpr TypeInfo table{id, "deque", sizeof(Storage), alignof(Storage), fields, 3,
-                                    rref_offsets, rref_count, 0};
+    static constexpr TypeInfo table{id,         "deque", sizeof(Storage), alignof(Storage), fields, 3, rref_offsets,
+                                    rref_count, 0};
     static const TypeInfo& info() { return table; }
 };
 
@@ -300,16 +314,14 @@ public:
 
     // Busy when full (the handle stays with the caller).
     Result<void> push_back(RRef<T>&& item) {
-        if (full())
-            return Errno::Busy;
+        if (full()) return Errno::Busy;
         ref_->slots[(ref_->head + ref_->count) % N] = std::move(item);
         ref_->count++;
         return {};
     }
     // A null handle when empty.
     RRef<T> pop_front() {
-        if (empty())
-            return RRef<T>();
+        if (empty()) return RRef<T>();
         RRef<T> item = std::move(ref_->slots[ref_->head]);
         ref_->head = (ref_->head + 1) % N;
         ref_->count--;
@@ -380,8 +392,7 @@ public:
     uint32_t length() const { return object_->length; }
     // Inval beyond the capacity.
     Result<void> set_length(uint32_t n) {
-        if (n > object_->capacity)
-            return Errno::Inval;
+        if (n > object_->capacity) return Errno::Inval;
         object_->length = n;
         return {};
     }

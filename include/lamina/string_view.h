@@ -20,8 +20,7 @@ public:
     constexpr StringView() = default;
     constexpr StringView(const char* chars, size_t length) : chars_(chars), length_(length) {}
     // A NUL-terminated string (e.g. a literal); nullptr is the empty view.
-    constexpr StringView(const char* cstring)
-        : chars_(cstring), length_(cstring ? __builtin_strlen(cstring) : 0) {}
+    constexpr StringView(const char* cstring) : chars_(cstring), length_(cstring ? __builtin_strlen(cstring) : 0) {}
 
     constexpr const char* data() const { return chars_; }
     constexpr size_t length() const { return length_; }
@@ -107,10 +106,14 @@ public:
         uint64_t value = 0;
         for (char c : digits) {
             unsigned d;
-            if (c >= '0' && c <= '9') d = unsigned(c - '0');
-            else if (base == 16 && c >= 'a' && c <= 'f') d = unsigned(c - 'a' + 10);
-            else if (base == 16 && c >= 'A' && c <= 'F') d = unsigned(c - 'A' + 10);
-            else return {};
+            if (c >= '0' && c <= '9')
+                d = unsigned(c - '0');
+            else if (base == 16 && c >= 'a' && c <= 'f')
+                d = unsigned(c - 'a' + 10);
+            else if (base == 16 && c >= 'A' && c <= 'F')
+                d = unsigned(c - 'A' + 10);
+            else
+                return {};
             if (value > (UINT64_MAX - d) / base) return {};
             value = value * base + d;
         }

@@ -39,23 +39,20 @@ inline constexpr uint32_t FNV_OFFSET_BASIS = 2166136261u;
 inline constexpr uint32_t FNV_PRIME = 16777619u;
 
 constexpr uint32_t fnv1a(const char* bytes, size_t length, uint32_t h = FNV_OFFSET_BASIS) {
-    for (size_t i = 0; i < length; i++)
-        h = (h ^ static_cast<uint8_t>(bytes[i])) * FNV_PRIME;
+    for (size_t i = 0; i < length; i++) h = (h ^ static_cast<uint8_t>(bytes[i])) * FNV_PRIME;
     return h;
 }
 
 // A NUL-terminated string.
 constexpr uint32_t fnv1a(const char* s) {
     size_t length = 0;
-    while (s[length] != '\0')
-        length++;
+    while (s[length] != '\0') length++;
     return fnv1a(s, length);
 }
 
 // Continues a hash with the four bytes of v, least significant first.
 constexpr uint32_t fnv1a_u32(uint32_t v, uint32_t h) {
-    for (int i = 0; i < 4; i++)
-        h = (h ^ ((v >> (8 * i)) & 0xff)) * FNV_PRIME;
+    for (int i = 0; i < 4; i++) h = (h ^ ((v >> (8 * i)) & 0xff)) * FNV_PRIME;
     return h;
 }
 

@@ -58,8 +58,7 @@ using PhysReader = const void* (*)(uint64_t phys, size_t len, void* ctx);
 
 // Parses the multiboot1 or multiboot2 information at info_phys according to magic. Every length
 // and pointer in the loader's structures is checked against the sizes it claims.
-Result<void> parse_boot_info(uint32_t magic, uint64_t info_phys, PhysReader read, void* ctx,
-                             BootInfo& out);
+Result<void> parse_boot_info(uint32_t magic, uint64_t info_phys, PhysReader read, void* ctx, BootInfo& out);
 
 const char* memory_type_name(MemoryType t);
 

@@ -28,7 +28,10 @@ void CommandLine::parse(const char* text) {
         bool quoted = false;
         while (original_[in] && (quoted || (original_[in] != ' ' && original_[in] != '\t'))) {
             char c = original_[in++];
-            if (c == '"') { quoted = !quoted; continue; }
+            if (c == '"') {
+                quoted = !quoted;
+                continue;
+            }
             if (c == '=' && !value) {
                 buf_[out++] = 0;
                 value = &buf_[out];
@@ -37,7 +40,10 @@ void CommandLine::parse(const char* text) {
             buf_[out++] = c;
         }
         buf_[out++] = 0;
-        if (count_ == MAX_ARGS) { dropped_++; continue; }
+        if (count_ == MAX_ARGS) {
+            dropped_++;
+            continue;
+        }
         keys_[count_] = key;
         values_[count_] = value;
         count_++;
@@ -71,10 +77,14 @@ unsigned long CommandLine::get_number(const char* key, unsigned long fallback) c
     if (!*v) return fallback;
     for (; *v; v++) {
         unsigned long d;
-        if (*v >= '0' && *v <= '9') d = *v - '0';
-        else if (base == 16 && *v >= 'a' && *v <= 'f') d = *v - 'a' + 10;
-        else if (base == 16 && *v >= 'A' && *v <= 'F') d = *v - 'A' + 10;
-        else return fallback;
+        if (*v >= '0' && *v <= '9')
+            d = *v - '0';
+        else if (base == 16 && *v >= 'a' && *v <= 'f')
+            d = *v - 'a' + 10;
+        else if (base == 16 && *v >= 'A' && *v <= 'F')
+            d = *v - 'A' + 10;
+        else
+            return fallback;
         if (result > (~0ul - d) / base) return fallback;
         result = result * base + d;
     }

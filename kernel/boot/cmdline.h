@@ -15,8 +15,8 @@ public:
     // Copies text; words beyond MAX_ARGS are counted in dropped().
     void parse(const char* text);
 
-    bool has(const char* flag) const;             // `flag` or `flag=...`
-    const char* get(const char* key) const;       // value of `key=value`, nullptr if absent
+    bool has(const char* flag) const;        // `flag` or `flag=...`
+    const char* get(const char* key) const;  // value of `key=value`, nullptr if absent
     const char* get_or(const char* key, const char* fallback) const;
     // Parses a decimal or 0x-prefixed value; fallback when absent or malformed.
     unsigned long get_number(const char* key, unsigned long fallback) const;

@@ -35,23 +35,23 @@ void put(uint8_t c) {
 // --- receive ----------------------------------------------------------------------------------
 
 Spinlock g_rx_lock;
-uint8_t g_ring[kReceiveRing];  // g_rx_lock
-size_t g_ring_head = 0;        // g_rx_lock
-size_t g_ring_len = 0;         // g_rx_lock
-Receiver g_receiver = nullptr; // g_rx_lock
+uint8_t g_ring[RECEIVE_RING];   // g_rx_lock
+size_t g_ring_head = 0;         // g_rx_lock
+size_t g_ring_len = 0;          // g_rx_lock
+Receiver g_receiver = nullptr;  // g_rx_lock
 void* g_receiver_ctx = nullptr;
-Stats g_stats{};               // g_rx_lock
+Stats g_stats{};  // g_rx_lock
 
 // Reads every byte the FIFO holds into the ring (rx lock held).
 void pull_fifo() {
     while (cpu::inb(COM1 + LSR) & LSR_DATA_READY) {
         uint8_t c = cpu::inb(COM1 + DATA);
         g_stats.received++;
-        if (g_ring_len == kReceiveRing) {
+        if (g_ring_len == RECEIVE_RING) {
             g_stats.dropped++;
             continue;
         }
-        g_ring[(g_ring_head + g_ring_len) % kReceiveRing] = c;
+        g_ring[(g_ring_head + g_ring_len) % RECEIVE_RING] = c;
         g_ring_len++;
     }
 }
@@ -59,11 +59,11 @@ void pull_fifo() {
 // Offers the ring to the receiver, contiguous piece by piece (rx lock held).
 void offer_ring() {
     while (g_receiver && g_ring_len > 0) {
-        size_t first = kReceiveRing - g_ring_head;
+        size_t first = RECEIVE_RING - g_ring_head;
         size_t n = g_ring_len < first ? g_ring_len : first;
         size_t took = g_receiver(g_receiver_ctx, g_ring + g_ring_head, n);
         if (took > n) took = n;
-        g_ring_head = (g_ring_head + took) % kReceiveRing;
+        g_ring_head = (g_ring_head + took) % RECEIVE_RING;
         g_ring_len -= took;
         if (g_ring_len == 0) g_ring_head = 0;
         if (took < n) break;
@@ -90,7 +90,7 @@ void receive_interrupt(arch::InterruptFrame&) {
 
 void init() {
     cpu::outb(COM1 + IER, 0x00);
-    cpu::outb(COM1 + LCR, 0x80);  // DLAB: set the divisor
+    cpu::outb(COM1 + LCR, 0x80);   // DLAB: set the divisor
     cpu::outb(COM1 + DATA, 0x01);  // 115200 baud
     cpu::outb(COM1 + IER, 0x00);
     cpu::outb(COM1 + LCR, 0x03);  // 8N1
@@ -148,7 +148,7 @@ int read_byte() {
     int c = -1;
     if (g_ring_len > 0) {
         c = g_ring[g_ring_head];
-        g_ring_head = (g_ring_head + 1) % kReceiveRing;
+        g_ring_head = (g_ring_head + 1) % RECEIVE_RING;
         if (--g_ring_len == 0) g_ring_head = 0;
     }
     g_rx_lock.unlock(flags);

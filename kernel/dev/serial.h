@@ -10,7 +10,7 @@
 // Input arrives by interrupt (ISA IRQ 4 through the IO APIC, from enable_receive_interrupt()
 // on): the handler empties the receive FIFO into a ring, then hands the ring to the receiver
 // (the console tty) if one is attached. Bytes typed before a receiver exists, or while the
-// receiver is busy, wait in the ring (up to kReceiveRing of them; later ones are counted as
+// receiver is busy, wait in the ring (up to RECEIVE_RING of them; later ones are counted as
 // dropped).
 //
 // Lock order: the receive lock, then whatever the receiver takes (the tty lock), then the
@@ -24,7 +24,7 @@
 
 namespace lamina::serial {
 
-inline constexpr size_t kReceiveRing = 4096;
+inline constexpr size_t RECEIVE_RING = 4096;
 
 void init();
 

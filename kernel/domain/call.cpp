@@ -20,7 +20,7 @@ namespace {
 
 arch::ExceptionHook g_next_exception_hook;
 arch::InterruptExitHook g_next_exit_hook;
-uint64_t g_watchdog_ns = kDefaultWatchdogNs;
+uint64_t g_watchdog_ns = DEFAULT_WATCHDOG_NS;
 
 // Makes an interrupt or exception frame return into domain_resume(c) on the thread's own stack.
 void redirect(arch::InterruptFrame& f, Continuation* c) {

@@ -100,20 +100,19 @@ int32_t cap_alloc_pages(size_t count, void** out) {
 }
 
 void cap_free_pages(void* base, size_t count) {
-    checked_entry("free_pages: not pages this domain was given",
-                  [&](Domain& d) { return free_pages(d, base, count); });
+    checked_entry("free_pages: not pages this domain was given", [&](Domain& d) { return free_pages(d, base, count); });
 }
 
 uint64_t cap_time_now_ns() { return time::now_ns(); }
 
 // Sleeps in slices, so a thread of a domain that fails meanwhile leaves within one slice.
-constexpr uint64_t kSleepSlice = 10'000'000;
+constexpr uint64_t SLEEP_SLICE = 10'000'000;
 
 int32_t cap_sleep_ns(uint64_t ns) {
     return entry([&](Domain&) -> Result<void> {
         uint64_t end = time::now_ns() + ns;
         for (uint64_t now = time::now_ns(); now < end; now = time::now_ns()) {
-            sched::sleep_ns(end - now < kSleepSlice ? end - now : kSleepSlice);
+            sched::sleep_ns(end - now < SLEEP_SLICE ? end - now : SLEEP_SLICE);
             back_to_domain();
         }
         return {};
@@ -166,9 +165,8 @@ int32_t cap_exchange_alloc(size_t size, size_t align, uint64_t type, void** out)
 }
 
 void cap_exchange_free(void* object) {
-    checked_entry("exchange_free: not an object it owns (ownership violation)", [&](Domain& d) {
-        return with_exchange_heap([&](ExchangeHeap& x) { return x.free(d.id, object); });
-    });
+    checked_entry("exchange_free: not an object it owns (ownership violation)",
+                  [&](Domain& d) { return with_exchange_heap([&](ExchangeHeap& x) { return x.free(d.id, object); }); });
 }
 
 // A fresh instance of a driver whose previous instance failed (a shadow's recovery starts the
@@ -187,7 +185,7 @@ Result<pci::PciDevice*> take_over_from_failed(Domain& d, uint16_t vendor, uint16
             State s = o->get_state();
             if (s != State::Failed && s != State::Dead) continue;
             SpinlockGuard og(o->resources.lock);
-            for (size_t i = 0; i < Manifest::kMaxDevices && !holder; i++) {
+            for (size_t i = 0; i < Manifest::MAX_DEVICES && !holder; i++) {
                 pci::PciDevice* p = o->resources.devices[i];
                 if (p && p->info().vendor == vendor && p->info().device == device) {
                     holder = o;
@@ -217,20 +215,21 @@ int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamin
         TRY(check_memory(out, sizeof(*out)));
         const Manifest& m = d.package.manifest;
         bool listed = false;
-        for (size_t i = 0; i < m.device_count; i++) listed |= m.devices[i].vendor == vendor && m.devices[i].device == device;
+        for (size_t i = 0; i < m.device_count; i++)
+            listed |= m.devices[i].vendor == vendor && m.devices[i].device == device;
         if (!listed) {
             kprintf("domain %s: refused to claim %04x:%04x: not in its manifest\n", d.name, vendor, device);
             return Errno::Perm;
         }
         if (index != 0) return Errno::NoSys;  // the n-th match is not supported yet
         Resources& r = d.resources;
-        size_t slot = Manifest::kMaxDevices;
+        size_t slot = Manifest::MAX_DEVICES;
         {
             SpinlockGuard g(r.lock);
-            for (size_t i = 0; i < Manifest::kMaxDevices && slot == Manifest::kMaxDevices; i++)
+            for (size_t i = 0; i < Manifest::MAX_DEVICES && slot == Manifest::MAX_DEVICES; i++)
                 if (!r.devices[i]) slot = i;
         }
-        if (slot == Manifest::kMaxDevices) return Errno::NoSpc;
+        if (slot == Manifest::MAX_DEVICES) return Errno::NoSpc;
         pci::PciDevice* dev = TRY(claim_device(d, vendor, device));
         {
             SpinlockGuard g(r.lock);
@@ -244,7 +243,7 @@ int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamin
         out->slot = dev->address().device;
         out->function = dev->address().function;
         uint16_t msix = dev->msix_vector_count();
-        out->irq_count = uint8_t(msix > kMaxIrqs ? kMaxIrqs : msix);
+        out->irq_count = uint8_t(msix > MAX_IRQS ? MAX_IRQS : msix);
         for (size_t i = 0; i < 6 && i < dev->info().bar_count; i++)
             out->bar_size[i] = dev->info().bars[i].is_memory() ? dev->info().bars[i].size : 0;
         return {};
@@ -279,7 +278,7 @@ int32_t cap_device_irq_wait(uint64_t handle, uint32_t entry_index, uint64_t time
         uint64_t now = time::now_ns();
         uint64_t deadline = timeout_ns > ~uint64_t(0) - now ? ~uint64_t(0) : now + timeout_ns;
         for (;;) {
-            auto r = device::irq_wait_slice(d, handle, entry_index, deadline, kSleepSlice);
+            auto r = device::irq_wait_slice(d, handle, entry_index, deadline, SLEEP_SLICE);
             if (r.is_ok() || r.error().code() != Errno::Again) return r;
             back_to_domain();
         }
@@ -296,7 +295,8 @@ int32_t cap_device_irq_setup(uint64_t handle, uint32_t count, uint32_t* out_coun
 int32_t cap_device_config_read(uint64_t handle, uint32_t offset, uint32_t width, uint32_t* out) {
     return entry(out, [&](Domain& d) -> Result<uint32_t> {
         pci::PciDevice* dev = TRY(claimed(d, handle));
-        if ((width != 1 && width != 2 && width != 4) || offset % width != 0 || offset + width > 256) return Errno::Inval;
+        if ((width != 1 && width != 2 && width != 4) || offset % width != 0 || offset + width > 256)
+            return Errno::Inval;
         if (width == 1) return uint32_t(TRY(dev->config_read8(uint16_t(offset))));
         if (width == 2) return uint32_t(TRY(dev->config_read16(uint16_t(offset))));
         return TRY(dev->config_read32(uint16_t(offset)));
@@ -368,7 +368,7 @@ int32_t cap_interface_lookup(const char* name, size_t len, void** out) {
 
 int32_t cap_interface_publish(const char* name, size_t len, void* object) {
     return entry([&](Domain& d) -> Result<void> {
-        if (len > Manifest::kMaxInterfaceName) return Errno::Inval;
+        if (len > Manifest::MAX_INTERFACE_NAME) return Errno::Inval;
         TRY(check_memory(name, len));
         return publish(d, name, len, object);
     });
@@ -376,12 +376,29 @@ int32_t cap_interface_publish(const char* name, size_t len, void* object) {
 
 }  // namespace
 
-const lamina_domain_caps kCapsTemplate = {
-    LAMINA_DOMAIN_ABI_VERSION, sizeof(lamina_domain_caps), 0,
-    cap_log, cap_panic, cap_alloc_pages, cap_free_pages, cap_time_now_ns, cap_sleep_ns,
-    cap_thread_create, cap_exchange_alloc, cap_exchange_free, cap_device_claim, cap_device_map_bar,
-    cap_device_irq_wait, cap_dma_alloc, cap_dma_free, cap_interface_lookup, cap_interface_publish,
-    cap_device_irq_setup, cap_exchange_dma_segments, cap_device_config_read,
+const lamina_domain_caps CAPS_TEMPLATE = {
+    LAMINA_DOMAIN_ABI_VERSION,
+    sizeof(lamina_domain_caps),
+    0,
+    cap_log,
+    cap_panic,
+    cap_alloc_pages,
+    cap_free_pages,
+    cap_time_now_ns,
+    cap_sleep_ns,
+    cap_thread_create,
+    cap_exchange_alloc,
+    cap_exchange_free,
+    cap_device_claim,
+    cap_device_map_bar,
+    cap_device_irq_wait,
+    cap_dma_alloc,
+    cap_dma_free,
+    cap_interface_lookup,
+    cap_interface_publish,
+    cap_device_irq_setup,
+    cap_exchange_dma_segments,
+    cap_device_config_read,
 };
 
 }  // namespace lamina::domain

@@ -32,8 +32,10 @@ Result<void> restart(const char* name) {
     Recovery* recovery = d->recovery;  // a word: read without the lock, the pin keeps d
     unpin(d);                          // the restart destroys d, which waits for its pins
     if (!recovery) {
-        kprintf("domctl: cannot restart domain %s: no shadow is registered for it (a fresh instance "
-                "would have no callers)\n", name);
+        kprintf(
+            "domctl: cannot restart domain %s: no shadow is registered for it (a fresh instance "
+            "would have no callers)\n",
+            name);
         return Errno::NotSup;
     }
     return recovery->restart();
@@ -42,10 +44,10 @@ Result<void> restart(const char* name) {
 }  // namespace
 
 uint64_t inject_kind(const char* kind, size_t len) {
-    static const char* const kKinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
-    static_assert(LAMINA_INJECT_PANIC == 1 && LAMINA_INJECT_LOOP == 6, "kKinds follows lamina_inject_kind");
-    for (size_t i = 0; i < sizeof(kKinds) / sizeof(kKinds[0]); i++)
-        if (__builtin_strlen(kKinds[i]) == len && __builtin_memcmp(kKinds[i], kind, len) == 0) return i + 1;
+    static const char* const KINDS[] = {"panic", "null", "ud", "div0", "stack", "loop"};
+    static_assert(LAMINA_INJECT_PANIC == 1 && LAMINA_INJECT_LOOP == 6, "KINDS follows lamina_inject_kind");
+    for (size_t i = 0; i < sizeof(KINDS) / sizeof(KINDS[0]); i++)
+        if (__builtin_strlen(KINDS[i]) == len && __builtin_memcmp(KINDS[i], kind, len) == 0) return i + 1;
     return 0;
 }
 
@@ -65,8 +67,8 @@ void injection_thread(void* p) {
     uint64_t ignored = 0;
     in->result = call(in->d, in->fn, in->kind, &ignored);
     if (in->result == DomainError::None)
-        kprintf("domain %s: the injected fault did not happen (its runtime does not know kind %lu)\n",
-                in->d->name, (unsigned long)in->kind);
+        kprintf("domain %s: the injected fault did not happen (its runtime does not know kind %lu)\n", in->d->name,
+                (unsigned long)in->kind);
     unpin(in->d);
     if (in->kind == LAMINA_INJECT_LOOP) delete in;  // detached: nobody waits for it
 }
@@ -106,7 +108,6 @@ Result<void> inject_fault(const char* name, const char* kind) {
     return in->result == DomainError::None ? Result<void>(Errno::IO) : Result<void>();
 }
 
-
 Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out) {
     if (len > 0 && cmd[len - 1] == '\n') len--;
     const char* words[4];
@@ -125,7 +126,7 @@ Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out) {
             if (uint8_t(cmd[i]) < 0x20 || uint8_t(cmd[i]) >= 0x7f) return Errno::Inval;  // one printable line
         lengths[count++] = i - start;
     }
-    if (count < 2 || lengths[1] > Manifest::kMaxName) return Errno::Inval;
+    if (count < 2 || lengths[1] > Manifest::MAX_NAME) return Errno::Inval;
     if (equals(words[0], lengths[0], "inject") && count <= 3) {
         out->op = ControlCommand::Op::Inject;
         const char* kind = count == 3 ? words[2] : "panic";

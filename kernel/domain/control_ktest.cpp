@@ -71,10 +71,14 @@ void check_injection(ktest::Context& ktest_ctx, const char* kind, FaultRecord::C
 }  // namespace
 
 KTEST(domain_inject, panic_runs_in_the_domain) { check_injection(ktest_ctx, "panic", FaultRecord::Cause::Panic, 0); }
-KTEST(domain_inject, null_write_is_a_page_fault) { check_injection(ktest_ctx, "null", FaultRecord::Cause::Exception, 14); }
+KTEST(domain_inject, null_write_is_a_page_fault) {
+    check_injection(ktest_ctx, "null", FaultRecord::Cause::Exception, 14);
+}
 KTEST(domain_inject, ud2_is_an_invalid_opcode) { check_injection(ktest_ctx, "ud", FaultRecord::Cause::Exception, 6); }
 KTEST(domain_inject, div0_is_a_divide_error) { check_injection(ktest_ctx, "div0", FaultRecord::Cause::Exception, 0); }
-KTEST(domain_inject, recursion_hits_the_stack_guard) { check_injection(ktest_ctx, "stack", FaultRecord::Cause::Exception, 14); }
+KTEST(domain_inject, recursion_hits_the_stack_guard) {
+    check_injection(ktest_ctx, "stack", FaultRecord::Cause::Exception, 14);
+}
 
 KTEST(domain_inject, loop_is_ended_by_the_watchdog) {
     uint64_t old = watchdog_ns();
@@ -92,11 +96,14 @@ KTEST(domain_inject, other_callers_inside_are_unwound) {
         Domain* d;
         DomainError error = DomainError::None;
     } busy{d};
-    auto t = sched::Thread::create("inject-busy", [](void* p) {
-        auto* b = static_cast<Busy*>(p);
-        uint64_t r = 0;
-        b->error = call(b->d, reinterpret_cast<CallFn>(find_export(b->d, "test.trigger")), 1, &r);
-    }, &busy);
+    auto t = sched::Thread::create(
+        "inject-busy",
+        [](void* p) {
+            auto* b = static_cast<Busy*>(p);
+            uint64_t r = 0;
+            b->error = call(b->d, reinterpret_cast<CallFn>(find_export(b->d, "test.trigger")), 1, &r);
+        },
+        &busy);
     KASSERT_TRUE(t.is_ok());
     while (__atomic_load_n(&d->threads_inside, __ATOMIC_ACQUIRE) == 0) sched::yield();
     KEXPECT(inject_fault("fault_loop", "div0").is_ok());
@@ -124,19 +131,19 @@ KTEST(domctl, parser_accepts_the_documented_commands) {
 
 KTEST(domctl, parser_refuses_everything_else) {
     const char* bad[] = {
-        "",                          // nothing
-        "\n",                        // an empty line
-        "inject\n",                  // no name
-        "restart\n",                 // no name
-        "inject fs sideways\n",      // unknown kind
-        "inject fs null extra\n",    // too many words
-        "restart fs now\n",          // too many words
-        "reboot fs\n",               // unknown command
-        "INJECT fs\n",               // commands are lower case
-        "inject fs\nrestart fs\n",   // one command per write
-        "inject f\x01s\n",           // control characters
+        "",                         // nothing
+        "\n",                       // an empty line
+        "inject\n",                 // no name
+        "restart\n",                // no name
+        "inject fs sideways\n",     // unknown kind
+        "inject fs null extra\n",   // too many words
+        "restart fs now\n",         // too many words
+        "reboot fs\n",              // unknown command
+        "INJECT fs\n",              // commands are lower case
+        "inject fs\nrestart fs\n",  // one command per write
+        "inject f\x01s\n",          // control characters
         "inject a_name_far_too_long_for_any_manifest_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
-        "inject fs panicky\n",       // a kind's prefix is not the kind
+        "inject fs panicky\n",  // a kind's prefix is not the kind
         "inject fs pan\n",
     };
     ControlCommand c;

@@ -29,12 +29,12 @@ void on_device_interrupt(arch::InterruptFrame& f) {
     lapic::eoi();
 }
 
-bool valid_handle(uint64_t handle) { return handle >= 1 && handle <= Manifest::kMaxDevices; }
+bool valid_handle(uint64_t handle) { return handle >= 1 && handle <= Manifest::MAX_DEVICES; }
 
 }  // namespace
 
 Result<DmaBuffer> dma_alloc(Domain& d, size_t size) {
-    if (size == 0 || size > kMaxDmaBytes) return Errno::Inval;
+    if (size == 0 || size > MAX_DMA_BYTES) return Errno::Inval;
     uint64_t phys = TRY(alloc_run(d, d.resources.dma, size));
     return DmaBuffer{mm::phys_to_virt(phys), phys};  // no IOMMU: bus addresses are physical
 }
@@ -53,10 +53,10 @@ Result<uint32_t> irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint
     if (table == 0) return Errno::NotSup;
     uint32_t n = count;
     if (n > table) n = table;
-    if (n > kMaxIrqs) n = kMaxIrqs;
+    if (n > MAX_IRQS) n = MAX_IRQS;
     // The table is reached through its BAR: memory decoding must be on.
     TRY(dev.enable_memory_space());
-    uint8_t vectors[kMaxIrqs] = {};
+    uint8_t vectors[MAX_IRQS] = {};
     uint32_t got = 0;
     for (; got < n; got++) {
         auto v = irq::allocate_vector();
@@ -123,7 +123,7 @@ uint64_t irq_count(const Domain& d, uint64_t handle, uint32_t entry) {
 
 void release_device(Domain& d, uint64_t handle, pci::PciDevice& dev) {
     Resources& r = d.resources;
-    uint8_t vectors[kMaxIrqs] = {};
+    uint8_t vectors[MAX_IRQS] = {};
     uint32_t n = 0;
     if (valid_handle(handle)) {
         SpinlockGuard g(r.lock);

@@ -28,7 +28,7 @@ struct DmaBuffer {
 };
 
 // A zeroed, physically contiguous region owned by the domain, freed at teardown (after its
-// devices are released) if not before. Inval for a size of 0 or above kMaxDmaBytes; NoMem.
+// devices are released) if not before. Inval for a size of 0 or above MAX_DMA_BYTES; NoMem.
 Result<DmaBuffer> dma_alloc(Domain& d, size_t size);
 // Inval when [base, size) is not one of the domain's regions (a fault of the domain).
 Result<void> dma_free(Domain& d, void* base, size_t size);

@@ -44,12 +44,12 @@ namespace lamina::domain {
 
 const char* state_name(State s);
 
-// Kernel virtual range of domain images: one slot of kDomainMaxImage bytes per live domain.
-inline constexpr uintptr_t kImageBase = 0xffffd00000000000;
-inline constexpr size_t kImageSlots = 64;
+// Kernel virtual range of domain images: one slot of DOMAIN_MAX_IMAGE bytes per live domain.
+inline constexpr uintptr_t IMAGE_BASE = 0xffffd00000000000;
+inline constexpr size_t IMAGE_SLOTS = 64;
 
 // How long a domain call may run in domain code without coming back to the kernel.
-inline constexpr uint64_t kDefaultWatchdogNs = 2'000'000'000;
+inline constexpr uint64_t DEFAULT_WATCHDOG_NS = 2'000'000'000;
 
 struct Continuation;
 
@@ -71,18 +71,18 @@ struct Domain {
     // a shadow rebinds its proxy to the fresh instance before destroying the failed one.
     proxy_rt::DomainRecord record = {};
     uint32_t id = 0;
-    char name[Manifest::kMaxName + 1] = {};
+    char name[Manifest::MAX_NAME + 1] = {};
     uint32_t state = uint32_t(State::Created);  // State; atomic
     unsigned slot = 0;
     ValidatedPackage package;
     LoadedImage image;
     lamina_domain_caps caps = {};
     Counters counters;
-    uint32_t threads_inside = 0;  // atomic: threads whose call stack holds this domain
-    uint32_t pins = 0;            // atomic: references held outside any call (see pin())
-    FaultRecord fault;            // written once, by whoever marks the domain Failed
-    Recovery* recovery = nullptr; // g_domains_lock: the shadow's recovery that restarts it (recovery.h)
-    bool restarting = false;      // atomic: its recovery is replacing it (shown as "restarting")
+    uint32_t threads_inside = 0;   // atomic: threads whose call stack holds this domain
+    uint32_t pins = 0;             // atomic: references held outside any call (see pin())
+    FaultRecord fault;             // written once, by whoever marks the domain Failed
+    Recovery* recovery = nullptr;  // g_domains_lock: the shadow's recovery that restarts it (recovery.h)
+    bool restarting = false;       // atomic: its recovery is replacing it (shown as "restarting")
 
     Resources resources;  // what it holds in the kernel (resources.h)
 
@@ -149,7 +149,7 @@ Result<void> control(const char* cmd, size_t len);
 
 struct ControlCommand {
     enum class Op { Inject, Restart } op;
-    char name[Manifest::kMaxName + 1];
+    char name[Manifest::MAX_NAME + 1];
     char kind[8];  // inject: the fault kind ("panic" when not given)
 };
 // The parser behind control(): Inval for anything but one well-formed command.
@@ -159,7 +159,7 @@ Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out);
 void set_watchdog_ns(uint64_t ns);
 uint64_t watchdog_ns();
 
-// The live domains' status, at most max of them (kImageSlots is enough for all); the count.
+// The live domains' status, at most max of them (IMAGE_SLOTS is enough for all); the count.
 size_t list(Status* out, size_t max);
 
 // Faults contained since boot (all domains).

@@ -102,14 +102,14 @@ KTEST(domain, interface_lookup_follows_the_manifest) {
         KEXPECT(call(d.value(), probe, 0, &result) == DomainError::None);
         return result;
     };
-    constexpr uint64_t kPermHigh = uint64_t(uint32_t(Errno::Perm)) << 32;
-    KEXPECT_EQ(run_probe(), kPermHigh | uint32_t(Errno::NoEnt));
+    constexpr uint64_t PERM_HIGH = uint64_t(uint32_t(Errno::Perm)) << 32;
+    KEXPECT_EQ(run_probe(), PERM_HIGH | uint32_t(Errno::NoEnt));
     static uint32_t greeting = 0x6c616d69;
     KEXPECT(provide_interface("test.greeting", &greeting).is_ok());
     KEXPECT(provide_interface("test.greeting", &greeting).error().code() == Errno::Exist);
-    KEXPECT_EQ(run_probe(), kPermHigh | greeting);
+    KEXPECT_EQ(run_probe(), PERM_HIGH | greeting);
     KEXPECT(withdraw_interface("test.greeting").is_ok());
-    KEXPECT_EQ(run_probe(), kPermHigh | uint32_t(Errno::NoEnt));
+    KEXPECT_EQ(run_probe(), PERM_HIGH | uint32_t(Errno::NoEnt));
     KEXPECT(withdraw_interface("test.greeting").error().code() == Errno::NoEnt);
     destroy(d.value());
 }
@@ -155,9 +155,9 @@ KTEST(domain, own_thread_slots_are_given_back_by_their_taker) {
     KEXPECT_EQ(listed, 1u);
     KEXPECT(second->used && second->arg == &second_arg);
     KEXPECT(table.take(fn, &first_arg, nullptr) == first);
-    for (size_t i = table.count(); i < kMaxOwnThreads; i++) KEXPECT(table.take(fn, nullptr, nullptr) != nullptr);
+    for (size_t i = table.count(); i < MAX_OWN_THREADS; i++) KEXPECT(table.take(fn, nullptr, nullptr) != nullptr);
     KEXPECT(table.take(fn, nullptr, nullptr) == nullptr);
-    KEXPECT_EQ(table.count(), kMaxOwnThreads);
+    KEXPECT_EQ(table.count(), MAX_OWN_THREADS);
 }
 
 KTEST(domain, unknown_package_is_noent) {
@@ -169,7 +169,7 @@ KTEST(domain, image_is_wx_and_symbolized) {
     auto d = create("hello");
     KASSERT_TRUE(d.is_ok());
     const LoadedImage& img = d.value()->image;
-    KEXPECT(img.base >= kImageBase);
+    KEXPECT(img.base >= IMAGE_BASE);
     for (size_t i = 0; i < img.segment_count; i++) {
         const LoadedSegment& s = img.segments[i];
         auto tr = mm::translate_kernel(s.start);
@@ -201,7 +201,8 @@ KTEST(domain, endless_loop_is_ended_by_the_watchdog) {
     set_watchdog_ns(200'000'000);
     uint64_t t0 = time::now_ns();
     check_fault(ktest_ctx, "fault_loop", DomainError::TimedOut);
-    ktest_ctx.note("watchdog (200 ms) ended the loop; test took %lu ms", (unsigned long)((time::now_ns() - t0) / 1000000));
+    ktest_ctx.note("watchdog (200 ms) ended the loop; test took %lu ms",
+                   (unsigned long)((time::now_ns() - t0) / 1000000));
     set_watchdog_ns(old);
 }
 
@@ -234,7 +235,7 @@ KTEST(domain, introspection_lists_live_domains) {
 
 // Recovery, by hand (the generated shadow does the same): fault, tear down, start afresh.
 KTEST(domain, restart_loop_leaks_nothing) {
-    constexpr unsigned kRounds = 200;
+    constexpr unsigned ROUNDS = 200;
     check_hello(ktest_ctx);
     uint64_t free_before = mm::free_pages();
     uint64_t recovery_ns = 0;
@@ -242,7 +243,7 @@ KTEST(domain, restart_loop_leaks_nothing) {
     ktest::on_thread(ktest_ctx, "domain-test", [&] {
         Domain* d = start_domain(ktest_ctx, "fault_null");
         set_verbose_faults(false);
-        for (unsigned i = 0; d && i < kRounds; i++) {
+        for (unsigned i = 0; d && i < ROUNDS; i++) {
             auto trigger = reinterpret_cast<CallFn>(find_export(d, "test.trigger"));
             uint64_t r = 0;
             if (call(d, trigger, 1, &r) != DomainError::Faulted) break;
@@ -250,7 +251,10 @@ KTEST(domain, restart_loop_leaks_nothing) {
             uint64_t restarts = d->counters.restarts;
             destroy(d);
             auto fresh = create("fault_null");
-            if (fresh.is_error()) { d = nullptr; break; }
+            if (fresh.is_error()) {
+                d = nullptr;
+                break;
+            }
             d = fresh.value();
             d->counters.restarts = restarts + 1;
             if (start(d).is_error()) break;
@@ -259,14 +263,15 @@ KTEST(domain, restart_loop_leaks_nothing) {
         }
         set_verbose_faults(true);
         if (d) {
-            KEXPECT_EQ(d->counters.restarts, uint64_t(kRounds));
+            KEXPECT_EQ(d->counters.restarts, uint64_t(ROUNDS));
             destroy(d);
         }
     });
-    KEXPECT_EQ(ok, kRounds);
+    KEXPECT_EQ(ok, ROUNDS);
     KEXPECT_EQ(mm::free_pages(), free_before);
-    if (ok) ktest_ctx.note("%u restarts, average recovery (teardown + create + start) %lu us", ok,
-                           (unsigned long)(recovery_ns / ok / 1000));
+    if (ok)
+        ktest_ctx.note("%u restarts, average recovery (teardown + create + start) %lu us", ok,
+                       (unsigned long)(recovery_ns / ok / 1000));
 }
 
 }  // namespace lamina::domain

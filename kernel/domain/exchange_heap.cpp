@@ -10,12 +10,9 @@ namespace {
 bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 bool same_layout(const TypeInfo& a, const TypeInfo& b) {
-    if (a.size != b.size || a.align != b.align || a.rref_count != b.rref_count ||
-        a.flags != b.flags)
-        return false;
+    if (a.size != b.size || a.align != b.align || a.rref_count != b.rref_count || a.flags != b.flags) return false;
     for (uint32_t i = 0; i < a.rref_count; i++)
-        if (a.rref_offsets[i] != b.rref_offsets[i])
-            return false;
+        if (a.rref_offsets[i] != b.rref_offsets[i]) return false;
     return true;
 }
 
@@ -24,20 +21,16 @@ void zero(void* p, size_t n) { __builtin_memset(p, 0, n); }
 }  // namespace
 
 PageSet::~PageSet() {
-    if (slots_ != nullptr)
-        pages_.free_pages(slots_, order_);
+    if (slots_ != nullptr) pages_.free_pages(slots_, order_);
 }
 
 bool PageSet::grow() {
     unsigned order = slots_ == nullptr ? 0 : order_ + 1;
-    if (order > mm::MAX_ORDER)
-        return false;
+    if (order > mm::MAX_ORDER) return false;
     auto* fresh = static_cast<uintptr_t*>(pages_.alloc_pages(order));
-    if (fresh == nullptr)
-        return false;
+    if (fresh == nullptr) return false;
     size_t capacity = (mm::PAGE_SIZE << order) / sizeof(uintptr_t);
-    for (size_t i = 0; i < capacity; i++)
-        fresh[i] = 0;
+    for (size_t i = 0; i < capacity; i++) fresh[i] = 0;
     uintptr_t* old = slots_;
     size_t old_capacity = capacity_;
     unsigned old_order = order_;
@@ -45,40 +38,31 @@ bool PageSet::grow() {
     capacity_ = capacity;
     order_ = order;
     shift_ = 0;
-    while ((size_t{1} << shift_) < capacity)
-        shift_++;
+    while ((size_t{1} << shift_) < capacity) shift_++;
     for (size_t i = 0; i < old_capacity; i++) {
-        if (old[i] == 0)
-            continue;
+        if (old[i] == 0) continue;
         size_t j = slot_of(old[i]);
-        while (slots_[j] != 0)
-            j = (j + 1) & (capacity_ - 1);
+        while (slots_[j] != 0) j = (j + 1) & (capacity_ - 1);
         slots_[j] = old[i];
     }
-    if (old != nullptr)
-        pages_.free_pages(old, old_order);
+    if (old != nullptr) pages_.free_pages(old, old_order);
     return true;
 }
 
 bool PageSet::insert(uintptr_t page) {
-    if ((count_ + 1) * 2 > capacity_ && !grow())
-        return false;
+    if ((count_ + 1) * 2 > capacity_ && !grow()) return false;
     size_t i = slot_of(page);
-    while (slots_[i] != 0 && slots_[i] != page)
-        i = (i + 1) & (capacity_ - 1);
-    if (slots_[i] == 0)
-        count_++;
+    while (slots_[i] != 0 && slots_[i] != page) i = (i + 1) & (capacity_ - 1);
+    if (slots_[i] == 0) count_++;
     slots_[i] = page;
     return true;
 }
 
 void PageSet::erase(uintptr_t page) {
-    if (count_ == 0)
-        return;
+    if (count_ == 0) return;
     size_t i = slot_of(page);
     while (slots_[i] != page) {
-        if (slots_[i] == 0)
-            return;
+        if (slots_[i] == 0) return;
         i = (i + 1) & (capacity_ - 1);
     }
     // Backward shift: pull later entries of the probe run into the hole so lookups still work.
@@ -109,32 +93,26 @@ void TrackedPages::free_pages(void* pages, unsigned order) {
 }
 
 TypeRegistry::TypeRegistry() {
-    for (auto& s : slots_)
-        s = nullptr;
+    for (auto& s : slots_) s = nullptr;
 }
 
 Result<void> TypeRegistry::add(const TypeInfo& info) {
-    if (!is_power_of_two(info.align) || info.align > 16 || info.size % info.align != 0)
-        return Errno::Inval;
-    if (info.rref_count != 0 && info.rref_offsets == nullptr)
-        return Errno::Inval;
+    if (!is_power_of_two(info.align) || info.align > 16 || info.size % info.align != 0) return Errno::Inval;
+    if (info.rref_count != 0 && info.rref_offsets == nullptr) return Errno::Inval;
     for (uint32_t i = 0; i < info.rref_count; i++) {
         uint32_t off = info.rref_offsets[i];
-        if (off % sizeof(void*) != 0 || off + sizeof(void*) > info.size)
-            return Errno::Inval;
+        if (off % sizeof(void*) != 0 || off + sizeof(void*) > info.size) return Errno::Inval;
     }
     size_t mask = CAPACITY - 1;
     for (size_t i = info.id & mask, n = 0; n < CAPACITY; i = (i + 1) & mask, n++) {
         const TypeInfo* t = slots_[i];
         if (t == nullptr) {
-            if (count_ + 1 >= CAPACITY)
-                return Errno::NoSpc;
+            if (count_ + 1 >= CAPACITY) return Errno::NoSpc;
             slots_[i] = &info;
             count_++;
             return {};
         }
-        if (t->id == info.id)
-            return t == &info || same_layout(*t, info) ? Result<void>() : Result<void>(Errno::Exist);
+        if (t->id == info.id) return t == &info || same_layout(*t, info) ? Result<void>() : Result<void>(Errno::Exist);
     }
     return Errno::NoSpc;
 }
@@ -143,10 +121,8 @@ const TypeInfo* TypeRegistry::find(TypeId id) const {
     size_t mask = CAPACITY - 1;
     for (size_t i = id & mask, n = 0; n < CAPACITY; i = (i + 1) & mask, n++) {
         const TypeInfo* t = slots_[i];
-        if (t == nullptr)
-            return nullptr;
-        if (t->id == id)
-            return t;
+        if (t == nullptr) return nullptr;
+        if (t->id == id) return t;
     }
     return nullptr;
 }
@@ -166,15 +142,11 @@ ExchangeHeap::ExchangeHeap(mm::PageProvider& pages) : pages_(pages), heap_(pages
 
 Result<void*> ExchangeHeap::allocate(DomainId owner, TypeId type, size_t size) {
     const TypeInfo* info = types_.find(type);
-    if (info == nullptr)
-        return Errno::Inval;
-    if ((info->flags & TYPE_VARIABLE_SIZE) ? size < info->size : size != info->size)
-        return Errno::Inval;
-    if (size > mm::Heap::MAX_LARGE_SIZE - HEADER_SIZE)
-        return Errno::NoMem;
+    if (info == nullptr) return Errno::Inval;
+    if ((info->flags & TYPE_VARIABLE_SIZE) ? size < info->size : size != info->size) return Errno::Inval;
+    if (size > mm::Heap::MAX_LARGE_SIZE - HEADER_SIZE) return Errno::NoMem;
     void* block = heap_.allocate(HEADER_SIZE + size);
-    if (block == nullptr)
-        return Errno::NoMem;
+    if (block == nullptr) return Errno::NoMem;
     auto* h = static_cast<ObjectHeader*>(block);
     h->magic = ObjectHeader::LIVE;
     h->owner = owner;
@@ -195,10 +167,8 @@ Result<void*> ExchangeHeap::allocate(DomainId owner, TypeId type, size_t size) {
 
 Result<void> ExchangeHeap::free(DomainId caller, void* object) {
     ObjectHeader* h = TRY(header_of(object));
-    if (h->owner != caller)
-        return Errno::Perm;
-    if (h->lend_count != 0)
-        return Errno::Busy;
+    if (h->owner != caller) return Errno::Perm;
+    if (h->lend_count != 0) return Errno::Busy;
     release(h);
     return {};
 }
@@ -212,18 +182,15 @@ void ExchangeHeap::release(ObjectHeader* h) {
 }
 
 template <typename Accept>
-void ExchangeHeap::push_children(ObjectHeader* h, ObjectHeader** stack, size_t* corrupt,
-                                 Accept&& accept) {
+void ExchangeHeap::push_children(ObjectHeader* h, ObjectHeader** stack, size_t* corrupt, Accept&& accept) {
     const uint8_t* base = reinterpret_cast<const uint8_t*>(h) + HEADER_SIZE;
     const TypeInfo* info = types_.find(h->type);  // registered when h was allocated
     for (uint32_t i = 0; i < info->rref_count; i++) {
         void* child = *reinterpret_cast<void* const*>(base + info->rref_offsets[i]);
-        if (child == nullptr)
-            continue;
+        if (child == nullptr) continue;
         auto c = header_of(child);
         if (c.is_error()) {
-            if (corrupt != nullptr)
-                (*corrupt)++;
+            if (corrupt != nullptr) (*corrupt)++;
             continue;
         }
         ObjectHeader* ch = c.value();
@@ -239,8 +206,7 @@ void ExchangeHeap::transfer_nested(ObjectHeader* root, DomainId from, DomainId t
     root->owner = to;
     ObjectHeader* stack = nullptr;
     auto take = [&](ObjectHeader* c) {
-        if (c->owner != from)
-            return false;
+        if (c->owner != from) return false;
         c->owner = to;
         return true;
     };
@@ -262,10 +228,8 @@ void ExchangeHeap::free_tree(ObjectHeader* root) {
     root->work = nullptr;
     ObjectHeader* doomed = nullptr;
     auto take = [&](ObjectHeader* c) {
-        if ((c->flags & MARK) || c->lend_count != 0)
-            return false;
-        if (!(c->flags & ObjectHeader::ORPHANED) && c->owner != owner)
-            return false;
+        if ((c->flags & MARK) || c->lend_count != 0) return false;
+        if (!(c->flags & ObjectHeader::ORPHANED) && c->owner != owner) return false;
         c->flags |= MARK;
         return true;
     };
@@ -285,9 +249,9 @@ void ExchangeHeap::free_tree(ObjectHeader* root) {
 
 ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
     ReclaimStats stats;
-    constexpr uint32_t KEEP = 0x40000000;   // orphaned with a lent-out container
-    constexpr uint32_t DOOM = 0x20000000;   // to be freed
-    constexpr uint32_t NESTED = 0x10000000; // reached through another dead object's handle
+    constexpr uint32_t KEEP = 0x40000000;    // orphaned with a lent-out container
+    constexpr uint32_t DOOM = 0x20000000;    // to be freed
+    constexpr uint32_t NESTED = 0x10000000;  // reached through another dead object's handle
     constexpr uint32_t UNLENT_ORPHAN = 0x08000000;
 
     // 1. Loans to the dead domain end; an orphan whose last loan that was is freed below.
@@ -297,8 +261,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
             h->lend_count = 0;
             h->borrower = NO_DOMAIN;
             stats.loans_returned++;
-            if (h->flags & ObjectHeader::ORPHANED)
-                h->flags |= UNLENT_ORPHAN;
+            if (h->flags & ObjectHeader::ORPHANED) h->flags |= UNLENT_ORPHAN;
         }
     }
     // free_tree may free other flagged objects (contents of the first), so look again each time.
@@ -310,8 +273,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
                 break;
             }
         }
-        if (h == nullptr)
-            break;
+        if (h == nullptr) break;
         h->flags &= ~UNLENT_ORPHAN;
         size_t before = live_objects_;
         free_tree(h);
@@ -328,8 +290,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
         }
     }
     auto keep = [&](ObjectHeader* c) {
-        if (c->owner != dead || (c->flags & KEEP))
-            return false;
+        if (c->owner != dead || (c->flags & KEEP)) return false;
         c->flags |= KEEP;
         return true;
     };
@@ -343,8 +304,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
     // 3. Everything else it owns goes; the type tables tell which of those were nested in
     //    another (and find handles that point nowhere).
     for (ObjectHeader* h : objects_) {
-        if (h->owner != dead)
-            continue;
+        if (h->owner != dead) continue;
         if (h->flags & KEEP) {
             h->flags = (h->flags & ~KEEP) | ObjectHeader::ORPHANED;
             h->owner = NO_DOMAIN;
@@ -354,8 +314,7 @@ ReclaimStats ExchangeHeap::reclaim_domain(DomainId dead) {
         }
     }
     for (ObjectHeader* h : objects_) {
-        if (!(h->flags & DOOM))
-            continue;
+        if (!(h->flags & DOOM)) continue;
         ObjectHeader* children = nullptr;
         push_children(h, &children, &stats.corrupt, [&](ObjectHeader* c) {
             if ((c->flags & DOOM) && !(c->flags & NESTED)) {
@@ -388,15 +347,13 @@ Result<DomainId> ExchangeHeap::borrower_of(const void* object) const {
 
 size_t ExchangeHeap::objects_owned_by(DomainId owner) const {
     size_t n = 0;
-    for (const ObjectHeader* h : objects_)
-        n += h->owner == owner;
+    for (const ObjectHeader* h : objects_) n += h->owner == owner;
     return n;
 }
 
 size_t ExchangeHeap::objects_lent_to(DomainId borrower) const {
     size_t n = 0;
-    for (const ObjectHeader* h : objects_)
-        n += h->lend_count != 0 && h->borrower == borrower;
+    for (const ObjectHeader* h : objects_) n += h->lend_count != 0 && h->borrower == borrower;
     return n;
 }
 

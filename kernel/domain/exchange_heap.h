@@ -74,13 +74,10 @@ public:
     bool insert(uintptr_t page);
     void erase(uintptr_t page);
     bool contains(uintptr_t page) const {
-        if (count_ == 0)
-            return false;
+        if (count_ == 0) return false;
         for (size_t i = slot_of(page);; i = (i + 1) & (capacity_ - 1)) {
-            if (slots_[i] == page)
-                return true;
-            if (slots_[i] == 0)
-                return false;
+            if (slots_[i] == page) return true;
+            if (slots_[i] == 0) return false;
         }
     }
 
@@ -115,8 +112,8 @@ private:
 struct ObjectHeader {
     static constexpr uint32_t LIVE = 0x52526566;  // "RRef"
     static constexpr uint32_t FREED = 0x44656164;
-    static constexpr uint32_t ORPHANED = 1;        // flags: owner died while it was lent out
-    static constexpr uint32_t NESTED = 2;          // flags: its type has handle fields (saves a load)
+    static constexpr uint32_t ORPHANED = 1;  // flags: owner died while it was lent out
+    static constexpr uint32_t NESTED = 2;    // flags: its type has handle fields (saves a load)
 
     uint32_t magic;
     DomainId owner;
@@ -125,8 +122,8 @@ struct ObjectHeader {
     DomainId borrower;    // innermost domain it is lent to, NO_DOMAIN when not lent
     uint32_t lend_count;  // nested loans (a borrower may lend on)
     uint64_t size;
-    ListNode link;        // on the heap's list of live objects
-    ObjectHeader* work;   // scratch link for the heap's graph walks
+    ListNode link;       // on the heap's list of live objects
+    ObjectHeader* work;  // scratch link for the heap's graph walks
 };
 static_assert(sizeof(ObjectHeader) <= 64);
 
@@ -152,7 +149,9 @@ public:
 
     Result<void> register_type(const TypeInfo& info) { return types_.add(info); }
     template <Exchangeable T>
-    Result<void> register_type() { return types_.add(ExchangeTraits<T>::info()); }
+    Result<void> register_type() {
+        return types_.add(ExchangeTraits<T>::info());
+    }
     const TypeInfo* find_type(TypeId id) const { return types_.find(id); }
 
     // See rref.h (exchange::allocate) for the contract.
@@ -163,10 +162,8 @@ public:
     // Moves object (and what it contains) from `from` to `to`; `from` must own it.
     Result<void> transfer(void* object, DomainId from, DomainId to) {
         ObjectHeader* h = TRY(header_of(object));
-        if (h->owner != from)
-            return Errno::Perm;
-        if (h->lend_count != 0)
-            return Errno::Busy;
+        if (h->owner != from) return Errno::Perm;
+        if (h->lend_count != 0) return Errno::Busy;
         if (!(h->flags & ObjectHeader::NESTED)) {
             h->owner = to;
             return {};
@@ -180,12 +177,12 @@ public:
     // handles inside) is one straight-line check of the header and a store.
     Result<void> transfer_typed(void* object, TypeId type, DomainId from, DomainId to) {
         ObjectHeader* h = TRY(header_of(object));
-        if (((h->owner ^ from) | (h->type ^ type) | h->lend_count | (h->flags & ObjectHeader::NESTED)) == 0) [[likely]] {
+        if (((h->owner ^ from) | (h->type ^ type) | h->lend_count | (h->flags & ObjectHeader::NESTED)) == 0)
+            [[likely]] {
             h->owner = to;
             return {};
         }
-        if (h->type != type)
-            return Errno::Inval;
+        if (h->type != type) return Errno::Inval;
         return transfer(object, from, to);
     }
 
@@ -193,8 +190,7 @@ public:
     // previous borrower, to hand back to end_loan.
     Result<DomainId> lend(const void* object, DomainId lender, DomainId borrower) {
         ObjectHeader* h = TRY(header_of(object));
-        if (h->lend_count == 0 ? h->owner != lender : h->borrower != lender)
-            return Errno::Perm;
+        if (h->lend_count == 0 ? h->owner != lender : h->borrower != lender) return Errno::Perm;
         DomainId previous = h->borrower;
         h->borrower = borrower;
         h->lend_count++;
@@ -205,13 +201,11 @@ public:
     // last loan this was.
     Result<void> end_loan(const void* object, DomainId borrower, DomainId previous) {
         ObjectHeader* h = TRY(header_of(object));
-        if (h->lend_count == 0 || h->borrower != borrower)
-            return Errno::Inval;
+        if (h->lend_count == 0 || h->borrower != borrower) return Errno::Inval;
         h->borrower = previous;
         if (--h->lend_count == 0) {
             h->borrower = NO_DOMAIN;
-            if (h->flags & ObjectHeader::ORPHANED)
-                free_tree(h);
+            if (h->flags & ObjectHeader::ORPHANED) free_tree(h);
         }
         return {};
     }
@@ -233,8 +227,7 @@ public:
         if ((p & 15) != 0 || p < HEADER_SIZE || !pages_.holds((p - HEADER_SIZE) & ~(mm::PAGE_SIZE - 1)))
             return Errno::Inval;
         auto* h = reinterpret_cast<ObjectHeader*>(p - HEADER_SIZE);
-        if (h->magic != ObjectHeader::LIVE)
-            return Errno::Inval;
+        if (h->magic != ObjectHeader::LIVE) return Errno::Inval;
         return h;
     }
 

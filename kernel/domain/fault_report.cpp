@@ -77,8 +77,8 @@ bool mark_failed(Domain* d, const FaultRecord& why) {
 }
 
 void report_fault(Domain* d, sched::Thread* t, const arch::InterruptFrame& f) {
-    kprintf("domain %s (id %u): %s (vector %lu) in thread %lu '%s'\n", d->name, d->id,
-            arch::exception_name(f.vector), f.vector, t->id(), t->name());
+    kprintf("domain %s (id %u): %s (vector %lu) in thread %lu '%s'\n", d->name, d->id, arch::exception_name(f.vector),
+            f.vector, t->id(), t->name());
     if (!g_verbose_faults) return;
     arch::print_exception_details(f);
     arch::print_frame(f);

@@ -9,16 +9,16 @@ namespace lamina::domain {
 namespace {
 
 struct Provided {
-    char name[Manifest::kMaxInterfaceName + 1];
+    char name[Manifest::MAX_INTERFACE_NAME + 1];
     size_t len;
     void* object;
 };
 
-constexpr size_t kMaxProvided = 32;
+constexpr size_t MAX_PROVIDED = 32;
 
 // Lock order: a leaf (taken with no other domain lock held, or after them).
 struct Table {
-    Provided entries[kMaxProvided] = {};
+    Provided entries[MAX_PROVIDED] = {};
     size_t count = 0;
 
     Provided* find(const char* name, size_t len) {
@@ -40,10 +40,10 @@ bool imports(const Domain& d, const char* name, size_t len) {
 
 Result<void> provide_interface(const char* name, void* object) {
     size_t len = __builtin_strlen(name);
-    if (len == 0 || len > Manifest::kMaxInterfaceName || !object) return Errno::Inval;
+    if (len == 0 || len > Manifest::MAX_INTERFACE_NAME || !object) return Errno::Inval;
     return g_table.with([&](Table& t) -> Result<void> {
         if (t.find(name, len)) return Errno::Exist;
-        if (t.count == kMaxProvided) return Errno::NoSpc;
+        if (t.count == MAX_PROVIDED) return Errno::NoSpc;
         Provided& p = t.entries[t.count++];
         __builtin_memcpy(p.name, name, len + 1);
         p.len = len;
@@ -63,10 +63,10 @@ Result<void> withdraw_interface(const char* name) {
 }
 
 Result<void*> lookup_interface(const Domain* importer, const char* name, size_t len) {
-    if (len == 0 || len > Manifest::kMaxInterfaceName) return Errno::Inval;
+    if (len == 0 || len > Manifest::MAX_INTERFACE_NAME) return Errno::Inval;
     if (importer && !imports(*importer, name, len)) {
-        kprintf("domain %s (id %u): interface_lookup: '%.*s' is not among the manifest's imports\n",
-                importer->name, importer->id, int(len), name);
+        kprintf("domain %s (id %u): interface_lookup: '%.*s' is not among the manifest's imports\n", importer->name,
+                importer->id, int(len), name);
         return Errno::Perm;
     }
     return g_table.with([&](Table& t) -> Result<void*> {

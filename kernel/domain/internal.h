@@ -31,21 +31,21 @@ namespace lamina::domain {
 // The state domain_call.S saves and restores comes first; the rest is the call's bookkeeping.
 struct Continuation {
     uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
-    Continuation* prev;     // the caller's continuation (null: called from the kernel)
+    Continuation* prev;  // the caller's continuation (null: called from the kernel)
     Domain* callee;
-    uint64_t progress_ns;   // when the thread last went (back) into domain code: the watchdog
-    DomainError error;      // set by the unwinder before it resumes here
+    uint64_t progress_ns;  // when the thread last went (back) into domain code: the watchdog
+    DomainError error;     // set by the unwinder before it resumes here
 };
 static_assert(offsetof(Continuation, rip) == 56, "domain_call.S's layout");
 
 // ---- the table of live domains (lifecycle.cpp) ------------------------------------------------
 // Lock order: g_domains_lock, then a Domain's Resources::lock, then the exchange heap's lock.
 extern Spinlock g_domains_lock;
-// One entry per image slot: nullptr (free), kReservedSlot (being loaded) or the live domain.
+// One entry per image slot: nullptr (free), RESERVED_SLOT (being loaded) or the live domain.
 // Written under g_domains_lock; read locklessly by the fault paths (domain_at).
-extern Domain* g_slots[kImageSlots];
-inline Domain* const kReservedSlot = reinterpret_cast<Domain*>(uintptr_t(1));
-inline bool is_live(const Domain* d) { return uintptr_t(d) > uintptr_t(kReservedSlot); }
+extern Domain* g_slots[IMAGE_SLOTS];
+inline Domain* const RESERVED_SLOT = reinterpret_cast<Domain*>(uintptr_t(1));
+inline bool is_live(const Domain* d) { return uintptr_t(d) > uintptr_t(RESERVED_SLOT); }
 
 // The domain whose image holds addr (any CPU, any context), or nullptr.
 Domain* domain_at(uintptr_t addr);
@@ -82,7 +82,7 @@ bool verbose_faults();
 
 // ---- the capability table (capabilities.cpp) --------------------------------------------------
 // The table every domain's entry receives (its domain_id filled in per domain).
-extern const lamina_domain_caps kCapsTemplate;
+extern const lamina_domain_caps CAPS_TEMPLATE;
 
 // ---- the exchange heap (proxy_runtime.cpp) ----------------------------------------------------
 void init_exchange_heap();

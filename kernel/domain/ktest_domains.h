@@ -22,9 +22,9 @@ inline Domain* started(const char* name) {
 // What domain::list says of the live domain named name (the first of that name): false when
 // it is not listed.
 inline bool status_of(const char* name, Status& out) {
-    auto* all = new (std::nothrow) Status[kImageSlots];
+    auto* all = new (std::nothrow) Status[IMAGE_SLOTS];
     if (!all) return false;
-    size_t n = list(all, kImageSlots);
+    size_t n = list(all, IMAGE_SLOTS);
     bool found = false;
     for (size_t i = 0; i < n && !found; i++)
         if (__builtin_strcmp(all[i].name, name) == 0) {

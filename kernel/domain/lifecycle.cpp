@@ -17,7 +17,7 @@
 namespace lamina::domain {
 
 Spinlock g_domains_lock;
-Domain* g_slots[kImageSlots];
+Domain* g_slots[IMAGE_SLOTS];
 
 namespace {
 
@@ -33,10 +33,10 @@ uint64_t page_flags(uint32_t prot) {
 
 // One TLB shoot-down per batch of pages, not per page: most of a small domain's teardown.
 void unmap_and_free(uintptr_t start, size_t pages) {
-    constexpr size_t kBatch = 64;
-    uint64_t frames[kBatch];
-    for (size_t done = 0; done < pages; done += kBatch) {
-        size_t n = pages - done < kBatch ? pages - done : kBatch;
+    constexpr size_t BATCH = 64;
+    uint64_t frames[BATCH];
+    for (size_t done = 0; done < pages; done += BATCH) {
+        size_t n = pages - done < BATCH ? pages - done : BATCH;
         mm::unmap_kernel_range(start + done * mm::PAGE_SIZE, n, frames);
         for (size_t i = 0; i < n; i++)
             if (frames[i]) (void)mm::free_frames(frames[i], 0);
@@ -49,13 +49,12 @@ public:
     ImageMemory(uint32_t id, uintptr_t base) : id_(id), base_(base) {}
 
     Result<Region> allocate(size_t pages) override {
-        if (pages * mm::PAGE_SIZE > kDomainMaxImage) return Errno::TooBig;
+        if (pages * mm::PAGE_SIZE > DOMAIN_MAX_IMAGE) return Errno::TooBig;
         for (size_t i = 0; i < pages; i++) {
             auto frame = mm::alloc_frames(0, mm::Owner::domain(id_));
-            Result<void> mapped = frame.is_ok()
-                ? mm::map_kernel_page(base_ + i * mm::PAGE_SIZE, frame.value(),
-                                      mm::PageFlag::Writable | mm::PageFlag::NoExecute)
-                : Result<void>(frame.error());
+            Result<void> mapped = frame.is_ok() ? mm::map_kernel_page(base_ + i * mm::PAGE_SIZE, frame.value(),
+                                                                      mm::PageFlag::Writable | mm::PageFlag::NoExecute)
+                                                : Result<void>(frame.error());
             if (mapped.is_error()) {
                 if (frame.is_ok()) (void)mm::free_frames(frame.value(), 0);
                 unmap_and_free(base_, i);
@@ -115,17 +114,17 @@ void release_slot(Domain* d) {
 Result<Domain*> instantiate(Own<Domain> d) {
     {
         SpinlockGuard g(g_domains_lock);
-        size_t slot = kImageSlots;
-        for (size_t i = 0; i < kImageSlots && slot == kImageSlots; i++)
+        size_t slot = IMAGE_SLOTS;
+        for (size_t i = 0; i < IMAGE_SLOTS && slot == IMAGE_SLOTS; i++)
             if (!g_slots[i]) slot = i;
-        if (slot == kImageSlots) return Errno::NoSpc;
+        if (slot == IMAGE_SLOTS) return Errno::NoSpc;
         d->slot = unsigned(slot);
         d->id = g_next_id++;
         // Reserved so no other create takes it; published for the fault paths once loaded.
-        g_slots[slot] = kReservedSlot;
+        g_slots[slot] = RESERVED_SLOT;
     }
     __builtin_memcpy(d->name, d->package.manifest.name, sizeof(d->name));
-    ImageMemory memory(d->id, kImageBase + d->slot * kDomainMaxImage);
+    ImageMemory memory(d->id, IMAGE_BASE + d->slot * DOMAIN_MAX_IMAGE);
     LoadError err;
     auto loaded = load_image(d->package.elf, memory, err);
     if (loaded.is_error()) {
@@ -135,7 +134,7 @@ Result<Domain*> instantiate(Own<Domain> d) {
     }
     d->image = loaded.release_value();
     d->counters.image_pages = d->image.size / mm::PAGE_SIZE;
-    d->caps = kCapsTemplate;
+    d->caps = CAPS_TEMPLATE;
     d->caps.domain_id = d->id;
     d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
     __atomic_store_n(&g_slots[d->slot], d.get(), __ATOMIC_RELEASE);
@@ -145,17 +144,21 @@ Result<Domain*> instantiate(Own<Domain> d) {
 }  // namespace
 
 Domain* domain_at(uintptr_t addr) {
-    if (addr < kImageBase || addr - kImageBase >= kImageSlots * kDomainMaxImage) return nullptr;
-    Domain* d = __atomic_load_n(&g_slots[(addr - kImageBase) / kDomainMaxImage], __ATOMIC_ACQUIRE);
+    if (addr < IMAGE_BASE || addr - IMAGE_BASE >= IMAGE_SLOTS * DOMAIN_MAX_IMAGE) return nullptr;
+    Domain* d = __atomic_load_n(&g_slots[(addr - IMAGE_BASE) / DOMAIN_MAX_IMAGE], __ATOMIC_ACQUIRE);
     return is_live(d) && d->contains(addr) ? d : nullptr;
 }
 
 const char* state_name(State s) {
     switch (s) {
-    case State::Created: return "created";
-    case State::Running: return "running";
-    case State::Failed: return "failed";
-    case State::Dead: return "dead";
+        case State::Created:
+            return "created";
+        case State::Running:
+            return "running";
+        case State::Failed:
+            return "failed";
+        case State::Dead:
+            return "dead";
     }
     return "?";
 }
@@ -212,7 +215,8 @@ void destroy(Domain* d) {
     // Threads still running its code leave at their next interrupt; ones in a capability when
     // they come back from it.
     uint64_t deadline = time::now_ns() + 5'000'000'000ull;
-    while (__atomic_load_n(&d->threads_inside, __ATOMIC_ACQUIRE) != 0 || __atomic_load_n(&d->pins, __ATOMIC_ACQUIRE) != 0) {
+    while (__atomic_load_n(&d->threads_inside, __ATOMIC_ACQUIRE) != 0 ||
+           __atomic_load_n(&d->pins, __ATOMIC_ACQUIRE) != 0) {
         if (time::now_ns() > deadline) {
             kprintf("domain %s: %u threads still inside (%u pins) after 5 s; its memory is kept\n", d->name,
                     d->threads_inside, d->pins);
@@ -228,9 +232,10 @@ void destroy(Domain* d) {
     release_all(*d);
     ReclaimStats stats = with_exchange_heap([&](ExchangeHeap& x) { return x.reclaim_domain(d->id); });
     if (stats.freed || stats.orphaned || stats.loans_returned || stats.corrupt)
-        kprintf("domain %s: exchange heap: %zu objects freed (%zu nested), %zu orphaned while lent, %zu loans "
-                "returned, %zu corrupt handles\n", d->name, stats.freed, stats.nested, stats.orphaned,
-                stats.loans_returned, stats.corrupt);
+        kprintf(
+            "domain %s: exchange heap: %zu objects freed (%zu nested), %zu orphaned while lent, %zu loans "
+            "returned, %zu corrupt handles\n",
+            d->name, stats.freed, stats.nested, stats.orphaned, stats.loans_returned, stats.corrupt);
     unmap_and_free(d->image.base, d->image.size / mm::PAGE_SIZE);
     delete d;
 }

@@ -4,7 +4,7 @@
 //   start(options, admit)  one start or stop at a time (Busy otherwise), Exist when running;
 //                          starts the domain, runs admit(supervised) (the service's check of
 //                          the fresh driver: read its geometry or MAC, remember it for replay),
-//                          then provides the shadow under Binding::kExport. When something else
+//                          then provides the shadow under Binding::EXPORT. When something else
 //                          already holds that name (a test's stand-in) the driver still runs for
 //                          the kernel's own use, and provided() is false. Any failure destroys
 //                          the domain (its Own goes) and returns the error.
@@ -42,7 +42,7 @@ public:
     void stop() {
         if (!begin()) return;
         if (service_) {
-            if (provided_) (void)withdraw_interface(Binding<Interface>::kExport);
+            if (provided_) (void)withdraw_interface(Binding<Interface>::EXPORT);
             Own<Service> going = std::move(service_);  // shadow() is null from here on
             provided_ = false;
         }
@@ -62,7 +62,7 @@ private:
         if (service_) return Errno::Exist;
         Own<Service> s = TRY(Service::start(options));
         TRY(admit(*s));
-        Result<void> provided = provide_interface(Binding<Interface>::kExport, &s->shadow());
+        Result<void> provided = provide_interface(Binding<Interface>::EXPORT, &s->shadow());
         if (provided.is_error() && provided.error().code() != Errno::Exist) return provided.error();
         service_ = std::move(s);
         provided_ = provided.is_ok();

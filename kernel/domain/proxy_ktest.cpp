@@ -36,8 +36,8 @@ public:
 
     Domain* domain = nullptr;
     CallFn trigger = nullptr;
-    bool faulty = false;              // the next add() faults in the domain
-    RRef<Buf> kept;                   // what bounce() allocates as the callee (owned by it)
+    bool faulty = false;  // the next add() faults in the domain
+    RRef<Buf> kept;       // what bounce() allocates as the callee (owned by it)
     DomainId seen_current = NO_DOMAIN;
 
     Result<void> nop() override { return {}; }
@@ -71,7 +71,8 @@ struct Fixture {
     EchoShadow shadow;
 
     Fixture(Domain* d, uint32_t max_restarts)
-        : echo(d), proxy(d->record, echo),
+        : echo(d),
+          proxy(d->record, echo),
           recovery(d, rebind_echo, this, nullptr, max_restarts, 60'000'000'000ull),
           shadow(proxy, recovery) {}
 };
@@ -109,7 +110,9 @@ KTEST(proxy, calls_enter_the_domain_and_faults_return_errors) {
 }
 
 KTEST(proxy, teardown_reclaims_exchange_objects) {
-    KASSERT_TRUE(exchange_register_types(idl::test_echo_types, sizeof(idl::test_echo_types) / sizeof(idl::test_echo_types[0]) - 1).is_ok());
+    KASSERT_TRUE(exchange_register_types(idl::test_echo_types,
+                                         sizeof(idl::test_echo_types) / sizeof(idl::test_echo_types[0]) - 1)
+                     .is_ok());
     size_t live_before = exchange_live_objects();
     ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
@@ -122,7 +125,7 @@ KTEST(proxy, teardown_reclaims_exchange_objects) {
         KEXPECT_EQ(exchange_objects_owned_by(KERNEL_DOMAIN), live_before + 1);
         auto r = proxy.bounce(std::move(buf.value()));
         KEXPECT(r.is_error() && is(r.error(), DomainError::Faulted));
-        KEXPECT_EQ(exchange_objects_owned_by(id), 1u);  // the dead callee's own buffer
+        KEXPECT_EQ(exchange_objects_owned_by(id), 1u);         // the dead callee's own buffer
         KEXPECT_EQ(exchange_live_objects(), live_before + 1);  // the argument came back and was freed
         (void)echo.kept.leak();  // the domain's memory that held the handle is gone with it
         destroy(d);
@@ -205,7 +208,7 @@ KTEST(proxy, domctl_restart_goes_through_the_shadow) {
 
 // The figure: 1,000 restarts in a row through the shadow, no page leaked.
 KTEST(proxy, shadow_restarts_1000_times_without_leaking) {
-    constexpr unsigned kRounds = 1000;
+    constexpr unsigned ROUNDS = 1000;
     ktest::on_thread(ktest_ctx, "proxy-test", [&] {  // warm-up: heap classes and page tables the loop will use
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
@@ -223,10 +226,10 @@ KTEST(proxy, shadow_restarts_1000_times_without_leaking) {
     ktest::on_thread(ktest_ctx, "proxy-test", [&] {
         Domain* d = started("fault_null");
         KASSERT_TRUE(d);
-        auto* fx = new Fixture(d, kRounds);
+        auto* fx = new Fixture(d, ROUNDS);
         set_verbose_faults(false);
         uint64_t t0 = time::now_ns();
-        for (unsigned i = 0; i < kRounds; i++) {
+        for (unsigned i = 0; i < ROUNDS; i++) {
             fx->echo.faulty = true;
             auto r = fx->shadow.add(i, 1);
             if (r.is_error() || r.value() != i + 1) break;
@@ -234,12 +237,12 @@ KTEST(proxy, shadow_restarts_1000_times_without_leaking) {
         }
         total_ns = time::now_ns() - t0;
         set_verbose_faults(true);
-        KEXPECT_EQ(fx->recovery.restarts(), uint64_t(kRounds));
-        KEXPECT_EQ(fx->recovery.instance()->counters.restarts, uint64_t(kRounds));
+        KEXPECT_EQ(fx->recovery.restarts(), uint64_t(ROUNDS));
+        KEXPECT_EQ(fx->recovery.instance()->counters.restarts, uint64_t(ROUNDS));
         destroy(fx->recovery.instance());
         delete fx;
     });
-    KEXPECT_EQ(ok, kRounds);
+    KEXPECT_EQ(ok, ROUNDS);
     KEXPECT_EQ(mm::free_pages(), free_before);
     if (ok)
         ktest_ctx.note("%u fault+restart+retry rounds, %lu us each on average (TCG)", ok,
@@ -268,29 +271,31 @@ uint64_t cycles_per_call(unsigned calls, Body&& body) {
 KBENCH(domain_null_proxy_call) {
     Domain* d = started("fault_null");
     if (!d) return;
-    (void)exchange_register_types(idl::test_echo_types, sizeof(idl::test_echo_types) / sizeof(idl::test_echo_types[0]) - 1);
+    (void)exchange_register_types(idl::test_echo_types,
+                                  sizeof(idl::test_echo_types) / sizeof(idl::test_echo_types[0]) - 1);
     auto* fx = new Fixture(d, 5);
     Echo* volatile direct = &fx->echo;
     Echo* volatile proxy = &fx->proxy;
     Echo* volatile shadow = &fx->shadow;
-    constexpr unsigned kCalls = 20000;
+    constexpr unsigned CALLS = 20000;
     uint64_t out = 0;
-    kbench_ctx.report("virtual_call", cycles_per_call(kCalls, [&] { (void)direct->nop(); }), "cycles");
-    kbench_ctx.report("null_proxy_call", cycles_per_call(kCalls, [&] { (void)proxy->nop(); }), "cycles");
-    kbench_ctx.report("null_domain_call", cycles_per_call(kCalls, [&] { (void)call(d, fx->echo.trigger, 0, &out); }), "cycles");
-    kbench_ctx.report("shadow_call", cycles_per_call(kCalls, [&] { (void)shadow->nop(); }), "cycles");
+    kbench_ctx.report("virtual_call", cycles_per_call(CALLS, [&] { (void)direct->nop(); }), "cycles");
+    kbench_ctx.report("null_proxy_call", cycles_per_call(CALLS, [&] { (void)proxy->nop(); }), "cycles");
+    kbench_ctx.report("null_domain_call", cycles_per_call(CALLS, [&] { (void)call(d, fx->echo.trigger, 0, &out); }),
+                      "cycles");
+    kbench_ctx.report("shadow_call", cycles_per_call(CALLS, [&] { (void)shadow->nop(); }), "cycles");
     RRef<Buf> buf = RRef<Buf>::create().release_value();
     RRef<Buf> empty;
     auto bounce = [&](RRef<Buf>& b) {
         auto r = proxy->fill(std::move(b), 1);
         if (r.is_ok()) b = r.release_value();
     };
-    uint64_t moving = cycles_per_call(kCalls, [&] { bounce(buf); });
-    uint64_t passing = cycles_per_call(kCalls, [&] { bounce(empty); });
+    uint64_t moving = cycles_per_call(CALLS, [&] { bounce(buf); });
+    uint64_t passing = cycles_per_call(CALLS, [&] { bounce(empty); });
     kbench_ctx.report("proxy_call_moving_rref_in_and_out", moving, "cycles");
     kbench_ctx.report("proxy_call_passing_empty_rref", passing, "cycles");
     kbench_ctx.report("per_rref_move", moving > passing ? (moving - passing) / 2 : 0, "cycles");
-    kbench_ctx.report("exchange_alloc_free_264B", cycles_per_call(kCalls, [&] { (void)RRef<Buf>::create(); }), "cycles");
+    kbench_ctx.report("exchange_alloc_free_264B", cycles_per_call(CALLS, [&] { (void)RRef<Buf>::create(); }), "cycles");
     buf = RRef<Buf>();
     destroy(fx->recovery.instance());
     delete fx;
@@ -299,10 +304,10 @@ KBENCH(domain_null_proxy_call) {
 // hello logs a line to the serial console when it starts (most of its start time under TCG);
 // fault_null's entry only publishes a function.
 KBENCH(domain_create_destroy) {
-    constexpr unsigned kRounds = 200;
+    constexpr unsigned ROUNDS = 200;
     for (const char* package : {"fault_null", "hello"}) {
         uint64_t create_ns = 0, destroy_ns = 0;
-        for (unsigned i = 0; i < kRounds; i++) {
+        for (unsigned i = 0; i < ROUNDS; i++) {
             uint64_t t0 = time::now_ns();
             Domain* d = started(package);
             uint64_t t1 = time::now_ns();
@@ -312,8 +317,8 @@ KBENCH(domain_create_destroy) {
             destroy_ns += time::now_ns() - t1;
         }
         bool quiet = package[0] == 'f';
-        kbench_ctx.report(quiet ? "create_and_start" : "create_and_start_with_log", create_ns / kRounds / 1000, "us");
-        kbench_ctx.report(quiet ? "destroy" : "destroy_after_heap_use", destroy_ns / kRounds / 1000, "us");
+        kbench_ctx.report(quiet ? "create_and_start" : "create_and_start_with_log", create_ns / ROUNDS / 1000, "us");
+        kbench_ctx.report(quiet ? "destroy" : "destroy_after_heap_use", destroy_ns / ROUNDS / 1000, "us");
     }
 }
 
@@ -322,9 +327,9 @@ KBENCH(domain_recovery) {
     if (!d) return;
     auto* fx = new Fixture(d, 1000);
     set_verbose_faults(false);
-    constexpr unsigned kRounds = 200;
+    constexpr unsigned ROUNDS = 200;
     uint64_t recovery_ns = 0, call_ns = 0, best_ns = ~0ull;
-    for (unsigned i = 0; i < kRounds; i++) {
+    for (unsigned i = 0; i < ROUNDS; i++) {
         fx->echo.faulty = true;
         uint64_t t0 = time::now_ns();
         (void)fx->shadow.add(1, 1);
@@ -333,10 +338,10 @@ KBENCH(domain_recovery) {
         if (fx->recovery.last_recovery_ns() < best_ns) best_ns = fx->recovery.last_recovery_ns();
     }
     set_verbose_faults(true);
-    kbench_ctx.report("recovery", recovery_ns / kRounds / 1000, "us");
+    kbench_ctx.report("recovery", recovery_ns / ROUNDS / 1000, "us");
     // The average carries every time the host preempted QEMU; the best round shows the cost.
     kbench_ctx.report("recovery_best", best_ns / 1000, "us");
-    kbench_ctx.report("fault_to_retried_result", call_ns / kRounds / 1000, "us");
+    kbench_ctx.report("fault_to_retried_result", call_ns / ROUNDS / 1000, "us");
     destroy(fx->recovery.instance());
     delete fx;
 }

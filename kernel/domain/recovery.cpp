@@ -41,8 +41,12 @@ Recovery::Recovery(Domain* instance, Handover handover, void* context, sched::Mu
 
 Recovery::Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls, uint32_t max,
                    uint64_t window_ns)
-    : instance_(instance), handover_(handover), context_(context), calls_(calls),
-      max_(max < kMaxTracked ? max : uint32_t(kMaxTracked)), window_ns_(window_ns) {
+    : instance_(instance),
+      handover_(handover),
+      context_(context),
+      calls_(calls),
+      max_(max < MAX_TRACKED ? max : uint32_t(MAX_TRACKED)),
+      window_ns_(window_ns) {
     __builtin_memcpy(package_, instance->name, sizeof(package_));
     SpinlockGuard g(g_domains_lock);
     instance->recovery = this;

@@ -39,8 +39,7 @@ public:
 
     // The manifest's restart policy.
     Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls = nullptr);
-    Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls, uint32_t max,
-             uint64_t window_ns);
+    Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls, uint32_t max, uint64_t window_ns);
 
     // Registers itself as instance's recovery (Domain::recovery), so that /proc/domctl's
     // restart finds it; unregisters on destruction.
@@ -59,13 +58,13 @@ public:
     uint64_t last_recovery_ns() const { return last_recovery_ns_; }
 
 private:
-    static constexpr size_t kMaxTracked = 1000;  // the manifest's upper bound for max
+    static constexpr size_t MAX_TRACKED = 1000;  // the manifest's upper bound for max
 
     Result<void> replace(DomainError why);
     Result<void> within_budget();
 
     Domain* instance_;
-    char package_[Manifest::kMaxName + 1];
+    char package_[Manifest::MAX_NAME + 1];
     Handover handover_;
     void* context_;
     sched::Mutex* calls_;
@@ -73,7 +72,7 @@ private:
     uint64_t window_ns_;
     uint64_t restarts_ = 0;
     uint64_t last_recovery_ns_ = 0;
-    uint64_t recent_[kMaxTracked] = {};  // times of the last restarts, a ring
+    uint64_t recent_[MAX_TRACKED] = {};  // times of the last restarts, a ring
     size_t recent_next_ = 0;
     bool busy_ = false;  // atomic: a recovery or restart is under way
 };

@@ -103,7 +103,7 @@ void free_runs(Domain& d, FrameRuns& runs) {
 }
 
 Result<void*> alloc_pages(Domain& d, size_t count) {
-    if (count == 0 || count > kMaxPageRunPages) return Errno::Inval;
+    if (count == 0 || count > MAX_PAGE_RUN_PAGES) return Errno::Inval;
     uint64_t phys = TRY(alloc_run(d, d.resources.heap, count * mm::PAGE_SIZE));
     return mm::phys_to_virt(phys);
 }
@@ -113,13 +113,13 @@ Result<void> free_pages(Domain& d, void* base, size_t count) {
 }
 
 Result<void> publish(Domain& d, const char* name, size_t len, void* object) {
-    if (len == 0 || len > Manifest::kMaxInterfaceName) return Errno::Inval;
+    if (len == 0 || len > Manifest::MAX_INTERFACE_NAME) return Errno::Inval;
     Resources& r = d.resources;
     SpinlockGuard g(r.lock);
     for (size_t i = 0; i < r.export_count; i++)
         if (__builtin_strlen(r.exports[i].name) == len && __builtin_memcmp(r.exports[i].name, name, len) == 0)
             return Errno::Exist;
-    if (r.export_count == kMaxExports) return Errno::NoSpc;
+    if (r.export_count == MAX_EXPORTS) return Errno::NoSpc;
     Resources::Export& e = r.exports[r.export_count++];
     __builtin_memcpy(e.name, name, len);
     e.name[len] = 0;
@@ -136,14 +136,14 @@ void* find_published(Domain& d, const char* name) {
 }
 
 pci::PciDevice* device_of(Domain& d, uint64_t handle) {
-    if (handle == 0 || handle > Manifest::kMaxDevices) return nullptr;
+    if (handle == 0 || handle > Manifest::MAX_DEVICES) return nullptr;
     SpinlockGuard g(d.resources.lock);
     return d.resources.devices[handle - 1];
 }
 
 void release_all(Domain& d) {
     Resources& r = d.resources;
-    for (size_t i = 0; i < Manifest::kMaxDevices; i++) {
+    for (size_t i = 0; i < Manifest::MAX_DEVICES; i++) {
         pci::PciDevice* dev;
         {
             SpinlockGuard g(r.lock);

@@ -28,13 +28,13 @@ namespace lamina::domain {
 
 struct Domain;
 
-inline constexpr size_t kMaxPageRuns = 256;       // alloc_pages runs per domain
-inline constexpr size_t kMaxPageRunPages = 1024;  // pages in one run (order 10)
-inline constexpr size_t kMaxDmaRegions = 64;      // per domain
-inline constexpr size_t kMaxDmaBytes = 4u << 20;  // per region (order 10)
-inline constexpr size_t kMaxIrqs = 16;            // MSI-X entries per claimed device
-inline constexpr size_t kMaxOwnThreads = 16;
-inline constexpr size_t kMaxExports = Manifest::kMaxInterfaces + 1;  // + libdomain's LAMINA_INJECT_EXPORT
+inline constexpr size_t MAX_PAGE_RUNS = 256;        // alloc_pages runs per domain
+inline constexpr size_t MAX_PAGE_RUN_PAGES = 1024;  // pages in one run (order 10)
+inline constexpr size_t MAX_DMA_REGIONS = 64;       // per domain
+inline constexpr size_t MAX_DMA_BYTES = 4u << 20;   // per region (order 10)
+inline constexpr size_t MAX_IRQS = 16;              // MSI-X entries per claimed device
+inline constexpr size_t MAX_OWN_THREADS = 16;
+inline constexpr size_t MAX_EXPORTS = Manifest::MAX_INTERFACES + 1;  // + libdomain's LAMINA_INJECT_EXPORT
 
 // A thread a domain started (thread_create): it runs fn(arg) through a domain call into domain
 // and ends when fn returns or the domain is unwound; teardown joins it.
@@ -61,7 +61,7 @@ public:
     }
 
 private:
-    OwnThread slots_[kMaxOwnThreads] = {};
+    OwnThread slots_[MAX_OWN_THREADS] = {};
     size_t count_ = 0;
 };
 
@@ -97,20 +97,20 @@ struct Resources {
         uint64_t consumed;  // atomic: the vector's interrupt count the last successful wait saw
     };
     struct Export {
-        char name[Manifest::kMaxInterfaceName + 1];
+        char name[Manifest::MAX_INTERFACE_NAME + 1];
         void* object;
     };
 
     mutable Spinlock lock;
-    FrameRuns::Run heap_runs[kMaxPageRuns] = {};
-    FrameRuns::Run dma_runs[kMaxDmaRegions] = {};
-    FrameRuns heap{heap_runs, kMaxPageRuns};
-    FrameRuns dma{dma_runs, kMaxDmaRegions};
-    pci::PciDevice* devices[Manifest::kMaxDevices] = {};  // claim handle = index + 1
-    IrqEntry irqs[Manifest::kMaxDevices][kMaxIrqs] = {};
-    uint32_t irq_granted[Manifest::kMaxDevices] = {};
+    FrameRuns::Run heap_runs[MAX_PAGE_RUNS] = {};
+    FrameRuns::Run dma_runs[MAX_DMA_REGIONS] = {};
+    FrameRuns heap{heap_runs, MAX_PAGE_RUNS};
+    FrameRuns dma{dma_runs, MAX_DMA_REGIONS};
+    pci::PciDevice* devices[Manifest::MAX_DEVICES] = {};  // claim handle = index + 1
+    IrqEntry irqs[Manifest::MAX_DEVICES][MAX_IRQS] = {};
+    uint32_t irq_granted[Manifest::MAX_DEVICES] = {};
     OwnThreads threads;
-    Export exports[kMaxExports] = {};
+    Export exports[MAX_EXPORTS] = {};
     size_t export_count = 0;
 };
 
@@ -122,7 +122,7 @@ Result<void> free_run(Domain& d, FrameRuns& runs, void* base, size_t bytes);
 void free_runs(Domain& d, FrameRuns& runs);
 
 // The private heap (capabilities alloc_pages / free_pages), in runs of pages. Inval for a
-// count of 0 or above kMaxPageRunPages; see alloc_run.
+// count of 0 or above MAX_PAGE_RUN_PAGES; see alloc_run.
 Result<void*> alloc_pages(Domain& d, size_t count);
 Result<void> free_pages(Domain& d, void* base, size_t count);
 

@@ -14,17 +14,17 @@ namespace lamina::domain {
 enum class State : uint32_t { Created, Running, Failed, Dead };
 
 struct Counters {
-    uint64_t calls_in = 0;      // calls that entered the domain
-    uint64_t calls_out = 0;     // calls it made into other domains
+    uint64_t calls_in = 0;   // calls that entered the domain
+    uint64_t calls_out = 0;  // calls it made into other domains
     uint64_t faults = 0;
-    uint64_t heap_pages = 0;    // private-heap pages now held
+    uint64_t heap_pages = 0;  // private-heap pages now held
     uint64_t image_pages = 0;
-    uint64_t restarts = 0;      // set by whoever re-creates the domain (a shadow)
+    uint64_t restarts = 0;  // set by whoever re-creates the domain (a shadow)
 };
 
 struct Status {
     uint32_t id = 0;
-    char name[Manifest::kMaxName + 1] = {};
+    char name[Manifest::MAX_NAME + 1] = {};
     State state = State::Created;
     bool restarting = false;  // its Recovery is replacing it
     Counters counters;

@@ -38,10 +38,10 @@
 //   template <> struct domain::Binding<idl::Block> {
 //       using Proxy = idl::BlockProxy;
 //       using Shadow = idl::BlockShadow;
-//       static constexpr const char* kExport = "block";
-//       static constexpr const TypeInfo* const* kTypes[] = {idl::block_types};
+//       static constexpr const char* EXPORT = "block";
+//       static constexpr const TypeInfo* const* TYPES[] = {idl::block_types};
 //   };
-// kTypes lists the null-terminated type tables of the interface's header and of the headers it
+// TYPES lists the null-terminated type tables of the interface's header and of the headers it
 // imports (fs.idl's types include block.idl's).
 #pragma once
 
@@ -86,7 +86,7 @@ public:
     };
 
     static Result<Own<Supervised>> start(const Options& options) {
-        Domain* d = TRY(start_supervised(options.package, B::kExport, B::kTypes, sizeof(B::kTypes) / sizeof(B::kTypes[0])));
+        Domain* d = TRY(start_supervised(options.package, B::EXPORT, B::TYPES, sizeof(B::TYPES) / sizeof(B::TYPES[0])));
         ScopeGuard drop([&] { destroy(d); });
         auto s = TRY(adopt_own_or_nomem(new (std::nothrow) Supervised(d, *export_of(d), options)));
         drop.dismiss();
@@ -106,10 +106,12 @@ public:
 
 private:
     Supervised(Domain* d, Interface& exported, const Options& options)
-        : options_(options), proxy_(d->record, exported), recovery_(d, handover, this, options.calls),
+        : options_(options),
+          proxy_(d->record, exported),
+          recovery_(d, handover, this, options.calls),
           shadow_(proxy_, recovery_) {}
 
-    static Interface* export_of(Domain* d) { return static_cast<Interface*>(find_export(d, B::kExport)); }
+    static Interface* export_of(Domain* d) { return static_cast<Interface*>(find_export(d, B::EXPORT)); }
 
     // Recovery's hand-over, with the calls lock held: replay, then rebind.
     static Result<void> handover(void* self, Domain* fresh) {

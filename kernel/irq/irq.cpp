@@ -19,7 +19,7 @@ VectorAllocator* g_allocator;
 
 VectorAllocator& allocator() {
     if (!g_allocator) {
-        auto created = VectorAllocator::create(kDeviceVectorFirst, kDeviceVectorLast);
+        auto created = VectorAllocator::create(DEVICE_VECTOR_FIRST, DEVICE_VECTOR_LAST);
         KASSERT(created.is_ok());
         g_allocator = new (g_allocator_storage) VectorAllocator(created.release_value());
     }

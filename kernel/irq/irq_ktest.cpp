@@ -78,7 +78,7 @@ KTEST(irq, vector_allocator_exhausts_and_recovers) {
             KEXPECT(v.error().code() == Errno::NoSpc);
             break;
         }
-        KEXPECT(v.value() >= kDeviceVectorFirst && v.value() <= kDeviceVectorLast);
+        KEXPECT(v.value() >= DEVICE_VECTOR_FIRST && v.value() <= DEVICE_VECTOR_LAST);
         taken[n++] = v.value();
         if (n > 256) break;
     }
@@ -159,9 +159,7 @@ KTEST(irq, ioapic_routes_hpet_timer) {
     KEXPECT(arrived);
 }
 
-KTEST(irq, no_apic_errors) {
-    KEXPECT_EQ(lapic::error_count(), 0u);
-}
+KTEST(irq, no_apic_errors) { KEXPECT_EQ(lapic::error_count(), 0u); }
 
 }  // namespace
 }  // namespace lamina::irq

@@ -25,23 +25,23 @@ enum class MsiTrigger : uint8_t { Edge, Level };
 // 11.11.1: bits 31:20 are the fixed 0xFEE prefix, 19:12 the destination APIC id, bit 3 the
 // redirection hint (0: deliver to the destination exactly), bit 2 the destination mode
 // (0: physical).
-inline constexpr uint64_t kMsiAddressBase = 0xFEE00000;
-inline constexpr unsigned kMsiDestinationShift = 12;
+inline constexpr uint64_t MSI_ADDRESS_BASE = 0xFEE00000;
+inline constexpr unsigned MSI_DESTINATION_SHIFT = 12;
 // 11.11.2: bits 7:0 the vector, 10:8 the delivery mode (000: fixed), bit 14 the level for level
 // triggered messages (1: assert), bit 15 the trigger mode (1: level).
-inline constexpr uint32_t kMsiDataLevelAssert = 1u << 14;
-inline constexpr uint32_t kMsiDataTriggerLevel = 1u << 15;
+inline constexpr uint32_t MSI_DATA_LEVEL_ASSERT = 1u << 14;
+inline constexpr uint32_t MSI_DATA_TRIGGER_LEVEL = 1u << 15;
 
 constexpr bool msi_can_target(uint32_t apic_id) { return apic_id <= 0xFF; }
 
 // The destination's low 8 bits are used; check msi_can_target first for x2APIC ids.
 constexpr uint64_t msi_address(uint32_t apic_id) {
-    return kMsiAddressBase | (uint64_t(apic_id & 0xFF) << kMsiDestinationShift);
+    return MSI_ADDRESS_BASE | (uint64_t(apic_id & 0xFF) << MSI_DESTINATION_SHIFT);
 }
 
 constexpr uint32_t msi_data(uint8_t vector, MsiTrigger trigger = MsiTrigger::Edge) {
     uint32_t data = vector;  // delivery mode 000: fixed
-    if (trigger == MsiTrigger::Level) data |= kMsiDataTriggerLevel | kMsiDataLevelAssert;
+    if (trigger == MsiTrigger::Level) data |= MSI_DATA_TRIGGER_LEVEL | MSI_DATA_LEVEL_ASSERT;
     return data;
 }
 

@@ -8,9 +8,7 @@ Result<VectorAllocator> VectorAllocator::create(uint8_t first, uint8_t last) {
     return VectorAllocator(first, last);
 }
 
-bool VectorAllocator::is_allocated(uint8_t vector) const {
-    return (used_[vector / 64] >> (vector % 64)) & 1;
-}
+bool VectorAllocator::is_allocated(uint8_t vector) const { return (used_[vector / 64] >> (vector % 64)) & 1; }
 
 void VectorAllocator::set(unsigned vector, bool used) {
     uint64_t bit = uint64_t{1} << (vector % 64);
@@ -33,8 +31,7 @@ Result<uint8_t> VectorAllocator::allocate_block(unsigned count) {
     unsigned start = (first_ + count - 1) & ~(count - 1);
     for (unsigned base = start; base + count - 1 <= last_; base += count) {
         bool all_free = true;
-        for (unsigned v = base; v < base + count && all_free; v++)
-            all_free = !is_allocated(uint8_t(v));
+        for (unsigned v = base; v < base + count && all_free; v++) all_free = !is_allocated(uint8_t(v));
         if (!all_free) continue;
         for (unsigned v = base; v < base + count; v++) set(v, true);
         return uint8_t(base);

@@ -16,18 +16,18 @@
 
 namespace lamina::irq {
 
-inline constexpr uint8_t kPicMasterBase = 0x20;
-inline constexpr uint8_t kPicSlaveBase = 0x28;
+inline constexpr uint8_t PIC_MASTER_BASE = 0x20;
+inline constexpr uint8_t PIC_SLAVE_BASE = 0x28;
 
-inline constexpr uint8_t kDeviceVectorFirst = 0x30;
-inline constexpr uint8_t kDeviceVectorLast = 0xDF;
+inline constexpr uint8_t DEVICE_VECTOR_FIRST = 0x30;
+inline constexpr uint8_t DEVICE_VECTOR_LAST = 0xDF;
 
-inline constexpr uint8_t kVectorLapicTimer = 0xF0;     // per-CPU tick and one-shot timers
-inline constexpr uint8_t kVectorReschedule = 0xF8;     // IPI: run the scheduler on return
-inline constexpr uint8_t kVectorCallFunction = 0xF9;   // IPI: run a queued function
-inline constexpr uint8_t kVectorTlbShootdown = 0xFA;   // IPI: invalidate TLB entries
-inline constexpr uint8_t kVectorHalt = 0xFB;           // IPI: stop this CPU (panic, power-off)
-inline constexpr uint8_t kVectorApicError = 0xFE;      // local APIC LVT error
-inline constexpr uint8_t kVectorSpurious = 0xFF;       // local APIC spurious interrupt
+inline constexpr uint8_t VECTOR_LAPIC_TIMER = 0xF0;    // per-CPU tick and one-shot timers
+inline constexpr uint8_t VECTOR_RESCHEDULE = 0xF8;     // IPI: run the scheduler on return
+inline constexpr uint8_t VECTOR_CALL_FUNCTION = 0xF9;  // IPI: run a queued function
+inline constexpr uint8_t VECTOR_TLB_SHOOTDOWN = 0xFA;  // IPI: invalidate TLB entries
+inline constexpr uint8_t VECTOR_HALT = 0xFB;           // IPI: stop this CPU (panic, power-off)
+inline constexpr uint8_t VECTOR_APIC_ERROR = 0xFE;     // local APIC LVT error
+inline constexpr uint8_t VECTOR_SPURIOUS = 0xFF;       // local APIC spurious interrupt
 
 }  // namespace lamina::irq

@@ -28,8 +28,8 @@ void run_all(const char* filter);
 
 }  // namespace lamina::kbench
 
-#define KBENCH(name)                                                                     \
-    static void kbench_fn_##name(::lamina::kbench::Context& kbench_ctx);                 \
-    [[gnu::used, gnu::section(".kbenches." #name)]]                                      \
-    static const ::lamina::kbench::Bench kbench_desc_##name = {#name, kbench_fn_##name, {}}; \
+#define KBENCH(name)                                                                                            \
+    static void kbench_fn_##name(::lamina::kbench::Context& kbench_ctx);                                        \
+    [[gnu::used, gnu::section(".kbenches." #name)]] static const ::lamina::kbench::Bench kbench_desc_##name = { \
+        #name, kbench_fn_##name, {}};                                                                           \
     static void kbench_fn_##name([[maybe_unused]] ::lamina::kbench::Context& kbench_ctx)

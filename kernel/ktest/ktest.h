@@ -36,16 +36,16 @@ unsigned run_all(const char* filter, unsigned* passed_out);
 
 }  // namespace lamina::ktest
 
-#define KTEST(suite, name)                                                                 \
-    static void ktest_fn_##suite##_##name(::lamina::ktest::Context& ktest_ctx);                    \
-    [[gnu::used, gnu::section(".ktests." #suite "." #name)]]                               \
-    static const ::lamina::ktest::Test ktest_desc_##suite##_##name = {                     \
-        #suite, #name, ktest_fn_##suite##_##name};                                         \
+#define KTEST(suite, name)                                                                                           \
+    static void ktest_fn_##suite##_##name(::lamina::ktest::Context& ktest_ctx);                                      \
+    [[gnu::used,                                                                                                     \
+      gnu::section(".ktests." #suite "." #name)]] static const ::lamina::ktest::Test ktest_desc_##suite##_##name = { \
+        #suite, #name, ktest_fn_##suite##_##name};                                                                   \
     static void ktest_fn_##suite##_##name([[maybe_unused]] ::lamina::ktest::Context& ktest_ctx)
 
 #define KEXPECT(cond) ktest_ctx.check(bool(cond), #cond, __FILE__, __LINE__)
 #define KEXPECT_EQ(a, b) ktest_ctx.check((a) == (b), #a " == " #b, __FILE__, __LINE__)
-#define KASSERT_TRUE(cond)                                          \
-    do {                                                            \
+#define KASSERT_TRUE(cond)                                                   \
+    do {                                                                     \
         if (!ktest_ctx.check(bool(cond), #cond, __FILE__, __LINE__)) return; \
     } while (0)

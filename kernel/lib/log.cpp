@@ -9,15 +9,15 @@ namespace lamina {
 
 namespace {
 
-// The last kLogSize bytes of kernel output, for dmesg (syslog(2)); written under the serial
+// The last LOG_SIZE bytes of kernel output, for dmesg (syslog(2)); written under the serial
 // output lock.
-constexpr size_t kLogSize = 64 * 1024;
-char g_log[kLogSize];
-uint64_t g_log_total;  // bytes ever written; the ring holds the last min(total, kLogSize)
+constexpr size_t LOG_SIZE = 64 * 1024;
+char g_log[LOG_SIZE];
+uint64_t g_log_total;    // bytes ever written; the ring holds the last min(total, LOG_SIZE)
 uint64_t g_log_cleared;  // g_log_total when last cleared
 
 void remember(const char* s, size_t n) {
-    for (size_t i = 0; i < n; i++) g_log[(g_log_total + i) % kLogSize] = s[i];
+    for (size_t i = 0; i < n; i++) g_log[(g_log_total + i) % LOG_SIZE] = s[i];
     g_log_total += n;
 }
 
@@ -65,14 +65,14 @@ void kprintf(const char* fmt, ...) {
 
 size_t log_read(char* buf, size_t size, bool clear) {
     uint64_t flags = serial::lock_output();
-    uint64_t first = g_log_total > kLogSize ? g_log_total - kLogSize : 0;
+    uint64_t first = g_log_total > LOG_SIZE ? g_log_total - LOG_SIZE : 0;
     if (first < g_log_cleared) first = g_log_cleared;
     uint64_t n = g_log_total - first;
     if (n > size) {
         first += n - size;
         n = size;
     }
-    for (uint64_t i = 0; i < n; i++) buf[i] = g_log[(first + i) % kLogSize];
+    for (uint64_t i = 0; i < n; i++) buf[i] = g_log[(first + i) % LOG_SIZE];
     if (clear) g_log_cleared = g_log_total;
     serial::unlock_output(flags);
     return size_t(n);
@@ -80,7 +80,7 @@ size_t log_read(char* buf, size_t size, bool clear) {
 
 size_t log_unread_size() {
     uint64_t flags = serial::lock_output();
-    uint64_t first = g_log_total > kLogSize ? g_log_total - kLogSize : 0;
+    uint64_t first = g_log_total > LOG_SIZE ? g_log_total - LOG_SIZE : 0;
     if (first < g_log_cleared) first = g_log_cleared;
     size_t n = size_t(g_log_total - first);
     serial::unlock_output(flags);

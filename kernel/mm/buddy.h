@@ -73,12 +73,12 @@ struct Owner {
 // One per frame. Only the head frame of a block carries meaningful order/owner; the other frames
 // of a block are found through their head (see BuddyAllocator::find_head).
 struct PageMeta {
-    uint32_t next;      // free-list link (frame index), NO_PAGE at the end
+    uint32_t next;  // free-list link (frame index), NO_PAGE at the end
     uint32_t prev;
     uint32_t owner_id;
     uint8_t owner_kind;  // OwnerKind
     uint8_t order;
-    uint8_t flags;       // PageMeta::Managed | Head | FreeBlock
+    uint8_t flags;  // PageMeta::Managed | Head | FreeBlock
     uint8_t unused;
 
     static constexpr uint8_t Managed = 1;    // some add_range() covered this frame
@@ -150,9 +150,7 @@ public:
     uint64_t total_pages() const { return total_pages_; }
     uint64_t free_pages() const { return pages_by_kind_[0]; }
     uint64_t pages_of(OwnerKind kind) const { return pages_by_kind_[static_cast<size_t>(kind)]; }
-    uint64_t free_blocks(unsigned order) const {
-        return order <= MAX_ORDER ? free_count_[order] : 0;
-    }
+    uint64_t free_blocks(unsigned order) const { return order <= MAX_ORDER ? free_count_[order] : 0; }
     uint64_t phys_end() const { return phys_of(page_limit_); }
 
     // Pages whose owner is exactly `owner` (kind and id). Scans the metadata: for diagnostics
@@ -179,7 +177,7 @@ private:
     uint32_t find_head(uint32_t index) const;  // NO_PAGE if index is unmanaged
 
     PageMeta* meta_ = nullptr;
-    uint32_t page_limit_ = 0;   // entries in meta_
+    uint32_t page_limit_ = 0;    // entries in meta_
     uint32_t lowest_ = NO_PAGE;  // lowest and highest managed frame indices, for scans
     uint32_t highest_ = 0;
     uint32_t free_heads_[MAX_ORDER + 1] = {NO_PAGE, NO_PAGE, NO_PAGE, NO_PAGE, NO_PAGE, NO_PAGE,

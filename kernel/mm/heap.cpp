@@ -89,15 +89,14 @@ size_t heap_pages() {
 void print_heap_stats() {
     Heap& h = heap();
     SpinlockGuard g(g_heap_lock);
-    kprintf("heap: %-20s %6s %8s %6s %10s %10s %6s\n", "cache", "size", "in use", "pages", "allocs",
-            "frees", "no-mem");
+    kprintf("heap: %-20s %6s %8s %6s %10s %10s %6s\n", "cache", "size", "in use", "pages", "allocs", "frees", "no-mem");
     h.for_each_cache([](const SlabStats& s) {
-        kprintf("heap: %-20s %6lu %8lu %6lu %10lu %10lu %6lu\n", s.name, s.object_size,
-                s.objects_in_use, s.pages, s.total_allocs, s.total_frees, s.failed_allocs);
+        kprintf("heap: %-20s %6lu %8lu %6lu %10lu %10lu %6lu\n", s.name, s.object_size, s.objects_in_use, s.pages,
+                s.total_allocs, s.total_frees, s.failed_allocs);
     });
     LargeStats l = h.large_stats();
-    kprintf("heap: %-20s %6s %8lu %6lu %10lu %10lu %6lu\n", "large", "-", l.allocations_in_use,
-            l.pages, l.total_allocs, l.total_frees, l.failed_allocs);
+    kprintf("heap: %-20s %6s %8lu %6lu %10lu %10lu %6lu\n", "large", "-", l.allocations_in_use, l.pages, l.total_allocs,
+            l.total_frees, l.failed_allocs);
 }
 
 }  // namespace lamina::mm

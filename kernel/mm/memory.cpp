@@ -35,9 +35,9 @@ Spinlock g_frames_lock;
 BuddyAllocator g_frames;
 
 Spinlock g_pt_lock;
-uint64_t g_root;          // physical address of the kernel PML4
-uint64_t g_nx;            // PageFlag::NoExecute when the CPU has NX, else 0
-uint64_t g_wc_flags;      // PTE bits selecting write-combining (PAT entry 7), or uncached
+uint64_t g_root;      // physical address of the kernel PML4
+uint64_t g_nx;        // PageFlag::NoExecute when the CPU has NX, else 0
+uint64_t g_wc_flags;  // PTE bits selecting write-combining (PAT entry 7), or uncached
 TlbShootdown g_shootdown;
 
 constexpr uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
@@ -69,8 +69,7 @@ struct Deferred {
     }
     void free_all() {
         for (size_t i = 0; i < count; i++)
-            if (free_frames(frames[i], 0).is_error())
-                panic("mm: cannot free frame %#lx after unmapping", frames[i]);
+            if (free_frames(frames[i], 0).is_error()) panic("mm: cannot free frame %#lx after unmapping", frames[i]);
         count = 0;
     }
 };
@@ -140,8 +139,7 @@ void add_usable(const boot::BootInfo& info, uint64_t window_start, uint64_t wind
         const auto& e = g_exclusions[i];
         for (uint64_t p = e.start; p < e.end; p += PAGE_SIZE) {
             auto owner = g_frames.owner_of(p);
-            if (owner.is_ok() && owner.value() == Owner::free())
-                KASSERT(g_frames.claim_range(p, 1, e.owner).is_ok());
+            if (owner.is_ok() && owner.value() == Owner::free()) KASSERT(g_frames.claim_range(p, 1, e.owner).is_ok());
         }
     }
 }
@@ -175,8 +173,7 @@ void direct_map_range(uint64_t start, uint64_t end) {
 }
 
 bool is_ram_type(boot::MemoryType t) {
-    return t == boot::MemoryType::Usable || t == boot::MemoryType::AcpiReclaimable ||
-           t == boot::MemoryType::AcpiNvs;
+    return t == boot::MemoryType::Usable || t == boot::MemoryType::AcpiReclaimable || t == boot::MemoryType::AcpiNvs;
 }
 
 void build_kernel_page_tables(const boot::BootInfo& info) {
@@ -210,8 +207,10 @@ uint64_t g_mmio_used[MMIO_PAGES / 64];
 bool mmio_page_used(uint64_t i) { return g_mmio_used[i / 64] & (1ull << (i % 64)); }
 void mmio_set(uint64_t first, uint64_t count, bool used) {
     for (uint64_t i = first; i < first + count; i++) {
-        if (used) g_mmio_used[i / 64] |= 1ull << (i % 64);
-        else g_mmio_used[i / 64] &= ~(1ull << (i % 64));
+        if (used)
+            g_mmio_used[i / 64] |= 1ull << (i % 64);
+        else
+            g_mmio_used[i / 64] &= ~(1ull << (i % 64));
     }
 }
 Result<uint64_t> mmio_reserve(uint64_t count) {
@@ -364,9 +363,9 @@ Result<void> protect_kernel_range(uintptr_t virt, size_t pages, uint64_t flags) 
 void unmap_kernel_range(uintptr_t virt, size_t pages, uint64_t* frames) {
     // In chunks whose emptied tables fit the deferred list (at most two per page); each chunk's
     // shoot-down happens without the lock, as other CPUs may be spinning on it with interrupts off.
-    constexpr size_t kChunk = Deferred::CAPACITY / 2;
+    constexpr size_t CHUNK = Deferred::CAPACITY / 2;
     for (size_t done = 0; done < pages;) {
-        size_t n = pages - done < kChunk ? pages - done : kChunk;
+        size_t n = pages - done < CHUNK ? pages - done : CHUNK;
         Deferred tables;
         {
             SpinlockGuard g(g_pt_lock);
@@ -440,10 +439,16 @@ Result<void*> map_mmio(uint64_t phys, size_t size, Cache cache) {
     }
     uint64_t flags = PageFlag::Writable | PageFlag::Global | g_nx;
     switch (cache) {
-    case Cache::Uncached: flags |= PageFlag::CacheDisable | PageFlag::WriteThrough; break;
-    case Cache::WriteCombining: flags |= g_wc_flags; break;
-    case Cache::WriteBack: break;
-    default: return Errno::Inval;
+        case Cache::Uncached:
+            flags |= PageFlag::CacheDisable | PageFlag::WriteThrough;
+            break;
+        case Cache::WriteCombining:
+            flags |= g_wc_flags;
+            break;
+        case Cache::WriteBack:
+            break;
+        default:
+            return Errno::Inval;
     }
     SpinlockGuard g(g_pt_lock);
     uint64_t index = TRY(mmio_reserve(pages + 1));
@@ -510,8 +515,9 @@ Result<KernelStack> alloc_kernel_stack(size_t bytes) {
     uint64_t bottom = top - pages * PAGE_SIZE;
     for (uint64_t v = bottom; v < top; v += PAGE_SIZE) {
         auto frame = alloc_frames(0, Owner::kernel());
-        Result<void> mapped = frame.is_ok() ? g_kernel_pt.map(v, frame.value(), PageFlag::Writable | PageFlag::Global | g_nx)
-                                            : Result<void>(frame.error());
+        Result<void> mapped = frame.is_ok()
+                                  ? g_kernel_pt.map(v, frame.value(), PageFlag::Writable | PageFlag::Global | g_nx)
+                                  : Result<void>(frame.error());
         if (frame.is_ok()) __builtin_memset(phys_to_virt(frame.value()), 0, PAGE_SIZE);
         if (mapped.is_error()) {
             if (frame.is_ok()) (void)free_frames(frame.value(), 0);
@@ -591,9 +597,8 @@ void init(const boot::BootInfo& info) {
     set_stack_guard_query(stack_guard_query);
 
     uint64_t total = total_pages(), free = free_pages();
-    kprintf("mm: %lu MiB total, %lu MiB free (page tables %lu KiB, frame metadata %lu KiB)\n",
-            total * PAGE_SIZE / MIB, free * PAGE_SIZE / MIB,
-            pages_of_kind(OwnerKind::PageTable) * PAGE_SIZE >> 10, meta_bytes >> 10);
+    kprintf("mm: %lu MiB total, %lu MiB free (page tables %lu KiB, frame metadata %lu KiB)\n", total * PAGE_SIZE / MIB,
+            free * PAGE_SIZE / MIB, pages_of_kind(OwnerKind::PageTable) * PAGE_SIZE >> 10, meta_bytes >> 10);
 }
 
 }  // namespace lamina::mm

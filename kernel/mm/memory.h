@@ -23,11 +23,11 @@ namespace lamina::mm {
 // PAGE_SIZE and PAGE_SHIFT come from buddy.h.
 
 // Virtual ranges of the kernel half (besides the direct map and the image, see layout.h).
-inline constexpr uint64_t DIRECT_MAP_SIZE = 1ull << 46;               // 64 TiB of physical space
-inline constexpr uint64_t MMIO_BASE = 0xffffc00000000000;             // map_mmio
+inline constexpr uint64_t DIRECT_MAP_SIZE = 1ull << 46;    // 64 TiB of physical space
+inline constexpr uint64_t MMIO_BASE = 0xffffc00000000000;  // map_mmio
 inline constexpr uint64_t MMIO_SIZE = 1ull << 30;
-inline constexpr uint64_t STACK_BASE = 0xffffe00000000000;            // kernel stacks
-inline constexpr uint64_t STACK_SLOT_SIZE = 512 * 1024;               // stack at the top, guard below
+inline constexpr uint64_t STACK_BASE = 0xffffe00000000000;  // kernel stacks
+inline constexpr uint64_t STACK_SLOT_SIZE = 512 * 1024;     // stack at the top, guard below
 inline constexpr uint64_t STACK_SLOTS = 8192;
 inline constexpr uint64_t MAX_KERNEL_STACK = 256 * 1024;
 
@@ -45,11 +45,11 @@ Result<uint64_t> alloc_frames(unsigned order, Owner owner);
 Result<void> free_frames(uint64_t phys, unsigned order);
 uint64_t total_pages();
 uint64_t free_pages();
-uint64_t pages_owned_by(Owner owner);  // exact owner (kind and id); scans: not for hot paths
+uint64_t pages_owned_by(Owner owner);    // exact owner (kind and id); scans: not for hot paths
 uint64_t pages_of_kind(OwnerKind kind);  // all owners of a kind; O(1)
 Result<Owner> frame_owner(uint64_t phys);
-uint64_t free_blocks(unsigned order);     // free buddy blocks of exactly this order
-uint64_t phys_end();                      // end of the physical range the allocator describes
+uint64_t free_blocks(unsigned order);  // free buddy blocks of exactly this order
+uint64_t phys_end();                   // end of the physical range the allocator describes
 
 // Maps device memory (uncached unless asked otherwise) and returns its kernel address.
 enum class Cache : uint8_t { Uncached, WriteCombining, WriteBack };

@@ -103,8 +103,10 @@ KTEST(mm, frames_fragmentation) {
     FrameList kept;
     size_t i = 0;
     list.drain([&](uint64_t phys) {
-        if (i++ % 2) (void)free_frames(phys, 0);
-        else (void)kept.push(phys);
+        if (i++ % 2)
+            (void)free_frames(phys, 0);
+        else
+            (void)kept.push(phys);
     });
     // A big block still comes from the untouched part of memory.
     auto big = alloc_frames(MAX_ORDER, Owner::kernel());
@@ -147,12 +149,13 @@ KTEST(mm, map_translate_unmap) {
         auto f = alloc_frames(0, Owner::kernel());
         KASSERT_TRUE(f.is_ok());
         frames[i] = f.value();
-        KASSERT_TRUE(map_kernel_page(TEST_VA + i * PAGE_SIZE, f.value(), PageFlag::Writable | PageFlag::NoExecute).is_ok());
+        KASSERT_TRUE(
+            map_kernel_page(TEST_VA + i * PAGE_SIZE, f.value(), PageFlag::Writable | PageFlag::NoExecute).is_ok());
     }
     // Fresh PML4 slot: a PD and a PT had to be created.
     KEXPECT_EQ(pages_owned_by(Owner::page_table()), tables_before + 2);
     KEXPECT(map_kernel_page(TEST_VA, frame.value(), PageFlag::Writable).error().code() == Errno::Exist);
-    KEXPECT(map_kernel_page(0x1000, frame.value(), 0).is_error());  // lower half
+    KEXPECT(map_kernel_page(0x1000, frame.value(), 0).is_error());         // lower half
     KEXPECT(map_kernel_page(TEST_VA + 123, frame.value(), 0).is_error());  // misaligned
     for (uint64_t i = 0; i < N; i++) {
         *reinterpret_cast<volatile uint64_t*>(TEST_VA + i * PAGE_SIZE + 8) = 0xC0FFEE00 + i;
@@ -185,11 +188,13 @@ KTEST(mm, protect_and_unmap_ranges) {
         auto f = alloc_frames(0, Owner::kernel());
         KASSERT_TRUE(f.is_ok());
         frames[i] = f.value();
-        KASSERT_TRUE(map_kernel_page(TEST_VA + i * PAGE_SIZE, f.value(), PageFlag::Writable | PageFlag::NoExecute).is_ok());
+        KASSERT_TRUE(
+            map_kernel_page(TEST_VA + i * PAGE_SIZE, f.value(), PageFlag::Writable | PageFlag::NoExecute).is_ok());
     }
     KEXPECT(protect_kernel_range(TEST_VA, 10, PageFlag::NoExecute).error().code() == Errno::NoEnt);  // a hole
     KEXPECT(protect_kernel_range(TEST_VA + 20 * PAGE_SIZE, 3, PageFlag::NoExecute).is_ok());
-    for (uint64_t i = 20; i < 23; i++) KEXPECT(!(translate_kernel(TEST_VA + i * PAGE_SIZE).value().flags & PageFlag::Writable));
+    for (uint64_t i = 20; i < 23; i++)
+        KEXPECT(!(translate_kernel(TEST_VA + i * PAGE_SIZE).value().flags & PageFlag::Writable));
     KEXPECT(translate_kernel(TEST_VA + 24 * PAGE_SIZE).value().flags & PageFlag::Writable);
     KEXPECT(protect_kernel_range(0x1000, 1, 0).is_error());
     uint64_t unmapped[N];

@@ -33,9 +33,7 @@ Result<void> check_map_args(uint64_t virt, uint64_t phys, uint64_t flags, uint64
 }
 
 // Intermediate entries allow everything; user access needs U at every level.
-uint64_t table_entry_flags(uint64_t leaf_flags) {
-    return pte::Present | pte::Writable | (leaf_flags & PageFlag::User);
-}
+uint64_t table_entry_flags(uint64_t leaf_flags) { return pte::Present | pte::Writable | (leaf_flags & PageFlag::User); }
 
 }  // namespace
 
@@ -135,8 +133,7 @@ Result<Unmapped> PageTable::unmap(uint64_t virt) {
 }
 
 Result<void> PageTable::protect(uint64_t virt, uint64_t flags) {
-    if ((virt & (PAGE_SIZE - 1)) || !is_canonical(virt) || (flags & ~PageFlag::ALL))
-        return Errno::Inval;
+    if ((virt & (PAGE_SIZE - 1)) || !is_canonical(virt) || (flags & ~PageFlag::ALL)) return Errno::Inval;
     TRY(translate(virt));
     uint64_t* entry = TRY(leaf_entry(virt, false, table_entry_flags(flags)));
     *entry = (*entry & pte::AddressMask) | flags | pte::Present;

@@ -83,9 +83,9 @@ struct Translation {
 };
 
 struct Unmapped {
-    uint64_t phys;                 // frame that was mapped (4 KiB aligned)
-    uint64_t flags;                // its PageFlag bits
-    uint64_t released_tables[2];   // page-table pages now unused: free after the TLB shoot-down
+    uint64_t phys;                // frame that was mapped (4 KiB aligned)
+    uint64_t flags;               // its PageFlag bits
+    uint64_t released_tables[2];  // page-table pages now unused: free after the TLB shoot-down
     unsigned released_count;
 };
 

@@ -54,21 +54,14 @@ constexpr uint32_t DEAD_MAGIC = 0xDEAD'0B1Eu;
 
 constexpr uintptr_t FREE_POISON = 0x5A5A'F7EE'0B1E'C7A5u;
 
-uintptr_t poison_for(const void* object) {
-    return FREE_POISON ^ reinterpret_cast<uintptr_t>(object);
-}
+uintptr_t poison_for(const void* object) { return FREE_POISON ^ reinterpret_cast<uintptr_t>(object); }
 
-uintptr_t page_of(const void* p) {
-    return reinterpret_cast<uintptr_t>(p) & ~static_cast<uintptr_t>(PAGE_SIZE - 1);
-}
+uintptr_t page_of(const void* p) { return reinterpret_cast<uintptr_t>(p) & ~static_cast<uintptr_t>(PAGE_SIZE - 1); }
 
-constexpr size_t round_up(size_t value, size_t alignment) {
-    return (value + alignment - 1) & ~(alignment - 1);
-}
+constexpr size_t round_up(size_t value, size_t alignment) { return (value + alignment - 1) & ~(alignment - 1); }
 
 constexpr size_t size_class_index(size_t size) {
-    if (size <= Heap::MIN_SMALL_SIZE)
-        return 0;
+    if (size <= Heap::MIN_SMALL_SIZE) return 0;
     // 17..32 -> 1, ..., 1025..2048 -> 7
     return static_cast<size_t>(64 - __builtin_clzll(static_cast<unsigned long long>(size - 1))) - 4;
 }
@@ -77,8 +70,7 @@ static_assert(size_class_index(16) == 0 && size_class_index(17) == 1 &&
 
 constexpr unsigned order_for_pages(size_t pages) {
     unsigned order = 0;
-    while ((size_t{1} << order) < pages)
-        order++;
+    while ((size_t{1} << order) < pages) order++;
     return order;
 }
 
@@ -87,51 +79,44 @@ constexpr unsigned order_for_pages(size_t pages) {
 // ---- SlabCache ------------------------------------------------------------------------------
 
 Result<SlabCache::Layout> SlabCache::layout_for(size_t object_size, size_t alignment) {
-    if (object_size == 0 || object_size > PAGE_SIZE || alignment == 0 ||
-        (alignment & (alignment - 1)) != 0 || alignment > PAGE_SIZE / 2)
+    if (object_size == 0 || object_size > PAGE_SIZE || alignment == 0 || (alignment & (alignment - 1)) != 0 ||
+        alignment > PAGE_SIZE / 2)
         return Errno::Inval;
     size_t align = alignment < Heap::MIN_SMALL_SIZE ? Heap::MIN_SMALL_SIZE : alignment;
-    size_t stride =
-        round_up(object_size < sizeof(FreeObject) ? sizeof(FreeObject) : object_size, align);
+    size_t stride = round_up(object_size < sizeof(FreeObject) ? sizeof(FreeObject) : object_size, align);
     size_t first = round_up(sizeof(SlabHeader), align);
-    if (first + stride > PAGE_SIZE)
-        return Errno::Inval;
+    if (first + stride > PAGE_SIZE) return Errno::Inval;
     return Layout{static_cast<uint32_t>(stride), static_cast<uint32_t>(first),
                   static_cast<uint32_t>((PAGE_SIZE - first) / stride)};
 }
 
 SlabCache::SlabCache(const char* name, Layout layout, PageProvider& pages)
-    : stride_(layout.stride),
-      first_offset_(layout.first_offset),
-      capacity_(layout.capacity),
-      pages_(&pages) {
+    : stride_(layout.stride), first_offset_(layout.first_offset), capacity_(layout.capacity), pages_(&pages) {
     size_t i = 0;
-    for (; name != nullptr && name[i] != '\0' && i + 1 < NAME_CAPACITY; i++)
-        name_[i] = name[i];
-    for (; i < NAME_CAPACITY; i++)
-        name_[i] = '\0';
+    for (; name != nullptr && name[i] != '\0' && i + 1 < NAME_CAPACITY; i++) name_[i] = name[i];
+    for (; i < NAME_CAPACITY; i++) name_[i] = '\0';
 }
 
 detail::SlabList& SlabCache::list_named(uint8_t list) {
     switch (list) {
-    case detail::ListPartial: return partial_;
-    case detail::ListFull: return full_;
-    default: return empty_;
+        case detail::ListPartial:
+            return partial_;
+        case detail::ListFull:
+            return full_;
+        default:
+            return empty_;
     }
 }
 
 void SlabCache::move_to(SlabHeader* slab, uint8_t list) {
-    if (slab->list != detail::ListNone)
-        list_named(slab->list).remove(&slab->link);
+    if (slab->list != detail::ListNone) list_named(slab->list).remove(&slab->link);
     slab->list = list;
-    if (list != detail::ListNone)
-        list_named(list).push_front(&slab->link);
+    if (list != detail::ListNone) list_named(list).push_front(&slab->link);
 }
 
 SlabHeader* SlabCache::new_slab() {
     void* page = pages_->alloc_pages(0);
-    if (page == nullptr)
-        return nullptr;
+    if (page == nullptr) return nullptr;
     if (page_of(page) != reinterpret_cast<uintptr_t>(page)) {
         // A provider bug; without page alignment deallocate could not find the header.
         pages_->free_pages(page, 0);
@@ -183,23 +168,19 @@ void* SlabCache::allocate() {
     in_use_++;
     total_allocs_++;
     uint8_t target = slab->in_use == capacity_ ? detail::ListFull : detail::ListPartial;
-    if (slab->list != target)
-        move_to(slab, target);
+    if (slab->list != target) move_to(slab, target);
     return object;
 }
 
 Result<void> SlabCache::deallocate(void* object) {
-    if (object == nullptr)
-        return {};
+    if (object == nullptr) return {};
     auto* slab = reinterpret_cast<SlabHeader*>(page_of(object));
-    if (slab->magic != SLAB_MAGIC || slab->cache != this)
-        return Errno::Inval;
+    if (slab->magic != SLAB_MAGIC || slab->cache != this) return Errno::Inval;
     return deallocate_in(slab, object);
 }
 
 Result<void> SlabCache::deallocate_in(SlabHeader* slab, void* object) {
-    auto offset = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(object) -
-                                        reinterpret_cast<uintptr_t>(slab));
+    auto offset = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(object) - reinterpret_cast<uintptr_t>(slab));
     if (offset < first_offset_ || (offset - first_offset_) % stride_ != 0 ||
         (offset - first_offset_) / stride_ >= capacity_)
         return Errno::Inval;
@@ -207,10 +188,8 @@ Result<void> SlabCache::deallocate_in(SlabHeader* slab, void* object) {
     auto* freed = static_cast<FreeObject*>(object);
     if (freed->poison == poison_for(freed)) {
         uint32_t steps = 0;
-        for (FreeObject* f = slab->free_list; f != nullptr && steps <= capacity_;
-             f = f->next, steps++) {
-            if (f == freed)
-                return Errno::Inval;
+        for (FreeObject* f = slab->free_list; f != nullptr && steps <= capacity_; f = f->next, steps++) {
+            if (f == freed) return Errno::Inval;
         }
     }
     if (slab->in_use == 0)  // cannot happen unless the header was overwritten
@@ -247,16 +226,14 @@ size_t SlabCache::release_empty_slabs() {
 void SlabCache::release_all_slabs() {
     detail::SlabList* lists[] = {&partial_, &full_, &empty_};
     for (detail::SlabList* list : lists) {
-        while (!list->empty())
-            release_slab(SlabLink::owner(list->front()));
+        while (!list->empty()) release_slab(SlabLink::owner(list->front()));
     }
     in_use_ = 0;
 }
 
 SlabStats SlabCache::stats() const {
     size_t slabs = partial_.size() + full_.size() + empty_.size();
-    return SlabStats{name_, stride_, capacity_, in_use_, slabs, slabs,
-                     total_allocs_, total_frees_, failed_allocs_};
+    return SlabStats{name_, stride_, capacity_, in_use_, slabs, slabs, total_allocs_, total_frees_, failed_allocs_};
 }
 
 // ---- Heap -----------------------------------------------------------------------------------
@@ -278,11 +255,9 @@ Heap::Heap(PageProvider& pages)
 
 Heap::~Heap() {
     // Named caches first: their SlabCache objects live in size-class slabs.
-    for (SlabCache* cache = named_; cache != nullptr; cache = cache->next_named_)
-        cache->release_all_slabs();
+    for (SlabCache* cache = named_; cache != nullptr; cache = cache->next_named_) cache->release_all_slabs();
     named_ = nullptr;
-    for (SlabCache& cache : size_classes_)
-        cache.release_all_slabs();
+    for (SlabCache& cache : size_classes_) cache.release_all_slabs();
     while (ListNode* n = large_.pop_front()) {
         LargeHeader* header = ListLink<LargeHeader, &LargeHeader::link>::owner(n);
         header->magic = DEAD_MAGIC;
@@ -292,8 +267,7 @@ Heap::~Heap() {
 
 void* Heap::allocate(size_t size) {
     static_assert(sizeof(LargeHeader) <= LARGE_HEADER_SIZE);
-    if (size <= MAX_SMALL_SIZE)
-        return size_classes_[size_class_index(size)].allocate();
+    if (size <= MAX_SMALL_SIZE) return size_classes_[size_class_index(size)].allocate();
     if (size > MAX_LARGE_SIZE) {
         large_stats_.failed_allocs++;
         return nullptr;
@@ -302,8 +276,7 @@ void* Heap::allocate(size_t size) {
     unsigned order = order_for_pages(pages);
     void* block = pages_->alloc_pages(order);
     if (block == nullptr || page_of(block) != reinterpret_cast<uintptr_t>(block)) {
-        if (block != nullptr)
-            pages_->free_pages(block, order);
+        if (block != nullptr) pages_->free_pages(block, order);
         large_stats_.failed_allocs++;
         return nullptr;
     }
@@ -320,27 +293,22 @@ void* Heap::allocate(size_t size) {
 }
 
 Result<void> Heap::deallocate(void* p) {
-    if (p == nullptr)
-        return {};
+    if (p == nullptr) return {};
     uintptr_t page = page_of(p);
     uint32_t magic = *reinterpret_cast<const uint32_t*>(page);
     if (magic == SLAB_MAGIC) {
         auto* slab = reinterpret_cast<SlabHeader*>(page);
-        if (slab->cache == nullptr)
-            return Errno::Inval;
+        if (slab->cache == nullptr) return Errno::Inval;
         return slab->cache->deallocate_in(slab, p);
     }
-    if (magic == LARGE_MAGIC)
-        return deallocate_large(reinterpret_cast<LargeHeader*>(page), p);
+    if (magic == LARGE_MAGIC) return deallocate_large(reinterpret_cast<LargeHeader*>(page), p);
     return Errno::Inval;
 }
 
 Result<void> Heap::deallocate_large(LargeHeader* header, void* p) {
-    if (reinterpret_cast<unsigned char*>(header) + LARGE_HEADER_SIZE != p ||
-        header->order > MAX_ORDER)
+    if (reinterpret_cast<unsigned char*>(header) + LARGE_HEADER_SIZE != p || header->order > MAX_ORDER)
         return Errno::Inval;
-    if (!large_.remove(&header->link))
-        return Errno::Inval;  // a forged header in some page with the right magic
+    if (!large_.remove(&header->link)) return Errno::Inval;  // a forged header in some page with the right magic
     header->magic = DEAD_MAGIC;
     large_stats_.allocations_in_use--;
     large_stats_.pages -= size_t{1} << header->order;
@@ -350,18 +318,15 @@ Result<void> Heap::deallocate_large(LargeHeader* header, void* p) {
 }
 
 Result<size_t> Heap::usable_size(void* p) const {
-    if (p == nullptr)
-        return Errno::Inval;
+    if (p == nullptr) return Errno::Inval;
     uintptr_t page = page_of(p);
     uint32_t magic = *reinterpret_cast<const uint32_t*>(page);
     if (magic == SLAB_MAGIC) {
         auto* slab = reinterpret_cast<const SlabHeader*>(page);
         const SlabCache* cache = slab->cache;
-        if (cache == nullptr)
-            return Errno::Inval;
+        if (cache == nullptr) return Errno::Inval;
         auto offset = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p) - page);
-        if (offset < cache->first_offset_ || (offset - cache->first_offset_) % cache->stride_ != 0)
-            return Errno::Inval;
+        if (offset < cache->first_offset_ || (offset - cache->first_offset_) % cache->stride_ != 0) return Errno::Inval;
         auto* object = static_cast<const FreeObject*>(p);
         if (object->poison == poison_for(object))
             return Errno::Inval;  // most likely freed; good enough for a size query
@@ -379,8 +344,7 @@ Result<size_t> Heap::usable_size(void* p) const {
 Result<SlabCache*> Heap::create_cache(const char* name, size_t object_size, size_t alignment) {
     SlabCache::Layout layout = TRY(SlabCache::layout_for(object_size, alignment));
     void* storage = allocate(sizeof(SlabCache));
-    if (storage == nullptr)
-        return Errno::NoMem;
+    if (storage == nullptr) return Errno::NoMem;
     auto* cache = new (storage) SlabCache(name, layout, *pages_);
     cache->next_named_ = named_;
     named_ = cache;
@@ -389,12 +353,9 @@ Result<SlabCache*> Heap::create_cache(const char* name, size_t object_size, size
 
 Result<void> Heap::destroy_cache(SlabCache* cache) {
     SlabCache** link = &named_;
-    while (*link != nullptr && *link != cache)
-        link = &(*link)->next_named_;
-    if (cache == nullptr || *link == nullptr)
-        return Errno::Inval;
-    if (cache->in_use_ != 0)
-        return Errno::Busy;
+    while (*link != nullptr && *link != cache) link = &(*link)->next_named_;
+    if (cache == nullptr || *link == nullptr) return Errno::Inval;
+    if (cache->in_use_ != 0) return Errno::Busy;
     cache->release_all_slabs();
     *link = cache->next_named_;
     cache->~SlabCache();
@@ -403,8 +364,7 @@ Result<void> Heap::destroy_cache(SlabCache* cache) {
 
 size_t Heap::release_empty_slabs() {
     size_t released = 0;
-    for (SlabCache& cache : size_classes_)
-        released += cache.release_empty_slabs();
+    for (SlabCache& cache : size_classes_) released += cache.release_empty_slabs();
     for (SlabCache* cache = named_; cache != nullptr; cache = cache->next_named_)
         released += cache->release_empty_slabs();
     return released;

@@ -59,15 +59,15 @@ protected:
 };
 
 struct SlabStats {
-    const char* name;          // valid while the cache exists
-    size_t object_size;        // slot size (requested size rounded up to the alignment)
+    const char* name;    // valid while the cache exists
+    size_t object_size;  // slot size (requested size rounded up to the alignment)
     size_t objects_per_slab;
     size_t objects_in_use;
     size_t slabs;
     size_t pages;
     uint64_t total_allocs;
     uint64_t total_frees;
-    uint64_t failed_allocs;    // provider had no page
+    uint64_t failed_allocs;  // provider had no page
 };
 
 struct LargeStats {
@@ -75,7 +75,7 @@ struct LargeStats {
     size_t pages;
     uint64_t total_allocs;
     uint64_t total_frees;
-    uint64_t failed_allocs;    // provider had no pages, or the size exceeds MAX_LARGE_SIZE
+    uint64_t failed_allocs;  // provider had no pages, or the size exceeds MAX_LARGE_SIZE
 };
 
 namespace detail {
@@ -179,10 +179,8 @@ public:
     // visit(const SlabStats&) for the size classes (ascending), then the named caches.
     template <typename Visit>
     void for_each_cache(Visit&& visit) const {
-        for (const SlabCache& cache : size_classes_)
-            visit(cache.stats());
-        for (const SlabCache* cache = named_; cache != nullptr; cache = cache->next_named_)
-            visit(cache->stats());
+        for (const SlabCache& cache : size_classes_) visit(cache.stats());
+        for (const SlabCache* cache = named_; cache != nullptr; cache = cache->next_named_) visit(cache->stats());
     }
     LargeStats large_stats() const { return large_stats_; }
 

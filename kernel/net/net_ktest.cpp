@@ -19,7 +19,7 @@ namespace {
 using idl::NetAddr;
 using idl::SockKind;
 
-constexpr uint64_t kSecond = 1'000'000'000;
+constexpr uint64_t SECOND = 1'000'000'000;
 
 struct ScopedNet {
     bool nic_started = false, net_started = false, ok = false;
@@ -49,9 +49,9 @@ struct ScopedNet {
 };
 
 // Sleeps until one of bits is published for the socket (or its generation ends).
-bool wait_for_state(uint64_t gen, uint32_t handle, uint32_t bits, uint64_t timeout_ns = 5 * kSecond) {
-    auto r = readiness_queue().wait_for([&] { return (socket_state(gen, handle).state & (bits | GONE)) != 0; },
-                                        timeout_ns);
+bool wait_for_state(uint64_t gen, uint32_t handle, uint32_t bits, uint64_t timeout_ns = 5 * SECOND) {
+    auto r =
+        readiness_queue().wait_for([&] { return (socket_state(gen, handle).state & (bits | GONE)) != 0; }, timeout_ns);
     return r.is_ok() && (socket_state(gen, handle).state & bits) != 0;
 }
 
@@ -70,7 +70,7 @@ Result<RRef<idl::NetMessage>> recv_message(idl::Net& net, uint32_t sock, uint32_
 
 // Polls eth0 until DHCP holds a lease.
 bool wait_for_lease(idl::Net& net, idl::NetIfStatus& out) {
-    uint64_t deadline = time::now_ns() + 15 * kSecond;
+    uint64_t deadline = time::now_ns() + 15 * SECOND;
     while (time::now_ns() < deadline) {
         auto st = net.if_status(ETH0);
         if (st.is_ok() && st.value().dhcp_bound) {
@@ -109,7 +109,8 @@ bool connect_and_accept(ktest::Context& ktest_ctx, idl::Net& net, uint64_t gen, 
             KEXPECT(send_bytes(net, a.value().sock, {}, hello, 5).is_ok());
             KEXPECT(wait_for_state(gen, client, READABLE));
             auto m = recv_message(net, client, 64);
-            KEXPECT(m.is_ok() && m.value()->data.length() == 5 && __builtin_memcmp(m.value()->data.data(), hello, 5) == 0);
+            KEXPECT(m.is_ok() && m.value()->data.length() == 5 &&
+                    __builtin_memcmp(m.value()->data.data(), hello, 5) == 0);
             KEXPECT(net.close(a.value().sock).is_ok());
         }
     }
@@ -163,7 +164,7 @@ KTEST(net, a_remembered_listener_survives_a_stack_crash) {
     ScopedNet s;
     KASSERT_TRUE(s.ok);
     idl::Net& net = *net_stack();
-    constexpr uint16_t kPort = 7070;
+    constexpr uint16_t PORT = 7070;
 
     ReplayedSocket rs = {};
     rs.kind = SockKind::Stream;
@@ -173,7 +174,7 @@ KTEST(net, a_remembered_listener_survives_a_stack_crash) {
     rs.handle = h.value();
     KEXPECT(net.setopt(rs.handle, idl::SockOpt::ReuseAddr, 1).is_ok());
     KEXPECT(record_option(rs, idl::SockOpt::ReuseAddr, 1).is_ok());
-    auto bound = net.bind(rs.handle, NetAddr{{0, 0, 0, 0}, kPort});
+    auto bound = net.bind(rs.handle, NetAddr{{0, 0, 0, 0}, PORT});
     KASSERT_TRUE(bound.is_ok());
     rs.bound = true;
     rs.addr = bound.value();
@@ -182,18 +183,18 @@ KTEST(net, a_remembered_listener_survives_a_stack_crash) {
     rs.backlog = 4;
     KASSERT_TRUE(remember(rs).is_ok());
 
-    KEXPECT(connect_and_accept(ktest_ctx, net, rs.generation, rs.handle, kPort));
+    KEXPECT(connect_and_accept(ktest_ctx, net, rs.generation, rs.handle, PORT));
     // A connection left open across the crash.
     auto open = net.socket(SockKind::Stream, 0);
     KASSERT_TRUE(open.is_ok());
-    KEXPECT(net.connect(open.value(), NetAddr{{127, 0, 0, 1}, kPort}).is_ok());
+    KEXPECT(net.connect(open.value(), NetAddr{{127, 0, 0, 1}, PORT}).is_ok());
     KEXPECT(wait_for_state(rs.generation, open.value(), CONNECTED));
 
     uint64_t before = generation();
     uint64_t restarts = net_recovery()->restarts();
     KASSERT_TRUE(domain::inject_fault("net", "panic").is_ok());
     // The watcher notices within 50 ms; the restart counts once the hand-over is done.
-    for (uint64_t end = time::now_ns() + 5 * kSecond; net_recovery()->restarts() == restarts && time::now_ns() < end;)
+    for (uint64_t end = time::now_ns() + 5 * SECOND; net_recovery()->restarts() == restarts && time::now_ns() < end;)
         sched::sleep_ns(10'000'000);
     KEXPECT_EQ(net_recovery()->restarts(), restarts + 1);
     KEXPECT(generation() != before);
@@ -202,7 +203,7 @@ KTEST(net, a_remembered_listener_survives_a_stack_crash) {
     auto cur = current(rs);
     KASSERT_TRUE(cur.is_ok());
     KEXPECT_EQ(cur.value().generation, generation());
-    KEXPECT(connect_and_accept(ktest_ctx, net, cur.value().generation, cur.value().handle, kPort));
+    KEXPECT(connect_and_accept(ktest_ctx, net, cur.value().generation, cur.value().handle, PORT));
 
     forget(rs);
     KEXPECT(net.close(cur.value().handle).is_ok());

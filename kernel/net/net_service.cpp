@@ -11,10 +11,10 @@ namespace lamina::net {
 
 namespace {
 
-constexpr const char* kPackage = "net";
-constexpr uint32_t kMaxInterfaces = 8;   // lo, then up to the stack's four NICs, with room
-constexpr uint32_t kMaxReplayed = 256;   // listeners and bound datagram/raw sockets
-constexpr uint32_t kSlots = 1024;        // the stack's MAX_SOCKETS: a handle's low 16 bits are slot + 1
+constexpr const char* PACKAGE = "net";
+constexpr uint32_t MAX_INTERFACES = 8;  // lo, then up to the stack's four NICs, with room
+constexpr uint32_t MAX_REPLAYED = 256;  // listeners and bound datagram/raw sockets
+constexpr uint32_t SLOTS = 1024;        // the stack's MAX_SOCKETS: a handle's low 16 bits are slot + 1
 
 // The readiness table: per slot, the handle last published there and its state. Guarded by the
 // readiness queue's lock (update_and_wake_all / wait conditions), plain reads otherwise.
@@ -23,7 +23,7 @@ struct Entry {
     uint32_t state;
     int32_t error;
 };
-Entry g_table[kSlots];
+Entry g_table[SLOTS];
 uint64_t g_generation = 1;
 sched::WaitQueue g_readiness;
 
@@ -39,7 +39,7 @@ public:
             for (uint32_t i = 0; i < b.count; i++) {
                 const idl::NetEvent& e = b.events[i];
                 uint32_t slot = (e.sock & 0xffff) - 1;
-                if (slot >= kSlots) continue;  // not a handle the stack hands out
+                if (slot >= SLOTS) continue;  // not a handle the stack hands out
                 g_table[slot] = {e.sock, e.state, e.error};
             }
         });
@@ -51,9 +51,9 @@ bool g_events_provided = false;
 
 // Service state: the interface configurations and the sockets to replay, and the replay itself.
 sched::Mutex g_lock;
-idl::NetIfConfig g_if[kMaxInterfaces];
-bool g_if_set[kMaxInterfaces];
-ReplayedSocket* g_replayed[kMaxReplayed];
+idl::NetIfConfig g_if[MAX_INTERFACES];
+bool g_if_set[MAX_INTERFACES];
+ReplayedSocket* g_replayed[MAX_REPLAYED];
 uint32_t g_replayed_count;
 
 domain::Provided<idl::Net> g_service;
@@ -87,7 +87,7 @@ Result<void> recreate(idl::NetProxy& fresh, ReplayedSocket& s) {
 Result<void> replay(void*, idl::NetProxy& fresh) {
     sched::MutexGuard g(g_lock);
     new_generation();
-    for (uint32_t i = 0; i < kMaxInterfaces; i++)
+    for (uint32_t i = 0; i < MAX_INTERFACES; i++)
         if (g_if_set[i]) TRY(fresh.if_configure(i, g_if[i]));
     uint32_t lost = 0;
     for (uint32_t i = 0; i < g_replayed_count; i++) {
@@ -98,8 +98,7 @@ Result<void> replay(void*, idl::NetProxy& fresh) {
             kprintf("net: a replayed socket could not be re-created: %s\n", r.error().name());
         }
     }
-    kprintf("net: stack generation %lu: %u socket(s) replayed, %u lost\n", g_generation, g_replayed_count - lost,
-            lost);
+    kprintf("net: stack generation %lu: %u socket(s) replayed, %u lost\n", g_generation, g_replayed_count - lost, lost);
     return {};
 }
 
@@ -107,7 +106,7 @@ Result<void> replay(void*, idl::NetProxy& fresh) {
 // retries the call (if_configure is [retry]). The caller must not hold g_lock, which the replay
 // takes. A refused configuration puts the previous record back.
 Result<void> configure_with(idl::Net& net, uint32_t index, const idl::NetIfConfig& config) {
-    if (index == 0 || index >= kMaxInterfaces) return Errno::NoDev;
+    if (index == 0 || index >= MAX_INTERFACES) return Errno::NoDev;
     idl::NetIfConfig before;
     bool was_set;
     {
@@ -129,13 +128,13 @@ Result<void> configure_with(idl::Net& net, uint32_t index, const idl::NetIfConfi
 // A stack that fails on its own (in its loop thread, or by an injected fault) is recovered by
 // the next call through the shadow; when no call comes (every socket user asleep, waiting for
 // readiness that a dead stack never publishes) the watcher makes one. It looks every 50 ms.
-constexpr uint64_t kWatchNs = 50'000'000;
+constexpr uint64_t WATCH_NS = 50'000'000;
 sched::Thread* g_watcher;
 bool g_watch_stop;  // atomic
 
 void watch(void*) {
     while (!__atomic_load_n(&g_watch_stop, __ATOMIC_ACQUIRE)) {
-        sched::sleep_ns(kWatchNs);
+        sched::sleep_ns(WATCH_NS);
         domain::Domain* d = g_service.instance();
         if (d && d->get_state() == domain::State::Failed) {
             // if_status is [retry]: the shadow recovers, replays, and asks the fresh instance.
@@ -153,7 +152,7 @@ Result<void> start_net_service() {
         TRY(domain::provide_interface("net_events", &g_events));
         g_events_provided = true;
     }
-    TRY(g_service.start({kPackage, replay}, [](domain::Supervised<idl::Net>& stack) -> Result<void> {
+    TRY(g_service.start({PACKAGE, replay}, [](domain::Supervised<idl::Net>& stack) -> Result<void> {
         {
             sched::MutexGuard g(g_lock);
             new_generation();
@@ -190,14 +189,12 @@ idl::Net* net_stack() { return g_service.shadow(); }
 domain::Domain* net_instance() { return g_service.instance(); }
 domain::Recovery* net_recovery() { return g_service.recovery(); }
 
-uint64_t generation() {
-    return __atomic_load_n(&g_generation, __ATOMIC_ACQUIRE);
-}
+uint64_t generation() { return __atomic_load_n(&g_generation, __ATOMIC_ACQUIRE); }
 
 SockState socket_state(uint64_t gen, uint32_t handle) {
     if (gen != generation()) return {GONE, 0};
     uint32_t slot = (handle & 0xffff) - 1;
-    if (slot >= kSlots) return {GONE, 0};
+    if (slot >= SLOTS) return {GONE, 0};
     Entry e = g_table[slot];
     if (e.handle != handle) return {0, 0};
     return {e.state, e.error};
@@ -228,7 +225,7 @@ Result<void> remember(ReplayedSocket& s) {
     sched::MutexGuard g(g_lock);
     for (uint32_t i = 0; i < g_replayed_count; i++)
         if (g_replayed[i] == &s) return {};
-    if (g_replayed_count == kMaxReplayed) return Errno::NoBufs;
+    if (g_replayed_count == MAX_REPLAYED) return Errno::NoBufs;
     g_replayed[g_replayed_count++] = &s;
     return {};
 }

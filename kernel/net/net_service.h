@@ -38,8 +38,8 @@ template <>
 struct Binding<idl::Net> {
     using Proxy = idl::NetProxy;
     using Shadow = idl::NetShadow;
-    static constexpr const char* kExport = "net";
-    static constexpr const TypeInfo* const* kTypes[] = {idl::net_types};
+    static constexpr const char* EXPORT = "net";
+    static constexpr const TypeInfo* const* TYPES[] = {idl::net_types};
 };
 }  // namespace lamina::domain
 

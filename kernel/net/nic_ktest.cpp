@@ -22,12 +22,12 @@ using idl::NetPacket;
 using idl::PacketKind;
 using Batch = RRefDeque<NetPacket, 64>;
 
-constexpr uint64_t kReplyTimeoutNs = 5'000'000'000;
-constexpr uint16_t kHeadroom = 64;
-constexpr uint8_t kGateway[4] = {10, 0, 2, 2};
-constexpr uint8_t kGuest[4] = {10, 0, 2, 15};
-constexpr uint32_t kXid = 0x4c4d4e41;  // "LMNA"
-constexpr uint8_t kENOBUFS = 105;     // a TxDone status: the transmit ring was full
+constexpr uint64_t REPLY_TIMEOUT_NS = 5'000'000'000;
+constexpr uint16_t HEADROOM = 64;
+constexpr uint8_t GATEWAY[4] = {10, 0, 2, 2};
+constexpr uint8_t GUEST[4] = {10, 0, 2, 15};
+constexpr uint32_t XID = 0x4c4d4e41;  // "LMNA"
+constexpr uint8_t ABI_ENOBUFS = 105;  // a TxDone status: the transmit ring was full
 
 struct ScopedService {
     bool started = false;
@@ -74,58 +74,58 @@ void ethernet(uint8_t* f, const uint8_t* dst, const uint8_t* src, uint16_t type)
     put16(f + 12, type);
 }
 
-const uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+const uint8_t BROADCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 // RFC 826: who has 10.0.2.2, tell 10.0.2.15.
 uint16_t arp_request(uint8_t* f, const uint8_t* mac) {
-    ethernet(f, kBroadcast, mac, 0x0806);
+    ethernet(f, BROADCAST, mac, 0x0806);
     uint8_t* a = f + 14;
-    put16(a, 1);          // htype Ethernet
-    put16(a + 2, 0x0800); // ptype IPv4
+    put16(a, 1);           // htype Ethernet
+    put16(a + 2, 0x0800);  // ptype IPv4
     a[4] = 6;
     a[5] = 4;
-    put16(a + 6, 1);      // request
+    put16(a + 6, 1);  // request
     __builtin_memcpy(a + 8, mac, 6);
-    __builtin_memcpy(a + 14, kGuest, 4);
+    __builtin_memcpy(a + 14, GUEST, 4);
     __builtin_memset(a + 18, 0, 6);
-    __builtin_memcpy(a + 24, kGateway, 4);
+    __builtin_memcpy(a + 24, GATEWAY, 4);
     return 14 + 28;
 }
 
 bool is_arp_reply_from_gateway(const uint8_t* f, uint16_t len, const uint8_t* mac) {
     if (len < 42 || get16(f + 12) != 0x0806) return false;
     const uint8_t* a = f + 14;
-    return get16(a + 6) == 2 && equal(a + 14, kGateway, 4) && equal(a + 18, mac, 6) && equal(a + 24, kGuest, 4);
+    return get16(a + 6) == 2 && equal(a + 14, GATEWAY, 4) && equal(a + 18, mac, 6) && equal(a + 24, GUEST, 4);
 }
 
 // RFC 2131: a DHCPDISCOVER from 0.0.0.0:68 to 255.255.255.255:67 (UDP checksum 0: none).
 uint16_t dhcp_discover(uint8_t* f, const uint8_t* mac) {
-    constexpr uint16_t kBootp = 240 + 3 + 1;  // fixed part + cookie, option 53, end
-    constexpr uint16_t kUdp = 8 + kBootp, kIp = 20 + kUdp;
+    constexpr uint16_t BOOTP = 240 + 3 + 1;  // fixed part + cookie, option 53, end
+    constexpr uint16_t UDP = 8 + BOOTP, kIp = 20 + UDP;
     __builtin_memset(f, 0, 14 + kIp);
-    ethernet(f, kBroadcast, mac, 0x0800);
+    ethernet(f, BROADCAST, mac, 0x0800);
     uint8_t* ip = f + 14;
     ip[0] = 0x45;
     put16(ip + 2, kIp);
-    ip[8] = 64;   // TTL
-    ip[9] = 17;   // UDP
+    ip[8] = 64;  // TTL
+    ip[9] = 17;  // UDP
     __builtin_memset(ip + 16, 0xff, 4);
     put16(ip + 10, ip_checksum(ip, 20));
     uint8_t* udp = ip + 20;
     put16(udp, 68);
     put16(udp + 2, 67);
-    put16(udp + 4, kUdp);
+    put16(udp + 4, UDP);
     uint8_t* b = udp + 8;
     b[0] = 1;  // BOOTREQUEST
     b[1] = 1;  // Ethernet
     b[2] = 6;
-    put32(b + 4, kXid);
+    put32(b + 4, XID);
     put16(b + 10, 0x8000);  // broadcast the reply: we have no address yet
     __builtin_memcpy(b + 28, mac, 6);
     put32(b + 236, 0x63825363);  // magic cookie
-    b[240] = 53;  // DHCP message type
+    b[240] = 53;                 // DHCP message type
     b[241] = 1;
-    b[242] = 1;   // DHCPDISCOVER
+    b[242] = 1;  // DHCPDISCOVER
     b[243] = 255;
     return uint16_t(14 + kIp);
 }
@@ -139,7 +139,7 @@ bool is_dhcp_offer(const uint8_t* f, uint16_t len, uint8_t* yiaddr) {
     const uint8_t* udp = ip + ihl;
     if (get16(udp + 2) != 68) return false;
     const uint8_t* b = udp + 8;
-    if (b[0] != 2 || get32(b + 4) != kXid || get32(b + 236) != 0x63825363) return false;
+    if (b[0] != 2 || get32(b + 4) != XID || get32(b + 236) != 0x63825363) return false;
     // Walk the options for 53 (message type).
     size_t at = 240, end = len - 14 - ihl - 8;
     while (at + 2 <= end && b[at] != 255) {
@@ -164,11 +164,11 @@ bool exchange(idl::Nic& nic, Build build, Match match, uint32_t* frames_seen) {
     auto p = RRef<NetPacket>::create();
     if (batch.is_error() || p.is_error()) return false;
     p.value()->kind = PacketKind::TxFrame;
-    p.value()->offset = kHeadroom;
-    p.value()->len = build(p.value()->data + kHeadroom);
+    p.value()->offset = HEADROOM;
+    p.value()->len = build(p.value()->data + HEADROOM);
     if (batch.value().push_back(std::move(p.value())).is_error()) return false;
     Batch b = std::move(batch.value());
-    uint64_t deadline = time::now_ns() + kReplyTimeoutNs;
+    uint64_t deadline = time::now_ns() + REPLY_TIMEOUT_NS;
     bool found = false, sent = false;
     // Both: a reply can be reaped before the send's completion (QEMU completes sends later).
     while (!(found && sent) && time::now_ns() < deadline) {
@@ -197,13 +197,15 @@ bool exchange(idl::Nic& nic, Build build, Match match, uint32_t* frames_seen) {
 }
 
 bool arp_gateway(idl::Nic& nic, const uint8_t* mac, uint32_t* seen) {
-    return exchange(nic, [&](uint8_t* f) { return arp_request(f, mac); },
-                    [&](const uint8_t* f, uint16_t len) { return is_arp_reply_from_gateway(f, len, mac); }, seen);
+    return exchange(
+        nic, [&](uint8_t* f) { return arp_request(f, mac); },
+        [&](const uint8_t* f, uint16_t len) { return is_arp_reply_from_gateway(f, len, mac); }, seen);
 }
 
 bool dhcp_offer(idl::Nic& nic, const uint8_t* mac, uint32_t* seen, uint8_t* offered) {
-    return exchange(nic, [&](uint8_t* f) { return dhcp_discover(f, mac); },
-                    [&](const uint8_t* f, uint16_t len) { return is_dhcp_offer(f, len, offered); }, seen);
+    return exchange(
+        nic, [&](uint8_t* f) { return dhcp_discover(f, mac); },
+        [&](const uint8_t* f, uint16_t len) { return is_dhcp_offer(f, len, offered); }, seen);
 }
 
 // Receives and drops frames until none has come for 100 ms (the replies to a burst).
@@ -234,8 +236,8 @@ uint64_t transmit(idl::Nic& nic, const uint8_t* mac, uint32_t count, uint32_t ba
             auto p = RRef<NetPacket>::create();
             if (p.is_error()) return 0;
             p.value()->kind = PacketKind::TxFrame;
-            p.value()->offset = kHeadroom;
-            p.value()->len = arp_request(p.value()->data + kHeadroom, mac);
+            p.value()->offset = HEADROOM;
+            p.value()->len = arp_request(p.value()->data + HEADROOM, mac);
             (void)b.push_back(std::move(p.value()));
         }
         auto out = nic.transfer(std::move(b));
@@ -245,9 +247,11 @@ uint64_t transmit(idl::Nic& nic, const uint8_t* mac, uint32_t count, uint32_t ba
         for (uint32_t i = 0; i < n; i++) {
             RRef<NetPacket> q = b.pop_front();
             if (q->kind == PacketKind::TxDone) {
-                if (q->status == 0) done++;
-                else if (q->status == kENOBUFS) queued--;  // the ring was full: send it again
-                continue;  // freed
+                if (q->status == 0)
+                    done++;
+                else if (q->status == ABI_ENOBUFS)
+                    queued--;  // the ring was full: send it again
+                continue;      // freed
             }
             q->kind = PacketKind::RxBuffer;
             (void)b.push_back(std::move(q));
@@ -272,9 +276,9 @@ KBENCH(nic_virtio) {
         kbench_ctx.report(metric, ns ? 1'000'000'000ull / ns : 0, "frames/s");
     }
     drain(nic);  // so that every reply below answers its own request
-    constexpr unsigned kRounds = 20;
+    constexpr unsigned ROUNDS = 20;
     uint64_t rtt = 0;
-    for (unsigned i = 0; i < kRounds; i++) {
+    for (unsigned i = 0; i < ROUNDS; i++) {
         uint64_t t0 = time::now_ns();
         if (!arp_gateway(nic, info.mac, &seen)) {
             kprintf("nic kbench: no ARP reply from the gateway (round %u)\n", i);
@@ -282,12 +286,12 @@ KBENCH(nic_virtio) {
         }
         rtt += time::now_ns() - t0;
     }
-    kbench_ctx.report("arp_round_trip", rtt / kRounds, "ns");
+    kbench_ctx.report("arp_round_trip", rtt / ROUNDS, "ns");
     // Recovery: from the injected fault to the gateway's reply received by the fresh instance
     // (the shadow restarts the driver inside the first transfer after the fault).
     domain::set_verbose_faults(false);
     uint64_t to_frame = 0, restart = 0;
-    for (unsigned i = 0; i < kRounds; i++) {
+    for (unsigned i = 0; i < ROUNDS; i++) {
         uint64_t t0 = time::now_ns();
         if (domain::inject_fault("virtio_net", "panic").is_error()) break;
         if (!arp_gateway(nic, info.mac, &seen)) break;
@@ -295,8 +299,8 @@ KBENCH(nic_virtio) {
         restart += nic_recovery()->last_recovery_ns();
     }
     domain::set_verbose_faults(true);
-    kbench_ctx.report("recovery_fault_to_first_frame", to_frame / kRounds, "ns");
-    kbench_ctx.report("recovery_restart", restart / kRounds, "ns");
+    kbench_ctx.report("recovery_fault_to_first_frame", to_frame / ROUNDS, "ns");
+    kbench_ctx.report("recovery_restart", restart / ROUNDS, "ns");
 }
 
 KTEST(nic, info_and_link) {
@@ -320,7 +324,7 @@ KTEST(nic, arp_for_the_gateway_and_dhcp_offer) {
     KEXPECT(arp_gateway(*nic_device(), info.mac, &seen));
     uint8_t offered[4] = {};
     KEXPECT(dhcp_offer(*nic_device(), info.mac, &seen, offered));
-    KEXPECT(equal(offered, kGuest, 4));
+    KEXPECT(equal(offered, GUEST, 4));
     auto c = nic_device()->counters();
     KASSERT_TRUE(c.is_ok());
     KEXPECT(c.value().tx_frames >= 2);
@@ -338,7 +342,7 @@ KTEST(nic, a_driver_crash_between_arp_and_dhcp_is_recovered) {
     KASSERT_TRUE(domain::inject_fault("virtio_net", "panic").is_ok());
     uint8_t offered[4] = {};
     KEXPECT(dhcp_offer(*nic_device(), info.mac, &seen, offered));
-    KEXPECT(equal(offered, kGuest, 4));
+    KEXPECT(equal(offered, GUEST, 4));
     KEXPECT_EQ(nic_recovery()->restarts(), restarts + 1);
     KEXPECT(nic_instance() != before);
     // And once more after a CPU exception rather than a panic.
@@ -376,7 +380,7 @@ namespace lamina::net {
 // instance answers, and once the service is stopped every page is back.
 KTEST(nic, repeated_crashes_lose_nothing_and_leak_nothing) {
     const char* kinds[] = {"panic", "null", "ud", "div0"};
-    constexpr unsigned kRounds = 8;
+    constexpr unsigned ROUNDS = 8;
     uint8_t mac[6];
     uint32_t seen = 0;
     {  // warm-up: heap classes, page tables and exchange-heap slabs the loop will use
@@ -395,14 +399,14 @@ KTEST(nic, repeated_crashes_lose_nothing_and_leak_nothing) {
         KASSERT_TRUE(s.ok);
         domain::set_verbose_faults(false);
         unsigned answered = 0;
-        for (unsigned i = 0; i < kRounds; i++) {
+        for (unsigned i = 0; i < ROUNDS; i++) {
             KEXPECT(domain::inject_fault("virtio_net", kinds[i % 4]).is_ok());
             answered += arp_gateway(*nic_device(), mac, &seen);
         }
         domain::set_verbose_faults(true);
-        KEXPECT_EQ(answered, kRounds);
-        KEXPECT_EQ(nic_recovery()->restarts(), uint64_t(kRounds));
-        ktest_ctx.note("%u crashes, last recovery %lu us", kRounds,
+        KEXPECT_EQ(answered, ROUNDS);
+        KEXPECT_EQ(nic_recovery()->restarts(), uint64_t(ROUNDS));
+        ktest_ctx.note("%u crashes, last recovery %lu us", ROUNDS,
                        (unsigned long)(nic_recovery()->last_recovery_ns() / 1000));
     }
     KEXPECT_EQ(mm::free_pages(), free_before);

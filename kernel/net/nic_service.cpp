@@ -8,7 +8,7 @@ namespace lamina::net {
 
 namespace {
 
-constexpr const char* kPackage = "virtio_net";
+constexpr const char* PACKAGE = "virtio_net";
 
 // The card the driver drove when the service started: a restarted driver must drive the same.
 idl::NicInfo g_info;
@@ -51,12 +51,12 @@ Result<void> replay(void*, idl::NicProxy& fresh) {
 }  // namespace
 
 Result<void> start_nic_service() {
-    TRY(g_service.start({kPackage, replay}, [](domain::Supervised<idl::Nic>& driver) -> Result<void> {
+    TRY(g_service.start({PACKAGE, replay}, [](domain::Supervised<idl::Nic>& driver) -> Result<void> {
         g_info = TRY(driver.proxy().info());
         return {};
     }));
     const uint8_t* m = g_info.mac;
-    kprintf("nic: 'nic' is the %s driver (domain %u), %02x:%02x:%02x:%02x:%02x:%02x%s\n", kPackage,
+    kprintf("nic: 'nic' is the %s driver (domain %u), %02x:%02x:%02x:%02x:%02x:%02x%s\n", PACKAGE,
             g_service.instance()->id, m[0], m[1], m[2], m[3], m[4], m[5],
             g_service.provided() ? "" : " (the name is taken: kernel use only)");
     return {};

@@ -29,8 +29,8 @@ template <>
 struct Binding<idl::Nic> {
     using Proxy = idl::NicProxy;
     using Shadow = idl::NicShadow;
-    static constexpr const char* kExport = "nic";
-    static constexpr const TypeInfo* const* kTypes[] = {idl::nic_types};
+    static constexpr const char* EXPORT = "nic";
+    static constexpr const TypeInfo* const* TYPES[] = {idl::nic_types};
 };
 }  // namespace lamina::domain
 

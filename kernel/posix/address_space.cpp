@@ -38,10 +38,14 @@ Result<void> init_frame_shares(uint64_t phys_end) {
 
 const char* fault_result_name(FaultResult r) {
     switch (r) {
-        case FaultResult::Handled: return "handled";
-        case FaultResult::NoVma: return "no mapping";
-        case FaultResult::Protection: return "access not permitted";
-        case FaultResult::NoMem: return "out of memory";
+        case FaultResult::Handled:
+            return "handled";
+        case FaultResult::NoVma:
+            return "no mapping";
+        case FaultResult::Protection:
+            return "access not permitted";
+        case FaultResult::NoMem:
+            return "out of memory";
     }
     return "?";
 }
@@ -163,8 +167,7 @@ void AddressSpace::unmap_pages_locked(uint64_t start, uint64_t end) {
         if (u.is_error()) continue;  // a hole
         invlpg(a);
         release_frame(u.value().phys);
-        for (unsigned i = 0; i < u.value().released_count; i++)
-            (void)mm::free_frames(u.value().released_tables[i], 0);
+        for (unsigned i = 0; i < u.value().released_count; i++) (void)mm::free_frames(u.value().released_tables[i], 0);
     }
 }
 
@@ -358,7 +361,8 @@ Result<AddressSpace*> AddressSpace::fork(uint32_t child_pid) {
                 for (unsigned l = 0; l < 512; l++) {
                     uint64_t& e = pt[l];
                     if (!(e & mm::pte::Present)) continue;
-                    uint64_t virt = (uint64_t(i) << 39) | (uint64_t(j) << 30) | (uint64_t(k) << 21) | (uint64_t(l) << 12);
+                    uint64_t virt =
+                        (uint64_t(i) << 39) | (uint64_t(j) << 30) | (uint64_t(k) << 21) | (uint64_t(l) << 12);
                     while (v && v->end <= virt) v = v->next;
                     bool shared = v && v->start <= virt && v->shared;
                     if (!shared && (e & mm::pte::Writable)) {

@@ -47,7 +47,8 @@ struct Vma {
     uint64_t start, end;  // page aligned, start < end
     uint32_t prot;
     Vma* next;
-    bool shared = false;  // MAP_SHARED: fork shares the frames instead of copying on write            // sorted by start
+    bool shared =
+        false;  // MAP_SHARED: fork shares the frames instead of copying on write            // sorted by start
 };
 
 enum class FaultResult : uint8_t { Handled, NoVma, Protection, NoMem };

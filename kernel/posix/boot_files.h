@@ -1,8 +1,8 @@
 // Where programs come from until the VFS exists: the boot modules. A module whose loader string
 // ends in the word program:NAME (GRUB: `module2 /boot/modules/NAME program:NAME`; QEMU -initrd
 // "PATH program:NAME") and whose bytes are an ELF file is the program NAME. The prefix keeps
-// program names apart from domain packages, which the domain manager finds by their last word. The VFS replaces this source later; callers
-// only see lookup().
+// program names apart from domain packages, which the domain manager finds by their last word. The VFS replaces this
+// source later; callers only see lookup().
 #pragma once
 
 #include <stddef.h>

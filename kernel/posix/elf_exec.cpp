@@ -13,8 +13,8 @@ constexpr uint64_t PAGE = PAGE_SIZE;
 constexpr uint32_t PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_PHDR = 6;
 constexpr uint32_t PF_X = 1, PF_W = 2, PF_R = 4;
 constexpr uint16_t ET_EXEC = 2, ET_DYN = 3, EM_X86_64 = 62;
-constexpr int64_t DT_NULL = 0, DT_NEEDED = 1, DT_RELA = 7, DT_RELASZ = 8, DT_RELAENT = 9, DT_REL = 17,
-                  DT_JMPREL = 23, DT_PLTRELSZ = 2;
+constexpr int64_t DT_NULL = 0, DT_NEEDED = 1, DT_RELA = 7, DT_RELASZ = 8, DT_RELAENT = 9, DT_REL = 17, DT_JMPREL = 23,
+                  DT_PLTRELSZ = 2;
 
 bool add_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_add_overflow(a, b, out); }
 
@@ -58,8 +58,14 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
         elf::Phdr ph;
         __builtin_memcpy(&ph, file + eh.phoff + uint64_t(i) * sizeof ph, sizeof ph);
         if (ph.type == PT_INTERP) return Errno::NoExec;
-        if (ph.type == PT_PHDR) { phdr_vaddr = ph.vaddr; have_phdr = true; }
-        if (ph.type == PT_DYNAMIC) { dynamic = ph; have_dynamic = true; }
+        if (ph.type == PT_PHDR) {
+            phdr_vaddr = ph.vaddr;
+            have_phdr = true;
+        }
+        if (ph.type == PT_DYNAMIC) {
+            dynamic = ph;
+            have_dynamic = true;
+        }
         if (ph.type != PT_LOAD || ph.memsz == 0) continue;
         if (exe.segment_count == Executable::MAX_SEGMENTS) return Errno::Inval;
         if (ph.filesz > ph.memsz) return Errno::Inval;
@@ -75,12 +81,16 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
             uint64_t ofirst = o.vaddr & ~(PAGE - 1), olast = (o.vaddr + o.memsz + PAGE - 1) & ~(PAGE - 1);
             if (first < olast && ofirst < last) return Errno::Inval;
         }
-        exe.segments[exe.segment_count++] = {vaddr, ph.memsz, ph.offset, ph.filesz,
-                                              (ph.flags & PF_R) != 0, (ph.flags & PF_W) != 0, (ph.flags & PF_X) != 0};
+        exe.segments[exe.segment_count++] = {vaddr,
+                                             ph.memsz,
+                                             ph.offset,
+                                             ph.filesz,
+                                             (ph.flags & PF_R) != 0,
+                                             (ph.flags & PF_W) != 0,
+                                             (ph.flags & PF_X) != 0};
         if (last > exe.end) exe.end = last;
         // Without PT_PHDR, the headers are visible where the segment mapping file offset 0 has them.
-        if (!have_phdr && ph.offset <= eh.phoff &&
-            eh.phoff + uint64_t(eh.phnum) * sizeof ph <= ph.offset + ph.filesz)
+        if (!have_phdr && ph.offset <= eh.phoff && eh.phoff + uint64_t(eh.phnum) * sizeof ph <= ph.offset + ph.filesz)
             phdr_vaddr = ph.vaddr + (eh.phoff - ph.offset), have_phdr = true;
     }
     if (exe.segment_count == 0) return Errno::Inval;
@@ -104,7 +114,10 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
             if (tag == DT_NULL) break;
             if (tag == DT_NEEDED || tag == DT_REL || tag == DT_JMPREL || (tag == DT_PLTRELSZ && val))
                 return Errno::NoExec;  // needs a dynamic loader, or relocations Lamina does not do
-            if (tag == DT_RELA) { rela = val; have_rela = true; }
+            if (tag == DT_RELA) {
+                rela = val;
+                have_rela = true;
+            }
             if (tag == DT_RELASZ) relasz = val;
             if (tag == DT_RELAENT) relaent = val;
         }
@@ -121,7 +134,7 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
 constexpr size_t AUXV_ENTRIES = 18;
 
 size_t initial_stack_size(const StackArgs& a) {
-    size_t n = 16 + 16 + 7 + 1 + 64;  // padding, random bytes, "x86_64", alignment
+    size_t n = 16 + 16 + 7 + 1 + 64;                   // padding, random bytes, "x86_64", alignment
     if (a.argc) n += __builtin_strlen(a.argv[0]) + 1;  // AT_EXECFN's copy
     for (size_t i = 0; i < a.argc; i++) n += __builtin_strlen(a.argv[i]) + 1 + 8;
     for (size_t i = 0; i < a.envc; i++) n += __builtin_strlen(a.envp[i]) + 1 + 8;
@@ -154,12 +167,24 @@ Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t to
 
     const Executable& e = *a.exe;
     uint64_t auxv[][2] = {
-        {at::PHDR, e.phdr_vaddr}, {at::PHENT, e.phentsize}, {at::PHNUM, e.phnum},
-        {at::PAGESZ, PAGE},       {at::BASE, 0},            {at::FLAGS, 0},
-        {at::ENTRY, e.entry},     {at::UID, 0},             {at::EUID, 0},
-        {at::GID, 0},             {at::EGID, 0},            {at::SECURE, 0},
-        {at::HWCAP, a.hwcap},     {at::CLKTCK, 100},        {at::RANDOM, random},
-        {at::PLATFORM, platform}, {at::EXECFN, execfn},     {at::NUL, 0},
+        {at::PHDR, e.phdr_vaddr},
+        {at::PHENT, e.phentsize},
+        {at::PHNUM, e.phnum},
+        {at::PAGESZ, PAGE},
+        {at::BASE, 0},
+        {at::FLAGS, 0},
+        {at::ENTRY, e.entry},
+        {at::UID, 0},
+        {at::EUID, 0},
+        {at::GID, 0},
+        {at::EGID, 0},
+        {at::SECURE, 0},
+        {at::HWCAP, a.hwcap},
+        {at::CLKTCK, 100},
+        {at::RANDOM, random},
+        {at::PLATFORM, platform},
+        {at::EXECFN, execfn},
+        {at::NUL, 0},
     };
     static_assert(sizeof auxv / 16 == AUXV_ENTRIES);
     size_t words = 1 + a.argc + 1 + a.envc + 1 + sizeof auxv / 8;
@@ -185,7 +210,10 @@ Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t to
         next += __builtin_strlen(a.envp[i]) + 1;
     }
     put(0);
-    for (auto& kv : auxv) { put(kv[0]); put(kv[1]); }
+    for (auto& kv : auxv) {
+        put(kv[0]);
+        put(kv[1]);
+    }
     return StackImage{rsp, size_t(top - rsp)};
 }
 

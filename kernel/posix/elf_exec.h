@@ -29,7 +29,7 @@ inline constexpr uint64_t USER_BOTTOM = 0x10000;  // nothing is ever mapped belo
 inline constexpr uint64_t PIE_BASE = 0x0000'5555'5555'4000;
 
 struct LoadSegment {
-    uint64_t vaddr;   // after the bias
+    uint64_t vaddr;  // after the bias
     uint64_t memsz;
     uint64_t offset;  // in the file
     uint64_t filesz;
@@ -44,8 +44,8 @@ struct Executable {
     uint64_t phdr_vaddr = 0;  // where the program headers are visible (AT_PHDR); 0 if not mapped
     uint16_t phnum = 0;
     uint16_t phentsize = 0;
-    uint64_t bias = 0;        // added to every vaddr (static-pie)
-    uint64_t end = 0;         // highest mapped address + 1 (the initial break starts above it)
+    uint64_t bias = 0;  // added to every vaddr (static-pie)
+    uint64_t end = 0;   // highest mapped address + 1 (the initial break starts above it)
     // Static-pie: RELATIVE relocations to apply after mapping (file offsets of the table).
     uint64_t rela_offset = 0, rela_count = 0;
     bool pie = false;
@@ -60,15 +60,14 @@ Result<void> for_each_relative(const Executable& exe, const uint8_t* file, size_
 
 // The auxiliary vector entries Lamina provides (psABI / Linux numbers).
 namespace at {
-inline constexpr uint64_t NUL = 0, PHDR = 3, PHENT = 4, PHNUM = 5, PAGESZ = 6, BASE = 7,
-                          FLAGS = 8, ENTRY = 9, UID = 11, EUID = 12, GID = 13, EGID = 14,
-                          PLATFORM = 15, HWCAP = 16, CLKTCK = 17, SECURE = 23, RANDOM = 25,
-                          HWCAP2 = 26, EXECFN = 31;
+inline constexpr uint64_t NUL = 0, PHDR = 3, PHENT = 4, PHNUM = 5, PAGESZ = 6, BASE = 7, FLAGS = 8, ENTRY = 9, UID = 11,
+                          EUID = 12, GID = 13, EGID = 14, PLATFORM = 15, HWCAP = 16, CLKTCK = 17, SECURE = 23,
+                          RANDOM = 25, HWCAP2 = 26, EXECFN = 31;
 }
 
 struct StackImage {
-    uint64_t rsp;        // the initial user stack pointer (16-byte aligned, points at argc)
-    size_t used;         // bytes of the buffer used (from its end)
+    uint64_t rsp;  // the initial user stack pointer (16-byte aligned, points at argc)
+    size_t used;   // bytes of the buffer used (from its end)
 };
 
 struct StackArgs {

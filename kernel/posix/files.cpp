@@ -74,56 +74,59 @@ public:
 
     Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) override {
         switch (file) {
-        case ProcFile::MemInfo: {
-            uint64_t total = mm::total_pages() * 4, free = mm::free_pages() * 4;
-            out.printf("MemTotal:       %8lu kB\nMemFree:        %8lu kB\nMemAvailable:   %8lu kB\n"
-                       "Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"
-                       "SwapTotal:             0 kB\nSwapFree:              0 kB\n",
-                       total, free, free);
-            return {};
-        }
-        case ProcFile::Uptime: {
-            uint64_t cs = time::now_ns() / 10'000'000;
-            out.printf("%lu.%02lu 0.00\n", cs / 100, cs % 100);
-            return {};
-        }
-        case ProcFile::Mounts: {
-            sched::MutexGuard g(g_namespace_lock);
-            for (const MountInfo& i : g_mount_info) {
-                if (!i.mount || !i.mount->used) continue;
-                out.printf("%s %s %s rw 0 0\n", i.source, i.mount->path, i.type);
+            case ProcFile::MemInfo: {
+                uint64_t total = mm::total_pages() * 4, free = mm::free_pages() * 4;
+                out.printf(
+                    "MemTotal:       %8lu kB\nMemFree:        %8lu kB\nMemAvailable:   %8lu kB\n"
+                    "Buffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\n"
+                    "SwapTotal:             0 kB\nSwapFree:              0 kB\n",
+                    total, free, free);
+                return {};
             }
-            return {};
-        }
-        case ProcFile::Domains: {
-            auto* domains = static_cast<domain::Status*>(mm::kmalloc(sizeof(domain::Status) * domain::kImageSlots));
-            if (!domains) return Errno::NoMem;
-            format_domains(out, domains, domain::list(domains, domain::kImageSlots));
-            mm::kfree(domains);
-            return {};
-        }
-        case ProcFile::DomCtl: return {};
-        case ProcFile::NetDev: {
-            NetDevRow rows[1] = {};
-            size_t n = 0;
-            if (auto c = ::lamina::net::nic_counters(); c.is_ok()) {
-                NetDevRow& r = rows[n++];
-                copy_text(r.name, sizeof r.name, "eth0");
-                r.rx_bytes = c.value().rx_bytes;
-                r.rx_packets = c.value().rx_frames;
-                r.rx_errors = c.value().rx_errors;
-                r.rx_dropped = c.value().rx_dropped;
-                r.tx_bytes = c.value().tx_bytes;
-                r.tx_packets = c.value().tx_frames;
-                r.tx_errors = c.value().tx_errors;
-                r.tx_dropped = c.value().tx_dropped;
+            case ProcFile::Uptime: {
+                uint64_t cs = time::now_ns() / 10'000'000;
+                out.printf("%lu.%02lu 0.00\n", cs / 100, cs % 100);
+                return {};
             }
-            format_net_dev(out, rows, n);
-            return {};
-        }
-        case ProcFile::PidStat:
-        case ProcFile::PidCmdline:
-        case ProcFile::PidStatus: return generate_pid(file, pid, out);
+            case ProcFile::Mounts: {
+                sched::MutexGuard g(g_namespace_lock);
+                for (const MountInfo& i : g_mount_info) {
+                    if (!i.mount || !i.mount->used) continue;
+                    out.printf("%s %s %s rw 0 0\n", i.source, i.mount->path, i.type);
+                }
+                return {};
+            }
+            case ProcFile::Domains: {
+                auto* domains = static_cast<domain::Status*>(mm::kmalloc(sizeof(domain::Status) * domain::IMAGE_SLOTS));
+                if (!domains) return Errno::NoMem;
+                format_domains(out, domains, domain::list(domains, domain::IMAGE_SLOTS));
+                mm::kfree(domains);
+                return {};
+            }
+            case ProcFile::DomCtl:
+                return {};
+            case ProcFile::NetDev: {
+                NetDevRow rows[1] = {};
+                size_t n = 0;
+                if (auto c = ::lamina::net::nic_counters(); c.is_ok()) {
+                    NetDevRow& r = rows[n++];
+                    copy_text(r.name, sizeof r.name, "eth0");
+                    r.rx_bytes = c.value().rx_bytes;
+                    r.rx_packets = c.value().rx_frames;
+                    r.rx_errors = c.value().rx_errors;
+                    r.rx_dropped = c.value().rx_dropped;
+                    r.tx_bytes = c.value().tx_bytes;
+                    r.tx_packets = c.value().tx_frames;
+                    r.tx_errors = c.value().tx_errors;
+                    r.tx_dropped = c.value().tx_dropped;
+                }
+                format_net_dev(out, rows, n);
+                return {};
+            }
+            case ProcFile::PidStat:
+            case ProcFile::PidCmdline:
+            case ProcFile::PidStatus:
+                return generate_pid(file, pid, out);
         }
         return Errno::NoEnt;
     }
@@ -148,19 +151,21 @@ private:
         uint32_t ppid = p->parent_pid;
         char state = p->exited ? 'Z' : 'R';
         switch (file) {
-        case ProcFile::PidStat:
-            out.printf("%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 "
-                       "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                       pid, base, state, ppid, p->pgid, p->sid);
-            return {};
-        case ProcFile::PidCmdline:
-            out.put(name, __builtin_strlen(name) + 1);
-            return {};
-        default:
-            out.printf("Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%u\nPid:\t%u\nPPid:\t%u\n"
-                       "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t1\n",
-                       base, p->umask, p->exited ? "Z (zombie)" : "R (running)", pid, pid, ppid);
-            return {};
+            case ProcFile::PidStat:
+                out.printf(
+                    "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 "
+                    "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                    pid, base, state, ppid, p->pgid, p->sid);
+                return {};
+            case ProcFile::PidCmdline:
+                out.put(name, __builtin_strlen(name) + 1);
+                return {};
+            default:
+                out.printf(
+                    "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%u\nPid:\t%u\nPPid:\t%u\n"
+                    "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t1\n",
+                    base, p->umask, p->exited ? "Z (zombie)" : "R (running)", pid, pid, ppid);
+                return {};
         }
     }
 };

@@ -68,8 +68,11 @@ bool user_exception(arch::InterruptFrame& f) {
     if (sig != 9 && divert_for_fault_signal(f, sig, code, addr)) return true;
     if (f.vector == 13) addr = f.rip;
     kinfo("pid %u (%s): %s at 0x%lx: %s%s (rip 0x%lx)\n", p->pid, p->name, signal_name(sig), addr, reason,
-            f.vector == 14 ? ((f.error_code & 2) ? ", write" : (f.error_code & 16) ? ", fetch" : ", read") : "",
-            f.rip);
+          f.vector == 14 ? ((f.error_code & 2)    ? ", write"
+                            : (f.error_code & 16) ? ", fetch"
+                                                  : ", read")
+                         : "",
+          f.rip);
     p->kill_signal = sig;
     f.rip = reinterpret_cast<uint64_t>(&end_killed_process);
     f.cs = arch::KERNEL_CS;

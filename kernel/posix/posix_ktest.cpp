@@ -76,8 +76,8 @@ KTEST(posix, user_copy_pages_in_and_respects_permissions) {
     uint64_t zero = 1;
     KEXPECT(copy_from_user(&zero, RO, 8).is_ok());  // readable, demand-zero
     KEXPECT_EQ(zero, 0u);
-    KEXPECT(copy_to_user(RO, msg, 8).error().code() == Errno::Fault);  // read-only
-    KEXPECT(copy_from_user(back, GAP, 8).error().code() == Errno::Fault);  // no VMA
+    KEXPECT(copy_to_user(RO, msg, 8).error().code() == Errno::Fault);                // read-only
+    KEXPECT(copy_from_user(back, GAP, 8).error().code() == Errno::Fault);            // no VMA
     KEXPECT(copy_to_user(RW + 0x10000 - 4, msg, 8).error().code() == Errno::Fault);  // runs off the end
     KEXPECT(p->as->protect(RW, RW + 0x1000, Prot::Read).is_ok());
     KEXPECT(copy_to_user(RW, msg, 8).error().code() == Errno::Fault);

@@ -31,15 +31,15 @@ namespace {
 
 constexpr uint64_t PAGE = mm::PAGE_SIZE;
 constexpr uint64_t STACK_SIZE = 8ull << 20;
-constexpr int MAX_SCRIPT_DEPTH = 4;         // #! interpreters of #! interpreters (Linux: 4)
+constexpr int MAX_SCRIPT_DEPTH = 4;  // #! interpreters of #! interpreters (Linux: 4)
 // How long fork waits at most for the child to exec, end, sleep or stop (fork_current).
 constexpr uint64_t FORK_HEAD_START_NS = 20'000'000;
 
 // Lock order: taken first (see process.h).
 Spinlock g_processes_lock;
-uint32_t g_next_pid = 1;   // g_processes_lock
-uint32_t g_init_pid = 0;   // g_processes_lock
-sched::WaitQueue g_events; // process exits, stops, continues, vfork releases
+uint32_t g_next_pid = 1;    // g_processes_lock
+uint32_t g_init_pid = 0;    // g_processes_lock
+sched::WaitQueue g_events;  // process exits, stops, continues, vfork releases
 
 // Writes bytes into the address space through the frames' direct-map addresses (the address
 // space need not be loaded, and must be fresh: this bypasses copy-on-write).
@@ -81,9 +81,8 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
         TRY(as.map(start, end, segment_prot(s)));
         TRY(write_to_space(as, s.vaddr, file + s.offset, s.filesz));
     }
-    TRY(for_each_relative(exe, file, size, [&](uint64_t where, uint64_t value) {
-        (void)write_to_space(as, where, &value, 8);
-    }));
+    TRY(for_each_relative(exe, file, size,
+                          [&](uint64_t where, uint64_t value) { (void)write_to_space(as, where, &value, 8); }));
     as.brk_start = as.brk = exe.end;
 
     TRY(as.map(USER_TOP - STACK_SIZE, USER_TOP, Prot::Read | Prot::Write));
@@ -100,8 +99,8 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
         mm::kfree(image);
         return built.error().code() == Errno::Inval ? Errno::TooBig : built.error();
     }
-    auto w = write_to_space(as, USER_TOP - built.value().used, image + image_size - built.value().used,
-                            built.value().used);
+    auto w =
+        write_to_space(as, USER_TOP - built.value().used, image + image_size - built.value().used, built.value().used);
     mm::kfree(image);
     TRY(w);
     return Loaded{exe.entry, built.value().rsp};
@@ -473,8 +472,12 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     if (new_stack) child->trap_frame.rsp = new_stack;
     asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(child->fpu)));
     child->user = {child->as->root(), cpu::rdmsr(MSR_IA32_FS_BASE), child, child->fpu};
-    child->uid = parent->uid; child->euid = parent->euid; child->suid = parent->suid;
-    child->gid = parent->gid; child->egid = parent->egid; child->sgid = parent->sgid;
+    child->uid = parent->uid;
+    child->euid = parent->euid;
+    child->suid = parent->suid;
+    child->gid = parent->gid;
+    child->egid = parent->egid;
+    child->sgid = parent->sgid;
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
     if (auto r = files_fork(*parent, *child); r.is_error()) {
         child->as->destroy();

@@ -72,26 +72,26 @@ struct Process {
     // --- process tree (table lock) ---
     ProcessState state;
     uint32_t pgid, sid;
-    bool kernel_waited;   // started by spawn(): the kernel's wait() frees it
-    bool did_exec;        // setpgid on it is EACCES
-    int exit_signal;      // sent to the parent at exit (fork: SIGCHLD)
-    uint32_t child_events;     // bumped on each child exit/stop/continue (wait4 sleeps on it)
-    uint32_t vfork_child;      // this process waits in fork/vfork until that child releases it
-    uint32_t vfork_parent;     // the parent waiting for this child (fork_current says until when)
-    bool releases_on_sleep;    // a fork child: its first sleep or stop releases the parent too
+    bool kernel_waited;      // started by spawn(): the kernel's wait() frees it
+    bool did_exec;           // setpgid on it is EACCES
+    int exit_signal;         // sent to the parent at exit (fork: SIGCHLD)
+    uint32_t child_events;   // bumped on each child exit/stop/continue (wait4 sleeps on it)
+    uint32_t vfork_child;    // this process waits in fork/vfork until that child releases it
+    uint32_t vfork_parent;   // the parent waiting for this child (fork_current says until when)
+    bool releases_on_sleep;  // a fork child: its first sleep or stop releases the parent too
     bool stopped;
-    int stop_report;           // a stop not yet reported to wait4(WUNTRACED), its signal
-    bool continue_report;      // a continue not yet reported to wait4(WCONTINUED)
+    int stop_report;       // a stop not yet reported to wait4(WUNTRACED), its signal
+    bool continue_report;  // a continue not yet reported to wait4(WCONTINUED)
 
     // --- signals (table lock) ---
     uint64_t pending;
-    uint64_t sigwait_set;      // rt_sigtimedwait's set while it waits: counts as blocked
-    SigInfo info[64];          // for each pending standard signal
+    uint64_t sigwait_set;  // rt_sigtimedwait's set while it waits: counts as blocked
+    SigInfo info[64];      // for each pending standard signal
     AltStack altstack;
-    uint64_t saved_mask;       // sigsuspend's mask to put back after the handler
+    uint64_t saved_mask;  // sigsuspend's mask to put back after the handler
     bool saved_mask_valid;
     sched::WaitQueue* interruptible_queue;  // the queue the process sleeps on, interruptibly
-    bool restartable;          // the current system call's EINTR came from an interruptible wait
+    bool restartable;                       // the current system call's EINTR came from an interruptible wait
     arch::InterruptFrame* syscall_frame;    // the frame of the system call being served
     arch::InterruptFrame trap_frame;        // user state parked while signals are delivered
 
@@ -110,8 +110,8 @@ struct Process {
 };
 
 struct SpawnArgs {
-    const char* path;          // boot-module name for now
-    const char* const* argv;   // argc strings; argv[0] is the program name
+    const char* path;         // boot-module name for now
+    const char* const* argv;  // argc strings; argv[0] is the program name
     size_t argc;
     const char* const* envp;
     size_t envc;
@@ -168,8 +168,7 @@ Result<ExecutableFile> load_executable(const char* path);
 // after fork once the child has also slept or stopped, or at most FORK_HEAD_START_NS later.
 // That head start is what Linux gives a child on an idle CPU: a shell's child resets the
 // signals the shell ignores (SIGTERM) before the shell can send it one, which is then not lost.
-Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_stack, int exit_signal,
-                              bool vfork);
+Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_stack, int exit_signal, bool vfork);
 
 // Replaces the calling process's program (execve): on success `frame` enters the new program.
 // argv/envp are kernel copies. NoEnt, NoExec, TooBig, Loop (#! nested too deep), NoMem.

@@ -25,22 +25,36 @@ void wake_locked(Process& p) {
 }
 
 UserRegs to_regs(const arch::InterruptFrame& f) {
-    return {f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.rdi, f.rsi, f.rbp, f.rbx, f.rdx, f.rax,
-            f.rcx, f.rsp, f.rip, f.rflags, 0, 0, 0};
+    return {f.r8,  f.r9,  f.r10, f.r11, f.r12, f.r13, f.r14,    f.r15, f.rdi, f.rsi, f.rbp,
+            f.rbx, f.rdx, f.rax, f.rcx, f.rsp, f.rip, f.rflags, 0,     0,     0};
 }
 
 void from_regs(arch::InterruptFrame& f, const UserRegs& r) {
-    f.r8 = r.r8; f.r9 = r.r9; f.r10 = r.r10; f.r11 = r.r11; f.r12 = r.r12; f.r13 = r.r13; f.r14 = r.r14;
-    f.r15 = r.r15; f.rdi = r.rdi; f.rsi = r.rsi; f.rbp = r.rbp; f.rbx = r.rbx; f.rdx = r.rdx; f.rax = r.rax;
-    f.rcx = r.rcx; f.rsp = r.rsp; f.rip = r.rip; f.rflags = r.rflags;
+    f.r8 = r.r8;
+    f.r9 = r.r9;
+    f.r10 = r.r10;
+    f.r11 = r.r11;
+    f.r12 = r.r12;
+    f.r13 = r.r13;
+    f.r14 = r.r14;
+    f.r15 = r.r15;
+    f.rdi = r.rdi;
+    f.rsi = r.rsi;
+    f.rbp = r.rbp;
+    f.rbx = r.rbx;
+    f.rdx = r.rdx;
+    f.rax = r.rax;
+    f.rcx = r.rcx;
+    f.rsp = r.rsp;
+    f.rip = r.rip;
+    f.rflags = r.rflags;
     f.cs = arch::USER_CS;
     f.ss = arch::USER_DS;
 }
 
 // A handler frame could not be written (bad stack): the process dies of SIGSEGV, as on Linux.
 [[noreturn]] void kill_bad_frame(Process& p, int sig, uint64_t where) {
-    kinfo("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where,
-            signal_name(sig));
+    kinfo("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where, signal_name(sig));
     exit_current(sig::SEGV);
 }
 
@@ -66,9 +80,8 @@ void stop_current(Process& p, int sig) {
         });
     }
     wake_process_events();
-    process_events().wait([&] {
-        return !__atomic_load_n(&p.stopped, __ATOMIC_ACQUIRE) || (load_pending(p) & sigbit(sig::KILL));
-    });
+    process_events().wait(
+        [&] { return !__atomic_load_n(&p.stopped, __ATOMIC_ACQUIRE) || (load_pending(p) & sigbit(sig::KILL)); });
 }
 
 // Handler frame on the user stack; false when it cannot be written.
@@ -310,8 +323,7 @@ int64_t sigreturn(arch::InterruptFrame& f) {
     uint64_t frame_addr = f.rsp - 8;  // the handler's ret popped pretcode
     RtSigFrame frame;
     UserRegs regs{};
-    if (copy_from_user(&frame, frame_addr, sizeof frame).is_error() ||
-        !restore_from_frame(frame.uc, f.rflags, regs)) {
+    if (copy_from_user(&frame, frame_addr, sizeof frame).is_error() || !restore_from_frame(frame.uc, f.rflags, regs)) {
         kinfo("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
         exit_current(sig::SEGV);
     }
@@ -330,8 +342,10 @@ int64_t sigreturn(arch::InterruptFrame& f) {
         __atomic_store_n(&p->signal_mask, frame.uc.sigmask & ~UNBLOCKABLE, __ATOMIC_RELEASE);
         const StackT& ss = frame.uc.stack;
         if (!p->altstack.on(regs.rsp)) {
-            if (ss.flags & ss_flag::DISABLE) p->altstack = {};
-            else if (ss.size >= MIN_SIGNAL_STACK) p->altstack = {ss.sp, ss.size, true};
+            if (ss.flags & ss_flag::DISABLE)
+                p->altstack = {};
+            else if (ss.size >= MIN_SIGNAL_STACK)
+                p->altstack = {ss.sp, ss.size, true};
         }
     }
     from_regs(f, regs);

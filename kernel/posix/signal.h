@@ -14,8 +14,8 @@
 //   - wait_interruptible(q, cond, ns = 0) / wait_interruptible_for(q, cond, ns): like
 //     WaitQueue::wait, but also return Intr as soon as a signal is pending for the calling
 //     process (TimedOut after ns; for wait_interruptible 0 means no timeout, for
-//     wait_interruptible_for 0 means already expired). The system call then returns -EINTR, and the delivery path restarts it instead
-//     when the handler has SA_RESTART or no handler runs (Linux's ERESTARTSYS): a layer that
+//     wait_interruptible_for 0 means already expired). The system call then returns -EINTR, and the delivery path
+//     restarts it instead when the handler has SA_RESTART or no handler runs (Linux's ERESTARTSYS): a layer that
 //     returns Intr from these must be restartable, i.e. have no side effect visible yet. cond
 //     runs under q's lock with interrupts off: it must be cheap and must not take the process
 //     table lock. Whoever makes cond true wakes q as usual.

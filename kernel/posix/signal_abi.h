@@ -19,19 +19,18 @@ namespace lamina::posix {
 
 inline constexpr int MAX_SIGNAL = 64;
 namespace sig {
-inline constexpr int HUP = 1, INT = 2, QUIT = 3, ILL = 4, TRAP = 5, ABRT = 6, BUS = 7, FPE = 8,
-                     KILL = 9, USR1 = 10, SEGV = 11, USR2 = 12, PIPE = 13, ALRM = 14, TERM = 15,
-                     STKFLT = 16, CHLD = 17, CONT = 18, STOP = 19, TSTP = 20, TTIN = 21, TTOU = 22,
-                     URG = 23, XCPU = 24, XFSZ = 25, VTALRM = 26, PROF = 27, WINCH = 28, IO = 29,
-                     PWR = 30, SYS = 31;
+inline constexpr int HUP = 1, INT = 2, QUIT = 3, ILL = 4, TRAP = 5, ABRT = 6, BUS = 7, FPE = 8, KILL = 9, USR1 = 10,
+                     SEGV = 11, USR2 = 12, PIPE = 13, ALRM = 14, TERM = 15, STKFLT = 16, CHLD = 17, CONT = 18,
+                     STOP = 19, TSTP = 20, TTIN = 21, TTOU = 22, URG = 23, XCPU = 24, XFSZ = 25, VTALRM = 26, PROF = 27,
+                     WINCH = 28, IO = 29, PWR = 30, SYS = 31;
 }
 inline constexpr uint64_t sigbit(int s) { return uint64_t(1) << (s - 1); }
 inline constexpr bool valid_signal(uint64_t s) { return s >= 1 && s <= uint64_t(MAX_SIGNAL); }
 inline constexpr uint64_t UNBLOCKABLE = sigbit(sig::KILL) | sigbit(sig::STOP);
 inline constexpr uint64_t STOP_SIGNALS = sigbit(sig::STOP) | sigbit(sig::TSTP) | sigbit(sig::TTIN) | sigbit(sig::TTOU);
 // Raised by the CPU for the instruction that faulted: delivered before anything else pending.
-inline constexpr uint64_t SYNCHRONOUS = sigbit(sig::SEGV) | sigbit(sig::BUS) | sigbit(sig::ILL) |
-                                        sigbit(sig::TRAP) | sigbit(sig::FPE) | sigbit(sig::SYS);
+inline constexpr uint64_t SYNCHRONOUS =
+    sigbit(sig::SEGV) | sigbit(sig::BUS) | sigbit(sig::ILL) | sigbit(sig::TRAP) | sigbit(sig::FPE) | sigbit(sig::SYS);
 
 const char* signal_name(int s);  // "SIGSEGV", or "signal" when it has no name
 
@@ -42,9 +41,8 @@ DefaultAction default_action(int s);
 int next_signal(uint64_t pending, uint64_t blocked);
 
 namespace sa {
-inline constexpr uint64_t NOCLDSTOP = 1, NOCLDWAIT = 2, SIGINFO = 4, RESTORER = 0x04000000,
-                          ONSTACK = 0x08000000, RESTART = 0x10000000, NODEFER = 0x40000000,
-                          RESETHAND = 0x80000000;
+inline constexpr uint64_t NOCLDSTOP = 1, NOCLDWAIT = 2, SIGINFO = 4, RESTORER = 0x04000000, ONSTACK = 0x08000000,
+                          RESTART = 0x10000000, NODEFER = 0x40000000, RESETHAND = 0x80000000;
 }
 inline constexpr uint64_t HANDLER_DEFAULT = 0, HANDLER_IGNORE = 1;
 
@@ -79,9 +77,20 @@ inline Restart restart_decision(bool restartable, const SigAction* handler) {
 struct SigInfo {
     int32_t signo, errno_, code, pad_;
     union {
-        struct { int32_t pid; uint32_t uid; int32_t status; int32_t pad; int64_t utime, stime; } child;
-        struct { int32_t pid; uint32_t uid; } kill;
-        struct { uint64_t addr; } fault;
+        struct {
+            int32_t pid;
+            uint32_t uid;
+            int32_t status;
+            int32_t pad;
+            int64_t utime, stime;
+        } child;
+        struct {
+            int32_t pid;
+            uint32_t uid;
+        } kill;
+        struct {
+            uint64_t addr;
+        } fault;
         uint8_t bytes[112];
     };
 };
@@ -90,7 +99,7 @@ namespace si {
 inline constexpr int32_t USER = 0, KERNEL = 0x80, TKILL = -6;
 inline constexpr int32_t CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3, CLD_STOPPED = 5, CLD_CONTINUED = 6;
 inline constexpr int32_t SEGV_MAPERR = 1, SEGV_ACCERR = 2, ILL_ILLOPN = 2, FPE_INTDIV = 1, BUS_ADRALN = 1;
-}
+}  // namespace si
 
 struct StackT {  // stack_t
     uint64_t sp;
@@ -102,7 +111,7 @@ static_assert(sizeof(StackT) == 24);
 namespace ss_flag {  // stack_t.ss_flags
 inline constexpr int32_t ON_STACK = 1, DISABLE = 2;
 inline constexpr uint32_t AUTODISARM = 1u << 31;
-}
+}  // namespace ss_flag
 inline constexpr uint64_t MIN_SIGNAL_STACK = 2048;
 
 struct SigContext {
@@ -150,8 +159,8 @@ struct FramePlace {
 FramePlace place_frame(uint64_t rsp, bool use_altstack, const AltStack& alt);
 
 // Fills the frame for a handler of info.signo. `old_mask` is the mask to restore on return.
-void fill_frame(RtSigFrame& f, const UserRegs& r, const SigInfo& info, uint64_t old_mask,
-                const SigAction& a, const AltStack& alt, uint64_t fpstate_addr);
+void fill_frame(RtSigFrame& f, const UserRegs& r, const SigInfo& info, uint64_t old_mask, const SigAction& a,
+                const AltStack& alt, uint64_t fpstate_addr);
 
 // The registers a handler starts with, from the interrupted ones: rip at the handler, rsp at
 // the frame, rdi/rsi/rdx the handler's arguments, DF and TF cleared.

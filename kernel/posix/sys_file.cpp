@@ -29,7 +29,8 @@ constexpr size_t CHUNK = 64 * 1024;
 constexpr uint64_t MAX_RW_COUNT = 0x7ffff000;
 
 struct KernelBuffer {
-    explicit KernelBuffer(size_t n) : size(n < CHUNK ? (n ? n : 1) : CHUNK), data(static_cast<uint8_t*>(mm::kmalloc(size))) {}
+    explicit KernelBuffer(size_t n)
+        : size(n < CHUNK ? (n ? n : 1) : CHUNK), data(static_cast<uint8_t*>(mm::kmalloc(size))) {}
     ~KernelBuffer() { mm::kfree(data); }
     size_t size;
     uint8_t* data;
@@ -38,7 +39,9 @@ struct KernelBuffer {
 class KernelUserIo final : public UserIo {
 public:
     Result<void> copy_in(void* dst, uint64_t user_src, size_t n) override { return copy_from_user(dst, user_src, n); }
-    Result<void> copy_out(uint64_t user_dst, const void* src, size_t n) override { return copy_to_user(user_dst, src, n); }
+    Result<void> copy_out(uint64_t user_dst, const void* src, size_t n) override {
+        return copy_to_user(user_dst, src, n);
+    }
 };
 
 // A partial transfer wins over a later error, as on Linux.
@@ -171,13 +174,9 @@ SyscallResult sys_pwrite64(uint64_t fd, uint64_t buf, uint64_t count, uint64_t o
     return do_write(*f, buf, count, int64_t(offset));
 }
 
-SyscallResult sys_readv(uint64_t fd, uint64_t iov, uint64_t iovcnt) {
-    return do_vector(fd, iov, iovcnt, -1, false);
-}
+SyscallResult sys_readv(uint64_t fd, uint64_t iov, uint64_t iovcnt) { return do_vector(fd, iov, iovcnt, -1, false); }
 
-SyscallResult sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt) {
-    return do_vector(fd, iov, iovcnt, -1, true);
-}
+SyscallResult sys_writev(uint64_t fd, uint64_t iov, uint64_t iovcnt) { return do_vector(fd, iov, iovcnt, -1, true); }
 
 SyscallResult sys_preadv(uint64_t fd, uint64_t iov, uint64_t iovcnt, uint64_t offset) {
     if (int64_t(offset) < 0) return Errno::Inval;

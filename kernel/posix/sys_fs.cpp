@@ -30,18 +30,16 @@ namespace {
 
 constexpr int AT_FDCWD = -100;
 constexpr uint32_t AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400,
-                   AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000, AT_EACCESS = 0x200,
-                   AT_STATX_SYNC_TYPE = 0x6000;
+                   AT_NO_AUTOMOUNT = 0x800, AT_EMPTY_PATH = 0x1000, AT_EACCESS = 0x200, AT_STATX_SYNC_TYPE = 0x6000;
 constexpr uint32_t O_LARGEFILE = 0100000, O_TMPFILE_DIR = 020000000;
-
 
 // A path copied from user memory (on the heap: PATH_MAX is too much for a kernel stack).
 struct UserPath {
-    char* text = static_cast<char*>(mm::kmalloc(kPathMax));
+    char* text = static_cast<char*>(mm::kmalloc(MAX_PATH_LEN));
     ~UserPath() { mm::kfree(text); }
     Result<void> copy(uint64_t user) {
         if (!text) return Errno::NoMem;
-        TRY(strncpy_from_user(text, user, kPathMax));
+        TRY(strncpy_from_user(text, user, MAX_PATH_LEN));
         return {};
     }
 };
@@ -82,9 +80,8 @@ Result<int> do_open(int dirfd, uint64_t upath, uint32_t flags, uint32_t perm) {
     Process& p = *current_process();
     if ((flags & O_TMPFILE_DIR) && (flags & oflag::Directory)) return Errno::NotSup;  // O_TMPFILE
     uint32_t mode = perm & ~p.umask & mode::PermMask;
-    OpenedPath opened = TRY(with_path(dirfd, upath, [&](const PathContext& ctx, const char* path) {
-        return vfs_open(ctx, path, flags, mode);
-    }));
+    OpenedPath opened = TRY(with_path(
+        dirfd, upath, [&](const PathContext& ctx, const char* path) { return vfs_open(ctx, path, flags, mode); }));
     // Outside the namespace lock: opening a device or a procfs file may need it.
     RefPtr<OpenFile> f = TRY(VnodeFile::open(opened.loc, flags | O_LARGEFILE));
     return p.fds->install(static_cast<RefPtr<OpenFile>&&>(f), flags & oflag::CloExec);
@@ -163,7 +160,8 @@ Result<size_t> cwd_path(const Process& p, char* out, size_t cap) {
             bool more = TRY(parent->readdir(cookie, *e));
             if (!more) break;
             if (e->ino != cur.inode->ino()) continue;
-            if ((e->name_len == 1 && e->name[0] == '.') || (e->name_len == 2 && e->name[0] == '.' && e->name[1] == '.')) continue;
+            if ((e->name_len == 1 && e->name[0] == '.') || (e->name_len == 2 && e->name[0] == '.' && e->name[1] == '.'))
+                continue;
             found = true;
             break;
         }
@@ -276,9 +274,7 @@ Result<void> sys_mkdirat(int dirfd, uint64_t path, uint64_t mode) {
     return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) { return vfs_mkdir(ctx, p, m); });
 }
 
-Result<void> sys_mkdir(uint64_t path, uint64_t mode) {
-    return sys_mkdirat(AT_FDCWD, path, mode);
-}
+Result<void> sys_mkdir(uint64_t path, uint64_t mode) { return sys_mkdirat(AT_FDCWD, path, mode); }
 
 Result<void> sys_rmdir(uint64_t path) {
     return with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* p) { return vfs_rmdir(ctx, p); });
@@ -292,9 +288,7 @@ Result<void> sys_unlinkat(int dirfd, uint64_t path, uint64_t flags) {
     });
 }
 
-Result<void> sys_unlink(uint64_t path) {
-    return sys_unlinkat(AT_FDCWD, path, 0);
-}
+Result<void> sys_unlink(uint64_t path) { return sys_unlinkat(AT_FDCWD, path, 0); }
 
 Result<void> sys_renameat2(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath, uint64_t flags) {
     constexpr uint64_t RENAME_NOREPLACE = 1;
@@ -343,23 +337,19 @@ Result<void> sys_link(uint64_t oldpath, uint64_t newpath) {
 Result<void> sys_symlinkat(uint64_t target, int newdirfd, uint64_t linkpath) {
     UserPath t;
     TRY(t.copy(target));
-    return with_path(newdirfd, linkpath, [&](const PathContext& ctx, const char* p) {
-        return vfs_symlink(ctx, t.text, p);
-    });
+    return with_path(newdirfd, linkpath,
+                     [&](const PathContext& ctx, const char* p) { return vfs_symlink(ctx, t.text, p); });
 }
 
-Result<void> sys_symlink(uint64_t target, uint64_t linkpath) {
-    return sys_symlinkat(target, AT_FDCWD, linkpath);
-}
+Result<void> sys_symlink(uint64_t target, uint64_t linkpath) { return sys_symlinkat(target, AT_FDCWD, linkpath); }
 
 SyscallResult sys_readlinkat(int dirfd, uint64_t path, uint64_t buf, uint64_t bufsiz) {
     if (int32_t(bufsiz) <= 0) return Errno::Inval;
-    size_t n = uint32_t(bufsiz) < kPathMax ? uint32_t(bufsiz) : kPathMax;
+    size_t n = uint32_t(bufsiz) < MAX_PATH_LEN ? uint32_t(bufsiz) : MAX_PATH_LEN;
     UserPath out;
     if (!out.text) return Errno::NoMem;
-    auto r = with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
-        return vfs_readlink(ctx, p, out.text, n);
-    });
+    auto r = with_path(dirfd, path,
+                       [&](const PathContext& ctx, const char* p) { return vfs_readlink(ctx, p, out.text, n); });
     if (r.is_error()) return r.error();
     TRY(copy_to_user(buf, out.text, r.value()));
     return int64_t(r.value());
@@ -372,14 +362,11 @@ SyscallResult sys_readlink(uint64_t path, uint64_t buf, uint64_t bufsiz) {
 // --- attributes ---------------------------------------------------------------------------------
 
 Result<void> sys_fchmodat(int dirfd, uint64_t path, uint64_t mode) {
-    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
-        return vfs_chmod(ctx, p, uint32_t(mode));
-    });
+    return with_path(dirfd, path,
+                     [&](const PathContext& ctx, const char* p) { return vfs_chmod(ctx, p, uint32_t(mode)); });
 }
 
-Result<void> sys_chmod(uint64_t path, uint64_t mode) {
-    return sys_fchmodat(AT_FDCWD, path, mode);
-}
+Result<void> sys_chmod(uint64_t path, uint64_t mode) { return sys_fchmodat(AT_FDCWD, path, mode); }
 
 Result<void> sys_fchmod(int fd, uint64_t mode) {
     auto f = TRY(current_process()->fds->get(fd));
@@ -402,9 +389,7 @@ Result<void> sys_fchownat(int dirfd, uint64_t path, uint64_t uid, uint64_t gid, 
     });
 }
 
-Result<void> sys_chown(uint64_t path, uint64_t uid, uint64_t gid) {
-    return sys_fchownat(AT_FDCWD, path, uid, gid, 0);
-}
+Result<void> sys_chown(uint64_t path, uint64_t uid, uint64_t gid) { return sys_fchownat(AT_FDCWD, path, uid, gid, 0); }
 
 Result<void> sys_lchown(uint64_t path, uint64_t uid, uint64_t gid) {
     return sys_fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
@@ -442,7 +427,8 @@ Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t fl
             v[1] = tp[1];
         }
         for (int i = 0; i < 2; i++) {
-            if (v[i].tv_nsec != UTIMENS_NOW && v[i].tv_nsec != UTIMENS_OMIT && (v[i].tv_nsec < 0 || v[i].tv_nsec > 999999999))
+            if (v[i].tv_nsec != UTIMENS_NOW && v[i].tv_nsec != UTIMENS_OMIT &&
+                (v[i].tv_nsec < 0 || v[i].tv_nsec > 999999999))
                 return Errno::Inval;
         }
         if (v[0].tv_nsec != UTIMENS_OMIT) {
@@ -464,23 +450,16 @@ Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t fl
 
 Result<void> sys_faccessat2(int dirfd, uint64_t path, uint64_t mode, uint64_t flags) {
     if (flags & ~uint64_t(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno::Inval;
-    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
-        return vfs_access(ctx, p, int(mode));
-    });
+    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) { return vfs_access(ctx, p, int(mode)); });
 }
 
-Result<void> sys_faccessat(int dirfd, uint64_t path, uint64_t mode) {
-    return sys_faccessat2(dirfd, path, mode, 0);
-}
+Result<void> sys_faccessat(int dirfd, uint64_t path, uint64_t mode) { return sys_faccessat2(dirfd, path, mode, 0); }
 
-Result<void> sys_access(uint64_t path, uint64_t mode) {
-    return sys_faccessat2(AT_FDCWD, path, mode, 0);
-}
+Result<void> sys_access(uint64_t path, uint64_t mode) { return sys_faccessat2(AT_FDCWD, path, mode, 0); }
 
 Result<void> sys_truncate(uint64_t path, uint64_t length) {
-    return with_path(AT_FDCWD, path, [&](const PathContext& ctx, const char* p) {
-        return vfs_truncate(ctx, p, int64_t(length));
-    });
+    return with_path(AT_FDCWD, path,
+                     [&](const PathContext& ctx, const char* p) { return vfs_truncate(ctx, p, int64_t(length)); });
 }
 
 SyscallResult sys_umask(uint64_t mask) {
@@ -523,7 +502,7 @@ SyscallResult sys_getcwd(uint64_t buf, uint64_t size) {
     size_t len;
     {
         sched::MutexGuard g(namespace_lock());
-        auto r = TRY(cwd_path(p, out.text, kPathMax));
+        auto r = TRY(cwd_path(p, out.text, MAX_PATH_LEN));
         len = r;
     }
     if (len > size) return Errno::Range;
@@ -549,13 +528,13 @@ Result<void> sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64
         Location at = TRY(resolve(ctx, p, lookup::Follow | lookup::Directory));
         if (flags & MS_REMOUNT) return {};  // options are not kept: nothing to change
         // The mount table keeps absolute paths (for /proc/mounts): make one from the cwd.
-        char* abs = static_cast<char*>(mm::kmalloc(kPathMax));
+        char* abs = static_cast<char*>(mm::kmalloc(MAX_PATH_LEN));
         if (!abs) return Errno::NoMem;
         ScopeGuard free_abs([abs] { mm::kfree(abs); });
         if (p[0] == '/') return mount_fs(at, p, type, src);
-        size_t len = TRY(cwd_path(*current_process(), abs, kPathMax)) - 1;
+        size_t len = TRY(cwd_path(*current_process(), abs, MAX_PATH_LEN)) - 1;
         size_t plen = __builtin_strlen(p);
-        if (len + 1 + plen + 1 > kPathMax) return Errno::NameTooLong;
+        if (len + 1 + plen + 1 > MAX_PATH_LEN) return Errno::NameTooLong;
         if (len > 1) abs[len++] = '/';
         __builtin_memcpy(abs + len, p, plen + 1);
         return mount_fs(at, abs, type, src);
@@ -599,7 +578,7 @@ SyscallResult sys_fstatfs(int fd, uint64_t buf) {
     } else {
         st.f_type = 0x50495045;  // PIPEFS_MAGIC: anonymous objects
         st.f_bsize = st.f_frsize = 4096;
-        st.f_namelen = kNameMax;
+        st.f_namelen = MAX_NAME_LEN;
     }
     TRY(copy_to_user(buf, &st, sizeof st));
     return 0;

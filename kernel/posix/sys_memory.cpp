@@ -22,8 +22,8 @@ using mm::PAGE_SIZE;
 namespace {
 
 // Linux's mmap flags and protections (include/uapi/asm-generic/mman-common.h).
-constexpr uint64_t MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_SHARED_VALIDATE = 0x03,
-                   MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
+constexpr uint64_t MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_SHARED_VALIDATE = 0x03, MAP_FIXED = 0x10,
+                   MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
 constexpr uint64_t PROT_MASK = Prot::Read | Prot::Write | Prot::Exec;
 constexpr uint64_t PROT_GROWSDOWN = 0x01000000, PROT_GROWSUP = 0x02000000;
 

@@ -219,8 +219,8 @@ Result<Waited> do_wait(const WaitSelect& w) {
         Waited r = TRY(scan_children(w, events));
         if (r.pid || (w.options & WNOHANG)) return r;
         Process* me = &self();
-        TRY(wait_interruptible(process_events(),
-                               [me, events] { return __atomic_load_n(&me->child_events, __ATOMIC_ACQUIRE) != events; }));
+        TRY(wait_interruptible(
+            process_events(), [me, events] { return __atomic_load_n(&me->child_events, __ATOMIC_ACQUIRE) != events; }));
     }
 }
 
@@ -319,13 +319,13 @@ SyscallResult sys_fork() { return do_fork(0, sig::CHLD, false); }
 SyscallResult sys_vfork() { return do_fork(0, sig::CHLD, true); }
 
 SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid) {
-    constexpr uint64_t ALLOWED = 0xff | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID |
-                                 CLONE_CHILD_CLEARTID;
+    constexpr uint64_t ALLOWED =
+        0xff | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
     if ((flags & ~ALLOWED) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
         static bool logged = false;
         if (!__atomic_exchange_n(&logged, true, __ATOMIC_RELAXED))
             kinfo("pid %u (%s): clone flags 0x%lx are not supported (threads): EINVAL\n", self().pid, self().name,
-                    flags);
+                  flags);
         return Errno::Inval;
     }
     int exit_signal = int(flags & 0xff);
@@ -353,9 +353,7 @@ Result<void> sys_execve(uint64_t path, uint64_t argv, uint64_t envp) {
     return exec_current(*self().syscall_frame, name, args, argc, args + argc, envc);
 }
 
-SyscallResult sys_exit(uint64_t status) {
-    exit_current(int((status & 0xff) << 8));
-}
+SyscallResult sys_exit(uint64_t status) { exit_current(int((status & 0xff) << 8)); }
 
 SyscallResult sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusage) {
     int opt = int(options);
@@ -374,14 +372,16 @@ SyscallResult sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t 
     if (opt & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)) return Errno::Inval;
     if (!(opt & (WEXITED | WSTOPPED | WCONTINUED))) return Errno::Inval;
     int64_t sel;
-    if (idtype == P_ALL) sel = -1;
+    if (idtype == P_ALL)
+        sel = -1;
     else if (idtype == P_PID) {
         if (int32_t(id) <= 0) return Errno::Inval;
         sel = int32_t(id);
     } else if (idtype == P_PGID) {
         if (int32_t(id) < 0) return Errno::Inval;
         sel = id ? -int64_t(id) : 0;
-    } else return Errno::Inval;
+    } else
+        return Errno::Inval;
     auto r = TRY(do_wait({sel, opt}));
     SigInfo info{};
     if (r.pid) {
@@ -477,9 +477,12 @@ SyscallResult sys_setuid(uint64_t id) {
     Process& p = self();
     uint32_t u = uint32_t(id);
     if (u == ~0u) return Errno::Inval;
-    if (p.euid == 0) p.uid = p.euid = p.suid = u;
-    else if (u == p.uid || u == p.suid) p.euid = u;
-    else return Errno::Perm;
+    if (p.euid == 0)
+        p.uid = p.euid = p.suid = u;
+    else if (u == p.uid || u == p.suid)
+        p.euid = u;
+    else
+        return Errno::Perm;
     return 0;
 }
 
@@ -487,9 +490,12 @@ SyscallResult sys_setgid(uint64_t id) {
     Process& p = self();
     uint32_t g = uint32_t(id);
     if (g == ~0u) return Errno::Inval;
-    if (p.euid == 0) p.gid = p.egid = p.sgid = g;
-    else if (g == p.gid || g == p.sgid) p.egid = g;
-    else return Errno::Perm;
+    if (p.euid == 0)
+        p.gid = p.egid = p.sgid = g;
+    else if (g == p.gid || g == p.sgid)
+        p.egid = g;
+    else
+        return Errno::Perm;
     return 0;
 }
 
@@ -631,7 +637,6 @@ SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeo
     }
     return Errno::NoSys;
 }
-
 
 SyscallResult sys_set_tid_address(uint64_t tidptr) {
     current_process()->clear_child_tid = tidptr;

@@ -101,9 +101,12 @@ SyscallResult sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, ui
         old = p.signal_mask;
         uint64_t next = old;
         if (set) {
-            if (how == 0) next |= v;
-            else if (how == 1) next &= ~v;
-            else next = v;
+            if (how == 0)
+                next |= v;
+            else if (how == 1)
+                next &= ~v;
+            else
+                next = v;
         }
         __atomic_store_n(&p.signal_mask, next, __ATOMIC_RELEASE);
     }
@@ -111,9 +114,7 @@ SyscallResult sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, ui
     return 0;
 }
 
-SyscallResult sys_rt_sigreturn() {
-    return sigreturn(*self().syscall_frame);
-}
+SyscallResult sys_rt_sigreturn() { return sigreturn(*self().syscall_frame); }
 
 SyscallResult sys_rt_sigpending(uint64_t set, uint64_t sigsetsize) {
     if (sigsetsize != 8) return Errno::Inval;
@@ -156,7 +157,8 @@ SyscallResult sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout,
         } ts;
         TRY(copy_from_user(&ts, timeout, sizeof ts));
         if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1'000'000'000) return Errno::Inval;
-        ns = ts.sec > int64_t(UINT64_MAX / 2'000'000'000) ? UINT64_MAX / 2 : uint64_t(ts.sec) * 1'000'000'000 + uint64_t(ts.nsec);
+        ns = ts.sec > int64_t(UINT64_MAX / 2'000'000'000) ? UINT64_MAX / 2
+                                                          : uint64_t(ts.sec) * 1'000'000'000 + uint64_t(ts.nsec);
     }
     Process& p = self();
     SigInfo si{};
@@ -181,7 +183,8 @@ SyscallResult sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout,
             __atomic_store_n(&p.signal_mask, old & ~want, __ATOMIC_RELEASE);
         }
         sched::WaitQueue never;
-        auto r = timeout ? wait_interruptible_for(never, [] { return false; }, ns)
+        auto r = timeout ? wait_interruptible_for(
+                               never, [] { return false; }, ns)
                          : wait_interruptible(never, [] { return false; });
         n = take();
         {
@@ -216,7 +219,8 @@ SyscallResult sys_sigaltstack(uint64_t ss, uint64_t old_ss) {
         if (n.is_error()) return Errno::Fault;
         if (cur.on(rsp)) return Errno::Perm;
         uint32_t flags = uint32_t(n.value().flags) & ~ss_flag::AUTODISARM;
-        if (flags != 0 && flags != uint32_t(ss_flag::DISABLE) && flags != uint32_t(ss_flag::ON_STACK)) return Errno::Inval;
+        if (flags != 0 && flags != uint32_t(ss_flag::DISABLE) && flags != uint32_t(ss_flag::ON_STACK))
+            return Errno::Inval;
         AltStack next{};
         if (!(flags & ss_flag::DISABLE)) {
             if (n.value().size < MIN_SIGNAL_STACK) return Errno::NoMem;
@@ -242,7 +246,8 @@ Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
     if (pid > 0) return send_matching(sg, si::USER, [&](const Process& q) { return q.pid == uint32_t(pid); });
     if (pid == 0) {
         uint32_t pg = me.pgid;
-        return send_matching(sg, si::USER, [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
+        return send_matching(sg, si::USER,
+                             [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
     }
     if (pid == -1) {
         return send_matching(sg, si::USER, [&](const Process& q) {
@@ -250,7 +255,8 @@ Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
         });
     }
     uint32_t pg = uint32_t(-int64_t(pid));
-    return send_matching(sg, si::USER, [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
+    return send_matching(sg, si::USER,
+                         [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
 }
 
 Result<void> sys_tkill(uint64_t tid, uint64_t s) {

@@ -72,13 +72,9 @@ SyscallResult sys_uname(uint64_t buf) {
     return 0;
 }
 
-Result<void> sys_sethostname(uint64_t name, uint64_t len) {
-    return set_name(true, name, len);
-}
+Result<void> sys_sethostname(uint64_t name, uint64_t len) { return set_name(true, name, len); }
 
-Result<void> sys_setdomainname(uint64_t name, uint64_t len) {
-    return set_name(false, name, len);
-}
+Result<void> sys_setdomainname(uint64_t name, uint64_t len) { return set_name(false, name, len); }
 
 SyscallResult sys_sysinfo(uint64_t info) {
     SysInfo si = {};
@@ -93,23 +89,34 @@ SyscallResult sys_sysinfo(uint64_t info) {
 
 SyscallResult sys_syslog(uint64_t type, uint64_t buf, uint64_t len) {
     switch (type) {
-    case 0: case 1: case 6: case 7: case 8: return 0;  // close, open, console level
-    case 3: case 4: {                                  // READ_ALL, READ_CLEAR
-        if (int64_t(len) < 0) return Errno::Inval;
-        if (len == 0) return 0;
-        size_t cap = len < 64 * 1024 ? size_t(len) : 64 * 1024;
-        char* tmp = static_cast<char*>(mm::kmalloc(cap));
-        if (!tmp) return Errno::NoMem;
-        size_t n = log_read(tmp, cap, type == 4);
-        auto copied = copy_to_user(buf, tmp, n);
-        mm::kfree(tmp);
-        TRY(copied);
-        return int64_t(n);
-    }
-    case 5: log_clear(); return 0;
-    case 9: return int64_t(log_unread_size());
-    case 10: return 64 * 1024;
-    default: return Errno::Inval;
+        case 0:
+        case 1:
+        case 6:
+        case 7:
+        case 8:
+            return 0;  // close, open, console level
+        case 3:
+        case 4: {  // READ_ALL, READ_CLEAR
+            if (int64_t(len) < 0) return Errno::Inval;
+            if (len == 0) return 0;
+            size_t cap = len < 64 * 1024 ? size_t(len) : 64 * 1024;
+            char* tmp = static_cast<char*>(mm::kmalloc(cap));
+            if (!tmp) return Errno::NoMem;
+            size_t n = log_read(tmp, cap, type == 4);
+            auto copied = copy_to_user(buf, tmp, n);
+            mm::kfree(tmp);
+            TRY(copied);
+            return int64_t(n);
+        }
+        case 5:
+            log_clear();
+            return 0;
+        case 9:
+            return int64_t(log_unread_size());
+        case 10:
+            return 64 * 1024;
+        default:
+            return Errno::Inval;
     }
 }
 
@@ -122,14 +129,18 @@ SyscallResult sys_reboot(uint64_t magic1, uint64_t magic2, uint64_t cmd) {
     if (uint32_t(magic1) != MAGIC1 || (m2 != MAGIC2 && m2 != MAGIC2A && m2 != MAGIC2B && m2 != MAGIC2C))
         return Errno::Inval;
     switch (uint32_t(cmd)) {
-    case CAD_ON: case CAD_OFF: return 0;
-    case POWER_OFF: case HALT:
-        power::run_shutdown_hooks();
-        power::power_off();
-    case RESTART:
-        power::run_shutdown_hooks();
-        power::reboot();
-    default: return Errno::Inval;
+        case CAD_ON:
+        case CAD_OFF:
+            return 0;
+        case POWER_OFF:
+        case HALT:
+            power::run_shutdown_hooks();
+            power::power_off();
+        case RESTART:
+            power::run_shutdown_hooks();
+            power::reboot();
+        default:
+            return Errno::Inval;
     }
 }
 
@@ -152,6 +163,5 @@ SyscallResult sys_getrandom(uint64_t buf, uint64_t len, uint64_t flags) {
     }
     return int64_t(done);
 }
-
 
 }  // namespace lamina::posix

@@ -20,9 +20,8 @@ namespace lamina::posix {
 namespace {
 
 // Linux's clock ids (include/uapi/linux/time.h).
-constexpr uint64_t CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1, CLOCK_PROCESS_CPUTIME_ID = 2,
-                   CLOCK_THREAD_CPUTIME_ID = 3, CLOCK_MONOTONIC_RAW = 4, CLOCK_REALTIME_COARSE = 5,
-                   CLOCK_MONOTONIC_COARSE = 6, CLOCK_BOOTTIME = 7;
+constexpr uint64_t CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1, CLOCK_PROCESS_CPUTIME_ID = 2, CLOCK_THREAD_CPUTIME_ID = 3,
+                   CLOCK_MONOTONIC_RAW = 4, CLOCK_REALTIME_COARSE = 5, CLOCK_MONOTONIC_COARSE = 6, CLOCK_BOOTTIME = 7;
 constexpr uint64_t TIMER_ABSTIME = 1;  // clock_nanosleep: the request is a point in time
 constexpr uint64_t NS_PER_SEC = 1'000'000'000;
 constexpr uint64_t MAX_SLEEP_SEC = 100ull * 365 * 86400;
@@ -57,7 +56,8 @@ Result<void> interruptible_sleep(uint64_t ns, uint64_t rem) {
     if (!ns) return {};
     sched::WaitQueue q;
     uint64_t start = time::now_ns();
-    auto r = wait_interruptible_for(q, [] { return false; }, ns);
+    auto r = wait_interruptible_for(
+        q, [] { return false; }, ns);
     if (r.is_ok() || r.error().code() == Errno::TimedOut) return {};
     current_process()->restartable = false;
     if (rem) {

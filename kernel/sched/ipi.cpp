@@ -5,7 +5,7 @@
 
 namespace lamina::sched::ipi {
 
-static_assert(RESCHEDULE_VECTOR == irq::kVectorReschedule);
+static_assert(RESCHEDULE_VECTOR == irq::VECTOR_RESCHEDULE);
 
 void send_reschedule(arch::Cpu& cpu) {
     if (cpu.online) lapic::send_ipi(cpu.apic_id, RESCHEDULE_VECTOR);

@@ -157,7 +157,7 @@ KTEST(sched, yield_alternates_threads_on_one_cpu) {
 
 struct FifoWaiters {
     WaitQueue queue;
-    unsigned tokens = 0;        // queue lock
+    unsigned tokens = 0;  // queue lock
     volatile unsigned woken = 0;
     unsigned order[16];
 };

@@ -10,8 +10,7 @@
 #include "kernel/sched/ipi.h"
 #include "kernel/time/time.h"
 
-extern "C" lamina::sched::Thread* context_switch(uint64_t* save_rsp, uint64_t next_rsp,
-                                                 lamina::sched::Thread* prev);
+extern "C" lamina::sched::Thread* context_switch(uint64_t* save_rsp, uint64_t next_rsp, lamina::sched::Thread* prev);
 
 namespace lamina::sched {
 
@@ -101,7 +100,7 @@ bool contain_thread_fault(arch::InterruptFrame& f) {
     f.rip = reinterpret_cast<uint64_t>(&exit_faulted);
     f.rsp = t->stack().top - 8;  // as if called: rsp + 8 is 16-byte aligned
     f.rbp = 0;
-    f.rflags = 0x2;              // interrupts off until exit_current switches away
+    f.rflags = 0x2;  // interrupts off until exit_current switches away
     f.cs = arch::KERNEL_CS;
     f.ss = arch::KERNEL_DS;
     return true;
@@ -186,8 +185,7 @@ void Scheduler::finish_switch(Thread* prev) {
     } else {
         // The joiner frees prev as soon as it sees on_cpu_ drop: wake it in the same critical
         // section so nothing touches prev afterwards.
-        prev->exit_waiters_.update_and_wake_all(
-            [prev] { __atomic_store_n(&prev->on_cpu_, false, __ATOMIC_RELEASE); });
+        prev->exit_waiters_.update_and_wake_all([prev] { __atomic_store_n(&prev->on_cpu_, false, __ATOMIC_RELEASE); });
     }
 }
 
@@ -310,8 +308,10 @@ void on_tick() {
     cpu->run_queue->lock.lock_noirq();
     bool others = has_runnable_at_or_above(*cpu->run_queue, t->priority());
     cpu->run_queue->lock.unlock_noirq();
-    if (others) cpu->need_resched = true;
-    else cpu->slice_left = SLICE_TICKS;
+    if (others)
+        cpu->need_resched = true;
+    else
+        cpu->slice_left = SLICE_TICKS;
 }
 
 uint64_t contained_fault_count() { return __atomic_load_n(&g_contained_faults, __ATOMIC_RELAXED); }
@@ -333,7 +333,8 @@ Thread* make_idle_thread(arch::Cpu& cpu, const mm::KernelStack* stack) {
     unsigned n = cpu.index, len = 5;
     char digits[8];
     unsigned d = 0;
-    do digits[d++] = char('0' + n % 10); while ((n /= 10) && d < sizeof(digits));
+    do digits[d++] = char('0' + n % 10);
+    while ((n /= 10) && d < sizeof(digits));
     while (d) name[len++] = digits[--d];
     name[len] = 0;
     auto made = Thread::allocate(name, stack ? 0 : 8192);

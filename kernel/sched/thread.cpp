@@ -65,9 +65,8 @@ Result<Thread*> Thread::create(const char* name, Entry entry, void* arg, const T
     if (!entry) return Errno::Inval;
     if (unsigned(options.priority) >= PRIORITY_LEVELS) return Errno::Inval;
     if (options.stack_size < 4096) return Errno::Inval;
-    if (options.cpu != ANY_CPU &&
-        (options.cpu < 0 || unsigned(options.cpu) >= arch::cpu_count() ||
-         !arch::cpu_by_index(unsigned(options.cpu)).online))
+    if (options.cpu != ANY_CPU && (options.cpu < 0 || unsigned(options.cpu) >= arch::cpu_count() ||
+                                   !arch::cpu_by_index(unsigned(options.cpu)).online))
         return Errno::Inval;
 
     Thread* t = TRY(allocate(name, options.stack_size));

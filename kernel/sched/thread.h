@@ -54,8 +54,7 @@ class Thread {
 public:
     using Entry = void (*)(void* arg);
 
-    static Result<Thread*> create(const char* name, Entry entry, void* arg,
-                                  Priority priority = Priority::Normal);
+    static Result<Thread*> create(const char* name, Entry entry, void* arg, Priority priority = Priority::Normal);
     static Result<Thread*> create(const char* name, Entry entry, void* arg, const ThreadOptions& options);
 
     // Waits for the thread to end, frees it, and says how it ended. Not for detached threads,
@@ -141,7 +140,7 @@ private:
     WaitQueue* timeout_queue_ = nullptr;
     time::Timer timeout_timer_;
 
-    WaitQueue exit_waiters_;       // join() waits here
+    WaitQueue exit_waiters_;  // join() waits here
     Thread* zombie_next_ = nullptr;
     void* domain_call_top_ = nullptr;  // owned by kernel/domain
     UserState* user_ = nullptr;

@@ -22,7 +22,8 @@ void timeout_expired(Thread* t) { t->timeout_queue_->remove_timed_out(t); }
 
 void arm_timeout(Thread* t, WaitQueue* q, uint64_t deadline_ns) {
     t->timeout_queue_ = q;
-    t->timeout_timer_.arm(deadline_ns, [](void* arg) { timeout_expired(static_cast<Thread*>(arg)); }, t);
+    t->timeout_timer_.arm(
+        deadline_ns, [](void* arg) { timeout_expired(static_cast<Thread*>(arg)); }, t);
 }
 
 void disarm_timeout(Thread* t) {

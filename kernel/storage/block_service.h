@@ -35,8 +35,8 @@ template <>
 struct Binding<idl::Block> {
     using Proxy = idl::BlockProxy;
     using Shadow = idl::BlockShadow;
-    static constexpr const char* kExport = "block";
-    static constexpr const TypeInfo* const* kTypes[] = {idl::block_types};
+    static constexpr const char* EXPORT = "block";
+    static constexpr const TypeInfo* const* TYPES[] = {idl::block_types};
 };
 }  // namespace lamina::domain
 

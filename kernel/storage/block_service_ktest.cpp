@@ -26,12 +26,12 @@ using idl::BlockOp;
 using idl::BlockRequest;
 using Batch = RRefDeque<BlockRequest, 32>;
 
-constexpr uint64_t kScratchFirst = 64, kScratchEnd = 2048;
-constexpr uint32_t kBlock = 512;
+constexpr uint64_t SCRATCH_FIRST = 64, kScratchEnd = 2048;
+constexpr uint32_t BLOCK = 512;
 
 // nvme.control operations (domains/nvme/nvme_domain.cpp).
-constexpr uint64_t kCrashInFlight = 1, kUsePolling = 2, kUseInterrupts = 3, kInterruptWakeups = 4, kPolledWaits = 5,
-                   kUsesInterrupts = 6, kStallController = 7;
+constexpr uint64_t CRASH_IN_FLIGHT = 1, USE_POLLING = 2, USE_INTERRUPTS = 3, INTERRUPT_WAKEUPS = 4, POLLED_WAITS = 5,
+                   USES_INTERRUPTS = 6, STALL_CONTROLLER = 7;
 
 struct ScopedService {
     bool started = false;
@@ -66,7 +66,7 @@ bool add(Batch& b, BlockOp op, uint64_t lba, uint32_t blocks, uint32_t capacity 
     r.value()->lba = lba;
     r.value()->blocks = blocks;
     r.value()->status = -1;
-    uint32_t cap = capacity ? capacity : blocks * kBlock;
+    uint32_t cap = capacity ? capacity : blocks * BLOCK;
     if (cap) {
         auto buf = RRefBytes::create(cap);
         if (buf.is_error()) return false;
@@ -86,14 +86,14 @@ uint8_t pattern(uint64_t lba, uint32_t offset, uint32_t seed) {
 
 void fill(Batch& b, uint32_t i, uint32_t seed) {
     BlockRequest& r = at(b, i);
-    for (uint32_t k = 0; k < r.blocks * kBlock; k++) r.buf.data()[k] = pattern(r.lba + k / kBlock, k % kBlock, seed);
+    for (uint32_t k = 0; k < r.blocks * BLOCK; k++) r.buf.data()[k] = pattern(r.lba + k / BLOCK, k % BLOCK, seed);
 }
 
 bool matches(Batch& b, uint32_t i, uint32_t seed) {
     BlockRequest& r = at(b, i);
-    if (r.status != 0 || r.buf.length() != r.blocks * kBlock) return false;
-    for (uint32_t k = 0; k < r.blocks * kBlock; k++)
-        if (r.buf.data()[k] != pattern(r.lba + k / kBlock, k % kBlock, seed)) return false;
+    if (r.status != 0 || r.buf.length() != r.blocks * BLOCK) return false;
+    for (uint32_t k = 0; k < r.blocks * BLOCK; k++)
+        if (r.buf.data()[k] != pattern(r.lba + k / BLOCK, k % BLOCK, seed)) return false;
     return true;
 }
 
@@ -130,8 +130,8 @@ KTEST(block, reads_the_gpt_header) {
     KASSERT_TRUE(svc.ok);
     auto info = block_device()->info();
     KASSERT_TRUE(info.is_ok());
-    KEXPECT_EQ(info.value().block_size, kBlock);
-    KEXPECT(info.value().block_count >= 128u * 1024 * 1024 / kBlock);
+    KEXPECT_EQ(info.value().block_size, BLOCK);
+    KEXPECT(info.value().block_count >= 128u * 1024 * 1024 / BLOCK);
     KEXPECT(info.value().max_blocks >= 8u);
     auto r = rw(BlockOp::Read, 1, 2, 1, 0);  // the GPT header and the first entries
     KASSERT_TRUE(r.is_ok());
@@ -151,29 +151,29 @@ KTEST(block, write_and_read_back_at_qd1) {
     ScopedService svc;
     KASSERT_TRUE(svc.ok);
     for (uint32_t i = 0; i < 16; i++) {
-        auto w = rw(BlockOp::Write, kScratchFirst + i * 8, 1, 8, 1);
+        auto w = rw(BlockOp::Write, SCRATCH_FIRST + i * 8, 1, 8, 1);
         KASSERT_TRUE(w.is_ok());
         KEXPECT(all_ok(w.value()));
-        KEXPECT_EQ(at(w.value(), 0).buf.length(), 8 * kBlock);
+        KEXPECT_EQ(at(w.value(), 0).buf.length(), 8 * BLOCK);
     }
-    for (uint32_t i = 0; i < 16; i++) KEXPECT(reads_back(kScratchFirst + i * 8, 1, 8, 1));
+    for (uint32_t i = 0; i < 16; i++) KEXPECT(reads_back(SCRATCH_FIRST + i * 8, 1, 8, 1));
 }
 
 KTEST(block, write_and_read_back_at_qd32_with_flush_ordering) {
     ScopedService svc;
     KASSERT_TRUE(svc.ok);
-    auto w = rw(BlockOp::Write, kScratchFirst, 32, 8, 2);
+    auto w = rw(BlockOp::Write, SCRATCH_FIRST, 32, 8, 2);
     KASSERT_TRUE(w.is_ok());
     KEXPECT(all_ok(w.value()));
-    KEXPECT(reads_back(kScratchFirst, 32, 8, 2));
+    KEXPECT(reads_back(SCRATCH_FIRST, 32, 8, 2));
     // Writes, a flush, then reads of what they wrote, in one batch: the flush waits for the
     // writes and the reads come after it.
     auto b = Batch::create();
     KASSERT_TRUE(b.is_ok());
-    for (uint32_t i = 0; i < 15; i++) KASSERT_TRUE(add(b.value(), BlockOp::Write, kScratchFirst + 512 + i * 8, 8));
+    for (uint32_t i = 0; i < 15; i++) KASSERT_TRUE(add(b.value(), BlockOp::Write, SCRATCH_FIRST + 512 + i * 8, 8));
     for (uint32_t i = 0; i < 15; i++) fill(b.value(), i, 3);
     KASSERT_TRUE(add(b.value(), BlockOp::Flush, 0, 0));
-    for (uint32_t i = 0; i < 15; i++) KASSERT_TRUE(add(b.value(), BlockOp::Read, kScratchFirst + 512 + i * 8, 8));
+    for (uint32_t i = 0; i < 15; i++) KASSERT_TRUE(add(b.value(), BlockOp::Read, SCRATCH_FIRST + 512 + i * 8, 8));
     auto done = run(std::move(b.value()));
     KASSERT_TRUE(done.is_ok());
     KEXPECT_EQ(done.value().size(), 31u);
@@ -192,8 +192,8 @@ KTEST(block, malformed_batches_are_inval_and_bad_ranges_fail_alone) {
     for (const Case& c : bad) {
         auto b = Batch::create();
         KASSERT_TRUE(b.is_ok());
-        KASSERT_TRUE(add(b.value(), BlockOp::Read, kScratchFirst, 1));
-        KASSERT_TRUE(add(b.value(), c.op, kScratchFirst, c.blocks, c.capacity));
+        KASSERT_TRUE(add(b.value(), BlockOp::Read, SCRATCH_FIRST, 1));
+        KASSERT_TRUE(add(b.value(), c.op, SCRATCH_FIRST, c.blocks, c.capacity));
         auto r = run(std::move(b.value()));
         KEXPECT(r.is_error() && !r.error().is_domain_error() && r.error().code() == Errno::Inval);
     }
@@ -202,7 +202,7 @@ KTEST(block, malformed_batches_are_inval_and_bad_ranges_fail_alone) {
     // Past the end: that request fails with EINVAL, the others run.
     auto b = Batch::create();
     KASSERT_TRUE(b.is_ok());
-    KASSERT_TRUE(add(b.value(), BlockOp::Read, kScratchFirst, 1));
+    KASSERT_TRUE(add(b.value(), BlockOp::Read, SCRATCH_FIRST, 1));
     KASSERT_TRUE(add(b.value(), BlockOp::Read, count - 1, 2));
     KASSERT_TRUE(add(b.value(), BlockOp::Read, count, 1));
     KASSERT_TRUE(add(b.value(), BlockOp::Read, count - 1, 1));
@@ -218,32 +218,34 @@ KTEST(block, malformed_batches_are_inval_and_bad_ranges_fail_alone) {
 KTEST(block, msix_and_polled_modes) {
     ScopedService svc;
     KASSERT_TRUE(svc.ok);
-    KEXPECT_EQ(control(kUsesInterrupts), 1u);
+    KEXPECT_EQ(control(USES_INTERRUPTS), 1u);
     // MSI-X entries 1 and 2 serve the I/O queues (0 the admin queue).
-    auto interrupts = [] { return domain::device::irq_count(*nvme_instance(), 1, 1) + domain::device::irq_count(*nvme_instance(), 1, 2); };
+    auto interrupts = [] {
+        return domain::device::irq_count(*nvme_instance(), 1, 1) + domain::device::irq_count(*nvme_instance(), 1, 2);
+    };
     uint64_t delivered = interrupts();
-    auto w = rw(BlockOp::Write, kScratchFirst, 32, 8, 4);
+    auto w = rw(BlockOp::Write, SCRATCH_FIRST, 32, 8, 4);
     KASSERT_TRUE(w.is_ok());
     KEXPECT(all_ok(w.value()));
     KEXPECT(interrupts() > delivered);
     ktest_ctx.note("MSI-X: %lu interrupts for a batch of 32, %lu waits ended by one so far",
-                   (unsigned long)(interrupts() - delivered), (unsigned long)control(kInterruptWakeups));
-    KEXPECT_EQ(control(kUsePolling), 0u);
-    KEXPECT_EQ(control(kUsesInterrupts), 0u);
+                   (unsigned long)(interrupts() - delivered), (unsigned long)control(INTERRUPT_WAKEUPS));
+    KEXPECT_EQ(control(USE_POLLING), 0u);
+    KEXPECT_EQ(control(USES_INTERRUPTS), 0u);
     // Polled: the I/O completion queues raise no interrupts at all.
-    uint64_t polls = control(kPolledWaits);
+    uint64_t polls = control(POLLED_WAITS);
     delivered = interrupts();
-    KEXPECT(reads_back(kScratchFirst, 32, 8, 4));
-    auto w2 = rw(BlockOp::Write, kScratchFirst, 32, 8, 5);
+    KEXPECT(reads_back(SCRATCH_FIRST, 32, 8, 4));
+    auto w2 = rw(BlockOp::Write, SCRATCH_FIRST, 32, 8, 5);
     KASSERT_TRUE(w2.is_ok());
     KEXPECT(all_ok(w2.value()));
-    KEXPECT(reads_back(kScratchFirst, 32, 8, 5));
+    KEXPECT(reads_back(SCRATCH_FIRST, 32, 8, 5));
     KEXPECT_EQ(interrupts(), delivered);
     ktest_ctx.note("polled: %lu polls for 3 batches (TCG often completes a batch before the first poll)",
-                   (unsigned long)(control(kPolledWaits) - polls));
-    KEXPECT_EQ(control(kUseInterrupts), 0u);
-    KEXPECT_EQ(control(kUsesInterrupts), 1u);
-    KEXPECT(reads_back(kScratchFirst, 32, 8, 5));
+                   (unsigned long)(control(POLLED_WAITS) - polls));
+    KEXPECT_EQ(control(USE_INTERRUPTS), 0u);
+    KEXPECT_EQ(control(USES_INTERRUPTS), 1u);
+    KEXPECT(reads_back(SCRATCH_FIRST, 32, 8, 5));
 }
 
 // A fault with a batch of 32 commands in flight: the shadow restarts the driver and resubmits;
@@ -251,24 +253,24 @@ KTEST(block, msix_and_polled_modes) {
 KTEST(block, a_crash_in_flight_is_invisible) {
     ScopedService svc;
     KASSERT_TRUE(svc.ok);
-    auto w = rw(BlockOp::Write, kScratchFirst, 32, 8, 6);
+    auto w = rw(BlockOp::Write, SCRATCH_FIRST, 32, 8, 6);
     KASSERT_TRUE(w.is_ok() && all_ok(w.value()));
     domain::Domain* before = nvme_instance();
-    KEXPECT_EQ(control(kCrashInFlight), 0u);
+    KEXPECT_EQ(control(CRASH_IN_FLIGHT), 0u);
     domain::set_verbose_faults(false);
-    KEXPECT(reads_back(kScratchFirst, 32, 8, 6));
+    KEXPECT(reads_back(SCRATCH_FIRST, 32, 8, 6));
     domain::set_verbose_faults(true);
     KEXPECT(nvme_instance() != before);
     KEXPECT_EQ(nvme_instance()->counters.restarts, 1u);
     KEXPECT_EQ(block_recovery()->restarts(), 1u);
     // Writes in flight are resubmitted too.
-    KEXPECT_EQ(control(kCrashInFlight), 0u);
+    KEXPECT_EQ(control(CRASH_IN_FLIGHT), 0u);
     domain::set_verbose_faults(false);
-    auto w2 = rw(BlockOp::Write, kScratchFirst, 32, 8, 7);
+    auto w2 = rw(BlockOp::Write, SCRATCH_FIRST, 32, 8, 7);
     domain::set_verbose_faults(true);
     KASSERT_TRUE(w2.is_ok());
     KEXPECT(all_ok(w2.value()));
-    KEXPECT(reads_back(kScratchFirst, 32, 8, 7));
+    KEXPECT(reads_back(SCRATCH_FIRST, 32, 8, 7));
     KEXPECT_EQ(block_recovery()->restarts(), 2u);
 }
 
@@ -277,13 +279,13 @@ KTEST(block, a_crash_in_flight_is_invisible) {
 KTEST(block, a_command_timeout_is_a_fault_the_shadow_recovers) {
     ScopedService svc;
     KASSERT_TRUE(svc.ok);
-    auto w = rw(BlockOp::Write, kScratchFirst, 32, 8, 10);
+    auto w = rw(BlockOp::Write, SCRATCH_FIRST, 32, 8, 10);
     KASSERT_TRUE(w.is_ok() && all_ok(w.value()));
-    KEXPECT_EQ(control(kStallController), 0u);
+    KEXPECT_EQ(control(STALL_CONTROLLER), 0u);
     uint64_t faults = nvme_instance()->counters.faults;
     domain::Domain* before = nvme_instance();
     uint64_t t0 = time::now_ns();
-    KEXPECT(reads_back(kScratchFirst, 32, 8, 10));
+    KEXPECT(reads_back(SCRATCH_FIRST, 32, 8, 10));
     uint64_t took = time::now_ns() - t0;
     KEXPECT(nvme_instance() != before);
     KEXPECT_EQ(block_recovery()->restarts(), 1u);
@@ -296,13 +298,13 @@ KTEST(block, a_command_timeout_is_a_fault_the_shadow_recovers) {
 // from outside, injected by another thread): all data reads back, and after the service is gone
 // the free page count is where it was.
 KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
-    constexpr uint32_t kBatches = 300, kEvery = 10, kSpan = 32 * 8;
-    { // warm-up: heap classes, page tables and exchange-heap slabs the loop will use
+    constexpr uint32_t BATCHES = 300, kEvery = 10, kSpan = 32 * 8;
+    {  // warm-up: heap classes, page tables and exchange-heap slabs the loop will use
         ScopedService svc;
         KASSERT_TRUE(svc.ok);
-        (void)control(kCrashInFlight);
+        (void)control(CRASH_IN_FLIGHT);
         domain::set_verbose_faults(false);
-        KEXPECT(rw(BlockOp::Write, kScratchFirst, 32, 8, 8).is_ok());
+        KEXPECT(rw(BlockOp::Write, SCRATCH_FIRST, 32, 8, 8).is_ok());
         domain::set_verbose_faults(true);
     }
     KASSERT_TRUE(!block_service_running());
@@ -312,10 +314,10 @@ KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
         ScopedService svc;
         KASSERT_TRUE(svc.ok);
         domain::set_verbose_faults(false);
-        for (uint32_t i = 0; i < kBatches; i++) {
+        for (uint32_t i = 0; i < BATCHES; i++) {
             bool crash = i % kEvery == kEvery - 1;
-            if (crash && control(kCrashInFlight) == 0) crashes++;
-            uint64_t lba = kScratchFirst + ((i / 2) % 4) * kSpan;  // a write, then its read
+            if (crash && control(CRASH_IN_FLIGHT) == 0) crashes++;
+            uint64_t lba = SCRATCH_FIRST + ((i / 2) % 4) * kSpan;  // a write, then its read
             if (i % 2 == 0) {
                 auto w = rw(BlockOp::Write, lba, 32, 8, 100 + i);
                 if (w.is_error() || !all_ok(w.value())) bad++;
@@ -325,15 +327,15 @@ KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
         }
         // A fault from outside the driver while batches run.
         KEXPECT(domain::inject_fault("nvme").is_ok());
-        constexpr uint32_t kLastWrite = kBatches - 2;
-        if (!reads_back(kScratchFirst + ((kLastWrite / 2) % 4) * kSpan, 32, 8, 100 + kLastWrite)) bad++;
+        constexpr uint32_t LAST_WRITE = BATCHES - 2;
+        if (!reads_back(SCRATCH_FIRST + ((LAST_WRITE / 2) % 4) * kSpan, 32, 8, 100 + LAST_WRITE)) bad++;
         domain::set_verbose_faults(true);
         KEXPECT_EQ(block_recovery()->restarts(), uint64_t(crashes) + 1);
-        ktest_ctx.note("%u batches of 32, %u crashes in flight, last recovery %lu us", kBatches, crashes,
+        ktest_ctx.note("%u batches of 32, %u crashes in flight, last recovery %lu us", BATCHES, crashes,
                        (unsigned long)(block_recovery()->last_recovery_ns() / 1000));
     });
     KEXPECT_EQ(bad, 0u);
-    KEXPECT_EQ(crashes, kBatches / kEvery);
+    KEXPECT_EQ(crashes, BATCHES / kEvery);
     KEXPECT_EQ(mm::free_pages(), free_before);
 }
 
@@ -342,10 +344,10 @@ KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
 // driver's code, waiting in the kernel for an interrupt, or already done. Whichever it is, the
 // caller sees its data and no error.
 KTEST(block, faults_injected_from_another_thread_during_batches) {
-    constexpr uint32_t kRounds = 20, kBlocks = 64;  // 32 x 32 KiB per batch
+    constexpr uint32_t ROUNDS = 20, kBlocks = 64;  // 32 x 32 KiB per batch
     ScopedService svc;
     KASSERT_TRUE(svc.ok);
-    auto w = rw(BlockOp::Write, kScratchFirst, 30, kBlocks, 9);  // 64..1984
+    auto w = rw(BlockOp::Write, SCRATCH_FIRST, 30, kBlocks, 9);  // 64..1984
     KASSERT_TRUE(w.is_ok() && all_ok(w.value()));
     struct Shared {
         uint32_t go = 0, done = 0, injected = 0;  // atomics
@@ -353,7 +355,7 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
     auto injector = [](void* p) {
         auto* sh = static_cast<Shared*>(p);
         uint64_t seed = 0x9e3779b97f4a7c15ull;
-        for (uint32_t round = 1; round <= kRounds; round++) {
+        for (uint32_t round = 1; round <= ROUNDS; round++) {
             while (__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE) != round) sched::sleep_ns(100'000);
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
             sched::sleep_ns((seed >> 33) % 3'000'000);
@@ -365,10 +367,10 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
     KASSERT_TRUE(t.is_ok());
     domain::set_verbose_faults(false);
     uint32_t bad = 0, during = 0;
-    for (uint32_t round = 1; round <= kRounds; round++) {
+    for (uint32_t round = 1; round <= ROUNDS; round++) {
         __atomic_store_n(&shared.go, round, __ATOMIC_RELEASE);
         uint64_t restarts = block_recovery()->restarts();
-        auto r = rw(BlockOp::Read, kScratchFirst, 30, kBlocks, 9);
+        auto r = rw(BlockOp::Read, SCRATCH_FIRST, 30, kBlocks, 9);
         if (r.is_error()) {
             ktest_ctx.note("round %u: the batch failed (%s)", round, r.error().name());
             bad++;
@@ -392,9 +394,9 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
     domain::set_verbose_faults(true);
     KEXPECT(t.value()->join() == sched::ExitReason::Returned);
     KEXPECT_EQ(bad, 0u);
-    KEXPECT_EQ(shared.injected, kRounds);
-    KEXPECT_EQ(block_recovery()->restarts(), uint64_t(kRounds));
-    ktest_ctx.note("%u of %u faults hit a batch being served (the rest came between batches)", during, kRounds);
+    KEXPECT_EQ(shared.injected, ROUNDS);
+    KEXPECT_EQ(block_recovery()->restarts(), uint64_t(ROUNDS));
+    ktest_ctx.note("%u of %u faults hit a batch being served (the rest came between batches)", during, ROUNDS);
 }
 
 // ---- figures ----
@@ -454,27 +456,27 @@ KBENCH(nvme_block) {
     kbench_ctx.report("random_read_4k_qd1_iops", qd1 ? 1'000'000'000ull / qd1 : 0, "iops");
     kbench_ctx.report("random_read_4k_qd32", qd32, "ns/io");
     kbench_ctx.report("random_read_4k_qd32_iops", qd32 ? 1'000'000'000ull / qd32 : 0, "iops");
-    (void)control(kUsePolling);
+    (void)control(USE_POLLING);
     uint64_t qd1p = random_reads(1, 2000);
     uint64_t qd32p = random_reads(32, 8192);
-    (void)control(kUseInterrupts);
+    (void)control(USE_INTERRUPTS);
     kbench_ctx.report("random_read_4k_qd1_polled", qd1p, "ns/io");
     kbench_ctx.report("random_read_4k_qd32_polled", qd32p, "ns/io");
     // Recovery: a crash with 32 reads in flight, the restart, and the resubmitted batch.
-    constexpr unsigned kRounds = 20;
+    constexpr unsigned ROUNDS = 20;
     uint64_t recovery_ns = 0, call_ns = 0;
     domain::set_verbose_faults(false);
-    for (unsigned i = 0; i < kRounds; i++) {
-        (void)control(kCrashInFlight);
+    for (unsigned i = 0; i < ROUNDS; i++) {
+        (void)control(CRASH_IN_FLIGHT);
         uint64_t t0 = time::now_ns();
-        auto r = rw(BlockOp::Read, kScratchFirst, 32, 8, 0);
+        auto r = rw(BlockOp::Read, SCRATCH_FIRST, 32, 8, 0);
         call_ns += time::now_ns() - t0;
         recovery_ns += block_recovery()->last_recovery_ns();
         if (r.is_error()) break;
     }
     domain::set_verbose_faults(true);
-    kbench_ctx.report("nvme_recovery", recovery_ns / kRounds / 1000, "us");
-    kbench_ctx.report("crash_to_resubmitted_batch", call_ns / kRounds / 1000, "us");
+    kbench_ctx.report("nvme_recovery", recovery_ns / ROUNDS / 1000, "us");
+    kbench_ctx.report("crash_to_resubmitted_batch", call_ns / ROUNDS / 1000, "us");
 }
 
 }  // namespace lamina::storage

@@ -77,7 +77,8 @@ idl::FsInfo FsClient::info() {
 
 RefPtr<posix::Inode> FsClient::root() {
     idl::FsInfo i = info();
-    auto st = call([&](FsClient& self) { return self.stopped_ ? Result<idl::FsStat>(Errno::IO) : self.fs().stat(i.root); });
+    auto st =
+        call([&](FsClient& self) { return self.stopped_ ? Result<idl::FsStat>(Errno::IO) : self.fs().stat(i.root); });
     idl::FsStat s{};
     s.ino = i.root;
     s.mode = 040755;
@@ -88,7 +89,7 @@ RefPtr<posix::Inode> FsClient::root() {
 }
 
 Result<RRefBytes*> FsClient::io_buffer() {
-    if (!io_) io_ = TRY(RRefBytes::create(kIoChunk));
+    if (!io_) io_ = TRY(RRefBytes::create(IO_CHUNK));
     return &io_;
 }
 

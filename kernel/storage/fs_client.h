@@ -39,8 +39,8 @@ template <>
 struct Binding<idl::Fs> {
     using Proxy = idl::FsProxy;
     using Shadow = idl::FsShadow;
-    static constexpr const char* kExport = "fs";
-    static constexpr const TypeInfo* const* kTypes[] = {idl::block_types, idl::fs_types};
+    static constexpr const char* EXPORT = "fs";
+    static constexpr const TypeInfo* const* TYPES[] = {idl::block_types, idl::fs_types};
 };
 }  // namespace lamina::domain
 
@@ -80,7 +80,7 @@ public:
     bool stopped() const { return stopped_; }
     // The reusable exchange buffers (recreated when a failed call lost them).
     Result<RRefBytes*> io_buffer();
-    static constexpr uint32_t kIoChunk = 64 * 1024;
+    static constexpr uint32_t IO_CHUNK = 64 * 1024;
     // One cached readdir batch: the entry at `cookie` of directory `dir`, loading a batch from
     // the domain when it is not cached. false at the end.
     Result<bool> dir_entry(uint32_t dir, uint64_t cookie, idl::FsDirEntry& out, uint64_t& next);

@@ -9,7 +9,7 @@ namespace {
 
 Result<idl::FsName> fs_name(posix::Name n) {
     if (n.len == 0) return Errno::NoEnt;
-    if (n.len > posix::kNameMax) return Errno::NameTooLong;
+    if (n.len > posix::MAX_NAME_LEN) return Errno::NameTooLong;
     idl::FsName out;
     out.len = uint16_t(n.len);
     __builtin_memcpy(out.bytes, n.ptr, n.len);
@@ -22,7 +22,9 @@ Result<T> vfs(Result<T>&& r) {
     if (r.is_error()) return to_vfs_error(r.error());
     return std::move(r);
 }
-inline Result<void> vfs(Result<void>&& r) { return r.is_error() ? Result<void>(to_vfs_error(r.error())) : Result<void>(); }
+inline Result<void> vfs(Result<void>&& r) {
+    return r.is_error() ? Result<void>(to_vfs_error(r.error())) : Result<void>();
+}
 
 }  // namespace
 
@@ -92,7 +94,8 @@ Result<bool> FsInode::readdir(uint64_t& cookie, posix::DirEntry& out) {
     if (!posix::is_dir(mode())) return Errno::NotDir;
     idl::FsDirEntry e;
     uint64_t next = 0;
-    bool more = TRY(vfs(client_->call([&](FsClient& c) -> Result<bool> { return c.dir_entry(ino_, cookie, e, next); })));
+    bool more =
+        TRY(vfs(client_->call([&](FsClient& c) -> Result<bool> { return c.dir_entry(ino_, cookie, e, next); })));
     if (!more) return false;
     out.ino = e.ino;
     out.type = e.kind;
@@ -124,7 +127,7 @@ Result<RefPtr<posix::Inode>> FsInode::mkdir(posix::Name name, uint32_t mode, uin
 Result<RefPtr<posix::Inode>> FsInode::symlink(posix::Name name, posix::Name target, uint32_t uid, uint32_t gid) {
     idl::FsName n = TRY(fs_name(name));
     if (target.len == 0) return Errno::NoEnt;
-    if (target.len >= posix::kPathMax) return Errno::NameTooLong;
+    if (target.len >= posix::MAX_PATH_LEN) return Errno::NameTooLong;
     return made(client_->call([&](FsClient& c) -> Result<idl::FsStat> {
         if (c.stopped()) return Errno::IO;
         RRefBytes t = TRY(RRefBytes::create(uint32_t(target.len)));
@@ -184,7 +187,7 @@ Result<size_t> FsInode::read(uint64_t offset, void* buf, size_t len) {
     auto* out = static_cast<uint8_t*>(buf);
     size_t done = 0;
     while (done < len) {
-        uint32_t want = uint32_t(len - done < FsClient::kIoChunk ? len - done : FsClient::kIoChunk);
+        uint32_t want = uint32_t(len - done < FsClient::IO_CHUNK ? len - done : FsClient::IO_CHUNK);
         size_t got = TRY(vfs(client_->call([&](FsClient& c) -> Result<size_t> {
             if (c.stopped()) return Errno::IO;
             RRefBytes* io = TRY(c.io_buffer());
@@ -207,7 +210,7 @@ Result<size_t> FsInode::write(uint64_t offset, const void* buf, size_t len) {
     auto* in = static_cast<const uint8_t*>(buf);
     size_t done = 0;
     while (done < len) {
-        uint32_t want = uint32_t(len - done < FsClient::kIoChunk ? len - done : FsClient::kIoChunk);
+        uint32_t want = uint32_t(len - done < FsClient::IO_CHUNK ? len - done : FsClient::IO_CHUNK);
         size_t wrote = TRY(vfs(client_->call([&](FsClient& c) -> Result<size_t> {
             if (c.stopped()) return Errno::IO;
             RRefBytes* io = TRY(c.io_buffer());
@@ -227,7 +230,7 @@ Result<size_t> FsInode::readlink(char* buf, size_t len) {
     if (!posix::is_symlink(mode())) return Errno::Inval;
     return vfs(client_->call([&](FsClient& c) -> Result<size_t> {
         if (c.stopped()) return Errno::IO;
-        RRefBytes target = TRY(RRefBytes::create(uint32_t(posix::kPathMax)));
+        RRefBytes target = TRY(RRefBytes::create(uint32_t(posix::MAX_PATH_LEN)));
         auto r = c.fs().readlink(ino_, std::move(target));
         if (r.is_error()) return r.error();
         size_t n = r.value().length();

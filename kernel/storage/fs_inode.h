@@ -16,7 +16,8 @@ namespace lamina::storage {
 
 class FsInode final : public posix::Inode {
 public:
-    FsInode(RefPtr<FsClient> client, const idl::FsStat& st) : client_(std::move(client)), ino_(st.ino), mode_(st.mode) {}
+    FsInode(RefPtr<FsClient> client, const idl::FsStat& st)
+        : client_(std::move(client)), ino_(st.ino), mode_(st.mode) {}
 
     uint64_t dev() const override { return client_->dev(); }
     uint64_t ino() const override { return ino_; }

@@ -24,7 +24,7 @@ namespace {
 using posix::Inode;
 using posix::Name;
 
-constexpr char kHello[] = "hello from the ext2 root partition\n";
+constexpr char HELLO[] = "hello from the ext2 root partition\n";
 
 Name name(const char* s) { return Name{s, __builtin_strlen(s)}; }
 
@@ -93,11 +93,11 @@ KTEST(fs, mounts_the_root_partition_and_reads_known_files) {
         KASSERT_TRUE(hello);
         char buf[128] = {};
         auto r = hello->read(0, buf, sizeof buf);
-        KEXPECT(r.is_ok() && r.value() == sizeof kHello - 1);
-        KEXPECT(__builtin_memcmp(buf, kHello, sizeof kHello - 1) == 0);
+        KEXPECT(r.is_ok() && r.value() == sizeof HELLO - 1);
+        KEXPECT(__builtin_memcmp(buf, HELLO, sizeof HELLO - 1) == 0);
         posix::Stat st;
         KEXPECT(hello->getattr(st).is_ok());
-        KEXPECT_EQ(st.st_size, int64_t(sizeof kHello - 1));
+        KEXPECT_EQ(st.st_size, int64_t(sizeof HELLO - 1));
         KEXPECT(posix::is_regular(st.st_mode));
         KEXPECT_EQ(st.st_uid, 0u);
 
@@ -225,7 +225,7 @@ KTEST(fs, directories_through_the_vfs) {
         KEXPECT(posix::vfs_rmdir(ctx, "/a").is_ok());
         KEXPECT(posix::vfs_stat(ctx, "/a", true, st).error().code() == Errno::NoEnt);
         KEXPECT(posix::vfs_stat(ctx, "/dir/nested.txt", true, st).is_ok() && st.st_size == 7);
-        KEXPECT(posix::vfs_stat(ctx, "/link", true, st).is_ok() && st.st_size == int64_t(sizeof kHello - 1));
+        KEXPECT(posix::vfs_stat(ctx, "/link", true, st).is_ok() && st.st_size == int64_t(sizeof HELLO - 1));
         delete mounts;
         KEXPECT(client.value()->stop().is_ok());
     });
@@ -293,7 +293,7 @@ KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
         char buf[64] = {};
         auto r = hello->read(0, buf, sizeof buf);
         domain::set_verbose_faults(true);
-        KEXPECT(r.is_ok() && r.value() == sizeof kHello - 1);
+        KEXPECT(r.is_ok() && r.value() == sizeof HELLO - 1);
         KEXPECT_EQ(c.restarts(), 1u);
         KEXPECT(c.stop().is_ok());
     });
@@ -302,7 +302,7 @@ KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
 KTEST(fs, restarts_leave_page_counters_flat) {
     TestDisk disk;
     KASSERT_TRUE(disk.disk);
-    constexpr unsigned kRounds = 5;
+    constexpr unsigned ROUNDS = 5;
     uint64_t free_before = 0, free_after = 0;
     size_t objects_before = 0, objects_after = 0;
     unsigned eio = 0;
@@ -317,7 +317,7 @@ KTEST(fs, restarts_leave_page_counters_flat) {
         uint8_t data[4096];
         fill_pattern(data, sizeof data, 9);
         domain::set_verbose_faults(false);
-        for (unsigned i = 0; i <= kRounds; i++) {
+        for (unsigned i = 0; i <= ROUNDS; i++) {
             if (i == 1) {  // after one warm-up round (heap classes, RAM-disk pages)
                 free_before = mm::free_pages();
                 objects_before = domain::exchange_live_objects();
@@ -330,10 +330,10 @@ KTEST(fs, restarts_leave_page_counters_flat) {
         free_after = mm::free_pages();
         objects_after = domain::exchange_live_objects();
         domain::set_verbose_faults(true);
-        KEXPECT_EQ(c.restarts(), uint64_t(kRounds + 1));
+        KEXPECT_EQ(c.restarts(), uint64_t(ROUNDS + 1));
         KEXPECT(c.stop().is_ok());
     });
-    KEXPECT_EQ(eio, kRounds + 1);
+    KEXPECT_EQ(eio, ROUNDS + 1);
     KEXPECT_EQ(free_after, free_before);
     KEXPECT_EQ(objects_after, objects_before);
 }
@@ -344,13 +344,13 @@ KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
     KASSERT_TRUE(disk.disk);
     ktest::on_thread(ktest_ctx, "fs-test", [&] {
         // Find the root directory's entry for hello.txt on the disk and give it a zero rec_len.
-        constexpr uint64_t kPartition = 4096 * 512, kScan = 1u << 20;
+        constexpr uint64_t PARTITION = 4096 * 512, kScan = 1u << 20;
         auto* bytes = static_cast<uint8_t*>(mm::kmalloc(kScan));
         KASSERT_TRUE(bytes);
-        disk.disk->read(kPartition, bytes, kScan);
+        disk.disk->read(PARTITION, bytes, kScan);
         uint64_t entry = 0;
         for (uint64_t i = 8; i + 9 < kScan && !entry; i++)
-            if (bytes[i - 2] == 9 && __builtin_memcmp(bytes + i, "hello.txt", 9) == 0) entry = kPartition + i - 8;
+            if (bytes[i - 2] == 9 && __builtin_memcmp(bytes + i, "hello.txt", 9) == 0) entry = PARTITION + i - 8;
         mm::kfree(bytes);
         KASSERT_TRUE(entry);
         uint16_t zero = 0;
@@ -365,7 +365,7 @@ KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
 
         // A superblock without its magic: the mount is refused.
         uint8_t sb_magic[2] = {0, 0};
-        KASSERT_TRUE(disk.disk->write(kPartition + 1024 + 56, sb_magic, 2).is_ok());
+        KASSERT_TRUE(disk.disk->write(PARTITION + 1024 + 56, sb_magic, 2).is_ok());
         auto refused = FsClient::start({});
         KEXPECT(refused.is_error());
     });
@@ -391,7 +391,7 @@ KTEST(fs, start_root_fs_gives_the_vfs_root) {
         posix::Credentials cred;
         posix::PathContext ctx{*mounts, loc.value(), loc.value(), cred};
         posix::Stat st;
-        KEXPECT(posix::vfs_stat(ctx, "/hello.txt", true, st).is_ok() && st.st_size == int64_t(sizeof kHello - 1));
+        KEXPECT(posix::vfs_stat(ctx, "/hello.txt", true, st).is_ok() && st.st_size == int64_t(sizeof HELLO - 1));
         delete mounts;
         root.value() = nullptr;
         KEXPECT(stop_root_fs().is_ok());
@@ -441,24 +441,26 @@ void worker_main(void* p) {
         return;
     }
     // Off the stack: kernel stacks are small.
-    constexpr size_t kSize = 8192;
-    auto* out = static_cast<uint8_t*>(mm::kmalloc(2 * kSize));
+    constexpr size_t SIZE = 8192;
+    auto* out = static_cast<uint8_t*>(mm::kmalloc(2 * SIZE));
     if (!out) {
         w.other++;
         __atomic_store_n(&w.done, true, __ATOMIC_RELEASE);
         return;
     }
-    uint8_t* in = out + kSize;
+    uint8_t* in = out + SIZE;
     // At least 40 rounds, and on until a fault has hit the domain while they ran: on a loaded
     // host the injector may not get the CPU before 40 rounds are over (bounded all the same).
     for (unsigned i = 0; i < 40 || (!__atomic_load_n(w.faults_seen, __ATOMIC_ACQUIRE) && i < 4000); i++) {
-        fill_pattern(out, kSize, w.id * 100 + i);
-        auto wr = file_inode->write(0, out, kSize);
+        fill_pattern(out, SIZE, w.id * 100 + i);
+        auto wr = file_inode->write(0, out, SIZE);
         auto fs = wr.is_ok() ? static_cast<FsInode*>(file_inode.get())->fsync(false) : Result<void>(wr.error());
-        auto rd = fs.is_ok() ? file_inode->read(0, in, kSize) : Result<size_t>(fs.error());
+        auto rd = fs.is_ok() ? file_inode->read(0, in, SIZE) : Result<size_t>(fs.error());
         if (rd.is_ok()) {
-            if (rd.value() == kSize && check_pattern(in, kSize, w.id * 100 + i)) w.ok++;
-            else w.mismatched++;
+            if (rd.value() == SIZE && check_pattern(in, SIZE, w.id * 100 + i))
+                w.ok++;
+            else
+                w.mismatched++;
         } else if (is_eio(rd.error())) {
             w.eio++;
         } else {
@@ -489,7 +491,8 @@ KTEST(fs, concurrent_callers_see_data_or_eio_across_restarts) {
         }
         domain::set_verbose_faults(false);
         unsigned injected = 0;
-        while (!__atomic_load_n(&workers[0].done, __ATOMIC_ACQUIRE) || !__atomic_load_n(&workers[1].done, __ATOMIC_ACQUIRE)) {
+        while (!__atomic_load_n(&workers[0].done, __ATOMIC_ACQUIRE) ||
+               !__atomic_load_n(&workers[1].done, __ATOMIC_ACQUIRE)) {
             sched::sleep_ns(3'000'000);
             if (injected < 6 && domain::inject_fault("fs").is_ok()) injected++;
             if (injected > 0) __atomic_store_n(&faults_seen, true, __ATOMIC_RELEASE);

@@ -24,11 +24,11 @@ namespace {
 using posix::Inode;
 using posix::Name;
 
-constexpr uint64_t kCrashInFlight = 1;  // nvme.control (domains/nvme/nvme_domain.cpp)
-constexpr size_t kFileSize = 256 * 1024;
+constexpr uint64_t CRASH_IN_FLIGHT = 1;  // nvme.control (domains/nvme/nvme_domain.cpp)
+constexpr size_t FILE_SIZE = 256 * 1024;
 // What tests/system/fs_nvme_test.cpp reads back with debugfs.
-constexpr char kCheckFile[] = "fs-nvme-check.txt";
-constexpr char kCheckText[] = "written by the fs domain through the nvme domain, across a driver crash\n";
+constexpr char CHECK_FILE[] = "fs-nvme-check.txt";
+constexpr char CHECK_TEXT[] = "written by the fs domain through the nvme domain, across a driver crash\n";
 
 Name name(const char* s) { return Name{s, __builtin_strlen(s)}; }
 
@@ -53,7 +53,7 @@ bool crash_next_io() {
     if (!d) return false;
     auto fn = reinterpret_cast<domain::CallFn>(domain::find_export(d, "nvme.control"));
     uint64_t result = ~0ull;
-    return fn && domain::call(d, fn, kCrashInFlight, &result) == DomainError::None && result == 0;
+    return fn && domain::call(d, fn, CRASH_IN_FLIGHT, &result) == DomainError::None && result == 0;
 }
 
 uint8_t byte_at(size_t i) { return uint8_t((i * 31) ^ (i >> 11)); }
@@ -64,7 +64,7 @@ KTEST(fs, nvme_root_partition_survives_driver_crashes) {
     ScopedBlockService svc;
     KASSERT_TRUE(svc.ok);
     ktest::on_thread(ktest_ctx, "fs-nvme-test", [&] {
-        auto* buf = static_cast<uint8_t*>(mm::kmalloc(kFileSize));
+        auto* buf = static_cast<uint8_t*>(mm::kmalloc(FILE_SIZE));
         KASSERT_TRUE(buf);
         {
             auto client = FsClient::start({});
@@ -84,8 +84,8 @@ KTEST(fs, nvme_root_partition_survives_driver_crashes) {
             (void)root->unlink(name("fs-nvme-test.bin"));
             auto f = root->create(name("fs-nvme-test.bin"), posix::mode::Regular | 0644, 0, 0);
             KASSERT_TRUE(f.is_ok());
-            for (size_t i = 0; i < kFileSize; i++) buf[i] = byte_at(i);
-            KEXPECT(f.value()->write(0, buf, kFileSize).is_ok());
+            for (size_t i = 0; i < FILE_SIZE; i++) buf[i] = byte_at(i);
+            KEXPECT(f.value()->write(0, buf, FILE_SIZE).is_ok());
             KEXPECT(crash_next_io());
             domain::set_verbose_faults(false);
             KEXPECT(static_cast<FsInode*>(f.value().get())->fsync(false).is_ok());
@@ -100,24 +100,24 @@ KTEST(fs, nvme_root_partition_survives_driver_crashes) {
         RefPtr<Inode> root = client.value()->root();
         auto f = root->lookup(name("fs-nvme-test.bin"));
         KASSERT_TRUE(f.is_ok());
-        __builtin_memset(buf, 0, kFileSize);
+        __builtin_memset(buf, 0, FILE_SIZE);
         uint64_t restarts = block_recovery()->restarts();
         KEXPECT(crash_next_io());
         domain::set_verbose_faults(false);
-        auto r = f.value()->read(0, buf, kFileSize);
+        auto r = f.value()->read(0, buf, FILE_SIZE);
         domain::set_verbose_faults(true);
-        KEXPECT(r.is_ok() && r.value() == kFileSize);
+        KEXPECT(r.is_ok() && r.value() == FILE_SIZE);
         bool same = true;
-        for (size_t i = 0; i < kFileSize && same; i++) same = buf[i] == byte_at(i);
+        for (size_t i = 0; i < FILE_SIZE && same; i++) same = buf[i] == byte_at(i);
         KEXPECT(same);
         KEXPECT_EQ(block_recovery()->restarts(), restarts + 1);
         KEXPECT(root->unlink(name("fs-nvme-test.bin")).is_ok());
 
         // What the system test checks on the host.
-        (void)root->unlink(name(kCheckFile));
-        auto check = root->create(name(kCheckFile), posix::mode::Regular | 0644, 0, 0);
+        (void)root->unlink(name(CHECK_FILE));
+        auto check = root->create(name(CHECK_FILE), posix::mode::Regular | 0644, 0, 0);
         KASSERT_TRUE(check.is_ok());
-        KEXPECT(check.value()->write(0, kCheckText, sizeof kCheckText - 1).is_ok());
+        KEXPECT(check.value()->write(0, CHECK_TEXT, sizeof CHECK_TEXT - 1).is_ok());
         KEXPECT(client.value()->stop().is_ok());  // unmount: clean for e2fsck
         mm::kfree(buf);
     });
@@ -174,13 +174,13 @@ KTEST(fs, mount_root_fs_makes_the_ext2_root_the_namespace_root) {
 // The fs figures on the real disk (bench/README.md): the root partition of the 128 MiB test
 // image has ~57 MiB free, so the file is 32 MiB here (64 MiB on the RAM disk: fs_kbench.cpp).
 KBENCH(fs_nvme_io) {
-    constexpr size_t kSize = 32u << 20, kChunk = 1u << 20;
-    constexpr unsigned kRandom = 1000;
+    constexpr size_t SIZE = 32u << 20, CHUNK = 1u << 20;
+    constexpr unsigned RANDOM = 1000;
     ScopedBlockService svc;
     if (!svc.ok) return;
-    auto* buf = static_cast<uint8_t*>(mm::kmalloc(kChunk));
+    auto* buf = static_cast<uint8_t*>(mm::kmalloc(CHUNK));
     if (!buf) return;
-    for (size_t i = 0; i < kChunk; i++) buf[i] = byte_at(i);
+    for (size_t i = 0; i < CHUNK; i++) buf[i] = byte_at(i);
     auto mib_per_s = [](uint64_t bytes, uint64_t ns) { return ns ? bytes * 1000000000ull / ns / (1u << 20) : 0; };
     bool ok = true;
     {
@@ -191,12 +191,12 @@ KBENCH(fs_nvme_io) {
         auto f = root->create(name("fs-bench.bin"), posix::mode::Regular | 0644, 0, 0);
         ok = f.is_ok();
         uint64_t t0 = time::now_ns();
-        for (size_t off = 0; ok && off < kSize; off += kChunk) {
-            auto w = f.value()->write(off, buf, kChunk);
-            ok = w.is_ok() && w.value() == kChunk;
+        for (size_t off = 0; ok && off < SIZE; off += CHUNK) {
+            auto w = f.value()->write(off, buf, CHUNK);
+            ok = w.is_ok() && w.value() == CHUNK;
         }
         ok = ok && static_cast<FsInode*>(f.value().get())->fsync(false).is_ok();
-        if (ok) kbench_ctx.report("seq_write_32MiB_fsync", mib_per_s(kSize, time::now_ns() - t0), "MiB/s");
+        if (ok) kbench_ctx.report("seq_write_32MiB_fsync", mib_per_s(SIZE, time::now_ns() - t0), "MiB/s");
         (void)client.value()->stop();
     }
     auto client = FsClient::start({});  // cold cache: reads go to the disk
@@ -205,21 +205,21 @@ KBENCH(fs_nvme_io) {
         auto f = root->lookup(name("fs-bench.bin"));
         ok = f.is_ok();
         uint64_t t0 = time::now_ns();
-        for (size_t off = 0; ok && off < kSize; off += kChunk) {
-            auto r = f.value()->read(off, buf, kChunk);
-            ok = r.is_ok() && r.value() == kChunk && buf[kChunk - 1] == byte_at(kChunk - 1);
+        for (size_t off = 0; ok && off < SIZE; off += CHUNK) {
+            auto r = f.value()->read(off, buf, CHUNK);
+            ok = r.is_ok() && r.value() == CHUNK && buf[CHUNK - 1] == byte_at(CHUNK - 1);
         }
-        if (ok) kbench_ctx.report("seq_read_32MiB", mib_per_s(kSize, time::now_ns() - t0), "MiB/s");
+        if (ok) kbench_ctx.report("seq_read_32MiB", mib_per_s(SIZE, time::now_ns() - t0), "MiB/s");
         uint64_t seed = 0x9e3779b97f4a7c15ull;
         t0 = time::now_ns();
-        for (unsigned i = 0; ok && i < kRandom; i++) {
+        for (unsigned i = 0; ok && i < RANDOM; i++) {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            auto r = f.value()->read((seed % (kSize / 4096)) * 4096, buf, 4096);
+            auto r = f.value()->read((seed % (SIZE / 4096)) * 4096, buf, 4096);
             ok = r.is_ok() && r.value() == 4096;
         }
-        if (ok) kbench_ctx.report("random_read_4KiB_fs", (time::now_ns() - t0) / kRandom / 1000, "us");
+        if (ok) kbench_ctx.report("random_read_4KiB_fs", (time::now_ns() - t0) / RANDOM / 1000, "us");
         (void)root->unlink(name("fs-bench.bin"));
         (void)client.value()->stop();
     }

@@ -11,14 +11,14 @@
 namespace lamina::storage {
 
 namespace {
-constexpr uint64_t kPage = PAGE_SIZE;
+constexpr uint64_t PAGE = PAGE_SIZE;
 }
 
 Result<RamDisk*> RamDisk::create(const uint8_t* image, size_t image_size, uint64_t size_bytes) {
-    if (size_bytes == 0 || size_bytes % kPage || size_bytes < image_size) return Errno::Inval;
+    if (size_bytes == 0 || size_bytes % PAGE || size_bytes < image_size) return Errno::Inval;
     auto* d = new (std::nothrow) RamDisk;
     if (!d) return Errno::NoMem;
-    uint64_t n = size_bytes / kPage;
+    uint64_t n = size_bytes / PAGE;
     d->pages_ = static_cast<uint8_t**>(mm::kmalloc(n * sizeof(uint8_t*)));
     if (!d->pages_) {
         delete d;
@@ -33,7 +33,7 @@ Result<RamDisk*> RamDisk::create(const uint8_t* image, size_t image_size, uint64
 
 RamDisk::~RamDisk() {
     if (pages_)
-        for (uint64_t i = 0; i < size_ / kPage; i++) mm::kfree(pages_[i]);
+        for (uint64_t i = 0; i < size_ / PAGE; i++) mm::kfree(pages_[i]);
     mm::kfree(pages_);
 }
 
@@ -42,16 +42,16 @@ RamDisk::Stats RamDisk::stats() const {
     return stats_;
 }
 
-Result<idl::BlockInfo> RamDisk::info() { return idl::BlockInfo{kBlockSize, kMaxBlocks, size_ / kBlockSize}; }
+Result<idl::BlockInfo> RamDisk::info() { return idl::BlockInfo{BLOCK_SIZE, MAX_BLOCKS, size_ / BLOCK_SIZE}; }
 
 uint8_t* RamDisk::page_for_write(uint64_t index) {
     if (pages_[index]) return pages_[index];
-    auto* p = static_cast<uint8_t*>(mm::kmalloc(kPage));
+    auto* p = static_cast<uint8_t*>(mm::kmalloc(PAGE));
     if (!p) return nullptr;
-    uint64_t at = index * kPage;
-    size_t from_image = at < image_size_ ? (image_size_ - at < kPage ? image_size_ - at : kPage) : 0;
+    uint64_t at = index * PAGE;
+    size_t from_image = at < image_size_ ? (image_size_ - at < PAGE ? image_size_ - at : PAGE) : 0;
     if (from_image) __builtin_memcpy(p, image_ + at, from_image);
-    __builtin_memset(p + from_image, 0, kPage - from_image);
+    __builtin_memset(p + from_image, 0, PAGE - from_image);
     pages_[index] = p;
     stats_.pages++;
     return p;
@@ -61,8 +61,8 @@ void RamDisk::read(uint64_t offset, void* buf, size_t len) {
     SpinlockGuard g(lock_);
     auto* out = static_cast<uint8_t*>(buf);
     while (len > 0) {
-        uint64_t index = offset / kPage, in = offset % kPage;
-        size_t n = kPage - in < len ? kPage - in : len;
+        uint64_t index = offset / PAGE, in = offset % PAGE;
+        size_t n = PAGE - in < len ? PAGE - in : len;
         if (pages_[index]) {
             __builtin_memcpy(out, pages_[index] + in, n);
         } else {
@@ -79,10 +79,10 @@ Result<void> RamDisk::write(uint64_t offset, const void* buf, size_t len) {
     SpinlockGuard g(lock_);
     auto* in = static_cast<const uint8_t*>(buf);
     while (len > 0) {
-        uint8_t* page = page_for_write(offset / kPage);
+        uint8_t* page = page_for_write(offset / PAGE);
         if (!page) return Errno::NoMem;
-        uint64_t within = offset % kPage;
-        size_t n = kPage - within < len ? kPage - within : len;
+        uint64_t within = offset % PAGE;
+        size_t n = PAGE - within < len ? PAGE - within : len;
         __builtin_memcpy(page + within, in, n);
         in += n;
         offset += n;
@@ -116,40 +116,42 @@ Result<RRefDeque<idl::BlockRequest, 32>> RamDisk::submit(RRefDeque<idl::BlockReq
     uint32_t n = batch.size();
     for (uint32_t i = 0; i < n; i++) {
         RRef<idl::BlockRequest> req = batch.pop_front();
-        bool valid = req && proxy_rt::rescue_rref(req.raw(), ExchangeTraits<idl::BlockRequest>::id, KERNEL_DOMAIN, KERNEL_DOMAIN);
+        bool valid = req && proxy_rt::rescue_rref(req.raw(), ExchangeTraits<idl::BlockRequest>::id, KERNEL_DOMAIN,
+                                                  KERNEL_DOMAIN);
         if (!valid) {
             (void)req.leak();  // garbage or someone else's: dropped from the batch, untouched
             continue;
         }
         idl::BlockRequest& r = *req;
-        uint64_t bytes = uint64_t(r.blocks) * kBlockSize;
+        uint64_t bytes = uint64_t(r.blocks) * BLOCK_SIZE;
         r.status = 0;
         bool buf_ok = r.buf && proxy_rt::rescue_rref(r.buf.raw(), BYTES_TYPE_ID, KERNEL_DOMAIN, KERNEL_DOMAIN);
         if (r.op == idl::BlockOp::Flush) {
             SpinlockGuard g(lock_);
             stats_.flushes++;
-        } else if (!buf_ok || r.blocks > kMaxBlocks || r.lba > size_ / kBlockSize || r.blocks > size_ / kBlockSize - r.lba ||
-                   r.buf.capacity() < bytes || (r.op == idl::BlockOp::Write && r.buf.length() < bytes) ||
+        } else if (!buf_ok || r.blocks > MAX_BLOCKS || r.lba > size_ / BLOCK_SIZE ||
+                   r.blocks > size_ / BLOCK_SIZE - r.lba || r.buf.capacity() < bytes ||
+                   (r.op == idl::BlockOp::Write && r.buf.length() < bytes) ||
                    (r.op != idl::BlockOp::Read && r.op != idl::BlockOp::Write)) {
             r.status = int32_t(Errno::Inval);
         } else if (r.op == idl::BlockOp::Read) {
-            read(r.lba * kBlockSize, r.buf.data(), bytes);
+            read(r.lba * BLOCK_SIZE, r.buf.data(), bytes);
             (void)r.buf.set_length(uint32_t(bytes));
             SpinlockGuard g(lock_);
             stats_.reads++;
         } else {
             has_write = true;
             SpinlockGuard g(lock_);
-            uint64_t offset = r.lba * kBlockSize;
+            uint64_t offset = r.lba * BLOCK_SIZE;
             const uint8_t* in = r.buf.data();
             for (uint64_t left = bytes; left > 0;) {
-                uint8_t* page = page_for_write(offset / kPage);
+                uint8_t* page = page_for_write(offset / PAGE);
                 if (!page) {
                     r.status = int32_t(Errno::NoMem);
                     break;
                 }
-                uint64_t within = offset % kPage;
-                uint64_t m = kPage - within < left ? kPage - within : left;
+                uint64_t within = offset % PAGE;
+                uint64_t m = PAGE - within < left ? PAGE - within : left;
                 __builtin_memcpy(page + within, in, m);
                 in += m;
                 offset += m;

@@ -22,8 +22,8 @@ namespace lamina::storage {
 
 class RamDisk final : public idl::Block {
 public:
-    static constexpr uint32_t kBlockSize = 512;
-    static constexpr uint32_t kMaxBlocks = 256;  // per request: 128 KiB
+    static constexpr uint32_t BLOCK_SIZE = 512;
+    static constexpr uint32_t MAX_BLOCKS = 256;  // per request: 128 KiB
 
     // size_bytes: a multiple of 4096, at least the image. The image must outlive the disk.
     static Result<RamDisk*> create(const uint8_t* image, size_t image_size, uint64_t size_bytes);

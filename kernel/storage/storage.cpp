@@ -22,9 +22,9 @@ Result<DiskImage> disk_module(const char* name) {
         const char* word = m.name;
         for (const char* p = m.name; *p; p++)
             if (*p == ' ' && p[1] && p[1] != ' ') word = p + 1;
-        constexpr char kPrefix[] = "disk:";
-        if (__builtin_strncmp(word, kPrefix, sizeof kPrefix - 1) != 0) continue;
-        word += sizeof kPrefix - 1;
+        constexpr char PREFIX[] = "disk:";
+        if (__builtin_strncmp(word, PREFIX, sizeof PREFIX - 1) != 0) continue;
+        word += sizeof PREFIX - 1;
         size_t n = __builtin_strlen(name);
         if (__builtin_strncmp(word, name, n) != 0 || (word[n] && word[n] != ' ')) continue;
         if (m.end <= m.start) return Errno::NoEnt;
@@ -41,11 +41,13 @@ Result<RefPtr<posix::Inode>> start_root_fs(bool read_only) {
     static bool hooked = false;
     // reboot(2) and power-off: write everything back and leave the file system marked clean,
     // or the next boot mounts it read-only.
-    if (!hooked) hooked = power::add_shutdown_hook([] {
-        if (g_root) {
-            if (auto r = stop_root_fs(); r.is_error()) kprintf("storage: unmounting the root file system: %s\n", r.error().name());
-        }
-    });
+    if (!hooked)
+        hooked = power::add_shutdown_hook([] {
+            if (g_root) {
+                if (auto r = stop_root_fs(); r.is_error())
+                    kprintf("storage: unmounting the root file system: %s\n", r.error().name());
+            }
+        });
     return g_root->root();
 }
 

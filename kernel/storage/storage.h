@@ -39,8 +39,8 @@ struct DiskImage {
 Result<DiskImage> disk_module(const char* name);
 
 // Starts the fs domain on the provided "block" interface and mounts its root partition
-// (read-only if asked: nothing on the disk changes, not even the "mounted" mark); the client stays alive (root_fs()) until stop_root_fs(), which a shutdown hook
-// (power::add_shutdown_hook) also runs.
+// (read-only if asked: nothing on the disk changes, not even the "mounted" mark); the client stays alive (root_fs())
+// until stop_root_fs(), which a shutdown hook (power::add_shutdown_hook) also runs.
 Result<RefPtr<posix::Inode>> start_root_fs(bool read_only = false);
 FsClient* root_fs();
 // Unmounts cleanly (for power-off) and destroys the domain.

@@ -10,7 +10,7 @@
 
 namespace lamina::storage {
 
-inline constexpr uint64_t kTestDiskSize = 112ull << 20;  // what make-test-disk partitioned
+inline constexpr uint64_t TEST_DISK_SIZE = 112ull << 20;  // what make-test-disk partitioned
 
 // A RAM disk from the image, provided as "block" while it lives. A block service already
 // provided (the NVMe driver's, once it is started at boot) steps aside for the test and is
@@ -20,7 +20,7 @@ public:
     TestDisk() {
         auto image = disk_module("fsdisk");
         if (image.is_error()) return;
-        auto d = RamDisk::create(image.value().data, image.value().size, kTestDiskSize);
+        auto d = RamDisk::create(image.value().data, image.value().size, TEST_DISK_SIZE);
         if (d.is_error()) return;
         disk = d.value();
         if (auto existing = domain::lookup_interface(nullptr, "block", 5); existing.is_ok()) {

@@ -60,14 +60,14 @@ struct Sample {
 
 Sample measure_with_hpet(bool with_lapic) {
     uint64_t mask = hpet::counter_mask();
-    uint64_t want = mul_div(CALIBRATION_NS, hpet::frequency_hz(), kNsPerSec);
-    if (with_lapic) lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
+    uint64_t want = mul_div(CALIBRATION_NS, hpet::frequency_hz(), NS_PER_SEC);
+    if (with_lapic) lapic::timer_start(irq::VECTOR_LAPIC_TIMER, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
     Point p0 = read_point(hpet::read_counter, with_lapic);
     while (((hpet::read_counter() - p0.reference) & mask) < want) cpu::pause();
     Point p1 = read_point(hpet::read_counter, with_lapic);
     if (with_lapic) lapic::timer_stop();
     return {p1.tsc - p0.tsc, uint64_t(p0.lapic - p1.lapic),
-            mul_div((p1.reference - p0.reference) & mask, kNsPerSec, hpet::frequency_hz())};
+            mul_div((p1.reference - p0.reference) & mask, NS_PER_SEC, hpet::frequency_hz())};
 }
 
 // The PIT gives no counter to read, only the moment its countdown ends, so the end is bracketed
@@ -75,11 +75,11 @@ Sample measure_with_hpet(bool with_lapic) {
 // wide brackets is retried; the narrowest of the attempts is kept.
 Sample measure_with_pit(bool with_lapic) {
     // 10 ms is 11932 PIT ticks; channel 2's countdown is polled through port 0x61.
-    uint16_t ticks = uint16_t(mul_div(CALIBRATION_NS, pit::kFrequencyHz, kNsPerSec));
+    uint16_t ticks = uint16_t(mul_div(CALIBRATION_NS, pit::FREQUENCY_HZ, NS_PER_SEC));
     Sample best{};
     uint64_t best_window = UINT64_MAX;
     for (int attempt = 0;; attempt++) {
-        if (with_lapic) lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
+        if (with_lapic) lapic::timer_start(irq::VECTOR_LAPIC_TIMER, lapic::TimerMode::OneShot, 0xFFFFFFFF, true);
         uint64_t t0 = cpu::rdtsc();
         pit::start_countdown(ticks);  // counting starts with its last port write (the gate)
         uint64_t start = cpu::rdtsc();
@@ -96,7 +96,7 @@ Sample measure_with_pit(bool with_lapic) {
         // The count starts at the gate's rising edge on an 8254, at the count write under QEMU
         // (which ignores the gate in mode 0): both lie in [t0, start].
         uint64_t window = (end - last) + (start - t0);
-        Sample s{end - (t0 + (start - t0) / 2), uint64_t(l0 - l1), mul_div(ticks, kNsPerSec, pit::kFrequencyHz)};
+        Sample s{end - (t0 + (start - t0) / 2), uint64_t(l0 - l1), mul_div(ticks, NS_PER_SEC, pit::FREQUENCY_HZ)};
         if (window < best_window) {
             best_window = window;
             best = s;
@@ -106,9 +106,21 @@ Sample measure_with_pit(bool with_lapic) {
 }
 
 uint64_t median3(uint64_t a, uint64_t b, uint64_t c) {
-    if (a > b) { uint64_t t = a; a = b; b = t; }
-    if (b > c) { uint64_t t = b; b = c; c = t; }
-    if (a > b) { uint64_t t = a; a = b; b = t; }
+    if (a > b) {
+        uint64_t t = a;
+        a = b;
+        b = t;
+    }
+    if (b > c) {
+        uint64_t t = b;
+        b = c;
+        c = t;
+    }
+    if (a > b) {
+        uint64_t t = a;
+        a = b;
+        b = t;
+    }
     return b;
 }
 
@@ -145,8 +157,8 @@ Result<void> init() {
     auto ext = cpu::cpuid(0x80000000);
     g_tsc_invariant = ext.eax >= 0x80000007 && (cpu::cpuid(0x80000007).edx & (1u << 8));
 
-    g_tsc_to_ns = Scale::from_frequencies(g_tsc_hz, kNsPerSec);
-    g_ns_to_lapic = Scale::from_frequencies(kNsPerSec, g_lapic_hz);
+    g_tsc_to_ns = Scale::from_frequencies(g_tsc_hz, NS_PER_SEC);
+    g_ns_to_lapic = Scale::from_frequencies(NS_PER_SEC, g_lapic_hz);
     __atomic_store_n(&g_tsc_base, cpu::rdtsc(), __ATOMIC_RELEASE);
 
     kprintf("time: reference %s", g_reference);
@@ -154,7 +166,7 @@ Result<void> init() {
     kprintf("\ntime: TSC %lu.%03lu MHz%s\n", g_tsc_hz / 1'000'000, g_tsc_hz / 1000 % 1000,
             g_tsc_invariant ? ", invariant" : ", not invariant (assumed constant)");
     kprintf("time: local APIC timer %lu.%03lu MHz (divide by %u), tick %u Hz\n", g_lapic_hz / 1'000'000,
-            g_lapic_hz / 1000 % 1000, lapic::kTimerDivide, kTickHz);
+            g_lapic_hz / 1000 % 1000, lapic::TIMER_DIVISOR, TICK_HZ);
     init_this_cpu();
     return {};
 }

@@ -38,8 +38,8 @@ bool countdown_done() { return cpu::inb(PORT_B) & PORT_B_OUT2; }
 
 void start_channel0(uint32_t hz) {
     if (hz < 19) hz = 19;
-    if (hz > kFrequencyHz) hz = uint32_t(kFrequencyHz);
-    uint32_t divisor = uint32_t(kFrequencyHz / hz);
+    if (hz > FREQUENCY_HZ) hz = uint32_t(FREQUENCY_HZ);
+    uint32_t divisor = uint32_t(FREQUENCY_HZ / hz);
     if (divisor > 0xFFFF) divisor = 0xFFFF;
     if (divisor < 2) divisor = 2;  // mode 2 needs a count of at least 2
     cpu::outb(COMMAND, SELECT_CHANNEL0 | ACCESS_LOW_HIGH | MODE2_RATE_GENERATOR);

@@ -7,7 +7,7 @@
 
 namespace lamina::time::pit {
 
-inline constexpr uint64_t kFrequencyHz = 1'193'182;
+inline constexpr uint64_t FREQUENCY_HZ = 1'193'182;
 
 // Starts channel 2 counting `ticks` (1..65535) down; countdown_done() turns true when it reaches 0.
 void start_countdown(uint16_t ticks);

@@ -11,9 +11,9 @@ namespace {
 constexpr uint16_t CMOS_INDEX = 0x70, CMOS_DATA = 0x71;
 constexpr uint8_t RTC_SECONDS = 0x00, RTC_MINUTES = 0x02, RTC_HOURS = 0x04, RTC_DAY = 0x07, RTC_MONTH = 0x08,
                   RTC_YEAR = 0x09, RTC_STATUS_A = 0x0A, RTC_STATUS_B = 0x0B;
-constexpr uint8_t STATUS_A_UPDATING = 0x80;                      // the registers are being rewritten
+constexpr uint8_t STATUS_A_UPDATING = 0x80;                         // the registers are being rewritten
 constexpr uint8_t STATUS_B_24_HOUR = 0x02, STATUS_B_BINARY = 0x04;  // else 12-hour, BCD
-constexpr uint8_t HOURS_PM = 0x80;                               // in 12-hour mode
+constexpr uint8_t HOURS_PM = 0x80;                                  // in 12-hour mode
 
 uint64_t g_boot_epoch_ns = 0;  // realtime at monotonic 0
 bool g_epoch_read = false;

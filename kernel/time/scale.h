@@ -13,7 +13,7 @@
 
 namespace lamina::time {
 
-inline constexpr uint64_t kNsPerSec = 1'000'000'000;
+inline constexpr uint64_t NS_PER_SEC = 1'000'000'000;
 
 // floor(a * b / c), saturating at UINT64_MAX when the quotient does not fit (or c == 0).
 // Uses no 128-bit division (the kernel has no libgcc), only 128-bit multiplication and shifts.
@@ -36,7 +36,7 @@ struct Scale {
     }
 
     // The frequency of a counter that advanced `counts` during `ns` nanoseconds (rounds down).
-    static uint64_t frequency_from(uint64_t counts, uint64_t ns) { return mul_div(counts, kNsPerSec, ns); }
+    static uint64_t frequency_from(uint64_t counts, uint64_t ns) { return mul_div(counts, NS_PER_SEC, ns); }
 };
 
 }  // namespace lamina::time

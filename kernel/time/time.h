@@ -8,7 +8,7 @@
 // The tick and timers run on each CPU's local APIC timer in one-shot mode: every interrupt
 // fires the expired timers, then re-arms the APIC timer for the earlier of the next tick and
 // the earliest remaining timer, and finally calls the tick handler if a tick was due. Ticks are
-// kTickHz on a fixed grid; ticks missed while interrupts were off are not replayed.
+// TICK_HZ on a fixed grid; ticks missed while interrupts were off are not replayed.
 //
 // Boot order: time::init() on the boot CPU after lapic::init() (it calibrates and starts the
 // boot CPU's tick), then time::init_this_cpu() on each application processor after
@@ -21,8 +21,8 @@
 
 namespace lamina::time {
 
-inline constexpr unsigned kTickHz = 100;
-inline constexpr uint64_t kTickPeriodNs = 1'000'000'000 / kTickHz;
+inline constexpr unsigned TICK_HZ = 100;
+inline constexpr uint64_t TICK_PERIOD_NS = 1'000'000'000 / TICK_HZ;
 
 Result<void> init();
 void init_this_cpu();
@@ -86,8 +86,8 @@ private:
     void* context_ = nullptr;
     Timer* next_ = nullptr;
     Timer* prev_ = nullptr;
-    struct TimerQueue* queue_ = nullptr;      // the queue holding it, while armed
-    struct TimerQueue* fired_by_ = nullptr;   // the queue that last fired it
+    struct TimerQueue* queue_ = nullptr;     // the queue holding it, while armed
+    struct TimerQueue* fired_by_ = nullptr;  // the queue that last fired it
 };
 
 }  // namespace lamina::time

@@ -59,12 +59,12 @@ KTEST(time, clock_advances_at_hpet_rate) {
         return h;
     };
     uint64_t mask = hpet::counter_mask();
-    uint64_t want = mul_div(50 * MS, hpet::frequency_hz(), kNsPerSec);
+    uint64_t want = mul_div(50 * MS, hpet::frequency_hz(), NS_PER_SEC);
     uint64_t t0 = 0, t1 = 0;
     uint64_t h0 = read(&t0);
     while (((hpet::read_counter() - h0) & mask) < want) cpu::pause();
     uint64_t h1 = read(&t1);
-    uint64_t hpet_ns = mul_div((h1 - h0) & mask, kNsPerSec, hpet::frequency_hz());
+    uint64_t hpet_ns = mul_div((h1 - h0) & mask, NS_PER_SEC, hpet::frequency_hz());
     uint64_t clock_ns = t1 - t0;
     ktest_ctx.note("50 ms by HPET: %lu ns by now_ns()", clock_ns);
     KEXPECT(clock_ns >= hpet_ns - hpet_ns / 50);
@@ -96,9 +96,9 @@ KTEST(time, tick_runs_at_configured_rate) {
     busy_wait_ns(200 * MS);
     uint64_t n = ticks() - n0, missed = missed_ticks() - m0;
     uint64_t elapsed = now_ns() - t0;
-    uint64_t expected = elapsed / kTickPeriodNs;
-    ktest_ctx.note("%lu ticks (%lu missed) in %lu ms (%u Hz: %lu expected)", n, missed, elapsed / MS,
-                   kTickHz, expected);
+    uint64_t expected = elapsed / TICK_PERIOD_NS;
+    ktest_ctx.note("%lu ticks (%lu missed) in %lu ms (%u Hz: %lu expected)", n, missed, elapsed / MS, TICK_HZ,
+                   expected);
     // Every tick period that passed is either taken or counted as missed (the interrupt came more
     // than a period late, which a loaded host running TCG does cause); how many are taken is
     // up to the host, so only some are required. A virtual CPU descheduled by the host for part
@@ -157,12 +157,15 @@ KTEST(time, timers_fire_in_deadline_order) {
     for (int i = 0; i < N; i++) {
         slots[i].index = i;
         slots[i].deadline = base + offsets_ms[i] * MS;
-        slots[i].timer.arm(slots[i].deadline, [](void* c) {
-            auto* s = static_cast<Slot*>(c);
-            s->at = now_ns();
-            order[fired] = s->index;
-            fired = fired + 1;
-        }, &slots[i]);
+        slots[i].timer.arm(
+            slots[i].deadline,
+            [](void* c) {
+                auto* s = static_cast<Slot*>(c);
+                s->at = now_ns();
+                order[fired] = s->index;
+                fired = fired + 1;
+            },
+            &slots[i]);
     }
     cpu::sti();
     KASSERT_TRUE(wait_until([] { return fired == N; }, 2000 * MS));

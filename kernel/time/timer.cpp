@@ -82,7 +82,7 @@ struct TimerQueue {
 
 namespace {
 
-TimerQueue g_queues[acpi::kMaxCpus];
+TimerQueue g_queues[acpi::MAX_CPUS];
 unsigned g_queue_count;
 TickHandler g_tick_handler;
 
@@ -115,11 +115,11 @@ void timer_interrupt(arch::InterruptFrame&) {
     bool tick = now >= q.next_tick_ns;
     if (tick) {
         q.ticks++;
-        q.next_tick_ns += kTickPeriodNs;
+        q.next_tick_ns += TICK_PERIOD_NS;
         if (q.next_tick_ns <= now) {  // missed ticks are dropped, not replayed; the grid stays
-            uint64_t behind = (now - q.next_tick_ns) / kTickPeriodNs + 1;
+            uint64_t behind = (now - q.next_tick_ns) / TICK_PERIOD_NS + 1;
             q.missed_ticks += behind;
-            q.next_tick_ns += behind * kTickPeriodNs;
+            q.next_tick_ns += behind * TICK_PERIOD_NS;
         }
     }
     q.program(now);
@@ -143,19 +143,18 @@ void internal::start_cpu_tick() {
     static Spinlock registration;
     registration.lock_noirq();
     unsigned slot = g_queue_count;
-    if (slot >= acpi::kMaxCpus) panic("time: more than %zu CPUs", acpi::kMaxCpus);
+    if (slot >= acpi::MAX_CPUS) panic("time: more than %zu CPUs", acpi::MAX_CPUS);
     TimerQueue& q = g_queues[slot];
     q.apic_id = id;
     q.started = true;
     __atomic_store_n(&g_queue_count, slot + 1, __ATOMIC_RELEASE);
     registration.unlock_noirq();
 
-    arch::set_interrupt_handler(irq::kVectorLapicTimer, timer_interrupt);
+    arch::set_interrupt_handler(irq::VECTOR_LAPIC_TIMER, timer_interrupt);
     q.lock.lock_noirq();
     uint64_t now = now_ns();
-    q.next_tick_ns = now + kTickPeriodNs;
-    lapic::timer_start(irq::kVectorLapicTimer, lapic::TimerMode::OneShot,
-                       internal::lapic_counts_for(kTickPeriodNs));
+    q.next_tick_ns = now + TICK_PERIOD_NS;
+    lapic::timer_start(irq::VECTOR_LAPIC_TIMER, lapic::TimerMode::OneShot, internal::lapic_counts_for(TICK_PERIOD_NS));
     q.lock.unlock_noirq();
     if (flags & (1u << 9)) cpu::sti();
 }

@@ -32,8 +32,7 @@ public:
     }
     Result<void> protect(uintptr_t addr, size_t pages, uint32_t) override {
         uintptr_t base = reinterpret_cast<uintptr_t>(pages_);
-        FUZZ_CHECK(addr >= base && addr % 4096 == 0 && pages <= count_ &&
-                       (addr - base) / 4096 + pages <= count_,
+        FUZZ_CHECK(addr >= base && addr % 4096 == 0 && pages <= count_ && (addr - base) / 4096 + pages <= count_,
                    "protect() outside the image: %#lx + %zu pages", addr, pages);
         return {};
     }
@@ -64,15 +63,13 @@ void load(const ElfImage& elf) {
     }
     FUZZ_CHECK(!memory.released(), "an image released yet returned");
     const LoadedImage& image = r.value();
-    FUZZ_CHECK(image.entry >= image.base && image.entry < image.base + image.size,
-               "entry outside the image");
+    FUZZ_CHECK(image.entry >= image.base && image.entry < image.base + image.size, "entry outside the image");
     bool entry_executable = false;
     for (size_t i = 0; i < image.segment_count; i++) {
         const LoadedSegment& s = image.segments[i];
         FUZZ_CHECK(s.start >= image.base && s.start + s.size <= image.base + image.size,
                    "segment %zu outside the image", i);
-        if (image.entry >= s.start && image.entry < s.start + s.size && (s.prot & kProtExec))
-            entry_executable = true;
+        if (image.entry >= s.start && image.entry < s.start + s.size && (s.prot & kProtExec)) entry_executable = true;
     }
     FUZZ_CHECK(entry_executable, "the entry point is not in an executable segment");
     // The symbol table points into the ELF bytes: look every address of the image up.
@@ -80,13 +77,13 @@ void load(const ElfImage& elf) {
     uintptr_t offset;
     for (uintptr_t a = image.base; a < image.base + image.size; a += 64) image.symbols.symbolize(a, &name, &offset);
     uintptr_t addr;
-    image.symbols.find(kDomainEntrySymbol, &addr);
+    image.symbols.find(DOMAIN_ENTRY_SYMBOL, &addr);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    if (size >= sizeof(PackageHeader) && memcmp(data, kPackageMagic, sizeof kPackageMagic) == 0) {
+    if (size >= sizeof(PackageHeader) && memcmp(data, PACKAGE_MAGIC, sizeof PACKAGE_MAGIC) == 0) {
         std::unique_ptr<uint8_t[]> copy(new uint8_t[size]);
         memcpy(copy.get(), data, size);
         uint32_t sum = package_checksum(copy.get(), size);
@@ -97,7 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             load(checked->elf);
         else
             expect_reason(err);
-    } else if (size >= 4 && memcmp(data, "\x7f" "ELF", 4) == 0) {
+    } else if (size >= 4 && memcmp(data,
+                                   "\x7f"
+                                   "ELF",
+                                   4) == 0) {
         LoadError err;
         Result<ElfImage> elf = validate_elf(data, size, err);
         if (elf.is_ok())
@@ -107,8 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
         auto manifest = std::make_unique<Manifest>();
         LoadError err;
-        if (!parse_manifest(reinterpret_cast<const char*>(data), size, *manifest, err).is_ok())
-            expect_reason(err);
+        if (!parse_manifest(reinterpret_cast<const char*>(data), size, *manifest, err).is_ok()) expect_reason(err);
     }
     return 0;
 }

@@ -11,8 +11,8 @@ using namespace lamina::posix;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Result<Executable> r = parse_executable(data, size);
     if (!r.is_ok()) {
-        FUZZ_CHECK(r.error() == Errno::NoExec || r.error() == Errno::Inval,
-                   "refused with %s, not NoExec or Inval", r.error().name());
+        FUZZ_CHECK(r.error() == Errno::NoExec || r.error() == Errno::Inval, "refused with %s, not NoExec or Inval",
+                   r.error().name());
         return 0;
     }
     const Executable& exe = r.value();
@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (exe.pie) {
         size_t relocations = 0;
         Result<void> rel = for_each_relative(exe, data, size, [&](uint64_t, uint64_t) { relocations++; });
-        if (rel.is_ok()) FUZZ_CHECK(relocations == exe.rela_count, "%zu of %lu relocations", relocations, exe.rela_count);
+        if (rel.is_ok())
+            FUZZ_CHECK(relocations == exe.rela_count, "%zu of %lu relocations", relocations, exe.rela_count);
     }
 
     // The stack the program would start with, in a buffer standing for its top 16 KiB.

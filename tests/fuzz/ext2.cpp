@@ -19,7 +19,7 @@ using ext2_test::MemDevice;
 
 namespace {
 
-constexpr size_t kImageSize = 256 * 1024;
+constexpr size_t IMAGE_SIZE = 256 * 1024;
 
 struct FixedClock final : Clock {
     uint32_t now() override { return 1700000000; }
@@ -105,8 +105,8 @@ void check_freed(const MallocAllocator& alloc) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;
     uint8_t flags = data[0];
-    MemDevice dev{std::vector<uint8_t>(kImageSize)};
-    memcpy(dev.bytes.data(), data + 1, size - 1 < kImageSize ? size - 1 : kImageSize);
+    MemDevice dev{std::vector<uint8_t>(IMAGE_SIZE)};
+    memcpy(dev.bytes.data(), data + 1, size - 1 < IMAGE_SIZE ? size - 1 : IMAGE_SIZE);
     MallocAllocator alloc;
     FixedClock clock;
     Log log;

@@ -27,8 +27,8 @@ using lamina::idl::FsName;
 
 namespace {
 
-constexpr uint64_t kPartFirst = 40, kPartSectors = 512;  // 256 KiB at sector 40
-constexpr uint64_t kDiskSectors = kPartFirst + kPartSectors + 34;
+constexpr uint64_t PART_FIRST = 40, kPartSectors = 512;  // 256 KiB at sector 40
+constexpr uint64_t DISK_SECTORS = PART_FIRST + kPartSectors + 34;
 
 void put32(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
 void put64(uint8_t* p, uint64_t v) { memcpy(p, &v, 8); }
@@ -39,8 +39,8 @@ void write_gpt(std::vector<uint8_t>& disk, uint64_t at, uint64_t entries, uint64
     uint8_t* e = disk.data() + entries * 512;
     memcpy(e, fs::GPT_TYPE_LINUX_FS.bytes, 16);
     memset(e + 16, 0x11, 16);  // unique GUID
-    put64(e + 32, kPartFirst);
-    put64(e + 40, kPartFirst + kPartSectors - 1);
+    put64(e + 32, PART_FIRST);
+    put64(e + 40, PART_FIRST + kPartSectors - 1);
     const char name[] = "root";
     for (size_t i = 0; i < 4; i++) e[56 + 2 * i] = uint8_t(name[i]);
     uint8_t* h = disk.data() + at * 512;
@@ -50,7 +50,7 @@ void write_gpt(std::vector<uint8_t>& disk, uint64_t at, uint64_t entries, uint64
     put64(h + 24, at);
     put64(h + 32, alternate);
     put64(h + 40, 34);
-    put64(h + 48, kDiskSectors - 34);
+    put64(h + 48, DISK_SECTORS - 34);
     memset(h + 56, 0x22, 16);  // disk GUID
     put64(h + 72, entries);
     put32(h + 80, 128);
@@ -60,11 +60,11 @@ void write_gpt(std::vector<uint8_t>& disk, uint64_t at, uint64_t entries, uint64
 }
 
 std::vector<uint8_t> blank_disk() {
-    std::vector<uint8_t> disk(kDiskSectors * 512);
+    std::vector<uint8_t> disk(DISK_SECTORS * 512);
     disk[510] = 0x55, disk[511] = 0xaa;  // protective MBR
     disk[446 + 4] = 0xee;
-    write_gpt(disk, 1, 2, kDiskSectors - 1);
-    write_gpt(disk, kDiskSectors - 1, kDiskSectors - 33, 1);
+    write_gpt(disk, 1, 2, DISK_SECTORS - 1);
+    write_gpt(disk, DISK_SECTORS - 1, DISK_SECTORS - 33, 1);
     return disk;
 }
 
@@ -83,8 +83,8 @@ public:
         uint32_t every = (flags >> 1) & 7;
         for (auto& r : reqs) {
             size_t bytes = size_t(r->blocks) * 512;
-            bool in_range = r->lba <= disk.size() / 512 && r->blocks <= disk.size() / 512 - r->lba &&
-                            bytes <= r->buf.capacity();
+            bool in_range =
+                r->lba <= disk.size() / 512 && r->blocks <= disk.size() / 512 - r->lba && bytes <= r->buf.capacity();
             if (!in_range || (every && ++served % (every + 1) == 0)) {
                 r->status = 5;  // EIO
             } else if (r->op == BlockOp::Read) {
@@ -182,7 +182,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     driver.disk = blank;
     driver.flags = data[0];
     size_t image = size - 1 < kPartSectors * 512 ? size - 1 : kPartSectors * 512;
-    memcpy(driver.disk.data() + kPartFirst * 512, data + 1, image);
+    memcpy(driver.disk.data() + PART_FIRST * 512, data + 1, image);
     idl::BlockProxy block_proxy(driver_domain, driver);
     ext2_test::MallocAllocator alloc;
     FixedClock clock;
@@ -192,7 +192,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         idl::FsProxy proxy(fs_domain, *service);
         exercise(proxy, data[0] & 1);
     }
-    host.call_into(fs_domain, [](void* p) { delete static_cast<fs::FsService*>(p); }, service);
+    host.call_into(
+        fs_domain, [](void* p) { delete static_cast<fs::FsService*>(p); }, service);
     FUZZ_CHECK(alloc.live_count == 0, "the service leaked %zu allocations", alloc.live_count);
     return 0;
 }

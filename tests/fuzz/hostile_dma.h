@@ -17,9 +17,7 @@ template <typename Region>
 class HostileDma {
 public:
     HostileDma(lamina::nvme_model::ModelMemory& memory, Input& answers) : memory_(memory), answers_(answers) {}
-    ~HostileDma() {
-        FUZZ_CHECK(regions_.empty(), "the driver leaked %zu DMA regions", regions_.size());
-    }
+    ~HostileDma() { FUZZ_CHECK(regions_.empty(), "the driver leaked %zu DMA regions", regions_.size()); }
 
     // True with probability n/256 while the answers last.
     bool chance(uint8_t n) { return !answers_.empty() && answers_.take<uint8_t>() < n; }
@@ -33,7 +31,8 @@ public:
         return regions_.back();
     }
     void free(const Region& region) {
-        auto it = std::find_if(regions_.begin(), regions_.end(), [&](const Region& r) { return r.phys == region.phys; });
+        auto it =
+            std::find_if(regions_.begin(), regions_.end(), [&](const Region& r) { return r.phys == region.phys; });
         FUZZ_CHECK(it != regions_.end(), "free_dma of a region never allocated (or freed twice): %#lx", region.phys);
         FUZZ_CHECK(it->size == region.size, "free_dma with another size");
         regions_.erase(it);

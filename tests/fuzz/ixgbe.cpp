@@ -72,13 +72,13 @@ private:
 class Pool {
 public:
     enum class Where : uint8_t { Free, Rx, Tx };
-    static constexpr uint32_t kCount = 96, kBytes = 2048;
-    explicit Pool(IxgbeModel& model) : alloc_(model.memory().allocate(kCount * kBytes)) {}
+    static constexpr uint32_t COUNT = 96, kBytes = 2048;
+    explicit Pool(IxgbeModel& model) : alloc_(model.memory().allocate(COUNT * kBytes)) {}
     uint8_t* data(uint64_t c) { return static_cast<uint8_t*>(alloc_.virt) + c * kBytes; }
     uint64_t phys(uint64_t c) const { return alloc_.phys + c * kBytes; }
     bool take(uint64_t& c, Where to) {
-        for (uint32_t i = 0; i < kCount; i++) {
-            c = (next_ + i) % kCount;
+        for (uint32_t i = 0; i < COUNT; i++) {
+            c = (next_ + i) % COUNT;
             if (where_[c] == Where::Free) {
                 where_[c] = to;
                 next_ = uint32_t(c + 1);
@@ -88,15 +88,15 @@ public:
         return false;
     }
     void give_back(uint64_t c, Where from) {
-        FUZZ_CHECK(c < kCount && where_[c] == from, "cookie %lu handed back, but it is not out that way", c);
+        FUZZ_CHECK(c < COUNT && where_[c] == from, "cookie %lu handed back, but it is not out that way", c);
         where_[c] = Where::Free;
     }
     void refused(uint64_t c) { where_[c] = Where::Free; }
-    uint32_t count(Where w) const { return uint32_t(std::count(where_, where_ + kCount, w)); }
+    uint32_t count(Where w) const { return uint32_t(std::count(where_, where_ + COUNT, w)); }
 
 private:
     lamina::nvme_model::ModelMemory::Allocation alloc_;
-    Where where_[kCount] = {};
+    Where where_[COUNT] = {};
     uint32_t next_ = 0;
 };
 
@@ -130,80 +130,81 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             while (!in.empty()) {
                 uint8_t op = in.take<uint8_t>();
                 switch (op % 9) {
-                case 0: {  // post receive buffers
-                    RxBuffer b[16];
-                    uint32_t n = 0, want = 1 + (op >> 3) % 16;
-                    for (uint64_t k; n < want && pool.take(k, Pool::Where::Rx); n++) b[n] = RxBuffer{pool.phys(k), k};
-                    Result<uint32_t> r = dev->post_rx(b, n);
-                    uint32_t took = r.is_ok() ? r.value() : 0;
-                    FUZZ_CHECK(took <= n, "took %u of %u buffers", took, n);
-                    for (uint32_t i = took; i < n; i++) pool.refused(b[i].cookie);
-                    break;
-                }
-                case 1: {
-                    Result<uint32_t> r = dev->receive(frags, 1 + (op >> 3) % 64);
-                    if (!r.is_ok()) break;
-                    for (uint32_t i = 0; i < r.value(); i++) {
-                        FUZZ_CHECK(frags[i].len <= buffer_holds, "a fragment of %u bytes in a buffer of %u",
-                                   frags[i].len, buffer_holds);
-                        pool.give_back(frags[i].cookie, Pool::Where::Rx);
+                    case 0: {  // post receive buffers
+                        RxBuffer b[16];
+                        uint32_t n = 0, want = 1 + (op >> 3) % 16;
+                        for (uint64_t k; n < want && pool.take(k, Pool::Where::Rx); n++)
+                            b[n] = RxBuffer{pool.phys(k), k};
+                        Result<uint32_t> r = dev->post_rx(b, n);
+                        uint32_t took = r.is_ok() ? r.value() : 0;
+                        FUZZ_CHECK(took <= n, "took %u of %u buffers", took, n);
+                        for (uint32_t i = took; i < n; i++) pool.refused(b[i].cookie);
+                        break;
                     }
-                    break;
-                }
-                case 2: {  // send
-                    TxFrame f[8];
-                    uint32_t n = 0, want = 1 + (op >> 3) % 8;
-                    for (uint64_t k; n < want && pool.take(k, Pool::Where::Tx); n++) {
-                        uint16_t len = uint16_t(in.take<uint16_t>() % 1600);
-                        memset(pool.data(k), 0xff, 6);  // broadcast, so a loopback receives it
-                        f[n] = TxFrame{pool.phys(k), len, k};
+                    case 1: {
+                        Result<uint32_t> r = dev->receive(frags, 1 + (op >> 3) % 64);
+                        if (!r.is_ok()) break;
+                        for (uint32_t i = 0; i < r.value(); i++) {
+                            FUZZ_CHECK(frags[i].len <= buffer_holds, "a fragment of %u bytes in a buffer of %u",
+                                       frags[i].len, buffer_holds);
+                            pool.give_back(frags[i].cookie, Pool::Where::Rx);
+                        }
+                        break;
                     }
-                    Result<uint32_t> r = dev->send(f, n);
-                    uint32_t took = r.is_ok() ? r.value() : 0;
-                    FUZZ_CHECK(took <= n, "took %u of %u frames", took, n);
-                    for (uint32_t i = took; i < n; i++) pool.refused(f[i].cookie);
-                    break;
-                }
-                case 3: {
-                    Result<uint32_t> r = dev->reclaim(cookies, 1 + (op >> 3) % 64);
-                    if (!r.is_ok()) break;
-                    for (uint32_t i = 0; i < r.value(); i++) pool.give_back(cookies[i], Pool::Where::Tx);
-                    break;
-                }
-                case 4:
-                    (void)dev->wait(dev->now_ns() + in.take<uint16_t>() * 1000ull);
-                    break;
-                case 5: {  // a frame from the wire, of any size and content
-                    uint8_t frame[1600];
-                    size_t n;
-                    const uint8_t* b = in.bytes(in.take<uint16_t>() % sizeof frame, &n);
-                    memcpy(frame, b, n);
-                    if (op & 0x80) memcpy(frame, dev->mac().bytes, n < 6 ? n : 6);
-                    model.receive_from_wire(frame, n, op & 0x40);
-                    break;
-                }
-                case 6:
-                    if (op & 0x80)
-                        model.flap_link(in.take<uint16_t>() * 1000ull);
-                    else if (op & 0x40)
-                        model.set_queue_stalled(op & 0x20);
-                    else if (op & 0x20)
-                        model.set_all_ones(op & 0x10);
-                    else
-                        (void)dev->counters();
-                    break;
-                case 8:
-                    platform.scribble(op, in);
-                    break;
-                case 7:
-                    (void)dev->link();
-                    if (!dev->failed()) {
-                        FUZZ_CHECK(dev->rx_posted() == pool.count(Pool::Where::Rx), "rx_posted %u, %u given",
-                                   dev->rx_posted(), pool.count(Pool::Where::Rx));
-                        FUZZ_CHECK(dev->tx_in_flight() == pool.count(Pool::Where::Tx), "tx_in_flight %u, %u given",
-                                   dev->tx_in_flight(), pool.count(Pool::Where::Tx));
+                    case 2: {  // send
+                        TxFrame f[8];
+                        uint32_t n = 0, want = 1 + (op >> 3) % 8;
+                        for (uint64_t k; n < want && pool.take(k, Pool::Where::Tx); n++) {
+                            uint16_t len = uint16_t(in.take<uint16_t>() % 1600);
+                            memset(pool.data(k), 0xff, 6);  // broadcast, so a loopback receives it
+                            f[n] = TxFrame{pool.phys(k), len, k};
+                        }
+                        Result<uint32_t> r = dev->send(f, n);
+                        uint32_t took = r.is_ok() ? r.value() : 0;
+                        FUZZ_CHECK(took <= n, "took %u of %u frames", took, n);
+                        for (uint32_t i = took; i < n; i++) pool.refused(f[i].cookie);
+                        break;
                     }
-                    break;
+                    case 3: {
+                        Result<uint32_t> r = dev->reclaim(cookies, 1 + (op >> 3) % 64);
+                        if (!r.is_ok()) break;
+                        for (uint32_t i = 0; i < r.value(); i++) pool.give_back(cookies[i], Pool::Where::Tx);
+                        break;
+                    }
+                    case 4:
+                        (void)dev->wait(dev->now_ns() + in.take<uint16_t>() * 1000ull);
+                        break;
+                    case 5: {  // a frame from the wire, of any size and content
+                        uint8_t frame[1600];
+                        size_t n;
+                        const uint8_t* b = in.bytes(in.take<uint16_t>() % sizeof frame, &n);
+                        memcpy(frame, b, n);
+                        if (op & 0x80) memcpy(frame, dev->mac().bytes, n < 6 ? n : 6);
+                        model.receive_from_wire(frame, n, op & 0x40);
+                        break;
+                    }
+                    case 6:
+                        if (op & 0x80)
+                            model.flap_link(in.take<uint16_t>() * 1000ull);
+                        else if (op & 0x40)
+                            model.set_queue_stalled(op & 0x20);
+                        else if (op & 0x20)
+                            model.set_all_ones(op & 0x10);
+                        else
+                            (void)dev->counters();
+                        break;
+                    case 8:
+                        platform.scribble(op, in);
+                        break;
+                    case 7:
+                        (void)dev->link();
+                        if (!dev->failed()) {
+                            FUZZ_CHECK(dev->rx_posted() == pool.count(Pool::Where::Rx), "rx_posted %u, %u given",
+                                       dev->rx_posted(), pool.count(Pool::Where::Rx));
+                            FUZZ_CHECK(dev->tx_in_flight() == pool.count(Pool::Where::Tx), "tx_in_flight %u, %u given",
+                                       dev->tx_in_flight(), pool.count(Pool::Where::Tx));
+                        }
+                        break;
                 }
             }
             model.set_all_ones(false);

@@ -138,59 +138,59 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 uint8_t op = in.take<uint8_t>();
                 uint16_t queue = uint16_t(op >> 5);  // sometimes past the queues there are
                 switch (op % 6) {
-                case 0:
-                case 1: {
-                    BlockRequest req[4];
-                    uint32_t n = 1 + in.take<uint8_t>() % 4;
-                    for (uint32_t i = 0; i < n; i++) {
-                        uint8_t k = in.take<uint8_t>();
-                        req[i].tag = tags.next++;
-                        req[i].op = BlockOp(k % 3);
-                        req[i].nsid = 1 + (k >> 7);
-                        req[i].lba = in.take<uint8_t>();
-                        req[i].blocks = req[i].op == BlockOp::Flush ? 0 : 1 + (k >> 2) % 16;
-                        req[i].segment_count = req[i].op == BlockOp::Flush ? 0 : 1 + (k >> 5) % 3;
-                        for (uint32_t s = 0; s < req[i].segment_count; s++) {
-                            // Offsets and lengths mostly sector-sized, sometimes not.
-                            uint16_t off = in.take<uint16_t>(), len = in.take<uint16_t>();
-                            uint32_t start = (off & 1 ? off : off & ~511u) % (60 * 1024);
-                            uint32_t length = 1 + (len & 1 ? len : len & ~511u) % (64 * 1024 - start);
-                            segs[i][s] = DmaSegment{buffer.phys + start, length};
+                    case 0:
+                    case 1: {
+                        BlockRequest req[4];
+                        uint32_t n = 1 + in.take<uint8_t>() % 4;
+                        for (uint32_t i = 0; i < n; i++) {
+                            uint8_t k = in.take<uint8_t>();
+                            req[i].tag = tags.next++;
+                            req[i].op = BlockOp(k % 3);
+                            req[i].nsid = 1 + (k >> 7);
+                            req[i].lba = in.take<uint8_t>();
+                            req[i].blocks = req[i].op == BlockOp::Flush ? 0 : 1 + (k >> 2) % 16;
+                            req[i].segment_count = req[i].op == BlockOp::Flush ? 0 : 1 + (k >> 5) % 3;
+                            for (uint32_t s = 0; s < req[i].segment_count; s++) {
+                                // Offsets and lengths mostly sector-sized, sometimes not.
+                                uint16_t off = in.take<uint16_t>(), len = in.take<uint16_t>();
+                                uint32_t start = (off & 1 ? off : off & ~511u) % (60 * 1024);
+                                uint32_t length = 1 + (len & 1 ? len : len & ~511u) % (64 * 1024 - start);
+                                segs[i][s] = DmaSegment{buffer.phys + start, length};
+                            }
+                            req[i].segments = segs[i];
                         }
-                        req[i].segments = segs[i];
+                        Result<uint32_t> taken = ctl->submit(queue, req, n);
+                        if (taken.is_ok()) {
+                            FUZZ_CHECK(taken.value() <= n, "took %u of %u", taken.value(), n);
+                            for (uint32_t i = 0; i < taken.value(); i++) tags.in_flight.insert(req[i].tag);
+                        }
+                        break;
                     }
-                    Result<uint32_t> taken = ctl->submit(queue, req, n);
-                    if (taken.is_ok()) {
-                        FUZZ_CHECK(taken.value() <= n, "took %u of %u", taken.value(), n);
-                        for (uint32_t i = 0; i < taken.value(); i++) tags.in_flight.insert(req[i].tag);
+                    case 2: {
+                        Result<uint32_t> r = ctl->reap(queue, out, 1 + in.take<uint8_t>() % 64);
+                        if (r.is_ok()) tags.completed(out, r.value());
+                        break;
                     }
-                    break;
-                }
-                case 2: {
-                    Result<uint32_t> r = ctl->reap(queue, out, 1 + in.take<uint8_t>() % 64);
-                    if (r.is_ok()) tags.completed(out, r.value());
-                    break;
-                }
-                case 3: {
-                    Result<uint32_t> r = ctl->wait(queue, out, 64);
-                    if (r.is_ok()) tags.completed(out, r.value());
-                    break;
-                }
-                case 5:
-                    platform.scribble(op, in);
-                    break;
-                case 4: {
-                    uint32_t before = ctl->in_flight();
-                    FUZZ_CHECK(before == tags.in_flight.size(), "in_flight() %u, %zu taken", before,
-                               tags.in_flight.size());
-                    Result<uint32_t> r = ctl->reinitialize(handed_back, sizeof handed_back / sizeof handed_back[0]);
-                    // Whether or not the bring-up worked, the requests in flight come back.
-                    uint32_t back = r.is_ok() ? r.value() : before;
-                    for (uint32_t i = 0; i < back; i++)
-                        FUZZ_CHECK(tags.in_flight.erase(handed_back[i].tag) == 1, "handed back tag %lu, not in flight",
-                                   handed_back[i].tag);
-                    break;
-                }
+                    case 3: {
+                        Result<uint32_t> r = ctl->wait(queue, out, 64);
+                        if (r.is_ok()) tags.completed(out, r.value());
+                        break;
+                    }
+                    case 5:
+                        platform.scribble(op, in);
+                        break;
+                    case 4: {
+                        uint32_t before = ctl->in_flight();
+                        FUZZ_CHECK(before == tags.in_flight.size(), "in_flight() %u, %zu taken", before,
+                                   tags.in_flight.size());
+                        Result<uint32_t> r = ctl->reinitialize(handed_back, sizeof handed_back / sizeof handed_back[0]);
+                        // Whether or not the bring-up worked, the requests in flight come back.
+                        uint32_t back = r.is_ok() ? r.value() : before;
+                        for (uint32_t i = 0; i < back; i++)
+                            FUZZ_CHECK(tags.in_flight.erase(handed_back[i].tag) == 1,
+                                       "handed back tag %lu, not in flight", handed_back[i].tag);
+                        break;
+                    }
                 }
                 memset(bytes, 0xa5, 16);  // the caller reuses its buffers
             }

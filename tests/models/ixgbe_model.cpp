@@ -20,12 +20,11 @@ constexpr size_t FCS = 4;
 constexpr size_t MIN_FRAME = 60;  // without FCS
 }  // namespace
 
-IxgbeModel::IxgbeModel(Options options)
-    : options_(options), regs_(spec::BAR0_SIZE / 4, 0) {
+IxgbeModel::IxgbeModel(Options options) : options_(options), regs_(spec::BAR0_SIZE / 4, 0) {
     // Power-on: as after a reset that finished long ago.
     reset_registers();
-    r(reg::ral(0)) = uint32_t(options_.mac[0]) | uint32_t(options_.mac[1]) << 8 |
-                     uint32_t(options_.mac[2]) << 16 | uint32_t(options_.mac[3]) << 24;
+    r(reg::ral(0)) = uint32_t(options_.mac[0]) | uint32_t(options_.mac[1]) << 8 | uint32_t(options_.mac[2]) << 16 |
+                     uint32_t(options_.mac[3]) << 24;
     r(reg::rah(0)) = uint32_t(options_.mac[4]) | uint32_t(options_.mac[5]) << 8 | spec::RAH_AV;
 }
 
@@ -96,26 +95,43 @@ uint32_t IxgbeModel::clear_on_read(uint32_t offset) {
 uint32_t IxgbeModel::read32(uint32_t offset) {
     if (all_ones_ || offset >= spec::BAR0_SIZE || offset % 4) return 0xFFFFFFFF;
     switch (offset) {
-    case reg::CTRL: return r(reg::CTRL) | (resetting() ? spec::ctrl::RST : 0);
-    case reg::STATUS: return dma_allowed() ? spec::status::MASTER_ENABLE : 0;
-    case reg::EEC: return spec::eec::PRES | (now_ >= ard_at_ ? spec::eec::ARD : 0);
-    case reg::RDRXCTL:
-        return r(reg::RDRXCTL) | (now_ >= dmaidone_at_ ? spec::rdrxctl::DMAIDONE : 0);
-    case reg::LINKS: return link_up_ ? spec::links::LINK_UP | spec::links::SPEED_10G : 0;
-    case reg::EICR: return clear_on_read(reg::EICR);
-    case reg::GPRC: case reg::GPTC: case reg::CRCERRS: case reg::RLEC:
-        return clear_on_read(offset);
-    case reg::GORCL: return uint32_t(gorc_);
-    case reg::GORCH: { uint32_t v = uint32_t(gorc_ >> 32) & 0xF; gorc_ = 0; return v; }
-    case reg::GOTCL: return uint32_t(gotc_);
-    case reg::GOTCH: { uint32_t v = uint32_t(gotc_ >> 32) & 0xF; gotc_ = 0; return v; }
+        case reg::CTRL:
+            return r(reg::CTRL) | (resetting() ? spec::ctrl::RST : 0);
+        case reg::STATUS:
+            return dma_allowed() ? spec::status::MASTER_ENABLE : 0;
+        case reg::EEC:
+            return spec::eec::PRES | (now_ >= ard_at_ ? spec::eec::ARD : 0);
+        case reg::RDRXCTL:
+            return r(reg::RDRXCTL) | (now_ >= dmaidone_at_ ? spec::rdrxctl::DMAIDONE : 0);
+        case reg::LINKS:
+            return link_up_ ? spec::links::LINK_UP | spec::links::SPEED_10G : 0;
+        case reg::EICR:
+            return clear_on_read(reg::EICR);
+        case reg::GPRC:
+        case reg::GPTC:
+        case reg::CRCERRS:
+        case reg::RLEC:
+            return clear_on_read(offset);
+        case reg::GORCL:
+            return uint32_t(gorc_);
+        case reg::GORCH: {
+            uint32_t v = uint32_t(gorc_ >> 32) & 0xF;
+            gorc_ = 0;
+            return v;
+        }
+        case reg::GOTCL:
+            return uint32_t(gotc_);
+        case reg::GOTCH: {
+            uint32_t v = uint32_t(gotc_ >> 32) & 0xF;
+            gotc_ = 0;
+            return v;
+        }
     }
     if (offset == reg::rxdctl(0))
         return (r(offset) & ~spec::rxdctl::ENABLE) | (rx_queue_running() ? spec::rxdctl::ENABLE : 0);
     if (offset == reg::txdctl(0))
         return (r(offset) & ~spec::txdctl::ENABLE) | (tx_queue_running() ? spec::txdctl::ENABLE : 0);
-    if (offset == reg::qprdc(0) || (offset >= reg::mpc(0) && offset <= reg::mpc(7)))
-        return clear_on_read(offset);
+    if (offset == reg::qprdc(0) || (offset >= reg::mpc(0) && offset <= reg::mpc(7))) return clear_on_read(offset);
     return r(offset);
 }
 
@@ -130,28 +146,42 @@ void IxgbeModel::write32(uint32_t offset, uint32_t value) {
         return;
     }
     switch (offset) {
-    case reg::CTRL:
-        if (value & spec::ctrl::RST) {
-            start_reset();
+        case reg::CTRL:
+            if (value & spec::ctrl::RST) {
+                start_reset();
+                return;
+            }
+            if (value & spec::ctrl::LRST) set_link(false);
+            r(reg::CTRL) = value & ~spec::ctrl::LRST;
+            if (dma_allowed()) process_tx();
             return;
-        }
-        if (value & spec::ctrl::LRST) set_link(false);
-        r(reg::CTRL) = value & ~spec::ctrl::LRST;
-        if (dma_allowed()) process_tx();
-        return;
-    case reg::STATUS: case reg::LINKS: case reg::EEC: return;  // read-only
-    case reg::EICR: r(reg::EICR) &= ~value; return;
-    case reg::EICS: raise(value); return;
-    case reg::EIMS: r(reg::EIMS) |= value; deliver(); return;
-    case reg::EIMC: r(reg::EIMS) &= ~value; return;
-    case reg::RDRXCTL: r(reg::RDRXCTL) = value & ~spec::rdrxctl::DMAIDONE; return;
-    case reg::AUTOC:
-        r(reg::AUTOC) = value & ~spec::autoc::RESTART_AN;
-        if (value & spec::autoc::RESTART_AN) {
-            set_link(false);
-            link_up_at_ = now_ + options_.link_up_ns;
-        }
-        return;
+        case reg::STATUS:
+        case reg::LINKS:
+        case reg::EEC:
+            return;  // read-only
+        case reg::EICR:
+            r(reg::EICR) &= ~value;
+            return;
+        case reg::EICS:
+            raise(value);
+            return;
+        case reg::EIMS:
+            r(reg::EIMS) |= value;
+            deliver();
+            return;
+        case reg::EIMC:
+            r(reg::EIMS) &= ~value;
+            return;
+        case reg::RDRXCTL:
+            r(reg::RDRXCTL) = value & ~spec::rdrxctl::DMAIDONE;
+            return;
+        case reg::AUTOC:
+            r(reg::AUTOC) = value & ~spec::autoc::RESTART_AN;
+            if (value & spec::autoc::RESTART_AN) {
+                set_link(false);
+                link_up_at_ = now_ + options_.link_up_ns;
+            }
+            return;
     }
     uint32_t n_old = r(offset);
     if (offset == reg::rdh(0) || offset == reg::tdh(0)) {
@@ -183,8 +213,8 @@ void IxgbeModel::advance(uint64_t now_ns) {
     now_ = now_ns;
     if (!mac_loaded_ && now_ >= ard_at_) {
         // The EEPROM auto-read loads the port's address (and would load more defaults).
-        r(reg::ral(0)) = uint32_t(options_.mac[0]) | uint32_t(options_.mac[1]) << 8 |
-                         uint32_t(options_.mac[2]) << 16 | uint32_t(options_.mac[3]) << 24;
+        r(reg::ral(0)) = uint32_t(options_.mac[0]) | uint32_t(options_.mac[1]) << 8 | uint32_t(options_.mac[2]) << 16 |
+                         uint32_t(options_.mac[3]) << 24;
         r(reg::rah(0)) = uint32_t(options_.mac[4]) | uint32_t(options_.mac[5]) << 8 | spec::RAH_AV;
         mac_loaded_ = true;
     }
@@ -201,8 +231,8 @@ void IxgbeModel::advance(uint64_t now_ns) {
 
 uint64_t IxgbeModel::next_event_ns() const {
     uint64_t t = NEVER;
-    for (uint64_t e : {reset_done_at_, ard_at_, dmaidone_at_, link_up_at_, rx_enable_at_,
-                       tx_enable_at_, pending_fire_at_})
+    for (uint64_t e :
+         {reset_done_at_, ard_at_, dmaidone_at_, link_up_at_, rx_enable_at_, tx_enable_at_, pending_fire_at_})
         if (e > now_ && e < t) t = e;
     return t;
 }
@@ -256,14 +286,16 @@ void IxgbeModel::deliver() {
     uint32_t by_vector[64] = {};
     for (uint32_t b = 0; b < 31; b++) {
         if (!(pending & (1u << b))) continue;
-        if (b < 16) by_vector[b] |= 1u << b;
-        else if (misc & spec::ivar::VALID) by_vector[misc & 0x3F] |= 1u << b;
+        if (b < 16)
+            by_vector[b] |= 1u << b;
+        else if (misc & spec::ivar::VALID)
+            by_vector[misc & 0x3F] |= 1u << b;
     }
     for (uint32_t v = 0; v < 64; v++) {
         uint32_t m = by_vector[v];
         if (!m) continue;
-        uint64_t interval = uint64_t((r(reg::eitr(v)) & spec::eitr::INTERVAL_MASK) >>
-                                     spec::eitr::INTERVAL_SHIFT) * spec::eitr::UNIT_NS;
+        uint64_t interval =
+            uint64_t((r(reg::eitr(v)) & spec::eitr::INTERVAL_MASK) >> spec::eitr::INTERVAL_SHIFT) * spec::eitr::UNIT_NS;
         if (last_fire_[v] && now_ < last_fire_[v] + interval) {
             stats_.throttled++;
             pending_fire_at_ = std::min(pending_fire_at_, last_fire_[v] + interval);
@@ -279,13 +311,9 @@ void IxgbeModel::deliver() {
 
 // --- receive (7.1) -----------------------------------------------------------------------
 
-void IxgbeModel::receive_from_wire(const uint8_t* frame, size_t len, bool bad_fcs) {
-    rx_frame(frame, len, !bad_fcs);
-}
+void IxgbeModel::receive_from_wire(const uint8_t* frame, size_t len, bool bad_fcs) { rx_frame(frame, len, !bad_fcs); }
 
-std::vector<std::vector<uint8_t>> IxgbeModel::take_wire_frames() {
-    return std::exchange(wire_out_, {});
-}
+std::vector<std::vector<uint8_t>> IxgbeModel::take_wire_frames() { return std::exchange(wire_out_, {}); }
 
 bool IxgbeModel::accepts(const uint8_t* dst) const {
     static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -294,8 +322,8 @@ bool IxgbeModel::accepts(const uint8_t* dst) const {
     if (dst[0] & 1) return fctrl & spec::fctrl::MPE;
     if (fctrl & spec::fctrl::UPE) return true;
     uint32_t ral = r(reg::ral(0)), rah = r(reg::rah(0));
-    uint8_t mine[6] = {uint8_t(ral), uint8_t(ral >> 8), uint8_t(ral >> 16), uint8_t(ral >> 24),
-                       uint8_t(rah), uint8_t(rah >> 8)};
+    uint8_t mine[6] = {uint8_t(ral),       uint8_t(ral >> 8), uint8_t(ral >> 16),
+                       uint8_t(ral >> 24), uint8_t(rah),      uint8_t(rah >> 8)};
     return (rah & spec::RAH_AV) && !memcmp(dst, mine, 6);
 }
 
@@ -409,8 +437,8 @@ bool IxgbeModel::write_rx(const uint8_t* data, size_t len) {
 // --- transmit (7.2) ----------------------------------------------------------------------
 
 void IxgbeModel::process_tx() {
-    if (in_tx_ || !tx_queue_running() || !(r(reg::DMATXCTL) & spec::dmatxctl::TE) ||
-        !dma_allowed() || stalled_ || !link_up_)
+    if (in_tx_ || !tx_queue_running() || !(r(reg::DMATXCTL) & spec::dmatxctl::TE) || !dma_allowed() || stalled_ ||
+        !link_up_)
         return;
     uint32_t tdlen = r(reg::tdlen(0)), n = tdlen / sizeof(spec::TxDesc);
     uint32_t head = r(reg::tdh(0)), tail = r(reg::tdt(0));
@@ -461,8 +489,7 @@ void IxgbeModel::process_tx() {
         r(reg::tdh(0)) = head;
         stats_.tx_descriptors += descs;
         if (paylen != tx_frame_.size()) driver_error("PAYLEN differs from the frame's length");
-        if ((r(reg::HLREG0) & spec::hlreg0::TXPADEN) && tx_frame_.size() < MIN_FRAME)
-            tx_frame_.resize(MIN_FRAME, 0);
+        if ((r(reg::HLREG0) & spec::hlreg0::TXPADEN) && tx_frame_.size() < MIN_FRAME) tx_frame_.resize(MIN_FRAME, 0);
         bool fcs_ok = ifcs && (r(reg::HLREG0) & spec::hlreg0::TXCRCEN);
         if (!bad) {
             stats_.tx_frames++;

@@ -50,13 +50,13 @@ using nvme_model::ModelMemory;
 
 struct Options {
     uint8_t mac[6] = {0x02, 0x00, 0x5e, 0x82, 0x59, 0x01};
-    uint64_t reset_ns = 20'000;            // CTRL.RST reads set this long
-    uint64_t eeprom_ns = 2'000'000;        // EEC.ARD after the reset started
-    uint64_t dma_init_ns = 3'000'000;      // RDRXCTL.DMAIDONE after the reset started
-    uint64_t link_up_ns = 4'000'000;       // link-up after AUTOC.RESTART_AN (or a flap's end)
-    uint64_t queue_enable_ns = 30'000;     // RXDCTL/TXDCTL.ENABLE read-back latency
-    bool cable = true;                     // a link partner: without it only loopback links
-    bool keep_wire_frames = true;          // false: frames sent to the wire are only counted
+    uint64_t reset_ns = 20'000;         // CTRL.RST reads set this long
+    uint64_t eeprom_ns = 2'000'000;     // EEC.ARD after the reset started
+    uint64_t dma_init_ns = 3'000'000;   // RDRXCTL.DMAIDONE after the reset started
+    uint64_t link_up_ns = 4'000'000;    // link-up after AUTOC.RESTART_AN (or a flap's end)
+    uint64_t queue_enable_ns = 30'000;  // RXDCTL/TXDCTL.ENABLE read-back latency
+    bool cable = true;                  // a link partner: without it only loopback links
+    bool keep_wire_frames = true;       // false: frames sent to the wire are only counted
 };
 
 class IxgbeModel {
@@ -88,28 +88,28 @@ public:
 
     // --- fault injection
     void set_queue_stalled(bool on);
-    void flap_link(uint64_t down_ns);    // link down now, up again down_ns later
+    void flap_link(uint64_t down_ns);  // link down now, up again down_ns later
     void set_all_ones(bool on) { all_ones_ = on; }
 
     // --- inspection
     struct Stats {
         uint64_t resets = 0;
-        uint64_t rx_frames = 0;          // written to host memory
+        uint64_t rx_frames = 0;  // written to host memory
         uint64_t rx_descriptors = 0;
         uint64_t rx_multi_descriptor = 0;  // frames that spanned several descriptors
-        uint64_t rx_no_descriptor = 0;   // dropped for want of descriptors (QPRDC)
-        uint64_t rx_missed = 0;          // packet buffer overflow or no DMA (MPC)
+        uint64_t rx_no_descriptor = 0;     // dropped for want of descriptors (QPRDC)
+        uint64_t rx_missed = 0;            // packet buffer overflow or no DMA (MPC)
         uint64_t rx_filtered = 0;
         uint64_t rx_ring_wraps = 0;
         uint64_t tx_frames = 0;
         uint64_t tx_descriptors = 0;
-        uint64_t tx_writebacks = 0;      // DD written (RS descriptors only)
+        uint64_t tx_writebacks = 0;  // DD written (RS descriptors only)
         uint64_t tx_ring_wraps = 0;
         uint64_t looped_back = 0;
         uint64_t interrupts[64] = {};
-        uint64_t throttled = 0;          // interrupts delayed by EITR
+        uint64_t throttled = 0;  // interrupts delayed by EITR
         uint64_t dma_violations = 0;
-        uint64_t driver_errors = 0;      // programming the datasheet forbids
+        uint64_t driver_errors = 0;  // programming the datasheet forbids
     };
     const Stats& stats() const { return stats_; }
     const std::string& last_violation() const { return last_violation_; }
@@ -159,7 +159,7 @@ private:
     bool all_ones_ = false;
     bool in_tx_ = false;
     std::function<void(uint16_t)> msix_;
-    std::deque<std::vector<uint8_t>> rx_fifo_;   // frames (with FCS state) held in PB 0
+    std::deque<std::vector<uint8_t>> rx_fifo_;  // frames (with FCS state) held in PB 0
     size_t rx_fifo_bytes_ = 0;
     std::vector<std::vector<uint8_t>> wire_out_;
     std::vector<uint8_t> tx_frame_;

@@ -86,25 +86,38 @@ NvmeModel::NvmeModel(Options options) : options_(std::move(options)) {
 uint32_t NvmeModel::read32(uint32_t offset) {
     if (gone_) return 0xffffffff;
     switch (offset) {
-    case spec::reg::CAP: return uint32_t(cap_);
-    case spec::reg::CAP + 4: return uint32_t(cap_ >> 32);
-    case spec::reg::VS: return options_.version;
-    case spec::reg::INTMS:
-    case spec::reg::INTMC: return intms_;
-    case spec::reg::CC: return cc_;
-    case spec::reg::CSTS:
-        if (rdy_pending_ && rdy_countdown_ > 0 && --rdy_countdown_ == 0) {
-            rdy_pending_ = false;
-            if (rdy_target_) csts_ |= spec::csts::RDY;
-            else csts_ &= ~spec::csts::RDY;
-        }
-        return csts_;
-    case spec::reg::AQA: return aqa_;
-    case spec::reg::ASQ: return uint32_t(asq_);
-    case spec::reg::ASQ + 4: return uint32_t(asq_ >> 32);
-    case spec::reg::ACQ: return uint32_t(acq_);
-    case spec::reg::ACQ + 4: return uint32_t(acq_ >> 32);
-    default: return 0;  // doorbells and reserved registers read as zero
+        case spec::reg::CAP:
+            return uint32_t(cap_);
+        case spec::reg::CAP + 4:
+            return uint32_t(cap_ >> 32);
+        case spec::reg::VS:
+            return options_.version;
+        case spec::reg::INTMS:
+        case spec::reg::INTMC:
+            return intms_;
+        case spec::reg::CC:
+            return cc_;
+        case spec::reg::CSTS:
+            if (rdy_pending_ && rdy_countdown_ > 0 && --rdy_countdown_ == 0) {
+                rdy_pending_ = false;
+                if (rdy_target_)
+                    csts_ |= spec::csts::RDY;
+                else
+                    csts_ &= ~spec::csts::RDY;
+            }
+            return csts_;
+        case spec::reg::AQA:
+            return aqa_;
+        case spec::reg::ASQ:
+            return uint32_t(asq_);
+        case spec::reg::ASQ + 4:
+            return uint32_t(asq_ >> 32);
+        case spec::reg::ACQ:
+            return uint32_t(acq_);
+        case spec::reg::ACQ + 4:
+            return uint32_t(acq_ >> 32);
+        default:
+            return 0;  // doorbells and reserved registers read as zero
     }
 }
 
@@ -114,8 +127,10 @@ uint64_t NvmeModel::read64(uint32_t offset) {
 }
 
 void NvmeModel::write64(uint32_t offset, uint64_t value) {
-    if (offset == spec::reg::ASQ) asq_ = value;
-    else if (offset == spec::reg::ACQ) acq_ = value;
+    if (offset == spec::reg::ASQ)
+        asq_ = value;
+    else if (offset == spec::reg::ACQ)
+        acq_ = value;
     else {
         write32(offset, uint32_t(value));
         write32(offset + 4, uint32_t(value >> 32));
@@ -126,15 +141,32 @@ void NvmeModel::write32(uint32_t offset, uint32_t value) {
     if (gone_) return;
     if (offset >= spec::reg::DOORBELL_BASE) return doorbell(offset, value);
     switch (offset) {
-    case spec::reg::INTMS: intms_ |= value; break;
-    case spec::reg::INTMC: intms_ &= ~value; break;
-    case spec::reg::CC: write_cc(value); break;
-    case spec::reg::AQA: aqa_ = value & 0x0fff0fff; break;
-    case spec::reg::ASQ: asq_ = (asq_ & ~uint64_t(0xffffffff)) | value; break;
-    case spec::reg::ASQ + 4: asq_ = (asq_ & 0xffffffff) | uint64_t(value) << 32; break;
-    case spec::reg::ACQ: acq_ = (acq_ & ~uint64_t(0xffffffff)) | value; break;
-    case spec::reg::ACQ + 4: acq_ = (acq_ & 0xffffffff) | uint64_t(value) << 32; break;
-    default: break;
+        case spec::reg::INTMS:
+            intms_ |= value;
+            break;
+        case spec::reg::INTMC:
+            intms_ &= ~value;
+            break;
+        case spec::reg::CC:
+            write_cc(value);
+            break;
+        case spec::reg::AQA:
+            aqa_ = value & 0x0fff0fff;
+            break;
+        case spec::reg::ASQ:
+            asq_ = (asq_ & ~uint64_t(0xffffffff)) | value;
+            break;
+        case spec::reg::ASQ + 4:
+            asq_ = (asq_ & 0xffffffff) | uint64_t(value) << 32;
+            break;
+        case spec::reg::ACQ:
+            acq_ = (acq_ & ~uint64_t(0xffffffff)) | value;
+            break;
+        case spec::reg::ACQ + 4:
+            acq_ = (acq_ & 0xffffffff) | uint64_t(value) << 32;
+            break;
+        default:
+            break;
     }
 }
 
@@ -164,11 +196,10 @@ void NvmeModel::write_cc(uint32_t value) {
         if (never_ready_) return;
         uint32_t sq_entries = (aqa_ & 0xfff) + 1;
         uint32_t cq_entries = ((aqa_ >> 16) & 0xfff) + 1;
-        bool bad = sq_entries < 2 || cq_entries < 2 || asq_ == 0 || acq_ == 0 ||
-                   (asq_ & (PAGE - 1)) || (acq_ & (PAGE - 1)) ||
-                   spec::cc::iosqes(value) != spec::SQ_ENTRY_SHIFT ||
-                   spec::cc::iocqes(value) != spec::CQ_ENTRY_SHIFT ||
-                   spec::cc::mps(value) > spec::cap::mpsmax(cap_) || spec::cc::css(value) != 0;
+        bool bad = sq_entries < 2 || cq_entries < 2 || asq_ == 0 || acq_ == 0 || (asq_ & (PAGE - 1)) ||
+                   (acq_ & (PAGE - 1)) || spec::cc::iosqes(value) != spec::SQ_ENTRY_SHIFT ||
+                   spec::cc::iocqes(value) != spec::CQ_ENTRY_SHIFT || spec::cc::mps(value) > spec::cap::mpsmax(cap_) ||
+                   spec::cc::css(value) != 0;
         if (bad) {
             csts_ |= spec::csts::CFS;
             return;
@@ -242,8 +273,7 @@ uint64_t NvmeModel::outstanding() const {
 }
 
 size_t NvmeModel::process(uint16_t qid) {
-    if (gone_ || unresponsive_ || (csts_ & spec::csts::CFS) || !(csts_ & spec::csts::RDY))
-        return 0;
+    if (gone_ || unresponsive_ || (csts_ & spec::csts::CFS) || !(csts_ & spec::csts::RDY)) return 0;
     Sq& sq = sqs_[qid];
     if (!sq.exists) return 0;
     if (qid != 0) stats_.max_outstanding = std::max(stats_.max_outstanding, outstanding());
@@ -254,9 +284,8 @@ size_t NvmeModel::process(uint16_t qid) {
             stats_.cq_full_stalls++;
             return posted;  // resumes when the host moves the CQ head
         }
-        auto* e = reinterpret_cast<spec::SubmissionEntry*>(
-            memory_.translate(sq.base + uint64_t(sq.head) * sizeof(spec::SubmissionEntry),
-                              sizeof(spec::SubmissionEntry)));
+        auto* e = reinterpret_cast<spec::SubmissionEntry*>(memory_.translate(
+            sq.base + uint64_t(sq.head) * sizeof(spec::SubmissionEntry), sizeof(spec::SubmissionEntry)));
         if (!e) {
             csts_ |= spec::csts::CFS;  // the queue itself is unreachable: nothing to report to
             return posted;
@@ -267,8 +296,7 @@ size_t NvmeModel::process(uint16_t qid) {
         // An admin command may have deleted this very queue pair's CQ... not the admin one.
         Cq& target = cqs_[sq.cqid];
         auto* c = reinterpret_cast<spec::CompletionEntry*>(memory_.translate(
-            target.base + uint64_t(target.tail) * sizeof(spec::CompletionEntry),
-            sizeof(spec::CompletionEntry)));
+            target.base + uint64_t(target.tail) * sizeof(spec::CompletionEntry), sizeof(spec::CompletionEntry)));
         if (!c) {
             csts_ |= spec::csts::CFS;
             return posted;
@@ -280,8 +308,7 @@ size_t NvmeModel::process(uint16_t qid) {
         c->sq_id = qid;
         c->cid = cmd.cid;
         // The phase tag goes in last, as a device's single 16-byte write would appear.
-        __atomic_store_n(&c->status, uint16_t(r.status | (target.phase ? 1 : 0)),
-                         __ATOMIC_RELEASE);
+        __atomic_store_n(&c->status, uint16_t(r.status | (target.phase ? 1 : 0)), __ATOMIC_RELEASE);
         target.tail = uint16_t((target.tail + 1) % target.size);
         if (target.tail == 0) {
             target.phase = !target.phase;
@@ -306,19 +333,26 @@ NvmeModel::Result NvmeModel::execute_admin(const spec::SubmissionEntry& e) {
     if (f != admin_fail_.end()) return {f->second, 0};
     if (e.flags != 0) return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
     switch (e.opcode) {
-    case spec::admin::IDENTIFY: return identify(e);
-    case spec::admin::CREATE_IO_CQ: return create_cq(e);
-    case spec::admin::CREATE_IO_SQ: return create_sq(e);
-    case spec::admin::DELETE_IO_CQ: return delete_cq(e);
-    case spec::admin::DELETE_IO_SQ: return delete_sq(e);
-    case spec::admin::SET_FEATURES: return set_features(e);
-    case spec::admin::GET_FEATURES:
-        if ((e.cdw10 & 0xff) == spec::feature::NUMBER_OF_QUEUES) {
-            uint16_t n = granted_queues_ ? granted_queues_ : options_.max_io_queues;
-            return {0, spec::feature::queues_cdw11(n, n)};
-        }
-        return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
-    default: return {status_of(sct::GENERIC, sc::INVALID_OPCODE), 0};
+        case spec::admin::IDENTIFY:
+            return identify(e);
+        case spec::admin::CREATE_IO_CQ:
+            return create_cq(e);
+        case spec::admin::CREATE_IO_SQ:
+            return create_sq(e);
+        case spec::admin::DELETE_IO_CQ:
+            return delete_cq(e);
+        case spec::admin::DELETE_IO_SQ:
+            return delete_sq(e);
+        case spec::admin::SET_FEATURES:
+            return set_features(e);
+        case spec::admin::GET_FEATURES:
+            if ((e.cdw10 & 0xff) == spec::feature::NUMBER_OF_QUEUES) {
+                uint16_t n = granted_queues_ ? granted_queues_ : options_.max_io_queues;
+                return {0, spec::feature::queues_cdw11(n, n)};
+            }
+            return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
+        default:
+            return {status_of(sct::GENERIC, sc::INVALID_OPCODE), 0};
     }
 }
 
@@ -381,8 +415,7 @@ NvmeModel::Result NvmeModel::identify(const spec::SubmissionEntry& e) {
         return {copy_out(e.prp1, e.prp2, &id, sizeof id), 0};
     }
     if (cns == spec::cns::ACTIVE_NAMESPACES) {
-        if (options_.version < spec::version(1, 1))
-            return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
+        if (options_.version < spec::version(1, 1)) return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
         if (e.nsid >= 0xfffffffe) return {status_of(sct::GENERIC, sc::INVALID_NAMESPACE), 0};
         uint32_t list[spec::ACTIVE_LIST_ENTRIES] = {};
         std::vector<uint32_t> ids;
@@ -396,17 +429,14 @@ NvmeModel::Result NvmeModel::identify(const spec::SubmissionEntry& e) {
 }
 
 NvmeModel::Result NvmeModel::set_features(const spec::SubmissionEntry& e) {
-    if ((e.cdw10 & 0xff) != spec::feature::NUMBER_OF_QUEUES)
-        return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
+    if ((e.cdw10 & 0xff) != spec::feature::NUMBER_OF_QUEUES) return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
     if (e.cdw10 & (1u << 31))  // SV: nothing here is saveable
         return {status_of(sct::COMMAND_SPECIFIC, sc::FEATURE_NOT_SAVEABLE), 0};
     // Only before any I/O queue exists (5.21.1.7).
-    if (queues_created_since_reset_)
-        return {status_of(sct::GENERIC, sc::COMMAND_SEQUENCE_ERROR), 0};
+    if (queues_created_since_reset_) return {status_of(sct::GENERIC, sc::COMMAND_SEQUENCE_ERROR), 0};
     uint32_t nsqr = e.cdw11 & 0xffff, ncqr = e.cdw11 >> 16;
     if (nsqr == 0xffff || ncqr == 0xffff) return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
-    uint16_t granted =
-        uint16_t(std::min<uint32_t>({nsqr + 1, ncqr + 1, uint32_t(options_.max_io_queues)}));
+    uint16_t granted = uint16_t(std::min<uint32_t>({nsqr + 1, ncqr + 1, uint32_t(options_.max_io_queues)}));
     granted_queues_ = granted;
     return {0, spec::feature::queues_cdw11(granted, granted)};
 }
@@ -415,8 +445,7 @@ NvmeModel::Result NvmeModel::create_cq(const spec::SubmissionEntry& e) {
     uint16_t qid = e.cdw10 & 0xffff;
     uint32_t size = (e.cdw10 >> 16) + 1;
     uint16_t limit = granted_queues_ ? granted_queues_ : 0;
-    if (qid == 0 || qid > limit || cqs_[qid].exists)
-        return {status_of(sct::COMMAND_SPECIFIC, sc::INVALID_QUEUE_ID), 0};
+    if (qid == 0 || qid > limit || cqs_[qid].exists) return {status_of(sct::COMMAND_SPECIFIC, sc::INVALID_QUEUE_ID), 0};
     if (size < 2 || size > spec::cap::mqes(cap_) + 1)
         return {status_of(sct::COMMAND_SPECIFIC, sc::INVALID_QUEUE_SIZE), 0};
     if (!(e.cdw11 & spec::create_cq::PC))  // CAP.CQR: contiguous queues only
@@ -487,8 +516,10 @@ void NvmeModel::fail_io_command(uint64_t nth, uint8_t type, uint8_t code, bool d
 }
 
 void NvmeModel::fail_admin_opcode(uint8_t opcode, uint8_t type, uint8_t code) {
-    if (code == 0 && type == 0) admin_fail_.erase(opcode);
-    else admin_fail_[opcode] = status_of(type, code);
+    if (code == 0 && type == 0)
+        admin_fail_.erase(opcode);
+    else
+        admin_fail_[opcode] = status_of(type, code);
 }
 
 std::vector<uint8_t>& NvmeModel::disk(uint32_t nsid) { return disks_[nsid]; }
@@ -503,13 +534,19 @@ NvmeModel::Result NvmeModel::execute_io(const spec::SubmissionEntry& e) {
     }
     if (e.flags != 0) return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
     const NamespaceSpec* ns = find_ns(e.nsid);
-    if (!ns || !ns->active || e.nsid > options_.nn)
-        return {status_of(sct::GENERIC, sc::INVALID_NAMESPACE), 0};
+    if (!ns || !ns->active || e.nsid > options_.nn) return {status_of(sct::GENERIC, sc::INVALID_NAMESPACE), 0};
     switch (e.opcode) {
-    case spec::nvm::FLUSH: stats_.flushes++; return {};
-    case spec::nvm::READ: stats_.reads++; return read_write(e, false);
-    case spec::nvm::WRITE: stats_.writes++; return read_write(e, true);
-    default: return {status_of(sct::GENERIC, sc::INVALID_OPCODE), 0};
+        case spec::nvm::FLUSH:
+            stats_.flushes++;
+            return {};
+        case spec::nvm::READ:
+            stats_.reads++;
+            return read_write(e, false);
+        case spec::nvm::WRITE:
+            stats_.writes++;
+            return read_write(e, true);
+        default:
+            return {status_of(sct::GENERIC, sc::INVALID_OPCODE), 0};
     }
 }
 
@@ -517,8 +554,7 @@ NvmeModel::Result NvmeModel::read_write(const spec::SubmissionEntry& e, bool wri
     const NamespaceSpec* ns = find_ns(e.nsid);
     uint64_t slba = uint64_t(e.cdw11) << 32 | e.cdw10;
     uint64_t nlb = uint64_t(e.cdw12 & 0xffff) + 1;
-    if (slba >= ns->blocks || nlb > ns->blocks - slba)
-        return {status_of(sct::GENERIC, sc::LBA_OUT_OF_RANGE), 0};
+    if (slba >= ns->blocks || nlb > ns->blocks - slba) return {status_of(sct::GENERIC, sc::LBA_OUT_OF_RANGE), 0};
     size_t bytes = size_t(nlb) << ns->lbads;
     if (options_.mdts && bytes > (size_t(PAGE) << options_.mdts))
         return {status_of(sct::GENERIC, sc::INVALID_FIELD), 0};
@@ -526,8 +562,10 @@ NvmeModel::Result NvmeModel::read_write(const spec::SubmissionEntry& e, bool wri
     if (uint16_t s = walk_prps(e.prp1, e.prp2, bytes, pieces)) return {s, 0};
     uint8_t* media = disks_[e.nsid].data() + (slba << ns->lbads);
     for (auto& [p, n] : pieces) {
-        if (write) memcpy(media, p, n);
-        else memcpy(p, media, n);
+        if (write)
+            memcpy(media, p, n);
+        else
+            memcpy(p, media, n);
         media += n;
     }
     return {};

@@ -63,21 +63,21 @@ private:
 struct NamespaceSpec {
     uint32_t nsid = 1;
     uint64_t blocks = 8192;
-    uint8_t lbads = 9;      // 512-byte blocks
+    uint8_t lbads = 9;  // 512-byte blocks
     bool active = true;
 };
 
 struct Options {
     std::vector<NamespaceSpec> namespaces{NamespaceSpec{}};
-    uint32_t nn = 0;                  // identify NN; 0 = highest nsid in `namespaces`
-    uint8_t mdts = 5;                 // 128 KiB
-    uint16_t mqes = 1023;             // 0-based
+    uint32_t nn = 0;       // identify NN; 0 = highest nsid in `namespaces`
+    uint8_t mdts = 5;      // 128 KiB
+    uint16_t mqes = 1023;  // 0-based
     uint8_t dstrd = 0;
-    uint8_t timeout = 20;             // CAP.TO, 500 ms units
+    uint8_t timeout = 20;  // CAP.TO, 500 ms units
     uint16_t max_io_queues = 16;
     uint16_t max_vectors = 32;
     uint32_t version = lamina::nvme::spec::version(1, 4);
-    uint32_t ready_delay_reads = 2;   // CSTS reads before RDY follows CC.EN
+    uint32_t ready_delay_reads = 2;  // CSTS reads before RDY follows CC.EN
     bool process_on_doorbell = true;
 };
 
@@ -102,10 +102,10 @@ public:
     void fail_io_command(uint64_t nth, uint8_t sct, uint8_t sc, bool dnr = true);
     // Admin commands with this opcode complete with this status until cleared (sc 0).
     void fail_admin_opcode(uint8_t opcode, uint8_t sct, uint8_t sc);
-    void set_unresponsive(bool on) { unresponsive_ = on; }  // commands never complete
-    void set_never_ready(bool on) { never_ready_ = on; }   // RDY never follows EN=1
+    void set_unresponsive(bool on) { unresponsive_ = on; }        // commands never complete
+    void set_never_ready(bool on) { never_ready_ = on; }          // RDY never follows EN=1
     void set_fatal() { csts_ |= lamina::nvme::spec::csts::CFS; }  // cleared by a reset
-    void set_gone(bool on) { gone_ = on; }                  // every register reads all ones
+    void set_gone(bool on) { gone_ = on; }                        // every register reads all ones
 
     // --- inspection
     std::vector<uint8_t>& disk(uint32_t nsid);
@@ -117,12 +117,12 @@ public:
         uint64_t io_commands = 0;
         uint64_t reads = 0, writes = 0, flushes = 0;
         uint64_t error_completions = 0;
-        uint64_t cq_wraps = 0;          // I/O completion queues' phase flips
+        uint64_t cq_wraps = 0;  // I/O completion queues' phase flips
         uint64_t cq_full_stalls = 0;
-        uint64_t invalid_doorbells = 0; // writes a real controller would flag as an error
+        uint64_t invalid_doorbells = 0;  // writes a real controller would flag as an error
         uint64_t resets = 0;
-        uint64_t max_outstanding = 0;   // most commands submitted but not completed at once
-        uint64_t prp_list_pages = 0;    // list pages walked
+        uint64_t max_outstanding = 0;  // most commands submitted but not completed at once
+        uint64_t prp_list_pages = 0;   // list pages walked
     };
     const Stats& stats() const { return stats_; }
     uint64_t interrupts(uint16_t vector) const;
@@ -165,8 +165,7 @@ private:
     Result set_features(const lamina::nvme::spec::SubmissionEntry& e);
     Result read_write(const lamina::nvme::spec::SubmissionEntry& e, bool write);
     // Resolves a data pointer into host pieces; a nonzero status when the PRPs are bad.
-    uint16_t walk_prps(uint64_t prp1, uint64_t prp2, size_t bytes,
-                       std::vector<std::pair<uint8_t*, size_t>>& out);
+    uint16_t walk_prps(uint64_t prp1, uint64_t prp2, size_t bytes, std::vector<std::pair<uint8_t*, size_t>>& out);
     uint16_t copy_out(uint64_t prp1, uint64_t prp2, const void* data, size_t bytes);
     const NamespaceSpec* find_ns(uint32_t nsid) const;
     uint64_t outstanding() const;

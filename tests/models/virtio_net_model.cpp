@@ -7,9 +7,9 @@ namespace lamina::virtio_model {
 namespace spec = lamina::virtio::spec;
 
 namespace {
-constexpr uint8_t kCapBase = 0x40;
-constexpr uint8_t kHeader = sizeof(spec::NetHdr);
-constexpr uint16_t kRx = spec::NET_RX_QUEUE, kTx = spec::NET_TX_QUEUE;
+constexpr uint8_t CAP_BASE = 0x40;
+constexpr uint8_t HEADER = sizeof(spec::NetHdr);
+constexpr uint16_t RX = spec::NET_RX_QUEUE, kTx = spec::NET_TX_QUEUE;
 
 void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
@@ -19,10 +19,10 @@ VirtioNetModel::VirtioNetModel(Options options) : options_(options) {
     put16(config_ + spec::pci::VENDOR_ID, spec::PCI_VENDOR);
     put16(config_ + spec::pci::DEVICE_ID, spec::PCI_DEVICE_NET);
     put16(config_ + spec::pci::STATUS, spec::pci::STATUS_CAPABILITIES);
-    config_[spec::pci::CAPABILITIES_POINTER] = kCapBase;
+    config_[spec::pci::CAPABILITIES_POINTER] = CAP_BASE;
     // The list: MSI-X, a decoy vendor capability (PCI cfg access, type 5), then the four
     // regions in an order unlike QEMU's.
-    uint8_t at = kCapBase;
+    uint8_t at = CAP_BASE;
     auto vendor_cap = [&](uint8_t type, uint32_t offset, uint32_t length, uint8_t len) {
         uint8_t* c = config_ + at;
         c[0] = spec::pci::CAP_ID_VENDOR;
@@ -111,7 +111,7 @@ void VirtioNetModel::write_status(uint8_t v) {
     if (!running()) return;
     if (starting && options_.suppress_notify) {
         // The device polls: it says so in both used rings from the start (2.6.10).
-        for (uint16_t i : {kRx, kTx}) {
+        for (uint16_t i : {RX, kTx}) {
             Queue& q = queues_[i];
             uint16_t flags = spec::USED_F_NO_NOTIFY;
             if (uint8_t* used = q.enabled ? dma(q.device, 2, "used flags") : nullptr) std::memcpy(used, &flags, 2);
@@ -123,28 +123,39 @@ void VirtioNetModel::write_status(uint8_t v) {
 uint32_t VirtioNetModel::common_read(uint32_t off, uint8_t width) {
     Queue* q = queue_select_ < options_.num_queues && queue_select_ < 3 ? &queues_[queue_select_] : nullptr;
     switch (off) {
-    case spec::common::DEVICE_FEATURE:
-        return device_feature_select_ < 2 ? uint32_t(options_.features >> (32 * device_feature_select_)) : 0;
-    case spec::common::DEVICE_FEATURE_SELECT: return device_feature_select_;
-    case spec::common::DRIVER_FEATURE_SELECT: return driver_feature_select_;
-    case spec::common::DRIVER_FEATURE:
-        return driver_feature_select_ < 2 ? uint32_t(driver_features_ >> (32 * driver_feature_select_)) : 0;
-    case spec::common::MSIX_CONFIG: return msix_config_;
-    case spec::common::NUM_QUEUES: return options_.num_queues;
-    case spec::common::DEVICE_STATUS:
-        // A reset completes after a few reads (4.1.4.3.2: the driver must wait for the 0).
-        if (reset_reads_left_ > 0) {
-            reset_reads_left_--;
-            return spec::status::ACKNOWLEDGE;
-        }
-        return status_;
-    case spec::common::CONFIG_GENERATION: return generation_;
-    case spec::common::QUEUE_SELECT: return queue_select_;
-    case spec::common::QUEUE_SIZE: return q ? (q->size ? q->size : options_.queue_max) : 0;
-    case spec::common::QUEUE_MSIX_VECTOR: return q ? q->msix : spec::NO_VECTOR;
-    case spec::common::QUEUE_ENABLE: return q ? q->enabled : 0;
-    case spec::common::QUEUE_NOTIFY_OFF: return queue_select_;
-    default: break;
+        case spec::common::DEVICE_FEATURE:
+            return device_feature_select_ < 2 ? uint32_t(options_.features >> (32 * device_feature_select_)) : 0;
+        case spec::common::DEVICE_FEATURE_SELECT:
+            return device_feature_select_;
+        case spec::common::DRIVER_FEATURE_SELECT:
+            return driver_feature_select_;
+        case spec::common::DRIVER_FEATURE:
+            return driver_feature_select_ < 2 ? uint32_t(driver_features_ >> (32 * driver_feature_select_)) : 0;
+        case spec::common::MSIX_CONFIG:
+            return msix_config_;
+        case spec::common::NUM_QUEUES:
+            return options_.num_queues;
+        case spec::common::DEVICE_STATUS:
+            // A reset completes after a few reads (4.1.4.3.2: the driver must wait for the 0).
+            if (reset_reads_left_ > 0) {
+                reset_reads_left_--;
+                return spec::status::ACKNOWLEDGE;
+            }
+            return status_;
+        case spec::common::CONFIG_GENERATION:
+            return generation_;
+        case spec::common::QUEUE_SELECT:
+            return queue_select_;
+        case spec::common::QUEUE_SIZE:
+            return q ? (q->size ? q->size : options_.queue_max) : 0;
+        case spec::common::QUEUE_MSIX_VECTOR:
+            return q ? q->msix : spec::NO_VECTOR;
+        case spec::common::QUEUE_ENABLE:
+            return q ? q->enabled : 0;
+        case spec::common::QUEUE_NOTIFY_OFF:
+            return queue_select_;
+        default:
+            break;
     }
     (void)width;
     return 0;
@@ -153,44 +164,66 @@ uint32_t VirtioNetModel::common_read(uint32_t off, uint8_t width) {
 void VirtioNetModel::common_write(uint32_t off, uint8_t width, uint32_t v) {
     Queue* q = queue_select_ < options_.num_queues && queue_select_ < 3 ? &queues_[queue_select_] : nullptr;
     auto set64 = [&](uint64_t& field, uint32_t base) {
-        if (off == base) field = (field & ~0xffffffffull) | v;
-        else field = (field & 0xffffffffull) | uint64_t(v) << 32;
+        if (off == base)
+            field = (field & ~0xffffffffull) | v;
+        else
+            field = (field & 0xffffffffull) | uint64_t(v) << 32;
     };
     (void)width;
     switch (off) {
-    case spec::common::DEVICE_FEATURE_SELECT: device_feature_select_ = v; return;
-    case spec::common::DRIVER_FEATURE_SELECT: driver_feature_select_ = v; return;
-    case spec::common::DRIVER_FEATURE:
-        if (status_ & spec::status::FEATURES_OK) return;  // too late (3.1.1)
-        if (driver_feature_select_ < 2) {
-            uint64_t mask = 0xffffffffull << (32 * driver_feature_select_);
-            driver_features_ = (driver_features_ & ~mask) | (uint64_t(v) << (32 * driver_feature_select_));
-        }
-        return;
-    case spec::common::MSIX_CONFIG: msix_config_ = options_.msix ? uint16_t(v) : spec::NO_VECTOR; return;
-    case spec::common::DEVICE_STATUS: write_status(uint8_t(v)); return;
-    case spec::common::QUEUE_SELECT: queue_select_ = uint16_t(v); return;
-    default: break;
+        case spec::common::DEVICE_FEATURE_SELECT:
+            device_feature_select_ = v;
+            return;
+        case spec::common::DRIVER_FEATURE_SELECT:
+            driver_feature_select_ = v;
+            return;
+        case spec::common::DRIVER_FEATURE:
+            if (status_ & spec::status::FEATURES_OK) return;  // too late (3.1.1)
+            if (driver_feature_select_ < 2) {
+                uint64_t mask = 0xffffffffull << (32 * driver_feature_select_);
+                driver_features_ = (driver_features_ & ~mask) | (uint64_t(v) << (32 * driver_feature_select_));
+            }
+            return;
+        case spec::common::MSIX_CONFIG:
+            msix_config_ = options_.msix ? uint16_t(v) : spec::NO_VECTOR;
+            return;
+        case spec::common::DEVICE_STATUS:
+            write_status(uint8_t(v));
+            return;
+        case spec::common::QUEUE_SELECT:
+            queue_select_ = uint16_t(v);
+            return;
+        default:
+            break;
     }
     if (!q || q->enabled) return;  // 4.1.4.3.2: queue fields are fixed once enabled
     switch (off) {
-    case spec::common::QUEUE_SIZE:
-        if (v != 0 && v <= options_.queue_max && (v & (v - 1)) == 0) q->size = uint16_t(v);
-        return;
-    case spec::common::QUEUE_MSIX_VECTOR: q->msix = options_.msix ? uint16_t(v) : spec::NO_VECTOR; return;
-    case spec::common::QUEUE_ENABLE:
-        if (v == 1) {
-            if (q->size == 0) q->size = options_.queue_max;
-            q->enabled = true;
-        }
-        return;
-    case spec::common::QUEUE_DESC:
-    case spec::common::QUEUE_DESC + 4: set64(q->desc, spec::common::QUEUE_DESC); return;
-    case spec::common::QUEUE_DRIVER:
-    case spec::common::QUEUE_DRIVER + 4: set64(q->driver, spec::common::QUEUE_DRIVER); return;
-    case spec::common::QUEUE_DEVICE:
-    case spec::common::QUEUE_DEVICE + 4: set64(q->device, spec::common::QUEUE_DEVICE); return;
-    default: return;
+        case spec::common::QUEUE_SIZE:
+            if (v != 0 && v <= options_.queue_max && (v & (v - 1)) == 0) q->size = uint16_t(v);
+            return;
+        case spec::common::QUEUE_MSIX_VECTOR:
+            q->msix = options_.msix ? uint16_t(v) : spec::NO_VECTOR;
+            return;
+        case spec::common::QUEUE_ENABLE:
+            if (v == 1) {
+                if (q->size == 0) q->size = options_.queue_max;
+                q->enabled = true;
+            }
+            return;
+        case spec::common::QUEUE_DESC:
+        case spec::common::QUEUE_DESC + 4:
+            set64(q->desc, spec::common::QUEUE_DESC);
+            return;
+        case spec::common::QUEUE_DRIVER:
+        case spec::common::QUEUE_DRIVER + 4:
+            set64(q->driver, spec::common::QUEUE_DRIVER);
+            return;
+        case spec::common::QUEUE_DEVICE:
+        case spec::common::QUEUE_DEVICE + 4:
+            set64(q->device, spec::common::QUEUE_DEVICE);
+            return;
+        default:
+            return;
     }
 }
 
@@ -239,7 +272,7 @@ void VirtioNetModel::notify(uint16_t queue) {
     if (options_.suppress_notify) stats_.notifies_while_suppressed++;
     if (!options_.process_on_notify || !running()) return;
     if (queue == kTx) process_tx();
-    if (queue == kRx) deliver_rx();
+    if (queue == RX) deliver_rx();
 }
 
 void VirtioNetModel::step() {
@@ -271,7 +304,7 @@ bool VirtioNetModel::walk(Queue& q, uint16_t head, std::vector<Seg>& out) {
         spec::Desc e;
         std::memcpy(&e, table + d * sizeof(e), sizeof(e));
         bool w = e.flags & spec::DESC_F_WRITE;
-        if (seen_writable && !w) return false;  // 2.6.4.2: readable before writable
+        if (seen_writable && !w) return false;              // 2.6.4.2: readable before writable
         if (e.flags & spec::DESC_F_INDIRECT) return false;  // not negotiated
         seen_writable = seen_writable || w;
         out.push_back(Seg{e.addr, e.len, w});
@@ -329,20 +362,26 @@ void VirtioNetModel::process_tx() {
         bool ok = walk(q, head, segs);
         for (const Seg& s : segs) {
             if (!ok) break;
-            if (s.writable) { ok = false; break; }  // a transmit buffer is read-only (5.1.6.2)
+            if (s.writable) {
+                ok = false;
+                break;
+            }  // a transmit buffer is read-only (5.1.6.2)
             uint8_t* p = dma(s.bus, s.len, "transmit buffer");
-            if (!p) { ok = false; break; }
+            if (!p) {
+                ok = false;
+                break;
+            }
             bytes.insert(bytes.end(), p, p + s.len);
         }
         if (segs.size() > 1) stats_.chained_tx++;
         spec::NetHdr h{};
-        if (ok && bytes.size() >= kHeader) std::memcpy(&h, bytes.data(), kHeader);
+        if (ok && bytes.size() >= HEADER) std::memcpy(&h, bytes.data(), HEADER);
         // 5.1.6.2: without CSUM negotiated, flags must be 0; without GSO, GSO_NONE.
-        if (!ok || bytes.size() < kHeader + 14 || h.gso_type != spec::NET_HDR_GSO_NONE ||
+        if (!ok || bytes.size() < HEADER + 14 || h.gso_type != spec::NET_HDR_GSO_NONE ||
             ((h.flags & spec::NET_HDR_F_NEEDS_CSUM) && !(driver_features_ & spec::feature::NET_CSUM))) {
             stats_.bad_chains++;
         } else {
-            std::vector<uint8_t> frame(bytes.begin() + kHeader, bytes.end());
+            std::vector<uint8_t> frame(bytes.begin() + HEADER, bytes.end());
             stats_.tx_frames++;
             if (options_.loopback) backlog_.push_back(frame);
             if (options_.keep_sent) sent_.push_back(std::move(frame));
@@ -358,25 +397,31 @@ void VirtioNetModel::inject(const std::vector<uint8_t>& frame) {
 }
 
 void VirtioNetModel::deliver_rx() {
-    Queue& q = queues_[kRx];
+    Queue& q = queues_[RX];
     std::vector<Seg> segs;
     while (running() && !backlog_.empty()) {
         uint16_t head;
         if (!pop_avail(q, head)) break;
         const std::vector<uint8_t>& frame = backlog_.front();
-        std::vector<uint8_t> bytes(kHeader + frame.size());
+        std::vector<uint8_t> bytes(HEADER + frame.size());
         spec::NetHdr h{};
         h.num_buffers = 1;
-        std::memcpy(bytes.data(), &h, kHeader);
-        std::memcpy(bytes.data() + kHeader, frame.data(), frame.size());
+        std::memcpy(bytes.data(), &h, HEADER);
+        std::memcpy(bytes.data() + HEADER, frame.data(), frame.size());
         size_t done = 0;
         bool ok = walk(q, head, segs);
         for (const Seg& s : segs) {
             if (!ok || done == bytes.size()) break;
-            if (!s.writable) { ok = false; break; }
+            if (!s.writable) {
+                ok = false;
+                break;
+            }
             size_t n = std::min<size_t>(s.len, bytes.size() - done);
             uint8_t* p = dma(s.bus, n, "receive buffer");
-            if (!p) { ok = false; break; }
+            if (!p) {
+                ok = false;
+                break;
+            }
             std::memcpy(p, bytes.data() + done, n);
             done += n;
         }

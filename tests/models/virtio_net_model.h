@@ -37,7 +37,7 @@ struct Options {
                         lamina::virtio::spec::feature::RING_EVENT_IDX;
     uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
     uint16_t queue_max = 256;
-    uint16_t num_queues = 3;          // rx, tx and a control queue the driver leaves alone
+    uint16_t num_queues = 3;  // rx, tx and a control queue the driver leaves alone
     // Region offsets in BAR 4 (QEMU puts common at 0; the defaults differ on purpose).
     uint32_t common_offset = 0x2000;
     uint32_t isr_offset = 0x0000;
@@ -45,13 +45,13 @@ struct Options {
     uint32_t notify_offset = 0x1000;
     uint32_t notify_multiplier = 4;
     uint64_t bar4_size = 0x4000;
-    bool msix = true;                 // accepts MSI-X vectors (else reads back NO_VECTOR)
-    bool loopback = true;             // sent frames come back on the receive queue
-    bool keep_sent = true;            // sent() records every frame (off: a sink, for benchmarks)
+    bool msix = true;       // accepts MSI-X vectors (else reads back NO_VECTOR)
+    bool loopback = true;   // sent frames come back on the receive queue
+    bool keep_sent = true;  // sent() records every frame (off: a sink, for benchmarks)
     bool process_on_notify = true;
-    bool suppress_notify = false;     // sets USED_F_NO_NOTIFY: "I poll, don't ring"
-    uint32_t reset_delay_reads = 1;   // status reads before a reset reads back 0
-    size_t rx_backlog = 256;          // frames queued for want of receive buffers before drops
+    bool suppress_notify = false;    // sets USED_F_NO_NOTIFY: "I poll, don't ring"
+    uint32_t reset_delay_reads = 1;  // status reads before a reset reads back 0
+    size_t rx_backlog = 256;         // frames queued for want of receive buffers before drops
 };
 
 class VirtioNetModel {
@@ -101,8 +101,8 @@ public:
         uint64_t rx_dropped = 0;
         uint64_t rx_ring_wraps = 0, tx_ring_wraps = 0;  // used index passing a multiple of the size
         uint64_t interrupts_suppressed = 0;
-        uint64_t chained_tx = 0;                        // frames sent from a 2+ descriptor chain
-        uint64_t bad_chains = 0;                        // malformed descriptor chains
+        uint64_t chained_tx = 0;  // frames sent from a 2+ descriptor chain
+        uint64_t bad_chains = 0;  // malformed descriptor chains
     };
     const Stats& stats() const { return stats_; }
 

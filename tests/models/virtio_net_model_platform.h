@@ -30,7 +30,9 @@ public:
     uint32_t config_read32(uint16_t o) override { return model_.config_read32(o); }
     uint64_t bar_size(uint8_t bar) override { return model_.bar_size(bar); }
     uint32_t bar_read(uint8_t bar, uint32_t off, uint8_t width) override { return model_.bar_read(bar, off, width); }
-    void bar_write(uint8_t bar, uint32_t off, uint8_t width, uint32_t v) override { model_.bar_write(bar, off, width, v); }
+    void bar_write(uint8_t bar, uint32_t off, uint8_t width, uint32_t v) override {
+        model_.bar_write(bar, off, width, v);
+    }
 
     lamina::Result<lamina::virtio::DmaRegion> alloc_dma(size_t bytes) override {
         if (dma_failures_left > 0) {

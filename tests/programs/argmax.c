@@ -56,8 +56,10 @@ static void run(const char* what, int n, size_t len, int envn, size_t envlen, rl
     close(fds[0]);
     int status;
     CHECK(waitpid(pid, &status, 0) == pid);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 90) printf("%s: E2BIG\n", what);
-    else printf("%s: %s, %s", what, describe(status), got ? out : "no output\n");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 90)
+        printf("%s: E2BIG\n", what);
+    else
+        printf("%s: %s, %s", what, describe(status), got ? out : "no output\n");
 }
 
 static int report(int argc, char** argv, char** envp) {

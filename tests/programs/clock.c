@@ -22,11 +22,13 @@ int main(void) {
     printf("realtime ok=%d\n", clock_gettime(CLOCK_REALTIME, &rt) == 0 && rt.tv_sec > 1600000000);
     struct timeval tv;
     long g = syscall(SYS_gettimeofday, &tv, NULL);
-    printf("gettimeofday=%ld agrees=%d\n", g, tv.tv_sec - rt.tv_sec >= 0 && tv.tv_sec - rt.tv_sec < 5 && tv.tv_usec < 1000000);
+    printf("gettimeofday=%ld agrees=%d\n", g,
+           tv.tv_sec - rt.tv_sec >= 0 && tv.tv_sec - rt.tv_sec < 5 && tv.tv_usec < 1000000);
     time_t t = 0;
     long s = syscall(SYS_time, &t);
     printf("time agrees=%d stored=%d\n", s - rt.tv_sec >= 0 && s - rt.tv_sec < 5, t == s);
-    printf("bad pointer: gettimeofday=%ld time=%ld\n", syscall(SYS_gettimeofday, (void*)8, NULL), syscall(SYS_time, (void*)8));
+    printf("bad pointer: gettimeofday=%ld time=%ld\n", syscall(SYS_gettimeofday, (void*)8, NULL),
+           syscall(SYS_time, (void*)8));
     struct timespec req = {0, 50 * 1000 * 1000};
     clock_gettime(CLOCK_MONOTONIC, &a);
     int r = nanosleep(&req, 0);

@@ -19,8 +19,9 @@ static int wait_events(int ep, int timeout, const char* what) {
     printf("%s: %d", what, n);
     for (int i = 0; i < n; i++) {
         unsigned e = ev[i].events;
-        printf(" [%llu:%s%s%s%s%s]", (unsigned long long)ev[i].data.u64, e & EPOLLIN ? "in" : "", e & EPOLLOUT ? " out" : "",
-               e & EPOLLHUP ? " hup" : "", e & EPOLLRDHUP ? " rdhup" : "", e & EPOLLERR ? " err" : "");
+        printf(" [%llu:%s%s%s%s%s]", (unsigned long long)ev[i].data.u64, e & EPOLLIN ? "in" : "",
+               e & EPOLLOUT ? " out" : "", e & EPOLLHUP ? " hup" : "", e & EPOLLRDHUP ? " rdhup" : "",
+               e & EPOLLERR ? " err" : "");
     }
     printf("\n");
     return n;

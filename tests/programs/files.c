@@ -18,41 +18,60 @@
 
 static int failures;
 
-#define CHECK(cond)                                                  \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            printf("FAILED line %d: %s\n", __LINE__, #cond);         \
-            failures++;                                              \
-        }                                                            \
+#define CHECK(cond)                                          \
+    do {                                                     \
+        if (!(cond)) {                                       \
+            printf("FAILED line %d: %s\n", __LINE__, #cond); \
+            failures++;                                      \
+        }                                                    \
     } while (0)
 
 // Prints "name: result" or "name: -1 ENAME".
 static const char* ename(int e) {
     switch (e) {
-    case ENOENT: return "ENOENT";
-    case EEXIST: return "EEXIST";
-    case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR";
-    case ENOTEMPTY: return "ENOTEMPTY";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case EFAULT: return "EFAULT";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case ELOOP: return "ELOOP";
-    case EPERM: return "EPERM";
-    case ENOSPC: return "ENOSPC";
-    case ESPIPE: return "ESPIPE";
-    case EACCES: return "EACCES";
-    case EXDEV: return "EXDEV";
-    case ERANGE: return "ERANGE";
-    case EBUSY: return "EBUSY";
+        case ENOENT:
+            return "ENOENT";
+        case EEXIST:
+            return "EEXIST";
+        case ENOTDIR:
+            return "ENOTDIR";
+        case EISDIR:
+            return "EISDIR";
+        case ENOTEMPTY:
+            return "ENOTEMPTY";
+        case EINVAL:
+            return "EINVAL";
+        case EBADF:
+            return "EBADF";
+        case EFAULT:
+            return "EFAULT";
+        case ENAMETOOLONG:
+            return "ENAMETOOLONG";
+        case ELOOP:
+            return "ELOOP";
+        case EPERM:
+            return "EPERM";
+        case ENOSPC:
+            return "ENOSPC";
+        case ESPIPE:
+            return "ESPIPE";
+        case EACCES:
+            return "EACCES";
+        case EXDEV:
+            return "EXDEV";
+        case ERANGE:
+            return "ERANGE";
+        case EBUSY:
+            return "EBUSY";
     }
     return "E?";
 }
 
 static void show(const char* what, long r) {
-    if (r < 0) printf("%s: %ld %s\n", what, r, ename(errno));
-    else printf("%s: %ld\n", what, r);
+    if (r < 0)
+        printf("%s: %ld %s\n", what, r, ename(errno));
+    else
+        printf("%s: %ld\n", what, r);
 }
 
 static void write_file(const char* path, const char* text) {

@@ -25,8 +25,8 @@ int main(void) {
     pid_t pid = fork();
     if (pid == 0) {
         // The child sees the parent's values...
-        int ok = data_var == 1234 && stack_var == 99 && heap[99999] == 'h' && bss_buf[5000] == 'b' &&
-                 anon[0] == 'a' && anon[7 * 4096] == 0 && strcmp(rodata, "read-only text") == 0;
+        int ok = data_var == 1234 && stack_var == 99 && heap[99999] == 'h' && bss_buf[5000] == 'b' && anon[0] == 'a' &&
+                 anon[7 * 4096] == 0 && strcmp(rodata, "read-only text") == 0;
         // ...and changes them.
         data_var = 1;
         stack_var = 2;

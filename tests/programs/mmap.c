@@ -8,9 +8,13 @@
 int main(void) {
     size_t pg = 4096;
     unsigned char* a = mmap(0, 16 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (a == MAP_FAILED) { printf("mmap failed %d\n", errno); return 1; }
+    if (a == MAP_FAILED) {
+        printf("mmap failed %d\n", errno);
+        return 1;
+    }
     int zero = 1;
-    for (size_t i = 0; i < 16 * pg; i++) if (a[i]) zero = 0;
+    for (size_t i = 0; i < 16 * pg; i++)
+        if (a[i]) zero = 0;
     printf("anonymous zeroed=%d\n", zero);
     memset(a, 0x5a, 16 * pg);
     printf("munmap middle=%d\n", munmap(a + 4 * pg, 4 * pg));
@@ -28,7 +32,8 @@ int main(void) {
     void* bad = mmap(0, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     printf("mmap zero length failed=%d errno=%d\n", bad == MAP_FAILED, errno);
     unsigned char* big = mmap(0, 64 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    big[0] = 1; big[(64 << 20) - 1] = 2;
+    big[0] = 1;
+    big[(64 << 20) - 1] = 2;
     printf("big sparse ok=%d\n", big[0] + big[(64 << 20) - 1] == 3);
     printf("munmap all=%d %d\n", munmap(a, 16 * pg), munmap(big, 64 << 20));
     return 0;

@@ -28,8 +28,12 @@ static int zero(const unsigned char* p, size_t n) {
 
 static void show_fail(const char* what, void* r) {
     printf("%s: failed=%d errno=%s\n", what, r == MAP_FAILED,
-           r != MAP_FAILED ? "none" : errno == EBADF ? "EBADF" : errno == EINVAL ? "EINVAL" :
-           errno == EACCES ? "EACCES" : errno == ENODEV ? "ENODEV" : "other");
+           r != MAP_FAILED   ? "none"
+           : errno == EBADF  ? "EBADF"
+           : errno == EINVAL ? "EINVAL"
+           : errno == EACCES ? "EACCES"
+           : errno == ENODEV ? "ENODEV"
+                             : "other");
     if (r != MAP_FAILED) munmap(r, PG);
 }
 
@@ -39,16 +43,25 @@ int main(void) {
     static unsigned char data[FILE_SIZE];
     for (size_t i = 0; i < FILE_SIZE; i++) data[i] = pattern(i);
     int wfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (wfd < 0 || write(wfd, data, FILE_SIZE) != FILE_SIZE) { printf("setup failed %d\n", errno); return 1; }
+    if (wfd < 0 || write(wfd, data, FILE_SIZE) != FILE_SIZE) {
+        printf("setup failed %d\n", errno);
+        return 1;
+    }
 
     int fd = open(path, O_RDONLY);
     unsigned char* ro = mmap(0, FILE_SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (ro == MAP_FAILED) { printf("mmap ro failed %d\n", errno); return 1; }
+    if (ro == MAP_FAILED) {
+        printf("mmap ro failed %d\n", errno);
+        return 1;
+    }
     printf("read-only contents=%d tail zero=%d\n", matches(ro, 0, FILE_SIZE), zero(ro + FILE_SIZE, PG - 100));
 
     // PROT_WRITE on a read-only descriptor is fine for a private mapping: writes stay private.
     unsigned char* rw = mmap(0, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    if (rw == MAP_FAILED) { printf("mmap rw failed %d\n", errno); return 1; }
+    if (rw == MAP_FAILED) {
+        printf("mmap rw failed %d\n", errno);
+        return 1;
+    }
     printf("read-write contents=%d\n", matches(rw, 0, FILE_SIZE));
     memset(rw + PG, 0xee, 10);
     rw[FILE_SIZE] = 0x42;  // the zero tail is writable memory too
@@ -68,7 +81,8 @@ int main(void) {
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    printf("child saw and wrote=%d parent unchanged=%d\n", WIFEXITED(status) && WEXITSTATUS(status) == 0, rw[PG] == 0xee);
+    printf("child saw and wrote=%d parent unchanged=%d\n", WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           rw[PG] == 0xee);
 
     // mprotect may add PROT_WRITE to a private mapping of a read-only descriptor.
     printf("mprotect ro->rw=%d\n", mprotect(ro, PG, PROT_READ | PROT_WRITE));

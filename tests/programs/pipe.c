@@ -22,7 +22,12 @@ static int avail(int fd) {
 
 static void show(const char* what, long r) {
     printf("%s: %ld", what, r);
-    if (r < 0) printf(" (%s)", errno == EAGAIN ? "EAGAIN" : errno == EPIPE ? "EPIPE" : errno == EINVAL ? "EINVAL" : errno == EBADF ? "EBADF" : "other");
+    if (r < 0)
+        printf(" (%s)", errno == EAGAIN   ? "EAGAIN"
+                        : errno == EPIPE  ? "EPIPE"
+                        : errno == EINVAL ? "EINVAL"
+                        : errno == EBADF  ? "EBADF"
+                                          : "other");
     printf("\n");
 }
 

@@ -12,12 +12,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-            failures++;                                               \
-        }                                                             \
+#define CHECK(cond)                                                \
+    do {                                                           \
+        if (!(cond)) {                                             \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                            \
+        }                                                          \
     } while (0)
 
 __attribute__((unused)) static void unbuffered(void) { setvbuf(stdout, NULL, _IONBF, 0); }
@@ -25,11 +25,16 @@ __attribute__((unused)) static void unbuffered(void) { setvbuf(stdout, NULL, _IO
 // "exited 3", "killed by 15", "stopped by 19", "continued".
 __attribute__((unused)) static const char* describe(int status) {
     static char buf[64];
-    if (WIFEXITED(status)) snprintf(buf, sizeof buf, "exited %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status)) snprintf(buf, sizeof buf, "killed by %d%s", WTERMSIG(status), WCOREDUMP(status) ? " (core)" : "");
-    else if (WIFSTOPPED(status)) snprintf(buf, sizeof buf, "stopped by %d", WSTOPSIG(status));
-    else if (WIFCONTINUED(status)) snprintf(buf, sizeof buf, "continued");
-    else snprintf(buf, sizeof buf, "status 0x%x", status);
+    if (WIFEXITED(status))
+        snprintf(buf, sizeof buf, "exited %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, sizeof buf, "killed by %d%s", WTERMSIG(status), WCOREDUMP(status) ? " (core)" : "");
+    else if (WIFSTOPPED(status))
+        snprintf(buf, sizeof buf, "stopped by %d", WSTOPSIG(status));
+    else if (WIFCONTINUED(status))
+        snprintf(buf, sizeof buf, "continued");
+    else
+        snprintf(buf, sizeof buf, "status 0x%x", status);
     return buf;
 }
 

@@ -31,8 +31,8 @@ int main(void) {
         int root = geteuid() == 0;
         int ok = 1;
         if (root) {
-            ok = setgid(1234) == 0 && getgid() == 1234 && setuid(1000) == 0 && getuid() == 1000 &&
-                 geteuid() == 1000 && setuid(0) == -1 && errno == EPERM;
+            ok = setgid(1234) == 0 && getgid() == 1234 && setuid(1000) == 0 && getuid() == 1000 && geteuid() == 1000 &&
+                 setuid(0) == -1 && errno == EPERM;
         } else {
             ok = setuid(0) == -1 && errno == EPERM;
         }

@@ -65,8 +65,10 @@ int main(void) {
     // Repeated faults keep working (the mask is restored by siglongjmp each time).
     static volatile int n = 0, i;
     for (i = 0; i < 20; i++)
-        if (sigsetjmp(env, 1) != 0) n++;
-        else *(volatile int*)(uintptr_t)(0x2000 + i * 8) = i;
+        if (sigsetjmp(env, 1) != 0)
+            n++;
+        else
+            *(volatile int*)(uintptr_t)(0x2000 + i * 8) = i;
     printf("20 faults caught: %d\n", n);
 
     // A handler that makes the access legal: the write is retried and lands.

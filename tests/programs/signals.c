@@ -49,9 +49,9 @@ static void clobber(int sig) {
     __asm__ volatile(
         "mov $-1, %%rax; mov $-1, %%rbx; mov $-1, %%rcx; mov $-1, %%rdx; mov $-1, %%rsi; mov $-1, %%rdi;"
         "mov $-1, %%r8; mov $-1, %%r9; mov $-1, %%r10; mov $-1, %%r11; mov $-1, %%r12; mov $-1, %%r13;"
-        "mov $-1, %%r14; mov $-1, %%r15; pcmpeqd %%xmm0, %%xmm0; pcmpeqd %%xmm7, %%xmm7"
-        ::: "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-          "xmm0", "xmm7", "memory");
+        "mov $-1, %%r14; mov $-1, %%r15; pcmpeqd %%xmm0, %%xmm0; pcmpeqd %%xmm7, %%xmm7" ::
+            : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0",
+              "xmm7", "memory");
 }
 
 static int install(int sig, void (*h)(int), int flags, int mask_sig) {

@@ -39,34 +39,56 @@ static unsigned char scratch[8192];
 
 static long random_arg(void) {
     switch (next() % 8) {
-    case 0: return (long)(next() % 64);
-    case 1: return -1;
-    case 2: return (long)next();
-    case 3: return (long)0xffff800000000000ull + (long)(next() % 0x100000);  // the kernel's half
-    case 4: case 5: return (long)(scratch + next() % sizeof scratch);
-    case 6: return (long)(next() % 4096);  // the null page
-    default: return (long)(next() & 0xffffffff);
+        case 0:
+            return (long)(next() % 64);
+        case 1:
+            return -1;
+        case 2:
+            return (long)next();
+        case 3:
+            return (long)0xffff800000000000ull + (long)(next() % 0x100000);  // the kernel's half
+        case 4:
+        case 5:
+            return (long)(scratch + next() % sizeof scratch);
+        case 6:
+            return (long)(next() % 4096);  // the null page
+        default:
+            return (long)(next() & 0xffffffff);
     }
 }
 
 static int refused(long nr) {
     switch (nr) {
-    case SYS_reboot: case SYS_kill: case SYS_tkill: case SYS_tgkill: case SYS_rt_sigqueueinfo:
-    case SYS_fork: case SYS_vfork: case SYS_clone: case SYS_clone3: case SYS_execve: case SYS_execveat:
-    case SYS_exit: case SYS_exit_group: case SYS_pause: case SYS_rt_sigsuspend:
-    case SYS_rt_sigreturn: case SYS_vhangup:
-        return 1;
-    default:
-        return 0;
+        case SYS_reboot:
+        case SYS_kill:
+        case SYS_tkill:
+        case SYS_tgkill:
+        case SYS_rt_sigqueueinfo:
+        case SYS_fork:
+        case SYS_vfork:
+        case SYS_clone:
+        case SYS_clone3:
+        case SYS_execve:
+        case SYS_execveat:
+        case SYS_exit:
+        case SYS_exit_group:
+        case SYS_pause:
+        case SYS_rt_sigsuspend:
+        case SYS_rt_sigreturn:
+        case SYS_vhangup:
+            return 1;
+        default:
+            return 0;
     }
 }
 
 // The calls on sockets and readiness objects.
 static const long object_calls[] = {
-    SYS_socket, SYS_socketpair, SYS_bind, SYS_listen, SYS_accept, SYS_accept4, SYS_connect, SYS_sendto,
-    SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_shutdown, SYS_getsockname, SYS_getpeername, SYS_setsockopt,
-    SYS_getsockopt, SYS_epoll_create, SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait,
-    SYS_eventfd, SYS_eventfd2, SYS_read, SYS_write, SYS_poll, SYS_sendfile,
+    SYS_socket,      SYS_socketpair,  SYS_bind,        SYS_listen,     SYS_accept,       SYS_accept4,
+    SYS_connect,     SYS_sendto,      SYS_recvfrom,    SYS_sendmsg,    SYS_recvmsg,      SYS_shutdown,
+    SYS_getsockname, SYS_getpeername, SYS_setsockopt,  SYS_getsockopt, SYS_epoll_create, SYS_epoll_create1,
+    SYS_epoll_ctl,   SYS_epoll_wait,  SYS_epoll_pwait, SYS_eventfd,    SYS_eventfd2,     SYS_read,
+    SYS_write,       SYS_poll,        SYS_sendfile,
 };
 
 static void child(int calls) {

@@ -28,8 +28,10 @@ static char self_path[512] = "/bin/syscall_bench";
 
 static void find_self(void) {
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
-    if (n > 0) self_path[n] = 0;
-    else strcpy(self_path, "/bin/syscall_bench");
+    if (n > 0)
+        self_path[n] = 0;
+    else
+        strcpy(self_path, "/bin/syscall_bench");
 }
 
 static long long spawn_loop(int n, int use_vfork, int do_exec) {

@@ -34,12 +34,12 @@ static void take_console(void) {
 
 static int termios_checks(void) {
     int bad = 0;
-#define CHECK(c)                                   \
-    do {                                           \
-        if (!(c)) {                                \
-            printf("FAILED: %s\n", #c);            \
-            bad++;                                 \
-        }                                          \
+#define CHECK(c)                        \
+    do {                                \
+        if (!(c)) {                     \
+            printf("FAILED: %s\n", #c); \
+            bad++;                      \
+        }                               \
     } while (0)
     CHECK(isatty(0));
     struct termios t, u;

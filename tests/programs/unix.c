@@ -243,8 +243,8 @@ static void pass_fds(void) {
     r.msg_controllen = sizeof u.buf;
     ssize_t n = recvmsg(sv[1], &r, MSG_CMSG_CLOEXEC);
     c = CMSG_FIRSTHDR(&r);
-    printf("scm_rights: %zd byte(s) '%c', cmsg %d level %d type %d fds %d\n", n, in[0], c != NULL, c ? c->cmsg_level : -1,
-           c ? c->cmsg_type : -1, c ? (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0);
+    printf("scm_rights: %zd byte(s) '%c', cmsg %d level %d type %d fds %d\n", n, in[0], c != NULL,
+           c ? c->cmsg_level : -1, c ? c->cmsg_type : -1, c ? (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0);
     int fds[2] = {-1, -1};
     if (c) memcpy(fds, CMSG_DATA(c), sizeof fds);
     CHECK((fcntl(fds[0], F_GETFD) & FD_CLOEXEC) != 0);

@@ -9,8 +9,8 @@ class BlockAtBoot : public SystemTest, public ::testing::WithParamInterface<bool
 
 TEST_P(BlockAtBoot, NvmeDriverDomainServesTheDisk) {
     auto& vm = boot({.direct = GetParam(), .append = "poweroff"});
-    ASSERT_TRUE(vm.wait_for("[nvme] QEMU NVMe Ctrl lamina: 262144 blocks of 512 bytes, 2 I/O queues, MSI-X",
-                            BOOT_TIMEOUT));
+    ASSERT_TRUE(
+        vm.wait_for("[nvme] QEMU NVMe Ctrl lamina: 262144 blocks of 512 bytes, 2 I/O queues, MSI-X", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("block: 'block' is the nvme driver", 30s));
     ASSERT_TRUE(vm.wait_for("lamina: boot complete", 30s));
 }

@@ -31,7 +31,8 @@ TEST(Debug, GdbStopsAtKernelMainWithSymbols) {
     std::string cmd = "sh -c 'images/run --build-dir=" + dir + " --gdb=" + std::to_string(port) +
                       " --direct --snapshot --port=0 --serial=null " + dir +
                       "/images/test.img >/dev/null 2>&1 & q=$!; trap \"kill $q 2>/dev/null\" EXIT; "
-                      "sleep 1; timeout 60 gdb -q -batch -x " + script + "'";
+                      "sleep 1; timeout 60 gdb -q -batch -x " +
+                      script + "'";
     std::string out = run_command(cmd).output;
     EXPECT_NE(out.find("kernel_main (magic="), std::string::npos) << out;
     EXPECT_NE(out.find("kernel/main.cpp:"), std::string::npos) << out;

@@ -69,9 +69,7 @@ protected:
     std::string binary_, dir_, proc_;
 };
 
-TEST_F(Domctl, IsAStaticBinary) {
-    EXPECT_EQ(static_binary_problem(binary_), "");
-}
+TEST_F(Domctl, IsAStaticBinary) { EXPECT_EQ(static_binary_problem(binary_), ""); }
 
 TEST_F(Domctl, ListPrintsAnAlignedTable) {
     write_text(proc_ + "/domains",
@@ -134,8 +132,7 @@ TEST_F(Domctl, ListSkipsMalformedLinesWithAnError) {
 TEST_F(Domctl, ListWithoutProcDomainsFails) {
     auto r = run({"list"});
     EXPECT_EQ(r.status, 1);
-    EXPECT_NE(r.err.find("domctl: cannot read " + proc_ + "/domains: No such file or directory"),
-              std::string::npos)
+    EXPECT_NE(r.err.find("domctl: cannot read " + proc_ + "/domains: No such file or directory"), std::string::npos)
         << r.err;
     EXPECT_EQ(r.out, "");
 }
@@ -189,9 +186,7 @@ TEST_F(Domctl, MissingControlFileIsAnError) {
     ASSERT_EQ(unlink((proc_ + "/domctl").c_str()), 0);
     auto r = run({"restart", "fs"});
     EXPECT_EQ(r.status, 1);
-    EXPECT_NE(r.err.find("cannot open " + proc_ + "/domctl: No such file or directory"),
-              std::string::npos)
-        << r.err;
+    EXPECT_NE(r.err.find("cannot open " + proc_ + "/domctl: No such file or directory"), std::string::npos) << r.err;
 }
 
 TEST_F(Domctl, UsageErrorsExitWithTwoAndWriteNothing) {

@@ -80,7 +80,8 @@ TEST_F(SystemTest, MountAndUmount) {
         "mount on a missing directory: -1 No such file or directory",
         "mount proc again on /mnt: 0",
         "its self link: 0",
-        "umount it: 0 \nrootfs / tmpfs rw 0 0\ntmpfs /tmp tmpfs rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\nproc /proc proc rw 0 0",
+        "umount it: 0 \nrootfs / tmpfs rw 0 0\ntmpfs /tmp tmpfs rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\nproc /proc proc "
+        "rw 0 0",
     };
     for (const char* e : expected) EXPECT_NE(out.find(e), std::string::npos) << e << "\n---\n" << out;
     EXPECT_EQ(vm.wait_exit(30s), EXIT_KTEST_PASSED);

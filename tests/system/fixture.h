@@ -35,8 +35,10 @@ protected:
         for (auto& m : machines_) {
             std::string path = m->log_path();
             m.reset();
-            if (failed) std::fprintf(stderr, "serial log kept: %s\n", path.c_str());
-            else std::remove(path.c_str());
+            if (failed)
+                std::fprintf(stderr, "serial log kept: %s\n", path.c_str());
+            else
+                std::remove(path.c_str());
         }
         machines_.clear();
     }

@@ -131,7 +131,8 @@ ImageCopy::ImageCopy(const std::string& profile) {
     if (!mkdtemp(tmpl)) return;
     dir_ = tmpl;
     path_ = dir_ + "/" + profile + ".img";
-    ok_ = run_command("cp --sparse=always '" + build_dir() + "/images/" + profile + ".img' '" + path_ + "'").status == 0;
+    ok_ =
+        run_command("cp --sparse=always '" + build_dir() + "/images/" + profile + ".img' '" + path_ + "'").status == 0;
 }
 
 ImageCopy::~ImageCopy() {

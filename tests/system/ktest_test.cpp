@@ -19,8 +19,7 @@ TEST_P(KTest, AllPass) {
     while (std::chrono::steady_clock::now() < deadline) {
         ASSERT_TRUE(vm.wait_for("\n", 600s, line)) << "no ktest summary";
         char tail = 0;
-        if (std::sscanf(line.c_str(), "ktest: %d passed, %d failed%c", &passed, &failed, &tail) == 3 &&
-            tail == '\r')
+        if (std::sscanf(line.c_str(), "ktest: %d passed, %d failed%c", &passed, &failed, &tail) == 3 && tail == '\r')
             break;
         passed = failed = -1;
     }

@@ -15,7 +15,7 @@
 namespace lamina::test {
 namespace {
 
-const char kDomains[] =
+const char DOMAINS[] =
     "# a comment, then an empty line\n"
     "\n"
     "id=1 name=nvme state=running restarts=0 faults=0 calls_in=812 calls_out=40 heap_pages=64 "
@@ -27,11 +27,11 @@ const char kDomains[] =
     "id=6 name=net state=running restarts=1 faults=1 calls_in=100000 calls_out=7 heap_pages=512 "
     "exchange_objects=12 threads=2\n";
 
-const char kMeminfo[] =
+const char MEMINFO[] =
     "MemTotal:         524288 kB\nMemFree:          409600 kB\nMemAvailable:     400000 kB\n"
     "Buffers:               0 kB\n";
 
-const char kNetDev[] =
+const char NET_DEV[] =
     "Inter-|   Receive                                                |  Transmit\n"
     " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls "
     "carrier compressed\n"
@@ -40,7 +40,7 @@ const char kNetDev[] =
     "  eth0: 9876543    7000    1    2    0     0          0         0   123456     900    3    4    0     0 "
     "      0          0\n";
 
-const char kJson[] =
+const char JSON[] =
     "{\"uptime_seconds\":93784.25,"
     "\"memory\":{\"total_kb\":524288,\"free_kb\":409600,\"available_kb\":400000},"
     "\"domains\":["
@@ -74,10 +74,10 @@ protected:
         proc_ = dir_ + "/proc";
         ASSERT_EQ(mkdir(proc_.c_str(), 0755), 0);
         ASSERT_EQ(mkdir((proc_ + "/net").c_str(), 0755), 0);
-        write_text(proc_ + "/domains", kDomains);
-        write_text(proc_ + "/meminfo", kMeminfo);
+        write_text(proc_ + "/domains", DOMAINS);
+        write_text(proc_ + "/meminfo", MEMINFO);
         write_text(proc_ + "/uptime", "93784.25 0.00\n");
-        write_text(proc_ + "/net/dev", kNetDev);
+        write_text(proc_ + "/net/dev", NET_DEV);
         write_text(proc_ + "/domctl", "");
     }
     void TearDown() override {
@@ -96,8 +96,7 @@ protected:
     ProgramResult cgi(const std::string& method, const std::vector<std::string>& vars, const std::string& body = "",
                       bool demo = false) {
         std::vector<std::string> env = {"LAMINA_STATUS_PROC=" + proc_, "GATEWAY_INTERFACE=CGI/1.1",
-                                        "REQUEST_METHOD=" + method, "SCRIPT_NAME=/status/",
-                                        "HTTP_HOST=127.0.0.1:8080"};
+                                        "REQUEST_METHOD=" + method, "SCRIPT_NAME=/status/", "HTTP_HOST=127.0.0.1:8080"};
         env.insert(env.end(), vars.begin(), vars.end());
         if (!body.empty()) env.push_back("CONTENT_LENGTH=" + std::to_string(body.size()));
         std::vector<std::string> argv = {binary_};
@@ -122,7 +121,7 @@ TEST_F(LaminaStatus, JsonHasEveryWellFormedDomainInterfaceAndFigure) {
     auto r = run({"json"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.err, "");
-    EXPECT_EQ(r.out, kJson);
+    EXPECT_EQ(r.out, JSON);
 }
 
 TEST_F(LaminaStatus, JsonOfAnEmptyProcIsNullsAndEmptyLists) {
@@ -206,11 +205,12 @@ TEST_F(LaminaStatus, BadArgumentsAreAUsageError) {
 TEST_F(LaminaStatus, CgiGetServesThePageOrTheJson) {
     auto page = cgi("GET", {"QUERY_STRING="});
     EXPECT_EQ(page.status, 0) << page.err;
-    EXPECT_EQ(page.out.rfind("Content-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n\r\n<!DOCTYPE html>", 0),
-              0u)
+    EXPECT_EQ(
+        page.out.rfind("Content-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n\r\n<!DOCTYPE html>", 0),
+        0u)
         << page.out;
     auto json = cgi("GET", {"QUERY_STRING=format=json"});
-    EXPECT_EQ(json.out, std::string("Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n") + kJson);
+    EXPECT_EQ(json.out, std::string("Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n") + JSON);
     auto head = cgi("HEAD", {"QUERY_STRING=format=json"});
     EXPECT_EQ(head.out, "Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n");
 }

@@ -60,8 +60,8 @@ std::string pseudo_random(size_t size) {
 }
 
 struct Response {
-    int status = 0;        // the status code; 0 when no complete response arrived
-    std::string headers;   // the header block, status line included
+    int status = 0;       // the status code; 0 when no complete response arrived
+    std::string headers;  // the header block, status line included
     std::string body;
 };
 
@@ -177,8 +177,8 @@ protected:
     void SetUp() override {
         root_ = build_dir() + "/ports/nginx/root";
         binary_ = root_ + "/usr/sbin/nginx";
-        ASSERT_EQ(access(binary_.c_str(), X_OK), 0) << binary_ << " is not built (ninja " << build_dir()
-                                                    << "/ports/nginx/stamp)";
+        ASSERT_EQ(access(binary_.c_str(), X_OK), 0)
+            << binary_ << " is not built (ninja " << build_dir() << "/ports/nginx/stamp)";
         char tmpl[] = "/tmp/lamina-nginx-XXXXXX";
         ASSERT_NE(mkdtemp(tmpl), nullptr);
         dir_ = tmpl;
@@ -246,8 +246,8 @@ protected:
         sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
         std::string err = dir_ + "/logs/error.log", console = dir_ + "/console";
         // In the foreground (Lamina's rcS lets it daemonize), so that the test is its parent.
-        pid_ = spawn_program({binary_, "-p", dir_ + "/", "-c", dir_ + "/nginx.conf", "-e", err, "-g", "daemon off;"}, {},
-                             "", console, console, deny_sendfile ? &prog : nullptr);
+        pid_ = spawn_program({binary_, "-p", dir_ + "/", "-c", dir_ + "/nginx.conf", "-e", err, "-g", "daemon off;"},
+                             {}, "", console, console, deny_sendfile ? &prog : nullptr);
         ASSERT_GE(pid_, 0);
         auto deadline = std::chrono::steady_clock::now() + 20s;
         while (std::chrono::steady_clock::now() < deadline) {
@@ -285,9 +285,7 @@ protected:
     pid_t pid_ = -1;
 };
 
-TEST_F(Nginx, IsAStaticBinary) {
-    EXPECT_EQ(static_binary_problem(binary_), "");
-}
+TEST_F(Nginx, IsAStaticBinary) { EXPECT_EQ(static_binary_problem(binary_), ""); }
 
 TEST_F(Nginx, ServesAPageAndAMebibyteOverKeepAliveAndLogsThem) {
     ASSERT_NO_FATAL_FAILURE(start());

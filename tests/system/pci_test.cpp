@@ -1,5 +1,6 @@
 // PCI enumeration on a machine with a network card: the boot log lists QEMU's virtio-net
-// (1af4:1041: images/run makes it modern-only) with its BARs and MSI-X, and the in-kernel pci suite passes with it present.
+// (1af4:1041: images/run makes it modern-only) with its BARs and MSI-X, and the in-kernel pci suite passes with it
+// present.
 #include "tests/system/fixture.h"
 
 namespace lamina::test {

@@ -47,9 +47,12 @@ Qemu::Qemu(const BootOptions& o, const std::string& log_path) : log_path_(log_pa
     // console, not kill the whole test program.
     signal(SIGPIPE, SIG_IGN);
     std::string image = o.image.empty() ? build_dir() + "/images/" + o.profile + ".img" : o.image;
-    std::vector<std::string> args = {"images/run", "--build-dir=" + build_dir(), "--accel=" + accel(),
+    std::vector<std::string> args = {"images/run",
+                                     "--build-dir=" + build_dir(),
+                                     "--accel=" + accel(),
                                      "--serial=stdio",
-                                     "--smp=" + std::to_string(o.smp), "--memory=" + o.memory,
+                                     "--smp=" + std::to_string(o.smp),
+                                     "--memory=" + o.memory,
                                      "--port=" + std::to_string(o.host_port)};
     if (o.snapshot) args.push_back("--snapshot");
     if (!o.image.empty()) args.push_back("--profile=" + o.profile);

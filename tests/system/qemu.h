@@ -15,10 +15,10 @@ struct BootOptions {
     bool direct = false;           // qboot + -kernel instead of OVMF + GRUB
     int smp = 2;
     std::string memory = "512M";
-    std::string append;            // extra kernel command line
-    int host_port = 0;             // forward 127.0.0.1:host_port to guest port 80; 0: none
-    std::string image;             // a disk image to boot instead of the profile's
-    bool snapshot = true;          // false: the guest writes to the image itself
+    std::string append;    // extra kernel command line
+    int host_port = 0;     // forward 127.0.0.1:host_port to guest port 80; 0: none
+    std::string image;     // a disk image to boot instead of the profile's
+    bool snapshot = true;  // false: the guest writes to the image itself
 };
 
 class Qemu {

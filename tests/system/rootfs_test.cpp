@@ -18,8 +18,10 @@ CommandResult busybox_sh(const std::string& script) {
     std::string busybox = build_dir() + "/ports/busybox/root/bin/busybox";
     std::string quoted;
     for (char c : script) {
-        if (c == '\'') quoted += "'\\''";
-        else quoted += c;
+        if (c == '\'')
+            quoted += "'\\''";
+        else
+            quoted += c;
     }
     return run_command("env -i " + busybox + " sh -c '" + quoted + "'");
 }
@@ -49,7 +51,9 @@ TEST(Rootfs, InittabNamesKnownActionsAndPrograms) {
         "  case $action in sysinit|wait|once|respawn|askfirst|ctrlaltdel|shutdown|restart) ;; "
         "    *) echo \"bad action $action\"; exit 1 ;; esac; "
         "  prog=${process#-}; prog=${prog%% *}; "
-        "  [ -e \"" + root + "$prog\" ] || [ -e \"rootfs$prog\" ] || { echo \"missing $prog\"; exit 1; }; "
+        "  [ -e \"" +
+        root +
+        "$prog\" ] || [ -e \"rootfs$prog\" ] || { echo \"missing $prog\"; exit 1; }; "
         "  n=$((n+1)); "
         "done < rootfs/etc/inittab; echo \"$n entries\"");
     EXPECT_EQ(r.status, 0) << r.output;
@@ -65,15 +69,18 @@ TEST(Rootfs, StartScriptMountsAndToleratesFailure) {
     std::string busybox = build_dir() + "/ports/busybox/root/bin/busybox";
     auto r = busybox_sh(
         "for c in mount hostname cat; do "
-        "  printf '#!/bin/sh\\necho \"%s $*\"\\n[ %s != mount ]\\n' $c $c > " + stubs + "/$c; "
-        "  chmod +x " + stubs + "/$c; "
+        "  printf '#!/bin/sh\\necho \"%s $*\"\\n[ %s != mount ]\\n' $c $c > " +
+        stubs +
+        "/$c; "
+        "  chmod +x " +
+        stubs +
+        "/$c; "
         "done; "
-        "PATH=" + stubs + " " + busybox + " sh rootfs/etc/init.d/rcS; echo \"status $?\"");
+        "PATH=" +
+        stubs + " " + busybox + " sh rootfs/etc/init.d/rcS; echo \"status $?\"");
     EXPECT_EQ(std::system(("rm -rf '" + stubs + "'").c_str()), 0);
-    EXPECT_NE(r.output.find("mount -t proc proc /proc\nrcS: could not mount /proc\n"), std::string::npos)
-        << r.output;
-    EXPECT_NE(r.output.find("mount -t devfs devfs /dev\nrcS: could not mount devfs on /dev\n"),
-              std::string::npos)
+    EXPECT_NE(r.output.find("mount -t proc proc /proc\nrcS: could not mount /proc\n"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("mount -t devfs devfs /dev\nrcS: could not mount devfs on /dev\n"), std::string::npos)
         << r.output;
     EXPECT_NE(r.output.find("status 0\n"), std::string::npos) << r.output;
     // The rest reads the host's /etc, which may lack these files.

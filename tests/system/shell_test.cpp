@@ -119,7 +119,8 @@ TEST_F(ShellTest, TarGzipRoundTripAndChecksums) {
     Shell& sh = start();
     sh.run("mkdir -p /tmp/src/sub && echo one > /tmp/src/a && seq 1 5000 > /tmp/src/sub/b && ln -s a /tmp/src/l");
     EXPECT_EQ(sh.status(), 0);
-    sh.run("cd /tmp && tar czf src.tgz src && mkdir out && cd out && tar xzf ../src.tgz && diff -r /tmp/src /tmp/out/src");
+    sh.run(
+        "cd /tmp && tar czf src.tgz src && mkdir out && cd out && tar xzf ../src.tgz && diff -r /tmp/src /tmp/out/src");
     EXPECT_EQ(sh.status(), 0);
     std::string sum = sh.run("dd if=/dev/zero bs=1024 count=4096 2>/dev/null | md5sum");
     EXPECT_EQ(sum, "b5cfa9d6c8febd618f91ac2843d50a1c  -\n");  // md5 of 4 MiB of zeros
@@ -238,7 +239,7 @@ TEST_F(ShellTest, ViEditsAFile) {
     sh.run("echo first > /tmp/v");
     vm_->send("vi /tmp/v\r");
     ASSERT_TRUE(vm_->wait_for("/tmp/v 1/1", CMD_TIMEOUT));  // vi's status line
-    vm_->send("Osecond\x1b");  // open a line above, type, leave insert mode
+    vm_->send("Osecond\x1b");                               // open a line above, type, leave insert mode
     ASSERT_TRUE(vm_->wait_for("[Modified]", CMD_TIMEOUT));
     std::this_thread::sleep_for(1s);  // the escape on its own, not the start of a sequence
     vm_->send(":wq\r");
@@ -281,8 +282,8 @@ TEST_F(SystemTest, RandomSystemCallsLeaveTheKernelAndTheFileSystemIntact) {
     ImageCopy copy;
     ASSERT_TRUE(copy.ok());
     const std::string& image = copy.path();
-    auto& vm = boot({.direct = true, .append = "init=/usr/libexec/lamina/stress 12 3000", .image = image,
-                     .snapshot = false});
+    auto& vm =
+        boot({.direct = true, .append = "init=/usr/libexec/lamina/stress 12 3000", .image = image, .snapshot = false});
     ASSERT_TRUE(vm.wait_for("stress: 12 rounds of 3000 calls: ", BOOT_TIMEOUT));
     ASSERT_TRUE(vm.wait_for("stress: the kernel is still running", 10s));
     ASSERT_TRUE(vm.wait_for("init exited with status 0", 30s));

@@ -28,7 +28,9 @@ TEST_F(Tty, CanonicalLineEditing) {
     auto& vm = start("lines");
     ASSERT_TRUE(vm.wait_for("ready", 30s));
     // DEL erases a character, and the echo rubs it out.
-    vm.send("abc\x7f" "d\r");
+    vm.send(
+        "abc\x7f"
+        "d\r");
     ASSERT_TRUE(vm.wait_for("abc\b \bd", 20s));
     ASSERT_TRUE(vm.wait_for("got [abd]", 20s));
     // Ctrl-U kills the line, Ctrl-W the last word.

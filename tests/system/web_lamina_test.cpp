@@ -12,7 +12,8 @@ TEST_F(SystemTest, LaminaStatusReportsTheKernelsDomainsAsJson) {
     ASSERT_TRUE(vm.wait_for("init exited with status 0", BOOT_TIMEOUT, out)) << vm.output();
     EXPECT_NE(out.find("{\"uptime_seconds\":"), std::string::npos) << out;
     EXPECT_NE(out.find("\"memory\":{\"total_kb\":"), std::string::npos) << out;
-    EXPECT_NE(out.find("\"name\":\"nvme\",\"state\":\"running\",\"restarts\":0,\"faults\":0,"), std::string::npos) << out;
+    EXPECT_NE(out.find("\"name\":\"nvme\",\"state\":\"running\",\"restarts\":0,\"faults\":0,"), std::string::npos)
+        << out;
     EXPECT_NE(out.find("\"name\":\"fs\",\"state\":\"running\","), std::string::npos) << out;
     EXPECT_EQ(out.find(":null"), std::string::npos) << "the kernel leaves a figure out:\n" << out;
 }

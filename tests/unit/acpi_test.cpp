@@ -45,15 +45,13 @@ public:
         // A kernel Mapper may compute phys + len naively; the parser must never ask for a
         // range that wraps or is empty.
         EXPECT_GT(len, 0u);
-        EXPECT_LE(phys, ~uint64_t {0} - (len - 1)) << "range wraps around 2^64";
+        EXPECT_LE(phys, ~uint64_t{0} - (len - 1)) << "range wraps around 2^64";
         auto it = regions_.upper_bound(phys);
-        if (it == regions_.begin())
-            return nullptr;
+        if (it == regions_.begin()) return nullptr;
         --it;
         uint64_t offset = phys - it->first;
         const Bytes& bytes = it->second;
-        if (offset > bytes.size() || len > bytes.size() - offset)
-            return nullptr;
+        if (offset > bytes.size() || len > bytes.size() - offset) return nullptr;
         return bytes.data() + offset;
     }
 
@@ -63,10 +61,18 @@ private:
 };
 
 void put8(Bytes& b, uint8_t v) { b.push_back(v); }
-void put16(Bytes& b, uint16_t v) { for (int i = 0; i < 2; ++i) b.push_back(uint8_t(v >> (8 * i))); }
-void put32(Bytes& b, uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i))); }
-void put64(Bytes& b, uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i))); }
-void put_str(Bytes& b, const char* s, size_t n) { for (size_t i = 0; i < n; ++i) b.push_back(uint8_t(s[i])); }
+void put16(Bytes& b, uint16_t v) {
+    for (int i = 0; i < 2; ++i) b.push_back(uint8_t(v >> (8 * i)));
+}
+void put32(Bytes& b, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
+}
+void put64(Bytes& b, uint64_t v) {
+    for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i)));
+}
+void put_str(Bytes& b, const char* s, size_t n) {
+    for (size_t i = 0; i < n; ++i) b.push_back(uint8_t(s[i]));
+}
 void put_gas(Bytes& b, uint8_t space, uint8_t width, uint8_t access, uint64_t address) {
     put8(b, space);
     put8(b, width);
@@ -74,28 +80,29 @@ void put_gas(Bytes& b, uint8_t space, uint8_t width, uint8_t access, uint64_t ad
     put8(b, access);
     put64(b, address);
 }
-void set32(Bytes& b, size_t offset, uint32_t v) { for (int i = 0; i < 4; ++i) b[offset + i] = uint8_t(v >> (8 * i)); }
-void set64(Bytes& b, size_t offset, uint64_t v) { for (int i = 0; i < 8; ++i) b[offset + i] = uint8_t(v >> (8 * i)); }
+void set32(Bytes& b, size_t offset, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[offset + i] = uint8_t(v >> (8 * i));
+}
+void set64(Bytes& b, size_t offset, uint64_t v) {
+    for (int i = 0; i < 8; ++i) b[offset + i] = uint8_t(v >> (8 * i));
+}
 
 uint8_t sum(const Bytes& b, size_t from, size_t len) {
     uint8_t s = 0;
-    for (size_t i = from; i < from + len && i < b.size(); ++i)
-        s = uint8_t(s + b[i]);
+    for (size_t i = from; i < from + len && i < b.size(); ++i) s = uint8_t(s + b[i]);
     return s;
 }
 
 // Recomputes an SDT's checksum over its declared length (or what exists of it).
 void seal_sdt(Bytes& t) {
-    if (t.size() < 10)
-        return;
+    if (t.size() < 10) return;
     uint32_t length = uint32_t(t[4]) | uint32_t(t[5]) << 8 | uint32_t(t[6]) << 16 | uint32_t(t[7]) << 24;
     t[9] = 0;
     t[9] = uint8_t(-sum(t, 0, length));
 }
 
 void seal_rsdp(Bytes& r) {
-    if (r.size() < 20)
-        return;
+    if (r.size() < 20) return;
     r[8] = 0;
     r[8] = uint8_t(-sum(r, 0, 20));
     if (r[15] >= 2 && r.size() >= 36) {
@@ -141,39 +148,67 @@ Bytes rsdp(uint8_t revision, uint32_t rsdt, uint64_t xsdt) {
 
 // MADT structures (ACPI 6.5, 5.2.12.x).
 void lapic(Bytes& b, uint8_t uid, uint8_t id, uint32_t flags) {
-    put8(b, 0); put8(b, 8); put8(b, uid); put8(b, id); put32(b, flags);
+    put8(b, 0);
+    put8(b, 8);
+    put8(b, uid);
+    put8(b, id);
+    put32(b, flags);
 }
 void x2apic(Bytes& b, uint32_t uid, uint32_t id, uint32_t flags) {
-    put8(b, 9); put8(b, 16); put16(b, 0); put32(b, id); put32(b, flags); put32(b, uid);
+    put8(b, 9);
+    put8(b, 16);
+    put16(b, 0);
+    put32(b, id);
+    put32(b, flags);
+    put32(b, uid);
 }
 void ioapic(Bytes& b, uint8_t id, uint32_t address, uint32_t gsi_base) {
-    put8(b, 1); put8(b, 12); put8(b, id); put8(b, 0); put32(b, address); put32(b, gsi_base);
+    put8(b, 1);
+    put8(b, 12);
+    put8(b, id);
+    put8(b, 0);
+    put32(b, address);
+    put32(b, gsi_base);
 }
 void iso(Bytes& b, uint8_t irq, uint32_t gsi, uint16_t flags) {
-    put8(b, 2); put8(b, 10); put8(b, 0); put8(b, irq); put32(b, gsi); put16(b, flags);
+    put8(b, 2);
+    put8(b, 10);
+    put8(b, 0);
+    put8(b, irq);
+    put32(b, gsi);
+    put16(b, flags);
 }
 void lapic_nmi(Bytes& b, uint8_t uid, uint16_t flags, uint8_t lint) {
-    put8(b, 4); put8(b, 6); put8(b, uid); put16(b, flags); put8(b, lint);
+    put8(b, 4);
+    put8(b, 6);
+    put8(b, uid);
+    put16(b, flags);
+    put8(b, lint);
 }
 void nmi_source(Bytes& b, uint16_t flags, uint32_t gsi) {
-    put8(b, 3); put8(b, 8); put16(b, flags); put32(b, gsi);
+    put8(b, 3);
+    put8(b, 8);
+    put16(b, flags);
+    put32(b, gsi);
 }
 void lapic_override(Bytes& b, uint64_t address) {
-    put8(b, 5); put8(b, 12); put16(b, 0); put64(b, address);
+    put8(b, 5);
+    put8(b, 12);
+    put16(b, 0);
+    put64(b, address);
 }
 
-constexpr uint16_t kLevelActiveHigh = 0xD;  // trigger 3 (level), polarity 1 (high)
+constexpr uint16_t LEVEL_ACTIVE_HIGH = 0xD;  // trigger 3 (level), polarity 1 (high)
 
 Bytes q35_madt_entries() {
     Bytes e;
-    for (uint8_t i = 0; i < 4; ++i)
-        lapic(e, i, i, 1);
+    for (uint8_t i = 0; i < 4; ++i) lapic(e, i, i, 1);
     ioapic(e, 0, 0xFEC00000, 0);
     iso(e, 0, 2, 0);
-    iso(e, 5, 5, kLevelActiveHigh);
-    iso(e, 9, 9, kLevelActiveHigh);
-    iso(e, 10, 10, kLevelActiveHigh);
-    iso(e, 11, 11, kLevelActiveHigh);
+    iso(e, 5, 5, LEVEL_ACTIVE_HIGH);
+    iso(e, 9, 9, LEVEL_ACTIVE_HIGH);
+    iso(e, 10, 10, LEVEL_ACTIVE_HIGH);
+    iso(e, 11, 11, LEVEL_ACTIVE_HIGH);
     lapic_nmi(e, 0xFF, 0, 1);
     return e;
 }
@@ -190,9 +225,9 @@ Bytes s5_package(uint8_t count, const Bytes& elements) {
 // Roughly what QEMU's DSDT looks like around \_S5_: unrelated AML first, a use of the name
 // that is not its definition, then Name (_S5, Package (0x04) { Zero, Zero, Zero, Zero }).
 Bytes q35_aml() {
-    Bytes b = {0x10, 0x0F, '\\', '_', 'S', 'B', '_',            // Scope (\_SB) {
-               0x08, 'P', 'I', 'C', 'F', 0x00,                  //   Name (PICF, Zero)
-               0x70, '_', 'S', '5', '_', 'X', 'X', 'X', 'X'};   // Store (_S5_, XXXX): a decoy
+    Bytes b = {0x10, 0x0F, '\\', '_', 'S', 'B',  '_',             // Scope (\_SB) {
+               0x08, 'P',  'I',  'C', 'F', 0x00,                  //   Name (PICF, Zero)
+               0x70, '_',  'S',  '5', '_', 'X',  'X', 'X', 'X'};  // Store (_S5_, XXXX): a decoy
     Bytes s5 = s5_package(4, {0x00, 0x00, 0x00, 0x00});
     b.insert(b.end(), s5.begin(), s5.end());
     Bytes tail = {0x14, 0x08, '_', 'P', 'T', 'S', 0x01, 0x70, 0x00, 0x60};  // a method after it
@@ -207,66 +242,66 @@ struct FadtParams {
     uint32_t pm1b_cnt = 0;
     uint64_t x_pm1a_cnt = 0x604;
     uint64_t x_pm1b_cnt = 0;
-    uint32_t flags = acpi::kFadtFlagResetRegSup | acpi::kFadtFlagTmrValExt;
+    uint32_t flags = acpi::FADT_FLAG_RESET_REG_SUP | acpi::FADT_FLAG_TMR_VAL_EXT;
 };
 
 Bytes make_fadt(uint64_t dsdt, const FadtParams& p) {
     Bytes b;
-    put32(b, 0);                      // FIRMWARE_CTRL (no FACS here)
-    put32(b, uint32_t(dsdt));         // DSDT
-    put8(b, 1);                       // reserved (INT_MODEL)
-    put8(b, 0);                       // Preferred_PM_Profile
-    put16(b, 9);                      // SCI_INT
-    put32(b, 0xB2);                   // SMI_CMD
-    put8(b, 0x02);                    // ACPI_ENABLE
-    put8(b, 0x03);                    // ACPI_DISABLE
-    put8(b, 0);                       // S4BIOS_REQ
-    put8(b, 0);                       // PSTATE_CNT
-    put32(b, 0x600);                  // PM1a_EVT_BLK
-    put32(b, 0);                      // PM1b_EVT_BLK
-    put32(b, p.pm1a_cnt);             // PM1a_CNT_BLK
-    put32(b, p.pm1b_cnt);             // PM1b_CNT_BLK
-    put32(b, 0);                      // PM2_CNT_BLK
-    put32(b, 0x608);                  // PM_TMR_BLK
-    put32(b, 0x620);                  // GPE0_BLK
-    put32(b, 0);                      // GPE1_BLK
-    put8(b, 4);                       // PM1_EVT_LEN
-    put8(b, 2);                       // PM1_CNT_LEN
-    put8(b, 0);                       // PM2_CNT_LEN
-    put8(b, 4);                       // PM_TMR_LEN
-    put8(b, 16);                      // GPE0_BLK_LEN
-    put8(b, 0);                       // GPE1_BLK_LEN
-    put8(b, 0);                       // GPE1_BASE
-    put8(b, 0);                       // CST_CNT
-    put16(b, 0xFFF);                  // P_LVL2_LAT
-    put16(b, 0xFFF);                  // P_LVL3_LAT
-    put16(b, 0);                      // FLUSH_SIZE
-    put16(b, 0);                      // FLUSH_STRIDE
-    put8(b, 0);                       // DUTY_OFFSET
-    put8(b, 0);                       // DUTY_WIDTH
-    put8(b, 0);                       // DAY_ALRM
-    put8(b, 0);                       // MON_ALRM
-    put8(b, 0x32);                    // CENTURY
-    put16(b, acpi::kBootArch8042);    // IAPC_BOOT_ARCH
-    put8(b, 0);                       // reserved
-    put32(b, p.flags);                // Flags
-    put_gas(b, 1, 8, 0, 0xCF9);       // RESET_REG
-    put8(b, 0x06);                    // RESET_VALUE
-    put16(b, 0);                      // ARM_BOOT_ARCH
-    put8(b, 0);                       // FADT minor version
-    put64(b, 0);                      // X_FIRMWARE_CTRL
-    put64(b, dsdt);                   // X_DSDT
-    put_gas(b, 1, 32, 0, 0x600);      // X_PM1a_EVT_BLK
-    put_gas(b, 0, 0, 0, 0);           // X_PM1b_EVT_BLK
+    put32(b, 0);                         // FIRMWARE_CTRL (no FACS here)
+    put32(b, uint32_t(dsdt));            // DSDT
+    put8(b, 1);                          // reserved (INT_MODEL)
+    put8(b, 0);                          // Preferred_PM_Profile
+    put16(b, 9);                         // SCI_INT
+    put32(b, 0xB2);                      // SMI_CMD
+    put8(b, 0x02);                       // ACPI_ENABLE
+    put8(b, 0x03);                       // ACPI_DISABLE
+    put8(b, 0);                          // S4BIOS_REQ
+    put8(b, 0);                          // PSTATE_CNT
+    put32(b, 0x600);                     // PM1a_EVT_BLK
+    put32(b, 0);                         // PM1b_EVT_BLK
+    put32(b, p.pm1a_cnt);                // PM1a_CNT_BLK
+    put32(b, p.pm1b_cnt);                // PM1b_CNT_BLK
+    put32(b, 0);                         // PM2_CNT_BLK
+    put32(b, 0x608);                     // PM_TMR_BLK
+    put32(b, 0x620);                     // GPE0_BLK
+    put32(b, 0);                         // GPE1_BLK
+    put8(b, 4);                          // PM1_EVT_LEN
+    put8(b, 2);                          // PM1_CNT_LEN
+    put8(b, 0);                          // PM2_CNT_LEN
+    put8(b, 4);                          // PM_TMR_LEN
+    put8(b, 16);                         // GPE0_BLK_LEN
+    put8(b, 0);                          // GPE1_BLK_LEN
+    put8(b, 0);                          // GPE1_BASE
+    put8(b, 0);                          // CST_CNT
+    put16(b, 0xFFF);                     // P_LVL2_LAT
+    put16(b, 0xFFF);                     // P_LVL3_LAT
+    put16(b, 0);                         // FLUSH_SIZE
+    put16(b, 0);                         // FLUSH_STRIDE
+    put8(b, 0);                          // DUTY_OFFSET
+    put8(b, 0);                          // DUTY_WIDTH
+    put8(b, 0);                          // DAY_ALRM
+    put8(b, 0);                          // MON_ALRM
+    put8(b, 0x32);                       // CENTURY
+    put16(b, acpi::BOOT_ARCH8042);       // IAPC_BOOT_ARCH
+    put8(b, 0);                          // reserved
+    put32(b, p.flags);                   // Flags
+    put_gas(b, 1, 8, 0, 0xCF9);          // RESET_REG
+    put8(b, 0x06);                       // RESET_VALUE
+    put16(b, 0);                         // ARM_BOOT_ARCH
+    put8(b, 0);                          // FADT minor version
+    put64(b, 0);                         // X_FIRMWARE_CTRL
+    put64(b, dsdt);                      // X_DSDT
+    put_gas(b, 1, 32, 0, 0x600);         // X_PM1a_EVT_BLK
+    put_gas(b, 0, 0, 0, 0);              // X_PM1b_EVT_BLK
     put_gas(b, 1, 16, 0, p.x_pm1a_cnt);  // X_PM1a_CNT_BLK
     put_gas(b, 1, 16, 0, p.x_pm1b_cnt);  // X_PM1b_CNT_BLK
-    put_gas(b, 0, 0, 0, 0);           // X_PM2_CNT_BLK
-    put_gas(b, 1, 32, 0, 0x608);      // X_PM_TMR_BLK
-    put_gas(b, 1, 128, 0, 0x620);     // X_GPE0_BLK
-    put_gas(b, 0, 0, 0, 0);           // X_GPE1_BLK
-    put_gas(b, 0, 0, 0, 0);           // SLEEP_CONTROL_REG
-    put_gas(b, 0, 0, 0, 0);           // SLEEP_STATUS_REG
-    put64(b, 0);                      // Hypervisor Vendor Identity
+    put_gas(b, 0, 0, 0, 0);              // X_PM2_CNT_BLK
+    put_gas(b, 1, 32, 0, 0x608);         // X_PM_TMR_BLK
+    put_gas(b, 1, 128, 0, 0x620);        // X_GPE0_BLK
+    put_gas(b, 0, 0, 0, 0);              // X_GPE1_BLK
+    put_gas(b, 0, 0, 0, 0);              // SLEEP_CONTROL_REG
+    put_gas(b, 0, 0, 0, 0);              // SLEEP_STATUS_REG
+    put64(b, 0);                         // Hypervisor Vendor Identity
     EXPECT_EQ(b.size() + 36, sizeof(acpi::Fadt));
     b.resize(p.length - 36);
     return sdt("FACP", p.revision, b);
@@ -295,15 +330,15 @@ Bytes hpet() {
 }
 
 // Where the synthetic tables live; the addresses mimic a 128 MiB q35 guest under SeaBIOS.
-constexpr uint64_t kRsdpAt = 0xF5A10;
-constexpr uint64_t kRsdtAt = 0x7FE1000;
-constexpr uint64_t kXsdtAt = 0x7FE2000;
-constexpr uint64_t kFadtAt = 0x7FE3000;
-constexpr uint64_t kMadtAt = 0x7FE4000;
-constexpr uint64_t kHpetAt = 0x7FE5000;
-constexpr uint64_t kMcfgAt = 0x7FE6000;
-constexpr uint64_t kWaetAt = 0x7FE7000;
-constexpr uint64_t kDsdtAt = 0x7FE8000;
+constexpr uint64_t RSDP_AT = 0xF5A10;
+constexpr uint64_t RSDT_AT = 0x7FE1000;
+constexpr uint64_t XSDT_AT = 0x7FE2000;
+constexpr uint64_t FADT_AT = 0x7FE3000;
+constexpr uint64_t MADT_AT = 0x7FE4000;
+constexpr uint64_t HPET_AT = 0x7FE5000;
+constexpr uint64_t MCFG_AT = 0x7FE6000;
+constexpr uint64_t WAET_AT = 0x7FE7000;
+constexpr uint64_t DSDT_AT = 0x7FE8000;
 
 struct Layout {
     uint8_t rsdp_revision = 2;
@@ -311,55 +346,50 @@ struct Layout {
     bool xsdt = true;
     FadtParams fadt;
     Bytes madt_entries = q35_madt_entries();
-    uint32_t madt_flags = acpi::kMadtFlagPcatCompat;
+    uint32_t madt_flags = acpi::MADT_FLAG_PCAT_COMPAT;
     Bytes aml = q35_aml();
     std::vector<acpi::McfgSegment> mcfg_segments = {{0xB0000000, 0, 0, 255}};
 
-    std::vector<uint64_t> table_addresses() const {
-        return {kFadtAt, kMadtAt, kHpetAt, kMcfgAt, kWaetAt};
-    }
+    std::vector<uint64_t> table_addresses() const { return {FADT_AT, MADT_AT, HPET_AT, MCFG_AT, WAET_AT}; }
 
     FakeMemory build() const {
         FakeMemory memory;
-        memory.add(kRsdpAt, rsdp(rsdp_revision, rsdt ? uint32_t(kRsdtAt) : 0, xsdt ? kXsdtAt : 0));
+        memory.add(RSDP_AT, rsdp(rsdp_revision, rsdt ? uint32_t(RSDT_AT) : 0, xsdt ? XSDT_AT : 0));
         Bytes rsdt_body, xsdt_body;
         for (uint64_t a : table_addresses()) {
             put32(rsdt_body, uint32_t(a));
             put64(xsdt_body, a);
         }
-        if (rsdt)
-            memory.add(kRsdtAt, sdt("RSDT", 1, rsdt_body));
-        if (xsdt)
-            memory.add(kXsdtAt, sdt("XSDT", 1, xsdt_body));
-        memory.add(kFadtAt, make_fadt(kDsdtAt, fadt));
+        if (rsdt) memory.add(RSDT_AT, sdt("RSDT", 1, rsdt_body));
+        if (xsdt) memory.add(XSDT_AT, sdt("XSDT", 1, xsdt_body));
+        memory.add(FADT_AT, make_fadt(DSDT_AT, fadt));
         Bytes madt_body;
         put32(madt_body, 0xFEE00000);
         put32(madt_body, madt_flags);
         madt_body.insert(madt_body.end(), madt_entries.begin(), madt_entries.end());
-        memory.add(kMadtAt, sdt("APIC", 3, madt_body));
-        memory.add(kHpetAt, hpet());
-        memory.add(kMcfgAt, mcfg(mcfg_segments));
-        memory.add(kWaetAt, sdt("WAET", 1, {0x02, 0, 0, 0}));
-        memory.add(kDsdtAt, sdt("DSDT", 1, aml));
+        memory.add(MADT_AT, sdt("APIC", 3, madt_body));
+        memory.add(HPET_AT, hpet());
+        memory.add(MCFG_AT, mcfg(mcfg_segments));
+        memory.add(WAET_AT, sdt("WAET", 1, {0x02, 0, 0, 0}));
+        memory.add(DSDT_AT, sdt("DSDT", 1, aml));
         return memory;
     }
 };
 
 std::optional<acpi::Acpi> parse(FakeMemory& memory) {
-    auto result = acpi::Acpi::parse(kRsdpAt, memory);
-    if (result.is_error())
-        return std::nullopt;
+    auto result = acpi::Acpi::parse(RSDP_AT, memory);
+    if (result.is_error()) return std::nullopt;
     return result.release_value();
 }
 
 // Declares `a`, the parsed tables, or fails the test.
-#define PARSE_OK(a, memory)                     \
-    auto a##_parsed = parse(memory);            \
-    ASSERT_TRUE(a##_parsed.has_value());        \
+#define PARSE_OK(a, memory)              \
+    auto a##_parsed = parse(memory);     \
+    ASSERT_TRUE(a##_parsed.has_value()); \
     const acpi::Acpi& a = *a##_parsed
 
 void expect_error(FakeMemory& memory, Errno code = Errno::Inval) {
-    auto result = acpi::Acpi::parse(kRsdpAt, memory);
+    auto result = acpi::Acpi::parse(RSDP_AT, memory);
     ASSERT_TRUE(result.is_error());
     EXPECT_EQ(result.error().code(), code);
 }
@@ -367,7 +397,7 @@ void expect_error(FakeMemory& memory, Errno code = Errno::Inval) {
 // --- Valid layouts ---------------------------------------------------------------------------
 
 TEST(AcpiParse, Q35Layout) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     PARSE_OK(a, memory);
 
     EXPECT_EQ(a.rsdp_revision(), 2);
@@ -402,7 +432,7 @@ TEST(AcpiParse, Q35Layout) {
     EXPECT_EQ(madt.overrides[2].polarity, acpi::Polarity::ActiveHigh);
     EXPECT_EQ(madt.overrides[2].trigger, acpi::TriggerMode::Level);
     ASSERT_EQ(madt.local_apic_nmis.size(), 1u);
-    EXPECT_EQ(madt.local_apic_nmis[0].processor_uid, acpi::LocalApicNmi::kAllProcessors);
+    EXPECT_EQ(madt.local_apic_nmis[0].processor_uid, acpi::LocalApicNmi::ALL_PROCESSORS);
     EXPECT_EQ(madt.local_apic_nmis[0].lint, 1);
     EXPECT_EQ(madt.nmi_sources.size(), 0u);
     EXPECT_EQ(madt.unknown_entries, 0u);
@@ -439,9 +469,9 @@ TEST(AcpiParse, Q35Layout) {
     EXPECT_EQ(fadt.reset.address, 0xCF9u);
     EXPECT_EQ(fadt.reset_value, 0x06);
     EXPECT_EQ(fadt.century, 0x32);
-    EXPECT_EQ(fadt.iapc_boot_arch, acpi::kBootArch8042);
+    EXPECT_EQ(fadt.iapc_boot_arch, acpi::BOOT_ARCH8042);
     EXPECT_FALSE(fadt.hardware_reduced);
-    EXPECT_EQ(fadt.dsdt_address, kDsdtAt);
+    EXPECT_EQ(fadt.dsdt_address, DSDT_AT);
 
     ASSERT_TRUE(a.mcfg().present);
     ASSERT_EQ(a.mcfg().segments.size(), 1u);
@@ -472,7 +502,7 @@ TEST(AcpiParse, RsdtOnlyAcpi10) {
     layout.xsdt = false;
     layout.fadt.length = 116;  // ACPI 1.0 FADT: no reset register, no X_ fields
     layout.fadt.revision = 1;
-    layout.fadt.flags = acpi::kFadtFlagResetRegSup;  // must be ignored: no room for RESET_REG
+    layout.fadt.flags = acpi::FADT_FLAG_RESET_REG_SUP;  // must be ignored: no room for RESET_REG
     layout.aml = s5_package(2, {0x0A, 0x05, 0x0A, 0x05});
     FakeMemory memory = layout.build();
     PARSE_OK(a, memory);
@@ -488,7 +518,7 @@ TEST(AcpiParse, RsdtOnlyAcpi10) {
     EXPECT_EQ(a.fadt().pm1a_control.bit_width, 16);  // from PM1_CNT_LEN
     EXPECT_EQ(a.fadt().pm_timer.address, 0x608u);
     EXPECT_FALSE(a.fadt().reset_supported);
-    EXPECT_EQ(a.fadt().dsdt_address, kDsdtAt);
+    EXPECT_EQ(a.fadt().dsdt_address, DSDT_AT);
     ASSERT_TRUE(a.s5().present);
     EXPECT_EQ(a.s5().slp_typ_a, 5);
     auto off = a.power_off();
@@ -506,14 +536,14 @@ TEST(AcpiParse, RevisionTwoWithoutXsdtUsesRsdt) {
 }
 
 TEST(AcpiParse, PrefersXsdtOverRsdt) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     // Point the RSDT at a different MADT that describes a single CPU.
     Bytes one_cpu;
     put32(one_cpu, 0xFEE00000);
     put32(one_cpu, 0);
     lapic(one_cpu, 0, 0, 1);
     memory.add(0x7FF0000, sdt("APIC", 3, one_cpu));
-    Bytes& rsdt = memory.region(kRsdtAt);
+    Bytes& rsdt = memory.region(RSDT_AT);
     set32(rsdt, 36 + 4, 0x7FF0000);
     seal_sdt(rsdt);
 
@@ -523,8 +553,8 @@ TEST(AcpiParse, PrefersXsdtOverRsdt) {
 }
 
 TEST(AcpiParse, FallsBackToRsdtWhenXsdtIsCorrupt) {
-    FakeMemory memory = Layout {}.build();
-    memory.region(kXsdtAt)[20] ^= 0x55;
+    FakeMemory memory = Layout{}.build();
+    memory.region(XSDT_AT)[20] ^= 0x55;
     PARSE_OK(a, memory);
     EXPECT_FALSE(a.uses_xsdt());
     EXPECT_EQ(a.madt().cpus.size(), 4u);
@@ -534,14 +564,14 @@ TEST(AcpiParse, CorruptXsdtWithoutRsdtIsAnError) {
     Layout layout;
     layout.rsdt = false;
     FakeMemory memory = layout.build();
-    memory.region(kXsdtAt)[20] ^= 0x55;
+    memory.region(XSDT_AT)[20] ^= 0x55;
     expect_error(memory);
 }
 
 TEST(AcpiParse, FromRsdpCopy) {
-    FakeMemory memory = Layout {}.build();
-    Bytes copy = memory.region(kRsdpAt);
-    memory.remove(kRsdpAt);  // under UEFI only the loader's copy exists
+    FakeMemory memory = Layout{}.build();
+    Bytes copy = memory.region(RSDP_AT);
+    memory.remove(RSDP_AT);  // under UEFI only the loader's copy exists
 
     auto result = acpi::Acpi::parse_from_rsdp_copy(copy.data(), copy.size(), memory);
     ASSERT_TRUE(result.is_ok());
@@ -557,9 +587,9 @@ TEST(AcpiParse, FromRsdpCopy) {
 }
 
 TEST(AcpiParse, RsdpCopyShorterThanItsLength) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     for (uint32_t length : {37u, 100u, 4096u}) {
-        Bytes copy = memory.region(kRsdpAt);  // 36 bytes, on the heap: over-reads are caught
+        Bytes copy = memory.region(RSDP_AT);  // 36 bytes, on the heap: over-reads are caught
         set32(copy, 20, length);
         seal_rsdp(copy);
         auto result = acpi::Acpi::parse_from_rsdp_copy(copy.data(), copy.size(), memory);
@@ -573,7 +603,7 @@ TEST(AcpiParse, FromAcpi10RsdpCopy) {
     layout.rsdp_revision = 0;
     layout.xsdt = false;
     FakeMemory memory = layout.build();
-    Bytes copy = memory.region(kRsdpAt);
+    Bytes copy = memory.region(RSDP_AT);
     ASSERT_EQ(copy.size(), 20u);  // the multiboot2 "ACPI old RSDP" tag carries 20 bytes
     auto result = acpi::Acpi::parse_from_rsdp_copy(copy.data(), copy.size(), memory);
     ASSERT_TRUE(result.is_ok());
@@ -581,12 +611,12 @@ TEST(AcpiParse, FromAcpi10RsdpCopy) {
 }
 
 TEST(AcpiParse, MissingOptionalTables) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     // An XSDT with only the MADT: no FADT means no DSDT, no S5 and no power-off.
     Bytes body;
-    put64(body, kMadtAt);
+    put64(body, MADT_AT);
     put64(body, 0);  // a hole, which firmware sometimes leaves
-    memory.add(kXsdtAt, sdt("XSDT", 1, body));
+    memory.add(XSDT_AT, sdt("XSDT", 1, body));
     PARSE_OK(a, memory);
     EXPECT_TRUE(a.madt().present);
     EXPECT_FALSE(a.fadt().present);
@@ -601,7 +631,9 @@ TEST(AcpiParse, MissingOptionalTables) {
 // --- RSDP discovery --------------------------------------------------------------------------
 
 // Copies `what` into `area` at `offset`.
-void place(Bytes& area, size_t offset, const Bytes& what) { std::copy(what.begin(), what.end(), area.begin() + offset); }
+void place(Bytes& area, size_t offset, const Bytes& what) {
+    std::copy(what.begin(), what.end(), area.begin() + offset);
+}
 
 // The address the BIOS-area search finds (0, and a test failure, when it finds none).
 uint64_t found_rsdp(FakeMemory& memory) {
@@ -611,14 +643,14 @@ uint64_t found_rsdp(FakeMemory& memory) {
 }
 
 TEST(AcpiFindRsdp, InBiosArea) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     Bytes area(0x20000, 0);
     Bytes decoy = rsdp(2, 0x1234, 0x5678);
     decoy[8] ^= 1;  // right signature, wrong checksum: an option ROM string, say
     place(area, 0x100, decoy);
-    place(area, 0x208, memory.region(kRsdpAt));  // not on 16 bytes
-    place(area, 0x15A10, memory.region(kRsdpAt));
-    memory.remove(kRsdpAt);
+    place(area, 0x208, memory.region(RSDP_AT));  // not on 16 bytes
+    place(area, 0x15A10, memory.region(RSDP_AT));
+    memory.remove(RSDP_AT);
     memory.add(0xE0000, area);
 
     uint64_t found = found_rsdp(memory);
@@ -680,14 +712,14 @@ TEST(AcpiFindRsdp, SignatureAtTheVeryEndOfTheArea) {
 // --- Malformed RSDP and tables ---------------------------------------------------------------
 
 TEST(AcpiMalformed, BadRsdpChecksum) {
-    FakeMemory memory = Layout {}.build();
-    memory.region(kRsdpAt)[8] ^= 1;
+    FakeMemory memory = Layout{}.build();
+    memory.region(RSDP_AT)[8] ^= 1;
     expect_error(memory);
 }
 
 TEST(AcpiMalformed, BadRsdpV1ChecksumWithGoodExtendedChecksum) {
-    FakeMemory memory = Layout {}.build();
-    Bytes& r = memory.region(kRsdpAt);
+    FakeMemory memory = Layout{}.build();
+    Bytes& r = memory.region(RSDP_AT);
     r[8] ^= 1;
     r[32] = 0;
     r[32] = uint8_t(-sum(r, 0, 36));  // only the ACPI 1.0 checksum is now wrong
@@ -696,19 +728,19 @@ TEST(AcpiMalformed, BadRsdpV1ChecksumWithGoodExtendedChecksum) {
     Layout acpi10;
     acpi10.rsdp_revision = 0;
     FakeMemory memory10 = acpi10.build();
-    memory10.region(kRsdpAt)[19] ^= 0x40;  // the RSDT address
+    memory10.region(RSDP_AT)[19] ^= 0x40;  // the RSDT address
     expect_error(memory10);
 }
 
 TEST(AcpiMalformed, BadRsdpExtendedChecksum) {
-    FakeMemory memory = Layout {}.build();
-    memory.region(kRsdpAt)[32] ^= 1;
+    FakeMemory memory = Layout{}.build();
+    memory.region(RSDP_AT)[32] ^= 1;
     expect_error(memory);
 }
 
 TEST(AcpiMalformed, BadRsdpSignature) {
-    FakeMemory memory = Layout {}.build();
-    Bytes& r = memory.region(kRsdpAt);
+    FakeMemory memory = Layout{}.build();
+    Bytes& r = memory.region(RSDP_AT);
     r[0] = 'X';
     seal_rsdp(r);
     expect_error(memory);
@@ -716,8 +748,8 @@ TEST(AcpiMalformed, BadRsdpSignature) {
 
 TEST(AcpiMalformed, RsdpLengthOutOfRange) {
     for (uint32_t length : {0u, 20u, 35u, 37u, 0x10000u, 0xFFFFFFFFu}) {
-        FakeMemory memory = Layout {}.build();
-        Bytes& r = memory.region(kRsdpAt);
+        FakeMemory memory = Layout{}.build();
+        Bytes& r = memory.region(RSDP_AT);
         set32(r, 20, length);
         seal_rsdp(r);
         expect_error(memory);
@@ -725,29 +757,29 @@ TEST(AcpiMalformed, RsdpLengthOutOfRange) {
 }
 
 TEST(AcpiMalformed, RsdpNotMapped) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     EXPECT_TRUE(acpi::Acpi::parse(0x12345678, memory).is_error());
-    EXPECT_TRUE(acpi::Acpi::parse(~uint64_t {0} - 3, memory).is_error());  // wraps around
+    EXPECT_TRUE(acpi::Acpi::parse(~uint64_t{0} - 3, memory).is_error());  // wraps around
 }
 
 TEST(AcpiMalformed, BadTableChecksums) {
-    for (uint64_t at : {kFadtAt, kMadtAt, kHpetAt, kMcfgAt, kDsdtAt}) {
+    for (uint64_t at : {FADT_AT, MADT_AT, HPET_AT, MCFG_AT, DSDT_AT}) {
         SCOPED_TRACE(at);
-        FakeMemory memory = Layout {}.build();
+        FakeMemory memory = Layout{}.build();
         memory.region(at).back() ^= 0x01;
         expect_error(memory);
     }
 }
 
 TEST(AcpiMalformed, UnusedTablesAreNotValidated) {
-    FakeMemory memory = Layout {}.build();
-    memory.region(kWaetAt).back() ^= 0x01;  // nobody reads the WAET
-    EXPECT_TRUE(acpi::Acpi::parse(kRsdpAt, memory).is_ok());
+    FakeMemory memory = Layout{}.build();
+    memory.region(WAET_AT).back() ^= 0x01;  // nobody reads the WAET
+    EXPECT_TRUE(acpi::Acpi::parse(RSDP_AT, memory).is_ok());
 }
 
 TEST(AcpiMalformed, WrongSignatureAtDsdtAddress) {
-    FakeMemory memory = Layout {}.build();
-    Bytes& dsdt = memory.region(kDsdtAt);
+    FakeMemory memory = Layout{}.build();
+    Bytes& dsdt = memory.region(DSDT_AT);
     memcpy(dsdt.data(), "SSDT", 4);
     seal_sdt(dsdt);
     expect_error(memory);
@@ -755,10 +787,12 @@ TEST(AcpiMalformed, WrongSignatureAtDsdtAddress) {
 
 TEST(AcpiMalformed, TruncatedTableLengths) {
     // Declared lengths below each table's fixed part, with the checksum made to match.
-    struct Case { uint64_t at; uint32_t length; };
-    for (Case c : {Case {kMadtAt, 43}, Case {kMadtAt, 36}, Case {kMadtAt, 0}, Case {kFadtAt, 115},
-                   Case {kFadtAt, 40}, Case {kHpetAt, 55}, Case {kMcfgAt, 43}, Case {kMcfgAt, 50},
-                   Case {kXsdtAt, 35}, Case {kDsdtAt, 20}}) {
+    struct Case {
+        uint64_t at;
+        uint32_t length;
+    };
+    for (Case c : {Case{MADT_AT, 43}, Case{MADT_AT, 36}, Case{MADT_AT, 0}, Case{FADT_AT, 115}, Case{FADT_AT, 40},
+                   Case{HPET_AT, 55}, Case{MCFG_AT, 43}, Case{MCFG_AT, 50}, Case{XSDT_AT, 35}, Case{DSDT_AT, 20}}) {
         SCOPED_TRACE(testing::Message() << std::hex << c.at << " length " << std::dec << c.length);
         Layout layout;
         layout.rsdt = false;  // no fallback: the XSDT case must fail outright
@@ -774,15 +808,15 @@ TEST(AcpiMalformed, RootTableWithPartialEntry) {
     Layout layout;
     layout.rsdt = false;
     FakeMemory memory = layout.build();
-    memory.resize(kXsdtAt, memory.region(kXsdtAt).size() + 4);  // half an entry
-    Bytes& x = memory.region(kXsdtAt);
+    memory.resize(XSDT_AT, memory.region(XSDT_AT).size() + 4);  // half an entry
+    Bytes& x = memory.region(XSDT_AT);
     set32(x, 4, uint32_t(x.size()));
     seal_sdt(x);
     expect_error(memory);
 }
 
 TEST(AcpiMalformed, LengthsPastMappedMemory) {
-    for (uint64_t at : {kXsdtAt, kFadtAt, kMadtAt, kHpetAt, kMcfgAt, kDsdtAt}) {
+    for (uint64_t at : {XSDT_AT, FADT_AT, MADT_AT, HPET_AT, MCFG_AT, DSDT_AT}) {
         for (uint32_t extra : {1u, 100u, 0x100000u}) {
             SCOPED_TRACE(testing::Message() << std::hex << at << " +" << extra);
             Layout layout;
@@ -801,11 +835,11 @@ TEST(AcpiMalformed, LengthsPastMappedMemory) {
 }
 
 TEST(AcpiMalformed, RootEntryPointsAtUnmappedMemory) {
-    FakeMemory memory = Layout {}.build();
-    Bytes& x = memory.region(kXsdtAt);
+    FakeMemory memory = Layout{}.build();
+    Bytes& x = memory.region(XSDT_AT);
     set64(x, 36, 0xDEAD0000);
     seal_sdt(x);
-    Bytes& r = memory.region(kRsdtAt);
+    Bytes& r = memory.region(RSDT_AT);
     set32(r, 36, 0xDEAD0000);
     seal_sdt(r);
     expect_error(memory);
@@ -815,8 +849,8 @@ TEST(AcpiMalformed, RootEntryNearTheTopOfTheAddressSpace) {
     Layout layout;
     layout.rsdt = false;
     FakeMemory memory = layout.build();
-    Bytes& x = memory.region(kXsdtAt);
-    set64(x, 36, ~uint64_t {0} - 10);  // header would wrap past 2^64
+    Bytes& x = memory.region(XSDT_AT);
+    set64(x, 36, ~uint64_t{0} - 10);  // header would wrap past 2^64
     seal_sdt(x);
     expect_error(memory);
 }
@@ -831,8 +865,8 @@ Bytes madt_with(const Bytes& entries) {
 
 // The standard layout with a MADT of these entries fails to parse.
 void expect_madt_refused(const Bytes& entries) {
-    FakeMemory memory = Layout {}.build();
-    memory.add(kMadtAt, madt_with(entries));
+    FakeMemory memory = Layout{}.build();
+    memory.add(MADT_AT, madt_with(entries));
     expect_error(memory);
 }
 
@@ -840,15 +874,15 @@ TEST(AcpiMadt, EntryWithZeroOrOneLengthIsRejected) {
     // Type 0x7F is one we do not decode: only the length check stands between it and a loop
     // that never advances.
     for (uint8_t type : {0x00, 0x7F})
-    for (uint8_t length : {0, 1}) {
-        SCOPED_TRACE(testing::Message() << "type " << int(type) << " length " << int(length));
-        Bytes entries;
-        lapic(entries, 0, 0, 1);
-        put8(entries, type);
-        put8(entries, length);
-        put_str(entries, "\0\0\0\0\0\0", 6);
-        expect_madt_refused(entries);
-    }
+        for (uint8_t length : {0, 1}) {
+            SCOPED_TRACE(testing::Message() << "type " << int(type) << " length " << int(length));
+            Bytes entries;
+            lapic(entries, 0, 0, 1);
+            put8(entries, type);
+            put8(entries, length);
+            put_str(entries, "\0\0\0\0\0\0", 6);
+            expect_madt_refused(entries);
+        }
 }
 
 TEST(AcpiMadt, EntryLongerThanTheTableIsRejected) {
@@ -872,13 +906,13 @@ TEST(AcpiMadt, TrailingByteIsRejected) {
 }
 
 TEST(AcpiMadt, LongerEntriesAndUnknownTypesAreAccepted) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     Bytes entries = {0, 10, 7, 3, 1, 0, 0, 0, 0xEE, 0xEE};  // local APIC with 2 extra bytes
     Bytes gicc(80, 0);
     gicc[0] = 0x0B;  // a GIC CPU interface: not ours to decode
     gicc[1] = 80;
     entries.insert(entries.end(), gicc.begin(), gicc.end());
-    memory.add(kMadtAt, madt_with(entries));
+    memory.add(MADT_AT, madt_with(entries));
     PARSE_OK(a, memory);
     ASSERT_EQ(a.madt().cpus.size(), 1u);
     EXPECT_EQ(a.madt().cpus[0].apic_id, 3u);
@@ -887,27 +921,27 @@ TEST(AcpiMadt, LongerEntriesAndUnknownTypesAreAccepted) {
 }
 
 TEST(AcpiMadt, EmptyEntryList) {
-    FakeMemory memory = Layout {}.build();
-    memory.add(kMadtAt, madt_with({}));
+    FakeMemory memory = Layout{}.build();
+    memory.add(MADT_AT, madt_with({}));
     PARSE_OK(a, memory);
     EXPECT_TRUE(a.madt().present);
     EXPECT_EQ(a.madt().cpus.size(), 0u);
 }
 
 TEST(AcpiMadt, CpuFlagsX2ApicAndDuplicates) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     Bytes e;
-    lapic(e, 0, 0, acpi::kLocalApicEnabled);
-    lapic(e, 1, 1, acpi::kLocalApicOnlineCapable);  // hot-pluggable
-    lapic(e, 2, 2, 0);                               // must be ignored
-    lapic(e, 3, 0xFF, acpi::kLocalApicEnabled);      // not an xAPIC id
-    x2apic(e, 0, 0, acpi::kLocalApicEnabled);        // same CPU as the first entry
-    x2apic(e, 300, 300, acpi::kLocalApicEnabled);
+    lapic(e, 0, 0, acpi::LOCAL_APIC_ENABLED);
+    lapic(e, 1, 1, acpi::LOCAL_APIC_ONLINE_CAPABLE);  // hot-pluggable
+    lapic(e, 2, 2, 0);                                // must be ignored
+    lapic(e, 3, 0xFF, acpi::LOCAL_APIC_ENABLED);      // not an xAPIC id
+    x2apic(e, 0, 0, acpi::LOCAL_APIC_ENABLED);        // same CPU as the first entry
+    x2apic(e, 300, 300, acpi::LOCAL_APIC_ENABLED);
     lapic_override(e, 0xFEE10000);
-    nmi_source(e, kLevelActiveHigh, 23);
+    nmi_source(e, LEVEL_ACTIVE_HIGH, 23);
     Bytes x2nmi = {10, 12, 0x0F, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 1, 0, 0, 0};
     e.insert(e.end(), x2nmi.begin(), x2nmi.end());
-    memory.add(kMadtAt, madt_with(e));
+    memory.add(MADT_AT, madt_with(e));
 
     PARSE_OK(a, memory);
     const auto& m = a.madt();
@@ -927,35 +961,32 @@ TEST(AcpiMadt, CpuFlagsX2ApicAndDuplicates) {
     EXPECT_EQ(m.nmi_sources[0].gsi, 23u);
     EXPECT_EQ(m.nmi_sources[0].trigger, acpi::TriggerMode::Level);
     ASSERT_EQ(m.local_apic_nmis.size(), 1u);
-    EXPECT_EQ(m.local_apic_nmis[0].processor_uid, acpi::LocalApicNmi::kAllProcessors);
+    EXPECT_EQ(m.local_apic_nmis[0].processor_uid, acpi::LocalApicNmi::ALL_PROCESSORS);
     EXPECT_EQ(m.local_apic_nmis[0].polarity, acpi::Polarity::ActiveLow);
     EXPECT_EQ(m.local_apic_nmis[0].trigger, acpi::TriggerMode::Level);
 }
 
 TEST(AcpiMadt, TooManyEntriesAreCountedNotFatal) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     Bytes e;
-    for (uint32_t i = 0; i < 70; ++i)
-        x2apic(e, i, i, acpi::kLocalApicEnabled);
-    for (uint8_t i = 0; i < 10; ++i)
-        ioapic(e, i, 0xFEC00000 + i * 0x1000, i * 24u);
-    for (uint8_t i = 0; i < 20; ++i)
-        iso(e, i, i, 0);
-    memory.add(kMadtAt, madt_with(e));
+    for (uint32_t i = 0; i < 70; ++i) x2apic(e, i, i, acpi::LOCAL_APIC_ENABLED);
+    for (uint8_t i = 0; i < 10; ++i) ioapic(e, i, 0xFEC00000 + i * 0x1000, i * 24u);
+    for (uint8_t i = 0; i < 20; ++i) iso(e, i, i, 0);
+    memory.add(MADT_AT, madt_with(e));
     PARSE_OK(a, memory);
-    EXPECT_EQ(a.madt().cpus.size(), acpi::kMaxCpus);
-    EXPECT_EQ(a.madt().cpus.dropped(), 70 - acpi::kMaxCpus);
-    EXPECT_EQ(a.madt().io_apics.size(), acpi::kMaxIoApics);
+    EXPECT_EQ(a.madt().cpus.size(), acpi::MAX_CPUS);
+    EXPECT_EQ(a.madt().cpus.dropped(), 70 - acpi::MAX_CPUS);
+    EXPECT_EQ(a.madt().io_apics.size(), acpi::MAX_IO_APICS);
     EXPECT_EQ(a.madt().io_apics.dropped(), 2u);
-    EXPECT_EQ(a.madt().overrides.size(), acpi::kMaxInterruptOverrides);
+    EXPECT_EQ(a.madt().overrides.size(), acpi::MAX_INTERRUPT_OVERRIDES);
     EXPECT_EQ(a.madt().overrides.dropped(), 4u);
 }
 
 TEST(AcpiMadt, ActiveLowOverride) {
-    FakeMemory memory = Layout {}.build();
+    FakeMemory memory = Layout{}.build();
     Bytes e;
     iso(e, 9, 20, 0x3 | (0x3 << 2));  // active low, level: the usual SCI on real hardware
-    memory.add(kMadtAt, madt_with(e));
+    memory.add(MADT_AT, madt_with(e));
     PARSE_OK(a, memory);
     auto route = a.isa_irq_route(9);
     EXPECT_EQ(route.gsi, 20u);
@@ -968,11 +999,10 @@ TEST(AcpiMadt, ActiveLowOverride) {
 TEST(AcpiMcfg, SegmentsAndLimits) {
     Layout layout;
     layout.mcfg_segments.clear();
-    for (uint16_t s = 0; s < 6; ++s)
-        layout.mcfg_segments.push_back({0xE0000000ull + s * 0x10000000ull, s, 0, 63});
+    for (uint16_t s = 0; s < 6; ++s) layout.mcfg_segments.push_back({0xE0000000ull + s * 0x10000000ull, s, 0, 63});
     FakeMemory memory = layout.build();
     PARSE_OK(a, memory);
-    ASSERT_EQ(a.mcfg().segments.size(), acpi::kMaxMcfgSegments);
+    ASSERT_EQ(a.mcfg().segments.size(), acpi::MAX_MCFG_SEGMENTS);
     EXPECT_EQ(a.mcfg().segments.dropped(), 2u);
     EXPECT_EQ(a.mcfg().segments[3].segment_group, 3);
     EXPECT_EQ(a.mcfg().segments[3].base, 0x110000000ull);
@@ -1001,9 +1031,9 @@ acpi::SleepType s5_of(const Bytes& aml) {
     Layout layout;
     layout.aml = aml;
     FakeMemory memory = layout.build();
-    auto result = acpi::Acpi::parse(kRsdpAt, memory);
+    auto result = acpi::Acpi::parse(RSDP_AT, memory);
     EXPECT_TRUE(result.is_ok());
-    return result.is_ok() ? result.value().s5() : acpi::SleepType {};
+    return result.is_ok() ? result.value().s5() : acpi::SleepType{};
 }
 
 TEST(AcpiS5, DsdtWithoutS5) {
@@ -1017,16 +1047,20 @@ TEST(AcpiS5, DsdtWithoutS5) {
     EXPECT_EQ(off.error().code(), Errno::NotSup);
 }
 
-TEST(AcpiS5, EmptyDsdt) {
-    EXPECT_FALSE(s5_of({}).present);
-}
+TEST(AcpiS5, EmptyDsdt) { EXPECT_FALSE(s5_of({}).present); }
 
 TEST(AcpiS5, ReferenceIsNotADefinition) {
     EXPECT_FALSE(s5_of({0x70, '_', 'S', '5', '_', 0x12, 0x04, 0x02, 0x01, 0x01}).present);
 }
 
 TEST(AcpiS5, ElementEncodings) {
-    struct Case { const char* name; Bytes elements; uint8_t count; uint8_t a; uint8_t b; };
+    struct Case {
+        const char* name;
+        Bytes elements;
+        uint8_t count;
+        uint8_t a;
+        uint8_t b;
+    };
     std::vector<Case> cases = {
         {"zero/one", {0x00, 0x01}, 2, 0, 1},
         {"one/zero", {0x01, 0x00}, 2, 1, 0},
@@ -1048,8 +1082,7 @@ TEST(AcpiS5, ElementEncodings) {
 
 TEST(AcpiS5, RootPrefixedNameAndMultiBytePackageLength) {
     // Name (\_S5_, Package (4) {...}) with a two-byte PkgLength (0x40 | low nibble, high byte).
-    Bytes aml = {0x08, '\\', '_', 'S', '5', '_', 0x12, 0x49, 0x00, 0x04,
-                 0x0A, 0x05, 0x0A, 0x05, 0x00, 0x00};
+    Bytes aml = {0x08, '\\', '_', 'S', '5', '_', 0x12, 0x49, 0x00, 0x04, 0x0A, 0x05, 0x0A, 0x05, 0x00, 0x00};
     acpi::SleepType s5 = s5_of(aml);
     ASSERT_TRUE(s5.present);
     EXPECT_EQ(s5.slp_typ_a, 5);
@@ -1059,7 +1092,7 @@ TEST(AcpiS5, RootPrefixedNameAndMultiBytePackageLength) {
 TEST(AcpiS5, UnsupportedOrEmptyPackages) {
     EXPECT_FALSE(s5_of(s5_package(0, {})).present);
     EXPECT_FALSE(s5_of(s5_package(2, {'A', 'B', 'C', 'D', 0x00})).present);  // a name
-    EXPECT_FALSE(s5_of({0x08, '_', 'S', '5', '_', 0x0A, 0x05}).present);   // not a package
+    EXPECT_FALSE(s5_of({0x08, '_', 'S', '5', '_', 0x0A, 0x05}).present);     // not a package
 }
 
 TEST(AcpiS5, MalformedFirstDefinitionThenGoodOne) {
@@ -1073,8 +1106,8 @@ TEST(AcpiS5, MalformedFirstDefinitionThenGoodOne) {
 }
 
 TEST(AcpiS5, TruncatedAtEveryByte) {
-    Bytes full = {0x08, '_', 'S', '5', '_', 0x12, 0x4D, 0x00, 0x04,
-                  0x0C, 0x05, 0x00, 0x00, 0x00, 0x0B, 0x05, 0x00, 0x00, 0x00};
+    Bytes full = {0x08, '_',  'S',  '5',  '_',  0x12, 0x4D, 0x00, 0x04, 0x0C,
+                  0x05, 0x00, 0x00, 0x00, 0x0B, 0x05, 0x00, 0x00, 0x00};
     ASSERT_TRUE(s5_of(full).present);
     for (size_t len = 0; len < full.size(); ++len) {
         SCOPED_TRACE(len);
@@ -1124,7 +1157,7 @@ TEST(AcpiPowerOff, LegacyPortUsedWhenExtendedFieldIsZero) {
 TEST(AcpiPowerOff, RefusedOnHardwareReducedOrBadPort) {
     {
         Layout layout;
-        layout.fadt.flags |= acpi::kFadtFlagHwReducedAcpi;
+        layout.fadt.flags |= acpi::FADT_FLAG_HW_REDUCED_ACPI;
         FakeMemory memory = layout.build();
         PARSE_OK(a, memory);
         auto off = a.power_off();
@@ -1185,8 +1218,8 @@ size_t fuzz_byte_flips(const FakeMemory& base, uint64_t rsdp_at, uint64_t seed, 
         if (result.is_ok()) {
             ++parsed_ok;
             const acpi::Acpi& a = result.value();
-            EXPECT_LE(a.madt().cpus.size(), acpi::kMaxCpus);
-            EXPECT_LE(a.mcfg().segments.size(), acpi::kMaxMcfgSegments);
+            EXPECT_LE(a.madt().cpus.size(), acpi::MAX_CPUS);
+            EXPECT_LE(a.mcfg().segments.size(), acpi::MAX_MCFG_SEGMENTS);
             (void)a.power_off();
             (void)a.isa_irq_route(uint8_t(rng()));
         } else {
@@ -1202,22 +1235,20 @@ TEST(AcpiFuzz, RandomByteFlips) {
     x2apic(layout.madt_entries, 9, 400, 1);
     nmi_source(layout.madt_entries, 0, 3);
     lapic_override(layout.madt_entries, 0xFEE00000);
-    size_t parsed_ok = fuzz_byte_flips(layout.build(), kRsdpAt, 0x1A417A, 4000);
+    size_t parsed_ok = fuzz_byte_flips(layout.build(), RSDP_AT, 0x1A417A, 4000);
     // If nothing ever parsed, the mutations were too destructive to exercise the decoders.
     EXPECT_GT(parsed_ok, 400u);
 }
 
-
 // The same for the AML scan alone, with every kind of package header and element mangled.
 TEST(AcpiFuzz, S5Package) {
     std::mt19937_64 rng(0x55);
-    Bytes base = {0x08, '_', 'S', '5', '_', 0x12, 0x4E, 0x00, 0x04, 0x0C, 0x05,
-                  0x00, 0x00, 0x00, 0x0B, 0x05, 0x00, 0x0A, 0x00, 0x00};
+    Bytes base = {0x08, '_',  'S',  '5',  '_',  0x12, 0x4E, 0x00, 0x04, 0x0C,
+                  0x05, 0x00, 0x00, 0x00, 0x0B, 0x05, 0x00, 0x0A, 0x00, 0x00};
     for (int iteration = 0; iteration < 2000; ++iteration) {
         Bytes aml = base;
         aml.resize(rng() % (base.size() + 1));
-        for (int f = 0; f < 3 && aml.size() > 5; ++f)
-            aml[5 + rng() % (aml.size() - 5)] = uint8_t(rng());
+        for (int f = 0; f < 3 && aml.size() > 5; ++f) aml[5 + rng() % (aml.size() - 5)] = uint8_t(rng());
         acpi::SleepType s5 = s5_of(aml);
         if (s5.present) {
             EXPECT_LE(s5.slp_typ_a, 7);
@@ -1233,7 +1264,7 @@ TEST(AcpiFuzz, TruncatedRegions) {
     layout.rsdt = false;
     const FakeMemory base = layout.build();
     std::mt19937_64 rng(7);
-    for (uint64_t at : {kRsdpAt, kXsdtAt, kFadtAt, kMadtAt, kHpetAt, kMcfgAt, kDsdtAt}) {
+    for (uint64_t at : {RSDP_AT, XSDT_AT, FADT_AT, MADT_AT, HPET_AT, MCFG_AT, DSDT_AT}) {
         size_t size = FakeMemory(base).region(at).size();
         for (size_t keep = 0; keep < size; keep += 1 + rng() % 5) {
             SCOPED_TRACE(testing::Message() << std::hex << at << " keep " << std::dec << keep);

@@ -20,17 +20,14 @@ using lamina::mm::OwnerKind;
 using lamina::mm::PAGE_SIZE;
 using lamina::mm::PageMeta;
 
-constexpr uint64_t kMaxBlockPages = uint64_t{1} << MAX_ORDER;
+constexpr uint64_t MAX_BLOCK_PAGES = uint64_t{1} << MAX_ORDER;
 
 // Owns the metadata buffer for one allocator covering [0, phys_end).
 struct Frames {
-    explicit Frames(uint64_t phys_end)
-        : meta(BuddyAllocator::metadata_bytes(phys_end) / sizeof(PageMeta)) {
-        auto created =
-            BuddyAllocator::create(meta.data(), meta.size() * sizeof(PageMeta), phys_end);
+    explicit Frames(uint64_t phys_end) : meta(BuddyAllocator::metadata_bytes(phys_end) / sizeof(PageMeta)) {
+        auto created = BuddyAllocator::create(meta.data(), meta.size() * sizeof(PageMeta), phys_end);
         EXPECT_TRUE(created.is_ok());
-        if (created.is_ok())
-            buddy = created.release_value();
+        if (created.is_ok()) buddy = created.release_value();
     }
     void add(uint64_t first_page, uint64_t pages) {
         auto r = buddy.add_range(first_page * PAGE_SIZE, pages);
@@ -47,8 +44,7 @@ TEST(BuddyCreate, RejectsBadMetadata) {
     EXPECT_EQ(BuddyAllocator::metadata_bytes(64 * PAGE_SIZE), 64 * sizeof(PageMeta));
     EXPECT_EQ(BuddyAllocator::metadata_bytes(64 * PAGE_SIZE + 1), 65 * sizeof(PageMeta));
 
-    auto too_small =
-        BuddyAllocator::create(meta.data(), meta.size() * sizeof(PageMeta), 65 * PAGE_SIZE);
+    auto too_small = BuddyAllocator::create(meta.data(), meta.size() * sizeof(PageMeta), 65 * PAGE_SIZE);
     ASSERT_TRUE(too_small.is_error());
     EXPECT_EQ(too_small.error().code(), Errno::Inval);
 
@@ -85,12 +81,12 @@ TEST(BuddyCreate, MoveLeavesSourceEmpty) {
 TEST(BuddyRanges, AddRangeRejectsBadRanges) {
     Frames f(100 * PAGE_SIZE);
     f.add(10, 20);
-    EXPECT_EQ(error_of(f.buddy.add_range(5 * PAGE_SIZE + 8, 2)), Errno::Inval);   // misaligned
-    EXPECT_EQ(error_of(f.buddy.add_range(90 * PAGE_SIZE, 11)), Errno::Inval);     // past the end
-    EXPECT_EQ(error_of(f.buddy.add_range(200 * PAGE_SIZE, 1)), Errno::Inval);     // way past
-    EXPECT_EQ(error_of(f.buddy.add_range(0, ~uint64_t{0})), Errno::Inval);        // overflow
-    EXPECT_EQ(error_of(f.buddy.add_range(25 * PAGE_SIZE, 10)), Errno::Inval);     // overlaps
-    EXPECT_TRUE(f.buddy.add_range(50 * PAGE_SIZE, 0).is_ok());                     // no-op
+    EXPECT_EQ(error_of(f.buddy.add_range(5 * PAGE_SIZE + 8, 2)), Errno::Inval);  // misaligned
+    EXPECT_EQ(error_of(f.buddy.add_range(90 * PAGE_SIZE, 11)), Errno::Inval);    // past the end
+    EXPECT_EQ(error_of(f.buddy.add_range(200 * PAGE_SIZE, 1)), Errno::Inval);    // way past
+    EXPECT_EQ(error_of(f.buddy.add_range(0, ~uint64_t{0})), Errno::Inval);       // overflow
+    EXPECT_EQ(error_of(f.buddy.add_range(25 * PAGE_SIZE, 10)), Errno::Inval);    // overlaps
+    EXPECT_TRUE(f.buddy.add_range(50 * PAGE_SIZE, 0).is_ok());                   // no-op
     EXPECT_EQ(f.buddy.total_pages(), 20u);
     EXPECT_EQ(f.buddy.free_pages(), 20u);
     EXPECT_TRUE(f.buddy.verify().is_ok());
@@ -114,21 +110,19 @@ TEST(BuddyRanges, UnalignedRangeSplitsIntoAlignedBlocks) {
 }
 
 TEST(BuddyRanges, AdjacentRangesCoalesce) {
-    Frames f(2 * kMaxBlockPages * PAGE_SIZE);
+    Frames f(2 * MAX_BLOCK_PAGES * PAGE_SIZE);
     // Added out of order and in odd pieces; the result must be one maximal block.
-    f.add(700, kMaxBlockPages - 700);
+    f.add(700, MAX_BLOCK_PAGES - 700);
     f.add(0, 3);
     f.add(3, 697);
     EXPECT_EQ(f.buddy.free_blocks(MAX_ORDER), 1u);
-    for (unsigned o = 0; o < MAX_ORDER; o++)
-        EXPECT_EQ(f.buddy.free_blocks(o), 0u) << "order " << o;
+    for (unsigned o = 0; o < MAX_ORDER; o++) EXPECT_EQ(f.buddy.free_blocks(o), 0u) << "order " << o;
     EXPECT_TRUE(f.buddy.verify().is_ok());
 }
 
 TEST(BuddyRanges, MultipleRangesOnlyHandOutManagedFrames) {
     Frames f(4096 * PAGE_SIZE);
-    std::vector<std::pair<uint64_t, uint64_t>> ranges = {
-        {1, 5}, {17, 100}, {1000, 1500}, {3000, 7}};
+    std::vector<std::pair<uint64_t, uint64_t>> ranges = {{1, 5}, {17, 100}, {1000, 1500}, {3000, 7}};
     uint64_t total = 0;
     for (auto [first, n] : ranges) {
         f.add(first, n);
@@ -137,8 +131,7 @@ TEST(BuddyRanges, MultipleRangesOnlyHandOutManagedFrames) {
     EXPECT_EQ(f.buddy.total_pages(), total);
     auto inside = [&](uint64_t page) {
         for (auto [first, n] : ranges)
-            if (page >= first && page < first + n)
-                return true;
+            if (page >= first && page < first + n) return true;
         return false;
     };
     std::set<uint64_t> seen;
@@ -174,8 +167,8 @@ TEST(BuddyRanges, AddRegionTrimsToWholePages) {
 }
 
 TEST(BuddyRanges, ClaimRangeReservesSpecificFrames) {
-    Frames f(2 * kMaxBlockPages * PAGE_SIZE);
-    f.add(0, 2 * kMaxBlockPages);
+    Frames f(2 * MAX_BLOCK_PAGES * PAGE_SIZE);
+    f.add(0, 2 * MAX_BLOCK_PAGES);
     const uint64_t total = f.buddy.total_pages();
     // Like the kernel image sitting in the middle of a usable region.
     const Owner kernel = Owner::kernel();
@@ -196,8 +189,7 @@ TEST(BuddyRanges, ClaimRangeReservesSpecificFrames) {
 
     // Claiming taken, unmanaged or out-of-range frames changes nothing.
     EXPECT_TRUE(f.buddy.claim_range(510 * PAGE_SIZE, 10, kernel).is_error());
-    EXPECT_TRUE(
-        f.buddy.claim_range(2 * kMaxBlockPages * PAGE_SIZE - PAGE_SIZE, 2, kernel).is_error());
+    EXPECT_TRUE(f.buddy.claim_range(2 * MAX_BLOCK_PAGES * PAGE_SIZE - PAGE_SIZE, 2, kernel).is_error());
     EXPECT_TRUE(f.buddy.claim_range(0, 1, Owner::free()).is_error());
     EXPECT_EQ(f.buddy.pages_of(OwnerKind::Kernel), 300u);
     EXPECT_TRUE(f.buddy.verify().is_ok());
@@ -205,28 +197,25 @@ TEST(BuddyRanges, ClaimRangeReservesSpecificFrames) {
     // Every other allocation avoids the claimed frames.
     for (;;) {
         auto r = f.buddy.alloc(0, Owner::domain(1));
-        if (r.is_error())
-            break;
+        if (r.is_error()) break;
         uint64_t page = r.value() / PAGE_SIZE;
         ASSERT_TRUE(page < 517 || page >= 817) << page;
     }
     EXPECT_EQ(f.buddy.count_owned(Owner::domain(1)), total - 300);
 
     // Claimed frames are freed one by one and coalesce with the rest.
-    for (uint64_t i = 0; i < 2 * kMaxBlockPages; i++)
-        ASSERT_TRUE(f.buddy.free(i * PAGE_SIZE, 0).is_ok());
+    for (uint64_t i = 0; i < 2 * MAX_BLOCK_PAGES; i++) ASSERT_TRUE(f.buddy.free(i * PAGE_SIZE, 0).is_ok());
     EXPECT_EQ(f.buddy.free_blocks(MAX_ORDER), 2u);
     EXPECT_TRUE(f.buddy.verify().is_ok());
 }
 
 TEST(BuddyExhaustion, AllocateUntilEnomemThenFreeAll) {
-    Frames f(4 * kMaxBlockPages * PAGE_SIZE);
-    f.add(37, 2 * kMaxBlockPages + 100);
+    Frames f(4 * MAX_BLOCK_PAGES * PAGE_SIZE);
+    f.add(37, 2 * MAX_BLOCK_PAGES + 100);
     const uint64_t total = f.buddy.total_pages();
     ASSERT_EQ(f.buddy.free_pages(), total);
     std::vector<uint64_t> free_blocks_before;
-    for (unsigned o = 0; o <= MAX_ORDER; o++)
-        free_blocks_before.push_back(f.buddy.free_blocks(o));
+    for (unsigned o = 0; o <= MAX_ORDER; o++) free_blocks_before.push_back(f.buddy.free_blocks(o));
 
     for (unsigned order : {0u, 3u, MAX_ORDER}) {
         std::vector<uint64_t> got;
@@ -246,8 +235,7 @@ TEST(BuddyExhaustion, AllocateUntilEnomemThenFreeAll) {
         }
         EXPECT_EQ(f.buddy.pages_of(OwnerKind::Kernel), got.size() << order);
         EXPECT_TRUE(f.buddy.verify().is_ok());
-        for (uint64_t phys : got)
-            ASSERT_TRUE(f.buddy.free(phys, order).is_ok());
+        for (uint64_t phys : got) ASSERT_TRUE(f.buddy.free(phys, order).is_ok());
         EXPECT_EQ(f.buddy.free_pages(), total);
         EXPECT_EQ(f.buddy.pages_of(OwnerKind::Kernel), 0u);
         EXPECT_TRUE(f.buddy.verify().is_ok());
@@ -257,10 +245,10 @@ TEST(BuddyExhaustion, AllocateUntilEnomemThenFreeAll) {
 }
 
 TEST(BuddyFragmentation, EveryOtherPageBlocksOrderOneUntilFreed) {
-    Frames f(kMaxBlockPages * PAGE_SIZE);
-    f.add(0, kMaxBlockPages);
+    Frames f(MAX_BLOCK_PAGES * PAGE_SIZE);
+    f.add(0, MAX_BLOCK_PAGES);
     std::vector<uint64_t> pages;
-    for (uint64_t i = 0; i < kMaxBlockPages; i++) {
+    for (uint64_t i = 0; i < MAX_BLOCK_PAGES; i++) {
         auto r = f.buddy.alloc(0, Owner::kernel());
         ASSERT_TRUE(r.is_ok());
         pages.push_back(r.value());
@@ -268,16 +256,14 @@ TEST(BuddyFragmentation, EveryOtherPageBlocksOrderOneUntilFreed) {
     EXPECT_TRUE(f.buddy.alloc(0, Owner::kernel()).is_error());
 
     std::sort(pages.begin(), pages.end());
-    for (size_t i = 0; i < pages.size(); i += 2)
-        ASSERT_TRUE(f.buddy.free(pages[i], 0).is_ok());
-    EXPECT_EQ(f.buddy.free_pages(), kMaxBlockPages / 2);
+    for (size_t i = 0; i < pages.size(); i += 2) ASSERT_TRUE(f.buddy.free(pages[i], 0).is_ok());
+    EXPECT_EQ(f.buddy.free_pages(), MAX_BLOCK_PAGES / 2);
     auto order1 = f.buddy.alloc(1, Owner::kernel());
     ASSERT_TRUE(order1.is_error());
     EXPECT_EQ(order1.error().code(), Errno::NoMem);
     EXPECT_TRUE(f.buddy.verify().is_ok());
 
-    for (size_t i = 1; i < pages.size(); i += 2)
-        ASSERT_TRUE(f.buddy.free(pages[i], 0).is_ok());
+    for (size_t i = 1; i < pages.size(); i += 2) ASSERT_TRUE(f.buddy.free(pages[i], 0).is_ok());
     EXPECT_EQ(f.buddy.free_blocks(MAX_ORDER), 1u);
     auto whole = f.buddy.alloc(MAX_ORDER, Owner::kernel());
     ASSERT_TRUE(whole.is_ok());
@@ -286,8 +272,8 @@ TEST(BuddyFragmentation, EveryOtherPageBlocksOrderOneUntilFreed) {
 }
 
 TEST(BuddyOwner, TracksOwnersAndCounters) {
-    Frames f(4 * kMaxBlockPages * PAGE_SIZE);
-    f.add(0, 4 * kMaxBlockPages);
+    Frames f(4 * MAX_BLOCK_PAGES * PAGE_SIZE);
+    f.add(0, 4 * MAX_BLOCK_PAGES);
     const uint64_t total = f.buddy.total_pages();
 
     auto d7a = f.buddy.alloc(2, Owner::domain(7));
@@ -297,8 +283,7 @@ TEST(BuddyOwner, TracksOwnersAndCounters) {
     auto pt = f.buddy.alloc(0, Owner::page_table());
     auto xh = f.buddy.alloc(4, Owner::exchange_heap(7));
     auto rsv = f.buddy.alloc(0, Owner{OwnerKind::Reserved, 0});
-    for (auto* r : {&d7a, &d7b, &d8, &p7, &pt, &xh, &rsv})
-        ASSERT_TRUE(r->is_ok());
+    for (auto* r : {&d7a, &d7b, &d8, &p7, &pt, &xh, &rsv}) ASSERT_TRUE(r->is_ok());
 
     EXPECT_EQ(f.buddy.count_owned(Owner::domain(7)), 5u);
     EXPECT_EQ(f.buddy.count_owned(Owner::domain(8)), 8u);
@@ -347,7 +332,7 @@ TEST(BuddyOwner, TracksOwnersAndCounters) {
 }
 
 TEST(BuddyErrors, BadFreesAreRejectedWithoutDamage) {
-    Frames f(2 * kMaxBlockPages * PAGE_SIZE);
+    Frames f(2 * MAX_BLOCK_PAGES * PAGE_SIZE);
     f.add(0, 100);
     f.add(200, 100);
     auto a = f.buddy.alloc(2, Owner::kernel());
@@ -362,14 +347,14 @@ TEST(BuddyErrors, BadFreesAreRejectedWithoutDamage) {
         EXPECT_EQ(f.buddy.free_pages(), free_before);
         EXPECT_TRUE(f.buddy.verify().is_ok());
     };
-    expect_rejected(a.value(), 1);                     // wrong order (smaller)
-    expect_rejected(a.value(), 3);                     // wrong order (larger)
-    expect_rejected(a.value() + PAGE_SIZE, 0);         // interior frame
-    expect_rejected(a.value() + 12, 2);                // not page aligned
-    expect_rejected(150 * PAGE_SIZE, 0);               // hole between ranges
-    expect_rejected(10 * kMaxBlockPages * PAGE_SIZE, 0);  // beyond phys_end
-    expect_rejected(a.value(), MAX_ORDER + 1);         // impossible order
-    expect_rejected(250 * PAGE_SIZE, 0);               // managed but free
+    expect_rejected(a.value(), 1);                         // wrong order (smaller)
+    expect_rejected(a.value(), 3);                         // wrong order (larger)
+    expect_rejected(a.value() + PAGE_SIZE, 0);             // interior frame
+    expect_rejected(a.value() + 12, 2);                    // not page aligned
+    expect_rejected(150 * PAGE_SIZE, 0);                   // hole between ranges
+    expect_rejected(10 * MAX_BLOCK_PAGES * PAGE_SIZE, 0);  // beyond phys_end
+    expect_rejected(a.value(), MAX_ORDER + 1);             // impossible order
+    expect_rejected(250 * PAGE_SIZE, 0);                   // managed but free
 
     ASSERT_TRUE(f.buddy.free(b.value(), 0).is_ok());
     expect_rejected(b.value(), 0);  // double free, block still free on its own
@@ -401,31 +386,26 @@ public:
     BuddyReferenceModel(uint64_t pages, const std::vector<std::pair<uint64_t, uint64_t>>& ranges)
         : managed_(pages, false), used_(pages, false) {
         for (auto [first, n] : ranges)
-            for (uint64_t i = first; i < first + n; i++)
-                managed_[i] = true;
+            for (uint64_t i = first; i < first + n; i++) managed_[i] = true;
     }
     bool has_free_run(unsigned order) const {
         uint64_t n = uint64_t{1} << order;
         for (uint64_t base = 0; base + n <= managed_.size(); base += n) {
             bool ok = true;
-            for (uint64_t i = base; i < base + n && ok; i++)
-                ok = managed_[i] && !used_[i];
-            if (ok)
-                return true;
+            for (uint64_t i = base; i < base + n && ok; i++) ok = managed_[i] && !used_[i];
+            if (ok) return true;
         }
         return false;
     }
     bool take(uint64_t first, unsigned order) {
         for (uint64_t i = first; i < first + (uint64_t{1} << order); i++) {
-            if (i >= managed_.size() || !managed_[i] || used_[i])
-                return false;
+            if (i >= managed_.size() || !managed_[i] || used_[i]) return false;
             used_[i] = true;
         }
         return true;
     }
     void give_back(uint64_t first, unsigned order) {
-        for (uint64_t i = first; i < first + (uint64_t{1} << order); i++)
-            used_[i] = false;
+        for (uint64_t i = first; i < first + (uint64_t{1} << order); i++) used_[i] = false;
     }
 
 private:
@@ -436,19 +416,21 @@ TEST(BuddyRandom, MatchesReferenceModel) {
     for (uint32_t seed : {1u, 2u, 3u, 42u, 1234u}) {
         SCOPED_TRACE(seed);
         std::mt19937 rng(seed);
-        const uint64_t pages = 3 * kMaxBlockPages;
+        const uint64_t pages = 3 * MAX_BLOCK_PAGES;
         std::vector<std::pair<uint64_t, uint64_t>> ranges = {
-            {1, 250}, {251, 400}, {900, 1200 + seed % 7}, {2200, 3 * kMaxBlockPages - 2200 - 3}};
+            {1, 250}, {251, 400}, {900, 1200 + seed % 7}, {2200, 3 * MAX_BLOCK_PAGES - 2200 - 3}};
         Frames f(pages * PAGE_SIZE);
-        for (auto [first, n] : ranges)
-            f.add(first, n);
+        for (auto [first, n] : ranges) f.add(first, n);
         BuddyReferenceModel model(pages, ranges);
         const uint64_t total = f.buddy.total_pages();
         std::vector<uint64_t> initial_blocks;
-        for (unsigned o = 0; o <= MAX_ORDER; o++)
-            initial_blocks.push_back(f.buddy.free_blocks(o));
+        for (unsigned o = 0; o <= MAX_ORDER; o++) initial_blocks.push_back(f.buddy.free_blocks(o));
 
-        struct Live { uint64_t phys; unsigned order; Owner owner; };
+        struct Live {
+            uint64_t phys;
+            unsigned order;
+            Owner owner;
+        };
         std::vector<Live> live;
         std::map<uint32_t, uint64_t> owned_by_domain;
         uint64_t used = 0;
@@ -466,14 +448,12 @@ TEST(BuddyRandom, MatchesReferenceModel) {
                 auto r = f.buddy.alloc(order, owner);
                 if (r.is_error()) {
                     ASSERT_EQ(r.error().code(), Errno::NoMem);
-                    ASSERT_FALSE(model.has_free_run(order))
-                        << "ENOMEM with a free order-" << order << " run";
+                    ASSERT_FALSE(model.has_free_run(order)) << "ENOMEM with a free order-" << order << " run";
                     enomem_seen++;
                     continue;
                 }
                 ASSERT_EQ(r.value() % (PAGE_SIZE << order), 0u);
-                ASSERT_TRUE(model.take(r.value() / PAGE_SIZE, order))
-                    << "overlap or unmanaged frame";
+                ASSERT_TRUE(model.take(r.value() / PAGE_SIZE, order)) << "overlap or unmanaged frame";
                 live.push_back({r.value(), order, owner});
                 owned_by_domain[owner.id] += uint64_t{1} << order;
                 used += uint64_t{1} << order;
@@ -487,15 +467,13 @@ TEST(BuddyRandom, MatchesReferenceModel) {
                 owned_by_domain[l.owner.id] -= uint64_t{1} << l.order;
                 used -= uint64_t{1} << l.order;
                 recently_freed.push_back(l);
-                if (recently_freed.size() > 8)
-                    recently_freed.erase(recently_freed.begin());
+                if (recently_freed.size() > 8) recently_freed.erase(recently_freed.begin());
             } else if (!recently_freed.empty()) {
                 // A stale handle: rejected unless the same block was handed out again, in which
                 // case the allocator cannot tell and neither do we try.
                 Live stale = recently_freed.back();
                 bool reissued = false;
-                for (auto& l : live)
-                    reissued |= l.phys == stale.phys && l.order == stale.order;
+                for (auto& l : live) reissued |= l.phys == stale.phys && l.order == stale.order;
                 if (!reissued) {
                     ASSERT_TRUE(f.buddy.free(stale.phys, stale.order).is_error());
                 }
@@ -504,8 +482,7 @@ TEST(BuddyRandom, MatchesReferenceModel) {
             ASSERT_EQ(f.buddy.pages_of(OwnerKind::Domain), used);
             if (step % 250 == 0) {
                 ASSERT_TRUE(f.buddy.verify().is_ok());
-                for (auto [id, n] : owned_by_domain)
-                    ASSERT_EQ(f.buddy.count_owned(Owner::domain(id)), n);
+                for (auto [id, n] : owned_by_domain) ASSERT_EQ(f.buddy.count_owned(Owner::domain(id)), n);
                 for (auto& l : live) {
                     auto o = f.buddy.owner_of(l.phys + (PAGE_SIZE << l.order) - PAGE_SIZE);
                     ASSERT_TRUE(o.is_ok());
@@ -514,13 +491,11 @@ TEST(BuddyRandom, MatchesReferenceModel) {
             }
         }
         EXPECT_GT(enomem_seen, 0) << "the sequence never ran memory short; make it harder";
-        for (auto& l : live)
-            ASSERT_TRUE(f.buddy.free(l.phys, l.order).is_ok());
+        for (auto& l : live) ASSERT_TRUE(f.buddy.free(l.phys, l.order).is_ok());
         EXPECT_EQ(f.buddy.free_pages(), total);
         EXPECT_TRUE(f.buddy.verify().is_ok());
         // Fully coalesced again: the same block structure as right after add_range.
-        for (unsigned o = 0; o <= MAX_ORDER; o++)
-            EXPECT_EQ(f.buddy.free_blocks(o), initial_blocks[o]) << "order " << o;
+        for (unsigned o = 0; o <= MAX_ORDER; o++) EXPECT_EQ(f.buddy.free_blocks(o), initial_blocks[o]) << "order " << o;
     }
 }
 

@@ -32,8 +32,8 @@ TEST(CommandLine, Numbers) {
     CommandLine c;
     c.parse("a=0x1F b=12x c=18446744073709551616 d=0x");
     EXPECT_EQ(c.get_number("a", 0), 31u);
-    EXPECT_EQ(c.get_number("b", 5), 5u);   // malformed
-    EXPECT_EQ(c.get_number("c", 5), 5u);   // overflow
+    EXPECT_EQ(c.get_number("b", 5), 5u);  // malformed
+    EXPECT_EQ(c.get_number("c", 5), 5u);  // overflow
     EXPECT_EQ(c.get_number("d", 5), 5u);
 }
 

@@ -56,7 +56,9 @@ Bytes make_package(const std::string& manifest, const Bytes& elf) {
     Bytes out(package_size(manifest.size(), elf.size()));
     LoadError err;
     EXPECT_TRUE(write_package(reinterpret_cast<const uint8_t*>(manifest.data()), manifest.size(), elf.data(),
-                              elf.size(), out.data(), out.size(), err).is_ok()) << err.message;
+                              elf.size(), out.data(), out.size(), err)
+                    .is_ok())
+        << err.message;
     return out;
 }
 
@@ -125,32 +127,32 @@ class HostMemory : public MemoryProvider {
 public:
     explicit HostMemory(uintptr_t fake_base = 0) : fake_base_(fake_base) {}
     ~HostMemory() {
-        if (mem_) munmap(mem_, pages_ * kPageSize);
+        if (mem_) munmap(mem_, pages_ * ELF_PAGE_SIZE);
     }
 
     Result<Region> allocate(size_t pages) override {
         if (fail_allocate) return Errno::NoMem;
-        void* p = mmap(nullptr, pages * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void* p = mmap(nullptr, pages * ELF_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) return Errno::NoMem;
-        std::memset(p, 0xcc, pages * kPageSize);  // the loader must zero what it does not copy
+        std::memset(p, 0xcc, pages * ELF_PAGE_SIZE);  // the loader must zero what it does not copy
         mem_ = static_cast<uint8_t*>(p);
         pages_ = pages;
         return Region{fake_base_ ? fake_base_ : uintptr_t(p), mem_};
     }
 
     Result<void> protect(uintptr_t addr, size_t pages, uint32_t prot) override {
-        protects.push_back({addr, pages * kPageSize, prot});
+        protects.push_back({addr, pages * ELF_PAGE_SIZE, prot});
         if (fake_base_) return {};
         int p = (prot & kProtRead ? PROT_READ : 0) | (prot & kProtWrite ? PROT_WRITE : 0) |
                 (prot & kProtExec ? PROT_EXEC : 0);
-        if (mprotect(reinterpret_cast<void*>(addr), pages * kPageSize, p) != 0) return Errno::Acces;
+        if (mprotect(reinterpret_cast<void*>(addr), pages * ELF_PAGE_SIZE, p) != 0) return Errno::Acces;
         return {};
     }
 
     void release(const Region&, size_t) override { released = true; }
 
     uint8_t* window() const { return mem_; }
-    size_t size() const { return pages_ * kPageSize; }
+    size_t size() const { return pages_ * ELF_PAGE_SIZE; }
 
     bool fail_allocate = false;
     bool released = false;
@@ -239,7 +241,7 @@ void check_relocated_at(uintptr_t base) {
     for (size_t i = 0; i < li.segment_count; i++) {
         const LoadedSegment& s = li.segments[i];
         EXPECT_EQ(s.start, cursor);
-        EXPECT_EQ(s.size % kPageSize, 0u);
+        EXPECT_EQ(s.size % ELF_PAGE_SIZE, 0u);
         EXPECT_FALSE((s.prot & kProtWrite) && (s.prot & kProtExec));
         if (ops >= s.start && ops < s.start + s.size) ops_read_only = s.prot == kProtRead;
         if (s.start <= li.entry && li.entry < s.start + s.size) {
@@ -268,7 +270,10 @@ TEST(DomainLoader, RelocatesAtTwoBases) {
 // The host runs the domain's code too: same ISA and calling convention, no kernel needed.
 struct HostCaps {
     static inline std::string log;
-    static void do_log(const char* msg, size_t len) { log.append(msg, len); log += '\n'; }
+    static void do_log(const char* msg, size_t len) {
+        log.append(msg, len);
+        log += '\n';
+    }
     [[noreturn]] static void do_panic(const char* msg, size_t len) {
         ADD_FAILURE() << "domain panic: " << std::string(msg, len);
         std::abort();
@@ -276,9 +281,9 @@ struct HostCaps {
     // Pages handed out and not given back, as the kernel records a domain's private heap.
     static inline std::map<void*, size_t> pages;
     static int32_t alloc_pages(size_t count, void** out) {
-        *out = std::aligned_alloc(kPageSize, count * kPageSize);
+        *out = std::aligned_alloc(ELF_PAGE_SIZE, count * ELF_PAGE_SIZE);
         if (!*out) return 12;
-        std::memset(*out, 0, count * kPageSize);
+        std::memset(*out, 0, count * ELF_PAGE_SIZE);
         pages[*out] = count;
         return 0;
     }
@@ -404,13 +409,15 @@ TEST(DomainLoader, RefusesWritableExecutableSegment) {
     Bytes elf = elf_of(hello_package());
     int text = find_phdr(elf, elf::PT_LOAD, elf::PF_R | elf::PF_X);
     ASSERT_GE(text, 0);
-    put<uint32_t>(elf, phdr_offset(elf, unsigned(text)) + offsetof(elf::Phdr, flags), elf::PF_R | elf::PF_W | elf::PF_X);
+    put<uint32_t>(elf, phdr_offset(elf, unsigned(text)) + offsetof(elf::Phdr, flags),
+                  elf::PF_R | elf::PF_W | elf::PF_X);
     EXPECT_NE(elf_refusal(elf).find("writable and executable"), std::string::npos) << elf_refusal(elf);
 
     Bytes stack = elf_of(hello_package());
     int gs = find_phdr(stack, elf::PT_GNU_STACK);
     ASSERT_GE(gs, 0);
-    put<uint32_t>(stack, phdr_offset(stack, unsigned(gs)) + offsetof(elf::Phdr, flags), elf::PF_R | elf::PF_W | elf::PF_X);
+    put<uint32_t>(stack, phdr_offset(stack, unsigned(gs)) + offsetof(elf::Phdr, flags),
+                  elf::PF_R | elf::PF_W | elf::PF_X);
     EXPECT_NE(elf_refusal(stack).find("executable stack"), std::string::npos);
 }
 
@@ -443,8 +450,8 @@ TEST(DomainLoader, RefusesRelocationsOutOfBoundsOrUnsupported) {
     ElfImage img = validated(good);
     uint64_t rela = img.relocations[0].offset;
     const ElfSegment& last = img.segments[img.segment_count - 1];
-    for (uint64_t target : {uint64_t(0x10000000), last.vaddr + last.memsz - 4, last.vaddr + last.memsz,
-                            ~uint64_t(0) - 3}) {
+    for (uint64_t target :
+         {uint64_t(0x10000000), last.vaddr + last.memsz - 4, last.vaddr + last.memsz, ~uint64_t(0) - 3}) {
         Bytes elf = good;
         put<uint64_t>(elf, rela + offsetof(elf::Rela, offset), target);
         EXPECT_NE(elf_refusal(elf).find("outside the loaded segments"), std::string::npos)
@@ -487,8 +494,8 @@ TEST(DomainLoader, RefusesForeignElves) {
         uint8_t value;
         const char* reason;
     } patches[] = {
-        {0, 0x7e, "bad magic"},       {4, 1, "not ELF64"},         {5, 2, "not little-endian"},
-        {16, 2, "not ET_DYN"},        {18, 3, "not x86-64"},       {54, 57, "program header size"},
+        {0, 0x7e, "bad magic"}, {4, 1, "not ELF64"},   {5, 2, "not little-endian"},
+        {16, 2, "not ET_DYN"},  {18, 3, "not x86-64"}, {54, 57, "program header size"},
     };
     for (const Patch& p : patches) {
         Bytes elf = good;
@@ -507,7 +514,7 @@ TEST(DomainLoader, RefusesForeignElves) {
     elf = good;  // overlapping segments: move the text segment onto the first page
     int text = find_phdr(elf, elf::PT_LOAD, elf::PF_R | elf::PF_X);
     put<uint64_t>(elf, phdr_offset(elf, unsigned(text)) + offsetof(elf::Phdr, vaddr),
-                  get<uint64_t>(elf, phdr_offset(elf, unsigned(text)) + offsetof(elf::Phdr, offset)) - kPageSize);
+                  get<uint64_t>(elf, phdr_offset(elf, unsigned(text)) + offsetof(elf::Phdr, offset)) - ELF_PAGE_SIZE);
     EXPECT_NE(elf_refusal(elf).find("overlaps"), std::string::npos) << elf_refusal(elf);
     elf = good;  // a segment that is not page-consistent
     put<uint64_t>(elf, phdr_offset(elf, unsigned(text)) + offsetof(elf::Phdr, vaddr),
@@ -550,7 +557,8 @@ TEST(DomainLoader, EveryHeaderByteFlipped) {
     }
     // Some flips are harmless (p_paddr, the alignment's low bits...), most are not.
     RecordProperty("accepted_flips", int(accepted));
-    std::printf("header flips: %zu variants, %zu still acceptable (and loaded)\n", 5 * (end - h.phoff + sizeof(elf::Ehdr)), accepted);
+    std::printf("header flips: %zu variants, %zu still acceptable (and loaded)\n",
+                5 * (end - h.phoff + sizeof(elf::Ehdr)), accepted);
 }
 
 TEST(DomainLoader, SeededFuzzOverWholeFile) {

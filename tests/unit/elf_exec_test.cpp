@@ -96,13 +96,17 @@ TEST(ElfExec, PieByteFlipFuzz) {
 TEST(ElfExec, RefusesWhatIsNotAnExecutable) {
     Bytes f = hello();
     EXPECT_EQ(parse_executable(nullptr, 0).error().code(), Errno::NoExec);
-    Bytes g = f; g[0] = 0;
+    Bytes g = f;
+    g[0] = 0;
     EXPECT_EQ(parse_executable(g.data(), g.size()).error().code(), Errno::NoExec);
-    g = f; g[4] = 1;  // 32-bit
+    g = f;
+    g[4] = 1;  // 32-bit
     EXPECT_EQ(parse_executable(g.data(), g.size()).error().code(), Errno::NoExec);
-    g = f; g[18] = 3;  // EM_386
+    g = f;
+    g[18] = 3;  // EM_386
     EXPECT_EQ(parse_executable(g.data(), g.size()).error().code(), Errno::NoExec);
-    g = f; g[16] = 1;  // ET_REL
+    g = f;
+    g[16] = 1;  // ET_REL
     EXPECT_EQ(parse_executable(g.data(), g.size()).error().code(), Errno::NoExec);
     const char script[] = "#!/bin/sh\necho hi\n";
     EXPECT_EQ(parse_executable(reinterpret_cast<const uint8_t*>(script), sizeof script).error().code(), Errno::NoExec);
@@ -188,7 +192,9 @@ TEST(ElfExec, InitialStackLayout) {
         std::memcpy(&v, buf.data() + buf.size() - (top - addr), 8);
         return v;
     };
-    auto str = [&](uint64_t addr) { return std::string(reinterpret_cast<const char*>(buf.data() + buf.size() - (top - addr))); };
+    auto str = [&](uint64_t addr) {
+        return std::string(reinterpret_cast<const char*>(buf.data() + buf.size() - (top - addr)));
+    };
     EXPECT_EQ(word(rsp), 3u);
     EXPECT_EQ(str(word(rsp + 8)), "hello");
     EXPECT_EQ(str(word(rsp + 16)), "one");
@@ -201,11 +207,23 @@ TEST(ElfExec, InitialStackLayout) {
     bool saw_random = false, saw_pagesz = false, saw_null = false;
     for (int i = 0; i < 40; i++, p += 16) {
         uint64_t k = word(p), v = word(p + 8);
-        if (k == at::NUL) { saw_null = true; break; }
-        if (k == at::PAGESZ) { EXPECT_EQ(v, 4096u); saw_pagesz = true; }
-        if (k == at::ENTRY) { EXPECT_EQ(v, e.entry); }
-        if (k == at::PHDR) { EXPECT_EQ(v, e.phdr_vaddr); }
-        if (k == at::HWCAP) { EXPECT_EQ(v, 0x123u); }
+        if (k == at::NUL) {
+            saw_null = true;
+            break;
+        }
+        if (k == at::PAGESZ) {
+            EXPECT_EQ(v, 4096u);
+            saw_pagesz = true;
+        }
+        if (k == at::ENTRY) {
+            EXPECT_EQ(v, e.entry);
+        }
+        if (k == at::PHDR) {
+            EXPECT_EQ(v, e.phdr_vaddr);
+        }
+        if (k == at::HWCAP) {
+            EXPECT_EQ(v, 0x123u);
+        }
         if (k == at::RANDOM) {
             saw_random = true;
             EXPECT_EQ(std::memcmp(buf.data() + buf.size() - (top - v), rnd, 16), 0);
@@ -233,7 +251,9 @@ TEST(ElfExec, InitialStackHoldsManyStringsInTheSizeItAsksFor) {
         std::memcpy(&v, buf.data() + buf.size() - (top - addr), 8);
         return v;
     };
-    auto str = [&](uint64_t addr) { return std::string(reinterpret_cast<const char*>(buf.data() + buf.size() - (top - addr))); };
+    auto str = [&](uint64_t addr) {
+        return std::string(reinterpret_cast<const char*>(buf.data() + buf.size() - (top - addr)));
+    };
     uint64_t rsp = r.value().rsp;
     ASSERT_EQ(word(rsp), 5000u);
     for (size_t i = 0; i < 5000; i++) ASSERT_EQ(str(word(rsp + 8 + 8 * i)), words[i]) << i;
@@ -251,7 +271,8 @@ TEST(ElfExec, InitialStackTooSmallIsAnError) {
     const char* argv[] = {"hello"};
     uint8_t rnd[16] = {};
     std::vector<uint8_t> buf(64);
-    EXPECT_FALSE(build_initial_stack(buf.data(), buf.size(), 0x7ffffffff000, {argv, 1, nullptr, 0, rnd, &e, 0}).is_ok());
+    EXPECT_FALSE(
+        build_initial_stack(buf.data(), buf.size(), 0x7ffffffff000, {argv, 1, nullptr, 0, rnd, &e, 0}).is_ok());
 }
 
 }  // namespace

@@ -26,9 +26,7 @@ protected:
         for (const lamina::TypeInfo* const* t = lamina::idl::test_echo_types; *t != nullptr; t++)
             EXPECT_TRUE(heap.register_type(**t).is_ok());
     }
-    void* buf(DomainId owner) {
-        return heap.allocate(owner, ExchangeTraits<Buf>::id, sizeof(Buf)).value();
-    }
+    void* buf(DomainId owner) { return heap.allocate(owner, ExchangeTraits<Buf>::id, sizeof(Buf)).value(); }
     Parcel* parcel(DomainId owner) {
         return static_cast<Parcel*>(heap.allocate(owner, ExchangeTraits<Parcel>::id, sizeof(Parcel)).value());
     }
@@ -145,7 +143,7 @@ TEST_F(ExchangeHeapTest, TransferMovesNestedObjectsAndSurvivesCycles) {
     void* foreign = buf(C);
     put(outer->inner, inner);
     put(outer->next, second);
-    put(second->next, outer);    // a cycle
+    put(second->next, outer);     // a cycle
     put(second->inner, foreign);  // not A's: left alone
     ASSERT_TRUE(heap.transfer(outer, A, B).is_ok());
     EXPECT_EQ(owner(outer), B);
@@ -163,10 +161,11 @@ TEST_F(ExchangeHeapTest, ReclaimFreesEverythingTheDeadDomainOwnsIncludingNested)
     Parcel* outer = parcel(B);
     void* inner = buf(B);
     put(outer->inner, inner);
-    outer->spares.handle() = lamina::RRef<lamina::ExchangeDequeStorage<Buf, 4>>::adopt(
-        static_cast<lamina::ExchangeDequeStorage<Buf, 4>*>(
+    outer->spares.handle() =
+        lamina::RRef<lamina::ExchangeDequeStorage<Buf, 4>>::adopt(static_cast<lamina::ExchangeDequeStorage<Buf, 4>*>(
             heap.allocate(B, ExchangeTraits<lamina::ExchangeDequeStorage<Buf, 4>>::id,
-                          sizeof(lamina::ExchangeDequeStorage<Buf, 4>)).value()));
+                          sizeof(lamina::ExchangeDequeStorage<Buf, 4>))
+                .value()));
     auto* storage = outer->spares.handle().get();
     put(storage->slots[0], buf(B));
     put(storage->slots[3], buf(B));
@@ -239,8 +238,7 @@ TEST_F(ExchangeHeapTest, PagesGoBackWhenTheHeapGoes) {
     {
         lamina::host::MallocPages local_pages;
         ExchangeHeap h(local_pages);
-        for (int i = 0; i < 100; i++)
-            ASSERT_TRUE(h.allocate(A, lamina::BYTES_TYPE_ID, 8 + 3000).is_ok());
+        for (int i = 0; i < 100; i++) ASSERT_TRUE(h.allocate(A, lamina::BYTES_TYPE_ID, 8 + 3000).is_ok());
         EXPECT_GT(local_pages.outstanding_pages(), 0u);
         EXPECT_EQ(h.reclaim_domain(A).freed, 100u);
         EXPECT_EQ(h.live_bytes(), 0u);
@@ -250,12 +248,9 @@ TEST_F(ExchangeHeapTest, PagesGoBackWhenTheHeapGoes) {
 
 TEST_F(ExchangeHeapTest, ManyLargeObjectsStayFindableAsTheirPagesComeAndGo) {
     std::vector<void*> objs;
-    for (int i = 0; i < 1500; i++)
-        objs.push_back(heap.allocate(A, lamina::BYTES_TYPE_ID, 8 + 3000).value());
-    for (size_t i = 0; i < objs.size(); i += 2)
-        ASSERT_TRUE(heap.free(A, objs[i]).is_ok());
-    for (size_t i = 0; i < objs.size(); i++)
-        EXPECT_EQ(heap.owner_of(objs[i]).is_ok(), i % 2 == 1) << i;
+    for (int i = 0; i < 1500; i++) objs.push_back(heap.allocate(A, lamina::BYTES_TYPE_ID, 8 + 3000).value());
+    for (size_t i = 0; i < objs.size(); i += 2) ASSERT_TRUE(heap.free(A, objs[i]).is_ok());
+    for (size_t i = 0; i < objs.size(); i++) EXPECT_EQ(heap.owner_of(objs[i]).is_ok(), i % 2 == 1) << i;
     EXPECT_EQ(heap.reclaim_domain(A).freed, 750u);
 }
 

@@ -132,8 +132,8 @@ void poke(MemDevice& dev, size_t off, T value) {
 struct Case {
     const char* name;
     std::function<void(MemDevice&)> damage;
-    bool mounts;            // whether the mount itself should succeed
-    const char* log_text;   // expected in the log
+    bool mounts;           // whether the mount itself should succeed
+    const char* log_text;  // expected in the log
 };
 
 TEST(Ext2Corrupt, TargetedDamage) {
@@ -145,34 +145,62 @@ TEST(Ext2Corrupt, TargetedDamage) {
     const size_t SB = 1024, GD = 2 * BS;
     auto sbf = [](size_t field) { return 1024 + field; };
     std::vector<Case> cases = {
-        {"magic", [&](MemDevice& d) { poke<uint16_t>(d, sbf(offsetof(ext2::Superblock, s_magic)), 0x1234); }, false, "magic"},
-        {"block size", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_log_block_size)), 20); }, false, "block size"},
-        {"blocks count", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_blocks_count)), 1u << 30); }, false, "blocks on a device"},
-        {"inodes count", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_inodes_count)), 12345); }, false, "inodes but"},
-        {"blocks per group", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_blocks_per_group)), 0); }, false, "blocks per group"},
-        {"inode size", [&](MemDevice& d) { poke<uint16_t>(d, sbf(offsetof(ext2::Superblock, s_inode_size)), 100); }, false, "inode size"},
-        {"first inode", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_first_ino)), 3); }, false, "first inode"},
-        {"revision", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_rev_level)), 7); }, false, "revision 7"},
+        {"magic", [&](MemDevice& d) { poke<uint16_t>(d, sbf(offsetof(ext2::Superblock, s_magic)), 0x1234); }, false,
+         "magic"},
+        {"block size", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_log_block_size)), 20); },
+         false, "block size"},
+        {"blocks count",
+         [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_blocks_count)), 1u << 30); }, false,
+         "blocks on a device"},
+        {"inodes count",
+         [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_inodes_count)), 12345); }, false,
+         "inodes but"},
+        {"blocks per group",
+         [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_blocks_per_group)), 0); }, false,
+         "blocks per group"},
+        {"inode size", [&](MemDevice& d) { poke<uint16_t>(d, sbf(offsetof(ext2::Superblock, s_inode_size)), 100); },
+         false, "inode size"},
+        {"first inode", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_first_ino)), 3); },
+         false, "first inode"},
+        {"revision", [&](MemDevice& d) { poke<uint32_t>(d, sbf(offsetof(ext2::Superblock, s_rev_level)), 7); }, false,
+         "revision 7"},
         {"gd block bitmap", [&](MemDevice& d) { poke<uint32_t>(d, GD + 0, 999999); }, false, "block bitmap"},
         {"gd inode table", [&](MemDevice& d) { poke<uint32_t>(d, GD + 8, 1); }, false, "inode table"},
         {"gd free count", [&](MemDevice& d) { poke<uint16_t>(d, GD + 14, 60000); }, false, "counts out of range"},
-        {"root not a dir", [&](MemDevice& d) { poke<uint16_t>(d, b.inode_offset(2), ext2::MODE_IFREG | 0644); }, false, "root inode"},
-        {"block past the end", [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.big_ino) + 40, 999999); }, true, "past the end"},
-        {"block on metadata", [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.big_ino) + 40, 2); }, true, "metadata"},
-        {"indirect cycle", [&](MemDevice& d) { poke<uint32_t>(d, size_t{b.big_dind} * BS, b.big_dind); }, true, "refers back"},
-        {"indirect past end", [&](MemDevice& d) { poke<uint32_t>(d, size_t{b.big_ind} * BS + 8, 0xFFFFFFF0u); }, true, "past the end"},
-        {"dir rec_len 0", [&](MemDevice& d) { poke<uint16_t>(d, size_t{b.dir_block} * BS + 4, 0); }, true, "bad rec_len"},
-        {"dir rec_len past block", [&](MemDevice& d) { poke<uint16_t>(d, size_t{b.dir_block} * BS + 12 + 4, 4000); }, true, "bad rec_len"},
-        {"dir rec_len unaligned", [&](MemDevice& d) { poke<uint16_t>(d, size_t{b.dir_block} * BS + 4, 13); }, true, "bad rec_len"},
-        {"dir name_len", [&](MemDevice& d) { poke<uint8_t>(d, size_t{b.dir_block} * BS + 24 + 6, 250); }, true, "name length"},
-        {"dir inode number", [&](MemDevice& d) { poke<uint32_t>(d, size_t{b.dir_block} * BS + 24, 0x7FFFFFFF); }, true, "names inode"},
-        {"dir size", [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.dir_ino) + 4, 1000); }, true, "multiple of the block size"},
-        {"bitmap frees the inode table", [&](MemDevice& d) {
+        {"root not a dir", [&](MemDevice& d) { poke<uint16_t>(d, b.inode_offset(2), ext2::MODE_IFREG | 0644); }, false,
+         "root inode"},
+        {"block past the end", [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.big_ino) + 40, 999999); }, true,
+         "past the end"},
+        {"block on metadata", [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.big_ino) + 40, 2); }, true,
+         "metadata"},
+        {"indirect cycle", [&](MemDevice& d) { poke<uint32_t>(d, size_t{b.big_dind} * BS, b.big_dind); }, true,
+         "refers back"},
+        {"indirect past end", [&](MemDevice& d) { poke<uint32_t>(d, size_t{b.big_ind} * BS + 8, 0xFFFFFFF0u); }, true,
+         "past the end"},
+        {"dir rec_len 0", [&](MemDevice& d) { poke<uint16_t>(d, size_t{b.dir_block} * BS + 4, 0); }, true,
+         "bad rec_len"},
+        {"dir rec_len past block", [&](MemDevice& d) { poke<uint16_t>(d, size_t{b.dir_block} * BS + 12 + 4, 4000); },
+         true, "bad rec_len"},
+        {"dir rec_len unaligned", [&](MemDevice& d) { poke<uint16_t>(d, size_t{b.dir_block} * BS + 4, 13); }, true,
+         "bad rec_len"},
+        {"dir name_len", [&](MemDevice& d) { poke<uint8_t>(d, size_t{b.dir_block} * BS + 24 + 6, 250); }, true,
+         "name length"},
+        {"dir inode number", [&](MemDevice& d) { poke<uint32_t>(d, size_t{b.dir_block} * BS + 24, 0x7FFFFFFF); }, true,
+         "names inode"},
+        {"dir size", [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.dir_ino) + 4, 1000); }, true,
+         "multiple of the block size"},
+        {"bitmap frees the inode table",
+         [&](MemDevice& d) {
              // Every block from the start of the group up to the inode table looks free.
-             for (uint32_t blk = 1; blk <= b.inode_table; blk++) d.bytes[size_t{b.block_bitmap} * BS + (blk - 1) / 8] &= uint8_t(~(1u << ((blk - 1) % 8)));
-         }, true, "metadata block"},
-        {"bitmap frees a used inode", [&](MemDevice& d) { d.bytes[size_t{b.inode_bitmap} * BS + 1] &= uint8_t(~(1u << 2)); }, true, "in use"},
-        {"extents flag", [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.big_ino) + 32, ext2::INODE_EXTENTS_FL); }, true, "extents"},
+             for (uint32_t blk = 1; blk <= b.inode_table; blk++)
+                 d.bytes[size_t{b.block_bitmap} * BS + (blk - 1) / 8] &= uint8_t(~(1u << ((blk - 1) % 8)));
+         },
+         true, "metadata block"},
+        {"bitmap frees a used inode",
+         [&](MemDevice& d) { d.bytes[size_t{b.inode_bitmap} * BS + 1] &= uint8_t(~(1u << 2)); }, true, "in use"},
+        {"extents flag",
+         [&](MemDevice& d) { poke<uint32_t>(d, b.inode_offset(b.big_ino) + 32, ext2::INODE_EXTENTS_FL); }, true,
+         "extents"},
     };
     for (auto& c : cases) {
         MemDevice dev = b.dev;

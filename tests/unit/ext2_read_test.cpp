@@ -94,8 +94,8 @@ TEST_P(Ext2Read, TreeFromMke2fsReadsBack) {
     uint64_t pos = 0;
     ext2::DirEntry e;
     while (fs->read_dir(fs->root(), &pos, &e).value()) names[e.name] = e.type;
-    std::set<std::string> want = {".", "..", "lost+found", "a", "empty", "short", "long",
-                                  "file0", "file1", "file2", "file3", "file4", "file5"};
+    std::set<std::string> want = {".",     "..",    "lost+found", "a",     "empty", "short", "long",
+                                  "file0", "file1", "file2",      "file3", "file4", "file5"};
     std::set<std::string> got;
     for (auto& [name, type] : names) got.insert(name);
     EXPECT_EQ(got, want);

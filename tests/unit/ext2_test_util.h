@@ -108,7 +108,8 @@ struct TempDir {
     }
     ~TempDir() {
         std::string cmd = "rm -rf '" + path + "'";
-        if (system(cmd.c_str())) {}
+        if (system(cmd.c_str())) {
+        }
     }
     std::string operator/(const std::string& name) const { return path + "/" + name; }
 };
@@ -171,13 +172,13 @@ inline CommandResult fsck(const TempDir& tmp, const MemDevice& dev) {
 }
 
 // debugfs -R 'request' on the image.
-inline std::string debugfs(const TempDir& tmp, const MemDevice& dev, const std::string& request,
-                           bool save = true) {
+inline std::string debugfs(const TempDir& tmp, const MemDevice& dev, const std::string& request, bool save = true) {
     std::string img = tmp / "check.img";
     if (save) dev.save(img);
     std::string out_path = tmp / "debugfs.out";
     std::string cmd = "debugfs -R '" + request + "' '" + img + "' > '" + out_path + "' 2>/dev/null";
-    if (system(cmd.c_str())) {}
+    if (system(cmd.c_str())) {
+    }
     std::ifstream f(out_path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(f), {});
 }

@@ -33,9 +33,7 @@ protected:
         ASSERT_TRUE(r.is_ok()) << log.all();
         fs = r.release_value();
     }
-    void unmount() {
-        ASSERT_TRUE(ext2::FileSystem::unmount(fs).is_ok());
-    }
+    void unmount() { ASSERT_TRUE(ext2::FileSystem::unmount(fs).is_ok()); }
     void remount() {
         unmount();
         mount();
@@ -85,15 +83,16 @@ TEST_P(Ext2Write, FilesOfManySizesAcrossIndirectBoundaries) {
     make("24M");
     uint32_t bs = GetParam();
     uint64_t k = bs / 4;
-    std::vector<size_t> sizes = {0, 1, 100, bs - 1, bs, bs + 1, 12 * bs - 1, 12 * bs, 12 * bs + 1,
-                                 (12 + k) * bs - 1, (12 + k) * bs + 7};
+    std::vector<size_t> sizes = {
+        0, 1, 100, bs - 1, bs, bs + 1, 12 * bs - 1, 12 * bs, 12 * bs + 1, (12 + k) * bs - 1, (12 + k) * bs + 7};
     if (bs == 1024) sizes.push_back((12 + k + 3) * bs + 5);  // into the double-indirect range
     std::vector<uint32_t> inos;
     for (size_t i = 0; i < sizes.size(); i++)
         inos.push_back(create(fs->root(), "f" + std::to_string(i), pattern(sizes[i], uint32_t(i))));
     for (size_t i = 0; i < sizes.size(); i++) EXPECT_EQ(read_all(inos[i]), pattern(sizes[i], uint32_t(i))) << i;
     remount();
-    for (size_t i = 0; i < sizes.size(); i++) EXPECT_EQ(read_all(ino("/f" + std::to_string(i))), pattern(sizes[i], uint32_t(i)));
+    for (size_t i = 0; i < sizes.size(); i++)
+        EXPECT_EQ(read_all(ino("/f" + std::to_string(i))), pattern(sizes[i], uint32_t(i)));
     expect_clean();
     for (size_t i = 0; i < sizes.size(); i++)
         EXPECT_TRUE(cat("/f" + std::to_string(i)) == pattern(sizes[i], uint32_t(i))) << "debugfs cat f" << i;
@@ -132,7 +131,7 @@ TEST_P(Ext2Write, DirectoryTreesGrowAcrossBlocks) {
     auto st = fs->stat(a);
     ASSERT_TRUE(st.is_ok());
     EXPECT_GT(st.value().size, GetParam());
-    EXPECT_EQ(st.value().links, 3);  // its name, ".", b's ".."
+    EXPECT_EQ(st.value().links, 3);                    // its name, ".", b's ".."
     EXPECT_EQ(fs->stat(fs->root()).value().links, 4);  // ".", "..", lost+found's "..", a's ".."
     EXPECT_EQ(read_all(ino("/a/b/c/leaf")), "leaf!");
     EXPECT_EQ(read_all(ino("/a/entry-with-a-long-name-137")), "137");
@@ -311,7 +310,8 @@ TEST_P(Ext2Write, SparseAndLargeFiles) {
     uint64_t phys = strtoull(bmap.c_str(), nullptr, 10);
     ASSERT_GT(phys, 0u) << bmap;
     std::string want = "at-" + std::to_string(5ull << 30);
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(dev.bytes.data()) + phys * bs + (5ull << 30) % bs, want.size()), want);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(dev.bytes.data()) + phys * bs + (5ull << 30) % bs, want.size()),
+              want);
     EXPECT_EQ(debugfs(tmp, dev, "bmap /sparse " + std::to_string(lblk - 1), false), "0\n");
 }
 
@@ -323,7 +323,8 @@ TEST_P(Ext2Write, AttributesAndTimestamps) {
     EXPECT_EQ(before.uid, 1000u);
     EXPECT_NE(before.mtime, 0u);
     ext2::SetAttr a{};
-    a.mask = ext2::SetAttr::MODE | ext2::SetAttr::UID | ext2::SetAttr::GID | ext2::SetAttr::MTIME | ext2::SetAttr::ATIME;
+    a.mask =
+        ext2::SetAttr::MODE | ext2::SetAttr::UID | ext2::SetAttr::GID | ext2::SetAttr::MTIME | ext2::SetAttr::ATIME;
     a.mode = 04755;
     a.uid = 70000;  // needs the high 16 bits
     a.gid = 70001;

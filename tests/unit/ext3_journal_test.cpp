@@ -31,8 +31,8 @@ struct Ext3 {
         EXPECT_EQ(system(("mkdir -p '" + src + "/dir'").c_str()), 0);
         write_file(src + "/file", pattern(20 * 1024, 7));
         write_file(src + "/dir/small", "small file\n");
-        auto r = run("mke2fs -q -F -t ext3 -b " + std::to_string(bs) + " " + extra + " -d '" + src + "' '" +
-                     img + "' " + size);
+        auto r = run("mke2fs -q -F -t ext3 -b " + std::to_string(bs) + " " + extra + " -d '" + src + "' '" + img +
+                     "' " + size);
         EXPECT_EQ(r.status, 0) << r.output;
     }
 
@@ -313,8 +313,7 @@ TEST(Ext3Journal, RevokedBlocksAreNotReplayed) {
     std::string t3 = fs.blocks("t3", {std::string(fs.bs, 'Z')});
     // Transaction 1 logs b0 and b1; 2 revokes both; 3 logs b0 again: b0 is Z, b1 untouched.
     fs.debugfs_w("jo\njw -b " + std::to_string(b0) + "," + std::to_string(b1) + " " + t + "\njw -r " +
-                 std::to_string(b0) + "," + std::to_string(b1) + "\njw -b " + std::to_string(b0) + " " +
-                 t3 + "\njc\n");
+                 std::to_string(b0) + "," + std::to_string(b1) + "\njw -b " + std::to_string(b0) + " " + t3 + "\njc\n");
     MemDevice reference = e2fsck_replayed(fs);
     MemDevice dev = fs.load();
     {
@@ -396,8 +395,8 @@ struct Damaged {
 };
 
 // Flips bits `mask` of byte `at` of journal block `n`: transaction 2 must be dropped.
-void flip_stops_after_first(const std::string& mkfs_extra, const std::string& open_args, uint32_t n,
-                            size_t at, uint8_t mask, const std::string& reason) {
+void flip_stops_after_first(const std::string& mkfs_extra, const std::string& open_args, uint32_t n, size_t at,
+                            uint8_t mask, const std::string& reason) {
     Damaged d(mkfs_extra, open_args);
     uint32_t block = d.fs.journal_block(n);
     d.expect_stops_after_first([&](MemDevice& dev) { dev.bytes[size_t{block} * 1024 + at] ^= mask; }, reason);

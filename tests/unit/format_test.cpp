@@ -54,8 +54,6 @@ TEST(Format, TruncatesAndReportsFullLength) {
     EXPECT_EQ(lamina::snformat(nullptr, 0, "%d", 1234), 4u);
 }
 
-TEST(Format, UnknownConversionIsVisible) {
-    EXPECT_EQ(fmt("a%qb"), "a%qb");
-}
+TEST(Format, UnknownConversionIsVisible) { EXPECT_EQ(fmt("a%qb"), "a%qb"); }
 
 }  // namespace

@@ -28,17 +28,17 @@ using lamina::idl::BlockOp;
 using lamina::idl::BlockRequest;
 using lamina::idl::FsName;
 
-constexpr uint64_t kPartFirst = 2048;  // sectors
+constexpr uint64_t PART_FIRST = 2048;  // sectors
 
 // The "driver": a disk in memory; knobs make it misbehave.
 class HostBlock final : public lamina::idl::Block {
 public:
     std::vector<uint8_t> disk;
-    bool reverse = false;       // hand the requests back in reverse order
-    int fail_status = 0;        // every request fails with this errno
-    bool drop_one = false;      // return one request fewer
+    bool reverse = false;   // hand the requests back in reverse order
+    int fail_status = 0;    // every request fails with this errno
+    bool drop_one = false;  // return one request fewer
     uint64_t submits = 0;
-    uint32_t largest = 0;       // sectors in the largest request seen
+    uint32_t largest = 0;  // sectors in the largest request seen
 
     lamina::Result<BlockInfo> info() override { return BlockInfo{512, 128, disk.size() / 512}; }
     lamina::Result<RRefDeque<BlockRequest, 32>> submit(RRefDeque<BlockRequest, 32> batch) override {
@@ -101,7 +101,7 @@ protected:
         std::string img = tmp / "disk.img";
         auto r = run("truncate -s 16M '" + img + "' && sgdisk -o -n 1:2048:0 -t 1:8300 -c 1:root '" + img +
                      "' >/dev/null && mke2fs -q -F -t ext2 -b 1024 -d '" + root + "' -E offset=" +
-                     std::to_string(kPartFirst * 512) + " '" + img + "' " + std::to_string((32768 - 2048 - 34) / 2));
+                     std::to_string(PART_FIRST * 512) + " '" + img + "' " + std::to_string((32768 - 2048 - 34) / 2));
         EXPECT_EQ(r.status, 0) << r.output;
         return MemDevice::load(img).bytes;
     }
@@ -117,7 +117,8 @@ protected:
         if (service) {
             // Whatever the service still holds in the exchange heap is the fs domain's.
             lamina::proxy_rt::DomainRecord& d = fs_domain;
-            host.call_into(d, [](void* p) { delete static_cast<lamina::fs::FsService*>(p); }, service);
+            host.call_into(
+                d, [](void* p) { delete static_cast<lamina::fs::FsService*>(p); }, service);
             service = nullptr;
         }
     }
@@ -139,7 +140,7 @@ protected:
     }
     // The partition as a file, for e2fsprogs.
     MemDevice partition() const {
-        return MemDevice(std::vector<uint8_t>(driver.disk.begin() + kPartFirst * 512, driver.disk.end() - 34 * 512));
+        return MemDevice(std::vector<uint8_t>(driver.disk.begin() + PART_FIRST * 512, driver.disk.end() - 34 * 512));
     }
 
     TempDir tmp;
@@ -190,7 +191,8 @@ TEST_F(FsServiceTest, MountsTheRootPartitionAndServesFiles) {
         auto r = proxy->readdir(many, cookie, std::move(batch.value()));
         ASSERT_TRUE(r.is_ok());
         for (uint32_t i = 0; i < r.value()->count; i++) {
-            names.emplace_back(reinterpret_cast<const char*>(r.value()->entries[i].name), r.value()->entries[i].name_len);
+            names.emplace_back(reinterpret_cast<const char*>(r.value()->entries[i].name),
+                               r.value()->entries[i].name_len);
             cookie = r.value()->entries[i].next;
         }
         if (r.value()->end) break;

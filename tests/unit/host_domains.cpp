@@ -11,8 +11,8 @@
 // pointer in *cont, calls thunk(frame) and returns 0. lamina_host_unwind(cont) makes that call
 // return 1 instead, from wherever the thread is: the frames in between are dropped without
 // running anything (as the kernel drops a failed domain's frames).
-extern "C" uint64_t lamina_host_enter(lamina::host::HostDomains::Continuation* cont,
-                                      lamina::proxy_rt::Thunk thunk, void* frame);
+extern "C" uint64_t lamina_host_enter(lamina::host::HostDomains::Continuation* cont, lamina::proxy_rt::Thunk thunk,
+                                      void* frame);
 extern "C" [[noreturn]] void lamina_host_unwind(lamina::host::HostDomains::Continuation* cont);
 
 asm(R"(
@@ -65,8 +65,7 @@ HostDomains* g_installed = nullptr;
 
 void* MallocPages::alloc_pages(unsigned order) {
     void* p = std::aligned_alloc(mm::PAGE_SIZE, mm::PAGE_SIZE << order);
-    if (p != nullptr)
-        outstanding_ += size_t{1} << order;
+    if (p != nullptr) outstanding_ += size_t{1} << order;
     return p;
 }
 
@@ -91,16 +90,14 @@ HostDomains& HostDomains::installed() {
 }
 
 proxy_rt::DomainRecord& HostDomains::create_domain() {
-    domains_.push_back({static_cast<DomainId>(domains_.size()),
-                        static_cast<uint32_t>(proxy_rt::DomainState::Running)});
+    domains_.push_back({static_cast<DomainId>(domains_.size()), static_cast<uint32_t>(proxy_rt::DomainState::Running)});
     return domains_.back();
 }
 
 proxy_rt::DomainRecord& HostDomains::record(DomainId id) { return domains_.at(id); }
 
 void HostDomains::kill(DomainId d) {
-    __atomic_store_n(&record(d).state, static_cast<uint32_t>(proxy_rt::DomainState::Dead),
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&record(d).state, static_cast<uint32_t>(proxy_rt::DomainState::Dead), __ATOMIC_RELEASE);
 }
 
 domain::ReclaimStats HostDomains::reclaim(DomainId d) {
@@ -108,12 +105,9 @@ domain::ReclaimStats HostDomains::reclaim(DomainId d) {
     return heap_.reclaim_domain(d);
 }
 
-DomainError HostDomains::call_into(proxy_rt::DomainRecord& callee, proxy_rt::Thunk thunk,
-                                   void* frame) {
-    if (!proxy_rt::is_alive(callee))
-        return DomainError::Dead;
-    if (depth_ == MAX_DEPTH)
-        return DomainError::Faulted;  // the kernel would fail the runaway domain
+DomainError HostDomains::call_into(proxy_rt::DomainRecord& callee, proxy_rt::Thunk thunk, void* frame) {
+    if (!proxy_rt::is_alive(callee)) return DomainError::Dead;
+    if (depth_ == MAX_DEPTH) return DomainError::Faulted;  // the kernel would fail the runaway domain
     size_t index = depth_++;
     CallFrame& f = stack_[index];
     f.caller = current_;
@@ -136,8 +130,7 @@ void HostDomains::fault() {
         std::fprintf(stderr, "host_domains: fault outside any domain\n");
         std::abort();
     }
-    __atomic_store_n(&record(failed).state, static_cast<uint32_t>(proxy_rt::DomainState::Failed),
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&record(failed).state, static_cast<uint32_t>(proxy_rt::DomainState::Failed), __ATOMIC_RELEASE);
     size_t target = depth_;
     for (size_t i = 0; i < depth_; i++)
         if (stack_[i].callee == failed) {
@@ -171,8 +164,7 @@ Result<void*> exchange::allocate(TypeId type, size_t size) {
 Result<void> exchange::free(void* object) {
     HostDomains& h = HostDomains::installed();
     Result<void> r = h.heap().free(h.current(), object);
-    if (r.is_error())
-        h.violation(h.current(), r.error());
+    if (r.is_error()) h.violation(h.current(), r.error());
     return r;
 }
 
@@ -196,8 +188,7 @@ void proxy_rt::end_loan(const void* object, DomainId borrower, DomainId previous
 
 bool proxy_rt::rescue_rref(void* object, TypeId type, DomainId from, DomainId to) {
     auto h = HostDomains::installed().heap().header_of(object);
-    if (h.is_error() || h.value()->type != type)
-        return false;
+    if (h.is_error() || h.value()->type != type) return false;
     return HostDomains::installed().heap().transfer(object, from, to).is_ok();
 }
 

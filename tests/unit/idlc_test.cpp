@@ -26,8 +26,7 @@ namespace {
 idlc::Output compile(const std::string& text, const std::map<std::string, std::string>& others = {}) {
     idlc::Loader loader = [&](const std::string& module) -> std::optional<idlc::Source> {
         auto it = others.find(module);
-        if (it == others.end())
-            return std::nullopt;
+        if (it == others.end()) return std::nullopt;
         return idlc::Source{"interfaces/" + module + ".idl", it->second};
     };
     return idlc::compile("interfaces/t.idl", text, loader);
@@ -36,8 +35,7 @@ idlc::Output compile(const std::string& text, const std::map<std::string, std::s
 // The one error, as "FILE:LINE: error: MESSAGE".
 std::string error_of(const std::string& text, const std::map<std::string, std::string>& others = {}) {
     idlc::Output out = compile(text, others);
-    if (out.ok)
-        return "(accepted)";
+    if (out.ok) return "(accepted)";
     return out.errors.at(0).text();
 }
 
@@ -64,11 +62,14 @@ TEST(IdlcTest, AcceptsTheFullGrammar) {
     EXPECT_TRUE(contains(h, "class Block {"));
     EXPECT_TRUE(contains(h, "class BlockProxy final : public Block"));
     EXPECT_TRUE(contains(h, "class BlockShadow final : public Block"));
-    EXPECT_TRUE(contains(h, "virtual ::lamina::Result<::lamina::RRef<::lamina::idl::BlockBuf>> read(uint64_t lba, ::lamina::RRef<::lamina::idl::BlockBuf> buf) = 0;"));
+    EXPECT_TRUE(contains(h,
+                         "virtual ::lamina::Result<::lamina::RRef<::lamina::idl::BlockBuf>> read(uint64_t lba, "
+                         "::lamina::RRef<::lamina::idl::BlockBuf> buf) = 0;"));
     EXPECT_TRUE(contains(h, "write(uint64_t lba, const ::lamina::RRef<::lamina::idl::BlockBuf>& buf)"));
     EXPECT_TRUE(contains(h, "static_assert(sizeof(BlockBuf) == 4100 && alignof(BlockBuf) == 4"));
     EXPECT_TRUE(contains(h, "static_assert(offsetof(BlockBuf, len) == 4096);"));
-    EXPECT_TRUE(contains(h, "static constexpr uint32_t rref_offset_table[] = {0, 8, 16};"));  // Ring: not the interface handle
+    EXPECT_TRUE(
+        contains(h, "static constexpr uint32_t rref_offset_table[] = {0, 8, 16};"));  // Ring: not the interface handle
     EXPECT_TRUE(contains(h, "inline constexpr const TypeInfo* t_types[]"));
     EXPECT_TRUE(contains(h, "Low = -128"));
 }
@@ -87,7 +88,9 @@ TEST(IdlcTest, TypeIdsFollowTheLayout) {
 lamina::TypeId first_id(const idlc::Output& out) {
     const std::string key = "static constexpr TypeId id = ";
     size_t at = out.header.find(key);
-    return at == std::string::npos ? 0 : static_cast<lamina::TypeId>(std::stoul(out.header.substr(at + key.size(), 10), nullptr, 16));
+    return at == std::string::npos
+               ? 0
+               : static_cast<lamina::TypeId>(std::stoul(out.header.substr(at + key.size(), 10), nullptr, 16));
 }
 
 lamina::TypeId hashed(const std::string& layout) {
@@ -130,18 +133,19 @@ TEST(IdlcTest, SharedTypeIdDefinitions) {
         std::snprintf(b, sizeof b, "0x%08xu", v);
         return std::string(b);
     };
-    EXPECT_TRUE(contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::array_type_id(lamina::U16_TYPE_ID, 3)) + "}"));
-    EXPECT_TRUE(contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::deque_type_id(lamina::I64_TYPE_ID, 2)) + "}"));
+    EXPECT_TRUE(
+        contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::array_type_id(lamina::U16_TYPE_ID, 3)) + "}"));
+    EXPECT_TRUE(
+        contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::deque_type_id(lamina::I64_TYPE_ID, 2)) + "}"));
     EXPECT_TRUE(contains(out.header, "FieldKind::RRef, 1, " + hex(lamina::BYTES_TYPE_ID) + "}"));
 }
 
 TEST(IdlcTest, LexerTokensAndLines) {
     auto toks = idlc::lex("f.idl", "struct S // note\n{ n: u8[0x10]; } -> -");
     std::vector<std::string> texts;
-    for (auto& t : toks)
-        texts.push_back(t.text);
-    EXPECT_EQ(texts, (std::vector<std::string>{"struct", "S", "{", "n", ":", "u8", "[", "0x10", "]", ";", "}", "->", "-",
-                                               "end of file"}));
+    for (auto& t : toks) texts.push_back(t.text);
+    EXPECT_EQ(texts, (std::vector<std::string>{"struct", "S", "{", "n", ":", "u8", "[", "0x10", "]", ";", "}", "->",
+                                               "-", "end of file"}));
     EXPECT_EQ(toks[1].line, 1);
     EXPECT_EQ(toks[2].line, 2);
     EXPECT_EQ(toks[7].kind, idlc::TokenKind::Number);
@@ -160,7 +164,8 @@ f(${x}) {
     ${body}
     ${nothing}
 }
-)", {{"x", "int y"}, {"body", block}, {"nothing", ""}}),
+)",
+                           {{"x", "int y"}, {"body", block}, {"nothing", ""}}),
               "f(int y) {\n    a;\n\n    b;\n}\n");
     EXPECT_EQ(idlc::expand("${a}${a} ${b}", {{"a", "1"}, {"b", "2"}}), "11 2");
     EXPECT_EQ(idlc::expand("  ${block}", {{"block", "x\ny"}}), "  x\n  y\n");  // a block ends its line
@@ -196,9 +201,11 @@ TEST(IdlcTest, RefusesRawPointers) {
 
 TEST(IdlcTest, RefusesReferences) {
     EXPECT_EQ(error_of("struct B { x: u8; }\ninterface I {\n  method m(b: B&) -> void;\n}"),
-              "interfaces/t.idl:3: error: parameter b of I.m: references are not exchangeable (use 'lend RRef<T>' to lend for a call)");
+              "interfaces/t.idl:3: error: parameter b of I.m: references are not exchangeable (use 'lend RRef<T>' to "
+              "lend for a call)");
     EXPECT_EQ(error_of("struct S { r: &u8; }"),
-              "interfaces/t.idl:1: error: field S.r: references are not exchangeable (use 'lend RRef<T>' to lend for a call)");
+              "interfaces/t.idl:1: error: field S.r: references are not exchangeable (use 'lend RRef<T>' to lend for a "
+              "call)");
 }
 
 TEST(IdlcTest, RefusesUnknownTypesAndStrings) {
@@ -230,44 +237,56 @@ TEST(IdlcTest, RefusesDuplicateNames) {
 }
 
 TEST(IdlcTest, RefusesStructsThatContainThemselves) {
-    EXPECT_EQ(error_of("struct A {\n b: B;\n}\nstruct B {\n a: A[2];\n}"),
-              "interfaces/t.idl:1: error: struct A contains itself by value (A -> B -> A); break the cycle with an RRef");
-    EXPECT_EQ(error_of("struct Self { me: Self; }"),
-              "interfaces/t.idl:1: error: struct Self contains itself by value (Self -> Self); break the cycle with an RRef");
+    EXPECT_EQ(
+        error_of("struct A {\n b: B;\n}\nstruct B {\n a: A[2];\n}"),
+        "interfaces/t.idl:1: error: struct A contains itself by value (A -> B -> A); break the cycle with an RRef");
+    EXPECT_EQ(
+        error_of("struct Self { me: Self; }"),
+        "interfaces/t.idl:1: error: struct Self contains itself by value (Self -> Self); break the cycle with an RRef");
     EXPECT_TRUE(compile("struct List { next: RRef<List>; v: u8; }").ok);
 }
 
 TEST(IdlcTest, RefusesTypesInTheWrongPlace) {
     EXPECT_EQ(error_of("struct S { h: RRef<u8>; }\ninterface I { method m(s: S) -> void; }"),
-              "interfaces/t.idl:2: error: parameter s of I.m: struct S contains handles and cannot be passed by value (pass RRef<S>)");
+              "interfaces/t.idl:2: error: parameter s of I.m: struct S contains handles and cannot be passed by value "
+              "(pass RRef<S>)");
     EXPECT_EQ(error_of("interface I { method m(a: u8[4]) -> void; }"),
-              "interfaces/t.idl:1: error: parameter a of I.m: fixed arrays cannot be passed by value (put the array in a struct, or use RRefArray)");
+              "interfaces/t.idl:1: error: parameter a of I.m: fixed arrays cannot be passed by value (put the array in "
+              "a struct, or use RRefArray)");
     EXPECT_EQ(error_of("interface I { method m(a: lend u64) -> void; }"),
-              "interfaces/t.idl:1: error: parameter a of I.m: only handles (RRef, RRefArray, RRefDeque, RRefBytes) can be lent");
+              "interfaces/t.idl:1: error: parameter a of I.m: only handles (RRef, RRefArray, RRefDeque, RRefBytes) can "
+              "be lent");
     EXPECT_EQ(error_of("struct S { h: RRef<u8>[4]; }"),
-              "interfaces/t.idl:1: error: field S.h: fixed arrays hold scalars, enums or structs (use RRefDeque<T, N> for handles)");
+              "interfaces/t.idl:1: error: field S.h: fixed arrays hold scalars, enums or structs (use RRefDeque<T, N> "
+              "for handles)");
     EXPECT_EQ(error_of("interface I { method m() -> void; }\nstruct S { r: RRef<I>; }"),
-              "interfaces/t.idl:2: error: field S.r: the target of an RRef must be a scalar, enum or struct, not an interface");
-    EXPECT_EQ(error_of("struct S { r: RRef<RRefBytes>; }"),
-              "interfaces/t.idl:1: error: field S.r: the target of an RRef must be a scalar, enum or struct, not RRefBytes");
+              "interfaces/t.idl:2: error: field S.r: the target of an RRef must be a scalar, enum or struct, not an "
+              "interface");
+    EXPECT_EQ(
+        error_of("struct S { r: RRef<RRefBytes>; }"),
+        "interfaces/t.idl:1: error: field S.r: the target of an RRef must be a scalar, enum or struct, not RRefBytes");
     EXPECT_EQ(error_of("struct S { a: u8[0]; }"), "interfaces/t.idl:1: error: field S.a: a length must be at least 1");
     EXPECT_EQ(error_of("struct S { a: void; }"), "interfaces/t.idl:1: error: field S.a: void is only a return type");
     EXPECT_EQ(error_of("struct S { }"), "interfaces/t.idl:1: error: struct S has no fields");
-    EXPECT_EQ(error_of("enum E : u8 { A = 256 }"), "interfaces/t.idl:1: error: enum E: value A = 256 does not fit in u8");
+    EXPECT_EQ(error_of("enum E : u8 { A = 256 }"),
+              "interfaces/t.idl:1: error: enum E: value A = 256 does not fit in u8");
     EXPECT_EQ(error_of("struct S { big: u8[16777216]; more: u8[16777216]; }"),
               "interfaces/t.idl:1: error: struct S is larger than 16 MiB at field more");
 }
 
 TEST(IdlcTest, RefusesWhatIsNotInTheGrammar) {
-    EXPECT_EQ(error_of("class C {}"), "interfaces/t.idl:1: error: expected 'import', 'enum', 'struct' or 'interface', found 'class'");
+    EXPECT_EQ(error_of("class C {}"),
+              "interfaces/t.idl:1: error: expected 'import', 'enum', 'struct' or 'interface', found 'class'");
     EXPECT_EQ(error_of("struct S { x: u8 }"), "interfaces/t.idl:1: error: expected ';' after field S.x, found '}'");
-    EXPECT_EQ(error_of("struct S { class: u8; }"),
-              "interfaces/t.idl:1: error: field name 'class' is reserved (a keyword or a name the generated code uses)");
+    EXPECT_EQ(
+        error_of("struct S { class: u8; }"),
+        "interfaces/t.idl:1: error: field name 'class' is reserved (a keyword or a name the generated code uses)");
     EXPECT_EQ(error_of("interface I { method m() -> void [fast]; }"),
               "interfaces/t.idl:1: error: method I.m: unknown attribute 'fast' (known: retry)");
     EXPECT_EQ(error_of("struct S { x: u8; } $"), "interfaces/t.idl:1: error: unexpected character '$'");
     EXPECT_EQ(error_of("interface I { method m(lamina_d: u8) -> void; }"),
-              "interfaces/t.idl:1: error: parameter name 'lamina_d' is reserved (a keyword or a name the generated code uses)");
+              "interfaces/t.idl:1: error: parameter name 'lamina_d' is reserved (a keyword or a name the generated "
+              "code uses)");
     EXPECT_EQ(error_of("struct S {\n x: u8;"), "interfaces/t.idl:2: error: struct S is not closed");
     EXPECT_EQ(error_of("interface I { method m() -> void []; }"),
               "interfaces/t.idl:1: error: method I.m: unknown attribute ']' (known: retry)");
@@ -279,8 +298,7 @@ TEST(IdlcTest, RefusesWhatIsNotInTheGrammar) {
 TEST(IdlcTest, CommandLineRefusesWithStatusAndCompilesWhatItAccepts) {
     const char* build = std::getenv("LAMINA_BUILD_DIR");
     std::string idlc = std::string(build ? build : "build") + "/tools/idlc";
-    if (access(idlc.c_str(), X_OK) != 0)
-        GTEST_SKIP() << "no " << idlc << " (run from the source tree after ninja)";
+    if (access(idlc.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << idlc << " (run from the source tree after ninja)";
     char dir[] = "/tmp/idlc_test.XXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
     std::string d = dir;
@@ -298,7 +316,8 @@ TEST(IdlcTest, CommandLineRefusesWithStatusAndCompilesWhatItAccepts) {
     EXPECT_NE(access((d + "/bad.h").c_str(), F_OK), 0);
 
     mkdir((d + "/interfaces").c_str(), 0755);
-    write("interfaces/types.idl", "enum Kind : u16 { A, B = 7 }\nstruct BlockBuf { data: u8[4096]; len: u32; kind: Kind; }\n");
+    write("interfaces/types.idl",
+          "enum Kind : u16 { A, B = 7 }\nstruct BlockBuf { data: u8[4096]; len: u32; kind: Kind; }\n");
     write("interfaces/full.idl", R"(
         import types;
         struct Node { value: i64; next: RRef<Node>; flags: bool[3]; }
@@ -311,12 +330,19 @@ TEST(IdlcTest, CommandLineRefusesWithStatusAndCompilesWhatItAccepts) {
         }
     )");
     ASSERT_EQ(std::system((idlc + " -o " + d + "/interfaces/types.h " + d + "/interfaces/types.idl").c_str()), 0);
-    ASSERT_EQ(std::system((idlc + " -o " + d + "/interfaces/full.h --depfile " + d + "/full.d " + d + "/interfaces/full.idl").c_str()), 0);
+    ASSERT_EQ(
+        std::system((idlc + " -o " + d + "/interfaces/full.h --depfile " + d + "/full.d " + d + "/interfaces/full.idl")
+                        .c_str()),
+        0);
     EXPECT_EQ(read("full.d"), d + "/interfaces/full.h: " + d + "/interfaces/types.idl\n");
-    write("use.cpp", "#include \"interfaces/full.h\"\nlamina::idl::BlockShadow* s;\nlamina::idl::BlockProxy* p;\n"
-                     "template class lamina::RRefDeque<lamina::idl::Node, 2>;\n");
-    EXPECT_EQ(std::system(("g++ -std=c++20 -Wall -Wextra -Werror -Wno-missing-field-initializers -fsyntax-only -Iinclude -I" +
-                           d + " " + d + "/use.cpp").c_str()), 0);
+    write("use.cpp",
+          "#include \"interfaces/full.h\"\nlamina::idl::BlockShadow* s;\nlamina::idl::BlockProxy* p;\n"
+          "template class lamina::RRefDeque<lamina::idl::Node, 2>;\n");
+    EXPECT_EQ(
+        std::system(("g++ -std=c++20 -Wall -Wextra -Werror -Wno-missing-field-initializers -fsyntax-only -Iinclude -I" +
+                     d + " " + d + "/use.cpp")
+                        .c_str()),
+        0);
     std::system(("rm -rf " + d).c_str());
 }
 

@@ -86,21 +86,27 @@ TEST(IntrusiveList, MatchesStdListUnderRandomOperations) {
     for (int step = 0; step < 20000; step++) {
         Item& it = items[rng() % items.size()];
         switch (rng() % 4) {
-        case 0:
-            if (!RunList::is_linked(&it)) { l.push_back(&it); model.push_back(it.value); }
-            break;
-        case 1:
-            if (!RunList::is_linked(&it)) { l.push_front(&it); model.push_front(it.value); }
-            break;
-        case 2:
-            if (l.remove(&it)) model.remove(it.value);
-            break;
-        case 3:
-            if (Item* f = l.pop_front()) {
-                ASSERT_EQ(f->value, model.front());
-                model.pop_front();
-            }
-            break;
+            case 0:
+                if (!RunList::is_linked(&it)) {
+                    l.push_back(&it);
+                    model.push_back(it.value);
+                }
+                break;
+            case 1:
+                if (!RunList::is_linked(&it)) {
+                    l.push_front(&it);
+                    model.push_front(it.value);
+                }
+                break;
+            case 2:
+                if (l.remove(&it)) model.remove(it.value);
+                break;
+            case 3:
+                if (Item* f = l.pop_front()) {
+                    ASSERT_EQ(f->value, model.front());
+                    model.pop_front();
+                }
+                break;
         }
         ASSERT_EQ(l.size(), model.size());
     }

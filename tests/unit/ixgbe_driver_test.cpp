@@ -40,8 +40,7 @@ TEST(IxgbeBringUp, FollowsTheDatasheetOrder) {
     EXPECT_FALSE(hl & spec::hlreg0::LPBK);
     EXPECT_TRUE(m.read32(reg::RDRXCTL) & spec::rdrxctl::CRC_STRIP);
     EXPECT_EQ(m.read32(reg::FCTRL), spec::fctrl::BAM);
-    EXPECT_EQ(m.read32(reg::srrctl(0)) & spec::srrctl::DESCTYPE_MASK,
-              spec::srrctl::DESCTYPE_ADV_ONEBUF);
+    EXPECT_EQ(m.read32(reg::srrctl(0)) & spec::srrctl::DESCTYPE_MASK, spec::srrctl::DESCTYPE_ADV_ONEBUF);
     EXPECT_EQ(spec::pbsize::kib(m.read32(reg::rxpbsize(0))), 512u);
     EXPECT_EQ(spec::pbsize::kib(m.read32(reg::txpbsize(0))), 160u);
     EXPECT_EQ(m.read32(reg::AUTOC) & spec::autoc::LMS_MASK, spec::autoc::LMS_10G_SERIAL);
@@ -88,8 +87,7 @@ TEST(IxgbeBringUp, EachWaitTimesOutWithItsOwnError) {
         ASSERT_TRUE(d.is_error()) << s.words;
         EXPECT_EQ(d.error().code(), Errno::IO);
         EXPECT_EQ(why, s.failure);
-        EXPECT_NE(std::string(Device::failure_text(why)).find(s.words), std::string::npos)
-            << Device::failure_text(why);
+        EXPECT_NE(std::string(Device::failure_text(why)).find(s.words), std::string::npos) << Device::failure_text(why);
         EXPECT_EQ(rig.platform.regions(), 0u);  // what it allocated is freed again
     }
 }
@@ -246,12 +244,12 @@ TEST(IxgbeTraffic, FiltersAndErrorsFromTheWire) {
     static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     static const uint8_t other[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
     fill_frame(frame, 1, sizeof frame, bcast);
-    rig.model.receive_from_wire(frame, sizeof frame);   // accepted (FCTRL.BAM)
+    rig.model.receive_from_wire(frame, sizeof frame);  // accepted (FCTRL.BAM)
     fill_frame(frame, 2, sizeof frame, other);
-    rig.model.receive_from_wire(frame, sizeof frame);   // not ours: filtered
+    rig.model.receive_from_wire(frame, sizeof frame);  // not ours: filtered
     fill_frame(frame, 3, sizeof frame, rig.mac());
     rig.model.receive_from_wire(frame, sizeof frame, true);  // bad FCS
-    rig.model.receive_from_wire(frame, 40);              // runt
+    rig.model.receive_from_wire(frame, 40);                  // runt
     RxFragment frags[8];
     ASSERT_EQ(rig.dev->receive(frags, 8).value(), 1u);
     EXPECT_EQ(frags[0].len, sizeof frame);

@@ -19,13 +19,13 @@ namespace lamina::ixgbe_test {
 
 using ixgbe::Config;
 using ixgbe::Device;
-using lamina::Own;
 using ixgbe::RxBuffer;
 using ixgbe::RxFragment;
 using ixgbe::TxFrame;
 using ixgbe_model::IxgbeModel;
 using ixgbe_model::IxgbeModelPlatform;
 using ixgbe_model::Options;
+using lamina::Own;
 
 constexpr size_t BUFFER_BYTES = 2048;
 constexpr uint16_t ETHERTYPE_TEST = 0x88b5;  // IEEE local experimental
@@ -88,8 +88,7 @@ inline void fill_frame(uint8_t* out, uint64_t seq, size_t len, const uint8_t* ds
 
 class Rig {
 public:
-    explicit Rig(Options o = {}, size_t buffers = 4096)
-        : model(o), platform(model), pool(model, buffers) {}
+    explicit Rig(Options o = {}, size_t buffers = 4096) : model(o), platform(model), pool(model, buffers) {}
 
     lamina::Result<void> start(Config c = loopback_config()) {
         auto d = Device::create(platform, c);
@@ -147,8 +146,8 @@ public:
 // Loopback traffic: `total` frames of random sizes in [min_len, max_len], sent to the
 // device's own address in batches of `batch` and received back in order; every byte is
 // checked. Returns the frames received and checked.
-inline uint64_t loop_frames(Rig& rig, uint64_t total, uint32_t batch, std::mt19937_64& rng,
-                            size_t min_len = 60, size_t max_len = 1514) {
+inline uint64_t loop_frames(Rig& rig, uint64_t total, uint32_t batch, std::mt19937_64& rng, size_t min_len = 60,
+                            size_t max_len = 1514) {
     std::uniform_int_distribution<size_t> size(min_len, max_len);
     std::deque<std::pair<uint64_t, size_t>> expected;
     std::vector<uint8_t> want(16384), got_frame;
@@ -211,8 +210,8 @@ inline uint64_t loop_frames(Rig& rig, uint64_t total, uint32_t batch, std::mt199
                 fill_frame(want.data(), seq, len, rig.mac());
                 if (!(frags[i].flags & ixgbe::FRAG_FIRST) || (frags[i].flags & ixgbe::FRAG_ERROR) ||
                     got_frame.size() != len || memcmp(got_frame.data(), want.data(), len)) {
-                    ADD_FAILURE() << "frame " << seq << " (" << len << " bytes) arrived as "
-                                  << got_frame.size() << " bytes, flags " << int(frags[i].flags)
+                    ADD_FAILURE() << "frame " << seq << " (" << len << " bytes) arrived as " << got_frame.size()
+                                  << " bytes, flags " << int(frags[i].flags)
                                   << (got_frame.size() == len ? ", contents differ" : "");
                     return got;
                 }

@@ -20,8 +20,8 @@
 namespace {
 
 using lamina::Errno;
-using lamina::RRef;
 using lamina::Result;
+using lamina::RRef;
 using lamina::idl::NetPacket;
 using lamina::idl::PacketKind;
 using lamina::ixgbe::IxgbeNic;
@@ -62,7 +62,7 @@ protected:
     }
     static NetPacket& at(Batch& b, uint32_t i) {
         auto& s = *b.handle();
-        return *s.slots[(s.head + i) % NicAdaptor::kBatch];
+        return *s.slots[(s.head + i) % NicAdaptor::BATCH];
     }
 
     lamina::host::HostDomains domains;

@@ -93,8 +93,7 @@ TEST(IxgbeFaults, StalledTransmitQueueFailsWithTimedOut) {
     ASSERT_TRUE(r.is_error());
     EXPECT_EQ(r.error().code(), Errno::TimedOut);
     EXPECT_EQ(rig.dev->failure(), Failure::TxStalled);
-    EXPECT_STREQ(rig.dev->failure_message(),
-                 "the transmit queue made no progress with the link up");
+    EXPECT_STREQ(rig.dev->failure_message(), "the transmit queue made no progress with the link up");
     // Every later call reports the failure too.
     EXPECT_TRUE(rig.dev->send(nullptr, 0).is_error());
     EXPECT_TRUE(rig.dev->receive(nullptr, 0).is_error());

@@ -24,7 +24,9 @@ struct FakeMemory {
         return m->bytes.data() + (phys - m->base);
     }
     template <typename T>
-    void put(uint64_t phys, const T& v) { std::memcpy(&bytes[phys - base], &v, sizeof(T)); }
+    void put(uint64_t phys, const T& v) {
+        std::memcpy(&bytes[phys - base], &v, sizeof(T));
+    }
     void put_bytes(uint64_t phys, const void* p, size_t n) { std::memcpy(&bytes[phys - base], p, n); }
 };
 
@@ -50,7 +52,10 @@ struct Mb2Builder {
     }
 };
 
-struct Mmap2Entry { uint64_t base, length; uint32_t type, reserved; };
+struct Mmap2Entry {
+    uint64_t base, length;
+    uint32_t type, reserved;
+};
 
 std::vector<uint8_t> sample_mb2(bool with_plain_map) {
     Mb2Builder b;
@@ -58,19 +63,29 @@ std::vector<uint8_t> sample_mb2(bool with_plain_map) {
     b.tag(1, cmd, sizeof(cmd));
     const char loader[] = "GRUB 2.06";
     b.tag(2, loader, sizeof(loader));
-    struct { uint32_t start, end; char name[8]; } mod = {0x200000, 0x201000, "fs.dom"};
+    struct {
+        uint32_t start, end;
+        char name[8];
+    } mod = {0x200000, 0x201000, "fs.dom"};
     b.tag(3, &mod, sizeof(mod));
     if (with_plain_map) {
-        struct { uint32_t size, version; Mmap2Entry e[2]; } map = {
-            24, 0, {{0, 0x9fc00, 1, 0}, {0x100000, 0x1ff00000, 1, 0}}};
+        struct {
+            uint32_t size, version;
+            Mmap2Entry e[2];
+        } map = {24, 0, {{0, 0x9fc00, 1, 0}, {0x100000, 0x1ff00000, 1, 0}}};
         b.tag(6, &map, sizeof(map));
     }
     uint8_t rsdp[20] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' '};
     b.tag(14, rsdp, sizeof(rsdp));
     // Firmware descriptors are larger than the UEFI structure (desc_size 48 here, as OVMF's).
-    struct EfiDesc { uint32_t type, pad; uint64_t phys, virt, pages, attr, firmware_extra; };
-    struct { uint32_t size, version; EfiDesc d[3]; } efi = {
-        48, 1, {{7, 0, 0x100000, 0, 256, 0}, {5, 0, 0x200000, 0, 16, 0}, {9, 0, 0x300000, 0, 4, 0}}};
+    struct EfiDesc {
+        uint32_t type, pad;
+        uint64_t phys, virt, pages, attr, firmware_extra;
+    };
+    struct {
+        uint32_t size, version;
+        EfiDesc d[3];
+    } efi = {48, 1, {{7, 0, 0x100000, 0, 256, 0}, {5, 0, 0x200000, 0, 16, 0}, {9, 0, 0x300000, 0, 4, 0}}};
     b.tag(17, &efi, sizeof(efi));
     return b.finish();
 }
@@ -161,8 +176,8 @@ TEST(Multiboot2, SurvivesRandomCorruption) {
 
 TEST(Multiboot1, ParsesInfo) {
     FakeMemory mem;
-    uint64_t info_at = mem.base, cmd_at = mem.base + 0x100, mods_at = mem.base + 0x200,
-             map_at = mem.base + 0x300, name_at = mem.base + 0x400;
+    uint64_t info_at = mem.base, cmd_at = mem.base + 0x100, mods_at = mem.base + 0x200, map_at = mem.base + 0x300,
+             name_at = mem.base + 0x400;
     uint32_t mb[17] = {};
     mb[0] = (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9);
     mb[4] = uint32_t(cmd_at);
@@ -176,8 +191,11 @@ TEST(Multiboot1, ParsesInfo) {
     mem.put_bytes(name_at, "qemu", 5);
     uint32_t mod[4] = {0x300000, 0x304000, uint32_t(name_at), 0};
     mem.put(mods_at, mod);
-    struct [[gnu::packed]] { uint32_t size; uint64_t base, len; uint32_t type; } e[2] = {
-        {20, 0, 0x9fc00, 1}, {20, 0x100000, 0x7f00000, 1}};
+    struct [[gnu::packed]] {
+        uint32_t size;
+        uint64_t base, len;
+        uint32_t type;
+    } e[2] = {{20, 0, 0x9fc00, 1}, {20, 0x100000, 0x7f00000, 1}};
     mem.put(map_at, e);
     BootInfo& info = fresh_info();
     ASSERT_TRUE(parse_boot_info(MULTIBOOT1_LOADER_MAGIC, info_at, FakeMemory::read, &mem, info).is_ok());

@@ -124,7 +124,10 @@ private:
 class Node {
 public:
     Node(HostDomains& host, TestPlatform& platform, proxy_rt::DomainRecord& driver, WireEnd& wire, uint8_t last_byte)
-        : host_(host), platform_(platform), nic_(driver, wire), events_(host.record(lamina::KERNEL_DOMAIN), sink),
+        : host_(host),
+          platform_(platform),
+          nic_(driver, wire),
+          events_(host.record(lamina::KERNEL_DOMAIN), sink),
           ip_{10, 0, 0, last_byte} {}
 
     EventSink sink;
@@ -174,10 +177,13 @@ public:
             lamina::net::NetLoop* loop;
             uint64_t ns;
         } a{instance_.loop, 0};
-        (void)host_.call_into(*domain_, [](void* p) {
-            auto* x = static_cast<Args*>(p);
-            x->ns = x->loop->next_timer_ns();
-        }, &a);
+        (void)host_.call_into(
+            *domain_,
+            [](void* p) {
+                auto* x = static_cast<Args*>(p);
+                x->ns = x->loop->next_timer_ns();
+            },
+            &a);
         return a.ns;
     }
 
@@ -261,7 +267,9 @@ protected:
         }
         return done();
     }
-    void run_for(uint64_t ms) { run_until([] { return false; }, ms); }
+    void run_for(uint64_t ms) {
+        run_until([] { return false; }, ms);
+    }
 
     // A connected pair: client on a, server (accepted) on b; returns {client, listener, server}.
     struct Conn {
@@ -274,7 +282,8 @@ protected:
         EXPECT_TRUE(b->net().listen(c.listener, 8).is_ok());
         c.client = a->socket(SockKind::Stream);
         EXPECT_TRUE(a->net().connect(c.client, b->ip(port)).is_ok());
-        EXPECT_TRUE(run_until([&] { return (a->sink.bits(c.client) & CONNECTED) && (b->sink.bits(c.listener) & READABLE); }));
+        EXPECT_TRUE(
+            run_until([&] { return (a->sink.bits(c.client) & CONNECTED) && (b->sink.bits(c.listener) & READABLE); }));
         auto accepted = b->net().accept(c.listener);
         EXPECT_TRUE(accepted.is_ok());
         if (accepted.is_ok()) {
@@ -289,26 +298,28 @@ protected:
     std::string transfer(Node& from, uint32_t out, Node& to, uint32_t in, const std::string& data) {
         size_t sent = 0;
         std::string got;
-        run_until([&] {
-            while (sent < data.size()) {
-                auto r = from.send(out, data.substr(sent, 65536));
-                if (r.is_error()) {
-                    EXPECT_EQ(r.error().code(), Errno::Again);
-                    break;
+        run_until(
+            [&] {
+                while (sent < data.size()) {
+                    auto r = from.send(out, data.substr(sent, 65536));
+                    if (r.is_error()) {
+                        EXPECT_EQ(r.error().code(), Errno::Again);
+                        break;
+                    }
+                    sent += r.value();
                 }
-                sent += r.value();
-            }
-            for (;;) {
-                auto r = to.recv(in, 65536);
-                if (r.is_error()) {
-                    EXPECT_EQ(r.error().code(), Errno::Again);
-                    break;
+                for (;;) {
+                    auto r = to.recv(in, 65536);
+                    if (r.is_error()) {
+                        EXPECT_EQ(r.error().code(), Errno::Again);
+                        break;
+                    }
+                    if (r.value().empty()) break;
+                    got += r.value();
                 }
-                if (r.value().empty()) break;
-                got += r.value();
-            }
-            return got.size() >= data.size();
-        }, 120'000);
+                return got.size() >= data.size();
+            },
+            120'000);
         return got;
     }
 
@@ -327,8 +338,7 @@ std::string echo_request(uint16_t id, uint16_t seq, const std::string& payload) 
     m[6] = char(seq >> 8), m[7] = char(seq);
     m += payload;
     uint32_t sum = 0;
-    for (size_t i = 0; i < m.size(); i += 2)
-        sum += (uint8_t(m[i]) << 8) | (i + 1 < m.size() ? uint8_t(m[i + 1]) : 0);
+    for (size_t i = 0; i < m.size(); i += 2) sum += (uint8_t(m[i]) << 8) | (i + 1 < m.size() ? uint8_t(m[i + 1]) : 0);
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     m[2] = char(~sum >> 8), m[3] = char(~sum);
     return m;
@@ -349,7 +359,7 @@ TEST_F(NetStackTest, ArpThenIcmpEchoOnARawSocket) {
     ASSERT_GE(reply.size(), 20u + 8u);
     size_t ihl = (uint8_t(reply[0]) & 0xf) * 4;
     EXPECT_EQ(uint8_t(reply[0]) >> 4, 4);
-    EXPECT_EQ(reply[9], 1);  // ICMP
+    EXPECT_EQ(reply[9], 1);    // ICMP
     EXPECT_EQ(reply[ihl], 0);  // echo reply
     EXPECT_EQ(reply.substr(ihl + 4, 4), std::string("\x42\x42\x00\x01", 4));
     EXPECT_EQ(reply.substr(ihl + 8), "lamina ping");
@@ -461,18 +471,20 @@ TEST_F(NetStackTest, ZeroCopyReceiveFallsBackToCopyUnderPressure) {
     std::vector<std::string> data;
     for (uint32_t i = 0; i < 3; i++) data.push_back(pattern(200000, 20 + i));
     std::vector<size_t> sent(3, 0);
-    run_until([&] {
-        bool all = true;
-        for (size_t i = 0; i < 3; i++) {
-            while (sent[i] < data[i].size()) {
-                auto r = a->send(conns[i].client, data[i].substr(sent[i], 65536));
-                if (r.is_error()) break;
-                sent[i] += r.value();
+    run_until(
+        [&] {
+            bool all = true;
+            for (size_t i = 0; i < 3; i++) {
+                while (sent[i] < data[i].size()) {
+                    auto r = a->send(conns[i].client, data[i].substr(sent[i], 65536));
+                    if (r.is_error()) break;
+                    sent[i] += r.value();
+                }
+                all = all && sent[i] == data[i].size();
             }
-            all = all && sent[i] == data[i].size();
-        }
-        return all && end_b.arriving.empty();
-    }, 60'000);
+            return all && end_b.arriving.empty();
+        },
+        60'000);
     run_for(1000);
     auto st = b->net().if_status(ETH0);
     ASSERT_TRUE(st.is_ok());
@@ -532,7 +544,10 @@ TEST_F(NetStackTest, ListenBacklogBoundsUnacceptedConnections) {
     for (uint32_t s : clients) {
         auto names = a->net().names(s);
         ASSERT_TRUE(names.is_ok());
-        if (by_port.count(names.value().local.port)) kept = s; else unaccepted = s;
+        if (by_port.count(names.value().local.port))
+            kept = s;
+        else
+            unaccepted = s;
     }
     ASSERT_NE(unaccepted, 0u);
     ASSERT_TRUE(b->net().close(l).is_ok());
@@ -604,7 +619,7 @@ TEST_F(NetStackTest, LoopbackTcpInsideOneInstance) {
 // connection is accepted as if nothing happened.
 TEST_F(NetStackTest, RestartResetsConnectionsAndReplayedListenerAcceptsAgain) {
     Conn c = connect_pair(8080);
-    EXPECT_EQ(transfer(*a, c.client, *b, c.server, "before") , "before");
+    EXPECT_EQ(transfer(*a, c.client, *b, c.server, "before"), "before");
 
     b->stop();
     b->start();
@@ -692,35 +707,44 @@ public:
             if (memcmp(&f[bootp + 236], "\x63\x82\x53\x63", 4) != 0) continue;
             int type = 0;
             for (size_t o = bootp + 240; o + 1 < f.size() && f[o] != 255;) {
-                if (f[o] == 0) { o++; continue; }
+                if (f[o] == 0) {
+                    o++;
+                    continue;
+                }
                 if (f[o] == 53) type = f[o + 2];
                 if (f[o] == 12) hostname.assign(reinterpret_cast<const char*>(&f[o + 2]), f[o + 1]);
                 o += 2 + f[o + 1];
             }
-            if (type == 1) { offers++; reply(f, bootp, 2); }
-            if (type == 3) { acks++; reply(f, bootp, 5); }
+            if (type == 1) {
+                offers++;
+                reply(f, bootp, 2);
+            }
+            if (type == 3) {
+                acks++;
+                reply(f, bootp, 5);
+            }
         }
     }
 
 private:
     void reply(const std::vector<uint8_t>& req, size_t bootp, uint8_t type) {
         std::vector<uint8_t> b(240, 0);
-        b[0] = 2, b[1] = 1, b[2] = 6;                       // BOOTREPLY, Ethernet
-        memcpy(&b[4], &req[bootp + 4], 4);                  // xid
-        b[16] = 10, b[17] = 0, b[18] = 2, b[19] = 15;       // yiaddr
-        memcpy(&b[28], &req[bootp + 28], 16);               // chaddr
+        b[0] = 2, b[1] = 1, b[2] = 6;                  // BOOTREPLY, Ethernet
+        memcpy(&b[4], &req[bootp + 4], 4);             // xid
+        b[16] = 10, b[17] = 0, b[18] = 2, b[19] = 15;  // yiaddr
+        memcpy(&b[28], &req[bootp + 28], 16);          // chaddr
         memcpy(&b[236], "\x63\x82\x53\x63", 4);
-        uint8_t opts[] = {53, 1, type, 54, 4, 10, 0, 2, 2, 51, 4, 0, 1, 0x51, 0x80, 1, 4, 255, 255, 255, 0,
-                          3, 4, 10, 0, 2, 2, 255};
+        uint8_t opts[] = {53,   1, type, 54,  4,   10,  0, 2, 2, 51, 4, 0, 1, 0x51,
+                          0x80, 1, 4,    255, 255, 255, 0, 3, 4, 10, 0, 2, 2, 255};
         b.insert(b.end(), opts, opts + sizeof opts);
         std::vector<uint8_t> f(14 + 20 + 8);
-        memcpy(&f[0], &req[6], 6);                          // to the client's MAC
+        memcpy(&f[0], &req[6], 6);  // to the client's MAC
         uint8_t server_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
         memcpy(&f[6], server_mac, 6);
         f[12] = 0x08, f[13] = 0x00;
         uint16_t ip_len = uint16_t(20 + 8 + b.size());
-        uint8_t ip[20] = {0x45, 0, uint8_t(ip_len >> 8), uint8_t(ip_len), 0, 0, 0, 0, 64, 17, 0, 0,
-                          10, 0, 2, 2, 255, 255, 255, 255};
+        uint8_t ip[20] = {
+            0x45, 0, uint8_t(ip_len >> 8), uint8_t(ip_len), 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 2, 2, 255, 255, 255, 255};
         uint32_t sum = 0;
         for (int i = 0; i < 20; i += 2) sum += (ip[i] << 8) | ip[i + 1];
         while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
@@ -741,12 +765,14 @@ TEST_F(NetStackTest, DhcpClientGetsItsAddressAndRoute) {
     NetIfConfig dhcp{true, true, {}, {}, {}};
     ASSERT_TRUE(a->net().if_configure(ETH0, dhcp).is_ok());
     lamina::idl::NetIfStatus st{};
-    ASSERT_TRUE(run_until([&] {
-        server.serve(end_b.arriving);
-        auto r = a->net().if_status(ETH0);
-        if (r.is_ok()) st = r.value();
-        return r.is_ok() && st.dhcp_bound;
-    }, 30'000));
+    ASSERT_TRUE(run_until(
+        [&] {
+            server.serve(end_b.arriving);
+            auto r = a->net().if_status(ETH0);
+            if (r.is_ok()) st = r.value();
+            return r.is_ok() && st.dhcp_bound;
+        },
+        30'000));
     EXPECT_EQ(server.offers, 1);
     EXPECT_EQ(server.acks, 1);
     EXPECT_EQ(server.hostname, "lamina");

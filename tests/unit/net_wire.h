@@ -33,7 +33,7 @@ public:
     std::deque<std::vector<uint8_t>> arriving;  // frames on the wire towards this end
     std::vector<std::vector<uint8_t>> log;      // every frame this end sent, when logging
     bool logging = false;
-    bool cut = false;                           // frames sent now are lost
+    bool cut = false;  // frames sent now are lost
     uint64_t sent = 0, dropped = 0, transfers = 0;
     size_t ring_held() const { return ring_.size(); }
 

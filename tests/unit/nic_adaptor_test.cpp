@@ -15,8 +15,8 @@
 namespace {
 
 using lamina::Errno;
-using lamina::RRef;
 using lamina::Result;
+using lamina::RRef;
 using lamina::idl::NetPacket;
 using lamina::idl::PacketKind;
 using lamina::nic::NicAdaptor;
@@ -39,7 +39,7 @@ public:
         EXPECT_FALSE(quiesced);
         if (rx_space() == 0) return Errno::Busy;
         EXPECT_EQ(b.bus, reinterpret_cast<uint64_t>(b.data)) << "identity-mapped in this test";
-        EXPECT_EQ(b.capacity, NicAdaptor::kDataSize);
+        EXPECT_EQ(b.capacity, NicAdaptor::DATA_SIZE);
         rx.push_back(b);
         return {};
     }
@@ -66,7 +66,9 @@ public:
         }
         return n;
     }
-    uint32_t wait(uint64_t) override { return (rx_done.empty() ? 0 : nic::EVENT_RX) | (tx_done.empty() ? 0 : nic::EVENT_TX); }
+    uint32_t wait(uint64_t) override {
+        return (rx_done.empty() ? 0 : nic::EVENT_RX) | (tx_done.empty() ? 0 : nic::EVENT_TX);
+    }
     void quiesce() override {
         quiesced = true;
         rx.clear();
@@ -133,7 +135,8 @@ protected:
         p.value()->kind = PacketKind::TxFrame;
         p.value()->offset = offset;
         p.value()->len = uint16_t(len);
-        for (uint32_t i = 0; i < len && offset + i < sizeof(NetPacket::data); i++) p.value()->data[offset + i] = uint8_t(fill + i);
+        for (uint32_t i = 0; i < len && offset + i < sizeof(NetPacket::data); i++)
+            p.value()->data[offset + i] = uint8_t(fill + i);
         ASSERT_TRUE(b.push_back(std::move(p.value())).is_ok());
     }
     static NetPacket* add_rx(Batch& b) {
@@ -146,7 +149,7 @@ protected:
     }
     static NetPacket& at(Batch& b, uint32_t i) {
         auto& s = *b.handle();
-        return *s.slots[(s.head + i) % NicAdaptor::kBatch];
+        return *s.slots[(s.head + i) % NicAdaptor::BATCH];
     }
     Batch transfer(NicAdaptor& a, Batch b) {
         auto r = a.transfer(std::move(b));
@@ -249,7 +252,7 @@ TEST_F(NicAdaptorTest, AFullTransmitRingAnswersEnobufsAtOnce) {
     ASSERT_EQ(b.size(), 2u);
     for (uint32_t i = 0; i < 2; i++) {
         EXPECT_EQ(at(b, i).kind, PacketKind::TxDone);
-        EXPECT_EQ(at(b, i).status, nic::kENOBUFS);
+        EXPECT_EQ(at(b, i).status, nic::ABI_ENOBUFS);
         EXPECT_EQ(at(b, i).data[64], uint8_t(2 + i)) << "the last two frames are the refused ones";
     }
     EXPECT_EQ(core->tx.size(), 2u);
@@ -263,14 +266,14 @@ TEST_F(NicAdaptorTest, OversizedFramesAndUnmappableBuffersFailAlone) {
     add_tx(b, 60, 0);
     b = transfer(*a, std::move(b));
     ASSERT_EQ(b.size(), 1u);
-    EXPECT_EQ(at(b, 0).status, nic::kEMSGSIZE);
+    EXPECT_EQ(at(b, 0).status, nic::ABI_EMSGSIZE);
     EXPECT_EQ(core->tx.size(), 1u);
     host.fail = true;
     b = batch();
     add_tx(b, 60, 0);
     b = transfer(*a, std::move(b));
     ASSERT_EQ(b.size(), 1u);
-    EXPECT_EQ(at(b, 0).status, nic::kEIO);
+    EXPECT_EQ(at(b, 0).status, nic::ABI_EIO);
 }
 
 TEST_F(NicAdaptorTest, MalformedBatchesAreRefusedWhole) {
@@ -297,10 +300,10 @@ TEST_F(NicAdaptorTest, AtMostOneDequeIsReturnedAndTheRestWaits) {
     std::vector<uint8_t> frame(60, 0xab);
     for (int i = 0; i < 100; i++) core->receive(frame);
     Batch b = transfer(*a, batch());
-    EXPECT_EQ(b.size(), NicAdaptor::kBatch);
+    EXPECT_EQ(b.size(), NicAdaptor::BATCH);
     EXPECT_TRUE(b.full());
     Batch c = transfer(*a, batch());
-    EXPECT_EQ(c.size(), 100u - NicAdaptor::kBatch);
+    EXPECT_EQ(c.size(), 100u - NicAdaptor::BATCH);
     EXPECT_EQ(core->rx.size(), 128u);
 }
 
@@ -321,14 +324,14 @@ TEST_F(NicAdaptorTest, BadFramesAreCountedAndTheirBuffersReused) {
 
 TEST_F(NicAdaptorTest, SurplusPostedBuffersAreKeptThenFreed) {
     auto a = make(4, 4);
-    for (uint32_t posted : {NicAdaptor::kSpare, 10u}) {
+    for (uint32_t posted : {NicAdaptor::SPARE, 10u}) {
         Batch b = batch();
         for (uint32_t i = 0; i < posted; i++) add_rx(b);
         b = transfer(*a, std::move(b));
         EXPECT_EQ(b.size(), 0u);
     }
-    EXPECT_EQ(a->spares(), NicAdaptor::kSpare);
-    EXPECT_EQ(domains.heap().live_objects(), baseline + 4 + NicAdaptor::kSpare) << "the ten beyond were freed";
+    EXPECT_EQ(a->spares(), NicAdaptor::SPARE);
+    EXPECT_EQ(domains.heap().live_objects(), baseline + 4 + NicAdaptor::SPARE) << "the ten beyond were freed";
 }
 
 TEST_F(NicAdaptorTest, DestructionQuiescesTheDeviceBeforeFreeingItsBuffers) {

@@ -14,17 +14,17 @@
 namespace {
 
 using lamina::Errno;
+using lamina::Own;
+using lamina::Result;
 using lamina::RRef;
 using lamina::RRefBytes;
 using lamina::RRefDeque;
-using lamina::Result;
 using lamina::idl::BlockOp;
 using lamina::idl::BlockRequest;
 using lamina::nvme::BlockAdaptor;
 using lamina::nvme::Config;
 using lamina::nvme::Controller;
 using lamina::nvme::DmaSegment;
-using lamina::Own;
 using lamina::nvme_model::ModelPlatform;
 using lamina::nvme_model::NvmeModel;
 using lamina::nvme_model::Options;
@@ -105,7 +105,7 @@ TEST_F(NvmeBlockAdaptorTest, InfoDescribesTheNamespace) {
     ASSERT_TRUE(info.is_ok());
     EXPECT_EQ(info.value().block_size, 512u);
     EXPECT_EQ(info.value().block_count, 4096u);
-    EXPECT_EQ(info.value().max_blocks, BlockAdaptor::kMaxRequestBytes / 512);
+    EXPECT_EQ(info.value().max_blocks, BlockAdaptor::MAX_REQUEST_BYTES / 512);
 }
 
 TEST_F(NvmeBlockAdaptorTest, Qd32WritesAndReadsGoStraightIntoTheBuffers) {
@@ -156,7 +156,8 @@ TEST_F(NvmeBlockAdaptorTest, MalformedBatchesAreInval) {
     struct Case {
         BlockOp op;
         uint32_t blocks, capacity;
-    } cases[] = {{BlockOp::Read, 0, 512}, {BlockOp::Read, 2, 512}, {BlockOp(9), 1, 512}, {BlockOp::Write, 1000, 512 * 1000}};
+    } cases[] = {
+        {BlockOp::Read, 0, 512}, {BlockOp::Read, 2, 512}, {BlockOp(9), 1, 512}, {BlockOp::Write, 1000, 512 * 1000}};
     for (const Case& c : cases) {
         auto b = Batch::create();
         ASSERT_TRUE(b.is_ok());

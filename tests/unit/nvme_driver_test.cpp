@@ -16,6 +16,7 @@
 namespace {
 
 using lamina::Errno;
+using lamina::Own;
 using lamina::nvme::BlockCompletion;
 using lamina::nvme::BlockOp;
 using lamina::nvme::BlockRequest;
@@ -24,7 +25,6 @@ using lamina::nvme::Controller;
 using lamina::nvme::DmaSegment;
 using lamina::nvme::Failure;
 using lamina::nvme::is_controller_failure;
-using lamina::Own;
 using lamina::nvme::Status;
 using lamina::nvme_model::ModelPlatform;
 using lamina::nvme_model::NamespaceSpec;
@@ -56,8 +56,7 @@ public:
         b.seg = DmaSegment{b.phys, uint32_t(bytes)};
         return b;
     }
-    BlockRequest request(BlockOp op, uint64_t lba, uint32_t blocks, const DmaSegment* segs,
-                         uint32_t n, uint64_t tag) {
+    BlockRequest request(BlockOp op, uint64_t lba, uint32_t blocks, const DmaSegment* segs, uint32_t n, uint64_t tag) {
         BlockRequest r;
         r.tag = tag;
         r.op = op;
@@ -94,8 +93,7 @@ void fill(uint8_t* p, size_t n, uint32_t seed) {
 
 TEST(NvmeDriver, BringsUpAndParsesIdentify) {
     Options o;
-    o.namespaces = {NamespaceSpec{1, 20000, 9, true}, NamespaceSpec{2, 0, 9, false},
-                    NamespaceSpec{3, 512, 12, true}};
+    o.namespaces = {NamespaceSpec{1, 20000, 9, true}, NamespaceSpec{2, 0, 9, false}, NamespaceSpec{3, 512, 12, true}};
     o.mdts = 3;
     Rig rig(o, {.io_queues = 3, .io_queue_entries = 32});
     rig.start();
@@ -134,7 +132,7 @@ TEST(NvmeDriver, OldControllerWithoutActiveListAndFewerQueues) {
     o.mqes = 15;
     Rig rig(o, {.io_queues = 4, .io_queue_entries = 64});
     rig.start();
-    EXPECT_EQ(rig.ctl->io_queue_count(), 2);  // granted fewer than asked
+    EXPECT_EQ(rig.ctl->io_queue_count(), 2);    // granted fewer than asked
     EXPECT_EQ(rig.ctl->queue_entries(1), 16u);  // capped by CAP.MQES
     ASSERT_EQ(rig.ctl->namespace_count(), 1u);
     EXPECT_EQ(rig.ctl->namespace_at(0).nsid, 2u);
@@ -156,8 +154,7 @@ TEST(NvmeDriver, RejectsBadConfigAndMissingFeatures) {
     c.io_queue_entries = 1000;
     EXPECT_EQ(Controller::create(rig.platform, c).error(), Errno::Inval);
     // An admin command the controller refuses stops bring-up with its status kept.
-    rig.model.fail_admin_opcode(spec::admin::CREATE_IO_CQ, spec::sct::COMMAND_SPECIFIC,
-                                spec::sc::INVALID_QUEUE_SIZE);
+    rig.model.fail_admin_opcode(spec::admin::CREATE_IO_CQ, spec::sct::COMMAND_SPECIFIC, spec::sc::INVALID_QUEUE_SIZE);
     EXPECT_EQ(Controller::create(rig.platform, Config{}).error(), Errno::IO);
     EXPECT_EQ(rig.platform.dma_allocations, rig.platform.dma_frees);  // nothing leaked
     // Out of DMA memory.
@@ -217,8 +214,7 @@ TEST(NvmeDriver, ScatteredSegmentsAndFourKiBNamespace) {
     EXPECT_EQ(rig.model.stats().writes, 2u);
     auto back = rig.buffer(3 * 1024 * 1024);
     ASSERT_TRUE(rig.run(3, rig.request(BlockOp::Read, 100, blocks, &back.seg, 1, 8)).ok());
-    for (int i = 0; i < 6; i++)
-        ASSERT_EQ(std::memcmp(back.data + i * 512 * 1024, parts[i].data, 512 * 1024), 0);
+    for (int i = 0; i < 6; i++) ASSERT_EQ(std::memcmp(back.data + i * 512 * 1024, parts[i].data, 512 * 1024), 0);
     ASSERT_TRUE(rig.run(0, rig.request(BlockOp::Flush, 0, 0, nullptr, 0, 9)).ok());
     EXPECT_EQ(rig.model.stats().flushes, 1u);
 }
@@ -280,8 +276,7 @@ TEST(NvmeDriver, ManyInFlightAcrossQueuesWithPhaseWrap) {
         fill(bufs.back().data, BLOCKS * 512, 1000 + i);
     }
     for (int i = 0; i < PER_QUEUE * QUEUES; i++)
-        reqs.push_back(rig.request(BlockOp::Write, uint64_t(i) * BLOCKS, BLOCKS, &bufs[i].seg, 1,
-                                   uint64_t(i)));
+        reqs.push_back(rig.request(BlockOp::Write, uint64_t(i) * BLOCKS, BLOCKS, &bufs[i].seg, 1, uint64_t(i)));
     std::vector<int> done(reqs.size(), 0);
     uint32_t max_in_flight = 0;
     // Keep every queue as full as it goes, then drain; repeat until all are done.
@@ -312,8 +307,7 @@ TEST(NvmeDriver, ManyInFlightAcrossQueuesWithPhaseWrap) {
     EXPECT_GE(rig.model.stats().max_outstanding, 32u);
     EXPECT_GE(rig.model.stats().cq_wraps, 8u);
     for (size_t i = 0; i < reqs.size(); i++)
-        ASSERT_EQ(std::memcmp(rig.model.disk(1).data() + i * BLOCKS * 512, bufs[i].data,
-                              BLOCKS * 512), 0);
+        ASSERT_EQ(std::memcmp(rig.model.disk(1).data() + i * BLOCKS * 512, bufs[i].data, BLOCKS * 512), 0);
     EXPECT_EQ(rig.model.stats().invalid_doorbells, 0u);
     EXPECT_EQ(rig.ctl->bogus_completions(), 0u);
 }
@@ -329,8 +323,7 @@ TEST(NvmeDriver, ErrorCompletionCarriesDecodedStatus) {
     EXPECT_EQ(s.sc, spec::sc::UNRECOVERED_READ_ERROR);
     EXPECT_TRUE(s.dnr);
     char msg[96];
-    EXPECT_EQ(std::string(s.format(msg, sizeof msg)),
-              "media error status 0x81: unrecovered read error (do not retry)");
+    EXPECT_EQ(std::string(s.format(msg, sizeof msg)), "media error status 0x81: unrecovered read error (do not retry)");
     EXPECT_EQ(s.error(), Errno::IO);
     EXPECT_FALSE(rig.ctl->failed());
     // The second part of a split request failing fails the whole request, once.
@@ -433,8 +426,7 @@ TEST(NvmeDriver, ReinitializeRecoversAndReturnsInFlight) {
         bufs.push_back(rig.buffer(64 * 512));  // 32 KiB each: PRP lists
         fill(bufs.back().data, 64 * 512, 500 + i);
     }
-    for (int i = 0; i < N; i++)
-        reqs.push_back(rig.request(BlockOp::Write, uint64_t(i) * 64, 64, &bufs[i].seg, 1, i));
+    for (int i = 0; i < N; i++) reqs.push_back(rig.request(BlockOp::Write, uint64_t(i) * 64, 64, &bufs[i].seg, 1, i));
     // Half of them complete before the controller dies.
     ASSERT_EQ(rig.ctl->submit(0, reqs.data(), N / 2).value(), uint32_t(N / 2));
     BlockCompletion out[N];
@@ -520,8 +512,7 @@ TEST(NvmeDriver, FullQueueTakesPartOfABatch) {
     std::vector<Buffer> bufs;
     std::vector<BlockRequest> reqs;
     for (int i = 0; i < 20; i++) bufs.push_back(rig.buffer(4096));
-    for (int i = 0; i < 20; i++)
-        reqs.push_back(rig.request(BlockOp::Read, uint64_t(i) * 8, 8, &bufs[i].seg, 1, i));
+    for (int i = 0; i < 20; i++) reqs.push_back(rig.request(BlockOp::Read, uint64_t(i) * 8, 8, &bufs[i].seg, 1, i));
     EXPECT_EQ(rig.ctl->submit(0, reqs.data(), 20).value(), 7u);  // entries - 1
     EXPECT_EQ(rig.ctl->submit(0, reqs.data() + 7, 13).value(), 0u);
     BlockCompletion out[8];
@@ -552,7 +543,7 @@ TEST(NvmeDriver, ShutdownAndTeardownReleaseEverything) {
 TEST(NvmeDriver, RandomMixAgainstShadowDisk) {
     Options o;
     o.process_on_doorbell = false;
-    o.mdts = 3;  // 32 KiB: many splits
+    o.mdts = 3;                                        // 32 KiB: many splits
     o.namespaces = {NamespaceSpec{1, 4096, 9, true}};  // 2 MiB
     Rig rig(o, {.io_queues = 3, .io_queue_entries = 16});
     rig.start();
@@ -575,8 +566,7 @@ TEST(NvmeDriver, RandomMixAgainstShadowDisk) {
             if (p->req.op == BlockOp::Read) {
                 size_t off = 0;
                 for (auto& b : p->bufs) {
-                    ASSERT_EQ(std::memcmp(b.data, p->expect.data() + off, b.size), 0)
-                        << "tag " << out[i].tag;
+                    ASSERT_EQ(std::memcmp(b.data, p->expect.data() + off, b.size), 0) << "tag " << out[i].tag;
                     off += b.size;
                 }
             }

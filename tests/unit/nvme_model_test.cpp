@@ -148,8 +148,7 @@ TEST(NvmeModel, QueueCreationIsValidated) {
     EXPECT_EQ(h.status(h.create_cq(5, 16, mem.phys)), h.make(cs, spec::sc::INVALID_QUEUE_ID));
     EXPECT_EQ(h.status(h.create_cq(1, 2000, mem.phys)), h.make(cs, spec::sc::INVALID_QUEUE_SIZE));
     EXPECT_EQ(h.status(h.create_cq(1, 16, mem.phys, 0)), h.make(0, spec::sc::INVALID_FIELD));
-    EXPECT_EQ(h.status(h.create_cq(1, 16, mem.phys, 1u << 16 | 3)),
-              h.make(0, 0));  // vector 1, interrupts on
+    EXPECT_EQ(h.status(h.create_cq(1, 16, mem.phys, 1u << 16 | 3)), h.make(0, 0));  // vector 1, interrupts on
     EXPECT_EQ(h.status(h.create_cq(2, 16, mem.phys + 4096, 99u << 16 | 3)),
               h.make(cs, spec::sc::INVALID_INTERRUPT_VECTOR));
     EXPECT_EQ(h.status(h.create_cq(2, 16, mem.phys + 8)), h.make(0, spec::sc::INVALID_PRP_OFFSET));
@@ -190,8 +189,7 @@ TEST(NvmeModel, PrpRulesAndChainedLists) {
               h.make(g, spec::sc::INVALID_PRP_OFFSET));
     // Two pages with PRP2 carrying an offset.
     Sqe two = h.rw(spec::nvm::READ, 0, 8, data.phys + 512, data.phys + 4608);
-    EXPECT_EQ(h.status(h.command(1, two)),
-              h.make(g, spec::sc::INVALID_PRP_OFFSET));
+    EXPECT_EQ(h.status(h.command(1, two)), h.make(g, spec::sc::INVALID_PRP_OFFSET));
     // An address outside any memory.
     EXPECT_EQ(h.status(h.command(1, h.rw(spec::nvm::READ, 0, 1, 0x42000, 0))),
               h.make(g, spec::sc::DATA_TRANSFER_ERROR));
@@ -243,8 +241,7 @@ TEST(NvmeModel, PhaseFlipsAndFullCqHoldsBack) {
     h.make_io_queue(4);
     auto data = h.m.memory().allocate(4096);
     // Ten commands one at a time through a 4-entry ring: the phase flips twice.
-    for (int i = 0; i < 10; i++)
-        EXPECT_EQ(h.status(h.command(1, h.rw(spec::nvm::READ, 0, 1, data.phys, 0))), 0);
+    for (int i = 0; i < 10; i++) EXPECT_EQ(h.status(h.command(1, h.rw(spec::nvm::READ, 0, 1, data.phys, 0))), 0);
     EXPECT_EQ(h.m.stats().cq_wraps, 2u);
     // Three commands fill the CQ (one slot always stays empty); the host does not consume
     // them and queues two more: those wait until the CQ head moves.

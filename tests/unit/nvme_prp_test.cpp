@@ -94,8 +94,7 @@ TEST(NvmePrp, RejectsSegmentsPrpsCannotDescribe) {
 TEST(NvmeStatus, DecodesIntoMessages) {
     Status s{Status::Kind::Device, spec::sct::GENERIC, spec::sc::LBA_OUT_OF_RANGE, true};
     char buf[128];
-    EXPECT_EQ(std::string(s.format(buf, sizeof buf)),
-              "generic status 0x80: LBA out of range (do not retry)");
+    EXPECT_EQ(std::string(s.format(buf, sizeof buf)), "generic status 0x80: LBA out of range (do not retry)");
     EXPECT_EQ(s.error(), Errno::Range);
     Status media{Status::Kind::Device, spec::sct::MEDIA, spec::sc::UNRECOVERED_READ_ERROR, false};
     EXPECT_EQ(std::string(media.message()), "unrecovered read error");
@@ -105,8 +104,7 @@ TEST(NvmeStatus, DecodesIntoMessages) {
     EXPECT_TRUE(lamina::nvme::is_controller_failure(failed.error()));
     char small[8];
     EXPECT_EQ(std::string(s.format(small, sizeof small)), "generic");
-    EXPECT_EQ(std::string(lamina::nvme::status_message(spec::sct::COMMAND_SPECIFIC,
-                                                       spec::sc::INVALID_QUEUE_ID)),
+    EXPECT_EQ(std::string(lamina::nvme::status_message(spec::sct::COMMAND_SPECIFIC, spec::sc::INVALID_QUEUE_ID)),
               "invalid queue identifier");
 }
 

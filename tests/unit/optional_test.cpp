@@ -8,7 +8,10 @@ namespace {
 struct Tracked {
     explicit Tracked(int v, int* live) : v(v), live(live) { ++*live; }
     Tracked(const Tracked& o) : v(o.v), live(o.live) { ++*live; }
-    Tracked(Tracked&& o) : v(o.v), live(o.live) { ++*live; o.v = -1; }
+    Tracked(Tracked&& o) : v(o.v), live(o.live) {
+        ++*live;
+        o.v = -1;
+    }
     ~Tracked() { --*live; }
     int v;
     int* live;

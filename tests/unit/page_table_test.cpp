@@ -40,9 +40,7 @@ public:
         tables_[phys]->fill(0);
         return phys;
     }
-    void free_table(uint64_t phys) {
-        ASSERT_EQ(tables_.erase(phys), 1u);
-    }
+    void free_table(uint64_t phys) { ASSERT_EQ(tables_.erase(phys), 1u); }
     size_t live() const { return tables_.size(); }
     size_t limit = 1'000'000;
 

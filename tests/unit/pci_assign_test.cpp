@@ -43,12 +43,12 @@ TEST(PciAssign, UnassignedRootBusBarsGetAddressesAndRegistersAreWritten) {
     cs.add(net, 0x1af4, 0x1000, 0x02, 0x00, 0);
     cs.io_bar(net, 0, 0, 0x20);
     cs.mem_bar(net, 1, 0xFEBFF000, 0x1000, false, false);  // the firmware placed this one
-    auto& bridge = cs.add({0, 0, 3, 0}, 0x1b36, 0x000c, 0x06, 0x04, 0, kHeaderBridge);
-    bridge.bytes[kSecondaryBus] = 1;
-    bridge.bytes[kSubordinateBus] = 1;
+    auto& bridge = cs.add({0, 0, 3, 0}, 0x1b36, 0x000c, 0x06, 0x04, 0, HEADER_BRIDGE);
+    bridge.bytes[SECONDARY_BUS] = 1;
+    bridge.bytes[SUBORDINATE_BUS] = 1;
     cs.add(behind, 0x1234, 0x0001, 0x02, 0x00, 0);
     cs.mem_bar(behind, 0, 0, 0x1000, false, false);
-    FakeConfigSpace::put16(cs.at(nvme), kCommand, kCommandMemorySpace);
+    FakeConfigSpace::put16(cs.at(nvme), COMMAND, COMMAND_MEMORY_SPACE);
 
     FunctionInfo table[8];
     auto e = enumerate(cs, BusRange{}, table, 8);
@@ -58,14 +58,14 @@ TEST(PciAssign, UnassignedRootBusBarsGetAddressesAndRegistersAreWritten) {
     EXPECT_EQ(r.assigned, 2u);
     EXPECT_EQ(r.failed, 1u);
     EXPECT_EQ(table[0].bars[0].address, 0xFEBF8000u);  // below the firmware's 0xFEBFF000 page
-    EXPECT_EQ(cs.read32(nvme, kBar0), 0xFEBF8000u | kBarMemType64);
-    EXPECT_EQ(cs.read32(nvme, kBar0 + 4), 0u);
-    EXPECT_EQ(cs.read16(nvme, kCommand), kCommandMemorySpace);  // restored
+    EXPECT_EQ(cs.read32(nvme, BAR0), 0xFEBF8000u | BAR_MEM_TYPE64);
+    EXPECT_EQ(cs.read32(nvme, BAR0 + 4), 0u);
+    EXPECT_EQ(cs.read16(nvme, COMMAND), COMMAND_MEMORY_SPACE);  // restored
     EXPECT_EQ(cs.bar_writes_while_decoding, 0u);
     EXPECT_EQ(table[1].bars[0].address, 0xFFE0u);
-    EXPECT_EQ(cs.read32(net, kBar0), 0xFFE0u | kBarIoSpace);
+    EXPECT_EQ(cs.read32(net, BAR0), 0xFFE0u | BAR_IO_SPACE);
     EXPECT_EQ(table[1].bars[1].address, 0xFEBFF000u);
-    EXPECT_TRUE(table[3].problems & kProblemBarUnassigned);
+    EXPECT_TRUE(table[3].problems & PROBLEM_BAR_UNASSIGNED);
     EXPECT_EQ(table[3].bars[0].address, 0u);
 }
 

@@ -17,9 +17,9 @@ protected:
     FunctionInfo table[8];
 
     FakeConfigSpace::Function& bridge(Address a, uint8_t secondary, uint8_t subordinate) {
-        auto& f = cs.add(a, 0x1b36, 0x000c, 0x06, 0x04, 0, kHeaderBridge);
-        f.bytes[kSecondaryBus] = secondary;
-        f.bytes[kSubordinateBus] = subordinate;
+        auto& f = cs.add(a, 0x1b36, 0x000c, 0x06, 0x04, 0, HEADER_BRIDGE);
+        f.bytes[SECONDARY_BUS] = secondary;
+        f.bytes[SUBORDINATE_BUS] = subordinate;
         return f;
     }
     bool scanned_bus(uint8_t bus) {
@@ -47,7 +47,7 @@ TEST_F(PciEnumerate, FindsDevicesAndFollowsBridges) {
 }
 
 TEST_F(PciEnumerate, MultiFunctionDevicesAreScannedPastGaps) {
-    cs.add({0, 0, 31, 0}, 0x8086, 0x2918, 0x06, 0x01, 0, kHeaderMultiFunction);
+    cs.add({0, 0, 31, 0}, 0x8086, 0x2918, 0x06, 0x01, 0, HEADER_MULTI_FUNCTION);
     cs.add({0, 0, 31, 2}, 0x8086, 0x2922, 0x01, 0x06, 0x01);
     cs.add({0, 0, 31, 3}, 0x8086, 0x2930, 0x0c, 0x05, 0);
     auto r = enumerate(cs, BusRange{}, table, 8);
@@ -67,15 +67,15 @@ TEST_F(PciEnumerate, SingleFunctionDevicesAreNotProbedForMoreFunctions) {
 TEST_F(PciEnumerate, BridgeBackwardsOrOutOfRangeIsReportedNotFollowed) {
     bridge({0, 1, 0, 0}, 1, 1);  // its own bus: would loop
     bridge({0, 0, 1, 0}, 1, 1);
-    bridge({0, 0, 2, 0}, 0, 0);  // backwards
+    bridge({0, 0, 2, 0}, 0, 0);      // backwards
     bridge({0, 0, 3, 0}, 200, 200);  // past the segment's last bus
     auto r = enumerate(cs, BusRange{0, 0, 31}, table, 8);
     ASSERT_EQ(r.found, 4u);
     EXPECT_EQ(r.buses, 2u);
     EXPECT_EQ(table[0].problems, 0u);
-    EXPECT_TRUE(table[1].problems & kProblemBridgeBusInvalid);
-    EXPECT_TRUE(table[2].problems & kProblemBridgeBusInvalid);
-    EXPECT_TRUE(table[3].address.bus == 1 && (table[3].problems & kProblemBridgeBusInvalid));
+    EXPECT_TRUE(table[1].problems & PROBLEM_BRIDGE_BUS_INVALID);
+    EXPECT_TRUE(table[2].problems & PROBLEM_BRIDGE_BUS_INVALID);
+    EXPECT_TRUE(table[3].address.bus == 1 && (table[3].problems & PROBLEM_BRIDGE_BUS_INVALID));
     EXPECT_FALSE(scanned_bus(200));
 }
 

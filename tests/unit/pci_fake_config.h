@@ -25,16 +25,16 @@ public:
 
     explicit FakeConfigSpace(uint16_t size = 4096) : size_(size) {}
 
-    Function& add(Address a, uint16_t vendor, uint16_t device, uint8_t class_code, uint8_t subclass,
-                  uint8_t prog_if, uint8_t header_type = 0) {
+    Function& add(Address a, uint16_t vendor, uint16_t device, uint8_t class_code, uint8_t subclass, uint8_t prog_if,
+                  uint8_t header_type = 0) {
         Function& f = functions_[key(a)];
-        put16(f, kVendorId, vendor);
-        put16(f, kDeviceId, device);
-        f.bytes[kProgIf] = prog_if;
-        f.bytes[kSubclass] = subclass;
-        f.bytes[kClassCode] = class_code;
-        f.bytes[kHeaderType] = header_type;
-        f.writable[kCommand / 4] = 0x0000FFFF;
+        put16(f, VENDOR_ID, vendor);
+        put16(f, DEVICE_ID, device);
+        f.bytes[PROG_IF] = prog_if;
+        f.bytes[SUBCLASS] = subclass;
+        f.bytes[CLASS_CODE] = class_code;
+        f.bytes[HEADER_TYPE] = header_type;
+        f.writable[COMMAND / 4] = 0x0000FFFF;
         return f;
     }
     Function& at(Address a) { return functions_.at(key(a)); }
@@ -42,33 +42,33 @@ public:
     // A memory or I/O BAR of `size` bytes at `address` (64-bit ones use two slots).
     void mem_bar(Address a, unsigned index, uint64_t address, uint64_t size, bool is64, bool pref) {
         Function& f = at(a);
-        uint32_t flags = (is64 ? kBarMemType64 : kBarMemType32) | (pref ? kBarPrefetchable : 0);
+        uint32_t flags = (is64 ? BAR_MEM_TYPE64 : BAR_MEM_TYPE32) | (pref ? BAR_PREFETCHABLE : 0);
         uint64_t mask = ~(size - 1);
-        put32(f, uint16_t(kBar0 + 4 * index), uint32_t(address) | flags);
-        f.writable[(kBar0 + 4 * index) / 4] = uint32_t(mask) & kBarMemAddressMask;
+        put32(f, uint16_t(BAR0 + 4 * index), uint32_t(address) | flags);
+        f.writable[(BAR0 + 4 * index) / 4] = uint32_t(mask) & BAR_MEM_ADDRESS_MASK;
         if (is64) {
-            put32(f, uint16_t(kBar0 + 4 * index + 4), uint32_t(address >> 32));
-            f.writable[(kBar0 + 4 * index + 4) / 4] = uint32_t(mask >> 32);
+            put32(f, uint16_t(BAR0 + 4 * index + 4), uint32_t(address >> 32));
+            f.writable[(BAR0 + 4 * index + 4) / 4] = uint32_t(mask >> 32);
         }
     }
     void io_bar(Address a, unsigned index, uint32_t port, uint32_t size, bool decode16 = true) {
         Function& f = at(a);
-        put32(f, uint16_t(kBar0 + 4 * index), port | kBarIoSpace);
-        uint32_t mask = ~(size - 1) & kBarIoAddressMask;
+        put32(f, uint16_t(BAR0 + 4 * index), port | BAR_IO_SPACE);
+        uint32_t mask = ~(size - 1) & BAR_IO_ADDRESS_MASK;
         if (decode16) mask &= 0xFFFF;
-        f.writable[(kBar0 + 4 * index) / 4] = mask;
+        f.writable[(BAR0 + 4 * index) / 4] = mask;
     }
     // Writes a raw BAR value and writable mask (for malformed BARs).
     void raw_bar(Address a, unsigned index, uint32_t value, uint32_t writable) {
         Function& f = at(a);
-        put32(f, uint16_t(kBar0 + 4 * index), value);
-        f.writable[(kBar0 + 4 * index) / 4] = writable;
+        put32(f, uint16_t(BAR0 + 4 * index), value);
+        f.writable[(BAR0 + 4 * index) / 4] = writable;
     }
     // Appends a capability at `offset` and links it at the end of the list.
     void capability(Address a, uint8_t offset, uint8_t id, std::vector<uint8_t> body = {}) {
         Function& f = at(a);
-        f.bytes[kStatus] |= kStatusCapabilitiesList;
-        uint16_t link = kCapabilitiesPointer;
+        f.bytes[STATUS] |= STATUS_CAPABILITIES_LIST;
+        uint16_t link = CAPABILITIES_POINTER;
         while (f.bytes[link] != 0) link = uint16_t(f.bytes[link] + 1);
         f.bytes[link] = offset;
         f.bytes[offset] = id;
@@ -102,10 +102,10 @@ protected:
         if (it == functions_.end()) return;
         Function& f = it->second;
         uint16_t dword = uint16_t(off & ~3u);
-        if (dword >= kBar0 && dword < kBar0 + 24) {
+        if (dword >= BAR0 && dword < BAR0 + 24) {
             uint16_t command;
-            memcpy(&command, &f.bytes[kCommand], 2);
-            if (command & (kCommandIoSpace | kCommandMemorySpace)) bar_writes_while_decoding++;
+            memcpy(&command, &f.bytes[COMMAND], 2);
+            if (command & (COMMAND_IO_SPACE | COMMAND_MEMORY_SPACE)) bar_writes_while_decoding++;
         }
         uint32_t current;
         memcpy(&current, &f.bytes[dword], 4);

@@ -157,7 +157,8 @@ TEST(PosixFd, CloexecIsPerDescriptor) {
 TEST(PosixFd, GetflSetflChangeOnlyAppendAndNonblock) {
     int live = 0;
     auto t = make_table();
-    ok(t->install(make_file(&live, oflag::WriteOnly | oflag::Creat | oflag::Trunc | oflag::CloExec | oflag::DSync), false));
+    ok(t->install(make_file(&live, oflag::WriteOnly | oflag::Creat | oflag::Trunc | oflag::CloExec | oflag::DSync),
+                  false));
     ok(t->dup(0));
     EXPECT_EQ(uint32_t(ok(t->fcntl(0, fcntl_cmd::GetFl, 0))), oflag::WriteOnly | oflag::DSync);
     ok(t->fcntl(0, fcntl_cmd::SetFl, oflag::Append | oflag::NonBlock | oflag::ReadWrite | oflag::Trunc));

@@ -39,7 +39,7 @@ public:
     Result<RefPtr<Inode>> lookup(Name n) override {
         if (!is_dir(mode_)) return Errno::NotDir;
         lookups++;
-        if (n.len > kNameMax) return Errno::NameTooLong;
+        if (n.len > MAX_NAME_LEN) return Errno::NameTooLong;
         std::string s(n.ptr, n.len);
         if (s == ".") return RefPtr<Inode>(this);
         if (s == "..") return RefPtr<Inode>(parent_);
@@ -113,9 +113,13 @@ public:
         if (!is_dir(mode_)) return Errno::NotDir;
         std::string name;
         MemInode* who;
-        if (cookie == 0) { name = "."; who = this; }
-        else if (cookie == 1) { name = ".."; who = parent_; }
-        else {
+        if (cookie == 0) {
+            name = ".";
+            who = this;
+        } else if (cookie == 1) {
+            name = "..";
+            who = parent_;
+        } else {
             if (cookie - 2 >= children.size()) return false;
             auto it = std::next(children.begin(), long(cookie - 2));
             name = it->first;
@@ -494,9 +498,9 @@ TEST_F(PosixPathTree, ResolveParent) {
 TEST_F(PosixPathTree, RandomPathsDoNotCrash) {
     // Paths made of the tree's names, dots, slashes, long and odd bytes, from random starting
     // directories; every result must be a location or an errno resolution can produce.
-    const char* pieces[] = {"etc", "passwd", "home", "user", "notes", "rel", "usr", "bin", "sh",
-                            "abs", "loop1", "loop2", "self", "dangling", "empty", "mnt", "data",
-                            "file", "up", "toroot", "filelink", ".", "..", "", "x", "\xff\x01"};
+    const char* pieces[] = {"etc", "passwd", "home",     "user", "notes",    "rel",   "usr", "bin",     "sh",
+                            "abs", "loop1",  "loop2",    "self", "dangling", "empty", "mnt", "data",    "file",
+                            "up",  "toroot", "filelink", ".",    "..",       "",      "x",   "\xff\x01"};
     std::mt19937 rng(20261127);
     Credentials someone{1001, 1001, nullptr, 0};
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
@@ -506,8 +510,10 @@ TEST_F(PosixPathTree, RandomPathsDoNotCrash) {
         std::string p = (rng() & 1) ? "/" : "";
         int n = int(rng() % 12);
         for (int i = 0; i < n; i++) {
-            if (rng() % 50 == 0) p += std::string(rng() % 300, 'z');
-            else p += pieces[rng() % (sizeof pieces / sizeof *pieces)];
+            if (rng() % 50 == 0)
+                p += std::string(rng() % 300, 'z');
+            else
+                p += pieces[rng() % (sizeof pieces / sizeof *pieces)];
             if (rng() % 4) p += std::string(1 + rng() % 2, '/');
         }
         if (rng() % 100 == 0) p += std::string(4000 + rng() % 200, '/');
@@ -522,11 +528,14 @@ TEST_F(PosixPathTree, RandomPathsDoNotCrash) {
         if (r.is_ok()) {
             ASSERT_TRUE(r.value().inode);
             ASSERT_NE(r.value().mount, nullptr);
-            if (flags & lookup::Follow) { ASSERT_FALSE(is_symlink(r.value().inode->mode())); }
+            if (flags & lookup::Follow) {
+                ASSERT_FALSE(is_symlink(r.value().inode->mode()));
+            }
         } else {
             Errno e = r.error().code();
-            ASSERT_TRUE(e == Errno::NoEnt || e == Errno::NotDir || e == Errno::Loop ||
-                        e == Errno::NameTooLong || e == Errno::Acces) << int(e) << " " << p;
+            ASSERT_TRUE(e == Errno::NoEnt || e == Errno::NotDir || e == Errno::Loop || e == Errno::NameTooLong ||
+                        e == Errno::Acces)
+                << int(e) << " " << p;
         }
         ParentResult pr;
         (void)resolve_parent(c, p.c_str(), pr);
@@ -545,7 +554,9 @@ struct PosixVfsOps : PosixPathTree {
     PathContext as(const Credentials& c) { return PathContext{mounts, root_loc, root_loc, c}; }
     static Errno e(Result<void> r) { return r.is_error() ? r.error().code() : Errno::None; }
     template <typename T>
-    static Errno e(Result<T> r) { return r.is_error() ? r.error().code() : Errno::None; }
+    static Errno e(Result<T> r) {
+        return r.is_error() ? r.error().code() : Errno::None;
+    }
 
     MemInode *tmp, *pub;
     Credentials alice{1000, 1000, nullptr, 0};

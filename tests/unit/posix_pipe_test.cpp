@@ -172,7 +172,9 @@ TEST(PosixPipe, RandomTrafficPreservesOrder) {
                 EXPECT_TRUE(n <= PIPE_ATOMIC_BYTES ? before < n : before == 0);
                 continue;
             }
-            if (n <= PIPE_ATOMIC_BYTES) { EXPECT_TRUE(w.value().bytes == 0 || w.value().bytes == n); }
+            if (n <= PIPE_ATOMIC_BYTES) {
+                EXPECT_TRUE(w.value().bytes == 0 || w.value().bytes == n);
+            }
             sent.insert(sent.end(), buf.begin(), buf.begin() + w.value().bytes);
             next += uint8_t(w.value().bytes);
         } else {
@@ -317,7 +319,10 @@ TEST_F(PosixPipeFile, BlockingReadSleepsUntilDataOrEof) {
     char buf[8];
     EXPECT_EQ(rd(*p.read_end, buf, sizeof buf).value(), 2u);
     EXPECT_EQ(script.sleeps, 1);
-    script.action = [&] { w = nullptr; p.write_end = nullptr; };
+    script.action = [&] {
+        w = nullptr;
+        p.write_end = nullptr;
+    };
     EXPECT_EQ(rd(*p.read_end, buf, sizeof buf).value(), 0u) << "EOF once the writer is gone";
     EXPECT_EQ(script.sleeps, 2);
 }

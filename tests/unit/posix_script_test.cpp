@@ -24,7 +24,7 @@ TEST(PosixScript, InterpreterAndOneArgument) {
     ASSERT_TRUE(parse("#! /bin/sh -e  x \t\r\nrest", l).is_ok());
     EXPECT_STREQ(l.interpreter, "/bin/sh");
     EXPECT_TRUE(l.has_argument);
-    EXPECT_STREQ(l.argument, "-e  x");  // one argument, inner blanks kept
+    EXPECT_STREQ(l.argument, "-e  x");               // one argument, inner blanks kept
     ASSERT_TRUE(parse("#!/bin/awk -f", l).is_ok());  // no newline at the end
     EXPECT_STREQ(l.interpreter, "/bin/awk");
     EXPECT_STREQ(l.argument, "-f");
@@ -35,7 +35,12 @@ TEST(PosixScript, RefusesWhatIsNoScript) {
     EXPECT_EQ(parse("#!\n", l).error().code(), Errno::NoExec);
     EXPECT_EQ(parse("#!   \t\n/bin/sh", l).error().code(), Errno::NoExec);
     EXPECT_EQ(parse("#", l).error().code(), Errno::NoExec);
-    EXPECT_EQ(parse("\x7f" "ELF", l).error().code(), Errno::NoExec);
+    EXPECT_EQ(parse("\x7f"
+                    "ELF",
+                    l)
+                  .error()
+                  .code(),
+              Errno::NoExec);
     EXPECT_FALSE(is_script(reinterpret_cast<const uint8_t*>("#"), 1));
 }
 

@@ -16,9 +16,7 @@ using namespace lamina::posix;
 
 namespace {
 
-SigAction handler_action(uint64_t flags = sa::RESTORER, uint64_t mask = 0) {
-    return {0x401000, flags, 0x402000, mask};
-}
+SigAction handler_action(uint64_t flags = sa::RESTORER, uint64_t mask = 0) { return {0x401000, flags, 0x402000, mask}; }
 
 }  // namespace
 
@@ -111,7 +109,7 @@ TEST(PosixSignal, FramePlacement) {
     AltStack none;
     for (uint64_t rsp : {0x7fffffffe000ull, 0x7fffffffe008ull, 0x7fffffffd123ull}) {
         FramePlace p = place_frame(rsp, false, none);
-        EXPECT_EQ(p.frame % 16, 8u);        // as after a call
+        EXPECT_EQ(p.frame % 16, 8u);  // as after a call
         EXPECT_EQ(p.fpstate % 64, 0u);
         EXPECT_LE(p.fpstate + FPSTATE_SIZE, rsp - 128);  // the red zone is left alone
         EXPECT_LE(p.frame + sizeof(RtSigFrame), p.fpstate);

@@ -287,7 +287,8 @@ TEST_F(PosixTmpfs, DevfsMemoryDevices) {
                   .error()
                   .code(),
               Errno::NXIO);
-    EXPECT_EQ(list("/dev"), (std::vector<std::string>{".", "..", "console", "tty", "null", "zero", "full", "random", "urandom"}));
+    EXPECT_EQ(list("/dev"),
+              (std::vector<std::string>{".", "..", "console", "tty", "null", "zero", "full", "random", "urandom"}));
     root = Location{};
 }
 
@@ -313,9 +314,12 @@ struct FakeProcs final : ProcSource {
     uint32_t self_pid() override { return self; }
     Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) override {
         if (pid && !pid_exists(pid)) return Errno::NoEnt;
-        if (file == ProcFile::MemInfo) out.printf("MemTotal: %d kB\n", 1024);
-        else if (file == ProcFile::PidStat) out.printf("%u (prog) R\n", pid);
-        else out.printf("file %d\n", int(file));
+        if (file == ProcFile::MemInfo)
+            out.printf("MemTotal: %d kB\n", 1024);
+        else if (file == ProcFile::PidStat)
+            out.printf("%u (prog) R\n", pid);
+        else
+            out.printf("file %d\n", int(file));
         return {};
     }
     Result<size_t> write(ProcFile, const char* data, size_t n) override {
@@ -333,7 +337,7 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     ASSERT_TRUE(mounts.mount(at, "/proc", make_procfs(procs, 3).release_value()).is_ok());
 
     EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "meminfo", "uptime", "mounts",
-                                                        "domains", "domctl", "1", "5", "12"}));
+                                                       "domains", "domctl", "1", "5", "12"}));
     EXPECT_EQ(list("/proc/net"), (std::vector<std::string>{".", "..", "dev"}));
     EXPECT_EQ(list("/proc/net/.."), list("/proc"));
     char buf[64] = {};
@@ -382,7 +386,8 @@ TEST(PosixPollQueue, NotifyWakesSubscribersUntilUnsubscribed) {
 }
 
 TEST(PosixPollQueue, DefaultsMatchLinux) {
-    struct Plain final : FileObject {} obj;
+    struct Plain final : FileObject {
+    } obj;
     // On the stack: the creator's reference is never dropped, so the count never reaches zero.
     RefPtr<OpenFile> f = OpenFile::create(RefPtr<FileObject>(&obj), oflag::ReadWrite).release_value();
     char c;

@@ -151,11 +151,13 @@ TEST(PosixTty, EofAtStartOfLineAndMidLine) {
     h.type("\x04");
     EXPECT_EQ(h.read(), "");  // end of file
     h.type("par\x04");
-    EXPECT_EQ(h.out, "par");  // ^D is not echoed
+    EXPECT_EQ(h.out, "par");     // ^D is not echoed
     EXPECT_EQ(h.read(), "par");  // the partial line, no newline
     EXPECT_TRUE(h.blocks());
     // A read that exactly fills with the partial line does not leave a fake EOF behind.
-    h.type("xyz\x04" "more\n");
+    h.type(
+        "xyz\x04"
+        "more\n");
     EXPECT_EQ(h.read(3), "xyz");
     EXPECT_EQ(h.read(), "more\n");
 }
@@ -202,7 +204,9 @@ TEST(PosixTty, NoflshKeepsInputAndIsigOffPassesCharacters) {
     ASSERT_TRUE(h.ld.set_foreground_pgrp(7).is_ok());
     h.set_lflag(tc::NoFlsh, 0);
     h.type("keep\n");
-    h.type("ab\x03" "c\n");
+    h.type(
+        "ab\x03"
+        "c\n");
     EXPECT_EQ(h.sigs.size(), 1u);
     EXPECT_EQ(h.read(), "keep\n");
     EXPECT_EQ(h.read(), "abc\n");
@@ -366,14 +370,17 @@ TEST(PosixTty, RandomInputFuzz) {
         uint8_t c = uint8_t(x >> 16);
         if ((x >> 8) % 97 == 0) {
             KernelTermios t = h.ld.termios();
-            t.c_lflag ^= (x >> 3) & (tc::ICanon | tc::Echo | tc::EchoE | tc::EchoK | tc::EchoKe | tc::IExten | tc::ISig);
+            t.c_lflag ^=
+                (x >> 3) & (tc::ICanon | tc::Echo | tc::EchoE | tc::EchoK | tc::EchoKe | tc::IExten | tc::ISig);
             t.c_cc[tc::VMin] = (x >> 5) & 3;
             h.ld.set_termios(t);
         }
         h.ld.input(c);
         if ((x >> 12) % 5 == 0) {
             auto r = h.ld.read(buf, (x >> 20) % sizeof buf, (x >> 4) & 1, (x >> 6) & 1);
-            if (r.is_ok()) { ASSERT_LE(r.value().bytes, sizeof buf); }
+            if (r.is_ok()) {
+                ASSERT_LE(r.value().bytes, sizeof buf);
+            }
         }
         if (h.out.size() > 100000) h.out.clear();
     }

@@ -42,15 +42,17 @@ TEST(ProcNetDev, EachInterfaceParsesBackToItsCounters) {
     size_t at = t.find('\n', t.find('\n') + 1) + 1;
     unsigned long long v[16];
     char name[16];
-    int got = std::sscanf(t.c_str() + at, " %15[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+    int got = std::sscanf(t.c_str() + at,
+                          " %15[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
                           name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11],
                           &v[12], &v[13], &v[14], &v[15]);
     ASSERT_EQ(got, 17);
     EXPECT_STREQ(name, "lo");
     for (unsigned long long x : v) EXPECT_EQ(x, 0u);
     at = t.find('\n', at) + 1;
-    got = std::sscanf(t.c_str() + at, " %15[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                      name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12],
+    got = std::sscanf(t.c_str() + at,
+                      " %15[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", name,
+                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12],
                       &v[13], &v[14], &v[15]);
     ASSERT_EQ(got, 17);
     EXPECT_STREQ(name, "eth0");

@@ -31,9 +31,9 @@ public:
     explicit EchoDomain(HostDomains& host) : host_(host) {}
 
     int calls = 0;
-    int fault_next = 0;          // fault on the next N calls
-    bool free_lent = false;      // sum(): try to free the lent buffer
-    bool return_foreign = false; // bounce(): return an object it does not own
+    int fault_next = 0;           // fault on the next N calls
+    bool free_lent = false;       // sum(): try to free the lent buffer
+    bool return_foreign = false;  // bounce(): return an object it does not own
     DomainId seen_current = NO_DOMAIN;
     DomainId seen_owner = NO_DOMAIN;
     DomainId seen_borrower = NO_DOMAIN;
@@ -56,8 +56,7 @@ public:
         // Keep it somewhere the fault will leave behind.
         stash = std::move(buf);
         enter();
-        for (auto& b : stash->data)
-            b = byte;
+        for (auto& b : stash->data) b = byte;
         stash->len = sizeof stash->data;
         return std::move(stash);
     }
@@ -65,12 +64,10 @@ public:
     Result<uint64_t> sum(const RRef<Buf>& buf) override {
         seen_owner = host_.heap().owner_of(buf.get()).value();
         seen_borrower = host_.heap().borrower_of(buf.get()).value();
-        if (free_lent)
-            seen_free = lamina::exchange::free(buf.get());
+        if (free_lent) seen_free = lamina::exchange::free(buf.get());
         enter();
         uint64_t s = 0;
-        for (uint32_t i = 0; i < buf->len; i++)
-            s += buf->data[i];
+        for (uint32_t i = 0; i < buf->len; i++) s += buf->data[i];
         return s;
     }
     Result<void> keep(RRef<Parcel> parcel) override {
@@ -122,8 +119,7 @@ protected:
 
     RRef<Buf> new_buf(uint8_t fill, uint32_t len) {
         RRef<Buf> b = RRef<Buf>::create().release_value();
-        for (uint32_t i = 0; i < len; i++)
-            b->data[i] = fill;
+        for (uint32_t i = 0; i < len; i++) b->data[i] = fill;
         b->len = len;
         return b;
     }
@@ -322,8 +318,7 @@ public:
         (void)current_->stash.leak();
         (void)current_->kept.leak();
         last_stats = host_.reclaim(old);
-        if (fail)
-            return Errno::NoMem;
+        if (fail) return Errno::NoMem;
         instances_.push_back(std::make_unique<EchoDomain>(host_));
         current_ = instances_.back().get();
         proxy_.rebind(host_.create_domain(), *current_);

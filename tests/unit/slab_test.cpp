@@ -27,17 +27,13 @@ using lamina::mm::SlabStats;
 class TestPages final : public PageProvider {
 public:
     ~TestPages() {
-        for (auto& [p, order] : live_)
-            std::free(p);
-        for (void* p : retired_)
-            std::free(p);
+        for (auto& [p, order] : live_) std::free(p);
+        for (void* p : retired_) std::free(p);
     }
     void* alloc_pages(unsigned order) override {
-        if (limit_pages_ != 0 && outstanding_ + (size_t{1} << order) > limit_pages_)
-            return nullptr;
+        if (limit_pages_ != 0 && outstanding_ + (size_t{1} << order) > limit_pages_) return nullptr;
         void* p = std::aligned_alloc(PAGE_SIZE, PAGE_SIZE << order);
-        if (p == nullptr)
-            return nullptr;
+        if (p == nullptr) return nullptr;
         std::memset(p, 0xCC, PAGE_SIZE << order);  // stale garbage, as real frames would have
         live_[p] = order;
         outstanding_ += size_t{1} << order;
@@ -76,8 +72,7 @@ SlabStats stats_of(const Heap& heap, const std::string& name) {
 
 size_t class_for(size_t size) {
     size_t c = 16;
-    while (c < size)
-        c *= 2;
+    while (c < size) c *= 2;
     return c;
 }
 
@@ -86,10 +81,9 @@ uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 TEST(SlabSizeClasses, ManyObjectsPerClassDistinctAlignedAndIntact) {
     TestPages pages;
     Heap heap(pages);
-    for (size_t size : {size_t{1}, size_t{8}, size_t{16}, size_t{17}, size_t{24}, size_t{32},
-                        size_t{48}, size_t{64}, size_t{100}, size_t{128}, size_t{200}, size_t{256},
-                        size_t{500}, size_t{512}, size_t{1000}, size_t{1024}, size_t{1500},
-                        size_t{2048}}) {
+    for (size_t size : {size_t{1}, size_t{8}, size_t{16}, size_t{17}, size_t{24}, size_t{32}, size_t{48}, size_t{64},
+                        size_t{100}, size_t{128}, size_t{200}, size_t{256}, size_t{500}, size_t{512}, size_t{1000},
+                        size_t{1024}, size_t{1500}, size_t{2048}}) {
         SCOPED_TRACE(size);
         const size_t cls = class_for(size);
         std::vector<unsigned char*> objects;
@@ -105,14 +99,12 @@ TEST(SlabSizeClasses, ManyObjectsPerClassDistinctAlignedAndIntact) {
         EXPECT_EQ(distinct.size(), objects.size());
         for (size_t i = 0; i < objects.size(); i++) {
             for (size_t b = 0; b < cls; b++)
-                ASSERT_EQ(objects[i][b], static_cast<unsigned char>(i & 0xFF))
-                    << "overlap at object " << i;
+                ASSERT_EQ(objects[i][b], static_cast<unsigned char>(i & 0xFF)) << "overlap at object " << i;
         }
         SlabStats s = stats_of(heap, "size-" + std::to_string(cls));
         EXPECT_EQ(s.object_size, cls);
         EXPECT_GE(s.objects_in_use, objects.size());
-        for (auto* p : objects)
-            ASSERT_TRUE(heap.deallocate(p).is_ok());
+        for (auto* p : objects) ASSERT_TRUE(heap.deallocate(p).is_ok());
         EXPECT_EQ(stats_of(heap, "size-" + std::to_string(cls)).objects_in_use, 0u);
     }
 }
@@ -152,20 +144,17 @@ TEST(SlabReuse, FreedSlotsAreReusedBeforeNewPages) {
     EXPECT_EQ(a, b) << "the most recently freed slot should come back first";
 
     std::vector<void*> objects;
-    for (int i = 0; i < 1000; i++)
-        objects.push_back(heap.allocate(64));
+    for (int i = 0; i < 1000; i++) objects.push_back(heap.allocate(64));
     const size_t peak = pages.outstanding();
     for (int round = 0; round < 20; round++) {
-        for (size_t i = round % 2; i < objects.size(); i += 2)
-            ASSERT_TRUE(heap.deallocate(objects[i]).is_ok());
+        for (size_t i = round % 2; i < objects.size(); i += 2) ASSERT_TRUE(heap.deallocate(objects[i]).is_ok());
         for (size_t i = round % 2; i < objects.size(); i += 2) {
             objects[i] = heap.allocate(64);
             ASSERT_NE(objects[i], nullptr);
         }
     }
     EXPECT_EQ(pages.outstanding(), peak) << "churn within capacity must not take new pages";
-    for (void* p : objects)
-        ASSERT_TRUE(heap.deallocate(p).is_ok());
+    for (void* p : objects) ASSERT_TRUE(heap.deallocate(p).is_ok());
     ASSERT_TRUE(heap.deallocate(b).is_ok());
 }
 
@@ -174,13 +163,11 @@ TEST(SlabRelease, KeepsAtMostOneEmptySlab) {
     Heap heap(pages);
     const size_t per_slab = stats_of(heap, "size-128").objects_per_slab;
     std::vector<void*> objects;
-    for (size_t i = 0; i < 4 * per_slab; i++)
-        objects.push_back(heap.allocate(128));
+    for (size_t i = 0; i < 4 * per_slab; i++) objects.push_back(heap.allocate(128));
     EXPECT_EQ(pages.outstanding(), 4u);
     EXPECT_EQ(stats_of(heap, "size-128").slabs, 4u);
 
-    for (void* p : objects)
-        ASSERT_TRUE(heap.deallocate(p).is_ok());
+    for (void* p : objects) ASSERT_TRUE(heap.deallocate(p).is_ok());
     SlabStats s = stats_of(heap, "size-128");
     EXPECT_EQ(s.objects_in_use, 0u);
     EXPECT_EQ(s.slabs, 1u);
@@ -201,10 +188,8 @@ TEST(SlabStats, CountsAllocsFreesAndFailures) {
     TestPages pages;
     Heap heap(pages);
     std::vector<void*> objects;
-    for (int i = 0; i < 100; i++)
-        objects.push_back(heap.allocate(60));
-    for (int i = 0; i < 30; i++)
-        ASSERT_TRUE(heap.deallocate(objects[i]).is_ok());
+    for (int i = 0; i < 100; i++) objects.push_back(heap.allocate(60));
+    for (int i = 0; i < 30; i++) ASSERT_TRUE(heap.deallocate(objects[i]).is_ok());
     SlabStats s = stats_of(heap, "size-64");
     EXPECT_STREQ(s.name, "size-64");
     EXPECT_EQ(s.object_size, 64u);
@@ -218,8 +203,7 @@ TEST(SlabStats, CountsAllocsFreesAndFailures) {
     // Fill the current slabs, then run the provider dry.
     pages.limit(pages.outstanding());
     size_t fitted = 0;
-    while (fitted < 1000 && heap.allocate(64) != nullptr)
-        fitted++;
+    while (fitted < 1000 && heap.allocate(64) != nullptr) fitted++;
     EXPECT_EQ(fitted, 2 * 63 - 70u);
     EXPECT_EQ(heap.allocate(64), nullptr);
     s = stats_of(heap, "size-64");
@@ -232,9 +216,11 @@ TEST(SlabStats, CountsAllocsFreesAndFailures) {
 TEST(SlabLarge, AllocationsGoStraightToPages) {
     TestPages pages;
     Heap heap(pages);
-    struct Case { size_t size; size_t pages; };
-    const Case cases[] = {{2049, 1}, {4096 - Heap::LARGE_HEADER_SIZE, 1}, {4096, 2},
-                          {3 * 4096, 4}, {100000, 32}};
+    struct Case {
+        size_t size;
+        size_t pages;
+    };
+    const Case cases[] = {{2049, 1}, {4096 - Heap::LARGE_HEADER_SIZE, 1}, {4096, 2}, {3 * 4096, 4}, {100000, 32}};
     std::vector<std::pair<unsigned char*, size_t>> live;
     size_t expected_pages = 0;
     for (const Case& c : cases) {
@@ -254,8 +240,7 @@ TEST(SlabLarge, AllocationsGoStraightToPages) {
     EXPECT_EQ(s.pages, expected_pages);
     EXPECT_EQ(pages.outstanding(), expected_pages);
     for (auto [p, size] : live) {
-        for (size_t i = 0; i < size; i++)
-            ASSERT_EQ(p[i], 0x5A);
+        for (size_t i = 0; i < size; i++) ASSERT_EQ(p[i], 0x5A);
         ASSERT_TRUE(heap.deallocate(p).is_ok());
     }
     s = heap.large_stats();
@@ -289,8 +274,7 @@ TEST(SlabDoubleFree, SmallObjectIsRejected) {
     void* a = heap.allocate(32);
     void* b = heap.allocate(32);
     EXPECT_NE(a, b);
-    for (void* x : {keep, a, b})
-        ASSERT_TRUE(heap.deallocate(x).is_ok());
+    for (void* x : {keep, a, b}) ASSERT_TRUE(heap.deallocate(x).is_ok());
 }
 
 TEST(SlabDoubleFree, LiveObjectHoldingThePoisonIsStillFreed) {
@@ -318,13 +302,10 @@ TEST(SlabDoubleFree, LargeAndReleasedSlabAreRejected) {
 
     // Two slabs' worth, so freeing everything releases one slab to the provider.
     std::vector<void*> objects;
-    for (int i = 0; i < 2; i++)
-        objects.push_back(heap.allocate(2048));
-    for (void* p : objects)
-        ASSERT_TRUE(heap.deallocate(p).is_ok());
+    for (int i = 0; i < 2; i++) objects.push_back(heap.allocate(2048));
+    for (void* p : objects) ASSERT_TRUE(heap.deallocate(p).is_ok());
     EXPECT_EQ(stats_of(heap, "size-2048").slabs, 1u);
-    for (void* p : objects)
-        EXPECT_TRUE(heap.deallocate(p).is_error());
+    for (void* p : objects) EXPECT_TRUE(heap.deallocate(p).is_error());
     EXPECT_EQ(stats_of(heap, "size-2048").total_frees, 2u);
 }
 
@@ -335,8 +316,7 @@ TEST(SlabBadPointer, ForeignAndInteriorPointersAreRejected) {
     auto* large = static_cast<unsigned char*>(heap.allocate(9000));
     EXPECT_TRUE(heap.deallocate(p + 1).is_error());
     EXPECT_TRUE(heap.deallocate(p + 128).is_error());
-    EXPECT_TRUE(heap.deallocate(reinterpret_cast<unsigned char*>(addr(p) & ~(PAGE_SIZE - 1)) + 8)
-                    .is_error());
+    EXPECT_TRUE(heap.deallocate(reinterpret_cast<unsigned char*>(addr(p) & ~(PAGE_SIZE - 1)) + 8).is_error());
     EXPECT_TRUE(heap.deallocate(large + 16).is_error());
     EXPECT_TRUE(heap.deallocate(large + PAGE_SIZE).is_error());  // second page of the block
     EXPECT_TRUE(heap.usable_size(p + 1).is_error());
@@ -423,8 +403,7 @@ TEST(SlabHeap, DestructorReturnsEveryPage) {
     TestPages pages;
     {
         Heap heap(pages);
-        for (int i = 0; i < 500; i++)
-            ASSERT_NE(heap.allocate(16 + (i * 37) % 3000), nullptr);  // never freed
+        for (int i = 0; i < 500; i++) ASSERT_NE(heap.allocate(16 + (i * 37) % 3000), nullptr);  // never freed
         auto cache = heap.create_cache("leaky", 100);
         ASSERT_TRUE(cache.is_ok());
         ASSERT_NE(cache.value()->allocate(), nullptr);
@@ -467,8 +446,7 @@ TEST(SlabRandom, MatchesReferenceModel) {
                 auto it = live.begin();
                 std::advance(it, std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng));
                 auto [p, size] = *it;
-                for (size_t i = 0; i < size; i++)
-                    ASSERT_EQ(p[i], fill_byte(p)) << "block corrupted";
+                for (size_t i = 0; i < size; i++) ASSERT_EQ(p[i], fill_byte(p)) << "block corrupted";
                 ASSERT_TRUE(heap.deallocate(p).is_ok());
                 small_live -= size <= Heap::MAX_SMALL_SIZE;
                 live.erase(it);
@@ -480,8 +458,7 @@ TEST(SlabRandom, MatchesReferenceModel) {
                 ASSERT_EQ(heap.large_stats().allocations_in_use, live.size() - small_live);
             }
         }
-        for (auto [p, size] : live)
-            ASSERT_TRUE(heap.deallocate(p).is_ok());
+        for (auto [p, size] : live) ASSERT_TRUE(heap.deallocate(p).is_ok());
         heap.release_empty_slabs();
         EXPECT_EQ(pages.outstanding(), 0u);
     }

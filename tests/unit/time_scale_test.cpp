@@ -7,8 +7,8 @@
 
 namespace {
 
-using lamina::time::kNsPerSec;
 using lamina::time::mul_div;
+using lamina::time::NS_PER_SEC;
 using lamina::time::Scale;
 
 unsigned __int128 wide(uint64_t a, uint64_t b) { return (unsigned __int128)a * b; }
@@ -38,26 +38,26 @@ TEST(TimeScaleTest, MulDivEdges) {
 }
 
 TEST(TimeScaleTest, ExactFrequencies) {
-    Scale s = Scale::from_frequencies(kNsPerSec, kNsPerSec);
+    Scale s = Scale::from_frequencies(NS_PER_SEC, NS_PER_SEC);
     EXPECT_EQ(s.apply(123456789), 123456789u);
-    Scale pit = Scale::from_frequencies(1'193'182, kNsPerSec);
+    Scale pit = Scale::from_frequencies(1'193'182, NS_PER_SEC);
     EXPECT_NEAR(double(pit.apply(1'193'182)), 1e9, 1.0);
-    Scale tsc = Scale::from_frequencies(3'000'000'000, kNsPerSec);
+    Scale tsc = Scale::from_frequencies(3'000'000'000, NS_PER_SEC);
     // mult is rounded down: results are exact or one below.
-    EXPECT_GE(tsc.apply(3'000'000'000), kNsPerSec - 1);
-    EXPECT_LE(tsc.apply(3'000'000'000), kNsPerSec);
+    EXPECT_GE(tsc.apply(3'000'000'000), NS_PER_SEC - 1);
+    EXPECT_LE(tsc.apply(3'000'000'000), NS_PER_SEC);
     EXPECT_LE(tsc.apply(3), 1u);
 }
 
 TEST(TimeScaleTest, ErrorStaysWithinOneUnitPlusRelativeEpsilon) {
     std::mt19937_64 rng(7);
-    for (uint64_t hz : {1'193'182ull, 14'318'180ull, 100'000'000ull, 1'000'000'000ull,
-                        2'893'299'000ull, 3'700'000'123ull, 5'000'000'000ull}) {
-        Scale s = Scale::from_frequencies(hz, kNsPerSec);
+    for (uint64_t hz : {1'193'182ull, 14'318'180ull, 100'000'000ull, 1'000'000'000ull, 2'893'299'000ull,
+                        3'700'000'123ull, 5'000'000'000ull}) {
+        Scale s = Scale::from_frequencies(hz, NS_PER_SEC);
         EXPECT_LT(s.mult, uint64_t{1} << 63);
         for (int i = 0; i < 10000; i++) {
             uint64_t ticks = rng() >> 8;  // up to 2^56 ticks: years of uptime
-            uint64_t exact = mul_div(ticks, kNsPerSec, hz);
+            uint64_t exact = mul_div(ticks, NS_PER_SEC, hz);
             uint64_t got = s.apply(ticks);
             // mult is rounded down, so apply() never exceeds the exact value, and the relative
             // error of mult is below 2^-62 (mult >= 2^62), i.e. at most ~1 ns per 4.6e18 ns.
@@ -70,7 +70,7 @@ TEST(TimeScaleTest, ErrorStaysWithinOneUnitPlusRelativeEpsilon) {
 TEST(TimeScaleTest, LongUptimesDoNotWrap) {
     // 3 GHz TSC: 2^64 cycles is ~195 years. Every reading up to the counter's own wrap converts
     // without overflow, and values are monotonic across the whole range.
-    Scale s = Scale::from_frequencies(3'000'000'000, kNsPerSec);
+    Scale s = Scale::from_frequencies(3'000'000'000, NS_PER_SEC);
     const uint64_t hundred_years = 100ull * 365 * 86400 * 3'000'000'000ull;
     uint64_t ns = s.apply(hundred_years);
     EXPECT_NEAR(double(ns), 100.0 * 365 * 86400 * 1e9, 1e3);
@@ -86,16 +86,16 @@ TEST(TimeScaleTest, LongUptimesDoNotWrap) {
 
 TEST(TimeScaleTest, SlowCounterSaturatesInsteadOfWrapping) {
     // 1 Hz to ns: anything above ~584 years of seconds saturates at UINT64_MAX.
-    Scale s = Scale::from_frequencies(1, kNsPerSec);
-    EXPECT_EQ(s.apply(10), 10 * kNsPerSec);
-    EXPECT_EQ(s.apply(UINT64_MAX / kNsPerSec), (UINT64_MAX / kNsPerSec) * kNsPerSec);
-    EXPECT_EQ(s.apply(UINT64_MAX / kNsPerSec + 1), UINT64_MAX);
+    Scale s = Scale::from_frequencies(1, NS_PER_SEC);
+    EXPECT_EQ(s.apply(10), 10 * NS_PER_SEC);
+    EXPECT_EQ(s.apply(UINT64_MAX / NS_PER_SEC), (UINT64_MAX / NS_PER_SEC) * NS_PER_SEC);
+    EXPECT_EQ(s.apply(UINT64_MAX / NS_PER_SEC + 1), UINT64_MAX);
     EXPECT_EQ(s.apply(UINT64_MAX), UINT64_MAX);
 }
 
 TEST(TimeScaleTest, InverseScaleForDeadlines) {
     // ns -> LAPIC timer counts at 1 GHz / 16 and back.
-    Scale to_counts = Scale::from_frequencies(kNsPerSec, 62'500'000);
+    Scale to_counts = Scale::from_frequencies(NS_PER_SEC, 62'500'000);
     EXPECT_GE(to_counts.apply(1'000'000), 62'499u);
     EXPECT_LE(to_counts.apply(1'000'000), 62'500u);
     EXPECT_LE(to_counts.apply(16), 1u);

@@ -12,7 +12,7 @@ using lamina::Errno;
 using lamina::irq::VectorAllocator;
 
 VectorAllocator device_range() {
-    auto r = VectorAllocator::create(lamina::irq::kDeviceVectorFirst, lamina::irq::kDeviceVectorLast);
+    auto r = VectorAllocator::create(lamina::irq::DEVICE_VECTOR_FIRST, lamina::irq::DEVICE_VECTOR_LAST);
     EXPECT_TRUE(r.is_ok());
     return r.release_value();
 }
@@ -26,14 +26,14 @@ TEST(VectorAllocatorTest, RejectsEmptyRange) {
 
 TEST(VectorAllocatorTest, AllocatesUntilExhaustedThenFrees) {
     auto a = device_range();
-    const size_t total = lamina::irq::kDeviceVectorLast - lamina::irq::kDeviceVectorFirst + 1;
+    const size_t total = lamina::irq::DEVICE_VECTOR_LAST - lamina::irq::DEVICE_VECTOR_FIRST + 1;
     EXPECT_EQ(a.free_count(), total);
     std::set<int> got;
     for (size_t i = 0; i < total; i++) {
         auto v = a.allocate();
         ASSERT_TRUE(v.is_ok());
-        EXPECT_GE(v.value(), lamina::irq::kDeviceVectorFirst);
-        EXPECT_LE(v.value(), lamina::irq::kDeviceVectorLast);
+        EXPECT_GE(v.value(), lamina::irq::DEVICE_VECTOR_FIRST);
+        EXPECT_LE(v.value(), lamina::irq::DEVICE_VECTOR_LAST);
         EXPECT_TRUE(got.insert(v.value()).second) << "vector handed out twice";
     }
     EXPECT_EQ(a.allocate().error().code(), Errno::NoSpc);
@@ -64,8 +64,7 @@ TEST(VectorAllocatorTest, BlocksAreAlignedPowersOfTwo) {
         EXPECT_EQ(b.value() % count, 0u) << count;
         for (unsigned i = 0; i < count; i++) EXPECT_TRUE(a.is_allocated(uint8_t(b.value() + i)));
     }
-    for (unsigned bad : {0u, 3u, 6u, 64u})
-        EXPECT_EQ(a.allocate_block(bad).error().code(), Errno::Inval) << bad;
+    for (unsigned bad : {0u, 3u, 6u, 64u}) EXPECT_EQ(a.allocate_block(bad).error().code(), Errno::Inval) << bad;
 }
 
 TEST(VectorAllocatorTest, BlockSkipsFragmentedSpace) {

@@ -182,16 +182,14 @@ TEST_F(VirtioNetTest, BrokenCapabilityListsAreRefusedBeforeTheDeviceIsTouched) {
     const Case cases[] = {
         {"a list that loops back on itself",
          [](VirtioNetModel& m) { m.config_poke(m.capability_at(spec::cfg_type::COMMON) + 1, 0x40); }, Errno::Inval},
-        {"a pointer into the header",
-         [](VirtioNetModel& m) { m.config_poke(spec::pci::CAPABILITIES_POINTER, 0x10); }, Errno::Inval},
+        {"a pointer into the header", [](VirtioNetModel& m) { m.config_poke(spec::pci::CAPABILITIES_POINTER, 0x10); },
+         Errno::Inval},
         {"no common configuration",
          [](VirtioNetModel& m) { m.config_poke(m.capability_at(spec::cfg_type::COMMON) + 3, 0x7f); }, Errno::NoDev},
-        {"no capability list at all",
-         [](VirtioNetModel& m) { m.config_poke(spec::pci::STATUS, 0); }, Errno::NoDev},
+        {"no capability list at all", [](VirtioNetModel& m) { m.config_poke(spec::pci::STATUS, 0); }, Errno::NoDev},
         {"a region in a BAR the device lacks",
          [](VirtioNetModel& m) { m.config_poke(m.capability_at(spec::cfg_type::NOTIFY) + 4, 2); }, Errno::Inval},
-        {"another vendor's device", [](VirtioNetModel& m) { m.config_poke(spec::pci::VENDOR_ID, 0x86); },
-         Errno::NoDev},
+        {"another vendor's device", [](VirtioNetModel& m) { m.config_poke(spec::pci::VENDOR_ID, 0x86); }, Errno::NoDev},
     };
     for (const Case& c : cases) {
         model = std::make_unique<VirtioNetModel>();
@@ -255,7 +253,7 @@ TEST_F(VirtioNetTest, AFullRingAnswersEnobufsAndNothingIsLost) {
     ASSERT_EQ(out.value().size(), 4u);
     for (uint32_t i = 0; i < 4; i++) {
         RRef<NetPacket> p = out.value().pop_front();
-        EXPECT_EQ(p->status, nic::kENOBUFS);
+        EXPECT_EQ(p->status, nic::ABI_ENOBUFS);
     }
     model->step();
     EXPECT_EQ(model->sent().size(), 16u);
@@ -293,7 +291,10 @@ TEST_F(VirtioNetTest, WaitSleepsOnMsixAndWakesOnAFrame) {
     uint64_t t0 = platform->clock_ns;
     EXPECT_EQ(adaptor->wait(1'000'000).value(), 0u);
     EXPECT_EQ(platform->clock_ns - t0, 1'000'000u);
-    platform->on_wait = [&] { model->inject(frame_for(7, 64)); platform->on_wait = nullptr; };
+    platform->on_wait = [&] {
+        model->inject(frame_for(7, 64));
+        platform->on_wait = nullptr;
+    };
     EXPECT_EQ(adaptor->wait(1'000'000).value(), nic::EVENT_RX);
     EXPECT_EQ(model->interrupts(0), 1u);
     EXPECT_GE(driver->stats().interrupt_waits, 1u);

@@ -337,16 +337,25 @@ std::string hex(TypeId v) {
 
 std::string cxx_value(const Type& t) {
     switch (t.kind) {
-    case TypeKind::Scalar: return find_scalar(t.name)->cxx;
-    case TypeKind::Enum:
-    case TypeKind::Struct: return "::lamina::idl::" + t.name;
-    case TypeKind::Interface: return "::lamina::Handle<::lamina::idl::" + t.name + ">";
-    case TypeKind::RRef: return "::lamina::RRef<" + cxx_value(*t.elem) + ">";
-    case TypeKind::RRefArray: return "::lamina::RRefArray<" + cxx_value(*t.elem) + ", " + std::to_string(t.count) + ">";
-    case TypeKind::RRefDeque: return "::lamina::RRefDeque<" + cxx_value(*t.elem) + ", " + std::to_string(t.count) + ">";
-    case TypeKind::Bytes: return "::lamina::RRefBytes";
-    case TypeKind::Void: return "void";
-    case TypeKind::Array: return cxx_value(*t.elem);  // the [N] goes after the field name
+        case TypeKind::Scalar:
+            return find_scalar(t.name)->cxx;
+        case TypeKind::Enum:
+        case TypeKind::Struct:
+            return "::lamina::idl::" + t.name;
+        case TypeKind::Interface:
+            return "::lamina::Handle<::lamina::idl::" + t.name + ">";
+        case TypeKind::RRef:
+            return "::lamina::RRef<" + cxx_value(*t.elem) + ">";
+        case TypeKind::RRefArray:
+            return "::lamina::RRefArray<" + cxx_value(*t.elem) + ", " + std::to_string(t.count) + ">";
+        case TypeKind::RRefDeque:
+            return "::lamina::RRefDeque<" + cxx_value(*t.elem) + ", " + std::to_string(t.count) + ">";
+        case TypeKind::Bytes:
+            return "::lamina::RRefBytes";
+        case TypeKind::Void:
+            return "void";
+        case TypeKind::Array:
+            return cxx_value(*t.elem);  // the [N] goes after the field name
     }
     throw std::logic_error("cxx_value: unknown type kind");
 }
@@ -364,8 +373,7 @@ std::string handle_traits(const Type& t) { return "proxy_rt::HandleTraits<" + cx
 
 std::string identifier(const std::string& s) {
     std::string r;
-    for (char c : s)
-        r += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+    for (char c : s) r += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
     return r;
 }
 
@@ -376,11 +384,11 @@ bool moves(const Param& p) { return p.type.is_handle() && !p.lend; }
 std::string param_decl(const Param& p) {
     return by_reference(p) ? "const " + cxx_value(p.type) + "& " + p.name : cxx_value(p.type) + " " + p.name;
 }
-std::string invoke_param_decl(const Param& p) {
-    return moves(p) ? cxx_value(p.type) + "& " + p.name : param_decl(p);
-}
+std::string invoke_param_decl(const Param& p) { return moves(p) ? cxx_value(p.type) + "& " + p.name : param_decl(p); }
 std::string params(const Method& md) { return join(md.params, ", ", param_decl); }
-std::string args(const Method& md) { return join(md.params, ", ", [](const Param& p) { return p.name; }); }
+std::string args(const Method& md) {
+    return join(md.params, ", ", [](const Param& p) { return p.name; });
+}
 std::string result_type(const Method& md) { return "::lamina::Result<" + cxx_value(md.ret) + ">"; }
 
 // ---- the generator --------------------------------------------------------------------------
@@ -396,85 +404,106 @@ public:
 
 private:
     std::string prologue() {
-        return expand(PROLOGUE, {
-            {"path", m_.path},
-            {"imports", join(m_.imports, [](auto& i) { return "#include \"interfaces/" + i + ".h\"\n"; })},
-            {"enums", join(m_.enums, [](auto& e) {
-                 const bool is_unsigned = e->underlying[0] == 'u';
-                 return expand(ENUM, {
-                     {"name", e->name},
-                     {"underlying", find_scalar(e->underlying)->cxx},
-                     {"values", join(e->values, [&](auto& v) {
-                          return v.first + " = " + std::to_string(v.second) + (is_unsigned ? "u" : "") + ",\n";
-                      })},
-                 });
-             })},
-            {"forward_declarations", join(m_.structs, [](auto& s) { return "struct " + s->name + ";\n"; }) +
-                                         join(m_.interfaces, [](auto& i) { return "class " + i->name + ";\n"; })},
-        });
+        return expand(
+            PROLOGUE,
+            {
+                {"path", m_.path},
+                {"imports", join(m_.imports, [](auto& i) { return "#include \"interfaces/" + i + ".h\"\n"; })},
+                {"enums", join(m_.enums,
+                               [](auto& e) {
+                                   const bool is_unsigned = e->underlying[0] == 'u';
+                                   return expand(ENUM, {
+                                                           {"name", e->name},
+                                                           {"underlying", find_scalar(e->underlying)->cxx},
+                                                           {"values", join(e->values,
+                                                                           [&](auto& v) {
+                                                                               return v.first + " = " +
+                                                                                      std::to_string(v.second) +
+                                                                                      (is_unsigned ? "u" : "") + ",\n";
+                                                                           })},
+                                                       });
+                               })},
+                {"forward_declarations", join(m_.structs, [](auto& s) { return "struct " + s->name + ";\n"; }) +
+                                             join(m_.interfaces, [](auto& i) { return "class " + i->name + ";\n"; })},
+            });
     }
 
     std::string type_tables() {
         return expand(TYPE_TABLES, {
-            {"enums", join(m_.enums, [](auto& e) { return enum_traits(*e); })},
-            {"structs", join(m_.structs, [](auto& s) { return struct_traits(*s); })},
-        });
+                                       {"enums", join(m_.enums, [](auto& e) { return enum_traits(*e); })},
+                                       {"structs", join(m_.structs, [](auto& s) { return struct_traits(*s); })},
+                                   });
     }
 
     static std::string enum_traits(const EnumDecl& e) {
         const Scalar& u = *find_scalar(e.underlying);
-        return expand(TYPE_TRAITS, {
-            {"name", e.name},
-            {"id", hex(e.id)},
-            {"kind", "Enum"},
-            {"rref_count", "0"},
-            {"rref_offsets", expand(NO_HANDLE_OFFSETS, {})},
-            {"fields", expand(ENUM_FIELD, {{"size", std::to_string(u.size)}, {"field_kind", u.field_kind}})},
-            {"size", std::to_string(u.size)},
-            {"align", std::to_string(u.size)},
-            {"table_fields", "&field, 1"},
-            {"table_handles", "nullptr, 0"},
-        });
+        return expand(
+            TYPE_TRAITS,
+            {
+                {"name", e.name},
+                {"id", hex(e.id)},
+                {"kind", "Enum"},
+                {"rref_count", "0"},
+                {"rref_offsets", expand(NO_HANDLE_OFFSETS, {})},
+                {"fields", expand(ENUM_FIELD, {{"size", std::to_string(u.size)}, {"field_kind", u.field_kind}})},
+                {"size", std::to_string(u.size)},
+                {"align", std::to_string(u.size)},
+                {"table_fields", "&field, 1"},
+                {"table_handles", "nullptr, 0"},
+            });
     }
 
     static std::string struct_traits(const StructDecl& s) {
-        std::string offsets = s.rref_offsets.empty()
-                                  ? expand(NO_HANDLE_OFFSETS, {})
-                                  : expand(HANDLE_OFFSETS, {{"offsets", join(s.rref_offsets, ", ", [](uint64_t o) {
-                                                                 return std::to_string(o);
-                                                             })}});
+        std::string offsets =
+            s.rref_offsets.empty()
+                ? expand(NO_HANDLE_OFFSETS, {})
+                : expand(HANDLE_OFFSETS,
+                         {{"offsets", join(s.rref_offsets, ", ", [](uint64_t o) { return std::to_string(o); })}});
         return expand(TYPE_TRAITS, {
-            {"name", s.name},
-            {"id", hex(s.id)},
-            {"kind", "Struct"},
-            {"rref_count", std::to_string(s.rref_offsets.size())},
-            {"rref_offsets", offsets},
-            {"fields", expand(STRUCT_FIELDS, {{"fields", join(s.fields, field_info)}})},
-            {"size", std::to_string(s.size)},
-            {"align", std::to_string(s.align)},
-            {"table_fields", "fields, " + std::to_string(s.fields.size())},
-            {"table_handles", "rref_offsets, rref_count"},
-        });
+                                       {"name", s.name},
+                                       {"id", hex(s.id)},
+                                       {"kind", "Struct"},
+                                       {"rref_count", std::to_string(s.rref_offsets.size())},
+                                       {"rref_offsets", offsets},
+                                       {"fields", expand(STRUCT_FIELDS, {{"fields", join(s.fields, field_info)}})},
+                                       {"size", std::to_string(s.size)},
+                                       {"align", std::to_string(s.align)},
+                                       {"table_fields", "fields, " + std::to_string(s.fields.size())},
+                                       {"table_handles", "rref_offsets, rref_count"},
+                                   });
     }
 
     static std::string field_info(const Field& f) {
         const Type& et = f.type.element();
         std::string kind, target = "0";
         switch (et.kind) {
-        case TypeKind::Scalar: kind = find_scalar(et.name)->field_kind; break;
-        case TypeKind::Enum: kind = "Enum"; target = hex(et.en->id); break;
-        case TypeKind::Struct: kind = "Struct"; target = hex(et.st->id); break;
-        case TypeKind::Interface: kind = "Interface"; break;
-        default: kind = "RRef"; target = hex(handle_target_id(et)); break;
+            case TypeKind::Scalar:
+                kind = find_scalar(et.name)->field_kind;
+                break;
+            case TypeKind::Enum:
+                kind = "Enum";
+                target = hex(et.en->id);
+                break;
+            case TypeKind::Struct:
+                kind = "Struct";
+                target = hex(et.st->id);
+                break;
+            case TypeKind::Interface:
+                kind = "Interface";
+                break;
+            default:
+                kind = "RRef";
+                target = hex(handle_target_id(et));
+                break;
         }
         return expand(FIELD_INFO, {
-            {"name", f.name},
-            {"offset", std::to_string(f.offset)},
-            {"size", std::to_string(f.size)},
-            {"kind", kind},
-            {"count", std::to_string(f.type.elements())},
-            {"target", target},
-        });
+                                      {"name", f.name},
+                                      {"offset", std::to_string(f.offset)},
+                                      {"size", std::to_string(f.size)},
+                                      {"kind", kind},
+                                      {"count", std::to_string(f.type.elements())},
+                                      {"target", target},
+                                  });
     }
 
     // The module's structs, each after the structs it embeds by value.
@@ -482,90 +511,99 @@ private:
         std::set<const StructDecl*> done;
         std::vector<const StructDecl*> order;
         std::function<void(const StructDecl*)> visit = [&](const StructDecl* s) {
-            if (s->module != m_.name || !done.insert(s).second)
-                return;
+            if (s->module != m_.name || !done.insert(s).second) return;
             for (auto& f : s->fields)
-                if (f.type.element().kind == TypeKind::Struct)
-                    visit(f.type.element().st);
+                if (f.type.element().kind == TypeKind::Struct) visit(f.type.element().st);
             order.push_back(s);
         };
-        for (auto& s : m_.structs)
-            visit(s.get());
+        for (auto& s : m_.structs) visit(s.get());
         return expand(STRUCTS, {{"structs", join(order, [](const StructDecl* s) { return struct_definition(*s); })}});
     }
 
     static std::string struct_definition(const StructDecl& s) {
         return expand(STRUCT, {
-            {"name", s.name},
-            {"fields", join(s.fields, [](const Field& f) {
-                 std::string array = f.type.kind == TypeKind::Array ? "[" + std::to_string(f.type.count) + "]" : "";
-                 return cxx_value(f.type) + " " + f.name + array + ";\n";
-             })},
-            {"size", std::to_string(s.size)},
-            {"align", std::to_string(s.align)},
-            {"offset_asserts", join(s.fields, [&](const Field& f) {
-                 return expand(OFFSET_ASSERT, {{"struct", s.name}, {"field", f.name}, {"offset", std::to_string(f.offset)}});
-             })},
-        });
+                                  {"name", s.name},
+                                  {"fields", join(s.fields,
+                                                  [](const Field& f) {
+                                                      std::string array = f.type.kind == TypeKind::Array
+                                                                              ? "[" + std::to_string(f.type.count) + "]"
+                                                                              : "";
+                                                      return cxx_value(f.type) + " " + f.name + array + ";\n";
+                                                  })},
+                                  {"size", std::to_string(s.size)},
+                                  {"align", std::to_string(s.align)},
+                                  {"offset_asserts", join(s.fields,
+                                                          [&](const Field& f) {
+                                                              return expand(OFFSET_ASSERT,
+                                                                            {{"struct", s.name},
+                                                                             {"field", f.name},
+                                                                             {"offset", std::to_string(f.offset)}});
+                                                          })},
+                              });
     }
 
     // Every RRefArray/RRefDeque storage type the module uses, once, elements before containers.
     static void collect_storage(const Type& t, std::vector<const Type*>& out) {
-        if (t.elem)
-            collect_storage(*t.elem, out);
-        if (t.kind != TypeKind::RRefArray && t.kind != TypeKind::RRefDeque)
-            return;
+        if (t.elem) collect_storage(*t.elem, out);
+        if (t.kind != TypeKind::RRefArray && t.kind != TypeKind::RRefDeque) return;
         for (auto* o : out)
-            if (storage_type(*o) == storage_type(t))
-                return;
+            if (storage_type(*o) == storage_type(t)) return;
         out.push_back(&t);
     }
 
     std::string type_list() {
         std::vector<const Type*> storage;
         for (auto& s : m_.structs)
-            for (auto& f : s->fields)
-                collect_storage(f.type, storage);
+            for (auto& f : s->fields) collect_storage(f.type, storage);
         for (auto& i : m_.interfaces)
             for (auto& md : i->methods) {
-                for (auto& p : md.params)
-                    collect_storage(p.type, storage);
+                for (auto& p : md.params) collect_storage(p.type, storage);
                 collect_storage(md.ret, storage);
             }
         auto entry = [](const std::string& type) { return "&ExchangeTraits<" + type + ">::table,\n"; };
-        return expand(TYPE_LIST, {
-            {"storage_asserts", join(storage, [](const Type* t) {
-                 return expand(STORAGE_ASSERT, {{"storage", storage_type(*t)}, {"id", hex(handle_target_id(*t))}});
-             })},
-            {"module", identifier(m_.name)},
-            {"entries", join(m_.enums, [&](auto& e) { return entry(e->name); }) +
-                            join(m_.structs, [&](auto& s) { return entry(s->name); }) +
-                            join(storage, [&](const Type* t) { return entry(storage_type(*t)); })},
-        });
+        return expand(TYPE_LIST,
+                      {
+                          {"storage_asserts", join(storage,
+                                                   [](const Type* t) {
+                                                       return expand(STORAGE_ASSERT,
+                                                                     {{"storage", storage_type(*t)},
+                                                                      {"id", hex(handle_target_id(*t))}});
+                                                   })},
+                          {"module", identifier(m_.name)},
+                          {"entries", join(m_.enums, [&](auto& e) { return entry(e->name); }) +
+                                          join(m_.structs, [&](auto& s) { return entry(s->name); }) +
+                                          join(storage, [&](const Type* t) { return entry(storage_type(*t)); })},
+                      });
     }
 
     std::string interface(const InterfaceDecl& in) {
-        return expand(INTERFACE, {
-            {"I", in.name},
-            {"path", m_.path},
-            {"line", std::to_string(in.line)},
-            {"pure_virtuals", join(in.methods, [](const Method& md) {
-                 return expand(PURE_VIRTUAL, {{"result", result_type(md)}, {"method", md.name}, {"params", params(md)}});
-             })},
-            {"proxy_methods", join(in.methods, [](const Method& md) {
-                 return expand(PROXY_METHOD, {{"result", result_type(md)}, {"method", md.name}, {"params", params(md)},
-                                              {"args", args(md)}});
-             })},
-            {"invokes", join(in.methods, [&](const Method& md) { return invoke(in, md); })},
-            {"shadow_methods", join(in.methods, shadow_method)},
-        });
+        return expand(INTERFACE,
+                      {
+                          {"I", in.name},
+                          {"path", m_.path},
+                          {"line", std::to_string(in.line)},
+                          {"pure_virtuals", join(in.methods,
+                                                 [](const Method& md) {
+                                                     return expand(PURE_VIRTUAL, {{"result", result_type(md)},
+                                                                                  {"method", md.name},
+                                                                                  {"params", params(md)}});
+                                                 })},
+                          {"proxy_methods", join(in.methods,
+                                                 [](const Method& md) {
+                                                     return expand(PROXY_METHOD, {{"result", result_type(md)},
+                                                                                  {"method", md.name},
+                                                                                  {"params", params(md)},
+                                                                                  {"args", args(md)}});
+                                                 })},
+                          {"invokes", join(in.methods, [&](const Method& md) { return invoke(in, md); })},
+                          {"shadow_methods", join(in.methods, shadow_method)},
+                      });
     }
 
     static std::string invoke(const InterfaceDecl& in, const Method& md) {
         std::vector<const Param*> moved, lent;
         for (auto& p : md.params)
-            if (p.type.is_handle())
-                (p.lend ? lent : moved).push_back(&p);
+            if (p.type.is_handle()) (p.lend ? lent : moved).push_back(&p);
         auto give_back = [](const Param* p) { return handle_expand(GIVE_BACK, *p); };
         auto end_loan = [](const Param* p) { return expand(END_LOAN, {{"p", p->name}}); };
         std::string move_in, lend;
@@ -578,27 +616,33 @@ private:
             lend += handle_expand(LEND, *lent[i], join(before, end_loan) + join(moved, give_back));
         }
         const bool handles = !moved.empty() || !lent.empty() || md.ret.is_handle();
-        return expand(INVOKE, {
-            {"result", result_type(md)},
-            {"method", md.name},
-            {"params", join(md.params, ", ", invoke_param_decl)},
-            {"caller", handles ? expand(CALLER, {}) : ""},
-            {"move_in", move_in},
-            {"lend", lend},
-            {"I", in.name},
-            {"frame_fields", join(md.params, [](const Param& p) {
-                 return std::string(by_reference(p) ? "const " : "") + cxx_value(p.type) + "* " + p.name + ";\n";
-             })},
-            {"frame_init", join(md.params, [](const Param& p) { return ", &" + p.name; })},
-            {"frame_args", join(md.params, ", ", [](const Param& p) {
-                 return by_reference(p) ? "*lamina_f." + p.name : "std::move(*lamina_f." + p.name + ")";
-             })},
-            {"end_loans", join(lent, end_loan)},
-            {"rescue", join(moved, [](const Param* p) { return handle_expand(RESCUE, *p); })},
-            {"return_result", md.ret.is_handle()
-                                  ? expand(RETURN_HANDLE, {{"result", result_type(md)}, {"traits", handle_traits(md.ret)}})
-                                  : expand(RETURN_VALUE, {})},
-        });
+        return expand(INVOKE,
+                      {
+                          {"result", result_type(md)},
+                          {"method", md.name},
+                          {"params", join(md.params, ", ", invoke_param_decl)},
+                          {"caller", handles ? expand(CALLER, {}) : ""},
+                          {"move_in", move_in},
+                          {"lend", lend},
+                          {"I", in.name},
+                          {"frame_fields", join(md.params,
+                                                [](const Param& p) {
+                                                    return std::string(by_reference(p) ? "const " : "") +
+                                                           cxx_value(p.type) + "* " + p.name + ";\n";
+                                                })},
+                          {"frame_init", join(md.params, [](const Param& p) { return ", &" + p.name; })},
+                          {"frame_args", join(md.params, ", ",
+                                              [](const Param& p) {
+                                                  return by_reference(p) ? "*lamina_f." + p.name
+                                                                         : "std::move(*lamina_f." + p.name + ")";
+                                              })},
+                          {"end_loans", join(lent, end_loan)},
+                          {"rescue", join(moved, [](const Param* p) { return handle_expand(RESCUE, *p); })},
+                          {"return_result",
+                           md.ret.is_handle()
+                               ? expand(RETURN_HANDLE, {{"result", result_type(md)}, {"traits", handle_traits(md.ret)}})
+                               : expand(RETURN_VALUE, {})},
+                      });
     }
 
     // The templates about one handle parameter: ${p}, ${traits} and, where it has one, ${undo}.
@@ -612,18 +656,22 @@ private:
     static std::string shadow_method(const Method& md) {
         std::vector<const Param*> moved;
         for (auto& p : md.params)
-            if (moves(p))
-                moved.push_back(&p);
-        return expand(SHADOW_METHOD, {
-            {"result", result_type(md)},
-            {"method", md.name},
-            {"params", params(md)},
-            {"args", args(md)},
-            {"retry", md.retry ? "true" : "false"},
-            {"consumed", moved.empty() ? "" : expand(CONSUMED, {{"rescued", join(moved, " && ", [](const Param* p) {
-                                                                     return "static_cast<bool>(" + p->name + ")";
-                                                                 })}})},
-        });
+            if (moves(p)) moved.push_back(&p);
+        return expand(
+            SHADOW_METHOD,
+            {
+                {"result", result_type(md)},
+                {"method", md.name},
+                {"params", params(md)},
+                {"args", args(md)},
+                {"retry", md.retry ? "true" : "false"},
+                {"consumed", moved.empty() ? ""
+                                           : expand(CONSUMED, {{"rescued", join(moved, " && ",
+                                                                                [](const Param* p) {
+                                                                                    return "static_cast<bool>(" +
+                                                                                           p->name + ")";
+                                                                                })}})},
+            });
     }
 
     const Module& m_;

@@ -16,15 +16,14 @@ void fail(const std::string& file, int line, const std::string& message) { throw
 
 const Scalar* find_scalar(const std::string& name) {
     static constexpr Scalar scalars[] = {
-        {"u8", 1, "uint8_t", "U8", lamina::U8_TYPE_ID},      {"u16", 2, "uint16_t", "U16", lamina::U16_TYPE_ID},
-        {"u32", 4, "uint32_t", "U32", lamina::U32_TYPE_ID},  {"u64", 8, "uint64_t", "U64", lamina::U64_TYPE_ID},
-        {"i8", 1, "int8_t", "I8", lamina::I8_TYPE_ID},       {"i16", 2, "int16_t", "I16", lamina::I16_TYPE_ID},
-        {"i32", 4, "int32_t", "I32", lamina::I32_TYPE_ID},   {"i64", 8, "int64_t", "I64", lamina::I64_TYPE_ID},
+        {"u8", 1, "uint8_t", "U8", lamina::U8_TYPE_ID},     {"u16", 2, "uint16_t", "U16", lamina::U16_TYPE_ID},
+        {"u32", 4, "uint32_t", "U32", lamina::U32_TYPE_ID}, {"u64", 8, "uint64_t", "U64", lamina::U64_TYPE_ID},
+        {"i8", 1, "int8_t", "I8", lamina::I8_TYPE_ID},      {"i16", 2, "int16_t", "I16", lamina::I16_TYPE_ID},
+        {"i32", 4, "int32_t", "I32", lamina::I32_TYPE_ID},  {"i64", 8, "int64_t", "I64", lamina::I64_TYPE_ID},
         {"bool", 1, "bool", "Bool", lamina::BOOL_TYPE_ID},
     };
     for (const Scalar& s : scalars)
-        if (name == s.name)
-            return &s;
+        if (name == s.name) return &s;
     return nullptr;
 }
 
@@ -33,8 +32,7 @@ namespace {
 std::string module_name(const std::string& path) {
     size_t slash = path.find_last_of('/');
     std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
-    if (base.size() > 4 && base.substr(base.size() - 4) == ".idl")
-        base = base.substr(0, base.size() - 4);
+    if (base.size() > 4 && base.substr(base.size() - 4) == ".idl") base = base.substr(0, base.size() - 4);
     return base;
 }
 
@@ -52,13 +50,10 @@ public:
         chain.push_back(m->name);
         for (auto& imp : m->imports) {
             for (auto& c : chain)
-                if (c == imp)
-                    fail(path, 1, "import cycle: " + m->name + " imports " + imp + " which imports it back");
-            if (loaded_.count(imp))
-                continue;
+                if (c == imp) fail(path, 1, "import cycle: " + m->name + " imports " + imp + " which imports it back");
+            if (loaded_.count(imp)) continue;
             std::optional<Source> src = loader_ ? loader_(imp) : std::nullopt;
-            if (!src)
-                fail(path, 1, "import " + imp + ": no interfaces/" + imp + ".idl");
+            if (!src) fail(path, 1, "import " + imp + ": no interfaces/" + imp + ".idl");
             dependencies_.push_back(src->path);
             load(src->path, src->text, chain);
         }
@@ -84,10 +79,8 @@ Output compile(const std::string& path, const std::string& text, const Loader& l
         Compilation compilation(loader);
         compilation.load(path, text, {});
         Checker checker;
-        for (auto& m : compilation.modules())
-            checker.declare(*m);
-        for (auto& m : compilation.modules())
-            checker.check(*m);
+        for (auto& m : compilation.modules()) checker.declare(*m);
+        for (auto& m : compilation.modules()) checker.check(*m);
         out.header = generate(*compilation.modules().back());
         out.dependencies = compilation.dependencies();
         out.ok = true;

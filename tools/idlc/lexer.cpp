@@ -26,19 +26,16 @@ public:
             } else if (std::isspace(static_cast<unsigned char>(c))) {
                 i_++;
             } else if (starts_with("//")) {
-                while (i_ < s_.size() && s_[i_] != '\n')
-                    i_++;
+                while (i_ < s_.size() && s_[i_] != '\n') i_++;
             } else if (is_ident_start(c)) {
                 size_t j = i_;
-                while (j < s_.size() && is_ident_char(s_[j]))
-                    j++;
+                while (j < s_.size() && is_ident_char(s_[j])) j++;
                 push(TokenKind::Ident, j);
             } else if (is_digit(c)) {
                 number();
             } else if (c == '"') {
                 size_t j = i_ + 1;
-                while (j < s_.size() && s_[j] != '"' && s_[j] != '\n')
-                    j++;
+                while (j < s_.size() && s_[j] != '"' && s_[j] != '\n') j++;
                 push(TokenKind::String, j + 1);
             } else if (starts_with("->")) {
                 push(TokenKind::Punct, i_ + 2);
@@ -67,10 +64,8 @@ private:
         const unsigned base = hex ? 16 : 10;
         const size_t start = hex ? i_ + 2 : i_;
         size_t j = start;
-        while (j < s_.size() && (hex ? std::isxdigit(static_cast<unsigned char>(s_[j])) : is_digit(s_[j])))
-            j++;
-        if (j == start)
-            fail(file_, line_, "malformed number");
+        while (j < s_.size() && (hex ? std::isxdigit(static_cast<unsigned char>(s_[j])) : is_digit(s_[j]))) j++;
+        if (j == start) fail(file_, line_, "malformed number");
         if (j < s_.size() && is_ident_char(s_[j]))
             fail(file_, line_, "malformed number '" + s_.substr(i_, j + 1 - i_) + "'");
         uint64_t v = 0;

@@ -12,8 +12,7 @@ namespace {
 
 std::optional<std::string> read(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return std::nullopt;
+    if (!in) return std::nullopt;
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
@@ -23,8 +22,7 @@ bool write(const std::string& path, const std::string& text) {
     std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::binary);
-        if (!out || !(out << text) || !out.flush())
-            return false;
+        if (!out || !(out << text) || !out.flush()) return false;
     }
     return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
@@ -54,8 +52,7 @@ int main(int argc, char** argv) {
             return usage();
         }
     }
-    if (input.empty() || out.empty())
-        return usage();
+    if (input.empty() || out.empty()) return usage();
     std::optional<std::string> text = read(input);
     if (!text) {
         std::cerr << "idlc: cannot read " << input << "\n";
@@ -66,15 +63,13 @@ int main(int argc, char** argv) {
     idlc::Loader loader = [&](const std::string& module) -> std::optional<idlc::Source> {
         for (auto& d : dirs) {
             std::string path = d + "/" + module + ".idl";
-            if (auto t = read(path))
-                return idlc::Source{path, *t};
+            if (auto t = read(path)) return idlc::Source{path, *t};
         }
         return std::nullopt;
     };
     idlc::Output result = idlc::compile(input, *text, loader);
     if (!result.ok) {
-        for (auto& e : result.errors)
-            std::cerr << e.text() << "\n";
+        for (auto& e : result.errors) std::cerr << e.text() << "\n";
         return 1;
     }
     if (!write(out, result.header)) {
@@ -83,8 +78,7 @@ int main(int argc, char** argv) {
     }
     if (!depfile.empty()) {
         std::string d = out + ":";
-        for (auto& dep : result.dependencies)
-            d += " " + dep;
+        for (auto& dep : result.dependencies) d += " " + dep;
         if (!write(depfile, d + "\n")) {
             std::cerr << "idlc: cannot write " << depfile << "\n";
             return 1;

@@ -13,18 +13,101 @@ namespace {
 // (lamina_* locals, Lamina* types), and what C++ reserves for the implementation.
 bool is_reserved(const std::string& s) {
     static const std::set<std::string> words = {
-        "alignas", "alignof", "and", "asm", "auto", "bool", "break", "case", "catch", "char",
-        "class", "concept", "const", "consteval", "constexpr", "constinit", "const_cast",
-        "continue", "co_await", "co_return", "co_yield", "decltype", "default", "delete", "do",
-        "double", "dynamic_cast", "else", "enum", "explicit", "export", "extern", "false",
-        "float", "for", "friend", "goto", "if", "inline", "int", "long", "mutable", "namespace",
-        "new", "noexcept", "not", "nullptr", "operator", "or", "private", "protected", "public",
-        "register", "reinterpret_cast", "requires", "return", "short", "signed", "sizeof",
-        "static", "static_assert", "static_cast", "struct", "switch", "template", "this",
-        "thread_local", "throw", "true", "try", "typedef", "typeid", "typename", "union",
-        "unsigned", "using", "virtual", "void", "volatile", "wchar_t", "while", "xor",
-        "method", "interface", "import", "lend", "RRef", "RRefArray", "RRefDeque", "RRefBytes",
-        "Result", "Handle", "lamina", "std", "idl",
+        "alignas",
+        "alignof",
+        "and",
+        "asm",
+        "auto",
+        "bool",
+        "break",
+        "case",
+        "catch",
+        "char",
+        "class",
+        "concept",
+        "const",
+        "consteval",
+        "constexpr",
+        "constinit",
+        "const_cast",
+        "continue",
+        "co_await",
+        "co_return",
+        "co_yield",
+        "decltype",
+        "default",
+        "delete",
+        "do",
+        "double",
+        "dynamic_cast",
+        "else",
+        "enum",
+        "explicit",
+        "export",
+        "extern",
+        "false",
+        "float",
+        "for",
+        "friend",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "mutable",
+        "namespace",
+        "new",
+        "noexcept",
+        "not",
+        "nullptr",
+        "operator",
+        "or",
+        "private",
+        "protected",
+        "public",
+        "register",
+        "reinterpret_cast",
+        "requires",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "static_assert",
+        "static_cast",
+        "struct",
+        "switch",
+        "template",
+        "this",
+        "thread_local",
+        "throw",
+        "true",
+        "try",
+        "typedef",
+        "typeid",
+        "typename",
+        "union",
+        "unsigned",
+        "using",
+        "virtual",
+        "void",
+        "volatile",
+        "wchar_t",
+        "while",
+        "xor",
+        "method",
+        "interface",
+        "import",
+        "lend",
+        "RRef",
+        "RRefArray",
+        "RRefDeque",
+        "RRefBytes",
+        "Result",
+        "Handle",
+        "lamina",
+        "std",
+        "idl",
     };
     return words.count(s) != 0 || find_scalar(s) != nullptr || s.rfind("lamina_", 0) == 0 ||
            s.rfind("Lamina", 0) == 0 ||
@@ -63,13 +146,13 @@ private:
     [[noreturn]] void error(int line, const std::string& message) { fail(m_.path, line, message); }
     void expect(const std::string& s, const std::string& what = "") {
         if (!is(s))
-            error(peek().line, "expected '" + s + "'" + (what.empty() ? "" : " " + what) + ", found '" + peek().text + "'");
+            error(peek().line,
+                  "expected '" + s + "'" + (what.empty() ? "" : " " + what) + ", found '" + peek().text + "'");
         next();
     }
     std::string name(const std::string& what) {
         const Token& t = peek();
-        if (t.kind != TokenKind::Ident)
-            error(t.line, "expected a " + what + " name, found '" + t.text + "'");
+        if (t.kind != TokenKind::Ident) error(t.line, "expected a " + what + " name, found '" + t.text + "'");
         if (is_reserved(t.text))
             error(t.line, what + " name '" + t.text + "' is reserved (a keyword or a name the generated code uses)");
         next();
@@ -77,8 +160,7 @@ private:
     }
     uint64_t number(const std::string& what) {
         const Token& t = peek();
-        if (t.kind != TokenKind::Number)
-            error(t.line, "expected " + what + ", found '" + t.text + "'");
+        if (t.kind != TokenKind::Number) error(t.line, "expected " + what + ", found '" + t.text + "'");
         next();
         return t.number;
     }
@@ -87,8 +169,7 @@ private:
     void comma_list(const std::string& close, F item) {
         while (!is(close)) {
             item();
-            if (!is(","))
-                break;
+            if (!is(",")) break;
             next();
         }
     }
@@ -107,8 +188,7 @@ private:
     void members(const std::string& keyword, const std::string& decl_name, F member) {
         expect("{", "after the " + keyword + " name");
         while (!is("}")) {
-            if (peek().kind == TokenKind::End)
-                error(peek().line, keyword + " " + decl_name + " is not closed");
+            if (peek().kind == TokenKind::End) error(peek().line, keyword + " " + decl_name + " is not closed");
             member();
         }
         next();
@@ -131,30 +211,26 @@ private:
             if (is("=")) {
                 next();
                 bool negative = is("-");
-                if (negative)
-                    next();
+                if (negative) next();
                 uint64_t n = number("a value");
                 if (n > static_cast<uint64_t>(INT64_MAX))
                     error(line, "enum " + e->name + ": value of " + v + " is out of range");
                 value = negative ? -static_cast<int64_t>(n) : static_cast<int64_t>(n);
             }
             for (auto& [other, _] : e->values)
-                if (other == v)
-                    error(line, "enum " + e->name + ": duplicate value name '" + v + "'");
+                if (other == v) error(line, "enum " + e->name + ": duplicate value name '" + v + "'");
             e->values.push_back({v, value});
             value++;
         });
         expect("}", "to close enum " + e->name);
-        if (e->values.empty())
-            error(e->line, "enum " + e->name + " has no values");
+        if (e->values.empty()) error(e->line, "enum " + e->name + " has no values");
         m_.enums.push_back(std::move(e));
     }
 
     void parse_struct() {
         auto s = declaration<StructDecl>("struct");
         members("struct", s->name, [&] { s->fields.push_back(field(*s)); });
-        if (s->fields.empty())
-            error(s->line, "struct " + s->name + " has no fields");
+        if (s->fields.empty()) error(s->line, "struct " + s->name + " has no fields");
         m_.structs.push_back(std::move(s));
     }
 
@@ -163,8 +239,7 @@ private:
         f.line = peek().line;
         f.name = name("field");
         for (auto& other : s.fields)
-            if (other.name == f.name)
-                error(f.line, "struct " + s.name + ": duplicate field '" + f.name + "'");
+            if (other.name == f.name) error(f.line, "struct " + s.name + ": duplicate field '" + f.name + "'");
         expect(":", "after field " + f.name);
         f.type = type("field " + s.name + "." + f.name);
         expect(";", "after field " + s.name + "." + f.name);
@@ -192,8 +267,7 @@ private:
             p.line = peek().line;
             p.name = name("parameter");
             for (auto& other : md.params)
-                if (other.name == p.name)
-                    error(p.line, "method " + where + ": duplicate parameter '" + p.name + "'");
+                if (other.name == p.name) error(p.line, "method " + where + ": duplicate parameter '" + p.name + "'");
             expect(":", "after parameter " + p.name);
             if (is("lend")) {
                 next();
@@ -203,8 +277,7 @@ private:
             md.params.push_back(std::move(p));
         });
         expect(")", "to close the parameters of " + where);
-        if (!is("->"))
-            error(peek().line, "method " + where + " has no return type (write '-> void' or '-> TYPE')");
+        if (!is("->")) error(peek().line, "method " + where + " has no return type (write '-> void' or '-> TYPE')");
         next();
         md.ret = return_type("return type of " + where);
         if (is("[")) {
@@ -241,8 +314,7 @@ private:
 
     // Refuses a pointer or a reference where C++ habits put one: before or after a type.
     void no_indirection(const std::string& what) {
-        if (is("*"))
-            error(peek().line, what + ": raw pointers are not exchangeable (use RRef<T>)");
+        if (is("*")) error(peek().line, what + ": raw pointers are not exchangeable (use RRef<T>)");
         if (is("&"))
             error(peek().line, what + ": references are not exchangeable (use 'lend RRef<T>' to lend for a call)");
     }
@@ -258,8 +330,7 @@ private:
             arr.count = number("an array length");
             arr.elem = std::make_shared<Type>(std::move(t));
             expect("]", "to close the array length of " + what);
-            if (is("["))
-                error(peek().line, what + ": arrays of arrays are not supported (use a struct)");
+            if (is("[")) error(peek().line, what + ": arrays of arrays are not supported (use a struct)");
             no_indirection(what);
             return arr;
         }
@@ -270,11 +341,9 @@ private:
         const Token& tok = peek();
         Type t;
         t.line = tok.line;
-        if (tok.kind == TokenKind::String)
-            error(tok.line, what + ": strings are not exchangeable (use RRefBytes)");
+        if (tok.kind == TokenKind::String) error(tok.line, what + ": strings are not exchangeable (use RRefBytes)");
         no_indirection(what);
-        if (tok.kind != TokenKind::Ident)
-            error(tok.line, what + ": expected a type, found '" + tok.text + "'");
+        if (tok.kind != TokenKind::Ident) error(tok.line, what + ": expected a type, found '" + tok.text + "'");
         const std::string n = tok.text;
         next();
         if (find_scalar(n)) {

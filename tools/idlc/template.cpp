@@ -12,8 +12,7 @@ public:
     explicit Expander(std::initializer_list<TemplateValue> values) : values_(values), used_(values.size(), false) {}
 
     std::string run(std::string_view text) {
-        if (!text.empty() && text.front() == '\n')
-            text.remove_prefix(1);
+        if (!text.empty() && text.front() == '\n') text.remove_prefix(1);
         std::string out;
         while (!text.empty()) {
             size_t end = text.find('\n');
@@ -35,8 +34,7 @@ private:
     // The name when the line is only indentation and one placeholder; empty otherwise.
     static std::string_view block_name(std::string_view line) {
         size_t start = line.find_first_not_of(' ');
-        if (start == std::string_view::npos || line.substr(start, 2) != "${" || line.back() != '}')
-            return {};
+        if (start == std::string_view::npos || line.substr(start, 2) != "${" || line.back() != '}') return {};
         std::string_view name = line.substr(start + 2, line.size() - start - 3);
         return name.find_first_of("${} ") == std::string_view::npos ? name : std::string_view();
     }
@@ -45,8 +43,7 @@ private:
         while (!block.empty()) {
             size_t end = block.find('\n');
             std::string_view line = block.substr(0, end);
-            if (!line.empty())
-                out.append(indent).append(line);
+            if (!line.empty()) out.append(indent).append(line);
             out += '\n';
             block.remove_prefix(end == std::string_view::npos ? block.size() : end + 1);
         }

@@ -28,8 +28,7 @@ std::string expand(std::string_view text, std::initializer_list<TemplateValue> v
 template <typename Items, typename Each>
 std::string join(const Items& items, Each each) {
     std::string out;
-    for (auto& item : items)
-        out += each(item);
+    for (auto& item : items) out += each(item);
     return out;
 }
 
@@ -38,8 +37,7 @@ template <typename Items, typename Each>
 std::string join(const Items& items, std::string_view separator, Each each) {
     std::string out;
     for (auto& item : items) {
-        if (!out.empty())
-            out += separator;
+        if (!out.empty()) out += separator;
         out += each(item);
     }
     return out;

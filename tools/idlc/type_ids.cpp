@@ -12,24 +12,30 @@ TypeId hash(const std::string& layout) { return lamina::type_id::fnv1a(layout.da
 
 std::string layout_spelling(const Type& t) {
     switch (t.kind) {
-    case TypeKind::Scalar:
-    case TypeKind::Enum:
-    case TypeKind::Struct:
-    case TypeKind::Interface: return t.name;
-    case TypeKind::Array: return layout_spelling(*t.elem) + "[" + std::to_string(t.count) + "]";
-    case TypeKind::RRef: return "RRef<" + layout_spelling(*t.elem) + ">";
-    case TypeKind::RRefArray: return "RRefArray<" + layout_spelling(*t.elem) + "," + std::to_string(t.count) + ">";
-    case TypeKind::RRefDeque: return "RRefDeque<" + layout_spelling(*t.elem) + "," + std::to_string(t.count) + ">";
-    case TypeKind::Bytes: return "RRefBytes";
-    case TypeKind::Void: return "void";
+        case TypeKind::Scalar:
+        case TypeKind::Enum:
+        case TypeKind::Struct:
+        case TypeKind::Interface:
+            return t.name;
+        case TypeKind::Array:
+            return layout_spelling(*t.elem) + "[" + std::to_string(t.count) + "]";
+        case TypeKind::RRef:
+            return "RRef<" + layout_spelling(*t.elem) + ">";
+        case TypeKind::RRefArray:
+            return "RRefArray<" + layout_spelling(*t.elem) + "," + std::to_string(t.count) + ">";
+        case TypeKind::RRefDeque:
+            return "RRefDeque<" + layout_spelling(*t.elem) + "," + std::to_string(t.count) + ">";
+        case TypeKind::Bytes:
+            return "RRefBytes";
+        case TypeKind::Void:
+            return "void";
     }
     throw std::logic_error("layout_spelling: unknown type kind");
 }
 
 TypeId enum_type_id(const EnumDecl& e) {
     std::string layout = "enum " + e.name + ":" + e.underlying + "{";
-    for (auto& [name, value] : e.values)
-        layout += name + "=" + std::to_string(value) + ";";
+    for (auto& [name, value] : e.values) layout += name + "=" + std::to_string(value) + ";";
     return lamina::declared_type_id(hash(layout + "}"));
 }
 
@@ -38,8 +44,7 @@ TypeId struct_type_id(const StructDecl& s) {
     for (auto& f : s.fields) {
         layout += f.name + ":" + layout_spelling(f.type);
         if (const Type& et = f.type.element(); et.kind == TypeKind::Struct) {
-            if (et.st->id == 0)
-                throw std::logic_error("struct_type_id: " + et.name + " has no id yet");
+            if (et.st->id == 0) throw std::logic_error("struct_type_id: " + et.name + " has no id yet");
             layout += "#" + std::to_string(et.st->id);
         }
         layout += ";";
@@ -49,20 +54,29 @@ TypeId struct_type_id(const StructDecl& s) {
 
 TypeId value_type_id(const Type& t) {
     switch (t.kind) {
-    case TypeKind::Scalar: return find_scalar(t.name)->id;
-    case TypeKind::Enum: return t.en->id;
-    case TypeKind::Struct: return t.st->id;
-    default: throw std::logic_error("value_type_id: not a scalar, enum or struct: " + layout_spelling(t));
+        case TypeKind::Scalar:
+            return find_scalar(t.name)->id;
+        case TypeKind::Enum:
+            return t.en->id;
+        case TypeKind::Struct:
+            return t.st->id;
+        default:
+            throw std::logic_error("value_type_id: not a scalar, enum or struct: " + layout_spelling(t));
     }
 }
 
 TypeId handle_target_id(const Type& t) {
     switch (t.kind) {
-    case TypeKind::RRef: return value_type_id(*t.elem);
-    case TypeKind::RRefArray: return lamina::array_type_id(value_type_id(*t.elem), static_cast<uint32_t>(t.count));
-    case TypeKind::RRefDeque: return lamina::deque_type_id(value_type_id(*t.elem), static_cast<uint32_t>(t.count));
-    case TypeKind::Bytes: return lamina::BYTES_TYPE_ID;
-    default: throw std::logic_error("handle_target_id: not a handle: " + layout_spelling(t));
+        case TypeKind::RRef:
+            return value_type_id(*t.elem);
+        case TypeKind::RRefArray:
+            return lamina::array_type_id(value_type_id(*t.elem), static_cast<uint32_t>(t.count));
+        case TypeKind::RRefDeque:
+            return lamina::deque_type_id(value_type_id(*t.elem), static_cast<uint32_t>(t.count));
+        case TypeKind::Bytes:
+            return lamina::BYTES_TYPE_ID;
+        default:
+            throw std::logic_error("handle_target_id: not a handle: " + layout_spelling(t));
     }
 }
 

@@ -14,7 +14,8 @@
  *   `key=value` with no spaces in either. Keys: id, name, state, restarts, faults, calls_in,
  *   calls_out, heap_pages, exchange_objects, threads. Unknown keys are ignored (the kernel may
  *   add some); missing ones show as "-". Empty lines and lines starting with '#' are skipped.
- *     id=1 name=fs state=running restarts=0 faults=0 calls_in=812 calls_out=40 heap_pages=64 exchange_objects=3 threads=1
+ *     id=1 name=fs state=running restarts=0 faults=0 calls_in=812 calls_out=40 heap_pages=64 exchange_objects=3
+ * threads=1
  *
  * /proc/domctl (write): one command per write(2), one line ending in '\n':
  *     inject NAME KIND\n
@@ -34,12 +35,12 @@
 
 enum { EXIT_USAGE = 2 };
 
-static const char *const fault_kinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
+static const char* const fault_kinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
 
 struct column {
-    const char *key;     /* field name in /proc/domains */
-    const char *header;  /* table heading */
-    int numeric;         /* right-aligned */
+    const char* key;    /* field name in /proc/domains */
+    const char* header; /* table heading */
+    int numeric;        /* right-aligned */
 };
 
 static const struct column columns[] = {
@@ -58,26 +59,24 @@ enum { NCOLUMNS = sizeof(columns) / sizeof(columns[0]) };
 
 /* One table row: pointers into the file's text (NUL-terminated in place). */
 struct row {
-    const char *cell[NCOLUMNS];
+    const char* cell[NCOLUMNS];
 };
 
-static const char *proc_dir(void) {
-    const char *dir = getenv("DOMCTL_PROC");
+static const char* proc_dir(void) {
+    const char* dir = getenv("DOMCTL_PROC");
     return dir && *dir ? dir : "/proc";
 }
 
-static void proc_path(char *buf, size_t size, const char *file) {
-    snprintf(buf, size, "%s/%s", proc_dir(), file);
-}
+static void proc_path(char* buf, size_t size, const char* file) { snprintf(buf, size, "%s/%s", proc_dir(), file); }
 
-static void usage(FILE *out) {
+static void usage(FILE* out) {
     fprintf(out,
             "usage: domctl list\n"
             "       domctl inject NAME [panic|null|ud|div0|stack|loop]\n"
             "       domctl restart NAME\n");
 }
 
-static int usage_error(const char *fmt, const char *arg) {
+static int usage_error(const char* fmt, const char* arg) {
     fputs("domctl: ", stderr);
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
@@ -86,14 +85,14 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 /* Reads a whole file. Files under /proc report size 0, so this reads until EOF. */
-static char *read_file(const char *path, size_t *length) {
+static char* read_file(const char* path, size_t* length) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return NULL;
     size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
+    char* buf = malloc(cap + 1);
     while (buf) {
         if (len == cap) {
-            char *bigger = realloc(buf, cap * 2 + 1);
+            char* bigger = realloc(buf, cap * 2 + 1);
             if (!bigger) {
                 free(buf);
                 buf = NULL;
@@ -125,7 +124,7 @@ static char *read_file(const char *path, size_t *length) {
     return buf;
 }
 
-static int column_of(const char *key, size_t key_len) {
+static int column_of(const char* key, size_t key_len) {
     for (int i = 0; i < NCOLUMNS; i++) {
         if (strlen(columns[i].key) == key_len && memcmp(columns[i].key, key, key_len) == 0) return i;
     }
@@ -134,16 +133,16 @@ static int column_of(const char *key, size_t key_len) {
 
 /* Splits one line (NUL-terminated, modified in place) into a row. Returns 0, or -1 with a
  * message in why. */
-static int parse_line(char *line, struct row *row, const char **why) {
+static int parse_line(char* line, struct row* row, const char** why) {
     for (int i = 0; i < NCOLUMNS; i++) row->cell[i] = NULL;
-    char *p = line;
+    char* p = line;
     for (;;) {
         while (*p == ' ' || *p == '\t') p++;
         if (!*p) break;
-        char *field = p;
+        char* field = p;
         while (*p && *p != ' ' && *p != '\t') p++;
         if (*p) *p++ = '\0';
-        char *eq = strchr(field, '=');
+        char* eq = strchr(field, '=');
         if (!eq || eq == field) {
             *why = "a field is not key=value";
             return -1;
@@ -170,7 +169,7 @@ static int cmd_list(void) {
     char path[4096];
     proc_path(path, sizeof(path), "domains");
     size_t len = 0;
-    char *text = read_file(path, &len);
+    char* text = read_file(path, &len);
     if (!text) {
         fprintf(stderr, "domctl: cannot read %s: %s\n", path, strerror(errno));
         return 1;
@@ -183,7 +182,7 @@ static int cmd_list(void) {
 
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
-    struct row *rows = calloc(lines, sizeof(*rows));
+    struct row* rows = calloc(lines, sizeof(*rows));
     if (!rows) {
         fprintf(stderr, "domctl: out of memory\n");
         free(text);
@@ -191,14 +190,14 @@ static int cmd_list(void) {
     }
     size_t nrows = 0, lineno = 0;
     int status = 0;
-    for (char *line = text; line && *line;) {
-        char *next = strchr(line, '\n');
+    for (char* line = text; line && *line;) {
+        char* next = strchr(line, '\n');
         if (next) *next++ = '\0';
         lineno++;
-        char *s = line;
+        char* s = line;
         while (*s == ' ' || *s == '\t') s++;
         if (*s && *s != '#') {
-            const char *why = "";
+            const char* why = "";
             if (parse_line(s, &rows[nrows], &why) == 0) {
                 nrows++;
             } else {
@@ -219,8 +218,8 @@ static int cmd_list(void) {
     }
     for (size_t r = 0; r <= nrows; r++) {
         for (int c = 0; c < NCOLUMNS; c++) {
-            const char *cell = r == 0 ? columns[c].header : rows[r - 1].cell[c];
-            const char *sep = c == 0 ? "" : "  ";
+            const char* cell = r == 0 ? columns[c].header : rows[r - 1].cell[c];
+            const char* sep = c == 0 ? "" : "  ";
             if (c == NCOLUMNS - 1 && !columns[c].numeric) {
                 printf("%s%s", sep, cell);
             } else if (columns[c].numeric) {
@@ -241,15 +240,15 @@ static int cmd_list(void) {
 }
 
 /* A domain name goes into a one-line command: it must be one non-empty word. */
-static int valid_name(const char *name) {
+static int valid_name(const char* name) {
     if (!*name || strlen(name) > 64) return 0;
-    for (const char *p = name; *p; p++) {
+    for (const char* p = name; *p; p++) {
         if (*p <= ' ' || *p == 0x7f) return 0;
     }
     return 1;
 }
 
-static int send_command(const char *command, const char *name) {
+static int send_command(const char* command, const char* name) {
     char path[4096];
     proc_path(path, sizeof(path), "domctl");
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -270,25 +269,22 @@ static int send_command(const char *command, const char *name) {
     /* The command without its newline, for messages. */
     int shown = (int)len - 1;
     if (n >= 0) {
-        fprintf(stderr, "domctl: %s took only %zd of %zu bytes of '%.*s'\n", path, n, len, shown,
-                command);
+        fprintf(stderr, "domctl: %s took only %zd of %zu bytes of '%.*s'\n", path, n, len, shown, command);
     } else if (saved == ENOENT) {
         fprintf(stderr, "domctl: no domain named '%s' (see 'domctl list')\n", name);
     } else if (saved == EBUSY) {
-        fprintf(stderr, "domctl: domain '%s' cannot take '%.*s' now: %s\n", name, shown, command,
-                strerror(saved));
+        fprintf(stderr, "domctl: domain '%s' cannot take '%.*s' now: %s\n", name, shown, command, strerror(saved));
     } else {
-        fprintf(stderr, "domctl: the kernel refused '%.*s': %s\n", shown, command,
-                strerror(saved));
+        fprintf(stderr, "domctl: the kernel refused '%.*s': %s\n", shown, command, strerror(saved));
     }
     return 1;
 }
 
-static int cmd_inject(int argc, char **argv) {
+static int cmd_inject(int argc, char** argv) {
     if (argc < 1 || argc > 2) return usage_error("inject takes NAME and an optional KIND", "");
-    const char *name = argv[0];
+    const char* name = argv[0];
     if (!valid_name(name)) return usage_error("'%s' is not a domain name", name);
-    const char *kind = argc == 2 ? argv[1] : "panic";
+    const char* kind = argc == 2 ? argv[1] : "panic";
     int known = 0;
     for (size_t i = 0; i < sizeof(fault_kinds) / sizeof(fault_kinds[0]); i++) {
         if (strcmp(kind, fault_kinds[i]) == 0) known = 1;
@@ -301,9 +297,9 @@ static int cmd_inject(int argc, char **argv) {
     return status;
 }
 
-static int cmd_restart(int argc, char **argv) {
+static int cmd_restart(int argc, char** argv) {
     if (argc != 1) return usage_error("restart takes exactly one NAME", "");
-    const char *name = argv[0];
+    const char* name = argv[0];
     if (!valid_name(name)) return usage_error("'%s' is not a domain name", name);
     char command[128];
     snprintf(command, sizeof(command), "restart %s\n", name);
@@ -312,9 +308,9 @@ static int cmd_restart(int argc, char **argv) {
     return status;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     if (argc < 2) return usage_error("no command given", "");
-    const char *cmd = argv[1];
+    const char* cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

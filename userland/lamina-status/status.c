@@ -23,21 +23,21 @@
 enum { MAX_DOMAINS = 64, MAX_IFACES = 16, NAME_MAX_LEN = 31, FILE_MAX = 65536, BODY_MAX = 1024 };
 
 /* The counters of a domain, in the order of the page's columns. */
-static const char *const domain_keys[] = {"restarts", "faults",     "calls_in",         "calls_out",
+static const char* const domain_keys[] = {"restarts",   "faults",           "calls_in", "calls_out",
                                           "heap_pages", "exchange_objects", "threads"};
-static const char *const domain_headings[] = {"Restarts", "Faults", "Calls in", "Calls out",
+static const char* const domain_headings[] = {"Restarts",   "Faults",           "Calls in", "Calls out",
                                               "Heap pages", "Exchange objects", "Threads"};
 enum { NKEYS = sizeof(domain_keys) / sizeof(domain_keys[0]) };
 
 /* /proc/net/dev: the columns after "name:", and the ones the page shows. */
-static const char *const iface_keys[] = {"rx_bytes", "rx_packets", "rx_errors", "rx_dropped",
+static const char* const iface_keys[] = {"rx_bytes", "rx_packets", "rx_errors", "rx_dropped",
                                          "tx_bytes", "tx_packets", "tx_errors", "tx_dropped"};
-static const char *const iface_headings[] = {"Received bytes", "Packets", "Errors", "Dropped",
+static const char* const iface_headings[] = {"Received bytes", "Packets", "Errors", "Dropped",
                                              "Sent bytes",     "Packets", "Errors", "Dropped"};
 static const int iface_columns[] = {0, 1, 2, 3, 8, 9, 10, 11};
 enum { NIFACE_KEYS = sizeof(iface_keys) / sizeof(iface_keys[0]) };
 
-static const char *const fault_kinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
+static const char* const fault_kinds[] = {"panic", "null", "ud", "div0", "stack", "loop"};
 
 struct domain {
     unsigned long long id;
@@ -57,22 +57,22 @@ struct status {
     int ndomains;
     struct iface ifaces[MAX_IFACES];
     int nifaces;
-    char uptime[32];                  /* seconds, as /proc/uptime writes them; "" if unknown */
-    unsigned long long mem_kb[3];     /* MemTotal, MemFree, MemAvailable */
+    char uptime[32];              /* seconds, as /proc/uptime writes them; "" if unknown */
+    unsigned long long mem_kb[3]; /* MemTotal, MemFree, MemAvailable */
     int mem_known[3];
     int demo;
 };
 
-static const char *const mem_keys[] = {"MemTotal:", "MemFree:", "MemAvailable:"};
-static const char *const mem_json[] = {"total_kb", "free_kb", "available_kb"};
+static const char* const mem_keys[] = {"MemTotal:", "MemFree:", "MemAvailable:"};
+static const char* const mem_json[] = {"total_kb", "free_kb", "available_kb"};
 
-static const char *proc_dir(void) {
-    const char *d = getenv("LAMINA_STATUS_PROC");
+static const char* proc_dir(void) {
+    const char* d = getenv("LAMINA_STATUS_PROC");
     return d && *d ? d : "/proc";
 }
 
 /* The file PROC/name into buf (NUL-terminated); -1 when it cannot be read. */
-static int read_proc(const char *name, char *buf, size_t size) {
+static int read_proc(const char* name, char* buf, size_t size) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", proc_dir(), name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -91,18 +91,18 @@ static int read_proc(const char *name, char *buf, size_t size) {
 
 /* A word of letters, digits, '_', '-' or '.', at most NAME_MAX_LEN long: the only names and
  * states shown, so nothing from /proc needs escaping and a strange line cannot inject markup. */
-static int is_word(const char *s, size_t len) {
+static int is_word(const char* s, size_t len) {
     if (len == 0 || len > NAME_MAX_LEN) return 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-' || c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.'))
             return 0;
     }
     return 1;
 }
 
-static int parse_number(const char *s, size_t len, unsigned long long *out) {
+static int parse_number(const char* s, size_t len, unsigned long long* out) {
     if (len == 0 || len > 19) return 0;
     unsigned long long v = 0;
     for (size_t i = 0; i < len; i++) {
@@ -115,18 +115,18 @@ static int parse_number(const char *s, size_t len, unsigned long long *out) {
 
 /* One /proc/domains line (the contract in userland/domctl/README.md); 0 when it is malformed
  * or lacks its id or name, and the page skips it. */
-static int parse_domain(char *line, struct domain *d) {
+static int parse_domain(char* line, struct domain* d) {
     memset(d, 0, sizeof *d);
     int have_id = 0;
-    for (char *p = line; *p;) {
+    for (char* p = line; *p;) {
         while (*p == ' ' || *p == '\t') p++;
         if (!*p) break;
-        char *field = p;
+        char* field = p;
         while (*p && *p != ' ' && *p != '\t') p++;
-        char *eq = memchr(field, '=', (size_t)(p - field));
+        char* eq = memchr(field, '=', (size_t)(p - field));
         if (!eq) return 0;
         size_t klen = (size_t)(eq - field), vlen = (size_t)(p - eq - 1);
-        const char *v = eq + 1;
+        const char* v = eq + 1;
         if (klen == 2 && !memcmp(field, "id", 2)) {
             if (!parse_number(v, vlen, &d->id)) return 0;
             have_id = 1;
@@ -147,25 +147,25 @@ static int parse_domain(char *line, struct domain *d) {
     return have_id && d->name[0];
 }
 
-static void read_domains(struct status *st) {
+static void read_domains(struct status* st) {
     static char text[FILE_MAX];
     if (read_proc("domains", text, sizeof text) < 0) return;
-    for (char *line = strtok(text, "\n"); line && st->ndomains < MAX_DOMAINS; line = strtok(NULL, "\n")) {
-        char *p = line;
+    for (char* line = strtok(text, "\n"); line && st->ndomains < MAX_DOMAINS; line = strtok(NULL, "\n")) {
+        char* p = line;
         while (*p == ' ' || *p == '\t') p++;
         if (!*p || *p == '#') continue;
         if (parse_domain(p, &st->domains[st->ndomains])) st->ndomains++;
     }
 }
 
-static void read_memory(struct status *st) {
+static void read_memory(struct status* st) {
     char text[4096];
     if (read_proc("meminfo", text, sizeof text) < 0) return;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char* line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         for (int k = 0; k < 3; k++) {
             size_t klen = strlen(mem_keys[k]);
             if (strncmp(line, mem_keys[k], klen)) continue;
-            char *v = line + klen;
+            char* v = line + klen;
             while (*v == ' ') v++;
             size_t vlen = strspn(v, "0123456789");
             st->mem_known[k] = parse_number(v, vlen, &st->mem_kb[k]) && !strcmp(v + vlen, " kB");
@@ -173,7 +173,7 @@ static void read_memory(struct status *st) {
     }
 }
 
-static void read_uptime(struct status *st) {
+static void read_uptime(struct status* st) {
     char text[128];
     if (read_proc("uptime", text, sizeof text) < 0) return;
     size_t ilen = strspn(text, "0123456789");
@@ -185,21 +185,21 @@ static void read_uptime(struct status *st) {
 }
 
 /* /proc/net/dev: two heading lines, then "NAME: 16 numbers" per interface. */
-static void read_ifaces(struct status *st) {
+static void read_ifaces(struct status* st) {
     static char text[FILE_MAX];
     if (read_proc("net/dev", text, sizeof text) < 0) return;
-    for (char *line = strtok(text, "\n"); line && st->nifaces < MAX_IFACES; line = strtok(NULL, "\n")) {
-        char *colon = strchr(line, ':');
+    for (char* line = strtok(text, "\n"); line && st->nifaces < MAX_IFACES; line = strtok(NULL, "\n")) {
+        char* colon = strchr(line, ':');
         if (!colon || strchr(line, '|')) continue;
-        char *name = line;
+        char* name = line;
         while (*name == ' ') name++;
-        struct iface *f = &st->ifaces[st->nifaces];
+        struct iface* f = &st->ifaces[st->nifaces];
         if (!is_word(name, (size_t)(colon - name))) continue;
         memcpy(f->name, name, (size_t)(colon - name));
         f->name[colon - name] = 0;
         unsigned long long col[16];
         int n = 0;
-        for (char *p = colon + 1; n < 16;) {
+        for (char* p = colon + 1; n < 16;) {
             while (*p == ' ' || *p == '\t') p++;
             size_t len = strspn(p, "0123456789");
             if (!parse_number(p, len, &col[n])) break;
@@ -212,7 +212,7 @@ static void read_ifaces(struct status *st) {
     }
 }
 
-static void read_status(struct status *st) {
+static void read_status(struct status* st) {
     read_domains(st);
     read_memory(st);
     read_uptime(st);
@@ -221,7 +221,7 @@ static void read_status(struct status *st) {
 
 /* --- JSON ------------------------------------------------------------------------------------ */
 
-static void json_number(const char *key, int known, unsigned long long v, int comma) {
+static void json_number(const char* key, int known, unsigned long long v, int comma) {
     if (known)
         printf("%s\"%s\":%llu", comma ? "," : "", key, v);
     else
@@ -229,12 +229,12 @@ static void json_number(const char *key, int known, unsigned long long v, int co
 }
 
 /* Names and states are words (is_word), so they need no escaping in JSON or HTML. */
-static void print_json(const struct status *st) {
+static void print_json(const struct status* st) {
     printf("{\"uptime_seconds\":%s,\"memory\":{", st->uptime[0] ? st->uptime : "null");
     for (int k = 0; k < 3; k++) json_number(mem_json[k], st->mem_known[k], st->mem_kb[k], k > 0);
     printf("},\"domains\":[");
     for (int i = 0; i < st->ndomains; i++) {
-        const struct domain *d = &st->domains[i];
+        const struct domain* d = &st->domains[i];
         printf("%s{\"id\":%llu,\"name\":\"%s\",", i ? "," : "", d->id, d->name);
         if (d->state[0])
             printf("\"state\":\"%s\"", d->state);
@@ -245,7 +245,7 @@ static void print_json(const struct status *st) {
     }
     printf("],\"interfaces\":[");
     for (int i = 0; i < st->nifaces; i++) {
-        const struct iface *f = &st->ifaces[i];
+        const struct iface* f = &st->ifaces[i];
         printf("%s{\"name\":\"%s\"", i ? "," : "", f->name);
         for (int k = 0; k < NIFACE_KEYS; k++) json_number(iface_keys[k], 1, f->value[k], 1);
         printf("}");
@@ -288,15 +288,18 @@ static const char page_script[] =
     "var ikeys=['rx_bytes','rx_packets','rx_errors','rx_dropped','tx_bytes','tx_packets','tx_errors','tx_dropped'];\n"
     "function txt(v){return v===null||v===undefined?'\\u2014':String(v);}\n"
     "function cell(row,v){var td=document.createElement('td');td.textContent=txt(v);row.appendChild(td);return td;}\n"
-    "function fill(id,rows,span,empty){var b=document.getElementById(id);while(b.firstChild)b.removeChild(b.firstChild);\n"
-    " if(!rows.length){var r=document.createElement('tr'),td=cell(r,empty);td.colSpan=span;td.className='empty';b.appendChild(r);}\n"
+    "function fill(id,rows,span,empty){var "
+    "b=document.getElementById(id);while(b.firstChild)b.removeChild(b.firstChild);\n"
+    " if(!rows.length){var "
+    "r=document.createElement('tr'),td=cell(r,empty);td.colSpan=span;td.className='empty';b.appendChild(r);}\n"
     " rows.forEach(function(r){b.appendChild(r);});}\n"
     "function update(s){\n"
     " document.getElementById('uptime').textContent=window.laminaUptime(s.uptime_seconds);\n"
     " document.getElementById('memory').textContent=window.laminaMemory(s.memory);\n"
     " var demo=document.body.hasAttribute('data-demo');\n"
     " fill('domain-rows',s.domains.map(function(d){var r=document.createElement('tr');cell(r,d.name);\n"
-    "  var st=document.createElement('span');st.className='state state-'+(d.state||'unknown');st.textContent=txt(d.state);\n"
+    "  var st=document.createElement('span');st.className='state "
+    "state-'+(d.state||'unknown');st.textContent=txt(d.state);\n"
     "  var td=cell(r,'');td.textContent='';td.appendChild(st);keys.forEach(function(k){cell(r,d[k]);});\n"
     "  if(demo){var f=document.createElement('form');f.method='post';var i=document.createElement('input');\n"
     "   i.type='hidden';i.name='domain';i.value=d.name;var bt=document.createElement('button');bt.name='kind';\n"
@@ -312,15 +315,17 @@ static const char page_script[] =
     "window.laminaMemory=function(m){if(m.total_kb===null)return '\\u2014';\n"
     " var free=m.available_kb!==null?m.available_kb:m.free_kb;\n"
     " return Math.floor(free/1024)+' MiB available of '+Math.floor(m.total_kb/1024)+' MiB';};\n"
-    "function poll(){fetch('?format=json',{cache:'no-store'}).then(function(r){if(!r.ok)throw r.status;return r.json();})\n"
-    " .then(update).catch(function(){document.getElementById('updated').textContent='Live refresh failed; retrying.';})\n"
+    "function poll(){fetch('?format=json',{cache:'no-store'}).then(function(r){if(!r.ok)throw r.status;return "
+    "r.json();})\n"
+    " .then(update).catch(function(){document.getElementById('updated').textContent='Live refresh failed; "
+    "retrying.';})\n"
     " .then(function(){setTimeout(poll,2000);});}\n"
     "poll();\n"
     "})();\n";
 
 /* The same wording as the script's laminaUptime and laminaMemory, so that a refresh changes
  * only the figures. */
-static void print_uptime_text(const char *uptime) {
+static void print_uptime_text(const char* uptime) {
     if (!uptime[0]) {
         printf("&#8212;");
         return;
@@ -332,7 +337,7 @@ static void print_uptime_text(const char *uptime) {
     printf("%llu s", s % 60);
 }
 
-static void print_memory_text(const struct status *st) {
+static void print_memory_text(const struct status* st) {
     if (!st->mem_known[0]) {
         printf("&#8212;");
         return;
@@ -341,11 +346,12 @@ static void print_memory_text(const struct status *st) {
     printf("%llu MiB available of %llu MiB", st->mem_known[k] ? st->mem_kb[k] / 1024 : 0, st->mem_kb[0] / 1024);
 }
 
-static void print_html(const struct status *st) {
-    printf("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-           "<title>Lamina status</title>\n<style>\n%s</style>\n</head>\n<body%s>\n",
-           page_style, st->demo ? " data-demo" : "");
+static void print_html(const struct status* st) {
+    printf(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<title>Lamina status</title>\n<style>\n%s</style>\n</head>\n<body%s>\n",
+        page_style, st->demo ? " data-demo" : "");
     printf("<header>\n<h1>Lamina status</h1>\n<p>Domains, memory and network, from /proc</p>\n</header>\n<main>\n");
     printf("<h2>System</h2>\n<dl>\n<dt>Uptime</dt><dd id=\"uptime\">");
     print_uptime_text(st->uptime);
@@ -357,7 +363,7 @@ static void print_html(const struct status *st) {
     for (int k = 0; k < NKEYS; k++) printf("<th>%s</th>", domain_headings[k]);
     printf("%s</tr></thead>\n<tbody id=\"domain-rows\">\n", st->demo ? "<th>Fault</th>" : "");
     for (int i = 0; i < st->ndomains; i++) {
-        const struct domain *d = &st->domains[i];
+        const struct domain* d = &st->domains[i];
         printf("<tr><td>%s</td><td><span class=\"state state-%s\">%s</span></td>", d->name,
                d->state[0] ? d->state : "unknown", d->state[0] ? d->state : "&#8212;");
         for (int k = 0; k < NKEYS; k++) {
@@ -367,9 +373,10 @@ static void print_html(const struct status *st) {
                 printf("<td>&#8212;</td>");
         }
         if (st->demo)
-            printf("<td><form method=\"post\"><input type=\"hidden\" name=\"domain\" value=\"%s\">"
-                   "<button name=\"kind\" value=\"panic\">Inject fault</button></form></td>",
-                   d->name);
+            printf(
+                "<td><form method=\"post\"><input type=\"hidden\" name=\"domain\" value=\"%s\">"
+                "<button name=\"kind\" value=\"panic\">Inject fault</button></form></td>",
+                d->name);
         printf("</tr>\n");
     }
     if (!st->ndomains) printf("<tr><td class=\"empty\" colspan=\"%d\">No domains.</td></tr>\n", NKEYS + 2 + st->demo);
@@ -383,21 +390,23 @@ static void print_html(const struct status *st) {
         for (int k = 0; k < NIFACE_KEYS; k++) printf("<td>%llu</td>", st->ifaces[i].value[k]);
         printf("</tr>\n");
     }
-    if (!st->nifaces) printf("<tr><td class=\"empty\" colspan=\"%d\">No network interfaces.</td></tr>\n", NIFACE_KEYS + 1);
+    if (!st->nifaces)
+        printf("<tr><td class=\"empty\" colspan=\"%d\">No network interfaces.</td></tr>\n", NIFACE_KEYS + 1);
     printf("</tbody>\n</table>\n");
-    printf("<footer><p id=\"updated\">A snapshot; with JavaScript on, the page refreshes itself.</p></footer>\n"
-           "</main>\n<script>\n%s</script>\n</body>\n</html>\n",
-           page_script);
+    printf(
+        "<footer><p id=\"updated\">A snapshot; with JavaScript on, the page refreshes itself.</p></footer>\n"
+        "</main>\n<script>\n%s</script>\n</body>\n</html>\n",
+        page_script);
 }
 
 /* --- CGI ------------------------------------------------------------------------------------- */
 
-static const char *env(const char *name) {
-    const char *v = getenv(name);
+static const char* env(const char* name) {
+    const char* v = getenv(name);
     return v ? v : "";
 }
 
-static int cgi_error(const char *status, const char *message) {
+static int cgi_error(const char* status, const char* message) {
     printf("Status: %s\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n\r\n%s\n", status,
            message);
     return 0;
@@ -405,10 +414,10 @@ static int cgi_error(const char *status, const char *message) {
 
 /* The value of form field key in an application/x-www-form-urlencoded body, if it is a word;
  * "" when absent, NULL when malformed. */
-static const char *form_field(const char *body, const char *key, char *out, size_t size) {
+static const char* form_field(const char* body, const char* key, char* out, size_t size) {
     size_t klen = strlen(key);
-    for (const char *p = body; *p;) {
-        const char *end = strchr(p, '&');
+    for (const char* p = body; *p;) {
+        const char* end = strchr(p, '&');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len > klen && p[klen] == '=' && !strncmp(p, key, klen)) {
             size_t vlen = len - klen - 1;
@@ -430,18 +439,19 @@ static int same_origin(void) {
     char expected[256];
     snprintf(expected, sizeof expected, "http://%s", host);
     if (*origin) return !strcmp(origin, expected);
-    const char *referer = env("HTTP_REFERER");
+    const char* referer = env("HTTP_REFERER");
     size_t n = strlen(expected);
     return !strncmp(referer, expected, n) && referer[n] == '/';
 }
 
-static int cgi_inject(const struct status *st) {
+static int cgi_inject(const struct status* st) {
     if (!st->demo) return cgi_error("403 Forbidden", "Fault injection is off (lamina-status runs without --demo).");
-    if (!same_origin()) return cgi_error("403 Forbidden", "Fault injection is only accepted from this page's own origin.");
+    if (!same_origin())
+        return cgi_error("403 Forbidden", "Fault injection is only accepted from this page's own origin.");
     if (strncmp(env("CONTENT_TYPE"), "application/x-www-form-urlencoded", 33))
         return cgi_error("415 Unsupported Media Type", "Expected a form (application/x-www-form-urlencoded).");
-    char *end;
-    const char *cl = env("CONTENT_LENGTH");
+    char* end;
+    const char* cl = env("CONTENT_LENGTH");
     unsigned long length = strtoul(cl, &end, 10);
     if (!*cl || *end || length > BODY_MAX) return cgi_error("400 Bad Request", "Missing or too large Content-Length.");
     char body[BODY_MAX + 1];
@@ -480,18 +490,19 @@ static int cgi_inject(const struct status *st) {
         return cgi_error(err == EBUSY ? "409 Conflict" : "500 Internal Server Error", message);
     }
     /* Post/Redirect/Get: the browser goes back to the page, and a reload does not inject again. */
-    const char *script = env("SCRIPT_NAME");
+    const char* script = env("SCRIPT_NAME");
     printf("Status: 303 See Other\r\nLocation: %s\r\nCache-Control: no-store\r\n\r\n", *script ? script : "./");
     return 0;
 }
 
-static int cgi(const struct status *st) {
-    const char *method = env("REQUEST_METHOD");
+static int cgi(const struct status* st) {
+    const char* method = env("REQUEST_METHOD");
     if (!strcmp(method, "POST")) return cgi_inject(st);
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-        printf("Status: 405 Method Not Allowed\r\nAllow: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-               "Method not allowed.\n",
-               st->demo ? "GET, HEAD, POST" : "GET, HEAD");
+        printf(
+            "Status: 405 Method Not Allowed\r\nAllow: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Method not allowed.\n",
+            st->demo ? "GET, HEAD, POST" : "GET, HEAD");
         return 0;
     }
     int json = !strcmp(env("QUERY_STRING"), "format=json");
@@ -505,9 +516,9 @@ static int cgi(const struct status *st) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     static struct status st;
-    const char *format = "html";
+    const char* format = "html";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--demo")) {
             st.demo = 1;

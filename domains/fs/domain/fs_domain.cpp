@@ -34,8 +34,8 @@ public:
 class BootClock final : public ext2::Clock {
 public:
     uint32_t now() override {
-        constexpr uint32_t kEpoch = 1767225600;
-        return kEpoch + static_cast<uint32_t>(domain_rt::caps().time_now_ns() / 1'000'000'000ull);
+        constexpr uint32_t EPOCH = 1767225600;
+        return EPOCH + static_cast<uint32_t>(domain_rt::caps().time_now_ns() / 1'000'000'000ull);
     }
 };
 
@@ -44,13 +44,12 @@ public:
     void line(const char* text) override { domain_rt::log("%s", text); }
 };
 
-constexpr uint32_t kCacheBuffers = 512;
+constexpr uint32_t CACHE_BUFFERS = 512;
 
 // What the exported service runs on, made in domain_main (domains run no static constructors)
 // and alive as long as this instance: the kernel drops it with the instance's heap.
 struct Instance {
-    explicit Instance(idl::Block& block)
-        : service(fs::FsService::Env{block, alloc, clock, &log, kCacheBuffers}) {}
+    explicit Instance(idl::Block& block) : service(fs::FsService::Env{block, alloc, clock, &log, CACHE_BUFFERS}) {}
 
     HeapAllocator alloc;
     BootClock clock;

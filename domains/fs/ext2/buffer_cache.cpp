@@ -26,8 +26,8 @@ void BufferRef::reset() {
     buf_ = nullptr;
 }
 
-Result<BufferCache*> BufferCache::create(fs::BlockDevice& dev, Allocator& alloc,
-                                         uint32_t block_size, uint32_t count, fs::FsLog* log) {
+Result<BufferCache*> BufferCache::create(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size, uint32_t count,
+                                         fs::FsLog* log) {
     if (block_size == 0 || block_size % fs::SECTOR_SIZE || count < MIN_BUFFERS) return Errno::Inval;
     void* self_mem = alloc.allocate(sizeof(BufferCache), alignof(BufferCache));
     if (!self_mem) return Errno::NoMem;

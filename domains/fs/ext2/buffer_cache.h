@@ -75,8 +75,8 @@ public:
 
     // Allocates `count` buffers of block_size bytes (a multiple of 512) from alloc.
     // The device is addressed in blocks of block_size bytes from sector 0.
-    static Result<BufferCache*> create(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size,
-                                       uint32_t count, fs::FsLog* log);
+    static Result<BufferCache*> create(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size, uint32_t count,
+                                       fs::FsLog* log);
     // Writes nothing back (call sync() first); frees all memory.
     static void destroy(BufferCache* cache);
 
@@ -98,8 +98,7 @@ public:
 
 private:
     friend class BufferRef;
-    BufferCache(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size, uint32_t count,
-                fs::FsLog* log)
+    BufferCache(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size, uint32_t count, fs::FsLog* log)
         : dev_(dev), alloc_(alloc), block_size_(block_size), count_(count), log_(log) {}
     Result<Buffer*> lookup_or_claim(uint64_t block, bool& hit);
     Result<void> write_group(Buffer* const* group, uint32_t n);
@@ -111,7 +110,9 @@ private:
     void lru_remove(Buffer* b);
     void lru_push_front(Buffer* b);
     void hash_remove(Buffer* b);
-    uint32_t bucket(uint64_t block) const { return static_cast<uint32_t>((block * 0x9E3779B97F4A7C15ull) >> 40) % nbuckets_; }
+    uint32_t bucket(uint64_t block) const {
+        return static_cast<uint32_t>((block * 0x9E3779B97F4A7C15ull) >> 40) % nbuckets_;
+    }
 
     fs::BlockDevice& dev_;
     Allocator& alloc_;

@@ -109,8 +109,8 @@ private:
 
 class FileSystem {
 public:
-    static Result<FsOwner> mount(fs::BlockDevice& dev, Allocator& alloc, Clock& clock,
-                                 fs::FsLog* log, const MountOptions& opts);
+    static Result<FsOwner> mount(fs::BlockDevice& dev, Allocator& alloc, Clock& clock, fs::FsLog* log,
+                                 const MountOptions& opts);
     // Writes everything back, marks the file system clean (if it was mounted read-write and no
     // error was found) and frees the owner's memory even when writing fails.
     static Result<void> unmount(FsOwner& owner);
@@ -127,17 +127,16 @@ public:
 
     // Directories. Names are byte strings of 1..255 bytes without '/' or NUL.
     Result<uint32_t> lookup(uint32_t dir, const char* name, size_t len);
-    Result<uint32_t> create(uint32_t dir, const char* name, size_t len, uint16_t mode,
-                            uint32_t uid, uint32_t gid);  // mode: MODE_IFREG/FIFO/SOCK | perms
-    Result<uint32_t> mkdir(uint32_t dir, const char* name, size_t len, uint16_t perms,
-                           uint32_t uid, uint32_t gid);
-    Result<uint32_t> symlink(uint32_t dir, const char* name, size_t len, const char* target,
-                             size_t target_len, uint32_t uid, uint32_t gid);
+    Result<uint32_t> create(uint32_t dir, const char* name, size_t len, uint16_t mode, uint32_t uid,
+                            uint32_t gid);  // mode: MODE_IFREG/FIFO/SOCK | perms
+    Result<uint32_t> mkdir(uint32_t dir, const char* name, size_t len, uint16_t perms, uint32_t uid, uint32_t gid);
+    Result<uint32_t> symlink(uint32_t dir, const char* name, size_t len, const char* target, size_t target_len,
+                             uint32_t uid, uint32_t gid);
     Result<void> link(uint32_t dir, const char* name, size_t len, uint32_t ino);
     Result<void> unlink(uint32_t dir, const char* name, size_t len);
     Result<void> rmdir(uint32_t dir, const char* name, size_t len);
-    Result<void> rename(uint32_t old_dir, const char* old_name, size_t old_len, uint32_t new_dir,
-                        const char* new_name, size_t new_len);
+    Result<void> rename(uint32_t old_dir, const char* old_name, size_t old_len, uint32_t new_dir, const char* new_name,
+                        size_t new_len);
     // The next used entry at or after byte offset *pos (0 to start); *pos moves past it.
     // Returns false at the end of the directory.
     Result<bool> read_dir(uint32_t dir, uint64_t* pos, DirEntry* out);
@@ -194,8 +193,8 @@ private:
     // ext2_file.cpp: block map, data, truncation.
     Result<uint32_t> map_block(uint32_t ino, Inode& in, uint64_t lblk, bool create, bool* created);
     Result<void> free_blocks_from(uint32_t ino, Inode& in, uint64_t first_lblk);
-    Result<void> free_tree(uint32_t ino, Inode& in, uint32_t* slot, int depth, uint64_t start,
-                           uint32_t* ancestors, int nanc);
+    Result<void> free_tree(uint32_t ino, Inode& in, uint32_t* slot, int depth, uint64_t start, uint32_t* ancestors,
+                           int nanc);
     Result<void> release_inode(uint32_t ino, Inode& in);  // links reached 0
     Result<void> set_size(Inode& in, uint64_t size);
     uint64_t size_of(const Inode& in) const;

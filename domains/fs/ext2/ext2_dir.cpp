@@ -17,9 +17,7 @@ DirEntryHeader header_at(const uint8_t* data, uint32_t off) {
     __builtin_memcpy(&h, data + off, sizeof h);
     return h;
 }
-void put_header(uint8_t* data, uint32_t off, const DirEntryHeader& h) {
-    __builtin_memcpy(data + off, &h, sizeof h);
-}
+void put_header(uint8_t* data, uint32_t off, const DirEntryHeader& h) { __builtin_memcpy(data + off, &h, sizeof h); }
 
 // Bounds the walk from a directory up to the root (rename's loop check) on a corrupt tree.
 constexpr uint32_t MAX_DEPTH = 4096;
@@ -40,21 +38,27 @@ uint32_t FileSystem::rec_len_decode(uint16_t v) const {
     return v;
 }
 
-uint16_t FileSystem::rec_len_encode(uint32_t v) const {
-    return v == 65536 ? 65535 : static_cast<uint16_t>(v);
-}
+uint16_t FileSystem::rec_len_encode(uint32_t v) const { return v == 65536 ? 65535 : static_cast<uint16_t>(v); }
 
 uint8_t FileSystem::type_for(uint16_t mode) const {
     if (!(sb_.s_feature_incompat & INCOMPAT_FILETYPE)) return FT_UNKNOWN;
     switch (mode & MODE_IFMT) {
-        case MODE_IFREG: return FT_REG_FILE;
-        case MODE_IFDIR: return FT_DIR;
-        case MODE_IFCHR: return FT_CHRDEV;
-        case MODE_IFBLK: return FT_BLKDEV;
-        case MODE_IFIFO: return FT_FIFO;
-        case MODE_IFSOCK: return FT_SOCK;
-        case MODE_IFLNK: return FT_SYMLINK;
-        default: return FT_UNKNOWN;
+        case MODE_IFREG:
+            return FT_REG_FILE;
+        case MODE_IFDIR:
+            return FT_DIR;
+        case MODE_IFCHR:
+            return FT_CHRDEV;
+        case MODE_IFBLK:
+            return FT_BLKDEV;
+        case MODE_IFIFO:
+            return FT_FIFO;
+        case MODE_IFSOCK:
+            return FT_SOCK;
+        case MODE_IFLNK:
+            return FT_SYMLINK;
+        default:
+            return FT_UNKNOWN;
     }
 }
 
@@ -79,15 +83,15 @@ Result<void> FileSystem::check_dir_block(const uint8_t* data, uint32_t dir, uint
             return corrupt("directory %u block %llu: bad rec_len %u at offset %u", dir,
                            static_cast<unsigned long long>(lblk), rec, off);
         if (dir_rec_len(h.name_len) > rec)
-            return corrupt("directory %u block %llu: name length %u exceeds rec_len %u at offset %u",
-                           dir, static_cast<unsigned long long>(lblk), h.name_len, rec, off);
+            return corrupt("directory %u block %llu: name length %u exceeds rec_len %u at offset %u", dir,
+                           static_cast<unsigned long long>(lblk), h.name_len, rec, off);
         if (h.inode != 0 && (h.inode > sb_.s_inodes_count || h.name_len == 0))
             return corrupt("directory %u block %llu: entry at %u names inode %u", dir,
                            static_cast<unsigned long long>(lblk), off, h.inode);
         // A name read_dir hands out is one a caller could have made: no NUL, no '/' (e2fsck
         // calls these illegal characters).
-        if (h.inode != 0 && check_name(reinterpret_cast<const char*>(data + off + sizeof(DirEntryHeader)),
-                                       h.name_len).is_error())
+        if (h.inode != 0 &&
+            check_name(reinterpret_cast<const char*>(data + off + sizeof(DirEntryHeader)), h.name_len).is_error())
             return corrupt("directory %u block %llu: entry at %u has a NUL or '/' in its name", dir,
                            static_cast<unsigned long long>(lblk), off);
         off += rec;
@@ -106,8 +110,7 @@ Result<Inode> FileSystem::read_dir_inode(uint32_t dir) {
 
 Result<BufferRef> FileSystem::dir_block(uint32_t dir, Inode& in, uint64_t lblk) {
     uint32_t phys = TRY(map_block(dir, in, lblk, false, nullptr));
-    if (phys == 0)
-        return corrupt("directory %u: hole at block %llu", dir, static_cast<unsigned long long>(lblk));
+    if (phys == 0) return corrupt("directory %u: hole at block %llu", dir, static_cast<unsigned long long>(lblk));
     BufferRef b = TRY(cache_->get(phys));
     TRY(check_dir_block(b.data(), dir, lblk));
     return b;
@@ -300,8 +303,8 @@ Result<uint32_t> FileSystem::new_inode(uint32_t dir, uint16_t mode, uint32_t uid
     return ino;
 }
 
-Result<uint32_t> FileSystem::create(uint32_t dir, const char* name, size_t len, uint16_t mode,
-                                    uint32_t uid, uint32_t gid) {
+Result<uint32_t> FileSystem::create(uint32_t dir, const char* name, size_t len, uint16_t mode, uint32_t uid,
+                                    uint32_t gid) {
     TRY(require_writable());
     TRY(check_name(name, len));
     uint16_t type = mode & MODE_IFMT;
@@ -321,8 +324,8 @@ Result<uint32_t> FileSystem::create(uint32_t dir, const char* name, size_t len, 
     return ino;
 }
 
-Result<uint32_t> FileSystem::mkdir(uint32_t dir, const char* name, size_t len, uint16_t perms,
-                                   uint32_t uid, uint32_t gid) {
+Result<uint32_t> FileSystem::mkdir(uint32_t dir, const char* name, size_t len, uint16_t perms, uint32_t uid,
+                                   uint32_t gid) {
     TRY(require_writable());
     TRY(check_name(name, len));
     Inode parent = TRY(read_dir_inode(dir));
@@ -356,8 +359,8 @@ Result<uint32_t> FileSystem::mkdir(uint32_t dir, const char* name, size_t len, u
     return ino;
 }
 
-Result<uint32_t> FileSystem::symlink(uint32_t dir, const char* name, size_t len, const char* target,
-                                     size_t target_len, uint32_t uid, uint32_t gid) {
+Result<uint32_t> FileSystem::symlink(uint32_t dir, const char* name, size_t len, const char* target, size_t target_len,
+                                     uint32_t uid, uint32_t gid) {
     TRY(require_writable());
     TRY(check_name(name, len));
     if (target_len == 0) return Errno::NoEnt;
@@ -429,8 +432,8 @@ Result<void> FileSystem::rmdir(uint32_t dir, const char* name, size_t len) {
     return adjust_links(dir, -1);  // its ".." is gone
 }
 
-Result<void> FileSystem::rename(uint32_t old_dir, const char* old_name, size_t old_len,
-                                uint32_t new_dir, const char* new_name, size_t new_len) {
+Result<void> FileSystem::rename(uint32_t old_dir, const char* old_name, size_t old_len, uint32_t new_dir,
+                                const char* new_name, size_t new_len) {
     TRY(require_writable());
     TRY(check_name(old_name, old_len));
     TRY(check_name(new_name, new_len));

@@ -60,8 +60,7 @@ Result<void> FileSystem::check_inode_usable(uint32_t ino, const Inode& in) {
 // Walks from the inode to the block holding logical block lblk. With create, missing blocks
 // (indirect ones zeroed) are allocated and counted in i_blocks; *created says whether the data
 // block itself is new (its buffer then holds zeros and is dirty). Returns 0 for a hole.
-Result<uint32_t> FileSystem::map_block(uint32_t ino, Inode& in, uint64_t lblk, bool create,
-                                       bool* created) {
+Result<uint32_t> FileSystem::map_block(uint32_t ino, Inode& in, uint64_t lblk, bool create, bool* created) {
     if (created) *created = false;
     uint64_t k = addr_per_block_;
     uint32_t offsets[4];
@@ -89,8 +88,9 @@ Result<uint32_t> FileSystem::map_block(uint32_t ino, Inode& in, uint64_t lblk, b
     }
     uint32_t sectors = block_size_ / 512;
     uint32_t path[4];
-    uint32_t goal = last_alloc_ino_ == ino ? last_alloc_block_ + 1
-                                           : sb_.s_first_data_block + (ino - 1) / sb_.s_inodes_per_group * sb_.s_blocks_per_group;
+    uint32_t goal = last_alloc_ino_ == ino
+                        ? last_alloc_block_ + 1
+                        : sb_.s_first_data_block + (ino - 1) / sb_.s_inodes_per_group * sb_.s_blocks_per_group;
 
     uint32_t cur = in.i_block[offsets[0]];
     if (cur == 0) {
@@ -125,8 +125,7 @@ Result<uint32_t> FileSystem::map_block(uint32_t ino, Inode& in, uint64_t lblk, b
         } else {
             TRY(check_data_block(next, ino));
             for (int a = 0; a < level; a++)
-                if (path[a] == next)
-                    return corrupt("inode %u: indirect block %u refers back to itself", ino, next);
+                if (path[a] == next) return corrupt("inode %u: indirect block %u refers back to itself", ino, next);
         }
         cur = next;
     }
@@ -136,8 +135,8 @@ Result<uint32_t> FileSystem::map_block(uint32_t ino, Inode& in, uint64_t lblk, b
 // Frees what the subtree in *slot maps at or after index `start` (counted in data blocks
 // within the subtree); the subtree's own indirect block goes too when nothing before `start`
 // remains. depth 0 is a data block.
-Result<void> FileSystem::free_tree(uint32_t ino, Inode& in, uint32_t* slot, int depth,
-                                   uint64_t start, uint32_t* ancestors, int nanc) {
+Result<void> FileSystem::free_tree(uint32_t ino, Inode& in, uint32_t* slot, int depth, uint64_t start,
+                                   uint32_t* ancestors, int nanc) {
     uint32_t b = *slot;
     if (b == 0) return {};
     TRY(check_data_block(b, ino));
@@ -180,8 +179,7 @@ Result<void> FileSystem::free_blocks_from(uint32_t ino, Inode& in, uint64_t firs
         in.i_block[index] = slot;
         return r;
     };
-    for (uint64_t i = first; i < NDIR_BLOCKS; i++)
-        TRY(free_slot(static_cast<uint32_t>(i), 0, 0));
+    for (uint64_t i = first; i < NDIR_BLOCKS; i++) TRY(free_slot(static_cast<uint32_t>(i), 0, 0));
     uint64_t start = first > NDIR_BLOCKS ? first - NDIR_BLOCKS : 0;
     TRY(free_slot(IND_BLOCK, 1, start));
     start = start > k ? start - k : 0;
@@ -299,8 +297,7 @@ Result<void> FileSystem::setattr(uint32_t ino, const SetAttr& a) {
     TRY(require_writable());
     Inode in = TRY(read_inode(ino));
     TRY(check_inode_usable(ino, in));
-    if (a.mask & SetAttr::MODE)
-        in.i_mode = static_cast<uint16_t>((in.i_mode & MODE_IFMT) | (a.mode & PERMISSION_BITS));
+    if (a.mask & SetAttr::MODE) in.i_mode = static_cast<uint16_t>((in.i_mode & MODE_IFMT) | (a.mode & PERMISSION_BITS));
     if (a.mask & SetAttr::UID) {
         in.i_uid = static_cast<uint16_t>(a.uid);
         in.l_i_uid_high = static_cast<uint16_t>(a.uid >> 16);

@@ -19,8 +19,8 @@ constexpr uint32_t MIN_BLOCK_LOG = 10;  // 1 KiB
 constexpr uint32_t MAX_BLOCK_LOG = 16;  // 64 KiB
 
 // s_state
-constexpr uint16_t STATE_VALID = 0x0001;   // cleanly unmounted
-constexpr uint16_t STATE_ERROR = 0x0002;   // errors detected
+constexpr uint16_t STATE_VALID = 0x0001;  // cleanly unmounted
+constexpr uint16_t STATE_ERROR = 0x0002;  // errors detected
 // s_errors: what the kernel should do on an error (we always return the error)
 constexpr uint16_t ERRORS_CONTINUE = 1, ERRORS_RO = 2, ERRORS_PANIC = 3;
 
@@ -74,24 +74,24 @@ struct [[gnu::packed]] Superblock {
     uint32_t s_blocks_per_group;
     uint32_t s_frags_per_group;
     uint32_t s_inodes_per_group;
-    uint32_t s_mtime;              // last mount time (Unix seconds)
-    uint32_t s_wtime;              // last write time
-    uint16_t s_mnt_count;          // mounts since the last check
-    int16_t s_max_mnt_count;       // mounts allowed before a check (-1: no limit)
-    uint16_t s_magic;              // MAGIC
-    uint16_t s_state;              // STATE_*
-    uint16_t s_errors;             // ERRORS_*
+    uint32_t s_mtime;         // last mount time (Unix seconds)
+    uint32_t s_wtime;         // last write time
+    uint16_t s_mnt_count;     // mounts since the last check
+    int16_t s_max_mnt_count;  // mounts allowed before a check (-1: no limit)
+    uint16_t s_magic;         // MAGIC
+    uint16_t s_state;         // STATE_*
+    uint16_t s_errors;        // ERRORS_*
     uint16_t s_minor_rev_level;
-    uint32_t s_lastcheck;          // time of the last check
-    uint32_t s_checkinterval;      // seconds allowed between checks
+    uint32_t s_lastcheck;      // time of the last check
+    uint32_t s_checkinterval;  // seconds allowed between checks
     uint32_t s_creator_os;
-    uint32_t s_rev_level;          // GOOD_OLD_REV or DYNAMIC_REV
-    uint16_t s_def_resuid;         // who may use reserved blocks
+    uint32_t s_rev_level;   // GOOD_OLD_REV or DYNAMIC_REV
+    uint16_t s_def_resuid;  // who may use reserved blocks
     uint16_t s_def_resgid;
     // DYNAMIC_REV only:
-    uint32_t s_first_ino;          // first inode usable for files
-    uint16_t s_inode_size;         // bytes per on-disk inode (power of two, >= 128)
-    uint16_t s_block_group_nr;     // group holding this copy of the superblock
+    uint32_t s_first_ino;       // first inode usable for files
+    uint16_t s_inode_size;      // bytes per on-disk inode (power of two, >= 128)
+    uint16_t s_block_group_nr;  // group holding this copy of the superblock
     uint32_t s_feature_compat;
     uint32_t s_feature_incompat;
     uint32_t s_feature_ro_compat;
@@ -109,12 +109,12 @@ struct [[gnu::packed]] Superblock {
     uint32_t s_hash_seed[4];
     uint8_t s_def_hash_version;
     uint8_t s_jnl_backup_type;
-    uint16_t s_desc_size;          // 64bit feature only
+    uint16_t s_desc_size;  // 64bit feature only
     uint32_t s_default_mount_opts;
     uint32_t s_first_meta_bg;
     uint32_t s_mkfs_time;
     uint32_t s_jnl_blocks[17];
-    uint32_t s_blocks_count_hi;    // 64bit feature only
+    uint32_t s_blocks_count_hi;  // 64bit feature only
     uint32_t s_r_blocks_count_hi;
     uint32_t s_free_blocks_hi;
     uint16_t s_min_extra_isize;
@@ -133,13 +133,13 @@ constexpr uint32_t SUPERBLOCK_CHECKSUM_OFFSET = 0x3FC;
 
 // One per block group, in the blocks after the superblock.
 struct [[gnu::packed]] GroupDesc {
-    uint32_t bg_block_bitmap;       // block number of the group's block bitmap
-    uint32_t bg_inode_bitmap;       // block number of the group's inode bitmap
-    uint32_t bg_inode_table;        // first block of the group's inode table
+    uint32_t bg_block_bitmap;  // block number of the group's block bitmap
+    uint32_t bg_inode_bitmap;  // block number of the group's inode bitmap
+    uint32_t bg_inode_table;   // first block of the group's inode table
     uint16_t bg_free_blocks_count;
     uint16_t bg_free_inodes_count;
-    uint16_t bg_used_dirs_count;    // directories among the group's inodes
-    uint16_t bg_flags;              // uninit_bg/gdt_csum only
+    uint16_t bg_used_dirs_count;  // directories among the group's inodes
+    uint16_t bg_flags;            // uninit_bg/gdt_csum only
     uint8_t bg_reserved[12];
 };
 static_assert(sizeof(GroupDesc) == 32);
@@ -155,7 +155,7 @@ constexpr uint32_t NDIR_BLOCKS = 12;
 constexpr uint32_t IND_BLOCK = 12, DIND_BLOCK = 13, TIND_BLOCK = 14, N_BLOCKS = 15;
 
 // i_flags we act on.
-constexpr uint32_t INODE_INDEX_FL = 0x00001000;   // htree directory
+constexpr uint32_t INODE_INDEX_FL = 0x00001000;  // htree directory
 constexpr uint32_t INODE_EXTENTS_FL = 0x00080000;
 constexpr uint32_t INODE_INLINE_DATA_FL = 0x10000000;
 constexpr uint32_t INODE_IMMUTABLE_FL = 0x00000010;
@@ -177,15 +177,15 @@ struct [[gnu::packed]] Inode {
     uint32_t i_flags;
     uint32_t i_osd1;
     uint32_t i_block[N_BLOCKS];  // block map, or a fast symlink's target
-    uint32_t i_generation;   // for NFS file handles
-    uint32_t i_file_acl;     // extended-attribute block, 0 if none
-    uint32_t i_size_high;    // size's top 32 bits for regular files (large_file)
-    uint32_t i_faddr;        // fragment address (unused)
-    uint16_t l_i_blocks_hi;  // huge_file only
+    uint32_t i_generation;       // for NFS file handles
+    uint32_t i_file_acl;         // extended-attribute block, 0 if none
+    uint32_t i_size_high;        // size's top 32 bits for regular files (large_file)
+    uint32_t i_faddr;            // fragment address (unused)
+    uint16_t l_i_blocks_hi;      // huge_file only
     uint16_t l_i_file_acl_high;  // 64bit only
-    uint16_t l_i_uid_high;   // owner, high 16 bits
-    uint16_t l_i_gid_high;   // group, high 16 bits
-    uint16_t l_i_checksum_lo;  // metadata_csum only
+    uint16_t l_i_uid_high;       // owner, high 16 bits
+    uint16_t l_i_gid_high;       // group, high 16 bits
+    uint16_t l_i_checksum_lo;    // metadata_csum only
     uint16_t l_i_reserved;
     // Inodes larger than 128 bytes continue with i_extra_isize and ext4's extra timestamps;
     // this code keeps whatever is there and zeroes it for new inodes.
@@ -210,8 +210,8 @@ static_assert(sizeof(DirEntryHeader) == 8);
 constexpr uint32_t MAX_NAME_LEN = 255;
 
 // file_type values
-constexpr uint8_t FT_UNKNOWN = 0, FT_REG_FILE = 1, FT_DIR = 2, FT_CHRDEV = 3, FT_BLKDEV = 4,
-                  FT_FIFO = 5, FT_SOCK = 6, FT_SYMLINK = 7;
+constexpr uint8_t FT_UNKNOWN = 0, FT_REG_FILE = 1, FT_DIR = 2, FT_CHRDEV = 3, FT_BLKDEV = 4, FT_FIFO = 5, FT_SOCK = 6,
+                  FT_SYMLINK = 7;
 
 // Space an entry with a name of this length needs.
 constexpr uint32_t dir_rec_len(uint32_t name_len) { return (8 + name_len + 3) & ~3u; }

@@ -30,14 +30,22 @@ struct FeatureName {
 };
 
 constexpr FeatureName INCOMPAT_NAMES[] = {
-    {INCOMPAT_COMPRESSION, "compression"}, {INCOMPAT_FILETYPE, "filetype"},
-    {INCOMPAT_RECOVER, "needs_recovery"},  {INCOMPAT_JOURNAL_DEV, "journal_dev"},
-    {INCOMPAT_META_BG, "meta_bg"},         {INCOMPAT_EXTENTS, "extent"},
-    {INCOMPAT_64BIT, "64bit"},             {INCOMPAT_MMP, "mmp"},
-    {INCOMPAT_FLEX_BG, "flex_bg"},         {INCOMPAT_EA_INODE, "ea_inode"},
-    {INCOMPAT_DIRDATA, "dirdata"},         {INCOMPAT_CSUM_SEED, "metadata_csum_seed"},
-    {INCOMPAT_LARGEDIR, "large_dir"},      {INCOMPAT_INLINE_DATA, "inline_data"},
-    {INCOMPAT_ENCRYPT, "encrypt"},         {INCOMPAT_CASEFOLD, "casefold"},
+    {INCOMPAT_COMPRESSION, "compression"},
+    {INCOMPAT_FILETYPE, "filetype"},
+    {INCOMPAT_RECOVER, "needs_recovery"},
+    {INCOMPAT_JOURNAL_DEV, "journal_dev"},
+    {INCOMPAT_META_BG, "meta_bg"},
+    {INCOMPAT_EXTENTS, "extent"},
+    {INCOMPAT_64BIT, "64bit"},
+    {INCOMPAT_MMP, "mmp"},
+    {INCOMPAT_FLEX_BG, "flex_bg"},
+    {INCOMPAT_EA_INODE, "ea_inode"},
+    {INCOMPAT_DIRDATA, "dirdata"},
+    {INCOMPAT_CSUM_SEED, "metadata_csum_seed"},
+    {INCOMPAT_LARGEDIR, "large_dir"},
+    {INCOMPAT_INLINE_DATA, "inline_data"},
+    {INCOMPAT_ENCRYPT, "encrypt"},
+    {INCOMPAT_CASEFOLD, "casefold"},
 };
 constexpr FeatureName RO_COMPAT_NAMES[] = {
     {RO_COMPAT_SPARSE_SUPER, "sparse_super"}, {RO_COMPAT_LARGE_FILE, "large_file"},
@@ -90,8 +98,8 @@ Result<void> FileSystem::require_writable() {
     return {};
 }
 
-Result<FsOwner> FileSystem::mount(fs::BlockDevice& dev, Allocator& alloc, Clock& clock,
-                                  fs::FsLog* log, const MountOptions& opts) {
+Result<FsOwner> FileSystem::mount(fs::BlockDevice& dev, Allocator& alloc, Clock& clock, fs::FsLog* log,
+                                  const MountOptions& opts) {
     void* mem = alloc.allocate(sizeof(FileSystem), alignof(FileSystem));
     if (!mem) return Errno::NoMem;
     FsOwner owner(new (mem) FileSystem(dev, alloc, clock, log));
@@ -143,21 +151,16 @@ Result<void> FileSystem::load(const MountOptions& opts) {
     if (sb_.s_blocks_count <= sb_.s_first_data_block + 2 || sb_.s_blocks_count > dev_blocks)
         return corrupt("%u blocks on a device of %llu", sb_.s_blocks_count,
                        static_cast<unsigned long long>(dev_blocks));
-    if (sb_.s_blocks_per_group < 8 || sb_.s_blocks_per_group > bits_per_block ||
-        sb_.s_blocks_per_group % 8)
+    if (sb_.s_blocks_per_group < 8 || sb_.s_blocks_per_group > bits_per_block || sb_.s_blocks_per_group % 8)
         return corrupt("%u blocks per group", sb_.s_blocks_per_group);
-    if (sb_.s_inodes_per_group == 0 || sb_.s_inodes_per_group > bits_per_block ||
-        sb_.s_inodes_per_group % 8)
+    if (sb_.s_inodes_per_group == 0 || sb_.s_inodes_per_group > bits_per_block || sb_.s_inodes_per_group % 8)
         return corrupt("%u inodes per group", sb_.s_inodes_per_group);
     inode_size_ = sb_.s_inode_size;
-    if (inode_size_ < GOOD_OLD_INODE_SIZE || inode_size_ > block_size_ ||
-        (inode_size_ & (inode_size_ - 1)))
+    if (inode_size_ < GOOD_OLD_INODE_SIZE || inode_size_ > block_size_ || (inode_size_ & (inode_size_ - 1)))
         return corrupt("inode size %u", inode_size_);
-    group_count_ = (sb_.s_blocks_count - sb_.s_first_data_block + sb_.s_blocks_per_group - 1) /
-                   sb_.s_blocks_per_group;
+    group_count_ = (sb_.s_blocks_count - sb_.s_first_data_block + sb_.s_blocks_per_group - 1) / sb_.s_blocks_per_group;
     if (uint64_t{group_count_} * sb_.s_inodes_per_group != sb_.s_inodes_count)
-        return corrupt("%u inodes but %u groups of %u", sb_.s_inodes_count, group_count_,
-                       sb_.s_inodes_per_group);
+        return corrupt("%u inodes but %u groups of %u", sb_.s_inodes_count, group_count_, sb_.s_inodes_per_group);
     if (sb_.s_first_ino < 11 || sb_.s_first_ino >= sb_.s_inodes_count)
         return corrupt("first inode %u", sb_.s_first_ino);
     if (sb_.s_free_blocks_count > sb_.s_blocks_count || sb_.s_free_inodes_count > sb_.s_inodes_count)
@@ -165,8 +168,7 @@ Result<void> FileSystem::load(const MountOptions& opts) {
     inode_table_blocks_ =
         static_cast<uint32_t>((uint64_t{sb_.s_inodes_per_group} * inode_size_ + block_size_ - 1) / block_size_);
     gdt_blocks_ = (group_count_ + block_size_ / sizeof(GroupDesc) - 1) / (block_size_ / sizeof(GroupDesc));
-    if (uint64_t{sb_.s_first_data_block} + 1 + gdt_blocks_ + sb_.s_reserved_gdt_blocks >
-        sb_.s_blocks_per_group)
+    if (uint64_t{sb_.s_first_data_block} + 1 + gdt_blocks_ + sb_.s_reserved_gdt_blocks > sb_.s_blocks_per_group)
         return corrupt("group descriptors (%u blocks) do not fit the first group", gdt_blocks_);
 
     // The largest logical block the map reaches, and i_blocks' 32-bit count of sectors.
@@ -193,8 +195,7 @@ Result<void> FileSystem::load(const MountOptions& opts) {
         ro_reason_ = "not cleanly unmounted or has errors";
     }
 
-    uint32_t buffers = opts.cache_buffers < BufferCache::MIN_BUFFERS ? BufferCache::MIN_BUFFERS
-                                                                     : opts.cache_buffers;
+    uint32_t buffers = opts.cache_buffers < BufferCache::MIN_BUFFERS ? BufferCache::MIN_BUFFERS : opts.cache_buffers;
     cache_ = TRY(BufferCache::create(dev_, alloc_, block_size_, buffers, log_));
 
     if (has_journal() && TRY(load_journal())) {
@@ -345,8 +346,8 @@ bool FileSystem::is_metadata_block(uint64_t b) const {
 
 Result<void> FileSystem::check_data_block(uint64_t b, uint32_t ino) {
     if (b >= sb_.s_blocks_count)
-        return corrupt("inode %u: block %llu past the end (%u blocks)", ino,
-                       static_cast<unsigned long long>(b), sb_.s_blocks_count);
+        return corrupt("inode %u: block %llu past the end (%u blocks)", ino, static_cast<unsigned long long>(b),
+                       sb_.s_blocks_count);
     if (is_metadata_block(b))
         return corrupt("inode %u: block %llu is file-system metadata", ino, static_cast<unsigned long long>(b));
     return {};

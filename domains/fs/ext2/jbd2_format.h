@@ -53,26 +53,26 @@ constexpr uint32_t MAX_USERS = 48;
 // "Super Block": the first block of the journal.
 struct [[gnu::packed]] Superblock {
     Header s_header;
-    uint32_t s_blocksize;     // journal block size: the file system's
-    uint32_t s_maxlen;        // blocks in the journal
-    uint32_t s_first;         // first block of the log (after the superblock)
-    uint32_t s_sequence;      // first transaction expected in the log
-    uint32_t s_start;         // block of the log's first transaction; 0: the journal is empty
-    uint32_t s_errno;         // an error the journal recorded (negative errno)
-    uint32_t s_feature_compat;    // V2 superblock only, from here on
+    uint32_t s_blocksize;       // journal block size: the file system's
+    uint32_t s_maxlen;          // blocks in the journal
+    uint32_t s_first;           // first block of the log (after the superblock)
+    uint32_t s_sequence;        // first transaction expected in the log
+    uint32_t s_start;           // block of the log's first transaction; 0: the journal is empty
+    uint32_t s_errno;           // an error the journal recorded (negative errno)
+    uint32_t s_feature_compat;  // V2 superblock only, from here on
     uint32_t s_feature_incompat;
     uint32_t s_feature_ro_compat;
     uint8_t s_uuid[16];
-    uint32_t s_nr_users;      // file systems sharing the journal (external journals)
+    uint32_t s_nr_users;  // file systems sharing the journal (external journals)
     uint32_t s_dynsuper;
     uint32_t s_max_transaction;
     uint32_t s_max_trans_data;
     uint8_t s_checksum_type;  // CHECKSUM_CRC32C with CSUM_V2/V3
     uint8_t s_padding2[3];
-    uint32_t s_num_fc_blks;   // fast-commit blocks
-    uint32_t s_head;          // FAST_COMMIT's head of the log
+    uint32_t s_num_fc_blks;  // fast-commit blocks
+    uint32_t s_head;         // FAST_COMMIT's head of the log
     uint32_t s_padding[40];
-    uint32_t s_checksum;      // crc32c(~0, this block with s_checksum = 0) with CSUM_V2/V3
+    uint32_t s_checksum;  // crc32c(~0, this block with s_checksum = 0) with CSUM_V2/V3
     uint8_t s_users[16 * MAX_USERS];
 };
 static_assert(sizeof(Superblock) == 1024);

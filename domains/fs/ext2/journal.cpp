@@ -83,8 +83,7 @@ Result<Journal> Journal::open(BufferCache& cache, const Inode& in, uint64_t fs_b
     const jbd2::Superblock& sb = j.sb_;
     uint32_t type = be32(sb.s_header.h_blocktype);
     if (be32(sb.s_header.h_magic) != jbd2::MAGIC || (type != SUPERBLOCK_V1 && type != SUPERBLOCK_V2)) {
-        fs::log_line(log, "journal: no journal superblock (magic 0x%08x, type %u)",
-                     be32(sb.s_header.h_magic), type);
+        fs::log_line(log, "journal: no journal superblock (magic 0x%08x, type %u)", be32(sb.s_header.h_magic), type);
         return Errno::IO;
     }
     // Version 1 has no feature fields: it has no features.
@@ -110,22 +109,20 @@ Result<Journal> Journal::open(BufferCache& cache, const Inode& in, uint64_t fs_b
     j.first_ = be32(sb.s_first);
     uint32_t start = be32(sb.s_start);
     if (be32(sb.s_blocksize) != j.block_size_) {
-        fs::log_line(log, "journal: block size %u differs from the file system's %u",
-                     be32(sb.s_blocksize), j.block_size_);
+        fs::log_line(log, "journal: block size %u differs from the file system's %u", be32(sb.s_blocksize),
+                     j.block_size_);
         return Errno::IO;
     }
     if (j.maxlen_ > inode_blocks || j.first_ == 0 || j.first_ >= j.maxlen_ ||
         (start != 0 && (start < j.first_ || start >= j.maxlen_))) {
-        fs::log_line(log, "journal: bad geometry: %u blocks from %u, start %u, in an inode of %llu blocks",
-                     j.maxlen_, j.first_, start, static_cast<unsigned long long>(inode_blocks));
+        fs::log_line(log, "journal: bad geometry: %u blocks from %u, start %u, in an inode of %llu blocks", j.maxlen_,
+                     j.first_, start, static_cast<unsigned long long>(inode_blocks));
         return Errno::IO;
     }
     return j;
 }
 
-uint32_t Journal::unsupported_incompat() const {
-    return incompat_ & ~jbd2::INCOMPAT_SUPPORTED;
-}
+uint32_t Journal::unsupported_incompat() const { return incompat_ & ~jbd2::INCOMPAT_SUPPORTED; }
 
 uint32_t Journal::tag_bytes() const {
     if (has(INCOMPAT_CSUM_V3)) return sizeof(BlockTag3);
@@ -139,8 +136,8 @@ Result<uint64_t> Journal::map(uint32_t lblk) {
     uint32_t per = block_size_ / 4;
     auto check = [&](uint64_t b) -> Result<uint64_t> {
         if (b == 0 || b >= fs_blocks_) {
-            fs::log_line(log_, "journal: block %u of the journal maps to %llu (outside the file system)",
-                         lblk, static_cast<unsigned long long>(b));
+            fs::log_line(log_, "journal: block %u of the journal maps to %llu (outside the file system)", lblk,
+                         static_cast<unsigned long long>(b));
             return Errno::IO;
         }
         return b;
@@ -193,8 +190,7 @@ bool Journal::commit_ok(const uint8_t* block, uint32_t crc32_sum) const {
         crc = fs::crc32c_raw(crc, block + at + 4, block_size_ - at - 4);
         return crc == stored;
     }
-    if ((compat_ & COMPAT_CHECKSUM) && h.h_chksum_type == CHECKSUM_CRC32 &&
-        h.h_chksum_size == 4)
+    if ((compat_ & COMPAT_CHECKSUM) && h.h_chksum_type == CHECKSUM_CRC32 && h.h_chksum_size == 4)
         return be32(h.h_chksum[0]) == crc32_sum;
     return true;
 }
@@ -215,7 +211,7 @@ Result<void> Journal::walk(Pass pass, RevokeTable* revokes, RecoveryStats& stats
     uint32_t pos = be32(sb_.s_start);
     uint32_t sequence = be32(sb_.s_sequence);
     uint32_t visited = 0;
-    uint32_t crc32_sum = ~0u;  // COMPAT_CHECKSUM's running sum over the transaction
+    uint32_t crc32_sum = ~0u;      // COMPAT_CHECKSUM's running sum over the transaction
     uint32_t pending_revokes = 0;  // revoke records of the open transaction (Scan)
     bool open = false;             // a block of transaction `sequence` was seen, not its commit
     const bool scan = pass == Pass::Scan;
@@ -366,8 +362,8 @@ Result<RecoveryStats> Journal::recover(Allocator& alloc) {
     TRY(cache_->sync());
     TRY(mark_empty(end_sequence_));
     stats.next_sequence = end_sequence_;
-    fs::log_line(log_, "journal: replayed %u transactions (%u..%u): %u blocks, %u revoked",
-                 stats.transactions, stats.first_sequence, end_sequence_, stats.blocks, stats.revoked);
+    fs::log_line(log_, "journal: replayed %u transactions (%u..%u): %u blocks, %u revoked", stats.transactions,
+                 stats.first_sequence, end_sequence_, stats.blocks, stats.revoked);
     return stats;
 }
 
@@ -388,15 +384,14 @@ Result<void> Journal::write_superblock() {
     __builtin_memcpy(b.data(), &sb_, sizeof sb_);
     uint64_t block = b.block();
     Result<void> r = cache_->device().write_sectors(block * (block_size_ / fs::SECTOR_SIZE),
-                                                     block_size_ / fs::SECTOR_SIZE, b.data());
+                                                    block_size_ / fs::SECTOR_SIZE, b.data());
     return r;
 }
 
 Result<void> Journal::write_log_block(uint32_t lblk, const uint8_t* data) {
     uint64_t block = TRY(map(lblk));
     cache_->forget(block);  // a copy read during recovery would be stale
-    return cache_->device().write_sectors(block * (block_size_ / fs::SECTOR_SIZE),
-                                          block_size_ / fs::SECTOR_SIZE, data);
+    return cache_->device().write_sectors(block * (block_size_ / fs::SECTOR_SIZE), block_size_ / fs::SECTOR_SIZE, data);
 }
 
 void Journal::set_tail(uint8_t* block) const {
@@ -422,8 +417,7 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
     if (count == 0) return Errno::Inval;
     if (count > maxlen_ || blocks_needed(count) > maxlen_ - first_) return Errno::NoSpc;
     for (size_t i = 0; i < count; i++)
-        if (blocks[i].home >= fs_blocks_ || (!has(jbd2::INCOMPAT_64BIT) && blocks[i].home >> 32))
-            return Errno::Inval;
+        if (blocks[i].home >= fs_blocks_ || (!has(jbd2::INCOMPAT_64BIT) && blocks[i].home >> 32)) return Errno::Inval;
     const uint32_t sequence = be32(sb_.s_sequence);
     const uint32_t tb = tag_bytes();
     uint8_t* escaped = buf + block_size_;

@@ -108,7 +108,7 @@ private:
     uint32_t maxlen_ = 0, first_ = 0;
     uint64_t fs_blocks_ = 0;
     uint32_t compat_ = 0, incompat_ = 0;  // features (none in a version-1 superblock)
-    uint32_t seed_ = 0;  // crc32c(~0, s_uuid)
+    uint32_t seed_ = 0;                   // crc32c(~0, s_uuid)
     uint32_t end_sequence_ = 0;
     uint32_t committed_ = 0;  // transactions committed since the last checkpoint
     uint32_t revoke_records_ = 0;

@@ -23,18 +23,18 @@ Result<void> BlockClient::connect() {
 }
 
 uint32_t BlockClient::chunk_sectors() const {
-    return info_.max_blocks < kChunkSectors ? info_.max_blocks : kChunkSectors;
+    return info_.max_blocks < CHUNK_SECTORS ? info_.max_blocks : CHUNK_SECTORS;
 }
 
 Result<void> BlockClient::ready_batch() {
     if (!batch_) {
-        batch_ = TRY((RRefDeque<BlockRequest, kBatch>::create()));
+        batch_ = TRY((RRefDeque<BlockRequest, BATCH>::create()));
         return {};
     }
     // Left over from a fill that failed half-way: back to the pool (or dropped).
     while (!batch_.empty()) {
         RRef<BlockRequest> req = batch_.pop_front();
-        if (req && req->buf && pooled_ < kBatch) pool_[pooled_++] = std::move(req);
+        if (req && req->buf && pooled_ < BATCH) pool_[pooled_++] = std::move(req);
     }
     return {};
 }
@@ -42,7 +42,7 @@ Result<void> BlockClient::ready_batch() {
 Result<RRef<BlockRequest>> BlockClient::take_request() {
     if (pooled_ > 0) return std::move(pool_[--pooled_]);
     auto req = TRY(RRef<BlockRequest>::create());
-    req->buf = TRY(RRefBytes::create(kChunkSectors * SECTOR_SIZE));
+    req->buf = TRY(RRefBytes::create(CHUNK_SECTORS * SECTOR_SIZE));
     return req;
 }
 
@@ -76,7 +76,9 @@ Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp
         }
         if (result.is_ok() && req->status != 0) {
             log_line(log_, "fs: block %s at LBA %llu failed (errno %d)",
-                     op == BlockOp::Read ? "read" : op == BlockOp::Write ? "write" : "flush",
+                     op == BlockOp::Read    ? "read"
+                     : op == BlockOp::Write ? "write"
+                                            : "flush",
                      static_cast<unsigned long long>(req->lba), req->status);
             result = req->status > 0 && req->status < 4096 ? Errno(req->status) : Errno::IO;
         }
@@ -92,7 +94,7 @@ Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp
                 stats_.sectors_read += req->blocks;
             }
         }
-        if (req && req->buf && req->buf.capacity() >= kChunkSectors * SECTOR_SIZE && pooled_ < kBatch)
+        if (req && req->buf && req->buf.capacity() >= CHUNK_SECTORS * SECTOR_SIZE && pooled_ < BATCH)
             pool_[pooled_++] = std::move(req);
     }
     return result;
@@ -100,7 +102,7 @@ Result<void> BlockClient::complete(RRef<BlockRequest>* done, uint32_t n, BlockOp
 
 namespace {
 
-// Up to kBatch runs, without the empty ones, in LBA order (insertion sort: n <= 32).
+// Up to BATCH runs, without the empty ones, in LBA order (insertion sort: n <= 32).
 template <typename Run>
 size_t sorted_runs(const Run* runs, size_t n, Run* out) {
     size_t m = 0;
@@ -121,12 +123,12 @@ bool on_device(uint64_t lba, uint64_t count, uint64_t block_count) {
 }
 
 // Checks that every run is on the device, then calls fn(sorted, n) for each batch of up to
-// kBatch runs in LBA order.
+// BATCH runs in LBA order.
 template <typename Run, typename Fn>
 Result<void> each_sorted_batch(const Run* runs, size_t count, uint64_t block_count, Fn fn) {
     for (size_t i = 0; i < count; i++)
         if (!on_device(runs[i].lba, runs[i].count, block_count)) return Errno::Inval;
-    constexpr size_t batch = BlockClient::kBatch;
+    constexpr size_t batch = BlockClient::BATCH;
     for (size_t at = 0; at < count; at += batch) {
         Run sorted[batch];
         size_t n = sorted_runs(runs + at, count - at < batch ? count - at : batch, sorted);
@@ -178,7 +180,7 @@ Result<void> BlockClient::write_runs(const SectorRun* runs, size_t count) {
                                 __builtin_memcpy(to, static_cast<const uint8_t*>(run.data) + size_t(from) * SECTOR_SIZE,
                                                  size_t(sectors) * SECTOR_SIZE);
                             }));
-            RRef<BlockRequest> done[kBatch];
+            RRef<BlockRequest> done[BATCH];
             uint32_t got = TRY(submit(done));
             TRY(complete(done, got, BlockOp::Write, nullptr, 0, 0));
         }
@@ -193,8 +195,9 @@ Result<void> BlockClient::read_runs(const SectorRunIn* runs, size_t count) {
         size_t i = 0;
         uint32_t done_in_run = 0;
         while (i < n) {
-            TRY(fill_merged(BlockOp::Read, sorted, n, i, done_in_run, [](uint8_t*, const SectorRunIn&, uint32_t, uint32_t) {}));
-            RRef<BlockRequest> done[kBatch];
+            TRY(fill_merged(BlockOp::Read, sorted, n, i, done_in_run,
+                            [](uint8_t*, const SectorRunIn&, uint32_t, uint32_t) {}));
+            RRef<BlockRequest> done[BATCH];
             uint32_t got = TRY(submit(done));
             // Each request's sectors go to the runs they overlap (whatever order they come in).
             Result<void> result;
@@ -223,7 +226,7 @@ Result<void> BlockClient::read_runs(const SectorRunIn* runs, size_t count) {
                     }
                     stats_.sectors_read += req->blocks;
                 }
-                if (req && req->buf && req->buf.capacity() >= kChunkSectors * SECTOR_SIZE && pooled_ < kBatch)
+                if (req && req->buf && req->buf.capacity() >= CHUNK_SECTORS * SECTOR_SIZE && pooled_ < BATCH)
                     pool_[pooled_++] = std::move(req);
             }
             TRY(result);
@@ -260,7 +263,7 @@ Result<void> BlockClient::transfer(BlockOp op, uint64_t lba, uint32_t count, uin
             if (buf) buf += size_t(n) * SECTOR_SIZE;
             if (op == BlockOp::Flush) break;
         }
-        RRef<BlockRequest> done[kBatch];
+        RRef<BlockRequest> done[BATCH];
         uint32_t n = TRY(submit(done));
         TRY(complete(done, n, op, first_buf, first_lba, lba - first_lba));
         if (op == BlockOp::Flush) break;

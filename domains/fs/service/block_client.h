@@ -4,7 +4,7 @@
 // carrying an exchange-heap buffer the driver DMAs into or out of. Requests and their buffers
 // are kept between calls (they come back with the batch), so steady-state I/O allocates nothing.
 //
-// A run of sectors is split into requests of at most kChunkSectors (and the device's
+// A run of sectors is split into requests of at most CHUNK_SECTORS (and the device's
 // max_blocks) and up to 32 of them go in one batch, i.e. one domain crossing per 32 chunks.
 //
 // Only 512-byte logical blocks are supported (QEMU's NVMe default): with 4096-byte blocks
@@ -28,8 +28,8 @@ namespace lamina::fs {
 
 class BlockClient final : public BlockDevice {
 public:
-    static constexpr uint32_t kChunkSectors = 64;  // 32 KiB per request
-    static constexpr uint32_t kBatch = 32;         // RRefDeque<BlockRequest, 32>
+    static constexpr uint32_t CHUNK_SECTORS = 64;  // 32 KiB per request
+    static constexpr uint32_t BATCH = 32;          // RRefDeque<BlockRequest, 32>
 
     BlockClient(idl::Block& dev, FsLog* log) : dev_(dev), log_(log) {}
 
@@ -75,8 +75,8 @@ private:
     idl::Block& dev_;
     FsLog* log_;
     idl::BlockInfo info_{};
-    RRefDeque<idl::BlockRequest, kBatch> batch_;
-    RRef<idl::BlockRequest> pool_[kBatch];
+    RRefDeque<idl::BlockRequest, BATCH> batch_;
+    RRef<idl::BlockRequest> pool_[BATCH];
     uint32_t pooled_ = 0;
     Stats stats_{};
 };

@@ -27,8 +27,8 @@ private:
     bool owned_;
 };
 
-#define SERIAL()                          \
-    Serial serial_guard(busy_);           \
+#define SERIAL()                \
+    Serial serial_guard(busy_); \
     if (!serial_guard.owned()) return Errno::Busy
 
 namespace {
@@ -42,14 +42,22 @@ const char* name_ptr(const FsName& n) { return reinterpret_cast<const char*>(n.b
 
 uint8_t dtype_of(uint8_t ft) {
     switch (ft) {
-        case ext2::FT_REG_FILE: return 8;
-        case ext2::FT_DIR: return 4;
-        case ext2::FT_CHRDEV: return 2;
-        case ext2::FT_BLKDEV: return 6;
-        case ext2::FT_FIFO: return 1;
-        case ext2::FT_SOCK: return 12;
-        case ext2::FT_SYMLINK: return 10;
-        default: return 0;
+        case ext2::FT_REG_FILE:
+            return 8;
+        case ext2::FT_DIR:
+            return 4;
+        case ext2::FT_CHRDEV:
+            return 2;
+        case ext2::FT_BLKDEV:
+            return 6;
+        case ext2::FT_FIFO:
+            return 1;
+        case ext2::FT_SOCK:
+            return 12;
+        case ext2::FT_SYMLINK:
+            return 10;
+        default:
+            return 0;
     }
 }
 
@@ -185,7 +193,8 @@ Result<FsStat> FsService::mkdir(uint32_t dir, const FsName& name, uint32_t mode,
     return stat_of(ino);
 }
 
-Result<FsStat> FsService::symlink(uint32_t dir, const FsName& name, const RRefBytes& target, uint32_t uid, uint32_t gid) {
+Result<FsStat> FsService::symlink(uint32_t dir, const FsName& name, const RRefBytes& target, uint32_t uid,
+                                  uint32_t gid) {
     SERIAL();
     TRY(mounted());
     size_t len = TRY(name_len(name));
@@ -238,8 +247,8 @@ Result<RRef<FsDirBatch>> FsService::readdir(uint32_t dir, uint64_t cookie, RRef<
     batch->count = 0;
     batch->end = false;
     uint64_t pos = cookie;
-    constexpr uint32_t kMax = sizeof(batch->entries) / sizeof(batch->entries[0]);
-    while (batch->count < kMax) {
+    constexpr uint32_t MAX = sizeof(batch->entries) / sizeof(batch->entries[0]);
+    while (batch->count < MAX) {
         ext2::DirEntry e;
         bool more = TRY(fs_->read_dir(dir, &pos, &e));
         if (!more) {

@@ -52,9 +52,12 @@ public:
     Result<idl::FsStat> stat(uint32_t ino) override;
     Result<idl::FsStat> setattr(uint32_t ino, const idl::FsSetAttr& attr) override;
     Result<idl::FsStat> lookup(uint32_t dir, const idl::FsName& name) override;
-    Result<idl::FsStat> create(uint32_t dir, const idl::FsName& name, uint32_t mode, uint32_t uid, uint32_t gid) override;
-    Result<idl::FsStat> mkdir(uint32_t dir, const idl::FsName& name, uint32_t mode, uint32_t uid, uint32_t gid) override;
-    Result<idl::FsStat> symlink(uint32_t dir, const idl::FsName& name, const RRefBytes& target, uint32_t uid, uint32_t gid) override;
+    Result<idl::FsStat> create(uint32_t dir, const idl::FsName& name, uint32_t mode, uint32_t uid,
+                               uint32_t gid) override;
+    Result<idl::FsStat> mkdir(uint32_t dir, const idl::FsName& name, uint32_t mode, uint32_t uid,
+                              uint32_t gid) override;
+    Result<idl::FsStat> symlink(uint32_t dir, const idl::FsName& name, const RRefBytes& target, uint32_t uid,
+                                uint32_t gid) override;
     Result<void> link(uint32_t dir, const idl::FsName& name, uint32_t ino) override;
     Result<void> unlink(uint32_t dir, const idl::FsName& name) override;
     Result<void> rmdir(uint32_t dir, const idl::FsName& name) override;

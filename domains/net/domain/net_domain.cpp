@@ -120,7 +120,7 @@ private:
 
 // The longest the loop sleeps in the NIC's wait() when lwIP has no timer due: well inside the
 // watchdog, and a bound on how late a link change is noticed.
-constexpr uint64_t kMaxSleepNs = 250'000'000;
+constexpr uint64_t MAX_SLEEP_NS = 250'000'000;
 
 struct Instance {
     Instance(idl::NetEvents& events, idl::Nic& nic) : service(events), exported(service, lock), nic(nic) {}
@@ -145,7 +145,7 @@ void loop(void* arg) {
         if (sleep == 0) continue;
         // Whatever the wait returns (events, timeout, or an error while the driver restarts),
         // the next step looks: transfer() is what consumes the events.
-        (void)in->nic.wait(sleep < kMaxSleepNs ? sleep : kMaxSleepNs);
+        (void)in->nic.wait(sleep < MAX_SLEEP_NS ? sleep : MAX_SLEEP_NS);
     }
 }
 

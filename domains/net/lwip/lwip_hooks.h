@@ -8,8 +8,7 @@
 extern "C" {
 #endif
 /* RFC 6528 initial sequence number for a new connection. */
-u32_t lamina_net_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip,
-                         u16_t remote_port);
+u32_t lamina_net_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip, u16_t remote_port);
 #ifdef __cplusplus
 }
 #endif

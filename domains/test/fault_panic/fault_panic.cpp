@@ -6,6 +6,4 @@ uint64_t misbehave(uint64_t arg) {
     lamina::domain_rt::panic("asked to panic (argument %llu)", (unsigned long long)arg);
 }
 
-int64_t domain_main(const lamina_domain_caps& caps) {
-    return lamina::test_domain::publish_trigger(caps);
-}
+int64_t domain_main(const lamina_domain_caps& caps) { return lamina::test_domain::publish_trigger(caps); }

@@ -15,6 +15,4 @@ namespace {
 
 uint64_t misbehave(uint64_t arg) { return recurse(arg); }
 
-int64_t domain_main(const lamina_domain_caps& caps) {
-    return lamina::test_domain::publish_trigger(caps);
-}
+int64_t domain_main(const lamina_domain_caps& caps) { return lamina::test_domain::publish_trigger(caps); }

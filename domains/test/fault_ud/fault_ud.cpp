@@ -7,6 +7,4 @@ uint64_t misbehave(uint64_t) {
     return 1;
 }
 
-int64_t domain_main(const lamina_domain_caps& caps) {
-    return lamina::test_domain::publish_trigger(caps);
-}
+int64_t domain_main(const lamina_domain_caps& caps) { return lamina::test_domain::publish_trigger(caps); }

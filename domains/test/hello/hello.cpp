@@ -36,10 +36,10 @@ uint64_t failing_capabilities(uint64_t ms) {
     uint64_t wrong = 0;
     void* out = nullptr;
     while (caps.time_now_ns() < end) {
-        wrong += caps.alloc_pages(0, &out) != 22;                                 // EINVAL
-        wrong += caps.interface_publish("hello.probe", 11, &out) != 17;           // EEXIST
-        wrong += caps.interface_lookup("test.greeting", 13, &out) != 2;           // ENOENT: not provided
-        wrong += caps.exchange_alloc(8, 3, 0, &out) != 22;                        // EINVAL: alignment
+        wrong += caps.alloc_pages(0, &out) != 22;                        // EINVAL
+        wrong += caps.interface_publish("hello.probe", 11, &out) != 17;  // EEXIST
+        wrong += caps.interface_lookup("test.greeting", 13, &out) != 2;  // ENOENT: not provided
+        wrong += caps.exchange_alloc(8, 3, 0, &out) != 22;               // EINVAL: alignment
         for (int i = 0; i < 2000; i++) asm volatile("");
     }
     return wrong;

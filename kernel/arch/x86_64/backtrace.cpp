@@ -23,15 +23,17 @@ StackGuardQuery g_guard_query;
 
 bool plausible_frame(uint64_t rbp) {
     // Kernel stacks live in the higher half; anything else ends the walk.
-    return rbp >= KERNEL_DIRECT_MAP && (rbp & 7) == 0 && rbp < ~uint64_t(16) &&
-           !is_stack_guard_address(rbp) && !is_stack_guard_address(rbp + 8);
+    return rbp >= KERNEL_DIRECT_MAP && (rbp & 7) == 0 && rbp < ~uint64_t(16) && !is_stack_guard_address(rbp) &&
+           !is_stack_guard_address(rbp + 8);
 }
 
 void print_entry(int depth, uint64_t rip) {
     uint64_t off = 0;
     const char* name = symbolize(rip, &off);
-    if (name) kprintf("  #%-2d %016lx %s+0x%lx\n", depth, rip, name, off);
-    else kprintf("  #%-2d %016lx ?\n", depth, rip);
+    if (name)
+        kprintf("  #%-2d %016lx %s+0x%lx\n", depth, rip, name, off);
+    else
+        kprintf("  #%-2d %016lx ?\n", depth, rip);
 }
 
 }  // namespace
@@ -48,8 +50,10 @@ const char* symbolize(uint64_t addr, uint64_t* offset) {
     size_t lo = 0, hi = count;  // last entry with address <= addr
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (entries[mid].address <= addr) lo = mid;
-        else hi = mid;
+        if (entries[mid].address <= addr)
+            lo = mid;
+        else
+            hi = mid;
     }
     if (offset) *offset = addr - entries[lo].address;
     return names + entries[lo].name_offset;

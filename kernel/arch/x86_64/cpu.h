@@ -35,7 +35,9 @@ inline void wrmsr(uint32_t msr, uint64_t v) {
     asm volatile("wrmsr" ::"c"(msr), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)));
 }
 
-struct CpuidResult { uint32_t eax, ebx, ecx, edx; };
+struct CpuidResult {
+    uint32_t eax, ebx, ecx, edx;
+};
 inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
     CpuidResult r;
     asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
@@ -48,10 +50,26 @@ inline uint64_t rdtsc() {
     return (uint64_t(hi) << 32) | lo;
 }
 
-inline uint64_t read_cr0() { uint64_t v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
-inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
-inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr0() {
+    uint64_t v;
+    asm volatile("mov %%cr0, %0" : "=r"(v));
+    return v;
+}
+inline uint64_t read_cr2() {
+    uint64_t v;
+    asm volatile("mov %%cr2, %0" : "=r"(v));
+    return v;
+}
+inline uint64_t read_cr3() {
+    uint64_t v;
+    asm volatile("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+inline uint64_t read_cr4() {
+    uint64_t v;
+    asm volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
 inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" ::"r"(v) : "memory"); }
 inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
@@ -60,11 +78,18 @@ inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
-inline uint64_t read_flags() { uint64_t f; asm volatile("pushfq; popq %0" : "=r"(f)); return f; }
+inline uint64_t read_flags() {
+    uint64_t f;
+    asm volatile("pushfq; popq %0" : "=r"(f));
+    return f;
+}
 inline bool interrupts_enabled() { return read_flags() & RFLAGS_IF; }
 
 [[noreturn]] inline void halt_forever() {
-    for (;;) { cli(); hlt(); }
+    for (;;) {
+        cli();
+        hlt();
+    }
 }
 
 }  // namespace lamina::cpu

@@ -22,14 +22,13 @@ void init_cpu_tables(CpuTables& t) {
     t.gdt[5] = 0x00AFFA000000FFFF;  // user code, DPL3, long mode
     auto base = reinterpret_cast<uint64_t>(&t.tss);
     uint64_t limit = sizeof(Tss) - 1;
-    t.gdt[6] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (uint64_t(0x89) << 40) |
-               (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
+    t.gdt[6] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (uint64_t(0x89) << 40) | (((limit >> 16) & 0xF) << 48) |
+               (((base >> 24) & 0xFF) << 56);
     t.gdt[7] = base >> 32;
     t.gdt[8] = 0;
     t.tss = {};
     t.tss.iomap_base = sizeof(Tss);  // no I/O permission bitmap: ring 3 gets no ports
-    for (int i = 0; i < 4; i++)
-        t.tss.ist[i] = reinterpret_cast<uint64_t>(&t.ist_stacks[i][IST_STACK_SIZE]);
+    for (int i = 0; i < 4; i++) t.tss.ist[i] = reinterpret_cast<uint64_t>(&t.ist_stacks[i][IST_STACK_SIZE]);
 
     Gdtr gdtr{sizeof(t.gdt) - 1, reinterpret_cast<uint64_t>(&t.gdt)};
     asm volatile(

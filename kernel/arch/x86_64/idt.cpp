@@ -44,14 +44,38 @@ void set_gate(uint8_t vector, uint64_t handler, uint8_t ist, uint8_t dpl) {
 }
 
 const char* const EXCEPTION_NAMES[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-    "#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
-    "coprocessor segment overrun", "#TS invalid TSS", "#NP segment not present",
-    "#SS stack-segment fault", "#GP general protection", "#PF page fault", "reserved",
-    "#MF x87 floating point", "#AC alignment check", "#MC machine check",
-    "#XM SIMD floating point", "#VE virtualization", "#CP control protection",
-    "reserved", "reserved", "reserved", "reserved", "reserved", "reserved",
-    "#HV hypervisor injection", "#VC VMM communication", "#SX security", "reserved",
+    "#DE divide error",
+    "#DB debug",
+    "NMI",
+    "#BP breakpoint",
+    "#OF overflow",
+    "#BR bound range",
+    "#UD invalid opcode",
+    "#NM device not available",
+    "#DF double fault",
+    "coprocessor segment overrun",
+    "#TS invalid TSS",
+    "#NP segment not present",
+    "#SS stack-segment fault",
+    "#GP general protection",
+    "#PF page fault",
+    "reserved",
+    "#MF x87 floating point",
+    "#AC alignment check",
+    "#MC machine check",
+    "#XM SIMD floating point",
+    "#VE virtualization",
+    "#CP control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "#HV hypervisor injection",
+    "#VC VMM communication",
+    "#SX security",
+    "reserved",
 };
 
 // A fault while reporting a fault must not recurse forever.
@@ -59,9 +83,7 @@ volatile int g_fault_depth = 0;
 
 }  // namespace
 
-const char* exception_name(uint64_t vector) {
-    return vector < 32 ? EXCEPTION_NAMES[vector] : "interrupt";
-}
+const char* exception_name(uint64_t vector) { return vector < 32 ? EXCEPTION_NAMES[vector] : "interrupt"; }
 
 void init_idt() {
     for (int v = 0; v < 256; v++) set_gate(uint8_t(v), isr_stub_table[v], 0, 0);
@@ -91,17 +113,16 @@ void print_frame(const InterruptFrame& f) {
     kprintf("  rbp %016lx  r8  %016lx  r9  %016lx\n", f.rbp, f.r8, f.r9);
     kprintf("  r10 %016lx  r11 %016lx  r12 %016lx\n", f.r10, f.r11, f.r12);
     kprintf("  r13 %016lx  r14 %016lx  r15 %016lx\n", f.r13, f.r14, f.r15);
-    kprintf("  cr0 %016lx  cr2 %016lx  cr3 %016lx  cr4 %016lx\n", cpu::read_cr0(),
-            cpu::read_cr2(), cpu::read_cr3(), cpu::read_cr4());
+    kprintf("  cr0 %016lx  cr2 %016lx  cr3 %016lx  cr4 %016lx\n", cpu::read_cr0(), cpu::read_cr2(), cpu::read_cr3(),
+            cpu::read_cr4());
 }
 
 void print_exception_details(const InterruptFrame& f) {
     if (f.vector == 14) {
         uint64_t cr2 = cpu::read_cr2();
         kprintf("  page fault at %016lx: %s, %s, %s%s%s\n", cr2,
-                (f.error_code & 1) ? "protection violation" : "page not present",
-                (f.error_code & 2) ? "write" : "read", (f.error_code & 4) ? "user" : "supervisor",
-                (f.error_code & 16) ? ", instruction fetch" : "",
+                (f.error_code & 1) ? "protection violation" : "page not present", (f.error_code & 2) ? "write" : "read",
+                (f.error_code & 4) ? "user" : "supervisor", (f.error_code & 16) ? ", instruction fetch" : "",
                 (f.error_code & 8) ? ", reserved bit set" : "");
         if (is_stack_guard_address(cr2)) kprintf("  this is a kernel stack overflow (guard page hit)\n");
     }

@@ -29,7 +29,7 @@ struct Chip {
     uint8_t id;
 };
 
-Chip g_chips[acpi::kMaxIoApics];
+Chip g_chips[acpi::MAX_IO_APICS];
 unsigned g_chip_count;
 // Protects the index/data pairs of all IO APICs. A leaf lock: nothing is taken under it.
 Spinlock g_lock;
@@ -90,8 +90,8 @@ Result<void> init() {
             write(c, redirection_high(pin), 0);
         }
         g_chip_count++;
-        kprintf("ioapic: id %u at %#x, version %#x, GSIs %u-%u\n", c.id, desc.address, version & 0xFF,
-                c.gsi_base, c.gsi_base + c.pins - 1);
+        kprintf("ioapic: id %u at %#x, version %#x, GSIs %u-%u\n", c.id, desc.address, version & 0xFF, c.gsi_base,
+                c.gsi_base + c.pins - 1);
     }
     if (g_chip_count == 0) return Errno::NoDev;
     // NMI sources go to the boot CPU (the MADT gives no destination; any CPU will do).
@@ -100,8 +100,9 @@ Result<void> init() {
         Chip* c = chip_for(nmi.gsi, &pin);
         if (!c) continue;
         write(*c, redirection_high(pin), 0);
-        write(*c, redirection_low(pin), RTE_DELIVERY_NMI | (active_low(nmi.polarity) ? RTE_ACTIVE_LOW : 0) |
-                                            (level(nmi.trigger) ? RTE_LEVEL : 0));
+        write(
+            *c, redirection_low(pin),
+            RTE_DELIVERY_NMI | (active_low(nmi.polarity) ? RTE_ACTIVE_LOW : 0) | (level(nmi.trigger) ? RTE_LEVEL : 0));
     }
     return {};
 }

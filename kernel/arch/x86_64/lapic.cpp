@@ -40,7 +40,7 @@ constexpr uint32_t LVT_ACTIVE_LOW = 1u << 13;
 constexpr uint32_t LVT_DELIVERY_NMI = 0b100u << 8;
 constexpr uint32_t LVT_TIMER_PERIODIC = 0b01u << 17;
 constexpr uint32_t TIMER_DIVIDE_16 = 0b0011;
-static_assert(kTimerDivide == 16);
+static_assert(TIMER_DIVISOR == 16);
 
 // ICR (11.6.1).
 constexpr uint32_t ICR_DELIVERY_FIXED = 0b000u << 8;
@@ -53,8 +53,9 @@ constexpr uint32_t ICR_SHORTHAND_ALL_BUT_SELF = 0b11u << 18;
 
 // The ESR's bits (11.5.3), for the error report.
 const char* const ESR_NAMES[8] = {
-    "send checksum", "receive checksum", "send accept", "receive accept",
-    "redirectable IPI", "send illegal vector", "receive illegal vector", "illegal register address",
+    "send checksum",          "receive checksum",         "send accept",
+    "receive accept",         "redirectable IPI",         "send illegal vector",
+    "receive illegal vector", "illegal register address",
 };
 
 bool g_x2apic;
@@ -132,16 +133,14 @@ void program_lint_pins() {
     if (platform && !platform->madt().local_apic_nmis.empty()) {
         lint[1] = LVT_MASKED;
         uint32_t my_id = id();
-        uint32_t uid = acpi::LocalApicNmi::kAllProcessors;
+        uint32_t uid = acpi::LocalApicNmi::ALL_PROCESSORS;
         for (const auto& c : platform->madt().cpus)
             if (c.apic_id == my_id) uid = c.processor_uid;
         for (const auto& nmi : platform->madt().local_apic_nmis) {
             if (nmi.lint > 1) continue;
-            if (nmi.processor_uid != acpi::LocalApicNmi::kAllProcessors && nmi.processor_uid != uid)
-                continue;
+            if (nmi.processor_uid != acpi::LocalApicNmi::ALL_PROCESSORS && nmi.processor_uid != uid) continue;
             // NMIs are always edge triggered (11.5.1): only the polarity applies.
-            lint[nmi.lint] = LVT_DELIVERY_NMI |
-                             (nmi.polarity == acpi::Polarity::ActiveLow ? LVT_ACTIVE_LOW : 0);
+            lint[nmi.lint] = LVT_DELIVERY_NMI | (nmi.polarity == acpi::Polarity::ActiveLow ? LVT_ACTIVE_LOW : 0);
         }
     }
     write(LVT_LINT0, lint[0]);
@@ -162,11 +161,11 @@ Result<void> init() {
                     platform->madt().local_apic_address, phys);
         g_mmio = static_cast<volatile uint32_t*>(TRY(mm::map_mmio(phys, 4096)));
     }
-    arch::set_interrupt_handler(irq::kVectorSpurious, spurious_interrupt);
-    arch::set_interrupt_handler(irq::kVectorApicError, error_interrupt);
+    arch::set_interrupt_handler(irq::VECTOR_SPURIOUS, spurious_interrupt);
+    arch::set_interrupt_handler(irq::VECTOR_APIC_ERROR, error_interrupt);
     init_this_cpu();
-    kprintf("lapic: %s, id %u, version %#x, %u LVT entries\n", g_x2apic ? "x2APIC (MSR)" : "xAPIC (MMIO)",
-            id(), read(VERSION) & 0xFF, ((read(VERSION) >> 16) & 0xFF) + 1);
+    kprintf("lapic: %s, id %u, version %#x, %u LVT entries\n", g_x2apic ? "x2APIC (MSR)" : "xAPIC (MMIO)", id(),
+            read(VERSION) & 0xFF, ((read(VERSION) >> 16) & 0xFF) + 1);
     return {};
 }
 
@@ -177,17 +176,17 @@ void init_this_cpu() {
     if (g_x2apic) cpu::wrmsr(MSR_IA32_APIC_BASE, base | APIC_BASE_X2APIC_ENABLE);
 
     write(TPR, 0);
-    write(LVT_TIMER, LVT_MASKED | irq::kVectorLapicTimer);
+    write(LVT_TIMER, LVT_MASKED | irq::VECTOR_LAPIC_TIMER);
     write(TIMER_INITIAL, 0);
     write(TIMER_DIVIDE, TIMER_DIVIDE_16);
     write(LVT_THERMAL, LVT_MASKED);
     write(LVT_PERF, LVT_MASKED);
     program_lint_pins();
-    write(LVT_ERROR, irq::kVectorApicError);
+    write(LVT_ERROR, irq::VECTOR_APIC_ERROR);
     // Clear errors latched before we owned the APIC (back-to-back writes, per 11.5.3).
     write(ESR, 0);
     write(ESR, 0);
-    write(SVR, SVR_ENABLE | irq::kVectorSpurious);
+    write(SVR, SVR_ENABLE | irq::VECTOR_SPURIOUS);
     // An interrupt left in service by the firmware or the loader would block lower vectors.
     write(EOI, 0);
 }
@@ -214,17 +213,14 @@ void send_ipi_all_but_self(uint8_t vector) {
     (void)write_icr(0, ICR_DELIVERY_FIXED | ICR_LEVEL_ASSERT | ICR_SHORTHAND_ALL_BUT_SELF | vector);
 }
 
-Result<void> send_init(uint32_t apic_id) {
-    return write_icr(apic_id, ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT);
-}
+Result<void> send_init(uint32_t apic_id) { return write_icr(apic_id, ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT); }
 
 Result<void> send_startup(uint32_t apic_id, uint8_t page) {
     return write_icr(apic_id, ICR_DELIVERY_STARTUP | ICR_LEVEL_ASSERT | page);
 }
 
 void timer_start(uint8_t vector, TimerMode mode, uint32_t count, bool masked) {
-    write(LVT_TIMER, vector | (mode == TimerMode::Periodic ? LVT_TIMER_PERIODIC : 0) |
-                         (masked ? LVT_MASKED : 0));
+    write(LVT_TIMER, vector | (mode == TimerMode::Periodic ? LVT_TIMER_PERIODIC : 0) | (masked ? LVT_MASKED : 0));
     write(TIMER_INITIAL, count);
 }
 

@@ -42,10 +42,10 @@ void send_ipi_all_but_self(uint8_t vector);
 Result<void> send_init(uint32_t apic_id);
 Result<void> send_startup(uint32_t apic_id, uint8_t page);
 
-// The local APIC timer, counting down at the bus (or crystal) clock divided by kTimerDivide; its
+// The local APIC timer, counting down at the bus (or crystal) clock divided by TIMER_DIVISOR; its
 // rate is measured by time::init (time::lapic_timer_hz()). Writing the count starts it.
 enum class TimerMode : uint8_t { OneShot, Periodic };
-inline constexpr unsigned kTimerDivide = 16;
+inline constexpr unsigned TIMER_DIVISOR = 16;
 void timer_start(uint8_t vector, TimerMode mode, uint32_t count, bool masked = false);
 // Restarts the countdown with the mode and vector already set (one register write: the cheap
 // way to re-arm a one-shot timer).

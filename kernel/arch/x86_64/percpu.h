@@ -18,12 +18,12 @@ namespace lamina::arch {
 constexpr unsigned MAX_CPUS = 64;
 
 struct Cpu {
-    Cpu* self;                 // offset 0: read through %gs:0
-    sched::Thread* current;    // offset 8: the thread running on this CPU
-    uint32_t index;            // 0 = the boot CPU; dense
+    Cpu* self;               // offset 0: read through %gs:0
+    sched::Thread* current;  // offset 8: the thread running on this CPU
+    uint32_t index;          // 0 = the boot CPU; dense
     uint32_t apic_id;
-    CpuTables* tables;         // this CPU's GDT, TSS and IST stacks
-    sched::Thread* idle;       // runs when the run queue is empty
+    CpuTables* tables;    // this CPU's GDT, TSS and IST stacks
+    sched::Thread* idle;  // runs when the run queue is empty
     sched::RunQueue* run_queue;
     // Set (by the tick, or by a wake-up of a more urgent thread) when the current thread should
     // give up the CPU; acted on when the interrupt returns or preemption is re-enabled.
@@ -31,8 +31,8 @@ struct Cpu {
     volatile bool online;
     // Nonzero while the current thread must not be switched away involuntarily.
     uint32_t preempt_disabled;
-    uint32_t slice_left;       // ticks left in the current thread's time slice
-    uint64_t ticks;            // ticks this CPU has taken
+    uint32_t slice_left;  // ticks left in the current thread's time slice
+    uint64_t ticks;       // ticks this CPU has taken
     uint64_t context_switches;
     // The SYSCALL entry (syscall.S) has no stack of its own: it parks the user rsp here and
     // loads the current thread's kernel stack top, which the scheduler sets on every switch.

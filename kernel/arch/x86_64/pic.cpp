@@ -29,7 +29,7 @@ void io_wait() { cpu::outb(0x80, 0); }
 
 void stray_interrupt(arch::InterruptFrame& f) {
     __atomic_fetch_add(&g_stray, 1, __ATOMIC_RELAXED);
-    unsigned irq = unsigned(f.vector - irq::kPicMasterBase);
+    unsigned irq = unsigned(f.vector - irq::PIC_MASTER_BASE);
     // A spurious IRQ 15 is not in the slave's ISR, but the master did see its cascade line and
     // needs its EOI; a spurious IRQ 7 needs none. A real (unmasked by someone) interrupt needs
     // the EOI to the chips that have it in service.
@@ -52,9 +52,9 @@ void remap_and_mask() {
     io_wait();
     cpu::outb(SLAVE_COMMAND, ICW1_INIT | ICW1_ICW4);
     io_wait();
-    cpu::outb(MASTER_DATA, irq::kPicMasterBase);
+    cpu::outb(MASTER_DATA, irq::PIC_MASTER_BASE);
     io_wait();
-    cpu::outb(SLAVE_DATA, irq::kPicSlaveBase);
+    cpu::outb(SLAVE_DATA, irq::PIC_SLAVE_BASE);
     io_wait();
     cpu::outb(MASTER_DATA, ICW3_MASTER_SLAVE_ON_IRQ2);
     io_wait();
@@ -66,7 +66,7 @@ void remap_and_mask() {
     io_wait();
     cpu::outb(MASTER_DATA, 0xFF);
     cpu::outb(SLAVE_DATA, 0xFF);
-    for (unsigned v = irq::kPicMasterBase; v < irq::kPicSlaveBase + 8u; v++)
+    for (unsigned v = irq::PIC_MASTER_BASE; v < irq::PIC_SLAVE_BASE + 8u; v++)
         arch::set_interrupt_handler(uint8_t(v), stray_interrupt);
 }
 

@@ -8,7 +8,7 @@
 
 namespace lamina::pic {
 
-// Remaps the master to irq::kPicMasterBase, the slave to irq::kPicSlaveBase, masks every line,
+// Remaps the master to irq::PIC_MASTER_BASE, the slave to irq::PIC_SLAVE_BASE, masks every line,
 // and installs handlers that count (and ignore) anything arriving there.
 void remap_and_mask();
 

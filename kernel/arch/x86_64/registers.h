@@ -29,10 +29,10 @@
 #define EFER_NXE 0x800  // no-execute page bit enable
 
 // --- CR0 bits ---
-#define CR0_PE 0x1  // protected mode
-#define CR0_MP 0x2  // WAIT/FWAIT honour TS
-#define CR0_EM 0x4  // x87 emulation (must be off for SSE)
-#define CR0_TS 0x8  // task switched: next FPU/SSE use traps
+#define CR0_PE 0x1      // protected mode
+#define CR0_MP 0x2      // WAIT/FWAIT honour TS
+#define CR0_EM 0x4      // x87 emulation (must be off for SSE)
+#define CR0_TS 0x8      // task switched: next FPU/SSE use traps
 #define CR0_WP 0x10000  // ring 0 honours read-only pages
 #define CR0_PG 0x80000000
 

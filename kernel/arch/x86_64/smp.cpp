@@ -17,8 +17,7 @@
 #include "kernel/time/time.h"
 
 extern "C" const uint8_t ap_trampoline_start[], ap_trampoline_end[];
-extern "C" uint64_t ap_trampoline_cr3, ap_trampoline_efer, ap_trampoline_stack, ap_trampoline_cpu,
-    ap_trampoline_entry;
+extern "C" uint64_t ap_trampoline_cr3, ap_trampoline_efer, ap_trampoline_stack, ap_trampoline_cpu, ap_trampoline_entry;
 
 namespace lamina::smp {
 
@@ -107,7 +106,7 @@ void tlb_shootdown(uintptr_t virt, size_t size) {
     }
     __atomic_store_n(&g_request.pending, targets, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < arch::cpu_count(); i++)
-        if (g_request_for[i]) lapic::send_ipi(arch::cpu_by_index(i).apic_id, irq::kVectorTlbShootdown);
+        if (g_request_for[i]) lapic::send_ipi(arch::cpu_by_index(i).apic_id, irq::VECTOR_TLB_SHOOTDOWN);
     uint64_t start = time::now_ns();
     bool warned = false;
     while (__atomic_load_n(&g_request.pending, __ATOMIC_ACQUIRE)) {
@@ -127,7 +126,7 @@ uint64_t tlb_shootdowns_received() { return __atomic_load_n(&g_shootdowns_receiv
 
 void halt_other_cpus() {
     if (!g_aps_started) return;
-    lapic::send_ipi_all_but_self(irq::kVectorHalt);
+    lapic::send_ipi_all_but_self(irq::VECTOR_HALT);
 }
 
 // ---- AP start-up ----
@@ -183,8 +182,8 @@ bool start_one(const acpi::Cpu& desc, uint8_t* copy) {
     uint64_t start = time::now_ns();
     while (!__atomic_load_n(&cpu->online, __ATOMIC_ACQUIRE)) {
         if (time::now_ns() - start > AP_START_TIMEOUT_NS) {
-            kprintf("smp: CPU %u (APIC id %u) did not come up within %lu ms (%s); continuing without it\n",
-                    cpu->index, desc.apic_id, AP_START_TIMEOUT_NS / 1'000'000,
+            kprintf("smp: CPU %u (APIC id %u) did not come up within %lu ms (%s); continuing without it\n", cpu->index,
+                    desc.apic_id, AP_START_TIMEOUT_NS / 1'000'000,
                     g_ap_started[cpu->index] ? "it reached the kernel but not its scheduler"
                                              : "it never reached the kernel");
             // Park it in wait-for-SIPI, so it cannot run the trampoline set up for the next CPU.
@@ -200,8 +199,8 @@ bool start_one(const acpi::Cpu& desc, uint8_t* copy) {
 }  // namespace
 
 void start_aps() {
-    arch::set_interrupt_handler(irq::kVectorTlbShootdown, shootdown_ipi);
-    arch::set_interrupt_handler(irq::kVectorHalt, halt_ipi);
+    arch::set_interrupt_handler(irq::VECTOR_TLB_SHOOTDOWN, shootdown_ipi);
+    arch::set_interrupt_handler(irq::VECTOR_HALT, halt_ipi);
     mm::set_tlb_shootdown(tlb_shootdown);
 
     const acpi::Acpi* platform = acpi::platform();
@@ -222,8 +221,10 @@ void start_aps() {
         return;
     }
     if (g_trampoline_root >= (1ull << 32)) {
-        kprintf("smp: the AP start-up page tables are above 4 GiB (%#lx), out of the 32-bit start-up "
-                "code's reach; only the boot CPU runs\n", g_trampoline_root);
+        kprintf(
+            "smp: the AP start-up page tables are above 4 GiB (%#lx), out of the 32-bit start-up "
+            "code's reach; only the boot CPU runs\n",
+            g_trampoline_root);
         return;
     }
 

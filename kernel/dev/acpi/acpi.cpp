@@ -16,12 +16,12 @@ namespace {
 
 // Generous upper bounds: real DSDTs reach a few hundred KiB, real RSDPs are 36 bytes. They
 // only stop a corrupt length from asking the Mapper for gigabytes.
-constexpr uint32_t kMaxTableLength = 16 * 1024 * 1024;
-constexpr uint32_t kMaxRsdpLength = 4096;
-constexpr size_t kFadtV1Length = 116;
-constexpr size_t kFadtResetValueEnd = offsetof(Fadt, reset_value) + 1;
+constexpr uint32_t MAX_TABLE_LENGTH = 16 * 1024 * 1024;
+constexpr uint32_t MAX_RSDP_LENGTH = 4096;
+constexpr size_t FADT_V1_LENGTH = 116;
+constexpr size_t FADT_RESET_VALUE_END = offsetof(Fadt, reset_value) + 1;
 
-constexpr char kRsdpSignature[8] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' '};
+constexpr char RSDP_SIGNATURE[8] = {'R', 'S', 'D', ' ', 'P', 'T', 'R', ' '};
 
 template <typename T>
 T load(const uint8_t* p) {
@@ -33,18 +33,14 @@ T load(const uint8_t* p) {
 
 bool bytes_sum_to_zero(const uint8_t* p, size_t len) {
     uint8_t sum = 0;
-    for (size_t i = 0; i < len; ++i)
-        sum = static_cast<uint8_t>(sum + p[i]);
+    for (size_t i = 0; i < len; ++i) sum = static_cast<uint8_t>(sum + p[i]);
     return sum == 0;
 }
 
-bool signature_is(const char (&actual)[4], const char* expected) {
-    return __builtin_memcmp(actual, expected, 4) == 0;
-}
+bool signature_is(const char (&actual)[4], const char* expected) { return __builtin_memcmp(actual, expected, 4) == 0; }
 
 const uint8_t* map_range(Mapper& mapper, uint64_t phys, size_t len) {
-    if (len == 0 || phys > std::numeric_limits<uint64_t>::max() - (len - 1))
-        return nullptr;
+    if (len == 0 || phys > std::numeric_limits<uint64_t>::max() - (len - 1)) return nullptr;
     return static_cast<const uint8_t*>(mapper.map(phys, len));
 }
 
@@ -57,24 +53,18 @@ struct Table {
 // bound, and the Mapper), and its checksum.
 Result<Table> map_table(Mapper& mapper, uint64_t phys, const char* signature, size_t min_length) {
     const uint8_t* head = map_range(mapper, phys, sizeof(SdtHeader));
-    if (head == nullptr)
-        return Errno::Inval;
+    if (head == nullptr) return Errno::Inval;
     SdtHeader header = load<SdtHeader>(head);
-    if (!signature_is(header.signature, signature))
-        return Errno::Inval;
-    if (header.length < min_length || header.length < sizeof(SdtHeader) ||
-        header.length > kMaxTableLength)
+    if (!signature_is(header.signature, signature)) return Errno::Inval;
+    if (header.length < min_length || header.length < sizeof(SdtHeader) || header.length > MAX_TABLE_LENGTH)
         return Errno::Inval;
     const uint8_t* data = map_range(mapper, phys, header.length);
-    if (data == nullptr)
-        return Errno::Inval;
+    if (data == nullptr) return Errno::Inval;
     // The Mapper may hand out a different view for the longer range: everything from here on,
     // the length included, is read through that one view.
-    if (load<SdtHeader>(data).length != header.length)
-        return Errno::Inval;
-    if (!bytes_sum_to_zero(data, header.length))
-        return Errno::Inval;
-    return Table {data, header.length};
+    if (load<SdtHeader>(data).length != header.length) return Errno::Inval;
+    if (!bytes_sum_to_zero(data, header.length)) return Errno::Inval;
+    return Table{data, header.length};
 }
 
 struct Rsdp {
@@ -86,24 +76,17 @@ struct Rsdp {
 
 // `available` is how many bytes at `p` may be read.
 Result<Rsdp> decode_rsdp(const uint8_t* p, size_t available) {
-    if (available < sizeof(RsdpV1))
-        return Errno::Inval;
+    if (available < sizeof(RsdpV1)) return Errno::Inval;
     RsdpV1 v1 = load<RsdpV1>(p);
-    if (__builtin_memcmp(v1.signature, kRsdpSignature, sizeof(kRsdpSignature)) != 0)
-        return Errno::Inval;
-    if (!bytes_sum_to_zero(p, sizeof(RsdpV1)))
-        return Errno::Inval;
-    Rsdp rsdp {v1.revision, {}, v1.rsdt_address, 0};
+    if (__builtin_memcmp(v1.signature, RSDP_SIGNATURE, sizeof(RSDP_SIGNATURE)) != 0) return Errno::Inval;
+    if (!bytes_sum_to_zero(p, sizeof(RsdpV1))) return Errno::Inval;
+    Rsdp rsdp{v1.revision, {}, v1.rsdt_address, 0};
     __builtin_memcpy(rsdp.oem_id, v1.oem_id, sizeof(rsdp.oem_id));
-    if (v1.revision < 2)
-        return rsdp;
-    if (available < sizeof(RsdpV2))
-        return Errno::Inval;
+    if (v1.revision < 2) return rsdp;
+    if (available < sizeof(RsdpV2)) return Errno::Inval;
     RsdpV2 v2 = load<RsdpV2>(p);
-    if (v2.length < sizeof(RsdpV2) || v2.length > available)
-        return Errno::Inval;
-    if (!bytes_sum_to_zero(p, v2.length))
-        return Errno::Inval;
+    if (v2.length < sizeof(RsdpV2) || v2.length > available) return Errno::Inval;
+    if (!bytes_sum_to_zero(p, v2.length)) return Errno::Inval;
     rsdp.xsdt_address = v2.xsdt_address;
     return rsdp;
 }
@@ -111,41 +94,32 @@ Result<Rsdp> decode_rsdp(const uint8_t* p, size_t available) {
 // Reads the RSDP at a physical address, mapping only as much as its revision says it has.
 Result<Rsdp> read_rsdp(Mapper& mapper, uint64_t phys) {
     const uint8_t* p = map_range(mapper, phys, sizeof(RsdpV1));
-    if (p == nullptr)
-        return Errno::Inval;
-    if (load<RsdpV1>(p).revision < 2)
-        return decode_rsdp(p, sizeof(RsdpV1));
+    if (p == nullptr) return Errno::Inval;
+    if (load<RsdpV1>(p).revision < 2) return decode_rsdp(p, sizeof(RsdpV1));
     p = map_range(mapper, phys, sizeof(RsdpV2));
-    if (p == nullptr)
-        return Errno::Inval;
+    if (p == nullptr) return Errno::Inval;
     uint32_t length = load<RsdpV2>(p).length;
-    if (length < sizeof(RsdpV2) || length > kMaxRsdpLength)
-        return Errno::Inval;
+    if (length < sizeof(RsdpV2) || length > MAX_RSDP_LENGTH) return Errno::Inval;
     p = map_range(mapper, phys, length);
-    if (p == nullptr)
-        return Errno::Inval;
+    if (p == nullptr) return Errno::Inval;
     return decode_rsdp(p, length);
 }
 
-Polarity polarity_from_inti(uint16_t flags) {
-    return static_cast<Polarity>(flags & kMpsIntiPolarityMask);
-}
+Polarity polarity_from_inti(uint16_t flags) { return static_cast<Polarity>(flags & MPS_INTI_POLARITY_MASK); }
 
 TriggerMode trigger_from_inti(uint16_t flags) {
-    return static_cast<TriggerMode>((flags & kMpsIntiTriggerMask) >> kMpsIntiTriggerShift);
+    return static_cast<TriggerMode>((flags & MPS_INTI_TRIGGER_MASK) >> MPS_INTI_TRIGGER_SHIFT);
 }
 
 Register register_from_gas(const GenericAddress& gas) {
-    return Register {static_cast<AddressSpace>(gas.address_space_id), gas.register_bit_width,
-                     gas.register_bit_offset, gas.access_size, gas.address};
+    return Register{static_cast<AddressSpace>(gas.address_space_id), gas.register_bit_width, gas.register_bit_offset,
+                    gas.access_size, gas.address};
 }
 
 // ACPI 2.0+ firmware fills both the 32-bit port and the X_ GAS; the X_ field wins when set.
 Register pick_register(const GenericAddress& extended, uint32_t legacy_port, uint8_t legacy_len) {
-    if (extended.address != 0)
-        return register_from_gas(extended);
-    return Register {AddressSpace::SystemIo, static_cast<uint8_t>(legacy_len * 8), 0, 0,
-                     legacy_port};
+    if (extended.address != 0) return register_from_gas(extended);
+    return Register{AddressSpace::SystemIo, static_cast<uint8_t>(legacy_len * 8), 0, 0, legacy_port};
 }
 
 // --- \_S5_ in AML (20.2) ---------------------------------------------------------------------
@@ -157,18 +131,15 @@ public:
     size_t remaining() const { return end_ - pos_; }
 
     bool byte(uint8_t& out) {
-        if (remaining() < 1)
-            return false;
+        if (remaining() < 1) return false;
         out = p_[pos_++];
         return true;
     }
 
     bool little_endian(size_t bytes, uint64_t& out) {
-        if (remaining() < bytes)
-            return false;
+        if (remaining() < bytes) return false;
         out = 0;
-        for (size_t i = 0; i < bytes; ++i)
-            out |= static_cast<uint64_t>(p_[pos_ + i]) << (8 * i);
+        for (size_t i = 0; i < bytes; ++i) out |= static_cast<uint64_t>(p_[pos_ + i]) << (8 * i);
         pos_ += bytes;
         return true;
     }
@@ -178,16 +149,14 @@ public:
     // significant nibble and each following byte adds 8 more bits.
     bool package_length(uint32_t& out) {
         uint8_t lead;
-        if (!byte(lead))
-            return false;
+        if (!byte(lead)) return false;
         size_t follow = lead >> 6;
         if (follow == 0) {
             out = lead & 0x3F;
             return true;
         }
         uint64_t rest;
-        if (!little_endian(follow, rest))
-            return false;
+        if (!little_endian(follow, rest)) return false;
         out = static_cast<uint32_t>((lead & 0x0F) | (rest << 4));
         return true;
     }
@@ -195,17 +164,27 @@ public:
     // 20.2.3 ComputationalData, the integer forms a sleep type package uses.
     bool integer(uint64_t& out) {
         uint8_t op;
-        if (!byte(op))
-            return false;
+        if (!byte(op)) return false;
         switch (op) {
-        case aml::kZeroOp: out = 0; return true;
-        case aml::kOneOp: out = 1; return true;
-        case aml::kOnesOp: out = ~uint64_t {0}; return true;
-        case aml::kBytePrefix: return little_endian(1, out);
-        case aml::kWordPrefix: return little_endian(2, out);
-        case aml::kDWordPrefix: return little_endian(4, out);
-        case aml::kQWordPrefix: return little_endian(8, out);
-        default: return false;  // a name, a method call...: would need an interpreter
+            case aml::ZERO_OP:
+                out = 0;
+                return true;
+            case aml::ONE_OP:
+                out = 1;
+                return true;
+            case aml::ONES_OP:
+                out = ~uint64_t{0};
+                return true;
+            case aml::BYTE_PREFIX:
+                return little_endian(1, out);
+            case aml::WORD_PREFIX:
+                return little_endian(2, out);
+            case aml::D_WORD_PREFIX:
+                return little_endian(4, out);
+            case aml::Q_WORD_PREFIX:
+                return little_endian(8, out);
+            default:
+                return false;  // a name, a method call...: would need an interpreter
         }
     }
 
@@ -221,46 +200,36 @@ private:
 SleepType decode_sleep_package(const uint8_t* p, size_t len) {
     AmlCursor cursor(p, len);
     uint8_t op;
-    if (!cursor.byte(op) || op != aml::kPackageOp)
-        return {};
+    if (!cursor.byte(op) || op != aml::PACKAGE_OP) return {};
     size_t length_start = cursor.position();
     uint32_t package_length;
-    if (!cursor.package_length(package_length))
-        return {};
+    if (!cursor.package_length(package_length)) return {};
     // PkgLength counts from its own first byte to the end of the package.
-    if (package_length > len - length_start ||
-        length_start + package_length < cursor.position() + 1)
-        return {};
+    if (package_length > len - length_start || length_start + package_length < cursor.position() + 1) return {};
     cursor.shrink_to(length_start + package_length);
     uint8_t count;
-    if (!cursor.byte(count) || count == 0)
-        return {};
+    if (!cursor.byte(count) || count == 0) return {};
     uint64_t a, b;
-    if (!cursor.integer(a))
-        return {};
+    if (!cursor.integer(a)) return {};
     if (count >= 2) {
-        if (!cursor.integer(b))
-            return {};
+        if (!cursor.integer(b)) return {};
     } else {
         // Pre-ACPI 2.0 firmware packed both values into one integer: a in the low byte, b in
         // the next one.
         b = a >> 8;
     }
-    return SleepType {true, static_cast<uint8_t>(a & 0x7), static_cast<uint8_t>(b & 0x7)};
+    return SleepType{true, static_cast<uint8_t>(a & 0x7), static_cast<uint8_t>(b & 0x7)};
 }
 
 SleepType find_s5(const uint8_t* aml, size_t len) {
     for (size_t i = 0; i + 4 <= len; ++i) {
-        if (__builtin_memcmp(aml + i, "_S5_", 4) != 0)
-            continue;
+        if (__builtin_memcmp(aml + i, "_S5_", 4) != 0) continue;
         // Only a definition counts (NameOp, optionally with the root prefix), not a reference.
-        bool defined = (i >= 1 && aml[i - 1] == aml::kNameOp) ||
-                       (i >= 2 && aml[i - 1] == aml::kRootChar && aml[i - 2] == aml::kNameOp);
-        if (!defined)
-            continue;
+        bool defined = (i >= 1 && aml[i - 1] == aml::NAME_OP) ||
+                       (i >= 2 && aml[i - 1] == aml::ROOT_CHAR && aml[i - 2] == aml::NAME_OP);
+        if (!defined) continue;
         SleepType s5 = decode_sleep_package(aml + i + 4, len - (i + 4));
-        if (s5.present)
-            return s5;
+        if (s5.present) return s5;
     }
     return {};
 }
@@ -285,14 +254,13 @@ public:
             if (xsdt.is_ok() || rsdp.rsdt_address == 0) {
                 Table root = TRY(std::move(xsdt));
                 acpi.uses_xsdt_ = true;
-                TRY(parser.walk_root(root, kXsdtEntrySize));
+                TRY(parser.walk_root(root, XSDT_ENTRY_SIZE));
                 return parser.release();
             }
         }
-        if (rsdp.rsdt_address == 0)
-            return Errno::Inval;
+        if (rsdp.rsdt_address == 0) return Errno::Inval;
         Table root = TRY(map_table(mapper, rsdp.rsdt_address, "RSDT", sizeof(SdtHeader)));
-        TRY(parser.walk_root(root, kRsdtEntrySize));
+        TRY(parser.walk_root(root, RSDT_ENTRY_SIZE));
         return parser.release();
     }
 
@@ -303,16 +271,13 @@ private:
 
     Result<void> walk_root(const Table& root, size_t entry_size) {
         size_t entries_bytes = root.length - sizeof(SdtHeader);
-        if (entries_bytes % entry_size != 0)
-            return Errno::Inval;
+        if (entries_bytes % entry_size != 0) return Errno::Inval;
         for (size_t offset = sizeof(SdtHeader); offset < root.length; offset += entry_size) {
-            uint64_t phys = entry_size == kXsdtEntrySize ? load<uint64_t>(root.data + offset)
-                                                         : load<uint32_t>(root.data + offset);
-            if (phys == 0)
-                continue;  // some firmware leaves holes where it removed a table
+            uint64_t phys =
+                entry_size == XSDT_ENTRY_SIZE ? load<uint64_t>(root.data + offset) : load<uint32_t>(root.data + offset);
+            if (phys == 0) continue;  // some firmware leaves holes where it removed a table
             const uint8_t* head = map_range(mapper_, phys, sizeof(SdtHeader));
-            if (head == nullptr)
-                return Errno::Inval;
+            if (head == nullptr) return Errno::Inval;
             SdtHeader header = load<SdtHeader>(head);
             // The first table of each kind wins; later duplicates are not read at all.
             if (signature_is(header.signature, "FACP") && !acpi_.fadt_.present)
@@ -324,15 +289,14 @@ private:
             else if (signature_is(header.signature, "HPET") && !acpi_.hpet_.present)
                 TRY(parse_hpet(phys));
         }
-        if (acpi_.fadt_.present && acpi_.fadt_.dsdt_address != 0)
-            TRY(parse_dsdt(acpi_.fadt_.dsdt_address));
+        if (acpi_.fadt_.present && acpi_.fadt_.dsdt_address != 0) TRY(parse_dsdt(acpi_.fadt_.dsdt_address));
         return {};
     }
 
     Result<void> parse_fadt(uint64_t phys) {
-        Table table = TRY(map_table(mapper_, phys, "FACP", kFadtV1Length));
+        Table table = TRY(map_table(mapper_, phys, "FACP", FADT_V1_LENGTH));
         // Fields past the firmware's (older, shorter) table read as zero, i.e. "absent".
-        Fadt f {};
+        Fadt f{};
         size_t copied = table.length < sizeof(Fadt) ? table.length : sizeof(Fadt);
         __builtin_memcpy(&f, table.data, copied);
 
@@ -349,15 +313,15 @@ private:
         info.pm1a_control = pick_register(f.x_pm1a_cnt_blk, f.pm1a_cnt_blk, f.pm1_cnt_len);
         info.pm1b_control = pick_register(f.x_pm1b_cnt_blk, f.pm1b_cnt_blk, f.pm1_cnt_len);
         info.pm_timer = pick_register(f.x_pm_tmr_blk, f.pm_tmr_blk, f.pm_tmr_len);
-        info.pm_timer_32bit = (f.flags & kFadtFlagTmrValExt) != 0;
+        info.pm_timer_32bit = (f.flags & FADT_FLAG_TMR_VAL_EXT) != 0;
         info.reset = register_from_gas(f.reset_reg);
         info.reset_value = f.reset_value;
-        info.reset_supported = (f.flags & kFadtFlagResetRegSup) != 0 &&
-                               table.length >= kFadtResetValueEnd && info.reset.present();
+        info.reset_supported =
+            (f.flags & FADT_FLAG_RESET_REG_SUP) != 0 && table.length >= FADT_RESET_VALUE_END && info.reset.present();
         info.century = f.century;
         info.iapc_boot_arch = f.iapc_boot_arch;
         info.flags = f.flags;
-        info.hardware_reduced = (f.flags & kFadtFlagHwReducedAcpi) != 0;
+        info.hardware_reduced = (f.flags & FADT_FLAG_HW_REDUCED_ACPI) != 0;
         info.dsdt_address = f.x_dsdt != 0 ? f.x_dsdt : f.dsdt;
         return {};
     }
@@ -368,18 +332,16 @@ private:
         MadtInfo& info = acpi_.madt_;
         info.present = true;
         info.local_apic_address = fixed.local_apic_address;
-        info.has_8259 = (fixed.flags & kMadtFlagPcatCompat) != 0;
+        info.has_8259 = (fixed.flags & MADT_FLAG_PCAT_COMPAT) != 0;
 
         size_t offset = sizeof(Madt);
         while (offset < table.length) {
             size_t left = table.length - offset;
-            if (left < sizeof(MadtEntryHeader))
-                return Errno::Inval;
+            if (left < sizeof(MadtEntryHeader)) return Errno::Inval;
             const uint8_t* entry = table.data + offset;
             MadtEntryHeader header = load<MadtEntryHeader>(entry);
             // A zero length would never advance; a length past the table would read beyond it.
-            if (header.length < sizeof(MadtEntryHeader) || header.length > left)
-                return Errno::Inval;
+            if (header.length < sizeof(MadtEntryHeader) || header.length > left) return Errno::Inval;
             TRY(parse_madt_entry(entry, header));
             offset += header.length;
         }
@@ -389,78 +351,74 @@ private:
     // Structures may be longer than we know (later revisions append fields), never shorter.
     template <typename T>
     static Result<T> madt_entry(const uint8_t* entry, const MadtEntryHeader& header) {
-        if (header.length < sizeof(T))
-            return Errno::Inval;
+        if (header.length < sizeof(T)) return Errno::Inval;
         return load<T>(entry);
     }
 
     Result<void> parse_madt_entry(const uint8_t* entry, const MadtEntryHeader& header) {
         MadtInfo& info = acpi_.madt_;
         switch (static_cast<MadtEntryType>(header.type)) {
-        case MadtEntryType::LocalApic: {
-            auto lapic = TRY(madt_entry<MadtLocalApic>(entry, header));
-            // 0xFF is not an xAPIC id: such CPUs are described by x2APIC entries.
-            if (lapic.apic_id == 0xFF)
-                info.unusable_cpus++;
-            else
-                add_cpu(lapic.apic_id, lapic.acpi_processor_uid, lapic.flags, false);
-            break;
-        }
-        case MadtEntryType::LocalX2Apic: {
-            auto x2 = TRY(madt_entry<MadtLocalX2Apic>(entry, header));
-            add_cpu(x2.x2apic_id, x2.acpi_processor_uid, x2.flags, true);
-            break;
-        }
-        case MadtEntryType::IoApic: {
-            auto ioapic = TRY(madt_entry<MadtIoApic>(entry, header));
-            info.io_apics.push({ioapic.io_apic_id, ioapic.io_apic_address,
-                                ioapic.global_system_interrupt_base});
-            break;
-        }
-        case MadtEntryType::InterruptSourceOverride: {
-            auto iso = TRY(madt_entry<MadtInterruptSourceOverride>(entry, header));
-            info.overrides.push({iso.bus, iso.source, iso.global_system_interrupt,
-                                 polarity_from_inti(iso.flags), trigger_from_inti(iso.flags)});
-            break;
-        }
-        case MadtEntryType::NmiSource: {
-            auto nmi = TRY(madt_entry<MadtNmiSource>(entry, header));
-            info.nmi_sources.push({nmi.global_system_interrupt, polarity_from_inti(nmi.flags),
-                                   trigger_from_inti(nmi.flags)});
-            break;
-        }
-        case MadtEntryType::LocalApicNmi: {
-            auto nmi = TRY(madt_entry<MadtLocalApicNmi>(entry, header));
-            uint32_t uid = nmi.acpi_processor_uid == 0xFF ? LocalApicNmi::kAllProcessors
-                                                          : nmi.acpi_processor_uid;
-            info.local_apic_nmis.push({uid, nmi.local_apic_lint, polarity_from_inti(nmi.flags),
-                                       trigger_from_inti(nmi.flags)});
-            break;
-        }
-        case MadtEntryType::LocalX2ApicNmi: {
-            auto nmi = TRY(madt_entry<MadtLocalX2ApicNmi>(entry, header));
-            info.local_apic_nmis.push({nmi.acpi_processor_uid, nmi.local_x2apic_lint,
-                                       polarity_from_inti(nmi.flags),
-                                       trigger_from_inti(nmi.flags)});
-            break;
-        }
-        case MadtEntryType::LocalApicAddressOverride: {
-            auto over = TRY(madt_entry<MadtLocalApicAddressOverride>(entry, header));
-            info.local_apic_address = over.local_apic_address;
-            info.local_apic_address_overridden = true;
-            break;
-        }
-        default:
-            info.unknown_entries++;
-            break;
+            case MadtEntryType::LocalApic: {
+                auto lapic = TRY(madt_entry<MadtLocalApic>(entry, header));
+                // 0xFF is not an xAPIC id: such CPUs are described by x2APIC entries.
+                if (lapic.apic_id == 0xFF)
+                    info.unusable_cpus++;
+                else
+                    add_cpu(lapic.apic_id, lapic.acpi_processor_uid, lapic.flags, false);
+                break;
+            }
+            case MadtEntryType::LocalX2Apic: {
+                auto x2 = TRY(madt_entry<MadtLocalX2Apic>(entry, header));
+                add_cpu(x2.x2apic_id, x2.acpi_processor_uid, x2.flags, true);
+                break;
+            }
+            case MadtEntryType::IoApic: {
+                auto ioapic = TRY(madt_entry<MadtIoApic>(entry, header));
+                info.io_apics.push({ioapic.io_apic_id, ioapic.io_apic_address, ioapic.global_system_interrupt_base});
+                break;
+            }
+            case MadtEntryType::InterruptSourceOverride: {
+                auto iso = TRY(madt_entry<MadtInterruptSourceOverride>(entry, header));
+                info.overrides.push({iso.bus, iso.source, iso.global_system_interrupt, polarity_from_inti(iso.flags),
+                                     trigger_from_inti(iso.flags)});
+                break;
+            }
+            case MadtEntryType::NmiSource: {
+                auto nmi = TRY(madt_entry<MadtNmiSource>(entry, header));
+                info.nmi_sources.push(
+                    {nmi.global_system_interrupt, polarity_from_inti(nmi.flags), trigger_from_inti(nmi.flags)});
+                break;
+            }
+            case MadtEntryType::LocalApicNmi: {
+                auto nmi = TRY(madt_entry<MadtLocalApicNmi>(entry, header));
+                uint32_t uid = nmi.acpi_processor_uid == 0xFF ? LocalApicNmi::ALL_PROCESSORS : nmi.acpi_processor_uid;
+                info.local_apic_nmis.push(
+                    {uid, nmi.local_apic_lint, polarity_from_inti(nmi.flags), trigger_from_inti(nmi.flags)});
+                break;
+            }
+            case MadtEntryType::LocalX2ApicNmi: {
+                auto nmi = TRY(madt_entry<MadtLocalX2ApicNmi>(entry, header));
+                info.local_apic_nmis.push({nmi.acpi_processor_uid, nmi.local_x2apic_lint, polarity_from_inti(nmi.flags),
+                                           trigger_from_inti(nmi.flags)});
+                break;
+            }
+            case MadtEntryType::LocalApicAddressOverride: {
+                auto over = TRY(madt_entry<MadtLocalApicAddressOverride>(entry, header));
+                info.local_apic_address = over.local_apic_address;
+                info.local_apic_address_overridden = true;
+                break;
+            }
+            default:
+                info.unknown_entries++;
+                break;
         }
         return {};
     }
 
     void add_cpu(uint32_t apic_id, uint32_t uid, uint32_t flags, bool x2apic) {
         MadtInfo& info = acpi_.madt_;
-        bool enabled = (flags & kLocalApicEnabled) != 0;
-        bool online_capable = !enabled && (flags & kLocalApicOnlineCapable) != 0;
+        bool enabled = (flags & LOCAL_APIC_ENABLED) != 0;
+        bool online_capable = !enabled && (flags & LOCAL_APIC_ONLINE_CAPABLE) != 0;
         if (!enabled && !online_capable) {
             info.unusable_cpus++;
             return;
@@ -468,24 +426,19 @@ private:
         // Firmware may describe a CPU twice (xAPIC and x2APIC entries); bringing it up twice
         // would be worse than missing it.
         for (const Cpu& cpu : info.cpus)
-            if (cpu.apic_id == apic_id)
-                return;
+            if (cpu.apic_id == apic_id) return;
         info.cpus.push({apic_id, uid, enabled, online_capable, x2apic});
     }
 
     Result<void> parse_mcfg(uint64_t phys) {
         Table table = TRY(map_table(mapper_, phys, "MCFG", sizeof(Mcfg)));
-        if ((table.length - sizeof(Mcfg)) % sizeof(McfgAllocation) != 0)
-            return Errno::Inval;
+        if ((table.length - sizeof(Mcfg)) % sizeof(McfgAllocation) != 0) return Errno::Inval;
         McfgInfo& info = acpi_.mcfg_;
         info.present = true;
-        for (size_t offset = sizeof(Mcfg); offset < table.length;
-             offset += sizeof(McfgAllocation)) {
+        for (size_t offset = sizeof(Mcfg); offset < table.length; offset += sizeof(McfgAllocation)) {
             McfgAllocation alloc = load<McfgAllocation>(table.data + offset);
-            if (alloc.start_bus > alloc.end_bus)
-                return Errno::Inval;
-            info.segments.push(
-                {alloc.base_address, alloc.pci_segment_group, alloc.start_bus, alloc.end_bus});
+            if (alloc.start_bus > alloc.end_bus) return Errno::Inval;
+            info.segments.push({alloc.base_address, alloc.pci_segment_group, alloc.start_bus, alloc.end_bus});
         }
         return {};
     }
@@ -519,17 +472,15 @@ Result<Acpi> Acpi::parse(uint64_t rsdp_phys, Mapper& mapper) {
 }
 
 Result<Acpi> Acpi::parse_from_rsdp_copy(const void* rsdp_copy, size_t len, Mapper& mapper) {
-    if (rsdp_copy == nullptr)
-        return Errno::Inval;
+    if (rsdp_copy == nullptr) return Errno::Inval;
     Rsdp rsdp = TRY(decode_rsdp(static_cast<const uint8_t*>(rsdp_copy), len));
     return AcpiParser::parse(rsdp, mapper);
 }
 
 IsaIrqRoute Acpi::isa_irq_route(uint8_t irq) const {
-    IsaIrqRoute route {irq, false, false};
+    IsaIrqRoute route{irq, false, false};
     for (const InterruptOverride& o : madt_.overrides) {
-        if (o.bus != 0 || o.source != irq)
-            continue;
+        if (o.bus != 0 || o.source != irq) continue;
         route.gsi = o.gsi;
         route.active_low = o.polarity == Polarity::ActiveLow;
         route.level_triggered = o.trigger == TriggerMode::Level;
@@ -539,54 +490,45 @@ IsaIrqRoute Acpi::isa_irq_route(uint8_t irq) const {
 }
 
 Result<PowerOff> Acpi::power_off() const {
-    if (!fadt_.present || fadt_.hardware_reduced || !fadt_.pm1a_control.present() || !s5_.present)
-        return Errno::NotSup;
-    auto fits = [](const Register& r) {
-        return r.space != AddressSpace::SystemIo || r.address <= 0xFFFF;
-    };
-    if (!fits(fadt_.pm1a_control) || !fits(fadt_.pm1b_control))
-        return Errno::Inval;
+    if (!fadt_.present || fadt_.hardware_reduced || !fadt_.pm1a_control.present() || !s5_.present) return Errno::NotSup;
+    auto fits = [](const Register& r) { return r.space != AddressSpace::SystemIo || r.address <= 0xFFFF; };
+    if (!fits(fadt_.pm1a_control) || !fits(fadt_.pm1b_control)) return Errno::Inval;
     PowerOff off;
     off.pm1a_control = fadt_.pm1a_control;
-    off.pm1a_value = static_cast<uint16_t>((s5_.slp_typ_a << kPm1CntSlpTypShift) | kPm1CntSlpEn);
+    off.pm1a_value = static_cast<uint16_t>((s5_.slp_typ_a << PM1_CNT_SLP_TYP_SHIFT) | PM1_CNT_SLP_EN);
     if (fadt_.pm1b_control.present()) {
         off.pm1b_control = fadt_.pm1b_control;
-        off.pm1b_value =
-            static_cast<uint16_t>((s5_.slp_typ_b << kPm1CntSlpTypShift) | kPm1CntSlpEn);
+        off.pm1b_value = static_cast<uint16_t>((s5_.slp_typ_b << PM1_CNT_SLP_TYP_SHIFT) | PM1_CNT_SLP_EN);
     }
     return off;
 }
 
 Result<uint64_t> find_rsdp_in_bios_area(Mapper& mapper) {
-    constexpr uint64_t kEbdaSegmentPointer = 0x40E;  // BIOS data area word: EBDA segment
-    constexpr size_t kEbdaSearchLength = 1024;
-    constexpr uint64_t kBiosAreaStart = 0xE0000;
-    constexpr size_t kBiosAreaLength = 0x20000;
+    constexpr uint64_t EBDA_SEGMENT_POINTER = 0x40E;  // BIOS data area word: EBDA segment
+    constexpr size_t EBDA_SEARCH_LENGTH = 1024;
+    constexpr uint64_t BIOS_AREA_START = 0xE0000;
+    constexpr size_t BIOS_AREA_LENGTH = 0x20000;
 
     auto scan = [&](uint64_t base, size_t len) -> Result<uint64_t> {
         const uint8_t* area = map_range(mapper, base, len);
-        if (area == nullptr)
-            return Errno::NoEnt;
+        if (area == nullptr) return Errno::NoEnt;
         for (size_t offset = 0; offset + sizeof(RsdpV1) <= len; offset += 16) {
-            if (__builtin_memcmp(area + offset, kRsdpSignature, sizeof(kRsdpSignature)) != 0)
-                continue;
+            if (__builtin_memcmp(area + offset, RSDP_SIGNATURE, sizeof(RSDP_SIGNATURE)) != 0) continue;
             // A stray "RSD PTR " in option ROM data fails the checksums; keep looking.
-            if (read_rsdp(mapper, base + offset).is_ok())
-                return base + offset;
+            if (read_rsdp(mapper, base + offset).is_ok()) return base + offset;
         }
         return Errno::NoEnt;
     };
 
-    if (const uint8_t* bda = map_range(mapper, kEbdaSegmentPointer, sizeof(uint16_t))) {
+    if (const uint8_t* bda = map_range(mapper, EBDA_SEGMENT_POINTER, sizeof(uint16_t))) {
         uint64_t ebda = static_cast<uint64_t>(load<uint16_t>(bda)) << 4;
         // Outside conventional memory below the VGA hole the pointer is garbage.
-        if (ebda >= 0x500 && ebda + kEbdaSearchLength <= 0xA0000) {
-            Result<uint64_t> found = scan(ebda, kEbdaSearchLength);
-            if (found.is_ok())
-                return found.value();
+        if (ebda >= 0x500 && ebda + EBDA_SEARCH_LENGTH <= 0xA0000) {
+            Result<uint64_t> found = scan(ebda, EBDA_SEARCH_LENGTH);
+            if (found.is_ok()) return found.value();
         }
     }
-    return scan(kBiosAreaStart, kBiosAreaLength);
+    return scan(BIOS_AREA_START, BIOS_AREA_LENGTH);
 }
 
 }  // namespace lamina::acpi

@@ -57,17 +57,17 @@ public:
     }
 
 private:
-    T items_[N] {};
+    T items_[N]{};
     size_t count_ = 0;
     size_t dropped_ = 0;
 };
 
-inline constexpr size_t kMaxCpus = 64;
-inline constexpr size_t kMaxIoApics = 8;
-inline constexpr size_t kMaxInterruptOverrides = 16;
-inline constexpr size_t kMaxLocalApicNmis = 64;  // firmware often lists one per CPU
-inline constexpr size_t kMaxNmiSources = 8;
-inline constexpr size_t kMaxMcfgSegments = 4;
+inline constexpr size_t MAX_CPUS = 64;
+inline constexpr size_t MAX_IO_APICS = 8;
+inline constexpr size_t MAX_INTERRUPT_OVERRIDES = 16;
+inline constexpr size_t MAX_LOCAL_APIC_NMIS = 64;  // firmware often lists one per CPU
+inline constexpr size_t MAX_NMI_SOURCES = 8;
+inline constexpr size_t MAX_MCFG_SEGMENTS = 4;
 
 // The MPS INTI polarity and trigger encodings (5.2.12.5). BusDefault means "conforms to the
 // bus": for ISA that is active high, edge triggered.
@@ -98,8 +98,8 @@ struct InterruptOverride {
 
 // Which LINT pin of which processor's local APIC is wired to NMI.
 struct LocalApicNmi {
-    static constexpr uint32_t kAllProcessors = 0xFFFFFFFF;
-    uint32_t processor_uid = kAllProcessors;
+    static constexpr uint32_t ALL_PROCESSORS = 0xFFFFFFFF;
+    uint32_t processor_uid = ALL_PROCESSORS;
     uint8_t lint = 0;
     Polarity polarity = Polarity::BusDefault;
     TriggerMode trigger = TriggerMode::BusDefault;
@@ -141,13 +141,13 @@ struct MadtInfo {
     bool present = false;
     uint64_t local_apic_address = 0;  // already replaced by the 64-bit override if there is one
     bool local_apic_address_overridden = false;
-    bool has_8259 = false;  // PCAT_COMPAT: the legacy PICs exist and must be masked
-    BoundedList<Cpu, kMaxCpus> cpus;  // only usable ones (enabled or online capable), unique ids
+    bool has_8259 = false;            // PCAT_COMPAT: the legacy PICs exist and must be masked
+    BoundedList<Cpu, MAX_CPUS> cpus;  // only usable ones (enabled or online capable), unique ids
     size_t unusable_cpus = 0;         // neither enabled nor online capable: must be ignored
-    BoundedList<IoApic, kMaxIoApics> io_apics;
-    BoundedList<InterruptOverride, kMaxInterruptOverrides> overrides;
-    BoundedList<LocalApicNmi, kMaxLocalApicNmis> local_apic_nmis;
-    BoundedList<NmiSource, kMaxNmiSources> nmi_sources;
+    BoundedList<IoApic, MAX_IO_APICS> io_apics;
+    BoundedList<InterruptOverride, MAX_INTERRUPT_OVERRIDES> overrides;
+    BoundedList<LocalApicNmi, MAX_LOCAL_APIC_NMIS> local_apic_nmis;
+    BoundedList<NmiSource, MAX_NMI_SOURCES> nmi_sources;
     size_t unknown_entries = 0;  // entry types we do not decode (GIC, SAPIC, wakeup mailbox...)
 };
 
@@ -177,7 +177,7 @@ struct FadtInfo {
 
 struct McfgInfo {
     bool present = false;
-    BoundedList<McfgSegment, kMaxMcfgSegments> segments;
+    BoundedList<McfgSegment, MAX_MCFG_SEGMENTS> segments;
 };
 
 struct HpetInfo {
@@ -206,7 +206,7 @@ struct PowerOff {
     uint16_t pm1b_value = 0;
 
     static constexpr uint16_t merge(uint16_t current, uint16_t value) {
-        return static_cast<uint16_t>((current & ~(kPm1CntSlpTypMask | kPm1CntSlpEn)) | value);
+        return static_cast<uint16_t>((current & ~(PM1_CNT_SLP_TYP_MASK | PM1_CNT_SLP_EN)) | value);
     }
 };
 

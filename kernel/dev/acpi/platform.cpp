@@ -29,20 +29,20 @@ alignas(Acpi) unsigned char g_storage[sizeof(Acpi)];
 
 void init(const boot::BootInfo& info) {
     DirectMapMapper mapper;
-    auto parsed = info.rsdp_length ? Acpi::parse_from_rsdp_copy(info.rsdp, info.rsdp_length, mapper)
-                                   : [&]() -> Result<Acpi> {
-                                         auto rsdp = TRY(find_rsdp_in_bios_area(mapper));
-                                         return Acpi::parse(rsdp, mapper);
-                                     }();
+    auto parsed =
+        info.rsdp_length ? Acpi::parse_from_rsdp_copy(info.rsdp, info.rsdp_length, mapper) : [&]() -> Result<Acpi> {
+        auto rsdp = TRY(find_rsdp_in_bios_area(mapper));
+        return Acpi::parse(rsdp, mapper);
+    }();
     if (parsed.is_error()) {
         kprintf("acpi: no usable ACPI tables (%s); running without\n", parsed.error().name());
         return;
     }
     g_platform = new (g_storage) Acpi(parsed.release_value());
     const Acpi& a = *g_platform;
-    kprintf("acpi: %s rev %u, %lu CPUs, %lu IO APICs, MCFG %s, HPET %s\n", a.oem_id(),
-            a.rsdp_revision(), a.madt().cpus.size(), a.madt().io_apics.size(),
-            a.mcfg().present ? "yes" : "no", a.hpet().present ? "yes" : "no");
+    kprintf("acpi: %s rev %u, %lu CPUs, %lu IO APICs, MCFG %s, HPET %s\n", a.oem_id(), a.rsdp_revision(),
+            a.madt().cpus.size(), a.madt().io_apics.size(), a.mcfg().present ? "yes" : "no",
+            a.hpet().present ? "yes" : "no");
 }
 
 const Acpi* platform() { return g_platform; }

@@ -52,8 +52,8 @@ static_assert(sizeof(SdtHeader) == 36);
 // 5.2.7 RSDT: the header followed by 32-bit physical addresses of the other tables.
 // 5.2.8 XSDT: the same with 64-bit addresses. Entries are not 8-byte aligned in an XSDT
 // (the header is 36 bytes), which is one more reason never to index them in place.
-inline constexpr size_t kRsdtEntrySize = 4;
-inline constexpr size_t kXsdtEntrySize = 8;
+inline constexpr size_t RSDT_ENTRY_SIZE = 4;
+inline constexpr size_t XSDT_ENTRY_SIZE = 8;
 
 // 5.2.3.2 Generic Address Structure (GAS).
 struct [[gnu::packed]] GenericAddress {
@@ -137,21 +137,21 @@ static_assert(offsetof(Fadt, x_pm1a_cnt_blk) == 172);
 static_assert(offsetof(Fadt, x_pm_tmr_blk) == 208);
 
 // 5.2.9, FADT Fixed Feature Flags (the ones we use).
-inline constexpr uint32_t kFadtFlagTmrValExt = 1u << 8;    // PM timer is 32 bits, not 24
-inline constexpr uint32_t kFadtFlagResetRegSup = 1u << 10;  // RESET_REG/RESET_VALUE are valid
-inline constexpr uint32_t kFadtFlagHwReducedAcpi = 1u << 20;
+inline constexpr uint32_t FADT_FLAG_TMR_VAL_EXT = 1u << 8;     // PM timer is 32 bits, not 24
+inline constexpr uint32_t FADT_FLAG_RESET_REG_SUP = 1u << 10;  // RESET_REG/RESET_VALUE are valid
+inline constexpr uint32_t FADT_FLAG_HW_REDUCED_ACPI = 1u << 20;
 
 // 5.2.9.3 IA-PC Boot Architecture Flags.
-inline constexpr uint16_t kBootArchLegacyDevices = 1u << 0;
-inline constexpr uint16_t kBootArch8042 = 1u << 1;
-inline constexpr uint16_t kBootArchVgaNotPresent = 1u << 2;
-inline constexpr uint16_t kBootArchMsiNotSupported = 1u << 3;
-inline constexpr uint16_t kBootArchCmosRtcNotPresent = 1u << 5;
+inline constexpr uint16_t BOOT_ARCH_LEGACY_DEVICES = 1u << 0;
+inline constexpr uint16_t BOOT_ARCH8042 = 1u << 1;
+inline constexpr uint16_t BOOT_ARCH_VGA_NOT_PRESENT = 1u << 2;
+inline constexpr uint16_t BOOT_ARCH_MSI_NOT_SUPPORTED = 1u << 3;
+inline constexpr uint16_t BOOT_ARCH_CMOS_RTC_NOT_PRESENT = 1u << 5;
 
 // 4.8.3.2.1 PM1 Control Registers: SLP_TYP is bits 10-12, SLP_EN bit 13.
-inline constexpr uint16_t kPm1CntSlpTypShift = 10;
-inline constexpr uint16_t kPm1CntSlpTypMask = 0x7u << kPm1CntSlpTypShift;
-inline constexpr uint16_t kPm1CntSlpEn = 1u << 13;
+inline constexpr uint16_t PM1_CNT_SLP_TYP_SHIFT = 10;
+inline constexpr uint16_t PM1_CNT_SLP_TYP_MASK = 0x7u << PM1_CNT_SLP_TYP_SHIFT;
+inline constexpr uint16_t PM1_CNT_SLP_EN = 1u << 13;
 
 // 5.2.12 Multiple APIC Description Table (MADT), signature "APIC": this fixed part, then a
 // sequence of variable-length interrupt controller structures up to the table's length.
@@ -163,7 +163,7 @@ struct [[gnu::packed]] Madt {
 static_assert(sizeof(Madt) == 44);
 
 // 5.2.12, the MADT Flags field.
-inline constexpr uint32_t kMadtFlagPcatCompat = 1u << 0;  // dual 8259s are present
+inline constexpr uint32_t MADT_FLAG_PCAT_COMPAT = 1u << 0;  // dual 8259s are present
 
 // 5.2.12, the Interrupt Controller Structure Types (the ones an x86 kernel uses).
 enum class MadtEntryType : uint8_t {
@@ -195,8 +195,8 @@ struct [[gnu::packed]] MadtLocalApic {
 static_assert(sizeof(MadtLocalApic) == 8);
 
 // 5.2.12.2, Local APIC Flags (shared by the x2APIC structure).
-inline constexpr uint32_t kLocalApicEnabled = 1u << 0;
-inline constexpr uint32_t kLocalApicOnlineCapable = 1u << 1;  // ACPI 6.3+
+inline constexpr uint32_t LOCAL_APIC_ENABLED = 1u << 0;
+inline constexpr uint32_t LOCAL_APIC_ONLINE_CAPABLE = 1u << 1;  // ACPI 6.3+
 
 // 5.2.12.3 I/O APIC Structure.
 struct [[gnu::packed]] MadtIoApic {
@@ -219,9 +219,9 @@ struct [[gnu::packed]] MadtInterruptSourceOverride {
 static_assert(sizeof(MadtInterruptSourceOverride) == 10);
 
 // 5.2.12.5, MPS INTI Flags: polarity in bits 0-1, trigger mode in bits 2-3.
-inline constexpr uint16_t kMpsIntiPolarityMask = 0x3;
-inline constexpr uint16_t kMpsIntiTriggerShift = 2;
-inline constexpr uint16_t kMpsIntiTriggerMask = 0x3 << kMpsIntiTriggerShift;
+inline constexpr uint16_t MPS_INTI_POLARITY_MASK = 0x3;
+inline constexpr uint16_t MPS_INTI_TRIGGER_SHIFT = 2;
+inline constexpr uint16_t MPS_INTI_TRIGGER_MASK = 0x3 << MPS_INTI_TRIGGER_SHIFT;
 
 // 5.2.12.6 Non-Maskable Interrupt (NMI) Source Structure.
 struct [[gnu::packed]] MadtNmiSource {
@@ -302,16 +302,16 @@ static_assert(sizeof(Hpet) == 56);
 // 20.2.2 Name Objects Encoding, 20.2.3 Data Objects Encoding, 20.2.4 Package Length
 // Encoding, 20.2.5 Term Objects Encoding: the few AML opcodes needed to read \_S5_.
 namespace aml {
-inline constexpr uint8_t kZeroOp = 0x00;
-inline constexpr uint8_t kOneOp = 0x01;
-inline constexpr uint8_t kNameOp = 0x08;
-inline constexpr uint8_t kBytePrefix = 0x0A;
-inline constexpr uint8_t kWordPrefix = 0x0B;
-inline constexpr uint8_t kDWordPrefix = 0x0C;
-inline constexpr uint8_t kQWordPrefix = 0x0E;
-inline constexpr uint8_t kPackageOp = 0x12;
-inline constexpr uint8_t kOnesOp = 0xFF;
-inline constexpr uint8_t kRootChar = 0x5C;  // '\'
+inline constexpr uint8_t ZERO_OP = 0x00;
+inline constexpr uint8_t ONE_OP = 0x01;
+inline constexpr uint8_t NAME_OP = 0x08;
+inline constexpr uint8_t BYTE_PREFIX = 0x0A;
+inline constexpr uint8_t WORD_PREFIX = 0x0B;
+inline constexpr uint8_t D_WORD_PREFIX = 0x0C;
+inline constexpr uint8_t Q_WORD_PREFIX = 0x0E;
+inline constexpr uint8_t PACKAGE_OP = 0x12;
+inline constexpr uint8_t ONES_OP = 0xFF;
+inline constexpr uint8_t ROOT_CHAR = 0x5C;  // '\'
 }  // namespace aml
 
 }  // namespace lamina::acpi

@@ -8,7 +8,7 @@
 //
 // Only functions on a root bus are assigned: a function behind a bridge would also need the
 // bridge's forwarding windows programmed, which the kernel does not do; such BARs stay
-// unassigned and are reported (kProblemBarUnassigned).
+// unassigned and are reported (PROBLEM_BAR_UNASSIGNED).
 #pragma once
 
 #include <stddef.h>
@@ -23,7 +23,7 @@ namespace lamina::pci {
 // ranges. Fixed capacity; when full, allocation fails rather than risk an overlap.
 class AddressAllocator {
 public:
-    static constexpr size_t kMaxRanges = 96;
+    static constexpr size_t MAX_RANGES = 96;
 
     AddressAllocator(uint64_t low, uint64_t high) : low_(low), high_(high) {}
 
@@ -42,7 +42,7 @@ private:
     const Range* overlapping(uint64_t base, uint64_t end) const;
 
     uint64_t low_, high_;
-    Range taken_[kMaxRanges];
+    Range taken_[MAX_RANGES];
     size_t count_ = 0;
 };
 

@@ -38,8 +38,7 @@ public:
 
     // Whether an access of `width` bytes at `offset` is one the interface allows.
     bool valid_access(uint16_t offset, unsigned width) const {
-        return (width == 1 || width == 2 || width == 4) && offset % width == 0 &&
-               uint32_t(offset) + width <= size();
+        return (width == 1 || width == 2 || width == 4) && offset % width == 0 && uint32_t(offset) + width <= size();
     }
 
     // What a read of `width` bytes returns when nothing answers.

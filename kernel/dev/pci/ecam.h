@@ -15,7 +15,7 @@ namespace lamina::pci {
 
 class EcamConfigSpace final : public ConfigSpace {
 public:
-    // Takes the MCFG's segments; those beyond kMaxMcfgSegments were already dropped by ACPI.
+    // Takes the MCFG's segments; those beyond MAX_MCFG_SEGMENTS were already dropped by ACPI.
     explicit EcamConfigSpace(const acpi::McfgInfo&);
 
     uint16_t size() const override { return 4096; }
@@ -34,10 +34,10 @@ private:
     volatile uint8_t* function_base(Address);
     volatile uint8_t* map_bus(size_t segment_index, uint8_t bus);
 
-    acpi::McfgSegment segments_[acpi::kMaxMcfgSegments];
+    acpi::McfgSegment segments_[acpi::MAX_MCFG_SEGMENTS];
     size_t count_ = 0;
     // Published with a compare-and-swap, so readers never take a lock (see map_bus).
-    volatile uint8_t* buses_[acpi::kMaxMcfgSegments][256] = {};
+    volatile uint8_t* buses_[acpi::MAX_MCFG_SEGMENTS][256] = {};
 };
 
 }  // namespace lamina::pci

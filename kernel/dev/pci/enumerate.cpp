@@ -25,8 +25,8 @@ EnumerationResult enumerate(ConfigSpace& cs, BusRange range, FunctionInfo* out, 
     for (unsigned bus = range.start; bus <= range.end; bus++) {
         if (!pending.contains(bus) || !cs.covers(range.segment, uint8_t(bus))) continue;
         result.buses++;
-        for (unsigned dev = 0; dev < kDevicesPerBus; dev++) {
-            for (unsigned fn = 0; fn < kFunctionsPerDevice; fn++) {
+        for (unsigned dev = 0; dev < DEVICES_PER_BUS; dev++) {
+            for (unsigned fn = 0; fn < FUNCTIONS_PER_DEVICE; fn++) {
                 const Address a{range.segment, uint8_t(bus), uint8_t(dev), uint8_t(fn)};
                 FunctionInfo& f = result.found < capacity ? out[result.found] : scratch;
                 if (!read_function(cs, a, f)) {
@@ -39,7 +39,7 @@ EnumerationResult enumerate(ConfigSpace& cs, BusRange range, FunctionInfo* out, 
                     result.found++;
                 if (f.is_bridge()) {
                     if (f.secondary_bus <= bus || f.secondary_bus > range.end)
-                        f.problems |= kProblemBridgeBusInvalid;
+                        f.problems |= PROBLEM_BRIDGE_BUS_INVALID;
                     else
                         pending.add(f.secondary_bus);
                 }

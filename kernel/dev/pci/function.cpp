@@ -11,10 +11,14 @@ constexpr bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0
 
 unsigned bar_count_for(uint8_t header_type) {
     switch (header_type) {
-    case kHeaderGeneral: return 6;
-    case kHeaderBridge: return 2;
-    case kHeaderCardbus: return 1;
-    default: return 0;
+        case HEADER_GENERAL:
+            return 6;
+        case HEADER_BRIDGE:
+            return 2;
+        case HEADER_CARDBUS:
+            return 1;
+        default:
+            return 0;
     }
 }
 
@@ -26,10 +30,9 @@ void mark_bad_bar(FunctionInfo& f, unsigned index, uint32_t problem) {
 
 // Records a sized BAR, or a problem when its size mask has holes (a size that is not a power of
 // two cannot be decoded by address bits and means broken hardware or a broken emulation).
-void record_bar(FunctionInfo& f, unsigned index, BarKind kind, bool prefetchable, uint64_t address,
-                uint64_t size) {
+void record_bar(FunctionInfo& f, unsigned index, BarKind kind, bool prefetchable, uint64_t address, uint64_t size) {
     if (!is_power_of_two(size)) {
-        mark_bad_bar(f, index, kProblemBarSizeNotPowerOfTwo);
+        mark_bad_bar(f, index, PROBLEM_BAR_SIZE_NOT_POWER_OF_TWO);
         return;
     }
     f.bars[index] = Bar{kind, prefetchable, address, size};
@@ -45,47 +48,61 @@ bool FunctionInfo::has_capability(CapabilityId id) const {
 
 const char* problem_name(uint32_t bit) {
     switch (bit) {
-    case kProblemCapPointerIntoHeader: return "capability pointer into the header";
-    case kProblemCapPointerMisaligned: return "misaligned capability pointer";
-    case kProblemCapLoop: return "capability list loops";
-    case kProblemCapTooManyToRecord: return "more capabilities than recorded";
-    case kProblemBarSizeNotPowerOfTwo: return "BAR size not a power of two";
-    case kProblemBar64InLastSlot: return "64-bit BAR in the last slot";
-    case kProblemBarReservedType: return "BAR of reserved memory type";
-    case kProblemMsixTableOutsideBar: return "MSI-X table outside its BAR";
-    case kProblemMsixPbaOutsideBar: return "MSI-X PBA outside its BAR";
-    case kProblemUnknownHeaderType: return "unknown header type";
-    case kProblemBridgeBusInvalid: return "bridge secondary bus out of order or range";
-    case kProblemCapDuplicate: return "duplicate MSI/MSI-X/PCIe capability";
-    case kProblemBarUnassigned: return "BAR left without an address";
-    default: return "unknown problem";
+        case PROBLEM_CAP_POINTER_INTO_HEADER:
+            return "capability pointer into the header";
+        case PROBLEM_CAP_POINTER_MISALIGNED:
+            return "misaligned capability pointer";
+        case PROBLEM_CAP_LOOP:
+            return "capability list loops";
+        case PROBLEM_CAP_TOO_MANY_TO_RECORD:
+            return "more capabilities than recorded";
+        case PROBLEM_BAR_SIZE_NOT_POWER_OF_TWO:
+            return "BAR size not a power of two";
+        case PROBLEM_BAR64_IN_LAST_SLOT:
+            return "64-bit BAR in the last slot";
+        case PROBLEM_BAR_RESERVED_TYPE:
+            return "BAR of reserved memory type";
+        case PROBLEM_MSIX_TABLE_OUTSIDE_BAR:
+            return "MSI-X table outside its BAR";
+        case PROBLEM_MSIX_PBA_OUTSIDE_BAR:
+            return "MSI-X PBA outside its BAR";
+        case PROBLEM_UNKNOWN_HEADER_TYPE:
+            return "unknown header type";
+        case PROBLEM_BRIDGE_BUS_INVALID:
+            return "bridge secondary bus out of order or range";
+        case PROBLEM_CAP_DUPLICATE:
+            return "duplicate MSI/MSI-X/PCIe capability";
+        case PROBLEM_BAR_UNASSIGNED:
+            return "BAR left without an address";
+        default:
+            return "unknown problem";
     }
 }
 
 bool read_function(ConfigSpace& cs, Address a, FunctionInfo& out) {
     out = FunctionInfo{};
     out.address = a;
-    uint16_t vendor = cs.read16(a, kVendorId);
-    if (vendor == kNoVendor) return false;
+    uint16_t vendor = cs.read16(a, VENDOR_ID);
+    if (vendor == NO_VENDOR) return false;
     out.vendor = vendor;
-    out.device = cs.read16(a, kDeviceId);
-    out.revision = cs.read8(a, kRevisionId);
-    out.prog_if = cs.read8(a, kProgIf);
-    out.subclass = cs.read8(a, kSubclass);
-    out.class_code = cs.read8(a, kClassCode);
-    uint8_t header = cs.read8(a, kHeaderType);
-    out.header_type = header & kHeaderTypeMask;
-    out.multifunction = header & kHeaderMultiFunction;
-    out.command = cs.read16(a, kCommand);
-    out.interrupt_line = cs.read8(a, kInterruptLine);
-    out.interrupt_pin = cs.read8(a, kInterruptPin);
+    out.device = cs.read16(a, DEVICE_ID);
+    out.revision = cs.read8(a, REVISION_ID);
+    out.prog_if = cs.read8(a, PROG_IF);
+    out.subclass = cs.read8(a, SUBCLASS);
+    out.class_code = cs.read8(a, CLASS_CODE);
+    uint8_t header = cs.read8(a, HEADER_TYPE);
+    out.header_type = header & HEADER_TYPE_MASK;
+    out.multifunction = header & HEADER_MULTI_FUNCTION;
+    out.command = cs.read16(a, COMMAND);
+    out.interrupt_line = cs.read8(a, INTERRUPT_LINE);
+    out.interrupt_pin = cs.read8(a, INTERRUPT_PIN);
     if (out.is_bridge()) {
-        out.secondary_bus = cs.read8(a, kSecondaryBus);
-        out.subordinate_bus = cs.read8(a, kSubordinateBus);
+        out.secondary_bus = cs.read8(a, SECONDARY_BUS);
+        out.subordinate_bus = cs.read8(a, SUBORDINATE_BUS);
     }
     out.bar_count = bar_count_for(out.header_type);
-    if (out.header_type > kHeaderCardbus) {
-        out.problems |= kProblemUnknownHeaderType;
+    if (out.header_type > HEADER_CARDBUS) {
+        out.problems |= PROBLEM_UNKNOWN_HEADER_TYPE;
         return true;  // identity only: nothing else in an unknown header can be interpreted
     }
     size_bars(cs, out);
@@ -99,59 +116,58 @@ void size_bars(ConfigSpace& cs, FunctionInfo& f) {
     for (auto& bar : f.bars) bar = Bar{};
     if (f.bar_count == 0) return;
 
-    const uint16_t command = cs.read16(a, kCommand);
-    cs.write16(a, kCommand, uint16_t(command & ~(kCommandIoSpace | kCommandMemorySpace)));
+    const uint16_t command = cs.read16(a, COMMAND);
+    cs.write16(a, COMMAND, uint16_t(command & ~(COMMAND_IO_SPACE | COMMAND_MEMORY_SPACE)));
 
     for (unsigned i = 0; i < f.bar_count; i++) {
-        const uint16_t reg = uint16_t(kBar0 + 4 * i);
+        const uint16_t reg = uint16_t(BAR0 + 4 * i);
         const uint32_t original = cs.read32(a, reg);
         cs.write32(a, reg, 0xFFFFFFFF);
         const uint32_t readback = cs.read32(a, reg);
         cs.write32(a, reg, original);
 
-        if (original & kBarIoSpace) {
-            uint32_t mask = readback & kBarIoAddressMask;
+        if (original & BAR_IO_SPACE) {
+            uint32_t mask = readback & BAR_IO_ADDRESS_MASK;
             if (mask == 0) continue;  // not implemented
             // Functions that decode only 16 bits of I/O address hardwire the upper half to 0.
             if ((mask & 0xFFFF0000) == 0) mask |= 0xFFFF0000;
-            record_bar(f, i, BarKind::Io, false, original & kBarIoAddressMask, uint32_t(~mask + 1));
+            record_bar(f, i, BarKind::Io, false, original & BAR_IO_ADDRESS_MASK, uint32_t(~mask + 1));
             continue;
         }
 
-        const bool prefetchable = original & kBarPrefetchable;
-        switch (original & kBarMemTypeMask) {
-        case kBarMemType32:
-        case kBarMemTypeBelow1M: {
-            uint32_t mask = readback & kBarMemAddressMask;
-            if (mask == 0) continue;
-            record_bar(f, i, BarKind::Mem32, prefetchable, original & kBarMemAddressMask,
-                       uint32_t(~mask + 1));
-            break;
-        }
-        case kBarMemType64: {
-            if (i + 1 >= f.bar_count) {
-                mark_bad_bar(f, i, kProblemBar64InLastSlot);
+        const bool prefetchable = original & BAR_PREFETCHABLE;
+        switch (original & BAR_MEM_TYPE_MASK) {
+            case BAR_MEM_TYPE32:
+            case BAR_MEM_TYPE_BELOW1_M: {
+                uint32_t mask = readback & BAR_MEM_ADDRESS_MASK;
+                if (mask == 0) continue;
+                record_bar(f, i, BarKind::Mem32, prefetchable, original & BAR_MEM_ADDRESS_MASK, uint32_t(~mask + 1));
                 break;
             }
-            const uint16_t high_reg = uint16_t(reg + 4);
-            const uint32_t original_high = cs.read32(a, high_reg);
-            cs.write32(a, high_reg, 0xFFFFFFFF);
-            const uint32_t readback_high = cs.read32(a, high_reg);
-            cs.write32(a, high_reg, original_high);
-            const uint64_t mask = (uint64_t(readback_high) << 32) | (readback & kBarMemAddressMask);
-            const uint64_t address = (uint64_t(original_high) << 32) | (original & kBarMemAddressMask);
-            i++;  // the upper half stays BarKind::None
-            if (mask == 0) break;
-            record_bar(f, i - 1, BarKind::Mem64, prefetchable, address, ~mask + 1);
-            break;
-        }
-        default:
-            mark_bad_bar(f, i, kProblemBarReservedType);
-            break;
+            case BAR_MEM_TYPE64: {
+                if (i + 1 >= f.bar_count) {
+                    mark_bad_bar(f, i, PROBLEM_BAR64_IN_LAST_SLOT);
+                    break;
+                }
+                const uint16_t high_reg = uint16_t(reg + 4);
+                const uint32_t original_high = cs.read32(a, high_reg);
+                cs.write32(a, high_reg, 0xFFFFFFFF);
+                const uint32_t readback_high = cs.read32(a, high_reg);
+                cs.write32(a, high_reg, original_high);
+                const uint64_t mask = (uint64_t(readback_high) << 32) | (readback & BAR_MEM_ADDRESS_MASK);
+                const uint64_t address = (uint64_t(original_high) << 32) | (original & BAR_MEM_ADDRESS_MASK);
+                i++;  // the upper half stays BarKind::None
+                if (mask == 0) break;
+                record_bar(f, i - 1, BarKind::Mem64, prefetchable, address, ~mask + 1);
+                break;
+            }
+            default:
+                mark_bad_bar(f, i, PROBLEM_BAR_RESERVED_TYPE);
+                break;
         }
     }
 
-    cs.write16(a, kCommand, command);
+    cs.write16(a, COMMAND, command);
 }
 
 namespace {
@@ -161,7 +177,7 @@ namespace {
 template <typename Info>
 bool first_of_kind(FunctionInfo& f, Info& info, uint8_t pointer) {
     if (info.present) {
-        f.problems |= kProblemCapDuplicate;
+        f.problems |= PROBLEM_CAP_DUPLICATE;
         return false;
     }
     info.present = true;
@@ -177,67 +193,66 @@ void walk_capabilities(ConfigSpace& cs, FunctionInfo& f) {
     f.msi = MsiInfo{};
     f.msix = MsixInfo{};
     f.pcie = PcieInfo{};
-    if (!(cs.read16(a, kStatus) & kStatusCapabilitiesList)) return;
+    if (!(cs.read16(a, STATUS) & STATUS_CAPABILITIES_LIST)) return;
 
-    const uint16_t head = f.header_type == kHeaderCardbus ? kCardbusCapabilitiesPointer
-                                                          : kCapabilitiesPointer;
+    const uint16_t head = f.header_type == HEADER_CARDBUS ? CARDBUS_CAPABILITIES_POINTER : CAPABILITIES_POINTER;
     uint8_t pointer = cs.read8(a, head);
     uint64_t seen[4] = {};  // one bit per dword of the 256-byte space
     for (unsigned n = 0; pointer != 0; n++) {
         if (pointer % 4 != 0) {
-            f.problems |= kProblemCapPointerMisaligned;
+            f.problems |= PROBLEM_CAP_POINTER_MISALIGNED;
             f.bad_cap_pointer = pointer;
             return;
         }
-        if (pointer < kHeaderSize) {
-            f.problems |= kProblemCapPointerIntoHeader;
+        if (pointer < HEADER_SIZE) {
+            f.problems |= PROBLEM_CAP_POINTER_INTO_HEADER;
             f.bad_cap_pointer = pointer;
             return;
         }
         const unsigned slot = pointer / 4;
-        if (n >= kMaxCapabilities || (seen[slot / 64] & (1ull << (slot % 64)))) {
-            f.problems |= kProblemCapLoop;
+        if (n >= MAX_CAPABILITIES || (seen[slot / 64] & (1ull << (slot % 64)))) {
+            f.problems |= PROBLEM_CAP_LOOP;
             f.bad_cap_pointer = pointer;
             return;
         }
         seen[slot / 64] |= 1ull << (slot % 64);
 
         const uint8_t id = cs.read8(a, pointer);
-        if (f.capability_count < kMaxRecordedCapabilities)
+        if (f.capability_count < MAX_RECORDED_CAPABILITIES)
             f.capabilities[f.capability_count++] = Capability{id, pointer};
         else
-            f.problems |= kProblemCapTooManyToRecord;
+            f.problems |= PROBLEM_CAP_TOO_MANY_TO_RECORD;
 
         switch (CapabilityId(id)) {
-        case CapabilityId::Msi: {
-            if (!first_of_kind(f, f.msi, pointer)) break;
-            const uint16_t control = cs.read16(a, uint16_t(pointer + kMsiControl));
-            f.msi.is_64bit = control & kMsiControl64Bit;
-            f.msi.per_vector_mask = control & kMsiControlPerVectorMask;
-            unsigned log2 = (control >> kMsiControlMultipleCapableShift) & 0x7;
-            f.msi.vectors = uint8_t(1u << (log2 > 5 ? 5 : log2));  // 6 and 7 are reserved
-            break;
-        }
-        case CapabilityId::MsiX: {
-            if (!first_of_kind(f, f.msix, pointer)) break;
-            const uint16_t control = cs.read16(a, uint16_t(pointer + kMsixControl));
-            const uint32_t table = cs.read32(a, uint16_t(pointer + kMsixTable));
-            const uint32_t pba = cs.read32(a, uint16_t(pointer + kMsixPba));
-            f.msix.table_size = uint16_t((control & kMsixControlTableSizeMask) + 1);
-            f.msix.table_bar = uint8_t(table & kMsixBirMask);
-            f.msix.table_offset = table & ~kMsixBirMask;
-            f.msix.pba_bar = uint8_t(pba & kMsixBirMask);
-            f.msix.pba_offset = pba & ~kMsixBirMask;
-            break;
-        }
-        case CapabilityId::PciExpress: {
-            if (!first_of_kind(f, f.pcie, pointer)) break;
-            const uint16_t caps = cs.read16(a, uint16_t(pointer + kPcieCapabilities));
-            f.pcie.port_type = uint8_t((caps >> kPcieDevicePortTypeShift) & kPcieDevicePortTypeMask);
-            break;
-        }
-        default:
-            break;
+            case CapabilityId::Msi: {
+                if (!first_of_kind(f, f.msi, pointer)) break;
+                const uint16_t control = cs.read16(a, uint16_t(pointer + MSI_CONTROL));
+                f.msi.is_64bit = control & MSI_CONTROL64_BIT;
+                f.msi.per_vector_mask = control & MSI_CONTROL_PER_VECTOR_MASK;
+                unsigned log2 = (control >> MSI_CONTROL_MULTIPLE_CAPABLE_SHIFT) & 0x7;
+                f.msi.vectors = uint8_t(1u << (log2 > 5 ? 5 : log2));  // 6 and 7 are reserved
+                break;
+            }
+            case CapabilityId::MsiX: {
+                if (!first_of_kind(f, f.msix, pointer)) break;
+                const uint16_t control = cs.read16(a, uint16_t(pointer + MSIX_CONTROL));
+                const uint32_t table = cs.read32(a, uint16_t(pointer + MSIX_TABLE));
+                const uint32_t pba = cs.read32(a, uint16_t(pointer + MSIX_PBA));
+                f.msix.table_size = uint16_t((control & MSIX_CONTROL_TABLE_SIZE_MASK) + 1);
+                f.msix.table_bar = uint8_t(table & MSIX_BIR_MASK);
+                f.msix.table_offset = table & ~MSIX_BIR_MASK;
+                f.msix.pba_bar = uint8_t(pba & MSIX_BIR_MASK);
+                f.msix.pba_offset = pba & ~MSIX_BIR_MASK;
+                break;
+            }
+            case CapabilityId::PciExpress: {
+                if (!first_of_kind(f, f.pcie, pointer)) break;
+                const uint16_t caps = cs.read16(a, uint16_t(pointer + PCIE_CAPABILITIES));
+                f.pcie.port_type = uint8_t((caps >> PCIE_DEVICE_PORT_TYPE_SHIFT) & PCIE_DEVICE_PORT_TYPE_MASK);
+                break;
+            }
+            default:
+                break;
         }
         pointer = cs.read8(a, uint16_t(pointer + 1));
     }
@@ -250,43 +265,62 @@ void check_msix_location(FunctionInfo& f) {
         const Bar& bar = f.bars[bir];
         return bar.is_memory() && offset <= bar.size && length <= bar.size - offset;
     };
-    if (!fits(f.msix.table_bar, f.msix.table_offset, uint64_t(f.msix.table_size) * kMsixEntrySize))
-        f.problems |= kProblemMsixTableOutsideBar;
+    if (!fits(f.msix.table_bar, f.msix.table_offset, uint64_t(f.msix.table_size) * MSIX_ENTRY_SIZE))
+        f.problems |= PROBLEM_MSIX_TABLE_OUTSIDE_BAR;
     // One pending bit per entry, in qwords.
     if (!fits(f.msix.pba_bar, f.msix.pba_offset, (uint64_t(f.msix.table_size) + 63) / 64 * 8))
-        f.problems |= kProblemMsixPbaOutsideBar;
+        f.problems |= PROBLEM_MSIX_PBA_OUTSIDE_BAR;
 }
 
 const char* class_name(uint8_t c, uint8_t s, uint8_t p) {
     switch (c) {
-    case 0x01:
-        switch (s) {
-        case 0x00: return "scsi";
-        case 0x01: return "ide";
-        case 0x06: return p == 0x01 ? "ahci" : "sata";
-        case 0x08: return p == 0x02 ? "nvme" : "nvm";
-        default: return "storage";
-        }
-    case 0x02: return s == 0x00 ? "ethernet" : "network";
-    case 0x03: return s == 0x00 ? "vga" : "display";
-    case 0x04: return "multimedia";
-    case 0x05: return "memory";
-    case 0x06:
-        switch (s) {
-        case 0x00: return "host bridge";
-        case 0x01: return "isa bridge";
-        case 0x04: return "pci bridge";
-        default: return "bridge";
-        }
-    case 0x07: return "communication";
-    case 0x08: return "system";
-    case 0x0C:
-        switch (s) {
-        case 0x03: return "usb";
-        case 0x05: return "smbus";
-        default: return "serial bus";
-        }
-    default: return nullptr;
+        case 0x01:
+            switch (s) {
+                case 0x00:
+                    return "scsi";
+                case 0x01:
+                    return "ide";
+                case 0x06:
+                    return p == 0x01 ? "ahci" : "sata";
+                case 0x08:
+                    return p == 0x02 ? "nvme" : "nvm";
+                default:
+                    return "storage";
+            }
+        case 0x02:
+            return s == 0x00 ? "ethernet" : "network";
+        case 0x03:
+            return s == 0x00 ? "vga" : "display";
+        case 0x04:
+            return "multimedia";
+        case 0x05:
+            return "memory";
+        case 0x06:
+            switch (s) {
+                case 0x00:
+                    return "host bridge";
+                case 0x01:
+                    return "isa bridge";
+                case 0x04:
+                    return "pci bridge";
+                default:
+                    return "bridge";
+            }
+        case 0x07:
+            return "communication";
+        case 0x08:
+            return "system";
+        case 0x0C:
+            switch (s) {
+                case 0x03:
+                    return "usb";
+                case 0x05:
+                    return "smbus";
+                default:
+                    return "serial bus";
+            }
+        default:
+            return nullptr;
     }
 }
 
@@ -326,8 +360,8 @@ void add_size(LineBuilder& line, uint64_t size) {
 size_t describe(const FunctionInfo& f, char* buf, size_t size) {
     LineBuilder line(buf, size);
     if (f.address.segment) line.add("%04x:", f.address.segment);
-    line.add("%02x:%02x.%x %04x:%04x class %02x.%02x.%02x", f.address.bus, f.address.device,
-             f.address.function, f.vendor, f.device, f.class_code, f.subclass, f.prog_if);
+    line.add("%02x:%02x.%x %04x:%04x class %02x.%02x.%02x", f.address.bus, f.address.device, f.address.function,
+             f.vendor, f.device, f.class_code, f.subclass, f.prog_if);
     if (const char* name = class_name(f.class_code, f.subclass, f.prog_if)) line.add(" %s", name);
     if (f.is_bridge()) line.add(" -> bus %02x-%02x", f.secondary_bus, f.subordinate_bus);
 

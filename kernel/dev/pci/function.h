@@ -16,11 +16,11 @@
 
 namespace lamina::pci {
 
-inline constexpr unsigned kMaxBars = 6;
-inline constexpr unsigned kMaxRecordedCapabilities = 16;
+inline constexpr unsigned MAX_BARS = 6;
+inline constexpr unsigned MAX_RECORDED_CAPABILITIES = 16;
 
 enum class BarKind : uint8_t {
-    None,   // not implemented, the upper half of a 64-bit BAR, or malformed (see problems)
+    None,  // not implemented, the upper half of a 64-bit BAR, or malformed (see problems)
     Io,
     Mem32,  // includes the legacy below-1-MiB type
     Mem64,  // this BAR and the next one together
@@ -69,27 +69,27 @@ struct PcieInfo {
 
 // Problems found in a function's configuration data; several may be set.
 enum Problem : uint32_t {
-    kProblemCapPointerIntoHeader = 1u << 0,  // a capability pointer below 0x40
-    kProblemCapPointerMisaligned = 1u << 1,  // not on a dword boundary
-    kProblemCapLoop = 1u << 2,               // revisits an entry or exceeds 48 entries
-    kProblemCapTooManyToRecord = 1u << 3,    // more than kMaxRecordedCapabilities (not an error)
-    kProblemBarSizeNotPowerOfTwo = 1u << 4,
-    kProblemBar64InLastSlot = 1u << 5,
-    kProblemBarReservedType = 1u << 6,
-    kProblemMsixTableOutsideBar = 1u << 7,
-    kProblemMsixPbaOutsideBar = 1u << 8,
-    kProblemUnknownHeaderType = 1u << 9,
-    kProblemBridgeBusInvalid = 1u << 10,  // secondary bus not after its own bus, or out of range
-    kProblemCapDuplicate = 1u << 11,  // MSI, MSI-X or PCIe twice: the first one is used
-    kProblemBarUnassigned = 1u << 12,  // no address from firmware and none could be given
+    PROBLEM_CAP_POINTER_INTO_HEADER = 1u << 0,  // a capability pointer below 0x40
+    PROBLEM_CAP_POINTER_MISALIGNED = 1u << 1,   // not on a dword boundary
+    PROBLEM_CAP_LOOP = 1u << 2,                 // revisits an entry or exceeds 48 entries
+    PROBLEM_CAP_TOO_MANY_TO_RECORD = 1u << 3,   // more than MAX_RECORDED_CAPABILITIES (not an error)
+    PROBLEM_BAR_SIZE_NOT_POWER_OF_TWO = 1u << 4,
+    PROBLEM_BAR64_IN_LAST_SLOT = 1u << 5,
+    PROBLEM_BAR_RESERVED_TYPE = 1u << 6,
+    PROBLEM_MSIX_TABLE_OUTSIDE_BAR = 1u << 7,
+    PROBLEM_MSIX_PBA_OUTSIDE_BAR = 1u << 8,
+    PROBLEM_UNKNOWN_HEADER_TYPE = 1u << 9,
+    PROBLEM_BRIDGE_BUS_INVALID = 1u << 10,  // secondary bus not after its own bus, or out of range
+    PROBLEM_CAP_DUPLICATE = 1u << 11,       // MSI, MSI-X or PCIe twice: the first one is used
+    PROBLEM_BAR_UNASSIGNED = 1u << 12,      // no address from firmware and none could be given
 };
-inline constexpr unsigned kProblemCount = 13;
+inline constexpr unsigned PROBLEM_COUNT = 13;
 // A short phrase for one problem bit, for the log.
 const char* problem_name(uint32_t bit);
 
 struct FunctionInfo {
     Address address;
-    uint16_t vendor = kNoVendor;
+    uint16_t vendor = NO_VENDOR;
     uint16_t device = 0;
     uint8_t class_code = 0;
     uint8_t subclass = 0;
@@ -104,10 +104,10 @@ struct FunctionInfo {
     uint8_t secondary_bus = 0;  // type 1 headers only
     uint8_t subordinate_bus = 0;
 
-    Bar bars[kMaxBars];
+    Bar bars[MAX_BARS];
     unsigned bar_count = 0;  // BAR registers the header type has: 6, 2 or 1
 
-    Capability capabilities[kMaxRecordedCapabilities];
+    Capability capabilities[MAX_RECORDED_CAPABILITIES];
     unsigned capability_count = 0;
     MsiInfo msi;
     MsixInfo msix;
@@ -117,11 +117,11 @@ struct FunctionInfo {
     uint8_t bad_bars = 0;         // bit i: BAR i was malformed
     uint8_t bad_cap_pointer = 0;  // the offending pointer, for the log
 
-    bool is_bridge() const { return header_type == kHeaderBridge; }
+    bool is_bridge() const { return header_type == HEADER_BRIDGE; }
     bool has_capability(CapabilityId id) const;
 };
 
-// Reads the function's header. Returns false (and leaves `out` with vendor kNoVendor) if there
+// Reads the function's header. Returns false (and leaves `out` with vendor NO_VENDOR) if there
 // is no function at the address. Sizes the BARs and walks the capabilities: the BAR sizing
 // briefly turns off the function's I/O and memory decoding, so this must not run while a driver
 // uses the function.
@@ -132,7 +132,7 @@ bool read_function(ConfigSpace&, Address, FunctionInfo& out);
 // Sizing writes all ones to each BAR with I/O and memory decoding off in the command register
 // (LBS 6.2.5.1), then puts back the BAR and the command register exactly as they were.
 void size_bars(ConfigSpace&, FunctionInfo&);
-// Walks the list from the capabilities pointer: at most kMaxCapabilities entries, each pointer
+// Walks the list from the capabilities pointer: at most MAX_CAPABILITIES entries, each pointer
 // on a dword boundary and past the header, no entry twice.
 void walk_capabilities(ConfigSpace&, FunctionInfo&);
 // Checks the MSI-X table and PBA against the sized BARs.

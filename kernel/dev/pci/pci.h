@@ -38,12 +38,12 @@ struct BootInfo;
 
 namespace lamina::pci {
 
-inline constexpr size_t kMaxDevices = 64;
+inline constexpr size_t MAX_DEVICES = 64;
 
 // What to claim: a vendor:device pair, a class triple (prog-if may be any), or an address.
 struct Match {
     enum class Kind : uint8_t { Id, Class, Location };
-    static constexpr int kAnyProgIf = -1;
+    static constexpr int ANY_PROG_IF = -1;
 
     static constexpr Match id(uint16_t vendor, uint16_t device) {
         Match m;
@@ -52,7 +52,7 @@ struct Match {
         m.device = device;
         return m;
     }
-    static constexpr Match class_code(uint8_t class_code, uint8_t subclass, int prog_if = kAnyProgIf) {
+    static constexpr Match class_code(uint8_t class_code, uint8_t subclass, int prog_if = ANY_PROG_IF) {
         Match m;
         m.kind = Kind::Class;
         m.class_ = class_code;
@@ -71,7 +71,7 @@ struct Match {
     Kind kind = Kind::Id;
     uint16_t vendor = 0, device = 0;
     uint8_t class_ = 0, subclass = 0;
-    int prog_if = kAnyProgIf;
+    int prog_if = ANY_PROG_IF;
     Address address;
 };
 
@@ -128,12 +128,12 @@ private:
     // Read-modify-write of a 16-bit register: sets `set`, clears `clear`.
     void update16(uint16_t offset, uint16_t set, uint16_t clear);
     Result<void> change_command(uint16_t set, uint16_t clear);  // claimed devices only
-    void quiesce();  // what release does to the hardware
+    void quiesce();                                             // what release does to the hardware
 
     FunctionInfo info_;
     ConfigSpace* config_ = nullptr;
     char owner_[32] = {};
-    Mapping mappings_[kMaxBars];
+    Mapping mappings_[MAX_BARS];
     volatile uint8_t* msix_table_ = nullptr;
 };
 

@@ -9,7 +9,7 @@
 namespace lamina::pci {
 namespace {
 
-constexpr uint16_t kQemuVendor = 0x1b36, kNvmeDevice = 0x0010;
+constexpr uint16_t QEMU_VENDOR = 0x1b36, kNvmeDevice = 0x0010;
 
 // Releases a claim when a test returns early, so that one failure does not cascade into Busy.
 struct ReleaseOnExit {
@@ -28,7 +28,7 @@ PciDevice* find(uint16_t vendor, uint16_t device_id) {
 KTEST(pci, finds_qemu_devices) {
     KEXPECT(device_count() >= 2);
     KEXPECT(find(0x8086, 0x29c0) != nullptr);
-    PciDevice* nvme = find(kQemuVendor, kNvmeDevice);
+    PciDevice* nvme = find(QEMU_VENDOR, kNvmeDevice);
     KASSERT_TRUE(nvme != nullptr);
     KEXPECT_EQ(nvme->info().class_code, 0x01);
     KEXPECT_EQ(nvme->info().subclass, 0x08);
@@ -41,12 +41,10 @@ KTEST(pci, finds_qemu_devices) {
     for (size_t i = 0; i < device_count(); i++) KEXPECT_EQ(device(i)->info().problems, 0u);
 }
 
-KTEST(pci, uses_ecam_on_q35) {
-    KEXPECT(using_ecam());
-}
+KTEST(pci, uses_ecam_on_q35) { KEXPECT(using_ecam()); }
 
 KTEST(pci, nvme_bar0_and_msix) {
-    PciDevice* nvme = find(kQemuVendor, kNvmeDevice);
+    PciDevice* nvme = find(QEMU_VENDOR, kNvmeDevice);
     KASSERT_TRUE(nvme != nullptr);
     const Bar& bar0 = nvme->info().bars[0];
     KEXPECT(bar0.kind == BarKind::Mem64);
@@ -69,23 +67,23 @@ KTEST(pci, ecam_and_port_io_agree) {
     for (size_t i = 0; i < device_count(); i++) {
         Address a = device(i)->address();
         if (a.segment != 0) continue;
-        for (uint16_t off = 0; off < kHeaderSize; off += 4) {
+        for (uint16_t off = 0; off < HEADER_SIZE; off += 4) {
             uint32_t e = primary->read32(a, off), p = port.read32(a, off);
             if (!KEXPECT_EQ(e, p))
                 ktest_ctx.note("%02x:%02x.%x +%#x: %#x vs %#x", a.bus, a.device, a.function, off, e, p);
         }
         // Narrow reads go to the right byte lanes.
-        KEXPECT_EQ(port.read8(a, kHeaderType), primary->read8(a, kHeaderType));
-        KEXPECT_EQ(port.read16(a, kDeviceId), primary->read16(a, kDeviceId));
+        KEXPECT_EQ(port.read8(a, HEADER_TYPE), primary->read8(a, HEADER_TYPE));
+        KEXPECT_EQ(port.read16(a, DEVICE_ID), primary->read16(a, DEVICE_ID));
     }
 }
 
 KTEST(pci, claim_is_exclusive) {
-    auto first = claim(Match::id(kQemuVendor, kNvmeDevice), "ktest");
+    auto first = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest");
     KASSERT_TRUE(first.is_ok());
     ReleaseOnExit guard{first.value()};
     KEXPECT(first.value()->claimed());
-    auto second = claim(Match::id(kQemuVendor, kNvmeDevice), "other");
+    auto second = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "other");
     KEXPECT(second.is_error() && second.error().code() == Errno::Busy);
     auto by_class = claim(Match::class_code(0x01, 0x08, 0x02), "other");
     KEXPECT(by_class.is_error() && by_class.error().code() == Errno::Busy);
@@ -99,21 +97,21 @@ KTEST(pci, claim_of_absent_device_is_noent) {
     KEXPECT(r.is_error() && r.error().code() == Errno::NoEnt);
     auto c = claim(Match::class_code(0xEE, 0x00), "ktest");
     KEXPECT(c.is_error() && c.error().code() == Errno::NoEnt);
-    auto n = claim(Match::id(kQemuVendor, kNvmeDevice), "");
+    auto n = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "");
     KEXPECT(n.is_error() && n.error().code() == Errno::Inval);
 }
 
 KTEST(pci, config_access_is_checked) {
-    auto r = claim(Match::id(kQemuVendor, kNvmeDevice), "ktest");
+    auto r = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest");
     KASSERT_TRUE(r.is_ok());
     PciDevice* nvme = r.value();
     ReleaseOnExit guard{nvme};
-    auto vendor = nvme->config_read16(kVendorId);
-    KEXPECT(vendor.is_ok() && vendor.value() == kQemuVendor);
-    KEXPECT(nvme->config_read32(2).is_error());     // unaligned
+    auto vendor = nvme->config_read16(VENDOR_ID);
+    KEXPECT(vendor.is_ok() && vendor.value() == QEMU_VENDOR);
+    KEXPECT(nvme->config_read32(2).is_error());      // unaligned
     KEXPECT(nvme->config_read8(0x1000).is_error());  // past the function
     KEXPECT(release(nvme).is_ok());
-    auto after = nvme->config_read16(kVendorId);
+    auto after = nvme->config_read16(VENDOR_ID);
     KEXPECT(after.is_error() && after.error().code() == Errno::Perm);
 }
 
@@ -139,7 +137,7 @@ KTEST(pci, nvme_registers_through_bar0) {
 }
 
 KTEST(pci, release_quiets_the_device) {
-    auto r = claim(Match::id(kQemuVendor, kNvmeDevice), "ktest");
+    auto r = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest");
     KASSERT_TRUE(r.is_ok());
     PciDevice* nvme = r.value();
     ReleaseOnExit guard{nvme};
@@ -148,7 +146,7 @@ KTEST(pci, release_quiets_the_device) {
     ConfigSpace* cs = config_space();
     KEXPECT(nvme->enable_memory_space().is_ok());
     KEXPECT(nvme->enable_bus_mastering().is_ok());
-    KEXPECT(cs->read16(a, kCommand) & kCommandBusMaster);
+    KEXPECT(cs->read16(a, COMMAND) & COMMAND_BUS_MASTER);
     const Bar& bar = nvme->info().bars[msix.table_bar];
     // A message to vector 0x40 of APIC 0 (address and data per the Intel SDM 11.11).
     for (uint16_t i = 0; i < nvme->msix_vector_count(); i++)
@@ -157,29 +155,29 @@ KTEST(pci, release_quiets_the_device) {
     KEXPECT(masked.is_ok() && !masked.value());
     KEXPECT(nvme->msix_set_function_mask(true).is_ok());
     KEXPECT(nvme->msix_enable().is_ok());
-    uint16_t control = cs->read16(a, uint16_t(msix.offset + kMsixControl));
-    KEXPECT(control & kMsixControlEnable);
-    KEXPECT(control & kMsixControlFunctionMask);
+    uint16_t control = cs->read16(a, uint16_t(msix.offset + MSIX_CONTROL));
+    KEXPECT(control & MSIX_CONTROL_ENABLE);
+    KEXPECT(control & MSIX_CONTROL_FUNCTION_MASK);
     KEXPECT(nvme->msix_set_entry(msix.table_size, 0xFEE00000, 0x40, true).error().code() == Errno::Range);
 
     KEXPECT(release(nvme).is_ok());
     KEXPECT(!nvme->claimed());
-    KEXPECT(!(cs->read16(a, kCommand) & kCommandBusMaster));
-    KEXPECT(cs->read16(a, kCommand) & kCommandInterruptDisable);
-    control = cs->read16(a, uint16_t(msix.offset + kMsixControl));
-    KEXPECT(!(control & kMsixControlEnable));
+    KEXPECT(!(cs->read16(a, COMMAND) & COMMAND_BUS_MASTER));
+    KEXPECT(cs->read16(a, COMMAND) & COMMAND_INTERRUPT_DISABLE);
+    control = cs->read16(a, uint16_t(msix.offset + MSIX_CONTROL));
+    KEXPECT(!(control & MSIX_CONTROL_ENABLE));
     // Every entry masked: look at the table through a mapping of our own.
-    auto table = mm::map_mmio(bar.address + msix.table_offset, size_t(msix.table_size) * kMsixEntrySize);
+    auto table = mm::map_mmio(bar.address + msix.table_offset, size_t(msix.table_size) * MSIX_ENTRY_SIZE);
     KASSERT_TRUE(table.is_ok());
     auto* entries = static_cast<volatile uint32_t*>(table.value());
     unsigned unmasked = 0;
     for (uint16_t i = 0; i < msix.table_size; i++)
-        if (!(entries[i * 4 + kMsixEntryVectorControl / 4] & kMsixVectorMasked)) unmasked++;
+        if (!(entries[i * 4 + MSIX_ENTRY_VECTOR_CONTROL / 4] & MSIX_VECTOR_MASKED)) unmasked++;
     KEXPECT_EQ(unmasked, 0u);
-    mm::unmap_mmio(table.value(), size_t(msix.table_size) * kMsixEntrySize);
+    mm::unmap_mmio(table.value(), size_t(msix.table_size) * MSIX_ENTRY_SIZE);
     KEXPECT(nvme->msix_mask(0).is_error());  // the handle is dead until claimed again
 
-    auto again = claim(Match::id(kQemuVendor, kNvmeDevice), "ktest-again");
+    auto again = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest-again");
     KEXPECT(again.is_ok() && again.value() == nvme);
     if (again.is_ok()) KEXPECT(release(again.value()).is_ok());
 }

@@ -18,7 +18,6 @@ protected:
     void write_checked(Address, uint16_t offset, unsigned width, uint32_t value) override;
 
 private:
-
     // Protects the address/data port pair, which is one global register for the whole machine.
     // A leaf lock: nothing is called with it held.
     Spinlock lock_;

@@ -8,23 +8,35 @@ namespace lamina::domain {
 
 namespace {
 
-constexpr uint64_t page_floor(uint64_t v) { return v & ~(kPageSize - 1); }
-constexpr uint64_t page_ceil(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
+constexpr uint64_t page_floor(uint64_t v) { return v & ~(ELF_PAGE_SIZE - 1); }
+constexpr uint64_t page_ceil(uint64_t v) { return (v + ELF_PAGE_SIZE - 1) & ~(ELF_PAGE_SIZE - 1); }
 
 const char* relocation_name(uint32_t type) {
     switch (type) {
-    case elf::R_X86_64_PC32: return "R_X86_64_PC32";
-    case elf::R_X86_64_GOT32: return "R_X86_64_GOT32";
-    case elf::R_X86_64_PLT32: return "R_X86_64_PLT32";
-    case elf::R_X86_64_COPY: return "R_X86_64_COPY";
-    case elf::R_X86_64_GOTPCREL: return "R_X86_64_GOTPCREL";
-    case elf::R_X86_64_32: return "R_X86_64_32";
-    case elf::R_X86_64_32S: return "R_X86_64_32S";
-    case elf::R_X86_64_DTPMOD64: return "R_X86_64_DTPMOD64";
-    case elf::R_X86_64_DTPOFF64: return "R_X86_64_DTPOFF64";
-    case elf::R_X86_64_TPOFF64: return "R_X86_64_TPOFF64";
-    case elf::R_X86_64_IRELATIVE: return "R_X86_64_IRELATIVE";
-    default: return "unknown";
+        case elf::R_X86_64_PC32:
+            return "R_X86_64_PC32";
+        case elf::R_X86_64_GOT32:
+            return "R_X86_64_GOT32";
+        case elf::R_X86_64_PLT32:
+            return "R_X86_64_PLT32";
+        case elf::R_X86_64_COPY:
+            return "R_X86_64_COPY";
+        case elf::R_X86_64_GOTPCREL:
+            return "R_X86_64_GOTPCREL";
+        case elf::R_X86_64_32:
+            return "R_X86_64_32";
+        case elf::R_X86_64_32S:
+            return "R_X86_64_32S";
+        case elf::R_X86_64_DTPMOD64:
+            return "R_X86_64_DTPMOD64";
+        case elf::R_X86_64_DTPOFF64:
+            return "R_X86_64_DTPOFF64";
+        case elf::R_X86_64_TPOFF64:
+            return "R_X86_64_TPOFF64";
+        case elf::R_X86_64_IRELATIVE:
+            return "R_X86_64_IRELATIVE";
+        default:
+            return "unknown";
     }
 }
 
@@ -75,8 +87,7 @@ private:
     bool file_offset_of(uint64_t vaddr, uint64_t len, uint64_t& offset) const {
         for (size_t i = 0; i < img_.segment_count; i++) {
             const ElfSegment& s = img_.segments[i];
-            if (vaddr < s.vaddr || vaddr - s.vaddr > s.filesz || len > s.filesz - (vaddr - s.vaddr))
-                continue;
+            if (vaddr < s.vaddr || vaddr - s.vaddr > s.filesz || len > s.filesz - (vaddr - s.vaddr)) continue;
             offset = s.offset + (vaddr - s.vaddr);
             return true;
         }
@@ -86,23 +97,21 @@ private:
     const ElfSegment* segment_holding(uint64_t vaddr, uint64_t len) const {
         for (size_t i = 0; i < img_.segment_count; i++) {
             const ElfSegment& s = img_.segments[i];
-            if (vaddr >= s.vaddr && vaddr - s.vaddr <= s.memsz && len <= s.memsz - (vaddr - s.vaddr))
-                return &s;
+            if (vaddr >= s.vaddr && vaddr - s.vaddr <= s.memsz && len <= s.memsz - (vaddr - s.vaddr)) return &s;
         }
         return nullptr;
     }
 
     Result<void> header() {
-        if (size_ < sizeof(elf::Ehdr))
-            return fail("%zu bytes, shorter than an ELF header", size_);
+        if (size_ < sizeof(elf::Ehdr)) return fail("%zu bytes, shorter than an ELF header", size_);
         eh_ = read<elf::Ehdr>(0);
-        if (__builtin_memcmp(eh_.ident, elf::kMagic, 4) != 0) return fail("bad magic (not an ELF file)");
-        if (eh_.ident[4] != elf::kClass64) return fail("class %u, not ELF64", eh_.ident[4]);
-        if (eh_.ident[5] != elf::kData2Lsb) return fail("data encoding %u, not little-endian", eh_.ident[5]);
-        if (eh_.ident[6] != elf::kVersionCurrent) return fail("ident version %u, not 1", eh_.ident[6]);
-        if (eh_.ident[7] != elf::kOsAbiSysv && eh_.ident[7] != elf::kOsAbiGnu)
+        if (__builtin_memcmp(eh_.ident, elf::MAGIC, 4) != 0) return fail("bad magic (not an ELF file)");
+        if (eh_.ident[4] != elf::CLASS64) return fail("class %u, not ELF64", eh_.ident[4]);
+        if (eh_.ident[5] != elf::DATA2_LSB) return fail("data encoding %u, not little-endian", eh_.ident[5]);
+        if (eh_.ident[6] != elf::VERSION_CURRENT) return fail("ident version %u, not 1", eh_.ident[6]);
+        if (eh_.ident[7] != elf::OS_ABI_SYSV && eh_.ident[7] != elf::OS_ABI_GNU)
             return fail("OS ABI %u, not System V or GNU", eh_.ident[7]);
-        if (eh_.type != elf::kTypeDyn) return fail("type %u, not ET_DYN (a domain is a shared object)", eh_.type);
+        if (eh_.type != elf::TYPE_DYN) return fail("type %u, not ET_DYN (a domain is a shared object)", eh_.type);
         if (eh_.machine != elf::kMachineX86_64) return fail("machine %u, not x86-64", eh_.machine);
         if (eh_.version != 1) return fail("version %u, not 1", eh_.version);
         if (eh_.ehsize != sizeof(elf::Ehdr)) return fail("header size %u, not 64", eh_.ehsize);
@@ -120,26 +129,34 @@ private:
         for (uint16_t i = 0; i < eh_.phnum; i++) {
             elf::Phdr ph = read<elf::Phdr>(eh_.phoff + uint64_t(i) * sizeof(elf::Phdr));
             switch (ph.type) {
-            case elf::PT_LOAD: TRY(load_segment(i, ph)); break;
-            case elf::PT_DYNAMIC:
-                if (have_dynamic) return fail("more than one PT_DYNAMIC");
-                have_dynamic = true;
-                dynamic_ph_ = ph;
-                break;
-            case elf::PT_GNU_RELRO:
-                if (have_relro) return fail("more than one PT_GNU_RELRO");
-                have_relro = true;
-                relro_ph_ = ph;
-                break;
-            case elf::PT_GNU_STACK:
-                if (ph.flags & elf::PF_X) return fail("PT_GNU_STACK asks for an executable stack");
-                break;
-            case elf::PT_NULL: case elf::PT_NOTE: case elf::PT_PHDR: case elf::PT_GNU_EH_FRAME:
-            case elf::PT_GNU_PROPERTY:
-                break;
-            case elf::PT_INTERP: return fail("PT_INTERP: a domain has no program interpreter");
-            case elf::PT_TLS: return fail("PT_TLS: thread-local storage is not supported in domains");
-            default: return fail("program header %u has unsupported type %#x", i, ph.type);
+                case elf::PT_LOAD:
+                    TRY(load_segment(i, ph));
+                    break;
+                case elf::PT_DYNAMIC:
+                    if (have_dynamic) return fail("more than one PT_DYNAMIC");
+                    have_dynamic = true;
+                    dynamic_ph_ = ph;
+                    break;
+                case elf::PT_GNU_RELRO:
+                    if (have_relro) return fail("more than one PT_GNU_RELRO");
+                    have_relro = true;
+                    relro_ph_ = ph;
+                    break;
+                case elf::PT_GNU_STACK:
+                    if (ph.flags & elf::PF_X) return fail("PT_GNU_STACK asks for an executable stack");
+                    break;
+                case elf::PT_NULL:
+                case elf::PT_NOTE:
+                case elf::PT_PHDR:
+                case elf::PT_GNU_EH_FRAME:
+                case elf::PT_GNU_PROPERTY:
+                    break;
+                case elf::PT_INTERP:
+                    return fail("PT_INTERP: a domain has no program interpreter");
+                case elf::PT_TLS:
+                    return fail("PT_TLS: thread-local storage is not supported in domains");
+                default:
+                    return fail("program header %u has unsupported type %#x", i, ph.type);
             }
         }
         if (img_.segment_count == 0) return fail("no PT_LOAD segment");
@@ -168,25 +185,23 @@ private:
     }
 
     Result<void> load_segment(uint16_t i, const elf::Phdr& ph) {
-        if (img_.segment_count == kMaxLoadSegments)
-            return fail("more than %zu PT_LOAD segments", kMaxLoadSegments);
+        if (img_.segment_count == MAX_LOAD_SEGMENTS) return fail("more than %zu PT_LOAD segments", MAX_LOAD_SEGMENTS);
         if (ph.flags & ~uint32_t(elf::PF_R | elf::PF_W | elf::PF_X))
             return fail("segment %u has unknown flags %#x", i, ph.flags);
         if ((ph.flags & elf::PF_W) && (ph.flags & elf::PF_X))
-            return fail("segment %u (vaddr %#llx) is writable and executable", i,
-                        (unsigned long long)ph.vaddr);
+            return fail("segment %u (vaddr %#llx) is writable and executable", i, (unsigned long long)ph.vaddr);
         if (ph.filesz > ph.memsz)
-            return fail("segment %u: file size %#llx exceeds memory size %#llx", i,
-                        (unsigned long long)ph.filesz, (unsigned long long)ph.memsz);
+            return fail("segment %u: file size %#llx exceeds memory size %#llx", i, (unsigned long long)ph.filesz,
+                        (unsigned long long)ph.memsz);
         if (ph.memsz == 0) return {};  // ld leaves these for empty output sections; nothing to load
         if (!in_file(ph.offset, ph.filesz, 1))
             return fail("segment %u (offset %#llx, %#llx bytes) runs past the end of the file", i,
                         (unsigned long long)ph.offset, (unsigned long long)ph.filesz);
-        if (ph.vaddr >= kDomainMaxImage || ph.memsz > kDomainMaxImage - ph.vaddr)
-            return fail("segment %u (vaddr %#llx, %#llx bytes) lies beyond the %llu MiB a domain may span",
-                        i, (unsigned long long)ph.vaddr, (unsigned long long)ph.memsz,
-                        (unsigned long long)(kDomainMaxImage >> 20));
-        if (ph.vaddr % kPageSize != ph.offset % kPageSize)
+        if (ph.vaddr >= DOMAIN_MAX_IMAGE || ph.memsz > DOMAIN_MAX_IMAGE - ph.vaddr)
+            return fail("segment %u (vaddr %#llx, %#llx bytes) lies beyond the %llu MiB a domain may span", i,
+                        (unsigned long long)ph.vaddr, (unsigned long long)ph.memsz,
+                        (unsigned long long)(DOMAIN_MAX_IMAGE >> 20));
+        if (ph.vaddr % ELF_PAGE_SIZE != ph.offset % ELF_PAGE_SIZE)
             return fail("segment %u: vaddr %#llx and offset %#llx differ within a page", i,
                         (unsigned long long)ph.vaddr, (unsigned long long)ph.offset);
         if (ph.align > 1 && (ph.align & (ph.align - 1)))
@@ -194,8 +209,10 @@ private:
         if (img_.segment_count > 0) {
             const ElfSegment& prev = img_.segments[img_.segment_count - 1];
             if (page_floor(ph.vaddr) < page_ceil(prev.vaddr + prev.memsz))
-                return fail("segment %u (vaddr %#llx) overlaps or shares a page with the one before, "
-                            "or is out of order", i, (unsigned long long)ph.vaddr);
+                return fail(
+                    "segment %u (vaddr %#llx) overlaps or shares a page with the one before, "
+                    "or is out of order",
+                    i, (unsigned long long)ph.vaddr);
         }
         uint32_t prot = 0;
         if (ph.flags & elf::PF_R) prot |= kProtRead;
@@ -212,63 +229,121 @@ private:
         bool have_gnu_hash = false, have_hash = false, have_rela = false, have_jmprel = false;
         uint64_t relasz = 0, relaent = 0, pltrelsz = 0, pltrel = 0, syment = 0, strsz = 0;
         uint64_t symtab = 0, strtab = 0, rela = 0, jmprel = 0;
-        bool have_symtab = false, have_strtab = false, have_strsz = false, have_relasz = false,
-             have_pltrelsz = false;
+        bool have_symtab = false, have_strtab = false, have_strsz = false, have_relasz = false, have_pltrelsz = false;
         for (uint64_t i = 0; i < n; i++) {
             elf::Dyn d = read<elf::Dyn>(dynamic_ph_.offset + i * sizeof(elf::Dyn));
-            if (d.tag == elf::DT_NULL) { terminated = true; break; }
+            if (d.tag == elf::DT_NULL) {
+                terminated = true;
+                break;
+            }
             if (d.tag >= 0 && d.tag < 64) {
                 if (seen & (1ull << d.tag)) return fail("dynamic tag %lld given twice", (long long)d.tag);
                 seen |= 1ull << d.tag;
             }
             switch (d.tag) {
-            case elf::DT_NEEDED: return fail("DT_NEEDED: a domain may not depend on shared libraries");
-            case elf::DT_TEXTREL: return fail("DT_TEXTREL: text relocations are not allowed");
-            case elf::DT_FLAGS:
-                if (d.val & elf::DF_TEXTREL) return fail("DF_TEXTREL: text relocations are not allowed");
-                if (d.val & elf::DF_STATIC_TLS) return fail("DF_STATIC_TLS: thread-local storage is not supported");
-                break;
-            case elf::DT_REL: case elf::DT_RELSZ: case elf::DT_RELENT: case elf::DT_RELCOUNT:
-                return fail("REL relocations (dynamic tag %lld): x86-64 domains use RELA only", (long long)d.tag);
-            case elf::DT_RELR: case elf::DT_RELRSZ: case elf::DT_RELRENT:
-                return fail("RELR relocations are not supported (link without -z pack-relative-relocs)");
-            case elf::DT_INIT: case elf::DT_FINI: case elf::DT_INIT_ARRAY: case elf::DT_FINI_ARRAY:
-            case elf::DT_PREINIT_ARRAY:
-                return fail("static constructors or destructors (dynamic tag %lld): the loader runs "
-                            "none; initialise from the entry", (long long)d.tag);
-            case elf::DT_INIT_ARRAYSZ: case elf::DT_FINI_ARRAYSZ: case elf::DT_PREINIT_ARRAYSZ:
-                if (d.val) return fail("static constructors or destructors (dynamic tag %lld)", (long long)d.tag);
-                break;
-            case elf::DT_VERNEED: case elf::DT_VERNEEDNUM:
-                return fail("symbol version requirements: a domain needs nothing from outside");
-            case elf::DT_RPATH: case elf::DT_RUNPATH:
-                return fail("library search path (dynamic tag %lld) in a domain", (long long)d.tag);
-            case elf::DT_SYMTAB: symtab = d.val; have_symtab = true; break;
-            case elf::DT_STRTAB: strtab = d.val; have_strtab = true; break;
-            case elf::DT_STRSZ: strsz = d.val; have_strsz = true; break;
-            case elf::DT_SYMENT: syment = d.val; break;
-            case elf::DT_RELA: rela = d.val; have_rela = true; break;
-            case elf::DT_RELASZ: relasz = d.val; have_relasz = true; break;
-            case elf::DT_RELAENT: relaent = d.val; break;
-            case elf::DT_JMPREL: jmprel = d.val; have_jmprel = true; break;
-            case elf::DT_PLTRELSZ: pltrelsz = d.val; have_pltrelsz = true; break;
-            case elf::DT_PLTREL: pltrel = d.val; break;
-            case elf::DT_HASH: hash_ = d.val; have_hash = true; break;
-            case elf::DT_GNU_HASH:
-                if (have_gnu_hash) return fail("DT_GNU_HASH given twice");
-                gnu_hash_ = d.val; have_gnu_hash = true; break;
-            case elf::DT_PLTGOT: case elf::DT_SONAME: case elf::DT_SYMBOLIC: case elf::DT_DEBUG:
-            case elf::DT_BIND_NOW: case elf::DT_FLAGS_1: case elf::DT_RELACOUNT:
-            case elf::DT_VERSYM: case elf::DT_VERDEF: case elf::DT_VERDEFNUM:
-                break;
-            default:
-                return fail("unsupported dynamic tag %#llx", (unsigned long long)d.tag);
+                case elf::DT_NEEDED:
+                    return fail("DT_NEEDED: a domain may not depend on shared libraries");
+                case elf::DT_TEXTREL:
+                    return fail("DT_TEXTREL: text relocations are not allowed");
+                case elf::DT_FLAGS:
+                    if (d.val & elf::DF_TEXTREL) return fail("DF_TEXTREL: text relocations are not allowed");
+                    if (d.val & elf::DF_STATIC_TLS) return fail("DF_STATIC_TLS: thread-local storage is not supported");
+                    break;
+                case elf::DT_REL:
+                case elf::DT_RELSZ:
+                case elf::DT_RELENT:
+                case elf::DT_RELCOUNT:
+                    return fail("REL relocations (dynamic tag %lld): x86-64 domains use RELA only", (long long)d.tag);
+                case elf::DT_RELR:
+                case elf::DT_RELRSZ:
+                case elf::DT_RELRENT:
+                    return fail("RELR relocations are not supported (link without -z pack-relative-relocs)");
+                case elf::DT_INIT:
+                case elf::DT_FINI:
+                case elf::DT_INIT_ARRAY:
+                case elf::DT_FINI_ARRAY:
+                case elf::DT_PREINIT_ARRAY:
+                    return fail(
+                        "static constructors or destructors (dynamic tag %lld): the loader runs "
+                        "none; initialise from the entry",
+                        (long long)d.tag);
+                case elf::DT_INIT_ARRAYSZ:
+                case elf::DT_FINI_ARRAYSZ:
+                case elf::DT_PREINIT_ARRAYSZ:
+                    if (d.val) return fail("static constructors or destructors (dynamic tag %lld)", (long long)d.tag);
+                    break;
+                case elf::DT_VERNEED:
+                case elf::DT_VERNEEDNUM:
+                    return fail("symbol version requirements: a domain needs nothing from outside");
+                case elf::DT_RPATH:
+                case elf::DT_RUNPATH:
+                    return fail("library search path (dynamic tag %lld) in a domain", (long long)d.tag);
+                case elf::DT_SYMTAB:
+                    symtab = d.val;
+                    have_symtab = true;
+                    break;
+                case elf::DT_STRTAB:
+                    strtab = d.val;
+                    have_strtab = true;
+                    break;
+                case elf::DT_STRSZ:
+                    strsz = d.val;
+                    have_strsz = true;
+                    break;
+                case elf::DT_SYMENT:
+                    syment = d.val;
+                    break;
+                case elf::DT_RELA:
+                    rela = d.val;
+                    have_rela = true;
+                    break;
+                case elf::DT_RELASZ:
+                    relasz = d.val;
+                    have_relasz = true;
+                    break;
+                case elf::DT_RELAENT:
+                    relaent = d.val;
+                    break;
+                case elf::DT_JMPREL:
+                    jmprel = d.val;
+                    have_jmprel = true;
+                    break;
+                case elf::DT_PLTRELSZ:
+                    pltrelsz = d.val;
+                    have_pltrelsz = true;
+                    break;
+                case elf::DT_PLTREL:
+                    pltrel = d.val;
+                    break;
+                case elf::DT_HASH:
+                    hash_ = d.val;
+                    have_hash = true;
+                    break;
+                case elf::DT_GNU_HASH:
+                    if (have_gnu_hash) return fail("DT_GNU_HASH given twice");
+                    gnu_hash_ = d.val;
+                    have_gnu_hash = true;
+                    break;
+                case elf::DT_PLTGOT:
+                case elf::DT_SONAME:
+                case elf::DT_SYMBOLIC:
+                case elf::DT_DEBUG:
+                case elf::DT_BIND_NOW:
+                case elf::DT_FLAGS_1:
+                case elf::DT_RELACOUNT:
+                case elf::DT_VERSYM:
+                case elf::DT_VERDEF:
+                case elf::DT_VERDEFNUM:
+                    break;
+                default:
+                    return fail("unsupported dynamic tag %#llx", (unsigned long long)d.tag);
             }
         }
         if (!terminated) return fail("dynamic section has no DT_NULL terminator");
         if (!have_symtab || !have_strtab || !have_strsz)
             return fail("dynamic section lacks DT_SYMTAB, DT_STRTAB or DT_STRSZ");
-        if (syment != sizeof(elf::Sym)) return fail("DT_SYMENT %llu, not %zu", (unsigned long long)syment, sizeof(elf::Sym));
+        if (syment != sizeof(elf::Sym))
+            return fail("DT_SYMENT %llu, not %zu", (unsigned long long)syment, sizeof(elf::Sym));
         if (!have_hash && !have_gnu_hash) return fail("no DT_HASH or DT_GNU_HASH to count the symbols by");
         use_gnu_hash_ = !have_hash;
 
@@ -283,7 +358,8 @@ private:
         if (have_rela) TRY(relocation_table(0, "DT_RELA", rela, relasz, relaent));
         if (have_jmprel != have_pltrelsz) return fail("DT_JMPREL and DT_PLTRELSZ must come together");
         if (have_jmprel) {
-            if (pltrel != uint64_t(elf::DT_RELA)) return fail("DT_PLTREL is %llu, not DT_RELA", (unsigned long long)pltrel);
+            if (pltrel != uint64_t(elf::DT_RELA))
+                return fail("DT_PLTREL is %llu, not DT_RELA", (unsigned long long)pltrel);
             TRY(relocation_table(1, "DT_JMPREL", jmprel, pltrelsz, sizeof(elf::Rela)));
         }
         return {};
@@ -291,8 +367,9 @@ private:
 
     Result<void> relocation_table(int index, const char* what, uint64_t vaddr, uint64_t bytes, uint64_t entsize) {
         if (entsize != sizeof(elf::Rela)) return fail("%s entry size %llu, not 24", what, (unsigned long long)entsize);
-        if (bytes % sizeof(elf::Rela)) return fail("%s size %llu is not a multiple of 24", what, (unsigned long long)bytes);
-        if (bytes / sizeof(elf::Rela) > kMaxRelocations) return fail("%s: too many relocations", what);
+        if (bytes % sizeof(elf::Rela))
+            return fail("%s size %llu is not a multiple of 24", what, (unsigned long long)bytes);
+        if (bytes / sizeof(elf::Rela) > MAX_RELOCATIONS) return fail("%s: too many relocations", what);
         FileTable& t = img_.relocations[index];
         if (bytes && !file_offset_of(vaddr, bytes, t.offset))
             return fail("%s table (vaddr %#llx, %llu bytes) is not inside a loaded segment", what,
@@ -317,7 +394,7 @@ private:
             if (!file_offset_of(gnu_hash_, 16, off)) return fail("DT_GNU_HASH is not inside a loaded segment");
             uint32_t nbuckets = read<uint32_t>(off), symoffset = read<uint32_t>(off + 4);
             uint32_t bloom_size = read<uint32_t>(off + 8);
-            if (nbuckets == 0 || nbuckets > kMaxSymbols || bloom_size > kMaxSymbols || symoffset > kMaxSymbols)
+            if (nbuckets == 0 || nbuckets > MAX_SYMBOLS || bloom_size > MAX_SYMBOLS || symoffset > MAX_SYMBOLS)
                 return fail("DT_GNU_HASH header is implausible (%u buckets, %u bloom words, symbol offset %u)",
                             nbuckets, bloom_size, symoffset);
             uint64_t buckets_vaddr = gnu_hash_ + 16 + uint64_t(bloom_size) * 8;
@@ -328,7 +405,7 @@ private:
             for (uint32_t b = 0; b < nbuckets; b++) {
                 uint32_t v = read<uint32_t>(buckets + uint64_t(b) * 4);
                 if (v == 0) continue;
-                if (v < symoffset || v >= kMaxSymbols) return fail("DT_GNU_HASH bucket %u points at symbol %u", b, v);
+                if (v < symoffset || v >= MAX_SYMBOLS) return fail("DT_GNU_HASH bucket %u points at symbol %u", b, v);
                 if (v > max_index) max_index = v;
             }
             if (max_index == 0) {
@@ -339,8 +416,7 @@ private:
                 uint64_t index = max_index;
                 for (;;) {
                     uint64_t off_c;
-                    if (index >= kMaxSymbols ||
-                        !file_offset_of(chain_vaddr + (index - symoffset) * 4, 4, off_c))
+                    if (index >= MAX_SYMBOLS || !file_offset_of(chain_vaddr + (index - symoffset) * 4, 4, off_c))
                         return fail("DT_GNU_HASH chain runs past its segment");
                     if (read<uint32_t>(off_c) & 1) break;
                     index++;
@@ -348,7 +424,8 @@ private:
                 count = index + 1;
             }
         }
-        if (count == 0 || count > kMaxSymbols) return fail("%llu dynamic symbols (want 1..%zu)", (unsigned long long)count, kMaxSymbols);
+        if (count == 0 || count > MAX_SYMBOLS)
+            return fail("%llu dynamic symbols (want 1..%zu)", (unsigned long long)count, MAX_SYMBOLS);
         if (!file_offset_of(symtab_vaddr_, count * sizeof(elf::Sym), img_.dynsym.offset))
             return fail("dynamic symbol table (%llu entries at vaddr %#llx) is not inside a loaded segment",
                         (unsigned long long)count, (unsigned long long)symtab_vaddr_);
@@ -364,7 +441,8 @@ private:
         bool have_entry = false;
         for (uint64_t i = 1; i < img_.dynsym.count; i++) {
             elf::Sym s = read<elf::Sym>(img_.dynsym.offset + i * sizeof(elf::Sym));
-            if (s.name >= img_.dynstr_size) return fail("symbol %llu has a name outside the string table", (unsigned long long)i);
+            if (s.name >= img_.dynstr_size)
+                return fail("symbol %llu has a name outside the string table", (unsigned long long)i);
             const char* name = dynamic_name(s.name);
             uint8_t type = elf::sym_type(s.info), bind = elf::sym_bind(s.info);
             if (s.shndx == elf::SHN_UNDEF)
@@ -377,21 +455,19 @@ private:
                 (s.value < img_.image_start || s.value > img_.image_end || s.size > img_.image_end - s.value))
                 return fail("symbol '%.48s' (%#llx, %llu bytes) lies outside the image", name,
                             (unsigned long long)s.value, (unsigned long long)s.size);
-            bool exported = bind != elf::STB_LOCAL &&
-                            (elf::sym_visibility(s.other) == elf::STV_DEFAULT ||
-                             elf::sym_visibility(s.other) == elf::STV_PROTECTED);
+            bool exported = bind != elf::STB_LOCAL && (elf::sym_visibility(s.other) == elf::STV_DEFAULT ||
+                                                       elf::sym_visibility(s.other) == elf::STV_PROTECTED);
             if (!exported) continue;
-            if (__builtin_strcmp(name, kDomainEntrySymbol) != 0)
+            if (__builtin_strcmp(name, DOMAIN_ENTRY_SYMBOL) != 0)
                 return fail("exports '%.48s' besides the entry (build with -fvisibility=hidden)", name);
-            if (have_entry) return fail("exports '%s' twice", kDomainEntrySymbol);
+            if (have_entry) return fail("exports '%s' twice", DOMAIN_ENTRY_SYMBOL);
             const ElfSegment* seg = segment_holding(s.value, 1);
             if (type != elf::STT_FUNC || s.shndx == elf::SHN_ABS || !seg || !(seg->prot & kProtExec))
-                return fail("'%s' is not a function in executable code", kDomainEntrySymbol);
+                return fail("'%s' is not a function in executable code", DOMAIN_ENTRY_SYMBOL);
             have_entry = true;
             img_.entry = s.value;
         }
-        if (!have_entry)
-            return fail("no exported entry function '%s' (exactly one is required)", kDomainEntrySymbol);
+        if (!have_entry) return fail("no exported entry function '%s' (exactly one is required)", DOMAIN_ENTRY_SYMBOL);
         return {};
     }
 
@@ -401,19 +477,24 @@ private:
                 elf::Rela r = read<elf::Rela>(t.offset + i * sizeof(elf::Rela));
                 uint32_t type = elf::rela_type(r.info), sym = elf::rela_sym(r.info);
                 switch (type) {
-                case elf::R_X86_64_NONE: continue;
-                case elf::R_X86_64_RELATIVE:
-                    if (sym != 0) return fail("R_X86_64_RELATIVE at %#llx names symbol %u", (unsigned long long)r.offset, sym);
-                    break;
-                case elf::R_X86_64_64: case elf::R_X86_64_GLOB_DAT: case elf::R_X86_64_JUMP_SLOT:
-                    // Symbols were all checked to be defined in the package.
-                    if (sym == 0 || sym >= img_.dynsym.count)
-                        return fail("relocation at %#llx names symbol %u of %llu", (unsigned long long)r.offset,
-                                    sym, (unsigned long long)img_.dynsym.count);
-                    break;
-                default:
-                    return fail("relocation type %u (%s) at %#llx is not supported", type,
-                                relocation_name(type), (unsigned long long)r.offset);
+                    case elf::R_X86_64_NONE:
+                        continue;
+                    case elf::R_X86_64_RELATIVE:
+                        if (sym != 0)
+                            return fail("R_X86_64_RELATIVE at %#llx names symbol %u", (unsigned long long)r.offset,
+                                        sym);
+                        break;
+                    case elf::R_X86_64_64:
+                    case elf::R_X86_64_GLOB_DAT:
+                    case elf::R_X86_64_JUMP_SLOT:
+                        // Symbols were all checked to be defined in the package.
+                        if (sym == 0 || sym >= img_.dynsym.count)
+                            return fail("relocation at %#llx names symbol %u of %llu", (unsigned long long)r.offset,
+                                        sym, (unsigned long long)img_.dynsym.count);
+                        break;
+                    default:
+                        return fail("relocation type %u (%s) at %#llx is not supported", type, relocation_name(type),
+                                    (unsigned long long)r.offset);
                 }
                 const ElfSegment* seg = segment_holding(r.offset, 8);
                 if (!seg)
@@ -447,8 +528,8 @@ private:
             if (sh.type != elf::SHT_SYMTAB) continue;
             if (found) return fail("more than one .symtab");
             found = true;
-            if (sh.entsize != sizeof(elf::Sym) || sh.size % sizeof(elf::Sym) || sh.size / sizeof(elf::Sym) > kMaxSymbols ||
-                !in_file(sh.offset, sh.size, 1))
+            if (sh.entsize != sizeof(elf::Sym) || sh.size % sizeof(elf::Sym) ||
+                sh.size / sizeof(elf::Sym) > MAX_SYMBOLS || !in_file(sh.offset, sh.size, 1))
                 return fail(".symtab (section %u) has a bad size or lies outside the file", i);
             if (sh.link >= eh_.shnum) return fail(".symtab string table index %u out of range", sh.link);
             elf::Shdr st = read<elf::Shdr>(eh_.shoff + uint64_t(sh.link) * sizeof(elf::Shdr));

@@ -23,18 +23,17 @@ void add_segment(LoadedImage& img, uintptr_t start, uintptr_t end, uint32_t prot
 }  // namespace
 
 Result<LoadedImage> load_image(const ElfImage& elf, MemoryProvider& memory, LoadError& err) {
-    size_t pages = size_t((elf.image_end - elf.image_start) / kPageSize);
+    size_t pages = size_t((elf.image_end - elf.image_start) / ELF_PAGE_SIZE);
     Result<MemoryProvider::Region> got = memory.allocate(pages);
-    if (got.is_error())
-        return err.fail(got.error().code(), "load: no memory for an image of %zu pages", pages);
+    if (got.is_error()) return err.fail(got.error().code(), "load: no memory for an image of %zu pages", pages);
     MemoryProvider::Region region = got.value();
-    if (region.base % kPageSize) {
+    if (region.base % ELF_PAGE_SIZE) {
         memory.release(region, pages);
         return err.fail(Errno::Inval, "load: memory provider returned unaligned base %#lx", (unsigned long)region.base);
     }
     LoadedImage img;
     img.base = region.base;
-    img.size = pages * kPageSize;
+    img.size = pages * ELF_PAGE_SIZE;
     img.bias = region.base - uintptr_t(elf.image_start);
     uint8_t* window = region.window;
     auto at = [&](uint64_t vaddr) { return window + (vaddr - elf.image_start); };
@@ -69,8 +68,8 @@ Result<LoadedImage> load_image(const ElfImage& elf, MemoryProvider& memory, Load
     uintptr_t cursor = img.base;
     for (size_t i = 0; i < elf.segment_count; i++) {
         const ElfSegment& s = elf.segments[i];
-        uintptr_t start = img.bias + (s.vaddr & ~(kPageSize - 1));
-        uintptr_t end = img.bias + ((s.vaddr + s.memsz + kPageSize - 1) & ~(kPageSize - 1));
+        uintptr_t start = img.bias + (s.vaddr & ~(ELF_PAGE_SIZE - 1));
+        uintptr_t end = img.bias + ((s.vaddr + s.memsz + ELF_PAGE_SIZE - 1) & ~(ELF_PAGE_SIZE - 1));
         add_segment(img, cursor, start, 0);
         uintptr_t relro_start = img.bias + elf.relro_start, relro_end = img.bias + elf.relro_end;
         if (elf.relro_end > elf.relro_start && relro_start >= start && relro_end <= end) {
@@ -84,10 +83,11 @@ Result<LoadedImage> load_image(const ElfImage& elf, MemoryProvider& memory, Load
     }
     for (size_t i = 0; i < img.segment_count; i++) {
         const LoadedSegment& s = img.segments[i];
-        Result<void> r = memory.protect(s.start, s.size / kPageSize, s.prot);
+        Result<void> r = memory.protect(s.start, s.size / ELF_PAGE_SIZE, s.prot);
         if (r.is_error()) {
             memory.release(region, pages);
-            return err.fail(r.error().code(), "load: could not set permissions of %#lx+%#zx", (unsigned long)s.start, s.size);
+            return err.fail(r.error().code(), "load: could not set permissions of %#lx+%#zx", (unsigned long)s.start,
+                            s.size);
         }
     }
 

@@ -22,8 +22,8 @@ namespace lamina::domain {
 class MemoryProvider {
 public:
     struct Region {
-        uintptr_t base;    // page-aligned address the image will run at
-        uint8_t* window;   // where the loader writes it (equal to base in the kernel)
+        uintptr_t base;   // page-aligned address the image will run at
+        uint8_t* window;  // where the loader writes it (equal to base in the kernel)
     };
 
     // `pages` contiguous pages, writable by the loader through the window.
@@ -45,21 +45,21 @@ struct ValidatedPackage {
 Result<void> validate_package(const uint8_t* data, size_t size, ValidatedPackage& out, LoadError& err);
 
 struct LoadedSegment {
-    uintptr_t start;   // run address, page-aligned
-    size_t size;       // bytes, a whole number of pages
+    uintptr_t start;  // run address, page-aligned
+    size_t size;      // bytes, a whole number of pages
     uint32_t prot;
 };
 
 struct LoadedImage {
-    uintptr_t base = 0;            // run address of the first image page
-    size_t size = 0;               // bytes, whole pages
-    uintptr_t bias = 0;            // run address minus link-time address
-    uintptr_t entry = 0;           // run address of kDomainEntrySymbol
+    uintptr_t base = 0;   // run address of the first image page
+    size_t size = 0;      // bytes, whole pages
+    uintptr_t bias = 0;   // run address minus link-time address
+    uintptr_t entry = 0;  // run address of DOMAIN_ENTRY_SYMBOL
     // Every page of the image in address order with its final permissions (relro split off,
     // gaps between segments listed with no access).
-    LoadedSegment segments[2 * kMaxLoadSegments + 1] = {};
+    LoadedSegment segments[2 * MAX_LOAD_SEGMENTS + 1] = {};
     size_t segment_count = 0;
-    SymbolTable symbols;           // points into the ELF bytes: keep the package alive
+    SymbolTable symbols;  // points into the ELF bytes: keep the package alive
 };
 
 // Loads a validated image. The ELF bytes must stay unchanged between validation and loading.

@@ -25,7 +25,7 @@ struct Word {
     Word drop(size_t k) const { return Word{s + k, n - k}; }
 };
 
-constexpr size_t kMaxWords = 5;
+constexpr size_t MAX_WORDS = 5;
 
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -37,7 +37,7 @@ void copy_word(char* dst, const Word& w) {
 }
 
 bool valid_name(const Word& w) {
-    if (w.n == 0 || w.n > Manifest::kMaxName || !is_lower(w.s[0])) return false;
+    if (w.n == 0 || w.n > Manifest::MAX_NAME || !is_lower(w.s[0])) return false;
     for (size_t i = 0; i < w.n; i++) {
         char c = w.s[i];
         if (!is_lower(c) && !is_digit(c) && c != '_' && c != '-') return false;
@@ -46,7 +46,7 @@ bool valid_name(const Word& w) {
 }
 
 bool valid_interface(const Word& w) {
-    if (w.n == 0 || w.n > Manifest::kMaxInterfaceName || !is_lower(w.s[0])) return false;
+    if (w.n == 0 || w.n > Manifest::MAX_INTERFACE_NAME || !is_lower(w.s[0])) return false;
     if (w.s[w.n - 1] == '.') return false;
     for (size_t i = 0; i < w.n; i++) {
         char c = w.s[i];
@@ -74,10 +74,14 @@ bool parse_hex4(const char* s, uint16_t& out) {
     for (int i = 0; i < 4; i++) {
         char c = s[i];
         uint16_t d;
-        if (is_digit(c)) d = uint16_t(c - '0');
-        else if (c >= 'a' && c <= 'f') d = uint16_t(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') d = uint16_t(c - 'A' + 10);
-        else return false;
+        if (is_digit(c))
+            d = uint16_t(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = uint16_t(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = uint16_t(c - 'A' + 10);
+        else
+            return false;
         v = uint16_t(v << 4 | d);
     }
     out = v;
@@ -89,10 +93,17 @@ bool parse_duration(const Word& w, uint32_t& seconds) {
     if (w.n < 2) return false;
     uint32_t unit;
     switch (w.s[w.n - 1]) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    default: return false;
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        default:
+            return false;
     }
     uint32_t v;
     if (!parse_decimal(Word{w.s, w.n - 1}, 86400, v)) return false;
@@ -108,16 +119,17 @@ public:
 
     Result<void> line(size_t lineno, const char* s, size_t n) {
         lineno_ = lineno;
-        if (n > Manifest::kMaxLine)
-            return fail("line longer than %zu characters", Manifest::kMaxLine);
-        Word words[kMaxWords];
+        if (n > Manifest::MAX_LINE) return fail("line longer than %zu characters", Manifest::MAX_LINE);
+        Word words[MAX_WORDS];
         size_t count = 0;
         size_t i = 0;
         while (i < n) {
             char c = s[i];
-            if (c == ' ' || c == '\t' || c == '\r') { i++; continue; }
-            if (c < 0x21 || c > 0x7e)
-                return fail("character 0x%02x is not printable ASCII", unsigned(uint8_t(c)));
+            if (c == ' ' || c == '\t' || c == '\r') {
+                i++;
+                continue;
+            }
+            if (c < 0x21 || c > 0x7e) return fail("character 0x%02x is not printable ASCII", unsigned(uint8_t(c)));
             size_t start = i;
             while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\r') {
                 if (s[i] < 0x21 || s[i] > 0x7e)
@@ -125,7 +137,7 @@ public:
                 i++;
             }
             if (count == 0 && s[start] == '#') return {};  // a comment
-            if (count == kMaxWords) return fail("too many words");
+            if (count == MAX_WORDS) return fail("too many words");
             words[count++] = Word{s + start, i - start};
         }
         if (count == 0) return {};
@@ -151,8 +163,8 @@ private:
 
     Result<void> expect_args(const Word* w, size_t count, size_t want) {
         if (count != want + 1)
-            return fail("'%.*s' takes %zu value%s, got %zu", int(w[0].n), w[0].s, want,
-                        want == 1 ? "" : "s", count - 1);
+            return fail("'%.*s' takes %zu value%s, got %zu", int(w[0].n), w[0].s, want, want == 1 ? "" : "s",
+                        count - 1);
         return {};
     }
 
@@ -163,7 +175,7 @@ private:
             TRY(expect_args(w, count, 1));
             if (!valid_name(w[1]))
                 return fail("bad name '%.*s' (want [a-z][a-z0-9_-]*, at most %zu characters)",
-                            int(w[1].n > 32 ? 32 : w[1].n), w[1].s, Manifest::kMaxName);
+                            int(w[1].n > 32 ? 32 : w[1].n), w[1].s, Manifest::MAX_NAME);
             copy_word(m_.name, w[1]);
             seen_name_ = true;
             return {};
@@ -180,26 +192,25 @@ private:
             size_t& n = exp ? m_.export_count : m_.import_count;
             if (!valid_interface(w[1]))
                 return fail("bad interface name '%.*s' (want [a-z][a-z0-9_.]*, at most %zu characters)",
-                            int(w[1].n > 64 ? 64 : w[1].n), w[1].s, Manifest::kMaxInterfaceName);
+                            int(w[1].n > 64 ? 64 : w[1].n), w[1].s, Manifest::MAX_INTERFACE_NAME);
             for (size_t i = 0; i < n; i++)
                 if (w[1].is(list[i])) return fail("interface '%s' listed twice", list[i]);
-            if (n == Manifest::kMaxInterfaces)
-                return fail("more than %zu '%s' lines", Manifest::kMaxInterfaces, exp ? "exports" : "imports");
+            if (n == Manifest::MAX_INTERFACES)
+                return fail("more than %zu '%s' lines", Manifest::MAX_INTERFACES, exp ? "exports" : "imports");
             copy_word(list[n++], w[1]);
             return {};
         }
         if (key.is("device")) {
             TRY(expect_args(w, count, 1));
             Manifest::PciId id;
-            if (w[1].n != 9 || w[1].s[4] != ':' || !parse_hex4(w[1].s, id.vendor) ||
-                !parse_hex4(w[1].s + 5, id.device))
+            if (w[1].n != 9 || w[1].s[4] != ':' || !parse_hex4(w[1].s, id.vendor) || !parse_hex4(w[1].s + 5, id.device))
                 return fail("bad device '%.*s' (want VVVV:DDDD in hex)", int(w[1].n > 32 ? 32 : w[1].n), w[1].s);
             if (id.vendor == 0xffff) return fail("vendor ffff is not a device");
             for (size_t i = 0; i < m_.device_count; i++)
                 if (m_.devices[i].vendor == id.vendor && m_.devices[i].device == id.device)
                     return fail("device %04x:%04x listed twice", id.vendor, id.device);
-            if (m_.device_count == Manifest::kMaxDevices)
-                return fail("more than %zu 'device' lines", Manifest::kMaxDevices);
+            if (m_.device_count == Manifest::MAX_DEVICES)
+                return fail("more than %zu 'device' lines", Manifest::MAX_DEVICES);
             m_.devices[m_.device_count++] = id;
             return {};
         }
@@ -211,8 +222,7 @@ private:
         size_t dot = 0;
         while (dot < v.n && v.s[dot] != '.') dot++;
         uint32_t major, minor;
-        if (dot == v.n || !parse_decimal(Word{v.s, dot}, 65535, major) ||
-            !parse_decimal(v.drop(dot + 1), 65535, minor))
+        if (dot == v.n || !parse_decimal(Word{v.s, dot}, 65535, major) || !parse_decimal(v.drop(dot + 1), 65535, minor))
             return fail("bad version '%.*s' (want MAJOR.MINOR, each 0..65535)", int(v.n > 32 ? 32 : v.n), v.s);
         m_.version_major = uint16_t(major);
         m_.version_minor = uint16_t(minor);
@@ -224,11 +234,15 @@ private:
         if (seen_restart_) return fail("'restart' given twice");
         seen_restart_ = true;
         if (count < 2) return fail("'restart' needs a policy (never, on-failure or always)");
-        if (w[1].is("never")) m_.restart = RestartPolicy::Never;
-        else if (w[1].is("on-failure")) m_.restart = RestartPolicy::OnFailure;
-        else if (w[1].is("always")) m_.restart = RestartPolicy::Always;
-        else return fail("unknown restart policy '%.*s' (want never, on-failure or always)",
-                         int(w[1].n > 32 ? 32 : w[1].n), w[1].s);
+        if (w[1].is("never"))
+            m_.restart = RestartPolicy::Never;
+        else if (w[1].is("on-failure"))
+            m_.restart = RestartPolicy::OnFailure;
+        else if (w[1].is("always"))
+            m_.restart = RestartPolicy::Always;
+        else
+            return fail("unknown restart policy '%.*s' (want never, on-failure or always)",
+                        int(w[1].n > 32 ? 32 : w[1].n), w[1].s);
         bool seen_max = false, seen_window = false;
         for (size_t i = 2; i < count; i++) {
             if (m_.restart == RestartPolicy::Never) return fail("'restart never' takes no options");
@@ -244,8 +258,8 @@ private:
                     return fail("bad '%.*s' (want window=T with T in 1s..24h, as Ns, Nm or Nh)",
                                 int(w[i].n > 32 ? 32 : w[i].n), w[i].s);
             } else {
-                return fail("unknown restart option '%.*s' (want max= or window=)",
-                            int(w[i].n > 32 ? 32 : w[i].n), w[i].s);
+                return fail("unknown restart option '%.*s' (want max= or window=)", int(w[i].n > 32 ? 32 : w[i].n),
+                            w[i].s);
             }
         }
         return {};
@@ -278,9 +292,12 @@ Result<void> parse_manifest(const char* text, size_t size, Manifest& out, LoadEr
 
 const char* restart_policy_name(RestartPolicy p) {
     switch (p) {
-    case RestartPolicy::Never: return "never";
-    case RestartPolicy::OnFailure: return "on-failure";
-    case RestartPolicy::Always: return "always";
+        case RestartPolicy::Never:
+            return "never";
+        case RestartPolicy::OnFailure:
+            return "on-failure";
+        case RestartPolicy::Always:
+            return "always";
     }
     return "?";
 }

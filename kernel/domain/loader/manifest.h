@@ -43,25 +43,25 @@ namespace lamina::domain {
 enum class RestartPolicy : uint8_t { Never, OnFailure, Always };
 
 struct Manifest {
-    static constexpr size_t kMaxName = 31;
-    static constexpr size_t kMaxInterfaceName = 63;
-    static constexpr size_t kMaxInterfaces = 16;
-    static constexpr size_t kMaxDevices = 8;
-    static constexpr size_t kMaxLine = 200;
+    static constexpr size_t MAX_NAME = 31;
+    static constexpr size_t MAX_INTERFACE_NAME = 63;
+    static constexpr size_t MAX_INTERFACES = 16;
+    static constexpr size_t MAX_DEVICES = 8;
+    static constexpr size_t MAX_LINE = 200;
 
     struct PciId {
         uint16_t vendor;
         uint16_t device;
     };
 
-    char name[kMaxName + 1] = {};
+    char name[MAX_NAME + 1] = {};
     uint16_t version_major = 0;
     uint16_t version_minor = 0;
-    char exports[kMaxInterfaces][kMaxInterfaceName + 1] = {};
+    char exports[MAX_INTERFACES][MAX_INTERFACE_NAME + 1] = {};
     size_t export_count = 0;
-    char imports[kMaxInterfaces][kMaxInterfaceName + 1] = {};
+    char imports[MAX_INTERFACES][MAX_INTERFACE_NAME + 1] = {};
     size_t import_count = 0;
-    PciId devices[kMaxDevices] = {};
+    PciId devices[MAX_DEVICES] = {};
     size_t device_count = 0;
     RestartPolicy restart = RestartPolicy::Never;
     uint32_t restart_max = 5;

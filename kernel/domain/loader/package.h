@@ -19,25 +19,25 @@
 namespace lamina::domain {
 
 struct PackageHeader {
-    char magic[8];             // kPackageMagic
-    uint32_t format_version;   // kPackageFormatVersion
-    uint32_t header_size;      // sizeof(PackageHeader)
+    char magic[8];            // PACKAGE_MAGIC
+    uint32_t format_version;  // PACKAGE_FORMAT_VERSION
+    uint32_t header_size;     // sizeof(PackageHeader)
     uint32_t manifest_offset;
     uint32_t manifest_size;
     uint32_t elf_offset;
     uint32_t elf_size;
     uint64_t total_size;
     uint32_t checksum;
-    uint32_t flags;            // none defined: must be zero
-    uint8_t reserved[16];      // must be zero
+    uint32_t flags;        // none defined: must be zero
+    uint8_t reserved[16];  // must be zero
 };
 static_assert(sizeof(PackageHeader) == 64);
 static_assert(offsetof(PackageHeader, checksum) == 40);
 
-inline constexpr char kPackageMagic[8] = {'L', 'A', 'M', 'I', 'N', 'A', 'D', 'M'};
-inline constexpr uint32_t kPackageFormatVersion = 1;
-inline constexpr uint32_t kPackageElfAlign = 16;
-inline constexpr size_t kPackageMaxSize = 64u << 20;
+inline constexpr char PACKAGE_MAGIC[8] = {'L', 'A', 'M', 'I', 'N', 'A', 'D', 'M'};
+inline constexpr uint32_t PACKAGE_FORMAT_VERSION = 1;
+inline constexpr uint32_t PACKAGE_ELF_ALIGN = 16;
+inline constexpr size_t PACKAGE_MAX_SIZE = 64u << 20;
 
 // The parts of a package that passed the header and checksum checks; pointers into the buffer.
 struct PackageView {
@@ -58,7 +58,7 @@ Result<PackageView> parse_package(const uint8_t* data, size_t size, LoadError& e
 size_t package_size(size_t manifest_size, size_t elf_size);
 
 // Writes a package into out (package_size() bytes). Used by tools/pack-domain and the tests.
-Result<void> write_package(const uint8_t* manifest, size_t manifest_size, const uint8_t* elf,
-                           size_t elf_size, uint8_t* out, size_t out_size, LoadError& err);
+Result<void> write_package(const uint8_t* manifest, size_t manifest_size, const uint8_t* elf, size_t elf_size,
+                           uint8_t* out, size_t out_size, LoadError& err);
 
 }  // namespace lamina::domain

@@ -13,8 +13,7 @@ namespace lamina::domain {
 class SymbolTable {
 public:
     SymbolTable() = default;
-    SymbolTable(const uint8_t* symbols, size_t count, const char* strings, size_t strings_size,
-                uintptr_t bias)
+    SymbolTable(const uint8_t* symbols, size_t count, const char* strings, size_t strings_size, uintptr_t bias)
         : symbols_(symbols), count_(count), strings_(strings), strings_size_(strings_size), bias_(bias) {}
 
     size_t count() const { return count_; }

@@ -59,7 +59,8 @@ struct Item {
 
 template <ListNode Item::*Link>
 Item* item_of(ListNode* n) {
-    return reinterpret_cast<Item*>(reinterpret_cast<char*>(n) - reinterpret_cast<size_t>(&(static_cast<Item*>(nullptr)->*Link)));
+    return reinterpret_cast<Item*>(reinterpret_cast<char*>(n) -
+                                   reinterpret_cast<size_t>(&(static_cast<Item*>(nullptr)->*Link)));
 }
 
 const char EPOLL_KIND = 0;
@@ -100,33 +101,34 @@ public:
         reap();
         Item* it = find(target.get(), fd);
         switch (op) {
-        case epoll::CtlAdd: {
-            if (it) return Errno::Exist;
-            PollQueue* q = target->object()->poll_queue();
-            if (!q) return Errno::Perm;  // a file that never changes readiness (Linux: no poll)
-            it = new (std::nothrow) Item(*this, target.get(), fd);
-            if (!it) return Errno::NoMem;
-            set(*it, *ev);
-            items_.push_back(&it->link);
-            IrqSpinlockGuard l(g_lock);
-            target->watchers.push_back(&it->watch_link);
-            q->subscribe(it->entry, it->waker);
-            return {};
-        }
-        case epoll::CtlMod:
-            if (!it) return Errno::NoEnt;
-            // A oneshot item can be re-armed, but not EPOLLEXCLUSIVE ones (Linux's EINVAL).
-            if (it->events & epoll::Exclusive) return Errno::Inval;
-            set(*it, *ev);
-            sleeper_.wake();
-            return {};
-        case epoll::CtlDel:
-            if (!it) return Errno::NoEnt;
-            items_.remove(&it->link);
-            detach(*it);
-            delete it;
-            return {};
-        default: return Errno::Inval;
+            case epoll::CtlAdd: {
+                if (it) return Errno::Exist;
+                PollQueue* q = target->object()->poll_queue();
+                if (!q) return Errno::Perm;  // a file that never changes readiness (Linux: no poll)
+                it = new (std::nothrow) Item(*this, target.get(), fd);
+                if (!it) return Errno::NoMem;
+                set(*it, *ev);
+                items_.push_back(&it->link);
+                IrqSpinlockGuard l(g_lock);
+                target->watchers.push_back(&it->watch_link);
+                q->subscribe(it->entry, it->waker);
+                return {};
+            }
+            case epoll::CtlMod:
+                if (!it) return Errno::NoEnt;
+                // A oneshot item can be re-armed, but not EPOLLEXCLUSIVE ones (Linux's EINVAL).
+                if (it->events & epoll::Exclusive) return Errno::Inval;
+                set(*it, *ev);
+                sleeper_.wake();
+                return {};
+            case epoll::CtlDel:
+                if (!it) return Errno::NoEnt;
+                items_.remove(&it->link);
+                detach(*it);
+                delete it;
+                return {};
+            default:
+                return Errno::Inval;
         }
     }
 

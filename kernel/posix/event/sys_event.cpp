@@ -66,7 +66,9 @@ Result<int> sys_epoll_pwait(int32_t epfd, uint64_t uevents, int32_t maxevents, i
     auto* events = static_cast<EpollEvent*>(mm::kmalloc(size_t(cap) * sizeof(EpollEvent)));
     if (!events) return Errno::NoMem;
     ScopeGuard free_events([events] { mm::kfree(events); });
-    uint64_t deadline = timeout < 0 ? PollSleeper::NEVER : timeout == 0 ? 0 : time::now_ns() + uint64_t(timeout) * 1'000'000ull;
+    uint64_t deadline = timeout < 0    ? PollSleeper::NEVER
+                        : timeout == 0 ? 0
+                                       : time::now_ns() + uint64_t(timeout) * 1'000'000ull;
     int n = TRY(epoll_collect(*ep, events, cap, deadline));
     TRY(copy_to_user(uevents, events, size_t(n) * sizeof(EpollEvent)));
     return n;

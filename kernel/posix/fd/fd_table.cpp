@@ -67,7 +67,8 @@ Result<int> FdTable::install(RefPtr<OpenFile> file, bool cloexec, int min_fd) {
     if (!file) return Errno::Inval;
     if (min_fd < 0) return Errno::Inval;
     for (uint32_t fd = uint32_t(min_fd); fd < limit_; fd++) {
-        if (fd >= capacity_ || !slots_[fd].file) return install_at(int(fd), static_cast<RefPtr<OpenFile>&&>(file), cloexec);
+        if (fd >= capacity_ || !slots_[fd].file)
+            return install_at(int(fd), static_cast<RefPtr<OpenFile>&&>(file), cloexec);
     }
     return Errno::MFile;
 }
@@ -112,23 +113,23 @@ Result<int> FdTable::dup3(int oldfd, int newfd, uint32_t flags) {
 Result<int> FdTable::fcntl(int fd, int cmd, uint64_t arg) {
     RefPtr<OpenFile> f = TRY(get(fd));
     switch (cmd) {
-    case fcntl_cmd::DupFd:
-    case fcntl_cmd::DupFdCloExec:
-        // The argument is an int in the C interface; Linux checks it against the limit.
-        if (int64_t(int32_t(arg)) < 0 || uint64_t(uint32_t(arg)) >= limit_) return Errno::Inval;
-        return install(static_cast<RefPtr<OpenFile>&&>(f), cmd == fcntl_cmd::DupFdCloExec, int(arg));
-    case fcntl_cmd::GetFd:
-        return slots_[fd].cloexec ? fcntl_cmd::FdCloExec : 0;
-    case fcntl_cmd::SetFd:
-        slots_[fd].cloexec = arg & fcntl_cmd::FdCloExec;
-        return 0;
-    case fcntl_cmd::GetFl:
-        return int(f->flags());
-    case fcntl_cmd::SetFl:
-        f->set_status_flags(uint32_t(arg));
-        return 0;
-    default:
-        return Errno::Inval;
+        case fcntl_cmd::DupFd:
+        case fcntl_cmd::DupFdCloExec:
+            // The argument is an int in the C interface; Linux checks it against the limit.
+            if (int64_t(int32_t(arg)) < 0 || uint64_t(uint32_t(arg)) >= limit_) return Errno::Inval;
+            return install(static_cast<RefPtr<OpenFile>&&>(f), cmd == fcntl_cmd::DupFdCloExec, int(arg));
+        case fcntl_cmd::GetFd:
+            return slots_[fd].cloexec ? fcntl_cmd::FdCloExec : 0;
+        case fcntl_cmd::SetFd:
+            slots_[fd].cloexec = arg & fcntl_cmd::FdCloExec;
+            return 0;
+        case fcntl_cmd::GetFl:
+            return int(f->flags());
+        case fcntl_cmd::SetFl:
+            f->set_status_flags(uint32_t(arg));
+            return 0;
+        default:
+            return Errno::Inval;
     }
 }
 

@@ -56,8 +56,8 @@ class Socket;
 
 // poll(2) event bits (Linux values).
 namespace pollev {
-inline constexpr uint32_t In = 0x001, Pri = 0x002, Out = 0x004, Err = 0x008, Hup = 0x010, Nval = 0x020,
-                          RdNorm = 0x040, RdBand = 0x080, WrNorm = 0x100, WrBand = 0x200, RdHup = 0x2000;
+inline constexpr uint32_t In = 0x001, Pri = 0x002, Out = 0x004, Err = 0x008, Hup = 0x010, Nval = 0x020, RdNorm = 0x040,
+                          RdBand = 0x080, WrNorm = 0x100, WrBand = 0x200, RdHup = 0x2000;
 // What an object that never blocks answers (Linux's DEFAULT_POLLMASK).
 inline constexpr uint32_t AlwaysReady = In | Out | RdNorm | WrNorm;
 }  // namespace pollev
@@ -115,7 +115,8 @@ public:
     void notify() {
         uint64_t f = lock_.lock();
         for (ListNode* n = subscribers_.front(); n; n = n->next) {
-            PollEntry* e = reinterpret_cast<PollEntry*>(reinterpret_cast<char*>(n) - __builtin_offsetof(PollEntry, link));
+            PollEntry* e =
+                reinterpret_cast<PollEntry*>(reinterpret_cast<char*>(n) - __builtin_offsetof(PollEntry, link));
             e->waker->wake();
         }
         lock_.unlock(f);
@@ -134,7 +135,9 @@ public:
     virtual Result<size_t> write(OpenFile&, const void* /*src*/, size_t /*n*/) { return Errno::Inval; }
     // At an explicit offset (>= 0; the system-call layer rejects negative ones), not moving it.
     virtual Result<size_t> pread(OpenFile&, void* /*dst*/, size_t /*n*/, uint64_t /*offset*/) { return Errno::SPipe; }
-    virtual Result<size_t> pwrite(OpenFile&, const void* /*src*/, size_t /*n*/, uint64_t /*offset*/) { return Errno::SPipe; }
+    virtual Result<size_t> pwrite(OpenFile&, const void* /*src*/, size_t /*n*/, uint64_t /*offset*/) {
+        return Errno::SPipe;
+    }
     virtual Result<uint64_t> lseek(OpenFile&, int64_t /*offset*/, int /*whence*/) { return Errno::SPipe; }
     // struct linux_dirent64 records into buf, continuing at the description's offset.
     virtual Result<size_t> getdents64(OpenFile&, uint8_t* /*buf*/, size_t /*n*/) { return Errno::NotDir; }

@@ -67,15 +67,19 @@ Result<RefPtr<FileObject>> make(Args&&... args) {
 
 Result<RefPtr<FileObject>> DevfsOpener::open_device(uint32_t rdev, const Location& loc, uint32_t oflags) {
     switch (rdev) {
-    case devno::Null: return make<NullDevice>(Location(loc));
-    case devno::Zero: return make<ZeroDevice>(Location(loc), false);
-    case devno::Full: return make<ZeroDevice>(Location(loc), true);
-    case devno::Random:
-    case devno::URandom: return make<RandomDevice>(Location(loc), hooks_.fill_random);
-    case devno::Tty:
-    case devno::Console:
-        if (!hooks_.open_terminal) return Errno::NXIO;
-        return hooks_.open_terminal(rdev, loc, oflags);
+        case devno::Null:
+            return make<NullDevice>(Location(loc));
+        case devno::Zero:
+            return make<ZeroDevice>(Location(loc), false);
+        case devno::Full:
+            return make<ZeroDevice>(Location(loc), true);
+        case devno::Random:
+        case devno::URandom:
+            return make<RandomDevice>(Location(loc), hooks_.fill_random);
+        case devno::Tty:
+        case devno::Console:
+            if (!hooks_.open_terminal) return Errno::NXIO;
+            return hooks_.open_terminal(rdev, loc, oflags);
     }
     return Errno::NXIO;  // a node without a driver
 }
@@ -87,8 +91,8 @@ Result<void> populate_devfs(Tmpfs& fs) {
         uint32_t rdev;
     };
     static constexpr Node nodes[] = {
-        {"console", 0600, devno::Console}, {"tty", 0666, devno::Tty},       {"null", 0666, devno::Null},
-        {"zero", 0666, devno::Zero},       {"full", 0666, devno::Full},     {"random", 0666, devno::Random},
+        {"console", 0600, devno::Console}, {"tty", 0666, devno::Tty},   {"null", 0666, devno::Null},
+        {"zero", 0666, devno::Zero},       {"full", 0666, devno::Full}, {"random", 0666, devno::Random},
         {"urandom", 0666, devno::URandom},
     };
     RefPtr<Inode> root = fs.root();

@@ -17,11 +17,12 @@
 namespace lamina::posix {
 
 // Linux's device numbers in st_rdev's encoding (major << 8 | minor, for small numbers).
-constexpr uint32_t make_dev(uint32_t major, uint32_t minor) { return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12); }
+constexpr uint32_t make_dev(uint32_t major, uint32_t minor) {
+    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
 namespace devno {
-inline constexpr uint32_t Null = make_dev(1, 3), Zero = make_dev(1, 5), Full = make_dev(1, 7),
-                          Random = make_dev(1, 8), URandom = make_dev(1, 9), Tty = make_dev(5, 0),
-                          Console = make_dev(5, 1);
+inline constexpr uint32_t Null = make_dev(1, 3), Zero = make_dev(1, 5), Full = make_dev(1, 7), Random = make_dev(1, 8),
+                          URandom = make_dev(1, 9), Tty = make_dev(5, 0), Console = make_dev(5, 1);
 }
 
 // A device opened through its node: fstat describes the node, fchmod & co. reach it.

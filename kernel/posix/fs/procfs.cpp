@@ -39,24 +39,25 @@ void ProcText::printf(const char* fmt, ...) {
 
 void format_domains(ProcText& out, const domain::Status* domains, size_t count) {
     // The /proc/domains contract (userland/domctl/README.md): key=value fields, one domain a line.
-    static const char* const kStates[] = {"starting", "running", "faulted", "stopped"};
+    static const char* const STATES[] = {"starting", "running", "faulted", "stopped"};
     for (size_t i = 0; i < count; i++) {
         const domain::Status& d = domains[i];
         const domain::Counters& c = d.counters;
-        out.printf("id=%u name=%s state=%s restarts=%lu faults=%lu calls_in=%lu calls_out=%lu heap_pages=%lu "
-                   "exchange_objects=%zu threads=%zu threads_inside=%u image_pages=%lu\n",
-                   d.id, d.name, d.restarting ? "restarting" : kStates[uint32_t(d.state) & 3],
-                   (unsigned long)c.restarts, (unsigned long)c.faults, (unsigned long)c.calls_in,
-                   (unsigned long)c.calls_out, (unsigned long)c.heap_pages, d.exchange_objects, d.threads,
-                   d.threads_inside, (unsigned long)c.image_pages);
+        out.printf(
+            "id=%u name=%s state=%s restarts=%lu faults=%lu calls_in=%lu calls_out=%lu heap_pages=%lu "
+            "exchange_objects=%zu threads=%zu threads_inside=%u image_pages=%lu\n",
+            d.id, d.name, d.restarting ? "restarting" : STATES[uint32_t(d.state) & 3], (unsigned long)c.restarts,
+            (unsigned long)c.faults, (unsigned long)c.calls_in, (unsigned long)c.calls_out, (unsigned long)c.heap_pages,
+            d.exchange_objects, d.threads, d.threads_inside, (unsigned long)c.image_pages);
     }
 }
 
 void format_net_dev(ProcText& out, const NetDevRow* rows, size_t count) {
     // Linux's layout (readers such as busybox find the column set from the second header line).
-    out.printf("Inter-|   Receive                                                |  Transmit\n"
-               " face |bytes    packets errs drop fifo frame compressed multicast|"
-               "bytes    packets errs drop fifo colls carrier compressed\n");
+    out.printf(
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|"
+        "bytes    packets errs drop fifo colls carrier compressed\n");
     for (size_t i = 0; i < count; i++) {
         const NetDevRow& r = rows[i];
         const unsigned long none = 0;
@@ -86,9 +87,8 @@ struct GlobalFile {
     uint32_t perm;
 };
 constexpr GlobalFile GLOBAL_FILES[] = {
-    {"meminfo", ProcFile::MemInfo, 0444}, {"uptime", ProcFile::Uptime, 0444},
-    {"mounts", ProcFile::Mounts, 0444},   {"domains", ProcFile::Domains, 0444},
-    {"domctl", ProcFile::DomCtl, 0200},
+    {"meminfo", ProcFile::MemInfo, 0444}, {"uptime", ProcFile::Uptime, 0444}, {"mounts", ProcFile::Mounts, 0444},
+    {"domains", ProcFile::Domains, 0444}, {"domctl", ProcFile::DomCtl, 0200},
 };
 struct PidFile {
     const char* name;
@@ -97,7 +97,8 @@ struct PidFile {
 // /proc/net: the network's files.
 constexpr PidFile NET_FILES[] = {{"dev", ProcFile::NetDev}};
 constexpr size_t NET_FILE_COUNT = sizeof NET_FILES / sizeof NET_FILES[0];
-constexpr PidFile PID_FILES[] = {{"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};
+constexpr PidFile PID_FILES[] = {
+    {"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};
 
 struct ProcState final : RefCounted {
     ProcState(ProcSource& s, uint64_t d) : source(s), dev(d) {}
@@ -133,7 +134,8 @@ uint32_t parse_pid(Name name) {
 
 class ProcNode : public Inode {
 public:
-    ProcNode(RefPtr<ProcState> st, uint64_t ino, uint32_t mode) : st_(static_cast<RefPtr<ProcState>&&>(st)), ino_(ino), mode_(mode) {}
+    ProcNode(RefPtr<ProcState> st, uint64_t ino, uint32_t mode)
+        : st_(static_cast<RefPtr<ProcState>&&>(st)), ino_(ino), mode_(mode) {}
     uint64_t dev() const override { return st_->dev; }
     uint64_t ino() const override { return ino_; }
     uint32_t mode() const override { return mode_; }
@@ -150,7 +152,7 @@ public:
         st = StatFs{};
         st.f_type = 0x9fa0;  // PROC_SUPER_MAGIC
         st.f_bsize = st.f_frsize = 4096;
-        st.f_namelen = kNameMax;
+        st.f_namelen = MAX_NAME_LEN;
         return {};
     }
 
@@ -162,7 +164,8 @@ protected:
 
 class ProcOpenFile final : public FileObject {
 public:
-    ProcOpenFile(RefPtr<Inode> node, ProcFile file, RefPtr<ProcState> st) : node_(static_cast<RefPtr<Inode>&&>(node)), file_(file), st_(static_cast<RefPtr<ProcState>&&>(st)) {}
+    ProcOpenFile(RefPtr<Inode> node, ProcFile file, RefPtr<ProcState> st)
+        : node_(static_cast<RefPtr<Inode>&&>(node)), file_(file), st_(static_cast<RefPtr<ProcState>&&>(st)) {}
     ProcText text;
 
     Result<size_t> read(OpenFile& f, void* dst, size_t n) override {
@@ -235,20 +238,25 @@ Result<RefPtr<Inode>> make_node(Args&&... args) {
 class ProcPidDir final : public ProcNode {
 public:
     ProcPidDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> root)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), pid_dir_ino(pid), mode::Directory | 0555), pid_(pid), root_(static_cast<RefPtr<Inode>&&>(root)) {}
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), pid_dir_ino(pid), mode::Directory | 0555),
+          pid_(pid),
+          root_(static_cast<RefPtr<Inode>&&>(root)) {}
 
     Result<RefPtr<Inode>> lookup(Name name) override {
         if (name.equals(".")) return RefPtr<Inode>(this);
         if (name.equals("..")) return root_;
         if (!st_->source.pid_exists(pid_)) return Errno::NoEnt;
         for (const PidFile& f : PID_FILES) {
-            if (name.equals(f.name)) return make_node<ProcFileNode>(st_, pid_file_ino(pid_, f.file), 0444u, f.file, pid_);
+            if (name.equals(f.name))
+                return make_node<ProcFileNode>(st_, pid_file_ino(pid_, f.file), 0444u, f.file, pid_);
         }
         return Errno::NoEnt;
     }
     Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
-        if (cookie == 0) set_name(out, ".", 1, ino_, dtype::Dir);
-        else if (cookie == 1) set_name(out, "..", 2, ROOT_INO, dtype::Dir);
+        if (cookie == 0)
+            set_name(out, ".", 1, ino_, dtype::Dir);
+        else if (cookie == 1)
+            set_name(out, "..", 2, ROOT_INO, dtype::Dir);
         else if (cookie - 2 < sizeof PID_FILES / sizeof PID_FILES[0]) {
             const PidFile& f = PID_FILES[cookie - 2];
             set_name(out, f.name, cstrlen(f.name), pid_file_ino(pid_, f.file), dtype::Regular);
@@ -267,7 +275,8 @@ private:
 class ProcNetDir final : public ProcNode {
 public:
     ProcNetDir(RefPtr<ProcState> st, RefPtr<Inode> root)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), NET_DIR_INO, mode::Directory | 0555), root_(static_cast<RefPtr<Inode>&&>(root)) {}
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), NET_DIR_INO, mode::Directory | 0555),
+          root_(static_cast<RefPtr<Inode>&&>(root)) {}
 
     Result<RefPtr<Inode>> lookup(Name name) override {
         if (name.equals(".")) return RefPtr<Inode>(this);
@@ -278,8 +287,10 @@ public:
         return Errno::NoEnt;
     }
     Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
-        if (cookie == 0) set_name(out, ".", 1, NET_DIR_INO, dtype::Dir);
-        else if (cookie == 1) set_name(out, "..", 2, ROOT_INO, dtype::Dir);
+        if (cookie == 0)
+            set_name(out, ".", 1, NET_DIR_INO, dtype::Dir);
+        else if (cookie == 1)
+            set_name(out, "..", 2, ROOT_INO, dtype::Dir);
         else if (cookie - 2 < NET_FILE_COUNT) {
             const PidFile& f = NET_FILES[cookie - 2];
             set_name(out, f.name, cstrlen(f.name), NET_FILE_INO + (cookie - 2), dtype::Regular);
@@ -299,7 +310,8 @@ constexpr size_t GLOBAL_FILE_COUNT = sizeof GLOBAL_FILES / sizeof GLOBAL_FILES[0
 
 class ProcRoot final : public ProcNode {
 public:
-    explicit ProcRoot(RefPtr<ProcState> st) : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ROOT_INO, mode::Directory | 0555) {}
+    explicit ProcRoot(RefPtr<ProcState> st)
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ROOT_INO, mode::Directory | 0555) {}
 
     Result<RefPtr<Inode>> lookup(Name name) override {
         if (name.equals(".") || name.equals("..")) return RefPtr<Inode>(this);

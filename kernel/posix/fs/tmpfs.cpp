@@ -10,8 +10,8 @@
 namespace lamina::posix {
 
 namespace {
-constexpr uint64_t kPage = PAGE_SIZE;
-constexpr uint64_t NODE_COST = 256;       // what a node is charged, whatever its kind
+constexpr uint64_t PAGE = PAGE_SIZE;
+constexpr uint64_t NODE_COST = 256;  // what a node is charged, whatever its kind
 constexpr uint64_t MAX_FILE_SIZE = 1ull << 40;
 }  // namespace
 
@@ -175,7 +175,7 @@ void TmpfsNode::free_pages_from(uint64_t first_page) {
         if (pages_[i]) {
             delete[] pages_[i];
             pages_[i] = nullptr;
-            if (fs_) fs_->uncharge(kPage);
+            if (fs_) fs_->uncharge(PAGE);
         }
     }
 }
@@ -191,7 +191,7 @@ Result<void> TmpfsNode::getattr(Stat& st) {
     st.st_uid = uid_;
     st.st_gid = gid_;
     st.st_rdev = rdev_;
-    st.st_blksize = kPage;
+    st.st_blksize = PAGE;
     uint64_t pages = 0;
     for (size_t i = 0; i < page_cap_; i++) pages += pages_[i] ? 1 : 0;
     if (is_directory()) {
@@ -199,7 +199,7 @@ Result<void> TmpfsNode::getattr(Stat& st) {
     } else {
         st.st_size = int64_t(size_);
     }
-    st.st_blocks = int64_t(pages * (kPage / 512));
+    st.st_blocks = int64_t(pages * (PAGE / 512));
     st.st_atim = atime_;
     st.st_mtim = mtime_;
     st.st_ctim = ctime_;
@@ -208,12 +208,12 @@ Result<void> TmpfsNode::getattr(Stat& st) {
 
 Result<void> TmpfsNode::resize(uint64_t size) {
     if (size > MAX_FILE_SIZE) return Errno::FBig;
-    uint64_t need = (size + kPage - 1) / kPage;
+    uint64_t need = (size + PAGE - 1) / PAGE;
     if (need < page_cap_) {
         free_pages_from(need);
         // The page holding the new end keeps only the bytes before it.
-        if (size % kPage && pages_[need - 1]) {
-            __builtin_memset(pages_[need - 1] + size % kPage, 0, kPage - size % kPage);
+        if (size % PAGE && pages_[need - 1]) {
+            __builtin_memset(pages_[need - 1] + size % PAGE, 0, PAGE - size % PAGE);
         }
     } else if (need > page_cap_) {
         size_t cap = page_cap_ ? page_cap_ : 4;
@@ -225,8 +225,8 @@ Result<void> TmpfsNode::resize(uint64_t size) {
         pages_ = p;
         page_cap_ = cap;
     }
-    if (size < size_ && size % kPage && need > 0 && need <= page_cap_ && pages_[need - 1]) {
-        __builtin_memset(pages_[need - 1] + size % kPage, 0, kPage - size % kPage);
+    if (size < size_ && size % PAGE && need > 0 && need <= page_cap_ && pages_[need - 1]) {
+        __builtin_memset(pages_[need - 1] + size % PAGE, 0, PAGE - size % PAGE);
     }
     size_ = size;
     return {};
@@ -262,7 +262,7 @@ int TmpfsNode::find(Name name) const {
 }
 
 Result<void> TmpfsNode::add_entry(Name name, RefPtr<TmpfsNode> node) {
-    if (name.len > kNameMax) return Errno::NameTooLong;
+    if (name.len > MAX_NAME_LEN) return Errno::NameTooLong;
     if (count_ == cap_) {
         size_t cap = cap_ ? cap_ * 2 : 8;
         Entry* e = new (std::nothrow) Entry[cap];
@@ -359,10 +359,11 @@ Result<bool> TmpfsNode::readdir(uint64_t& cookie, DirEntry& out) {
     return false;
 }
 
-Result<RefPtr<Inode>> TmpfsNode::make(Name name, uint32_t m, uint32_t uid, uint32_t gid, uint32_t rdev, const Name* target) {
+Result<RefPtr<Inode>> TmpfsNode::make(Name name, uint32_t m, uint32_t uid, uint32_t gid, uint32_t rdev,
+                                      const Name* target) {
     if (!fs_) return Errno::IO;
     if (!is_directory()) return Errno::NotDir;
-    if (name.len > kNameMax) return Errno::NameTooLong;
+    if (name.len > MAX_NAME_LEN) return Errno::NameTooLong;
     char* text = nullptr;
     if (target) {
         text = new (std::nothrow) char[target->len + 1];
@@ -459,7 +460,7 @@ Result<void> TmpfsNode::rename(Name from, Inode& new_dir_inode, Name to) {
     if (!is_directory()) return Errno::NotDir;
     auto& nd = static_cast<TmpfsNode&>(new_dir_inode);
     if (nd.fs_ != fs_) return Errno::XDev;
-    if (to.len > kNameMax) return Errno::NameTooLong;
+    if (to.len > MAX_NAME_LEN) return Errno::NameTooLong;
     RefPtr<TmpfsNode> replaced;
     IrqSpinlockGuard g(fs_->lock_);
     if (!nd.parent_) return Errno::NoEnt;
@@ -518,11 +519,13 @@ Result<size_t> TmpfsNode::read(uint64_t offset, void* dst, size_t n) {
     size_t done = 0;
     while (done < n) {
         uint64_t at = offset + done;
-        uint64_t page = at / kPage;
-        size_t off = size_t(at % kPage);
-        size_t k = kPage - off < n - done ? kPage - off : n - done;
-        if (page < page_cap_ && pages_[page]) __builtin_memcpy(out + done, pages_[page] + off, k);
-        else __builtin_memset(out + done, 0, k);
+        uint64_t page = at / PAGE;
+        size_t off = size_t(at % PAGE);
+        size_t k = PAGE - off < n - done ? PAGE - off : n - done;
+        if (page < page_cap_ && pages_[page])
+            __builtin_memcpy(out + done, pages_[page] + off, k);
+        else
+            __builtin_memset(out + done, 0, k);
         done += k;
     }
     atime_ = fs_->now();
@@ -547,17 +550,17 @@ Result<size_t> TmpfsNode::write(uint64_t offset, const void* src, size_t n) {
     size_t done = 0;
     while (done < n) {
         uint64_t at = offset + done;
-        uint64_t page = at / kPage;
-        size_t off = size_t(at % kPage);
-        size_t k = kPage - off < n - done ? kPage - off : n - done;
+        uint64_t page = at / PAGE;
+        size_t off = size_t(at % PAGE);
+        size_t k = PAGE - off < n - done ? PAGE - off : n - done;
         if (!pages_[page]) {
-            if (fs_->charge(kPage).is_error()) break;
-            pages_[page] = new (std::nothrow) uint8_t[kPage];
+            if (fs_->charge(PAGE).is_error()) break;
+            pages_[page] = new (std::nothrow) uint8_t[PAGE];
             if (!pages_[page]) {
-                fs_->uncharge(kPage);
+                fs_->uncharge(PAGE);
                 break;
             }
-            __builtin_memset(pages_[page], 0, kPage);
+            __builtin_memset(pages_[page], 0, PAGE);
         }
         __builtin_memcpy(pages_[page] + off, in + done, k);
         done += k;
@@ -589,13 +592,13 @@ Result<void> TmpfsNode::statfs(StatFs& st) {
     IrqSpinlockGuard g(fs_->lock_);
     st = StatFs{};
     st.f_type = fs_->options_.magic;
-    st.f_bsize = st.f_frsize = kPage;
-    st.f_blocks = fs_->options_.max_bytes / kPage;
-    uint64_t used = (fs_->used_ + kPage - 1) / kPage;
+    st.f_bsize = st.f_frsize = PAGE;
+    st.f_blocks = fs_->options_.max_bytes / PAGE;
+    uint64_t used = (fs_->used_ + PAGE - 1) / PAGE;
     st.f_bfree = st.f_bavail = st.f_blocks > used ? st.f_blocks - used : 0;
     st.f_files = fs_->options_.max_bytes / NODE_COST;
     st.f_ffree = st.f_files > fs_->nodes_ ? st.f_files - fs_->nodes_ : 0;
-    st.f_namelen = kNameMax;
+    st.f_namelen = MAX_NAME_LEN;
     return {};
 }
 

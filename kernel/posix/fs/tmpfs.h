@@ -41,11 +41,11 @@ protected:
 
 struct TmpfsOptions {
     uint64_t max_bytes = 64ull << 20;
-    uint64_t dev = 0;                            // st_dev of every node
-    Timespec (*clock)() = nullptr;               // for timestamps; null: all zero
+    uint64_t dev = 0;               // st_dev of every node
+    Timespec (*clock)() = nullptr;  // for timestamps; null: all zero
     DeviceOpener* devices = nullptr;
-    uint32_t root_mode = 01777;                  // permission bits of the root directory
-    int64_t magic = 0x01021994;                  // statfs f_type (TMPFS_MAGIC)
+    uint32_t root_mode = 01777;  // permission bits of the root directory
+    int64_t magic = 0x01021994;  // statfs f_type (TMPFS_MAGIC)
 };
 
 class Tmpfs final : public RefCounted {
@@ -70,11 +70,11 @@ private:
 
     TmpfsOptions options_;
     IrqSpinlock lock_;
-    uint64_t used_ = 0;       // lock_
-    uint64_t nodes_ = 0;      // lock_
-    uint64_t next_ino_ = 2;   // lock_
+    uint64_t used_ = 0;      // lock_
+    uint64_t nodes_ = 0;     // lock_
+    uint64_t next_ino_ = 2;  // lock_
     TmpfsNode* root_ = nullptr;
-    ListChain all_;           // lock_: every live node, to orphan them if the file system dies first
+    ListChain all_;  // lock_: every live node, to orphan them if the file system dies first
 };
 
 }  // namespace lamina::posix

@@ -71,48 +71,65 @@ Result<void> Socket::setsockopt(int level, int name, const void* val, uint32_t l
         return {};
     };
     switch (name) {
-    case so::ReuseAddr: return flag(o.reuseaddr);
-    case so::ReusePort: return flag(o.reuseport);
-    case so::KeepAlive: return flag(o.keepalive);
-    case so::Broadcast: return flag(o.broadcast);
-    case so::PassCred: return flag(o.passcred);
-    case so::Debug: return flag(o.debug);
-    case so::DontRoute: return flag(o.dontroute);
-    case so::OobInline: return flag(o.oobinline);
-    case so::SndBuf:
-    case so::RcvBuf: {
-        // Linux doubles the value (for its bookkeeping overhead) and clamps it.
-        int32_t v = TRY(int_value(val, len));
-        uint32_t u = v < 0 ? 0 : uint32_t(v) > MAX_BUF ? MAX_BUF : uint32_t(v);
-        u *= 2;
-        if (name == so::SndBuf) o.sndbuf = u < MIN_SNDBUF ? MIN_SNDBUF : u;
-        else o.rcvbuf = u < MIN_RCVBUF ? MIN_RCVBUF : u;
-        return {};
-    }
-    case so::RcvLowat: {
-        int32_t v = TRY(int_value(val, len));
-        o.rcvlowat = v < 1 ? 1 : v;
-        return {};
-    }
-    case so::SndLowat: return Errno::NoProtoOpt;
-    case so::RcvTimeo: o.rcvtimeo_ns = TRY(timeout_value(val, len)); return {};
-    case so::SndTimeo: o.sndtimeo_ns = TRY(timeout_value(val, len)); return {};
-    case so::Linger: {
-        if (len < sizeof(Linger)) return Errno::Inval;
-        Linger l;
-        __builtin_memcpy(&l, val, sizeof l);
-        o.linger_onoff = l.onoff ? 1 : 0;
-        o.linger_secs = l.secs;
-        return {};
-    }
-    // Read-only options.
-    case so::Type:
-    case so::Error:
-    case so::PeerCred:
-    case so::AcceptConn:
-    case so::Protocol:
-    case so::Domain: return Errno::NoProtoOpt;
-    default: return family_setsockopt(level, name, val, len);
+        case so::ReuseAddr:
+            return flag(o.reuseaddr);
+        case so::ReusePort:
+            return flag(o.reuseport);
+        case so::KeepAlive:
+            return flag(o.keepalive);
+        case so::Broadcast:
+            return flag(o.broadcast);
+        case so::PassCred:
+            return flag(o.passcred);
+        case so::Debug:
+            return flag(o.debug);
+        case so::DontRoute:
+            return flag(o.dontroute);
+        case so::OobInline:
+            return flag(o.oobinline);
+        case so::SndBuf:
+        case so::RcvBuf: {
+            // Linux doubles the value (for its bookkeeping overhead) and clamps it.
+            int32_t v = TRY(int_value(val, len));
+            uint32_t u = v < 0 ? 0 : uint32_t(v) > MAX_BUF ? MAX_BUF : uint32_t(v);
+            u *= 2;
+            if (name == so::SndBuf)
+                o.sndbuf = u < MIN_SNDBUF ? MIN_SNDBUF : u;
+            else
+                o.rcvbuf = u < MIN_RCVBUF ? MIN_RCVBUF : u;
+            return {};
+        }
+        case so::RcvLowat: {
+            int32_t v = TRY(int_value(val, len));
+            o.rcvlowat = v < 1 ? 1 : v;
+            return {};
+        }
+        case so::SndLowat:
+            return Errno::NoProtoOpt;
+        case so::RcvTimeo:
+            o.rcvtimeo_ns = TRY(timeout_value(val, len));
+            return {};
+        case so::SndTimeo:
+            o.sndtimeo_ns = TRY(timeout_value(val, len));
+            return {};
+        case so::Linger: {
+            if (len < sizeof(Linger)) return Errno::Inval;
+            Linger l;
+            __builtin_memcpy(&l, val, sizeof l);
+            o.linger_onoff = l.onoff ? 1 : 0;
+            o.linger_secs = l.secs;
+            return {};
+        }
+        // Read-only options.
+        case so::Type:
+        case so::Error:
+        case so::PeerCred:
+        case so::AcceptConn:
+        case so::Protocol:
+        case so::Domain:
+            return Errno::NoProtoOpt;
+        default:
+            return family_setsockopt(level, name, val, len);
     }
 }
 
@@ -122,34 +139,54 @@ Result<uint32_t> Socket::getsockopt(int level, int name, void* val, uint32_t len
     // Linux refuses an int option whose buffer is shorter than an int... it truncates; but a
     // negative length is EINVAL (the caller checked).
     switch (name) {
-    case so::Type: return put_int(val, len, type_);
-    case so::Domain: return put_int(val, len, family_);
-    case so::Protocol: return put_int(val, len, protocol_);
-    case so::Error: return put_int(val, len, take_error());
-    case so::AcceptConn: return put_int(val, len, listening() ? 1 : 0);
-    case so::ReuseAddr: return put_int(val, len, o.reuseaddr);
-    case so::ReusePort: return put_int(val, len, o.reuseport);
-    case so::KeepAlive: return put_int(val, len, o.keepalive);
-    case so::Broadcast: return put_int(val, len, o.broadcast);
-    case so::PassCred: return put_int(val, len, o.passcred);
-    case so::Debug: return put_int(val, len, o.debug);
-    case so::DontRoute: return put_int(val, len, o.dontroute);
-    case so::OobInline: return put_int(val, len, o.oobinline);
-    case so::SndBuf: return put_int(val, len, int32_t(o.sndbuf));
-    case so::RcvBuf: return put_int(val, len, int32_t(o.rcvbuf));
-    case so::RcvLowat: return put_int(val, len, o.rcvlowat);
-    case so::SndLowat: return put_int(val, len, 1);
-    case so::RcvTimeo: return put_timeout(val, len, o.rcvtimeo_ns);
-    case so::SndTimeo: return put_timeout(val, len, o.sndtimeo_ns);
-    case so::Linger: {
-        Linger l{o.linger_onoff, o.linger_secs};
-        return put(val, len, &l, sizeof l);
-    }
-    case so::PeerCred: {
-        Ucred c = peer_cred();
-        return put(val, len, &c, sizeof c);
-    }
-    default: return family_getsockopt(level, name, val, len);
+        case so::Type:
+            return put_int(val, len, type_);
+        case so::Domain:
+            return put_int(val, len, family_);
+        case so::Protocol:
+            return put_int(val, len, protocol_);
+        case so::Error:
+            return put_int(val, len, take_error());
+        case so::AcceptConn:
+            return put_int(val, len, listening() ? 1 : 0);
+        case so::ReuseAddr:
+            return put_int(val, len, o.reuseaddr);
+        case so::ReusePort:
+            return put_int(val, len, o.reuseport);
+        case so::KeepAlive:
+            return put_int(val, len, o.keepalive);
+        case so::Broadcast:
+            return put_int(val, len, o.broadcast);
+        case so::PassCred:
+            return put_int(val, len, o.passcred);
+        case so::Debug:
+            return put_int(val, len, o.debug);
+        case so::DontRoute:
+            return put_int(val, len, o.dontroute);
+        case so::OobInline:
+            return put_int(val, len, o.oobinline);
+        case so::SndBuf:
+            return put_int(val, len, int32_t(o.sndbuf));
+        case so::RcvBuf:
+            return put_int(val, len, int32_t(o.rcvbuf));
+        case so::RcvLowat:
+            return put_int(val, len, o.rcvlowat);
+        case so::SndLowat:
+            return put_int(val, len, 1);
+        case so::RcvTimeo:
+            return put_timeout(val, len, o.rcvtimeo_ns);
+        case so::SndTimeo:
+            return put_timeout(val, len, o.sndtimeo_ns);
+        case so::Linger: {
+            Linger l{o.linger_onoff, o.linger_secs};
+            return put(val, len, &l, sizeof l);
+        }
+        case so::PeerCred: {
+            Ucred c = peer_cred();
+            return put(val, len, &c, sizeof c);
+        }
+        default:
+            return family_getsockopt(level, name, val, len);
     }
 }
 

@@ -40,8 +40,8 @@ namespace so {
 inline constexpr int SolSocket = 1;
 inline constexpr int Debug = 1, ReuseAddr = 2, Type = 3, Error = 4, DontRoute = 5, Broadcast = 6, SndBuf = 7,
                      RcvBuf = 8, KeepAlive = 9, OobInline = 10, Linger = 13, PassCred = 16, PeerCred = 17,
-                     RcvLowat = 18, SndLowat = 19, RcvTimeo = 20, SndTimeo = 21, AcceptConn = 30,
-                     Protocol = 38, Domain = 39, ReusePort = 15;
+                     RcvLowat = 18, SndLowat = 19, RcvTimeo = 20, SndTimeo = 21, AcceptConn = 30, Protocol = 38,
+                     Domain = 39, ReusePort = 15;
 }  // namespace so
 namespace scm {
 inline constexpr int Rights = 1, Credentials = 2;
@@ -90,7 +90,7 @@ struct SendArgs {
 struct RecvArgs {
     uint8_t* data = nullptr;
     size_t len = 0;
-    SockAddr* from = nullptr;      // filled when not null (len 0: the sender has no address)
+    SockAddr* from = nullptr;  // filled when not null (len 0: the sender has no address)
     int flags = 0;
     bool nonblock = false;
     int out_flags = 0;             // msg_flags back to the caller (MSG_TRUNC, MSG_CTRUNC)
@@ -101,11 +101,11 @@ struct RecvArgs {
 struct SocketOptions {
     uint32_t sndbuf = 212992;  // net.core.wmem_default
     uint32_t rcvbuf = 212992;
-    int64_t rcvtimeo_ns = 0;   // 0: none
+    int64_t rcvtimeo_ns = 0;  // 0: none
     int64_t sndtimeo_ns = 0;
     int32_t linger_onoff = 0, linger_secs = 0;
-    bool reuseaddr = false, reuseport = false, keepalive = false, broadcast = false, passcred = false,
-         debug = false, dontroute = false, oobinline = false;
+    bool reuseaddr = false, reuseport = false, keepalive = false, broadcast = false, passcred = false, debug = false,
+         dontroute = false, oobinline = false;
     int32_t rcvlowat = 1;
 };
 

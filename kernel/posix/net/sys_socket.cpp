@@ -20,7 +20,7 @@ constexpr int AF_MAX = 46;
 constexpr size_t CHUNK = 64 * 1024;
 // The largest message a datagram socket can take (twice wmem_max, SO_SNDBUF's ceiling).
 constexpr size_t MAX_MESSAGE = 2 * 212992;
-constexpr uint64_t MAX_IOV = 1024;     // UIO_MAXIOV
+constexpr uint64_t MAX_IOV = 1024;       // UIO_MAXIOV
 constexpr uint64_t MAX_CONTROL = 20480;  // net.core.optmem_max
 constexpr uint32_t MAX_OPTION = 256;
 
@@ -142,8 +142,10 @@ Result<void> iov_copy(const IoVector& iov, uint64_t skip, uint8_t* buf, size_t n
             continue;
         }
         size_t k = iov.v[i].len - skip < n ? size_t(iov.v[i].len - skip) : n;
-        if (to_user) TRY(copy_to_user(iov.v[i].base + skip, buf, k));
-        else TRY(copy_from_user(buf, iov.v[i].base + skip, k));
+        if (to_user)
+            TRY(copy_to_user(iov.v[i].base + skip, buf, k));
+        else
+            TRY(copy_from_user(buf, iov.v[i].base + skip, k));
         buf += k;
         n -= k;
         skip = 0;
@@ -264,9 +266,8 @@ SyscallResult do_recv(Sock& s, const IoVector& iov, SockAddr* from, int flags, P
 }
 
 Result<int> install_socket(RefPtr<Socket> s, int flags) {
-    RefPtr<OpenFile> f =
-        TRY(OpenFile::create(RefPtr<FileObject>(static_cast<RefPtr<Socket>&&>(s)),
-                             oflag::ReadWrite | ((flags & sock::NonBlock) ? oflag::NonBlock : 0)));
+    RefPtr<OpenFile> f = TRY(OpenFile::create(RefPtr<FileObject>(static_cast<RefPtr<Socket>&&>(s)),
+                                              oflag::ReadWrite | ((flags & sock::NonBlock) ? oflag::NonBlock : 0)));
     return fd_install(static_cast<RefPtr<OpenFile>&&>(f), flags & sock::CloExec);
 }
 

@@ -31,19 +31,20 @@ uint32_t format_unix_address(const UnixAddress& a, uint8_t* out) {
     out[0] = uint8_t(AF_UNIX);
     out[1] = 0;
     switch (a.kind) {
-    case UnixAddress::Unnamed: return SUN_PATH_OFFSET;
-    case UnixAddress::Path:
-        __builtin_memcpy(out + SUN_PATH_OFFSET, a.name, a.len);
-        // A 108-character path has no room for the NUL: Linux reports it without one.
-        if (a.len < SUN_PATH_MAX) {
-            out[SUN_PATH_OFFSET + a.len] = 0;
-            return SUN_PATH_OFFSET + a.len + 1;
-        }
-        return SUN_PATH_OFFSET + a.len;
-    case UnixAddress::Abstract:
-        out[SUN_PATH_OFFSET] = 0;
-        __builtin_memcpy(out + SUN_PATH_OFFSET + 1, a.name, a.len);
-        return SUN_PATH_OFFSET + 1 + a.len;
+        case UnixAddress::Unnamed:
+            return SUN_PATH_OFFSET;
+        case UnixAddress::Path:
+            __builtin_memcpy(out + SUN_PATH_OFFSET, a.name, a.len);
+            // A 108-character path has no room for the NUL: Linux reports it without one.
+            if (a.len < SUN_PATH_MAX) {
+                out[SUN_PATH_OFFSET + a.len] = 0;
+                return SUN_PATH_OFFSET + a.len + 1;
+            }
+            return SUN_PATH_OFFSET + a.len;
+        case UnixAddress::Abstract:
+            out[SUN_PATH_OFFSET] = 0;
+            __builtin_memcpy(out + SUN_PATH_OFFSET + 1, a.name, a.len);
+            return SUN_PATH_OFFSET + 1 + a.len;
     }
     return SUN_PATH_OFFSET;
 }

@@ -86,7 +86,7 @@ public:
     uint32_t sndbuf = 212992;
     size_t wmem = 0;  // bytes of this core's packets queued at receivers
     RefPtr<UnixCore> peer;
-    UnixAddress name;  // bound name (Unnamed: not bound)
+    UnixAddress name;           // bound name (Unnamed: not bound)
     uint64_t dev = 0, ino = 0;  // the socket node of a path name
     ListNode bound_link;
     ListChain rx;  // Packets
@@ -107,7 +107,8 @@ uint32_t g_autobind = 0;
 
 template <typename T, ListNode T::*Link>
 T* owner(ListNode* n) {
-    return reinterpret_cast<T*>(reinterpret_cast<char*>(n) - reinterpret_cast<size_t>(&(static_cast<T*>(nullptr)->*Link)));
+    return reinterpret_cast<T*>(reinterpret_cast<char*>(n) -
+                                reinterpret_cast<size_t>(&(static_cast<T*>(nullptr)->*Link)));
 }
 Packet* packet_of(ListNode* n) { return owner<Packet, &Packet::link>(n); }
 UnixCore* bound_of(ListNode* n) { return owner<UnixCore, &UnixCore::bound_link>(n); }
@@ -267,8 +268,8 @@ public:
         }
         if (a.kind == UnixAddress::Path) {
             uint32_t umask = current_process()->umask;
-            RefPtr<Inode> node = TRY(with_context(
-                [&](const PathContext& ctx) { return vfs_mknod_socket(ctx, a.name, 0777 & ~umask); }));
+            RefPtr<Inode> node =
+                TRY(with_context([&](const PathContext& ctx) { return vfs_mknod_socket(ctx, a.name, 0777 & ~umask); }));
             IrqSpinlockGuard g(g_lock);
             // A racing bind of the same socket won: the node stays, as Linux leaves it too.
             if (c.name.kind != UnixAddress::Unnamed) return Errno::Inval;
@@ -507,15 +508,17 @@ public:
             // lock, so no change after the decision is missed.
             UnixCore* waiting_on = nullptr;
             uint64_t seen = 0;
-            Errno r = Errno::Again;  // None: sent
+            Errno r = Errno::Again;     // None: sent
             RefPtr<UnixCore> released;  // dropped at the end of the pass, after the lock
             {
                 IrqSpinlockGuard g(g_lock);
                 UnixCore* to = nullptr;
                 if (c.connection_oriented()) {
                     auto p = connected_peer();
-                    if (p.is_error()) r = p.error().code();
-                    else to = p.value();
+                    if (p.is_error())
+                        r = p.error().code();
+                    else
+                        to = p.value();
                 } else if (target) {
                     to = target.get();
                 } else if (!c.peer) {
@@ -599,7 +602,8 @@ public:
                 if (c.rx.empty()) {
                     bool nonblock = a.nonblock || (a.flags & msg::DontWait);
                     if (done) {
-                        if (!(a.flags & msg::WaitAll) || (c.shutdown & RCV_SHUTDOWN) || c.err || nonblock) next = Next::Stop;
+                        if (!(a.flags & msg::WaitAll) || (c.shutdown & RCV_SHUTDOWN) || c.err || nonblock)
+                            next = Next::Stop;
                     } else if (c.err) {
                         failed = Errno(c.err);
                         c.err = 0;

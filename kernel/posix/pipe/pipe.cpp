@@ -5,9 +5,7 @@
 
 namespace lamina::posix {
 
-Result<RefPtr<Pipe>> Pipe::create() {
-    return adopt_ref_or_nomem(new (std::nothrow) Pipe());
-}
+Result<RefPtr<Pipe>> Pipe::create() { return adopt_ref_or_nomem(new (std::nothrow) Pipe()); }
 
 void Pipe::remove_reader() {
     if (readers_ > 0) --readers_;

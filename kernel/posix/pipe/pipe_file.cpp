@@ -66,16 +66,20 @@ private:
 PipeEnd::PipeEnd(RefPtr<PipeChannel> channel, bool writer)
     : channel_(static_cast<RefPtr<PipeChannel>&&>(channel)), writer_(writer) {
     channel_->locked([&](Pipe& p) {
-        if (writer_) p.add_writer();
-        else p.add_reader();
+        if (writer_)
+            p.add_writer();
+        else
+            p.add_reader();
         return 0;
     });
 }
 
 PipeEnd::~PipeEnd() {
     channel_->locked([&](Pipe& p) {
-        if (writer_) p.remove_writer();
-        else p.remove_reader();
+        if (writer_)
+            p.remove_writer();
+        else
+            p.remove_reader();
         return 0;
     });
     channel_->changed();  // EOF for readers, EPIPE for writers

@@ -29,8 +29,6 @@ Result<void> sys_pipe2(uint64_t ufds, uint64_t flags) {
     return {};
 }
 
-Result<void> sys_pipe(uint64_t ufds) {
-    return sys_pipe2(ufds, 0);
-}
+Result<void> sys_pipe(uint64_t ufds) { return sys_pipe2(ufds, 0); }
 
 }  // namespace lamina::posix

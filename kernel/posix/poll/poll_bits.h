@@ -18,8 +18,8 @@ struct PollFd {
 static_assert(sizeof(PollFd) == 8);
 
 namespace pollbits {
-inline constexpr uint32_t In = 0x001, Pri = 0x002, Out = 0x004, Err = 0x008, Hup = 0x010, Nval = 0x020,
-                          RdNorm = 0x040, RdBand = 0x080, WrNorm = 0x100, WrBand = 0x200, RdHup = 0x2000;
+inline constexpr uint32_t In = 0x001, Pri = 0x002, Out = 0x004, Err = 0x008, Hup = 0x010, Nval = 0x020, RdNorm = 0x040,
+                          RdBand = 0x080, WrNorm = 0x100, WrBand = 0x200, RdHup = 0x2000;
 // What select counts as readable, writable, exceptional.
 inline constexpr uint32_t InSet = RdNorm | RdBand | In | Hup | Err;
 inline constexpr uint32_t OutSet = WrBand | WrNorm | Out | Err;

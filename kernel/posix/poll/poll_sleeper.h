@@ -34,7 +34,8 @@ public:
             if (now >= deadline) return Errno::TimedOut;
             timeout = deadline - now;
         }
-        return wait_interruptible(queue_, [&] { return generation() != seen; }, timeout);
+        return wait_interruptible(
+            queue_, [&] { return generation() != seen; }, timeout);
     }
 
     // Until cond() holds, re-checked at every wake (cond runs under the wait queue's lock).

@@ -159,9 +159,12 @@ Result<int> do_poll(uint64_t ufds, uint64_t nfds, uint64_t deadline) {
     int n = TRY(wait_ready(set, deadline, [&] {
         int count = 0;
         for (size_t i = 0; i < nfds; i++) {
-            if (fds[i].fd < 0) fds[i].revents = 0;
-            else if (!set[i].file) fds[i].revents = int16_t(pollbits::Nval);
-            else fds[i].revents = poll_revents(fds[i].fd, fds[i].events, set.ready(i));
+            if (fds[i].fd < 0)
+                fds[i].revents = 0;
+            else if (!set[i].file)
+                fds[i].revents = int16_t(pollbits::Nval);
+            else
+                fds[i].revents = poll_revents(fds[i].fd, fds[i].events, set.ready(i));
             if (fds[i].revents) count++;
         }
         return count;
@@ -219,8 +222,8 @@ Result<int> do_select(int64_t nfds, uint64_t uin, uint64_t uout, uint64_t uex, u
         int total = 0;
         for (size_t k = 0; k < set.size(); k++) {
             int fd = set[k].fd;
-            total += select_results(fd, set.ready(k), fd_isset(in, fd), fd_isset(out, fd), fd_isset(ex, fd), rin,
-                                    rout, rex);
+            total +=
+                select_results(fd, set.ready(k), fd_isset(in, fd), fd_isset(out, fd), fd_isset(ex, fd), rin, rout, rex);
         }
         return total;
     }));
@@ -235,7 +238,9 @@ Result<int> do_select(int64_t nfds, uint64_t uin, uint64_t uout, uint64_t uex, u
 }  // namespace
 
 Result<int> sys_poll(uint64_t fds, uint64_t nfds, int32_t timeout_ms) {
-    uint64_t deadline = timeout_ms < 0 ? NEVER : timeout_ms == 0 ? 0 : time::now_ns() + uint64_t(timeout_ms) * 1'000'000ull;
+    uint64_t deadline = timeout_ms < 0    ? NEVER
+                        : timeout_ms == 0 ? 0
+                                          : time::now_ns() + uint64_t(timeout_ms) * 1'000'000ull;
     return do_poll(fds, nfds, deadline);
 }
 

@@ -15,8 +15,8 @@ namespace lamina::posix {
 
 namespace {
 
-constexpr uint32_t TCSBRK = 0x5409, TCXONC = 0x540A, TCFLSH = 0x540B, TIOCNOTTY = 0x5422,
-                   TIOCOUTQ = 0x5411, TCSBRKP = 0x5425;
+constexpr uint32_t TCSBRK = 0x5409, TCXONC = 0x540A, TCFLSH = 0x540B, TIOCNOTTY = 0x5422, TIOCOUTQ = 0x5411,
+                   TCSBRKP = 0x5425;
 constexpr int SIGHUP = 1, SIGCONT = 18, SIGTTIN = 21, SIGTTOU = 22;
 constexpr uint32_t S_IFCHR = 0020000;
 constexpr uint64_t CONSOLE_RDEV = (5u << 8) | 1;  // major 5, minor 1: /dev/console
@@ -31,7 +31,7 @@ struct SignalPoster {
     };
     static constexpr size_t CAPACITY = 16;
     Spinlock lock;
-    Item items[CAPACITY];  // lock
+    Item items[CAPACITY];      // lock
     size_t head = 0, len = 0;  // lock
     sched::WaitQueue ready;
 };
@@ -208,9 +208,9 @@ private:
     }
 
     Spinlock lock_;
-    LineDiscipline ld_;  // lock_
-    Pending::Sig raised_[4];  // lock_
-    int raised_n_ = 0;        // lock_
+    LineDiscipline ld_;        // lock_
+    Pending::Sig raised_[4];   // lock_
+    int raised_n_ = 0;         // lock_
     uint64_t generation_ = 0;  // bumped (atomically) after every change readers may wait for
     sched::WaitQueue readers_;
     PollQueue poll_queue_;
@@ -232,137 +232,139 @@ Result<int64_t> ConsoleTty::ioctl(OpenFile&, uint32_t cmd, uint64_t arg, UserIo&
         return 0;
     };
     switch (cmd) {
-    case tc::TcGets: {
-        uint64_t flags = lock_.lock();
-        KernelTermios t = ld_.termios();
-        lock_.unlock(flags);
-        TRY(io.copy_out(arg, &t, sizeof t));
-        return 0;
-    }
-    case tc::TcSets:
-    case tc::TcSetsW:
-    case tc::TcSetsF: {
-        KernelTermios t;
-        TRY(io.copy_in(&t, arg, sizeof t));
-        uint64_t flags = lock_.lock();
-        (void)ld_.ioctl(cmd, &t);
-        lock_.unlock(flags);
-        changed();  // leaving canonical mode can make input readable
-        return 0;
-    }
-    case tc::TiocGWinSz: {
-        uint64_t flags = lock_.lock();
-        WinSize w = ld_.winsize();
-        lock_.unlock(flags);
-        TRY(io.copy_out(arg, &w, sizeof w));
-        return 0;
-    }
-    case tc::TiocSWinSz: {
-        WinSize w;
-        TRY(io.copy_in(&w, arg, sizeof w));
-        uint64_t flags = lock_.lock();
-        ld_.set_winsize(w);
-        take_signals(pending);
-        lock_.unlock(flags);
-        return outcome();
-    }
-    case tc::TiocGPgrp: {
-        uint64_t flags = lock_.lock();
-        int32_t pgrp = ld_.foreground_pgrp(), sid = ld_.session();
-        lock_.unlock(flags);
-        if (sid != me.sid) return Errno::NotTty;
-        TRY(io.copy_out(arg, &pgrp, sizeof pgrp));
-        return 0;
-    }
-    case tc::TiocSPgrp: {
-        int32_t pgrp;
-        TRY(io.copy_in(&pgrp, arg, sizeof pgrp));
-        if (pgrp < 0) return Errno::Inval;
-        // As Linux: the group must exist (ESRCH) and belong to the terminal's session (EPERM).
-        auto in = pgrp_session(pgrp);
-        if (in.is_error()) return in.error();
-        if (in.value() != me.sid) return Errno::Perm;
-        start_signal_poster();
-        uint64_t flags = lock_.lock();
-        if (ld_.session() != me.sid) fail(Errno::NotTty);
-        else if (ld_.set_foreground_pgrp(pgrp).is_error()) fail(Errno::Inval);
-        lock_.unlock(flags);
-        return outcome();
-    }
-    case tc::TiocGSid: {
-        uint64_t flags = lock_.lock();
-        int32_t sid = ld_.session();
-        lock_.unlock(flags);
-        if (sid <= 0 || sid != me.sid) return Errno::NotTty;
-        TRY(io.copy_out(arg, &sid, sizeof sid));
-        return 0;
-    }
-    case tc::TiocSCtty: {
-        // The caller's session takes the console: only a session leader may, and only from
-        // another session when forced (arg 1; everyone here is root).
-        if (!me.session_leader()) return Errno::Perm;
-        start_signal_poster();
-        // Checked outside the lock (it looks at the process table); a session that ends in
-        // between only makes the call fail with EPERM, as it would have a moment earlier.
-        uint64_t flags = lock_.lock();
-        int held_by = ld_.session();
-        lock_.unlock(flags);
-        bool taken = held_by > 0 && held_by != me.sid && session_alive(held_by);
-        flags = lock_.lock();
-        if (taken && ld_.session() == held_by && arg != 1) {
-            fail(Errno::Perm);
-        } else {
-            ld_.set_session(me.sid);
-            (void)ld_.set_foreground_pgrp(me.pgrp);
-        }
-        lock_.unlock(flags);
-        return outcome();
-    }
-    case TIOCNOTTY: {
-        uint64_t flags = lock_.lock();
-        if (ld_.session() != me.sid) {
-            fail(Errno::NotTty);
-        } else if (me.session_leader()) {
-            // The session leader gives the terminal up: its foreground group hears of it.
-            int fg = ld_.foreground_pgrp();
-            if (fg > 0) {
-                pending.sigs[pending.n++] = {fg, SIGHUP};
-                pending.sigs[pending.n++] = {fg, SIGCONT};
-            }
-            ld_.set_session(0);
-            (void)ld_.set_foreground_pgrp(0);
-        }
-        lock_.unlock(flags);
-        return outcome();
-    }
-    case tc::FionRead: {
-        uint64_t flags = lock_.lock();
-        int32_t n = int32_t(ld_.readable_bytes());
-        lock_.unlock(flags);
-        TRY(io.copy_out(arg, &n, sizeof n));
-        return 0;
-    }
-    case TIOCOUTQ: {
-        int32_t n = 0;  // output is written synchronously
-        TRY(io.copy_out(arg, &n, sizeof n));
-        return 0;
-    }
-    case TCFLSH: {
-        // TCIFLUSH (0), TCOFLUSH (1), TCIOFLUSH (2): output is never queued.
-        if (arg > 2) return Errno::Inval;
-        if (arg != 1) {
+        case tc::TcGets: {
             uint64_t flags = lock_.lock();
-            ld_.flush_input();
+            KernelTermios t = ld_.termios();
             lock_.unlock(flags);
+            TRY(io.copy_out(arg, &t, sizeof t));
+            return 0;
         }
-        return 0;
-    }
-    case TCSBRK:
-    case TCSBRKP:
-        return 0;  // tcdrain / a break: output is already out
-    case TCXONC:
-        if (arg > 3) return Errno::Inval;
-        return 0;
+        case tc::TcSets:
+        case tc::TcSetsW:
+        case tc::TcSetsF: {
+            KernelTermios t;
+            TRY(io.copy_in(&t, arg, sizeof t));
+            uint64_t flags = lock_.lock();
+            (void)ld_.ioctl(cmd, &t);
+            lock_.unlock(flags);
+            changed();  // leaving canonical mode can make input readable
+            return 0;
+        }
+        case tc::TiocGWinSz: {
+            uint64_t flags = lock_.lock();
+            WinSize w = ld_.winsize();
+            lock_.unlock(flags);
+            TRY(io.copy_out(arg, &w, sizeof w));
+            return 0;
+        }
+        case tc::TiocSWinSz: {
+            WinSize w;
+            TRY(io.copy_in(&w, arg, sizeof w));
+            uint64_t flags = lock_.lock();
+            ld_.set_winsize(w);
+            take_signals(pending);
+            lock_.unlock(flags);
+            return outcome();
+        }
+        case tc::TiocGPgrp: {
+            uint64_t flags = lock_.lock();
+            int32_t pgrp = ld_.foreground_pgrp(), sid = ld_.session();
+            lock_.unlock(flags);
+            if (sid != me.sid) return Errno::NotTty;
+            TRY(io.copy_out(arg, &pgrp, sizeof pgrp));
+            return 0;
+        }
+        case tc::TiocSPgrp: {
+            int32_t pgrp;
+            TRY(io.copy_in(&pgrp, arg, sizeof pgrp));
+            if (pgrp < 0) return Errno::Inval;
+            // As Linux: the group must exist (ESRCH) and belong to the terminal's session (EPERM).
+            auto in = pgrp_session(pgrp);
+            if (in.is_error()) return in.error();
+            if (in.value() != me.sid) return Errno::Perm;
+            start_signal_poster();
+            uint64_t flags = lock_.lock();
+            if (ld_.session() != me.sid)
+                fail(Errno::NotTty);
+            else if (ld_.set_foreground_pgrp(pgrp).is_error())
+                fail(Errno::Inval);
+            lock_.unlock(flags);
+            return outcome();
+        }
+        case tc::TiocGSid: {
+            uint64_t flags = lock_.lock();
+            int32_t sid = ld_.session();
+            lock_.unlock(flags);
+            if (sid <= 0 || sid != me.sid) return Errno::NotTty;
+            TRY(io.copy_out(arg, &sid, sizeof sid));
+            return 0;
+        }
+        case tc::TiocSCtty: {
+            // The caller's session takes the console: only a session leader may, and only from
+            // another session when forced (arg 1; everyone here is root).
+            if (!me.session_leader()) return Errno::Perm;
+            start_signal_poster();
+            // Checked outside the lock (it looks at the process table); a session that ends in
+            // between only makes the call fail with EPERM, as it would have a moment earlier.
+            uint64_t flags = lock_.lock();
+            int held_by = ld_.session();
+            lock_.unlock(flags);
+            bool taken = held_by > 0 && held_by != me.sid && session_alive(held_by);
+            flags = lock_.lock();
+            if (taken && ld_.session() == held_by && arg != 1) {
+                fail(Errno::Perm);
+            } else {
+                ld_.set_session(me.sid);
+                (void)ld_.set_foreground_pgrp(me.pgrp);
+            }
+            lock_.unlock(flags);
+            return outcome();
+        }
+        case TIOCNOTTY: {
+            uint64_t flags = lock_.lock();
+            if (ld_.session() != me.sid) {
+                fail(Errno::NotTty);
+            } else if (me.session_leader()) {
+                // The session leader gives the terminal up: its foreground group hears of it.
+                int fg = ld_.foreground_pgrp();
+                if (fg > 0) {
+                    pending.sigs[pending.n++] = {fg, SIGHUP};
+                    pending.sigs[pending.n++] = {fg, SIGCONT};
+                }
+                ld_.set_session(0);
+                (void)ld_.set_foreground_pgrp(0);
+            }
+            lock_.unlock(flags);
+            return outcome();
+        }
+        case tc::FionRead: {
+            uint64_t flags = lock_.lock();
+            int32_t n = int32_t(ld_.readable_bytes());
+            lock_.unlock(flags);
+            TRY(io.copy_out(arg, &n, sizeof n));
+            return 0;
+        }
+        case TIOCOUTQ: {
+            int32_t n = 0;  // output is written synchronously
+            TRY(io.copy_out(arg, &n, sizeof n));
+            return 0;
+        }
+        case TCFLSH: {
+            // TCIFLUSH (0), TCOFLUSH (1), TCIOFLUSH (2): output is never queued.
+            if (arg > 2) return Errno::Inval;
+            if (arg != 1) {
+                uint64_t flags = lock_.lock();
+                ld_.flush_input();
+                lock_.unlock(flags);
+            }
+            return 0;
+        }
+        case TCSBRK:
+        case TCSBRKP:
+            return 0;  // tcdrain / a break: output is already out
+        case TCXONC:
+            if (arg > 3) return Errno::Inval;
+            return 0;
     }
     return Errno::NotTty;
 }

@@ -93,8 +93,10 @@ void LineDiscipline::erase(int kind) {
         uint8_t c = line_[line_len_ - 1];
         if (kind == kWerase) {
             // Skip separators, then delete the word before them.
-            if (is_word_char(c)) seen_word = true;
-            else if (seen_word) break;
+            if (is_word_char(c))
+                seen_word = true;
+            else if (seen_word)
+                break;
         }
         line_len_--;
         if (lflag(tc::Echo)) {
@@ -104,9 +106,12 @@ void LineDiscipline::erase(int kind) {
                 // Back up to where the tab started, assuming the line began at column 0.
                 size_t col = 0;
                 for (size_t i = 0; i < line_len_; i++) {
-                    if (line_[i] == '\t') col = (col | 7) + 1;
-                    else if (is_control(line_[i])) col += lflag(tc::EchoCtl) ? 2 : 0;
-                    else col++;
+                    if (line_[i] == '\t')
+                        col = (col | 7) + 1;
+                    else if (is_control(line_[i]))
+                        col += lflag(tc::EchoCtl) ? 2 : 0;
+                    else
+                        col++;
                 }
                 size_t width = 8 - (col & 7);
                 for (size_t i = 0; i < width; i++) output_char('\b');
@@ -291,8 +296,8 @@ void LineDiscipline::set_termios(const KernelTermios& t) {
 }
 
 void LineDiscipline::set_winsize(const WinSize& w) {
-    bool changed = w.ws_row != winsize_.ws_row || w.ws_col != winsize_.ws_col ||
-                   w.ws_xpixel != winsize_.ws_xpixel || w.ws_ypixel != winsize_.ws_ypixel;
+    bool changed = w.ws_row != winsize_.ws_row || w.ws_col != winsize_.ws_col || w.ws_xpixel != winsize_.ws_xpixel ||
+                   w.ws_ypixel != winsize_.ws_ypixel;
     winsize_ = w;
     if (changed && fg_pgrp_ > 0) signals_.signal_pgrp(fg_pgrp_, SIG_WINCH);
 }
@@ -306,53 +311,53 @@ Result<void> LineDiscipline::set_foreground_pgrp(int pgrp) {
 Result<int> LineDiscipline::ioctl(uint32_t cmd, void* arg) {
     if (!arg) return Errno::Fault;
     switch (cmd) {
-    case tc::TcGets:
-        __builtin_memcpy(arg, &termios_, sizeof termios_);
-        return 0;
-    case tc::TcSetsF:
-        flush_input();
-        [[fallthrough]];
-    case tc::TcSets:
-    case tc::TcSetsW: {
-        // Output is written synchronously, so there is nothing to drain for TCSETSW.
-        KernelTermios t;
-        __builtin_memcpy(&t, arg, sizeof t);
-        set_termios(t);
-        return 0;
-    }
-    case tc::TiocGPgrp: {
-        int32_t v = fg_pgrp_;
-        __builtin_memcpy(arg, &v, sizeof v);
-        return 0;
-    }
-    case tc::TiocSPgrp: {
-        int32_t v;
-        __builtin_memcpy(&v, arg, sizeof v);
-        TRY(set_foreground_pgrp(v));
-        return 0;
-    }
-    case tc::TiocGWinSz:
-        __builtin_memcpy(arg, &winsize_, sizeof winsize_);
-        return 0;
-    case tc::TiocSWinSz: {
-        WinSize w;
-        __builtin_memcpy(&w, arg, sizeof w);
-        set_winsize(w);
-        return 0;
-    }
-    case tc::TiocGSid: {
-        if (session_ <= 0) return Errno::NotTty;
-        int32_t v = session_;
-        __builtin_memcpy(arg, &v, sizeof v);
-        return 0;
-    }
-    case tc::FionRead: {
-        int32_t v = int32_t(readable_bytes());
-        __builtin_memcpy(arg, &v, sizeof v);
-        return 0;
-    }
-    default:
-        return Errno::NotTty;
+        case tc::TcGets:
+            __builtin_memcpy(arg, &termios_, sizeof termios_);
+            return 0;
+        case tc::TcSetsF:
+            flush_input();
+            [[fallthrough]];
+        case tc::TcSets:
+        case tc::TcSetsW: {
+            // Output is written synchronously, so there is nothing to drain for TCSETSW.
+            KernelTermios t;
+            __builtin_memcpy(&t, arg, sizeof t);
+            set_termios(t);
+            return 0;
+        }
+        case tc::TiocGPgrp: {
+            int32_t v = fg_pgrp_;
+            __builtin_memcpy(arg, &v, sizeof v);
+            return 0;
+        }
+        case tc::TiocSPgrp: {
+            int32_t v;
+            __builtin_memcpy(&v, arg, sizeof v);
+            TRY(set_foreground_pgrp(v));
+            return 0;
+        }
+        case tc::TiocGWinSz:
+            __builtin_memcpy(arg, &winsize_, sizeof winsize_);
+            return 0;
+        case tc::TiocSWinSz: {
+            WinSize w;
+            __builtin_memcpy(&w, arg, sizeof w);
+            set_winsize(w);
+            return 0;
+        }
+        case tc::TiocGSid: {
+            if (session_ <= 0) return Errno::NotTty;
+            int32_t v = session_;
+            __builtin_memcpy(arg, &v, sizeof v);
+            return 0;
+        }
+        case tc::FionRead: {
+            int32_t v = int32_t(readable_bytes());
+            __builtin_memcpy(arg, &v, sizeof v);
+            return 0;
+        }
+        default:
+            return Errno::NotTty;
     }
 }
 

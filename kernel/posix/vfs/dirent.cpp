@@ -20,7 +20,7 @@ Result<size_t> fill_dirents64(Inode& dir, uint64_t* cookie, uint8_t* buf, size_t
             break;
         }
         if (!more.value()) break;
-        size_t len = e->name_len > kNameMax ? kNameMax : e->name_len;
+        size_t len = e->name_len > MAX_NAME_LEN ? MAX_NAME_LEN : e->name_len;
         size_t reclen = (DIRENT64_NAME_OFFSET + len + 1 + 7) & ~size_t(7);
         if (used + reclen > n) {
             if (used == 0) failure = Errno::Inval;

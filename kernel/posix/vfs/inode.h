@@ -16,15 +16,14 @@ namespace lamina::posix {
 class FileObject;
 struct Location;
 
-inline constexpr size_t kNameMax = 255;   // NAME_MAX
-inline constexpr size_t kPathMax = 4096;  // PATH_MAX, the terminating NUL included
-inline constexpr int MAX_SYMLINKS = 40;   // MAXSYMLINKS
+inline constexpr size_t MAX_NAME_LEN = 255;   // NAME_MAX
+inline constexpr size_t MAX_PATH_LEN = 4096;  // PATH_MAX, the terminating NUL included
+inline constexpr int MAX_SYMLINKS = 40;       // MAXSYMLINKS
 
 // st_mode bits (Linux values).
 namespace mode {
-inline constexpr uint32_t TypeMask = 0170000, Socket = 0140000, Symlink = 0120000,
-                          Regular = 0100000, Block = 060000, Directory = 040000, Char = 020000,
-                          Fifo = 010000;
+inline constexpr uint32_t TypeMask = 0170000, Socket = 0140000, Symlink = 0120000, Regular = 0100000, Block = 060000,
+                          Directory = 040000, Char = 020000, Fifo = 010000;
 inline constexpr uint32_t SetUid = 04000, SetGid = 02000, Sticky = 01000, PermMask = 07777;
 }  // namespace mode
 
@@ -105,15 +104,14 @@ struct Name {
 
 // d_type values.
 namespace dtype {
-inline constexpr uint8_t Unknown = 0, Fifo = 1, Char = 2, Dir = 4, Block = 6, Regular = 8,
-                         Symlink = 10, Socket = 12;
+inline constexpr uint8_t Unknown = 0, Fifo = 1, Char = 2, Dir = 4, Block = 6, Regular = 8, Symlink = 10, Socket = 12;
 }
 
 struct DirEntry {
     uint64_t ino;
     uint8_t type;
     uint16_t name_len;
-    char name[kNameMax + 1];
+    char name[MAX_NAME_LEN + 1];
 };
 
 class Inode : public RefCounted {
@@ -132,9 +130,15 @@ public:
     virtual Result<RefPtr<Inode>> lookup(Name) { return Errno::NotDir; }
     // Returns false after the last entry; cookie 0 starts from the beginning.
     virtual Result<bool> readdir(uint64_t& /*cookie*/, DirEntry&) { return Errno::NotDir; }
-    virtual Result<RefPtr<Inode>> create(Name, uint32_t /*mode*/, uint32_t /*uid*/, uint32_t /*gid*/) { return Errno::NotDir; }
-    virtual Result<RefPtr<Inode>> mkdir(Name, uint32_t /*mode*/, uint32_t /*uid*/, uint32_t /*gid*/) { return Errno::NotDir; }
-    virtual Result<RefPtr<Inode>> symlink(Name, Name /*target*/, uint32_t /*uid*/, uint32_t /*gid*/) { return Errno::NotDir; }
+    virtual Result<RefPtr<Inode>> create(Name, uint32_t /*mode*/, uint32_t /*uid*/, uint32_t /*gid*/) {
+        return Errno::NotDir;
+    }
+    virtual Result<RefPtr<Inode>> mkdir(Name, uint32_t /*mode*/, uint32_t /*uid*/, uint32_t /*gid*/) {
+        return Errno::NotDir;
+    }
+    virtual Result<RefPtr<Inode>> symlink(Name, Name /*target*/, uint32_t /*uid*/, uint32_t /*gid*/) {
+        return Errno::NotDir;
+    }
     virtual Result<void> link(Name, Inode& /*target*/) { return Errno::NotDir; }
     virtual Result<void> unlink(Name) { return Errno::NotDir; }
     virtual Result<void> rmdir(Name) { return Errno::NotDir; }
@@ -143,8 +147,12 @@ public:
     virtual Result<void> rename(Name /*from*/, Inode& /*new_dir*/, Name /*to*/) { return Errno::NotDir; }
 
     // Files.
-    virtual Result<size_t> read(uint64_t /*offset*/, void*, size_t) { return is_dir(mode()) ? Errno::IsDir : Errno::Inval; }
-    virtual Result<size_t> write(uint64_t /*offset*/, const void*, size_t) { return is_dir(mode()) ? Errno::IsDir : Errno::Inval; }
+    virtual Result<size_t> read(uint64_t /*offset*/, void*, size_t) {
+        return is_dir(mode()) ? Errno::IsDir : Errno::Inval;
+    }
+    virtual Result<size_t> write(uint64_t /*offset*/, const void*, size_t) {
+        return is_dir(mode()) ? Errno::IsDir : Errno::Inval;
+    }
     // Symbolic links: the target's length (no NUL is written).
     virtual Result<size_t> readlink(char*, size_t) { return Errno::Inval; }
 
@@ -158,7 +166,7 @@ public:
     virtual Result<void> statfs(StatFs& st) {
         st = StatFs{};
         st.f_bsize = st.f_frsize = 4096;
-        st.f_namelen = kNameMax;
+        st.f_namelen = MAX_NAME_LEN;
         return {};
     }
 

@@ -14,10 +14,10 @@
 namespace lamina::posix {
 
 struct Mount {
-    Mount* parent = nullptr;      // null for the root mount
-    RefPtr<Inode> mountpoint;     // the covered directory, in parent's file system
-    RefPtr<Inode> root;           // the mounted file system's root directory
-    char path[256] = {};          // lexically normalized absolute path, for /proc/mounts
+    Mount* parent = nullptr;   // null for the root mount
+    RefPtr<Inode> mountpoint;  // the covered directory, in parent's file system
+    RefPtr<Inode> root;        // the mounted file system's root directory
+    char path[256] = {};       // lexically normalized absolute path, for /proc/mounts
     size_t path_len = 0;
     bool used = false;
 };
@@ -25,9 +25,7 @@ struct Mount {
 struct Location {
     RefPtr<Inode> inode;
     Mount* mount = nullptr;
-    bool same_as(const Location& o) const {
-        return mount == o.mount && inode && o.inode && inode->same_as(*o.inode);
-    }
+    bool same_as(const Location& o) const { return mount == o.mount && inode && o.inode && inode->same_as(*o.inode); }
 };
 
 class MountTable {

@@ -21,9 +21,7 @@ Result<void> may(const PathContext& ctx, Inode& i, int mask) {
 }
 
 // Creating or removing an entry needs write and search permission on the directory.
-Result<void> may_modify_dir(const PathContext& ctx, Inode& dir) {
-    return may(ctx, dir, access::Write | access::Exec);
-}
+Result<void> may_modify_dir(const PathContext& ctx, Inode& dir) { return may(ctx, dir, access::Write | access::Exec); }
 
 // In a sticky directory only the owner of the entry or of the directory (or root) may remove
 // or replace the entry.
@@ -216,7 +214,8 @@ Result<void> vfs_rename(const PathContext& from_ctx, const char* from, const Pat
     return op.parent.inode->rename(op.last(), *np.parent.inode, np.last());
 }
 
-Result<void> vfs_link(const PathContext& from_ctx, const char* from, const PathContext& to_ctx, const char* to, bool follow) {
+Result<void> vfs_link(const PathContext& from_ctx, const char* from, const PathContext& to_ctx, const char* to,
+                      bool follow) {
     Location src = TRY(resolve(from_ctx, from, follow ? lookup::Follow : 0));
     if (is_dir(src.inode->mode())) return Errno::Perm;
     ParentResult np;
@@ -230,9 +229,9 @@ Result<void> vfs_link(const PathContext& from_ctx, const char* from, const PathC
 Result<void> vfs_symlink(const PathContext& ctx, const char* target, const char* path) {
     if (!target) return Errno::Fault;
     size_t tlen = 0;
-    while (tlen < kPathMax && target[tlen]) tlen++;
+    while (tlen < MAX_PATH_LEN && target[tlen]) tlen++;
     if (tlen == 0) return Errno::NoEnt;
-    if (tlen == kPathMax) return Errno::NameTooLong;
+    if (tlen == MAX_PATH_LEN) return Errno::NameTooLong;
     ParentResult p;
     TRY(resolve_parent(ctx, path, p));
     TRY(check_new_name(*p.parent.inode, p, false));

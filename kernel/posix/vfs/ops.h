@@ -32,7 +32,8 @@ Result<void> vfs_unlink(const PathContext& ctx, const char* path);
 Result<void> vfs_rmdir(const PathContext& ctx, const char* path);
 Result<void> vfs_rename(const PathContext& from_ctx, const char* from, const PathContext& to_ctx, const char* to);
 // linkat: `follow` is AT_SYMLINK_FOLLOW.
-Result<void> vfs_link(const PathContext& from_ctx, const char* from, const PathContext& to_ctx, const char* to, bool follow);
+Result<void> vfs_link(const PathContext& from_ctx, const char* from, const PathContext& to_ctx, const char* to,
+                      bool follow);
 Result<void> vfs_symlink(const PathContext& ctx, const char* target, const char* path);
 Result<size_t> vfs_readlink(const PathContext& ctx, const char* path, char* buf, size_t n);
 // stat/lstat/fstatat: `follow` is false for lstat and AT_SYMLINK_NOFOLLOW.

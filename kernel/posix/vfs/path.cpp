@@ -19,9 +19,12 @@ Result<void> check_access(uint32_t m, uint32_t uid, uint32_t gid, const Credenti
         return Errno::Acces;
     }
     uint32_t bits;
-    if (cred.uid == uid) bits = (m >> 6) & 7;
-    else if (cred.in_group(gid)) bits = (m >> 3) & 7;
-    else bits = m & 7;
+    if (cred.uid == uid)
+        bits = (m >> 6) & 7;
+    else if (cred.in_group(gid))
+        bits = (m >> 3) & 7;
+    else
+        bits = m & 7;
     if ((bits & uint32_t(mask)) == uint32_t(mask)) return {};
     return Errno::Acces;
 }
@@ -31,8 +34,8 @@ namespace {
 // The walk's two scratch buffers (the path being resolved, with symlink targets spliced in,
 // and a symlink's target), on the heap: 8 KiB is too much for a kernel stack.
 struct Scratch {
-    char path[kPathMax];
-    char link[kPathMax];
+    char path[MAX_PATH_LEN];
+    char link[MAX_PATH_LEN];
 };
 
 struct ScratchHolder {
@@ -69,8 +72,8 @@ Location step_down(const PathContext& ctx, Location loc) {
 Result<Location> walk(const PathContext& ctx, const char* path, uint32_t flags, ParentResult* parent_out) {
     if (!path) return Errno::Fault;
     size_t end = 0;
-    while (end < kPathMax && path[end]) end++;
-    if (end == kPathMax) return Errno::NameTooLong;
+    while (end < MAX_PATH_LEN && path[end]) end++;
+    if (end == MAX_PATH_LEN) return Errno::NameTooLong;
     if (end == 0) return Errno::NoEnt;
     if (!ctx.root.inode || !ctx.cwd.inode) return Errno::NoEnt;
 
@@ -98,12 +101,12 @@ Result<Location> walk(const PathContext& ctx, const char* path, uint32_t flags, 
 
         if (!is_dir(cur.inode->mode())) return Errno::NotDir;
         TRY(may_search(ctx, *cur.inode));
-        if (name.len > kNameMax) return Errno::NameTooLong;
+        if (name.len > MAX_NAME_LEN) return Errno::NameTooLong;
 
         if (last && parent_out) {
             parent_out->parent = cur;
             parent_out->trailing_slash = trailing;
-            parent_out->kind = name.equals(".") ? ParentResult::Dot
+            parent_out->kind = name.equals(".")    ? ParentResult::Dot
                                : name.equals("..") ? ParentResult::DotDot
                                                    : ParentResult::Normal;
             __builtin_memcpy(parent_out->name, name.ptr, name.len);
@@ -122,13 +125,13 @@ Result<Location> walk(const PathContext& ctx, const char* path, uint32_t flags, 
         if (is_symlink(child->mode()) && (!last || trailing || (flags & lookup::Follow))) {
             if (++links > MAX_SYMLINKS) return Errno::Loop;
             char* target = scratch.s->link;
-            size_t tlen = TRY(child->readlink(target, kPathMax));
+            size_t tlen = TRY(child->readlink(target, MAX_PATH_LEN));
             if (tlen == 0) return Errno::NoEnt;
-            if (tlen >= kPathMax) return Errno::NameTooLong;
+            if (tlen >= MAX_PATH_LEN) return Errno::NameTooLong;
             // The target replaces the component; what followed it (slashes included, so a
             // trailing slash still demands a directory) stays after it.
             size_t rest = end - pos;
-            if (tlen + rest >= kPathMax) return Errno::NameTooLong;
+            if (tlen + rest >= MAX_PATH_LEN) return Errno::NameTooLong;
             __builtin_memmove(buf + tlen, buf + pos, rest);
             __builtin_memcpy(buf, target, tlen);
             end = tlen + rest;

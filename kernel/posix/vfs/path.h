@@ -41,7 +41,7 @@ struct PathContext {
 namespace lookup {
 inline constexpr uint32_t Follow = 1;     // follow a final symlink (not lstat/O_NOFOLLOW)
 inline constexpr uint32_t Directory = 2;  // the result must be a directory (O_DIRECTORY)
-}
+}  // namespace lookup
 
 Result<Location> resolve(const PathContext& ctx, const char* path, uint32_t flags);
 
@@ -53,7 +53,7 @@ struct ParentResult {
     Kind kind = Normal;
     bool trailing_slash = false;  // "a/b/": the caller's object must be (or become) a directory
     size_t name_len = 0;
-    char name[kNameMax + 1] = {};
+    char name[MAX_NAME_LEN + 1] = {};
     Name last() const { return Name{name, name_len}; }
 };
 // Symlinks on the way are followed; the last component is not looked up. Search permission

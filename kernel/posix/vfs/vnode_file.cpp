@@ -39,17 +39,24 @@ Result<RefPtr<OpenFile>> VnodeFile::open(Location loc, uint32_t oflags) {
 Result<uint64_t> seek_offset(uint64_t current, int64_t offset, int whence, int64_t size) {
     int64_t base;
     switch (whence) {
-    case seek::Set: base = 0; break;
-    case seek::Cur: base = int64_t(current); break;
-    case seek::End: base = size; break;
-    case seek::Data:
-        if (offset < 0) return Errno::NXIO;
-        if (offset >= size) return Errno::NXIO;
-        return uint64_t(offset);
-    case seek::Hole:
-        if (offset < 0 || offset >= size) return Errno::NXIO;
-        return uint64_t(size);
-    default: return Errno::Inval;
+        case seek::Set:
+            base = 0;
+            break;
+        case seek::Cur:
+            base = int64_t(current);
+            break;
+        case seek::End:
+            base = size;
+            break;
+        case seek::Data:
+            if (offset < 0) return Errno::NXIO;
+            if (offset >= size) return Errno::NXIO;
+            return uint64_t(offset);
+        case seek::Hole:
+            if (offset < 0 || offset >= size) return Errno::NXIO;
+            return uint64_t(size);
+        default:
+            return Errno::Inval;
     }
     int64_t result;
     if (__builtin_add_overflow(base, offset, &result)) return Errno::Overflow;

@@ -33,7 +33,10 @@ typedef long ssize_t;
 #define lwip_htons(x) ((u16_t)__builtin_bswap16((u16_t)(x)))
 #define lwip_htonl(x) ((u32_t)__builtin_bswap32((u32_t)(x)))
 
-#define LWIP_PLATFORM_DIAG(x) do { lamina_net_diag x; } while (0)
+#define LWIP_PLATFORM_DIAG(x) \
+    do {                      \
+        lamina_net_diag x;    \
+    } while (0)
 #define LWIP_PLATFORM_ASSERT(x) lamina_net_assert((x), __FILE__, __LINE__)
 
 #ifdef __cplusplus
