@@ -17,6 +17,7 @@
 #include "kernel/ktest/ktest.h"
 #include "kernel/lib/log.h"
 #include "kernel/posix/posix.h"
+#include "kernel/net/net_service.h"
 #include "kernel/net/nic_service.h"
 #include "kernel/storage/block_service.h"
 #include "kernel/power.h"
@@ -183,6 +184,9 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     // storage domains, whose ids the tests and the operator know).
     if (auto r = net::start_nic_service(); r.is_error() && r.error().code() != Errno::NoEnt)
         kprintf("lamina: no network interface: %s\n", r.error().name());
+    // The network stack domain over it (eth0 on DHCP).
+    if (auto r = net::start_net_service(); r.is_error() && r.error().code() != Errno::NoEnt)
+        kprintf("lamina: no network stack: %s\n", r.error().name());
     kprintf("lamina: boot complete\n");
     // Before init: with init=/sbin/init, run_init does not come back.
     if (const char* kind = g_cmdline.get("crash")) crash_on_request(kind);

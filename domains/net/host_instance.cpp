@@ -1,3 +1,4 @@
+#ifndef LAMINA_DOMAIN  // the domain has its own entry (domains/net/domain/net_domain.cpp)
 // The entry of a netstack instance loaded into a host test: the core and lwIP are linked into
 // a shared object that each test instance loads as its own copy (lwIP's state is global, so a
 // copy per instance is what a domain instance is on Lamina: a fresh one after a "crash" starts
@@ -27,3 +28,4 @@ extern "C" __attribute__((visibility("default"))) bool lamina_net_host_instance(
     *out = {service, service};
     return true;
 }
+#endif
