@@ -25,7 +25,7 @@ using namespace lamina::nvme;
 
 namespace {
 
-constexpr uint16_t VENDOR = 0x1b36, kDevice = 0x0010;
+constexpr uint16_t VENDOR = 0x1b36, DEVICE = 0x0010;
 constexpr uint16_t IO_QUEUES = 2;
 constexpr uint64_t COMMAND_TIMEOUT_NS = 1'000'000'000;  // below the 2 s watchdog
 
@@ -160,8 +160,8 @@ uint64_t control(uint64_t op) {
 int64_t domain_main(const lamina_domain_caps& caps) {
     using domain_rt::log;
     lamina_device_info dev;
-    if (int32_t rc = caps.device_claim(VENDOR, kDevice, 0, &dev); rc != 0) {
-        log("cannot claim the NVMe controller %04x:%04x: errno %d", VENDOR, kDevice, rc);
+    if (int32_t rc = caps.device_claim(VENDOR, DEVICE, 0, &dev); rc != 0) {
+        log("cannot claim the NVMe controller %04x:%04x: errno %d", VENDOR, DEVICE, rc);
         return -rc;
     }
     void* bar = nullptr;

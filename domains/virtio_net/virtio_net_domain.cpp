@@ -19,7 +19,7 @@ using namespace lamina;
 
 namespace {
 
-constexpr uint16_t VENDOR = virtio::spec::PCI_VENDOR, kDevice = virtio::spec::PCI_DEVICE_NET;
+constexpr uint16_t VENDOR = virtio::spec::PCI_VENDOR, DEVICE = virtio::spec::PCI_DEVICE_NET;
 
 class DomainPlatform final : public virtio::Platform {
 public:
@@ -126,10 +126,10 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         return -int64_t(Errno::NotSup);
     }
     lamina_device_info dev;
-    if (int32_t rc = caps.device_claim(VENDOR, kDevice, 0, &dev); rc != 0) {
+    if (int32_t rc = caps.device_claim(VENDOR, DEVICE, 0, &dev); rc != 0) {
         // No such device is the common case (a machine without the card): the service says so.
         if (rc != int32_t(Errno::NoEnt))
-            log("cannot claim the virtio-net device %04x:%04x: errno %d", VENDOR, kDevice, rc);
+            log("cannot claim the virtio-net device %04x:%04x: errno %d", VENDOR, DEVICE, rc);
         return -rc;
     }
     auto* platform = new (std::nothrow) DomainPlatform(caps, dev);

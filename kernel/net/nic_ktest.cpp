@@ -101,12 +101,12 @@ bool is_arp_reply_from_gateway(const uint8_t* f, uint16_t len, const uint8_t* ma
 // RFC 2131: a DHCPDISCOVER from 0.0.0.0:68 to 255.255.255.255:67 (UDP checksum 0: none).
 uint16_t dhcp_discover(uint8_t* f, const uint8_t* mac) {
     constexpr uint16_t BOOTP = 240 + 3 + 1;  // fixed part + cookie, option 53, end
-    constexpr uint16_t UDP = 8 + BOOTP, kIp = 20 + UDP;
-    __builtin_memset(f, 0, 14 + kIp);
+    constexpr uint16_t UDP = 8 + BOOTP, IP = 20 + UDP;
+    __builtin_memset(f, 0, 14 + IP);
     ethernet(f, BROADCAST, mac, 0x0800);
     uint8_t* ip = f + 14;
     ip[0] = 0x45;
-    put16(ip + 2, kIp);
+    put16(ip + 2, IP);
     ip[8] = 64;  // TTL
     ip[9] = 17;  // UDP
     __builtin_memset(ip + 16, 0xff, 4);
@@ -127,7 +127,7 @@ uint16_t dhcp_discover(uint8_t* f, const uint8_t* mac) {
     b[241] = 1;
     b[242] = 1;  // DHCPDISCOVER
     b[243] = 255;
-    return uint16_t(14 + kIp);
+    return uint16_t(14 + IP);
 }
 
 // A DHCPOFFER for our xid; its offered address in *yiaddr.

@@ -8,7 +8,10 @@ namespace lamina::net {
 
 namespace {
 
-constexpr const char* PACKAGE = "virtio_net";
+// The NIC driver packages, tried in this order at start: the first whose device the machine has
+// serves (each driver's entry fails with ENOENT when its device is absent, as does a package the
+// image does not carry).
+constexpr const char* PACKAGES[] = {"virtio_net", "ixgbe"};
 
 // The card the driver drove when the service started: a restarted driver must drive the same.
 idl::NicInfo g_info;
@@ -51,15 +54,20 @@ Result<void> replay(void*, idl::NicProxy& fresh) {
 }  // namespace
 
 Result<void> start_nic_service() {
-    TRY(g_service.start({PACKAGE, replay}, [](domain::Supervised<idl::Nic>& driver) -> Result<void> {
-        g_info = TRY(driver.proxy().info());
+    for (const char* package : PACKAGES) {
+        auto started = g_service.start({package, replay}, [](domain::Supervised<idl::Nic>& driver) -> Result<void> {
+            g_info = TRY(driver.proxy().info());
+            return {};
+        });
+        if (started.is_error() && started.error().code() == Errno::NoEnt) continue;
+        TRY(started);
+        const uint8_t* m = g_info.mac;
+        kprintf("nic: 'nic' is the %s driver (domain %u), %02x:%02x:%02x:%02x:%02x:%02x%s\n", package,
+                g_service.instance()->id, m[0], m[1], m[2], m[3], m[4], m[5],
+                g_service.provided() ? "" : " (the name is taken: kernel use only)");
         return {};
-    }));
-    const uint8_t* m = g_info.mac;
-    kprintf("nic: 'nic' is the %s driver (domain %u), %02x:%02x:%02x:%02x:%02x:%02x%s\n", PACKAGE,
-            g_service.instance()->id, m[0], m[1], m[2], m[3], m[4], m[5],
-            g_service.provided() ? "" : " (the name is taken: kernel use only)");
-    return {};
+    }
+    return Errno::NoEnt;
 }
 
 void stop_nic_service() {

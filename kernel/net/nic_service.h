@@ -1,4 +1,5 @@
-// The NIC service: the network driver domain (package "virtio_net", domains/virtio_net) behind
+// The NIC service: the network driver domain (package "virtio_net", domains/virtio_net, or
+// "ixgbe", domains/ixgbe: the first whose device the machine has) behind
 // a shadow, as the network interface the rest of the system uses.
 //
 // What it provides (kernel/domain/interfaces.h): the interface "nic" (interfaces/nic.idl) for

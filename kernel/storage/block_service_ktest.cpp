@@ -26,7 +26,7 @@ using idl::BlockOp;
 using idl::BlockRequest;
 using Batch = RRefDeque<BlockRequest, 32>;
 
-constexpr uint64_t SCRATCH_FIRST = 64, kScratchEnd = 2048;
+constexpr uint64_t SCRATCH_FIRST = 64, SCRATCH_END = 2048;
 constexpr uint32_t BLOCK = 512;
 
 // nvme.control operations (domains/nvme/nvme_domain.cpp).
@@ -143,7 +143,7 @@ KTEST(block, reads_the_gpt_header) {
     KEXPECT_EQ(entries_lba, 2u);
     uint64_t first_lba;
     __builtin_memcpy(&first_lba, at(r.value(), 1).buf.data() + 32, 8);  // entry 1's first LBA
-    KEXPECT_EQ(first_lba, kScratchEnd);
+    KEXPECT_EQ(first_lba, SCRATCH_END);
     KEXPECT_EQ(nvme_instance()->counters.restarts, 0u);
 }
 
@@ -298,7 +298,7 @@ KTEST(block, a_command_timeout_is_a_fault_the_shadow_recovers) {
 // from outside, injected by another thread): all data reads back, and after the service is gone
 // the free page count is where it was.
 KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
-    constexpr uint32_t BATCHES = 300, kEvery = 10, kSpan = 32 * 8;
+    constexpr uint32_t BATCHES = 300, EVERY = 10, SPAN = 32 * 8;
     {  // warm-up: heap classes, page tables and exchange-heap slabs the loop will use
         ScopedService svc;
         KASSERT_TRUE(svc.ok);
@@ -315,9 +315,9 @@ KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
         KASSERT_TRUE(svc.ok);
         domain::set_verbose_faults(false);
         for (uint32_t i = 0; i < BATCHES; i++) {
-            bool crash = i % kEvery == kEvery - 1;
+            bool crash = i % EVERY == EVERY - 1;
             if (crash && control(CRASH_IN_FLIGHT) == 0) crashes++;
-            uint64_t lba = SCRATCH_FIRST + ((i / 2) % 4) * kSpan;  // a write, then its read
+            uint64_t lba = SCRATCH_FIRST + ((i / 2) % 4) * SPAN;  // a write, then its read
             if (i % 2 == 0) {
                 auto w = rw(BlockOp::Write, lba, 32, 8, 100 + i);
                 if (w.is_error() || !all_ok(w.value())) bad++;
@@ -328,14 +328,14 @@ KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
         // A fault from outside the driver while batches run.
         KEXPECT(domain::inject_fault("nvme").is_ok());
         constexpr uint32_t LAST_WRITE = BATCHES - 2;
-        if (!reads_back(SCRATCH_FIRST + ((LAST_WRITE / 2) % 4) * kSpan, 32, 8, 100 + LAST_WRITE)) bad++;
+        if (!reads_back(SCRATCH_FIRST + ((LAST_WRITE / 2) % 4) * SPAN, 32, 8, 100 + LAST_WRITE)) bad++;
         domain::set_verbose_faults(true);
         KEXPECT_EQ(block_recovery()->restarts(), uint64_t(crashes) + 1);
         ktest_ctx.note("%u batches of 32, %u crashes in flight, last recovery %lu us", BATCHES, crashes,
                        (unsigned long)(block_recovery()->last_recovery_ns() / 1000));
     });
     KEXPECT_EQ(bad, 0u);
-    KEXPECT_EQ(crashes, BATCHES / kEvery);
+    KEXPECT_EQ(crashes, BATCHES / EVERY);
     KEXPECT_EQ(mm::free_pages(), free_before);
 }
 
@@ -344,10 +344,10 @@ KTEST(block, repeated_crashes_lose_nothing_and_leak_nothing) {
 // driver's code, waiting in the kernel for an interrupt, or already done. Whichever it is, the
 // caller sees its data and no error.
 KTEST(block, faults_injected_from_another_thread_during_batches) {
-    constexpr uint32_t ROUNDS = 20, kBlocks = 64;  // 32 x 32 KiB per batch
+    constexpr uint32_t ROUNDS = 20, BLOCKS = 64;  // 32 x 32 KiB per batch
     ScopedService svc;
     KASSERT_TRUE(svc.ok);
-    auto w = rw(BlockOp::Write, SCRATCH_FIRST, 30, kBlocks, 9);  // 64..1984
+    auto w = rw(BlockOp::Write, SCRATCH_FIRST, 30, BLOCKS, 9);  // 64..1984
     KASSERT_TRUE(w.is_ok() && all_ok(w.value()));
     struct Shared {
         uint32_t go = 0, done = 0, injected = 0;  // atomics
@@ -370,7 +370,7 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
     for (uint32_t round = 1; round <= ROUNDS; round++) {
         __atomic_store_n(&shared.go, round, __ATOMIC_RELEASE);
         uint64_t restarts = block_recovery()->restarts();
-        auto r = rw(BlockOp::Read, SCRATCH_FIRST, 30, kBlocks, 9);
+        auto r = rw(BlockOp::Read, SCRATCH_FIRST, 30, BLOCKS, 9);
         if (r.is_error()) {
             ktest_ctx.note("round %u: the batch failed (%s)", round, r.error().name());
             bad++;

@@ -344,12 +344,12 @@ KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
     KASSERT_TRUE(disk.disk);
     ktest::on_thread(ktest_ctx, "fs-test", [&] {
         // Find the root directory's entry for hello.txt on the disk and give it a zero rec_len.
-        constexpr uint64_t PARTITION = 4096 * 512, kScan = 1u << 20;
-        auto* bytes = static_cast<uint8_t*>(mm::kmalloc(kScan));
+        constexpr uint64_t PARTITION = 4096 * 512, SCAN = 1u << 20;
+        auto* bytes = static_cast<uint8_t*>(mm::kmalloc(SCAN));
         KASSERT_TRUE(bytes);
-        disk.disk->read(PARTITION, bytes, kScan);
+        disk.disk->read(PARTITION, bytes, SCAN);
         uint64_t entry = 0;
-        for (uint64_t i = 8; i + 9 < kScan && !entry; i++)
+        for (uint64_t i = 8; i + 9 < SCAN && !entry; i++)
             if (bytes[i - 2] == 9 && __builtin_memcmp(bytes + i, "hello.txt", 9) == 0) entry = PARTITION + i - 8;
         mm::kfree(bytes);
         KASSERT_TRUE(entry);

@@ -27,8 +27,8 @@ using lamina::idl::FsName;
 
 namespace {
 
-constexpr uint64_t PART_FIRST = 40, kPartSectors = 512;  // 256 KiB at sector 40
-constexpr uint64_t DISK_SECTORS = PART_FIRST + kPartSectors + 34;
+constexpr uint64_t PART_FIRST = 40, PART_SECTORS = 512;  // 256 KiB at sector 40
+constexpr uint64_t DISK_SECTORS = PART_FIRST + PART_SECTORS + 34;
 
 void put32(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
 void put64(uint8_t* p, uint64_t v) { memcpy(p, &v, 8); }
@@ -40,7 +40,7 @@ void write_gpt(std::vector<uint8_t>& disk, uint64_t at, uint64_t entries, uint64
     memcpy(e, fs::GPT_TYPE_LINUX_FS.bytes, 16);
     memset(e + 16, 0x11, 16);  // unique GUID
     put64(e + 32, PART_FIRST);
-    put64(e + 40, PART_FIRST + kPartSectors - 1);
+    put64(e + 40, PART_FIRST + PART_SECTORS - 1);
     const char name[] = "root";
     for (size_t i = 0; i < 4; i++) e[56 + 2 * i] = uint8_t(name[i]);
     uint8_t* h = disk.data() + at * 512;
@@ -181,7 +181,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HostileBlock driver;
     driver.disk = blank;
     driver.flags = data[0];
-    size_t image = size - 1 < kPartSectors * 512 ? size - 1 : kPartSectors * 512;
+    size_t image = size - 1 < PART_SECTORS * 512 ? size - 1 : PART_SECTORS * 512;
     memcpy(driver.disk.data() + PART_FIRST * 512, data + 1, image);
     idl::BlockProxy block_proxy(driver_domain, driver);
     ext2_test::MallocAllocator alloc;

@@ -72,10 +72,10 @@ private:
 class Pool {
 public:
     enum class Where : uint8_t { Free, Rx, Tx };
-    static constexpr uint32_t COUNT = 96, kBytes = 2048;
-    explicit Pool(IxgbeModel& model) : alloc_(model.memory().allocate(COUNT * kBytes)) {}
-    uint8_t* data(uint64_t c) { return static_cast<uint8_t*>(alloc_.virt) + c * kBytes; }
-    uint64_t phys(uint64_t c) const { return alloc_.phys + c * kBytes; }
+    static constexpr uint32_t COUNT = 96, BYTES = 2048;
+    explicit Pool(IxgbeModel& model) : alloc_(model.memory().allocate(COUNT * BYTES)) {}
+    uint8_t* data(uint64_t c) { return static_cast<uint8_t*>(alloc_.virt) + c * BYTES; }
+    uint64_t phys(uint64_t c) const { return alloc_.phys + c * BYTES; }
     bool take(uint64_t& c, Where to) {
         for (uint32_t i = 0; i < COUNT; i++) {
             c = (next_ + i) % COUNT;

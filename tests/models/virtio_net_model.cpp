@@ -9,7 +9,7 @@ namespace spec = lamina::virtio::spec;
 namespace {
 constexpr uint8_t CAP_BASE = 0x40;
 constexpr uint8_t HEADER = sizeof(spec::NetHdr);
-constexpr uint16_t RX = spec::NET_RX_QUEUE, kTx = spec::NET_TX_QUEUE;
+constexpr uint16_t RX = spec::NET_RX_QUEUE, TX = spec::NET_TX_QUEUE;
 
 void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
@@ -111,7 +111,7 @@ void VirtioNetModel::write_status(uint8_t v) {
     if (!running()) return;
     if (starting && options_.suppress_notify) {
         // The device polls: it says so in both used rings from the start (2.6.10).
-        for (uint16_t i : {RX, kTx}) {
+        for (uint16_t i : {RX, TX}) {
             Queue& q = queues_[i];
             uint16_t flags = spec::USED_F_NO_NOTIFY;
             if (uint8_t* used = q.enabled ? dma(q.device, 2, "used flags") : nullptr) std::memcpy(used, &flags, 2);
@@ -271,7 +271,7 @@ void VirtioNetModel::notify(uint16_t queue) {
     stats_.notifies[queue]++;
     if (options_.suppress_notify) stats_.notifies_while_suppressed++;
     if (!options_.process_on_notify || !running()) return;
-    if (queue == kTx) process_tx();
+    if (queue == TX) process_tx();
     if (queue == RX) deliver_rx();
 }
 
@@ -354,7 +354,7 @@ bool VirtioNetModel::take_interrupt(uint16_t vector) {
 }
 
 void VirtioNetModel::process_tx() {
-    Queue& q = queues_[kTx];
+    Queue& q = queues_[TX];
     uint16_t head;
     std::vector<Seg> segs;
     while (running() && pop_avail(q, head)) {

@@ -83,7 +83,7 @@ void log_problems(const FunctionInfo& f) {
 // memory goes between the top of RAM (or ECAM) and there. I/O BARs go in 0xC000-0xFFFF, above
 // the legacy ISA ports.
 constexpr uint64_t PCI_MEMORY_WINDOW_END = 0xFEC00000;
-constexpr uint64_t PCI_IO_WINDOW_START = 0xC000, kPciIoWindowEnd = 0x10000;
+constexpr uint64_t PCI_IO_WINDOW_START = 0xC000, PCI_IO_WINDOW_END = 0x10000;
 
 AddressAllocator memory_window(const boot::BootInfo& info) {
     uint64_t low = 0;
@@ -147,7 +147,7 @@ void init(const boot::BootInfo& boot_info) {
         g_ecam = new (g_ecam_storage) EcamConfigSpace(platform->mcfg());
         if (g_ecam->segment_count() == 0) g_ecam = nullptr;
     }
-    static AddressAllocator memory(0, 0), io(PCI_IO_WINDOW_START, kPciIoWindowEnd);
+    static AddressAllocator memory(0, 0), io(PCI_IO_WINDOW_START, PCI_IO_WINDOW_END);
     memory = memory_window(boot_info);
     if (g_ecam) {
         g_config = g_ecam;

@@ -9,7 +9,7 @@
 namespace lamina::pci {
 namespace {
 
-constexpr uint16_t QEMU_VENDOR = 0x1b36, kNvmeDevice = 0x0010;
+constexpr uint16_t QEMU_VENDOR = 0x1b36, NVME_DEVICE = 0x0010;
 
 // Releases a claim when a test returns early, so that one failure does not cascade into Busy.
 struct ReleaseOnExit {
@@ -28,7 +28,7 @@ PciDevice* find(uint16_t vendor, uint16_t device_id) {
 KTEST(pci, finds_qemu_devices) {
     KEXPECT(device_count() >= 2);
     KEXPECT(find(0x8086, 0x29c0) != nullptr);
-    PciDevice* nvme = find(QEMU_VENDOR, kNvmeDevice);
+    PciDevice* nvme = find(QEMU_VENDOR, NVME_DEVICE);
     KASSERT_TRUE(nvme != nullptr);
     KEXPECT_EQ(nvme->info().class_code, 0x01);
     KEXPECT_EQ(nvme->info().subclass, 0x08);
@@ -44,7 +44,7 @@ KTEST(pci, finds_qemu_devices) {
 KTEST(pci, uses_ecam_on_q35) { KEXPECT(using_ecam()); }
 
 KTEST(pci, nvme_bar0_and_msix) {
-    PciDevice* nvme = find(QEMU_VENDOR, kNvmeDevice);
+    PciDevice* nvme = find(QEMU_VENDOR, NVME_DEVICE);
     KASSERT_TRUE(nvme != nullptr);
     const Bar& bar0 = nvme->info().bars[0];
     KEXPECT(bar0.kind == BarKind::Mem64);
@@ -79,11 +79,11 @@ KTEST(pci, ecam_and_port_io_agree) {
 }
 
 KTEST(pci, claim_is_exclusive) {
-    auto first = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest");
+    auto first = claim(Match::id(QEMU_VENDOR, NVME_DEVICE), "ktest");
     KASSERT_TRUE(first.is_ok());
     ReleaseOnExit guard{first.value()};
     KEXPECT(first.value()->claimed());
-    auto second = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "other");
+    auto second = claim(Match::id(QEMU_VENDOR, NVME_DEVICE), "other");
     KEXPECT(second.is_error() && second.error().code() == Errno::Busy);
     auto by_class = claim(Match::class_code(0x01, 0x08, 0x02), "other");
     KEXPECT(by_class.is_error() && by_class.error().code() == Errno::Busy);
@@ -97,12 +97,12 @@ KTEST(pci, claim_of_absent_device_is_noent) {
     KEXPECT(r.is_error() && r.error().code() == Errno::NoEnt);
     auto c = claim(Match::class_code(0xEE, 0x00), "ktest");
     KEXPECT(c.is_error() && c.error().code() == Errno::NoEnt);
-    auto n = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "");
+    auto n = claim(Match::id(QEMU_VENDOR, NVME_DEVICE), "");
     KEXPECT(n.is_error() && n.error().code() == Errno::Inval);
 }
 
 KTEST(pci, config_access_is_checked) {
-    auto r = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest");
+    auto r = claim(Match::id(QEMU_VENDOR, NVME_DEVICE), "ktest");
     KASSERT_TRUE(r.is_ok());
     PciDevice* nvme = r.value();
     ReleaseOnExit guard{nvme};
@@ -137,7 +137,7 @@ KTEST(pci, nvme_registers_through_bar0) {
 }
 
 KTEST(pci, release_quiets_the_device) {
-    auto r = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest");
+    auto r = claim(Match::id(QEMU_VENDOR, NVME_DEVICE), "ktest");
     KASSERT_TRUE(r.is_ok());
     PciDevice* nvme = r.value();
     ReleaseOnExit guard{nvme};
@@ -177,7 +177,7 @@ KTEST(pci, release_quiets_the_device) {
     mm::unmap_mmio(table.value(), size_t(msix.table_size) * MSIX_ENTRY_SIZE);
     KEXPECT(nvme->msix_mask(0).is_error());  // the handle is dead until claimed again
 
-    auto again = claim(Match::id(QEMU_VENDOR, kNvmeDevice), "ktest-again");
+    auto again = claim(Match::id(QEMU_VENDOR, NVME_DEVICE), "ktest-again");
     KEXPECT(again.is_ok() && again.value() == nvme);
     if (again.is_ok()) KEXPECT(release(again.value()).is_ok());
 }
