@@ -121,6 +121,29 @@ struct IoVec {
     uint64_t base, len;
 };
 
+// A small writev goes to the file as one write, as Linux's does: a pipe gets it atomically
+// (PIPE_BUF), and a terminal's echo cannot land between musl's buffered text and its newline.
+constexpr uint64_t ATOMIC_WRITEV_MAX = 4096;
+
+SyscallResult write_gathered(OpenFile& f, uint64_t iov, uint64_t iovcnt, uint64_t total, int64_t offset) {
+    KernelBuffer kb(total);
+    if (!kb.data) return Errno::NoMem;
+    uint64_t gathered = 0;
+    for (uint64_t i = 0; i < iovcnt; i++) {
+        IoVec v = UserPtr<IoVec>(iov + i * sizeof(IoVec)).read().value();
+        if (v.len && copy_from_user(kb.data + gathered, v.base, v.len).is_error()) {
+            if (gathered == 0) return Errno::Fault;
+            break;  // what came before the bad vector is still written, as on Linux
+        }
+        gathered += v.len;
+    }
+    if (gathered == 0) return 0;
+    FileObject& o = *f.object();
+    auto r = offset < 0 ? o.write(f, kb.data, gathered) : o.pwrite(f, kb.data, gathered, uint64_t(offset));
+    if (r.is_error()) return r.error();
+    return int64_t(r.value());
+}
+
 SyscallResult do_vector(uint64_t fd, uint64_t iov, uint64_t iovcnt, int64_t offset, bool writing) {
     auto f = TRY(io_file(fd));
     if (iovcnt > 1024) return Errno::Inval;
@@ -134,6 +157,7 @@ SyscallResult do_vector(uint64_t fd, uint64_t iov, uint64_t iovcnt, int64_t offs
         if (int64_t(v.value().len) < 0 || total + v.value().len > uint64_t(INT64_MAX)) return Errno::Inval;
         total += v.value().len;
     }
+    if (writing && iovcnt > 1 && total <= ATOMIC_WRITEV_MAX) return write_gathered(*f, iov, iovcnt, total, offset);
     uint64_t done = 0;
     for (uint64_t i = 0; i < iovcnt; i++) {
         IoVec v = UserPtr<IoVec>(iov + i * sizeof(IoVec)).read().value();
