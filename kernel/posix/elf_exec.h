@@ -78,6 +78,9 @@ struct StackArgs {
     const uint8_t* random16;  // AT_RANDOM bytes
     const Executable* exe;
     uint64_t hwcap;
+    // AT_UID, AT_EUID, AT_GID, AT_EGID and AT_SECURE: the ids the program runs with.
+    uint32_t uid = 0, euid = 0, gid = 0, egid = 0;
+    bool secure = false;
 };
 
 // The most bytes build_initial_stack can need for args (a buffer of this size always fits).

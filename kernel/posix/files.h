@@ -50,13 +50,18 @@ void forget_mount(const Mount* m);
 // Whether a process has its cwd, root or an open file inside the mount (umount's EBUSY).
 bool mount_in_use(const Mount* m);
 
-// The caller's credentials (root for now).
+// The caller's credentials for file checks: its file-system ids, groups and effective
+// capabilities (root's for the kernel itself).
 const Credentials& current_credentials();
+// Those access(2) checks with: the real ids, with root's permitted capabilities only when the
+// real uid is 0 (Linux's rule for access and faccessat without AT_EACCESS).
+Credentials real_credentials();
 
 // A whole file read through the VFS into kernel memory (kmalloc'd; release with free()).
 struct LoadedFile {
     uint8_t* data = nullptr;
     size_t size = 0;
+    uint32_t mode = 0, uid = 0, gid = 0;  // the file's, when it was loaded
     void free();
 };
 // The VFS-backed executable lookup execve and spawn read programs through: `path` resolved

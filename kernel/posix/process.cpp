@@ -64,6 +64,7 @@ uint32_t segment_prot(const LoadSegment& s) {
 
 struct Loaded {
     uint64_t entry, rsp;
+    RefPtr<ArgText> args;  // the final argv (after #! rewriting), for /proc/PID/cmdline
 };
 
 struct ProgramArgs {
@@ -71,6 +72,9 @@ struct ProgramArgs {
     size_t argc;
     const char* const* envp;
     size_t envc;
+    // In: the credentials of the caller; out: what execve makes of them for the program found.
+    Cred* cred;
+    bool secure = false;  // set by load_resolved (AT_SECURE)
 };
 
 Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const ProgramArgs& args) {
@@ -89,7 +93,9 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
     uint8_t random[16];
     fill_random(random, sizeof random);
     uint64_t hwcap = cpu::cpuid(1).edx;  // what Linux reports as AT_HWCAP on x86-64
-    StackArgs stack_args{args.argv, args.argc, args.envp, args.envc, random, &exe, hwcap};
+    const Cred& c = *args.cred;
+    StackArgs stack_args{args.argv, args.argc, args.envp, args.envc, random, &exe,
+                         hwcap,     c.uid,     c.euid,    c.gid,     c.egid, args.secure};
     size_t image_size = initial_stack_size(stack_args);
     if (image_size + (1u << 20) > STACK_SIZE) return Errno::TooBig;  // execve's limit keeps below
     auto* image = static_cast<uint8_t*>(mm::kmalloc(image_size));
@@ -103,7 +109,8 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
         write_to_space(as, USER_TOP - built.value().used, image + image_size - built.value().used, built.value().used);
     mm::kfree(image);
     TRY(w);
-    return Loaded{exe.entry, built.value().rsp};
+    RefPtr<ArgText> text = TRY(ArgText::create(args.argv, args.argc));
+    return Loaded{exe.entry, built.value().rsp, static_cast<RefPtr<ArgText>&&>(text)};
 }
 
 // The name is the path as given (procfs shows it in cmdline, its last component in stat and
@@ -192,6 +199,7 @@ Process* new_process() {
     if (!p) return nullptr;
     p->state = ProcessState::Running;
     p->exit_signal = sig::CHLD;
+    set_cred(*p, Cred{});
     default_rlimits(*p);
     return p;
 }
@@ -239,14 +247,17 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
 }
 
 // Resolves path (following #! lines) and loads the program into the fresh space `as`.
-Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path, const ProgramArgs& args) {
+Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path, ProgramArgs& args) {
     TRY(resolve(plan, path, args.argv, args.argc));
-    auto r = load(as, plan.file.data, plan.file.size, {plan.argv, plan.argc, args.envp, args.envc});
+    // The program's set-id bits count, not a script's (as on Linux).
+    args.secure = exec_transition(*args.cred, plan.file.mode, plan.file.uid, plan.file.gid);
+    auto r =
+        load(as, plan.file.data, plan.file.size, {plan.argv, plan.argc, args.envp, args.envc, args.cred, args.secure});
     plan.file.release();
     return r;
 }
 
-Result<Loaded> load_program(AddressSpace& as, const char* path, const ProgramArgs& args) {
+Result<Loaded> load_program(AddressSpace& as, const char* path, ProgramArgs args) {
     auto* plan = static_cast<ExecPlan*>(mm::kmalloc(sizeof(ExecPlan)));
     if (!plan) return Errno::NoMem;
     plan->max_args = args.argc + 3 * MAX_SCRIPT_DEPTH;  // interpreter, argument, script path
@@ -262,6 +273,22 @@ Result<Loaded> load_program(AddressSpace& as, const char* path, const ProgramArg
 }
 
 }  // namespace
+
+ArgText::~ArgText() { mm::kfree(data); }
+
+Result<RefPtr<ArgText>> ArgText::create(const char* const* argv, size_t argc) {
+    RefPtr<ArgText> t = TRY(make_ref<ArgText>());
+    for (size_t i = 0; i < argc; i++) t->size += __builtin_strlen(argv[i]) + 1;
+    t->data = static_cast<char*>(mm::kmalloc(t->size ? t->size : 1));
+    if (!t->data) return Errno::NoMem;
+    size_t at = 0;
+    for (size_t i = 0; i < argc; i++) {
+        size_t n = __builtin_strlen(argv[i]) + 1;
+        __builtin_memcpy(t->data + at, argv[i], n);
+        at += n;
+    }
+    return t;
+}
 
 Spinlock& process_table_lock() { return g_processes_lock; }
 sched::WaitQueue& process_events() { return g_events; }
@@ -287,10 +314,11 @@ Result<ExecutableFile> load_executable(const char* path) {
     for (const char* c = path; *c; c++)
         if (*c == '/') plain_name = false;
     if (!current_process() && plain_name) {
-        if (auto m = boot_files::lookup(path); m.is_ok()) return ExecutableFile{m.value().data, m.value().size, {}};
+        if (auto m = boot_files::lookup(path); m.is_ok())
+            return ExecutableFile{m.value().data, m.value().size, {}, 0755, 0, 0};
     }
     LoadedFile f = TRY(load_executable_file(path));
-    return ExecutableFile{f.data, f.size, f};
+    return ExecutableFile{f.data, f.size, f, f.mode, f.uid, f.gid};
 }
 
 Result<Process*> spawn(const SpawnArgs& args) {
@@ -318,13 +346,16 @@ Result<Process*> spawn(const SpawnArgs& args) {
         free_process(p);
         return r.error();
     }
-    auto loaded = load_program(*p->as, args.path, {args.argv, args.argc, args.envp, args.envc});
+    Cred cred;  // root, as Linux's init
+    auto loaded = load_program(*p->as, args.path, {args.argv, args.argc, args.envp, args.envc, &cred});
     if (loaded.is_error()) {
         free_process(p);
         return loaded.error();
     }
     p->entry = loaded.value().entry;
     p->initial_rsp = loaded.value().rsp;
+    set_cred(*p, cred);
+    p->args = static_cast<RefPtr<ArgText>&&>(loaded.value().args);
     sched::ThreadOptions options;
     options.detached = true;
     if (args.is_init) set_init_pid(p->pid);
@@ -472,12 +503,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     if (new_stack) child->trap_frame.rsp = new_stack;
     asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(child->fpu)));
     child->user = {child->as->root(), cpu::rdmsr(MSR_IA32_FS_BASE), child, child->fpu};
-    child->uid = parent->uid;
-    child->euid = parent->euid;
-    child->suid = parent->suid;
-    child->gid = parent->gid;
-    child->egid = parent->egid;
-    child->sgid = parent->sgid;
+    set_cred(*child, parent->cred);
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
     if (auto r = files_fork(*parent, *child); r.is_error()) {
         child->as->destroy();
@@ -492,6 +518,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
         __builtin_memcpy(child->actions, parent->actions, sizeof child->actions);
         child->signal_mask = parent->signal_mask;
         child->altstack = parent->altstack;
+        child->args = parent->args;
         child->vfork_parent = parent->pid;
         child->releases_on_sleep = !vfork;
         parent->vfork_child = child->pid;
@@ -541,7 +568,8 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
                           const char* const* envp, size_t envc) {
     Process* p = current_process();
     AddressSpace* fresh = TRY(AddressSpace::create(p->pid));
-    auto loaded = load_program(*fresh, path, {argv, argc, envp, envc});
+    Cred next = p->cred;
+    auto loaded = load_program(*fresh, path, {argv, argc, envp, envc, &next});
     if (loaded.is_error()) {
         fresh->destroy();
         return loaded.error();
@@ -559,6 +587,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     reset_fpu(p);
     files_exec(*p);  // close-on-exec descriptors
     set_name(*p, path);
+    set_cred(*p, next);
     p->clear_child_tid = 0;
     {
         SpinlockGuard g(g_processes_lock);
@@ -572,6 +601,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
         }
         p->altstack = {};
         p->did_exec = true;
+        p->args = static_cast<RefPtr<ArgText>&&>(loaded.value().args);
         release_vfork_parent_locked(*p);
     }
     g_events.wake_all();

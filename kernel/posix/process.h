@@ -29,6 +29,7 @@
 
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/posix/address_space.h"
+#include "kernel/posix/cred.h"
 #include "kernel/posix/signal_abi.h"
 #include "kernel/posix/fd/fd_table.h"
 #include "kernel/posix/files.h"
@@ -50,6 +51,15 @@ inline constexpr int RLIMIT_CPU = 0, RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_S
                      RLIMIT_LOCKS = 10, RLIMIT_SIGPENDING = 11, RLIMIT_MSGQUEUE = 12, RLIMIT_NICE = 13,
                      RLIMIT_RTPRIO = 14, RLIMIT_RTTIME = 15, RLIMIT_COUNT = 16;
 inline constexpr uint64_t RLIM_INFINITY = ~uint64_t(0);
+
+// The argument vector of a running program as /proc/PID/cmdline shows it: each string with its
+// NUL, one after the other. Immutable once made, shared by a fork child until it execs.
+struct ArgText final : RefCounted {
+    char* data = nullptr;
+    size_t size = 0;
+    ~ArgText();
+    static Result<RefPtr<ArgText>> create(const char* const* argv, size_t argc);
+};
 
 struct Process {
     uint32_t pid;
@@ -99,8 +109,14 @@ struct Process {
     time::Timer real_timer;
     uint64_t real_interval_ns;
 
-    // --- identity and limits (own thread) ---
-    uint32_t uid, euid, suid, gid, egid, sgid;
+    // --- identity (kernel/posix/cred.h): changed only by the own thread, through set_cred,
+    // under the table lock; other processes read it under that lock ---
+    Cred cred;
+    Credentials fs_cred;   // cred's file-system view (current_credentials), kept in step by set_cred
+    bool dumpable = true;  // PR_SET_DUMPABLE (kept for programs that set it; nothing dumps)
+    RefPtr<ArgText> args;  // the program's argv (table lock: others take a reference under it)
+
+    // --- limits (own thread) ---
     Rlimit rlimits[RLIMIT_COUNT];
 
     // --- files (own thread; kernel/posix/files.h) ---
@@ -153,7 +169,8 @@ void cancel_real_timer(Process& p);
 struct ExecutableFile {
     const uint8_t* data = nullptr;
     size_t size = 0;
-    LoadedFile owned;  // the VFS copy, when there is one
+    LoadedFile owned;                     // the VFS copy, when there is one
+    uint32_t mode = 0, uid = 0, gid = 0;  // the file's (set-id bits for execve)
     void release() {
         owned.free();
         data = nullptr;
@@ -180,6 +197,10 @@ void release_vfork_parent_locked(Process& child);
 // The calling child sleeps or stops: a fork parent waiting for it goes on. True when the caller
 // must wake_process_events() (after dropping the table lock). Table lock held.
 bool release_fork_parent_locked(Process& child);
+
+// Replaces the process's credentials (its own thread, or before the process runs), keeping
+// fs_cred in step.
+void set_cred(Process& p, const Cred& c);
 
 // Wakes whoever waits on process events (wait4, vfork, stop/continue, kernel wait()).
 void wake_process_events();

@@ -10,8 +10,11 @@
 //   - Delivery happens on the way back to user mode (signal.h): one handler frame per return,
 //     Linux's rt_sigframe; rt_sigreturn restores registers, FPU state, mask and altstack.
 //   - kill: pid > 0 that process, 0 the caller's group, -1 every process but init and the
-//     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Everyone is
-//     root, so there is no EPERM. tkill/tgkill: a thread id is the pid (one thread each).
+//     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Permission is
+//     Linux's (may_signal in kernel/posix/cred.h: CAP_KILL, or a real or effective uid that
+//     is the target's real or saved uid; SIGCONT to any process of the caller's session):
+//     EPERM when every match was refused (kill(-1) is quietly skipped instead). tkill/tgkill: a thread id is the pid
+//     (one thread each).
 //   - init (the process run_init started) only receives signals it has a handler for or blocks.
 //   - rt_sigsuspend and pause always end with EINTR after a handler ran.
 //   - rt_sigtimedwait takes a pending signal of the set (normally blocked by the caller) without
@@ -31,20 +34,30 @@ namespace {
 
 Process& self() { return *current_process(); }
 
-// Shared by kill and the group forms: sends to every process `match` accepts.
+// Whether the caller may signal q (kill(2)'s EPERM rule). Table lock held (q.sid).
+bool may_signal_locked(const Process& me, const Process& q, int s) {
+    return may_signal(me.cred, q.cred) || (s == sig::CONT && q.sid == me.sid);
+}
+
+// Shared by kill and the group forms: sends to every process `match` accepts. Perm when it
+// accepted some but the caller may signal none of them (unless refusals are skipped: kill(-1)).
 template <typename Match>
-Result<void> send_matching(int s, int32_t code, Match&& match) {
+Result<void> send_matching(int s, int32_t code, Match&& match, bool skip_refused = false) {
     Process& me = self();
     SigInfo info{};
     info.signo = s;
     info.code = code;
     info.kill.pid = int32_t(me.pid);
-    info.kill.uid = me.uid;
-    bool found = false;
+    info.kill.uid = me.cred.uid;
+    bool found = false, refused = false;
     uint32_t init = init_pid();
     SpinlockGuard g(process_table_lock());
     for_each_process_locked([&](Process& q) {
         if (!match(q)) return;
+        if (!may_signal_locked(me, q, s)) {
+            refused = true;
+            return;
+        }
         found = true;
         // As on Linux, init only receives the signals it has handlers for (not even SIGKILL),
         // or blocks (to take them with sigtimedwait, as busybox init does).
@@ -53,8 +66,8 @@ Result<void> send_matching(int s, int32_t code, Match&& match) {
             return;
         if (s) send_signal_locked(q, s, info);
     });
-    if (!found) return Errno::Srch;
-    return {};
+    if (found || (refused && skip_refused)) return {};
+    return refused ? Errno::Perm : Errno::Srch;
 }
 
 }  // namespace
@@ -250,9 +263,10 @@ Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
                              [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
     }
     if (pid == -1) {
-        return send_matching(sg, si::USER, [&](const Process& q) {
-            return q.pid != me.pid && !q.kernel_waited && q.state == ProcessState::Running;
-        });
+        return send_matching(
+            sg, si::USER,
+            [&](const Process& q) { return q.pid != me.pid && !q.kernel_waited && q.state == ProcessState::Running; },
+            true);
     }
     uint32_t pg = uint32_t(-int64_t(pid));
     return send_matching(sg, si::USER,

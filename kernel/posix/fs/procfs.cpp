@@ -134,8 +134,8 @@ uint32_t parse_pid(Name name) {
 
 class ProcNode : public Inode {
 public:
-    ProcNode(RefPtr<ProcState> st, uint64_t ino, uint32_t mode)
-        : st_(static_cast<RefPtr<ProcState>&&>(st)), ino_(ino), mode_(mode) {}
+    ProcNode(RefPtr<ProcState> st, uint64_t ino, uint32_t mode, uint32_t pid = 0)
+        : st_(static_cast<RefPtr<ProcState>&&>(st)), ino_(ino), mode_(mode), owner_pid_(pid) {}
     uint64_t dev() const override { return st_->dev; }
     uint64_t ino() const override { return ino_; }
     uint32_t mode() const override { return mode_; }
@@ -146,6 +146,7 @@ public:
         st.st_mode = mode_;
         st.st_nlink = is_dir(mode_) ? 2 : 1;
         st.st_blksize = 1024;
+        if (owner_pid_) st_->source.owner(owner_pid_, st.st_uid, st.st_gid);
         return {};
     }
     Result<void> statfs(StatFs& st) override {
@@ -160,6 +161,7 @@ protected:
     RefPtr<ProcState> st_;
     uint64_t ino_;
     uint32_t mode_;
+    uint32_t owner_pid_;  // a /proc/PID node belongs to that process's owner; 0: root
 };
 
 class ProcOpenFile final : public FileObject {
@@ -200,7 +202,7 @@ private:
 class ProcFileNode final : public ProcNode {
 public:
     ProcFileNode(RefPtr<ProcState> st, uint64_t ino, uint32_t perm, ProcFile file, uint32_t pid)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ino, mode::Regular | perm), file_(file), pid_(pid) {}
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ino, mode::Regular | perm, pid), file_(file), pid_(pid) {}
     Result<RefPtr<FileObject>> open_file(const Location&, uint32_t oflags) override {
         RefPtr<ProcOpenFile> f = TRY(make_ref<ProcOpenFile>(RefPtr<Inode>(this), file_, st_));
         RefPtr<FileObject> ref = f;
@@ -238,7 +240,7 @@ Result<RefPtr<Inode>> make_node(Args&&... args) {
 class ProcPidDir final : public ProcNode {
 public:
     ProcPidDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> root)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), pid_dir_ino(pid), mode::Directory | 0555),
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), pid_dir_ino(pid), mode::Directory | 0555, pid),
           pid_(pid),
           root_(static_cast<RefPtr<Inode>&&>(root)) {}
 

@@ -47,8 +47,14 @@ public:
     virtual uint32_t self_pid() = 0;
     // The text of a file (pid is 0 for the global ones). NoEnt when the process is gone.
     virtual Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) = 0;
-    // A write to a writable file (/proc/domctl).
+    // A write to a writable file (/proc/domctl). The source checks the writer's privilege.
     virtual Result<size_t> write(ProcFile file, const char* data, size_t n) = 0;
+    // Who /proc/PID and its files belong to: the process's effective ids, as on Linux (root
+    // when the process is gone or the source does not say).
+    virtual void owner(uint32_t pid, uint32_t& uid, uint32_t& gid) {
+        (void)pid;
+        uid = gid = 0;
+    }
 
 protected:
     ~ProcSource() = default;

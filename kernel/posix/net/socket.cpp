@@ -60,7 +60,7 @@ uint32_t put_timeout(void* val, uint32_t len, int64_t ns) {
 Ucred current_ucred() {
     Process* p = current_process();
     if (!p) return Ucred{0, 0, 0};
-    return Ucred{int32_t(p->pid), p->euid, p->egid};
+    return Ucred{int32_t(p->pid), p->cred.euid, p->cred.egid};
 }
 
 Result<void> Socket::setsockopt(int level, int name, const void* val, uint32_t len) {
