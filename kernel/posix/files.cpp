@@ -15,6 +15,7 @@
 #include "kernel/posix/random.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
+#include "kernel/profile/profile.h"
 #include "kernel/time/time.h"
 
 namespace lamina::posix {
@@ -105,6 +106,9 @@ public:
             }
             case ProcFile::DomCtl:
                 return {};
+            case ProcFile::Profile:
+                profile::format(out);
+                return {};
             case ProcFile::NetDev: {
                 NetDevRow rows[1] = {};
                 size_t n = 0;
@@ -132,6 +136,10 @@ public:
     }
 
     Result<size_t> write(ProcFile file, const char* data, size_t n) override {
+        if (file == ProcFile::Profile) {
+            TRY(profile::control(data, n));
+            return n;
+        }
         if (file != ProcFile::DomCtl) return Errno::Inval;
         // One command per write (userland/domctl/README.md); what it fails with is its errno.
         TRY(domain::control(data, n));
@@ -171,6 +179,17 @@ private:
 };
 
 KernelProcSource g_proc_source;
+
+// The profiler's view of a process (interrupt context, on the process's own thread, so it
+// cannot go away): its pid and the last component of its program's path.
+void identify_process(void* process, uint32_t* pid, char* name, size_t name_size) {
+    auto* p = static_cast<const Process*>(process);
+    *pid = p->pid;
+    const char* base = p->name;
+    for (const char* s = p->name; *s && s < p->name + sizeof p->name; s++)
+        if (*s == '/') base = s + 1;
+    copy_text(name, name_size, base);
+}
 
 Result<Location> lookup_dir(const char* path) {
     PathContext ctx{g_mounts, g_mounts.root(), g_mounts.root(), g_root_credentials};
@@ -266,6 +285,7 @@ void init_files() {
     if (dm.is_error()) fail("the devfs mount", dm.error());
     record_mount(dm.value(), "devtmpfs", "devtmpfs", devfs.release_value());
 
+    profile::set_user_identify(identify_process);
     auto proc = make_procfs(g_proc_source, g_next_dev++);
     if (proc.is_error()) fail("procfs", proc.error());
     auto proc_at = lookup_dir("/proc");
