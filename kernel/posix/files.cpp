@@ -427,7 +427,28 @@ void files_exit(Process& p) {
 void LoadedFile::free() {
     mm::kfree(data);
     data = nullptr;
-    size = 0;
+    head_size = size = 0;
+    inode = nullptr;
+}
+
+Result<void> LoadedFile::read(uint64_t offset, void* dst, size_t n) const {
+    if (offset > size || n > size - offset) return Errno::Inval;
+    auto* out = static_cast<uint8_t*>(dst);
+    if (offset < head_size) {
+        size_t k = head_size - size_t(offset) < n ? head_size - size_t(offset) : n;
+        __builtin_memcpy(out, data + offset, k);
+        out += k;
+        offset += k;
+        n -= k;
+    }
+    while (n) {
+        size_t k = TRY(inode->read(offset, out, n));
+        if (k == 0) return Errno::IO;
+        out += k;
+        offset += k;
+        n -= k;
+    }
+    return {};
 }
 
 Result<LoadedFile> load_executable_file(const char* path) {
@@ -448,17 +469,17 @@ Result<LoadedFile> load_executable_file(const char* path) {
     TRY(loc.inode->getattr(st));
     LoadedFile out;
     out.size = size_t(st.st_size);
-    out.data = static_cast<uint8_t*>(mm::kmalloc(out.size ? out.size : 1));
+    out.head_size = out.size < LoadedFile::HEAD_SIZE ? out.size : LoadedFile::HEAD_SIZE;
+    out.data = static_cast<uint8_t*>(mm::kmalloc(out.head_size ? out.head_size : 1));
     if (!out.data) return Errno::NoMem;
-    size_t done = 0;
-    while (done < out.size) {
-        auto r = loc.inode->read(done, out.data + done, out.size - done);
-        if (r.is_error() || r.value() == 0) {
-            out.free();
-            return r.is_error() ? r.error() : Error(Errno::IO);
-        }
-        done += r.value();
+    out.inode = loc.inode;
+    size_t head = out.head_size;
+    out.head_size = 0;  // read() fills the head from the file
+    if (auto r = out.read(0, out.data, head); r.is_error()) {
+        out.free();
+        return r.error();
     }
+    out.head_size = head;
     return out;
 }
 
