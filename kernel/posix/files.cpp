@@ -17,6 +17,7 @@
 #include "kernel/posix/random.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
+#include "kernel/profile/profile.h"
 #include "kernel/time/time.h"
 
 namespace lamina::posix {
@@ -116,6 +117,9 @@ public:
             }
             case ProcFile::DomCtl:
                 return {};
+            case ProcFile::Profile:
+                profile::format(out);
+                return {};
             case ProcFile::NetDev: {
                 NetDevRow rows[1] = {};
                 size_t n = 0;
@@ -143,10 +147,14 @@ public:
     }
 
     Result<size_t> write(ProcFile file, const char* data, size_t n) override {
-        if (file != ProcFile::DomCtl) return Errno::Inval;
-        // Loading, restarting and crashing domains is the administrator's, whoever opened the
-        // file (a descriptor can be passed on).
+        // Profiling the kernel, and loading, restarting and crashing domains, are the
+        // administrator's, whoever opened the file (a descriptor can be passed on).
         if (!capable(cap::SYS_ADMIN)) return Errno::Perm;
+        if (file == ProcFile::Profile) {
+            TRY(profile::control(data, n));
+            return n;
+        }
+        if (file != ProcFile::DomCtl) return Errno::Inval;
         // One command per write (userland/domctl/README.md); what it fails with is its errno.
         TRY(domain::control(data, n));
         return n;
@@ -214,6 +222,17 @@ private:
 };
 
 KernelProcSource g_proc_source;
+
+// The profiler's view of a process (interrupt context, on the process's own thread, so it
+// cannot go away): its pid and the last component of its program's path.
+void identify_process(void* process, uint32_t* pid, char* name, size_t name_size) {
+    auto* p = static_cast<const Process*>(process);
+    *pid = p->pid;
+    const char* base = p->name;
+    for (const char* s = p->name; *s && s < p->name + sizeof p->name; s++)
+        if (*s == '/') base = s + 1;
+    copy_text(name, name_size, base);
+}
 
 Result<Location> lookup_dir(const char* path) {
     PathContext ctx{g_mounts, g_mounts.root(), g_mounts.root(), g_root_credentials};
@@ -312,6 +331,7 @@ void init_files() {
     if (dm.is_error()) fail("the devfs mount", dm.error());
     record_mount(dm.value(), "devtmpfs", "devtmpfs", devfs.release_value());
 
+    profile::set_user_identify(identify_process);
     auto proc = make_procfs(g_proc_source, g_next_dev++);
     if (proc.is_error()) fail("procfs", proc.error());
     auto proc_at = lookup_dir("/proc");
@@ -453,7 +473,28 @@ void files_exit(Process& p) {
 void LoadedFile::free() {
     mm::kfree(data);
     data = nullptr;
-    size = 0;
+    head_size = size = 0;
+    inode = nullptr;
+}
+
+Result<void> LoadedFile::read(uint64_t offset, void* dst, size_t n) const {
+    if (offset > size || n > size - offset) return Errno::Inval;
+    auto* out = static_cast<uint8_t*>(dst);
+    if (offset < head_size) {
+        size_t k = head_size - size_t(offset) < n ? head_size - size_t(offset) : n;
+        __builtin_memcpy(out, data + offset, k);
+        out += k;
+        offset += k;
+        n -= k;
+    }
+    while (n) {
+        size_t k = TRY(inode->read(offset, out, n));
+        if (k == 0) return Errno::IO;
+        out += k;
+        offset += k;
+        n -= k;
+    }
+    return {};
 }
 
 Result<LoadedFile> load_executable_file(const char* path) {
@@ -477,17 +518,17 @@ Result<LoadedFile> load_executable_file(const char* path) {
     out.mode = st.st_mode;
     out.uid = st.st_uid;
     out.gid = st.st_gid;
-    out.data = static_cast<uint8_t*>(mm::kmalloc(out.size ? out.size : 1));
+    out.head_size = out.size < LoadedFile::HEAD_SIZE ? out.size : LoadedFile::HEAD_SIZE;
+    out.data = static_cast<uint8_t*>(mm::kmalloc(out.head_size ? out.head_size : 1));
     if (!out.data) return Errno::NoMem;
-    size_t done = 0;
-    while (done < out.size) {
-        auto r = loc.inode->read(done, out.data + done, out.size - done);
-        if (r.is_error() || r.value() == 0) {
-            out.free();
-            return r.is_error() ? r.error() : Error(Errno::IO);
-        }
-        done += r.value();
+    out.inode = loc.inode;
+    size_t head = out.head_size;
+    out.head_size = 0;  // read() fills the head from the file
+    if (auto r = out.read(0, out.data, head); r.is_error()) {
+        out.free();
+        return r.error();
     }
+    out.head_size = head;
     return out;
 }
 

@@ -77,15 +77,49 @@ struct ProgramArgs {
     bool secure = false;  // set by load_resolved (AT_SECURE)
 };
 
-Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const ProgramArgs& args) {
-    Executable exe = TRY(parse_executable(file, size));
+// The program's bytes: a boot module's from memory, a VFS file's through its inode.
+class ExecutableReader final : public ExecReader {
+public:
+    explicit ExecutableReader(const ExecutableFile& f) : f_(f) {}
+    uint64_t size() const override { return f_.size; }
+    Result<void> read(uint64_t offset, void* dst, size_t n) override {
+        if (f_.owned.inode) return f_.owned.read(offset, dst, n);
+        if (offset > f_.size || n > f_.size - offset) return Errno::Inval;
+        __builtin_memcpy(dst, f_.data + offset, n);
+        return {};
+    }
+
+private:
+    const ExecutableFile& f_;
+};
+
+// A segment's file bytes into the space, streamed through a bounded buffer for VFS files.
+Result<void> copy_segment(AddressSpace& as, const ExecutableFile& file, const LoadSegment& s) {
+    if (!file.owned.inode) return write_to_space(as, s.vaddr, file.data + s.offset, s.filesz);
+    constexpr size_t CHUNK = 64 << 10;
+    size_t cap = s.filesz < CHUNK ? size_t(s.filesz) : CHUNK;
+    auto* buffer = static_cast<uint8_t*>(mm::kmalloc(cap ? cap : 1));
+    if (!buffer) return Errno::NoMem;
+    Result<void> r;
+    for (uint64_t done = 0; done < s.filesz && r.is_ok(); done += cap) {
+        size_t n = s.filesz - done < cap ? size_t(s.filesz - done) : cap;
+        r = file.owned.read(s.offset + done, buffer, n);
+        if (r.is_ok()) r = write_to_space(as, s.vaddr + done, buffer, n);
+    }
+    mm::kfree(buffer);
+    return r;
+}
+
+Result<Loaded> load(AddressSpace& as, const ExecutableFile& file, const ProgramArgs& args) {
+    ExecutableReader reader(file);
+    Executable exe = TRY(parse_executable(reader));
     for (size_t i = 0; i < exe.segment_count; i++) {
         const LoadSegment& s = exe.segments[i];
         uint64_t start = s.vaddr & ~(PAGE - 1), end = (s.vaddr + s.memsz + PAGE - 1) & ~(PAGE - 1);
         TRY(as.map(start, end, segment_prot(s)));
-        TRY(write_to_space(as, s.vaddr, file + s.offset, s.filesz));
+        TRY(copy_segment(as, file, s));
     }
-    TRY(for_each_relative(exe, file, size,
+    TRY(for_each_relative(exe, reader,
                           [&](uint64_t where, uint64_t value) { (void)write_to_space(as, where, &value, 8); }));
     as.brk_start = as.brk = exe.end;
 
@@ -223,12 +257,13 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
     const char* current = path;
     for (int depth = 0;; depth++) {
         ExecutableFile f = TRY(load_executable(current));
-        if (!is_script(f.data, f.size)) {
+        if (!is_script(f.data, f.head_size())) {
             plan.file = f;  // the caller releases it
             return {};
         }
         ScriptLine& line = plan.lines[depth];
-        auto parsed = depth == MAX_SCRIPT_DEPTH ? Result<void>(Errno::Loop) : parse_script_line(f.data, f.size, line);
+        auto parsed =
+            depth == MAX_SCRIPT_DEPTH ? Result<void>(Errno::Loop) : parse_script_line(f.data, f.head_size(), line);
         f.release();  // the line is copied out
         TRY(parsed);
         size_t n = __builtin_strlen(current);
@@ -251,24 +286,23 @@ Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path,
     TRY(resolve(plan, path, args.argv, args.argc));
     // The program's set-id bits count, not a script's (as on Linux).
     args.secure = exec_transition(*args.cred, plan.file.mode, plan.file.uid, plan.file.gid);
-    auto r =
-        load(as, plan.file.data, plan.file.size, {plan.argv, plan.argc, args.envp, args.envc, args.cred, args.secure});
+    auto r = load(as, plan.file, {plan.argv, plan.argc, args.envp, args.envc, args.cred, args.secure});
     plan.file.release();
     return r;
 }
 
 Result<Loaded> load_program(AddressSpace& as, const char* path, ProgramArgs args) {
-    auto* plan = static_cast<ExecPlan*>(mm::kmalloc(sizeof(ExecPlan)));
+    auto* plan = new (std::nothrow) ExecPlan{};  // constructed: its file holds a RefPtr
     if (!plan) return Errno::NoMem;
     plan->max_args = args.argc + 3 * MAX_SCRIPT_DEPTH;  // interpreter, argument, script path
     plan->argv = static_cast<const char**>(mm::kmalloc(plan->max_args * sizeof(char*)));
     if (!plan->argv) {
-        mm::kfree(plan);
+        delete plan;
         return Errno::NoMem;
     }
     auto r = load_resolved(as, *plan, path, args);
     mm::kfree(plan->argv);
-    mm::kfree(plan);
+    delete plan;
     return r;
 }
 

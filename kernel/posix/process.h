@@ -165,12 +165,14 @@ void cancel_real_timer(Process& p);
 // The file the program at `path` names: the one place execve and spawn read programs through.
 // In a process (execve) the path goes through the VFS from the caller's cwd and root (/bin
 // holds the boot-module programs); the kernel (spawn, no process) may also name a boot module
-// by its plain name. release() frees the VFS copy.
+// by its plain name. A VFS file is read on demand (LoadedFile): `data` holds its first
+// head_size() bytes only. release() frees the VFS head.
 struct ExecutableFile {
     const uint8_t* data = nullptr;
     size_t size = 0;
-    LoadedFile owned;                     // the VFS copy, when there is one
+    LoadedFile owned;                     // the VFS file, when there is one
     uint32_t mode = 0, uid = 0, gid = 0;  // the file's (set-id bits for execve)
+    size_t head_size() const { return owned.inode ? owned.head_size : size; }
     void release() {
         owned.free();
         data = nullptr;

@@ -88,6 +88,7 @@ SyscallResult sys_sync();
 SyscallResult sys_brk(uint64_t addr);
 SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd, uint64_t off);
 Result<void> sys_munmap(uint64_t addr, uint64_t len);
+SyscallResult sys_mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t new_addr);
 Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot);
 
 // sys_process.cpp: processes, identity, limits, futex.

@@ -82,7 +82,7 @@ constexpr Entry ENTRIES[] = {
     {22, "pipe", handler<sys_pipe>},
     {23, "select", handler<sys_select>},
     {24, "sched_yield", handler<sys_sched_yield>},
-    {25, "mremap", nullptr},
+    {25, "mremap", handler<sys_mremap>},
     {28, "madvise", nullptr},
     {32, "dup", handler<sys_dup>},
     {33, "dup2", handler<sys_dup2>},

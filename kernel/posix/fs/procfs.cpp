@@ -88,7 +88,7 @@ struct GlobalFile {
 };
 constexpr GlobalFile GLOBAL_FILES[] = {
     {"meminfo", ProcFile::MemInfo, 0444}, {"uptime", ProcFile::Uptime, 0444}, {"mounts", ProcFile::Mounts, 0444},
-    {"domains", ProcFile::Domains, 0444}, {"domctl", ProcFile::DomCtl, 0200},
+    {"domains", ProcFile::Domains, 0444}, {"domctl", ProcFile::DomCtl, 0200}, {"profile", ProcFile::Profile, 0600},
 };
 struct PidFile {
     const char* name;
@@ -183,7 +183,7 @@ public:
         return k;
     }
     Result<size_t> write(OpenFile&, const void* src, size_t n) override {
-        if (file_ != ProcFile::DomCtl) return Errno::Inval;
+        if (file_ != ProcFile::DomCtl && file_ != ProcFile::Profile) return Errno::Inval;
         return st_->source.write(file_, static_cast<const char*>(src), n);
     }
     Result<uint64_t> lseek(OpenFile& f, int64_t offset, int whence) override {
