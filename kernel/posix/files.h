@@ -62,9 +62,9 @@ Credentials real_credentials();
 // memory (a 16 MiB program needs no 16 MiB buffer). Release with free().
 struct LoadedFile {
     static constexpr size_t HEAD_SIZE = 4096;
-    uint8_t* data = nullptr;  // the first head_size bytes (kmalloc'd)
-    size_t head_size = 0;     // min(size, HEAD_SIZE)
-    size_t size = 0;          // the file's
+    uint8_t* data = nullptr;              // the first head_size bytes (kmalloc'd)
+    size_t head_size = 0;                 // min(size, HEAD_SIZE)
+    size_t size = 0;                      // the file's
     uint32_t mode = 0, uid = 0, gid = 0;  // the file's, when it was opened
     RefPtr<Inode> inode;
     // Exactly n bytes at offset (Inval past the end; IO when the file shrank meanwhile).
