@@ -1,15 +1,18 @@
 // Users and permissions: started as root, a child drops to nobody (65534) and tries what Linux
 // refuses it (reading root's private file, exec without execute permission, a search through a
 // closed directory, unlinking another's file in a sticky directory, chmod, chown and utimensat
-// of another's file, signalling root's processes, becoming root again, writing /proc/domctl),
-// then what it may do (its own files, a set-user-id program that makes it root for one exec).
+// of another's file, signalling root's processes, becoming root again, binding port 80,
+// writing /proc/domctl), then what it may do (its own files, a set-user-id program that makes it root for one exec).
 // Root's side: its override of read and write permission, but no exec without an execute bit.
 // Each line is what Linux prints when the same binary runs as root on the host.
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -127,6 +130,14 @@ static void as_nobody(void) {
     printf("kill(parent, SIGTERM): %s\n", err(kill(getppid(), SIGTERM)));
     printf("kill(1, 0): %s\n", err(kill(1, 0)));
     printf("kill(self, 0): %s\n", err(kill(getpid(), 0)));
+
+    // Ports below 1024 are root's (CAP_NET_BIND_SERVICE); binding is all: no traffic.
+    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    printf("bind port 80: %s\n", err(bind(sock, (struct sockaddr*)&sin, sizeof sin)));
+    sin.sin_port = 0;
+    printf("bind an ephemeral port: %s\n", err(bind(sock, (struct sockaddr*)&sin, sizeof sin)));
+    close(sock);
 
     // The domain control file is root's. (The host has none: the line Lamina prints is printed.)
     fd = open("/proc/domctl", O_WRONLY);

@@ -131,7 +131,7 @@ INSTANTIATE_TEST_SUITE_P(
                       // Users and permissions (run as root on the host too).
                       Program{"perms", {}, 0, 0},
                       // Sockets.
-                      Program{"unix", {}, 0, 0}, Program{"epoll", {}, 0, 0}),
+                      Program{"unix", {}, 0, 0}, Program{"epoll", {}, 0, 0}, Program{"inet", {}, 0, 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The kernel's side of a killed process: one log line naming the process, the signal and the
