@@ -1,7 +1,7 @@
 // Users and logging in (issue 20), as an administrator and a new user meet them on the console:
 // root adds a user with adduser and gives it a password, the user gets a shell through su and
-// through login, cannot read /etc/shadow or crash a domain, and reaches root again only with
-// root's password; deluser removes it. Every step waits for a marker the shell computes
+// through login, cannot read /etc/shadow or crash a domain, changes its own password, and
+// reaches root again only with root's password; deluser removes it. Every step waits for a marker the shell computes
 // ($((...))), so the echoed command line never matches it.
 #include <algorithm>
 
@@ -57,6 +57,15 @@ TEST_F(Users, AddedUserLogsInAndStaysUnprivileged) {
     vm.send("lamina\r");
     out = step(vm, "true");
     EXPECT_NE(out.find("root-is-0"), std::string::npos) << out;
+    // alice changes her own password: passwd needs root's privilege to write /etc/shadow.
+    vm.send("passwd\r");
+    ASSERT_TRUE(vm.wait_for("Old password: ", STEP));
+    vm.send("wonderland\r");
+    ASSERT_TRUE(vm.wait_for("New password: ", STEP));
+    vm.send("Tea-party7\r");
+    ASSERT_TRUE(vm.wait_for("Retype password: ", STEP));
+    vm.send("Tea-party7\r");
+    ASSERT_TRUE(vm.wait_for("password for alice changed", STEP));
     vm.send("exit\r");  // alice's su shell
 
     // The domain was never crashed by alice's attempt.
@@ -64,9 +73,11 @@ TEST_F(Users, AddedUserLogsInAndStaysUnprivileged) {
     EXPECT_NE(out.find("0\n1\n"), std::string::npos) << out;
 
     // login asks for the password and starts alice's login shell in her home.
+    out = step(vm, "grep -c '^alice:\\$6\\$' /etc/shadow");
+    EXPECT_NE(out.find("1\n"), std::string::npos) << out;  // stored as SHA-512
     vm.send("login alice\r");
     ASSERT_TRUE(vm.wait_for("Password: ", STEP));
-    vm.send("wonderland\r");
+    vm.send("Tea-party7\r");
     ASSERT_TRUE(vm.wait_for("alice@lamina:~$ ", STEP));
     out = step(vm, "stty -echo; id -un; pwd");
     EXPECT_NE(out.find("alice\n/home/alice"), std::string::npos) << out;
