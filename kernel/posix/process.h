@@ -101,6 +101,7 @@ struct Process {
 
     // --- identity and limits (own thread) ---
     uint32_t uid, euid, suid, gid, egid, sgid;
+    bool undumpable;  // prctl(PR_SET_DUMPABLE, 0)
     Rlimit rlimits[RLIMIT_COUNT];
 
     // --- files (own thread; kernel/posix/files.h) ---

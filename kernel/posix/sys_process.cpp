@@ -1,6 +1,7 @@
 // Process system calls: fork, vfork, clone (fork-like flag sets only), execve, exit and
 // exit_group, wait4, waitid, getpid/getppid, process groups and sessions, user and group ids,
-// resource limits, futex, set_tid_address, set_robust_list, arch_prctl, sched_yield.
+// resource limits, futex, set_tid_address, set_robust_list, arch_prctl, prctl, sched_yield,
+// sched_getaffinity.
 //
 // Contract
 //   - fork/vfork/clone: the child is a copy-on-write copy of the caller (process.h). vfork (and
@@ -30,9 +31,13 @@
 //   - futex: FUTEX_WAIT, FUTEX_WAKE and their _BITSET forms (the bitset must be nonzero and is
 //     otherwise treated as all ones), private or not (the key is the address space and the
 //     address; shared-memory futexes across processes are not keyed by frame yet).
+//   - prctl: PR_SET_DUMPABLE/PR_GET_DUMPABLE (kept per process, inherited by fork, reset to 1
+//     by execve; nothing reads it yet since there are no core dumps); other options EINVAL.
+//   - sched_getaffinity: every online CPU (nothing pins a process yet), as a 64-bit mask.
 #include <lamina/scope_guard.h>
 
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
 #include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
@@ -667,6 +672,36 @@ SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr) {
         return 0;
     }
     return Errno::Inval;
+}
+
+SyscallResult sys_prctl(uint64_t option, uint64_t arg2, uint64_t, uint64_t, uint64_t) {
+    constexpr uint64_t PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4;
+    Process& p = self();
+    if (option == PR_GET_DUMPABLE) return p.undumpable ? 0 : 1;
+    if (option == PR_SET_DUMPABLE) {
+        // Linux refuses 2 (SUID_DUMP_ROOT) from user space too.
+        if (arg2 > 1) return Errno::Inval;
+        p.undumpable = arg2 == 0;
+        return 0;
+    }
+    return Errno::Inval;
+}
+
+SyscallResult sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask) {
+    // The kernel's cpumask is one unsigned long (MAX_CPUS <= 64); Linux wants room for it, in
+    // whole longs.
+    static_assert(arch::MAX_CPUS <= 64);
+    if (len < sizeof(uint64_t) || len % sizeof(uint64_t)) return Errno::Inval;
+    if (int32_t(pid) < 0) return Errno::Srch;
+    if (pid != 0) {
+        SpinlockGuard g(process_table_lock());
+        if (!find_process(uint32_t(pid))) return Errno::Srch;
+    }
+    uint64_t bits = 0;
+    for (unsigned i = 0; i < arch::cpu_count(); i++)
+        if (arch::cpu_by_index(i).online) bits |= uint64_t(1) << i;
+    TRY(UserPtr<uint64_t>(mask).write(bits));
+    return int64_t(sizeof bits);
 }
 
 SyscallResult sys_sched_yield() {
