@@ -65,6 +65,12 @@ Ucred current_ucred() {
 
 Result<void> Socket::setsockopt(int level, int name, const void* val, uint32_t len) {
     if (level != so::SolSocket) return family_setsockopt(level, name, val, len);
+    TRY(set_common(name, val, len));
+    return option_set(name);
+}
+
+Result<void> Socket::set_common(int name, const void* val, uint32_t len) {
+    constexpr int level = so::SolSocket;
     SocketOptions& o = options_;
     auto flag = [&](bool& b) -> Result<void> {
         b = TRY(int_value(val, len)) != 0;

@@ -744,14 +744,12 @@ public:
         return c.rx_bytes;
     }
 
-    Result<void> family_setsockopt(int level, int name, const void* val, uint32_t len) override {
-        if (level == so::SolSocket && name == so::SndBuf) {
-            TRY(Socket::setsockopt(level, name, val, len));
+    Result<void> option_set(int name) override {
+        if (name == so::SndBuf) {
             IrqSpinlockGuard g(g_lock);
             core_->sndbuf = options().sndbuf;
-            return {};
         }
-        return Errno::NoProtoOpt;
+        return {};
     }
 
     // Linux's unix_poll and unix_dgram_poll.
