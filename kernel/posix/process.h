@@ -129,7 +129,8 @@ Result<Process*> spawn(const SpawnArgs& args);
 int wait(Process* p);
 
 Process* current_process();
-// Unlocked lookup: only for the caller's own process or under process_table_lock().
+// Takes the table lock itself (so never call it holding process_table_lock()); the result stays
+// valid only for the caller's own process.
 Process* find_process(uint32_t pid);
 Spinlock& process_table_lock();
 // Live pids in ascending order (at most max); returns how many were written.

@@ -694,8 +694,10 @@ SyscallResult sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask) {
     if (len < sizeof(uint64_t) || len % sizeof(uint64_t)) return Errno::Inval;
     if (int32_t(pid) < 0) return Errno::Srch;
     if (pid != 0) {
+        bool found = false;
         SpinlockGuard g(process_table_lock());
-        if (!find_process(uint32_t(pid))) return Errno::Srch;
+        for_each_process_locked([&](Process& q) { found |= q.pid == uint32_t(pid); });
+        if (!found) return Errno::Srch;
     }
     uint64_t bits = 0;
     for (unsigned i = 0; i < arch::cpu_count(); i++)
