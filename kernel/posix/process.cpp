@@ -531,6 +531,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     }
     child->as = as.value();
     __builtin_memcpy(child->name, parent->name, sizeof child->name);
+    child->undumpable = parent->undumpable;
     child->exit_signal = exit_signal;
     child->trap_frame = frame;
     child->trap_frame.rax = 0;
@@ -622,6 +623,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     files_exec(*p);  // close-on-exec descriptors
     set_name(*p, path);
     set_cred(*p, next);
+    p->undumpable = false;
     p->clear_child_tid = 0;
     {
         SpinlockGuard g(g_processes_lock);

@@ -113,7 +113,7 @@ struct Process {
     // under the table lock; other processes read it under that lock ---
     Cred cred;
     Credentials fs_cred;   // cred's file-system view (current_credentials), kept in step by set_cred
-    bool dumpable = true;  // PR_SET_DUMPABLE (kept for programs that set it; nothing dumps)
+    bool undumpable;       // prctl(PR_SET_DUMPABLE, 0)
     RefPtr<ArgText> args;  // the program's argv (table lock: others take a reference under it)
 
     // --- limits (own thread) ---
@@ -144,7 +144,8 @@ Result<Process*> spawn(const SpawnArgs& args);
 int wait(Process* p);
 
 Process* current_process();
-// Unlocked lookup: only for the caller's own process or under process_table_lock().
+// Takes the table lock itself (so never call it holding process_table_lock()); the result stays
+// valid only for the caller's own process.
 Process* find_process(uint32_t pid);
 Spinlock& process_table_lock();
 // Live pids in ascending order (at most max); returns how many were written.

@@ -13,7 +13,8 @@
 //     is EINVAL with version 3 written back (capget with a null data pointer then succeeds: how
 //     libcap probes). capset only on the caller (pid 0 or its own; EPERM otherwise).
 //   - prctl: PR_SET/GET_NO_NEW_PRIVS, PR_SET/GET_KEEPCAPS, PR_CAPBSET_READ, PR_SET/GET_DUMPABLE
-//     (kept, not used: no core dumps or ptrace here). Other options are EINVAL, logged once.
+//     (kept per process, inherited by fork, reset by execve; nothing reads it: no core dumps or
+//     ptrace here). Other options are EINVAL, logged once.
 #include "kernel/lib/log.h"
 #include "kernel/posix/cred.h"
 #include "kernel/posix/files.h"
@@ -199,10 +200,11 @@ SyscallResult sys_prctl(uint64_t option, uint64_t arg2, uint64_t arg3, uint64_t 
     Process& p = self();
     switch (option) {
         case PR_GET_DUMPABLE:
-            return p.dumpable ? 1 : 0;
+            return p.undumpable ? 0 : 1;
         case PR_SET_DUMPABLE:
+            // Linux refuses 2 (SUID_DUMP_ROOT) from user space too.
             if (arg2 > 1) return Errno::Inval;
-            p.dumpable = arg2 == 1;
+            p.undumpable = arg2 == 0;
             return 0;
         case PR_GET_KEEPCAPS:
             return p.cred.keep_caps ? 1 : 0;

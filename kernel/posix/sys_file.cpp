@@ -257,7 +257,7 @@ SyscallResult sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg) {
 }
 
 SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg) {
-    constexpr uint32_t FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIONBIO = 0x5421;
+    constexpr uint32_t FIONCLEX = 0x5450, FIOCLEX = 0x5451, FIONBIO = 0x5421, FIOASYNC = 0x5452;
     auto f = TRY(io_file(fd));
     uint32_t cmd = uint32_t(request);
     FdTable& t = *current_process()->fds;
@@ -265,11 +265,13 @@ SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg) {
         TRY(t.fcntl(int(fd), fcntl_cmd::SetFd, cmd == FIOCLEX ? fcntl_cmd::FdCloExec : 0));
         return 0;
     }
-    if (cmd == FIONBIO) {
+    if (cmd == FIONBIO || cmd == FIOASYNC) {
+        // The same status flags F_SETFL changes, set or cleared by an int flag.
         auto on = UserPtr<int>(arg).read();
         if (on.is_error()) return Errno::Fault;
+        uint32_t bit = cmd == FIONBIO ? oflag::NonBlock : oflag::Async;
         uint32_t fl = f->flags();
-        f->set_status_flags(on.value() ? fl | oflag::NonBlock : fl & ~oflag::NonBlock);
+        f->set_status_flags(on.value() ? fl | bit : fl & ~bit);
         return 0;
     }
     KernelUserIo io;

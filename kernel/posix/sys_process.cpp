@@ -1,6 +1,6 @@
 // Process system calls: fork, vfork, clone (fork-like flag sets only), execve, exit and
-// exit_group, wait4, waitid, getpid/getppid, process groups and sessions,
-// resource limits, futex, set_tid_address, set_robust_list, arch_prctl, sched_yield.
+// exit_group, wait4, waitid, getpid/getppid, process groups and sessions, resource limits,
+// futex, set_tid_address, set_robust_list, arch_prctl, sched_yield, sched_getaffinity.
 //
 // Contract
 //   - fork/vfork/clone: the child is a copy-on-write copy of the caller (process.h). vfork (and
@@ -29,9 +29,12 @@
 //   - futex: FUTEX_WAIT, FUTEX_WAKE and their _BITSET forms (the bitset must be nonzero and is
 //     otherwise treated as all ones), private or not (the key is the address space and the
 //     address; shared-memory futexes across processes are not keyed by frame yet).
+//   - prctl is kernel/posix/sys_cred.cpp's.
+//   - sched_getaffinity: every online CPU (nothing pins a process yet), as a 64-bit mask.
 #include <lamina/scope_guard.h>
 
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
 #include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
@@ -563,6 +566,25 @@ SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr) {
         return 0;
     }
     return Errno::Inval;
+}
+
+SyscallResult sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask) {
+    // The kernel's cpumask is one unsigned long (MAX_CPUS <= 64); Linux wants room for it, in
+    // whole longs.
+    static_assert(arch::MAX_CPUS <= 64);
+    if (len < sizeof(uint64_t) || len % sizeof(uint64_t)) return Errno::Inval;
+    if (int32_t(pid) < 0) return Errno::Srch;
+    if (pid != 0) {
+        bool found = false;
+        SpinlockGuard g(process_table_lock());
+        for_each_process_locked([&](Process& q) { found |= q.pid == uint32_t(pid); });
+        if (!found) return Errno::Srch;
+    }
+    uint64_t bits = 0;
+    for (unsigned i = 0; i < arch::cpu_count(); i++)
+        if (arch::cpu_by_index(i).online) bits |= uint64_t(1) << i;
+    TRY(UserPtr<uint64_t>(mask).write(bits));
+    return int64_t(sizeof bits);
 }
 
 SyscallResult sys_sched_yield() {

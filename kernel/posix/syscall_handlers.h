@@ -113,6 +113,7 @@ SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeo
 SyscallResult sys_set_tid_address(uint64_t tidptr);
 Result<void> sys_set_robust_list(uint64_t, uint64_t len);
 SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr);
+SyscallResult sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask);
 SyscallResult sys_sched_yield();
 
 // sys_cred.cpp: user and group ids, capabilities.

@@ -187,6 +187,7 @@ constexpr Entry ENTRIES[] = {
     {200, "tkill", handler<sys_tkill>},
     {201, "time", handler<sys_time>},
     {202, "futex", handler<sys_futex>},
+    {204, "sched_getaffinity", handler<sys_sched_getaffinity>},
     {213, "epoll_create", handler<sys_epoll_create>},
     {217, "getdents64", handler<sys_getdents64>},
     {218, "set_tid_address", handler<sys_set_tid_address>},

@@ -1,8 +1,14 @@
 // Identity, limits and futex: uid/gid calls answer as root and keep what root sets; the
 // resource limits round-trip and are checked; futex WAIT returns EAGAIN on a changed word and
-// ETIMEDOUT after its timeout, WAKE counts waiters, and a child wakes nothing of ours.
+// ETIMEDOUT after its timeout, WAKE counts waiters, and a child wakes nothing of ours. The calls
+// nginx's master and workers make besides: prctl(PR_SET_DUMPABLE), sched_getaffinity, and
+// FIOASYNC with F_SETOWN on a descriptor.
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -71,6 +77,35 @@ int main(void) {
         usleep(50 * 1000);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
+
+    CHECK(prctl(PR_GET_DUMPABLE) == 1);
+    CHECK(prctl(PR_SET_DUMPABLE, 0) == 0 && prctl(PR_GET_DUMPABLE) == 0);
+    pid = fork();
+    if (pid == 0) _exit(prctl(PR_GET_DUMPABLE) == 0 ? 0 : 1);
+    waitpid(pid, &status, 0);
+    printf("dumpable inherited: %s\n", describe(status));
+    CHECK(prctl(PR_SET_DUMPABLE, 2) == -1 && errno == EINVAL);
+    CHECK(prctl(PR_SET_DUMPABLE, 1) == 0 && prctl(PR_GET_DUMPABLE) == 1);
+    CHECK(prctl(0x7fff0000) == -1 && errno == EINVAL);
+    // The host may have more than 64 CPUs: room for 1024.
+    unsigned long mask[16] = {0};
+    long got = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
+    CHECK(got > 0 && got % sizeof(long) == 0 && mask[0] != 0);
+    CHECK(syscall(SYS_sched_getaffinity, getpid(), sizeof mask, mask) == got);
+    CHECK(syscall(SYS_sched_getaffinity, 0, 7, mask) == -1 && errno == EINVAL);
+    CHECK(syscall(SYS_sched_getaffinity, 0x7ffffff0, sizeof mask, mask) == -1 && errno == ESRCH);
+    int channel[2];
+    CHECK(pipe(channel) == 0);
+    int on = 1;
+    CHECK(fcntl(channel[0], F_GETOWN) == 0);
+    // Nothing is written to the pipe: Linux would raise SIGIO, whose default ends the process.
+    CHECK(ioctl(channel[0], FIOASYNC, &on) == 0 && fcntl(channel[0], F_SETOWN, getpid()) == 0);
+    CHECK(fcntl(channel[0], F_GETOWN) == getpid() && (fcntl(channel[0], F_GETFL) & O_ASYNC));
+    on = 0;
+    CHECK(ioctl(channel[0], FIOASYNC, &on) == 0 && !(fcntl(channel[0], F_GETFL) & O_ASYNC));
+    close(channel[0]);
+    close(channel[1]);
+    printf("prctl, affinity, async owner ok\n");
 
     static uint32_t word = 5;
     struct timespec ts = {0, 20 * 1000 * 1000};

@@ -1,7 +1,9 @@
 // The web programs inside Lamina, run as init from the ext2 root of the test image: the status
 // program reads the kernel's own /proc, and nginx reads and checks its configuration (it cannot
 // listen until the kernel has sockets; the line this test waits for holds before and after).
+#include "tests/system/browser.h"
 #include "tests/system/fixture.h"
+#include "tests/system/shell.h"
 
 namespace lamina::test {
 namespace {
@@ -23,6 +25,72 @@ TEST_F(SystemTest, NginxReadsItsConfigurationOnLamina) {
     std::string out;
     ASSERT_TRUE(vm.wait_for("init exited with status ", BOOT_TIMEOUT, out)) << vm.output();
     EXPECT_NE(out.find("nginx: the configuration file /etc/nginx/nginx.conf syntax is ok"), std::string::npos) << out;
+}
+
+// nginx's process model without the network: a listener on an AF_UNIX socket, the master and
+// its two workers (fork, socketpair channels with FIOASYNC and F_SETOWN, shared anonymous
+// memory, prctl, sched_getaffinity, setuid to nobody), then a graceful stop by `nginx -s quit`
+// (SIGQUIT through the pid file). Nothing the kernel lacks may be logged on the way.
+TEST_F(ShellTest, NginxMasterAndWorkersStartAndQuitOnLamina) {
+    Shell& sh = start();
+    sh.run(
+        "printf '%s\\n' 'worker_processes 2; pid /tmp/nginx.pid; error_log /tmp/error.log notice;' "
+        "'events { use epoll; worker_connections 64; }' "
+        "'http { access_log off; server { listen unix:/tmp/nginx.sock; root /www; } }' > /tmp/unix.conf");
+    EXPECT_EQ(sh.run("nginx -c /tmp/unix.conf"), "");
+    EXPECT_EQ(sh.status(), 0);
+    // The master writes its pid file before forking the workers; each worker logs nothing until
+    // it runs, so wait for the processes themselves.
+    EXPECT_EQ(sh.poll("ps -o comm | grep -c '^nginx'", "3\n", 60, "0.5"), "3\n") << sh.run("ps; cat /tmp/error.log");
+    EXPECT_EQ(sh.run("[ -S /tmp/nginx.sock ] && echo socket"), "socket\n");
+    EXPECT_EQ(sh.run("nginx -c /tmp/unix.conf -s quit"), "");
+    EXPECT_EQ(sh.poll("ps -o comm | grep -c '^nginx'", "0\n", 60, "0.5"), "0\n");
+    std::string log = sh.run("cat /tmp/error.log");
+    EXPECT_NE(log.find("start worker processes"), std::string::npos) << log;
+    EXPECT_NE(log.find("#0: exit\n"), std::string::npos) << log;
+    for (const char* bad : {"[alert]", "[emerg]", "[crit]", "failed"})
+        EXPECT_EQ(log.find(bad), std::string::npos) << bad << " in\n" << log;
+    EXPECT_EQ(sh.run("dmesg | grep -c 'not implemented'"), "0\n") << sh.run("dmesg | grep 'not implemented'");
+}
+
+// What a user of `ninja run` sees: rcS starts nginx and the status page's httpd at boot (the test
+// image leaves them off unless `web=on`), and headless Chromium on the host opens /status/
+// through QEMU's forward. A crash of the NIC driver shows on the page as a restart, and the page
+// (served over the restarted driver) still loads.
+TEST_F(ShellTest, StatusPageInChromiumShowsADriverRestart) {
+    int port = free_local_port();
+    ASSERT_NE(port, 0);
+    Shell& sh = start({.direct = true, .append = "web=on", .host_port = port});
+    EXPECT_EQ(sh.poll("ps -o comm | grep -c '^nginx'", "3\n", 60, "0.5"), "3\n") << sh.run("ps");
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/status/";
+    const std::string virtio_state =
+        "sed -n 's/.*name=virtio_net state=\\([a-z]*\\) restarts=\\([0-9]*\\).*/\\1 \\2/p' /proc/domains";
+    EXPECT_EQ(sh.run(virtio_state), "running 0\n");
+
+    RenderedPage page = render_page(url, 5000);
+    ASSERT_TRUE(page.ok) << page.error;
+    for (const char* name : {"nvme", "fs", "virtio_net", "net"}) {
+        auto row = table_row(page.dom, name);
+        ASSERT_EQ(row.size(), 9u) << name << " row missing:\n" << page.dom;
+        EXPECT_EQ(row[1], "running") << name;
+        EXPECT_EQ(row[2], "0") << name << " restarts";
+    }
+    EXPECT_FALSE(table_row(page.dom, "eth0").empty()) << page.dom;
+    EXPECT_NE(page.dom.find("Live: refreshed every 2 s."), std::string::npos) << page.dom;
+
+    sh.run("domctl inject virtio_net");
+    EXPECT_EQ(sh.status(), 0);
+    EXPECT_EQ(sh.poll(virtio_state, "running 1\n", 100, "0.2"), "running 1\n");
+    page = render_page(url, 5000);
+    ASSERT_TRUE(page.ok) << page.error;
+    auto row = table_row(page.dom, "virtio_net");
+    ASSERT_EQ(row.size(), 9u) << page.dom;
+    EXPECT_EQ(row[1], "running");
+    EXPECT_EQ(row[2], "1") << "restarts";
+    // Each render's script fetched the JSON through nginx at least once.
+    EXPECT_GE(
+        std::atoi(sh.run("grep -c ' \"GET /status/?format=json HTTP/1.1\" 200 ' /var/log/nginx/access.log").c_str()),
+        2);
 }
 
 }  // namespace

@@ -175,6 +175,24 @@ TEST(PosixFd, GetflSetflChangeOnlyAppendAndNonblock) {
     EXPECT_EQ(OpenFile::create(adopt_ref<FileObject>(new CountedObject(&live)), 3).error().code(), Errno::Inval);
 }
 
+// nginx's master sets both on each worker channel (FIOASYNC is the same flag as O_ASYNC).
+TEST(PosixFd, AsyncFlagAndOwnerBelongToTheDescription) {
+    int live = 0;
+    auto t = make_table();
+    ok(t->install(make_file(&live), false));
+    ok(t->dup(0));
+    EXPECT_EQ(ok(t->fcntl(0, fcntl_cmd::GetOwn, 0)), 0);
+    ok(t->fcntl(0, fcntl_cmd::SetOwn, 42));
+    ok(t->fcntl(0, fcntl_cmd::SetFl, oflag::Async));
+    EXPECT_EQ(ok(t->fcntl(1, fcntl_cmd::GetOwn, 0)), 42);
+    EXPECT_EQ(uint32_t(ok(t->fcntl(1, fcntl_cmd::GetFl, 0))), oflag::ReadWrite | oflag::Async);
+    // A negative owner names a process group, as on Linux.
+    ok(t->fcntl(1, fcntl_cmd::SetOwn, uint64_t(int64_t(-7))));
+    EXPECT_EQ(ok(t->fcntl(0, fcntl_cmd::GetOwn, 0)), -7);
+    ok(t->fcntl(0, fcntl_cmd::SetFl, 0));
+    EXPECT_EQ(uint32_t(ok(t->fcntl(1, fcntl_cmd::GetFl, 0))), oflag::ReadWrite);
+}
+
 TEST(PosixFd, CloseOnExecSweep) {
     int live = 0;
     auto t = make_table();

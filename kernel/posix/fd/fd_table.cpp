@@ -26,7 +26,7 @@ OpenFile::~OpenFile() {
 }
 
 void OpenFile::set_status_flags(uint32_t flags) {
-    constexpr uint32_t changeable = oflag::Append | oflag::NonBlock;
+    constexpr uint32_t changeable = oflag::Append | oflag::NonBlock | oflag::Async;
     flags_ = (flags_ & ~changeable) | (flags & changeable);
 }
 
@@ -128,6 +128,11 @@ Result<int> FdTable::fcntl(int fd, int cmd, uint64_t arg) {
         case fcntl_cmd::SetFl:
             f->set_status_flags(uint32_t(arg));
             return 0;
+        case fcntl_cmd::SetOwn:
+            f->owner = int32_t(arg);
+            return 0;
+        case fcntl_cmd::GetOwn:
+            return f->owner;
         default:
             return Errno::Inval;
     }

@@ -41,8 +41,13 @@ public:
     bool writable() const { return access_mode() != oflag::ReadOnly && !(flags_ & oflag::Path); }
     bool append() const { return flags_ & oflag::Append; }
     bool nonblocking() const { return flags_ & oflag::NonBlock; }
-    // F_SETFL: only O_APPEND and O_NONBLOCK change; everything else in `flags` is ignored.
+    // F_SETFL: only O_APPEND, O_NONBLOCK and O_ASYNC change; everything else in `flags` is
+    // ignored.
     void set_status_flags(uint32_t flags);
+    // F_SETOWN/F_GETOWN: the process (> 0) or process group (< 0) that O_ASYNC names. Only
+    // recorded: SIGIO is not raised yet (nginx, the user, sets both on its channels and never
+    // acts on the signal).
+    int32_t owner = 0;
 
     uint64_t offset = 0;
 
@@ -68,7 +73,8 @@ public:
     Result<int> dup(int fd);
     Result<int> dup2(int oldfd, int newfd);
     Result<int> dup3(int oldfd, int newfd, uint32_t flags);
-    // F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; others are EINVAL.
+    // F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETOWN, F_SETOWN; others
+    // are EINVAL.
     Result<int> fcntl(int fd, int cmd, uint64_t arg);
 
     // execve: closes every descriptor marked close-on-exec.

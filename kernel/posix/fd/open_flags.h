@@ -18,6 +18,7 @@ inline constexpr uint32_t Trunc = 01000;
 inline constexpr uint32_t Append = 02000;
 inline constexpr uint32_t NonBlock = 04000;
 inline constexpr uint32_t DSync = 010000;
+inline constexpr uint32_t Async = 020000;  // FASYNC
 inline constexpr uint32_t Directory = 0200000;
 inline constexpr uint32_t NoFollow = 0400000;
 inline constexpr uint32_t CloExec = 02000000;
@@ -32,6 +33,8 @@ inline constexpr int GetFd = 1;
 inline constexpr int SetFd = 2;
 inline constexpr int GetFl = 3;
 inline constexpr int SetFl = 4;
+inline constexpr int SetOwn = 8;
+inline constexpr int GetOwn = 9;
 inline constexpr int DupFdCloExec = 1030;
 inline constexpr int FdCloExec = 1;  // the F_GETFD/F_SETFD bit
 

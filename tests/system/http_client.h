@@ -1,0 +1,35 @@
+// A minimal HTTP/1.1 client for the web tests: one TCP connection to 127.0.0.1, requests in
+// sequence over it (keep-alive), each response read to exactly its Content-Length.
+#pragma once
+
+#include <string>
+
+namespace lamina::test {
+
+struct Response {
+    int status = 0;       // the status code; 0 when no complete response arrived
+    std::string headers;  // the header block, status line included
+    std::string body;
+};
+
+class Connection {
+public:
+    // Connects at once; ok() says whether it worked. Each receive gives up after timeout_s.
+    explicit Connection(int port, int timeout_s = 10);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    bool ok() const { return fd_ >= 0; }
+
+    // One GET; with close_after, asks the server to close the connection after the answer.
+    Response get(const std::string& path, bool close_after = false);
+    // True when the server closed the connection (and sent nothing more).
+    bool closed_by_server();
+
+private:
+    bool fill();
+    int fd_ = -1;
+    std::string pending_;
+};
+
+}  // namespace lamina::test
