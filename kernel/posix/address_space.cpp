@@ -171,27 +171,40 @@ void AddressSpace::unmap_pages_locked(uint64_t start, uint64_t end) {
     }
 }
 
+void AddressSpace::shoot_down(uint64_t start, uint64_t end) {
+    if (__atomic_load_n(&threads_, __ATOMIC_ACQUIRE) > 1) mm::flush_tlb_range(start, end - start);
+}
+
 Result<void> AddressSpace::unmap(uint64_t start, uint64_t end) {
     if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
-    SpinlockGuard g(lock_);
-    TRY(split_locked(start));
-    TRY(split_locked(end));
-    Vma** link = &vmas_;
-    while (*link) {
-        Vma* v = *link;
-        if (v->start >= start && v->end <= end) {
-            unmap_pages_locked(v->start, v->end);
-            *link = v->next;
-            delete v;
-        } else {
-            link = &v->next;
+    {
+        SpinlockGuard g(lock_);
+        TRY(split_locked(start));
+        TRY(split_locked(end));
+        Vma** link = &vmas_;
+        while (*link) {
+            Vma* v = *link;
+            if (v->start >= start && v->end <= end) {
+                unmap_pages_locked(v->start, v->end);
+                *link = v->next;
+                delete v;
+            } else {
+                link = &v->next;
+            }
         }
     }
+    shoot_down(start, end);
     return {};
 }
 
 Result<void> AddressSpace::protect(uint64_t start, uint64_t end, uint32_t prot) {
     if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
+    TRY(protect_locked(start, end, prot));
+    shoot_down(start, end);
+    return {};
+}
+
+Result<void> AddressSpace::protect_locked(uint64_t start, uint64_t end, uint32_t prot) {
     SpinlockGuard g(lock_);
     // The whole range must be mapped.
     for (uint64_t a = start; a < end;) {
@@ -255,7 +268,17 @@ Result<uint64_t> AddressSpace::populate(uint64_t virt) {
 }
 
 FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
-    SpinlockGuard g(lock_);
+    bool flush = false;
+    FaultResult r;
+    {
+        SpinlockGuard g(lock_);
+        r = handle_fault_locked(addr, write, exec, flush);
+    }
+    if (flush) shoot_down(addr & ~(PAGE - 1), (addr & ~(PAGE - 1)) + PAGE);
+    return r;
+}
+
+FaultResult AddressSpace::handle_fault_locked(uint64_t addr, bool write, bool exec, bool& shoot_down) {
     Vma* v = find_locked(addr);
     if (!v) return FaultResult::NoVma;
     if ((write && !(v->prot & Prot::Write)) || (exec && !(v->prot & Prot::Exec)) ||
@@ -263,8 +286,10 @@ FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
         return FaultResult::Protection;
     uint64_t page = addr & ~(PAGE - 1);
     if (auto t = pt_.translate(page); t.is_ok()) {
-        if (write && !(t.value().flags & mm::PageFlag::Writable))
+        if (write && !(t.value().flags & mm::PageFlag::Writable)) {
+            shoot_down = true;  // other threads' CPUs may hold the read-only entry of the old frame
             return break_cow_locked(page, t.value().phys & ~(PAGE - 1), v->prot);
+        }
         // Present and the VMA allows the access: a stale TLB entry from a permission change.
         invlpg(page);
         return FaultResult::Handled;
@@ -278,8 +303,9 @@ Result<AddressSpace::PageInfo> AddressSpace::lookup(uint64_t virt) {
     auto t = pt_.translate(virt & ~(PAGE - 1));
     if (t.is_error()) return Errno::NoEnt;
     uint64_t phys = t.value().phys & ~(PAGE - 1);
+    Vma* v = find_locked(virt);
     return PageInfo{phys, (t.value().flags & mm::PageFlag::Writable) != 0,
-                    g_shares.covers(phys) ? g_shares.sharers(phys) : uint16_t(0)};
+                    g_shares.covers(phys) ? g_shares.sharers(phys) : uint16_t(0), v && v->shared};
 }
 
 FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot) {
@@ -317,6 +343,25 @@ void AddressSpace::flush_own_tlb(bool needed) {
 }
 
 Result<AddressSpace*> AddressSpace::fork(uint32_t child_pid) {
+    auto r = fork_locked(child_pid);
+    // The caller's other threads must stop writing through entries made read-only.
+    shoot_down(0, USER_TOP);
+    return r;
+}
+
+Result<uint32_t> AddressSpace::cmpxchg_user_word(uint64_t virt, uint32_t expected, uint32_t desired) {
+    if (virt % 4) return Errno::Inval;
+    SpinlockGuard g(lock_);
+    auto t = pt_.translate(virt & ~(PAGE - 1));
+    if (t.is_error() || !(t.value().flags & mm::PageFlag::Writable) || !(t.value().flags & mm::PageFlag::User))
+        return Errno::Fault;
+    auto* word = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(mm::phys_to_virt(t.value().phys & ~(PAGE - 1))) +
+                                             (virt & (PAGE - 1)));
+    __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;
+}
+
+Result<AddressSpace*> AddressSpace::fork_locked(uint32_t child_pid) {
     AddressSpace* child = TRY(create(child_pid));
     SpinlockGuard g(lock_);
     // VMAs first, in order.
