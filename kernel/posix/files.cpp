@@ -67,6 +67,7 @@ class KernelProcSource final : public ProcSource {
 public:
     size_t pids(uint32_t* out, size_t max) override { return list_pids(out, max); }
     bool pid_exists(uint32_t pid) override { return find_process(pid) != nullptr; }
+    size_t tids(uint32_t pid, uint32_t* out, size_t max) override { return list_tids(pid, out, max); }
     uint32_t self_pid() override {
         Process* p = current_process();
         return p ? p->pid : 0;
@@ -153,9 +154,9 @@ private:
         switch (file) {
             case ProcFile::PidStat:
                 out.printf(
-                    "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 "
+                    "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 %u 0 0 0 0 "
                     "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                    pid, base, state, ppid, p->pgid, p->sid);
+                    pid, base, state, ppid, p->pgid, p->sid, __atomic_load_n(&p->task_count, __ATOMIC_RELAXED));
                 return {};
             case ProcFile::PidCmdline:
                 out.put(name, __builtin_strlen(name) + 1);
@@ -163,8 +164,9 @@ private:
             default:
                 out.printf(
                     "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%u\nPid:\t%u\nPPid:\t%u\n"
-                    "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t1\n",
-                    base, p->umask, p->exited ? "Z (zombie)" : "R (running)", pid, pid, ppid);
+                    "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t%u\n",
+                    base, p->umask, p->exited ? "Z (zombie)" : "R (running)", pid, pid, ppid,
+                    __atomic_load_n(&p->task_count, __ATOMIC_RELAXED));
                 return {};
         }
     }

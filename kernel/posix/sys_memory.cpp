@@ -93,12 +93,18 @@ SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
         if (addr < USER_BOTTOM || addr > USER_TOP - len) return Errno::NoMem;
         if (flags & MAP_FIXED) TRY(as.unmap(addr, addr + len));
         start = addr;
+        TRY(as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE));
     } else {
-        auto r = as.find_free(len, addr & ~(PAGE_SIZE - 1));
-        if (r.is_error()) return Errno::NoMem;
-        start = r.value();
+        // Another thread may take the free range between the look and the map: look again.
+        for (;;) {
+            auto r = as.find_free(len, addr & ~(PAGE_SIZE - 1));
+            if (r.is_error()) return Errno::NoMem;
+            start = r.value();
+            auto m = as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE);
+            if (m.is_ok()) break;
+            if (m.error().code() != Errno::Exist) return m.error();
+        }
     }
-    TRY(as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE));
     if (file) {
         if (auto r = fill_from_file(as, *file, start, len, off, file_size); r.is_error()) {
             (void)as.unmap(start, start + len);

@@ -37,6 +37,7 @@
 #include <lamina/scope_guard.h>
 
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
 #include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
@@ -44,6 +45,7 @@
 #include "kernel/posix/signal.h"
 #include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
+#include "kernel/sched/scheduler.h"
 #include "kernel/sched/thread.h"
 #include "kernel/time/time.h"
 
@@ -597,6 +599,18 @@ SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr) {
         return 0;
     }
     return Errno::Inval;
+}
+
+// The CPU the caller runs on now (it may run elsewhere by the time it looks); one NUMA node.
+Result<void> sys_getcpu(uint64_t cpu, uint64_t node) {
+    uint32_t index;
+    {
+        sched::PreemptGuard g;
+        index = arch::this_cpu()->index;
+    }
+    if (cpu) TRY(UserPtr<uint32_t>(cpu).write(index));
+    if (node) TRY(UserPtr<uint32_t>(node).write(0));
+    return {};
 }
 
 SyscallResult sys_sched_yield() {

@@ -131,6 +131,7 @@ Result<void> sys_set_robust_list(uint64_t head, uint64_t len);
 Result<void> sys_get_robust_list(uint64_t tid, uint64_t head_ptr, uint64_t len_ptr);
 SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr);
 SyscallResult sys_sched_yield();
+Result<void> sys_getcpu(uint64_t cpu, uint64_t node);
 
 // sys_futex.cpp: futexes.
 SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t addr2, uint64_t val3);

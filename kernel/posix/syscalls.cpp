@@ -222,6 +222,7 @@ constexpr Entry ENTRIES[] = {
     {295, "preadv", handler<sys_preadv>},
     {296, "pwritev", handler<sys_pwritev>},
     {302, "prlimit64", handler<sys_prlimit64>},
+    {309, "getcpu", handler<sys_getcpu>},
     {316, "renameat2", handler<sys_renameat2>},
     {318, "getrandom", handler<sys_getrandom>},
     {332, "statx", handler<sys_statx>},

@@ -4,6 +4,7 @@
 // from main, execve from a thread, and the futex operations condition variables and robust
 // mutexes are built on (requeue, wake-op, absolute timeouts, owner death).
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -174,6 +175,54 @@ static void test_signals(void) {
     CHECK(syscall(SYS_tgkill, getpid(), gettid_(), 0) == 0);
     CHECK(syscall(SYS_tgkill, getpid() + 100000, gettid_(), 0) == -1 && errno == ESRCH);
     signal(SIGUSR1, SIG_DFL);
+}
+
+// --- /proc/self/task and the Threads line ------------------------------------------------------
+
+static void* wait_for_go(void* arg) {
+    sem_wait(arg);
+    return NULL;
+}
+
+static int count_tasks(void) {
+    DIR* d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent* e; (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+static int status_threads(void) {
+    FILE* f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[128];
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    fclose(f);
+    return n;
+}
+
+static void test_proc(void) {
+    sem_t go;
+    sem_init(&go, 0, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) CHECK(pthread_create(&t[i], NULL, wait_for_go, &go) == 0);
+    printf("with 2 more threads: /proc/self/task has %d, status says %d\n", count_tasks(), status_threads());
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)gettid_());
+    CHECK(access(path, R_OK) == 0);
+    for (int i = 0; i < 2; i++) sem_post(&go);
+    for (int i = 0; i < 2; i++) CHECK(pthread_join(t[i], NULL) == 0);
+    // A joined thread may still be on its way out of the kernel (on Linux too): wait for it.
+    int left = count_tasks();
+    for (int tries = 0; left != 1 && tries < 5000; tries++) {
+        usleep(1000);
+        left = count_tasks();
+    }
+    printf("after joining them: /proc/self/task has %d\n", left);
 }
 
 // --- detached threads ---------------------------------------------------------------------------
@@ -403,6 +452,7 @@ int main(int argc, char** argv) {
     test_create_join();
     test_mutex_condvar();
     test_signals();
+    test_proc();
     test_detached();
     test_futex();
     test_robust();
