@@ -204,14 +204,41 @@ Result<void> AddressSpace::protect(uint64_t start, uint64_t end, uint32_t prot) 
     return {};
 }
 
+bool AddressSpace::covered_locked(uint64_t start, uint64_t end) {
+    for (uint64_t a = start; a < end;) {
+        Vma* v = find_locked(a);
+        if (!v) return false;
+        a = v->end;
+    }
+    return true;
+}
+
+bool AddressSpace::covers(uint64_t start, uint64_t end) {
+    SpinlockGuard g(lock_);
+    return covered_locked(start, end);
+}
+
+Result<void> AddressSpace::discard(uint64_t start, uint64_t end) {
+    if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
+    TRY(discard_locked(start, end));
+    shoot_down(start, end);
+    return {};
+}
+
+Result<void> AddressSpace::discard_locked(uint64_t start, uint64_t end) {
+    SpinlockGuard g(lock_);
+    if (!covered_locked(start, end)) return Errno::NoMem;
+    for (Vma* v = vmas_; v; v = v->next) {
+        uint64_t s = v->start > start ? v->start : start, e = v->end < end ? v->end : end;
+        if (s < e && !v->shared) unmap_pages_locked(s, e);
+    }
+    return {};
+}
+
 Result<void> AddressSpace::protect_locked(uint64_t start, uint64_t end, uint32_t prot) {
     SpinlockGuard g(lock_);
     // The whole range must be mapped.
-    for (uint64_t a = start; a < end;) {
-        Vma* v = find_locked(a);
-        if (!v) return Errno::NoMem;
-        a = v->end;
-    }
+    if (!covered_locked(start, end)) return Errno::NoMem;
     TRY(split_locked(start));
     TRY(split_locked(end));
     for (Vma* v = vmas_; v; v = v->next) {

@@ -76,6 +76,12 @@ public:
     Result<void> unmap(uint64_t start, uint64_t end);
     // NoMem when part of the range has no VMA (Linux's ENOMEM).
     Result<void> protect(uint64_t start, uint64_t end, uint32_t prot);
+    // madvise(MADV_DONTNEED): the private pages of [start, end) go back, and the next touch of
+    // each finds a zeroed one; shared mappings keep theirs (their contents are the other
+    // mappers' too). NoMem when part of the range has no VMA.
+    Result<void> discard(uint64_t start, uint64_t end);
+    // Every page of [start, end) in some VMA?
+    bool covers(uint64_t start, uint64_t end);
     // A free range of len bytes for mmap, at hint when that is free, else top-down.
     Result<uint64_t> find_free(uint64_t len, uint64_t hint);
     // The frame behind the page at virt, allocating a zeroed one if needed (the loader fills
@@ -120,6 +126,8 @@ private:
     FaultResult break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot);
     void flush_own_tlb(bool needed);
     Result<void> protect_locked(uint64_t start, uint64_t end, uint32_t prot);
+    Result<void> discard_locked(uint64_t start, uint64_t end);
+    bool covered_locked(uint64_t start, uint64_t end);
     Result<AddressSpace*> fork_locked(uint32_t child_pid);
     FaultResult handle_fault_locked(uint64_t addr, bool write, bool exec, bool& shoot_down);
     // [start, end) on every other CPU, when other threads may run this space (lock_ not held).

@@ -609,6 +609,7 @@ Result<uint32_t> clone_thread(const arch::InterruptFrame& frame, const CloneThre
         }
         t->tid = g_next_pid++;
         t->signal_mask = parent->signal_mask;
+        t->affinity = parent->affinity;
         attach_task_locked(*p, t);
     }
     uint32_t tid = t->tid;
@@ -679,6 +680,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
         __builtin_memcpy(child->actions, parent->actions, sizeof child->actions);
         t->signal_mask = caller->signal_mask;
         t->altstack = caller->altstack;
+        t->affinity = caller->affinity;
         child->vfork_parent = parent->pid;
         child->releases_on_sleep = !vfork;
         parent->vfork_child = child->pid;

@@ -70,6 +70,7 @@ struct Task {
     uint64_t clear_child_tid;      // set_tid_address / CLONE_CHILD_CLEARTID: zeroed and woken at exit
     uint64_t robust_list;          // set_robust_list: musl's list head, walked at exit
     int kill_signal;               // set by the fault path before the thread is sent to end the process
+    uint64_t affinity;             // sched_setaffinity's CPU mask (0: every CPU); recorded, not enforced
     Task* next;                    // table lock
 
     // --- signals (table lock) ---

@@ -21,7 +21,11 @@ uint64_t load_pending(const Task& t) {
 }
 uint64_t load_mask(const Task& t) { return __atomic_load_n(&t.signal_mask, __ATOMIC_ACQUIRE); }
 
-bool deliverable(const Task& t) { return (load_pending(t) & ~(load_mask(t) & ~UNBLOCKABLE)) != 0; }
+// A signal to take, or a stop of the process that this thread has not joined yet.
+bool deliverable(const Task& t) {
+    return (load_pending(t) & ~(load_mask(t) & ~UNBLOCKABLE)) != 0 ||
+           __atomic_load_n(&t.process->stopped, __ATOMIC_ACQUIRE);
+}
 
 void wake_locked(Task& t) {
     if (t.interruptible_queue) t.interruptible_queue->wake_all();
@@ -68,12 +72,22 @@ void from_regs(arch::InterruptFrame& f, const UserRegs& r) {
     exit_current(sig::SEGV);
 }
 
-// Stops the calling process until SIGCONT or SIGKILL (stop signals' default action).
+// A stopped process's threads each wait here until SIGCONT or SIGKILL.
+void wait_while_stopped(const Task& t) {
+    const Process& p = *t.process;
+    process_events().wait(
+        [&] { return !__atomic_load_n(&p.stopped, __ATOMIC_ACQUIRE) || (load_pending(t) & sigbit(sig::KILL)); });
+}
+
+// Stops the calling process until SIGCONT or SIGKILL (stop signals' default action): every
+// thread stops, each on its way back to user mode (a sleeping one is woken for it and
+// restarts its call once continued).
 void stop_current(Task& t, int sig) {
     Process& p = *t.process;
     {
         SpinlockGuard g(process_table_lock());
-        p.stopped = true;
+        __atomic_store_n(&p.stopped, true, __ATOMIC_RELEASE);
+        for (Task* other = p.tasks; other; other = other->next) wake_locked(*other);
         p.stop_report = sig;
         release_fork_parent_locked(p);  // woken below in any case
         p.continue_report = false;
@@ -91,8 +105,7 @@ void stop_current(Task& t, int sig) {
         });
     }
     wake_process_events();
-    process_events().wait(
-        [&] { return !__atomic_load_n(&p.stopped, __ATOMIC_ACQUIRE) || (load_pending(t) & sigbit(sig::KILL)); });
+    wait_while_stopped(t);
 }
 
 // Handler frame on the user stack; false when it cannot be written.
@@ -266,6 +279,7 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
     Task* p = current_task();
     if (!p) return;
     Process* proc = p->process;
+    if (__atomic_load_n(&proc->stopped, __ATOMIC_ACQUIRE)) wait_while_stopped(*p);  // another thread stopped it
     bool interrupted = syscall_nr >= 0 && int64_t(f.rax) == -int64_t(Errno::Intr) && p->restartable;
     p->restartable = false;
     for (;;) {

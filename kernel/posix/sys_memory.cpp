@@ -128,4 +128,23 @@ Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot) {
     return current_process()->as->protect(addr, addr + page_up(len), uint32_t(prot & PROT_MASK));
 }
 
+// Advice is accepted when Linux knows it; only MADV_DONTNEED and MADV_FREE act (the pages of
+// private mappings go back; the next touch reads zeros). Unknown advice EINVAL, an unmapped
+// part of the range ENOMEM, as on Linux.
+Result<void> sys_madvise(uint64_t addr, uint64_t len, uint64_t advice) {
+    constexpr uint64_t MADV_DONTNEED = 4, MADV_FREE = 8, MADV_HWPOISON = 100;
+    // MADV_NORMAL..MADV_DONTNEED (0-4) and MADV_FREE..MADV_POPULATE_WRITE (8-23).
+    constexpr uint64_t KNOWN = 0x1full | (((1ull << 24) - 1) & ~0xffull);
+    if (addr & (PAGE_SIZE - 1)) return Errno::Inval;
+    if (advice == MADV_HWPOISON) return Errno::Perm;
+    if (advice >= 64 || !((KNOWN >> advice) & 1)) return Errno::Inval;
+    if (len == 0) return {};
+    if (len > USER_TOP || addr + page_up(len) > USER_TOP) return Errno::Inval;
+    AddressSpace& as = *current_process()->as;
+    uint64_t end = addr + page_up(len);
+    if (advice == MADV_DONTNEED || advice == MADV_FREE) return as.discard(addr, end);
+    if (!as.covers(addr, end)) return Errno::NoMem;
+    return {};
+}
+
 }  // namespace lamina::posix

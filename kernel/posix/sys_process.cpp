@@ -613,6 +613,46 @@ Result<void> sys_getcpu(uint64_t cpu, uint64_t node) {
     return {};
 }
 
+namespace {
+
+constexpr uint64_t CPU_MASK_BYTES = 8;  // Linux's cpumask_size() for up to 64 CPUs
+
+uint64_t online_cpus() {
+    uint64_t m = 0;
+    for (unsigned i = 0; i < arch::cpu_count() && i < 64; i++)
+        if (arch::cpu_by_index(i).online) m |= 1ull << i;
+    return m;
+}
+
+}  // namespace
+
+// The mask is the online CPUs, or what sched_setaffinity recorded for the thread. The
+// scheduler places a thread when it starts and does not move it, so a recorded mask does not
+// change where the thread runs (nothing in the tests or ports depends on pinning).
+SyscallResult sys_sched_getaffinity(uint64_t tid, uint64_t len, uint64_t mask) {
+    if (len < CPU_MASK_BYTES || (len % sizeof(uint64_t))) return Errno::Inval;
+    uint64_t online = online_cpus(), m;
+    {
+        SpinlockGuard g(process_table_lock());
+        Task* t = tid ? find_task_locked(uint32_t(tid)) : current_task();
+        if (!t || int32_t(tid) < 0) return Errno::Srch;
+        m = t->affinity & online;
+    }
+    TRY(UserPtr<uint64_t>(mask).write(m ? m : online));
+    return int64_t(CPU_MASK_BYTES);
+}
+
+Result<void> sys_sched_setaffinity(uint64_t tid, uint64_t len, uint64_t mask) {
+    uint64_t m = 0;
+    TRY(copy_from_user(&m, mask, len < CPU_MASK_BYTES ? len : CPU_MASK_BYTES));
+    if (!(m & online_cpus())) return Errno::Inval;
+    SpinlockGuard g(process_table_lock());
+    Task* t = tid ? find_task_locked(uint32_t(tid)) : current_task();
+    if (!t || int32_t(tid) < 0) return Errno::Srch;
+    t->affinity = m;
+    return {};
+}
+
 SyscallResult sys_sched_yield() {
     sched::yield();
     return 0;

@@ -89,6 +89,7 @@ SyscallResult sys_brk(uint64_t addr);
 SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd, uint64_t off);
 Result<void> sys_munmap(uint64_t addr, uint64_t len);
 Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot);
+Result<void> sys_madvise(uint64_t addr, uint64_t len, uint64_t advice);
 
 // sys_process.cpp: processes, identity, limits, futex.
 SyscallResult sys_fork();
@@ -131,6 +132,8 @@ Result<void> sys_set_robust_list(uint64_t head, uint64_t len);
 Result<void> sys_get_robust_list(uint64_t tid, uint64_t head_ptr, uint64_t len_ptr);
 SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr);
 SyscallResult sys_sched_yield();
+SyscallResult sys_sched_getaffinity(uint64_t tid, uint64_t len, uint64_t mask);
+Result<void> sys_sched_setaffinity(uint64_t tid, uint64_t len, uint64_t mask);
 Result<void> sys_getcpu(uint64_t cpu, uint64_t node);
 
 // sys_futex.cpp: futexes.

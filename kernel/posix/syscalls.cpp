@@ -83,7 +83,7 @@ constexpr Entry ENTRIES[] = {
     {23, "select", handler<sys_select>},
     {24, "sched_yield", handler<sys_sched_yield>},
     {25, "mremap", nullptr},
-    {28, "madvise", nullptr},
+    {28, "madvise", handler<sys_madvise>},
     {32, "dup", handler<sys_dup>},
     {33, "dup2", handler<sys_dup2>},
     {34, "pause", handler<sys_pause>},
@@ -185,6 +185,8 @@ constexpr Entry ENTRIES[] = {
     {200, "tkill", handler<sys_tkill>},
     {201, "time", handler<sys_time>},
     {202, "futex", handler<sys_futex>},
+    {203, "sched_setaffinity", handler<sys_sched_setaffinity>},
+    {204, "sched_getaffinity", handler<sys_sched_getaffinity>},
     {213, "epoll_create", handler<sys_epoll_create>},
     {217, "getdents64", handler<sys_getdents64>},
     {218, "set_tid_address", handler<sys_set_tid_address>},
@@ -282,6 +284,6 @@ extern "C" void syscall_dispatch(lamina::arch::InterruptFrame* frame) {
     f.rax = uint64_t(r);
     // Signals go out on the way back to user mode (an unlocked look first: the common case).
     if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&p->process->pending, __ATOMIC_ACQUIRE) ||
-        p->restartable || p->saved_mask_valid)
+        p->restartable || p->saved_mask_valid || __atomic_load_n(&p->process->stopped, __ATOMIC_ACQUIRE))
         deliver_signals(f, int64_t(nr));
 }

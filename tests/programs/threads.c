@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -431,6 +432,50 @@ static void child_main_exits_first(void) {
     execv(self_path, av);
 }
 
+// SIGSTOP stops every thread: a counting thread's counter (in memory shared with the parent)
+// stands still until SIGCONT.
+static volatile long* shared_count;
+
+static void* count_forever(void* arg) {
+    (void)arg;
+    for (;;) shared_count[0]++;
+    return NULL;
+}
+
+static long settle_and_read(void) {
+    usleep(50000);
+    return shared_count[0];
+}
+
+static void test_stop_continue(void) {
+    shared_count = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(shared_count != MAP_FAILED);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, count_forever, NULL);
+        for (;;) pause();
+    }
+    while (shared_count[0] == 0) usleep(1000);
+    int st;
+    kill(pid, SIGSTOP);
+    CHECK(waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st));
+    // The other thread stops on its next way through the kernel (a tick at most): wait for
+    // the counter to settle, then check it stays put.
+    long a = settle_and_read(), b = settle_and_read();
+    for (int tries = 0; a != b && tries < 100; tries++) a = b, b = settle_and_read();
+    for (int i = 0; i < 4; i++) b = settle_and_read();
+    printf("stopped: the counting thread stands still: %s\n", a == b ? "yes" : "no");
+    kill(pid, SIGCONT);
+    long c = settle_and_read();
+    for (int tries = 0; c == b && tries < 100; tries++) c = settle_and_read();
+    printf("continued: it counts again: %s\n", c != b ? "yes" : "no");
+    kill(pid, SIGKILL);
+    CHECK(waitpid(pid, &st, 0) == pid);
+    printf("then SIGKILL: %s\n", describe(st));
+    munmap((void*)shared_count, 4096);
+}
+
 static void test_endings(void) {
     no_core();
     in_child("exit(5) from a thread", child_exit_from_thread);
@@ -456,6 +501,7 @@ int main(int argc, char** argv) {
     test_detached();
     test_futex();
     test_robust();
+    test_stop_continue();
     test_endings();
     return finish();
 }

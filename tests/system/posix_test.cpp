@@ -128,7 +128,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Program{"segv_handler", {}, 0, 0}, Program{"procmisc", {}, 0, 0}, Program{"mmap_file", {}, 0, 0},
                       Program{"timers", {}, 0, 0},
                       // Threads.
-                      Program{"threads", {}, 0, 0}, Program{"threads_stress", {}, 0, 0},
+                      Program{"threads", {}, 0, 0}, Program{"threads_stress", {}, 0, 0}, Program{"memsched", {}, 0, 0},
                       // Sockets.
                       Program{"unix", {}, 0, 0}, Program{"epoll", {}, 0, 0}),
     [](const auto& info) { return std::string(info.param.name); });
