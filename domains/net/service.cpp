@@ -243,7 +243,10 @@ struct Callbacks {
         if (err == ERR_CLSD)
             s->error = 0;
         else if (err == ERR_RST)
-            s->error = static_cast<int32_t>(connecting ? Errno::ConnRefused : Errno::ConnReset);
+            // After the peer's FIN (Linux's CLOSE_WAIT) a reset answers our writes: EPIPE.
+            s->error = static_cast<int32_t>(connecting  ? Errno::ConnRefused
+                                            : s->rx_eof ? Errno::Pipe
+                                                        : Errno::ConnReset);
         else if (err == ERR_ABRT)
             s->error = static_cast<int32_t>(Errno::TimedOut);
         else

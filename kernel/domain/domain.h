@@ -126,6 +126,10 @@ Domain* pin(const char* name);
 void unpin(Domain* d);
 // The domain the calling thread runs in (nullptr: the kernel).
 Domain* current();
+// For the profiler, in any context: when addr lies in a live domain's image, its image slot,
+// the matching address in the domain's ELF file (run address minus the load bias) and its
+// name, which stays valid only while the domain lives (copy it at once).
+bool locate(uintptr_t addr, unsigned* slot, uintptr_t* elf_address, const char** name);
 
 // Makes the named domain fail by running its own faulting code: kind is one of /proc/domctl's
 // (panic, null, ud, div0, stack, loop). A kernel thread calls the domain's LAMINA_INJECT_EXPORT

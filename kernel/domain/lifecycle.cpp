@@ -149,6 +149,15 @@ Domain* domain_at(uintptr_t addr) {
     return is_live(d) && d->contains(addr) ? d : nullptr;
 }
 
+bool locate(uintptr_t addr, unsigned* slot, uintptr_t* elf_address, const char** name) {
+    Domain* d = domain_at(addr);
+    if (!d) return false;
+    *slot = d->slot;
+    *elf_address = addr - d->image.bias;
+    *name = d->name;
+    return true;
+}
+
 const char* state_name(State s) {
     switch (s) {
         case State::Created:

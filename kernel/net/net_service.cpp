@@ -12,9 +12,9 @@ namespace lamina::net {
 namespace {
 
 constexpr const char* PACKAGE = "net";
-constexpr uint32_t MAX_INTERFACES = 8;  // lo, then up to the stack's four NICs, with room
-constexpr uint32_t MAX_REPLAYED = 256;  // listeners and bound datagram/raw sockets
-constexpr uint32_t SLOTS = 1024;        // the stack's MAX_SOCKETS: a handle's low 16 bits are slot + 1
+constexpr uint32_t MAX_INTERFACES = 8;   // lo, then up to the stack's four NICs, with room
+constexpr uint32_t MAX_REPLAYED = 1024;  // every socket but connected streams (the stack's MAX_SOCKETS)
+constexpr uint32_t SLOTS = 1024;         // the stack's MAX_SOCKETS: a handle's low 16 bits are slot + 1
 
 // The readiness table: per slot, the handle last published there and its state. Guarded by the
 // readiness queue's lock (update_and_wake_all / wait conditions), plain reads otherwise.
@@ -26,6 +26,11 @@ struct Entry {
 Entry g_table[SLOTS];
 uint64_t g_generation = 1;
 sched::WaitQueue g_readiness;
+void (*g_hook)();  // atomic
+
+void run_hook() {
+    if (auto hook = __atomic_load_n(&g_hook, __ATOMIC_ACQUIRE)) hook();
+}
 
 class Events final : public idl::NetEvents {
 public:
@@ -43,6 +48,7 @@ public:
                 g_table[slot] = {e.sock, e.state, e.error};
             }
         });
+        run_hook();
         return batch;
     }
 };
@@ -63,6 +69,7 @@ void new_generation() {
         __atomic_add_fetch(&g_generation, 1, __ATOMIC_RELEASE);
         for (Entry& e : g_table) e = {};
     });
+    run_hook();
 }
 
 Result<void> recreate(idl::NetProxy& fresh, ReplayedSocket& s) {
@@ -77,6 +84,8 @@ Result<void> recreate(idl::NetProxy& fresh, ReplayedSocket& s) {
         if (auto r = fresh.bind(handle, s.addr); r.is_error()) return fail(r.error());
     if (s.listening)
         if (auto r = fresh.listen(handle, s.backlog); r.is_error()) return fail(r.error());
+    if (s.connected)
+        if (auto r = fresh.connect(handle, s.peer); r.is_error()) return fail(r.error());
     s.handle = handle;
     s.generation = g_generation;
     return {};
@@ -202,6 +211,8 @@ SockState socket_state(uint64_t gen, uint32_t handle) {
 
 sched::WaitQueue& readiness_queue() { return g_readiness; }
 
+void set_readiness_hook(void (*hook)()) { __atomic_store_n(&g_hook, hook, __ATOMIC_RELEASE); }
+
 Result<void> configure_interface(uint32_t index, const idl::NetIfConfig& config) {
     idl::Net* net = net_stack();
     if (!net) return Errno::NetDown;
@@ -219,6 +230,24 @@ Result<void> record_option(ReplayedSocket& s, idl::SockOpt opt, int32_t value) {
     if (s.option_count == ReplayedSocket::MAX_OPTIONS) return Errno::NoBufs;
     s.options[s.option_count++] = {opt, value};
     return {};
+}
+
+void record_bind(ReplayedSocket& s, bool bound, const idl::NetAddr& addr) {
+    sched::MutexGuard g(g_lock);
+    s.bound = bound;
+    s.addr = addr;
+}
+
+void record_listen(ReplayedSocket& s, bool listening, uint32_t backlog) {
+    sched::MutexGuard g(g_lock);
+    s.listening = listening;
+    s.backlog = backlog;
+}
+
+void record_peer(ReplayedSocket& s, bool connected, const idl::NetAddr& peer) {
+    sched::MutexGuard g(g_lock);
+    s.connected = connected;
+    s.peer = peer;
 }
 
 Result<void> remember(ReplayedSocket& s) {

@@ -15,10 +15,11 @@
 //     ECONNRESET/EPIPE);
 // (2) re-applies each interface's configuration (configure_interface's record; eth0 starts
 //     with DHCP on);
-// (3) re-creates every socket remembered for replay (listeners, bound datagram and raw
-//     sockets): socket, each option, bind to the address bound before, listen with the
-//     backlog; each gets its new handle and the new generation. A server waiting in accept
-//     keeps waiting on the replayed listener.
+// (3) re-creates every socket remembered for replay (the socket layer remembers every socket
+//     but a connecting or connected stream): socket, each option, bind to the address bound
+//     before, listen with the backlog, a datagram socket's connect; each gets its new handle
+//     and the new generation. A server waiting in accept keeps waiting on the replayed
+//     listener.
 // The shadow's calls are not serialized (the stack has its own lock): replay touches only the
 // fresh instance and this service's state, under its own mutex.
 //
@@ -77,6 +78,10 @@ SockState socket_state(uint64_t generation, uint32_t handle);
 // Where sleepers wait for socket_state() or generation() to change: woken on every batch of
 // events and on every restart.
 sched::WaitQueue& readiness_queue();
+// Called after every batch of events and every new generation, outside the readiness queue's
+// lock but possibly inside the stack's entries (so: record and wake, never block or call Net).
+// The socket layer notifies its poll queue from it. One hook; null removes it.
+void set_readiness_hook(void (*hook)());
 
 // Replaces an interface's configuration (if_configure) and keeps it for the replay.
 Result<void> configure_interface(uint32_t index, const idl::NetIfConfig& config);
@@ -85,7 +90,7 @@ Result<void> configure_interface(uint32_t index, const idl::NetIfConfig& config)
 // it as the calls succeed and passes it to remember(); handle and generation change under the
 // service's lock at each replay (read them through current()).
 struct ReplayedSocket {
-    static constexpr uint32_t MAX_OPTIONS = 8;
+    static constexpr uint32_t MAX_OPTIONS = 12;
     struct Option {
         idl::SockOpt opt;
         int32_t value;
@@ -98,6 +103,8 @@ struct ReplayedSocket {
     idl::NetAddr addr;  // the address actually bound (an ephemeral port stays the same)
     bool listening;
     uint32_t backlog;
+    bool connected;  // a datagram/raw socket's default destination (connect)
+    idl::NetAddr peer;
     // The socket in the current instance.
     uint64_t generation;
     uint32_t handle;
@@ -105,6 +112,10 @@ struct ReplayedSocket {
 };
 // Adds a setopt to s's record (the latest value of each option is kept). NoBufs when full.
 Result<void> record_option(ReplayedSocket& s, idl::SockOpt opt, int32_t value);
+// The other parts of the record, under the service's lock (a replay may be reading them).
+void record_bind(ReplayedSocket& s, bool bound, const idl::NetAddr& addr);
+void record_listen(ReplayedSocket& s, bool listening, uint32_t backlog);
+void record_peer(ReplayedSocket& s, bool connected, const idl::NetAddr& peer);
 // Tracks s for replay from now on (NoBufs when the table is full) / no longer (before close).
 Result<void> remember(ReplayedSocket& s);
 void forget(ReplayedSocket& s);

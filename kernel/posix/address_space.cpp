@@ -124,6 +124,14 @@ Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot, bool
     auto* nv = new (std::nothrow) Vma{start, end, prot, nullptr, shared};
     if (!nv) return Errno::NoMem;
     SpinlockGuard g(lock_);
+    return map_locked(nv);
+}
+
+// Inserts nv (taking it: freed when merged or refused).
+Result<void> AddressSpace::map_locked(Vma* nv) {
+    uint64_t start = nv->start, end = nv->end;
+    uint32_t prot = nv->prot;
+    bool shared = nv->shared;
     Vma** link = &vmas_;
     Vma* prev = nullptr;
     while (*link && (*link)->start < start) {
@@ -179,22 +187,122 @@ Result<void> AddressSpace::unmap(uint64_t start, uint64_t end) {
     if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
     {
         SpinlockGuard g(lock_);
-        TRY(split_locked(start));
-        TRY(split_locked(end));
-        Vma** link = &vmas_;
-        while (*link) {
-            Vma* v = *link;
-            if (v->start >= start && v->end <= end) {
-                unmap_pages_locked(v->start, v->end);
-                *link = v->next;
-                delete v;
-            } else {
-                link = &v->next;
-            }
-        }
+        TRY(unmap_locked(start, end));
     }
     shoot_down(start, end);
     return {};
+}
+
+Result<void> AddressSpace::unmap_locked(uint64_t start, uint64_t end) {
+    TRY(split_locked(start));
+    TRY(split_locked(end));
+    Vma** link = &vmas_;
+    while (*link) {
+        Vma* v = *link;
+        if (v->start >= start && v->end <= end) {
+            unmap_pages_locked(v->start, v->end);
+            *link = v->next;
+            delete v;
+        } else {
+            link = &v->next;
+        }
+    }
+    return {};
+}
+
+// Moves the present pages of [from, from + len) to [to, to + len), frames and flags unchanged
+// (share counts too: each frame keeps one mapping here). The new entries are made first, so a
+// failure (no memory for a page table) leaves the old ones in place.
+Result<void> AddressSpace::move_pages_locked(uint64_t from, uint64_t to, uint64_t len) {
+    for (uint64_t off = 0; off < len; off += PAGE) {
+        auto t = pt_.translate(from + off);
+        if (t.is_error()) continue;
+        if (auto r = pt_.map(to + off, t.value().phys & ~(PAGE - 1), t.value().flags & mm::PageFlag::ALL);
+            r.is_error()) {
+            for (uint64_t back = 0; back < off; back += PAGE) {
+                if (pt_.translate(from + back).is_error()) continue;
+                auto u = pt_.unmap(to + back);
+                if (u.is_error()) continue;
+                invlpg(to + back);
+                for (unsigned i = 0; i < u.value().released_count; i++)
+                    (void)mm::free_frames(u.value().released_tables[i], 0);
+            }
+            return r.error();
+        }
+    }
+    for (uint64_t off = 0; off < len; off += PAGE) {
+        auto u = pt_.unmap(from + off);
+        if (u.is_error()) continue;
+        invlpg(from + off);
+        for (unsigned i = 0; i < u.value().released_count; i++) (void)mm::free_frames(u.value().released_tables[i], 0);
+    }
+    return {};
+}
+
+Result<uint64_t> AddressSpace::remap(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
+                                     uint64_t fixed) {
+    if (old_start % PAGE || old_len % PAGE || new_len % PAGE || !old_len || !new_len) return Errno::Inval;
+    if (old_start > USER_TOP || old_len > USER_TOP - old_start) return Errno::Fault;
+    auto r = remap_locked(old_start, old_len, new_len, may_move, fixed);
+    // Entries left the old range (and a fixed target's old pages went): other threads' CPUs
+    // must drop them, whatever part of the move happened.
+    shoot_down(old_start, old_start + old_len);
+    if (fixed && fixed < USER_TOP && new_len <= USER_TOP - fixed) shoot_down(fixed, fixed + new_len);
+    return r;
+}
+
+Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
+                                            uint64_t fixed) {
+    uint64_t old_end = old_start + old_len;
+    SpinlockGuard g(lock_);
+    Vma* v = find_locked(old_start);
+    if (!v || v->end < old_end) return Errno::Fault;
+    uint32_t prot = v->prot;
+    bool shared = v->shared;
+    if (!fixed) {
+        if (new_len <= old_len) {
+            if (new_len < old_len) TRY(unmap_locked(old_start + new_len, old_end));
+            return old_start;
+        }
+        // In place, when the pages above are free.
+        if (new_len - old_len <= USER_TOP - old_end) {
+            auto* nv = new (std::nothrow) Vma{old_end, old_start + new_len, prot, nullptr, shared};
+            if (!nv) return Errno::NoMem;
+            auto r = map_locked(nv);
+            if (r.is_ok()) return old_start;
+            if (r.error().code() != Errno::Exist) return r.error();
+        }
+        if (!may_move) return Errno::NoMem;
+    }
+    uint64_t to = fixed;
+    if (fixed) {
+        if (fixed % PAGE || fixed < USER_BOTTOM || fixed > USER_TOP - new_len) return Errno::Inval;
+        if (fixed < old_end && old_start < fixed + new_len) return Errno::Inval;  // overlap
+        TRY(unmap_locked(fixed, fixed + new_len));
+    } else {
+        to = TRY(find_free_locked(new_len, 0));
+    }
+    uint64_t moved = new_len < old_len ? new_len : old_len;
+    // Make the range to move one VMA of its own, then give the new place its VMA.
+    TRY(split_locked(old_start));
+    TRY(split_locked(old_start + moved));
+    auto* nv = new (std::nothrow) Vma{to, to + new_len, prot, nullptr, shared};
+    if (!nv) return Errno::NoMem;
+    TRY(map_locked(nv));
+    if (auto r = move_pages_locked(old_start, to, moved); r.is_error()) {
+        (void)unmap_locked(to, to + new_len);
+        return r.error();
+    }
+    // The old range's VMA goes (its pages are gone), and what was beyond the moved part.
+    Vma** link = &vmas_;
+    while (*link && (*link)->start != old_start) link = &(*link)->next;
+    if (*link) {
+        Vma* gone = *link;
+        *link = gone->next;
+        delete gone;
+    }
+    if (moved < old_len) TRY(unmap_locked(old_start + moved, old_end));
+    return to;
 }
 
 Result<void> AddressSpace::protect(uint64_t start, uint64_t end, uint32_t prot) {
@@ -257,8 +365,12 @@ Result<void> AddressSpace::protect_locked(uint64_t start, uint64_t end, uint32_t
 }
 
 Result<uint64_t> AddressSpace::find_free(uint64_t len, uint64_t hint) {
-    if (len == 0 || len % PAGE || len > MMAP_TOP) return Errno::NoMem;
     SpinlockGuard g(lock_);
+    return find_free_locked(len, hint);
+}
+
+Result<uint64_t> AddressSpace::find_free_locked(uint64_t len, uint64_t hint) {
+    if (len == 0 || len % PAGE || len > MMAP_TOP) return Errno::NoMem;
     auto overlapping = [&](uint64_t s, uint64_t e) -> Vma* {
         for (Vma* v = vmas_; v; v = v->next)
             if (v->start < e && s < v->end) return v;

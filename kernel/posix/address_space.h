@@ -72,6 +72,12 @@ public:
     // A new demand-zero range; Exist when it overlaps a VMA, Inval when misaligned or outside
     // the user range.
     Result<void> map(uint64_t start, uint64_t end, uint32_t prot, bool shared = false);
+    // mremap: [old_start, old_start + old_len) must lie in one VMA (Fault otherwise). Shrinking
+    // unmaps the tail; growing extends in place when the pages above are free, else, when
+    // may_move, moves the mapping (its page-table entries: no page is copied) to a free range
+    // of new_len, or to `fixed` (nonzero: replacing what was there). NoMem when it can neither
+    // grow in place nor move. Returns where the mapping now starts. Lengths page-aligned.
+    Result<uint64_t> remap(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move, uint64_t fixed);
     // Removes every VMA part and page in [start, end); holes are fine.
     Result<void> unmap(uint64_t start, uint64_t end);
     // NoMem when part of the range has no VMA (Linux's ENOMEM).
@@ -84,6 +90,7 @@ public:
     bool covers(uint64_t start, uint64_t end);
     // A free range of len bytes for mmap, at hint when that is free, else top-down.
     Result<uint64_t> find_free(uint64_t len, uint64_t hint);
+    Result<uint64_t> find_free_locked(uint64_t len, uint64_t hint);
     // The frame behind the page at virt, allocating a zeroed one if needed (the loader fills
     // pages this way). Inval outside every VMA.
     Result<uint64_t> populate(uint64_t virt);
@@ -119,6 +126,11 @@ public:
 
 private:
     AddressSpace(uint32_t pid, uint64_t root);
+    Result<void> map_locked(Vma* nv);
+    Result<void> unmap_locked(uint64_t start, uint64_t end);
+    Result<void> move_pages_locked(uint64_t from, uint64_t to, uint64_t len);
+    Result<uint64_t> remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
+                                  uint64_t fixed);  // takes lock_ itself
     Result<uint64_t> populate_locked(uint64_t page, uint32_t prot);
     void unmap_pages_locked(uint64_t start, uint64_t end);
     Result<void> split_locked(uint64_t at);  // makes `at` a VMA boundary if it falls inside one

@@ -33,10 +33,11 @@ bool vaddr_to_offset(const Executable& exe, uint64_t vaddr, uint64_t len, uint64
 
 }  // namespace
 
-Result<Executable> parse_executable(const uint8_t* file, size_t size) {
-    if (!file || size < sizeof(elf::Ehdr)) return Errno::NoExec;
+Result<Executable> parse_executable(ExecReader& file) {
+    uint64_t size = file.size();
+    if (size < sizeof(elf::Ehdr)) return Errno::NoExec;
     elf::Ehdr eh;
-    __builtin_memcpy(&eh, file, sizeof eh);
+    TRY(file.read(0, &eh, sizeof eh));
     if (eh.ident[0] != 0x7f || eh.ident[1] != 'E' || eh.ident[2] != 'L' || eh.ident[3] != 'F') return Errno::NoExec;
     if (eh.ident[4] != 2 /* ELFCLASS64 */ || eh.ident[5] != 1 /* little-endian */ || eh.ident[6] != 1)
         return Errno::NoExec;
@@ -56,7 +57,7 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
     elf::Phdr dynamic{};
     for (uint16_t i = 0; i < eh.phnum; i++) {
         elf::Phdr ph;
-        __builtin_memcpy(&ph, file + eh.phoff + uint64_t(i) * sizeof ph, sizeof ph);
+        TRY(file.read(eh.phoff + uint64_t(i) * sizeof ph, &ph, sizeof ph));
         if (ph.type == PT_INTERP) return Errno::NoExec;
         if (ph.type == PT_PHDR) {
             phdr_vaddr = ph.vaddr;
@@ -108,9 +109,16 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
         if (add_overflows(dynamic.offset, dynamic.filesz, &dyn_end) || dyn_end > size) return Errno::Inval;
         uint64_t rela = 0, relasz = 0, relaent = 24;
         bool have_rela = false;
+        uint8_t entries[16 * 16];  // read a few entries at a time: the file may be far away
+        uint64_t buffered = 0, buffered_at = 0;
         for (uint64_t off = dynamic.offset; off + 16 <= dyn_end; off += 16) {
-            int64_t tag = int64_t(detail::load64(file + off));
-            uint64_t val = detail::load64(file + off + 8);
+            if (off + 16 > buffered_at + buffered) {
+                buffered_at = off;
+                buffered = dyn_end - off < sizeof entries ? (dyn_end - off) & ~uint64_t(15) : sizeof entries;
+                TRY(file.read(buffered_at, entries, size_t(buffered)));
+            }
+            int64_t tag = int64_t(detail::load64(entries + (off - buffered_at)));
+            uint64_t val = detail::load64(entries + (off - buffered_at) + 8);
             if (tag == DT_NULL) break;
             if (tag == DT_NEEDED || tag == DT_REL || tag == DT_JMPREL || (tag == DT_PLTRELSZ && val))
                 return Errno::NoExec;  // needs a dynamic loader, or relocations Lamina does not do
@@ -128,6 +136,18 @@ Result<Executable> parse_executable(const uint8_t* file, size_t size) {
         }
     }
     return exe;
+}
+
+Result<Executable> parse_executable(const uint8_t* file, size_t size) {
+    if (!file) return Errno::NoExec;
+    MemoryExecReader reader(file, size);
+    return parse_executable(reader);
+}
+
+Result<void> MemoryExecReader::read(uint64_t offset, void* dst, size_t n) {
+    if (offset > size_ || n > size_ - offset) return Errno::Inval;
+    __builtin_memcpy(dst, data_ + offset, n);
+    return {};
 }
 
 // The auxiliary vector build_initial_stack writes, AT_NULL included.
@@ -174,11 +194,11 @@ Result<StackImage> build_initial_stack(uint8_t* buffer, size_t size, uint64_t to
         {at::BASE, 0},
         {at::FLAGS, 0},
         {at::ENTRY, e.entry},
-        {at::UID, 0},
-        {at::EUID, 0},
-        {at::GID, 0},
-        {at::EGID, 0},
-        {at::SECURE, 0},
+        {at::UID, a.uid},
+        {at::EUID, a.euid},
+        {at::GID, a.gid},
+        {at::EGID, a.egid},
+        {at::SECURE, a.secure},
         {at::HWCAP, a.hwcap},
         {at::CLKTCK, 100},
         {at::RANDOM, random},

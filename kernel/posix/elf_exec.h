@@ -51,10 +51,36 @@ struct Executable {
     bool pie = false;
 };
 
+// Where the checks read the file from: exec streams a program from its file (a 16 MiB binary is
+// never in kernel memory at once), tests and boot modules from memory.
+class ExecReader {
+public:
+    virtual uint64_t size() const = 0;
+    // Exactly n bytes at offset, or an error (Inval past the end, the file system's otherwise).
+    virtual Result<void> read(uint64_t offset, void* dst, size_t n) = 0;
+
+protected:
+    ~ExecReader() = default;
+};
+
+class MemoryExecReader final : public ExecReader {
+public:
+    MemoryExecReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+    uint64_t size() const override { return size_; }
+    Result<void> read(uint64_t offset, void* dst, size_t n) override;
+
+private:
+    const uint8_t* data_;
+    size_t size_;
+};
+
+Result<Executable> parse_executable(ExecReader& file);
 Result<Executable> parse_executable(const uint8_t* file, size_t size);
 
 // For a static-pie: calls apply(address, value) for each R_X86_64_RELATIVE relocation (address
 // already biased). Any other relocation type is NoExec.
+template <typename F>
+Result<void> for_each_relative(const Executable& exe, ExecReader& file, F&& apply);
 template <typename F>
 Result<void> for_each_relative(const Executable& exe, const uint8_t* file, size_t size, F&& apply);
 
@@ -78,6 +104,9 @@ struct StackArgs {
     const uint8_t* random16;  // AT_RANDOM bytes
     const Executable* exe;
     uint64_t hwcap;
+    // AT_UID, AT_EUID, AT_GID, AT_EGID and AT_SECURE: the ids the program runs with.
+    uint32_t uid = 0, euid = 0, gid = 0, egid = 0;
+    bool secure = false;
 };
 
 // The most bytes build_initial_stack can need for args (a buffer of this size always fits).
@@ -96,25 +125,38 @@ inline uint64_t load64(const uint8_t* p) {
 }  // namespace detail
 
 template <typename F>
-Result<void> for_each_relative(const Executable& exe, const uint8_t* file, size_t size, F&& apply) {
+Result<void> for_each_relative(const Executable& exe, ExecReader& file, F&& apply) {
     constexpr uint32_t R_X86_64_RELATIVE = 8;
+    constexpr size_t ENTRY = 24, BATCH = 32;  // entries read at a time
     if (exe.rela_count == 0) return {};
-    if (exe.rela_offset > size || exe.rela_count > (size - exe.rela_offset) / 24) return Errno::Inval;
-    for (uint64_t i = 0; i < exe.rela_count; i++) {
-        const uint8_t* r = file + exe.rela_offset + i * 24;
-        uint64_t offset = detail::load64(r), info = detail::load64(r + 8), addend = detail::load64(r + 16);
-        if (uint32_t(info) != R_X86_64_RELATIVE) return Errno::NoExec;
-        uint64_t where = offset + exe.bias;
-        // The target must be 8 writable bytes of some segment.
-        bool ok = false;
-        for (size_t s = 0; s < exe.segment_count; s++) {
-            const LoadSegment& seg = exe.segments[s];
-            if (seg.write && where >= seg.vaddr && where - seg.vaddr <= seg.memsz - 8 && seg.memsz >= 8) ok = true;
+    uint64_t size = file.size();
+    if (exe.rela_offset > size || exe.rela_count > (size - exe.rela_offset) / ENTRY) return Errno::Inval;
+    uint8_t batch[BATCH * ENTRY];
+    for (uint64_t first = 0; first < exe.rela_count; first += BATCH) {
+        uint64_t count = exe.rela_count - first < BATCH ? exe.rela_count - first : BATCH;
+        TRY(file.read(exe.rela_offset + first * ENTRY, batch, size_t(count * ENTRY)));
+        for (uint64_t i = 0; i < count; i++) {
+            const uint8_t* r = batch + i * ENTRY;
+            uint64_t offset = detail::load64(r), info = detail::load64(r + 8), addend = detail::load64(r + 16);
+            if (uint32_t(info) != R_X86_64_RELATIVE) return Errno::NoExec;
+            uint64_t where = offset + exe.bias;
+            // The target must be 8 writable bytes of some segment.
+            bool ok = false;
+            for (size_t s = 0; s < exe.segment_count; s++) {
+                const LoadSegment& seg = exe.segments[s];
+                if (seg.write && where >= seg.vaddr && where - seg.vaddr <= seg.memsz - 8 && seg.memsz >= 8) ok = true;
+            }
+            if (!ok) return Errno::Inval;
+            apply(where, addend + exe.bias);
         }
-        if (!ok) return Errno::Inval;
-        apply(where, addend + exe.bias);
     }
     return {};
+}
+
+template <typename F>
+Result<void> for_each_relative(const Executable& exe, const uint8_t* file, size_t size, F&& apply) {
+    MemoryExecReader reader(file, size);
+    return for_each_relative(exe, reader, static_cast<F&&>(apply));
 }
 
 }  // namespace lamina::posix

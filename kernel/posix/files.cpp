@@ -1,5 +1,7 @@
 #include "kernel/posix/files.h"
 
+#include <lamina/scope_guard.h>
+
 #include <new>
 
 #include "kernel/domain/domain.h"
@@ -15,6 +17,7 @@
 #include "kernel/posix/random.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
+#include "kernel/profile/profile.h"
 #include "kernel/time/time.h"
 
 namespace lamina::posix {
@@ -72,6 +75,15 @@ public:
         Process* p = current_process();
         return p ? p->pid : 0;
     }
+    void owner(uint32_t pid, uint32_t& uid, uint32_t& gid) override {
+        uid = gid = 0;
+        SpinlockGuard g(process_table_lock());
+        for_each_process_locked([&](Process& p) {
+            if (p.pid != pid) return;
+            uid = p.cred.euid;
+            gid = p.cred.egid;
+        });
+    }
 
     Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) override {
         switch (file) {
@@ -106,6 +118,9 @@ public:
             }
             case ProcFile::DomCtl:
                 return {};
+            case ProcFile::Profile:
+                profile::format(out);
+                return {};
             case ProcFile::NetDev: {
                 NetDevRow rows[1] = {};
                 size_t n = 0;
@@ -133,6 +148,13 @@ public:
     }
 
     Result<size_t> write(ProcFile file, const char* data, size_t n) override {
+        // Profiling the kernel, and loading, restarting and crashing domains, are the
+        // administrator's, whoever opened the file (a descriptor can be passed on).
+        if (!capable(cap::SYS_ADMIN)) return Errno::Perm;
+        if (file == ProcFile::Profile) {
+            TRY(profile::control(data, n));
+            return n;
+        }
         if (file != ProcFile::DomCtl) return Errno::Inval;
         // One command per write (userland/domctl/README.md); what it fails with is its errno.
         TRY(domain::control(data, n));
@@ -140,39 +162,79 @@ public:
     }
 
 private:
+    // What /proc/PID shows, taken under the table lock (the process may be exiting or exec'ing).
+    struct PidSnapshot {
+        char name[sizeof Process::name];
+        uint32_t ppid, pgid, sid, umask, threads;
+        bool zombie;
+        Cred cred;
+        RefPtr<ArgText> args;
+    };
+
     Result<void> generate_pid(ProcFile file, uint32_t pid, ProcText& out) {
-        Process* p = find_process(pid);
-        if (!p) return Errno::NoEnt;
-        char name[sizeof p->name];
-        copy_text(name, sizeof name, p->name);
+        auto* snap = new (std::nothrow) PidSnapshot{};
+        if (!snap) return Errno::NoMem;
+        ScopeGuard free_snap([snap] { delete snap; });
+        bool found = false;
+        {
+            SpinlockGuard g(process_table_lock());
+            for_each_process_locked([&](Process& p) {
+                if (p.pid != pid) return;
+                found = true;
+                copy_text(snap->name, sizeof snap->name, p.name);
+                snap->ppid = p.parent_pid;
+                snap->pgid = p.pgid;
+                snap->sid = p.sid;
+                snap->umask = p.umask;
+                snap->threads = p.task_count;
+                snap->zombie = p.exited || p.state == ProcessState::Zombie;
+                snap->cred = p.cred;
+                snap->args = p.args;
+            });
+        }
+        if (!found) return Errno::NoEnt;
         // Linux shows the program's last path component in stat and status.
-        const char* base = name;
-        for (const char* s = name; *s; s++)
+        const char* base = snap->name;
+        for (const char* s = snap->name; *s; s++)
             if (*s == '/') base = s + 1;
-        uint32_t ppid = p->parent_pid;
-        char state = p->exited ? 'Z' : 'R';
+        const Cred& c = snap->cred;
         switch (file) {
             case ProcFile::PidStat:
                 out.printf(
                     "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 %u 0 0 0 0 "
                     "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                    pid, base, state, ppid, p->pgid, p->sid, __atomic_load_n(&p->task_count, __ATOMIC_RELAXED));
+                    pid, base, snap->zombie ? 'Z' : 'R', snap->ppid, snap->pgid, snap->sid, snap->threads);
                 return {};
             case ProcFile::PidCmdline:
-                out.put(name, __builtin_strlen(name) + 1);
+                // The whole argument vector, NUL after each string; a zombie's is empty.
+                if (snap->args && !snap->zombie) out.put(snap->args->data, snap->args->size);
                 return {};
             default:
                 out.printf(
                     "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%u\nPid:\t%u\nPPid:\t%u\n"
-                    "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t%u\n",
-                    base, p->umask, p->exited ? "Z (zombie)" : "R (running)", pid, pid, ppid,
-                    __atomic_load_n(&p->task_count, __ATOMIC_RELAXED));
+                    "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nGroups:\t",
+                    base, snap->umask, snap->zombie ? "Z (zombie)" : "R (running)", pid, pid, snap->ppid, c.uid, c.euid,
+                    c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid);
+                for (uint32_t i = 0; i < c.ngroups; i++) out.printf("%u ", c.groups[i]);
+                out.printf("\nThreads:\t%u\nCapInh:\t%016lx\nCapPrm:\t%016lx\nCapEff:\t%016lx\nNoNewPrivs:\t%d\n",
+                           snap->threads, c.inheritable, c.permitted, c.effective, c.no_new_privs ? 1 : 0);
                 return {};
         }
     }
 };
 
 KernelProcSource g_proc_source;
+
+// The profiler's view of a process (interrupt context, on the process's own thread, so it
+// cannot go away): its pid and the last component of its program's path.
+void identify_process(void* process, uint32_t* pid, char* name, size_t name_size) {
+    auto* p = static_cast<const Process*>(process);
+    *pid = p->pid;
+    const char* base = p->name;
+    for (const char* s = p->name; *s && s < p->name + sizeof p->name; s++)
+        if (*s == '/') base = s + 1;
+    copy_text(name, name_size, base);
+}
 
 Result<Location> lookup_dir(const char* path) {
     PathContext ctx{g_mounts, g_mounts.root(), g_mounts.root(), g_root_credentials};
@@ -223,7 +285,10 @@ Result<RefPtr<FileObject>> open_terminal_hook(uint32_t rdev, const Location& loc
 
 MountTable& mount_table() { return g_mounts; }
 sched::Mutex& namespace_lock() { return g_namespace_lock; }
-const Credentials& current_credentials() { return g_root_credentials; }
+const Credentials& current_credentials() {
+    Process* p = current_process();
+    return p ? p->fs_cred : g_root_credentials;
+}
 
 void init_files() {
     sched::MutexGuard g(g_namespace_lock);
@@ -268,6 +333,7 @@ void init_files() {
     if (dm.is_error()) fail("the devfs mount", dm.error());
     record_mount(dm.value(), "devtmpfs", "devtmpfs", devfs.release_value());
 
+    profile::set_user_identify(identify_process);
     auto proc = make_procfs(g_proc_source, g_next_dev++);
     if (proc.is_error()) fail("procfs", proc.error());
     auto proc_at = lookup_dir("/proc");
@@ -409,7 +475,28 @@ void files_exit(Process& p) {
 void LoadedFile::free() {
     mm::kfree(data);
     data = nullptr;
-    size = 0;
+    head_size = size = 0;
+    inode = nullptr;
+}
+
+Result<void> LoadedFile::read(uint64_t offset, void* dst, size_t n) const {
+    if (offset > size || n > size - offset) return Errno::Inval;
+    auto* out = static_cast<uint8_t*>(dst);
+    if (offset < head_size) {
+        size_t k = head_size - size_t(offset) < n ? head_size - size_t(offset) : n;
+        __builtin_memcpy(out, data + offset, k);
+        out += k;
+        offset += k;
+        n -= k;
+    }
+    while (n) {
+        size_t k = TRY(inode->read(offset, out, n));
+        if (k == 0) return Errno::IO;
+        out += k;
+        offset += k;
+        n -= k;
+    }
+    return {};
 }
 
 Result<LoadedFile> load_executable_file(const char* path) {
@@ -419,28 +506,31 @@ Result<LoadedFile> load_executable_file(const char* path) {
         sched::MutexGuard g(g_namespace_lock);
         Location root = p && p->root.inode ? p->root : namespace_root();
         Location cwd = p && p->cwd.inode ? p->cwd : root;
-        PathContext ctx{g_mounts, root, cwd, g_root_credentials};
+        PathContext ctx{g_mounts, root, cwd, current_credentials()};
         loc = TRY(resolve(ctx, path, lookup::Follow));
         Stat st{};
         TRY(loc.inode->getattr(st));
         if (is_dir(st.st_mode) || !is_regular(st.st_mode)) return Errno::Acces;
-        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, g_root_credentials, access::Exec));
+        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access::Exec));
     }
     Stat st{};
     TRY(loc.inode->getattr(st));
     LoadedFile out;
     out.size = size_t(st.st_size);
-    out.data = static_cast<uint8_t*>(mm::kmalloc(out.size ? out.size : 1));
+    out.mode = st.st_mode;
+    out.uid = st.st_uid;
+    out.gid = st.st_gid;
+    out.head_size = out.size < LoadedFile::HEAD_SIZE ? out.size : LoadedFile::HEAD_SIZE;
+    out.data = static_cast<uint8_t*>(mm::kmalloc(out.head_size ? out.head_size : 1));
     if (!out.data) return Errno::NoMem;
-    size_t done = 0;
-    while (done < out.size) {
-        auto r = loc.inode->read(done, out.data + done, out.size - done);
-        if (r.is_error() || r.value() == 0) {
-            out.free();
-            return r.is_error() ? r.error() : Error(Errno::IO);
-        }
-        done += r.value();
+    out.inode = loc.inode;
+    size_t head = out.head_size;
+    out.head_size = 0;  // read() fills the head from the file
+    if (auto r = out.read(0, out.data, head); r.is_error()) {
+        out.free();
+        return r.error();
     }
+    out.head_size = head;
     return out;
 }
 

@@ -50,13 +50,25 @@ void forget_mount(const Mount* m);
 // Whether a process has its cwd, root or an open file inside the mount (umount's EBUSY).
 bool mount_in_use(const Mount* m);
 
-// The caller's credentials (root for now).
+// The caller's credentials for file checks: its file-system ids, groups and effective
+// capabilities (root's for the kernel itself).
 const Credentials& current_credentials();
+// Those access(2) checks with: the real ids, with root's permitted capabilities only when the
+// real uid is 0 (Linux's rule for access and faccessat without AT_EACCESS).
+Credentials real_credentials();
 
-// A whole file read through the VFS into kernel memory (kmalloc'd; release with free()).
+// An executable opened through the VFS: its first bytes are read at once (the ELF and program
+// headers, or a #! line), the rest on demand, so that exec never holds the whole file in kernel
+// memory (a 16 MiB program needs no 16 MiB buffer). Release with free().
 struct LoadedFile {
-    uint8_t* data = nullptr;
-    size_t size = 0;
+    static constexpr size_t HEAD_SIZE = 4096;
+    uint8_t* data = nullptr;              // the first head_size bytes (kmalloc'd)
+    size_t head_size = 0;                 // min(size, HEAD_SIZE)
+    size_t size = 0;                      // the file's
+    uint32_t mode = 0, uid = 0, gid = 0;  // the file's, when it was opened
+    RefPtr<Inode> inode;
+    // Exactly n bytes at offset (Inval past the end; IO when the file shrank meanwhile).
+    Result<void> read(uint64_t offset, void* dst, size_t n) const;
     void free();
 };
 // The VFS-backed executable lookup execve and spawn read programs through: `path` resolved

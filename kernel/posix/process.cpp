@@ -65,6 +65,7 @@ uint32_t segment_prot(const LoadSegment& s) {
 
 struct Loaded {
     uint64_t entry, rsp;
+    RefPtr<ArgText> args;  // the final argv (after #! rewriting), for /proc/PID/cmdline
 };
 
 struct ProgramArgs {
@@ -72,17 +73,54 @@ struct ProgramArgs {
     size_t argc;
     const char* const* envp;
     size_t envc;
+    // In: the credentials of the caller; out: what execve makes of them for the program found.
+    Cred* cred;
+    bool secure = false;  // set by load_resolved (AT_SECURE)
 };
 
-Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const ProgramArgs& args) {
-    Executable exe = TRY(parse_executable(file, size));
+// The program's bytes: a boot module's from memory, a VFS file's through its inode.
+class ExecutableReader final : public ExecReader {
+public:
+    explicit ExecutableReader(const ExecutableFile& f) : f_(f) {}
+    uint64_t size() const override { return f_.size; }
+    Result<void> read(uint64_t offset, void* dst, size_t n) override {
+        if (f_.owned.inode) return f_.owned.read(offset, dst, n);
+        if (offset > f_.size || n > f_.size - offset) return Errno::Inval;
+        __builtin_memcpy(dst, f_.data + offset, n);
+        return {};
+    }
+
+private:
+    const ExecutableFile& f_;
+};
+
+// A segment's file bytes into the space, streamed through a bounded buffer for VFS files.
+Result<void> copy_segment(AddressSpace& as, const ExecutableFile& file, const LoadSegment& s) {
+    if (!file.owned.inode) return write_to_space(as, s.vaddr, file.data + s.offset, s.filesz);
+    constexpr size_t CHUNK = 64 << 10;
+    size_t cap = s.filesz < CHUNK ? size_t(s.filesz) : CHUNK;
+    auto* buffer = static_cast<uint8_t*>(mm::kmalloc(cap ? cap : 1));
+    if (!buffer) return Errno::NoMem;
+    Result<void> r;
+    for (uint64_t done = 0; done < s.filesz && r.is_ok(); done += cap) {
+        size_t n = s.filesz - done < cap ? size_t(s.filesz - done) : cap;
+        r = file.owned.read(s.offset + done, buffer, n);
+        if (r.is_ok()) r = write_to_space(as, s.vaddr + done, buffer, n);
+    }
+    mm::kfree(buffer);
+    return r;
+}
+
+Result<Loaded> load(AddressSpace& as, const ExecutableFile& file, const ProgramArgs& args) {
+    ExecutableReader reader(file);
+    Executable exe = TRY(parse_executable(reader));
     for (size_t i = 0; i < exe.segment_count; i++) {
         const LoadSegment& s = exe.segments[i];
         uint64_t start = s.vaddr & ~(PAGE - 1), end = (s.vaddr + s.memsz + PAGE - 1) & ~(PAGE - 1);
         TRY(as.map(start, end, segment_prot(s)));
-        TRY(write_to_space(as, s.vaddr, file + s.offset, s.filesz));
+        TRY(copy_segment(as, file, s));
     }
-    TRY(for_each_relative(exe, file, size,
+    TRY(for_each_relative(exe, reader,
                           [&](uint64_t where, uint64_t value) { (void)write_to_space(as, where, &value, 8); }));
     as.brk_start = as.brk = exe.end;
 
@@ -90,7 +128,9 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
     uint8_t random[16];
     fill_random(random, sizeof random);
     uint64_t hwcap = cpu::cpuid(1).edx;  // what Linux reports as AT_HWCAP on x86-64
-    StackArgs stack_args{args.argv, args.argc, args.envp, args.envc, random, &exe, hwcap};
+    const Cred& c = *args.cred;
+    StackArgs stack_args{args.argv, args.argc, args.envp, args.envc, random, &exe,
+                         hwcap,     c.uid,     c.euid,    c.gid,     c.egid, args.secure};
     size_t image_size = initial_stack_size(stack_args);
     if (image_size + (1u << 20) > STACK_SIZE) return Errno::TooBig;  // execve's limit keeps below
     auto* image = static_cast<uint8_t*>(mm::kmalloc(image_size));
@@ -104,7 +144,8 @@ Result<Loaded> load(AddressSpace& as, const uint8_t* file, size_t size, const Pr
         write_to_space(as, USER_TOP - built.value().used, image + image_size - built.value().used, built.value().used);
     mm::kfree(image);
     TRY(w);
-    return Loaded{exe.entry, built.value().rsp};
+    RefPtr<ArgText> text = TRY(ArgText::create(args.argv, args.argc));
+    return Loaded{exe.entry, built.value().rsp, static_cast<RefPtr<ArgText>&&>(text)};
 }
 
 // The name is the path as given (procfs shows it in cmdline, its last component in stat and
@@ -223,6 +264,7 @@ Process* new_process() {
     if (!p) return nullptr;
     p->state = ProcessState::Running;
     p->exit_signal = sig::CHLD;
+    set_cred(*p, Cred{});
     default_rlimits(*p);
     return p;
 }
@@ -255,12 +297,13 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
     const char* current = path;
     for (int depth = 0;; depth++) {
         ExecutableFile f = TRY(load_executable(current));
-        if (!is_script(f.data, f.size)) {
+        if (!is_script(f.data, f.head_size())) {
             plan.file = f;  // the caller releases it
             return {};
         }
         ScriptLine& line = plan.lines[depth];
-        auto parsed = depth == MAX_SCRIPT_DEPTH ? Result<void>(Errno::Loop) : parse_script_line(f.data, f.size, line);
+        auto parsed =
+            depth == MAX_SCRIPT_DEPTH ? Result<void>(Errno::Loop) : parse_script_line(f.data, f.head_size(), line);
         f.release();  // the line is copied out
         TRY(parsed);
         size_t n = __builtin_strlen(current);
@@ -279,29 +322,47 @@ Result<void> resolve(ExecPlan& plan, const char* path, const char* const* argv, 
 }
 
 // Resolves path (following #! lines) and loads the program into the fresh space `as`.
-Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path, const ProgramArgs& args) {
+Result<Loaded> load_resolved(AddressSpace& as, ExecPlan& plan, const char* path, ProgramArgs& args) {
     TRY(resolve(plan, path, args.argv, args.argc));
-    auto r = load(as, plan.file.data, plan.file.size, {plan.argv, plan.argc, args.envp, args.envc});
+    // The program's set-id bits count, not a script's (as on Linux).
+    args.secure = exec_transition(*args.cred, plan.file.mode, plan.file.uid, plan.file.gid);
+    auto r = load(as, plan.file, {plan.argv, plan.argc, args.envp, args.envc, args.cred, args.secure});
     plan.file.release();
     return r;
 }
 
-Result<Loaded> load_program(AddressSpace& as, const char* path, const ProgramArgs& args) {
-    auto* plan = static_cast<ExecPlan*>(mm::kmalloc(sizeof(ExecPlan)));
+Result<Loaded> load_program(AddressSpace& as, const char* path, ProgramArgs args) {
+    auto* plan = new (std::nothrow) ExecPlan{};  // constructed: its file holds a RefPtr
     if (!plan) return Errno::NoMem;
     plan->max_args = args.argc + 3 * MAX_SCRIPT_DEPTH;  // interpreter, argument, script path
     plan->argv = static_cast<const char**>(mm::kmalloc(plan->max_args * sizeof(char*)));
     if (!plan->argv) {
-        mm::kfree(plan);
+        delete plan;
         return Errno::NoMem;
     }
     auto r = load_resolved(as, *plan, path, args);
     mm::kfree(plan->argv);
-    mm::kfree(plan);
+    delete plan;
     return r;
 }
 
 }  // namespace
+
+ArgText::~ArgText() { mm::kfree(data); }
+
+Result<RefPtr<ArgText>> ArgText::create(const char* const* argv, size_t argc) {
+    RefPtr<ArgText> t = TRY(make_ref<ArgText>());
+    for (size_t i = 0; i < argc; i++) t->size += __builtin_strlen(argv[i]) + 1;
+    t->data = static_cast<char*>(mm::kmalloc(t->size ? t->size : 1));
+    if (!t->data) return Errno::NoMem;
+    size_t at = 0;
+    for (size_t i = 0; i < argc; i++) {
+        size_t n = __builtin_strlen(argv[i]) + 1;
+        __builtin_memcpy(t->data + at, argv[i], n);
+        at += n;
+    }
+    return t;
+}
 
 Spinlock& process_table_lock() { return g_processes_lock; }
 sched::WaitQueue& process_events() { return g_events; }
@@ -327,10 +388,11 @@ Result<ExecutableFile> load_executable(const char* path) {
     for (const char* c = path; *c; c++)
         if (*c == '/') plain_name = false;
     if (!current_process() && plain_name) {
-        if (auto m = boot_files::lookup(path); m.is_ok()) return ExecutableFile{m.value().data, m.value().size, {}};
+        if (auto m = boot_files::lookup(path); m.is_ok())
+            return ExecutableFile{m.value().data, m.value().size, {}, 0755, 0, 0};
     }
     LoadedFile f = TRY(load_executable_file(path));
-    return ExecutableFile{f.data, f.size, f};
+    return ExecutableFile{f.data, f.size, f, f.mode, f.uid, f.gid};
 }
 
 Result<Process*> spawn(const SpawnArgs& args) {
@@ -366,13 +428,16 @@ Result<Process*> spawn(const SpawnArgs& args) {
         free_process(p);
         return r.error();
     }
-    auto loaded = load_program(*p->as, args.path, {args.argv, args.argc, args.envp, args.envc});
+    Cred cred;  // root, as Linux's init
+    auto loaded = load_program(*p->as, args.path, {args.argv, args.argc, args.envp, args.envc, &cred});
     if (loaded.is_error()) {
         free_process(p);
         return loaded.error();
     }
     p->entry = loaded.value().entry;
     p->initial_rsp = loaded.value().rsp;
+    set_cred(*p, cred);
+    p->args = static_cast<RefPtr<ArgText>&&>(loaded.value().args);
     sched::ThreadOptions options;
     options.detached = true;
     if (args.is_init) set_init_pid(p->pid);
@@ -660,12 +725,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     if (new_stack) t->trap_frame.rsp = new_stack;
     asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(t->fpu)));
     t->user.fs_base = cpu::rdmsr(MSR_IA32_FS_BASE);
-    child->uid = parent->uid;
-    child->euid = parent->euid;
-    child->suid = parent->suid;
-    child->gid = parent->gid;
-    child->egid = parent->egid;
-    child->sgid = parent->sgid;
+    set_cred(*child, parent->cred);
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
     if (auto r = files_fork(*parent, *child); r.is_error()) {
         child->as->destroy();
@@ -681,6 +741,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
         t->signal_mask = caller->signal_mask;
         t->altstack = caller->altstack;
         t->affinity = caller->affinity;
+        child->args = parent->args;
         child->vfork_parent = parent->pid;
         child->releases_on_sleep = !vfork;
         parent->vfork_child = child->pid;
@@ -758,7 +819,8 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     Task* t = current_task();
     Process* p = t->process;
     AddressSpace* fresh = TRY(AddressSpace::create(p->pid));
-    auto loaded = load_program(*fresh, path, {argv, argc, envp, envc});
+    Cred next = p->cred;
+    auto loaded = load_program(*fresh, path, {argv, argc, envp, envc, &next});
     if (loaded.is_error()) {
         fresh->destroy();
         return loaded.error();
@@ -782,6 +844,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     reset_fpu(t);
     files_exec(*p);  // close-on-exec descriptors
     set_name(*p, path);
+    set_cred(*p, next);
     t->clear_child_tid = 0;
     t->robust_list = 0;
     {
@@ -796,6 +859,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
         }
         t->altstack = {};
         p->did_exec = true;
+        p->args = static_cast<RefPtr<ArgText>&&>(loaded.value().args);
         release_vfork_parent_locked(*p);
     }
     g_events.wake_all();

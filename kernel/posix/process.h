@@ -34,6 +34,7 @@
 
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/posix/address_space.h"
+#include "kernel/posix/cred.h"
 #include "kernel/posix/signal_abi.h"
 #include "kernel/posix/fd/fd_table.h"
 #include "kernel/posix/files.h"
@@ -64,7 +65,6 @@ struct Process;
 struct Task {
     uint32_t tid;
     Process* process;
-    sched::Thread* thread;
     sched::Thread::UserState user{};
     alignas(16) uint8_t fpu[512];  // Thread::UserState::fpu
     uint64_t clear_child_tid;      // set_tid_address / CLONE_CHILD_CLEARTID: zeroed and woken at exit
@@ -85,6 +85,15 @@ struct Task {
     bool restartable;                       // the current system call's EINTR came from an interruptible wait
     arch::InterruptFrame* syscall_frame;    // the frame of the system call being served
     arch::InterruptFrame trap_frame;        // user state parked while signals are delivered
+};
+
+// The argument vector of a running program as /proc/PID/cmdline shows it: each string with its
+// NUL, one after the other. Immutable once made, shared by a fork child until it execs.
+struct ArgText final : RefCounted {
+    char* data = nullptr;
+    size_t size = 0;
+    ~ArgText();
+    static Result<RefPtr<ArgText>> create(const char* const* argv, size_t argc);
 };
 
 struct Process {
@@ -128,8 +137,14 @@ struct Process {
     time::Timer real_timer;
     uint64_t real_interval_ns;
 
-    // --- identity and limits (own threads) ---
-    uint32_t uid, euid, suid, gid, egid, sgid;
+    // --- identity (kernel/posix/cred.h): changed only by the own threads, through set_cred,
+    // under the table lock; other processes read it under that lock ---
+    Cred cred;
+    Credentials fs_cred;   // cred's file-system view (current_credentials), kept in step by set_cred
+    bool dumpable = true;  // PR_SET_DUMPABLE (kept for programs that set it; nothing dumps)
+    RefPtr<ArgText> args;  // the program's argv (table lock: others take a reference under it)
+
+    // --- limits (own threads) ---
     Rlimit rlimits[RLIMIT_COUNT];
 
     // --- files (own threads; kernel/posix/files.h) ---
@@ -204,11 +219,14 @@ void cancel_real_timer(Process& p);
 // The file the program at `path` names: the one place execve and spawn read programs through.
 // In a process (execve) the path goes through the VFS from the caller's cwd and root (/bin
 // holds the boot-module programs); the kernel (spawn, no process) may also name a boot module
-// by its plain name. release() frees the VFS copy.
+// by its plain name. A VFS file is read on demand (LoadedFile): `data` holds its first
+// head_size() bytes only. release() frees the VFS head.
 struct ExecutableFile {
     const uint8_t* data = nullptr;
     size_t size = 0;
-    LoadedFile owned;  // the VFS copy, when there is one
+    LoadedFile owned;                     // the VFS file, when there is one
+    uint32_t mode = 0, uid = 0, gid = 0;  // the file's (set-id bits for execve)
+    size_t head_size() const { return owned.inode ? owned.head_size : size; }
     void release() {
         owned.free();
         data = nullptr;
@@ -235,6 +253,10 @@ void release_vfork_parent_locked(Process& child);
 // The calling child sleeps or stops: a fork parent waiting for it goes on. True when the caller
 // must wake_process_events() (after dropping the table lock). Table lock held.
 bool release_fork_parent_locked(Process& child);
+
+// Replaces the process's credentials (its own thread, or before the process runs), keeping
+// fs_cred in step.
+void set_cred(Process& p, const Cred& c);
 
 // Wakes whoever waits on process events (wait4, vfork, stop/continue, kernel wait()).
 void wake_process_events();

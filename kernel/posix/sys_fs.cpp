@@ -9,7 +9,9 @@
 // ENOTDIR for one that is not a directory; an absolute path ignores dirfd). Resolution and the
 // operation run under the namespace lock (kernel/posix/files.h); what Linux checks and which
 // errno it picks is kernel/posix/vfs/ops.h's. Unknown flag bits are EINVAL. Modes of new
-// files have the process umask applied. Everything runs as root (uid 0) for now.
+// files have the process umask applied. Every check runs as the caller's file-system ids and
+// capabilities (kernel/posix/cred.h); access/faccessat check with the real ids instead
+// (unless AT_EACCESS), as Linux does.
 #include <lamina/own.h>
 #include <lamina/scope_guard.h>
 
@@ -54,16 +56,24 @@ Result<Location> start_of(int dirfd, const char* path) {
     return *loc;
 }
 
-// Runs op(ctx, path) with the path copied in, the context built and the namespace locked.
+// Runs op(ctx, path) with the path copied in, the context built (as `cred`) and the namespace
+// locked.
 template <typename Op>
-auto with_path(int dirfd, uint64_t upath, Op&& op) -> decltype(op(*static_cast<const PathContext*>(nullptr), "")) {
+auto with_path_as(const Credentials& cred, int dirfd, uint64_t upath, Op&& op)
+    -> decltype(op(*static_cast<const PathContext*>(nullptr), "")) {
     UserPath path;
     TRY(path.copy(upath));
     Location start = TRY(start_of(dirfd, path.text));
     Process& p = *current_process();
     sched::MutexGuard g(namespace_lock());
-    PathContext ctx{mount_table(), p.root, start, current_credentials()};
+    PathContext ctx{mount_table(), p.root, start, cred};
     return op(static_cast<const PathContext&>(ctx), static_cast<const char*>(path.text));
+}
+
+// The same as the caller's file-system ids: every call but access.
+template <typename Op>
+auto with_path(int dirfd, uint64_t upath, Op&& op) -> decltype(op(*static_cast<const PathContext*>(nullptr), "")) {
+    return with_path_as(current_credentials(), dirfd, upath, static_cast<Op&&>(op));
 }
 
 // The location a descriptor refers to (fchmod, fchown, fchdir, fstatfs, AT_EMPTY_PATH).
@@ -107,34 +117,6 @@ Result<void> do_fstatat(int dirfd, uint64_t upath, uint64_t buf, uint32_t flags,
     }
     (void)buf;
     return {};
-}
-
-// chmod/chown/utimens on an inode already found (the f* calls).
-Result<void> chmod_inode(Inode& ino, uint32_t perm) {
-    SetAttr a;
-    a.mask = SetAttr::Mode;
-    a.mode = perm & mode::PermMask;
-    return ino.setattr(a);
-}
-
-Result<void> chown_inode(Inode& ino, uint32_t uid, uint32_t gid) {
-    Stat st{};
-    TRY(ino.getattr(st));
-    SetAttr a;
-    if (uid != 0xffffffff && uid != st.st_uid) {
-        a.mask |= SetAttr::Uid;
-        a.uid = uid;
-    }
-    if (gid != 0xffffffff && gid != st.st_gid) {
-        a.mask |= SetAttr::Gid;
-        a.gid = gid;
-    }
-    if (!a.mask) return {};
-    if (!is_dir(st.st_mode) && (st.st_mode & (mode::SetUid | mode::SetGid))) {
-        a.mask |= SetAttr::Mode;
-        a.mode = st.st_mode & mode::PermMask & ~(mode::SetUid | mode::SetGid);
-    }
-    return ino.setattr(a);
 }
 
 // getcwd: the names from the cwd up to the process root, found by looking each directory up
@@ -373,7 +355,7 @@ Result<void> sys_fchmod(int fd, uint64_t mode) {
     if (f->flags() & oflag::Path) return Errno::BadF;
     const Location* loc = f->object()->location();
     if (!loc) return {};  // pipes and other anonymous objects: nothing to keep
-    return chmod_inode(*loc->inode, uint32_t(mode));
+    return vfs_chmod_inode(current_credentials(), *loc->inode, uint32_t(mode));
 }
 
 Result<void> sys_fchownat(int dirfd, uint64_t path, uint64_t uid, uint64_t gid, uint64_t flags) {
@@ -382,7 +364,7 @@ Result<void> sys_fchownat(int dirfd, uint64_t path, uint64_t uid, uint64_t gid, 
     TRY(probe.copy(path));
     if (probe.text[0] == 0 && (flags & AT_EMPTY_PATH)) {
         auto loc = TRY(location_of_fd(dirfd));
-        return chown_inode(*loc.inode, uint32_t(uid), uint32_t(gid));
+        return vfs_chown_inode(current_credentials(), *loc.inode, uint32_t(uid), uint32_t(gid));
     }
     return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return vfs_chown(ctx, p, uint32_t(uid), uint32_t(gid), !(flags & AT_SYMLINK_NOFOLLOW));
@@ -400,7 +382,7 @@ Result<void> sys_fchown(int fd, uint64_t uid, uint64_t gid) {
     if (f->flags() & oflag::Path) return Errno::BadF;
     const Location* loc = f->object()->location();
     if (!loc) return {};
-    return chown_inode(*loc->inode, uint32_t(uid), uint32_t(gid));
+    return vfs_chown_inode(current_credentials(), *loc->inode, uint32_t(uid), uint32_t(gid));
 }
 
 Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t flags) {
@@ -415,33 +397,9 @@ Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t fl
     if (!path) {
         // futimens: the descriptor itself.
         if (dirfd == AT_FDCWD) return Errno::Fault;
-        auto loc = TRY(location_of_fd(dirfd));
+        Location l = TRY(location_of_fd(dirfd));
         sched::MutexGuard g(namespace_lock());
-        Location l = loc;
-        PathContext ctx{mount_table(), l, l, current_credentials()};
-        // "." from the file itself only works for directories; set the times directly.
-        SetAttr a;
-        Timespec v[2] = {{0, UTIMENS_NOW}, {0, UTIMENS_NOW}};
-        if (tp) {
-            v[0] = tp[0];
-            v[1] = tp[1];
-        }
-        for (int i = 0; i < 2; i++) {
-            if (v[i].tv_nsec != UTIMENS_NOW && v[i].tv_nsec != UTIMENS_OMIT &&
-                (v[i].tv_nsec < 0 || v[i].tv_nsec > 999999999))
-                return Errno::Inval;
-        }
-        if (v[0].tv_nsec != UTIMENS_OMIT) {
-            a.mask |= SetAttr::Atime;
-            a.atime = v[0].tv_nsec == UTIMENS_NOW ? now : v[0];
-        }
-        if (v[1].tv_nsec != UTIMENS_OMIT) {
-            a.mask |= SetAttr::Mtime;
-            a.mtime = v[1].tv_nsec == UTIMENS_NOW ? now : v[1];
-        }
-        (void)ctx;
-        if (!a.mask) return {};
-        return l.inode->setattr(a);
+        return vfs_utimens_inode(current_credentials(), *l.inode, tp, now);
     }
     return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) {
         return vfs_utimens(ctx, p, tp, now, !(flags & AT_SYMLINK_NOFOLLOW));
@@ -450,7 +408,9 @@ Result<void> sys_utimensat(int dirfd, uint64_t path, uint64_t times, uint64_t fl
 
 Result<void> sys_faccessat2(int dirfd, uint64_t path, uint64_t mode, uint64_t flags) {
     if (flags & ~uint64_t(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno::Inval;
-    return with_path(dirfd, path, [&](const PathContext& ctx, const char* p) { return vfs_access(ctx, p, int(mode)); });
+    Credentials cred = (flags & AT_EACCESS) ? current_credentials() : real_credentials();
+    return with_path_as(cred, dirfd, path,
+                        [&](const PathContext& ctx, const char* p) { return vfs_access(ctx, p, int(mode)); });
 }
 
 Result<void> sys_faccessat(int dirfd, uint64_t path, uint64_t mode) { return sys_faccessat2(dirfd, path, mode, 0); }
@@ -490,6 +450,9 @@ SyscallResult sys_fchdir(int fd) {
     auto f = TRY(p.fds->get(fd));
     const Location* loc = f->object()->location();
     if (!loc || !is_dir(loc->inode->mode())) return Errno::NotDir;
+    Stat st{};
+    TRY(loc->inode->getattr(st));
+    TRY(check_access(st.st_mode, st.st_uid, st.st_gid, current_credentials(), access::Exec));
     p.cwd = *loc;
     return 0;
 }
@@ -514,6 +477,7 @@ SyscallResult sys_getcwd(uint64_t buf, uint64_t size) {
 
 Result<void> sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64_t flags) {
     constexpr uint64_t MS_REMOUNT = 32, MS_BIND = 4096, MS_MOVE = 8192;
+    if (!capable(cap::SYS_ADMIN)) return Errno::Perm;
     if (flags & (MS_BIND | MS_MOVE)) return Errno::Inval;
     char type[32] = {}, src[64] = {};
     if (!(flags & MS_REMOUNT)) {
@@ -543,6 +507,7 @@ Result<void> sys_mount(uint64_t source, uint64_t target, uint64_t fstype, uint64
 
 Result<void> sys_umount2(uint64_t target, uint64_t flags) {
     constexpr uint64_t MNT_FORCE = 1, MNT_DETACH = 2, MNT_EXPIRE = 4, UMOUNT_NOFOLLOW = 8;
+    if (!capable(cap::SYS_ADMIN)) return Errno::Perm;
     if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return Errno::Inval;
     Process& self = *current_process();
     return with_path(AT_FDCWD, target, [&](const PathContext& ctx, const char* p) -> Result<void> {

@@ -1,4 +1,4 @@
-// Memory system calls: brk, mmap, munmap, mprotect, over the process's AddressSpace
+// Memory system calls: brk, mmap, munmap, mremap, mprotect, over the process's AddressSpace
 // (kernel/posix/address_space.h).
 //
 // Contract: anonymous mappings are demand-zero, private or shared (MAP_SHARED pages are shared
@@ -119,6 +119,28 @@ Result<void> sys_munmap(uint64_t addr, uint64_t len) {
     uint64_t end = addr + page_up(len);
     if (end > USER_TOP) return Errno::Inval;
     return current_process()->as->unmap(addr, end);
+}
+
+// Linux's mremap flags (include/uapi/linux/mman.h).
+constexpr uint64_t MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2, MREMAP_DONTUNMAP = 4;
+
+// musl's realloc grows large blocks with it: moving page-table entries instead of copying.
+// MREMAP_DONTUNMAP is EINVAL (Linux allows it for private anonymous mappings only; not yet
+// here), as is an old_len of 0 (which duplicates shared mappings on Linux).
+SyscallResult sys_mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t new_addr) {
+    if ((old_addr & (PAGE_SIZE - 1)) || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)))
+        return Errno::Inval;
+    if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return Errno::Inval;
+    if ((flags & MREMAP_DONTUNMAP) || old_len == 0 || new_len == 0) return Errno::Inval;
+    if (old_len > USER_TOP || new_len > USER_TOP) return Errno::NoMem;
+    uint64_t fixed = 0;
+    if (flags & MREMAP_FIXED) {
+        if ((new_addr & (PAGE_SIZE - 1)) || new_addr < USER_BOTTOM) return Errno::Inval;
+        fixed = new_addr;
+    }
+    uint64_t to = TRY(current_process()->as->remap(old_addr, page_up(old_len), page_up(new_len),
+                                                   (flags & MREMAP_MAYMOVE) != 0, fixed));
+    return int64_t(to);
 }
 
 Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot) {

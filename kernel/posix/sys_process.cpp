@@ -1,7 +1,7 @@
 // Process system calls: fork, vfork, clone (processes and threads), execve, exit and
-// exit_group, wait4, waitid, getpid/getppid/gettid, process groups and sessions, user and group
-// ids, resource limits, set_tid_address, set_robust_list, arch_prctl, sched_yield. (futex:
-// sys_futex.cpp.)
+// exit_group, wait4, waitid, getpid/getppid/gettid, process groups and sessions, resource
+// limits, set_tid_address, set_robust_list, arch_prctl, sched_yield, affinity, getcpu. (futex:
+// sys_futex.cpp; ids: sys_cred.cpp.)
 //
 // Contract
 //   - fork/vfork/clone: the child is a copy-on-write copy of the caller (process.h); only the
@@ -29,11 +29,10 @@
 //   - Sessions and groups follow POSIX: setpgid only on the caller or its children in the same
 //     session (EACCES once a child has exec'd, EPERM for a session leader or a group in another
 //     session); setsid fails with EPERM for a group leader.
-//   - Identity: real, effective and saved ids are kept; everything starts as root (0), and a
-//     process whose effective uid is 0 may set any ids, others only to ids they already hold.
+//   - Identity: the user and group id calls are kernel/posix/sys_cred.cpp's.
 //   - Limits: getrlimit/setrlimit/prlimit64 keep per-process values, inherited by children;
 //     nothing enforces them yet except the checks Linux makes on the values (soft <= hard;
-//     raising hard needs root).
+//     raising hard needs CAP_SYS_RESOURCE).
 #include <lamina/scope_guard.h>
 
 #include "kernel/arch/x86_64/cpu.h"
@@ -412,109 +411,6 @@ SyscallResult sys_setsid() {
     return me.pid;
 }
 
-SyscallResult sys_getuid() { return self().uid; }
-SyscallResult sys_geteuid() { return self().euid; }
-SyscallResult sys_getgid() { return self().gid; }
-SyscallResult sys_getegid() { return self().egid; }
-
-SyscallResult sys_setuid(uint64_t id) {
-    Process& p = self();
-    uint32_t u = uint32_t(id);
-    if (u == ~0u) return Errno::Inval;
-    if (p.euid == 0)
-        p.uid = p.euid = p.suid = u;
-    else if (u == p.uid || u == p.suid)
-        p.euid = u;
-    else
-        return Errno::Perm;
-    return 0;
-}
-
-SyscallResult sys_setgid(uint64_t id) {
-    Process& p = self();
-    uint32_t g = uint32_t(id);
-    if (g == ~0u) return Errno::Inval;
-    if (p.euid == 0)
-        p.gid = p.egid = p.sgid = g;
-    else if (g == p.gid || g == p.sgid)
-        p.egid = g;
-    else
-        return Errno::Perm;
-    return 0;
-}
-
-namespace {
-Result<void> set_res(uint32_t& r, uint32_t& e, uint32_t& s, uint64_t nr, uint64_t ne, uint64_t ns, bool privileged) {
-    uint32_t a[3] = {uint32_t(nr), uint32_t(ne), uint32_t(ns)};
-    for (uint32_t v : a)
-        if (v != ~0u && !privileged && v != r && v != e && v != s) return Errno::Perm;
-    if (a[0] != ~0u) r = a[0];
-    if (a[1] != ~0u) e = a[1];
-    if (a[2] != ~0u) s = a[2];
-    return {};
-}
-}  // namespace
-
-Result<void> sys_setresuid(uint64_t r, uint64_t e, uint64_t s) {
-    Process& p = self();
-    return set_res(p.uid, p.euid, p.suid, r, e, s, p.euid == 0);
-}
-
-Result<void> sys_setresgid(uint64_t r, uint64_t e, uint64_t s) {
-    Process& p = self();
-    return set_res(p.gid, p.egid, p.sgid, r, e, s, p.euid == 0);
-}
-
-Result<void> sys_setreuid(uint64_t r, uint64_t e) {
-    Process& p = self();
-    uint32_t old = p.uid;
-    TRY(set_res(p.uid, p.euid, p.suid, r, e, ~0u, p.euid == 0));
-    // The saved id follows the effective one when the real id is set or the effective one
-    // becomes different from the old real id.
-    if (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old)) p.suid = p.euid;
-    return {};
-}
-
-Result<void> sys_setregid(uint64_t r, uint64_t e) {
-    Process& p = self();
-    uint32_t old = p.gid;
-    TRY(set_res(p.gid, p.egid, p.sgid, r, e, ~0u, p.euid == 0));
-    if (uint32_t(r) != ~0u || (uint32_t(e) != ~0u && uint32_t(e) != old)) p.sgid = p.egid;
-    return {};
-}
-
-SyscallResult sys_getresuid(uint64_t r, uint64_t e, uint64_t s) {
-    Process& p = self();
-    if (UserPtr<uint32_t>(r).write(p.uid).is_error() || UserPtr<uint32_t>(e).write(p.euid).is_error() ||
-        UserPtr<uint32_t>(s).write(p.suid).is_error())
-        return Errno::Fault;
-    return 0;
-}
-
-SyscallResult sys_getresgid(uint64_t r, uint64_t e, uint64_t s) {
-    Process& p = self();
-    if (UserPtr<uint32_t>(r).write(p.gid).is_error() || UserPtr<uint32_t>(e).write(p.egid).is_error() ||
-        UserPtr<uint32_t>(s).write(p.sgid).is_error())
-        return Errno::Fault;
-    return 0;
-}
-
-// No supplementary groups are kept.
-SyscallResult sys_getgroups(uint64_t size) {
-    if (int32_t(size) < 0) return Errno::Inval;
-    return 0;
-}
-
-SyscallResult sys_setgroups(uint64_t size, uint64_t list) {
-    if (self().euid != 0) return Errno::Perm;
-    if (size > 65536) return Errno::Inval;
-    (void)list;
-    return 0;
-}
-
-SyscallResult sys_setfsuid() { return self().euid; }
-SyscallResult sys_setfsgid() { return self().egid; }
-
 namespace {
 SyscallResult do_prlimit(Process& p, uint64_t resource, uint64_t new_limit, uint64_t old_limit) {
     if (resource >= uint64_t(RLIMIT_COUNT)) return Errno::Inval;
@@ -524,7 +420,7 @@ SyscallResult do_prlimit(Process& p, uint64_t resource, uint64_t new_limit, uint
         if (n.is_error()) return Errno::Fault;
         next = n.value();
         if (next.cur > next.max) return Errno::Inval;
-        if (next.max > p.rlimits[resource].max && self().euid != 0) return Errno::Perm;
+        if (next.max > p.rlimits[resource].max && !capable(cap::SYS_RESOURCE)) return Errno::Perm;
     }
     if (old_limit && UserPtr<Rlimit>(old_limit).write(p.rlimits[resource]).is_error()) return Errno::Fault;
     if (new_limit) p.rlimits[resource] = next;

@@ -10,10 +10,13 @@
 //   - Delivery happens on the way back to user mode (signal.h): one handler frame per return,
 //     Linux's rt_sigframe; rt_sigreturn restores registers, FPU state, mask and altstack.
 //   - kill: pid > 0 that process, 0 the caller's group, -1 every process but init and the
-//     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Everyone is
-//     root, so there is no EPERM. kill and the group forms are directed at processes (any thread
-//     that does not block the signal takes it); tkill/tgkill at one thread (tgkill: ESRCH unless
-//     the thread belongs to tgid). A signal whose default action ends the process ends every
+//     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Permission is
+//     Linux's (may_signal in kernel/posix/cred.h: CAP_KILL, or a real or effective uid that
+//     is the target's real or saved uid; SIGCONT to any process of the caller's session):
+//     EPERM when every match was refused (kill(-1) is quietly skipped instead). kill and the
+//     group forms are directed at processes (any thread that does not block the signal takes
+//     it); tkill/tgkill at one thread (tgkill: ESRCH unless the thread belongs to tgid), with
+//     the same permission rule. A signal whose default action ends the process ends every
 //     thread of it.
 //   - init (the process run_init started) only receives signals it has a handler for or blocks.
 //   - rt_sigsuspend and pause always end with EINTR after a handler ran.
@@ -48,26 +51,37 @@ SigInfo user_info(int s, int32_t code) {
     info.signo = s;
     info.code = code;
     info.kill.pid = int32_t(self().pid);
-    info.kill.uid = self().uid;
+    info.kill.uid = self().cred.uid;
     return info;
 }
 
-// Shared by kill and the group forms: sends to every process `match` accepts.
+// Whether the caller may signal q (kill(2)'s EPERM rule). Table lock held (q.sid).
+bool may_signal_locked(const Process& me, const Process& q, int s) {
+    return may_signal(me.cred, q.cred) || (s == sig::CONT && q.sid == me.sid);
+}
+
+// Shared by kill and the group forms: sends to every process `match` accepts. Perm when it
+// accepted some but the caller may signal none of them (unless refusals are skipped: kill(-1)).
 template <typename Match>
-Result<void> send_matching(int s, int32_t code, Match&& match) {
+Result<void> send_matching(int s, int32_t code, Match&& match, bool skip_refused = false) {
+    Process& me = self();
     SigInfo info = user_info(s, code);
-    bool found = false;
+    bool found = false, refused = false;
     SpinlockGuard g(process_table_lock());
     for_each_process_locked([&](Process& q) {
         if (!match(q)) return;
+        if (!may_signal_locked(me, q, s)) {
+            refused = true;
+            return;
+        }
         found = true;
         // As on Linux, init only receives the signals it has handlers for (not even SIGKILL),
         // or blocks (to take them with sigtimedwait, as busybox init does).
         if (init_refuses_locked(q, s)) return;
         if (s) send_signal_locked(q, s, info);
     });
-    if (!found) return Errno::Srch;
-    return {};
+    if (found || (refused && skip_refused)) return {};
+    return refused ? Errno::Perm : Errno::Srch;
 }
 
 }  // namespace
@@ -275,9 +289,12 @@ Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
                              [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
     }
     if (pid == -1) {
-        return send_matching(sg, si::USER, [&](const Process& q) {
-            return q.pid != caller.pid && !q.kernel_waited && q.state == ProcessState::Running;
-        });
+        return send_matching(
+            sg, si::USER,
+            [&](const Process& q) {
+                return q.pid != caller.pid && !q.kernel_waited && q.state == ProcessState::Running;
+            },
+            true);
     }
     uint32_t pg = uint32_t(-int64_t(pid));
     return send_matching(sg, si::USER,
@@ -292,6 +309,7 @@ Result<void> signal_thread(uint32_t tgid, uint32_t tid, int s) {
     SpinlockGuard g(process_table_lock());
     Task* t = find_task_locked(tid);
     if (!t || (tgid && t->process->pid != tgid) || t->process->state != ProcessState::Running) return Errno::Srch;
+    if (!may_signal_locked(self(), *t->process, s)) return Errno::Perm;
     if (s && !init_refuses_locked(*t->process, s)) send_signal_to_task_locked(*t, s, info);
     return {};
 }

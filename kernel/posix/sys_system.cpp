@@ -72,9 +72,15 @@ SyscallResult sys_uname(uint64_t buf) {
     return 0;
 }
 
-Result<void> sys_sethostname(uint64_t name, uint64_t len) { return set_name(true, name, len); }
+Result<void> sys_sethostname(uint64_t name, uint64_t len) {
+    if (!capable(cap::SYS_ADMIN)) return Errno::Perm;
+    return set_name(true, name, len);
+}
 
-Result<void> sys_setdomainname(uint64_t name, uint64_t len) { return set_name(false, name, len); }
+Result<void> sys_setdomainname(uint64_t name, uint64_t len) {
+    if (!capable(cap::SYS_ADMIN)) return Errno::Perm;
+    return set_name(false, name, len);
+}
 
 SyscallResult sys_sysinfo(uint64_t info) {
     SysInfo si = {};
@@ -125,6 +131,7 @@ SyscallResult sys_reboot(uint64_t magic1, uint64_t magic2, uint64_t cmd) {
                        MAGIC2C = 537993216;
     constexpr uint32_t RESTART = 0x01234567, HALT = 0xcdef0123, CAD_ON = 0x89abcdef, CAD_OFF = 0,
                        POWER_OFF = 0x4321fedc;
+    if (!capable(cap::SYS_BOOT)) return Errno::Perm;
     uint32_t m2 = uint32_t(magic2);
     if (uint32_t(magic1) != MAGIC1 || (m2 != MAGIC2 && m2 != MAGIC2A && m2 != MAGIC2B && m2 != MAGIC2C))
         return Errno::Inval;

@@ -88,6 +88,7 @@ SyscallResult sys_sync();
 SyscallResult sys_brk(uint64_t addr);
 SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd, uint64_t off);
 Result<void> sys_munmap(uint64_t addr, uint64_t len);
+SyscallResult sys_mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t new_addr);
 Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot);
 Result<void> sys_madvise(uint64_t addr, uint64_t len, uint64_t advice);
 
@@ -108,22 +109,6 @@ SyscallResult sys_getpgid(uint64_t pid);
 SyscallResult sys_getpgrp();
 SyscallResult sys_getsid(uint64_t pid);
 SyscallResult sys_setsid();
-SyscallResult sys_getuid();
-SyscallResult sys_geteuid();
-SyscallResult sys_getgid();
-SyscallResult sys_getegid();
-SyscallResult sys_setuid(uint64_t id);
-SyscallResult sys_setgid(uint64_t id);
-Result<void> sys_setresuid(uint64_t r, uint64_t e, uint64_t s);
-Result<void> sys_setresgid(uint64_t r, uint64_t e, uint64_t s);
-Result<void> sys_setreuid(uint64_t r, uint64_t e);
-Result<void> sys_setregid(uint64_t r, uint64_t e);
-SyscallResult sys_getresuid(uint64_t r, uint64_t e, uint64_t s);
-SyscallResult sys_getresgid(uint64_t r, uint64_t e, uint64_t s);
-SyscallResult sys_getgroups(uint64_t size);
-SyscallResult sys_setgroups(uint64_t size, uint64_t list);
-SyscallResult sys_setfsuid();
-SyscallResult sys_setfsgid();
 SyscallResult sys_getrlimit(uint64_t resource, uint64_t old_limit);
 SyscallResult sys_setrlimit(uint64_t resource, uint64_t new_limit);
 SyscallResult sys_prlimit64(uint64_t pid, uint64_t resource, uint64_t new_limit, uint64_t old_limit);
@@ -138,6 +123,27 @@ Result<void> sys_getcpu(uint64_t cpu, uint64_t node);
 
 // sys_futex.cpp: futexes.
 SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t addr2, uint64_t val3);
+
+// sys_cred.cpp: user and group ids, capabilities.
+SyscallResult sys_getuid();
+SyscallResult sys_geteuid();
+SyscallResult sys_getgid();
+SyscallResult sys_getegid();
+SyscallResult sys_getresuid(uint64_t r, uint64_t e, uint64_t s);
+SyscallResult sys_getresgid(uint64_t r, uint64_t e, uint64_t s);
+Result<void> sys_setuid(uint64_t id);
+Result<void> sys_setgid(uint64_t id);
+Result<void> sys_setreuid(uint64_t r, uint64_t e);
+Result<void> sys_setregid(uint64_t r, uint64_t e);
+Result<void> sys_setresuid(uint64_t r, uint64_t e, uint64_t s);
+Result<void> sys_setresgid(uint64_t r, uint64_t e, uint64_t s);
+SyscallResult sys_setfsuid(uint64_t id);
+SyscallResult sys_setfsgid(uint64_t id);
+SyscallResult sys_getgroups(uint64_t size, uint64_t list);
+Result<void> sys_setgroups(uint64_t size, uint64_t list);
+Result<void> sys_capget(uint64_t header, uint64_t data);
+Result<void> sys_capset(uint64_t header, uint64_t data);
+SyscallResult sys_prctl(uint64_t option, uint64_t arg2, uint64_t arg3, uint64_t arg4, uint64_t arg5);
 
 // sys_signal.cpp: signals.
 SyscallResult sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64_t sigsetsize);

@@ -6,6 +6,7 @@
 #include "kernel/dev/acpi/acpi.h"
 #include "kernel/irq/vectors.h"
 #include "kernel/lib/log.h"
+#include "kernel/profile/profile.h"
 #include "kernel/sync/spinlock.h"
 #include "kernel/time/internal.h"
 #include "kernel/time/time.h"
@@ -76,6 +77,8 @@ struct TimerQueue {
     void program(uint64_t now) {
         uint64_t target = next_tick_ns;
         if (head && head->deadline_ < target) target = head->deadline_;
+        uint64_t sample = profile::next_sample_ns();
+        if (sample < target) target = sample;
         lapic::timer_set_count(internal::lapic_counts_for(target > now ? target - now : 0));
     }
 };
@@ -105,13 +108,14 @@ uint64_t this_cpu_counter(uint64_t TimerQueue::*counter) {
     return n;
 }
 
-void timer_interrupt(arch::InterruptFrame&) {
+void timer_interrupt(arch::InterruptFrame& frame) {
     TimerQueue& q = this_cpu_queue();
     // One-shot mode: no new timer interrupt until program() below, so the early EOI cannot let
     // this handler nest.
     lapic::eoi();
     q.lock.lock_noirq();
     uint64_t now = q.run_expired();
+    profile::on_timer_interrupt(frame, now);
     bool tick = now >= q.next_tick_ns;
     if (tick) {
         q.ticks++;

@@ -117,10 +117,11 @@ TEST_P(Posix, SameOutputAsLinux) {
 INSTANTIATE_TEST_SUITE_P(
     Programs, Posix,
     ::testing::Values(Program{"hello", {}, 3, 0}, Program{"args", {"one", "two-words", "3"}, 0, 0},
-                      Program{"malloc", {}, 0, 0}, Program{"mmap", {}, 0, 0}, Program{"errno", {}, 0, 0},
-                      Program{"segv", {}, 0, 11}, Program{"clock", {}, 0, 0}, Program{"float", {}, 0, 0},
-                      Program{"sigwait", {}, 0, 0}, Program{"hello_pie", {}, 3, 0}, Program{"files", {}, 0, 0},
-                      Program{"pipe", {}, 0, 0}, Program{"poll", {}, 0, 0}, Program{"sigpipe", {}, 0, 13},
+                      Program{"malloc", {}, 0, 0}, Program{"mmap", {}, 0, 0}, Program{"mremap", {}, 0, 0},
+                      Program{"errno", {}, 0, 0}, Program{"segv", {}, 0, 11}, Program{"clock", {}, 0, 0},
+                      Program{"float", {}, 0, 0}, Program{"sigwait", {}, 0, 0}, Program{"hello_pie", {}, 3, 0},
+                      Program{"files", {}, 0, 0}, Program{"pipe", {}, 0, 0}, Program{"poll", {}, 0, 0},
+                      Program{"sigpipe", {}, 0, 13},
                       // Processes and signals.
                       Program{"fork_wait", {}, 0, 0}, Program{"fork_cow", {}, 0, 0}, Program{"fork_many", {}, 0, 0},
                       Program{"exec", {}, 0, 0}, Program{"argmax", {}, 0, 0}, Program{"signals", {}, 0, 0},
@@ -129,8 +130,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Program{"timers", {}, 0, 0},
                       // Threads.
                       Program{"threads", {}, 0, 0}, Program{"threads_stress", {}, 0, 0}, Program{"memsched", {}, 0, 0},
+                      // Users and permissions (run as root on the host too).
+                      Program{"perms", {}, 0, 0},
                       // Sockets.
-                      Program{"unix", {}, 0, 0}, Program{"epoll", {}, 0, 0}),
+                      Program{"unix", {}, 0, 0}, Program{"epoll", {}, 0, 0}, Program{"inet", {}, 0, 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The kernel's side of a killed process: one log line naming the process, the signal and the

@@ -91,7 +91,7 @@ struct GlobalFile {
 };
 constexpr GlobalFile GLOBAL_FILES[] = {
     {"meminfo", ProcFile::MemInfo, 0444}, {"uptime", ProcFile::Uptime, 0444}, {"mounts", ProcFile::Mounts, 0444},
-    {"domains", ProcFile::Domains, 0444}, {"domctl", ProcFile::DomCtl, 0200},
+    {"domains", ProcFile::Domains, 0444}, {"domctl", ProcFile::DomCtl, 0200}, {"profile", ProcFile::Profile, 0600},
 };
 struct PidFile {
     const char* name;
@@ -137,8 +137,8 @@ uint32_t parse_pid(Name name) {
 
 class ProcNode : public Inode {
 public:
-    ProcNode(RefPtr<ProcState> st, uint64_t ino, uint32_t mode)
-        : st_(static_cast<RefPtr<ProcState>&&>(st)), ino_(ino), mode_(mode) {}
+    ProcNode(RefPtr<ProcState> st, uint64_t ino, uint32_t mode, uint32_t pid = 0)
+        : st_(static_cast<RefPtr<ProcState>&&>(st)), ino_(ino), mode_(mode), owner_pid_(pid) {}
     uint64_t dev() const override { return st_->dev; }
     uint64_t ino() const override { return ino_; }
     uint32_t mode() const override { return mode_; }
@@ -149,6 +149,7 @@ public:
         st.st_mode = mode_;
         st.st_nlink = is_dir(mode_) ? 2 : 1;
         st.st_blksize = 1024;
+        if (owner_pid_) st_->source.owner(owner_pid_, st.st_uid, st.st_gid);
         return {};
     }
     Result<void> statfs(StatFs& st) override {
@@ -163,6 +164,7 @@ protected:
     RefPtr<ProcState> st_;
     uint64_t ino_;
     uint32_t mode_;
+    uint32_t owner_pid_;  // a /proc/PID node belongs to that process's owner; 0: root
 };
 
 class ProcOpenFile final : public FileObject {
@@ -184,7 +186,7 @@ public:
         return k;
     }
     Result<size_t> write(OpenFile&, const void* src, size_t n) override {
-        if (file_ != ProcFile::DomCtl) return Errno::Inval;
+        if (file_ != ProcFile::DomCtl && file_ != ProcFile::Profile) return Errno::Inval;
         return st_->source.write(file_, static_cast<const char*>(src), n);
     }
     Result<uint64_t> lseek(OpenFile& f, int64_t offset, int whence) override {
@@ -203,7 +205,7 @@ private:
 class ProcFileNode final : public ProcNode {
 public:
     ProcFileNode(RefPtr<ProcState> st, uint64_t ino, uint32_t perm, ProcFile file, uint32_t pid)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ino, mode::Regular | perm), file_(file), pid_(pid) {}
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), ino, mode::Regular | perm, pid), file_(file), pid_(pid) {}
     Result<RefPtr<FileObject>> open_file(const Location&, uint32_t oflags) override {
         RefPtr<ProcOpenFile> f = TRY(make_ref<ProcOpenFile>(RefPtr<Inode>(this), file_, st_));
         RefPtr<FileObject> ref = f;
@@ -244,7 +246,7 @@ class ProcPidDir final : public ProcNode {
 public:
     ProcPidDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> parent, uint32_t tid = 0)
         : ProcNode(static_cast<RefPtr<ProcState>&&>(st), tid ? pid_dir_ino(tid) | THREAD_INO : pid_dir_ino(pid),
-                   mode::Directory | 0555),
+                   mode::Directory | 0555, pid),
           pid_(pid),
           tid_(tid),
           parent_(static_cast<RefPtr<Inode>&&>(parent)) {}
@@ -279,7 +281,7 @@ private:
 class ProcTaskDir final : public ProcNode {
 public:
     ProcTaskDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> parent)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), task_dir_ino(pid), mode::Directory | 0555),
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), task_dir_ino(pid), mode::Directory | 0555, pid),
           pid_(pid),
           parent_(static_cast<RefPtr<Inode>&&>(parent)) {}
 

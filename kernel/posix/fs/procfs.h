@@ -3,6 +3,7 @@
 //   /proc/self -> PID of the caller (a symlink)      /proc/meminfo /proc/uptime /proc/mounts
 //   /proc/PID/{stat,cmdline,status}                  /proc/domains (read) /proc/domctl (write)
 //   /proc/PID/task/TID/{stat,cmdline,status} (one directory per thread; the process's text)
+//   /proc/profile (the sampling profiler: write start/stop/reset, read the samples)
 // What the files say comes from a ProcSource (the kernel's: the process table, the memory
 // manager, the mount table, the domain manager; host tests use a fake). A file's text is made
 // once, at open, into a buffer the description reads from, so a reader sees one consistent
@@ -21,7 +22,18 @@
 
 namespace lamina::posix {
 
-enum class ProcFile : uint8_t { MemInfo, Uptime, Mounts, Domains, DomCtl, PidStat, PidCmdline, PidStatus, NetDev };
+enum class ProcFile : uint8_t {
+    MemInfo,
+    Uptime,
+    Mounts,
+    Domains,
+    DomCtl,
+    PidStat,
+    PidCmdline,
+    PidStatus,
+    NetDev,
+    Profile
+};
 
 // A growing text buffer (the file's contents).
 class ProcText final : public FormatSink {
@@ -55,8 +67,15 @@ public:
     virtual uint32_t self_pid() = 0;
     // The text of a file (pid is 0 for the global ones). NoEnt when the process is gone.
     virtual Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) = 0;
-    // A write to a writable file (/proc/domctl).
+    // A write to a writable file (/proc/domctl, /proc/profile). The source checks the writer's
+    // privilege.
     virtual Result<size_t> write(ProcFile file, const char* data, size_t n) = 0;
+    // Who /proc/PID and its files belong to: the process's effective ids, as on Linux (root
+    // when the process is gone or the source does not say).
+    virtual void owner(uint32_t pid, uint32_t& uid, uint32_t& gid) {
+        (void)pid;
+        uid = gid = 0;
+    }
 
 protected:
     ~ProcSource() = default;

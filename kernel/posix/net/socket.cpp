@@ -60,11 +60,17 @@ uint32_t put_timeout(void* val, uint32_t len, int64_t ns) {
 Ucred current_ucred() {
     Process* p = current_process();
     if (!p) return Ucred{0, 0, 0};
-    return Ucred{int32_t(p->pid), p->euid, p->egid};
+    return Ucred{int32_t(p->pid), p->cred.euid, p->cred.egid};
 }
 
 Result<void> Socket::setsockopt(int level, int name, const void* val, uint32_t len) {
     if (level != so::SolSocket) return family_setsockopt(level, name, val, len);
+    TRY(set_common(name, val, len));
+    return option_set(name);
+}
+
+Result<void> Socket::set_common(int name, const void* val, uint32_t len) {
+    constexpr int level = so::SolSocket;
     SocketOptions& o = options_;
     auto flag = [&](bool& b) -> Result<void> {
         b = TRY(int_value(val, len)) != 0;

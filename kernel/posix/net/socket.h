@@ -140,6 +140,10 @@ public:
         return Errno::NoProtoOpt;
     }
 
+    // A SOL_SOCKET option was stored in options(): the family applies it (the netstack's
+    // SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, ...). An error is setsockopt's.
+    virtual Result<void> option_set(int /*name*/) { return {}; }
+
     // setsockopt/getsockopt with the value in kernel memory. getsockopt returns the length
     // written (at most `len`, as Linux truncates).
     Result<void> setsockopt(int level, int name, const void* val, uint32_t len);
@@ -162,6 +166,8 @@ protected:
     Socket(int family, int type, int protocol) : family_(family), type_(type), protocol_(protocol) {}
 
 private:
+    Result<void> set_common(int name, const void* val, uint32_t len);
+
     int family_, type_, protocol_;
     SocketOptions options_;
 };

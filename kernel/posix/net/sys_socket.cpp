@@ -6,6 +6,7 @@
 
 #include "kernel/mm/memory.h"
 #include "kernel/posix/net/socket.h"
+#include "kernel/posix/process.h"
 #include "kernel/posix/process_hooks.h"
 #include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
@@ -180,8 +181,13 @@ Result<void> read_control(uint64_t ucontrol, uint64_t len, PassedFiles& files) {
                 if (payload != sizeof(Ucred)) return Errno::Inval;
                 Ucred c;
                 __builtin_memcpy(&c, buf.data + off + sizeof(CmsgHdr), sizeof c);
-                Ucred me = current_ucred();
-                if (me.uid != 0 && (c.pid != me.pid || c.uid != me.uid || c.gid != me.gid)) return Errno::Perm;
+                // Linux's scm_check_creds: one's own pid and ids, unless privileged.
+                const Cred& me = current_process()->cred;
+                if (uint32_t(c.pid) != current_process()->pid && !capable(cap::SYS_ADMIN)) return Errno::Perm;
+                if (c.uid != me.uid && c.uid != me.euid && c.uid != me.suid && !capable(cap::SETUID))
+                    return Errno::Perm;
+                if (c.gid != me.gid && c.gid != me.egid && c.gid != me.sgid && !capable(cap::SETGID))
+                    return Errno::Perm;
             } else {
                 return Errno::Inval;
             }

@@ -26,7 +26,7 @@ Result<void> may_modify_dir(const PathContext& ctx, Inode& dir) { return may(ctx
 // In a sticky directory only the owner of the entry or of the directory (or root) may remove
 // or replace the entry.
 Result<void> sticky_check(const PathContext& ctx, Inode& dir, Inode& victim) {
-    if (ctx.cred.uid == 0) return {};
+    if (ctx.cred.capable(cap::FOWNER)) return {};
     Stat d = TRY(stat_of(dir));
     if (!(d.st_mode & mode::Sticky)) return {};
     Stat v = TRY(stat_of(victim));
@@ -253,44 +253,56 @@ Result<void> vfs_stat(const PathContext& ctx, const char* path, bool follow, Sta
     return l.inode->getattr(st);
 }
 
-Result<void> vfs_chmod(const PathContext& ctx, const char* path, uint32_t perm) {
-    Location l = TRY(resolve(ctx, path, lookup::Follow));
-    Stat st = TRY(stat_of(*l.inode));
-    if (ctx.cred.uid != 0 && ctx.cred.uid != st.st_uid) return Errno::Perm;
+Result<void> vfs_chmod_inode(const Credentials& cred, Inode& ino, uint32_t perm) {
+    Stat st = TRY(stat_of(ino));
+    if (cred.uid != st.st_uid && !cred.capable(cap::FOWNER)) return Errno::Perm;
     SetAttr a;
     a.mask = SetAttr::Mode;
     a.mode = perm & mode::PermMask;
     // An owner outside the file's group cannot make it set-group-ID.
-    if (ctx.cred.uid != 0 && !ctx.cred.in_group(st.st_gid)) a.mode &= ~mode::SetGid;
-    return l.inode->setattr(a);
+    if (!cred.in_group(st.st_gid) && !cred.capable(cap::FSETID)) a.mode &= ~mode::SetGid;
+    return ino.setattr(a);
 }
 
-Result<void> vfs_chown(const PathContext& ctx, const char* path, uint32_t uid, uint32_t gid, bool follow) {
-    Location l = TRY(resolve(ctx, path, follow ? lookup::Follow : 0));
-    Stat st = TRY(stat_of(*l.inode));
+Result<void> vfs_chmod(const PathContext& ctx, const char* path, uint32_t perm) {
+    Location l = TRY(resolve(ctx, path, lookup::Follow));
+    return vfs_chmod_inode(ctx.cred, *l.inode, perm);
+}
+
+Result<void> vfs_chown_inode(const Credentials& cred, Inode& ino, uint32_t uid, uint32_t gid) {
+    Stat st = TRY(stat_of(ino));
+    bool owner = cred.uid == st.st_uid;
+    bool may_chown = cred.capable(cap::CHOWN);
     SetAttr a;
     if (uid != UNCHANGED && uid != st.st_uid) {
-        if (ctx.cred.uid != 0) return Errno::Perm;
+        if (!may_chown) return Errno::Perm;
         a.mask |= SetAttr::Uid;
         a.uid = uid;
     }
     if (gid != UNCHANGED && gid != st.st_gid) {
         // The owner may move the file to one of its own groups.
-        if (ctx.cred.uid != 0 && (ctx.cred.uid != st.st_uid || !ctx.cred.in_group(gid))) return Errno::Perm;
+        if (!may_chown && (!owner || !cred.in_group(gid))) return Errno::Perm;
         a.mask |= SetAttr::Gid;
         a.gid = gid;
     }
     if (a.mask == 0) {
         // chown to the current values still needs to be allowed.
-        if (ctx.cred.uid != 0 && ctx.cred.uid != st.st_uid) return Errno::Perm;
+        if (!owner && !may_chown) return Errno::Perm;
         return {};
     }
-    // Changing owner or group of a non-directory clears set-user-ID and set-group-ID.
-    if (!is_dir(st.st_mode) && (st.st_mode & (mode::SetUid | mode::SetGid))) {
+    // Changing owner or group of a non-directory clears set-user-ID, and set-group-ID where
+    // it marks a set-group-ID program (with group execute), as Linux does.
+    uint32_t kill = mode::SetUid | ((st.st_mode & 0010) ? mode::SetGid : 0);
+    if (!is_dir(st.st_mode) && (st.st_mode & kill)) {
         a.mask |= SetAttr::Mode;
-        a.mode = st.st_mode & mode::PermMask & ~(mode::SetUid | mode::SetGid);
+        a.mode = st.st_mode & mode::PermMask & ~kill;
     }
-    return l.inode->setattr(a);
+    return ino.setattr(a);
+}
+
+Result<void> vfs_chown(const PathContext& ctx, const char* path, uint32_t uid, uint32_t gid, bool follow) {
+    Location l = TRY(resolve(ctx, path, follow ? lookup::Follow : 0));
+    return vfs_chown_inode(ctx.cred, *l.inode, uid, gid);
 }
 
 Result<void> vfs_truncate(const PathContext& ctx, const char* path, int64_t length) {
@@ -306,8 +318,11 @@ Result<void> vfs_truncate(const PathContext& ctx, const char* path, int64_t leng
     return l.inode->setattr(a);
 }
 
-Result<void> vfs_utimens(const PathContext& ctx, const char* path, const Timespec* times, Timespec now, bool follow) {
-    Timespec t[2] = {{0, UTIMENS_NOW}, {0, UTIMENS_NOW}};
+namespace {
+
+// utimensat's two times with null meaning both now; EINVAL for a bad tv_nsec.
+Result<void> utimens_times(const Timespec* times, Timespec (&t)[2]) {
+    t[0] = t[1] = Timespec{0, UTIMENS_NOW};
     if (times) {
         t[0] = times[0];
         t[1] = times[1];
@@ -316,16 +331,23 @@ Result<void> vfs_utimens(const PathContext& ctx, const char* path, const Timespe
         if (x.tv_nsec != UTIMENS_NOW && x.tv_nsec != UTIMENS_OMIT && (x.tv_nsec < 0 || x.tv_nsec > 999999999))
             return Errno::Inval;
     }
-    Location l = TRY(resolve(ctx, path, follow ? lookup::Follow : 0));
+    return {};
+}
+
+}  // namespace
+
+Result<void> vfs_utimens_inode(const Credentials& cred, Inode& ino, const Timespec* times, Timespec now) {
+    Timespec t[2];
+    TRY(utimens_times(times, t));
     if (t[0].tv_nsec == UTIMENS_OMIT && t[1].tv_nsec == UTIMENS_OMIT) return {};
-    Stat st = TRY(stat_of(*l.inode));
-    bool owner = ctx.cred.uid == 0 || ctx.cred.uid == st.st_uid;
+    Stat st = TRY(stat_of(ino));
+    bool owner = cred.uid == st.st_uid || cred.capable(cap::FOWNER);
     bool only_now = (t[0].tv_nsec == UTIMENS_NOW || t[0].tv_nsec == UTIMENS_OMIT) &&
                     (t[1].tv_nsec == UTIMENS_NOW || t[1].tv_nsec == UTIMENS_OMIT);
     if (!owner) {
         // Setting the current time needs only write permission; explicit times need ownership.
         if (!only_now) return Errno::Perm;
-        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access::Write));
+        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, cred, access::Write));
     }
     SetAttr a;
     if (t[0].tv_nsec != UTIMENS_OMIT) {
@@ -336,7 +358,14 @@ Result<void> vfs_utimens(const PathContext& ctx, const char* path, const Timespe
         a.mask |= SetAttr::Mtime;
         a.mtime = t[1].tv_nsec == UTIMENS_NOW ? now : t[1];
     }
-    return l.inode->setattr(a);
+    return ino.setattr(a);
+}
+
+Result<void> vfs_utimens(const PathContext& ctx, const char* path, const Timespec* times, Timespec now, bool follow) {
+    Timespec t[2];
+    TRY(utimens_times(times, t));  // EINVAL before any lookup error
+    Location l = TRY(resolve(ctx, path, follow ? lookup::Follow : 0));
+    return vfs_utimens_inode(ctx.cred, *l.inode, times, now);
 }
 
 Result<void> vfs_access(const PathContext& ctx, const char* path, int mask) {

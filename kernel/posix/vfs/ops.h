@@ -39,6 +39,10 @@ Result<size_t> vfs_readlink(const PathContext& ctx, const char* path, char* buf,
 // stat/lstat/fstatat: `follow` is false for lstat and AT_SYMLINK_NOFOLLOW.
 Result<void> vfs_stat(const PathContext& ctx, const char* path, bool follow, Stat& st);
 Result<void> vfs_chmod(const PathContext& ctx, const char* path, uint32_t mode);
+// The same checks and changes on an inode already found (fchmod, fchown, futimens).
+Result<void> vfs_chmod_inode(const Credentials& cred, Inode& ino, uint32_t mode);
+Result<void> vfs_chown_inode(const Credentials& cred, Inode& ino, uint32_t uid, uint32_t gid);
+Result<void> vfs_utimens_inode(const Credentials& cred, Inode& ino, const Timespec* times, Timespec now);
 // uid or gid of 0xffffffff leaves it unchanged.
 Result<void> vfs_chown(const PathContext& ctx, const char* path, uint32_t uid, uint32_t gid, bool follow);
 Result<void> vfs_truncate(const PathContext& ctx, const char* path, int64_t length);

@@ -14,10 +14,6 @@ bool Credentials::in_group(uint32_t g) const {
 }
 
 Result<void> check_access(uint32_t m, uint32_t uid, uint32_t gid, const Credentials& cred, int mask) {
-    if (cred.uid == 0) {
-        if (!(mask & access::Exec) || is_dir(m) || (m & 0111)) return {};
-        return Errno::Acces;
-    }
     uint32_t bits;
     if (cred.uid == uid)
         bits = (m >> 6) & 7;
@@ -26,6 +22,8 @@ Result<void> check_access(uint32_t m, uint32_t uid, uint32_t gid, const Credenti
     else
         bits = m & 7;
     if ((bits & uint32_t(mask)) == uint32_t(mask)) return {};
+    if (cred.capable(cap::DAC_OVERRIDE) && (!(mask & access::Exec) || is_dir(m) || (m & 0111))) return {};
+    if (cred.capable(cap::DAC_READ_SEARCH) && !(mask & access::Write) && (mask == access::Read || is_dir(m))) return {};
     return Errno::Acces;
 }
 
@@ -44,7 +42,7 @@ struct ScratchHolder {
 };
 
 Result<void> may_search(const PathContext& ctx, Inode& dir) {
-    if (ctx.cred.uid == 0) return {};
+    if (ctx.cred.capable(cap::DAC_OVERRIDE) || ctx.cred.capable(cap::DAC_READ_SEARCH)) return {};
     Stat st{};
     TRY(dir.getattr(st));
     return check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access::Exec);

@@ -10,24 +10,30 @@
 
 #include <lamina/result.h>
 
+#include "kernel/posix/cred.h"
 #include "kernel/posix/vfs/mount.h"
 
 namespace lamina::posix {
 
+// Who a file operation runs as: a process's file-system ids, groups and effective
+// capabilities (kernel/posix/cred.h). Built from ids alone, uid 0 holds root's capabilities.
 struct Credentials {
     uint32_t uid = 0;
     uint32_t gid = 0;
     const uint32_t* groups = nullptr;  // supplementary groups
     size_t ngroups = 0;
+    CapSet caps = uid == 0 ? KNOWN_CAPS : 0;
     bool in_group(uint32_t g) const;
+    bool capable(int c) const { return caps & cap::bit(c); }
 };
 
 namespace access {
 inline constexpr int Read = 4, Write = 2, Exec = 1;
 }
 
-// The classic owner/group/other check. uid 0 may read and write anything, search any
-// directory, and execute a file with at least one execute bit.
+// The classic owner/group/other check, then the overrides: CAP_DAC_OVERRIDE reads and writes
+// anything, searches any directory and executes a file with at least one execute bit;
+// CAP_DAC_READ_SEARCH reads any file and reads and searches any directory.
 Result<void> check_access(uint32_t mode, uint32_t uid, uint32_t gid, const Credentials& cred, int mask);
 
 // Where a resolution starts and as whom.

@@ -1,0 +1,19 @@
+// exec of a program larger than any block of kernel memory: the loader streams it from its
+// file (tests/programs/exec_big: 16 MiB of initialized data, marks on the copy chunks' edges).
+#include "tests/system/fixture.h"
+
+namespace lamina::test {
+namespace {
+
+// From the ext2 root through the fs domain, by execve from a shell (the bench's path).
+TEST_F(SystemTest, SixteenMebibyteProgramExecsFromTheDisk) {
+    auto& vm = boot({.direct = true, .append = "init=/bin/sh -c /usr/libexec/lamina/exec_big"});
+    ASSERT_TRUE(vm.wait_for("exec_big: ", BOOT_TIMEOUT)) << vm.output();
+    std::string verdict;
+    ASSERT_TRUE(vm.wait_for("\n", 30s, verdict));
+    EXPECT_EQ(verdict.substr(0, 2), "ok") << verdict;
+    EXPECT_EQ(vm.wait_exit(60s), EXIT_KTEST_PASSED) << vm.output();
+}
+
+}  // namespace
+}  // namespace lamina::test
