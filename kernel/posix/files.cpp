@@ -225,10 +225,11 @@ private:
 
 KernelProcSource g_proc_source;
 
-// The profiler's view of a process (interrupt context, on the process's own thread, so it
-// cannot go away): its pid and the last component of its program's path.
-void identify_process(void* process, uint32_t* pid, char* name, size_t name_size) {
-    auto* p = static_cast<const Process*>(process);
+// The profiler's view of a process (interrupt context, on one of the process's own threads, so
+// it cannot go away): its pid and the last component of its program's path. The thread's user
+// state names its Task.
+void identify_process(void* task, uint32_t* pid, char* name, size_t name_size) {
+    const Process* p = static_cast<const Task*>(task)->process;
     *pid = p->pid;
     const char* base = p->name;
     for (const char* s = p->name; *s && s < p->name + sizeof p->name; s++)
