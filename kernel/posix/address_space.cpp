@@ -179,10 +179,18 @@ void AddressSpace::unmap_pages_locked(uint64_t start, uint64_t end) {
     }
 }
 
+void AddressSpace::shoot_down(uint64_t start, uint64_t end) {
+    if (__atomic_load_n(&threads_, __ATOMIC_ACQUIRE) > 1) mm::flush_tlb_range(start, end - start);
+}
+
 Result<void> AddressSpace::unmap(uint64_t start, uint64_t end) {
     if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
-    SpinlockGuard g(lock_);
-    return unmap_locked(start, end);
+    {
+        SpinlockGuard g(lock_);
+        TRY(unmap_locked(start, end));
+    }
+    shoot_down(start, end);
+    return {};
 }
 
 Result<void> AddressSpace::unmap_locked(uint64_t start, uint64_t end) {
@@ -235,6 +243,16 @@ Result<uint64_t> AddressSpace::remap(uint64_t old_start, uint64_t old_len, uint6
                                      uint64_t fixed) {
     if (old_start % PAGE || old_len % PAGE || new_len % PAGE || !old_len || !new_len) return Errno::Inval;
     if (old_start > USER_TOP || old_len > USER_TOP - old_start) return Errno::Fault;
+    auto r = remap_locked(old_start, old_len, new_len, may_move, fixed);
+    // Entries left the old range (and a fixed target's old pages went): other threads' CPUs
+    // must drop them, whatever part of the move happened.
+    shoot_down(old_start, old_start + old_len);
+    if (fixed && fixed < USER_TOP && new_len <= USER_TOP - fixed) shoot_down(fixed, fixed + new_len);
+    return r;
+}
+
+Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
+                                            uint64_t fixed) {
     uint64_t old_end = old_start + old_len;
     SpinlockGuard g(lock_);
     Vma* v = find_locked(old_start);
@@ -289,13 +307,46 @@ Result<uint64_t> AddressSpace::remap(uint64_t old_start, uint64_t old_len, uint6
 
 Result<void> AddressSpace::protect(uint64_t start, uint64_t end, uint32_t prot) {
     if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
-    SpinlockGuard g(lock_);
-    // The whole range must be mapped.
+    TRY(protect_locked(start, end, prot));
+    shoot_down(start, end);
+    return {};
+}
+
+bool AddressSpace::covered_locked(uint64_t start, uint64_t end) {
     for (uint64_t a = start; a < end;) {
         Vma* v = find_locked(a);
-        if (!v) return Errno::NoMem;
+        if (!v) return false;
         a = v->end;
     }
+    return true;
+}
+
+bool AddressSpace::covers(uint64_t start, uint64_t end) {
+    SpinlockGuard g(lock_);
+    return covered_locked(start, end);
+}
+
+Result<void> AddressSpace::discard(uint64_t start, uint64_t end) {
+    if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
+    TRY(discard_locked(start, end));
+    shoot_down(start, end);
+    return {};
+}
+
+Result<void> AddressSpace::discard_locked(uint64_t start, uint64_t end) {
+    SpinlockGuard g(lock_);
+    if (!covered_locked(start, end)) return Errno::NoMem;
+    for (Vma* v = vmas_; v; v = v->next) {
+        uint64_t s = v->start > start ? v->start : start, e = v->end < end ? v->end : end;
+        if (s < e && !v->shared) unmap_pages_locked(s, e);
+    }
+    return {};
+}
+
+Result<void> AddressSpace::protect_locked(uint64_t start, uint64_t end, uint32_t prot) {
+    SpinlockGuard g(lock_);
+    // The whole range must be mapped.
+    if (!covered_locked(start, end)) return Errno::NoMem;
     TRY(split_locked(start));
     TRY(split_locked(end));
     for (Vma* v = vmas_; v; v = v->next) {
@@ -356,7 +407,17 @@ Result<uint64_t> AddressSpace::populate(uint64_t virt) {
 }
 
 FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
-    SpinlockGuard g(lock_);
+    bool flush = false;
+    FaultResult r;
+    {
+        SpinlockGuard g(lock_);
+        r = handle_fault_locked(addr, write, exec, flush);
+    }
+    if (flush) shoot_down(addr & ~(PAGE - 1), (addr & ~(PAGE - 1)) + PAGE);
+    return r;
+}
+
+FaultResult AddressSpace::handle_fault_locked(uint64_t addr, bool write, bool exec, bool& shoot_down) {
     Vma* v = find_locked(addr);
     if (!v) return FaultResult::NoVma;
     if ((write && !(v->prot & Prot::Write)) || (exec && !(v->prot & Prot::Exec)) ||
@@ -364,8 +425,10 @@ FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
         return FaultResult::Protection;
     uint64_t page = addr & ~(PAGE - 1);
     if (auto t = pt_.translate(page); t.is_ok()) {
-        if (write && !(t.value().flags & mm::PageFlag::Writable))
+        if (write && !(t.value().flags & mm::PageFlag::Writable)) {
+            shoot_down = true;  // other threads' CPUs may hold the read-only entry of the old frame
             return break_cow_locked(page, t.value().phys & ~(PAGE - 1), v->prot);
+        }
         // Present and the VMA allows the access: a stale TLB entry from a permission change.
         invlpg(page);
         return FaultResult::Handled;
@@ -379,8 +442,9 @@ Result<AddressSpace::PageInfo> AddressSpace::lookup(uint64_t virt) {
     auto t = pt_.translate(virt & ~(PAGE - 1));
     if (t.is_error()) return Errno::NoEnt;
     uint64_t phys = t.value().phys & ~(PAGE - 1);
+    Vma* v = find_locked(virt);
     return PageInfo{phys, (t.value().flags & mm::PageFlag::Writable) != 0,
-                    g_shares.covers(phys) ? g_shares.sharers(phys) : uint16_t(0)};
+                    g_shares.covers(phys) ? g_shares.sharers(phys) : uint16_t(0), v && v->shared};
 }
 
 FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot) {
@@ -418,6 +482,25 @@ void AddressSpace::flush_own_tlb(bool needed) {
 }
 
 Result<AddressSpace*> AddressSpace::fork(uint32_t child_pid) {
+    auto r = fork_locked(child_pid);
+    // The caller's other threads must stop writing through entries made read-only.
+    shoot_down(0, USER_TOP);
+    return r;
+}
+
+Result<uint32_t> AddressSpace::cmpxchg_user_word(uint64_t virt, uint32_t expected, uint32_t desired) {
+    if (virt % 4) return Errno::Inval;
+    SpinlockGuard g(lock_);
+    auto t = pt_.translate(virt & ~(PAGE - 1));
+    if (t.is_error() || !(t.value().flags & mm::PageFlag::Writable) || !(t.value().flags & mm::PageFlag::User))
+        return Errno::Fault;
+    auto* word = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(mm::phys_to_virt(t.value().phys & ~(PAGE - 1))) +
+                                             (virt & (PAGE - 1)));
+    __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;
+}
+
+Result<AddressSpace*> AddressSpace::fork_locked(uint32_t child_pid) {
     AddressSpace* child = TRY(create(child_pid));
     SpinlockGuard g(lock_);
     // VMAs first, in order.

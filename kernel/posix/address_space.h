@@ -17,10 +17,15 @@
 //     Shared mappings (MAP_SHARED) are populated at fork and stay writable in both spaces.
 //     A frame stays recorded under the process that allocated it until its last sharer lets
 //     go of it.
-//   - TLB: an address space is live on at most one CPU (one thread per process) and every CR3
-//     load flushes non-global entries (no PCID), so changing this space's entries needs only a
-//     local invlpg on the CPU that runs it; fork write-protects the parent's entries from the
-//     parent's own thread. When processes get more threads, these paths need a shoot-down.
+//   - TLB: every CR3 load flushes non-global entries (no PCID). While a space has one thread
+//     (set_threads), it is live on at most one CPU and a local invlpg is enough. With more, the
+//     threads may run on other CPUs at once: unmap, protect, a copy-on-write break and fork
+//     also shoot the range down on every other CPU, after dropping lock_ (a CPU spinning on it
+//     with interrupts off could not acknowledge). Until the shoot-down, another thread may
+//     still use the old entry: a read sees the old frame, which is what it would have seen an
+//     instant earlier; a frame freed by unmap goes back to the allocator before the other CPUs
+//     have dropped it, so a thread that races its own munmap with writes can hit a frame
+//     being reused (Linux defers the free; not yet here).
 //
 // Locking
 //   lock_ (a spinlock, interrupts off) guards the VMA list and the page tables. The page-fault
@@ -77,6 +82,12 @@ public:
     Result<void> unmap(uint64_t start, uint64_t end);
     // NoMem when part of the range has no VMA (Linux's ENOMEM).
     Result<void> protect(uint64_t start, uint64_t end, uint32_t prot);
+    // madvise(MADV_DONTNEED): the private pages of [start, end) go back, and the next touch of
+    // each finds a zeroed one; shared mappings keep theirs (their contents are the other
+    // mappers' too). NoMem when part of the range has no VMA.
+    Result<void> discard(uint64_t start, uint64_t end);
+    // Every page of [start, end) in some VMA?
+    bool covers(uint64_t start, uint64_t end);
     // A free range of len bytes for mmap, at hint when that is free, else top-down.
     Result<uint64_t> find_free(uint64_t len, uint64_t hint);
     Result<uint64_t> find_free_locked(uint64_t len, uint64_t hint);
@@ -90,7 +101,8 @@ public:
     struct PageInfo {
         uint64_t phys;
         bool writable;
-        uint16_t sharers;  // other address spaces mapping the frame
+        uint16_t sharers;     // other address spaces mapping the frame
+        bool shared_mapping;  // in a MAP_SHARED VMA
     };
     Result<PageInfo> lookup(uint64_t virt);
 
@@ -104,22 +116,40 @@ public:
 
     size_t vma_count();
 
+    // How many threads run on this space (the process keeps it up to date).
+    void set_threads(uint32_t n) { __atomic_store_n(&threads_, n, __ATOMIC_RELEASE); }
+
+    // Compare-and-swap on the 32-bit user word at virt, which must be present, writable and not
+    // shared copy-on-write (the caller faults it in first): Fault otherwise. Returns the value
+    // found (FUTEX_WAKE_OP's atomic update).
+    Result<uint32_t> cmpxchg_user_word(uint64_t virt, uint32_t expected, uint32_t desired);
+
 private:
     AddressSpace(uint32_t pid, uint64_t root);
     Result<void> map_locked(Vma* nv);
     Result<void> unmap_locked(uint64_t start, uint64_t end);
     Result<void> move_pages_locked(uint64_t from, uint64_t to, uint64_t len);
+    Result<uint64_t> remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
+                                  uint64_t fixed);  // takes lock_ itself
     Result<uint64_t> populate_locked(uint64_t page, uint32_t prot);
     void unmap_pages_locked(uint64_t start, uint64_t end);
     Result<void> split_locked(uint64_t at);  // makes `at` a VMA boundary if it falls inside one
     Vma* find_locked(uint64_t addr);
     FaultResult break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot);
     void flush_own_tlb(bool needed);
+    Result<void> protect_locked(uint64_t start, uint64_t end, uint32_t prot);
+    Result<void> discard_locked(uint64_t start, uint64_t end);
+    bool covered_locked(uint64_t start, uint64_t end);
+    Result<AddressSpace*> fork_locked(uint32_t child_pid);
+    FaultResult handle_fault_locked(uint64_t addr, bool write, bool exec, bool& shoot_down);
+    // [start, end) on every other CPU, when other threads may run this space (lock_ not held).
+    void shoot_down(uint64_t start, uint64_t end);
 
     Spinlock lock_;
     mm::PageTable pt_;
     Vma* vmas_ = nullptr;
     uint32_t pid_;
+    uint32_t threads_ = 1;  // atomic
 };
 
 uint64_t page_flags(uint32_t prot);

@@ -70,6 +70,7 @@ class KernelProcSource final : public ProcSource {
 public:
     size_t pids(uint32_t* out, size_t max) override { return list_pids(out, max); }
     bool pid_exists(uint32_t pid) override { return find_process(pid) != nullptr; }
+    size_t tids(uint32_t pid, uint32_t* out, size_t max) override { return list_tids(pid, out, max); }
     uint32_t self_pid() override {
         Process* p = current_process();
         return p ? p->pid : 0;
@@ -164,7 +165,7 @@ private:
     // What /proc/PID shows, taken under the table lock (the process may be exiting or exec'ing).
     struct PidSnapshot {
         char name[sizeof Process::name];
-        uint32_t ppid, pgid, sid, umask;
+        uint32_t ppid, pgid, sid, umask, threads;
         bool zombie;
         Cred cred;
         RefPtr<ArgText> args;
@@ -185,6 +186,7 @@ private:
                 snap->pgid = p.pgid;
                 snap->sid = p.sid;
                 snap->umask = p.umask;
+                snap->threads = p.task_count;
                 snap->zombie = p.exited || p.state == ProcessState::Zombie;
                 snap->cred = p.cred;
                 snap->args = p.args;
@@ -199,9 +201,9 @@ private:
         switch (file) {
             case ProcFile::PidStat:
                 out.printf(
-                    "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 "
+                    "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 %u 0 0 0 0 "
                     "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                    pid, base, snap->zombie ? 'Z' : 'R', snap->ppid, snap->pgid, snap->sid);
+                    pid, base, snap->zombie ? 'Z' : 'R', snap->ppid, snap->pgid, snap->sid, snap->threads);
                 return {};
             case ProcFile::PidCmdline:
                 // The whole argument vector, NUL after each string; a zombie's is empty.
@@ -214,8 +216,8 @@ private:
                     base, snap->umask, snap->zombie ? "Z (zombie)" : "R (running)", pid, pid, snap->ppid, c.uid, c.euid,
                     c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid);
                 for (uint32_t i = 0; i < c.ngroups; i++) out.printf("%u ", c.groups[i]);
-                out.printf("\nThreads:\t1\nCapInh:\t%016lx\nCapPrm:\t%016lx\nCapEff:\t%016lx\nNoNewPrivs:\t%d\n",
-                           c.inheritable, c.permitted, c.effective, c.no_new_privs ? 1 : 0);
+                out.printf("\nThreads:\t%u\nCapInh:\t%016lx\nCapPrm:\t%016lx\nCapEff:\t%016lx\nNoNewPrivs:\t%d\n",
+                           snap->threads, c.inheritable, c.permitted, c.effective, c.no_new_privs ? 1 : 0);
                 return {};
         }
     }
@@ -223,10 +225,11 @@ private:
 
 KernelProcSource g_proc_source;
 
-// The profiler's view of a process (interrupt context, on the process's own thread, so it
-// cannot go away): its pid and the last component of its program's path.
-void identify_process(void* process, uint32_t* pid, char* name, size_t name_size) {
-    auto* p = static_cast<const Process*>(process);
+// The profiler's view of a process (interrupt context, on one of the process's own threads, so
+// it cannot go away): its pid and the last component of its program's path. The thread's user
+// state names its Task.
+void identify_process(void* task, uint32_t* pid, char* name, size_t name_size) {
+    const Process* p = static_cast<const Task*>(task)->process;
     *pid = p->pid;
     const char* base = p->name;
     for (const char* s = p->name; *s && s < p->name + sizeof p->name; s++)

@@ -31,8 +31,7 @@ constexpr int SIGILL = sig::ILL, SIGTRAP = sig::TRAP, SIGBUS = sig::BUS, SIGFPE 
 // stack a page fault arrives on).
 [[noreturn]] void end_killed_process() {
     cpu::sti();
-    Process* p = current_process();
-    exit_current(p->kill_signal);
+    exit_current(current_task()->kill_signal);
 }
 
 bool user_exception(arch::InterruptFrame& f) {
@@ -74,7 +73,7 @@ bool user_exception(arch::InterruptFrame& f) {
                                                   : ", read")
                          : "",
           f.rip);
-    p->kill_signal = sig;
+    current_task()->kill_signal = sig;
     f.rip = reinterpret_cast<uint64_t>(&end_killed_process);
     f.cs = arch::KERNEL_CS;
     f.ss = arch::KERNEL_DS;

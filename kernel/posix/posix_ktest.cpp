@@ -14,11 +14,11 @@ namespace lamina::posix {
 namespace {
 
 // Runs the calling thread on p's address space (as the scheduler would for a user thread).
-void attach(Process* p) {
-    asm volatile("fxsave64 %0" : "=m"(p->fpu));
+void attach(Task* t) {
+    asm volatile("fxsave64 %0" : "=m"(t->fpu));
     cpu::cli();
-    sched::current_thread()->set_user_state(&p->user);
-    cpu::write_cr3(p->user.cr3);
+    sched::current_thread()->set_user_state(&t->user);
+    cpu::write_cr3(t->user.cr3);
     cpu::sti();
 }
 
@@ -55,14 +55,16 @@ KTEST(posix, user_copy_pages_in_and_respects_permissions) {
     auto as = AddressSpace::create(PID);
     KASSERT_TRUE(as.is_ok());
     p->as = as.value();
-    p->user = {p->as->root(), 0, p, p->fpu};
+    auto* t = new Task{};
+    t->process = p;
+    t->user = {p->as->root(), 0, t, t->fpu};
     constexpr uint64_t RW = 0x10000000, RO = 0x10010000, GAP = 0x10020000;
     KASSERT_TRUE(p->as->map(RW, RW + 0x10000, Prot::Read | Prot::Write).is_ok());
     KASSERT_TRUE(p->as->map(RO, RO + 0x1000, Prot::Read).is_ok());
     KEXPECT(p->as->map(RW + 0x1000, RW + 0x2000, Prot::Read).error().code() == Errno::Exist);
     KEXPECT_EQ(mm::pages_owned_by(mm::Owner::process(PID)), 0u);
 
-    attach(p);
+    attach(t);
     const char msg[] = "across a page boundary";
     uint64_t at = RW + 0x1000 - 5;
     KEXPECT(copy_to_user(at, msg, sizeof msg).is_ok());  // two demand-zero pages
@@ -87,6 +89,7 @@ KTEST(posix, user_copy_pages_in_and_respects_permissions) {
 
     KEXPECT(mm::pages_owned_by(mm::Owner::process(PID)) > 0u);
     p->as->destroy();
+    delete t;
     delete p;
     KEXPECT_EQ(mm::pages_owned_by(mm::Owner::process(PID)), 0u);
 }

@@ -11,6 +11,7 @@
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/elf_exec.h"
 #include "kernel/posix/files.h"
+#include "kernel/posix/futex.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/script.h"
 #include "kernel/posix/signal.h"
@@ -186,46 +187,76 @@ void remove_locked(Process* p) {
         if (slot == p) slot = nullptr;
 }
 
+void delete_process(Process* p);
+
 void free_process(Process* p) {
     {
         SpinlockGuard g(g_processes_lock);
         remove_locked(p);
     }
     if (p->as) p->as->destroy();
-    delete p;
+    delete_process(p);
 }
 
-// The first instructions of a process's thread: its user state, then ring 3.
-void load_user_state(Process* p) {
+// The first instructions of a user thread: its user state, then ring 3.
+void load_user_state(Task* t) {
     cpu::cli();
-    sched::current_thread()->set_user_state(&p->user);
-    cpu::write_cr3(p->user.cr3);
-    cpu::wrmsr(MSR_IA32_FS_BASE, p->user.fs_base);
+    sched::current_thread()->set_user_state(&t->user);
+    cpu::write_cr3(t->user.cr3);
+    cpu::wrmsr(MSR_IA32_FS_BASE, t->user.fs_base);
 }
 
-void reset_fpu(Process* p) {
+void reset_fpu(Task* t) {
     // A clean x87/SSE state (the psABI's initial control words), also saved as the thread's
     // own so a switch before the first instruction restores the same.
     uint32_t mxcsr = 0x1f80;
-    asm volatile("fninit; ldmxcsr %0; fxsave64 %1" : "+m"(mxcsr), "=m"(*reinterpret_cast<uint8_t(*)[512]>(p->fpu)));
+    asm volatile("fninit; ldmxcsr %0; fxsave64 %1" : "+m"(mxcsr), "=m"(*reinterpret_cast<uint8_t(*)[512]>(t->fpu)));
 }
 
 void process_main(void* arg) {
-    auto* p = static_cast<Process*>(arg);
-    load_user_state(p);
-    reset_fpu(p);
-    enter_user_mode(p->entry, p->initial_rsp);
+    auto* t = static_cast<Task*>(arg);
+    load_user_state(t);
+    reset_fpu(t);
+    enter_user_mode(t->process->entry, t->process->initial_rsp);
 }
 
-void child_main(void* arg) {
-    auto* p = static_cast<Process*>(arg);
-    load_user_state(p);
-    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<uint8_t(*)[512]>(p->fpu)));
-    arch::InterruptFrame f = p->trap_frame;
+// A forked child's or a new thread's first instructions: the registers parked in trap_frame.
+void resume_main(void* arg) {
+    auto* t = static_cast<Task*>(arg);
+    load_user_state(t);
+    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<uint8_t(*)[512]>(t->fpu)));
+    arch::InterruptFrame f = t->trap_frame;
     cpu::sti();
     deliver_signals(f, -1);
     cpu::cli();
     return_to_user(f);
+}
+
+Task* new_task(Process* p, uint32_t tid) {
+    auto* t = new (std::nothrow) Task{};
+    if (!t) return nullptr;
+    t->tid = tid;
+    t->process = p;
+    t->user = {p->as ? p->as->root() : 0, 0, t, t->fpu};
+    return t;
+}
+
+// Links t into p's threads (table lock held).
+void attach_task_locked(Process& p, Task* t) {
+    t->next = p.tasks;
+    p.tasks = t;
+    p.task_count++;
+    if (p.as) p.as->set_threads(p.task_count);
+}
+
+void detach_task_locked(Process& p, Task* t) {
+    for (Task** l = &p.tasks; *l; l = &(*l)->next)
+        if (*l == t) {
+            *l = t->next;
+            p.task_count--;
+            break;
+        }
+    if (p.as) p.as->set_threads(p.task_count);
 }
 
 Process* new_process() {
@@ -236,6 +267,15 @@ Process* new_process() {
     set_cred(*p, Cred{});
     default_rlimits(*p);
     return p;
+}
+
+// Frees a process that never ran or has ended, with its remaining Task records.
+void delete_process(Process* p) {
+    while (Task* t = p->tasks) {
+        p->tasks = t->next;
+        delete t;
+    }
+    delete p;
 }
 
 // The ELF behind path, following #! lines: fills `file` and rewrites argv into `out` when a
@@ -375,7 +415,15 @@ Result<Process*> spawn(const SpawnArgs& args) {
         return as.error();
     }
     p->as = as.value();
-    p->user = {p->as->root(), 0, p, p->fpu};
+    Task* t = new_task(p, p->pid);
+    if (!t) {
+        free_process(p);
+        return Errno::NoMem;
+    }
+    {
+        SpinlockGuard g(g_processes_lock);
+        attach_task_locked(*p, t);
+    }
     if (auto r = files_spawn(*p); r.is_error()) {
         free_process(p);
         return r.error();
@@ -393,13 +441,12 @@ Result<Process*> spawn(const SpawnArgs& args) {
     sched::ThreadOptions options;
     options.detached = true;
     if (args.is_init) set_init_pid(p->pid);
-    auto t = sched::Thread::create(p->name, process_main, p, options);
-    if (t.is_error()) {
+    auto th = sched::Thread::create(p->name, process_main, t, options);
+    if (th.is_error()) {
         if (args.is_init) set_init_pid(0);
         free_process(p);
-        return t.error();
+        return th.error();
     }
-    p->main_thread = t.value();
     return p;
 }
 
@@ -410,16 +457,30 @@ int wait(Process* p) {
     return status;
 }
 
-Process* current_process() {
+Task* current_task() {
     sched::Thread* t = sched::current_thread();
     sched::Thread::UserState* u = t ? t->user_state() : nullptr;
-    return u ? static_cast<Process*>(u->process) : nullptr;
+    return u ? static_cast<Task*>(u->process) : nullptr;
+}
+
+Process* current_process() {
+    Task* t = current_task();
+    return t ? t->process : nullptr;
 }
 
 Process* find_process(uint32_t pid) {
     SpinlockGuard g(g_processes_lock);
     for (Process* p : g_processes)
         if (p && p->pid == pid) return p;
+    return nullptr;
+}
+
+Task* find_task_locked(uint32_t tid) {
+    for (Process* p : g_processes) {
+        if (!p) continue;
+        for (Task* t = p->tasks; t; t = t->next)
+            if (t->tid == tid) return t;
+    }
     return nullptr;
 }
 
@@ -436,31 +497,21 @@ bool release_fork_parent_locked(Process& child) {
     return true;
 }
 
-size_t list_pids(uint32_t* out, size_t max) {
-    size_t n = 0;
-    {
-        SpinlockGuard g(g_processes_lock);
-        for (Process* p : g_processes)
-            if (p && n < max) out[n++] = p->pid;
-    }
+namespace {
+
+void sort_ids(uint32_t* ids, size_t n) {
     for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
-            uint32_t t = out[j];
-            out[j] = out[j - 1];
-            out[j - 1] = t;
+        for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            uint32_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
         }
-    return n;
 }
 
-void exit_current(int wait_status) {
-    Process* p = current_process();
-    KASSERT(p);
+// The process ends (its last thread leaves, on the kernel's cr3): its memory and files go, its
+// children go to init, and it becomes a zombie for its parent (or is freed when nobody waits).
+[[noreturn]] void end_process(Process* p, int wait_status) {
     cancel_real_timer(*p);  // its callback names p, which its reaper frees
-    // Leave the address space before freeing it: from here on the thread is a kernel thread.
-    cpu::cli();
-    sched::current_thread()->set_user_state(nullptr);
-    cpu::write_cr3(mm::kernel_root_phys());
-    cpu::sti();
     p->as->destroy();
     p->as = nullptr;
     files_exit(*p);  // pipe ends see EOF/EPIPE at once, before the parent can reap
@@ -510,14 +561,143 @@ void exit_current(int wait_status) {
         __atomic_store_n(&p->exited, true, __ATOMIC_RELEASE);
     }
     g_events.wake_all();
-    for (size_t i = 0; i < orphan_count; i++) delete orphans_to_free[i];
+    for (size_t i = 0; i < orphan_count; i++) delete_process(orphans_to_free[i]);
     // Nobody else can reach p once it left the table; a zombie is freed by its reaper.
-    if (self_reap) delete p;
+    if (self_reap) delete_process(p);
     sched::thread_exit();
 }
 
+// SIGKILL to every other thread of p (table lock held): a group exit or an execve.
+void kill_other_tasks_locked(Process& p, Task* self) {
+    for (Task* t = p.tasks; t; t = t->next) {
+        if (t == self) continue;
+        SigInfo info{};
+        info.signo = sig::KILL;
+        info.code = si::KERNEL;
+        send_signal_to_task_locked(*t, sig::KILL, info);
+    }
+}
+
+// The calling thread leaves for good: CLONE_CHILD_CLEARTID's word is cleared and woken (what
+// pthread_join waits for), the thread leaves the process, and the last one out ends it.
+[[noreturn]] void exit_task(int wait_status) {
+    Task* t = current_task();
+    Process* p = t->process;
+    release_robust_list(*t);
+    if (t->clear_child_tid && __atomic_load_n(&p->task_count, __ATOMIC_ACQUIRE) > 1) {
+        if (UserPtr<uint32_t>(t->clear_child_tid).write(0).is_ok()) futex_wake_word(*p->as, t->clear_child_tid, 1);
+    }
+    bool last;
+    {
+        SpinlockGuard g(g_processes_lock);
+        detach_task_locked(*p, t);
+        last = p->tasks == nullptr;
+        if (last && p->group_exiting) wait_status = p->group_exit_status;
+        p->task_exits.wake_all();  // under the lock: once it drops, the last thread may free p
+    }
+    // Leave the address space before anything frees it: from here on the thread is a kernel
+    // thread, and nothing refers to t any more.
+    cpu::cli();
+    sched::current_thread()->set_user_state(nullptr);
+    cpu::write_cr3(mm::kernel_root_phys());
+    cpu::sti();
+    delete t;
+    if (last) end_process(p, wait_status);
+    sched::thread_exit();
+}
+
+}  // namespace
+
+size_t list_pids(uint32_t* out, size_t max) {
+    size_t n = 0;
+    {
+        SpinlockGuard g(g_processes_lock);
+        for (Process* p : g_processes)
+            if (p && n < max) out[n++] = p->pid;
+    }
+    sort_ids(out, n);
+    return n;
+}
+
+size_t list_tids(uint32_t pid, uint32_t* out, size_t max) {
+    size_t n = 0;
+    {
+        SpinlockGuard g(g_processes_lock);
+        for (Process* p : g_processes)
+            if (p && p->pid == pid)
+                for (Task* t = p->tasks; t && n < max; t = t->next) out[n++] = t->tid;
+    }
+    sort_ids(out, n);
+    return n;
+}
+
+void exit_current(int wait_status) {
+    Task* self = current_task();
+    KASSERT(self);
+    Process* p = self->process;
+    {
+        SpinlockGuard g(g_processes_lock);
+        // The first exit_group wins; one during an execve's wait also ends the exec'ing thread.
+        if (!p->group_exiting || p->exec_task) {
+            p->group_exiting = true;
+            p->group_exit_status = wait_status;
+        } else {
+            wait_status = p->group_exit_status;
+        }
+        kill_other_tasks_locked(*p, self);
+    }
+    exit_task(wait_status);
+}
+
+void exit_thread(int wait_status) {
+    Task* self = current_task();
+    KASSERT(self);
+    exit_task(wait_status);
+}
+
+Result<uint32_t> clone_thread(const arch::InterruptFrame& frame, const CloneThreadArgs& args) {
+    Task* parent = current_task();
+    Process* p = parent->process;
+    Task* t = new_task(p, 0);
+    if (!t) return Errno::NoMem;
+    t->trap_frame = frame;
+    t->trap_frame.rax = 0;
+    t->trap_frame.rsp = args.stack;
+    asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(t->fpu)));
+    t->user.fs_base = args.set_tls ? args.tls : cpu::rdmsr(MSR_IA32_FS_BASE);
+    t->clear_child_tid = args.clear_child_tid;
+    {
+        SpinlockGuard g(g_processes_lock);
+        if (p->group_exiting) {
+            delete t;
+            return Errno::Again;  // the process is ending or exec'ing
+        }
+        t->tid = g_next_pid++;
+        t->signal_mask = parent->signal_mask;
+        t->affinity = parent->affinity;
+        attach_task_locked(*p, t);
+    }
+    uint32_t tid = t->tid;
+    // Both words before the thread can run (one address space: the same memory).
+    if (args.set_child_tid) (void)UserPtr<uint32_t>(args.set_child_tid).write(tid);
+    if (args.set_parent_tid) (void)UserPtr<uint32_t>(args.set_parent_tid).write(tid);
+    sched::ThreadOptions options;
+    options.detached = true;
+    auto th = sched::Thread::create(p->name, resume_main, t, options);
+    if (th.is_error()) {
+        {
+            SpinlockGuard g(g_processes_lock);
+            detach_task_locked(*p, t);
+        }
+        delete t;
+        return th.error();
+    }
+    return tid;
+}
+
 Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_stack, int exit_signal, bool vfork) {
-    Process* parent = current_process();
+    Task* caller = current_task();
+    Process* parent = caller->process;
     Process* child = new_process();
     if (!child) return Errno::NoMem;
     {
@@ -530,19 +710,27 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
         return as.error();
     }
     child->as = as.value();
+    // Only the calling thread goes on in the child, with the pid as its tid.
+    Task* t = new_task(child, child->pid);
+    if (!t) {
+        child->as->destroy();
+        delete child;
+        return Errno::NoMem;
+    }
+    attach_task_locked(*child, t);  // not in the table yet: nobody else sees it
     __builtin_memcpy(child->name, parent->name, sizeof child->name);
     child->undumpable = parent->undumpable;
     child->exit_signal = exit_signal;
-    child->trap_frame = frame;
-    child->trap_frame.rax = 0;
-    if (new_stack) child->trap_frame.rsp = new_stack;
-    asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(child->fpu)));
-    child->user = {child->as->root(), cpu::rdmsr(MSR_IA32_FS_BASE), child, child->fpu};
+    t->trap_frame = frame;
+    t->trap_frame.rax = 0;
+    if (new_stack) t->trap_frame.rsp = new_stack;
+    asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<uint8_t(*)[512]>(t->fpu)));
+    t->user.fs_base = cpu::rdmsr(MSR_IA32_FS_BASE);
     set_cred(*child, parent->cred);
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
     if (auto r = files_fork(*parent, *child); r.is_error()) {
         child->as->destroy();
-        delete child;
+        delete_process(child);
         return r.error();
     }
     {
@@ -551,8 +739,9 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
         child->pgid = parent->pgid;
         child->sid = parent->sid;
         __builtin_memcpy(child->actions, parent->actions, sizeof child->actions);
-        child->signal_mask = parent->signal_mask;
-        child->altstack = parent->altstack;
+        t->signal_mask = caller->signal_mask;
+        t->altstack = caller->altstack;
+        t->affinity = caller->affinity;
         child->args = parent->args;
         child->vfork_parent = parent->pid;
         child->releases_on_sleep = !vfork;
@@ -571,21 +760,20 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     }
     if (child->pid == 0) {
         child->as->destroy();
-        delete child;
+        delete_process(child);
         return Errno::Again;
     }
     sched::ThreadOptions options;
     options.detached = true;
-    auto t = sched::Thread::create(child->name, child_main, child, options);
-    if (t.is_error()) {
+    auto th = sched::Thread::create(child->name, resume_main, t, options);
+    if (th.is_error()) {
         {
             SpinlockGuard g(g_processes_lock);
             parent->vfork_child = 0;
         }
         free_process(child);
-        return t.error();
+        return th.error();
     }
-    child->main_thread = t.value();
     uint32_t pid = child->pid;  // the child may be gone by the time the wait below ends
     auto released = [parent] { return __atomic_load_n(&parent->vfork_child, __ATOMIC_ACQUIRE) == 0; };
     if (vfork) {
@@ -599,9 +787,38 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     return pid;
 }
 
+namespace {
+
+// execve from a process with more threads: the others get SIGKILL, and the caller waits until
+// they have left (Intr when the caller itself is killed meanwhile: a group exit won the race).
+Result<void> end_other_tasks(Task* self) {
+    Process* p = self->process;
+    {
+        SpinlockGuard g(g_processes_lock);
+        if (p->task_count == 1) return {};
+        if (p->group_exiting) return Errno::Intr;
+        p->group_exiting = true;
+        p->exec_task = self;
+        kill_other_tasks_locked(*p, self);
+    }
+    p->task_exits.wait([p, self] {
+        return __atomic_load_n(&p->task_count, __ATOMIC_ACQUIRE) == 1 ||
+               (__atomic_load_n(&self->pending, __ATOMIC_ACQUIRE) & sigbit(sig::KILL));
+    });
+    SpinlockGuard g(g_processes_lock);
+    p->exec_task = nullptr;
+    // An exit_group that killed the caller too keeps group_exiting: SIGKILL ends the caller next.
+    if (self->pending & sigbit(sig::KILL)) return Errno::Intr;
+    p->group_exiting = false;
+    return {};
+}
+
+}  // namespace
+
 Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const char* const* argv, size_t argc,
                           const char* const* envp, size_t envc) {
-    Process* p = current_process();
+    Task* t = current_task();
+    Process* p = t->process;
     AddressSpace* fresh = TRY(AddressSpace::create(p->pid));
     Cred next = p->cred;
     auto loaded = load_program(*fresh, path, {argv, argc, envp, envc, &next});
@@ -609,22 +826,29 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
         fresh->destroy();
         return loaded.error();
     }
-    // The point of no return: the old program is gone.
+    if (auto r = end_other_tasks(t); r.is_error()) {
+        fresh->destroy();
+        return r.error();
+    }
+    // The point of no return: the old program is gone. The caller is the only thread now and
+    // takes over the pid as its tid, as on Linux.
     AddressSpace* old = p->as;
     cpu::cli();
     p->as = fresh;
-    p->user.cr3 = p->as->root();
-    p->user.fs_base = 0;
-    cpu::write_cr3(p->user.cr3);
+    t->tid = p->pid;
+    t->user.cr3 = p->as->root();
+    t->user.fs_base = 0;
+    cpu::write_cr3(t->user.cr3);
     cpu::wrmsr(MSR_IA32_FS_BASE, 0);
     cpu::sti();
     old->destroy();
-    reset_fpu(p);
+    reset_fpu(t);
     files_exec(*p);  // close-on-exec descriptors
     set_name(*p, path);
     set_cred(*p, next);
     p->undumpable = false;
-    p->clear_child_tid = 0;
+    t->clear_child_tid = 0;
+    t->robust_list = 0;
     {
         SpinlockGuard g(g_processes_lock);
         // Handlers do not survive the program that installed them; ignored signals stay
@@ -635,7 +859,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
             a.restorer = 0;
             a.mask = 0;
         }
-        p->altstack = {};
+        t->altstack = {};
         p->did_exec = true;
         p->args = static_cast<RefPtr<ArgText>&&>(loaded.value().args);
         release_vfork_parent_locked(*p);

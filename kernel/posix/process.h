@@ -1,25 +1,30 @@
-// Processes: a user address space, a main thread that runs the program in ring 3, a place in
-// the process tree (parent, process group, session), signal state, and an exit status for
-// whoever waits.
+// Processes: a user address space shared by one or more threads (Task) that run the program in
+// ring 3, a place in the process tree (parent, process group, session), signal state, and an
+// exit status for whoever waits.
 //
 // Lifetime
 //   - spawn() (the kernel starting a program: init, ktests) loads the program and starts its
-//     thread; the kernel collects it with wait(). fork() (kernel/posix/sys_process.cpp) makes a
-//     child of the calling process, which its parent collects with wait4/waitid.
-//   - A process ends on exit/exit_group, a fatal signal or a fatal fault: its thread frees the
-//     address space (on the kernel's cr3), reparents its children to init (or, when there is no
-//     live init, to the kernel, which frees them as soon as they are zombies), and becomes a
-//     zombie that its parent reaps. A child whose parent ignores SIGCHLD or set SA_NOCLDWAIT
-//     is freed at once, as on Linux.
+//     first thread; the kernel collects it with wait(). fork() (kernel/posix/sys_process.cpp)
+//     makes a child of the calling process, which its parent collects with wait4/waitid.
+//     clone_thread() adds a thread; ids of threads and processes come from one counter, and a
+//     process's first thread has the pid as its tid.
+//   - A thread ends on exit (alone) or when its process ends; the process ends on exit_group, a
+//     fatal signal or a fatal fault: the other threads get SIGKILL, and the last thread to
+//     leave frees the address space (on the kernel's cr3), reparents the children to init (or,
+//     when there is no live init, to the kernel, which frees them as soon as they are zombies),
+//     and makes the process a zombie that its parent reaps. A child whose parent ignores
+//     SIGCHLD or set SA_NOCLDWAIT is freed at once, as on Linux. execve from a thread ends the
+//     others first.
 //
 // Locking
 //   process_table_lock() (a spinlock, interrupts off) guards the table, every tree field
-//   (parent_pid, pgid, sid, state), the signal fields (pending, info, signal_mask, actions,
-//   stop state) and interruptible_queue. A process reads its own fields without it when only it
-//   writes them (name, as, user, rlimits, ids). Lock order: the table lock, then wait-queue
-//   locks; it is never held across a user copy. Wait conditions never take it (they read
-//   counters with atomics), so a waker may call into signals while holding a queue's lock only
-//   if that queue is not the one being woken.
+//   (parent_pid, pgid, sid, state), the thread list, the signal fields of processes and threads
+//   (pending, info, signal_mask, actions, stop state) and interruptible_queue. A thread reads its
+//   own fields without it when only it writes them (user, restartable, syscall_frame), and its
+//   process's when only its threads write them (name, as, rlimits, ids). Lock order: the table
+//   lock, then wait-queue locks; it is never held across a user copy. Wait conditions never take
+//   it (they read counters with atomics), so a waker may call into signals while holding a
+//   queue's lock only if that queue is not the one being woken.
 #pragma once
 
 #include <stddef.h>
@@ -52,6 +57,36 @@ inline constexpr int RLIMIT_CPU = 0, RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_S
                      RLIMIT_RTPRIO = 14, RLIMIT_RTTIME = 15, RLIMIT_COUNT = 16;
 inline constexpr uint64_t RLIM_INFINITY = ~uint64_t(0);
 
+struct Process;
+
+// One thread of a process (Linux's task): what each thread has of its own. The process's
+// threads are linked through `next` (table lock); a thread's Task lives until that thread has
+// left ring 3 for good (exit_task). The first thread's tid is the pid.
+struct Task {
+    uint32_t tid;
+    Process* process;
+    sched::Thread::UserState user{};
+    alignas(16) uint8_t fpu[512];  // Thread::UserState::fpu
+    uint64_t clear_child_tid;      // set_tid_address / CLONE_CHILD_CLEARTID: zeroed and woken at exit
+    uint64_t robust_list;          // set_robust_list: musl's list head, walked at exit
+    int kill_signal;               // set by the fault path before the thread is sent to end the process
+    uint64_t affinity;             // sched_setaffinity's CPU mask (0: every CPU); recorded, not enforced
+    Task* next;                    // table lock
+
+    // --- signals (table lock) ---
+    uint64_t signal_mask;
+    uint64_t pending;      // directed at this thread (tgkill, its own faults, a group exit's SIGKILL)
+    SigInfo info[64];      // for each pending standard signal of `pending`
+    uint64_t sigwait_set;  // rt_sigtimedwait's set while it waits: counts as blocked
+    AltStack altstack;
+    uint64_t saved_mask;  // sigsuspend's mask to put back after the handler
+    bool saved_mask_valid;
+    sched::WaitQueue* interruptible_queue;  // the queue the thread sleeps on, interruptibly
+    bool restartable;                       // the current system call's EINTR came from an interruptible wait
+    arch::InterruptFrame* syscall_frame;    // the frame of the system call being served
+    arch::InterruptFrame trap_frame;        // user state parked while signals are delivered
+};
+
 // The argument vector of a running program as /proc/PID/cmdline shows it: each string with its
 // NUL, one after the other. Immutable once made, shared by a fork child until it execs.
 struct ArgText final : RefCounted {
@@ -62,22 +97,22 @@ struct ArgText final : RefCounted {
 };
 
 struct Process {
-    uint32_t pid;
+    uint32_t pid;         // the thread group id
     uint32_t parent_pid;  // 0: the kernel
     char name[32];
     AddressSpace* as;
-    sched::Thread* main_thread;
-    sched::Thread::UserState user{};
     // Exit: wait status in the Linux encoding (status << 8, or the signal number).
     volatile bool exited;
     int wait_status;
-    uint64_t clear_child_tid;
-    uint64_t entry, initial_rsp;
-    int kill_signal;  // set by the fault path before the thread is sent to end the process
-    uint64_t signal_mask;
-    SigAction actions[64];
-    sched::WaitQueue exit_waiters;
-    alignas(16) uint8_t fpu[512];  // Thread::UserState::fpu
+    uint64_t entry, initial_rsp;  // where spawn() starts the first thread
+
+    // --- threads (table lock) ---
+    Task* tasks;                  // the live threads; the process ends when the last one leaves
+    uint32_t task_count;          // atomic reads: more than one means the address space is shared
+    bool group_exiting;           // exit_group, a fatal signal or an execve: the other threads end
+    int group_exit_status;        // the wait status once group_exiting (execve: unused)
+    Task* exec_task;              // the thread in execve waiting for the others to end
+    sched::WaitQueue task_exits;  // a thread left (execve waits here)
 
     // --- process tree (table lock) ---
     ProcessState state;
@@ -93,33 +128,26 @@ struct Process {
     int stop_report;       // a stop not yet reported to wait4(WUNTRACED), its signal
     bool continue_report;  // a continue not yet reported to wait4(WCONTINUED)
 
-    // --- signals (table lock) ---
+    // --- signals directed at the process (table lock) ---
     uint64_t pending;
-    uint64_t sigwait_set;  // rt_sigtimedwait's set while it waits: counts as blocked
-    SigInfo info[64];      // for each pending standard signal
-    AltStack altstack;
-    uint64_t saved_mask;  // sigsuspend's mask to put back after the handler
-    bool saved_mask_valid;
-    sched::WaitQueue* interruptible_queue;  // the queue the process sleeps on, interruptibly
-    bool restartable;                       // the current system call's EINTR came from an interruptible wait
-    arch::InterruptFrame* syscall_frame;    // the frame of the system call being served
-    arch::InterruptFrame trap_frame;        // user state parked while signals are delivered
+    SigInfo info[64];  // for each pending standard signal
+    SigAction actions[64];
 
     // --- interval timer (sys_itimer.cpp; set by the own thread, read by the callback) ---
     time::Timer real_timer;
     uint64_t real_interval_ns;
 
-    // --- identity (kernel/posix/cred.h): changed only by the own thread, through set_cred,
+    // --- identity (kernel/posix/cred.h): changed only by the own threads, through set_cred,
     // under the table lock; other processes read it under that lock ---
     Cred cred;
     Credentials fs_cred;   // cred's file-system view (current_credentials), kept in step by set_cred
     bool undumpable;       // prctl(PR_SET_DUMPABLE, 0)
     RefPtr<ArgText> args;  // the program's argv (table lock: others take a reference under it)
 
-    // --- limits (own thread) ---
+    // --- limits (own threads) ---
     Rlimit rlimits[RLIMIT_COUNT];
 
-    // --- files (own thread; kernel/posix/files.h) ---
+    // --- files (own threads; kernel/posix/files.h) ---
     RefPtr<FdTable> fds;
     Location root, cwd;
     uint32_t umask;
@@ -144,6 +172,8 @@ Result<Process*> spawn(const SpawnArgs& args);
 int wait(Process* p);
 
 Process* current_process();
+// The calling thread's Task; null outside a process.
+Task* current_task();
 // Takes the table lock itself (so never call it holding process_table_lock()); the result stays
 // valid only for the caller's own process.
 Process* find_process(uint32_t pid);
@@ -156,8 +186,32 @@ size_t process_count();
 void set_init_pid(uint32_t pid);
 uint32_t init_pid();
 
-// Ends the calling process (from its own thread, in a system call or after a fatal fault).
+// Ends the calling process (exit_group, a fatal signal or fault): every other thread of it is
+// sent SIGKILL, and the last thread to leave turns the process into a zombie with wait_status.
 [[noreturn]] void exit_current(int wait_status);
+// Ends the calling thread alone (exit): its clear_child_tid word is zeroed and woken; when it
+// is the last thread, the process ends with wait_status.
+[[noreturn]] void exit_thread(int wait_status);
+
+// A new thread of the calling process (clone with CLONE_THREAD): it resumes at `frame` with
+// rax = 0 on `stack`, with FS base `tls` when set_tls, the caller's signal mask and no pending
+// signals. Returns its tid. Again when the table of ids is exhausted, NoMem.
+struct CloneThreadArgs {
+    uint64_t stack;
+    uint64_t tls;
+    bool set_tls;
+    uint64_t clear_child_tid;  // CLONE_CHILD_CLEARTID's word, or 0
+    uint64_t set_child_tid;    // CLONE_CHILD_SETTID's word, or 0 (written before it runs)
+    uint64_t set_parent_tid;   // CLONE_PARENT_SETTID's word, or 0 (written before it runs: musl's
+                               // thread reads its own tid from there)
+};
+Result<uint32_t> clone_thread(const arch::InterruptFrame& frame, const CloneThreadArgs& args);
+
+// The thread with that tid (table lock held); null when there is none.
+Task* find_task_locked(uint32_t tid);
+// Ids of the process's live threads in ascending order (at most max); how many were written
+// (procfs's task directory).
+size_t list_tids(uint32_t pid, uint32_t* out, size_t max);
 // Stops the process's interval timer for good (sys_itimer.cpp; its exit).
 void cancel_real_timer(Process& p);
 

@@ -81,15 +81,22 @@ void tty_signal_pgrp(int pgrp, int sig) {
     if (pgrp > 0) (void)signal_process_group(uint32_t(pgrp), sig);
 }
 
+// SIGPIPE and the like: to the calling thread, as Linux sends them.
 void signal_current(int sig) {
-    if (Process* p = current_process()) (void)send_signal(*p, sig);
+    Task* t = current_task();
+    if (!t || !valid_signal(uint64_t(sig))) return;
+    SigInfo info{};
+    info.signo = sig;
+    info.code = si::KERNEL;
+    SpinlockGuard g(process_table_lock());
+    send_signal_to_task_locked(*t, sig, info);
 }
 
 bool signal_ignored_or_blocked(int sig) {
-    Process* p = current_process();
-    if (!p || !valid_signal(uint64_t(sig))) return false;
+    Task* t = current_task();
+    if (!t || !valid_signal(uint64_t(sig))) return false;
     SpinlockGuard g(process_table_lock());
-    return p->actions[sig - 1].handler == HANDLER_IGNORE || (p->signal_mask & sigbit(sig));
+    return t->process->actions[sig - 1].handler == HANDLER_IGNORE || (t->signal_mask & sigbit(sig));
 }
 
 FdTable* current_fds() {

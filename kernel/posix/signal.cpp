@@ -15,13 +15,27 @@ namespace {
 // which rt_sigreturn restores (syscall.S checks the vector field).
 constexpr uint64_t FORCE_IRET_VECTOR = 257;
 
-uint64_t load_pending(const Process& p) { return __atomic_load_n(&p.pending, __ATOMIC_ACQUIRE); }
-uint64_t load_mask(const Process& p) { return __atomic_load_n(&p.signal_mask, __ATOMIC_ACQUIRE); }
+// What t may take: its own pending signals and its process's.
+uint64_t load_pending(const Task& t) {
+    return __atomic_load_n(&t.pending, __ATOMIC_ACQUIRE) | __atomic_load_n(&t.process->pending, __ATOMIC_ACQUIRE);
+}
+uint64_t load_mask(const Task& t) { return __atomic_load_n(&t.signal_mask, __ATOMIC_ACQUIRE); }
 
-bool deliverable(const Process& p) { return (load_pending(p) & ~(load_mask(p) & ~UNBLOCKABLE)) != 0; }
+// A signal to take, or a stop of the process that this thread has not joined yet.
+bool deliverable(const Task& t) {
+    return (load_pending(t) & ~(load_mask(t) & ~UNBLOCKABLE)) != 0 ||
+           __atomic_load_n(&t.process->stopped, __ATOMIC_ACQUIRE);
+}
 
-void wake_locked(Process& p) {
-    if (p.interruptible_queue) p.interruptible_queue->wake_all();
+void wake_locked(Task& t) {
+    if (t.interruptible_queue) t.interruptible_queue->wake_all();
+}
+
+// Blocked (or waited for with sigwait) by some thread of p: an ignored signal stays pending.
+bool blocked_by_any_locked(const Process& p, uint64_t bit) {
+    for (const Task* t = p.tasks; t; t = t->next)
+        if ((t->signal_mask | t->sigwait_set) & bit) return true;
+    return false;
 }
 
 UserRegs to_regs(const arch::InterruptFrame& f) {
@@ -53,16 +67,27 @@ void from_regs(arch::InterruptFrame& f, const UserRegs& r) {
 }
 
 // A handler frame could not be written (bad stack): the process dies of SIGSEGV, as on Linux.
-[[noreturn]] void kill_bad_frame(Process& p, int sig, uint64_t where) {
+[[noreturn]] void kill_bad_frame(const Process& p, int sig, uint64_t where) {
     kinfo("pid %u (%s): SIGSEGV at 0x%lx: cannot write the frame for %s\n", p.pid, p.name, where, signal_name(sig));
     exit_current(sig::SEGV);
 }
 
-// Stops the calling process until SIGCONT or SIGKILL (stop signals' default action).
-void stop_current(Process& p, int sig) {
+// A stopped process's threads each wait here until SIGCONT or SIGKILL.
+void wait_while_stopped(const Task& t) {
+    const Process& p = *t.process;
+    process_events().wait(
+        [&] { return !__atomic_load_n(&p.stopped, __ATOMIC_ACQUIRE) || (load_pending(t) & sigbit(sig::KILL)); });
+}
+
+// Stops the calling process until SIGCONT or SIGKILL (stop signals' default action): every
+// thread stops, each on its way back to user mode (a sleeping one is woken for it and
+// restarts its call once continued).
+void stop_current(Task& t, int sig) {
+    Process& p = *t.process;
     {
         SpinlockGuard g(process_table_lock());
-        p.stopped = true;
+        __atomic_store_n(&p.stopped, true, __ATOMIC_RELEASE);
+        for (Task* other = p.tasks; other; other = other->next) wake_locked(*other);
         p.stop_report = sig;
         release_fork_parent_locked(p);  // woken below in any case
         p.continue_report = false;
@@ -80,12 +105,11 @@ void stop_current(Process& p, int sig) {
         });
     }
     wake_process_events();
-    process_events().wait(
-        [&] { return !__atomic_load_n(&p.stopped, __ATOMIC_ACQUIRE) || (load_pending(p) & sigbit(sig::KILL)); });
+    wait_while_stopped(t);
 }
 
 // Handler frame on the user stack; false when it cannot be written.
-bool setup_frame(Process& p, arch::InterruptFrame& f, int sig, const SigInfo& info, const SigAction& a,
+bool setup_frame(Task& p, arch::InterruptFrame& f, int sig, const SigInfo& info, const SigAction& a,
                  uint64_t old_mask) {
     UserRegs regs = to_regs(f);
     if (f.vector < 32) {
@@ -106,7 +130,7 @@ bool setup_frame(Process& p, arch::InterruptFrame& f, int sig, const SigInfo& in
 }
 
 [[noreturn]] void signal_trampoline() {
-    Process* p = current_process();
+    Task* p = current_task();
     arch::InterruptFrame f = p->trap_frame;
     cpu::sti();
     deliver_signals(f, -1);
@@ -114,7 +138,7 @@ bool setup_frame(Process& p, arch::InterruptFrame& f, int sig, const SigInfo& in
     return_to_user(f);
 }
 
-void divert(arch::InterruptFrame& f, Process& p) {
+void divert(arch::InterruptFrame& f, Task& p) {
     p.trap_frame = f;
     f.rip = reinterpret_cast<uint64_t>(&signal_trampoline);
     f.cs = arch::KERNEL_CS;
@@ -127,12 +151,15 @@ void divert(arch::InterruptFrame& f, Process& p) {
 
 // --- generation ---------------------------------------------------------------------------------
 
-void send_signal_locked(Process& p, int s, const SigInfo& info) {
-    if (p.state != ProcessState::Running || !valid_signal(uint64_t(s))) return;
+namespace {
+
+// What every signal does to a process before it is queued: SIGKILL and SIGCONT resume a
+// stopped process, SIGCONT cancels pending stops and a stop cancels a pending SIGCONT.
+void stop_and_continue_locked(Process& p, int s) {
     uint64_t bit = sigbit(s);
     if (s == sig::KILL || s == sig::CONT) {
-        // Both resume a stopped process; SIGCONT cancels pending stops.
         __atomic_and_fetch(&p.pending, ~STOP_SIGNALS, __ATOMIC_ACQ_REL);
+        for (Task* t = p.tasks; t; t = t->next) __atomic_and_fetch(&t->pending, ~STOP_SIGNALS, __ATOMIC_ACQ_REL);
         if (p.stopped) {
             __atomic_store_n(&p.stopped, false, __ATOMIC_RELEASE);
             p.stop_report = 0;
@@ -146,12 +173,37 @@ void send_signal_locked(Process& p, int s, const SigInfo& info) {
         }
     } else if (bit & STOP_SIGNALS) {
         __atomic_and_fetch(&p.pending, ~sigbit(sig::CONT), __ATOMIC_ACQ_REL);
+        for (Task* t = p.tasks; t; t = t->next) __atomic_and_fetch(&t->pending, ~sigbit(sig::CONT), __ATOMIC_ACQ_REL);
     }
-    if (ignored(p.actions[s - 1], s) && !((p.signal_mask | p.sigwait_set) & bit)) return;
+}
+
+}  // namespace
+
+void send_signal_locked(Process& p, int s, const SigInfo& info) {
+    if (p.state != ProcessState::Running || !valid_signal(uint64_t(s))) return;
+    uint64_t bit = sigbit(s);
+    stop_and_continue_locked(p, s);
+    if (ignored(p.actions[s - 1], s) && !blocked_by_any_locked(p, bit)) return;
     if (!(p.pending & bit)) p.info[s - 1] = info;  // standard signals do not queue
     __atomic_or_fetch(&p.pending, bit, __ATOMIC_ACQ_REL);
-    wake_locked(p);
+    // Any thread that does not block it takes it; each sleeping one checks for itself.
+    for (Task* t = p.tasks; t; t = t->next) wake_locked(*t);
     if (s == sig::KILL) process_events().wake_all();  // a stopped or vfork-waiting process
+}
+
+void send_signal_to_task_locked(Task& t, int s, const SigInfo& info) {
+    Process& p = *t.process;
+    if (p.state != ProcessState::Running || !valid_signal(uint64_t(s))) return;
+    uint64_t bit = sigbit(s);
+    stop_and_continue_locked(p, s);
+    if (ignored(p.actions[s - 1], s) && !((t.signal_mask | t.sigwait_set) & bit)) return;
+    if (!(t.pending & bit)) t.info[s - 1] = info;
+    __atomic_or_fetch(&t.pending, bit, __ATOMIC_ACQ_REL);
+    wake_locked(t);
+    if (s == sig::KILL) {
+        process_events().wake_all();
+        p.task_exits.wake_all();  // an execve waiting for its other threads to end
+    }
 }
 
 Result<void> send_signal(Process& p, int s) {
@@ -195,17 +247,17 @@ Result<void> signal_process_group(uint32_t pgrp, int s) {
 }
 
 bool signal_pending() {
-    Process* p = current_process();
-    return p && deliverable(*p);
+    Task* t = current_task();
+    return t && deliverable(*t);
 }
 
-InterruptibleSleep::InterruptibleSleep(sched::WaitQueue& q) : p_(current_process()) {
+InterruptibleSleep::InterruptibleSleep(sched::WaitQueue& q) : p_(current_task()) {
     if (!p_) return;
     bool released;
     {
         SpinlockGuard g(process_table_lock());
         p_->interruptible_queue = &q;
-        released = release_fork_parent_locked(*p_);
+        released = release_fork_parent_locked(*p_->process);
     }
     if (released) wake_process_events();
 }
@@ -224,8 +276,10 @@ Result<void> InterruptibleSleep::interrupted() {
 // --- delivery -----------------------------------------------------------------------------------
 
 void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
-    Process* p = current_process();
+    Task* p = current_task();
     if (!p) return;
+    Process* proc = p->process;
+    if (__atomic_load_n(&proc->stopped, __ATOMIC_ACQUIRE)) wait_while_stopped(*p);  // another thread stopped it
     bool interrupted = syscall_nr >= 0 && int64_t(f.rax) == -int64_t(Errno::Intr) && p->restartable;
     p->restartable = false;
     for (;;) {
@@ -233,27 +287,41 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
         SigInfo info;
         SigAction a;
         uint64_t old_mask = 0;
+        bool group_kill = false;
         {
             SpinlockGuard g(process_table_lock());
+            // The thread's own signals first (a fault's must run before anything else), then
+            // the process's.
+            uint64_t* from = &p->pending;
+            SigInfo* infos = p->info;
             s = next_signal(p->pending, p->signal_mask);
+            if (!s) {
+                from = &proc->pending;
+                infos = proc->info;
+                s = next_signal(proc->pending, p->signal_mask);
+            }
             if (!s) break;
-            __atomic_and_fetch(&p->pending, ~sigbit(s), __ATOMIC_ACQ_REL);
-            info = p->info[s - 1];
-            a = p->actions[s - 1];
+            __atomic_and_fetch(from, ~sigbit(s), __ATOMIC_ACQ_REL);
+            info = infos[s - 1];
+            a = proc->actions[s - 1];
+            // The group is ending (exit_group, a fatal signal, an execve): this thread leaves
+            // without a say in the status.
+            if (s == sig::KILL && proc->group_exiting) group_kill = true;
             if (a.handler == HANDLER_IGNORE) continue;
             if (a.handler != HANDLER_DEFAULT) {
                 old_mask = p->saved_mask_valid ? p->saved_mask : p->signal_mask;
                 p->saved_mask_valid = false;
                 __atomic_store_n(&p->signal_mask, handler_mask(p->signal_mask, a, s), __ATOMIC_RELEASE);
-                if (a.flags & sa::RESETHAND) p->actions[s - 1] = {};
+                if (a.flags & sa::RESETHAND) proc->actions[s - 1] = {};
             }
         }
+        if (group_kill) exit_thread(sig::KILL);
         if (a.handler == HANDLER_DEFAULT) {
             // Another process's signal that reached init while init blocked it (musl's fork
             // blocks all) takes no default action either: send_matching's rule, applied late
             // as Linux's SIGNAL_UNKILLABLE does. The kernel's own (si_code > 0: the tty's
             // SIGINT, SIGPIPE) still act, so a test program run as init dies as on the host.
-            if (p->pid == init_pid() && info.code <= 0 && s != sig::KILL && s != sig::STOP) continue;
+            if (proc->pid == init_pid() && info.code <= 0 && s != sig::KILL && s != sig::STOP) continue;
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
                 case DefaultAction::Continue:
@@ -274,7 +342,7 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
             }
             interrupted = false;
         }
-        if (!(a.flags & sa::RESTORER) || !setup_frame(*p, f, s, info, a, old_mask)) kill_bad_frame(*p, s, f.rsp);
+        if (!(a.flags & sa::RESTORER) || !setup_frame(*p, f, s, info, a, old_mask)) kill_bad_frame(*proc, s, f.rsp);
         return;  // one handler frame per return; the rest come at the next kernel exit
     }
     if (interrupted) {
@@ -292,17 +360,17 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
 
 void divert_for_signals(arch::InterruptFrame& f) {
     if (!(f.cs & 3)) return;
-    Process* p = current_process();
+    Task* p = current_task();
     if (!p || !deliverable(*p)) return;
     divert(f, *p);
 }
 
 bool divert_for_fault_signal(arch::InterruptFrame& f, int s, int code, uint64_t addr) {
-    Process* p = current_process();
+    Task* p = current_task();
     if (!p || !(f.cs & 3)) return false;
     {
         SpinlockGuard g(process_table_lock());
-        const SigAction& a = p->actions[s - 1];
+        const SigAction& a = p->process->actions[s - 1];
         // Blocked or ignored synchronous signals cannot be held back: the process dies.
         if (a.handler == HANDLER_DEFAULT || a.handler == HANDLER_IGNORE || (p->signal_mask & sigbit(s))) return false;
         SigInfo info{};
@@ -319,12 +387,13 @@ bool divert_for_fault_signal(arch::InterruptFrame& f, int s, int code, uint64_t 
 void return_to_user(const arch::InterruptFrame& f) { arch_return_to_user(&f); }
 
 int64_t sigreturn(arch::InterruptFrame& f) {
-    Process* p = current_process();
+    Task* p = current_task();
     uint64_t frame_addr = f.rsp - 8;  // the handler's ret popped pretcode
     RtSigFrame frame;
     UserRegs regs{};
     if (copy_from_user(&frame, frame_addr, sizeof frame).is_error() || !restore_from_frame(frame.uc, f.rflags, regs)) {
-        kinfo("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->pid, p->name, frame_addr);
+        kinfo("pid %u (%s): SIGSEGV at 0x%lx: bad signal frame in rt_sigreturn\n", p->process->pid, p->process->name,
+              frame_addr);
         exit_current(sig::SEGV);
     }
     if (uint64_t fp = frame.uc.mcontext.fpstate) {

@@ -34,12 +34,15 @@
 namespace lamina::posix {
 
 Result<void> send_signal(Process& p, int sig);
+// Directed at the process: any thread that does not block it takes it.
 void send_signal_locked(Process& p, int sig, const SigInfo& info);
+// Directed at one thread (tgkill, a group exit's SIGKILL). Table lock held.
+void send_signal_to_task_locked(Task& t, int sig, const SigInfo& info);
 Result<void> signal_pid(uint32_t pid, int sig);
 Result<void> signal_process_group(uint32_t pgrp, int sig);
 bool signal_pending();
 
-// Registers q as the queue the calling process sleeps on, so that a signal wakes it.
+// Registers q as the queue the calling thread sleeps on, so that a signal wakes it.
 class InterruptibleSleep {
 public:
     explicit InterruptibleSleep(sched::WaitQueue& q);
@@ -50,7 +53,7 @@ public:
     Result<void> interrupted();
 
 private:
-    Process* p_;
+    Task* p_;
 };
 
 // timeout_ns 0: no timeout (the files layer's convention).

@@ -93,12 +93,18 @@ SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
         if (addr < USER_BOTTOM || addr > USER_TOP - len) return Errno::NoMem;
         if (flags & MAP_FIXED) TRY(as.unmap(addr, addr + len));
         start = addr;
+        TRY(as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE));
     } else {
-        auto r = as.find_free(len, addr & ~(PAGE_SIZE - 1));
-        if (r.is_error()) return Errno::NoMem;
-        start = r.value();
+        // Another thread may take the free range between the look and the map: look again.
+        for (;;) {
+            auto r = as.find_free(len, addr & ~(PAGE_SIZE - 1));
+            if (r.is_error()) return Errno::NoMem;
+            start = r.value();
+            auto m = as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE);
+            if (m.is_ok()) break;
+            if (m.error().code() != Errno::Exist) return m.error();
+        }
     }
-    TRY(as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE));
     if (file) {
         if (auto r = fill_from_file(as, *file, start, len, off, file_size); r.is_error()) {
             (void)as.unmap(start, start + len);
@@ -142,6 +148,25 @@ Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot) {
     if (len == 0) return {};
     if (len > USER_TOP || addr + page_up(len) > USER_TOP) return Errno::NoMem;
     return current_process()->as->protect(addr, addr + page_up(len), uint32_t(prot & PROT_MASK));
+}
+
+// Advice is accepted when Linux knows it; only MADV_DONTNEED and MADV_FREE act (the pages of
+// private mappings go back; the next touch reads zeros). Unknown advice EINVAL, an unmapped
+// part of the range ENOMEM, as on Linux.
+Result<void> sys_madvise(uint64_t addr, uint64_t len, uint64_t advice) {
+    constexpr uint64_t MADV_DONTNEED = 4, MADV_FREE = 8, MADV_HWPOISON = 100;
+    // MADV_NORMAL..MADV_DONTNEED (0-4) and MADV_FREE..MADV_POPULATE_WRITE (8-23).
+    constexpr uint64_t KNOWN = 0x1full | (((1ull << 24) - 1) & ~0xffull);
+    if (addr & (PAGE_SIZE - 1)) return Errno::Inval;
+    if (advice == MADV_HWPOISON) return Errno::Perm;
+    if (advice >= 64 || !((KNOWN >> advice) & 1)) return Errno::Inval;
+    if (len == 0) return {};
+    if (len > USER_TOP || addr + page_up(len) > USER_TOP) return Errno::Inval;
+    AddressSpace& as = *current_process()->as;
+    uint64_t end = addr + page_up(len);
+    if (advice == MADV_DONTNEED || advice == MADV_FREE) return as.discard(addr, end);
+    if (!as.covers(addr, end)) return Errno::NoMem;
+    return {};
 }
 
 }  // namespace lamina::posix

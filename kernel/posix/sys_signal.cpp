@@ -13,8 +13,11 @@
 //     caller, < -1 group -pid; signal 0 only checks. ESRCH when nothing matched. Permission is
 //     Linux's (may_signal in kernel/posix/cred.h: CAP_KILL, or a real or effective uid that
 //     is the target's real or saved uid; SIGCONT to any process of the caller's session):
-//     EPERM when every match was refused (kill(-1) is quietly skipped instead). tkill/tgkill: a thread id is the pid
-//     (one thread each).
+//     EPERM when every match was refused (kill(-1) is quietly skipped instead). kill and the
+//     group forms are directed at processes (any thread that does not block the signal takes
+//     it); tkill/tgkill at one thread (tgkill: ESRCH unless the thread belongs to tgid), with
+//     the same permission rule. A signal whose default action ends the process ends every
+//     thread of it.
 //   - init (the process run_init started) only receives signals it has a handler for or blocks.
 //   - rt_sigsuspend and pause always end with EINTR after a handler ran.
 //   - rt_sigtimedwait takes a pending signal of the set (normally blocked by the caller) without
@@ -33,6 +36,24 @@ namespace lamina::posix {
 namespace {
 
 Process& self() { return *current_process(); }
+Task& me() { return *current_task(); }
+
+// init (see the contract) takes a signal from another process only when it handles or blocks it.
+bool init_refuses_locked(const Process& q, int s) {
+    if (q.pid != init_pid() || !s || q.actions[s - 1].handler > HANDLER_IGNORE) return false;
+    for (const Task* t = q.tasks; t; t = t->next)
+        if ((__atomic_load_n(&t->signal_mask, __ATOMIC_ACQUIRE) | t->sigwait_set) & sigbit(s)) return false;
+    return true;
+}
+
+SigInfo user_info(int s, int32_t code) {
+    SigInfo info{};
+    info.signo = s;
+    info.code = code;
+    info.kill.pid = int32_t(self().pid);
+    info.kill.uid = self().cred.uid;
+    return info;
+}
 
 // Whether the caller may signal q (kill(2)'s EPERM rule). Table lock held (q.sid).
 bool may_signal_locked(const Process& me, const Process& q, int s) {
@@ -44,13 +65,8 @@ bool may_signal_locked(const Process& me, const Process& q, int s) {
 template <typename Match>
 Result<void> send_matching(int s, int32_t code, Match&& match, bool skip_refused = false) {
     Process& me = self();
-    SigInfo info{};
-    info.signo = s;
-    info.code = code;
-    info.kill.pid = int32_t(me.pid);
-    info.kill.uid = me.cred.uid;
+    SigInfo info = user_info(s, code);
     bool found = false, refused = false;
-    uint32_t init = init_pid();
     SpinlockGuard g(process_table_lock());
     for_each_process_locked([&](Process& q) {
         if (!match(q)) return;
@@ -61,9 +77,7 @@ Result<void> send_matching(int s, int32_t code, Match&& match, bool skip_refused
         found = true;
         // As on Linux, init only receives the signals it has handlers for (not even SIGKILL),
         // or blocks (to take them with sigtimedwait, as busybox init does).
-        if (q.pid == init && s && q.actions[s - 1].handler <= HANDLER_IGNORE &&
-            !((__atomic_load_n(&q.signal_mask, __ATOMIC_ACQUIRE) | q.sigwait_set) & sigbit(s)))
-            return;
+        if (init_refuses_locked(q, s)) return;
         if (s) send_signal_locked(q, s, info);
     });
     if (found || (refused && skip_refused)) return {};
@@ -91,7 +105,11 @@ SyscallResult sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64
         if (act) {
             p.actions[s - 1] = next;
             // Setting a signal to be ignored discards it when pending (POSIX).
-            if (ignored(next, int(s))) __atomic_and_fetch(&p.pending, ~sigbit(int(s)), __ATOMIC_ACQ_REL);
+            if (ignored(next, int(s))) {
+                __atomic_and_fetch(&p.pending, ~sigbit(int(s)), __ATOMIC_ACQ_REL);
+                for (Task* t = p.tasks; t; t = t->next)
+                    __atomic_and_fetch(&t->pending, ~sigbit(int(s)), __ATOMIC_ACQ_REL);
+            }
         }
     }
     if (oldact && UserPtr<SigAction>(oldact).write(old).is_error()) return Errno::Fault;
@@ -101,7 +119,7 @@ SyscallResult sys_rt_sigaction(uint64_t s, uint64_t act, uint64_t oldact, uint64
 SyscallResult sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, uint64_t sigsetsize) {
     if (sigsetsize != 8) return Errno::Inval;
     if (set && how > 2) return Errno::Inval;
-    Process& p = self();
+    Task& p = me();
     uint64_t v = 0;
     if (set) {
         auto s = UserPtr<uint64_t>(set).read();
@@ -127,15 +145,15 @@ SyscallResult sys_rt_sigprocmask(uint64_t how, uint64_t set, uint64_t oldset, ui
     return 0;
 }
 
-SyscallResult sys_rt_sigreturn() { return sigreturn(*self().syscall_frame); }
+SyscallResult sys_rt_sigreturn() { return sigreturn(*me().syscall_frame); }
 
 SyscallResult sys_rt_sigpending(uint64_t set, uint64_t sigsetsize) {
     if (sigsetsize != 8) return Errno::Inval;
-    Process& p = self();
+    Task& p = me();
     uint64_t v;
     {
         SpinlockGuard g(process_table_lock());
-        v = p.pending & p.signal_mask;
+        v = (p.pending | p.process->pending) & p.signal_mask;
     }
     TRY(UserPtr<uint64_t>(set).write(v));
     return 0;
@@ -145,7 +163,7 @@ SyscallResult sys_rt_sigsuspend(uint64_t set, uint64_t sigsetsize) {
     if (sigsetsize != 8) return Errno::Inval;
     auto s = UserPtr<uint64_t>(set).read();
     if (s.is_error()) return Errno::Fault;
-    Process& p = self();
+    Task& p = me();
     {
         SpinlockGuard g(process_table_lock());
         p.saved_mask = p.signal_mask;
@@ -173,15 +191,23 @@ SyscallResult sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout,
         ns = ts.sec > int64_t(UINT64_MAX / 2'000'000'000) ? UINT64_MAX / 2
                                                           : uint64_t(ts.sec) * 1'000'000'000 + uint64_t(ts.nsec);
     }
-    Process& p = self();
+    Task& p = me();
     SigInfo si{};
     auto take = [&]() -> int {
         SpinlockGuard g(process_table_lock());
+        // The thread's own first, then the process's.
+        uint64_t* from = &p.pending;
+        SigInfo* infos = p.info;
         uint64_t hit = __atomic_load_n(&p.pending, __ATOMIC_ACQUIRE) & want;
+        if (!hit) {
+            from = &p.process->pending;
+            infos = p.process->info;
+            hit = __atomic_load_n(from, __ATOMIC_ACQUIRE) & want;
+        }
         if (!hit) return 0;
         int n = __builtin_ctzll(hit) + 1;
-        __atomic_and_fetch(&p.pending, ~sigbit(n), __ATOMIC_ACQ_REL);
-        si = p.info[n - 1];
+        __atomic_and_fetch(from, ~sigbit(n), __ATOMIC_ACQ_REL);
+        si = infos[n - 1];
         si.signo = n;
         return n;
     };
@@ -215,12 +241,12 @@ SyscallResult sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout,
 SyscallResult sys_pause() {
     sched::WaitQueue never;
     (void)wait_interruptible(never, [] { return false; });
-    self().restartable = false;
+    me().restartable = false;
     return Errno::Intr;
 }
 
 SyscallResult sys_sigaltstack(uint64_t ss, uint64_t old_ss) {
-    Process& p = self();
+    Task& p = me();
     uint64_t rsp = p.syscall_frame->rsp;
     AltStack cur;
     {
@@ -252,20 +278,22 @@ SyscallResult sys_sigaltstack(uint64_t ss, uint64_t old_ss) {
 Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
     if (s > uint64_t(MAX_SIGNAL)) return Errno::Inval;
     int32_t pid = int32_t(pid_arg);
-    Process& me = self();
+    Process& caller = self();
     int sg = int(s);
     // kill(-1) spares the processes the kernel started itself (init, ktest programs), as Linux
     // spares init.
     if (pid > 0) return send_matching(sg, si::USER, [&](const Process& q) { return q.pid == uint32_t(pid); });
     if (pid == 0) {
-        uint32_t pg = me.pgid;
+        uint32_t pg = caller.pgid;
         return send_matching(sg, si::USER,
                              [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
     }
     if (pid == -1) {
         return send_matching(
             sg, si::USER,
-            [&](const Process& q) { return q.pid != me.pid && !q.kernel_waited && q.state == ProcessState::Running; },
+            [&](const Process& q) {
+                return q.pid != caller.pid && !q.kernel_waited && q.state == ProcessState::Running;
+            },
             true);
     }
     uint32_t pg = uint32_t(-int64_t(pid));
@@ -273,15 +301,29 @@ Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
                          [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
 }
 
+namespace {
+
+// tkill/tgkill: to one thread (tgid 0: of any process).
+Result<void> signal_thread(uint32_t tgid, uint32_t tid, int s) {
+    SigInfo info = user_info(s, si::TKILL);
+    SpinlockGuard g(process_table_lock());
+    Task* t = find_task_locked(tid);
+    if (!t || (tgid && t->process->pid != tgid) || t->process->state != ProcessState::Running) return Errno::Srch;
+    if (!may_signal_locked(self(), *t->process, s)) return Errno::Perm;
+    if (s && !init_refuses_locked(*t->process, s)) send_signal_to_task_locked(*t, s, info);
+    return {};
+}
+
+}  // namespace
+
 Result<void> sys_tkill(uint64_t tid, uint64_t s) {
     if (int32_t(tid) <= 0 || s > uint64_t(MAX_SIGNAL)) return Errno::Inval;
-    return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
+    return signal_thread(0, uint32_t(tid), int(s));
 }
 
 Result<void> sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t s) {
     if (int32_t(tid) <= 0 || int32_t(tgid) <= 0 || s > uint64_t(MAX_SIGNAL)) return Errno::Inval;
-    if (tgid != tid) return Errno::Srch;
-    return send_matching(int(s), si::TKILL, [&](const Process& q) { return q.pid == uint32_t(tid); });
+    return signal_thread(uint32_t(tgid), uint32_t(tid), int(s));
 }
 
 }  // namespace lamina::posix

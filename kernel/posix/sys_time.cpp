@@ -59,7 +59,7 @@ Result<void> interruptible_sleep(uint64_t ns, uint64_t rem) {
     auto r = wait_interruptible_for(
         q, [] { return false; }, ns);
     if (r.is_ok() || r.error().code() == Errno::TimedOut) return {};
-    current_process()->restartable = false;
+    current_task()->restartable = false;
     if (rem) {
         uint64_t slept = time::now_ns() - start;
         TRY(UserPtr<Timespec>(rem).write(to_timespec(slept < ns ? ns - slept : 0)));

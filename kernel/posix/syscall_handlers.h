@@ -6,7 +6,7 @@
 // Linux's SYSCALL_DEFINE). It returns a Result: Result<void> for calls that return 0, or a
 // value (SyscallResult, Result<int>). The dispatcher turns an error into -errno in one place
 // (syscalls.cpp); no handler does. A handler that needs the whole user frame (fork, execve,
-// rt_sigreturn) finds it in current_process()->syscall_frame. docs/posix.md has the picture.
+// rt_sigreturn) finds it in current_task()->syscall_frame. docs/posix.md has the picture.
 #pragma once
 
 #include <stdint.h>
@@ -90,13 +90,16 @@ SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
 Result<void> sys_munmap(uint64_t addr, uint64_t len);
 SyscallResult sys_mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, uint64_t flags, uint64_t new_addr);
 Result<void> sys_mprotect(uint64_t addr, uint64_t len, uint64_t prot);
+Result<void> sys_madvise(uint64_t addr, uint64_t len, uint64_t advice);
 
 // sys_process.cpp: processes, identity, limits, futex.
 SyscallResult sys_fork();
 SyscallResult sys_vfork();
-SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid);
+SyscallResult sys_clone(uint64_t flags, uint64_t stack, uint64_t parent_tid, uint64_t child_tid, uint64_t tls);
 Result<void> sys_execve(uint64_t path, uint64_t argv, uint64_t envp);
 SyscallResult sys_exit(uint64_t status);
+SyscallResult sys_exit_group(uint64_t status);
+SyscallResult sys_gettid();
 SyscallResult sys_wait4(uint64_t pid, uint64_t status, uint64_t options, uint64_t rusage);
 SyscallResult sys_waitid(uint64_t idtype, uint64_t id, uint64_t infop, uint64_t options, uint64_t rusage);
 SyscallResult sys_getpid();
@@ -109,12 +112,18 @@ SyscallResult sys_setsid();
 SyscallResult sys_getrlimit(uint64_t resource, uint64_t old_limit);
 SyscallResult sys_setrlimit(uint64_t resource, uint64_t new_limit);
 SyscallResult sys_prlimit64(uint64_t pid, uint64_t resource, uint64_t new_limit, uint64_t old_limit);
-SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t, uint64_t val3);
 SyscallResult sys_set_tid_address(uint64_t tidptr);
-Result<void> sys_set_robust_list(uint64_t, uint64_t len);
+Result<void> sys_set_robust_list(uint64_t head, uint64_t len);
+Result<void> sys_get_robust_list(uint64_t tid, uint64_t head_ptr, uint64_t len_ptr);
 SyscallResult sys_arch_prctl(uint64_t code, uint64_t addr);
 SyscallResult sys_sched_getaffinity(uint64_t pid, uint64_t len, uint64_t mask);
 SyscallResult sys_sched_yield();
+SyscallResult sys_sched_getaffinity(uint64_t tid, uint64_t len, uint64_t mask);
+Result<void> sys_sched_setaffinity(uint64_t tid, uint64_t len, uint64_t mask);
+Result<void> sys_getcpu(uint64_t cpu, uint64_t node);
+
+// sys_futex.cpp: futexes.
+SyscallResult sys_futex(uint64_t addr, uint64_t op, uint64_t val, uint64_t timeout, uint64_t addr2, uint64_t val3);
 
 // sys_cred.cpp: user and group ids, capabilities.
 SyscallResult sys_getuid();

@@ -83,7 +83,7 @@ constexpr Entry ENTRIES[] = {
     {23, "select", handler<sys_select>},
     {24, "sched_yield", handler<sys_sched_yield>},
     {25, "mremap", handler<sys_mremap>},
-    {28, "madvise", nullptr},
+    {28, "madvise", handler<sys_madvise>},
     {32, "dup", handler<sys_dup>},
     {33, "dup2", handler<sys_dup2>},
     {34, "pause", handler<sys_pause>},
@@ -183,10 +183,11 @@ constexpr Entry ENTRIES[] = {
     {169, "reboot", handler<sys_reboot>},
     {170, "sethostname", handler<sys_sethostname>},
     {171, "setdomainname", handler<sys_setdomainname>},
-    {186, "gettid", handler<sys_getpid>},
+    {186, "gettid", handler<sys_gettid>},
     {200, "tkill", handler<sys_tkill>},
     {201, "time", handler<sys_time>},
     {202, "futex", handler<sys_futex>},
+    {203, "sched_setaffinity", handler<sys_sched_setaffinity>},
     {204, "sched_getaffinity", handler<sys_sched_getaffinity>},
     {213, "epoll_create", handler<sys_epoll_create>},
     {217, "getdents64", handler<sys_getdents64>},
@@ -194,7 +195,7 @@ constexpr Entry ENTRIES[] = {
     {228, "clock_gettime", handler<sys_clock_gettime>},
     {229, "clock_getres", handler<sys_clock_getres>},
     {230, "clock_nanosleep", handler<sys_clock_nanosleep>},
-    {231, "exit_group", handler<sys_exit>},
+    {231, "exit_group", handler<sys_exit_group>},
     {232, "epoll_wait", handler<sys_epoll_wait>},
     {233, "epoll_ctl", handler<sys_epoll_ctl>},
     {234, "tgkill", handler<sys_tgkill>},
@@ -213,6 +214,7 @@ constexpr Entry ENTRIES[] = {
     {270, "pselect6", handler<sys_pselect6>},
     {271, "ppoll", handler<sys_ppoll>},
     {273, "set_robust_list", handler<sys_set_robust_list>},
+    {274, "get_robust_list", handler<sys_get_robust_list>},
     {280, "utimensat", handler<sys_utimensat>},
     {281, "epoll_pwait", handler<sys_epoll_pwait>},
     {284, "eventfd", handler<sys_eventfd>},
@@ -224,6 +226,7 @@ constexpr Entry ENTRIES[] = {
     {295, "preadv", handler<sys_preadv>},
     {296, "pwritev", handler<sys_pwritev>},
     {302, "prlimit64", handler<sys_prlimit64>},
+    {309, "getcpu", handler<sys_getcpu>},
     {316, "renameat2", handler<sys_renameat2>},
     {318, "getrandom", handler<sys_getrandom>},
     {332, "statx", handler<sys_statx>},
@@ -273,7 +276,7 @@ extern "C" void syscall_dispatch(lamina::arch::InterruptFrame* frame) {
     using namespace lamina::posix;
     lamina::arch::InterruptFrame& f = *frame;
     uint64_t nr = f.rax;
-    Process* p = current_process();
+    Task* p = current_task();
     p->syscall_frame = &f;
     p->restartable = false;
     Handler h = nr < TABLE_SIZE ? TABLE.handlers[nr] : nullptr;
@@ -282,6 +285,7 @@ extern "C" void syscall_dispatch(lamina::arch::InterruptFrame* frame) {
     // execve and rt_sigreturn rewrote the frame; their result is already in place or is 0.
     f.rax = uint64_t(r);
     // Signals go out on the way back to user mode (an unlocked look first: the common case).
-    if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) || p->restartable || p->saved_mask_valid)
+    if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&p->process->pending, __ATOMIC_ACQUIRE) ||
+        p->restartable || p->saved_mask_valid || __atomic_load_n(&p->process->stopped, __ATOMIC_ACQUIRE))
         deliver_signals(f, int64_t(nr));
 }

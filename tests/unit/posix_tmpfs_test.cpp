@@ -312,6 +312,14 @@ struct FakeProcs final : ProcSource {
         return false;
     }
     uint32_t self_pid() override { return self; }
+    size_t tids(uint32_t pid, uint32_t* out, size_t max) override {
+        if (pid != 12) return ProcSource::tids(pid, out, max);  // one thread: the pid
+        const uint32_t threads[] = {12, 13, 20};
+        size_t n = 0;
+        for (uint32_t t : threads)
+            if (n < max) out[n++] = t;
+        return n;
+    }
     Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) override {
         if (pid && !pid_exists(pid)) return Errno::NoEnt;
         if (file == ProcFile::MemInfo)
@@ -347,7 +355,20 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     size_t n = vnode_read(*f, buf, 3).value();
     n += vnode_read(*f, buf + n, sizeof buf - n).value();  // small reads see one snapshot
     EXPECT_EQ(std::string(buf, n), "5 (prog) R\n");
-    EXPECT_EQ(list("/proc/12"), (std::vector<std::string>{".", "..", "stat", "cmdline", "status"}));
+    EXPECT_EQ(list("/proc/12"), (std::vector<std::string>{".", "..", "stat", "cmdline", "status", "task"}));
+    // Threads: a directory each under task, with the process's files and no task of its own.
+    EXPECT_EQ(list("/proc/12/task"), (std::vector<std::string>{".", "..", "12", "13", "20"}));
+    EXPECT_EQ(list("/proc/5/task"), (std::vector<std::string>{".", "..", "5"}));
+    EXPECT_EQ(list("/proc/12/task/13"), (std::vector<std::string>{".", "..", "stat", "cmdline", "status"}));
+    EXPECT_EQ(open_error("/proc/12/task/14/stat", oflag::ReadOnly), Errno::NoEnt);
+    EXPECT_EQ(open_error("/proc/12/task/13/task", oflag::ReadOnly), Errno::NoEnt);
+    EXPECT_NE(stat("/proc/12/task/12").st_ino, stat("/proc/12").st_ino);
+    EXPECT_EQ(list("/proc/12/task/20/.."), list("/proc/12/task"));
+    {
+        RefPtr<OpenFile> t = open("/proc/12/task/20/stat", oflag::ReadOnly);
+        size_t k = vnode_read(*t, buf, sizeof buf).value();
+        EXPECT_EQ(std::string(buf, k), "12 (prog) R\n");
+    }
     EXPECT_EQ(open_error("/proc/7/stat", oflag::ReadOnly), Errno::NoEnt);
     EXPECT_EQ(open_error("/proc/05", oflag::ReadOnly), Errno::NoEnt);
     EXPECT_TRUE(is_dir(stat("/proc/1").st_mode));

@@ -50,7 +50,7 @@ Result<int> sys_epoll_pwait(int32_t epfd, uint64_t uevents, int32_t maxevents, i
     if (!user_range_ok(uevents, size_t(maxevents) * sizeof(EpollEvent))) return Errno::Fault;
     RefPtr<OpenFile> ep = TRY(fd_lookup(epfd));
     // The signal mask for the wait (epoll_pwait), restored afterwards.
-    Process* p = current_process();
+    Task* p = current_task();
     uint64_t saved = p->signal_mask;
     bool swapped = false;
     if (sigmask) {

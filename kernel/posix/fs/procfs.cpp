@@ -75,6 +75,9 @@ namespace {
 constexpr uint64_t ROOT_INO = 1, SELF_INO = 2, NET_DIR_INO = 3, FILE_INO = 16, NET_FILE_INO = 48;
 uint64_t pid_dir_ino(uint32_t pid) { return (uint64_t(pid) << 8) | 0x80; }
 uint64_t pid_file_ino(uint32_t pid, ProcFile f) { return (uint64_t(pid) << 8) | 0x80 | (uint64_t(f) + 1); }
+// /proc/PID/task, and a thread's directory and files under it (apart from the process's own).
+uint64_t task_dir_ino(uint32_t pid) { return (uint64_t(pid) << 8) | 0xc0; }
+constexpr uint64_t THREAD_INO = 0x20;  // or'ed into a thread's directory and file numbers
 
 struct Fs {
     ProcSource& source;
@@ -237,31 +240,29 @@ Result<RefPtr<Inode>> make_node(Args&&... args) {
     return TRY(make_ref<T>(static_cast<Args&&>(args)...));
 }
 
+// /proc/PID, or (thread) /proc/PID/task/TID: the process's files; the process's directory also
+// has the task directory.
 class ProcPidDir final : public ProcNode {
 public:
-    ProcPidDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> root)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), pid_dir_ino(pid), mode::Directory | 0555, pid),
+    ProcPidDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> parent, uint32_t tid = 0)
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), tid ? pid_dir_ino(tid) | THREAD_INO : pid_dir_ino(pid),
+                   mode::Directory | 0555, pid),
           pid_(pid),
-          root_(static_cast<RefPtr<Inode>&&>(root)) {}
+          tid_(tid),
+          parent_(static_cast<RefPtr<Inode>&&>(parent)) {}
 
-    Result<RefPtr<Inode>> lookup(Name name) override {
-        if (name.equals(".")) return RefPtr<Inode>(this);
-        if (name.equals("..")) return root_;
-        if (!st_->source.pid_exists(pid_)) return Errno::NoEnt;
-        for (const PidFile& f : PID_FILES) {
-            if (name.equals(f.name))
-                return make_node<ProcFileNode>(st_, pid_file_ino(pid_, f.file), 0444u, f.file, pid_);
-        }
-        return Errno::NoEnt;
-    }
+    Result<RefPtr<Inode>> lookup(Name name) override;
     Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
-        if (cookie == 0)
+        constexpr size_t FILES = sizeof PID_FILES / sizeof PID_FILES[0];
+        if (cookie == 0) {
             set_name(out, ".", 1, ino_, dtype::Dir);
-        else if (cookie == 1)
-            set_name(out, "..", 2, ROOT_INO, dtype::Dir);
-        else if (cookie - 2 < sizeof PID_FILES / sizeof PID_FILES[0]) {
+        } else if (cookie == 1) {
+            set_name(out, "..", 2, parent_->ino(), dtype::Dir);
+        } else if (cookie - 2 < FILES) {
             const PidFile& f = PID_FILES[cookie - 2];
-            set_name(out, f.name, cstrlen(f.name), pid_file_ino(pid_, f.file), dtype::Regular);
+            set_name(out, f.name, cstrlen(f.name), file_ino(f.file), dtype::Regular);
+        } else if (cookie - 2 == FILES && !tid_) {
+            set_name(out, "task", 4, task_dir_ino(pid_), dtype::Dir);
         } else {
             return false;
         }
@@ -270,9 +271,70 @@ public:
     }
 
 private:
-    uint32_t pid_;
-    RefPtr<Inode> root_;
+    uint64_t file_ino(ProcFile f) const { return tid_ ? pid_file_ino(tid_, f) | THREAD_INO : pid_file_ino(pid_, f); }
+
+    uint32_t pid_, tid_;
+    RefPtr<Inode> parent_;
 };
+
+// /proc/PID/task: a directory per thread, named by its tid.
+class ProcTaskDir final : public ProcNode {
+public:
+    ProcTaskDir(RefPtr<ProcState> st, uint32_t pid, RefPtr<Inode> parent)
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), task_dir_ino(pid), mode::Directory | 0555, pid),
+          pid_(pid),
+          parent_(static_cast<RefPtr<Inode>&&>(parent)) {}
+
+    Result<RefPtr<Inode>> lookup(Name name) override {
+        if (name.equals(".")) return RefPtr<Inode>(this);
+        if (name.equals("..")) return parent_;
+        uint32_t tid = parse_pid(name);
+        uint32_t tids[MAX_THREADS];
+        size_t n = st_->source.tids(pid_, tids, MAX_THREADS);
+        for (size_t i = 0; i < n; i++)
+            if (tid && tids[i] == tid) return make_node<ProcPidDir>(st_, pid_, RefPtr<Inode>(this), tid);
+        return Errno::NoEnt;
+    }
+    Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
+        if (cookie == 0) {
+            set_name(out, ".", 1, ino_, dtype::Dir);
+        } else if (cookie == 1) {
+            set_name(out, "..", 2, parent_->ino(), dtype::Dir);
+        } else {
+            // Threads by tid: the cookie is just past the last tid returned.
+            uint64_t from = cookie - 2;
+            uint32_t tids[MAX_THREADS];
+            size_t n = st_->source.tids(pid_, tids, MAX_THREADS);
+            for (size_t i = 0; i < n; i++) {
+                if (tids[i] < from) continue;
+                char name[16];
+                size_t len = snformat(name, sizeof name, "%u", tids[i]);
+                set_name(out, name, len, pid_dir_ino(tids[i]) | THREAD_INO, dtype::Dir);
+                cookie = 2 + uint64_t(tids[i]) + 1;
+                return true;
+            }
+            return false;
+        }
+        cookie++;
+        return true;
+    }
+
+private:
+    static constexpr size_t MAX_THREADS = 128;
+    uint32_t pid_;
+    RefPtr<Inode> parent_;
+};
+
+Result<RefPtr<Inode>> ProcPidDir::lookup(Name name) {
+    if (name.equals(".")) return RefPtr<Inode>(this);
+    if (name.equals("..")) return parent_;
+    if (!st_->source.pid_exists(pid_)) return Errno::NoEnt;
+    for (const PidFile& f : PID_FILES) {
+        if (name.equals(f.name)) return make_node<ProcFileNode>(st_, file_ino(f.file), 0444u, f.file, pid_);
+    }
+    if (!tid_ && name.equals("task")) return make_node<ProcTaskDir>(st_, pid_, RefPtr<Inode>(this));
+    return Errno::NoEnt;
+}
 
 class ProcNetDir final : public ProcNode {
 public:

@@ -2,6 +2,7 @@
 // procfs: /proc as a file system whose files are made when they are opened. The tree:
 //   /proc/self -> PID of the caller (a symlink)      /proc/meminfo /proc/uptime /proc/mounts
 //   /proc/PID/{stat,cmdline,status}                  /proc/domains (read) /proc/domctl (write)
+//   /proc/PID/task/TID/{stat,cmdline,status} (one directory per thread; the process's text)
 //   /proc/profile (the sampling profiler: write start/stop/reset, read the samples)
 // What the files say comes from a ProcSource (the kernel's: the process table, the memory
 // manager, the mount table, the domain manager; host tests use a fake). A file's text is made
@@ -55,6 +56,13 @@ public:
     // Live process ids, ascending; returns how many (at most max written).
     virtual size_t pids(uint32_t* out, size_t max) = 0;
     virtual bool pid_exists(uint32_t pid) = 0;
+    // The thread ids of process pid, ascending (/proc/PID/task); a source without threads has
+    // one, the pid.
+    virtual size_t tids(uint32_t pid, uint32_t* out, size_t max) {
+        if (!max || !pid_exists(pid)) return 0;
+        out[0] = pid;
+        return 1;
+    }
     // The caller's pid (/proc/self); 0 when there is none (a kernel thread): ENOENT.
     virtual uint32_t self_pid() = 0;
     // The text of a file (pid is 0 for the global ones). NoEnt when the process is gone.

@@ -106,14 +106,14 @@ public:
         if (!user_mask) return {};
         if (size != 8) return Errno::Inval;
         uint64_t m = TRY(UserPtr<uint64_t>(user_mask).read());
-        Process* p = current_process();
+        Task* p = current_task();
         saved_ = p->signal_mask;
         p->signal_mask = m & ~((1ull << 8) | (1ull << 18));  // SIGKILL, SIGSTOP
         active_ = true;
         return {};
     }
     ~MaskSwap() {
-        if (active_) current_process()->signal_mask = saved_;
+        if (active_) current_task()->signal_mask = saved_;
     }
 
 private:
