@@ -7,46 +7,10 @@
 
 #include "tests/system/fixture.h"
 #include "tests/system/host_tools.h"
+#include "tests/system/shell.h"
 
 namespace lamina::test {
 namespace {
-
-constexpr auto CMD_TIMEOUT = 60s;
-
-// Drives the shell: run() sends a command line followed by a marker echo, and returns what the
-// command printed (the echoed command line removed, carriage returns dropped).
-class Shell {
-public:
-    explicit Shell(Qemu& vm) : vm_(vm) {}
-
-    bool wait_prompt(std::chrono::milliseconds timeout = BOOT_TIMEOUT) {
-        // The profile's PS1 is '\u@\h:\w\$ ': root@lamina:/# at first.
-        return vm_.wait_for("# ", timeout);
-    }
-
-    // Output of `line`, or "<timeout>" when the marker did not come back.
-    std::string run(const std::string& line, std::chrono::milliseconds timeout = CMD_TIMEOUT) {
-        std::string marker = "@@" + std::to_string(++n_) + "@@";
-        // The marker is split in the echoed command line, so only the real output matches it.
-        vm_.send(line + "; echo '@@'" + std::to_string(n_) + "'@@' $?\r");
-        std::string out;
-        if (!vm_.wait_for(marker, timeout, out)) return "<timeout>";
-        std::string status;
-        vm_.wait_for("\n", 5s, status);
-        last_status_ = std::atoi(status.c_str());
-        out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
-        // Echo is off (start() turns it off), so what precedes the output is the prompt (and
-        // blank lines and prompts the shell printed after Ctrl-C or a job notice).
-        while (out.rfind("# ", 0) == 0 || out.rfind("\n", 0) == 0) out.erase(0, out[0] == '\n' ? 1 : 2);
-        return out;
-    }
-    int status() const { return last_status_; }
-
-private:
-    Qemu& vm_;
-    int n_ = 0;
-    int last_status_ = -1;
-};
 
 // e2fsck -fn finds the image's ext2 root clean.
 void expect_root_clean(const std::string& image) {
