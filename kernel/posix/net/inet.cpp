@@ -4,9 +4,10 @@
 // Each InetSocket names one socket of the stack by (generation, handle). Blocking is ours: a
 // call that would block gets Again from the stack and sleeps on the net service's readiness
 // queue until the state published for its handle has the bit it needs (or an error, or the
-// handle's generation ended), then tries again. poll/select/epoll subscribe to one poll queue
-// shared by every AF_INET socket, notified after each batch of readiness events: a sleeper
-// re-polls only its own sockets, so the cost of sharing is a spurious wake-up, never a lost one.
+// handle's generation ended), then tries again. poll/select/epoll subscribe to the socket's
+// own poll queue, which the net service's readiness hook notifies for each handle in a batch of
+// events (g_slots maps a handle's slot to its socket), and for every socket when a new stack
+// generation begins.
 //
 // Recovery of the stack (net_service.h, "Recovery"). Every socket except a stream that has
 // started to connect (or was accepted) is registered for replay from its creation: the replay
@@ -56,10 +57,14 @@ constexpr int MSG_MORE = 0x8000;
 constexpr uint64_t REPLAY_WAIT_NS = 2'000'000'000;  // for the watcher (50 ms) and the replay
 
 IrqSpinlock g_lock;
-PollQueue g_poll;
-ListChain g_sockets;  // every InetSocket (through its link), for /proc/net/tcp and udp; g_lock
+ListChain g_sockets;              // every InetSocket (through its link), for /proc/net/tcp and udp; g_lock
+constexpr uint32_t SLOTS = 1024;  // the stack's sockets: a handle's low 16 bits are slot + 1
+class InetSocket;
+// The socket that last registered a handle in each slot (g_lock): readiness events find the
+// poll queue to notify through it.
+InetSocket* g_slots[SLOTS];
 
-void readiness_changed() { g_poll.notify(); }
+void readiness_changed(const uint32_t* handles, uint32_t count);
 
 Result<NetAddr> parse_addr(const SockAddr& a) {
     if (a.len < sizeof(inet::SockaddrIn)) return Errno::Inval;
@@ -118,6 +123,7 @@ public:
         {
             IrqSpinlockGuard g(g_lock);
             g_sockets.remove(&listed_.link);
+            unregister_locked();
         }
         if (remembered_) stack::forget(rs_);
         idl::Net* net = stack::net_stack();
@@ -140,6 +146,7 @@ public:
                 rs_.handle = h.value();
                 TRY(stack::remember(rs_));
                 remembered_ = true;
+                register_handle(h.value());
                 // A restart between socket() and remember() did not replay it: make it again.
                 auto c = stack::current(rs_);
                 if (c.is_ok() && c.value().generation == stack::generation()) return {};
@@ -152,6 +159,7 @@ public:
 
     // An accepted connection: its handle is fixed, never replayed.
     void adopt(Ref r, const NetAddr& peer) {
+        register_handle(r.handle);
         gen_ = r.gen;
         handle_ = r.handle;
         phase_ = Phase::Connected;
@@ -483,6 +491,7 @@ public:
     // Linux's tcp_poll / datagram_poll from the state the stack published.
     uint32_t poll(OpenFile&) override {
         Ref r = snapshot();
+        register_handle(r.handle);  // a replay gave it a new one
         stack::SockState st = stack::socket_state(r.gen, r.handle);
         IrqSpinlockGuard g(g_lock);
         if (!dead_ && (st.state & stack::GONE)) {
@@ -522,7 +531,11 @@ public:
         return ev;
     }
 
-    PollQueue* poll_queue() override { return &g_poll; }
+    PollQueue* poll_queue() override { return &queue_; }
+
+    // Under g_lock (the hook): the stack published a new state for this socket.
+    void notify_locked() { queue_.notify(); }
+    bool has_handle_locked(uint32_t handle) const { return registered_ == handle; }
 
     Result<int64_t> ioctl(OpenFile& f, uint32_t cmd, uint64_t arg, UserIo& io) override;
 
@@ -579,10 +592,27 @@ private:
         return {gen_, handle_};
     }
 
+    void register_handle(uint32_t handle) {
+        IrqSpinlockGuard g(g_lock);
+        if (registered_ == handle) return;
+        unregister_locked();
+        uint32_t slot = (handle & 0xffff) - 1;
+        if (slot >= SLOTS) return;
+        g_slots[slot] = this;
+        registered_ = handle;
+    }
+
+    void unregister_locked() {
+        uint32_t slot = (registered_ & 0xffff) - 1;
+        if (slot < SLOTS && g_slots[slot] == this) g_slots[slot] = nullptr;
+        registered_ = 0;
+    }
+
     Result<Ref> ref() {
         if (remembered_) {
             auto c = stack::current(rs_);
             if (c.is_error()) return Errno::NetDown;  // the replay could not re-create it
+            register_handle(c.value().handle);
             return Ref{c.value().generation, c.value().handle};
         }
         IrqSpinlockGuard g(g_lock);
@@ -778,6 +808,8 @@ private:
 
     const SockKind kind_;
     const uint32_t uid_;
+    PollQueue queue_;
+    uint32_t registered_ = 0;  // the handle g_slots has this socket under (g_lock)
     // g_sockets' link (first: of() finds the socket from it).
     struct Listed {
         ListNode link;
@@ -823,6 +855,22 @@ Result<RefPtr<Socket>> inet_create(int type, int protocol) {
 }
 
 const SocketFamily INET_FAMILY{af::Inet, inet_create, nullptr};
+
+// The net service's readiness hook: each changed handle's socket hears it; a new generation
+// (count 0) is heard by every socket.
+void readiness_changed(const uint32_t* handles, uint32_t count) {
+    IrqSpinlockGuard g(g_lock);
+    if (!count) {
+        for (ListNode* n = g_sockets.front(); n; n = n->next) InetSocket::of(n)->notify_locked();
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t slot = (handles[i] & 0xffff) - 1;
+        if (slot >= SLOTS) continue;
+        InetSocket* s = g_slots[slot];
+        if (s && s->has_handle_locked(handles[i])) s->notify_locked();
+    }
+}
 
 // The interfaces, as the stack reports them (index 1 is lo).
 constexpr uint32_t MAX_INTERFACES = 8;
