@@ -32,7 +32,12 @@ enum class ProcFile : uint8_t {
     PidCmdline,
     PidStatus,
     NetDev,
-    Profile
+    Profile,
+    NetRoute,
+    NetTcp,
+    NetUdp,
+    NetTcp6,
+    NetUdp6
 };
 
 // A growing text buffer (the file's contents).
