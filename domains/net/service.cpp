@@ -344,6 +344,12 @@ private:
     NetService& service_;
 };
 
+Result<void> NetService::start(NetPlatform& platform, const NetSeed& seed) {
+    TRY(stack_.start(platform, seed));
+    for (Socket& s : sockets_) s.generation = static_cast<uint16_t>(lamina_net_random());
+    return {};
+}
+
 uint32_t NetService::handle_of(const Socket& s) const {
     return (uint32_t{s.generation} << 16) | (static_cast<uint32_t>(&s - sockets_) + 1);
 }

@@ -87,7 +87,9 @@ public:
     explicit NetService(idl::NetEvents& events) : events_(events) {}
     NetService(const NetService&) = delete;
 
-    Result<void> start(NetPlatform& platform, const NetSeed& seed) { return stack_.start(platform, seed); }
+    // Also starts the slots' generations at random: a handle of a crashed instance that the
+    // kernel still holds is then unlikely to name a socket of this one.
+    Result<void> start(NetPlatform& platform, const NetSeed& seed);
     Stack& stack() { return stack_; }
 
     void step() override;

@@ -26,10 +26,10 @@ struct Entry {
 Entry g_table[SLOTS];
 uint64_t g_generation = 1;
 sched::WaitQueue g_readiness;
-void (*g_hook)();  // atomic
+ReadinessHook g_hook;  // atomic
 
-void run_hook() {
-    if (auto hook = __atomic_load_n(&g_hook, __ATOMIC_ACQUIRE)) hook();
+void run_hook(const uint32_t* handles, uint32_t count) {
+    if (auto hook = __atomic_load_n(&g_hook, __ATOMIC_ACQUIRE)) hook(handles, count);
 }
 
 class Events final : public idl::NetEvents {
@@ -48,7 +48,9 @@ public:
                 g_table[slot] = {e.sock, e.state, e.error};
             }
         });
-        run_hook();
+        uint32_t handles[64];
+        for (uint32_t i = 0; i < b.count; i++) handles[i] = b.events[i].sock;
+        if (b.count) run_hook(handles, b.count);
         return batch;
     }
 };
@@ -69,7 +71,7 @@ void new_generation() {
         __atomic_add_fetch(&g_generation, 1, __ATOMIC_RELEASE);
         for (Entry& e : g_table) e = {};
     });
-    run_hook();
+    run_hook(nullptr, 0);
 }
 
 Result<void> recreate(idl::NetProxy& fresh, ReplayedSocket& s) {
@@ -211,7 +213,7 @@ SockState socket_state(uint64_t gen, uint32_t handle) {
 
 sched::WaitQueue& readiness_queue() { return g_readiness; }
 
-void set_readiness_hook(void (*hook)()) { __atomic_store_n(&g_hook, hook, __ATOMIC_RELEASE); }
+void set_readiness_hook(ReadinessHook hook) { __atomic_store_n(&g_hook, hook, __ATOMIC_RELEASE); }
 
 Result<void> configure_interface(uint32_t index, const idl::NetIfConfig& config) {
     idl::Net* net = net_stack();

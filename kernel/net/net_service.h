@@ -78,10 +78,12 @@ SockState socket_state(uint64_t generation, uint32_t handle);
 // Where sleepers wait for socket_state() or generation() to change: woken on every batch of
 // events and on every restart.
 sched::WaitQueue& readiness_queue();
-// Called after every batch of events and every new generation, outside the readiness queue's
+// Called after every batch of events with the handles whose state changed, and with none
+// (count 0) when a new generation begins (every handle changed), outside the readiness queue's
 // lock but possibly inside the stack's entries (so: record and wake, never block or call Net).
-// The socket layer notifies its poll queue from it. One hook; null removes it.
-void set_readiness_hook(void (*hook)());
+// The socket layer notifies the sockets' poll queues from it. One hook; null removes it.
+using ReadinessHook = void (*)(const uint32_t* handles, uint32_t count);
+void set_readiness_hook(ReadinessHook hook);
 
 // Replaces an interface's configuration (if_configure) and keeps it for the replay.
 Result<void> configure_interface(uint32_t index, const idl::NetIfConfig& config);

@@ -5,12 +5,14 @@
 #include "kernel/domain/domain.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
+#include "kernel/net/net_service.h"
 #include "kernel/net/nic_service.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/console_file.h"
 #include "kernel/posix/fs/devices.h"
 #include "kernel/posix/fs/procfs.h"
 #include "kernel/posix/fs/tmpfs.h"
+#include "kernel/posix/net/inet.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/vfs/ops.h"
@@ -105,21 +107,38 @@ public:
             }
             case ProcFile::DomCtl:
                 return {};
+            case ProcFile::NetRoute:
+                net::format_proc_route(out);
+                return {};
+            case ProcFile::NetTcp:
+            case ProcFile::NetUdp:
+                net::format_proc_sockets(out, file == ProcFile::NetTcp);
+                return {};
+            case ProcFile::NetTcp6:
+            case ProcFile::NetUdp6:
+                net::format_proc_sockets6(out, file == ProcFile::NetTcp6);
+                return {};
             case ProcFile::NetDev: {
-                NetDevRow rows[1] = {};
+                NetDevRow rows[2] = {};
                 size_t n = 0;
-                if (auto c = ::lamina::net::nic_counters(); c.is_ok()) {
+                // The NIC's counters and the stack's (lo has no NIC) have the same names.
+                auto fill = [&](const char* name, const auto& c) {
                     NetDevRow& r = rows[n++];
-                    copy_text(r.name, sizeof r.name, "eth0");
-                    r.rx_bytes = c.value().rx_bytes;
-                    r.rx_packets = c.value().rx_frames;
-                    r.rx_errors = c.value().rx_errors;
-                    r.rx_dropped = c.value().rx_dropped;
-                    r.tx_bytes = c.value().tx_bytes;
-                    r.tx_packets = c.value().tx_frames;
-                    r.tx_errors = c.value().tx_errors;
-                    r.tx_dropped = c.value().tx_dropped;
-                }
+                    copy_text(r.name, sizeof r.name, name);
+                    r.rx_bytes = c.rx_bytes;
+                    r.rx_packets = c.rx_frames;
+                    r.rx_dropped = c.rx_dropped;
+                    r.tx_bytes = c.tx_bytes;
+                    r.tx_packets = c.tx_frames;
+                    r.tx_dropped = c.tx_dropped;
+                    if constexpr (requires { c.rx_errors; }) {
+                        r.rx_errors = c.rx_errors;
+                        r.tx_errors = c.tx_errors;
+                    }
+                };
+                if (idl::Net* stack = ::lamina::net::net_stack())
+                    if (auto lo = stack->if_status(1); lo.is_ok()) fill("lo", lo.value());
+                if (auto c = ::lamina::net::nic_counters(); c.is_ok()) fill("eth0", c.value());
                 format_net_dev(out, rows, n);
                 return {};
             }

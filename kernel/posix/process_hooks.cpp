@@ -22,10 +22,28 @@ Result<void> kernel_wait_on(PollQueue& queue, WaitCondition& condition) {
     return r;
 }
 
+// The same until a deadline: the sleeper's generation is read before each check, so a notify
+// between the check and the sleep ends the sleep at once.
+Result<void> kernel_wait_until(PollQueue& queue, WaitCondition& condition, uint64_t deadline) {
+    PollSleeper sleeper;
+    PollEntry entry;
+    queue.subscribe(entry, sleeper);
+    Result<void> r;
+    for (;;) {
+        uint64_t seen = sleeper.generation();
+        if (condition.satisfied()) break;
+        r = sleeper.sleep(seen, deadline);
+        if (r.is_error()) break;
+    }
+    queue.unsubscribe(entry);
+    return r;
+}
+
 }  // namespace
 
 void init_process_hooks() {
     set_wait_function(kernel_wait_on);
+    set_timed_wait_function(kernel_wait_until);
     set_signal_function(signal_current);
 }
 

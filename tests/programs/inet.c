@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -358,6 +359,41 @@ static void udp(void) {
     close(u2);
 }
 
+// epoll over a listener and a connection, as servers (nginx) use it: level- and edge-triggered.
+static void epoll_loop(void) {
+    unsigned short port;
+    int l = listener(&port);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l};
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) == 0);
+    struct epoll_event got[4];
+    printf("epoll before a connection: %d\n", epoll_wait(ep, got, 4, 0));
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = loopback(port);
+    CHECK(connect(c, (struct sockaddr*)&a, sizeof a) == 0);
+    int n = epoll_wait(ep, got, 4, 10000);
+    printf("epoll after connect: %d, listener %d\n", n, n == 1 && got[0].data.fd == l);
+    int s = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+    CHECK(s >= 0);
+    ev = (struct epoll_event){.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = s};
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0);
+    n = epoll_wait(ep, got, 4, 10000);
+    printf("edge-triggered: %d event, out %d in %d\n", n, n == 1 && (got[0].events & EPOLLOUT) != 0,
+           n == 1 && (got[0].events & EPOLLIN) != 0);
+    printf("no new edge: %d\n", epoll_wait(ep, got, 4, 0));
+    CHECK(write(c, "request", 7) == 7);
+    n = epoll_wait(ep, got, 4, 10000);
+    printf("after data: %d event, in %d\n", n, n == 1 && (got[0].events & EPOLLIN) != 0);
+    char buf[16];
+    CHECK(read(s, buf, sizeof buf) == 7);
+    close(c);
+    n = epoll_wait(ep, got, 4, 10000);
+    printf("after the peer's close: %d event, rdhup %d\n", n, n == 1 && (got[0].events & EPOLLRDHUP) != 0);
+    close(s);
+    close(l);
+    close(ep);
+}
+
 int main(void) {
     unbuffered();
     SHOW("SOCK_SEQPACKET", socket(AF_INET, SOCK_SEQPACKET, 0));
@@ -367,6 +403,7 @@ int main(void) {
     tcp_errors();
     nonblocking_connect();
     udp();
+    epoll_loop();
     printf("%d failures\n", failures);
     return failures != 0;
 }

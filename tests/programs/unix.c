@@ -10,7 +10,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "proc_test.h"
 
@@ -320,8 +322,47 @@ static void errors(void) {
     close(s);
 }
 
+static long elapsed_ms(const struct timespec* t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+// SO_RCVTIMEO and SO_SNDTIMEO end a blocked recv or send with EAGAIN.
+static void timeouts(void) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct timeval tv = {0, 200000};
+    CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    CHECK(setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0);
+    struct timespec t0;
+    char buf[4096];
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    errno = 0;
+    ssize_t n = recv(sv[0], buf, sizeof buf, 0);
+    long ms = elapsed_ms(&t0);
+    printf("recv with SO_RCVTIMEO: %zd errno %s, waited %s\n", n, errno == EAGAIN ? "EAGAIN" : "other",
+           ms >= 150 ? "long enough" : "too little");
+    // Fill the send buffer without blocking, then a blocking send times out.
+    int fl = fcntl(sv[1], F_GETFL);
+    CHECK(fcntl(sv[1], F_SETFL, fl | O_NONBLOCK) == 0);
+    memset(buf, 'x', sizeof buf);
+    while (send(sv[1], buf, sizeof buf, 0) > 0) {
+    }
+    CHECK(fcntl(sv[1], F_SETFL, fl) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    errno = 0;
+    n = send(sv[1], buf, sizeof buf, 0);
+    ms = elapsed_ms(&t0);
+    printf("send with SO_SNDTIMEO: %zd errno %s, waited %s\n", n, errno == EAGAIN ? "EAGAIN" : "other",
+           ms >= 150 ? "long enough" : "too little");
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void) {
     unbuffered();
+    timeouts();
     stream_pair();
     dgram_pair();
     connections();

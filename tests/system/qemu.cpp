@@ -54,6 +54,7 @@ Qemu::Qemu(const BootOptions& o, const std::string& log_path) : log_path_(log_pa
                                      "--smp=" + std::to_string(o.smp),
                                      "--memory=" + o.memory,
                                      "--port=" + std::to_string(o.host_port)};
+    for (const std::string& f : o.forwards) args.push_back("--forward=" + f);
     if (o.snapshot) args.push_back("--snapshot");
     if (!o.image.empty()) args.push_back("--profile=" + o.profile);
     if (o.direct) args.push_back("--direct");

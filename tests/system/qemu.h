@@ -15,8 +15,11 @@ struct BootOptions {
     bool direct = false;           // qboot + -kernel instead of OVMF + GRUB
     int smp = 2;
     std::string memory = "512M";
-    std::string append;    // extra kernel command line
-    int host_port = 0;     // forward 127.0.0.1:host_port to guest port 80; 0: none
+    std::string append;  // extra kernel command line
+    int host_port = 0;   // forward 127.0.0.1:host_port to guest port 80; 0: none
+    // More user-network rules (images/run --forward): "hostfwd=tcp:127.0.0.1:P-:G" or
+    // "guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:P".
+    std::vector<std::string> forwards;
     std::string image;     // a disk image to boot instead of the profile's
     bool snapshot = true;  // false: the guest writes to the image itself
 };

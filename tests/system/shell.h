@@ -1,5 +1,6 @@
-// A busybox shell on a system test's serial console, driven line by line (shell_test.cpp and the
-// web tests use it).
+// The busybox shell on a test machine's serial console, driven command by command: run() sends
+// a command line followed by a marker echo and returns what the command printed (shell_test.cpp,
+// the network and web tests use it).
 #pragma once
 
 #include <algorithm>
@@ -11,7 +12,7 @@
 
 namespace lamina::test {
 
-constexpr auto CMD_TIMEOUT = 60s;
+inline constexpr auto CMD_TIMEOUT = 60s;
 
 // Drives the shell: run() sends a command line followed by a marker echo, and returns what the
 // command printed (the echoed command line removed, carriage returns dropped).
@@ -26,9 +27,17 @@ public:
 
     // Output of `line`, or "<timeout>" when the marker did not come back.
     std::string run(const std::string& line, std::chrono::milliseconds timeout = CMD_TIMEOUT) {
-        std::string marker = "@@" + std::to_string(++n_) + "@@";
+        start(line);
+        return finish(timeout);
+    }
+
+    // run() in two steps, for a command that waits for what the test does meanwhile.
+    void start(const std::string& line) {
         // The marker is split in the echoed command line, so only the real output matches it.
-        vm_.send(line + "; echo '@@'" + std::to_string(n_) + "'@@' $?\r");
+        vm_.send(line + "; echo '@@'" + std::to_string(++n_) + "'@@' $?\r");
+    }
+    std::string finish(std::chrono::milliseconds timeout = CMD_TIMEOUT) {
+        std::string marker = "@@" + std::to_string(n_) + "@@";
         std::string out;
         if (!vm_.wait_for(marker, timeout, out)) return "<timeout>";
         std::string status;

@@ -338,7 +338,7 @@ TEST_F(PosixTmpfs, ProcfsTree) {
 
     EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "meminfo", "uptime", "mounts",
                                                        "domains", "domctl", "1", "5", "12"}));
-    EXPECT_EQ(list("/proc/net"), (std::vector<std::string>{".", "..", "dev"}));
+    EXPECT_EQ(list("/proc/net"), (std::vector<std::string>{".", "..", "dev", "route", "tcp", "udp", "tcp6", "udp6"}));
     EXPECT_EQ(list("/proc/net/.."), list("/proc"));
     char buf[64] = {};
     EXPECT_EQ(vfs_readlink(ctx(), "/proc/self", buf, sizeof buf).value(), 1u);

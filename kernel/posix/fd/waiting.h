@@ -23,13 +23,19 @@ protected:
 };
 
 using WaitFunction = Result<void> (*)(PollQueue& queue, WaitCondition& condition);
+// The same with a deadline (absolute ns of the kernel's clock): TimedOut when it passes.
+using TimedWaitFunction = Result<void> (*)(PollQueue& queue, WaitCondition& condition, uint64_t deadline_ns);
 using SignalFunction = void (*)(int sig);
 
 void set_wait_function(WaitFunction fn);
+void set_timed_wait_function(TimedWaitFunction fn);
 // The signal the calling process raises on itself (SIGPIPE from a write).
 void set_signal_function(SignalFunction fn);
 
 Result<void> wait_on(PollQueue& queue, WaitCondition& condition);
+// wait_on with a deadline (0: none), for SO_RCVTIMEO/SO_SNDTIMEO. Without an installed timed
+// function it waits as wait_on does.
+Result<void> wait_on_until(PollQueue& queue, WaitCondition& condition, uint64_t deadline_ns);
 void raise_signal_self(int sig);
 
 }  // namespace lamina::posix

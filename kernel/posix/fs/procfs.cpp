@@ -95,7 +95,8 @@ struct PidFile {
     ProcFile file;
 };
 // /proc/net: the network's files.
-constexpr PidFile NET_FILES[] = {{"dev", ProcFile::NetDev}};
+constexpr PidFile NET_FILES[] = {{"dev", ProcFile::NetDev}, {"route", ProcFile::NetRoute}, {"tcp", ProcFile::NetTcp},
+                                 {"udp", ProcFile::NetUdp}, {"tcp6", ProcFile::NetTcp6},   {"udp6", ProcFile::NetUdp6}};
 constexpr size_t NET_FILE_COUNT = sizeof NET_FILES / sizeof NET_FILES[0];
 constexpr PidFile PID_FILES[] = {
     {"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};

@@ -20,7 +20,22 @@
 
 namespace lamina::posix {
 
-enum class ProcFile : uint8_t { MemInfo, Uptime, Mounts, Domains, DomCtl, PidStat, PidCmdline, PidStatus, NetDev };
+enum class ProcFile : uint8_t {
+    MemInfo,
+    Uptime,
+    Mounts,
+    Domains,
+    DomCtl,
+    PidStat,
+    PidCmdline,
+    PidStatus,
+    NetDev,
+    NetRoute,
+    NetTcp,
+    NetUdp,
+    NetTcp6,
+    NetUdp6
+};
 
 // A growing text buffer (the file's contents).
 class ProcText final : public FormatSink {

@@ -4,9 +4,10 @@
 // Each InetSocket names one socket of the stack by (generation, handle). Blocking is ours: a
 // call that would block gets Again from the stack and sleeps on the net service's readiness
 // queue until the state published for its handle has the bit it needs (or an error, or the
-// handle's generation ended), then tries again. poll/select/epoll subscribe to one poll queue
-// shared by every AF_INET socket, notified after each batch of readiness events: a sleeper
-// re-polls only its own sockets, so the cost of sharing is a spurious wake-up, never a lost one.
+// handle's generation ended), then tries again. poll/select/epoll subscribe to the socket's
+// own poll queue, which the net service's readiness hook notifies for each handle in a batch of
+// events (g_slots maps a handle's slot to its socket), and for every socket when a new stack
+// generation begins.
 //
 // Recovery of the stack (net_service.h, "Recovery"). Every socket except a stream that has
 // started to connect (or was accepted) is registered for replay from its creation: the replay
@@ -23,8 +24,13 @@
 
 #include <new>
 
+#include <lamina/format.h>
+#include <lamina/intrusive_list.h>
+
+#include "kernel/mm/memory.h"
 #include "kernel/net/net_service.h"
 #include "kernel/posix/fd/fd_table.h"
+#include "kernel/posix/fs/procfs.h"
 #include "kernel/posix/irq_spinlock.h"
 #include "kernel/posix/net/inet_abi.h"
 #include "kernel/posix/net/socket.h"
@@ -51,9 +57,14 @@ constexpr int MSG_MORE = 0x8000;
 constexpr uint64_t REPLAY_WAIT_NS = 2'000'000'000;  // for the watcher (50 ms) and the replay
 
 IrqSpinlock g_lock;
-PollQueue g_poll;
+ListChain g_sockets;              // every InetSocket (through its link), for /proc/net/tcp and udp; g_lock
+constexpr uint32_t SLOTS = 1024;  // the stack's sockets: a handle's low 16 bits are slot + 1
+class InetSocket;
+// The socket that last registered a handle in each slot (g_lock): readiness events find the
+// poll queue to notify through it.
+InetSocket* g_slots[SLOTS];
 
-void readiness_changed() { g_poll.notify(); }
+void readiness_changed(const uint32_t* handles, uint32_t count);
 
 Result<NetAddr> parse_addr(const SockAddr& a) {
     if (a.len < sizeof(inet::SockaddrIn)) return Errno::Inval;
@@ -102,9 +113,18 @@ struct Ref {
 
 class InetSocket final : public Socket {
 public:
-    InetSocket(int type, int protocol, SockKind kind) : Socket(af::Inet, type, protocol), kind_(kind) {}
+    InetSocket(int type, int protocol, SockKind kind)
+        : Socket(af::Inet, type, protocol), kind_(kind), uid_(current_ucred().uid) {
+        IrqSpinlockGuard g(g_lock);
+        g_sockets.push_back(&listed_.link);
+    }
 
     ~InetSocket() override {
+        {
+            IrqSpinlockGuard g(g_lock);
+            g_sockets.remove(&listed_.link);
+            unregister_locked();
+        }
         if (remembered_) stack::forget(rs_);
         idl::Net* net = stack::net_stack();
         Ref r = remembered_ ? Ref{rs_.generation, rs_.handle} : Ref{gen_, handle_};
@@ -126,6 +146,7 @@ public:
                 rs_.handle = h.value();
                 TRY(stack::remember(rs_));
                 remembered_ = true;
+                register_handle(h.value());
                 // A restart between socket() and remember() did not replay it: make it again.
                 auto c = stack::current(rs_);
                 if (c.is_ok() && c.value().generation == stack::generation()) return {};
@@ -138,6 +159,7 @@ public:
 
     // An accepted connection: its handle is fixed, never replayed.
     void adopt(Ref r, const NetAddr& peer) {
+        register_handle(r.handle);
         gen_ = r.gen;
         handle_ = r.handle;
         phase_ = Phase::Connected;
@@ -469,6 +491,7 @@ public:
     // Linux's tcp_poll / datagram_poll from the state the stack published.
     uint32_t poll(OpenFile&) override {
         Ref r = snapshot();
+        register_handle(r.handle);  // a replay gave it a new one
         stack::SockState st = stack::socket_state(r.gen, r.handle);
         IrqSpinlockGuard g(g_lock);
         if (!dead_ && (st.state & stack::GONE)) {
@@ -508,7 +531,43 @@ public:
         return ev;
     }
 
-    PollQueue* poll_queue() override { return &g_poll; }
+    PollQueue* poll_queue() override { return &queue_; }
+
+    // Under g_lock (the hook): the stack published a new state for this socket.
+    void notify_locked() { queue_.notify(); }
+    bool has_handle_locked(uint32_t handle) const { return registered_ == handle; }
+
+    Result<int64_t> ioctl(OpenFile& f, uint32_t cmd, uint64_t arg, UserIo& io) override;
+
+    // What /proc/net/tcp and udp show of a socket (under g_lock).
+    struct Row {
+        Ref ref;
+        SockKind kind;
+        uint8_t tcp_state;  // Linux's TCP_* number, 0: not listed
+        uint32_t uid;
+        uint64_t ino;
+    };
+    Row row_locked() {
+        Ref r = remembered_ ? Ref{rs_.generation, rs_.handle} : Ref{gen_, handle_};
+        uint8_t st = 0;
+        if (!dead_) {
+            switch (phase_) {
+                case Phase::Listening:
+                    st = 0x0A;
+                    break;
+                case Phase::Connecting:
+                    st = 0x02;
+                    break;
+                case Phase::Connected:
+                    st = (stack::socket_state(r.gen, r.handle).state & stack::HANGUP) ? 0x08 : 0x01;
+                    break;
+                default:
+                    st = kind_ == SockKind::Datagram && bound_ ? 0x07 : 0;
+            }
+        }
+        return {r, kind_, st, uid_, uint64_t(reinterpret_cast<uintptr_t>(this) >> 4)};
+    }
+    static InetSocket* of(ListNode* n) { return reinterpret_cast<Listed*>(n)->self; }
 
 private:
     static uint64_t deadline_after(int64_t timeout_ns) { return timeout_ns > 0 ? time::now_ns() + timeout_ns : 0; }
@@ -533,10 +592,27 @@ private:
         return {gen_, handle_};
     }
 
+    void register_handle(uint32_t handle) {
+        IrqSpinlockGuard g(g_lock);
+        if (registered_ == handle) return;
+        unregister_locked();
+        uint32_t slot = (handle & 0xffff) - 1;
+        if (slot >= SLOTS) return;
+        g_slots[slot] = this;
+        registered_ = handle;
+    }
+
+    void unregister_locked() {
+        uint32_t slot = (registered_ & 0xffff) - 1;
+        if (slot < SLOTS && g_slots[slot] == this) g_slots[slot] = nullptr;
+        registered_ = 0;
+    }
+
     Result<Ref> ref() {
         if (remembered_) {
             auto c = stack::current(rs_);
             if (c.is_error()) return Errno::NetDown;  // the replay could not re-create it
+            register_handle(c.value().handle);
             return Ref{c.value().generation, c.value().handle};
         }
         IrqSpinlockGuard g(g_lock);
@@ -703,6 +779,7 @@ private:
         }
         IrqSpinlockGuard g(g_lock);
         phase_ = dissolve ? Phase::Fresh : Phase::Connected;
+        bound_ = true;  // connect binds an ephemeral port
         return {};
     }
 
@@ -730,6 +807,14 @@ private:
     }
 
     const SockKind kind_;
+    const uint32_t uid_;
+    PollQueue queue_;
+    uint32_t registered_ = 0;  // the handle g_slots has this socket under (g_lock)
+    // g_sockets' link (first: of() finds the socket from it).
+    struct Listed {
+        ListNode link;
+        InetSocket* self;
+    } listed_{{}, this};
     stack::ReplayedSocket rs_{};
     bool remembered_ = false;
     bool bound_ = false;
@@ -771,7 +856,341 @@ Result<RefPtr<Socket>> inet_create(int type, int protocol) {
 
 const SocketFamily INET_FAMILY{af::Inet, inet_create, nullptr};
 
+// The net service's readiness hook: each changed handle's socket hears it; a new generation
+// (count 0) is heard by every socket.
+void readiness_changed(const uint32_t* handles, uint32_t count) {
+    IrqSpinlockGuard g(g_lock);
+    if (!count) {
+        for (ListNode* n = g_sockets.front(); n; n = n->next) InetSocket::of(n)->notify_locked();
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t slot = (handles[i] & 0xffff) - 1;
+        if (slot >= SLOTS) continue;
+        InetSocket* s = g_slots[slot];
+        if (s && s->has_handle_locked(handles[i])) s->notify_locked();
+    }
+}
+
+// The interfaces, as the stack reports them (index 1 is lo).
+constexpr uint32_t MAX_INTERFACES = 8;
+
+Result<idl::NetIfStatus> interface_named(idl::Net& net, const char* name) {
+    for (uint32_t i = 1; i < MAX_INTERFACES; i++) {
+        auto st = net.if_status(i);
+        if (st.is_error()) {
+            if (st.error().code() == Errno::NoDev) break;
+            return st.error();
+        }
+        if (__builtin_strncmp(reinterpret_cast<const char*>(st.value().name), name, inet::IFNAMSIZ) == 0)
+            return st.release_value();
+    }
+    return Errno::NoDev;
+}
+
+void sockaddr_of(const uint8_t ip[4], inet::SockaddrIn& out) {
+    out = {};
+    out.family = af::Inet;
+    __builtin_memcpy(out.addr, ip, 4);
+}
+
+bool is_zero(const uint8_t ip[4]) { return !(ip[0] | ip[1] | ip[2] | ip[3]); }
+
+// Linux's /proc/net files print an IPv4 address as the u32 it is in memory, in hex.
+uint32_t proc_addr(const uint8_t ip[4]) {
+    return uint32_t(ip[0]) | uint32_t(ip[1]) << 8 | uint32_t(ip[2]) << 16 | uint32_t(ip[3]) << 24;
+}
+
+// Classful netmask for an address set without one (as Linux's SIOCSIFADDR leaves the old mask
+// only when it fits; a fresh interface gets the class's).
+void default_mask(const uint8_t ip[4], uint8_t mask[4]) {
+    uint8_t bytes = ip[0] < 128 ? 1 : ip[0] < 192 ? 2 : 3;
+    for (uint8_t i = 0; i < 4; i++) mask[i] = i < bytes ? 255 : 0;
+}
+
+idl::NetIfConfig config_of(const idl::NetIfStatus& st) {
+    idl::NetIfConfig c{};
+    c.up = st.flags & inet::IFF_UP;
+    c.dhcp = st.dhcp;
+    __builtin_memcpy(c.addr, st.addr, 4);
+    __builtin_memcpy(c.netmask, st.netmask, 4);
+    __builtin_memcpy(c.gateway, st.gateway, 4);
+    return c;
+}
+
+// SIOCADDRT/SIOCDELRT: the stack routes by its interfaces' subnets and one default gateway per
+// interface, so a route is a default route (destination and mask 0.0.0.0) through a gateway
+// on an interface's subnet, or the interface named by rt_dev.
+Result<void> change_route(idl::Net& net, const inet::Rtentry& rt, const char* dev, bool add) {
+    if (!is_zero(rt.dst.addr) || !is_zero(rt.genmask.addr)) return Errno::NotSup;  // only default routes
+    if (add && !(rt.flags & inet::RTF_GATEWAY)) return Errno::NotSup;
+    for (uint32_t i = 2; i < MAX_INTERFACES; i++) {
+        auto st = net.if_status(i);
+        if (st.is_error()) break;
+        const idl::NetIfStatus& s = st.value();
+        bool match;
+        if (dev[0]) {
+            match = __builtin_strncmp(reinterpret_cast<const char*>(s.name), dev, inet::IFNAMSIZ) == 0;
+        } else if (add) {
+            match = true;
+            for (int k = 0; k < 4; k++) match = match && ((rt.gateway.addr[k] ^ s.addr[k]) & s.netmask[k]) == 0;
+        } else {
+            match = !is_zero(s.gateway) &&
+                    (!(rt.flags & inet::RTF_GATEWAY) || __builtin_memcmp(s.gateway, rt.gateway.addr, 4) == 0);
+        }
+        if (!match) continue;
+        if (!add && is_zero(s.gateway)) return Errno::Srch;
+        idl::NetIfConfig c = config_of(s);
+        // A gateway goes with a static configuration (DHCP would replace it with its own).
+        c.dhcp = false;
+        if (add)
+            __builtin_memcpy(c.gateway, rt.gateway.addr, 4);
+        else
+            __builtin_memset(c.gateway, 0, 4);
+        return stack::configure_interface(i, c);
+    }
+    return add ? Errno::NetUnreach : Errno::Srch;
+}
+
+Result<int64_t> interface_ioctl(uint32_t cmd, uint64_t arg, UserIo& io) {
+    idl::Net* net = stack::net_stack();
+    if (!net) return Errno::NoDev;
+    if (cmd == inet::SIOCGIFCONF) {
+        inet::Ifconf conf;
+        TRY(io.copy_in(&conf, arg, sizeof conf));
+        if (conf.len < 0) return Errno::Inval;
+        int32_t used = 0;
+        for (uint32_t i = 1; i < MAX_INTERFACES; i++) {
+            auto st = net->if_status(i);
+            if (st.is_error()) break;
+            // Linux lists the interfaces that have an IPv4 address.
+            if (is_zero(st.value().addr)) continue;
+            if (conf.buf) {
+                if (used + int32_t(sizeof(inet::Ifreq)) > conf.len) break;
+                inet::Ifreq r{};
+                __builtin_memcpy(r.name, st.value().name, inet::IFNAMSIZ);
+                sockaddr_of(st.value().addr, r.addr);
+                TRY(io.copy_out(conf.buf + uint64_t(used), &r, sizeof r));
+            }
+            used += int32_t(sizeof(inet::Ifreq));
+        }
+        conf.len = used;
+        TRY(io.copy_out(arg, &conf, sizeof conf));
+        return 0;
+    }
+    if (cmd == inet::SIOCADDRT || cmd == inet::SIOCDELRT) {
+        if (current_ucred().uid != 0) return Errno::Perm;
+        inet::Rtentry rt;
+        TRY(io.copy_in(&rt, arg, sizeof rt));
+        char dev[inet::IFNAMSIZ + 1] = {};
+        if (rt.dev) {
+            for (uint32_t i = 0; i < inet::IFNAMSIZ; i++) {
+                TRY(io.copy_in(&dev[i], rt.dev + i, 1));
+                if (!dev[i]) break;
+            }
+            dev[inet::IFNAMSIZ] = 0;
+        }
+        TRY(change_route(*net, rt, dev, cmd == inet::SIOCADDRT));
+        return 0;
+    }
+    inet::Ifreq r;
+    TRY(io.copy_in(&r, arg, sizeof r));
+    r.name[inet::IFNAMSIZ - 1] = 0;
+    if (cmd == inet::SIOCGIFNAME) {
+        auto st = net->if_status(uint32_t(r.ivalue));
+        if (st.is_error() || r.ivalue <= 0) return Errno::NoDev;
+        __builtin_memcpy(r.name, st.value().name, inet::IFNAMSIZ);
+        TRY(io.copy_out(arg, &r, sizeof r));
+        return 0;
+    }
+    idl::NetIfStatus st = TRY(interface_named(*net, r.name));
+    bool loopback = st.flags & inet::IFF_LOOPBACK;
+    switch (cmd) {
+        case inet::SIOCGIFFLAGS:
+            r.flags = int16_t(st.flags);
+            break;
+        case inet::SIOCGIFADDR:
+            if (is_zero(st.addr)) return Errno::AddrNotAvail;
+            sockaddr_of(st.addr, r.addr);
+            break;
+        case inet::SIOCGIFNETMASK:
+            if (is_zero(st.addr)) return Errno::AddrNotAvail;
+            sockaddr_of(st.netmask, r.addr);
+            break;
+        case inet::SIOCGIFBRDADDR: {
+            if (is_zero(st.addr)) return Errno::AddrNotAvail;
+            uint8_t b[4];
+            for (int i = 0; i < 4; i++)
+                b[i] = (st.flags & inet::IFF_BROADCAST) ? st.addr[i] | uint8_t(~st.netmask[i]) : 0;
+            sockaddr_of(b, r.addr);
+            break;
+        }
+        case inet::SIOCGIFHWADDR:
+            __builtin_memset(&r.hwaddr, 0, sizeof r.hwaddr);
+            r.hwaddr.family = loopback ? inet::ARPHRD_LOOPBACK : inet::ARPHRD_ETHER;
+            __builtin_memcpy(r.hwaddr.data, st.mac, 6);
+            break;
+        case inet::SIOCGIFMTU:
+            r.ivalue = int32_t(st.mtu);
+            break;
+        case inet::SIOCGIFINDEX:
+            r.ivalue = int32_t(st.index);
+            break;
+        case inet::SIOCGIFMETRIC:
+            r.ivalue = 0;
+            break;
+        case inet::SIOCGIFTXQLEN:
+            r.ivalue = loopback ? 1000 : 1000;
+            break;
+        case inet::SIOCSIFFLAGS:
+        case inet::SIOCSIFADDR:
+        case inet::SIOCSIFNETMASK: {
+            if (current_ucred().uid != 0) return Errno::Perm;
+            if (loopback) return Errno::Perm;  // lo is the stack's own: 127.0.0.1/8, always up
+            idl::NetIfConfig c = config_of(st);
+            if (cmd == inet::SIOCSIFFLAGS) {
+                bool up = r.flags & int16_t(inet::IFF_UP);
+                if (up == c.up) return 0;
+                c.up = up;
+            } else {
+                if (r.addr.family != af::Inet) return Errno::Inval;
+                c.dhcp = false;  // a static address ends DHCP's
+                if (cmd == inet::SIOCSIFADDR) {
+                    __builtin_memcpy(c.addr, r.addr.addr, 4);
+                    default_mask(c.addr, c.netmask);
+                    __builtin_memset(c.gateway, 0, 4);
+                } else {
+                    __builtin_memcpy(c.netmask, r.addr.addr, 4);
+                }
+            }
+            TRY(stack::configure_interface(st.index, c));
+            return 0;
+        }
+        default:
+            return Errno::Inval;
+    }
+    TRY(io.copy_out(arg, &r, sizeof r));
+    return 0;
+}
+
+bool is_interface_ioctl(uint32_t cmd) {
+    switch (cmd) {
+        case inet::SIOCADDRT:
+        case inet::SIOCDELRT:
+        case inet::SIOCGIFCONF:
+        case inet::SIOCGIFNAME:
+        case inet::SIOCGIFFLAGS:
+        case inet::SIOCSIFFLAGS:
+        case inet::SIOCGIFADDR:
+        case inet::SIOCSIFADDR:
+        case inet::SIOCGIFBRDADDR:
+        case inet::SIOCGIFNETMASK:
+        case inet::SIOCSIFNETMASK:
+        case inet::SIOCGIFMETRIC:
+        case inet::SIOCGIFMTU:
+        case inet::SIOCGIFHWADDR:
+        case inet::SIOCGIFINDEX:
+        case inet::SIOCGIFTXQLEN:
+            return true;
+        default:
+            return false;
+    }
+}
+
+Result<int64_t> InetSocket::ioctl(OpenFile& f, uint32_t cmd, uint64_t arg, UserIo& io) {
+    if (is_interface_ioctl(cmd)) return interface_ioctl(cmd, arg, io);
+    return Socket::ioctl(f, cmd, arg, io);
+}
+
+// A /proc line padded with spaces to Linux's width (the header's and every row's).
+void padded_line(ProcText& out, const char* text, size_t width) {
+    size_t n = __builtin_strlen(text);
+    out.put(text, n);
+    for (; n < width; n++) out.put(" ", 1);
+    out.put("\n", 1);
+}
+
 }  // namespace
+
+void format_proc_route(ProcText& out) {
+    constexpr size_t WIDTH = 127;
+    padded_line(out, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT", WIDTH);
+    idl::Net* net = stack::net_stack();
+    if (!net) return;
+    char line[160];
+    for (uint32_t i = 2; i < MAX_INTERFACES; i++) {
+        auto st = net->if_status(i);
+        if (st.is_error()) break;
+        const idl::NetIfStatus& s = st.value();
+        if (is_zero(s.addr) || !(s.flags & inet::IFF_UP)) continue;
+        const char* name = reinterpret_cast<const char*>(s.name);
+        uint8_t zero[4] = {}, subnet[4];
+        for (int k = 0; k < 4; k++) subnet[k] = s.addr[k] & s.netmask[k];
+        // Linux lists the default route first.
+        if (!is_zero(s.gateway)) {
+            snformat(line, sizeof line, "%s\t%08X\t%08X\t%04X\t0\t0\t0\t%08X\t0\t0\t0", name, proc_addr(zero),
+                     proc_addr(s.gateway), inet::RTF_UP | inet::RTF_GATEWAY, proc_addr(zero));
+            padded_line(out, line, WIDTH);
+        }
+        snformat(line, sizeof line, "%s\t%08X\t%08X\t%04X\t0\t0\t0\t%08X\t0\t0\t0", name, proc_addr(subnet),
+                 proc_addr(zero), inet::RTF_UP, proc_addr(s.netmask));
+        padded_line(out, line, WIDTH);
+    }
+}
+
+void format_proc_sockets6(ProcText& out, bool tcp) {
+    out.printf(
+        "%s  local_address                         remote_address                        st tx_queue rx_queue tr "
+        "tm->when retrnsmt   uid  timeout inode%s\n",
+        tcp ? "  sl" : "  sl ", tcp ? "" : " ref pointer drops");
+}
+
+void format_proc_sockets(ProcText& out, bool tcp) {
+    constexpr size_t WIDTH = 149;
+    constexpr uint32_t MAX_ROWS = 1024;
+    if (tcp)
+        padded_line(out,
+                    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+                    WIDTH);
+    else
+        out.printf(
+            "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref "
+            "pointer drops             \n");
+    auto* rows = static_cast<InetSocket::Row*>(mm::kmalloc(sizeof(InetSocket::Row) * MAX_ROWS));
+    if (!rows) return;
+    uint32_t count = 0;
+    {
+        IrqSpinlockGuard g(g_lock);
+        for (ListNode* n = g_sockets.front(); n && count < MAX_ROWS; n = n->next) {
+            InetSocket::Row r = InetSocket::of(n)->row_locked();
+            if (r.tcp_state && (r.kind == SockKind::Stream) == tcp && r.kind != SockKind::Raw) rows[count++] = r;
+        }
+    }
+    idl::Net* net = stack::net_stack();
+    char line[200];
+    for (uint32_t i = 0; net && i < count; i++) {
+        const InetSocket::Row& r = rows[i];
+        if (r.ref.gen != stack::generation()) continue;
+        auto names = net->names(r.ref.handle);
+        if (names.is_error()) continue;
+        const idl::SockNames& nm = names.value();
+        if (tcp) {
+            snformat(line, sizeof line,
+                     "%4u: %08X:%04X %08X:%04X %02X 00000000:00000000 00:00000000 00000000 %5u        0 %lu 1 "
+                     "0000000000000000 100 0 0 10 0",
+                     i, proc_addr(nm.local.ip), nm.local.port, proc_addr(nm.peer.ip), nm.peer.port, r.tcp_state, r.uid,
+                     (unsigned long)r.ino);
+            padded_line(out, line, WIDTH);
+        } else {
+            out.printf(
+                "%5u: %08X:%04X %08X:%04X %02X 00000000:00000000 00:00000000 00000000 %5u        0 %lu 2 "
+                "0000000000000000 0\n",
+                i, proc_addr(nm.local.ip), nm.local.port, proc_addr(nm.peer.ip), nm.peer.port, r.tcp_state, r.uid,
+                (unsigned long)r.ino);
+        }
+    }
+    mm::kfree(rows);
+}
 
 void init_inet_sockets() {
     stack::set_readiness_hook(readiness_changed);

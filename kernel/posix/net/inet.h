@@ -8,8 +8,20 @@
 
 #include <lamina/result.h>
 
+namespace lamina::posix {
+class ProcText;
+}
+
 namespace lamina::posix::net {
 
 void init_inet_sockets();
+
+// /proc/net/route (the routes the interfaces' configuration makes), /proc/net/tcp and
+// /proc/net/udp (the AF_INET sockets of the socket layer), in Linux's layouts, which busybox
+// route and netstat parse.
+void format_proc_route(ProcText& out);
+void format_proc_sockets(ProcText& out, bool tcp);
+// /proc/net/tcp6 and udp6: their header only (no AF_INET6 yet), so netstat finds them.
+void format_proc_sockets6(ProcText& out, bool tcp);
 
 }  // namespace lamina::posix::net

@@ -24,7 +24,7 @@
 //
 // Not done: SCM_CREDENTIALS reception (SO_PASSCRED is kept but adds nothing), the garbage
 // collection of sockets only reachable through their own queues (a socket sent over itself
-// and then closed stays allocated), SO_RCVTIMEO/SO_SNDTIMEO (kept, not applied).
+// and then closed stays allocated).
 #include "kernel/posix/net/unix_socket.h"
 
 #include <new>
@@ -38,6 +38,7 @@
 #include "kernel/posix/net/unix_address.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/vfs/ops.h"
+#include "kernel/time/time.h"
 
 namespace lamina::posix::net {
 
@@ -216,16 +217,23 @@ void close_core(UnixCore& c) {
     }
 }
 
-// Sleeps until `core`'s generation moves past `seen`.
-Result<void> wait_change(UnixCore& core, uint64_t seen) {
+// Sleeps until `core`'s generation moves past `seen`, or until the deadline (0: none) of the
+// caller's SO_RCVTIMEO/SO_SNDTIMEO, when it fails with Again, as Linux's sock_intr_errno-less
+// timeouts do.
+Result<void> wait_change(UnixCore& core, uint64_t seen, uint64_t deadline) {
     struct Changed final : WaitCondition {
         UnixCore& c;
         uint64_t seen;
         Changed(UnixCore& c, uint64_t s) : c(c), seen(s) {}
         bool satisfied() override { return c.gen() != seen; }
     } cond(core, seen);
-    return wait_on(core.queue, cond);
+    auto r = wait_on_until(core.queue, cond, deadline);
+    if (r.is_error() && r.error().code() == Errno::TimedOut) return Errno::Again;
+    return r;
 }
+
+// The deadline of a timeout option (ns; 0: none) from now.
+uint64_t deadline_after(int64_t timeout_ns) { return timeout_ns > 0 ? time::now_ns() + uint64_t(timeout_ns) : 0; }
 
 // What recvfrom reports as the sender: its bound name.
 uint32_t address_of(const UnixCore& c, uint8_t* out) { return format_unix_address(c.name, out); }
@@ -326,6 +334,7 @@ public:
         // The embryo the listener's accept will hand out, connected to us from the start.
         RefPtr<UnixCore> embryo = TRY(make_ref<UnixCore>(c.type));
         UnixCore* e = embryo.get();
+        uint64_t deadline = deadline_after(options().sndtimeo_ns);
         for (;;) {
             uint64_t seen = server->gen();
             {
@@ -353,7 +362,7 @@ public:
                 }
             }
             if (f.nonblocking()) return Errno::Again;
-            TRY(wait_change(*server, seen));
+            TRY(wait_change(*server, seen, deadline));
         }
     }
 
@@ -382,6 +391,7 @@ public:
     Result<RefPtr<Socket>> accept(OpenFile& f, SockAddr* peer) override {
         UnixCore& c = *core_;
         if (!c.connection_oriented()) return Errno::NotSup;
+        uint64_t deadline = deadline_after(options().rcvtimeo_ns);
         for (;;) {
             uint64_t seen = c.gen();
             UnixCore* e = nullptr;
@@ -405,7 +415,7 @@ public:
                 return RefPtr<Socket>(adopt_ref(s));
             }
             if (f.nonblocking()) return Errno::Again;
-            TRY(wait_change(c, seen));
+            TRY(wait_change(c, seen, deadline));
         }
     }
 
@@ -434,6 +444,7 @@ public:
     Result<size_t> send_stream(SendArgs& a) {
         UnixCore& c = *core_;
         size_t done = 0;
+        uint64_t deadline = deadline_after(options().sndtimeo_ns);
         while (done < a.len || (a.len == 0 && done == 0)) {
             if (a.len == 0) return size_t(0);
             uint64_t seen = c.gen();
@@ -471,7 +482,7 @@ public:
                 continue;
             }
             if (a.nonblock) return done ? Result<size_t>(done) : Result<size_t>(Errno::Again);
-            auto w = wait_change(c, seen);
+            auto w = wait_change(c, seen, deadline);
             if (w.is_error()) return done ? Result<size_t>(done) : w.error();
         }
         return done;
@@ -502,6 +513,7 @@ public:
         }
         RefPtr<UnixCore> target(target_hint);
         RefPtr<UnixCore> dropped_peer, waiting_ref;
+        uint64_t deadline = deadline_after(options().sndtimeo_ns);
         for (;;) {
             // What to sleep on when the message cannot go yet: our own core (send buffer
             // full) or the receiver's (its queue full), with the generation read under the
@@ -566,7 +578,7 @@ public:
                 if (r == Errno::None) return a.len;
                 return r;
             }
-            auto w = wait_change(*waiting_on, seen);
+            auto w = wait_change(*waiting_on, seen, deadline);
             if (w.is_error()) {
                 free_packet(pk);
                 return w.error();
@@ -590,6 +602,7 @@ public:
     Result<size_t> recv(RecvArgs& a) override {
         UnixCore& c = *core_;
         size_t done = 0;
+        uint64_t deadline = deadline_after(options().rcvtimeo_ns);
         for (;;) {
             uint64_t seen = c.gen();
             Next next = Next::Wait;
@@ -627,7 +640,7 @@ public:
                 return done;
             }
             if (next == Next::Again) continue;
-            auto w = wait_change(c, seen);
+            auto w = wait_change(c, seen, deadline);
             if (w.is_error()) return done ? Result<size_t>(done) : w.error();
         }
     }
