@@ -31,9 +31,16 @@ Connection::~Connection() {
 }
 
 Response Connection::get(const std::string& path, bool close_after) {
+    return request(
+        "GET", path,
+        std::string("Host: localhost\r\nUser-Agent: lamina-test\r\n") + (close_after ? "Connection: close\r\n" : ""));
+}
+
+Response Connection::request(const std::string& method, const std::string& path, const std::string& headers,
+                             const std::string& body) {
     Response r;
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: lamina-test\r\n" +
-                      (close_after ? "Connection: close\r\n" : "") + "\r\n";
+    std::string req = method + " " + path + " HTTP/1.1\r\n" + headers +
+                      (body.empty() ? "" : "Content-Length: " + std::to_string(body.size()) + "\r\n") + "\r\n" + body;
     if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) return r;
     size_t end;
     while ((end = pending_.find("\r\n\r\n")) == std::string::npos)

@@ -23,6 +23,10 @@ public:
 
     // One GET; with close_after, asks the server to close the connection after the answer.
     Response get(const std::string& path, bool close_after = false);
+    // Any request: the request line, then `headers` (each line ending in \r\n; Host is not
+    // added), a Content-Length when body is not empty, and the body.
+    Response request(const std::string& method, const std::string& path, const std::string& headers,
+                     const std::string& body = "");
     // True when the server closed the connection (and sent nothing more).
     bool closed_by_server();
 

@@ -3,6 +3,7 @@
 // listen until the kernel has sockets; the line this test waits for holds before and after).
 #include "tests/system/browser.h"
 #include "tests/system/fixture.h"
+#include "tests/system/http_client.h"
 #include "tests/system/shell.h"
 
 namespace lamina::test {
@@ -91,6 +92,58 @@ TEST_F(ShellTest, StatusPageInChromiumShowsADriverRestart) {
     EXPECT_GE(
         std::atoi(sh.run("grep -c ' \"GET /status/?format=json HTTP/1.1\" 200 ' /var/log/nginx/access.log").c_str()),
         2);
+}
+
+// The demo profile's page has a fault button per domain, and a same-origin form POST through
+// nginx crashes that domain; a POST from another origin is refused and crashes nothing. The
+// test image's page (not demo) refuses every POST.
+TEST_F(ShellTest, DemoPageInjectsFaultsOnlyFromItsOwnOrigin) {
+    int port = free_local_port();
+    ASSERT_NE(port, 0);
+    Shell& sh = start({.profile = "demo", .direct = true, .host_port = port});
+    EXPECT_EQ(sh.poll("ps -o comm | grep -c '^nginx'", "3\n", 60, "0.5"), "3\n") << sh.run("ps");
+    const std::string origin = "http://127.0.0.1:" + std::to_string(port);
+    RenderedPage page = render_page(origin + "/status/", 3000);
+    ASSERT_TRUE(page.ok) << page.error;
+    auto row = table_row(page.dom, "virtio_net");
+    ASSERT_EQ(row.size(), 10u) << page.dom;
+    EXPECT_EQ(row[9], "Inject fault");
+    EXPECT_NE(page.dom.find("<input type=\"hidden\" name=\"domain\" value=\"virtio_net\">"), std::string::npos)
+        << page.dom;
+
+    auto post = [&](const std::string& from) {
+        Connection c(port, 30);
+        return c.request("POST", "/status/",
+                         "Host: 127.0.0.1:" + std::to_string(port) + "\r\nOrigin: " + from +
+                             "\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n",
+                         "domain=virtio_net&kind=panic");
+    };
+    const std::string restarts =
+        "sed -n 's/.*name=virtio_net state=\\([a-z]*\\) restarts=\\([0-9]*\\).*/virtio=\\1,\\2/p' /proc/domains";
+    Response refused = post("http://attacker.example");
+    EXPECT_EQ(refused.status, 403) << refused.headers;
+    EXPECT_NE(sh.run(restarts).find("virtio=running,0\n"), std::string::npos);
+
+    Response injected = post(origin);
+    EXPECT_EQ(injected.status, 303) << injected.headers;
+    // nginx maps the program's own address back to the page's.
+    EXPECT_NE(injected.headers.find("\r\nLocation: /status/\r\n"), std::string::npos) << injected.headers;
+    EXPECT_EQ(sh.poll(restarts, "virtio=running,1\n", 100, "0.2"), "virtio=running,1\n");
+}
+
+TEST_F(ShellTest, StatusPageRefusesPostsOutsideTheDemoProfile) {
+    int port = free_local_port();
+    ASSERT_NE(port, 0);
+    Shell& sh = start({.direct = true, .append = "web=on", .host_port = port});
+    EXPECT_EQ(sh.poll("ps -o comm | grep -c '^nginx'", "3\n", 60, "0.5"), "3\n") << sh.run("ps");
+    Connection c(port, 30);
+    Response r =
+        c.request("POST", "/status/",
+                  "Host: 127.0.0.1:" + std::to_string(port) + "\r\nOrigin: http://127.0.0.1:" + std::to_string(port) +
+                      "\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n",
+                  "domain=virtio_net&kind=panic");
+    EXPECT_EQ(r.status, 403) << r.headers;
+    EXPECT_EQ(sh.run("grep -c 'name=virtio_net state=running restarts=0 ' /proc/domains"), "1\n");
 }
 
 }  // namespace
