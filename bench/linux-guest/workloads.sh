@@ -65,10 +65,13 @@ one() {
             return
         fi
     fi
+    # PROFILE=1 (bench/linux-guest/profile, Lamina only): the workload alone under the profiler.
+    [ "${PROFILE:-0}" = 1 ] && echo start 1000 > /proc/profile
     t0=$(/bench/bin/bench_ops now)
     "wl_$key" >/dev/null 2>$W/.err
     status=$?
     t1=$(/bench/bin/bench_ops now)
+    [ "${PROFILE:-0}" = 1 ] && echo stop > /proc/profile
     case $t0$t1 in
         ''|*[!0-9]*) echo "BENCH $key fail the clock said '$t0' and '$t1'"; return ;;
     esac

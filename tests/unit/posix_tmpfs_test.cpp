@@ -354,6 +354,10 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     RefPtr<OpenFile> ctl = open("/proc/domctl", oflag::WriteOnly);
     EXPECT_EQ(vnode_write(*ctl, "restart fs", 10).value(), 10u);
     EXPECT_EQ(procs.written, "restart fs");
+    // `echo CMD > /proc/FILE` opens with O_TRUNC, which a writable proc file accepts (Linux does);
+    // a read-only one still refuses it.
+    EXPECT_EQ(open_error("/proc/domctl", oflag::WriteOnly | oflag::Creat | oflag::Trunc), Errno::None);
+    EXPECT_EQ(open_error("/proc/uptime", oflag::WriteOnly | oflag::Trunc), Errno::Perm);
     // A process that goes away: its directory's files fail to open.
     procs.live = {1};
     EXPECT_EQ(open_error("/proc/5/stat", oflag::ReadOnly), Errno::NoEnt);

@@ -210,6 +210,12 @@ public:
         }
         return ref;
     }
+    // `echo CMD > /proc/FILE` opens with O_TRUNC: as on Linux, truncating a writable proc file
+    // to nothing is accepted and changes nothing.
+    Result<void> setattr(const SetAttr& a) override {
+        if (a.mask == SetAttr::Size && a.size == 0 && (mode_ & 0222)) return {};
+        return Errno::Perm;
+    }
 
 private:
     ProcFile file_;
