@@ -16,6 +16,8 @@
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
 #include "kernel/profile/profile.h"
+#include "kernel/storage/fs_client.h"
+#include "kernel/storage/storage.h"
 #include "kernel/time/time.h"
 
 namespace lamina::posix {
@@ -64,6 +66,21 @@ void record_mount(const Mount* m, const char* type, const char* source, RefPtr<T
 
 // --- procfs's view of the kernel ---------------------------------------------------------------
 
+// /proc/sys/vm/drop_caches: 1 (file data), 2 (inodes and directories) or 3 (both), as on Linux.
+// All of them live in the fs domain (the kernel keeps no file data), so each drops everything:
+// the root file system's domain is restarted cleanly (the old instance writes back first, the
+// fresh one starts with empty caches; open files carry on, as after `domctl restart fs`).
+Result<void> drop_caches(const char* data, size_t n) {
+    if (n && data[n - 1] == '\n') n--;
+    if (n != 1 || data[0] < '1' || data[0] > '3') return Errno::Inval;
+    storage::FsClient* fs = storage::root_fs();
+    domain::Domain* instance = fs ? fs->instance() : nullptr;
+    if (!instance) return {};  // no disk file system: nothing is cached
+    char command[8 + sizeof instance->name];
+    size_t len = snformat(command, sizeof command, "restart %s", instance->name);
+    return domain::control(command, len);
+}
+
 class KernelProcSource final : public ProcSource {
 public:
     size_t pids(uint32_t* out, size_t max) override { return list_pids(out, max); }
@@ -105,6 +122,7 @@ public:
                 return {};
             }
             case ProcFile::DomCtl:
+            case ProcFile::DropCaches:
                 return {};
             case ProcFile::Profile:
                 profile::format(out);
@@ -138,6 +156,10 @@ public:
     Result<size_t> write(ProcFile file, const char* data, size_t n) override {
         if (file == ProcFile::Profile) {
             TRY(profile::control(data, n));
+            return n;
+        }
+        if (file == ProcFile::DropCaches) {
+            TRY(drop_caches(data, n));
             return n;
         }
         if (file != ProcFile::DomCtl) return Errno::Inval;

@@ -336,10 +336,14 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     Location at = resolve(ctx(), "/proc", lookup::Follow).release_value();
     ASSERT_TRUE(mounts.mount(at, "/proc", make_procfs(procs, 3).release_value()).is_ok());
 
-    EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "meminfo", "uptime", "mounts",
+    EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "sys", "meminfo", "uptime", "mounts",
                                                        "domains", "domctl", "profile", "1", "5", "12"}));
     EXPECT_EQ(list("/proc/net"), (std::vector<std::string>{".", "..", "dev"}));
     EXPECT_EQ(list("/proc/net/.."), list("/proc"));
+    EXPECT_EQ(list("/proc/sys"), (std::vector<std::string>{".", "..", "vm"}));
+    EXPECT_EQ(list("/proc/sys/vm"), (std::vector<std::string>{".", "..", "drop_caches"}));
+    EXPECT_EQ(list("/proc/sys/vm/../.."), list("/proc"));
+    EXPECT_EQ(stat("/proc/sys/vm/drop_caches").st_mode, mode::Regular | 0200);
     char buf[64] = {};
     EXPECT_EQ(vfs_readlink(ctx(), "/proc/self", buf, sizeof buf).value(), 1u);
     EXPECT_EQ(buf[0], '5');

@@ -3,6 +3,7 @@
 //   /proc/self -> PID of the caller (a symlink)      /proc/meminfo /proc/uptime /proc/mounts
 //   /proc/PID/{stat,cmdline,status}                  /proc/domains (read) /proc/domctl (write)
 //   /proc/profile (the sampling profiler: write start/stop/reset, read the samples)
+//   /proc/net/dev   /proc/sys/vm/drop_caches (write 1, 2 or 3: the file system's caches go)
 // What the files say comes from a ProcSource (the kernel's: the process table, the memory
 // manager, the mount table, the domain manager; host tests use a fake). A file's text is made
 // once, at open, into a buffer the description reads from, so a reader sees one consistent
@@ -31,7 +32,8 @@ enum class ProcFile : uint8_t {
     PidCmdline,
     PidStatus,
     NetDev,
-    Profile
+    Profile,
+    DropCaches
 };
 
 // A growing text buffer (the file's contents).
@@ -59,7 +61,7 @@ public:
     virtual uint32_t self_pid() = 0;
     // The text of a file (pid is 0 for the global ones). NoEnt when the process is gone.
     virtual Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) = 0;
-    // A write to a writable file (/proc/domctl, /proc/profile).
+    // A write to a writable file (/proc/domctl, /proc/profile, /proc/sys/vm/drop_caches).
     virtual Result<size_t> write(ProcFile file, const char* data, size_t n) = 0;
 
 protected:
