@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc_field.h"
+
 static int failures;
 
 static void check(int ok, const char* what) {
@@ -17,18 +19,7 @@ static void check(int ok, const char* what) {
 }
 
 // The fs domain's restarts= field in /proc/domains, -1 if not found.
-static long fs_restarts(void) {
-    static char text[8192];
-    int fd = open("/proc/domains", O_RDONLY);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    text[n] = 0;
-    const char* line = strstr(text, " name=fs ");
-    const char* at = line ? strstr(line, " restarts=") : NULL;
-    return at ? atol(at + 10) : -1;
-}
+static long fs_restarts(void) { return proc_field("/proc/domains", " name=fs ", " restarts="); }
 
 static int drop(const char* value) {
     int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_TRUNC);
