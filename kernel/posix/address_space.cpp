@@ -27,6 +27,8 @@ void release_frame(uint64_t phys) {
 bool frame_exclusive(uint64_t phys) { return !g_shares.covers(phys) || g_shares.exclusive(phys); }
 }  // namespace
 
+void release_user_frame(uint64_t phys) { release_frame(phys); }
+
 Result<void> init_frame_shares(uint64_t phys_end) {
     size_t frames = size_t(phys_end / PAGE);
     auto* counts = static_cast<uint16_t*>(mm::kmalloc(frames * sizeof(uint16_t)));
@@ -346,6 +348,22 @@ Result<uint64_t> AddressSpace::populate_locked(uint64_t page, uint32_t prot) {
         return r.error();
     }
     return phys;
+}
+
+Result<void> AddressSpace::map_shared_frames(uint64_t first_page, const uint64_t* frames, size_t count) {
+    SpinlockGuard g(lock_);
+    Vma* v = find_locked(first_page);
+    if (!v || first_page % PAGE || count > (v->end - first_page) / PAGE) return Errno::Inval;
+    uint64_t flags = page_flags(v->prot) & ~mm::PageFlag::Writable;
+    for (size_t i = 0; i < count; i++)
+        if (!g_shares.covers(frames[i])) return Errno::NoMem;  // sharing needs its count
+    for (size_t i = 0; i < count; i++) {
+        uint64_t virt = first_page + i * PAGE;
+        if (pt_.translate(virt).is_ok()) return Errno::Exist;
+        TRY(pt_.map(virt, frames[i], flags));
+        g_shares.share(frames[i]);
+    }
+    return {};
 }
 
 Result<uint64_t> AddressSpace::populate(uint64_t virt) {

@@ -80,6 +80,10 @@ public:
     // A free range of len bytes for mmap, at hint when that is free, else top-down.
     Result<uint64_t> find_free(uint64_t len, uint64_t hint);
     Result<uint64_t> find_free_locked(uint64_t len, uint64_t hint);
+    // Maps count frames shared with others (the program page cache, exec_cache.h) read-only at
+    // first_page onwards, each counted as one more sharer. Inval unless one VMA covers them all,
+    // Exist if a page there is mapped already.
+    Result<void> map_shared_frames(uint64_t first_page, const uint64_t* frames, size_t count);
     // The frame behind the page at virt, allocating a zeroed one if needed (the loader fills
     // pages this way). Inval outside every VMA.
     Result<uint64_t> populate(uint64_t virt);
@@ -123,6 +127,10 @@ private:
 };
 
 uint64_t page_flags(uint32_t prot);
+
+// Drops one mapping of a user frame (an address space's, or the program page cache's); the
+// last one frees it.
+void release_user_frame(uint64_t phys);
 
 // Sets up the copy-on-write share counts for every frame below phys_end (posix::init).
 Result<void> init_frame_shares(uint64_t phys_end);

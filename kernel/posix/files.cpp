@@ -8,6 +8,7 @@
 #include "kernel/net/nic_service.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/console_file.h"
+#include "kernel/posix/exec_cache.h"
 #include "kernel/posix/fs/devices.h"
 #include "kernel/posix/fs/procfs.h"
 #include "kernel/posix/fs/tmpfs.h"
@@ -67,7 +68,8 @@ void record_mount(const Mount* m, const char* type, const char* source, RefPtr<T
 // --- procfs's view of the kernel ---------------------------------------------------------------
 
 // /proc/sys/vm/drop_caches: 1 (file data), 2 (inodes and directories) or 3 (both), as on Linux.
-// All of them live in the fs domain (the kernel keeps no file data), so each drops everything:
+// The kernel keeps only program pages (exec_cache.h); the rest lives in the fs domain, so each
+// drops everything:
 // the root file system's domain is restarted cleanly (the old instance writes back first, the
 // fresh one starts with empty caches; open files carry on, as after `domctl restart fs`).
 Result<void> drop_caches(const char* data, size_t n) {
@@ -75,7 +77,8 @@ Result<void> drop_caches(const char* data, size_t n) {
     if (n != 1 || data[0] < '1' || data[0] > '3') return Errno::Inval;
     storage::FsClient* fs = storage::root_fs();
     domain::Domain* instance = fs ? fs->instance() : nullptr;
-    if (!instance) return {};  // no disk file system: nothing is cached
+    exec_cache::clear();
+    if (!instance) return {};  // no disk file system: nothing more is cached
     char command[8 + sizeof instance->name];
     size_t len = snformat(command, sizeof command, "restart %s", instance->name);
     return domain::control(command, len);
@@ -490,6 +493,7 @@ Result<LoadedFile> load_executable_file(const char* path) {
     Stat st{};
     TRY(loc.inode->getattr(st));
     LoadedFile out;
+    out.stat = st;
     out.size = size_t(st.st_size);
     out.head_size = out.size < LoadedFile::HEAD_SIZE ? out.size : LoadedFile::HEAD_SIZE;
     out.data = static_cast<uint8_t*>(mm::kmalloc(out.head_size ? out.head_size : 1));

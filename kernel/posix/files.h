@@ -62,6 +62,7 @@ struct LoadedFile {
     size_t head_size = 0;     // min(size, HEAD_SIZE)
     size_t size = 0;          // the file's
     RefPtr<Inode> inode;
+    Stat stat{};  // as the file was when opened (the program page cache's key)
     // Exactly n bytes at offset (Inval past the end; IO when the file shrank meanwhile).
     Result<void> read(uint64_t offset, void* dst, size_t n) const;
     void free();
