@@ -4,6 +4,8 @@
 
 #include <lamina/page.h>
 
+#include <new>
+
 #include "kernel/mm/memory.h"
 #include "kernel/posix/address_space.h"
 #include "kernel/sched/mutex.h"
@@ -15,10 +17,9 @@ namespace {
 constexpr uint64_t PAGE = PAGE_SIZE;
 
 struct Segment {
-    size_t index;         // the PT_LOAD's number among the program's loadable segments
-    uint64_t first_page;  // its first page's user address
-    size_t count;
-    uint64_t* frames;  // kmalloc'd, count entries
+    size_t index;          // the PT_LOAD's number among the program's loadable segments
+    uint64_t first_page;   // its first page's user address
+    SharedFrames* frames;  // the cache's reference
 };
 
 struct Entry {
@@ -40,9 +41,8 @@ bool same_version(const Key& a, const Key& b) {
 }
 
 void release_segment(Segment& s) {
-    for (size_t i = 0; i < s.count; i++) release_user_frame(s.frames[i]);
-    g_pages -= s.count;
-    mm::kfree(s.frames);
+    g_pages -= s.frames->count;
+    s.frames->unref();  // the frames go once no process maps them either
     s = Segment{};
 }
 
@@ -136,7 +136,14 @@ Result<void> fill(Segment& out, ExecReader& file, const LoadSegment& s) {
         }
     }
     mm::kfree(buffer);
-    out = Segment{0, first, count, frames};
+    auto* shared = new (std::nothrow) SharedFrames{};
+    if (!shared) {
+        undo();
+        return Errno::NoMem;
+    }
+    shared->count = count;
+    shared->frames = frames;
+    out = Segment{0, first, shared};
     return {};
 }
 
@@ -153,18 +160,17 @@ Result<void> map_segment(AddressSpace& as, const Key& key, ExecReader& file, siz
         Segment fresh{};
         TRY(fill(fresh, file, s));
         fresh.index = index;
-        if (e->segment_count == Executable::MAX_SEGMENTS || !make_room(fresh.count, e)) {
-            // Not kept: this exec maps them, and its processes' mappings free them in the end.
-            Result<void> r = as.map_shared_frames(fresh.first_page, fresh.frames, fresh.count);
-            g_pages += fresh.count;
+        g_pages += fresh.frames->count;
+        if (e->segment_count == Executable::MAX_SEGMENTS || !make_room(fresh.frames->count, e)) {
+            // Not kept: this exec's processes hold them, and the last one frees them.
+            Result<void> r = as.attach_shared_frames(fresh.first_page, *fresh.frames);
             release_segment(fresh);
             return r;
         }
-        g_pages += fresh.count;
         seg = &e->segments[e->segment_count++];
         *seg = fresh;
     }
-    return as.map_shared_frames(seg->first_page, seg->frames, seg->count);
+    return as.attach_shared_frames(seg->first_page, *seg->frames);
 }
 
 void forget(uint64_t dev, uint64_t ino) {

@@ -4,8 +4,10 @@
 // file holds at that moment. Lamina only (tests/system/exec_test.cpp runs it from the disk).
 #define _GNU_SOURCE  // memmem
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,28 +60,44 @@ static const char* run(const char* path) {
     return out;
 }
 
+static const char GREETING[] = "hello from the page cache test";
+
 int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "greet") == 0) {
-        puts("hello from the page cache test");
+        puts(GREETING);
         return 0;
     }
+    // The greeting only once in the file (no literal copy of it), so that patching it counts.
+    char expect[sizeof GREETING], jello[sizeof GREETING];
+    memcpy(expect, GREETING, sizeof expect);
+    memcpy(jello, GREETING, sizeof jello);
+    jello[0] = 'j';
+    // This program's own read-only pages come from the cache too: making one writable and
+    // writing to it must give this process a private copy and leave the cached page alone.
+    check(strcmp(run(argv[0]), expect) == 0, "this program runs from the cache");
+    uintptr_t page = (uintptr_t)GREETING & ~(uintptr_t)4095;
+    size_t span = ((uintptr_t)GREETING + sizeof GREETING - page + 4095) & ~(size_t)4095;
+    check(mprotect((void*)page, span, PROT_READ | PROT_WRITE) == 0, "mprotect its greeting's page writable");
+    ((volatile char*)GREETING)[0] = 'J';
+    check(((volatile const char*)GREETING)[0] == 'J', "the write is seen here");
+    check(strcmp(run(argv[0]), expect) == 0, "a new run still sees the cached original");
+
     size_t n = load(argv[0]);
     check(n > 0 && store("/root/prog", n), "copy this program to /root/prog");
-    check(strcmp(run("/root/prog"), "hello from the page cache test") == 0, "it runs");
-    check(strcmp(run("/root/prog"), "hello from the page cache test") == 0, "it runs again (from the cache)");
+    check(strcmp(run("/root/prog"), expect) == 0, "it runs");
+    check(strcmp(run("/root/prog"), expect) == 0, "it runs again (from the cache)");
 
     // Patch the greeting in place: same size, same inode, and ext2 keeps whole seconds.
-    char* at = memmem(image, n, "hello from the page cache test", 30);
+    char* at = memmem(image, n, expect, sizeof expect - 1);
     check(at != NULL, "the greeting is in the file");
     if (at) {
         int fd = open("/root/prog", O_WRONLY);
         check(fd >= 0 && pwrite(fd, "jello", 5, at - image) == 5, "patch it in place");
         if (fd >= 0) close(fd);
     }
-    check(strcmp(run("/root/prog"), "jello from the page cache test") == 0,
-          "the patched program runs, not the cached one");
+    check(strcmp(run("/root/prog"), jello) == 0, "the patched program runs, not the cached one");
     check(store("/root/prog", n), "write the original back over it");
-    check(strcmp(run("/root/prog"), "hello from the page cache test") == 0, "the original runs again");
+    check(strcmp(run("/root/prog"), expect) == 0, "the original runs again");
     unlink("/root/prog");
     return failures ? 1 : 0;
 }
