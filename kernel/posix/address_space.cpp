@@ -27,6 +27,28 @@ void release_frame(uint64_t phys) {
 bool frame_exclusive(uint64_t phys) { return !g_shares.covers(phys) || g_shares.exclusive(phys); }
 }  // namespace
 
+void release_user_frame(uint64_t phys) { release_frame(phys); }
+
+void SharedFrames::unref() {
+    if (__atomic_sub_fetch(&refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    for (size_t i = 0; i < count; i++) release_frame(frames[i]);
+    mm::kfree(frames);
+    delete this;
+}
+
+namespace {
+// A VMA's copy for [start, end) (fork, split, mremap's move), sharing its backing.
+Vma* copy_vma(const Vma& v, uint64_t start, uint64_t end, Vma* next) {
+    auto* c = new (std::nothrow) Vma{start, end, v.prot, next, v.shared, v.backing, v.backing_start};
+    if (c && c->backing) c->backing->ref();
+    return c;
+}
+void free_vma(Vma* v) {
+    if (v->backing) v->backing->unref();
+    delete v;
+}
+}  // namespace
+
 Result<void> init_frame_shares(uint64_t phys_end) {
     size_t frames = size_t(phys_end / PAGE);
     auto* counts = static_cast<uint16_t*>(mm::kmalloc(frames * sizeof(uint16_t)));
@@ -99,7 +121,7 @@ void AddressSpace::destroy() {
     (void)mm::free_frames(pt_.root(), 0);
     for (Vma* v = vmas_; v;) {
         Vma* next = v->next;
-        delete v;
+        free_vma(v);
         v = next;
     }
     vmas_ = nullptr;
@@ -143,11 +165,11 @@ Result<void> AddressSpace::map_locked(Vma* nv) {
         return Errno::Exist;
     }
     // Merge with a neighbour of the same permissions (brk grows one step at a time).
-    if (prev && prev->end == start && prev->prot == prot && prev->shared == shared) {
+    if (prev && prev->end == start && prev->prot == prot && prev->shared == shared && !prev->backing && !nv->backing) {
         delete nv;
         prev->end = end;
         Vma* n = prev->next;
-        if (n && n->start == end && n->prot == prot && n->shared == shared) {
+        if (n && n->start == end && n->prot == prot && n->shared == shared && !n->backing) {
             prev->end = n->end;
             prev->next = n->next;
             delete n;
@@ -162,7 +184,7 @@ Result<void> AddressSpace::map_locked(Vma* nv) {
 Result<void> AddressSpace::split_locked(uint64_t at) {
     Vma* v = find_locked(at);
     if (!v || v->start == at) return {};
-    auto* tail = new (std::nothrow) Vma{at, v->end, v->prot, v->next, v->shared};
+    Vma* tail = copy_vma(*v, at, v->end, v->next);
     if (!tail) return Errno::NoMem;
     v->end = at;
     v->next = tail;
@@ -202,7 +224,7 @@ Result<void> AddressSpace::unmap_locked(uint64_t start, uint64_t end) {
         if (v->start >= start && v->end <= end) {
             unmap_pages_locked(v->start, v->end);
             *link = v->next;
-            delete v;
+            free_vma(v);
         } else {
             link = &v->next;
         }
@@ -286,8 +308,10 @@ Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len
     // Make the range to move one VMA of its own, then give the new place its VMA.
     TRY(split_locked(old_start));
     TRY(split_locked(old_start + moved));
-    auto* nv = new (std::nothrow) Vma{to, to + new_len, prot, nullptr, shared};
+    Vma* moving = find_locked(old_start);
+    Vma* nv = copy_vma(*moving, to, to + new_len, nullptr);
     if (!nv) return Errno::NoMem;
+    if (nv->backing) nv->backing_start = moving->backing_start + (to - old_start);
     TRY(map_locked(nv));
     if (auto r = move_pages_locked(old_start, to, moved); r.is_error()) {
         (void)unmap_locked(to, to + new_len);
@@ -299,7 +323,7 @@ Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len
     if (*link) {
         Vma* gone = *link;
         *link = gone->next;
-        delete gone;
+        free_vma(gone);
     }
     if (moved < old_len) TRY(unmap_locked(old_start + moved, old_end));
     return to;
@@ -399,11 +423,49 @@ Result<uint64_t> AddressSpace::populate_locked(uint64_t page, uint32_t prot) {
     return phys;
 }
 
+Result<void> AddressSpace::attach_shared_frames(uint64_t first_page, SharedFrames& frames) {
+    for (size_t i = 0; i < frames.count; i++)
+        if (!g_shares.covers(frames.frames[i])) return Errno::NoMem;  // sharing needs its count
+    SpinlockGuard g(lock_);
+    uint64_t end = first_page + frames.count * PAGE;
+    Vma* v = find_locked(first_page);
+    if (!v || first_page % PAGE || v->end < end || v->backing) return Errno::Inval;
+    TRY(split_locked(first_page));
+    TRY(split_locked(end));
+    v = find_locked(first_page);
+    frames.ref();
+    v->backing = &frames;
+    v->backing_start = first_page;
+    return {};
+}
+
 Result<uint64_t> AddressSpace::populate(uint64_t virt) {
     SpinlockGuard g(lock_);
     Vma* v = find_locked(virt);
     if (!v) return Errno::Inval;
-    return populate_locked(virt & ~(PAGE - 1), v->prot);
+    uint64_t page = virt & ~(PAGE - 1);
+    if (v->backing && pt_.translate(page).is_error()) return backed_page_locked(v, page, true);
+    return populate_locked(page, v->prot);
+}
+
+// Maps the backing frame of a page not yet present: shared and read-only, or for a write (a
+// writable mapping made so by mprotect, or the kernel filling it) a private copy.
+Result<uint64_t> AddressSpace::backed_page_locked(Vma* v, uint64_t page, bool write) {
+    uint64_t index = (page - v->backing_start) / PAGE;
+    if (page < v->backing_start || index >= v->backing->count) return populate_locked(page, v->prot);
+    uint64_t frame = v->backing->frames[index];
+    if (!write) {
+        TRY(pt_.map(page, frame, page_flags(v->prot) & ~mm::PageFlag::Writable));
+        g_shares.share(frame);
+        return frame;
+    }
+    uint64_t copy = TRY(mm::alloc_frames(0, mm::Owner::process(pid_)));
+    __builtin_memcpy(mm::phys_to_virt(copy), mm::phys_to_virt(frame), PAGE);
+    if (auto r = pt_.map(page, copy, page_flags(v->prot)); r.is_error()) {
+        (void)mm::free_frames(copy, 0);
+        return r.error();
+    }
+    return copy;
 }
 
 FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
@@ -433,8 +495,8 @@ FaultResult AddressSpace::handle_fault_locked(uint64_t addr, bool write, bool ex
         invlpg(page);
         return FaultResult::Handled;
     }
-    if (populate_locked(page, v->prot).is_error()) return FaultResult::NoMem;
-    return FaultResult::Handled;
+    auto mapped = v->backing ? backed_page_locked(v, page, write) : populate_locked(page, v->prot);
+    return mapped.is_ok() ? FaultResult::Handled : FaultResult::NoMem;
 }
 
 Result<AddressSpace::PageInfo> AddressSpace::lookup(uint64_t virt) {
@@ -506,7 +568,7 @@ Result<AddressSpace*> AddressSpace::fork_locked(uint32_t child_pid) {
     // VMAs first, in order.
     Vma** tail = &child->vmas_;
     for (Vma* v = vmas_; v; v = v->next) {
-        auto* c = new (std::nothrow) Vma{v->start, v->end, v->prot, nullptr, v->shared};
+        Vma* c = copy_vma(*v, v->start, v->end, nullptr);
         if (!c) {
             child->destroy();
             return Errno::NoMem;

@@ -48,12 +48,26 @@ namespace Prot {
 inline constexpr uint32_t Read = 1, Write = 2, Exec = 4;
 }
 
+// Frames that several address spaces map read-only (the program page cache's), faulted in on
+// demand. It holds one share-count mapping of each frame (frame_shares.h), so no space ever
+// takes one as its own; the last reference (the cache's, or a VMA's) releases them.
+struct SharedFrames {
+    uint32_t refs = 1;  // atomic
+    size_t count = 0;
+    uint64_t* frames = nullptr;  // kmalloc'd
+    void ref() { __atomic_fetch_add(&refs, 1, __ATOMIC_RELAXED); }
+    void unref();
+};
+
 struct Vma {
     uint64_t start, end;  // page aligned, start < end
     uint32_t prot;
-    Vma* next;
-    bool shared =
-        false;  // MAP_SHARED: fork shares the frames instead of copying on write            // sorted by start
+    Vma* next;            // sorted by start
+    bool shared = false;  // MAP_SHARED: fork shares the frames instead of copying on write
+    // Pages not yet present come from backing (frames[0] is the page at backing_start): read
+    // and execute faults map the shared frame read-only, writes take a private copy.
+    SharedFrames* backing = nullptr;  // a reference
+    uint64_t backing_start = 0;
 };
 
 enum class FaultResult : uint8_t { Handled, NoVma, Protection, NoMem };
@@ -91,6 +105,9 @@ public:
     // A free range of len bytes for mmap, at hint when that is free, else top-down.
     Result<uint64_t> find_free(uint64_t len, uint64_t hint);
     Result<uint64_t> find_free_locked(uint64_t len, uint64_t hint);
+    // Makes the VMA range [first_page, first_page + frames.count pages) take its pages from
+    // frames on demand (taking a reference). Inval unless one VMA covers the range.
+    Result<void> attach_shared_frames(uint64_t first_page, SharedFrames& frames);
     // The frame behind the page at virt, allocating a zeroed one if needed (the loader fills
     // pages this way). Inval outside every VMA.
     Result<uint64_t> populate(uint64_t virt);
@@ -127,6 +144,7 @@ public:
 private:
     AddressSpace(uint32_t pid, uint64_t root);
     Result<void> map_locked(Vma* nv);
+    Result<uint64_t> backed_page_locked(Vma* v, uint64_t page, bool write);
     Result<void> unmap_locked(uint64_t start, uint64_t end);
     Result<void> move_pages_locked(uint64_t from, uint64_t to, uint64_t len);
     Result<uint64_t> remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
@@ -153,6 +171,10 @@ private:
 };
 
 uint64_t page_flags(uint32_t prot);
+
+// Drops one mapping of a user frame (an address space's, or the program page cache's); the
+// last one frees it.
+void release_user_frame(uint64_t phys);
 
 // Sets up the copy-on-write share counts for every frame below phys_end (posix::init).
 Result<void> init_frame_shares(uint64_t phys_end);

@@ -11,6 +11,7 @@
 #include "kernel/net/nic_service.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/console_file.h"
+#include "kernel/posix/exec_cache.h"
 #include "kernel/posix/fs/devices.h"
 #include "kernel/posix/fs/procfs.h"
 #include "kernel/posix/fs/tmpfs.h"
@@ -20,6 +21,8 @@
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
 #include "kernel/profile/profile.h"
+#include "kernel/storage/fs_client.h"
+#include "kernel/storage/storage.h"
 #include "kernel/time/time.h"
 
 namespace lamina::posix {
@@ -67,6 +70,23 @@ void record_mount(const Mount* m, const char* type, const char* source, RefPtr<T
 }
 
 // --- procfs's view of the kernel ---------------------------------------------------------------
+
+// /proc/sys/vm/drop_caches: 1 (file data), 2 (inodes and directories) or 3 (both), as on Linux.
+// The kernel keeps only program pages (exec_cache.h); the rest lives in the fs domain, so each
+// drops everything:
+// the root file system's domain is restarted cleanly (the old instance writes back first, the
+// fresh one starts with empty caches; open files carry on, as after `domctl restart fs`).
+Result<void> drop_caches(const char* data, size_t n) {
+    if (n && data[n - 1] == '\n') n--;
+    if (n != 1 || data[0] < '1' || data[0] > '3') return Errno::Inval;
+    storage::FsClient* fs = storage::root_fs();
+    domain::Domain* instance = fs ? fs->instance() : nullptr;
+    exec_cache::clear();
+    if (!instance) return {};  // no disk file system: nothing more is cached
+    char command[8 + sizeof instance->name];
+    size_t len = snformat(command, sizeof command, "restart %s", instance->name);
+    return domain::control(command, len);
+}
 
 class KernelProcSource final : public ProcSource {
 public:
@@ -119,6 +139,7 @@ public:
                 return {};
             }
             case ProcFile::DomCtl:
+            case ProcFile::DropCaches:
                 return {};
             case ProcFile::Profile:
                 profile::format(out);
@@ -172,6 +193,10 @@ public:
         if (!capable(cap::SYS_ADMIN)) return Errno::Perm;
         if (file == ProcFile::Profile) {
             TRY(profile::control(data, n));
+            return n;
+        }
+        if (file == ProcFile::DropCaches) {
+            TRY(drop_caches(data, n));
             return n;
         }
         if (file != ProcFile::DomCtl) return Errno::Inval;
@@ -536,6 +561,7 @@ Result<LoadedFile> load_executable_file(const char* path) {
     Stat st{};
     TRY(loc.inode->getattr(st));
     LoadedFile out;
+    out.stat = st;
     out.size = size_t(st.st_size);
     out.mode = st.st_mode;
     out.uid = st.st_uid;

@@ -67,6 +67,7 @@ struct LoadedFile {
     size_t size = 0;                      // the file's
     uint32_t mode = 0, uid = 0, gid = 0;  // the file's, when it was opened
     RefPtr<Inode> inode;
+    Stat stat{};  // as the file was when opened (the program page cache's key)
     // Exactly n bytes at offset (Inval past the end; IO when the file shrank meanwhile).
     Result<void> read(uint64_t offset, void* dst, size_t n) const;
     void free();

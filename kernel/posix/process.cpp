@@ -10,6 +10,7 @@
 #include "kernel/mm/memory.h"
 #include "kernel/posix/boot_files.h"
 #include "kernel/posix/elf_exec.h"
+#include "kernel/posix/exec_cache.h"
 #include "kernel/posix/files.h"
 #include "kernel/posix/futex.h"
 #include "kernel/posix/random.h"
@@ -118,7 +119,12 @@ Result<Loaded> load(AddressSpace& as, const ExecutableFile& file, const ProgramA
         const LoadSegment& s = exe.segments[i];
         uint64_t start = s.vaddr & ~(PAGE - 1), end = (s.vaddr + s.memsz + PAGE - 1) & ~(PAGE - 1);
         TRY(as.map(start, end, segment_prot(s)));
-        TRY(copy_segment(as, file, s));
+        // A file's read-only segments come from the program page cache (shared, read-only);
+        // boot modules and writable segments are copied into the process's own pages.
+        if (file.owned.inode && !s.write)
+            TRY(exec_cache::map_segment(as, exec_cache::Key::of(file.owned.stat), reader, i, s));
+        else
+            TRY(copy_segment(as, file, s));
     }
     TRY(for_each_relative(exe, reader,
                           [&](uint64_t where, uint64_t value) { (void)write_to_space(as, where, &value, 8); }));

@@ -20,6 +20,7 @@
 #include "kernel/posix/user_access.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
+#include "kernel/posix/exec_cache.h"
 
 namespace lamina::posix {
 
@@ -305,6 +306,8 @@ SyscallResult sys_ftruncate(uint64_t fd, uint64_t length) {
     auto f = TRY(io_file(fd));
     if (int64_t(length) < 0) return Errno::Inval;
     TRY(f->object()->truncate(*f, int64_t(length)));
+    Stat st;
+    if (f->object()->stat(st).is_ok()) exec_cache::forget(st.st_dev, st.st_ino);
     return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "kernel/posix/user_access.h"
 #include "kernel/posix/vfs/ops.h"
 #include "kernel/posix/vfs/vnode_file.h"
+#include "kernel/posix/exec_cache.h"
 
 namespace lamina::posix {
 
@@ -92,6 +93,9 @@ Result<int> do_open(int dirfd, uint64_t upath, uint32_t flags, uint32_t perm) {
     uint32_t mode = perm & ~p.umask & mode::PermMask;
     OpenedPath opened = TRY(with_path(
         dirfd, upath, [&](const PathContext& ctx, const char* path) { return vfs_open(ctx, path, flags, mode); }));
+    // A file that may be written no longer serves cached program pages (exec_cache.h).
+    if ((flags & 3) != oflag::ReadOnly || (flags & oflag::Trunc))
+        exec_cache::forget(opened.loc.inode->dev(), opened.loc.inode->ino());
     // Outside the namespace lock: opening a device or a procfs file may need it.
     RefPtr<OpenFile> f = TRY(VnodeFile::open(opened.loc, flags | O_LARGEFILE));
     return p.fds->install(static_cast<RefPtr<OpenFile>&&>(f), flags & oflag::CloExec);
@@ -418,8 +422,10 @@ Result<void> sys_faccessat(int dirfd, uint64_t path, uint64_t mode) { return sys
 Result<void> sys_access(uint64_t path, uint64_t mode) { return sys_faccessat2(AT_FDCWD, path, mode, 0); }
 
 Result<void> sys_truncate(uint64_t path, uint64_t length) {
-    return with_path(AT_FDCWD, path,
-                     [&](const PathContext& ctx, const char* p) { return vfs_truncate(ctx, p, int64_t(length)); });
+    TRY(with_path(AT_FDCWD, path,
+                  [&](const PathContext& ctx, const char* p) { return vfs_truncate(ctx, p, int64_t(length)); }));
+    exec_cache::clear();  // rare: not worth resolving the path again to find the one entry
+    return {};
 }
 
 SyscallResult sys_umask(uint64_t mask) {

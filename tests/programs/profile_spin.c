@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc_field.h"
+
 static int failures;
 
 static void check(int ok, const char* what) {
@@ -44,17 +46,7 @@ __attribute__((noinline)) unsigned long spin_in_user(double seconds) {
 }
 
 // The samples= field of the profile's header line, -1 when unreadable.
-static long samples_so_far(void) {
-    char head[160];
-    int fd = open("/proc/profile", O_RDONLY);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, head, sizeof head - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    head[n] = 0;
-    const char* at = strstr(head, " samples=");
-    return at ? atol(at + 9) : -1;
-}
+static long samples_so_far(void) { return proc_field("/proc/profile", NULL, " samples="); }
 
 int main(void) {
     check(command("bogus") == EINVAL, "an unknown command is EINVAL");

@@ -344,10 +344,14 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     Location at = resolve(ctx(), "/proc", lookup::Follow).release_value();
     ASSERT_TRUE(mounts.mount(at, "/proc", make_procfs(procs, 3).release_value()).is_ok());
 
-    EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "meminfo", "uptime", "mounts",
+    EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "sys", "meminfo", "uptime", "mounts",
                                                        "domains", "domctl", "profile", "1", "5", "12"}));
     EXPECT_EQ(list("/proc/net"), (std::vector<std::string>{".", "..", "dev", "route", "tcp", "udp", "tcp6", "udp6"}));
     EXPECT_EQ(list("/proc/net/.."), list("/proc"));
+    EXPECT_EQ(list("/proc/sys"), (std::vector<std::string>{".", "..", "vm"}));
+    EXPECT_EQ(list("/proc/sys/vm"), (std::vector<std::string>{".", "..", "drop_caches"}));
+    EXPECT_EQ(list("/proc/sys/vm/../.."), list("/proc"));
+    EXPECT_EQ(stat("/proc/sys/vm/drop_caches").st_mode, mode::Regular | 0200);
     char buf[64] = {};
     EXPECT_EQ(vfs_readlink(ctx(), "/proc/self", buf, sizeof buf).value(), 1u);
     EXPECT_EQ(buf[0], '5');
@@ -375,6 +379,10 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     RefPtr<OpenFile> ctl = open("/proc/domctl", oflag::WriteOnly);
     EXPECT_EQ(vnode_write(*ctl, "restart fs", 10).value(), 10u);
     EXPECT_EQ(procs.written, "restart fs");
+    // `echo CMD > /proc/FILE` opens with O_TRUNC, which a writable proc file accepts (Linux does);
+    // a read-only one still refuses it.
+    EXPECT_EQ(open_error("/proc/domctl", oflag::WriteOnly | oflag::Creat | oflag::Trunc), Errno::None);
+    EXPECT_EQ(open_error("/proc/uptime", oflag::WriteOnly | oflag::Trunc), Errno::Perm);
     // A process that goes away: its directory's files fail to open.
     procs.live = {1};
     EXPECT_EQ(open_error("/proc/5/stat", oflag::ReadOnly), Errno::NoEnt);

@@ -72,7 +72,8 @@ void format_net_dev(ProcText& out, const NetDevRow* rows, size_t count) {
 namespace {
 
 // Inode numbers: fixed ones for the global entries, PID-derived ones for the rest.
-constexpr uint64_t ROOT_INO = 1, SELF_INO = 2, NET_DIR_INO = 3, FILE_INO = 16, NET_FILE_INO = 48;
+constexpr uint64_t ROOT_INO = 1, SELF_INO = 2, NET_DIR_INO = 3, SYS_DIR_INO = 4, VM_DIR_INO = 5, FILE_INO = 16,
+                   NET_FILE_INO = 48, VM_FILE_INO = 56;
 uint64_t pid_dir_ino(uint32_t pid) { return (uint64_t(pid) << 8) | 0x80; }
 uint64_t pid_file_ino(uint32_t pid, ProcFile f) { return (uint64_t(pid) << 8) | 0x80 | (uint64_t(f) + 1); }
 // /proc/PID/task, and a thread's directory and files under it (apart from the process's own).
@@ -97,10 +98,33 @@ struct PidFile {
     const char* name;
     ProcFile file;
 };
+// The fixed directories below /proc (net, sys, sys/vm): a table each, entries in order.
+struct ProcDirSpec;
+struct ProcEntry {
+    const char* name;
+    uint64_t ino;
+    ProcFile file;           // when dir is null
+    uint32_t perm;           // of a file
+    const ProcDirSpec* dir;  // a subdirectory
+};
+struct ProcDirSpec {
+    uint64_t ino;
+    const ProcEntry* entries;
+    size_t count;
+};
+// /proc/sys/vm: what Linux's sysctl tree holds that Lamina has (drop_caches, write-only there too).
+constexpr ProcEntry VM_ENTRIES[] = {{"drop_caches", VM_FILE_INO, ProcFile::DropCaches, 0200, nullptr}};
+constexpr ProcDirSpec VM_DIR = {VM_DIR_INO, VM_ENTRIES, 1};
+constexpr ProcEntry SYS_ENTRIES[] = {{"vm", VM_DIR_INO, ProcFile::DropCaches, 0, &VM_DIR}};
+constexpr ProcDirSpec SYS_DIR = {SYS_DIR_INO, SYS_ENTRIES, 1};
 // /proc/net: the network's files.
-constexpr PidFile NET_FILES[] = {{"dev", ProcFile::NetDev}, {"route", ProcFile::NetRoute}, {"tcp", ProcFile::NetTcp},
-                                 {"udp", ProcFile::NetUdp}, {"tcp6", ProcFile::NetTcp6},   {"udp6", ProcFile::NetUdp6}};
-constexpr size_t NET_FILE_COUNT = sizeof NET_FILES / sizeof NET_FILES[0];
+constexpr ProcEntry NET_ENTRIES[] = {{"dev", NET_FILE_INO, ProcFile::NetDev, 0444, nullptr},
+                                     {"route", NET_FILE_INO + 1, ProcFile::NetRoute, 0444, nullptr},
+                                     {"tcp", NET_FILE_INO + 2, ProcFile::NetTcp, 0444, nullptr},
+                                     {"udp", NET_FILE_INO + 3, ProcFile::NetUdp, 0444, nullptr},
+                                     {"tcp6", NET_FILE_INO + 4, ProcFile::NetTcp6, 0444, nullptr},
+                                     {"udp6", NET_FILE_INO + 5, ProcFile::NetUdp6, 0444, nullptr}};
+constexpr ProcDirSpec NET_DIR = {NET_DIR_INO, NET_ENTRIES, sizeof NET_ENTRIES / sizeof NET_ENTRIES[0]};
 constexpr PidFile PID_FILES[] = {
     {"stat", ProcFile::PidStat}, {"cmdline", ProcFile::PidCmdline}, {"status", ProcFile::PidStatus}};
 
@@ -187,7 +211,8 @@ public:
         return k;
     }
     Result<size_t> write(OpenFile&, const void* src, size_t n) override {
-        if (file_ != ProcFile::DomCtl && file_ != ProcFile::Profile) return Errno::Inval;
+        if (file_ != ProcFile::DomCtl && file_ != ProcFile::Profile && file_ != ProcFile::DropCaches)
+            return Errno::Inval;
         return st_->source.write(file_, static_cast<const char*>(src), n);
     }
     Result<uint64_t> lseek(OpenFile& f, int64_t offset, int whence) override {
@@ -215,6 +240,12 @@ public:
             if (f->text.failed()) return Errno::NoMem;
         }
         return ref;
+    }
+    // `echo CMD > /proc/FILE` opens with O_TRUNC: as on Linux, truncating a writable proc file
+    // to nothing is accepted and changes nothing.
+    Result<void> setattr(const SetAttr& a) override {
+        if (a.mask == SetAttr::Size && a.size == 0 && (mode_ & 0222)) return {};
+        return Errno::Perm;
     }
 
 private:
@@ -337,28 +368,33 @@ Result<RefPtr<Inode>> ProcPidDir::lookup(Name name) {
     return Errno::NoEnt;
 }
 
-class ProcNetDir final : public ProcNode {
+class ProcTableDir final : public ProcNode {
 public:
-    ProcNetDir(RefPtr<ProcState> st, RefPtr<Inode> root)
-        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), NET_DIR_INO, mode::Directory | 0555),
-          root_(static_cast<RefPtr<Inode>&&>(root)) {}
+    ProcTableDir(RefPtr<ProcState> st, const ProcDirSpec& spec, RefPtr<Inode> parent, uint64_t parent_ino)
+        : ProcNode(static_cast<RefPtr<ProcState>&&>(st), spec.ino, mode::Directory | 0555),
+          spec_(spec),
+          parent_(static_cast<RefPtr<Inode>&&>(parent)),
+          parent_ino_(parent_ino) {}
 
     Result<RefPtr<Inode>> lookup(Name name) override {
         if (name.equals(".")) return RefPtr<Inode>(this);
-        if (name.equals("..")) return root_;
-        for (size_t i = 0; i < NET_FILE_COUNT; i++)
-            if (name.equals(NET_FILES[i].name))
-                return make_node<ProcFileNode>(st_, NET_FILE_INO + i, 0444u, NET_FILES[i].file, 0u);
+        if (name.equals("..")) return parent_;
+        for (size_t i = 0; i < spec_.count; i++) {
+            const ProcEntry& e = spec_.entries[i];
+            if (!name.equals(e.name)) continue;
+            if (e.dir) return make_node<ProcTableDir>(st_, *e.dir, RefPtr<Inode>(this), ino_);
+            return make_node<ProcFileNode>(st_, e.ino, e.perm, e.file, 0u);
+        }
         return Errno::NoEnt;
     }
     Result<bool> readdir(uint64_t& cookie, DirEntry& out) override {
         if (cookie == 0)
-            set_name(out, ".", 1, NET_DIR_INO, dtype::Dir);
+            set_name(out, ".", 1, ino_, dtype::Dir);
         else if (cookie == 1)
-            set_name(out, "..", 2, ROOT_INO, dtype::Dir);
-        else if (cookie - 2 < NET_FILE_COUNT) {
-            const PidFile& f = NET_FILES[cookie - 2];
-            set_name(out, f.name, cstrlen(f.name), NET_FILE_INO + (cookie - 2), dtype::Regular);
+            set_name(out, "..", 2, parent_ino_, dtype::Dir);
+        else if (cookie - 2 < spec_.count) {
+            const ProcEntry& e = spec_.entries[cookie - 2];
+            set_name(out, e.name, cstrlen(e.name), e.ino, e.dir ? dtype::Dir : dtype::Regular);
         } else {
             return false;
         }
@@ -367,7 +403,9 @@ public:
     }
 
 private:
-    RefPtr<Inode> root_;
+    const ProcDirSpec& spec_;
+    RefPtr<Inode> parent_;
+    uint64_t parent_ino_;
 };
 
 constexpr uint64_t PID_COOKIE = 0x10000;
@@ -381,7 +419,8 @@ public:
     Result<RefPtr<Inode>> lookup(Name name) override {
         if (name.equals(".") || name.equals("..")) return RefPtr<Inode>(this);
         if (name.equals("self")) return make_node<ProcSelf>(st_);
-        if (name.equals("net")) return make_node<ProcNetDir>(st_, RefPtr<Inode>(this));
+        if (name.equals("net")) return make_node<ProcTableDir>(st_, NET_DIR, RefPtr<Inode>(this), ROOT_INO);
+        if (name.equals("sys")) return make_node<ProcTableDir>(st_, SYS_DIR, RefPtr<Inode>(this), ROOT_INO);
         for (size_t i = 0; i < GLOBAL_FILE_COUNT; i++) {
             if (name.equals(GLOBAL_FILES[i].name))
                 return make_node<ProcFileNode>(st_, FILE_INO + i, GLOBAL_FILES[i].perm, GLOBAL_FILES[i].file, 0u);
@@ -400,9 +439,11 @@ public:
             set_name(out, "self", 4, SELF_INO, dtype::Symlink);
         } else if (cookie == 3) {
             set_name(out, "net", 3, NET_DIR_INO, dtype::Dir);
-        } else if (cookie - 4 < GLOBAL_FILE_COUNT) {
-            const GlobalFile& g = GLOBAL_FILES[cookie - 4];
-            set_name(out, g.name, cstrlen(g.name), FILE_INO + (cookie - 4), dtype::Regular);
+        } else if (cookie == 4) {
+            set_name(out, "sys", 3, SYS_DIR_INO, dtype::Dir);
+        } else if (cookie - 5 < GLOBAL_FILE_COUNT) {
+            const GlobalFile& g = GLOBAL_FILES[cookie - 5];
+            set_name(out, g.name, cstrlen(g.name), FILE_INO + (cookie - 5), dtype::Regular);
         } else {
             // Processes, by pid: the cookie is just past the last pid returned.
             uint64_t from = cookie < PID_COOKIE ? 0 : cookie - PID_COOKIE;
@@ -419,7 +460,7 @@ public:
             return false;
         }
         cookie++;
-        if (cookie == 4 + GLOBAL_FILE_COUNT) cookie = PID_COOKIE;
+        if (cookie == 5 + GLOBAL_FILE_COUNT) cookie = PID_COOKIE;
         return true;
     }
 };

@@ -4,6 +4,7 @@
 //   /proc/PID/{stat,cmdline,status}                  /proc/domains (read) /proc/domctl (write)
 //   /proc/PID/task/TID/{stat,cmdline,status} (one directory per thread; the process's text)
 //   /proc/profile (the sampling profiler: write start/stop/reset, read the samples)
+//   /proc/net/dev   /proc/sys/vm/drop_caches (write 1, 2 or 3: the file system's caches go)
 // What the files say comes from a ProcSource (the kernel's: the process table, the memory
 // manager, the mount table, the domain manager; host tests use a fake). A file's text is made
 // once, at open, into a buffer the description reads from, so a reader sees one consistent
@@ -37,7 +38,8 @@ enum class ProcFile : uint8_t {
     NetTcp,
     NetUdp,
     NetTcp6,
-    NetUdp6
+    NetUdp6,
+    DropCaches
 };
 
 // A growing text buffer (the file's contents).
@@ -72,8 +74,8 @@ public:
     virtual uint32_t self_pid() = 0;
     // The text of a file (pid is 0 for the global ones). NoEnt when the process is gone.
     virtual Result<void> generate(ProcFile file, uint32_t pid, ProcText& out) = 0;
-    // A write to a writable file (/proc/domctl, /proc/profile). The source checks the writer's
-    // privilege.
+    // A write to a writable file (/proc/domctl, /proc/profile, /proc/sys/vm/drop_caches). The
+    // source checks the writer's privilege.
     virtual Result<size_t> write(ProcFile file, const char* data, size_t n) = 0;
     // Who /proc/PID and its files belong to: the process's effective ids, as on Linux (root
     // when the process is gone or the source does not say).
