@@ -41,14 +41,12 @@ Result<void> send_matching(int s, int32_t code, Match&& match) {
     info.kill.pid = int32_t(me.pid);
     info.kill.uid = me.uid;
     bool found = false;
-    uint32_t init = init_pid();
     SpinlockGuard g(process_table_lock());
     for_each_process_locked([&](Process& q) {
         if (!match(q)) return;
         found = true;
-        // As on Linux, init only receives the signals it has handlers for (not even SIGKILL),
-        // or blocks (to take them with sigtimedwait, as busybox init does).
-        if (q.pid == init && s && q.actions[s - 1].handler <= HANDLER_IGNORE &&
+        // Init's refusal waits for delivery while init blocks the signal (see init_refuses).
+        if (s && init_refuses(q, q.actions[s - 1], code) &&
             !((__atomic_load_n(&q.signal_mask, __ATOMIC_ACQUIRE) | q.sigwait_set) & sigbit(s)))
             return;
         if (s) send_signal_locked(q, s, info);
