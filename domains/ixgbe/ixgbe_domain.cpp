@@ -25,37 +25,31 @@ namespace {
 constexpr uint64_t WAIT_SLICE_NS = 10'000'000;
 constexpr uint64_t TX_STALL_NS = 500'000'000;  // below the 2 s watchdog
 
-class DomainPlatform final : public Platform {
+// The MSI-X vectors are granted before the core is created (domain_main), so that each
+// bring-up's setup_interrupts only reads the grant.
+class DomainPlatform final : public domain_rt::DevicePlatform<Platform> {
 public:
     DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, void* bar)
-        : caps_(caps), handle_(handle), regs_(bar) {}
+        : DevicePlatform(handle), caps_(caps), regs_(bar) {}
 
     uint32_t read32(uint32_t offset) override { return regs_.read32(offset); }
     void write32(uint32_t offset, uint32_t value) override { regs_.write32(offset, value); }
-    Result<DmaRegion> alloc_dma(size_t bytes) override {
-        auto p = TRY(domain_rt::dma_alloc(handle_, bytes));
-        return DmaRegion{p.virt, p.bus, p.size};
-    }
-    void free_dma(const DmaRegion& r) override { domain_rt::dma_free(handle_, r.virt, r.size); }
-    uint64_t now_ns() override { return caps_.time_now_ns(); }
-    void delay_us(uint32_t us) override { domain_rt::delay_us(us); }
-    void wait_for_interrupt(uint64_t deadline_ns) override {
+    uint32_t setup_interrupts(uint32_t wanted) override { return vectors < wanted ? vectors : wanted; }
+    void wait_interrupt(uint16_t vector, uint64_t deadline_ns) override {
         uint64_t now = now_ns();
         if (now >= deadline_ns) return;
         uint64_t slice = deadline_ns - now < WAIT_SLICE_NS ? deadline_ns - now : WAIT_SLICE_NS;
-        if (vectors > VECTOR_QUEUE) {
-            caps_.device_irq_wait(handle_, VECTOR_QUEUE, slice);
+        if (vector < vectors) {
+            caps_.device_irq_wait(handle(), vector, slice);
             return;
         }
         delay_us(poll_interval_us());
     }
-    bool has_interrupts() const override { return vectors > VECTOR_QUEUE; }
 
     uint32_t vectors = 0;  // MSI-X entries granted
 
 private:
     const lamina_domain_caps& caps_;
-    uint64_t handle_;
     domain_rt::Mmio regs_;
 };
 
@@ -120,6 +114,6 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     if (int32_t rc = caps.interface_publish("nic", 3, static_cast<idl::Nic*>(adaptor)); rc != 0) return -rc;
     const uint8_t* m = core->device().mac().bytes;
     log("82599 port %02x:%02x:%02x:%02x:%02x:%02x, %s", m[0], m[1], m[2], m[3], m[4], m[5],
-        platform->has_interrupts() ? "MSI-X" : "polled");
+        core->device().interrupts() ? "MSI-X" : "polled");
     return 0;
 }

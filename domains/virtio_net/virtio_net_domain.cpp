@@ -11,6 +11,7 @@
 // Calls: one at a time (the kernel's NIC service serializes them).
 #include <new>
 
+#include "domains/lib/device.h"
 #include "domains/lib/domain.h"
 #include "drivers/nic/nic_adaptor.h"
 #include "drivers/virtio/net.h"
@@ -21,9 +22,10 @@ namespace {
 
 constexpr uint16_t VENDOR = virtio::spec::PCI_VENDOR, DEVICE = virtio::spec::PCI_DEVICE_NET;
 
-class DomainPlatform final : public virtio::Platform {
+class DomainPlatform final : public domain_rt::DevicePlatform<virtio::Platform> {
 public:
-    DomainPlatform(const lamina_domain_caps& caps, const lamina_device_info& dev) : caps_(caps), dev_(dev) {}
+    DomainPlatform(const lamina_domain_caps& caps, const lamina_device_info& dev)
+        : DevicePlatform(dev.handle), caps_(caps), dev_(dev) {}
 
     // Maps every memory BAR the device has; the capability walk checks regions against them.
     void map_bars() {
@@ -59,23 +61,6 @@ public:
             *reinterpret_cast<volatile uint32_t*>(p) = v;
     }
 
-    Result<virtio::DmaRegion> alloc_dma(size_t bytes) override {
-        size_t size = (bytes + 4095) & ~size_t(4095);
-        void* virt = nullptr;
-        uint64_t bus = 0;
-        if (int32_t rc = caps_.dma_alloc(dev_.handle, size, &virt, &bus); rc != 0) return Errno(rc);
-        return virtio::DmaRegion{virt, bus, size};
-    }
-    void free_dma(const virtio::DmaRegion& r) override { caps_.dma_free(dev_.handle, r.virt, r.size); }
-
-    uint64_t now_ns() override { return caps_.time_now_ns(); }
-    // Short delays spin (a kernel sleep lasts at least a tick); sleep_ns(0) then restarts the
-    // watchdog and leaves at once if the domain has been failed meanwhile.
-    void delay_us(uint32_t us) override {
-        uint64_t end = now_ns() + uint64_t(us) * 1000;
-        while (now_ns() < end) asm volatile("pause");
-        caps_.sleep_ns(0);
-    }
     uint32_t setup_interrupts(uint32_t wanted) override {
         if (granted_ == 0) {
             uint32_t n = 0;
