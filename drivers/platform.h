@@ -53,4 +53,14 @@ protected:
     ~Platform() = default;  // never owned through this interface
 };
 
+// A device driven through the 32-bit registers of its BAR0 (the 82599, NVMe), by byte offset.
+class Bar0Platform : public Platform {
+public:
+    virtual uint32_t read32(uint32_t offset) = 0;
+    virtual void write32(uint32_t offset, uint32_t value) = 0;
+
+protected:
+    ~Bar0Platform() = default;
+};
+
 }  // namespace lamina::drivers

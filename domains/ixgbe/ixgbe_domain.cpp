@@ -12,6 +12,7 @@
 // well below the kernel's watchdog.
 #include "domains/lib/device.h"
 #include "domains/lib/domain.h"
+#include "domains/lib/nic_host.h"
 #include "drivers/ixgbe/ixgbe_nic.h"
 #include "drivers/nic/nic_adaptor.h"
 
@@ -53,22 +54,6 @@ private:
     domain_rt::Mmio regs_;
 };
 
-// A NetPacket never straddles a page: its bytes are one bus-address segment.
-class DomainNicHost final : public nic::NicHost {
-public:
-    explicit DomainNicHost(const lamina_domain_caps& caps) : caps_(caps) {}
-    Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
-        lamina_dma_segment seg;
-        uint32_t n = 0;
-        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, &seg, 1, &n); rc != 0) return Errno(rc);
-        if (n != 1 || seg.length < length) return Errno::Inval;
-        return seg.bus_address;
-    }
-
-private:
-    const lamina_domain_caps& caps_;
-};
-
 void device_failed(void*, const char* why) { domain_rt::panic("82599 failed: %s", why); }
 
 }  // namespace
@@ -80,18 +65,10 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("no 82599 port %04x:%04x to claim: errno %d", spec::VENDOR_INTEL, spec::DEVICE_82599_SFP, rc);
         return -rc;
     }
-    void* bar = nullptr;
-    size_t bar_size = 0;
-    if (int32_t rc = caps.device_map_bar(dev.handle, 0, &bar, &bar_size); rc != 0) {
-        log("cannot map BAR0: errno %d", rc);
-        return -rc;
-    }
-    if (bar_size < spec::BAR0_SIZE) {
-        log("BAR0 is %zu bytes, the 82599's registers need %u", bar_size, spec::BAR0_SIZE);
-        return -int64_t(Errno::NXIO);
-    }
-    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, bar);
-    auto* host = new (std::nothrow) DomainNicHost(caps);
+    auto bar = domain_rt::map_bar(dev.handle, 0, spec::BAR0_SIZE);
+    if (bar.is_error()) return -int64_t(bar.error().code());
+    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, bar.value());
+    auto* host = new (std::nothrow) domain_rt::ExchangeNicHost;
     if (!platform || !host) return -int64_t(Errno::NoMem);
     uint32_t granted = 0;
     if (caps.device_irq_setup(dev.handle, VECTORS, &granted) == 0) platform->vectors = granted;

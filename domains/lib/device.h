@@ -26,6 +26,10 @@ private:
     volatile uint8_t* base_;
 };
 
+// Maps memory BAR `bar` of the claimed device `handle`; NXIO when it is smaller than
+// `min_size`. Failures are logged.
+Result<void*> map_bar(uint64_t handle, uint8_t bar, size_t min_size);
+
 // `bytes` rounded up to whole pages of zeroed memory the device `handle` may reach.
 Result<drivers::DmaRegion> dma_alloc(uint64_t handle, size_t bytes);
 void dma_free(uint64_t handle, const drivers::DmaRegion& region);

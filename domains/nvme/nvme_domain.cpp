@@ -157,13 +157,9 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("cannot claim the NVMe controller %04x:%04x: errno %d", VENDOR, DEVICE, rc);
         return -rc;
     }
-    void* bar = nullptr;
-    size_t bar_size = 0;
-    if (int32_t rc = caps.device_map_bar(dev.handle, 0, &bar, &bar_size); rc != 0) {
-        log("cannot map BAR0: errno %d", rc);
-        return -rc;
-    }
-    auto made_platform = make_own<DomainPlatform>(caps, dev.handle, bar);
+    auto bar = domain_rt::map_bar(dev.handle, 0, 0);
+    if (bar.is_error()) return -int64_t(bar.error().code());
+    auto made_platform = make_own<DomainPlatform>(caps, dev.handle, bar.value());
     auto made_host = make_own<DomainBlockHost>(caps);
     if (made_platform.is_error() || made_host.is_error()) return -int64_t(Errno::NoMem);
     Own<DomainPlatform> platform = made_platform.release_value();

@@ -13,6 +13,7 @@
 
 #include "domains/lib/device.h"
 #include "domains/lib/domain.h"
+#include "domains/lib/nic_host.h"
 #include "drivers/nic/nic_adaptor.h"
 #include "drivers/virtio/net.h"
 
@@ -88,20 +89,6 @@ private:
     uint32_t granted_ = 0;
 };
 
-class DomainNicHost final : public nic::NicHost {
-public:
-    explicit DomainNicHost(const lamina_domain_caps& caps) : caps_(caps) {}
-    Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
-        lamina_dma_segment seg;
-        uint32_t n = 0;
-        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, &seg, 1, &n); rc != 0) return Errno(rc);
-        return seg.bus_address;
-    }
-
-private:
-    const lamina_domain_caps& caps_;
-};
-
 }  // namespace
 
 int64_t domain_main(const lamina_domain_caps& caps) {
@@ -118,7 +105,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         return -rc;
     }
     auto* platform = new (std::nothrow) DomainPlatform(caps, dev);
-    auto* host = new (std::nothrow) DomainNicHost(caps);
+    auto* host = new (std::nothrow) domain_rt::ExchangeNicHost;
     auto* driver = platform ? new (std::nothrow) virtio::VirtioNet(*platform) : nullptr;
     if (!host || !driver) return -int64_t(Errno::NoMem);
     platform->map_bars();

@@ -16,11 +16,9 @@ namespace lamina::nvme {
 
 using drivers::DmaRegion;
 
-class Platform : public drivers::Platform {
+// BAR0's registers take 64-bit accesses too, used only for CAP, ASQ and ACQ.
+class Platform : public drivers::Bar0Platform {
 public:
-    // BAR0 registers, by byte offset. 64-bit accesses are used only for CAP, ASQ and ACQ.
-    virtual uint32_t read32(uint32_t offset) = 0;
-    virtual void write32(uint32_t offset, uint32_t value) = 0;
     virtual uint64_t read64(uint32_t offset) = 0;
     virtual void write64(uint32_t offset, uint64_t value) = 0;
 
