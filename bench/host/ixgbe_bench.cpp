@@ -37,11 +37,11 @@
 
 namespace {
 
+using lamina::drivers::DmaRegion;
 using lamina::idl::NetPacket;
 using lamina::idl::PacketKind;
 using lamina::ixgbe::Config;
 using lamina::ixgbe::Device;
-using lamina::ixgbe::DmaRegion;
 using lamina::ixgbe::RxBuffer;
 using lamina::ixgbe::RxFragment;
 using lamina::ixgbe::TxFrame;
@@ -76,7 +76,7 @@ public:
         if (!a.virt) return lamina::Errno::NoMem;
         return DmaRegion{a.virt, a.phys, a.size};
     }
-    void free_dma(const DmaRegion& r) override { model_.memory().free(r.phys); }
+    void free_dma(const DmaRegion& r) override { model_.memory().free(r.bus); }
     uint64_t now_ns() override { return clock_; }
     void delay_us(uint32_t us) override {
         clock_ += us * 1000ull;

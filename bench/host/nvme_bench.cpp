@@ -29,12 +29,12 @@
 
 namespace {
 
+using lamina::drivers::DmaRegion;
 using lamina::nvme::BlockCompletion;
 using lamina::nvme::BlockOp;
 using lamina::nvme::BlockRequest;
 using lamina::nvme::Config;
 using lamina::nvme::Controller;
-using lamina::nvme::DmaRegion;
 using lamina::nvme::DmaSegment;
 using lamina::nvme_model::NvmeModel;
 using lamina::nvme_model::Options;
@@ -61,10 +61,10 @@ public:
         if (!a.virt) return lamina::Errno::NoMem;
         return DmaRegion{a.virt, a.phys, a.size};
     }
-    void free_dma(const DmaRegion& r) override { model_.memory().free(r.phys); }
+    void free_dma(const DmaRegion& r) override { model_.memory().free(r.bus); }
     uint64_t now_ns() override { return clock_; }
     void delay_us(uint32_t us) override { clock_ += us * 1000ull; }
-    void wait_for_queue(uint16_t, uint64_t deadline) override {
+    void wait_interrupt(uint16_t, uint64_t deadline) override {
         uint64_t t = __rdtsc();
         size_t n = model_.step();
         charge(t);

@@ -61,14 +61,14 @@ public:
         model_.bar_write(bar, off, w, v);
         charge(t);
     }
-    lamina::Result<lamina::virtio::DmaRegion> alloc_dma(size_t bytes) override {
+    lamina::Result<lamina::drivers::DmaRegion> alloc_dma(size_t bytes) override {
         size_t size = (bytes + 4095) & ~size_t(4095);
         void* p = aligned_alloc(4096, size);
         memset(p, 0, size);
         model_.grant(p, size);
-        return lamina::virtio::DmaRegion{p, reinterpret_cast<uint64_t>(p), size};
+        return lamina::drivers::DmaRegion{p, reinterpret_cast<uint64_t>(p), size};
     }
-    void free_dma(const lamina::virtio::DmaRegion& r) override {
+    void free_dma(const lamina::drivers::DmaRegion& r) override {
         model_.revoke(r.virt);
         free(r.virt);
     }

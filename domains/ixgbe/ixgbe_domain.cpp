@@ -12,6 +12,7 @@
 // well below the kernel's watchdog.
 #include "domains/lib/device.h"
 #include "domains/lib/domain.h"
+#include "domains/lib/nic_host.h"
 #include "drivers/ixgbe/ixgbe_nic.h"
 #include "drivers/nic/nic_adaptor.h"
 
@@ -25,54 +26,32 @@ namespace {
 constexpr uint64_t WAIT_SLICE_NS = 10'000'000;
 constexpr uint64_t TX_STALL_NS = 500'000'000;  // below the 2 s watchdog
 
-class DomainPlatform final : public Platform {
+// The MSI-X vectors are granted before the core is created (domain_main), so that each
+// bring-up's setup_interrupts only reads the grant.
+class DomainPlatform final : public domain_rt::DevicePlatform<Platform> {
 public:
     DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, void* bar)
-        : caps_(caps), handle_(handle), regs_(bar) {}
+        : DevicePlatform(handle), caps_(caps), regs_(bar) {}
 
     uint32_t read32(uint32_t offset) override { return regs_.read32(offset); }
     void write32(uint32_t offset, uint32_t value) override { regs_.write32(offset, value); }
-    Result<DmaRegion> alloc_dma(size_t bytes) override {
-        auto p = TRY(domain_rt::dma_alloc(handle_, bytes));
-        return DmaRegion{p.virt, p.bus, p.size};
-    }
-    void free_dma(const DmaRegion& r) override { domain_rt::dma_free(handle_, r.virt, r.size); }
-    uint64_t now_ns() override { return caps_.time_now_ns(); }
-    void delay_us(uint32_t us) override { domain_rt::delay_us(us); }
-    void wait_for_interrupt(uint64_t deadline_ns) override {
+    uint32_t setup_interrupts(uint32_t wanted) override { return vectors < wanted ? vectors : wanted; }
+    void wait_interrupt(uint16_t vector, uint64_t deadline_ns) override {
         uint64_t now = now_ns();
         if (now >= deadline_ns) return;
         uint64_t slice = deadline_ns - now < WAIT_SLICE_NS ? deadline_ns - now : WAIT_SLICE_NS;
-        if (vectors > VECTOR_QUEUE) {
-            caps_.device_irq_wait(handle_, VECTOR_QUEUE, slice);
+        if (vector < vectors) {
+            caps_.device_irq_wait(handle(), vector, slice);
             return;
         }
         delay_us(poll_interval_us());
     }
-    bool has_interrupts() const override { return vectors > VECTOR_QUEUE; }
 
     uint32_t vectors = 0;  // MSI-X entries granted
 
 private:
     const lamina_domain_caps& caps_;
-    uint64_t handle_;
     domain_rt::Mmio regs_;
-};
-
-// A NetPacket never straddles a page: its bytes are one bus-address segment.
-class DomainNicHost final : public nic::NicHost {
-public:
-    explicit DomainNicHost(const lamina_domain_caps& caps) : caps_(caps) {}
-    Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
-        lamina_dma_segment seg;
-        uint32_t n = 0;
-        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, &seg, 1, &n); rc != 0) return Errno(rc);
-        if (n != 1 || seg.length < length) return Errno::Inval;
-        return seg.bus_address;
-    }
-
-private:
-    const lamina_domain_caps& caps_;
 };
 
 void device_failed(void*, const char* why) { domain_rt::panic("82599 failed: %s", why); }
@@ -86,18 +65,10 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("no 82599 port %04x:%04x to claim: errno %d", spec::VENDOR_INTEL, spec::DEVICE_82599_SFP, rc);
         return -rc;
     }
-    void* bar = nullptr;
-    size_t bar_size = 0;
-    if (int32_t rc = caps.device_map_bar(dev.handle, 0, &bar, &bar_size); rc != 0) {
-        log("cannot map BAR0: errno %d", rc);
-        return -rc;
-    }
-    if (bar_size < spec::BAR0_SIZE) {
-        log("BAR0 is %zu bytes, the 82599's registers need %u", bar_size, spec::BAR0_SIZE);
-        return -int64_t(Errno::NXIO);
-    }
-    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, bar);
-    auto* host = new (std::nothrow) DomainNicHost(caps);
+    auto bar = domain_rt::map_bar(dev.handle, 0, spec::BAR0_SIZE);
+    if (bar.is_error()) return -int64_t(bar.error().code());
+    auto* platform = new (std::nothrow) DomainPlatform(caps, dev.handle, bar.value());
+    auto* host = new (std::nothrow) domain_rt::ExchangeNicHost;
     if (!platform || !host) return -int64_t(Errno::NoMem);
     uint32_t granted = 0;
     if (caps.device_irq_setup(dev.handle, VECTORS, &granted) == 0) platform->vectors = granted;
@@ -120,6 +91,6 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     if (int32_t rc = caps.interface_publish("nic", 3, static_cast<idl::Nic*>(adaptor)); rc != 0) return -rc;
     const uint8_t* m = core->device().mac().bytes;
     log("82599 port %02x:%02x:%02x:%02x:%02x:%02x, %s", m[0], m[1], m[2], m[3], m[4], m[5],
-        platform->has_interrupts() ? "MSI-X" : "polled");
+        core->device().interrupts() ? "MSI-X" : "polled");
     return 0;
 }

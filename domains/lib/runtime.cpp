@@ -59,22 +59,34 @@ bool compatible(const lamina_domain_caps* c) {
 
 const lamina_domain_caps& caps() { return *g_caps; }
 
+namespace {
+
+// One line for the kernel's log, formatted and cut to the buffer.
+struct Line {
+    char text[256];
+    size_t length;
+    Line(const char* fmt, va_list ap) {
+        size_t n = vsnformat(text, sizeof(text), fmt, ap);
+        length = n < sizeof(text) ? n : sizeof(text) - 1;
+    }
+};
+
+}  // namespace
+
 void log(const char* fmt, ...) {
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = vsnformat(buf, sizeof(buf), fmt, ap);
+    Line line(fmt, ap);
     va_end(ap);
-    g_caps->log(buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+    g_caps->log(line.text, line.length);
 }
 
 void panic(const char* fmt, ...) {
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = vsnformat(buf, sizeof(buf), fmt, ap);
+    Line line(fmt, ap);
     va_end(ap);
-    if (g_caps) g_caps->panic(buf, n < sizeof(buf) ? n : sizeof(buf) - 1);
+    if (g_caps) g_caps->panic(line.text, line.length);
     __builtin_trap();  // no table to report through: a #UD the kernel sees as a domain fault
 }
 

@@ -47,36 +47,23 @@ NetAddr to_net(const ip_addr_t* ip, u16_t port) {
 
 bool is_any(const NetAddr& a) { return a.ip[0] == 0 && a.ip[1] == 0 && a.ip[2] == 0 && a.ip[3] == 0; }
 
+// lwIP's errors as Linux reports the same conditions; anything else is EINVAL.
+struct ErrMapping {
+    err_t err;
+    Errno errno_value;
+};
+constexpr ErrMapping ERR_TO_ERRNO[] = {
+    {ERR_MEM, Errno::NoBufs},       {ERR_BUF, Errno::NoBufs},    {ERR_TIMEOUT, Errno::TimedOut},
+    {ERR_RTE, Errno::NetUnreach},   {ERR_IF, Errno::NetUnreach}, {ERR_INPROGRESS, Errno::InProgress},
+    {ERR_WOULDBLOCK, Errno::Again}, {ERR_USE, Errno::AddrInUse}, {ERR_ALREADY, Errno::Already},
+    {ERR_ISCONN, Errno::IsConn},    {ERR_CONN, Errno::NotConn},  {ERR_CLSD, Errno::NotConn},
+    {ERR_ABRT, Errno::ConnAborted}, {ERR_RST, Errno::ConnReset},
+};
+
 Errno from_err(err_t e) {
-    switch (e) {
-        case ERR_MEM:
-        case ERR_BUF:
-            return Errno::NoBufs;
-        case ERR_TIMEOUT:
-            return Errno::TimedOut;
-        case ERR_RTE:
-        case ERR_IF:
-            return Errno::NetUnreach;
-        case ERR_INPROGRESS:
-            return Errno::InProgress;
-        case ERR_WOULDBLOCK:
-            return Errno::Again;
-        case ERR_USE:
-            return Errno::AddrInUse;
-        case ERR_ALREADY:
-            return Errno::Already;
-        case ERR_ISCONN:
-            return Errno::IsConn;
-        case ERR_CONN:
-        case ERR_CLSD:
-            return Errno::NotConn;
-        case ERR_ABRT:
-            return Errno::ConnAborted;
-        case ERR_RST:
-            return Errno::ConnReset;
-        default:
-            return Errno::Inval;
-    }
+    for (const ErrMapping& m : ERR_TO_ERRNO)
+        if (m.err == e) return m.errno_value;
+    return Errno::Inval;
 }
 
 // An address a socket may bind to: any, loopback, or one of the interfaces' own.
@@ -362,6 +349,12 @@ Result<Socket*> NetService::lookup(uint32_t handle) {
     return &s;
 }
 
+Result<Socket*> NetService::lookup(uint32_t handle, SockKind kind) {
+    Socket* s = TRY(lookup(handle));
+    if (s->kind != kind) return Errno::NotSup;  // EOPNOTSUPP, as Linux says for a datagram socket's listen
+    return s;
+}
+
 Socket* NetService::allocate(SockKind kind) {
     for (uint32_t i = 0; i < MAX_SOCKETS; i++) {
         Socket& s = sockets_[i];
@@ -499,8 +492,7 @@ Result<NetAddr> NetService::bind(uint32_t sock, const NetAddr& addr) {
 
 Result<void> NetService::listen(uint32_t sock, uint32_t backlog) {
     Request request(*this);
-    Socket& s = *TRY(lookup(sock));
-    if (s.kind != SockKind::Stream) return Errno::NotSup;  // EOPNOTSUPP, as Linux says for datagram sockets
+    Socket& s = *TRY(lookup(sock, SockKind::Stream));
     u8_t limit = static_cast<u8_t>(backlog < 1 ? 1 : backlog > MAX_BACKLOG ? MAX_BACKLOG : backlog);
     if (s.stream == Socket::Stream::Listening) {
         tcp_backlog_set(s.pcb.tcp, limit);
@@ -561,8 +553,7 @@ Result<void> NetService::connect(uint32_t sock, const NetAddr& addr) {
 
 Result<idl::NetAccepted> NetService::accept(uint32_t sock) {
     Request request(*this);
-    Socket& l = *TRY(lookup(sock));
-    if (l.kind != SockKind::Stream) return Errno::NotSup;
+    Socket& l = *TRY(lookup(sock, SockKind::Stream));
     if (l.stream != Socket::Stream::Listening) return Errno::Inval;
     if (l.pending_head == 0) return Errno::Again;
     Socket& s = sockets_[l.pending_head - 1];

@@ -117,7 +117,10 @@ private:
     friend struct Callbacks;
     class Request;
 
+    // The socket a handle names: EBADF for a stale or unknown handle; with `kind`, EOPNOTSUPP
+    // for a socket of another kind.
     Result<Socket*> lookup(uint32_t handle);
+    Result<Socket*> lookup(uint32_t handle, idl::SockKind kind);
     Socket* allocate(idl::SockKind kind);
     void release(Socket& s);
     void mark(Socket& s);

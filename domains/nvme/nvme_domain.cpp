@@ -40,10 +40,10 @@ enum Control : uint64_t {
     STALL_CONTROLLER = 7,   // disable the controller behind the driver's back: the next command times out
 };
 
-class DomainPlatform final : public Platform {
+class DomainPlatform final : public domain_rt::DevicePlatform<Platform> {
 public:
     DomainPlatform(const lamina_domain_caps& caps, uint64_t handle, void* bar)
-        : caps_(caps), handle_(handle), regs_(bar) {}
+        : DevicePlatform(handle), caps_(caps), regs_(bar) {}
 
     uint32_t read32(uint32_t offset) override { return regs_.read32(offset); }
     void write32(uint32_t offset, uint32_t value) override {
@@ -57,20 +57,15 @@ public:
     uint64_t read64(uint32_t offset) override { return regs_.read64(offset); }
     void write64(uint32_t offset, uint64_t value) override { regs_.write64(offset, value); }
 
-    Result<DmaRegion> alloc_dma(size_t bytes) override {
-        auto p = TRY(domain_rt::dma_alloc(handle_, bytes));
-        return DmaRegion{p.virt, p.bus, p.size};
+    uint32_t setup_interrupts(uint32_t wanted) override {
+        if (!interrupts) return 0;
+        return vectors < wanted ? vectors : wanted;
     }
-    void free_dma(const DmaRegion& region) override { domain_rt::dma_free(handle_, region.virt, region.size); }
-
-    uint64_t now_ns() override { return caps_.time_now_ns(); }
-    void delay_us(uint32_t us) override { domain_rt::delay_us(us); }
-
-    void wait_for_queue(uint16_t vector, uint64_t deadline_ns) override {
+    void wait_interrupt(uint16_t vector, uint64_t deadline_ns) override {
         uint64_t now = now_ns();
         if (now >= deadline_ns) return;
         if (interrupts && vector < vectors) {
-            if (caps_.device_irq_wait(handle_, vector, deadline_ns - now) == 0)
+            if (caps_.device_irq_wait(handle(), vector, deadline_ns - now) == 0)
                 __atomic_fetch_add(&interrupt_wakeups, 1, __ATOMIC_RELAXED);
             return;
         }
@@ -82,18 +77,16 @@ public:
         while (now_ns() < end) asm volatile("pause");
         caps_.sleep_ns(0);
     }
-    bool has_interrupts() const override { return interrupts; }
     uint32_t poll_interval_us() const override { return 5; }
 
-    bool interrupts = false;
-    uint32_t vectors = 0;  // MSI-X entries granted
+    bool interrupts = false;  // the I/O queues may run on MSI-X (else polled: nvme.control)
+    uint32_t vectors = 0;     // MSI-X entries granted
     bool crash_armed = false;
     uint64_t interrupt_wakeups = 0;
     uint64_t polled_waits = 0;
 
 private:
     const lamina_domain_caps& caps_;
-    uint64_t handle_;
     domain_rt::Mmio regs_;
 };
 
@@ -164,13 +157,9 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("cannot claim the NVMe controller %04x:%04x: errno %d", VENDOR, DEVICE, rc);
         return -rc;
     }
-    void* bar = nullptr;
-    size_t bar_size = 0;
-    if (int32_t rc = caps.device_map_bar(dev.handle, 0, &bar, &bar_size); rc != 0) {
-        log("cannot map BAR0: errno %d", rc);
-        return -rc;
-    }
-    auto made_platform = make_own<DomainPlatform>(caps, dev.handle, bar);
+    auto bar = domain_rt::map_bar(dev.handle, 0, 0);
+    if (bar.is_error()) return -int64_t(bar.error().code());
+    auto made_platform = make_own<DomainPlatform>(caps, dev.handle, bar.value());
     auto made_host = make_own<DomainBlockHost>(caps);
     if (made_platform.is_error() || made_host.is_error()) return -int64_t(Errno::NoMem);
     Own<DomainPlatform> platform = made_platform.release_value();

@@ -11,7 +11,9 @@
 // Calls: one at a time (the kernel's NIC service serializes them).
 #include <new>
 
+#include "domains/lib/device.h"
 #include "domains/lib/domain.h"
+#include "domains/lib/nic_host.h"
 #include "drivers/nic/nic_adaptor.h"
 #include "drivers/virtio/net.h"
 
@@ -21,9 +23,10 @@ namespace {
 
 constexpr uint16_t VENDOR = virtio::spec::PCI_VENDOR, DEVICE = virtio::spec::PCI_DEVICE_NET;
 
-class DomainPlatform final : public virtio::Platform {
+class DomainPlatform final : public domain_rt::DevicePlatform<virtio::Platform> {
 public:
-    DomainPlatform(const lamina_domain_caps& caps, const lamina_device_info& dev) : caps_(caps), dev_(dev) {}
+    DomainPlatform(const lamina_domain_caps& caps, const lamina_device_info& dev)
+        : DevicePlatform(dev.handle), caps_(caps), dev_(dev) {}
 
     // Maps every memory BAR the device has; the capability walk checks regions against them.
     void map_bars() {
@@ -59,23 +62,6 @@ public:
             *reinterpret_cast<volatile uint32_t*>(p) = v;
     }
 
-    Result<virtio::DmaRegion> alloc_dma(size_t bytes) override {
-        size_t size = (bytes + 4095) & ~size_t(4095);
-        void* virt = nullptr;
-        uint64_t bus = 0;
-        if (int32_t rc = caps_.dma_alloc(dev_.handle, size, &virt, &bus); rc != 0) return Errno(rc);
-        return virtio::DmaRegion{virt, bus, size};
-    }
-    void free_dma(const virtio::DmaRegion& r) override { caps_.dma_free(dev_.handle, r.virt, r.size); }
-
-    uint64_t now_ns() override { return caps_.time_now_ns(); }
-    // Short delays spin (a kernel sleep lasts at least a tick); sleep_ns(0) then restarts the
-    // watchdog and leaves at once if the domain has been failed meanwhile.
-    void delay_us(uint32_t us) override {
-        uint64_t end = now_ns() + uint64_t(us) * 1000;
-        while (now_ns() < end) asm volatile("pause");
-        caps_.sleep_ns(0);
-    }
     uint32_t setup_interrupts(uint32_t wanted) override {
         if (granted_ == 0) {
             uint32_t n = 0;
@@ -103,20 +89,6 @@ private:
     uint32_t granted_ = 0;
 };
 
-class DomainNicHost final : public nic::NicHost {
-public:
-    explicit DomainNicHost(const lamina_domain_caps& caps) : caps_(caps) {}
-    Result<uint64_t> bus_address(const void* object, uint64_t offset, uint32_t length) override {
-        lamina_dma_segment seg;
-        uint32_t n = 0;
-        if (int32_t rc = caps_.exchange_dma_segments(object, offset, length, &seg, 1, &n); rc != 0) return Errno(rc);
-        return seg.bus_address;
-    }
-
-private:
-    const lamina_domain_caps& caps_;
-};
-
 }  // namespace
 
 int64_t domain_main(const lamina_domain_caps& caps) {
@@ -133,7 +105,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         return -rc;
     }
     auto* platform = new (std::nothrow) DomainPlatform(caps, dev);
-    auto* host = new (std::nothrow) DomainNicHost(caps);
+    auto* host = new (std::nothrow) domain_rt::ExchangeNicHost;
     auto* driver = platform ? new (std::nothrow) virtio::VirtioNet(*platform) : nullptr;
     if (!host || !driver) return -int64_t(Errno::NoMem);
     platform->map_bars();

@@ -196,8 +196,8 @@ Result<void> Device::setup_rx() {
     rx_cookies_ = new (std::nothrow) uint64_t[n];
     if (!rx_cookies_) return Errno::NoMem;
     rx_mask_ = n - 1;
-    platform_.write32(reg::rdbal(0), uint32_t(rx_ring_mem_.phys));
-    platform_.write32(reg::rdbah(0), uint32_t(rx_ring_mem_.phys >> 32));
+    platform_.write32(reg::rdbal(0), uint32_t(rx_ring_mem_.bus));
+    platform_.write32(reg::rdbah(0), uint32_t(rx_ring_mem_.bus >> 32));
     platform_.write32(reg::rdlen(0), n * sizeof(spec::RxDesc));
     platform_.write32(reg::srrctl(0), config_.rx_buffer_bytes / spec::srrctl::BSIZEPACKET_UNIT |
                                           spec::srrctl::DESCTYPE_ADV_ONEBUF | spec::srrctl::DROP_EN);
@@ -225,8 +225,8 @@ Result<void> Device::setup_tx() {
     tx_rs_ = new (std::nothrow) uint16_t[n];
     if (!tx_cookies_ || !tx_rs_) return Errno::NoMem;
     tx_mask_ = n - 1;
-    platform_.write32(reg::tdbal(0), uint32_t(tx_ring_mem_.phys));
-    platform_.write32(reg::tdbah(0), uint32_t(tx_ring_mem_.phys >> 32));
+    platform_.write32(reg::tdbal(0), uint32_t(tx_ring_mem_.bus));
+    platform_.write32(reg::tdbah(0), uint32_t(tx_ring_mem_.bus >> 32));
     platform_.write32(reg::tdlen(0), n * sizeof(spec::TxDesc));
     platform_.write32(reg::tdh(0), 0);
     platform_.write32(reg::tdt(0), 0);
@@ -240,6 +240,7 @@ Result<void> Device::setup_tx() {
 // 7.3: MSI-X with one vector for the queue pair and one for the other causes. The queue
 // vector auto-clears its cause and auto-masks itself when it fires, so wait() re-arms it.
 void Device::setup_interrupts() {
+    interrupts_ = platform_.setup_interrupts(VECTORS) > VECTOR_QUEUE;
     platform_.write32(reg::GPIE, spec::gpie::MULTIPLE_MSIX | spec::gpie::PBA_SUPPORT | spec::gpie::EIAME);
     uint32_t q = (VECTOR_QUEUE | spec::ivar::VALID);
     platform_.write32(reg::ivar(0), q << spec::ivar::entry_shift(0, false) | q << spec::ivar::entry_shift(0, true));
@@ -412,8 +413,8 @@ Result<uint32_t> Device::wait(uint64_t deadline_ns) {
             return events;
         }
         if (platform_.now_ns() >= deadline_ns) return 0u;
-        if (platform_.has_interrupts()) platform_.write32(reg::EIMS, 1u << VECTOR_QUEUE | spec::eicr::LSC);
-        platform_.wait_for_interrupt(deadline_ns);
+        if (interrupts_) platform_.write32(reg::EIMS, 1u << VECTOR_QUEUE | spec::eicr::LSC);
+        platform_.wait_interrupt(VECTOR_QUEUE, deadline_ns);
     }
 }
 

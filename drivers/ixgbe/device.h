@@ -151,6 +151,8 @@ public:
     Failure failure() const { return failure_; }
     const char* failure_message() const { return failure_text(failure_); }
     static const char* failure_text(Failure failure);
+    // Whether waits sleep on the queue pair's MSI-X vector (else they poll).
+    bool interrupts() const { return interrupts_; }
 
 private:
     Device(Platform& platform, const Config& config) : platform_(platform), config_(config) {}
@@ -174,6 +176,7 @@ private:
     MacAddress mac_;
     Failure failure_ = Failure::None;
     bool up_ = false;
+    bool interrupts_ = false;  // the platform granted the queue pair's vector
 
     DmaRegion rx_ring_mem_, tx_ring_mem_;
     spec::RxDesc* rx_ring_ = nullptr;

@@ -202,14 +202,14 @@ Result<uint32_t> Controller::admin(spec::SubmissionEntry& entry) {
         }
         if (!check_health()) return CONTROLLER_FAILED;
         if (platform_.now_ns() >= deadline) return fail(Failure::CommandTimeout);
-        platform_.wait_for_queue(admin_.vector(), deadline);
+        platform_.wait_interrupt(admin_.vector(), deadline);
     }
 }
 
 Result<void> Controller::identify() {
     spec::SubmissionEntry e{};
     e.opcode = spec::admin::IDENTIFY;
-    e.prp1 = scratch_.phys;
+    e.prp1 = scratch_.bus;
     e.cdw10 = spec::cns::CONTROLLER;
     TRY(admin(e));
     const auto& id = *static_cast<const spec::IdentifyController*>(scratch_.virt);
@@ -259,7 +259,7 @@ Result<void> Controller::identify_namespaces() {
     if (info_.version >= spec::version(1, 1)) {
         spec::SubmissionEntry e{};
         e.opcode = spec::admin::IDENTIFY;
-        e.prp1 = scratch_.phys;
+        e.prp1 = scratch_.bus;
         e.cdw10 = spec::cns::ACTIVE_NAMESPACES;
         auto r = admin(e);
         if (r.is_ok()) {
@@ -280,7 +280,7 @@ Result<void> Controller::identify_namespaces() {
         spec::SubmissionEntry e{};
         e.opcode = spec::admin::IDENTIFY;
         e.nsid = nsids[i];
-        e.prp1 = scratch_.phys;
+        e.prp1 = scratch_.bus;
         e.cdw10 = spec::cns::NAMESPACE;
         auto r = admin(e);
         if (r.is_error()) {
@@ -304,7 +304,8 @@ Result<void> Controller::create_io_queues() {
     // A reset may grant fewer queues than before; the extra memory is kept for later.
     uint32_t entries = config_.io_queue_entries;
     if (entries > info_.max_queue_entries) entries = info_.max_queue_entries;
-    bool interrupts = platform_.has_interrupts();
+    // Vector n for I/O queue n (0 is the admin queue's): interrupts only when all were granted.
+    bool interrupts = platform_.setup_interrupts(n + 1) > n;
     io_queue_count_ = 0;
     for (uint16_t i = 0; i < n; i++) {
         NvmeIoQueue& q = io_[i];
@@ -475,7 +476,7 @@ Result<uint32_t> Controller::wait(uint16_t queue, BlockCompletion* out, uint32_t
         uint32_t n = TRY(reap(queue, out, max));
         if (n > 0) return n;
         if (!check_health()) return CONTROLLER_FAILED;
-        platform_.wait_for_queue(q.pair.vector(), q.earliest_deadline);
+        platform_.wait_interrupt(q.pair.vector(), q.earliest_deadline);
     }
 }
 

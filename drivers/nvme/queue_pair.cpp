@@ -67,7 +67,7 @@ uint64_t* NvmeQueuePair::prp_list(uint16_t cid) const {
     return reinterpret_cast<uint64_t*>(static_cast<uint8_t*>(prp_.virt) + size_t(cid) * spec::PAGE_SIZE);
 }
 
-uint64_t NvmeQueuePair::prp_list_phys(uint16_t cid) const { return prp_.phys + uint64_t(cid) * spec::PAGE_SIZE; }
+uint64_t NvmeQueuePair::prp_list_phys(uint16_t cid) const { return prp_.bus + uint64_t(cid) * spec::PAGE_SIZE; }
 
 void NvmeQueuePair::push(const spec::SubmissionEntry& entry) {
     auto* slot = static_cast<spec::SubmissionEntry*>(sq_.virt) + sq_tail_;

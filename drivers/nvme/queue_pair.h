@@ -43,8 +43,8 @@ public:
     uint16_t qid() const { return qid_; }
     uint16_t entries() const { return entries_; }
     uint16_t vector() const { return vector_; }
-    uint64_t sq_phys() const { return sq_.phys; }
-    uint64_t cq_phys() const { return cq_.phys; }
+    uint64_t sq_phys() const { return sq_.bus; }
+    uint64_t cq_phys() const { return cq_.bus; }
 
     // Command ids.
     uint32_t free_slots() const { return free_count_; }

@@ -12,6 +12,9 @@
 //
 // An Own is null only after it was moved from, released, or reset; dereferencing a null Own is
 // an assertion failure.
+//
+// An object whose memory comes from another allocator (an injected one, as ext2's) names a
+// stateless Deleter that ends it there: Own<FileSystem, FileSystem::Delete>.
 #pragma once
 
 #include <lamina/assert.h>
@@ -24,13 +27,19 @@
 namespace lamina {
 
 template <typename T>
+struct DefaultDelete {
+    void operator()(T* p) const { delete p; }
+};
+
+template <typename T, typename Deleter = DefaultDelete<T>>
 class Own {
 public:
     constexpr Own() = default;
     constexpr Own(decltype(nullptr)) {}
     Own(Own&& o) : p_(o.release()) {}
     // Own<Derived> converts to Own<Base> (Base needs a virtual destructor).
-    template <typename U, typename = std::enable_if_t<std::is_convertible_v<U*, T*>>>
+    template <typename U,
+              typename = std::enable_if_t<std::is_convertible_v<U*, T*> && std::is_same_v<Deleter, DefaultDelete<T>>>>
     Own(Own<U>&& o) : p_(o.release()) {}
     Own& operator=(Own&& o) {
         if (this != &o) reset(o.release());
@@ -46,8 +55,7 @@ public:
 
     // Deletes the owned object (if any) and takes p instead.
     void reset(T* p = nullptr) {
-        T* old = std::exchange(p_, p);
-        delete old;
+        if (T* old = std::exchange(p_, p)) Deleter{}(old);
     }
     // Gives up ownership: from now on the caller keeps the object alive.
     [[nodiscard]] T* release() { return std::exchange(p_, nullptr); }
@@ -65,18 +73,18 @@ public:
     bool operator==(decltype(nullptr)) const { return p_ == nullptr; }
 
 private:
-    template <typename U>
-    friend Own<U> adopt_own(U* p);
+    template <typename U, typename D>
+    friend Own<U, D> adopt_own(U* p);
     explicit Own(T* p) : p_(p) {}
 
     T* p_ = nullptr;
 };
 
 // Takes ownership of a fresh object; p must not be null.
-template <typename T>
-Own<T> adopt_own(T* p) {
+template <typename T, typename Deleter = DefaultDelete<T>>
+Own<T, Deleter> adopt_own(T* p) {
     LAMINA_ASSERT(p);
-    return Own<T>(p);
+    return Own<T, Deleter>(p);
 }
 
 // Takes ownership of the result of `new (std::nothrow)`: ENOMEM when the allocation failed.

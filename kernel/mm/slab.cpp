@@ -343,9 +343,8 @@ Result<size_t> Heap::usable_size(void* p) const {
 
 Result<SlabCache*> Heap::create_cache(const char* name, size_t object_size, size_t alignment) {
     SlabCache::Layout layout = TRY(SlabCache::layout_for(object_size, alignment));
-    void* storage = allocate(sizeof(SlabCache));
-    if (storage == nullptr) return Errno::NoMem;
-    auto* cache = new (storage) SlabCache(name, layout, *pages_);
+    auto* cache = create<SlabCache>(name, layout, *pages_);
+    if (cache == nullptr) return Errno::NoMem;
     cache->next_named_ = named_;
     named_ = cache;
     return cache;
@@ -358,8 +357,7 @@ Result<void> Heap::destroy_cache(SlabCache* cache) {
     if (cache->in_use_ != 0) return Errno::Busy;
     cache->release_all_slabs();
     *link = cache->next_named_;
-    cache->~SlabCache();
-    return deallocate(cache);
+    return destroy(cache);
 }
 
 size_t Heap::release_empty_slabs() {

@@ -36,9 +36,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/intrusive_list.h>
 #include <lamina/result.h>
 
-#include <lamina/intrusive_list.h>
+#include <new>
+#include <utility>
+
 #include "kernel/mm/buddy.h"  // PAGE_SIZE, MAX_ORDER
 
 namespace lamina::mm {
@@ -165,6 +168,21 @@ public:
     Result<void> deallocate(void* p);
     // Bytes usable at p (the slot or large-block size); Inval as for deallocate.
     Result<size_t> usable_size(void* p) const;
+
+    // A T in this heap's memory, made with `args`; nullptr when out of memory. destroy() ends
+    // it: the destructor runs, then the memory is deallocated (Inval as for deallocate).
+    template <typename T, typename... Args>
+    T* create(Args&&... args) {
+        static_assert(alignof(T) <= MIN_SMALL_SIZE, "allocate() aligns to 16 bytes");
+        void* mem = allocate(sizeof(T));
+        return mem ? new (mem) T(std::forward<Args>(args)...) : nullptr;
+    }
+    template <typename T>
+    Result<void> destroy(T* p) {
+        if (p == nullptr) return {};
+        p->~T();
+        return deallocate(p);
+    }
 
     // A named cache for one object type. Inval if the size/alignment cannot fit one object in a
     // page (alignment must be a power of two); NoMem if the cache object itself cannot be

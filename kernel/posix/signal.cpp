@@ -206,6 +206,10 @@ void send_signal_to_task_locked(Task& t, int s, const SigInfo& info) {
     }
 }
 
+bool init_refuses(const Process& p, const SigAction& action, int32_t code) {
+    return code <= 0 && action.handler <= HANDLER_IGNORE && p.pid == init_pid();
+}
+
 Result<void> send_signal(Process& p, int s) {
     if (!valid_signal(uint64_t(s))) return Errno::Inval;
     SigInfo info{};
@@ -318,10 +322,8 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
         if (group_kill) exit_thread(sig::KILL);
         if (a.handler == HANDLER_DEFAULT) {
             // Another process's signal that reached init while init blocked it (musl's fork
-            // blocks all) takes no default action either: send_matching's rule, applied late
-            // as Linux's SIGNAL_UNKILLABLE does. The kernel's own (si_code > 0: the tty's
-            // SIGINT, SIGPIPE) still act, so a test program run as init dies as on the host.
-            if (proc->pid == init_pid() && info.code <= 0 && s != sig::KILL && s != sig::STOP) continue;
+            // blocks all): the rule kill applies when it sends, applied again now.
+            if (init_refuses(*proc, a, info.code)) continue;
             switch (default_action(s)) {
                 case DefaultAction::Ignore:
                 case DefaultAction::Continue:

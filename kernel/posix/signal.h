@@ -41,6 +41,12 @@ void send_signal_to_task_locked(Task& t, int sig, const SigInfo& info);
 Result<void> signal_pid(uint32_t pid, int sig);
 Result<void> signal_process_group(uint32_t pgrp, int sig);
 bool signal_pending();
+// Linux's SIGNAL_UNKILLABLE: init takes no default action for a signal another process sent it
+// (si_code <= 0: kill, tkill), not even SIGKILL; it receives only the signals it handles, or
+// blocks to take them with sigtimedwait (as busybox init does). The kernel's own signals
+// (si_code > 0: the tty's SIGINT, SIGPIPE) still act, so a test program run as init dies as on
+// the host. `action` is p's disposition of the signal (refused: default or ignore).
+bool init_refuses(const Process& p, const SigAction& action, int32_t code);
 
 // Registers q as the queue the calling thread sleeps on, so that a signal wakes it.
 class InterruptibleSleep {

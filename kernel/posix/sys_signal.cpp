@@ -40,7 +40,7 @@ Task& me() { return *current_task(); }
 
 // init (see the contract) takes a signal from another process only when it handles or blocks it.
 bool init_refuses_locked(const Process& q, int s) {
-    if (q.pid != init_pid() || !s || q.actions[s - 1].handler > HANDLER_IGNORE) return false;
+    if (!s || !init_refuses(q, q.actions[s - 1], si::USER)) return false;
     for (const Task* t = q.tasks; t; t = t->next)
         if ((__atomic_load_n(&t->signal_mask, __ATOMIC_ACQUIRE) | t->sigwait_set) & sigbit(s)) return false;
     return true;

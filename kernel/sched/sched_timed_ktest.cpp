@@ -22,6 +22,17 @@ void spin_without_yielding(void* arg) {
     while (!a->b->stop) a->b->progress[a->index] = a->b->progress[a->index] + 1;
 }
 
+// Waits until both busy threads have gone past `since` and returns where they are then; gives
+// up after 20 s (a TCG vCPU on a loaded host can miss ticks for a long while, so no fixed
+// sleep is long enough, but without preemption one thread never moves at all).
+void wait_for_both(const Busy& b, const uint64_t (&since)[2], uint64_t (&seen)[2]) {
+    uint64_t deadline = time::now_ns() + 20'000'000'000;
+    do {
+        sleep_ns(20'000'000);
+        seen[0] = b.progress[0], seen[1] = b.progress[1];
+    } while ((seen[0] <= since[0] || seen[1] <= since[1]) && time::now_ns() < deadline);
+}
+
 // Two threads that never yield share one CPU: the tick preempts each in turn. The test thread
 // itself sleeps (on whatever CPU) and so only needs the timer to come back.
 KTEST(sched, busy_threads_on_one_cpu_are_preempted) {
@@ -32,12 +43,11 @@ KTEST(sched, busy_threads_on_one_cpu_are_preempted) {
     while (!arch::cpu_by_index(unsigned(o.cpu)).online) o.cpu--;
     Thread* t0 = Thread::create("busy0", spin_without_yielding, &args[0], o).value();
     Thread* t1 = Thread::create("busy1", spin_without_yielding, &args[1], o).value();
-    // Several slices each; check progress twice so each must be preempted and resumed.
+    // Both must run, then both must run again: each is preempted and resumed.
+    const uint64_t start[2] = {0, 0};
     uint64_t seen[2][2];
-    sleep_ns(150'000'000);
-    seen[0][0] = b.progress[0], seen[0][1] = b.progress[1];
-    sleep_ns(150'000'000);
-    seen[1][0] = b.progress[0], seen[1][1] = b.progress[1];
+    wait_for_both(b, start, seen[0]);
+    wait_for_both(b, seen[0], seen[1]);
     b.stop = true;
     t0->join();
     t1->join();

@@ -21,16 +21,14 @@ void copy_name(char (&dst)[32], const char* src) {
 }  // namespace
 
 Result<Thread*> Thread::allocate(const char* name, size_t stack_size) {
-    void* mem = mm::kmalloc(sizeof(Thread));
-    if (!mem) return Errno::NoMem;
-    auto* t = new (mem) Thread();
+    auto* t = new (std::nothrow) Thread();
+    if (!t) return Errno::NoMem;
     copy_name(t->name_, name);
     t->id_ = __atomic_fetch_add(&g_next_id, 1, __ATOMIC_RELAXED);
     if (stack_size) {
         auto stack = mm::alloc_kernel_stack(stack_size);
         if (stack.is_error()) {
-            t->~Thread();
-            mm::kfree(t);
+            delete t;
             return stack.error();
         }
         t->stack_ = stack.value();
@@ -51,8 +49,7 @@ void Thread::prepare_first_switch() {
 
 void Thread::free_resources() {
     if (owns_stack_) mm::free_kernel_stack(stack_);
-    this->~Thread();
-    mm::kfree(this);
+    delete this;
 }
 
 Result<Thread*> Thread::create(const char* name, Entry entry, void* arg, Priority priority) {

@@ -75,18 +75,44 @@ bool file_has_pattern(RefPtr<Inode> root, const char* file, size_t len, uint32_t
     return ok;
 }
 
+// One fs test's set-up: the test disk provided as "block" and a kernel thread of the test's
+// own; `body(disk)` runs on that thread.
+template <typename Body>
+void on_test_disk(ktest::Context& ktest_ctx, Body body) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    ktest::on_thread(ktest_ctx, "fs-test", [&] { body(*disk.disk); });
+}
+
+// ... with the fs domain started over the disk: `body(client, disk)`. The client is stopped
+// afterwards, and the stop must succeed (a body may stop it earlier: stop is idempotent).
+template <typename Body>
+void with_fs(ktest::Context& ktest_ctx, Body body) {
+    on_test_disk(ktest_ctx, [&](RamDisk& disk) {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        body(*client.value(), disk);
+        KEXPECT(client.value()->stop().is_ok());
+    });
+}
+
+// A fresh mount of what is on the disk now: `body(root)`, then a clean unmount.
+template <typename Body>
+void remount(ktest::Context& ktest_ctx, Body body) {
+    auto again = FsClient::start({});
+    KASSERT_TRUE(again.is_ok());
+    body(*again.value());
+    KEXPECT(again.value()->stop().is_ok());
+}
+
 }  // namespace
 
 KTEST(fs, mounts_the_root_partition_and_reads_known_files) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
-        idl::FsInfo info = client.value()->info();
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk&) {
+        idl::FsInfo info = c.info();
         KEXPECT_EQ(info.block_size, 4096u);
         KEXPECT(!info.read_only);
-        RefPtr<Inode> root = client.value()->root();
+        RefPtr<Inode> root = c.root();
         KASSERT_TRUE(root && posix::is_dir(root->mode()));
 
         RefPtr<Inode> hello = walk(root, "hello.txt");
@@ -152,18 +178,13 @@ KTEST(fs, mounts_the_root_partition_and_reads_known_files) {
         KEXPECT(walk(root, "missing") == nullptr);
         auto missing = root->lookup(name("missing"));
         KEXPECT(missing.is_error() && missing.error().code() == Errno::NoEnt);
-        KEXPECT(client.value()->stop().is_ok());
     });
 }
 
 KTEST(fs, writes_survive_fsync_and_remount) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk&) {
         {
-            auto client = FsClient::start({});
-            KASSERT_TRUE(client.is_ok());
-            RefPtr<Inode> root = client.value()->root();
+            RefPtr<Inode> root = c.root();
             KASSERT_TRUE(write_file(ktest_ctx, root, "new.bin", 200000, 3));
             KEXPECT(file_has_pattern(root, "new.bin", 200000, 3));
             // Overwrite the middle, extend past the end, then truncate back.
@@ -180,25 +201,19 @@ KTEST(fs, writes_survive_fsync_and_remount) {
             a.mode = 0600;
             KEXPECT(f->setattr(a).is_ok());
             KEXPECT(f->getattr(st).is_ok() && st.st_size == 200000 && (st.st_mode & 07777) == 0600);
-            KEXPECT(client.value()->stop().is_ok());  // unmount: written back, marked clean
+            KEXPECT(c.stop().is_ok());  // unmount: written back, marked clean
         }
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
-        KEXPECT(!client.value()->info().read_only);  // the unmount left it clean
-        RefPtr<Inode> root = client.value()->root();
-        KEXPECT(file_has_pattern(root, "new.bin", 200000, 3));
-        KEXPECT(client.value()->stop().is_ok());
+        remount(ktest_ctx, [&](FsClient& again) {
+            KEXPECT(!again.info().read_only);  // the unmount left it clean
+            KEXPECT(file_has_pattern(again.root(), "new.bin", 200000, 3));
+        });
     });
 }
 
 KTEST(fs, directories_through_the_vfs) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk&) {
         auto* mounts = new posix::MountTable;
-        auto root = mounts->mount_root(client.value()->root());
+        auto root = mounts->mount_root(c.root());
         KASSERT_TRUE(root.is_ok());
         posix::Credentials cred;
         posix::PathContext ctx{*mounts, root.value(), root.value(), cred};
@@ -227,19 +242,13 @@ KTEST(fs, directories_through_the_vfs) {
         KEXPECT(posix::vfs_stat(ctx, "/dir/nested.txt", true, st).is_ok() && st.st_size == 7);
         KEXPECT(posix::vfs_stat(ctx, "/link", true, st).is_ok() && st.st_size == int64_t(sizeof HELLO - 1));
         delete mounts;
-        KEXPECT(client.value()->stop().is_ok());
     });
 }
 
 // A fault in the middle of a write-back: the fsync in flight fails with EIO, the domain
 // restarts and remounts, fsync'ed data is intact, and later operations (writes too) succeed.
 KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
-        FsClient& c = *client.value();
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk& disk) {
         RefPtr<Inode> root = c.root();
         domain::Domain* first = c.instance();
         KASSERT_TRUE(write_file(ktest_ctx, root, "durable.bin", 100000, 11));
@@ -247,7 +256,7 @@ KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
         KASSERT_TRUE(write_file(ktest_ctx, root, "doomed.bin", 50000, 12, false));
         RefPtr<Inode> doomed = walk(root, "doomed.bin");
         KASSERT_TRUE(doomed);
-        disk.disk->sabotage_next_write();
+        disk.sabotage_next_write();
         domain::set_verbose_faults(false);
         auto r = static_cast<FsInode*>(doomed.get())->fsync(false);
         domain::set_verbose_faults(true);
@@ -266,23 +275,16 @@ KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
         KEXPECT(c.stop().is_ok());
 
         // And it all reached the disk: a fresh mount sees it.
-        auto again = FsClient::start({});
-        KASSERT_TRUE(again.is_ok());
-        RefPtr<Inode> root2 = again.value()->root();
-        KEXPECT(file_has_pattern(root2, "durable.bin", 100000, 11));
-        KEXPECT(file_has_pattern(root2, "after.bin", 30000, 13));
-        KEXPECT(again.value()->stop().is_ok());
+        remount(ktest_ctx, [&](FsClient& again) {
+            KEXPECT(file_has_pattern(again.root(), "durable.bin", 100000, 11));
+            KEXPECT(file_has_pattern(again.root(), "after.bin", 30000, 13));
+        });
     });
 }
 
 // Reads are [retry]: a fault while one is in flight is invisible to the caller.
 KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
-        FsClient& c = *client.value();
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk&) {
         RefPtr<Inode> root = c.root();
         RefPtr<Inode> hello = walk(root, "hello.txt");
         KASSERT_TRUE(hello);
@@ -295,21 +297,15 @@ KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
         domain::set_verbose_faults(true);
         KEXPECT(r.is_ok() && r.value() == sizeof HELLO - 1);
         KEXPECT_EQ(c.restarts(), 1u);
-        KEXPECT(c.stop().is_ok());
     });
 }
 
 KTEST(fs, restarts_leave_page_counters_flat) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
     constexpr unsigned ROUNDS = 5;
     uint64_t free_before = 0, free_after = 0;
     size_t objects_before = 0, objects_after = 0;
     unsigned eio = 0;
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
-        FsClient& c = *client.value();
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk& disk) {
         RefPtr<Inode> root = c.root();
         KASSERT_TRUE(write_file(ktest_ctx, root, "victim.bin", 20000, 5));
         RefPtr<Inode> victim = walk(root, "victim.bin");
@@ -323,7 +319,7 @@ KTEST(fs, restarts_leave_page_counters_flat) {
                 objects_before = domain::exchange_live_objects();
             }
             (void)victim->write(0, data, sizeof data);
-            disk.disk->sabotage_next_write();
+            disk.sabotage_next_write();
             auto r = static_cast<FsInode*>(victim.get())->fsync(false);
             if (r.is_error() && is_eio(r.error())) eio++;
         }
@@ -331,7 +327,6 @@ KTEST(fs, restarts_leave_page_counters_flat) {
         objects_after = domain::exchange_live_objects();
         domain::set_verbose_faults(true);
         KEXPECT_EQ(c.restarts(), uint64_t(ROUNDS + 1));
-        KEXPECT(c.stop().is_ok());
     });
     KEXPECT_EQ(eio, ROUNDS + 1);
     KEXPECT_EQ(free_after, free_before);
@@ -340,21 +335,19 @@ KTEST(fs, restarts_leave_page_counters_flat) {
 
 // Corrupt metadata is an error, never a kernel crash.
 KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
+    on_test_disk(ktest_ctx, [&](RamDisk& disk) {
         // Find the root directory's entry for hello.txt on the disk and give it a zero rec_len.
         constexpr uint64_t PARTITION = 4096 * 512, SCAN = 1u << 20;
         auto* bytes = static_cast<uint8_t*>(mm::kmalloc(SCAN));
         KASSERT_TRUE(bytes);
-        disk.disk->read(PARTITION, bytes, SCAN);
+        disk.read(PARTITION, bytes, SCAN);
         uint64_t entry = 0;
         for (uint64_t i = 8; i + 9 < SCAN && !entry; i++)
             if (bytes[i - 2] == 9 && __builtin_memcmp(bytes + i, "hello.txt", 9) == 0) entry = PARTITION + i - 8;
         mm::kfree(bytes);
         KASSERT_TRUE(entry);
         uint16_t zero = 0;
-        KASSERT_TRUE(disk.disk->write(entry + 4, &zero, 2).is_ok());
+        KASSERT_TRUE(disk.write(entry + 4, &zero, 2).is_ok());
         auto client = FsClient::start({});
         KASSERT_TRUE(client.is_ok());
         RefPtr<Inode> root = client.value()->root();
@@ -365,7 +358,7 @@ KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
 
         // A superblock without its magic: the mount is refused.
         uint8_t sb_magic[2] = {0, 0};
-        KASSERT_TRUE(disk.disk->write(PARTITION + 1024 + 56, sb_magic, 2).is_ok());
+        KASSERT_TRUE(disk.write(PARTITION + 1024 + 56, sb_magic, 2).is_ok());
         auto refused = FsClient::start({});
         KEXPECT(refused.is_error());
     });
@@ -378,9 +371,7 @@ namespace lamina::storage {
 // The bring-up the kernel's boot sequence uses: start_root_fs() over whatever provides
 // "block", mounted as the VFS root; stop_root_fs() leaves it clean for the next mount.
 KTEST(fs, start_root_fs_gives_the_vfs_root) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
+    on_test_disk(ktest_ctx, [&](RamDisk&) {
         auto root = start_root_fs();
         KASSERT_TRUE(root.is_ok());
         KEXPECT(root_fs() != nullptr);
@@ -396,10 +387,7 @@ KTEST(fs, start_root_fs_gives_the_vfs_root) {
         root.value() = nullptr;
         KEXPECT(stop_root_fs().is_ok());
         KEXPECT(root_fs() == nullptr);
-        auto again = FsClient::start({});
-        KASSERT_TRUE(again.is_ok());
-        KEXPECT(!again.value()->info().read_only);  // stopped cleanly
-        KEXPECT(again.value()->stop().is_ok());
+        remount(ktest_ctx, [&](FsClient& again) { KEXPECT(!again.info().read_only); });  // stopped cleanly
     });
 }
 
@@ -474,12 +462,7 @@ void worker_main(void* p) {
 }  // namespace
 
 KTEST(fs, concurrent_callers_see_data_or_eio_across_restarts) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
-        FsClient& c = *client.value();
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk&) {
         bool faults_seen = false;
         Worker workers[2] = {{&ktest_ctx, c.root(), 1}, {&ktest_ctx, c.root(), 2}};
         for (auto& w : workers) w.faults_seen = &faults_seen;
@@ -512,19 +495,13 @@ KTEST(fs, concurrent_callers_see_data_or_eio_across_restarts) {
         KEXPECT(injected >= 1);
         KEXPECT(c.restarts() >= 1);
         ktest_ctx.note("%u faults injected, %lu restarts", injected, (unsigned long)c.restarts());
-        KEXPECT(c.stop().is_ok());
     });
 }
 
 // /proc/domctl's `restart fs` replaces the healthy domain: calls wait, the old instance writes
 // back first, so even data nobody fsync'ed survives, and fsync does not report a loss.
 KTEST(fs, an_operator_restart_loses_nothing) {
-    TestDisk disk;
-    KASSERT_TRUE(disk.disk);
-    ktest::on_thread(ktest_ctx, "fs-test", [&] {
-        auto client = FsClient::start({});
-        KASSERT_TRUE(client.is_ok());
-        FsClient& c = *client.value();
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk&) {
         RefPtr<Inode> root = c.root();
         KASSERT_TRUE(write_file(ktest_ctx, root, "unsynced.bin", 40000, 21, false));
         RefPtr<Inode> writer = walk(root, "unsynced.bin");
@@ -543,7 +520,6 @@ KTEST(fs, an_operator_restart_loses_nothing) {
         // Nothing was lost, so the writer's fsync succeeds (after a fault it would be EIO).
         KEXPECT(static_cast<FsInode*>(writer.get())->fsync(false).is_ok());
         KEXPECT(write_file(ktest_ctx, root, "after-restart.bin", 10000, 22));
-        KEXPECT(c.stop().is_ok());
     });
 }
 

@@ -12,7 +12,7 @@
 
 namespace fuzz {
 
-// Region: the driver's DmaRegion type ({virt, phys, size}).
+// Region: the driver's DmaRegion type ({virt, bus, size}).
 template <typename Region>
 class HostileDma {
 public:
@@ -31,12 +31,11 @@ public:
         return regions_.back();
     }
     void free(const Region& region) {
-        auto it =
-            std::find_if(regions_.begin(), regions_.end(), [&](const Region& r) { return r.phys == region.phys; });
-        FUZZ_CHECK(it != regions_.end(), "free_dma of a region never allocated (or freed twice): %#lx", region.phys);
+        auto it = std::find_if(regions_.begin(), regions_.end(), [&](const Region& r) { return r.bus == region.bus; });
+        FUZZ_CHECK(it != regions_.end(), "free_dma of a region never allocated (or freed twice): %#lx", region.bus);
         FUZZ_CHECK(it->size == region.size, "free_dma with another size");
         regions_.erase(it);
-        FUZZ_CHECK(memory_.free(region.phys), "the model did not know the region");
+        FUZZ_CHECK(memory_.free(region.bus), "the model did not know the region");
     }
     // Garbage from `in` into one of the regions the driver holds (see fuzz::scribble).
     void scribble(size_t window, size_t unit, Input& in) {

@@ -40,7 +40,8 @@ public:
     void free_dma(const DmaRegion& region) override { dma_.free(region); }
     uint64_t now_ns() override { return clock_ns_; }
     void delay_us(uint32_t us) override { set_clock(clock_ns_ + uint64_t(us) * 1000); }
-    void wait_for_interrupt(uint64_t deadline_ns) override {
+    uint32_t setup_interrupts(uint32_t wanted) override { return wanted; }
+    void wait_interrupt(uint16_t, uint64_t deadline_ns) override {
         if (fired_) {
             fired_ = false;
             return;
@@ -48,7 +49,6 @@ public:
         set_clock(std::min(deadline_ns, std::max(model_.next_event_ns(), clock_ns_ + 1000)));
         fired_ = false;
     }
-    bool has_interrupts() const override { return true; }
 
     // The device DMAs garbage into the memory the driver gave it (the rings): `op` picks one
     // field or a whole 16-byte descriptor; the rings are at most 64 descriptors (1 KiB) long.

@@ -48,12 +48,11 @@ public:
 
     uint64_t now_ns() override { return clock_ns_; }
     void delay_us(uint32_t us) override { clock_ns_ += uint64_t(us) * 1000; }
-    void wait_for_queue(uint16_t, uint64_t deadline_ns) override {
+    void wait_interrupt(uint16_t, uint64_t deadline_ns) override {
         size_t posted = chance(16) ? 0 : model_.step();  // a slow controller does nothing this time
         mischief();
         if (posted == 0 && clock_ns_ < deadline_ns) clock_ns_ = deadline_ns;
     }
-    bool has_interrupts() const override { return false; }
 
     // What a hostile device does between the driver's looks: DMA garbage into memory it may
     // write, or fail in one of the ways a real one does.

@@ -3,7 +3,7 @@
 //
 // Registers go to the model, DMA memory comes from the model's memory (so it is "granted"),
 // and time moves only when the driver waits: delay_us() moves the clock by the delay, and
-// wait_for_interrupt() returns at once if a vector fired, else jumps to the model's next
+// wait_interrupt() returns at once if a vector fired, else jumps to the model's next
 // event or the deadline, whichever is first. revoke_all() frees every region the driver still
 // holds, as the kernel does with a dead domain's memory.
 #pragma once
@@ -30,16 +30,16 @@ public:
     uint32_t read32(uint32_t offset) override { return model_.read32(offset); }
     void write32(uint32_t offset, uint32_t value) override { model_.write32(offset, value); }
 
-    lamina::Result<lamina::ixgbe::DmaRegion> alloc_dma(size_t bytes) override {
+    lamina::Result<lamina::drivers::DmaRegion> alloc_dma(size_t bytes) override {
         auto a = model_.memory().allocate(bytes);
         if (!a.virt) return lamina::Errno::NoMem;
         regions_.push_back(a.phys);
-        return lamina::ixgbe::DmaRegion{a.virt, a.phys, a.size};
+        return lamina::drivers::DmaRegion{a.virt, a.phys, a.size};
     }
-    void free_dma(const lamina::ixgbe::DmaRegion& region) override {
-        auto it = std::find(regions_.begin(), regions_.end(), region.phys);
+    void free_dma(const lamina::drivers::DmaRegion& region) override {
+        auto it = std::find(regions_.begin(), regions_.end(), region.bus);
         if (it != regions_.end()) regions_.erase(it);
-        model_.memory().free(region.phys);
+        model_.memory().free(region.bus);
     }
     void revoke_all() {
         for (uint64_t phys : regions_) model_.memory().free(phys);
@@ -49,7 +49,8 @@ public:
 
     uint64_t now_ns() override { return clock_ns; }
     void delay_us(uint32_t us) override { set_clock(clock_ns + uint64_t(us) * 1000); }
-    void wait_for_interrupt(uint64_t deadline_ns) override {
+    uint32_t setup_interrupts(uint32_t wanted) override { return interrupts ? wanted : 0; }
+    void wait_interrupt(uint16_t, uint64_t deadline_ns) override {
         waits++;
         if (fired_) {
             fired_ = false;
@@ -58,7 +59,6 @@ public:
         set_clock(std::min(deadline_ns, std::max(model_.next_event_ns(), clock_ns + 1000)));
         fired_ = false;
     }
-    bool has_interrupts() const override { return interrupts; }
 
     void set_clock(uint64_t ns) {
         clock_ns = ns;

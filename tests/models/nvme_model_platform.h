@@ -2,7 +2,7 @@
 // and benchmarks.
 //
 // DMA memory comes from the model's memory, registers go to the model, and time advances only
-// when the driver waits: delay_us() moves the clock forward by the delay, and wait_for_queue()
+// when the driver waits: delay_us() moves the clock forward by the delay, and wait_interrupt()
 // lets the model process what is queued (step) and, when that completed nothing, jumps straight
 // to the deadline, since nothing else could happen meanwhile. So a controller that never
 // answers times out at once, however long the configured timeout.
@@ -24,7 +24,7 @@ public:
     uint64_t read64(uint32_t offset) override { return model_.read64(offset); }
     void write64(uint32_t offset, uint64_t value) override { model_.write64(offset, value); }
 
-    lamina::Result<lamina::nvme::DmaRegion> alloc_dma(size_t bytes) override {
+    lamina::Result<lamina::drivers::DmaRegion> alloc_dma(size_t bytes) override {
         if (dma_failures_left > 0) {
             dma_failures_left--;
             return lamina::Errno::NoMem;
@@ -32,10 +32,10 @@ public:
         auto a = model_.memory().allocate(bytes);
         if (!a.virt) return lamina::Errno::NoMem;
         dma_allocations++;
-        return lamina::nvme::DmaRegion{a.virt, a.phys, a.size};
+        return lamina::drivers::DmaRegion{a.virt, a.phys, a.size};
     }
-    void free_dma(const lamina::nvme::DmaRegion& region) override {
-        if (model_.memory().free(region.phys)) dma_frees++;
+    void free_dma(const lamina::drivers::DmaRegion& region) override {
+        if (model_.memory().free(region.bus)) dma_frees++;
     }
 
     uint64_t now_ns() override { return clock_ns; }
@@ -43,12 +43,12 @@ public:
         clock_ns += uint64_t(us) * 1000;
         delays++;
     }
-    void wait_for_queue(uint16_t vector, uint64_t deadline_ns) override {
+    uint32_t setup_interrupts(uint32_t wanted) override { return interrupts ? wanted : 0; }
+    void wait_interrupt(uint16_t vector, uint64_t deadline_ns) override {
         waits++;
         last_wait_vector = vector;
         if (model_.step() == 0 && clock_ns < deadline_ns) clock_ns = deadline_ns;
     }
-    bool has_interrupts() const override { return interrupts; }
 
     uint64_t clock_ns = 1'000'000'000;
     bool interrupts = false;

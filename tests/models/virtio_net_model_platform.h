@@ -34,7 +34,7 @@ public:
         model_.bar_write(bar, off, width, v);
     }
 
-    lamina::Result<lamina::virtio::DmaRegion> alloc_dma(size_t bytes) override {
+    lamina::Result<lamina::drivers::DmaRegion> alloc_dma(size_t bytes) override {
         if (dma_failures_left > 0) {
             dma_failures_left--;
             return lamina::Errno::NoMem;
@@ -45,9 +45,9 @@ public:
         memset(p, 0, size);
         model_.grant(p, size);
         live_dma++;
-        return lamina::virtio::DmaRegion{p, reinterpret_cast<uint64_t>(p), size};
+        return lamina::drivers::DmaRegion{p, reinterpret_cast<uint64_t>(p), size};
     }
-    void free_dma(const lamina::virtio::DmaRegion& r) override {
+    void free_dma(const lamina::drivers::DmaRegion& r) override {
         model_.revoke(r.virt);
         free(r.virt);
         live_dma--;

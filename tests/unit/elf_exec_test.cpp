@@ -173,6 +173,19 @@ TEST(ElfExec, ByteFlipFuzz) {
     RecordProperty("accepted", accepted);
 }
 
+// A built initial stack read back by user address: buf holds the bytes just below `top`.
+struct StackImage {
+    const std::vector<uint8_t>& buf;
+    uint64_t top;
+    const uint8_t* at(uint64_t addr) const { return buf.data() + buf.size() - (top - addr); }
+    uint64_t word(uint64_t addr) const {
+        uint64_t v;
+        std::memcpy(&v, at(addr), 8);
+        return v;
+    }
+    std::string str(uint64_t addr) const { return std::string(reinterpret_cast<const char*>(at(addr))); }
+};
+
 TEST(ElfExec, InitialStackLayout) {
     Bytes f = hello();
     Executable e = parse_executable(f.data(), f.size()).value();
@@ -187,14 +200,9 @@ TEST(ElfExec, InitialStackLayout) {
     uint64_t rsp = r.value().rsp;
     EXPECT_EQ(rsp % 16, 0u);
     ASSERT_LT(top - rsp, buf.size());
-    auto word = [&](uint64_t addr) {
-        uint64_t v;
-        std::memcpy(&v, buf.data() + buf.size() - (top - addr), 8);
-        return v;
-    };
-    auto str = [&](uint64_t addr) {
-        return std::string(reinterpret_cast<const char*>(buf.data() + buf.size() - (top - addr)));
-    };
+    StackImage image{buf, top};
+    auto word = [&](uint64_t addr) { return image.word(addr); };
+    auto str = [&](uint64_t addr) { return image.str(addr); };
     EXPECT_EQ(word(rsp), 3u);
     EXPECT_EQ(str(word(rsp + 8)), "hello");
     EXPECT_EQ(str(word(rsp + 16)), "one");
@@ -246,14 +254,9 @@ TEST(ElfExec, InitialStackHoldsManyStringsInTheSizeItAsksFor) {
     uint64_t top = 0x7ffffffff000;
     auto r = build_initial_stack(buf.data(), buf.size(), top, args);
     ASSERT_TRUE(r.is_ok()) << r.error().name();
-    auto word = [&](uint64_t addr) {
-        uint64_t v;
-        std::memcpy(&v, buf.data() + buf.size() - (top - addr), 8);
-        return v;
-    };
-    auto str = [&](uint64_t addr) {
-        return std::string(reinterpret_cast<const char*>(buf.data() + buf.size() - (top - addr)));
-    };
+    StackImage image{buf, top};
+    auto word = [&](uint64_t addr) { return image.word(addr); };
+    auto str = [&](uint64_t addr) { return image.str(addr); };
     uint64_t rsp = r.value().rsp;
     ASSERT_EQ(word(rsp), 5000u);
     for (size_t i = 0; i < 5000; i++) ASSERT_EQ(str(word(rsp + 8 + 8 * i)), words[i]) << i;

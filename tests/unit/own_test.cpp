@@ -103,6 +103,33 @@ TEST(Own, WorksWithTry) {
     EXPECT_EQ(size_through_try(-5).error().code(), Errno::Inval);
 }
 
+// Memory from somewhere other than new: the deleter gives it back there, once.
+struct Pool {
+    alignas(Derived) unsigned char slot[sizeof(Derived)];
+    int returned = 0;
+};
+Pool g_pool;
+struct PoolDelete {
+    void operator()(Derived* p) const {
+        p->~Derived();
+        g_pool.returned++;
+    }
+};
+
+TEST(Own, ADeleterEndsObjectsFromAnotherAllocator) {
+    int deaths = 0;
+    g_pool.returned = 0;
+    {
+        auto own = adopt_own<Derived, PoolDelete>(new (g_pool.slot) Derived(&deaths, 3));
+        Own<Derived, PoolDelete> moved = static_cast<Own<Derived, PoolDelete>&&>(own);
+        EXPECT_EQ(moved->value, 3);
+        own.reset();  // empty: the deleter is not called for nothing
+        EXPECT_EQ(g_pool.returned, 0);
+    }
+    EXPECT_EQ(deaths, 1);
+    EXPECT_EQ(g_pool.returned, 1);
+}
+
 TEST(OwnDeathTest, DereferencingNullAsserts) {
     Own<int> none;
     EXPECT_DEATH((void)*none, "assertion failed");

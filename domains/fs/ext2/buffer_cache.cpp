@@ -29,9 +29,8 @@ void BufferRef::reset() {
 Result<BufferCache*> BufferCache::create(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size, uint32_t count,
                                          fs::FsLog* log) {
     if (block_size == 0 || block_size % fs::SECTOR_SIZE || count < MIN_BUFFERS) return Errno::Inval;
-    void* self_mem = alloc.allocate(sizeof(BufferCache), alignof(BufferCache));
-    if (!self_mem) return Errno::NoMem;
-    auto* c = new (self_mem) BufferCache(dev, alloc, block_size, count, log);
+    auto* c = alloc.create<BufferCache>(dev, alloc, block_size, count, log);
+    if (!c) return Errno::NoMem;
     c->nbuckets_ = count * 2;
     c->buffers_ = static_cast<Buffer*>(alloc.allocate(sizeof(Buffer) * count, alignof(Buffer)));
     c->buckets_ = static_cast<Buffer**>(alloc.allocate(sizeof(Buffer*) * c->nbuckets_, alignof(Buffer*)));
@@ -50,13 +49,14 @@ Result<BufferCache*> BufferCache::create(fs::BlockDevice& dev, Allocator& alloc,
     return c;
 }
 
+BufferCache::~BufferCache() {
+    if (memory_) alloc_.release(memory_, size_t{block_size_} * count_);
+    if (buckets_) alloc_.release(buckets_, sizeof(Buffer*) * nbuckets_);
+    if (buffers_) alloc_.release(buffers_, sizeof(Buffer) * count_);
+}
+
 void BufferCache::destroy(BufferCache* c) {
-    Allocator& alloc = c->alloc_;
-    if (c->memory_) alloc.release(c->memory_, size_t{c->block_size_} * c->count_);
-    if (c->buckets_) alloc.release(c->buckets_, sizeof(Buffer*) * c->nbuckets_);
-    if (c->buffers_) alloc.release(c->buffers_, sizeof(Buffer) * c->count_);
-    c->~BufferCache();
-    alloc.release(c, sizeof(BufferCache));
+    if (c) c->alloc_.destroy(c);
 }
 
 void BufferCache::lru_remove(Buffer* b) {

@@ -98,6 +98,8 @@ public:
 
 private:
     friend class BufferRef;
+    friend class Allocator;
+    ~BufferCache();
     BufferCache(fs::BlockDevice& dev, Allocator& alloc, uint32_t block_size, uint32_t count, fs::FsLog* log)
         : dev_(dev), alloc_(alloc), block_size_(block_size), count_(count), log_(log) {}
     Result<Buffer*> lookup_or_claim(uint64_t block, bool& hit);

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/own.h>
 #include <lamina/result.h>
 
 #include "domains/fs/block_device.h"
@@ -89,23 +90,14 @@ constexpr uint32_t SYMLINK_MAX_FOLLOW = 40;  // as Linux: more is ELOOP
 
 class FileSystem;
 
+// Gives a file system's memory back to the Allocator it was mounted with.
+struct FileSystemDelete {
+    void operator()(FileSystem* fs) const;
+};
+
 // Unique owner of a mounted file system: dropping it frees the memory without writing anything
 // back (use unmount() for an orderly end).
-class FsOwner {
-public:
-    FsOwner() = default;
-    explicit FsOwner(FileSystem* fs) : fs_(fs) {}
-    FsOwner(FsOwner&& o) : fs_(o.fs_) { o.fs_ = nullptr; }
-    FsOwner& operator=(FsOwner&& o);
-    ~FsOwner() { reset(); }
-    FileSystem* operator->() const { return fs_; }
-    FileSystem& operator*() const { return *fs_; }
-    FileSystem* get() const { return fs_; }
-    void reset();
-
-private:
-    FileSystem* fs_ = nullptr;
-};
+using FsOwner = Own<FileSystem, FileSystemDelete>;
 
 class FileSystem {
 public:
@@ -156,10 +148,11 @@ public:
 
     uint64_t max_file_size() const { return max_file_size_; }
 
-    // The FsOwner's way out; not for callers.
-    static void destroy(FileSystem* fs);
-
 private:
+    friend class Allocator;
+    friend struct FileSystemDelete;
+    ~FileSystem();
+
     struct InodeRef;  // an inode's on-disk location
     struct MapPath;
     FileSystem(fs::BlockDevice& dev, Allocator& alloc, Clock& clock, fs::FsLog* log)

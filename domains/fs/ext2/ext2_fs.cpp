@@ -8,19 +8,7 @@
 
 namespace lamina::ext2 {
 
-FsOwner& FsOwner::operator=(FsOwner&& o) {
-    if (this != &o) {
-        reset();
-        fs_ = o.fs_;
-        o.fs_ = nullptr;
-    }
-    return *this;
-}
-
-void FsOwner::reset() {
-    if (fs_) FileSystem::destroy(fs_);
-    fs_ = nullptr;
-}
+void FileSystemDelete::operator()(FileSystem* fs) const { fs->alloc_.destroy(fs); }
 
 namespace {
 
@@ -100,19 +88,16 @@ Result<void> FileSystem::require_writable() {
 
 Result<FsOwner> FileSystem::mount(fs::BlockDevice& dev, Allocator& alloc, Clock& clock, fs::FsLog* log,
                                   const MountOptions& opts) {
-    void* mem = alloc.allocate(sizeof(FileSystem), alignof(FileSystem));
-    if (!mem) return Errno::NoMem;
-    FsOwner owner(new (mem) FileSystem(dev, alloc, clock, log));
+    FileSystem* fs = alloc.create<FileSystem>(dev, alloc, clock, log);
+    if (!fs) return Errno::NoMem;
+    FsOwner owner = adopt_own<FileSystem, FileSystemDelete>(fs);
     TRY(owner->load(opts));
     return owner;
 }
 
-void FileSystem::destroy(FileSystem* fs) {
-    Allocator& alloc = fs->alloc_;
-    if (fs->cache_) BufferCache::destroy(fs->cache_);
-    if (fs->groups_) alloc.release(fs->groups_, sizeof(GroupDesc) * fs->group_count_);
-    fs->~FileSystem();
-    alloc.release(fs, sizeof(FileSystem));
+FileSystem::~FileSystem() {
+    BufferCache::destroy(cache_);
+    if (groups_) alloc_.release(groups_, sizeof(GroupDesc) * group_count_);
 }
 
 Result<void> FileSystem::load(const MountOptions& opts) {
