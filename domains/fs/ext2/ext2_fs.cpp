@@ -334,6 +334,8 @@ Result<void> FileSystem::start_journaling() {
     tx_limit_ = buffers / 4 < log_blocks / 4 ? buffers / 4 : log_blocks / 4;
     tx_start_ = clock_.now();
     cache_->set_journaling(true);
+    fs::log_line(log_, "ext3: journaling metadata (ordered data): %u-block log, commits at %u blocks or %u s",
+                 log_blocks, tx_limit_, COMMIT_SECONDS);
     return {};
 }
 
