@@ -235,8 +235,7 @@ void power_cut(uint32_t block_size, uint32_t seed, int points) {
                     if (d.names.back() == victim) {
                         was_synced = true;
                         std::string to = "r" + std::to_string(i - 3);
-                        ASSERT_TRUE(m->rename(m->root(), victim.data(), victim.size(), m->root(), to.data(),
-                                              to.size())
+                        ASSERT_TRUE(m->rename(m->root(), victim.data(), victim.size(), m->root(), to.data(), to.size())
                                         .is_ok());
                         d.names.push_back(to);
                     }

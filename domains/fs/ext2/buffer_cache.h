@@ -37,7 +37,7 @@ struct Buffer {
     uint32_t pins;
     bool valid;  // data holds the block (read from disk, or fully written)
     bool dirty;
-    bool metadata;  // dirty metadata of the running transaction (journaling only)
+    bool metadata;     // dirty metadata of the running transaction (journaling only)
     Buffer* lru_prev;  // the LRU list holds every buffer; head is the most recently used
     Buffer* lru_next;
     Buffer* hash_next;
