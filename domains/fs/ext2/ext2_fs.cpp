@@ -368,8 +368,8 @@ Result<void> FileSystem::commit() {
     commits_++;
     tx_start_ = clock_.now();
     // The checkpoint: everything home, then the log is empty again.
-    TRY(cache_->sync());
-    return journal_->checkpoint();
+    TRY(cache_->sync());  // ends with a flush
+    return journal_->checkpoint(true);
 }
 
 Result<void> FileSystem::keep_committed_bits(uint32_t g) {

@@ -500,10 +500,10 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
     return {};
 }
 
-Result<void> Journal::checkpoint() {
+Result<void> Journal::checkpoint(bool home_flushed) {
     if (!committed_) return {};
     // The blocks the caller wrote home must be durable before the journal forgets them.
-    TRY(cache_->device().flush());
+    if (!home_flushed) TRY(cache_->device().flush());
     TRY(mark_empty(be32(sb_.s_sequence) + 1));
     committed_ = 0;
     return {};

@@ -68,7 +68,8 @@ public:
     // `buf` is scratch of 2 * block_size bytes. One transaction at a time: a second commit
     // before the checkpoint is Errno::Busy.
     Result<void> commit(const LoggedBlock* blocks, size_t count, uint8_t* buf);
-    Result<void> checkpoint();
+    // home_flushed: the caller flushed after writing the blocks home (saves a flush).
+    Result<void> checkpoint(bool home_flushed = false);
     // Log blocks a transaction of `count` blocks needs (descriptors, copies, commit).
     uint32_t blocks_needed(size_t count) const;
 
