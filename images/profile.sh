@@ -17,7 +17,7 @@ profile_value() {
 # profile_check FILE: fails with a message on an unknown key.
 profile_check() {
     bad=$(awk '/^[ \t]*#/ || NF == 0 { next }
-               $1 !~ /^(size|cmdline|rootfs|package|program|port|module|disk)$/ { print NR ": " $1 }' "$1")
+               $1 !~ /^(size|fstype|cmdline|rootfs|package|program|port|module|disk)$/ { print NR ": " $1 }' "$1")
     if [ -n "$bad" ]; then
         echo "$1: unknown key at line $bad" >&2
         return 1

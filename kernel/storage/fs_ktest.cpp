@@ -105,6 +105,27 @@ void remount(ktest::Context& ktest_ctx, Body body) {
     KEXPECT(again.value()->stop().is_ok());
 }
 
+// The file holds nothing (its data never committed) or all of its pattern.
+bool empty_or_pattern(RefPtr<Inode> root, const char* file, size_t len, uint32_t seed) {
+    RefPtr<Inode> f = walk(root, file);
+    if (!f) return false;
+    char byte;
+    auto r = f->read(0, &byte, 1);
+    return (r.is_ok() && r.value() == 0) || file_has_pattern(root, file, len, seed);
+}
+
+// A fresh mount (the previous client stopped) finds durable.bin (written with durable_seed),
+// after.bin (30000 bytes, seed 13), and whatever `more` checks on its root.
+template <typename More>
+void fresh_mount_keeps(ktest::Context& ktest_ctx, uint32_t durable_seed, More more) {
+    remount(ktest_ctx, [&](FsClient& again) {
+        RefPtr<Inode> root = again.root();
+        KEXPECT(file_has_pattern(root, "durable.bin", 100000, durable_seed));
+        KEXPECT(file_has_pattern(root, "after.bin", 30000, 13));
+        more(root);
+    });
+}
+
 }  // namespace
 
 KTEST(fs, mounts_the_root_partition_and_reads_known_files) {
@@ -275,9 +296,55 @@ KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
         KEXPECT(c.stop().is_ok());
 
         // And it all reached the disk: a fresh mount sees it.
-        remount(ktest_ctx, [&](FsClient& again) {
-            KEXPECT(file_has_pattern(again.root(), "durable.bin", 100000, 11));
-            KEXPECT(file_has_pattern(again.root(), "after.bin", 30000, 13));
+        fresh_mount_keeps(ktest_ctx, 11, [](RefPtr<Inode>) {});
+    });
+}
+
+// The test disk's root is ext3: a fault at each write of a commit in turn (the file's data,
+// the log blocks, the journal superblock, the commit block, the write-back home, the
+// checkpoint). The restarted domain replays the journal when the commit block made it and
+// otherwise finds the transaction never happened: every file fsync'ed before is intact, the
+// one being fsync'ed holds nothing or all of its data, and the file system takes writes again.
+KTEST(fs, a_fault_at_any_write_of_a_commit_loses_nothing_fsynced) {
+    TestDisk disk;
+    KASSERT_TRUE(disk.disk);
+    constexpr uint32_t POINTS = 16;
+    char names[POINTS][8];
+    ktest::on_thread(ktest_ctx, "fs-test", [&] {
+        auto client = FsClient::start({});
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        RefPtr<Inode> root = c.root();
+        KASSERT_TRUE(write_file(ktest_ctx, root, "durable.bin", 100000, 21));
+        domain::set_verbose_faults(false);
+        uint64_t faults = 0;
+        for (uint32_t skip = 0; skip < POINTS; skip++) {
+            __builtin_memcpy(names[skip], "pA.bin", 7);
+            names[skip][1] = static_cast<char>('A' + skip);
+            KASSERT_TRUE(write_file(ktest_ctx, root, names[skip], 30000, 30 + skip, false));
+            RefPtr<Inode> f = walk(root, names[skip]);
+            KASSERT_TRUE(f);
+            disk.disk->sabotage_next_write(skip);
+            auto r = static_cast<FsInode*>(f.get())->fsync(false);
+            disk.disk->cancel_sabotage();
+            if (r.is_error()) {
+                KEXPECT(is_eio(r.error()));
+                faults++;
+            }
+            KEXPECT(file_has_pattern(root, "durable.bin", 100000, 21));
+            KEXPECT(r.is_error() ? empty_or_pattern(root, names[skip], 30000, 30 + skip)
+                                 : file_has_pattern(root, names[skip], 30000, 30 + skip));
+        }
+        domain::set_verbose_faults(true);
+        // The early points hit the commit; the last ones come after it.
+        KEXPECT(faults >= 6 && faults < POINTS);
+        KEXPECT_EQ(c.restarts(), faults);
+        KEXPECT(write_file(ktest_ctx, root, "after.bin", 30000, 13));
+        KEXPECT(c.stop().is_ok());
+
+        fresh_mount_keeps(ktest_ctx, 21, [&](RefPtr<Inode> root2) {
+            for (uint32_t skip = 0; skip < POINTS; skip++)
+                KEXPECT(empty_or_pattern(root2, names[skip], 30000, 30 + skip));
         });
     });
 }

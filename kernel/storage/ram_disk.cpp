@@ -166,7 +166,7 @@ Result<RRefDeque<idl::BlockRequest, 32>> RamDisk::submit(RRefDeque<idl::BlockReq
         stats_.batches++;
     }
     give_back();
-    if (has_write && __atomic_exchange_n(&sabotage_, false, __ATOMIC_ACQ_REL)) {
+    if (has_write && take_sabotage()) {
         // The batch stays with its owner (reclaimed when it dies); what goes back is a handle
         // to nothing, which the caller faults on when it looks inside.
         Deque wild;
@@ -175,6 +175,14 @@ Result<RRefDeque<idl::BlockRequest, 32>> RamDisk::submit(RRefDeque<idl::BlockReq
         return wild;
     }
     return batch;
+}
+
+bool RamDisk::take_sabotage() {
+    uint32_t left = __atomic_load_n(&sabotage_, __ATOMIC_ACQUIRE);
+    while (left &&
+           !__atomic_compare_exchange_n(&sabotage_, &left, left - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    }
+    return left == 1;
 }
 
 }  // namespace lamina::storage

@@ -38,9 +38,11 @@ public:
     void read(uint64_t offset, void* buf, size_t len);
     Result<void> write(uint64_t offset, const void* buf, size_t len);
 
-    // Test hook: the next batch holding a write comes back as a wild pointer, so that the
-    // caller's code faults on it (an fs domain fault in the middle of a write-back).
-    void sabotage_next_write() { __atomic_store_n(&sabotage_, true, __ATOMIC_RELEASE); }
+    // Test hook: the next batch holding a write (after `skip` such batches) is carried out but
+    // comes back as a wild pointer, so that the caller's code faults on it (an fs domain fault
+    // in the middle of a write-back, or at any chosen write of a journal commit).
+    void sabotage_next_write(uint32_t skip = 0) { __atomic_store_n(&sabotage_, skip + 1, __ATOMIC_RELEASE); }
+    void cancel_sabotage() { __atomic_store_n(&sabotage_, 0u, __ATOMIC_RELEASE); }
 
     struct Stats {
         uint64_t batches, reads, writes, flushes, pages;
@@ -50,12 +52,13 @@ public:
 private:
     RamDisk() = default;
     uint8_t* page_for_write(uint64_t index);  // nullptr when out of memory
+    bool take_sabotage();                     // counts a write batch down to the sabotaged one
 
     const uint8_t* image_ = nullptr;
     size_t image_size_ = 0;
     uint64_t size_ = 0;
     uint8_t** pages_ = nullptr;  // size_ / 4096 entries; lock_
-    bool sabotage_ = false;      // atomic
+    uint32_t sabotage_ = 0;      // atomic: write batches until the sabotaged one (0: none)
     mutable Spinlock lock_;      // pages_ and stats_; a leaf
     Stats stats_{};
 };

@@ -183,6 +183,12 @@ int Qemu::wait_exit(std::chrono::milliseconds timeout) {
     return status_;
 }
 
+void Qemu::power_cut() {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);
+    reap(true);
+}
+
 void Qemu::kill_machine() {
     if (pid_ <= 0) return;
     ::kill(-pid_, SIGTERM);

@@ -40,6 +40,9 @@ public:
     void send(const std::string& text);
     // Waits for QEMU to exit; returns its exit status, or -1 on timeout (QEMU is then killed).
     int wait_exit(std::chrono::milliseconds timeout);
+    // Pulls the plug: SIGKILL, no shutdown of any kind (what the disk image holds is what the
+    // guest's completed writes left).
+    void power_cut();
 
     const std::string& output() const { return output_; }
     const std::string& log_path() const { return log_path_; }

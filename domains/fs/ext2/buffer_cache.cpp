@@ -21,6 +21,8 @@ BufferRef& BufferRef::operator=(BufferRef&& o) {
     return *this;
 }
 
+void BufferRef::mark_metadata() { cache_->set_metadata(buf_); }
+
 void BufferRef::reset() {
     if (buf_) cache_->unpin(buf_);
     buf_ = nullptr;
@@ -104,7 +106,7 @@ Result<void> BufferCache::write_behind(Buffer* victim) {
     uint32_t n = 0;
     group[n++] = victim;
     for (Buffer* b = lru_tail_; b && n < WRITE_GROUP; b = b->lru_prev)
-        if (b != victim && b->dirty && !b->pins) group[n++] = b;
+        if (b != victim && b->dirty && !b->pins && free_to_write(b)) group[n++] = b;
     return write_group(group, n);
 }
 
@@ -125,9 +127,9 @@ Result<Buffer*> BufferCache::lookup_or_claim(uint64_t block, bool& hit) {
     hit = false;
     stats_.misses++;
     Buffer* victim = lru_tail_;
-    while (victim && victim->pins) victim = victim->lru_prev;
+    while (victim && (victim->pins || !free_to_write(victim))) victim = victim->lru_prev;
     if (!victim) {
-        fs::log_line(log_, "ext2: buffer cache exhausted (all %u buffers pinned)", count_);
+        fs::log_line(log_, "ext2: buffer cache exhausted (all %u buffers pinned or waiting for a commit)", count_);
         return Errno::NoMem;
     }
     if (victim->dirty) TRY(write_behind(victim));
@@ -219,9 +221,23 @@ Result<BufferRef> BufferCache::get_zeroed(uint64_t block) {
 
 void BufferCache::unpin(Buffer* b) { b->pins--; }
 
+void BufferCache::set_metadata(Buffer* b) {
+    b->dirty = true;
+    if (!journaling_ || b->metadata) return;
+    b->metadata = true;
+    metadata_count_++;
+}
+
+void BufferCache::metadata_committed() {
+    for (Buffer* b = lru_head_; b; b = b->lru_next) b->metadata = false;
+    metadata_count_ = 0;
+}
+
 void BufferCache::forget(uint64_t block) {
     for (Buffer* b = buckets_[bucket(block)]; b; b = b->hash_next) {
         if (b->block == block && b->pins == 0) {
+            if (b->metadata) metadata_count_--;
+            b->metadata = false;
             b->dirty = false;
             b->valid = false;
             hash_remove(b);
@@ -237,19 +253,23 @@ void BufferCache::forget(uint64_t block) {
     }
 }
 
-Result<void> BufferCache::sync() {
+Result<void> BufferCache::write_unlogged() {
     Result<void> first_error;
     Buffer* group[WRITE_GROUP];
     uint32_t n = 0;
     for (Buffer* b = lru_head_; b; b = b->lru_next) {
-        if (b->dirty) group[n++] = b;
+        if (b->dirty && free_to_write(b)) group[n++] = b;
         if (n == WRITE_GROUP || (n > 0 && !b->lru_next)) {
             auto r = write_group(group, n);
             if (r.is_error() && first_error.is_ok()) first_error = r.error();
             n = 0;
         }
     }
-    TRY(first_error);
+    return first_error;
+}
+
+Result<void> BufferCache::sync() {
+    TRY(write_unlogged());
     return dev_.flush();
 }
 

@@ -4,6 +4,13 @@
 // written back on sync(), or when they are evicted; both write groups of up to WRITE_GROUP
 // buffers in one BlockDevice::write_runs call.
 //
+// Journaling (ext3, set_journaling): a buffer holding metadata changed since the last commit
+// is marked with mark_metadata() and belongs to the running transaction. It is neither written
+// home nor evicted until the file system has logged it (for_each_metadata, then
+// metadata_committed): writing it earlier could put half an operation on the disk with
+// nothing in the journal to complete or undo it. Other dirty buffers (file data) are written
+// back freely, and all of them before a commit (ordered mode: write_unlogged).
+//
 // A BufferRef pins its buffer (it cannot be evicted while referenced). The file-system code
 // never holds more than a handful at a time (an indirect-block path, a bitmap, an inode-table
 // block and a directory block), so the cache needs at least MIN_BUFFERS buffers.
@@ -30,6 +37,7 @@ struct Buffer {
     uint32_t pins;
     bool valid;  // data holds the block (read from disk, or fully written)
     bool dirty;
+    bool metadata;     // dirty metadata of the running transaction (journaling only)
     Buffer* lru_prev;  // the LRU list holds every buffer; head is the most recently used
     Buffer* lru_next;
     Buffer* hash_next;
@@ -48,6 +56,8 @@ public:
     uint8_t* data() const { return buf_->data; }
     uint64_t block() const { return buf_->block; }
     void mark_dirty() { buf_->dirty = true; }
+    // The block is file-system metadata: with journaling it waits for the commit.
+    void mark_metadata();
     void reset();
     explicit operator bool() const { return buf_ != nullptr; }
 
@@ -85,10 +95,27 @@ public:
     // The block's buffer filled with zeros and marked dirty, without reading the disk: for
     // blocks just allocated.
     Result<BufferRef> get_zeroed(uint64_t block);
-    // Writes every dirty buffer back, then flushes the device.
+    // Writes every dirty buffer back (but those waiting for a commit), then flushes the device.
     Result<void> sync();
     // Drops a cached block without writing it (it was freed).
     void forget(uint64_t block);
+
+    // Journaling (see above). Turning it off leaves no metadata waiting: commit first.
+    void set_journaling(bool on) { journaling_ = on; }
+    bool journaling() const { return journaling_; }
+    // Buffers waiting for the commit.
+    uint32_t metadata_count() const { return metadata_count_; }
+    // f(block, data) for each buffer waiting for the commit.
+    template <typename F>
+    void for_each_metadata(F f) const {
+        for (Buffer* b = lru_head_; b; b = b->lru_next)
+            if (b->metadata) f(b->block, static_cast<const uint8_t*>(b->data));
+    }
+    // They are in the journal now: ordinary dirty buffers, written back as any.
+    void metadata_committed();
+    // Writes back every dirty buffer not waiting for the commit, without a flush.
+    Result<void> write_unlogged();
+    uint32_t buffer_count() const { return count_; }
 
     uint32_t block_size() const { return block_size_; }
     const Stats& stats() const { return stats_; }
@@ -109,6 +136,9 @@ private:
     Result<void> fill(Buffer* b);
     Result<void> write_behind(Buffer* victim);
     void unpin(Buffer* b);
+    void set_metadata(Buffer* b);
+    // Evictable, or written back by write-behind and sync.
+    static bool free_to_write(const Buffer* b) { return !b->metadata; }
     void lru_remove(Buffer* b);
     void lru_push_front(Buffer* b);
     void hash_remove(Buffer* b);
@@ -129,6 +159,8 @@ private:
     Buffer* lru_tail_ = nullptr;
     Stats stats_{};
     uint64_t last_read_ = ~0ull;  // the last block read from the device (sequential detection)
+    bool journaling_ = false;
+    uint32_t metadata_count_ = 0;
 };
 
 }  // namespace lamina::ext2

@@ -12,13 +12,25 @@
 //  - ext3 (has_journal): a journal needing recovery is replayed first (journal.h), even for a
 //    read-only mount, as Linux does; one that cannot be replayed (unsupported journal
 //    features, an external journal) refuses the mount. A clean journal with unsupported
-//    features, or an external one, mounts read-only. Writes do not go through the journal
-//    yet: a read-write mount leaves it empty and writes in place as ext2 does;
+//    features, or an external one, mounts read-only. A read-write mount journals its
+//    metadata (below) and keeps needs_recovery set while mounted instead of clearing VALID;
 //  - an RO_COMPAT feature other than sparse_super and large_file mounts read-only;
 //  - a file system not cleanly unmounted (s_state without VALID, or with ERROR) mounts
 //    read-only with a warning: writing to it could spread the damage; e2fsck it first
 //    (except MountOptions::after_fault, for a missing VALID only).
 //  read_only_reason() says why a mount asked for read-write came out read-only.
+//
+// Journaling (ext3 read-write), in ordered mode as ext3's default: every public call that
+// changes the file system is one handle of the running transaction. The metadata it changes
+// (inodes, bitmaps, group descriptors, the superblock, directory and indirect blocks) stays in
+// the buffer cache, pinned, until the transaction commits: on sync/fsync (and so after every
+// name-space change, which the fs service makes synchronous), or at the start of the next call
+// once the transaction holds more than tx_limit_ blocks or is COMMIT_SECONDS old. A commit
+// writes the dirty file data home first (ordered: data reaches the disk before the metadata
+// that points at it commits), logs the metadata (Journal::commit), then writes it home and
+// empties the log (the checkpoint). A crash at any point leaves the disk at the last commit
+// once the journal is replayed. A block freed by the running transaction is not reused before
+// it commits (committed_bits_): its old owner is still what a crash would bring back.
 //
 // Corrupt metadata (numbers out of range, malformed directory blocks, indirect-block cycles,
 // bitmaps contradicting the layout) is reported as Errno::IO with the reason in the log; a
@@ -30,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/optional.h>
 #include <lamina/own.h>
 #include <lamina/result.h>
 
@@ -112,6 +125,9 @@ public:
     uint32_t block_size() const { return block_size_; }
     const Superblock& superblock() const { return sb_; }
     const BufferCache::Stats& cache_stats() const { return cache_->stats(); }
+    // A read-write ext3 mount: metadata goes through the journal.
+    bool journaled() const { return cache_->journaling(); }
+    uint32_t commits() const { return commits_; }  // transactions committed by this mount
     uint32_t root() const { return ROOT_INO; }
 
     Result<Stat> stat(uint32_t ino);
@@ -182,6 +198,15 @@ private:
     Result<void> free_inode(uint32_t ino, bool dir);
     Result<void> write_super_and_groups();
     Result<void> require_writable();
+    // Journaling (see above). begin_op() starts each public call that may change metadata.
+    Result<void> begin_op();
+    Result<void> commit();
+    Result<void> start_journaling();
+    // Before the running transaction frees a block of group g: its bitmap as the last commit
+    // left it, kept until the next.
+    Result<void> keep_committed_bits(uint32_t g);
+    void drop_committed_bits();
+    bool committed_in_use(uint32_t g, uint32_t index) const;
 
     // ext2_file.cpp: block map, data, truncation.
     Result<uint32_t> map_block(uint32_t ino, Inode& in, uint64_t lblk, bool create, bool* created);
@@ -238,6 +263,15 @@ private:
     const char* ro_reason_ = nullptr;
     uint32_t last_alloc_ino_ = 0;  // allocation hint: where that inode's last block went
     uint32_t last_alloc_block_ = 0;
+
+    static constexpr uint32_t COMMIT_SECONDS = 5;  // as ext3's default commit interval
+    Optional<Journal> journal_;                    // a read-write ext3 mount's journal
+    LoggedBlock* logged_ = nullptr;                // a transaction's blocks (one per cache buffer)
+    uint8_t* journal_buf_ = nullptr;               // Journal::commit's scratch: two blocks
+    uint8_t** committed_bits_ = nullptr;           // per group, or null (keep_committed_bits)
+    uint32_t tx_limit_ = 0;                        // metadata blocks that make the next call commit first
+    uint32_t tx_start_ = 0;                        // when the running transaction began (Unix seconds)
+    uint32_t commits_ = 0;
 };
 
 }  // namespace lamina::ext2

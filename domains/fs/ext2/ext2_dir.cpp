@@ -165,7 +165,7 @@ Result<void> FileSystem::add_entry(uint32_t dir, const char* name, size_t len, u
                 e.rec_len = rec_len_encode(rec - used);
                 put_header(b.data(), at, e);
                 __builtin_memcpy(b.data() + at + 8, name, len);
-                b.mark_dirty();
+                b.mark_metadata();
                 return touch_dir(dir);
             }
             off += rec;
@@ -176,6 +176,7 @@ Result<void> FileSystem::add_entry(uint32_t dir, const char* name, size_t len, u
     uint32_t phys = TRY(map_block(dir, in, blocks, true, &created));
     {
         BufferRef b = TRY(cache_->get_zeroed(phys));
+        b.mark_metadata();
         e.rec_len = rec_len_encode(block_size_);
         put_header(b.data(), 0, e);
         __builtin_memcpy(b.data() + 8, name, len);
@@ -199,7 +200,7 @@ Result<uint32_t> FileSystem::remove_entry(uint32_t dir, const char* name, size_t
         cur.inode = 0;
         put_header(b.data(), s.offset, cur);
     }
-    b.mark_dirty();
+    b.mark_metadata();
     TRY(touch_dir(dir));
     return s.ino;
 }
@@ -213,7 +214,7 @@ Result<void> FileSystem::retarget_entry(uint32_t dir, const char* name, size_t l
     cur.inode = ino;
     cur.file_type = type;
     put_header(b.data(), s.offset, cur);
-    b.mark_dirty();
+    b.mark_metadata();
     return touch_dir(dir);
 }
 
@@ -282,7 +283,7 @@ Result<void> FileSystem::clear_inode_slot(uint32_t ino) {
     uint64_t byte = uint64_t{(ino - 1) % sb_.s_inodes_per_group} * inode_size_;
     BufferRef b = TRY(cache_->get(groups_[g].bg_inode_table + byte / block_size_));
     __builtin_memset(b.data() + byte % block_size_, 0, inode_size_);
-    b.mark_dirty();
+    b.mark_metadata();
     return {};
 }
 
@@ -306,6 +307,7 @@ Result<uint32_t> FileSystem::new_inode(uint32_t dir, uint16_t mode, uint32_t uid
 Result<uint32_t> FileSystem::create(uint32_t dir, const char* name, size_t len, uint16_t mode, uint32_t uid,
                                     uint32_t gid) {
     TRY(require_writable());
+    TRY(begin_op());
     TRY(check_name(name, len));
     uint16_t type = mode & MODE_IFMT;
     if (type == 0) type = MODE_IFREG;
@@ -327,6 +329,7 @@ Result<uint32_t> FileSystem::create(uint32_t dir, const char* name, size_t len, 
 Result<uint32_t> FileSystem::mkdir(uint32_t dir, const char* name, size_t len, uint16_t perms, uint32_t uid,
                                    uint32_t gid) {
     TRY(require_writable());
+    TRY(begin_op());
     TRY(check_name(name, len));
     Inode parent = TRY(read_dir_inode(dir));
     if (parent.i_links_count >= LINK_MAX) return Errno::MLink;
@@ -339,6 +342,7 @@ Result<uint32_t> FileSystem::mkdir(uint32_t dir, const char* name, size_t len, u
         bool created;
         uint32_t phys = TRY(map_block(ino, in, 0, true, &created));
         BufferRef b = TRY(cache_->get_zeroed(phys));
+        b.mark_metadata();
         DirEntryHeader dot{ino, 12, 1, type_for(MODE_IFDIR)};
         DirEntryHeader dotdot{dir, rec_len_encode(block_size_ - 12), 2, type_for(MODE_IFDIR)};
         put_header(b.data(), 0, dot);
@@ -362,6 +366,7 @@ Result<uint32_t> FileSystem::mkdir(uint32_t dir, const char* name, size_t len, u
 Result<uint32_t> FileSystem::symlink(uint32_t dir, const char* name, size_t len, const char* target, size_t target_len,
                                      uint32_t uid, uint32_t gid) {
     TRY(require_writable());
+    TRY(begin_op());
     TRY(check_name(name, len));
     if (target_len == 0) return Errno::NoEnt;
     if (target_len >= MAX_PATH_LEN || target_len >= block_size_) return Errno::NameTooLong;
@@ -390,6 +395,7 @@ Result<uint32_t> FileSystem::symlink(uint32_t dir, const char* name, size_t len,
 
 Result<void> FileSystem::link(uint32_t dir, const char* name, size_t len, uint32_t ino) {
     TRY(require_writable());
+    TRY(begin_op());
     TRY(check_name(name, len));
     TRY(read_dir_inode(dir));
     Inode in = TRY(read_inode(ino));
@@ -404,6 +410,7 @@ Result<void> FileSystem::link(uint32_t dir, const char* name, size_t len, uint32
 
 Result<void> FileSystem::unlink(uint32_t dir, const char* name, size_t len) {
     TRY(require_writable());
+    TRY(begin_op());
     TRY(check_name(name, len));
     if (is_dot(name, len) || is_dotdot(name, len)) return Errno::IsDir;
     Slot s;
@@ -417,6 +424,7 @@ Result<void> FileSystem::unlink(uint32_t dir, const char* name, size_t len) {
 
 Result<void> FileSystem::rmdir(uint32_t dir, const char* name, size_t len) {
     TRY(require_writable());
+    TRY(begin_op());
     TRY(check_name(name, len));
     if (is_dot(name, len)) return Errno::Inval;
     if (is_dotdot(name, len)) return Errno::NotEmpty;
@@ -435,6 +443,7 @@ Result<void> FileSystem::rmdir(uint32_t dir, const char* name, size_t len) {
 Result<void> FileSystem::rename(uint32_t old_dir, const char* old_name, size_t old_len, uint32_t new_dir,
                                 const char* new_name, size_t new_len) {
     TRY(require_writable());
+    TRY(begin_op());
     TRY(check_name(old_name, old_len));
     TRY(check_name(new_name, new_len));
     if (is_dot(old_name, old_len) || is_dotdot(old_name, old_len) || is_dot(new_name, new_len) ||

@@ -115,7 +115,7 @@ Result<uint32_t> FileSystem::map_block(uint32_t ino, Inode& in, uint64_t lblk, b
             if (!create) return 0u;
             next = TRY(alloc_block(goal > cur ? goal : cur + 1));
             put_u32(slot, next);
-            ind.mark_dirty();
+            ind.mark_metadata();
             in.i_blocks += sectors;
             last_alloc_ino_ = ino;
             last_alloc_block_ = next;
@@ -156,7 +156,7 @@ Result<void> FileSystem::free_tree(uint32_t ino, Inode& in, uint32_t* slot, int 
             TRY(free_tree(ino, in, &entry, depth - 1, i == first ? start % span : 0, ancestors, nanc + 1));
             if (entry == 0) {
                 put_u32(p, 0);
-                ind.mark_dirty();
+                ind.mark_metadata();
             }
         }
         if (start != 0) return {};
@@ -209,7 +209,7 @@ Result<void> FileSystem::release_inode(uint32_t ino, Inode& in) {
             h.h_refcount--;
             free_it = h.h_refcount == 0;
             __builtin_memcpy(x.data(), &h, sizeof h);
-            x.mark_dirty();
+            x.mark_metadata();
         }
         if (free_it) TRY(free_block(in.i_file_acl));
         in.i_file_acl = 0;
@@ -295,6 +295,7 @@ Result<Stat> FileSystem::stat(uint32_t ino) {
 
 Result<void> FileSystem::setattr(uint32_t ino, const SetAttr& a) {
     TRY(require_writable());
+    TRY(begin_op());
     Inode in = TRY(read_inode(ino));
     TRY(check_inode_usable(ino, in));
     if (a.mask & SetAttr::MODE) in.i_mode = static_cast<uint16_t>((in.i_mode & MODE_IFMT) | (a.mode & PERMISSION_BITS));
@@ -322,6 +323,7 @@ Result<Inode> FileSystem::read_regular(uint32_t ino) {
 }
 
 Result<size_t> FileSystem::read(uint32_t ino, uint64_t offset, void* buf, size_t len) {
+    if (!read_only_) TRY(begin_op());  // the access time may change
     Inode in = TRY(read_regular(ino));
     size_t n = TRY(read_data(ino, in, offset, buf, len));
     // relatime: record an access only when the last one predates the last change or a day.
@@ -337,6 +339,7 @@ Result<size_t> FileSystem::read(uint32_t ino, uint64_t offset, void* buf, size_t
 
 Result<size_t> FileSystem::write(uint32_t ino, uint64_t offset, const void* buf, size_t len) {
     TRY(require_writable());
+    TRY(begin_op());
     Inode in = TRY(read_regular(ino));
     if (len == 0) return size_t{0};
     size_t n = TRY(write_data(ino, in, offset, buf, len));
@@ -347,6 +350,7 @@ Result<size_t> FileSystem::write(uint32_t ino, uint64_t offset, const void* buf,
 
 Result<void> FileSystem::truncate(uint32_t ino, uint64_t size) {
     TRY(require_writable());
+    TRY(begin_op());
     Inode in = TRY(read_regular(ino));
     if (size > max_file_size_) return Errno::FBig;
     uint64_t old = size_of(in);

@@ -1,6 +1,7 @@
 // lamina:portable
 // Mounting, the superblock and group descriptors, bitmaps and the inode table.
 #include <new>
+#include <utility>
 
 #include "domains/fs/crc32.h"
 #include "domains/fs/ext2/ext2.h"
@@ -96,7 +97,13 @@ Result<FsOwner> FileSystem::mount(fs::BlockDevice& dev, Allocator& alloc, Clock&
 }
 
 FileSystem::~FileSystem() {
-    BufferCache::destroy(cache_);
+    if (committed_bits_) {
+        drop_committed_bits();
+        alloc_.release(committed_bits_, sizeof(uint8_t*) * group_count_);
+    }
+    if (logged_) alloc_.release(logged_, sizeof(LoggedBlock) * cache_->buffer_count());
+    if (journal_buf_) alloc_.release(journal_buf_, 2 * size_t{block_size_});
+    if (cache_) BufferCache::destroy(cache_);
     if (groups_) alloc_.release(groups_, sizeof(GroupDesc) * group_count_);
 }
 
@@ -216,12 +223,18 @@ Result<void> FileSystem::load(const MountOptions& opts) {
         return corrupt("root inode is not a directory");
 
     if (!read_only_) {
-        sb_.s_state &= static_cast<uint16_t>(~STATE_VALID);
+        // Mounted: without a journal the state loses VALID until unmount; with one the
+        // journal says so (needs_recovery), and a crash needs no e2fsck, only the replay.
+        if (journal_)
+            sb_.s_feature_incompat |= INCOMPAT_RECOVER;
+        else
+            sb_.s_state &= static_cast<uint16_t>(~STATE_VALID);
         sb_.s_mnt_count++;
         sb_.s_mtime = clock_.now();
         meta_dirty_ = true;
         TRY(write_super_and_groups());
         TRY(cache_->sync());
+        if (journal_) TRY(start_journaling());
     }
     return {};
 }
@@ -288,7 +301,82 @@ Result<bool> FileSystem::load_journal() {
         read_only_ = true;
         ro_reason_ = "unsupported journal features";
     }
+    if (!read_only_) journal_.emplace(std::move(journal));
     return false;
+}
+
+Result<void> FileSystem::start_journaling() {
+    const uint32_t buffers = cache_->buffer_count();
+    logged_ = static_cast<LoggedBlock*>(alloc_.allocate(sizeof(LoggedBlock) * buffers, alignof(LoggedBlock)));
+    journal_buf_ = static_cast<uint8_t*>(alloc_.allocate(2 * size_t{block_size_}, 16));
+    committed_bits_ = static_cast<uint8_t**>(alloc_.allocate(sizeof(uint8_t*) * group_count_, alignof(uint8_t*)));
+    if (!logged_ || !journal_buf_ || !committed_bits_) return Errno::NoMem;
+    for (uint32_t g = 0; g < group_count_; g++) committed_bits_[g] = nullptr;
+    // A transaction must fit the cache (its metadata stays there until the commit) and the
+    // log, with room for the call that crosses the limit.
+    const jbd2::Superblock& jsb = journal_->superblock();
+    uint32_t log_blocks = jbd2::be32(jsb.s_maxlen) - jbd2::be32(jsb.s_first);
+    tx_limit_ = buffers / 4 < log_blocks / 4 ? buffers / 4 : log_blocks / 4;
+    tx_start_ = clock_.now();
+    cache_->set_journaling(true);
+    fs::log_line(log_, "ext3: journaling metadata (ordered data): %u-block log, commits at %u blocks or %u s",
+                 log_blocks, tx_limit_, COMMIT_SECONDS);
+    return {};
+}
+
+Result<void> FileSystem::begin_op() {
+    if (!journaled()) return {};
+    uint32_t pending = cache_->metadata_count();
+    if (pending == 0 && !meta_dirty_) {
+        tx_start_ = clock_.now();
+        return {};
+    }
+    if (pending >= tx_limit_ || clock_.now() - tx_start_ >= COMMIT_SECONDS) return commit();
+    return {};
+}
+
+Result<void> FileSystem::commit() {
+    TRY(write_super_and_groups());
+    if (cache_->metadata_count() == 0) return cache_->sync();
+    // Ordered mode: the data the new metadata points at reaches the disk first (the journal
+    // flushes before it writes the commit block).
+    TRY(cache_->write_unlogged());
+    size_t n = 0;
+    cache_->for_each_metadata([&](uint64_t block, const uint8_t* data) { logged_[n++] = {block, data}; });
+    auto logged = journal_->commit(logged_, n, journal_buf_);
+    if (logged.is_error()) {
+        fs::log_line(log_, "ext3: committing a transaction of %zu blocks failed (%s)", n, logged.error().name());
+        return logged.error();
+    }
+    cache_->metadata_committed();
+    drop_committed_bits();
+    commits_++;
+    tx_start_ = clock_.now();
+    // The checkpoint: everything home, then the log is empty again.
+    TRY(cache_->sync());  // ends with a flush
+    return journal_->checkpoint(true);
+}
+
+Result<void> FileSystem::keep_committed_bits(uint32_t g) {
+    if (!journaled() || committed_bits_[g]) return {};
+    auto* copy = static_cast<uint8_t*>(alloc_.allocate(block_size_, 16));
+    if (!copy) return Errno::NoMem;
+    BufferRef bm = TRY(cache_->get(groups_[g].bg_block_bitmap));
+    __builtin_memcpy(copy, bm.data(), block_size_);
+    committed_bits_[g] = copy;
+    return {};
+}
+
+void FileSystem::drop_committed_bits() {
+    for (uint32_t g = 0; g < group_count_; g++) {
+        if (committed_bits_[g]) alloc_.release(committed_bits_[g], block_size_);
+        committed_bits_[g] = nullptr;
+    }
+}
+
+bool FileSystem::committed_in_use(uint32_t g, uint32_t index) const {
+    const uint8_t* bits = committed_bits_ ? committed_bits_[g] : nullptr;
+    return bits && (bits[index >> 3] & (1u << (index & 7)));
 }
 
 bool FileSystem::group_has_super(uint32_t g) const {
@@ -359,7 +447,7 @@ Result<void> FileSystem::write_inode(uint32_t ino, const Inode& in) {
     uint32_t offset;
     BufferRef b = TRY(inode_block(ino, offset));
     __builtin_memcpy(b.data() + offset, &in, sizeof in);
-    b.mark_dirty();
+    b.mark_metadata();
     return {};
 }
 
@@ -369,7 +457,7 @@ Result<void> FileSystem::clear_bitmap_bit(uint32_t bitmap_block, uint32_t index,
     const auto bit = static_cast<uint8_t>(1u << (index & 7));
     if (!(byte & bit)) return corrupt("freeing %s %u, which is already free", what, number);
     byte &= static_cast<uint8_t>(~bit);
-    bm.mark_dirty();
+    bm.mark_metadata();
     return {};
 }
 
@@ -379,6 +467,7 @@ Result<uint32_t> FileSystem::alloc_block(uint32_t goal) {
     if (goal < sb_.s_first_data_block || goal >= sb_.s_blocks_count) goal = sb_.s_first_data_block;
     uint32_t bpg = sb_.s_blocks_per_group;
     uint32_t g0 = (goal - sb_.s_first_data_block) / bpg;
+    bool freed_here = false;
     for (uint32_t n = 0; n < group_count_; n++) {
         uint32_t g = (g0 + n) % group_count_;
         GroupDesc& d = groups_[g];
@@ -386,6 +475,7 @@ Result<uint32_t> FileSystem::alloc_block(uint32_t goal) {
         uint32_t first = sb_.s_first_data_block + g * bpg;
         uint32_t count = sb_.s_blocks_count - first < bpg ? sb_.s_blocks_count - first : bpg;
         uint32_t start = (n == 0 && goal >= first) ? goal - first : 0;
+        bool freed_in_group = false;
         BufferRef bm = TRY(cache_->get(d.bg_block_bitmap));
         uint8_t* bits = bm.data();
         // Two sweeps: from the goal to the end, then from the start to the goal.
@@ -397,19 +487,29 @@ Result<uint32_t> FileSystem::alloc_block(uint32_t goal) {
                     continue;
                 }
                 if (bits[i >> 3] & (1u << (i & 7))) continue;
+                if (committed_in_use(g, i)) {
+                    freed_in_group = true;
+                    continue;
+                }
                 uint32_t b = first + i;
                 if (is_metadata_block(b))
                     return corrupt("block bitmap of group %u says metadata block %u is free", g, b);
                 bits[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
-                bm.mark_dirty();
+                bm.mark_metadata();
                 d.bg_free_blocks_count--;
                 sb_.s_free_blocks_count--;
                 meta_dirty_ = true;
                 return b;
             }
         }
+        if (freed_in_group) {  // its free blocks were freed by the running transaction
+            freed_here = true;
+            continue;
+        }
         return corrupt("group %u: %u free blocks counted but none in its bitmap", g, d.bg_free_blocks_count);
     }
+    // What is left was freed by this transaction and becomes usable once it commits.
+    if (freed_here) return Errno::NoSpc;
     return corrupt("superblock counts %u free blocks but no group has any", sb_.s_free_blocks_count);
 }
 
@@ -419,6 +519,7 @@ Result<void> FileSystem::free_block(uint32_t b) {
     uint32_t g = (b - sb_.s_first_data_block) / sb_.s_blocks_per_group;
     uint32_t i = (b - sb_.s_first_data_block) % sb_.s_blocks_per_group;
     GroupDesc& d = groups_[g];
+    TRY(keep_committed_bits(g));
     TRY(clear_bitmap_bit(d.bg_block_bitmap, i, "block", b));
     d.bg_free_blocks_count++;
     sb_.s_free_blocks_count++;
@@ -460,7 +561,7 @@ Result<uint32_t> FileSystem::alloc_inode(uint32_t parent, bool dir) {
             if (old.i_links_count != 0 && old.i_dtime == 0 && old.i_mode != 0)
                 return corrupt("inode bitmap says inode %u is free but it is in use", ino);
             bits[i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
-            bm.mark_dirty();
+            bm.mark_metadata();
             d.bg_free_inodes_count--;
             if (dir) d.bg_used_dirs_count++;
             sb_.s_free_inodes_count--;
@@ -494,14 +595,14 @@ Result<void> FileSystem::write_super_and_groups() {
     {
         BufferRef b = TRY(cache_->get(sb_block));
         __builtin_memcpy(b.data() + sb_off, &sb_, sizeof sb_);
-        b.mark_dirty();
+        b.mark_metadata();
     }
     uint32_t per_block = block_size_ / sizeof(GroupDesc);
     for (uint32_t i = 0; i < gdt_blocks_; i++) {
         BufferRef b = TRY(cache_->get(sb_.s_first_data_block + 1 + i));
         uint32_t n = group_count_ - i * per_block < per_block ? group_count_ - i * per_block : per_block;
         __builtin_memcpy(b.data(), &groups_[i * per_block], n * sizeof(GroupDesc));
-        b.mark_dirty();
+        b.mark_metadata();
     }
     meta_dirty_ = false;
     return {};
@@ -509,6 +610,7 @@ Result<void> FileSystem::write_super_and_groups() {
 
 Result<void> FileSystem::sync() {
     if (read_only_) return {};
+    if (journaled()) return commit();
     TRY(write_super_and_groups());
     return cache_->sync();
 }
@@ -531,6 +633,14 @@ Result<void> FileSystem::unmount(FsOwner& owner) {
             fs->sb_.s_state |= STATE_VALID;
         fs->meta_dirty_ = true;
         r = fs->sync();
+        if (r.is_ok() && fs->journaled()) {
+            // The journal is empty: the superblock says so in place, as Linux does at unmount.
+            fs->cache_->set_journaling(false);
+            fs->sb_.s_feature_incompat &= ~INCOMPAT_RECOVER;
+            fs->meta_dirty_ = true;
+            r = fs->write_super_and_groups();
+            if (r.is_ok()) r = fs->cache_->sync();
+        }
     }
     owner.reset();
     return r;

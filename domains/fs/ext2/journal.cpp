@@ -412,16 +412,24 @@ uint32_t Journal::blocks_needed(size_t count) const {
 }
 
 Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* buf) {
-    if (needs_recovery() || committed_) return Errno::Busy;
+    // A log that needs recovery and was not written by this object is recovery's to empty.
+    if (needs_recovery() && !committed_) return Errno::Busy;
     if (unsupported_incompat()) return Errno::NotSup;
     if (count == 0) return Errno::Inval;
-    if (count > maxlen_ || blocks_needed(count) > maxlen_ - first_) return Errno::NoSpc;
+    const uint32_t need = blocks_needed(count);
+    if (count > maxlen_ || need > free_blocks()) return Errno::NoSpc;
     for (size_t i = 0; i < count; i++)
         if (blocks[i].home >= fs_blocks_ || (!has(jbd2::INCOMPAT_64BIT) && blocks[i].home >> 32)) return Errno::Inval;
-    const uint32_t sequence = be32(sb_.s_sequence);
+    // Appended after the transactions since the checkpoint, wrapping round the log.
+    const uint32_t sequence = be32(sb_.s_sequence) + committed_;
     const uint32_t tb = tag_bytes();
     uint8_t* escaped = buf + block_size_;
-    uint32_t pos = first_;
+    uint32_t pos = committed_ ? head_ : first_;
+    auto advance = [&]() {
+        uint32_t at = pos;
+        pos = pos + 1 == maxlen_ ? first_ : pos + 1;
+        return at;
+    };
     uint32_t crc32_sum = ~0u;
     auto header = [&](uint8_t* block, uint32_t type) {
         __builtin_memset(block, 0, block_size_);
@@ -472,19 +480,21 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         }
         set_tail(buf);
         crc32_sum = fs::crc32_be_raw(crc32_sum, buf, block_size_);
-        TRY(write_log_block(pos++, buf));
+        TRY(write_log_block(advance(), buf));
         for (size_t k = 0; k < n; k++) {
             bool escape;
             const uint8_t* data = log_copy(i + k, escape);
             crc32_sum = fs::crc32_be_raw(crc32_sum, data, block_size_);
-            TRY(write_log_block(pos++, data));
+            TRY(write_log_block(advance(), data));
         }
         i += n;
     }
-    // Recovery starts from the superblock's s_start: it must point at the transaction before
-    // the commit block can make it count.
-    sb_.s_start = be32(first_);
-    TRY(write_superblock());
+    // Recovery starts from the superblock's s_start: it must point at the log's first
+    // transaction before the commit block can make it count.
+    if (!committed_) {
+        sb_.s_start = be32(first_);
+        TRY(write_superblock());
+    }
     TRY(cache_->device().flush());
     header(buf, COMMIT_BLOCK);
     if (checksummed()) {
@@ -494,18 +504,22 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         buf[offsetof(CommitHeader, h_chksum_size)] = 4;
         store_be32(buf + offsetof(CommitHeader, h_chksum), crc32_sum);
     }
-    TRY(write_log_block(pos, buf));
+    TRY(write_log_block(advance(), buf));
     TRY(cache_->device().flush());
-    committed_ = 1;
+    committed_++;
+    used_ += need;
+    head_ = pos;
     return {};
 }
 
-Result<void> Journal::checkpoint() {
+Result<void> Journal::checkpoint(bool home_flushed) {
     if (!committed_) return {};
     // The blocks the caller wrote home must be durable before the journal forgets them.
-    TRY(cache_->device().flush());
-    TRY(mark_empty(be32(sb_.s_sequence) + 1));
+    if (!home_flushed) TRY(cache_->device().flush());
+    TRY(mark_empty(be32(sb_.s_sequence) + committed_));
     committed_ = 0;
+    used_ = 0;
+    head_ = first_;
     return {};
 }
 

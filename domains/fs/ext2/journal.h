@@ -59,18 +59,24 @@ public:
     // Writes the journal's committed transactions home, flushes, and marks the journal empty.
     Result<RecoveryStats> recover(Allocator& alloc);
 
-    // Writing (the journal must be empty: recovered, or checkpointed). commit() logs one
-    // transaction holding `count` blocks, with the checksums the journal's features ask for,
-    // straight to the device: descriptors and copies, the journal superblock pointing at them,
-    // a flush, the commit block, a flush. Once it returns the transaction survives a crash.
-    // The caller then writes the blocks home and calls checkpoint(), which flushes and marks
-    // the journal empty again. Errno::NoSpc: the transaction is larger than the log.
-    // `buf` is scratch of 2 * block_size bytes. One transaction at a time: a second commit
-    // before the checkpoint is Errno::Busy.
+    // Writing (the journal must have been empty when this object was opened: recovered, or
+    // checkpointed). commit() logs one transaction holding `count` blocks, with the checksums
+    // the journal's features ask for, straight to the device: descriptors and copies (after
+    // the transactions committed since the last checkpoint, wrapping round the log), for the
+    // log's first transaction the journal superblock pointing at it, a flush, the commit
+    // block, a flush. Once it returns the transaction survives a crash. Before the log fills,
+    // the caller writes every logged block home (the latest contents) and calls checkpoint(),
+    // which flushes and marks the journal empty again. Errno::NoSpc: the transaction does not
+    // fit the free part of the log. `buf` is scratch of 2 * block_size bytes.
     Result<void> commit(const LoggedBlock* blocks, size_t count, uint8_t* buf);
-    Result<void> checkpoint();
+    // home_flushed: the caller flushed after writing the blocks home (saves a flush).
+    Result<void> checkpoint(bool home_flushed = false);
     // Log blocks a transaction of `count` blocks needs (descriptors, copies, commit).
     uint32_t blocks_needed(size_t count) const;
+    // Log blocks not holding a transaction since the last checkpoint.
+    uint32_t free_blocks() const { return maxlen_ - first_ - used_; }
+    // Transactions committed since the last checkpoint.
+    uint32_t committed() const { return committed_; }
 
 private:
     enum class Pass { Scan, Revoke, Replay };
@@ -111,6 +117,8 @@ private:
     uint32_t seed_ = 0;                   // crc32c(~0, s_uuid)
     uint32_t end_sequence_ = 0;
     uint32_t committed_ = 0;  // transactions committed since the last checkpoint
+    uint32_t used_ = 0;       // log blocks they fill
+    uint32_t head_ = 0;       // where the next one goes
     uint32_t revoke_records_ = 0;
 };
 
