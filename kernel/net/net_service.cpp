@@ -110,6 +110,11 @@ Result<void> replay(void*, idl::NetProxy& fresh) {
         }
     }
     kprintf("net: stack generation %lu: %u socket(s) replayed, %u lost\n", g_generation, g_replayed_count - lost, lost);
+    // Every socket hears the generation change again, now that the replayed ones have their new
+    // handles: one that polled while the replay ran still knew only its old handle, so the
+    // fresh stack's first event for it (a connection to a listener) found nobody to wake, and
+    // a server sleeping in epoll_wait slept on with connections queued.
+    run_hook(nullptr, 0);
     return {};
 }
 
