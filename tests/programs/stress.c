@@ -10,8 +10,8 @@
 // The socket, epoll and eventfd calls get a quarter of the calls, with a socket pair, a
 // listening AF_UNIX socket, an epoll descriptor and an eventfd open as descriptors 3-7, and
 // AF_INET ones (through the network stack domain) as 8-12: a TCP listener on 127.0.0.1, both
-// ends of a TCP connection to it, a bound UDP socket and an ICMP datagram socket, for the
-// small-integer arguments to hit.
+// ends of a TCP connection to it, a bound UDP socket and an ICMP datagram (ping) socket where
+// the kernel has them (Lamina does not yet), for the small-integer arguments to hit.
 //
 //   stress [ROUNDS [CALLS [SEED]]]
 #include <fcntl.h>
