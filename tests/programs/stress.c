@@ -8,11 +8,14 @@
 // running after its time (a random blocking call), reaps it, and prints one line per round.
 //
 // The socket, epoll and eventfd calls get a quarter of the calls, with a socket pair, a
-// listening AF_UNIX socket, an epoll descriptor and an eventfd open as descriptors 3-7 for
-// the small-integer arguments to hit.
+// listening AF_UNIX socket, an epoll descriptor and an eventfd open as descriptors 3-7, and
+// AF_INET ones (through the network stack domain) as 8-12: a TCP listener on 127.0.0.1, both
+// ends of a TCP connection to it, a bound UDP socket and an ICMP datagram (ping) socket where
+// the kernel has them (Lamina does not yet), for the small-integer arguments to hit.
 //
 //   stress [ROUNDS [CALLS [SEED]]]
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,8 +91,26 @@ static const long object_calls[] = {
     SYS_connect,     SYS_sendto,      SYS_recvfrom,    SYS_sendmsg,    SYS_recvmsg,      SYS_shutdown,
     SYS_getsockname, SYS_getpeername, SYS_setsockopt,  SYS_getsockopt, SYS_epoll_create, SYS_epoll_create1,
     SYS_epoll_ctl,   SYS_epoll_wait,  SYS_epoll_pwait, SYS_eventfd,    SYS_eventfd2,     SYS_read,
-    SYS_write,       SYS_poll,        SYS_sendfile,
+    SYS_write,       SYS_poll,        SYS_sendfile,    SYS_ioctl,      SYS_readv,        SYS_writev,
+    SYS_fcntl,       SYS_select,      SYS_ppoll,
 };
+
+// Descriptors 8-12 (see the top). A failed call leaves a gap: the next takes the number.
+static void open_inet_sockets(void) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    bind(l, (struct sockaddr*)&a, sizeof a);
+    listen(l, 4);
+    getsockname(l, (struct sockaddr*)&a, &len);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr*)&a, sizeof a);
+    accept4(l, NULL, NULL, SOCK_NONBLOCK);
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    a.sin_port = 0;
+    bind(u, (struct sockaddr*)&a, sizeof a);
+    socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+}
 
 static void child(int calls) {
     for (int fd = 0; fd < 3; fd++) close(fd);
@@ -109,6 +130,7 @@ static void child(int calls) {
     bind(l, (struct sockaddr*)&name, sizeof name);
     epoll_create1(0);
     eventfd(1, 0);
+    open_inet_sockets();
     for (int i = 0; i < calls; i++) {
         long nr = next() % 4 == 0 ? object_calls[next() % (sizeof object_calls / sizeof object_calls[0])]
                                   : (long)(next() % 340);

@@ -223,11 +223,13 @@ public:
                 case Phase::Listening:
                     return Errno::IsConn;
                 case Phase::Closed:
-                    return Errno::IsConn;
+                    if (!connect_failed_) return Errno::IsConn;
+                    break;
                 case Phase::Fresh:
                     break;
             }
         }
+        if (phase_ == Phase::Closed) TRY(reopen());
         if (phase_ == Phase::Connecting) {
             // Linux: a second connect finishes what the first started (0 or its error), or
             // EALREADY while it still runs.
@@ -742,6 +744,7 @@ private:
             if (st.state & stack::GONE) die_locked();
             if (dead_) {
                 phase_ = Phase::Closed;
+                connect_failed_ = true;
                 int e = pending_;
                 pending_ = 0;
                 return e ? Errno(e) : Errno::ConnAborted;
@@ -752,9 +755,37 @@ private:
             }
             if (!(st.state & (stack::ERROR | stack::HANGUP))) return Errno::Again;
             phase_ = Phase::Closed;
+            connect_failed_ = true;
         }
         int err = take_error();
         return err ? Errno(err) : Errno::ConnAborted;
+    }
+
+    // Linux lets a stream whose connect failed connect again (inet_stream_connect puts it back
+    // to SS_UNCONNECTED). The stack's socket ended with the attempt (lwIP frees the PCB of a
+    // failed connection), so a fresh one takes its place, with the options and the address
+    // bound so far; it is replayed again until it connects.
+    Result<void> reopen() {
+        Ref old;
+        {
+            IrqSpinlockGuard g(g_lock);
+            old = {gen_, handle_};
+            unregister_locked();
+            phase_ = Phase::Fresh;
+            connect_failed_ = dead_ = shut_rd_ = shut_wr_ = false;
+            pending_ = 0;
+        }
+        idl::Net* net = stack::net_stack();
+        if (net && old.gen == stack::generation()) (void)net->close(old.handle);
+        rs_.lost = false;
+        TRY(open(rs_.protocol));
+        // Through call(): a restart meanwhile replays the record, which holds them already.
+        for (uint32_t i = 0; i < rs_.option_count; i++) {
+            auto o = rs_.options[i];
+            TRY(call([&](idl::Net& n, Ref ref) { return n.setopt(ref.handle, o.opt, o.value); }));
+        }
+        if (rs_.bound) TRY(call([&](idl::Net& n, Ref ref) { return n.bind(ref.handle, rs_.addr); }));
+        return {};
     }
 
     Result<void> await_connect() {
@@ -828,6 +859,7 @@ private:
     bool dead_ = false;
     int pending_ = 0;  // an error for SO_ERROR or the next call (ECONNRESET of a dead connection)
     bool shut_rd_ = false, shut_wr_ = false;
+    bool connect_failed_ = false;  // Closed by a failed connect, not the end of a connection
 };
 
 Result<RefPtr<Socket>> inet_create(int type, int protocol) {
