@@ -15,7 +15,7 @@ Result<void> Virtqueue::init(Platform& platform, uint16_t size) {
     region_ = TRY(platform.alloc_dma(used_offset_ + spec::used_bytes(size)));
     platform_ = &platform;
     size_ = size;
-    for (uint16_t i = 0; i < size; i++) desc()[i].next = uint16_t(i + 1);
+    for (uint16_t i = 0; i < size; i++) next_[i] = uint16_t(i + 1);
     free_head_ = 0;
     free_count_ = size;
     avail_idx_ = published_idx_ = last_used_ = 0;
@@ -39,7 +39,8 @@ Result<void> Virtqueue::add(const Segment* segments, uint16_t count, uint32_t to
         e.len = segments[i].len;
         e.flags =
             uint16_t((segments[i].device_writes ? spec::DESC_F_WRITE : 0) | (i + 1 < count ? spec::DESC_F_NEXT : 0));
-        d = e.next;
+        e.next = next_[d];
+        d = next_[d];
     }
     free_head_ = d;
     free_count_ = uint16_t(free_count_ - count);
@@ -82,8 +83,8 @@ bool Virtqueue::pop_used(uint32_t& token, uint32_t& len) {
     len = e.len;
     // Give the chain back: its last descriptor links to the old free list.
     uint16_t d = head;
-    for (uint16_t i = 1; i < chain_len_[head]; i++) d = desc()[d].next;
-    desc()[d].next = free_head_;
+    for (uint16_t i = 1; i < chain_len_[head]; i++) d = next_[d];
+    next_[d] = free_head_;
     free_head_ = head;
     free_count_ = uint16_t(free_count_ + chain_len_[head]);
     chain_len_[head] = 0;

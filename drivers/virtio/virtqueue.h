@@ -87,13 +87,17 @@ private:
     DmaRegion region_;
     size_t avail_offset_ = 0, used_offset_ = 0;
     uint16_t size_ = 0;
-    uint16_t free_head_ = 0;  // free descriptors are chained through `next`
+    uint16_t free_head_ = 0;  // free descriptors are chained through next_
     uint16_t free_count_ = 0;
     uint16_t avail_idx_ = 0;         // next avail->idx (not yet published)
     uint16_t published_idx_ = 0;     // avail->idx as the device sees it
     uint16_t last_used_ = 0;         // used entries consumed
     uint32_t token_[MAX_SIZE] = {};  // by head descriptor
     uint16_t chain_len_[MAX_SIZE] = {};
+    // Each descriptor's link, in the driver's own memory: the table is memory the device can
+    // write, so the free list and the chains are never read back from it (a hostile device
+    // rewriting `next` made pop_used write past the table; found by tests/fuzz/virtio_net).
+    uint16_t next_[MAX_SIZE] = {};
 };
 
 }  // namespace lamina::virtio

@@ -14,7 +14,9 @@
 //      discarded without running destructors.
 //   4. end_loan for each lent argument (also after a fault).
 //      After a fault: rescue_rref gives by-value arguments the dead callee still owns back to
-//      the caller, so a shadow can retry with them; the proxy returns DomainError::Faulted.
+//      the caller, so a shadow can retry with them (into the caller's handle if the callee had
+//      taken it; a callee that failed before its code ran left the handle full); the proxy
+//      returns DomainError::Faulted (or Dead).
 //      After a return: move_rref for each returned handle, callee -> caller (a handle the
 //      callee does not own: ownership_violation(callee), Faulted).
 //

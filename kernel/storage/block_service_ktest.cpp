@@ -349,6 +349,9 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
     KASSERT_TRUE(svc.ok);
     auto w = rw(BlockOp::Write, SCRATCH_FIRST, 30, BLOCKS, 9);  // 64..1984
     KASSERT_TRUE(w.is_ok() && all_ok(w.value()));
+    // On a heavily loaded host a batch can outlast the driver's 1 s command timeout (TCG): that
+    // restart is transparent too, and is counted apart from the injected ones.
+    uint64_t restarts_before = block_recovery()->restarts();
     struct Shared {
         uint32_t go = 0, done = 0, injected = 0;  // atomics
     } shared;
@@ -395,8 +398,10 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
     KEXPECT(t.value()->join() == sched::ExitReason::Returned);
     KEXPECT_EQ(bad, 0u);
     KEXPECT_EQ(shared.injected, ROUNDS);
-    KEXPECT_EQ(block_recovery()->restarts(), uint64_t(ROUNDS));
-    ktest_ctx.note("%u of %u faults hit a batch being served (the rest came between batches)", during, ROUNDS);
+    uint64_t restarts = block_recovery()->restarts() - restarts_before;
+    KEXPECT(restarts >= uint64_t(ROUNDS));
+    ktest_ctx.note("%u of %u faults hit a batch being served (the rest came between batches); %lu restarts", during,
+                   ROUNDS, (unsigned long)restarts);
 }
 
 // ---- figures ----

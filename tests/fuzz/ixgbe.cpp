@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "drivers/ixgbe/device.h"
+#include "tests/fuzz/buffer_ledger.h"
 #include "tests/fuzz/hostile_dma.h"
 #include "tests/models/ixgbe_model.h"
 
@@ -69,35 +70,15 @@ private:
 };
 
 // The caller's buffers (2 KiB each, in the model's memory) and where each one is.
-class Pool {
+class Pool : public fuzz::BufferLedger<96> {
 public:
-    enum class Where : uint8_t { Free, Rx, Tx };
     static constexpr uint32_t COUNT = 96, BYTES = 2048;
     explicit Pool(IxgbeModel& model) : alloc_(model.memory().allocate(COUNT * BYTES)) {}
     uint8_t* data(uint64_t c) { return static_cast<uint8_t*>(alloc_.virt) + c * BYTES; }
     uint64_t phys(uint64_t c) const { return alloc_.phys + c * BYTES; }
-    bool take(uint64_t& c, Where to) {
-        for (uint32_t i = 0; i < COUNT; i++) {
-            c = (next_ + i) % COUNT;
-            if (where_[c] == Where::Free) {
-                where_[c] = to;
-                next_ = uint32_t(c + 1);
-                return true;
-            }
-        }
-        return false;
-    }
-    void give_back(uint64_t c, Where from) {
-        FUZZ_CHECK(c < COUNT && where_[c] == from, "cookie %lu handed back, but it is not out that way", c);
-        where_[c] = Where::Free;
-    }
-    void refused(uint64_t c) { where_[c] = Where::Free; }
-    uint32_t count(Where w) const { return uint32_t(std::count(where_, where_ + COUNT, w)); }
 
 private:
     lamina::nvme_model::ModelMemory::Allocation alloc_;
-    Where where_[COUNT] = {};
-    uint32_t next_ = 0;
 };
 
 }  // namespace
@@ -133,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     case 0: {  // post receive buffers
                         RxBuffer b[16];
                         uint32_t n = 0, want = 1 + (op >> 3) % 16;
-                        for (uint64_t k; n < want && pool.take(k, Pool::Where::Rx); n++)
+                        for (uint32_t k; n < want && pool.take(k, Pool::Where::Rx); n++)
                             b[n] = RxBuffer{pool.phys(k), k};
                         Result<uint32_t> r = dev->post_rx(b, n);
                         uint32_t took = r.is_ok() ? r.value() : 0;
@@ -154,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     case 2: {  // send
                         TxFrame f[8];
                         uint32_t n = 0, want = 1 + (op >> 3) % 8;
-                        for (uint64_t k; n < want && pool.take(k, Pool::Where::Tx); n++) {
+                        for (uint32_t k; n < want && pool.take(k, Pool::Where::Tx); n++) {
                             uint16_t len = uint16_t(in.take<uint16_t>() % 1600);
                             memset(pool.data(k), 0xff, 6);  // broadcast, so a loopback receives it
                             f[n] = TxFrame{pool.phys(k), len, k};

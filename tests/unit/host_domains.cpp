@@ -2,6 +2,7 @@
 #include "tests/unit/host_domains.h"
 
 #include <cstdio>
+#include <utility>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -108,6 +109,10 @@ domain::ReclaimStats HostDomains::reclaim(DomainId d) {
 DomainError HostDomains::call_into(proxy_rt::DomainRecord& callee, proxy_rt::Thunk thunk, void* frame) {
     if (!proxy_rt::is_alive(callee)) return DomainError::Dead;
     if (depth_ == MAX_DEPTH) return DomainError::Faulted;  // the kernel would fail the runaway domain
+    if (DomainError how = std::exchange(fail_on_entry_, DomainError::None); how != DomainError::None) {
+        __atomic_store_n(&callee.state, static_cast<uint32_t>(proxy_rt::DomainState::Failed), __ATOMIC_RELEASE);
+        return how;
+    }
     size_t index = depth_++;
     CallFrame& f = stack_[index];
     f.caller = current_;

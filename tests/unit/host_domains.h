@@ -52,6 +52,11 @@ public:
     // injected from another thread can in the kernel: the callee's result exists, its domain
     // is Failed, and the call reports Faulted.
     void fault_on_next_return() { fault_on_return_ = true; }
+    // The next call fails its callee before the callee's code runs, after the proxy moved the
+    // arguments' ownership: `how` is Dead (the domain failed between the proxy's liveness check
+    // and the entry, which the kernel re-checks) or Faulted (a fault injected from another thread
+    // unwound the call before the callee took its arguments).
+    void fail_on_next_entry(DomainError how) { fail_on_entry_ = how; }
     // Teardown after a fault or kill: dead, and its exchange-heap objects reclaimed.
     domain::ReclaimStats reclaim(DomainId d);
 
@@ -83,6 +88,7 @@ private:
     MallocPages pages_;
     domain::ExchangeHeap heap_;
     bool fault_on_return_ = false;
+    DomainError fail_on_entry_ = DomainError::None;
     std::deque<proxy_rt::DomainRecord> domains_;  // stable addresses
     DomainId current_ = KERNEL_DOMAIN;
     CallFrame stack_[MAX_DEPTH];

@@ -364,23 +364,45 @@ TEST_F(ProxyTest, ShadowRetriesWithRescuedHandles) {
     EXPECT_EQ(restarter.last_stats.freed, 0u);  // it was rescued before the teardown
 }
 
-// The callee returned its by-value argument and then failed before the call got back to the
-// kernel (a fault injected from another thread at that moment): the argument is rescued for the
-// retry, and the result the dead callee made must not free it when the proxy drops it.
-TEST_F(ProxyTest, ShadowRetriesWithTheArgumentADeadCalleeHadAlreadyReturned) {
+// A fault injected from another thread can fail the callee at any point of a call that moved an
+// argument to it, and each must leave the shadow an argument to retry with, unfreed:
+//   Returned: after the callee returned it, before the call got back to the kernel (the result
+//     the dead callee made must not free it when the proxy drops that result);
+//   Dead, Faulted: after the proxy moved its ownership but before the callee took the handle
+//     (the kernel's entry found the callee dead, or the fault unwound the call first): the
+//     caller's handle still names it, and the rescue must leave it so rather than replace it,
+//     which freed the object under the retry (the block ktest
+//     faults_injected_from_another_thread_during_batches failed with EINVAL and 62 ownership
+//     violations about one run in twelve under load).
+enum class FailPoint { Returned, Dead, Faulted };
+class ProxyFailDuringCall : public ProxyTest, public ::testing::WithParamInterface<FailPoint> {};
+
+TEST_P(ProxyFailDuringCall, ShadowRetriesWithTheArgumentItHadMoved) {
     Restarter restarter(host, proxy, impl);
     EchoShadow shadow(proxy, restarter);
-    host.fault_on_next_return();
+    if (GetParam() == FailPoint::Returned)
+        host.fault_on_next_return();
+    else
+        host.fail_on_next_entry(GetParam() == FailPoint::Dead ? DomainError::Dead : DomainError::Faulted);
     RRef<Buf> b = new_buf(0, 0);
     Buf* raw = b.get();
-    auto r = shadow.fill_retry(std::move(b), 4);
+    auto r = shadow.fill_retry(std::move(b), 5);
     ASSERT_TRUE(r.is_ok());
     EXPECT_EQ(r.value().get(), raw);
-    EXPECT_EQ(r.value()->data[0], 4);
+    EXPECT_EQ(r.value()->data[0], 5);
     EXPECT_EQ(owner(raw), lamina::KERNEL_DOMAIN);
     EXPECT_EQ(restarter.recoveries, 1);
+    EXPECT_EQ(restarter.current().calls, 1);
     EXPECT_EQ(host.violations(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Points, ProxyFailDuringCall,
+                         ::testing::Values(FailPoint::Returned, FailPoint::Dead, FailPoint::Faulted),
+                         [](const auto& info) {
+                             return info.param == FailPoint::Returned ? "Returned"
+                                    : info.param == FailPoint::Dead   ? "Dead"
+                                                                      : "Faulted";
+                         });
 
 TEST_F(ProxyTest, ShadowReturnsRestartingForAMethodThatIsNotRetrySafe) {
     Restarter restarter(host, proxy, impl);

@@ -284,8 +284,12 @@ if (${p}_lamina_raw != nullptr)
     proxy_rt::end_loan(${p}_lamina_raw, lamina_d.id, ${p}_lamina_previous);
 )";
 
+// The caller's handle is empty if the callee took the argument, and still names it if the callee
+// failed before its code ran (dead at the kernel's entry check, or unwound by a fault injected
+// from another thread): adopting over a full handle would free the object under the retry.
 constexpr std::string_view RESCUE = R"(
-if (${p}_lamina_raw != nullptr && proxy_rt::rescue_rref(${p}_lamina_raw, ${traits}::type, lamina_d.id, lamina_caller))
+if (${p}_lamina_raw != nullptr && proxy_rt::rescue_rref(${p}_lamina_raw, ${traits}::type, lamina_d.id, lamina_caller)
+    && ${traits}::raw(${p}) == nullptr)
     ${traits}::adopt(${p}, ${p}_lamina_raw);
 )";
 
