@@ -410,7 +410,9 @@ void LoadedFile::free() {
     size = 0;
 }
 
-Result<LoadedFile> load_executable_file(const char* path) {
+Result<LoadedFile> load_executable_file(const char* path) { return load_regular_file(path, access::Exec); }
+
+Result<LoadedFile> load_regular_file(const char* path, int access_mask) {
     Process* p = current_process();
     Location loc;
     {
@@ -422,7 +424,7 @@ Result<LoadedFile> load_executable_file(const char* path) {
         Stat st{};
         TRY(loc.inode->getattr(st));
         if (is_dir(st.st_mode) || !is_regular(st.st_mode)) return Errno::Acces;
-        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, g_root_credentials, access::Exec));
+        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, g_root_credentials, access_mask));
     }
     Stat st{};
     TRY(loc.inode->getattr(st));
