@@ -156,18 +156,18 @@ Result<void> inject_fault(const char* name, const char* kind = "panic");
 uint64_t inject_kind(const char* kind, size_t len);
 
 // /proc/domctl (userland/domctl/README.md): one command, `inject NAME [KIND]`, `restart NAME`
-// or `update NAME [PACKAGE]` (update.h), with or without its final newline. restart goes through the domain's Recovery (the shadow's,
-// so its proxy is rebound and the replay hook runs): NotSup when no Recovery is registered for
-// it. Errors: Inval (malformed command, unknown kind), NoEnt (unknown domain), Busy (being
-// restarted or not running), what restarting returned. Implemented in control.cpp.
+// or `update NAME [PACKAGE]` (update.h), with or without its final newline. restart goes through the domain's Recovery
+// (the shadow's, so its proxy is rebound and the replay hook runs): NotSup when no Recovery is registered for it.
+// Errors: Inval (malformed command, unknown kind), NoEnt (unknown domain), Busy (being restarted or not running), what
+// restarting returned. Implemented in control.cpp.
 Result<void> control(const char* cmd, size_t len);
 
 struct ControlCommand {
     static constexpr size_t MAX_PACKAGE = 127;
     enum class Op { Inject, Restart, Update } op;
     char name[Manifest::MAX_NAME + 1];
-    char kind[8];                      // inject: the fault kind ("panic" when not given)
-    char package[MAX_PACKAGE + 1];     // update: a package name or an absolute path ("" when not given)
+    char kind[8];                   // inject: the fault kind ("panic" when not given)
+    char package[MAX_PACKAGE + 1];  // update: a package name or an absolute path ("" when not given)
 };
 // The parser behind control(): Inval for anything but one well-formed command.
 Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out);

@@ -199,9 +199,7 @@ Result<Domain*> create(const char* package_name) {
     return create_validated(package_name, data, size_t(module->end - module->start), nullptr);
 }
 
-Result<Domain*> create_from_file(PackageFile* file) {
-    return create_validated("(file)", file->data, file->size, file);
-}
+Result<Domain*> create_from_file(PackageFile* file) { return create_validated("(file)", file->data, file->size, file); }
 
 Result<Domain*> create_like(const Domain* original) {
     Own<Domain> d = TRY(make_own<Domain>());

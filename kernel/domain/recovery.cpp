@@ -116,7 +116,7 @@ Result<void> Recovery::update(Domain* fresh, uint64_t quiesce_ns) {
     if (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) return Errno::Busy;
     ScopeGuard done([&] { __atomic_store_n(&busy_, false, __ATOMIC_RELEASE); });
     if (instance_->get_state() != State::Running) return Errno::Busy;  // a recovery's turn first
-    drop_fresh.dismiss();  // replace() owns it now
+    drop_fresh.dismiss();                                              // replace() owns it now
     return replace(DomainError::None, fresh);
 }
 

@@ -81,11 +81,12 @@ Result<void> update(const char* name, const char* package) {
         return Errno::Inval;
     }
     if (!same_exports(m, *running)) {
-        kprintf("domctl: update %s: %s exports other interfaces (%zu: %s%s) than the running instance (%zu: %s%s): "
-                "refused, %s %u.%u keeps running\n",
-                name, path, m.export_count, m.export_count ? m.exports[0] : "", m.export_count > 1 ? ", ..." : "",
-                running->export_count, running->export_count ? running->exports[0] : "",
-                running->export_count > 1 ? ", ..." : "", name, running->version_major, running->version_minor);
+        kprintf(
+            "domctl: update %s: %s exports other interfaces (%zu: %s%s) than the running instance (%zu: %s%s): "
+            "refused, %s %u.%u keeps running\n",
+            name, path, m.export_count, m.export_count ? m.exports[0] : "", m.export_count > 1 ? ", ..." : "",
+            running->export_count, running->export_count ? running->exports[0] : "",
+            running->export_count > 1 ? ", ..." : "", name, running->version_major, running->version_minor);
         return Errno::Inval;
     }
     kprintf("domctl: updating %s from version %u.%u to %u.%u (%s)\n", name, running->version_major,

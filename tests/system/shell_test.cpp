@@ -342,8 +342,8 @@ TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     // then after ten more. A leaked instance costs its image (over 200 pages) and its heap.
     sh.run("domctl update fs fs-next >/dev/null");
     int64_t base = std::atoll(sh.run("awk '/^MemFree/ { print $2 }' /proc/meminfo").c_str());
-    std::string loop = sh.run("for i in 1 2 3 4 5 6 7 8 9 10; do domctl update fs fs-next >/dev/null || echo FAIL; done",
-                              300s);
+    std::string loop =
+        sh.run("for i in 1 2 3 4 5 6 7 8 9 10; do domctl update fs fs-next >/dev/null || echo FAIL; done", 300s);
     EXPECT_EQ(loop.find("FAIL"), std::string::npos) << loop;
     int64_t after = std::atoll(sh.run("awk '/^MemFree/ { print $2 }' /proc/meminfo").c_str());
     EXPECT_GT(base, 0);

@@ -323,7 +323,8 @@ static int cmd_update(int argc, char** argv) {
     const char* name = argv[0];
     if (!valid_name(name)) return usage_error("'%s' is not a domain name", name);
     const char* package = argc == 2 ? argv[1] : NULL;
-    if (package && !valid_word(package, 127)) return usage_error("'%s' is not a package name or absolute path", package);
+    if (package && !valid_word(package, 127))
+        return usage_error("'%s' is not a package name or absolute path", package);
     char command[256];
     snprintf(command, sizeof(command), "update %s%s%s\n", name, package ? " " : "", package ? package : "");
     int status = send_command(command, name);
