@@ -293,7 +293,7 @@ std::string instance_of(const std::string& line) {
 // the domain is replaced: the sum is right and md5sum sees no error; the version and the
 // update count change. An update to a package with another interface is refused, and one that
 // faults on start rolled back, with the running instance untouched. Ten more updates leave
-// the free memory where it was.
+// the free memory where it was; a restart afterwards starts the new version again.
 TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     Shell& sh = start();
     sh.run("dd if=/dev/urandom of=/root/big bs=1048576 count=32 2>/dev/null && sync");
@@ -349,6 +349,13 @@ TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     EXPECT_GT(base, 0);
     EXPECT_LE(base - after, 256) << "kB lost over ten updates: " << base << " -> " << after;
     EXPECT_EQ(field(fs_line(sh), "updates"), std::to_string(std::atoi(updates.c_str()) + 11));
+    EXPECT_EQ(trim(sh.run("md5sum /root/big")), want);
+    // A restart re-creates the updated domain from the package it was updated to.
+    sh.run("domctl restart fs");
+    EXPECT_EQ(sh.status(), 0);
+    std::string restarted = fs_line(sh);
+    EXPECT_EQ(field(restarted, "version"), "1.1") << restarted;
+    EXPECT_EQ(field(restarted, "restarts"), "1") << restarted;
     EXPECT_EQ(trim(sh.run("md5sum /root/big")), want);
 }
 
