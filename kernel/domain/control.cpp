@@ -8,6 +8,7 @@
 
 #include "kernel/domain/internal.h"
 #include "kernel/domain/recovery.h"
+#include "kernel/domain/update.h"
 #include <lamina/format.h>
 #include "kernel/lib/log.h"
 #include "kernel/sched/thread.h"
@@ -23,6 +24,13 @@ bool equals(const char* word, size_t len, const char* literal) {
 }
 
 Result<void> restart(const char* name) {
+    Recovery* recovery = TRY(registered_recovery(name, "restart"));
+    return recovery->restart();
+}
+
+}  // namespace
+
+Result<Recovery*> registered_recovery(const char* name, const char* op) {
     Domain* d = pin(name);
     if (!d) return Errno::NoEnt;
     if (__atomic_load_n(&d->restarting, __ATOMIC_ACQUIRE)) {
@@ -33,15 +41,13 @@ Result<void> restart(const char* name) {
     unpin(d);                          // the restart destroys d, which waits for its pins
     if (!recovery) {
         kprintf(
-            "domctl: cannot restart domain %s: no shadow is registered for it (a fresh instance "
+            "domctl: cannot %s domain %s: no shadow is registered for it (a fresh instance "
             "would have no callers)\n",
-            name);
+            op, name);
         return Errno::NotSup;
     }
-    return recovery->restart();
+    return recovery;
 }
-
-}  // namespace
 
 uint64_t inject_kind(const char* kind, size_t len) {
     static const char* const KINDS[] = {"panic", "null", "ud", "div0", "stack", "loop"};
@@ -137,6 +143,15 @@ Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out) {
     } else if (equals(words[0], lengths[0], "restart") && count == 2) {
         out->op = ControlCommand::Op::Restart;
         out->kind[0] = 0;
+    } else if (equals(words[0], lengths[0], "update") && count <= 3) {
+        out->op = ControlCommand::Op::Update;
+        out->kind[0] = 0;
+        out->package[0] = 0;
+        if (count == 3) {
+            if (lengths[2] > ControlCommand::MAX_PACKAGE) return Errno::Inval;
+            __builtin_memcpy(out->package, words[2], lengths[2]);
+            out->package[lengths[2]] = 0;
+        }
     } else {
         return Errno::Inval;
     }
@@ -148,10 +163,15 @@ Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out) {
 Result<void> control(const char* cmd, size_t len) {
     ControlCommand c;
     TRY(parse_control(cmd, len, &c));
-    Result<void> r = c.op == ControlCommand::Op::Inject ? inject_fault(c.name, c.kind) : restart(c.name);
+    Result<void> r = c.op == ControlCommand::Op::Inject    ? inject_fault(c.name, c.kind)
+                     : c.op == ControlCommand::Op::Restart ? restart(c.name)
+                                                           : update(c.name, c.package);
     if (r.is_error())
-        kprintf("domctl: %s %s: %s\n", c.op == ControlCommand::Op::Inject ? "inject" : "restart", c.name,
-                r.error().name());
+        kprintf("domctl: %s %s: %s\n",
+                c.op == ControlCommand::Op::Inject    ? "inject"
+                : c.op == ControlCommand::Op::Restart ? "restart"
+                                                      : "update",
+                c.name, r.error().name());
     return r;
 }
 

@@ -122,6 +122,10 @@ KTEST(domctl, parser_accepts_the_documented_commands) {
     KEXPECT(__builtin_strcmp(c.name, "net") == 0 && __builtin_strcmp(c.kind, "panic") == 0);
     KASSERT_TRUE(parse_control(" restart\tnvme \n", 15, &c).is_ok());
     KEXPECT(c.op == ControlCommand::Op::Restart && __builtin_strcmp(c.name, "nvme") == 0);
+    KASSERT_TRUE(parse_control("update fs\n", 10, &c).is_ok());
+    KEXPECT(c.op == ControlCommand::Op::Update && __builtin_strcmp(c.name, "fs") == 0 && c.package[0] == 0);
+    KASSERT_TRUE(parse_control("update fs /lib/fs-2.dom\n", 24, &c).is_ok());
+    KEXPECT(c.op == ControlCommand::Op::Update && __builtin_strcmp(c.package, "/lib/fs-2.dom") == 0);
     for (const char* kind : {"panic", "null", "ud", "div0", "stack", "loop"}) {
         char line[32];
         size_t n = snformat(line, sizeof(line), "inject x %s\n", kind);
@@ -138,6 +142,8 @@ KTEST(domctl, parser_refuses_everything_else) {
         "inject fs sideways\n",     // unknown kind
         "inject fs null extra\n",   // too many words
         "restart fs now\n",         // too many words
+        "update\n",                 // no name
+        "update fs a b\n",          // too many words
         "reboot fs\n",              // unknown command
         "INJECT fs\n",              // commands are lower case
         "inject fs\nrestart fs\n",  // one command per write
@@ -158,12 +164,16 @@ KTEST(domctl, errors_name_the_problem) {
     KEXPECT(ghost.is_error() && ghost.error().code() == Errno::NoEnt);
     auto ghost_restart = control("restart ghost\n", 14);
     KEXPECT(ghost_restart.is_error() && ghost_restart.error().code() == Errno::NoEnt);
+    auto ghost_update = control("update ghost\n", 13);
+    KEXPECT(ghost_update.is_error() && ghost_update.error().code() == Errno::NoEnt);
     auto bad = control("inject ghost sideways\n", 22);
     KEXPECT(bad.is_error() && bad.error().code() == Errno::Inval);
     Domain* d = started("fault_null");
     KASSERT_TRUE(d);
     auto no_shadow = control("restart fault_null\n", 19);  // nothing would rebind its callers
     KEXPECT(no_shadow.is_error() && no_shadow.error().code() == Errno::NotSup);
+    auto no_shadow_update = control("update fault_null\n", 18);
+    KEXPECT(no_shadow_update.is_error() && no_shadow_update.error().code() == Errno::NotSup);
     KEXPECT(d->get_state() == State::Running);
     KEXPECT(control("inject fault_null ud\n", 21).is_ok());
     KEXPECT(d->get_state() == State::Failed);

@@ -65,6 +65,17 @@ struct FaultRecord {
 
 class Recovery;
 
+// A package read from a file rather than a boot module (a live update, update.h): the bytes
+// the loader validated, which the instance's package and image symbols point into. Shared by
+// the instances made from it (restarts of the updated domain); freed with the last one.
+struct PackageFile {
+    uint8_t* data = nullptr;  // kmalloc'd
+    size_t size = 0;
+    uint32_t refs = 1;  // atomic
+};
+void hold(PackageFile* f);
+void release(PackageFile* f);
+
 struct Domain {
     // What proxies hold (first, so the proxy runtime finds the Domain from it). Its state
     // mirrors `state`: Restarting until started, Running, Failed, Dead. Valid until destroy():
@@ -75,6 +86,7 @@ struct Domain {
     uint32_t state = uint32_t(State::Created);  // State; atomic
     unsigned slot = 0;
     ValidatedPackage package;
+    PackageFile* package_file = nullptr;  // held; nullptr when the package is a boot module
     LoadedImage image;
     lamina_domain_caps caps = {};
     Counters counters;
@@ -97,6 +109,9 @@ void init(const boot::BootInfo& info);
 // Finds the boot module of that package, validates and loads it. Errors: NoEnt (no such
 // module), what the loader refused (logged with its reason), NoSpc (no image slot), NoMem.
 Result<Domain*> create(const char* package_name);
+// The same from a package read from a file: validated exactly as a boot module is; the domain
+// holds file (a reference) while it lives. Errors as create().
+Result<Domain*> create_from_file(PackageFile* file);
 // A fresh instance of the package original was created from, without validating it again
 // (recovery: the same package, manifest and capabilities). Errors: NoSpc, NoMem, load errors.
 Result<Domain*> create_like(const Domain* original);
@@ -144,17 +159,19 @@ Result<void> inject_fault(const char* name, const char* kind = "panic");
 // The LAMINA_INJECT_* code of a kind name, 0 if unknown.
 uint64_t inject_kind(const char* kind, size_t len);
 
-// /proc/domctl (userland/domctl/README.md): one command, `inject NAME [KIND]` or `restart NAME`,
-// with or without its final newline. restart goes through the domain's Recovery (the shadow's,
-// so its proxy is rebound and the replay hook runs): NotSup when no Recovery is registered for
-// it. Errors: Inval (malformed command, unknown kind), NoEnt (unknown domain), Busy (being
-// restarted or not running), what restarting returned. Implemented in control.cpp.
+// /proc/domctl (userland/domctl/README.md): one command, `inject NAME [KIND]`, `restart NAME`
+// or `update NAME [PACKAGE]` (update.h), with or without its final newline. restart goes through the domain's Recovery
+// (the shadow's, so its proxy is rebound and the replay hook runs): NotSup when no Recovery is registered for it.
+// Errors: Inval (malformed command, unknown kind), NoEnt (unknown domain), Busy (being restarted or not running), what
+// restarting returned. Implemented in control.cpp.
 Result<void> control(const char* cmd, size_t len);
 
 struct ControlCommand {
-    enum class Op { Inject, Restart } op;
+    static constexpr size_t MAX_PACKAGE = 127;
+    enum class Op { Inject, Restart, Update } op;
     char name[Manifest::MAX_NAME + 1];
-    char kind[8];  // inject: the fault kind ("panic" when not given)
+    char kind[8];                   // inject: the fault kind ("panic" when not given)
+    char package[MAX_PACKAGE + 1];  // update: a package name or an absolute path ("" when not given)
 };
 // The parser behind control(): Inval for anything but one well-formed command.
 Result<void> parse_control(const char* cmd, size_t len, ControlCommand* out);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <lamina/own.h>
+#include <lamina/scope_guard.h>
 
 #include "kernel/boot/boot_info.h"
 #include "kernel/domain/internal.h"
@@ -112,6 +113,9 @@ void release_slot(Domain* d) {
 
 // Gives d (its package validated) an image slot, an id, its image and its capability table.
 Result<Domain*> instantiate(Own<Domain> d) {
+    ScopeGuard drop_file([&] {
+        if (d->package_file) release(d->package_file);
+    });
     {
         SpinlockGuard g(g_domains_lock);
         size_t slot = IMAGE_SLOTS;
@@ -138,7 +142,21 @@ Result<Domain*> instantiate(Own<Domain> d) {
     d->caps.domain_id = d->id;
     d->record = {d->id, uint32_t(proxy_rt::DomainState::Restarting)};
     __atomic_store_n(&g_slots[d->slot], d.get(), __ATOMIC_RELEASE);
+    drop_file.dismiss();
     return d.release();  // the table's until destroy()
+}
+
+// A boot module's or a file's package: validated, then loaded. The domain holds file.
+Result<Domain*> create_validated(const char* what, const uint8_t* data, size_t size, PackageFile* file) {
+    Own<Domain> d = TRY(make_own<Domain>());
+    LoadError err;
+    if (auto r = validate_package(data, size, d->package, err); r.is_error()) {
+        kprintf("domain: package '%s' refused: %s\n", what, err.message);
+        return r.error();
+    }
+    if (file) hold(file);
+    d->package_file = file;
+    return instantiate(std::move(d));
 }
 
 }  // namespace
@@ -186,21 +204,28 @@ Result<Domain*> create(const char* package_name) {
         kprintf("domain: no boot module holds package '%s'\n", package_name);
         return Errno::NoEnt;
     }
-    Own<Domain> d = TRY(make_own<Domain>());
     const auto* data = static_cast<const uint8_t*>(mm::phys_to_virt(module->start));
-    LoadError err;
-    if (auto r = validate_package(data, size_t(module->end - module->start), d->package, err); r.is_error()) {
-        kprintf("domain: package '%s' refused: %s\n", package_name, err.message);
-        return r.error();
-    }
-    return instantiate(std::move(d));
+    return create_validated(package_name, data, size_t(module->end - module->start), nullptr);
 }
+
+Result<Domain*> create_from_file(PackageFile* file) { return create_validated("(file)", file->data, file->size, file); }
 
 Result<Domain*> create_like(const Domain* original) {
     Own<Domain> d = TRY(make_own<Domain>());
-    // The package lies in a boot module, reserved and never written: what was validated still is.
+    // The package lies in a boot module, reserved and never written, or in a PackageFile the
+    // instances share and nobody writes: what was validated still is.
     d->package = original->package;
+    d->package_file = original->package_file;
+    if (d->package_file) hold(d->package_file);
     return instantiate(std::move(d));
+}
+
+void hold(PackageFile* f) { __atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED); }
+
+void release(PackageFile* f) {
+    if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    mm::kfree(f->data);
+    delete f;
 }
 
 Result<int64_t> start(Domain* d) {
@@ -246,6 +271,7 @@ void destroy(Domain* d) {
             "returned, %zu corrupt handles\n",
             d->name, stats.freed, stats.nested, stats.orphaned, stats.loans_returned, stats.corrupt);
     unmap_and_free(d->image.base, d->image.size / mm::PAGE_SIZE);
+    if (d->package_file) release(d->package_file);
     delete d;
 }
 
@@ -286,6 +312,8 @@ size_t list(Status* out, size_t max) {
         s.id = d->id;
         __builtin_memcpy(s.name, d->name, sizeof(s.name));
         s.state = d->get_state();
+        s.version_major = d->package.manifest.version_major;
+        s.version_minor = d->package.manifest.version_minor;
         s.restarting = __atomic_load_n(&d->restarting, __ATOMIC_ACQUIRE);
         s.counters = d->counters;
         s.exchange_objects = with_exchange_heap([&](ExchangeHeap& x) { return x.objects_owned_by(d->id); });

@@ -93,33 +93,71 @@ Result<void> Recovery::restart() {
     return replace(DomainError::None);
 }
 
-// Fresh instance from the same package, started, handed over to; then the old one goes.
-Result<void> Recovery::replace(DomainError why) {
+Result<void> Recovery::update(Domain* fresh, uint64_t quiesce_ns) {
+    ScopeGuard drop_fresh([&] { destroy(fresh); });
+    // The calls lock, bounded: the calls in flight finish, and no new one enters the old
+    // instance; one that waits for the lock goes to whichever instance serves when it gets it.
+    sched::Mutex* held = nullptr;
+    if (calls_ && !calls_->is_held_by_current()) {
+        uint64_t deadline = time::now_ns() + quiesce_ns;
+        while (!calls_->try_lock()) {
+            if (time::now_ns() > deadline) {
+                kprintf("domain %s: update: the calls in flight did not finish within %lu ms\n", package_,
+                        (unsigned long)(quiesce_ns / 1'000'000));
+                return Errno::TimedOut;
+            }
+            sched::yield();
+        }
+        held = calls_;
+    }
+    ScopeGuard unlock([&] {
+        if (held) held->unlock();
+    });
+    if (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) return Errno::Busy;
+    ScopeGuard done([&] { __atomic_store_n(&busy_, false, __ATOMIC_RELEASE); });
+    if (instance_->get_state() != State::Running) return Errno::Busy;  // a recovery's turn first
+    drop_fresh.dismiss();                                              // replace() owns it now
+    return replace(DomainError::None, fresh);
+}
+
+// A fresh instance (of the same package, or the update's), started, handed over to; then the
+// old one goes.
+Result<void> Recovery::replace(DomainError why, Domain* prepared) {
     uint64_t t0 = time::now_ns();
     Domain* old = instance_;
+    bool updating = prepared != nullptr;
+    const char* what = updating ? "the new version" : "the fresh instance";
     __atomic_store_n(&old->restarting, true, __ATOMIC_RELEASE);
     ScopeGuard still_old([&] { __atomic_store_n(&old->restarting, false, __ATOMIC_RELEASE); });
-    Domain* fresh = TRY(create_like(old));
+    Domain* fresh = updating ? prepared : TRY(create_like(old));
     ScopeGuard drop_fresh([&] { destroy(fresh); });
     auto started = start(fresh);
     if (started.is_error() || started.value() < 0) {
-        kprintf("domain %s: the fresh instance did not start\n", package_);
+        kprintf("domain %s: %s did not start\n", package_, what);
         return Errno::IO;
     }
     if (auto r = handover_(context_, fresh); r.is_error()) {
-        kprintf("domain %s: the fresh instance could not take over: %s\n", package_, r.error().name());
+        kprintf("domain %s: %s could not take over: %s\n", package_, what, r.error().name());
         return r.error();
     }
     drop_fresh.dismiss();
     still_old.dismiss();  // old goes below, restarting to the end
     instance_ = fresh;
-    fresh->counters.restarts = old->counters.restarts + 1;
+    fresh->counters.restarts = old->counters.restarts + (updating ? 0 : 1);
+    fresh->counters.updates = old->counters.updates + (updating ? 1 : 0);
     {
         SpinlockGuard g(g_domains_lock);
         fresh->recovery = this;
         old->recovery = nullptr;
     }
     destroy(old);
+    if (updating) {
+        updates_++;
+        kprintf("domain %s: updated to version %u.%u (id %u, update %lu, %lu us)\n", package_,
+                fresh->package.manifest.version_major, fresh->package.manifest.version_minor, fresh->id,
+                (unsigned long)fresh->counters.updates, (unsigned long)((time::now_ns() - t0) / 1000));
+        return {};
+    }
     restarts_++;
     last_recovery_ns_ = time::now_ns() - t0;
     if (verbose_faults())

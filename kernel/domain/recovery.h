@@ -53,14 +53,23 @@ public:
     // Replaces a healthy instance (/proc/domctl restart): counted in restarts, not against the
     // budget (an operator asked for it). Busy if a restart is under way.
     Result<void> restart();
+    // Live update (update.h): fresh, created from a new package and not yet started, replaces
+    // the healthy instance the same way — started, handed over to (the same replay as after a
+    // crash), then the old one destroyed. Waits at most quiesce_ns for the calls in flight to
+    // finish (the calls lock) and returns TimedOut beyond. Whatever fails, fresh is destroyed
+    // and the old instance keeps serving. Not counted in restarts.
+    Result<void> update(Domain* fresh, uint64_t quiesce_ns);
     Domain* instance() const { return instance_; }
     uint64_t restarts() const { return restarts_; }
+    uint64_t updates() const { return updates_; }
     uint64_t last_recovery_ns() const { return last_recovery_ns_; }
 
 private:
     static constexpr size_t MAX_TRACKED = 1000;  // the manifest's upper bound for max
 
-    Result<void> replace(DomainError why);
+    // Replaces the instance by fresh (nullptr: a new instance of the same package). Destroys
+    // fresh if it fails.
+    Result<void> replace(DomainError why, Domain* fresh = nullptr);
     Result<void> within_budget();
 
     Domain* instance_;
@@ -71,6 +80,7 @@ private:
     uint32_t max_;
     uint64_t window_ns_;
     uint64_t restarts_ = 0;
+    uint64_t updates_ = 0;
     uint64_t last_recovery_ns_ = 0;
     uint64_t recent_[MAX_TRACKED] = {};  // times of the last restarts, a ring
     size_t recent_next_ = 0;

@@ -20,12 +20,15 @@ struct Counters {
     uint64_t heap_pages = 0;  // private-heap pages now held
     uint64_t image_pages = 0;
     uint64_t restarts = 0;  // set by whoever re-creates the domain (a shadow)
+    uint64_t updates = 0;   // live updates to a new package (domctl update), carried like restarts
 };
 
 struct Status {
     uint32_t id = 0;
     char name[Manifest::MAX_NAME + 1] = {};
     State state = State::Created;
+    uint16_t version_major = 0;  // the package's manifest version
+    uint16_t version_minor = 0;
     bool restarting = false;  // its Recovery is replacing it
     Counters counters;
     size_t exchange_objects = 0;

@@ -544,7 +544,9 @@ Result<void> LoadedFile::read(uint64_t offset, void* dst, size_t n) const {
     return {};
 }
 
-Result<LoadedFile> load_executable_file(const char* path) {
+Result<LoadedFile> load_executable_file(const char* path) { return load_regular_file(path, access::Exec); }
+
+Result<LoadedFile> load_regular_file(const char* path, int access_mask) {
     Process* p = current_process();
     Location loc;
     {
@@ -556,7 +558,7 @@ Result<LoadedFile> load_executable_file(const char* path) {
         Stat st{};
         TRY(loc.inode->getattr(st));
         if (is_dir(st.st_mode) || !is_regular(st.st_mode)) return Errno::Acces;
-        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access::Exec));
+        TRY(check_access(st.st_mode, st.st_uid, st.st_gid, ctx.cred, access_mask));
     }
     Stat st{};
     TRY(loc.inode->getattr(st));

@@ -76,6 +76,9 @@ struct LoadedFile {
 // from the calling process's cwd and root (the kernel's root when there is no process);
 // EACCES unless it is a regular file with an execute bit; NoEnt, NotDir, Loop, NoMem...
 Result<LoadedFile> load_executable_file(const char* path);
+// The same lookup for any regular file the caller may access with access_mask (access::Read...):
+// a domain package for a live update (read() the rest past the head).
+Result<LoadedFile> load_regular_file(const char* path, int access_mask);
 
 // Wall-clock time, for timestamps (the RTC at boot plus the monotonic clock).
 Timespec realtime_now();

@@ -75,7 +75,7 @@ TEST_F(Domctl, ListPrintsAnAlignedTable) {
     write_text(proc_ + "/domains",
                "# a comment\n"
                "id=1 name=fs state=running restarts=0 faults=0 calls_in=812 calls_out=40 "
-               "heap_pages=64 exchange_objects=3 threads=1\n"
+               "heap_pages=64 exchange_objects=3 threads=1 version=1.1 updates=1\n"
                "\n"
                "id=2\tname=net  state=running restarts=2 faults=2 calls_in=100000 calls_out=7 "
                "heap_pages=512 exchange_objects=12 threads=2 added_later=9\n"
@@ -84,10 +84,14 @@ TEST_F(Domctl, ListPrintsAnAlignedTable) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.err, "");
     EXPECT_EQ(r.out,
-              "ID  NAME  STATE       RESTARTS  FAULTS  CALLS_IN  CALLS_OUT  HEAP_PAGES  EXCHANGE_OBJS  THREADS\n"
-              " 1  fs    running            0       0       812         40          64              3        1\n"
-              " 2  net   running            2       2    100000          7         512             12        2\n"
-              "13  nvme  restarting         1       -         -          -           -              -        -\n");
+              "ID  NAME  STATE       RESTARTS  FAULTS  CALLS_IN  CALLS_OUT  HEAP_PAGES  EXCHANGE_OBJS  THREADS  "
+              "VERSION  UPDATES\n"
+              " 1  fs    running            0       0       812         40          64              3        1  "
+              "1.1            1\n"
+              " 2  net   running            2       2    100000          7         512             12        2  "
+              "-              -\n"
+              "13  nvme  restarting         1       -         -          -           -              -        -  "
+              "-              -\n");
 }
 
 TEST_F(Domctl, ListOfNoDomainsIsJustTheHeader) {
@@ -161,6 +165,26 @@ TEST_F(Domctl, RestartWritesOneCommandLine) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(control(), "restart net\n");
     EXPECT_EQ(r.out, "domctl: restarting net\n");
+}
+
+TEST_F(Domctl, UpdateWritesOneCommandLine) {
+    auto r = run({"update", "fs"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(control(), "update fs\n");
+    EXPECT_EQ(r.out, "domctl: updated fs\n");
+    write_text(proc_ + "/domctl", "");
+    auto p = run({"update", "fs", "/lib/lamina/domains/fs-next.dom"});
+    EXPECT_EQ(p.status, 0) << p.err;
+    EXPECT_EQ(control(), "update fs /lib/lamina/domains/fs-next.dom\n");
+}
+
+TEST_F(Domctl, UpdateRefusedByTheKernelIsAnError) {
+    auto r = run({"update", "fs", "other"}, EINVAL);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(r.err, "domctl: the kernel refused 'update fs other': Invalid argument\n");
+    auto u = run({"update", "fs", "a", "b"});
+    EXPECT_EQ(u.status, 2);
+    EXPECT_NE(u.err.find("update takes NAME and an optional PACKAGE"), std::string::npos) << u.err;
 }
 
 TEST_F(Domctl, UnknownDomainIsAnError) {

@@ -28,15 +28,18 @@ std::string text_of(const domain::Status* d, size_t n) {
 
 TEST(ProcDomains, OneLineOfEveryFieldPerDomain) {
     domain::Status d[2] = {status(3, "nvme", domain::State::Running), status(9, "fs", domain::State::Failed)};
-    d[0].counters = {.calls_in = 10, .calls_out = 2, .faults = 1, .heap_pages = 4, .image_pages = 12, .restarts = 1};
+    d[0].counters = {
+        .calls_in = 10, .calls_out = 2, .faults = 1, .heap_pages = 4, .image_pages = 12, .restarts = 1, .updates = 2};
+    d[0].version_major = 1;
+    d[0].version_minor = 12;
     d[0].exchange_objects = 33;
     d[0].threads = 2;
     d[0].threads_inside = 1;
     EXPECT_EQ(text_of(d, 2),
               "id=3 name=nvme state=running restarts=1 faults=1 calls_in=10 calls_out=2 heap_pages=4 "
-              "exchange_objects=33 threads=2 threads_inside=1 image_pages=12\n"
+              "exchange_objects=33 threads=2 threads_inside=1 image_pages=12 version=1.12 updates=2\n"
               "id=9 name=fs state=faulted restarts=0 faults=0 calls_in=0 calls_out=0 heap_pages=0 "
-              "exchange_objects=0 threads=0 threads_inside=0 image_pages=0\n");
+              "exchange_objects=0 threads=0 threads_inside=0 image_pages=0 version=0.0 updates=0\n");
 }
 
 TEST(ProcDomains, StatesHaveTheirProcNames) {

@@ -5,6 +5,9 @@
  *   domctl inject NAME [KIND]         make domain NAME fault (KIND: panic, null, ud, div0, stack,
  *                                     loop; default panic)
  *   domctl restart NAME               tear domain NAME down and start a fresh instance
+ *   domctl update NAME [PACKAGE]      replace domain NAME by a new version of its package, read from
+ *                                     /lib/lamina/domains/PACKAGE.dom (PACKAGE: NAME by default) or
+ *                                     from PACKAGE when it is an absolute path
  *
  * Exit status: 0 success, 1 failure (unknown domain, refused command, unreadable /proc), 2 usage.
  *
@@ -12,7 +15,7 @@
  *
  * /proc/domains (read): one line per domain, fields separated by spaces or tabs, each field
  *   `key=value` with no spaces in either. Keys: id, name, state, restarts, faults, calls_in,
- *   calls_out, heap_pages, exchange_objects, threads. Unknown keys are ignored (the kernel may
+ *   calls_out, heap_pages, exchange_objects, threads, version, updates. Unknown keys are ignored (the kernel may
  *   add some); missing ones show as "-". Empty lines and lines starting with '#' are skipped.
  *     id=1 name=fs state=running restarts=0 faults=0 calls_in=812 calls_out=40 heap_pages=64 exchange_objects=3
  * threads=1
@@ -20,6 +23,7 @@
  * /proc/domctl (write): one command per write(2), one line ending in '\n':
  *     inject NAME KIND\n
  *     restart NAME\n
+ *     update NAME [PACKAGE]\n
  *   The write returns the full length when the kernel has accepted the command; it fails with
  *   ENOENT when no domain is called NAME, EINVAL for a malformed command or unknown KIND, EBUSY
  *   when the domain cannot take the command now (it is being restarted, or is not recoverable).
@@ -54,6 +58,8 @@ static const struct column columns[] = {
     {"heap_pages", "HEAP_PAGES", 1},
     {"exchange_objects", "EXCHANGE_OBJS", 1},
     {"threads", "THREADS", 1},
+    {"version", "VERSION", 0},
+    {"updates", "UPDATES", 1},
 };
 enum { NCOLUMNS = sizeof(columns) / sizeof(columns[0]) };
 
@@ -73,7 +79,8 @@ static void usage(FILE* out) {
     fprintf(out,
             "usage: domctl list\n"
             "       domctl inject NAME [panic|null|ud|div0|stack|loop]\n"
-            "       domctl restart NAME\n");
+            "       domctl restart NAME\n"
+            "       domctl update NAME [PACKAGE]\n");
 }
 
 static int usage_error(const char* fmt, const char* arg) {
@@ -239,14 +246,17 @@ static int cmd_list(void) {
     return status;
 }
 
-/* A domain name goes into a one-line command: it must be one non-empty word. */
-static int valid_name(const char* name) {
-    if (!*name || strlen(name) > 64) return 0;
+/* A domain name (or a package's name or path, up to max bytes) goes into a one-line command: it
+ * must be one non-empty word. */
+static int valid_word(const char* name, size_t max) {
+    if (!*name || strlen(name) > max) return 0;
     for (const char* p = name; *p; p++) {
         if (*p <= ' ' || *p == 0x7f) return 0;
     }
     return 1;
 }
+
+static int valid_name(const char* name) { return valid_word(name, 64); }
 
 static int send_command(const char* command, const char* name) {
     char path[4096];
@@ -308,6 +318,20 @@ static int cmd_restart(int argc, char** argv) {
     return status;
 }
 
+static int cmd_update(int argc, char** argv) {
+    if (argc < 1 || argc > 2) return usage_error("update takes NAME and an optional PACKAGE", "");
+    const char* name = argv[0];
+    if (!valid_name(name)) return usage_error("'%s' is not a domain name", name);
+    const char* package = argc == 2 ? argv[1] : NULL;
+    if (package && !valid_word(package, 127))
+        return usage_error("'%s' is not a package name or absolute path", package);
+    char command[256];
+    snprintf(command, sizeof(command), "update %s%s%s\n", name, package ? " " : "", package ? package : "");
+    int status = send_command(command, name);
+    if (status == 0) printf("domctl: updated %s\n", name);
+    return status;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) return usage_error("no command given", "");
     const char* cmd = argv[1];
@@ -321,5 +345,6 @@ int main(int argc, char** argv) {
     }
     if (strcmp(cmd, "inject") == 0) return cmd_inject(argc - 2, argv + 2);
     if (strcmp(cmd, "restart") == 0) return cmd_restart(argc - 2, argv + 2);
+    if (strcmp(cmd, "update") == 0) return cmd_update(argc - 2, argv + 2);
     return usage_error("unknown command '%s'", cmd);
 }

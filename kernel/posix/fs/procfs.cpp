@@ -45,10 +45,11 @@ void format_domains(ProcText& out, const domain::Status* domains, size_t count) 
         const domain::Counters& c = d.counters;
         out.printf(
             "id=%u name=%s state=%s restarts=%lu faults=%lu calls_in=%lu calls_out=%lu heap_pages=%lu "
-            "exchange_objects=%zu threads=%zu threads_inside=%u image_pages=%lu\n",
+            "exchange_objects=%zu threads=%zu threads_inside=%u image_pages=%lu version=%u.%u updates=%lu\n",
             d.id, d.name, d.restarting ? "restarting" : STATES[uint32_t(d.state) & 3], (unsigned long)c.restarts,
             (unsigned long)c.faults, (unsigned long)c.calls_in, (unsigned long)c.calls_out, (unsigned long)c.heap_pages,
-            d.exchange_objects, d.threads, d.threads_inside, (unsigned long)c.image_pages);
+            d.exchange_objects, d.threads, d.threads_inside, (unsigned long)c.image_pages, d.version_major,
+            d.version_minor, (unsigned long)c.updates);
     }
 }
 
