@@ -20,6 +20,12 @@ void invlpg(uint64_t virt) { asm volatile("invlpg (%0)" ::"r"(virt) : "memory");
 
 FrameShares g_shares;
 
+// The chains of TlbGather: g_gather_next[i] follows the frame at i * 4096 while it waits for
+// its free (a frame is in at most one gather: it had one last mapping, or was one space's table).
+constexpr uint32_t GATHER_END = UINT32_MAX;
+uint32_t* g_gather_next;
+size_t g_gather_frames;
+
 // Drops one mapping of a user frame; the last one frees it.
 void release_frame(uint64_t phys) {
     if (!g_shares.covers(phys) || g_shares.release(phys)) (void)mm::free_frames(phys, 0);
@@ -49,12 +55,64 @@ void free_vma(Vma* v) {
 }
 }  // namespace
 
+// Frames unmapped under lock_ go back to the allocator only once no CPU can reach them through
+// a stale TLB entry (or a cached page-table walk): after the shoot-down, which must not run
+// under lock_. Declared before the lock guard, so that its destructor runs after the unlock.
+// The pending frames are chained through a per-frame array, so a gather never needs memory
+// (an unmap must not fail for want of it) and has no size limit.
+class TlbGather {
+public:
+    explicit TlbGather(AddressSpace& as) : as_(as) {}
+    ~TlbGather() {
+        if (start_ < end_) as_.shoot_down(start_, end_);
+        while (head_ != GATHER_END) {
+            uint32_t i = head_;
+            head_ = g_gather_next[i];
+            (void)mm::free_frames(uint64_t(i) * PAGE, 0);
+        }
+    }
+    TlbGather(const TlbGather&) = delete;
+    TlbGather& operator=(const TlbGather&) = delete;
+
+    // Entries of [start, end) changed: flush them everywhere.
+    void note(uint64_t start, uint64_t end) {
+        if (start < start_) start_ = start;
+        if (end > end_) end_ = end;
+    }
+    void free_later(uint64_t phys) {
+        uint64_t i = phys / PAGE;
+        if (i >= g_gather_frames) panic("address space: frame %#lx beyond the frame table", phys);
+        g_gather_next[i] = head_;
+        head_ = uint32_t(i);
+    }
+    // A user frame's mapping went: free it later when that was its last.
+    void release_later(uint64_t phys) {
+        if (!g_shares.covers(phys) || g_shares.release(phys)) free_later(phys);
+    }
+    void tables_later(const mm::Unmapped& u) {
+        for (unsigned i = 0; i < u.released_count; i++) free_later(u.released_tables[i]);
+    }
+
+private:
+    AddressSpace& as_;
+    uint64_t start_ = UINT64_MAX, end_ = 0;
+    uint32_t head_ = GATHER_END;
+};
+
 Result<void> init_frame_shares(uint64_t phys_end) {
     size_t frames = size_t(phys_end / PAGE);
+    if (frames >= GATHER_END) return Errno::Inval;
     auto* counts = static_cast<uint16_t*>(mm::kmalloc(frames * sizeof(uint16_t)));
     if (!counts) return Errno::NoMem;
+    auto* next = static_cast<uint32_t*>(mm::kmalloc(frames * sizeof(uint32_t)));
+    if (!next) {
+        mm::kfree(counts);
+        return Errno::NoMem;
+    }
     __builtin_memset(counts, 0, frames * sizeof(uint16_t));
     g_shares.attach(counts, frames);
+    g_gather_next = next;
+    g_gather_frames = frames;
     return {};
 }
 
@@ -141,11 +199,18 @@ size_t AddressSpace::vma_count() {
     return n;
 }
 
-Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot, bool shared) {
+Result<void> AddressSpace::map(uint64_t start, uint64_t end, uint32_t prot, bool shared, bool replace) {
     if (start % PAGE || end % PAGE || start >= end || start < USER_BOTTOM || end > USER_TOP) return Errno::Inval;
     auto* nv = new (std::nothrow) Vma{start, end, prot, nullptr, shared};
     if (!nv) return Errno::NoMem;
+    TlbGather gather(*this);
     SpinlockGuard g(lock_);
+    if (replace) {
+        if (auto r = unmap_locked(start, end, gather); r.is_error()) {
+            delete nv;
+            return r.error();
+        }
+    }
     return map_locked(nv);
 }
 
@@ -191,13 +256,14 @@ Result<void> AddressSpace::split_locked(uint64_t at) {
     return {};
 }
 
-void AddressSpace::unmap_pages_locked(uint64_t start, uint64_t end) {
+void AddressSpace::unmap_pages_locked(uint64_t start, uint64_t end, TlbGather& gather) {
+    gather.note(start, end);
     for (uint64_t a = start; a < end; a += PAGE) {
         auto u = pt_.unmap(a);
         if (u.is_error()) continue;  // a hole
         invlpg(a);
-        release_frame(u.value().phys);
-        for (unsigned i = 0; i < u.value().released_count; i++) (void)mm::free_frames(u.value().released_tables[i], 0);
+        gather.release_later(u.value().phys);
+        gather.tables_later(u.value());
     }
 }
 
@@ -207,22 +273,19 @@ void AddressSpace::shoot_down(uint64_t start, uint64_t end) {
 
 Result<void> AddressSpace::unmap(uint64_t start, uint64_t end) {
     if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
-    {
-        SpinlockGuard g(lock_);
-        TRY(unmap_locked(start, end));
-    }
-    shoot_down(start, end);
-    return {};
+    TlbGather gather(*this);
+    SpinlockGuard g(lock_);
+    return unmap_locked(start, end, gather);
 }
 
-Result<void> AddressSpace::unmap_locked(uint64_t start, uint64_t end) {
+Result<void> AddressSpace::unmap_locked(uint64_t start, uint64_t end, TlbGather& gather) {
     TRY(split_locked(start));
     TRY(split_locked(end));
     Vma** link = &vmas_;
     while (*link) {
         Vma* v = *link;
         if (v->start >= start && v->end <= end) {
-            unmap_pages_locked(v->start, v->end);
+            unmap_pages_locked(v->start, v->end, gather);
             *link = v->next;
             free_vma(v);
         } else {
@@ -235,7 +298,9 @@ Result<void> AddressSpace::unmap_locked(uint64_t start, uint64_t end) {
 // Moves the present pages of [from, from + len) to [to, to + len), frames and flags unchanged
 // (share counts too: each frame keeps one mapping here). The new entries are made first, so a
 // failure (no memory for a page table) leaves the old ones in place.
-Result<void> AddressSpace::move_pages_locked(uint64_t from, uint64_t to, uint64_t len) {
+Result<void> AddressSpace::move_pages_locked(uint64_t from, uint64_t to, uint64_t len, TlbGather& gather) {
+    gather.note(from, from + len);
+    gather.note(to, to + len);
     for (uint64_t off = 0; off < len; off += PAGE) {
         auto t = pt_.translate(from + off);
         if (t.is_error()) continue;
@@ -246,8 +311,7 @@ Result<void> AddressSpace::move_pages_locked(uint64_t from, uint64_t to, uint64_
                 auto u = pt_.unmap(to + back);
                 if (u.is_error()) continue;
                 invlpg(to + back);
-                for (unsigned i = 0; i < u.value().released_count; i++)
-                    (void)mm::free_frames(u.value().released_tables[i], 0);
+                gather.tables_later(u.value());
             }
             return r.error();
         }
@@ -256,7 +320,7 @@ Result<void> AddressSpace::move_pages_locked(uint64_t from, uint64_t to, uint64_
         auto u = pt_.unmap(from + off);
         if (u.is_error()) continue;
         invlpg(from + off);
-        for (unsigned i = 0; i < u.value().released_count; i++) (void)mm::free_frames(u.value().released_tables[i], 0);
+        gather.tables_later(u.value());
     }
     return {};
 }
@@ -265,16 +329,13 @@ Result<uint64_t> AddressSpace::remap(uint64_t old_start, uint64_t old_len, uint6
                                      uint64_t fixed) {
     if (old_start % PAGE || old_len % PAGE || new_len % PAGE || !old_len || !new_len) return Errno::Inval;
     if (old_start > USER_TOP || old_len > USER_TOP - old_start) return Errno::Fault;
-    auto r = remap_locked(old_start, old_len, new_len, may_move, fixed);
-    // Entries left the old range (and a fixed target's old pages went): other threads' CPUs
-    // must drop them, whatever part of the move happened.
-    shoot_down(old_start, old_start + old_len);
-    if (fixed && fixed < USER_TOP && new_len <= USER_TOP - fixed) shoot_down(fixed, fixed + new_len);
-    return r;
+    // Whatever part of the move happened, the ranges it touched noted themselves in the gather.
+    TlbGather gather(*this);
+    return remap_locked(old_start, old_len, new_len, may_move, fixed, gather);
 }
 
 Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
-                                            uint64_t fixed) {
+                                            uint64_t fixed, TlbGather& gather) {
     uint64_t old_end = old_start + old_len;
     SpinlockGuard g(lock_);
     Vma* v = find_locked(old_start);
@@ -283,7 +344,7 @@ Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len
     bool shared = v->shared;
     if (!fixed) {
         if (new_len <= old_len) {
-            if (new_len < old_len) TRY(unmap_locked(old_start + new_len, old_end));
+            if (new_len < old_len) TRY(unmap_locked(old_start + new_len, old_end, gather));
             return old_start;
         }
         // In place, when the pages above are free.
@@ -300,7 +361,7 @@ Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len
     if (fixed) {
         if (fixed % PAGE || fixed < USER_BOTTOM || fixed > USER_TOP - new_len) return Errno::Inval;
         if (fixed < old_end && old_start < fixed + new_len) return Errno::Inval;  // overlap
-        TRY(unmap_locked(fixed, fixed + new_len));
+        TRY(unmap_locked(fixed, fixed + new_len, gather));
     } else {
         to = TRY(find_free_locked(new_len, 0));
     }
@@ -313,8 +374,8 @@ Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len
     if (!nv) return Errno::NoMem;
     if (nv->backing) nv->backing_start = moving->backing_start + (to - old_start);
     TRY(map_locked(nv));
-    if (auto r = move_pages_locked(old_start, to, moved); r.is_error()) {
-        (void)unmap_locked(to, to + new_len);
+    if (auto r = move_pages_locked(old_start, to, moved, gather); r.is_error()) {
+        (void)unmap_locked(to, to + new_len, gather);
         return r.error();
     }
     // The old range's VMA goes (its pages are gone), and what was beyond the moved part.
@@ -325,7 +386,7 @@ Result<uint64_t> AddressSpace::remap_locked(uint64_t old_start, uint64_t old_len
         *link = gone->next;
         free_vma(gone);
     }
-    if (moved < old_len) TRY(unmap_locked(old_start + moved, old_end));
+    if (moved < old_len) TRY(unmap_locked(old_start + moved, old_end, gather));
     return to;
 }
 
@@ -352,17 +413,12 @@ bool AddressSpace::covers(uint64_t start, uint64_t end) {
 
 Result<void> AddressSpace::discard(uint64_t start, uint64_t end) {
     if (start % PAGE || end % PAGE || start >= end || end > USER_TOP) return Errno::Inval;
-    TRY(discard_locked(start, end));
-    shoot_down(start, end);
-    return {};
-}
-
-Result<void> AddressSpace::discard_locked(uint64_t start, uint64_t end) {
+    TlbGather gather(*this);
     SpinlockGuard g(lock_);
     if (!covered_locked(start, end)) return Errno::NoMem;
     for (Vma* v = vmas_; v; v = v->next) {
         uint64_t s = v->start > start ? v->start : start, e = v->end < end ? v->end : end;
-        if (s < e && !v->shared) unmap_pages_locked(s, e);
+        if (s < e && !v->shared) unmap_pages_locked(s, e, gather);
     }
     return {};
 }
@@ -469,17 +525,12 @@ Result<uint64_t> AddressSpace::backed_page_locked(Vma* v, uint64_t page, bool wr
 }
 
 FaultResult AddressSpace::handle_fault(uint64_t addr, bool write, bool exec) {
-    bool flush = false;
-    FaultResult r;
-    {
-        SpinlockGuard g(lock_);
-        r = handle_fault_locked(addr, write, exec, flush);
-    }
-    if (flush) shoot_down(addr & ~(PAGE - 1), (addr & ~(PAGE - 1)) + PAGE);
-    return r;
+    TlbGather gather(*this);
+    SpinlockGuard g(lock_);
+    return handle_fault_locked(addr, write, exec, gather);
 }
 
-FaultResult AddressSpace::handle_fault_locked(uint64_t addr, bool write, bool exec, bool& shoot_down) {
+FaultResult AddressSpace::handle_fault_locked(uint64_t addr, bool write, bool exec, TlbGather& gather) {
     Vma* v = find_locked(addr);
     if (!v) return FaultResult::NoVma;
     if ((write && !(v->prot & Prot::Write)) || (exec && !(v->prot & Prot::Exec)) ||
@@ -488,8 +539,7 @@ FaultResult AddressSpace::handle_fault_locked(uint64_t addr, bool write, bool ex
     uint64_t page = addr & ~(PAGE - 1);
     if (auto t = pt_.translate(page); t.is_ok()) {
         if (write && !(t.value().flags & mm::PageFlag::Writable)) {
-            shoot_down = true;  // other threads' CPUs may hold the read-only entry of the old frame
-            return break_cow_locked(page, t.value().phys & ~(PAGE - 1), v->prot);
+            return break_cow_locked(page, t.value().phys & ~(PAGE - 1), v->prot, gather);
         }
         // Present and the VMA allows the access: a stale TLB entry from a permission change.
         invlpg(page);
@@ -509,7 +559,7 @@ Result<AddressSpace::PageInfo> AddressSpace::lookup(uint64_t virt) {
                     g_shares.covers(phys) ? g_shares.sharers(phys) : uint16_t(0), v && v->shared};
 }
 
-FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot) {
+FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot, TlbGather& gather) {
     if (frame_exclusive(phys)) {
         // The other sharers are gone: the frame is ours again.
         if (pt_.protect(page, page_flags(prot)).is_error()) return FaultResult::NoMem;
@@ -527,13 +577,15 @@ FaultResult AddressSpace::break_cow_locked(uint64_t page, uint64_t phys, uint32_
         return FaultResult::NoMem;
     }
     invlpg(page);
-    for (unsigned i = 0; i < u.value().released_count; i++) (void)mm::free_frames(u.value().released_tables[i], 0);
+    // Other threads' CPUs may hold the read-only entry of the old frame.
+    gather.note(page, page + PAGE);
+    gather.tables_later(u.value());
     if (pt_.map(page, copy.value(), page_flags(prot)).is_error()) {
         (void)mm::free_frames(copy.value(), 0);
-        if (pt_.map(page, phys, page_flags(prot) & ~mm::PageFlag::Writable).is_error()) release_frame(phys);
+        if (pt_.map(page, phys, page_flags(prot) & ~mm::PageFlag::Writable).is_error()) gather.release_later(phys);
         return FaultResult::NoMem;
     }
-    release_frame(phys);
+    gather.release_later(phys);
     return FaultResult::Handled;
 }
 

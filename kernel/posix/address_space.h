@@ -23,9 +23,10 @@
 //     also shoot the range down on every other CPU, after dropping lock_ (a CPU spinning on it
 //     with interrupts off could not acknowledge). Until the shoot-down, another thread may
 //     still use the old entry: a read sees the old frame, which is what it would have seen an
-//     instant earlier; a frame freed by unmap goes back to the allocator before the other CPUs
-//     have dropped it, so a thread that races its own munmap with writes can hit a frame
-//     being reused (Linux defers the free; not yet here).
+//     instant earlier, and a write lands in it. Frames (and page tables) an unmap, mremap,
+//     madvise or copy-on-write break lets go of return to the allocator only after the
+//     shoot-down (TlbGather, like Linux's mmu_gather), so such a write never reaches a frame
+//     that is already someone else's.
 //
 // Locking
 //   lock_ (a spinlock, interrupts off) guards the VMA list and the page tables. The page-fault
@@ -73,6 +74,8 @@ struct Vma {
 enum class FaultResult : uint8_t { Handled, NoVma, Protection, NoMem };
 const char* fault_result_name(FaultResult r);
 
+class TlbGather;
+
 class AddressSpace {
 public:
     static Result<AddressSpace*> create(uint32_t pid);
@@ -83,9 +86,10 @@ public:
     uint64_t root() const { return pt_.root(); }
     uint32_t pid() const { return pid_; }
 
-    // A new demand-zero range; Exist when it overlaps a VMA, Inval when misaligned or outside
-    // the user range.
-    Result<void> map(uint64_t start, uint64_t end, uint32_t prot, bool shared = false);
+    // A new demand-zero range; Exist when it overlaps a VMA (unless `replace`: MAP_FIXED, what
+    // was there goes in the same step, so no other thread's mmap can take the range between),
+    // Inval when misaligned or outside the user range.
+    Result<void> map(uint64_t start, uint64_t end, uint32_t prot, bool shared = false, bool replace = false);
     // mremap: [old_start, old_start + old_len) must lie in one VMA (Fault otherwise). Shrinking
     // unmaps the tail; growing extends in place when the pages above are free, else, when
     // may_move, moves the mapping (its page-table entries: no page is copied) to a free range
@@ -144,22 +148,22 @@ public:
 private:
     AddressSpace(uint32_t pid, uint64_t root);
     Result<void> map_locked(Vma* nv);
+    friend class TlbGather;
     Result<uint64_t> backed_page_locked(Vma* v, uint64_t page, bool write);
-    Result<void> unmap_locked(uint64_t start, uint64_t end);
-    Result<void> move_pages_locked(uint64_t from, uint64_t to, uint64_t len);
-    Result<uint64_t> remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move,
-                                  uint64_t fixed);  // takes lock_ itself
+    Result<void> unmap_locked(uint64_t start, uint64_t end, TlbGather& gather);
+    Result<void> move_pages_locked(uint64_t from, uint64_t to, uint64_t len, TlbGather& gather);
+    Result<uint64_t> remap_locked(uint64_t old_start, uint64_t old_len, uint64_t new_len, bool may_move, uint64_t fixed,
+                                  TlbGather& gather);  // takes lock_ itself
     Result<uint64_t> populate_locked(uint64_t page, uint32_t prot);
-    void unmap_pages_locked(uint64_t start, uint64_t end);
+    void unmap_pages_locked(uint64_t start, uint64_t end, TlbGather& gather);
     Result<void> split_locked(uint64_t at);  // makes `at` a VMA boundary if it falls inside one
     Vma* find_locked(uint64_t addr);
-    FaultResult break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot);
+    FaultResult break_cow_locked(uint64_t page, uint64_t phys, uint32_t prot, TlbGather& gather);
     void flush_own_tlb(bool needed);
     Result<void> protect_locked(uint64_t start, uint64_t end, uint32_t prot);
-    Result<void> discard_locked(uint64_t start, uint64_t end);
     bool covered_locked(uint64_t start, uint64_t end);
     Result<AddressSpace*> fork_locked(uint32_t child_pid);
-    FaultResult handle_fault_locked(uint64_t addr, bool write, bool exec, bool& shoot_down);
+    FaultResult handle_fault_locked(uint64_t addr, bool write, bool exec, TlbGather& gather);
     // [start, end) on every other CPU, when other threads may run this space (lock_ not held).
     void shoot_down(uint64_t start, uint64_t end);
 

@@ -91,9 +91,8 @@ SyscallResult sys_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flag
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (addr & (PAGE_SIZE - 1)) return Errno::Inval;
         if (addr < USER_BOTTOM || addr > USER_TOP - len) return Errno::NoMem;
-        if (flags & MAP_FIXED) TRY(as.unmap(addr, addr + len));
         start = addr;
-        TRY(as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE));
+        TRY(as.map(start, start + len, uint32_t(prot), type != MAP_PRIVATE, (flags & MAP_FIXED) != 0));
     } else {
         // Another thread may take the free range between the look and the map: look again.
         for (;;) {
