@@ -367,12 +367,16 @@ int32_t cap_interface_lookup(const char* name, size_t len, void** out) {
     });
 }
 
-int32_t cap_interface_publish(const char* name, size_t len, void* object) {
+int32_t cap_interface_publish_typed(const char* name, size_t len, void* object, uint32_t type_id) {
     return entry([&](Domain& d) -> Result<void> {
         if (len > Manifest::MAX_INTERFACE_NAME) return Errno::Inval;
         TRY(check_memory(name, len));
-        return publish(d, name, len, object);
+        return publish(d, name, len, object, type_id);
     });
+}
+
+int32_t cap_interface_publish(const char* name, size_t len, void* object) {
+    return cap_interface_publish_typed(name, len, object, 0);
 }
 
 }  // namespace
@@ -400,6 +404,7 @@ const lamina_domain_caps CAPS_TEMPLATE = {
     cap_device_irq_setup,
     cap_exchange_dma_segments,
     cap_device_config_read,
+    cap_interface_publish_typed,
 };
 
 }  // namespace lamina::domain

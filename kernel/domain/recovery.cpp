@@ -191,6 +191,7 @@ Result<void> Recovery::replace(DomainError why, Domain* prepared) {
         kprintf("domain %s: %s did not start\n", package_, what);
         return Errno::IO;
     }
+    if (updating) TRY(same_interface_types(*old, *fresh));
     if (auto r = handover_(context_, fresh); r.is_error()) {
         kprintf("domain %s: %s could not take over: %s\n", package_, what, r.error().name());
         // An update's failure is the new package's (ENOENT would read as "no such domain").

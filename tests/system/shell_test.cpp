@@ -278,6 +278,11 @@ TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     EXPECT_NE(refused.find("exports other interfaces"), std::string::npos) << refused;
     EXPECT_NE(refused.find("rc=1"), std::string::npos) << refused;
     EXPECT_EQ(instance_of(fs_line(sh)), instance_of(new_line));  // the same instance, version and count
+    // The same export names, but "fs" published as another interface: refused by its type id.
+    std::string impostor = sh.run("domctl update fs fs-impostor; echo rc=$?");
+    EXPECT_NE(impostor.find("the new instance publishes 'fs' as interface type"), std::string::npos) << impostor;
+    EXPECT_NE(impostor.find("rc=1"), std::string::npos) << impostor;
+    EXPECT_EQ(instance_of(fs_line(sh)), instance_of(new_line));
     EXPECT_EQ(trim(sh.run("md5sum /root/big")), want);
     // A new version that faults while it starts: rolled back, the old instance keeps serving.
     std::string faulty = sh.run("domctl update fs fs-faulty; echo rc=$?");
