@@ -168,6 +168,9 @@ TEST_F(NetTools, IfconfigRouteNetstatAndPing) {
 
     std::string ping = sh.run("ping -c 3 10.0.2.2");
     EXPECT_NE(ping.find("3 packets transmitted, 3 packets received, 0% packet loss"), std::string::npos) << ping;
+    // No IPv6 yet: AF_INET6 sockets are EAFNOSUPPORT.
+    std::string ping6 = sh.run("ping6 -c 1 ::1 2>&1");
+    EXPECT_NE(ping6.find("Address family not supported by protocol"), std::string::npos) << ping6;
 
     sh.run("nc -l -p 7000 </dev/null >/dev/null & true");
     EXPECT_TRUE(wait_listening(sh, 7000));
