@@ -4,6 +4,7 @@
 #include <string.h>
 
 extern "C" {
+#include "lwip/inet_chksum.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -30,6 +31,10 @@ constexpr uint32_t MSG_PEEK = 0x2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NO
 constexpr uint32_t MAX_BACKLOG = 128;
 constexpr uint32_t MAX_DATAGRAM = 65507;  // 65535 - 20 (IP) - 8 (UDP)
 constexpr uint32_t WRITE_CHUNK = 16 * 1024;
+// ICMP (RFC 792): the header a ping socket's messages start with, and the echo types.
+constexpr uint32_t ICMP_HEADER = 8;
+constexpr uint8_t ICMP_ECHO_REPLY = 0, ICMP_ECHO_REQUEST = 8;
+constexpr uint32_t ICMP_ID_OFFSET = 4;  // the identifier, then the sequence number
 
 ip_addr_t to_ip(const NetAddr& a) {
     ip_addr_t r;
@@ -314,6 +319,29 @@ struct Callbacks {
         if (copy != nullptr) queue_datagram(*static_cast<Socket*>(arg), copy, from, 0);
         return 0;
     }
+
+    // The echo replies that carry a ping socket's identifier go to it, from the ICMP header on
+    // (Linux's ping_rcv); when several share the identifier (SO_REUSEADDR), to the one that took
+    // it last, as Linux's lookup finds it first. Never eaten: raw sockets see them too.
+    static u8_t on_ping_recv(void* arg, struct raw_pcb*, struct pbuf* p, const ip_addr_t* from) {
+        Socket& s = *static_cast<Socket*>(arg);
+        if (s.ident == 0 || p->tot_len < 1 || s.owner->newer_ping(s)) return 0;
+        uint16_t ihl = static_cast<uint16_t>((pbuf_get_at(p, 0) & 0xf) * 4);
+        if (ihl < 20 || p->tot_len < ihl + ICMP_HEADER) return 0;
+        uint16_t id =
+            static_cast<uint16_t>(pbuf_get_at(p, ihl + ICMP_ID_OFFSET) << 8 | pbuf_get_at(p, ihl + ICMP_ID_OFFSET + 1));
+        if (pbuf_get_at(p, ihl) != ICMP_ECHO_REPLY || pbuf_get_at(p, ihl + 1) != 0 || id != s.ident) return 0;
+        u16_t len = static_cast<u16_t>(p->tot_len - ihl);
+        struct pbuf* copy = pbuf_alloc(PBUF_RAW, len, PBUF_RAM);  // one piece: PBUF_RAM is contiguous
+        if (copy == nullptr) return 0;
+        pbuf_copy_partial(p, copy->payload, len, ihl);
+        if (inet_chksum(copy->payload, len) != 0) {
+            pbuf_free(copy);  // corrupt: icmp_rcv drops it before any ping socket sees it
+            return 0;
+        }
+        queue_datagram(s, copy, from, 0);
+        return 0;
+    }
 };
 
 // Every entry point: on the way out of the outermost one, send what lwIP queued and publish.
@@ -334,6 +362,7 @@ private:
 Result<void> NetService::start(NetPlatform& platform, const NetSeed& seed) {
     TRY(stack_.start(platform, seed));
     for (Socket& s : sockets_) s.generation = static_cast<uint16_t>(lamina_net_random());
+    ident_rover_ = static_cast<uint16_t>(lamina_net_random());
     return {};
 }
 
@@ -436,6 +465,7 @@ Result<uint32_t> NetService::socket(SockKind kind, uint8_t protocol) {
             if (protocol != 0 && protocol != IP_PROTO_UDP) return Errno::ProtoNoSupport;
             break;
         case SockKind::Raw:
+        case SockKind::Ping:
             if (protocol != IP_PROTO_ICMP) return Errno::ProtoNoSupport;
             break;
         default:
@@ -459,6 +489,13 @@ Result<uint32_t> NetService::socket(SockKind kind, uint8_t protocol) {
         case SockKind::Raw:
             s->pcb.raw = raw_new_ip_type(IPADDR_TYPE_V4, protocol);
             if (s->pcb.raw != nullptr) raw_recv(s->pcb.raw, Callbacks::on_raw_recv, s);
+            break;
+        case SockKind::Ping:
+            s->pcb.raw = raw_new_ip_type(IPADDR_TYPE_V4, protocol);
+            if (s->pcb.raw != nullptr) {
+                raw_recv(s->pcb.raw, Callbacks::on_ping_recv, s);
+                ip_set_option(s->pcb.raw, SOF_REUSEADDR);  // Linux's INET_PROTOSW_REUSE
+            }
             break;
     }
     if (s->pcb.any == nullptr) {
@@ -486,8 +523,47 @@ Result<NetAddr> NetService::bind(uint32_t sock, const NetAddr& addr) {
         case SockKind::Raw:
             if (err_t e = raw_bind(s.pcb.raw, &ip); e != ERR_OK) return from_err(e);
             return to_net(&s.pcb.raw->local_ip, 0);
+        case SockKind::Ping:
+            if (s.ident != 0) return Errno::Inval;
+            TRY(bind_ident(s, addr.port));
+            if (err_t e = raw_bind(s.pcb.raw, &ip); e != ERR_OK) {
+                s.ident = 0;
+                return from_err(e);
+            }
+            return to_net(&s.pcb.raw->local_ip, s.ident);
     }
     return Errno::Inval;
+}
+
+Result<void> NetService::bind_ident(Socket& s, uint16_t wanted) {
+    bool reuse = ip_get_option(s.pcb.raw, SOF_REUSEADDR);
+    auto taken = [&](uint16_t ident, bool check_reuse) {
+        for (const Socket& o : sockets_) {
+            if (&o == &s || !o.used || o.kind != SockKind::Ping || o.ident != ident) continue;
+            if (!check_reuse || !reuse || !ip_get_option(o.pcb.raw, SOF_REUSEADDR)) return true;
+        }
+        return false;
+    };
+    s.bound_serial = ++ident_serial_;
+    if (wanted != 0) {
+        if (taken(wanted, true)) return Errno::AddrInUse;
+        s.ident = wanted;
+        return {};
+    }
+    for (uint32_t i = 0; i < 0x10000; i++) {
+        uint16_t ident = ident_rover_++;
+        if (ident != 0 && !taken(ident, false)) {
+            s.ident = ident;
+            return {};
+        }
+    }
+    return Errno::AddrInUse;  // every identifier is in use (Linux: EADDRINUSE as well)
+}
+
+bool NetService::newer_ping(const Socket& s) const {
+    for (const Socket& o : sockets_)
+        if (o.used && o.kind == SockKind::Ping && o.ident == s.ident && o.bound_serial > s.bound_serial) return true;
+    return false;
 }
 
 Result<void> NetService::listen(uint32_t sock, uint32_t backlog) {
@@ -526,8 +602,14 @@ Result<void> NetService::connect(uint32_t sock, const NetAddr& addr) {
         if (err_t e = udp_connect(s.pcb.udp, &ip, addr.port); e != ERR_OK) return from_err(e);
         return {};
     }
-    if (s.kind == SockKind::Raw) {
+    if (s.kind == SockKind::Raw || s.kind == SockKind::Ping) {
+        if (s.kind == SockKind::Ping && s.ident == 0) TRY(bind_ident(s, 0));  // Linux autobinds
+        if (is_any(addr) && addr.port == 0) {
+            raw_disconnect(s.pcb.raw);  // AF_UNSPEC
+            return {};
+        }
         if (err_t e = raw_connect(s.pcb.raw, &ip); e != ERR_OK) return from_err(e);
+        s.peer_port = addr.port;
         return {};
     }
     switch (s.stream) {
@@ -627,12 +709,18 @@ Result<uint32_t> NetService::send_datagram(Socket& s, const NetAddr& to, const R
     bool use_peer = is_any(to) && to.port == 0;
     if (use_peer && !connected) return Errno::DestAddrReq;
     ip_addr_t ip = to_ip(to);
-    if (!use_peer && s.kind == SockKind::Datagram && !ip_get_option(s.pcb.udp, SOF_BROADCAST) && is_broadcast(ip))
+    bool may_broadcast = s.kind == SockKind::Datagram ? ip_get_option(s.pcb.udp, SOF_BROADCAST) != 0
+                                                      : ip_get_option(s.pcb.raw, SOF_BROADCAST) != 0;
+    if (!use_peer && s.kind != SockKind::Raw && !may_broadcast && is_broadcast(ip))
         return Errno::Acces;  // broadcasting needs SO_BROADCAST (Linux: EACCES)
-    struct pbuf* p =
-        pbuf_alloc(s.kind == SockKind::Datagram ? PBUF_TRANSPORT : PBUF_IP, static_cast<u16_t>(len), PBUF_RAM);
-    if (p == nullptr) return Errno::NoBufs;
-    if (len > 0) pbuf_take(p, buf.data(), static_cast<u16_t>(len));
+    struct pbuf* p;
+    if (s.kind == SockKind::Ping) {
+        p = TRY(echo_request(s, buf));
+    } else {
+        p = pbuf_alloc(s.kind == SockKind::Datagram ? PBUF_TRANSPORT : PBUF_IP, static_cast<u16_t>(len), PBUF_RAM);
+        if (p == nullptr) return Errno::NoBufs;
+        if (len > 0) pbuf_take(p, buf.data(), static_cast<u16_t>(len));
+    }
     err_t e;
     if (s.kind == SockKind::Datagram)
         e = use_peer ? udp_send(s.pcb.udp, p) : udp_sendto(s.pcb.udp, p, &ip, to.port);
@@ -641,6 +729,23 @@ Result<uint32_t> NetService::send_datagram(Socket& s, const NetAddr& to, const R
     pbuf_free(p);
     if (e != ERR_OK) return from_err(e);
     return len;
+}
+
+Result<struct pbuf*> NetService::echo_request(Socket& s, const RRefBytes& buf) {
+    uint32_t len = buf.length();
+    // Linux's ping_common_sendmsg: only echo requests, at least their header.
+    if (len < ICMP_HEADER || buf.data()[0] != ICMP_ECHO_REQUEST || buf.data()[1] != 0) return Errno::Inval;
+    if (s.ident == 0) TRY(bind_ident(s, 0));
+    struct pbuf* p = pbuf_alloc(PBUF_IP, static_cast<u16_t>(len), PBUF_RAM);
+    if (p == nullptr) return Errno::NoBufs;
+    auto* m = static_cast<uint8_t*>(p->payload);
+    memcpy(m, buf.data(), len);
+    m[ICMP_ID_OFFSET] = static_cast<uint8_t>(s.ident >> 8);
+    m[ICMP_ID_OFFSET + 1] = static_cast<uint8_t>(s.ident);
+    m[2] = m[3] = 0;
+    u16_t sum = inet_chksum(m, static_cast<u16_t>(len));  // already in network order
+    memcpy(m + 2, &sum, sizeof sum);
+    return p;
 }
 
 Result<RRef<NetMessage>> NetService::recv(uint32_t sock, uint32_t flags, RRef<NetMessage> msg) {
@@ -772,6 +877,7 @@ Result<void> NetService::close(uint32_t sock) {
             udp_remove(s.pcb.udp);
             break;
         case SockKind::Raw:
+        case SockKind::Ping:
             raw_remove(s.pcb.raw);
             break;
     }
@@ -911,8 +1017,9 @@ Result<idl::SockNames> NetService::names(uint32_t sock) {
             if (s.pcb.udp->flags & UDP_FLAGS_CONNECTED) n.peer = to_net(&s.pcb.udp->remote_ip, s.pcb.udp->remote_port);
             break;
         case SockKind::Raw:
-            n.local = to_net(&s.pcb.raw->local_ip, 0);
-            if (s.pcb.raw->flags & RAW_FLAGS_CONNECTED) n.peer = to_net(&s.pcb.raw->remote_ip, 0);
+        case SockKind::Ping:
+            n.local = to_net(&s.pcb.raw->local_ip, s.ident);
+            if (s.pcb.raw->flags & RAW_FLAGS_CONNECTED) n.peer = to_net(&s.pcb.raw->remote_ip, s.peer_port);
             break;
     }
     return n;

@@ -55,9 +55,12 @@ struct Socket {
     Stream stream;
     uint8_t protocol;
     uint16_t generation;
-    int32_t error;       // pending error (a positive errno), SO_ERROR
-    int32_t linger;      // -1 off, else seconds
-    uint32_t published;  // the state last sent to the kernel (NO_STATE: never)
+    int32_t error;          // pending error (a positive errno), SO_ERROR
+    int32_t linger;         // -1 off, else seconds
+    uint16_t ident;         // a ping socket's echo identifier (its "port"), 0 until bound
+    uint16_t peer_port;     // a ping socket's connect port (only getpeername shows it, as on Linux)
+    uint32_t bound_serial;  // a ping socket: when it took its identifier (the latest gets replies)
+    uint32_t published;     // the state last sent to the kernel (NO_STATE: never)
     int32_t published_error;
     union {
         struct tcp_pcb* tcp;
@@ -131,6 +134,13 @@ private:
 
     Result<uint32_t> send_stream(Socket& s, uint32_t flags, const RRefBytes& buf);
     Result<uint32_t> send_datagram(Socket& s, const idl::NetAddr& to, const RRefBytes& buf);
+    // A ping socket's identifier: `wanted`, or a free one when 0 (AddrInUse when another ping
+    // socket holds it and not both have SO_REUSEADDR, as Linux's ping_get_port).
+    Result<void> bind_ident(Socket& s, uint16_t wanted);
+    // Another ping socket with s's identifier took it after s did.
+    bool newer_ping(const Socket& s) const;
+    // A ping socket's message as lwIP sends it: an echo request with our identifier and checksum.
+    Result<struct pbuf*> echo_request(Socket& s, const RRefBytes& buf);
     Result<RRef<idl::NetMessage>> recv_stream(Socket& s, uint32_t flags, RRef<idl::NetMessage> msg);
     Result<RRef<idl::NetMessage>> recv_datagram(Socket& s, uint32_t flags, RRef<idl::NetMessage> msg);
     void drop_stream_input(Socket& s);
@@ -144,7 +154,9 @@ private:
     uint32_t dirty_[MAX_SOCKETS];
     uint32_t dirty_count_ = 0;
     RRef<idl::NetEventBatch> batch_;
-    uint32_t depth_ = 0;  // nesting of entry points: only the outermost one publishes
+    uint32_t depth_ = 0;        // nesting of entry points: only the outermost one publishes
+    uint16_t ident_rover_ = 0;  // where the search for a free ping identifier starts
+    uint32_t ident_serial_ = 0;
 };
 
 }  // namespace lamina::net

@@ -168,6 +168,9 @@ TEST_F(NetTools, IfconfigRouteNetstatAndPing) {
 
     std::string ping = sh.run("ping -c 3 10.0.2.2");
     EXPECT_NE(ping.find("3 packets transmitted, 3 packets received, 0% packet loss"), std::string::npos) << ping;
+    // No IPv6 yet: AF_INET6 sockets are EAFNOSUPPORT.
+    std::string ping6 = sh.run("ping6 -c 1 ::1 2>&1");
+    EXPECT_NE(ping6.find("Address family not supported by protocol"), std::string::npos) << ping6;
 
     sh.run("nc -l -p 7000 </dev/null >/dev/null & true");
     EXPECT_TRUE(wait_listening(sh, 7000));
@@ -175,6 +178,27 @@ TEST_F(NetTools, IfconfigRouteNetstatAndPing) {
     EXPECT_NE(tcp.find("tcp        0      0 0.0.0.0:7000            0.0.0.0:*               LISTEN"), std::string::npos)
         << tcp;
     sh.run("kill $!; wait");
+}
+
+// The boot-time configuration file: rcS runs /etc/init.d/network, which applies each line of
+// /etc/network.conf with ifconfig and route. Run here on a file of the test's, as rcS would.
+TEST_F(NetTools, StaticConfigurationFromEtc) {
+    Shell& sh = start();
+    EXPECT_EQ(sh.run("grep -c '^/etc/init.d/network' /etc/init.d/rcS; grep -v '^#' /etc/network.conf | grep -c ."),
+              "1\n0\n");  // called at boot; the shipped file leaves eth0 on DHCP
+    EXPECT_EQ(sh.run("printf '# static\\n\\neth0 10.0.2.30 255.255.255.0 10.0.2.2\\n' >/tmp/net.conf; "
+                     "/etc/init.d/network /tmp/net.conf; echo status=$?"),
+              "status=0\n");
+    std::string eth0 = sh.run("ifconfig eth0");
+    EXPECT_NE(eth0.find("inet addr:10.0.2.30  Bcast:10.0.2.255  Mask:255.255.255.0"), std::string::npos) << eth0;
+    EXPECT_EQ(sh.run("route -n | grep '^0.0.0.0'"),
+              "0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0\n");
+    // A line it cannot apply is reported, and the script fails.
+    EXPECT_EQ(sh.run("printf 'eth0 10.0.2.31\\nlo 1.2.3.4 255.0.0.0 1.2.3.5 extra\\n' >/tmp/bad.conf; "
+                     "/etc/init.d/network /tmp/bad.conf 2>&1; echo status=$?"),
+              "network: /tmp/bad.conf: eth0 needs ADDRESS NETMASK [GATEWAY] or dhcp\n"
+              "network: /tmp/bad.conf: too many fields for lo\nstatus=1\n");
+    EXPECT_NE(sh.run("ifconfig eth0").find("inet addr:10.0.2.30 "), std::string::npos);
 }
 
 // nc in Lamina receives 16 MiB the host sends through hostfwd, and sends 16 MiB the host reads.

@@ -380,6 +380,75 @@ TEST_F(NetStackTest, ArpThenIcmpEchoOnARawSocket) {
     EXPECT_TRUE(a->net().close(s).is_ok());
 }
 
+// A ping socket (Linux's SOCK_DGRAM + IPPROTO_ICMP): the stack fills in its identifier and the
+// checksum, and hands it only the echo replies carrying that identifier, without the IP header;
+// a raw socket still sees every reply.
+TEST_F(NetStackTest, PingSocketsGetTheirOwnEchoReplies) {
+    auto& net = a->net();
+    uint32_t ping = a->socket(SockKind::Ping, 1);
+    uint32_t other = a->socket(SockKind::Ping, 1);
+    uint32_t raw = a->socket(SockKind::Raw, 1);
+    auto bound = net.bind(ping, addr(0, 0, 0, 0, 0));
+    ASSERT_TRUE(bound.is_ok());
+    uint16_t ident = bound.value().port;
+    EXPECT_NE(ident, 0);
+    auto names = net.names(ping);
+    ASSERT_TRUE(names.is_ok());
+    EXPECT_EQ(names.value().local.port, ident);
+    // Without SO_REUSEADDR (on by default, as on Linux) the identifier is the socket's own: a
+    // second socket may not take it, and gets another.
+    ASSERT_TRUE(net.setopt(other, SockOpt::ReuseAddr, 0).is_ok());
+    EXPECT_EQ(net.bind(other, addr(0, 0, 0, 0, ident)).error().code(), Errno::AddrInUse);
+    EXPECT_EQ(net.bind(ping, addr(0, 0, 0, 0, 7)).error().code(), Errno::Inval);  // bound already
+    ASSERT_TRUE(net.connect(other, b->ip()).is_ok());                             // binds one
+    auto other_names = net.names(other);
+    ASSERT_TRUE(other_names.is_ok());
+    EXPECT_NE(other_names.value().local.port, 0);
+    EXPECT_NE(other_names.value().local.port, ident);
+    // Only echo requests, at least the ICMP header.
+    EXPECT_EQ(a->send(ping, "short", b->ip()).error().code(), Errno::Inval);
+    std::string timestamp = echo_request(1, 1, "x");
+    timestamp[0] = 13;
+    EXPECT_EQ(a->send(ping, timestamp, b->ip()).error().code(), Errno::Inval);
+
+    // Whatever id and checksum the caller wrote are replaced.
+    std::string request = echo_request(0x1111, 7, "lamina ping socket");
+    request[2] = request[3] = 0x55;
+    ASSERT_TRUE(a->send(ping, request, b->ip(9999)).is_ok());
+    std::string reply;
+    NetAddr from{};
+    ASSERT_TRUE(run_until([&] {
+        auto r = a->recv(ping, 2048, &from);
+        if (r.is_ok()) reply = r.value();
+        return r.is_ok();
+    }));
+    ASSERT_EQ(reply.size(), 8u + 18u);
+    EXPECT_EQ(reply[0], 0);  // echo reply, from the ICMP header on
+    EXPECT_EQ(reply.substr(4, 4), std::string({char(ident >> 8), char(ident), 0, 7}));
+    EXPECT_EQ(reply.substr(8), "lamina ping socket");
+    EXPECT_EQ(memcmp(from.ip, b->ip().ip, 4), 0);
+    EXPECT_EQ(from.port, 0);
+    // The raw socket saw the same reply with its IP header; the other ping socket nothing.
+    auto seen = a->recv(raw, 2048);
+    ASSERT_TRUE(seen.is_ok());
+    EXPECT_EQ(seen.value().size(), 20u + reply.size());
+    EXPECT_EQ(seen.value().substr(20), reply);
+    EXPECT_EQ(a->recv(other, 2048).error().code(), Errno::Again);
+    EXPECT_EQ(a->recv(ping, 2048).error().code(), Errno::Again);
+    // With SO_REUSEADDR on both, a socket may share the identifier: the one bound last gets the
+    // replies.
+    uint32_t shared = a->socket(SockKind::Ping, 1);
+    ASSERT_TRUE(net.bind(shared, addr(0, 0, 0, 0, ident)).is_ok());
+    ASSERT_TRUE(a->send(ping, echo_request(0, 8, "shared"), b->ip()).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->recv(shared, 2048).is_ok(); }));
+    EXPECT_EQ(a->recv(ping, 2048).error().code(), Errno::Again);
+    for (uint32_t s : {ping, other, raw, shared}) EXPECT_TRUE(net.close(s).is_ok());
+    // A closed socket's identifier is free again.
+    uint32_t again = a->socket(SockKind::Ping, 1);
+    EXPECT_TRUE(net.bind(again, addr(0, 0, 0, 0, ident)).is_ok());
+    EXPECT_EQ(net.socket(SockKind::Ping, 17).error().code(), Errno::ProtoNoSupport);
+}
+
 TEST_F(NetStackTest, UdpDatagramsBothWaysWithTruncationAndPeek) {
     uint32_t server = b->socket(SockKind::Datagram);
     auto bound = b->net().bind(server, addr(0, 0, 0, 0, 7000));

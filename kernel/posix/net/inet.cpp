@@ -55,6 +55,7 @@ constexpr uint32_t MAX_BACKLOG = 128;  // the stack's clamp (net.idl, listen)
 constexpr int32_t TCP_MSS = 1460;      // domains/net/lwip/lwipopts.h
 constexpr int RETRIES = 4;             // attempts of a call across restarts of the stack
 constexpr int MSG_MORE = 0x8000;
+constexpr uint8_t ICMP_ECHO_REQUEST = 8;            // RFC 792
 constexpr uint64_t REPLAY_WAIT_NS = 2'000'000'000;  // for the watcher (50 ms) and the replay
 
 IrqSpinlock g_lock;
@@ -169,7 +170,8 @@ public:
 
     Result<void> bind(const SockAddr& addr) override {
         NetAddr a = TRY(parse_bind_addr(addr));
-        TRY(may_bind_port(a.port));             // below 1024: CAP_NET_BIND_SERVICE (EACCES)
+        // Below 1024: CAP_NET_BIND_SERVICE (EACCES); a ping socket's "port" is its echo identifier.
+        if (kind_ != SockKind::Ping) TRY(may_bind_port(a.port));
         if (!remembered_) return Errno::Inval;  // connected or connecting: bound already
         // Recorded first: a restart during the call replays the bind.
         stack::record_bind(rs_, true, a);
@@ -326,7 +328,9 @@ public:
                 if (!stream) {
                     if (a.from) format_addr(got.from, *a.from);
                     if (got.full_len > n) a.out_flags |= msg::Trunc;
-                    return (a.flags & msg::Trunc) ? size_t(got.full_len) : size_t(n);
+                    // Linux's ping_recvmsg returns what it copied, even for MSG_TRUNC.
+                    bool whole = (a.flags & msg::Trunc) && kind_ != SockKind::Ping;
+                    return whole ? size_t(got.full_len) : size_t(n);
                 }
                 done += n;
                 if (!n || done == a.len || !(a.flags & msg::WaitAll) || (a.flags & msg::Peek)) return done;
@@ -817,10 +821,13 @@ private:
     }
 
     Result<size_t> send_datagram(SendArgs& a) {
+        // Linux's ping_common_sendmsg checks the message before the address.
+        if (kind_ == SockKind::Ping && (a.len < 8 || a.data[0] != ICMP_ECHO_REQUEST || a.data[1] != 0))
+            return Errno::Inval;
         NetAddr to{};
         if (a.to) {
             to = TRY(parse_addr(*a.to));
-            if (kind_ == SockKind::Raw) to.port = 0;
+            if (kind_ == SockKind::Raw || kind_ == SockKind::Ping) to.port = 0;
             if (is_unspecified(to)) to.ip[0] = 127, to.ip[3] = 1;
         } else if (phase_ != Phase::Connected) {
             return Errno::DestAddrReq;
@@ -870,7 +877,12 @@ Result<RefPtr<Socket>> inet_create(int type, int protocol) {
             kind = SockKind::Stream;
             break;
         case sock::Dgram:
-            // SOCK_DGRAM with IPPROTO_ICMP (Linux's unprivileged ping sockets) is not there.
+            // IPPROTO_ICMP: Linux's unprivileged ping socket. Every group may make one (Linux asks
+            // net.ipv4.ping_group_range, which distributions open to all groups).
+            if (protocol == inet::PROTO_ICMP) {
+                kind = SockKind::Ping;
+                break;
+            }
             if (protocol != 0 && protocol != inet::PROTO_UDP) return Errno::ProtoNoSupport;
             kind = SockKind::Datagram;
             break;
@@ -885,6 +897,7 @@ Result<RefPtr<Socket>> inet_create(int type, int protocol) {
     if (!stack::net_stack()) return Errno::AfNoSupport;
     RefPtr<InetSocket> s = TRY(make_ref<InetSocket>(type, protocol, kind));
     TRY(s->open(uint8_t(protocol)));
+    if (kind == SockKind::Ping) s->options().reuseaddr = true;  // as the stack made it (net.idl)
     return RefPtr<Socket>(s);
 }
 
@@ -1197,7 +1210,7 @@ void format_proc_sockets(ProcText& out, bool tcp) {
         IrqSpinlockGuard g(g_lock);
         for (ListNode* n = g_sockets.front(); n && count < MAX_ROWS; n = n->next) {
             InetSocket::Row r = InetSocket::of(n)->row_locked();
-            if (r.tcp_state && (r.kind == SockKind::Stream) == tcp && r.kind != SockKind::Raw) rows[count++] = r;
+            if (r.tcp_state && r.kind == (tcp ? SockKind::Stream : SockKind::Datagram)) rows[count++] = r;
         }
     }
     idl::Net* net = stack::net_stack();
