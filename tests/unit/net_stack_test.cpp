@@ -40,7 +40,7 @@ using lamina::idl::SockOpt;
 using lamina::net_test::WireEnd;
 namespace proxy_rt = lamina::proxy_rt;
 
-constexpr uint32_t READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, CONNECTED = 16;
+constexpr uint32_t READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, CONNECTED = 16, GONE = 32;
 constexpr uint32_t ETH0 = 2;
 
 NetAddr addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port = 0) { return NetAddr{{a, b, c, d}, port}; }
@@ -75,6 +75,7 @@ public:
     struct State {
         uint32_t bits = 0;
         int32_t error = 0;
+        lamina::idl::NetConnection conn{};
     };
     std::map<uint32_t, State> states;
     uint64_t events = 0;
@@ -83,7 +84,7 @@ public:
         EXPECT_LE(batch->count, 64u);
         for (uint32_t i = 0; i < batch->count; i++) {
             auto& e = batch->events[i];
-            states[e.sock] = {e.state, e.error};
+            states[e.sock] = {e.state, e.error, e.conn};
             events++;
         }
         return batch;
@@ -643,6 +644,101 @@ TEST_F(NetStackTest, RestartResetsConnectionsAndReplayedListenerAcceptsAgain) {
     ASSERT_TRUE(s.is_ok());
     ASSERT_TRUE(run_until([&] { return a->sink.bits(again) & CONNECTED; }));
     EXPECT_EQ(transfer(*a, again, *b, s.value().sock, pattern(100000, 9)) == pattern(100000, 9), true);
+}
+
+// The TCP segments with RST among the frames an end sent (IPv4 in Ethernet, as the stacks send).
+size_t resets_in(const std::vector<std::vector<uint8_t>>& frames) {
+    size_t n = 0;
+    for (const auto& f : frames) {
+        if (f.size() < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[14 + 9] != 6) continue;
+        size_t tcp = 14 + size_t(f[14] & 0xf) * 4;
+        if (f.size() >= tcp + 14 && (f[tcp + 13] & 0x04)) n++;
+    }
+    return n;
+}
+
+// The events carry each connection's ends and sequence numbers (a send alone moves snd_seq,
+// and sends an event), and a close by the kernel is GONE: what the kernel keeps to reset the
+// peers of a crashed instance.
+TEST_F(NetStackTest, EventsCarryConnectionsAndCloseIsGone) {
+    Conn c = connect_pair(8082);
+    auto conn = [&] { return b->sink.states[c.server].conn; };
+    EXPECT_EQ(memcmp(conn().local.ip, b->ip().ip, 4), 0);
+    EXPECT_EQ(conn().local.port, 8082);
+    EXPECT_EQ(memcmp(conn().peer.ip, a->ip().ip, 4), 0);
+    EXPECT_NE(conn().peer.port, 0);
+    uint32_t before = conn().snd_seq, rcv_before = conn().rcv_seq;
+    uint64_t events = b->sink.events;
+    ASSERT_EQ(b->send(c.server, "twelve bytes").value(), 12u);
+    EXPECT_GT(b->sink.events, events);
+    EXPECT_EQ(conn().snd_seq, before + 12);
+    EXPECT_EQ(transfer(*a, c.client, *b, c.server, "seven.."), "seven..");
+    EXPECT_EQ(conn().rcv_seq, rcv_before + 7);
+    ASSERT_TRUE(b->net().close(c.server).is_ok());
+    EXPECT_EQ(b->sink.bits(c.server), GONE);
+    // The listener was never connected: its close says nothing.
+    events = b->sink.events;
+    ASSERT_TRUE(b->net().close(c.listener).is_ok());
+    EXPECT_EQ(b->sink.events, events);
+}
+
+// b crashes with connections whose peers on a send nothing: the kernel hands the fresh instance
+// the connections the old one's events described, and each peer is reset without having to
+// send. With the exact sequence number one RST does it; with one that is only inside the
+// peer's window the peer answers with a challenge ACK (RFC 5961 3.2, which lwIP does as Linux
+// does) and the stack, having no such connection, answers that with the exact RST.
+TEST_F(NetStackTest, RestartedStackResetsThePeersOfLostConnections) {
+    Conn exact = connect_pair(8083);
+    Conn near = connect_pair(8084);
+    EXPECT_EQ(transfer(*b, exact.server, *a, exact.client, "response"), "response");
+    EXPECT_EQ(transfer(*b, near.server, *a, near.client, "response"), "response");
+    lamina::idl::NetConnection lost_exact = b->sink.states[exact.server].conn;
+    lamina::idl::NetConnection lost_near = b->sink.states[near.server].conn;
+    lost_near.snd_seq += 1000;
+    lost_near.rcv_seq -= 1000;
+
+    b->stop();
+    b->start();
+    end_b.logging = true;
+    ASSERT_TRUE(b->net().reset_peer(lost_exact).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(exact.client) & ERROR; }));
+    EXPECT_EQ(a->sink.states[exact.client].error, int32_t(Errno::ConnReset));
+    EXPECT_EQ(resets_in(end_b.log), 1u);
+    EXPECT_EQ(a->sink.bits(near.client) & ERROR, 0u);
+
+    end_b.log.clear();
+    ASSERT_TRUE(b->net().reset_peer(lost_near).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(near.client) & ERROR; }));
+    EXPECT_EQ(a->sink.states[near.client].error, int32_t(Errno::ConnReset));
+    EXPECT_EQ(resets_in(end_b.log), 2u);  // the approximate one, then the exact answer
+    EXPECT_EQ(a->recv(near.client, 100).error().code(), Errno::ConnReset);
+
+    NetAddr any{};
+    EXPECT_EQ(b->net().reset_peer({any, a->ip(80), 1, 1}).error().code(), Errno::Inval);
+}
+
+// A reset waits for its local address: a restarted stack gets it from DHCP after the replay.
+// Once the address is there it goes out; one whose address never comes is given up.
+TEST_F(NetStackTest, PeerResetWaitsForTheLocalAddress) {
+    Conn c = connect_pair(8085);
+    lamina::idl::NetConnection lost = b->sink.states[c.server].conn;
+    lamina::idl::NetConnection elsewhere = lost;
+    elsewhere.local.ip[3] = 99;  // an address b never gets
+    b->stop();
+    b->start();
+    ASSERT_TRUE(b->net().if_configure(ETH0, NetIfConfig{false, false, {}, {}, {}}).is_ok());
+    end_b.logging = true;
+    ASSERT_TRUE(b->net().reset_peer(lost).is_ok());
+    ASSERT_TRUE(b->net().reset_peer(elsewhere).is_ok());
+    run_for(2'000);
+    EXPECT_EQ(resets_in(end_b.log), 0u);
+    EXPECT_EQ(a->sink.bits(c.client) & ERROR, 0u);
+    NetIfConfig up{true, false, {10, 0, 0, 2}, {255, 255, 255, 0}, {0, 0, 0, 0}};
+    ASSERT_TRUE(b->net().if_configure(ETH0, up).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(c.client) & ERROR; }));
+    EXPECT_EQ(resets_in(end_b.log), 1u);
+    run_for(12'000);
+    EXPECT_EQ(resets_in(end_b.log), 1u);  // the other one expired unsent
 }
 
 // The instance dies in the middle of a call (a fault inside the domain): the call returns
