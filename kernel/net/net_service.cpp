@@ -132,11 +132,6 @@ Result<void> replay(void*, idl::NetProxy& fresh) {
     new_generation();
     for (uint32_t i = 0; i < MAX_INTERFACES; i++)
         if (g_if_set[i]) TRY(fresh.if_configure(i, g_if[i]));
-    // The peers of the connections the crash ended hear of it now (a reset as soon as eth0 has
-    // its address again), not when they next send or when their own timeout runs out.
-    uint32_t told = 0;
-    for (uint32_t i = 0; i < connections; i++)
-        if (fresh.reset_peer(g_lost[i]).is_ok()) told++;
     uint32_t lost = 0;
     for (uint32_t i = 0; i < g_replayed_count; i++) {
         ReplayedSocket& s = *g_replayed[i];
@@ -146,13 +141,19 @@ Result<void> replay(void*, idl::NetProxy& fresh) {
             kprintf("net: a replayed socket could not be re-created: %s\n", r.error().name());
         }
     }
-    kprintf("net: stack generation %lu: %u socket(s) replayed, %u lost; %u of %u peer(s) reset\n", g_generation,
-            g_replayed_count - lost, lost, told, connections);
     // Every socket hears the generation change again, now that the replayed ones have their new
     // handles: one that polled while the replay ran still knew only its old handle, so the
     // fresh stack's first event for it (a connection to a listener) found nobody to wake, and
     // a server sleeping in epoll_wait slept on with connections queued.
     run_hook(nullptr, 0);
+    // The peers of the connections the crash ended hear of it now (a reset as soon as eth0 has
+    // its address again), not when they next send or when their own timeout runs out. Last:
+    // a client told may reconnect at once, and the listener must be there to answer.
+    uint32_t told = 0;
+    for (uint32_t i = 0; i < connections; i++)
+        if (fresh.reset_peer(g_lost[i]).is_ok()) told++;
+    kprintf("net: stack generation %lu: %u socket(s) replayed, %u lost; %u of %u peer(s) reset\n", g_generation,
+            g_replayed_count - lost, lost, told, connections);
     return {};
 }
 

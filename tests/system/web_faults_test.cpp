@@ -149,6 +149,11 @@ TEST_F(ShellTest, NetstackCrashResetsTheClientsOfItsConnections) {
     ASSERT_NE(port, 0);
     Shell& sh = start({.direct = true, .append = "web=on", .host_port = port});
     ASSERT_EQ(sh.poll("ps -o comm | grep -c '^nginx'", "3\n", 60, "0.5"), "3\n") << sh.run("ps");
+    // rcS found web=on in /proc/cmdline (the test image's command line says `test`, which
+    // alone leaves the servers off).
+    std::string cmdline = sh.run("cat /proc/cmdline");
+    EXPECT_NE(cmdline.find(" test"), std::string::npos) << cmdline;
+    EXPECT_NE(cmdline.find(" web=on\n"), std::string::npos) << cmdline;
     // One client got a whole answer on its keep-alive connection and has sent half of the
     // next request; another has sent half of its first one (nginx has sent it nothing). Both
     // wait for nginx, which waits for the rest of their requests.
