@@ -5,12 +5,25 @@
 // readiness events through a NetEventsProxy, and runs the instances' loops on a virtual clock.
 // The wire's ends are the NIC "driver" domain behind NicProxies, so every packet buffer really
 // changes hands between the domains.
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -715,6 +728,121 @@ TEST_F(NetStackTest, RestartedStackResetsThePeersOfLostConnections) {
 
     NetAddr any{};
     EXPECT_EQ(b->net().reset_peer({any, a->ip(80), 1, 1}).error().code(), Errno::Inval);
+}
+
+// The same against Linux as the peer, which is what the challenge-ACK step relies on: b's wire
+// is bridged to a tap device in a private network namespace (made for the test, with only lo
+// and the tap: nothing leaves the process's namespace), and a Linux socket there connects to
+// b. b crashes; its successor resets the peer with a sequence number 500 past the one Linux
+// expects. Linux answers with a challenge ACK (RFC 5961 3.2), the fresh stack with the exact
+// RST, and the Linux socket fails with ECONNRESET without having sent anything.
+TEST_F(NetStackTest, LinuxPeerIsResetThroughItsChallengeAck) {
+    int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(home, 0);
+    if (unshare(CLONE_NEWNET) != 0) {
+        close(home);
+        GTEST_SKIP() << "no private network namespace here (needs CAP_SYS_ADMIN): " << strerror(errno);
+    }
+    struct Back {
+        int home;
+        ~Back() {
+            EXPECT_EQ(setns(home, CLONE_NEWNET), 0);
+            close(home);
+        }
+    } back{home};
+    int tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (tap < 0) GTEST_SKIP() << "no /dev/net/tun: " << strerror(errno);
+    struct Tap {
+        int fd;
+        ~Tap() { close(fd); }
+    } tap_guard{tap};
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    strncpy(ifr.ifr_name, "tap0", IFNAMSIZ - 1);
+    ASSERT_EQ(ioctl(tap, TUNSETIFF, &ifr), 0) << strerror(errno);
+    if (system("ip link set lo up && ip addr add 10.0.0.1/24 dev tap0 && ip link set tap0 up") != 0)
+        GTEST_SKIP() << "ip (iproute2) could not configure tap0";
+
+    // a (10.0.0.1 on the model wire) gives way to Linux: what b sends goes to the tap, what
+    // Linux sends arrives at b. b's clock is virtual and Linux's real: a round with nothing
+    // from Linux waits up to 10 ms of real time for it, so that the rounds' virtual budget
+    // (120 s, at most 250 ms a round) lasts seconds of real time on a loaded machine.
+    a->stop();
+    auto pump = [&] {
+        while (!end_a.arriving.empty()) {
+            const auto& f = end_a.arriving.front();
+            EXPECT_EQ(write(tap, f.data(), f.size()), ssize_t(f.size()));
+            end_a.arriving.pop_front();
+        }
+        pollfd p{tap, POLLIN, 0};
+        if (poll(&p, 1, 10) <= 0) return;
+        uint8_t frame[2048];
+        for (ssize_t n; (n = read(tap, frame, sizeof frame)) > 0;) end_b.arriving.emplace_back(frame, frame + n);
+    };
+
+    uint32_t l = b->socket(SockKind::Stream);
+    ASSERT_TRUE(b->net().bind(l, addr(0, 0, 0, 0, 8086)).is_ok());
+    ASSERT_TRUE(b->net().listen(l, 4).is_ok());
+    int client = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(client, 0);
+    struct Sock {
+        int fd;
+        ~Sock() { close(fd); }
+    } client_guard{client};
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(8086);
+    to.sin_addr.s_addr = htonl(0x0a000002);
+    ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to), -1);
+    ASSERT_EQ(errno, EINPROGRESS);
+    ASSERT_TRUE(run_until(
+        [&] {
+            pump();
+            return b->sink.bits(l) & READABLE;
+        },
+        120'000));
+    auto accepted = b->net().accept(l);
+    ASSERT_TRUE(accepted.is_ok());
+    uint32_t server = accepted.value().sock;
+    // An answer the client reads: its window moved on from the first sequence number.
+    ASSERT_EQ(b->send(server, pattern(3000, 4)).value(), 3000u);
+    std::string got;
+    ASSERT_TRUE(run_until(
+        [&] {
+            pump();
+            char buf[4096];
+            for (ssize_t n; (n = recv(client, buf, sizeof buf, 0)) > 0;) got.append(buf, size_t(n));
+            return got.size() >= 3000;
+        },
+        120'000));
+    EXPECT_EQ(got, pattern(3000, 4));
+    // Linux's delayed ACK (at most 200 ms) reaches the old b: no segment of Linux's may reach
+    // the fresh stack and draw the exact reset by itself.
+    auto settle = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    run_until(
+        [&] {
+            pump();
+            return std::chrono::steady_clock::now() > settle;
+        },
+        600'000);
+    lamina::idl::NetConnection lost = b->sink.states[server].conn;
+    lost.snd_seq += 500;
+
+    b->stop();
+    b->start();
+    end_b.logging = true;
+    ASSERT_TRUE(b->net().reset_peer(lost).is_ok());
+    int error = 0;
+    ASSERT_TRUE(run_until(
+        [&] {
+            pump();
+            char c;
+            if (recv(client, &c, 1, 0) < 0 && errno != EAGAIN) error = errno;
+            return error != 0;
+        },
+        120'000));
+    EXPECT_EQ(error, ECONNRESET);
+    EXPECT_EQ(resets_in(end_b.log), 2u);  // the approximate one, then the answer to the challenge
 }
 
 // A reset waits for its local address: a restarted stack gets it from DHCP after the replay.
