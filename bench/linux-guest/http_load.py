@@ -6,6 +6,8 @@ throughput). Waits up to 120 s for nginx to answer, then prints the case's elaps
 microseconds on stdout; exits 1 with a reason on stderr when an answer is wrong.
 
     http_load.py PORT CASE     CASE: web_ka | web_close | web_1m
+    http_load.py PORT ready    only waits for nginx (bench/linux-guest/profile starts the
+                               guest's profiler after it)
 """
 import socket
 import sys
@@ -70,9 +72,12 @@ def wait_ready(port, path):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
-        sys.exit("usage: http_load.py PORT " + "|".join(CASES))
+    if len(sys.argv) != 3 or sys.argv[2] not in list(CASES) + ["ready"]:
+        sys.exit("usage: http_load.py PORT " + "|".join(list(CASES) + ["ready"]))
     port = int(sys.argv[1])
+    if sys.argv[2] == "ready":
+        wait_ready(port, CASES["web_ka"][0])
+        return
     path, size, count, keep_alive = CASES[sys.argv[2]]
     wait_ready(port, path)
     start = time.monotonic()

@@ -1,12 +1,15 @@
 # Sourced by bench/linux-guest/run and profile: the guests' common QEMU command line, Lamina's
 # domain modules, and waiting on a serial log. Needs builddir, accel and here set; web_port,
-# when set, is forwarded from 127.0.0.1 to the guest's port 80.
+# when set, is forwarded from 127.0.0.1 to the guest's port 80; tap_if, when set, replaces the
+# user network with that tap device (bench/linux-guest/tap_http, inside a private namespace).
 . images/profile.sh
 qemu_common() {
+    if [ -n "${tap_if:-}" ]; then netdev="tap,id=n0,ifname=$tap_if,script=no,downscript=no"
+    else netdev="user,id=n0,restrict=on${web_port:+,hostfwd=tcp:127.0.0.1:$web_port-:80}"; fi
     set -- qemu-system-x86_64 -machine q35 -m 1G -smp 2 -nodefaults -display none -no-reboot \
         -serial stdio -bios /usr/share/qemu/qboot.rom \
         -drive "file=$1,if=none,id=nvm,format=raw,snapshot=on" -device nvme,serial=bench,drive=nvm \
-        -netdev "user,id=n0,restrict=on${web_port:+,hostfwd=tcp:127.0.0.1:$web_port-:80}" \
+        -netdev "$netdev" \
         -device virtio-net-pci,netdev=n0,disable-legacy=on,romfile=
     if [ "$accel" = kvm ]; then set -- "$@" -accel kvm -cpu host,-arch-capabilities
     else set -- "$@" -accel tcg -cpu max; fi

@@ -10,6 +10,7 @@ extern "C" {
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/raw.h"
+#include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 }
@@ -24,7 +25,7 @@ using idl::SockOpt;
 namespace {
 
 // NetEvent.state bits (net.idl).
-constexpr uint32_t READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, CONNECTED = 16;
+constexpr uint32_t READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, CONNECTED = 16, GONE = 32;
 constexpr uint32_t NO_STATE = 0xffffffff;
 // Linux's MSG_* flags that the calls understand.
 constexpr uint32_t MSG_PEEK = 0x2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000;
@@ -35,6 +36,8 @@ constexpr uint32_t WRITE_CHUNK = 16 * 1024;
 constexpr uint32_t ICMP_HEADER = 8;
 constexpr uint8_t ICMP_ECHO_REPLY = 0, ICMP_ECHO_REQUEST = 8;
 constexpr uint32_t ICMP_ID_OFFSET = 4;  // the identifier, then the sequence number
+// How long reset_peer waits for the connection's local address (a restarted stack's DHCP).
+constexpr uint32_t PEER_RESET_WAIT_MS = 10'000;
 
 ip_addr_t to_ip(const NetAddr& a) {
     ip_addr_t r;
@@ -113,6 +116,14 @@ uint32_t state_of(const Socket& s) {
     else if (!s.write_blocked && s.pcb.tcp->snd_buf >= TCP_SNDLOWAT && s.pcb.tcp->snd_queuelen < TCP_SND_QUEUELEN / 2)
         st |= WRITABLE;
     return st;
+}
+
+// What the kernel keeps of a connection to reset its peer after a crash (net.idl, reset_peer).
+idl::NetConnection connection_of(const Socket& s, uint32_t state) {
+    if (!(state & CONNECTED) || s.pcb.tcp == nullptr) return {};
+    const struct tcp_pcb* pcb = s.pcb.tcp;
+    return {to_net(&pcb->local_ip, pcb->local_port), to_net(&pcb->remote_ip, pcb->remote_port), pcb->snd_lbb,
+            pcb->rcv_nxt};
 }
 
 void append_input(Socket& s, struct pbuf* p) {
@@ -436,12 +447,22 @@ void NetService::publish() {
         for (; i < dirty_count_ && batch_->count < 64; i++) {
             Socket& s = sockets_[dirty_[i]];
             s.dirty = false;
-            if (!s.used || s.pending) continue;
+            if (!s.used) {
+                // Closed by the kernel: a connection it knew goes from its records (nothing to
+                // reset after a crash).
+                if (s.published != NO_STATE && (s.published & CONNECTED))
+                    batch_->events[batch_->count++] = {handle_of(s), GONE, 0, {}};
+                s.published = NO_STATE;
+                continue;
+            }
+            if (s.pending) continue;
             uint32_t state = state_of(s);
-            if (state == s.published && s.error == s.published_error) continue;
+            idl::NetConnection conn = connection_of(s, state);
+            if (state == s.published && s.error == s.published_error && conn.snd_seq == s.published_snd) continue;
             s.published = state;
             s.published_error = s.error;
-            batch_->events[batch_->count++] = {handle_of(s), state, s.error};
+            s.published_snd = conn.snd_seq;
+            batch_->events[batch_->count++] = {handle_of(s), state, s.error, conn};
         }
         if (batch_->count == 0) continue;
         auto back = events_.ready(static_cast<RRef<idl::NetEventBatch>&&>(batch_));
@@ -453,6 +474,44 @@ void NetService::publish() {
 void NetService::step() {
     Request request(*this);
     stack_.step();
+    if (reset_count_ > 0) send_peer_resets();
+}
+
+Result<void> NetService::reset_peer(const idl::NetConnection& conn) {
+    Request request(*this);
+    if (conn.local.port == 0 || conn.peer.port == 0 || is_any(conn.local) || is_any(conn.peer)) return Errno::Inval;
+    if (reset_count_ == MAX_SOCKETS) return Errno::NoBufs;
+    resets_[reset_count_++] = {conn, sys_now() + PEER_RESET_WAIT_MS};
+    send_peer_resets();
+    return {};
+}
+
+void NetService::send_peer_resets() {
+    uint32_t now = sys_now();
+    uint32_t i = 0, sent = 0, expired = 0;
+    while (i < reset_count_) {
+        const idl::NetConnection& c = resets_[i].conn;
+        ip_addr_t local = to_ip(c.local), peer = to_ip(c.peer);
+        bool up = false;
+        struct netif* n;
+        NETIF_FOREACH(n) {
+            if (netif_is_up(n) && netif_is_link_up(n) && ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(&local))) up = true;
+        }
+        if (!up && static_cast<int32_t>(now - resets_[i].deadline_ms) < 0) {
+            i++;
+            continue;
+        }
+        // Goes out (or not, when no route reaches the peer) with the entry point's flush.
+        if (up) {
+            tcp_rst(nullptr, c.snd_seq, c.rcv_seq, &local, &peer, c.local.port, c.peer.port);
+            sent++;
+        } else {
+            expired++;
+        }
+        resets_[i] = resets_[--reset_count_];
+    }
+    if (sent + expired > 0)
+        lamina_net_diag("net: reset the peers of %u lost connection(s); %u gave up (no local address)", sent, expired);
 }
 
 Result<uint32_t> NetService::socket(SockKind kind, uint8_t protocol) {
@@ -882,6 +941,7 @@ Result<void> NetService::close(uint32_t sock) {
             break;
     }
     release(s);
+    mark(s);  // a connection's GONE (publish)
     return {};
 }
 

@@ -62,6 +62,7 @@ struct Socket {
     uint32_t bound_serial;  // a ping socket: when it took its identifier (the latest gets replies)
     uint32_t published;     // the state last sent to the kernel (NO_STATE: never)
     int32_t published_error;
+    uint32_t published_snd;  // the NetConnection.snd_seq last sent
     union {
         struct tcp_pcb* tcp;
         struct udp_pcb* udp;
@@ -112,6 +113,7 @@ public:
     Result<idl::SockNames> names(uint32_t sock) override;
     Result<idl::NetIfStatus> if_status(uint32_t index) override;
     Result<void> if_configure(uint32_t index, const idl::NetIfConfig& config) override;
+    Result<void> reset_peer(const idl::NetConnection& conn) override;
 
     // Sockets in use (for tests and /proc views).
     uint32_t sockets_in_use() const { return in_use_; }
@@ -146,6 +148,8 @@ private:
     void drop_stream_input(Socket& s);
     void close_stream(Socket& s);
     void stop_listening(Socket& s);
+    // Sends the waiting peer resets whose local address is up; drops those past their time.
+    void send_peer_resets();
 
     idl::NetEvents& events_;
     Stack stack_;
@@ -157,6 +161,14 @@ private:
     uint32_t depth_ = 0;        // nesting of entry points: only the outermost one publishes
     uint16_t ident_rover_ = 0;  // where the search for a free ping identifier starts
     uint32_t ident_serial_ = 0;
+    uint32_t depth_ = 0;  // nesting of entry points: only the outermost one publishes
+    // reset_peer's connections, until their local address is up (sys_now() ms deadlines).
+    struct PeerReset {
+        idl::NetConnection conn;
+        uint32_t deadline_ms;
+    };
+    PeerReset resets_[MAX_SOCKETS];
+    uint32_t reset_count_ = 0;
 };
 
 }  // namespace lamina::net

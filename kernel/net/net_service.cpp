@@ -24,6 +24,10 @@ struct Entry {
     int32_t error;
 };
 Entry g_table[SLOTS];
+// Per slot, the connection the last event described (zeros unless CONNECTED): what the replay
+// tells the fresh stack to reset. Written by ready() alone (the stack serializes its calls),
+// read by the replay once the instance that wrote it is dead.
+idl::NetConnection g_conn[SLOTS];
 uint64_t g_generation = 1;
 sched::WaitQueue g_readiness;
 ReadinessHook g_hook;  // atomic
@@ -40,17 +44,27 @@ public:
         if (!batch) return Errno::Inval;
         const idl::NetEventBatch& b = *batch;
         if (b.count > 64) return Errno::Inval;
+        // Events that only move a connection's sequence number (a send) change nobody's
+        // readiness: no wake-up for those.
+        uint32_t handles[64];
+        uint32_t changed = 0;
+        for (uint32_t i = 0; i < b.count; i++) {
+            const idl::NetEvent& e = b.events[i];
+            uint32_t slot = (e.sock & 0xffff) - 1;
+            if (slot >= SLOTS) continue;  // not a handle the stack hands out
+            g_conn[slot] = e.conn;
+            const Entry& t = g_table[slot];
+            if (t.handle != e.sock || t.state != e.state || t.error != e.error) handles[changed++] = e.sock;
+        }
+        if (changed == 0) return batch;
         g_readiness.update_and_wake_all([&] {
             for (uint32_t i = 0; i < b.count; i++) {
                 const idl::NetEvent& e = b.events[i];
                 uint32_t slot = (e.sock & 0xffff) - 1;
-                if (slot >= SLOTS) continue;  // not a handle the stack hands out
-                g_table[slot] = {e.sock, e.state, e.error};
+                if (slot < SLOTS) g_table[slot] = {e.sock, e.state, e.error};
             }
         });
-        uint32_t handles[64];
-        for (uint32_t i = 0; i < b.count; i++) handles[i] = b.events[i].sock;
-        if (b.count) run_hook(handles, b.count);
+        run_hook(handles, changed);
         return batch;
     }
 };
@@ -65,6 +79,23 @@ ReplayedSocket* g_replayed[MAX_REPLAYED];
 uint32_t g_replayed_count;
 
 domain::Provided<idl::Net> g_service;
+
+// The connections of the instance that just died, gathered by the replay before the new
+// generation empties the table (guarded by g_lock).
+idl::NetConnection g_lost[SLOTS];
+
+bool is_loopback(const idl::NetAddr& a) { return a.ip[0] == 127; }
+
+uint32_t gather_connections() {
+    uint32_t n = 0;
+    for (uint32_t slot = 0; slot < SLOTS; slot++) {
+        const Entry& e = g_table[slot];
+        // A peer on loopback was in the dead stack too.
+        if (e.handle == 0 || !(e.state & CONNECTED) || (e.state & GONE) || is_loopback(g_conn[slot].peer)) continue;
+        g_lost[n++] = g_conn[slot];
+    }
+    return n;
+}
 
 void new_generation() {
     g_readiness.update_and_wake_all([] {
@@ -97,6 +128,7 @@ Result<void> recreate(idl::NetProxy& fresh, ReplayedSocket& s) {
 // the sockets' (each is failed alone); a refused interface configuration fails the recovery.
 Result<void> replay(void*, idl::NetProxy& fresh) {
     sched::MutexGuard g(g_lock);
+    uint32_t connections = gather_connections();
     new_generation();
     for (uint32_t i = 0; i < MAX_INTERFACES; i++)
         if (g_if_set[i]) TRY(fresh.if_configure(i, g_if[i]));
@@ -109,12 +141,19 @@ Result<void> replay(void*, idl::NetProxy& fresh) {
             kprintf("net: a replayed socket could not be re-created: %s\n", r.error().name());
         }
     }
-    kprintf("net: stack generation %lu: %u socket(s) replayed, %u lost\n", g_generation, g_replayed_count - lost, lost);
     // Every socket hears the generation change again, now that the replayed ones have their new
     // handles: one that polled while the replay ran still knew only its old handle, so the
     // fresh stack's first event for it (a connection to a listener) found nobody to wake, and
     // a server sleeping in epoll_wait slept on with connections queued.
     run_hook(nullptr, 0);
+    // The peers of the connections the crash ended hear of it now (a reset as soon as eth0 has
+    // its address again), not when they next send or when their own timeout runs out. Last:
+    // a client told may reconnect at once, and the listener must be there to answer.
+    uint32_t told = 0;
+    for (uint32_t i = 0; i < connections; i++)
+        if (fresh.reset_peer(g_lost[i]).is_ok()) told++;
+    kprintf("net: stack generation %lu: %u socket(s) replayed, %u lost; %u of %u peer(s) reset\n", g_generation,
+            g_replayed_count - lost, lost, told, connections);
     return {};
 }
 

@@ -16,6 +16,7 @@
 #include "kernel/posix/fs/procfs.h"
 #include "kernel/posix/fs/tmpfs.h"
 #include "kernel/posix/net/inet.h"
+#include "kernel/posix/posix.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/random.h"
 #include "kernel/posix/vfs/ops.h"
@@ -118,6 +119,9 @@ public:
                     total, free, free);
                 return {};
             }
+            case ProcFile::CmdLine:
+                out.printf("%s\n", kernel_command_line());
+                return {};
             case ProcFile::Uptime: {
                 uint64_t cs = time::now_ns() / 10'000'000;
                 out.printf("%lu.%02lu 0.00\n", cs / 100, cs % 100);

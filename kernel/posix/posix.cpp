@@ -152,7 +152,14 @@ bool init_is_path(const boot::CommandLine& cmdline) {
     return false;
 }
 
+namespace {
+const char* g_command_line = "";  // the boot command line, for /proc/cmdline
+}  // namespace
+
+const char* kernel_command_line() { return g_command_line; }
+
 void run_init(const boot::CommandLine& cmdline) {
+    g_command_line = cmdline.text();
     const char* start = init_words(cmdline);
     if (!start) return;
     constexpr size_t MAX_ARGS = 32;

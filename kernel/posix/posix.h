@@ -19,6 +19,8 @@ void init(const boot::BootInfo& info);
 // otherwise (also when NAME cannot be started). Returns when there is no init=, or when NAME
 // is a path (a file of the root file system, which the VFS will serve; not started yet).
 void run_init(const boot::CommandLine& cmdline);
+// The command line run_init was given (it lives as long as the kernel), "" before: /proc/cmdline.
+const char* kernel_command_line();
 
 // Whether the last init= names a path (init=/sbin/init: a file of the root file system) rather
 // than a boot-module program (init=NAME, run from the kernel's tmpfs root).

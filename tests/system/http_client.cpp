@@ -2,11 +2,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 
 namespace lamina::test {
@@ -63,6 +66,27 @@ Response Connection::request(const std::string& method, const std::string& path,
 bool Connection::closed_by_server() {
     char c;
     return pending_.empty() && recv(fd_, &c, 1, 0) == 0;
+}
+
+bool Connection::send_text(const std::string& text) {
+    return send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == ssize_t(text.size());
+}
+
+bool Connection::wait_ended(double limit_s) {
+    if (!pending_.empty()) return false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd_, POLLIN, 0};
+        int r = poll(&p, 1, int(left.count()));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        char c;
+        ssize_t n = recv(fd_, &c, 1, MSG_DONTWAIT);
+        if (n > 0) return false;
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) return true;
+    }
 }
 
 bool Connection::fill() {

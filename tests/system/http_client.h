@@ -29,6 +29,11 @@ public:
                      const std::string& body = "");
     // True when the server closed the connection (and sent nothing more).
     bool closed_by_server();
+    // Sends bytes as they are (a request left unfinished, for one); false when not all went.
+    bool send_text(const std::string& text);
+    // Waits up to limit_s for the connection to end without the server sending anything more
+    // (the end of the stream, or an error such as a reset). False when it did not, or data came.
+    bool wait_ended(double limit_s);
 
 private:
     bool fill();

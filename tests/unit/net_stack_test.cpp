@@ -5,12 +5,25 @@
 // readiness events through a NetEventsProxy, and runs the instances' loops on a virtual clock.
 // The wire's ends are the NIC "driver" domain behind NicProxies, so every packet buffer really
 // changes hands between the domains.
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,7 +53,7 @@ using lamina::idl::SockOpt;
 using lamina::net_test::WireEnd;
 namespace proxy_rt = lamina::proxy_rt;
 
-constexpr uint32_t READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, CONNECTED = 16;
+constexpr uint32_t READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, CONNECTED = 16, GONE = 32;
 constexpr uint32_t ETH0 = 2;
 
 NetAddr addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port = 0) { return NetAddr{{a, b, c, d}, port}; }
@@ -75,6 +88,7 @@ public:
     struct State {
         uint32_t bits = 0;
         int32_t error = 0;
+        lamina::idl::NetConnection conn{};
     };
     std::map<uint32_t, State> states;
     uint64_t events = 0;
@@ -83,7 +97,7 @@ public:
         EXPECT_LE(batch->count, 64u);
         for (uint32_t i = 0; i < batch->count; i++) {
             auto& e = batch->events[i];
-            states[e.sock] = {e.state, e.error};
+            states[e.sock] = {e.state, e.error, e.conn};
             events++;
         }
         return batch;
@@ -712,6 +726,216 @@ TEST_F(NetStackTest, RestartResetsConnectionsAndReplayedListenerAcceptsAgain) {
     ASSERT_TRUE(s.is_ok());
     ASSERT_TRUE(run_until([&] { return a->sink.bits(again) & CONNECTED; }));
     EXPECT_EQ(transfer(*a, again, *b, s.value().sock, pattern(100000, 9)) == pattern(100000, 9), true);
+}
+
+// The TCP segments with RST among the frames an end sent (IPv4 in Ethernet, as the stacks send).
+size_t resets_in(const std::vector<std::vector<uint8_t>>& frames) {
+    size_t n = 0;
+    for (const auto& f : frames) {
+        if (f.size() < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[14 + 9] != 6) continue;
+        size_t tcp = 14 + size_t(f[14] & 0xf) * 4;
+        if (f.size() >= tcp + 14 && (f[tcp + 13] & 0x04)) n++;
+    }
+    return n;
+}
+
+// The events carry each connection's ends and sequence numbers (a send alone moves snd_seq,
+// and sends an event), and a close by the kernel is GONE: what the kernel keeps to reset the
+// peers of a crashed instance.
+TEST_F(NetStackTest, EventsCarryConnectionsAndCloseIsGone) {
+    Conn c = connect_pair(8082);
+    auto conn = [&] { return b->sink.states[c.server].conn; };
+    EXPECT_EQ(memcmp(conn().local.ip, b->ip().ip, 4), 0);
+    EXPECT_EQ(conn().local.port, 8082);
+    EXPECT_EQ(memcmp(conn().peer.ip, a->ip().ip, 4), 0);
+    EXPECT_NE(conn().peer.port, 0);
+    uint32_t before = conn().snd_seq, rcv_before = conn().rcv_seq;
+    uint64_t events = b->sink.events;
+    ASSERT_EQ(b->send(c.server, "twelve bytes").value(), 12u);
+    EXPECT_GT(b->sink.events, events);
+    EXPECT_EQ(conn().snd_seq, before + 12);
+    EXPECT_EQ(transfer(*a, c.client, *b, c.server, "seven.."), "seven..");
+    EXPECT_EQ(conn().rcv_seq, rcv_before + 7);
+    ASSERT_TRUE(b->net().close(c.server).is_ok());
+    EXPECT_EQ(b->sink.bits(c.server), GONE);
+    // The listener was never connected: its close says nothing.
+    events = b->sink.events;
+    ASSERT_TRUE(b->net().close(c.listener).is_ok());
+    EXPECT_EQ(b->sink.events, events);
+}
+
+// b crashes with connections whose peers on a send nothing: the kernel hands the fresh instance
+// the connections the old one's events described, and each peer is reset without having to
+// send. With the exact sequence number one RST does it; with one that is only inside the
+// peer's window the peer answers with a challenge ACK (RFC 5961 3.2, which lwIP does as Linux
+// does) and the stack, having no such connection, answers that with the exact RST.
+TEST_F(NetStackTest, RestartedStackResetsThePeersOfLostConnections) {
+    Conn exact = connect_pair(8083);
+    Conn near = connect_pair(8084);
+    EXPECT_EQ(transfer(*b, exact.server, *a, exact.client, "response"), "response");
+    EXPECT_EQ(transfer(*b, near.server, *a, near.client, "response"), "response");
+    lamina::idl::NetConnection lost_exact = b->sink.states[exact.server].conn;
+    lamina::idl::NetConnection lost_near = b->sink.states[near.server].conn;
+    lost_near.snd_seq += 1000;
+    lost_near.rcv_seq -= 1000;
+
+    b->stop();
+    b->start();
+    end_b.logging = true;
+    ASSERT_TRUE(b->net().reset_peer(lost_exact).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(exact.client) & ERROR; }));
+    EXPECT_EQ(a->sink.states[exact.client].error, int32_t(Errno::ConnReset));
+    EXPECT_EQ(resets_in(end_b.log), 1u);
+    EXPECT_EQ(a->sink.bits(near.client) & ERROR, 0u);
+
+    end_b.log.clear();
+    ASSERT_TRUE(b->net().reset_peer(lost_near).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(near.client) & ERROR; }));
+    EXPECT_EQ(a->sink.states[near.client].error, int32_t(Errno::ConnReset));
+    EXPECT_EQ(resets_in(end_b.log), 2u);  // the approximate one, then the exact answer
+    EXPECT_EQ(a->recv(near.client, 100).error().code(), Errno::ConnReset);
+
+    NetAddr any{};
+    EXPECT_EQ(b->net().reset_peer({any, a->ip(80), 1, 1}).error().code(), Errno::Inval);
+}
+
+// The same against Linux as the peer, which is what the challenge-ACK step relies on: b's wire
+// is bridged to a tap device in a private network namespace (made for the test, with only lo
+// and the tap: nothing leaves the process's namespace), and a Linux socket there connects to
+// b. b crashes; its successor resets the peer with a sequence number 500 past the one Linux
+// expects. Linux answers with a challenge ACK (RFC 5961 3.2), the fresh stack with the exact
+// RST, and the Linux socket fails with ECONNRESET without having sent anything.
+TEST_F(NetStackTest, LinuxPeerIsResetThroughItsChallengeAck) {
+    int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(home, 0);
+    if (unshare(CLONE_NEWNET) != 0) {
+        close(home);
+        GTEST_SKIP() << "no private network namespace here (needs CAP_SYS_ADMIN): " << strerror(errno);
+    }
+    struct Back {
+        int home;
+        ~Back() {
+            EXPECT_EQ(setns(home, CLONE_NEWNET), 0);
+            close(home);
+        }
+    } back{home};
+    int tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (tap < 0) GTEST_SKIP() << "no /dev/net/tun: " << strerror(errno);
+    struct Tap {
+        int fd;
+        ~Tap() { close(fd); }
+    } tap_guard{tap};
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    strncpy(ifr.ifr_name, "tap0", IFNAMSIZ - 1);
+    ASSERT_EQ(ioctl(tap, TUNSETIFF, &ifr), 0) << strerror(errno);
+    if (system("ip link set lo up && ip addr add 10.0.0.1/24 dev tap0 && ip link set tap0 up") != 0)
+        GTEST_SKIP() << "ip (iproute2) could not configure tap0";
+
+    // a (10.0.0.1 on the model wire) gives way to Linux: what b sends goes to the tap, what
+    // Linux sends arrives at b. b's clock is virtual and Linux's real: a round with nothing
+    // from Linux waits up to 10 ms of real time for it, so that the rounds' virtual budget
+    // (120 s, at most 250 ms a round) lasts seconds of real time on a loaded machine.
+    a->stop();
+    auto pump = [&] {
+        while (!end_a.arriving.empty()) {
+            const auto& f = end_a.arriving.front();
+            EXPECT_EQ(write(tap, f.data(), f.size()), ssize_t(f.size()));
+            end_a.arriving.pop_front();
+        }
+        pollfd p{tap, POLLIN, 0};
+        if (poll(&p, 1, 10) <= 0) return;
+        uint8_t frame[2048];
+        for (ssize_t n; (n = read(tap, frame, sizeof frame)) > 0;) end_b.arriving.emplace_back(frame, frame + n);
+    };
+
+    uint32_t l = b->socket(SockKind::Stream);
+    ASSERT_TRUE(b->net().bind(l, addr(0, 0, 0, 0, 8086)).is_ok());
+    ASSERT_TRUE(b->net().listen(l, 4).is_ok());
+    int client = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(client, 0);
+    struct Sock {
+        int fd;
+        ~Sock() { close(fd); }
+    } client_guard{client};
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(8086);
+    to.sin_addr.s_addr = htonl(0x0a000002);
+    ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to), -1);
+    ASSERT_EQ(errno, EINPROGRESS);
+    ASSERT_TRUE(run_until(
+        [&] {
+            pump();
+            return b->sink.bits(l) & READABLE;
+        },
+        120'000));
+    auto accepted = b->net().accept(l);
+    ASSERT_TRUE(accepted.is_ok());
+    uint32_t server = accepted.value().sock;
+    // An answer the client reads: its window moved on from the first sequence number.
+    ASSERT_EQ(b->send(server, pattern(3000, 4)).value(), 3000u);
+    std::string got;
+    ASSERT_TRUE(run_until(
+        [&] {
+            pump();
+            char buf[4096];
+            for (ssize_t n; (n = recv(client, buf, sizeof buf, 0)) > 0;) got.append(buf, size_t(n));
+            return got.size() >= 3000;
+        },
+        120'000));
+    EXPECT_EQ(got, pattern(3000, 4));
+    // Linux's delayed ACK (at most 200 ms) reaches the old b: no segment of Linux's may reach
+    // the fresh stack and draw the exact reset by itself.
+    auto settle = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    run_until(
+        [&] {
+            pump();
+            return std::chrono::steady_clock::now() > settle;
+        },
+        600'000);
+    lamina::idl::NetConnection lost = b->sink.states[server].conn;
+    lost.snd_seq += 500;
+
+    b->stop();
+    b->start();
+    end_b.logging = true;
+    ASSERT_TRUE(b->net().reset_peer(lost).is_ok());
+    int error = 0;
+    ASSERT_TRUE(run_until(
+        [&] {
+            pump();
+            char c;
+            if (recv(client, &c, 1, 0) < 0 && errno != EAGAIN) error = errno;
+            return error != 0;
+        },
+        120'000));
+    EXPECT_EQ(error, ECONNRESET);
+    EXPECT_EQ(resets_in(end_b.log), 2u);  // the approximate one, then the answer to the challenge
+}
+
+// A reset waits for its local address: a restarted stack gets it from DHCP after the replay.
+// Once the address is there it goes out; one whose address never comes is given up.
+TEST_F(NetStackTest, PeerResetWaitsForTheLocalAddress) {
+    Conn c = connect_pair(8085);
+    lamina::idl::NetConnection lost = b->sink.states[c.server].conn;
+    lamina::idl::NetConnection elsewhere = lost;
+    elsewhere.local.ip[3] = 99;  // an address b never gets
+    b->stop();
+    b->start();
+    ASSERT_TRUE(b->net().if_configure(ETH0, NetIfConfig{false, false, {}, {}, {}}).is_ok());
+    end_b.logging = true;
+    ASSERT_TRUE(b->net().reset_peer(lost).is_ok());
+    ASSERT_TRUE(b->net().reset_peer(elsewhere).is_ok());
+    run_for(2'000);
+    EXPECT_EQ(resets_in(end_b.log), 0u);
+    EXPECT_EQ(a->sink.bits(c.client) & ERROR, 0u);
+    NetIfConfig up{true, false, {10, 0, 0, 2}, {255, 255, 255, 0}, {0, 0, 0, 0}};
+    ASSERT_TRUE(b->net().if_configure(ETH0, up).is_ok());
+    ASSERT_TRUE(run_until([&] { return a->sink.bits(c.client) & ERROR; }));
+    EXPECT_EQ(resets_in(end_b.log), 1u);
+    run_for(12'000);
+    EXPECT_EQ(resets_in(end_b.log), 1u);  // the other one expired unsent
 }
 
 // The instance dies in the middle of a call (a fault inside the domain): the call returns

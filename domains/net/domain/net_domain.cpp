@@ -112,6 +112,10 @@ public:
         Locked g(l_);
         return s_.if_configure(index, config);
     }
+    Result<void> reset_peer(const idl::NetConnection& conn) override {
+        Locked g(l_);
+        return s_.reset_peer(conn);
+    }
 
 private:
     net::NetService& s_;

@@ -94,6 +94,7 @@ struct GlobalFile {
 constexpr GlobalFile GLOBAL_FILES[] = {
     {"meminfo", ProcFile::MemInfo, 0444}, {"uptime", ProcFile::Uptime, 0444}, {"mounts", ProcFile::Mounts, 0444},
     {"domains", ProcFile::Domains, 0444}, {"domctl", ProcFile::DomCtl, 0200}, {"profile", ProcFile::Profile, 0600},
+    {"cmdline", ProcFile::CmdLine, 0444},
 };
 struct PidFile {
     const char* name;

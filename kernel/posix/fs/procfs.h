@@ -39,7 +39,8 @@ enum class ProcFile : uint8_t {
     NetUdp,
     NetTcp6,
     NetUdp6,
-    DropCaches
+    DropCaches,
+    CmdLine
 };
 
 // A growing text buffer (the file's contents).
