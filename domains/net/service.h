@@ -161,7 +161,6 @@ private:
     uint32_t depth_ = 0;        // nesting of entry points: only the outermost one publishes
     uint16_t ident_rover_ = 0;  // where the search for a free ping identifier starts
     uint32_t ident_serial_ = 0;
-    uint32_t depth_ = 0;  // nesting of entry points: only the outermost one publishes
     // reset_peer's connections, until their local address is up (sys_now() ms deadlines).
     struct PeerReset {
         idl::NetConnection conn;
