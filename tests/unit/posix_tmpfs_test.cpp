@@ -345,7 +345,7 @@ TEST_F(PosixTmpfs, ProcfsTree) {
     ASSERT_TRUE(mounts.mount(at, "/proc", make_procfs(procs, 3).release_value()).is_ok());
 
     EXPECT_EQ(list("/proc"), (std::vector<std::string>{".", "..", "self", "net", "sys", "meminfo", "uptime", "mounts",
-                                                       "domains", "domctl", "profile", "1", "5", "12"}));
+                                                       "domains", "domctl", "profile", "cmdline", "1", "5", "12"}));
     EXPECT_EQ(list("/proc/net"), (std::vector<std::string>{".", "..", "dev", "route", "tcp", "udp", "tcp6", "udp6"}));
     EXPECT_EQ(list("/proc/net/.."), list("/proc"));
     EXPECT_EQ(list("/proc/sys"), (std::vector<std::string>{".", "..", "vm"}));
