@@ -132,5 +132,24 @@ TEST_F(Ports, SqliteScriptSameAsHost) {
     EXPECT_EQ(sh.run("sqlite3 test.db 'PRAGMA integrity_check; SELECT count(*) FROM emp;'"), "ok\n2000\n");
 }
 
+// sqlite's locks between processes (fcntl record locks): a writer inside BEGIN EXCLUSIVE keeps a
+// second process out (SQLITE_BUSY, no busy timeout) until it commits; then the second sees its row.
+TEST_F(Ports, SqliteLocksBetweenProcesses) {
+    ASSERT_TRUE(start_ports("sqlite", "sqlite3"));
+    Shell& sh = *shell_;
+    EXPECT_EQ(
+        sh.run("mkdir -p /tmp/lock && cd /tmp/lock && sqlite3 l.db 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'"),
+        "");
+    // The writer holds its transaction open until the file `release` appears; job control off,
+    // so that no job notice lands in a later command's output.
+    sh.run(
+        "set +m; (echo 'BEGIN EXCLUSIVE;'; echo 'INSERT INTO t VALUES (2);'; "
+        "while [ ! -f release ]; do sleep 0.1; done; echo 'COMMIT;') | sqlite3 l.db & holder=$!");
+    std::string locked = sh.poll("sqlite3 l.db 'SELECT count(*) FROM t' 2>&1 | grep -c 'database is locked'", "1\n");
+    EXPECT_EQ(locked, "1\n") << "a second process read through the writer's exclusive lock";
+    EXPECT_EQ(sh.run("touch release; wait $holder; echo $?"), "0\n");
+    EXPECT_EQ(sh.run("sqlite3 l.db 'SELECT count(*) FROM t'"), "2\n");
+}
+
 }  // namespace
 }  // namespace lamina::test
