@@ -83,6 +83,10 @@ const char* Error::name() const {
             return "EDOM";
         case Errno::Range:
             return "ERANGE";
+        case Errno::DeadLk:
+            return "EDEADLK";
+        case Errno::NoLck:
+            return "ENOLCK";
         case Errno::NameTooLong:
             return "ENAMETOOLONG";
         case Errno::NoSys:

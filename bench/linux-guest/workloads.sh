@@ -52,6 +52,14 @@ wl_grep() { grep -r bb_error_msg_and_die $W/src; }
 set_sort() { rm -f $W/sorted; }
 wl_sort() { sort /bench/sort-input -o $W/sorted; }
 wl_pingpong() { /bench/bin/bench_ops pingpong 2000; }
+# The ports (ports/zstd, ports/sqlite): zstd's threads on 64 MiB, and sqlite's own benchmark.
+set_zstd() {
+    rm -f $W/zin.zst
+    [ -f $W/zin ] || seq 1 9000000 | head -c 67108864 > $W/zin
+}
+wl_zstd() { zstd -T2 -q -c $W/zin > $W/zin.zst && zstd -d -q -c $W/zin.zst > /dev/null; }
+set_speedtest1() { rm -f $W/st1.db $W/st1.db-journal; }
+wl_speedtest1() { speedtest1 --size 10 $W/st1.db; }
 
 # One workload, in a shell of its own (so that `timeout` can stop it).
 one() {

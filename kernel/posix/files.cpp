@@ -10,6 +10,7 @@
 #include "kernel/net/net_service.h"
 #include "kernel/net/nic_service.h"
 #include "kernel/posix/boot_files.h"
+#include "kernel/posix/clocks.h"
 #include "kernel/posix/console_file.h"
 #include "kernel/posix/exec_cache.h"
 #include "kernel/posix/fs/devices.h"
@@ -215,6 +216,8 @@ private:
         char name[sizeof Process::name];
         uint32_t ppid, pgid, sid, umask, threads;
         bool zombie;
+        char state;                       // ps's letter: R, S (every thread sleeps), T, Z
+        uint64_t cpu_ticks, child_ticks;  // CPU time in clock ticks (100 a second)
         Cred cred;
         RefPtr<ArgText> args;
     };
@@ -236,6 +239,9 @@ private:
                 snap->umask = p.umask;
                 snap->threads = p.task_count;
                 snap->zombie = p.exited || p.state == ProcessState::Zombie;
+                snap->state = process_state_letter_locked(p);
+                snap->cpu_ticks = process_cpu_ns_locked(p) / (NS_PER_SEC / 100);
+                snap->child_ticks = p.children_cpu_ns / (NS_PER_SEC / 100);
                 snap->cred = p.cred;
                 snap->args = p.args;
             });
@@ -249,9 +255,10 @@ private:
         switch (file) {
             case ProcFile::PidStat:
                 out.printf(
-                    "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 %u 0 0 0 0 "
+                    "%u (%s) %c %u %u %u 0 -1 4194304 0 0 0 0 %lu 0 %lu 0 20 0 %u 0 0 0 0 "
                     "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                    pid, base, snap->zombie ? 'Z' : 'R', snap->ppid, snap->pgid, snap->sid, snap->threads);
+                    pid, base, snap->state, snap->ppid, snap->pgid, snap->sid, (unsigned long)snap->cpu_ticks,
+                    (unsigned long)snap->child_ticks, snap->threads);
                 return {};
             case ProcFile::PidCmdline:
                 // The whole argument vector, NUL after each string; a zombie's is empty.
@@ -261,8 +268,12 @@ private:
                 out.printf(
                     "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%u\nPid:\t%u\nPPid:\t%u\n"
                     "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nGroups:\t",
-                    base, snap->umask, snap->zombie ? "Z (zombie)" : "R (running)", pid, pid, snap->ppid, c.uid, c.euid,
-                    c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid);
+                    base, snap->umask,
+                    snap->state == 'Z'   ? "Z (zombie)"
+                    : snap->state == 'T' ? "T (stopped)"
+                    : snap->state == 'S' ? "S (sleeping)"
+                                         : "R (running)",
+                    pid, pid, snap->ppid, c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid);
                 for (uint32_t i = 0; i < c.ngroups; i++) out.printf("%u ", c.groups[i]);
                 out.printf("\nThreads:\t%u\nCapInh:\t%016lx\nCapPrm:\t%016lx\nCapEff:\t%016lx\nNoNewPrivs:\t%d\n",
                            snap->threads, c.inheritable, c.permitted, c.effective, c.no_new_privs ? 1 : 0);

@@ -10,6 +10,7 @@
 #include "kernel/posix/files.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/event/epoll.h"
+#include "kernel/posix/file_locks.h"
 #include "kernel/posix/net/inet.h"
 #include "kernel/posix/net/unix_socket.h"
 #include "kernel/posix/process_hooks.h"
@@ -121,6 +122,7 @@ void init(const boot::BootInfo& info) {
     net::init_unix_sockets();
     net::init_inet_sockets();
     init_epoll();
+    init_file_locks();
     init_user_access();
     g_previous_hook = arch::exception_hook();
     arch::set_exception_hook(exception_hook);

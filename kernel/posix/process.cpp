@@ -4,6 +4,7 @@
 
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/gdt.h"
+#include "kernel/posix/file_locks.h"
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/arch/x86_64/registers.h"
 #include "kernel/lib/log.h"
@@ -207,6 +208,7 @@ void free_process(Process* p) {
 // The first instructions of a user thread: its user state, then ring 3.
 void load_user_state(Task* t) {
     cpu::cli();
+    __atomic_store_n(&t->thread, sched::current_thread(), __ATOMIC_RELEASE);
     sched::current_thread()->set_user_state(&t->user);
     cpu::write_cr3(t->user.cr3);
     cpu::wrmsr(MSR_IA32_FS_BASE, t->user.fs_base);
@@ -518,9 +520,11 @@ void sort_ids(uint32_t* ids, size_t n) {
 // children go to init, and it becomes a zombie for its parent (or is freed when nobody waits).
 [[noreturn]] void end_process(Process* p, int wait_status) {
     cancel_real_timer(*p);  // its callback names p, which its reaper frees
+    delete_posix_timers(*p);
     p->as->destroy();
     p->as = nullptr;
     files_exit(*p);  // pipe ends see EOF/EPIPE at once, before the parent can reap
+    release_process_locks(p->pid);
 
     Process* orphans_to_free[MAX_PROCESSES];
     size_t orphan_count = 0;
@@ -597,6 +601,7 @@ void kill_other_tasks_locked(Process& p, Task* self) {
     {
         SpinlockGuard g(g_processes_lock);
         detach_task_locked(*p, t);
+        p->ended_tasks_cpu_ns += sched::current_thread()->cpu_ns();
         last = p->tasks == nullptr;
         if (last && p->group_exiting) wait_status = p->group_exit_status;
         p->task_exits.wake_all();  // under the lock: once it drops, the last thread may free p
@@ -848,6 +853,7 @@ Result<void> exec_current(arch::InterruptFrame& frame, const char* path, const c
     cpu::wrmsr(MSR_IA32_FS_BASE, 0);
     cpu::sti();
     old->destroy();
+    delete_posix_timers(*p);  // POSIX: timers do not survive an exec
     reset_fpu(t);
     files_exec(*p);  // close-on-exec descriptors
     set_name(*p, path);

@@ -39,6 +39,7 @@
 #include "kernel/posix/fd/fd_table.h"
 #include "kernel/posix/files.h"
 #include "kernel/posix/vfs/mount.h"
+#include "kernel/sched/mutex.h"
 #include "kernel/sched/thread.h"
 #include "kernel/sync/spinlock.h"
 #include "kernel/time/time.h"
@@ -71,6 +72,7 @@ struct Task {
     uint64_t robust_list;          // set_robust_list: musl's list head, walked at exit
     int kill_signal;               // set by the fault path before the thread is sent to end the process
     uint64_t affinity;             // sched_setaffinity's CPU mask (0: every CPU); recorded, not enforced
+    sched::Thread* thread;         // the kernel thread running it, once it started (atomic)
     Task* next;                    // table lock
 
     // --- signals (table lock) ---
@@ -136,6 +138,16 @@ struct Process {
     // --- interval timer (sys_itimer.cpp; set by the own thread, read by the callback) ---
     time::Timer real_timer;
     uint64_t real_interval_ns;
+
+    // --- POSIX timers (kernel/posix/timer/posix_timer.cpp): the table changes under
+    // posix_timers_mutex and the table lock both, so either keeps an entry alive ---
+    static constexpr size_t MAX_POSIX_TIMERS = 32;
+    struct PosixTimer* posix_timers[MAX_POSIX_TIMERS];
+    sched::Mutex posix_timers_mutex;
+
+    // --- CPU time (table lock) ---
+    uint64_t ended_tasks_cpu_ns;  // threads that have ended
+    uint64_t children_cpu_ns;     // reaped children, with what they had reaped
 
     // --- identity (kernel/posix/cred.h): changed only by the own threads, through set_cred,
     // under the table lock; other processes read it under that lock ---
@@ -214,6 +226,11 @@ Task* find_task_locked(uint32_t tid);
 size_t list_tids(uint32_t pid, uint32_t* out, size_t max);
 // Stops the process's interval timer for good (sys_itimer.cpp; its exit).
 void cancel_real_timer(Process& p);
+// Deletes every POSIX timer of the process (its exit and execve; timer/posix_timer.cpp).
+void delete_posix_timers(Process& p);
+// A signal was taken from a pending set (table lock held): a POSIX timer's gets its overrun
+// count filled in (timer/posix_timer.cpp).
+void posix_timer_signal_taken_locked(Process& p, SigInfo& info);
 
 // --- used by the system-call families (sys_process.cpp, sys_signal.cpp) -----------------------
 

@@ -307,6 +307,7 @@ void deliver_signals(arch::InterruptFrame& f, int64_t syscall_nr) {
             if (!s) break;
             __atomic_and_fetch(from, ~sigbit(s), __ATOMIC_ACQ_REL);
             info = infos[s - 1];
+            posix_timer_signal_taken_locked(*proc, info);
             a = proc->actions[s - 1];
             // The group is ending (exit_group, a fatal signal, an execve): this thread leaves
             // without a say in the status.

@@ -91,12 +91,16 @@ struct SigInfo {
         struct {
             uint64_t addr;
         } fault;
+        struct {
+            int32_t id, overrun;  // the POSIX timer and its overrun count at delivery
+            uint64_t value;       // sigevent's sigev_value
+        } timer;
         uint8_t bytes[112];
     };
 };
 static_assert(sizeof(SigInfo) == 128);
 namespace si {
-inline constexpr int32_t USER = 0, KERNEL = 0x80, TKILL = -6;
+inline constexpr int32_t USER = 0, KERNEL = 0x80, TIMER = -2, TKILL = -6;
 inline constexpr int32_t CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3, CLD_STOPPED = 5, CLD_CONTINUED = 6;
 inline constexpr int32_t SEGV_MAPERR = 1, SEGV_ACCERR = 2, ILL_ILLOPN = 2, FPE_INTDIV = 1, BUS_ADRALN = 1;
 }  // namespace si

@@ -15,6 +15,7 @@
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 #include "kernel/posix/files.h"
+#include "kernel/posix/file_locks.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/syscall_handlers.h"
 #include "kernel/posix/user_access.h"
@@ -241,20 +242,19 @@ SyscallResult sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags) {
 }
 
 SyscallResult sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg) {
-    constexpr int F_GETLK = 5, F_SETLK = 6, F_SETLKW = 7;
     if (fd > 0x7fffffff) return Errno::BadF;
     int c = int(cmd);
-    if (c == F_GETLK || c == F_SETLK || c == F_SETLKW) {
-        // Record locks: one process at a time uses a file here, so every lock is granted; a
-        // query says the range is unlocked (l_type = F_UNLCK).
+    if (is_lock_command(c)) {
         auto f = TRY(file(fd));
-        if (c == F_GETLK) {
-            int16_t unlck = 2;
-            TRY(copy_to_user(arg, &unlck, sizeof unlck));
-        }
+        TRY(fcntl_lock(*f, c, arg));
         return 0;
     }
     return TRY(current_process()->fds->fcntl(int(fd), c, arg));
+}
+
+Result<void> sys_flock(int32_t fd, int32_t operation) {
+    auto f = TRY(file(uint64_t(uint32_t(fd))));
+    return flock_file(*f, operation);
 }
 
 SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg) {

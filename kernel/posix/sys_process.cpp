@@ -202,7 +202,10 @@ Result<Waited> scan_children(const WaitSelect& w, uint32_t& events) {
                 int st = q.wait_status;
                 found = {q.pid, st, (st & 0x7f) ? si::CLD_KILLED : si::CLD_EXITED,
                          (st & 0x7f) ? (st & 0x7f) : ((st >> 8) & 0xff)};
-                if (!(w.options & WNOWAIT)) reaped = &q;
+                if (!(w.options & WNOWAIT)) {
+                    reaped = &q;
+                    me.children_cpu_ns += q.ended_tasks_cpu_ns + q.children_cpu_ns;
+                }
             } else if (q.stop_report && (w.options & WSTOPPED)) {
                 found = {q.pid, 0x7f | (q.stop_report << 8), si::CLD_STOPPED, q.stop_report};
                 if (!(w.options & WNOWAIT)) q.stop_report = 0;

@@ -209,6 +209,7 @@ SyscallResult sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout,
         __atomic_and_fetch(from, ~sigbit(n), __ATOMIC_ACQ_REL);
         si = infos[n - 1];
         si.signo = n;
+        posix_timer_signal_taken_locked(*p.process, si);
         return n;
     };
     int n = take();

@@ -32,6 +32,7 @@ SyscallResult sys_dup(uint64_t fd);
 SyscallResult sys_dup2(uint64_t oldfd, uint64_t newfd);
 SyscallResult sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags);
 SyscallResult sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg);
+Result<void> sys_flock(int32_t fd, int32_t operation);
 SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg);
 SyscallResult sys_fstat(uint64_t fd, uint64_t buf);
 SyscallResult sys_getdents64(uint64_t fd, uint64_t buf, uint64_t count);
@@ -160,12 +161,26 @@ Result<void> sys_tkill(uint64_t tid, uint64_t s);
 Result<void> sys_tgkill(uint64_t tgid, uint64_t tid, uint64_t s);
 
 // sys_time.cpp: clocks and sleeps.
-Result<void> sys_clock_gettime(uint64_t clk, uint64_t tp);
-Result<void> sys_clock_getres(uint64_t clk, uint64_t tp);
+Result<void> sys_clock_gettime(int32_t clk, uint64_t tp);
+Result<void> sys_clock_getres(int32_t clk, uint64_t tp);
 Result<void> sys_gettimeofday(uint64_t tv, uint64_t tz);
 SyscallResult sys_time(uint64_t t);
 Result<void> sys_nanosleep(uint64_t req, uint64_t rem);
-Result<void> sys_clock_nanosleep(uint64_t clk, uint64_t flags, uint64_t req, uint64_t rem);
+Result<void> sys_clock_nanosleep(int32_t clk, uint64_t flags, uint64_t req, uint64_t rem);
+SyscallResult sys_times(uint64_t buf);
+Result<void> sys_getrusage(int32_t who, uint64_t usage);
+
+// timer/posix_timer.cpp: POSIX timers.
+Result<void> sys_timer_create(int32_t clk, uint64_t sevp, uint64_t timerid);
+Result<void> sys_timer_settime(int32_t timerid, int32_t flags, uint64_t new_value, uint64_t old_value);
+Result<void> sys_timer_gettime(int32_t timerid, uint64_t value);
+Result<int> sys_timer_getoverrun(int32_t timerid);
+Result<void> sys_timer_delete(int32_t timerid);
+
+// timer/timerfd.cpp: timers as descriptors.
+Result<int> sys_timerfd_create(int32_t clk, int32_t flags);
+Result<void> sys_timerfd_settime(int32_t fd, int32_t flags, uint64_t new_value, uint64_t old_value);
+Result<void> sys_timerfd_gettime(int32_t fd, uint64_t value);
 
 // sys_itimer.cpp: interval timers.
 SyscallResult sys_alarm(unsigned seconds);

@@ -157,6 +157,10 @@ void Scheduler::schedule() {
     }
     // Only after a thread changed CPUs can it still be switching out elsewhere.
     while (__atomic_load_n(&next->on_cpu_, __ATOMIC_ACQUIRE)) cpu::pause();
+    // CPU time: the stay of prev ends, next's begins (before next reads as Running).
+    uint64_t now = time::now_ns();
+    __atomic_store_n(&prev->cpu_ns_, prev->cpu_ns_ + (now - prev->ran_since_), __ATOMIC_RELAXED);
+    __atomic_store_n(&next->ran_since_, now, __ATOMIC_RELEASE);
     next->state_ = ThreadState::Running;
     next->on_cpu_ = true;
     cpu->current = next;
@@ -315,6 +319,13 @@ void on_tick() {
 }
 
 uint64_t contained_fault_count() { return __atomic_load_n(&g_contained_faults, __ATOMIC_RELAXED); }
+
+uint64_t Thread::cpu_ns() const {
+    uint64_t done = __atomic_load_n(&cpu_ns_, __ATOMIC_RELAXED);
+    if (state() != ThreadState::Running) return done;
+    uint64_t since = __atomic_load_n(&ran_since_, __ATOMIC_RELAXED), now = time::now_ns();
+    return done + (now > since ? now - since : 0);
+}
 
 // ---- bring-up ----
 

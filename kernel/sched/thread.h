@@ -74,6 +74,9 @@ public:
     // The innermost continuation of the thread's domain calls (kernel/domain); null outside any.
     void* domain_call_top() const { return domain_call_top_; }
     void set_domain_call_top(void* c) { domain_call_top_ = c; }
+    // CPU time the thread has had: the sum of its stays on a CPU, measured at each switch, plus
+    // the current stay while it runs (a racy but bounded read from another CPU).
+    uint64_t cpu_ns() const;
 
     // Ring-3 state of a thread that runs a user program (kernel/posix); null for a kernel thread.
     // The scheduler loads cr3 and the FS base when it switches to such a thread and saves the FS
@@ -131,6 +134,8 @@ private:
     // finished switching away from it: until then its saved_rsp_ is not valid and its stack is
     // in use, so no other CPU may run it and nobody may free it.
     volatile bool on_cpu_ = false;
+    uint64_t cpu_ns_ = 0;     // CPU time of the finished stays (written by its CPU at a switch)
+    uint64_t ran_since_ = 0;  // when the current stay began
 
     ListNode run_link_;   // run queue link (RunQueue lock)
     ListNode wait_link_;  // wait list link (the owning WaitQueue's or Mutex's lock)

@@ -11,7 +11,9 @@
 // listening AF_UNIX socket, an epoll descriptor and an eventfd open as descriptors 3-7, and
 // AF_INET ones (through the network stack domain) as 8-12: a TCP listener on 127.0.0.1, both
 // ends of a TCP connection to it, a bound UDP socket and an ICMP datagram (ping) socket where
-// the kernel has them (Lamina does not yet), for the small-integer arguments to hit.
+// the kernel has them (Lamina does not yet), for the small-integer arguments to hit. Then a
+// timerfd (13) and a file with a record and a flock lock (14), and a POSIX timer (id 0); the
+// timer and lock calls are among the quarter too.
 //
 //   stress [ROUNDS [CALLS [SEED]]]
 #include <fcntl.h>
@@ -24,7 +26,9 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,12 +91,50 @@ static int refused(long nr) {
 
 // The calls on sockets and readiness objects.
 static const long object_calls[] = {
-    SYS_socket,      SYS_socketpair,  SYS_bind,        SYS_listen,     SYS_accept,       SYS_accept4,
-    SYS_connect,     SYS_sendto,      SYS_recvfrom,    SYS_sendmsg,    SYS_recvmsg,      SYS_shutdown,
-    SYS_getsockname, SYS_getpeername, SYS_setsockopt,  SYS_getsockopt, SYS_epoll_create, SYS_epoll_create1,
-    SYS_epoll_ctl,   SYS_epoll_wait,  SYS_epoll_pwait, SYS_eventfd,    SYS_eventfd2,     SYS_read,
-    SYS_write,       SYS_poll,        SYS_sendfile,    SYS_ioctl,      SYS_readv,        SYS_writev,
-    SYS_fcntl,       SYS_select,      SYS_ppoll,
+    SYS_socket,
+    SYS_socketpair,
+    SYS_bind,
+    SYS_listen,
+    SYS_accept,
+    SYS_accept4,
+    SYS_connect,
+    SYS_sendto,
+    SYS_recvfrom,
+    SYS_sendmsg,
+    SYS_recvmsg,
+    SYS_shutdown,
+    SYS_getsockname,
+    SYS_getpeername,
+    SYS_setsockopt,
+    SYS_getsockopt,
+    SYS_epoll_create,
+    SYS_epoll_create1,
+    SYS_epoll_ctl,
+    SYS_epoll_wait,
+    SYS_epoll_pwait,
+    SYS_eventfd,
+    SYS_eventfd2,
+    SYS_read,
+    SYS_write,
+    SYS_poll,
+    SYS_sendfile,
+    SYS_ioctl,
+    SYS_readv,
+    SYS_writev,
+    SYS_fcntl,
+    SYS_select,
+    SYS_ppoll,
+    SYS_timerfd_create,
+    SYS_timerfd_settime,
+    SYS_timerfd_gettime,
+    SYS_timer_create,
+    SYS_timer_settime,
+    SYS_timer_gettime,
+    SYS_timer_getoverrun,
+    SYS_timer_delete,
+    SYS_flock,
+    SYS_times,
+    SYS_getrusage,
 };
 
 // Descriptors 8-12 (see the top). A failed call leaves a gap: the next takes the number.
@@ -131,6 +173,14 @@ static void child(int calls) {
     epoll_create1(0);
     eventfd(1, 0);
     open_inet_sockets();
+    timerfd_create(CLOCK_MONOTONIC, 0);
+    int locked = open("locked", O_RDWR | O_CREAT, 0600);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+    fcntl(locked, F_SETLK, &fl);
+    flock(locked, LOCK_SH);
+    struct sigevent quiet = {.sigev_notify = SIGEV_NONE};
+    timer_t timer;
+    timer_create(CLOCK_MONOTONIC, &quiet, &timer);
     for (int i = 0; i < calls; i++) {
         long nr = next() % 4 == 0 ? object_calls[next() % (sizeof object_calls / sizeof object_calls[0])]
                                   : (long)(next() % 340);

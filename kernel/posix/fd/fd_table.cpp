@@ -16,13 +16,18 @@ Result<RefPtr<OpenFile>> OpenFile::create(RefPtr<FileObject> object, uint32_t fl
 
 namespace {
 OpenFile::CloseHook g_close_hook = nullptr;
-}
+OpenFile::CloseHook g_unlock_hook = nullptr;
+FdTable::DropHook g_drop_hook = nullptr;
+}  // namespace
 
 void OpenFile::set_close_hook(CloseHook hook) { g_close_hook = hook; }
+void OpenFile::set_unlock_hook(CloseHook hook) { g_unlock_hook = hook; }
+void FdTable::set_drop_hook(DropHook hook) { g_drop_hook = hook; }
 
 OpenFile::~OpenFile() {
     // Registrations are made through a live reference, so none can appear now.
     if (g_close_hook && !watchers.empty()) g_close_hook(*this);
+    if (g_unlock_hook && holds_locks) g_unlock_hook(*this);
 }
 
 void OpenFile::set_status_flags(uint32_t flags) {
@@ -60,6 +65,7 @@ Result<int> FdTable::install_at(int fd, RefPtr<OpenFile> file, bool cloexec) {
     RefPtr<OpenFile> old = static_cast<RefPtr<OpenFile>&&>(slots_[fd].file);
     slots_[fd].file = static_cast<RefPtr<OpenFile>&&>(file);
     slots_[fd].cloexec = cloexec;
+    if (old && g_drop_hook) g_drop_hook(*old);
     return fd;
 }
 
@@ -82,6 +88,7 @@ Result<void> FdTable::close(int fd) {
     if (!is_open(fd)) return Errno::BadF;
     RefPtr<OpenFile> old = static_cast<RefPtr<OpenFile>&&>(slots_[fd].file);
     slots_[fd].cloexec = false;
+    if (g_drop_hook) g_drop_hook(*old);
     return {};
 }
 

@@ -31,6 +31,10 @@ public:
     ListChain watchers;
     using CloseHook = void (*)(OpenFile&);
     static void set_close_hook(CloseHook hook);
+    // The description's OFD or flock locks (kernel/posix/file_locks.cpp): the unlock hook
+    // releases them at the last close when this is set.
+    bool holds_locks = false;
+    static void set_unlock_hook(CloseHook hook);
 
     FileObject* object() const { return object_.get(); }
     // The status flags as F_GETFL reports them (access mode included; creation flags and
@@ -76,6 +80,12 @@ public:
     // F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETOWN, F_SETOWN; others
     // are EINVAL.
     Result<int> fcntl(int fd, int cmd, uint64_t arg);
+
+    // Called with each description a descriptor lets go of (close, dup2 or dup3 over it,
+    // close-on-exec), before the reference drops: POSIX record locks go at any close of the
+    // file by the process (kernel/posix/file_locks.cpp).
+    using DropHook = void (*)(OpenFile&);
+    static void set_drop_hook(DropHook hook);
 
     // execve: closes every descriptor marked close-on-exec.
     void close_on_exec();

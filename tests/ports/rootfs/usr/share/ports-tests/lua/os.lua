@@ -1,0 +1,25 @@
+-- The os library: clocks, dates (in UTC: TZ is unset on both sides), the environment, files,
+-- running commands, the exit status.
+local t = os.time({ year = 2024, month = 2, day = 29, hour = 12, min = 30, sec = 15 })
+print(t, os.date("!%Y-%m-%d %H:%M:%S %A %j", t), os.date("!%c", 0))
+local d = os.date("!*t", 86400 * 365)
+print(d.year, d.month, d.day, d.yday, d.wday, d.isdst)
+print(os.difftime(t + 90, t), type(os.time()), os.time() > 1700000000, type(os.clock()))
+local c0 = os.clock()
+local x = 0
+for i = 1, 3000000 do x = x + i % 7 end
+print("loop", x, os.clock() >= c0)
+print(os.getenv("LAMINA_PORT_TEST"), os.getenv("NO_SUCH_VARIABLE_HERE"))
+local f = assert(io.open("os_test.tmp", "w")); f:write("x"); f:close()
+print(os.rename("os_test.tmp", "os_test2.tmp"), io.open("os_test.tmp") == nil)
+print(os.remove("os_test2.tmp"), select(2, os.remove("os_test2.tmp")))
+local name = os.tmpname()
+print(type(name), name:sub(1, 5), os.remove(name))
+print(os.execute("exit 3"))
+print(os.execute("kill -TERM $$"))
+print(os.execute())
+local p = io.popen("echo from a child; echo second line")
+print(p:read("a"))
+print(p:close())
+print(select(2, pcall(os.exit, "bad")))
+os.exit(5)
