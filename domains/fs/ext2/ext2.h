@@ -27,10 +27,12 @@
 // name-space change, which the fs service makes synchronous), or at the start of the next call
 // once the transaction holds more than tx_limit_ blocks or is COMMIT_SECONDS old. A commit
 // writes the dirty file data home first (ordered: data reaches the disk before the metadata
-// that points at it commits), logs the metadata (Journal::commit), then writes it home and
-// empties the log (the checkpoint). A crash at any point leaves the disk at the last commit
-// once the journal is replayed. A block freed by the running transaction is not reused before
-// it commits (committed_bits_): its old owner is still what a crash would bring back.
+// that points at it commits) and logs the metadata (Journal::commit); the buffers are then
+// ordinary dirty ones. Once the log might not take another transaction (and at unmount), the
+// checkpoint writes everything home and empties the log. A crash at any point leaves the disk
+// at the last commit once the journal is replayed. A block freed since the last checkpoint is
+// not reused before the next (committed_bits_): a crash would bring back its old owner, and
+// the replay its logged contents, over whatever it then held.
 //
 // Corrupt metadata (numbers out of range, malformed directory blocks, indirect-block cycles,
 // bitmaps contradicting the layout) is reported as Errno::IO with the reason in the log; a
@@ -201,9 +203,10 @@ private:
     // Journaling (see above). begin_op() starts each public call that may change metadata.
     Result<void> begin_op();
     Result<void> commit();
+    Result<void> checkpoint();
     Result<void> start_journaling();
-    // Before the running transaction frees a block of group g: its bitmap as the last commit
-    // left it, kept until the next.
+    // Before a block of group g is freed: its bitmap as the last checkpoint left it, with the
+    // blocks freed since added, kept until the next checkpoint.
     Result<void> keep_committed_bits(uint32_t g);
     void drop_committed_bits();
     bool committed_in_use(uint32_t g, uint32_t index) const;

@@ -349,12 +349,21 @@ Result<void> FileSystem::commit() {
         return logged.error();
     }
     cache_->metadata_committed();
-    drop_committed_bits();
     commits_++;
     tx_start_ = clock_.now();
-    // The checkpoint: everything home, then the log is empty again.
-    TRY(cache_->sync());  // ends with a flush
-    return journal_->checkpoint(true);
+    // Checkpoint once the log might not take the next transaction (at most the whole cache).
+    if (journal_->free_blocks() < journal_->blocks_needed(cache_->buffer_count())) return checkpoint();
+    return {};
+}
+
+Result<void> FileSystem::checkpoint() {
+    if (!journal_->committed()) return {};
+    // Right after a commit every buffer holds committed contents: all of them home, a flush
+    // (sync ends with one), and the log is empty.
+    TRY(cache_->sync());
+    TRY(journal_->checkpoint(true));
+    drop_committed_bits();
+    return {};
 }
 
 Result<void> FileSystem::keep_committed_bits(uint32_t g) {
@@ -521,6 +530,7 @@ Result<void> FileSystem::free_block(uint32_t b) {
     GroupDesc& d = groups_[g];
     TRY(keep_committed_bits(g));
     TRY(clear_bitmap_bit(d.bg_block_bitmap, i, "block", b));
+    if (committed_bits_ && committed_bits_[g]) committed_bits_[g][i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
     d.bg_free_blocks_count++;
     sb_.s_free_blocks_count++;
     meta_dirty_ = true;
@@ -633,6 +643,7 @@ Result<void> FileSystem::unmount(FsOwner& owner) {
             fs->sb_.s_state |= STATE_VALID;
         fs->meta_dirty_ = true;
         r = fs->sync();
+        if (r.is_ok() && fs->journaled()) r = fs->checkpoint();
         if (r.is_ok() && fs->journaled()) {
             // The journal is empty: the superblock says so in place, as Linux does at unmount.
             fs->cache_->set_journaling(false);
