@@ -367,6 +367,72 @@ KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
     });
 }
 
+// Name-space changes come back as pending commits (no flush): a power cut before the next
+// sync loses them, a fault of the fs domain none (the remount replays them), and the commit
+// timer's sync makes them durable without anyone calling sync; an idle timer writes nothing.
+KTEST(fs, pending_changes_survive_a_fault_and_the_commit_timer_makes_them_durable) {
+    on_test_disk(ktest_ctx, [&](RamDisk& disk) {
+        // `check(root)` on a mount of what a power cut now would leave of the disk.
+        auto after_power_cut = [&](auto check) {
+            auto copy = disk.copy();
+            KASSERT_TRUE(copy.is_ok());
+            (void)domain::withdraw_interface("block");
+            if (KEXPECT(domain::provide_interface("block", static_cast<idl::Block*>(copy.value())).is_ok()))
+                remount(ktest_ctx, [&](FsClient& again) { check(again.root()); });
+            (void)domain::withdraw_interface("block");
+            KEXPECT(domain::provide_interface("block", static_cast<idl::Block*>(&disk)).is_ok());
+            delete copy.value();
+        };
+        {
+            auto client = FsClient::start({});
+            KASSERT_TRUE(client.is_ok());
+            FsClient& c = *client.value();
+            RefPtr<Inode> root = c.root();
+            uint64_t flushes = disk.stats().flushes;
+            KASSERT_TRUE(write_file(ktest_ctx, root, "pending.bin", 5000, 31, false));
+            KEXPECT(root->mkdir(name("pending-dir"), 0755, 0, 0).is_ok());
+            KEXPECT_EQ(disk.stats().flushes, flushes);
+            after_power_cut([&](RefPtr<Inode> cut) {
+                KEXPECT(walk(cut, "pending.bin") == nullptr);
+                KEXPECT(walk(cut, "pending-dir") == nullptr);
+                KEXPECT(walk(cut, "hello.txt") != nullptr);
+            });
+            domain::set_verbose_faults(false);
+            KEXPECT(domain::inject_fault("fs", "panic").is_ok());
+            // lookup is [retry]: the shadow recovers, the remount replays the pending commits.
+            KEXPECT(walk(root, "pending.bin") != nullptr);
+            KEXPECT(walk(root, "pending-dir") != nullptr);
+            domain::set_verbose_faults(true);
+            KEXPECT_EQ(c.restarts(), 1u);
+            KEXPECT(c.stop().is_ok());
+        }
+        FsClient::Options timed;
+        timed.commit_ns = 50'000'000;
+        auto client = FsClient::start(timed);
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        KASSERT_TRUE(write_file(ktest_ctx, c.root(), "timed.bin", 30000, 32, false));
+        // Two more periods: the first may have begun before the write.
+        auto periods = [&](uint64_t n) {
+            uint64_t until = c.timer_syncs() + n;
+            for (int i = 0; i < 6000 && c.timer_syncs() < until; i++) sched::sleep_ns(10'000'000);
+            return KEXPECT(c.timer_syncs() >= until);
+        };
+        if (periods(2)) {
+            after_power_cut([&](RefPtr<Inode> cut) {
+                KEXPECT(file_has_pattern(cut, "timed.bin", 30000, 32));
+                KEXPECT(walk(cut, "pending.bin") != nullptr);
+            });
+            uint64_t writes = disk.stats().writes, flushes = disk.stats().flushes;
+            if (periods(3)) {
+                KEXPECT_EQ(disk.stats().writes, writes);
+                KEXPECT_EQ(disk.stats().flushes, flushes);
+            }
+        }
+        KEXPECT(c.stop().is_ok());
+    });
+}
+
 KTEST(fs, restarts_leave_page_counters_flat) {
     constexpr unsigned ROUNDS = 5, WARM_UP = 2;
     uint64_t free_before = 0, free_after = 0;
