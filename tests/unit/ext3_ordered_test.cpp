@@ -379,6 +379,17 @@ TEST(Ext3Ordered, Ext2IsNotJournaled) {
     EXPECT_NE(debugfs(tmp, dev, "ls -l /").find(" a\n"), std::string::npos);
     ASSERT_TRUE(ext2::FileSystem::unmount(m.fs.value()).is_ok());
     EXPECT_EQ(fsck(tmp, dev).status, 0);
+    // commit_changes (after each name-space change of the fs service) writes in place, no flush.
+    RecordingDevice rec(dev);
+    Mount again(rec);
+    ASSERT_TRUE(again.fs.is_ok()) << again.log.all();
+    size_t ops = rec.ops.size();
+    ASSERT_TRUE(again->create(again->root(), "b", 1, ext2::MODE_IFREG | 0644, 0, 0).is_ok());
+    ASSERT_TRUE(again->commit_changes().is_ok());
+    EXPECT_GT(rec.ops.size(), ops);
+    for (size_t i = ops; i < rec.ops.size(); i++) EXPECT_FALSE(rec.ops[i].flush);
+    EXPECT_NE(debugfs(tmp, rec.live, "ls -l /").find(" b\n"), std::string::npos);
+    ASSERT_TRUE(ext2::FileSystem::unmount(again.fs.value()).is_ok());
 }
 
 }  // namespace

@@ -170,7 +170,8 @@ public:
     Result<void> fsync(uint32_t ino);
     // The changes so far logged without waiting for the disk: a pending commit (journal.h), no
     // flush. They survive a fault of the fs domain (the next mount with after_fault replays
-    // them), not a power cut before the next sync. Without a journal the same as sync().
+    // them), not a power cut before the next sync. Without a journal: everything written
+    // back, no flush.
     Result<void> commit_changes();
 
     uint64_t max_file_size() const { return max_file_size_; }

@@ -380,8 +380,11 @@ Result<void> FileSystem::make_durable() {
 
 Result<void> FileSystem::commit_changes() {
     if (read_only_) return {};
-    if (!journaled()) return sync();
-    return commit(false);
+    if (journaled()) return commit(false);
+    // ext2: written in place, on the device, without the flush (a power cut needs e2fsck on
+    // ext2 anyway; a fault of the fs domain finds the writes there).
+    TRY(write_super_and_groups());
+    return cache_->write_unlogged();
 }
 
 Result<void> FileSystem::checkpoint() {

@@ -9,7 +9,7 @@
 //
 // Name-space changes (create, mkdir, symlink, link, unlink, rmdir, rename) are logged before
 // they return (ext2::FileSystem::commit_changes): on ext3 a pending commit, written to the
-// journal without a flush; on ext2 a write-back. The kernel keeps inode numbers across a
+// journal without a flush; on ext2 a write-back without a flush. The kernel keeps inode numbers across a
 // restart of this domain, so an inode it was told about must still be that inode on disk
 // afterwards: a create lost with the failed instance's cache would leave the kernel holding a
 // number the fresh instance hands to the next new file. The disk keeps power through a fault
