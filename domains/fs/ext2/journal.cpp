@@ -393,6 +393,21 @@ Result<void> Journal::write_superblock() {
     return r;
 }
 
+Result<void> Journal::LogWrites::add(uint32_t lblk, const uint8_t* data) {
+    uint64_t block = TRY(journal_.map(lblk));
+    journal_.cache_->forget(block);  // a copy read during recovery would be stale
+    const uint32_t spb = journal_.block_size_ / fs::SECTOR_SIZE;
+    runs_[count_++] = {block * spb, spb, data};
+    return count_ == MAX ? send() : Result<void>{};
+}
+
+Result<void> Journal::LogWrites::send() {
+    if (!count_) return {};
+    size_t n = count_;
+    count_ = 0;
+    return journal_.cache_->device().write_runs(runs_, n);
+}
+
 Result<void> Journal::write_log_block(uint32_t lblk, const uint8_t* data) {
     uint64_t block = TRY(map(lblk));
     cache_->forget(block);  // a copy read during recovery would be stale
@@ -436,6 +451,7 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         return at;
     };
     uint32_t crc32_sum = ~0u;
+    LogWrites queue(*this);
     auto header = [&](uint8_t* block, uint32_t type) {
         __builtin_memset(block, 0, block_size_);
         store_be32(block, jbd2::MAGIC);
@@ -485,13 +501,17 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         }
         set_tail(buf);
         crc32_sum = fs::crc32_be_raw(crc32_sum, buf, block_size_);
-        TRY(write_log_block(advance(), buf));
+        // The descriptor and its copies go in device batches (a round trip each, not one per
+        // block), sent before buf or the escaped copy is reused.
+        TRY(queue.add(advance(), buf));
         for (size_t k = 0; k < n; k++) {
             bool escape;
             const uint8_t* data = log_copy(i + k, escape);
             crc32_sum = fs::crc32_be_raw(crc32_sum, data, block_size_);
-            TRY(write_log_block(advance(), data));
+            TRY(queue.add(advance(), data));
+            if (escape) TRY(queue.send());
         }
+        TRY(queue.send());
         i += n;
     }
     // Recovery starts from the superblock's s_start: it must point at the log's first

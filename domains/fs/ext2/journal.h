@@ -123,6 +123,20 @@ private:
     // Tags one descriptor block holds.
     uint32_t tags_per_descriptor() const;
     Result<void> write_log_block(uint32_t lblk, const uint8_t* data);
+    // Log blocks queued for one BlockDevice::write_runs call; the data must stay put until
+    // send() (which add() calls itself when the queue is full).
+    class LogWrites {
+    public:
+        explicit LogWrites(Journal& j) : journal_(j) {}
+        Result<void> add(uint32_t lblk, const uint8_t* data);
+        Result<void> send();
+
+    private:
+        static constexpr size_t MAX = 16;
+        Journal& journal_;
+        fs::SectorRun runs_[MAX] = {};
+        size_t count_ = 0;
+    };
     // A commit block (COMMIT_BLOCK or LAMINA_PENDING_COMMIT_BLOCK) into buf.
     void commit_block(uint8_t* buf, uint32_t type, uint32_t sequence, uint32_t crc32_sum) const;
     // Every pending commit block rewritten as a commit block, in log order (no flush).
