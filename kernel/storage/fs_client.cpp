@@ -22,6 +22,15 @@ Result<RefPtr<FsClient>> FsClient::start(const Options& opts) {
     }
     c->info_ = info.value();
     c->mounted_rw_ = !c->info_.read_only;
+    if (opts.commit_ns) {
+        auto t = sched::Thread::create("fs-commit", committer_main, c);
+        if (t.is_error()) {
+            kprintf("storage: no thread for the commit timer (%s)\n", t.error().name());
+            (void)c->stop();
+            return t.error();
+        }
+        c->committer_ = t.value();
+    }
     kprintf("storage: root file system mounted%s: %lu blocks of %u bytes, %lu free; %lu inodes, %lu free\n",
             c->info_.read_only ? " read-only" : "", (unsigned long)c->info_.blocks, c->info_.block_size,
             (unsigned long)c->info_.free_blocks, (unsigned long)c->info_.inodes, (unsigned long)c->info_.free_inodes);
@@ -55,7 +64,31 @@ Result<void> FsClient::replay(void* context, idl::FsProxy& fresh) {
 
 void FsClient::teardown() { domain_ = nullptr; }
 
+void FsClient::committer_main(void* arg) {
+    auto* c = static_cast<FsClient*>(arg);
+    auto stopping = [c] { return __atomic_load_n(&c->committer_stop_, __ATOMIC_ACQUIRE); };
+    for (;;) {
+        (void)c->committer_wake_.wait_for(stopping, c->opts_.commit_ns);
+        if (stopping()) return;
+        // A failure (the domain faulted meanwhile) is its callers' to see: the shadow has
+        // recovered it for the next call, and the next period tries again.
+        auto r = c->call([](FsClient& self) -> Result<void> {
+            if (self.stopped_) return {};
+            return self.fs().sync();
+        });
+        if (r.is_ok()) __atomic_add_fetch(&c->timer_syncs_, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void FsClient::stop_committer() {
+    if (!committer_) return;
+    committer_wake_.update_and_wake_all([this] { __atomic_store_n(&committer_stop_, true, __ATOMIC_RELEASE); });
+    committer_->join();
+    committer_ = nullptr;
+}
+
 Result<void> FsClient::stop() {
+    stop_committer();
     sched::MutexGuard g(mutex_);
     if (stopped_) return {};
     Result<void> r = fs().unmount();
@@ -66,7 +99,10 @@ Result<void> FsClient::stop() {
     return r.is_error() ? to_vfs_error(r.error()) : r;
 }
 
-FsClient::~FsClient() { teardown(); }
+FsClient::~FsClient() {
+    stop_committer();
+    teardown();
+}
 
 uint64_t FsClient::restarts() const { return domain_ ? domain_->restarts() : 0; }
 

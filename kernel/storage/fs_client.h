@@ -11,6 +11,13 @@
 //
 // Inode numbers stay valid across restarts, so the VFS's FsInodes (fs_inode.h) survive them.
 //
+// Durability (Options::commit_ns): name-space changes come back from the domain logged as
+// pending commits (domains/fs/service/fs_service.h): a fault of the domain loses none of them
+// (the remount replays them), a power cut those since the last sync. A kernel thread of the
+// client (the commit timer, as jbd2's kjournald) calls sync() every commit_ns, which makes
+// them and the data written so far durable; the domain answers at no cost when nothing
+// changed. fsync and sync(2) do the same at once.
+//
 // An operator's restart of the healthy domain (/proc/domctl `restart fs`, Recovery::restart)
 // runs the same replay from another thread, with mutex_ held too (it is the Supervised's calls
 // lock, see kernel/domain/supervised.h): the old instance writes everything back, the fresh one
@@ -33,6 +40,8 @@
 #include "kernel/domain/supervised.h"
 #include "kernel/posix/vfs/inode.h"
 #include "kernel/sched/mutex.h"
+#include "kernel/sched/thread.h"
+#include "kernel/sched/wait_queue.h"
 
 namespace lamina::domain {
 template <>
@@ -52,7 +61,9 @@ public:
         const char* package = "fs";
         bool read_only = false;
         uint64_t dev = 0x10300001;  // st_dev of its files (made up: major 259, minor 1)
+        uint64_t commit_ns = 0;     // the commit timer's period (0: no timer)
     };
+    static constexpr uint64_t COMMIT_NS = 5'000'000'000;  // ext3's default commit interval
 
     // Creates, starts and mounts the fs domain. Whoever provides the "block" interface (the
     // NVMe driver's shadow, or a test's RamDisk) must have done so first. Errors: what
@@ -91,6 +102,8 @@ public:
     // which writes back first). Under mutex_.
     uint64_t losses() const { return losses_; }
     domain::Domain* instance() const { return domain_ ? domain_->instance() : nullptr; }
+    // The commit timer's sync() calls that succeeded.
+    uint64_t timer_syncs() const { return __atomic_load_n(&timer_syncs_, __ATOMIC_RELAXED); }
 
     ~FsClient() override;
 
@@ -100,6 +113,10 @@ private:
     static Result<void> replay(void* context, idl::FsProxy& fresh);
     // Destroys the domain (the instance serving now, and the shadow in front of it).
     void teardown();
+    // The commit timer's thread; stop_committer() ends it (without mutex_ held: the thread
+    // takes it for its calls).
+    static void committer_main(void* arg);
+    void stop_committer();
 
     Options opts_;
     sched::Mutex mutex_;
@@ -108,6 +125,10 @@ private:
     bool mounted_rw_ = false;  // a read-write mount succeeded: a restart remounts after_fault
     uint64_t losses_ = 0;
     bool stopped_ = false;
+    sched::Thread* committer_ = nullptr;
+    sched::WaitQueue committer_wake_;
+    bool committer_stop_ = false;  // atomic
+    uint64_t timer_syncs_ = 0;     // atomic
 
     RRefBytes io_;
     RRef<idl::FsDirBatch> dir_batch_;

@@ -336,8 +336,10 @@ KTEST(fs, a_fault_at_any_write_of_a_commit_loses_nothing_fsynced) {
                                  : file_has_pattern(root, names[skip], 30000, 30 + skip));
         }
         domain::set_verbose_faults(true);
-        // The early points hit the commit; the last ones come after it.
-        KEXPECT(faults >= 6 && faults < POINTS);
+        // The early points hit the commit (its data, its log blocks in one batch, the pending
+        // commits' rewrite, its commit block); the last ones come after it.
+        ktest_ctx.note("%lu of %u write points hit a commit", (unsigned long)faults, POINTS);
+        KEXPECT(faults >= 3 && faults < POINTS);
         KEXPECT_EQ(c.restarts(), faults);
         KEXPECT(write_file(ktest_ctx, root, "after.bin", 30000, 13));
         KEXPECT(c.stop().is_ok());
@@ -367,9 +369,76 @@ KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
     });
 }
 
+// Name-space changes come back as pending commits (no flush): a power cut before the next
+// sync loses them, a fault of the fs domain none (the remount replays them), and the commit
+// timer's sync makes them durable without anyone calling sync; an idle timer writes nothing.
+KTEST(fs, pending_changes_survive_a_fault_and_the_commit_timer_makes_them_durable) {
+    on_test_disk(ktest_ctx, [&](RamDisk& disk) {
+        // `check(root)` on a mount of what a power cut now would leave of the disk.
+        auto after_power_cut = [&](auto check) {
+            auto copy = disk.copy();
+            KASSERT_TRUE(copy.is_ok());
+            (void)domain::withdraw_interface("block");
+            if (KEXPECT(domain::provide_interface("block", static_cast<idl::Block*>(copy.value())).is_ok()))
+                remount(ktest_ctx, [&](FsClient& again) { check(again.root()); });
+            (void)domain::withdraw_interface("block");
+            KEXPECT(domain::provide_interface("block", static_cast<idl::Block*>(&disk)).is_ok());
+            delete copy.value();
+        };
+        {
+            auto client = FsClient::start({});
+            KASSERT_TRUE(client.is_ok());
+            FsClient& c = *client.value();
+            RefPtr<Inode> root = c.root();
+            uint64_t flushes = disk.stats().flushes;
+            KASSERT_TRUE(write_file(ktest_ctx, root, "pending.bin", 5000, 31, false));
+            KEXPECT(root->mkdir(name("pending-dir"), 0755, 0, 0).is_ok());
+            KEXPECT_EQ(disk.stats().flushes, flushes);
+            after_power_cut([&](RefPtr<Inode> cut) {
+                KEXPECT(walk(cut, "pending.bin") == nullptr);
+                KEXPECT(walk(cut, "pending-dir") == nullptr);
+                KEXPECT(walk(cut, "hello.txt") != nullptr);
+            });
+            domain::set_verbose_faults(false);
+            KEXPECT(domain::inject_fault("fs", "panic").is_ok());
+            // lookup is [retry]: the shadow recovers, the remount replays the pending commits.
+            KEXPECT(walk(root, "pending.bin") != nullptr);
+            KEXPECT(walk(root, "pending-dir") != nullptr);
+            domain::set_verbose_faults(true);
+            KEXPECT_EQ(c.restarts(), 1u);
+            KEXPECT(c.stop().is_ok());
+        }
+        FsClient::Options timed;
+        timed.commit_ns = 50'000'000;
+        auto client = FsClient::start(timed);
+        KASSERT_TRUE(client.is_ok());
+        FsClient& c = *client.value();
+        KASSERT_TRUE(write_file(ktest_ctx, c.root(), "timed.bin", 30000, 32, false));
+        // Two more periods: the first may have begun before the write.
+        auto periods = [&](uint64_t n) {
+            uint64_t until = c.timer_syncs() + n;
+            for (int i = 0; i < 6000 && c.timer_syncs() < until; i++) sched::sleep_ns(10'000'000);
+            return KEXPECT(c.timer_syncs() >= until);
+        };
+        if (periods(2)) {
+            after_power_cut([&](RefPtr<Inode> cut) {
+                KEXPECT(file_has_pattern(cut, "timed.bin", 30000, 32));
+                KEXPECT(walk(cut, "pending.bin") != nullptr);
+            });
+            uint64_t writes = disk.stats().writes, flushes = disk.stats().flushes;
+            if (periods(3)) {
+                KEXPECT_EQ(disk.stats().writes, writes);
+                KEXPECT_EQ(disk.stats().flushes, flushes);
+            }
+        }
+        KEXPECT(c.stop().is_ok());
+    });
+}
+
 KTEST(fs, restarts_leave_page_counters_flat) {
-    constexpr unsigned ROUNDS = 5;
+    constexpr unsigned ROUNDS = 5, WARM_UP = 2;
     uint64_t free_before = 0, free_after = 0;
+    uint64_t disk_before = 0, disk_after = 0;  // pages the RAM disk took for blocks written
     size_t objects_before = 0, objects_after = 0;
     unsigned eio = 0;
     with_fs(ktest_ctx, [&](FsClient& c, RamDisk& disk) {
@@ -380,9 +449,13 @@ KTEST(fs, restarts_leave_page_counters_flat) {
         uint8_t data[4096];
         fill_pattern(data, sizeof data, 9);
         domain::set_verbose_faults(false);
-        for (unsigned i = 0; i <= ROUNDS; i++) {
-            if (i == 1) {  // after one warm-up round (heap classes, RAM-disk pages)
+        // Warm-up rounds first (heap classes; the first remount replays the journal the file's
+        // creation left, which the later ones do not). Commits append to the journal's log, so
+        // the RAM disk keeps taking pages for it: those are the disk's, not a leak.
+        for (unsigned i = 0; i < WARM_UP + ROUNDS; i++) {
+            if (i == WARM_UP) {
                 free_before = mm::free_pages();
+                disk_before = disk.stats().pages;
                 objects_before = domain::exchange_live_objects();
             }
             (void)victim->write(0, data, sizeof data);
@@ -391,12 +464,13 @@ KTEST(fs, restarts_leave_page_counters_flat) {
             if (r.is_error() && is_eio(r.error())) eio++;
         }
         free_after = mm::free_pages();
+        disk_after = disk.stats().pages;
         objects_after = domain::exchange_live_objects();
         domain::set_verbose_faults(true);
-        KEXPECT_EQ(c.restarts(), uint64_t(ROUNDS + 1));
+        KEXPECT_EQ(c.restarts(), uint64_t(WARM_UP + ROUNDS));
     });
-    KEXPECT_EQ(eio, ROUNDS + 1);
-    KEXPECT_EQ(free_after, free_before);
+    KEXPECT_EQ(eio, WARM_UP + ROUNDS);
+    KEXPECT_EQ(free_after + (disk_after - disk_before), free_before);
     KEXPECT_EQ(objects_after, objects_before);
 }
 

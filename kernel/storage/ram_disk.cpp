@@ -37,6 +37,32 @@ RamDisk::~RamDisk() {
     mm::kfree(pages_);
 }
 
+Result<RamDisk*> RamDisk::copy() {
+    RamDisk* d = TRY(create(image_, image_size_, size_));
+    auto* page = static_cast<uint8_t*>(mm::kmalloc(PAGE));
+    if (!page) {
+        delete d;
+        return Errno::NoMem;
+    }
+    Result<void> r;
+    for (uint64_t i = 0; i < size_ / PAGE && r.is_ok(); i++) {
+        bool written;
+        {
+            SpinlockGuard g(lock_);
+            written = pages_[i] != nullptr;
+        }
+        if (!written) continue;  // it reads from the image in both
+        read(i * PAGE, page, PAGE);
+        r = d->write(i * PAGE, page, PAGE);
+    }
+    mm::kfree(page);
+    if (r.is_error()) {
+        delete d;
+        return r.error();
+    }
+    return d;
+}
+
 RamDisk::Stats RamDisk::stats() const {
     SpinlockGuard g(lock_);
     return stats_;

@@ -38,6 +38,10 @@ public:
     void read(uint64_t offset, void* buf, size_t len);
     Result<void> write(uint64_t offset, const void* buf, size_t len);
 
+    // A second disk holding what this one holds now: what a power cut at this moment would
+    // leave of a disk that loses nothing it acknowledged. Writes must not be in flight.
+    Result<RamDisk*> copy();
+
     // Test hook: the next batch holding a write (after `skip` such batches) is carried out but
     // comes back as a wild pointer, so that the caller's code faults on it (an fs domain fault
     // in the middle of a write-back, or at any chosen write of a journal commit).

@@ -37,6 +37,7 @@ Result<RefPtr<posix::Inode>> start_root_fs(bool read_only) {
     if (g_root) return Errno::Busy;
     FsClient::Options opts;
     opts.read_only = read_only;
+    opts.commit_ns = FsClient::COMMIT_NS;
     g_root = TRY(FsClient::start(opts));
     static bool hooked = false;
     // reboot(2) and power-off: write everything back and leave the file system marked clean,

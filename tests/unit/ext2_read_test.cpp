@@ -129,6 +129,11 @@ TEST_F(Ext2Mount, RefusesWhatItCannotReadAndSaysWhy) {
     };
     const Case cases[] = {
         {"-O extent", "unsupported incompatible features: extent"},
+        {"-O meta_bg,^resize_inode", "unsupported incompatible features: meta_bg"},
+        {"-O flex_bg", "unsupported incompatible features: flex_bg"},
+        {"-O encrypt", "unsupported incompatible features: encrypt"},
+        {"-O casefold", "unsupported incompatible features: casefold"},
+        {"-O extent,64bit,flex_bg", "unsupported incompatible features: extent 64bit flex_bg"},
         {"-r 0", "revision 0"},
     };
     for (const Case& c : cases) {
@@ -142,12 +147,18 @@ TEST_F(Ext2Mount, RefusesWhatItCannotReadAndSaysWhy) {
 }
 
 TEST_F(Ext2Mount, UnknownReadOnlyFeatureMountsReadOnly) {
-    MemDevice dev = make_image(tmp, 1024, "4M", "", "-O huge_file");
-    auto r = mount(dev);
-    ASSERT_TRUE(r.is_ok()) << log.all();
-    EXPECT_TRUE(r.value()->read_only());
-    EXPECT_TRUE(log.contains("huge_file")) << log.all();
-    EXPECT_EQ(r.value()->mkdir(2, "d", 1, 0755, 0, 0).error().code(), Errno::ROFS);
+    // Each read-only-compatible feature the code does not write: readable, so mounted
+    // read-only, and the log names it.
+    for (const char* feature : {"huge_file", "dir_nlink", "quota", "metadata_csum"}) {
+        SCOPED_TRACE(feature);
+        MemDevice dev = make_image(tmp, 1024, "4M", "", std::string("-O ") + feature);
+        auto r = mount(dev);
+        ASSERT_TRUE(r.is_ok()) << log.all();
+        EXPECT_TRUE(r.value()->read_only());
+        EXPECT_TRUE(log.contains(std::string("unsupported read-only features: ") + feature)) << log.all();
+        EXPECT_EQ(r.value()->mkdir(2, "d", 1, 0755, 0, 0).error().code(), Errno::ROFS);
+        EXPECT_TRUE(r.value()->lookup(2, "lost+found", 10).is_ok());
+    }
 }
 
 TEST_F(Ext2Mount, UncleanFileSystemMountsReadOnly) {

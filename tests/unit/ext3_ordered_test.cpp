@@ -65,8 +65,9 @@ struct Mount {
     WallClock clock;
     CollectLog log;
     Result<ext2::FsOwner> fs;
-    Mount(lamina::fs::BlockDevice& dev, uint32_t cache_buffers = 64)
-        : fs(ext2::FileSystem::mount(dev, alloc, clock, &log, {.cache_buffers = cache_buffers})) {}
+    Mount(lamina::fs::BlockDevice& dev, uint32_t cache_buffers = 64, bool after_fault = false)
+        : fs(ext2::FileSystem::mount(dev, alloc, clock, &log,
+                                     {.cache_buffers = cache_buffers, .after_fault = after_fault})) {}
     ext2::FileSystem* operator->() { return fs.value().get(); }
     ext2::FileSystem& operator*() { return *fs.value(); }
 };
@@ -200,6 +201,15 @@ TEST(Ext3Ordered, FreedBlocksAreNotReusedBeforeTheCommit) {
     EXPECT_EQ(r.status, 0) << r.output;
 }
 
+// e2fsprogs' replay of the journal on a copy of `disk` (saved as `img`) leaves it clean.
+void expect_e2fsck_replay_clean(const std::string& img, const MemDevice& disk) {
+    disk.save(img);
+    auto replay = run("e2fsck -fy -E journal_only '" + img + "'");
+    EXPECT_LE(replay.status, 1) << replay.output;
+    auto check = run("e2fsck -fn '" + img + "'");
+    EXPECT_EQ(check.status, 0) << check.output;
+}
+
 // What a crash may leave, at `points` places through the workload's writes.
 void power_cut(uint32_t block_size, uint32_t seed, int points) {
     TempDir tmp;
@@ -220,6 +230,8 @@ void power_cut(uint32_t block_size, uint32_t seed, int points) {
             std::string name = "f" + std::to_string(i);
             auto ino = m->create(m->root(), name.data(), name.size(), ext2::MODE_IFREG | 0644, 0, 0);
             ASSERT_TRUE(ino.is_ok()) << m.log.all();
+            // As the fs service does after every name-space change: a pending commit.
+            ASSERT_TRUE(m->commit_changes().is_ok());
             std::string data = pattern(1000 + rng() % 30000, seed * 100 + i);
             size_t half = data.size() / 2;
             ASSERT_TRUE(m->write(ino.value(), 0, data.data(), half).is_ok());
@@ -248,6 +260,7 @@ void power_cut(uint32_t block_size, uint32_t seed, int points) {
                                           : m->truncate(vino, rng() % 3000);
                     ASSERT_TRUE(done.is_ok());
                 }
+                ASSERT_TRUE(m->commit_changes().is_ok());
             }
             if (rng() % 4 == 0) {
                 ASSERT_TRUE(m->sync().is_ok());
@@ -261,14 +274,7 @@ void power_cut(uint32_t block_size, uint32_t seed, int points) {
         SCOPED_TRACE("crash after " + std::to_string(k) + " of " + std::to_string(rec.ops.size()) + " writes");
         MemDevice crashed = rec.crashed_at(k, &rng);
         // e2fsprogs' own replay of Lamina's journal gives a clean file system.
-        {
-            std::string img = tmp / "e2fsck.img";
-            crashed.save(img);
-            auto replay = run("e2fsck -fy -E journal_only '" + img + "'");
-            EXPECT_LE(replay.status, 1) << replay.output;
-            auto check = run("e2fsck -fn '" + img + "'");
-            EXPECT_EQ(check.status, 0) << check.output;
-        }
+        expect_e2fsck_replay_clean(tmp / "e2fsck.img", crashed);
         // And so does Lamina's, with every synced file intact.
         {
             Mount m(crashed);
@@ -292,6 +298,76 @@ void power_cut(uint32_t block_size, uint32_t seed, int points) {
 TEST(Ext3Ordered, PowerCutAnywhereLosesNoSyncedFile1K) { power_cut(1024, 1, 25); }
 TEST(Ext3Ordered, PowerCutAnywhereLosesNoSyncedFile4K) { power_cut(4096, 2, 25); }
 
+// commit_changes() (the fs service's after each name-space change) writes a pending commit, no
+// flush: the fs domain's own mount after a fault (the disk kept every write) replays it; after
+// a power cut the log ends before it, for e2fsck and for Lamina alike, and the file system is
+// clean either way. sync() makes it durable, with its two flushes; the pending commits cost none.
+TEST(Ext3Ordered, PendingCommitsSurviveAFaultAndWaitForSyncToSurviveAPowerCut) {
+    for (uint32_t block_size : {1024u, 4096u}) {
+        SCOPED_TRACE("block size " + std::to_string(block_size));
+        TempDir tmp;
+        MemDevice start = make_ext3(tmp, block_size, "8M");
+        RecordingDevice rec(start);
+        Mount m(rec);
+        ASSERT_TRUE(m.fs.is_ok()) << m.log.all();
+        auto ops_flushes = [&] {
+            size_t n = 0;
+            for (auto& op : rec.ops) n += op.flush;
+            return n;
+        };
+        const size_t flushes_before = ops_flushes();
+        for (int i = 0; i < 10; i++) {
+            std::string name = "p" + std::to_string(i);
+            ASSERT_TRUE(m->create(m->root(), name.data(), name.size(), ext2::MODE_IFREG | 0644, 0, 0).is_ok());
+            ASSERT_TRUE(m->commit_changes().is_ok()) << m.log.all();
+        }
+        ASSERT_TRUE(m->unlink(m->root(), "p3", 2).is_ok());
+        ASSERT_TRUE(m->commit_changes().is_ok());
+        EXPECT_EQ(ops_flushes(), flushes_before);
+        EXPECT_EQ(m->commits(), 11u);
+        // Every write made is on the disk (as after a fault of the fs domain alone).
+        auto names_in = [&](MemDevice& disk, bool after_fault) {
+            Mount again(disk, 64, after_fault);
+            EXPECT_TRUE(again.fs.is_ok()) << again.log.all();
+            std::string found;
+            for (int i = 0; i < 10; i++)
+                if (again.fs.is_ok() && lookup(*again, "p" + std::to_string(i))) found += std::to_string(i);
+            if (again.fs.is_ok()) {
+                EXPECT_TRUE(ext2::FileSystem::unmount(again.fs.value()).is_ok());
+            }
+            return found;
+        };
+        {
+            MemDevice faulted = rec.crashed_at(rec.ops.size(), nullptr);
+            EXPECT_EQ(names_in(faulted, true), "012456789");
+            EXPECT_EQ(fsck(tmp, faulted).status, 0);
+        }
+        {
+            MemDevice cut = rec.crashed_at(rec.ops.size(), nullptr);
+            expect_e2fsck_replay_clean(tmp / "cut.img", cut);
+            EXPECT_EQ(names_in(cut, false), "");
+            EXPECT_EQ(fsck(tmp, cut).status, 0);
+        }
+        ASSERT_TRUE(m->sync().is_ok());
+        EXPECT_EQ(ops_flushes(), flushes_before + 2);
+        // Nothing changed since: no write, no flush.
+        size_t ops = rec.ops.size();
+        ASSERT_TRUE(m->sync().is_ok());
+        EXPECT_EQ(rec.ops.size(), ops);
+        {
+            MemDevice cut = rec.crashed_at(rec.ops.size(), nullptr);
+            std::string img = tmp / "synced.img";
+            cut.save(img);
+            EXPECT_LE(run("e2fsck -fy -E journal_only '" + img + "'").status, 1);
+            EXPECT_EQ(debugfs(tmp, MemDevice::load(img), "ls /").find("p3"), std::string::npos);
+            EXPECT_NE(debugfs(tmp, MemDevice::load(img), "ls /").find("p9"), std::string::npos);
+            EXPECT_EQ(names_in(cut, false), "012456789");
+        }
+        ASSERT_TRUE(ext2::FileSystem::unmount(m.fs.value()).is_ok());
+        EXPECT_EQ(fsck(tmp, rec.live).status, 0);
+    }
+}
+
 // ext2 keeps writing in place, without a journal.
 TEST(Ext3Ordered, Ext2IsNotJournaled) {
     TempDir tmp;
@@ -303,6 +379,17 @@ TEST(Ext3Ordered, Ext2IsNotJournaled) {
     EXPECT_NE(debugfs(tmp, dev, "ls -l /").find(" a\n"), std::string::npos);
     ASSERT_TRUE(ext2::FileSystem::unmount(m.fs.value()).is_ok());
     EXPECT_EQ(fsck(tmp, dev).status, 0);
+    // commit_changes (after each name-space change of the fs service) writes in place, no flush.
+    RecordingDevice rec(dev);
+    Mount again(rec);
+    ASSERT_TRUE(again.fs.is_ok()) << again.log.all();
+    size_t ops = rec.ops.size();
+    ASSERT_TRUE(again->create(again->root(), "b", 1, ext2::MODE_IFREG | 0644, 0, 0).is_ok());
+    ASSERT_TRUE(again->commit_changes().is_ok());
+    EXPECT_GT(rec.ops.size(), ops);
+    for (size_t i = ops; i < rec.ops.size(); i++) EXPECT_FALSE(rec.ops[i].flush);
+    EXPECT_NE(debugfs(tmp, rec.live, "ls -l /").find(" b\n"), std::string::npos);
+    ASSERT_TRUE(ext2::FileSystem::unmount(again.fs.value()).is_ok());
 }
 
 }  // namespace

@@ -228,16 +228,31 @@ void BufferCache::set_metadata(Buffer* b) {
     metadata_count_++;
 }
 
-void BufferCache::metadata_committed() {
-    for (Buffer* b = lru_head_; b; b = b->lru_next) b->metadata = false;
+void BufferCache::metadata_committed(bool durable) {
+    for (Buffer* b = lru_head_; b; b = b->lru_next) {
+        if (!b->metadata) continue;
+        b->metadata = false;
+        if (!durable && !b->pending) {
+            b->pending = true;
+            pending_count_++;
+        }
+    }
     metadata_count_ = 0;
+    if (durable) metadata_durable();
+}
+
+void BufferCache::metadata_durable() {
+    for (Buffer* b = lru_head_; b; b = b->lru_next) b->pending = false;
+    pending_count_ = 0;
 }
 
 void BufferCache::forget(uint64_t block) {
     for (Buffer* b = buckets_[bucket(block)]; b; b = b->hash_next) {
         if (b->block == block && b->pins == 0) {
             if (b->metadata) metadata_count_--;
+            if (b->pending) pending_count_--;
             b->metadata = false;
+            b->pending = false;
             b->dirty = false;
             b->valid = false;
             hash_remove(b);

@@ -9,7 +9,10 @@
 // home nor evicted until the file system has logged it (for_each_metadata, then
 // metadata_committed): writing it earlier could put half an operation on the disk with
 // nothing in the journal to complete or undo it. Other dirty buffers (file data) are written
-// back freely, and all of them before a commit (ordered mode: write_unlogged).
+// back freely, and all of them before a commit (ordered mode: write_unlogged). A commit that
+// is not durable yet (a pending one, journal.h) leaves its buffers pinned the same way until
+// it is (metadata_durable): home before their commit block, they would be half an operation
+// again after a power cut.
 //
 // A BufferRef pins its buffer (it cannot be evicted while referenced). The file-system code
 // never holds more than a handful at a time (an indirect-block path, a bitmap, an inode-table
@@ -38,6 +41,7 @@ struct Buffer {
     bool valid;  // data holds the block (read from disk, or fully written)
     bool dirty;
     bool metadata;     // dirty metadata of the running transaction (journaling only)
+    bool pending;      // logged by a commit that is not durable yet (journaling only)
     Buffer* lru_prev;  // the LRU list holds every buffer; head is the most recently used
     Buffer* lru_next;
     Buffer* hash_next;
@@ -111,8 +115,12 @@ public:
         for (Buffer* b = lru_head_; b; b = b->lru_next)
             if (b->metadata) f(b->block, static_cast<const uint8_t*>(b->data));
     }
-    // They are in the journal now: ordinary dirty buffers, written back as any.
-    void metadata_committed();
+    // They are in the journal now: durable, ordinary dirty buffers, written back as any;
+    // else pending until metadata_durable().
+    void metadata_committed(bool durable);
+    void metadata_durable();
+    // Buffers of pending commits.
+    uint32_t pending_count() const { return pending_count_; }
     // Writes back every dirty buffer not waiting for the commit, without a flush.
     Result<void> write_unlogged();
     uint32_t buffer_count() const { return count_; }
@@ -138,7 +146,7 @@ private:
     void unpin(Buffer* b);
     void set_metadata(Buffer* b);
     // Evictable, or written back by write-behind and sync.
-    static bool free_to_write(const Buffer* b) { return !b->metadata; }
+    static bool free_to_write(const Buffer* b) { return !b->metadata && !b->pending; }
     void lru_remove(Buffer* b);
     void lru_push_front(Buffer* b);
     void hash_remove(Buffer* b);
@@ -161,6 +169,7 @@ private:
     uint64_t last_read_ = ~0ull;  // the last block read from the device (sequential detection)
     bool journaling_ = false;
     uint32_t metadata_count_ = 0;
+    uint32_t pending_count_ = 0;
 };
 
 }  // namespace lamina::ext2

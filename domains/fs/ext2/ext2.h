@@ -23,14 +23,18 @@
 // Journaling (ext3 read-write), in ordered mode as ext3's default: every public call that
 // changes the file system is one handle of the running transaction. The metadata it changes
 // (inodes, bitmaps, group descriptors, the superblock, directory and indirect blocks) stays in
-// the buffer cache, pinned, until the transaction commits: on sync/fsync (and so after every
-// name-space change, which the fs service makes synchronous), or at the start of the next call
-// once the transaction holds more than tx_limit_ blocks or is COMMIT_SECONDS old. A commit
-// writes the dirty file data home first (ordered: data reaches the disk before the metadata
-// that points at it commits), logs the metadata (Journal::commit), then writes it home and
-// empties the log (the checkpoint). A crash at any point leaves the disk at the last commit
-// once the journal is replayed. A block freed by the running transaction is not reused before
-// it commits (committed_bits_): its old owner is still what a crash would bring back.
+// the buffer cache, pinned, until the transaction commits: durably on sync/fsync, or at the
+// start of the next call once the pinned buffers are more than tx_limit_ or the oldest change
+// not durable is COMMIT_SECONDS old; pending (commit_changes, after every name-space change of
+// the fs service) without a flush. A commit writes the dirty file data home first (ordered:
+// data reaches the disk before the metadata that points at it commits) and logs the metadata
+// (Journal::commit); the buffers are then ordinary dirty ones, once the commit is durable
+// (a pending commit's stay pinned until then). Once the log might not take another
+// transaction (and at unmount), the
+// checkpoint writes everything home and empties the log. A crash at any point leaves the disk
+// at the last commit once the journal is replayed. A block freed since the last checkpoint is
+// not reused before the next (committed_bits_): a crash would bring back its old owner, and
+// the replay its logged contents, over whatever it then held.
 //
 // Corrupt metadata (numbers out of range, malformed directory blocks, indirect-block cycles,
 // bitmaps contradicting the layout) is reported as Errno::IO with the reason in the log; a
@@ -68,7 +72,8 @@ struct MountOptions {
     uint32_t cache_buffers = 64;  // buffer-cache size in blocks (at least BufferCache::MIN_BUFFERS)
     // The previous mount was ours and died without unmounting (the fs domain restarting after
     // a fault): the missing VALID bit is expected and does not force a read-only mount. What
-    // is on disk is what that mount had written back; ERROR still forces read-only.
+    // is on disk is what that mount had written back; ERROR still forces read-only. The disk
+    // kept power, so that mount's pending commits (commit_changes) are whole: they replay.
     bool after_fault = false;
 };
 
@@ -159,8 +164,15 @@ public:
     // middle always and in the last component when follow_last.
     Result<uint32_t> resolve(uint32_t start, const char* path, size_t len, bool follow_last);
 
+    // Everything durable: on the disk so that it survives a power cut. Nothing to do (no
+    // write, no flush) when no call changed anything since the last sync.
     Result<void> sync();
     Result<void> fsync(uint32_t ino);
+    // The changes so far logged without waiting for the disk: a pending commit (journal.h), no
+    // flush. They survive a fault of the fs domain (the next mount with after_fault replays
+    // them), not a power cut before the next sync. Without a journal: everything written
+    // back, no flush.
+    Result<void> commit_changes();
 
     uint64_t max_file_size() const { return max_file_size_; }
 
@@ -180,7 +192,7 @@ private:
     bool has_journal() const { return sb_.s_feature_compat & COMPAT_HAS_JOURNAL; }
     // Opens the journal (ext3/ext4) before the groups are read; true when it replayed the
     // journal and the mount must start again from the disk.
-    Result<bool> load_journal();
+    Result<bool> load_journal(bool after_fault);
     [[gnu::format(printf, 2, 3)]] Error corrupt(const char* fmt, ...);
     bool group_has_super(uint32_t g) const;
     bool is_metadata_block(uint64_t b) const;
@@ -200,10 +212,15 @@ private:
     Result<void> require_writable();
     // Journaling (see above). begin_op() starts each public call that may change metadata.
     Result<void> begin_op();
-    Result<void> commit();
+    // Logs the running transaction; durable: so that it survives a power cut (else pending,
+    // see commit_changes).
+    Result<void> commit(bool durable);
+    // The pending commits durable, their buffers free to go home.
+    Result<void> make_durable();
+    Result<void> checkpoint();
     Result<void> start_journaling();
-    // Before the running transaction frees a block of group g: its bitmap as the last commit
-    // left it, kept until the next.
+    // Before a block of group g is freed: its bitmap as the last checkpoint left it, with the
+    // blocks freed since added, kept until the next checkpoint.
     Result<void> keep_committed_bits(uint32_t g);
     void drop_committed_bits();
     bool committed_in_use(uint32_t g, uint32_t index) const;
@@ -268,10 +285,15 @@ private:
     Optional<Journal> journal_;                    // a read-write ext3 mount's journal
     LoggedBlock* logged_ = nullptr;                // a transaction's blocks (one per cache buffer)
     uint8_t* journal_buf_ = nullptr;               // Journal::commit's scratch: two blocks
-    uint8_t** committed_bits_ = nullptr;           // per group, or null (keep_committed_bits)
-    uint32_t tx_limit_ = 0;                        // metadata blocks that make the next call commit first
-    uint32_t tx_start_ = 0;                        // when the running transaction began (Unix seconds)
+    struct PendingRoom {
+        Journal::PendingCommit commits[Journal::MAX_PENDING];
+    };
+    PendingRoom* pending_room_ = nullptr;  // the journal's records of its pending commits
+    uint8_t** committed_bits_ = nullptr;   // per group, or null (keep_committed_bits)
+    uint32_t tx_limit_ = 0;                // metadata blocks that make the next call commit first
+    uint32_t tx_start_ = 0;                // when the running transaction began (Unix seconds)
     uint32_t commits_ = 0;
+    bool changed_ = false;  // a call that may change something ran since the last sync
 };
 
 }  // namespace lamina::ext2

@@ -103,6 +103,7 @@ FileSystem::~FileSystem() {
     }
     if (logged_) alloc_.release(logged_, sizeof(LoggedBlock) * cache_->buffer_count());
     if (journal_buf_) alloc_.release(journal_buf_, 2 * size_t{block_size_});
+    alloc_.destroy(pending_room_);
     if (cache_) BufferCache::destroy(cache_);
     if (groups_) alloc_.release(groups_, sizeof(GroupDesc) * group_count_);
 }
@@ -190,7 +191,7 @@ Result<void> FileSystem::load(const MountOptions& opts) {
     uint32_t buffers = opts.cache_buffers < BufferCache::MIN_BUFFERS ? BufferCache::MIN_BUFFERS : opts.cache_buffers;
     cache_ = TRY(BufferCache::create(dev_, alloc_, block_size_, buffers, log_));
 
-    if (has_journal() && TRY(load_journal())) {
+    if (has_journal() && TRY(load_journal(opts.after_fault))) {
         // The replay may have rewritten anything, the superblock included: start again from
         // what is on disk now (the journal is empty, so this happens once).
         BufferCache::destroy(cache_);
@@ -239,7 +240,7 @@ Result<void> FileSystem::load(const MountOptions& opts) {
     return {};
 }
 
-Result<bool> FileSystem::load_journal() {
+Result<bool> FileSystem::load_journal(bool after_fault) {
     if (sb_.s_journal_inum != JOURNAL_INO || sb_.s_journal_dev != 0) {
         if (sb_.s_feature_incompat & INCOMPAT_RECOVER) {
             fs::log_line(log_, "ext3: the journal (inode %u, device 0x%x) is not inode %u: cannot replay it",
@@ -274,7 +275,7 @@ Result<bool> FileSystem::load_journal() {
     if (journal.needs_recovery()) {
         // Replayed even for a read-only mount, as Linux does: without it the metadata on disk
         // is not consistent.
-        TRY(journal.recover(alloc_));
+        TRY(journal.recover(alloc_, after_fault));
         uint32_t sb_block = block_size_ == 1024 ? 1 : 0;
         uint32_t sb_off = block_size_ == 1024 ? 0 : SUPERBLOCK_OFFSET;
         BufferRef b = TRY(cache_->get(sb_block));
@@ -310,7 +311,9 @@ Result<void> FileSystem::start_journaling() {
     logged_ = static_cast<LoggedBlock*>(alloc_.allocate(sizeof(LoggedBlock) * buffers, alignof(LoggedBlock)));
     journal_buf_ = static_cast<uint8_t*>(alloc_.allocate(2 * size_t{block_size_}, 16));
     committed_bits_ = static_cast<uint8_t**>(alloc_.allocate(sizeof(uint8_t*) * group_count_, alignof(uint8_t*)));
-    if (!logged_ || !journal_buf_ || !committed_bits_) return Errno::NoMem;
+    pending_room_ = alloc_.create<PendingRoom>();
+    if (!logged_ || !journal_buf_ || !committed_bits_ || !pending_room_) return Errno::NoMem;
+    journal_->set_pending_room(pending_room_->commits);
     for (uint32_t g = 0; g < group_count_; g++) committed_bits_[g] = nullptr;
     // A transaction must fit the cache (its metadata stays there until the commit) and the
     // log, with room for the call that crosses the limit.
@@ -325,36 +328,74 @@ Result<void> FileSystem::start_journaling() {
 }
 
 Result<void> FileSystem::begin_op() {
+    changed_ = true;
     if (!journaled()) return {};
-    uint32_t pending = cache_->metadata_count();
-    if (pending == 0 && !meta_dirty_) {
+    // Pinned: the running transaction's buffers and those of commits not durable yet.
+    uint32_t pinned = cache_->metadata_count() + cache_->pending_count();
+    if (pinned == 0 && !meta_dirty_ && !journal_->pending()) {
         tx_start_ = clock_.now();
         return {};
     }
-    if (pending >= tx_limit_ || clock_.now() - tx_start_ >= COMMIT_SECONDS) return commit();
+    if (pinned >= tx_limit_ || clock_.now() - tx_start_ >= COMMIT_SECONDS) return commit(true);
     return {};
 }
 
-Result<void> FileSystem::commit() {
+Result<void> FileSystem::commit(bool durable) {
     TRY(write_super_and_groups());
-    if (cache_->metadata_count() == 0) return cache_->sync();
+    if (cache_->metadata_count() == 0) {
+        if (!durable) return {};
+        if (!journal_->pending()) return cache_->sync();
+        // The data first: make_durable's first flush covers it.
+        TRY(cache_->write_unlogged());
+        return make_durable();
+    }
     // Ordered mode: the data the new metadata points at reaches the disk first (the journal
-    // flushes before it writes the commit block).
+    // flushes before it writes a durable commit block; a pending one becomes durable only
+    // after a flush too).
     TRY(cache_->write_unlogged());
     size_t n = 0;
     cache_->for_each_metadata([&](uint64_t block, const uint8_t* data) { logged_[n++] = {block, data}; });
-    auto logged = journal_->commit(logged_, n, journal_buf_);
+    auto logged = journal_->commit(logged_, n, journal_buf_, durable);
     if (logged.is_error()) {
         fs::log_line(log_, "ext3: committing a transaction of %zu blocks failed (%s)", n, logged.error().name());
         return logged.error();
     }
-    cache_->metadata_committed();
-    drop_committed_bits();
+    // The journal makes a commit durable by itself once MAX_PENDING are waiting.
+    const bool now_durable = journal_->pending() == 0;
+    cache_->metadata_committed(now_durable);
     commits_++;
+    if (now_durable) tx_start_ = clock_.now();
+    // Checkpoint once the log might not take the next transaction (at most the whole cache).
+    if (journal_->free_blocks() < journal_->blocks_needed(cache_->buffer_count())) return checkpoint();
+    return {};
+}
+
+Result<void> FileSystem::make_durable() {
+    if (!journal_->pending()) return {};
+    TRY(journal_->make_durable(journal_buf_));
+    cache_->metadata_durable();
     tx_start_ = clock_.now();
-    // The checkpoint: everything home, then the log is empty again.
-    TRY(cache_->sync());  // ends with a flush
-    return journal_->checkpoint(true);
+    return {};
+}
+
+Result<void> FileSystem::commit_changes() {
+    if (read_only_) return {};
+    if (journaled()) return commit(false);
+    // ext2: written in place, on the device, without the flush (a power cut needs e2fsck on
+    // ext2 anyway; a fault of the fs domain finds the writes there).
+    TRY(write_super_and_groups());
+    return cache_->write_unlogged();
+}
+
+Result<void> FileSystem::checkpoint() {
+    if (!journal_->committed()) return {};
+    TRY(make_durable());
+    // Right after a commit every buffer holds committed contents: all of them home, a flush
+    // (sync ends with one), and the log is empty.
+    TRY(cache_->sync());
+    TRY(journal_->checkpoint(true));
+    drop_committed_bits();
+    return {};
 }
 
 Result<void> FileSystem::keep_committed_bits(uint32_t g) {
@@ -521,6 +562,7 @@ Result<void> FileSystem::free_block(uint32_t b) {
     GroupDesc& d = groups_[g];
     TRY(keep_committed_bits(g));
     TRY(clear_bitmap_bit(d.bg_block_bitmap, i, "block", b));
+    if (committed_bits_ && committed_bits_[g]) committed_bits_[g][i >> 3] |= static_cast<uint8_t>(1u << (i & 7));
     d.bg_free_blocks_count++;
     sb_.s_free_blocks_count++;
     meta_dirty_ = true;
@@ -609,10 +651,16 @@ Result<void> FileSystem::write_super_and_groups() {
 }
 
 Result<void> FileSystem::sync() {
-    if (read_only_) return {};
-    if (journaled()) return commit();
-    TRY(write_super_and_groups());
-    return cache_->sync();
+    // Nothing since the last sync: no flush either (the fs service's timer calls this).
+    if (read_only_ || (!changed_ && !meta_dirty_ && !(journaled() && journal_->pending()))) return {};
+    if (journaled()) {
+        TRY(commit(true));
+    } else {
+        TRY(write_super_and_groups());
+        TRY(cache_->sync());
+    }
+    changed_ = false;
+    return {};
 }
 
 Result<void> FileSystem::fsync(uint32_t ino) {
@@ -633,6 +681,7 @@ Result<void> FileSystem::unmount(FsOwner& owner) {
             fs->sb_.s_state |= STATE_VALID;
         fs->meta_dirty_ = true;
         r = fs->sync();
+        if (r.is_ok() && fs->journaled()) r = fs->checkpoint();
         if (r.is_ok() && fs->journaled()) {
             // The journal is empty: the superblock says so in place, as Linux does at unmount.
             fs->cache_->set_journaling(false);

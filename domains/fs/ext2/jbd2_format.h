@@ -27,6 +27,12 @@ constexpr uint32_t COMMIT_BLOCK = 2;
 constexpr uint32_t SUPERBLOCK_V1 = 3;
 constexpr uint32_t SUPERBLOCK_V2 = 4;
 constexpr uint32_t REVOKE_BLOCK = 5;
+// Not JBD2's: Lamina's pending commit (ext2/journal.h), a commit block written without the
+// flushes that make a transaction durable. jbd2 and e2fsck end the log at a block type they do
+// not know, so for them the log ends there; the fs domain's own mount after a fault (the disk
+// never lost power, so every write it made is there) replays through it. Rewritten as
+// COMMIT_BLOCK, after a flush, when the transaction is made durable.
+constexpr uint32_t LAMINA_PENDING_COMMIT_BLOCK = 0x4c50;
 
 struct [[gnu::packed]] Header {
     uint32_t h_magic;

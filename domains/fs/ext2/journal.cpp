@@ -294,6 +294,10 @@ Result<void> Journal::walk(Pass pass, RevokeTable* revokes, RecoveryStats& stats
                 }
                 break;
             }
+            case LAMINA_PENDING_COMMIT_BLOCK:
+                if (!trust_pending_)
+                    return stop(scan ? "a pending commit (not durable; ignored after a power cut)" : nullptr);
+                [[fallthrough]];
             case COMMIT_BLOCK:
                 if (scan) {
                     if (!commit_ok(b.data(), crc32_sum)) return stop("commit block checksum mismatch");
@@ -334,7 +338,8 @@ Result<void> Journal::walk(Pass pass, RevokeTable* revokes, RecoveryStats& stats
     }
 }
 
-Result<RecoveryStats> Journal::recover(Allocator& alloc) {
+Result<RecoveryStats> Journal::recover(Allocator& alloc, bool trust_pending) {
+    trust_pending_ = trust_pending;
     if (uint32_t bad = unsupported_incompat()) {
         fs::log_line(log_, "journal: cannot replay: unsupported journal features 0x%x", bad);
         return Errno::NotSup;
@@ -388,6 +393,21 @@ Result<void> Journal::write_superblock() {
     return r;
 }
 
+Result<void> Journal::LogWrites::add(uint32_t lblk, const uint8_t* data) {
+    uint64_t block = TRY(journal_.map(lblk));
+    journal_.cache_->forget(block);  // a copy read during recovery would be stale
+    const uint32_t spb = journal_.block_size_ / fs::SECTOR_SIZE;
+    runs_[count_++] = {block * spb, spb, data};
+    return count_ == MAX ? send() : Result<void>{};
+}
+
+Result<void> Journal::LogWrites::send() {
+    if (!count_) return {};
+    size_t n = count_;
+    count_ = 0;
+    return journal_.cache_->device().write_runs(runs_, n);
+}
+
 Result<void> Journal::write_log_block(uint32_t lblk, const uint8_t* data) {
     uint64_t block = TRY(map(lblk));
     cache_->forget(block);  // a copy read during recovery would be stale
@@ -411,7 +431,7 @@ uint32_t Journal::blocks_needed(size_t count) const {
     return static_cast<uint32_t>(count + (count + per - 1) / per + 1);
 }
 
-Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* buf) {
+Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* buf, bool durable) {
     // A log that needs recovery and was not written by this object is recovery's to empty.
     if (needs_recovery() && !committed_) return Errno::Busy;
     if (unsupported_incompat()) return Errno::NotSup;
@@ -431,6 +451,7 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         return at;
     };
     uint32_t crc32_sum = ~0u;
+    LogWrites queue(*this);
     auto header = [&](uint8_t* block, uint32_t type) {
         __builtin_memset(block, 0, block_size_);
         store_be32(block, jbd2::MAGIC);
@@ -480,13 +501,17 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         }
         set_tail(buf);
         crc32_sum = fs::crc32_be_raw(crc32_sum, buf, block_size_);
-        TRY(write_log_block(advance(), buf));
+        // The descriptor and its copies go in device batches (a round trip each, not one per
+        // block), sent before buf or the escaped copy is reused.
+        TRY(queue.add(advance(), buf));
         for (size_t k = 0; k < n; k++) {
             bool escape;
             const uint8_t* data = log_copy(i + k, escape);
             crc32_sum = fs::crc32_be_raw(crc32_sum, data, block_size_);
-            TRY(write_log_block(advance(), data));
+            TRY(queue.add(advance(), data));
+            if (escape) TRY(queue.send());
         }
+        TRY(queue.send());
         i += n;
     }
     // Recovery starts from the superblock's s_start: it must point at the log's first
@@ -495,8 +520,33 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         sb_.s_start = be32(first_);
         TRY(write_superblock());
     }
-    TRY(cache_->device().flush());
-    header(buf, COMMIT_BLOCK);
+    const uint32_t commit_at = advance();
+    if (!durable && pending_ && pending_count_ < MAX_PENDING) {
+        // No flush: a pending commit block, which only a mount after a fault trusts.
+        commit_block(buf, LAMINA_PENDING_COMMIT_BLOCK, sequence, crc32_sum);
+        TRY(write_log_block(commit_at, buf));
+        pending_[pending_count_++] = {commit_at, sequence, crc32_sum};
+    } else {
+        // This transaction's blocks (and the pending ones' before them) are durable before
+        // any commit block can make them count; the pending ones become commits first, in
+        // log order, as a replay reads no further than the first block it does not know.
+        TRY(cache_->device().flush());
+        TRY(rewrite_pending(buf));
+        commit_block(buf, COMMIT_BLOCK, sequence, crc32_sum);
+        TRY(write_log_block(commit_at, buf));
+        TRY(cache_->device().flush());
+    }
+    committed_++;
+    used_ += need;
+    head_ = pos;
+    return {};
+}
+
+void Journal::commit_block(uint8_t* buf, uint32_t type, uint32_t sequence, uint32_t crc32_sum) const {
+    __builtin_memset(buf, 0, block_size_);
+    store_be32(buf, jbd2::MAGIC);
+    store_be32(buf + 4, type);
+    store_be32(buf + 8, sequence);
     if (checksummed()) {
         store_be32(buf + offsetof(CommitHeader, h_chksum), fs::crc32c_raw(seed_, buf, block_size_));
     } else if (compat_ & COMPAT_CHECKSUM) {
@@ -504,16 +554,29 @@ Result<void> Journal::commit(const LoggedBlock* blocks, size_t count, uint8_t* b
         buf[offsetof(CommitHeader, h_chksum_size)] = 4;
         store_be32(buf + offsetof(CommitHeader, h_chksum), crc32_sum);
     }
-    TRY(write_log_block(advance(), buf));
-    TRY(cache_->device().flush());
-    committed_++;
-    used_ += need;
-    head_ = pos;
+}
+
+Result<void> Journal::rewrite_pending(uint8_t* buf) {
+    for (uint32_t i = 0; i < pending_count_; i++) {
+        commit_block(buf, COMMIT_BLOCK, pending_[i].sequence, pending_[i].crc32_sum);
+        TRY(write_log_block(pending_[i].lblk, buf));
+    }
+    pending_count_ = 0;
     return {};
+}
+
+Result<void> Journal::make_durable(uint8_t* buf) {
+    if (!pending_count_) return {};
+    TRY(cache_->device().flush());
+    TRY(rewrite_pending(buf));
+    return cache_->device().flush();
 }
 
 Result<void> Journal::checkpoint(bool home_flushed) {
     if (!committed_) return {};
+    // The blocks home hold pending transactions' contents: without their commits a replay
+    // would not complete them. The caller makes them durable first.
+    if (pending_count_) return Errno::Busy;
     // The blocks the caller wrote home must be durable before the journal forgets them.
     if (!home_flushed) TRY(cache_->device().flush());
     TRY(mark_empty(be32(sb_.s_sequence) + committed_));

@@ -57,19 +57,39 @@ public:
     // Incompatible journal features this code does not implement (0: none).
     uint32_t unsupported_incompat() const;
     // Writes the journal's committed transactions home, flushes, and marks the journal empty.
-    Result<RecoveryStats> recover(Allocator& alloc);
+    // trust_pending: the previous writer of this log died but the disk kept power (a fault of
+    // the fs domain), so its pending commits are whole and replay as commits; otherwise the
+    // log ends at the first of them.
+    Result<RecoveryStats> recover(Allocator& alloc, bool trust_pending = false);
 
     // Writing (the journal must have been empty when this object was opened: recovered, or
     // checkpointed). commit() logs one transaction holding `count` blocks, with the checksums
     // the journal's features ask for, straight to the device: descriptors and copies (after
     // the transactions committed since the last checkpoint, wrapping round the log), for the
-    // log's first transaction the journal superblock pointing at it, a flush, the commit
-    // block, a flush. Once it returns the transaction survives a crash. Before the log fills,
-    // the caller writes every logged block home (the latest contents) and calls checkpoint(),
-    // which flushes and marks the journal empty again. Errno::NoSpc: the transaction does not
-    // fit the free part of the log. `buf` is scratch of 2 * block_size bytes.
-    Result<void> commit(const LoggedBlock* blocks, size_t count, uint8_t* buf);
-    // home_flushed: the caller flushed after writing the blocks home (saves a flush).
+    // log's first transaction the journal superblock pointing at it, then:
+    // - durable: a flush, the pending commit blocks before it rewritten as commit blocks, its
+    //   commit block, a flush. Once it returns the transaction survives a power cut.
+    // - not durable: a pending commit block (jbd2_format.h), no flush: it survives a fault of
+    //   the fs domain (recover with trust_pending), not a power cut, until make_durable() or a
+    //   durable commit after it. Up to MAX_PENDING in a row; the next one is durable.
+    // Before the log fills, the caller writes every logged block home (the latest contents)
+    // and calls checkpoint(), which flushes and marks the journal empty again. Errno::NoSpc:
+    // the transaction does not fit the free part of the log. `buf` is scratch of
+    // 2 * block_size bytes.
+    Result<void> commit(const LoggedBlock* blocks, size_t count, uint8_t* buf, bool durable = true);
+    // The pending commits become commits: a flush (their blocks first), the rewrites, a flush.
+    Result<void> make_durable(uint8_t* buf);
+    uint32_t pending() const { return pending_count_; }
+    static constexpr uint32_t MAX_PENDING = 64;
+    // What make_durable() needs of a pending commit.
+    struct PendingCommit {
+        uint32_t lblk, sequence, crc32_sum;
+    };
+    // Room for MAX_PENDING records, the caller's (kept off this object, which the mount
+    // moves around on the stack); without it every commit is durable.
+    void set_pending_room(PendingCommit* room) { pending_ = room; }
+    // home_flushed: the caller flushed after writing the blocks home (saves a flush). Busy
+    // while commits are pending (make them durable first: their blocks may be home).
     Result<void> checkpoint(bool home_flushed = false);
     // Log blocks a transaction of `count` blocks needs (descriptors, copies, commit).
     uint32_t blocks_needed(size_t count) const;
@@ -103,6 +123,24 @@ private:
     // Tags one descriptor block holds.
     uint32_t tags_per_descriptor() const;
     Result<void> write_log_block(uint32_t lblk, const uint8_t* data);
+    // Log blocks queued for one BlockDevice::write_runs call; the data must stay put until
+    // send() (which add() calls itself when the queue is full).
+    class LogWrites {
+    public:
+        explicit LogWrites(Journal& j) : journal_(j) {}
+        Result<void> add(uint32_t lblk, const uint8_t* data);
+        Result<void> send();
+
+    private:
+        static constexpr size_t MAX = 16;
+        Journal& journal_;
+        fs::SectorRun runs_[MAX] = {};
+        size_t count_ = 0;
+    };
+    // A commit block (COMMIT_BLOCK or LAMINA_PENDING_COMMIT_BLOCK) into buf.
+    void commit_block(uint8_t* buf, uint32_t type, uint32_t sequence, uint32_t crc32_sum) const;
+    // Every pending commit block rewritten as a commit block, in log order (no flush).
+    Result<void> rewrite_pending(uint8_t* buf);
     Result<void> write_superblock();
     void set_tail(uint8_t* block) const;
 
@@ -120,6 +158,9 @@ private:
     uint32_t used_ = 0;       // log blocks they fill
     uint32_t head_ = 0;       // where the next one goes
     uint32_t revoke_records_ = 0;
+    bool trust_pending_ = false;
+    PendingCommit* pending_ = nullptr;  // the pending commits since the last durable one
+    uint32_t pending_count_ = 0;
 };
 
 }  // namespace lamina::ext2

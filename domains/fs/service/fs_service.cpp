@@ -72,7 +72,7 @@ Result<ext2::FileSystem*> FsService::mounted() {
     return fs_.get();
 }
 
-Result<void> FsService::commit_namespace() { return fs_->sync(); }
+Result<void> FsService::commit_namespace() { return fs_->commit_changes(); }
 
 FsInfo FsService::info_of() const {
     const ext2::Superblock& sb = fs_->superblock();

@@ -7,12 +7,16 @@
 // (partition 2, `sgdisk -c 2:root -t 2:8300`). A disk without a valid GPT is refused with IO
 // (the reason logged), one without such a partition with NoEnt.
 //
-// Name-space changes are synchronous (like Linux's dirsync): create, mkdir, symlink, link,
-// unlink, rmdir and rename write the file system back before they return. The kernel keeps
-// inode numbers across a restart of this domain, so an inode it was told about must still be
-// that inode on disk afterwards: a create lost with the failed instance's cache would leave
-// the kernel holding a number the fresh instance hands to the next new file. File data stays
-// in the cache until fsync or sync (a restart loses it; the kernel reports that at fsync).
+// Name-space changes (create, mkdir, symlink, link, unlink, rmdir, rename) are logged before
+// they return (ext2::FileSystem::commit_changes): on ext3 a pending commit, written to the
+// journal without a flush; on ext2 a write-back without a flush. The kernel keeps inode numbers across a
+// restart of this domain, so an inode it was told about must still be that inode on disk
+// afterwards: a create lost with the failed instance's cache would leave the kernel holding a
+// number the fresh instance hands to the next new file. The disk keeps power through a fault
+// of this domain, so the fresh instance's mount (after_fault) replays the pending commits and
+// nothing is lost. They become durable (a power cut keeps them) at sync, fsync, or the
+// kernel's commit timer (kernel/storage/fs_client.h), which calls sync() every 5 s. File data
+// stays in the cache until then (a fault loses it; the kernel reports that at fsync).
 //
 // Every call is serialized: the ext2 core is not thread-safe, and the kernel already calls one
 // at a time (its FsClient holds a mutex around each call), so a second thread arriving while a
