@@ -33,6 +33,7 @@ SyscallResult sys_dup2(uint64_t oldfd, uint64_t newfd);
 SyscallResult sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags);
 SyscallResult sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg);
 Result<void> sys_flock(int32_t fd, int32_t operation);
+Result<void> sys_fallocate(int32_t fd, int32_t mode, int64_t offset, int64_t len);
 SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg);
 SyscallResult sys_fstat(uint64_t fd, uint64_t buf);
 SyscallResult sys_getdents64(uint64_t fd, uint64_t buf, uint64_t count);

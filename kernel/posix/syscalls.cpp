@@ -233,6 +233,7 @@ constexpr Entry ENTRIES[] = {
     {281, "epoll_pwait", handler<sys_epoll_pwait>},
     {283, "timerfd_create", handler<sys_timerfd_create>},
     {284, "eventfd", handler<sys_eventfd>},
+    {285, "fallocate", handler<sys_fallocate>},
     {286, "timerfd_settime", handler<sys_timerfd_settime>},
     {287, "timerfd_gettime", handler<sys_timerfd_gettime>},
     {288, "accept4", handler<sys_accept4>},
