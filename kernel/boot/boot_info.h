@@ -28,7 +28,7 @@ struct Module {
 
 struct BootInfo {
     static constexpr size_t MAX_REGIONS = 128;
-    static constexpr size_t MAX_MODULES = 64;  // the test image has ~40 (packages and programs)
+    static constexpr size_t MAX_MODULES = 128;  // the test image has ~70 (packages and programs)
     static constexpr size_t MAX_CMDLINE = 1024;
 
     BootPath path;

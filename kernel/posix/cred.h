@@ -32,17 +32,18 @@ using CapSet = uint64_t;
 
 namespace cap {
 inline constexpr int CHOWN = 0, DAC_OVERRIDE = 1, DAC_READ_SEARCH = 2, FOWNER = 3, FSETID = 4, KILL = 5, SETGID = 6,
-                     SETUID = 7, NET_BIND_SERVICE = 10, SYS_ADMIN = 21, SYS_BOOT = 22, SYS_RESOURCE = 24, SYS_TIME = 25;
+                     SETUID = 7, NET_BIND_SERVICE = 10, SYS_ADMIN = 21, SYS_BOOT = 22, SYS_RESOURCE = 24, SYS_TIME = 25,
+                     SYS_NICE = 23;
 inline constexpr int LAST_CAP = 40;  // Linux 5.9+'s CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE)
 constexpr CapSet bit(int c) { return CapSet(1) << c; }
 }  // namespace cap
 
 // What Lamina checks, and so what root holds.
-inline constexpr CapSet KNOWN_CAPS = cap::bit(cap::CHOWN) | cap::bit(cap::DAC_OVERRIDE) |
-                                     cap::bit(cap::DAC_READ_SEARCH) | cap::bit(cap::FOWNER) | cap::bit(cap::FSETID) |
-                                     cap::bit(cap::KILL) | cap::bit(cap::SETGID) | cap::bit(cap::SETUID) |
-                                     cap::bit(cap::NET_BIND_SERVICE) | cap::bit(cap::SYS_ADMIN) |
-                                     cap::bit(cap::SYS_BOOT) | cap::bit(cap::SYS_RESOURCE) | cap::bit(cap::SYS_TIME);
+inline constexpr CapSet KNOWN_CAPS =
+    cap::bit(cap::CHOWN) | cap::bit(cap::DAC_OVERRIDE) | cap::bit(cap::DAC_READ_SEARCH) | cap::bit(cap::FOWNER) |
+    cap::bit(cap::FSETID) | cap::bit(cap::KILL) | cap::bit(cap::SETGID) | cap::bit(cap::SETUID) |
+    cap::bit(cap::NET_BIND_SERVICE) | cap::bit(cap::SYS_ADMIN) | cap::bit(cap::SYS_BOOT) | cap::bit(cap::SYS_RESOURCE) |
+    cap::bit(cap::SYS_TIME) | cap::bit(cap::SYS_NICE);
 // The file-system capabilities, which follow the file-system uid (Linux's CAP_FS_MASK).
 inline constexpr CapSet FS_CAPS = cap::bit(cap::CHOWN) | cap::bit(cap::DAC_OVERRIDE) | cap::bit(cap::DAC_READ_SEARCH) |
                                   cap::bit(cap::FOWNER) | cap::bit(cap::FSETID);

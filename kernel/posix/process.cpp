@@ -739,6 +739,7 @@ Result<uint32_t> fork_current(const arch::InterruptFrame& frame, uint64_t new_st
     t->user.fs_base = cpu::rdmsr(MSR_IA32_FS_BASE);
     set_cred(*child, parent->cred);
     __builtin_memcpy(child->rlimits, parent->rlimits, sizeof child->rlimits);
+    child->nice = parent->nice;
     if (auto r = files_fork(*parent, *child); r.is_error()) {
         child->as->destroy();
         delete_process(child);

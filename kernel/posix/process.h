@@ -158,6 +158,7 @@ struct Process {
 
     // --- limits (own threads) ---
     Rlimit rlimits[RLIMIT_COUNT];
+    int32_t nice;  // setpriority's -20..19; recorded, inherited by fork, not applied (table lock)
 
     // --- files (own threads; kernel/posix/files.h) ---
     RefPtr<FdTable> fds;

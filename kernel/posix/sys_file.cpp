@@ -311,6 +311,34 @@ SyscallResult sys_ftruncate(uint64_t fd, uint64_t length) {
     return 0;
 }
 
+// fallocate: what Linux does on Lamina's file systems. tmpfs takes mode 0 (the size grows to
+// offset + len; its pages come at the first write, so ENOSPC may come then instead) and
+// FALLOC_FL_KEEP_SIZE (nothing to do); ext2 and ext3 without extents, like every other mode
+// here (punching holes, collapsing, zeroing ranges), EOPNOTSUPP. EINVAL for a negative offset
+// or a length <= 0, EBADF unless open for writing, ESPIPE for a pipe, EISDIR, ENODEV for the
+// rest that is not a regular file, EFBIG past the largest file.
+Result<void> sys_fallocate(int32_t fd, int32_t mode, int64_t offset, int64_t len) {
+    constexpr int32_t FALLOC_FL_KEEP_SIZE = 1;
+    constexpr uint32_t TMPFS_MAGIC = 0x01021994;
+    auto f = TRY(io_file(uint64_t(uint32_t(fd))));
+    if (offset < 0 || len <= 0) return Errno::Inval;
+    if (!f->writable()) return Errno::BadF;
+    Stat st{};
+    TRY(f->object()->stat(st));
+    if ((st.st_mode & mode::TypeMask) == mode::Fifo) return Errno::SPipe;
+    if (is_dir(st.st_mode)) return Errno::IsDir;
+    if (!is_regular(st.st_mode)) return Errno::NoDev;
+    int64_t end;
+    if (__builtin_add_overflow(offset, len, &end)) return Errno::FBig;
+    const Location* loc = f->object()->location();
+    StatFs fs{};
+    if (!loc || loc->inode->statfs(fs).is_error() || fs.f_type != TMPFS_MAGIC) return Errno::NotSup;
+    if (mode == FALLOC_FL_KEEP_SIZE) return {};
+    if (mode != 0) return Errno::NotSup;
+    if (uint64_t(end) > uint64_t(st.st_size)) TRY(f->object()->truncate(*f, end));
+    return {};
+}
+
 SyscallResult sys_fsync(uint64_t fd) {
     auto f = TRY(io_file(fd));
     TRY(f->object()->fsync(*f, false));

@@ -541,6 +541,36 @@ SyscallResult sys_sched_getaffinity(uint64_t tid, uint64_t len, uint64_t mask) {
     return int64_t(CPU_MASK_BYTES);
 }
 
+namespace {
+
+// Linux's check_same_owner: a process may change its own scheduling, another's when its
+// effective uid is that one's real or effective uid, or with CAP_SYS_NICE. Table lock held.
+bool may_reschedule_locked(const Process& target) {
+    const Cred& me = current_process()->cred;
+    return &target == current_process() || me.capable(cap::SYS_NICE) || me.euid == target.cred.uid ||
+           me.euid == target.cred.euid;
+}
+
+constexpr int PRIO_PROCESS = 0, PRIO_PGRP = 1, PRIO_USER = 2;
+constexpr int32_t NICE_MIN = -20, NICE_MAX = 19;
+
+// Calls f(Process&) for each live process setpriority/getpriority's (which, who) names (table
+// lock held); false for an unknown `which`.
+template <typename F>
+bool for_each_prio_target_locked(int which, uint32_t who, F&& f) {
+    Process& me = *current_process();
+    if (which != PRIO_PROCESS && which != PRIO_PGRP && which != PRIO_USER) return false;
+    if (!who) who = which == PRIO_PROCESS ? me.pid : which == PRIO_PGRP ? me.pgid : me.cred.uid;
+    for_each_process_locked([&](Process& q) {
+        if (q.state != ProcessState::Running) return;
+        bool hit = which == PRIO_PROCESS ? q.pid == who : which == PRIO_PGRP ? q.pgid == who : q.cred.uid == who;
+        if (hit) f(q);
+    });
+    return true;
+}
+
+}  // namespace
+
 Result<void> sys_sched_setaffinity(uint64_t tid, uint64_t len, uint64_t mask) {
     uint64_t m = 0;
     TRY(copy_from_user(&m, mask, len < CPU_MASK_BYTES ? len : CPU_MASK_BYTES));
@@ -548,8 +578,72 @@ Result<void> sys_sched_setaffinity(uint64_t tid, uint64_t len, uint64_t mask) {
     SpinlockGuard g(process_table_lock());
     Task* t = tid ? find_task_locked(uint32_t(tid)) : current_task();
     if (!t || int32_t(tid) < 0) return Errno::Srch;
+    if (!may_reschedule_locked(*t->process)) return Errno::Perm;
     t->affinity = m;
     return {};
+}
+
+// getpriority's kernel ABI: 20 - nice (1..40), so that no success is negative.
+SyscallResult sys_getpriority(int32_t which, uint32_t who) {
+    int32_t best = NICE_MAX + 1;
+    SpinlockGuard g(process_table_lock());
+    if (!for_each_prio_target_locked(which, who, [&](Process& q) {
+            if (q.nice < best) best = q.nice;
+        }))
+        return Errno::Inval;
+    if (best > NICE_MAX) return Errno::Srch;
+    return int64_t(20 - best);
+}
+
+// Clamped to -20..19; lowering the value needs CAP_SYS_NICE (EACCES), another owner's process
+// EPERM, as on Linux. Recorded only: the scheduler has no nice levels.
+Result<void> sys_setpriority(int32_t which, uint32_t who, int32_t nice) {
+    if (nice < NICE_MIN) nice = NICE_MIN;
+    if (nice > NICE_MAX) nice = NICE_MAX;
+    bool found = false;
+    Errno error = Errno::None;
+    SpinlockGuard g(process_table_lock());
+    if (!for_each_prio_target_locked(which, who, [&](Process& q) {
+            found = true;
+            if (!may_reschedule_locked(q)) {
+                error = Errno::Perm;
+            } else if (nice < q.nice && !current_process()->cred.capable(cap::SYS_NICE)) {
+                error = Errno::Acces;
+            } else {
+                q.nice = nice;
+            }
+        }))
+        return Errno::Inval;
+    if (!found) return Errno::Srch;
+    if (error != Errno::None) return error;
+    return {};
+}
+
+// SCHED_OTHER (0), SCHED_BATCH (3), SCHED_IDLE (5): priority 0; SCHED_FIFO (1), SCHED_RR (2):
+// 1..99; others EINVAL.
+SyscallResult sys_sched_get_priority_max(int32_t policy) {
+    if (policy == 1 || policy == 2) return 99;
+    if (policy == 0 || policy == 3 || policy == 5) return 0;
+    return Errno::Inval;
+}
+
+SyscallResult sys_sched_get_priority_min(int32_t policy) {
+    if (policy == 1 || policy == 2) return 1;
+    if (policy == 0 || policy == 3 || policy == 5) return 0;
+    return Errno::Inval;
+}
+
+// Every thread runs under SCHED_OTHER with static priority 0.
+SyscallResult sys_sched_getscheduler(int32_t pid) {
+    if (pid < 0) return Errno::Inval;
+    if (pid && !find_process(uint32_t(pid))) return Errno::Srch;
+    return 0;
+}
+
+Result<void> sys_sched_getparam(int32_t pid, uint64_t param) {
+    if (pid < 0 || !param) return Errno::Inval;
+    if (pid && !find_process(uint32_t(pid))) return Errno::Srch;
+    return UserPtr<int32_t>(param).write(0);
 }
 
 SyscallResult sys_sched_yield() {

@@ -286,8 +286,8 @@ Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
     if (pid > 0) return send_matching(sg, si::USER, [&](const Process& q) { return q.pid == uint32_t(pid); });
     if (pid == 0) {
         uint32_t pg = caller.pgid;
-        return send_matching(sg, si::USER,
-                             [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
+        // Zombies count (Linux: a group of zombies takes the signal, which changes nothing).
+        return send_matching(sg, si::USER, [&](const Process& q) { return q.pgid == pg; });
     }
     if (pid == -1) {
         return send_matching(
@@ -298,8 +298,7 @@ Result<void> sys_kill(uint64_t pid_arg, uint64_t s) {
             true);
     }
     uint32_t pg = uint32_t(-int64_t(pid));
-    return send_matching(sg, si::USER,
-                         [&](const Process& q) { return q.pgid == pg && q.state == ProcessState::Running; });
+    return send_matching(sg, si::USER, [&](const Process& q) { return q.pgid == pg; });
 }
 
 namespace {

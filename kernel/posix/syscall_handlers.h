@@ -33,6 +33,7 @@ SyscallResult sys_dup2(uint64_t oldfd, uint64_t newfd);
 SyscallResult sys_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags);
 SyscallResult sys_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg);
 Result<void> sys_flock(int32_t fd, int32_t operation);
+Result<void> sys_fallocate(int32_t fd, int32_t mode, int64_t offset, int64_t len);
 SyscallResult sys_ioctl(uint64_t fd, uint64_t request, uint64_t arg);
 SyscallResult sys_fstat(uint64_t fd, uint64_t buf);
 SyscallResult sys_getdents64(uint64_t fd, uint64_t buf, uint64_t count);
@@ -168,6 +169,14 @@ SyscallResult sys_time(uint64_t t);
 Result<void> sys_nanosleep(uint64_t req, uint64_t rem);
 Result<void> sys_clock_nanosleep(int32_t clk, uint64_t flags, uint64_t req, uint64_t rem);
 SyscallResult sys_times(uint64_t buf);
+
+// sys_process.cpp: priorities (recorded, not applied) and the scheduling policy.
+SyscallResult sys_getpriority(int32_t which, uint32_t who);
+Result<void> sys_setpriority(int32_t which, uint32_t who, int32_t nice);
+SyscallResult sys_sched_get_priority_max(int32_t policy);
+SyscallResult sys_sched_get_priority_min(int32_t policy);
+SyscallResult sys_sched_getscheduler(int32_t pid);
+Result<void> sys_sched_getparam(int32_t pid, uint64_t param);
 Result<void> sys_getrusage(int32_t who, uint64_t usage);
 
 // timer/posix_timer.cpp: POSIX timers.

@@ -128,6 +128,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Program{"sigchld_eintr", {}, 0, 0}, Program{"pgroups", {}, 0, 0}, Program{"deaths", {}, 0, 0},
                       Program{"segv_handler", {}, 0, 0}, Program{"procmisc", {}, 0, 0}, Program{"mmap_file", {}, 0, 0},
                       Program{"timers", {}, 0, 0}, Program{"posix_timers", {}, 0, 0}, Program{"file_locks", {}, 0, 0},
+                      Program{"sched_prio", {}, 0, 0}, Program{"fallocate", {}, 0, 0},
                       // Threads.
                       Program{"threads", {}, 0, 0}, Program{"threads_stress", {}, 0, 0}, Program{"memsched", {}, 0, 0},
                       // Users and permissions (run as root on the host too).

@@ -50,7 +50,16 @@ constexpr uint8_t RCV_SHUTDOWN = 1, SEND_SHUTDOWN = 2;
 
 class UnixCore;
 
+// Allocated with its data in one block (`new (len, std::nothrow) Packet`), freed with delete,
+// which releases the sender and the passed files with it.
 struct Packet {
+    static void* operator new(size_t size, size_t data_len, const std::nothrow_t&) noexcept {
+        return mm::kmalloc(size + (data_len ? data_len : 1));
+    }
+    static void operator delete(void* p, size_t, const std::nothrow_t&) noexcept { mm::kfree(p); }
+    static void operator delete(void* p) noexcept { mm::kfree(p); }
+    ~Packet() { delete files; }
+
     ListNode link;
     RefPtr<UnixCore> sender;
     PassedFiles* files = nullptr;  // owned; freed with the packet (never under g_lock)
@@ -115,14 +124,7 @@ Packet* packet_of(ListNode* n) { return owner<Packet, &Packet::link>(n); }
 UnixCore* bound_of(ListNode* n) { return owner<UnixCore, &UnixCore::bound_link>(n); }
 UnixCore* embryo_of(ListNode* n) { return owner<UnixCore, &UnixCore::backlog_link>(n); }
 
-void free_packet(Packet* p) {
-    if (p->files) {
-        p->files->~PassedFiles();
-        mm::kfree(p->files);
-    }
-    p->sender.~RefPtr<UnixCore>();
-    mm::kfree(p);
-}
+void free_packet(Packet* p) { delete p; }
 
 void free_packets(ListChain& chain) {
     while (ListNode* n = chain.pop_front()) free_packet(packet_of(n));
@@ -239,9 +241,8 @@ uint64_t deadline_after(int64_t timeout_ns) { return timeout_ns > 0 ? time::now_
 uint32_t address_of(const UnixCore& c, uint8_t* out) { return format_unix_address(c.name, out); }
 
 Result<Packet*> make_packet(const uint8_t* data, size_t len) {
-    auto* p = static_cast<Packet*>(mm::kmalloc(sizeof(Packet) + (len ? len : 1)));
+    auto* p = new (len, std::nothrow) Packet();
     if (!p) return Errno::NoMem;
-    new (p) Packet();
     p->len = len;
     if (len) __builtin_memcpy(p->data, data, len);
     return p;
@@ -250,9 +251,8 @@ Result<Packet*> make_packet(const uint8_t* data, size_t len) {
 // Moves the caller's SCM_RIGHTS descriptions into the packet.
 Result<void> attach_files(Packet* p, PassedFiles* files) {
     if (!files || !files->count) return {};
-    void* mem = mm::kmalloc(sizeof(PassedFiles));
-    if (!mem) return Errno::NoMem;
-    p->files = new (mem) PassedFiles();
+    p->files = new (std::nothrow) PassedFiles();
+    if (!p->files) return Errno::NoMem;
     for (uint32_t i = 0; i < files->count; i++) p->files->files[i] = static_cast<RefPtr<OpenFile>&&>(files->files[i]);
     p->files->count = files->count;
     files->count = 0;
