@@ -241,8 +241,10 @@ enum class Slot : uint8_t { Free, Live, Cached, Dying };
 Slot g_stack_state[STACK_SLOTS];
 uint8_t g_stack_pages[STACK_SLOTS];  // pages mapped at the top of a Live or Cached slot
 size_t g_stack_hint;
-// The cache, oldest first; it may hold one stack over its limits until free_kernel_stack trims it.
-uint32_t g_stack_cache[STACK_CACHE_STACKS + 1];
+// The cache, oldest first. Past its limits until the free that went over trims it: other CPUs
+// may add theirs meanwhile, up to the array's end, where a free trims before it adds.
+constexpr size_t STACK_CACHE_ROOM = 2 * STACK_CACHE_STACKS;
+uint32_t g_stack_cache[STACK_CACHE_ROOM];
 size_t g_stack_cached;        // entries of g_stack_cache
 size_t g_stack_cached_pages;  // pages they hold
 StackCacheStats g_stack_stats;
@@ -532,7 +534,7 @@ namespace {
 // left, with one shoot-down for all of them; their frames go back to the allocator after it.
 // Returns the pages released. Called without g_pt_lock; the shoot-down needs interrupts on.
 size_t trim_stack_cache(size_t keep_stacks, size_t keep_pages) {
-    uint32_t victims[STACK_CACHE_STACKS + 1];
+    uint32_t victims[STACK_CACHE_ROOM];
     size_t count = 0, pages = 0;
     uint64_t low = ~0ull, high = 0;
     // The frames wait for the shoot-down in a chain through their own first word (the direct
@@ -657,17 +659,23 @@ void free_kernel_stack(const KernelStack& stack) {
     uint64_t slot = (stack.top - STACK_BASE) / STACK_SLOT_SIZE - 1;
     bool valid = stack.top > STACK_BASE && stack.top <= STACK_BASE + STACK_SLOTS * STACK_SLOT_SIZE &&
                  (stack.top - STACK_BASE) % STACK_SLOT_SIZE == 0;
-    bool over;
-    {
-        SpinlockGuard g(g_pt_lock);
-        if (!valid || g_stack_state[slot] != Slot::Live || stack.top - stack.bottom != g_stack_pages[slot] * PAGE_SIZE)
-            panic("free_kernel_stack(%#lx-%#lx): not a live kernel stack", stack.bottom, stack.top);
-        __atomic_store_n(&g_stack_state[slot], Slot::Cached, __ATOMIC_RELAXED);
-        g_stack_cache[g_stack_cached++] = uint32_t(slot);
-        g_stack_cached_pages += g_stack_pages[slot];
-        over = g_stack_cached > STACK_CACHE_STACKS || g_stack_cached_pages > STACK_CACHE_PAGES;
+    bool added = false;
+    while (!added) {
+        {
+            SpinlockGuard g(g_pt_lock);
+            if (!valid || g_stack_state[slot] != Slot::Live ||
+                stack.top - stack.bottom != g_stack_pages[slot] * PAGE_SIZE)
+                panic("free_kernel_stack(%#lx-%#lx): not a live kernel stack", stack.bottom, stack.top);
+            if (g_stack_cached < STACK_CACHE_ROOM) {
+                __atomic_store_n(&g_stack_state[slot], Slot::Cached, __ATOMIC_RELAXED);
+                g_stack_cache[g_stack_cached++] = uint32_t(slot);
+                g_stack_cached_pages += g_stack_pages[slot];
+                added = true;
+                if (g_stack_cached <= STACK_CACHE_STACKS && g_stack_cached_pages <= STACK_CACHE_PAGES) return;
+            }
+        }
+        trim_stack_cache(STACK_CACHE_STACKS / 2, STACK_CACHE_PAGES / 2);
     }
-    if (over) trim_stack_cache(STACK_CACHE_STACKS / 2, STACK_CACHE_PAGES / 2);
 }
 
 size_t release_kernel_stack_cache() { return trim_stack_cache(0, 0); }
