@@ -465,13 +465,17 @@ Result<uint64_t> AddressSpace::find_free_locked(uint64_t len, uint64_t hint) {
     };
     if (hint && hint % PAGE == 0 && hint >= USER_BOTTOM && hint <= USER_TOP - len && !overlapping(hint, hint + len))
         return hint;
-    uint64_t cand = MMAP_TOP - len;
-    while (cand >= USER_BOTTOM) {
-        Vma* v = overlapping(cand, cand + len);
-        if (!v) return cand;
-        if (v->start < len + USER_BOTTOM) break;
-        cand = v->start - len;
+    // Top-down: the top of the highest gap below MMAP_TOP that fits. The list is sorted and
+    // disjoint, so one walk finds it (stepping down VMA by VMA with a walk per step was
+    // quadratic, 4% of a sort that mmaps a lot).
+    uint64_t found = 0, gap_start = USER_BOTTOM;
+    for (Vma* v = vmas_;; v = v->next) {
+        uint64_t gap_end = v && v->start < MMAP_TOP ? v->start : MMAP_TOP;
+        if (gap_end > gap_start && gap_end - gap_start >= len) found = gap_end - len;
+        if (!v || v->end >= MMAP_TOP) break;
+        if (v->end > gap_start) gap_start = v->end;
     }
+    if (found) return found;
     return Errno::NoMem;
 }
 
