@@ -33,6 +33,25 @@ wait_for() {
         sleep 0.05
     done
 }
+# boot_lamina LOG FIFO: starts Lamina as the baseline does (KERNEL=PATH: another kernel ELF), its
+# console on FIFO (opened as fd 3) and LOG; returns once the shell prompts.
+boot_lamina() {
+    rm -f "$2"
+    mkfifo "$2"
+    exec 3<>"$2"
+    : > "$1"
+    $(qemu_common "$out/lamina.img") -kernel "${KERNEL:-$builddir/kernel/lamina.elf}" -initrd "$lamina_modules" \
+        -append "$(profile_value images/profiles/default cmdline "console=ttyS0 init=/sbin/init")" \
+        < "$2" >> "$1" 2>&1 &
+    qpid=$!
+    wait_for "$1" ':~# ' 600
+}
+# poweroff_lamina: powers the guest off and waits up to 30 s for QEMU to end.
+poweroff_lamina() {
+    printf 'poweroff\r' >&3
+    i=0
+    while kill -0 "$qpid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+}
 stop_qemu() {
     [ -n "$qpid" ] || return 0
     kill "$qpid" 2>/dev/null || true

@@ -231,18 +231,36 @@ Result<uint64_t> mmio_reserve(uint64_t count) {
 
 // Kernel stacks: fixed slots; a stack occupies the top of its slot, the rest of the slot below
 // it stays unmapped and is the guard region.
-uint8_t g_stack_pages[STACK_SLOTS];  // 0 = free slot
-uint8_t g_stack_dying[STACK_SLOTS];  // unmapped, waiting for the TLB shoot-down
+//
+// A freed stack stays mapped in a small cache and the next allocation of the same size takes it
+// back as it is: unmapping a stack needs a TLB shoot-down, which waits for every other CPU (under
+// TCG for the host to run a halted vCPU), and the reaper did one per dead thread, a fork+exec
+// each. The cache is trimmed in batches, one shoot-down for all the stacks of a batch; a trimmed
+// slot is Dying from its unmap to the end of that shoot-down and no allocation takes it before.
+enum class Slot : uint8_t { Free, Live, Cached, Dying };
+Slot g_stack_state[STACK_SLOTS];
+uint8_t g_stack_pages[STACK_SLOTS];  // pages mapped at the top of a Live or Cached slot
 size_t g_stack_hint;
+// The cache, oldest first. Past its limits until the free that went over trims it: other CPUs
+// may add theirs meanwhile, up to the array's end, where a free trims before it adds.
+constexpr size_t STACK_CACHE_ROOM = 2 * STACK_CACHE_STACKS;
+uint32_t g_stack_cache[STACK_CACHE_ROOM];
+size_t g_stack_cached;        // entries of g_stack_cache
+size_t g_stack_cached_pages;  // pages they hold
+StackCacheStats g_stack_stats;
+StackTrimHook g_stack_trim_hook;
 
 bool stack_guard_query(uint64_t addr) {
     if (addr < STACK_BASE || addr >= STACK_BASE + STACK_SLOTS * STACK_SLOT_SIZE) return false;
     uint64_t slot = (addr - STACK_BASE) / STACK_SLOT_SIZE;
+    if (__atomic_load_n(&g_stack_state[slot], __ATOMIC_RELAXED) != Slot::Live) return false;
     uint8_t pages = __atomic_load_n(&g_stack_pages[slot], __ATOMIC_RELAXED);
-    if (pages == 0) return false;
     uint64_t top = STACK_BASE + (slot + 1) * STACK_SLOT_SIZE;
     return addr < top - pages * PAGE_SIZE;
 }
+
+uint64_t stack_slot_top(size_t slot) { return STACK_BASE + (slot + 1) * STACK_SLOT_SIZE; }
+size_t trim_stack_cache(size_t keep_stacks, size_t keep_pages);
 
 void set_cpu_paging_features() {
     // PAT entry 7 (PAT|PCD|PWT) becomes write-combining; the others keep their reset values.
@@ -279,22 +297,34 @@ uint64_t total_pages() {
     return g_frames.total_pages();
 }
 
+// Cached kernel stacks are free memory kept for reuse: the counts below give them back first, so
+// that they say what the allocator can hand out and compare exactly before and after an operation.
+namespace {
+void settle_stack_cache() {
+    if (__atomic_load_n(&g_stack_cached, __ATOMIC_RELAXED)) trim_stack_cache(0, 0);
+}
+}  // namespace
+
 uint64_t free_pages() {
+    settle_stack_cache();
     SpinlockGuard g(g_frames_lock);
     return g_frames.free_pages();
 }
 
 uint64_t pages_owned_by(Owner owner) {
+    settle_stack_cache();
     SpinlockGuard g(g_frames_lock);
     return g_frames.count_owned(owner);
 }
 
 uint64_t pages_of_kind(OwnerKind kind) {
+    settle_stack_cache();
     SpinlockGuard g(g_frames_lock);
     return g_frames.pages_of(kind);
 }
 
 uint64_t free_blocks(unsigned order) {
+    settle_stack_cache();
     SpinlockGuard g(g_frames_lock);
     return g_frames.free_blocks(order);
 }
@@ -498,20 +528,91 @@ void unmap_mmio(void* virt, size_t size) {
 
 // --- kernel stacks -----------------------------------------------------------------------------
 
-Result<KernelStack> alloc_kernel_stack(size_t bytes) {
-    if (bytes == 0 || bytes > MAX_KERNEL_STACK) return Errno::Inval;
-    uint64_t pages = align_up(bytes, PAGE_SIZE) / PAGE_SIZE;
+namespace {
+
+// Unmaps the oldest cached stacks until at most `keep_stacks` stacks and `keep_pages` pages are
+// left, with one shoot-down for all of them; their frames go back to the allocator after it.
+// Returns the pages released. Called without g_pt_lock; the shoot-down needs interrupts on.
+size_t trim_stack_cache(size_t keep_stacks, size_t keep_pages) {
+    uint32_t victims[STACK_CACHE_ROOM];
+    size_t count = 0, pages = 0;
+    uint64_t low = ~0ull, high = 0;
+    // The frames wait for the shoot-down in a chain through their own first word (the direct
+    // map), so a trim of any size needs no memory. A page table's first entry then holds a
+    // frame address with the present bit clear: a walk through a stale cached pointer to it
+    // finds nothing mapped.
+    uint64_t chain = 0;
+    auto free_later = [&chain](uint64_t phys) {
+        *static_cast<uint64_t*>(phys_to_virt(phys)) = chain;
+        chain = phys;
+    };
+    {
+        SpinlockGuard g(g_pt_lock);
+        while (g_stack_cached > 0 && (g_stack_cached > keep_stacks || g_stack_cached_pages > keep_pages)) {
+            uint32_t slot = g_stack_cache[0];
+            g_stack_cached--;
+            __builtin_memmove(&g_stack_cache[0], &g_stack_cache[1], g_stack_cached * sizeof(g_stack_cache[0]));
+            uint64_t top = stack_slot_top(slot), bottom = top - g_stack_pages[slot] * PAGE_SIZE;
+            g_stack_cached_pages -= g_stack_pages[slot];
+            pages += g_stack_pages[slot];
+            g_stack_state[slot] = Slot::Dying;
+            for (uint64_t v = bottom; v < top; v += PAGE_SIZE) {
+                auto u = g_kernel_pt.unmap(v).value();
+                free_later(u.phys);
+                for (unsigned k = 0; k < u.released_count; k++) free_later(u.released_tables[k]);
+            }
+            if (bottom < low) low = bottom;
+            if (top > high) high = top;
+            victims[count++] = slot;
+        }
+    }
+    if (count == 0) return 0;
+    if (g_stack_trim_hook) g_stack_trim_hook(victims, count);
+    flush_tlb_range(low, high - low);
+    while (chain) {
+        uint64_t phys = chain;
+        chain = *static_cast<uint64_t*>(phys_to_virt(phys));
+        if (free_frames(phys, 0).is_error()) panic("mm: cannot free kernel stack frame %#lx", phys);
+    }
+    SpinlockGuard g(g_pt_lock);
+    for (size_t i = 0; i < count; i++) {
+        __atomic_store_n(&g_stack_pages[victims[i]], uint8_t(0), __ATOMIC_RELAXED);
+        g_stack_state[victims[i]] = Slot::Free;
+        if (victims[i] < g_stack_hint) g_stack_hint = victims[i];
+    }
+    g_stack_stats.trims++;
+    g_stack_stats.trimmed_stacks += count;
+    return pages;
+}
+
+// A stack of `pages` from the cache (the most recently freed one of that size), or 0.
+uint64_t take_cached_stack(uint64_t pages) {
+    SpinlockGuard g(g_pt_lock);
+    for (size_t i = g_stack_cached; i-- > 0;) {
+        uint32_t slot = g_stack_cache[i];
+        if (g_stack_pages[slot] != pages) continue;
+        g_stack_cached--;
+        __builtin_memmove(&g_stack_cache[i], &g_stack_cache[i + 1], (g_stack_cached - i) * sizeof(g_stack_cache[0]));
+        g_stack_cached_pages -= pages;
+        __atomic_store_n(&g_stack_state[slot], Slot::Live, __ATOMIC_RELEASE);
+        g_stack_stats.hits++;
+        return stack_slot_top(slot);
+    }
+    return 0;
+}
+
+Result<KernelStack> map_fresh_stack(uint64_t pages) {
     SpinlockGuard g(g_pt_lock);
     size_t slot = STACK_SLOTS;
     for (size_t n = 0; n < STACK_SLOTS; n++) {
         size_t s = (g_stack_hint + n) % STACK_SLOTS;
-        if (g_stack_pages[s] == 0 && !g_stack_dying[s]) {
+        if (g_stack_state[s] == Slot::Free) {
             slot = s;
             break;
         }
     }
     if (slot == STACK_SLOTS) return Errno::NoMem;
-    uint64_t top = STACK_BASE + (slot + 1) * STACK_SLOT_SIZE;
+    uint64_t top = stack_slot_top(slot);
     uint64_t bottom = top - pages * PAGE_SIZE;
     for (uint64_t v = bottom; v < top; v += PAGE_SIZE) {
         auto frame = alloc_frames(0, Owner::kernel());
@@ -530,34 +631,68 @@ Result<KernelStack> alloc_kernel_stack(size_t bytes) {
             return mapped.error();
         }
     }
-    __atomic_store_n(&g_stack_pages[slot], uint8_t(pages), __ATOMIC_RELEASE);
+    __atomic_store_n(&g_stack_pages[slot], uint8_t(pages), __ATOMIC_RELAXED);
+    __atomic_store_n(&g_stack_state[slot], Slot::Live, __ATOMIC_RELEASE);
     g_stack_hint = slot + 1;
+    g_stack_stats.fresh++;
     return KernelStack{bottom, top};
+}
+
+}  // namespace
+
+Result<KernelStack> alloc_kernel_stack(size_t bytes) {
+    if (bytes == 0 || bytes > MAX_KERNEL_STACK) return Errno::Inval;
+    uint64_t pages = align_up(bytes, PAGE_SIZE) / PAGE_SIZE;
+    if (uint64_t top = take_cached_stack(pages)) {
+        // A new thread finds its stack zeroed, as it does a fresh one.
+        __builtin_memset(reinterpret_cast<void*>(top - pages * PAGE_SIZE), 0, pages * PAGE_SIZE);
+        return KernelStack{top - pages * PAGE_SIZE, top};
+    }
+    auto fresh = map_fresh_stack(pages);
+    // The cache's frames (or its slots) may be what is missing: give them back and try again.
+    if (fresh.is_error() && fresh.error().code() == Errno::NoMem && trim_stack_cache(0, 0) > 0)
+        return map_fresh_stack(pages);
+    return fresh;
 }
 
 void free_kernel_stack(const KernelStack& stack) {
     uint64_t slot = (stack.top - STACK_BASE) / STACK_SLOT_SIZE - 1;
     bool valid = stack.top > STACK_BASE && stack.top <= STACK_BASE + STACK_SLOTS * STACK_SLOT_SIZE &&
                  (stack.top - STACK_BASE) % STACK_SLOT_SIZE == 0;
-    Deferred frames;
-    {
-        SpinlockGuard g(g_pt_lock);
-        if (!valid || g_stack_pages[slot] == 0 || g_stack_dying[slot] ||
-            stack.top - stack.bottom != g_stack_pages[slot] * PAGE_SIZE)
-            panic("free_kernel_stack(%#lx-%#lx): not a live kernel stack", stack.bottom, stack.top);
-        g_stack_dying[slot] = 1;
-        for (uint64_t v = stack.bottom; v < stack.top; v += PAGE_SIZE) {
-            auto u = g_kernel_pt.unmap(v).value();
-            frames.add(u.phys);
-            frames.add_tables(u);
+    bool added = false;
+    while (!added) {
+        {
+            SpinlockGuard g(g_pt_lock);
+            if (!valid || g_stack_state[slot] != Slot::Live ||
+                stack.top - stack.bottom != g_stack_pages[slot] * PAGE_SIZE)
+                panic("free_kernel_stack(%#lx-%#lx): not a live kernel stack", stack.bottom, stack.top);
+            if (g_stack_cached < STACK_CACHE_ROOM) {
+                __atomic_store_n(&g_stack_state[slot], Slot::Cached, __ATOMIC_RELAXED);
+                g_stack_cache[g_stack_cached++] = uint32_t(slot);
+                g_stack_cached_pages += g_stack_pages[slot];
+                added = true;
+                if (g_stack_cached <= STACK_CACHE_STACKS && g_stack_cached_pages <= STACK_CACHE_PAGES) return;
+            }
         }
+        trim_stack_cache(STACK_CACHE_STACKS / 2, STACK_CACHE_PAGES / 2);
     }
-    flush_tlb_range(stack.bottom, stack.top - stack.bottom);
-    frames.free_all();
+}
+
+size_t release_kernel_stack_cache() { return trim_stack_cache(0, 0); }
+
+StackCacheStats kernel_stack_cache_stats() {
     SpinlockGuard g(g_pt_lock);
-    __atomic_store_n(&g_stack_pages[slot], uint8_t(0), __ATOMIC_RELEASE);
-    g_stack_dying[slot] = 0;
-    if (slot < g_stack_hint) g_stack_hint = slot;
+    StackCacheStats s = g_stack_stats;
+    s.cached_stacks = g_stack_cached;
+    s.cached_pages = g_stack_cached_pages;
+    return s;
+}
+
+void set_stack_trim_hook(StackTrimHook hook) { g_stack_trim_hook = hook; }
+
+void rewind_stack_hint() {
+    SpinlockGuard g(g_pt_lock);
+    g_stack_hint = 0;
 }
 
 // --- init --------------------------------------------------------------------------------------

@@ -83,8 +83,22 @@ struct KernelStack {
     uintptr_t bottom;  // lowest usable address
     uintptr_t top;     // initial stack pointer
 };
+// A freed stack is kept mapped for the next allocation of its size (see memory.cpp); the frame
+// counts above (free_pages(), pages_of_kind(), ...) and a failing allocation give them back.
 Result<KernelStack> alloc_kernel_stack(size_t bytes);
 void free_kernel_stack(const KernelStack& stack);
+inline constexpr size_t STACK_CACHE_STACKS = 32;  // freed stacks kept at most
+inline constexpr size_t STACK_CACHE_PAGES = 256;  // and the pages they may hold
+struct StackCacheStats {
+    uint64_t fresh;           // allocations that mapped new frames
+    uint64_t hits;            // allocations served from the cache
+    uint64_t trims;           // batches unmapped with one shoot-down
+    uint64_t trimmed_stacks;  // stacks in those batches
+    size_t cached_stacks, cached_pages;
+};
+StackCacheStats kernel_stack_cache_stats();
+// Unmaps every cached stack (one shoot-down) and frees its frames; returns the pages freed.
+size_t release_kernel_stack_cache();
 
 // Invalidates TLB entries for a kernel range on every CPU. Until SMP registers its shoot-down,
 // only the calling CPU is flushed.

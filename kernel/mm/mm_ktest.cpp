@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/backtrace.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/ktest/ktest.h"
+#include "kernel/mm/internal.h"
 #include "kernel/mm/memory.h"
 #include "kernel/mm/page_table.h"
 
@@ -373,8 +374,9 @@ KTEST(mm, kernel_stacks) {
     uint64_t free_before = free_pages();
     free_kernel_stack(a.value());
     KEXPECT(!is_stack_guard_address(guard));
-    KEXPECT(translate_kernel(a.value().bottom).is_error());
+    // free_pages() gives the cached stack back: unmapped, its frames free.
     KEXPECT(free_pages() >= free_before + 4);
+    KEXPECT(translate_kernel(a.value().bottom).is_error());
     // The freed slot comes back.
     auto c = alloc_kernel_stack(16 * 1024);
     KASSERT_TRUE(c.is_ok());
@@ -383,6 +385,136 @@ KTEST(mm, kernel_stacks) {
     KEXPECT(alloc_kernel_stack(MAX_KERNEL_STACK + 1).is_error());
     free_kernel_stack(c.value());
     free_kernel_stack(b.value());
+}
+
+KTEST(mm, kernel_stack_cache_reuses_without_unmapping) {
+    release_kernel_stack_cache();
+    auto a = alloc_kernel_stack(16 * 1024);
+    KASSERT_TRUE(a.is_ok());
+    auto* words = reinterpret_cast<volatile uint64_t*>(a.value().bottom);
+    size_t count = (a.value().top - a.value().bottom) / sizeof(uint64_t);
+    for (size_t i = 0; i < count; i++) words[i] = 0x5a5a5a5a5a5a5a5aull + i;
+    StackCacheStats before = kernel_stack_cache_stats();
+    free_kernel_stack(a.value());
+    StackCacheStats cached = kernel_stack_cache_stats();
+    KEXPECT_EQ(cached.cached_stacks, before.cached_stacks + 1);
+    KEXPECT_EQ(cached.trims, before.trims);  // no unmap, no shoot-down
+    KEXPECT(translate_kernel(a.value().bottom).is_ok());
+    // Another size does not take it.
+    auto other = alloc_kernel_stack(8 * 1024);
+    KASSERT_TRUE(other.is_ok());
+    KEXPECT(other.value().top != a.value().top);
+    // The same size does, zeroed like a fresh stack.
+    auto b = alloc_kernel_stack(16 * 1024);
+    KASSERT_TRUE(b.is_ok());
+    KEXPECT_EQ(b.value().top, a.value().top);
+    KEXPECT_EQ(b.value().bottom, a.value().bottom);
+    StackCacheStats after = kernel_stack_cache_stats();
+    KEXPECT_EQ(after.hits, cached.hits + 1);
+    KEXPECT_EQ(after.trims, before.trims);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < count; i++) nonzero += words[i] != 0;
+    KEXPECT_EQ(nonzero, 0u);
+    KEXPECT(is_stack_guard_address(b.value().bottom - 1));
+    free_kernel_stack(b.value());
+    free_kernel_stack(other.value());
+    KEXPECT(release_kernel_stack_cache() >= 6u);
+    KEXPECT_EQ(kernel_stack_cache_stats().cached_stacks, 0u);
+    KEXPECT(translate_kernel(b.value().bottom).is_error());
+}
+
+// What the trim hook saw: the unmapped slots, and whether a fresh stack landed on one of them or
+// one of them was still mapped before the shoot-down.
+struct TrimWatch {
+    uint64_t tops[STACK_CACHE_STACKS + 1];
+    size_t count;
+    size_t calls;
+    size_t still_mapped;
+    size_t reused;
+    size_t probes;
+    bool passed_victims;
+} g_trim_watch;
+
+// A stack size nothing else in the kernel uses, so that it never comes from the cache.
+constexpr size_t PROBE_STACK = 5 * PAGE_SIZE;
+
+void watch_trim(const uint32_t* slots, size_t count) {
+    set_stack_trim_hook(nullptr);  // the probes' own frees may trim
+    TrimWatch& w = g_trim_watch;
+    w.calls++;
+    w.count = count;
+    uint64_t highest = 0;
+    for (size_t i = 0; i < count; i++) {
+        w.tops[i] = STACK_BASE + (uint64_t(slots[i]) + 1) * STACK_SLOT_SIZE;
+        if (w.tops[i] > highest) highest = w.tops[i];
+        if (translate_kernel(w.tops[i] - PAGE_SIZE).is_ok()) w.still_mapped++;
+    }
+    // Fresh stacks from the lowest free slot up, past the highest unmapped one: not one of them
+    // may take a slot whose old entries other CPUs may still hold.
+    rewind_stack_hint();
+    constexpr size_t MAX_PROBES = 1024;
+    static KernelStack probes[MAX_PROBES];
+    size_t n = 0;
+    while (n < MAX_PROBES) {
+        auto p = alloc_kernel_stack(PROBE_STACK);
+        if (p.is_error()) break;
+        probes[n++] = p.value();
+        for (size_t i = 0; i < count; i++) w.reused += p.value().top == w.tops[i];
+        if (p.value().top > highest) {
+            w.passed_victims = true;
+            break;
+        }
+    }
+    w.probes = n;
+    for (size_t i = 0; i < n; i++) free_kernel_stack(probes[i]);
+}
+
+KTEST(mm, kernel_stack_cache_trims_in_one_batch_and_never_reuses_before_the_flush) {
+    release_kernel_stack_cache();
+    constexpr size_t N = STACK_CACHE_STACKS + 1;
+    static KernelStack stacks[N];
+    for (size_t i = 0; i < N; i++) {
+        auto s = alloc_kernel_stack(16 * 1024);
+        KASSERT_TRUE(s.is_ok());
+        stacks[i] = s.value();
+    }
+    g_trim_watch = {};
+    StackCacheStats before = kernel_stack_cache_stats();
+    set_stack_trim_hook(watch_trim);
+    // The cache takes STACK_CACHE_STACKS; the next free trims the oldest down to half of that.
+    for (size_t i = 0; i < N; i++) free_kernel_stack(stacks[i]);
+    set_stack_trim_hook(nullptr);
+    StackCacheStats after = kernel_stack_cache_stats();
+    // One batch, of at least the oldest N - STACK_CACHE_STACKS / 2 (more if another thread's
+    // stack went into the cache meanwhile): the first ones freed, unmapped before the shoot-down,
+    // and no fresh stack took their slots until it was done.
+    size_t trimmed = N - STACK_CACHE_STACKS / 2;
+    KEXPECT_EQ(g_trim_watch.calls, 1u);
+    KEXPECT(g_trim_watch.count >= trimmed);
+    KEXPECT(after.trimmed_stacks >= before.trimmed_stacks + trimmed);
+    KEXPECT_EQ(g_trim_watch.still_mapped, 0u);
+    KEXPECT(g_trim_watch.passed_victims);
+    KEXPECT(g_trim_watch.probes > 0);
+    KEXPECT_EQ(g_trim_watch.reused, 0u);
+    for (size_t i = 0; i < trimmed; i++) {
+        bool in_batch = false;
+        for (size_t j = 0; j < g_trim_watch.count; j++) in_batch |= g_trim_watch.tops[j] == stacks[i].top;
+        KEXPECT(in_batch);
+    }
+    // After the shoot-down their slots are free again.
+    rewind_stack_hint();
+    bool back = false;
+    static KernelStack again[1024];
+    size_t n = 0;
+    while (n < 1024 && !back) {
+        auto s = alloc_kernel_stack(PROBE_STACK);
+        if (s.is_error()) break;
+        again[n++] = s.value();
+        back = s.value().top == stacks[0].top;
+    }
+    KEXPECT(back);
+    for (size_t i = 0; i < n; i++) free_kernel_stack(again[i]);
+    release_kernel_stack_cache();
 }
 
 }  // namespace

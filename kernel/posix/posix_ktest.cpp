@@ -5,6 +5,7 @@
 #include "kernel/mm/memory.h"
 #include "kernel/posix/address_space.h"
 #include "kernel/posix/boot_files.h"
+#include "kernel/posix/elf_exec.h"
 #include "kernel/posix/process.h"
 #include "kernel/posix/user_access.h"
 #include "kernel/sched/thread.h"
@@ -92,6 +93,24 @@ KTEST(posix, user_copy_pages_in_and_respects_permissions) {
     delete t;
     delete p;
     KEXPECT_EQ(mm::pages_owned_by(mm::Owner::process(PID)), 0u);
+}
+
+// The first mapping without a hint is placed where its top pages and the stack's do not share
+// the indexes of a TLB indexed by the low bits of the page number (64 entries: QEMU's smallest
+// software TLB), as they did when both areas started below round addresses (MMAP_COLOUR_GAP).
+KTEST(posix, first_mapping_does_not_alias_the_stack_top_in_the_tlb) {
+    constexpr uint32_t PID = 60002;
+    constexpr uint64_t TLB_ENTRIES = 64, HOT_PAGES = 16;
+    auto as = AddressSpace::create(PID);
+    KASSERT_TRUE(as.is_ok());
+    auto first = as.value()->find_free(mm::PAGE_SIZE, 0);
+    KASSERT_TRUE(first.is_ok());
+    uint64_t stack_top_page = USER_TOP / mm::PAGE_SIZE - 1, map_top_page = first.value() / mm::PAGE_SIZE;
+    // The stack's page k below its top and the mapping's page j below its top collide when
+    // k - j is this distance modulo the TLB size: it must exceed what a program keeps hot.
+    uint64_t distance = (stack_top_page - map_top_page) % TLB_ENTRIES;
+    KEXPECT(distance >= HOT_PAGES && distance <= TLB_ENTRIES - HOT_PAGES);
+    as.value()->destroy();
 }
 
 // A whole program (the `hello` boot module, when the image has it): it runs, exits with its
