@@ -50,11 +50,16 @@ void on_dma_fault(const iommu::Fault& f) {
     }
 }
 
-bool still_held(uint32_t owner, const void* object) {
-    return with_exchange_heap([&](ExchangeHeap& x) {
-        auto h = x.header_of(object);
-        return h.is_ok() && (h.value()->owner == owner || (h.value()->lend_count && h.value()->borrower == owner));
-    });
+struct HeldBy {
+    ExchangeHeap& heap;
+    uint32_t owner;
+};
+
+bool still_held(void* context, const void* object) {
+    auto& held = *static_cast<HeldBy*>(context);
+    auto h = held.heap.header_of(object);
+    return h.is_ok() &&
+           (h.value()->owner == held.owner || (h.value()->lend_count && h.value()->borrower == held.owner));
 }
 
 }  // namespace
@@ -87,7 +92,12 @@ Result<void> grant_exchange(Domain& d, const void* object, uint64_t phys, size_t
 }
 
 void revoke_exchange(uint32_t owner) {
-    if (iommu::has_grants(owner)) iommu::revoke_stale(owner, still_held);
+    if (!iommu::has_grants(owner)) return;
+    // One look at the heap for all of the owner's grants (lock order: the heap, then the IOMMU).
+    with_exchange_heap([&](ExchangeHeap& x) {
+        HeldBy held{x, owner};
+        iommu::revoke_stale(owner, still_held, &held);
+    });
 }
 
 Result<uint32_t> irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint32_t count) {

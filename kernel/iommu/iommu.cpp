@@ -489,7 +489,7 @@ bool has_grants(uint32_t owner) {
     return s && s->grant_count;
 }
 
-void revoke_stale(uint32_t owner, bool (*still_held)(uint32_t, const void*)) {
+void revoke_stale(uint32_t owner, bool (*still_held)(void*, const void*), void* context) {
     if (!enabled()) return;
     SpinlockGuard g(g_lock);
     Space* s = space_of(owner);
@@ -497,7 +497,7 @@ void revoke_stale(uint32_t owner, bool (*still_held)(uint32_t, const void*)) {
     bool changed = false;
     for (size_t i = 0; i < s->grant_count;) {
         Grant gr = s->grants[i];
-        if (still_held(owner, gr.object)) {
+        if (still_held(context, gr.object)) {
             i++;
             continue;
         }

@@ -46,10 +46,11 @@ Result<void> map(uint32_t owner, uint64_t phys, size_t bytes);
 void unmap(uint32_t owner, uint64_t phys, size_t bytes);
 
 // Exchange-heap grants: the pages under object's [phys, phys + bytes) were handed to the owner's
-// device. They stay mapped until revoke_stale finds that still_held(object) is false (the object
-// left the owner: moved on, freed, loan ended). NoSpc when the grant table is full.
+// device. They stay mapped until revoke_stale finds that still_held(context, object) is false
+// (the object left the owner: moved on, freed, loan ended). NoSpc when the grant table is full.
+// still_held runs under the IOMMU's lock: it may take only locks taken before it, never this one.
 Result<void> grant(uint32_t owner, const void* object, uint64_t phys, size_t bytes);
-void revoke_stale(uint32_t owner, bool (*still_held)(uint32_t owner, const void* object));
+void revoke_stale(uint32_t owner, bool (*still_held)(void* context, const void* object), void* context);
 // Whether the owner has grants outstanding (cheap: decides whether revoke_stale is worth it).
 bool has_grants(uint32_t owner);
 
