@@ -411,21 +411,28 @@ Result<void> attach(uint32_t owner, DeviceId dev) {
     return {};
 }
 
+namespace {
+
+// The device's context entry goes, then the unit's caches of it and of the space's pages.
+void detach_locked(Attached& a) {
+    auto ce = context_entry(*a.unit, a.dev, false);
+    if (ce.is_ok()) {
+        *ce.value() = {0, 0};
+        publish(ce.value(), sizeof(ContextEntry));
+    }
+    Space* s = space_of(a.owner);
+    invalidate(*a.unit, true, s ? s->did : 0);
+    a = Attached{};
+}
+
+}  // namespace
+
 void detach(uint32_t owner, DeviceId dev) {
     if (!enabled()) return;
     SpinlockGuard g(g_lock);
-    for (Attached& a : g_attached) {
-        if (a.owner != owner || a.dev.bus != dev.bus || a.dev.device != dev.device || a.dev.function != dev.function)
-            continue;
-        auto ce = context_entry(*a.unit, dev, false);
-        if (ce.is_ok()) {
-            *ce.value() = {0, 0};
-            publish(ce.value(), sizeof(ContextEntry));
-        }
-        Space* s = space_of(owner);
-        invalidate(*a.unit, true, s ? s->did : 0);
-        a = Attached{};
-    }
+    for (Attached& a : g_attached)
+        if (a.owner == owner && a.dev.bus == dev.bus && a.dev.device == dev.device && a.dev.function == dev.function)
+            detach_locked(a);
 }
 
 void destroy_space(uint32_t owner) {
@@ -433,8 +440,13 @@ void destroy_space(uint32_t owner) {
     SpinlockGuard g(g_lock);
     Space* s = space_of(owner);
     if (!s) return;
-    for (const Attached& a : g_attached)
-        if (a.owner == owner) panic("iommu: space of domain %u destroyed with a device attached", owner);
+    // Teardown detaches every device first; one still here would walk freed tables.
+    for (Attached& a : g_attached) {
+        if (a.owner != owner) continue;
+        kprintf("iommu: device %02x:%02x.%u of domain %u still attached at teardown; detached\n", a.dev.bus,
+                a.dev.device, a.dev.function, owner);
+        detach_locked(a);
+    }
     free_tables(s->top_phys, g_levels);
     if (s->grants) mm::kfree(s->grants);
     *s = Space{};

@@ -60,7 +60,8 @@ Qemu::Qemu(const BootOptions& o, const std::string& log_path) : log_path_(log_pa
     if (!o.image.empty()) args.push_back("--profile=" + o.profile);
     if (o.direct) args.push_back("--direct");
     const char* iommu = getenv("LAMINA_IOMMU");
-    if (o.iommu || (iommu && std::string(iommu) == "on")) args.push_back("--iommu=on");
+    bool with_iommu = o.iommu && !(iommu && std::string(iommu) == "off");
+    args.push_back(with_iommu ? "--iommu=on" : "--iommu=off");
     if (!o.append.empty()) args.push_back("--append=" + o.append);
     args.push_back(image);
 
