@@ -88,7 +88,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         log("cannot fill the receive ring: %s", r.error().name());
         return -int64_t(r.error().code());
     }
-    if (int32_t rc = caps.interface_publish("nic", 3, static_cast<idl::Nic*>(adaptor)); rc != 0) return -rc;
+    if (int32_t rc = domain_rt::publish_interface(caps, "nic", static_cast<idl::Nic*>(adaptor)); rc != 0) return -rc;
     const uint8_t* m = core->device().mac().bytes;
     log("82599 port %02x:%02x:%02x:%02x:%02x:%02x, %s", m[0], m[1], m[2], m[3], m[4], m[5],
         core->device().interrupts() ? "MSI-X" : "polled");

@@ -26,6 +26,13 @@ const lamina_domain_caps& caps();
 void* malloc(size_t size);
 void free(void* p);
 
+// Publishes `object` as the IDL interface I under `name`, with I's type id (idlc's TYPE_ID),
+// which a live update compares with the running instance's. 0 or an errno, as interface_publish.
+template <class I>
+int32_t publish_interface(const lamina_domain_caps& caps, const char* name, I* object) {
+    return caps.interface_publish_typed(name, __builtin_strlen(name), object, I::TYPE_ID);
+}
+
 }  // namespace lamina::domain_rt
 
 // What a domain defines: called once from the entry, after the runtime has checked the

@@ -214,7 +214,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     g_controller = ctl.release();
     g_adaptor = adaptor.release_value().release();
     auto* block = static_cast<idl::Block*>(g_adaptor);
-    if (int32_t rc = caps.interface_publish("block", 5, block); rc != 0) return -rc;
+    if (int32_t rc = domain_rt::publish_interface(caps, "block", block); rc != 0) return -rc;
     auto fn = &control;
     if (int32_t rc = caps.interface_publish("nvme.control", 12, reinterpret_cast<void*>(fn)); rc != 0) return -rc;
     const NamespaceInfo& ns = *g_controller->find_namespace(1);

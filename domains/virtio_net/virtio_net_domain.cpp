@@ -120,7 +120,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         return -int64_t(r.error().code());
     }
     auto* nic = static_cast<idl::Nic*>(adaptor);
-    if (int32_t rc = caps.interface_publish("nic", 3, nic); rc != 0) return -rc;
+    if (int32_t rc = domain_rt::publish_interface(caps, "nic", nic); rc != 0) return -rc;
     nic::CoreInfo info = driver->info();
     log("%02x:%02x:%02x:%02x:%02x:%02x, %u/%u descriptors, link %s, %s", info.mac[0], info.mac[1], info.mac[2],
         info.mac[3], info.mac[4], info.mac[5], info.rx_ring, info.tx_ring, driver->link().up ? "up" : "down",

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define LAMINA_DOMAIN_ABI_MAJOR 1
-#define LAMINA_DOMAIN_ABI_MINOR 2
+#define LAMINA_DOMAIN_ABI_MINOR 3
 #define LAMINA_DOMAIN_ABI_VERSION ((LAMINA_DOMAIN_ABI_MAJOR << 16) | LAMINA_DOMAIN_ABI_MINOR)
 #define LAMINA_DOMAIN_ENTRY_SYMBOL "lamina_domain_entry"
 
@@ -100,6 +100,12 @@ typedef struct lamina_domain_caps {
     // configuration space (the first 256 bytes), for devices that describe themselves there
     // (virtio's capability list). EINVAL for a bad width, alignment or offset.
     int32_t (*device_config_read)(uint64_t handle, uint32_t offset, uint32_t width, uint32_t* out);
+
+    // ---- ABI 1.3 ----
+    // interface_publish with the interface's type id (idlc's I::TYPE_ID, a hash of its methods'
+    // signatures): a live update refuses a new instance that publishes a name under another
+    // type than the running one (libdomain's publish_interface<I> passes it).
+    int32_t (*interface_publish_typed)(const char* name, size_t name_len, void* object, uint32_t type_id);
 } lamina_domain_caps;
 
 typedef int64_t (*lamina_domain_entry_fn)(const lamina_domain_caps* caps);
@@ -133,9 +139,10 @@ static_assert(offsetof(lamina_domain_caps, device_claim) == 88);
 static_assert(offsetof(lamina_domain_caps, interface_lookup) == 128);
 static_assert(offsetof(lamina_domain_caps, device_irq_setup) == 144);
 static_assert(offsetof(lamina_domain_caps, device_config_read) == 160);
-static_assert(sizeof(lamina_domain_caps) == 168);
+static_assert(offsetof(lamina_domain_caps, interface_publish_typed) == 168);
+static_assert(sizeof(lamina_domain_caps) == 176);
 #else
-_Static_assert(sizeof(lamina_domain_caps) == 168, "lamina_domain_caps layout");
+_Static_assert(sizeof(lamina_domain_caps) == 176, "lamina_domain_caps layout");
 #endif
 
 #endif  // LAMINA_DOMAIN_ABI_H

@@ -129,7 +129,9 @@ DomainError call_thunk(Domain* d, void (*thunk)(void*), void* frame) {
     // count to drop, so a caller either sees Dead here or is waited for.
     __atomic_fetch_add(&d->threads_inside, 1, __ATOMIC_SEQ_CST);
     State s = d->get_state();
-    if (s == State::Failed || s == State::Dead) {
+    // A draining instance (Recovery::drain) lets no new call in: the caller's shadow waits for
+    // the instance replacing it, then calls again.
+    if (s == State::Failed || s == State::Dead || __atomic_load_n(&d->draining, __ATOMIC_SEQ_CST)) {
         __atomic_fetch_sub(&d->threads_inside, 1, __ATOMIC_RELEASE);
         return DomainError::Dead;
     }

@@ -176,7 +176,8 @@ void cap_exchange_free(void* object) {
 // fresh one before it destroys the failed one) takes the device over: the failed instance's
 // claim is quiesced and released first (MSI-X masked, bus mastering off, BARs unmapped), so
 // nothing the dead driver set up can reach memory once the new one resets the device. Only
-// an instance of the same package may do this, and only from a Failed or Dead holder.
+// an instance of the same domain may do this, and only from a Failed or Dead holder, or from
+// a healthy one that has drained for a restart or a live update (no call is inside it).
 Result<pci::PciDevice*> take_over_from_failed(Domain& d, uint16_t vendor, uint16_t device) {
     Domain* holder = nullptr;
     pci::PciDevice* dev = nullptr;
@@ -186,7 +187,7 @@ Result<pci::PciDevice*> take_over_from_failed(Domain& d, uint16_t vendor, uint16
         for (Domain* o : g_slots) {
             if (!is_live(o) || o == &d || __builtin_strcmp(o->name, d.name) != 0) continue;
             State s = o->get_state();
-            if (s != State::Failed && s != State::Dead) continue;
+            if (s != State::Failed && s != State::Dead && !__atomic_load_n(&o->draining, __ATOMIC_ACQUIRE)) continue;
             SpinlockGuard og(o->resources.lock);
             for (size_t i = 0; i < Manifest::MAX_DEVICES && !holder; i++) {
                 pci::PciDevice* p = o->resources.devices[i];
@@ -201,8 +202,8 @@ Result<pci::PciDevice*> take_over_from_failed(Domain& d, uint16_t vendor, uint16
         }
     }
     if (!holder) return Errno::Busy;
-    kprintf("domain %s (id %u): takes %04x:%04x over from failed instance %u\n", d.name, d.id, vendor, device,
-            holder->id);
+    kprintf("domain %s (id %u): takes %04x:%04x over from %s instance %u\n", d.name, d.id, vendor, device,
+            __atomic_load_n(&holder->draining, __ATOMIC_ACQUIRE) ? "the replaced" : "failed", holder->id);
     device::release_device(*holder, handle, *dev);
     return pci::claim(pci::Match::id(vendor, device), d.name);
 }
@@ -378,12 +379,16 @@ int32_t cap_interface_lookup(const char* name, size_t len, void** out) {
     });
 }
 
-int32_t cap_interface_publish(const char* name, size_t len, void* object) {
+int32_t cap_interface_publish_typed(const char* name, size_t len, void* object, uint32_t type_id) {
     return entry([&](Domain& d) -> Result<void> {
         if (len > Manifest::MAX_INTERFACE_NAME) return Errno::Inval;
         TRY(check_memory(name, len));
-        return publish(d, name, len, object);
+        return publish(d, name, len, object, type_id);
     });
+}
+
+int32_t cap_interface_publish(const char* name, size_t len, void* object) {
+    return cap_interface_publish_typed(name, len, object, 0);
 }
 
 }  // namespace
@@ -411,6 +416,7 @@ const lamina_domain_caps CAPS_TEMPLATE = {
     cap_device_irq_setup,
     cap_exchange_dma_segments,
     cap_device_config_read,
+    cap_interface_publish_typed,
 };
 
 }  // namespace lamina::domain

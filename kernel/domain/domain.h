@@ -95,6 +95,7 @@ struct Domain {
     FaultRecord fault;             // written once, by whoever marks the domain Failed
     Recovery* recovery = nullptr;  // g_domains_lock: the shadow's recovery that restarts it (recovery.h)
     bool restarting = false;       // atomic: its recovery is replacing it (shown as "restarting")
+    bool draining = false;         // atomic: replaced while healthy; new calls get Dead (recovery.cpp)
 
     Resources resources;  // what it holds in the kernel (resources.h)
 

@@ -33,7 +33,48 @@ private:
     sched::Mutex* m_;
 };
 
+size_t held_devices(Domain& d) {
+    SpinlockGuard g(d.resources.lock);
+    size_t n = 0;
+    for (pci::PciDevice* p : d.resources.devices) n += p != nullptr;
+    return n;
+}
+
 }  // namespace
+
+Result<void> Recovery::drain(Domain* old, uint64_t quiesce_ns) {
+    __atomic_store_n(&old->draining, true, __ATOMIC_SEQ_CST);
+    // call_thunk counts a caller inside before it reads `draining`, both seq_cst: a caller
+    // either sees the flag or is seen here.
+    uint64_t deadline = time::now_ns() + quiesce_ns;
+    while (__atomic_load_n(&old->threads_inside, __ATOMIC_SEQ_CST) != 0) {
+        if (time::now_ns() > deadline) {
+            __atomic_store_n(&old->draining, false, __ATOMIC_RELEASE);
+            kprintf("domain %s: the calls in flight did not finish within %lu ms\n", package_,
+                    (unsigned long)(quiesce_ns / 1'000'000));
+            return Errno::TimedOut;
+        }
+        sched::yield();
+    }
+    return {};
+}
+
+void Recovery::after_failed_replace(Domain* old, size_t devices) {
+    if (held_devices(*old) == devices) {  // untouched: it serves again
+        __atomic_store_n(&old->draining, false, __ATOMIC_RELEASE);
+        return;
+    }
+    // The replacement took a device over before it failed, and the device has been reset since:
+    // the old instance cannot drive it any more. A fresh instance of the running package takes
+    // its place, as after a crash.
+    kprintf("domain %s: the replacement failed after taking its device over: restarting %u.%u\n", package_,
+            old->package.manifest.version_major, old->package.manifest.version_minor);
+    if (auto r = replace(DomainError::None); r.is_error()) {
+        // Calls fault on the unmapped device and the shadow's recovery tries again.
+        __atomic_store_n(&old->draining, false, __ATOMIC_RELEASE);
+        kprintf("domain %s: the restart failed too (%s)\n", package_, r.error().name());
+    }
+}
 
 Recovery::Recovery(Domain* instance, Handover handover, void* context, sched::Mutex* calls)
     : Recovery(instance, handover, context, calls, policy_max(instance),
@@ -90,7 +131,14 @@ Result<void> Recovery::restart() {
     CallsLock calls(calls_);
     if (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) return Errno::Busy;
     ScopeGuard done([&] { __atomic_store_n(&busy_, false, __ATOMIC_RELEASE); });
-    return replace(DomainError::None);
+    if (calls_) return replace(DomainError::None);
+    Domain* old = instance_;
+    if (old->get_state() != State::Running) return Errno::Busy;  // a recovery's turn first
+    TRY(drain(old, RESTART_QUIESCE_NS));
+    size_t devices = held_devices(*old);
+    auto r = replace(DomainError::None);
+    if (r.is_error()) after_failed_replace(old, devices);
+    return r;
 }
 
 Result<void> Recovery::update(Domain* fresh, uint64_t quiesce_ns) {
@@ -115,9 +163,16 @@ Result<void> Recovery::update(Domain* fresh, uint64_t quiesce_ns) {
     });
     if (__atomic_exchange_n(&busy_, true, __ATOMIC_ACQUIRE)) return Errno::Busy;
     ScopeGuard done([&] { __atomic_store_n(&busy_, false, __ATOMIC_RELEASE); });
-    if (instance_->get_state() != State::Running) return Errno::Busy;  // a recovery's turn first
-    drop_fresh.dismiss();                                              // replace() owns it now
-    return replace(DomainError::None, fresh);
+    Domain* old = instance_;
+    if (old->get_state() != State::Running) return Errno::Busy;  // a recovery's turn first
+    // Without a calls lock (a driver called from several threads at once), the old instance
+    // drains instead; callers turned away wait in recover() for the new one (busy_ is ours).
+    if (!calls_) TRY(drain(old, quiesce_ns));
+    size_t devices = held_devices(*old);
+    drop_fresh.dismiss();  // replace() owns it now
+    auto r = replace(DomainError::None, fresh);
+    if (r.is_error() && !calls_) after_failed_replace(old, devices);
+    return r;
 }
 
 // A fresh instance (of the same package, or the update's), started, handed over to; then the
@@ -136,9 +191,11 @@ Result<void> Recovery::replace(DomainError why, Domain* prepared) {
         kprintf("domain %s: %s did not start\n", package_, what);
         return Errno::IO;
     }
+    if (updating) TRY(same_interface_types(*old, *fresh));
     if (auto r = handover_(context_, fresh); r.is_error()) {
         kprintf("domain %s: %s could not take over: %s\n", package_, what, r.error().name());
-        return r.error();
+        // An update's failure is the new package's (ENOENT would read as "no such domain").
+        return updating ? Result<void>(Errno::IO) : r;
     }
     drop_fresh.dismiss();
     still_old.dismiss();  // old goes below, restarting to the end

@@ -51,13 +51,20 @@ public:
     // for another's recovery finds the fresh instance running and returns at once.
     Result<void> recover(DomainError why) override;
     // Replaces a healthy instance (/proc/domctl restart): counted in restarts, not against the
-    // budget (an operator asked for it). Busy if a restart is under way.
+    // budget (an operator asked for it). Busy if a restart is under way. An instance without a
+    // calls lock drains first (see update()).
     Result<void> restart();
     // Live update (update.h): fresh, created from a new package and not yet started, replaces
     // the healthy instance the same way — started, handed over to (the same replay as after a
     // crash), then the old one destroyed. Waits at most quiesce_ns for the calls in flight to
     // finish (the calls lock) and returns TimedOut beyond. Whatever fails, fresh is destroyed
     // and the old instance keeps serving. Not counted in restarts.
+    // Without a calls lock (a driver, called from several threads at once), the old instance
+    // drains instead: new calls get Dead and their shadows wait in recover() for the new
+    // instance, and the update waits for the calls inside to leave; a driver's fresh instance
+    // then takes its devices over from the drained one (capabilities.cpp). If the new version
+    // fails after taking a device over, the old one cannot drive it any more: a fresh instance
+    // of the old package replaces it (counted as a restart).
     Result<void> update(Domain* fresh, uint64_t quiesce_ns);
     Domain* instance() const { return instance_; }
     uint64_t restarts() const { return restarts_; }
@@ -65,12 +72,18 @@ public:
     uint64_t last_recovery_ns() const { return last_recovery_ns_; }
 
 private:
-    static constexpr size_t MAX_TRACKED = 1000;  // the manifest's upper bound for max
+    static constexpr size_t MAX_TRACKED = 1000;                    // the manifest's upper bound for max
+    static constexpr uint64_t RESTART_QUIESCE_NS = 2'000'000'000;  // an operator's restart of a driver
 
     // Replaces the instance by fresh (nullptr: a new instance of the same package). Destroys
     // fresh if it fails.
     Result<void> replace(DomainError why, Domain* fresh = nullptr);
     Result<void> within_budget();
+    // Turns new calls away from old and waits at most quiesce_ns for the calls inside to leave.
+    Result<void> drain(Domain* old, uint64_t quiesce_ns);
+    // After a replacement of the drained old instance failed: old serves again if it still holds
+    // its `devices`, else a fresh instance of its package replaces it.
+    void after_failed_replace(Domain* old, size_t devices);
 
     Domain* instance_;
     char package_[Manifest::MAX_NAME + 1];

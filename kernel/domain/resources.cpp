@@ -4,6 +4,7 @@
 #include "kernel/domain/device.h"
 #include "kernel/iommu/iommu.h"
 #include "kernel/domain/domain.h"
+#include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
 
 namespace lamina::domain {
@@ -113,7 +114,7 @@ Result<void> free_pages(Domain& d, void* base, size_t count) {
     return free_run(d, d.resources.heap, base, count * mm::PAGE_SIZE);
 }
 
-Result<void> publish(Domain& d, const char* name, size_t len, void* object) {
+Result<void> publish(Domain& d, const char* name, size_t len, void* object, uint32_t type_id) {
     if (len == 0 || len > Manifest::MAX_INTERFACE_NAME) return Errno::Inval;
     Resources& r = d.resources;
     SpinlockGuard g(r.lock);
@@ -125,6 +126,7 @@ Result<void> publish(Domain& d, const char* name, size_t len, void* object) {
     __builtin_memcpy(e.name, name, len);
     e.name[len] = 0;
     e.object = object;
+    e.type_id = type_id;
     return {};
 }
 
@@ -134,6 +136,37 @@ void* find_published(Domain& d, const char* name) {
     for (size_t i = 0; i < r.export_count; i++)
         if (__builtin_strcmp(r.exports[i].name, name) == 0) return r.exports[i].object;
     return nullptr;
+}
+
+namespace {
+
+// The type id `d` published `name` with; NoEnt when it did not publish it.
+Result<uint32_t> published_type(Domain& d, const char* name) {
+    Resources& r = d.resources;
+    SpinlockGuard g(r.lock);
+    for (size_t i = 0; i < r.export_count; i++)
+        if (__builtin_strcmp(r.exports[i].name, name) == 0) return r.exports[i].type_id;
+    return Errno::NoEnt;
+}
+
+}  // namespace
+
+Result<void> same_interface_types(Domain& running, Domain& fresh) {
+    for (size_t i = 0;; i++) {
+        Resources::Export e;
+        {
+            SpinlockGuard g(running.resources.lock);
+            if (i == running.resources.export_count) return {};
+            e = running.resources.exports[i];
+        }
+        if (e.type_id == 0) continue;
+        auto t = published_type(fresh, e.name);
+        if (t.is_error() || t.value() != e.type_id) {
+            kprintf("domain %s: the new instance publishes '%s' as interface type %#x, the running one as %#x\n",
+                    running.name, e.name, t.is_error() ? 0u : t.value(), e.type_id);
+            return Errno::Inval;
+        }
+    }
 }
 
 pci::PciDevice* device_of(Domain& d, uint64_t handle) {

@@ -99,6 +99,7 @@ struct Resources {
     struct Export {
         char name[Manifest::MAX_INTERFACE_NAME + 1];
         void* object;
+        uint32_t type_id;  // the interface's (idlc's TYPE_ID); 0 when published untyped
     };
 
     mutable Spinlock lock;
@@ -127,9 +128,12 @@ Result<void*> alloc_pages(Domain& d, size_t count);
 Result<void> free_pages(Domain& d, void* base, size_t count);
 
 // Published objects (interface_publish / find_export). Exist for a name already published,
-// NoSpc when the table is full.
-Result<void> publish(Domain& d, const char* name, size_t len, void* object);
+// NoSpc when the table is full. type_id: the interface's, 0 when the domain did not say.
+Result<void> publish(Domain& d, const char* name, size_t len, void* object, uint32_t type_id = 0);
 void* find_published(Domain& d, const char* name);
+// Live update: every name `running` published with a type id, `fresh` published with the same
+// one. Inval (and the kernel log says which name and ids) otherwise.
+Result<void> same_interface_types(Domain& running, Domain& fresh);
 
 // The device behind a claim handle, or nullptr.
 pci::PciDevice* device_of(Domain& d, uint64_t handle);

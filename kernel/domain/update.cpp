@@ -62,22 +62,13 @@ Result<void> update(const char* name, const char* package) {
     }
 
     // Read before anything is quiesced: the file may come through the very domain updated.
-    auto loaded = posix::load_regular_file(path, posix::access::Read);
+    auto loaded = posix::read_whole_file(path, posix::access::Read);
     if (loaded.is_error()) {
         kprintf("domctl: update %s: cannot read %s: %s\n", name, path, loaded.error().name());
         return loaded.error();
     }
-    // The whole package in kernel memory (a LoadedFile holds only its first bytes).
-    posix::LoadedFile& opened = loaded.value();
-    size_t size = opened.size;
-    auto* bytes = static_cast<uint8_t*>(mm::kmalloc(size ? size : 1));
-    auto read = bytes ? opened.read(0, bytes, size) : Result<void>(Errno::NoMem);
-    opened.free();
-    if (read.is_error()) {
-        mm::kfree(bytes);
-        kprintf("domctl: update %s: cannot read %s: %s\n", name, path, read.error().name());
-        return read.error();
-    }
+    uint8_t* bytes = loaded.value().data;
+    size_t size = loaded.value().size;
     auto* file = new (std::nothrow) PackageFile{bytes, size, 1};
     if (!file) {
         mm::kfree(bytes);

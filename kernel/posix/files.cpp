@@ -582,4 +582,16 @@ Result<LoadedFile> load_regular_file(const char* path, int access_mask) {
     return out;
 }
 
+Result<WholeFile> read_whole_file(const char* path, int access_mask) {
+    LoadedFile opened = TRY(load_regular_file(path, access_mask));
+    WholeFile whole{static_cast<uint8_t*>(mm::kmalloc(opened.size ? opened.size : 1)), opened.size};
+    auto read = whole.data ? opened.read(0, whole.data, whole.size) : Result<void>(Errno::NoMem);
+    opened.free();
+    if (read.is_error()) {
+        mm::kfree(whole.data);
+        return read.error();
+    }
+    return whole;
+}
+
 }  // namespace lamina::posix

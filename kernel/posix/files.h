@@ -79,6 +79,13 @@ Result<LoadedFile> load_executable_file(const char* path);
 // The same lookup for any regular file the caller may access with access_mask (access::Read...):
 // a domain package for a live update (read() the rest past the head).
 Result<LoadedFile> load_regular_file(const char* path, int access_mask);
+// A whole regular file in kernel memory, looked up as load_regular_file does: for files the
+// kernel itself consumes at once (a domain package). `data` is kmalloc'd; the caller kfree()s it.
+struct WholeFile {
+    uint8_t* data = nullptr;
+    size_t size = 0;
+};
+Result<WholeFile> read_whole_file(const char* path, int access_mask);
 
 // Wall-clock time, for timestamps (the RTC at boot plus the monotonic clock).
 Timespec realtime_now();

@@ -335,7 +335,7 @@ TEST(DomainLoader, RunsHelloTwice) {
         HostCaps::log.clear();
         auto entry = reinterpret_cast<lamina_domain_entry_fn>(li->entry);
         EXPECT_EQ(entry(&caps), 42);
-        EXPECT_EQ(HostCaps::log, "hello from a domain (ABI 1.2, domain 7)\n");
+        EXPECT_EQ(HostCaps::log, "hello from a domain (ABI 1.3, domain 7)\n");
     }
     EXPECT_EQ(HostCaps::published, 4u);
     EXPECT_EQ(HostCaps::injection_entries, 2u);

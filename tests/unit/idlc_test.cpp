@@ -116,6 +116,35 @@ TEST(IdlcTest, TypeIdsHashTheDocumentedLayouts) {
               hashed("struct Out{i:In[2]#" + std::to_string(first_id(in)) + ";}"));
 }
 
+// An interface's TYPE_ID hashes its methods' signatures (tools/idlc/type_ids.h): live update
+// refuses a new instance whose interface differs under the same name.
+TEST(IdlcTest, InterfaceTypeIdsHashTheSignatures) {
+    auto interface_id = [](const std::string& text) -> lamina::TypeId {
+        idlc::Output out = compile(text);
+        EXPECT_TRUE(out.ok) << (out.errors.empty() ? "" : out.errors[0].text());
+        const std::string key = "static constexpr TypeId TYPE_ID = ";
+        size_t at = out.header.find(key);
+        return at == std::string::npos
+                   ? 0
+                   : lamina::TypeId(std::stoul(out.header.substr(at + key.size(), 10), nullptr, 16));
+    };
+    const std::string buf = "struct Buf { n: u32; }\n";
+    lamina::TypeId base = interface_id(buf + "interface I { method f(a: u64, b: RRef<Buf>) -> Result<u32> [retry]; }");
+    lamina::TypeId buf_id = first_id(compile(buf));
+    EXPECT_EQ(base, hashed("interface I{f(a:u64,b:RRef<Buf>#" + std::to_string(buf_id) + ",)->u32[retry];}"));
+    EXPECT_EQ(base, interface_id(buf + "interface I { method f(a: u64, b: RRef<Buf>) -> Result<u32> [retry]; }"));
+    // Each of these is a different interface to a caller.
+    for (const std::string& other : std::vector<std::string>{
+             buf + "interface I { method f(a: u32, b: RRef<Buf>) -> Result<u32> [retry]; }",
+             buf + "interface I { method f(a: u64, b: lend RRef<Buf>) -> Result<u32> [retry]; }",
+             buf + "interface I { method f(a: u64, b: RRef<Buf>) -> Result<u32>; }",
+             buf + "interface I { method g(a: u64, b: RRef<Buf>) -> Result<u32> [retry]; }",
+             buf + "interface J { method f(a: u64, b: RRef<Buf>) -> Result<u32> [retry]; }",
+             "struct Buf { n: u64; }\ninterface I { method f(a: u64, b: RRef<Buf>) -> Result<u32> [retry]; }",
+         })
+        EXPECT_NE(interface_id(other), base) << other;
+}
+
 // One definition of the hash and the built-in ids serves idlc and rref.h.
 TEST(IdlcTest, SharedTypeIdDefinitions) {
     static_assert(lamina::type_id::fnv1a("") == 0x811c9dc5u);  // FNV-1a test vectors

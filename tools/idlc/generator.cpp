@@ -145,6 +145,9 @@ namespace lamina::idl {
 // interface ${I} (${path}:${line})
 class ${I} {
 public:
+    // Changes with any method's signature (tools/idlc/type_ids.h); live update compares it.
+    static constexpr TypeId TYPE_ID = ${type_id};
+
     ${pure_virtuals}
 
 protected:
@@ -584,6 +587,7 @@ private:
         return expand(INTERFACE,
                       {
                           {"I", in.name},
+                          {"type_id", hex(interface_type_id(in))},
                           {"path", m_.path},
                           {"line", std::to_string(in.line)},
                           {"pure_virtuals", join(in.methods,

@@ -80,4 +80,26 @@ TypeId handle_target_id(const Type& t) {
     }
 }
 
+namespace {
+
+std::string signature_part(const Type& t) {
+    std::string out = layout_spelling(t);
+    if (t.is_handle()) return out + "#" + std::to_string(handle_target_id(t));
+    const Type& et = t.element();
+    if (et.kind == TypeKind::Struct || et.kind == TypeKind::Enum) out += "#" + std::to_string(value_type_id(et));
+    return out;
+}
+
+}  // namespace
+
+TypeId interface_type_id(const InterfaceDecl& in) {
+    std::string layout = "interface " + in.name + "{";
+    for (const Method& m : in.methods) {
+        layout += m.name + "(";
+        for (const Param& p : m.params) layout += p.name + ":" + (p.lend ? "&" : "") + signature_part(p.type) + ",";
+        layout += ")->" + signature_part(m.ret) + (m.retry ? "[retry]" : "") + ";";
+    }
+    return lamina::declared_type_id(hash(layout + "}"));
+}
+
 }  // namespace idlc

@@ -25,4 +25,12 @@ TypeId value_type_id(const Type& t);
 // The id of the heap object a handle (RRef, RRefArray, RRefDeque, RRefBytes) points to.
 TypeId handle_target_id(const Type& t);
 
+// An interface's: the hash of
+//   interface NAME{METHOD(PARAM:TYPE,...)->TYPE[retry];...}
+// where each TYPE is its IDL spelling (lend parameters as &TYPE) followed by #ID for a struct,
+// an enum or a handle's target, so that a change to a method, a parameter or any type it
+// passes changes the id. Interface-typed parameters add their name only (interfaces may refer
+// to each other). Live update compares these ids (kernel/domain/update.h).
+TypeId interface_type_id(const InterfaceDecl& in);
+
 }  // namespace idlc

@@ -69,7 +69,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
     auto instance = make_own<Instance>(*static_cast<idl::Block*>(block));
     if (instance.is_error()) return -int64_t(instance.error().code());
     idl::Fs* exported = &instance.value()->service;
-    if (int32_t rc = caps.interface_publish("fs", 2, exported); rc != 0) return -rc;
+    if (int32_t rc = domain_rt::publish_interface(caps, "fs", exported); rc != 0) return -rc;
     g_instance = instance.value().release();
     return 0;
 }

@@ -209,7 +209,7 @@ int64_t domain_main(const lamina_domain_caps& caps) {
         return -int64_t(r.error().code());
     }
     idl::Net* exported = &in->exported;
-    if (int32_t rc = caps.interface_publish("net", 3, exported); rc != 0) return -rc;
+    if (int32_t rc = domain_rt::publish_interface(caps, "net", exported); rc != 0) return -rc;
     if (int32_t rc = caps.thread_create(loop, in, "loop", 4, nullptr); rc != 0) {
         log("cannot start the loop thread: errno %d", rc);
         return -rc;
