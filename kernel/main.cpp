@@ -9,6 +9,7 @@
 #include "kernel/boot/cmdline.h"
 #include "kernel/dev/acpi/platform.h"
 #include "kernel/dev/pci/pci.h"
+#include "kernel/iommu/iommu.h"
 #include "kernel/dev/serial.h"
 #include "kernel/domain/domain.h"
 #include "kernel/irq/irq.h"
@@ -146,6 +147,7 @@ constexpr uint64_t UNMAPPED_ADDRESS = 0x4000000000;  // 256 GiB
     if (auto r = irq::init(); r.is_error()) panic("cannot set up interrupt controllers: %s", r.error().name());
     if (auto r = time::init(); r.is_error()) panic("cannot calibrate the clocks: %s", r.error().name());
     pci::init(g_boot_info);
+    iommu::init();
     domain::init(g_boot_info);
     storage::init(g_boot_info);
     cpu::sti();

@@ -38,6 +38,10 @@ enum Control : uint64_t {
     POLLED_WAITS = 5,       // waits in polled mode
     USES_INTERRUPTS = 6,    // 1 when the I/O queues run on MSI-X
     STALL_CONTROLLER = 7,   // disable the controller behind the driver's back: the next command times out
+    // op = PHYS | 8 (PHYS page aligned, not 0): a read of LBA 0 into PHYS, memory this domain
+    // was never given: an IOMMU refuses the controller's write and the domain is failed for it
+    // (docs/iommu.md). Returns the command's NVMe status (0: the device wrote PHYS).
+    STRAY_DMA = 8,
 };
 
 class DomainPlatform final : public domain_rt::DevicePlatform<Platform> {
@@ -125,7 +129,27 @@ uint64_t reinit(bool interrupts) {
     return 0;
 }
 
+uint64_t stray_dma(uint64_t phys) {
+    DmaSegment segment{phys, 512};
+    BlockRequest r;
+    r.tag = ~0ull;
+    r.op = BlockOp::Read;
+    r.lba = 0;
+    r.blocks = 1;
+    r.segments = &segment;
+    r.segment_count = 1;
+    if (g_controller->submit(0, &r, 1).is_error()) return 5;  // EIO
+    BlockCompletion done[8];
+    for (;;) {
+        auto n = g_controller->wait(0, done, 8);
+        if (n.is_error() || n.value() == 0) return 5;
+        for (uint32_t i = 0; i < n.value(); i++)
+            if (done[i].tag == ~0ull) return uint64_t(done[i].status.sct) << 8 | done[i].status.sc;
+    }
+}
+
 uint64_t control(uint64_t op) {
+    if ((op & 0xFFF) == STRAY_DMA && op >> 12) return stray_dma(op & ~0xFFFull);
     switch (op) {
         case CRASH_IN_FLIGHT:
             __atomic_store_n(&g_platform->crash_armed, true, __ATOMIC_RELEASE);

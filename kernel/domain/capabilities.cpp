@@ -165,8 +165,11 @@ int32_t cap_exchange_alloc(size_t size, size_t align, uint64_t type, void** out)
 }
 
 void cap_exchange_free(void* object) {
-    checked_entry("exchange_free: not an object it owns (ownership violation)",
-                  [&](Domain& d) { return with_exchange_heap([&](ExchangeHeap& x) { return x.free(d.id, object); }); });
+    checked_entry("exchange_free: not an object it owns (ownership violation)", [&](Domain& d) -> Result<void> {
+        TRY(with_exchange_heap([&](ExchangeHeap& x) { return x.free(d.id, object); }));
+        device::revoke_exchange(d.id);
+        return {};
+    });
 }
 
 // A fresh instance of a driver whose previous instance failed (a shadow's recovery starts the
@@ -207,8 +210,14 @@ Result<pci::PciDevice*> take_over_from_failed(Domain& d, uint16_t vendor, uint16
 
 Result<pci::PciDevice*> claim_device(Domain& d, uint16_t vendor, uint16_t device) {
     auto claimed = pci::claim(pci::Match::id(vendor, device), d.name);
-    if (claimed.is_error() && claimed.error().code() == Errno::Busy) return take_over_from_failed(d, vendor, device);
-    return claimed;
+    bool busy = claimed.is_error() && claimed.error().code() == Errno::Busy;
+    pci::PciDevice* dev = busy ? TRY(take_over_from_failed(d, vendor, device)) : TRY(std::move(claimed));
+    // Its DMA goes through d's IOMMU space from now on (nothing mapped yet: it reaches nothing).
+    if (auto a = device::attach(d, *dev); a.is_error()) {
+        (void)pci::release(dev);
+        return a.error();
+    }
+    return dev;
 }
 
 int32_t cap_device_claim(uint16_t vendor, uint16_t device, uint32_t index, lamina_device_info* out) {
@@ -356,6 +365,9 @@ int32_t cap_exchange_dma_segments(const void* object, uint64_t offset, uint64_t 
             at += piece;
             left -= piece;
         }
+        // Asking for the bus address is handing the bytes to the device: mapped until the
+        // object leaves d (device::revoke_exchange).
+        for (uint32_t i = 0; i < n; i++) TRY(device::grant_exchange(d, object, out[i].bus_address, out[i].length));
         return n;
     });
 }

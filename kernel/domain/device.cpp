@@ -3,6 +3,9 @@
 #include "kernel/arch/x86_64/interrupts.h"
 #include "kernel/arch/x86_64/lapic.h"
 #include "kernel/dev/pci/pci.h"
+#include "kernel/domain/exchange_heap.h"
+#include "kernel/domain/internal.h"
+#include "kernel/iommu/iommu.h"
 #include "kernel/domain/domain.h"
 #include "kernel/irq/irq.h"
 #include "kernel/irq/msi.h"
@@ -31,15 +34,71 @@ void on_device_interrupt(arch::InterruptFrame& f) {
 
 bool valid_handle(uint64_t handle) { return handle >= 1 && handle <= Manifest::MAX_DEVICES; }
 
+iommu::DeviceId iommu_id(pci::PciDevice& dev) {
+    return {dev.address().bus, dev.address().device, dev.address().function};
+}
+
+// A DMA the IOMMU refused is the fault of the domain that holds the device, as a CPU fault in
+// its code would be: marked Failed (its devices stop mastering the bus), its shadow recovers.
+void on_dma_fault(const iommu::Fault& f) {
+    SpinlockGuard g(g_domains_lock);
+    for (Domain* d : g_slots) {
+        if (!is_live(d) || d->id != f.owner) continue;
+        kprintf("domain %s (id %u): its device %02x:%02x.%u %s %#lx outside its grants\n", d->name, d->id, f.device.bus,
+                f.device.device, f.device.function, f.write ? "wrote" : "read", f.address);
+        mark_failed(d, {FaultRecord::Cause::Violation, 0, f.address, f.reason});
+    }
+}
+
+struct HeldBy {
+    ExchangeHeap& heap;
+    uint32_t owner;
+};
+
+bool still_held(void* context, const void* object) {
+    auto& held = *static_cast<HeldBy*>(context);
+    auto h = held.heap.header_of(object);
+    return h.is_ok() &&
+           (h.value()->owner == held.owner || (h.value()->lend_count && h.value()->borrower == held.owner));
+}
+
 }  // namespace
 
 Result<DmaBuffer> dma_alloc(Domain& d, size_t size) {
     if (size == 0 || size > MAX_DMA_BYTES) return Errno::Inval;
     uint64_t phys = TRY(alloc_run(d, d.resources.dma, size));
-    return DmaBuffer{mm::phys_to_virt(phys), phys};  // no IOMMU: bus addresses are physical
+    // IOVA = physical address: with or without the IOMMU the device is told the physical one.
+    if (auto m = iommu::map(d.id, phys, size); m.is_error()) {
+        (void)free_run(d, d.resources.dma, mm::phys_to_virt(phys), size);
+        return m.error();
+    }
+    return DmaBuffer{mm::phys_to_virt(phys), phys};
 }
 
-Result<void> dma_free(Domain& d, void* base, size_t size) { return free_run(d, d.resources.dma, base, size); }
+Result<void> dma_free(Domain& d, void* base, size_t size) {
+    // Unmapped before the frames can go to anyone else.
+    iommu::unmap(d.id, mm::virt_to_phys(base), size);
+    return free_run(d, d.resources.dma, base, size);
+}
+
+Result<void> attach(Domain& d, pci::PciDevice& dev) {
+    static bool handler_set;
+    if (!__atomic_exchange_n(&handler_set, true, __ATOMIC_ACQ_REL)) iommu::set_fault_handler(on_dma_fault);
+    return iommu::attach(d.id, iommu_id(dev));
+}
+
+Result<void> grant_exchange(Domain& d, const void* object, uint64_t phys, size_t bytes) {
+    return iommu::grant(d.id, object, phys, bytes);
+}
+
+void revoke_exchange(uint32_t owner) {
+    if (!iommu::has_grants(owner)) return;
+    // One look at the heap for all of the owner's grants (lock order: the heap, then the IOMMU).
+    with_exchange_heap([&](ExchangeHeap& x) {
+        HeldBy held{x, owner};
+        iommu::revoke_stale(owner, still_held, &held);
+    });
+}
 
 Result<uint32_t> irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint32_t count) {
     if (!valid_handle(handle) || count == 0) return Errno::Inval;
@@ -135,6 +194,8 @@ void release_device(Domain& d, uint64_t handle, pci::PciDevice& dev) {
     // vectors away: a message already in flight still finds the handler.
     if (auto e = pci::release(&dev); e.is_error())
         kprintf("domain %s: releasing a device failed: %s\n", d.name, e.error().name());
+    // Quiet now: its translation goes, so nothing of d is reachable through it any more.
+    iommu::detach(d.id, iommu_id(dev));
     for (uint32_t i = 0; i < n; i++) {
         arch::set_interrupt_handler(vectors[i], nullptr);
         // Waiters (threads of the dying domain) see their slice end and leave.

@@ -24,7 +24,7 @@ namespace lamina::domain::device {
 
 struct DmaBuffer {
     void* base;
-    uint64_t bus;  // no IOMMU: the physical address
+    uint64_t bus;  // the physical address (the IOMMU maps IOVA = physical)
 };
 
 // A zeroed, physically contiguous region owned by the domain, freed at teardown (after its
@@ -43,6 +43,14 @@ Result<uint32_t> irq_setup(Domain& d, uint64_t handle, pci::PciDevice& dev, uint
 Result<void> irq_wait_slice(Domain& d, uint64_t handle, uint32_t entry, uint64_t deadline_ns, uint64_t slice_ns);
 // Interrupts that arrived on the entry (tests and statistics); 0 if not set up.
 uint64_t irq_count(const Domain& d, uint64_t handle, uint32_t entry);
+
+// The IOMMU side (kernel/iommu): a device d claimed translates through d's space from attach
+// on (NoMem, NoEnt when no unit covers it); exchange-heap pages handed to d's devices are
+// mapped by grant_exchange and unmapped by revoke_exchange once the objects left d (called
+// after an object moves, is freed or a loan ends). No-ops without an IOMMU.
+Result<void> attach(Domain& d, pci::PciDevice& dev);
+Result<void> grant_exchange(Domain& d, const void* object, uint64_t phys, size_t bytes);
+void revoke_exchange(uint32_t owner);
 
 // Quiesces and releases one device of d: its MSI-X entries masked and vectors freed, then
 // pci::release (bus mastering off, MSI-X masked, BARs unmapped). Used by teardown and when a

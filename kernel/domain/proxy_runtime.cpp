@@ -5,6 +5,7 @@
 #include <new>
 #include <type_traits>
 
+#include "kernel/domain/device.h"
 #include "kernel/domain/internal.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
@@ -76,8 +77,12 @@ DomainError proxy_rt::call_into(DomainRecord& callee, Thunk thunk, void* frame) 
     return domain::call_thunk(d, thunk, frame);
 }
 
+// A driver domain's device may hold exchange-heap pages of objects that just left the domain
+// (moved on, freed, loan ended): their IOMMU mappings go now.
 Result<void> proxy_rt::move_rref(void* object, TypeId type, DomainId from, DomainId to) {
-    return with_exchange_heap([&](ExchangeHeap& x) { return x.transfer_typed(object, type, from, to); });
+    Result<void> r = with_exchange_heap([&](ExchangeHeap& x) { return x.transfer_typed(object, type, from, to); });
+    domain::device::revoke_exchange(from);
+    return r;
 }
 
 Result<DomainId> proxy_rt::lend_rref(const void* object, DomainId lender, DomainId borrower) {
@@ -86,14 +91,17 @@ Result<DomainId> proxy_rt::lend_rref(const void* object, DomainId lender, Domain
 
 void proxy_rt::end_loan(const void* object, DomainId borrower, DomainId previous) {
     with_exchange_heap([&](ExchangeHeap& x) { (void)x.end_loan(object, borrower, previous); });
+    domain::device::revoke_exchange(borrower);
 }
 
 bool proxy_rt::rescue_rref(void* object, TypeId type, DomainId from, DomainId to) {
-    return with_exchange_heap([&](ExchangeHeap& x) {
+    bool ok = with_exchange_heap([&](ExchangeHeap& x) {
         auto h = x.header_of(object);
         if (h.is_error() || h.value()->type != type) return false;
         return x.transfer(object, from, to).is_ok();
     });
+    domain::device::revoke_exchange(from);
+    return ok;
 }
 
 void proxy_rt::ownership_violation(DomainId culprit, Error error) {
@@ -113,6 +121,7 @@ Result<void*> exchange::allocate(TypeId type, size_t size) {
 Result<void> exchange::free(void* object) {
     DomainId caller = proxy_rt::current_domain();
     Result<void> r = with_exchange_heap([&](ExchangeHeap& x) { return x.free(caller, object); });
+    domain::device::revoke_exchange(caller);
     if (r.is_error()) proxy_rt::ownership_violation(caller, r.error());
     return r;
 }

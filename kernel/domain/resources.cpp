@@ -2,6 +2,7 @@
 
 #include "kernel/dev/pci/pci.h"
 #include "kernel/domain/device.h"
+#include "kernel/iommu/iommu.h"
 #include "kernel/domain/domain.h"
 #include "kernel/lib/log.h"
 #include "kernel/mm/memory.h"
@@ -185,7 +186,8 @@ void release_all(Domain& d) {
         }
         if (dev) device::release_device(d, i + 1, *dev);
     }
-    free_runs(d, r.dma);  // after the devices: nothing DMAs into it anymore
+    iommu::destroy_space(d.id);  // no device translates through it any more
+    free_runs(d, r.dma);         // after the devices: nothing DMAs into it anymore
     free_runs(d, r.heap);
 }
 

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstdlib>
 #include <cstring>
 
 namespace lamina::test {
@@ -58,6 +59,9 @@ Qemu::Qemu(const BootOptions& o, const std::string& log_path) : log_path_(log_pa
     if (o.snapshot) args.push_back("--snapshot");
     if (!o.image.empty()) args.push_back("--profile=" + o.profile);
     if (o.direct) args.push_back("--direct");
+    const char* iommu = getenv("LAMINA_IOMMU");
+    bool with_iommu = o.iommu && !(iommu && std::string(iommu) == "off");
+    args.push_back(with_iommu ? "--iommu=on" : "--iommu=off");
     if (!o.append.empty()) args.push_back("--append=" + o.append);
     args.push_back(image);
 

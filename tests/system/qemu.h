@@ -22,6 +22,9 @@ struct BootOptions {
     std::vector<std::string> forwards;
     std::string image;     // a disk image to boot instead of the profile's
     bool snapshot = true;  // false: the guest writes to the image itself
+    // An Intel IOMMU in front of the devices (images/run --iommu); LAMINA_IOMMU=off in the
+    // environment turns it off for every test.
+    bool iommu = true;
 };
 
 class Qemu {

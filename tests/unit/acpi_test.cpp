@@ -329,6 +329,45 @@ Bytes hpet() {
     return sdt("HPET", 1, b);
 }
 
+// A DMAR like QEMU's intel-iommu on q35 (VT-d 8.1): host address width 38 (39 bits), one DRHD
+// listing an IOAPIC and two endpoints, and an RMRR for 00:1d.0.
+Bytes dmar_body(uint8_t drhd_flags = 0, uint64_t register_base = 0xFED90000) {
+    Bytes b;
+    put8(b, 38);
+    put8(b, 0);
+    for (int i = 0; i < 10; i++) put8(b, 0);
+    auto scope = [](Bytes& s, uint8_t type, uint8_t id, uint8_t bus, uint8_t dev, uint8_t fn) {
+        put8(s, type);
+        put8(s, 8);
+        put16(s, 0);
+        put8(s, id);
+        put8(s, bus);
+        put8(s, dev);
+        put8(s, fn);
+    };
+    Bytes scopes;
+    scope(scopes, 3, 0, 0xFF, 0, 0);  // IOAPIC 0
+    scope(scopes, 1, 0, 0, 1, 0);     // 00:01.0
+    scope(scopes, 1, 0, 0, 2, 0);     // 00:02.0
+    put16(b, 0);                      // DRHD
+    put16(b, uint16_t(16 + scopes.size()));
+    put8(b, drhd_flags);
+    put8(b, 0);
+    put16(b, 0);
+    put64(b, register_base);
+    b.insert(b.end(), scopes.begin(), scopes.end());
+    Bytes rmrr_scope;
+    scope(rmrr_scope, 1, 0, 0, 0x1D, 0);
+    put16(b, 1);  // RMRR
+    put16(b, uint16_t(24 + rmrr_scope.size()));
+    put16(b, 0);
+    put16(b, 0);
+    put64(b, 0x7E000000);
+    put64(b, 0x7E0FFFFF);
+    b.insert(b.end(), rmrr_scope.begin(), rmrr_scope.end());
+    return b;
+}
+
 // Where the synthetic tables live; the addresses mimic a 128 MiB q35 guest under SeaBIOS.
 constexpr uint64_t RSDP_AT = 0xF5A10;
 constexpr uint64_t RSDT_AT = 0x7FE1000;
@@ -339,6 +378,7 @@ constexpr uint64_t HPET_AT = 0x7FE5000;
 constexpr uint64_t MCFG_AT = 0x7FE6000;
 constexpr uint64_t WAET_AT = 0x7FE7000;
 constexpr uint64_t DSDT_AT = 0x7FE8000;
+constexpr uint64_t DMAR_AT = 0x7FE9000;
 
 struct Layout {
     uint8_t rsdp_revision = 2;
@@ -349,8 +389,13 @@ struct Layout {
     uint32_t madt_flags = acpi::MADT_FLAG_PCAT_COMPAT;
     Bytes aml = q35_aml();
     std::vector<acpi::McfgSegment> mcfg_segments = {{0xB0000000, 0, 0, 255}};
+    Bytes dmar;  // a DMAR body; none when empty
 
-    std::vector<uint64_t> table_addresses() const { return {FADT_AT, MADT_AT, HPET_AT, MCFG_AT, WAET_AT}; }
+    std::vector<uint64_t> table_addresses() const {
+        std::vector<uint64_t> all = {FADT_AT, MADT_AT, HPET_AT, MCFG_AT, WAET_AT};
+        if (!dmar.empty()) all.push_back(DMAR_AT);
+        return all;
+    }
 
     FakeMemory build() const {
         FakeMemory memory;
@@ -372,6 +417,7 @@ struct Layout {
         memory.add(MCFG_AT, mcfg(mcfg_segments));
         memory.add(WAET_AT, sdt("WAET", 1, {0x02, 0, 0, 0}));
         memory.add(DSDT_AT, sdt("DSDT", 1, aml));
+        if (!dmar.empty()) memory.add(DMAR_AT, sdt("DMAR", 1, dmar));
         return memory;
     }
 };
@@ -1276,3 +1322,67 @@ TEST(AcpiFuzz, TruncatedRegions) {
 }
 
 }  // namespace
+
+// --- DMAR (Intel VT-d) -----------------------------------------------------------------------
+
+TEST(AcpiDmar, AbsentWithoutTheTable) {
+    FakeMemory memory = Layout{}.build();
+    PARSE_OK(a, memory);
+    EXPECT_FALSE(a.dmar().present);
+}
+
+TEST(AcpiDmar, UnitsScopesAndReservedRegions) {
+    Layout l;
+    l.dmar = dmar_body();
+    FakeMemory memory = l.build();
+    PARSE_OK(a, memory);
+    const auto& d = a.dmar();
+    ASSERT_TRUE(d.present);
+    EXPECT_EQ(d.host_address_width, 38);
+    ASSERT_EQ(d.units.size(), 1u);
+    const auto& u = d.units[0];
+    EXPECT_EQ(u.register_base, 0xFED90000u);
+    EXPECT_EQ(u.register_pages, 1u);
+    EXPECT_FALSE(u.include_pci_all);
+    ASSERT_EQ(u.scopes.size(), 3u);
+    EXPECT_EQ(u.scopes[0].type, acpi::DmarScopeType::IoApic);
+    EXPECT_EQ(u.scopes[1].type, acpi::DmarScopeType::PciEndpoint);
+    EXPECT_EQ(u.scopes[1].start_bus, 0);
+    EXPECT_EQ(u.scopes[1].path_length, 1);
+    EXPECT_EQ(u.scopes[1].path[0].device, 1);
+    EXPECT_EQ(u.scopes[2].path[0].device, 2);
+    ASSERT_EQ(d.rmrrs.size(), 1u);
+    EXPECT_EQ(d.rmrrs[0].base, 0x7E000000u);
+    EXPECT_EQ(d.rmrrs[0].limit, 0x7E0FFFFFu);
+    ASSERT_EQ(d.rmrrs[0].scopes.size(), 1u);
+    EXPECT_EQ(d.rmrrs[0].scopes[0].path[0].device, 0x1D);
+}
+
+TEST(AcpiDmar, IncludePciAll) {
+    Layout l;
+    l.dmar = dmar_body(acpi::DRHD_FLAG_INCLUDE_PCI_ALL);
+    FakeMemory memory = l.build();
+    PARSE_OK(a, memory);
+    ASSERT_EQ(a.dmar().units.size(), 1u);
+    EXPECT_TRUE(a.dmar().units[0].include_pci_all);
+}
+
+TEST(AcpiDmar, MalformedEntriesFailTheParse) {
+    // A register base that is not page aligned.
+    Layout unaligned;
+    unaligned.dmar = dmar_body(0, 0xFED90010);
+    FakeMemory m1 = unaligned.build();
+    expect_error(m1);
+    // A device scope longer than its DRHD: byte 16 of the body is the DRHD's length.
+    Layout overlong;
+    overlong.dmar = dmar_body();
+    overlong.dmar[12 + 2] = 100;
+    FakeMemory m2 = overlong.build();
+    expect_error(m2);
+    // A scope whose length leaves half a path entry.
+    Layout odd;
+    odd.dmar = dmar_body();
+    odd.dmar[12 + 16 + 1] = 7;
+    FakeMemory m3 = odd.build();
+    expect_error(m3);
+}

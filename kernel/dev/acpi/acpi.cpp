@@ -288,6 +288,8 @@ private:
                 TRY(parse_mcfg(phys));
             else if (signature_is(header.signature, "HPET") && !acpi_.hpet_.present)
                 TRY(parse_hpet(phys));
+            else if (signature_is(header.signature, "DMAR") && !acpi_.dmar_.present)
+                TRY(parse_dmar(phys));
         }
         if (acpi_.fadt_.present && acpi_.fadt_.dsdt_address != 0) TRY(parse_dsdt(acpi_.fadt_.dsdt_address));
         return {};
@@ -453,6 +455,81 @@ private:
         info.hpet_number = hpet.hpet_number;
         info.minimum_tick = hpet.minimum_clock_tick;
         info.event_timer_block_id = hpet.event_timer_block_id;
+        return {};
+    }
+
+    Result<void> parse_dmar(uint64_t phys) {
+        Table table = TRY(map_table(mapper_, phys, "DMAR", sizeof(Dmar)));
+        Dmar dmar = load<Dmar>(table.data);
+        DmarInfo& info = acpi_.dmar_;
+        info.present = true;
+        info.host_address_width = dmar.host_address_width;
+        info.interrupt_remapping = (dmar.flags & DMAR_FLAG_INTR_REMAP) != 0;
+        for (size_t offset = sizeof(Dmar); offset < table.length;) {
+            if (table.length - offset < sizeof(DmarEntryHeader)) return Errno::Inval;
+            auto header = load<DmarEntryHeader>(table.data + offset);
+            if (header.length < sizeof(DmarEntryHeader) || header.length > table.length - offset) return Errno::Inval;
+            const uint8_t* entry = table.data + offset;
+            switch (static_cast<DmarType>(header.type)) {
+                case DmarType::Drhd: {
+                    if (header.length < sizeof(DmarDrhdEntry)) return Errno::Inval;
+                    auto drhd = load<DmarDrhdEntry>(entry);
+                    // 8.3: the registers are page aligned.
+                    if (drhd.register_base == 0 || drhd.register_base % 4096 != 0 || drhd.size > 4) return Errno::Inval;
+                    DmarUnit unit;
+                    unit.register_base = drhd.register_base;
+                    unit.register_pages = 1u << drhd.size;
+                    unit.segment = drhd.segment;
+                    unit.include_pci_all = (drhd.flags & DRHD_FLAG_INCLUDE_PCI_ALL) != 0;
+                    TRY(parse_scopes(entry, sizeof(DmarDrhdEntry), header.length, unit.scopes));
+                    info.units.push(unit);
+                    break;
+                }
+                case DmarType::Rmrr: {
+                    if (header.length < sizeof(DmarRmrrEntry)) return Errno::Inval;
+                    auto rmrr = load<DmarRmrrEntry>(entry);
+                    // 8.4: 4 KiB aligned base, limit at the end of a 4 KiB page.
+                    if (rmrr.base % 4096 != 0 || rmrr.limit < rmrr.base || (rmrr.limit + 1) % 4096 != 0)
+                        return Errno::Inval;
+                    DmarReservedRegion region;
+                    region.segment = rmrr.segment;
+                    region.base = rmrr.base;
+                    region.limit = rmrr.limit;
+                    TRY(parse_scopes(entry, sizeof(DmarRmrrEntry), header.length, region.scopes));
+                    info.rmrrs.push(region);
+                    break;
+                }
+                default:
+                    info.other_entries++;
+                    break;
+            }
+            offset += header.length;
+        }
+        return {};
+    }
+
+    static Result<void> parse_scopes(const uint8_t* entry, size_t at, size_t end,
+                                     BoundedList<DmarScope, MAX_DMAR_SCOPES>& out) {
+        while (at < end) {
+            if (end - at < sizeof(DmarDeviceScope)) return Errno::Inval;
+            auto raw = load<DmarDeviceScope>(entry + at);
+            if (raw.length < sizeof(DmarDeviceScope) || raw.length > end - at ||
+                (raw.length - sizeof(DmarDeviceScope)) % sizeof(DmarScopePath) != 0)
+                return Errno::Inval;
+            size_t hops = (raw.length - sizeof(DmarDeviceScope)) / sizeof(DmarScopePath);
+            if (hops == 0 || hops > MAX_DMAR_SCOPE_PATH) return Errno::Inval;
+            DmarScope scope;
+            scope.type = static_cast<DmarScopeType>(raw.type);
+            scope.enumeration_id = raw.enumeration_id;
+            scope.start_bus = raw.start_bus;
+            scope.path_length = uint8_t(hops);
+            for (size_t i = 0; i < hops; i++) {
+                scope.path[i] = load<DmarScopePath>(entry + at + sizeof(DmarDeviceScope) + i * sizeof(DmarScopePath));
+                if (scope.path[i].device > 31 || scope.path[i].function > 7) return Errno::Inval;
+            }
+            out.push(scope);
+            at += raw.length;
+        }
         return {};
     }
 

@@ -1,6 +1,6 @@
 // lamina:portable
 // ACPI static tables: find the RSDP, walk the RSDT/XSDT, and extract what the kernel needs from
-// the MADT, FADT, MCFG, HPET and the DSDT's \_S5_ object into plain values.
+// the MADT, FADT, MCFG, HPET, DMAR (Intel VT-d) and the DSDT's \_S5_ object into plain values.
 //
 // Firmware tables are untrusted input: every signature, length and checksum is checked before a
 // table is used, every length is bounded by what the table itself claims and by what the Mapper
@@ -68,6 +68,10 @@ inline constexpr size_t MAX_INTERRUPT_OVERRIDES = 16;
 inline constexpr size_t MAX_LOCAL_APIC_NMIS = 64;  // firmware often lists one per CPU
 inline constexpr size_t MAX_NMI_SOURCES = 8;
 inline constexpr size_t MAX_MCFG_SEGMENTS = 4;
+inline constexpr size_t MAX_DMAR_UNITS = 8;
+inline constexpr size_t MAX_DMAR_RMRRS = 8;
+inline constexpr size_t MAX_DMAR_SCOPES = 16;     // per unit or RMRR
+inline constexpr size_t MAX_DMAR_SCOPE_PATH = 4;  // bridges crossed to reach the device
 
 // The MPS INTI polarity and trigger encodings (5.2.12.5). BusDefault means "conforms to the
 // bus": for ISA that is active high, edge triggered.
@@ -124,6 +128,44 @@ struct McfgSegment {
     uint16_t segment_group = 0;
     uint8_t start_bus = 0;
     uint8_t end_bus = 0;
+};
+
+// A device scope of a DMAR unit or RMRR (VT-d 8.3.1): the device (or the hierarchy under a
+// bridge) reached from start_bus through the path's (device, function) hops.
+struct DmarScope {
+    DmarScopeType type = DmarScopeType::PciEndpoint;
+    uint8_t enumeration_id = 0;
+    uint8_t start_bus = 0;
+    uint8_t path_length = 0;
+    DmarScopePath path[MAX_DMAR_SCOPE_PATH] = {};
+};
+
+// One remapping hardware unit (DRHD): its registers, and the devices behind it (all of the
+// segment's devices not listed under another unit when include_pci_all).
+struct DmarUnit {
+    uint64_t register_base = 0;
+    uint32_t register_pages = 1;
+    uint16_t segment = 0;
+    bool include_pci_all = false;
+    BoundedList<DmarScope, MAX_DMAR_SCOPES> scopes;
+};
+
+// Memory the firmware's own device DMA needs even under translation (USB legacy emulation,
+// graphics stolen memory): [base, limit], inclusive.
+struct DmarReservedRegion {
+    uint16_t segment = 0;
+    uint64_t base = 0;
+    uint64_t limit = 0;
+    BoundedList<DmarScope, MAX_DMAR_SCOPES> scopes;
+};
+
+struct DmarInfo {
+    bool present = false;
+    uint8_t host_address_width = 0;  // physical addresses have host_address_width + 1 bits
+    bool interrupt_remapping = false;
+    BoundedList<DmarUnit, MAX_DMAR_UNITS> units;
+    BoundedList<DmarReservedRegion, MAX_DMAR_RMRRS> rmrrs;
+    size_t other_entries = 0;  // ATSR, RHSA, ANDD, SATC: not needed here
 };
 
 // A fixed-hardware register: an I/O port or a memory address, from a Generic Address
@@ -227,6 +269,7 @@ public:
     const FadtInfo& fadt() const { return fadt_; }
     const McfgInfo& mcfg() const { return mcfg_; }
     const HpetInfo& hpet() const { return hpet_; }
+    const DmarInfo& dmar() const { return dmar_; }
     const SleepType& s5() const { return s5_; }
 
     // Identity mapping, active high, edge, unless an interrupt source override says otherwise.
@@ -246,6 +289,7 @@ private:
     FadtInfo fadt_;
     McfgInfo mcfg_;
     HpetInfo hpet_;
+    DmarInfo dmar_;
     SleepType s5_;
 };
 

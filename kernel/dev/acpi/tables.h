@@ -299,6 +299,68 @@ struct [[gnu::packed]] Hpet {
 };
 static_assert(sizeof(Hpet) == 56);
 
+// Intel Virtualization Technology for Directed I/O Architecture Specification (VT-d) 4.1,
+// 8.1 DMA Remapping Reporting Structure (DMAR): the header, then remapping structures, each
+// starting with a DmarEntryHeader whose length covers the whole structure.
+struct [[gnu::packed]] Dmar {
+    SdtHeader header;
+    uint8_t host_address_width;  // N: the platform addresses 2^(N+1) bytes of memory
+    uint8_t flags;               // DMAR_FLAG_*
+    uint8_t reserved[10];
+};
+static_assert(sizeof(Dmar) == 48);
+inline constexpr uint8_t DMAR_FLAG_INTR_REMAP = 1 << 0;
+inline constexpr uint8_t DMAR_FLAG_X2APIC_OPT_OUT = 1 << 1;
+
+// VT-d 8.2: remapping structure types.
+enum class DmarType : uint16_t { Drhd = 0, Rmrr = 1, Atsr = 2, Rhsa = 3, Andd = 4, Satc = 5, Sidp = 6 };
+
+struct [[gnu::packed]] DmarEntryHeader {
+    uint16_t type;
+    uint16_t length;
+};
+static_assert(sizeof(DmarEntryHeader) == 4);
+
+// VT-d 8.3 DMA Remapping Hardware Unit Definition (DRHD), followed by device scopes.
+struct [[gnu::packed]] DmarDrhdEntry {
+    DmarEntryHeader header;
+    uint8_t flags;  // DRHD_FLAG_INCLUDE_PCI_ALL
+    uint8_t size;   // register set size: 2^size 4 KiB pages (0 in older firmware: one page)
+    uint16_t segment;
+    uint64_t register_base;
+};
+static_assert(sizeof(DmarDrhdEntry) == 16);
+inline constexpr uint8_t DRHD_FLAG_INCLUDE_PCI_ALL = 1 << 0;
+
+// VT-d 8.4 Reserved Memory Region Reporting (RMRR), followed by device scopes.
+struct [[gnu::packed]] DmarRmrrEntry {
+    DmarEntryHeader header;
+    uint16_t reserved;
+    uint16_t segment;
+    uint64_t base;
+    uint64_t limit;  // inclusive: the last byte of the region
+};
+static_assert(sizeof(DmarRmrrEntry) == 24);
+
+// VT-d 8.3.1 Device Scope Structure, followed by (length - 6) / 2 path entries.
+struct [[gnu::packed]] DmarDeviceScope {
+    uint8_t type;  // DmarScopeType
+    uint8_t length;
+    uint16_t reserved;
+    uint8_t enumeration_id;  // IOAPIC id, HPET number or ACPI device number
+    uint8_t start_bus;
+};
+static_assert(sizeof(DmarDeviceScope) == 6);
+
+// 8.3.1: the (device, function) of each hop from start_bus down to the device.
+struct [[gnu::packed]] DmarScopePath {
+    uint8_t device;
+    uint8_t function;
+};
+static_assert(sizeof(DmarScopePath) == 2);
+
+enum class DmarScopeType : uint8_t { PciEndpoint = 1, PciSubHierarchy = 2, IoApic = 3, Hpet = 4, AcpiNamespace = 5 };
+
 // 20.2.2 Name Objects Encoding, 20.2.3 Data Objects Encoding, 20.2.4 Package Length
 // Encoding, 20.2.5 Term Objects Encoding: the few AML opcodes needed to read \_S5_.
 namespace aml {
