@@ -58,8 +58,59 @@ Result<void> FsClient::replay(void* context, idl::FsProxy& fresh) {
     c->info_ = info.value();
     c->mounted_rw_ = !c->info_.read_only;
     c->dir_valid_ = false;
-    if (!written_back) c->losses_++;
+    if (!written_back) {
+        c->losses_++;
+        c->lose_unsynced();
+    }
     return {};
+}
+
+void FsClient::note_write(uint32_t ino) {
+    if (ino == 0) return;
+    if (unsynced_count_ * 2 >= UNSYNCED_SLOTS) {
+        // Half full: write everything back, which makes every recorded write durable.
+        if (fs().sync().is_error()) return;  // a fault: lose_unsynced() has run
+        __builtin_memset(unsynced_, 0, sizeof(unsynced_));
+        unsynced_count_ = 0;
+    }
+    for (size_t i = ino % UNSYNCED_SLOTS;; i = (i + 1) % UNSYNCED_SLOTS) {
+        if (unsynced_[i] == ino) return;
+        if (unsynced_[i] == 0) {
+            unsynced_[i] = ino;
+            unsynced_count_++;
+            return;
+        }
+    }
+}
+
+void FsClient::lose_unsynced() {
+    size_t dropped = 0;
+    for (uint32_t ino : unsynced_) {
+        if (ino == 0) continue;
+        bool known = false;
+        for (size_t j = 0; j < lost_count_ && !known; j++) known = lost_[j] == ino;
+        if (known) continue;
+        if (lost_count_ < MAX_LOST)
+            lost_[lost_count_++] = ino;
+        else
+            dropped++;
+    }
+    if (dropped) kprintf("storage: writes to %zu more files may be lost; their next fsync will not say so\n", dropped);
+    __builtin_memset(unsynced_, 0, sizeof(unsynced_));
+    unsynced_count_ = 0;
+}
+
+bool FsClient::synced(uint32_t ino) {
+    if (unsynced_count_) {
+        __builtin_memset(unsynced_, 0, sizeof(unsynced_));
+        unsynced_count_ = 0;
+    }
+    for (size_t i = 0; i < lost_count_; i++) {
+        if (lost_[i] != ino) continue;
+        lost_[i] = lost_[--lost_count_];
+        return false;
+    }
+    return true;
 }
 
 void FsClient::teardown() { domain_ = nullptr; }
@@ -74,7 +125,11 @@ void FsClient::committer_main(void* arg) {
         // recovered it for the next call, and the next period tries again.
         auto r = c->call([](FsClient& self) -> Result<void> {
             if (self.stopped_) return {};
-            return self.fs().sync();
+            TRY(self.fs().sync());
+            // Durable now, unless a fault inside the call moved them to lost_ already.
+            __builtin_memset(self.unsynced_, 0, sizeof(self.unsynced_));
+            self.unsynced_count_ = 0;
+            return {};
         });
         if (r.is_ok()) __atomic_add_fetch(&c->timer_syncs_, 1, __ATOMIC_RELAXED);
     }

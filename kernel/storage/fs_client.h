@@ -101,6 +101,14 @@ public:
     // Restarts after which unwritten data may be gone (faults; not an operator's restart,
     // which writes back first). Under mutex_.
     uint64_t losses() const { return losses_; }
+    // Which files' writes a fault may have lost, so that fsync never calls them durable
+    // (FsInode::fsync), kept here rather than in the FsInode because a file closed before the
+    // fault and opened again after it must still see the error once, as on Linux. Under mutex_.
+    // A write to ino (its data may sit in the instance's cache until a sync).
+    void note_write(uint32_t ino);
+    // After a successful fsync of ino, which writes the whole file system back: false once if
+    // a fault lost writes of ino since its last durable point (the error is then reported).
+    bool synced(uint32_t ino);
     domain::Domain* instance() const { return domain_ ? domain_->instance() : nullptr; }
     // The commit timer's sync() calls that succeeded.
     uint64_t timer_syncs() const { return __atomic_load_n(&timer_syncs_, __ATOMIC_RELAXED); }
@@ -124,6 +132,14 @@ private:
     idl::FsInfo info_{};
     bool mounted_rw_ = false;  // a read-write mount succeeded: a restart remounts after_fault
     uint64_t losses_ = 0;
+    // Files written since the last sync that succeeded (a hash set by inode number, 0 empty):
+    // a fault moves them to lost_. Full: a sync empties it.
+    static constexpr size_t UNSYNCED_SLOTS = 1024, MAX_LOST = 256;
+    uint32_t unsynced_[UNSYNCED_SLOTS] = {};
+    size_t unsynced_count_ = 0;
+    uint32_t lost_[MAX_LOST] = {};  // files whose lost writes no fsync has reported yet
+    size_t lost_count_ = 0;
+    void lose_unsynced();
     bool stopped_ = false;
     sched::Thread* committer_ = nullptr;
     sched::WaitQueue committer_wake_;

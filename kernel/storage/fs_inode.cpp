@@ -216,7 +216,7 @@ Result<size_t> FsInode::write(uint64_t offset, const void* buf, size_t len) {
             RRefBytes* io = TRY(c.io_buffer());
             __builtin_memcpy(io->data(), in + done, want);
             TRY(io->set_length(want));
-            if (!written_in_) written_in_ = c.losses() + 1;
+            c.note_write(ino_);
             uint64_t n = TRY(c.fs().write(ino_, offset + done, *io));
             return n > want ? Result<size_t>(Errno::IO) : Result<size_t>(size_t(n));
         })));
@@ -243,13 +243,10 @@ Result<size_t> FsInode::readlink(char* buf, size_t len) {
 Result<void> FsInode::fsync(bool) {
     return vfs(client_->call([&](FsClient& c) -> Result<void> {
         if (c.stopped()) return Errno::IO;
-        // Checked after the call too: a restart inside it (the shadow recovering and retrying
-        // on the fresh instance) loses the writes just the same.
-        uint64_t written_in = written_in_;
-        written_in_ = 0;
+        // Checked after the call: a restart inside it (the shadow recovering and retrying on the
+        // fresh instance) loses the writes just the same.
         TRY(c.fs().fsync(ino_));
-        if (written_in && written_in != c.losses() + 1) return Errno::IO;
-        return {};
+        return c.synced(ino_) ? Result<void>() : Result<void>(Errno::IO);
     }));
 }
 

@@ -39,10 +39,11 @@ public:
     Result<size_t> write(uint64_t offset, const void* buf, size_t len) override;
     Result<size_t> readlink(char* buf, size_t len) override;
 
-    // fsync(2)/fdatasync(2). EIO when the
-    // fs domain restarted after a fault since this inode was last written: those writes may be lost (they
-    // lived in the failed instance's cache), and a fresh instance with nothing dirty must not
-    // report them durable. Reported once, as Linux reports a writeback error.
+    // fsync(2)/fdatasync(2). EIO when the fs domain restarted after a fault since this file was
+    // last written and before those writes were made durable: they may be lost (they lived in
+    // the failed instance's cache), and a fresh instance with nothing dirty must not report them
+    // durable. Reported once, as Linux reports a writeback error, through whichever descriptor
+    // (or FsInode) asks first: the client keeps the record (FsClient::note_write).
     Result<void> fsync(bool data_only) override;
     // statfs(2): ext2's magic and the file system's counts.
     Result<void> statfs(posix::StatFs& st) override;
@@ -56,8 +57,6 @@ private:
     RefPtr<FsClient> client_;
     uint32_t ino_;
     uint32_t mode_;  // atomic; refreshed by getattr and setattr
-    // FsClient::losses() + 1 at the last write not yet fsync'ed; 0: none. Under the client's mutex.
-    uint64_t written_in_ = 0;
 };
 
 }  // namespace lamina::storage

@@ -369,6 +369,31 @@ KTEST(fs, a_read_in_flight_is_retried_after_a_fault) {
     });
 }
 
+// A fault loses writes nobody made durable: the next fsync of that file says so (EIO), once,
+// through whichever inode object asks (here one looked up after the fault, as a program that
+// closed the file and opened it again would get); a file fsync'ed before the fault reports
+// nothing.
+KTEST(fs, a_lost_write_is_reported_once_even_through_a_later_open) {
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk&) {
+        RefPtr<Inode> root = c.root();
+        KASSERT_TRUE(write_file(ktest_ctx, root, "durable.bin", 5000, 31));
+        KASSERT_TRUE(write_file(ktest_ctx, root, "lost.bin", 5000, 32, false));
+        domain::set_verbose_faults(false);
+        KEXPECT(domain::inject_fault("fs").is_ok());
+        RefPtr<Inode> durable = walk(root, "durable.bin");  // the shadow restarts the domain
+        domain::set_verbose_faults(true);
+        KASSERT_TRUE(durable);
+        KEXPECT_EQ(c.restarts(), 1u);
+        KEXPECT(static_cast<FsInode*>(durable.get())->fsync(false).is_ok());
+        RefPtr<Inode> lost = walk(root, "lost.bin");
+        KASSERT_TRUE(lost);
+        auto first = static_cast<FsInode*>(lost.get())->fsync(false);
+        KEXPECT(first.is_error() && is_eio(first.error()));
+        KEXPECT(static_cast<FsInode*>(lost.get())->fsync(false).is_ok());
+        KEXPECT(file_has_pattern(root, "durable.bin", 5000, 31));
+    });
+}
+
 // Name-space changes come back as pending commits (no flush): a power cut before the next
 // sync loses them, a fault of the fs domain none (the remount replays them), and the commit
 // timer's sync makes them durable without anyone calling sync; an idle timer writes nothing.
