@@ -81,7 +81,8 @@ public:
         size_t off = size_t(t[12] >> 4) * 4;
         if (off < 20 || off > total - hl) return;
         uint32_t seq = uint32_t(t[4]) << 24 | uint32_t(t[5]) << 16 | uint32_t(t[6]) << 8 | t[7];
-        next_seq[uint16_t(t[2] << 8 | t[3])] = seq + uint32_t(total - hl - off) + (t[13] & 0x02 ? 1 : 0) + (t[13] & 0x01 ? 1 : 0);
+        next_seq[uint16_t(t[2] << 8 | t[3])] =
+            seq + uint32_t(total - hl - off) + (t[13] & 0x02 ? 1 : 0) + (t[13] & 0x01 ? 1 : 0);
     }
 
     Result<idl::NicInfo> info() override {
@@ -293,8 +294,10 @@ void kernel_call(Stack& s, uint8_t which, fuzz::Input& in, std::vector<uint32_t>
     switch (which % 8) {
         case 0: {
             auto a = s.net->accept(s.listener);
-            if (a.is_ok() && mine.size() < 16) mine.push_back(a.value().sock);
-            else if (a.is_ok()) (void)s.net->close(a.value().sock);
+            if (a.is_ok() && mine.size() < 16)
+                mine.push_back(a.value().sock);
+            else if (a.is_ok())
+                (void)s.net->close(a.value().sock);
             break;
         }
         case 1: {

@@ -202,8 +202,8 @@ int main(int argc, char** argv) {
     if (procs == 1) {
         total = run_rounds(rounds, calls, seed);
         // Grandchildren cannot exist (no fork-like calls), so everything is reaped.
-        printf("stress: %d rounds of %d calls: %d finished, %d ended by a signal, %d killed after 2 s\n", rounds,
-               calls, total.finished, total.signalled, total.killed);
+        printf("stress: %d rounds of %d calls: %d finished, %d ended by a signal, %d killed after 2 s\n", rounds, calls,
+               total.finished, total.signalled, total.killed);
         printf("stress: the kernel is still running\n");
         return 0;
     }

@@ -82,8 +82,9 @@ int damage(const std::string& image, uint32_t seed, int flips) {
     // Where the victim's metadata lives: each inode's record ("located at block B, offset 0xO")
     // and each directory's blocks.
     std::vector<std::pair<uint64_t, uint32_t>> spans;  // byte offset in the partition, length
-    std::string listing = debugfs(part, "ls -l /victim\nls -l /victim/d0\nls -l /victim/d1\nls -l /victim/d2\n"
-                                        "ls -l /victim/d3\nls -l /victim/d4\n");
+    std::string listing = debugfs(part,
+                                  "ls -l /victim\nls -l /victim/d0\nls -l /victim/d1\nls -l /victim/d2\n"
+                                  "ls -l /victim/d3\nls -l /victim/d4\n");
     std::set<uint32_t> inodes;
     std::istringstream lines(listing);
     for (std::string line; std::getline(lines, line);) {
@@ -104,7 +105,8 @@ int damage(const std::string& image, uint32_t seed, int flips) {
         blocks += std::string("blocks ") + d + "\n";
     std::istringstream numbers(debugfs(part, blocks));
     for (std::string word; numbers >> word;)
-        if (word.find_first_not_of("0123456789") == std::string::npos) spans.push_back({std::stoull(word) * BLOCK, BLOCK});
+        if (word.find_first_not_of("0123456789") == std::string::npos)
+            spans.push_back({std::stoull(word) * BLOCK, BLOCK});
     if (spans.size() < 20) return 0;
 
     int fd = open(image.c_str(), O_RDWR);
