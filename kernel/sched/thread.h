@@ -40,7 +40,10 @@ struct ThreadOptions {
     int cpu = ANY_CPU;             // pin to this CPU index; ANY_CPU: the least loaded CPU
     bool detached = false;         // freed by the reaper when it ends; never joined
     bool faults_expected = false;  // a CPU exception ends this thread instead of the kernel
-    size_t stack_size = 16384;
+    // 32 KiB: a system call that finds the fs domain dead remounts through the fresh instance
+    // (ext3's journal load) and the nvme driver on its own stack, about 9 KiB of frames on top
+    // of the call's; 16 KiB overflowed under the fault-injection soak (RELIABILITY.md).
+    size_t stack_size = 32768;
 };
 
 class Thread;

@@ -15,7 +15,10 @@
 // timerfd (13) and a file with a record and a flock lock (14), and a POSIX timer (id 0); the
 // timer and lock calls are among the quarter too.
 //
-//   stress [ROUNDS [CALLS [SEED]]]
+// With PROCS above 1, that many workers run their rounds at the same time (each its own seeds),
+// so that the calls race each other on both CPUs; the parent adds their tallies up.
+//
+//   stress [ROUNDS [CALLS [SEED [PROCS]]]]
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -154,8 +157,12 @@ static void open_inet_sockets(void) {
     socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
 }
 
+// Where a worker keeps its end of the tally pipe (see main), out of the children's reach.
+#define TALLY_FD 100
+
 static void child(int calls) {
     for (int fd = 0; fd < 3; fd++) close(fd);
+    close(TALLY_FD);
     open("/dev/null", O_RDWR);
     dup(0);
     dup(0);
@@ -192,23 +199,25 @@ static void child(int calls) {
     _exit(0);
 }
 
-int main(int argc, char** argv) {
-    int rounds = argc > 1 ? atoi(argv[1]) : 20;
-    int calls = argc > 2 ? atoi(argv[2]) : 2000;
-    uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x5eed;
-    int finished = 0, killed = 0, signalled = 0;
+struct tally {
+    int finished, signalled, killed;
+};
+
+// ROUNDS rounds of CALLS calls, each round in a child of its own.
+static struct tally run_rounds(int rounds, int calls, uint64_t seed) {
+    struct tally t = {0, 0, 0};
     for (int r = 0; r < rounds; r++) {
         state = seed + (uint64_t)r * 0x9e3779b97f4a7c15ull;
         if (!state) state = 1;
         pid_t pid = fork();
         if (pid < 0) {
             printf("stress: fork failed\n");
-            return 1;
+            exit(1);
         }
         if (pid == 0) child(calls);
         int status = 0;
         int waited = 0;
-        for (int t = 0; t < 200; t++) {  // 2 s
+        for (int i = 0; i < 200; i++) {  // 2 s
             if (waitpid(pid, &status, WNOHANG) == pid) {
                 waited = 1;
                 break;
@@ -219,17 +228,74 @@ int main(int argc, char** argv) {
         if (!waited) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            killed++;
+            t.killed++;
         } else if (WIFSIGNALED(status)) {
-            signalled++;
+            t.signalled++;
         } else {
-            finished++;
+            t.finished++;
         }
         // Children that became session leaders or changed groups are still reaped above.
     }
-    // Grandchildren cannot exist (no fork-like calls), so everything is reaped.
-    printf("stress: %d rounds of %d calls: %d finished, %d ended by a signal, %d killed after 2 s\n", rounds, calls,
-           finished, signalled, killed);
+    return t;
+}
+
+int main(int argc, char** argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 20;
+    int calls = argc > 2 ? atoi(argv[2]) : 2000;
+    uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x5eed;
+    int procs = argc > 4 ? atoi(argv[4]) : 1;
+    if (rounds < 1 || calls < 1 || procs < 1 || procs > 64) {
+        printf("usage: stress [ROUNDS [CALLS [SEED [PROCS]]]] (positive; PROCS at most 64)\n");
+        return 2;
+    }
+    struct tally total = {0, 0, 0};
+    if (procs == 1) {
+        total = run_rounds(rounds, calls, seed);
+        // Grandchildren cannot exist (no fork-like calls), so everything is reaped.
+        printf("stress: %d rounds of %d calls: %d finished, %d ended by a signal, %d killed after 2 s\n", rounds, calls,
+               total.finished, total.signalled, total.killed);
+        printf("stress: the kernel is still running\n");
+        return 0;
+    }
+    // PROCS workers at once (the scheduler spreads them over the CPUs), each with its own seeds,
+    // each sending its tally back through a pipe when its rounds are done.
+    int tallies[2];
+    if (pipe(tallies) != 0) {
+        printf("stress: pipe failed\n");
+        return 1;
+    }
+    for (int w = 0; w < procs; w++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            printf("stress: fork failed\n");
+            return 1;
+        }
+        if (pid == 0) {
+            close(tallies[0]);
+            if (dup2(tallies[1], TALLY_FD) != TALLY_FD) _exit(1);
+            close(tallies[1]);
+            struct tally t = run_rounds(rounds, calls, seed + (uint64_t)(w + 1) * 0x2545f4914f6cdd1dull);
+            _exit(write(TALLY_FD, &t, sizeof t) == (ssize_t)sizeof t ? 0 : 1);
+        }
+    }
+    close(tallies[1]);
+    int reported = 0;
+    struct tally t;
+    while (read(tallies[0], &t, sizeof t) == (ssize_t)sizeof t) {
+        total.finished += t.finished;
+        total.signalled += t.signalled;
+        total.killed += t.killed;
+        reported++;
+    }
+    int clean = 0, status;
+    while (wait(&status) > 0)
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) clean++;
+    printf("stress: %d processes x %d rounds of %d calls: %d finished, %d ended by a signal, %d killed after 2 s\n",
+           procs, rounds, calls, total.finished, total.signalled, total.killed);
+    if (reported != procs || clean != procs) {
+        printf("stress: only %d of %d workers reported (%d exited cleanly)\n", reported, procs, clean);
+        return 1;
+    }
     printf("stress: the kernel is still running\n");
     return 0;
 }
