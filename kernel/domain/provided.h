@@ -7,7 +7,9 @@
 //                          then provides the shadow under Binding::EXPORT. When something else
 //                          already holds that name (a test's stand-in) the driver still runs for
 //                          the kernel's own use, and provided() is false. Any failure destroys
-//                          the domain (its Own goes) and returns the error.
+//                          the domain (its Own goes) and returns the error. A service with its
+//                          own layer over the shadow (the block service's flush ordering) passes
+//                          it as `front`: importers get it instead of the bare shadow.
 //   stop()                 withdraws the name (if it was ours) and destroys the domain.
 #pragma once
 
@@ -32,9 +34,9 @@ public:
     Provided& operator=(const Provided&) = delete;
 
     template <typename Admit>
-    Result<void> start(const typename Service::Options& options, Admit admit) {
+    Result<void> start(const typename Service::Options& options, Admit admit, Interface* front = nullptr) {
         if (!begin()) return Errno::Busy;
-        auto r = start_locked(options, admit);
+        auto r = start_locked(options, admit, front);
         end();
         return r;
     }
@@ -58,11 +60,11 @@ public:
 
 private:
     template <typename Admit>
-    Result<void> start_locked(const typename Service::Options& options, Admit& admit) {
+    Result<void> start_locked(const typename Service::Options& options, Admit& admit, Interface* front) {
         if (service_) return Errno::Exist;
         Own<Service> s = TRY(Service::start(options));
         TRY(admit(*s));
-        Result<void> provided = provide_interface(Binding<Interface>::EXPORT, &s->shadow());
+        Result<void> provided = provide_interface(Binding<Interface>::EXPORT, front ? front : &s->shadow());
         if (provided.is_error() && provided.error().code() != Errno::Exist) return provided.error();
         service_ = std::move(s);
         provided_ = provided.is_ok();

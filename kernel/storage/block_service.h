@@ -4,7 +4,8 @@
 // What it provides (kernel/domain/interfaces.h): the interface "block" (interfaces/block.idl)
 // for domains whose manifest imports it — the whole NVMe namespace 1, 512-byte blocks; the
 // partitions are the importer's business (the fs domain reads the GPT itself, domains/fs/gpt.h).
-// The object is an idl::BlockShadow in front of an idl::BlockProxy into the nvme domain: every
+// The object is a flush-ordering layer (block_service.cpp, docs/fs.md) over an
+// idl::BlockShadow in front of an idl::BlockProxy into the nvme domain: every
 // call crosses the proxy (liveness, RRef moves, fault containment), and when the driver faults
 // (a panic, a CPU exception, a controller fatal status or a command timeout, which the driver
 // turns into a panic) the shadow restarts it through a domain::Recovery and resubmits the
@@ -52,8 +53,10 @@ Result<void> start_block_service();
 void stop_block_service();
 bool block_service_running();
 
-// The shadow (what importers get), or nullptr when not running.
+// What importers get (the ordering layer over the shadow), or nullptr when not running.
 idl::Block* block_device();
+// Batches with writes that have entered the ordering layer and not come back, for tests.
+uint32_t block_write_batches_inside();
 // The current driver instance and its recovery (restarts, last recovery time), for tests.
 domain::Domain* nvme_instance();
 domain::Recovery* block_recovery();

@@ -404,6 +404,61 @@ KTEST(block, faults_injected_from_another_thread_during_batches) {
                    ROUNDS, (unsigned long)restarts);
 }
 
+// Flush ordering across a driver restart (docs/fs.md): a write batch is in flight in a driver
+// that fails under it, and another thread submits a Flush meanwhile. The Flush must not be
+// acknowledged before the write batch has been resubmitted to the fresh instance and completed:
+// read right after the Flush returns, the disk holds the batch's data. Rounds alternate a stalled
+// controller (the write cannot reach the disk before the driver's command timeout, so only the
+// resubmission puts it there) and a crash right after the write's doorbell.
+KTEST(block, a_flush_waits_for_the_writes_replayed_after_a_crash) {
+    constexpr uint32_t ROUNDS = 6, SPAN = 32 * 8;
+    ScopedService svc;
+    KASSERT_TRUE(svc.ok);
+    struct Writer {
+        uint64_t lba;
+        uint32_t seed;
+        bool ok = false;
+    };
+    auto write = [](void* p) {
+        auto* w = static_cast<Writer*>(p);
+        auto r = rw(BlockOp::Write, w->lba, 32, 8, w->seed);
+        w->ok = r.is_ok() && all_ok(r.value());
+    };
+    uint64_t restarts_before = block_recovery()->restarts();
+    uint32_t bad = 0;
+    domain::set_verbose_faults(false);
+    for (uint32_t round = 0; round < ROUNDS; round++) {
+        bool stall = round % 2 == 0;
+        Writer w{SCRATCH_FIRST + (round % 4) * SPAN, 300 + round};
+        auto f = Batch::create();
+        KASSERT_TRUE(f.is_ok() && add(f.value(), BlockOp::Flush, 0, 0));
+        if (control(stall ? STALL_CONTROLLER : CRASH_IN_FLIGHT) != 0) {
+            ktest_ctx.note("round %u: the fault could not be armed", round);
+            bad++;
+            continue;
+        }
+        auto t = sched::Thread::create("block-writer", write, &w);
+        KASSERT_TRUE(t.is_ok());
+        // The write batch has entered the block device before the Flush is submitted.
+        uint64_t deadline = time::now_ns() + 10'000'000'000ull;
+        while (block_write_batches_inside() == 0 && time::now_ns() < deadline) sched::sleep_ns(20'000);
+        bool entered = block_write_batches_inside() != 0;
+        auto flushed = run(std::move(f.value()));
+        bool flush_ok = flushed.is_ok() && all_ok(flushed.value());
+        bool on_disk = reads_back(w.lba, 32, 8, w.seed);  // before the writer is joined
+        KEXPECT(t.value()->join() == sched::ExitReason::Returned);
+        if (!entered || !flush_ok || !on_disk || !w.ok) {
+            ktest_ctx.note("round %u (%s): write entered %d, flush ok %d, write on disk at the flush %d, write ok %d",
+                           round, stall ? "stall" : "crash", entered, flush_ok, on_disk, w.ok);
+            bad++;
+        }
+    }
+    domain::set_verbose_faults(true);
+    KEXPECT_EQ(bad, 0u);
+    // Every round restarted the driver at least once (a loaded host may add a timeout's restart).
+    KEXPECT(block_recovery()->restarts() - restarts_before >= ROUNDS);
+}
+
 // ---- figures ----
 
 namespace {
