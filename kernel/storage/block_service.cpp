@@ -105,10 +105,13 @@ Result<void> replay(void*, idl::BlockProxy& fresh) {
 }  // namespace
 
 Result<void> start_block_service() {
-    TRY(g_service.start({"nvme", replay}, [](domain::Supervised<idl::Block>& nvme) -> Result<void> {
-        g_geometry = TRY(nvme.proxy().info());
-        return {};
-    }, &g_ordered));
+    TRY(g_service.start(
+        {"nvme", replay},
+        [](domain::Supervised<idl::Block>& nvme) -> Result<void> {
+            g_geometry = TRY(nvme.proxy().info());
+            return {};
+        },
+        &g_ordered));
     const idl::BlockInfo& info = g_geometry;
     if (g_service.provided())
         kprintf("block: 'block' is the nvme driver (domain %u): %lu blocks of %u bytes\n", g_service.instance()->id,
