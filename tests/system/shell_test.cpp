@@ -240,10 +240,11 @@ std::string instance_of(const std::string& line) {
 // Live update of the fs domain (kernel/domain/update.h) from packages in /lib/lamina/domains
 // (the build makes them from the fs domain's ELF: fs-next with version 1.1, fs-otherif
 // exporting another interface, fs-faulty whose entry faults). While md5sum reads a large file
-// the domain is replaced: the sum is right and md5sum sees no error; the version and the
-// update count change. An update to a package with another interface is refused, and one that
-// faults on start rolled back, with the running instance untouched. Ten more updates leave
-// the free memory where it was; a restart afterwards starts the new version again.
+// and a writer appends lines to another, the domain is replaced: the sum is right, every line
+// is there, and neither program sees an error; the version and the update count change. An
+// update to a package with another interface is refused, and one that faults on start rolled
+// back, with the running instance untouched. Ten more updates leave the free memory where it
+// was; a restart afterwards starts the new version again.
 TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     Shell& sh = start();
     sh.run("dd if=/dev/urandom of=/root/big bs=1048576 count=32 2>/dev/null && sync");
@@ -257,13 +258,16 @@ TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     // Updates one after the other for as long as md5sum runs (the fresh instances start with
     // an empty cache, so it reads the disk through each of them).
     std::string during = sh.run(
-        "md5sum /root/big >/tmp/sum 2>/tmp/err & p=$!; n=0; "
-        "while kill -0 $p 2>/dev/null; do domctl update fs fs-next >/dev/null || echo FAIL; n=$((n+1)); done; "
-        "wait $p; echo \"md5=$? updates=$n\"; cat /tmp/sum /tmp/err",
+        "md5sum /root/big >/tmp/sum 2>/tmp/err & p=$!; "
+        "(i=0; while [ $i -lt 100 ]; do echo line$i >>/root/log || echo WFAIL; i=$((i+1)); done) & w=$!; n=0; "
+        "while kill -0 $p 2>/dev/null || kill -0 $w 2>/dev/null; do "
+        "domctl update fs fs-next >/dev/null || echo FAIL; n=$((n+1)); done; "
+        "wait $p; echo \"md5=$? updates=$n\"; cat /tmp/sum /tmp/err; wc -l </root/log; tail -n 1 /root/log",
         300s);
     int updates = updates_made(during);
     ASSERT_GE(updates, 2) << during;  // so at least one began during the read
     EXPECT_NE(during.find(want + "\n"), std::string::npos) << during;
+    EXPECT_NE(during.find("\n100\nline99"), std::string::npos) << during;  // every appended line
     EXPECT_EQ(during.find("FAIL"), std::string::npos) << during;
     EXPECT_EQ(during.find("md5sum:"), std::string::npos) << during;
     EXPECT_NE(during.find("domain fs: updated to version 1.1"), std::string::npos) << during;
