@@ -169,6 +169,24 @@ Result<void> FsClient::stop() {
     sched::MutexGuard g(mutex_);
     if (stopped_) return {};
     release_waiting();
+    // Orphans still held: their FsInodes fail with EIO from now on, so nobody can use them
+    // again; freed here, the unmount leaves a clean file system (e2fsck) behind.
+    for (;;) {
+        uint32_t ino = 0;
+        {
+            SpinlockGuard lock(held_lock_);
+            for (ListNode* n = held_.front(); n; n = n->next) {
+                auto* h = reinterpret_cast<HeldIno*>(n);
+                if (h->orphan && (ino == 0 || h->ino == ino)) {
+                    ino = h->ino;
+                    h->orphan = false;
+                }
+            }
+        }
+        if (ino == 0) break;
+        auto r = fs().release(ino);
+        if (r.is_error()) kprintf("storage: releasing orphan inode %u failed (%s)\n", ino, r.error().name());
+    }
     Result<void> r = fs().unmount();
     stopped_ = true;
     io_.reset();

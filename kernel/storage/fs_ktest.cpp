@@ -513,7 +513,7 @@ KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
 
 // A file unlinked while the kernel holds it stays on the disk's orphan list, usable through the
 // inode the kernel has, also across a fault of the domain (the remount after a fault frees no
-// orphan); the last reference's end frees it, and a fresh mount frees one still held at stop.
+// orphan); the last reference's end frees it, and so does the stop of the file system.
 KTEST(fs, an_unlinked_file_lives_until_its_last_reference_and_across_faults) {
     with_fs(ktest_ctx, [&](FsClient& c, RamDisk& disk) {
         RefPtr<Inode> root = c.root();
@@ -549,7 +549,8 @@ KTEST(fs, an_unlinked_file_lives_until_its_last_reference_and_across_faults) {
         auto stale = c.call([&](FsClient& cc) { return cc.fs().stat(ino); });
         KEXPECT(stale.is_error() && stale.error().code() == Errno::NoEnt);
 
-        // Renamed over and still held when the file system stops: the next mount frees it.
+        // Renamed over and still held when the file system stops: freed then (the inode fails
+        // with EIO after the stop), so the unmount leaves no orphan.
         KASSERT_TRUE(write_file(ktest_ctx, root, "old.bin", 20000, 32));
         KASSERT_TRUE(write_file(ktest_ctx, root, "new.bin", 100, 33));
         RefPtr<Inode> old = walk(root, "old.bin");
