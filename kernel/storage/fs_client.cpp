@@ -142,10 +142,106 @@ void FsClient::stop_committer() {
     committer_ = nullptr;
 }
 
+void FsClient::hold(HeldIno& h) {
+    SpinlockGuard g(held_lock_);
+    held_.push_back(&h.node);
+}
+
+void FsClient::drop(HeldIno& h) {
+    bool last = false;
+    {
+        SpinlockGuard g(held_lock_);
+        held_.remove(&h.node);
+        if (!h.orphan) return;
+        last = true;
+        for (ListNode* n = held_.front(); n; n = n->next) {
+            if (reinterpret_cast<HeldIno*>(n)->ino == h.ino) last = false;
+        }
+    }
+    if (!last) return;
+    auto* w = new (std::nothrow) WaitingRelease{{}, h.ino};
+    if (!w) {
+        kprintf("storage: no memory to release orphan inode %u: the next boot frees it\n", h.ino);
+        return;
+    }
+    SpinlockGuard g(held_lock_);
+    waiting_.push_back(&w->node);
+    __atomic_store_n(&releases_waiting_, uint32_t(waiting_.size()), __ATOMIC_RELAXED);
+}
+
+bool FsClient::holds(uint32_t dir, const idl::FsName& name) {
+    auto st = fs().lookup(dir, name);
+    if (st.is_error()) return true;  // the unlink will fail too, or keep what it may free
+    SpinlockGuard g(held_lock_);
+    for (ListNode* n = held_.front(); n; n = n->next) {
+        if (reinterpret_cast<HeldIno*>(n)->ino == st.value().ino) return true;
+    }
+    return false;
+}
+
+void FsClient::orphaned(uint32_t ino) {
+    if (ino == 0) return;
+    bool held = false;
+    {
+        SpinlockGuard g(held_lock_);
+        for (ListNode* n = held_.front(); n; n = n->next) {
+            auto* h = reinterpret_cast<HeldIno*>(n);
+            if (h->ino != ino) continue;
+            h->orphan = true;
+            held = true;
+        }
+    }
+    if (held) return;
+    auto r = fs().release(ino);
+    if (r.is_error()) kprintf("storage: releasing orphan inode %u failed (%s)\n", ino, r.error().name());
+}
+
+void FsClient::release_waiting() {
+    while (!stopped_) {
+        WaitingRelease* w;
+        {
+            SpinlockGuard g(held_lock_);
+            w = reinterpret_cast<WaitingRelease*>(waiting_.pop_front());
+            __atomic_store_n(&releases_waiting_, uint32_t(waiting_.size()), __ATOMIC_RELAXED);
+        }
+        if (!w) return;
+        auto r = fs().release(w->ino);
+        if (r.is_error() && r.error().is_domain_error()) {
+            // The domain is restarting: the fresh instance keeps the orphan (a mount after a
+            // fault frees none), so try again at the next call.
+            SpinlockGuard g(held_lock_);
+            waiting_.push_front(&w->node);
+            __atomic_store_n(&releases_waiting_, uint32_t(waiting_.size()), __ATOMIC_RELAXED);
+            return;
+        }
+        if (r.is_error()) kprintf("storage: releasing orphan inode %u failed (%s)\n", w->ino, r.error().name());
+        delete w;
+    }
+}
+
 Result<void> FsClient::stop() {
     stop_committer();
     sched::MutexGuard g(mutex_);
     if (stopped_) return {};
+    release_waiting();
+    // Orphans still held: their FsInodes fail with EIO from now on, so nobody can use them
+    // again; freed here, the unmount leaves a clean file system (e2fsck) behind.
+    for (;;) {
+        uint32_t ino = 0;
+        {
+            SpinlockGuard lock(held_lock_);
+            for (ListNode* n = held_.front(); n; n = n->next) {
+                auto* h = reinterpret_cast<HeldIno*>(n);
+                if (h->orphan && (ino == 0 || h->ino == ino)) {
+                    ino = h->ino;
+                    h->orphan = false;
+                }
+            }
+        }
+        if (ino == 0) break;
+        auto r = fs().release(ino);
+        if (r.is_error()) kprintf("storage: releasing orphan inode %u failed (%s)\n", ino, r.error().name());
+    }
     Result<void> r = fs().unmount();
     stopped_ = true;
     io_.reset();
@@ -157,6 +253,7 @@ Result<void> FsClient::stop() {
 FsClient::~FsClient() {
     stop_committer();
     teardown();
+    while (ListNode* n = waiting_.pop_front()) delete reinterpret_cast<WaitingRelease*>(n);
 }
 
 uint64_t FsClient::restarts() const { return domain_ ? domain_->restarts() : 0; }
@@ -174,9 +271,11 @@ RefPtr<posix::Inode> FsClient::root() {
     s.ino = i.root;
     s.mode = 040755;
     if (st.is_ok()) s = st.value();
-    auto* inode = new (std::nothrow) FsInode(RefPtr<FsClient>(this), s);
-    if (!inode) return {};
-    return adopt_ref(inode);
+    return call([&](FsClient& self) -> RefPtr<posix::Inode> {
+        auto* inode = new (std::nothrow) FsInode(RefPtr<FsClient>(&self), s);
+        if (!inode) return {};
+        return adopt_ref(inode);
+    });
 }
 
 Result<RRefBytes*> FsClient::io_buffer() {

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lamina/intrusive_list.h>
 #include <lamina/result.h>
 #include <lamina/rref.h>
 
@@ -42,6 +43,7 @@
 #include "kernel/sched/mutex.h"
 #include "kernel/sched/thread.h"
 #include "kernel/sched/wait_queue.h"
+#include "kernel/sync/spinlock.h"
 
 namespace lamina::domain {
 template <>
@@ -54,6 +56,13 @@ struct Binding<idl::Fs> {
 }  // namespace lamina::domain
 
 namespace lamina::storage {
+
+// An FsInode's entry in its client's list of the inodes the kernel holds (orphans below).
+struct HeldIno {
+    ListNode node;  // first: the list's nodes are HeldInos
+    uint32_t ino = 0;
+    bool orphan = false;  // its last name is gone: the last holder releases it
+};
 
 class FsClient final : public RefCounted {
 public:
@@ -80,11 +89,27 @@ public:
     idl::FsInfo info();
 
     // Calls fn(fs) with mutex_ held; fs is the shadow. Domain errors come back as they are.
+    // Orphans whose last holder went first get released.
     template <typename Fn>
     auto call(Fn&& fn) {
         sched::MutexGuard g(mutex_);
+        if (__atomic_load_n(&releases_waiting_, __ATOMIC_RELAXED)) release_waiting();
         return fn(*this);
     }
+
+    // Orphans (interfaces/fs.idl): a file whose last name is gone while the kernel holds it
+    // (an open file, a working directory) stays on the disk's orphan list until the last
+    // FsInode for it goes. FsInodes enter with hold() under mutex_ (so none appears between
+    // an unlink and orphaned()) and leave with drop(), from any context: the release call
+    // needs mutex_, so drop() queues it for the next call (the commit timer's at the latest).
+    void hold(HeldIno& h);
+    void drop(HeldIno& h);
+    // Under mutex_: whether an FsInode holds the inode `name` in `dir` names (then unlink and
+    // rename over it keep it as an orphan: the common case, nobody holding it, frees it in
+    // the same transaction), and what to do when unlink or rename returned `ino` (0: none)
+    // as orphaned.
+    bool holds(uint32_t dir, const idl::FsName& name);
+    void orphaned(uint32_t ino);
 
     // Under mutex_ (inside call()).
     idl::Fs& fs() { return domain_->shadow(); }
@@ -119,6 +144,12 @@ private:
     FsClient() = default;
     // Mounts in the fresh instance of a restart (mutex_ held).
     static Result<void> replay(void* context, idl::FsProxy& fresh);
+    // Under mutex_: releases the queued orphans (a domain error keeps them queued).
+    void release_waiting();
+    struct WaitingRelease {
+        ListNode node;  // first
+        uint32_t ino;
+    };
     // Destroys the domain (the instance serving now, and the shadow in front of it).
     void teardown();
     // The commit timer's thread; stop_committer() ends it (without mutex_ held: the thread
@@ -145,6 +176,11 @@ private:
     sched::WaitQueue committer_wake_;
     bool committer_stop_ = false;  // atomic
     uint64_t timer_syncs_ = 0;     // atomic
+
+    Spinlock held_lock_;    // guards held_ and waiting_
+    ListChain held_;        // HeldIno
+    ListChain waiting_;     // WaitingRelease
+    uint32_t releases_waiting_ = 0;  // atomic: waiting_'s size
 
     RRefBytes io_;
     RRef<idl::FsDirBatch> dir_batch_;

@@ -76,18 +76,22 @@ Result<void> FsInode::setattr(const posix::SetAttr& attr) {
     return {};
 }
 
-Result<RefPtr<posix::Inode>> FsInode::made(Result<idl::FsStat> r) {
-    if (r.is_error()) return to_vfs_error(r.error());
-    return TRY(adopt_ref_or_nomem(new (std::nothrow) FsInode(client_, r.value())));
+template <typename Op>
+Result<RefPtr<posix::Inode>> FsInode::made(Op&& op) {
+    return client_->call([&](FsClient& c) -> Result<RefPtr<posix::Inode>> {
+        if (c.stopped()) return Errno::IO;
+        Result<idl::FsStat> r = op(c);
+        if (r.is_error()) return to_vfs_error(r.error());
+        return TRY(adopt_ref_or_nomem(new (std::nothrow) FsInode(client_, r.value())));
+    });
 }
 
 Result<RefPtr<posix::Inode>> FsInode::lookup(posix::Name name) {
     if (!posix::is_dir(mode())) return Errno::NotDir;
     idl::FsName n = TRY(fs_name(name));
-    return made(client_->call([&](FsClient& c) -> Result<idl::FsStat> {
-        if (c.stopped()) return Errno::IO;
+    return made([&](FsClient& c) -> Result<idl::FsStat> {
         return c.fs().lookup(ino_, n);
-    }));
+    });
 }
 
 Result<bool> FsInode::readdir(uint64_t& cookie, posix::DirEntry& out) {
@@ -108,34 +112,31 @@ Result<bool> FsInode::readdir(uint64_t& cookie, posix::DirEntry& out) {
 
 Result<RefPtr<posix::Inode>> FsInode::create(posix::Name name, uint32_t mode, uint32_t uid, uint32_t gid) {
     idl::FsName n = TRY(fs_name(name));
-    return made(client_->call([&](FsClient& c) -> Result<idl::FsStat> {
-        if (c.stopped()) return Errno::IO;
+    return made([&](FsClient& c) -> Result<idl::FsStat> {
         c.forget_dir_cache();
         return c.fs().create(ino_, n, mode, uid, gid);
-    }));
+    });
 }
 
 Result<RefPtr<posix::Inode>> FsInode::mkdir(posix::Name name, uint32_t mode, uint32_t uid, uint32_t gid) {
     idl::FsName n = TRY(fs_name(name));
-    return made(client_->call([&](FsClient& c) -> Result<idl::FsStat> {
-        if (c.stopped()) return Errno::IO;
+    return made([&](FsClient& c) -> Result<idl::FsStat> {
         c.forget_dir_cache();
         return c.fs().mkdir(ino_, n, mode, uid, gid);
-    }));
+    });
 }
 
 Result<RefPtr<posix::Inode>> FsInode::symlink(posix::Name name, posix::Name target, uint32_t uid, uint32_t gid) {
     idl::FsName n = TRY(fs_name(name));
     if (target.len == 0) return Errno::NoEnt;
     if (target.len >= posix::MAX_PATH_LEN) return Errno::NameTooLong;
-    return made(client_->call([&](FsClient& c) -> Result<idl::FsStat> {
-        if (c.stopped()) return Errno::IO;
+    return made([&](FsClient& c) -> Result<idl::FsStat> {
         RRefBytes t = TRY(RRefBytes::create(uint32_t(target.len)));
         __builtin_memcpy(t.data(), target.ptr, target.len);
         TRY(t.set_length(uint32_t(target.len)));
         c.forget_dir_cache();
         return c.fs().symlink(ino_, n, t, uid, gid);
-    }));
+    });
 }
 
 Result<uint32_t> FsInode::same_fs_ino(posix::Inode& other) const {
@@ -158,7 +159,8 @@ Result<void> FsInode::unlink(posix::Name name) {
     return vfs(client_->call([&](FsClient& c) -> Result<void> {
         if (c.stopped()) return Errno::IO;
         c.forget_dir_cache();
-        return c.fs().unlink(ino_, n);
+        c.orphaned(TRY(c.fs().unlink(ino_, n, c.holds(ino_, n))));
+        return {};
     }));
 }
 
@@ -178,7 +180,8 @@ Result<void> FsInode::rename(posix::Name from, posix::Inode& new_dir, posix::Nam
     return vfs(client_->call([&](FsClient& c) -> Result<void> {
         if (c.stopped()) return Errno::IO;
         c.forget_dir_cache();
-        return c.fs().rename(ino_, f, to_dir, t);
+        c.orphaned(TRY(c.fs().rename(ino_, f, to_dir, t, c.holds(to_dir, t))));
+        return {};
     }));
 }
 

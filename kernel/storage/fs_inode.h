@@ -16,8 +16,13 @@ namespace lamina::storage {
 
 class FsInode final : public posix::Inode {
 public:
+    // Under the client's mutex (FsClient::hold).
     FsInode(RefPtr<FsClient> client, const idl::FsStat& st)
-        : client_(std::move(client)), ino_(st.ino), mode_(st.mode) {}
+        : client_(std::move(client)), ino_(st.ino), mode_(st.mode) {
+        held_.ino = ino_;
+        client_->hold(held_);
+    }
+    ~FsInode() override { client_->drop(held_); }
 
     uint64_t dev() const override { return client_->dev(); }
     uint64_t ino() const override { return ino_; }
@@ -50,13 +55,17 @@ public:
     Result<idl::FsInfo> fs_info();
 
 private:
-    Result<RefPtr<posix::Inode>> made(Result<idl::FsStat> r);
+    // Runs op(client) -> Result<FsStat> in a call and makes the inode it names, inside the
+    // call so that no unlink can orphan the inode before it is held.
+    template <typename Op>
+    Result<RefPtr<posix::Inode>> made(Op&& op);
     // The other inode of a link or rename: EXDEV unless it is ours.
     Result<uint32_t> same_fs_ino(posix::Inode& other) const;
 
     RefPtr<FsClient> client_;
     uint32_t ino_;
     uint32_t mode_;  // atomic; refreshed by getattr and setattr
+    HeldIno held_;
 };
 
 }  // namespace lamina::storage

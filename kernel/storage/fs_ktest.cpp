@@ -49,6 +49,15 @@ bool check_pattern(const uint8_t* buf, size_t len, uint32_t seed) {
 
 bool is_eio(const Error& e) { return e.code() == Errno::IO && !e.is_domain_error(); }
 
+// fsync with the disk's next write sabotaged: the fs domain faults in it and restarts.
+Result<void> fsync_through_a_fault(RamDisk& disk, Inode& f) {
+    disk.sabotage_next_write();
+    domain::set_verbose_faults(false);
+    auto r = static_cast<FsInode&>(f).fsync(false);
+    domain::set_verbose_faults(true);
+    return r;
+}
+
 // Writes len pattern bytes into a new file `file` of root and fsyncs it.
 bool write_file(ktest::Context& ktest_ctx, RefPtr<Inode> root, const char* file, size_t len, uint32_t seed,
                 bool fsync = true) {
@@ -277,10 +286,7 @@ KTEST(fs, a_fault_mid_write_fails_that_call_and_the_domain_recovers) {
         KASSERT_TRUE(write_file(ktest_ctx, root, "doomed.bin", 50000, 12, false));
         RefPtr<Inode> doomed = walk(root, "doomed.bin");
         KASSERT_TRUE(doomed);
-        disk.sabotage_next_write();
-        domain::set_verbose_faults(false);
-        auto r = static_cast<FsInode*>(doomed.get())->fsync(false);
-        domain::set_verbose_faults(true);
+        auto r = fsync_through_a_fault(disk, *doomed);
         KEXPECT(r.is_error() && is_eio(r.error()));
         KEXPECT_EQ(c.restarts(), 1u);
         KEXPECT(c.instance() != first);
@@ -527,6 +533,62 @@ KTEST(fs, corrupt_file_systems_are_refused_or_fail_calls) {
         KASSERT_TRUE(disk.write(PARTITION + 1024 + 56, sb_magic, 2).is_ok());
         auto refused = FsClient::start({});
         KEXPECT(refused.is_error());
+    });
+}
+
+// A file unlinked while the kernel holds it stays on the disk's orphan list, usable through the
+// inode the kernel has, also across a fault of the domain (the remount after a fault frees no
+// orphan); the last reference's end frees it, and so does the stop of the file system.
+KTEST(fs, an_unlinked_file_lives_until_its_last_reference_and_across_faults) {
+    with_fs(ktest_ctx, [&](FsClient& c, RamDisk& disk) {
+        RefPtr<Inode> root = c.root();
+        auto free_inodes = [&] { return static_cast<FsInode*>(root.get())->fs_info().value().free_inodes; };
+        uint64_t free_before = free_inodes();
+        KASSERT_TRUE(write_file(ktest_ctx, root, "held.bin", 50000, 31));
+        RefPtr<Inode> held = walk(root, "held.bin");
+        KASSERT_TRUE(held);
+        uint32_t ino = uint32_t(held->ino());
+        KEXPECT(root->unlink(name("held.bin")).is_ok());
+        KEXPECT(!walk(root, "held.bin"));
+        posix::Stat st;
+        KEXPECT(held->getattr(st).is_ok() && st.st_nlink == 0 && st.st_size == 50000);
+        KEXPECT_EQ(free_inodes(), free_before - 1);  // not freed while held
+
+        // A fault (in the fsync of the orphan's new data): the fresh instance keeps it.
+        uint8_t more[100] = {};
+        KEXPECT(held->write(50000, more, sizeof more).is_ok());
+        auto r = fsync_through_a_fault(disk, *held);
+        KEXPECT(r.is_error() && is_eio(r.error()));
+        KEXPECT_EQ(c.restarts(), 1u);
+        auto* buf = static_cast<uint8_t*>(mm::kmalloc(50000));
+        KASSERT_TRUE(buf);
+        auto got = held->read(0, buf, 50000);
+        KEXPECT(got.is_ok() && got.value() == 50000 && check_pattern(buf, 50000, 31));
+        mm::kfree(buf);
+        KEXPECT(held->write(0, "again", 5).is_ok());
+        KEXPECT(held->getattr(st).is_ok() && st.st_nlink == 0);
+
+        // The last reference goes: the next call into the domain frees it.
+        held = nullptr;
+        KEXPECT_EQ(free_inodes(), free_before);
+        auto stale = c.call([&](FsClient& cc) { return cc.fs().stat(ino); });
+        KEXPECT(stale.is_error() && stale.error().code() == Errno::NoEnt);
+
+        // Renamed over and still held when the file system stops: freed then (the inode fails
+        // with EIO after the stop), so the unmount leaves no orphan.
+        KASSERT_TRUE(write_file(ktest_ctx, root, "old.bin", 20000, 32));
+        KASSERT_TRUE(write_file(ktest_ctx, root, "new.bin", 100, 33));
+        RefPtr<Inode> old = walk(root, "old.bin");
+        KASSERT_TRUE(old);
+        KEXPECT(root->rename(name("new.bin"), *root, name("old.bin")).is_ok());
+        KEXPECT(file_has_pattern(root, "old.bin", 100, 33));
+        KEXPECT(old->getattr(st).is_ok() && st.st_nlink == 0 && st.st_size == 20000);
+        KEXPECT(c.stop().is_ok());
+        old = nullptr;
+        remount(ktest_ctx, [&](FsClient& again) {
+            RefPtr<Inode> r2 = again.root();
+            KEXPECT_EQ(static_cast<FsInode*>(r2.get())->fs_info().value().free_inodes, free_before - 1);
+        });
     });
 }
 

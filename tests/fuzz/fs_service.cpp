@@ -160,8 +160,8 @@ void exercise(idl::Fs& fs, bool read_only) {
             (void)fs.truncate(f.value().ino, 50);
         }
         auto d = fs.mkdir(root, name("d"), 0755, 0, 0);
-        if (d.is_ok()) (void)fs.rename(root, name("new"), d.value().ino, name("moved"));
-        (void)fs.unlink(root, name("a.txt"));
+        if (d.is_ok()) (void)fs.rename(root, name("new"), d.value().ino, name("moved"), false);
+        (void)fs.unlink(root, name("a.txt"), false);
         (void)fs.rmdir(root, name("lost+found"));
         (void)fs.sync();
     }

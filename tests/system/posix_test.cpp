@@ -19,6 +19,9 @@ struct Program {
     std::vector<std::string> args;
     int exit_status;  // expected, when signal is 0
     int signal;       // expected fatal signal, or 0
+    // Where the test image installs it, to run it from the read-write ext3 root (init=/PATH)
+    // rather than as a boot module on the kernel's tmpfs root with the ext3 one read-only.
+    const char* path = nullptr;
 };
 
 struct HostRun {
@@ -89,10 +92,11 @@ TEST_P(Posix, SameOutputAsLinux) {
         EXPECT_EQ(WEXITSTATUS(host.status), p.exit_status);
     }
 
-    std::string cmd = std::string("init=") + p.name;
+    std::string init = p.path ? p.path : p.name;
+    std::string cmd = "init=" + init;
     for (auto& a : p.args) cmd += " " + a;
     auto& vm = boot({.direct = true, .append = cmd});
-    ASSERT_TRUE(vm.wait_for(std::string("init: starting ") + p.name, BOOT_TIMEOUT));
+    ASSERT_TRUE(vm.wait_for("init: starting " + init, BOOT_TIMEOUT));
     std::string output;
     ASSERT_TRUE(vm.wait_for("\ninit ", 60s, output));
     output.erase(0, output.find('\n') + 1);  // the rest of the "starting" line
@@ -129,6 +133,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Program{"segv_handler", {}, 0, 0}, Program{"procmisc", {}, 0, 0}, Program{"mmap_file", {}, 0, 0},
                       Program{"timers", {}, 0, 0}, Program{"posix_timers", {}, 0, 0}, Program{"file_locks", {}, 0, 0},
                       Program{"sched_prio", {}, 0, 0}, Program{"fallocate", {}, 0, 0},
+                      Program{"orphans", {}, 0, 0, "/usr/libexec/lamina/orphans"},
                       // Threads.
                       Program{"threads", {}, 0, 0}, Program{"threads_stress", {}, 0, 0}, Program{"memsched", {}, 0, 0},
                       // Users and permissions (run as root on the host too).

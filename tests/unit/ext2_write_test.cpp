@@ -390,6 +390,64 @@ TEST_P(Ext2Write, NoLeaksAfterUnmount) {
     EXPECT_EQ(alloc.live_bytes, 0u);
 }
 
+// A file whose last name goes while someone holds it: on the orphan list, usable, freed by
+// release() or by the next mount (not by a mount after a fault, whose caller still holds it).
+TEST_P(Ext2Write, OrphansStayUsableUntilReleasedOrTheNextMount) {
+    make("8M");
+    uint32_t a = create(fs->root(), "a", pattern(3 * GetParam(), 1));
+    uint32_t b = create(fs->root(), "b", "bee");
+    create(fs->root(), "c", "sea");
+    uint32_t free_blocks = fs->superblock().s_free_blocks_count;
+    uint32_t free_inodes = fs->superblock().s_free_inodes_count;
+
+    uint32_t orphan = 99;
+    ASSERT_TRUE(fs->unlink(fs->root(), "a", 1, &orphan).is_ok());
+    EXPECT_EQ(orphan, a);
+    EXPECT_EQ(resolve_error("/a"), Errno::NoEnt);
+    EXPECT_EQ(fs->stat(a).value().links, 0);
+    EXPECT_EQ(read_all(a), pattern(3 * GetParam(), 1));
+    ASSERT_EQ(fs->write(a, 3 * GetParam(), "tail", 4).value(), 4u);
+    EXPECT_EQ(fs->stat(a).value().size, 3 * GetParam() + 4);
+    EXPECT_EQ(fs->link(fs->root(), "again", 5, a).error().code(), Errno::NoEnt);
+    ASSERT_TRUE(fs->rename(fs->root(), "c", 1, fs->root(), "b", 1, &orphan).is_ok());
+    EXPECT_EQ(orphan, b);
+    EXPECT_EQ(read_all(b), "bee");
+    ASSERT_TRUE(fs->unlink(fs->root(), "b", 1, &orphan).is_ok());  // c's inode, now named b
+    uint32_t c = orphan;
+    ASSERT_NE(c, 0u);
+    // The list: c, b, a (the newest first, chained through i_dtime).
+    EXPECT_EQ(fs->superblock().s_last_orphan, c);
+    EXPECT_EQ(fs->stat(c).value().dtime, b);
+    EXPECT_EQ(fs->stat(b).value().dtime, a);
+    EXPECT_EQ(fs->stat(a).value().dtime, 0u);
+    EXPECT_EQ(fs->superblock().s_free_inodes_count, free_inodes);  // nothing freed yet
+
+    // Release from the middle of the list, then the head; a second release is refused.
+    ASSERT_TRUE(fs->release(b).is_ok());
+    EXPECT_EQ(fs->stat(c).value().dtime, a);
+    EXPECT_EQ(fs->release(b).error().code(), Errno::Inval);
+    EXPECT_EQ(fs->release(fs->root()).error().code(), Errno::Inval);
+    EXPECT_EQ(fs->stat(b).error().code(), Errno::NoEnt);
+    ASSERT_TRUE(fs->release(c).is_ok());
+    EXPECT_EQ(fs->superblock().s_last_orphan, a);
+
+    // A mount after a fault keeps a; the next plain mount frees it.
+    unmount();
+    ext2::MountOptions o;
+    o.cache_buffers = 32;
+    o.after_fault = true;
+    fs = ext2::FileSystem::mount(dev, alloc, clock, &log, o).release_value();
+    EXPECT_EQ(fs->superblock().s_last_orphan, a);
+    EXPECT_EQ(read_all(a).substr(3 * GetParam()), "tail");
+    remount();
+    EXPECT_EQ(fs->superblock().s_last_orphan, 0u);
+    EXPECT_EQ(fs->stat(a).error().code(), Errno::NoEnt);
+    EXPECT_NE(log.all().find("freeing orphan inode"), std::string::npos);
+    EXPECT_EQ(fs->superblock().s_free_blocks_count, free_blocks + 5);  // a (4 with its tail), b, c
+    EXPECT_EQ(fs->superblock().s_free_inodes_count, free_inodes + 3);
+    expect_clean();
+}
+
 INSTANTIATE_TEST_SUITE_P(BlockSizes, Ext2Write, ::testing::Values(1024u, 4096u),
                          [](const auto& info) { return std::to_string(info.param); });
 

@@ -210,7 +210,7 @@ TEST_F(FsServiceTest, MountsTheRootPartitionAndServesFiles) {
     ASSERT_TRUE(w.is_ok());
     EXPECT_EQ(w.value(), data.size());
     EXPECT_EQ(host.heap().owner_of(buf.value().raw()).value(), lamina::KERNEL_DOMAIN);  // lent, came back
-    EXPECT_TRUE(proxy->rename(2, fs_name("new.bin"), many, fs_name("moved.bin")).is_ok());
+    EXPECT_TRUE(proxy->rename(2, fs_name("new.bin"), many, fs_name("moved.bin"), false).is_ok());
     EXPECT_TRUE(proxy->link(2, fs_name("hard"), f).is_ok());
     auto target = RRefBytes::create(9);
     memcpy(target.value().data(), "hello.txt", 9);
@@ -220,7 +220,19 @@ TEST_F(FsServiceTest, MountsTheRootPartitionAndServesFiles) {
     auto l = proxy->readlink(lookup(2, "soft"), std::move(lbuf.value()));
     ASSERT_TRUE(l.is_ok());
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(l.value().data()), l.value().length()), "hello.txt");
-    EXPECT_TRUE(proxy->unlink(many, fs_name("f0")).is_ok());
+    // The last name of f0 goes: it stays, without links, until the caller releases it.
+    uint32_t f0 = lookup(many, "f0");
+    auto orphan = proxy->unlink(many, fs_name("f0"), true);
+    ASSERT_TRUE(orphan.is_ok());
+    EXPECT_EQ(orphan.value(), f0);
+    EXPECT_EQ(proxy->stat(f0).value().links, 0u);
+    EXPECT_EQ(proxy->release(f).error().code(), Errno::Inval);  // linked: no orphan
+    EXPECT_TRUE(proxy->release(f0).is_ok());
+    EXPECT_EQ(proxy->release(f0).error().code(), Errno::Inval);
+    EXPECT_EQ(proxy->stat(f0).error().code(), Errno::NoEnt);
+    uint32_t f1 = lookup(many, "f1");  // not kept: freed at once
+    EXPECT_EQ(proxy->unlink(many, fs_name("f1"), false).value(), 0u);
+    EXPECT_EQ(proxy->stat(f1).error().code(), Errno::NoEnt);
     EXPECT_EQ(proxy->rmdir(2, fs_name("many")).error().code(), Errno::NotEmpty);
     EXPECT_EQ(proxy->lookup(2, fs_name("nothing")).error().code(), Errno::NoEnt);
     EXPECT_EQ(proxy->lookup(2, fs_name(std::string(256, 'x'))).error().code(), Errno::NameTooLong);

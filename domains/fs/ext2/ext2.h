@@ -146,10 +146,19 @@ public:
     Result<uint32_t> symlink(uint32_t dir, const char* name, size_t len, const char* target, size_t target_len,
                              uint32_t uid, uint32_t gid);
     Result<void> link(uint32_t dir, const char* name, size_t len, uint32_t ino);
-    Result<void> unlink(uint32_t dir, const char* name, size_t len);
+    // unlink and rename (over an existing name) with `orphan`: a file whose last name goes is
+    // not freed but put on the orphan list (s_last_orphan, chained through i_dtime, as ext3
+    // and Linux do) with no links, still readable and writable, and *orphan is its number (0
+    // when nothing was orphaned); release() frees it once its last user is done. A mount
+    // (not after_fault) frees what is left on the list. Without `orphan` it is freed at once.
+    Result<void> unlink(uint32_t dir, const char* name, size_t len, uint32_t* orphan = nullptr);
     Result<void> rmdir(uint32_t dir, const char* name, size_t len);
     Result<void> rename(uint32_t old_dir, const char* old_name, size_t old_len, uint32_t new_dir, const char* new_name,
-                        size_t new_len);
+                        size_t new_len, uint32_t* orphan = nullptr);
+    // Takes an orphan off the list and frees it with its blocks. Inval if ino is no orphan.
+    Result<void> release(uint32_t ino);
+    // Frees every orphan on the list (what mount does unless after_fault).
+    Result<void> free_orphans();
     // The next used entry at or after byte offset *pos (0 to start); *pos moves past it.
     // Returns false at the end of the directory.
     Result<bool> read_dir(uint32_t dir, uint64_t* pos, DirEntry* out);
@@ -248,7 +257,9 @@ private:
     Result<void> retarget_entry(uint32_t dir, const char* name, size_t len, uint32_t ino, uint8_t type);
     Result<bool> dir_is_empty(uint32_t dir);
     Result<void> check_dir_block(const uint8_t* data, uint32_t dir, uint64_t lblk);
-    Result<void> adjust_links(uint32_t ino, int delta);
+    Result<void> adjust_links(uint32_t ino, int delta, uint32_t* orphan = nullptr);
+    // An inode with no links still allocated in its bitmap: on the orphan list.
+    Result<bool> is_orphan(uint32_t ino, const Inode& in);
     Result<Inode> read_dir_inode(uint32_t dir);
     Result<BufferRef> dir_block(uint32_t dir, Inode& in, uint64_t lblk);
     Result<void> clear_inode_slot(uint32_t ino);

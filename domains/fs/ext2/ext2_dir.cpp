@@ -266,7 +266,7 @@ Result<uint32_t> FileSystem::lookup(uint32_t dir, const char* name, size_t len) 
     return s.ino;
 }
 
-Result<void> FileSystem::adjust_links(uint32_t ino, int delta) {
+Result<void> FileSystem::adjust_links(uint32_t ino, int delta, uint32_t* orphan) {
     Inode in = TRY(read_inode(ino));
     TRY(check_inode_usable(ino, in));
     int links = in.i_links_count + delta;
@@ -274,8 +274,62 @@ Result<void> FileSystem::adjust_links(uint32_t ino, int delta) {
     if (links > static_cast<int>(LINK_MAX)) return Errno::MLink;
     in.i_links_count = static_cast<uint16_t>(links);
     in.i_ctime = clock_.now();
+    if (links == 0 && orphan && (in.i_mode & MODE_IFMT) != MODE_IFDIR) {
+        // Linux's orphan list: the head in the superblock, the next one in i_dtime.
+        in.i_dtime = sb_.s_last_orphan;
+        sb_.s_last_orphan = ino;
+        meta_dirty_ = true;
+        *orphan = ino;
+        return write_inode(ino, in);
+    }
     if (links == 0) return release_inode(ino, in);
     return write_inode(ino, in);
+}
+
+Result<bool> FileSystem::is_orphan(uint32_t ino, const Inode& in) {
+    if (in.i_links_count != 0 || in.i_mode == 0 || ino < sb_.s_first_ino || ino > sb_.s_inodes_count) return false;
+    uint32_t i = (ino - 1) % sb_.s_inodes_per_group;
+    BufferRef bm = TRY(cache_->get(groups_[(ino - 1) / sb_.s_inodes_per_group].bg_inode_bitmap));
+    return (bm.data()[i >> 3] & (1u << (i & 7))) != 0;
+}
+
+Result<void> FileSystem::release(uint32_t ino) {
+    TRY(require_writable());
+    TRY(begin_op());
+    if (ino < sb_.s_first_ino || ino > sb_.s_inodes_count) return Errno::Inval;
+    Inode in = TRY(read_inode(ino));
+    if (!TRY(is_orphan(ino, in))) return Errno::Inval;
+    // Unchain it: the list is singly linked, so find whoever points at it.
+    uint32_t prev = 0, cur = sb_.s_last_orphan;
+    for (uint32_t n = 0; cur != ino; n++) {
+        if (cur == 0) return corrupt("orphan inode %u is not on the orphan list", ino);
+        if (n == sb_.s_inodes_count || cur < sb_.s_first_ino || cur > sb_.s_inodes_count)
+            return corrupt("orphan list broken at inode %u", cur);
+        prev = cur;
+        cur = TRY(read_inode(cur)).i_dtime;
+    }
+    if (prev == 0) {
+        sb_.s_last_orphan = in.i_dtime;
+        meta_dirty_ = true;
+    } else {
+        Inode p = TRY(read_inode(prev));
+        p.i_dtime = in.i_dtime;
+        TRY(write_inode(prev, p));
+    }
+    return release_inode(ino, in);
+}
+
+Result<void> FileSystem::free_orphans() {
+    for (uint32_t n = 0; sb_.s_last_orphan != 0; n++) {
+        uint32_t ino = sb_.s_last_orphan;
+        if (n == sb_.s_inodes_count || ino < sb_.s_first_ino || ino > sb_.s_inodes_count)
+            return corrupt("orphan list broken at inode %u", ino);
+        Inode in = TRY(read_inode(ino));
+        if (!TRY(is_orphan(ino, in))) return corrupt("inode %u on the orphan list is no orphan", ino);
+        fs::log_line(log_, "ext2: freeing orphan inode %u", ino);
+        TRY(release(ino));
+    }
+    return {};
 }
 
 Result<void> FileSystem::clear_inode_slot(uint32_t ino) {
@@ -402,13 +456,15 @@ Result<void> FileSystem::link(uint32_t dir, const char* name, size_t len, uint32
     TRY(check_inode_usable(ino, in));
     if ((in.i_mode & MODE_IFMT) == MODE_IFDIR) return Errno::Perm;
     if (in.i_links_count >= LINK_MAX) return Errno::MLink;
+    if (in.i_links_count == 0) return Errno::NoEnt;  // an orphan gets no new name, as on Linux
     Slot s;
     if (TRY(find_entry(dir, name, len, &s))) return Errno::Exist;
     TRY(add_entry(dir, name, len, ino, type_for(in.i_mode)));
     return adjust_links(ino, +1);
 }
 
-Result<void> FileSystem::unlink(uint32_t dir, const char* name, size_t len) {
+Result<void> FileSystem::unlink(uint32_t dir, const char* name, size_t len, uint32_t* orphan) {
+    if (orphan) *orphan = 0;
     TRY(require_writable());
     TRY(begin_op());
     TRY(check_name(name, len));
@@ -419,7 +475,7 @@ Result<void> FileSystem::unlink(uint32_t dir, const char* name, size_t len) {
     TRY(check_inode_usable(s.ino, child));
     if ((child.i_mode & MODE_IFMT) == MODE_IFDIR) return Errno::IsDir;
     TRY(remove_entry(dir, name, len));
-    return adjust_links(s.ino, -1);
+    return adjust_links(s.ino, -1, orphan);
 }
 
 Result<void> FileSystem::rmdir(uint32_t dir, const char* name, size_t len) {
@@ -441,7 +497,8 @@ Result<void> FileSystem::rmdir(uint32_t dir, const char* name, size_t len) {
 }
 
 Result<void> FileSystem::rename(uint32_t old_dir, const char* old_name, size_t old_len, uint32_t new_dir,
-                                const char* new_name, size_t new_len) {
+                                const char* new_name, size_t new_len, uint32_t* orphan) {
+    if (orphan) *orphan = 0;
     TRY(require_writable());
     TRY(begin_op());
     TRY(check_name(old_name, old_len));
@@ -487,7 +544,7 @@ Result<void> FileSystem::rename(uint32_t old_dir, const char* old_name, size_t o
             TRY(release_inode(dst.ino, d));
             TRY(adjust_links(new_dir, -1));  // the replaced directory's ".."
         } else {
-            TRY(adjust_links(dst.ino, -1));
+            TRY(adjust_links(dst.ino, -1, orphan));
         }
     } else {
         if (src_dir && old_dir != new_dir) {

@@ -51,7 +51,8 @@ Result<void> FileSystem::set_size(Inode& in, uint64_t size) {
 
 // Inodes whose blocks this code cannot interpret.
 Result<void> FileSystem::check_inode_usable(uint32_t ino, const Inode& in) {
-    if (in.i_links_count == 0 || in.i_mode == 0) return corrupt("inode %u is not in use", ino);
+    if (in.i_mode == 0 || (in.i_links_count == 0 && !TRY(is_orphan(ino, in))))
+        return corrupt("inode %u is not in use", ino);
     if (in.i_flags & (INODE_EXTENTS_FL | INODE_INLINE_DATA_FL))
         return corrupt("inode %u uses extents or inline data, which ext2 has not", ino);
     return {};
@@ -276,7 +277,8 @@ Result<size_t> FileSystem::write_data(uint32_t ino, Inode& in, uint64_t offset, 
 
 Result<Stat> FileSystem::stat(uint32_t ino) {
     Inode in = TRY(read_inode(ino));
-    if (in.i_links_count == 0 || in.i_mode == 0) return Errno::NoEnt;  // a stale inode number
+    if (in.i_mode == 0 || (in.i_links_count == 0 && !TRY(is_orphan(ino, in))))
+        return Errno::NoEnt;  // a stale inode number
     Stat s{};
     s.ino = ino;
     s.mode = in.i_mode;

@@ -236,6 +236,12 @@ Result<void> FileSystem::load(const MountOptions& opts) {
         TRY(write_super_and_groups());
         TRY(cache_->sync());
         if (journal_) TRY(start_journaling());
+        // Files unlinked while open when the last mount ended. After a fault the kernel still
+        // holds them (it keeps its open files through a restart) and releases them itself.
+        if (sb_.s_last_orphan && !opts.after_fault) {
+            TRY(free_orphans());
+            TRY(sync());
+        }
     }
     return {};
 }

@@ -214,29 +214,40 @@ Result<void> FsService::link(uint32_t dir, const FsName& name, uint32_t ino) {
     return commit_namespace();
 }
 
-Result<void> FsService::remove_name(uint32_t dir, const FsName& name,
-                                    Result<void> (ext2::FileSystem::*op)(uint32_t, const char*, size_t)) {
+Result<uint32_t> FsService::unlink(uint32_t dir, const FsName& name, bool keep) {
     SERIAL();
-    ext2::FileSystem* fs = TRY(mounted());
+    TRY(mounted());
     size_t len = TRY(name_len(name));
-    TRY((fs->*op)(dir, name_ptr(name), len));
-    return commit_namespace();
-}
-
-Result<void> FsService::unlink(uint32_t dir, const FsName& name) {
-    return remove_name(dir, name, &ext2::FileSystem::unlink);
+    uint32_t orphan = 0;
+    TRY(fs_->unlink(dir, name_ptr(name), len, keep ? &orphan : nullptr));
+    TRY(commit_namespace());
+    return orphan;
 }
 
 Result<void> FsService::rmdir(uint32_t dir, const FsName& name) {
-    return remove_name(dir, name, &ext2::FileSystem::rmdir);
+    SERIAL();
+    TRY(mounted());
+    size_t len = TRY(name_len(name));
+    TRY(fs_->rmdir(dir, name_ptr(name), len));
+    return commit_namespace();
 }
 
-Result<void> FsService::rename(uint32_t from_dir, const FsName& from, uint32_t to_dir, const FsName& to) {
+Result<uint32_t> FsService::rename(uint32_t from_dir, const FsName& from, uint32_t to_dir, const FsName& to,
+                                   bool keep) {
     SERIAL();
     TRY(mounted());
     size_t from_len = TRY(name_len(from));
     size_t to_len = TRY(name_len(to));
-    TRY(fs_->rename(from_dir, name_ptr(from), from_len, to_dir, name_ptr(to), to_len));
+    uint32_t orphan = 0;
+    TRY(fs_->rename(from_dir, name_ptr(from), from_len, to_dir, name_ptr(to), to_len, keep ? &orphan : nullptr));
+    TRY(commit_namespace());
+    return orphan;
+}
+
+Result<void> FsService::release(uint32_t ino) {
+    SERIAL();
+    TRY(mounted());
+    TRY(fs_->release(ino));
     return commit_namespace();
 }
 

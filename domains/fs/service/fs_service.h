@@ -63,9 +63,11 @@ public:
     Result<idl::FsStat> symlink(uint32_t dir, const idl::FsName& name, const RRefBytes& target, uint32_t uid,
                                 uint32_t gid) override;
     Result<void> link(uint32_t dir, const idl::FsName& name, uint32_t ino) override;
-    Result<void> unlink(uint32_t dir, const idl::FsName& name) override;
+    Result<uint32_t> unlink(uint32_t dir, const idl::FsName& name, bool keep) override;
     Result<void> rmdir(uint32_t dir, const idl::FsName& name) override;
-    Result<void> rename(uint32_t from_dir, const idl::FsName& from, uint32_t to_dir, const idl::FsName& to) override;
+    Result<uint32_t> rename(uint32_t from_dir, const idl::FsName& from, uint32_t to_dir, const idl::FsName& to,
+                            bool keep) override;
+    Result<void> release(uint32_t ino) override;
     Result<RRef<idl::FsDirBatch>> readdir(uint32_t dir, uint64_t cookie, RRef<idl::FsDirBatch> batch) override;
     Result<RRefBytes> read(uint32_t ino, uint64_t offset, uint32_t len, RRefBytes buf) override;
     Result<uint64_t> write(uint32_t ino, uint64_t offset, const RRefBytes& buf) override;
@@ -83,9 +85,6 @@ private:
     Result<void> commit_namespace();
     Result<idl::FsStat> stat_of(uint32_t ino);
     idl::FsInfo info_of() const;
-    // unlink and rmdir: remove `name` from `dir` with `op`, then write the file system back.
-    Result<void> remove_name(uint32_t dir, const idl::FsName& name,
-                             Result<void> (ext2::FileSystem::*op)(uint32_t, const char*, size_t));
 
     Env env_;
     BlockClient blocks_;
