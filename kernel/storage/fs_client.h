@@ -177,9 +177,9 @@ private:
     bool committer_stop_ = false;  // atomic
     uint64_t timer_syncs_ = 0;     // atomic
 
-    Spinlock held_lock_;    // guards held_ and waiting_
-    ListChain held_;        // HeldIno
-    ListChain waiting_;     // WaitingRelease
+    Spinlock held_lock_;             // guards held_ and waiting_
+    ListChain held_;                 // HeldIno
+    ListChain waiting_;              // WaitingRelease
     uint32_t releases_waiting_ = 0;  // atomic: waiting_'s size
 
     RRefBytes io_;

@@ -89,9 +89,7 @@ Result<RefPtr<posix::Inode>> FsInode::made(Op&& op) {
 Result<RefPtr<posix::Inode>> FsInode::lookup(posix::Name name) {
     if (!posix::is_dir(mode())) return Errno::NotDir;
     idl::FsName n = TRY(fs_name(name));
-    return made([&](FsClient& c) -> Result<idl::FsStat> {
-        return c.fs().lookup(ino_, n);
-    });
+    return made([&](FsClient& c) -> Result<idl::FsStat> { return c.fs().lookup(ino_, n); });
 }
 
 Result<bool> FsInode::readdir(uint64_t& cookie, posix::DirEntry& out) {

@@ -17,8 +17,7 @@ namespace lamina::storage {
 class FsInode final : public posix::Inode {
 public:
     // Under the client's mutex (FsClient::hold).
-    FsInode(RefPtr<FsClient> client, const idl::FsStat& st)
-        : client_(std::move(client)), ino_(st.ino), mode_(st.mode) {
+    FsInode(RefPtr<FsClient> client, const idl::FsStat& st) : client_(std::move(client)), ino_(st.ino), mode_(st.mode) {
         held_.ino = ino_;
         client_->hold(held_);
     }
