@@ -100,6 +100,17 @@ void FsClient::lose_unsynced() {
     unsynced_count_ = 0;
 }
 
+Result<idl::FsStat> FsClient::new_inode(Result<idl::FsStat> made) {
+    if (made.is_ok())
+        for (size_t i = 0; i < lost_count_;) {
+            if (lost_[i] == made.value().ino)
+                lost_[i] = lost_[--lost_count_];
+            else
+                i++;
+        }
+    return made;
+}
+
 bool FsClient::synced(uint32_t ino) {
     if (unsynced_count_) {
         __builtin_memset(unsynced_, 0, sizeof(unsynced_));

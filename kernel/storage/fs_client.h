@@ -134,6 +134,9 @@ public:
     // After a successful fsync of ino, which writes the whole file system back: false once if
     // a fault lost writes of ino since its last durable point (the error is then reported).
     bool synced(uint32_t ino);
+    // What create, mkdir and symlink return passes through: a new file's number may be a freed
+    // one's, whose lost writes are not the new file's to report.
+    Result<idl::FsStat> new_inode(Result<idl::FsStat> made);
     domain::Domain* instance() const { return domain_ ? domain_->instance() : nullptr; }
     // The commit timer's sync() calls that succeeded.
     uint64_t timer_syncs() const { return __atomic_load_n(&timer_syncs_, __ATOMIC_RELAXED); }

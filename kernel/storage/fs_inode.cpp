@@ -112,7 +112,7 @@ Result<RefPtr<posix::Inode>> FsInode::create(posix::Name name, uint32_t mode, ui
     idl::FsName n = TRY(fs_name(name));
     return made([&](FsClient& c) -> Result<idl::FsStat> {
         c.forget_dir_cache();
-        return c.fs().create(ino_, n, mode, uid, gid);
+        return c.new_inode(c.fs().create(ino_, n, mode, uid, gid));
     });
 }
 
@@ -120,7 +120,7 @@ Result<RefPtr<posix::Inode>> FsInode::mkdir(posix::Name name, uint32_t mode, uin
     idl::FsName n = TRY(fs_name(name));
     return made([&](FsClient& c) -> Result<idl::FsStat> {
         c.forget_dir_cache();
-        return c.fs().mkdir(ino_, n, mode, uid, gid);
+        return c.new_inode(c.fs().mkdir(ino_, n, mode, uid, gid));
     });
 }
 
@@ -133,7 +133,7 @@ Result<RefPtr<posix::Inode>> FsInode::symlink(posix::Name name, posix::Name targ
         __builtin_memcpy(t.data(), target.ptr, target.len);
         TRY(t.set_length(uint32_t(target.len)));
         c.forget_dir_cache();
-        return c.fs().symlink(ino_, n, t, uid, gid);
+        return c.new_inode(c.fs().symlink(ino_, n, t, uid, gid));
     });
 }
 
