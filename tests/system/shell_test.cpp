@@ -255,10 +255,11 @@ TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     EXPECT_EQ(field(old_line, "version"), "1.0") << old_line;
     EXPECT_EQ(field(old_line, "updates"), "0") << old_line;
 
-    // Updates one after the other for as long as md5sum runs (the fresh instances start with
-    // an empty cache, so it reads the disk through each of them).
+    // Updates one after the other for as long as md5sum runs, five times over the file so that
+    // several updates land in the reads (the fresh instances start with an empty cache, so it
+    // reads the disk through each of them).
     std::string during = sh.run(
-        "md5sum /root/big >/tmp/sum 2>/tmp/err & p=$!; "
+        "(for i in 1 2 3 4 5; do md5sum /root/big; done) >/tmp/sum 2>/tmp/err & p=$!; "
         "(i=0; while [ $i -lt 100 ]; do echo line$i >>/root/log || echo WFAIL; i=$((i+1)); done) & w=$!; n=0; "
         "while kill -0 $p 2>/dev/null || kill -0 $w 2>/dev/null; do "
         "domctl update fs fs-next >/dev/null || echo FAIL; n=$((n+1)); done; "
