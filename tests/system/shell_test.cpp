@@ -226,6 +226,18 @@ std::string domain_line(Shell& sh, const std::string& name) {
 }
 std::string fs_line(Shell& sh) { return domain_line(sh, "fs"); }
 
+// The live-update tests' start: 32 MiB of random bytes in /root/big, synced; dd's status, the
+// md5sum line of the file, and the updated domain's /proc/domains line before any update.
+struct BigFile {
+    int status;
+    std::string md5, domain_line;
+};
+BigFile write_big_file(Shell& sh, const std::string& domain) {
+    sh.run("dd if=/dev/urandom of=/root/big bs=1048576 count=32 2>/dev/null && sync");
+    int status = sh.status();
+    return {status, trim(sh.run("md5sum /root/big")), domain_line(sh, domain)};
+}
+
 // The N of "md5=0 updates=N" that an update loop prints; -1 when md5sum failed.
 int updates_made(const std::string& out) {
     size_t at = out.find("md5=0 updates=");
@@ -247,11 +259,11 @@ std::string instance_of(const std::string& line) {
 // was; a restart afterwards starts the new version again.
 TEST_F(ShellTest, FsLiveUpdateWhileReading) {
     Shell& sh = start();
-    sh.run("dd if=/dev/urandom of=/root/big bs=1048576 count=32 2>/dev/null && sync");
-    ASSERT_EQ(sh.status(), 0);
-    std::string want = trim(sh.run("md5sum /root/big"));
+    BigFile big = write_big_file(sh, "fs");
+    ASSERT_EQ(big.status, 0);
+    const std::string& want = big.md5;
     ASSERT_EQ(want.size(), 32u + 11u) << want;
-    std::string old_line = fs_line(sh);
+    const std::string& old_line = big.domain_line;
     EXPECT_EQ(field(old_line, "version"), "1.0") << old_line;
     EXPECT_EQ(field(old_line, "updates"), "0") << old_line;
 
@@ -326,11 +338,11 @@ TEST_F(ShellTest, FsLiveUpdateWhileReading) {
 // in a row leave the free memory where it was; an operator's restart of the driver works.
 TEST_F(ShellTest, NvmeLiveUpdateWhileReadingAndWriting) {
     Shell& sh = start();
-    sh.run("dd if=/dev/urandom of=/root/big bs=1048576 count=32 2>/dev/null && sync");
-    ASSERT_EQ(sh.status(), 0);
-    std::string want = trim(sh.run("md5sum /root/big"));
+    BigFile big = write_big_file(sh, "nvme");
+    ASSERT_EQ(big.status, 0);
+    const std::string& want = big.md5;
     ASSERT_EQ(want.size(), 32u + 11u) << want;
-    std::string old_line = domain_line(sh, "nvme");
+    const std::string& old_line = big.domain_line;
     EXPECT_EQ(field(old_line, "version"), "1.0") << old_line;
     EXPECT_EQ(field(old_line, "updates"), "0") << old_line;
 
